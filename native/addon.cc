@@ -1,0 +1,13 @@
+#include "shim.h"
+
+namespace shmkit {
+
+Napi::Object Init(Napi::Env env, Napi::Object exports) {
+  InitConstants(env, exports);
+  InitShm(env, exports);
+  return exports;
+}
+
+NODE_API_MODULE(shmkit, Init)
+
+}  // namespace shmkit

@@ -1,0 +1,33 @@
+// Shared helpers for the shims: every shim reports failure as a negative errno
+// number and leaves naming, validation and messages to TypeScript.
+#pragma once
+#include <napi.h>
+#include <cerrno>
+#include <cstdint>
+
+namespace shmkit {
+
+inline Napi::Value Errno(Napi::Env env, int err) { return Napi::Number::New(env, -err); }
+
+// Sizes and addresses arrive as JS numbers (validated in TypeScript) or bigints.
+inline uint64_t ToU64(const Napi::Value& v) {
+  if (v.IsBigInt()) {
+    bool lossless;
+    return v.As<Napi::BigInt>().Uint64Value(&lossless);
+  }
+  return static_cast<uint64_t>(v.As<Napi::Number>().DoubleValue());
+}
+
+inline Napi::Value U64(Napi::Env env, uint64_t v) { return Napi::BigInt::New(env, v); }
+
+void InitShm(Napi::Env env, Napi::Object exports);
+void InitConstants(Napi::Env env, Napi::Object exports);
+
+// Wraps [data, data+length) in an ArrayBuffer whose backing store calls
+// on_free(data, hint) when V8 frees it (possibly on a GC thread, during GC).
+using FreeCallback = void (*)(void* data, size_t length, void* hint);
+Napi::Value NewExternalArrayBuffer(Napi::Env env, void* data, size_t length, FreeCallback on_free, void* hint);
+bool HoldsMemory(Napi::Env env, Napi::Value buffer);
+void DetachExternal(Napi::Env env, Napi::Value buffer);
+
+}  // namespace shmkit

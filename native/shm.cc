@@ -1,0 +1,201 @@
+// System V shared-memory shims: one function per system call, errno returned
+// as a negative number, no defaults and no validation (TypeScript does both).
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE
+#endif
+#include "shim.h"
+#include <atomic>
+#include <cstring>
+#include <sys/ipc.h>
+#include <sys/shm.h>
+
+namespace shmkit {
+namespace {
+
+// One attachment. Two owners: the ArrayBuffer's backing store (its deleter
+// runs when V8 frees the buffer) and the JS handle (an External). Whoever
+// detaches first wins the flag; the last owner frees the record.
+struct Mapping {
+  void* addr;
+  size_t length;
+  std::atomic<bool> detached{false};
+  std::atomic<int> owners{2};
+};
+
+void Release(Mapping* m) {
+  if (m->owners.fetch_sub(1) == 1) delete m;
+}
+
+void OnBufferFreed(void* data, size_t length, void* hint) {
+  Mapping* m = static_cast<Mapping*>(hint);
+  if (!m->detached.exchange(true)) ::shmdt(m->addr);
+  Release(m);
+}
+
+Napi::Value Ftok(const Napi::CallbackInfo& info) {
+  std::string path = info[0].As<Napi::String>().Utf8Value();
+  int proj = info[1].As<Napi::Number>().Int32Value();
+  errno = 0;
+  key_t key = ::ftok(path.c_str(), proj);
+  if (key == -1 && errno != 0) return Errno(info.Env(), errno);
+  // As uint32 so that -errno stays distinguishable; TypeScript makes it a key_t.
+  return Napi::Number::New(info.Env(), static_cast<uint32_t>(key));
+}
+
+Napi::Value Shmget(const Napi::CallbackInfo& info) {
+  key_t key = info[0].As<Napi::Number>().Int32Value();
+  size_t size = static_cast<size_t>(ToU64(info[1]));
+  int flags = info[2].As<Napi::Number>().Int32Value();
+  int id = ::shmget(key, size, flags);
+  if (id == -1) return Errno(info.Env(), errno);
+  return Napi::Number::New(info.Env(), id);
+}
+
+// shmat(shmid, addr: bigint, flags) -> [ArrayBuffer, handle, address: bigint] | -errno
+Napi::Value Shmat(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  int shmid = info[0].As<Napi::Number>().Int32Value();
+  void* want = reinterpret_cast<void*>(static_cast<uintptr_t>(ToU64(info[1])));
+  int flags = info[2].As<Napi::Number>().Int32Value();
+  void* addr = ::shmat(shmid, want, flags);
+  if (addr == reinterpret_cast<void*>(-1)) return Errno(env, errno);
+  // The buffer's length is the segment's real size. The segment is attached
+  // now, so its id stays valid for IPC_STAT even if it is removed meanwhile.
+  struct shmid_ds ds;
+  if (::shmctl(shmid, IPC_STAT, &ds) == -1) {
+    int err = errno;
+    ::shmdt(addr);
+    return Errno(env, err);
+  }
+  Mapping* m = new Mapping{addr, ds.shm_segsz};
+  Napi::Value buffer = NewExternalArrayBuffer(env, addr, ds.shm_segsz, OnBufferFreed, m);
+  Napi::External<Mapping> handle = Napi::External<Mapping>::New(env, m, [](Napi::Env, Mapping* m) { Release(m); });
+  Napi::Array result = Napi::Array::New(env, 3);
+  result.Set(0u, buffer);
+  result.Set(1u, handle);
+  result.Set(2u, U64(env, reinterpret_cast<uintptr_t>(addr)));
+  return result;
+}
+
+// shmdt(handle, buffer) -> 0 | -errno. The buffer is emptied before the
+// mapping goes, so no JS view ever points at unmapped memory.
+Napi::Value Shmdt(const Napi::CallbackInfo& info) {
+  Mapping* m = info[0].As<Napi::External<Mapping>>().Data();
+  if (m->detached.load()) return Errno(info.Env(), EINVAL);
+  if (!HoldsMemory(info.Env(), info[1])) return Errno(info.Env(), EBUSY);
+  if (m->detached.exchange(true)) return Errno(info.Env(), EINVAL);
+  DetachExternal(info.Env(), info[1]);
+  if (::shmdt(m->addr) == -1) return Errno(info.Env(), errno);
+  return Napi::Number::New(info.Env(), 0);
+}
+
+Napi::Object StatObject(Napi::Env env, const struct shmid_ds& ds) {
+  Napi::Object o = Napi::Object::New(env);
+  o.Set("key", Napi::Number::New(env, ds.shm_perm.__key));
+  o.Set("uid", Napi::Number::New(env, ds.shm_perm.uid));
+  o.Set("gid", Napi::Number::New(env, ds.shm_perm.gid));
+  o.Set("cuid", Napi::Number::New(env, ds.shm_perm.cuid));
+  o.Set("cgid", Napi::Number::New(env, ds.shm_perm.cgid));
+  o.Set("mode", Napi::Number::New(env, ds.shm_perm.mode));
+  o.Set("seq", Napi::Number::New(env, ds.shm_perm.__seq));
+  o.Set("shm_segsz", Napi::Number::New(env, static_cast<double>(ds.shm_segsz)));
+  o.Set("shm_atime", Napi::Number::New(env, static_cast<double>(ds.shm_atime)));
+  o.Set("shm_dtime", Napi::Number::New(env, static_cast<double>(ds.shm_dtime)));
+  o.Set("shm_ctime", Napi::Number::New(env, static_cast<double>(ds.shm_ctime)));
+  o.Set("shm_cpid", Napi::Number::New(env, ds.shm_cpid));
+  o.Set("shm_lpid", Napi::Number::New(env, ds.shm_lpid));
+  o.Set("shm_nattch", Napi::Number::New(env, static_cast<double>(ds.shm_nattch)));
+  return o;
+}
+
+// shmctlStat(id, cmd) for IPC_STAT, SHM_STAT, SHM_STAT_ANY -> [ret, fields] | -errno
+Napi::Value ShmctlStat(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  int id = info[0].As<Napi::Number>().Int32Value();
+  int cmd = info[1].As<Napi::Number>().Int32Value();
+  struct shmid_ds ds;
+  std::memset(&ds, 0, sizeof ds);
+  int ret = ::shmctl(id, cmd, &ds);
+  if (ret == -1) return Errno(env, errno);
+  Napi::Array result = Napi::Array::New(env, 2);
+  result.Set(0u, Napi::Number::New(env, ret));
+  result.Set(1u, StatObject(env, ds));
+  return result;
+}
+
+// shmctlSet(id, uid, gid, mode) -> 0 | -errno
+Napi::Value ShmctlSet(const Napi::CallbackInfo& info) {
+  int id = info[0].As<Napi::Number>().Int32Value();
+  struct shmid_ds ds;
+  std::memset(&ds, 0, sizeof ds);
+  ds.shm_perm.uid = info[1].As<Napi::Number>().Uint32Value();
+  ds.shm_perm.gid = info[2].As<Napi::Number>().Uint32Value();
+  ds.shm_perm.mode = info[3].As<Napi::Number>().Uint32Value();
+  if (::shmctl(id, IPC_SET, &ds) == -1) return Errno(info.Env(), errno);
+  return Napi::Number::New(info.Env(), 0);
+}
+
+// shmctlCmd(id, cmd) for IPC_RMID, SHM_LOCK, SHM_UNLOCK -> ret | -errno
+Napi::Value ShmctlCmd(const Napi::CallbackInfo& info) {
+  int id = info[0].As<Napi::Number>().Int32Value();
+  int cmd = info[1].As<Napi::Number>().Int32Value();
+  int ret = ::shmctl(id, cmd, nullptr);
+  if (ret == -1) return Errno(info.Env(), errno);
+  return Napi::Number::New(info.Env(), ret);
+}
+
+// shmctlInfo(cmd) for IPC_INFO and SHM_INFO -> [ret, fields] | -errno
+Napi::Value ShmctlInfo(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  int cmd = info[0].As<Napi::Number>().Int32Value();
+  Napi::Object o = Napi::Object::New(env);
+  int ret;
+  if (cmd == IPC_INFO) {
+    struct shminfo si;
+    std::memset(&si, 0, sizeof si);
+    ret = ::shmctl(0, IPC_INFO, reinterpret_cast<struct shmid_ds*>(&si));
+    if (ret == -1) return Errno(env, errno);
+    o.Set("shmmax", U64(env, si.shmmax));
+    o.Set("shmmin", U64(env, si.shmmin));
+    o.Set("shmmni", U64(env, si.shmmni));
+    o.Set("shmseg", U64(env, si.shmseg));
+    o.Set("shmall", U64(env, si.shmall));
+  } else if (cmd == SHM_INFO) {
+    struct shm_info si;
+    std::memset(&si, 0, sizeof si);
+    ret = ::shmctl(0, SHM_INFO, reinterpret_cast<struct shmid_ds*>(&si));
+    if (ret == -1) return Errno(env, errno);
+    o.Set("used_ids", Napi::Number::New(env, si.used_ids));
+    o.Set("shm_tot", U64(env, si.shm_tot));
+    o.Set("shm_rss", U64(env, si.shm_rss));
+    o.Set("shm_swp", U64(env, si.shm_swp));
+    o.Set("swap_attempts", U64(env, si.swap_attempts));
+    o.Set("swap_successes", U64(env, si.swap_successes));
+  } else {
+    return Errno(env, EINVAL);
+  }
+  Napi::Array result = Napi::Array::New(env, 2);
+  result.Set(0u, Napi::Number::New(env, ret));
+  result.Set(1u, o);
+  return result;
+}
+
+Napi::Value Strerror(const Napi::CallbackInfo& info) {
+  return Napi::String::New(info.Env(), ::strerror(info[0].As<Napi::Number>().Int32Value()));
+}
+
+}  // namespace
+
+void InitShm(Napi::Env env, Napi::Object exports) {
+  exports.Set("ftok", Napi::Function::New(env, Ftok, "ftok"));
+  exports.Set("shmget", Napi::Function::New(env, Shmget, "shmget"));
+  exports.Set("shmat", Napi::Function::New(env, Shmat, "shmat"));
+  exports.Set("shmdt", Napi::Function::New(env, Shmdt, "shmdt"));
+  exports.Set("shmctlStat", Napi::Function::New(env, ShmctlStat, "shmctlStat"));
+  exports.Set("shmctlSet", Napi::Function::New(env, ShmctlSet, "shmctlSet"));
+  exports.Set("shmctlCmd", Napi::Function::New(env, ShmctlCmd, "shmctlCmd"));
+  exports.Set("shmctlInfo", Napi::Function::New(env, ShmctlInfo, "shmctlInfo"));
+  exports.Set("strerror", Napi::Function::New(env, Strerror, "strerror"));
+}
+
+}  // namespace shmkit

@@ -1,0 +1,56 @@
+// Errors shmkit throws. System calls fail with IpcError (Node's SystemError
+// shape); misuse of an object's state fails with StateError.
+import { constants as osConstants } from 'node:os';
+import { native } from './native.js';
+
+const errnoNames = new Map<number, string>(
+  Object.entries(osConstants.errno).map(([name, value]) => [value, name]),
+);
+
+/** The symbolic name of an errno number, such as `EEXIST` for 17. */
+export function errnoName(errno: number): string {
+  return errnoNames.get(errno) ?? `E${errno}`;
+}
+
+/**
+ * A failed system call. `code` is the errno name (`'EEXIST'`), `errno` its
+ * positive number as in C and `os.constants.errno`, `syscall` the call
+ * (`'shmget'`), and the message names the call and the argument at fault.
+ */
+export class IpcError extends Error {
+  readonly code: string;
+  readonly errno: number;
+  readonly syscall: string;
+
+  constructor(syscall: string, errno: number, detail?: string) {
+    const code = errnoName(errno);
+    super(`${syscall}: ${code} (${native.strerror(errno)})${detail ? `: ${detail}` : ''}`);
+    this.name = 'IpcError';
+    this.code = code;
+    this.errno = errno;
+    this.syscall = syscall;
+  }
+}
+
+/** Use of an object in a state that forbids it: detached, read-only. */
+export class StateError extends Error {
+  readonly code: string;
+
+  constructor(code: 'ERR_SHM_DETACHED' | 'ERR_SHM_READ_ONLY' | 'ERR_SHM_TRANSFERRED', message: string) {
+    super(message);
+    this.name = 'StateError';
+    this.code = code;
+  }
+}
+
+/**
+ * Turns a shim's result into its value, or throws an IpcError. `explain`
+ * receives the errno name and returns the words that name the argument.
+ */
+export function check<T>(result: T | number, syscall: string, explain: (code: string) => string): T {
+  if (typeof result === 'number' && result < 0) {
+    const errno = -result;
+    throw new IpcError(syscall, errno, explain(errnoName(errno)));
+  }
+  return result as T;
+}

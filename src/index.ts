@@ -1,0 +1,9 @@
+// shmkit: Linux System V shared memory and semaphores for Node.js.
+export * from './sysv/constants.js';
+export { ftok } from './sysv/ftok.js';
+export { shmget, shmat, shmdt, shmctl } from './sysv/shm.js';
+export type { IpcPerm, ShmidDs, ShmidDsWithId, ShmInfoLimits, ShmInfoUsage, ShmSetOptions } from './sysv/shm.js';
+export { Attachment } from './sysv/attachment.js';
+export { IpcError, StateError } from './errors.js';
+export { SharedMemory } from './shared-memory.js';
+export type { CreateOptions, OpenOptions, OpenOrCreateOptions, SegmentAddress } from './shared-memory.js';

@@ -1,0 +1,60 @@
+// Loads the addon and describes its shims. Failures come back as negative
+// errno numbers; everything else about them is decided in TypeScript.
+import { createRequire } from 'node:module';
+import { fileURLToPath } from 'node:url';
+import { assertSupportedPlatform } from './platform.js';
+
+assertSupportedPlatform();
+
+/** Opaque record of one attachment, owned by the addon. */
+export type MappingHandle = { readonly __mapping: unique symbol };
+
+/** `struct shmid_ds` flattened, with the C field names. */
+export interface NativeShmStat {
+  key: number;
+  uid: number;
+  gid: number;
+  cuid: number;
+  cgid: number;
+  mode: number;
+  seq: number;
+  shm_segsz: number;
+  shm_atime: number;
+  shm_dtime: number;
+  shm_ctime: number;
+  shm_cpid: number;
+  shm_lpid: number;
+  shm_nattch: number;
+}
+
+export interface NativeBinding {
+  constants: Record<string, number>;
+  ftok(path: string, projId: number): number;
+  shmget(key: number, size: number, flags: number): number;
+  shmat(shmid: number, addr: bigint, flags: number): [ArrayBuffer, MappingHandle, bigint] | number;
+  shmdt(handle: MappingHandle, buffer: ArrayBuffer): number;
+  shmctlStat(id: number, cmd: number): [number, NativeShmStat] | number;
+  shmctlSet(id: number, uid: number, gid: number, mode: number): number;
+  shmctlCmd(id: number, cmd: number): number;
+  shmctlInfo(cmd: number): [number, Record<string, number | bigint>] | number;
+  strerror(errno: number): string;
+}
+
+const require = createRequire(import.meta.url);
+const root = fileURLToPath(new URL('../..', import.meta.url));
+
+function load(): NativeBinding {
+  const nodeGypBuild = require('node-gyp-build') as (dir: string) => unknown;
+  try {
+    return nodeGypBuild(root) as NativeBinding;
+  } catch (cause) {
+    throw new Error(
+      `shmkit: the native addon is not built (${(cause as Error).message}). ` +
+        'Run `npm install` (or `npm run build:native`) in the shmkit package; it needs python3, make and a C++ compiler.',
+      { cause },
+    );
+  }
+}
+
+/** The addon's shims. */
+export const native: NativeBinding = load();

@@ -1,0 +1,240 @@
+import { IpcError, StateError } from './errors.js';
+import { ftok } from './sysv/ftok.js';
+import type { Attachment } from './sysv/attachment.js';
+import { IPC_CREAT, IPC_EXCL, IPC_PRIVATE, IPC_RMID, IPC_STAT, SHM_RDONLY } from './sysv/constants.js';
+import { shmat, shmctl, shmdt, shmget, type ShmidDs } from './sysv/shm.js';
+import { invalidType, validateId, validateKey, validateMode, validateObject, validateRange, validateSize } from './validate.js';
+
+/** Where a segment is found: a key, a file and project id (ftok), or (open only) an id. */
+export interface SegmentAddress {
+  /** A System V key. */
+  key?: number;
+  /** A file whose identity gives the key through ftok(path, projId). */
+  path?: string;
+  /** The project id for ftok (default 1). */
+  projId?: number;
+}
+
+export interface CreateOptions extends SegmentAddress {
+  /** Size in bytes (at least 1). */
+  size: number;
+  /** Permission bits; default 0o600 (owner only). */
+  mode?: number;
+  /**
+   * Mark the segment for removal as soon as it is attached, so that it goes
+   * when the last process detaches, even after kill -9. Others can still
+   * attach by id meanwhile. Always on for a segment without key or path.
+   */
+  autoRemove?: boolean;
+}
+
+export interface OpenOptions extends SegmentAddress {
+  /** The segment's id, instead of a key. */
+  id?: number;
+  /** Attach with SHM_RDONLY: reads work, every write throws. */
+  readOnly?: boolean;
+}
+
+export interface OpenOrCreateOptions extends CreateOptions {
+  readOnly?: boolean;
+}
+
+/** How many times openOrCreate retries when a segment vanishes between create and open. */
+const OPEN_OR_CREATE_ATTEMPTS = 8;
+
+function resolveKey(opts: SegmentAddress): number {
+  if (opts.key !== undefined && opts.path !== undefined) {
+    throw invalidType('options', 'either key or path, not both', opts);
+  }
+  if (opts.path !== undefined) return ftok(opts.path, opts.projId ?? 1);
+  if (opts.key !== undefined) return validateKey(opts.key, 'key');
+  return IPC_PRIVATE;
+}
+
+/** @internal A SharedMemory's attachment, for shmkit's own layers (not exported from the package). */
+export let attachmentOf: (shm: SharedMemory) => Attachment;
+
+/**
+ * A System V shared-memory segment attached to this process: the high-level
+ * face of shmget/shmat/shmctl with safe defaults (mode 0o600, exclusive
+ * create). `using shm = SharedMemory.open(...)` detaches at the end of the
+ * block; removing the segment is always explicit ({@link remove}) unless it
+ * was made with `autoRemove` or without a key.
+ */
+export class SharedMemory implements Disposable {
+  /** The segment's id (shmid). */
+  readonly id: number;
+  /** The key it was found or created by (0 for IPC_PRIVATE). */
+  readonly key: number;
+  readonly #attachment: Attachment;
+  #bytes: Uint8Array | undefined;
+
+  private constructor(id: number, key: number, attachment: Attachment) {
+    this.id = id;
+    this.key = key;
+    this.#attachment = attachment;
+  }
+
+  static #attach(id: number, key: number, readOnly: boolean, autoRemove: boolean): SharedMemory {
+    const attachment = shmat(id, null, readOnly ? SHM_RDONLY : 0);
+    if (autoRemove) {
+      try {
+        shmctl(id, IPC_RMID);
+      } catch (error) {
+        shmdt(attachment);
+        throw error;
+      }
+    }
+    return new SharedMemory(id, key, attachment);
+  }
+
+  /**
+   * Creates a new segment and attaches it. Fails with EEXIST if the key is
+   * taken: creating never silently reuses someone else's segment.
+   * @throws IpcError EEXIST, EINVAL (size), ENOSPC, EACCES.
+   */
+  static create(options: CreateOptions): SharedMemory {
+    const opts = validateObject(options, 'options') as unknown as CreateOptions;
+    const size = validateSize(opts.size, 'size');
+    const mode = validateMode(opts.mode ?? 0o600);
+    const key = resolveKey(opts);
+    const id = shmget(key, size, IPC_CREAT | IPC_EXCL | mode);
+    try {
+      return SharedMemory.#attach(id, key, false, opts.autoRemove === true || key === IPC_PRIVATE);
+    } catch (error) {
+      // Nobody else can have it yet: do not leave a segment behind.
+      shmctl(id, IPC_RMID);
+      throw error;
+    }
+  }
+
+  /**
+   * Attaches an existing segment by key, path or id.
+   * @throws IpcError ENOENT (no such key), EINVAL/EIDRM (no such id), EACCES.
+   */
+  static open(options: OpenOptions): SharedMemory {
+    const opts = validateObject(options, 'options') as unknown as OpenOptions;
+    const readOnly = opts.readOnly === true;
+    if (opts.id !== undefined) {
+      if (opts.key !== undefined || opts.path !== undefined) throw invalidType('options', 'one of id, key or path', opts);
+      const id = validateId(opts.id, 'id');
+      const attachment = shmat(id, null, readOnly ? SHM_RDONLY : 0);
+      let key: number;
+      try {
+        key = shmctl(id, IPC_STAT).shm_perm.key;
+      } catch (error) {
+        shmdt(attachment);
+        throw error;
+      }
+      return new SharedMemory(id, key, attachment);
+    }
+    if (opts.key === undefined && opts.path === undefined) throw invalidType('options', 'one of id, key or path', opts);
+    const key = resolveKey(opts);
+    const id = shmget(key, 0, 0);
+    return SharedMemory.#attach(id, key, readOnly, false);
+  }
+
+  /**
+   * Opens the segment for the key, or creates it (mode 0o600 by default) if
+   * there is none. Safe against another process doing the same at once.
+   */
+  static openOrCreate(options: OpenOrCreateOptions): SharedMemory {
+    const opts = validateObject(options, 'options') as unknown as OpenOrCreateOptions;
+    if (opts.key === undefined && opts.path === undefined) {
+      throw invalidType('options', 'a key or a path (a private segment cannot be opened)', opts);
+    }
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return SharedMemory.create(opts);
+      } catch (error) {
+        if (!(error instanceof IpcError) || error.code !== 'EEXIST') throw error;
+      }
+      try {
+        return SharedMemory.open({ key: opts.key, path: opts.path, projId: opts.projId, readOnly: opts.readOnly });
+      } catch (error) {
+        // Removed between our create and open: try again.
+        if (!(error instanceof IpcError) || error.code !== 'ENOENT' || attempt >= OPEN_OR_CREATE_ATTEMPTS) throw error;
+      }
+    }
+  }
+
+  /** The segment's real size in bytes (shm_segsz), 0 once detached. */
+  get size(): number {
+    return this.#attachment.byteLength;
+  }
+
+  /** Whether it is attached read-only. */
+  get readOnly(): boolean {
+    return this.#attachment.readOnly;
+  }
+
+  /** Whether {@link detach} was called. */
+  get detached(): boolean {
+    return this.#attachment.detached;
+  }
+
+  /** The mapped segment itself (zero-copy). Throws on a read-only attachment. */
+  get buffer(): ArrayBuffer {
+    return this.#attachment.buffer;
+  }
+
+  /** A Uint8Array over the whole segment (zero-copy). Throws on a read-only attachment. */
+  get bytes(): Uint8Array {
+    this.#attachment.assertAttached('bytes');
+    this.#bytes ??= new Uint8Array(this.#attachment.buffer);
+    return this.#bytes;
+  }
+
+  /** Copies `length` bytes from `offset` (default: to the end). */
+  read(offset = 0, length?: number): Uint8Array {
+    return this.#attachment.read(offset, length);
+  }
+
+  /**
+   * Writes `data` (bytes, or a string as UTF-8) at `offset`. All or nothing:
+   * data that would run past the end is refused with a RangeError.
+   * @returns the number of bytes written.
+   */
+  write(offset: number, data: ArrayBufferView | ArrayBuffer | string): number {
+    this.#attachment.assertAttached('write');
+    if (this.readOnly) {
+      throw new StateError('ERR_SHM_READ_ONLY', `write: segment ${this.id} is attached read-only`);
+    }
+    let source: Uint8Array;
+    if (typeof data === 'string') source = new TextEncoder().encode(data);
+    else if (data instanceof ArrayBuffer) source = new Uint8Array(data);
+    else if (ArrayBuffer.isView(data)) source = new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
+    else throw invalidType('data', 'a string, an ArrayBuffer or an ArrayBufferView', data);
+    const [start] = validateRange(offset, source.byteLength, this.size);
+    this.bytes.set(source, start);
+    return source.byteLength;
+  }
+
+  /** The kernel's view of the segment (IPC_STAT). */
+  stat(): ShmidDs {
+    return shmctl(this.id, IPC_STAT);
+  }
+
+  /**
+   * Marks the segment for removal (IPC_RMID): it stays usable by those
+   * attached and goes after the last detach; no new process can open it by key.
+   */
+  remove(): void {
+    shmctl(this.id, IPC_RMID);
+  }
+
+  /** Detaches (shmdt). Every buffer and view of it becomes empty. */
+  detach(): void {
+    this.#attachment.assertAttached('detach');
+    shmdt(this.#attachment);
+  }
+
+  /** Detaches if still attached; does not remove the segment. */
+  [Symbol.dispose](): void {
+    if (!this.#attachment.detached) shmdt(this.#attachment);
+  }
+
+  static {
+    attachmentOf = (shm) => shm.#attachment;
+  }
+}

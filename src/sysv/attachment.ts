@@ -1,0 +1,107 @@
+import { check, StateError } from '../errors.js';
+import { native, type MappingHandle } from '../native.js';
+import { validateRange } from '../validate.js';
+
+/**
+ * @internal The mapped memory of an attachment whatever its access mode, for
+ * shmkit's own read paths (not exported from the package: a read-only
+ * attachment must never hand its buffer to user code).
+ */
+export let memoryOf: (attachment: Attachment) => ArrayBuffer;
+
+/**
+ * A segment attached to this process (`shmat`). Its `buffer` is an ArrayBuffer
+ * over the mapped memory itself: a byte another process writes is visible
+ * through any view at once, and the reverse.
+ *
+ * Safety: after {@link shmdt} every ArrayBuffer, TypedArray and DataView of it
+ * is detached (byteLength 0) and cannot touch unmapped memory. An attachment
+ * that becomes unreachable without `shmdt` is detached when V8 frees it; a
+ * buffer the program still holds keeps its mapping alive. A read-only
+ * attachment never gives out a writable buffer: `buffer` throws and reading
+ * goes through {@link Attachment.read}.
+ */
+export class Attachment {
+  /** The id of the attached segment. */
+  readonly shmid: number;
+  /** Whether it was attached with SHM_RDONLY. */
+  readonly readOnly: boolean;
+  /** Where the segment is mapped in this process (what C's shmat returns). */
+  readonly address: bigint;
+  readonly #buffer: ArrayBuffer;
+  readonly #handle: MappingHandle;
+  #detached = false;
+
+  /** @internal Made by {@link shmat}. */
+  constructor(shmid: number, readOnly: boolean, buffer: ArrayBuffer, handle: MappingHandle, address: bigint) {
+    this.shmid = shmid;
+    this.readOnly = readOnly;
+    this.#buffer = buffer;
+    this.#handle = handle;
+    this.address = address;
+  }
+
+  /**
+   * The mapped segment, zero-copy. Length 0 once detached.
+   * @throws StateError ERR_SHM_READ_ONLY on a read-only attachment (an
+   *   ArrayBuffer is always writable, and a write there would be SIGSEGV).
+   */
+  get buffer(): ArrayBuffer {
+    if (this.readOnly) {
+      throw new StateError(
+        'ERR_SHM_READ_ONLY',
+        `shmat: segment ${this.shmid} is attached read-only (SHM_RDONLY), so it has no writable buffer; use read()`,
+      );
+    }
+    return this.#buffer;
+  }
+
+  /** The segment's size in bytes (shm_segsz), 0 once detached. */
+  get byteLength(): number {
+    return this.#buffer.byteLength;
+  }
+
+  /** True after shmdt, or if the buffer was transferred to another thread. */
+  get detached(): boolean {
+    return this.#detached || this.#buffer.byteLength === 0;
+  }
+
+  /** Copies `length` bytes from `offset` (default: to the end). Works on read-only attachments. */
+  read(offset = 0, length?: number): Uint8Array {
+    this.assertAttached('read');
+    const [start, count] = validateRange(offset, length, this.#buffer.byteLength);
+    return new Uint8Array(this.#buffer.slice(start, start + count));
+  }
+
+  static {
+    memoryOf = (attachment) => attachment.#buffer;
+  }
+
+  /** @internal */
+  assertAttached(operation: string): void {
+    if (this.#detached) {
+      throw new StateError('ERR_SHM_DETACHED', `${operation}: segment ${this.shmid} was detached (shmdt)`);
+    }
+    if (this.#buffer.byteLength === 0) {
+      throw new StateError(
+        'ERR_SHM_TRANSFERRED',
+        `${operation}: the buffer of segment ${this.shmid} was transferred to another thread`,
+      );
+    }
+  }
+
+  /** @internal Used by shmdt. */
+  detach(): void {
+    const result = native.shmdt(this.#handle, this.#buffer);
+    check(result, 'shmdt', (code) =>
+      code === 'EBUSY'
+        ? `the buffer of segment ${this.shmid} at 0x${this.address.toString(16)} was transferred to another thread; it is detached when that buffer is garbage-collected`
+        : `segment ${this.shmid} at 0x${this.address.toString(16)} is not attached (already detached?)`,
+    );
+    this.#detached = true;
+  }
+
+  get [Symbol.toStringTag](): string {
+    return `Attachment shmid=${this.shmid}${this.readOnly ? ' read-only' : ''}${this.detached ? ' detached' : ''}`;
+  }
+}

@@ -1,0 +1,226 @@
+// The C-faithful shared-memory calls: same names, arguments and errors as
+// shmget(2), shmat(2), shmdt(2) and shmctl(2). Synchronous, like C.
+import { check } from '../errors.js';
+import { native, type NativeShmStat } from '../native.js';
+import { invalidType, outOfRange, validateFlags, validateId, validateInteger, validateKey, validateObject, validateSize, UINT32_MAX } from '../validate.js';
+import { Attachment } from './attachment.js';
+import { IPC_INFO, IPC_RMID, IPC_SET, IPC_STAT, SHM_INFO, SHM_LOCK, SHM_RDONLY, SHM_REMAP, SHM_STAT, SHM_STAT_ANY, SHM_UNLOCK } from './constants.js';
+
+/** `struct ipc_perm` of a segment, with the C field names. */
+export interface IpcPerm {
+  /** The key (key_t, signed 32-bit); 0 (IPC_PRIVATE) once marked for removal. */
+  key: number;
+  uid: number;
+  gid: number;
+  cuid: number;
+  cgid: number;
+  /** Permission bits, plus SHM_DEST and SHM_LOCKED. */
+  mode: number;
+  seq: number;
+}
+
+/** `struct shmid_ds`, with the C field names; times in seconds since the epoch. */
+export interface ShmidDs {
+  shm_perm: IpcPerm;
+  shm_segsz: number;
+  shm_atime: number;
+  shm_dtime: number;
+  shm_ctime: number;
+  shm_cpid: number;
+  shm_lpid: number;
+  shm_nattch: number;
+}
+
+/** What `shmctl(index, SHM_STAT)` gives: the structure and the segment's id. */
+export interface ShmidDsWithId extends ShmidDs {
+  /** The segment's id (C returns it as shmctl's result). */
+  id: number;
+}
+
+/** `struct shminfo` (IPC_INFO): system limits. */
+export interface ShmInfoLimits {
+  shmmax: bigint;
+  shmmin: bigint;
+  shmmni: bigint;
+  shmseg: bigint;
+  shmall: bigint;
+  /** shmctl's result: the highest index in use in the kernel's table. */
+  highest_index: number;
+}
+
+/** `struct shm_info` (SHM_INFO): system usage; sizes in pages. */
+export interface ShmInfoUsage {
+  used_ids: number;
+  shm_tot: bigint;
+  shm_rss: bigint;
+  shm_swp: bigint;
+  swap_attempts: bigint;
+  swap_successes: bigint;
+  /** shmctl's result: the highest index in use in the kernel's table. */
+  highest_index: number;
+}
+
+/** What IPC_SET may change. */
+export interface ShmSetOptions {
+  uid?: number;
+  gid?: number;
+  mode?: number;
+}
+
+function hex(key: number): string {
+  return `0x${(key >>> 0).toString(16).padStart(8, '0')}`;
+}
+
+/**
+ * `shmget(2)`: the id of the segment for `key`, created if `flags` has
+ * IPC_CREAT. The low 9 bits of `flags` are the permission bits of a new segment.
+ * @throws IpcError EEXIST, ENOENT, EINVAL (size), EACCES, ENOSPC, ENOMEM.
+ */
+export function shmget(key: number, size: number, flags: number): number {
+  const k = validateKey(key);
+  validateSize(size, 'size');
+  validateFlags(flags, 'flags');
+  return check(native.shmget(k, size, flags), 'shmget', (code) => {
+    const args = `key ${hex(k)}, size ${size}`;
+    switch (code) {
+      case 'EEXIST': return `${args}: a segment with this key exists (IPC_CREAT|IPC_EXCL)`;
+      case 'ENOENT': return `${args}: no segment has this key and IPC_CREAT was not given`;
+      case 'EINVAL': return `${args}: size is out of the limits (shmmin..shmmax) or larger than the existing segment`;
+      case 'EACCES': return `${args}: the segment's permission bits deny this user`;
+      case 'ENOSPC': return `${args}: the system's segment limit (shmmni or shmall) is reached`;
+      default: return args;
+    }
+  });
+}
+
+/**
+ * `shmat(2)`: attaches segment `shmid`. `shmaddr` (default: the kernel
+ * chooses) must be free memory; SHM_REMAP with an address is refused, since
+ * it could replace memory this process is using. `shmflg` takes SHM_RDONLY,
+ * SHM_RND, SHM_EXEC.
+ * @throws IpcError EACCES, EINVAL (bad id, removed segment, bad address), EIDRM, ENOMEM.
+ */
+export function shmat(shmid: number, shmaddr?: bigint | number | null, shmflg = 0): Attachment {
+  validateId(shmid, 'shmid');
+  validateFlags(shmflg, 'shmflg');
+  let addr = 0n;
+  if (typeof shmaddr === 'bigint') addr = shmaddr;
+  else if (typeof shmaddr === 'number') addr = BigInt(validateSize(shmaddr, 'shmaddr'));
+  else if (shmaddr !== null && shmaddr !== undefined) throw invalidType('shmaddr', 'a bigint, a number or null', shmaddr);
+  if (addr < 0n || addr > 0xffff_ffff_ffff_ffffn) throw outOfRange('shmaddr', 'a 64-bit address', addr);
+  if (addr !== 0n && (shmflg & SHM_REMAP) !== 0) {
+    throw outOfRange('shmflg', 'without SHM_REMAP when shmaddr is given (it would unmap memory in use)', shmflg);
+  }
+  const result = check(native.shmat(shmid, addr, shmflg), 'shmat', (code) => {
+    switch (code) {
+      case 'EACCES': return `shmid ${shmid}: the segment's permission bits deny this user`;
+      case 'EINVAL': return `shmid ${shmid}${addr ? `, shmaddr 0x${addr.toString(16)}` : ''}: no such segment, or a bad address`;
+      case 'EIDRM': return `shmid ${shmid}: the segment was removed`;
+      default: return `shmid ${shmid}`;
+    }
+  });
+  const [buffer, handle, address] = result;
+  return new Attachment(shmid, (shmflg & SHM_RDONLY) !== 0, buffer, handle, address);
+}
+
+/**
+ * `shmdt(2)`: detaches. Every buffer and view of the attachment becomes
+ * empty (byteLength 0) first, so no code can touch the unmapped memory.
+ * @throws IpcError EINVAL when already detached.
+ */
+export function shmdt(attachment: Attachment): void {
+  if (!(attachment instanceof Attachment)) throw invalidType('attachment', 'an Attachment from shmat()', attachment);
+  attachment.detach();
+}
+
+function toShmidDs(s: NativeShmStat): ShmidDs {
+  return {
+    shm_perm: { key: s.key, uid: s.uid, gid: s.gid, cuid: s.cuid, cgid: s.cgid, mode: s.mode, seq: s.seq },
+    shm_segsz: s.shm_segsz,
+    shm_atime: s.shm_atime,
+    shm_dtime: s.shm_dtime,
+    shm_ctime: s.shm_ctime,
+    shm_cpid: s.shm_cpid,
+    shm_lpid: s.shm_lpid,
+    shm_nattch: s.shm_nattch,
+  };
+}
+
+function explainId(shmid: number, cmd: string) {
+  return (code: string): string => {
+    switch (code) {
+      case 'EINVAL': return `shmid ${shmid}, ${cmd}: no such segment, or an invalid command`;
+      case 'EIDRM': return `shmid ${shmid}, ${cmd}: the segment was removed`;
+      case 'EACCES': return `shmid ${shmid}, ${cmd}: read permission denied`;
+      case 'EPERM': return `shmid ${shmid}, ${cmd}: only the owner, the creator or a privileged user may do this`;
+      case 'ENOMEM': return `shmid ${shmid}, ${cmd}: the memory lock limit (RLIMIT_MEMLOCK) is exceeded`;
+      default: return `shmid ${shmid}, ${cmd}`;
+    }
+  };
+}
+
+function statCall(id: number, cmd: number, name: string): [number, ShmidDs] {
+  const [ret, raw] = check(native.shmctlStat(id, cmd), 'shmctl', explainId(id, name));
+  return [ret, toShmidDs(raw)];
+}
+
+function infoCall(cmd: number, name: string): [number, Record<string, number | bigint>] {
+  return check(native.shmctlInfo(cmd), 'shmctl', () => name);
+}
+
+/**
+ * `shmctl(2)`. With IPC_STAT returns the segment's {@link ShmidDs}; with
+ * SHM_STAT (or SHM_STAT_ANY) `shmid` is an index into the kernel's table and
+ * the result carries the segment's `id`; IPC_INFO returns the limits, SHM_INFO
+ * the usage; IPC_SET changes uid, gid and mode (what is not given stays);
+ * IPC_RMID marks the segment for removal (it goes after the last detach);
+ * SHM_LOCK / SHM_UNLOCK lock it in memory.
+ * @throws IpcError EINVAL, EIDRM, EACCES, EPERM, ENOMEM.
+ */
+export function shmctl(shmid: number, cmd: typeof IPC_STAT): ShmidDs;
+export function shmctl(index: number, cmd: typeof SHM_STAT | typeof SHM_STAT_ANY): ShmidDsWithId;
+export function shmctl(shmid: number, cmd: typeof IPC_SET, buf: ShmSetOptions): void;
+export function shmctl(shmid: number, cmd: typeof IPC_INFO): ShmInfoLimits;
+export function shmctl(shmid: number, cmd: typeof SHM_INFO): ShmInfoUsage;
+export function shmctl(shmid: number, cmd: number, buf?: ShmSetOptions): ShmidDs | ShmidDsWithId | ShmInfoLimits | ShmInfoUsage | void;
+export function shmctl(shmid: number, cmd: number, buf?: ShmSetOptions): ShmidDs | ShmidDsWithId | ShmInfoLimits | ShmInfoUsage | void {
+  validateId(shmid, 'shmid');
+  validateId(cmd, 'cmd');
+  switch (cmd) {
+    case IPC_STAT:
+      return statCall(shmid, cmd, 'IPC_STAT')[1];
+    case SHM_STAT:
+    case SHM_STAT_ANY: {
+      const [id, ds] = statCall(shmid, cmd, cmd === SHM_STAT ? 'SHM_STAT' : 'SHM_STAT_ANY');
+      return { ...ds, id };
+    }
+    case IPC_SET: {
+      const opts = validateObject(buf, 'buf');
+      const [, current] = statCall(shmid, IPC_STAT, 'IPC_SET');
+      const uid = opts.uid === undefined ? current.shm_perm.uid : validateInteger(opts.uid, 'buf.uid', 0, UINT32_MAX);
+      const gid = opts.gid === undefined ? current.shm_perm.gid : validateInteger(opts.gid, 'buf.gid', 0, UINT32_MAX);
+      const mode = opts.mode === undefined ? current.shm_perm.mode & 0o777 : validateInteger(opts.mode, 'buf.mode', 0, 0o777);
+      check(native.shmctlSet(shmid, uid, gid, mode), 'shmctl', explainId(shmid, 'IPC_SET'));
+      return;
+    }
+    case IPC_INFO: {
+      const [ret, info] = infoCall(cmd, 'IPC_INFO');
+      return { ...(info as Omit<ShmInfoLimits, 'highest_index'>), highest_index: ret };
+    }
+    case SHM_INFO: {
+      const [ret, info] = infoCall(cmd, 'SHM_INFO');
+      return { ...(info as unknown as Omit<ShmInfoUsage, 'highest_index'>), highest_index: ret };
+    }
+    case IPC_RMID:
+    case SHM_LOCK:
+    case SHM_UNLOCK: {
+      const name = cmd === IPC_RMID ? 'IPC_RMID' : cmd === SHM_LOCK ? 'SHM_LOCK' : 'SHM_UNLOCK';
+      check(native.shmctlCmd(shmid, cmd), 'shmctl', explainId(shmid, name));
+      return;
+    }
+    default:
+      // Unknown commands go to the kernel, which answers EINVAL as in C.
+      check(native.shmctlCmd(shmid, cmd), 'shmctl', explainId(shmid, `cmd ${cmd}`));
+      return;
+  }
+}
