@@ -1,0 +1,25 @@
+// Compiles the small C peers the tests talk to. Binaries are cached by the
+// hash of their source, in a directory anyone can read and execute (tests
+// also run them as `nobody`).
+import { createHash } from 'node:crypto';
+import { chmodSync, existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { run } from './processes.js';
+
+const CACHE = join(tmpdir(), 'shmkit-test-cc');
+
+/** Compiles C `source` with `cc` and returns the executable's path. */
+export async function compileC(name: string, source: string, flags: readonly string[] = []): Promise<string> {
+  const hash = createHash('sha256').update(source).update(flags.join(' ')).digest('hex').slice(0, 16);
+  mkdirSync(CACHE, { recursive: true, mode: 0o755 });
+  chmodSync(CACHE, 0o755);
+  const exe = join(CACHE, `${name}-${hash}`);
+  if (existsSync(exe)) return exe;
+  const src = `${exe}.c`;
+  writeFileSync(src, source);
+  const result = await run('cc', ['-O2', '-Wall', '-Werror', '-std=gnu11', '-o', `${exe}.tmp`, src, ...flags]);
+  if (result.code !== 0) throw new Error(`cc failed for ${name}:\n${result.stderr}`);
+  await run('mv', [`${exe}.tmp`, exe]);
+  return exe;
+}

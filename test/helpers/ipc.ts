@@ -1,0 +1,67 @@
+// IPC bookkeeping for tests: fresh keys, cleanup that runs even when a test
+// fails, and the check that a test file leaves no segment or semaphore set behind.
+import assert from 'node:assert/strict';
+import { after, before } from 'node:test';
+import { readFileSync } from 'node:fs';
+import { IPC_RMID, SHM_INFO, shmctl } from '../../src/index.js';
+
+let nextKey = 0x5300_0000 + ((process.pid * 4099) % 0x00ff_0000);
+
+/** A key no other test in this run uses (and unlikely to be taken on the machine). */
+export function uniqueKey(): number {
+  nextKey += 1 + Math.floor(Math.random() * 16);
+  return nextKey;
+}
+
+/** Removes segment `id` if it still exists (cleanup that never throws). */
+export function removeSegment(id: number | undefined): void {
+  if (id === undefined) return;
+  try {
+    shmctl(id, IPC_RMID);
+  } catch {
+    // already gone
+  }
+}
+
+/** Number of segments in this IPC namespace. */
+export function usedSegments(): number {
+  return shmctl(0, SHM_INFO).used_ids;
+}
+
+/** Number of semaphore sets in this IPC namespace (from /proc, so this helper needs no semaphore API). */
+export function usedSemaphoreSets(): number {
+  return readFileSync('/proc/sysvipc/sem', 'utf8').trim().split('\n').length - 1;
+}
+
+/**
+ * Registers hooks asserting that the test file ends with as many segments
+ * and semaphore sets as it started with (SHM_INFO used_ids).
+ */
+export function assertNoLeaks(): void {
+  let segments = 0;
+  let sets = 0;
+  before(() => {
+    segments = usedSegments();
+    sets = usedSemaphoreSets();
+  });
+  after(() => {
+    assert.equal(usedSegments(), segments, 'shared-memory segments left behind (SHM_INFO used_ids changed)');
+    assert.equal(usedSemaphoreSets(), sets, 'semaphore sets left behind');
+  });
+}
+
+/** Runs `fn` with a cleanup list whose entries run afterwards, whatever happens. */
+export async function withCleanup<T>(fn: (defer: (cleanup: () => void) => void) => Promise<T> | T): Promise<T> {
+  const cleanups: Array<() => void> = [];
+  try {
+    return await fn((cleanup) => cleanups.push(cleanup));
+  } finally {
+    for (const cleanup of cleanups.reverse()) {
+      try {
+        cleanup();
+      } catch {
+        // keep cleaning
+      }
+    }
+  }
+}

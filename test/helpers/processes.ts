@@ -1,0 +1,75 @@
+// Spawning children for cross-process tests: Node children run ESM code that
+// imports shmkit; every run has a time limit so a broken test fails, never hangs.
+import { spawn, type SpawnOptions } from 'node:child_process';
+import { once } from 'node:events';
+import { fileURLToPath } from 'node:url';
+
+/** URL of the built package entry, for `import ... from SHMKIT` in child code. */
+export const SHMKIT = new URL('../../src/index.js', import.meta.url).href;
+/** The repository root. */
+export const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
+
+export interface RunResult {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  stdout: string;
+  stderr: string;
+}
+
+export interface RunOptions extends SpawnOptions {
+  /** Written to the child's stdin, which is then closed. */
+  input?: string | Uint8Array;
+  /** Kill the child (SIGKILL) after this many ms; default 30 s. */
+  timeoutMs?: number;
+}
+
+/** Runs a command to completion and collects its output. */
+export async function run(command: string, args: readonly string[], options: RunOptions = {}): Promise<RunResult> {
+  const { input, timeoutMs = 30_000, ...spawnOptions } = options;
+  const child = spawn(command, args, { stdio: 'pipe', ...spawnOptions });
+  let stdout = '';
+  let stderr = '';
+  child.stdout?.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
+  child.stderr?.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
+  child.stdin?.on('error', () => {});
+  child.stdin?.end(input);
+  const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
+  try {
+    const [code, signal] = (await once(child, 'close')) as [number | null, NodeJS.Signals | null];
+    return { code, signal, stdout, stderr };
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/**
+ * Runs ESM `code` in a new Node process. `SHMKIT` inside the code is replaced
+ * by the package URL, so children write `import { shmget } from 'SHMKIT'`.
+ * Extra `args` are in `process.argv.slice(1)`.
+ */
+export function runNode(code: string, args: readonly string[] = [], options: RunOptions = {}): Promise<RunResult> {
+  const source = code.replaceAll("'SHMKIT'", JSON.stringify(SHMKIT));
+  return run(process.execPath, ['--expose-gc', '--input-type=module', '-e', source, '--', ...args], options);
+}
+
+/** Asserts a child ended by itself with exit code 0, and not by a signal; shows its output if not. */
+export function assertExitedCleanly(result: RunResult, what = 'child'): void {
+  if (result.signal !== null || result.code !== 0) {
+    throw new Error(
+      `${what} ended with ${result.signal ? `signal ${result.signal}` : `exit code ${result.code}`}\n` +
+        `--- stdout\n${result.stdout}\n--- stderr\n${result.stderr}`,
+    );
+  }
+}
+
+/** Parses the last line of a child's stdout as JSON. */
+export function lastJson<T = unknown>(result: RunResult): T {
+  const lines = result.stdout.trim().split('\n');
+  return JSON.parse(lines[lines.length - 1] ?? 'null') as T;
+}
+
+/** Whether this process is root (needed to test as another user and to unshare). */
+export const isRoot = process.getuid?.() === 0;
+
+/** uid and gid of the unprivileged user `nobody`. */
+export const NOBODY = { uid: 65534, gid: 65534 };
