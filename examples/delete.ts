@@ -1,0 +1,9 @@
+// Seed scenario 4: delete the segment with shmctl(IPC_RMID).
+// Run: node dist/examples/delete.js
+import { IPC_RMID, shmctl, shmget } from 'shmkit';
+import { exampleKey } from './st-pid.js';
+
+const key = exampleKey();
+const shmid = shmget(key, 0, 0);
+shmctl(shmid, IPC_RMID);
+console.log(`removed segment ${shmid} (key 0x${key.toString(16)})`);

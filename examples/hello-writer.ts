@@ -1,0 +1,14 @@
+// Seed scenario 6a: process A derives a key from a file with ftok, creates a
+// 128-byte segment exclusively and writes "Hello World" into it, then exits.
+// Run: node dist/examples/hello-writer.js [PATH]   (PATH defaults to /tmp/shm, created if missing)
+import { closeSync, openSync } from 'node:fs';
+import { IPC_CREAT, IPC_EXCL, ftok, shmat, shmdt, shmget } from 'shmkit';
+
+const path = process.argv[2] ?? '/tmp/shm';
+closeSync(openSync(path, 'a')); // ftok needs an existing file
+const key = ftok(path, 0x66);
+const shmid = shmget(key, 128, IPC_CREAT | IPC_EXCL | 0o600);
+const attachment = shmat(shmid);
+new Uint8Array(attachment.buffer).set(new TextEncoder().encode('Hello World\n\0'));
+shmdt(attachment);
+console.log(`wrote "Hello World" to segment ${shmid} (key 0x${(key >>> 0).toString(16)})`);

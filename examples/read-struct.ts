@@ -1,0 +1,10 @@
+// Seed scenario 3: another process reads what write-struct left in the segment.
+// Run: node dist/examples/read-struct.js
+import { SHM_RDONLY, shmat, shmdt, shmget } from 'shmkit';
+import { exampleKey, readStPid } from './st-pid.js';
+
+const shmid = shmget(exampleKey(), 0, 0); // size 0: open an existing segment
+const attachment = shmat(shmid, null, SHM_RDONLY); // read-only: nothing here can write
+const value = readStPid(attachment.read());
+console.log(`pid=${value.pid}, name=${value.name}`);
+shmdt(attachment);
