@@ -81,4 +81,16 @@ describe('examples', () => {
       rmSync(dir, { recursive: true, force: true });
     }
   });
+
+  it('quick-start creates, shares, reads back and removes a segment', async () => {
+    const key = uniqueKey();
+    try {
+      const result = await example('quick-start', [], { SHMKIT_EXAMPLE_KEY: String(key) });
+      assertExitedCleanly(result, 'quick-start');
+      assert.equal(result.stdout, 'hello from Node\n2\n');
+      assert.equal(segmentFor(key), undefined, 'the segment is gone after the last detach');
+    } finally {
+      removeSegment(segmentFor(key));
+    }
+  });
 });
