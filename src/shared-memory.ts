@@ -94,13 +94,17 @@ export class SharedMemory implements Disposable {
    * @throws IpcError EEXIST, EINVAL (size), ENOSPC, EACCES.
    */
   static create(options: CreateOptions): SharedMemory {
+    return SharedMemory.#create(options, false);
+  }
+
+  static #create(options: CreateOptions, readOnly: boolean): SharedMemory {
     const opts = validateObject(options, 'options') as unknown as CreateOptions;
     const size = validateSize(opts.size, 'size');
     const mode = validateMode(opts.mode ?? 0o600);
     const key = resolveKey(opts);
     const id = shmget(key, size, IPC_CREAT | IPC_EXCL | mode);
     try {
-      return SharedMemory.#attach(id, key, false, opts.autoRemove === true || key === IPC_PRIVATE);
+      return SharedMemory.#attach(id, key, readOnly, opts.autoRemove === true || key === IPC_PRIVATE);
     } catch (error) {
       // Nobody else can have it yet: do not leave a segment behind.
       shmctl(id, IPC_RMID);
@@ -137,6 +141,9 @@ export class SharedMemory implements Disposable {
   /**
    * Opens the segment for the key, or creates it (mode 0o600 by default) if
    * there is none. Safe against another process doing the same at once.
+   * `readOnly` applies either way; an existing segment smaller than `size`
+   * is EINVAL, as with shmget(key, size, IPC_CREAT).
+   * @throws IpcError EINVAL (size), EACCES, ENOSPC.
    */
   static openOrCreate(options: OpenOrCreateOptions): SharedMemory {
     const opts = validateObject(options, 'options') as unknown as OpenOrCreateOptions;
@@ -145,12 +152,14 @@ export class SharedMemory implements Disposable {
     }
     for (let attempt = 1; ; attempt++) {
       try {
-        return SharedMemory.create(opts);
+        return SharedMemory.#create(opts, opts.readOnly === true);
       } catch (error) {
         if (!(error instanceof IpcError) || error.code !== 'EEXIST') throw error;
       }
       try {
-        return SharedMemory.open({ key: opts.key, path: opts.path, projId: opts.projId, readOnly: opts.readOnly });
+        // Asking for the size, as shmget(key, size, IPC_CREAT) does in C: a smaller existing segment is EINVAL.
+        const key = resolveKey(opts);
+        return SharedMemory.#attach(shmget(key, opts.size, 0), key, opts.readOnly === true, false);
       } catch (error) {
         // Removed between our create and open: try again.
         if (!(error instanceof IpcError) || error.code !== 'ENOENT' || attempt >= OPEN_OR_CREATE_ATTEMPTS) throw error;

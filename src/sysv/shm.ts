@@ -1,6 +1,6 @@
 // The C-faithful shared-memory calls: same names, arguments and errors as
 // shmget(2), shmat(2), shmdt(2) and shmctl(2). Synchronous, like C.
-import { check } from '../errors.js';
+import { check, IpcError } from '../errors.js';
 import { native, type NativeShmStat } from '../native.js';
 import { invalidType, outOfRange, validateFlags, validateId, validateInteger, validateKey, validateObject, validateSize, UINT32_MAX } from '../validate.js';
 import { Attachment } from './attachment.js';
@@ -164,6 +164,28 @@ function statCall(id: number, cmd: number, name: string): [number, ShmidDs] {
   return [ret, toShmidDs(raw)];
 }
 
+/**
+ * The current owner and mode, for the fields an IPC_SET leaves out. IPC_STAT
+ * needs read permission but IPC_SET only ownership, so when IPC_STAT is
+ * refused the segment is looked up by table index with SHM_STAT_ANY (no
+ * read check): the owner of a mode-0 segment can still change it, and a
+ * stranger gets the kernel's EPERM from IPC_SET, as in C.
+ */
+function currentPerm(shmid: number): IpcPerm {
+  try {
+    return statCall(shmid, IPC_STAT, 'IPC_SET')[1].shm_perm;
+  } catch (error) {
+    if (!(error instanceof IpcError) || error.code !== 'EACCES') throw error;
+    const info = native.shmctlInfo(SHM_INFO);
+    if (typeof info === 'number') throw error;
+    for (let index = 0; index <= info[0]; index++) {
+      const entry = native.shmctlStat(index, SHM_STAT_ANY);
+      if (typeof entry !== 'number' && entry[0] === shmid) return toShmidDs(entry[1]).shm_perm;
+    }
+    throw error;
+  }
+}
+
 function infoCall(cmd: number, name: string): [number, Record<string, number | bigint>] {
   return check(native.shmctlInfo(cmd), 'shmctl', () => name);
 }
@@ -196,11 +218,15 @@ export function shmctl(shmid: number, cmd: number, buf?: ShmSetOptions): ShmidDs
     }
     case IPC_SET: {
       const opts = validateObject(buf, 'buf');
-      const [, current] = statCall(shmid, IPC_STAT, 'IPC_SET');
-      const uid = opts.uid === undefined ? current.shm_perm.uid : validateInteger(opts.uid, 'buf.uid', 0, UINT32_MAX);
-      const gid = opts.gid === undefined ? current.shm_perm.gid : validateInteger(opts.gid, 'buf.gid', 0, UINT32_MAX);
-      const mode = opts.mode === undefined ? current.shm_perm.mode & 0o777 : validateInteger(opts.mode, 'buf.mode', 0, 0o777);
-      check(native.shmctlSet(shmid, uid, gid, mode), 'shmctl', explainId(shmid, 'IPC_SET'));
+      const uid = opts.uid === undefined ? undefined : validateInteger(opts.uid, 'buf.uid', 0, UINT32_MAX);
+      const gid = opts.gid === undefined ? undefined : validateInteger(opts.gid, 'buf.gid', 0, UINT32_MAX);
+      const mode = opts.mode === undefined ? undefined : validateInteger(opts.mode, 'buf.mode', 0, 0o777);
+      const current = uid === undefined || gid === undefined || mode === undefined ? currentPerm(shmid) : undefined;
+      check(
+        native.shmctlSet(shmid, uid ?? current!.uid, gid ?? current!.gid, mode ?? current!.mode & 0o777),
+        'shmctl',
+        explainId(shmid, 'IPC_SET'),
+      );
       return;
     }
     case IPC_INFO: {

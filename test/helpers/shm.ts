@@ -1,0 +1,91 @@
+// Helpers for the shared-memory tests: bounded polling, segment existence,
+// children that drop to `nobody` or run in their own IPC namespace, and the
+// C snippets every peer program shares.
+import { setTimeout as sleep } from 'node:timers/promises';
+import { IPC_STAT, IpcError, shmctl } from '../../src/index.js';
+import { run, SHMKIT, type RunOptions, type RunResult } from './processes.js';
+
+/**
+ * Calls `probe` until it returns something other than undefined/false, at
+ * most `tries` times with `intervalMs` between tries (a bound on the number
+ * of tries, not a timed assertion). Throws naming `what` if it never does.
+ */
+export async function waitFor<T>(
+  what: string,
+  probe: () => T | undefined | false,
+  { tries = 1000, intervalMs = 10 } = {},
+): Promise<T> {
+  for (let i = 0; i < tries; i++) {
+    const value = probe();
+    if (value !== undefined && value !== false) return value;
+    await sleep(intervalMs);
+  }
+  throw new Error(`gave up waiting for ${what} after ${tries} tries`);
+}
+
+/** Whether segment `id` still exists (IPC_STAT answers; EINVAL means it is gone). */
+export function segmentExists(id: number): boolean {
+  try {
+    shmctl(id, IPC_STAT);
+    return true;
+  } catch (error) {
+    if (error instanceof IpcError && error.code === 'EINVAL') return false;
+    throw error;
+  }
+}
+
+/** Runs `fn` and returns what it threw (fails if it did not throw). */
+export function thrown(fn: () => unknown): unknown {
+  try {
+    fn();
+  } catch (error) {
+    return error;
+  }
+  throw new Error(`expected ${fn.toString()} to throw`);
+}
+
+/**
+ * Code for the top of a child (after its imports) that drops from root to
+ * `nobody`: no supplementary groups (root's group 0 would still match a
+ * segment's gid), then gid, then uid. Import shmkit before it runs.
+ */
+export const BECOME_NOBODY = 'process.setgroups([]); process.setgid(65534); process.setuid(65534);';
+
+/**
+ * Runs ESM `code` (with 'SHMKIT' replaced as in runNode) in a new Node
+ * process inside its own IPC namespace (`unshare --ipc`, needs root), where
+ * it sees no other segment and may change the namespace's limits.
+ */
+export function runNodeInPrivateIpc(code: string, args: readonly string[] = [], options: RunOptions = {}): Promise<RunResult> {
+  const source = code.replaceAll("'SHMKIT'", JSON.stringify(SHMKIT));
+  return run('unshare', ['--ipc', process.execPath, '--expose-gc', '--input-type=module', '-e', source, '--', ...args], options);
+}
+
+/** Includes and a `die` macro for the C peers: a failed call prints perror and exits 1. */
+export const C_PRELUDE = `
+#define _GNU_SOURCE
+#include <errno.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ipc.h>
+#include <sys/shm.h>
+#include <unistd.h>
+#define die(what) do { perror(what); exit(1); } while (0)
+`;
+
+/** A C function printing one segment's IPC_STAT as the JSON fields shmkit uses. */
+export const C_PRINT_STAT = `
+static void print_stat(int id) {
+  struct shmid_ds ds;
+  if (shmctl(id, IPC_STAT, &ds) == -1) die("shmctl IPC_STAT");
+  printf("{\\"key\\":%d,\\"uid\\":%u,\\"gid\\":%u,\\"cuid\\":%u,\\"cgid\\":%u,\\"mode\\":%u,"
+         "\\"shm_segsz\\":%zu,\\"shm_cpid\\":%d,\\"shm_lpid\\":%d,\\"shm_nattch\\":%lu,"
+         "\\"shm_atime\\":%ld,\\"shm_dtime\\":%ld,\\"shm_ctime\\":%ld}\\n",
+         ds.shm_perm.__key, ds.shm_perm.uid, ds.shm_perm.gid, ds.shm_perm.cuid, ds.shm_perm.cgid,
+         (unsigned)ds.shm_perm.mode, (size_t)ds.shm_segsz, ds.shm_cpid, ds.shm_lpid,
+         (unsigned long)ds.shm_nattch, (long)ds.shm_atime, (long)ds.shm_dtime, (long)ds.shm_ctime);
+  fflush(stdout);
+}
+`;

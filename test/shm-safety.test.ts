@@ -1,0 +1,407 @@
+// No JavaScript can crash the process through an attachment: detached buffers
+// are empty, forgotten attachments are detached by the GC, read-only ones give
+// out nothing writable, and a buffer transferred to another thread keeps its
+// memory. Each case runs in a child that must exit by itself, not by a signal.
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { IPC_CREAT, IPC_PRIVATE, IPC_STAT, shmat, shmctl, shmdt, shmget } from '../src/index.js';
+import { assertNoLeaks, removeSegment, withCleanup } from './helpers/ipc.js';
+import { assertExitedCleanly, lastJson, runNode } from './helpers/processes.js';
+
+assertNoLeaks();
+
+/** Runs `code` with the segment id as argv[1], asserts a clean exit, returns its last JSON line. */
+async function inChild<T>(what: string, code: string, id: number, timeoutMs = 60_000): Promise<T> {
+  const result = await runNode(code, [String(id)], { timeoutMs });
+  assertExitedCleanly(result, what);
+  return lastJson<T>(result);
+}
+
+/** A segment made by the test (not the child), removed afterwards whatever happens. */
+async function withSegment(size: number, fn: (id: number) => Promise<void>): Promise<void> {
+  await withCleanup(async (defer) => {
+    const id = shmget(IPC_PRIVATE, size, IPC_CREAT | 0o600);
+    defer(() => removeSegment(id));
+    await fn(id);
+  });
+}
+
+/** Reads `length` bytes of segment `id` through a fresh attachment. */
+function segmentBytes(id: number, length: number): Uint8Array {
+  const a = shmat(id);
+  try {
+    return a.read(0, length);
+  } finally {
+    shmdt(a);
+  }
+}
+
+const DETACH_EVERYTHING = `
+import { shmat, shmdt, SharedMemory, StateError } from 'SHMKIT';
+import { openSync, readSync, writeSync } from 'node:fs';
+import { randomFillSync } from 'node:crypto';
+const id = Number(process.argv[1]);
+const a = shmat(id);
+const buf = a.buffer;
+const u8 = new Uint8Array(buf);
+const u8off = new Uint8Array(buf, 16, 32);
+const i32 = new Int32Array(buf, 64);
+const f64 = new Float64Array(buf);
+const big = new BigInt64Array(buf, 8, 4);
+const dv = new DataView(buf, 4);
+const nodeBuf = Buffer.from(buf, 0, 4096);
+u8.fill(0xa5, 0, 4096);
+const shm = SharedMemory.open({ id });
+const bytes = shm.bytes;
+shmdt(a);
+shm.detach();
+const outcome = (f) => {
+  try {
+    const v = f();
+    if (v === undefined) return 'undefined';
+    if (typeof v === 'string') return v === '' ? 'empty string' : 'string ' + v;
+    if (typeof v === 'object' && v !== null) return 'length ' + (v.byteLength ?? v.length ?? v.written);
+    return String(v);
+  } catch (e) {
+    return 'threw ' + e.name;
+  }
+};
+const ops = {
+  'read u8[0]': () => u8[0],
+  'write u8[0]': () => { u8[0] = 1; return u8[0]; },
+  'read offset view': () => u8off[0],
+  'read Int32Array': () => i32[0],
+  'write Float64Array': () => { f64[0] = 1.5; return f64[0]; },
+  'write BigInt64Array': () => { big[0] = 1n; return big[0]; },
+  'TypedArray length': () => u8.length,
+  'TypedArray byteOffset': () => u8off.byteOffset,
+  'ArrayBuffer byteLength': () => buf.byteLength,
+  'set() from array': () => u8.set([1, 2, 3]),
+  'set() from TypedArray': () => u8.set(new Uint8Array(16)),
+  'subarray()': () => u8.subarray(0, 10),
+  'slice()': () => u8.slice(0, 10),
+  'fill()': () => u8.fill(1),
+  'copyWithin()': () => u8.copyWithin(0, 1),
+  'indexOf()': () => u8.indexOf(0xa5),
+  'Array.from()': () => Array.from(u8),
+  'DataView getUint8': () => dv.getUint8(0),
+  'DataView setUint8': () => dv.setUint8(0, 1),
+  'DataView getFloat64': () => dv.getFloat64(0),
+  'DataView setBigUint64': () => dv.setBigUint64(0, 1n),
+  'DataView byteLength': () => dv.byteLength,
+  'ArrayBuffer slice()': () => buf.slice(0, 10),
+  'new Uint8Array(buffer)': () => new Uint8Array(buf),
+  'new DataView(buffer)': () => new DataView(buf),
+  'structuredClone(buffer)': () => structuredClone(buf),
+  'Buffer toString': () => nodeBuf.toString('hex'),
+  'Buffer write': () => nodeBuf.write('abc'),
+  'Buffer readUInt32LE': () => nodeBuf.readUInt32LE(0),
+  'Buffer copy': () => nodeBuf.copy(Buffer.alloc(10)),
+  'TextDecoder decode': () => new TextDecoder().decode(u8),
+  'TextEncoder encodeInto': () => new TextEncoder().encodeInto('abc', u8),
+  'Atomics.load': () => Atomics.load(i32, 0),
+  'Atomics.store': () => Atomics.store(i32, 0, 1),
+  'fs.readSync into it': () => readSync(openSync('/dev/zero', 'r'), u8),
+  'fs.writeSync from it': () => writeSync(openSync('/dev/null', 'w'), u8),
+  'crypto.randomFillSync': () => randomFillSync(u8),
+  'attachment byteLength': () => a.byteLength,
+  'attachment buffer byteLength': () => a.buffer.byteLength,
+  'attachment detached': () => a.detached,
+  'attachment read()': () => a.read(0, 1),
+  'SharedMemory bytes held before detach': () => bytes.length,
+  'SharedMemory size': () => shm.size,
+  'SharedMemory read()': () => shm.read(0, 1),
+  'SharedMemory write()': () => shm.write(0, 'x'),
+  'SharedMemory bytes': () => shm.bytes,
+  'SharedMemory detach() again': () => shm.detach(),
+  'SharedMemory dispose after detach': () => shm[Symbol.dispose](),
+};
+const results = {};
+for (const [name, op] of Object.entries(ops)) results[name] = outcome(op);
+let stateCode;
+try { a.read(); } catch (e) { stateCode = e instanceof StateError ? e.code : 'not a StateError'; }
+console.log(JSON.stringify({ results, stateCode }));
+`;
+
+describe('memory safety of attachments', () => {
+  it('after shmdt every buffer and view is empty, and reading, writing or copying through them cannot fault', async () => {
+    await withSegment(4096, async (id) => {
+      const { results, stateCode } = await inChild<{ results: Record<string, string>; stateCode: string }>(
+        'detach child',
+        DETACH_EVERYTHING,
+        id,
+      );
+      // The exact answers of the main paths.
+      assert.equal(results['read u8[0]'], 'undefined');
+      assert.equal(results['write u8[0]'], 'undefined');
+      assert.equal(results['read offset view'], 'undefined');
+      assert.equal(results['write BigInt64Array'], 'undefined');
+      assert.equal(results['TypedArray length'], '0');
+      assert.equal(results['TypedArray byteOffset'], '0');
+      assert.equal(results['ArrayBuffer byteLength'], '0');
+      assert.equal(results['set() from array'], 'threw TypeError');
+      assert.equal(results['set() from TypedArray'], 'threw TypeError');
+      assert.equal(results['subarray()'], 'threw TypeError');
+      assert.equal(results['DataView getUint8'], 'threw TypeError');
+      assert.equal(results['DataView setBigUint64'], 'threw TypeError');
+      assert.equal(results['attachment byteLength'], '0');
+      assert.equal(results['attachment buffer byteLength'], '0');
+      assert.equal(results['attachment detached'], 'true');
+      assert.equal(results['attachment read()'], 'threw StateError');
+      assert.equal(results['SharedMemory bytes held before detach'], '0');
+      assert.equal(results['SharedMemory size'], '0');
+      assert.equal(results['SharedMemory read()'], 'threw StateError');
+      assert.equal(results['SharedMemory write()'], 'threw StateError');
+      assert.equal(results['SharedMemory bytes'], 'threw StateError');
+      assert.equal(results['SharedMemory detach() again'], 'threw StateError');
+      assert.equal(results['SharedMemory dispose after detach'], 'undefined');
+      assert.equal(stateCode, 'ERR_SHM_DETACHED');
+      // Everything else: an exception, or an answer that carries no byte of the segment.
+      const harmless = /^(threw (TypeError|RangeError|DataCloneError|StateError)|undefined|0|-1|true|empty string|length 0)$/;
+      for (const [name, outcome] of Object.entries(results)) assert.match(outcome, harmless, name);
+      // And no write after shmdt reached the segment.
+      assert.ok(segmentBytes(id, 4096).every((b) => b === 0xa5), 'the segment still holds what was written before shmdt');
+      assert.equal(shmctl(id, IPC_STAT).shm_nattch, 0);
+    });
+  });
+
+  it('a second shmdt of the same attachment is an IpcError EINVAL naming the segment', async () => {
+    await withSegment(4096, async (id) => {
+      const r = await inChild<Record<string, unknown>>(
+        'double shmdt child',
+        `
+        import { shmat, shmdt, IpcError } from 'SHMKIT';
+        const a = shmat(Number(process.argv[1]));
+        shmdt(a);
+        try { shmdt(a); console.log('{"threw":false}'); }
+        catch (e) {
+          console.log(JSON.stringify({ threw: true, isIpcError: e instanceof IpcError, code: e.code, errno: e.errno,
+            syscall: e.syscall, message: e.message }));
+        }
+        `,
+        id,
+      );
+      assert.equal(r.threw, true);
+      assert.equal(r.isIpcError, true);
+      assert.equal(r.code, 'EINVAL');
+      assert.equal(r.errno, 22);
+      assert.equal(r.syscall, 'shmdt');
+      assert.match(String(r.message), new RegExp(`^shmdt: EINVAL .*segment ${id} at 0x[0-9a-f]+`));
+    });
+  });
+
+  for (const variant of ['synchronous', 'asynchronous'] as const) {
+    it(`100,000 attachments forgotten in ${variant === 'synchronous' ? 'a synchronous' : 'an asynchronous'} loop are all detached by the garbage collector`, async () => {
+      await withSegment(4096, async (id) => {
+        const r = await inChild<{ attached: number; nattchAfterGc: number; seen: number }>(
+          `${variant} GC child`,
+          `
+          import { shmat, shmctl, IPC_STAT } from 'SHMKIT';
+          const id = Number(process.argv[1]);
+          const nattch = () => shmctl(id, IPC_STAT).shm_nattch;
+          let seen = 0;
+          for (let i = 0; i < 100_000; i++) {
+            const a = shmat(id);
+            const view = new Uint8Array(a.buffer);
+            view[0] = i & 0xff;
+            seen += view[0] === (i & 0xff) ? 1 : 0;
+            ${variant === 'asynchronous' ? "if (i % 100 === 0) await new Promise((r) => setImmediate(r)); else await null;" : ''}
+          }
+          const attached = nattch();
+          for (let turn = 0; turn < 200 && nattch() !== 0; turn++) {
+            gc();
+            await new Promise((r) => setImmediate(r));
+            await new Promise((r) => setTimeout(r, 10));
+          }
+          console.log(JSON.stringify({ attached, nattchAfterGc: nattch(), seen }));
+          `,
+          id,
+          240_000,
+        );
+        assert.equal(r.seen, 100_000, 'every attachment was usable');
+        assert.ok(r.attached < 65_000, `the GC detached during the loop (nattch ${r.attached} at its end)`);
+        assert.equal(r.nattchAfterGc, 0);
+      });
+    });
+  }
+
+  it('a buffer or view still held keeps its mapping after the attachment is forgotten, and goes after it', async () => {
+    await withSegment(4096, async (id) => {
+      const r = await inChild<{ nattchHeld: number; nattchViewHeld: number; read: number; nattchAfter: number }>(
+        'held buffer child',
+        `
+        import { shmat, shmctl, IPC_STAT } from 'SHMKIT';
+        const id = Number(process.argv[1]);
+        const nattch = () => shmctl(id, IPC_STAT).shm_nattch;
+        const settle = async () => { for (let i = 0; i < 5; i++) { gc(); await new Promise((r) => setTimeout(r, 10)); } };
+        let buffer = shmat(id).buffer;            // the Attachment itself is unreachable at once
+        await settle();
+        const nattchHeld = nattch();
+        let view = new Uint16Array(buffer, 2, 1); // only a view now
+        buffer = null;
+        await settle();
+        const nattchViewHeld = nattch();
+        view[0] = 0xbeef;
+        const read = view[0];
+        view = null;
+        for (let i = 0; i < 200 && nattch() !== 0; i++) await settle();
+        console.log(JSON.stringify({ nattchHeld, nattchViewHeld, read, nattchAfter: nattch() }));
+        `,
+        id,
+      );
+      assert.equal(r.nattchHeld, 1);
+      assert.equal(r.nattchViewHeld, 1);
+      assert.equal(r.read, 0xbeef);
+      assert.equal(r.nattchAfter, 0);
+      const bytes = segmentBytes(id, 4);
+      assert.equal(bytes[2]! | (bytes[3]! << 8), 0xbeef, 'the write through the view reached the segment');
+    });
+  });
+
+  it('a SHM_RDONLY attachment reads with read() and every write path throws instead of faulting', async () => {
+    await withSegment(4096, async (id) => {
+      const a = shmat(id);
+      new Uint8Array(a.buffer).set(Buffer.from('read me'), 0);
+      shmdt(a);
+      const r = await inChild<Record<string, unknown>>(
+        'read-only child',
+        `
+        import * as shmkit from 'SHMKIT';
+        import { readFileSync } from 'node:fs';
+        const { shmat, shmdt, SharedMemory, StateError, SHM_RDONLY } = shmkit;
+        const id = Number(process.argv[1]);
+        const error = (f) => { try { f(); return 'no error'; } catch (e) { return (e instanceof StateError ? 'StateError ' : e.name + ' ') + e.code + ': ' + e.message; } };
+        const a = shmat(id, null, SHM_RDONLY);
+        const maps = readFileSync('/proc/self/maps', 'utf8').split('\\n').find((l) => l.startsWith(a.address.toString(16) + '-'));
+        const copy = a.read(0, 7);
+        copy[0] = 0x52; // a copy: writing to it is harmless and changes nothing shared
+        const shm = SharedMemory.open({ id, readOnly: true });
+        const out = {
+          readOnly: a.readOnly,
+          byteLength: a.byteLength,
+          perms: maps?.split(' ')[1],
+          read: Buffer.from(a.read(0, 7)).toString(),
+          buffer: error(() => a.buffer),
+          shmReadOnly: shm.readOnly,
+          shmRead: Buffer.from(shm.read(0, 7)).toString(),
+          shmBuffer: error(() => shm.buffer),
+          shmBytes: error(() => shm.bytes),
+          shmWrite: error(() => shm.write(0, 'X')),
+          shmWriteEmpty: error(() => shm.write(0, '')),
+          exported: Object.keys(shmkit).filter((k) => /memoryOf|attachmentOf/.test(k)),
+        };
+        shmdt(a);
+        shm.detach();
+        console.log(JSON.stringify(out));
+        `,
+        id,
+      );
+      assert.equal(r.readOnly, true);
+      assert.equal(r.byteLength, 4096);
+      assert.equal(r.perms, 'r--s', 'the kernel mapped it read-only: a write there would be SIGSEGV');
+      assert.equal(r.read, 'read me');
+      assert.match(String(r.buffer), new RegExp(`^StateError ERR_SHM_READ_ONLY: shmat: segment ${id} is attached read-only`));
+      assert.equal(r.shmReadOnly, true);
+      assert.equal(r.shmRead, 'read me');
+      assert.match(String(r.shmBuffer), /^StateError ERR_SHM_READ_ONLY/);
+      assert.match(String(r.shmBytes), /^StateError ERR_SHM_READ_ONLY/);
+      assert.match(String(r.shmWrite), /^StateError ERR_SHM_READ_ONLY: write: segment \d+ is attached read-only/);
+      assert.match(String(r.shmWriteEmpty), /^StateError ERR_SHM_READ_ONLY/);
+      assert.deepEqual(r.exported, [], 'no internal accessor of the raw memory is exported');
+      assert.equal(Buffer.from(segmentBytes(id, 7)).toString(), 'read me', 'the segment is unchanged');
+    });
+  });
+
+  it('structuredClone transfer keeps the memory mapped: shmdt says EBUSY and the GC detaches it later', async () => {
+    await withSegment(4096, async (id) => {
+      const r = await inChild<Record<string, unknown>>(
+        'transfer child',
+        `
+        import { shmat, shmdt, shmctl, IPC_STAT, IpcError, StateError } from 'SHMKIT';
+        const id = Number(process.argv[1]);
+        const nattch = () => shmctl(id, IPC_STAT).shm_nattch;
+        const a = shmat(id);
+        new Uint8Array(a.buffer)[0] = 42;
+        let moved = structuredClone(a.buffer, { transfer: [a.buffer] });
+        const out = { detached: a.detached, byteLength: a.byteLength, movedLength: moved.byteLength };
+        try { a.read(); } catch (e) { out.readError = e instanceof StateError && e.code; }
+        try { shmdt(a); out.shmdt = 'ok'; } catch (e) { out.shmdt = e instanceof IpcError && e.code + ' ' + e.errno + ' ' + e.syscall; out.message = e.message; }
+        // The moved buffer is still the segment: read and write through it after the failed shmdt.
+        let view = new Uint8Array(moved);
+        out.movedRead = view[0];
+        view[1] = 43;
+        out.nattchWhileHeld = nattch();
+        const b = shmat(id);
+        out.seenByOther = new Uint8Array(b.buffer)[1];
+        shmdt(b);
+        moved = null;
+        view = null;
+        for (let i = 0; i < 200 && nattch() !== 0; i++) { gc(); await new Promise((r) => setTimeout(r, 10)); }
+        out.nattchAfterGc = nattch();
+        console.log(JSON.stringify(out));
+        `,
+        id,
+      );
+      assert.equal(r.detached, true);
+      assert.equal(r.byteLength, 0);
+      assert.equal(r.movedLength, 4096);
+      assert.equal(r.readError, 'ERR_SHM_TRANSFERRED');
+      assert.equal(r.shmdt, 'EBUSY 16 shmdt');
+      assert.match(String(r.message), /transferred to another thread/);
+      assert.equal(r.movedRead, 42);
+      assert.equal(r.nattchWhileHeld, 1);
+      assert.equal(r.seenByOther, 43);
+      assert.equal(r.nattchAfterGc, 0);
+    });
+  });
+
+  it('a buffer posted to a worker stays mapped while the worker uses it, and shmdt says EBUSY', async () => {
+    await withSegment(4096, async (id) => {
+      const r = await inChild<Record<string, unknown>>(
+        'worker child',
+        `
+        import { shmat, shmdt, shmctl, IPC_STAT, IpcError } from 'SHMKIT';
+        import { Worker } from 'node:worker_threads';
+        import { once } from 'node:events';
+        const id = Number(process.argv[1]);
+        const nattch = () => shmctl(id, IPC_STAT).shm_nattch;
+        const source = \`
+          import { parentPort } from 'node:worker_threads';
+          let view;
+          parentPort.on('message', (m) => {
+            if (m instanceof ArrayBuffer) { view = new Uint8Array(m); view[1] = view[0] + 1; parentPort.postMessage(view[1]); }
+            else { view[2] = view[1] + 1; parentPort.postMessage(view[2]); }
+          });
+        \`;
+        const worker = new Worker(new URL('data:text/javascript,' + encodeURIComponent(source)));
+        const a = shmat(id);
+        new Uint8Array(a.buffer)[0] = 10;
+        worker.postMessage(a.buffer, [a.buffer]);
+        const [first] = await once(worker, 'message');
+        const out = { first, detached: a.detached };
+        try { shmdt(a); out.shmdt = 'ok'; } catch (e) { out.shmdt = e instanceof IpcError && e.code; }
+        // After the refused shmdt the worker still writes to the segment.
+        worker.postMessage('again');
+        const [second] = await once(worker, 'message');
+        out.second = second;
+        const b = shmat(id);
+        out.seen = Array.from(new Uint8Array(b.buffer, 0, 3));
+        shmdt(b);
+        out.nattchWithWorker = nattch();
+        await worker.terminate();
+        for (let i = 0; i < 200 && nattch() !== 0; i++) { gc(); await new Promise((r) => setTimeout(r, 10)); }
+        out.nattchAfterWorker = nattch();
+        console.log(JSON.stringify(out));
+        `,
+        id,
+      );
+      assert.equal(r.first, 11);
+      assert.equal(r.detached, true);
+      assert.equal(r.shmdt, 'EBUSY');
+      assert.equal(r.second, 12);
+      assert.deepEqual(r.seen, [10, 11, 12]);
+      assert.equal(r.nattchWithWorker, 1);
+      assert.equal(r.nattchAfterWorker, 0);
+    });
+  });
+});
