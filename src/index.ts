@@ -7,3 +7,4 @@ export { Attachment } from './sysv/attachment.js';
 export { IpcError, StateError } from './errors.js';
 export { SharedMemory } from './shared-memory.js';
 export type { CreateOptions, OpenOptions, OpenOrCreateOptions, SegmentAddress } from './shared-memory.js';
+export * from './struct/index.js';

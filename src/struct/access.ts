@@ -1,0 +1,38 @@
+// The three ways into a struct or array in memory: a live view, a snapshot,
+// and a whole-value write.
+import { bytesOf, checkValue, readValue, storeValue } from './codec.js';
+import { fault, readOnlyError, regionOf } from './memory.js';
+import type { StructType } from './struct.js';
+import type { ArrayType } from './types.js';
+import { viewClass } from './view.js';
+
+type Composite = StructType | ArrayType;
+
+/** @internal `type.view(source, offset)` */
+export function viewOf(type: Composite, source: unknown, offset: unknown): object {
+  const { dv, owner } = regionOf(source, offset, type.size, 'view');
+  const View = viewClass(type, owner.readOnly);
+  return new View(dv, owner);
+}
+
+/** @internal `type.read(source, offset)` */
+export function readOf(type: Composite, source: unknown, offset: unknown): unknown {
+  const { dv, owner } = regionOf(source, offset, type.size, 'read');
+  try {
+    return readValue(type, dv, bytesOf(dv), 0);
+  } catch (error) {
+    throw fault(owner, error, 'read');
+  }
+}
+
+/** @internal `type.write(source, value, offset)`: checks all of `value`, then writes it. */
+export function writeOf(type: Composite, source: unknown, value: unknown, offset: unknown): void {
+  const { dv, owner } = regionOf(source, offset, type.size, 'write');
+  if (owner.readOnly) throw readOnlyError(owner, 'write');
+  checkValue(type, value, 'value');
+  try {
+    storeValue(type, dv, bytesOf(dv), 0, value, 'value');
+  } catch (error) {
+    throw fault(owner, error, 'write');
+  }
+}

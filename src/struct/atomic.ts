@@ -1,0 +1,143 @@
+// atomic(view, field): lock-free operations on one integer field, atomic
+// across processes. V8's Atomics work on integer views of any ArrayBuffer,
+// and the segment's pages are the same physical memory in every process, so
+// a lock-prefixed add here and a C11 atomic_fetch_add in C hit the same word.
+import { invalidType, outOfRange } from '../validate.js';
+import { checkScalar } from './codec.js';
+import { fault, readOnlyError } from './memory.js';
+import type { Fields, StructType } from './struct.js';
+import type { ArrayView, AtomicKind, ScalarType, StructView } from './types.js';
+import { internalsOf } from './view.js';
+
+/**
+ * Atomic operations on one int32, uint32, int64 or uint64 field, as
+ * `Atomics` does them (sequentially consistent). 64-bit fields take and give bigint.
+ */
+export interface Atomic<V extends number | bigint> {
+  /** Reads the value. */
+  load(): V;
+  /** Writes `value`. */
+  store(value: V): void;
+  /** Adds `value` (wrapping around, like C) and returns the value before. */
+  add(value: V): V;
+  /** Subtracts `value` (wrapping around, like C) and returns the value before. */
+  sub(value: V): V;
+  /**
+   * Writes `replacement` if the field holds `expected`, in one step. Returns
+   * the value it held before (equal to `expected` when it wrote), like
+   * `Atomics.compareExchange`.
+   */
+  compareExchange(expected: V, replacement: V): V;
+}
+
+/** The names of a struct's fields that {@link atomic} accepts. */
+export type AtomicFieldOf<F extends Fields> = {
+  [K in keyof F]: F[K] extends ScalarType<AtomicKind> ? K : never;
+}[keyof F] & string;
+
+/** The value type of an atomic field type. */
+export type AtomicValueOf<T> = T extends ScalarType<'int64' | 'uint64'> ? bigint : number;
+
+type IntegerArray = Int32Array | Uint32Array | BigInt64Array | BigUint64Array;
+
+const ARRAYS = {
+  int32: Int32Array,
+  uint32: Uint32Array,
+  int64: BigInt64Array,
+  uint64: BigUint64Array,
+} as const;
+
+/**
+ * Atomic access to an integer field of a view: `int32`, `uint32`, `int64` or
+ * `uint64`, naturally aligned (not in a packed struct at an odd offset).
+ * Works across processes, and with C's `__atomic` builtins on the same field.
+ * On a read-only view only `load` works; the others throw StateError
+ * ERR_SHM_READ_ONLY. After detach every operation throws StateError ERR_SHM_DETACHED.
+ * @param view a struct view from `.view()`, or an array view of such integers.
+ * @param field the field's name (for an array view: the element's index).
+ * @example
+ * const hits = atomic(stats, 'hits');
+ * hits.add(1);
+ */
+export function atomic<F extends Fields, K extends AtomicFieldOf<F>>(view: StructView<F>, field: K): Atomic<AtomicValueOf<F[K]>>;
+export function atomic<E extends ScalarType<AtomicKind>>(view: ArrayView<E>, index: number): Atomic<AtomicValueOf<E>>;
+export function atomic(view: object, field: string | number): Atomic<number | bigint> {
+  const internals = internalsOf(view);
+  if (internals === undefined) throw invalidType('view', 'a struct or array view (from .view())', view);
+  const { type, dv, owner } = internals;
+  let target;
+  let offset: number;
+  let name: string;
+  if (type.kind === 'struct') {
+    if (typeof field !== 'string') throw invalidType('field', 'of type string', field);
+    const member = (type as StructType).layout.find((candidate) => candidate.name === field);
+    if (member === undefined) throw invalidType('field', `a field of the struct (${type.layout.map((f) => f.name).join(', ')})`, field);
+    target = member.type;
+    offset = member.offset;
+    name = field;
+  } else {
+    if (typeof field !== 'number') throw invalidType('field', 'of type number (an index of the array)', field);
+    if (!Number.isInteger(field) || field < 0 || field >= type.length) {
+      throw outOfRange('field', `an index >= 0 and < ${type.length}`, field);
+    }
+    target = type.element;
+    offset = field * target.size;
+    name = `[${field}]`;
+  }
+  const kind = target.kind;
+  if (kind !== 'int32' && kind !== 'uint32' && kind !== 'int64' && kind !== 'uint64') {
+    throw invalidType('field', `an int32, uint32, int64 or uint64 field ("${name}" is ${kind})`, field);
+  }
+  let cell: IntegerArray;
+  try {
+    const at = dv.byteOffset + offset;
+    if (at % target.size !== 0) {
+      throw outOfRange(
+        'field',
+        `aligned to ${target.size} bytes for atomic access, but "${name}" is at byte ${at} of its memory (a packed struct, or a view at an unaligned offset)`,
+        field,
+      );
+    }
+    // Private to this closure: for a read-only attachment it covers memory
+    // that must never be written.
+    cell = new ARRAYS[kind](dv.buffer as ArrayBuffer, at, 1);
+  } catch (error) {
+    throw fault(owner, error, 'atomic');
+  }
+  const guarded = <T>(operation: string, writes: boolean, run: () => T): T => {
+    if (writes && owner.readOnly) throw readOnlyError(owner, `atomic ${operation}`);
+    try {
+      return run();
+    } catch (error) {
+      throw fault(owner, error, `atomic ${operation}`);
+    }
+  };
+  // Atomics' own typings do not follow a union of array types.
+  const A = Atomics as unknown as {
+    load(a: IntegerArray, i: number): number | bigint;
+    store(a: IntegerArray, i: number, v: number | bigint): number | bigint;
+    add(a: IntegerArray, i: number, v: number | bigint): number | bigint;
+    sub(a: IntegerArray, i: number, v: number | bigint): number | bigint;
+    compareExchange(a: IntegerArray, i: number, e: number | bigint, r: number | bigint): number | bigint;
+  };
+  return Object.freeze({
+    load: () => guarded('load', false, () => A.load(cell, 0)),
+    store(value: number | bigint): void {
+      checkScalar(kind, value, 'value');
+      guarded('store', true, () => A.store(cell, 0, value));
+    },
+    add(value: number | bigint) {
+      checkScalar(kind, value, 'value');
+      return guarded('add', true, () => A.add(cell, 0, value));
+    },
+    sub(value: number | bigint) {
+      checkScalar(kind, value, 'value');
+      return guarded('sub', true, () => A.sub(cell, 0, value));
+    },
+    compareExchange(expected: number | bigint, replacement: number | bigint) {
+      checkScalar(kind, expected, 'expected');
+      checkScalar(kind, replacement, 'replacement');
+      return guarded('compareExchange', true, () => A.compareExchange(cell, 0, expected, replacement));
+    },
+  });
+}

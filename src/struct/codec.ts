@@ -1,0 +1,153 @@
+// Whole values in and out of memory: read() snapshots and write() checks the
+// entire value before it writes a byte, so a bad value changes nothing.
+import { endianness } from 'node:os';
+import { invalidType, outOfRange } from '../validate.js';
+import { decodeChar, encodeChar, encodedLength } from './char.js';
+import type { ScalarKind, Type } from './types.js';
+
+/** @internal Native byte order: shared memory is read by C on this machine. */
+export const LITTLE_ENDIAN = endianness() === 'LE';
+
+/** @internal How each scalar is accessed and checked. */
+export interface ScalarAccess {
+  /** DataView method suffix: `get${dv}` / `set${dv}`. */
+  readonly dv: string;
+  /** A JavaScript expression over `v` that is true for a valid value. */
+  readonly valid: string;
+  readonly range: string;
+  readonly type: 'number' | 'bigint' | 'boolean';
+}
+
+const INT64_MIN = -(2n ** 63n);
+const INT64_MAX = 2n ** 63n - 1n;
+const UINT64_MAX = 2n ** 64n - 1n;
+
+/** @internal */
+export const SCALARS: Readonly<Record<ScalarKind, ScalarAccess>> = {
+  int8: { dv: 'Int8', valid: `typeof v === 'number' && (v << 24 >> 24) === v`, range: 'an integer >= -128 and <= 127', type: 'number' },
+  uint8: { dv: 'Uint8', valid: `typeof v === 'number' && (v & 0xff) === v`, range: 'an integer >= 0 and <= 255', type: 'number' },
+  int16: { dv: 'Int16', valid: `typeof v === 'number' && (v << 16 >> 16) === v`, range: 'an integer >= -32768 and <= 32767', type: 'number' },
+  uint16: { dv: 'Uint16', valid: `typeof v === 'number' && (v & 0xffff) === v`, range: 'an integer >= 0 and <= 65535', type: 'number' },
+  int32: { dv: 'Int32', valid: `typeof v === 'number' && (v | 0) === v`, range: 'an integer >= -2147483648 and <= 2147483647', type: 'number' },
+  uint32: { dv: 'Uint32', valid: `typeof v === 'number' && (v >>> 0) === v`, range: 'an integer >= 0 and <= 4294967295', type: 'number' },
+  int64: {
+    dv: 'BigInt64',
+    // asIntN is much faster than two bigint comparisons in V8.
+    valid: `typeof v === 'bigint' && BigInt.asIntN(64, v) === v`,
+    range: `>= ${INT64_MIN}n and <= ${INT64_MAX}n`,
+    type: 'bigint',
+  },
+  uint64: { dv: 'BigUint64', valid: `typeof v === 'bigint' && BigInt.asUintN(64, v) === v`, range: `>= 0n and <= ${UINT64_MAX}n`, type: 'bigint' },
+  float32: { dv: 'Float32', valid: `typeof v === 'number'`, range: 'a number', type: 'number' },
+  float64: { dv: 'Float64', valid: `typeof v === 'number'`, range: 'a number', type: 'number' },
+  bool: { dv: 'Uint8', valid: `typeof v === 'boolean'`, range: 'a boolean', type: 'boolean' },
+};
+
+const validators = Object.fromEntries(
+  Object.entries(SCALARS).map(([kind, access]) => [kind, new Function('v', `return ${access.valid};`)]),
+) as Record<ScalarKind, (v: unknown) => boolean>;
+
+/** @internal The error for an invalid scalar value: TypeError for the wrong type, RangeError out of range. */
+export function badScalar(kind: ScalarKind, value: unknown, name: string): Error {
+  const access = SCALARS[kind];
+  if (typeof value !== access.type) return invalidType(name, `of type ${access.type}`, value);
+  return outOfRange(name, access.range, value);
+}
+
+/** @internal Throws unless `value` is a valid value of `kind`. */
+export function checkScalar(kind: ScalarKind, value: unknown, name: string): void {
+  if (!validators[kind](value)) throw badScalar(kind, value, name);
+}
+
+/** @internal Reads the value of `type` at `offset` of `dv`. */
+export function readValue(type: Type, dv: DataView, bytes: () => Uint8Array, offset: number): unknown {
+  switch (type.kind) {
+    case 'char':
+      return decodeChar(bytes(), offset, type.length);
+    case 'array': {
+      const out = new Array<unknown>(type.length);
+      for (let i = 0; i < type.length; i++) out[i] = readValue(type.element, dv, bytes, offset + i * type.element.size);
+      return out;
+    }
+    case 'struct': {
+      const out: Record<string, unknown> = {};
+      for (const field of type.layout) {
+        // defineProperty: a field may be named like an Object.prototype member.
+        Object.defineProperty(out, field.name, {
+          value: readValue(field.type, dv, bytes, offset + field.offset),
+          writable: true,
+          enumerable: true,
+          configurable: true,
+        });
+      }
+      return out;
+    }
+    case 'bool':
+      return dv.getUint8(offset) !== 0;
+    default: {
+      const method = `get${SCALARS[type.kind].dv}` as 'getInt32';
+      return dv[method](offset, LITTLE_ENDIAN);
+    }
+  }
+}
+
+/** @internal Throws unless `value` is a whole valid value of `type`; `name` names it in the error. */
+export function checkValue(type: Type, value: unknown, name: string): void {
+  switch (type.kind) {
+    case 'char':
+      encodedLength(value, type.length, name);
+      return;
+    case 'array': {
+      if (typeof value !== 'object' || value === null || typeof (value as ArrayLike<unknown>).length !== 'number') {
+        throw invalidType(name, 'an array', value);
+      }
+      const items = value as ArrayLike<unknown>;
+      if (items.length !== type.length) {
+        throw outOfRange(`${name}.length`, `${type.length} (the array's n)`, items.length);
+      }
+      for (let i = 0; i < type.length; i++) checkValue(type.element, items[i], `${name}[${i}]`);
+      return;
+    }
+    case 'struct': {
+      if (typeof value !== 'object' || value === null || Array.isArray(value)) throw invalidType(name, 'of type object', value);
+      const record = value as Record<string, unknown>;
+      for (const field of type.layout) checkValue(field.type, record[field.name], `${name}.${field.name}`);
+      return;
+    }
+    default:
+      checkScalar(type.kind, value, name);
+  }
+}
+
+/** @internal Writes a value that {@link checkValue} accepted. */
+export function storeValue(type: Type, dv: DataView, bytes: () => Uint8Array, offset: number, value: unknown, name: string): void {
+  switch (type.kind) {
+    case 'char':
+      encodeChar(bytes(), offset, type.length, value, name);
+      return;
+    case 'array': {
+      const items = value as ArrayLike<unknown>;
+      const size = type.element.size;
+      for (let i = 0; i < type.length; i++) storeValue(type.element, dv, bytes, offset + i * size, items[i], name);
+      return;
+    }
+    case 'struct': {
+      const record = value as Record<string, unknown>;
+      for (const field of type.layout) storeValue(field.type, dv, bytes, offset + field.offset, record[field.name], name);
+      return;
+    }
+    case 'bool':
+      dv.setUint8(offset, value ? 1 : 0);
+      return;
+    default: {
+      const method = `set${SCALARS[type.kind].dv}` as 'setInt32';
+      (dv[method] as (offset: number, value: unknown, littleEndian: boolean) => void)(offset, value, LITTLE_ENDIAN);
+    }
+  }
+}
+
+/** @internal A lazily made Uint8Array over the bytes of `dv`. */
+export function bytesOf(dv: DataView): () => Uint8Array {
+  let bytes: Uint8Array | undefined;
+  return () => (bytes ??= new Uint8Array(dv.buffer, dv.byteOffset, dv.byteLength));
+}

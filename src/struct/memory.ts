@@ -1,0 +1,106 @@
+// Where a struct lives: the memory behind an ArrayBuffer, a typed array, an
+// Attachment or a SharedMemory, and the errors for memory that went away or
+// may not be written. A read-only attachment's buffer stays inside the
+// views: nothing here hands it to user code.
+import { StateError } from '../errors.js';
+import { attachmentOf, SharedMemory } from '../shared-memory.js';
+import { Attachment, memoryOf } from '../sysv/attachment.js';
+import { invalidType, outOfRange, validateSize } from '../validate.js';
+
+/** Memory a struct can be viewed, read or written in. A `SharedMemory` also works when read-only. */
+export type MemorySource = ArrayBuffer | SharedArrayBuffer | ArrayBufferView | SharedMemory | Attachment;
+
+/** @internal What a view remembers about its memory, for its error messages and checks. */
+export interface Owner {
+  readonly buffer: ArrayBufferLike;
+  readonly readOnly: boolean;
+  readonly attachment: Attachment | undefined;
+}
+
+/** @internal A struct's bytes: a DataView over exactly them, and their owner. */
+export interface Region {
+  readonly dv: DataView;
+  readonly owner: Owner;
+}
+
+/**
+ * @internal Resolves `source` and checks that `size` bytes at `offset` fit.
+ * @throws StateError ERR_SHM_DETACHED for detached memory.
+ */
+export function regionOf(source: unknown, offset: unknown, size: number, operation: string): Region {
+  let attachment: Attachment | undefined;
+  let buffer: ArrayBufferLike;
+  let base = 0;
+  let limit: number;
+  if (source instanceof SharedMemory) attachment = attachmentOf(source);
+  else if (source instanceof Attachment) attachment = source;
+  if (attachment !== undefined) {
+    attachment.assertAttached(operation);
+    buffer = memoryOf(attachment);
+    limit = buffer.byteLength;
+  } else if (source instanceof ArrayBuffer || (typeof SharedArrayBuffer === 'function' && source instanceof SharedArrayBuffer)) {
+    buffer = source;
+    limit = buffer.byteLength;
+    if (limit === 0 && isDetached(buffer)) throw detachedError(operation);
+  } else if (ArrayBuffer.isView(source)) {
+    buffer = source.buffer;
+    if (isDetached(buffer)) throw detachedError(operation);
+    base = source.byteOffset;
+    limit = source.byteLength;
+  } else {
+    throw invalidType('source', 'an ArrayBuffer, a TypedArray, a DataView, a SharedMemory or an Attachment', source);
+  }
+  const start = validateSize(offset, 'offset');
+  if (start + size > limit) {
+    throw outOfRange(
+      'offset',
+      size > limit
+        ? `0, but the memory has ${limit} bytes and the struct needs ${size}`
+        : `<= ${limit - size} (the memory's ${limit} bytes less the struct's ${size})`,
+      start,
+    );
+  }
+  const owner: Owner = { buffer, readOnly: attachment?.readOnly ?? false, attachment };
+  return { dv: new DataView(buffer, base + start, size), owner };
+}
+
+function isDetached(buffer: ArrayBufferLike): boolean {
+  if (buffer.byteLength !== 0) return false;
+  try {
+    new Uint8Array(buffer);
+    return false;
+  } catch {
+    return true;
+  }
+}
+
+function detachedError(operation: string): StateError {
+  return new StateError('ERR_SHM_DETACHED', `${operation}: the memory was detached (shmdt), so it can no longer be accessed`);
+}
+
+/**
+ * @internal The error to report for `error`, thrown while a view touched its
+ * memory: a StateError when the memory was detached under it, else `error`.
+ */
+export function fault(owner: Owner, error: unknown, operation = 'struct view'): unknown {
+  if (owner.attachment !== undefined) {
+    if (owner.attachment.detached) {
+      try {
+        owner.attachment.assertAttached(operation);
+      } catch (stateError) {
+        return stateError;
+      }
+    }
+  } else if (owner.buffer.byteLength === 0) {
+    return detachedError(operation);
+  }
+  return error;
+}
+
+/** @internal The error for writing through a read-only attachment. */
+export function readOnlyError(owner: Owner, what: string): StateError {
+  return new StateError(
+    'ERR_SHM_READ_ONLY',
+    `${what}: segment ${owner.attachment?.shmid} is attached read-only (SHM_RDONLY), so it cannot be written`,
+  );
+}

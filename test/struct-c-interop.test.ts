@@ -1,0 +1,156 @@
+// Values cross between C and TypeScript through a real segment, both ways:
+// extremes of every integer, NaN and -0, bools, multibyte strings, arrays
+// and arrays of structs.
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import {
+  array, bool, char, float32, float64, int16, int32, int64, int8, SharedMemory, struct, uint16, uint32, uint64, uint8,
+  type Value,
+} from '../src/index.js';
+import { compileC } from './helpers/c.js';
+import { assertNoLeaks } from './helpers/ipc.js';
+import { assertExitedCleanly, run } from './helpers/processes.js';
+
+assertNoLeaks();
+
+const Point = struct({ x: float32, y: float64 });
+const Record = struct({
+  i8: int8, u8: uint8, i16: int16, u16: uint16, i32: int32, u32: uint32, i64: int64, u64: uint64,
+  f32: float32, f64: float64, nan: float64, negzero: float64, yes: bool, no: bool,
+  name: char(32), empty: char(8), nums: array(int16, 5), points: array(Point, 3), tags: array(char(8), 2),
+});
+
+const C_STRUCT = `
+struct point { float x; double y; };
+struct record {
+  int8_t i8; uint8_t u8; int16_t i16; uint16_t u16; int32_t i32; uint32_t u32; int64_t i64; uint64_t u64;
+  float f32; double f64; double nan; double negzero; _Bool yes; _Bool no;
+  char name[32]; char empty[8]; int16_t nums[5]; struct point points[3]; char tags[2][8];
+};`;
+
+// The same values on both sides. The strings are UTF-8 in the C source.
+const NAME = 'héllo wörld € 😀';
+const EXPECTED: Value<typeof Record> = {
+  i8: -128, u8: 255, i16: -32768, u16: 65535, i32: -2147483648, u32: 4294967295,
+  i64: -(2n ** 63n), u64: 2n ** 64n - 1n,
+  f32: -1.5, f64: 3.141592653589793, nan: NaN, negzero: -0, yes: true, no: false,
+  name: NAME, empty: '', nums: [-1, 2, -300, 32767, -32768],
+  points: [{ x: 1.5, y: -2.5 }, { x: -0.25, y: 1e300 }, { x: 3, y: -0 }],
+  tags: ['ab', 'çà'],
+};
+
+const C_PROGRAM = `
+#include <math.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/shm.h>
+${C_STRUCT}
+
+static int bad = 0;
+#define CHECK(cond) do { if (!(cond)) { printf("bad %s\\n", #cond); bad = 1; } } while (0)
+
+int main(int argc, char **argv) {
+  if (argc != 3) return 2;
+  struct record *r = shmat(atoi(argv[2]), NULL, 0);
+  if (r == (void *)-1) { perror("shmat"); return 2; }
+  if (strcmp(argv[1], "write") == 0) {
+    memset(r, 0xab, sizeof *r); /* garbage in padding and after each NUL */
+    r->i8 = INT8_MIN; r->u8 = UINT8_MAX; r->i16 = INT16_MIN; r->u16 = UINT16_MAX;
+    r->i32 = INT32_MIN; r->u32 = UINT32_MAX; r->i64 = INT64_MIN; r->u64 = UINT64_MAX;
+    r->f32 = -1.5f; r->f64 = 3.141592653589793; r->nan = NAN; r->negzero = -0.0; r->yes = 1; r->no = 0;
+    strcpy(r->name, "${NAME}");
+    r->empty[0] = 0;
+    int16_t nums[5] = { -1, 2, -300, 32767, -32768 };
+    memcpy(r->nums, nums, sizeof nums);
+    r->points[0].x = 1.5f; r->points[0].y = -2.5;
+    r->points[1].x = -0.25f; r->points[1].y = 1e300;
+    r->points[2].x = 3.0f; r->points[2].y = -0.0;
+    strcpy(r->tags[0], "ab"); strcpy(r->tags[1], "çà");
+  } else {
+    CHECK(r->i8 == INT8_MIN); CHECK(r->u8 == UINT8_MAX); CHECK(r->i16 == INT16_MIN); CHECK(r->u16 == UINT16_MAX);
+    CHECK(r->i32 == INT32_MIN); CHECK(r->u32 == UINT32_MAX); CHECK(r->i64 == INT64_MIN); CHECK(r->u64 == UINT64_MAX);
+    CHECK(r->f32 == -1.5f); CHECK(r->f64 == 3.141592653589793); CHECK(isnan(r->nan));
+    CHECK(r->negzero == 0.0 && signbit(r->negzero)); CHECK(r->yes == 1); CHECK(r->no == 0);
+    CHECK(strcmp(r->name, "${NAME}") == 0); CHECK(r->empty[0] == 0);
+    CHECK(r->nums[0] == -1 && r->nums[1] == 2 && r->nums[2] == -300 && r->nums[3] == 32767 && r->nums[4] == -32768);
+    CHECK(r->points[0].x == 1.5f && r->points[0].y == -2.5);
+    CHECK(r->points[1].x == -0.25f && r->points[1].y == 1e300);
+    CHECK(r->points[2].x == 3.0f && r->points[2].y == 0.0 && signbit(r->points[2].y));
+    CHECK(strcmp(r->tags[0], "ab") == 0); CHECK(strcmp(r->tags[1], "çà") == 0);
+    /* write() and setters zero what follows the NUL, as strncpy does */
+    CHECK(r->name[sizeof r->name - 1] == 0 && r->tags[0][7] == 0);
+  }
+  printf("sizeof %zu\\n", sizeof(struct record));
+  shmdt(r);
+  return bad;
+}
+`;
+
+describe('struct values cross between C and TypeScript', () => {
+  let peer: string;
+  before(async () => {
+    peer = await compileC('struct-interop', C_PROGRAM);
+  });
+
+  const segments: SharedMemory[] = [];
+  // A private segment: removed by the kernel once everyone has detached.
+  function segment(): SharedMemory {
+    const shm = SharedMemory.create({ size: Record.size });
+    segments.push(shm);
+    return shm;
+  }
+  after(() => {
+    for (const shm of segments) shm[Symbol.dispose]();
+  });
+
+  test('C and shmkit agree on sizeof(struct record)', async () => {
+    const shm = segment();
+    const result = await run(peer, ['write', String(shm.id)]);
+    assertExitedCleanly(result, 'C writer');
+    assert.equal(result.stdout.trim(), `sizeof ${Record.size}`);
+  });
+
+  test('what a C program writes, read() and a view read back exactly', async () => {
+    const shm = segment();
+    assertExitedCleanly(await run(peer, ['write', String(shm.id)]), 'C writer');
+    assert.deepEqual(Record.read(shm), EXPECTED); // deepEqual tells NaN and -0 apart
+    const view = Record.view(shm);
+    assert.ok(Object.is(view.negzero, -0));
+    assert.ok(Number.isNaN(view.nan));
+    assert.equal(view.i64, -(2n ** 63n));
+    assert.equal(view.u64, 2n ** 64n - 1n);
+    assert.equal(view.name, NAME);
+    assert.equal(view.tags[1], 'çà');
+    assert.equal(view.points[1]!.y, 1e300);
+    assert.deepEqual([...view.nums], EXPECTED.nums);
+  });
+
+  test('what write() writes, a C program reads back exactly', async () => {
+    const shm = segment();
+    shm.bytes.fill(0xab);
+    Record.write(shm, EXPECTED);
+    const result = await run(peer, ['check', String(shm.id)]);
+    assertExitedCleanly(result, 'C checker');
+  });
+
+  test('what view setters write, a C program reads back exactly', async () => {
+    const shm = segment();
+    shm.bytes.fill(0xab);
+    const view = Record.view(shm);
+    for (const key of ['i8', 'u8', 'i16', 'u16', 'i32', 'u32', 'f32', 'f64', 'nan', 'negzero'] as const) view[key] = EXPECTED[key];
+    view.i64 = EXPECTED.i64;
+    view.u64 = EXPECTED.u64;
+    view.yes = true;
+    view.no = false;
+    view.name = NAME;
+    view.empty = '';
+    EXPECTED.nums.forEach((n, i) => (view.nums[i] = n));
+    EXPECTED.points.forEach((p, i) => view.points.set(i, p));
+    view.tags[0] = 'ab';
+    view.tags[1] = 'çà';
+    const result = await run(peer, ['check', String(shm.id)]);
+    assertExitedCleanly(result, 'C checker');
+  });
+});

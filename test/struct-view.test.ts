@@ -1,0 +1,354 @@
+// Views, snapshots and whole writes: live in place (also across processes),
+// all-or-nothing writes, C string rules, and the foundation's safety rules
+// for read-only and detached memory.
+import assert from 'node:assert/strict';
+import { inspect } from 'node:util';
+import { after, describe, test } from 'node:test';
+import {
+  array, bool, char, float32, float64, int16, int32, int64, int8, shmat, shmdt, SharedMemory, shmget, struct, uint16, uint32, uint64, uint8,
+  IPC_CREAT, IPC_RMID, shmctl, atomic,
+} from '../src/index.js';
+import { assertNoLeaks, removeSegment, uniqueKey } from './helpers/ipc.js';
+import { assertExitedCleanly, lastJson, runNode } from './helpers/processes.js';
+
+const Point = struct({ x: float32, y: float64 });
+const Rec = struct({
+  id: int32,
+  name: char(12),
+  big: int64,
+  ubig: uint64,
+  flag: bool,
+  small: int8,
+  u8: uint8,
+  i16: int16,
+  u16: uint16,
+  u32: uint32,
+  at: Point,
+  nums: array(int16, 4),
+  points: array(Point, 2),
+  grid: array(array(uint8, 3), 2),
+  tags: array(char(6), 2),
+});
+
+// Private segments go when detached; the detaching hook is registered before
+// the leak check so that it runs first.
+const segments: SharedMemory[] = [];
+function segment(size = Rec.size): SharedMemory {
+  const shm = SharedMemory.create({ size });
+  segments.push(shm);
+  return shm;
+}
+after(() => {
+  for (const shm of segments) shm[Symbol.dispose]();
+});
+assertNoLeaks();
+
+const sample = {
+  id: 7, name: 'abc', big: -5n, ubig: 5n, flag: true, small: -1, u8: 200, i16: -2, u16: 60000, u32: 4000000000,
+  at: { x: 0.5, y: -1 }, nums: [1, -2, 3, -4], points: [{ x: 1, y: 2 }, { x: 3, y: 4 }],
+  grid: [[1, 2, 3], [4, 5, 6]], tags: ['a', 'bé'],
+};
+
+describe('struct views', () => {
+  test('a view reads and writes the memory itself, at its offset', () => {
+    const buffer = new ArrayBuffer(Rec.size + 16);
+    const view = Rec.view(buffer, 8);
+    view.id = 0x01020304;
+    assert.equal(new DataView(buffer).getInt32(8, true), 0x01020304);
+    new DataView(buffer).setInt32(8, -9, true);
+    assert.equal(view.id, -9);
+    const other = Rec.view(new Uint8Array(buffer, 8));
+    other.at.y = 2.5;
+    assert.equal(view.at.y, 2.5);
+    assert.equal(new DataView(buffer).getFloat64(8 + Rec.offsetOf('at.y'), true), 2.5);
+  });
+
+  test('write() then read() round-trips a whole value, and a snapshot does not change afterwards', () => {
+    const shm = segment();
+    Rec.write(shm, sample);
+    const snapshot = Rec.read(shm);
+    assert.deepEqual(snapshot, sample);
+    Rec.view(shm).id = 99;
+    assert.equal(snapshot.id, 7);
+    assert.equal(Rec.read(shm).id, 99);
+  });
+
+  test('another process sees a set at once, and its sets show in this view without re-reading', async () => {
+    const shm = segment();
+    const view = Rec.view(shm);
+    view.id = 4242;
+    view.name = 'parent';
+    const child = await runNode(
+      `import { SharedMemory, struct, int32, char, int64, uint64, bool, int8, uint8, int16, uint16, uint32, float32, float64, array } from 'SHMKIT';
+       const Point = struct({ x: float32, y: float64 });
+       const Rec = struct({ id: int32, name: char(12), big: int64, ubig: uint64, flag: bool, small: int8, u8: uint8, i16: int16, u16: uint16, u32: uint32, at: Point, nums: array(int16, 4), points: array(Point, 2), grid: array(array(uint8, 3), 2), tags: array(char(6), 2) });
+       const shm = SharedMemory.open({ id: Number(process.argv[1]) });
+       const view = Rec.view(shm);
+       const seen = { id: view.id, name: view.name };
+       view.name = 'child';
+       view.points[1].y = 6.25;
+       shm.detach();
+       console.log(JSON.stringify(seen));`,
+      [String(shm.id)],
+    );
+    assertExitedCleanly(child);
+    assert.deepEqual(lastJson(child), { id: 4242, name: 'parent' });
+    assert.equal(view.name, 'child');
+    assert.equal(view.points[1]!.y, 6.25);
+  });
+
+  test('an invalid whole value is refused before anything is written', () => {
+    const shm = segment();
+    Rec.write(shm, sample);
+    const before = shm.read();
+    const bad = [
+      { ...sample, tags: ['a', 'too long!'] },
+      { ...sample, nums: [1, 2, 3] },
+      { ...sample, big: 1 },
+      { ...sample, grid: [[1, 2, 3], [4, 5, 256]] },
+      { ...sample, at: { x: 1 } },
+    ];
+    for (const value of bad) {
+      assert.throws(() => Rec.write(shm, value as never), (error: Error) => error instanceof TypeError || error instanceof RangeError);
+      assert.deepEqual(shm.read(), before);
+    }
+    assert.throws(() => Rec.write(shm, { ...sample, tags: ['a', 'too long!'] }), { name: 'RangeError', message: /"value\.tags\[1\]"/ });
+    assert.throws(() => Rec.write(shm, { ...sample, big: 1 } as never), { name: 'TypeError', message: /"value\.big" argument must be of type bigint/ });
+  });
+
+  test('setters check values: TypeError for the wrong type, RangeError outside the C type, naming the field', () => {
+    const view = Rec.view(new ArrayBuffer(Rec.size));
+    const cases: Array<[string, unknown, string]> = [
+      ['id', 2 ** 31, 'RangeError'], ['id', 1.5, 'RangeError'], ['id', '1', 'TypeError'], ['id', NaN, 'RangeError'],
+      ['small', -129, 'RangeError'], ['u8', 256, 'RangeError'], ['u8', -1, 'RangeError'], ['i16', 32768, 'RangeError'],
+      ['u16', 65536, 'RangeError'], ['u32', -1, 'RangeError'], ['u32', 2 ** 32, 'RangeError'],
+      ['big', 2n ** 63n, 'RangeError'], ['big', 1, 'TypeError'], ['ubig', -1n, 'RangeError'], ['ubig', 2n ** 64n, 'RangeError'],
+      ['flag', 1, 'TypeError'], ['name', 5, 'TypeError'],
+    ];
+    for (const [field, value, name] of cases) {
+      assert.throws(() => ((view as Record<string, unknown>)[field] = value), { name, message: new RegExp(`"${field}"`) }, `${field} = ${String(value)}`);
+    }
+    view.u32 = 2 ** 32 - 1;
+    view.big = -(2n ** 63n);
+    view.ubig = 2n ** 64n - 1n;
+    view.at.x = NaN;
+    assert.deepEqual([view.u32, view.big, view.ubig, Number.isNaN(view.at.x)], [2 ** 32 - 1, -(2n ** 63n), 2n ** 64n - 1n, true]);
+    view.at.x = 1.1; // float32 rounds, as in C
+    assert.equal(view.at.x, Math.fround(1.1));
+  });
+
+  test('struct and array members are views, not assignable, and a misspelt field throws', () => {
+    const view = Rec.view(new ArrayBuffer(Rec.size));
+    assert.throws(() => {
+      (view as unknown as { idd: number }).idd = 1;
+    }, TypeError);
+    assert.throws(() => {
+      (view.nums as unknown as { size: number }).size = 1;
+    }, TypeError);
+    assert.throws(() => {
+      (view as { at: unknown }).at = { x: 1, y: 2 };
+    }, TypeError);
+    assert.equal(view.at, view.at, 'the same nested view each time');
+  });
+});
+
+describe('char(n) fields', () => {
+  const S = struct({ s: char(5), after: uint8 });
+
+  test('hold at most n-1 bytes of UTF-8; a longer value is a RangeError and changes nothing', () => {
+    const buffer = new ArrayBuffer(S.size);
+    const view = S.view(buffer);
+    view.after = 0x77;
+    view.s = 'abcd';
+    assert.equal(view.s, 'abcd');
+    assert.deepEqual([...new Uint8Array(buffer)], [0x61, 0x62, 0x63, 0x64, 0, 0x77]);
+    assert.throws(() => (view.s = 'abcde'), { name: 'RangeError', code: 'ERR_OUT_OF_RANGE', message: /at most 4 bytes/ });
+    // 'aé€' is 1 + 2 + 3 = 6 bytes; 'aé' + '€' would cut the euro sign: refused whole.
+    assert.throws(() => (view.s = 'aé€'), RangeError);
+    assert.throws(() => (view.s = 'é😀'), RangeError);
+    assert.equal(view.s, 'abcd');
+    view.s = 'é';
+    assert.deepEqual([...new Uint8Array(buffer)], [0xc3, 0xa9, 0, 0, 0, 0x77], 'the rest is zeroed');
+    view.s = '😀';
+    assert.equal(view.s, '😀');
+    view.s = '';
+    assert.equal(view.s, '');
+  });
+
+  test('a string with a NUL is refused; a C string without NUL reads all n bytes', () => {
+    const buffer = new ArrayBuffer(S.size);
+    const view = S.view(buffer);
+    assert.throws(() => (view.s = 'a\0b'), { name: 'TypeError', message: /null bytes/ });
+    new Uint8Array(buffer).set([0x68, 0x65, 0x6c, 0x6c, 0x6f, 0x21]);
+    assert.equal(view.s, 'hello');
+    new Uint8Array(buffer).set([0x61, 0x62, 0x63, 0xe2, 0x82]); // a C program cut a character
+    assert.equal(view.s, 'abc\ufffd');
+  });
+});
+
+describe('array views', () => {
+  test('index, length, iteration, toArray, set(i) and nested arrays', () => {
+    const view = Rec.view(new ArrayBuffer(Rec.size));
+    view.nums[0] = -7;
+    view.nums.set(3, 9);
+    assert.equal(view.nums.length, 4);
+    assert.deepEqual([...view.nums], [-7, 0, 0, 9]);
+    assert.deepEqual(view.nums.toArray(), [-7, 0, 0, 9]);
+    assert.equal(view.nums[4], undefined);
+    assert.ok(3 in view.nums && !(4 in view.nums));
+    assert.throws(() => (view.nums[4] = 1), { name: 'RangeError', message: /"index"/ });
+    assert.throws(() => view.nums.get(-1), RangeError);
+    assert.throws(() => (view.nums[1] = 40000), { name: 'RangeError' });
+    view.grid[1]![2] = 255;
+    assert.deepEqual(view.grid.toArray(), [[0, 0, 0], [0, 0, 255]]);
+    view.tags[1] = 'ü';
+    assert.equal(view.tags.get(1), 'ü');
+  });
+
+  test('arrays of structs: element views, whole-element set, and array(...) as a top-level type', () => {
+    const Points = array(Point, 3);
+    assert.equal(Points.size, 48);
+    const shm = segment(Points.size);
+    const points = Points.view(shm);
+    points[2]!.y = 8;
+    points.set(0, { x: 1, y: 2 });
+    assert.deepEqual(Points.read(shm), [{ x: 1, y: 2 }, { x: 0, y: 0 }, { x: 0, y: 8 }]);
+    assert.deepEqual([...points].map((p) => p.y), [2, 0, 8]);
+    Points.write(shm, [{ x: 3, y: 3 }, { x: 4, y: 4 }, { x: 5, y: 5 }]);
+    assert.equal(points[1]!.x, 4);
+    assert.throws(() => points.set(1, { x: 1 } as never), TypeError);
+  });
+
+  test('util.inspect and JSON.stringify show values', () => {
+    const S = struct({ a: int32, b: array(uint8, 2) });
+    const view = S.view(new ArrayBuffer(S.size));
+    view.a = 3;
+    assert.equal(JSON.stringify(view), '{"a":3,"b":[0,0]}');
+    assert.match(inspect(view), /a: 3/);
+  });
+});
+
+describe('struct view sources and offsets', () => {
+  test('accepts ArrayBuffer, typed arrays, SharedMemory and Attachment; refuses others naming "source"', () => {
+    const S = struct({ a: int32 });
+    const shm = segment(64);
+    S.view(shm, 4).a = 5;
+    assert.equal(S.view(new Uint8Array(shm.buffer, 4)).a, 5);
+    assert.equal(S.read(shm.buffer, 4).a, 5);
+    const shared = new SharedArrayBuffer(struct({ s: char(8) }).size);
+    struct({ s: char(8) }).view(shared).s = 'é€';
+    assert.equal(struct({ s: char(8) }).read(new Uint8Array(shared)).s, 'é€');
+    assert.throws(() => S.view({} as never), { name: 'TypeError', message: /"source"/ });
+    assert.throws(() => S.view(shm, 61), { name: 'RangeError', message: /"offset"/ });
+    assert.throws(() => S.view(shm, -1), { name: 'RangeError', message: /"offset"/ });
+    assert.throws(() => S.view(new ArrayBuffer(3)), { name: 'RangeError', message: /"offset"/ });
+    const id = shmget(uniqueKey(), 64, IPC_CREAT | 0o600);
+    try {
+      const attachment = shmat(id);
+      S.view(attachment).a = 11;
+      assert.equal(S.read(attachment).a, 11);
+      shmdt(attachment);
+    } finally {
+      removeSegment(id);
+    }
+  });
+});
+
+describe('read-only and detached memory', () => {
+  test('a view of a read-only SharedMemory reads in place; every write throws ERR_SHM_READ_ONLY', () => {
+    const key = uniqueKey();
+    const keyed = SharedMemory.create({ key, size: Rec.size });
+    segments.push(keyed);
+    const reader = SharedMemory.open({ key, readOnly: true });
+    segments.push(reader);
+    keyed.remove();
+    const live = Rec.view(keyed);
+    const view = Rec.view(reader);
+    live.id = 1;
+    live.name = 'first';
+    assert.equal(view.id, 1);
+    live.id = 2;
+    live.points[1]!.x = 3;
+    assert.equal(view.id, 2, 'reads the memory in place, not a copy');
+    assert.equal(view.points[1]!.x, 3);
+    assert.equal(view.name, 'first');
+    const readOnly = { name: 'StateError', code: 'ERR_SHM_READ_ONLY' };
+    assert.throws(() => (view.id = 3), readOnly);
+    assert.throws(() => (view.name = 'x'), readOnly);
+    assert.throws(() => (view.at.x = 1), readOnly);
+    assert.throws(() => (view.nums[0] = 1), readOnly);
+    assert.throws(() => view.points.set(0, { x: 1, y: 1 }), readOnly);
+    assert.throws(() => Rec.write(reader, sample), readOnly);
+    assert.equal(atomic(view, 'id').load(), 2);
+    assert.throws(() => atomic(view, 'id').add(1), readOnly);
+    assert.deepEqual(Rec.read(reader).id, 2);
+    assert.equal(live.id, 2);
+    // Nothing on a view leads to the (writable) ArrayBuffer of the mapping.
+    for (const object of [view, view.at, view.nums, view.points]) {
+      assert.deepEqual(Object.getOwnPropertyNames(object), []);
+      assert.deepEqual(Object.getOwnPropertySymbols(object), []);
+    }
+  });
+
+  test('after detach every access throws StateError ERR_SHM_DETACHED, never crashes', () => {
+    const shm = SharedMemory.create({ size: Rec.size });
+    const view = Rec.view(shm);
+    const nested = view.at;
+    const nums = view.nums;
+    const counter = atomic(view, 'id');
+    shm.detach();
+    const detached = { name: 'StateError', code: 'ERR_SHM_DETACHED' };
+    assert.throws(() => view.id, detached);
+    assert.throws(() => (view.id = 1), detached);
+    assert.throws(() => view.name, detached);
+    assert.throws(() => (view.name = 'x'), detached);
+    assert.throws(() => nested.y, detached);
+    assert.throws(() => view.points, detached, 'a nested view made after detach');
+    assert.throws(() => nums[0], detached);
+    assert.throws(() => nums.toArray(), detached);
+    assert.throws(() => counter.load(), detached);
+    assert.throws(() => counter.add(1), detached);
+    assert.throws(() => Rec.view(shm), detached);
+    assert.throws(() => Rec.read(shm), detached);
+    assert.throws(() => Rec.write(shm, sample), detached);
+    assert.match(inspect(view), /detached/);
+  });
+
+  test('code that V8 optimized while attached throws StateError after detach, never touches unmapped memory', () => {
+    const S = struct({ a: int32, f: float64, s: char(8), arr: array(int32, 4), big: int64 });
+    const shm = SharedMemory.create({ size: S.size });
+    const view = S.view(shm);
+    const counter = atomic(view, 'a');
+    const hot = (n: number): number => {
+      let sum = 0;
+      for (let i = 0; i < n; i++) {
+        view.a = i;
+        sum += view.a + view.f + view.arr[1]! + view.s.length;
+        view.arr[2] = i;
+        view.big = 1n;
+        counter.add(1);
+      }
+      return sum;
+    };
+    for (let round = 0; round < 20; round++) hot(50_000);
+    shm.detach();
+    assert.throws(() => hot(1), { name: 'StateError', code: 'ERR_SHM_DETACHED' });
+  });
+
+  test('a view over the buffer of a detached Attachment throws StateError too', () => {
+    const id = shmget(uniqueKey(), Rec.size, IPC_CREAT | 0o600);
+    try {
+      const attachment = shmat(id);
+      const buffer = attachment.buffer;
+      const view = Rec.view(buffer);
+      view.id = 3;
+      shmdt(attachment);
+      assert.equal(buffer.byteLength, 0);
+      assert.throws(() => view.id, { name: 'StateError', code: 'ERR_SHM_DETACHED' });
+      assert.throws(() => (view.tags[0] = 'a'), { name: 'StateError', code: 'ERR_SHM_DETACHED' });
+      assert.throws(() => Rec.view(buffer), { name: 'StateError', code: 'ERR_SHM_DETACHED' });
+    } finally {
+      shmctl(id, IPC_RMID);
+    }
+  });
+});
