@@ -8,7 +8,7 @@
 // later run, or the C version of this program, sees what this one wrote).
 //
 //   node dist/examples/struct-st-pid.js NAME [--keep] [--key=0x5005]
-import { char, int32, SharedMemory, struct } from '../src/index.js';
+import { char, int32, SharedMemory, struct } from 'shmkit';
 
 const StPid = struct({ pid: int32, name: char(51) });
 
