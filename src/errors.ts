@@ -3,9 +3,11 @@
 import { constants as osConstants } from 'node:os';
 import { native } from './native.js';
 
-const errnoNames = new Map<number, string>(
-  Object.entries(osConstants.errno).map(([name, value]) => [value, name]),
-);
+// The first name wins: 11 is EAGAIN, not its alias EWOULDBLOCK.
+const errnoNames = new Map<number, string>();
+for (const [name, value] of Object.entries(osConstants.errno)) {
+  if (!errnoNames.has(value)) errnoNames.set(value, name);
+}
 
 /** The symbolic name of an errno number, such as `EEXIST` for 17. */
 export function errnoName(errno: number): string {
@@ -36,7 +38,10 @@ export class IpcError extends Error {
 export class StateError extends Error {
   readonly code: string;
 
-  constructor(code: 'ERR_SHM_DETACHED' | 'ERR_SHM_READ_ONLY' | 'ERR_SHM_TRANSFERRED', message: string) {
+  constructor(
+    code: 'ERR_SHM_DETACHED' | 'ERR_SHM_READ_ONLY' | 'ERR_SHM_TRANSFERRED' | 'ERR_SEM_CLOSED' | 'ERR_MUTEX_NOT_HELD',
+    message: string,
+  ) {
     super(message);
     this.name = 'StateError';
     this.code = code;

@@ -27,6 +27,20 @@ export interface NativeShmStat {
   shm_nattch: number;
 }
 
+/** `struct semid_ds` flattened, with the C field names. */
+export interface NativeSemStat {
+  key: number;
+  uid: number;
+  gid: number;
+  cuid: number;
+  cgid: number;
+  mode: number;
+  seq: number;
+  sem_otime: number;
+  sem_ctime: number;
+  sem_nsems: number;
+}
+
 export interface NativeBinding {
   constants: Record<string, number>;
   ftok(path: string, projId: number): number;
@@ -38,6 +52,19 @@ export interface NativeBinding {
   shmctlCmd(id: number, cmd: number): number;
   shmctlInfo(cmd: number): [number, Record<string, number | bigint>] | number;
   strerror(errno: number): string;
+  // Semaphores (native/sem.cc). Operations are (sem_num, sem_op, sem_flg) triples.
+  semget(key: number, nsems: number, flags: number): number;
+  semop(semid: number, sops: Int32Array, timeoutMs: number): number;
+  semctlCmd(semid: number, semnum: number, cmd: number): number;
+  semctlSetVal(semid: number, semnum: number, value: number): number;
+  semctlGetAll(semid: number): number[] | number;
+  semctlSetAll(semid: number, values: Uint16Array): number;
+  semctlStat(id: number, cmd: number): [number, NativeSemStat] | number;
+  semctlSet(id: number, uid: number, gid: number, mode: number): number;
+  semctlInfo(cmd: number): [number, Record<string, number>] | number;
+  semWaitInit(dispatch: (token: number, result: number) => void): void;
+  semWaitStart(semid: number, sops: Int32Array, timeoutMs: number): number;
+  semWaitCancel(token: number): number;
 }
 
 const require = createRequire(import.meta.url);

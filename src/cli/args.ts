@@ -1,0 +1,96 @@
+// Argument parsing on node:util parseArgs, and the parsers of the values the
+// commands take (ids, keys, sizes, modes). Every failure is a UsageError
+// naming the argument as the user wrote it.
+import { parseArgs, type ParseArgsConfig } from 'node:util';
+import { UsageError } from './command.js';
+
+type Options = NonNullable<ParseArgsConfig['options']>;
+
+/** What parse gives: each option's value by its type, and the positionals. */
+export interface Parsed<O extends Options> {
+  values: { [K in keyof O]?: O[K] extends { type: 'boolean' } ? boolean : O[K] extends { multiple: true } ? string[] : string } & {
+    help?: boolean;
+  };
+  positionals: string[];
+}
+
+/** The option every command takes. */
+export const HELP_OPTION = { help: { type: 'boolean', short: 'h' } } as const;
+
+/**
+ * parseArgs in strict mode, with its errors turned into UsageErrors.
+ * `--help` is always accepted; callers check `values.help` first.
+ */
+export function parse<const O extends Options>(argv: string[], options: O, allowPositionals = false): Parsed<O> {
+  try {
+    return parseArgs({ args: argv, options: { ...options, ...HELP_OPTION }, allowPositionals, strict: true }) as Parsed<O>;
+  } catch (error) {
+    const e = error as Error & { code?: string };
+    const quoted = /'([^']*)'/.exec(e.message)?.[1];
+    const arg = quoted?.split(' ')[0];
+    switch (e.code) {
+      case 'ERR_PARSE_ARGS_UNKNOWN_OPTION':
+        throw new UsageError(arg, 'ERR_UNKNOWN_OPTION', 'unknown option');
+      case 'ERR_PARSE_ARGS_UNEXPECTED_POSITIONAL':
+        throw new UsageError(arg, 'ERR_UNEXPECTED_ARGUMENT', 'this command takes no such argument');
+      case 'ERR_PARSE_ARGS_INVALID_OPTION_VALUE':
+        throw new UsageError(arg, 'ERR_INVALID_OPTION_VALUE', /missing/.test(e.message) ? 'needs a value' : 'takes no value');
+      default:
+        throw new UsageError(undefined, e.code ?? 'ERR_USAGE', e.message);
+    }
+  }
+}
+
+function integer(text: string, name: string, radix: 'auto' | 8): bigint {
+  const t = text.trim();
+  let ok: boolean;
+  if (radix === 8) ok = /^(0o)?[0-7]+$/i.test(t);
+  else ok = /^-?(0x[0-9a-f]+|0o[0-7]+|0b[01]+|\d+)$/i.test(t);
+  if (!ok) {
+    throw new UsageError(name, 'ERR_INVALID_ARG_VALUE', radix === 8 ? `'${text}' is not an octal mode` : `'${text}' is not an integer`);
+  }
+  if (radix === 8) return BigInt(`0o${t.replace(/^0o/i, '')}`);
+  return t.startsWith('-') ? -BigInt(t.slice(1)) : BigInt(t);
+}
+
+/** A segment or set id: a non-negative decimal (or 0x) int. */
+export function parseId(text: string, name = text): number {
+  const value = integer(text, name, 'auto');
+  if (value < 0n || value > 0x7fff_ffffn) throw new UsageError(name, 'ERR_OUT_OF_RANGE', 'an id is an integer from 0 to 2147483647');
+  return Number(value);
+}
+
+/**
+ * A key as ipcs prints it (0x1234abcd), or decimal, signed (key_t) or
+ * unsigned. Returns key_t, the signed form the kernel and the API use.
+ */
+export function parseKey(text: string, name = '--key'): number {
+  const value = integer(text, name, 'auto');
+  if (value < -0x8000_0000n || value > 0xffff_ffffn) throw new UsageError(name, 'ERR_OUT_OF_RANGE', `'${text}' is not a 32-bit key`);
+  return Number(value) | 0;
+}
+
+/** Permission bits in octal, as chmod takes them (600, 0644, 0o640). */
+export function parseMode(text: string, name = '--mode'): number {
+  const value = integer(text, name, 8);
+  if (value > 0o777n) throw new UsageError(name, 'ERR_OUT_OF_RANGE', `'${text}' has bits beyond 0777`);
+  return Number(value);
+}
+
+const SUFFIX: Record<string, bigint> = { '': 1n, k: 1024n, m: 1024n ** 2n, g: 1024n ** 3n, t: 1024n ** 4n };
+
+/** A byte count or offset: decimal or 0x, optionally with K, M, G or T (powers of 1024, with or without "iB"). */
+export function parseBytes(text: string, name: string): number {
+  const m = /^(0x[0-9a-f]+|\d+)\s*([kmgt]?)(?:i?b)?$/i.exec(text.trim());
+  if (!m) throw new UsageError(name, 'ERR_INVALID_ARG_VALUE', `'${text}' is not a byte count (like 4096, 0x1000, 64K, 1M)`);
+  const value = BigInt(m[1]!) * SUFFIX[m[2]!.toLowerCase()]!;
+  if (value > BigInt(Number.MAX_SAFE_INTEGER)) throw new UsageError(name, 'ERR_OUT_OF_RANGE', `'${text}' is too large`);
+  return Number(value);
+}
+
+/** A positive number of seconds (decimals allowed). */
+export function parseSeconds(text: string, name: string): number {
+  const value = Number(text);
+  if (!/^\d*\.?\d+$/.test(text.trim()) || !(value > 0)) throw new UsageError(name, 'ERR_INVALID_ARG_VALUE', `'${text}' is not a positive number of seconds`);
+  return value;
+}

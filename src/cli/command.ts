@@ -1,0 +1,64 @@
+// What every command is, and the errors that end one. main.ts turns a thrown
+// CliError into the one-line message and exit code; commands never print errors.
+
+/** Exit codes: success, failure (a system call or a refused operation), bad usage. */
+export const EXIT_OK = 0;
+export const EXIT_FAILURE = 1;
+export const EXIT_USAGE = 2;
+
+export interface Command {
+  name: string;
+  /** One line for `shmkit help`. */
+  summary: string;
+  /** The full text of `shmkit help NAME` (starts with the usage line). */
+  help: string;
+  /** Runs with the arguments after the command's name; resolves to the exit code. */
+  run(argv: string[]): Promise<number> | number;
+}
+
+/**
+ * A failure to report as `shmkit CMD: ARG: CODE message`. `arg` is the
+ * argument at fault as the user wrote it (an id, `--key`, `stdin`...).
+ */
+export class CliError extends Error {
+  readonly arg: string | undefined;
+  readonly code: string;
+  readonly exitCode: number;
+
+  constructor(arg: string | undefined, code: string, message: string, exitCode = EXIT_FAILURE) {
+    super(message);
+    this.name = 'CliError';
+    this.arg = arg;
+    this.code = code;
+    this.exitCode = exitCode;
+  }
+}
+
+/** Bad usage: exit code 2, and the message points at the command's help. */
+export class UsageError extends CliError {
+  constructor(arg: string | undefined, code: string, message: string) {
+    super(arg, code, message, EXIT_USAGE);
+    this.name = 'UsageError';
+  }
+}
+
+/**
+ * Several failures of one command that went on past the first (rm of many
+ * ids): each is reported on its own line; the exit code is the worst.
+ */
+export class CliErrors extends Error {
+  readonly errors: CliError[];
+
+  constructor(errors: CliError[]) {
+    super(`${errors.length} errors`);
+    this.errors = errors;
+  }
+}
+
+/** Writes all of `text` to stdout, waiting for a slow pipe to drain. */
+export async function writeOut(text: string | Uint8Array): Promise<void> {
+  if (text.length === 0) return;
+  if (!process.stdout.write(text)) {
+    await new Promise<void>((resolve) => process.stdout.once('drain', resolve));
+  }
+}

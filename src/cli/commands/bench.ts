@@ -1,0 +1,36 @@
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { existsSync } from 'node:fs';
+import { constants } from 'node:os';
+import { fileURLToPath } from 'node:url';
+import { CliError, type Command } from '../command.js';
+
+/** dist/bench/main.js of this package (this file is dist/src/cli/commands/bench.js). */
+const SUITE = fileURLToPath(new URL('../../../bench/main.js', import.meta.url));
+
+export const bench: Command = {
+  name: 'bench',
+  summary: 'run the benchmark suite (dist/bench/main.js)',
+  help: `Usage: shmkit bench [ARGS...]
+
+Runs the benchmark suite, node dist/bench/main.js, with ARGS; its output and
+exit code are the command's. The suite's own help: shmkit bench -- --help.
+`,
+  async run(argv) {
+    if (!existsSync(SUITE)) {
+      throw new CliError('dist/bench/main.js', 'ENOENT', 'the benchmark suite is not built (npm run build)');
+    }
+    const child = spawn(process.execPath, [SUITE, ...argv], { stdio: 'inherit' });
+    const forward = (signal: NodeJS.Signals) => child.kill(signal);
+    process.on('SIGINT', forward);
+    process.on('SIGTERM', forward);
+    try {
+      const [code, signal] = (await once(child, 'exit')) as [number | null, NodeJS.Signals | null];
+      // A child killed by a signal: the shell's convention, 128 + its number.
+      return code ?? 128 + (signal ? constants.signals[signal] : 0);
+    } finally {
+      process.off('SIGINT', forward);
+      process.off('SIGTERM', forward);
+    }
+  },
+};

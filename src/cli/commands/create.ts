@@ -1,0 +1,47 @@
+import { IPC_CREAT, IPC_EXCL, IPC_PRIVATE, shmget } from '../../index.js';
+import { parse, parseBytes, parseKey, parseMode } from '../args.js';
+import { UsageError, writeOut, type Command } from '../command.js';
+import { onSegment } from '../segments.js';
+
+export const create: Command = {
+  name: 'create',
+  summary: 'create a segment and print its id',
+  help: `Usage: shmkit create --key KEY --size N [--mode MODE]
+       shmkit create --private --size N [--mode MODE]
+
+Creates a new segment (shmget with IPC_CREAT|IPC_EXCL: an existing key is an
+error, never reused) and prints its id. The segment stays until removed
+(shmkit rm), like one made by a C program; it is zero-filled.
+
+Options:
+      --key KEY     the key, 0x1234abcd or decimal
+      --private     no key (IPC_PRIVATE): reachable by id only
+      --size N      bytes; decimal or 0x, with K, M, G (powers of 1024)
+      --mode MODE   permission bits in octal (default 600)
+`,
+  async run(argv) {
+    const { values } = parse(argv, {
+      key: { type: 'string' },
+      private: { type: 'boolean' },
+      size: { type: 'string' },
+      mode: { type: 'string' },
+    });
+    if ((values.key === undefined) === (values.private !== true)) {
+      throw new UsageError('--key', 'ERR_MISSING_ARGS', 'give --key KEY or --private');
+    }
+    if (values.size === undefined) throw new UsageError('--size', 'ERR_MISSING_ARGS', 'required');
+    const key = values.key === undefined ? IPC_PRIVATE : parseKey(values.key);
+    if (values.key !== undefined && key === IPC_PRIVATE) {
+      throw new UsageError('--key', 'ERR_INVALID_ARG_VALUE', 'key 0 is IPC_PRIVATE; use --private');
+    }
+    const size = parseBytes(values.size, '--size');
+    if (size === 0) throw new UsageError('--size', 'ERR_OUT_OF_RANGE', 'a segment has at least 1 byte');
+    const mode = values.mode === undefined ? 0o600 : parseMode(values.mode);
+    const arg = values.key === undefined ? '--private' : `--key ${values.key}`;
+    const id = onSegment(arg, () => shmget(key, size, IPC_CREAT | IPC_EXCL | mode), {
+      EINVAL: ['--size', 'out of the system limits (see shmkit limits)'],
+    });
+    await writeOut(`${id}\n`);
+    return 0;
+  },
+};

@@ -1,0 +1,66 @@
+import { SharedMemory } from '../../index.js';
+import { parse, parseBytes, parseId } from '../args.js';
+import { CliError, UsageError, writeOut, type Command } from '../command.js';
+import { HexDump } from '../hexdump.js';
+import { onSegment } from '../segments.js';
+
+/** How much of a segment is copied out at once by dump and cat. */
+export const CHUNK = 1 << 20;
+
+/** The id argument of dump, cat and write. */
+export function oneId(positionals: string[]): [number, string] {
+  if (positionals.length !== 1) throw new UsageError(positionals[1], positionals.length === 0 ? 'ERR_MISSING_ARGS' : 'ERR_UNEXPECTED_ARGUMENT', 'give one segment id');
+  const arg = positionals[0]!;
+  return [parseId(arg), arg];
+}
+
+/** Checks --offset and --length against the segment's size; returns [offset, length]. */
+export function region(size: number, offsetText: string | undefined, lengthText: string | undefined): [number, number] {
+  const offset = offsetText === undefined ? 0 : parseBytes(offsetText, '--offset');
+  if (offset > size) throw new CliError('--offset', 'ERR_OUT_OF_RANGE', `${offset} is past the end of the ${size}-byte segment`);
+  if (lengthText === undefined) return [offset, size - offset];
+  const length = parseBytes(lengthText, '--length');
+  if (length > size - offset) throw new CliError('--length', 'ERR_OUT_OF_RANGE', `${length} bytes from offset ${offset} run past the end of the ${size}-byte segment`);
+  return [offset, length];
+}
+
+/** Attaches segment `id` read-only for the time of `fn`. */
+export async function withSegment<T>(id: number, arg: string, readOnly: boolean, fn: (shm: SharedMemory) => Promise<T>): Promise<T> {
+  const shm = onSegment(arg, () => SharedMemory.open({ id, readOnly }));
+  try {
+    return await fn(shm);
+  } finally {
+    shm.detach();
+  }
+}
+
+export const dump: Command = {
+  name: 'dump',
+  summary: 'a segment in hex and ASCII, exactly as hexdump -C prints it',
+  help: `Usage: shmkit dump ID [--offset N] [--length N]
+
+Prints the bytes of segment ID in the format of hexdump -C, byte for byte:
+"shmkit dump 5 --offset 64 --length 32" prints what
+"shmkit cat 5 | hexdump -C -s 64 -n 32" prints. Lines equal to the one before
+are collapsed into "*". Attaches the segment read-only.
+
+Options:
+      --offset N   first byte (default 0); decimal or 0x, K/M/G suffixes
+      --length N   number of bytes (default: to the end)
+`,
+  async run(argv) {
+    const { values, positionals } = parse(argv, { offset: { type: 'string' }, length: { type: 'string' } }, true);
+    const [id, arg] = oneId(positionals);
+    return withSegment(id, arg, true, async (shm) => {
+      const [offset, length] = region(shm.size, values.offset, values.length);
+      // hexdump -n 0 prints nothing at all, not even the address.
+      if (length === 0 && values.length !== undefined) return 0;
+      const hex = new HexDump(offset);
+      for (let at = offset; at < offset + length; at += CHUNK) {
+        await writeOut(hex.push(shm.read(at, Math.min(CHUNK, offset + length - at))));
+      }
+      await writeOut(hex.end());
+      return 0;
+    });
+  },
+};

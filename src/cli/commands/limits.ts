@@ -1,0 +1,81 @@
+import { IPC_INFO, PAGE_SIZE, shmctl } from '../../index.js';
+import { parse } from '../args.js';
+import { writeOut, type Command } from '../command.js';
+import { lines, toJson } from '../format.js';
+import { semLimits } from '../semaphores.js';
+import { KIND_OPTIONS } from './ls.js';
+
+/** Which kinds -m/-s/-a ask for; with none, both. */
+export function summaryKinds(values: { shm?: boolean; sem?: boolean; all?: boolean }): { segments: boolean; semaphores: boolean } {
+  if (values.all || (!values.shm && !values.sem)) return { segments: true, semaphores: true };
+  return { segments: values.shm === true, semaphores: values.sem === true };
+}
+
+/** `struct shminfo` for JSON: shmmax and shmall as decimal strings, since they can exceed 2^53. */
+export function shmLimitsJson() {
+  const l = shmctl(0, IPC_INFO);
+  return { shmmax: l.shmmax.toString(), shmmin: Number(l.shmmin), shmmni: Number(l.shmmni), shmseg: Number(l.shmseg), shmall: l.shmall.toString() };
+}
+
+function table(rows: [string, string][]): string[] {
+  const width = Math.max(...rows.map(([name]) => name.length)) + 2;
+  return rows.map(([name, value]) => `${name.padEnd(width)}${value}`);
+}
+
+export const limits: Command = {
+  name: 'limits',
+  summary: 'system-wide limits (ipcs -l)',
+  help: `Usage: shmkit limits [-m] [-s] [-a] [--json]
+
+Prints the system's limits for shared memory (shmctl IPC_INFO: shmmax,
+shmmin, shmmni, shmseg, shmall) and semaphores (semctl IPC_INFO: semmni,
+semmsl, semmns, semopm, semvmx, ...), the numbers of ipcs -l. Both kinds by
+default.
+
+Options:
+  -m, --shm    shared-memory limits only
+  -s, --sem    semaphore limits only
+  -a, --all    both
+      --json   { "shm": { struct shminfo }, "sem": { struct seminfo } };
+               shmmax and shmall are decimal strings (they can exceed 2^53)
+`,
+  async run(argv) {
+    const { values } = parse(argv, { ...KIND_OPTIONS, json: { type: 'boolean' } });
+    const want = summaryKinds(values);
+    const shm = want.segments ? shmLimitsJson() : undefined;
+    const sem = want.semaphores ? semLimits() : undefined;
+    if (values.json) {
+      await writeOut(toJson({ shm, sem }));
+      return 0;
+    }
+    const out: string[] = [];
+    if (shm) {
+      const shmallBytes = BigInt(shm.shmall) * BigInt(PAGE_SIZE);
+      out.push(
+        'Shared memory limits',
+        ...table([
+          ['max number of segments (shmmni)', String(shm.shmmni)],
+          ['max segment size (shmmax)', `${shm.shmmax} bytes`],
+          ['min segment size (shmmin)', `${shm.shmmin} bytes`],
+          ['max total shared memory (shmall)', `${shm.shmall} pages (${shmallBytes} bytes)`],
+          ['max segments per process (shmseg)', String(shm.shmseg)],
+        ]),
+      );
+    }
+    if (sem) {
+      if (out.length > 0) out.push('');
+      out.push(
+        'Semaphore limits',
+        ...table([
+          ['max number of sets (semmni)', String(sem.semmni)],
+          ['max semaphores per set (semmsl)', String(sem.semmsl)],
+          ['max semaphores system wide (semmns)', String(sem.semmns)],
+          ['max ops per semop call (semopm)', String(sem.semopm)],
+          ['semaphore max value (semvmx)', String(sem.semvmx)],
+        ]),
+      );
+    }
+    await writeOut(lines(out));
+    return 0;
+  },
+};

@@ -1,0 +1,57 @@
+import { parse } from '../args.js';
+import { writeOut, type Command } from '../command.js';
+import { lines, toJson } from '../format.js';
+import { segmentRows } from '../segments.js';
+import { semaphoreRows } from '../semaphores.js';
+import { outputWidth, useColor } from '../table.js';
+import { listingLines, type Listing } from '../views.js';
+
+/** Which kinds `-m`, `-s`, `-a` ask for (segments when none is given). */
+export function kinds(values: { shm?: boolean; sem?: boolean; all?: boolean }): { segments: boolean; semaphores: boolean } {
+  const semaphores = values.all === true || values.sem === true;
+  const segments = values.all === true || values.shm === true || !semaphores;
+  return { segments, semaphores };
+}
+
+export const KIND_OPTIONS = {
+  shm: { type: 'boolean', short: 'm' },
+  sem: { type: 'boolean', short: 's' },
+  all: { type: 'boolean', short: 'a' },
+} as const;
+
+/** What `ls` lists, read once (watch calls it on every refresh). */
+export function readListing(want: { segments: boolean; semaphores: boolean }): Listing {
+  return {
+    segments: want.segments ? segmentRows() : undefined,
+    semaphores: want.semaphores ? semaphoreRows() : undefined,
+  };
+}
+
+export const ls: Command = {
+  name: 'ls',
+  summary: 'list segments (-s: semaphore sets, -a: both), like ipcs -m',
+  help: `Usage: shmkit ls [-m] [-s] [-a] [--json]
+
+Lists the System V shared-memory segments of this IPC namespace: the columns
+of ipcs -m (key, shmid, owner, perms, bytes, nattch, status with dest and
+locked), then each segment's resident size (pages really touched) and its
+creator's and last user's pids, marked "(gone)" when that process is dead.
+
+Options:
+  -m, --shm    segments (the default)
+  -s, --sem    semaphore sets instead (like ipcs -s)
+  -a, --all    both
+      --json   { "segments": [...], "semaphores": [...] } with only the kinds
+               asked for; the fields are described in docs/cli.md
+`,
+  async run(argv) {
+    const { values } = parse(argv, { ...KIND_OPTIONS, json: { type: 'boolean' } });
+    const listing = readListing(kinds(values));
+    if (values.json) {
+      await writeOut(toJson(listing));
+    } else {
+      await writeOut(lines(listingLines(listing, { width: outputWidth(), color: useColor() })));
+    }
+    return 0;
+  },
+};

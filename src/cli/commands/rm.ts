@@ -1,0 +1,128 @@
+import { IPC_RMID, shmctl } from '../../index.js';
+import { parse, parseId, parseKey } from '../args.js';
+import { CliError, CliErrors, UsageError, writeOut, type Command } from '../command.js';
+import { lines, toJson } from '../format.js';
+import { euid, residentBytes } from '../proc.js';
+import { isOrphan, listSegments, onSegment, segmentRow, type SegmentRow } from '../segments.js';
+import { listSemaphoreSets, onSemaphoreSet, removeSemaphoreSet, semaphoreRow, type SemaphoreRow } from '../semaphores.js';
+import { outputWidth, useColor } from '../table.js';
+import { listingLines } from '../views.js';
+
+type Row = SegmentRow | SemaphoreRow;
+
+interface Target<R extends Row> {
+  row: R;
+  arg: string;
+}
+
+/**
+ * Picks what goes. Another user's object is never picked by key, --orphans
+ * or --all, and by id only when this process is root (the kernel would
+ * refuse a non-root caller anyway, less clearly).
+ */
+function select<R extends Row>(
+  rows: R[],
+  request: { ids: [number, string][]; keys: [number, string][]; orphans: boolean; all: boolean },
+  kind: string,
+  errors: CliError[],
+): Target<R>[] {
+  const me = euid();
+  const mine = (row: R) => row.uid === me;
+  const picked = new Map<number, Target<R>>();
+  for (const [id, arg] of request.ids) {
+    const row = rows.find((r) => r.id === id);
+    if (!row) errors.push(new CliError(arg, 'EINVAL', `no such ${kind}`));
+    else if (!mine(row) && me !== 0) errors.push(new CliError(arg, 'EPERM', `${kind} owned by ${row.owner}, not by you`));
+    else if (!picked.has(id)) picked.set(id, { row, arg });
+  }
+  for (const [key, arg] of request.keys) {
+    const row = key === 0 ? undefined : rows.find((r) => r.key === key);
+    if (!row) errors.push(new CliError(arg, 'ENOENT', `no ${kind} has this key`));
+    else if (!mine(row)) errors.push(new CliError(arg, 'EPERM', `${kind} owned by ${row.owner}, not by you${me === 0 ? ' (root removes it by id)' : ''}`));
+    else if (!picked.has(row.id)) picked.set(row.id, { row, arg });
+  }
+  for (const row of rows) {
+    if (!mine(row) || picked.has(row.id)) continue;
+    if (request.all || (request.orphans && isOrphan(row as SegmentRow))) picked.set(row.id, { row, arg: String(row.id) });
+  }
+  return [...picked.values()];
+}
+
+export const rm: Command = {
+  name: 'rm',
+  summary: 'remove segments or (-s) semaphore sets: by id, by key, orphans, all yours',
+  help: `Usage: shmkit rm [-s] ID...
+       shmkit rm [-s] --key KEY [--key KEY...]
+       shmkit rm --orphans
+       shmkit rm [-s] --all
+       (each with --dry-run [--json] to see what would go)
+
+Removes segments (IPC_RMID: a segment still attached goes when its last
+process detaches; ls shows it as "dest" until then) or, with -s, semaphore
+sets (at once; processes waiting on them fail with EIDRM).
+
+Only your own objects are removed: --key, --orphans and --all skip or refuse
+those of other users, and an id of another user's object is refused unless
+you are root. Errors are reported one a line; the others still go.
+
+Options:
+  -s, --sem        semaphore sets instead of segments
+      --key KEY    the object with this key (0x1234abcd or decimal)
+      --orphans    segments nobody is attached to whose creator and last user
+                   (cpid, lpid) are both dead
+      --all        all of your segments (or, with -s, semaphore sets)
+  -n, --dry-run    print what would be removed, remove nothing
+      --json       with --dry-run: the rows as ls --json prints them
+`,
+  async run(argv) {
+    const { values, positionals } = parse(
+      argv,
+      {
+        sem: { type: 'boolean', short: 's' },
+        key: { type: 'string', multiple: true },
+        orphans: { type: 'boolean' },
+        all: { type: 'boolean' },
+        'dry-run': { type: 'boolean', short: 'n' },
+        json: { type: 'boolean' },
+      },
+      true,
+    );
+    const keys = (values.key ?? []).map((k): [number, string] => [parseKey(k), `--key ${k}`]);
+    const ids = positionals.map((p): [number, string] => [parseId(p), p]);
+    const modes = [ids.length + keys.length > 0, values.orphans === true, values.all === true].filter(Boolean).length;
+    if (modes !== 1) throw new UsageError(undefined, 'ERR_MISSING_ARGS', 'give ids, --key, --orphans or --all (one kind)');
+    if (values.orphans && values.sem) throw new UsageError('--orphans', 'ERR_INVALID_ARG_VALUE', 'applies to segments only (a semaphore set has no attachments)');
+    if (values.json && !values['dry-run']) throw new UsageError('--json', 'ERR_INVALID_ARG_VALUE', 'only with --dry-run (rm prints nothing when it removes)');
+    const request = { ids, keys, orphans: values.orphans === true, all: values.all === true };
+    const errors: CliError[] = [];
+
+    let targets: Target<Row>[];
+    if (values.sem) {
+      targets = select(listSemaphoreSets().map(semaphoreRow), request, 'semaphore set', errors);
+    } else {
+      const rss = residentBytes();
+      targets = select(listSegments().map((s) => segmentRow(s, rss)), request, 'segment', errors);
+    }
+
+    if (values['dry-run']) {
+      if (errors.length > 0) throw new CliErrors(errors);
+      const rows = targets.map((t) => t.row);
+      const listing = values.sem ? { semaphores: rows as SemaphoreRow[] } : { segments: rows as SegmentRow[] };
+      if (values.json) await writeOut(toJson(listing));
+      else if (rows.length > 0) await writeOut(lines(listingLines(listing, { width: outputWidth(), color: useColor() })));
+      return 0;
+    }
+
+    for (const { row, arg } of targets) {
+      try {
+        if (values.sem) onSemaphoreSet(arg, () => removeSemaphoreSet(row.id));
+        else onSegment(arg, () => shmctl(row.id, IPC_RMID));
+      } catch (error) {
+        if (!(error instanceof CliError)) throw error;
+        errors.push(error);
+      }
+    }
+    if (errors.length > 0) throw new CliErrors(errors);
+    return 0;
+  },
+};

@@ -1,0 +1,110 @@
+import { SHM_DEST, SHM_LOCKED } from '../../index.js';
+import { parse, parseId, parseKey } from '../args.js';
+import { UsageError, writeOut, type Command } from '../command.js';
+import { formatTime, hexKey, lines, toJson } from '../format.js';
+import { groupName, isAlive, residentBytes, userName } from '../proc.js';
+import { findSegment, findSegmentByKey, type Segment } from '../segments.js';
+import { findSemaphoreSet, findSemaphoreSetByKey, onSemaphoreSet, semValues, type SemaphoreSetInfo } from '../semaphores.js';
+import { renderTable, useColor } from '../table.js';
+
+function octal0(mode: number): string {
+  return `0${mode.toString(8)}`;
+}
+
+function who(uid: number, gid: number): string {
+  return `${userName(uid)} (uid ${uid}), group ${groupName(gid)} (gid ${gid})`;
+}
+
+function pidText(pid: number): string {
+  return pid === 0 ? '0' : `${pid} (${isAlive(pid) ? 'alive' : 'gone'})`;
+}
+
+/** The fields of ipcs -m -i, named, one a line. */
+function segmentLines(segment: Segment): string[] {
+  const { ds, id } = segment;
+  const p = ds.shm_perm;
+  const status = [p.mode & SHM_DEST ? 'dest' : '', p.mode & SHM_LOCKED ? 'locked' : ''].filter(Boolean).join(' ');
+  const rss = residentBytes().get(id);
+  const rows: [string, string][] = [
+    ['shmid', String(id)],
+    ['key', hexKey(p.key)],
+    ['owner', who(p.uid, p.gid)],
+    ['creator', who(p.cuid, p.cgid)],
+    ['mode', `${octal0(p.mode)} (access_perms ${octal0(p.mode & 0o777)})`],
+    ['status', status || '-'],
+    ['bytes', String(ds.shm_segsz)],
+    ['resident', rss === undefined ? '?' : `${rss} bytes`],
+    ['nattch', String(ds.shm_nattch)],
+    ['cpid', pidText(ds.shm_cpid)],
+    ['lpid', pidText(ds.shm_lpid)],
+    ['att_time', formatTime(ds.shm_atime)],
+    ['det_time', formatTime(ds.shm_dtime)],
+    ['change_time', formatTime(ds.shm_ctime)],
+    ['seq', String(p.seq)],
+  ];
+  return rows.map(([name, value]) => `${name.padEnd(12)}${value}`);
+}
+
+function semaphoreLines(set: SemaphoreSetInfo, values: ReturnType<typeof semValues>): string[] {
+  const { ds, id } = set;
+  const p = ds.sem_perm;
+  const rows: [string, string][] = [
+    ['semid', String(id)],
+    ['key', hexKey(p.key)],
+    ['owner', who(p.uid, p.gid)],
+    ['creator', who(p.cuid, p.cgid)],
+    ['mode', `${octal0(p.mode)} (access_perms ${octal0(p.mode & 0o777)})`],
+    ['nsems', String(ds.sem_nsems)],
+    ['otime', formatTime(ds.sem_otime)],
+    ['ctime', formatTime(ds.sem_ctime)],
+  ];
+  const table = renderTable(
+    [
+      { header: 'semnum', cell: (v: (typeof values)[number]) => String(v.semnum), align: 'right' },
+      { header: 'value', cell: (v) => String(v.semval), align: 'right' },
+      { header: 'ncount', cell: (v) => String(v.semncnt), align: 'right' },
+      { header: 'zcount', cell: (v) => String(v.semzcnt), align: 'right' },
+      { header: 'pid', cell: (v) => String(v.sempid), align: 'right' },
+    ],
+    values,
+    { color: useColor() },
+  );
+  return [...rows.map(([name, value]) => `${name.padEnd(12)}${value}`), '', ...table];
+}
+
+export const stat: Command = {
+  name: 'stat',
+  summary: 'everything the kernel keeps about one segment or semaphore set (ipcs -i)',
+  help: `Usage: shmkit stat ID [--json]
+       shmkit stat --key KEY [--json]
+       shmkit stat -s ID|--key KEY [--json]
+
+Prints the kernel's structure of one segment (struct shmid_ds, all of
+ipcs -m -i ID), with its resident size and whether its creator and last user
+are alive. With -s, one semaphore set (struct semid_ds, ipcs -s -i ID) and
+every semaphore's value, last pid, ncount and zcount.
+
+Options:
+  -s, --sem        a semaphore set
+      --key KEY    find it by key (0x1234abcd or decimal) instead of by id
+      --json       the structure with the kernel's C field names, plus id;
+                   times in seconds since the epoch (see docs/cli.md)
+`,
+  async run(argv) {
+    const { values, positionals } = parse(argv, { sem: { type: 'boolean', short: 's' }, key: { type: 'string' }, json: { type: 'boolean' } }, true);
+    if ((values.key === undefined) === (positionals.length === 0)) {
+      throw new UsageError(positionals[0], 'ERR_MISSING_ARGS', 'give one id, or --key');
+    }
+    if (positionals.length > 1) throw new UsageError(positionals[1], 'ERR_UNEXPECTED_ARGUMENT', 'stat takes one id');
+    const arg = values.key === undefined ? positionals[0]! : '--key';
+    if (values.sem) {
+      const set = values.key === undefined ? findSemaphoreSet(parseId(arg), arg) : findSemaphoreSetByKey(parseKey(values.key), `--key ${values.key}`);
+      const sems = onSemaphoreSet(arg, () => semValues(set));
+      await writeOut(values.json ? toJson({ id: set.id, ...set.ds, sems }) : lines(semaphoreLines(set, sems)));
+      return 0;
+    }
+    const segment = values.key === undefined ? findSegment(parseId(arg), arg) : findSegmentByKey(parseKey(values.key), `--key ${values.key}`);
+    await writeOut(values.json ? toJson({ id: segment.id, ...segment.ds }) : lines(segmentLines(segment)));
+    return 0;
+  },
+};

@@ -1,0 +1,51 @@
+import { parse, parseBytes } from '../args.js';
+import { CliError, type Command } from '../command.js';
+import { oneId, withSegment } from './dump.js';
+
+/**
+ * Reads stdin to its end, or until more than `limit` bytes came (then
+ * undefined: the data does not fit, and the rest is not worth waiting for).
+ */
+async function readStdin(limit: number): Promise<Uint8Array | undefined> {
+  const chunks: Buffer[] = [];
+  let total = 0;
+  for await (const chunk of process.stdin) {
+    const buffer = chunk as Buffer;
+    total += buffer.length;
+    if (total > limit) {
+      process.stdin.destroy();
+      return undefined;
+    }
+    chunks.push(buffer);
+  }
+  return Buffer.concat(chunks, total);
+}
+
+export const write: Command = {
+  name: 'write',
+  summary: 'copy stdin into a segment',
+  help: `Usage: shmkit write ID [--offset N] < data
+
+Writes all of stdin into segment ID at offset N (default 0). All or nothing:
+data that would run past the end of the segment is refused and nothing is
+written. Bytes outside [offset, offset + length of stdin) are unchanged.
+
+Options:
+      --offset N   where the first byte goes; decimal or 0x, K/M/G suffixes
+`,
+  async run(argv) {
+    const { values, positionals } = parse(argv, { offset: { type: 'string' } }, true);
+    const [id, arg] = oneId(positionals);
+    const offset = values.offset === undefined ? 0 : parseBytes(values.offset, '--offset');
+    return withSegment(id, arg, false, async (shm) => {
+      if (offset > shm.size) throw new CliError('--offset', 'ERR_OUT_OF_RANGE', `${offset} is past the end of the ${shm.size}-byte segment`);
+      const room = shm.size - offset;
+      const data = await readStdin(room);
+      if (data === undefined) {
+        throw new CliError('stdin', 'ERR_OUT_OF_RANGE', `more than the ${room} bytes that fit from offset ${offset} in the ${shm.size}-byte segment; nothing written`);
+      }
+      shm.write(offset, data);
+      return 0;
+    });
+  },
+};

@@ -1,0 +1,116 @@
+// The shmkit command: finds the command, runs it, and turns what it throws
+// into one line on stderr and an exit code (0 ok, 1 failure, 2 usage).
+// Commands write to stdout only once they know they succeed.
+import { readFileSync } from 'node:fs';
+import { IpcError } from '../index.js';
+import { CliError, CliErrors, EXIT_FAILURE, EXIT_USAGE, UsageError, type Command } from './command.js';
+import { bench } from './commands/bench.js';
+import { cat } from './commands/cat.js';
+import { create } from './commands/create.js';
+import { demo } from './commands/demo.js';
+import { dump } from './commands/dump.js';
+import { limits } from './commands/limits.js';
+import { ls } from './commands/ls.js';
+import { rm } from './commands/rm.js';
+import { stat } from './commands/stat.js';
+import { usage } from './commands/usage.js';
+import { watch } from './commands/watch.js';
+import { write } from './commands/write.js';
+
+export const COMMANDS: readonly Command[] = [ls, stat, limits, usage, rm, create, dump, cat, write, watch, demo, bench];
+
+function version(): string {
+  const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string };
+  return pkg.version;
+}
+
+function overview(): string {
+  const width = Math.max(...COMMANDS.map((c) => c.name.length)) + 2;
+  return `Usage: shmkit COMMAND [ARGS...]
+
+System V shared memory and semaphores of this machine (its IPC namespace).
+
+Commands:
+${COMMANDS.map((c) => `  ${c.name.padEnd(width)}${c.summary}`).join('\n')}
+  ${'help'.padEnd(width)}help on a command: shmkit help rm
+
+Options:
+  -h, --help     this help (shmkit COMMAND --help: the command's)
+  -V, --version  shmkit's version
+
+Exit codes: 0 success, 1 failure, 2 bad usage. Listing commands take --json
+(docs/cli.md describes it).
+`;
+}
+
+function report(command: string, error: CliError): void {
+  const arg = error.arg === undefined ? '' : `${error.arg}: `;
+  const hint = error instanceof UsageError ? ` (see shmkit help${command === 'shmkit' ? '' : ` ${command}`})` : '';
+  process.stderr.write(`shmkit${command === 'shmkit' ? '' : ` ${command}`}: ${arg}${error.code} ${error.message}${hint}\n`);
+}
+
+/** Whether `--help` or `-h` comes before any `--`. */
+function wantsHelp(argv: string[]): boolean {
+  const end = argv.indexOf('--');
+  return (end < 0 ? argv : argv.slice(0, end)).some((a) => a === '--help' || a === '-h');
+}
+
+/** Runs `shmkit ARGV...` and resolves to the exit code. */
+export async function main(argv: string[]): Promise<number> {
+  const [name, ...rest] = argv;
+  // A reader that goes away (shmkit cat | head) ends the command quietly.
+  process.stdout.on('error', (error: NodeJS.ErrnoException) => {
+    if (error.code === 'EPIPE') process.exit(0);
+    throw error;
+  });
+  let command: Command | undefined;
+  try {
+    if (name === undefined) {
+      process.stderr.write(overview());
+      return EXIT_USAGE;
+    }
+    if (name === '--version' || name === '-V') {
+      process.stdout.write(`${version()}\n`);
+      return 0;
+    }
+    if (name === '--help' || name === '-h') {
+      process.stdout.write(overview());
+      return 0;
+    }
+    if (name === 'help') {
+      const topic = rest[0];
+      if (topic === undefined) {
+        process.stdout.write(overview());
+        return 0;
+      }
+      const target = COMMANDS.find((c) => c.name === topic);
+      if (!target) throw new UsageError(topic, 'ERR_UNKNOWN_COMMAND', 'no such command');
+      process.stdout.write(target.help);
+      return 0;
+    }
+    command = COMMANDS.find((c) => c.name === name);
+    if (!command) throw new UsageError(name, 'ERR_UNKNOWN_COMMAND', 'no such command');
+    if (wantsHelp(rest)) {
+      process.stdout.write(command.help);
+      return 0;
+    }
+    return await command.run(rest);
+  } catch (error) {
+    const where = command?.name ?? 'shmkit';
+    if (error instanceof CliErrors) {
+      for (const e of error.errors) report(where, e);
+      return Math.max(...error.errors.map((e) => e.exitCode));
+    }
+    if (error instanceof CliError) {
+      report(where, error);
+      return error.exitCode;
+    }
+    if (error instanceof IpcError) {
+      report(where, new CliError(error.syscall, error.code, error.message));
+      return EXIT_FAILURE;
+    }
+    const e = error as Error & { code?: unknown };
+    report(where, new CliError(undefined, typeof e.code === 'string' ? e.code : 'ERR_INTERNAL', e.message ?? String(error)));
+    return EXIT_FAILURE;
+  }
+}

@@ -1,0 +1,136 @@
+// The machine's segments as the CLI sees them, built only on the public API:
+// shmctl(SHM_INFO) for the table's extent, shmctl(index, SHM_STAT_ANY) for each
+// slot (no read permission needed, like ipcs and /proc/sysvipc/shm).
+import { IpcError, SHM_DEST, SHM_INFO, SHM_LOCKED, SHM_STAT, SHM_STAT_ANY, shmctl, type ShmidDs } from '../index.js';
+import { CliError } from './command.js';
+import { hexKey } from './format.js';
+import { isAlive, residentBytes, userName } from './proc.js';
+
+/** One segment, as `ls --json` prints it (the shape is fixed by DESIGN.md and documented in docs/cli.md). */
+export interface SegmentRow {
+  key: number;
+  id: number;
+  owner: string;
+  uid: number;
+  perms: number;
+  bytes: number;
+  nattch: number;
+  dest: boolean;
+  locked: boolean;
+  cpid: number;
+  lpid: number;
+  creatorAlive: boolean;
+  lastAlive: boolean;
+  residentBytes: number | null;
+}
+
+export interface Segment {
+  id: number;
+  ds: ShmidDs;
+}
+
+function statIndex(index: number, cmd: typeof SHM_STAT | typeof SHM_STAT_ANY): Segment | undefined {
+  try {
+    const { id, ...ds } = shmctl(index, cmd);
+    return { id, ds };
+  } catch (error) {
+    // An empty slot (EINVAL), one removed meanwhile (EIDRM), or (SHM_STAT) unreadable.
+    if (error instanceof IpcError && ['EINVAL', 'EIDRM', 'EACCES'].includes(error.code)) return undefined;
+    throw error;
+  }
+}
+
+/** Every segment in this IPC namespace, in the kernel's table order (as ipcs lists them). */
+export function listSegments(): Segment[] {
+  const info = shmctl(0, SHM_INFO);
+  const scan = (cmd: typeof SHM_STAT | typeof SHM_STAT_ANY): Segment[] => {
+    const found: Segment[] = [];
+    for (let index = 0; index <= info.highest_index; index++) {
+      const segment = statIndex(index, cmd);
+      if (segment) found.push(segment);
+    }
+    return found;
+  };
+  const all = scan(SHM_STAT_ANY);
+  // Kernels before 4.17 have no SHM_STAT_ANY (EINVAL everywhere): list what this user may read.
+  return all.length === 0 && info.used_ids > 0 ? scan(SHM_STAT) : all;
+}
+
+/** The segment with this id, or a CliError naming `arg`. */
+export function findSegment(id: number, arg: string): Segment {
+  const segment = listSegments().find((s) => s.id === id);
+  if (!segment) throw new CliError(arg, 'EINVAL', 'no such segment');
+  return segment;
+}
+
+/** The segment that has this key (only a live, unremoved segment has one), or a CliError. */
+export function findSegmentByKey(key: number, arg: string): Segment {
+  if (key === 0) throw new CliError(arg, 'EINVAL', 'key 0 is IPC_PRIVATE: private segments have no key; give the id');
+  const segment = listSegments().find((s) => s.ds.shm_perm.key === key);
+  if (!segment) throw new CliError(arg, 'ENOENT', `no segment has key ${hexKey(key)}`);
+  return segment;
+}
+
+/** The JSON row of a segment; `rss` from {@link residentBytes}. */
+export function segmentRow(segment: Segment, rss: Map<number, number>): SegmentRow {
+  const { ds } = segment;
+  return {
+    key: ds.shm_perm.key,
+    id: segment.id,
+    owner: userName(ds.shm_perm.uid),
+    uid: ds.shm_perm.uid,
+    perms: ds.shm_perm.mode & 0o777,
+    bytes: ds.shm_segsz,
+    nattch: ds.shm_nattch,
+    dest: (ds.shm_perm.mode & SHM_DEST) !== 0,
+    locked: (ds.shm_perm.mode & SHM_LOCKED) !== 0,
+    cpid: ds.shm_cpid,
+    lpid: ds.shm_lpid,
+    creatorAlive: isAlive(ds.shm_cpid),
+    lastAlive: isAlive(ds.shm_lpid),
+    residentBytes: rss.get(segment.id) ?? null,
+  };
+}
+
+/** Rows of every segment. */
+export function segmentRows(): SegmentRow[] {
+  const rss = residentBytes();
+  return listSegments().map((s) => segmentRow(s, rss));
+}
+
+/**
+ * An orphan: nobody attached, and neither its creator nor its last user is
+ * alive, so no process is left that knows to use or remove it.
+ */
+export function isOrphan(row: SegmentRow): boolean {
+  return row.nattch === 0 && !row.creatorAlive && !row.lastAlive;
+}
+
+/** The one-line text of an IpcError about a segment, for `shmkit CMD: ARG: CODE text`. */
+export function segmentErrorText(error: IpcError): string {
+  switch (error.code) {
+    case 'EINVAL': return 'no such segment';
+    case 'EIDRM': return 'the segment was removed';
+    case 'EACCES': return 'permission denied';
+    case 'EPERM': return 'not permitted (only the owner, the creator or root)';
+    case 'ENOENT': return 'no segment has this key';
+    case 'EEXIST': return 'a segment with this key exists';
+    case 'ENOSPC': return 'the system limit of segments or of shared memory (shmmni, shmall) is reached';
+    case 'ENOMEM': return 'out of memory';
+    default: return error.message;
+  }
+}
+
+/**
+ * Runs `fn`, turning an IpcError into a CliError about `arg`; `special` gives
+ * other words (and argument) for some codes.
+ */
+export function onSegment<T>(arg: string, fn: () => T, special: Record<string, [string, string]> = {}): T {
+  try {
+    return fn();
+  } catch (error) {
+    if (!(error instanceof IpcError)) throw error;
+    const [specialArg, text] = special[error.code] ?? [arg, segmentErrorText(error)];
+    throw new CliError(specialArg, error.code, text);
+  }
+}

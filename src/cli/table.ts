@@ -1,0 +1,87 @@
+// Human tables: columns as wide as their widest cell, narrowed to the
+// terminal by dropping the least useful columns first, colour only on a TTY.
+
+export type Style = 'bold' | 'dim' | 'red' | 'green' | 'yellow' | 'cyan';
+
+const SGR: Record<Style, string> = { bold: '1', dim: '2', red: '31', green: '32', yellow: '33', cyan: '36' };
+
+/** `text` in `style` when `color` is on. */
+export function paint(text: string, style: Style | undefined, color: boolean): string {
+  return color && style && text.length > 0 ? `\x1b[${SGR[style]}m${text}\x1b[0m` : text;
+}
+
+/** Whether stdout gets colour: a terminal, and NO_COLOR unset (https://no-color.org), TERM not dumb. */
+export function useColor(stream: NodeJS.WriteStream = process.stdout): boolean {
+  return stream.isTTY === true && !process.env.NO_COLOR && process.env.TERM !== 'dumb';
+}
+
+/** How wide the output may be: COLUMNS if set, the terminal's width on a TTY, else unlimited (pipes get whole lines). */
+export function outputWidth(stream: NodeJS.WriteStream = process.stdout): number {
+  const env = Number(process.env.COLUMNS);
+  if (Number.isInteger(env) && env > 0) return env;
+  if (stream.isTTY && stream.columns > 0) return stream.columns;
+  return Infinity;
+}
+
+export interface Column<Row> {
+  header: string;
+  cell(row: Row): string;
+  align?: 'left' | 'right';
+  /** Columns with a `drop` rank go when the width is short, lowest rank first; others always stay. */
+  drop?: number;
+  style?(row: Row): Style | undefined;
+}
+
+export interface TableOptions {
+  width?: number;
+  color?: boolean;
+  /** Space between columns. */
+  gap?: number;
+}
+
+/** The table's lines (without newlines), header first. */
+export function renderTable<Row>(columns: readonly Column<Row>[], rows: readonly Row[], options: TableOptions = {}): string[] {
+  const { width = Infinity, color = false, gap = 2 } = options;
+  const cells = rows.map((row) => columns.map((c) => c.cell(row)));
+  const widths = columns.map((c, i) => Math.max(c.header.length, ...cells.map((r) => r[i]!.length)));
+  const shown = columns.map(() => true);
+  const total = () => widths.reduce((sum, w, i) => sum + (shown[i] ? w + gap : 0), -gap);
+  const droppable = columns
+    .map((c, i) => ({ rank: c.drop, i }))
+    .filter((d): d is { rank: number; i: number } => d.rank !== undefined)
+    .sort((a, b) => a.rank - b.rank);
+  while (total() > width && droppable.length > 0) shown[droppable.shift()!.i] = false;
+
+  const visible = columns.map((_, i) => i).filter((i) => shown[i]);
+  const line = (texts: string[], styles: (Style | undefined)[]): string => {
+    let out = '';
+    let used = 0;
+    for (const [n, i] of visible.entries()) {
+      const lead = n === 0 ? '' : ' '.repeat(gap);
+      let text = texts[i]!;
+      const pad = ' '.repeat(widths[i]! - text.length);
+      const right = columns[i]!.align === 'right';
+      const last = n === visible.length - 1;
+      let before = right ? pad : '';
+      let after = right || last ? '' : pad;
+      // Still too wide with every droppable column gone: cut, marking the cut.
+      const room = width - used - lead.length;
+      if (room <= 0) break;
+      if (before.length + text.length + after.length > room) {
+        const cut = `${before}${text}`.slice(0, Math.max(0, room - 1)) + '…';
+        before = '';
+        text = cut;
+        after = '';
+      }
+      out += lead + before + paint(text, styles[i], color) + after;
+      used += lead.length + before.length + text.length + after.length;
+      if (used >= width) break;
+    }
+    return out.trimEnd();
+  };
+
+  return [
+    line(columns.map((c) => c.header), columns.map(() => 'bold')),
+    ...rows.map((row, r) => line(cells[r]!, columns.map((c) => c.style?.(row)))),
+  ];
+}

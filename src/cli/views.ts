@@ -1,0 +1,63 @@
+// The human tables of segments and semaphore sets, shared by ls, watch and rm --dry-run.
+import { hexKey, octal } from './format.js';
+import type { SegmentRow } from './segments.js';
+import type { SemaphoreRow } from './semaphores.js';
+import { renderTable, type Column, type TableOptions } from './table.js';
+
+function pid(pid: number, alive: boolean): string {
+  return pid === 0 ? '-' : `${pid}${alive ? '' : ' (gone)'}`;
+}
+
+// The ipcs -m columns first; pids and resident size are dropped first on a narrow terminal.
+const SEGMENT_COLUMNS: Column<SegmentRow>[] = [
+  { header: 'key', cell: (r) => hexKey(r.key) },
+  { header: 'shmid', cell: (r) => String(r.id), align: 'right' },
+  { header: 'owner', cell: (r) => r.owner, drop: 4 },
+  { header: 'perms', cell: (r) => octal(r.perms), drop: 3 },
+  { header: 'bytes', cell: (r) => String(r.bytes), align: 'right' },
+  { header: 'nattch', cell: (r) => String(r.nattch), align: 'right' },
+  {
+    header: 'status',
+    cell: (r) => [r.dest ? 'dest' : '', r.locked ? 'locked' : ''].filter(Boolean).join(' '),
+    style: (r) => (r.dest ? 'yellow' : undefined),
+  },
+  { header: 'resident', cell: (r) => (r.residentBytes === null ? '?' : String(r.residentBytes)), align: 'right', drop: 2 },
+  { header: 'cpid', cell: (r) => pid(r.cpid, r.creatorAlive), drop: 1, style: (r) => (r.creatorAlive ? undefined : 'dim') },
+  { header: 'lpid', cell: (r) => pid(r.lpid, r.lastAlive), drop: 0, style: (r) => (r.lastAlive ? undefined : 'dim') },
+];
+
+const SEMAPHORE_COLUMNS: Column<SemaphoreRow>[] = [
+  { header: 'key', cell: (r) => hexKey(r.key) },
+  { header: 'semid', cell: (r) => String(r.id), align: 'right' },
+  { header: 'owner', cell: (r) => r.owner, drop: 1 },
+  { header: 'perms', cell: (r) => octal(r.perms), drop: 0 },
+  { header: 'nsems', cell: (r) => String(r.nsems), align: 'right' },
+];
+
+export function segmentTable(rows: readonly SegmentRow[], options: TableOptions): string[] {
+  return renderTable(SEGMENT_COLUMNS, rows, options);
+}
+
+export function semaphoreTable(rows: readonly SemaphoreRow[], options: TableOptions): string[] {
+  return renderTable(SEMAPHORE_COLUMNS, rows, options);
+}
+
+export interface Listing {
+  segments?: SegmentRow[];
+  semaphores?: SemaphoreRow[];
+}
+
+/** The lines of `ls`: one table, or both under titles when both kinds were asked for. */
+export function listingLines(listing: Listing, options: TableOptions): string[] {
+  const both = listing.segments !== undefined && listing.semaphores !== undefined;
+  const out: string[] = [];
+  if (listing.segments !== undefined) {
+    if (both) out.push('Shared memory segments');
+    out.push(...segmentTable(listing.segments, options));
+  }
+  if (listing.semaphores !== undefined) {
+    if (both) out.push('', 'Semaphore sets');
+    out.push(...semaphoreTable(listing.semaphores, options));
+  }
+  return out;
+}

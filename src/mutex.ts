@@ -1,0 +1,214 @@
+import { constants as osConstants } from 'node:os';
+import { IpcError, StateError } from './errors.js';
+import { native } from './native.js';
+import { IPC_NOWAIT, IPC_PRIVATE, IPC_RMID, IPC_STAT, SEM_UNDO } from './sysv/constants.js';
+import { semctl, type SemidDs } from './sysv/sem.js';
+import { createSet, openSet, type SemaphoreSetOpenOptions } from './semaphore-set.js';
+import { invalidType, outOfRange, validateKey, validateMode, validateObject } from './validate.js';
+import { closeController, closedError, semopError, validateWaitOptions, waitOps, type WaitOptions } from './wait.js';
+
+const { EAGAIN } = osConstants.errno;
+
+/** Options of {@link Mutex.create}. */
+export interface MutexCreateOptions {
+  /** A System V key; default IPC_PRIVATE (reachable only by id). */
+  key?: number;
+  /** Permission bits; default 0o600. */
+  mode?: number;
+}
+
+/** Options of {@link Mutex.openOrCreate}: the key is required. */
+export interface MutexOpenOrCreateOptions {
+  key: number;
+  mode?: number;
+}
+
+/** How many times openOrCreate retries when the set vanishes between create and open. */
+const OPEN_OR_CREATE_ATTEMPTS = 8;
+
+// The operations, packed once: every lock and unlock carries SEM_UNDO, so a
+// holder that dies, even by SIGKILL, has its lock given back by the kernel.
+const LOCK = Int32Array.of(0, -1, SEM_UNDO);
+const TRY_LOCK = Int32Array.of(0, -1, SEM_UNDO | IPC_NOWAIT);
+const UNLOCK = Int32Array.of(0, 1, SEM_UNDO | IPC_NOWAIT);
+const INITIALIZE = Int32Array.of(0, 1, 0);
+
+/**
+ * A lock shared between processes: a System V semaphore of value 1 (free)
+ * or 0 (held), always taken and released with SEM_UNDO, so the kernel
+ * releases it if the holding process dies. `lock()` waits without blocking
+ * the event loop. Not recursive: a second `lock()` waits for the first
+ * `unlock()`, in this process as in any other.
+ *
+ * `using mutex = Mutex.open(...)` releases this handle at the end of the
+ * block: it unlocks what this handle holds and rejects its pending locks,
+ * but never removes the mutex (see {@link remove}).
+ *
+ * @example
+ * ```ts
+ * using mutex = Mutex.openOrCreate({ key: 0x5007 });
+ * await mutex.withLock(() => { counter.value += 1; });
+ * ```
+ */
+export class Mutex implements Disposable {
+  /** The set's id (semid). */
+  readonly id: number;
+  /** The key it was found or created by (0 for IPC_PRIVATE). */
+  readonly key: number;
+  #held = 0;
+  readonly #closed = closeController();
+
+  private constructor(id: number, key: number) {
+    this.id = id;
+    this.key = key;
+  }
+
+  /**
+   * Creates a new, unlocked mutex (EEXIST if the key is taken). It is
+   * unlocked with a semop, so `stat().sem_otime` is non-zero once it is
+   * ready; a process that opens it earlier and locks simply waits.
+   * @throws IpcError EEXIST, ENOSPC.
+   */
+  static create(options: MutexCreateOptions = {}): Mutex {
+    const opts = validateObject(options, 'options');
+    const key = opts.key === undefined ? IPC_PRIVATE : validateKey(opts.key, 'options.key');
+    const mode = validateMode(opts.mode ?? 0o600, 'options.mode');
+    const id = createSet(key, 1, mode, (id) => {
+      const result = native.semop(id, INITIALIZE, -1);
+      if (result < 0) throw semopError(id, INITIALIZE, -result);
+    });
+    return new Mutex(id, key);
+  }
+
+  /**
+   * Opens an existing mutex by key or id.
+   * @throws IpcError ENOENT, EINVAL/EIDRM, EACCES.
+   */
+  static open(options: SemaphoreSetOpenOptions): Mutex {
+    const { id, key } = openSet(options);
+    return new Mutex(id, key);
+  }
+
+  /**
+   * Opens the mutex for `key`, or creates it if there is none. Safe when
+   * several processes do it at once: exactly one creates it.
+   */
+  static openOrCreate(options: MutexOpenOrCreateOptions): Mutex {
+    const opts = validateObject(options, 'options');
+    if (opts.key === undefined) throw invalidType('options.key', 'of type number', opts.key);
+    const key = validateKey(opts.key, 'options.key');
+    if (key === IPC_PRIVATE) throw outOfRange('options.key', 'a key other than IPC_PRIVATE', key);
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return Mutex.create({ key, mode: opts.mode as number | undefined });
+      } catch (error) {
+        if (!(error instanceof IpcError) || error.code !== 'EEXIST') throw error;
+      }
+      try {
+        return Mutex.open({ key });
+      } catch (error) {
+        // Removed between our create and open: try again.
+        if (!(error instanceof IpcError) || error.code !== 'ENOENT' || attempt >= OPEN_OR_CREATE_ATTEMPTS) throw error;
+      }
+    }
+  }
+
+  #assertOpen(what: string): void {
+    if (this.#closed.signal.aborted) throw closedError(`Mutex.${what}`);
+  }
+
+  /** Whether this handle holds the lock. */
+  get held(): boolean {
+    return this.#held > 0;
+  }
+
+  /**
+   * Takes the lock, waiting (without blocking the event loop) until it is
+   * free. `timeoutMs` rejects with code `'ETIMEDOUT'`, `signal` with an
+   * `AbortError`; either way the lock is not held, as if lock had never been called.
+   * @throws IpcError EIDRM (removed while waiting), EINVAL, EACCES.
+   */
+  async lock(options?: WaitOptions): Promise<void> {
+    this.#assertOpen('lock');
+    await waitOps(this.id, LOCK, validateWaitOptions(options), this.#closed.signal, 'Mutex.lock');
+    if (this.#closed.signal.aborted) {
+      // Disposed between the kernel's grant and this line: give it back.
+      native.semop(this.id, UNLOCK, -1);
+      throw closedError('Mutex.lock');
+    }
+    this.#held++;
+  }
+
+  /** Takes the lock if it is free now; never waits. */
+  tryLock(): boolean {
+    this.#assertOpen('tryLock');
+    const result = native.semop(this.id, TRY_LOCK, -1);
+    if (result === -EAGAIN) return false;
+    if (result < 0) throw semopError(this.id, TRY_LOCK, -result);
+    this.#held++;
+    return true;
+  }
+
+  /**
+   * Releases the lock. Only a handle that holds it may release it (a
+   * semaphore would otherwise count above 1 and admit two holders).
+   * @throws StateError `ERR_MUTEX_NOT_HELD`; IpcError EIDRM, EINVAL.
+   */
+  unlock(): void {
+    this.#assertOpen('unlock');
+    if (this.#held === 0) {
+      throw new StateError('ERR_MUTEX_NOT_HELD', `Mutex.unlock: mutex ${this.id} is not held by this handle`);
+    }
+    const result = native.semop(this.id, UNLOCK, -1);
+    if (result < 0) throw semopError(this.id, UNLOCK, -result);
+    this.#held--;
+  }
+
+  /**
+   * Runs `fn` holding the lock and releases it afterwards, whether `fn`
+   * returns, resolves, throws or rejects.
+   */
+  async withLock<T>(fn: () => T | Promise<T>, options?: WaitOptions): Promise<T> {
+    if (typeof fn !== 'function') throw invalidType('fn', 'of type function', fn);
+    await this.lock(options);
+    try {
+      return await fn();
+    } finally {
+      // A dispose during fn has already unlocked.
+      if (this.#held > 0 && !this.#closed.signal.aborted) this.unlock();
+    }
+  }
+
+  /** The kernel's view of the set (IPC_STAT). */
+  stat(): SemidDs {
+    this.#assertOpen('stat');
+    return semctl(this.id, 0, IPC_STAT);
+  }
+
+  /** Removes the mutex (IPC_RMID) for every process; pending locks reject with EIDRM. */
+  remove(): void {
+    this.#assertOpen('remove');
+    semctl(this.id, 0, IPC_RMID);
+    this.#held = 0;
+  }
+
+  /** Whether `[Symbol.dispose]()` was called. */
+  get closed(): boolean {
+    return this.#closed.signal.aborted;
+  }
+
+  /**
+   * Releases this handle: unlocks what it holds, rejects its pending locks
+   * (`ERR_SEM_CLOSED`); the mutex stays.
+   */
+  [Symbol.dispose](): void {
+    if (this.#closed.signal.aborted) return;
+    while (this.#held > 0) {
+      // A removed set has nothing left to unlock.
+      if (native.semop(this.id, UNLOCK, -1) < 0) break;
+      this.#held--;
+    }
+    this.#held = 0;
+    this.#closed.abort();
+  }
+}

@@ -1,0 +1,198 @@
+import { GETVAL, IPC_CREAT, IPC_EXCL, IPC_PRIVATE, IPC_RMID, IPC_STAT, SETALL, SETVAL } from './sysv/constants.js';
+import { encodeSops, semctl, semget, type Sembuf, type SemidDs } from './sysv/sem.js';
+import { invalidType, outOfRange, validateId, validateInteger, validateKey, validateMode, validateObject, INT32_MAX } from './validate.js';
+import { closeController, closedError, validateWaitOptions, waitOps, type WaitOptions } from './wait.js';
+
+export type { WaitOptions } from './wait.js';
+
+/** Options of {@link SemaphoreSet.create}. */
+export interface SemaphoreSetCreateOptions {
+  /** A System V key; default IPC_PRIVATE (a new set reachable only by its id). */
+  key?: number;
+  /** Number of semaphores (1..SEMMSL). */
+  count: number;
+  /** Permission bits; default 0o600 (owner only). */
+  mode?: number;
+  /** Initial values: one number for all, or one per semaphore; default 0. */
+  initial?: number | readonly number[];
+}
+
+/** Where an existing set is found: its key or its id. */
+export type SemaphoreSetOpenOptions = { key: number; id?: undefined } | { id: number; key?: undefined };
+
+/** @internal Finds the id, key and size of an existing set. */
+export function openSet(options: unknown): { id: number; key: number; count: number } {
+  const opts = validateObject(options, 'options');
+  if ((opts.id === undefined) === (opts.key === undefined)) throw invalidType('options', 'an object with either key or id', options);
+  if (opts.id !== undefined) {
+    const id = validateId(opts.id, 'options.id');
+    const ds = semctl(id, 0, IPC_STAT);
+    return { id, key: ds.sem_perm.key, count: ds.sem_nsems };
+  }
+  const key = validateKey(opts.key, 'options.key');
+  if (key === IPC_PRIVATE) throw outOfRange('options.key', 'a key other than IPC_PRIVATE (open a private set by id)', key);
+  const id = semget(key, 0, 0);
+  return { id, key, count: semctl(id, 0, IPC_STAT).sem_nsems };
+}
+
+/** @internal Creates a set exclusively; removes it again if `init` fails. */
+export function createSet(key: number, count: number, mode: number, init: (id: number) => void): number {
+  const id = semget(key, count, IPC_CREAT | IPC_EXCL | mode);
+  try {
+    init(id);
+  } catch (error) {
+    // Nobody can rely on it yet: do not leave a half-made set behind.
+    try {
+      semctl(id, 0, IPC_RMID);
+    } catch {
+      // already gone
+    }
+    throw error;
+  }
+  return id;
+}
+
+/**
+ * A System V semaphore set: the high-level face of semget/semop/semctl.
+ * {@link op} waits without blocking the event loop (any number of waits may
+ * be pending at once), with a time limit and an AbortSignal.
+ *
+ * `using set = SemaphoreSet.open(...)` releases this process's handle at the
+ * end of the block (pending waits of this handle reject); it never removes
+ * the set, which outlives every process until {@link remove}.
+ *
+ * @example
+ * ```ts
+ * using set = SemaphoreSet.create({ key: 0x5005, count: 2, initial: [1, 0] });
+ * await set.op([{ sem_num: 0, sem_op: -1 }, { sem_num: 1, sem_op: 1 }], { timeoutMs: 1000 });
+ * set.remove();
+ * ```
+ */
+export class SemaphoreSet implements Disposable {
+  /** The set's id (semid). */
+  readonly id: number;
+  /** The key it was found or created by (0 for IPC_PRIVATE). */
+  readonly key: number;
+  /** Number of semaphores in the set. */
+  readonly count: number;
+  readonly #closed = closeController();
+
+  private constructor(id: number, key: number, count: number) {
+    this.id = id;
+    this.key = key;
+    this.count = count;
+  }
+
+  /**
+   * Creates a new set (never reuses an existing one: EEXIST if the key is
+   * taken) with `count` semaphores set to `initial`.
+   * @throws IpcError EEXIST, EINVAL (count above SEMMSL), ENOSPC, ERANGE (initial above SEMVMX).
+   */
+  static create(options: SemaphoreSetCreateOptions): SemaphoreSet {
+    const opts = validateObject(options, 'options');
+    const key = opts.key === undefined ? IPC_PRIVATE : validateKey(opts.key, 'options.key');
+    const count = validateInteger(opts.count, 'options.count', 1, INT32_MAX);
+    const mode = validateMode(opts.mode ?? 0o600, 'options.mode');
+    let initial: number[];
+    if (opts.initial === undefined || typeof opts.initial === 'number') {
+      const value = opts.initial === undefined ? 0 : validateInteger(opts.initial, 'options.initial', 0, 0xffff);
+      initial = new Array<number>(count).fill(value);
+    } else if (Array.isArray(opts.initial)) {
+      if (opts.initial.length !== count) {
+        throw outOfRange('options.initial', `a number or an array of ${count} numbers (options.count)`, `an array of ${opts.initial.length}`);
+      }
+      initial = opts.initial.map((v: unknown, i: number) => validateInteger(v, `options.initial[${i}]`, 0, 0xffff));
+    } else {
+      throw invalidType('options.initial', 'a number or an array of numbers', opts.initial);
+    }
+    const id = createSet(key, count, mode, (id) => {
+      if (initial.some((v) => v !== 0)) semctl(id, 0, SETALL, initial);
+    });
+    return new SemaphoreSet(id, key, count);
+  }
+
+  /**
+   * Opens an existing set by key or id.
+   * @throws IpcError ENOENT (no such key), EINVAL/EIDRM (no such id), EACCES.
+   */
+  static open(options: SemaphoreSetOpenOptions): SemaphoreSet {
+    const { id, key, count } = openSet(options);
+    return new SemaphoreSet(id, key, count);
+  }
+
+  #assertOpen(what: string): void {
+    if (this.#closed.signal.aborted) throw closedError(`SemaphoreSet.${what}`);
+  }
+
+  #index(i: unknown, name: string): number {
+    return validateInteger(i, name, 0, this.count - 1);
+  }
+
+  /**
+   * Performs `ops` atomically (all or none), waiting as long as it takes
+   * without blocking the event loop. Each op is `{ sem_num, sem_op, sem_flg? }`
+   * as for semop: a negative sem_op waits until the value can be lowered, 0
+   * waits for zero; `sem_flg` takes SEM_UNDO and IPC_NOWAIT (reject with
+   * EAGAIN instead of waiting).
+   *
+   * With `timeoutMs` the promise rejects with code `'ETIMEDOUT'`; with
+   * `signal` it rejects with an `AbortError`. In both cases no semaphore has
+   * changed: if the operation completed just as the abort came, it is given
+   * back (the promise resolves instead only when that is impossible, such as
+   * an increment another process already consumed).
+   * @throws IpcError EIDRM (the set was removed while waiting), EINVAL, EAGAIN, ERANGE, E2BIG, EACCES.
+   */
+  async op(ops: readonly Sembuf[], options?: WaitOptions): Promise<void> {
+    this.#assertOpen('op');
+    const packed = encodeSops(ops, 'ops');
+    if (packed.length === 0) throw outOfRange('ops', 'an array of at least one operation', 'an empty array');
+    for (let i = 0; i < packed.length; i += 3) this.#index(packed[i], `ops[${i / 3}].sem_num`);
+    return waitOps(this.id, packed, validateWaitOptions(options), this.#closed.signal, 'SemaphoreSet.op');
+  }
+
+  /** The value of semaphore `i` (GETVAL). */
+  get(i: number): number {
+    this.#assertOpen('get');
+    return semctl(this.id, this.#index(i, 'i'), GETVAL);
+  }
+
+  /**
+   * Sets semaphore `i` to `value` (SETVAL); as in C, this clears every
+   * process's SEM_UNDO adjustment for it.
+   * @throws IpcError ERANGE when value is above SEMVMX.
+   */
+  set(i: number, value: number): void {
+    this.#assertOpen('set');
+    const index = this.#index(i, 'i');
+    semctl(this.id, index, SETVAL, validateInteger(value, 'value', 0, INT32_MAX));
+  }
+
+  /** The kernel's view of the set (IPC_STAT). */
+  stat(): SemidDs {
+    this.#assertOpen('stat');
+    return semctl(this.id, 0, IPC_STAT);
+  }
+
+  /**
+   * Removes the set (IPC_RMID) at once, for every process: pending waits,
+   * here and elsewhere, reject with EIDRM.
+   */
+  remove(): void {
+    this.#assertOpen('remove');
+    semctl(this.id, 0, IPC_RMID);
+  }
+
+  /** Whether `[Symbol.dispose]()` was called. */
+  get closed(): boolean {
+    return this.#closed.signal.aborted;
+  }
+
+  /**
+   * Releases this handle: its pending waits reject with a StateError
+   * (`ERR_SEM_CLOSED`) and later calls throw it. The set stays.
+   */
+  [Symbol.dispose](): void {
+    this.#closed.abort();
+  }
+}
+

@@ -1,0 +1,174 @@
+import { native } from './native.js';
+import { GETVAL, IPC_NOWAIT, IPC_PRIVATE, IPC_RMID, IPC_STAT, SEM_UNDO, SETVAL } from './sysv/constants.js';
+import { semctl, type SemidDs } from './sysv/sem.js';
+import { createSet, openSet, type SemaphoreSetOpenOptions } from './semaphore-set.js';
+import { validateInteger, validateKey, validateMode, validateObject, invalidType } from './validate.js';
+import { closeController, closedError, semopError, validateWaitOptions, waitOps, type WaitOptions } from './wait.js';
+import { constants as osConstants } from 'node:os';
+
+const { EAGAIN } = osConstants.errno;
+
+/** Options of {@link Semaphore.create}. */
+export interface SemaphoreCreateOptions {
+  /** A System V key; default IPC_PRIVATE (reachable only by id). */
+  key?: number;
+  /** Initial value (0..SEMVMX); default 0. */
+  initial?: number;
+  /** Permission bits; default 0o600. */
+  mode?: number;
+}
+
+/** Options of {@link Semaphore.acquire}. */
+export interface AcquireOptions extends WaitOptions {
+  /**
+   * Acquire with SEM_UNDO: if this process dies holding it, the kernel gives
+   * it back. Later {@link Semaphore.release} calls in this process balance
+   * such acquisitions first. Default false.
+   */
+  undo?: boolean;
+}
+
+/**
+ * Units acquired with SEM_UNDO and not yet released, per set, in this
+ * process. The kernel keeps one undo adjustment per process and set, so a
+ * release must carry SEM_UNDO for as many units, or the kernel would add
+ * them a second time when the process exits.
+ */
+const undoHeld = new Map<number, number>();
+
+/**
+ * A counting semaphore shared between processes (a System V set of one).
+ * `acquire()` waits without blocking the event loop.
+ *
+ * `using sem = Semaphore.open(...)` releases this handle at the end of the
+ * block (its pending acquires reject); it neither releases units nor removes
+ * the semaphore, which stays until {@link remove}.
+ *
+ * @example
+ * ```ts
+ * const slots = Semaphore.create({ key: 0x5006, initial: 3 });
+ * await slots.acquire({ undo: true, timeoutMs: 5000 });
+ * try { work(); } finally { slots.release(); }
+ * ```
+ */
+export class Semaphore implements Disposable {
+  /** The set's id (semid). */
+  readonly id: number;
+  /** The key it was found or created by (0 for IPC_PRIVATE). */
+  readonly key: number;
+  readonly #closed = closeController();
+
+  private constructor(id: number, key: number) {
+    this.id = id;
+    this.key = key;
+  }
+
+  /**
+   * Creates a new semaphore (EEXIST if the key is taken) with value `initial`.
+   * @throws IpcError EEXIST, ENOSPC, ERANGE (initial above SEMVMX).
+   */
+  static create(options: SemaphoreCreateOptions = {}): Semaphore {
+    const opts = validateObject(options, 'options');
+    const key = opts.key === undefined ? IPC_PRIVATE : validateKey(opts.key, 'options.key');
+    const initial = opts.initial === undefined ? 0 : validateInteger(opts.initial, 'options.initial', 0, 0x7fff_ffff);
+    const mode = validateMode(opts.mode ?? 0o600, 'options.mode');
+    const id = createSet(key, 1, mode, (id) => {
+      if (initial !== 0) semctl(id, 0, SETVAL, initial);
+    });
+    return new Semaphore(id, key);
+  }
+
+  /**
+   * Opens an existing semaphore by key or id (semaphore 0 of the set).
+   * @throws IpcError ENOENT, EINVAL/EIDRM, EACCES.
+   */
+  static open(options: SemaphoreSetOpenOptions): Semaphore {
+    const { id, key } = openSet(options);
+    return new Semaphore(id, key);
+  }
+
+  #assertOpen(what: string): void {
+    if (this.#closed.signal.aborted) throw closedError(`Semaphore.${what}`);
+  }
+
+  /** The current value (GETVAL). */
+  get value(): number {
+    this.#assertOpen('value');
+    return semctl(this.id, 0, GETVAL);
+  }
+
+  /**
+   * Takes one unit, waiting (without blocking the event loop) until there is
+   * one. `timeoutMs` rejects with code `'ETIMEDOUT'`, `signal` with an
+   * `AbortError`; either way the value is as if acquire had never been called.
+   * @throws IpcError EIDRM (removed while waiting), EINVAL, EACCES.
+   */
+  async acquire(options?: AcquireOptions): Promise<void> {
+    this.#assertOpen('acquire');
+    const undo = undoOption(options);
+    await waitOps(this.id, Int32Array.of(0, -1, undo ? SEM_UNDO : 0), validateWaitOptions(options), this.#closed.signal, 'Semaphore.acquire');
+    if (undo) undoHeld.set(this.id, (undoHeld.get(this.id) ?? 0) + 1);
+  }
+
+  /** Takes one unit if there is one now; never waits. */
+  tryAcquire(options?: { undo?: boolean }): boolean {
+    this.#assertOpen('tryAcquire');
+    const undo = undoOption(options);
+    const sops = Int32Array.of(0, -1, IPC_NOWAIT | (undo ? SEM_UNDO : 0));
+    const result = native.semop(this.id, sops, -1);
+    if (result === -EAGAIN) return false;
+    if (result < 0) throw semopError(this.id, sops, -result);
+    if (undo) undoHeld.set(this.id, (undoHeld.get(this.id) ?? 0) + 1);
+    return true;
+  }
+
+  /**
+   * Gives back `n` units (default 1), waking waiters. Units this process
+   * acquired with `undo` are released with SEM_UNDO, so the kernel's undo
+   * record stays exact.
+   * @throws IpcError ERANGE (the value would exceed SEMVMX), EIDRM, EINVAL.
+   */
+  release(n = 1): void {
+    this.#assertOpen('release');
+    validateInteger(n, 'n', 1, 0x7fff);
+    const held = undoHeld.get(this.id) ?? 0;
+    const withUndo = Math.min(n, held);
+    const ops: number[] = [];
+    if (withUndo > 0) ops.push(0, withUndo, SEM_UNDO | IPC_NOWAIT);
+    if (n > withUndo) ops.push(0, n - withUndo, IPC_NOWAIT);
+    const sops = Int32Array.from(ops);
+    const result = native.semop(this.id, sops, -1);
+    if (result < 0) throw semopError(this.id, sops, -result);
+    if (withUndo > 0) undoHeld.set(this.id, held - withUndo);
+  }
+
+  /** The kernel's view of the set (IPC_STAT). */
+  stat(): SemidDs {
+    this.#assertOpen('stat');
+    return semctl(this.id, 0, IPC_STAT);
+  }
+
+  /** Removes the semaphore (IPC_RMID) for every process; pending acquires reject with EIDRM. */
+  remove(): void {
+    this.#assertOpen('remove');
+    semctl(this.id, 0, IPC_RMID);
+    undoHeld.delete(this.id);
+  }
+
+  /** Whether `[Symbol.dispose]()` was called. */
+  get closed(): boolean {
+    return this.#closed.signal.aborted;
+  }
+
+  /** Releases this handle: pending acquires reject (`ERR_SEM_CLOSED`); the semaphore stays. */
+  [Symbol.dispose](): void {
+    this.#closed.abort();
+  }
+}
+
+function undoOption(options: unknown): boolean {
+  if (options === undefined) return false;
+  const opts = validateObject(options, 'options');
+  if (opts.undo !== undefined && typeof opts.undo !== 'boolean') throw invalidType('options.undo', 'of type boolean', opts.undo);
+  return opts.undo === true;
+}

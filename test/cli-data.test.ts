@@ -1,0 +1,209 @@
+// shmkit create, dump, cat and write, run as the real binary on segments of
+// this test's own: dump is hexdump -C byte for byte, cat and write move raw
+// bytes through pipes, write is all or nothing.
+import assert from 'node:assert/strict';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { IPC_STAT, SharedMemory, shmctl } from '../src/index.js';
+import { assertNoLeaks, removeSegment, uniqueKey, withCleanup } from './helpers/ipc.js';
+import { ROOT, run, type RunOptions } from './helpers/processes.js';
+
+assertNoLeaks();
+
+const BIN = join(ROOT, 'bin', 'shmkit.js');
+
+function shmkit(args: readonly string[], options: RunOptions = {}) {
+  return run(process.execPath, [BIN, ...args], { timeoutMs: 30_000, ...options });
+}
+
+/** Runs a shell pipeline in which `shmkit` is the binary. */
+function sh(script: string) {
+  const prelude = 'shmkit() { "$NODE" "$BIN" "$@"; }\n';
+  return run('sh', ['-c', prelude + script], { env: { ...process.env, NODE: process.execPath, BIN }, timeoutMs: 30_000 });
+}
+
+/**
+ * 1000 bytes with every case hexdump -C distinguishes: text, runs of equal
+ * lines (collapsed to "*"), a line equal to the one two before (not
+ * collapsed), bytes from 0x00 to 0xff, a partial last line.
+ */
+function pattern(): Uint8Array {
+  const bytes = new Uint8Array(1000);
+  bytes.set(new TextEncoder().encode('Hello, shared memory!\n\tsegment 1'), 0);
+  // 48..160: zeros (several equal lines). 160..208: "ABCD..." repeated (equal lines again).
+  for (let i = 160; i < 208; i++) bytes[i] = 0x41 + (i % 16);
+  for (let i = 208; i < 224; i++) bytes[i] = 0xee;
+  for (let i = 224; i < 240; i++) bytes[i] = 0x41 + (i % 16);
+  for (let i = 256; i < 512; i++) bytes[i] = i - 256;
+  bytes.fill(0x7f, 600, 900);
+  for (let i = 990; i < 1000; i++) bytes[i] = 0x20 + i - 990;
+  return bytes;
+}
+
+describe('shmkit create', () => {
+  it('creates a segment with the key, size and mode given and prints its id', async () => {
+    await withCleanup(async (defer) => {
+      const key = uniqueKey();
+      const result = await shmkit(['create', '--key', `0x${key.toString(16)}`, '--size', '3K', '--mode', '640']);
+      assert.equal(result.code, 0, result.stderr);
+      assert.match(result.stdout, /^\d+\n$/);
+      const id = Number(result.stdout);
+      defer(() => removeSegment(id));
+      const ds = shmctl(id, IPC_STAT);
+      assert.deepEqual([ds.shm_perm.key, ds.shm_segsz, ds.shm_perm.mode & 0o777, ds.shm_nattch], [key, 3072, 0o640, 0]);
+    });
+  });
+
+  it('creates a private segment that stays after the command exits', async () => {
+    await withCleanup(async (defer) => {
+      const result = await shmkit(['create', '--private', '--size', '100']);
+      assert.equal(result.code, 0, result.stderr);
+      const id = Number(result.stdout);
+      defer(() => removeSegment(id));
+      const ds = shmctl(id, IPC_STAT);
+      assert.deepEqual([ds.shm_perm.key, ds.shm_segsz, ds.shm_perm.mode & 0o777], [0, 100, 0o600]);
+    });
+  });
+
+  it('refuses a key that is taken: one line naming the key and EEXIST, nothing on stdout, exit 1', async () => {
+    await withCleanup(async (defer) => {
+      const key = uniqueKey();
+      const shm = SharedMemory.create({ key, size: 10 });
+      defer(() => shm.remove());
+      defer(() => shm.detach());
+      const result = await shmkit(['create', '--key', String(key), '--size', '10']);
+      assert.equal(result.code, 1);
+      assert.equal(result.stdout, '');
+      assert.equal(result.stderr, `shmkit create: --key ${key}: EEXIST a segment with this key exists\n`);
+    });
+  });
+
+  it('is a usage error (exit 2) without --size, with both --key and --private, or with a bad mode', async () => {
+    for (const args of [['--key', '1'], ['--key', '1', '--private', '--size', '1'], ['--private', '--size', '1', '--mode', '999']]) {
+      const result = await shmkit(['create', ...args]);
+      assert.equal(result.code, 2, args.join(' '));
+      assert.equal(result.stdout, '');
+      assert.match(result.stderr, /^shmkit create: --(size|key|mode): ERR_\w+ .*\(see shmkit help create\)\n$/);
+    }
+  });
+});
+
+describe('shmkit dump, cat and write', () => {
+  let shm: SharedMemory;
+  let dir = '';
+  let file = '';
+  const data = pattern();
+
+  before(() => {
+    shm = SharedMemory.create({ key: uniqueKey(), size: data.length });
+    shm.write(0, data);
+    dir = mkdtempSync(join(tmpdir(), 'shmkit-cli-data-'));
+    file = join(dir, 'bytes');
+    writeFileSync(file, data);
+  });
+
+  after(() => {
+    shm.remove();
+    shm.detach();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('dump prints exactly what hexdump -C prints, at every offset and length', async () => {
+    const cases: [number | undefined, number | undefined][] = [
+      [undefined, undefined], [0, 16], [0, 17], [5, 40], [16, 64], [3, 1], [40, 200], [100, 333], [161, 80],
+      [250, 300], [600, 300], [590, 320], [993, 7], [0, 1000], [48, 112], [1000, undefined], [999, undefined], [7, 0], [0, 0],
+    ];
+    for (const [offset, length] of cases) {
+      const ours: string[] = ['dump', String(shm.id)];
+      const theirs: string[] = ['-C'];
+      if (offset !== undefined) ours.push('--offset', String(offset)), theirs.push('-s', String(offset));
+      if (length !== undefined) ours.push('--length', String(length)), theirs.push('-n', String(length));
+      const [got, want] = await Promise.all([shmkit(ours), run('hexdump', [...theirs, file])]);
+      assert.equal(got.code, 0, got.stderr);
+      assert.equal(got.stdout, want.stdout, `offset ${offset}, length ${length}`);
+    }
+  });
+
+  it('dump collapses repeated lines into "*" as hexdump does', async () => {
+    const got = await shmkit(['dump', String(shm.id), '--offset', '32', '--length', '160']);
+    assert.equal(
+      got.stdout,
+      '00000020  00 00 00 00 00 00 00 00  00 00 00 00 00 00 00 00  |................|\n' +
+        '*\n' +
+        '000000a0  41 42 43 44 45 46 47 48  49 4a 4b 4c 4d 4e 4f 50  |ABCDEFGHIJKLMNOP|\n' +
+        '*\n' +
+        '000000c0\n',
+    );
+  });
+
+  it('dump refuses a range past the end of the segment', async () => {
+    const result = await shmkit(['dump', String(shm.id), '--offset', '990', '--length', '20']);
+    assert.equal(result.code, 1);
+    assert.equal(result.stdout, '');
+    assert.match(result.stderr, /^shmkit dump: --length: ERR_OUT_OF_RANGE /);
+  });
+
+  it('cat writes the raw bytes to stdout, and | hexdump -C gives what dump gives', async () => {
+    const out = join(dir, 'cat');
+    const result = await sh(`shmkit cat ${shm.id} > '${out}' && shmkit cat ${shm.id} --offset 256 --length 256 > '${out}.part'`);
+    assert.equal(result.code, 0, result.stderr);
+    assert.deepEqual(new Uint8Array(readFileSync(out)), data);
+    assert.deepEqual(new Uint8Array(readFileSync(`${out}.part`)), data.subarray(256, 512));
+    const [piped, dumped] = await Promise.all([sh(`shmkit cat ${shm.id} | hexdump -C`), shmkit(['dump', String(shm.id)])]);
+    assert.equal(piped.stdout, dumped.stdout);
+  });
+
+  it('cat into a pipe whose reader leaves early ends quietly', async () => {
+    await withCleanup(async (defer) => {
+      const big = SharedMemory.create({ key: uniqueKey(), size: 16 << 20 });
+      defer(() => big.remove());
+      defer(() => big.detach());
+      const result = await sh(`shmkit cat ${big.id} | head -c 10 | wc -c; echo "status $?"`);
+      assert.equal(result.stderr, '');
+      assert.equal(result.stdout.replace(/\s+/g, ' ').trim(), '10 status 0');
+    });
+  });
+
+  it('write puts stdin into the segment at --offset and leaves the other bytes alone', async () => {
+    await withCleanup(async (defer) => {
+      const target = SharedMemory.create({ key: uniqueKey(), size: 64 });
+      defer(() => target.remove());
+      defer(() => target.detach());
+      target.bytes.fill(0xaa);
+      const payload = new Uint8Array([0, 1, 2, 0xff, 0x80, 10, 13]);
+      const result = await shmkit(['write', String(target.id), '--offset', '0x10'], { input: payload });
+      assert.equal(result.code, 0, result.stderr);
+      assert.equal(result.stdout, '');
+      const expected = new Uint8Array(64).fill(0xaa);
+      expected.set(payload, 16);
+      assert.deepEqual(target.read(), expected);
+    });
+  });
+
+  it('write refuses data that runs past the end and writes nothing', async () => {
+    await withCleanup(async (defer) => {
+      const target = SharedMemory.create({ key: uniqueKey(), size: 64 });
+      defer(() => target.remove());
+      defer(() => target.detach());
+      const result = await shmkit(['write', String(target.id), '--offset', '60'], { input: 'hello' });
+      assert.equal(result.code, 1);
+      assert.equal(result.stdout, '');
+      assert.equal(result.stderr, 'shmkit write: stdin: ERR_OUT_OF_RANGE more than the 4 bytes that fit from offset 60 in the 64-byte segment; nothing written\n');
+      assert.deepEqual(target.read(), new Uint8Array(64));
+      const past = await shmkit(['write', String(target.id), '--offset', '65'], { input: '' });
+      assert.equal(past.code, 1);
+      assert.match(past.stderr, /^shmkit write: --offset: ERR_OUT_OF_RANGE /);
+    });
+  });
+
+  it('dump, cat and write name a missing segment: "ID: EINVAL no such segment"', async () => {
+    for (const command of ['dump', 'cat', 'write']) {
+      const result = await shmkit([command, '2147483000'], { input: '' });
+      assert.equal(result.code, 1, command);
+      assert.equal(result.stdout, '');
+      assert.equal(result.stderr, `shmkit ${command}: 2147483000: EINVAL no such segment\n`);
+    }
+  });
+});

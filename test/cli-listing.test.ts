@@ -1,0 +1,456 @@
+// shmkit ls, stat, limits, usage and rm against ipcs, run as the real binary
+// inside a private IPC namespace (unshare --ipc): they list and remove
+// machine-wide, so they must never see or touch other programs' objects.
+// One scenario sets up segments and sets in every state, runs each command
+// once, and the tests below check one behaviour each on what it printed.
+import assert from 'node:assert/strict';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { PAGE_SIZE, type ShmidDs } from '../src/index.js';
+import { compileC } from './helpers/c.js';
+import { isRoot, ROOT, run } from './helpers/processes.js';
+
+const BIN = join(ROOT, 'bin', 'shmkit.js');
+
+// Keeps segments and semaphore sets in every state ls shows while a shell
+// command runs, then exits with that command's status.
+const HOLD = String.raw`
+#define _GNU_SOURCE
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ipc.h>
+#include <sys/sem.h>
+#include <sys/shm.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+static int must(int r, const char *what) {
+  if (r < 0) { perror(what); exit(99); }
+  return r;
+}
+
+int main(int argc, char **argv) {
+  if (argc != 2) return 98;
+  /* 0x7101: attached, 5000 bytes touched (two pages resident). */
+  int a = must(shmget(0x7101, 10000, IPC_CREAT | 0644), "shmget a");
+  char *pa = shmat(a, NULL, 0);
+  if (pa == (void *)-1) return 97;
+  memset(pa, 1, 5000);
+  /* No key, attached, marked for removal: "dest". */
+  int b = must(shmget(IPC_PRIVATE, 4096, IPC_CREAT | 0600), "shmget b");
+  if (shmat(b, NULL, 0) == (void *)-1) return 96;
+  must(shmctl(b, IPC_RMID, NULL), "rmid b");
+  /* 0x7102: attached and locked. */
+  int c = must(shmget(0x7102, 8192, IPC_CREAT | 0640), "shmget c");
+  if (shmat(c, NULL, 0) == (void *)-1) return 95;
+  must(shmctl(c, SHM_LOCK, NULL), "lock c");
+  /* 0x7103: not attached; its creator (this process) lives. */
+  must(shmget(0x7103, 1, IPC_CREAT | 0600), "shmget d");
+  /* 0x7104: not attached, given to nobody. */
+  int g = must(shmget(0x7104, 1, IPC_CREAT | 0600), "shmget g");
+  struct shmid_ds gds;
+  must(shmctl(g, IPC_STAT, &gds), "stat g");
+  gds.shm_perm.uid = 65534;
+  must(shmctl(g, IPC_SET, &gds), "set g");
+  /* 0x7002, made by a process now dead: attached and detached here, so its last user lives. */
+  int e = must(shmget(0x7002, 0, 0), "shmget e");
+  void *pe = shmat(e, NULL, 0);
+  if (pe == (void *)-1) return 94;
+  shmdt(pe);
+  /* 0x7003, made by a process now dead: given to nobody. */
+  int f = must(shmget(0x7003, 0, 0), "shmget f");
+  struct shmid_ds ds;
+  must(shmctl(f, IPC_STAT, &ds), "stat f");
+  ds.shm_perm.uid = 65534;
+  ds.shm_perm.gid = 65534;
+  must(shmctl(f, IPC_SET, &ds), "set f");
+  /* Semaphore sets: 0x7201 holding 0, 5, 7 (the 7 by semop), 0x7202 with one. */
+  int s = must(semget(0x7201, 3, IPC_CREAT | 0644), "semget s");
+  must(semctl(s, 1, SETVAL, 5), "setval");
+  struct sembuf op = { 2, 7, 0 };
+  must(semop(s, &op, 1), "semop");
+  must(semget(0x7202, 1, IPC_CREAT | 0600), "semget t");
+  /* 0x7203: owned by nobody. */
+  int u = must(semget(0x7203, 2, IPC_CREAT | 0600), "semget u");
+  struct semid_ds sds;
+  sds.sem_perm.uid = 65534;
+  sds.sem_perm.gid = 65534;
+  sds.sem_perm.mode = 0600;
+  must(semctl(u, 0, IPC_SET, &sds), "semctl set u");
+
+  fflush(stdout);
+  pid_t child = fork();
+  if (child == 0) {
+    execl("/bin/sh", "sh", "-c", argv[1], (char *)NULL);
+    _exit(93);
+  }
+  int status;
+  if (waitpid(child, &status, 0) < 0) return 92;
+  return WIFEXITED(status) ? WEXITSTATUS(status) : 91;
+}
+`;
+
+// Each step saves stdout, stderr and the exit code under its name.
+const PRELUDE = String.raw`
+set -u
+shmkit() { "$NODE" "$BIN" "$@"; }
+step() { n=$1; shift; "$@" >"$T/$n.out" 2>"$T/$n.err"; echo $? >"$T/$n.rc"; }
+`;
+
+// Segments made by processes that are gone by the time the holder starts.
+const SETUP = String.raw`
+shmkit create --key 0x7001 --size 100 >/dev/null
+shmkit create --key 0x7002 --size 100 >/dev/null
+shmkit create --key 0x7003 --size 100 >/dev/null
+exec "$HOLD" "sh $T/steps.sh"
+`;
+
+// Run while the holder keeps its objects.
+const STEPS = String.raw`
+  step ipcs-m ipcs -m
+  step ipcs-mp ipcs -m -p
+  step ipcs-s ipcs -s
+  step ipcs-l ipcs -l
+  step ipcs-u ipcs -u
+  step ls shmkit ls --json
+  step ls-human shmkit ls
+  step ls-narrow env COLUMNS=50 "$NODE" "$BIN" ls
+  step ls-all shmkit ls -a --json
+  step ls-s shmkit ls -s --json
+  step limits shmkit limits --json
+  step usage shmkit usage --json
+  for id in 3 4 5; do step stat-$id shmkit stat $id --json; step ipcs-i-$id ipcs -m -i $id; done
+  step stat-key shmkit stat --key 0x7101 --json
+  step stat-human shmkit stat 3
+  step stat-missing shmkit stat 99999
+  step stat-s shmkit stat -s 0 --json
+  step ipcs-si ipcs -s -i 0
+  step orphans-dry shmkit rm --orphans --dry-run --json
+  step after-dry shmkit ls --json
+  step orphans shmkit rm --orphans
+  step after-orphans shmkit ls --json
+  step key-other shmkit rm --key 0x7003
+  step root-by-id shmkit rm 2
+  step after-root shmkit ls --json
+  step nobody-rm-id setpriv --reuid=65534 --regid=65534 --clear-groups "$NODE" "$BIN" rm 3
+  step nobody-all-dry setpriv --reuid=65534 --regid=65534 --clear-groups "$NODE" "$BIN" rm --all --dry-run --json
+  step all-dry shmkit rm --all -n --json
+  step rm-some shmkit rm 6 99999 3
+  step after-some shmkit ls --json
+  step all shmkit rm --all
+  step after-all shmkit ls --json
+  step sem-key-other shmkit rm -s --key 0x7203
+  step sem-all shmkit rm -s --all
+  step after-sem shmkit ls -s --json
+`;
+
+interface SegmentRow {
+  key: number;
+  id: number;
+  owner: string;
+  uid: number;
+  perms: number;
+  bytes: number;
+  nattch: number;
+  dest: boolean;
+  locked: boolean;
+  cpid: number;
+  lpid: number;
+  creatorAlive: boolean;
+  lastAlive: boolean;
+  residentBytes: number | null;
+}
+
+interface SemaphoreRow {
+  key: number;
+  id: number;
+  owner: string;
+  uid: number;
+  perms: number;
+  nsems: number;
+}
+
+let dir = '';
+
+function out(step: string): string {
+  return readFileSync(join(dir, `${step}.out`), 'utf8');
+}
+function err(step: string): string {
+  return readFileSync(join(dir, `${step}.err`), 'utf8');
+}
+function rc(step: string): number {
+  return Number(readFileSync(join(dir, `${step}.rc`), 'utf8'));
+}
+function json<T>(step: string): T {
+  assert.equal(rc(step), 0, `${step} failed: ${err(step)}`);
+  return JSON.parse(out(step)) as T;
+}
+function segments(step: string): SegmentRow[] {
+  return json<{ segments: SegmentRow[] }>(step).segments;
+}
+function ids(step: string): number[] {
+  return segments(step).map((s) => s.id);
+}
+
+/** The rows of one ipcs table, split on blanks, below the header line starting with `header`. */
+function ipcsRows(text: string, header: string): string[][] {
+  const lines = text.split('\n');
+  const start = lines.findIndex((l) => l.startsWith(header));
+  assert.ok(start >= 0, `no "${header}" header in:\n${text}`);
+  const rows: string[][] = [];
+  for (const line of lines.slice(start + 1)) {
+    if (line.trim() === '') break;
+    rows.push(line.trim().split(/\s+/));
+  }
+  return rows;
+}
+
+/** `name = value` lines of ipcs -l / -u, and `name=value` fields of ipcs -i, by name. */
+function ipcsFields(text: string): Map<string, string> {
+  const fields = new Map<string, string>();
+  for (const line of text.split('\n')) {
+    const eq = /^(.*?)\s*=\s*(.*?)\s*$/.exec(line);
+    if (eq && !line.includes('\t')) fields.set(eq[1]!.trim(), eq[2]!);
+    for (const m of line.matchAll(/(\w+)=(\S+)/g)) if (line.includes('\t')) fields.set(m[1]!, m[2]!);
+  }
+  return fields;
+}
+
+describe('shmkit ls, stat, limits, usage and rm in a private IPC namespace', { skip: isRoot ? false : 'needs root for unshare --ipc' }, () => {
+  before(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'shmkit-cli-'));
+    const script = join(dir, 'scenario.sh');
+    writeFileSync(script, PRELUDE + SETUP);
+    writeFileSync(join(dir, 'steps.sh'), PRELUDE + STEPS);
+    const hold = await compileC('cli-hold', HOLD);
+    const result = await run('unshare', ['--ipc', 'sh', script], {
+      env: { ...process.env, NODE: process.execPath, BIN, HOLD: hold, T: dir, COLUMNS: '' },
+      timeoutMs: 120_000,
+    });
+    assert.equal(result.code, 0, `scenario failed:\n${result.stdout}\n${result.stderr}`);
+  });
+
+  after(() => {
+    if (dir) rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('ls --json lists every segment ipcs -m lists, with the same columns', () => {
+    const rows = segments('ls');
+    const ipcs = ipcsRows(out('ipcs-m'), 'key');
+    assert.equal(rows.length, 8);
+    assert.equal(rows.length, ipcs.length);
+    rows.forEach((row, i) => {
+      const [key, shmid, owner, perms, bytes, nattch, ...status] = ipcs[i]!;
+      assert.equal(row.key >>> 0, Number(key), 'key');
+      assert.equal(row.id, Number(shmid), 'shmid');
+      assert.equal(row.owner, owner, 'owner');
+      assert.equal(row.perms, parseInt(perms!, 8), 'perms');
+      assert.equal(row.bytes, Number(bytes), 'bytes');
+      assert.equal(row.nattch, Number(nattch), 'nattch');
+      assert.equal(row.dest, status.includes('dest'), 'dest');
+      assert.equal(row.locked, status.includes('locked'), 'locked');
+    });
+  });
+
+  it('ls --json gives the creator and last pids of ipcs -m -p, and the uid behind the owner name', () => {
+    const rows = segments('ls');
+    const ipcs = ipcsRows(out('ipcs-mp'), 'shmid');
+    rows.forEach((row, i) => {
+      const [shmid, , cpid, lpid] = ipcs[i]!;
+      assert.equal(row.id, Number(shmid));
+      assert.equal(row.cpid, Number(cpid));
+      assert.equal(row.lpid, Number(lpid));
+      assert.equal(row.uid, row.owner === 'nobody' ? 65534 : 0);
+      assert.ok(row.owner === 'nobody' ? [0x7003, 0x7104].includes(row.key) : true);
+    });
+  });
+
+  it('ls tells whether the creator and the last user still live', () => {
+    const byKey = new Map(segments('ls').map((r) => [r.key, r]));
+    // Made by shmkit create, which has exited; never attached (lpid 0).
+    assert.deepEqual([byKey.get(0x7001)!.creatorAlive, byKey.get(0x7001)!.lastAlive, byKey.get(0x7001)!.lpid], [false, false, 0]);
+    // Made by a dead process, last attached by the live holder.
+    assert.deepEqual([byKey.get(0x7002)!.creatorAlive, byKey.get(0x7002)!.lastAlive], [false, true]);
+    // Made by the live holder.
+    assert.equal(byKey.get(0x7101)!.creatorAlive, true);
+    assert.equal(byKey.get(0x7103)!.creatorAlive, true);
+  });
+
+  it('ls gives the resident size: the pages really touched', () => {
+    const byKey = new Map(segments('ls').map((r) => [r.key, r]));
+    assert.equal(byKey.get(0x7101)!.residentBytes, 2 * PAGE_SIZE, '5000 bytes written: two pages');
+    assert.equal(byKey.get(0x7103)!.residentBytes, 0, 'never touched');
+  });
+
+  it('ls prints the ipcs -m columns as a table, narrowed to COLUMNS by dropping the extra ones', () => {
+    const lines = out('ls-human').trimEnd().split('\n');
+    assert.deepEqual(lines[0]!.split(/\s+/), ['key', 'shmid', 'owner', 'perms', 'bytes', 'nattch', 'status', 'resident', 'cpid', 'lpid']);
+    assert.equal(lines.length, 9);
+    assert.doesNotMatch(out('ls-human'), /\x1b\[/, 'no colour when stdout is not a terminal');
+    const narrow = out('ls-narrow').trimEnd().split('\n');
+    assert.ok(narrow.every((l) => l.length <= 50), `lines wider than 50:\n${narrow.join('\n')}`);
+    assert.match(narrow[0]!, /^key\s+shmid\s+.*bytes\s+nattch\s+status/);
+    assert.doesNotMatch(narrow[0]!, /lpid/);
+  });
+
+  it('ls -a --json has both kinds, ls --json only segments', () => {
+    assert.deepEqual(Object.keys(json<object>('ls')), ['segments']);
+    assert.deepEqual(Object.keys(json<object>('ls-all')), ['segments', 'semaphores']);
+  });
+
+  it('ls -s --json lists every semaphore set ipcs -s lists, with the same columns', () => {
+    const rows = json<{ semaphores: SemaphoreRow[] }>('ls-s').semaphores;
+    const ipcs = ipcsRows(out('ipcs-s'), 'key');
+    assert.equal(rows.length, 3);
+    assert.equal(rows.length, ipcs.length);
+    rows.forEach((row, i) => {
+      const [key, semid, owner, perms, nsems] = ipcs[i]!;
+      assert.deepEqual(
+        [row.key >>> 0, row.id, row.owner, row.perms, row.nsems],
+        [Number(key), Number(semid), owner, parseInt(perms!, 8), Number(nsems)],
+      );
+    });
+  });
+
+  it('stat --json prints struct shmid_ds with the C field names, agreeing with ipcs -m -i', () => {
+    for (const id of [3, 4, 5]) {
+      const s = json<ShmidDs & { id: number }>(`stat-${id}`);
+      const f = ipcsFields(out(`ipcs-i-${id}`));
+      assert.equal(s.id, id);
+      assert.deepEqual(Object.keys(s), ['id', 'shm_perm', 'shm_segsz', 'shm_atime', 'shm_dtime', 'shm_ctime', 'shm_cpid', 'shm_lpid', 'shm_nattch']);
+      assert.deepEqual(Object.keys(s.shm_perm), ['key', 'uid', 'gid', 'cuid', 'cgid', 'mode', 'seq']);
+      assert.deepEqual(
+        [s.shm_perm.uid, s.shm_perm.gid, s.shm_perm.cuid, s.shm_perm.cgid],
+        ['uid', 'gid', 'cuid', 'cgid'].map((n) => Number(f.get(n))),
+      );
+      assert.equal(s.shm_perm.mode, parseInt(f.get('mode')!, 8), 'mode, with SHM_DEST and SHM_LOCKED');
+      assert.equal(s.shm_segsz, Number(f.get('bytes')));
+      assert.equal(s.shm_cpid, Number(f.get('cpid')));
+      assert.equal(s.shm_lpid, Number(f.get('lpid')));
+      assert.equal(s.shm_nattch, Number(f.get('nattch')));
+      const atime = /att_time=(.*)/.exec(out(`ipcs-i-${id}`))![1]!.trim();
+      assert.equal(s.shm_atime, Date.parse(atime) / 1000, 'att_time');
+    }
+  });
+
+  it('stat --key finds the segment by key; stat of a missing id fails with one line and no stdout', () => {
+    assert.deepEqual(json('stat-key'), json('stat-3'));
+    assert.match(out('stat-human'), /^shmid\s+3$/m);
+    assert.match(out('stat-human'), /^key\s+0x00007101$/m);
+    assert.equal(rc('stat-missing'), 1);
+    assert.equal(out('stat-missing'), '');
+    assert.equal(err('stat-missing'), 'shmkit stat: 99999: EINVAL no such segment\n');
+  });
+
+  it('stat -s prints struct semid_ds and every semaphore, agreeing with ipcs -s -i', () => {
+    const s = json<{ id: number; sem_perm: { key: number; mode: number }; sem_nsems: number; sems: { semnum: number; semval: number; sempid: number; semncnt: number; semzcnt: number }[] }>('stat-s');
+    assert.equal(s.id, 0);
+    assert.equal(s.sem_perm.key, 0x7201);
+    assert.equal(s.sem_nsems, 3);
+    const rows = ipcsRows(out('ipcs-si'), 'semnum');
+    assert.deepEqual(
+      s.sems.map((v) => [v.semnum, v.semval, v.semncnt, v.semzcnt, v.sempid]),
+      rows.map((r) => r.map(Number)),
+    );
+    assert.deepEqual(s.sems.map((v) => v.semval), [0, 5, 7]);
+  });
+
+  it('limits --json agrees with ipcs -l, shmmax and shmall as decimal strings', () => {
+    const limits = json<{ shm: Record<string, number | string>; sem?: Record<string, number> }>('limits');
+    const f = ipcsFields(out('ipcs-l'));
+    assert.equal(typeof limits.shm.shmmax, 'string');
+    assert.equal(typeof limits.shm.shmall, 'string');
+    assert.equal(limits.shm.shmmni, Number(f.get('max number of segments')));
+    assert.equal(BigInt(limits.shm.shmmax!) / 1024n, BigInt(f.get('max seg size (kbytes)')!));
+    assert.equal(limits.shm.shmmin, Number(f.get('min seg size (bytes)')));
+    // ipcs multiplies shmall by the page size in KiB and saturates below 2^64.
+    const perPage = BigInt(PAGE_SIZE / 1024);
+    const max = 2n ** 64n - 1n;
+    let kbytes = BigInt(limits.shm.shmall!) * perPage;
+    if (kbytes > max) kbytes = max - (max % perPage);
+    assert.equal(kbytes, BigInt(f.get('max total shared memory (kbytes)')!));
+    assert.equal(limits.sem!.semmni, Number(f.get('max number of arrays')));
+    assert.equal(limits.sem!.semmsl, Number(f.get('max semaphores per array')));
+    assert.equal(limits.sem!.semmns, Number(f.get('max semaphores system wide')));
+    assert.equal(limits.sem!.semopm, Number(f.get('max ops per semop call')));
+    assert.equal(limits.sem!.semvmx, Number(f.get('semaphore max value')));
+  });
+
+  it('usage --json agrees with ipcs -u', () => {
+    const usage = json<{ shm: Record<string, number>; sem?: Record<string, number> }>('usage');
+    const text = out('ipcs-u');
+    const number = (re: RegExp) => Number(re.exec(text)![1]);
+    assert.equal(usage.shm.used_ids, number(/segments allocated (\d+)/));
+    assert.equal(usage.shm.shm_tot, number(/pages allocated (\d+)/));
+    assert.equal(usage.shm.shm_rss, number(/pages resident\s+(\d+)/));
+    assert.equal(usage.shm.shm_swp, number(/pages swapped\s+(\d+)/));
+    assert.equal(usage.shm.used_ids, 8);
+    assert.equal(usage.sem!.semusz, number(/used arrays = (\d+)/));
+    assert.equal(usage.sem!.semaem, number(/allocated semaphores = (\d+)/));
+  });
+
+  it('rm --orphans --dry-run names the unattached segments whose creator and last user are dead, and removes nothing', () => {
+    const would = segments('orphans-dry');
+    assert.deepEqual(would.map((r) => r.key), [0x7001], "0x7003 is an orphan too, but nobody's");
+    assert.deepEqual(ids('after-dry'), ids('ls'));
+  });
+
+  it('rm --orphans removes exactly those', () => {
+    assert.equal(rc('orphans'), 0, err('orphans'));
+    assert.equal(out('orphans'), '');
+    assert.deepEqual(ids('after-orphans'), ids('ls').filter((id) => id !== 0));
+  });
+
+  it('rm --key refuses another user\'s segment, even for root', () => {
+    assert.equal(rc('key-other'), 1);
+    assert.equal(out('key-other'), '');
+    assert.match(err('key-other'), /^shmkit rm: --key 0x7003: EPERM segment owned by nobody, not by you/);
+  });
+
+  it('root removes another user\'s segment when asked by id', () => {
+    assert.equal(rc('root-by-id'), 0, err('root-by-id'));
+    assert.deepEqual(ids('after-root'), ids('after-orphans').filter((id) => id !== 2));
+  });
+
+  it('another user can remove none of root\'s segments, by id or with --all', () => {
+    assert.equal(rc('nobody-rm-id'), 1);
+    assert.equal(out('nobody-rm-id'), '');
+    assert.equal(err('nobody-rm-id'), 'shmkit rm: 3: EPERM segment owned by root, not by you\n');
+    assert.deepEqual(segments('nobody-all-dry').map((r) => r.key), [0x7104]);
+  });
+
+  it('rm --all picks all of your segments and none of another user\'s', () => {
+    const would = segments('all-dry');
+    assert.deepEqual(would.map((r) => r.id), ids('after-root').filter((id) => id !== 7));
+    assert.ok(would.every((r) => r.owner === 'root'));
+  });
+
+  it('rm goes on past a bad id, reports it on its own line and exits 1', () => {
+    assert.equal(rc('rm-some'), 1);
+    assert.equal(out('rm-some'), '');
+    assert.equal(err('rm-some'), 'shmkit rm: 99999: EINVAL no such segment\n');
+    const after = segments('after-some');
+    assert.deepEqual(after.map((r) => r.id), ids('after-root').filter((id) => id !== 6), 'unattached 6 is gone');
+    assert.equal(after.find((r) => r.id === 3)!.dest, true, 'attached 3 stays, marked dest');
+  });
+
+  it('rm --all removes all of your segments; attached ones stay as "dest" until detached', () => {
+    assert.equal(rc('all'), 0, err('all'));
+    const left = segments('after-all');
+    assert.deepEqual(left.map((r) => r.id), [3, 4, 5, 7]);
+    for (const r of left) {
+      if (r.id === 7) assert.equal(r.owner, 'nobody');
+      else assert.ok(r.dest && r.nattch > 0 && r.key === 0, JSON.stringify(r));
+    }
+  });
+
+  it('rm -s --all removes your semaphore sets and not another user\'s; --key refuses theirs', () => {
+    assert.equal(rc('sem-key-other'), 1);
+    assert.match(err('sem-key-other'), /^shmkit rm: --key 0x7203: EPERM semaphore set owned by nobody/);
+    assert.equal(rc('sem-all'), 0, err('sem-all'));
+    assert.deepEqual(json<{ semaphores: SemaphoreRow[] }>('after-sem').semaphores.map((r) => r.key), [0x7203]);
+  });
+});

@@ -1,0 +1,85 @@
+// The shmkit command as a whole: help for every command, --version, one-line
+// errors naming the command, the argument and the code, exit codes 0/1/2,
+// and nothing on stdout when a command fails.
+import assert from 'node:assert/strict';
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, it } from 'node:test';
+import { ROOT, run } from './helpers/processes.js';
+
+const BIN = join(ROOT, 'bin', 'shmkit.js');
+const COMMANDS = ['ls', 'stat', 'limits', 'usage', 'rm', 'create', 'dump', 'cat', 'write', 'watch', 'demo', 'bench'];
+
+function shmkit(...args: string[]) {
+  return run(process.execPath, [BIN, ...args], { timeoutMs: 30_000 });
+}
+
+describe('shmkit', () => {
+  it('--version prints the version of package.json', async () => {
+    const { version } = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { version: string };
+    for (const flag of ['--version', '-V']) {
+      const result = await shmkit(flag);
+      assert.equal(result.code, 0);
+      assert.equal(result.stdout, `${version}\n`);
+    }
+  });
+
+  it('help lists every command with a summary', async () => {
+    const result = await shmkit('help');
+    assert.equal(result.code, 0);
+    for (const name of COMMANDS) assert.match(result.stdout, new RegExp(`^  ${name}\\s+\\S`, 'm'), name);
+    assert.equal((await shmkit('--help')).stdout, result.stdout);
+  });
+
+  it('every command has help, the same from "help NAME", "NAME --help" and "NAME -h"', async () => {
+    for (const name of COMMANDS) {
+      const [a, b, c] = await Promise.all([shmkit('help', name), shmkit(name, '--help'), shmkit(name, '-h')]);
+      assert.equal(a.code, 0, `${name}: ${a.stderr}`);
+      assert.match(a.stdout, new RegExp(`^Usage: shmkit ${name}\\b`), name);
+      assert.equal(b.stdout, a.stdout, name);
+      assert.equal(c.stdout, a.stdout, name);
+    }
+  });
+
+  it('no command is a usage error: help on stderr, exit 2', async () => {
+    const result = await shmkit();
+    assert.equal(result.code, 2);
+    assert.equal(result.stdout, '');
+    assert.match(result.stderr, /^Usage: shmkit COMMAND/);
+  });
+
+  it('an unknown command or option is one line naming it, exit 2, nothing on stdout', async () => {
+    const cases: [string[], string][] = [
+      [['frobnicate'], 'shmkit: frobnicate: ERR_UNKNOWN_COMMAND no such command (see shmkit help)\n'],
+      [['help', 'frobnicate'], 'shmkit: frobnicate: ERR_UNKNOWN_COMMAND no such command (see shmkit help)\n'],
+      [['ls', '--frob'], 'shmkit ls: --frob: ERR_UNKNOWN_OPTION unknown option (see shmkit help ls)\n'],
+      [['ls', 'extra'], 'shmkit ls: extra: ERR_UNEXPECTED_ARGUMENT this command takes no such argument (see shmkit help ls)\n'],
+      [['dump', '12', '--offset'], 'shmkit dump: --offset: ERR_INVALID_OPTION_VALUE needs a value (see shmkit help dump)\n'],
+      [['dump', 'twelve'], "shmkit dump: twelve: ERR_INVALID_ARG_VALUE 'twelve' is not an integer (see shmkit help dump)\n"],
+      [['rm'], 'shmkit rm: ERR_MISSING_ARGS give ids, --key, --orphans or --all (one kind) (see shmkit help rm)\n'],
+      [['rm', '--all', '--orphans'], 'shmkit rm: ERR_MISSING_ARGS give ids, --key, --orphans or --all (one kind) (see shmkit help rm)\n'],
+      [['rm', '-s', '--orphans'], 'shmkit rm: --orphans: ERR_INVALID_ARG_VALUE applies to segments only (a semaphore set has no attachments) (see shmkit help rm)\n'],
+      [['stat', '--key', 'zz'], "shmkit stat: --key: ERR_INVALID_ARG_VALUE 'zz' is not an integer (see shmkit help stat)\n"],
+      [['watch', '--interval', '0'], "shmkit watch: --interval: ERR_INVALID_ARG_VALUE '0' is not a positive number of seconds (see shmkit help watch)\n"],
+    ];
+    for (const [args, stderr] of cases) {
+      const result = await shmkit(...args);
+      assert.equal(result.code, 2, args.join(' '));
+      assert.equal(result.stdout, '', args.join(' '));
+      assert.equal(result.stderr, stderr);
+    }
+  });
+
+  it('demo is a stub for now', async () => {
+    const result = await shmkit('demo');
+    assert.equal(result.code, 0);
+    assert.equal(result.stdout, 'demo: coming\n');
+  });
+
+  it('bench without a built suite is one line and exit 1', { skip: existsSync(join(ROOT, 'dist', 'bench', 'main.js')) ? 'the suite is built' : false }, async () => {
+    const result = await shmkit('bench');
+    assert.equal(result.code, 1);
+    assert.equal(result.stdout, '');
+    assert.equal(result.stderr, 'shmkit bench: dist/bench/main.js: ENOENT the benchmark suite is not built (npm run build)\n');
+  });
+});

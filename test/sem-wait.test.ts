@@ -1,0 +1,252 @@
+// Waiting on semaphores without blocking the event loop: a thousand pending
+// waits at once while timers and the thread pool keep working, removal under
+// waiters, time limits and aborts that leave every value as it was (also
+// when the abort races the operation), and a process that exits by itself
+// once nothing is pending.
+import assert from 'node:assert/strict';
+import { pbkdf2 } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
+import { afterEach, describe, it } from 'node:test';
+import { setImmediate as nextTurn, setTimeout as sleep } from 'node:timers/promises';
+import { promisify } from 'node:util';
+import { GETNCNT, GETZCNT, IPC_NOWAIT, IPC_RMID, IpcError, SEM_UNDO, SemaphoreSet, semctl } from '../src/index.js';
+import { assertNoLeaks } from './helpers/ipc.js';
+import { assertExitedCleanly, lastJson, runNode } from './helpers/processes.js';
+
+assertNoLeaks();
+
+const made: SemaphoreSet[] = [];
+afterEach(() => {
+  for (const set of made.splice(0)) {
+    try {
+      semctl(set.id, 0, IPC_RMID);
+    } catch {
+      // removed by the test
+    }
+  }
+});
+
+function newSet(count: number, initial: number | number[] = 0): SemaphoreSet {
+  const set = SemaphoreSet.create({ count, initial });
+  made.push(set);
+  return set;
+}
+
+/** Polls `probe` at most `tries` times (a bound, not a timed assertion). */
+async function waitFor(what: string, probe: () => boolean, tries = 2000): Promise<void> {
+  for (let i = 0; i < tries; i++) {
+    if (probe()) return;
+    await sleep(5);
+  }
+  throw new Error(`gave up waiting for ${what}`);
+}
+
+/** Resolves to the promise's outcome, or rejects if it has not settled after `tries` turns of the loop. */
+async function settled<T>(promise: Promise<T>, what: string, tries = 4000): Promise<{ value?: T; error?: unknown }> {
+  let outcome: { value?: T; error?: unknown } | undefined;
+  promise.then((value) => (outcome = { value }), (error: unknown) => (outcome = { error }));
+  for (let i = 0; i < tries && outcome === undefined; i++) await sleep(5);
+  if (outcome === undefined) throw new Error(`${what} never settled`);
+  return outcome;
+}
+
+const take = [{ sem_num: 0, sem_op: -1 }];
+
+describe('waiting without blocking', () => {
+  it('1,000 pending waits in one process all complete once released, while timers fire and fs and crypto calls complete', async () => {
+    const set = newSet(1);
+    const waits = Array.from({ length: 1000 }, () => set.op(take));
+    let done = 0;
+    for (const w of waits) void w.then(() => done++);
+    await waitFor('1,000 waiters in the kernel', () => semctl(set.id, 0, GETNCNT) === 1000);
+
+    // With every wait pending, the loop and libuv's thread pool still work.
+    let ticks = 0;
+    const timer = setInterval(() => ticks++, 1);
+    try {
+      const files = await Promise.all(Array.from({ length: 32 }, () => readFile('/proc/self/stat', 'utf8')));
+      assert.equal(files.length, 32);
+      const keys = await Promise.all(Array.from({ length: 8 }, () => promisify(pbkdf2)('x', 'salt', 1000, 32, 'sha256')));
+      assert.equal(keys.length, 8);
+      await waitFor('timers to fire', () => ticks >= 20);
+    } finally {
+      clearInterval(timer);
+    }
+    assert.equal(done, 0, 'no wait completed before the release');
+
+    await set.op([{ sem_num: 0, sem_op: 1000 }]);
+    const outcome = await settled(Promise.all(waits), 'the 1,000 waits');
+    assert.equal(outcome.error, undefined);
+    assert.equal(done, 1000);
+    assert.equal(set.get(0), 0);
+    assert.equal(semctl(set.id, 0, GETNCNT), 0);
+  });
+
+  it('a wait completes when another process releases', async () => {
+    const set = newSet(2);
+    const wait = set.op([{ sem_num: 0, sem_op: -2 }, { sem_num: 1, sem_op: 0 }]);
+    const child = await runNode(`
+      import { SemaphoreSet } from 'SHMKIT';
+      const set = SemaphoreSet.open({ id: Number(process.argv[1]) });
+      await set.op([{ sem_num: 0, sem_op: 2 }]);
+    `, [String(set.id)]);
+    assertExitedCleanly(child);
+    assert.equal((await settled(wait, 'the wait')).error, undefined);
+    assert.equal(set.get(0), 0);
+  });
+
+  it('waits for zero', async () => {
+    const set = newSet(1, 2);
+    const zero = set.op([{ sem_num: 0, sem_op: 0 }]);
+    await waitFor('a wait for zero', () => semctl(set.id, 0, GETZCNT) === 1);
+    set.set(0, 0);
+    assert.equal((await settled(zero, 'the wait for zero')).error, undefined);
+  });
+
+  it('removing the set rejects every pending wait with EIDRM', async () => {
+    const set = newSet(2, [0, 1]);
+    const waits = [
+      ...Array.from({ length: 20 }, () => set.op(take)),
+      ...Array.from({ length: 20 }, () => set.op([{ sem_num: 1, sem_op: 0 }], { timeoutMs: 60_000 })),
+    ];
+    await waitFor('40 waiters', () => semctl(set.id, 0, GETNCNT) === 20 && semctl(set.id, 1, GETZCNT) === 20);
+    set.remove();
+    const outcomes = await settled(Promise.allSettled(waits), 'the waits');
+    for (const o of outcomes.value ?? []) {
+      assert.equal(o.status, 'rejected');
+      const reason = (o as PromiseRejectedResult).reason as IpcError;
+      assert.ok(reason instanceof IpcError);
+      assert.ok(reason.code === 'EIDRM' || reason.code === 'EINVAL', reason.message);
+    }
+    // A wait started after the removal fails at once.
+    await assert.rejects(set.op(take), { code: 'EINVAL' });
+  });
+
+  it('timeoutMs rejects with ETIMEDOUT and leaves every value as it was', async () => {
+    const set = newSet(2, [1, 0]);
+    const error = (await settled(set.op([{ sem_num: 0, sem_op: -1 }, { sem_num: 1, sem_op: -1 }], { timeoutMs: 30 }), 'the wait')).error;
+    assert.ok(error instanceof IpcError);
+    assert.equal(error.code, 'ETIMEDOUT');
+    assert.equal(error.syscall, 'semtimedop');
+    assert.deepEqual([set.get(0), set.get(1)], [1, 0]);
+    assert.equal(semctl(set.id, 1, GETNCNT), 0, 'no waiter left in the kernel');
+    await assert.rejects(set.op(take.map((s) => ({ ...s, sem_num: 1 })), { timeoutMs: 0 }), { code: 'ETIMEDOUT' });
+  });
+
+  it('IPC_NOWAIT rejects with EAGAIN instead of waiting', async () => {
+    const set = newSet(1);
+    await assert.rejects(set.op([{ sem_num: 0, sem_op: -1, sem_flg: IPC_NOWAIT }]), { name: 'IpcError', code: 'EAGAIN' });
+  });
+
+  it('an AbortSignal rejects with AbortError and leaves every value as it was', async () => {
+    const set = newSet(2, [1, 0]);
+    const controller = new AbortController();
+    const wait = set.op([{ sem_num: 0, sem_op: -1, sem_flg: SEM_UNDO }, { sem_num: 1, sem_op: -1 }], { signal: controller.signal });
+    await waitFor('the waiter', () => semctl(set.id, 1, GETNCNT) === 1);
+    const reason = new Error('changed my mind');
+    controller.abort(reason);
+    const { error } = await settled(wait, 'the aborted wait');
+    assert.ok(error instanceof DOMException, String(error));
+    assert.equal(error.name, 'AbortError');
+    assert.equal(error.cause, reason);
+    assert.deepEqual([set.get(0), set.get(1)], [1, 0]);
+    assert.equal(semctl(set.id, 1, GETNCNT), 0);
+
+    await assert.rejects(set.op(take, { signal: AbortSignal.abort() }), { name: 'AbortError' });
+    assert.equal(set.get(0), 1, 'an already aborted signal does nothing');
+  });
+
+  it('an abort racing a release is exact: a resolved wait took the unit, a rejected one left it', async () => {
+    const set = newSet(1);
+    const counts = { resolved: 0, aborted: 0 };
+    for (let i = 0; i < 300; i++) {
+      set.set(0, 0);
+      const controller = new AbortController();
+      const outcome = settled(set.op(take, { signal: controller.signal }), `wait ${i}`);
+      // Release and abort in varying order and distance, so that some
+      // aborts come after the kernel granted the wait.
+      const order = i % 3;
+      if (order === 0) {
+        set.set(0, 1);
+        controller.abort();
+      } else if (order === 1) {
+        controller.abort();
+        set.set(0, 1);
+      } else {
+        await nextTurn();
+        set.set(0, 1);
+        for (let t = 0; t < i % 7; t++) await nextTurn();
+        controller.abort();
+      }
+      const { error } = await outcome;
+      if (error === undefined) {
+        counts.resolved++;
+        assert.equal(set.get(0), 0, `wait ${i} resolved, so it took the unit`);
+      } else {
+        counts.aborted++;
+        assert.equal((error as Error).name, 'AbortError');
+        assert.equal(set.get(0), 1, `wait ${i} was aborted, so the unit is still there`);
+      }
+      assert.equal(semctl(set.id, 0, GETNCNT), 0);
+    }
+    assert.ok(counts.aborted > 0, 'some waits were aborted');
+  });
+
+  it('a timeout racing a release is exact too', async () => {
+    const set = newSet(1);
+    for (let i = 0; i < 60; i++) {
+      set.set(0, 0);
+      const outcome = settled(set.op(take, { timeoutMs: 1 + (i % 3) }), `wait ${i}`);
+      await sleep(i % 4);
+      set.set(0, 1);
+      const { error } = await outcome;
+      if (error === undefined) {
+        assert.equal(set.get(0), 0, `wait ${i} resolved, so it took the unit`);
+      } else {
+        assert.equal((error as IpcError).code, 'ETIMEDOUT');
+        assert.equal(set.get(0), 1, `wait ${i} timed out, so the unit is still there`);
+      }
+    }
+  });
+
+  it('disposing a handle rejects its pending waits with ERR_SEM_CLOSED and keeps the set', async () => {
+    const set = newSet(1);
+    const handle = SemaphoreSet.open({ id: set.id });
+    const wait = handle.op(take);
+    const other = set.op(take);
+    await waitFor('two waiters', () => semctl(set.id, 0, GETNCNT) === 2);
+    handle[Symbol.dispose]();
+    const { error } = await settled(wait, 'the disposed wait');
+    assert.equal((error as { code?: string }).code, 'ERR_SEM_CLOSED');
+    await waitFor('one waiter left', () => semctl(set.id, 0, GETNCNT) === 1);
+    set.set(0, 1);
+    assert.equal((await settled(other, 'the other wait')).error, undefined);
+  });
+});
+
+describe('process lifetime', () => {
+  it('a pending wait keeps the process alive; once waits are done, timed out or aborted it exits by itself', async () => {
+    const set = newSet(1);
+    const child = runNode(`
+      import { SemaphoreSet } from 'SHMKIT';
+      const set = SemaphoreSet.open({ id: Number(process.argv[1]) });
+      const results = [];
+      await set.op([{ sem_num: 0, sem_op: 0 }], { timeoutMs: 0 }).then(() => results.push('zero'));
+      await set.op([{ sem_num: 0, sem_op: -1 }], { timeoutMs: 20 }).catch((e) => results.push(e.code));
+      const controller = new AbortController();
+      setTimeout(() => controller.abort(), 20);
+      await set.op([{ sem_num: 0, sem_op: -1 }], { signal: controller.signal }).catch((e) => results.push(e.name));
+      // Nothing but this wait is left: it alone keeps the process alive until the parent releases.
+      set.op([{ sem_num: 0, sem_op: -1 }]).then(() => {
+        results.push('released');
+        console.log(JSON.stringify(results));
+      });
+    `, [String(set.id)], { timeoutMs: 30_000 });
+    await waitFor('the child to wait', () => semctl(set.id, 0, GETNCNT) === 1);
+    await sleep(50); // give a wrongly unreferenced waiter time to let the child exit early
+    set.op([{ sem_num: 0, sem_op: 1 }]);
+    const result = await child;
+    assertExitedCleanly(result);
+    assert.deepEqual(lastJson(result), ['zero', 'ETIMEDOUT', 'AbortError', 'released']);
+  });
+});
