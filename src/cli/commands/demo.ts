@@ -1,16 +1,21 @@
 import { parse } from '../args.js';
 import { writeOut, type Command } from '../command.js';
+import { runDemo } from '../demo/demo.js';
 
 export const demo: Command = {
   name: 'demo',
-  summary: 'a guided demonstration (coming)',
+  summary: 'watch two processes pass C structs through shared memory',
   help: `Usage: shmkit demo
 
-A guided demonstration of shmkit. Coming.
+Starts a writer (this process) and a reader (a child process) that pass five
+C-layout records through one System V segment, synchronised by two
+semaphores (empty/full), and explains each step: key, id, attach, write,
+read, nattch, remove. Nothing is left behind, even if interrupted: the
+segment is marked for removal at once and the semaphore set is removed on
+exit, Ctrl-C or SIGTERM.
 `,
   async run(argv) {
     parse(argv, {});
-    await writeOut('demo: coming\n');
-    return 0;
+    return runDemo((line) => void writeOut(`${line}\n`));
   },
 };
