@@ -135,8 +135,8 @@ const STEPS = String.raw`
   step key-other shmkit rm --key 0x7003
   step root-by-id shmkit rm 2
   step after-root shmkit ls --json
-  step nobody-rm-id setpriv --reuid=65534 --regid=65534 --clear-groups "$NODE" "$BIN" rm 3
-  step nobody-all-dry setpriv --reuid=65534 --regid=65534 --clear-groups "$NODE" "$BIN" rm --all --dry-run --json
+  step nobody-rm-id "$NODE" "$ASNOBODY" rm 3
+  step nobody-all-dry "$NODE" "$ASNOBODY" rm --all --dry-run --json
   step all-dry shmkit rm --all -n --json
   step rm-some shmkit rm 6 99999 3
   step after-some shmkit ls --json
@@ -227,7 +227,7 @@ describe('shmkit ls, stat, limits, usage and rm in a private IPC namespace', { s
     writeFileSync(join(dir, 'steps.sh'), PRELUDE + STEPS);
     const hold = await compileC('cli-hold', HOLD);
     const result = await run('unshare', ['--ipc', 'sh', script], {
-      env: { ...process.env, NODE: process.execPath, BIN, HOLD: hold, T: dir, COLUMNS: '' },
+      env: { ...process.env, NODE: process.execPath, BIN, ASNOBODY: join(ROOT, 'dist/test/helpers/as-nobody.js'), HOLD: hold, T: dir, COLUMNS: '' },
       timeoutMs: 120_000,
     });
     assert.equal(result.code, 0, `scenario failed:\n${result.stdout}\n${result.stderr}`);

@@ -70,12 +70,6 @@ describe('shmkit', () => {
     }
   });
 
-  it('demo is a stub for now', async () => {
-    const result = await shmkit('demo');
-    assert.equal(result.code, 0);
-    assert.equal(result.stdout, 'demo: coming\n');
-  });
-
   it('bench without a built suite is one line and exit 1', { skip: existsSync(join(ROOT, 'dist', 'bench', 'main.js')) ? 'the suite is built' : false }, async () => {
     const result = await shmkit('bench');
     assert.equal(result.code, 1);
