@@ -11,6 +11,7 @@ import { after, before, describe, it } from 'node:test';
 import { PAGE_SIZE, type ShmidDs } from '../src/index.js';
 import { compileC } from './helpers/c.js';
 import { isRoot, ROOT, run } from './helpers/processes.js';
+import type { SegmentRow } from '../src/cli/segments.js';
 
 const BIN = join(ROOT, 'bin', 'shmkit.js');
 
@@ -147,22 +148,6 @@ const STEPS = String.raw`
   step after-sem shmkit ls -s --json
 `;
 
-interface SegmentRow {
-  key: number;
-  id: number;
-  owner: string;
-  uid: number;
-  perms: number;
-  bytes: number;
-  nattch: number;
-  dest: boolean;
-  locked: boolean;
-  cpid: number;
-  lpid: number;
-  creatorAlive: boolean;
-  lastAlive: boolean;
-  residentBytes: number | null;
-}
 
 interface SemaphoreRow {
   key: number;

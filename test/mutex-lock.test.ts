@@ -8,6 +8,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { GETNCNT, GETVAL, IPC_RMID, IpcError, Mutex, semctl } from '../src/index.js';
 import { assertNoLeaks, uniqueKey } from './helpers/ipc.js';
 import { assertExitedCleanly, lastJson, runNode } from './helpers/processes.js';
+import { waitFor } from './helpers/shm.js';
 
 assertNoLeaks();
 
@@ -26,15 +27,6 @@ function newMutex(key?: number): Mutex {
   const mutex = Mutex.create({ key });
   made.push(mutex.id);
   return mutex;
-}
-
-/** Polls `probe` at most `tries` times (a bound, not a timed assertion). */
-async function waitFor(what: string, probe: () => boolean, tries = 2000): Promise<void> {
-  for (let i = 0; i < tries; i++) {
-    if (probe()) return;
-    await sleep(5);
-  }
-  throw new Error(`gave up waiting for ${what}`);
 }
 
 describe('Mutex', () => {

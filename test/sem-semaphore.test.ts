@@ -4,10 +4,10 @@
 // and abort.
 import assert from 'node:assert/strict';
 import { afterEach, describe, it } from 'node:test';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { GETNCNT, IPC_RMID, IpcError, Semaphore, semctl } from '../src/index.js';
 import { assertNoLeaks, uniqueKey } from './helpers/ipc.js';
 import { assertExitedCleanly, lastJson, runNode } from './helpers/processes.js';
+import { waitFor } from './helpers/shm.js';
 
 assertNoLeaks();
 
@@ -26,15 +26,6 @@ function newSemaphore(initial = 0, key?: number): Semaphore {
   const sem = Semaphore.create({ initial, key });
   made.push(sem.id);
   return sem;
-}
-
-/** Polls `probe` at most `tries` times (a bound, not a timed assertion). */
-async function waitFor(what: string, probe: () => boolean, tries = 2000): Promise<void> {
-  for (let i = 0; i < tries; i++) {
-    if (probe()) return;
-    await sleep(5);
-  }
-  throw new Error(`gave up waiting for ${what}`);
 }
 
 // A child that takes a unit of semaphore argv[1] (with undo if argv[2] is

@@ -4,13 +4,13 @@
 // EPERM for an unprivileged user (a child that drops to nobody).
 import assert from 'node:assert/strict';
 import { afterEach, describe, it } from 'node:test';
-import { setTimeout as sleep } from 'node:timers/promises';
 import {
   GETALL, GETNCNT, GETPID, GETVAL, GETZCNT, IPC_CREAT, IPC_EXCL, IPC_INFO, IPC_NOWAIT, IPC_PRIVATE, IPC_RMID, IPC_SET,
   IPC_STAT, IpcError, SEM_INFO, SEM_STAT, SETALL, SETVAL, semctl, semget, semop, semtimedop,
 } from '../src/index.js';
 import { assertNoLeaks, uniqueKey } from './helpers/ipc.js';
 import { assertExitedCleanly, isRoot, lastJson, runNode } from './helpers/processes.js';
+import { waitFor } from './helpers/shm.js';
 
 assertNoLeaks();
 
@@ -40,15 +40,6 @@ function ipcError(code: string, syscall: string) {
     assert.equal(error.syscall, syscall);
     return true;
   };
-}
-
-/** Polls `probe` at most `tries` times (a bound, not a timed assertion). */
-async function waitFor(what: string, probe: () => boolean, tries = 2000): Promise<void> {
-  for (let i = 0; i < tries; i++) {
-    if (probe()) return;
-    await sleep(5);
-  }
-  throw new Error(`gave up waiting for ${what}`);
 }
 
 describe('semget', () => {

@@ -12,6 +12,7 @@ import { promisify } from 'node:util';
 import { GETNCNT, GETZCNT, IPC_NOWAIT, IPC_RMID, IpcError, SEM_UNDO, SemaphoreSet, semctl } from '../src/index.js';
 import { assertNoLeaks } from './helpers/ipc.js';
 import { assertExitedCleanly, lastJson, runNode } from './helpers/processes.js';
+import { waitFor } from './helpers/shm.js';
 
 assertNoLeaks();
 
@@ -30,15 +31,6 @@ function newSet(count: number, initial: number | number[] = 0): SemaphoreSet {
   const set = SemaphoreSet.create({ count, initial });
   made.push(set);
   return set;
-}
-
-/** Polls `probe` at most `tries` times (a bound, not a timed assertion). */
-async function waitFor(what: string, probe: () => boolean, tries = 2000): Promise<void> {
-  for (let i = 0; i < tries; i++) {
-    if (probe()) return;
-    await sleep(5);
-  }
-  throw new Error(`gave up waiting for ${what}`);
 }
 
 /** Resolves to the promise's outcome, or rejects if it has not settled after `tries` turns of the loop. */
