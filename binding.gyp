@@ -7,7 +7,8 @@
         "native/constants.cc",
         "native/shm.cc",
         "native/external_buffer.cc",
-        "native/sem.cc"
+        "native/sem.cc",
+        "native/futex.cc"
       ],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
       "defines": ["NAPI_VERSION=8", "NAPI_DISABLE_CPP_EXCEPTIONS", "NODE_ADDON_API_DISABLE_DEPRECATED"],

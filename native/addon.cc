@@ -6,6 +6,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   InitConstants(env, exports);
   InitShm(env, exports);
   InitSem(env, exports);
+  InitFutex(env, exports);
   return exports;
 }
 

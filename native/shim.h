@@ -23,6 +23,7 @@ inline Napi::Value U64(Napi::Env env, uint64_t v) { return Napi::BigInt::New(env
 void InitShm(Napi::Env env, Napi::Object exports);
 void InitConstants(Napi::Env env, Napi::Object exports);
 void InitSem(Napi::Env env, Napi::Object exports);
+void InitFutex(Napi::Env env, Napi::Object exports);
 
 // Wraps [data, data+length) in an ArrayBuffer whose backing store calls
 // on_free(data, hint) when V8 frees it (possibly on a GC thread, during GC).

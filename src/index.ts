@@ -17,3 +17,4 @@ export { Semaphore } from './semaphore.js';
 export type { SemaphoreCreateOptions, AcquireOptions } from './semaphore.js';
 export { Mutex } from './mutex.js';
 export type { MutexCreateOptions, MutexOpenOrCreateOptions } from './mutex.js';
+export * from './channel/index.js';

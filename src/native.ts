@@ -9,6 +9,9 @@ assertSupportedPlatform();
 /** Opaque record of one attachment, owned by the addon. */
 export type MappingHandle = { readonly __mapping: unique symbol };
 
+/** Opaque futex waiter (a thread that runs FUTEX_WAIT and reports back), owned by the addon. */
+export type FutexWaiterHandle = { readonly __futexWaiter: unique symbol };
+
 /** `struct shmid_ds` flattened, with the C field names. */
 export interface NativeShmStat {
   key: number;
@@ -65,6 +68,16 @@ export interface NativeBinding {
   semWaitInit(dispatch: (token: number, result: number) => void): void;
   semWaitStart(semid: number, sops: Int32Array, timeoutMs: number): number;
   semWaitCancel(token: number): number;
+  // Futexes and liveness, for the channel (native/futex.cc).
+  futexWake(buffer: ArrayBuffer, byteOffset: number, count: number): number;
+  futexWaitSync(buffer: ArrayBuffer, byteOffset: number, expected: number, timeoutMs: number): number;
+  futexWaiterNew(callback: (result: number) => void): FutexWaiterHandle | number;
+  futexWaiterWait(handle: FutexWaiterHandle, buffer: ArrayBuffer, byteOffset: number, expected: number, timeoutMs: number): number;
+  futexWaiterIdle(handle: FutexWaiterHandle): void;
+  futexWaiterCancel(handle: FutexWaiterHandle): void;
+  futexWaiterClose(handle: FutexWaiterHandle): void;
+  kill0(pid: number): number;
+  schedYield(): void;
 }
 
 const require = createRequire(import.meta.url);

@@ -1,0 +1,381 @@
+// The benchmark suite: `npm run bench` (or `node dist/bench/main.js [--quick|--smoke]
+// [--out DIR] [--no-pin]`). Runs the transport suite as is and with both
+// processes pinned to one CPU, the C reference, and the struct and semaphore
+// benchmarks if present; writes latest.json, latest.md and latest.svg.
+import { execFile, spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { availableParallelism, cpus, loadavg, release } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import { evaluateTargets, runSuite, SIZES, type Scale, type SuiteResult, type TargetResult } from './channel.js';
+
+export interface OtherBench {
+  name: string;
+  module: string;
+  status: 'ok' | 'absent' | 'failed';
+  note?: string;
+  result?: unknown;
+}
+
+export interface BenchReport {
+  schema: 'shmkit-bench/1';
+  date: string;
+  scale: Scale;
+  machine: {
+    cpuModel: string;
+    cores: number;
+    availableParallelism: number;
+    kernel: string;
+    node: string;
+    loadAverage: number[];
+  };
+  sizes: readonly number[];
+  unpinned: SuiteResult;
+  pinned: SuiteResult | null;
+  pinnedNote?: string;
+  targets: TargetResult[];
+  other: OtherBench[];
+  seconds: number;
+}
+
+const args = process.argv.slice(2);
+const scale: Scale = args.includes('--smoke') ? 'smoke' : args.includes('--quick') ? 'quick' : 'full';
+const outIndex = args.indexOf('--out');
+const outDir = outIndex >= 0 && args[outIndex + 1] ? args[outIndex + 1]! : fileURLToPath(new URL('../../bench/results/', import.meta.url));
+const log = (line: string) => process.stderr.write(`${line}\n`);
+
+async function hasTaskset(): Promise<boolean> {
+  try {
+    await promisify(execFile)('taskset', ['-p', String(process.pid)]);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** The suite again in a child pinned (with its peers) to one CPU. */
+async function runPinned(): Promise<SuiteResult> {
+  const suite = fileURLToPath(new URL('./channel.js', import.meta.url));
+  const flags = ['--json', '--pinned'];
+  if (scale !== 'full') flags.push(`--${scale}`);
+  // The quick run measures the smallest and largest messages only, to stay under a minute.
+  if (scale === 'quick') flags.push('--sizes', `${SIZES[0]},${SIZES[SIZES.length - 1]}`);
+  const child = spawn('taskset', ['-c', '0', process.execPath, suite, ...flags], { stdio: ['ignore', 'pipe', 'inherit'] });
+  let stdout = '';
+  child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
+  const [code] = (await once(child, 'exit')) as [number | null];
+  if (code !== 0) throw new Error(`pinned suite exited with ${code}`);
+  return JSON.parse(stdout.trim().split('\n').pop()!) as SuiteResult;
+}
+
+/** struct and semaphore benchmarks, written by others: run if their modules exist. */
+async function runOther(name: string, module: string, fn: string): Promise<OtherBench> {
+  let mod: Record<string, unknown>;
+  try {
+    mod = (await import(module)) as Record<string, unknown>;
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === 'ERR_MODULE_NOT_FOUND') return { name, module, status: 'absent', note: `${module} is not built; skipped` };
+    return { name, module, status: 'failed', note: `import failed: ${(error as Error).message}` };
+  }
+  const run = mod[fn];
+  if (typeof run !== 'function') return { name, module, status: 'absent', note: `${module} has no ${fn}(); skipped` };
+  try {
+    const result: unknown = await (run as (options: { quick: boolean; smoke: boolean }) => unknown)({
+      quick: scale !== 'full',
+      smoke: scale === 'smoke',
+    });
+    return { name, module, status: 'ok', result };
+  } catch (error) {
+    return { name, module, status: 'failed', note: `${fn}() failed: ${(error as Error).message}` };
+  }
+}
+
+const begin = performance.now();
+log(`shmkit benchmark (${scale})`);
+log('unpinned:');
+const unpinned = await runSuite({ scale, pinned: false, log });
+let pinned: SuiteResult | null = null;
+let pinnedNote: string | undefined;
+if (args.includes('--no-pin')) {
+  pinnedNote = 'skipped (--no-pin)';
+} else if (!(await hasTaskset())) {
+  pinnedNote = 'skipped: taskset is not installed';
+} else {
+  log('pinned to CPU 0 (taskset -c 0):');
+  try {
+    pinned = await runPinned();
+    if (scale === 'quick') pinnedNote = 'quick run: 64 B and 1 MiB only';
+  } catch (error) {
+    pinnedNote = `failed: ${(error as Error).message}`;
+  }
+}
+const other = [
+  await runOther('struct', './struct.js', 'runStructBench'),
+  await runOther('semaphore', './sem.js', 'runSemBench'),
+];
+for (const o of other) log(`${o.name}: ${o.status}${o.note ? ` (${o.note})` : ''}`);
+
+const cpu = cpus();
+const report: BenchReport = {
+  schema: 'shmkit-bench/1',
+  date: new Date().toISOString(),
+  scale,
+  machine: {
+    cpuModel: cpu[0]?.model.trim() ?? 'unknown',
+    cores: cpu.length,
+    availableParallelism: availableParallelism(),
+    kernel: release(),
+    node: process.version,
+    loadAverage: loadavg().map((x) => Math.round(x * 100) / 100),
+  },
+  sizes: SIZES,
+  unpinned,
+  pinned,
+  pinnedNote,
+  targets: evaluateTargets(unpinned),
+  other,
+  seconds: 0,
+};
+report.seconds = (performance.now() - begin) / 1000;
+
+mkdirSync(outDir, { recursive: true });
+writeFileSync(join(outDir, 'latest.json'), `${JSON.stringify(report, null, 2)}\n`);
+writeFileSync(join(outDir, 'latest.md'), renderMarkdown(report));
+writeFileSync(join(outDir, 'latest.svg'), renderSvg(report));
+for (const target of report.targets) {
+  log(`target ${target.met ? 'MET   ' : 'MISSED'} ${target.description}: ${target.ratio === null ? 'n/a' : target.ratio.toFixed(2)} (need ${target.requirement})`);
+}
+log(`wrote ${join(outDir, 'latest.{json,md,svg}')} in ${report.seconds.toFixed(1)} s`);
+
+// ---- reports ------------------------------------------------------------
+
+function sizeName(size: number): string {
+  return size >= 1048576 ? `${size / 1048576} MiB` : size >= 1024 ? `${size / 1024} KiB` : `${size} B`;
+}
+
+function num(x: number | undefined, digits = 2): string {
+  if (x === undefined || !Number.isFinite(x)) return '–';
+  if (Number.isInteger(x) && Math.abs(x) < 1e4) return String(x);
+  if (Math.abs(x) >= 1e6) return `${(x / 1e6).toFixed(2)} M`;
+  if (Math.abs(x) >= 1e4) return `${(x / 1e3).toFixed(0)} k`;
+  return x.toFixed(digits);
+}
+
+function labelOf(r: BenchReport, id: string): string {
+  return r.unpinned.transports.find((t) => t.id === id)?.label ?? id;
+}
+
+function table(head: string[], rows: string[][]): string {
+  return [`| ${head.join(' | ')} |`, `|${head.map((_, i) => (i === 0 ? ' --- ' : ' ---: ')).join('|')}|`, ...rows.map((row) => `| ${row.join(' | ')} |`)].join('\n');
+}
+
+function isScalar(v: unknown): v is string | number | boolean | null {
+  return v === null || ['string', 'number', 'boolean'].includes(typeof v);
+}
+
+function cell(v: unknown): string {
+  return typeof v === 'number' ? num(v, 3) : isScalar(v) ? String(v) : JSON.stringify(v);
+}
+
+function heading(name: string): string[] {
+  return name ? [`**${name}**`, ''] : [];
+}
+
+/** Whatever another benchmark returned, as tables: arrays of records, records of scalars, then scalars. */
+function renderValue(name: string, value: unknown): string[] {
+  if (isScalar(value)) return [`- ${name}: ${cell(value)}`];
+  if (Array.isArray(value)) {
+    if (value.length > 0 && value.every((row) => typeof row === 'object' && row !== null && !Array.isArray(row))) {
+      const keys = [...new Set(value.flatMap((row) => Object.keys(row as object)))];
+      return ['', ...heading(name), table(keys, value.map((row) => keys.map((k) => cell((row as Record<string, unknown>)[k])))), ''];
+    }
+    return [`- ${name}: ${cell(value)}`];
+  }
+  const entries = Object.entries(value as Record<string, unknown>);
+  if (entries.every(([, v]) => isScalar(v))) {
+    return ['', ...heading(name), table(['', 'value'], entries.map(([k, v]) => [k, cell(v)])), ''];
+  }
+  return entries.flatMap(([k, v]) => renderValue(name ? `${name}.${k}` : k, v));
+}
+
+function otherSection(o: OtherBench): string {
+  if (o.status !== 'ok') return `### ${o.name}\n\n${o.note ?? o.status}\n`;
+  return `### ${o.name}\n\n${renderValue('', o.result).join('\n')}\n`;
+}
+
+function renderMarkdown(r: BenchReport): string {
+  const m = r.machine;
+  const ids = r.unpinned.transports.map((t) => t.id);
+  const out: string[] = [];
+  out.push(`# shmkit benchmark`, '');
+  out.push(
+    `${r.date} · ${m.cpuModel}, ${m.cores} cores (${m.availableParallelism} usable) · Linux ${m.kernel} · Node ${m.node} · ` +
+      `load average ${m.loadAverage.join(' / ')} · scale \`${r.scale}\` · ${r.seconds.toFixed(0)} s`,
+    '',
+    'One run on one machine: every ratio below compares numbers measured in this run. ' +
+      'Round trips are 64-byte messages echoed by a peer process; throughput is one way, measured at the receiver after a warm-up. ' +
+      '"Pinned" runs both processes on one CPU (`taskset -c 0`).',
+    '',
+  );
+
+  out.push('## Targets', '');
+  out.push(
+    table(
+      ['', 'target', 'measured', 'ratio', 'required'],
+      r.targets.map((t) => [t.met ? '✅ met' : '❌ missed', t.description, t.measured, t.ratio === null ? '–' : t.ratio.toFixed(2), t.requirement]),
+    ),
+    '',
+  );
+  for (const t of r.targets.filter((t) => t.note)) out.push(`- **${t.met ? 'Note' : 'Missed'}: ${t.description}.** ${t.note}`);
+  out.push('');
+
+  const p = r.pinned;
+  out.push('## Round trip, 64-byte messages (µs, lower is better)', '');
+  const rttRows = ids
+    .filter((id) => r.unpinned.roundTrip[id] || p?.roundTrip[id])
+    .map((id) => [
+      labelOf(r, id),
+      num(r.unpinned.roundTrip[id]?.median_us),
+      num(r.unpinned.roundTrip[id]?.p99_us),
+      num(p?.roundTrip[id]?.median_us),
+      num(p?.roundTrip[id]?.p99_us),
+    ]);
+  rttRows.push([
+    '*C shared-memory ping-pong (reference)*',
+    num(r.unpinned.c.pingPong?.median_us),
+    num(r.unpinned.c.pingPong?.p99_us),
+    num(p?.c.pingPong?.median_us),
+    num(p?.c.pingPong?.p99_us),
+  ]);
+  out.push(table(['transport', 'median', 'p99', 'median, pinned', 'p99, pinned'], rttRows), '');
+
+  for (const [title, key, digits] of [
+    ['One-way throughput, messages/s', 'messages_per_s', 0],
+    ['One-way throughput, GB/s', 'gb_per_s', 3],
+  ] as const) {
+    for (const suite of [r.unpinned, p]) {
+      if (!suite) continue;
+      const sizes = SIZES.filter((size) => Object.values(suite.throughput).some((rows) => rows[size]));
+      out.push(`## ${title}${suite.pinned ? ', pinned to one CPU' : ''}`, '');
+      const rows = ids.map((id) => [labelOf(r, id), ...sizes.map((size) => num(suite.throughput[id]?.[size]?.[key], digits))]);
+      rows.push(['*C memcpy (reference)*', ...sizes.map((size) => num(suite.c.memcpy[size]?.[key], digits))]);
+      out.push(table(['transport', ...sizes.map(sizeName)], rows), '');
+    }
+  }
+
+  if (p) {
+    const rank = (suite: SuiteResult) =>
+      Object.entries(suite.roundTrip)
+        .sort((a, b) => a[1].median_us - b[1].median_us)
+        .map(([id, v]) => `${id} ${num(v.median_us)}`)
+        .join(' < ');
+    out.push('## Ranking by 64 B round trip', '', `- two CPUs: ${rank(r.unpinned)}`, `- one CPU: ${rank(p)}`, '');
+  }
+  if (r.pinnedNote) out.push(`Pinned run: ${r.pinnedNote}.`, '');
+
+  out.push('## Other benchmarks', '');
+  for (const o of r.other) out.push(otherSection(o));
+
+  const errors = [...Object.entries(r.unpinned.errors), ...Object.entries(p?.errors ?? {}).map(([k, v]) => [`pinned ${k}`, v])];
+  if (errors.length > 0) {
+    out.push('## Errors', '');
+    for (const [what, message] of errors) out.push(`- ${what}: ${message}`);
+    out.push('');
+  }
+  return `${out.join('\n')}\n`;
+}
+
+function escapeXml(s: string): string {
+  return s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
+}
+
+interface Panel {
+  title: string;
+  unit: string;
+  log: boolean;
+  rows: Array<{ label: string; a: number | undefined; b: number | undefined; channel: boolean }>;
+  reference?: { label: string; value: number | undefined };
+}
+
+/** A hand-written horizontal bar chart: one panel per question, two bars per transport (two CPUs, one CPU). */
+function renderSvg(r: BenchReport): string {
+  const p = r.pinned;
+  const ids = r.unpinned.transports.map((t) => t.id);
+  const panels: Panel[] = [
+    {
+      title: 'Round trip, 64 B — median µs (log scale, shorter is better)',
+      unit: 'µs',
+      log: true,
+      rows: ids
+        .filter((id) => r.unpinned.roundTrip[id])
+        .map((id) => ({ label: labelOf(r, id), a: r.unpinned.roundTrip[id]?.median_us, b: p?.roundTrip[id]?.median_us, channel: id.startsWith('channel') })),
+      reference: { label: 'C ping-pong', value: r.unpinned.c.pingPong?.median_us },
+    },
+    {
+      title: 'One-way rate, 64 B messages — messages/s (log scale, longer is better)',
+      unit: 'msg/s',
+      log: true,
+      rows: ids.map((id) => ({ label: labelOf(r, id), a: r.unpinned.throughput[id]?.[64]?.messages_per_s, b: p?.throughput[id]?.[64]?.messages_per_s, channel: id.startsWith('channel') })),
+    },
+    {
+      title: 'One-way throughput, 1 MiB messages — GB/s (longer is better)',
+      unit: 'GB/s',
+      log: false,
+      rows: ids.map((id) => ({ label: labelOf(r, id), a: r.unpinned.throughput[id]?.[1048576]?.gb_per_s, b: p?.throughput[id]?.[1048576]?.gb_per_s, channel: id.startsWith('channel') })),
+      reference: { label: 'C memcpy', value: r.unpinned.c.memcpy[1048576]?.gb_per_s },
+    },
+  ];
+  const width = 980;
+  const labelWidth = 300;
+  const plotWidth = width - labelWidth - 110;
+  const rowHeight = 26;
+  const parts: string[] = [];
+  let y = 20;
+  parts.push(`<text x="20" y="${y + 8}" font-size="18" font-weight="bold">shmkit channel vs other Node IPC — ${escapeXml(r.machine.cpuModel)}, ${r.machine.cores} cores, Node ${escapeXml(r.machine.node)}</text>`);
+  y += 22;
+  parts.push(
+    `<rect x="20" y="${y}" width="12" height="12" fill="#2b6cb0"/><text x="38" y="${y + 11}" font-size="12">both processes free to use ${r.unpinned.cpus} CPUs</text>`,
+    `<rect x="280" y="${y}" width="12" height="12" fill="#dd8a2e"/><text x="298" y="${y + 11}" font-size="12">both pinned to one CPU${p ? '' : ' (not measured)'}</text>`,
+    `<text x="520" y="${y + 11}" font-size="12">bold label: shmkit channel · scale ${r.scale} · ${escapeXml(r.date.slice(0, 10))}</text>`,
+  );
+  y += 30;
+  for (const panel of panels) {
+    const values = panel.rows.flatMap((row) => [row.a, row.b]).concat(panel.reference?.value).filter((v): v is number => v !== undefined && v > 0);
+    const max = Math.max(...values, 1e-9);
+    const min = Math.min(...values, max);
+    const lo = panel.log ? Math.pow(10, Math.floor(Math.log10(min))) : 0;
+    const hi = panel.log ? Math.pow(10, Math.ceil(Math.log10(max))) : max * 1.05;
+    const scale = (v: number) =>
+      panel.log ? ((Math.log10(v) - Math.log10(lo)) / (Math.log10(hi) - Math.log10(lo) || 1)) * plotWidth : (v / hi) * plotWidth;
+    parts.push(`<text x="20" y="${y + 14}" font-size="15" font-weight="bold">${escapeXml(panel.title)}</text>`);
+    y += 24;
+    const top = y;
+    for (const row of panel.rows) {
+      parts.push(`<text x="${labelWidth - 8}" y="${y + 15}" font-size="12" text-anchor="end"${row.channel ? ' font-weight="bold"' : ''}>${escapeXml(row.label)}</text>`);
+      for (const [value, color, dy] of [
+        [row.a, '#2b6cb0', 2],
+        [row.b, '#dd8a2e', 13],
+      ] as const) {
+        if (value === undefined || !(value > 0)) continue;
+        const w = Math.max(1, scale(Math.max(value, lo)));
+        parts.push(`<rect x="${labelWidth}" y="${y + dy}" width="${w.toFixed(1)}" height="10" fill="${color}"/>`);
+        parts.push(`<text x="${(labelWidth + w + 4).toFixed(1)}" y="${y + dy + 9}" font-size="10">${escapeXml(num(value))} ${panel.unit}</text>`);
+      }
+      y += rowHeight;
+    }
+    if (panel.reference?.value) {
+      const x = labelWidth + scale(Math.max(panel.reference.value, lo));
+      parts.push(`<line x1="${x.toFixed(1)}" y1="${top - 4}" x2="${x.toFixed(1)}" y2="${y}" stroke="#c53030" stroke-dasharray="4 3"/>`);
+      parts.push(`<text x="${(x + 3).toFixed(1)}" y="${y + 12}" font-size="11" fill="#c53030">${escapeXml(panel.reference.label)} ${escapeXml(num(panel.reference.value))} ${panel.unit}</text>`);
+    }
+    parts.push(`<line x1="${labelWidth}" y1="${top - 4}" x2="${labelWidth}" y2="${y}" stroke="#555"/>`);
+    y += 30;
+  }
+  const met = r.targets.filter((t) => t.met).length;
+  parts.push(`<text x="20" y="${y}" font-size="13">Targets met: ${met} of ${r.targets.length} — ${escapeXml(r.targets.map((t) => `${t.id} ${t.met ? '✓' : '✗'}`).join(', '))}</text>`);
+  y += 20;
+  return `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${y}" viewBox="0 0 ${width} ${y}" font-family="system-ui, sans-serif">\n<rect width="100%" height="100%" fill="white"/>\n${parts.join('\n')}\n</svg>\n`;
+}

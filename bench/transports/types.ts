@@ -1,0 +1,61 @@
+// What every transport of the benchmark provides, and the helpers they share.
+import { spawn, type ChildProcess, type SpawnOptions } from 'node:child_process';
+import { once } from 'node:events';
+import { fileURLToPath } from 'node:url';
+
+/** One-way throughput: `count` messages of `size` bytes took `seconds` at the receiver. */
+export interface ThroughputSample {
+  size: number;
+  count: number;
+  seconds: number;
+}
+
+export interface Transport {
+  /** Stable id used in the JSON ('channel-adaptive', 'unix-socket', ...). */
+  readonly id: string;
+  /** What a person reads in the table. */
+  readonly label: string;
+  /** Round trips of `size`-byte messages; returns each round trip in µs (after warm-up). */
+  roundTrip(size: number, count: number): Promise<number[]>;
+  /** The peer sends `count` messages of `size` bytes; measured at the receiver, from the first to the last. */
+  throughput(size: number, count: number): Promise<ThroughputSample>;
+}
+
+/** The peer entry point (dist/bench/transports/peer.js). */
+export const PEER = fileURLToPath(new URL('./peer.js', import.meta.url));
+
+/** Starts `node peer.js <transport> <params>`; its stderr goes to ours. */
+export function spawnPeer(transport: string, params: unknown, options: SpawnOptions = {}): ChildProcess {
+  return spawn(process.execPath, [PEER, transport, JSON.stringify(params)], { stdio: ['ignore', 'ignore', 'inherit'], ...options });
+}
+
+/** Waits for a peer to end; rejects if it failed. Kills it after `timeoutMs`. */
+export async function peerDone(child: ChildProcess, timeoutMs = 120_000): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) {
+    if (child.exitCode !== 0) throw new Error(`peer failed: ${child.exitCode ?? child.signalCode}`);
+    return;
+  }
+  const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
+  try {
+    const [code, signal] = (await once(child, 'exit')) as [number | null, string | null];
+    if (code !== 0) throw new Error(`peer failed: ${code ?? signal}`);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** Warm-up messages not counted (JIT, page faults, first wake-ups): the clock starts after them. */
+export function warmupOf(count: number): number {
+  return Math.min(2000, Math.max(20, Math.floor(count / 10)));
+}
+
+/** Throughput warm-up: the first tenth of the messages. */
+export function throughputWarmup(count: number): number {
+  return Math.floor(count / 10);
+}
+
+export function payload(size: number): Uint8Array {
+  const bytes = new Uint8Array(size);
+  for (let i = 0; i < size; i++) bytes[i] = i & 0xff;
+  return bytes;
+}

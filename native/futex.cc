@@ -1,0 +1,283 @@
+// Futex shims for the channel: a synchronous FUTEX_WAKE, and waiters that run
+// FUTEX_WAIT on their own thread and report back through a thread-safe
+// function, so a wait never blocks the event loop nor occupies libuv's pool.
+// Shared (not FUTEX_PRIVATE_FLAG) futexes: the words live in shared mappings
+// that other processes wait on too. Results are 0 or a negative errno; what a
+// result means is decided in TypeScript.
+#include "shim.h"
+#include <atomic>
+#include <climits>
+#include <condition_variable>
+#include <cstring>
+#include <ctime>
+#include <linux/futex.h>
+#include <memory>
+#include <mutex>
+#include <pthread.h>
+#include <sched.h>
+#include <signal.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+namespace shmkit {
+namespace {
+
+// A wait longer than this is done in slices, so a waiter told to quit while
+// its wake-up cannot reach it (the mapping was detached) still ends soon.
+constexpr int64_t kSliceNs = 200 * 1000 * 1000;
+constexpr size_t kStackSize = 64 * 1024;
+
+long Futex(void* addr, int op, uint32_t val, const struct timespec* timeout) {
+  return ::syscall(SYS_futex, addr, op, val, timeout, nullptr, 0);
+}
+
+int64_t NowNs() {
+  struct timespec ts;
+  ::clock_gettime(CLOCK_MONOTONIC, &ts);
+  return static_cast<int64_t>(ts.tv_sec) * 1000000000 + ts.tv_nsec;
+}
+
+// The address of the 32-bit word at byteOffset in an ArrayBuffer, or nullptr
+// if it is not inside it or not aligned (a bad offset must never reach the kernel).
+uint32_t* WordAt(const Napi::Value& buffer, const Napi::Value& offset) {
+  if (!buffer.IsArrayBuffer() || !offset.IsNumber()) return nullptr;
+  Napi::ArrayBuffer ab = buffer.As<Napi::ArrayBuffer>();
+  double off = offset.As<Napi::Number>().DoubleValue();
+  size_t length = ab.ByteLength();
+  if (!(off >= 0) || off + 4 > static_cast<double>(length) || static_cast<size_t>(off) % 4 != 0) return nullptr;
+  return reinterpret_cast<uint32_t*>(static_cast<uint8_t*>(ab.Data()) + static_cast<size_t>(off));
+}
+
+struct Waiter {
+  std::mutex mu;
+  std::condition_variable cv;
+  bool pending = false;  // a wait is queued or running
+  bool quit = false;
+  bool finalized = false;  // the thread-safe function is gone (environment teardown)
+  std::atomic<bool> cancel{false};
+  uint32_t* addr = nullptr;
+  uint32_t expected = 0;
+  int64_t deadline_ns = -1;  // -1: no time limit
+  uint32_t* waiting_on = nullptr;  // the word the thread is in FUTEX_WAIT on, for cancel/quit
+  Napi::ThreadSafeFunction tsfn;
+  pthread_t thread{};
+  bool started = false;
+};
+
+using WaiterPtr = std::shared_ptr<Waiter>;
+
+// Wakes the thread out of FUTEX_WAIT. Other waiters on the same word wake
+// too; the channel treats every wake-up as possibly spurious and re-checks.
+void Kick(Waiter* w) {
+  uint32_t* addr = w->waiting_on;
+  if (addr != nullptr) Futex(addr, FUTEX_WAKE, INT_MAX, nullptr);
+}
+
+int WaitOnce(Waiter* w, uint32_t* addr, uint32_t expected, int64_t deadline_ns) {
+  for (;;) {
+    if (w->cancel.load()) return -ECANCELED;
+    int64_t slice = kSliceNs;
+    if (deadline_ns >= 0) {
+      int64_t left = deadline_ns - NowNs();
+      if (left <= 0) return -ETIMEDOUT;
+      if (left < slice) slice = left;
+    }
+    struct timespec ts = {static_cast<time_t>(slice / 1000000000), static_cast<long>(slice % 1000000000)};
+    if (Futex(addr, FUTEX_WAIT, expected, &ts) == 0) return 0;
+    int err = errno;
+    if (err == EINTR || err == ETIMEDOUT) continue;  // the loop re-checks cancel and the deadline
+    return -err;  // EAGAIN: the word had changed already; EFAULT: unmapped
+  }
+}
+
+void* ThreadMain(void* arg) {
+  WaiterPtr* owned = static_cast<WaiterPtr*>(arg);
+  WaiterPtr w = *owned;
+  delete owned;
+  std::unique_lock<std::mutex> lock(w->mu);
+  for (;;) {
+    w->cv.wait(lock, [&] { return w->pending || w->quit; });
+    if (w->quit) break;
+    uint32_t* addr = w->addr;
+    uint32_t expected = w->expected;
+    int64_t deadline = w->deadline_ns;
+    w->waiting_on = addr;
+    lock.unlock();
+    int result = WaitOnce(w.get(), addr, expected, deadline);
+    lock.lock();
+    w->waiting_on = nullptr;
+    w->pending = false;
+    if (w->quit) break;
+    if (w->finalized) continue;
+    w->tsfn.NonBlockingCall([result](Napi::Env env, Napi::Function callback) {
+      callback.Call({Napi::Number::New(env, result)});
+    });
+  }
+  // Under the lock: the finalizer takes it too, so the function is released
+  // only if it still exists (at teardown Node finalizes it on its own).
+  if (!w->finalized) w->tsfn.Release();
+  return nullptr;
+}
+
+void Quit(Waiter* w) {
+  std::lock_guard<std::mutex> guard(w->mu);
+  if (w->quit) return;
+  w->quit = true;
+  w->cancel.store(true);
+  Kick(w);
+  w->cv.notify_all();
+}
+
+// futexWaiterNew(callback) -> handle | -errno. callback(result) runs on the
+// main thread after each wait. The thread holds the process open only while
+// a wait is pending (the function is unref'd when idle).
+Napi::Value WaiterNew(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  WaiterPtr w = std::make_shared<Waiter>();
+  WaiterPtr* for_finalizer = new WaiterPtr(w);
+  w->tsfn = Napi::ThreadSafeFunction::New(
+      env, info[0].As<Napi::Function>(), "shmkit.futexWaiter", 0, 1, for_finalizer,
+      [](Napi::Env, void*, WaiterPtr* p) {
+        // Runs once the thread released the function, or at environment teardown.
+        {
+          std::lock_guard<std::mutex> guard((*p)->mu);
+          (*p)->finalized = true;
+        }
+        Quit(p->get());
+        if ((*p)->started) ::pthread_detach((*p)->thread);
+        delete p;
+      },
+      static_cast<void*>(nullptr));
+  w->tsfn.Unref(env);
+  pthread_attr_t attr;
+  ::pthread_attr_init(&attr);
+  ::pthread_attr_setstacksize(&attr, kStackSize);
+  WaiterPtr* for_thread = new WaiterPtr(w);
+  int err = ::pthread_create(&w->thread, &attr, ThreadMain, for_thread);
+  ::pthread_attr_destroy(&attr);
+  if (err != 0) {
+    delete for_thread;
+    w->quit = true;
+    w->tsfn.Release();
+    return Errno(env, err);
+  }
+  w->started = true;
+  return Napi::External<WaiterPtr>::New(env, new WaiterPtr(w), [](Napi::Env, WaiterPtr* p) {
+    Quit(p->get());
+    delete p;
+  });
+}
+
+Waiter* HandleOf(const Napi::Value& v) { return v.As<Napi::External<WaiterPtr>>().Data()->get(); }
+
+// futexWaiterWait(handle, buffer, byteOffset, expected, timeoutMs) -> 0 | -errno.
+// timeoutMs < 0 waits without limit. EBUSY: a wait is still pending.
+Napi::Value WaiterWait(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  Waiter* w = HandleOf(info[0]);
+  uint32_t* addr = WordAt(info[1], info[2]);
+  if (addr == nullptr) return Errno(env, EINVAL);
+  uint32_t expected = info[3].As<Napi::Number>().Uint32Value();
+  double timeout_ms = info[4].As<Napi::Number>().DoubleValue();
+  std::lock_guard<std::mutex> guard(w->mu);
+  if (w->quit || w->finalized) return Errno(env, EBADF);
+  if (w->pending) return Errno(env, EBUSY);
+  w->addr = addr;
+  w->expected = expected;
+  w->deadline_ns = timeout_ms < 0 ? -1 : NowNs() + static_cast<int64_t>(timeout_ms * 1e6);
+  w->cancel.store(false);
+  w->pending = true;
+  w->tsfn.Ref(env);
+  w->cv.notify_all();
+  return Napi::Number::New(env, 0);
+}
+
+// futexWaiterIdle(handle): called by the callback's owner once a result was
+// taken, so an idle waiter does not keep the process alive.
+Napi::Value WaiterIdle(const Napi::CallbackInfo& info) {
+  Waiter* w = HandleOf(info[0]);
+  std::lock_guard<std::mutex> guard(w->mu);
+  if (!w->finalized) w->tsfn.Unref(info.Env());
+  return info.Env().Undefined();
+}
+
+// futexWaiterCancel(handle): ends a pending wait early; its callback still
+// runs (with -ECANCELED or 0).
+Napi::Value WaiterCancel(const Napi::CallbackInfo& info) {
+  Waiter* w = HandleOf(info[0]);
+  std::lock_guard<std::mutex> guard(w->mu);
+  if (w->pending) {
+    w->cancel.store(true);
+    Kick(w);
+  }
+  return info.Env().Undefined();
+}
+
+// futexWaiterClose(handle): stops the thread; a pending wait reports nothing.
+Napi::Value WaiterClose(const Napi::CallbackInfo& info) {
+  Waiter* w = HandleOf(info[0]);
+  Quit(w);
+  std::lock_guard<std::mutex> guard(w->mu);
+  if (!w->finalized) w->tsfn.Unref(info.Env());
+  return info.Env().Undefined();
+}
+
+// futexWake(buffer, byteOffset, count) -> number woken | -errno
+Napi::Value Wake(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  uint32_t* addr = WordAt(info[0], info[1]);
+  if (addr == nullptr) return Errno(env, EINVAL);
+  int count = info[2].As<Napi::Number>().Int32Value();
+  long r = Futex(addr, FUTEX_WAKE, static_cast<uint32_t>(count), nullptr);
+  if (r < 0) return Errno(env, errno);
+  return Napi::Number::New(env, static_cast<double>(r));
+}
+
+// futexWaitSync(buffer, byteOffset, expected, timeoutMs) -> 0 | -errno.
+// Blocks the calling thread; for worker threads and C-like tools only.
+Napi::Value WaitSync(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  uint32_t* addr = WordAt(info[0], info[1]);
+  if (addr == nullptr) return Errno(env, EINVAL);
+  uint32_t expected = info[2].As<Napi::Number>().Uint32Value();
+  double timeout_ms = info[3].As<Napi::Number>().DoubleValue();
+  struct timespec ts;
+  struct timespec* tsp = nullptr;
+  if (timeout_ms >= 0) {
+    int64_t ns = static_cast<int64_t>(timeout_ms * 1e6);
+    ts = {static_cast<time_t>(ns / 1000000000), static_cast<long>(ns % 1000000000)};
+    tsp = &ts;
+  }
+  if (Futex(addr, FUTEX_WAIT, expected, tsp) == 0) return Napi::Number::New(env, 0);
+  return Errno(env, errno);
+}
+
+// processAlive(pid) -> 0 (exists) | -errno (ESRCH: no such process). EPERM
+// means it exists under another user; TypeScript decides what that means.
+Napi::Value Kill0(const Napi::CallbackInfo& info) {
+  int pid = info[0].As<Napi::Number>().Int32Value();
+  if (::kill(pid, 0) == 0) return Napi::Number::New(info.Env(), 0);
+  return Errno(info.Env(), errno);
+}
+
+// schedYield(): gives the CPU to another runnable thread, for bounded spin loops.
+Napi::Value SchedYield(const Napi::CallbackInfo& info) {
+  ::sched_yield();
+  return info.Env().Undefined();
+}
+
+}  // namespace
+
+void InitFutex(Napi::Env env, Napi::Object exports) {
+  exports.Set("futexWake", Napi::Function::New(env, Wake, "futexWake"));
+  exports.Set("futexWaitSync", Napi::Function::New(env, WaitSync, "futexWaitSync"));
+  exports.Set("futexWaiterNew", Napi::Function::New(env, WaiterNew, "futexWaiterNew"));
+  exports.Set("futexWaiterWait", Napi::Function::New(env, WaiterWait, "futexWaiterWait"));
+  exports.Set("futexWaiterIdle", Napi::Function::New(env, WaiterIdle, "futexWaiterIdle"));
+  exports.Set("futexWaiterCancel", Napi::Function::New(env, WaiterCancel, "futexWaiterCancel"));
+  exports.Set("futexWaiterClose", Napi::Function::New(env, WaiterClose, "futexWaiterClose"));
+  exports.Set("kill0", Napi::Function::New(env, Kill0, "kill0"));
+  exports.Set("schedYield", Napi::Function::New(env, SchedYield, "schedYield"));
+}
+
+}  // namespace shmkit

@@ -1,0 +1,251 @@
+// Channel: a ring of variable-length messages in one shared-memory segment,
+// for any number of senders and one receiver, in any processes (and C
+// programs that follow docs/channel-format.md).
+import { SharedMemory } from '../shared-memory.js';
+import { invalidType, validateInteger, validateObject } from '../validate.js';
+import { ChannelError } from './errors.js';
+import * as F from './format.js';
+import { Ring } from './ring.js';
+import { Receiver } from './receiver.js';
+import { Sender, type EndpointHooks } from './sender.js';
+
+export interface ChannelCreateOptions {
+  /** A System V key; without key or path the channel is private (open it by id). */
+  key?: number;
+  /** A file whose identity gives the key through ftok(path, projId). */
+  path?: string;
+  /** The project id for ftok (default 1). */
+  projId?: number;
+  /** Ring size in bytes, rounded up to a power of two (at least 256, at most 1 GiB). A message may be up to capacity - 16 bytes. */
+  capacity: number;
+  /** Permission bits; default 0o600. */
+  mode?: number;
+  /**
+   * How endpoints wait (the default for every process that opens it):
+   * `'adaptive'` (default) spins ~50 µs then sleeps; `'spin'` spins up to
+   * 2 ms first (lowest latency, costs CPU); `'sleep'` sleeps at once.
+   */
+  wait?: F.WaitMode;
+  /** Remove the segment when the last process detaches, even after a crash; it is then opened by id only. */
+  autoRemove?: boolean;
+}
+
+export interface ChannelOpenOptions {
+  key?: number;
+  id?: number;
+  path?: string;
+  projId?: number;
+  /** This process's wait mode; default: the one the channel was created with. */
+  wait?: F.WaitMode;
+}
+
+function validateWait(value: unknown): F.WaitMode | undefined {
+  if (value === undefined) return undefined;
+  if (typeof value !== 'string' || !F.WAIT_MODES.includes(value as F.WaitMode)) {
+    throw invalidType('wait', "one of 'adaptive', 'spin' or 'sleep'", value);
+  }
+  return value as F.WaitMode;
+}
+
+/** Every open channel of this process, so that exiting unregisters its senders. */
+const open = new Set<Channel>();
+let exitHook = false;
+
+/**
+ * A message channel in one shared-memory segment. Many senders and one
+ * receiver, in any processes; each message arrives exactly once, in order
+ * per sender; a crashed sender never leaves half a message or a stuck ring.
+ * Waits never block the event loop.
+ *
+ * ```ts
+ * using channel = Channel.create({ capacity: 1 << 20, autoRemove: true });
+ * const receiver = channel.receiver();
+ * // in a worker: Channel.open({ id }).sender().send('hello')
+ * for await (const message of receiver) console.log(new TextDecoder().decode(message));
+ * ```
+ */
+export class Channel implements Disposable {
+  /** The segment's id (shmid). */
+  readonly id: number;
+  /** The key it was created or opened by (0 if private). */
+  readonly key: number;
+  /** The ring's size in bytes. */
+  readonly capacity: number;
+  /** How this process's endpoints wait. */
+  readonly wait: F.WaitMode;
+  readonly #shm: SharedMemory;
+  readonly #ring: Ring;
+  readonly #endpoints = new Set<Sender | Receiver>();
+  readonly #hooks: EndpointHooks;
+
+  private constructor(shm: SharedMemory, capacity: number, wait: F.WaitMode) {
+    this.#shm = shm;
+    this.id = shm.id;
+    this.key = shm.key;
+    this.capacity = capacity;
+    this.wait = wait;
+    this.#ring = new Ring(shm.buffer, capacity);
+    this.#hooks = { mode: wait, forget: (endpoint) => this.#endpoints.delete(endpoint as Sender | Receiver) };
+    open.add(this);
+    if (!exitHook) {
+      exitHook = true;
+      // A process that ends normally without closing its senders did not crash.
+      process.once('exit', () => {
+        for (const channel of open) channel.#releaseSenders();
+      });
+    }
+  }
+
+  /**
+   * Creates a channel in a new segment (exclusive: fails with EEXIST if the key is taken).
+   * @throws IpcError EEXIST, ENOSPC, EINVAL (capacity beyond the kernel's shmmax), EACCES.
+   */
+  static create(options: ChannelCreateOptions): Channel {
+    const opts = validateObject(options, 'options') as unknown as ChannelCreateOptions;
+    const requested = validateInteger(opts.capacity, 'capacity', 1, F.MAX_CAPACITY);
+    const wait = validateWait(opts.wait) ?? 'adaptive';
+    const capacity = F.ringCapacity(requested);
+    const shm = SharedMemory.create({
+      key: opts.key,
+      path: opts.path,
+      projId: opts.projId,
+      size: F.HEADER_SIZE + capacity,
+      mode: opts.mode ?? 0o600,
+      autoRemove: opts.autoRemove,
+    });
+    Ring.initialize(shm.buffer, capacity, F.WAIT_MODES.indexOf(wait));
+    return new Channel(shm, capacity, wait);
+  }
+
+  /**
+   * Opens an existing channel by key, path or id.
+   * @throws ChannelError ERR_CHANNEL_FORMAT if the segment is not a channel of
+   *   this format version; IpcError ENOENT, EINVAL/EIDRM, EACCES.
+   */
+  static open(options: ChannelOpenOptions): Channel {
+    const opts = validateObject(options, 'options') as unknown as ChannelOpenOptions;
+    const wait = validateWait(opts.wait);
+    const shm = SharedMemory.open({ key: opts.key, id: opts.id, path: opts.path, projId: opts.projId });
+    try {
+      const [capacity, created] = Channel.#readHeader(shm);
+      return new Channel(shm, capacity, wait ?? created);
+    } catch (error) {
+      shm.detach();
+      throw error;
+    }
+  }
+
+  static #readHeader(shm: SharedMemory): [number, F.WaitMode] {
+    const what = `Channel.open: segment ${shm.id}`;
+    if (shm.size < F.HEADER_SIZE) {
+      throw new ChannelError('ERR_CHANNEL_FORMAT', `${what} is not a shmkit channel (${shm.size} bytes, smaller than a channel header)`);
+    }
+    const i32 = new Int32Array(shm.buffer, 0, F.HEADER_SIZE >> 2);
+    // Its creator may still be writing the header (the magic comes last).
+    const pause = new Int32Array(new SharedArrayBuffer(4));
+    for (let i = 0; i < 100 && Atomics.load(i32, F.OFF_MAGIC >> 2) === 0; i++) Atomics.wait(pause, 0, 0, 1);
+    const magic = Atomics.load(i32, F.OFF_MAGIC >> 2) >>> 0;
+    if (magic !== F.MAGIC) {
+      throw new ChannelError(
+        'ERR_CHANNEL_FORMAT',
+        `${what} is not a shmkit channel (magic 0x${magic.toString(16)}, expected 0x${F.MAGIC.toString(16)})`,
+      );
+    }
+    const version = i32[F.OFF_VERSION >> 2]!;
+    if (version !== F.VERSION) {
+      throw new ChannelError(
+        'ERR_CHANNEL_FORMAT',
+        `${what} is a channel of format version ${version}; this shmkit reads version ${F.VERSION} only`,
+      );
+    }
+    const headerSize = i32[F.OFF_HEADER_SIZE >> 2]!;
+    const capacity = i32[F.OFF_CAPACITY >> 2]!;
+    const valid =
+      headerSize === F.HEADER_SIZE &&
+      capacity >= F.MIN_CAPACITY &&
+      capacity <= F.MAX_CAPACITY &&
+      (capacity & (capacity - 1)) === 0 &&
+      F.HEADER_SIZE + capacity <= shm.size &&
+      i32[F.OFF_MAX_SENDERS >> 2] === F.MAX_SENDERS;
+    if (!valid) {
+      throw new ChannelError('ERR_CHANNEL_FORMAT', `${what} has a corrupt channel header (capacity ${capacity}, header ${headerSize})`);
+    }
+    return [capacity, F.WAIT_MODES[i32[F.OFF_WAIT_MODE >> 2]!] ?? 'adaptive'];
+  }
+
+  /** Whether the channel was closed (by any process). */
+  get closed(): boolean {
+    return !this.#shm.detached && this.#ring.closed;
+  }
+
+  #assertAttached(what: string): void {
+    if (this.#shm.detached) throw new ChannelError('ERR_CHANNEL_CLOSED', `${what}: the channel is detached`);
+  }
+
+  /**
+   * A new sender, registered in the segment until it is closed.
+   * @throws ChannelError ERR_CHANNEL_CLOSED, ERR_CHANNEL_BUSY (256 live senders already).
+   */
+  sender(): Sender {
+    this.#assertAttached('sender');
+    if (this.#ring.closed) throw new ChannelError('ERR_CHANNEL_CLOSED', 'sender: the channel is closed');
+    const slot = this.#ring.registerSender();
+    if (slot < 0) throw new ChannelError('ERR_CHANNEL_BUSY', `sender: the channel has ${F.MAX_SENDERS} live senders already`);
+    const sender = new Sender(this.#ring, slot, this.#hooks);
+    this.#endpoints.add(sender);
+    return sender;
+  }
+
+  /**
+   * Becomes the channel's receiver. One at a time: a receiver whose process
+   * died is replaced (it may get the message the dead one was reading again).
+   * @throws ChannelError ERR_CHANNEL_BUSY if a live process is the receiver.
+   */
+  receiver(): Receiver {
+    this.#assertAttached('receiver');
+    const owner = this.#ring.registerReceiver();
+    if (owner !== 0) {
+      throw new ChannelError('ERR_CHANNEL_BUSY', `receiver: process ${owner} is the channel's receiver already`);
+    }
+    const receiver = new Receiver(this.#ring, this.#hooks);
+    this.#endpoints.add(receiver);
+    return receiver;
+  }
+
+  /** Closes the channel for every process; the same as `receiver.close()`. */
+  close(): void {
+    this.#assertAttached('close');
+    this.#ring.close();
+  }
+
+  /** Marks the segment for removal (IPC_RMID): it goes once every process detached. */
+  remove(): void {
+    this.#shm.remove();
+  }
+
+  /**
+   * Detaches this process: its senders close, its receiver steps down (the
+   * channel itself stays open), then the segment is detached.
+   */
+  detach(): void {
+    this.#assertAttached('detach');
+    this.#detachEndpoints();
+    open.delete(this);
+    this.#shm.detach();
+  }
+
+  [Symbol.dispose](): void {
+    if (!this.#shm.detached) this.detach();
+  }
+
+  #detachEndpoints(): void {
+    for (const endpoint of [...this.#endpoints]) {
+      if (endpoint instanceof Sender) endpoint.close();
+      else endpoint.detach();
+    }
+  }
+
+  #releaseSenders(): void {
+    for (const endpoint of [...this.#endpoints]) if (endpoint instanceof Sender) endpoint.close();
+  }
+}

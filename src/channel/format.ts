@@ -1,0 +1,80 @@
+// The channel's on-segment format, version 1 (docs/channel-format.md is the
+// reference, for C peers too). Every number is in the machine's byte order;
+// offsets are in bytes from the start of the segment.
+
+/** 'SKCH' read as a little-endian 32-bit word: marks a shmkit channel. */
+export const MAGIC = 0x4843_4b53;
+/** Bumped on any change a peer of the previous version would misread. */
+export const VERSION = 1;
+/** The header occupies the first page; the ring follows it. */
+export const HEADER_SIZE = 4096;
+
+// Header fields. Words written by different sides sit on separate 64-byte
+// cache lines, so a sender's stores do not slow the receiver's loads.
+export const OFF_MAGIC = 0;
+export const OFF_VERSION = 4;
+export const OFF_HEADER_SIZE = 8;
+export const OFF_CAPACITY = 12;
+/** Default wait mode chosen at create: 0 adaptive, 1 spin, 2 sleep. */
+export const OFF_WAIT_MODE = 16;
+export const OFF_MAX_SENDERS = 20;
+export const OFF_CREATOR_PID = 24;
+/** Nonzero once the channel is closed; set under the claim lock. */
+export const OFF_CLOSED = 28;
+/** pid of the sender inside the claim critical section, 0 when free. */
+export const OFF_CLAIM_LOCK = 64;
+/** Reserve cursor: bytes ever claimed, modulo 2^32. Senders advance it. */
+export const OFF_TAIL = 68;
+/** Consume cursor: bytes ever released, modulo 2^32. Only the receiver advances it. */
+export const OFF_HEAD = 128;
+/** pid of the receiver, 0 if none. */
+export const OFF_RECEIVER_PID = 132;
+/** Nonzero while the receiver sleeps (or is about to) on DATA_FUTEX. */
+export const OFF_RECV_WAITING = 192;
+/** Bumped by a sender that wakes the receiver; the receiver's futex word. */
+export const OFF_DATA_FUTEX = 196;
+/** Nonzero while a sender sleeps (or is about to) on SPACE_FUTEX. */
+export const OFF_SPACE_WAITING = 256;
+/** Bumped by the receiver when it frees space for sleeping senders. */
+export const OFF_SPACE_FUTEX = 260;
+/** Table of registered senders' pids (0 = free slot). */
+export const OFF_SENDERS = 512;
+export const MAX_SENDERS = 256;
+
+// Records in the ring: a 16-byte header then the payload, padded to 16.
+export const RECORD_HEADER = 16;
+export const RECORD_ALIGN = 16;
+/** Record field offsets from the record's start. */
+export const REC_STATE = 0;
+export const REC_LENGTH = 4;
+export const REC_PID = 8;
+export const REC_SPAN = 12;
+
+/** Record states. A record is published by storing its state last. */
+export const STATE_CLAIMED = 0;
+export const STATE_COMMITTED = 1;
+export const STATE_PADDING = 2;
+export const STATE_ABANDONED = 3;
+
+export const MIN_CAPACITY = 256;
+export const MAX_CAPACITY = 2 ** 30;
+
+export type WaitMode = 'adaptive' | 'spin' | 'sleep';
+export const WAIT_MODES: readonly WaitMode[] = ['adaptive', 'spin', 'sleep'];
+
+/** Bytes a record with `length` payload bytes takes in the ring. */
+export function spanOf(length: number): number {
+  return (RECORD_HEADER + length + RECORD_ALIGN - 1) & ~(RECORD_ALIGN - 1);
+}
+
+/** The largest payload a ring of `capacity` bytes can carry. */
+export function maxMessage(capacity: number): number {
+  return capacity - RECORD_HEADER;
+}
+
+/** The ring size for a requested capacity: the next power of two, at least MIN_CAPACITY. */
+export function ringCapacity(requested: number): number {
+  let capacity = MIN_CAPACITY;
+  while (capacity < requested) capacity *= 2;
+  return capacity;
+}

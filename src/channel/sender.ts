@@ -1,0 +1,286 @@
+// The sending end. Any number of senders, in any processes, share a channel;
+// each one's messages arrive in the order it sent them.
+import { invalidType, outOfRange } from '../validate.js';
+import { abortError, ChannelError } from './errors.js';
+import * as F from './format.js';
+import { isAlive } from './liveness.js';
+import { BUSY, CLOSED, SPACE_HANDSHAKE, type Ring } from './ring.js';
+import { block, deadlineOf, FutexWaiter } from './wait.js';
+
+/** What can be sent: bytes, or a string (sent as UTF-8). */
+export type MessageData = ArrayBufferView | ArrayBuffer | string;
+
+/** Options of a wait. */
+export interface ChannelWaitOptions {
+  /** Give up after this many ms with ChannelError ETIMEDOUT; default: no limit. */
+  timeoutMs?: number;
+  /** Abort the wait: rejects with an AbortError. */
+  signal?: AbortSignal;
+}
+
+const encoder = new TextEncoder();
+
+function byteLengthOf(data: MessageData): number {
+  if (typeof data === 'string') return Buffer.byteLength(data, 'utf8');
+  if (data instanceof ArrayBuffer || ArrayBuffer.isView(data)) return data.byteLength;
+  throw invalidType('data', 'a string, an ArrayBuffer or an ArrayBufferView', data);
+}
+
+/** @internal How a channel tells an endpoint it is being detached. */
+export interface EndpointHooks {
+  readonly mode: F.WaitMode;
+  readonly forget: (endpoint: object) => void;
+}
+
+/**
+ * Sends messages into a channel. Made by `channel.sender()`; registered in
+ * the segment (by pid) until {@link close}, so the receiver can tell a
+ * sender that crashed from one that is slow.
+ */
+export class Sender implements Disposable {
+  readonly #ring: Ring;
+  readonly #hooks: EndpointHooks;
+  readonly #slot: number;
+  readonly #waiter = new FutexWaiter();
+  readonly #max: number;
+  #closed = false;
+  /** The last queued send: sends run one after another, in call order. */
+  #queue: Promise<void> | undefined;
+  #reserved = -1;
+  #reservedLength = 0;
+
+  /** @internal Made by Channel.sender(). */
+  constructor(ring: Ring, slot: number, hooks: EndpointHooks) {
+    this.#ring = ring;
+    this.#slot = slot;
+    this.#hooks = hooks;
+    this.#max = F.maxMessage(ring.capacity);
+  }
+
+  /** The largest message this channel carries, in bytes. */
+  get maxMessageSize(): number {
+    return this.#max;
+  }
+
+  /** Whether this sender was closed, or the channel was. */
+  get closed(): boolean {
+    return this.#closed || this.#ring.closed;
+  }
+
+  #assertOpen(what: string): void {
+    if (this.#closed) throw new ChannelError('ERR_CHANNEL_CLOSED', `${what}: the sender is closed`);
+  }
+
+  #length(data: MessageData): number {
+    const length = byteLengthOf(data);
+    if (length > this.#max) throw outOfRange('data', `at most ${this.#max} bytes (the channel's capacity less a record header)`, length);
+    return length;
+  }
+
+  /** Claims a record or returns FULL/BUSY; throws if the channel is closed. */
+  #claim(length: number, what: string): number {
+    const pos = this.#ring.claim(length);
+    if (pos === CLOSED) throw new ChannelError('ERR_CHANNEL_CLOSED', `${what}: the channel is closed`);
+    return pos;
+  }
+
+  #write(pos: number, data: MessageData, length: number): void {
+    const ring = this.#ring;
+    const offset = ring.payloadOffset(pos);
+    if (typeof data === 'string') {
+      encoder.encodeInto(data, ring.u8.subarray(offset, offset + length));
+    } else if (data instanceof ArrayBuffer) {
+      ring.u8.set(new Uint8Array(data), offset);
+    } else if (data instanceof Uint8Array) {
+      ring.u8.set(data, offset);
+    } else {
+      ring.u8.set(new Uint8Array(data.buffer, data.byteOffset, data.byteLength), offset);
+    }
+    ring.publish(pos, F.STATE_COMMITTED, length);
+  }
+
+  /**
+   * Sends `data` if there is room now. False if the ring is full (or, rarely,
+   * its claim lock stayed busy), or if earlier send() calls still wait: this
+   * sender's messages never overtake each other.
+   * @throws ChannelError ERR_CHANNEL_CLOSED; RangeError if larger than {@link maxMessageSize}.
+   */
+  trySend(data: MessageData): boolean {
+    this.#assertOpen('trySend');
+    const length = this.#length(data);
+    if (this.#queue) return false;
+    const pos = this.#claim(length, 'trySend');
+    if (pos < 0) return false;
+    this.#write(pos, data, length);
+    return true;
+  }
+
+  /**
+   * Sends `data` (copied into the ring), waiting while the ring is full
+   * (backpressure). Resolves once the message is in the ring. Do not change
+   * `data` before then.
+   * @throws ChannelError ERR_CHANNEL_CLOSED (channel or sender closed, also
+   *   while waiting), ERR_CHANNEL_PEER_DEAD (the ring is full and its
+   *   receiver died), ETIMEDOUT; AbortError.
+   */
+  send(data: MessageData, options: ChannelWaitOptions = {}): Promise<void> {
+    try {
+      if (this.trySend(data)) return Promise.resolve();
+      const length = this.#length(data);
+      return this.#enqueue(options, 'send', async (deadline) => {
+        const pos = await this.#claimWaiting(length, deadline, options.signal, 'send');
+        this.#write(pos, data, length);
+      });
+    } catch (error) {
+      return Promise.reject(error);
+    }
+  }
+
+  /**
+   * Claims room for an `n`-byte message and returns a view of it in the ring
+   * (zero-copy) to fill in, or null if there is no room now. The receiver
+   * sees the message after {@link commit}, and nothing if the sender dies first.
+   * @throws ChannelError ERR_CHANNEL_BUSY if a reservation is not committed yet.
+   */
+  tryReserve(n: number): Uint8Array | null {
+    this.#assertOpen('tryReserve');
+    this.#assertNoReservation('tryReserve');
+    const length = this.#reserveLength(n);
+    if (this.#queue) return null;
+    const pos = this.#claim(length, 'tryReserve');
+    if (pos < 0) return null;
+    return this.#reservation(pos, length);
+  }
+
+  /** Like {@link tryReserve}, waiting for room like {@link send}. */
+  reserve(n: number, options: ChannelWaitOptions = {}): Promise<Uint8Array> {
+    try {
+      const view = this.tryReserve(n);
+      if (view) return Promise.resolve(view);
+      const length = this.#reserveLength(n);
+      let result!: Uint8Array;
+      return this.#enqueue(options, 'reserve', async (deadline) => {
+        this.#assertNoReservation('reserve');
+        const pos = await this.#claimWaiting(length, deadline, options.signal, 'reserve');
+        result = this.#reservation(pos, length);
+      }).then(() => result);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+  }
+
+  /**
+   * Publishes the reserved message, `length` bytes long (default: all that was
+   * reserved; less is allowed).
+   */
+  commit(length = this.#reservedLength): void {
+    if (this.#reserved < 0) throw new ChannelError('ERR_CHANNEL_BUSY', 'commit: nothing is reserved');
+    if (!Number.isInteger(length) || length < 0 || length > this.#reservedLength) {
+      throw outOfRange('length', `an integer >= 0 and <= ${this.#reservedLength} (the reserved size)`, length);
+    }
+    const pos = this.#reserved;
+    this.#reserved = -1;
+    this.#ring.publish(pos, F.STATE_COMMITTED, length);
+  }
+
+  /** Gives up the reservation: the receiver skips it. */
+  discard(): void {
+    if (this.#reserved < 0) return;
+    const pos = this.#reserved;
+    this.#reserved = -1;
+    this.#ring.publish(pos, F.STATE_ABANDONED, 0);
+  }
+
+  /**
+   * Releases this sender: an uncommitted reservation is discarded, waiting
+   * sends reject with ERR_CHANNEL_CLOSED, and its slot in the segment is
+   * freed. The channel stays open for other senders.
+   */
+  close(): void {
+    if (this.#closed) return;
+    this.discard();
+    this.#closed = true;
+    this.#ring.unregisterSender(this.#slot);
+    this.#waiter.close();
+    this.#hooks.forget(this);
+  }
+
+  [Symbol.dispose](): void {
+    this.close();
+  }
+
+  #reserveLength(n: number): number {
+    if (typeof n !== 'number') throw invalidType('n', 'of type number', n);
+    if (!Number.isInteger(n) || n < 0 || n > this.#max) throw outOfRange('n', `an integer >= 0 and <= ${this.#max}`, n);
+    return n;
+  }
+
+  #assertNoReservation(what: string): void {
+    if (this.#reserved >= 0) throw new ChannelError('ERR_CHANNEL_BUSY', `${what}: commit() or discard() the previous reservation first`);
+  }
+
+  #reservation(pos: number, length: number): Uint8Array {
+    this.#reserved = pos;
+    this.#reservedLength = length;
+    return new Uint8Array(this.#ring.buffer, this.#ring.payloadOffset(pos), length);
+  }
+
+  #enqueue(options: ChannelWaitOptions, what: string, job: (deadline: number) => Promise<void>): Promise<void> {
+    // The time limit counts from the call, including the wait behind earlier sends.
+    const deadline = deadlineOf(options.timeoutMs);
+    const run = (): Promise<void> => {
+      this.#assertOpen(what);
+      return job(deadline);
+    };
+    const previous = this.#queue;
+    const done = previous ? previous.then(run, run) : run();
+    this.#queue = done;
+    const clear = (): void => {
+      if (this.#queue === done) this.#queue = undefined;
+    };
+    done.then(clear, clear);
+    return done;
+  }
+
+  async #claimWaiting(length: number, deadline: number, signal: AbortSignal | undefined, what: string): Promise<number> {
+    const ring = this.#ring;
+    for (;;) {
+      this.#assertOpen(what);
+      const pos = this.#claim(length, what);
+      if (pos >= 0) return pos;
+      if (pos === BUSY) {
+        // A live process holds the claim lock (preempted inside it): let it run.
+        if (signal?.aborted) throw abortError(signal);
+        if (performance.now() >= deadline) throw new ChannelError('ETIMEDOUT', `${what}: timed out`);
+        await new Promise((resolve) => setImmediate(resolve));
+        continue;
+      }
+      await block(
+        {
+          mode: this.#hooks.mode,
+          buffer: ring.buffer,
+          i32: ring.i32,
+          handshake: SPACE_HANDSHAKE,
+          waiter: this.#waiter,
+          soleWaiter: false,
+          deadline,
+          signal,
+          what,
+        },
+        () => this.#closed || ring.hasRoomFor(length),
+        () => this.#checkReceiver(what),
+      );
+    }
+  }
+
+  /** A full ring whose receiver died never drains: say so instead of waiting forever. */
+  #checkReceiver(what: string): void {
+    const receiver = this.#ring.receiverPid;
+    if (receiver !== 0 && !isAlive(receiver)) {
+      throw new ChannelError(
+        'ERR_CHANNEL_PEER_DEAD',
+        `${what}: the channel is full and its receiver (pid ${receiver}) died without closing it`,
+      );
+    }
+  }
+}

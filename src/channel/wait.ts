@@ -1,0 +1,172 @@
+// How a channel endpoint waits without blocking the event loop: spin on the
+// main thread for a bounded time (a hand-off between spinning processes
+// takes well under a microsecond), then sleep on a futex word in the segment
+// through the addon's waiter thread (a wake-up through it costs tens of µs).
+import { availableParallelism, constants as osConstants } from 'node:os';
+import { check } from '../errors.js';
+import { native, type FutexWaiterHandle } from '../native.js';
+import { abortError, ChannelError } from './errors.js';
+import type { WaitMode } from './format.js';
+
+/** How long each mode spins before it sleeps, in ms. */
+export const SPIN_MS: Readonly<Record<WaitMode, number>> = { adaptive: 0.05, spin: 2, sleep: 0 };
+/**
+ * With one CPU (taskset), the peer cannot run while we spin: each check
+ * yields the CPU instead, and adaptive mode tries only a few times.
+ */
+const SINGLE_CPU = availableParallelism() === 1;
+const SINGLE_CPU_ADAPTIVE_YIELDS = 4;
+/** A sleeper wakes at least this often to check that its peer still lives. */
+export const LIVENESS_MS = 100;
+const ECANCELED = osConstants.errno.ECANCELED;
+
+/** A futex word and its "I sleep" flag, as word indexes into the segment. */
+export interface Handshake {
+  readonly waiting: number;
+  readonly futex: number;
+}
+
+/**
+ * One waiter thread of the addon. At most one wait at a time; a wait that
+ * was abandoned (abort) is finished before the next starts.
+ */
+export class FutexWaiter {
+  #handle: FutexWaiterHandle | undefined;
+  #settle: ((result: number) => void) | undefined;
+  #inflight: Promise<number> | undefined;
+  #closed = false;
+
+  #onResult = (result: number): void => {
+    if (this.#handle) native.futexWaiterIdle(this.#handle);
+    const settle = this.#settle;
+    this.#settle = undefined;
+    this.#inflight = undefined;
+    settle?.(result);
+  };
+
+  /**
+   * Sleeps while the word at `index` (of `i32`'s buffer) holds `expected`, at
+   * most `timeoutMs`; resolves early (with -ECANCELED) if `signal` aborts.
+   * Wake-ups may be spurious: the caller re-checks its condition.
+   */
+  async wait(buffer: ArrayBuffer, index: number, expected: number, timeoutMs: number, signal?: AbortSignal): Promise<number> {
+    while (this.#inflight) await this.#inflight;
+    if (this.#closed) return -ECANCELED;
+    this.#handle ??= check(native.futexWaiterNew(this.#onResult), 'futexWaiterNew', () => 'starting a waiter thread');
+    const handle = this.#handle;
+    check(native.futexWaiterWait(handle, buffer, index * 4, expected >>> 0, timeoutMs), 'futex', () => 'FUTEX_WAIT');
+    const inflight = new Promise<number>((resolve) => (this.#settle = resolve));
+    this.#inflight = inflight;
+    if (!signal) return inflight;
+    if (signal.aborted) {
+      native.futexWaiterCancel(handle);
+      return -ECANCELED;
+    }
+    let onAbort!: () => void;
+    const aborted = new Promise<number>((resolve) => {
+      onAbort = () => {
+        native.futexWaiterCancel(handle);
+        resolve(-ECANCELED);
+      };
+      signal.addEventListener('abort', onAbort, { once: true });
+    });
+    try {
+      return await Promise.race([inflight, aborted]);
+    } finally {
+      signal.removeEventListener('abort', onAbort);
+    }
+  }
+
+  /** Wakes a pending wait (it resolves) and stops the thread. */
+  close(): void {
+    this.#closed = true;
+    if (this.#handle) native.futexWaiterClose(this.#handle);
+    this.#handle = undefined;
+    this.#onResult(-ECANCELED);
+  }
+}
+
+export interface BlockOptions {
+  readonly mode: WaitMode;
+  readonly buffer: ArrayBuffer;
+  readonly i32: Int32Array;
+  readonly handshake: Handshake;
+  readonly waiter: FutexWaiter;
+  /** Whether to take the "I sleep" flag down once ready (only a sole waiter may). */
+  readonly soleWaiter: boolean;
+  /** performance.now() deadline, or Infinity. */
+  readonly deadline: number;
+  readonly signal: AbortSignal | undefined;
+  /** What is awaited, for the timeout message. */
+  readonly what: string;
+}
+
+/** Spins while `ready()` is false, within the mode's budget. True if it became ready. */
+export function spin(mode: WaitMode, ready: () => boolean): boolean {
+  if (mode === 'sleep') return false;
+  if (SINGLE_CPU) {
+    const rounds = mode === 'spin' ? Infinity : SINGLE_CPU_ADAPTIVE_YIELDS;
+    const end = performance.now() + SPIN_MS[mode];
+    for (let i = 0; i < rounds && performance.now() < end; i++) {
+      native.schedYield();
+      if (ready()) return true;
+    }
+    return false;
+  }
+  const end = performance.now() + SPIN_MS[mode];
+  for (let i = 1; ; i++) {
+    if (ready()) return true;
+    // Reading the clock costs more than a check: every 32 checks is enough.
+    if ((i & 31) === 0 && performance.now() >= end) return false;
+  }
+}
+
+/**
+ * Waits until `ready()` returns true: bounded spin, then futex sleeps in
+ * slices of at most LIVENESS_MS, calling `slow()` about once a slice (it
+ * throws to end the wait, e.g. when the peer died). Rejects with AbortError on
+ * abort and ChannelError ETIMEDOUT at the deadline.
+ */
+export async function block(opts: BlockOptions, ready: () => boolean, slow: () => void): Promise<void> {
+  const { i32, handshake, signal } = opts;
+  if (signal?.aborted) throw abortError(signal);
+  if (spin(opts.mode, ready)) return;
+  // Liveness checks cost system calls and /proc reads: at most one per slice.
+  let checked = performance.now();
+  for (;;) {
+    // Read the futex word before raising the flag and checking once more: a
+    // waker that comes after the check sees the flag, bumps the word, and the
+    // kernel refuses to sleep on the stale value.
+    const expected = Atomics.load(i32, handshake.futex);
+    Atomics.store(i32, handshake.waiting, 1);
+    if (ready()) break;
+    if (performance.now() - checked >= LIVENESS_MS) {
+      slow();
+      checked = performance.now();
+      if (ready()) break;
+    }
+    const left = opts.deadline - performance.now();
+    if (left <= 0) {
+      throw new ChannelError('ETIMEDOUT', `${opts.what}: timed out`);
+    }
+    await opts.waiter.wait(opts.buffer, handshake.futex, expected, Math.min(left, LIVENESS_MS), signal);
+    if (signal?.aborted) throw abortError(signal);
+    if (ready()) break;
+    // A wake-up without the condition (a spurious one, or another sender
+    // took the space): spin a little again before sleeping.
+    if (spin(opts.mode, ready)) break;
+  }
+  // (A detached segment's views are empty: nothing to take down then.)
+  if (opts.soleWaiter && i32.length > 0) Atomics.store(i32, handshake.waiting, 0);
+}
+
+/** A deadline from `timeoutMs`, validated. */
+export function deadlineOf(timeoutMs: number | undefined): number {
+  if (timeoutMs === undefined) return Infinity;
+  if (typeof timeoutMs !== 'number' || !(timeoutMs >= 0)) {
+    throw Object.assign(new RangeError(`The value of "timeoutMs" is out of range. It must be >= 0. Received ${String(timeoutMs)}`), {
+      code: 'ERR_OUT_OF_RANGE',
+    });
+  }
+  return performance.now() + timeoutMs;
+}

@@ -1,0 +1,82 @@
+// The benchmark suite runs end to end (every transport, every size, pinned
+// and not, with the C reference) and writes well-formed results. Speed is
+// not checked here: --smoke sends a handful of messages per measurement.
+import assert from 'node:assert/strict';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, it } from 'node:test';
+import { assertNoLeaks } from './helpers/ipc.js';
+import { assertExitedCleanly, ROOT, run } from './helpers/processes.js';
+
+assertNoLeaks();
+
+const TRANSPORTS = ['channel-spin', 'channel-adaptive', 'channel-sleep', 'pipe', 'unix-socket', 'tcp', 'process-send', 'worker-postmessage'];
+const SIZES = ['64', '4096', '65536', '1048576'];
+
+interface Suite {
+  pinned: boolean;
+  roundTrip: Record<string, { median_us: number; p99_us: number }>;
+  throughput: Record<string, Record<string, { messages_per_s: number; gb_per_s: number }>>;
+  c: { memcpy: Record<string, { gb_per_s: number }>; pingPong: { median_us: number } | null };
+  errors: Record<string, string>;
+}
+
+describe('bench/main.js --smoke', { timeout: 150_000 }, () => {
+  it('measures every transport and size and writes latest.json, latest.md and latest.svg', async () => {
+    const out = mkdtempSync(join(tmpdir(), 'shmkit-bench-test-'));
+    try {
+      const result = await run(process.execPath, [join(ROOT, 'dist/bench/main.js'), '--smoke', '--out', out], { timeoutMs: 120_000 });
+      assertExitedCleanly(result, 'bench');
+      const report = JSON.parse(readFileSync(join(out, 'latest.json'), 'utf8')) as {
+        schema: string;
+        machine: { cpuModel: string; cores: number; kernel: string; node: string };
+        unpinned: Suite;
+        pinned: Suite | null;
+        pinnedNote?: string;
+        targets: Array<{ id: string; ratio: number | null; met: boolean; note: string; requirement: string }>;
+        other: Array<{ name: string; status: string }>;
+      };
+      assert.equal(report.schema, 'shmkit-bench/1');
+      assert.ok(report.machine.cpuModel.length > 0 && report.machine.cores > 0 && report.machine.kernel && report.machine.node === process.version);
+
+      const suites = [report.unpinned, ...(report.pinned ? [report.pinned] : [])];
+      if (!report.pinned) assert.match(report.pinnedNote ?? '', /taskset/, 'a missing pinned run says why');
+      for (const suite of suites) {
+        assert.deepEqual(suite.errors, {}, `no measurement failed (${suite.pinned ? 'pinned' : 'unpinned'})`);
+        for (const id of TRANSPORTS) {
+          const rtt = suite.roundTrip[id];
+          assert.ok(rtt && rtt.median_us > 0 && rtt.p99_us >= rtt.median_us, `${id} round trip`);
+          for (const size of SIZES) {
+            const row = suite.throughput[id]?.[size];
+            assert.ok(row && row.messages_per_s > 0 && row.gb_per_s > 0, `${id} throughput at ${size} B`);
+          }
+        }
+        for (const size of SIZES) assert.ok(suite.throughput['channel-adaptive-view']?.[size], `zero-copy receive at ${size} B`);
+        for (const size of SIZES) assert.ok(suite.c.memcpy[size]!.gb_per_s > 0, `memcpy at ${size} B`);
+        assert.ok(suite.c.pingPong!.median_us > 0);
+      }
+      assert.equal(report.pinned?.pinned ?? true, true);
+
+      assert.deepEqual(
+        report.targets.map((t) => t.id),
+        ['rtt64-spin', 'rtt64-adaptive', 'rtt64-sleep', 'throughput-1mib', 'rate64-vs-process-send'],
+      );
+      for (const target of report.targets) {
+        assert.equal(typeof target.ratio, 'number');
+        assert.equal(typeof target.met, 'boolean');
+        if (!target.met) assert.ok(target.note.length > 0, `${target.id}: a missed target says why`);
+      }
+      assert.deepEqual(report.other.map((o) => o.name), ['struct', 'semaphore']);
+
+      const md = readFileSync(join(out, 'latest.md'), 'utf8');
+      assert.match(md, /## Targets/);
+      assert.match(md, /Unix domain socket/);
+      const svg = readFileSync(join(out, 'latest.svg'), 'utf8');
+      assert.match(svg, /^<svg [^>]*xmlns="http:\/\/www.w3.org\/2000\/svg"/);
+      assert.ok(existsSync(join(out, 'latest.json')));
+    } finally {
+      rmSync(out, { recursive: true, force: true });
+    }
+  });
+});

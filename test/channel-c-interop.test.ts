@@ -1,0 +1,192 @@
+// A C program written from docs/channel-format.md alone feeds a Node receiver
+// through a channel: the on-segment format is a real contract.
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { Channel } from '../src/index.js';
+import { compileC } from './helpers/c.js';
+import { assertNoLeaks } from './helpers/ipc.js';
+import { assertExitedCleanly, run } from './helpers/processes.js';
+
+assertNoLeaks();
+
+const C_SENDER = String.raw`
+#include <errno.h>
+#include <linux/futex.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/shm.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+enum {
+  OFF_MAGIC = 0, OFF_VERSION = 4, OFF_CAPACITY = 12, OFF_CLOSED = 28, OFF_CLAIM_LOCK = 64,
+  OFF_TAIL = 68, OFF_HEAD = 128, OFF_RECEIVER_PID = 132, OFF_RECV_WAITING = 192,
+  OFF_DATA_FUTEX = 196, OFF_SPACE_WAITING = 256, OFF_SPACE_FUTEX = 260, OFF_SENDERS = 512,
+  MAX_SENDERS = 256, HEADER_SIZE = 4096, MAGIC = 0x48434B53, VERSION = 1,
+  STATE_CLAIMED = 0, STATE_COMMITTED = 1, STATE_PADDING = 2,
+};
+
+static char *base;
+static uint32_t capacity;
+static int32_t *word(uint32_t off) { return (int32_t *)(base + off); }
+#define LOAD(p) __atomic_load_n((p), __ATOMIC_SEQ_CST)
+#define STORE(p, v) __atomic_store_n((p), (v), __ATOMIC_SEQ_CST)
+static int cas(int32_t *p, int32_t expected, int32_t desired) {
+  return __atomic_compare_exchange_n(p, &expected, desired, 0, __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST);
+}
+
+static int alive(pid_t pid) {
+  if (kill(pid, 0) != 0 && errno == ESRCH) return 0;
+  char path[64], stat[512];
+  snprintf(path, sizeof path, "/proc/%d/stat", pid);
+  FILE *f = fopen(path, "r");
+  if (!f) return 1;
+  size_t n = fread(stat, 1, sizeof stat - 1, f);
+  fclose(f);
+  stat[n] = 0;
+  char *paren = strrchr(stat, ')');
+  return !(paren && (paren[2] == 'Z' || paren[2] == 'X'));
+}
+
+static void lock(pid_t me) {
+  for (int spin = 0;; spin++) {
+    int32_t owner = LOAD(word(OFF_CLAIM_LOCK));
+    if (owner == 0 && cas(word(OFF_CLAIM_LOCK), 0, me)) return;
+    if (owner != 0 && spin % 64 == 63 && !alive(owner) && cas(word(OFF_CLAIM_LOCK), owner, me)) return;
+    if (spin > 100) sched_yield();
+  }
+}
+
+static void header(uint32_t pos, int32_t length, int32_t span) {
+  int32_t *h = (int32_t *)(base + HEADER_SIZE + pos);
+  h[1] = length;
+  h[2] = getpid();
+  h[3] = span;
+}
+
+/* Claims a record; returns its position, -1 if full, -2 if closed. */
+static int64_t claim(uint32_t length) {
+  lock(getpid());
+  int64_t result;
+  uint32_t tail = LOAD(word(OFF_TAIL));
+  uint32_t free_bytes = capacity - (tail - (uint32_t)LOAD(word(OFF_HEAD)));
+  uint32_t span = (16 + length + 15) & ~15u;
+  uint32_t pos = tail & (capacity - 1);
+  if (LOAD(word(OFF_CLOSED))) { result = -2; goto out; }
+  if (span > capacity - pos) {
+    uint32_t rest = capacity - pos;
+    if (rest > free_bytes) { result = -1; goto out; }
+    header(pos, 0, rest);
+    STORE((int32_t *)(base + HEADER_SIZE + pos), STATE_PADDING);
+    tail += rest;
+    STORE(word(OFF_TAIL), (int32_t)tail);
+    free_bytes -= rest;
+    pos = 0;
+  }
+  if (span > free_bytes) { result = -1; goto out; }
+  STORE((int32_t *)(base + HEADER_SIZE + pos), STATE_CLAIMED);
+  header(pos, length, span);
+  STORE(word(OFF_TAIL), (int32_t)(tail + span));
+  result = pos;
+out:
+  STORE(word(OFF_CLAIM_LOCK), 0);
+  return result;
+}
+
+static void wake(uint32_t waiting, uint32_t futex) {
+  if (LOAD(word(waiting)) && __atomic_exchange_n(word(waiting), 0, __ATOMIC_SEQ_CST)) {
+    __atomic_add_fetch(word(futex), 1, __ATOMIC_SEQ_CST);
+    syscall(SYS_futex, word(futex), FUTEX_WAKE, 0x7fffffff, NULL, NULL, 0);
+  }
+}
+
+/* Sleeps until the receiver frees space (or 100 ms pass). */
+static void wait_for_space(void) {
+  int32_t v = LOAD(word(OFF_SPACE_FUTEX));
+  STORE(word(OFF_SPACE_WAITING), 1);
+  uint32_t used = (uint32_t)LOAD(word(OFF_TAIL)) - (uint32_t)LOAD(word(OFF_HEAD));
+  if (used < capacity / 2 || LOAD(word(OFF_CLOSED))) return;
+  struct timespec ts = {0, 100 * 1000 * 1000};
+  syscall(SYS_futex, word(OFF_SPACE_FUTEX), FUTEX_WAIT, v, &ts, NULL, 0);
+}
+
+int main(int argc, char **argv) {
+  if (argc != 3) return 2;
+  int id = atoi(argv[1]);
+  int count = atoi(argv[2]);
+  base = shmat(id, NULL, 0);
+  if (base == (void *)-1) { perror("shmat"); return 1; }
+  if ((uint32_t)LOAD(word(OFF_MAGIC)) != MAGIC || *word(OFF_VERSION) != VERSION) {
+    fprintf(stderr, "not a version 1 channel\n");
+    return 1;
+  }
+  capacity = *word(OFF_CAPACITY);
+  pid_t me = getpid();
+  int slot = -1;
+  for (int i = 0; i < MAX_SENDERS && slot < 0; i++) if (cas(word(OFF_SENDERS + 4 * i), 0, me)) slot = i;
+  if (slot < 0) return 1;
+  char text[256];
+  for (int seq = 0; seq < count; seq++) {
+    /* Lengths vary so that records wrap and padding appears. */
+    int length = snprintf(text, sizeof text, "C%d says %d %.*s", me, seq, seq % 97, "..................................................................................................................");
+    int64_t pos;
+    while ((pos = claim(length)) == -1) wait_for_space();
+    if (pos == -2) { fprintf(stderr, "closed\n"); return 3; }
+    int32_t *h = (int32_t *)(base + HEADER_SIZE + pos);
+    memcpy((char *)h + 16, text, length);
+    STORE(h, STATE_COMMITTED);
+    wake(OFF_RECV_WAITING, OFF_DATA_FUTEX);
+  }
+  cas(word(OFF_SENDERS + 4 * slot), me, 0);
+  shmdt(base);
+  printf("sent %d\n", count);
+  return 0;
+}
+`;
+
+describe('Channel with a C peer', { timeout: 120_000 }, () => {
+  it('a C program sends messages that a TypeScript receiver gets, in order, through wrap-around and backpressure', async () => {
+    const exe = await compileC('channel-sender', C_SENDER);
+    using channel = Channel.create({ capacity: 4096, autoRemove: true });
+    const receiver = channel.receiver();
+    const count = 20_000;
+    const child = run(exe, [String(channel.id), String(count)], { timeoutMs: 60_000 });
+    const dots = '.'.repeat(97);
+    for (let seq = 0; seq < count; seq++) {
+      const message = new TextDecoder().decode(await receiver.recv({ timeoutMs: 30_000 }));
+      assert.match(message, /^C\d+ says /);
+      assert.equal(message.replace(/^C\d+/, 'C'), `C says ${seq} ${dots.slice(0, seq % 97)}`);
+    }
+    const result = await child;
+    assertExitedCleanly(result, 'C sender');
+    assert.equal(result.stdout, `sent ${count}\n`);
+    assert.equal(receiver.tryRecv(), null);
+  });
+
+  it('two C senders and a Node sender share the channel; each one’s messages stay in order', async () => {
+    const exe = await compileC('channel-sender', C_SENDER);
+    using channel = Channel.create({ capacity: 4096, autoRemove: true });
+    const receiver = channel.receiver();
+    const count = 5_000;
+    const children = [run(exe, [String(channel.id), String(count)]), run(exe, [String(channel.id), String(count)])];
+    const sender = channel.sender();
+    const sending = (async () => {
+      for (let seq = 0; seq < count; seq++) await sender.send(`Node says ${seq}`, { timeoutMs: 30_000 });
+    })();
+    const next = new Map<string, number>();
+    for (let i = 0; i < 3 * count; i++) {
+      const message = new TextDecoder().decode(await receiver.recv({ timeoutMs: 30_000 }));
+      const [who, , seqText] = message.split(' ');
+      assert.equal(Number(seqText), next.get(who!) ?? 0, `${who}: in order, none lost, none twice`);
+      next.set(who!, Number(seqText) + 1);
+    }
+    await sending;
+    for (const result of await Promise.all(children)) assertExitedCleanly(result, 'C sender');
+    assert.deepEqual([...next.values()], [count, count, count], 'three senders, every message');
+  });
+});
