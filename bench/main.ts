@@ -8,7 +8,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { availableParallelism, cpus, loadavg, release } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { promisify } from 'node:util';
+import { parseArgs, promisify } from 'node:util';
 import { evaluateTargets, runSuite, SIZES, type Scale, type SuiteResult, type TargetResult } from './channel.js';
 
 export interface OtherBench {
@@ -40,10 +40,39 @@ export interface BenchReport {
   seconds: number;
 }
 
-const args = process.argv.slice(2);
-const scale: Scale = args.includes('--smoke') ? 'smoke' : args.includes('--quick') ? 'quick' : 'full';
-const outIndex = args.indexOf('--out');
-const outDir = outIndex >= 0 && args[outIndex + 1] ? args[outIndex + 1]! : fileURLToPath(new URL('../../bench/results/', import.meta.url));
+const USAGE = `Usage: node dist/bench/main.js [--quick | --smoke] [--out DIR] [--no-pin]
+
+  --quick    fewer iterations: under a minute on two cores
+  --smoke    a handful of messages per measurement (checks the output only)
+  --out DIR  where latest.json, latest.md and latest.svg go (default bench/results)
+  --no-pin   skip the run with both processes pinned to one CPU
+`;
+
+function parseOptions() {
+  try {
+    return parseArgs({
+      options: {
+        quick: { type: 'boolean' },
+        smoke: { type: 'boolean' },
+        out: { type: 'string' },
+        'no-pin': { type: 'boolean' },
+        help: { type: 'boolean', short: 'h' },
+      },
+      strict: true,
+    }).values;
+  } catch (error) {
+    process.stderr.write(`bench: ${(error as Error).message}\n${USAGE}`);
+    process.exit(2);
+  }
+}
+
+const options = parseOptions();
+if (options.help) {
+  process.stdout.write(USAGE);
+  process.exit(0);
+}
+const scale: Scale = options.smoke ? 'smoke' : options.quick ? 'quick' : 'full';
+const outDir = options.out ?? fileURLToPath(new URL('../../bench/results/', import.meta.url));
 const log = (line: string) => process.stderr.write(`${line}\n`);
 
 async function hasTaskset(): Promise<boolean> {
@@ -99,7 +128,7 @@ log('unpinned:');
 const unpinned = await runSuite({ scale, pinned: false, log });
 let pinned: SuiteResult | null = null;
 let pinnedNote: string | undefined;
-if (args.includes('--no-pin')) {
+if (options['no-pin']) {
   pinnedNote = 'skipped (--no-pin)';
 } else if (!(await hasTaskset())) {
   pinnedNote = 'skipped: taskset is not installed';
@@ -328,8 +357,8 @@ function renderSvg(r: BenchReport): string {
       reference: { label: 'C memcpy', value: r.unpinned.c.memcpy[1048576]?.gb_per_s },
     },
   ];
-  const width = 980;
-  const labelWidth = 300;
+  const width = 1060;
+  const labelWidth = 340;
   const plotWidth = width - labelWidth - 110;
   const rowHeight = 26;
   const parts: string[] = [];

@@ -20,7 +20,9 @@ exit code are the command's. The suite's own help: shmkit bench -- --help.
     if (!existsSync(SUITE)) {
       throw new CliError('dist/bench/main.js', 'ENOENT', 'the benchmark suite is not built (npm run build)');
     }
-    const child = spawn(process.execPath, [SUITE, ...argv], { stdio: 'inherit' });
+    // `shmkit bench -- --help`: the `--` only keeps shmkit from reading what follows.
+    const args = argv[0] === '--' ? argv.slice(1) : argv;
+    const child = spawn(process.execPath, [SUITE, ...args], { stdio: 'inherit' });
     const forward = (signal: NodeJS.Signals) => child.kill(signal);
     process.on('SIGINT', forward);
     process.on('SIGTERM', forward);
