@@ -1,11 +1,11 @@
 import { constants as osConstants } from 'node:os';
 import { IpcError, StateError } from './errors.js';
 import { native } from './native.js';
-import { IPC_NOWAIT, IPC_PRIVATE, IPC_RMID, IPC_STAT, SEM_UNDO } from './sysv/constants.js';
-import { semctl, type SemidDs } from './sysv/sem.js';
+import { IPC_NOWAIT, IPC_PRIVATE, SEM_UNDO } from './sysv/constants.js';
 import { createSet, openSet, type SemaphoreSetOpenOptions } from './semaphore-set.js';
 import { invalidType, outOfRange, validateKey, validateMode, validateObject } from './validate.js';
-import { closeController, closedError, semopError, validateWaitOptions, waitOps, type WaitOptions } from './wait.js';
+import { SemaphoreHandle } from './semaphore-handle.js';
+import { closedError, semopError, validateWaitOptions, waitOps, type WaitOptions } from './wait.js';
 
 const { EAGAIN } = osConstants.errno;
 
@@ -50,17 +50,11 @@ const INITIALIZE = Int32Array.of(0, 1, 0);
  * await mutex.withLock(() => { counter.value += 1; });
  * ```
  */
-export class Mutex implements Disposable {
-  /** The set's id (semid). */
-  readonly id: number;
-  /** The key it was found or created by (0 for IPC_PRIVATE). */
-  readonly key: number;
+export class Mutex extends SemaphoreHandle {
   #held = 0;
-  readonly #closed = closeController();
 
   private constructor(id: number, key: number) {
-    this.id = id;
-    this.key = key;
+    super('Mutex', id, key);
   }
 
   /**
@@ -113,10 +107,6 @@ export class Mutex implements Disposable {
     }
   }
 
-  #assertOpen(what: string): void {
-    if (this.#closed.signal.aborted) throw closedError(`Mutex.${what}`);
-  }
-
   /** Whether this handle holds the lock. */
   get held(): boolean {
     return this.#held > 0;
@@ -129,9 +119,9 @@ export class Mutex implements Disposable {
    * @throws IpcError EIDRM (removed while waiting), EINVAL, EACCES.
    */
   async lock(options?: WaitOptions): Promise<void> {
-    this.#assertOpen('lock');
-    await waitOps(this.id, LOCK, validateWaitOptions(options), this.#closed.signal, 'Mutex.lock');
-    if (this.#closed.signal.aborted) {
+    this.assertOpen('lock');
+    await waitOps(this.id, LOCK, validateWaitOptions(options), this.closedSignal, 'Mutex.lock');
+    if (this.closed) {
       // Disposed between the kernel's grant and this line: give it back.
       native.semop(this.id, UNLOCK, -1);
       throw closedError('Mutex.lock');
@@ -141,7 +131,7 @@ export class Mutex implements Disposable {
 
   /** Takes the lock if it is free now; never waits. */
   tryLock(): boolean {
-    this.#assertOpen('tryLock');
+    this.assertOpen('tryLock');
     const result = native.semop(this.id, TRY_LOCK, -1);
     if (result === -EAGAIN) return false;
     if (result < 0) throw semopError(this.id, TRY_LOCK, -result);
@@ -155,7 +145,7 @@ export class Mutex implements Disposable {
    * @throws StateError `ERR_MUTEX_NOT_HELD`; IpcError EIDRM, EINVAL.
    */
   unlock(): void {
-    this.#assertOpen('unlock');
+    this.assertOpen('unlock');
     if (this.#held === 0) {
       throw new StateError('ERR_MUTEX_NOT_HELD', `Mutex.unlock: mutex ${this.id} is not held by this handle`);
     }
@@ -175,40 +165,26 @@ export class Mutex implements Disposable {
       return await fn();
     } finally {
       // A dispose during fn has already unlocked.
-      if (this.#held > 0 && !this.#closed.signal.aborted) this.unlock();
+      if (this.#held > 0 && !this.closed) this.unlock();
     }
   }
 
-  /** The kernel's view of the set (IPC_STAT). */
-  stat(): SemidDs {
-    this.#assertOpen('stat');
-    return semctl(this.id, 0, IPC_STAT);
-  }
-
-  /** Removes the mutex (IPC_RMID) for every process; pending locks reject with EIDRM. */
-  remove(): void {
-    this.#assertOpen('remove');
-    semctl(this.id, 0, IPC_RMID);
+  protected override onRemoved(): void {
     this.#held = 0;
-  }
-
-  /** Whether `[Symbol.dispose]()` was called. */
-  get closed(): boolean {
-    return this.#closed.signal.aborted;
   }
 
   /**
    * Releases this handle: unlocks what it holds, rejects its pending locks
    * (`ERR_SEM_CLOSED`); the mutex stays.
    */
-  [Symbol.dispose](): void {
-    if (this.#closed.signal.aborted) return;
+  override [Symbol.dispose](): void {
+    if (this.closed) return;
     while (this.#held > 0) {
       // A removed set has nothing left to unlock.
       if (native.semop(this.id, UNLOCK, -1) < 0) break;
       this.#held--;
     }
     this.#held = 0;
-    this.#closed.abort();
+    super[Symbol.dispose]();
   }
 }

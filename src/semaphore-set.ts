@@ -1,7 +1,8 @@
 import { GETVAL, IPC_CREAT, IPC_EXCL, IPC_PRIVATE, IPC_RMID, IPC_STAT, SETALL, SETVAL } from './sysv/constants.js';
-import { encodeSops, semctl, semget, type Sembuf, type SemidDs } from './sysv/sem.js';
+import { encodeSops, semctl, semget, type Sembuf } from './sysv/sem.js';
 import { invalidType, outOfRange, validateId, validateInteger, validateKey, validateMode, validateObject, INT32_MAX } from './validate.js';
-import { closeController, closedError, validateWaitOptions, waitOps, type WaitOptions } from './wait.js';
+import { SemaphoreHandle } from './semaphore-handle.js';
+import { validateWaitOptions, waitOps, type WaitOptions } from './wait.js';
 
 export type { WaitOptions } from './wait.js';
 
@@ -68,18 +69,12 @@ export function createSet(key: number, count: number, mode: number, init: (id: n
  * set.remove();
  * ```
  */
-export class SemaphoreSet implements Disposable {
-  /** The set's id (semid). */
-  readonly id: number;
-  /** The key it was found or created by (0 for IPC_PRIVATE). */
-  readonly key: number;
+export class SemaphoreSet extends SemaphoreHandle {
   /** Number of semaphores in the set. */
   readonly count: number;
-  readonly #closed = closeController();
 
   private constructor(id: number, key: number, count: number) {
-    this.id = id;
-    this.key = key;
+    super('SemaphoreSet', id, key);
     this.count = count;
   }
 
@@ -120,10 +115,6 @@ export class SemaphoreSet implements Disposable {
     return new SemaphoreSet(id, key, count);
   }
 
-  #assertOpen(what: string): void {
-    if (this.#closed.signal.aborted) throw closedError(`SemaphoreSet.${what}`);
-  }
-
   #index(i: unknown, name: string): number {
     return validateInteger(i, name, 0, this.count - 1);
   }
@@ -143,16 +134,16 @@ export class SemaphoreSet implements Disposable {
    * @throws IpcError EIDRM (the set was removed while waiting), EINVAL, EAGAIN, ERANGE, E2BIG, EACCES.
    */
   async op(ops: readonly Sembuf[], options?: WaitOptions): Promise<void> {
-    this.#assertOpen('op');
+    this.assertOpen('op');
     const packed = encodeSops(ops, 'ops');
     if (packed.length === 0) throw outOfRange('ops', 'an array of at least one operation', 'an empty array');
     for (let i = 0; i < packed.length; i += 3) this.#index(packed[i], `ops[${i / 3}].sem_num`);
-    return waitOps(this.id, packed, validateWaitOptions(options), this.#closed.signal, 'SemaphoreSet.op');
+    return waitOps(this.id, packed, validateWaitOptions(options), this.closedSignal, 'SemaphoreSet.op');
   }
 
   /** The value of semaphore `i` (GETVAL). */
   get(i: number): number {
-    this.#assertOpen('get');
+    this.assertOpen('get');
     return semctl(this.id, this.#index(i, 'i'), GETVAL);
   }
 
@@ -162,37 +153,9 @@ export class SemaphoreSet implements Disposable {
    * @throws IpcError ERANGE when value is above SEMVMX.
    */
   set(i: number, value: number): void {
-    this.#assertOpen('set');
+    this.assertOpen('set');
     const index = this.#index(i, 'i');
     semctl(this.id, index, SETVAL, validateInteger(value, 'value', 0, INT32_MAX));
-  }
-
-  /** The kernel's view of the set (IPC_STAT). */
-  stat(): SemidDs {
-    this.#assertOpen('stat');
-    return semctl(this.id, 0, IPC_STAT);
-  }
-
-  /**
-   * Removes the set (IPC_RMID) at once, for every process: pending waits,
-   * here and elsewhere, reject with EIDRM.
-   */
-  remove(): void {
-    this.#assertOpen('remove');
-    semctl(this.id, 0, IPC_RMID);
-  }
-
-  /** Whether `[Symbol.dispose]()` was called. */
-  get closed(): boolean {
-    return this.#closed.signal.aborted;
-  }
-
-  /**
-   * Releases this handle: its pending waits reject with a StateError
-   * (`ERR_SEM_CLOSED`) and later calls throw it. The set stays.
-   */
-  [Symbol.dispose](): void {
-    this.#closed.abort();
   }
 }
 

@@ -1,9 +1,10 @@
 import { native } from './native.js';
-import { GETVAL, IPC_NOWAIT, IPC_PRIVATE, IPC_RMID, IPC_STAT, SEM_UNDO, SETVAL } from './sysv/constants.js';
-import { semctl, type SemidDs } from './sysv/sem.js';
+import { GETVAL, IPC_NOWAIT, IPC_PRIVATE, SEM_UNDO, SETVAL } from './sysv/constants.js';
+import { semctl } from './sysv/sem.js';
 import { createSet, openSet, type SemaphoreSetOpenOptions } from './semaphore-set.js';
 import { validateInteger, validateKey, validateMode, validateObject, invalidType } from './validate.js';
-import { closeController, closedError, semopError, validateWaitOptions, waitOps, type WaitOptions } from './wait.js';
+import { SemaphoreHandle } from './semaphore-handle.js';
+import { semopError, validateWaitOptions, waitOps, type WaitOptions } from './wait.js';
 import { constants as osConstants } from 'node:os';
 
 const { EAGAIN } = osConstants.errno;
@@ -51,16 +52,9 @@ const undoHeld = new Map<number, number>();
  * try { work(); } finally { slots.release(); }
  * ```
  */
-export class Semaphore implements Disposable {
-  /** The set's id (semid). */
-  readonly id: number;
-  /** The key it was found or created by (0 for IPC_PRIVATE). */
-  readonly key: number;
-  readonly #closed = closeController();
-
+export class Semaphore extends SemaphoreHandle {
   private constructor(id: number, key: number) {
-    this.id = id;
-    this.key = key;
+    super('Semaphore', id, key);
   }
 
   /**
@@ -87,13 +81,9 @@ export class Semaphore implements Disposable {
     return new Semaphore(id, key);
   }
 
-  #assertOpen(what: string): void {
-    if (this.#closed.signal.aborted) throw closedError(`Semaphore.${what}`);
-  }
-
   /** The current value (GETVAL). */
   get value(): number {
-    this.#assertOpen('value');
+    this.assertOpen('value');
     return semctl(this.id, 0, GETVAL);
   }
 
@@ -104,15 +94,15 @@ export class Semaphore implements Disposable {
    * @throws IpcError EIDRM (removed while waiting), EINVAL, EACCES.
    */
   async acquire(options?: AcquireOptions): Promise<void> {
-    this.#assertOpen('acquire');
+    this.assertOpen('acquire');
     const undo = undoOption(options);
-    await waitOps(this.id, Int32Array.of(0, -1, undo ? SEM_UNDO : 0), validateWaitOptions(options), this.#closed.signal, 'Semaphore.acquire');
+    await waitOps(this.id, Int32Array.of(0, -1, undo ? SEM_UNDO : 0), validateWaitOptions(options), this.closedSignal, 'Semaphore.acquire');
     if (undo) undoHeld.set(this.id, (undoHeld.get(this.id) ?? 0) + 1);
   }
 
   /** Takes one unit if there is one now; never waits. */
   tryAcquire(options?: { undo?: boolean }): boolean {
-    this.#assertOpen('tryAcquire');
+    this.assertOpen('tryAcquire');
     const undo = undoOption(options);
     const sops = Int32Array.of(0, -1, IPC_NOWAIT | (undo ? SEM_UNDO : 0));
     const result = native.semop(this.id, sops, -1);
@@ -129,7 +119,7 @@ export class Semaphore implements Disposable {
    * @throws IpcError ERANGE (the value would exceed SEMVMX), EIDRM, EINVAL.
    */
   release(n = 1): void {
-    this.#assertOpen('release');
+    this.assertOpen('release');
     validateInteger(n, 'n', 1, 0x7fff);
     const held = undoHeld.get(this.id) ?? 0;
     const withUndo = Math.min(n, held);
@@ -142,27 +132,8 @@ export class Semaphore implements Disposable {
     if (withUndo > 0) undoHeld.set(this.id, held - withUndo);
   }
 
-  /** The kernel's view of the set (IPC_STAT). */
-  stat(): SemidDs {
-    this.#assertOpen('stat');
-    return semctl(this.id, 0, IPC_STAT);
-  }
-
-  /** Removes the semaphore (IPC_RMID) for every process; pending acquires reject with EIDRM. */
-  remove(): void {
-    this.#assertOpen('remove');
-    semctl(this.id, 0, IPC_RMID);
+  protected override onRemoved(): void {
     undoHeld.delete(this.id);
-  }
-
-  /** Whether `[Symbol.dispose]()` was called. */
-  get closed(): boolean {
-    return this.#closed.signal.aborted;
-  }
-
-  /** Releases this handle: pending acquires reject (`ERR_SEM_CLOSED`); the semaphore stays. */
-  [Symbol.dispose](): void {
-    this.#closed.abort();
   }
 }
 

@@ -7,7 +7,7 @@ import { once } from 'node:events';
 import { describe, it } from 'node:test';
 import { Channel, ChannelError, SharedMemory } from '../src/index.js';
 import { assertNoLeaks } from './helpers/ipc.js';
-import { assertExitedCleanly, runNode, SHMKIT } from './helpers/processes.js';
+import { runNode, SHMKIT } from './helpers/processes.js';
 
 assertNoLeaks();
 
