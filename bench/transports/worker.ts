@@ -25,6 +25,10 @@ export const workerTransport: Transport = {
       // Messages posted before the worker listens can be lost (its module
       // loads asynchronously): it says when it is ready.
       await once(worker, 'message');
+      // Listen for the exit now: Node may deliver the last echo and the exit
+      // in one callback, before the loop below gets to wait for it.
+      const exited = once(worker, 'exit');
+      exited.catch(() => {}); // an 'error' is reported through `fail`; awaited below
       const message = payload(size);
       const samples: number[] = [];
       let wake: (() => void) | undefined;
@@ -41,7 +45,7 @@ export const workerTransport: Transport = {
         if (i >= warmup) samples.push((performance.now() - start) * 1000);
       }
       fail = undefined;
-      await once(worker, 'exit');
+      await exited;
       return samples;
     } finally {
       await worker.terminate();
