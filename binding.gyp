@@ -7,6 +7,7 @@
         "native/constants.cc",
         "native/shm.cc",
         "native/external_buffer.cc",
+        "native/perm.cc",
         "native/sem.cc",
         "native/futex.cc"
       ],

@@ -179,14 +179,7 @@ Napi::Value SemctlStat(const Napi::CallbackInfo& info) {
   arg.buf = &ds;
   int ret = ::semctl(id, 0, cmd, arg);
   if (ret == -1) return Errno(env, errno);
-  Napi::Object o = Napi::Object::New(env);
-  o.Set("key", Napi::Number::New(env, ds.sem_perm.__key));
-  o.Set("uid", Napi::Number::New(env, ds.sem_perm.uid));
-  o.Set("gid", Napi::Number::New(env, ds.sem_perm.gid));
-  o.Set("cuid", Napi::Number::New(env, ds.sem_perm.cuid));
-  o.Set("cgid", Napi::Number::New(env, ds.sem_perm.cgid));
-  o.Set("mode", Napi::Number::New(env, ds.sem_perm.mode));
-  o.Set("seq", Napi::Number::New(env, ds.sem_perm.__seq));
+  Napi::Object o = PermObject(env, ds.sem_perm);
   o.Set("sem_otime", Napi::Number::New(env, static_cast<double>(ds.sem_otime)));
   o.Set("sem_ctime", Napi::Number::New(env, static_cast<double>(ds.sem_ctime)));
   o.Set("sem_nsems", Napi::Number::New(env, static_cast<double>(ds.sem_nsems)));

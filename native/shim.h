@@ -5,6 +5,8 @@
 #include <cerrno>
 #include <cstdint>
 
+struct ipc_perm;  // <sys/ipc.h>, included where its fields are read
+
 namespace shmkit {
 
 inline Napi::Value Errno(Napi::Env env, int err) { return Napi::Number::New(env, -err); }
@@ -21,6 +23,9 @@ inline uint64_t ToU64(const Napi::Value& v) {
 inline Napi::Value U64(Napi::Env env, uint64_t v) { return Napi::BigInt::New(env, v); }
 
 void InitShm(Napi::Env env, Napi::Object exports);
+
+// struct ipc_perm's fields, with their C names but __key/__seq as key/seq.
+Napi::Object PermObject(Napi::Env env, const ::ipc_perm& perm);
 void InitConstants(Napi::Env env, Napi::Object exports);
 void InitSem(Napi::Env env, Napi::Object exports);
 void InitFutex(Napi::Env env, Napi::Object exports);

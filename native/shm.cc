@@ -90,14 +90,7 @@ Napi::Value Shmdt(const Napi::CallbackInfo& info) {
 }
 
 Napi::Object StatObject(Napi::Env env, const struct shmid_ds& ds) {
-  Napi::Object o = Napi::Object::New(env);
-  o.Set("key", Napi::Number::New(env, ds.shm_perm.__key));
-  o.Set("uid", Napi::Number::New(env, ds.shm_perm.uid));
-  o.Set("gid", Napi::Number::New(env, ds.shm_perm.gid));
-  o.Set("cuid", Napi::Number::New(env, ds.shm_perm.cuid));
-  o.Set("cgid", Napi::Number::New(env, ds.shm_perm.cgid));
-  o.Set("mode", Napi::Number::New(env, ds.shm_perm.mode));
-  o.Set("seq", Napi::Number::New(env, ds.shm_perm.__seq));
+  Napi::Object o = PermObject(env, ds.shm_perm);
   o.Set("shm_segsz", Napi::Number::New(env, static_cast<double>(ds.shm_segsz)));
   o.Set("shm_atime", Napi::Number::New(env, static_cast<double>(ds.shm_atime)));
   o.Set("shm_dtime", Napi::Number::New(env, static_cast<double>(ds.shm_dtime)));

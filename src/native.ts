@@ -12,8 +12,8 @@ export type MappingHandle = { readonly __mapping: unique symbol };
 /** Opaque futex waiter (a thread that runs FUTEX_WAIT and reports back), owned by the addon. */
 export type FutexWaiterHandle = { readonly __futexWaiter: unique symbol };
 
-/** `struct shmid_ds` flattened, with the C field names. */
-export interface NativeShmStat {
+/** `struct ipc_perm`, flattened into the stat objects below. */
+export interface NativeIpcPerm {
   key: number;
   uid: number;
   gid: number;
@@ -21,6 +21,10 @@ export interface NativeShmStat {
   cgid: number;
   mode: number;
   seq: number;
+}
+
+/** `struct shmid_ds` flattened, with the C field names. */
+export interface NativeShmStat extends NativeIpcPerm {
   shm_segsz: number;
   shm_atime: number;
   shm_dtime: number;
@@ -31,14 +35,7 @@ export interface NativeShmStat {
 }
 
 /** `struct semid_ds` flattened, with the C field names. */
-export interface NativeSemStat {
-  key: number;
-  uid: number;
-  gid: number;
-  cuid: number;
-  cgid: number;
-  mode: number;
-  seq: number;
+export interface NativeSemStat extends NativeIpcPerm {
   sem_otime: number;
   sem_ctime: number;
   sem_nsems: number;
