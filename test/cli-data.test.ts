@@ -8,15 +8,11 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { IPC_STAT, SharedMemory, shmctl } from '../src/index.js';
 import { assertNoLeaks, removeSegment, uniqueKey, withCleanup } from './helpers/ipc.js';
-import { ROOT, run, type RunOptions } from './helpers/processes.js';
+import { run, BIN, shmkit } from './helpers/processes.js';
 
 assertNoLeaks();
 
-const BIN = join(ROOT, 'bin', 'shmkit.js');
 
-function shmkit(args: readonly string[], options: RunOptions = {}) {
-  return run(process.execPath, [BIN, ...args], { timeoutMs: 30_000, ...options });
-}
 
 /** Runs a shell pipeline in which `shmkit` is the binary. */
 function sh(script: string) {

@@ -6,9 +6,8 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { assertExitedCleanly, isRoot, ROOT, run } from './helpers/processes.js';
+import { assertExitedCleanly, isRoot, run, BIN } from './helpers/processes.js';
 
-const BIN = join(ROOT, 'bin', 'shmkit.js');
 
 /** Runs `script` in sh inside a new IPC namespace, with $NODE and $BIN set. */
 function inPrivateIpc(script: string) {

@@ -10,10 +10,9 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { PAGE_SIZE, type ShmidDs } from '../src/index.js';
 import { compileC } from './helpers/c.js';
-import { isRoot, ROOT, run } from './helpers/processes.js';
+import { isRoot, ROOT, run, BIN } from './helpers/processes.js';
 import type { SegmentRow } from '../src/cli/segments.js';
 
-const BIN = join(ROOT, 'bin', 'shmkit.js');
 
 // Keeps segments and semaphore sets in every state ls shows while a shell
 // command runs, then exits with that command's status.

@@ -5,35 +5,33 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { ROOT, run } from './helpers/processes.js';
+import { ROOT, shmkit } from './helpers/processes.js';
 
-const BIN = join(ROOT, 'bin', 'shmkit.js');
 const COMMANDS = ['ls', 'stat', 'limits', 'usage', 'rm', 'create', 'dump', 'cat', 'write', 'watch', 'demo', 'bench'];
 
-function shmkit(...args: string[]) {
-  return run(process.execPath, [BIN, ...args], { timeoutMs: 30_000 });
-}
+/** shmkit with its arguments spread. */
+const cli = (...args: string[]) => shmkit(args);
 
 describe('shmkit', () => {
   it('--version prints the version of package.json', async () => {
     const { version } = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { version: string };
     for (const flag of ['--version', '-V']) {
-      const result = await shmkit(flag);
+      const result = await cli(flag);
       assert.equal(result.code, 0);
       assert.equal(result.stdout, `${version}\n`);
     }
   });
 
   it('help lists every command with a summary', async () => {
-    const result = await shmkit('help');
+    const result = await cli('help');
     assert.equal(result.code, 0);
     for (const name of COMMANDS) assert.match(result.stdout, new RegExp(`^  ${name}\\s+\\S`, 'm'), name);
-    assert.equal((await shmkit('--help')).stdout, result.stdout);
+    assert.equal((await cli('--help')).stdout, result.stdout);
   });
 
   it('every command has help, the same from "help NAME", "NAME --help" and "NAME -h"', async () => {
     for (const name of COMMANDS) {
-      const [a, b, c] = await Promise.all([shmkit('help', name), shmkit(name, '--help'), shmkit(name, '-h')]);
+      const [a, b, c] = await Promise.all([cli('help', name), cli(name, '--help'), cli(name, '-h')]);
       assert.equal(a.code, 0, `${name}: ${a.stderr}`);
       assert.match(a.stdout, new RegExp(`^Usage: shmkit ${name}\\b`), name);
       assert.equal(b.stdout, a.stdout, name);
@@ -42,7 +40,7 @@ describe('shmkit', () => {
   });
 
   it('no command is a usage error: help on stderr, exit 2', async () => {
-    const result = await shmkit();
+    const result = await cli();
     assert.equal(result.code, 2);
     assert.equal(result.stdout, '');
     assert.match(result.stderr, /^Usage: shmkit COMMAND/);
@@ -63,7 +61,7 @@ describe('shmkit', () => {
       [['watch', '--interval', '0'], "shmkit watch: --interval: ERR_INVALID_ARG_VALUE '0' is not a positive number of seconds (see shmkit help watch)\n"],
     ];
     for (const [args, stderr] of cases) {
-      const result = await shmkit(...args);
+      const result = await cli(...args);
       assert.equal(result.code, 2, args.join(' '));
       assert.equal(result.stdout, '', args.join(' '));
       assert.equal(result.stderr, stderr);
@@ -71,10 +69,10 @@ describe('shmkit', () => {
   });
 
   it('bench passes its arguments to the suite and returns its exit code', async () => {
-    const help = await shmkit('bench', '--', '--help');
+    const help = await cli('bench', '--', '--help');
     assert.equal(help.code, 0, help.stderr);
     assert.match(help.stdout, /^Usage: node dist\/bench\/main\.js \[--quick \| --smoke\]/);
-    const bad = await shmkit('bench', '--', '--no-such-flag');
+    const bad = await cli('bench', '--', '--no-such-flag');
     assert.equal(bad.code, 2);
     assert.equal(bad.stdout, '');
     assert.match(bad.stderr, /^bench: Unknown option '--no-such-flag'/);

@@ -7,9 +7,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { after, before, describe, it } from 'node:test';
-import { isRoot, ROOT, run } from './helpers/processes.js';
+import { isRoot, run, BIN } from './helpers/processes.js';
 
-const BIN = join(ROOT, 'bin', 'shmkit.js');
 const SERVER = `shmkit-test-${process.pid}`;
 
 function tmux(...args: string[]) {

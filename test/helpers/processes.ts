@@ -2,12 +2,15 @@
 // imports shmkit; every run has a time limit so a broken test fails, never hangs.
 import { spawn, type SpawnOptions } from 'node:child_process';
 import { once } from 'node:events';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 /** URL of the built package entry, for `import ... from SHMKIT` in child code. */
 export const SHMKIT = new URL('../../src/index.js', import.meta.url).href;
 /** The repository root. */
 export const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
+/** The shmkit command's launcher. */
+export const BIN = join(ROOT, 'bin', 'shmkit.js');
 
 export interface RunResult {
   code: number | null;
@@ -73,3 +76,8 @@ export const isRoot = process.getuid?.() === 0;
 
 /** uid and gid of the unprivileged user `nobody`. */
 export const NOBODY = { uid: 65534, gid: 65534 };
+
+/** Runs the real shmkit command with `args`. */
+export function shmkit(args: readonly string[], options: RunOptions = {}): Promise<RunResult> {
+  return run(process.execPath, [BIN, ...args], { timeoutMs: 30_000, ...options });
+}
