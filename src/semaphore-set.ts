@@ -94,7 +94,7 @@ export class SemaphoreSet extends SemaphoreHandle {
       initial = new Array<number>(count).fill(value);
     } else if (Array.isArray(opts.initial)) {
       if (opts.initial.length !== count) {
-        throw outOfRange('options.initial', `a number or an array of ${count} numbers (options.count)`, `an array of ${opts.initial.length}`);
+        throw outOfRange('options.initial', `a number or an array of ${count} numbers (options.count)`, opts.initial);
       }
       initial = opts.initial.map((v: unknown, i: number) => validateInteger(v, `options.initial[${i}]`, 0, 0xffff));
     } else {
@@ -136,7 +136,7 @@ export class SemaphoreSet extends SemaphoreHandle {
   async op(ops: readonly Sembuf[], options?: WaitOptions): Promise<void> {
     this.assertOpen('op');
     const packed = encodeSops(ops, 'ops');
-    if (packed.length === 0) throw outOfRange('ops', 'an array of at least one operation', 'an empty array');
+    if (packed.length === 0) throw outOfRange('ops', 'an array of at least one operation', ops);
     for (let i = 0; i < packed.length; i += 3) this.#index(packed[i], `ops[${i / 3}].sem_num`);
     return waitOps(this.id, packed, validateWaitOptions(options), this.closedSignal, 'SemaphoreSet.op');
   }

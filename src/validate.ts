@@ -11,6 +11,8 @@ function describe(value: unknown): string {
   if (typeof value === 'bigint') return `${value}n`;
   if (typeof value === 'string') return `type string ('${value}')`;
   if (typeof value === 'number') return String(value);
+  if (Array.isArray(value)) return `an array of length ${value.length}`;
+  if (ArrayBuffer.isView(value)) return `${value.constructor.name} of ${value.byteLength} bytes`;
   return `type ${typeof value}`;
 }
 

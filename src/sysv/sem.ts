@@ -253,7 +253,7 @@ export function semctl(semid: number, semnum: number, cmd: number, arg?: unknown
       for (let i = 0; i < given.length; i++) values[i] = validateInteger(given[i], `arg[${i}]`, 0, 0xffff);
       const [, raw] = check(native.semctlStat(semid, IPC_STAT), 'semctl', explainCtl(semid, semnum, 'SETALL'));
       if (values.length !== raw.sem_nsems) {
-        throw outOfRange('arg', `an array of ${raw.sem_nsems} values (one per semaphore of set ${semid})`, `an array of ${values.length}`);
+        throw outOfRange('arg', `an array of ${raw.sem_nsems} values (one per semaphore of set ${semid})`, given);
       }
       check(native.semctlSetAll(semid, values), 'semctl', explainCtl(semid, semnum, 'SETALL'));
       return;
