@@ -3,25 +3,17 @@
 // kernel to the next waiter; openOrCreate races; disposal unlocks but never
 // removes; timeouts and aborts leave it as it was.
 import assert from 'node:assert/strict';
-import { afterEach, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { GETNCNT, GETVAL, IPC_RMID, IpcError, Mutex, semctl } from '../src/index.js';
-import { assertNoLeaks, uniqueKey } from './helpers/ipc.js';
+import { GETNCNT, GETVAL, IpcError, Mutex, semctl } from '../src/index.js';
+import { assertNoLeaks, uniqueKey, removeSetsAfterEach } from './helpers/ipc.js';
 import { assertExitedCleanly, lastJson, runNode } from './helpers/processes.js';
 import { waitFor } from './helpers/shm.js';
 
 assertNoLeaks();
 
-const made: number[] = [];
-afterEach(() => {
-  for (const id of made.splice(0)) {
-    try {
-      semctl(id, 0, IPC_RMID);
-    } catch {
-      // removed by the test
-    }
-  }
-});
+// Every set a test makes is removed right after it, pass or fail.
+const made = removeSetsAfterEach();
 
 function newMutex(key?: number): Mutex {
   const mutex = Mutex.create({ key });

@@ -3,24 +3,16 @@
 // balance the kernel's undo record; waits leave the value exact on timeout
 // and abort.
 import assert from 'node:assert/strict';
-import { afterEach, describe, it } from 'node:test';
-import { GETNCNT, IPC_RMID, IpcError, Semaphore, semctl } from '../src/index.js';
-import { assertNoLeaks, uniqueKey } from './helpers/ipc.js';
+import { describe, it } from 'node:test';
+import { GETNCNT, IpcError, Semaphore, semctl } from '../src/index.js';
+import { assertNoLeaks, uniqueKey, removeSetsAfterEach } from './helpers/ipc.js';
 import { assertExitedCleanly, lastJson, runNode } from './helpers/processes.js';
 import { waitFor } from './helpers/shm.js';
 
 assertNoLeaks();
 
-const made: number[] = [];
-afterEach(() => {
-  for (const id of made.splice(0)) {
-    try {
-      semctl(id, 0, IPC_RMID);
-    } catch {
-      // removed by the test
-    }
-  }
-});
+// Every set a test makes is removed right after it, pass or fail.
+const made = removeSetsAfterEach();
 
 function newSemaphore(initial = 0, key?: number): Semaphore {
   const sem = Semaphore.create({ initial, key });

@@ -2,25 +2,17 @@
 // get/set/stat/remove, atomic op, disposal that releases the handle but
 // never removes the set, and argument errors that name the argument.
 import assert from 'node:assert/strict';
-import { afterEach, describe, it } from 'node:test';
-import { GETALL, IPC_RMID, IpcError, SemaphoreSet, semctl } from '../src/index.js';
-import { assertNoLeaks, uniqueKey } from './helpers/ipc.js';
+import { describe, it } from 'node:test';
+import { GETALL, IpcError, SemaphoreSet, semctl } from '../src/index.js';
+import { assertNoLeaks, uniqueKey, removeSetsAfterEach } from './helpers/ipc.js';
 
 assertNoLeaks();
 
-const made: SemaphoreSet[] = [];
-afterEach(() => {
-  for (const set of made.splice(0)) {
-    try {
-      semctl(set.id, 0, IPC_RMID);
-    } catch {
-      // removed by the test
-    }
-  }
-});
+// Every set a test makes is removed right after it, pass or fail.
+const made = removeSetsAfterEach();
 
 function track(set: SemaphoreSet): SemaphoreSet {
-  made.push(set);
+  made.push(set.id);
   return set;
 }
 

@@ -3,28 +3,19 @@
 // wait-for-zero, and the kernel's errors as IpcError, including EACCES and
 // EPERM for an unprivileged user (a child that drops to nobody).
 import assert from 'node:assert/strict';
-import { afterEach, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import {
   GETALL, GETNCNT, GETPID, GETVAL, GETZCNT, IPC_CREAT, IPC_EXCL, IPC_INFO, IPC_NOWAIT, IPC_PRIVATE, IPC_RMID, IPC_SET,
   IPC_STAT, IpcError, SEM_INFO, SEM_STAT, SETALL, SETVAL, semctl, semget, semop, semtimedop,
 } from '../src/index.js';
-import { assertNoLeaks, uniqueKey } from './helpers/ipc.js';
+import { assertNoLeaks, uniqueKey, removeSetsAfterEach } from './helpers/ipc.js';
 import { assertExitedCleanly, isRoot, lastJson, runNode } from './helpers/processes.js';
 import { waitFor } from './helpers/shm.js';
 
 assertNoLeaks();
 
 // Every set a test makes is removed right after it, pass or fail.
-const made: number[] = [];
-afterEach(() => {
-  for (const id of made.splice(0)) {
-    try {
-      semctl(id, 0, IPC_RMID);
-    } catch {
-      // already removed by the test
-    }
-  }
-});
+const made = removeSetsAfterEach();
 
 /** A new private set of `n` semaphores, removed after the test. */
 function newSet(n: number, mode = 0o600): number {

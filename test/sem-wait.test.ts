@@ -6,30 +6,22 @@
 import assert from 'node:assert/strict';
 import { pbkdf2 } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
-import { afterEach, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import { setImmediate as nextTurn, setTimeout as sleep } from 'node:timers/promises';
 import { promisify } from 'node:util';
-import { GETNCNT, GETZCNT, IPC_NOWAIT, IPC_RMID, IpcError, SEM_UNDO, SemaphoreSet, semctl } from '../src/index.js';
-import { assertNoLeaks } from './helpers/ipc.js';
+import { GETNCNT, GETZCNT, IPC_NOWAIT, IpcError, SEM_UNDO, SemaphoreSet, semctl } from '../src/index.js';
+import { assertNoLeaks, removeSetsAfterEach } from './helpers/ipc.js';
 import { assertExitedCleanly, lastJson, runNode } from './helpers/processes.js';
 import { waitFor } from './helpers/shm.js';
 
 assertNoLeaks();
 
-const made: SemaphoreSet[] = [];
-afterEach(() => {
-  for (const set of made.splice(0)) {
-    try {
-      semctl(set.id, 0, IPC_RMID);
-    } catch {
-      // removed by the test
-    }
-  }
-});
+// Every set a test makes is removed right after it, pass or fail.
+const made = removeSetsAfterEach();
 
 function newSet(count: number, initial: number | number[] = 0): SemaphoreSet {
   const set = SemaphoreSet.create({ count, initial });
-  made.push(set);
+  made.push(set.id);
   return set;
 }
 

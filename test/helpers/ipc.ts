@@ -1,9 +1,9 @@
 // IPC bookkeeping for tests: fresh keys, cleanup that runs even when a test
 // fails, and the check that a test file leaves no segment or semaphore set behind.
 import assert from 'node:assert/strict';
-import { after, before } from 'node:test';
+import { after, afterEach, before } from 'node:test';
 import { readFileSync } from 'node:fs';
-import { IPC_RMID, SHM_INFO, shmctl } from '../../src/index.js';
+import { IPC_RMID, SHM_INFO, semctl, shmctl } from '../../src/index.js';
 
 let nextKey = 0x5300_0000 + ((process.pid * 4099) % 0x00ff_0000);
 
@@ -28,7 +28,7 @@ export function usedSegments(): number {
   return shmctl(0, SHM_INFO).used_ids;
 }
 
-/** Number of semaphore sets in this IPC namespace (from /proc, so this helper needs no semaphore API). */
+/** Number of semaphore sets in this IPC namespace (from /proc/sysvipc/sem). */
 export function usedSemaphoreSets(): number {
   return readFileSync('/proc/sysvipc/sem', 'utf8').trim().split('\n').length - 1;
 }
@@ -64,4 +64,22 @@ export async function withCleanup<T>(fn: (defer: (cleanup: () => void) => void) 
       }
     }
   }
+}
+
+/**
+ * Registers an afterEach hook that removes every semaphore set whose id the
+ * test pushed on the returned list, pass or fail.
+ */
+export function removeSetsAfterEach(): number[] {
+  const made: number[] = [];
+  afterEach(() => {
+    for (const id of made.splice(0)) {
+      try {
+        semctl(id, 0, IPC_RMID);
+      } catch {
+        // already removed by the test
+      }
+    }
+  });
+  return made;
 }

@@ -1,6 +1,5 @@
-import { parse } from '../args.js';
 import { writeOut, type Command } from '../command.js';
-import { CHUNK, oneId, region, withSegment } from './dump.js';
+import { chunks, region, regionArgs, withSegment } from './dump.js';
 
 export const cat: Command = {
   name: 'cat',
@@ -16,13 +15,10 @@ Options:
       --length N   number of bytes (default: to the end)
 `,
   async run(argv) {
-    const { values, positionals } = parse(argv, { offset: { type: 'string' }, length: { type: 'string' } }, true);
-    const [id, arg] = oneId(positionals);
-    return withSegment(id, arg, true, async (shm) => {
-      const [offset, length] = region(shm.size, values.offset, values.length);
-      for (let at = offset; at < offset + length; at += CHUNK) {
-        await writeOut(shm.read(at, Math.min(CHUNK, offset + length - at)));
-      }
+    const args = regionArgs(argv);
+    return withSegment(args.id, args.arg, true, async (shm) => {
+      const [offset, length] = region(shm.size, args.offset, args.length);
+      for (const bytes of chunks(shm, offset, length)) await writeOut(bytes);
       return 0;
     });
   },

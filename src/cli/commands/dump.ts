@@ -5,7 +5,19 @@ import { HexDump } from '../hexdump.js';
 import { onSegment } from '../segments.js';
 
 /** How much of a segment is copied out at once by dump and cat. */
-export const CHUNK = 1 << 20;
+const CHUNK = 1 << 20;
+
+/** dump's and cat's arguments: ID [--offset N] [--length N]. */
+export function regionArgs(argv: string[]): { id: number; arg: string; offset?: string; length?: string } {
+  const { values, positionals } = parse(argv, { offset: { type: 'string' }, length: { type: 'string' } }, true);
+  const [id, arg] = oneId(positionals);
+  return { id, arg, offset: values.offset, length: values.length };
+}
+
+/** The bytes of [offset, offset + length) in copies of at most CHUNK bytes. */
+export function* chunks(shm: SharedMemory, offset: number, length: number): Generator<Uint8Array> {
+  for (let at = offset; at < offset + length; at += CHUNK) yield shm.read(at, Math.min(CHUNK, offset + length - at));
+}
 
 /** The id argument of dump, cat and write. */
 export function oneId(positionals: string[]): [number, string] {
@@ -49,16 +61,13 @@ Options:
       --length N   number of bytes (default: to the end)
 `,
   async run(argv) {
-    const { values, positionals } = parse(argv, { offset: { type: 'string' }, length: { type: 'string' } }, true);
-    const [id, arg] = oneId(positionals);
-    return withSegment(id, arg, true, async (shm) => {
-      const [offset, length] = region(shm.size, values.offset, values.length);
+    const args = regionArgs(argv);
+    return withSegment(args.id, args.arg, true, async (shm) => {
+      const [offset, length] = region(shm.size, args.offset, args.length);
       // hexdump -n 0 prints nothing at all, not even the address.
-      if (length === 0 && values.length !== undefined) return 0;
+      if (length === 0 && args.length !== undefined) return 0;
       const hex = new HexDump(offset);
-      for (let at = offset; at < offset + length; at += CHUNK) {
-        await writeOut(hex.push(shm.read(at, Math.min(CHUNK, offset + length - at))));
-      }
+      for (const bytes of chunks(shm, offset, length)) await writeOut(hex.push(bytes));
       await writeOut(hex.end());
       return 0;
     });
