@@ -9,6 +9,7 @@ import { channelTransport } from './transports/channel.js';
 import { memcpyBandwidth, pingPong } from './transports/c.js';
 import { ipcTransport } from './transports/ipc.js';
 import { streamTransport } from './transports/stream.js';
+import { shmTypedArrayTransport } from './transports/shm-typed-array.js';
 import type { Transport } from './transports/types.js';
 import { workerTransport } from './transports/worker.js';
 
@@ -65,6 +66,8 @@ export interface SuiteOptions {
   pinned: boolean;
   /** Only these throughput sizes (the pinned quick run measures fewer). */
   sizes?: readonly number[];
+  /** Only the transports with these ids (for trying one change); default all. */
+  only?: readonly string[];
   log?: (line: string) => void;
 }
 
@@ -75,6 +78,7 @@ export function transports(): Array<Transport & { throughputOnly?: boolean }> {
     channelTransport('adaptive'),
     channelTransport('sleep'),
     { ...channelTransport('adaptive', true), throughputOnly: true },
+    shmTypedArrayTransport,
     streamTransport('pipe'),
     streamTransport('unix'),
     streamTransport('tcp'),
@@ -146,7 +150,7 @@ export async function runSuite(options: SuiteOptions): Promise<SuiteResult> {
     });
   }
 
-  for (const transport of transports()) {
+  for (const transport of transports().filter((t) => !options.only || options.only.includes(t.id))) {
     result.transports.push({ id: transport.id, label: transport.label });
     if (!transport.throughputOnly) {
       await attempt(`${transport.id}/rtt`, async () => {
@@ -175,8 +179,10 @@ if (process.argv[1] && import.meta.url === pathToFileURL(realpathSync(process.ar
   const scale: Scale = args.includes('--smoke') ? 'smoke' : args.includes('--quick') ? 'quick' : 'full';
   const sizesArg = args[args.indexOf('--sizes') + 1];
   const sizes = args.includes('--sizes') && sizesArg ? sizesArg.split(',').map(Number) : undefined;
+  const onlyArg = args[args.indexOf('--only') + 1];
   const result = await runSuite({
     scale,
+    only: args.includes('--only') && onlyArg ? onlyArg.split(',') : undefined,
     pinned: args.includes('--pinned'),
     sizes,
     log: (line) => process.stderr.write(`${line}\n`),

@@ -25,15 +25,20 @@ const C_SENDER = String.raw`
 
 enum {
   OFF_MAGIC = 0, OFF_VERSION = 4, OFF_CAPACITY = 12, OFF_CLOSED = 28, OFF_CLAIM_LOCK = 64,
-  OFF_TAIL = 68, OFF_HEAD = 128, OFF_RECEIVER_PID = 132, OFF_RECV_WAITING = 192,
-  OFF_DATA_FUTEX = 196, OFF_SPACE_WAITING = 256, OFF_SPACE_FUTEX = 260, OFF_SENDERS = 512,
-  MAX_SENDERS = 256, HEADER_SIZE = 4096, MAGIC = 0x48434B53, VERSION = 1,
-  STATE_CLAIMED = 0, STATE_COMMITTED = 1, STATE_PADDING = 2,
+  OFF_TAIL = 68, OFF_HEAD = 128, OFF_RECV_WAITING = 192, OFF_DATA_FUTEX = 196,
+  OFF_SPACE_WAITING = 256, OFF_SPACE_FUTEX = 260, OFF_SENDERS = 4096, SENDER_ENTRY = 16,
+  MAX_SENDERS = 256, HEADER_SIZE = 8192, MAGIC = 0x48434B53, VERSION = 2,
+  STATE_EMPTY = 0, STATE_COMMITTED = 1, STATE_PADDING = 2,
 };
+
+struct sender_entry { int32_t registration, pid, reserved[2]; };
+struct record { int32_t state, length, writer, span; };
 
 static char *base;
 static uint32_t capacity;
 static int32_t *word(uint32_t off) { return (int32_t *)(base + off); }
+static struct record *record_at(uint32_t pos) { return (struct record *)(base + HEADER_SIZE + pos); }
+static struct sender_entry *entry(int slot) { return (struct sender_entry *)(base + OFF_SENDERS + SENDER_ENTRY * slot); }
 #define LOAD(p) __atomic_load_n((p), __ATOMIC_SEQ_CST)
 #define STORE(p, v) __atomic_store_n((p), (v), __ATOMIC_SEQ_CST)
 static int cas(int32_t *p, int32_t expected, int32_t desired) {
@@ -53,26 +58,50 @@ static int alive(pid_t pid) {
   return !(paren && (paren[2] == 'Z' || paren[2] == 'X'));
 }
 
-static void lock(pid_t me) {
+static int32_t writer_id(int slot, int32_t registration) { return slot | ((registration & 0xffffff) << 8); }
+
+/* Takes a sender entry (a free one, or one whose holder died); returns the writer id. */
+static int32_t register_sender(void) {
+  for (int pass = 0; pass < 2; pass++) {
+    for (int slot = 0; slot < MAX_SENDERS; slot++) {
+      int32_t r = LOAD(&entry(slot)->registration);
+      if ((r & 1) && (pass == 0 || alive(LOAD(&entry(slot)->pid)))) continue;
+      int32_t next = (r & 1) ? r + 2 : r + 1;
+      if (cas(&entry(slot)->registration, r, next)) {
+        STORE(&entry(slot)->pid, getpid());
+        return writer_id(slot, next);
+      }
+    }
+  }
+  return 0;
+}
+
+static int writer_alive(int32_t writer) {
+  int slot = writer & 0xff;
+  int32_t r = LOAD(&entry(slot)->registration);
+  return (r & 1) && writer_id(slot, r) == writer && alive(LOAD(&entry(slot)->pid));
+}
+
+static void lock(int32_t me) {
   for (int spin = 0;; spin++) {
     int32_t owner = LOAD(word(OFF_CLAIM_LOCK));
     if (owner == 0 && cas(word(OFF_CLAIM_LOCK), 0, me)) return;
-    if (owner != 0 && spin % 64 == 63 && !alive(owner) && cas(word(OFF_CLAIM_LOCK), owner, me)) return;
+    if (owner != 0 && spin % 64 == 63 && !writer_alive(owner) && cas(word(OFF_CLAIM_LOCK), owner, me)) return;
     if (spin > 100) sched_yield();
   }
 }
 
-static void header(uint32_t pos, int32_t length, int32_t span) {
-  int32_t *h = (int32_t *)(base + HEADER_SIZE + pos);
-  h[1] = length;
-  h[2] = getpid();
-  h[3] = span;
+static void header(uint32_t pos, int32_t length, int32_t writer, int32_t span) {
+  record_at(pos)->length = length;
+  record_at(pos)->writer = writer;
+  record_at(pos)->span = span;
 }
 
 /* Claims a record; returns its position, -1 if full, -2 if closed. */
-static int64_t claim(uint32_t length) {
-  lock(getpid());
-  int64_t result;
+static int64_t claim(int32_t me, uint32_t length) {
+  lock(me);
+  int64_t result = -1;
+  int32_t padding = -1;
   uint32_t tail = LOAD(word(OFF_TAIL));
   uint32_t free_bytes = capacity - (tail - (uint32_t)LOAD(word(OFF_HEAD)));
   uint32_t span = (16 + length + 15) & ~15u;
@@ -80,19 +109,22 @@ static int64_t claim(uint32_t length) {
   if (LOAD(word(OFF_CLOSED))) { result = -2; goto out; }
   if (span > capacity - pos) {
     uint32_t rest = capacity - pos;
-    if (rest > free_bytes) { result = -1; goto out; }
-    header(pos, 0, rest);
-    STORE((int32_t *)(base + HEADER_SIZE + pos), STATE_PADDING);
+    if (rest + 16 > free_bytes) goto out;
+    header(pos, 0, me, rest);
+    STORE(&record_at(0)->state, STATE_EMPTY);
+    padding = pos;
     tail += rest;
-    STORE(word(OFF_TAIL), (int32_t)tail);
     free_bytes -= rest;
     pos = 0;
   }
-  if (span > free_bytes) { result = -1; goto out; }
-  STORE((int32_t *)(base + HEADER_SIZE + pos), STATE_CLAIMED);
-  header(pos, length, span);
-  STORE(word(OFF_TAIL), (int32_t)(tail + span));
-  result = pos;
+  if (span + 16 <= free_bytes) {
+    STORE(&record_at((pos + span) & (capacity - 1))->state, STATE_EMPTY);
+    header(pos, length, me, span);
+    tail += span;
+    result = pos;
+  }
+  STORE(word(OFF_TAIL), (int32_t)tail);
+  if (padding >= 0) STORE(&record_at(padding)->state, STATE_PADDING);
 out:
   STORE(word(OFF_CLAIM_LOCK), 0);
   return result;
@@ -122,27 +154,26 @@ int main(int argc, char **argv) {
   base = shmat(id, NULL, 0);
   if (base == (void *)-1) { perror("shmat"); return 1; }
   if ((uint32_t)LOAD(word(OFF_MAGIC)) != MAGIC || *word(OFF_VERSION) != VERSION) {
-    fprintf(stderr, "not a version 1 channel\n");
+    fprintf(stderr, "not a version 2 channel\n");
     return 1;
   }
   capacity = *word(OFF_CAPACITY);
   pid_t me = getpid();
-  int slot = -1;
-  for (int i = 0; i < MAX_SENDERS && slot < 0; i++) if (cas(word(OFF_SENDERS + 4 * i), 0, me)) slot = i;
-  if (slot < 0) return 1;
+  int32_t writer = register_sender();
+  if (writer == 0) return 1;
   char text[256];
   for (int seq = 0; seq < count; seq++) {
     /* Lengths vary so that records wrap and padding appears. */
     int length = snprintf(text, sizeof text, "C%d says %d %.*s", me, seq, seq % 97, "..................................................................................................................");
     int64_t pos;
-    while ((pos = claim(length)) == -1) wait_for_space();
+    while ((pos = claim(writer, length)) == -1) wait_for_space();
     if (pos == -2) { fprintf(stderr, "closed\n"); return 3; }
-    int32_t *h = (int32_t *)(base + HEADER_SIZE + pos);
-    memcpy((char *)h + 16, text, length);
-    STORE(h, STATE_COMMITTED);
+    memcpy((char *)record_at(pos) + 16, text, length);
+    STORE(&record_at(pos)->state, STATE_COMMITTED);
     wake(OFF_RECV_WAITING, OFF_DATA_FUTEX);
   }
-  cas(word(OFF_SENDERS + 4 * slot), me, 0);
+  int32_t r = LOAD(&entry(writer & 0xff)->registration);
+  cas(&entry(writer & 0xff)->registration, r, r + 1);
   shmdt(base);
   printf("sent %d\n", count);
   return 0;

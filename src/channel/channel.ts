@@ -5,6 +5,7 @@ import { SharedMemory } from '../shared-memory.js';
 import { invalidType, validateInteger, validateObject } from '../validate.js';
 import { ChannelError } from './errors.js';
 import * as F from './format.js';
+import { isAlive } from './liveness.js';
 import { Ring } from './ring.js';
 import { Receiver } from './receiver.js';
 import { Sender, type EndpointHooks } from './sender.js';
@@ -84,8 +85,12 @@ export class Channel implements Disposable {
     this.key = shm.key;
     this.capacity = capacity;
     this.wait = wait;
-    this.#ring = new Ring(shm.buffer, capacity);
-    this.#hooks = { mode: wait, forget: (endpoint) => this.#endpoints.delete(endpoint as Sender | Receiver) };
+    this.#ring = new Ring(shm.buffer, capacity, isAlive);
+    this.#hooks = {
+      mode: wait,
+      forget: (endpoint) => this.#endpoints.delete(endpoint as Sender | Receiver),
+      close: () => this.close(),
+    };
     open.add(this);
     if (!exitHook) {
       exitHook = true;
@@ -189,9 +194,9 @@ export class Channel implements Disposable {
   sender(): Sender {
     this.#assertAttached('sender');
     if (this.#ring.closed) throw new ChannelError('ERR_CHANNEL_CLOSED', 'sender: the channel is closed');
-    const slot = this.#ring.registerSender();
-    if (slot < 0) throw new ChannelError('ERR_CHANNEL_BUSY', `sender: the channel has ${F.MAX_SENDERS} live senders already`);
-    const sender = new Sender(this.#ring, slot, this.#hooks);
+    const writer = this.#ring.registerSender();
+    if (writer === 0) throw new ChannelError('ERR_CHANNEL_BUSY', `sender: the channel has ${F.MAX_SENDERS} live senders already`);
+    const sender = new Sender(this.#ring, writer, this.#hooks);
     this.#endpoints.add(sender);
     return sender;
   }
@@ -215,7 +220,13 @@ export class Channel implements Disposable {
   /** Closes the channel for every process; the same as `receiver.close()`. */
   close(): void {
     this.#assertAttached('close');
-    this.#ring.close();
+    // The claim lock is held by a writer id: borrow an entry of the sender table for it.
+    const writer = this.#ring.registerSender();
+    try {
+      this.#ring.close(writer);
+    } finally {
+      if (writer !== 0) this.#ring.unregisterSender(writer);
+    }
   }
 
   /** Marks the segment for removal (IPC_RMID): it goes once every process detached. */

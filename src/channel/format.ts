@@ -1,13 +1,13 @@
-// The channel's on-segment format, version 1 (docs/channel-format.md is the
+// The channel's on-segment format, version 2 (docs/channel-format.md is the
 // reference, for C peers too). Every number is in the machine's byte order;
 // offsets are in bytes from the start of the segment.
 
 /** 'SKCH' read as a little-endian 32-bit word: marks a shmkit channel. */
 export const MAGIC = 0x4843_4b53;
 /** Bumped on any change a peer of the previous version would misread. */
-export const VERSION = 1;
-/** The header occupies the first page; the ring follows it. */
-export const HEADER_SIZE = 4096;
+export const VERSION = 2;
+/** The header occupies the first two pages; the ring follows it. */
+export const HEADER_SIZE = 8192;
 
 // Header fields. Words written by different sides sit on separate 64-byte
 // cache lines, so a sender's stores do not slow the receiver's loads.
@@ -21,11 +21,11 @@ export const OFF_MAX_SENDERS = 20;
 export const OFF_CREATOR_PID = 24;
 /** Nonzero once the channel is closed; set under the claim lock. */
 export const OFF_CLOSED = 28;
-/** pid of the sender inside the claim critical section, 0 when free. */
+/** Writer id of the sender inside the claim critical section, 0 when free. */
 export const OFF_CLAIM_LOCK = 64;
-/** Reserve cursor: bytes ever claimed, modulo 2^32. Senders advance it. */
+/** Reserve cursor: bytes ever claimed, modulo 2^32. Moved under the claim lock. */
 export const OFF_TAIL = 68;
-/** Consume cursor: bytes ever released, modulo 2^32. Only the receiver advances it. */
+/** Consume cursor: bytes ever released, modulo 2^32. Only the receiver moves it. */
 export const OFF_HEAD = 128;
 /** pid of the receiver, 0 if none. */
 export const OFF_RECEIVER_PID = 132;
@@ -37,21 +37,30 @@ export const OFF_DATA_FUTEX = 196;
 export const OFF_SPACE_WAITING = 256;
 /** Bumped by the receiver when it frees space for sleeping senders. */
 export const OFF_SPACE_FUTEX = 260;
-/** Table of registered senders' pids (0 = free slot). */
-export const OFF_SENDERS = 512;
+/** The sender table: MAX_SENDERS entries of SENDER_ENTRY bytes. */
+export const OFF_SENDERS = 4096;
 export const MAX_SENDERS = 256;
+export const SENDER_ENTRY = 16;
 
-// Records in the ring: a 16-byte header then the payload, padded to 16.
+/**
+ * A sender table entry, as 32-bit word indexes from the entry's start.
+ * `registration` counts takes and releases of the entry: odd while a sender
+ * holds it. A writer id names one registration: entry index | generation << 8.
+ */
+export const SENDER = { registration: 0, pid: 1 } as const;
+
+// Records in the ring: a 16-byte header, then the payload, padded to 16.
 export const RECORD_HEADER = 16;
 export const RECORD_ALIGN = 16;
-/** Record field offsets from the record's start. */
-export const REC_STATE = 0;
-export const REC_LENGTH = 4;
-export const REC_PID = 8;
-export const REC_SPAN = 12;
+/** A record header, as 32-bit word indexes from the record's start. */
+export const RECORD = { state: 0, length: 1, writer: 2, span: 3 } as const;
 
-/** Record states. A record is published by storing its state last. */
-export const STATE_CLAIMED = 0;
+/**
+ * Record states. The state word of the record at the receiver's cursor is
+ * zero until the record is published (senders zero it ahead of time); a
+ * record is published by storing its state last.
+ */
+export const STATE_EMPTY = 0;
 export const STATE_COMMITTED = 1;
 export const STATE_PADDING = 2;
 export const STATE_ABANDONED = 3;
@@ -67,9 +76,12 @@ export function spanOf(length: number): number {
   return (RECORD_HEADER + length + RECORD_ALIGN - 1) & ~(RECORD_ALIGN - 1);
 }
 
-/** The largest payload a ring of `capacity` bytes can carry. */
+/**
+ * The largest payload a ring of `capacity` bytes can carry: a claim always
+ * leaves one record header's room, the next record's zeroed state word.
+ */
 export function maxMessage(capacity: number): number {
-  return capacity - RECORD_HEADER;
+  return capacity - RECORD_HEADER - RECORD_ALIGN;
 }
 
 /** The ring size for a requested capacity: the next power of two, at least MIN_CAPACITY. */
@@ -77,4 +89,9 @@ export function ringCapacity(requested: number): number {
   let capacity = MIN_CAPACITY;
   while (capacity < requested) capacity *= 2;
   return capacity;
+}
+
+/** The writer id of generation `generation` of sender entry `slot`. */
+export function writerId(slot: number, generation: number): number {
+  return (slot | ((generation & 0xff_ffff) << 8)) | 0;
 }

@@ -1,10 +1,9 @@
 // The receiving end: one per channel at a time. It consumes records in ring
 // order, skips padding and records whose writer died before publishing, and
 // frees space as it goes.
+import { invalidType } from '../validate.js';
 import { ChannelError } from './errors.js';
-import * as F from './format.js';
-import { isAlive } from './liveness.js';
-import { DATA_HANDSHAKE, type Ring } from './ring.js';
+import { EMPTY, DATA_HANDSHAKE, type Ring } from './ring.js';
 import type { EndpointHooks, ChannelWaitOptions } from './sender.js';
 import { block, deadlineOf, FutexWaiter } from './wait.js';
 
@@ -16,9 +15,20 @@ export interface ReceivedView {
   release(): void;
 }
 
-const EMPTY = -1;
-/** A record is claimed but not published yet, by a live writer. */
-const PENDING = -2;
+/** Options of {@link Receiver.recvBatch}. */
+export interface RecvBatchOptions extends ChannelWaitOptions {
+  /** At most this many messages (default 64). */
+  max?: number;
+}
+
+/** Messages this long or longer are copied out into memory that is not zeroed first (every byte is overwritten). */
+const UNZEROED_FROM = 1 << 16;
+const isUint8Array = (value: unknown): value is Uint8Array => value instanceof Uint8Array;
+const typedByteLength = Object.getOwnPropertyDescriptor(Object.getPrototypeOf(Uint8Array.prototype), 'byteLength')!.get as (
+  this: Uint8Array,
+) => number;
+const set = Uint8Array.prototype.set;
+const subarray = Uint8Array.prototype.subarray;
 
 /**
  * Receives messages from a channel. Made by `channel.receiver()`. Messages
@@ -30,9 +40,6 @@ export class Receiver implements AsyncIterable<Uint8Array>, Disposable {
   readonly #ring: Ring;
   readonly #hooks: EndpointHooks;
   readonly #waiter = new FutexWaiter();
-  /** Our copy of HEAD (only the receiver moves it) and the last TAIL seen. */
-  #head: number;
-  #tail: number;
   #viewOut = false;
   #detached = false;
 
@@ -40,8 +47,6 @@ export class Receiver implements AsyncIterable<Uint8Array>, Disposable {
   constructor(ring: Ring, hooks: EndpointHooks) {
     this.#ring = ring;
     this.#hooks = hooks;
-    this.#head = ring.head;
-    this.#tail = this.#head;
   }
 
   /** Whether the channel is closed (messages still in the ring can be received). */
@@ -49,55 +54,54 @@ export class Receiver implements AsyncIterable<Uint8Array>, Disposable {
     return this.#ring.closed;
   }
 
-  /**
-   * Position of the committed record at HEAD, EMPTY or PENDING. Skips
-   * padding, abandoned records and, if `reap`, records whose writer died.
-   */
-  #poll(reap: boolean): number {
-    const ring = this.#ring;
-    const i32 = ring.i32;
-    let head = this.#head;
-    for (;;) {
-      if (head === this.#tail) {
-        this.#tail = ring.tail;
-        if (head === this.#tail) return EMPTY;
-      }
-      const pos = head & ring.mask;
-      const at = (F.HEADER_SIZE + pos) >> 2;
-      const state = Atomics.load(i32, at);
-      if (state === F.STATE_COMMITTED) return pos;
-      if (state === F.STATE_CLAIMED && (!reap || isAlive(i32[at + 2]!))) return PENDING;
-      // Padding, abandoned, or claimed by a writer that died: never to be published.
-      head = this.#head = ring.release(head, i32[at + 3]!);
-    }
-  }
-
-  /** Closed, and nothing left to receive. */
-  #drained(): boolean {
-    // CLOSED is set under the claim lock after every earlier claim moved
-    // TAIL, so a poll after seeing it sees every record there will be.
-    return this.#ring.closed && this.#poll(false) === EMPTY;
-  }
-
   #assertUsable(what: string): void {
     if (this.#detached) throw new ChannelError('ERR_CHANNEL_CLOSED', `${what}: the receiver is detached`);
     if (this.#viewOut) throw new ChannelError('ERR_CHANNEL_BUSY', `${what}: release() the previous recvView() first`);
   }
 
+  /** The committed record at the cursor, or EMPTY; throws if this receiver cannot receive now. */
+  #poll(what: string): number {
+    if (this.#detached || this.#viewOut) this.#assertUsable(what);
+    return this.#ring.poll(false);
+  }
+
   #copy(pos: number): Uint8Array {
     const ring = this.#ring;
-    const at = (F.HEADER_SIZE + pos) >> 2;
     const offset = ring.payloadOffset(pos);
-    const message = ring.u8.slice(offset, offset + ring.i32[at + 1]!);
-    this.#head = ring.release(this.#head, ring.i32[at + 3]!);
+    const length = ring.lengthAt(pos);
+    let message: Uint8Array;
+    if (length < UNZEROED_FROM) {
+      message = ring.u8.slice(offset, offset + length);
+    } else {
+      // A fresh zeroed buffer per large message page-faults on every use.
+      message = new Uint8Array(Buffer.allocUnsafeSlow(length).buffer, 0, length);
+      set.call(message, subarray.call(ring.u8, offset, offset + length));
+    }
+    ring.release(pos);
     return message;
+  }
+
+  /** Copies the record at `pos` into `target` and releases it; a RangeError (the record stays) if it does not fit. */
+  #copyInto(pos: number, target: Uint8Array, what: string): number {
+    const ring = this.#ring;
+    const length = ring.lengthAt(pos);
+    const room = typedByteLength.call(target);
+    if (length > room) {
+      throw Object.assign(
+        new RangeError(`${what}: the next message is ${length} bytes and does not fit in the target of ${room} bytes; it stays in the channel`),
+        { code: 'ERR_OUT_OF_RANGE' },
+      );
+    }
+    const offset = ring.payloadOffset(pos);
+    set.call(target, subarray.call(ring.u8, offset, offset + length));
+    ring.release(pos);
+    return length;
   }
 
   #view(pos: number): ReceivedView {
     const ring = this.#ring;
-    const at = (F.HEADER_SIZE + pos) >> 2;
-    const data = new Uint8Array(ring.buffer, ring.payloadOffset(pos), ring.i32[at + 1]!);
-    const span = ring.i32[at + 3]!;
+    const offset = ring.payloadOffset(pos);
+    const data = new Uint8Array(ring.buffer, offset, ring.lengthAt(pos));
     this.#viewOut = true;
     let released = false;
     return {
@@ -106,23 +110,39 @@ export class Receiver implements AsyncIterable<Uint8Array>, Disposable {
         if (released) return;
         released = true;
         this.#viewOut = false;
-        if (!this.#detached) this.#head = ring.release(this.#head, span);
+        if (!this.#detached) ring.release(pos);
       },
     };
   }
 
   /** A copy of the next message, or null if there is none now (or the channel is closed and drained). */
   tryRecv(): Uint8Array | null {
-    this.#assertUsable('tryRecv');
-    const pos = this.#poll(false);
+    const pos = this.#poll('tryRecv');
     return pos >= 0 ? this.#copy(pos) : null;
   }
 
   /** Like {@link recvView} without waiting: null if there is no message now. */
   tryRecvView(): ReceivedView | null {
-    this.#assertUsable('tryRecvView');
-    const pos = this.#poll(false);
+    const pos = this.#poll('tryRecvView');
     return pos >= 0 ? this.#view(pos) : null;
+  }
+
+  /**
+   * Copies the next message into `target` (from its start) and returns its
+   * length, or null if there is no message now. Allocates nothing.
+   * @throws RangeError ERR_OUT_OF_RANGE if the message is longer than
+   *   `target` (it stays in the channel: receive it with a larger target).
+   */
+  tryRecvInto(target: Uint8Array): number | null {
+    if (!isUint8Array(target)) throw invalidType('target', 'an instance of Uint8Array', target);
+    const pos = this.#poll('tryRecvInto');
+    return pos >= 0 ? this.#copyInto(pos, target, 'tryRecvInto') : null;
+  }
+
+  /** Like {@link tryRecvInto}, waiting while the channel is empty; resolves to the message's length. */
+  async recvInto(target: Uint8Array, options: ChannelWaitOptions = {}): Promise<number> {
+    if (!isUint8Array(target)) throw invalidType('target', 'an instance of Uint8Array', target);
+    return this.#copyInto(await this.#next(options, 'recvInto'), target, 'recvInto');
   }
 
   /**
@@ -134,10 +154,49 @@ export class Receiver implements AsyncIterable<Uint8Array>, Disposable {
    */
   async recv(options: ChannelWaitOptions = {}): Promise<Uint8Array> {
     if (!this.#viewOut && !this.#detached) {
-      const pos = this.#poll(false);
+      const pos = this.#ring.poll(false);
       if (pos >= 0) return this.#copy(pos);
     }
     return this.#copy(await this.#next(options, 'recv'));
+  }
+
+  /**
+   * Waits for at least one message, then takes every message there is, up to
+   * `max`: one promise for many messages. Each is a copy.
+   */
+  async recvBatch(options: RecvBatchOptions = {}): Promise<Uint8Array[]> {
+    const max = options.max ?? 64;
+    if (typeof max !== 'number' || !Number.isInteger(max) || max < 1) {
+      throw Object.assign(new RangeError(`The value of "max" is out of range. It must be an integer >= 1. Received ${String(max)}`), {
+        code: 'ERR_OUT_OF_RANGE',
+      });
+    }
+    const messages = [this.#copy(await this.#next(options, 'recvBatch'))];
+    for (let pos; messages.length < max && (pos = this.#ring.poll(false)) >= 0; ) messages.push(this.#copy(pos));
+    return messages;
+  }
+
+  /**
+   * Hands every message there is now (up to `max`) to `handler` in place,
+   * zero-copy and synchronously, releasing each after its call; returns how
+   * many there were. `data` is valid only during the call. A handler that
+   * throws stops the drain; its message counts as received.
+   */
+  drain(handler: (data: Uint8Array) => void, max = Infinity): number {
+    if (typeof handler !== 'function') throw invalidType('handler', 'of type function', handler);
+    const ring = this.#ring;
+    let count = 0;
+    for (let pos; count < max && (pos = this.#poll('drain')) >= 0; ) {
+      const offset = ring.payloadOffset(pos);
+      const data = new Uint8Array(ring.buffer, offset, ring.lengthAt(pos));
+      count++;
+      try {
+        handler(data);
+      } finally {
+        if (!this.#detached) ring.release(pos);
+      }
+    }
+    return count;
   }
 
   /**
@@ -152,12 +211,15 @@ export class Receiver implements AsyncIterable<Uint8Array>, Disposable {
   /** Waits for the next committed record; returns its position. */
   async #next(options: ChannelWaitOptions, what: string): Promise<number> {
     this.#assertUsable(what);
+    if (options === null || typeof options !== 'object') throw invalidType('options', 'of type object', options);
     const deadline = deadlineOf(options.timeoutMs);
+    const ring = this.#ring;
     for (;;) {
-      const pos = this.#poll(false);
+      const pos = ring.poll(false);
       if (pos >= 0) return pos;
-      if (this.#drained()) throw new ChannelError('ERR_CHANNEL_CLOSED', `${what}: the channel is closed and drained`);
-      const ring = this.#ring;
+      if (ring.drained()) throw new ChannelError('ERR_CHANNEL_CLOSED', `${what}: the channel is closed and drained`);
+      // Before waiting, a sender that sleeps for room must know there is some.
+      ring.wakeSpaceWaiters();
       await block(
         {
           mode: this.#hooks.mode,
@@ -172,7 +234,7 @@ export class Receiver implements AsyncIterable<Uint8Array>, Disposable {
         },
         // Closed counts only once drained: a record still being written (or
         // whose writer died, found by the slow check) is waited for.
-        () => this.#detached || this.#poll(false) >= 0 || this.#drained(),
+        () => this.#detached || ring.poll(false) >= 0 || ring.drained(),
         () => this.#checkSenders(what),
       );
       this.#assertUsable(what);
@@ -181,7 +243,7 @@ export class Receiver implements AsyncIterable<Uint8Array>, Disposable {
 
   /** On a quiet ring: skip dead writers' records; report senders that all died. */
   #checkSenders(what: string): void {
-    if (this.#poll(true) !== EMPTY) return;
+    if (this.#ring.poll(true) !== EMPTY) return;
     const [, alive, dead] = this.#ring.reapSenders();
     if (dead.length > 0 && alive === 0) {
       throw new ChannelError(
@@ -210,7 +272,7 @@ export class Receiver implements AsyncIterable<Uint8Array>, Disposable {
    * is in the ring; then recv() rejects and iteration ends.
    */
   close(): void {
-    this.#ring.close();
+    this.#hooks.close();
   }
 
   /** @internal Stops receiving here (the channel detaches); the place is free for another receiver. */

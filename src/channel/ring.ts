@@ -1,18 +1,26 @@
-// The ring's shared-memory operations: the claim lock, claiming and publishing
-// records, consuming them, and the wake-up handshake. No waiting policy here
-// (wait.ts), no endpoints (sender.ts, receiver.ts).
+// The ring's shared-memory operations, format version 2: the claim lock,
+// claiming and publishing records, consuming them, the sender table and the
+// wake-up handshake. No waiting policy here (wait.ts), no endpoints
+// (sender.ts, receiver.ts); test/channel-ring.test.ts drives it over a plain
+// ArrayBuffer.
+//
+// The hand-off costs about one cache-line transfer: the receiver polls the
+// state word of the record at its own cursor (never TAIL, the senders'
+// line), because every claim zeroes the state word just past the record it
+// claims. So the word at the receiver's cursor is zero until that record is
+// published, and stale bytes from an earlier lap are never read as a header.
 //
 // Crash safety rests on three rules:
-// 1. A record's header (length, pid, span) is complete before TAIL covers it,
-//    and TAIL only moves inside the claim lock, so the receiver always knows
-//    how far to skip.
+// 1. A record's header (length, writer, span) and the zeroed word after it
+//    are written before TAIL covers them, and TAIL only moves inside the
+//    claim lock, so the receiver always knows how far to skip.
 // 2. A record becomes visible only when its state word is stored, last.
-// 3. The claim lock holds its owner's pid; a lock whose owner died is taken
-//    over. Its critical section only writes beyond TAIL and then moves TAIL,
-//    so one interrupted at any point needs no repair.
+// 3. The claim lock holds its owner's writer id; a lock whose owner died is
+//    taken over. Its critical section only writes beyond TAIL and then moves
+//    TAIL, so one interrupted at any point needs no repair.
 import { native } from '../native.js';
+import { ChannelError } from './errors.js';
 import * as F from './format.js';
-import { isAlive } from './liveness.js';
 
 const I_CLOSED = F.OFF_CLOSED >> 2;
 const I_LOCK = F.OFF_CLAIM_LOCK >> 2;
@@ -24,20 +32,42 @@ const I_DATA_FUTEX = F.OFF_DATA_FUTEX >> 2;
 const I_SPACE_WAITING = F.OFF_SPACE_WAITING >> 2;
 const I_SPACE_FUTEX = F.OFF_SPACE_FUTEX >> 2;
 const I_SENDERS = F.OFF_SENDERS >> 2;
+const ENTRY_WORDS = F.SENDER_ENTRY >> 2;
+const REC_LENGTH = F.RECORD.length;
+const REC_WRITER = F.RECORD.writer;
+const REC_SPAN = F.RECORD.span;
 const WAKE_ALL = 0x7fff_ffff;
+
+/**
+ * x86-64 keeps stores in order and loads in order (TSO), so a plain store
+ * already publishes what was written before it. Elsewhere (arm64) release
+ * needs Atomics. Loads that decide anything stay Atomics everywhere: a plain
+ * load in a loop may be hoisted by the JIT.
+ */
+const TSO = process.arch === 'x64';
+
+function storeRelease(i32: Int32Array, index: number, value: number): void {
+  if (TSO) i32[index] = value;
+  else Atomics.store(i32, index, value);
+}
 
 /** claim() results other than a position. */
 export const FULL = -1;
 export const CLOSED = -2;
 /** The claim lock stayed held by a live process for the whole bounded spin. */
 export const BUSY = -3;
+/** poll() results other than a position. */
+export const EMPTY = -1;
+/** The record at the cursor is claimed but not published yet, by a live writer. */
+export const PENDING = -2;
 
 /** Spins on a held claim lock before checking its owner, and before giving up. */
 const LOCK_CHECK_EVERY = 64;
 const LOCK_YIELD_AFTER = 128;
 const LOCK_GIVE_UP = 4096;
 
-const pid = process.pid;
+/** How the ring tells a live process from a dead one (pids today; tests inject their own). */
+export type IsAlive = (pid: number) => boolean;
 
 /** Views of one channel segment and the operations on them. */
 export class Ring {
@@ -46,20 +76,26 @@ export class Ring {
   readonly u8: Uint8Array;
   readonly capacity: number;
   readonly mask: number;
+  readonly #pid: number;
+  readonly #isAlive: IsAlive;
   /** A sender's last read of HEAD (never ahead of the real one), and TAIL after its last claim. */
+  #senderHead = 0;
+  #senderTail: number | undefined;
+  /** The receiver's cursor (only the receiver moves HEAD, so its copy is exact). */
   #head = 0;
-  #tail: number | undefined;
 
-  constructor(buffer: ArrayBuffer, capacity: number) {
+  constructor(buffer: ArrayBuffer, capacity: number, isAlive: IsAlive, pid = process.pid) {
     this.buffer = buffer;
     this.i32 = new Int32Array(buffer, 0, (F.HEADER_SIZE + capacity) >> 2);
     this.u8 = new Uint8Array(buffer, 0, F.HEADER_SIZE + capacity);
     this.capacity = capacity;
     this.mask = capacity - 1;
+    this.#isAlive = isAlive;
+    this.#pid = pid;
   }
 
   /** Writes a fresh header. Called by the creator before anyone else can see the segment. */
-  static initialize(buffer: ArrayBuffer, capacity: number, waitMode: number): void {
+  static initialize(buffer: ArrayBuffer, capacity: number, waitMode: number, pid = process.pid): void {
     const i32 = new Int32Array(buffer, 0, F.HEADER_SIZE >> 2);
     i32.fill(0);
     i32[F.OFF_VERSION >> 2] = F.VERSION;
@@ -76,19 +112,87 @@ export class Ring {
     return Atomics.load(this.i32, I_CLOSED) !== 0;
   }
 
+  // ---- the sender table -------------------------------------------------
+
+  /**
+   * Takes a free entry (or one whose holder died) and returns its writer id,
+   * or 0 if all MAX_SENDERS entries are held by live processes.
+   */
+  registerSender(): number {
+    const i32 = this.i32;
+    for (let pass = 0; pass < 2; pass++) {
+      for (let slot = 0; slot < F.MAX_SENDERS; slot++) {
+        const at = I_SENDERS + slot * ENTRY_WORDS;
+        const registration = Atomics.load(i32, at + F.SENDER.registration);
+        // Odd: held. On the second pass, a dead holder's entry is taken over.
+        if ((registration & 1) !== 0 && (pass === 0 || this.#entryHolderAlive(slot))) continue;
+        const next = (registration & 1) === 0 ? registration + 1 : registration + 2;
+        // The pid first: whoever sees the entry held may check its holder at once.
+        if (Atomics.compareExchange(i32, at + F.SENDER.registration, registration, next | 0) === registration) {
+          Atomics.store(i32, at + F.SENDER.pid, this.#pid);
+          return F.writerId(slot, next);
+        }
+      }
+    }
+    return 0;
+  }
+
+  /** Frees the entry of writer id `writer` if it still holds it. */
+  unregisterSender(writer: number): void {
+    const at = I_SENDERS + (writer & 0xff) * ENTRY_WORDS;
+    const registration = Atomics.load(this.i32, at + F.SENDER.registration);
+    if (F.writerId(writer & 0xff, registration) === writer && (registration & 1) !== 0) {
+      Atomics.compareExchange(this.i32, at + F.SENDER.registration, registration, (registration + 1) | 0);
+    }
+  }
+
+  /** Whether the entry's holder lives. A pid of 0 means "being registered": alive. */
+  #entryHolderAlive(slot: number): boolean {
+    const pid = Atomics.load(this.i32, I_SENDERS + slot * ENTRY_WORDS + F.SENDER.pid);
+    return pid === 0 || pid === this.#pid || this.#isAlive(pid);
+  }
+
+  /** Whether writer id `writer` is a registration that still holds its entry, by a live process. */
+  writerAlive(writer: number): boolean {
+    const slot = writer & 0xff;
+    const registration = Atomics.load(this.i32, I_SENDERS + slot * ENTRY_WORDS + F.SENDER.registration);
+    return (registration & 1) !== 0 && F.writerId(slot, registration) === writer && this.#entryHolderAlive(slot);
+  }
+
+  /**
+   * Frees the entries of senders that died and returns how many entries
+   * are held and by how many live processes: [held, alive, deadPids].
+   */
+  reapSenders(): [number, number, number[]] {
+    let held = 0;
+    let alive = 0;
+    const dead: number[] = [];
+    for (let slot = 0; slot < F.MAX_SENDERS; slot++) {
+      const at = I_SENDERS + slot * ENTRY_WORDS;
+      const registration = Atomics.load(this.i32, at + F.SENDER.registration);
+      if ((registration & 1) === 0) continue;
+      held++;
+      if (this.#entryHolderAlive(slot)) alive++;
+      else if (Atomics.compareExchange(this.i32, at + F.SENDER.registration, registration, (registration + 1) | 0) === registration) {
+        dead.push(Atomics.load(this.i32, at + F.SENDER.pid));
+      }
+    }
+    return [held, alive, dead];
+  }
+
   // ---- claim lock -------------------------------------------------------
 
-  /** Takes the claim lock; false if a live owner kept it through a bounded spin. */
-  lock(): boolean {
+  /** Takes the claim lock for `writer`; false if a live owner kept it through a bounded spin. */
+  lock(writer: number): boolean {
     const i32 = this.i32;
-    if (Atomics.compareExchange(i32, I_LOCK, 0, pid) === 0) return true;
+    if (Atomics.compareExchange(i32, I_LOCK, 0, writer) === 0) return true;
     for (let spin = 1; spin <= LOCK_GIVE_UP; spin++) {
       const owner = Atomics.load(i32, I_LOCK);
       if (owner === 0) {
-        if (Atomics.compareExchange(i32, I_LOCK, 0, pid) === 0) return true;
-      } else if (spin % LOCK_CHECK_EVERY === 0 && owner !== pid && !isAlive(owner)) {
+        if (Atomics.compareExchange(i32, I_LOCK, 0, writer) === 0) return true;
+      } else if (spin % LOCK_CHECK_EVERY === 0 && owner !== writer && !this.writerAlive(owner)) {
         // The owner died inside the critical section; nothing there needs undoing.
-        if (Atomics.compareExchange(i32, I_LOCK, owner, pid) === owner) return true;
+        if (Atomics.compareExchange(i32, I_LOCK, owner, writer) === owner) return true;
       }
       // Lets a preempted owner on this CPU finish.
       if (spin > LOCK_YIELD_AFTER) native.schedYield();
@@ -97,65 +201,80 @@ export class Ring {
   }
 
   unlock(): void {
-    Atomics.store(this.i32, I_LOCK, 0);
+    storeRelease(this.i32, I_LOCK, 0);
   }
 
   // ---- senders ----------------------------------------------------------
 
   /**
-   * Claims a record for `length` payload bytes and returns its position in
-   * the ring (payload at position + 16), or FULL, CLOSED or BUSY. The record
-   * is invisible until {@link publish}. A record that would cross the end of
-   * the ring is preceded by a padding record filling the rest of the ring.
+   * Claims a record for `length` payload bytes for `writer` and returns its
+   * position in the ring (payload at position + 16), or FULL, CLOSED or BUSY.
+   * The record is invisible until {@link publish}. A record that would cross
+   * the end of the ring is preceded by a padding record filling the rest.
    */
-  claim(length: number): number {
+  claim(length: number, writer: number): number {
     const i32 = this.i32;
-    if (!this.lock()) return BUSY;
-    try {
-      // Plain reads suffice inside the lock: CLOSED and TAIL change only
-      // under it, and taking it (a CAS) orders them. Atomics cost ~8 ns each
-      // in V8, a third of a small message's budget.
-      if (i32[I_CLOSED] !== 0) return CLOSED;
-      let tail = i32[I_TAIL]!;
-      const span = F.spanOf(length);
-      let pos = tail & this.mask;
-      const toEnd = this.capacity - pos;
-      // HEAD only grows, so a stale copy understates the room: read the
-      // receiver's cache line again only when the copy says "full", or when
-      // another sender moved TAIL since our last claim (then the copy could
-      // be so old that 32-bit cursors alias).
-      let free = this.capacity - ((tail - this.#head) | 0);
-      if (tail !== this.#tail || free < span + (span > toEnd ? toEnd : 0)) {
-        this.#head = Atomics.load(i32, I_HEAD);
-        free = this.capacity - ((tail - this.#head) | 0);
-      }
-      if (span > toEnd) {
-        if (toEnd > free) return FULL;
-        this.#writeHeader(pos, 0, toEnd);
-        Atomics.store(i32, (F.HEADER_SIZE + pos) >> 2, F.STATE_PADDING);
-        tail = (tail + toEnd) | 0;
-        Atomics.store(i32, I_TAIL, tail);
-        this.#tail = tail;
-        free -= toEnd;
-        pos = 0;
-      }
-      if (span > free) return FULL;
-      // Beyond TAIL, so plain stores: the TAIL store below publishes them.
-      i32[(F.HEADER_SIZE + pos) >> 2] = F.STATE_CLAIMED;
-      this.#writeHeader(pos, length, span);
-      this.#tail = (tail + span) | 0;
-      Atomics.store(i32, I_TAIL, this.#tail);
-      return pos;
-    } finally {
+    if (!this.lock(writer)) return BUSY;
+    // Plain accesses inside the lock: CLOSED and TAIL change only under it,
+    // and taking it (a CAS) orders them; unlocking publishes what we wrote.
+    if (i32[I_CLOSED] !== 0) {
       this.unlock();
+      return CLOSED;
     }
+    const capacity = this.capacity;
+    let tail = i32[I_TAIL]!;
+    let pos = tail & this.mask;
+    const span = F.spanOf(length);
+    const toEnd = capacity - pos;
+    // Room for the record, the padding before it if it wraps, and the next
+    // record's state word, which the claim zeroes. HEAD only grows, so a
+    // stale copy understates the room: read the receiver's line again only
+    // when the copy says "full", or when another sender moved TAIL since
+    // our last claim (the copy could then be so old that cursors alias).
+    const needed = span + (span > toEnd ? toEnd : 0) + F.RECORD_ALIGN;
+    let free = capacity - ((tail - this.#senderHead) | 0);
+    if (tail !== this.#senderTail || free < needed) {
+      this.#senderHead = Atomics.load(i32, I_HEAD);
+      free = capacity - ((tail - this.#senderHead) | 0);
+    }
+    let padding = -1;
+    if (span > toEnd) {
+      if (free < toEnd + F.RECORD_ALIGN) {
+        this.unlock();
+        return FULL;
+      }
+      // Padding goes in as soon as it fits, even if the record then does
+      // not: the largest record fits only from position 0. It is published
+      // with TAIL below (the receiver does not read TAIL, so it must not find
+      // padding before TAIL has moved past it). The word at 0 holds a state
+      // from the last lap: zero it like the one after a record.
+      this.#writeHeader(pos, 0, writer, toEnd);
+      i32[F.HEADER_SIZE >> 2] = F.STATE_EMPTY;
+      padding = pos;
+      tail = (tail + toEnd) | 0;
+      free -= toEnd;
+      pos = 0;
+    }
+    let result = FULL;
+    if (span + F.RECORD_ALIGN <= free) {
+      // Beyond TAIL, so plain stores: the unlock below publishes them.
+      i32[(F.HEADER_SIZE + ((pos + span) & this.mask)) >> 2] = F.STATE_EMPTY;
+      this.#writeHeader(pos, length, writer, span);
+      tail = (tail + span) | 0;
+      result = pos;
+    }
+    i32[I_TAIL] = tail;
+    this.#senderTail = tail;
+    if (padding >= 0) storeRelease(i32, (F.HEADER_SIZE + padding) >> 2, F.STATE_PADDING);
+    this.unlock();
+    return result;
   }
 
-  #writeHeader(pos: number, length: number, span: number): void {
+  #writeHeader(pos: number, length: number, writer: number, span: number): void {
     const at = (F.HEADER_SIZE + pos) >> 2;
-    this.i32[at + 1] = length;
-    this.i32[at + 2] = pid;
-    this.i32[at + 3] = span;
+    this.i32[at + REC_LENGTH] = length;
+    this.i32[at + REC_WRITER] = writer;
+    this.i32[at + REC_SPAN] = span;
   }
 
   /** Offset in the segment of the payload of the record at `pos`. */
@@ -168,10 +287,13 @@ export class Ring {
    * was claimed), or marks it abandoned; then wakes the receiver if it sleeps.
    */
   publish(pos: number, state: number, length: number): void {
+    const i32 = this.i32;
     const at = (F.HEADER_SIZE + pos) >> 2;
-    this.i32[at + 1] = length;
-    Atomics.store(this.i32, at, state);
-    this.#wake(I_RECV_WAITING, I_DATA_FUTEX);
+    i32[at + REC_LENGTH] = length;
+    // A full barrier (not only a release): the receiver raises its flag and
+    // then looks at this word; we store the word and then look at the flag.
+    Atomics.store(i32, at, state);
+    if (i32[I_RECV_WAITING] !== 0) this.#wake(I_RECV_WAITING, I_DATA_FUTEX);
   }
 
   /** Whether a claim of `length` bytes could succeed now (for waiting senders). */
@@ -183,26 +305,7 @@ export class Ring {
     const span = F.spanOf(length);
     const toEnd = this.capacity - (tail & this.mask);
     // Padding can always go in as soon as it fits; then the claim retries.
-    return span <= toEnd ? span <= free : toEnd <= free;
-  }
-
-  /** Takes a free sender slot; returns its index or -1 if the table is full. */
-  registerSender(): number {
-    for (let pass = 0; pass < 2; pass++) {
-      for (let i = 0; i < F.MAX_SENDERS; i++) {
-        const owner = Atomics.load(this.i32, I_SENDERS + i);
-        if (owner === 0) {
-          if (Atomics.compareExchange(this.i32, I_SENDERS + i, 0, pid) === 0) return i;
-        } else if (pass === 1 && owner !== pid && !isAlive(owner)) {
-          if (Atomics.compareExchange(this.i32, I_SENDERS + i, owner, pid) === owner) return i;
-        }
-      }
-    }
-    return -1;
-  }
-
-  unregisterSender(slot: number): void {
-    Atomics.compareExchange(this.i32, I_SENDERS + slot, pid, 0);
+    return (span > toEnd ? toEnd : span) + F.RECORD_ALIGN <= free;
   }
 
   /** pid of the receiver, 0 if none. */
@@ -215,49 +318,111 @@ export class Ring {
   /** Becomes the receiver; returns 0, or the pid of a live receiver that holds the place. */
   registerReceiver(): number {
     for (;;) {
-      const owner = Atomics.compareExchange(this.i32, I_RECEIVER, 0, pid);
-      if (owner === 0) return 0;
-      if (owner === pid || isAlive(owner)) return owner;
-      if (Atomics.compareExchange(this.i32, I_RECEIVER, owner, pid) === owner) return 0;
+      const owner = Atomics.compareExchange(this.i32, I_RECEIVER, 0, this.#pid);
+      if (owner === 0) break;
+      if (owner === this.#pid || this.#isAlive(owner)) return owner;
+      if (Atomics.compareExchange(this.i32, I_RECEIVER, owner, this.#pid) === owner) break;
     }
+    this.#head = Atomics.load(this.i32, I_HEAD);
+    return 0;
   }
 
   unregisterReceiver(): void {
-    Atomics.compareExchange(this.i32, I_RECEIVER, pid, 0);
+    Atomics.compareExchange(this.i32, I_RECEIVER, this.#pid, 0);
   }
 
+  /** The receiver's cursor. */
   get head(): number {
-    return Atomics.load(this.i32, I_HEAD);
+    return this.#head;
   }
 
   get tail(): number {
     return Atomics.load(this.i32, I_TAIL);
   }
 
-  /** Releases `span` bytes at `head`; wakes sleeping senders. Returns the new head. */
-  release(head: number, span: number): number {
-    const next = (head + span) | 0;
-    Atomics.store(this.i32, I_HEAD, next);
-    this.#wake(I_SPACE_WAITING, I_SPACE_FUTEX);
-    return next;
+  /**
+   * Position of the committed record at the receiver's cursor, or EMPTY
+   * (nothing published there yet). Skips padding and abandoned records.
+   * With `reap`, also looks past an unpublished record: PENDING if its
+   * writer lives, skipped if it died. Every field is checked before use: a
+   * corrupt record is a ChannelError ERR_CHANNEL_FORMAT, never a read
+   * outside the ring or a loop that does not end.
+   */
+  poll(reap: boolean): number {
+    const i32 = this.i32;
+    for (;;) {
+      const pos = this.#head & this.mask;
+      const at = (F.HEADER_SIZE + pos) >> 2;
+      const state = Atomics.load(i32, at);
+      const span = i32[at + REC_SPAN]!;
+      if (state === F.STATE_COMMITTED) {
+        const length = i32[at + REC_LENGTH]!;
+        if (span < F.RECORD_HEADER || (span & (F.RECORD_ALIGN - 1)) !== 0 || span > this.capacity - pos) this.#corrupt(pos, 'span', span);
+        if (length < 0 || length > span - F.RECORD_HEADER) this.#corrupt(pos, 'length', length);
+        return pos;
+      }
+      if (state === F.STATE_EMPTY) {
+        // Not TAIL on the fast path: that is the senders' busy cache line.
+        if (!reap) return EMPTY;
+        const pending = (Atomics.load(i32, I_TAIL) - this.#head) | 0;
+        if (pending === 0) return EMPTY;
+        // A claim moved TAIL past the cursor, so its header is complete (rule 1).
+        if (pending < 0 || pending > this.capacity) this.#corrupt(pos, 'tail', (this.#head + pending) | 0);
+        if (span < F.RECORD_HEADER || (span & (F.RECORD_ALIGN - 1)) !== 0 || span > this.capacity - pos || span > pending) {
+          this.#corrupt(pos, 'span', span);
+        }
+        if (this.writerAlive(i32[at + REC_WRITER]!)) return PENDING;
+        // Its writer died before publishing: it never will. Skip it.
+      } else if (state === F.STATE_PADDING || state === F.STATE_ABANDONED) {
+        if (span < F.RECORD_HEADER || (span & (F.RECORD_ALIGN - 1)) !== 0 || span > this.capacity - pos) this.#corrupt(pos, 'span', span);
+      } else {
+        this.#corrupt(pos, 'state', state);
+      }
+      this.release(pos);
+    }
+  }
+
+  /** Closed, and every record claimed before the close consumed. */
+  drained(): boolean {
+    // CLOSED is set under the claim lock after every earlier claim moved
+    // TAIL, so TAIL read after it is final.
+    return Atomics.load(this.i32, I_CLOSED) !== 0 && Atomics.load(this.i32, I_TAIL) === this.#head;
+  }
+
+  #corrupt(pos: number, field: string, value: number): never {
+    throw new ChannelError(
+      'ERR_CHANNEL_FORMAT',
+      `the record at ring position ${pos} (cursor ${this.#head >>> 0}) is corrupt: ${field} ${value} is impossible; the segment was written by something that does not follow the channel format`,
+    );
+  }
+
+  /** The payload length of the committed record at `pos` (checked by poll). */
+  lengthAt(pos: number): number {
+    return this.i32[((F.HEADER_SIZE + pos) >> 2) + REC_LENGTH]!;
   }
 
   /**
-   * Forgets registered senders that died and returns how many there were
-   * and how many were alive: [registered, alive, deadPids].
+   * Gives the record at `pos` (the one at the cursor) back to senders and
+   * wakes any that sleep for room. HEAD is stored per record (a sender reads
+   * it only when it runs out of room), so a receiver that dies loses at most
+   * the record it was reading.
    */
-  reapSenders(): [number, number, number[]] {
-    let registered = 0;
-    let alive = 0;
-    const dead: number[] = [];
-    for (let i = 0; i < F.MAX_SENDERS; i++) {
-      const owner = Atomics.load(this.i32, I_SENDERS + i);
-      if (owner === 0) continue;
-      registered++;
-      if (owner === pid || isAlive(owner)) alive++;
-      else if (Atomics.compareExchange(this.i32, I_SENDERS + i, owner, 0) === owner) dead.push(owner);
-    }
-    return [registered, alive, dead];
+  release(pos: number): void {
+    const i32 = this.i32;
+    const head = (this.#head + i32[((F.HEADER_SIZE + pos) >> 2) + REC_SPAN]!) | 0;
+    this.#head = head;
+    storeRelease(i32, I_HEAD, head);
+    if (i32[I_SPACE_WAITING] !== 0) this.#wake(I_SPACE_WAITING, I_SPACE_FUTEX);
+  }
+
+  /**
+   * The receiver's full-barrier check for sleeping senders: release()
+   * reads their flag without a barrier, which can miss a sender that
+   * raised it at the same moment. Called before the receiver waits.
+   */
+  wakeSpaceWaiters(): void {
+    Atomics.store(this.i32, I_HEAD, this.#head);
+    this.#wake(I_SPACE_WAITING, I_SPACE_FUTEX);
   }
 
   // ---- closing and waking -----------------------------------------------
@@ -267,8 +432,9 @@ export class Ring {
    * before is in the ring and every claim after fails; a dead owner's lock
    * is taken over, a live one that never lets go is waited out only so long.
    */
-  close(): void {
-    const locked = this.lock() || this.lock();
+  close(writer: number): void {
+    // Without a writer id (the sender table is full) it closes without the lock.
+    const locked = writer !== 0 && (this.lock(writer) || this.lock(writer));
     Atomics.store(this.i32, I_CLOSED, 1);
     if (locked) this.unlock();
     this.wakeAll();

@@ -4,11 +4,11 @@ import { invalidType, outOfRange } from '../validate.js';
 import { abortError, ChannelError } from './errors.js';
 import * as F from './format.js';
 import { isAlive } from './liveness.js';
+import { byteLengthOf, copyInto, type MessageData } from './message-data.js';
 import { BUSY, CLOSED, SPACE_HANDSHAKE, type Ring } from './ring.js';
 import { block, deadlineOf, FutexWaiter } from './wait.js';
 
-/** What can be sent: bytes, or a string (sent as UTF-8). */
-export type MessageData = ArrayBufferView | ArrayBuffer | string;
+export type { MessageData } from './message-data.js';
 
 /** Options of a wait. */
 export interface ChannelWaitOptions {
@@ -18,18 +18,12 @@ export interface ChannelWaitOptions {
   signal?: AbortSignal;
 }
 
-const encoder = new TextEncoder();
-
-function byteLengthOf(data: MessageData): number {
-  if (typeof data === 'string') return Buffer.byteLength(data, 'utf8');
-  if (data instanceof ArrayBuffer || ArrayBuffer.isView(data)) return data.byteLength;
-  throw invalidType('data', 'a string, an ArrayBuffer or an ArrayBufferView', data);
-}
-
 /** @internal How a channel tells an endpoint it is being detached. */
 export interface EndpointHooks {
   readonly mode: F.WaitMode;
   readonly forget: (endpoint: object) => void;
+  /** Closes the channel for every process. */
+  readonly close: () => void;
 }
 
 /**
@@ -40,7 +34,8 @@ export interface EndpointHooks {
 export class Sender implements Disposable {
   readonly #ring: Ring;
   readonly #hooks: EndpointHooks;
-  readonly #slot: number;
+  /** This sender's registration in the segment's sender table (F.writerId). */
+  readonly #writer: number;
   readonly #waiter = new FutexWaiter();
   readonly #max: number;
   #closed = false;
@@ -50,9 +45,9 @@ export class Sender implements Disposable {
   #reservedLength = 0;
 
   /** @internal Made by Channel.sender(). */
-  constructor(ring: Ring, slot: number, hooks: EndpointHooks) {
+  constructor(ring: Ring, writer: number, hooks: EndpointHooks) {
     this.#ring = ring;
-    this.#slot = slot;
+    this.#writer = writer;
     this.#hooks = hooks;
     this.#max = F.maxMessage(ring.capacity);
   }
@@ -79,24 +74,21 @@ export class Sender implements Disposable {
 
   /** Claims a record or returns FULL/BUSY; throws if the channel is closed. */
   #claim(length: number, what: string): number {
-    const pos = this.#ring.claim(length);
+    const pos = this.#ring.claim(length, this.#writer);
     if (pos === CLOSED) throw new ChannelError('ERR_CHANNEL_CLOSED', `${what}: the channel is closed`);
     return pos;
   }
 
+  /** Copies the message into its claimed record and publishes it; a copy that throws abandons the record. */
   #write(pos: number, data: MessageData, length: number): void {
     const ring = this.#ring;
-    const offset = ring.payloadOffset(pos);
-    if (typeof data === 'string') {
-      encoder.encodeInto(data, ring.u8.subarray(offset, offset + length));
-    } else if (data instanceof ArrayBuffer) {
-      ring.u8.set(new Uint8Array(data), offset);
-    } else if (data instanceof Uint8Array) {
-      ring.u8.set(data, offset);
-    } else {
-      ring.u8.set(new Uint8Array(data.buffer, data.byteOffset, data.byteLength), offset);
+    let state = F.STATE_ABANDONED;
+    try {
+      copyInto(ring.u8, ring.payloadOffset(pos), data, length);
+      state = F.STATE_COMMITTED;
+    } finally {
+      ring.publish(pos, state, state === F.STATE_COMMITTED ? length : 0);
     }
-    ring.publish(pos, F.STATE_COMMITTED, length);
   }
 
   /**
@@ -200,7 +192,7 @@ export class Sender implements Disposable {
     if (this.#closed) return;
     this.discard();
     this.#closed = true;
-    this.#ring.unregisterSender(this.#slot);
+    this.#ring.unregisterSender(this.#writer);
     this.#waiter.close();
     this.#hooks.forget(this);
   }

@@ -1,0 +1,131 @@
+// The strongest alternative a Node user has today: the npm package
+// shm-typed-array (a SysV segment as a Buffer) driven by the short spin
+// protocol a user would write by hand. Round trip: one slot each way, a
+// sequence word published last. Stream: a ring of fixed-size slots with a
+// producer and a consumer counter, one copy in and one copy out per message.
+// Its spins are bounded like ours (then a 1 µs timed wait, which yields the
+// CPU), or a pinned run would spend a scheduler slice on every hand-off.
+import { createRequire } from 'node:module';
+import { payload, peerDone, spawnPeer, throughputWarmup, warmupOf, type ThroughputSample, type Transport } from './types.js';
+
+type ShmTypedArray = typeof import('shm-typed-array');
+const shm = createRequire(import.meta.url)('shm-typed-array') as ShmTypedArray;
+
+interface PeerParams {
+  role: 'echo' | 'send';
+  key: number;
+  size: number;
+  count: number;
+  slots: number;
+}
+
+/** Control words, each on its own cache line; data starts at DATA. */
+const PING = 0; // round trip: request sequence | stream: messages produced
+const PONG = 16; // round trip: reply sequence   | stream: messages consumed
+const DATA = 128;
+const nap = new Int32Array(new SharedArrayBuffer(4));
+
+function spinUntil(done: () => boolean): void {
+  for (let spins = 0; !done(); spins++) if (spins > 2000) Atomics.wait(nap, 0, 0, 0.001);
+}
+
+function open(key: number): [Buffer, Int32Array] {
+  const buffer = shm.get(key, 'Buffer');
+  if (!buffer) throw new Error(`shm-typed-array: no segment with key ${key}`);
+  return [buffer, new Int32Array(buffer.buffer, buffer.byteOffset, DATA >> 2)];
+}
+
+function create(bytes: number): [number, Buffer, Int32Array] {
+  for (;;) {
+    const key = 0x5e000000 + Math.floor(Math.random() * 0xffffff);
+    const buffer = shm.create(bytes, 'Buffer', key, '600');
+    if (buffer) return [key, buffer, new Int32Array(buffer.buffer, buffer.byteOffset, DATA >> 2)];
+  }
+}
+
+function slotBytes(size: number): number {
+  return (size + 63) & ~63;
+}
+
+export const shmTypedArrayTransport: Transport = {
+  id: 'shm-typed-array',
+  label: 'shm-typed-array + hand-written spin protocol',
+  async roundTrip(size, count) {
+    const slot = slotBytes(size);
+    const [key, buffer, ctrl] = create(DATA + 2 * slot);
+    const warmup = warmupOf(count);
+    const peer = spawnPeer('shm-typed-array', { role: 'echo', key, size, count: warmup + count, slots: 1 } satisfies PeerParams);
+    try {
+      const message = payload(size);
+      const reply = new Uint8Array(size);
+      const samples: number[] = [];
+      for (let i = 1; i <= warmup + count; i++) {
+        const start = performance.now();
+        buffer.set(message, DATA);
+        Atomics.store(ctrl, PING, i);
+        spinUntil(() => Atomics.load(ctrl, PONG) === i);
+        reply.set(buffer.subarray(DATA + slot, DATA + slot + size));
+        if (i > warmup) samples.push((performance.now() - start) * 1000);
+        // The peer starts late: the first request waits for it, outside the clock.
+      }
+      await peerDone(peer);
+      return samples;
+    } finally {
+      peer.kill();
+      shm.destroy(key);
+    }
+  },
+  async throughput(size, count): Promise<ThroughputSample> {
+    // The same ring size as the channel's run, in whole slots.
+    const slot = slotBytes(size);
+    const slots = Math.max(3, Math.floor(Math.max(1 << 20, 3 * (size + 16)) / slot));
+    const [key, buffer, ctrl] = create(DATA + slots * slot);
+    const peer = spawnPeer('shm-typed-array', { role: 'send', key, size, count, slots } satisfies PeerParams);
+    const warmup = throughputWarmup(count);
+    try {
+      const out = new Uint8Array(size);
+      let head = 0;
+      let tail = 0;
+      let start = 0;
+      for (let i = 0; i < count; i++) {
+        if (head === tail) spinUntil(() => (tail = Atomics.load(ctrl, PING)) !== head);
+        const at = DATA + (head % slots) * slot;
+        out.set(buffer.subarray(at, at + size));
+        Atomics.store(ctrl, PONG, ++head);
+        if (i === warmup) start = performance.now();
+      }
+      const seconds = (performance.now() - start) / 1000;
+      await peerDone(peer);
+      return { size, count: count - 1 - warmup, seconds };
+    } finally {
+      peer.kill();
+      shm.destroy(key);
+    }
+  },
+};
+
+export async function peer(params: PeerParams): Promise<void> {
+  const [buffer, ctrl] = open(params.key);
+  const size = params.size;
+  const slot = slotBytes(size);
+  if (params.role === 'echo') {
+    const request = new Uint8Array(size);
+    for (let i = 1; i <= params.count; i++) {
+      spinUntil(() => Atomics.load(ctrl, PING) === i);
+      request.set(buffer.subarray(DATA, DATA + size));
+      buffer.set(request, DATA + slot);
+      Atomics.store(ctrl, PONG, i);
+    }
+  } else {
+    const message = payload(size);
+    const slots = params.slots;
+    let head = 0;
+    let tail = 0;
+    for (let i = 0; i < params.count; i++) {
+      if (tail - head >= slots) spinUntil(() => tail - (head = Atomics.load(ctrl, PONG)) < slots);
+      buffer.set(message, DATA + (tail % slots) * slot);
+      Atomics.store(ctrl, PING, ++tail);
+    }
+  }
+  shm.detach(params.key);
+}
