@@ -1,40 +1,52 @@
 // shmkit's Channel, in each wait mode. Round trip: a request channel and a
-// reply channel; throughput: the peer sends, this process receives (copying
-// out with recv(), or reading in place with recvView()).
+// reply channel, with `await send`/`await recv` (or, for the 'spin' row, the
+// synchronous trySend/tryRecvInto in a spin loop, as the shm-typed-array row
+// does); throughput: the peer sends, this process receives, copying out with
+// recv(), into one reused buffer with tryRecvInto()/recvInto(), or reading in
+// place with recvView().
 import { Channel, type WaitMode } from '../../src/index.js';
+import { spinUntil } from './spin.js';
 import { payload, peerDone, spawnPeer, throughputWarmup, warmupOf, type ThroughputSample, type Transport } from './types.js';
 
+/** How the receiving side takes messages in the throughput run. */
+export type Receive = 'copy' | 'into' | 'view';
+
 interface PeerParams {
-  role: 'echo' | 'send';
+  role: 'echo' | 'echo-sync' | 'send';
   ids: number[];
   size: number;
   count: number;
   wait: WaitMode;
 }
 
-function ringFor(size: number): number {
-  return Math.max(1 << 16, 8 * (size + 16));
-}
+const LABELS: Record<Receive, string> = { copy: '', into: ', recvInto reused buffer', view: ', recvView zero-copy' };
 
-export function channelTransport(wait: WaitMode, view = false): Transport {
-  const id = view ? `channel-${wait}-view` : `channel-${wait}`;
+export function channelTransport(wait: WaitMode, receive: Receive = 'copy'): Transport {
+  const sync = wait === 'spin';
   return {
-    id,
-    label: view ? `shmkit channel (${wait}, recvView zero-copy)` : `shmkit channel (${wait})`,
+    id: receive === 'copy' ? `channel-${wait}` : `channel-${wait}-${receive}`,
+    label: `shmkit channel (${wait}${sync && receive === 'copy' ? ', trySend/tryRecvInto spin loop' : ''}${LABELS[receive]})`,
     async roundTrip(size, count) {
-      using requests = Channel.create({ capacity: ringFor(size), wait, autoRemove: true });
-      using replies = Channel.create({ capacity: ringFor(size), wait, autoRemove: true });
+      using requests = Channel.create({ capacity: 1 << 16, wait, autoRemove: true });
+      using replies = Channel.create({ capacity: 1 << 16, wait, autoRemove: true });
       const sender = requests.sender();
       const receiver = replies.receiver();
       const warmup = warmupOf(count);
-      const peer = spawnPeer('channel', { role: 'echo', ids: [requests.id, replies.id], size, count: warmup + count, wait } satisfies PeerParams);
+      const role = sync ? 'echo-sync' : 'echo';
+      const peer = spawnPeer('channel', { role, ids: [requests.id, replies.id], size, count: warmup + count, wait } satisfies PeerParams);
       try {
         const message = payload(size);
+        const reply = new Uint8Array(size);
         const samples: number[] = [];
         for (let i = 0; i < warmup + count; i++) {
           const start = performance.now();
-          await sender.send(message);
-          await receiver.recv({ timeoutMs: 30_000 });
+          if (sync) {
+            if (!sender.trySend(message)) throw new Error('the request ring is full');
+            spinUntil(() => receiver.tryRecvInto(reply) !== null);
+          } else {
+            await sender.send(message);
+            await receiver.recvInto(reply, { timeoutMs: 30_000 });
+          }
           if (i >= warmup) samples.push((performance.now() - start) * 1000);
         }
         await peerDone(peer);
@@ -45,17 +57,20 @@ export function channelTransport(wait: WaitMode, view = false): Transport {
     },
     async throughput(size, count): Promise<ThroughputSample> {
       // Room for three of the largest messages: a ring that stays in cache.
-      using channel = Channel.create({ capacity: Math.max(1 << 20, 3 * (size + 16)), wait, autoRemove: true });
+      using channel = Channel.create({ capacity: Math.max(1 << 20, 3 * (size + 32)), wait, autoRemove: true });
       const receiver = channel.receiver();
       const peer = spawnPeer('channel', { role: 'send', ids: [channel.id], size, count, wait } satisfies PeerParams);
       const warmup = throughputWarmup(count);
+      const into = new Uint8Array(size);
       try {
         let start = 0;
         for (let i = 0; i < count; i++) {
-          // Drain what is there without a promise per message; wait only when empty.
-          if (view) {
+          // Take what is there without a promise per message; wait only when empty.
+          if (receive === 'view') {
             const message = receiver.tryRecvView() ?? (await receiver.recvView({ timeoutMs: 30_000 }));
             message.release();
+          } else if (receive === 'into') {
+            if (receiver.tryRecvInto(into) === null) await receiver.recvInto(into, { timeoutMs: 30_000 });
           } else {
             receiver.tryRecv() ?? (await receiver.recv({ timeoutMs: 30_000 }));
           }
@@ -74,11 +89,20 @@ export function channelTransport(wait: WaitMode, view = false): Transport {
 export async function peer(params: PeerParams): Promise<void> {
   const channels = params.ids.map((id) => Channel.open({ id, wait: params.wait }));
   const message = payload(params.size);
-  if (params.role === 'echo') {
+  const request = new Uint8Array(params.size);
+  if (params.role === 'echo-sync') {
     const receiver = channels[0]!.receiver();
     const sender = channels[1]!.sender();
     for (let i = 0; i < params.count; i++) {
-      const request = await receiver.recv({ timeoutMs: 30_000 });
+      spinUntil(() => receiver.tryRecvInto(request) !== null);
+      if (!sender.trySend(request)) throw new Error('the reply ring is full');
+    }
+    sender.close();
+  } else if (params.role === 'echo') {
+    const receiver = channels[0]!.receiver();
+    const sender = channels[1]!.sender();
+    for (let i = 0; i < params.count; i++) {
+      await receiver.recvInto(request, { timeoutMs: 30_000 });
       await sender.send(request, { timeoutMs: 30_000 });
     }
     sender.close();

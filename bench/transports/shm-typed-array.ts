@@ -3,9 +3,10 @@
 // protocol a user would write by hand. Round trip: one slot each way, a
 // sequence word published last. Stream: a ring of fixed-size slots with a
 // producer and a consumer counter, one copy in and one copy out per message.
-// Its spins are bounded like ours (then a 1 µs timed wait, which yields the
-// CPU), or a pinned run would spend a scheduler slice on every hand-off.
+// Its spins are bounded (bench/transports/spin.ts), or a pinned run would
+// spend a scheduler slice on every hand-off.
 import { createRequire } from 'node:module';
+import { spinUntil } from './spin.js';
 import { payload, peerDone, spawnPeer, throughputWarmup, warmupOf, type ThroughputSample, type Transport } from './types.js';
 
 type ShmTypedArray = typeof import('shm-typed-array');
@@ -23,11 +24,6 @@ interface PeerParams {
 const PING = 0; // round trip: request sequence | stream: messages produced
 const PONG = 16; // round trip: reply sequence   | stream: messages consumed
 const DATA = 128;
-const nap = new Int32Array(new SharedArrayBuffer(4));
-
-function spinUntil(done: () => boolean): void {
-  for (let spins = 0; !done(); spins++) if (spins > 2000) Atomics.wait(nap, 0, 0, 0.001);
-}
 
 function open(key: number): [Buffer, Int32Array] {
   const buffer = shm.get(key, 'Buffer');

@@ -22,7 +22,6 @@ const bufferByteLength = getter<ArrayBuffer>(ArrayBuffer.prototype, 'byteLength'
 const utf8Length = Buffer.byteLength;
 const set = Uint8Array.prototype.set;
 const subarray = Uint8Array.prototype.subarray;
-const isUint8Array = types.isUint8Array;
 const isTypedArray = types.isTypedArray;
 const isDataView = types.isDataView;
 const isArrayBuffer = types.isAnyArrayBuffer;
@@ -40,8 +39,18 @@ function assertAttached(buffer: ArrayBufferLike, value: unknown): void {
 
 /** The byte length of `data`, from the object's internal slots, never its own properties. */
 export function byteLengthOf(data: MessageData): number {
+  // instanceof first, as the fast path: the getter then refuses anything
+  // that only pretends to be a Uint8Array.
+  if (data instanceof Uint8Array) {
+    const length = typedByteLength.call(data);
+    if (length !== 0) return length;
+  }
+  return byteLengthOfOther(data);
+}
+
+function byteLengthOfOther(data: MessageData): number {
   let length: number;
-  if (isUint8Array(data) || isTypedArray(data)) {
+  if (isTypedArray(data)) {
     length = typedByteLength.call(data);
     if (length === 0) assertAttached(typedBuffer.call(data), data);
   } else if (typeof data === 'string') {
@@ -64,18 +73,20 @@ export function byteLengthOf(data: MessageData): number {
  * changed size since it was measured makes the copy throw instead.
  */
 export function copyInto(target: Uint8Array, offset: number, data: MessageData, length: number): void {
-  if (isUint8Array(data)) {
-    if (typedByteLength.call(data) !== length) throw invalidType('data', 'a buffer that keeps its size while it is sent', data);
-    set.call(target, data, offset);
-  } else if (typeof data === 'string') {
+  if (data instanceof Uint8Array && typedByteLength.call(data) === length) set.call(target, data, offset);
+  else copyOther(target, offset, data, length);
+}
+
+function copyOther(target: Uint8Array, offset: number, data: MessageData, length: number): void {
+  if (typeof data === 'string') {
     encodeInto.call(encoder, data, subarray.call(target, offset, offset + length));
-  } else {
-    const [buffer, byteOffset] = isArrayBuffer(data)
-      ? [data as ArrayBuffer, 0]
-      : isDataView(data)
-        ? [viewBuffer.call(data), viewByteOffset.call(data)]
-        : [typedBuffer.call(data), typedByteOffset.call(data)];
-    // Throws if the buffer shrank or was detached meanwhile.
-    set.call(target, new Uint8Array(buffer, byteOffset, length), offset);
+    return;
   }
+  const [buffer, byteOffset] = isArrayBuffer(data)
+    ? [data as ArrayBuffer, 0]
+    : isDataView(data)
+      ? [viewBuffer.call(data), viewByteOffset.call(data)]
+      : [typedBuffer.call(data as ArrayBufferView), typedByteOffset.call(data as ArrayBufferView)];
+  // Throws if the buffer shrank or was detached meanwhile.
+  set.call(target, new Uint8Array(buffer, byteOffset, length), offset);
 }

@@ -28,7 +28,6 @@ const typedByteLength = Object.getOwnPropertyDescriptor(Object.getPrototypeOf(Ui
   this: Uint8Array,
 ) => number;
 const set = Uint8Array.prototype.set;
-const subarray = Uint8Array.prototype.subarray;
 
 /**
  * Receives messages from a channel. Made by `channel.receiver()`. Messages
@@ -75,7 +74,7 @@ export class Receiver implements AsyncIterable<Uint8Array>, Disposable {
     } else {
       // A fresh zeroed buffer per large message page-faults on every use.
       message = new Uint8Array(Buffer.allocUnsafeSlow(length).buffer, 0, length);
-      set.call(message, subarray.call(ring.u8, offset, offset + length));
+      set.call(message, new Uint8Array(ring.buffer, offset, length));
     }
     ring.release(pos);
     return message;
@@ -92,8 +91,7 @@ export class Receiver implements AsyncIterable<Uint8Array>, Disposable {
         { code: 'ERR_OUT_OF_RANGE' },
       );
     }
-    const offset = ring.payloadOffset(pos);
-    set.call(target, subarray.call(ring.u8, offset, offset + length));
+    set.call(target, new Uint8Array(ring.buffer, ring.payloadOffset(pos), length));
     ring.release(pos);
     return length;
   }

@@ -80,7 +80,7 @@ export class Ring {
   readonly #isAlive: IsAlive;
   /** A sender's last read of HEAD (never ahead of the real one), and TAIL after its last claim. */
   #senderHead = 0;
-  #senderTail: number | undefined;
+  #senderTail = -1;
   /** The receiver's cursor (only the receiver moves HEAD, so its copy is exact). */
   #head = 0;
 
@@ -184,8 +184,11 @@ export class Ring {
 
   /** Takes the claim lock for `writer`; false if a live owner kept it through a bounded spin. */
   lock(writer: number): boolean {
+    return Atomics.compareExchange(this.i32, I_LOCK, 0, writer) === 0 || this.#lockContended(writer);
+  }
+
+  #lockContended(writer: number): boolean {
     const i32 = this.i32;
-    if (Atomics.compareExchange(i32, I_LOCK, 0, writer) === 0) return true;
     for (let spin = 1; spin <= LOCK_GIVE_UP; spin++) {
       const owner = Atomics.load(i32, I_LOCK);
       if (owner === 0) {
@@ -214,15 +217,45 @@ export class Ring {
    */
   claim(length: number, writer: number): number {
     const i32 = this.i32;
-    if (!this.lock(writer)) return BUSY;
+    if (Atomics.compareExchange(i32, I_LOCK, 0, writer) !== 0 && !this.#lockContended(writer)) return BUSY;
     // Plain accesses inside the lock: CLOSED and TAIL change only under it,
     // and taking it (a CAS) orders them; unlocking publishes what we wrote.
+    const tail = i32[I_TAIL]!;
+    const pos = tail & this.mask;
+    const span = F.spanOf(length);
+    // The common case, kept small enough for the JIT to inline: open, no
+    // wrap, and room by our copy of HEAD, with TAIL where our last claim
+    // left it (else the copy could be so old that the cursors alias).
+    if (
+      i32[I_CLOSED] === 0 &&
+      tail === this.#senderTail &&
+      span <= this.capacity - pos &&
+      span + F.RECORD_ALIGN <= this.capacity - ((tail - this.#senderHead) | 0)
+    ) {
+      // Beyond TAIL, so plain stores: the unlock below publishes them. The
+      // word after the record is zeroed so that the receiver finds nothing there.
+      const at = (F.HEADER_SIZE + pos) >> 2;
+      i32[(F.HEADER_SIZE + ((pos + span) & this.mask)) >> 2] = F.STATE_EMPTY;
+      i32[at + REC_LENGTH] = length;
+      i32[at + REC_WRITER] = writer;
+      i32[at + REC_SPAN] = span;
+      const next = (tail + span) | 0;
+      i32[I_TAIL] = next;
+      this.#senderTail = next;
+      this.unlock();
+      return pos;
+    }
+    return this.#claimSlow(length, writer, tail);
+  }
+
+  /** claim() past its common case: closed, wrapping, or HEAD to read again. Unlocks. */
+  #claimSlow(length: number, writer: number, tail: number): number {
+    const i32 = this.i32;
     if (i32[I_CLOSED] !== 0) {
       this.unlock();
       return CLOSED;
     }
     const capacity = this.capacity;
-    let tail = i32[I_TAIL]!;
     let pos = tail & this.mask;
     const span = F.spanOf(length);
     const toEnd = capacity - pos;
@@ -230,7 +263,7 @@ export class Ring {
     // record's state word, which the claim zeroes. HEAD only grows, so a
     // stale copy understates the room: read the receiver's line again only
     // when the copy says "full", or when another sender moved TAIL since
-    // our last claim (the copy could then be so old that cursors alias).
+    // our last claim.
     const needed = span + (span > toEnd ? toEnd : 0) + F.RECORD_ALIGN;
     let free = capacity - ((tail - this.#senderHead) | 0);
     if (tail !== this.#senderTail || free < needed) {
@@ -257,7 +290,6 @@ export class Ring {
     }
     let result = FULL;
     if (span + F.RECORD_ALIGN <= free) {
-      // Beyond TAIL, so plain stores: the unlock below publishes them.
       i32[(F.HEADER_SIZE + ((pos + span) & this.mask)) >> 2] = F.STATE_EMPTY;
       this.#writeHeader(pos, length, writer, span);
       tail = (tail + span) | 0;

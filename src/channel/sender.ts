@@ -82,13 +82,13 @@ export class Sender implements Disposable {
   /** Copies the message into its claimed record and publishes it; a copy that throws abandons the record. */
   #write(pos: number, data: MessageData, length: number): void {
     const ring = this.#ring;
-    let state = F.STATE_ABANDONED;
     try {
       copyInto(ring.u8, ring.payloadOffset(pos), data, length);
-      state = F.STATE_COMMITTED;
-    } finally {
-      ring.publish(pos, state, state === F.STATE_COMMITTED ? length : 0);
+    } catch (error) {
+      ring.publish(pos, F.STATE_ABANDONED, 0);
+      throw error;
     }
+    ring.publish(pos, F.STATE_COMMITTED, length);
   }
 
   /**
@@ -98,11 +98,14 @@ export class Sender implements Disposable {
    * @throws ChannelError ERR_CHANNEL_CLOSED; RangeError if larger than {@link maxMessageSize}.
    */
   trySend(data: MessageData): boolean {
-    this.#assertOpen('trySend');
+    if (this.#closed) this.#assertOpen('trySend');
     const length = this.#length(data);
-    if (this.#queue) return false;
-    const pos = this.#claim(length, 'trySend');
-    if (pos < 0) return false;
+    if (this.#queue !== undefined) return false;
+    const pos = this.#ring.claim(length, this.#writer);
+    if (pos < 0) {
+      if (pos === CLOSED) throw new ChannelError('ERR_CHANNEL_CLOSED', 'trySend: the channel is closed');
+      return false;
+    }
     this.#write(pos, data, length);
     return true;
   }
