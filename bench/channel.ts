@@ -5,6 +5,7 @@
 import { realpathSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { pathToFileURL } from 'node:url';
+import { messageCosts } from './costs.js';
 import { channelTransport } from './transports/channel.js';
 import { memcpyBandwidth, pingPong } from './transports/c.js';
 import { ipcTransport } from './transports/ipc.js';
@@ -54,8 +55,13 @@ export interface SuiteResult {
   throughput: Record<string, Record<string, ThroughputResult>>;
   c: {
     memcpy: Record<string, ThroughputResult>;
+    /** Spinning on a word in shared memory (then sched_yield). */
     pingPong: RoundTripResult | null;
+    /** A brief spin, then FUTEX_WAIT / FUTEX_WAKE: what an adaptive wait does. */
+    pingPongFutex?: RoundTripResult | null;
   };
+  /** In-process CPU cost of one message, ns (bench/costs.ts): explains the cross-process numbers. */
+  costs?: Record<string, number>;
   /** "transport/what" -> error message, for measurements that failed. */
   errors: Record<string, string>;
   seconds: number;
@@ -118,7 +124,7 @@ export async function runSuite(options: SuiteOptions): Promise<SuiteResult> {
     transports: [],
     roundTrip: {},
     throughput: {},
-    c: { memcpy: {}, pingPong: null },
+    c: { memcpy: {}, pingPong: null, pingPongFutex: null },
     errors: {},
     seconds: 0,
   };
@@ -144,6 +150,11 @@ export async function runSuite(options: SuiteOptions): Promise<SuiteResult> {
     result.c.pingPong = { size: RTT_SIZE, count: r.count, median_us: r.median_us, p99_us: r.p99_us, mean_us: NaN };
     log(`  C shared-memory ping-pong: median ${r.median_us.toFixed(2)} µs`);
   });
+  await attempt('c/pingpong-futex', async () => {
+    const r = await pingPong(RTT_SIZE, counts.rtt, 'futex');
+    result.c.pingPongFutex = { size: RTT_SIZE, count: r.count, median_us: r.median_us, p99_us: r.p99_us, mean_us: NaN };
+    log(`  C futex ping-pong: median ${r.median_us.toFixed(2)} µs`);
+  });
   for (const size of SIZES) {
     await attempt(`c/memcpy/${size}`, async () => {
       const r = await memcpyBandwidth(size, counts.memcpySeconds);
@@ -151,6 +162,10 @@ export async function runSuite(options: SuiteOptions): Promise<SuiteResult> {
     });
   }
 
+  await attempt('costs', async () => {
+    result.costs = await messageCosts(options.scale === 'smoke' ? 1000 : options.scale === 'quick' ? 100_000 : 1_000_000);
+    log(`  in-process cost per 64 B message: ${Object.entries(result.costs).map(([k, v]) => `${k} ${v.toFixed(1)}`).join(', ')}`);
+  });
   for (const transport of transports().filter((t) => !options.only || options.only.includes(t.id))) {
     result.transports.push({ id: transport.id, label: transport.label });
     if (!transport.throughputOnly) {
@@ -189,109 +204,4 @@ if (process.argv[1] && import.meta.url === pathToFileURL(realpathSync(process.ar
     log: (line) => process.stderr.write(`${line}\n`),
   });
   process.stdout.write(`${JSON.stringify(result)}\n`);
-}
-
-// ---- targets ------------------------------------------------------------
-
-/** A target from the issue, as a ratio measured in the same run. */
-export interface TargetResult {
-  id: string;
-  description: string;
-  /** What was compared: "channel-spin median 2.1 µs vs unix-socket median 60 µs". */
-  measured: string;
-  /** Higher is better; null if a measurement is missing. */
-  ratio: number | null;
-  /** The ratio required, e.g. ">= 20". */
-  requirement: string;
-  met: boolean;
-  /** Why it was missed (or caveats), in plain words. */
-  note: string;
-}
-
-const fmt = (x: number, digits = 2) => (Number.isFinite(x) ? x.toFixed(digits) : 'n/a');
-
-/** Evaluates the issue's targets on one suite run (the unpinned one). */
-export function evaluateTargets(suite: SuiteResult): TargetResult[] {
-  const rtt = (id: string) => suite.roundTrip[id]?.median_us;
-  const tput = (id: string, size: number) => suite.throughput[id]?.[size];
-  const targets: TargetResult[] = [];
-  const unix = rtt('unix-socket');
-
-  const latency = (mode: 'spin' | 'adaptive' | 'sleep', required: number, why: string) => {
-    const channel = rtt(`channel-${mode}`);
-    const ratio = channel !== undefined && unix !== undefined ? unix / channel : null;
-    const met = ratio !== null && ratio >= required;
-    targets.push({
-      id: `rtt64-${mode}`,
-      description:
-        required === 1
-          ? `64 B round trip, channel '${mode}' no slower than a Unix socket`
-          : `64 B round trip, channel '${mode}' at most 1/${required} of a Unix socket's`,
-      measured: `channel-${mode} median ${fmt(channel ?? NaN)} µs vs unix-socket median ${fmt(unix ?? NaN)} µs`,
-      ratio,
-      requirement: `>= ${required}`,
-      met,
-      note: met ? '' : ratio === null ? 'a measurement failed (see errors)' : why,
-    });
-  };
-  latency(
-    'spin',
-    20,
-    'The peer was not on a CPU when the message arrived: with 2 vCPUs shared with other work, a spinning hand-off often waits for the scheduler instead of taking well under a microsecond.',
-  );
-  latency(
-    'adaptive',
-    20,
-    'As for spin mode, plus: when the peer does not answer within the ~50 µs spin, the wait falls back to the futex, and the wake-up through the waiter thread costs tens of µs.',
-  );
-  latency(
-    'sleep',
-    1,
-    "Sleep mode wakes through FUTEX_WAKE, the addon's waiter thread and a thread-safe-function call into the event loop: one thread hop more than a socket, whose readiness libuv's epoll sees directly.",
-  );
-
-  // 1 MiB: the best channel configuration against C memcpy (one copy, hot cache).
-  const memcpy = suite.c.memcpy[1048576]?.gb_per_s;
-  let best: { id: string; gb: number } | undefined;
-  for (const id of Object.keys(suite.throughput).filter((id) => id.startsWith('channel-'))) {
-    const gb = tput(id, 1048576)?.gb_per_s;
-    if (gb !== undefined && (!best || gb > best.gb)) best = { id, gb };
-  }
-  const copying = tput('channel-adaptive', 1048576)?.gb_per_s;
-  const ratio = best && memcpy ? best.gb / memcpy : null;
-  const met = ratio !== null && ratio >= 0.6;
-  targets.push({
-    id: 'throughput-1mib',
-    description: '1 MiB one-way throughput at least 60 % of C memcpy bandwidth',
-    measured: `${best?.id ?? 'channel'} ${fmt(best?.gb ?? NaN)} GB/s vs memcpy ${fmt(memcpy ?? NaN)} GB/s (recv() copying out: ${fmt(copying ?? NaN)} GB/s)`,
-    ratio,
-    requirement: '>= 0.6',
-    met,
-    note: met
-      ? `Best channel row: ${best?.id}. With recvView() the one copy is the sender's (send() into the ring), as in the memcpy reference; the receiver reads in place and does not touch the bytes here. recv() also copies out into a fresh buffer per message, whose allocation page-faults (${fmt(copying ?? NaN)} GB/s); use recvView() for bulk data.`
-      : ratio === null
-        ? 'a measurement failed (see errors)'
-        : 'memcpy copies between two buffers hot in one core’s cache; the channel writes a ring in one process that the other process’s core then owns, so cache lines cross cores, and the two vCPUs are shared with other load. recv() (not recvView) also allocates a fresh buffer per message, which page-faults.',
-  });
-
-  const channelRate = tput('channel-adaptive', 64)?.messages_per_s;
-  const ipcRate = tput('process-send', 64)?.messages_per_s;
-  const rateRatio = channelRate && ipcRate ? channelRate / ipcRate : null;
-  const rateMet = rateRatio !== null && rateRatio >= 20;
-  targets.push({
-    id: 'rate64-vs-process-send',
-    description: '64 B one-way message rate at least 20× process.send',
-    measured: `channel-adaptive ${fmt((channelRate ?? NaN) / 1e6, 3)} M msg/s vs process.send ${fmt((ipcRate ?? NaN) / 1e6, 3)} M msg/s`,
-    ratio: rateRatio,
-    requirement: '>= 20',
-    met: rateMet,
-    note: rateMet
-      ? ''
-      : rateRatio === null
-        ? 'a measurement failed (see errors)'
-        : suite.scale === 'smoke'
-          ? 'A smoke run sends too few messages for the JIT to optimise the loops; it checks that everything runs, not speed.'
-          : 'The receiver paces the sender: each 64 B message costs a few hundred ns of JavaScript (claim, copy, publish; poll, copy, release) plus cache-line transfers between the cores, and on a loaded 2-vCPU machine the peer is often descheduled.',
-  });
-  return targets;
 }

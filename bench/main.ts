@@ -9,7 +9,9 @@ import { availableParallelism, cpus, loadavg, release } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs, promisify } from 'node:util';
-import { evaluateTargets, runSuite, SIZES, type Scale, type SuiteResult, type TargetResult } from './channel.js';
+import { runSuite, SIZES, type Scale, type SuiteResult } from './channel.js';
+import { combineRounds, type Range, type RoundTripSummary, type ThroughputSummary } from './rounds.js';
+import { evaluateTargets, ratios, type TargetResult } from './targets.js';
 
 export interface OtherBench {
   name: string;
@@ -20,7 +22,7 @@ export interface OtherBench {
 }
 
 export interface BenchReport {
-  schema: 'shmkit-bench/1';
+  schema: 'shmkit-bench/2';
   date: string;
   scale: Scale;
   machine: {
@@ -32,20 +34,25 @@ export interface BenchReport {
     loadAverage: number[];
   };
   sizes: readonly number[];
+  /** Medians over the rounds (with ranges); each round is in `rounds`. */
   unpinned: SuiteResult;
   pinned: SuiteResult | null;
   pinnedNote?: string;
+  rounds: { unpinned: SuiteResult[]; pinned: SuiteResult[] };
   targets: TargetResult[];
+  /** Every channel row over every other transport, measured in this run (medians): lower is better for rtt, higher for rate. */
+  ratios: { unpinned: Record<string, number>; pinned: Record<string, number> };
   other: OtherBench[];
   seconds: number;
 }
 
-const USAGE = `Usage: node dist/bench/main.js [--quick | --smoke] [--out DIR] [--no-pin]
+const USAGE = `Usage: node dist/bench/main.js [--quick | --smoke] [--rounds N] [--out DIR] [--no-pin]
 
-  --quick    fewer iterations: under a minute on two cores
-  --smoke    a handful of messages per measurement (checks the output only)
-  --out DIR  where latest.json, latest.md and latest.svg go (default bench/results)
-  --no-pin   skip the run with both processes pinned to one CPU
+  --quick     fewer iterations, one round: about a minute on two cores
+  --smoke     a handful of messages per measurement (checks the output only)
+  --rounds N  rounds of every measurement; the report gives medians and ranges (default 3, 1 with --quick or --smoke)
+  --out DIR   where latest.json, latest.md and latest.svg go (default bench/results)
+  --no-pin    skip the runs with both processes pinned to one CPU
 `;
 
 function parseOptions() {
@@ -55,6 +62,7 @@ function parseOptions() {
         quick: { type: 'boolean' },
         smoke: { type: 'boolean' },
         out: { type: 'string' },
+        rounds: { type: 'string' },
         'no-pin': { type: 'boolean' },
         help: { type: 'boolean', short: 'h' },
       },
@@ -72,6 +80,11 @@ if (options.help) {
   process.exit(0);
 }
 const scale: Scale = options.smoke ? 'smoke' : options.quick ? 'quick' : 'full';
+const roundCount = options.rounds === undefined ? (scale === 'full' ? 3 : 1) : Number(options.rounds);
+if (!Number.isInteger(roundCount) || roundCount < 1 || roundCount > 100) {
+  process.stderr.write(`bench: --rounds must be an integer from 1 to 100, got ${options.rounds}\n${USAGE}`);
+  process.exit(2);
+}
 const outDir = options.out ?? fileURLToPath(new URL('../../bench/results/', import.meta.url));
 const log = (line: string) => process.stderr.write(`${line}\n`);
 
@@ -124,23 +137,26 @@ async function runOther(name: string, module: string, fn: string): Promise<Other
 
 const begin = performance.now();
 log(`shmkit benchmark (${scale})`);
-log('unpinned:');
-const unpinned = await runSuite({ scale, pinned: false, log });
-let pinned: SuiteResult | null = null;
+const unpinnedRounds: SuiteResult[] = [];
+const pinnedRounds: SuiteResult[] = [];
 let pinnedNote: string | undefined;
-if (options['no-pin']) {
-  pinnedNote = 'skipped (--no-pin)';
-} else if (!(await hasTaskset())) {
-  pinnedNote = 'skipped: taskset is not installed';
-} else {
-  log('pinned to CPU 0 (taskset -c 0):');
+const pinning = options['no-pin'] ? 'skipped (--no-pin)' : (await hasTaskset()) ? undefined : 'skipped: taskset is not installed';
+for (let round = 1; round <= roundCount; round++) {
+  // Rounds alternate unpinned and pinned, so that a slow spell of the machine touches both.
+  log(`round ${round} of ${roundCount}, unpinned:`);
+  unpinnedRounds.push(await runSuite({ scale, pinned: false, log }));
+  if (pinning) continue;
+  log(`round ${round} of ${roundCount}, pinned to CPU 0 (taskset -c 0):`);
   try {
-    pinned = await runPinned();
-    if (scale === 'quick') pinnedNote = 'quick run: 64 B and 1 MiB only';
+    pinnedRounds.push(await runPinned());
   } catch (error) {
     pinnedNote = `failed: ${(error as Error).message}`;
   }
 }
+if (pinning) pinnedNote = pinning;
+else if (scale === 'quick' && pinnedRounds.length > 0) pinnedNote = 'quick run: 64 B and 1 MiB only';
+const unpinned = combineRounds(unpinnedRounds);
+const pinned = pinnedRounds.length > 0 ? combineRounds(pinnedRounds) : null;
 const other = [
   await runOther('struct', './struct.js', 'runStructBench'),
   await runOther('semaphore', './sem.js', 'runSemBench'),
@@ -149,7 +165,7 @@ for (const o of other) log(`${o.name}: ${o.status}${o.note ? ` (${o.note})` : ''
 
 const cpu = cpus();
 const report: BenchReport = {
-  schema: 'shmkit-bench/1',
+  schema: 'shmkit-bench/2',
   date: new Date().toISOString(),
   scale,
   machine: {
@@ -164,7 +180,9 @@ const report: BenchReport = {
   unpinned,
   pinned,
   pinnedNote,
-  targets: evaluateTargets(unpinned),
+  rounds: { unpinned: unpinnedRounds, pinned: pinnedRounds },
+  targets: evaluateTargets(unpinned, pinned),
+  ratios: { unpinned: ratios(unpinned), pinned: pinned ? ratios(pinned) : {} },
   other,
   seconds: 0,
 };
@@ -191,6 +209,13 @@ function num(x: number | undefined, digits = 2): string {
   if (Math.abs(x) >= 1e6) return `${(x / 1e6).toFixed(2)} M`;
   if (Math.abs(x) >= 1e4) return `${(x / 1e3).toFixed(0)} k`;
   return x.toFixed(digits);
+}
+
+/** A median with its range over rounds, when there were several. */
+function spread(x: number | undefined, range: Range | undefined, digits = 2, scale = 1): string {
+  if (x === undefined) return '–';
+  if (!range || range.min === range.max) return num(x / scale, digits);
+  return `${num(x / scale, digits)} (${num(range.min / scale, digits)}–${num(range.max / scale, digits)})`;
 }
 
 function labelOf(r: BenchReport, id: string): string {
@@ -242,11 +267,12 @@ function renderMarkdown(r: BenchReport): string {
   out.push(`# shmkit benchmark`, '');
   out.push(
     `${r.date} · ${m.cpuModel}, ${m.cores} cores (${m.availableParallelism} usable) · Linux ${m.kernel} · Node ${m.node} · ` +
-      `load average ${m.loadAverage.join(' / ')} · scale \`${r.scale}\` · ${r.seconds.toFixed(0)} s`,
+      `load average ${m.loadAverage.join(' / ')} · scale \`${r.scale}\` · ${r.rounds.unpinned.length} round(s) · ${r.seconds.toFixed(0)} s`,
     '',
     'One run on one machine: every ratio below compares numbers measured in this run. ' +
       'Round trips are 64-byte messages echoed by a peer process; throughput is one way, measured at the receiver after a warm-up. ' +
-      '"Pinned" runs both processes on one CPU (`taskset -c 0`).',
+      '"Pinned" runs both processes on one CPU (`taskset -c 0`). ' +
+      'With several rounds, each number is the median over the rounds, with the lowest and highest in brackets.',
     '',
   );
 
@@ -261,24 +287,36 @@ function renderMarkdown(r: BenchReport): string {
   for (const t of r.targets.filter((t) => t.note)) out.push(`- **${t.met ? 'Note' : 'Missed'}: ${t.description}.** ${t.note}`);
   out.push('');
 
+  const costs = r.unpinned.costs;
+  if (costs) {
+    out.push('## CPU cost of one 64 B message in one process (ns, lower is better)', '');
+    out.push(
+      'Sender and receiver work of one message, measured in a single process (no cache line crosses cores): what the cross-process numbers are made of.',
+      '',
+    );
+    out.push(table(['what', 'ns'], Object.entries(costs).map(([k, v]) => [k, num(v, 1)])), '');
+  }
+
   const p = r.pinned;
   out.push('## Round trip, 64-byte messages (µs, lower is better)', '');
+  const rtt = (suite: SuiteResult | null, id: string) => suite?.roundTrip[id] as RoundTripSummary | undefined;
   const rttRows = ids
     .filter((id) => r.unpinned.roundTrip[id] || p?.roundTrip[id])
     .map((id) => [
       labelOf(r, id),
-      num(r.unpinned.roundTrip[id]?.median_us),
-      num(r.unpinned.roundTrip[id]?.p99_us),
-      num(p?.roundTrip[id]?.median_us),
-      num(p?.roundTrip[id]?.p99_us),
+      spread(rtt(r.unpinned, id)?.median_us, rtt(r.unpinned, id)?.range_us),
+      num(rtt(r.unpinned, id)?.p99_us),
+      spread(rtt(p, id)?.median_us, rtt(p, id)?.range_us),
+      num(rtt(p, id)?.p99_us),
     ]);
-  rttRows.push([
-    '*C shared-memory ping-pong (reference)*',
-    num(r.unpinned.c.pingPong?.median_us),
-    num(r.unpinned.c.pingPong?.p99_us),
-    num(p?.c.pingPong?.median_us),
-    num(p?.c.pingPong?.p99_us),
-  ]);
+  for (const [label, key] of [
+    ['*C shared-memory ping-pong, spinning (reference)*', 'pingPong'],
+    ['*C futex ping-pong, brief spin then FUTEX_WAIT (reference)*', 'pingPongFutex'],
+  ] as const) {
+    const a = r.unpinned.c[key] as RoundTripSummary | null | undefined;
+    const b = p?.c[key] as RoundTripSummary | null | undefined;
+    rttRows.push([label, spread(a?.median_us, a?.range_us), num(a?.p99_us), spread(b?.median_us, b?.range_us), num(b?.p99_us)]);
+  }
   out.push(table(['transport', 'median', 'p99', 'median, pinned', 'p99, pinned'], rttRows), '');
 
   for (const [title, key, digits] of [
@@ -289,8 +327,10 @@ function renderMarkdown(r: BenchReport): string {
       if (!suite) continue;
       const sizes = SIZES.filter((size) => Object.values(suite.throughput).some((rows) => rows[size]));
       out.push(`## ${title}${suite.pinned ? ', pinned to one CPU' : ''}`, '');
-      const rows = ids.map((id) => [labelOf(r, id), ...sizes.map((size) => num(suite.throughput[id]?.[size]?.[key], digits))]);
-      rows.push(['*C memcpy (reference)*', ...sizes.map((size) => num(suite.c.memcpy[size]?.[key], digits))]);
+      const cellOf = (row: ThroughputSummary | undefined) =>
+        spread(row?.[key], key === 'gb_per_s' ? row?.range_gb_per_s : row?.range_messages_per_s, digits);
+      const rows = ids.map((id) => [labelOf(r, id), ...sizes.map((size) => cellOf(suite.throughput[id]?.[size] as ThroughputSummary | undefined))]);
+      rows.push(['*C memcpy (reference)*', ...sizes.map((size) => cellOf(suite.c.memcpy[size] as ThroughputSummary | undefined))]);
       out.push(table(['transport', ...sizes.map(sizeName)], rows), '');
     }
   }

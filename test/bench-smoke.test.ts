@@ -12,14 +12,15 @@ import { assertExitedCleanly, ROOT, run } from './helpers/processes.js';
 
 assertNoLeaks();
 
-const TRANSPORTS = ['channel-spin', 'channel-adaptive', 'channel-sleep', 'pipe', 'unix-socket', 'tcp', 'process-send', 'worker-postmessage'];
+const TRANSPORTS = ['channel-spin', 'channel-adaptive', 'channel-sleep', 'shm-typed-array', 'pipe', 'unix-socket', 'tcp', 'process-send', 'worker-postmessage'];
 const SIZES = ['64', '4096', '65536', '1048576'];
 
 interface Suite {
   pinned: boolean;
   roundTrip: Record<string, { median_us: number; p99_us: number }>;
   throughput: Record<string, Record<string, { messages_per_s: number; gb_per_s: number }>>;
-  c: { memcpy: Record<string, { gb_per_s: number }>; pingPong: { median_us: number } | null };
+  c: { memcpy: Record<string, { gb_per_s: number }>; pingPong: { median_us: number } | null; pingPongFutex: { median_us: number } | null };
+  costs: Record<string, number>;
   errors: Record<string, string>;
 }
 
@@ -41,9 +42,13 @@ describe('bench/main.js --quick', { timeout: 300_000 }, () => {
         pinned: Suite | null;
         pinnedNote?: string;
         targets: Array<{ id: string; ratio: number | null; met: boolean; note: string; requirement: string }>;
+        ratios: { unpinned: Record<string, number>; pinned: Record<string, number> };
+        rounds: { unpinned: Suite[]; pinned: Suite[] };
         other: Array<{ name: string; status: string }>;
       };
-      assert.equal(report.schema, 'shmkit-bench/1');
+      assert.equal(report.schema, 'shmkit-bench/2');
+      assert.equal(report.rounds.unpinned.length, 1, '--quick measures one round');
+      assert.ok(report.ratios.unpinned['rtt64 channel-spin / shm-typed-array']! > 0, 'ratios against the hand-written protocol');
       assert.ok(report.machine.cpuModel.length > 0 && report.machine.cores > 0 && report.machine.kernel && report.machine.node === process.version);
 
       const suites = [report.unpinned, ...(report.pinned ? [report.pinned] : [])];
@@ -59,6 +64,9 @@ describe('bench/main.js --quick', { timeout: 300_000 }, () => {
           }
         }
         for (const size of sizesOf(suite)) assert.ok(suite.throughput['channel-adaptive-view']?.[size], `zero-copy receive at ${size} B`);
+        for (const size of sizesOf(suite)) assert.ok(suite.throughput['channel-adaptive-into']?.[size], `recvInto at ${size} B`);
+        assert.ok(suite.c.pingPongFutex!.median_us > 0, 'C futex ping-pong');
+        assert.ok(Object.values(suite.costs).every((ns) => ns > 0), 'in-process costs');
         for (const size of SIZES) assert.ok(suite.c.memcpy[size]!.gb_per_s > 0, `memcpy at ${size} B`);
         assert.ok(suite.c.pingPong!.median_us > 0);
       }
@@ -66,7 +74,20 @@ describe('bench/main.js --quick', { timeout: 300_000 }, () => {
 
       assert.deepEqual(
         report.targets.map((t) => t.id),
-        ['rtt64-spin', 'rtt64-adaptive', 'rtt64-sleep', 'throughput-1mib', 'rate64-vs-process-send'],
+        [
+          'rtt64-spin-vs-peer',
+          'rtt64-adaptive-vs-peer',
+          'rate64-into-vs-peer',
+          'rate64-recv-vs-peer',
+          'mib-view-vs-peer',
+          'mib-into-vs-peer',
+          'mib-recv-vs-unix',
+          ...(report.pinned ? ['rtt64-pinned-vs-c-futex', 'rtt64-pinned-vs-unix'] : []),
+          'rtt64-spin-vs-unix',
+          'rtt64-adaptive-vs-unix',
+          'rtt64-sleep-vs-unix',
+          'rate64-vs-process-send',
+        ],
       );
       for (const target of report.targets) {
         assert.equal(typeof target.ratio, 'number');

@@ -125,3 +125,29 @@ export async function peer(params: PeerParams): Promise<void> {
   }
   shm.detach(params.key);
 }
+
+/** ns per message of the hand-written protocol's two halves in one process (bench/costs.ts). */
+export function handWrittenCost(count: number): number {
+  const size = 64;
+  const slots = 16384;
+  const [key, buffer, ctrl] = create(DATA + slots * size);
+  try {
+    const message = payload(size);
+    const out = new Uint8Array(size);
+    let tail = 0;
+    let head = 0;
+    const start = performance.now();
+    for (let i = 0; i < count; i++) {
+      buffer.set(message, DATA + (tail % slots) * size);
+      Atomics.store(ctrl, PING, ++tail);
+      if (Atomics.load(ctrl, PING) !== head) {
+        const at = DATA + (head % slots) * size;
+        out.set(buffer.subarray(at, at + size));
+        Atomics.store(ctrl, PONG, ++head);
+      }
+    }
+    return ((performance.now() - start) * 1e6) / count;
+  } finally {
+    shm.destroy(key);
+  }
+}

@@ -1,0 +1,48 @@
+// What one 64-byte message costs in CPU time, measured in one process so that
+// no cache line crosses cores and no peer is descheduled: the explanation
+// beside a missed target. Each is the best of a few runs of a tight loop.
+import { Channel } from '../src/index.js';
+import { handWrittenCost } from './transports/shm-typed-array.js';
+
+function best(runs: number, fn: () => number): number {
+  let result = Infinity;
+  for (let i = 0; i < runs; i++) result = Math.min(result, fn());
+  return result;
+}
+
+function nsPer(count: number, body: () => void): number {
+  const start = performance.now();
+  body();
+  return ((performance.now() - start) * 1e6) / count;
+}
+
+/** ns per message: sender and receiver work of one 64-byte message, both halves. */
+export async function messageCosts(count: number): Promise<Record<string, number>> {
+  using channel = Channel.create({ capacity: 1 << 20, autoRemove: true });
+  const sender = channel.sender();
+  const receiver = channel.receiver();
+  const message = new Uint8Array(64).fill(1);
+  const into = new Uint8Array(64);
+  const syncLoop = () =>
+    nsPer(count, () => {
+      for (let i = 0; i < count; i++) {
+        sender.trySend(message);
+        receiver.tryRecvInto(into);
+      }
+    });
+  const sync = best(5, syncLoop);
+  let awaited = Infinity;
+  for (let round = 0; round < 5; round++) {
+    const start = performance.now();
+    for (let i = 0; i < count / 4; i++) {
+      await sender.send(message);
+      await receiver.recvInto(into);
+    }
+    awaited = Math.min(awaited, ((performance.now() - start) * 1e6) / (count / 4));
+  }
+  return {
+    channel_trySend_tryRecvInto_ns: sync,
+    channel_await_send_recvInto_ns: awaited,
+    handwritten_protocol_ns: best(5, () => handWrittenCost(count)),
+  };
+}

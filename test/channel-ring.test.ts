@@ -1,0 +1,310 @@
+// The ring's logic, deterministic and without processes: a plain ArrayBuffer
+// stands for the segment, and each "process" is a Ring over it with its own
+// pid; liveness is a set the test controls. Record fields are read through
+// the format's named record layout.
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import * as F from '../src/channel/format.js';
+import { BUSY, CLOSED, EMPTY, FULL, PENDING, Ring } from '../src/channel/ring.js';
+
+const CAPACITY = 1024;
+
+/** A segment with a fresh header, and "processes" on it. */
+function segment(capacity = CAPACITY, cursor = 0) {
+  const buffer = new ArrayBuffer(F.HEADER_SIZE + capacity);
+  Ring.initialize(buffer, capacity, 0, 1);
+  const i32 = new Int32Array(buffer);
+  // Start the cursors anywhere: both equal means empty.
+  i32[F.OFF_HEAD >> 2] = cursor | 0;
+  i32[F.OFF_TAIL >> 2] = cursor | 0;
+  const dead = new Set<number>();
+  const alive = (pid: number) => !dead.has(pid);
+  const process = (pid: number) => new Ring(buffer, capacity, alive, pid);
+  return { buffer, i32, dead, process };
+}
+
+/** The record at ring position `pos`, field by field. */
+function record(i32: Int32Array, pos: number) {
+  const at = (F.HEADER_SIZE + pos) >> 2;
+  return {
+    state: i32[at + F.RECORD.state]!,
+    length: i32[at + F.RECORD.length]!,
+    writer: i32[at + F.RECORD.writer]!,
+    span: i32[at + F.RECORD.span]!,
+    set(field: keyof typeof F.RECORD, value: number) {
+      i32[at + F.RECORD[field]] = value;
+    },
+  };
+}
+
+/** Claims, fills and publishes one message; returns its position or the claim's failure. */
+function send(ring: Ring, writer: number, bytes: Uint8Array): number {
+  const pos = ring.claim(bytes.length, writer);
+  if (pos < 0) return pos;
+  ring.u8.set(bytes, ring.payloadOffset(pos));
+  ring.publish(pos, F.STATE_COMMITTED, bytes.length);
+  return pos;
+}
+
+/** Receives one message (a copy), or null. */
+function receive(ring: Ring, reap = false): Uint8Array | null {
+  const pos = ring.poll(reap);
+  if (pos < 0) return null;
+  const offset = ring.payloadOffset(pos);
+  const message = ring.u8.slice(offset, offset + ring.lengthAt(pos));
+  ring.release(pos);
+  return message;
+}
+
+function bytes(length: number, seed: number): Uint8Array {
+  return Uint8Array.from({ length }, (_, i) => (seed * 31 + i) & 0xff);
+}
+
+function seeded(seed: number) {
+  let x = seed >>> 0 || 1;
+  return () => {
+    x ^= x << 13;
+    x ^= x >>> 17;
+    x ^= x << 5;
+    return (x >>> 0) / 2 ** 32;
+  };
+}
+
+describe('channel ring (format version 2)', () => {
+  it('delivers messages in order and reports an empty ring', () => {
+    const { process } = segment();
+    const rx = process(10);
+    assert.equal(rx.registerReceiver(), 0);
+    const tx = process(20);
+    const writer = tx.registerSender();
+    assert.ok(writer !== 0);
+    assert.equal(rx.poll(false), EMPTY);
+    for (let i = 0; i < 5; i++) assert.ok(send(tx, writer, bytes(10 + i, i)) >= 0);
+    for (let i = 0; i < 5; i++) assert.deepEqual(receive(rx), bytes(10 + i, i));
+    assert.equal(rx.poll(false), EMPTY);
+    assert.equal(rx.poll(true), EMPTY);
+  });
+
+  for (const start of [0, 2 ** 32 - 3 * CAPACITY - 48, 2 ** 31 - CAPACITY / 2, -(2 ** 31) - 16]) {
+    it(`keeps messages intact while the cursors run from ${start >>> 0} across 2^32 and the ring wraps`, () => {
+      const { process, i32 } = segment(CAPACITY, start);
+      const rx = process(10);
+      rx.registerReceiver();
+      const tx = process(20);
+      const writer = tx.registerSender();
+      const random = seeded(start);
+      let sent = 0;
+      let received = 0;
+      let paddings = 0;
+      for (let step = 0; step < 20_000; step++) {
+        if (random() < 0.55) {
+          const length = Math.floor(random() * 300);
+          const before = i32[F.OFF_TAIL >> 2]! & (CAPACITY - 1);
+          const pos = send(tx, writer, bytes(length, sent));
+          if (pos >= 0) {
+            if (pos === 0 && before !== 0) paddings++;
+            sent++;
+          } else {
+            assert.equal(pos, FULL);
+          }
+        } else {
+          const message = receive(rx);
+          if (message) assert.deepEqual(message, bytes(message.length, received++), `message ${received - 1}`);
+        }
+      }
+      for (let message; (message = receive(rx)); ) assert.deepEqual(message, bytes(message.length, received++));
+      assert.equal(received, sent);
+      assert.ok(paddings > 10, 'records wrapped behind padding');
+      assert.equal(rx.head, i32[F.OFF_TAIL >> 2], 'drained: HEAD meets TAIL');
+      assert.ok(((rx.head - start) >>> 0) > 0, 'the cursors moved on');
+    });
+  }
+
+  it('pads the end of the ring, zeroes position 0 for the record after it, and the receiver skips the padding', () => {
+    const { process, i32 } = segment(CAPACITY, CAPACITY - 48);
+    const rx = process(10);
+    rx.registerReceiver();
+    const tx = process(20);
+    const writer = tx.registerSender();
+    // Stale bytes from an earlier lap at position 0 must never read as a record.
+    record(i32, 0).set('state', F.STATE_COMMITTED);
+    record(i32, 0).set('span', 32);
+    const pos = send(tx, writer, bytes(100, 7));
+    assert.equal(pos, 0, 'the record starts at position 0');
+    const padding = record(i32, CAPACITY - 48);
+    assert.deepEqual([padding.state, padding.length, padding.span, padding.writer], [F.STATE_PADDING, 0, 48, writer]);
+    assert.equal(record(i32, F.spanOf(100)).state, F.STATE_EMPTY, 'the word after the record is zeroed');
+    assert.deepEqual(receive(rx), bytes(100, 7));
+    assert.equal(rx.poll(false), EMPTY);
+    assert.equal(rx.head, (CAPACITY - 48 + 48 + F.spanOf(100)) | 0);
+  });
+
+  it('never hands out the last 16 bytes: a claim leaves room for the next record’s zeroed state word', () => {
+    const { process } = segment(256);
+    const rx = process(10);
+    rx.registerReceiver();
+    const tx = process(20);
+    const writer = tx.registerSender();
+    assert.equal(F.maxMessage(256), 224);
+    assert.equal(send(tx, writer, bytes(224, 1)), 0, 'the largest message fits an empty ring at position 0');
+    assert.equal(send(tx, writer, bytes(0, 2)), FULL);
+    assert.deepEqual(receive(rx), bytes(224, 1));
+    // Now at position 240: the largest message needs the padding consumed first, then position 0.
+    assert.equal(send(tx, writer, bytes(224, 3)), FULL, 'the padding went in; the record waits for room');
+    assert.equal(rx.poll(false), EMPTY, 'the receiver skips the padding');
+    assert.equal(send(tx, writer, bytes(224, 3)), 0);
+    assert.deepEqual(receive(rx), bytes(224, 3));
+  });
+
+  it('says FULL at the exact boundary and has room again after one release (the sender re-reads HEAD only when short)', () => {
+    const { process, i32 } = segment(CAPACITY);
+    const rx = process(10);
+    rx.registerReceiver();
+    const tx = process(20);
+    const writer = tx.registerSender();
+    let count = 0;
+    while (send(tx, writer, bytes(48, count)) >= 0) count++;
+    // 64-byte records: all but the last 64 bytes, whose claim would not leave the spare word.
+    assert.equal(count, CAPACITY / 64 - 1);
+    assert.equal(tx.hasRoomFor(48), false);
+    const headBefore = i32[F.OFF_HEAD >> 2];
+    assert.deepEqual(receive(rx), bytes(48, 0));
+    assert.notEqual(i32[F.OFF_HEAD >> 2], headBefore, 'the receiver publishes HEAD as it releases');
+    assert.equal(tx.hasRoomFor(48), true);
+    assert.ok(send(tx, writer, bytes(48, count)) >= 0, 'the sender re-read HEAD when its copy said full');
+    assert.equal(send(tx, writer, bytes(48, 99)), FULL);
+  });
+
+  it('holds back a claimed record until it is published, and skips an abandoned one', () => {
+    const { process } = segment();
+    const rx = process(10);
+    rx.registerReceiver();
+    const tx = process(20);
+    const writer = tx.registerSender();
+    const first = tx.claim(8, writer);
+    assert.ok(send(tx, writer, bytes(5, 1)) >= 0, 'a later record can be published first');
+    assert.equal(rx.poll(false), EMPTY, 'nothing passes a claimed record');
+    assert.equal(rx.poll(true), PENDING, 'its writer lives');
+    tx.publish(first, F.STATE_ABANDONED, 0);
+    assert.deepEqual(receive(rx), bytes(5, 1), 'the abandoned record was skipped');
+    const second = tx.claim(8, writer);
+    tx.u8.set(bytes(8, 2), tx.payloadOffset(second));
+    tx.publish(second, F.STATE_COMMITTED, 3);
+    assert.deepEqual(receive(rx), bytes(3, 2), 'published shorter than claimed');
+  });
+
+  it('skips a record whose writer died before publishing it, and frees the dead writer’s table entry', () => {
+    const { process, dead } = segment();
+    const rx = process(10);
+    rx.registerReceiver();
+    const victim = process(20);
+    const victimId = victim.registerSender();
+    const tx = process(30);
+    const writer = tx.registerSender();
+    victim.claim(40, victimId);
+    assert.ok(send(tx, writer, bytes(4, 4)) >= 0);
+    assert.equal(rx.poll(true), PENDING);
+    dead.add(20);
+    assert.equal(rx.writerAlive(victimId), false);
+    assert.deepEqual(receive(rx, true), bytes(4, 4));
+    const [held, alive, deadPids] = rx.reapSenders();
+    assert.deepEqual([held, alive, deadPids], [2, 1, [20]]);
+    // The entry is free again; a new registration of it is a new writer id.
+    const again = process(40).registerSender();
+    assert.equal(again & 0xff, victimId & 0xff);
+    assert.notEqual(again, victimId);
+  });
+
+  it('takes over a claim lock whose owner died, and gives up on a live owner that never lets go', () => {
+    const { process, dead, i32 } = segment();
+    const tx = process(30);
+    const writer = tx.registerSender();
+    const holder = process(20);
+    const holderId = holder.registerSender();
+    i32[F.OFF_CLAIM_LOCK >> 2] = holderId;
+    assert.equal(tx.claim(8, writer), BUSY, 'a live owner keeps it');
+    dead.add(20);
+    assert.ok(tx.claim(8, writer) >= 0, 'a dead owner’s lock is taken over');
+    assert.equal(i32[F.OFF_CLAIM_LOCK >> 2], 0);
+  });
+
+  it('refuses claims once closed; claims made before are still delivered', () => {
+    const { process } = segment();
+    const rx = process(10);
+    rx.registerReceiver();
+    const tx = process(20);
+    const writer = tx.registerSender();
+    assert.ok(send(tx, writer, bytes(3, 1)) >= 0);
+    rx.close(tx.registerSender());
+    assert.equal(tx.claim(3, writer), CLOSED);
+    assert.equal(rx.drained(), false);
+    assert.deepEqual(receive(rx), bytes(3, 1));
+    assert.equal(rx.drained(), true);
+  });
+
+  it('gives every sender its messages in order when several interleave claims and publishes', () => {
+    const { process } = segment(2048, 2 ** 32 - 4096);
+    const rx = process(10);
+    rx.registerReceiver();
+    const senders = [20, 30, 40].map((pid) => {
+      const ring = process(pid);
+      return { ring, writer: ring.registerSender(), next: 0, open: [] as Array<{ pos: number; seq: number }> };
+    });
+    const random = seeded(99);
+    const expected = new Map<number, number>(senders.map((s) => [s.writer, 0]));
+    let delivered = 0;
+    for (let step = 0; step < 30_000; step++) {
+      const s = senders[Math.floor(random() * senders.length)]!;
+      const action = random();
+      if (action < 0.4 && s.open.length < 3) {
+        const pos = s.ring.claim(12, s.writer);
+        if (pos >= 0) s.open.push({ pos, seq: s.next++ });
+      } else if (action < 0.75 && s.open.length > 0) {
+        // Publish the oldest open claim: a sender's records publish in its order.
+        const { pos, seq } = s.open.shift()!;
+        const view = new DataView(s.ring.buffer, s.ring.payloadOffset(pos), 12);
+        view.setInt32(0, s.writer, true);
+        view.setInt32(4, seq, true);
+        view.setInt32(8, ~seq, true);
+        s.ring.publish(pos, F.STATE_COMMITTED, 12);
+      } else {
+        const message = receive(rx);
+        if (message) {
+          const view = new DataView(message.buffer);
+          const writer = view.getInt32(0, true);
+          assert.equal(view.getInt32(4, true), expected.get(writer), 'in order per sender, none lost or twice');
+          assert.equal(view.getInt32(8, true), ~view.getInt32(4, true));
+          expected.set(writer, expected.get(writer)! + 1);
+          delivered++;
+        }
+      }
+    }
+    assert.ok(delivered > 5000);
+  });
+
+  describe('refuses corrupt records with ERR_CHANNEL_FORMAT instead of looping or reading garbage', () => {
+    const cases: Array<[string, (i32: Int32Array) => void, boolean]> = [
+      ['span 0, committed', (i32) => (record(i32, 0).set('span', 0), record(i32, 0).set('state', F.STATE_COMMITTED)), false],
+      ['span negative, padding', (i32) => (record(i32, 0).set('span', -16), record(i32, 0).set('state', F.STATE_PADDING)), false],
+      ['span not a multiple of 16', (i32) => (record(i32, 0).set('span', 40), record(i32, 0).set('state', F.STATE_COMMITTED)), false],
+      ['span past the end of the ring', (i32) => (record(i32, 0).set('span', CAPACITY + 16), record(i32, 0).set('state', F.STATE_ABANDONED)), false],
+      [
+        'length beyond the span',
+        (i32) => (record(i32, 0).set('span', 32), record(i32, 0).set('length', 4096), record(i32, 0).set('state', F.STATE_COMMITTED)),
+        false,
+      ],
+      ['an unknown state', (i32) => (record(i32, 0).set('span', 32), record(i32, 0).set('state', 7)), false],
+      ['TAIL moved over zeroed ring memory', (i32) => (i32[F.OFF_TAIL >> 2] = 64), true],
+      ['TAIL behind HEAD', (i32) => (i32[F.OFF_TAIL >> 2] = -64), true],
+    ];
+    for (const [name, corrupt, reap] of cases) {
+      it(name, () => {
+        const { process, i32 } = segment();
+        const rx = process(10);
+        rx.registerReceiver();
+        corrupt(i32);
+        assert.throws(() => rx.poll(reap), (error: unknown) => (error as { code?: string }).code === 'ERR_CHANNEL_FORMAT');
+      });
+    }
+  });
+});
