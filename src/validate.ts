@@ -12,7 +12,14 @@ function describe(value: unknown): string {
   if (typeof value === 'string') return `type string ('${value}')`;
   if (typeof value === 'number') return String(value);
   if (Array.isArray(value)) return `an array of length ${value.length}`;
-  if (ArrayBuffer.isView(value)) return `${value.constructor.name} of ${value.byteLength} bytes`;
+  if (ArrayBuffer.isView(value)) {
+    // A DataView over a detached buffer throws on byteLength.
+    try {
+      return `${value.constructor.name} of ${value.byteLength} bytes`;
+    } catch {
+      return `${value.constructor.name} over a detached buffer`;
+    }
+  }
   return `type ${typeof value}`;
 }
 

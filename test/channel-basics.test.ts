@@ -194,7 +194,12 @@ describe('Channel within one process', { timeout: 60_000 }, () => {
       assert.throws(() => Channel.open({ key }), (error: unknown) => isCode('ERR_CHANNEL_FORMAT')(error) && /not a shmkit channel \(magic 0x0/.test((error as Error).message));
       new Int32Array(plain.buffer)[0] = 0x48434b53;
       new Int32Array(plain.buffer)[1] = 99;
-      assert.throws(() => Channel.open({ key }), /format version 99; this shmkit reads version 2/);
+      assert.throws(() => Channel.open({ key }), /format version 99; this shmkit reads version 2 only: it was made by a newer shmkit/);
+      new Int32Array(plain.buffer)[1] = 1;
+      assert.throws(
+        () => Channel.open({ key }),
+        (error: unknown) => isCode('ERR_CHANNEL_FORMAT')(error) && /format version 1; this shmkit reads version 2 only: it was made by an older shmkit/.test((error as Error).message),
+      );
     } finally {
       plain.remove();
       plain.detach();

@@ -158,9 +158,13 @@ export class Channel implements Disposable {
     }
     const version = i32[F.OFF_VERSION >> 2]!;
     if (version !== F.VERSION) {
+      const hint =
+        version < F.VERSION
+          ? ': it was made by an older shmkit; create the channel again with this one (docs/channel-format.md lists the changes)'
+          : ': it was made by a newer shmkit; open it with that version';
       throw new ChannelError(
         'ERR_CHANNEL_FORMAT',
-        `${what} is a channel of format version ${version}; this shmkit reads version ${F.VERSION} only`,
+        `${what} is a channel of format version ${version}; this shmkit reads version ${F.VERSION} only${hint}`,
       );
     }
     const headerSize = i32[F.OFF_HEADER_SIZE >> 2]!;

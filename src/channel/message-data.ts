@@ -59,8 +59,9 @@ function byteLengthOfOther(data: MessageData): number {
     length = bufferByteLength.call(data as ArrayBuffer);
     if (length === 0) assertAttached(data as ArrayBuffer, data);
   } else if (isDataView(data)) {
+    // A DataView's getter throws on a detached buffer (a typed array's says 0).
+    assertAttached(viewBuffer.call(data), data);
     length = viewByteLength.call(data);
-    if (length === 0) assertAttached(viewBuffer.call(data), data);
   } else {
     throw invalidType('data', 'a string, an ArrayBuffer or an ArrayBufferView', data);
   }
@@ -78,6 +79,8 @@ export function copyInto(target: Uint8Array, offset: number, data: MessageData, 
 }
 
 function copyOther(target: Uint8Array, offset: number, data: MessageData, length: number): void {
+  // Measured again: a buffer detached since (while send() waited) is refused by name.
+  if (byteLengthOfOther(data) !== length) throw invalidType('data', 'a buffer that keeps its size while it is sent', data);
   if (typeof data === 'string') {
     encodeInto.call(encoder, data, subarray.call(target, offset, offset + length));
     return;

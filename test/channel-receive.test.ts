@@ -1,0 +1,202 @@
+// Receiving without allocating (tryRecvInto/recvInto), many messages per
+// wake-up (recvBatch, drain), large copies, and senders that hand over data
+// that is not what it claims to be.
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { Channel, ChannelError } from '../src/index.js';
+import { assertNoLeaks } from './helpers/ipc.js';
+import { assertExitedCleanly, lastJson, runNode } from './helpers/processes.js';
+
+assertNoLeaks();
+
+const bytes = (...values: number[]) => new Uint8Array(values);
+
+describe('Channel receives into a buffer of the caller', { timeout: 60_000 }, () => {
+  it('tryRecvInto copies the next message to the start of the target and returns its length, null when empty', () => {
+    using channel = Channel.create({ capacity: 4096, autoRemove: true });
+    const receiver = channel.receiver();
+    const sender = channel.sender();
+    const target = new Uint8Array(8).fill(0xee);
+    assert.equal(receiver.tryRecvInto(target), null);
+    sender.trySend(bytes(1, 2, 3));
+    sender.trySend('');
+    assert.equal(receiver.tryRecvInto(target), 3);
+    assert.deepEqual([...target], [1, 2, 3, 0xee, 0xee, 0xee, 0xee, 0xee], 'only the message’s bytes are written');
+    assert.equal(receiver.tryRecvInto(target), 0, 'an empty message has length 0');
+    assert.equal(receiver.tryRecvInto(target), null);
+  });
+
+  it('a message larger than the target is a RangeError naming both sizes, and stays in the channel', async () => {
+    using channel = Channel.create({ capacity: 4096, autoRemove: true });
+    const receiver = channel.receiver();
+    const sender = channel.sender();
+    sender.trySend(new Uint8Array(100).fill(5));
+    const small = new Uint8Array(10);
+    assert.throws(
+      () => receiver.tryRecvInto(small),
+      (error: unknown) =>
+        error instanceof RangeError && (error as { code?: string }).code === 'ERR_OUT_OF_RANGE' && /100 bytes .* 10 bytes/.test(error.message),
+    );
+    await assert.rejects(receiver.recvInto(small), RangeError);
+    const large = new Uint8Array(128);
+    assert.equal(receiver.tryRecvInto(large), 100, 'the message was left for a larger target');
+    assert.ok(large.subarray(0, 100).every((b) => b === 5));
+    assert.equal(receiver.tryRecv(), null);
+  });
+
+  it('rejects a target that is not a Uint8Array before taking anything', () => {
+    using channel = Channel.create({ capacity: 4096, autoRemove: true });
+    const receiver = channel.receiver();
+    channel.sender().trySend(bytes(1));
+    for (const target of [null, undefined, [1, 2], new Uint16Array(4), 'abc']) {
+      assert.throws(() => receiver.tryRecvInto(target as unknown as Uint8Array), { code: 'ERR_INVALID_ARG_TYPE' });
+    }
+    assert.deepEqual([...receiver.tryRecv()!], [1]);
+  });
+
+  it('recvInto waits for a message from another process, honours timeoutMs, and allocates nothing per message', async () => {
+    using channel = Channel.create({ capacity: 1 << 16, autoRemove: true });
+    const receiver = channel.receiver();
+    const target = new Uint8Array(64);
+    await assert.rejects(receiver.recvInto(target, { timeoutMs: 20 }), { code: 'ETIMEDOUT' });
+    const count = 2000;
+    const child = runNode(
+      `
+      import { Channel } from 'SHMKIT';
+      const sender = Channel.open({ id: Number(process.argv[1]) }).sender();
+      for (let i = 0; i < ${count}; i++) await sender.send(new Uint32Array([i, i * 7]), { timeoutMs: 20000 });
+      sender.close();
+      `,
+      [String(channel.id)],
+    );
+    const words = new Uint32Array(target.buffer);
+    for (let i = 0; i < count; i++) {
+      const length = receiver.tryRecvInto(target) ?? (await receiver.recvInto(target, { timeoutMs: 20_000 }));
+      assert.equal(length, 8);
+      assert.deepEqual([words[0], words[1]], [i, i * 7]);
+    }
+    assertExitedCleanly(await child);
+  });
+
+  it('recvBatch waits for the first message, then takes what is there, up to max', async () => {
+    using channel = Channel.create({ capacity: 4096, autoRemove: true });
+    const receiver = channel.receiver();
+    const sender = channel.sender();
+    const later = receiver.recvBatch({ max: 3, timeoutMs: 5000 });
+    setTimeout(() => {
+      for (let i = 0; i < 5; i++) sender.trySend(bytes(i));
+    }, 10);
+    const first = await later;
+    assert.ok(first.length >= 1 && first.length <= 3);
+    const rest = await receiver.recvBatch({ max: 10 });
+    assert.deepEqual([...first, ...rest].map((m) => m[0]), [0, 1, 2, 3, 4]);
+    await assert.rejects(receiver.recvBatch({ timeoutMs: 10 }), { code: 'ETIMEDOUT' });
+    await assert.rejects(receiver.recvBatch({ max: 0 }), { code: 'ERR_OUT_OF_RANGE' });
+  });
+
+  it('drain hands each message over in place and releases it after the call; a throwing handler stops it', () => {
+    using channel = Channel.create({ capacity: 4096, autoRemove: true });
+    const receiver = channel.receiver();
+    const sender = channel.sender();
+    for (let i = 0; i < 6; i++) sender.trySend(bytes(i, i));
+    const seen: number[] = [];
+    assert.equal(
+      receiver.drain((data) => {
+        assert.ok(data.buffer.byteLength > 4096, 'a view of the segment');
+        seen.push(data[0]!);
+      }, 2),
+      2,
+    );
+    assert.throws(() => receiver.drain(() => {
+      throw new Error('handler failed');
+    }), /handler failed/);
+    assert.equal(receiver.drain((data) => seen.push(data[0]!)), 3);
+    assert.deepEqual(seen, [0, 1, 3, 4, 5], 'message 2 was received by the handler that threw');
+    assert.equal(receiver.drain(() => assert.fail('empty')), 0);
+  });
+
+  it('recv copies large messages out intact into a plain Uint8Array of their own', async () => {
+    using channel = Channel.create({ capacity: 1 << 22, autoRemove: true });
+    const receiver = channel.receiver();
+    const sender = channel.sender();
+    for (const size of [0, 1, 65535, 65536, 1 << 20]) {
+      const message = Uint8Array.from({ length: size }, (_, i) => (i * 13 + size) & 0xff);
+      await sender.send(message);
+      const got = await receiver.recv();
+      assert.equal(Object.getPrototypeOf(got), Uint8Array.prototype);
+      assert.equal(got.byteOffset, 0);
+      assert.equal(got.buffer.byteLength, size, 'its own buffer, exactly the message');
+      assert.deepEqual(got, message);
+    }
+  });
+});
+
+describe('Channel senders refuse data that is not what it claims, and never wedge the ring', { timeout: 60_000 }, () => {
+  it('a detached buffer is a TypeError before anything is claimed; the channel goes on', async () => {
+    using channel = Channel.create({ capacity: 4096, autoRemove: true });
+    const receiver = channel.receiver();
+    const sender = channel.sender();
+    const buffer = new ArrayBuffer(16);
+    const views = [new Uint8Array(buffer), new Float64Array(buffer), new DataView(buffer)];
+    structuredClone(buffer, { transfer: [buffer] });
+    assert.throws(() => sender.trySend(buffer), { code: 'ERR_INVALID_ARG_TYPE' });
+    for (const view of views) assert.throws(() => sender.trySend(view), { code: 'ERR_INVALID_ARG_TYPE' });
+    await assert.rejects(sender.send(views[2]!), { code: 'ERR_INVALID_ARG_TYPE' });
+    assert.ok(sender.trySend(bytes(7)));
+    assert.deepEqual([...receiver.tryRecv()!], [7]);
+  });
+
+  it('a byteLength that lies is ignored: the message is the view’s real bytes, and nothing past its record is written', () => {
+    using channel = Channel.create({ capacity: 4096, autoRemove: true });
+    const receiver = channel.receiver();
+    const sender = channel.sender();
+    const liar = new Uint8Array(32).fill(9);
+    Object.defineProperty(liar, 'byteLength', { value: 4 });
+    Object.defineProperty(liar, 'length', { value: 4 });
+    assert.ok(sender.trySend(liar));
+    assert.ok(sender.trySend(bytes(1, 2)));
+    assert.equal(receiver.tryRecv()!.byteLength, 32);
+    assert.deepEqual([...receiver.tryRecv()!], [1, 2]);
+  });
+
+  it('data whose buffer is detached while send() waits for room abandons nothing and rejects', async () => {
+    using channel = Channel.create({ capacity: 256, autoRemove: true });
+    const receiver = channel.receiver();
+    const sender = channel.sender();
+    while (sender.trySend(new Uint8Array(100)));
+    const buffer = new ArrayBuffer(100);
+    const pending = sender.send(new Uint8Array(buffer), { timeoutMs: 5000 });
+    structuredClone(buffer, { transfer: [buffer] });
+    for (let m; (m = receiver.tryRecv()); ) assert.equal(m.byteLength, 100);
+    await assert.rejects(pending, { code: 'ERR_INVALID_ARG_TYPE' });
+    assert.ok(sender.trySend(bytes(3)), 'the ring is not wedged');
+    assert.deepEqual([...receiver.tryRecv()!], [3]);
+  });
+
+  it('a sender process that throws mid-send does not stop another sender’s messages', async () => {
+    using channel = Channel.create({ capacity: 4096, autoRemove: true });
+    const receiver = channel.receiver();
+    const child = runNode(
+      `
+      import { Channel } from 'SHMKIT';
+      const sender = Channel.open({ id: Number(process.argv[1]) }).sender();
+      const buffer = new ArrayBuffer(8);
+      const view = new Float64Array(buffer);
+      structuredClone(buffer, { transfer: [buffer] });
+      let code;
+      try { sender.trySend(view); } catch (error) { code = error.code; }
+      sender.trySend('after');
+      console.log(JSON.stringify({ code }));
+      // Stays alive, holding its sender, while the parent receives.
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      `,
+      [String(channel.id)],
+    );
+    const message = await receiver.recv({ timeoutMs: 10_000 });
+    assert.equal(new TextDecoder().decode(message), 'after');
+    const result = await child;
+    assertExitedCleanly(result);
+    assert.deepEqual(lastJson(result), { code: 'ERR_INVALID_ARG_TYPE' });
+    assert.ok(!(message instanceof ChannelError));
+  });
+});
