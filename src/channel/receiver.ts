@@ -5,7 +5,7 @@ import { invalidType } from '../validate.js';
 import { ChannelError } from './errors.js';
 import { EMPTY, DATA_HANDSHAKE, type Ring } from './ring.js';
 import type { EndpointHooks, ChannelWaitOptions } from './sender.js';
-import { block, deadlineOf, FutexWaiter } from './wait.js';
+import { block, deadlineOf, FutexWaiter, spin } from './wait.js';
 
 /** A message read in place: `data` is a view into the ring, valid until `release()`. */
 export interface ReceivedView {
@@ -138,9 +138,35 @@ export class Receiver implements AsyncIterable<Uint8Array>, Disposable {
   }
 
   /** Like {@link tryRecvInto}, waiting while the channel is empty; resolves to the message's length. */
-  async recvInto(target: Uint8Array, options: ChannelWaitOptions = {}): Promise<number> {
-    if (!isUint8Array(target)) throw invalidType('target', 'an instance of Uint8Array', target);
-    return this.#copyInto(await this.#next(options, 'recvInto'), target, 'recvInto');
+  recvInto(target: Uint8Array, options: ChannelWaitOptions = {}): Promise<number> {
+    try {
+      if (!isUint8Array(target)) throw invalidType('target', 'an instance of Uint8Array', target);
+      const pos = this.#ready(options, 'recvInto');
+      if (pos >= 0) return Promise.resolve(this.#copyInto(pos, target, 'recvInto'));
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    return this.#next(options, 'recvInto', true).then((pos) => this.#copyInto(pos, target, 'recvInto'));
+  }
+
+  /**
+   * The committed record at the cursor if there is one now or after this
+   * mode's bounded spin, done synchronously: a message that arrives within
+   * the spin costs no promise of ours, only the caller's await. EMPTY if the
+   * caller must wait.
+   */
+  #ready(options: ChannelWaitOptions, what: string): number {
+    this.#assertUsable(what);
+    if (options === null || typeof options !== 'object') throw invalidType('options', 'of type object', options);
+    const ring = this.#ring;
+    const pos = ring.poll(false);
+    if (pos >= 0 || this.#hooks.mode === 'sleep' || options.signal?.aborted) return pos;
+    deadlineOf(options.timeoutMs);
+    // A sender may sleep for room that we just freed.
+    ring.wakeSpaceWaiters();
+    let found = EMPTY;
+    spin(this.#hooks.mode, () => (found = ring.poll(false)) >= 0 || ring.drained());
+    return found;
   }
 
   /**
@@ -150,12 +176,14 @@ export class Receiver implements AsyncIterable<Uint8Array>, Disposable {
    *   the ring is empty (reported once: the dead are then forgotten and a new
    *   sender may come), ETIMEDOUT; AbortError.
    */
-  async recv(options: ChannelWaitOptions = {}): Promise<Uint8Array> {
-    if (!this.#viewOut && !this.#detached) {
-      const pos = this.#ring.poll(false);
-      if (pos >= 0) return this.#copy(pos);
+  recv(options: ChannelWaitOptions = {}): Promise<Uint8Array> {
+    try {
+      const pos = this.#ready(options, 'recv');
+      if (pos >= 0) return Promise.resolve(this.#copy(pos));
+    } catch (error) {
+      return Promise.reject(error);
     }
-    return this.#copy(await this.#next(options, 'recv'));
+    return this.#next(options, 'recv', true).then((pos) => this.#copy(pos));
   }
 
   /**
@@ -202,17 +230,23 @@ export class Receiver implements AsyncIterable<Uint8Array>, Disposable {
    * stays valid (its space is not reused) until `release()`. One view at a
    * time; the other receive calls throw until it is released.
    */
-  async recvView(options: ChannelWaitOptions = {}): Promise<ReceivedView> {
-    return this.#view(await this.#next(options, 'recvView'));
+  recvView(options: ChannelWaitOptions = {}): Promise<ReceivedView> {
+    try {
+      const pos = this.#ready(options, 'recvView');
+      if (pos >= 0) return Promise.resolve(this.#view(pos));
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    return this.#next(options, 'recvView', true).then((pos) => this.#view(pos));
   }
 
   /** Waits for the next committed record; returns its position. */
-  async #next(options: ChannelWaitOptions, what: string): Promise<number> {
+  async #next(options: ChannelWaitOptions, what: string, spun = false): Promise<number> {
     this.#assertUsable(what);
     if (options === null || typeof options !== 'object') throw invalidType('options', 'of type object', options);
     const deadline = deadlineOf(options.timeoutMs);
     const ring = this.#ring;
-    for (;;) {
+    for (;; spun = false) {
       const pos = ring.poll(false);
       if (pos >= 0) return pos;
       if (ring.drained()) throw new ChannelError('ERR_CHANNEL_CLOSED', `${what}: the channel is closed and drained`);
@@ -229,6 +263,7 @@ export class Receiver implements AsyncIterable<Uint8Array>, Disposable {
           deadline,
           signal: options.signal,
           what,
+          spun,
         },
         // Closed counts only once drained: a record still being written (or
         // whose writer died, found by the slow check) is waited for.

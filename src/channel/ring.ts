@@ -321,7 +321,8 @@ export class Ring {
   publish(pos: number, state: number, length: number): void {
     const i32 = this.i32;
     const at = (F.HEADER_SIZE + pos) >> 2;
-    i32[at + REC_LENGTH] = length;
+    // (A store to the line the receiver polls costs a transfer: only if it changes.)
+    if (i32[at + REC_LENGTH] !== length) i32[at + REC_LENGTH] = length;
     // A full barrier (not only a release): the receiver raises its flag and
     // then looks at this word; we store the word and then look at the flag.
     Atomics.store(i32, at, state);
@@ -381,6 +382,24 @@ export class Ring {
    * outside the ring or a loop that does not end.
    */
   poll(reap: boolean): number {
+    // The common case first, small enough for the JIT to inline.
+    const pos = this.#head & this.mask;
+    const at = (F.HEADER_SIZE + pos) >> 2;
+    const state = Atomics.load(this.i32, at);
+    if (state === F.STATE_COMMITTED) {
+      const span = this.i32[at + REC_SPAN]!;
+      const length = this.i32[at + REC_LENGTH]!;
+      if (span >= F.RECORD_HEADER && (span & (F.RECORD_ALIGN - 1)) === 0 && span <= this.capacity - pos && length >= 0 && length <= span - F.RECORD_HEADER) {
+        return pos;
+      }
+    } else if (!reap && state === F.STATE_EMPTY) {
+      // Not TAIL on the fast path: that is the senders' busy cache line.
+      return EMPTY;
+    }
+    return this.#pollSlow(reap);
+  }
+
+  #pollSlow(reap: boolean): number {
     const i32 = this.i32;
     for (;;) {
       const pos = this.#head & this.mask;
@@ -394,7 +413,6 @@ export class Ring {
         return pos;
       }
       if (state === F.STATE_EMPTY) {
-        // Not TAIL on the fast path: that is the senders' busy cache line.
         if (!reap) return EMPTY;
         const pending = (Atomics.load(i32, I_TAIL) - this.#head) | 0;
         if (pending === 0) return EMPTY;

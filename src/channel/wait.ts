@@ -99,6 +99,8 @@ export interface BlockOptions {
   readonly signal: AbortSignal | undefined;
   /** What is awaited, for the timeout message. */
   readonly what: string;
+  /** The caller spun already (synchronously, before its promise): go straight to sleep. */
+  readonly spun?: boolean;
 }
 
 /** Spins while `ready()` is false, within the mode's budget. True if it became ready. */
@@ -130,7 +132,7 @@ export function spin(mode: WaitMode, ready: () => boolean): boolean {
 export async function block(opts: BlockOptions, ready: () => boolean, slow: () => void): Promise<void> {
   const { i32, handshake, signal } = opts;
   if (signal?.aborted) throw abortError(signal);
-  if (spin(opts.mode, ready)) return;
+  if (!opts.spun && spin(opts.mode, ready)) return;
   // Liveness checks cost system calls and /proc reads: at most one per slice.
   let checked = performance.now();
   for (;;) {
