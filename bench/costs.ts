@@ -40,7 +40,28 @@ export async function messageCosts(count: number): Promise<Record<string, number
     }
     awaited = Math.min(awaited, ((performance.now() - start) * 1e6) / (count / 4));
   }
+  // 1 MiB, in µs: the copy out alone (recvInto, into a buffer used before)
+  // against recv(), which also allocates the message's memory and faults it in.
+  using big = Channel.create({ capacity: 4 << 20, autoRemove: true });
+  const bigSender = big.sender();
+  const bigReceiver = big.receiver();
+  const mib = new Uint8Array(1 << 20).fill(2);
+  const mibInto = new Uint8Array(1 << 20);
+  const rounds = Math.max(20, Math.floor(count / 5000));
+  const perMib = (receive: () => void) =>
+    best(3, () =>
+      nsPer(rounds, () => {
+        for (let i = 0; i < rounds; i++) {
+          bigSender.trySend(mib);
+          receive();
+        }
+      }) / 1000,
+    );
+  const mibInto_us = perMib(() => bigReceiver.tryRecvInto(mibInto));
+  const mibRecv_us = perMib(() => bigReceiver.tryRecv());
   return {
+    mib_trySend_tryRecvInto_us: mibInto_us,
+    mib_trySend_tryRecv_us: mibRecv_us,
     channel_trySend_tryRecvInto_ns: sync,
     channel_await_send_recvInto_ns: awaited,
     handwritten_protocol_ns: best(5, () => handWrittenCost(count)),

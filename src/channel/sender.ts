@@ -6,7 +6,7 @@ import * as F from './format.js';
 import { isAlive } from './liveness.js';
 import { byteLengthOf, copyInto, type MessageData } from './message-data.js';
 import { BUSY, CLOSED, SPACE_HANDSHAKE, type Ring } from './ring.js';
-import { block, deadlineOf, FutexWaiter } from './wait.js';
+import { block, deadlineOf, FutexWaiter, spinForBytes } from './wait.js';
 
 export type { MessageData } from './message-data.js';
 
@@ -261,6 +261,7 @@ export class Sender implements Disposable {
           deadline,
           signal,
           what,
+          extraSpinMs: spinForBytes(length),
         },
         () => this.#closed || ring.hasRoomFor(length),
         () => this.#checkReceiver(what),

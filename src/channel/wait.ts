@@ -101,10 +101,22 @@ export interface BlockOptions {
   readonly what: string;
   /** The caller spun already (synchronously, before its promise): go straight to sleep. */
   readonly spun?: boolean;
+  /** Spin this much longer than the mode says (see spinForBytes). */
+  readonly extraSpinMs?: number;
 }
 
-/** Spins while `ready()` is false, within the mode's budget. True if it became ready. */
-export function spin(mode: WaitMode, ready: () => boolean): boolean {
+/**
+ * How much longer than its mode's budget a sender that waits for `bytes` of
+ * room spins: about as long as the receiver takes to copy that much out
+ * (~4 GB/s, a slow copy), so that a large message does not fall asleep
+ * (a wake-up costs tens of µs) just before its room comes. At most 2 ms.
+ */
+export function spinForBytes(bytes: number): number {
+  return Math.min(2, bytes / 4e6);
+}
+
+/** Spins while `ready()` is false, within the mode's budget (plus `extraMs`). True if it became ready. */
+export function spin(mode: WaitMode, ready: () => boolean, extraMs = 0): boolean {
   if (mode === 'sleep') return false;
   if (SINGLE_CPU) {
     const rounds = mode === 'spin' ? Infinity : SINGLE_CPU_ADAPTIVE_YIELDS;
@@ -115,7 +127,7 @@ export function spin(mode: WaitMode, ready: () => boolean): boolean {
     }
     return false;
   }
-  const end = performance.now() + SPIN_MS[mode];
+  const end = performance.now() + SPIN_MS[mode] + extraMs;
   for (let i = 1; ; i++) {
     if (ready()) return true;
     // Reading the clock costs more than a check: every 32 checks is enough.
@@ -132,7 +144,7 @@ export function spin(mode: WaitMode, ready: () => boolean): boolean {
 export async function block(opts: BlockOptions, ready: () => boolean, slow: () => void): Promise<void> {
   const { i32, handshake, signal } = opts;
   if (signal?.aborted) throw abortError(signal);
-  if (!opts.spun && spin(opts.mode, ready)) return;
+  if (!opts.spun && spin(opts.mode, ready, opts.extraSpinMs)) return;
   // Liveness checks cost system calls and /proc reads: at most one per slice.
   let checked = performance.now();
   for (;;) {
@@ -156,7 +168,7 @@ export async function block(opts: BlockOptions, ready: () => boolean, slow: () =
     if (ready()) break;
     // A wake-up without the condition (a spurious one, or another sender
     // took the space): spin a little again before sleeping.
-    if (spin(opts.mode, ready)) break;
+    if (spin(opts.mode, ready, opts.extraSpinMs)) break;
   }
   // (A detached segment's views are empty: nothing to take down then.)
   if (opts.soleWaiter && i32.length > 0) Atomics.store(i32, handshake.waiting, 0);
