@@ -289,12 +289,12 @@ function renderMarkdown(r: BenchReport): string {
 
   const costs = r.unpinned.costs;
   if (costs) {
-    out.push('## CPU cost of one 64 B message in one process (ns, lower is better)', '');
+    out.push('## CPU cost of one message in one process (lower is better; the unit ends each name)', '');
     out.push(
       'Sender and receiver work of one message, measured in a single process (no cache line crosses cores): what the cross-process numbers are made of.',
       '',
     );
-    out.push(table(['what', 'ns'], Object.entries(costs).map(([k, v]) => [k, num(v, 1)])), '');
+    out.push(table(['what', 'cost'], Object.entries(costs).map(([k, v]) => [k, num(v, 1)])), '');
   }
 
   const p = r.pinned;

@@ -156,7 +156,11 @@ export function evaluateTargets(unpinned: SuiteResult, pinned: SuiteResult | nul
     op: '>=',
     bound: 2,
     why: () =>
-      smoke ? tooFew : 'recv() allocates a 1 MiB buffer per message; the allocation and its first touch cost as much as the copy itself.',
+      smoke
+        ? tooFew
+        : `recv() gives each message memory of its own: in one process, trySend + tryRecv of 1 MiB take ${fmt(costs['mib_trySend_tryRecv_us'], 0)} µs ` +
+          `against ${fmt(costs['mib_trySend_tryRecvInto_us'], 0)} µs into a reused buffer; the difference is the allocation and the page faults of fresh memory ` +
+          '(glibc returns freed 1 MiB blocks to the kernel after each garbage collection). Use recvInto() or recvView() for bulk data.',
   });
   if (pinned) {
     const pinnedAdaptive = rtt(pinned, 'channel-adaptive');
