@@ -5,7 +5,7 @@ import { SharedMemory } from '../shared-memory.js';
 import { invalidType, validateInteger, validateObject } from '../validate.js';
 import { ChannelError } from './errors.js';
 import * as F from './format.js';
-import { isAlive } from './liveness.js';
+import { isAlive, SELF } from './liveness.js';
 import { Ring } from './ring.js';
 import { Receiver } from './receiver.js';
 import { Sender, type EndpointHooks } from './sender.js';
@@ -48,9 +48,51 @@ function validateWait(value: unknown): F.WaitMode | undefined {
   return value as F.WaitMode;
 }
 
-/** Every open channel of this process, so that exiting unregisters its senders. */
-const open = new Set<Channel>();
+/**
+ * What one Channel object registered in its segment. Kept apart from the
+ * Channel (which may be garbage collected without detach()) so that exiting,
+ * or the collector, can still take it back.
+ */
+interface Registrations {
+  readonly ring: Ring;
+  readonly writers: Set<number>;
+  receiver: boolean;
+}
+
+function release(registrations: Registrations): void {
+  const { ring, writers } = registrations;
+  try {
+    for (const writer of writers) ring.unregisterSender(writer);
+    if (registrations.receiver) ring.unregisterReceiver();
+  } catch {
+    // The segment went away under us (detached elsewhere): nothing to take back.
+  }
+  writers.clear();
+  registrations.receiver = false;
+}
+
+/** Registrations of this thread's live channels: exiting takes them back (a clean exit is not a crash). */
+const live = new Set<Registrations>();
+/** A channel dropped without detach(): its senders and receiver place are taken back once it is collected. */
+const dropped = new FinalizationRegistry<Registrations>((registrations) => {
+  live.delete(registrations);
+  release(registrations);
+});
 let exitHook = false;
+
+/**
+ * A process (or worker thread) that ends normally without closing its
+ * endpoints did not crash: give their places back. Endpoints of a worker that
+ * is terminate()d are found gone by their thread id. (Installed from here, not
+ * from a constructor, whose closures would keep the first channel alive.)
+ */
+function installExitHook(): void {
+  if (exitHook) return;
+  exitHook = true;
+  process.once('exit', () => {
+    for (const registrations of live) release(registrations);
+  });
+}
 
 /**
  * A message channel in one shared-memory segment. Many senders and one
@@ -78,6 +120,7 @@ export class Channel implements Disposable {
   readonly #ring: Ring;
   readonly #endpoints = new Set<Sender | Receiver>();
   readonly #hooks: EndpointHooks;
+  readonly #registrations: Registrations;
 
   private constructor(shm: SharedMemory, capacity: number, wait: F.WaitMode) {
     this.#shm = shm;
@@ -85,20 +128,21 @@ export class Channel implements Disposable {
     this.key = shm.key;
     this.capacity = capacity;
     this.wait = wait;
-    this.#ring = new Ring(shm.buffer, capacity, isAlive);
+    this.#ring = new Ring(shm.buffer, capacity, isAlive, SELF);
+    const registrations: Registrations = { ring: this.#ring, writers: new Set(), receiver: false };
+    this.#registrations = registrations;
     this.#hooks = {
       mode: wait,
-      forget: (endpoint) => this.#endpoints.delete(endpoint as Sender | Receiver),
+      forget: (endpoint, writer) => {
+        this.#endpoints.delete(endpoint as Sender | Receiver);
+        if (writer === undefined) registrations.receiver = false;
+        else registrations.writers.delete(writer);
+      },
       close: () => this.close(),
     };
-    open.add(this);
-    if (!exitHook) {
-      exitHook = true;
-      // A process that ends normally without closing its senders did not crash.
-      process.once('exit', () => {
-        for (const channel of open) channel.#releaseSenders();
-      });
-    }
+    live.add(registrations);
+    dropped.register(this, registrations, registrations);
+    installExitHook();
   }
 
   /**
@@ -118,7 +162,7 @@ export class Channel implements Disposable {
       mode: opts.mode ?? 0o600,
       autoRemove: opts.autoRemove,
     });
-    Ring.initialize(shm.buffer, capacity, F.WAIT_MODES.indexOf(wait));
+    Ring.initialize(shm.buffer, capacity, F.WAIT_MODES.indexOf(wait), process.pid);
     return new Channel(shm, capacity, wait);
   }
 
@@ -202,6 +246,7 @@ export class Channel implements Disposable {
     if (writer === 0) throw new ChannelError('ERR_CHANNEL_BUSY', `sender: the channel has ${F.MAX_SENDERS} live senders already`);
     const sender = new Sender(this.#ring, writer, this.#hooks);
     this.#endpoints.add(sender);
+    this.#registrations.writers.add(writer);
     return sender;
   }
 
@@ -218,6 +263,7 @@ export class Channel implements Disposable {
     }
     const receiver = new Receiver(this.#ring, this.#hooks);
     this.#endpoints.add(receiver);
+    this.#registrations.receiver = true;
     return receiver;
   }
 
@@ -245,7 +291,8 @@ export class Channel implements Disposable {
   detach(): void {
     this.#assertAttached('detach');
     this.#detachEndpoints();
-    open.delete(this);
+    live.delete(this.#registrations);
+    dropped.unregister(this.#registrations);
     this.#shm.detach();
   }
 
@@ -258,9 +305,5 @@ export class Channel implements Disposable {
       if (endpoint instanceof Sender) endpoint.close();
       else endpoint.detach();
     }
-  }
-
-  #releaseSenders(): void {
-    for (const endpoint of [...this.#endpoints]) if (endpoint instanceof Sender) endpoint.close();
   }
 }

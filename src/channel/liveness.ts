@@ -7,7 +7,19 @@ import { native } from '../native.js';
 
 const ESRCH = 3;
 
-/** False once `pid` has exited (or never existed); true for a running process of any user. */
+/**
+ * This thread's id: the pid in a process's main thread, a thread id in a
+ * worker. Endpoints register under it, so an endpoint of a worker that ended
+ * is seen as gone even while its process lives. A module instance per thread
+ * makes it per thread.
+ */
+export const SELF: number = native.gettid();
+
+/**
+ * False once the process or thread `pid` has exited (or never existed); true
+ * for a running one of any user. (A thread id works too: kill() and /proc
+ * accept it.)
+ */
 export function isAlive(pid: number): boolean {
   if (pid <= 0) return false;
   if (native.kill0(pid) === -ESRCH) return false;

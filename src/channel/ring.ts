@@ -61,13 +61,18 @@ export const EMPTY = -1;
 /** The record at the cursor is claimed but not published yet, by a live writer. */
 export const PENDING = -2;
 
-/** Spins on a held claim lock before checking its owner, and before giving up. */
+/** Spins on a held claim lock before checking its owner, and before yielding the CPU. */
 const LOCK_CHECK_EVERY = 64;
 const LOCK_YIELD_AFTER = 128;
-const LOCK_GIVE_UP = 4096;
+/**
+ * Spins before claim() gives up on a lock a live owner holds: the critical
+ * section is a few stores, so an owner that keeps it longer was preempted
+ * (or stopped); waiting senders then back off on a timer instead.
+ */
+export const LOCK_PATIENCE = 1024;
 
-/** How the ring tells a live process from a dead one (pids today; tests inject their own). */
-export type IsAlive = (pid: number) => boolean;
+/** How the ring tells a live thread or process from a dead one, by id (tests inject their own). */
+export type IsAlive = (id: number) => boolean;
 
 /** Views of one channel segment and the operations on them. */
 export class Ring {
@@ -76,7 +81,7 @@ export class Ring {
   readonly u8: Uint8Array;
   readonly capacity: number;
   readonly mask: number;
-  readonly #pid: number;
+  readonly #self: number;
   readonly #isAlive: IsAlive;
   /** A sender's last read of HEAD (never ahead of the real one), and TAIL after its last claim. */
   #senderHead = 0;
@@ -84,14 +89,15 @@ export class Ring {
   /** The receiver's cursor (only the receiver moves HEAD, so its copy is exact). */
   #head = 0;
 
-  constructor(buffer: ArrayBuffer, capacity: number, isAlive: IsAlive, pid = process.pid) {
+  /** `self`: this thread's id (gettid; the pid for a main thread), written where an endpoint registers. */
+  constructor(buffer: ArrayBuffer, capacity: number, isAlive: IsAlive, self: number) {
     this.buffer = buffer;
     this.i32 = new Int32Array(buffer, 0, (F.HEADER_SIZE + capacity) >> 2);
     this.u8 = new Uint8Array(buffer, 0, F.HEADER_SIZE + capacity);
     this.capacity = capacity;
     this.mask = capacity - 1;
     this.#isAlive = isAlive;
-    this.#pid = pid;
+    this.#self = self;
   }
 
   /** Writes a fresh header. Called by the creator before anyone else can see the segment. */
@@ -129,7 +135,7 @@ export class Ring {
         const next = (registration & 1) === 0 ? registration + 1 : registration + 2;
         // The pid first: whoever sees the entry held may check its holder at once.
         if (Atomics.compareExchange(i32, at + F.SENDER.registration, registration, next | 0) === registration) {
-          Atomics.store(i32, at + F.SENDER.pid, this.#pid);
+          Atomics.store(i32, at + F.SENDER.pid, this.#self);
           return F.writerId(slot, next);
         }
       }
@@ -149,7 +155,7 @@ export class Ring {
   /** Whether the entry's holder lives. A pid of 0 means "being registered": alive. */
   #entryHolderAlive(slot: number): boolean {
     const pid = Atomics.load(this.i32, I_SENDERS + slot * ENTRY_WORDS + F.SENDER.pid);
-    return pid === 0 || pid === this.#pid || this.#isAlive(pid);
+    return pid === 0 || pid === this.#self || this.#isAlive(pid);
   }
 
   /** Whether writer id `writer` is a registration that still holds its entry, by a live process. */
@@ -183,13 +189,13 @@ export class Ring {
   // ---- claim lock -------------------------------------------------------
 
   /** Takes the claim lock for `writer`; false if a live owner kept it through a bounded spin. */
-  lock(writer: number): boolean {
-    return Atomics.compareExchange(this.i32, I_LOCK, 0, writer) === 0 || this.#lockContended(writer);
+  lock(writer: number, patience = LOCK_PATIENCE): boolean {
+    return Atomics.compareExchange(this.i32, I_LOCK, 0, writer) === 0 || this.#lockContended(writer, patience);
   }
 
-  #lockContended(writer: number): boolean {
+  #lockContended(writer: number, patience: number): boolean {
     const i32 = this.i32;
-    for (let spin = 1; spin <= LOCK_GIVE_UP; spin++) {
+    for (let spin = 1; spin <= patience; spin++) {
       const owner = Atomics.load(i32, I_LOCK);
       if (owner === 0) {
         if (Atomics.compareExchange(i32, I_LOCK, 0, writer) === 0) return true;
@@ -215,9 +221,9 @@ export class Ring {
    * The record is invisible until {@link publish}. A record that would cross
    * the end of the ring is preceded by a padding record filling the rest.
    */
-  claim(length: number, writer: number): number {
+  claim(length: number, writer: number, patience = LOCK_PATIENCE): number {
     const i32 = this.i32;
-    if (Atomics.compareExchange(i32, I_LOCK, 0, writer) !== 0 && !this.#lockContended(writer)) return BUSY;
+    if (Atomics.compareExchange(i32, I_LOCK, 0, writer) !== 0 && !this.#lockContended(writer, patience)) return BUSY;
     // Plain accesses inside the lock: CLOSED and TAIL change only under it,
     // and taking it (a CAS) orders them; unlocking publishes what we wrote.
     const tail = i32[I_TAIL]!;
@@ -351,17 +357,17 @@ export class Ring {
   /** Becomes the receiver; returns 0, or the pid of a live receiver that holds the place. */
   registerReceiver(): number {
     for (;;) {
-      const owner = Atomics.compareExchange(this.i32, I_RECEIVER, 0, this.#pid);
+      const owner = Atomics.compareExchange(this.i32, I_RECEIVER, 0, this.#self);
       if (owner === 0) break;
-      if (owner === this.#pid || this.#isAlive(owner)) return owner;
-      if (Atomics.compareExchange(this.i32, I_RECEIVER, owner, this.#pid) === owner) break;
+      if (owner === this.#self || this.#isAlive(owner)) return owner;
+      if (Atomics.compareExchange(this.i32, I_RECEIVER, owner, this.#self) === owner) break;
     }
     this.#head = Atomics.load(this.i32, I_HEAD);
     return 0;
   }
 
   unregisterReceiver(): void {
-    Atomics.compareExchange(this.i32, I_RECEIVER, this.#pid, 0);
+    Atomics.compareExchange(this.i32, I_RECEIVER, this.#self, 0);
   }
 
   /** The receiver's cursor. */

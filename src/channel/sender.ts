@@ -10,6 +10,24 @@ import { block, deadlineOf, FutexWaiter, spinForBytes } from './wait.js';
 
 export type { MessageData } from './message-data.js';
 
+/** Spins a try* call gives a claim lock held by another live sender (well under a millisecond). */
+const TRY_PATIENCE = 256;
+/** The longest back-off, in ms, of a send waiting for a claim lock held by a live process. */
+const BUSY_BACKOFF_MAX_MS = 20;
+
+/** Resolves after `ms`, or at once when `signal` aborts (the caller checks it). */
+function sleep(ms: number, signal: AbortSignal | undefined): Promise<void> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(done, ms);
+    function done(): void {
+      clearTimeout(timer);
+      signal?.removeEventListener('abort', done);
+      resolve();
+    }
+    signal?.addEventListener('abort', done, { once: true });
+  });
+}
+
 /** Options of a wait. */
 export interface ChannelWaitOptions {
   /** Give up after this many ms with ChannelError ETIMEDOUT; default: no limit. */
@@ -21,7 +39,8 @@ export interface ChannelWaitOptions {
 /** @internal How a channel tells an endpoint it is being detached. */
 export interface EndpointHooks {
   readonly mode: F.WaitMode;
-  readonly forget: (endpoint: object) => void;
+  /** The endpoint let go of its place: a sender of its writer id, the receiver of none. */
+  readonly forget: (endpoint: object, writer?: number) => void;
   /** Closes the channel for every process. */
   readonly close: () => void;
 }
@@ -73,8 +92,8 @@ export class Sender implements Disposable {
   }
 
   /** Claims a record or returns FULL/BUSY; throws if the channel is closed. */
-  #claim(length: number, what: string): number {
-    const pos = this.#ring.claim(length, this.#writer);
+  #claim(length: number, what: string, patience?: number): number {
+    const pos = this.#ring.claim(length, this.#writer, patience);
     if (pos === CLOSED) throw new ChannelError('ERR_CHANNEL_CLOSED', `${what}: the channel is closed`);
     return pos;
   }
@@ -101,7 +120,7 @@ export class Sender implements Disposable {
     if (this.#closed) this.#assertOpen('trySend');
     const length = this.#length(data);
     if (this.#queue !== undefined) return false;
-    const pos = this.#ring.claim(length, this.#writer);
+    const pos = this.#ring.claim(length, this.#writer, TRY_PATIENCE);
     if (pos < 0) {
       if (pos === CLOSED) throw new ChannelError('ERR_CHANNEL_CLOSED', 'trySend: the channel is closed');
       return false;
@@ -142,7 +161,7 @@ export class Sender implements Disposable {
     this.#assertNoReservation('tryReserve');
     const length = this.#reserveLength(n);
     if (this.#queue) return null;
-    const pos = this.#claim(length, 'tryReserve');
+    const pos = this.#claim(length, 'tryReserve', TRY_PATIENCE);
     if (pos < 0) return null;
     return this.#reservation(pos, length);
   }
@@ -197,7 +216,7 @@ export class Sender implements Disposable {
     this.#closed = true;
     this.#ring.unregisterSender(this.#writer);
     this.#waiter.close();
-    this.#hooks.forget(this);
+    this.#hooks.forget(this, this.#writer);
   }
 
   [Symbol.dispose](): void {
@@ -239,17 +258,23 @@ export class Sender implements Disposable {
 
   async #claimWaiting(length: number, deadline: number, signal: AbortSignal | undefined, what: string): Promise<number> {
     const ring = this.#ring;
+    let busy = 0;
     for (;;) {
       this.#assertOpen(what);
       const pos = this.#claim(length, what);
       if (pos >= 0) return pos;
       if (pos === BUSY) {
-        // A live process holds the claim lock (preempted inside it): let it run.
+        // A live process holds the claim lock far longer than its few stores
+        // take: preempted, or stopped. Back off on a timer (not a busy loop)
+        // until it lets go or dies (then the lock is taken over).
         if (signal?.aborted) throw abortError(signal);
-        if (performance.now() >= deadline) throw new ChannelError('ETIMEDOUT', `${what}: timed out`);
-        await new Promise((resolve) => setImmediate(resolve));
+        const left = deadline - performance.now();
+        if (left <= 0) throw new ChannelError('ETIMEDOUT', `${what}: timed out (the claim lock stayed held by a live process)`);
+        busy = Math.min(busy * 2 || 1, BUSY_BACKOFF_MAX_MS);
+        await sleep(Math.min(busy, left), signal);
         continue;
       }
+      busy = 0;
       await block(
         {
           mode: this.#hooks.mode,

@@ -20,6 +20,9 @@ const SINGLE_CPU_ADAPTIVE_YIELDS = 4;
 export const LIVENESS_MS = 100;
 const ECANCELED = osConstants.errno.ECANCELED;
 
+/** Waiters with a wait in flight: reachable until their result comes. */
+const inFlight = new Set<FutexWaiter>();
+
 /** A futex word and its "I sleep" flag, as word indexes into the segment. */
 export interface Handshake {
   readonly waiting: number;
@@ -36,13 +39,27 @@ export class FutexWaiter {
   #inflight: Promise<number> | undefined;
   #closed = false;
 
-  #onResult = (result: number): void => {
+  /**
+   * The addon's thread holds its callback for good, so the callback reaches
+   * the waiter through a WeakRef: an idle waiter that nothing else references
+   * is collected, and its handle's finalizer ends the thread. While a wait is
+   * in flight, `inFlight` keeps it (and whoever awaits it) alive.
+   */
+  static #callback(ref: WeakRef<FutexWaiter>): (result: number) => void {
+    return (result) => {
+      const waiter = ref.deref();
+      if (waiter) waiter.#onResult(result);
+    };
+  }
+
+  #onResult(result: number): void {
+    inFlight.delete(this);
     if (this.#handle) native.futexWaiterIdle(this.#handle);
     const settle = this.#settle;
     this.#settle = undefined;
     this.#inflight = undefined;
     settle?.(result);
-  };
+  }
 
   /**
    * Sleeps while the word at `index` (of `i32`'s buffer) holds `expected`, at
@@ -52,9 +69,10 @@ export class FutexWaiter {
   async wait(buffer: ArrayBuffer, index: number, expected: number, timeoutMs: number, signal?: AbortSignal): Promise<number> {
     while (this.#inflight) await this.#inflight;
     if (this.#closed) return -ECANCELED;
-    this.#handle ??= check(native.futexWaiterNew(this.#onResult), 'futexWaiterNew', () => 'starting a waiter thread');
+    this.#handle ??= check(native.futexWaiterNew(FutexWaiter.#callback(new WeakRef(this))), 'futexWaiterNew', () => 'starting a waiter thread');
     const handle = this.#handle;
     check(native.futexWaiterWait(handle, buffer, index * 4, expected >>> 0, timeoutMs), 'futex', () => 'FUTEX_WAIT');
+    inFlight.add(this);
     const inflight = new Promise<number>((resolve) => (this.#settle = resolve));
     this.#inflight = inflight;
     if (!signal) return inflight;
