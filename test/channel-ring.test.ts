@@ -296,6 +296,13 @@ describe('channel ring (format version 2)', () => {
       ['an unknown state', (i32) => (record(i32, 0).set('span', 32), record(i32, 0).set('state', 7)), false],
       ['TAIL moved over zeroed ring memory', (i32) => (i32[F.OFF_TAIL >> 2] = 64), true],
       ['TAIL behind HEAD', (i32) => (i32[F.OFF_TAIL >> 2] = -64), true],
+      [
+        'a whole ring of padding records (it would go round for ever)',
+        (i32) => {
+          for (let pos = 0; pos < CAPACITY; pos += 64) (record(i32, pos).set('span', 64), record(i32, pos).set('state', F.STATE_PADDING));
+        },
+        false,
+      ],
     ];
     for (const [name, corrupt, reap] of cases) {
       it(name, () => {

@@ -43,62 +43,80 @@ function slotBytes(size: number): number {
   return (size + 63) & ~63;
 }
 
-export const shmTypedArrayTransport: Transport = {
-  id: 'shm-typed-array',
-  label: 'shm-typed-array + hand-written spin protocol',
-  async roundTrip(size, count) {
-    const slot = slotBytes(size);
-    const [key, buffer, ctrl] = create(DATA + 2 * slot);
-    const warmup = warmupOf(count);
-    const peer = spawnPeer('shm-typed-array', { role: 'echo', key, size, count: warmup + count, slots: 1 } satisfies PeerParams);
-    try {
-      const message = payload(size);
-      const reply = new Uint8Array(size);
-      const samples: number[] = [];
-      for (let i = 1; i <= warmup + count; i++) {
-        const start = performance.now();
-        buffer.set(message, DATA);
-        Atomics.store(ctrl, PING, i);
-        spinUntil(() => Atomics.load(ctrl, PONG) === i);
-        reply.set(buffer.subarray(DATA + slot, DATA + slot + size));
-        if (i > warmup) samples.push((performance.now() - start) * 1000);
-        // The peer starts late: the first request waits for it, outside the clock.
-      }
-      await peerDone(peer);
-      return samples;
-    } finally {
-      peer.kill();
-      shm.destroy(key);
+/**
+ * The hand-written protocol. `ringBytes` > 0 makes its round trip move
+ * through a ring of slots of that size (as the channel's records move through
+ * its ring) instead of reusing one slot: a diagnostic row, round trip only,
+ * that shows what a hand-off costs when each message lands on cache lines
+ * last touched a lap earlier.
+ */
+export function shmTypedArrayTransport(ringBytes = 0): Transport & { roundTripOnly?: boolean } {
+  return {
+    id: ringBytes ? 'shm-typed-array-ring' : 'shm-typed-array',
+    label: ringBytes
+      ? `shm-typed-array + spin protocol through a ${ringBytes >> 10} KiB ring (diagnostic)`
+      : 'shm-typed-array + hand-written spin protocol',
+    roundTripOnly: ringBytes > 0,
+    roundTrip: (size, count) => roundTrip(size, count, ringBytes ? Math.max(1, Math.floor(ringBytes / slotBytes(size))) : 1),
+    throughput,
+  };
+}
+
+async function roundTrip(size: number, count: number, slots: number): Promise<number[]> {
+  const slot = slotBytes(size);
+  const [key, buffer, ctrl] = create(DATA + 2 * slots * slot);
+  const replies = DATA + slots * slot;
+  const warmup = warmupOf(count);
+  const peer = spawnPeer('shm-typed-array', { role: 'echo', key, size, count: warmup + count, slots } satisfies PeerParams);
+  try {
+    const message = payload(size);
+    const reply = new Uint8Array(size);
+    const samples: number[] = [];
+    for (let i = 1; i <= warmup + count; i++) {
+      const start = performance.now();
+      const at = (i % slots) * slot;
+      buffer.set(message, DATA + at);
+      Atomics.store(ctrl, PING, i);
+      spinUntil(() => Atomics.load(ctrl, PONG) === i);
+      reply.set(buffer.subarray(replies + at, replies + at + size));
+      if (i > warmup) samples.push((performance.now() - start) * 1000);
+      // The peer starts late: the first request waits for it, outside the clock.
     }
-  },
-  async throughput(size, count): Promise<ThroughputSample> {
-    // The same ring size as the channel's run, in whole slots.
-    const slot = slotBytes(size);
-    const slots = Math.max(3, Math.floor(Math.max(1 << 20, 3 * (size + 16)) / slot));
-    const [key, buffer, ctrl] = create(DATA + slots * slot);
-    const peer = spawnPeer('shm-typed-array', { role: 'send', key, size, count, slots } satisfies PeerParams);
-    const warmup = throughputWarmup(count);
-    try {
-      const out = new Uint8Array(size);
-      let head = 0;
-      let tail = 0;
-      let start = 0;
-      for (let i = 0; i < count; i++) {
-        if (head === tail) spinUntil(() => (tail = Atomics.load(ctrl, PING)) !== head);
-        const at = DATA + (head % slots) * slot;
-        out.set(buffer.subarray(at, at + size));
-        Atomics.store(ctrl, PONG, ++head);
-        if (i === warmup) start = performance.now();
-      }
-      const seconds = (performance.now() - start) / 1000;
-      await peerDone(peer);
-      return { size, count: count - 1 - warmup, seconds };
-    } finally {
-      peer.kill();
-      shm.destroy(key);
+    await peerDone(peer);
+    return samples;
+  } finally {
+    peer.kill();
+    shm.destroy(key);
+  }
+}
+
+async function throughput(size: number, count: number): Promise<ThroughputSample> {
+  // The same ring size as the channel's run, in whole slots.
+  const slot = slotBytes(size);
+  const slots = Math.max(3, Math.floor(Math.max(1 << 20, 3 * (size + 16)) / slot));
+  const [key, buffer, ctrl] = create(DATA + slots * slot);
+  const peer = spawnPeer('shm-typed-array', { role: 'send', key, size, count, slots } satisfies PeerParams);
+  const warmup = throughputWarmup(count);
+  try {
+    const out = new Uint8Array(size);
+    let head = 0;
+    let tail = 0;
+    let start = 0;
+    for (let i = 0; i < count; i++) {
+      if (head === tail) spinUntil(() => (tail = Atomics.load(ctrl, PING)) !== head);
+      const at = DATA + (head % slots) * slot;
+      out.set(buffer.subarray(at, at + size));
+      Atomics.store(ctrl, PONG, ++head);
+      if (i === warmup) start = performance.now();
     }
-  },
-};
+    const seconds = (performance.now() - start) / 1000;
+    await peerDone(peer);
+    return { size, count: count - 1 - warmup, seconds };
+  } finally {
+    peer.kill();
+    shm.destroy(key);
+  }
+}
 
 export async function peer(params: PeerParams): Promise<void> {
   const [buffer, ctrl] = open(params.key);
@@ -106,10 +124,12 @@ export async function peer(params: PeerParams): Promise<void> {
   const slot = slotBytes(size);
   if (params.role === 'echo') {
     const request = new Uint8Array(size);
+    const replies = DATA + params.slots * slot;
     for (let i = 1; i <= params.count; i++) {
+      const at = (i % params.slots) * slot;
       spinUntil(() => Atomics.load(ctrl, PING) === i);
-      request.set(buffer.subarray(DATA, DATA + size));
-      buffer.set(request, DATA + slot);
+      request.set(buffer.subarray(DATA + at, DATA + at + size));
+      buffer.set(request, replies + at);
       Atomics.store(ctrl, PONG, i);
     }
   } else {

@@ -407,8 +407,11 @@ export class Ring {
 
   #pollSlow(reap: boolean): number {
     const i32 = this.i32;
-    for (;;) {
+    // More than a ring's worth of records ahead of the cursor cannot be:
+    // skipping that much means the ring is corrupt (else it would loop forever).
+    for (let skipped = 0; ; ) {
       const pos = this.#head & this.mask;
+      if (skipped > this.capacity) this.#corrupt(pos, 'skipped bytes', skipped);
       const at = (F.HEADER_SIZE + pos) >> 2;
       const state = Atomics.load(i32, at);
       const span = i32[at + REC_SPAN]!;
@@ -434,6 +437,7 @@ export class Ring {
       } else {
         this.#corrupt(pos, 'state', state);
       }
+      skipped += span;
       this.release(pos);
     }
   }

@@ -1,0 +1,67 @@
+// Seeded fuzzing of a live channel: random words and bytes written over its
+// header and ring between calls of every receiving and sending method. The
+// process must never die by a signal and never hang; every failure must be a
+// coded error. A longer run: SHMKIT_FUZZ_ITERATIONS=1000000 SHMKIT_FUZZ_SEED=7
+// npm test (or just node --test dist/test/channel-fuzz.test.js), see CONTRIBUTING.md.
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { assertNoLeaks } from './helpers/ipc.js';
+import { assertExitedCleanly, lastJson } from './helpers/processes.js';
+import { runNodeInPrivateIpc } from './helpers/shm.js';
+
+assertNoLeaks();
+
+const ITERATIONS = Number(process.env.SHMKIT_FUZZ_ITERATIONS ?? 20_000);
+const SEED = Number(process.env.SHMKIT_FUZZ_SEED ?? 20261202);
+
+const FUZZER = `
+  import { Channel, SharedMemory } from 'SHMKIT';
+  const [iterations, seed] = process.argv.slice(1).map(Number);
+  let x = seed >>> 0 || 1;
+  const random = () => { x ^= x << 13; x ^= x >>> 17; x ^= x << 5; return (x >>> 0) / 2 ** 32; };
+  const pick = (n) => Math.floor(random() * n);
+  const channel = Channel.create({ capacity: 4096, autoRemove: true });
+  const words = new Int32Array(SharedMemory.open({ id: channel.id }).buffer);
+  const receiver = channel.receiver();
+  const sender = channel.sender();
+  const target = new Uint8Array(512);
+  const interesting = [0, 1, 2, 3, 7, -1, -16, 15, 16, 32, 4095, 4096, 4112, 0x7fffffff, -0x80000000];
+  const codes = {};
+  let calls = 0;
+  for (let i = 0; i < iterations; i++) {
+    // Corrupt something: a header word (cursors, lock, flags, sender table) or a ring word.
+    const where = random() < 0.3 ? pick(2048 >> 2) : (8192 >> 2) + pick(4096 >> 2);
+    words[where] = random() < 0.5 ? interesting[pick(interesting.length)] : (random() * 2 ** 32) | 0;
+    const op = pick(8);
+    try {
+      calls++;
+      if (op === 0) receiver.tryRecv();
+      else if (op === 1) receiver.tryRecvInto(target);
+      else if (op === 2) receiver.tryRecvView()?.release();
+      else if (op === 3) receiver.drain(() => {}, 8);
+      else if (op === 4) sender.trySend(new Uint8Array(pick(300)));
+      else if (op === 5) { const view = sender.tryReserve(pick(200)); if (view) sender.commit(); }
+      else if (op === 6) await receiver.recv({ timeoutMs: 2 });
+      else await sender.send('x', { timeoutMs: 2 });
+    } catch (error) {
+      const code = error?.code;
+      if (typeof code !== 'string') { console.error(error); process.exit(3); }
+      codes[code] = (codes[code] ?? 0) + 1;
+    }
+  }
+  console.log(JSON.stringify({ calls, codes }));
+  channel.detach();
+`;
+
+describe('Channel fuzzing', { timeout: 300_000 }, () => {
+  it(`survives ${ITERATIONS} random corruptions of a live segment (seed ${SEED}): no signal, no hang, every error coded`, async () => {
+    const result = await runNodeInPrivateIpc(FUZZER, [String(ITERATIONS), String(SEED)], { timeoutMs: 240_000 });
+    assertExitedCleanly(result, 'fuzzer');
+    const { calls, codes } = lastJson<{ calls: number; codes: Record<string, number> }>(result);
+    assert.equal(calls, ITERATIONS);
+    assert.ok((codes['ERR_CHANNEL_FORMAT'] ?? 0) > 0, 'corruption was found and reported');
+    for (const code of Object.keys(codes)) {
+      assert.match(code, /^(ERR_CHANNEL_[A-Z_]+|ETIMEDOUT|ERR_OUT_OF_RANGE|ERR_INVALID_ARG_TYPE)$/, `an expected kind of error: ${code}`);
+    }
+  });
+});
