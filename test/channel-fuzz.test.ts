@@ -11,7 +11,7 @@ import { runNodeInPrivateIpc } from './helpers/shm.js';
 
 assertNoLeaks();
 
-const ITERATIONS = Number(process.env.SHMKIT_FUZZ_ITERATIONS ?? 20_000);
+const ITERATIONS = Number(process.env.SHMKIT_FUZZ_ITERATIONS ?? 100_000);
 const SEED = Number(process.env.SHMKIT_FUZZ_SEED ?? 20261202);
 
 const FUZZER = `
