@@ -383,8 +383,9 @@ describe('shmkit ls, stat, limits, usage and rm in a private IPC namespace', { s
     const dry = json<{ segments: SegmentRow[]; kept: (SegmentRow & { reason: string })[] }>('orphans-dry');
     assert.deepEqual(dry.segments, []);
     const kept = new Map(dry.kept.map((r) => [r.key, r.reason]));
-    assert.deepEqual([...kept.keys()].sort(), [0x7001, 0x7103], "0x7003 and 0x7104 are nobody's; the others are attached");
+    assert.deepEqual([...kept.keys()].sort(), [0x7001, 0x7002, 0x7103], "0x7003 and 0x7104 are nobody's; the others are attached");
     assert.match(kept.get(0x7001)!, /^has key 0x00007001: a program can still find it \(--include-keyed removes it\)$/);
+    assert.match(kept.get(0x7002)!, /^its last user \d+ lives$/);
     assert.match(kept.get(0x7103)!, /^its creator \d+ lives$/);
     assert.deepEqual(ids('after-dry'), ids('ls'));
     assert.equal(rc('orphans-default'), 0, err('orphans-default'));

@@ -83,8 +83,9 @@ export const RMID_FORCED_NOTE = 'kernel.shm_rmid_forced is 1: the kernel removes
 
 /**
  * kernel.shm_rmid_forced of this IPC namespace: when true the kernel removes
- * every segment as soon as nobody is attached to it (and its creator has
- * exited), key or not. Null when /proc/sys cannot be read.
+ * a segment, key or not, as soon as nobody is attached to it (at the last
+ * detach; for one never attached, when its creator exits). Null when
+ * /proc/sys cannot be read.
  */
 export function shmRmidForced(): boolean | null {
   const value = readOrEmpty('/proc/sys/kernel/shm_rmid_forced').trim();
