@@ -37,6 +37,8 @@ function secondWord(size: number, ctime: number): number {
  *
  * Costs one page-sized private segment (counted against shmmni and shmall,
  * no memory is touched) and one mapping per claim; nothing is left behind.
+ * Keep a reference for as long as the endpoint lives: once the Presence is
+ * unreachable, the garbage collector detaches the segment and so ends it.
  */
 export class Presence implements Disposable {
   /** Word 0: the segment's id. Word 1: its size and creation time, never 0. */

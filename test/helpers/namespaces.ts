@@ -27,6 +27,8 @@ export async function runFileInPrivateIpc(): Promise<void> {
   const child = spawn('unshare', ['--ipc', 'sh', '-c', `${MARK}=$(readlink /proc/self/ns/ipc) exec "$@"`, 'sh', process.execPath, ...process.execArgv, file, ...process.argv.slice(2)], {
     stdio: 'inherit',
   });
+  // unshare execs (no --fork), so the copy is this child: pass on what would end this process.
+  for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.on(signal, () => child.kill(signal));
   // unshare reports its own failure (not root) on the inherited stderr.
   const [code] = (await once(child, 'exit')) as [number | null];
   process.exit(code ?? 1);

@@ -1,9 +1,8 @@
 import { IPC_RMID, shmctl } from '../../index.js';
 import { parse, parseId, parseKey } from '../args.js';
 import { CliError, CliErrors, UsageError, writeOut, type Command } from '../command.js';
-import { lines, toJson } from '../format.js';
+import { hexKey, lines, toJson } from '../format.js';
 import { euid, residentBytes } from '../proc.js';
-import { hexKey } from '../format.js';
 import { judgeOrphan, listSegments, onSegment, segmentRow, type SegmentRow } from '../segments.js';
 import { listSemaphoreSets, onSemaphoreSet, removeSemaphoreSet, semaphoreRow, type SemaphoreRow } from '../semaphores.js';
 import { outputWidth, useColor } from '../table.js';
@@ -156,6 +155,14 @@ Options:
       return 0;
     }
 
+    if (request.orphans) {
+      // Judged again just before removing: a process may have attached meanwhile.
+      const now = new Map(listSegments().map((s) => [s.id, s]));
+      targets = targets.filter(({ row }) => {
+        const segment = now.get(row.id);
+        return segment !== undefined && judgeOrphan(segmentRow(segment, new Map()), { includeKeyed: request.includeKeyed }).orphan;
+      });
+    }
     for (const { row, arg } of targets) {
       try {
         if (values.sem) onSemaphoreSet(arg, () => removeSemaphoreSet(row.id));
