@@ -60,6 +60,11 @@ export let attachmentOf: (shm: SharedMemory) => Attachment;
  * create). `using shm = SharedMemory.open(...)` detaches at the end of the
  * block; removing the segment is always explicit ({@link remove}) unless it
  * was made with `autoRemove` or without a key.
+ *
+ * Where the sysctl `kernel.shm_rmid_forced` is 1, the kernel removes any
+ * segment, keyed or not, as soon as nobody is attached to it (at the last
+ * detach, or when the creator of a never-attached one exits): keep a process
+ * attached for as long as the data must live. `shmkit limits` shows it.
  */
 export class SharedMemory implements Disposable {
   /** The segment's id (shmid). */

@@ -130,7 +130,10 @@ const STEPS = String.raw`
   step ipcs-si ipcs -s -i 0
   step orphans-dry shmkit rm --orphans --dry-run --json
   step after-dry shmkit ls --json
-  step orphans shmkit rm --orphans
+  step orphans-default shmkit rm --orphans
+  step after-default shmkit ls --json
+  step orphans-keyed-dry shmkit rm --orphans --include-keyed --dry-run --json
+  step orphans shmkit rm --orphans --include-keyed
   step after-orphans shmkit ls --json
   step key-other shmkit rm --key 0x7003
   step root-by-id shmkit rm 2
@@ -376,13 +379,26 @@ describe('shmkit ls, stat, limits, usage and rm in a private IPC namespace', { s
     assert.equal(usage.sem!.semaem, number(/allocated semaphores = (\d+)/));
   });
 
-  it('rm --orphans --dry-run names the unattached segments whose creator and last user are dead, and removes nothing', () => {
-    const would = segments('orphans-dry');
-    assert.deepEqual(would.map((r) => r.key), [0x7001], "0x7003 is an orphan too, but nobody's");
+  it('rm --orphans keeps keyed segments: --dry-run says why each unattached one of yours stays, and removes nothing', () => {
+    const dry = json<{ segments: SegmentRow[]; kept: (SegmentRow & { reason: string })[] }>('orphans-dry');
+    assert.deepEqual(dry.segments, []);
+    const kept = new Map(dry.kept.map((r) => [r.key, r.reason]));
+    assert.deepEqual([...kept.keys()].sort(), [0x7001, 0x7002, 0x7103], "0x7003 and 0x7104 are nobody's; the others are attached");
+    assert.match(kept.get(0x7001)!, /^has key 0x00007001: a program can still find it \(--include-keyed removes it\)$/);
+    assert.match(kept.get(0x7002)!, /^its last user \d+ lives$/);
+    assert.match(kept.get(0x7103)!, /^its creator \d+ lives$/);
     assert.deepEqual(ids('after-dry'), ids('ls'));
+    assert.equal(rc('orphans-default'), 0, err('orphans-default'));
+    assert.deepEqual(ids('after-default'), ids('ls'));
   });
 
-  it('rm --orphans removes exactly those', () => {
+  it('rm --orphans --include-keyed --dry-run names the unattached keyed segments whose creator and last user are dead', () => {
+    const would = json<{ segments: (SegmentRow & { reason: string })[] }>('orphans-keyed-dry').segments;
+    assert.deepEqual(would.map((r) => r.key), [0x7001], "0x7003 is an orphan too, but nobody's");
+    assert.match(would[0]!.reason, /^key 0x00007001, nobody attached, creator \d+ dead, never attached$/);
+  });
+
+  it('rm --orphans --include-keyed removes exactly those', () => {
     assert.equal(rc('orphans'), 0, err('orphans'));
     assert.equal(out('orphans'), '');
     assert.deepEqual(ids('after-orphans'), ids('ls').filter((id) => id !== 0));

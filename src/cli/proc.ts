@@ -1,6 +1,6 @@
 // What the System V calls do not tell and Linux shows in files: user and
 // group names, whether a pid is a live process, a segment's resident size.
-import { readFileSync } from 'node:fs';
+import { readFileSync, readlinkSync } from 'node:fs';
 
 function readOrEmpty(path: string): string {
   try {
@@ -37,19 +37,59 @@ export function groupName(gid: number): string {
   return groups.get(gid) ?? String(gid);
 }
 
+let procIsOurs: boolean | undefined;
+
 /**
- * Whether `pid` is a running process in this pid namespace. 0 (the kernel's
- * answer for a process it cannot name here) and zombies count as dead. A pid
+ * Whether /proc shows this PID namespace (false in a new PID namespace whose
+ * /proc was not remounted, where its numbers are another namespace's).
+ */
+function procShowsOurPids(): boolean {
+  if (procIsOurs === undefined) {
+    try {
+      procIsOurs = Number(readlinkSync('/proc/self')) === process.pid;
+    } catch {
+      procIsOurs = false;
+    }
+  }
+  return procIsOurs;
+}
+
+/**
+ * Whether `pid`, as the kernel gave it to this process, is a running process:
+ * true, false, or null when nobody can tell from here. The kernel reports a
+ * process of a PID namespace this one cannot see as pid 0: that is null
+ * (unknown), never dead. A zombie is dead (it will never attach again). A pid
  * reused by another process counts as alive: the error is on the safe side
  * for `rm --orphans`.
  */
-export function isAlive(pid: number): boolean {
-  if (!Number.isInteger(pid) || pid <= 0) return false;
+export function isAlive(pid: number): boolean | null {
+  if (!Number.isInteger(pid) || pid <= 0) return null;
+  try {
+    process.kill(pid, 0);
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === 'ESRCH') return false;
+    if (code !== 'EPERM') return null; // another user's process answers EPERM: it exists
+  }
+  if (!procShowsOurPids()) return true;
+  // "pid (comm) S ...": comm may hold spaces and parentheses. Unreadable (hidepid): kill found it.
   const stat = readOrEmpty(`/proc/${pid}/stat`);
-  if (stat === '') return false;
-  // "pid (comm) S ...": comm may hold spaces and parentheses.
   const state = stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3);
   return state !== 'Z' && state !== 'X' && state !== 'x';
+}
+
+/** The one line create, limits and demo print when kernel.shm_rmid_forced is set. */
+export const RMID_FORCED_NOTE = 'kernel.shm_rmid_forced is 1: the kernel removes a segment as soon as nobody is attached to it, key or not';
+
+/**
+ * kernel.shm_rmid_forced of this IPC namespace: when true the kernel removes
+ * a segment, key or not, as soon as nobody is attached to it (at the last
+ * detach; for one never attached, when its creator exits). Null when
+ * /proc/sys cannot be read.
+ */
+export function shmRmidForced(): boolean | null {
+  const value = readOrEmpty('/proc/sys/kernel/shm_rmid_forced').trim();
+  return value === '' ? null : value !== '0';
 }
 
 /**

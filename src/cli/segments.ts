@@ -19,8 +19,10 @@ export interface SegmentRow {
   locked: boolean;
   cpid: number;
   lpid: number;
-  creatorAlive: boolean;
-  lastAlive: boolean;
+  /** null: the creator is not visible from this PID namespace (cpid 0), so nobody can tell. */
+  creatorAlive: boolean | null;
+  /** false also when nobody ever attached (lpid 0); null when the last user is not visible from here. */
+  lastAlive: boolean | null;
   residentBytes: number | null;
 }
 
@@ -87,7 +89,7 @@ export function segmentRow(segment: Segment, rss: Map<number, number>): SegmentR
     cpid: ds.shm_cpid,
     lpid: ds.shm_lpid,
     creatorAlive: isAlive(ds.shm_cpid),
-    lastAlive: isAlive(ds.shm_lpid),
+    lastAlive: neverAttached(ds) ? false : isAlive(ds.shm_lpid),
     residentBytes: rss.get(segment.id) ?? null,
   };
 }
@@ -98,12 +100,41 @@ export function segmentRows(): SegmentRow[] {
   return listSegments().map((s) => segmentRow(s, rss));
 }
 
+/** lpid 0 is "nobody" only when the segment was never attached (no attach or detach time). */
+function neverAttached(ds: ShmidDs): boolean {
+  return ds.shm_lpid === 0 && ds.shm_atime === 0 && ds.shm_dtime === 0;
+}
+
+function pidWords(who: string, pid: number, alive: boolean | null): string {
+  if (alive === null) return `${who} is not visible from this PID namespace (pid ${pid}): unknown, not dead`;
+  return `${who} ${pid} ${alive ? 'lives' : 'is dead'}`;
+}
+
+/** Whether `rm --orphans` removes a segment, and why (or why not), in words. */
+export interface OrphanVerdict {
+  orphan: boolean;
+  reason: string;
+}
+
 /**
- * An orphan: nobody attached, and neither its creator nor its last user is
- * alive, so no process is left that knows to use or remove it.
+ * Judges whether a segment is abandoned: nobody attached, and its creator
+ * and last user both known dead (a pid the kernel reports as 0, from another
+ * PID namespace, is unknown, never dead), so no process is left that knows to
+ * use or remove it. A segment with a key can still be found again by any
+ * program that knows the key (it may be meant to outlive its creator, as a
+ * writer's data outlives the writer until the reader comes): it counts only
+ * with `includeKeyed`.
  */
-export function isOrphan(row: SegmentRow): boolean {
-  return row.nattch === 0 && !row.creatorAlive && !row.lastAlive;
+export function judgeOrphan(row: SegmentRow, { includeKeyed = false } = {}): OrphanVerdict {
+  if (row.nattch > 0) return { orphan: false, reason: `attached by ${row.nattch} process${row.nattch === 1 ? '' : 'es'}` };
+  if (row.creatorAlive !== false) return { orphan: false, reason: pidWords('its creator', row.cpid, row.creatorAlive) };
+  if (row.lastAlive !== false) return { orphan: false, reason: pidWords('its last user', row.lpid, row.lastAlive) };
+  const last = row.lpid === 0 ? 'never attached' : `last user ${row.lpid} dead`;
+  if (row.key !== 0 && !includeKeyed) {
+    return { orphan: false, reason: `has key ${hexKey(row.key)}: a program can still find it (--include-keyed removes it)` };
+  }
+  const key = row.key === 0 ? 'no key' : `key ${hexKey(row.key)}`;
+  return { orphan: true, reason: `${key}, nobody attached, creator ${row.cpid} dead, ${last}` };
 }
 
 /** The one-line text of an IpcError about a segment, for `shmkit CMD: ARG: CODE text`. */

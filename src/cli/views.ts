@@ -4,8 +4,10 @@ import type { SegmentRow } from './segments.js';
 import type { SemaphoreRow } from './semaphores.js';
 import { renderTable, type Column, type TableOptions } from './table.js';
 
-function pid(pid: number, alive: boolean): string {
-  return pid === 0 ? '-' : `${pid}${alive ? '' : ' (gone)'}`;
+// "?" is a process of a PID namespace not visible from here (the kernel says pid 0).
+function pid(pid: number, alive: boolean | null): string {
+  if (pid === 0) return alive === null ? '?' : '-';
+  return `${pid}${alive === false ? ' (gone)' : ''}`;
 }
 
 // The ipcs -m columns first; pids and resident size are dropped first on a narrow terminal.
@@ -22,8 +24,8 @@ const SEGMENT_COLUMNS: Column<SegmentRow>[] = [
     style: (r) => (r.dest ? 'yellow' : undefined),
   },
   { header: 'resident', cell: (r) => (r.residentBytes === null ? '?' : String(r.residentBytes)), align: 'right', drop: 2 },
-  { header: 'cpid', cell: (r) => pid(r.cpid, r.creatorAlive), drop: 1, style: (r) => (r.creatorAlive ? undefined : 'dim') },
-  { header: 'lpid', cell: (r) => pid(r.lpid, r.lastAlive), drop: 0, style: (r) => (r.lastAlive ? undefined : 'dim') },
+  { header: 'cpid', cell: (r) => pid(r.cpid, r.creatorAlive), drop: 1, style: (r) => (r.creatorAlive === false ? 'dim' : undefined) },
+  { header: 'lpid', cell: (r) => pid(r.lpid, r.lastAlive), drop: 0, style: (r) => (r.lastAlive === false ? 'dim' : undefined) },
 ];
 
 const SEMAPHORE_COLUMNS: Column<SemaphoreRow>[] = [

@@ -1,6 +1,7 @@
 import { IPC_CREAT, IPC_EXCL, IPC_PRIVATE, shmget } from '../../index.js';
 import { parse, parseBytes, parseKey, parseMode } from '../args.js';
 import { UsageError, writeOut, type Command } from '../command.js';
+import { RMID_FORCED_NOTE, shmRmidForced } from '../proc.js';
 import { onSegment } from '../segments.js';
 
 export const create: Command = {
@@ -12,6 +13,10 @@ export const create: Command = {
 Creates a new segment (shmget with IPC_CREAT|IPC_EXCL: an existing key is an
 error, never reused) and prints its id. The segment stays until removed
 (shmkit rm), like one made by a C program; it is zero-filled.
+
+When kernel.shm_rmid_forced is 1 (some container hosts set it), the kernel
+removes a segment as soon as nobody is attached, so this one goes when
+shmkit exits; create then says so on stderr.
 
 Options:
       --key KEY     the key, 0x1234abcd or decimal
@@ -42,6 +47,7 @@ Options:
       EINVAL: ['--size', 'out of the system limits (see shmkit limits)'],
     });
     await writeOut(`${id}\n`);
+    if (shmRmidForced()) process.stderr.write(`shmkit create: note: ${RMID_FORCED_NOTE}; nobody is attached to segment ${id}, so it goes as shmkit exits\n`);
     return 0;
   },
 };

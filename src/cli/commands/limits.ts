@@ -2,6 +2,7 @@ import { IPC_INFO, PAGE_SIZE, shmctl } from '../../index.js';
 import { parse } from '../args.js';
 import { writeOut, type Command } from '../command.js';
 import { lines, toJson } from '../format.js';
+import { shmRmidForced } from '../proc.js';
 import { semLimits } from '../semaphores.js';
 import { KIND_OPTIONS } from './ls.js';
 
@@ -11,10 +12,17 @@ export function summaryKinds(values: { shm?: boolean; sem?: boolean; all?: boole
   return { segments: values.shm === true, semaphores: values.sem === true };
 }
 
-/** `struct shminfo` for JSON: shmmax and shmall as decimal strings, since they can exceed 2^53. */
+/**
+ * `struct shminfo` for JSON: shmmax and shmall as decimal strings, since they
+ * can exceed 2^53; then the sysctl kernel.shm_rmid_forced (0, 1, or null if unreadable).
+ */
 export function shmLimitsJson() {
   const l = shmctl(0, IPC_INFO);
-  return { shmmax: l.shmmax.toString(), shmmin: Number(l.shmmin), shmmni: Number(l.shmmni), shmseg: Number(l.shmseg), shmall: l.shmall.toString() };
+  const forced = shmRmidForced();
+  return {
+    shmmax: l.shmmax.toString(), shmmin: Number(l.shmmin), shmmni: Number(l.shmmni), shmseg: Number(l.shmseg), shmall: l.shmall.toString(),
+    shm_rmid_forced: forced === null ? null : Number(forced),
+  };
 }
 
 function table(rows: [string, string][]): string[] {
@@ -28,7 +36,8 @@ export const limits: Command = {
   help: `Usage: shmkit limits [-m] [-s] [-a] [--json]
 
 Prints the system's limits for shared memory (shmctl IPC_INFO: shmmax,
-shmmin, shmmni, shmseg, shmall) and semaphores (semctl IPC_INFO: semmni,
+shmmin, shmmni, shmseg, shmall), the sysctl kernel.shm_rmid_forced (when 1,
+a segment goes as soon as nobody is attached) and semaphores (semctl IPC_INFO: semmni,
 semmsl, semmns, semopm, semvmx, ...), the numbers of ipcs -l. Both kinds by
 default.
 
@@ -36,8 +45,9 @@ Options:
   -m, --shm    shared-memory limits only
   -s, --sem    semaphore limits only
   -a, --all    both
-      --json   { "shm": { struct shminfo }, "sem": { struct seminfo } };
-               shmmax and shmall are decimal strings (they can exceed 2^53)
+      --json   { "shm": { struct shminfo, shm_rmid_forced }, "sem": { struct
+               seminfo } }; shmmax and shmall are decimal strings (they can
+               exceed 2^53), shm_rmid_forced 0, 1 or null (unreadable)
 `,
   async run(argv) {
     const { values } = parse(argv, { ...KIND_OPTIONS, json: { type: 'boolean' } });
@@ -59,6 +69,10 @@ Options:
           ['min segment size (shmmin)', `${shm.shmmin} bytes`],
           ['max total shared memory (shmall)', `${shm.shmall} pages (${shmallBytes} bytes)`],
           ['max segments per process (shmseg)', String(shm.shmseg)],
+          [
+            'remove when unattached (shm_rmid_forced)',
+            shm.shm_rmid_forced === 1 ? '1: the kernel removes a segment as soon as nobody is attached, key or not' : String(shm.shm_rmid_forced ?? '?'),
+          ],
         ]),
       );
     }

@@ -35,7 +35,9 @@ export const ls: Command = {
 Lists the System V shared-memory segments of this IPC namespace: the columns
 of ipcs -m (key, shmid, owner, perms, bytes, nattch, status with dest and
 locked), then each segment's resident size (pages really touched) and its
-creator's and last user's pids, marked "(gone)" when that process is dead.
+creator's and last user's pids, marked "(gone)" when that process is dead;
+"?" is a process in a PID namespace not visible from here (the kernel gives
+pid 0), "-" a last user of a segment never attached.
 
 Options:
   -m, --shm    segments (the default)

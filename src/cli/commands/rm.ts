@@ -1,9 +1,9 @@
 import { IPC_RMID, shmctl } from '../../index.js';
 import { parse, parseId, parseKey } from '../args.js';
 import { CliError, CliErrors, UsageError, writeOut, type Command } from '../command.js';
-import { lines, toJson } from '../format.js';
+import { hexKey, lines, toJson } from '../format.js';
 import { euid, residentBytes } from '../proc.js';
-import { isOrphan, listSegments, onSegment, segmentRow, type SegmentRow } from '../segments.js';
+import { judgeOrphan, listSegments, onSegment, segmentRow, type SegmentRow } from '../segments.js';
 import { listSemaphoreSets, onSemaphoreSet, removeSemaphoreSet, semaphoreRow, type SemaphoreRow } from '../semaphores.js';
 import { outputWidth, useColor } from '../table.js';
 import { listingLines } from '../views.js';
@@ -13,6 +13,16 @@ type Row = SegmentRow | SemaphoreRow;
 interface Target<R extends Row> {
   row: R;
   arg: string;
+  /** With --orphans: why it goes (or, in the kept list, why it stays). */
+  reason?: string;
+}
+
+interface Request {
+  ids: [number, string][];
+  keys: [number, string][];
+  orphans: boolean;
+  includeKeyed: boolean;
+  all: boolean;
 }
 
 /**
@@ -22,9 +32,10 @@ interface Target<R extends Row> {
  */
 function select<R extends Row>(
   rows: R[],
-  request: { ids: [number, string][]; keys: [number, string][]; orphans: boolean; all: boolean },
+  request: Request,
   kind: string,
   errors: CliError[],
+  kept: Target<R>[] = [],
 ): Target<R>[] {
   const me = euid();
   const mine = (row: R) => row.uid === me;
@@ -43,9 +54,27 @@ function select<R extends Row>(
   }
   for (const row of rows) {
     if (!mine(row) || picked.has(row.id)) continue;
-    if (request.all || (request.orphans && isOrphan(row as SegmentRow))) picked.set(row.id, { row, arg: String(row.id) });
+    if (request.all) picked.set(row.id, { row, arg: String(row.id) });
+    else if (request.orphans) {
+      const verdict = judgeOrphan(row as SegmentRow, { includeKeyed: request.includeKeyed });
+      const target = { row, arg: String(row.id), reason: verdict.reason };
+      if (verdict.orphan) picked.set(row.id, target);
+      else if ((row as SegmentRow).nattch === 0) kept.push(target);
+    }
   }
   return [...picked.values()];
+}
+
+/** `rm --orphans --dry-run`: each candidate with the reason it goes, then the unattached ones that stay and why. */
+async function writeOrphanReport(going: Target<Row>[], staying: Target<Row>[], json: boolean): Promise<void> {
+  if (json) {
+    const withReason = (t: Target<Row>) => ({ ...t.row, reason: t.reason });
+    await writeOut(toJson({ segments: going.map(withReason), kept: staying.map(withReason) }));
+    return;
+  }
+  const line = (verb: string, t: Target<Row>) => `${verb} shmid ${t.row.id} (key ${hexKey(t.row.key)}, ${(t.row as SegmentRow).bytes} bytes): ${t.reason}`;
+  const out = [...going.map((t) => line('would remove', t)), ...staying.map((t) => line('keeps', t))];
+  if (out.length > 0) await writeOut(lines(out));
 }
 
 export const rm: Command = {
@@ -53,7 +82,7 @@ export const rm: Command = {
   summary: 'remove segments or (-s) semaphore sets: by id, by key, orphans, all yours',
   help: `Usage: shmkit rm [-s] ID...
        shmkit rm [-s] --key KEY [--key KEY...]
-       shmkit rm --orphans
+       shmkit rm --orphans [--include-keyed]
        shmkit rm [-s] --all
        (each with --dry-run [--json] to see what would go)
 
@@ -68,11 +97,17 @@ you are root. Errors are reported one a line; the others still go.
 Options:
   -s, --sem        semaphore sets instead of segments
       --key KEY    the object with this key (0x1234abcd or decimal)
-      --orphans    segments nobody is attached to whose creator and last user
-                   (cpid, lpid) are both dead
+      --orphans    segments nobody can find again: no key (IPC_PRIVATE), nobody
+                   attached, creator and last user (cpid, lpid) both known dead.
+                   A pid from a PID namespace not visible here (shown as 0) is
+                   unknown, never dead: such a segment stays
+      --include-keyed  with --orphans: also segments with a key (a key lets a
+                   program come back for data its creator left)
       --all        all of your segments (or, with -s, semaphore sets)
-  -n, --dry-run    print what would be removed, remove nothing
-      --json       with --dry-run: the rows as ls --json prints them
+  -n, --dry-run    print what would be removed, remove nothing; with --orphans,
+                   why each one qualifies, and why unattached ones stay
+      --json       with --dry-run: the rows as ls --json prints them (with
+                   --orphans each has a "reason", and "kept" lists the others)
 `,
   async run(argv) {
     const { values, positionals } = parse(
@@ -81,6 +116,7 @@ Options:
         sem: { type: 'boolean', short: 's' },
         key: { type: 'string', multiple: true },
         orphans: { type: 'boolean' },
+        'include-keyed': { type: 'boolean' },
         all: { type: 'boolean' },
         'dry-run': { type: 'boolean', short: 'n' },
         json: { type: 'boolean' },
@@ -91,21 +127,27 @@ Options:
     const ids = positionals.map((p): [number, string] => [parseId(p), p]);
     const modes = [ids.length + keys.length > 0, values.orphans === true, values.all === true].filter(Boolean).length;
     if (modes !== 1) throw new UsageError(undefined, 'ERR_MISSING_ARGS', 'give ids, --key, --orphans or --all (one kind)');
+    if (values['include-keyed'] && !values.orphans) throw new UsageError('--include-keyed', 'ERR_INVALID_ARG_VALUE', 'only with --orphans');
     if (values.orphans && values.sem) throw new UsageError('--orphans', 'ERR_INVALID_ARG_VALUE', 'applies to segments only (a semaphore set has no attachments)');
     if (values.json && !values['dry-run']) throw new UsageError('--json', 'ERR_INVALID_ARG_VALUE', 'only with --dry-run (rm prints nothing when it removes)');
-    const request = { ids, keys, orphans: values.orphans === true, all: values.all === true };
+    const request = { ids, keys, orphans: values.orphans === true, includeKeyed: values['include-keyed'] === true, all: values.all === true };
     const errors: CliError[] = [];
+    const kept: Target<Row>[] = [];
 
     let targets: Target<Row>[];
     if (values.sem) {
       targets = select(listSemaphoreSets().map(semaphoreRow), request, 'semaphore set', errors);
     } else {
       const rss = residentBytes();
-      targets = select(listSegments().map((s) => segmentRow(s, rss)), request, 'segment', errors);
+      targets = select<Row>(listSegments().map((s) => segmentRow(s, rss)), request, 'segment', errors, kept);
     }
 
     if (values['dry-run']) {
       if (errors.length > 0) throw new CliErrors(errors);
+      if (request.orphans) {
+        await writeOrphanReport(targets, kept, values.json === true);
+        return 0;
+      }
       const rows = targets.map((t) => t.row);
       const listing = values.sem ? { semaphores: rows as SemaphoreRow[] } : { segments: rows as SegmentRow[] };
       if (values.json) await writeOut(toJson(listing));
@@ -113,6 +155,14 @@ Options:
       return 0;
     }
 
+    if (request.orphans) {
+      // Judged again just before removing: a process may have attached meanwhile.
+      const now = new Map(listSegments().map((s) => [s.id, s]));
+      targets = targets.filter(({ row }) => {
+        const segment = now.get(row.id);
+        return segment !== undefined && judgeOrphan(segmentRow(segment, new Map()), { includeKeyed: request.includeKeyed }).orphan;
+      });
+    }
     for (const { row, arg } of targets) {
       try {
         if (values.sem) onSemaphoreSet(arg, () => removeSemaphoreSet(row.id));

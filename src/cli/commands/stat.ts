@@ -15,8 +15,10 @@ function who(uid: number, gid: number): string {
   return `${userName(uid)} (uid ${uid}), group ${groupName(gid)} (gid ${gid})`;
 }
 
-function pidText(pid: number): string {
-  return pid === 0 ? '0' : `${pid} (${isAlive(pid) ? 'alive' : 'gone'})`;
+function pidText(pid: number, never = false): string {
+  if (pid === 0) return never ? '0 (never attached)' : '0 (not visible from this PID namespace)';
+  const alive = isAlive(pid);
+  return `${pid} (${alive === null ? 'unknown' : alive ? 'alive' : 'gone'})`;
 }
 
 /** The fields of ipcs -m -i, named, one a line. */
@@ -36,7 +38,7 @@ function segmentLines(segment: Segment): string[] {
     ['resident', rss === undefined ? '?' : `${rss} bytes`],
     ['nattch', String(ds.shm_nattch)],
     ['cpid', pidText(ds.shm_cpid)],
-    ['lpid', pidText(ds.shm_lpid)],
+    ['lpid', pidText(ds.shm_lpid, ds.shm_atime === 0 && ds.shm_dtime === 0)],
     ['att_time', formatTime(ds.shm_atime)],
     ['det_time', formatTime(ds.shm_dtime)],
     ['change_time', formatTime(ds.shm_ctime)],

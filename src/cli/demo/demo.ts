@@ -5,6 +5,7 @@ import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { fileURLToPath } from 'node:url';
 import { SemaphoreSet, SharedMemory } from '../../index.js';
+import { RMID_FORCED_NOTE, shmRmidForced } from '../proc.js';
 import { EMPTY, FULL, RECORDS, Record } from './record.js';
 
 const READER = fileURLToPath(new URL('./reader.js', import.meta.url));
@@ -17,6 +18,7 @@ export async function runDemo(print: (line: string) => void = (line) => console.
   print('The writer (this process) fills a record in a shared segment; the reader (a child');
   print('process) reads it. Two semaphores make each side wait for the other, so the reader');
   print('never sees a half-written record.\n');
+  if (shmRmidForced()) print(`Note: ${RMID_FORCED_NOTE} (this demo stays attached until the end).\n`);
 
   // A private segment marked for removal at once: the kernel deletes it after
   // the last detach, even if both processes are killed.

@@ -1,0 +1,124 @@
+// Namespaces for tests (root only): the whole test file in a private IPC
+// namespace, and Node children in PID namespaces of their own inside it, as
+// containers of one pod or `docker run --ipc=container:X` are. Everything a
+// file creates in its IPC namespace goes with the namespace when the file's
+// process ends, whatever happened.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
+import { readlinkSync } from 'node:fs';
+import { createInterface } from 'node:readline';
+import { SHMKIT, type RunResult } from './processes.js';
+
+const MARK = 'SHMKIT_TEST_PRIVATE_IPC';
+
+/**
+ * Re-runs the calling test file in a private IPC namespace (`unshare --ipc`)
+ * and ends this process with its exit status; returns at once in the copy
+ * that runs inside. Call it with top-level `await` before registering any
+ * test: the copy inherits stdout and NODE_TEST_CONTEXT, so `node --test`
+ * reads its results as the file's own. Needs root (CI runs as root); without
+ * it the file fails with unshare's message.
+ */
+export async function runFileInPrivateIpc(): Promise<void> {
+  if (process.env[MARK] === ipcNamespace()) return;
+  const file = process.argv[1];
+  if (file === undefined) throw new Error('runFileInPrivateIpc: no script path in process.argv');
+  // The copy compares the mark with its own namespace, so an outer copy's mark never counts.
+  const child = spawn('unshare', ['--ipc', 'sh', '-c', `${MARK}=$(readlink /proc/self/ns/ipc) exec "$@"`, 'sh', process.execPath, ...process.execArgv, file, ...process.argv.slice(2)], {
+    stdio: 'inherit',
+  });
+  // unshare execs (no --fork), so the copy is this child: pass on what would end this process.
+  for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.on(signal, () => child.kill(signal));
+  // unshare reports its own failure (not root) on the inherited stderr.
+  const [code] = (await once(child, 'exit')) as [number | null];
+  process.exit(code ?? 1);
+}
+
+/** This process's IPC namespace, as /proc/self/ns/ipc names it ("ipc:[4026531839]"). */
+export function ipcNamespace(): string {
+  return readlinkSync('/proc/self/ns/ipc');
+}
+
+/** Where a Node child runs: this PID namespace, or a new one of its own. */
+export interface NodeChildOptions {
+  /** Start the child as pid 1 of a new PID namespace (with its own /proc). */
+  newPidNamespace?: boolean;
+  /** SIGKILL it (and its namespace) after this many ms; default 60 s. */
+  timeoutMs?: number;
+  env?: NodeJS.ProcessEnv;
+}
+
+/**
+ * A Node child that runs while the test talks to it: it reads the child's
+ * stdout line by line and writes lines to its stdin. In a new PID namespace
+ * the child is pid 1 there and its pids mean nothing here (nor ours to it);
+ * killing it (`kill()`, or the time limit) kills `unshare`, which passes the
+ * signal on (--kill-child), and the namespace dies with its first process.
+ */
+export class NodeChild {
+  readonly process: ChildProcess;
+  readonly exited: Promise<RunResult>;
+  readonly #lines: string[] = [];
+  readonly #waiting: Array<() => void> = [];
+  #stderr = '';
+  #stdout = '';
+  #closed = false;
+
+  constructor(code: string, args: readonly string[] = [], options: NodeChildOptions = {}) {
+    const source = code.replaceAll("'SHMKIT'", JSON.stringify(SHMKIT));
+    const node = [process.execPath, '--input-type=module', '-e', source, '--', ...args];
+    const [command, ...rest] = options.newPidNamespace
+      ? ['unshare', '--pid', '--fork', '--kill-child=SIGKILL', '--mount-proc', ...node]
+      : node;
+    this.process = spawn(command!, rest, { stdio: 'pipe', env: options.env ?? process.env });
+    this.process.stderr!.setEncoding('utf8').on('data', (chunk: string) => (this.#stderr += chunk));
+    this.process.stdin!.on('error', () => {});
+    createInterface({ input: this.process.stdout! }).on('line', (line) => {
+      this.#stdout += `${line}\n`;
+      this.#lines.push(line);
+      this.#waiting.splice(0).forEach((wake) => wake());
+    });
+    const timer = setTimeout(() => this.process.kill('SIGKILL'), options.timeoutMs ?? 60_000);
+    this.exited = once(this.process, 'close').then(([code, signal]) => {
+      clearTimeout(timer);
+      this.#closed = true;
+      this.#waiting.splice(0).forEach((wake) => wake());
+      return { code: code as number | null, signal: signal as NodeJS.Signals | null, stdout: this.#stdout, stderr: this.#stderr };
+    });
+  }
+
+  /** The next line the child prints; throws (with its stderr) if it ends first. */
+  async line(): Promise<string> {
+    while (this.#lines.length === 0) {
+      if (this.#closed) throw new Error(`child ended before printing a line\n--- stderr\n${this.#stderr}`);
+      await new Promise<void>((wake) => this.#waiting.push(wake));
+    }
+    return this.#lines.shift()!;
+  }
+
+  /** The next line, parsed as JSON. */
+  async json<T = unknown>(): Promise<T> {
+    return JSON.parse(await this.line()) as T;
+  }
+
+  /** Writes `line` and a newline to the child's stdin. */
+  send(line: string): void {
+    this.process.stdin!.write(`${line}\n`);
+  }
+
+  /** Sends `signal` (default SIGKILL) and waits until the child has ended. */
+  async kill(signal: NodeJS.Signals = 'SIGKILL'): Promise<RunResult> {
+    if (!this.#closed) this.process.kill(signal);
+    return this.exited;
+  }
+}
+
+/** Starts ESM `code` (with 'SHMKIT' replaced as in runNode) as a {@link NodeChild}. */
+export function startNode(code: string, args: readonly string[] = [], options: NodeChildOptions = {}): NodeChild {
+  return new NodeChild(code, args, options);
+}
+
+/** Starts ESM `code` as pid 1 of a new PID namespace that shares this IPC namespace. */
+export function startNodeInNewPidNamespace(code: string, args: readonly string[] = [], options: Omit<NodeChildOptions, 'newPidNamespace'> = {}): NodeChild {
+  return new NodeChild(code, args, { ...options, newPidNamespace: true });
+}
