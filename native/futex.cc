@@ -266,13 +266,6 @@ Napi::Value SchedYield(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
-// gettid(): the calling thread's id (the pid for a process's main thread).
-// A channel endpoint made in a worker thread is registered under it, so
-// that its end is seen once that thread is gone.
-Napi::Value GetTid(const Napi::CallbackInfo& info) {
-  return Napi::Number::New(info.Env(), static_cast<double>(::syscall(SYS_gettid)));
-}
-
 }  // namespace
 
 void InitFutex(Napi::Env env, Napi::Object exports) {
@@ -285,7 +278,6 @@ void InitFutex(Napi::Env env, Napi::Object exports) {
   exports.Set("futexWaiterClose", Napi::Function::New(env, WaiterClose, "futexWaiterClose"));
   exports.Set("kill0", Napi::Function::New(env, Kill0, "kill0"));
   exports.Set("schedYield", Napi::Function::New(env, SchedYield, "schedYield"));
-  exports.Set("gettid", Napi::Function::New(env, GetTid, "gettid"));
 }
 
 }  // namespace shmkit

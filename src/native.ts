@@ -75,7 +75,6 @@ export interface NativeBinding {
   futexWaiterClose(handle: FutexWaiterHandle): void;
   kill0(pid: number): number;
   schedYield(): void;
-  gettid(): number;
 }
 
 const require = createRequire(import.meta.url);

@@ -31,7 +31,7 @@ enum {
   STATE_EMPTY = 0, STATE_COMMITTED = 1, STATE_PADDING = 2,
 };
 
-struct sender_entry { int32_t registration, pid, reserved[2]; };
+struct sender_entry { int32_t registration, pid, presence[2]; };
 struct record { int32_t state, length, writer, span; };
 
 static char *base;
@@ -60,6 +60,19 @@ static int alive(pid_t pid) {
 
 static int32_t writer_id(int slot, int32_t registration) { return slot | ((registration & 0xffffff) << 8); }
 
+/* docs/presence.md: a private segment of random size, marked IPC_RMID and kept attached. */
+static int32_t presence[2];
+static void claim_presence(void) {
+  int size = 1 + rand() % 4095;
+  int id = shmget(IPC_PRIVATE, size, IPC_CREAT | 0600);
+  if (id < 0 || shmat(id, NULL, SHM_RDONLY) == (void *)-1) { perror("presence"); exit(1); }
+  struct shmid_ds ds;
+  shmctl(id, IPC_RMID, NULL);
+  shmctl(id, IPC_STAT, &ds);
+  presence[0] = id;
+  presence[1] = (int32_t)((((uint32_t)ds.shm_ctime & 0xfffff) << 12) | (uint32_t)size);
+}
+
 /* Takes a sender entry (a free one, or one whose holder died); returns the writer id. */
 static int32_t register_sender(void) {
   for (int pass = 0; pass < 2; pass++) {
@@ -68,7 +81,10 @@ static int32_t register_sender(void) {
       if ((r & 1) && (pass == 0 || alive(LOAD(&entry(slot)->pid)))) continue;
       int32_t next = (r & 1) ? r + 2 : r + 1;
       if (cas(&entry(slot)->registration, r, next)) {
+        STORE(&entry(slot)->presence[1], 0);
         STORE(&entry(slot)->pid, getpid());
+        STORE(&entry(slot)->presence[0], presence[0]);
+        STORE(&entry(slot)->presence[1], presence[1]);
         return writer_id(slot, next);
       }
     }
@@ -159,6 +175,8 @@ int main(int argc, char **argv) {
   }
   capacity = *word(OFF_CAPACITY);
   pid_t me = getpid();
+  srand(me);
+  claim_presence();
   int32_t writer = register_sender();
   if (writer == 0) return 1;
   char text[256];

@@ -18,8 +18,9 @@ function segment(capacity = CAPACITY, cursor = 0) {
   i32[F.OFF_HEAD >> 2] = cursor | 0;
   i32[F.OFF_TAIL >> 2] = cursor | 0;
   const dead = new Set<number>();
-  const alive = (pid: number) => !dead.has(pid);
-  const process = (pid: number) => new Ring(buffer, capacity, alive, pid);
+  // Each "process" has a presence token [pid, 1]; the set says which are gone.
+  const process = (pid: number) =>
+    new Ring(buffer, capacity, { hold: () => [pid, 1], letGo: () => {}, alive: (word0) => !dead.has(word0) }, pid);
   return { buffer, i32, dead, process };
 }
 

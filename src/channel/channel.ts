@@ -5,7 +5,7 @@ import { SharedMemory } from '../shared-memory.js';
 import { invalidType, validateInteger, validateObject } from '../validate.js';
 import { ChannelError } from './errors.js';
 import * as F from './format.js';
-import { isAlive, SELF } from './liveness.js';
+import { threadLiveness } from './liveness.js';
 import { Ring } from './ring.js';
 import { Receiver } from './receiver.js';
 import { Sender, type EndpointHooks } from './sender.js';
@@ -82,9 +82,10 @@ let exitHook = false;
 
 /**
  * A process (or worker thread) that ends normally without closing its
- * endpoints did not crash: give their places back. Endpoints of a worker that
- * is terminate()d are found gone by their thread id. (Installed from here, not
- * from a constructor, whose closures would keep the first channel alive.)
+ * endpoints did not crash: give their places back at once. (A worker that is
+ * terminate()d runs no hook; its endpoints are found gone with its presence.)
+ * Installed from here, not from a constructor, whose closures would keep the
+ * first channel alive.
  */
 function installExitHook(): void {
   if (exitHook) return;
@@ -128,7 +129,7 @@ export class Channel implements Disposable {
     this.key = shm.key;
     this.capacity = capacity;
     this.wait = wait;
-    this.#ring = new Ring(shm.buffer, capacity, isAlive, SELF);
+    this.#ring = new Ring(shm.buffer, capacity, threadLiveness, process.pid);
     const registrations: Registrations = { ring: this.#ring, writers: new Set(), receiver: false };
     this.#registrations = registrations;
     this.#hooks = {
@@ -259,7 +260,8 @@ export class Channel implements Disposable {
     this.#assertAttached('receiver');
     const owner = this.#ring.registerReceiver();
     if (owner !== 0) {
-      throw new ChannelError('ERR_CHANNEL_BUSY', `receiver: process ${owner} is the channel's receiver already`);
+      const who = owner > 0 ? `process ${owner} (a pid as its own PID namespace sees it)` : 'a live process';
+      throw new ChannelError('ERR_CHANNEL_BUSY', `receiver: ${who} is the channel's receiver already`);
     }
     const receiver = new Receiver(this.#ring, this.#hooks);
     this.#endpoints.add(receiver);

@@ -27,8 +27,10 @@ export const OFF_CLAIM_LOCK = 64;
 export const OFF_TAIL = 68;
 /** Consume cursor: bytes ever released, modulo 2^32. Only the receiver moves it. */
 export const OFF_HEAD = 128;
-/** pid of the receiver, 0 if none. */
+/** pid of the receiver, for people to read (it names nothing in another PID namespace). */
 export const OFF_RECEIVER_PID = 132;
+/** The receiver's presence token (docs/presence.md), two words, 0 if none: its place, taken by a 64-bit CAS. */
+export const OFF_RECEIVER_PRESENCE = 136;
 /** Nonzero while the receiver sleeps (or is about to) on DATA_FUTEX. */
 export const OFF_RECV_WAITING = 192;
 /** Bumped by a sender that wakes the receiver; the receiver's futex word. */
@@ -46,8 +48,9 @@ export const SENDER_ENTRY = 16;
  * A sender table entry, as 32-bit word indexes from the entry's start.
  * `registration` counts takes and releases of the entry: odd while a sender
  * holds it. A writer id names one registration: entry index | generation << 8.
+ * `presence` is the holder's presence token (two words); `pid` is for people.
  */
-export const SENDER = { registration: 0, pid: 1 } as const;
+export const SENDER = { registration: 0, pid: 1, presence: 2 } as const;
 
 // Records in the ring: a 16-byte header, then the payload, padded to 16.
 export const RECORD_HEADER = 16;

@@ -21,12 +21,14 @@
 import { native } from '../native.js';
 import { ChannelError } from './errors.js';
 import * as F from './format.js';
+import type { Liveness } from './liveness.js';
 
 const I_CLOSED = F.OFF_CLOSED >> 2;
 const I_LOCK = F.OFF_CLAIM_LOCK >> 2;
 const I_TAIL = F.OFF_TAIL >> 2;
 const I_HEAD = F.OFF_HEAD >> 2;
 const I_RECEIVER = F.OFF_RECEIVER_PID >> 2;
+const I_RECEIVER_PRESENCE = F.OFF_RECEIVER_PRESENCE >> 2;
 const I_RECV_WAITING = F.OFF_RECV_WAITING >> 2;
 const I_DATA_FUTEX = F.OFF_DATA_FUTEX >> 2;
 const I_SPACE_WAITING = F.OFF_SPACE_WAITING >> 2;
@@ -71,8 +73,10 @@ const LOCK_YIELD_AFTER = 128;
  */
 export const LOCK_PATIENCE = 1024;
 
-/** How the ring tells a live thread or process from a dead one, by id (tests inject their own). */
-export type IsAlive = (id: number) => boolean;
+/** Two token words as one 64-bit value (little-endian: word 0 low), for the receiver place's CAS. */
+function token64(word0: number, word1: number): bigint {
+  return BigInt.asIntN(64, (BigInt(word1 >>> 0) << 32n) | BigInt(word0 >>> 0));
+}
 
 /** Views of one channel segment and the operations on them. */
 export class Ring {
@@ -81,23 +85,27 @@ export class Ring {
   readonly u8: Uint8Array;
   readonly capacity: number;
   readonly mask: number;
-  readonly #self: number;
-  readonly #isAlive: IsAlive;
+  readonly #pid: number;
+  readonly #liveness: Liveness;
+  readonly #i64: BigInt64Array;
+  /** The token this Ring registered its receiver with, while it is the receiver. */
+  #receiverToken = 0n;
   /** A sender's last read of HEAD (never ahead of the real one), and TAIL after its last claim. */
   #senderHead = 0;
   #senderTail = -1;
   /** The receiver's cursor (only the receiver moves HEAD, so its copy is exact). */
   #head = 0;
 
-  /** `self`: this thread's id (gettid; the pid for a main thread), written where an endpoint registers. */
-  constructor(buffer: ArrayBuffer, capacity: number, isAlive: IsAlive, self: number) {
+  /** `pid` is written beside each registration, for people to read; liveness itself is `liveness`'s. */
+  constructor(buffer: ArrayBuffer, capacity: number, liveness: Liveness, pid: number) {
     this.buffer = buffer;
     this.i32 = new Int32Array(buffer, 0, (F.HEADER_SIZE + capacity) >> 2);
     this.u8 = new Uint8Array(buffer, 0, F.HEADER_SIZE + capacity);
     this.capacity = capacity;
     this.mask = capacity - 1;
-    this.#isAlive = isAlive;
-    this.#self = self;
+    this.#liveness = liveness;
+    this.#pid = pid;
+    this.#i64 = new BigInt64Array(buffer, 0, F.HEADER_SIZE >> 3);
   }
 
   /** Writes a fresh header. Called by the creator before anyone else can see the segment. */
@@ -126,6 +134,7 @@ export class Ring {
    */
   registerSender(): number {
     const i32 = this.i32;
+    const [token0, token1] = this.#liveness.hold();
     for (let pass = 0; pass < 2; pass++) {
       for (let slot = 0; slot < F.MAX_SENDERS; slot++) {
         const at = I_SENDERS + slot * ENTRY_WORDS;
@@ -133,13 +142,17 @@ export class Ring {
         // Odd: held. On the second pass, a dead holder's entry is taken over.
         if ((registration & 1) !== 0 && (pass === 0 || this.#entryHolderAlive(slot))) continue;
         const next = (registration & 1) === 0 ? registration + 1 : registration + 2;
-        // The pid first: whoever sees the entry held may check its holder at once.
         if (Atomics.compareExchange(i32, at + F.SENDER.registration, registration, next | 0) === registration) {
-          Atomics.store(i32, at + F.SENDER.pid, this.#self);
+          // Zero first: until the token is complete, the entry reads as "being registered" (alive).
+          Atomics.store(i32, at + F.SENDER.presence + 1, 0);
+          Atomics.store(i32, at + F.SENDER.pid, this.#pid);
+          Atomics.store(i32, at + F.SENDER.presence, token0);
+          Atomics.store(i32, at + F.SENDER.presence + 1, token1);
           return F.writerId(slot, next);
         }
       }
     }
+    this.#liveness.letGo();
     return 0;
   }
 
@@ -147,15 +160,24 @@ export class Ring {
   unregisterSender(writer: number): void {
     const at = I_SENDERS + (writer & 0xff) * ENTRY_WORDS;
     const registration = Atomics.load(this.i32, at + F.SENDER.registration);
-    if (F.writerId(writer & 0xff, registration) === writer && (registration & 1) !== 0) {
-      Atomics.compareExchange(this.i32, at + F.SENDER.registration, registration, (registration + 1) | 0);
+    if (
+      F.writerId(writer & 0xff, registration) === writer &&
+      (registration & 1) !== 0 &&
+      Atomics.compareExchange(this.i32, at + F.SENDER.registration, registration, (registration + 1) | 0) === registration
+    ) {
+      this.#liveness.letGo();
     }
   }
 
-  /** Whether the entry's holder lives. A pid of 0 means "being registered": alive. */
+  /** Whether the entry's holder lives: by its presence token, or its pid if it wrote none. */
   #entryHolderAlive(slot: number): boolean {
-    const pid = Atomics.load(this.i32, I_SENDERS + slot * ENTRY_WORDS + F.SENDER.pid);
-    return pid === 0 || pid === this.#self || this.#isAlive(pid);
+    const at = I_SENDERS + slot * ENTRY_WORDS;
+    const i32 = this.i32;
+    return this.#liveness.alive(
+      Atomics.load(i32, at + F.SENDER.presence),
+      Atomics.load(i32, at + F.SENDER.presence + 1),
+      Atomics.load(i32, at + F.SENDER.pid),
+    );
   }
 
   /** Whether writer id `writer` is a registration that still holds its entry, by a live process. */
@@ -347,27 +369,53 @@ export class Ring {
     return (span > toEnd ? toEnd : span) + F.RECORD_ALIGN <= free;
   }
 
-  /** pid of the receiver, 0 if none. */
+  /** pid of the receiver, 0 if none (for messages: it names nothing in another PID namespace). */
   get receiverPid(): number {
     return Atomics.load(this.i32, I_RECEIVER);
   }
 
-  // ---- receiver ---------------------------------------------------------
+  /** Whether a receiver holds its place and lives. */
+  receiverAlive(): boolean {
+    const i32 = this.i32;
+    const word0 = Atomics.load(i32, I_RECEIVER_PRESENCE);
+    const word1 = Atomics.load(i32, I_RECEIVER_PRESENCE + 1);
+    return (word0 !== 0 || word1 !== 0) && this.#liveness.alive(word0, word1, Atomics.load(i32, I_RECEIVER));
+  }
 
-  /** Becomes the receiver; returns 0, or the pid of a live receiver that holds the place. */
+  /**
+   * Becomes the receiver (a CAS of the place's presence token from 0, or from
+   * a holder that is gone); returns 0, or the pid of the live receiver that
+   * holds the place (-1 if it wrote none).
+   */
   registerReceiver(): number {
+    const [token0, token1] = this.#liveness.hold();
+    const mine = token64(token0, token1);
+    const index = I_RECEIVER_PRESENCE >> 1;
     for (;;) {
-      const owner = Atomics.compareExchange(this.i32, I_RECEIVER, 0, this.#self);
-      if (owner === 0) break;
-      if (owner === this.#self || this.#isAlive(owner)) return owner;
-      if (Atomics.compareExchange(this.i32, I_RECEIVER, owner, this.#self) === owner) break;
+      const owner = Atomics.compareExchange(this.#i64, index, 0n, mine);
+      if (owner === 0n) break;
+      const word0 = Number(BigInt.asIntN(32, owner));
+      const word1 = Number(BigInt.asIntN(32, owner >> 32n));
+      if (owner === mine || this.#liveness.alive(word0, word1, Atomics.load(this.i32, I_RECEIVER))) {
+        this.#liveness.letGo();
+        return Atomics.load(this.i32, I_RECEIVER) || -1;
+      }
+      if (Atomics.compareExchange(this.#i64, index, owner, mine) === owner) break;
     }
+    Atomics.store(this.i32, I_RECEIVER, this.#pid);
+    this.#receiverToken = mine;
     this.#head = Atomics.load(this.i32, I_HEAD);
     return 0;
   }
 
   unregisterReceiver(): void {
-    Atomics.compareExchange(this.i32, I_RECEIVER, this.#self, 0);
+    if (this.#receiverToken === 0n) return;
+    const mine = this.#receiverToken;
+    this.#receiverToken = 0n;
+    if (Atomics.compareExchange(this.#i64, I_RECEIVER_PRESENCE >> 1, mine, 0n) === mine) {
+      Atomics.compareExchange(this.i32, I_RECEIVER, this.#pid, 0);
+    }
+    this.#liveness.letGo();
   }
 
   /** The receiver's cursor. */

@@ -3,7 +3,6 @@
 import { invalidType, outOfRange } from '../validate.js';
 import { abortError, ChannelError } from './errors.js';
 import * as F from './format.js';
-import { isAlive } from './liveness.js';
 import { byteLengthOf, copyInto, type MessageData } from './message-data.js';
 import { BUSY, CLOSED, SPACE_HANDSHAKE, type Ring } from './ring.js';
 import { block, deadlineOf, FutexWaiter, spinForBytes } from './wait.js';
@@ -297,7 +296,7 @@ export class Sender implements Disposable {
   /** A full ring whose receiver died never drains: say so instead of waiting forever. */
   #checkReceiver(what: string): void {
     const receiver = this.#ring.receiverPid;
-    if (receiver !== 0 && !isAlive(receiver)) {
+    if (receiver !== 0 && !this.#ring.receiverAlive()) {
       throw new ChannelError(
         'ERR_CHANNEL_PEER_DEAD',
         `${what}: the channel is full and its receiver (pid ${receiver}) died without closing it`,
