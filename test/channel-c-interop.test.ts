@@ -25,7 +25,7 @@ const C_SENDER = String.raw`
 
 enum {
   OFF_MAGIC = 0, OFF_VERSION = 4, OFF_CAPACITY = 12, OFF_CLOSED = 28, OFF_CLAIM_LOCK = 64,
-  OFF_TAIL = 68, OFF_HEAD = 128, OFF_RECV_WAITING = 192, OFF_DATA_FUTEX = 196,
+  OFF_TAIL = 68, OFF_LOCK_WANTED = 72, OFF_HEAD = 128, OFF_RECV_WAITING = 192, OFF_DATA_FUTEX = 196,
   OFF_SPACE_WAITING = 256, OFF_SPACE_FUTEX = 260, OFF_SENDERS = 4096, SENDER_ENTRY = 16,
   MAX_SENDERS = 256, HEADER_SIZE = 8192, MAGIC = 0x48434B53, VERSION = 2,
   STATE_EMPTY = 0, STATE_COMMITTED = 1, STATE_PADDING = 2,
@@ -99,12 +99,16 @@ static int writer_alive(int32_t writer) {
 }
 
 static void lock(int32_t me) {
+  if (cas(word(OFF_CLAIM_LOCK), 0, me)) return;
+  /* Say that we wait: a sender that keeps the lock between claims lets go. */
+  __atomic_add_fetch(word(OFF_LOCK_WANTED), 1, __ATOMIC_SEQ_CST);
   for (int spin = 0;; spin++) {
     int32_t owner = LOAD(word(OFF_CLAIM_LOCK));
-    if (owner == 0 && cas(word(OFF_CLAIM_LOCK), 0, me)) return;
-    if (owner != 0 && spin % 64 == 63 && !writer_alive(owner) && cas(word(OFF_CLAIM_LOCK), owner, me)) return;
+    if ((owner == 0 && cas(word(OFF_CLAIM_LOCK), 0, me)) ||
+        (owner != 0 && spin % 64 == 63 && !writer_alive(owner) && cas(word(OFF_CLAIM_LOCK), owner, me))) break;
     if (spin > 100) sched_yield();
   }
+  __atomic_sub_fetch(word(OFF_LOCK_WANTED), 1, __ATOMIC_SEQ_CST);
 }
 
 static void header(uint32_t pos, int32_t length, int32_t writer, int32_t span) {

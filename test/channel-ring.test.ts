@@ -19,8 +19,9 @@ function segment(capacity = CAPACITY, cursor = 0) {
   i32[F.OFF_TAIL >> 2] = cursor | 0;
   const dead = new Set<number>();
   // Each "process" has a presence token [pid, 1]; the set says which are gone.
-  const process = (pid: number) =>
-    new Ring(buffer, capacity, { hold: () => [pid, 1], letGo: () => {}, alive: (word0) => !dead.has(word0) }, pid);
+  // They let go of the claim lock after each claim: one thread plays them all.
+  const process = (pid: number, keepLock = false) =>
+    new Ring(buffer, capacity, { hold: () => [pid, 1], letGo: () => {}, alive: (word0) => !dead.has(word0) }, pid, keepLock);
   return { buffer, i32, dead, process };
 }
 
@@ -227,6 +228,31 @@ describe('channel ring (format version 2)', () => {
     dead.add(20);
     assert.ok(tx.claim(8, writer) >= 0, 'a dead owner’s lock is taken over');
     assert.equal(i32[F.OFF_CLAIM_LOCK >> 2], 0);
+  });
+
+  it('a lone sender keeps the claim lock between claims, and lets go at its next claim once another sender wants it', () => {
+    const { process, i32 } = segment();
+    const rx = process(10);
+    rx.registerReceiver();
+    const lone = process(20, true);
+    const writer = lone.registerSender();
+    assert.ok(send(lone, writer, bytes(4, 1)) >= 0);
+    assert.equal(i32[F.OFF_CLAIM_LOCK >> 2], writer, 'kept after the claim');
+    assert.ok(send(lone, writer, bytes(4, 2)) >= 0, 'and claims again without taking it');
+    const other = process(30);
+    const otherWriter = other.registerSender();
+    assert.equal(other.claim(4, otherWriter, 8), BUSY, 'another sender waits for it (a short patience here)');
+    // A sender that waits says so; the holder lets go at the end of its next claim.
+    i32[F.OFF_LOCK_WANTED >> 2] = 1;
+    assert.ok(send(lone, writer, bytes(4, 3)) >= 0);
+    assert.equal(i32[F.OFF_CLAIM_LOCK >> 2], 0, 'let go');
+    i32[F.OFF_LOCK_WANTED >> 2] = 0;
+    assert.ok(send(other, otherWriter, bytes(4, 4)) >= 0);
+    // Closing a sender lets go of a lock it keeps.
+    assert.ok(send(lone, writer, bytes(4, 5)) >= 0);
+    lone.unregisterSender(writer);
+    assert.equal(i32[F.OFF_CLAIM_LOCK >> 2], 0);
+    for (let i = 1; i <= 5; i++) assert.deepEqual(receive(rx), bytes(4, i));
   });
 
   it('refuses claims once closed; claims made before are still delivered', () => {

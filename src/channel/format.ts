@@ -25,6 +25,11 @@ export const OFF_CLOSED = 28;
 export const OFF_CLAIM_LOCK = 64;
 /** Reserve cursor: bytes ever claimed, modulo 2^32. Moved under the claim lock. */
 export const OFF_TAIL = 68;
+/**
+ * How many senders wait for the claim lock right now (a hint): a sender may
+ * keep the lock between its claims only while this is 0.
+ */
+export const OFF_LOCK_WANTED = 72;
 /** Consume cursor: bytes ever released, modulo 2^32. Only the receiver moves it. */
 export const OFF_HEAD = 128;
 /** pid of the receiver, for people to read (it names nothing in another PID namespace). */

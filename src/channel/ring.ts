@@ -25,6 +25,7 @@ import type { Liveness } from './liveness.js';
 
 const I_CLOSED = F.OFF_CLOSED >> 2;
 const I_LOCK = F.OFF_CLAIM_LOCK >> 2;
+const I_LOCK_WANTED = F.OFF_LOCK_WANTED >> 2;
 const I_TAIL = F.OFF_TAIL >> 2;
 const I_HEAD = F.OFF_HEAD >> 2;
 const I_RECEIVER = F.OFF_RECEIVER_PID >> 2;
@@ -72,6 +73,8 @@ const LOCK_YIELD_AFTER = 128;
  * (or stopped); waiting senders then back off on a timer instead.
  */
 export const LOCK_PATIENCE = 1024;
+/** Claims after contention was seen during which a sender does not keep the lock between claims. */
+const STICKY_PAUSE = 4096;
 
 /** Two token words as one 64-bit value (little-endian: word 0 low), for the receiver place's CAS. */
 function token64(word0: number, word1: number): bigint {
@@ -93,11 +96,25 @@ export class Ring {
   /** A sender's last read of HEAD (never ahead of the real one), and TAIL after its last claim. */
   #senderHead = 0;
   #senderTail = -1;
+  /**
+   * The writer id of this Ring's sender that keeps the claim lock between
+   * claims (0 if none): a lone sender then claims without any atomic. It
+   * lets go as soon as another sender says it wants the lock (LOCK_WANTED),
+   * and otherwise once this thread's event loop comes round (setImmediate).
+   */
+  #sticky = 0;
+  #stickyPause = 0;
+  readonly #keepLock: boolean;
+  #releaseScheduled = false;
   /** The receiver's cursor (only the receiver moves HEAD, so its copy is exact). */
   #head = 0;
 
-  /** `pid` is written beside each registration, for people to read; liveness itself is `liveness`'s. */
-  constructor(buffer: ArrayBuffer, capacity: number, liveness: Liveness, pid: number) {
+  /**
+   * `pid` is written beside each registration, for people to read; liveness
+   * itself is `liveness`'s. `keepLock: false` lets go of the claim lock after
+   * every claim (for tests that play several processes in one thread).
+   */
+  constructor(buffer: ArrayBuffer, capacity: number, liveness: Liveness, pid: number, keepLock = true) {
     this.buffer = buffer;
     this.i32 = new Int32Array(buffer, 0, (F.HEADER_SIZE + capacity) >> 2);
     this.u8 = new Uint8Array(buffer, 0, F.HEADER_SIZE + capacity);
@@ -105,6 +122,7 @@ export class Ring {
     this.mask = capacity - 1;
     this.#liveness = liveness;
     this.#pid = pid;
+    this.#keepLock = keepLock;
     this.#i64 = new BigInt64Array(buffer, 0, F.HEADER_SIZE >> 3);
   }
 
@@ -158,6 +176,7 @@ export class Ring {
 
   /** Frees the entry of writer id `writer` if it still holds it. */
   unregisterSender(writer: number): void {
+    this.releaseLock(writer);
     const at = I_SENDERS + (writer & 0xff) * ENTRY_WORDS;
     const registration = Atomics.load(this.i32, at + F.SENDER.registration);
     if (
@@ -212,27 +231,78 @@ export class Ring {
 
   /** Takes the claim lock for `writer`; false if a live owner kept it through a bounded spin. */
   lock(writer: number, patience = LOCK_PATIENCE): boolean {
+    return this.#acquire(writer, patience);
+  }
+
+  #acquire(writer: number, patience: number): boolean {
+    const sticky = this.#sticky;
+    if (sticky !== 0) {
+      if (sticky === writer) return true;
+      // Another sender of this thread keeps it between claims: hand it over.
+      this.#sticky = 0;
+      if (Atomics.compareExchange(this.i32, I_LOCK, sticky, writer) === sticky) return true;
+    }
     return Atomics.compareExchange(this.i32, I_LOCK, 0, writer) === 0 || this.#lockContended(writer, patience);
   }
 
   #lockContended(writer: number, patience: number): boolean {
     const i32 = this.i32;
-    for (let spin = 1; spin <= patience; spin++) {
-      const owner = Atomics.load(i32, I_LOCK);
-      if (owner === 0) {
-        if (Atomics.compareExchange(i32, I_LOCK, 0, writer) === 0) return true;
-      } else if (spin % LOCK_CHECK_EVERY === 0 && owner !== writer && !this.writerAlive(owner)) {
-        // The owner died inside the critical section; nothing there needs undoing.
-        if (Atomics.compareExchange(i32, I_LOCK, owner, writer) === owner) return true;
+    // Says so to a sender that keeps the lock between claims: it lets go at its next claim.
+    Atomics.add(i32, I_LOCK_WANTED, 1);
+    try {
+      for (let spin = 1; spin <= patience; spin++) {
+        const owner = Atomics.load(i32, I_LOCK);
+        if (owner === 0) {
+          if (Atomics.compareExchange(i32, I_LOCK, 0, writer) === 0) return true;
+        } else if (spin % LOCK_CHECK_EVERY === 0 && owner !== writer && !this.writerAlive(owner)) {
+          // The owner died holding it; nothing in the critical section needs undoing.
+          if (Atomics.compareExchange(i32, I_LOCK, owner, writer) === owner) return true;
+        }
+        // Lets a preempted owner on this CPU finish.
+        if (spin > LOCK_YIELD_AFTER) native.schedYield();
       }
-      // Lets a preempted owner on this CPU finish.
-      if (spin > LOCK_YIELD_AFTER) native.schedYield();
+      return false;
+    } finally {
+      Atomics.sub(i32, I_LOCK_WANTED, 1);
     }
-    return false;
   }
 
   unlock(): void {
     storeRelease(this.i32, I_LOCK, 0);
+  }
+
+  /**
+   * The end of a claim: keep the lock for the next one if nobody else wants
+   * it (TAIL and the header are already published by a release store), or
+   * let go. Once someone did want it, claim by claim for a while.
+   */
+  #release(writer: number): void {
+    if (this.#stickyPause === 0 && this.#keepLock && this.i32[I_LOCK_WANTED] === 0) {
+      if (this.#sticky !== writer) {
+        this.#sticky = writer;
+        if (!this.#releaseScheduled) {
+          this.#releaseScheduled = true;
+          setImmediate(this.#releaseSticky).unref();
+        }
+      }
+      return;
+    }
+    this.#stickyPause = this.#stickyPause === 0 ? STICKY_PAUSE : this.#stickyPause - 1;
+    this.#sticky = 0;
+    this.unlock();
+  }
+
+  #releaseSticky = (): void => {
+    this.#releaseScheduled = false;
+    this.releaseLock(this.#sticky);
+  };
+
+  /** Lets go of the claim lock if `writer` (a sender closing, or the event loop's turn) keeps it. */
+  releaseLock(writer: number): void {
+    if (writer === 0 || this.#sticky !== writer) return;
+    this.#sticky = 0;
+    // (A detached segment's views are empty: nothing to let go of then.)
+    if (this.i32.length > 0) Atomics.compareExchange(this.i32, I_LOCK, writer, 0);
   }
 
   // ---- senders ----------------------------------------------------------
@@ -245,9 +315,9 @@ export class Ring {
    */
   claim(length: number, writer: number, patience = LOCK_PATIENCE): number {
     const i32 = this.i32;
-    if (Atomics.compareExchange(i32, I_LOCK, 0, writer) !== 0 && !this.#lockContended(writer, patience)) return BUSY;
+    if (this.#sticky !== writer && !this.#acquire(writer, patience)) return BUSY;
     // Plain accesses inside the lock: CLOSED and TAIL change only under it,
-    // and taking it (a CAS) orders them; unlocking publishes what we wrote.
+    // and taking it (a CAS) orders them; TAIL's release store publishes what we wrote.
     const tail = i32[I_TAIL]!;
     const pos = tail & this.mask;
     const span = F.spanOf(length);
@@ -260,17 +330,18 @@ export class Ring {
       span <= this.capacity - pos &&
       span + F.RECORD_ALIGN <= this.capacity - ((tail - this.#senderHead) | 0)
     ) {
-      // Beyond TAIL, so plain stores: the unlock below publishes them. The
-      // word after the record is zeroed so that the receiver finds nothing there.
+      // Beyond TAIL, so plain stores: TAIL's release store below publishes
+      // them. The word after the record is zeroed so that the receiver finds
+      // nothing there.
       const at = (F.HEADER_SIZE + pos) >> 2;
       i32[(F.HEADER_SIZE + ((pos + span) & this.mask)) >> 2] = F.STATE_EMPTY;
       i32[at + REC_LENGTH] = length;
       i32[at + REC_WRITER] = writer;
       i32[at + REC_SPAN] = span;
       const next = (tail + span) | 0;
-      i32[I_TAIL] = next;
+      storeRelease(i32, I_TAIL, next);
       this.#senderTail = next;
-      this.unlock();
+      this.#release(writer);
       return pos;
     }
     return this.#claimSlow(length, writer, tail);
@@ -280,7 +351,7 @@ export class Ring {
   #claimSlow(length: number, writer: number, tail: number): number {
     const i32 = this.i32;
     if (i32[I_CLOSED] !== 0) {
-      this.unlock();
+      this.#release(writer);
       return CLOSED;
     }
     const capacity = this.capacity;
@@ -301,7 +372,7 @@ export class Ring {
     let padding = -1;
     if (span > toEnd) {
       if (free < toEnd + F.RECORD_ALIGN) {
-        this.unlock();
+        this.#release(writer);
         return FULL;
       }
       // Padding goes in as soon as it fits, even if the record then does
@@ -323,10 +394,10 @@ export class Ring {
       tail = (tail + span) | 0;
       result = pos;
     }
-    i32[I_TAIL] = tail;
+    storeRelease(i32, I_TAIL, tail);
     this.#senderTail = tail;
     if (padding >= 0) storeRelease(i32, (F.HEADER_SIZE + padding) >> 2, F.STATE_PADDING);
-    this.unlock();
+    this.#release(writer);
     return result;
   }
 
