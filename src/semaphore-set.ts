@@ -2,7 +2,8 @@ import { GETVAL, IPC_CREAT, IPC_EXCL, IPC_PRIVATE, IPC_RMID, IPC_STAT, SETALL, S
 import { encodeSops, semctl, semget, type Sembuf } from './sysv/sem.js';
 import { invalidType, outOfRange, validateId, validateInteger, validateKey, validateMode, validateObject, INT32_MAX } from './validate.js';
 import { SemaphoreHandle } from './semaphore-handle.js';
-import { validateWaitOptions, waitOps, type WaitOptions } from './wait.js';
+import { validateWaitOptions, type WaitOptions } from './wait.js';
+import { waitOps } from './wait-queue.js';
 
 export type { WaitOptions } from './wait.js';
 
