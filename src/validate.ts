@@ -13,6 +13,7 @@ function describe(value: unknown): string {
   if (typeof value === 'number') return String(value);
   if (Array.isArray(value)) return `an array of length ${value.length}`;
   if (ArrayBuffer.isView(value)) return `${value.constructor.name} of ${value.byteLength} bytes`;
+  if (value instanceof ArrayBuffer) return `an ArrayBuffer of ${value.byteLength} bytes`;
   return `type ${typeof value}`;
 }
 
@@ -30,6 +31,11 @@ export function outOfRange(name: string, range: string, value: unknown): RangeEr
     new RangeError(`The value of "${name}" is out of range. It must be ${range}. Received ${describe(value)}`),
     'ERR_OUT_OF_RANGE',
   );
+}
+
+/** TypeError [ERR_INVALID_ARG_VALUE]: the argument has the right type but cannot be used; `reason` says why. */
+export function invalidValue(name: string, reason: string, value: unknown): TypeError {
+  return coded(new TypeError(`The argument '${name}' is invalid: ${reason}. Received ${describe(value)}`), 'ERR_INVALID_ARG_VALUE');
 }
 
 /** A number that is an integer within [min, max]. */

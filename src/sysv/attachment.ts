@@ -1,6 +1,9 @@
 import { check, StateError } from '../errors.js';
 import { native, type MappingHandle } from '../native.js';
-import { validateRange } from '../validate.js';
+import { constants as bufferConstants } from 'node:buffer';
+import { outOfRange, validateRange } from '../validate.js';
+
+const { MAX_LENGTH } = bufferConstants;
 
 /**
  * @internal The mapped memory of an attachment whatever its access mode, for
@@ -70,6 +73,10 @@ export class Attachment {
   read(offset = 0, length?: number): Uint8Array {
     this.assertAttached('read');
     const [start, count] = validateRange(offset, length, this.#buffer.byteLength);
+    if (count > MAX_LENGTH) {
+      // Checked before copying: a copy this large could not be returned anyway.
+      throw outOfRange(length === undefined ? 'length (default: to the end)' : 'length', `<= ${MAX_LENGTH}, the most one Uint8Array holds in this Node.js (buffer.constants.MAX_LENGTH); read a large segment in parts`, count);
+    }
     return new Uint8Array(this.#buffer.slice(start, start + count));
   }
 
