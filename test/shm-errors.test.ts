@@ -149,6 +149,22 @@ describe('shmat errors', () => {
     assert.ok(error instanceof RangeError);
     assert.match(error.message, /"shmflg"/);
   });
+
+  it('an address below SHMLBA with SHM_RND is refused before the call: Linux would map it at address 0 for root (found by the fuzz test)', async () => {
+    // In a child, with a time limit: the mapping at 0 once aborted V8.
+    const result = await runNode(`
+      import { IPC_CREAT, IPC_PRIVATE, IPC_RMID, SHM_RND, shmat, shmctl, shmget } from 'SHMKIT';
+      const id = shmget(IPC_PRIVATE, 4096, IPC_CREAT | 0o600);
+      const seen = [];
+      for (const addr of [1n, 4095n, 1]) {
+        try { shmat(id, addr, SHM_RND); seen.push('attached'); } catch (e) { seen.push(e.code + ' ' + e.message); }
+      }
+      shmctl(id, IPC_RMID);
+      console.log(JSON.stringify(seen));
+    `, [], { timeoutMs: 30_000 });
+    assertExitedCleanly(result);
+    for (const line of lastJson<string[]>(result)) assert.match(line, /^ERR_OUT_OF_RANGE The value of "shmaddr" is out of range.*round it down to address 0/);
+  });
 });
 
 describe('shmdt errors', () => {

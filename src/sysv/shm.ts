@@ -4,7 +4,7 @@ import { check, IpcError } from '../errors.js';
 import { native, type NativeShmStat } from '../native.js';
 import { invalidType, outOfRange, validateFlags, validateId, validateInteger, validateKey, validateObject, validateSize, UINT32_MAX } from '../validate.js';
 import { Attachment } from './attachment.js';
-import { IPC_INFO, IPC_RMID, IPC_SET, IPC_STAT, SHM_INFO, SHM_LOCK, SHM_RDONLY, SHM_REMAP, SHM_STAT, SHM_STAT_ANY, SHM_UNLOCK } from './constants.js';
+import { IPC_INFO, IPC_RMID, IPC_SET, IPC_STAT, SHM_INFO, SHM_LOCK, SHM_RDONLY, SHM_REMAP, SHM_RND, SHM_STAT, SHM_STAT_ANY, SHM_UNLOCK, SHMLBA } from './constants.js';
 
 /** `struct ipc_perm` of a segment, with the C field names. */
 export interface IpcPerm {
@@ -110,6 +110,11 @@ export function shmat(shmid: number, shmaddr?: bigint | number | null, shmflg = 
   if (addr < 0n || addr > 0xffff_ffff_ffff_ffffn) throw outOfRange('shmaddr', 'a 64-bit address', addr);
   if (addr !== 0n && (shmflg & SHM_REMAP) !== 0) {
     throw outOfRange('shmflg', 'without SHM_REMAP when shmaddr is given (it would unmap memory in use)', shmflg);
+  }
+  if (addr !== 0n && (shmflg & SHM_RND) !== 0 && addr < BigInt(SHMLBA)) {
+    // Linux rounds it down to 0 and still maps there (MAP_FIXED) for a
+    // privileged process: memory at the null address, which no buffer may have.
+    throw outOfRange('shmaddr', `0 (the kernel chooses) or >= SHMLBA (${SHMLBA}) with SHM_RND, which would round it down to address 0`, addr);
   }
   const result = check(native.shmat(shmid, addr, shmflg), 'shmat', (code) => {
     switch (code) {
