@@ -21,7 +21,11 @@ import {
   SEM_INFO, SEM_STAT, SEM_UNDO, SETALL, SETVAL, SHM_INFO, SHM_LOCK, SHM_RDONLY, SHM_RND, SHM_STAT, SHM_UNLOCK,
 } from '../../src/index.js';
 
+import { writeSync } from 'node:fs';
+
 const seed = Number(process.argv[2] ?? 1);
+/** SHMKIT_FUZZ_TRACE=1: each call's number and name on stderr before it runs, to find what killed a batch. */
+const trace = process.env.SHMKIT_FUZZ_TRACE === '1';
 const iterations = Number(process.argv[3] ?? 500);
 
 // mulberry32: small, seeded, good enough to pick arguments.
@@ -209,7 +213,9 @@ const calls: Array<[string, () => unknown]> = [
   ['SharedMemory members', () => {
     const shm = shms.length > 0 ? pick(shms) : undefined;
     if (shm === undefined) return;
-    switch (int(10)) {
+    const which = int(10);
+    if (trace) writeSync(2, `  case ${which} of segment ${shm.id}, ${shm.size} bytes${shm.readOnly ? ', read-only' : ''}${shm.detached ? ', detached' : ''}\n`);
+    switch (which) {
       case 0: return shm.read(chance(0.7) ? int(shm.size + 2) : anyNumber(), chance(0.7) ? int(64) : anything() as number);
       case 1: return shm.write(chance(0.7) ? int(shm.size + 2) : anyNumber(), anything() as string);
       case 2: return shm.write(int(shm.size + 2), pick(['text', new Uint8Array(int(32)), new Float64Array(2), detached(), new DataView(new ArrayBuffer(4))]));
@@ -338,6 +344,7 @@ function judge(name: string, error: unknown): void {
 
 for (let i = 0; i < iterations; i++) {
   const [name, call] = pick(calls);
+  if (trace) writeSync(2, `${i} ${name}\n`);
   try {
     const result = call();
     if (result instanceof Promise) pending.push(result.catch((error: unknown) => judge(name, error)));
