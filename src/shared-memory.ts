@@ -1,4 +1,5 @@
 import { constants as bufferConstants } from 'node:buffer';
+import { isAnyArrayBuffer } from 'node:util/types';
 import { IpcError, StateError } from './errors.js';
 
 const { MAX_LENGTH } = bufferConstants;
@@ -46,7 +47,7 @@ export interface OpenOrCreateOptions extends CreateOptions {
 function bytesOf(data: unknown): Uint8Array {
   if (typeof data === 'string') return new TextEncoder().encode(data);
   let buffer: ArrayBufferLike;
-  if (data instanceof ArrayBuffer || (typeof SharedArrayBuffer === 'function' && data instanceof SharedArrayBuffer)) buffer = data;
+  if (isAnyArrayBuffer(data)) buffer = data;
   else if (ArrayBuffer.isView(data)) buffer = data.buffer;
   else throw invalidType('data', 'a string, an ArrayBuffer or an ArrayBufferView', data);
   try {

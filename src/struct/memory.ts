@@ -2,6 +2,7 @@
 // Attachment or a SharedMemory, and the errors for memory that went away or
 // may not be written. A read-only attachment's buffer stays inside the
 // views: nothing here hands it to user code.
+import { isAnyArrayBuffer } from 'node:util/types';
 import { StateError } from '../errors.js';
 import { attachmentOf, SharedMemory } from '../shared-memory.js';
 import { Attachment, memoryOf } from '../sysv/attachment.js';
@@ -38,7 +39,8 @@ export function regionOf(source: unknown, offset: unknown, size: number, operati
     attachment.assertAttached(operation);
     buffer = memoryOf(attachment);
     limit = buffer.byteLength;
-  } else if (source instanceof ArrayBuffer || (typeof SharedArrayBuffer === 'function' && source instanceof SharedArrayBuffer)) {
+  } else if (isAnyArrayBuffer(source)) {
+    // A brand check: an object that only inherits from ArrayBuffer.prototype is not memory.
     buffer = source;
     limit = buffer.byteLength;
     if (limit === 0 && isDetached(buffer)) throw detachedError(operation);
