@@ -73,6 +73,9 @@ function resolveKey(opts: SegmentAddress): number {
 /** @internal A SharedMemory's attachment, for shmkit's own layers (not exported from the package). */
 export let attachmentOf: (shm: SharedMemory) => Attachment;
 
+/** @internal Whether `value` is a SharedMemory (a brand check: inheriting its prototype is not enough). */
+export let isSharedMemory: (value: unknown) => value is SharedMemory;
+
 /**
  * A System V shared-memory segment attached to this process: the high-level
  * face of shmget/shmat/shmctl with safe defaults (mode 0o600, exclusive
@@ -277,5 +280,6 @@ export class SharedMemory implements Disposable {
 
   static {
     attachmentOf = (shm) => shm.#attachment;
+    isSharedMemory = (value): value is SharedMemory => typeof value === 'object' && value !== null && #attachment in value;
   }
 }

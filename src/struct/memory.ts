@@ -4,8 +4,8 @@
 // views: nothing here hands it to user code.
 import { isAnyArrayBuffer } from 'node:util/types';
 import { StateError } from '../errors.js';
-import { attachmentOf, SharedMemory } from '../shared-memory.js';
-import { Attachment, memoryOf } from '../sysv/attachment.js';
+import { attachmentOf, isSharedMemory, type SharedMemory } from '../shared-memory.js';
+import { isAttachment, memoryOf, type Attachment } from '../sysv/attachment.js';
 import { invalidType, outOfRange, validateSize } from '../validate.js';
 
 /** Memory a struct can be viewed, read or written in. A `SharedMemory` also works when read-only. */
@@ -33,8 +33,9 @@ export function regionOf(source: unknown, offset: unknown, size: number, operati
   let buffer: ArrayBufferLike;
   let base = 0;
   let limit: number;
-  if (source instanceof SharedMemory) attachment = attachmentOf(source);
-  else if (source instanceof Attachment) attachment = source;
+  // Brand checks: an object that only inherits a prototype has none of the private state.
+  if (isSharedMemory(source)) attachment = attachmentOf(source);
+  else if (isAttachment(source)) attachment = source;
   if (attachment !== undefined) {
     attachment.assertAttached(operation);
     buffer = memoryOf(attachment);

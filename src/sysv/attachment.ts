@@ -12,6 +12,9 @@ const { MAX_LENGTH } = bufferConstants;
  */
 export let memoryOf: (attachment: Attachment) => ArrayBuffer;
 
+/** @internal Whether `value` is an Attachment (a brand check: inheriting its prototype is not enough). */
+export let isAttachment: (value: unknown) => value is Attachment;
+
 /**
  * A segment attached to this process (`shmat`). Its `buffer` is an ArrayBuffer
  * over the mapped memory itself: a byte another process writes is visible
@@ -82,6 +85,7 @@ export class Attachment {
 
   static {
     memoryOf = (attachment) => attachment.#buffer;
+    isAttachment = (value): value is Attachment => typeof value === 'object' && value !== null && #handle in value;
   }
 
   /** @internal */

@@ -3,7 +3,7 @@
 import { check, IpcError } from '../errors.js';
 import { native, type NativeShmStat } from '../native.js';
 import { invalidType, outOfRange, validateFlags, validateId, validateInteger, validateKey, validateObject, validateSize, UINT32_MAX } from '../validate.js';
-import { Attachment } from './attachment.js';
+import { Attachment, isAttachment } from './attachment.js';
 import { IPC_CREAT, IPC_INFO, IPC_RMID, IPC_SET, IPC_STAT, SHM_INFO, SHM_NORESERVE, SHM_LOCK, SHM_RDONLY, SHM_REMAP, SHM_RND, SHM_STAT, SHM_STAT_ANY, SHM_UNLOCK, SHMLBA } from './constants.js';
 
 /** `struct ipc_perm` of a segment, with the C field names. */
@@ -142,7 +142,7 @@ export function shmat(shmid: number, shmaddr?: bigint | number | null, shmflg = 
  * @throws IpcError EINVAL when already detached.
  */
 export function shmdt(attachment: Attachment): void {
-  if (!(attachment instanceof Attachment)) throw invalidType('attachment', 'an Attachment from shmat()', attachment);
+  if (!isAttachment(attachment)) throw invalidType('attachment', 'an Attachment from shmat()', attachment);
   attachment.detach();
 }
 

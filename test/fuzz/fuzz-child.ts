@@ -80,7 +80,7 @@ function anyNumber(): number {
 
 /** Any value at all, biased to what the API takes. */
 function anything(depth = 0): unknown {
-  switch (int(22)) {
+  switch (int(23)) {
     case 0: return undefined;
     case 1: return null;
     case 2: case 3: case 4: return anyNumber();
@@ -100,6 +100,8 @@ function anything(depth = 0): unknown {
     case 18: return segments.length > 0 ? pick(segments) : 0;
     case 19: return sets.length > 0 ? pick(sets) : 0;
     case 20: return shms.length > 0 ? pick(shms) : new DataView(new ArrayBuffer(8));
+    // Impostors: they inherit the prototype, not the private state.
+    case 21: return Object.create(pick([SharedMemory.prototype, Attachment.prototype, ArrayBuffer.prototype, Uint8Array.prototype, SemaphoreSet.prototype]) as object);
     default: return AbortSignal.abort();
   }
 }
