@@ -256,11 +256,18 @@ export function semctl(semid: number, semnum: number, cmd: number, arg?: unknown
     case GETALL:
       return check(native.semctlGetAll(semid), 'semctl', explainCtl(semid, semnum, 'GETALL'));
     case SETALL: {
-      if (typeof arg !== 'object' || arg === null || typeof (arg as ArrayLike<number>).length !== 'number') {
-        throw invalidType('arg', 'an array of numbers (one per semaphore)', arg);
+      const notArray = (): TypeError => invalidType('arg', 'an array of numbers (one per semaphore)', arg);
+      if (typeof arg !== 'object' || arg === null) throw notArray();
+      let length: unknown;
+      try {
+        length = (arg as ArrayLike<number>).length;
+      } catch {
+        // A getter that refuses (a typed array's on an object that only inherits from one).
+        throw notArray();
       }
+      if (typeof length !== 'number') throw notArray();
+      validateInteger(length, 'arg.length', 0, Number.MAX_SAFE_INTEGER);
       const given = arg as ArrayLike<number>;
-      validateInteger(given.length, 'arg.length', 0, Number.MAX_SAFE_INTEGER);
       const nsems = (): number => check(native.semctlStat(semid, IPC_STAT), 'semctl', explainCtl(semid, semnum, 'SETALL'))[1].sem_nsems;
       const wrongLength = (n: number): RangeError => outOfRange('arg', `an array of ${n} values (one per semaphore of set ${semid})`, given);
       // Longer than any usable set (sem_num is 16-bit): compared with the set

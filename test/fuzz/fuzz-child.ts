@@ -337,6 +337,9 @@ function judge(name: string, error: unknown): void {
   if (error instanceof DOMException && error.name === 'AbortError') return;
   const code = (error as { code?: unknown } | null)?.code;
   if (typeof code === 'string') return;
+  // An impostor given as an options object: reading an option runs a getter
+  // it inherited, and JavaScript's own brand check refuses it (as for Node's classes).
+  if (error instanceof TypeError && /^Cannot read private member #\w+ from an object whose class did not declare it$/.test(error.message)) return;
   // A strict-mode assignment a view does not allow is JavaScript's own TypeError (documented).
   if (error instanceof TypeError && /Cannot (add|assign|set) |read only|not extensible|which has only a getter/.test(error.message)) return;
   const key = `${name}: ${(error as Error)?.name}: ${String((error as Error)?.message).slice(0, 160)}`;
