@@ -234,13 +234,14 @@ Napi::Value SemctlInfo(const Napi::CallbackInfo& info) {
 // ---------------------------------------------------------------------------
 // Asynchronous waits.
 //
-// Threads: every pending wait needs a thread blocked in semtimedop (the
-// kernel offers no other way to wait for a semaphore), so the number of
-// threads must grow with the number of pending waits; a fixed pool (libuv's
-// four) would starve. We keep a pool that grows on demand with small stacks
-// and lets a thread go after kIdleExit without work: under lock contention
-// waits come and go thousands of times a second, and reusing a parked thread
-// saves a thread creation (~10-30 µs, as much as the wake-up itself).
+// Threads: a wait in the kernel needs a thread blocked in semtimedop (the
+// kernel offers no other way to wait for a semaphore). How many run at once,
+// and which, is decided in TypeScript (src/wait-threads.ts): it starts at
+// most a fixed number of waits and queues the rest. Here a pool grows on
+// demand up to that number, with small stacks, and lets a thread go after
+// kIdleExit without work: under lock contention waits come and go thousands
+// of times a second, and reusing a parked thread saves a thread creation
+// (~10-30 µs, as much as the wake-up itself).
 //
 // Cancellation (AbortSignal, timeouts are the kernel's): a real-time signal
 // queued to the waiting thread interrupts semtimedop, which the kernel never
@@ -419,7 +420,6 @@ void Run(Job* job, Worker* w) {
     }
     w->current.store(nullptr);
   }
-  Deliver(job);
 }
 
 void* ThreadMain(void* arg) {
@@ -442,8 +442,15 @@ void* ThreadMain(void* arg) {
   }
   for (;;) {
     Run(job, w);
+    // Parked before the result goes out: a wait JavaScript starts in answer
+    // to it takes this thread instead of creating one, so there are never
+    // more threads than the waits TypeScript lets run at once.
+    {
+      std::lock_guard<std::mutex> lock(g_pool->m);
+      g_pool->idle++;
+    }
+    Deliver(job);
     std::unique_lock<std::mutex> lock(g_pool->m);
-    g_pool->idle++;
     while (g_pool->queue.empty()) {
       if (g_pool->cv.wait_for(lock, kIdleExit) == std::cv_status::timeout && g_pool->queue.empty()) {
         g_pool->idle--;

@@ -5,7 +5,8 @@ import { IPC_NOWAIT, IPC_PRIVATE, SEM_UNDO } from './sysv/constants.js';
 import { createSet, openSet, type SemaphoreSetOpenOptions } from './semaphore-set.js';
 import { invalidType, outOfRange, validateKey, validateMode, validateObject } from './validate.js';
 import { SemaphoreHandle } from './semaphore-handle.js';
-import { closedError, semopError, validateWaitOptions, waitOps, type WaitOptions } from './wait.js';
+import { closedError, semopError, validateWaitOptions, type WaitOptions } from './wait.js';
+import { waitOps } from './wait-queue.js';
 
 const { EAGAIN } = osConstants.errno;
 

@@ -1,8 +1,9 @@
-import { GETVAL, IPC_CREAT, IPC_EXCL, IPC_PRIVATE, IPC_RMID, IPC_STAT, SETALL, SETVAL } from './sysv/constants.js';
+import { GETVAL, IPC_CREAT, IPC_EXCL, IPC_INFO, IPC_PRIVATE, IPC_RMID, IPC_STAT, SETALL, SETVAL } from './sysv/constants.js';
 import { encodeSops, semctl, semget, type Sembuf } from './sysv/sem.js';
 import { invalidType, outOfRange, validateId, validateInteger, validateKey, validateMode, validateObject, INT32_MAX } from './validate.js';
 import { SemaphoreHandle } from './semaphore-handle.js';
-import { validateWaitOptions, waitOps, type WaitOptions } from './wait.js';
+import { validateWaitOptions, type WaitOptions } from './wait.js';
+import { waitOps } from './wait-queue.js';
 
 export type { WaitOptions } from './wait.js';
 
@@ -16,6 +17,33 @@ export interface SemaphoreSetCreateOptions {
   mode?: number;
   /** Initial values: one number for all, or one per semaphore; default 0. */
   initial?: number | readonly number[];
+}
+
+/**
+ * sem_num is a C unsigned short: semaphores beyond the 65,536th of a set
+ * could never be used, whatever SEMMSL a system allows.
+ */
+const MAX_ADDRESSABLE = 0x1_0000;
+
+/**
+ * Checks a set's size against the system's SEMMSL (IPC_INFO) before
+ * anything is allocated for it: a size the kernel refuses anyway must not
+ * first cost an array of that length.
+ */
+function validateCount(value: unknown): number {
+  const count = validateInteger(value, 'options.count', 1, INT32_MAX);
+  let semmsl = MAX_ADDRESSABLE;
+  try {
+    semmsl = semctl(0, 0, IPC_INFO).semmsl;
+  } catch {
+    // No IPC_INFO (not seen on Linux): the kernel still judges, and the addressable bound holds.
+  }
+  const max = Math.min(semmsl, MAX_ADDRESSABLE);
+  if (count > max) {
+    const why = semmsl <= MAX_ADDRESSABLE ? "SEMMSL, this system's limit of semaphores in a set" : 'sem_num is 16-bit';
+    throw outOfRange('options.count', `an integer >= 1 and <= ${max} (${why})`, value);
+  }
+  return count;
 }
 
 /** Where an existing set is found: its key or its id. */
@@ -81,12 +109,14 @@ export class SemaphoreSet extends SemaphoreHandle {
   /**
    * Creates a new set (never reuses an existing one: EEXIST if the key is
    * taken) with `count` semaphores set to `initial`.
-   * @throws IpcError EEXIST, EINVAL (count above SEMMSL), ENOSPC, ERANGE (initial above SEMVMX).
+   * @throws RangeError ERR_OUT_OF_RANGE when `count` is above SEMMSL (checked
+   *   before anything is allocated or created).
+   * @throws IpcError EEXIST, ENOSPC, ERANGE (initial above SEMVMX).
    */
   static create(options: SemaphoreSetCreateOptions): SemaphoreSet {
     const opts = validateObject(options, 'options');
     const key = opts.key === undefined ? IPC_PRIVATE : validateKey(opts.key, 'options.key');
-    const count = validateInteger(opts.count, 'options.count', 1, INT32_MAX);
+    const count = validateCount(opts.count);
     const mode = validateMode(opts.mode ?? 0o600, 'options.mode');
     let initial: number[];
     if (opts.initial === undefined || typeof opts.initial === 'number') {

@@ -4,7 +4,8 @@ import { semctl } from './sysv/sem.js';
 import { createSet, openSet, type SemaphoreSetOpenOptions } from './semaphore-set.js';
 import { validateInteger, validateKey, validateMode, validateObject, invalidType } from './validate.js';
 import { SemaphoreHandle } from './semaphore-handle.js';
-import { semopError, validateWaitOptions, waitOps, type WaitOptions } from './wait.js';
+import { semopError, validateWaitOptions, type WaitOptions } from './wait.js';
+import { waitOps } from './wait-queue.js';
 import { constants as osConstants } from 'node:os';
 
 const { EAGAIN } = osConstants.errno;

@@ -1,9 +1,13 @@
+import { constants as bufferConstants } from 'node:buffer';
+import { isAnyArrayBuffer } from 'node:util/types';
 import { IpcError, StateError } from './errors.js';
+
+const { MAX_LENGTH } = bufferConstants;
 import { ftok } from './sysv/ftok.js';
 import type { Attachment } from './sysv/attachment.js';
 import { IPC_CREAT, IPC_EXCL, IPC_PRIVATE, IPC_RMID, IPC_STAT, SHM_RDONLY } from './sysv/constants.js';
 import { shmat, shmctl, shmdt, shmget, type ShmidDs } from './sysv/shm.js';
-import { invalidType, validateId, validateKey, validateMode, validateObject, validateRange, validateSize } from './validate.js';
+import { invalidType, invalidValue, validateId, validateKey, validateMode, validateObject, validateRange, validateSize } from './validate.js';
 
 /** Where a segment is found: a key, a file and project id (ftok), or (open only) an id. */
 export interface SegmentAddress {
@@ -39,6 +43,21 @@ export interface OpenOrCreateOptions extends CreateOptions {
   readOnly?: boolean;
 }
 
+/** The bytes of what write() was given, or a TypeError naming `data`. */
+function bytesOf(data: unknown): Uint8Array {
+  if (typeof data === 'string') return new TextEncoder().encode(data);
+  let buffer: ArrayBufferLike;
+  if (isAnyArrayBuffer(data)) buffer = data;
+  else if (ArrayBuffer.isView(data)) buffer = data.buffer;
+  else throw invalidType('data', 'a string, an ArrayBuffer or an ArrayBufferView', data);
+  try {
+    return ArrayBuffer.isView(data) ? new Uint8Array(buffer, data.byteOffset, data.byteLength) : new Uint8Array(buffer);
+  } catch {
+    // V8 refuses a view of a detached buffer with a TypeError of its own.
+    throw invalidValue('data', 'its ArrayBuffer is detached (transferred, or its segment detached with shmdt), so it has no bytes to write', data);
+  }
+}
+
 /** How many times openOrCreate retries when a segment vanishes between create and open. */
 const OPEN_OR_CREATE_ATTEMPTS = 8;
 
@@ -53,6 +72,9 @@ function resolveKey(opts: SegmentAddress): number {
 
 /** @internal A SharedMemory's attachment, for shmkit's own layers (not exported from the package). */
 export let attachmentOf: (shm: SharedMemory) => Attachment;
+
+/** @internal Whether `value` is a SharedMemory (a brand check: inheriting its prototype is not enough). */
+export let isSharedMemory: (value: unknown) => value is SharedMemory;
 
 /**
  * A System V shared-memory segment attached to this process: the high-level
@@ -192,10 +214,26 @@ export class SharedMemory implements Disposable {
     return this.#attachment.buffer;
   }
 
-  /** A Uint8Array over the whole segment (zero-copy). Throws on a read-only attachment. */
+  /**
+   * A Uint8Array over the whole segment (zero-copy). Throws on a read-only
+   * attachment, and (`ERR_SHM_TOO_LARGE`) for a segment larger than a typed
+   * array can be in this Node.js (`buffer.constants.MAX_LENGTH`, 4 GiB in
+   * Node 20): use {@link read}, {@link write} or a view of a part,
+   * `new Uint8Array(shm.buffer, offset, length)`, for those.
+   */
   get bytes(): Uint8Array {
     this.#attachment.assertAttached('bytes');
-    this.#bytes ??= new Uint8Array(this.#attachment.buffer);
+    if (this.#bytes === undefined) {
+      const buffer = this.#attachment.buffer;
+      if (buffer.byteLength > MAX_LENGTH) {
+        throw new StateError(
+          'ERR_SHM_TOO_LARGE',
+          `bytes: segment ${this.id} has ${buffer.byteLength} bytes, more than one typed array can cover in this Node.js ` +
+            `(${MAX_LENGTH}, buffer.constants.MAX_LENGTH); use read(offset, length), write(offset, data) or new Uint8Array(shm.buffer, offset, length) for a part`,
+        );
+      }
+      this.#bytes = new Uint8Array(buffer);
+    }
     return this.#bytes;
   }
 
@@ -214,13 +252,10 @@ export class SharedMemory implements Disposable {
     if (this.readOnly) {
       throw new StateError('ERR_SHM_READ_ONLY', `write: segment ${this.id} is attached read-only`);
     }
-    let source: Uint8Array;
-    if (typeof data === 'string') source = new TextEncoder().encode(data);
-    else if (data instanceof ArrayBuffer) source = new Uint8Array(data);
-    else if (ArrayBuffer.isView(data)) source = new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
-    else throw invalidType('data', 'a string, an ArrayBuffer or an ArrayBufferView', data);
+    const source = bytesOf(data);
     const [start] = validateRange(offset, source.byteLength, this.size);
-    this.bytes.set(source, start);
+    // A view of just the written range: works at any offset, also in segments larger than `bytes` can cover.
+    new Uint8Array(this.#attachment.buffer, start, source.byteLength).set(source);
     return source.byteLength;
   }
 
@@ -250,5 +285,6 @@ export class SharedMemory implements Disposable {
 
   static {
     attachmentOf = (shm) => shm.#attachment;
+    isSharedMemory = (value): value is SharedMemory => typeof value === 'object' && value !== null && #attachment in value;
   }
 }

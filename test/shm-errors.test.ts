@@ -149,6 +149,37 @@ describe('shmat errors', () => {
     assert.ok(error instanceof RangeError);
     assert.match(error.message, /"shmflg"/);
   });
+
+  it('creating with SHM_NORESERVE is refused before the call: touching such a segment can be SIGBUS (found by the fuzz test)', async () => {
+    const result = await runNodeInPrivateIpc(`
+      import { IPC_CREAT, IPC_PRIVATE, SHM_HUGETLB, SHM_INFO, SHM_NORESERVE, shmctl, shmget } from 'SHMKIT';
+      const seen = [];
+      for (const extra of [SHM_NORESERVE, SHM_NORESERVE | SHM_HUGETLB]) {
+        try { shmget(IPC_PRIVATE, 4097, IPC_CREAT | 0o600 | extra); seen.push('created'); } catch (e) { seen.push(e.code + ' ' + e.message); }
+      }
+      console.log(JSON.stringify({ seen, used: shmctl(0, SHM_INFO).used_ids }));
+    `, [], { timeoutMs: 30_000 });
+    assertExitedCleanly(result);
+    const { seen, used } = lastJson<{ seen: string[]; used: number }>(result);
+    for (const line of seen) assert.match(line, /^ERR_OUT_OF_RANGE The value of "flags" is out of range. It must be without SHM_NORESERVE .*SIGBUS/);
+    assert.equal(used, 0, 'nothing was created');
+  });
+
+  it('an address below SHMLBA with SHM_RND is refused before the call: Linux would map it at address 0 for root (found by the fuzz test)', async () => {
+    // In a child, with a time limit: the mapping at 0 once aborted V8.
+    const result = await runNode(`
+      import { IPC_CREAT, IPC_PRIVATE, IPC_RMID, SHM_RND, shmat, shmctl, shmget } from 'SHMKIT';
+      const id = shmget(IPC_PRIVATE, 4096, IPC_CREAT | 0o600);
+      const seen = [];
+      for (const addr of [1n, 4095n, 1]) {
+        try { shmat(id, addr, SHM_RND); seen.push('attached'); } catch (e) { seen.push(e.code + ' ' + e.message); }
+      }
+      shmctl(id, IPC_RMID);
+      console.log(JSON.stringify(seen));
+    `, [], { timeoutMs: 30_000 });
+    assertExitedCleanly(result);
+    for (const line of lastJson<string[]>(result)) assert.match(line, /^ERR_OUT_OF_RANGE The value of "shmaddr" is out of range.*round it down to address 0/);
+  });
 });
 
 describe('shmdt errors', () => {

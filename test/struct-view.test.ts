@@ -226,6 +226,24 @@ describe('array views', () => {
     assert.equal(JSON.stringify(view), '{"a":3,"b":[0,0]}');
     assert.match(inspect(view), /a: 3/);
   });
+
+  test('JSON.stringify gives int64 and uint64 values as decimal strings, every digit kept, also nested and in arrays', () => {
+    const S = struct({ a: int64, b: array(uint64, 2), c: int32, n: struct({ d: int64 }) });
+    const view = S.view(new ArrayBuffer(S.size));
+    view.a = -(2n ** 63n);
+    view.b.set(1, 2n ** 64n - 1n);
+    view.c = 7;
+    view.n.d = 2n ** 53n + 1n;
+    const json = '{"a":"-9223372036854775808","b":["0","18446744073709551615"],"c":7,"n":{"d":"9007199254740993"}}';
+    assert.equal(JSON.stringify(view), json);
+    assert.equal(JSON.stringify(view.b), '["0","18446744073709551615"]');
+    assert.equal(JSON.stringify(view.n), '{"d":"9007199254740993"}');
+    assert.equal(JSON.stringify(array(int64, 2).view(new ArrayBuffer(16))), '["0","0"]');
+    // Snapshots (read) keep bigint; only JSON turns them into strings.
+    const buffer = new ArrayBuffer(S.size);
+    S.view(buffer).a = 5n;
+    assert.equal(S.read(buffer).a, 5n);
+  });
 });
 
 describe('struct view sources and offsets', () => {

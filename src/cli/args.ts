@@ -23,22 +23,61 @@ export const HELP_OPTION = { help: { type: 'boolean', short: 'h' } } as const;
  */
 export function parse<const O extends Options>(argv: string[], options: O, allowPositionals = false): Parsed<O> {
   try {
-    return parseArgs({ args: argv, options: { ...options, ...HELP_OPTION }, allowPositionals, strict: true }) as Parsed<O>;
+    return parseArgs({ args: joinNegativeValues(argv, options), options: { ...options, ...HELP_OPTION }, allowPositionals, strict: true }) as Parsed<O>;
   } catch (error) {
     const e = error as Error & { code?: string };
     const quoted = /'([^']*)'/.exec(e.message)?.[1];
     const arg = quoted?.split(' ')[0];
     switch (e.code) {
       case 'ERR_PARSE_ARGS_UNKNOWN_OPTION':
+        if (arg !== undefined && NEGATIVE_NUMBER.test(arg)) {
+          throw new UsageError(arg, 'ERR_OUT_OF_RANGE', allowPositionals ? 'is negative; ids and counts are 0 or more' : 'is a negative number, and this command takes no such argument');
+        }
         throw new UsageError(arg, 'ERR_UNKNOWN_OPTION', 'unknown option');
       case 'ERR_PARSE_ARGS_UNEXPECTED_POSITIONAL':
         throw new UsageError(arg, 'ERR_UNEXPECTED_ARGUMENT', 'this command takes no such argument');
       case 'ERR_PARSE_ARGS_INVALID_OPTION_VALUE':
+        if (/ambiguous/.test(e.message)) {
+          throw new UsageError(arg, 'ERR_INVALID_OPTION_VALUE', `needs a value (for one that starts with a dash, write ${arg}=-...)`);
+        }
         throw new UsageError(arg, 'ERR_INVALID_OPTION_VALUE', /missing/.test(e.message) ? 'needs a value' : 'takes no value');
       default:
         throw new UsageError(undefined, e.code ?? 'ERR_USAGE', e.message);
     }
   }
+}
+
+/** A negative number as a value: -5, -0x10, -1.5. */
+const NEGATIVE_NUMBER = /^-(\d|\.\d)/;
+
+/**
+ * parseArgs takes `--length -5` for an option without its value followed by
+ * an option `-5`. A negative number after an option that takes a value is
+ * that option's value: joined here (`--length=-5`, `-i-5`), so that the
+ * value's own parser can say what is wrong with it.
+ */
+function joinNegativeValues(argv: string[], options: Options): string[] {
+  const takesValue = (arg: string): boolean => {
+    if (arg.startsWith('--')) return !arg.includes('=') && options[arg.slice(2)]?.type === 'string';
+    if (/^-[^-]$/.test(arg)) return Object.values(options).some((o) => o.short === arg[1] && o.type === 'string');
+    return false;
+  };
+  const out: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i] as string;
+    if (arg === '--') {
+      out.push(...argv.slice(i));
+      break;
+    }
+    const next = argv[i + 1];
+    if (next !== undefined && NEGATIVE_NUMBER.test(next) && takesValue(arg)) {
+      out.push(arg.startsWith('--') ? `${arg}=${next}` : `${arg}${next}`);
+      i++;
+    } else {
+      out.push(arg);
+    }
+  }
+  return out;
 }
 
 function integer(text: string, name: string, radix: 'auto' | 8): bigint {
@@ -56,7 +95,7 @@ function integer(text: string, name: string, radix: 'auto' | 8): bigint {
 /** A segment or set id: a non-negative decimal (or 0x) int. */
 export function parseId(text: string, name = text): number {
   const value = integer(text, name, 'auto');
-  if (value < 0n || value > 0x7fff_ffffn) throw new UsageError(name, 'ERR_OUT_OF_RANGE', 'an id is an integer from 0 to 2147483647');
+  if (value < 0n || value > 0x7fff_ffffn) throw new UsageError(name, 'ERR_OUT_OF_RANGE', `'${text}' is out of range: an id is an integer from 0 to 2147483647`);
   return Number(value);
 }
 
@@ -82,6 +121,9 @@ const SUFFIX: Record<string, bigint> = { '': 1n, k: 1024n, m: 1024n ** 2n, g: 10
 /** A byte count or offset: decimal or 0x, optionally with K, M, G or T (powers of 1024, with or without "iB"). */
 export function parseBytes(text: string, name: string): number {
   const m = /^(0x[0-9a-f]+|\d+)\s*([kmgt]?)(?:i?b)?$/i.exec(text.trim());
+  if (!m && /^-(0x[0-9a-f]+|\d+)\s*([kmgt]?)(?:i?b)?$/i.test(text.trim())) {
+    throw new UsageError(name, 'ERR_OUT_OF_RANGE', `'${text}' is negative; a byte count or offset is 0 or more`);
+  }
   if (!m) throw new UsageError(name, 'ERR_INVALID_ARG_VALUE', `'${text}' is not a byte count (like 4096, 0x1000, 64K, 1M)`);
   const value = BigInt(m[1]!) * SUFFIX[m[2]!.toLowerCase()]!;
   if (value > BigInt(Number.MAX_SAFE_INTEGER)) throw new UsageError(name, 'ERR_OUT_OF_RANGE', `'${text}' is too large`);
@@ -91,6 +133,7 @@ export function parseBytes(text: string, name: string): number {
 /** A positive number of seconds (decimals allowed). */
 export function parseSeconds(text: string, name: string): number {
   const value = Number(text);
+  if (/^-\d*\.?\d+$/.test(text.trim())) throw new UsageError(name, 'ERR_OUT_OF_RANGE', `'${text}' is not a positive number of seconds`);
   if (!/^\d*\.?\d+$/.test(text.trim()) || !(value > 0)) throw new UsageError(name, 'ERR_INVALID_ARG_VALUE', `'${text}' is not a positive number of seconds`);
   return value;
 }

@@ -98,7 +98,7 @@ export function checkValue(type: Type, value: unknown, name: string): void {
       encodedLength(value, type.length, name);
       return;
     case 'array': {
-      if (typeof value !== 'object' || value === null || typeof (value as ArrayLike<unknown>).length !== 'number') {
+      if (typeof value !== 'object' || value === null || typeof lengthOf(value) !== 'number') {
         throw invalidType(name, 'an array', value);
       }
       const items = value as ArrayLike<unknown>;
@@ -143,6 +143,15 @@ export function storeValue(type: Type, dv: DataView, bytes: () => Uint8Array, of
       const method = `set${SCALARS[type.kind].dv}` as 'setInt32';
       (dv[method] as (offset: number, value: unknown, littleEndian: boolean) => void)(offset, value, LITTLE_ENDIAN);
     }
+  }
+}
+
+/** `value.length`, or undefined if reading it throws (a typed array's getter on an object that only inherits from one). */
+function lengthOf(value: object): unknown {
+  try {
+    return (value as ArrayLike<unknown>).length;
+  } catch {
+    return undefined;
   }
 }
 

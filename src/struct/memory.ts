@@ -2,9 +2,10 @@
 // Attachment or a SharedMemory, and the errors for memory that went away or
 // may not be written. A read-only attachment's buffer stays inside the
 // views: nothing here hands it to user code.
+import { isAnyArrayBuffer } from 'node:util/types';
 import { StateError } from '../errors.js';
-import { attachmentOf, SharedMemory } from '../shared-memory.js';
-import { Attachment, memoryOf } from '../sysv/attachment.js';
+import { attachmentOf, isSharedMemory, type SharedMemory } from '../shared-memory.js';
+import { isAttachment, memoryOf, type Attachment } from '../sysv/attachment.js';
 import { invalidType, outOfRange, validateSize } from '../validate.js';
 
 /** Memory a struct can be viewed, read or written in. A `SharedMemory` also works when read-only. */
@@ -32,13 +33,15 @@ export function regionOf(source: unknown, offset: unknown, size: number, operati
   let buffer: ArrayBufferLike;
   let base = 0;
   let limit: number;
-  if (source instanceof SharedMemory) attachment = attachmentOf(source);
-  else if (source instanceof Attachment) attachment = source;
+  // Brand checks: an object that only inherits a prototype has none of the private state.
+  if (isSharedMemory(source)) attachment = attachmentOf(source);
+  else if (isAttachment(source)) attachment = source;
   if (attachment !== undefined) {
     attachment.assertAttached(operation);
     buffer = memoryOf(attachment);
     limit = buffer.byteLength;
-  } else if (source instanceof ArrayBuffer || (typeof SharedArrayBuffer === 'function' && source instanceof SharedArrayBuffer)) {
+  } else if (isAnyArrayBuffer(source)) {
+    // A brand check: an object that only inherits from ArrayBuffer.prototype is not memory.
     buffer = source;
     limit = buffer.byteLength;
     if (limit === 0 && isDetached(buffer)) throw detachedError(operation);

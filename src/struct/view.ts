@@ -204,11 +204,24 @@ function decorate(cls: ViewClass, type: Composite): void {
   if (type.kind === 'struct' ? !type.layout.some((field) => field.name === 'toJSON') : true) {
     Object.defineProperty(prototype, 'toJSON', {
       value(this: object) {
-        return snapshot(this);
+        return jsonValue(snapshot(this));
       },
     });
   }
   if (type.kind === 'array') Object.setPrototypeOf(prototype, indexProxy(type.length));
+}
+
+/**
+ * JSON has no bigint (JSON.stringify throws on one): int64 and uint64
+ * values become decimal strings, which keep every digit.
+ */
+function jsonValue(value: unknown): unknown {
+  if (typeof value === 'bigint') return value.toString();
+  if (Array.isArray(value)) return value.map(jsonValue);
+  if (typeof value === 'object' && value !== null) {
+    return Object.fromEntries(Object.entries(value).map(([key, v]) => [key, jsonValue(v)]));
+  }
+  return value;
 }
 
 // Index access `view[i]` for arrays of any length without one accessor per

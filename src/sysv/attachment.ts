@@ -1,6 +1,9 @@
 import { check, StateError } from '../errors.js';
 import { native, type MappingHandle } from '../native.js';
-import { validateRange } from '../validate.js';
+import { constants as bufferConstants } from 'node:buffer';
+import { outOfRange, validateRange } from '../validate.js';
+
+const { MAX_LENGTH } = bufferConstants;
 
 /**
  * @internal The mapped memory of an attachment whatever its access mode, for
@@ -8,6 +11,9 @@ import { validateRange } from '../validate.js';
  * attachment must never hand its buffer to user code).
  */
 export let memoryOf: (attachment: Attachment) => ArrayBuffer;
+
+/** @internal Whether `value` is an Attachment (a brand check: inheriting its prototype is not enough). */
+export let isAttachment: (value: unknown) => value is Attachment;
 
 /**
  * A segment attached to this process (`shmat`). Its `buffer` is an ArrayBuffer
@@ -70,11 +76,16 @@ export class Attachment {
   read(offset = 0, length?: number): Uint8Array {
     this.assertAttached('read');
     const [start, count] = validateRange(offset, length, this.#buffer.byteLength);
+    if (count > MAX_LENGTH) {
+      // Checked before copying: a copy this large could not be returned anyway.
+      throw outOfRange(length === undefined ? 'length (default: to the end)' : 'length', `<= ${MAX_LENGTH}, the most one Uint8Array holds in this Node.js (buffer.constants.MAX_LENGTH); read a large segment in parts`, count);
+    }
     return new Uint8Array(this.#buffer.slice(start, start + count));
   }
 
   static {
     memoryOf = (attachment) => attachment.#buffer;
+    isAttachment = (value): value is Attachment => typeof value === 'object' && value !== null && #handle in value;
   }
 
   /** @internal */

@@ -3,7 +3,8 @@
 // semop that has to wait blocks the whole thread (and so Node's event loop)
 // until it can proceed. The high-level SemaphoreSet, Semaphore and Mutex
 // wait without blocking.
-import { check } from '../errors.js';
+import { constants as osConstants } from 'node:os';
+import { check, IpcError } from '../errors.js';
 import { native, type NativeSemStat } from '../native.js';
 import { invalidType, outOfRange, validateFlags, validateId, validateInteger, validateKey, validateObject, INT32_MAX, INT32_MIN, UINT32_MAX } from '../validate.js';
 import { GETALL, GETNCNT, GETPID, GETVAL, GETZCNT, IPC_INFO, IPC_RMID, IPC_SET, IPC_STAT, SEM_INFO, SEM_STAT, SEM_STAT_ANY, SETALL, SETVAL } from './constants.js';
@@ -78,15 +79,25 @@ function hex(key: number): string {
  * @internal Checks `sops` and packs it as (sem_num, sem_op, sem_flg)
  * triples for the addon.
  */
-export function encodeSops(sops: unknown, name = 'sops'): Int32Array {
+export function encodeSops(sops: unknown, name = 'sops', syscall = 'semop'): Int32Array {
   if (!Array.isArray(sops)) throw invalidType(name, 'an array of { sem_num, sem_op, sem_flg? }', sops);
+  // More operations than SEMOPM is the kernel's E2BIG; said before packing,
+  // so that a huge (even sparse) array costs nothing. 500 is the kernel's
+  // default SEMOPM: shorter arrays need not ask.
+  if (sops.length > 500) {
+    const semopm = check(native.semctlInfo(IPC_INFO), 'semctl', () => 'IPC_INFO')[1].semopm ?? 0;
+    if (sops.length > semopm) {
+      throw new IpcError(syscall, osConstants.errno.E2BIG, `nsops ${sops.length} is more than the system allows in one call (SEMOPM ${semopm})`);
+    }
+  }
   const packed = new Int32Array(sops.length * 3);
-  sops.forEach((sop: unknown, i) => {
-    const s = validateObject(sop, `${name}[${i}]`);
+  // An index loop, not forEach: a hole in the array is an error, not a skipped operation.
+  for (let i = 0; i < sops.length; i++) {
+    const s = validateObject(sops[i], `${name}[${i}]`);
     packed[3 * i] = validateInteger(s.sem_num, `${name}[${i}].sem_num`, 0, 0xffff);
     packed[3 * i + 1] = validateInteger(s.sem_op, `${name}[${i}].sem_op`, -0x8000, 0x7fff);
     packed[3 * i + 2] = s.sem_flg === undefined ? 0 : validateInteger(s.sem_flg, `${name}[${i}].sem_flg`, 0, 0x7fff);
-  });
+  }
   return packed;
 }
 
@@ -160,7 +171,7 @@ export function semop(semid: number, sops: readonly Sembuf[]): void {
  */
 export function semtimedop(semid: number, sops: readonly Sembuf[], timeoutMs: number | null | undefined): void {
   validateId(semid, 'semid');
-  const packed = encodeSops(sops);
+  const packed = encodeSops(sops, 'sops', 'semtimedop');
   let timeout = -1;
   if (timeoutMs !== null && timeoutMs !== undefined) {
     if (typeof timeoutMs !== 'number') throw invalidType('timeoutMs', 'of type number or null', timeoutMs);
@@ -245,16 +256,30 @@ export function semctl(semid: number, semnum: number, cmd: number, arg?: unknown
     case GETALL:
       return check(native.semctlGetAll(semid), 'semctl', explainCtl(semid, semnum, 'GETALL'));
     case SETALL: {
-      if (typeof arg !== 'object' || arg === null || typeof (arg as ArrayLike<number>).length !== 'number') {
-        throw invalidType('arg', 'an array of numbers (one per semaphore)', arg);
+      const notArray = (): TypeError => invalidType('arg', 'an array of numbers (one per semaphore)', arg);
+      if (typeof arg !== 'object' || arg === null) throw notArray();
+      let length: unknown;
+      try {
+        length = (arg as ArrayLike<number>).length;
+      } catch {
+        // A getter that refuses (a typed array's on an object that only inherits from one).
+        throw notArray();
       }
+      if (typeof length !== 'number') throw notArray();
+      validateInteger(length, 'arg.length', 0, Number.MAX_SAFE_INTEGER);
       const given = arg as ArrayLike<number>;
+      const nsems = (): number => check(native.semctlStat(semid, IPC_STAT), 'semctl', explainCtl(semid, semnum, 'SETALL'))[1].sem_nsems;
+      const wrongLength = (n: number): RangeError => outOfRange('arg', `an array of ${n} values (one per semaphore of set ${semid})`, given);
+      // Longer than any usable set (sem_num is 16-bit): compared with the set
+      // before anything is allocated or looped over for it.
+      if (given.length > 0x1_0000) {
+        const n = nsems();
+        if (given.length !== n) throw wrongLength(n);
+      }
       const values = new Uint16Array(given.length);
       for (let i = 0; i < given.length; i++) values[i] = validateInteger(given[i], `arg[${i}]`, 0, 0xffff);
-      const [, raw] = check(native.semctlStat(semid, IPC_STAT), 'semctl', explainCtl(semid, semnum, 'SETALL'));
-      if (values.length !== raw.sem_nsems) {
-        throw outOfRange('arg', `an array of ${raw.sem_nsems} values (one per semaphore of set ${semid})`, given);
-      }
+      const n = nsems();
+      if (values.length !== n) throw wrongLength(n);
       check(native.semctlSetAll(semid, values), 'semctl', explainCtl(semid, semnum, 'SETALL'));
       return;
     }

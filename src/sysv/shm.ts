@@ -3,8 +3,8 @@
 import { check, IpcError } from '../errors.js';
 import { native, type NativeShmStat } from '../native.js';
 import { invalidType, outOfRange, validateFlags, validateId, validateInteger, validateKey, validateObject, validateSize, UINT32_MAX } from '../validate.js';
-import { Attachment } from './attachment.js';
-import { IPC_INFO, IPC_RMID, IPC_SET, IPC_STAT, SHM_INFO, SHM_LOCK, SHM_RDONLY, SHM_REMAP, SHM_STAT, SHM_STAT_ANY, SHM_UNLOCK } from './constants.js';
+import { Attachment, isAttachment } from './attachment.js';
+import { IPC_CREAT, IPC_INFO, IPC_RMID, IPC_SET, IPC_STAT, SHM_INFO, SHM_NORESERVE, SHM_LOCK, SHM_RDONLY, SHM_REMAP, SHM_RND, SHM_STAT, SHM_STAT_ANY, SHM_UNLOCK, SHMLBA } from './constants.js';
 
 /** `struct ipc_perm` of a segment, with the C field names. */
 export interface IpcPerm {
@@ -74,12 +74,20 @@ function hex(key: number): string {
 /**
  * `shmget(2)`: the id of the segment for `key`, created if `flags` has
  * IPC_CREAT. The low 9 bits of `flags` are the permission bits of a new segment.
+ * Unlike C, SHM_NORESERVE is refused (RangeError): touching such a segment
+ * when memory is short is SIGBUS, which would kill the process.
  * @throws IpcError EEXIST, ENOENT, EINVAL (size), EACCES, ENOSPC, ENOMEM.
  */
 export function shmget(key: number, size: number, flags: number): number {
   const k = validateKey(key);
   validateSize(size, 'size');
   validateFlags(flags, 'flags');
+  if ((flags & IPC_CREAT) !== 0 && (flags & SHM_NORESERVE) !== 0) {
+    // Without a reservation a later access to the memory can fail with
+    // SIGBUS (huge pages, or swap, that are not there), which kills the
+    // process: no JavaScript may be able to do that through shmkit.
+    throw outOfRange('flags', 'without SHM_NORESERVE (a segment without reserved memory can kill the process with SIGBUS when it is touched)', flags);
+  }
   return check(native.shmget(k, size, flags), 'shmget', (code) => {
     const args = `key ${hex(k)}, size ${size}`;
     switch (code) {
@@ -111,6 +119,11 @@ export function shmat(shmid: number, shmaddr?: bigint | number | null, shmflg = 
   if (addr !== 0n && (shmflg & SHM_REMAP) !== 0) {
     throw outOfRange('shmflg', 'without SHM_REMAP when shmaddr is given (it would unmap memory in use)', shmflg);
   }
+  if (addr !== 0n && (shmflg & SHM_RND) !== 0 && addr < BigInt(SHMLBA)) {
+    // Linux rounds it down to 0 and still maps there (MAP_FIXED) for a
+    // privileged process: memory at the null address, which no buffer may have.
+    throw outOfRange('shmaddr', `0 (the kernel chooses) or >= SHMLBA (${SHMLBA}) with SHM_RND, which would round it down to address 0`, addr);
+  }
   const result = check(native.shmat(shmid, addr, shmflg), 'shmat', (code) => {
     switch (code) {
       case 'EACCES': return `shmid ${shmid}: the segment's permission bits deny this user`;
@@ -129,7 +142,7 @@ export function shmat(shmid: number, shmaddr?: bigint | number | null, shmflg = 
  * @throws IpcError EINVAL when already detached.
  */
 export function shmdt(attachment: Attachment): void {
-  if (!(attachment instanceof Attachment)) throw invalidType('attachment', 'an Attachment from shmat()', attachment);
+  if (!isAttachment(attachment)) throw invalidType('attachment', 'an Attachment from shmat()', attachment);
   attachment.detach();
 }
 

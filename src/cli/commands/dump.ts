@@ -7,11 +7,16 @@ import { onSegment } from '../segments.js';
 /** How much of a segment is copied out at once by dump and cat. */
 const CHUNK = 1 << 20;
 
-/** dump's and cat's arguments: ID [--offset N] [--length N]. */
-export function regionArgs(argv: string[]): { id: number; arg: string; offset?: string; length?: string } {
+/** dump's and cat's arguments: ID [--offset N] [--length N], all parsed before the segment is touched. */
+export function regionArgs(argv: string[]): { id: number; arg: string; offset?: number; length?: number } {
   const { values, positionals } = parse(argv, { offset: { type: 'string' }, length: { type: 'string' } }, true);
   const [id, arg] = oneId(positionals);
-  return { id, arg, offset: values.offset, length: values.length };
+  return {
+    id,
+    arg,
+    offset: values.offset === undefined ? undefined : parseBytes(values.offset, '--offset'),
+    length: values.length === undefined ? undefined : parseBytes(values.length, '--length'),
+  };
 }
 
 /** The bytes of [offset, offset + length) in copies of at most CHUNK bytes. */
@@ -27,11 +32,10 @@ export function oneId(positionals: string[]): [number, string] {
 }
 
 /** Checks --offset and --length against the segment's size; returns [offset, length]. */
-export function region(size: number, offsetText: string | undefined, lengthText: string | undefined): [number, number] {
-  const offset = offsetText === undefined ? 0 : parseBytes(offsetText, '--offset');
+export function region(size: number, offsetArg: number | undefined, length: number | undefined): [number, number] {
+  const offset = offsetArg ?? 0;
   if (offset > size) throw new CliError('--offset', 'ERR_OUT_OF_RANGE', `${offset} is past the end of the ${size}-byte segment`);
-  if (lengthText === undefined) return [offset, size - offset];
-  const length = parseBytes(lengthText, '--length');
+  if (length === undefined) return [offset, size - offset];
   if (length > size - offset) throw new CliError('--length', 'ERR_OUT_OF_RANGE', `${length} bytes from offset ${offset} run past the end of the ${size}-byte segment`);
   return [offset, length];
 }

@@ -1,0 +1,226 @@
+// Semaphore operations that wait without blocking the event loop, in FIFO
+// queues. An operation is first tried at once (IPC_NOWAIT, no thread). One
+// that has to wait joins the queue of its kind: the pending waits of this
+// process with the same set and the same operations (semaphores, values,
+// flags). Only the queue's first wait is in the kernel, on one addon thread
+// (wait-threads.ts); when it completes, the next ones are tried at once, in
+// order, and the first that has to wait takes the thread. So any number of
+// pending waits costs one thread per kind, and waits of one kind complete in
+// the order they were made.
+//
+// Exactness: a wait that never reached the kernel has changed nothing when
+// it times out or is aborted. The one in the kernel times out there
+// (semtimedop), which changes nothing either; an abort interrupts its call,
+// and if the operation won that race it is given back when that can be done
+// exactly. Removal of the set (EIDRM) ends every wait of the queue, as the
+// kernel ends every waiter.
+import { constants as osConstants } from 'node:os';
+import { IpcError } from './errors.js';
+import { native } from './native.js';
+import { IPC_NOWAIT, SEM_UNDO } from './sysv/constants.js';
+import { abortError, closedError, semopError, timeoutError, type ValidWaitOptions } from './wait.js';
+import { runOnThread, type ThreadWaitHandle } from './wait-threads.js';
+
+const { EAGAIN, ECANCELED, EIDRM, ETIMEDOUT } = osConstants.errno;
+
+interface Waiter {
+  readonly queue: Queue;
+  readonly timeoutMs: number | undefined;
+  readonly deadline: number | undefined;  // performance.now() scale
+  readonly signal: AbortSignal | undefined;
+  readonly closed: AbortSignal | undefined;
+  readonly what: string;
+  readonly resolve: () => void;
+  readonly reject: (error: unknown) => void;
+  cause: 'abort' | 'close' | 'timeout' | undefined;
+  thread: ThreadWaitHandle | undefined;  // the first of its queue, handed to the threads
+  timer: NodeJS.Timeout | undefined;
+  settled: boolean;
+  onAbort: () => void;
+  onClose: () => void;
+}
+
+interface Queue {
+  readonly key: string;
+  readonly semid: number;
+  readonly sops: Int32Array;
+  readonly waiters: Waiter[];  // waiters[0] is the one in (or queued for) the kernel
+}
+
+const queues = new Map<string, Queue>();
+
+function withNoWait(sops: Int32Array): Int32Array {
+  const copy = sops.slice();
+  for (let i = 2; i < copy.length; i += 3) copy[i] = (copy[i] ?? 0) | IPC_NOWAIT;
+  return copy;
+}
+
+function allNoWait(sops: Int32Array): boolean {
+  for (let i = 2; i < sops.length; i += 3) if (((sops[i] ?? 0) & IPC_NOWAIT) === 0) return false;
+  return true;
+}
+
+/**
+ * Undoes an operation that completed although its wait was aborted: every
+ * non-zero sem_op negated, with the same SEM_UNDO (so undo adjustments
+ * return too), all at once or not at all. False if that is not possible
+ * exactly (another process took what an increment gave, or the set is gone).
+ */
+function giveBack(semid: number, sops: Int32Array): boolean {
+  const inverse: number[] = [];
+  for (let i = 0; i < sops.length; i += 3) {
+    const op = sops[i + 1] ?? 0;
+    if (op !== 0) inverse.push(sops[i] ?? 0, -op, ((sops[i + 2] ?? 0) & SEM_UNDO) | IPC_NOWAIT);
+  }
+  if (inverse.length === 0) return true;
+  return native.semop(semid, Int32Array.from(inverse), -1) === 0;
+}
+
+function interruptedError(w: Waiter): unknown {
+  if (w.cause === 'close') return closedError(w.what);
+  if (w.cause === 'timeout') return timeoutError(w.queue.semid, w.timeoutMs ?? 0);
+  return abortError(w.signal);
+}
+
+function settle(w: Waiter, error?: unknown): void {
+  if (w.settled) return;
+  w.settled = true;
+  if (w.timer !== undefined) clearTimeout(w.timer);
+  w.signal?.removeEventListener('abort', w.onAbort);
+  w.closed?.removeEventListener('abort', w.onClose);
+  if (error === undefined) w.resolve();
+  else w.reject(error);
+}
+
+function remove(w: Waiter): void {
+  const i = w.queue.waiters.indexOf(w);
+  if (i >= 0) w.queue.waiters.splice(i, 1);
+  if (w.queue.waiters.length === 0 && queues.get(w.queue.key) === w.queue) queues.delete(w.queue.key);
+}
+
+/** The first wait of the queue goes to the kernel, on a thread. */
+function startFirst(w: Waiter): void {
+  const handle = runOnThread({
+    semid: w.queue.semid,
+    sops: w.queue.sops,
+    deadline: w.deadline,
+    done: (result, noThread) => finishFirst(w, result, noThread === true),
+  });
+  // The handle may already be done (no thread could be started at all).
+  if (!w.settled) w.thread = handle;
+}
+
+/** The kernel's answer for the first wait of a queue. */
+function finishFirst(w: Waiter, result: number, noThread: boolean): void {
+  w.thread = undefined;
+  const { semid, sops } = w.queue;
+  if (noThread) {
+    settle(w, new IpcError('pthread_create', -result, 'could not start a thread to wait on (no thread of the addon is running)'));
+  } else if (result === 0) {
+    // Completed, but perhaps after an abort or a disposal: then it must not count.
+    if (w.cause !== undefined && w.cause !== 'timeout' && giveBack(semid, sops)) settle(w, interruptedError(w));
+    else settle(w);
+  } else if (result === -ECANCELED || (w.cause !== undefined && result === -ETIMEDOUT)) {
+    settle(w, interruptedError(w));
+  } else if (result === -ETIMEDOUT) {
+    settle(w, timeoutError(semid, w.timeoutMs ?? 0));
+  } else if (result === -EIDRM) {
+    // The set was removed: the kernel ends every waiter, and so do we.
+    for (const other of w.queue.waiters.splice(0)) settle(other, semopError(semid, sops, EIDRM));
+  } else {
+    settle(w, semopError(semid, sops, -result));
+  }
+  remove(w);
+  advance(w.queue);
+}
+
+/**
+ * After the first wait of a queue ended: the next ones are tried at once, in
+ * order; the first that would have to wait goes to the kernel.
+ */
+function advance(queue: Queue): void {
+  while (queue.waiters.length > 0) {
+    const next = queue.waiters[0] as Waiter;
+    if (next.thread !== undefined) return;  // already in the kernel
+    const now = native.semop(queue.semid, withNoWait(queue.sops), -1);
+    if (now === -EAGAIN) {
+      startFirst(next);
+      return;
+    }
+    settle(next, now === 0 ? undefined : semopError(queue.semid, queue.sops, -now));
+    remove(next);
+  }
+}
+
+/** An abort, a disposal or the time limit of a wait. */
+function interrupt(w: Waiter, cause: 'abort' | 'close' | 'timeout'): void {
+  if (w.settled) return;
+  if (w.thread !== undefined) {
+    // The kernel keeps its own time limit (semtimedop): that answer is exact.
+    if (cause === 'timeout' && w.thread.inKernel) return;
+    w.cause ??= cause;
+    w.thread.cancel();
+    return;
+  }
+  w.cause ??= cause;
+  // Never reached the kernel: nothing to undo.
+  settle(w, interruptedError(w));
+  remove(w);
+}
+
+/**
+ * @internal Performs `sops` (packed triples) on set `semid` atomically,
+ * waiting without blocking the event loop. `closed` aborts the wait with the
+ * handle's closed error (the handle was disposed).
+ */
+export function waitOps(semid: number, sops: Int32Array, options: ValidWaitOptions, closed?: AbortSignal, what = 'op'): Promise<void> {
+  const { timeoutMs, signal } = options;
+  if (signal?.aborted) return Promise.reject(abortError(signal));
+  if (closed?.aborted) return Promise.reject(closedError(what));
+  const key = `${semid}:${sops.join(',')}`;
+  let queue = queues.get(key);
+  // With waits of its kind pending, a new one queues behind them (FIFO),
+  // unless it only wants what is possible at once.
+  if (queue === undefined || timeoutMs === 0) {
+    const now = native.semop(semid, withNoWait(sops), -1);
+    if (now === 0) return Promise.resolve();
+    if (now !== -EAGAIN || allNoWait(sops)) return Promise.reject(semopError(semid, sops, -now));
+    if (timeoutMs === 0) return Promise.reject(timeoutError(semid, 0));
+  }
+  if (queue === undefined) {
+    queue = { key, semid, sops: sops.slice(), waiters: [] };
+    queues.set(key, queue);
+  }
+  const q = queue;
+  return new Promise<void>((resolve, reject) => {
+    const w: Waiter = {
+      queue: q,
+      timeoutMs,
+      deadline: timeoutMs === undefined ? undefined : performance.now() + timeoutMs,
+      signal,
+      closed,
+      what,
+      resolve,
+      reject,
+      cause: undefined,
+      thread: undefined,
+      timer: undefined,
+      settled: false,
+      onAbort: () => interrupt(w, 'abort'),
+      onClose: () => interrupt(w, 'close'),
+    };
+    signal?.addEventListener('abort', w.onAbort, { once: true });
+    closed?.addEventListener('abort', w.onClose, { once: true });
+    // Waits behind the first keep time here; the first one's limit is the kernel's.
+    if (timeoutMs !== undefined) w.timer = setTimeout(() => interrupt(w, 'timeout'), timeoutMs);
+    q.waiters.push(w);
+    if (q.waiters.length === 1) startFirst(w);
+  });
+}
+
+/** @internal For tests: how many waits are pending in this process, and in how many queues. */
+export function pendingWaitStats(): { waits: number; queues: number } {
+  let waits = 0;
+  for (const q of queues.values()) waits += q.waiters.length;
+  return { waits, queues: queues.size };
+}

@@ -1,0 +1,151 @@
+// The addon's waiting threads, as a bounded resource. A semaphore wait that
+// has to sleep needs a thread of the addon blocked in semtimedop; at most
+// MAX_WAIT_THREADS run at once, however many waits are pending, so waits can
+// never exhaust the machine's threads or pids. Waits beyond the bound queue
+// here (they do not fail) and take turns: while any is queued, a wait that
+// has had a thread for QUANTUM_MS is interrupted (which changes nothing: an
+// interrupted semtimedop has done nothing) and goes to the back of the
+// queue, so every wait is in the kernel regularly and none starves.
+import { constants as osConstants } from 'node:os';
+import { native } from './native.js';
+
+const { ECANCELED } = osConstants.errno;
+
+/** Most addon threads waiting at once, for the whole process. */
+export const MAX_WAIT_THREADS = 32;
+
+/** How long a wait keeps its thread while others queue for one. */
+export const QUANTUM_MS = 50;
+
+/**
+ * A wait handed to the threads. `done` runs once, with semtimedop's 0 or
+ * negative errno, or with pthread_create's when no thread could be started.
+ */
+export interface ThreadWait {
+  readonly semid: number;
+  readonly sops: Int32Array;
+  /** performance.now() by which the kernel must give up (ETIMEDOUT), or undefined. */
+  readonly deadline: number | undefined;
+  readonly done: (result: number, noThread?: boolean) => void;
+}
+
+interface Job {
+  wait: ThreadWait;
+  token: number;       // the addon's token while running, else 0
+  started: number;     // performance.now() when it got its thread
+  cancelled: boolean;  // the owner gave up: report ECANCELED (or what won the race)
+  preempted: boolean;  // interrupted to let another wait have the thread
+}
+
+const running = new Map<number, Job>();
+const ready: Job[] = [];
+let initialized = false;
+let rotation: NodeJS.Timeout | undefined;
+
+function dispatch(token: number, result: number): void {
+  const job = running.get(token);
+  if (job === undefined) return;
+  running.delete(token);
+  job.token = 0;
+  if (result === -ECANCELED && job.preempted && !job.cancelled) {
+    // Interrupted for another wait's turn: nothing happened, queue again.
+    job.preempted = false;
+    ready.push(job);
+  } else {
+    job.wait.done(result);
+  }
+  fill();
+}
+
+/** Starts queued waits while threads are free. */
+function fill(): void {
+  while (ready.length > 0 && running.size < MAX_WAIT_THREADS) {
+    const job = ready.shift() as Job;
+    if (!start(job)) break;
+  }
+  if (ready.length > 0) rotation ??= setInterval(rotate, QUANTUM_MS).unref();
+  else if (rotation !== undefined) {
+    clearInterval(rotation);
+    rotation = undefined;
+  }
+}
+
+/** Gives the job a thread; false (job queued again) if the addon could not start one. */
+function start(job: Job): boolean {
+  let timeoutMs = -1;
+  if (job.wait.deadline !== undefined) timeoutMs = Math.max(0, job.wait.deadline - performance.now());
+  const token = native.semWaitStart(job.wait.semid, job.wait.sops, timeoutMs);
+  if (token < 0) {
+    if (running.size === 0) {
+      // No thread at all, and none will come free: this wait cannot be served.
+      job.wait.done(token, true);
+      return true;
+    }
+    ready.unshift(job);
+    return false;
+  }
+  job.token = token;
+  job.started = performance.now();
+  running.set(token, job);
+  return true;
+}
+
+/** One tick of the turns: interrupts the longest-running waits, one per queued wait. */
+function rotate(): void {
+  const now = performance.now();
+  const candidates = [...running.values()]
+    .filter((job) => !job.preempted && !job.cancelled && now - job.started >= QUANTUM_MS)
+    .sort((a, b) => a.started - b.started);
+  const waiting = ready.length - [...running.values()].filter((job) => job.preempted).length;
+  for (const job of candidates.slice(0, Math.max(0, waiting))) {
+    job.preempted = true;
+    native.semWaitCancel(job.token);
+  }
+}
+
+/** A wait given to the threads, which its owner can take back. */
+export interface ThreadWaitHandle {
+  /**
+   * Gives up the wait. If it was still queued, `done` runs at once with
+   * ECANCELED; if it is in the kernel, its thread is interrupted and `done`
+   * gets ECANCELED, or 0 if the operation won the race, or what else happened first.
+   */
+  cancel(): void;
+  /** Whether the wait is in the kernel now (on a thread), rather than queued for one. */
+  readonly inKernel: boolean;
+}
+
+/** Runs `wait` on an addon thread as soon as one is free. */
+export function runOnThread(wait: ThreadWait): ThreadWaitHandle {
+  if (!initialized) {
+    native.semWaitInit(dispatch);
+    initialized = true;
+  }
+  const job: Job = { wait, token: 0, started: 0, cancelled: false, preempted: false };
+  ready.push(job);
+  fill();
+  return {
+    cancel(): void {
+      if (job.cancelled) return;
+      job.cancelled = true;
+      if (job.token !== 0) {
+        native.semWaitCancel(job.token);
+        return;
+      }
+      const i = ready.indexOf(job);
+      if (i >= 0) {
+        ready.splice(i, 1);
+        fill();
+        wait.done(-ECANCELED);
+      }
+    },
+    get inKernel(): boolean {
+      return job.token !== 0;
+    },
+  };
+}
+
+/** @internal For tests: how many waits have a thread and how many queue for one. */
+export function waitThreadStats(): { running: number; queued: number } {
+  return { running: running.size, queued: ready.length };
+}

@@ -1,0 +1,47 @@
+// IpcError can be made by a program too (to wrap its own failures in the
+// same shape): with an errno number of either sign or an errno name. Wrong
+// arguments are a TypeError or RangeError naming the argument, not a
+// message from deep inside the addon.
+import assert from 'node:assert/strict';
+import { constants as os } from 'node:os';
+import { getSystemErrorName } from 'node:util';
+import { describe, it } from 'node:test';
+import { IpcError } from '../src/index.js';
+import { thrown } from './helpers/shm.js';
+
+describe('new IpcError', () => {
+  it('takes an errno name, a positive errno as in C, or a negative one as in Node, and says the same for each', () => {
+    const byName = new IpcError('shmget', 'EEXIST', 'key 0x1234');
+    const positive = new IpcError('shmget', os.errno.EEXIST, 'key 0x1234');
+    const negative = new IpcError('shmget', -os.errno.EEXIST, 'key 0x1234');
+    for (const e of [byName, positive, negative]) {
+      assert.ok(e instanceof Error);
+      assert.equal(e.name, 'IpcError');
+      assert.equal(e.code, 'EEXIST');
+      assert.equal(e.errno, os.errno.EEXIST);
+      assert.equal(getSystemErrorName(-e.errno), 'EEXIST');
+      assert.equal(e.syscall, 'shmget');
+      assert.equal(e.message, 'shmget: EEXIST (File exists): key 0x1234');
+    }
+    assert.equal(new IpcError('semop', 'EIDRM').message, 'semop: EIDRM (Identifier removed)');
+  });
+
+  it('refuses what is not an errno or a syscall with a coded TypeError or RangeError naming the argument', () => {
+    const cases: Array<[unknown[], string, RegExp]> = [
+      [['x', 'y'], 'ERR_OUT_OF_RANGE', /"errno".*an errno name such as 'EEXIST'.*Received type string \('y'\)/],
+      [['x', 0], 'ERR_OUT_OF_RANGE', /"errno".*non-zero integer/],
+      [['x', 1.5], 'ERR_OUT_OF_RANGE', /"errno"/],
+      [['x', 1e9], 'ERR_OUT_OF_RANGE', /"errno"/],
+      [['x', {}], 'ERR_INVALID_ARG_TYPE', /"errno" argument must be of type number or string/],
+      [['x'], 'ERR_INVALID_ARG_TYPE', /"errno" argument/],
+      [[1, 2], 'ERR_INVALID_ARG_TYPE', /"syscall" argument must be of type string/],
+      [['x', 2, 3], 'ERR_INVALID_ARG_TYPE', /"detail" argument must be of type string/],
+    ];
+    for (const [args, code, message] of cases) {
+      const error = thrown(() => new (IpcError as unknown as new (...a: unknown[]) => IpcError)(...args)) as Error & { code?: string };
+      assert.ok(error instanceof TypeError || error instanceof RangeError, `${JSON.stringify(args)}: ${String(error)}`);
+      assert.equal(error.code, code, error.message);
+      assert.match(error.message, message);
+    }
+  });
+});

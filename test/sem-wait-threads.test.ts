@@ -1,0 +1,174 @@
+// Pending semaphore waits share a bounded number of threads: waits of one
+// kind (same set, same operations) queue behind one thread in FIFO order,
+// waits of many kinds take turns on at most MAX_WAIT_THREADS threads, and
+// none fails or starves for lack of a thread. Queued waits keep the exact
+// semantics of a wait in the kernel: a time limit or an abort changes
+// nothing, and removing the set ends them all with EIDRM. Thread counts are
+// measured in fresh child processes (/proc/self/task), each with a time limit.
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { GETNCNT, IpcError, SemaphoreSet, Semaphore, semctl } from '../src/index.js';
+import { MAX_WAIT_THREADS } from '../src/wait-threads.js';
+import { pendingWaitStats } from '../src/wait-queue.js';
+import { assertNoLeaks, removeSetsAfterEach } from './helpers/ipc.js';
+import { assertExitedCleanly, lastJson, runNode } from './helpers/processes.js';
+import { waitFor } from './helpers/shm.js';
+
+assertNoLeaks();
+
+const made = removeSetsAfterEach();
+
+/** Where the children find the internal counters. */
+const WAIT_THREADS = new URL('../src/wait-threads.js', import.meta.url).href;
+
+function newSemaphore(initial = 0): Semaphore {
+  const sem = Semaphore.create({ initial });
+  made.push(sem.id);
+  return sem;
+}
+
+function newSet(count: number): SemaphoreSet {
+  const set = SemaphoreSet.create({ count });
+  made.push(set.id);
+  return set;
+}
+
+/** Outcome of every promise, by index: 'ok' or the rejection's code or name. */
+function outcomes(promises: Promise<unknown>[]): Promise<string[]> {
+  // An AbortError is a DOMException, whose numeric code is not the point.
+  const name = (e: { code?: unknown; name?: string }): string => (e.name === 'AbortError' ? e.name : String(e.code));
+  return Promise.all(promises.map((p) => p.then(() => 'ok', name)));
+}
+
+describe('pending waits share a bounded number of threads', () => {
+  it('5,000 pending acquires on one Semaphore use at most 64 extra threads, and all complete in the order they were made', async () => {
+    const sem = newSemaphore();
+    const child = runNode(`
+      import { readdirSync } from 'node:fs';
+      import { readFile } from 'node:fs/promises';
+      import { GETNCNT, Semaphore, semctl } from 'SHMKIT';
+      const threads = () => readdirSync('/proc/self/task').length;
+      await readFile('/proc/self/stat'); // libuv's pool starts before the baseline
+      const sem = Semaphore.open({ id: Number(process.argv[1]) });
+      const before = threads();
+      const order = [];
+      const waits = Array.from({ length: 5000 }, (_, i) => sem.acquire().then(() => order.push(i)));
+      while (semctl(sem.id, 0, GETNCNT) < 1) await new Promise((r) => setTimeout(r, 5));
+      await new Promise((r) => setTimeout(r, 200)); // time for any thread that would still start
+      const during = threads();
+      const doneEarly = order.length;
+      sem.release(5000);
+      await Promise.all(waits);
+      const inOrder = order.every((v, i) => v === i);
+      console.log(JSON.stringify({ extra: during - before, doneEarly, done: order.length, inOrder, value: sem.value }));
+    `, [String(sem.id)], { timeoutMs: 60_000 });
+    const result = await child;
+    assertExitedCleanly(result);
+    const r = lastJson<{ extra: number; doneEarly: number; done: number; inOrder: boolean; value: number }>(result);
+    assert.ok(r.extra <= 64, `${r.extra} extra threads for 5,000 pending waits`);
+    assert.deepEqual({ doneEarly: r.doneEarly, done: r.done, inOrder: r.inOrder, value: r.value }, { doneEarly: 0, done: 5000, inOrder: true, value: 0 });
+  });
+
+  it(`waits on 200 different sets use at most ${MAX_WAIT_THREADS} threads, take turns, and each completes when its set is released`, async () => {
+    const sets = Array.from({ length: 200 }, () => newSet(1));
+    const child = runNode(`
+      import { readdirSync } from 'node:fs';
+      import { readFile } from 'node:fs/promises';
+      import { SemaphoreSet } from 'SHMKIT';
+      import { waitThreadStats } from '${WAIT_THREADS}';
+      const threads = () => readdirSync('/proc/self/task').length;
+      await readFile('/proc/self/stat');
+      const sets = process.argv.slice(1).map((id) => SemaphoreSet.open({ id: Number(id) }));
+      const before = threads();
+      const done = new Set();
+      const waits = sets.map((set, i) => set.op([{ sem_num: 0, sem_op: -1 }]).then(() => done.add(i)));
+      await new Promise((r) => setTimeout(r, 300));
+      const stats = waitThreadStats();
+      const extra = threads() - before;
+      // The last sets' waits were queued for a thread: releasing them still completes them.
+      const last = sets.slice(-20);
+      for (const set of last) await set.op([{ sem_num: 0, sem_op: 1 }]);
+      while (done.size < 20) await new Promise((r) => setTimeout(r, 5));
+      const lastDone = [...done].every((i) => i >= 180);
+      for (const set of sets.slice(0, -20)) await set.op([{ sem_num: 0, sem_op: 1 }]);
+      await Promise.all(waits);
+      console.log(JSON.stringify({ extra, stats, lastDone, done: done.size, values: sets.map((s) => s.get(0)).reduce((a, b) => a + b) }));
+    `, sets.map((s) => String(s.id)), { timeoutMs: 60_000 });
+    const result = await child;
+    assertExitedCleanly(result);
+    const r = lastJson<{ extra: number; stats: { running: number; queued: number }; lastDone: boolean; done: number; values: number }>(result);
+    assert.ok(r.extra <= MAX_WAIT_THREADS, `${r.extra} extra threads for 200 kinds of wait`);
+    assert.deepEqual(r.stats, { running: MAX_WAIT_THREADS, queued: 200 - MAX_WAIT_THREADS });
+    assert.deepEqual({ lastDone: r.lastDone, done: r.done, values: r.values }, { lastDone: true, done: 200, values: 0 });
+  });
+
+  it('waits beyond the thread bound keep their time limits and aborts, and change nothing', async () => {
+    const sets = Array.from({ length: MAX_WAIT_THREADS + 10 }, () => newSet(1));
+    const child = runNode(`
+      import { SemaphoreSet } from 'SHMKIT';
+      const sets = process.argv.slice(1).map((id) => SemaphoreSet.open({ id: Number(id) }));
+      const controller = new AbortController();
+      const waits = sets.map((set, i) => set.op([{ sem_num: 0, sem_op: -1 }], i % 2 ? { timeoutMs: 100 } : { signal: controller.signal }));
+      setTimeout(() => controller.abort(), 100);
+      const results = await Promise.allSettled(waits);
+      const names = results.map((r) => r.status === 'rejected' ? (r.reason.name === 'AbortError' ? r.reason.name : r.reason.code) : 'ok');
+      console.log(JSON.stringify({ names, values: sets.map((s) => s.get(0)) }));
+    `, sets.map((s) => String(s.id)), { timeoutMs: 30_000 });
+    const result = await child;
+    assertExitedCleanly(result);
+    const r = lastJson<{ names: string[]; values: number[] }>(result);
+    assert.deepEqual(r.names, sets.map((_, i) => (i % 2 ? 'ETIMEDOUT' : 'AbortError')));
+    assert.deepEqual(r.values, sets.map(() => 0));
+    for (const set of sets) assert.equal(semctl(set.id, 0, GETNCNT), 0);
+  });
+});
+
+describe('waits of one kind queue in FIFO order', () => {
+  it('a queued wait that times out or is aborted changes nothing, and the ones behind it keep their turn', async () => {
+    const set = newSet(1);
+    const take = [{ sem_num: 0, sem_op: -1 }];
+    const controller = new AbortController();
+    const order: number[] = [];
+    const waits = [
+      set.op(take).then(() => order.push(0)),
+      set.op(take, { timeoutMs: 50 }).then(() => order.push(1)),
+      set.op(take, { signal: controller.signal }).then(() => order.push(2)),
+      set.op(take).then(() => order.push(3)),
+    ];
+    const settledWaits = outcomes(waits);
+    await waitFor('the first wait in the kernel', () => semctl(set.id, 0, GETNCNT) === 1);
+    controller.abort();
+    await waitFor('the time limit of the second', () => pendingWaitStats().waits === 2);
+    assert.equal(set.get(0), 0);
+    await set.op([{ sem_num: 0, sem_op: 2 }]);
+    assert.deepEqual(await settledWaits, ['ok', 'ETIMEDOUT', 'AbortError', 'ok']);
+    assert.deepEqual(order, [0, 3]);
+    assert.equal(set.get(0), 0);
+    assert.deepEqual(pendingWaitStats(), { waits: 0, queues: 0 });
+  });
+
+  it('a release of n units completes the first n queued waits at once', async () => {
+    const set = newSet(1);
+    const order: number[] = [];
+    const waits = Array.from({ length: 10 }, (_, i) => set.op([{ sem_num: 0, sem_op: -1 }]).then(() => order.push(i)));
+    await waitFor('the first wait in the kernel', () => semctl(set.id, 0, GETNCNT) === 1);
+    await set.op([{ sem_num: 0, sem_op: 4 }]);
+    await waitFor('four waits done', () => order.length === 4);
+    assert.deepEqual(order, [0, 1, 2, 3]);
+    await waitFor('the fifth wait in the kernel', () => semctl(set.id, 0, GETNCNT) === 1 && pendingWaitStats().waits === 6);
+    await set.op([{ sem_num: 0, sem_op: 6 }]);
+    await Promise.all(waits);
+    assert.deepEqual(order, [0, 1, 2, 3, 4, 5, 6, 7, 8, 9]);
+  });
+
+  it('removing the set ends every queued wait with EIDRM', async () => {
+    const set = newSet(1);
+    const waits = Array.from({ length: 50 }, () => set.op([{ sem_num: 0, sem_op: -1 }], { timeoutMs: 60_000 }));
+    await waitFor('the first wait in the kernel', () => semctl(set.id, 0, GETNCNT) === 1);
+    set.remove();
+    const codes = await outcomes(waits);
+    assert.deepEqual(codes, waits.map(() => 'EIDRM'));
+    for (const w of waits) await w.catch((e: unknown) => assert.ok(e instanceof IpcError && e.syscall === 'semop'));
+    assert.deepEqual(pendingWaitStats(), { waits: 0, queues: 0 });
+  });
+});
