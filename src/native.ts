@@ -47,6 +47,10 @@ export interface NativeBinding {
   shmget(key: number, size: number, flags: number): number;
   shmat(shmid: number, addr: bigint, flags: number): [ArrayBuffer, MappingHandle, bigint] | number;
   shmdt(handle: MappingHandle, buffer: ArrayBuffer): number;
+  /** Whether a sweep may detach mappings whose ArrayBuffer was collected, and the least registry size that starts one. */
+  mappingPolicy(reclaimCollected: boolean, minSweep: number): void;
+  /** [mappings registered on this thread, of which collected and awaiting their finalizer]. */
+  mappingStats(): [number, number];
   shmctlStat(id: number, cmd: number): [number, NativeShmStat] | number;
   shmctlSet(id: number, uid: number, gid: number, mode: number): number;
   shmctlCmd(id: number, cmd: number): number;

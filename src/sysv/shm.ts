@@ -67,6 +67,23 @@ export interface ShmSetOptions {
   mode?: number;
 }
 
+// Node-API detaches a collected attachment only on a later event-loop turn.
+// Where no ArrayBuffer's memory can move to another ArrayBuffer (Node-API's
+// external buffers are copied, not transferred, by postMessage and
+// structuredClone), a collected ArrayBuffer proves its memory unused, and
+// shmat may detach it at once: that keeps a synchronous attach-and-forget loop
+// bounded. ArrayBuffer.prototype.transfer() (Node 22 and later) moves the
+// memory, so there only the finalizer detaches.
+const memoryCanMove = 'transfer' in ArrayBuffer.prototype || 'transferToFixedLength' in ArrayBuffer.prototype;
+native.mappingPolicy(!memoryCanMove, 256);
+
+function enomemHint(): string {
+  const [, collected] = native.mappingStats();
+  return collected === 0
+    ? ''
+    : `; ${collected} forgotten attachments are detached on the next event-loop turn: shmdt() them, or let the event loop run`;
+}
+
 function hex(key: number): string {
   return `0x${(key >>> 0).toString(16).padStart(8, '0')}`;
 }
@@ -116,6 +133,8 @@ export function shmat(shmid: number, shmaddr?: bigint | number | null, shmflg = 
       case 'EACCES': return `shmid ${shmid}: the segment's permission bits deny this user`;
       case 'EINVAL': return `shmid ${shmid}${addr ? `, shmaddr 0x${addr.toString(16)}` : ''}: no such segment, or a bad address`;
       case 'EIDRM': return `shmid ${shmid}: the segment was removed`;
+      case 'ENOMEM': return `shmid ${shmid}: no room for another mapping in this process${enomemHint()}`;
+      case 'ENOTSUP': return `shmid ${shmid}: this runtime refuses ArrayBuffers over memory it did not allocate (a V8 sandbox, as in Electron), so a segment cannot be mapped here`;
       default: return `shmid ${shmid}`;
     }
   });
