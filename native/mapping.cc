@@ -11,7 +11,10 @@
 // another ArrayBuffer: Node-API's external buffers are never transferred by
 // postMessage or structuredClone (Node copies them), but
 // ArrayBuffer.prototype.transfer() moves them; where it exists, TypeScript
-// turns the early path off and the finalizer alone detaches.
+// turns the early path off and the finalizer alone detaches. Then, rather than
+// let forgotten mappings exhaust the process's map count (where V8 itself
+// aborts), shmat refuses with EAGAIN while more than a bound of them await
+// their finalizer.
 //
 // Everything here runs on the JavaScript thread of one environment (Node-API
 // finalizers included), so the records need no locking.
@@ -35,8 +38,11 @@ struct Mapping {
 struct Registry {
   std::vector<Mapping*> live;
   size_t sweep_at = 0;
-  size_t min_sweep = 256;
+  size_t awaiting = 0;  // collected, not detached, as of the last sweep
+  // Set by TypeScript (mappingPolicy) when the addon loads.
   bool reclaim_collected = false;
+  size_t min_sweep = 256;
+  size_t max_awaiting = 16384;
 };
 
 void Release(napi_env env, Mapping* m) {
@@ -67,15 +73,20 @@ void OnMemoryFreed(napi_env env, void* data, void* hint) {
 }
 
 // Drops finished records and, when allowed, detaches mappings whose
-// ArrayBuffer object has been collected.
+// ArrayBuffer object has been collected; counts those it may not detach.
 void Sweep(napi_env env, Registry* r) {
   napi_handle_scope scope;
   if (napi_open_handle_scope(env, &scope) != napi_ok) return;
+  r->awaiting = 0;
   auto finished = [&](Mapping* m) {
     if (!m->detached && !m->memory_freed && m->buffer != nullptr) {
       napi_value value = nullptr;
       napi_get_reference_value(env, m->buffer, &value);
-      if (value != nullptr || !r->reclaim_collected) return false;
+      if (value != nullptr) return false;
+      if (!r->reclaim_collected) {
+        r->awaiting++;
+        return false;
+      }
       m->detached = true;
       ::shmdt(m->addr);
     }
@@ -84,40 +95,42 @@ void Sweep(napi_env env, Registry* r) {
   };
   r->live.erase(std::remove_if(r->live.begin(), r->live.end(), finished), r->live.end());
   napi_close_handle_scope(env, scope);
-  r->sweep_at = std::max(r->min_sweep, 2 * r->live.size());
+  // Amortised: the next sweep after as many new mappings as are left (so the
+  // cost per shmat stays constant), but soon enough to stop at the bound.
+  size_t live = r->live.size();
+  r->sweep_at = live + std::max(r->min_sweep, std::min(live, r->max_awaiting / 4));
 }
 
-// mappingPolicy(reclaimCollected: boolean, minSweep: number)
+// mappingPolicy(reclaimCollected: boolean, minSweep: number, maxAwaiting: number)
 Napi::Value MappingPolicy(const Napi::CallbackInfo& info) {
   Registry* r = RegistryOf(info.Env());
   r->reclaim_collected = info[0].As<Napi::Boolean>().Value();
   r->min_sweep = static_cast<size_t>(info[1].As<Napi::Number>().Int64Value());
-  r->sweep_at = std::max(r->min_sweep, r->live.size());
+  r->max_awaiting = static_cast<size_t>(info[2].As<Napi::Number>().Int64Value());
+  r->sweep_at = r->live.size() + r->min_sweep;
   return info.Env().Undefined();
 }
 
-// mappingStats() -> [registered, collectedAwaitingFinalizer]
+// mappingStats() -> [registered, collected and awaiting their finalizer]
 Napi::Value MappingStats(const Napi::CallbackInfo& info) {
-  napi_env env = info.Env();
-  Registry* r = RegistryOf(env);
-  uint32_t collected = 0;
-  for (Mapping* m : r->live) {
-    if (m->detached || m->memory_freed || m->buffer == nullptr) continue;
-    napi_value value = nullptr;
-    napi_get_reference_value(env, m->buffer, &value);
-    if (value == nullptr) collected++;
-  }
+  Registry* r = RegistryOf(info.Env());
+  Sweep(info.Env(), r);
   Napi::Array result = Napi::Array::New(info.Env(), 2);
   result.Set(0u, Napi::Number::New(info.Env(), static_cast<double>(r->live.size())));
-  result.Set(1u, Napi::Number::New(info.Env(), collected));
+  result.Set(1u, Napi::Number::New(info.Env(), static_cast<double>(r->awaiting)));
   return result;
 }
 
 }  // namespace
 
+int AdmitMapping(Napi::Env env) {
+  Registry* r = RegistryOf(env);
+  if (r->live.size() >= r->sweep_at || r->awaiting > r->max_awaiting) Sweep(env, r);
+  return r->awaiting > r->max_awaiting ? EAGAIN : 0;
+}
+
 Napi::Value WrapMapping(Napi::Env env, void* addr, size_t length) {
   Registry* r = RegistryOf(env);
-  if (r->live.size() >= r->sweep_at) Sweep(env, r);
   Mapping* m = new Mapping{addr, length};
   napi_value buffer;
   napi_status status = napi_create_external_arraybuffer(env, addr, length, OnMemoryFreed, m, &buffer);

@@ -30,6 +30,9 @@ void InitConstants(Napi::Env env, Napi::Object exports);
 void InitSem(Napi::Env env, Napi::Object exports);
 void InitFutex(Napi::Env env, Napi::Object exports);
 
+// 0, or EAGAIN while too many forgotten mappings await their finalizer
+// (called before shmat maps anything).
+int AdmitMapping(Napi::Env env);
 // An attached segment as [ArrayBuffer, handle] (native/mapping.cc), or -errno
 // (Node-API owns the buffer's lifetime: its finalizer detaches the segment).
 Napi::Value WrapMapping(Napi::Env env, void* addr, size_t length);

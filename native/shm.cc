@@ -36,6 +36,7 @@ Napi::Value Shmat(const Napi::CallbackInfo& info) {
   int shmid = info[0].As<Napi::Number>().Int32Value();
   void* want = reinterpret_cast<void*>(static_cast<uintptr_t>(ToU64(info[1])));
   int flags = info[2].As<Napi::Number>().Int32Value();
+  if (int err = AdmitMapping(env)) return Errno(env, err);
   void* addr = ::shmat(shmid, want, flags);
   if (addr == reinterpret_cast<void*>(-1)) return Errno(env, errno);
   // The buffer's length is the segment's real size. The segment is attached

@@ -47,8 +47,12 @@ export interface NativeBinding {
   shmget(key: number, size: number, flags: number): number;
   shmat(shmid: number, addr: bigint, flags: number): [ArrayBuffer, MappingHandle, bigint] | number;
   shmdt(handle: MappingHandle, buffer: ArrayBuffer): number;
-  /** Whether a sweep may detach mappings whose ArrayBuffer was collected, and the least registry size that starts one. */
-  mappingPolicy(reclaimCollected: boolean, minSweep: number): void;
+  /**
+   * Whether shmat's sweep may detach mappings whose ArrayBuffer was collected,
+   * the least number of new mappings between sweeps, and how many collected
+   * ones may await their finalizer before shmat says EAGAIN.
+   */
+  mappingPolicy(reclaimCollected: boolean, minSweep: number, maxAwaiting: number): void;
   /** [mappings registered on this thread, of which collected and awaiting their finalizer]. */
   mappingStats(): [number, number];
   shmctlStat(id: number, cmd: number): [number, NativeShmStat] | number;
