@@ -1,5 +1,5 @@
 // npm's install step for shmkit. Nothing to do when a built or prebuilt addon
-// matches this machine (node-gyp-build finds it in build/ or prebuilds/).
+// for this machine loads (node-gyp-build finds it in build/ or prebuilds/).
 // Otherwise it compiles the addon with node-gyp, printing nothing on success;
 // if the tools for that are missing it says so in one line instead of
 // node-gyp's screenful. Plain JavaScript: it runs before anything is built.
@@ -10,13 +10,16 @@ import { delimiter, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
-const nodeGypBuild = createRequire(import.meta.url)('node-gyp-build');
+const require = createRequire(import.meta.url);
+const nodeGypBuild = require('node-gyp-build');
 
+// A prebuild whose tags match may still not load (a glibc older than the one
+// it was built against): then compile too.
 try {
-  nodeGypBuild.path(root);
+  require(nodeGypBuild.path(root));
   process.exit(0);
 } catch {
-  // No match: compile.
+  // No usable match: compile.
 }
 
 const onPath = (name) => (process.env.PATH ?? '').split(delimiter).some((dir) => dir && existsSync(join(dir, name)));
