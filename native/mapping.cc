@@ -171,12 +171,10 @@ Napi::Value Shmdt(const Napi::CallbackInfo& info) {
 }
 
 void InitMapping(Napi::Env env, Napi::Object exports) {
-  // At teardown Node has already freed the references; only the records go.
-  auto teardown = [](napi_env, void* data, void*) {
+  // The environment ends (a worker exits): the registry lets go of its records.
+  auto teardown = [](napi_env env, void* data, void*) {
     Registry* r = static_cast<Registry*>(data);
-    for (Mapping* m : r->live) {
-      if (--m->owners == 0) delete m;
-    }
+    for (Mapping* m : r->live) Release(env, m);
     delete r;
   };
   napi_set_instance_data(env, new Registry(), teardown, nullptr);
