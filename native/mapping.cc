@@ -5,9 +5,8 @@
 // and forgets segments would pile up mappings until shmat fails. A weak
 // reference to each ArrayBuffer, though, is cleared during the collection
 // itself. So shmat sweeps the registry of this thread's mappings (amortised:
-// when it has grown to twice what the last sweep left) and, if TypeScript
-// allows it, detaches at once the mappings whose ArrayBuffer has been
-// collected. That is only sound where an ArrayBuffer's memory cannot move to
+// after as many new mappings as the last sweep left) and, if TypeScript allows
+// it, detaches at once the mappings whose ArrayBuffer has been collected. That is only sound where an ArrayBuffer's memory cannot move to
 // another ArrayBuffer: Node-API's external buffers are never transferred by
 // postMessage or structuredClone (Node copies them), but
 // ArrayBuffer.prototype.transfer() moves them; where it exists, TypeScript
@@ -136,6 +135,10 @@ Napi::Value WrapMapping(Napi::Env env, void* addr, size_t length) {
   napi_status status = napi_create_external_arraybuffer(env, addr, length, OnMemoryFreed, m, &buffer);
   if (status != napi_ok) {
     m->owners -= 2;  // no handle, not registered
+    if (m->owners == 0) {  // the finalizer has already run
+      delete m;
+      return Errno(env, ENOMEM);
+    }
     if (status == napi_no_external_buffers_allowed) {
       // A V8 sandbox (Electron): Node neither took the memory nor will call the finalizer.
       ::shmdt(addr);
