@@ -73,7 +73,7 @@ export interface ShmSetOptions {
 // external buffers are copied, not transferred, by postMessage and
 // structuredClone), a collected ArrayBuffer proves its memory unused, and
 // shmat may detach it at once: that keeps a synchronous attach-and-forget loop
-// bounded. ArrayBuffer.prototype.transfer() (Node 22 and later) moves the
+// bounded. ArrayBuffer.prototype.transfer() (Node 21 and later) moves the
 // memory, so there only the finalizer detaches, and shmat refuses (EAGAIN)
 // while a quarter of the process's map count awaits it, before the kernel's
 // limit would make V8 itself abort.
