@@ -94,8 +94,9 @@ function load(): NativeBinding {
     return nodeGypBuild(root) as NativeBinding;
   } catch (cause) {
     throw new Error(
-      `shmkit: the native addon is not built (${(cause as Error).message}). ` +
-        'Run `npm install` (or `npm run build:native`) in the shmkit package; it needs python3, make and a C++ compiler.',
+      `shmkit: no usable native addon (${(cause as Error).message}). ` +
+        'shmkit ships prebuilt ones for linux-x64 and linux-arm64 (glibc 2.34 or later); elsewhere `npm rebuild shmkit` ' +
+        'compiles it, which needs python3, make and a C++ compiler.',
       { cause },
     );
   }
