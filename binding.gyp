@@ -6,7 +6,7 @@
         "native/addon.cc",
         "native/constants.cc",
         "native/shm.cc",
-        "native/external_buffer.cc",
+        "native/mapping.cc",
         "native/perm.cc",
         "native/sem.cc",
         "native/futex.cc"

@@ -5,6 +5,7 @@ namespace shmkit {
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   InitConstants(env, exports);
   InitShm(env, exports);
+  InitMapping(env, exports);
   InitSem(env, exports);
   InitFutex(env, exports);
   return exports;

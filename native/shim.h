@@ -30,11 +30,13 @@ void InitConstants(Napi::Env env, Napi::Object exports);
 void InitSem(Napi::Env env, Napi::Object exports);
 void InitFutex(Napi::Env env, Napi::Object exports);
 
-// Wraps [data, data+length) in an ArrayBuffer whose backing store calls
-// on_free(data, hint) when V8 frees it (possibly on a GC thread, during GC).
-using FreeCallback = void (*)(void* data, size_t length, void* hint);
-Napi::Value NewExternalArrayBuffer(Napi::Env env, void* data, size_t length, FreeCallback on_free, void* hint);
-bool HoldsMemory(Napi::Env env, Napi::Value buffer);
-void DetachExternal(Napi::Env env, Napi::Value buffer);
+// 0, or EAGAIN while too many forgotten mappings await their finalizer
+// (called before shmat maps anything).
+int AdmitMapping(Napi::Env env);
+// An attached segment as [ArrayBuffer, handle] (native/mapping.cc), or -errno
+// (Node-API owns the buffer's lifetime: its finalizer detaches the segment).
+Napi::Value WrapMapping(Napi::Env env, void* addr, size_t length);
+Napi::Value Shmdt(const Napi::CallbackInfo& info);
+void InitMapping(Napi::Env env, Napi::Object exports);
 
 }  // namespace shmkit

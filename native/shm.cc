@@ -4,33 +4,12 @@
 #define _GNU_SOURCE
 #endif
 #include "shim.h"
-#include <atomic>
 #include <cstring>
 #include <sys/ipc.h>
 #include <sys/shm.h>
 
 namespace shmkit {
 namespace {
-
-// One attachment. Two owners: the ArrayBuffer's backing store (its deleter
-// runs when V8 frees the buffer) and the JS handle (an External). Whoever
-// detaches first wins the flag; the last owner frees the record.
-struct Mapping {
-  void* addr;
-  size_t length;
-  std::atomic<bool> detached{false};
-  std::atomic<int> owners{2};
-};
-
-void Release(Mapping* m) {
-  if (m->owners.fetch_sub(1) == 1) delete m;
-}
-
-void OnBufferFreed(void* data, size_t length, void* hint) {
-  Mapping* m = static_cast<Mapping*>(hint);
-  if (!m->detached.exchange(true)) ::shmdt(m->addr);
-  Release(m);
-}
 
 Napi::Value Ftok(const Napi::CallbackInfo& info) {
   std::string path = info[0].As<Napi::String>().Utf8Value();
@@ -57,6 +36,7 @@ Napi::Value Shmat(const Napi::CallbackInfo& info) {
   int shmid = info[0].As<Napi::Number>().Int32Value();
   void* want = reinterpret_cast<void*>(static_cast<uintptr_t>(ToU64(info[1])));
   int flags = info[2].As<Napi::Number>().Int32Value();
+  if (int err = AdmitMapping(env)) return Errno(env, err);
   void* addr = ::shmat(shmid, want, flags);
   if (addr == reinterpret_cast<void*>(-1)) return Errno(env, errno);
   // The buffer's length is the segment's real size. The segment is attached
@@ -67,26 +47,11 @@ Napi::Value Shmat(const Napi::CallbackInfo& info) {
     ::shmdt(addr);
     return Errno(env, err);
   }
-  Mapping* m = new Mapping{addr, ds.shm_segsz};
-  Napi::Value buffer = NewExternalArrayBuffer(env, addr, ds.shm_segsz, OnBufferFreed, m);
-  Napi::External<Mapping> handle = Napi::External<Mapping>::New(env, m, [](Napi::Env, Mapping* m) { Release(m); });
-  Napi::Array result = Napi::Array::New(env, 3);
-  result.Set(0u, buffer);
-  result.Set(1u, handle);
+  Napi::Value wrapped = WrapMapping(env, addr, ds.shm_segsz);
+  if (wrapped.IsNumber()) return wrapped;
+  Napi::Array result = wrapped.As<Napi::Array>();
   result.Set(2u, U64(env, reinterpret_cast<uintptr_t>(addr)));
   return result;
-}
-
-// shmdt(handle, buffer) -> 0 | -errno. The buffer is emptied before the
-// mapping goes, so no JS view ever points at unmapped memory.
-Napi::Value Shmdt(const Napi::CallbackInfo& info) {
-  Mapping* m = info[0].As<Napi::External<Mapping>>().Data();
-  if (m->detached.load()) return Errno(info.Env(), EINVAL);
-  if (!HoldsMemory(info.Env(), info[1])) return Errno(info.Env(), EBUSY);
-  if (m->detached.exchange(true)) return Errno(info.Env(), EINVAL);
-  DetachExternal(info.Env(), info[1]);
-  if (::shmdt(m->addr) == -1) return Errno(info.Env(), errno);
-  return Napi::Number::New(info.Env(), 0);
 }
 
 Napi::Object StatObject(Napi::Env env, const struct shmid_ds& ds) {

@@ -47,6 +47,14 @@ export interface NativeBinding {
   shmget(key: number, size: number, flags: number): number;
   shmat(shmid: number, addr: bigint, flags: number): [ArrayBuffer, MappingHandle, bigint] | number;
   shmdt(handle: MappingHandle, buffer: ArrayBuffer): number;
+  /**
+   * Whether shmat's sweep may detach mappings whose ArrayBuffer was collected,
+   * the least number of new mappings between sweeps, and how many collected
+   * ones may await their finalizer before shmat says EAGAIN.
+   */
+  mappingPolicy(reclaimCollected: boolean, minSweep: number, maxAwaiting: number): void;
+  /** [mappings registered on this thread, of which collected and awaiting their finalizer]. */
+  mappingStats(): [number, number];
   shmctlStat(id: number, cmd: number): [number, NativeShmStat] | number;
   shmctlSet(id: number, uid: number, gid: number, mode: number): number;
   shmctlCmd(id: number, cmd: number): number;
@@ -86,8 +94,9 @@ function load(): NativeBinding {
     return nodeGypBuild(root) as NativeBinding;
   } catch (cause) {
     throw new Error(
-      `shmkit: the native addon is not built (${(cause as Error).message}). ` +
-        'Run `npm install` (or `npm run build:native`) in the shmkit package; it needs python3, make and a C++ compiler.',
+      `shmkit: no usable native addon (${(cause as Error).message}). ` +
+        'shmkit ships prebuilt ones for linux-x64 and linux-arm64 (glibc 2.34 or later); elsewhere `npm rebuild shmkit` ' +
+        'compiles it, which needs python3, make and a C++ compiler.',
       { cause },
     );
   }

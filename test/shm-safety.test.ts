@@ -1,7 +1,8 @@
 // No JavaScript can crash the process through an attachment: detached buffers
 // are empty, forgotten attachments are detached by the GC, read-only ones give
-// out nothing writable, and a buffer transferred to another thread keeps its
-// memory. Each case runs in a child that must exit by itself, not by a signal.
+// out nothing writable, a buffer moved to another ArrayBuffer keeps its memory,
+// and one posted to another thread is copied or refused, never moved. Each case
+// runs in a child that must exit by itself, not by a signal.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { IPC_CREAT, IPC_PRIVATE, IPC_STAT, shmat, shmctl, shmdt, shmget } from '../src/index.js';
@@ -11,11 +12,18 @@ import { assertExitedCleanly, lastJson, runNode } from './helpers/processes.js';
 assertNoLeaks();
 
 /** Runs `code` with the segment id as argv[1], asserts a clean exit, returns its last JSON line. */
-async function inChild<T>(what: string, code: string, id: number, timeoutMs = 60_000): Promise<T> {
-  const result = await runNode(code, [String(id)], { timeoutMs });
+async function inChild<T>(what: string, code: string, id: number, timeoutMs = 60_000, nodeFlags: string[] = []): Promise<T> {
+  const result = await runNode(code, [String(id)], { timeoutMs, nodeFlags });
   assertExitedCleanly(result, what);
   return lastJson<T>(result);
 }
+
+/**
+ * ArrayBuffer.prototype.transfer() moves an ArrayBuffer's memory to a new
+ * ArrayBuffer, the one way an attachment's buffer can be moved. Node 20 has
+ * it behind a V8 flag; later Node has it always.
+ */
+const WITH_TRANSFER = 'transfer' in ArrayBuffer.prototype ? [] : ['--harmony-rab-gsab-transfer'];
 
 /** A segment made by the test (not the child), removed afterwards whatever happens. */
 async function withSegment(size: number, fn: (id: number) => Promise<void>): Promise<void> {
@@ -312,7 +320,7 @@ describe('memory safety of attachments', () => {
     });
   });
 
-  it('structuredClone transfer keeps the memory mapped: shmdt says EBUSY and the GC detaches it later', async () => {
+  it('a buffer moved by ArrayBuffer.prototype.transfer() keeps the memory mapped: shmdt says EBUSY and the GC detaches it later', async () => {
     await withSegment(4096, async (id) => {
       const r = await inChild<Record<string, unknown>>(
         'transfer child',
@@ -322,7 +330,7 @@ describe('memory safety of attachments', () => {
         const nattch = () => shmctl(id, IPC_STAT).shm_nattch;
         const a = shmat(id);
         new Uint8Array(a.buffer)[0] = 42;
-        let moved = structuredClone(a.buffer, { transfer: [a.buffer] });
+        let moved = a.buffer.transfer();
         const out = { detached: a.detached, byteLength: a.byteLength, movedLength: moved.byteLength };
         try { a.read(); } catch (e) { out.readError = e instanceof StateError && e.code; }
         try { shmdt(a); out.shmdt = 'ok'; } catch (e) { out.shmdt = e instanceof IpcError && e.code + ' ' + e.errno + ' ' + e.syscall; out.message = e.message; }
@@ -341,13 +349,15 @@ describe('memory safety of attachments', () => {
         console.log(JSON.stringify(out));
         `,
         id,
+        60_000,
+        WITH_TRANSFER,
       );
       assert.equal(r.detached, true);
       assert.equal(r.byteLength, 0);
       assert.equal(r.movedLength, 4096);
       assert.equal(r.readError, 'ERR_SHM_TRANSFERRED');
       assert.equal(r.shmdt, 'EBUSY 16 shmdt');
-      assert.match(String(r.message), /transferred to another thread/);
+      assert.match(String(r.message), /transferred to another ArrayBuffer/);
       assert.equal(r.movedRead, 42);
       assert.equal(r.nattchWhileHeld, 1);
       assert.equal(r.seenByOther, 43);
@@ -355,53 +365,97 @@ describe('memory safety of attachments', () => {
     });
   });
 
-  it('a buffer posted to a worker stays mapped while the worker uses it, and shmdt says EBUSY', async () => {
+  // Node-API's buffers over outside memory are untransferable: postMessage and
+  // structuredClone copy them (Node 20) or refuse them (DataCloneError, Node 21
+  // and later). Either way the mapping never leaves this thread.
+  it('a buffer posted to a worker or structuredClone-transferred is copied or refused, never moved, and the attachment stays usable', async () => {
     await withSegment(4096, async (id) => {
       const r = await inChild<Record<string, unknown>>(
         'worker child',
         `
-        import { shmat, shmdt, shmctl, IPC_STAT, IpcError } from 'SHMKIT';
+        import { shmat, shmdt, shmctl, IPC_STAT } from 'SHMKIT';
         import { Worker } from 'node:worker_threads';
         import { once } from 'node:events';
         const id = Number(process.argv[1]);
         const nattch = () => shmctl(id, IPC_STAT).shm_nattch;
         const source = \`
           import { parentPort } from 'node:worker_threads';
-          let view;
-          parentPort.on('message', (m) => {
-            if (m instanceof ArrayBuffer) { view = new Uint8Array(m); view[1] = view[0] + 1; parentPort.postMessage(view[1]); }
-            else { view[2] = view[1] + 1; parentPort.postMessage(view[2]); }
-          });
+          parentPort.on('message', (m) => { const view = new Uint8Array(m); view[1] = view[0] + 1; parentPort.postMessage(view[1]); });
         \`;
         const worker = new Worker(new URL('data:text/javascript,' + encodeURIComponent(source)));
         const a = shmat(id);
         new Uint8Array(a.buffer)[0] = 10;
-        worker.postMessage(a.buffer, [a.buffer]);
-        const [first] = await once(worker, 'message');
-        const out = { first, detached: a.detached };
-        try { shmdt(a); out.shmdt = 'ok'; } catch (e) { out.shmdt = e instanceof IpcError && e.code; }
-        // After the refused shmdt the worker still writes to the segment.
-        worker.postMessage('again');
-        const [second] = await once(worker, 'message');
-        out.second = second;
+        const out = {};
+        try {
+          worker.postMessage(a.buffer, [a.buffer]);
+          const [first] = await once(worker, 'message');
+          out.post = 'copied';
+          out.first = first;
+        } catch (e) { out.post = 'refused ' + e.name; }
+        try {
+          const clone = structuredClone(a.buffer, { transfer: [a.buffer] });
+          new Uint8Array(clone)[2] = 99;
+          out.clone = 'copied ' + clone.byteLength;
+        } catch (e) { out.clone = 'refused ' + e.name; }
+        out.detached = a.detached;
+        out.byteLength = a.byteLength;
+        new Uint8Array(a.buffer)[3] = 13;
         const b = shmat(id);
-        out.seen = Array.from(new Uint8Array(b.buffer, 0, 3));
+        out.seen = Array.from(new Uint8Array(b.buffer, 0, 4));
         shmdt(b);
-        out.nattchWithWorker = nattch();
+        shmdt(a);
+        out.nattchAfterShmdt = nattch();
         await worker.terminate();
-        for (let i = 0; i < 200 && nattch() !== 0; i++) { gc(); await new Promise((r) => setTimeout(r, 10)); }
-        out.nattchAfterWorker = nattch();
         console.log(JSON.stringify(out));
         `,
         id,
       );
-      assert.equal(r.first, 11);
-      assert.equal(r.detached, true);
-      assert.equal(r.shmdt, 'EBUSY');
-      assert.equal(r.second, 12);
-      assert.deepEqual(r.seen, [10, 11, 12]);
-      assert.equal(r.nattchWithWorker, 1);
-      assert.equal(r.nattchAfterWorker, 0);
+      const major = Number(process.versions.node.split('.')[0]);
+      if (major >= 21) {
+        assert.equal(r.post, 'refused DataCloneError');
+        assert.equal(r.clone, 'refused DataCloneError');
+      } else {
+        assert.equal(r.post, 'copied');
+        assert.equal(r.first, 11, 'the worker read the copy');
+        assert.equal(r.clone, 'copied 4096');
+      }
+      assert.equal(r.detached, false);
+      assert.equal(r.byteLength, 4096);
+      assert.deepEqual(r.seen, [10, 0, 0, 13], 'only this thread wrote to the segment');
+      assert.equal(r.nattchAfterShmdt, 0);
+    });
+  });
+
+  it('where memory can move (ArrayBuffer.prototype.transfer), a synchronous attach-and-forget loop gets EAGAIN, not a crash, and recovers when the event loop runs', async () => {
+    await withSegment(4096, async (id) => {
+      const r = await inChild<{ attached: number; code: string; syscall: string; message: string; nattchAfter: number; again: number }>(
+        'bounded loop child',
+        `
+        import { shmat, shmdt, shmctl, IPC_STAT, IpcError } from 'SHMKIT';
+        const id = Number(process.argv[1]);
+        const nattch = () => shmctl(id, IPC_STAT).shm_nattch;
+        let attached = 0, failure;
+        try {
+          for (let i = 0; i < 100_000; i++) { new Uint8Array(shmat(id).buffer)[0] = 1; attached++; }
+        } catch (e) { failure = e; }
+        for (let turn = 0; turn < 200 && nattch() !== 0; turn++) { gc(); await new Promise((r) => setTimeout(r, 10)); }
+        const nattchAfter = nattch();
+        const a = shmat(id);
+        const again = new Uint8Array(a.buffer)[0];
+        shmdt(a);
+        console.log(JSON.stringify({ attached, code: failure instanceof IpcError && failure.code, syscall: failure?.syscall,
+          message: failure?.message, nattchAfter, again }));
+        `,
+        id,
+        120_000,
+        WITH_TRANSFER,
+      );
+      assert.equal(r.code, 'EAGAIN');
+      assert.equal(r.syscall, 'shmat');
+      assert.match(r.message, /forgotten attachments are detached when the event loop next runs/);
+      assert.ok(r.attached > 1000 && r.attached < 60_000, `refused before the map count ran out (${r.attached} attached)`);
+      assert.equal(r.nattchAfter, 0);
+      assert.equal(r.again, 1);
     });
   });
 });

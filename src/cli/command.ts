@@ -12,6 +12,8 @@ export interface Command {
   summary: string;
   /** The full text of `shmkit help NAME` (starts with the usage line). */
   help: string;
+  /** Whether `shmkit help` lists it here (default: yes). */
+  offered?(): boolean;
   /** Runs with the arguments after the command's name; resolves to the exit code. */
   run(argv: string[]): Promise<number> | number;
 }

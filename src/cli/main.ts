@@ -25,13 +25,14 @@ function version(): string {
 }
 
 function overview(): string {
-  const width = Math.max(...COMMANDS.map((c) => c.name.length)) + 2;
+  const offered = COMMANDS.filter((c) => c.offered?.() ?? true);
+  const width = Math.max(...offered.map((c) => c.name.length)) + 2;
   return `Usage: shmkit COMMAND [ARGS...]
 
 System V shared memory and semaphores of this machine (its IPC namespace).
 
 Commands:
-${COMMANDS.map((c) => `  ${c.name.padEnd(width)}${c.summary}`).join('\n')}
+${offered.map((c) => `  ${c.name.padEnd(width)}${c.summary}`).join('\n')}
   ${'help'.padEnd(width)}help on a command: shmkit help rm
 
 Options:

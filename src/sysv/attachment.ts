@@ -22,8 +22,9 @@ export let isAttachment: (value: unknown) => value is Attachment;
  *
  * Safety: after {@link shmdt} every ArrayBuffer, TypedArray and DataView of it
  * is detached (byteLength 0) and cannot touch unmapped memory. An attachment
- * that becomes unreachable without `shmdt` is detached when V8 frees it; a
- * buffer the program still holds keeps its mapping alive. A read-only
+ * that becomes unreachable without `shmdt` is detached after the garbage
+ * collector frees its buffer; a buffer the program still holds keeps its
+ * mapping alive. A read-only
  * attachment never gives out a writable buffer: `buffer` throws and reading
  * goes through {@link Attachment.read}.
  */
@@ -67,7 +68,7 @@ export class Attachment {
     return this.#buffer.byteLength;
   }
 
-  /** True after shmdt, or if the buffer was transferred to another thread. */
+  /** True after shmdt, or if the buffer was transferred away (ArrayBuffer.prototype.transfer). */
   get detached(): boolean {
     return this.#detached || this.#buffer.byteLength === 0;
   }
@@ -96,7 +97,7 @@ export class Attachment {
     if (this.#buffer.byteLength === 0) {
       throw new StateError(
         'ERR_SHM_TRANSFERRED',
-        `${operation}: the buffer of segment ${this.shmid} was transferred to another thread`,
+        `${operation}: the buffer of segment ${this.shmid} was transferred to another ArrayBuffer`,
       );
     }
   }
@@ -106,7 +107,7 @@ export class Attachment {
     const result = native.shmdt(this.#handle, this.#buffer);
     check(result, 'shmdt', (code) =>
       code === 'EBUSY'
-        ? `the buffer of segment ${this.shmid} at 0x${this.address.toString(16)} was transferred to another thread; it is detached when that buffer is garbage-collected`
+        ? `the buffer of segment ${this.shmid} at 0x${this.address.toString(16)} was transferred to another ArrayBuffer; the segment is detached when that one is garbage-collected`
         : `segment ${this.shmid} at 0x${this.address.toString(16)} is not attached (already detached?)`,
     );
     this.#detached = true;

@@ -1,5 +1,6 @@
 // The C-faithful shared-memory calls: same names, arguments and errors as
 // shmget(2), shmat(2), shmdt(2) and shmctl(2). Synchronous, like C.
+import { readFileSync } from 'node:fs';
 import { check, IpcError } from '../errors.js';
 import { native, type NativeShmStat } from '../native.js';
 import { invalidType, outOfRange, validateFlags, validateId, validateInteger, validateKey, validateObject, validateSize, UINT32_MAX } from '../validate.js';
@@ -67,6 +68,33 @@ export interface ShmSetOptions {
   mode?: number;
 }
 
+// Node-API detaches a collected attachment only on a later event-loop turn.
+// Where no ArrayBuffer's memory can move to another ArrayBuffer (Node-API's
+// external buffers are copied, not transferred, by postMessage and
+// structuredClone), a collected ArrayBuffer proves its memory unused, and
+// shmat may detach it at once: that keeps a synchronous attach-and-forget loop
+// bounded. ArrayBuffer.prototype.transfer() (Node 21 and later) moves the
+// memory, so there only the finalizer detaches, and shmat refuses (EAGAIN)
+// while a quarter of the process's map count awaits it, before the kernel's
+// limit would make V8 itself abort.
+const memoryCanMove = 'transfer' in ArrayBuffer.prototype || 'transferToFixedLength' in ArrayBuffer.prototype;
+native.mappingPolicy(!memoryCanMove, 256, Math.floor(maxMapCount() / 4));
+
+function maxMapCount(): number {
+  try {
+    return Number.parseInt(readFileSync('/proc/sys/vm/max_map_count', 'utf8'), 10) || 65530;
+  } catch {
+    return 65530;
+  }
+}
+
+function awaitingHint(): string {
+  const [, awaiting] = native.mappingStats();
+  return awaiting === 0
+    ? ''
+    : `; ${awaiting} forgotten attachments are detached when the event loop next runs: shmdt() attachments when done with them, or let the event loop run`;
+}
+
 function hex(key: number): string {
   return `0x${(key >>> 0).toString(16).padStart(8, '0')}`;
 }
@@ -106,7 +134,9 @@ export function shmget(key: number, size: number, flags: number): number {
  * chooses) must be free memory; SHM_REMAP with an address is refused, since
  * it could replace memory this process is using. `shmflg` takes SHM_RDONLY,
  * SHM_RND, SHM_EXEC.
- * @throws IpcError EACCES, EINVAL (bad id, removed segment, bad address), EIDRM, ENOMEM.
+ * @throws IpcError EACCES, EINVAL (bad id, removed segment, bad address), EIDRM, ENOMEM;
+ *   EAGAIN while too many forgotten attachments await detaching (where the
+ *   garbage collector cannot detach them at once; see docs).
  */
 export function shmat(shmid: number, shmaddr?: bigint | number | null, shmflg = 0): Attachment {
   validateId(shmid, 'shmid');
@@ -129,6 +159,9 @@ export function shmat(shmid: number, shmaddr?: bigint | number | null, shmflg = 
       case 'EACCES': return `shmid ${shmid}: the segment's permission bits deny this user`;
       case 'EINVAL': return `shmid ${shmid}${addr ? `, shmaddr 0x${addr.toString(16)}` : ''}: no such segment, or a bad address`;
       case 'EIDRM': return `shmid ${shmid}: the segment was removed`;
+      case 'ENOMEM': return `shmid ${shmid}: no room for another mapping in this process${awaitingHint()}`;
+      case 'EAGAIN': return `shmid ${shmid}: too many attachments await detaching${awaitingHint()}`;
+      case 'ENOTSUP': return `shmid ${shmid}: this runtime refuses ArrayBuffers over memory it did not allocate (a V8 sandbox, as in Electron), so a segment cannot be mapped here`;
       default: return `shmid ${shmid}`;
     }
   });

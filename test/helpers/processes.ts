@@ -48,11 +48,16 @@ export async function run(command: string, args: readonly string[], options: Run
 /**
  * Runs ESM `code` in a new Node process. `SHMKIT` inside the code is replaced
  * by the package URL, so children write `import { shmget } from 'SHMKIT'`.
- * Extra `args` are in `process.argv.slice(1)`.
+ * Extra `args` are in `process.argv.slice(1)`; `nodeFlags` go to node itself.
  */
-export function runNode(code: string, args: readonly string[] = [], options: RunOptions = {}): Promise<RunResult> {
+export function runNode(
+  code: string,
+  args: readonly string[] = [],
+  options: RunOptions & { nodeFlags?: readonly string[] } = {},
+): Promise<RunResult> {
+  const { nodeFlags = [], ...runOptions } = options;
   const source = code.replaceAll("'SHMKIT'", JSON.stringify(SHMKIT));
-  return run(process.execPath, ['--expose-gc', '--input-type=module', '-e', source, '--', ...args], options);
+  return run(process.execPath, ['--expose-gc', ...nodeFlags, '--input-type=module', '-e', source, '--', ...args], runOptions);
 }
 
 /** Asserts a child ended by itself with exit code 0, and not by a signal; shows its output if not. */

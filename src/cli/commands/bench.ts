@@ -7,6 +7,8 @@ import { CliError, type Command } from '../command.js';
 
 /** dist/bench/main.js of this package (this file is dist/src/cli/commands/bench.js). */
 const SUITE = fileURLToPath(new URL('../../../bench/main.js', import.meta.url));
+/** bench/ of a source checkout; the published package has neither. */
+const SOURCES = fileURLToPath(new URL('../../../../bench/', import.meta.url));
 
 export const bench: Command = {
   name: 'bench',
@@ -16,9 +18,14 @@ export const bench: Command = {
 Runs the benchmark suite, node dist/bench/main.js, with ARGS; its output and
 exit code are the command's. The suite's own help: shmkit bench -- --help.
 `,
+  // The suite (and the transports it compares) comes with shmkit's source
+  // repository, not with the installed package.
+  offered: () => existsSync(SUITE) || existsSync(SOURCES),
   async run(argv) {
     if (!existsSync(SUITE)) {
-      throw new CliError('dist/bench/main.js', 'ENOENT', 'the benchmark suite is not built (npm run build)');
+      throw existsSync(SOURCES)
+        ? new CliError('dist/bench/main.js', 'ENOENT', 'the benchmark suite is not built (npm run build)')
+        : new CliError(undefined, 'ENOENT', "the benchmark suite is not part of the installed package; run it from shmkit's source repository (npm run bench)");
     }
     // `shmkit bench -- --help`: the `--` only keeps shmkit from reading what follows.
     const args = argv[0] === '--' ? argv.slice(1) : argv;

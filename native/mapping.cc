@@ -1,0 +1,188 @@
+// The lifetime of an attached segment, through Node-API alone.
+//
+// Node-API runs the finalizer of an external ArrayBuffer on a later event-loop
+// turn, never during garbage collection, so a synchronous loop that attaches
+// and forgets segments would pile up mappings until shmat fails. A weak
+// reference to each ArrayBuffer, though, is cleared during the collection
+// itself. So shmat sweeps the registry of this thread's mappings (amortised:
+// after as many new mappings as the last sweep left) and, if TypeScript allows
+// it, detaches at once the mappings whose ArrayBuffer has been collected. That is only sound where an ArrayBuffer's memory cannot move to
+// another ArrayBuffer: Node-API's external buffers are never transferred by
+// postMessage or structuredClone (Node copies them), but
+// ArrayBuffer.prototype.transfer() moves them; where it exists, TypeScript
+// turns the early path off and the finalizer alone detaches. Then, rather than
+// let forgotten mappings exhaust the process's map count (where V8 itself
+// aborts), shmat refuses with EAGAIN while more than a bound of them await
+// their finalizer.
+//
+// Everything here runs on the JavaScript thread of one environment (Node-API
+// finalizers included), so the records need no locking.
+#include "shim.h"
+#include <algorithm>
+#include <sys/shm.h>
+#include <vector>
+
+namespace shmkit {
+namespace {
+
+struct Mapping {
+  void* addr;
+  size_t length;
+  bool detached = false;       // shmdt done, by shmdt() or by a sweep
+  bool memory_freed = false;   // the ArrayBuffer's memory is released everywhere (its finalizer ran)
+  napi_ref buffer = nullptr;   // weak: empty once the ArrayBuffer object is collected
+  int owners = 3;              // the ArrayBuffer finalizer, the JS handle, the registry
+};
+
+struct Registry {
+  std::vector<Mapping*> live;
+  size_t sweep_at = 0;
+  size_t awaiting = 0;  // collected, not detached, as of the last sweep
+  // Set by TypeScript (mappingPolicy) when the addon loads.
+  bool reclaim_collected = false;
+  size_t min_sweep = 256;
+  size_t max_awaiting = 16384;
+};
+
+void Release(napi_env env, Mapping* m) {
+  if (--m->owners > 0) return;
+  if (m->buffer != nullptr) napi_delete_reference(env, m->buffer);
+  delete m;
+}
+
+Registry* RegistryOf(napi_env env) {
+  void* data = nullptr;
+  napi_get_instance_data(env, &data);
+  return static_cast<Registry*>(data);
+}
+
+// The ArrayBuffer's memory is gone from every JavaScript object: detach.
+void OnMemoryFreed(napi_env env, void* data, void* hint) {
+  Mapping* m = static_cast<Mapping*>(hint);
+  m->memory_freed = true;
+  if (!m->detached) {
+    m->detached = true;
+    ::shmdt(m->addr);
+  }
+  if (m->buffer != nullptr) {
+    napi_delete_reference(env, m->buffer);
+    m->buffer = nullptr;
+  }
+  Release(env, m);
+}
+
+// Drops finished records and, when allowed, detaches mappings whose
+// ArrayBuffer object has been collected; counts those it may not detach.
+void Sweep(napi_env env, Registry* r) {
+  napi_handle_scope scope;
+  if (napi_open_handle_scope(env, &scope) != napi_ok) return;
+  r->awaiting = 0;
+  auto finished = [&](Mapping* m) {
+    if (!m->detached && !m->memory_freed && m->buffer != nullptr) {
+      napi_value value = nullptr;
+      napi_get_reference_value(env, m->buffer, &value);
+      if (value != nullptr) return false;
+      if (!r->reclaim_collected) {
+        r->awaiting++;
+        return false;
+      }
+      m->detached = true;
+      ::shmdt(m->addr);
+    }
+    Release(env, m);
+    return true;
+  };
+  r->live.erase(std::remove_if(r->live.begin(), r->live.end(), finished), r->live.end());
+  napi_close_handle_scope(env, scope);
+  // Amortised: the next sweep after as many new mappings as are left (so the
+  // cost per shmat stays constant), but soon enough to stop at the bound.
+  size_t live = r->live.size();
+  r->sweep_at = live + std::max(r->min_sweep, std::min(live, r->max_awaiting / 4));
+}
+
+// mappingPolicy(reclaimCollected: boolean, minSweep: number, maxAwaiting: number)
+Napi::Value MappingPolicy(const Napi::CallbackInfo& info) {
+  Registry* r = RegistryOf(info.Env());
+  r->reclaim_collected = info[0].As<Napi::Boolean>().Value();
+  r->min_sweep = static_cast<size_t>(info[1].As<Napi::Number>().Int64Value());
+  r->max_awaiting = static_cast<size_t>(info[2].As<Napi::Number>().Int64Value());
+  r->sweep_at = r->live.size() + r->min_sweep;
+  return info.Env().Undefined();
+}
+
+// mappingStats() -> [registered, collected and awaiting their finalizer]
+Napi::Value MappingStats(const Napi::CallbackInfo& info) {
+  Registry* r = RegistryOf(info.Env());
+  Sweep(info.Env(), r);
+  Napi::Array result = Napi::Array::New(info.Env(), 2);
+  result.Set(0u, Napi::Number::New(info.Env(), static_cast<double>(r->live.size())));
+  result.Set(1u, Napi::Number::New(info.Env(), static_cast<double>(r->awaiting)));
+  return result;
+}
+
+}  // namespace
+
+int AdmitMapping(Napi::Env env) {
+  Registry* r = RegistryOf(env);
+  if (r->live.size() >= r->sweep_at || r->awaiting > r->max_awaiting) Sweep(env, r);
+  return r->awaiting > r->max_awaiting ? EAGAIN : 0;
+}
+
+Napi::Value WrapMapping(Napi::Env env, void* addr, size_t length) {
+  Registry* r = RegistryOf(env);
+  Mapping* m = new Mapping{addr, length};
+  napi_value buffer;
+  napi_status status = napi_create_external_arraybuffer(env, addr, length, OnMemoryFreed, m, &buffer);
+  if (status != napi_ok) {
+    m->owners -= 2;  // no handle, not registered
+    if (m->owners == 0) {  // the finalizer has already run
+      delete m;
+      return Errno(env, ENOMEM);
+    }
+    if (status == napi_no_external_buffers_allowed) {
+      // A V8 sandbox (Electron): Node neither took the memory nor will call the finalizer.
+      ::shmdt(addr);
+      delete m;
+      return Errno(env, ENOTSUP);
+    }
+    // Otherwise Node may already have run the finalizer, or will: it owns the mapping now.
+    return Errno(env, ENOMEM);
+  }
+  napi_create_reference(env, buffer, 0, &m->buffer);
+  r->live.push_back(m);
+  Napi::External<Mapping> handle = Napi::External<Mapping>::New(env, m, [](Napi::Env env, Mapping* m) { Release(env, m); });
+  Napi::Array result = Napi::Array::New(env, 2);
+  result.Set(0u, Napi::Value(env, buffer));
+  result.Set(1u, handle);
+  return result;
+}
+
+// shmdt(handle, buffer) -> 0 | -errno. The buffer is emptied before the
+// mapping goes, so no JS view ever points at unmapped memory.
+Napi::Value Shmdt(const Napi::CallbackInfo& info) {
+  napi_env env = info.Env();
+  Mapping* m = info[0].As<Napi::External<Mapping>>().Data();
+  if (m->detached) return Errno(env, EINVAL);
+  // Detached by someone else (ArrayBuffer.prototype.transfer): the memory may
+  // live on in another ArrayBuffer, and its finalizer will detach it.
+  bool moved = false;
+  if (napi_is_detached_arraybuffer(env, info[1], &moved) != napi_ok || moved) return Errno(env, EBUSY);
+  if (napi_detach_arraybuffer(env, info[1]) != napi_ok) return Errno(env, EBUSY);
+  m->detached = true;
+  if (::shmdt(m->addr) == -1) return Errno(env, errno);
+  return Napi::Number::New(env, 0);
+}
+
+void InitMapping(Napi::Env env, Napi::Object exports) {
+  // The environment ends (a worker exits): the registry lets go of its records.
+  auto teardown = [](napi_env env, void* data, void*) {
+    Registry* r = static_cast<Registry*>(data);
+    for (Mapping* m : r->live) Release(env, m);
+    delete r;
+  };
+  napi_set_instance_data(env, new Registry(), teardown, nullptr);
+  exports.Set("mappingPolicy", Napi::Function::New(env, MappingPolicy, "mappingPolicy"));
+  exports.Set("mappingStats", Napi::Function::New(env, MappingStats, "mappingStats"));
+}
+
+}  // namespace shmkit

@@ -1,0 +1,218 @@
+// The install path a user takes: `npm pack`, then `npm install` of the tarball
+// into a fresh project on a machine without a compiler (cc, c++, g++, gcc,
+// make and python3 are not on PATH). The install must print nothing from
+// node-gyp and load the prebuilt Node-API addon; a program using SharedMemory,
+// struct, Mutex and Channel must run from ESM and from CommonJS; the package
+// must hold what a user needs and nothing else. Where no prebuild matches, the
+// install script must say in one line what compiling needs.
+import assert from 'node:assert/strict';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { delimiter, join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { assertNoLeaks } from './helpers/ipc.js';
+import { assertExitedCleanly, ROOT, run, type RunResult } from './helpers/processes.js';
+
+assertNoLeaks();
+
+/** What a user runs a compiler with; none of these may be found during the install. */
+const COMPILERS = /^(cc|c\+\+|g\+\+|gcc|cpp|clang|clang\+\+|make|gmake|python[0-9.]*|([a-z0-9_]+-)+(gcc|g\+\+|c\+\+|cc|cpp))(-[0-9.]+)?$/;
+
+/** A directory of symlinks to every program on PATH except the compilers and build tools. */
+function pathWithoutCompilers(dir: string): string {
+  mkdirSync(dir);
+  for (const source of (process.env.PATH ?? '').split(delimiter)) {
+    if (!source || !existsSync(source) || !statSync(source).isDirectory()) continue;
+    for (const name of readdirSync(source)) {
+      if (COMPILERS.test(name) || existsSync(join(dir, name))) continue;
+      symlinkSync(join(source, name), join(dir, name));
+    }
+  }
+  return dir;
+}
+
+const ESM_PROGRAM = `
+import { SharedMemory, struct, int32, char, Mutex, Channel } from 'shmkit';
+const Point = struct({ x: int32, y: int32, label: char(12) });
+const shm = SharedMemory.create({ size: 4096 });
+const p = Point.view(shm);
+p.x = 3; p.y = -4; p.label = 'esm';
+const mutex = Mutex.create();
+const locked = await mutex.withLock(async () => Point.read(shm));
+mutex.remove();
+const channel = Channel.create({ capacity: 4096, autoRemove: true });
+const receiver = channel.receiver();
+const sender = channel.sender();
+await sender.send(JSON.stringify(locked));
+const message = JSON.parse(new TextDecoder().decode(await receiver.recv({ timeoutMs: 5000 })));
+sender.close();
+channel.close();
+channel.detach();
+shm.remove();
+shm.detach();
+console.log(JSON.stringify(message));
+`;
+
+const CJS_PROGRAM = `
+const { SharedMemory, struct, int32, char, Mutex, Channel } = require('shmkit');
+(async () => {
+  const Point = struct({ x: int32, y: int32, label: char(12) });
+  const shm = SharedMemory.create({ size: 4096 });
+  const p = Point.view(shm);
+  p.x = 5; p.y = 12; p.label = 'cjs';
+  const mutex = Mutex.create();
+  const locked = await mutex.withLock(async () => Point.read(shm));
+  mutex.remove();
+  const channel = Channel.create({ capacity: 4096, autoRemove: true });
+  const receiver = channel.receiver();
+  const sender = channel.sender();
+  await sender.send(JSON.stringify(locked));
+  const message = JSON.parse(new TextDecoder().decode(await receiver.recv({ timeoutMs: 5000 })));
+  sender.close();
+  channel.close();
+  channel.detach();
+  shm.remove();
+  shm.detach();
+  console.log(JSON.stringify(message));
+})();
+`;
+
+describe('the packed package installed where there is no compiler', { timeout: 600_000 }, () => {
+  let tmp = '';
+  let env: NodeJS.ProcessEnv = {};
+  let files: string[] = [];
+  let install: RunResult;
+  let consumer = '';
+  let installed = '';
+
+  before(async () => {
+    tmp = mkdtempSync(join(tmpdir(), 'shmkit-install-test-'));
+    // npm pack builds the prebuilds (prepack) and the library (prepare) as a release would.
+    const pack = await run('npm', ['pack', '--json', '--pack-destination', tmp], { cwd: ROOT, timeoutMs: 400_000 });
+    assertExitedCleanly(pack, 'npm pack');
+    const [report] = JSON.parse(pack.stdout.slice(pack.stdout.indexOf('[\n'))) as Array<{ filename: string; files: Array<{ path: string }> }>;
+    files = report!.files.map((f) => f.path).sort();
+    const tarball = join(tmp, report!.filename);
+
+    env = { ...process.env, PATH: pathWithoutCompilers(join(tmp, 'bin')) };
+    // What npm run gave this test about node-gyp must not help the install.
+    for (const name of Object.keys(env)) if (/^npm_(config_node_gyp|config_python|package_|lifecycle_)/i.test(name)) delete env[name];
+    consumer = join(tmp, 'consumer');
+    mkdirSync(consumer);
+    writeFileSync(join(consumer, 'package.json'), JSON.stringify({ name: 'consumer', version: '1.0.0', private: true }));
+    install = await run('npm', ['install', '--no-audit', '--no-fund', '--prefer-offline', '--foreground-scripts', tarball], {
+      cwd: consumer,
+      env,
+      timeoutMs: 180_000,
+    });
+    installed = join(consumer, 'node_modules', 'shmkit');
+  });
+
+  after(() => {
+    if (tmp) rmSync(tmp, { recursive: true, force: true });
+  });
+
+  it('the test machine really has no compiler, make or python3 on the PATH it installs with', async () => {
+    for (const tool of ['cc', 'c++', 'g++', 'gcc', 'make', 'python3']) {
+      const found = await run('sh', ['-c', `command -v ${tool}`], { env });
+      assert.notEqual(found.code, 0, `${tool} is on the PATH: ${found.stdout}`);
+    }
+  });
+
+  it('the tarball holds the library, the prebuilt addons, the native sources, docs, README, LICENSE and CHANGELOG, and nothing else', () => {
+    const allowed = [
+      /^package\.json$/,
+      /^(README|CHANGELOG)\.md$/,
+      /^LICENSE$/,
+      /^bin\/shmkit\.js$/,
+      /^dist\/src\/.+\.(js|d\.ts)$/,
+      /^prebuilds\/linux-(x64|arm64)\/shmkit\.glibc\.node$/,
+      /^native\/[a-z_]+\.(cc|h)$/,
+      /^binding\.gyp$/,
+      /^scripts\/install\.js$/,
+      /^docs\/[a-z-]+\.md$/,
+    ];
+    for (const file of files) assert.ok(allowed.some((re) => re.test(file)), `unexpected file in the package: ${file}`);
+    for (const needed of ['LICENSE', 'README.md', 'CHANGELOG.md', 'binding.gyp', 'scripts/install.js', 'dist/src/index.js', 'dist/src/index.d.ts',
+      'prebuilds/linux-x64/shmkit.glibc.node', 'prebuilds/linux-arm64/shmkit.glibc.node', 'native/mapping.cc', 'docs/api.md']) {
+      assert.ok(files.includes(needed), `${needed} is missing from the package`);
+    }
+    assert.ok(!files.some((f) => f.startsWith('dist/test/') || f.startsWith('dist/bench/') || f.endsWith('.map')), 'no tests, benchmarks or source maps');
+  });
+
+  it('installs with exit code 0 and prints nothing from node-gyp, using the prebuild instead of compiling', () => {
+    assertExitedCleanly(install, 'npm install');
+    const output = install.stdout + install.stderr;
+    assert.doesNotMatch(output, /gyp/i, `install output:\n${output}`);
+    assert.ok(!existsSync(join(installed, 'build')), 'nothing was compiled');
+    assert.doesNotMatch(readFileSync(join(installed, 'dist/src/index.js'), 'utf8'), /sourceMappingURL/, 'no source-map comments');
+  });
+
+  it('the prebuilt addons are for x86-64 and arm64 and link to Node-API alone, not to V8', async () => {
+    const machines = { x64: 'x86-64', arm64: 'ARM aarch64' };
+    for (const [arch, machine] of Object.entries(machines)) {
+      const binary = join(installed, 'prebuilds', `linux-${arch}`, 'shmkit.glibc.node');
+      const kind = await run('file', ['-b', binary]);
+      assert.match(kind.stdout, new RegExp(`^ELF 64-bit LSB shared object, ${machine}`), `${arch}: ${kind.stdout}`);
+      const symbols = await run('objdump', ['-T', binary]);
+      assertExitedCleanly(symbols, 'objdump');
+      const undefinedSymbols = symbols.stdout.split('\n').filter((l) => l.includes('*UND*'));
+      assert.ok(undefinedSymbols.some((l) => /\bnapi_create_external_arraybuffer\b/.test(l)), `${arch} uses Node-API`);
+      assert.deepEqual(undefinedSymbols.filter((l) => /v8|node::/i.test(l)), [], `${arch} needs no V8 or Node internals`);
+    }
+  });
+
+  it('a program using SharedMemory, struct, Mutex and Channel runs from ESM', async () => {
+    writeFileSync(join(consumer, 'program.mjs'), ESM_PROGRAM);
+    const result = await run(process.execPath, ['program.mjs'], { cwd: consumer, env });
+    assertExitedCleanly(result, 'ESM program');
+    assert.deepEqual(JSON.parse(result.stdout), { x: 3, y: -4, label: 'esm' });
+  });
+
+  it('the same program runs from CommonJS (require of the ESM package)', async () => {
+    writeFileSync(join(consumer, 'program.cjs'), CJS_PROGRAM);
+    const result = await run(process.execPath, ['program.cjs'], { cwd: consumer, env });
+    assertExitedCleanly(result, 'CommonJS program');
+    assert.deepEqual(JSON.parse(result.stdout), { x: 5, y: 12, label: 'cjs' });
+  });
+
+  it('the shmkit command runs from the installed package, and does not offer the benchmark it lacks', async () => {
+    const shmkit = join(consumer, 'node_modules', '.bin', 'shmkit');
+    const limits = await run(shmkit, ['limits', '--json'], { cwd: consumer, env });
+    assertExitedCleanly(limits, 'shmkit limits');
+    assert.ok(JSON.parse(limits.stdout), 'limits prints JSON');
+    const help = await run(shmkit, ['--help'], { cwd: consumer, env });
+    assertExitedCleanly(help, 'shmkit --help');
+    assert.match(help.stdout, /^ {2}demo /m);
+    assert.doesNotMatch(help.stdout, /^ {2}bench /m);
+    const bench = await run(shmkit, ['bench'], { cwd: consumer, env });
+    assert.equal(bench.code, 1);
+    assert.match(bench.stderr, /^shmkit bench: ENOENT the benchmark suite is not part of the installed package; run it from shmkit's source repository/);
+  });
+
+  it('where no prebuild matches, the install script fails with one line naming what compiling needs', async () => {
+    rmSync(join(installed, 'prebuilds'), { recursive: true });
+    const result = await run(process.execPath, [join(installed, 'scripts', 'install.js')], { cwd: installed, env });
+    assert.equal(result.code, 1);
+    assert.equal(result.stdout, '');
+    const lines = result.stderr.trim().split('\n');
+    assert.equal(lines.length, 1, result.stderr);
+    assert.match(
+      lines[0]!,
+      new RegExp(`^shmkit: no prebuilt addon for linux-${process.arch} \\(glibc, Node-API\\); compiling it needs python3, make and a C\\+\\+ compiler, and python3, make, a C\\+\\+ compiler \\(g\\+\\+\\) are missing`),
+    );
+  });
+
+  it('where no prebuild matches but a compiler is there, npm rebuild compiles the addon without a word from node-gyp', async () => {
+    assert.ok(!existsSync(join(installed, 'prebuilds')));
+    // Node's headers from the machine when it has them, as .ci/run does: node-gyp downloads nothing.
+    const headers = existsSync('/usr/include/node') && !process.env.npm_config_nodedir ? { npm_config_nodedir: '/usr' } : {};
+    const result = await run('npm', ['rebuild', 'shmkit', '--foreground-scripts'], { cwd: consumer, env: { ...process.env, ...headers }, timeoutMs: 300_000 });
+    assertExitedCleanly(result, 'npm rebuild');
+    assert.doesNotMatch(result.stdout + result.stderr, /gyp/i);
+    assert.ok(existsSync(join(installed, 'build', 'Release', 'shmkit.node')), 'the addon was compiled');
+    const program = await run(process.execPath, ['program.mjs'], { cwd: consumer, env });
+    assertExitedCleanly(program, 'ESM program with the compiled addon');
+    assert.deepEqual(JSON.parse(program.stdout), { x: 3, y: -4, label: 'esm' });
+  });
+});
