@@ -134,10 +134,19 @@ Napi::Value WrapMapping(Napi::Env env, void* addr, size_t length) {
   napi_value buffer;
   napi_status status = napi_create_external_arraybuffer(env, addr, length, OnMemoryFreed, m, &buffer);
   if (status != napi_ok) {
+    // Node refuses a buffer longer than it allows (buffer.constants.MAX_LENGTH)
+    // by throwing: take the exception back and report EFBIG instead.
+    bool pending = false;
+    napi_is_exception_pending(env, &pending);
+    if (pending) {
+      napi_value ignored;
+      napi_get_and_clear_last_exception(env, &ignored);
+    }
+    const int error = pending ? EFBIG : ENOMEM;
     m->owners -= 2;  // no handle, not registered
     if (m->owners == 0) {  // the finalizer has already run
       delete m;
-      return Errno(env, ENOMEM);
+      return Errno(env, error);
     }
     if (status == napi_no_external_buffers_allowed) {
       // A V8 sandbox (Electron): Node neither took the memory nor will call the finalizer.
@@ -146,7 +155,7 @@ Napi::Value WrapMapping(Napi::Env env, void* addr, size_t length) {
       return Errno(env, ENOTSUP);
     }
     // Otherwise Node may already have run the finalizer, or will: it owns the mapping now.
-    return Errno(env, ENOMEM);
+    return Errno(env, error);
   }
   napi_create_reference(env, buffer, 0, &m->buffer);
   r->live.push_back(m);

@@ -1,5 +1,6 @@
 // The C-faithful shared-memory calls: same names, arguments and errors as
 // shmget(2), shmat(2), shmdt(2) and shmctl(2). Synchronous, like C.
+import { constants as bufferConstants } from 'node:buffer';
 import { readFileSync } from 'node:fs';
 import { check, IpcError } from '../errors.js';
 import { native, type NativeShmStat } from '../native.js';
@@ -77,6 +78,7 @@ export interface ShmSetOptions {
 // memory, so there only the finalizer detaches, and shmat refuses (EAGAIN)
 // while a quarter of the process's map count awaits it, before the kernel's
 // limit would make V8 itself abort.
+const bufferMaxLength = bufferConstants.MAX_LENGTH;
 const memoryCanMove = 'transfer' in ArrayBuffer.prototype || 'transferToFixedLength' in ArrayBuffer.prototype;
 native.mappingPolicy(!memoryCanMove, 256, Math.floor(maxMapCount() / 4));
 
@@ -162,6 +164,7 @@ export function shmat(shmid: number, shmaddr?: bigint | number | null, shmflg = 
       case 'ENOMEM': return `shmid ${shmid}: no room for another mapping in this process${awaitingHint()}`;
       case 'EAGAIN': return `shmid ${shmid}: too many attachments await detaching${awaitingHint()}`;
       case 'ENOTSUP': return `shmid ${shmid}: this runtime refuses ArrayBuffers over memory it did not allocate (a V8 sandbox, as in Electron), so a segment cannot be mapped here`;
+      case 'EFBIG': return `shmid ${shmid}: the segment is larger than one ArrayBuffer may be in this Node.js (buffer.constants.MAX_LENGTH, ${bufferMaxLength} bytes), so it cannot be mapped here; Node.js 22 and later allow larger ones`;
       default: return `shmid ${shmid}`;
     }
   });
