@@ -271,6 +271,7 @@ function renderMarkdown(r: BenchReport): string {
     '',
     'One run on one machine: every ratio below compares numbers measured in this run. ' +
       'Round trips are 64-byte messages echoed by a peer process; throughput is one way, measured at the receiver after a warm-up. ' +
+      'The \'spin\' channel row\'s round trip calls trySend/tryRecvInto in a spin loop (as the shm-typed-array row does); the other channel rows await send/recvInto. ' +
       '"Pinned" runs both processes on one CPU (`taskset -c 0`). ' +
       'With several rounds, each number is the median over the rounds, with the lowest and highest in brackets.',
     '',

@@ -25,7 +25,7 @@ export function channelTransport(wait: WaitMode, receive: Receive = 'copy'): Tra
   const sync = wait === 'spin';
   return {
     id: receive === 'copy' ? `channel-${wait}` : `channel-${wait}-${receive}`,
-    label: `shmkit channel (${wait}${sync && receive === 'copy' ? ', trySend/tryRecvInto spin loop' : ''}${LABELS[receive]})`,
+    label: `shmkit channel (${wait}${LABELS[receive]})`,
     async roundTrip(size, count) {
       using requests = Channel.create({ capacity: 1 << 16, wait, autoRemove: true });
       using replies = Channel.create({ capacity: 1 << 16, wait, autoRemove: true });
