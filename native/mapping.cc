@@ -15,11 +15,22 @@
 // aborts), shmat refuses with EAGAIN while more than a bound of them await
 // their finalizer.
 //
+// An explicit shmdt cannot know whether Node's own native work (fs.read,
+// crypto.randomFill, zlib on the thread pool) still writes through a raw
+// pointer into the buffer: emptying the ArrayBuffer stops JavaScript, not that
+// work. So shmdt puts throwaway anonymous memory over the segment in one step
+// (mmap MAP_FIXED replaces the mapping, which detaches the segment as shmdt
+// does: nattch drops at once) and keeps it there while the ArrayBuffer object
+// lives. Node keeps the object of every buffer its pending work uses alive, so
+// once it is collected nobody can write there and the placeholder goes.
+//
 // Everything here runs on the JavaScript thread of one environment (Node-API
 // finalizers included), so the records need no locking.
 #include "shim.h"
 #include <algorithm>
+#include <sys/mman.h>
 #include <sys/shm.h>
+#include <unistd.h>
 #include <vector>
 
 namespace shmkit {
@@ -30,9 +41,24 @@ struct Mapping {
   size_t length;
   bool detached = false;       // shmdt done, by shmdt() or by a sweep
   bool memory_freed = false;   // the ArrayBuffer's memory is released everywhere (its finalizer ran)
+  bool placeholder = false;    // shmdt left throwaway memory over the range
   napi_ref buffer = nullptr;   // weak: empty once the ArrayBuffer object is collected
-  int owners = 3;              // the ArrayBuffer finalizer, the JS handle, the registry
+  int owners = 3;              // the ArrayBuffer finalizer, the JS handle, the registry (+1: the object's finalizer)
 };
+
+size_t Span(size_t length) {
+  size_t page = static_cast<size_t>(::sysconf(_SC_PAGESIZE));
+  return (length + page - 1) / page * page;
+}
+
+// The ArrayBuffer object is gone, so no pending work can write there: free the range.
+void DropPlaceholder(napi_env env, Mapping* m) {
+  if (!m->placeholder) return;
+  m->placeholder = false;
+  ::munmap(m->addr, Span(m->length));
+  int64_t ignored;
+  napi_adjust_external_memory(env, -static_cast<int64_t>(Span(m->length)), &ignored);
+}
 
 struct Registry {
   std::vector<Mapping*> live;
@@ -60,14 +86,23 @@ Registry* RegistryOf(napi_env env) {
 void OnMemoryFreed(napi_env env, void* data, void* hint) {
   Mapping* m = static_cast<Mapping*>(hint);
   m->memory_freed = true;
+  bool explicit_shmdt = m->detached;
   if (!m->detached) {
     m->detached = true;
     ::shmdt(m->addr);
   }
-  if (m->buffer != nullptr) {
+  // A placeholder's record still needs the weak reference to see the object go.
+  if (m->buffer != nullptr && !explicit_shmdt) {
     napi_delete_reference(env, m->buffer);
     m->buffer = nullptr;
   }
+  Release(env, m);
+}
+
+// The ArrayBuffer object of an explicitly detached mapping was collected.
+void OnObjectCollected(napi_env env, void* data, void* hint) {
+  Mapping* m = static_cast<Mapping*>(data);
+  DropPlaceholder(env, m);
   Release(env, m);
 }
 
@@ -78,7 +113,15 @@ void Sweep(napi_env env, Registry* r) {
   if (napi_open_handle_scope(env, &scope) != napi_ok) return;
   r->awaiting = 0;
   auto finished = [&](Mapping* m) {
-    if (!m->detached && !m->memory_freed && m->buffer != nullptr) {
+    if (m->placeholder) {
+      // Collected means no pending native work holds it (Node keeps those
+      // objects alive), and a detached buffer cannot have been transferred.
+      if (m->buffer == nullptr) return false;  // only its finalizer can tell
+      napi_value value = nullptr;
+      napi_get_reference_value(env, m->buffer, &value);
+      if (value != nullptr) return false;
+      DropPlaceholder(env, m);
+    } else if (!m->detached && !m->memory_freed && m->buffer != nullptr) {
       napi_value value = nullptr;
       napi_get_reference_value(env, m->buffer, &value);
       if (value != nullptr) return false;
@@ -167,7 +210,8 @@ Napi::Value WrapMapping(Napi::Env env, void* addr, size_t length) {
 }
 
 // shmdt(handle, buffer) -> 0 | -errno. The buffer is emptied before the
-// mapping goes, so no JS view ever points at unmapped memory.
+// mapping goes, so no JS view ever points at unmapped memory, and throwaway
+// memory takes the segment's place until the buffer object is collected.
 Napi::Value Shmdt(const Napi::CallbackInfo& info) {
   napi_env env = info.Env();
   Mapping* m = info[0].As<Napi::External<Mapping>>().Data();
@@ -178,7 +222,18 @@ Napi::Value Shmdt(const Napi::CallbackInfo& info) {
   if (napi_is_detached_arraybuffer(env, info[1], &moved) != napi_ok || moved) return Errno(env, EBUSY);
   if (napi_detach_arraybuffer(env, info[1]) != napi_ok) return Errno(env, EBUSY);
   m->detached = true;
-  if (::shmdt(m->addr) == -1) return Errno(env, errno);
+  size_t span = Span(m->length);
+  void* over = ::mmap(m->addr, span, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED | MAP_NORESERVE, -1, 0);
+  if (over == MAP_FAILED) {
+    // No memory for the placeholder (strict overcommit): detach plainly.
+    if (::shmdt(m->addr) == -1) return Errno(env, errno);
+    return Napi::Number::New(env, 0);
+  }
+  m->placeholder = true;
+  // Counted as external memory, so that V8 collects (and frees) sooner.
+  int64_t ignored;
+  napi_adjust_external_memory(env, static_cast<int64_t>(span), &ignored);
+  if (napi_add_finalizer(env, info[1], m, OnObjectCollected, nullptr, nullptr) == napi_ok) m->owners++;
   return Napi::Number::New(env, 0);
 }
 

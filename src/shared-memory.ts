@@ -276,11 +276,13 @@ export class SharedMemory implements Disposable {
   detach(): void {
     this.#attachment.assertAttached('detach');
     shmdt(this.#attachment);
+    this.#bytes = undefined;
   }
 
   /** Detaches if still attached; does not remove the segment. */
   [Symbol.dispose](): void {
     if (!this.#attachment.detached) shmdt(this.#attachment);
+    this.#bytes = undefined;
   }
 
   static {

@@ -35,7 +35,7 @@ export class Attachment {
   readonly readOnly: boolean;
   /** Where the segment is mapped in this process (what C's shmat returns). */
   readonly address: bigint;
-  readonly #buffer: ArrayBuffer;
+  #buffer: ArrayBuffer;
   readonly #handle: MappingHandle;
   #detached = false;
 
@@ -111,6 +111,9 @@ export class Attachment {
         : `segment ${this.shmid} at 0x${this.address.toString(16)} is not attached (already detached?)`,
     );
     this.#detached = true;
+    // Let go of the emptied buffer: while its object lives, the address range
+    // stays reserved (native/mapping.cc), for native work that may still write there.
+    this.#buffer = new ArrayBuffer(0);
   }
 
   get [Symbol.toStringTag](): string {
