@@ -8,6 +8,7 @@ import { fault, readOnlyError } from './memory.js';
 import type { Fields, StructType } from './struct.js';
 import type { ArrayView, AtomicKind, ScalarType, StructView } from './types.js';
 import { internalsOf } from './view.js';
+import { AtomicsCaptured, dataViewBuffer, dataViewByteOffset } from '../primordials.js';
 
 /**
  * Atomic operations on one int32, uint32, int64 or uint64 field, as
@@ -90,7 +91,8 @@ export function atomic(view: object, field: string | number): Atomic<number | bi
   }
   let cell: IntegerArray;
   try {
-    const at = dv.byteOffset + offset;
+    // Captured built-ins throughout: `dv` may cover a read-only attachment (src/primordials.ts).
+    const at = dataViewByteOffset(dv) + offset;
     if (at % target.size !== 0) {
       throw outOfRange(
         'field',
@@ -100,7 +102,7 @@ export function atomic(view: object, field: string | number): Atomic<number | bi
     }
     // Private to this closure: for a read-only attachment it covers memory
     // that must never be written.
-    cell = new ARRAYS[kind](dv.buffer as ArrayBuffer, at, 1);
+    cell = new ARRAYS[kind](dataViewBuffer(dv) as ArrayBuffer, at, 1);
   } catch (error) {
     throw fault(owner, error, 'atomic');
   }
@@ -113,7 +115,7 @@ export function atomic(view: object, field: string | number): Atomic<number | bi
     }
   };
   // Atomics' own typings do not follow a union of array types.
-  const A = Atomics as unknown as {
+  const A = AtomicsCaptured as unknown as {
     load(a: IntegerArray, i: number): number | bigint;
     store(a: IntegerArray, i: number, v: number | bigint): number | bigint;
     add(a: IntegerArray, i: number, v: number | bigint): number | bigint;

@@ -1,6 +1,7 @@
 // char[n] as a C string: UTF-8 up to the first NUL. Writing is all or
 // nothing, so a reader never sees half a string or half a character.
 import { invalidType, outOfRange } from '../validate.js';
+import { copyOfRange, ReflectApply, StringFromCharCode, typedArrayLength } from '../primordials.js';
 
 const decoder = new TextDecoder('utf-8');
 const encoder = new TextEncoder();
@@ -13,7 +14,9 @@ let scratch = new Uint8Array(256);
 export function decodeChar(bytes: Uint8Array, offset: number, n: number): string {
   const end = offset + n;
   // A view whose buffer was detached has length 0: let the caller report it.
-  if (end > bytes.length) throw new RangeError('char field lies outside its memory');
+  // `bytes` may cover a read-only attachment: only captured built-ins touch it,
+  // and what is decoded is a copy (src/primordials.ts).
+  if (end > typedArrayLength(bytes)) throw new RangeError('char field lies outside its memory');
   let stop = offset;
   let ascii = true;
   for (; stop < end; stop++) {
@@ -22,9 +25,10 @@ export function decodeChar(bytes: Uint8Array, offset: number, n: number): string
     if (byte >= 0x80) ascii = false;
   }
   if (stop === offset) return '';
-  if (ascii && stop - offset <= 64) return String.fromCharCode.apply(null, bytes.subarray(offset, stop) as unknown as number[]);
-  // A copy, because TextDecoder refuses views of a SharedArrayBuffer.
-  return decoder.decode(bytes.slice(offset, stop));
+  // A copy also because TextDecoder refuses views of a SharedArrayBuffer.
+  const copy = copyOfRange(bytes, offset, stop);
+  if (ascii && stop - offset <= 64) return ReflectApply(StringFromCharCode, null, copy as unknown as number[]);
+  return decoder.decode(copy);
 }
 
 /**

@@ -4,6 +4,7 @@ import { endianness } from 'node:os';
 import { invalidType, outOfRange } from '../validate.js';
 import { decodeChar, encodeChar, encodedLength } from './char.js';
 import type { ScalarKind, Type } from './types.js';
+import { dataViewBuffer, dataViewByteLength, dataViewByteOffset, dataViewGet, Uint8ArrayCtor } from '../primordials.js';
 
 /** @internal Native byte order: shared memory is read by C on this machine. */
 export const LITTLE_ENDIAN = endianness() === 'LE';
@@ -82,12 +83,11 @@ export function readValue(type: Type, dv: DataView, bytes: () => Uint8Array, off
       }
       return out;
     }
+    // Captured getters: `dv` may cover a read-only attachment (src/primordials.ts).
     case 'bool':
-      return dv.getUint8(offset) !== 0;
-    default: {
-      const method = `get${SCALARS[type.kind].dv}` as 'getInt32';
-      return dv[method](offset, LITTLE_ENDIAN);
-    }
+      return dataViewGet.Uint8!(dv, offset) !== 0;
+    default:
+      return dataViewGet[SCALARS[type.kind].dv]!(dv, offset, LITTLE_ENDIAN);
   }
 }
 
@@ -158,5 +158,5 @@ function lengthOf(value: object): unknown {
 /** @internal A lazily made Uint8Array over the bytes of `dv`. */
 export function bytesOf(dv: DataView): () => Uint8Array {
   let bytes: Uint8Array | undefined;
-  return () => (bytes ??= new Uint8Array(dv.buffer, dv.byteOffset, dv.byteLength));
+  return () => (bytes ??= new Uint8ArrayCtor(dataViewBuffer(dv), dataViewByteOffset(dv), dataViewByteLength(dv)));
 }

@@ -7,6 +7,7 @@ import { StateError } from '../errors.js';
 import { attachmentOf, isSharedMemory, type SharedMemory } from '../shared-memory.js';
 import { isAttachment, memoryOf, type Attachment } from '../sysv/attachment.js';
 import { invalidType, outOfRange, validateSize } from '../validate.js';
+import { arrayBufferByteLength, DataViewCtor } from '../primordials.js';
 
 /** Memory a struct can be viewed, read or written in. A `SharedMemory` also works when read-only. */
 export type MemorySource = ArrayBuffer | SharedArrayBuffer | ArrayBufferView | SharedMemory | Attachment;
@@ -39,7 +40,8 @@ export function regionOf(source: unknown, offset: unknown, size: number, operati
   if (attachment !== undefined) {
     attachment.assertAttached(operation);
     buffer = memoryOf(attachment);
-    limit = buffer.byteLength;
+    // Captured built-ins: a read-only attachment's buffer never meets user code.
+    limit = arrayBufferByteLength(buffer);
   } else if (isAnyArrayBuffer(source)) {
     // A brand check: an object that only inherits from ArrayBuffer.prototype is not memory.
     buffer = source;
@@ -64,7 +66,7 @@ export function regionOf(source: unknown, offset: unknown, size: number, operati
     );
   }
   const owner: Owner = { buffer, readOnly: attachment?.readOnly ?? false, attachment };
-  return { dv: new DataView(buffer, base + start, size), owner };
+  return { dv: new DataViewCtor(buffer, base + start, size), owner };
 }
 
 function isDetached(buffer: ArrayBufferLike): boolean {

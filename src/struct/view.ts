@@ -10,9 +10,12 @@
 // reachable from user code, because for a read-only attachment it covers
 // memory that must not be written. Read-only classes have setters that only
 // throw. Every access is wrapped so that a detached buffer (shmdt) gives a
-// StateError instead of V8's TypeError.
+// StateError instead of V8's TypeError. Read-only classes touch their memory
+// only through built-ins captured at load (src/primordials.ts), so a patched
+// DataView.prototype method never receives their DataView.
 import { inspect } from 'node:util';
-import { badScalar, checkValue, LITTLE_ENDIAN, readValue, SCALARS, storeValue } from './codec.js';
+import { badScalar, bytesOf, checkValue, LITTLE_ENDIAN, readValue, SCALARS, storeValue } from './codec.js';
+import { dataViewBuffer, dataViewByteLength, dataViewByteOffset, dataViewGet, DataViewCtor, Uint8ArrayCtor } from '../primordials.js';
 import { decodeChar, encodeChar } from './char.js';
 import { fault, readOnlyError, type Owner } from './memory.js';
 import type { StructType } from './struct.js';
@@ -65,6 +68,12 @@ const deps = {
   checkValue,
   storeValue,
   readValue,
+  get: dataViewGet,
+  dvBuffer: dataViewBuffer,
+  dvOffset: dataViewByteOffset,
+  dvLength: dataViewByteLength,
+  DV: DataViewCtor,
+  U8: Uint8ArrayCtor,
   register(prototype: object, type: Composite, dv: (view: object) => DataView, owner: (view: object) => Owner) {
     internalsByPrototype.set(prototype, { type, dv, owner });
   },
@@ -105,7 +114,7 @@ function slotCode(
       const child = `C[${ref}]`;
       const typeRef = `T[${ref}]`;
       return {
-        get: `return ${cache} ??= new ${child}(new DataView(this.#dv.buffer, this.#dv.byteOffset + ${offset}, ${type.size}), this.#owner);`,
+        get: `return ${cache} ??= new ${child}(new D.DV(D.dvBuffer(this.#dv), D.dvOffset(this.#dv) + ${offset}, ${type.size}), this.#owner);`,
         // Only array elements take whole values (view.items.set(i, {...})).
         set: !elementSet
           ? undefined
@@ -116,7 +125,7 @@ function slotCode(
     }
     case 'bool':
       return {
-        get: `return this.#dv.getUint8(${offset}) !== 0;`,
+        get: readOnly ? `return D.get.Uint8(this.#dv, ${offset}) !== 0;` : `return this.#dv.getUint8(${offset}) !== 0;`,
         set: readOnly ? readOnlySet : `this.#dv.setUint8(${offset}, v ? 1 : 0);`,
         check: readOnly ? undefined : `if (typeof v !== 'boolean') throw D.badScalar('bool', v, ${nameLiteral});`,
       };
@@ -124,7 +133,8 @@ function slotCode(
       const access = SCALARS[type.kind];
       const wide = type.size > 1 ? `, ${le}` : '';
       return {
-        get: `return this.#dv.get${access.dv}(${offset}${wide});`,
+        // Writable views keep the method call (their DataView gives nothing a program could not write anyway).
+        get: readOnly ? `return D.get.${access.dv}(this.#dv, ${offset}${wide});` : `return this.#dv.get${access.dv}(${offset}${wide});`,
         set: readOnly ? readOnlySet : `this.#dv.set${access.dv}(${offset}, v${wide});`,
         check: readOnly ? undefined : `if (!(${access.valid})) throw D.badScalar('${type.kind}', v, ${nameLiteral});`,
       };
@@ -138,7 +148,7 @@ const guard = (body: string, name: string): string =>
 const COMMON = `
   #dv; #owner; #u8;
   constructor(dv, owner) { this.#dv = dv; this.#owner = owner; Object.preventExtensions(this); }
-  #bytes() { return this.#u8 ??= new Uint8Array(this.#dv.buffer, this.#dv.byteOffset, this.#dv.byteLength); }
+  #bytes() { return this.#u8 ??= new D.U8(D.dvBuffer(this.#dv), D.dvOffset(this.#dv), D.dvLength(this.#dv)); }
   static { D.register(this.prototype, TYPE, (v) => v.#dv, (v) => v.#owner); }
 `;
 
@@ -185,7 +195,7 @@ function decorate(cls: ViewClass, type: Composite): void {
   const snapshot = (view: object): unknown => {
     const internals = internalsOf(view)!;
     try {
-      return readValue(type, internals.dv, () => new Uint8Array(internals.dv.buffer, internals.dv.byteOffset, internals.dv.byteLength), 0);
+      return readValue(type, internals.dv, bytesOf(internals.dv), 0);
     } catch (error) {
       throw fault(internals.owner, error);
     }

@@ -2,6 +2,7 @@ import { check, StateError } from '../errors.js';
 import { native, type MappingHandle } from '../native.js';
 import { constants as bufferConstants } from 'node:buffer';
 import { outOfRange, validateRange } from '../validate.js';
+import { arrayBufferByteLength, copyBytes } from '../primordials.js';
 
 const { MAX_LENGTH } = bufferConstants;
 
@@ -65,23 +66,24 @@ export class Attachment {
 
   /** The segment's size in bytes (shm_segsz), 0 once detached. */
   get byteLength(): number {
-    return this.#buffer.byteLength;
+    return arrayBufferByteLength(this.#buffer);
   }
 
   /** True after shmdt, or if the buffer was transferred away (ArrayBuffer.prototype.transfer). */
   get detached(): boolean {
-    return this.#detached || this.#buffer.byteLength === 0;
+    return this.#detached || arrayBufferByteLength(this.#buffer) === 0;
   }
 
   /** Copies `length` bytes from `offset` (default: to the end). Works on read-only attachments. */
   read(offset = 0, length?: number): Uint8Array {
     this.assertAttached('read');
-    const [start, count] = validateRange(offset, length, this.#buffer.byteLength);
+    const [start, count] = validateRange(offset, length, arrayBufferByteLength(this.#buffer));
     if (count > MAX_LENGTH) {
       // Checked before copying: a copy this large could not be returned anyway.
       throw outOfRange(length === undefined ? 'length (default: to the end)' : 'length', `<= ${MAX_LENGTH}, the most one Uint8Array holds in this Node.js (buffer.constants.MAX_LENGTH); read a large segment in parts`, count);
     }
-    return new Uint8Array(this.#buffer.slice(start, start + count));
+    // Captured built-ins only: the private buffer never meets user code (src/primordials.ts).
+    return copyBytes(this.#buffer, start, count);
   }
 
   static {
@@ -94,7 +96,7 @@ export class Attachment {
     if (this.#detached) {
       throw new StateError('ERR_SHM_DETACHED', `${operation}: segment ${this.shmid} was detached (shmdt)`);
     }
-    if (this.#buffer.byteLength === 0) {
+    if (arrayBufferByteLength(this.#buffer) === 0) {
       throw new StateError(
         'ERR_SHM_TRANSFERRED',
         `${operation}: the buffer of segment ${this.shmid} was transferred to another ArrayBuffer`,

@@ -6,7 +6,8 @@ import { check, IpcError } from '../errors.js';
 import { native, type NativeShmStat } from '../native.js';
 import { invalidType, outOfRange, validateFlags, validateId, validateInteger, validateKey, validateObject, validateSize, UINT32_MAX } from '../validate.js';
 import { Attachment, isAttachment } from './attachment.js';
-import { IPC_CREAT, IPC_INFO, IPC_RMID, IPC_SET, IPC_STAT, SHM_INFO, SHM_NORESERVE, SHM_LOCK, SHM_RDONLY, SHM_REMAP, SHM_RND, SHM_STAT, SHM_STAT_ANY, SHM_UNLOCK, SHMLBA } from './constants.js';
+import { stackRoom } from './stack-room.js';
+import { IPC_CREAT, IPC_INFO, IPC_RMID, IPC_SET, IPC_STAT, PAGE_SIZE, SHM_INFO, SHM_NORESERVE, SHM_LOCK, SHM_RDONLY, SHM_REMAP, SHM_RND, SHM_STAT, SHM_STAT_ANY, SHM_UNLOCK, SHMLBA } from './constants.js';
 
 /** `struct ipc_perm` of a segment, with the C field names. */
 export interface IpcPerm {
@@ -134,7 +135,8 @@ export function shmget(key: number, size: number, flags: number): number {
 /**
  * `shmat(2)`: attaches segment `shmid`. `shmaddr` (default: the kernel
  * chooses) must be free memory; SHM_REMAP with an address is refused, since
- * it could replace memory this process is using. `shmflg` takes SHM_RDONLY,
+ * it could replace memory this process is using, and so is an address where
+ * the main thread's stack may grow (RangeError). `shmflg` takes SHM_RDONLY,
  * SHM_RND, SHM_EXEC.
  * @throws IpcError EACCES, EINVAL (bad id, removed segment, bad address), EIDRM, ENOMEM;
  *   EAGAIN while too many forgotten attachments await detaching (where the
@@ -156,6 +158,7 @@ export function shmat(shmid: number, shmaddr?: bigint | number | null, shmflg = 
     // privileged process: memory at the null address, which no buffer may have.
     throw outOfRange('shmaddr', `0 (the kernel chooses) or >= SHMLBA (${SHMLBA}) with SHM_RND, which would round it down to address 0`, addr);
   }
+  if (addr !== 0n) refuseStackRoom(shmid, (shmflg & SHM_RND) !== 0 ? addr - (addr % BigInt(SHMLBA)) : addr, addr);
   const result = check(native.shmat(shmid, addr, shmflg), 'shmat', (code) => {
     switch (code) {
       case 'EACCES': return `shmid ${shmid}: the segment's permission bits deny this user`;
@@ -170,6 +173,34 @@ export function shmat(shmid: number, shmaddr?: bigint | number | null, shmflg = 
   });
   const [buffer, handle, address] = result;
   return new Attachment(shmid, (shmflg & SHM_RDONLY) !== 0, buffer, handle, address);
+}
+
+/**
+ * Refuses an address whose mapping would lie where the main thread's stack
+ * may grow (the kernel accepts it, being free memory, but the stack could
+ * then no longer grow and a deep recursion would be SIGSEGV).
+ */
+function refuseStackRoom(shmid: number, at: bigint, given: bigint): void {
+  const room = stackRoom();
+  if (room === undefined) return;
+  let size = BigInt(PAGE_SIZE);
+  try {
+    size = BigInt(shmctl(shmid, IPC_STAT).shm_segsz);
+  } catch {
+    // shmat itself reports a bad id or a denied segment.
+  }
+  const page = BigInt(PAGE_SIZE);
+  const end = at + ((size + page - 1n) / page) * page;
+  const [low, high] = room;
+  if (at < high && end > low) {
+    throw outOfRange(
+      'shmaddr',
+      `an address whose mapping stays clear of the main thread's stack and the room it may grow into ` +
+        `(0x${low.toString(16)}-0x${high.toString(16)}: RLIMIT_STACK and the kernel's stack guard gap), since a segment there ` +
+        `would make a deep recursion die with SIGSEGV instead of a RangeError; pass null to let the kernel choose`,
+      given,
+    );
+  }
 }
 
 /**
