@@ -6,6 +6,9 @@ import { arrayBufferByteLength, copyBytes } from '../primordials.js';
 
 const { MAX_LENGTH } = bufferConstants;
 
+/** What a detached attachment holds instead of its buffer. */
+const EMPTY = new ArrayBuffer(0);
+
 /**
  * @internal The mapped memory of an attachment whatever its access mode, for
  * shmkit's own read paths (not exported from the package: a read-only
@@ -115,7 +118,7 @@ export class Attachment {
     this.#detached = true;
     // Let go of the emptied buffer: while its object lives, the address range
     // stays reserved (native/mapping.cc), for native work that may still write there.
-    this.#buffer = new ArrayBuffer(0);
+    this.#buffer = EMPTY;
   }
 
   get [Symbol.toStringTag](): string {
