@@ -26,7 +26,13 @@ import {
 import { compileC } from './helpers/c.js';
 import { assertNoLeaks, removeSegment, uniqueKey, withCleanup } from './helpers/ipc.js';
 import { assertExitedCleanly, isRoot, lastJson, NOBODY, run, runNode } from './helpers/processes.js';
-import { BECOME_NOBODY, C_PRELUDE, runNodeInPrivateIpc, segmentExists, thrown } from './helpers/shm.js';
+import { BECOME_NOBODY, C_PRELUDE, runNodeInPrivateIpc, segmentExists, thrown, waitFor } from './helpers/shm.js';
+import { readFileSync } from 'node:fs';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
+
+setFlagsFromString('--expose-gc');
+const gc = runInNewContext('gc') as () => void;
 
 // hugetlb: the errno name of shmget(IPC_PRIVATE, 2 MiB, IPC_CREAT|SHM_HUGETLB|0600), or "created".
 const C_HUGETLB = `${C_PRELUDE}
@@ -128,12 +134,16 @@ describe('shmat errors', () => {
     assertIpcError(() => shmctl(id, IPC_RMID), 'EINVAL', 'shmctl', new RegExp(`shmid ${id}, IPC_RMID`));
   });
 
-  it('an address not a multiple of SHMLBA without SHM_RND is EINVAL; with SHM_RND it is rounded down', () => {
+  it('an address not a multiple of SHMLBA without SHM_RND is EINVAL; with SHM_RND it is rounded down', async () => {
     const id = shmget(IPC_PRIVATE, 4096, IPC_CREAT | 0o600);
     try {
       const probe = shmat(id);
-      const free = probe.address; // page-aligned, and free again once detached
+      const free = probe.address; // page-aligned, and free again once detached and its buffer collected
       shmdt(probe);
+      await waitFor('the detached range to be freed', () => {
+        gc();
+        return !readFileSync('/proc/self/maps', 'utf8').includes(`\n${free.toString(16)}-`);
+      });
       const unaligned = free + BigInt(SHMLBA) - 1n;
       assertIpcError(() => shmat(id, unaligned), 'EINVAL', 'shmat', new RegExp(`shmid ${id}, shmaddr 0x${unaligned.toString(16)}`));
       const rounded = shmat(id, free + 1n, SHM_RND);
