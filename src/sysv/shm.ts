@@ -78,7 +78,10 @@ export interface ShmSetOptions {
 // bounded. ArrayBuffer.prototype.transfer() (Node 21 and later) moves the
 // memory, so there only the finalizer detaches, and shmat refuses (EAGAIN)
 // while a quarter of the process's map count awaits it, before the kernel's
-// limit would make V8 itself abort.
+// limit would make V8 itself abort. The throwaway memory an explicit shmdt
+// leaves over a segment (native/mapping.cc) is freed by the same sweep once
+// its buffer is collected, whatever this policy: a detached buffer cannot
+// have been transferred.
 const bufferMaxLength = bufferConstants.MAX_LENGTH;
 const memoryCanMove = 'transfer' in ArrayBuffer.prototype || 'transferToFixedLength' in ArrayBuffer.prototype;
 native.mappingPolicy(!memoryCanMove, 256, Math.floor(maxMapCount() / 4));
