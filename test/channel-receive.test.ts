@@ -131,6 +131,20 @@ describe('Channel receives into a buffer of the caller', { timeout: 60_000 }, ()
   });
 });
 
+describe('Channel calls made wrongly get coded errors', { timeout: 60_000 }, () => {
+  it('receiving with options that are not an object, and closing after detach, are coded errors', async () => {
+    const channel = Channel.create({ capacity: 4096, autoRemove: true });
+    const receiver = channel.receiver();
+    for (const options of [null, 5, 'x']) {
+      await assert.rejects(receiver.recvView(options as never), { code: 'ERR_INVALID_ARG_TYPE' });
+      await assert.rejects(receiver.recv(options as never), { code: 'ERR_INVALID_ARG_TYPE' });
+    }
+    channel.detach();
+    assert.throws(() => receiver.close(), (error: unknown) => error instanceof ChannelError && error.code === 'ERR_CHANNEL_CLOSED');
+    assert.throws(() => receiver.tryRecv(), (error: unknown) => error instanceof ChannelError && error.code === 'ERR_CHANNEL_CLOSED');
+  });
+});
+
 describe('Channel senders refuse data that is not what it claims, and never wedge the ring', { timeout: 60_000 }, () => {
   it('a detached buffer is a TypeError before anything is claimed; the channel goes on', async () => {
     using channel = Channel.create({ capacity: 4096, autoRemove: true });

@@ -217,6 +217,17 @@ describe('channel ring (format version 2)', () => {
     assert.notEqual(again, victimId);
   });
 
+  it('a sender finds an entry even when all 256 are held, by taking over one whose holder died (no reaping needed)', () => {
+    const { process, dead } = segment();
+    const holders = Array.from({ length: F.MAX_SENDERS }, (_, i) => process(1000 + i));
+    for (const ring of holders) assert.notEqual(ring.registerSender(), 0);
+    assert.equal(process(5000).registerSender(), 0, 'all held, all alive: the table is full');
+    dead.add(1000 + 77);
+    const writer = process(5001).registerSender();
+    assert.equal(writer & 0xff, 77, 'the dead holder’s entry, taken over');
+    assert.equal(process(5002).registerSender(), 0);
+  });
+
   it('takes over a claim lock whose owner died, and gives up on a live owner that never lets go', () => {
     const { process, dead, i32 } = segment();
     const tx = process(30);
