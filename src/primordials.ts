@@ -27,6 +27,7 @@ const TypedArrayPrototype = Object.getPrototypeOf(Uint8Array.prototype) as objec
 /** @internal */ export const arrayBufferByteLength = getter<ArrayBufferLike, number>(ArrayBuffer.prototype, 'byteLength');
 /** @internal */ export const typedArrayBuffer = getter<Uint8Array, ArrayBufferLike>(TypedArrayPrototype, 'buffer');
 /** @internal */ export const typedArrayByteOffset = getter<Uint8Array, number>(TypedArrayPrototype, 'byteOffset');
+/** @internal */ export const typedArrayByteLength = getter<ArrayBufferView, number>(TypedArrayPrototype, 'byteLength');
 /** @internal */ export const typedArrayLength = getter<Uint8Array, number>(TypedArrayPrototype, 'length');
 /** @internal */ export const typedArraySet = uncurryThis(Uint8Array.prototype.set as (this: Uint8Array, source: ArrayLike<number>, offset?: number) => void);
 /** @internal */ export const dataViewBuffer = getter<DataView, ArrayBufferLike>(DataView.prototype, 'buffer');

@@ -1,7 +1,8 @@
 // The receiving end: one per channel at a time. It consumes records in ring
 // order, skips padding and records whose writer died before publishing, and
 // frees space as it goes.
-import { invalidType } from '../validate.js';
+import { typedArrayByteLength, typedArraySet, Uint8ArrayCtor } from '../primordials.js';
+import { invalidType, validateInteger, validateObject } from '../validate.js';
 import { ChannelError } from './errors.js';
 import { EMPTY, DATA_HANDSHAKE, type Ring } from './ring.js';
 import type { EndpointHooks, ChannelWaitOptions } from './sender.js';
@@ -24,10 +25,6 @@ export interface RecvBatchOptions extends ChannelWaitOptions {
 /** Messages this long or longer are copied out into memory that is not zeroed first (every byte is overwritten). */
 const UNZEROED_FROM = 1 << 16;
 const isUint8Array = (value: unknown): value is Uint8Array => value instanceof Uint8Array;
-const typedByteLength = Object.getOwnPropertyDescriptor(Object.getPrototypeOf(Uint8Array.prototype), 'byteLength')!.get as (
-  this: Uint8Array,
-) => number;
-const set = Uint8Array.prototype.set;
 
 /**
  * Receives messages from a channel. Made by `channel.receiver()`. Messages
@@ -74,7 +71,7 @@ export class Receiver implements AsyncIterable<Uint8Array>, Disposable {
     } else {
       // A fresh zeroed buffer per large message page-faults on every use.
       message = new Uint8Array(Buffer.allocUnsafeSlow(length).buffer, 0, length);
-      set.call(message, new Uint8Array(ring.buffer, offset, length));
+      typedArraySet(message, new Uint8ArrayCtor(ring.buffer, offset, length));
     }
     ring.release(pos);
     return message;
@@ -84,14 +81,14 @@ export class Receiver implements AsyncIterable<Uint8Array>, Disposable {
   #copyInto(pos: number, target: Uint8Array, what: string): number {
     const ring = this.#ring;
     const length = ring.lengthAt(pos);
-    const room = typedByteLength.call(target);
+    const room = typedArrayByteLength(target);
     if (length > room) {
       throw Object.assign(
         new RangeError(`${what}: the next message is ${length} bytes and does not fit in the target of ${room} bytes; it stays in the channel`),
         { code: 'ERR_OUT_OF_RANGE' },
       );
     }
-    set.call(target, new Uint8Array(ring.buffer, ring.payloadOffset(pos), length));
+    typedArraySet(target, new Uint8ArrayCtor(ring.buffer, ring.payloadOffset(pos), length));
     ring.release(pos);
     return length;
   }
@@ -139,14 +136,22 @@ export class Receiver implements AsyncIterable<Uint8Array>, Disposable {
 
   /** Like {@link tryRecvInto}, waiting while the channel is empty; resolves to the message's length. */
   recvInto(target: Uint8Array, options: ChannelWaitOptions = {}): Promise<number> {
+    if (!isUint8Array(target)) return Promise.reject(invalidType('target', 'an instance of Uint8Array', target));
+    return this.#receive(options, 'recvInto', (pos) => this.#copyInto(pos, target, 'recvInto'));
+  }
+
+  /**
+   * What every waiting receive does: take the record at once if it is there
+   * (or arrives within the spin) with no promise of ours, else wait for it.
+   */
+  #receive<T>(options: ChannelWaitOptions, what: string, take: (pos: number) => T): Promise<T> {
     try {
-      if (!isUint8Array(target)) throw invalidType('target', 'an instance of Uint8Array', target);
-      const pos = this.#ready(options, 'recvInto');
-      if (pos >= 0) return Promise.resolve(this.#copyInto(pos, target, 'recvInto'));
+      const pos = this.#ready(options, what);
+      if (pos >= 0) return Promise.resolve(take(pos));
     } catch (error) {
       return Promise.reject(error);
     }
-    return this.#next(options, 'recvInto', true).then((pos) => this.#copyInto(pos, target, 'recvInto'));
+    return this.#next(options, what, true).then(take);
   }
 
   /**
@@ -177,13 +182,7 @@ export class Receiver implements AsyncIterable<Uint8Array>, Disposable {
    *   sender may come), ETIMEDOUT; AbortError.
    */
   recv(options: ChannelWaitOptions = {}): Promise<Uint8Array> {
-    try {
-      const pos = this.#ready(options, 'recv');
-      if (pos >= 0) return Promise.resolve(this.#copy(pos));
-    } catch (error) {
-      return Promise.reject(error);
-    }
-    return this.#next(options, 'recv', true).then((pos) => this.#copy(pos));
+    return this.#receive(options, 'recv', (pos) => this.#copy(pos));
   }
 
   /**
@@ -191,12 +190,7 @@ export class Receiver implements AsyncIterable<Uint8Array>, Disposable {
    * `max`: one promise for many messages. Each is a copy.
    */
   async recvBatch(options: RecvBatchOptions = {}): Promise<Uint8Array[]> {
-    const max = options.max ?? 64;
-    if (typeof max !== 'number' || !Number.isInteger(max) || max < 1) {
-      throw Object.assign(new RangeError(`The value of "max" is out of range. It must be an integer >= 1. Received ${String(max)}`), {
-        code: 'ERR_OUT_OF_RANGE',
-      });
-    }
+    const max = validateInteger(validateObject(options, 'options')['max'] ?? 64, 'max', 1, Number.MAX_SAFE_INTEGER);
     const messages = [this.#copy(await this.#next(options, 'recvBatch'))];
     for (let pos; messages.length < max && (pos = this.#ring.poll(false)) >= 0; ) messages.push(this.#copy(pos));
     return messages;
@@ -231,13 +225,7 @@ export class Receiver implements AsyncIterable<Uint8Array>, Disposable {
    * time; the other receive calls throw until it is released.
    */
   recvView(options: ChannelWaitOptions = {}): Promise<ReceivedView> {
-    try {
-      const pos = this.#ready(options, 'recvView');
-      if (pos >= 0) return Promise.resolve(this.#view(pos));
-    } catch (error) {
-      return Promise.reject(error);
-    }
-    return this.#next(options, 'recvView', true).then((pos) => this.#view(pos));
+    return this.#receive(options, 'recvView', (pos) => this.#view(pos));
   }
 
   /** Waits for the next committed record; returns its position. */

@@ -72,7 +72,7 @@ const LOCK_YIELD_AFTER = 128;
  * section is a few stores, so an owner that keeps it longer was preempted
  * (or stopped); waiting senders then back off on a timer instead.
  */
-export const LOCK_PATIENCE = 1024;
+const LOCK_PATIENCE = 1024;
 /** Claims after contention was seen during which a sender does not keep the lock between claims. */
 const STICKY_PAUSE = 4096;
 
@@ -494,10 +494,6 @@ export class Ring {
     return this.#head;
   }
 
-  get tail(): number {
-    return Atomics.load(this.i32, I_TAIL);
-  }
-
   /**
    * Position of the committed record at the receiver's cursor, or EMPTY
    * (nothing published there yet). Skips padding and abandoned records.
@@ -514,9 +510,7 @@ export class Ring {
     if (state === F.STATE_COMMITTED) {
       const span = this.i32[at + REC_SPAN]!;
       const length = this.i32[at + REC_LENGTH]!;
-      if (span >= F.RECORD_HEADER && (span & (F.RECORD_ALIGN - 1)) === 0 && span <= this.capacity - pos && length >= 0 && length <= span - F.RECORD_HEADER) {
-        return pos;
-      }
+      if (this.#spanFits(pos, span) && length >= 0 && length <= span - F.RECORD_HEADER) return pos;
     } else if (!reap && state === F.STATE_EMPTY) {
       // Not TAIL on the fast path: that is the senders' busy cache line.
       return EMPTY;
@@ -536,7 +530,7 @@ export class Ring {
       const span = i32[at + REC_SPAN]!;
       if (state === F.STATE_COMMITTED) {
         const length = i32[at + REC_LENGTH]!;
-        if (span < F.RECORD_HEADER || (span & (F.RECORD_ALIGN - 1)) !== 0 || span > this.capacity - pos) this.#corrupt(pos, 'span', span);
+        if (!this.#spanFits(pos, span)) this.#corrupt(pos, 'span', span);
         if (length < 0 || length > span - F.RECORD_HEADER) this.#corrupt(pos, 'length', length);
         return pos;
       }
@@ -546,19 +540,22 @@ export class Ring {
         if (pending === 0) return EMPTY;
         // A claim moved TAIL past the cursor, so its header is complete (rule 1).
         if (pending < 0 || pending > this.capacity) this.#corrupt(pos, 'tail', (this.#head + pending) | 0);
-        if (span < F.RECORD_HEADER || (span & (F.RECORD_ALIGN - 1)) !== 0 || span > this.capacity - pos || span > pending) {
-          this.#corrupt(pos, 'span', span);
-        }
+        if (!this.#spanFits(pos, span) || span > pending) this.#corrupt(pos, 'span', span);
         if (this.writerAlive(i32[at + REC_WRITER]!)) return PENDING;
         // Its writer died before publishing: it never will. Skip it.
       } else if (state === F.STATE_PADDING || state === F.STATE_ABANDONED) {
-        if (span < F.RECORD_HEADER || (span & (F.RECORD_ALIGN - 1)) !== 0 || span > this.capacity - pos) this.#corrupt(pos, 'span', span);
+        if (!this.#spanFits(pos, span)) this.#corrupt(pos, 'span', span);
       } else {
         this.#corrupt(pos, 'state', state);
       }
       skipped += span;
       this.release(pos);
     }
+  }
+
+  /** A record at `pos` may take `span` bytes: a header at least, aligned, and never past the ring's end. */
+  #spanFits(pos: number, span: number): boolean {
+    return span >= F.RECORD_HEADER && (span & (F.RECORD_ALIGN - 1)) === 0 && span <= this.capacity - pos;
   }
 
   /** Closed, and every record claimed before the close consumed. */
