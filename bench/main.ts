@@ -50,7 +50,7 @@ const USAGE = `Usage: node dist/bench/main.js [--quick | --smoke] [--rounds N] [
 
   --quick     fewer iterations, one round: about a minute on two cores
   --smoke     a handful of messages per measurement (checks the output only)
-  --rounds N  rounds of every measurement; the report gives medians and ranges (default 3, 1 with --quick or --smoke)
+  --rounds N  rounds of every measurement; the report gives medians and ranges (default 5, 1 with --quick or --smoke)
   --out DIR   where latest.json, latest.md and latest.svg go (default bench/results)
   --no-pin    skip the runs with both processes pinned to one CPU
 `;
@@ -80,7 +80,7 @@ if (options.help) {
   process.exit(0);
 }
 const scale: Scale = options.smoke ? 'smoke' : options.quick ? 'quick' : 'full';
-const roundCount = options.rounds === undefined ? (scale === 'full' ? 3 : 1) : Number(options.rounds);
+const roundCount = options.rounds === undefined ? (scale === 'full' ? 5 : 1) : Number(options.rounds);
 if (!Number.isInteger(roundCount) || roundCount < 1 || roundCount > 100) {
   process.stderr.write(`bench: --rounds must be an integer from 1 to 100, got ${options.rounds}\n${USAGE}`);
   process.exit(2);
@@ -98,9 +98,10 @@ async function hasTaskset(): Promise<boolean> {
 }
 
 /** The suite again in a child pinned (with its peers) to one CPU. */
-async function runPinned(): Promise<SuiteResult> {
+async function runPinned(reverse: boolean): Promise<SuiteResult> {
   const suite = fileURLToPath(new URL('./channel.js', import.meta.url));
   const flags = ['--json', '--pinned'];
+  if (reverse) flags.push('--reverse');
   if (scale !== 'full') flags.push(`--${scale}`);
   // The quick run measures the smallest and largest messages only, to stay under a minute.
   if (scale === 'quick') flags.push('--sizes', `${SIZES[0]},${SIZES[SIZES.length - 1]}`);
@@ -144,11 +145,12 @@ const pinning = options['no-pin'] ? 'skipped (--no-pin)' : (await hasTaskset()) 
 for (let round = 1; round <= roundCount; round++) {
   // Rounds alternate unpinned and pinned, so that a slow spell of the machine touches both.
   log(`round ${round} of ${roundCount}, unpinned:`);
-  unpinnedRounds.push(await runSuite({ scale, pinned: false, log }));
+  const reverse = round % 2 === 0;
+  unpinnedRounds.push(await runSuite({ scale, pinned: false, reverse, log }));
   if (pinning) continue;
   log(`round ${round} of ${roundCount}, pinned to CPU 0 (taskset -c 0):`);
   try {
-    pinnedRounds.push(await runPinned());
+    pinnedRounds.push(await runPinned(reverse));
   } catch (error) {
     pinnedNote = `failed: ${(error as Error).message}`;
   }
@@ -273,7 +275,7 @@ function renderMarkdown(r: BenchReport): string {
       'Round trips are 64-byte messages echoed by a peer process; throughput is one way, measured at the receiver after a warm-up. ' +
       'The \'spin\' channel row\'s round trip calls trySend/tryRecvInto in a spin loop (as the shm-typed-array row does); the other channel rows await send/recvInto. ' +
       '"Pinned" runs both processes on one CPU (`taskset -c 0`). ' +
-      'With several rounds, each number is the median over the rounds, with the lowest and highest in brackets.',
+      'With several rounds, each number is the median over the rounds, with the lowest and highest in brackets. Within a round, each message size is measured for every transport back to back, and the order of the transports flips from one round to the next, so rows that a target compares are measured close together in time.',
     '',
   );
 
