@@ -11,6 +11,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs, promisify } from 'node:util';
 import { runSuite, SIZES, type Scale, type SuiteResult } from './channel.js';
 import { combineRounds, type Range, type RoundTripSummary, type ThroughputSummary } from './rounds.js';
+import { num, sizeName } from './format.js';
 import { evaluateTargets, ratios, type TargetResult } from './targets.js';
 
 export interface OtherBench {
@@ -200,18 +201,6 @@ for (const target of report.targets) {
 log(`wrote ${join(outDir, 'latest.{json,md,svg}')} in ${report.seconds.toFixed(1)} s`);
 
 // ---- reports ------------------------------------------------------------
-
-function sizeName(size: number): string {
-  return size >= 1048576 ? `${size / 1048576} MiB` : size >= 1024 ? `${size / 1024} KiB` : `${size} B`;
-}
-
-function num(x: number | undefined, digits = 2): string {
-  if (x === undefined || !Number.isFinite(x)) return '–';
-  if (Number.isInteger(x) && Math.abs(x) < 1e4) return String(x);
-  if (Math.abs(x) >= 1e6) return `${(x / 1e6).toFixed(2)} M`;
-  if (Math.abs(x) >= 1e4) return `${(x / 1e3).toFixed(0)} k`;
-  return x.toFixed(digits);
-}
 
 /** A median with its range over rounds, when there were several. */
 function spread(x: number | undefined, range: Range | undefined, digits = 2, scale = 1): string {
