@@ -46,7 +46,7 @@ export function readmeSection(r: BenchReport): string {
     '',
     `In this run ${met.length} of our ${r.targets.length} targets were met:`,
     '',
-    ...r.targets.map((t) => `- ${t.met ? 'met' : '**missed**'}: ${t.description}: ${t.ratio === null ? "not measured" : `${t.ratio < 0.1 ? t.ratio.toPrecision(2) : t.ratio.toFixed(2)}×`} (need ${t.requirement}).${t.met || !t.note ? '' : ` ${t.note}`}`),
+    ...r.targets.map((t) => `- ${t.met ? 'met' : '**missed**'}: ${t.description}: ${t.ratio === null ? 'not measured' : `${t.ratio < 0.1 ? t.ratio.toPrecision(2) : t.ratio.toFixed(2)}×`} (need ${t.requirement}).${t.met || !t.note ? '' : ` ${t.note}`}`),
   ];
   return lines.join('\n');
 }
