@@ -9,7 +9,9 @@
         "native/mapping.cc",
         "native/perm.cc",
         "native/sem.cc",
-        "native/futex.cc"
+        "native/futex.cc",
+        "native/posix.cc",
+        "native/sigbus.cc"
       ],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
       "defines": ["NAPI_VERSION=8", "NAPI_DISABLE_CPP_EXCEPTIONS", "NODE_ADDON_API_DISABLE_DEPRECATED"],

@@ -8,6 +8,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   InitMapping(env, exports);
   InitSem(env, exports);
   InitFutex(env, exports);
+  InitPosix(env, exports);
   return exports;
 }
 

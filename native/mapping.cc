@@ -24,6 +24,12 @@
 // lives. Node keeps the object of every buffer its pending work uses alive, so
 // once it is collected nobody can write there and the placeholder goes.
 //
+// The same lifetime serves mappings of a file descriptor (mmap of a POSIX
+// shared-memory object or a memfd): only the call that finally unmaps differs
+// (munmap instead of shmdt), and such a range is also known to the SIGBUS
+// guard (native/sigbus.cc) while it is mapped, since a file can shrink under
+// its mapping.
+//
 // Everything here runs on the JavaScript thread of one environment (Node-API
 // finalizers included), so the records need no locking.
 #include "shim.h"
@@ -39,6 +45,7 @@ namespace {
 struct Mapping {
   void* addr;
   size_t length;
+  MappingKind kind;
   bool detached = false;       // shmdt done, by shmdt() or by a sweep
   bool memory_freed = false;   // the ArrayBuffer's memory is released everywhere (its finalizer ran)
   bool placeholder = false;    // shmdt left throwaway memory over the range
@@ -49,6 +56,13 @@ struct Mapping {
 size_t Span(size_t length) {
   size_t page = static_cast<size_t>(::sysconf(_SC_PAGESIZE));
   return (length + page - 1) / page * page;
+}
+
+// Takes the memory away for good: shmdt for a segment, munmap for a file.
+int Unmap(Mapping* m) {
+  if (m->kind == MappingKind::kSegment) return ::shmdt(m->addr);
+  ForgetFileRange(m->addr);
+  return ::munmap(m->addr, Span(m->length));
 }
 
 // The ArrayBuffer object is gone, so no pending work can write there: free the range.
@@ -89,7 +103,7 @@ void OnMemoryFreed(napi_env env, void* data, void* hint) {
   bool explicit_shmdt = m->detached;
   if (!m->detached) {
     m->detached = true;
-    ::shmdt(m->addr);
+    Unmap(m);
   }
   // A placeholder's record still needs the weak reference to see the object go.
   if (m->buffer != nullptr && !explicit_shmdt) {
@@ -130,7 +144,7 @@ void Sweep(napi_env env, Registry* r) {
         return false;
       }
       m->detached = true;
-      ::shmdt(m->addr);
+      Unmap(m);
     }
     Release(env, m);
     return true;
@@ -171,9 +185,9 @@ int AdmitMapping(Napi::Env env) {
   return r->awaiting > r->max_awaiting ? EAGAIN : 0;
 }
 
-Napi::Value WrapMapping(Napi::Env env, void* addr, size_t length) {
+Napi::Value WrapMapping(Napi::Env env, void* addr, size_t length, MappingKind kind) {
   Registry* r = RegistryOf(env);
-  Mapping* m = new Mapping{addr, length};
+  Mapping* m = new Mapping{addr, length, kind};
   napi_value buffer;
   napi_status status = napi_create_external_arraybuffer(env, addr, length, OnMemoryFreed, m, &buffer);
   if (status != napi_ok) {
@@ -193,7 +207,7 @@ Napi::Value WrapMapping(Napi::Env env, void* addr, size_t length) {
     }
     if (status == napi_no_external_buffers_allowed) {
       // A V8 sandbox (Electron): Node neither took the memory nor will call the finalizer.
-      ::shmdt(addr);
+      Unmap(m);
       delete m;
       return Errno(env, ENOTSUP);
     }
@@ -209,13 +223,16 @@ Napi::Value WrapMapping(Napi::Env env, void* addr, size_t length) {
   return result;
 }
 
-// shmdt(handle, buffer) -> 0 | -errno. The buffer is emptied before the
-// mapping goes, so no JS view ever points at unmapped memory, and throwaway
-// memory takes the segment's place until the buffer object is collected.
-Napi::Value Shmdt(const Napi::CallbackInfo& info) {
+namespace {
+
+// shmdt(handle, buffer) or munmap(handle, buffer) -> 0 | -errno. The buffer is
+// emptied before the mapping goes, so no JS view ever points at unmapped
+// memory, and throwaway memory takes the mapping's place until the buffer
+// object is collected.
+Napi::Value Detach(const Napi::CallbackInfo& info, MappingKind kind) {
   napi_env env = info.Env();
   Mapping* m = info[0].As<Napi::External<Mapping>>().Data();
-  if (m->detached) return Errno(env, EINVAL);
+  if (m->detached || m->kind != kind) return Errno(env, EINVAL);
   // Detached by someone else (ArrayBuffer.prototype.transfer): the memory may
   // live on in another ArrayBuffer, and its finalizer will detach it.
   bool moved = false;
@@ -223,10 +240,11 @@ Napi::Value Shmdt(const Napi::CallbackInfo& info) {
   if (napi_detach_arraybuffer(env, info[1]) != napi_ok) return Errno(env, EBUSY);
   m->detached = true;
   size_t span = Span(m->length);
+  if (m->kind == MappingKind::kFile) ForgetFileRange(m->addr);
   void* over = ::mmap(m->addr, span, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED | MAP_NORESERVE, -1, 0);
   if (over == MAP_FAILED) {
     // No memory for the placeholder (strict overcommit): detach plainly.
-    if (::shmdt(m->addr) == -1) return Errno(env, errno);
+    if (Unmap(m) == -1) return Errno(env, errno);
     return Napi::Number::New(env, 0);
   }
   m->placeholder = true;
@@ -236,6 +254,11 @@ Napi::Value Shmdt(const Napi::CallbackInfo& info) {
   if (napi_add_finalizer(env, info[1], m, OnObjectCollected, nullptr, nullptr) == napi_ok) m->owners++;
   return Napi::Number::New(env, 0);
 }
+
+}  // namespace
+
+Napi::Value Shmdt(const Napi::CallbackInfo& info) { return Detach(info, MappingKind::kSegment); }
+Napi::Value Munmap(const Napi::CallbackInfo& info) { return Detach(info, MappingKind::kFile); }
 
 void InitMapping(Napi::Env env, Napi::Object exports) {
   // The environment ends (a worker exits): the registry lets go of its records.

@@ -30,13 +30,27 @@ void InitConstants(Napi::Env env, Napi::Object exports);
 void InitSem(Napi::Env env, Napi::Object exports);
 void InitFutex(Napi::Env env, Napi::Object exports);
 
+// What a mapping maps: a System V segment (shmat) or a file descriptor (mmap).
+enum class MappingKind { kSegment, kFile };
+
 // 0, or EAGAIN while too many forgotten mappings await their finalizer
-// (called before shmat maps anything).
+// (called before shmat or mmap maps anything).
 int AdmitMapping(Napi::Env env);
-// An attached segment as [ArrayBuffer, handle] (native/mapping.cc), or -errno
-// (Node-API owns the buffer's lifetime: its finalizer detaches the segment).
-Napi::Value WrapMapping(Napi::Env env, void* addr, size_t length);
+// A mapping as [ArrayBuffer, handle] (native/mapping.cc), or -errno (Node-API
+// owns the buffer's lifetime: its finalizer detaches or unmaps it). A kFile
+// mapping must already be known to the SIGBUS guard (GuardFileRange).
+Napi::Value WrapMapping(Napi::Env env, void* addr, size_t length, MappingKind kind);
 Napi::Value Shmdt(const Napi::CallbackInfo& info);
+Napi::Value Munmap(const Napi::CallbackInfo& info);
 void InitMapping(Napi::Env env, Napi::Object exports);
+
+// The SIGBUS guard (native/sigbus.cc): while a file's range is guarded, a
+// SIGBUS there (the file shrank under the mapping, or tmpfs had no page to
+// give) puts a zeroed private page over the fault instead of killing the
+// process. GuardFileRange returns 0, or ENOMEM when its table is full.
+int GuardFileRange(void* addr, size_t span, bool writable);
+void ForgetFileRange(void* addr);
+void InitSigbus(Napi::Env env, Napi::Object exports);
+void InitPosix(Napi::Env env, Napi::Object exports);
 
 }  // namespace shmkit

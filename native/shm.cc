@@ -47,7 +47,7 @@ Napi::Value Shmat(const Napi::CallbackInfo& info) {
     ::shmdt(addr);
     return Errno(env, err);
   }
-  Napi::Value wrapped = WrapMapping(env, addr, ds.shm_segsz);
+  Napi::Value wrapped = WrapMapping(env, addr, ds.shm_segsz, MappingKind::kSegment);
   if (wrapped.IsNumber()) return wrapped;
   Napi::Array result = wrapped.As<Napi::Array>();
   result.Set(2u, U64(env, reinterpret_cast<uintptr_t>(addr)));

@@ -1,0 +1,128 @@
+// The SIGBUS guard for mappings of files (POSIX shared memory, memfd).
+//
+// Touching a page of a file mapping that lies past the file's end is SIGBUS,
+// and so is touching a page tmpfs cannot supply (/dev/shm full). A segment of
+// System V memory never shrinks, but a file can: any process allowed to write
+// it may ftruncate it (Node's own fs.ftruncateSync can), and a memfd that a
+// sender did not seal against shrinking can shrink under its receiver. Left
+// alone, the next access from JavaScript would kill the process.
+//
+// So while a file range is mapped, a SIGBUS whose address lies in it puts a
+// zeroed private page over the faulting page (mmap MAP_FIXED, a plain system
+// call, as PulseAudio's memtrap does) and returns: the access is retried and
+// succeeds on memory of this process alone. Any other SIGBUS goes to the
+// handler that was there before, or kills the process as it would have.
+//
+// The table of ranges is global (worker threads map too) and read inside the
+// signal handler, so it is a fixed array of atomics: no locks, no allocation.
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE
+#endif
+#include "shim.h"
+#include <atomic>
+#include <csignal>
+#include <cstring>
+#include <mutex>
+#include <sys/mman.h>
+#include <unistd.h>
+
+namespace shmkit {
+namespace {
+
+struct Range {
+  std::atomic<uintptr_t> start{0};  // 0: free; 1: being filled in
+  std::atomic<uintptr_t> end{0};
+  std::atomic<int> prot{0};
+};
+
+constexpr size_t kRanges = 1 << 16;
+Range ranges[kRanges];
+std::atomic<size_t> used{0};  // every range in use lies below this index
+std::atomic<uint64_t> replaced{0};  // pages replaced so far, for tests and diagnostics
+struct sigaction previous;
+std::once_flag installed;
+
+void HandOn(int sig, siginfo_t* info, void* context) {
+  if ((previous.sa_flags & SA_SIGINFO) != 0 && previous.sa_sigaction != nullptr) {
+    previous.sa_sigaction(sig, info, context);
+  } else if (previous.sa_handler != SIG_DFL && previous.sa_handler != SIG_IGN) {
+    previous.sa_handler(sig);
+  } else {
+    // Returning re-runs the access, which faults again and now kills the
+    // process as if shmkit were not there (a core dump where enabled).
+    ::signal(SIGBUS, SIG_DFL);
+  }
+}
+
+void OnSigbus(int sig, siginfo_t* info, void* context) {
+  int saved = errno;
+  if (info != nullptr && info->si_code == BUS_ADRERR) {
+    uintptr_t at = reinterpret_cast<uintptr_t>(info->si_addr);
+    size_t page = static_cast<size_t>(::sysconf(_SC_PAGESIZE));
+    size_t count = used.load(std::memory_order_acquire);
+    for (size_t i = 0; i < count; i++) {
+      uintptr_t start = ranges[i].start.load(std::memory_order_acquire);
+      if (start <= 1 || at < start || at >= ranges[i].end.load(std::memory_order_acquire)) continue;
+      void* base = reinterpret_cast<void*>(at & ~(static_cast<uintptr_t>(page) - 1));
+      int prot = ranges[i].prot.load(std::memory_order_relaxed);
+      if (::mmap(base, page, prot, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0) != MAP_FAILED) {
+        replaced.fetch_add(1, std::memory_order_relaxed);
+        errno = saved;
+        return;
+      }
+      break;
+    }
+  }
+  HandOn(sig, info, context);
+  errno = saved;
+}
+
+void Install() {
+  struct sigaction action;
+  std::memset(&action, 0, sizeof action);
+  action.sa_sigaction = OnSigbus;
+  action.sa_flags = SA_SIGINFO | SA_ONSTACK | SA_NODEFER;
+  sigemptyset(&action.sa_mask);
+  ::sigaction(SIGBUS, &action, &previous);
+}
+
+// sigbusReplacedPages() -> pages the guard has replaced in this process
+Napi::Value SigbusReplacedPages(const Napi::CallbackInfo& info) {
+  return Napi::Number::New(info.Env(), static_cast<double>(replaced.load()));
+}
+
+}  // namespace
+
+int GuardFileRange(void* addr, size_t span, bool writable) {
+  std::call_once(installed, Install);
+  uintptr_t start = reinterpret_cast<uintptr_t>(addr);
+  for (size_t i = 0; i < kRanges; i++) {
+    uintptr_t expected = 0;
+    if (!ranges[i].start.compare_exchange_strong(expected, 1, std::memory_order_acq_rel)) continue;
+    ranges[i].end.store(start + span, std::memory_order_relaxed);
+    ranges[i].prot.store(writable ? PROT_READ | PROT_WRITE : PROT_READ, std::memory_order_relaxed);
+    ranges[i].start.store(start, std::memory_order_release);
+    size_t seen = used.load(std::memory_order_relaxed);
+    while (seen < i + 1 && !used.compare_exchange_weak(seen, i + 1, std::memory_order_acq_rel)) {
+    }
+    return 0;
+  }
+  return ENOMEM;
+}
+
+void ForgetFileRange(void* addr) {
+  uintptr_t start = reinterpret_cast<uintptr_t>(addr);
+  size_t count = used.load(std::memory_order_acquire);
+  for (size_t i = 0; i < count; i++) {
+    if (ranges[i].start.load(std::memory_order_acquire) != start) continue;
+    ranges[i].end.store(0, std::memory_order_relaxed);
+    ranges[i].start.store(0, std::memory_order_release);
+    return;
+  }
+}
+
+void InitSigbus(Napi::Env env, Napi::Object exports) {
+  exports.Set("sigbusReplacedPages", Napi::Function::New(env, SigbusReplacedPages, "sigbusReplacedPages"));
+}
+
+}  // namespace shmkit
