@@ -83,6 +83,18 @@ export interface NativeBinding {
   futexWaiterClose(handle: FutexWaiterHandle): void;
   kill0(pid: number): number;
   schedYield(): void;
+  // POSIX shared memory and memfd (native/posix.cc); mappings share shmat's lifetime (native/mapping.cc).
+  shmOpen(name: string, oflag: number, mode: number): number;
+  shmUnlink(name: string): number;
+  memfdCreate(name: string, flags: number): number;
+  /** fcntl(fd, cmd, arg) for the integer commands: F_ADD_SEALS, F_GET_SEALS, F_GETFL, F_DUPFD_CLOEXEC. */
+  fcntlInt(fd: number, cmd: number, arg: number): number;
+  /** fallocate(fd, 0, 0, length): the file's pages, reserved now. */
+  fallocate(fd: number, length: number): number;
+  mmap(fd: number, length: number, prot: number, flags: number, offset: number): [ArrayBuffer, MappingHandle, bigint] | number;
+  munmap(handle: MappingHandle, buffer: ArrayBuffer): number;
+  /** Pages the SIGBUS guard has replaced in this process (native/sigbus.cc). */
+  sigbusReplacedPages(): number;
 }
 
 const require = createRequire(import.meta.url);

@@ -43,8 +43,8 @@ export interface OpenOrCreateOptions extends CreateOptions {
   readOnly?: boolean;
 }
 
-/** The bytes of what write() was given, or a TypeError naming `data`. */
-function bytesOf(data: unknown): Uint8Array {
+/** @internal The bytes of what write() was given, or a TypeError naming `data`. */
+export function bytesOf(data: unknown): Uint8Array {
   if (typeof data === 'string') return new TextEncoder().encode(data);
   let buffer: ArrayBufferLike;
   if (isAnyArrayBuffer(data)) buffer = data;

@@ -1,0 +1,499 @@
+import { constants as bufferConstants } from 'node:buffer';
+import type { Stats } from 'node:fs';
+import { constants as osConstants } from 'node:os';
+import { check, IpcError, StateError } from '../errors.js';
+import { native } from '../native.js';
+import {
+  F_ADD_SEALS,
+  F_DUPFD_CLOEXEC,
+  F_GET_SEALS,
+  F_GETFL,
+  F_SEAL_FUTURE_WRITE,
+  F_SEAL_GROW,
+  F_SEAL_SHRINK,
+  F_SEAL_WRITE,
+  MAP_SHARED,
+  MFD_ALLOW_SEALING,
+  MFD_CLOEXEC,
+  MFD_NOEXEC_SEAL,
+  O_ACCMODE,
+  O_CREAT,
+  O_EXCL,
+  O_RDONLY,
+  O_RDWR,
+  PROT_READ,
+  PROT_WRITE,
+} from '../posix/constants.js';
+import { closeQuietly, fchmod, fstat, ftruncate } from '../posix/fd.js';
+import { memoryOfMapping, type Mapping } from '../posix/mapping.js';
+import { ALL_SEALS, fcntl, memfd_create, sealNames, validateMemfdName } from '../posix/memfd.js';
+import { mapFile, munmap, shm_open, shm_unlink, validateFd, validateShmName } from '../posix/shm.js';
+import { bytesOf } from '../shared-memory.js';
+import { invalidType, outOfRange, validateFlags, validateMode, validateObject, validateRange, validateSize } from '../validate.js';
+
+const { MAX_LENGTH } = bufferConstants;
+
+export interface PosixCreateOptions {
+  /** The name, as shm_open takes it: `/name` (one slash). */
+  name: string;
+  /** Size in bytes (at least 1). */
+  size: number;
+  /** Permission bits; default 0o600 (owner only). Applied as given, not filtered by the umask. */
+  mode?: number;
+}
+
+export interface PosixOpenOptions {
+  /** The name, as shm_open takes it: `/name` (one slash). */
+  name: string;
+  /** Map with PROT_READ from an O_RDONLY descriptor: reads work, every write throws. */
+  readOnly?: boolean;
+}
+
+export interface PosixOpenOrCreateOptions extends PosixCreateOptions {
+  readOnly?: boolean;
+}
+
+export interface AnonymousCreateOptions {
+  /** Size in bytes (at least 1). */
+  size: number;
+  /** A label for the memfd (shown in /proc/PID/fd as `/memfd:NAME`); default 'shmkit'. It names nothing others can open. */
+  name?: string;
+  /**
+   * Seals to add once the memory is sized: `true` for F_SEAL_SHRINK |
+   * F_SEAL_GROW (the size can never change, so a receiver can trust it), or
+   * the F_SEAL_* bits to add. Default: none (add them later with {@link PosixSharedMemory.seal}).
+   */
+  seal?: boolean | number;
+}
+
+export interface FromFdOptions {
+  /**
+   * Map read-only. Default: read-only when the descriptor was opened
+   * O_RDONLY or the memfd is sealed against writing, else read-write.
+   */
+  readOnly?: boolean;
+  /**
+   * F_SEAL_* bits the descriptor must carry, checked before mapping: for a
+   * size the sender cannot change under the receiver, F_SEAL_SHRINK (and
+   * F_SEAL_GROW). Missing seals throw StateError ERR_SHM_NOT_SEALED.
+   */
+  seals?: number;
+}
+
+/** How many times openOrCreate retries when the object vanishes between create and open. */
+const OPEN_OR_CREATE_ATTEMPTS = 8;
+/** How long open waits in all for a just-created object to be given its size (by its creator's ftruncate). */
+const SIZE_WAIT_MS = 100;
+
+/** Closes the descriptor of a PosixSharedMemory the program forgot (its mapping goes with its buffer). */
+const forgotten = new FinalizationRegistry<number>((fd) => closeQuietly(fd));
+
+/** @internal A PosixSharedMemory's mapping, for shmkit's own layers (not exported from the package). */
+export let mappingOf: (shm: PosixSharedMemory) => Mapping;
+
+/** @internal Whether `value` is a PosixSharedMemory (a brand check). */
+export let isPosixSharedMemory: (value: unknown) => value is PosixSharedMemory;
+
+function sleepSync(ms: number): void {
+  Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
+}
+
+/**
+ * A POSIX shared-memory object (`shm_open`, in /dev/shm) or anonymous memory
+ * from `memfd_create`, mapped into this process: the high-level face of
+ * shm_open/mmap with safe defaults (mode 0o600, exclusive create). The same
+ * memory that Python's `multiprocessing.shared_memory.SharedMemory`, C's
+ * shm_open and Boost.Interprocess use.
+ *
+ * Safety, as for {@link SharedMemory}: after {@link detach} every buffer and
+ * view of it is empty; a read-only mapping gives out nothing writable
+ * (`buffer` and `bytes` throw, `read` copies); a forgotten one is unmapped
+ * (and its descriptor closed) after the garbage collector frees it. If
+ * another process shrinks the object under the mapping, the pages past its
+ * new end read as zeros in this process instead of killing it (SIGBUS).
+ *
+ * The object holds a descriptor (`fd`) until {@link detach}. Removing the
+ * name is always explicit ({@link unlink}); anonymous memory goes when its
+ * last descriptor and mapping go.
+ */
+export class PosixSharedMemory implements Disposable {
+  /** The name (`/name`), or null for anonymous memory (memfd). */
+  readonly name: string | null;
+  readonly #mapping: Mapping;
+  #fd: number;
+  #bytes: Uint8Array | undefined;
+
+  private constructor(name: string | null, fd: number, mapping: Mapping) {
+    this.name = name;
+    this.#fd = fd;
+    this.#mapping = mapping;
+    forgotten.register(this, fd, this);
+  }
+
+  /** Maps all of `fd` (which the new object then owns), closing it on failure. */
+  static #map(name: string | null, fd: number, size: number, readOnly: boolean, label: string): PosixSharedMemory {
+    let mapping: Mapping;
+    try {
+      mapping = mapFile(fd, size, readOnly ? PROT_READ : PROT_READ | PROT_WRITE, MAP_SHARED, 0, label);
+    } catch (error) {
+      closeQuietly(fd);
+      throw error;
+    }
+    return new PosixSharedMemory(name, fd, mapping);
+  }
+
+  /** Sizes a new object or memfd and reserves its pages, so a full /dev/shm is ENOSPC now and never SIGBUS later. */
+  static #size(fd: number, size: number, label: string): void {
+    ftruncate(fd, size, ` (${label})`);
+    check(native.fallocate(fd, size), 'fallocate', (code) =>
+      code === 'ENOSPC'
+        ? `${label}, size ${size}: not enough room in /dev/shm (tmpfs) for the memory; free some or make it larger`
+        : `${label}, size ${size}`,
+    );
+  }
+
+  /**
+   * Creates a new object, sizes it, reserves its memory and maps it. Fails
+   * with EEXIST if the name is taken: creating never silently reuses someone
+   * else's object.
+   * @throws IpcError EEXIST, EACCES, ENOSPC (/dev/shm is full), EMFILE.
+   */
+  static create(options: PosixCreateOptions): PosixSharedMemory {
+    return PosixSharedMemory.#create(options, false);
+  }
+
+  static #create(options: PosixCreateOptions, readOnly: boolean): PosixSharedMemory {
+    const opts = validateObject(options, 'options') as unknown as PosixCreateOptions;
+    const name = validateShmName(opts.name, 'name');
+    const size = positiveSize(opts.size);
+    const mode = validateMode(opts.mode ?? 0o600);
+    const fd = shm_open(name, O_RDWR | O_CREAT | O_EXCL, mode);
+    try {
+      fchmod(fd, mode, ` (${name})`);
+      PosixSharedMemory.#size(fd, size, name);
+    } catch (error) {
+      // Nobody else can be using it yet: do not leave it behind.
+      closeQuietly(fd);
+      shm_unlink(name);
+      throw error;
+    }
+    try {
+      return PosixSharedMemory.#map(name, fd, size, readOnly, name);
+    } catch (error) {
+      shm_unlink(name);
+      throw error;
+    }
+  }
+
+  /**
+   * Maps an existing object by name, all of it (its size is the object's).
+   * An object whose creator has not yet sized it is waited for briefly, then
+   * EINVAL.
+   * @throws IpcError ENOENT, EACCES, EINVAL (size 0), EMFILE.
+   */
+  static open(options: PosixOpenOptions): PosixSharedMemory {
+    const opts = validateObject(options, 'options') as unknown as PosixOpenOptions;
+    const name = validateShmName(opts.name, 'name');
+    return PosixSharedMemory.#open(name, opts.readOnly === true, 0);
+  }
+
+  static #open(name: string, readOnly: boolean, atLeast: number): PosixSharedMemory {
+    const fd = shm_open(name, readOnly ? O_RDONLY : O_RDWR);
+    let size: number;
+    try {
+      size = sizeOf(fd, name);
+      if (atLeast > size) {
+        throw new IpcError('shm_open', 'EINVAL', `name ${name}: the existing object has ${size} bytes, fewer than the size ${atLeast} asked for`);
+      }
+    } catch (error) {
+      closeQuietly(fd);
+      throw error;
+    }
+    return PosixSharedMemory.#map(name, fd, size, readOnly, name);
+  }
+
+  /**
+   * Opens the object of that name, or creates it (mode 0o600 by default) if
+   * there is none. Safe against another process doing the same at once.
+   * `readOnly` applies either way; an existing object smaller than `size` is
+   * EINVAL.
+   * @throws IpcError EINVAL, EACCES, ENOSPC, EMFILE.
+   */
+  static openOrCreate(options: PosixOpenOrCreateOptions): PosixSharedMemory {
+    const opts = validateObject(options, 'options') as unknown as PosixOpenOrCreateOptions;
+    const name = validateShmName(opts.name, 'name');
+    const size = positiveSize(opts.size);
+    if (opts.mode !== undefined) validateMode(opts.mode);
+    const readOnly = opts.readOnly === true;
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return PosixSharedMemory.#create(opts, readOnly);
+      } catch (error) {
+        if (!(error instanceof IpcError) || error.code !== 'EEXIST') throw error;
+      }
+      try {
+        return PosixSharedMemory.#open(name, readOnly, size);
+      } catch (error) {
+        // Unlinked between our create and open: try again.
+        if (!(error instanceof IpcError) || error.code !== 'ENOENT' || attempt >= OPEN_OR_CREATE_ATTEMPTS) throw error;
+      }
+    }
+  }
+
+  /**
+   * Creates anonymous memory (`memfd_create`): no name anyone can open, only
+   * the descriptor {@link fd}, which a child receives through `spawn`'s
+   * `stdio` and maps with {@link fromFd}. Made with MFD_ALLOW_SEALING (and
+   * MFD_NOEXEC_SEAL where the kernel has it), sized and reserved; `seal`
+   * then fixes the size for receivers.
+   * @throws IpcError ENOSPC, EMFILE, ENOMEM.
+   */
+  static createAnonymous(options: AnonymousCreateOptions): PosixSharedMemory {
+    const opts = validateObject(options, 'options') as unknown as AnonymousCreateOptions;
+    const size = positiveSize(opts.size);
+    const label = validateMemfdName(opts.name ?? 'shmkit');
+    let seals = 0;
+    if (opts.seal === true) seals = F_SEAL_SHRINK | F_SEAL_GROW;
+    else if (typeof opts.seal === 'number') seals = validateSeals(opts.seal, 'seal');
+    else if (opts.seal !== undefined && opts.seal !== false) throw invalidType('seal', 'a boolean or a number of F_SEAL_* bits', opts.seal);
+    let fd: number;
+    try {
+      fd = memfd_create(label, MFD_CLOEXEC | MFD_ALLOW_SEALING | MFD_NOEXEC_SEAL);
+    } catch (error) {
+      // A kernel before 6.3 does not know MFD_NOEXEC_SEAL.
+      if (!(error instanceof IpcError) || error.code !== 'EINVAL') throw error;
+      fd = memfd_create(label, MFD_CLOEXEC | MFD_ALLOW_SEALING);
+    }
+    const what = `memfd '${label}'`;
+    try {
+      PosixSharedMemory.#size(fd, size, what);
+    } catch (error) {
+      closeQuietly(fd);
+      throw error;
+    }
+    // F_SEAL_WRITE refuses a writable mapping (and mapping first would make the seal EBUSY): such memory is mapped read-only.
+    const shm = PosixSharedMemory.#map(null, fd, size, (seals & F_SEAL_WRITE) !== 0, what);
+    if (seals !== 0) {
+      try {
+        shm.seal(seals);
+      } catch (error) {
+        shm.detach();
+        throw error;
+      }
+    }
+    return shm;
+  }
+
+  /**
+   * Maps all of the memory behind a descriptor: a memfd received from a
+   * parent (`stdio`), or a descriptor from shm_open. The object keeps a
+   * duplicate of `fd` (closed by {@link detach}); the caller's stays theirs.
+   * @throws StateError ERR_SHM_NOT_SEALED when `seals` asks for seals the
+   *   memory lacks; IpcError EBADF, ENODEV (not shared memory or a file),
+   *   EINVAL (size 0), EACCES or EPERM (readOnly: false on a read-only
+   *   descriptor or a write-sealed memfd).
+   */
+  static fromFd(fd: number, options: FromFdOptions = {}): PosixSharedMemory {
+    validateFd(fd);
+    const opts = validateObject(options, 'options') as unknown as FromFdOptions;
+    if (opts.readOnly !== undefined && typeof opts.readOnly !== 'boolean') throw invalidType('options.readOnly', 'of type boolean', opts.readOnly);
+    const required = opts.seals === undefined ? 0 : validateSeals(opts.seals, 'options.seals');
+    const own = check(native.fcntlInt(fd, F_DUPFD_CLOEXEC, 0), 'fcntl', (code) =>
+      code === 'EBADF' ? `fd ${fd}, F_DUPFD_CLOEXEC: not an open descriptor` : `fd ${fd}, F_DUPFD_CLOEXEC`,
+    );
+    const label = `fd ${fd}`;
+    let readOnly: boolean;
+    let size: number;
+    try {
+      const seals = sealsOf(own);
+      if ((seals & required) !== required) {
+        throw new StateError(
+          'ERR_SHM_NOT_SEALED',
+          `fromFd: ${label} carries ${sealNames(seals)}, but options.seals requires ${sealNames(required)}: the sender has not fixed what this receiver relies on`,
+        );
+      }
+      const access = check(native.fcntlInt(own, F_GETFL, 0), 'fcntl', () => `${label}, F_GETFL`) & O_ACCMODE;
+      readOnly = opts.readOnly ?? (access === O_RDONLY || (seals & (F_SEAL_WRITE | F_SEAL_FUTURE_WRITE)) !== 0);
+      size = sizeOf(own, label, true);
+    } catch (error) {
+      closeQuietly(own);
+      throw error;
+    }
+    return PosixSharedMemory.#map(null, own, size, readOnly, label);
+  }
+
+  /**
+   * Removes the name `name` (`shm_unlink`): mappings keep the memory until
+   * they go; nobody can open the name any more.
+   * @throws IpcError ENOENT, EACCES.
+   */
+  static unlink(name: string): void {
+    shm_unlink(validateShmName(name, 'name'));
+  }
+
+  /** The descriptor this object holds (a memfd's is what to hand to a child). Throws once detached. */
+  get fd(): number {
+    this.#mapping.assertAttached('fd');
+    return this.#fd;
+  }
+
+  /** The mapped size in bytes, 0 once detached. */
+  get size(): number {
+    return this.#mapping.byteLength;
+  }
+
+  /** Whether it is mapped read-only. */
+  get readOnly(): boolean {
+    return this.#mapping.readOnly;
+  }
+
+  /** Whether {@link detach} was called. */
+  get detached(): boolean {
+    return this.#mapping.detached;
+  }
+
+  /** The mapped memory itself (zero-copy). Throws on a read-only mapping. */
+  get buffer(): ArrayBuffer {
+    return this.#mapping.buffer;
+  }
+
+  /** A Uint8Array over all of it (zero-copy). Throws on a read-only mapping and (ERR_SHM_TOO_LARGE) beyond buffer.constants.MAX_LENGTH. */
+  get bytes(): Uint8Array {
+    this.#mapping.assertAttached('bytes');
+    if (this.#bytes === undefined) {
+      const buffer = this.#mapping.buffer;
+      if (buffer.byteLength > MAX_LENGTH) {
+        throw new StateError(
+          'ERR_SHM_TOO_LARGE',
+          `bytes: ${this.#mapping.label} has ${buffer.byteLength} bytes, more than one typed array can cover in this Node.js (${MAX_LENGTH}); use read(offset, length), write(offset, data) or new Uint8Array(shm.buffer, offset, length)`,
+        );
+      }
+      this.#bytes = new Uint8Array(buffer);
+    }
+    return this.#bytes;
+  }
+
+  /** Copies `length` bytes from `offset` (default: to the end). Works read-only. */
+  read(offset = 0, length?: number): Uint8Array {
+    return this.#mapping.read(offset, length);
+  }
+
+  /**
+   * Writes `data` (bytes, or a string as UTF-8) at `offset`. All or nothing:
+   * data that would run past the end is refused with a RangeError.
+   * @returns the number of bytes written.
+   */
+  write(offset: number, data: ArrayBufferView | ArrayBuffer | string): number {
+    this.#mapping.assertAttached('write');
+    if (this.readOnly) throw new StateError('ERR_SHM_READ_ONLY', `write: ${this.#mapping.label} is mapped read-only`);
+    const source = bytesOf(data);
+    const [start] = validateRange(offset, source.byteLength, this.size);
+    new Uint8Array(memoryOfMapping(this.#mapping), start, source.byteLength).set(source);
+    return source.byteLength;
+  }
+
+  /** The object's fstat: size, mode, uid, gid, times. */
+  stat(): Stats {
+    this.#mapping.assertAttached('stat');
+    return fstat(this.#fd, 'fstat', ` (${this.#mapping.label})`);
+  }
+
+  /** The seals on the memory (F_GET_SEALS); 0 for a file that cannot be sealed. */
+  get seals(): number {
+    this.#mapping.assertAttached('seals');
+    return sealsOf(this.#fd);
+  }
+
+  /**
+   * Adds seals (F_ADD_SEALS): F_SEAL_SHRINK | F_SEAL_GROW fix the size,
+   * F_SEAL_FUTURE_WRITE lets no one else write (this mapping still may),
+   * F_SEAL_SEAL forbids further seals. Only anonymous memory can be sealed.
+   * @throws IpcError EPERM (F_SEAL_SEAL set, or not a memfd), EBUSY (F_SEAL_WRITE while mapped writable).
+   */
+  seal(seals: number): void {
+    validateSeals(seals, 'seals');
+    this.#mapping.assertAttached('seal');
+    fcntl(this.#fd, F_ADD_SEALS, seals);
+  }
+
+  /**
+   * Removes this object's name (`shm_unlink`); the memory stays mapped here
+   * and wherever else it is until those mappings go.
+   * @throws StateError ERR_SHM_NO_NAME for anonymous memory; IpcError ENOENT, EACCES.
+   */
+  unlink(): void {
+    if (this.name === null) {
+      throw new StateError('ERR_SHM_NO_NAME', `unlink: ${this.#mapping.label} is anonymous memory (memfd); it goes when its last descriptor and mapping go`);
+    }
+    shm_unlink(this.name);
+  }
+
+  /** Unmaps and closes the descriptor. Every buffer and view of it becomes empty. */
+  detach(): void {
+    this.#mapping.assertAttached('detach');
+    this.#release();
+  }
+
+  #release(): void {
+    try {
+      munmap(this.#mapping);
+    } finally {
+      forgotten.unregister(this);
+      closeQuietly(this.#fd);
+      this.#fd = -1;
+      this.#bytes = undefined;
+    }
+  }
+
+  /** Unmaps and closes if still mapped; never unlinks the name. */
+  [Symbol.dispose](): void {
+    if (!this.#mapping.detached) this.#release();
+    this.#bytes = undefined;
+  }
+
+  get [Symbol.toStringTag](): string {
+    return `PosixSharedMemory ${this.#mapping.label}${this.readOnly ? ' read-only' : ''}${this.detached ? ' detached' : ''}`;
+  }
+
+  static {
+    mappingOf = (shm) => shm.#mapping;
+    isPosixSharedMemory = (value): value is PosixSharedMemory => typeof value === 'object' && value !== null && #mapping in value;
+  }
+}
+
+function positiveSize(value: unknown): number {
+  const size = validateSize(value, 'size');
+  if (size === 0) throw outOfRange('size', '>= 1', size);
+  return size;
+}
+
+function validateSeals(value: unknown, argument: string): number {
+  const seals = validateFlags(value, argument);
+  if ((seals & ~ALL_SEALS) !== 0) throw outOfRange(argument, `a combination of F_SEAL_* bits (${sealNames(ALL_SEALS)})`, seals);
+  return seals;
+}
+
+/** The seals of `fd`, 0 where the file cannot carry any. */
+function sealsOf(fd: number): number {
+  const result = native.fcntlInt(fd, F_GET_SEALS, 0);
+  if (result === -osConstants.errno.EINVAL) return 0;
+  return check(result, 'fcntl', () => `fd ${fd}, F_GET_SEALS`);
+}
+
+/**
+ * The size of the memory behind `fd`: a regular file of at least one byte.
+ * A creator sizes its object just after creating it, so a size of 0 is
+ * waited for a moment (SIZE_WAIT_MS) before it is an error.
+ */
+function sizeOf(fd: number, label: string, once = false): number {
+  const deadline = Date.now() + (once ? 0 : SIZE_WAIT_MS);
+  for (;;) {
+    const stats = fstat(fd, 'fstat', label.startsWith('fd ') ? '' : ` (${label})`);
+    if (!stats.isFile()) throw new IpcError('mmap', 'ENODEV', `${label}: not shared memory (a shared-memory object, a memfd or a regular file)`);
+    if (stats.size > 0) return stats.size;
+    if (Date.now() >= deadline) {
+      throw new IpcError('mmap', 'EINVAL', `${label} has size 0, so there is nothing to map (its creator has not sized it: ftruncate)`);
+    }
+    sleepSync(2);
+  }
+}
