@@ -1,5 +1,6 @@
 // The human tables of segments and semaphore sets, shared by ls, watch and rm --dry-run.
 import { hexKey, octal } from './format.js';
+import type { PosixRow } from './posix.js';
 import type { SegmentRow } from './segments.js';
 import type { SemaphoreRow } from './semaphores.js';
 import { renderTable, type Column, type TableOptions } from './table.js';
@@ -36,6 +37,14 @@ const SEMAPHORE_COLUMNS: Column<SemaphoreRow>[] = [
   { header: 'nsems', cell: (r) => String(r.nsems), align: 'right' },
 ];
 
+const POSIX_COLUMNS: Column<PosixRow>[] = [
+  { header: 'name', cell: (r) => r.name },
+  { header: 'owner', cell: (r) => r.owner, drop: 2 },
+  { header: 'perms', cell: (r) => octal(r.perms), drop: 1 },
+  { header: 'bytes', cell: (r) => String(r.bytes), align: 'right' },
+  { header: 'resident', cell: (r) => (r.residentBytes === null ? '?' : String(r.residentBytes)), align: 'right', drop: 0 },
+];
+
 export function segmentTable(rows: readonly SegmentRow[], options: TableOptions): string[] {
   return renderTable(SEGMENT_COLUMNS, rows, options);
 }
@@ -44,22 +53,31 @@ export function semaphoreTable(rows: readonly SemaphoreRow[], options: TableOpti
   return renderTable(SEMAPHORE_COLUMNS, rows, options);
 }
 
+export function posixTable(rows: readonly PosixRow[], options: TableOptions): string[] {
+  return renderTable(POSIX_COLUMNS, rows, options);
+}
+
 export interface Listing {
   segments?: SegmentRow[];
   semaphores?: SemaphoreRow[];
+  posix?: PosixRow[];
 }
 
-/** The lines of `ls`: one table, or both under titles when both kinds were asked for. */
+/** The lines of `ls`: one table, or each under a title when several kinds were asked for. */
 export function listingLines(listing: Listing, options: TableOptions): string[] {
-  const both = listing.segments !== undefined && listing.semaphores !== undefined;
+  const both = [listing.segments, listing.semaphores, listing.posix].filter((kind) => kind !== undefined).length > 1;
   const out: string[] = [];
   if (listing.segments !== undefined) {
     if (both) out.push('Shared memory segments');
     out.push(...segmentTable(listing.segments, options));
   }
   if (listing.semaphores !== undefined) {
-    if (both) out.push('', 'Semaphore sets');
+    if (both) out.push(...(out.length > 0 ? [''] : []), 'Semaphore sets');
     out.push(...semaphoreTable(listing.semaphores, options));
+  }
+  if (listing.posix !== undefined) {
+    if (both) out.push(...(out.length > 0 ? [''] : []), 'POSIX shared memory (/dev/shm)');
+    out.push(...posixTable(listing.posix, options));
   }
   return out;
 }

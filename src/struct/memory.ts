@@ -1,22 +1,26 @@
 // Where a struct lives: the memory behind an ArrayBuffer, a typed array, an
-// Attachment or a SharedMemory, and the errors for memory that went away or
-// may not be written. A read-only attachment's buffer stays inside the
-// views: nothing here hands it to user code.
+// Attachment, a SharedMemory, a Mapping (mmap) or a PosixSharedMemory, and
+// the errors for memory that went away or may not be written. A read-only
+// attachment's or mapping's buffer stays inside the views: nothing here hands
+// it to user code.
 import { isAnyArrayBuffer } from 'node:util/types';
 import { StateError } from '../errors.js';
 import { attachmentOf, isSharedMemory, type SharedMemory } from '../shared-memory.js';
 import { isAttachment, memoryOf, type Attachment } from '../sysv/attachment.js';
+import { isMapping, memoryOfMapping, type Mapping } from '../posix/mapping.js';
+import { isPosixSharedMemory, mappingOf, type PosixSharedMemory } from '../shm/posix-shared-memory.js';
 import { invalidType, outOfRange, validateSize } from '../validate.js';
 import { arrayBufferByteLength, DataViewCtor } from '../primordials.js';
 
-/** Memory a struct can be viewed, read or written in. A `SharedMemory` also works when read-only. */
-export type MemorySource = ArrayBuffer | SharedArrayBuffer | ArrayBufferView | SharedMemory | Attachment;
+/** Memory a struct can be viewed, read or written in. A `SharedMemory` or `PosixSharedMemory` also works when read-only. */
+export type MemorySource = ArrayBuffer | SharedArrayBuffer | ArrayBufferView | SharedMemory | Attachment | PosixSharedMemory | Mapping;
 
 /** @internal What a view remembers about its memory, for its error messages and checks. */
 export interface Owner {
   readonly buffer: ArrayBufferLike;
   readonly readOnly: boolean;
-  readonly attachment: Attachment | undefined;
+  /** The attachment or mapping the memory belongs to, for its state (detached, read-only). */
+  readonly attachment: Attachment | Mapping | undefined;
 }
 
 /** @internal A struct's bytes: a DataView over exactly them, and their owner. */
@@ -30,16 +34,18 @@ export interface Region {
  * @throws StateError ERR_SHM_DETACHED for detached memory.
  */
 export function regionOf(source: unknown, offset: unknown, size: number, operation: string): Region {
-  let attachment: Attachment | undefined;
+  let attachment: Attachment | Mapping | undefined;
   let buffer: ArrayBufferLike;
   let base = 0;
   let limit: number;
   // Brand checks: an object that only inherits a prototype has none of the private state.
   if (isSharedMemory(source)) attachment = attachmentOf(source);
   else if (isAttachment(source)) attachment = source;
+  else if (isPosixSharedMemory(source)) attachment = mappingOf(source);
+  else if (isMapping(source)) attachment = source;
   if (attachment !== undefined) {
     attachment.assertAttached(operation);
-    buffer = memoryOf(attachment);
+    buffer = isMapping(attachment) ? memoryOfMapping(attachment) : memoryOf(attachment);
     // Captured built-ins: a read-only attachment's buffer never meets user code.
     limit = arrayBufferByteLength(buffer);
   } else if (isAnyArrayBuffer(source)) {
@@ -53,7 +59,7 @@ export function regionOf(source: unknown, offset: unknown, size: number, operati
     base = source.byteOffset;
     limit = source.byteLength;
   } else {
-    throw invalidType('source', 'an ArrayBuffer, a TypedArray, a DataView, a SharedMemory or an Attachment', source);
+    throw invalidType('source', 'an ArrayBuffer, a TypedArray, a DataView, a SharedMemory, an Attachment, a PosixSharedMemory or a Mapping', source);
   }
   const start = validateSize(offset, 'offset');
   if (start + size > limit) {
@@ -104,8 +110,11 @@ export function fault(owner: Owner, error: unknown, operation = 'struct view'): 
 
 /** @internal The error for writing through a read-only attachment. */
 export function readOnlyError(owner: Owner, what: string): StateError {
+  const memory = owner.attachment;
   return new StateError(
     'ERR_SHM_READ_ONLY',
-    `${what}: segment ${owner.attachment?.shmid} is attached read-only (SHM_RDONLY), so it cannot be written`,
+    memory !== undefined && isMapping(memory)
+      ? `${what}: ${memory.label} is mapped read-only (PROT_READ), so it cannot be written`
+      : `${what}: segment ${(memory as Attachment | undefined)?.shmid} is attached read-only (SHM_RDONLY), so it cannot be written`,
   );
 }

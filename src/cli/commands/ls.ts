@@ -1,16 +1,18 @@
 import { parse } from '../args.js';
 import { writeOut, type Command } from '../command.js';
 import { lines, toJson } from '../format.js';
+import { posixRows } from '../posix.js';
 import { segmentRows } from '../segments.js';
 import { semaphoreRows } from '../semaphores.js';
 import { outputWidth, useColor } from '../table.js';
 import { listingLines, type Listing } from '../views.js';
 
-/** Which kinds `-m`, `-s`, `-a` ask for (segments when none is given). */
-export function kinds(values: { shm?: boolean; sem?: boolean; all?: boolean }): { segments: boolean; semaphores: boolean } {
+/** Which kinds `-m`, `-s`, `-a`, `-p` ask for (segments when none is given). */
+export function kinds(values: { shm?: boolean; sem?: boolean; all?: boolean; posix?: boolean }): { segments: boolean; semaphores: boolean; posix: boolean } {
   const semaphores = values.all === true || values.sem === true;
-  const segments = values.all === true || values.shm === true || !semaphores;
-  return { segments, semaphores };
+  const posix = values.posix === true;
+  const segments = values.all === true || values.shm === true || (!semaphores && !posix);
+  return { segments, semaphores, posix };
 }
 
 export const KIND_OPTIONS = {
@@ -19,18 +21,22 @@ export const KIND_OPTIONS = {
   all: { type: 'boolean', short: 'a' },
 } as const;
 
+/** `-p`: POSIX shared memory (/dev/shm), for the listing commands only. */
+export const POSIX_OPTION = { posix: { type: 'boolean', short: 'p' } } as const;
+
 /** What `ls` lists, read once (watch calls it on every refresh). */
-export function readListing(want: { segments: boolean; semaphores: boolean }): Listing {
+export function readListing(want: { segments: boolean; semaphores: boolean; posix?: boolean }): Listing {
   return {
     segments: want.segments ? segmentRows() : undefined,
     semaphores: want.semaphores ? semaphoreRows() : undefined,
+    posix: want.posix === true ? posixRows() : undefined,
   };
 }
 
 export const ls: Command = {
   name: 'ls',
   summary: 'list segments (-s: semaphore sets, -a: both), like ipcs -m',
-  help: `Usage: shmkit ls [-m] [-s] [-a] [--json]
+  help: `Usage: shmkit ls [-m] [-s] [-a] [-p] [--json]
 
 Lists the System V shared-memory segments of this IPC namespace: the columns
 of ipcs -m (key, shmid, owner, perms, bytes, nattch, status with dest and
@@ -38,16 +44,19 @@ locked), then each segment's resident size (pages really touched) and its
 creator's and last user's pids, marked "(gone)" when that process is dead;
 "?" is a process in a PID namespace not visible from here (the kernel gives
 pid 0), "-" a last user of a segment never attached.
+With -p, the POSIX shared-memory objects of /dev/shm (shm_open, Python's
+SharedMemory): name, owner, perms, bytes and resident (memory it holds).
 
 Options:
   -m, --shm    segments (the default)
   -s, --sem    semaphore sets instead (like ipcs -s)
   -a, --all    both
-      --json   { "segments": [...], "semaphores": [...] } with only the kinds
+  -p, --posix  POSIX shared memory in /dev/shm (with -m, -s or -a: those too)
+      --json   { "segments": [...], "semaphores": [...], "posix": [...] } with only the kinds
                asked for; the fields are described in docs/cli.md
 `,
   async run(argv) {
-    const { values } = parse(argv, { ...KIND_OPTIONS, json: { type: 'boolean' } });
+    const { values } = parse(argv, { ...KIND_OPTIONS, ...POSIX_OPTION, json: { type: 'boolean' } });
     const listing = readListing(kinds(values));
     if (values.json) {
       await writeOut(toJson(listing));

@@ -2,7 +2,7 @@ import { parse, parseSeconds } from '../args.js';
 import { CliError, type Command } from '../command.js';
 import { outputWidth, paint, useColor } from '../table.js';
 import { listingLines } from '../views.js';
-import { KIND_OPTIONS, kinds, readListing } from './ls.js';
+import { KIND_OPTIONS, kinds, POSIX_OPTION, readListing } from './ls.js';
 
 const ENTER = '\x1b[?1049h\x1b[?25l'; // alternate screen, cursor hidden
 const LEAVE = '\x1b[?25h\x1b[?1049l';
@@ -17,7 +17,7 @@ function clock(): string {
 export const watch: Command = {
   name: 'watch',
   summary: 'the ls table, refreshed in place until q or Ctrl-C',
-  help: `Usage: shmkit watch [-m] [-s] [-a] [--interval SECONDS]
+  help: `Usage: shmkit watch [-m] [-s] [-a] [-p] [--interval SECONDS]
 
 Shows the table of shmkit ls on the whole terminal and refreshes it in place
 every second (or --interval), until you press q or Ctrl-C. Needs a terminal.
@@ -26,10 +26,11 @@ Options:
   -m, --shm              segments (the default)
   -s, --sem              semaphore sets instead
   -a, --all              both
+  -p, --posix            POSIX shared memory in /dev/shm (with -m, -s or -a: those too)
   -i, --interval SECONDS time between refreshes (default 1; decimals allowed)
 `,
   async run(argv) {
-    const { values } = parse(argv, { ...KIND_OPTIONS, interval: { type: 'string', short: 'i' } });
+    const { values } = parse(argv, { ...KIND_OPTIONS, ...POSIX_OPTION, interval: { type: 'string', short: 'i' } });
     const want = kinds(values);
     const interval = values.interval === undefined ? 1 : parseSeconds(values.interval, '--interval');
     const out = process.stdout;
