@@ -1,0 +1,372 @@
+// POSIX shared memory by name: PosixSharedMemory and the C-faithful
+// shm_open/mmap, across real processes (Node children and C programs using
+// shm_open + mmap), with C's errors, safe defaults and struct views.
+import assert from 'node:assert/strict';
+import { closeSync, fstatSync, ftruncateSync, openSync } from 'node:fs';
+import { describe, it } from 'node:test';
+import {
+  IpcError, MAP_PRIVATE, MAP_SHARED, Mapping, O_CREAT, O_EXCL, O_RDONLY, O_RDWR, PROT_READ, PROT_WRITE, PosixSharedMemory, StateError,
+  char, float64, int32, mmap, munmap, shm_open, shm_unlink, struct,
+} from '../src/index.js';
+import { compileC } from './helpers/c.js';
+import { assertExitedCleanly, lastJson, run, runNode } from './helpers/processes.js';
+import { startNode } from './helpers/namespaces.js';
+import { cleanUpPosixNames, shmExists, uniqueName, unlinkQuietly } from './helpers/posix.js';
+import { BECOME_NOBODY, thrown } from './helpers/shm.js';
+
+cleanUpPosixNames();
+
+const text = (bytes: Uint8Array) => new TextDecoder().decode(bytes).replace(/\0.*$/s, '');
+
+// peer create NAME SIZE MODE TEXT: creates NAME (O_EXCL) with MODE exactly (umask 0), sizes it, writes TEXT at 0.
+// peer open NAME: maps all of NAME, prints its size and the string at 0, writes "hello from C" at 4096.
+const C_PEER = `
+#define _GNU_SOURCE
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#define die(what) do { perror(what); exit(1); } while (0)
+int main(int argc, char **argv) {
+  if (argc >= 6 && strcmp(argv[1], "create") == 0) {
+    umask(0);
+    size_t size = strtoul(argv[3], NULL, 0);
+    int fd = shm_open(argv[2], O_RDWR | O_CREAT | O_EXCL, (mode_t)strtoul(argv[4], NULL, 8));
+    if (fd == -1) die("shm_open");
+    if (ftruncate(fd, (off_t)size) == -1) die("ftruncate");
+    char *p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+    if (p == MAP_FAILED) die("mmap");
+    strcpy(p, argv[5]);
+    if (munmap(p, size) == -1) die("munmap");
+    close(fd);
+    printf("{\\"created\\":true}\\n");
+    return 0;
+  }
+  if (argc == 3 && strcmp(argv[1], "open") == 0) {
+    int fd = shm_open(argv[2], O_RDWR, 0);
+    if (fd == -1) die("shm_open");
+    struct stat st;
+    if (fstat(fd, &st) == -1) die("fstat");
+    char *p = mmap(NULL, (size_t)st.st_size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+    if (p == MAP_FAILED) die("mmap");
+    close(fd);
+    printf("{\\"size\\":%ld,\\"mode\\":%u,\\"text\\":\\"%s\\"}\\n", (long)st.st_size, (unsigned)(st.st_mode & 0777), p);
+    strcpy(p + 4096, "hello from C");
+    munmap(p, (size_t)st.st_size);
+    return 0;
+  }
+  return 2;
+}
+`;
+
+describe('PosixSharedMemory with C programs', () => {
+  it('a C program opens a Node-created name with shm_open + mmap, reads what Node wrote, and Node sees its write', async () => {
+    const peer = await compileC('posix-peer', C_PEER);
+    const name = uniqueName('c-open');
+    const shm = PosixSharedMemory.create({ name, size: 8192 });
+    try {
+      shm.write(0, 'hello from node');
+      const result = await run(peer, ['open', name]);
+      assertExitedCleanly(result, 'C peer');
+      assert.deepEqual(lastJson(result), { size: 8192, mode: 0o600, text: 'hello from node' });
+      assert.equal(text(shm.read(4096, 32)), 'hello from C');
+    } finally {
+      shm.detach();
+      unlinkQuietly(name);
+    }
+  });
+
+  it('Node opens a name a C program created and left behind, with its size and mode, then unlinks it', async () => {
+    const peer = await compileC('posix-peer', C_PEER);
+    const name = uniqueName('c-create');
+    try {
+      const result = await run(peer, ['create', name, '5000', '640', 'made by C']);
+      assertExitedCleanly(result, 'C peer');
+      using shm = PosixSharedMemory.open({ name });
+      assert.equal(shm.size, 5000);
+      assert.equal(shm.name, name);
+      assert.equal(text(shm.read(0, 64)), 'made by C');
+      assert.equal(shm.stat().mode & 0o777, 0o640);
+      shm.unlink();
+      assert.equal(shmExists(name), false);
+      // Unlinked, still mapped: the memory stays until the mapping goes.
+      shm.write(0, 'still here');
+      assert.equal(text(shm.read(0, 16)), 'still here');
+    } finally {
+      unlinkQuietly(name);
+    }
+  });
+});
+
+describe('PosixSharedMemory across Node processes', () => {
+  it('a child maps the same name and each sees the other\'s writes while both are mapped', async () => {
+    const name = uniqueName('child');
+    const shm = PosixSharedMemory.create({ name, size: 4096 });
+    const child = startNode(`
+      import { PosixSharedMemory } from 'SHMKIT';
+      import { createInterface } from 'node:readline';
+      const shm = PosixSharedMemory.open({ name: process.argv[1] });
+      const lines = createInterface({ input: process.stdin })[Symbol.asyncIterator]();
+      console.log(JSON.stringify({ size: shm.size }));
+      await lines.next();
+      console.log(JSON.stringify({ seen: new TextDecoder().decode(shm.read(0, 4)) }));
+      shm.write(100, 'pong');
+      console.log('written');
+      await lines.next();
+      shm.detach();
+      process.exit(0);
+    `, [name]);
+    try {
+      assert.deepEqual(await child.json(), { size: 4096 });
+      shm.write(0, 'ping');
+      child.send('go');
+      assert.deepEqual(await child.json(), { seen: 'ping' });
+      assert.equal(await child.line(), 'written');
+      assert.equal(text(shm.read(100, 8)), 'pong');
+      child.send('end');
+      assertExitedCleanly(await child.exited, 'child');
+    } finally {
+      await child.kill();
+      shm.detach();
+      unlinkQuietly(name);
+    }
+  });
+
+  it('openOrCreate creates once; a second caller gets the same memory; a smaller existing object is EINVAL', async () => {
+    const name = uniqueName('ooc');
+    try {
+      using first = PosixSharedMemory.openOrCreate({ name, size: 4096 });
+      first.write(0, 'first');
+      const result = await runNode(`
+        import { PosixSharedMemory } from 'SHMKIT';
+        const shm = PosixSharedMemory.openOrCreate({ name: process.argv[1], size: 4096 });
+        let small;
+        try { PosixSharedMemory.openOrCreate({ name: process.argv[1], size: 8192 }); } catch (e) { small = e.code; }
+        console.log(JSON.stringify({ text: new TextDecoder().decode(shm.read(0, 5)), size: shm.size, small }));
+        shm.detach();
+      `, [name]);
+      assertExitedCleanly(result, 'child');
+      assert.deepEqual(lastJson(result), { text: 'first', size: 4096, small: 'EINVAL' });
+    } finally {
+      unlinkQuietly(name);
+    }
+  });
+
+  it('a child opening an object whose mode denies its user gets EACCES; the default mode is 0600 and a given mode is exact', async () => {
+    const name = uniqueName('eacces');
+    const open = uniqueName('mode');
+    try {
+      using shm = PosixSharedMemory.create({ name, size: 4096 });
+      assert.equal(shm.stat().mode & 0o777, 0o600);
+      const previous = process.umask(0o077);
+      try {
+        using wide = PosixSharedMemory.create({ name: open, size: 4096, mode: 0o644 });
+        assert.equal(wide.stat().mode & 0o777, 0o644, 'the mode asked for, not filtered by the umask');
+      } finally {
+        process.umask(previous);
+      }
+      const result = await runNode(`
+        import { PosixSharedMemory } from 'SHMKIT';
+        ${BECOME_NOBODY}
+        const out = {};
+        try { PosixSharedMemory.open({ name: process.argv[1] }); } catch (e) { out.denied = [e.code, e.syscall, e.message.includes(process.argv[1])]; }
+        const ro = PosixSharedMemory.open({ name: process.argv[2], readOnly: true });
+        out.readable = ro.size;
+        ro.detach();
+        try { PosixSharedMemory.open({ name: process.argv[2] }); } catch (e) { out.writeDenied = e.code; }
+        console.log(JSON.stringify(out));
+      `, [name, open]);
+      assertExitedCleanly(result, 'child as nobody');
+      assert.deepEqual(lastJson(result), { denied: ['EACCES', 'shm_open', true], readable: 4096, writeDenied: 'EACCES' });
+    } finally {
+      unlinkQuietly(name);
+      unlinkQuietly(open);
+    }
+  });
+});
+
+describe('PosixSharedMemory errors', () => {
+  it('create of a taken name is EEXIST and open of a missing one ENOENT, naming the call and the name', () => {
+    const name = uniqueName('errors');
+    try {
+      using shm = PosixSharedMemory.create({ name, size: 100 });
+      const exists = thrown(() => PosixSharedMemory.create({ name, size: 100 })) as IpcError;
+      assert.ok(exists instanceof IpcError);
+      assert.equal(exists.code, 'EEXIST');
+      assert.equal(exists.syscall, 'shm_open');
+      assert.match(exists.message, new RegExp(`shm_open: EEXIST .*${name}`));
+      assert.equal(shm.size, 100, 'the existing object is untouched');
+      shm.unlink();
+      const missing = thrown(() => PosixSharedMemory.open({ name })) as IpcError;
+      assert.equal(missing.code, 'ENOENT');
+      assert.equal(missing.errno, 2);
+      assert.equal((thrown(() => PosixSharedMemory.unlink(name)) as IpcError).code, 'ENOENT');
+      assert.equal((thrown(() => shm.unlink()) as IpcError).code, 'ENOENT');
+    } finally {
+      unlinkQuietly(name);
+    }
+  });
+
+  it('names are checked before any call: one leading slash, no other slash, 1 to 253 bytes', () => {
+    for (const bad of ['noslash', '/a/b', '/', '//x', '/.', '/..', 'x\0y', `/${'n'.repeat(254)}`]) {
+      const error = thrown(() => PosixSharedMemory.create({ name: bad, size: 10 })) as Error & { code: string };
+      assert.ok(error instanceof TypeError || error instanceof RangeError, bad);
+      assert.match(error.code, /^ERR_(INVALID_ARG_VALUE|OUT_OF_RANGE)$/, bad);
+      assert.match(error.message, /name/);
+    }
+    assert.equal((thrown(() => PosixSharedMemory.open({ name: 7 as unknown as string })) as Error & { code: string }).code, 'ERR_INVALID_ARG_TYPE');
+    assert.equal((thrown(() => shm_open('/x', 0o4000_0000, 0)) as Error & { code: string }).code, 'ERR_OUT_OF_RANGE');
+    assert.equal((thrown(() => PosixSharedMemory.create({ name: '/ok', size: 0 })) as Error & { code: string }).code, 'ERR_OUT_OF_RANGE');
+    assert.equal((thrown(() => PosixSharedMemory.create({ name: '/ok', size: -1 })) as Error & { code: string }).code, 'ERR_OUT_OF_RANGE');
+    assert.equal((thrown(() => PosixSharedMemory.create({ name: '/ok', size: 10, mode: 0o1777 })) as Error & { code: string }).code, 'ERR_OUT_OF_RANGE');
+    assert.equal(shmExists('/ok'), false);
+  });
+
+  it('an object nobody has sized yet cannot be opened (EINVAL), and a failed create leaves no name behind', () => {
+    const name = uniqueName('unsized');
+    const fd = shm_open(name, O_RDWR | O_CREAT | O_EXCL, 0o600);
+    try {
+      const error = thrown(() => PosixSharedMemory.open({ name })) as IpcError;
+      assert.equal(error.code, 'EINVAL');
+      assert.match(error.message, /size 0/);
+    } finally {
+      closeSync(fd);
+      shm_unlink(name);
+    }
+    // ENOSPC from the reservation: far more than /dev/shm holds.
+    const huge = uniqueName('huge');
+    const error = thrown(() => PosixSharedMemory.create({ name: huge, size: 2 ** 52 })) as IpcError;
+    assert.ok(error instanceof IpcError, String(error));
+    assert.ok(['ENOSPC', 'EFBIG', 'EINVAL'].includes(error.code), error.code);
+    assert.equal(shmExists(huge), false);
+  });
+});
+
+describe('C-faithful shm_open, mmap, munmap, shm_unlink', () => {
+  it('port the textbook program: shm_open, ftruncate, mmap shared, write, munmap, shm_unlink', async () => {
+    const name = uniqueName('faithful');
+    const fd = shm_open(name, O_CREAT | O_EXCL | O_RDWR, 0o600);
+    try {
+      ftruncateSync(fd, 4096);
+      const mapping = mmap(null, 4096, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+      assert.ok(mapping instanceof Mapping);
+      assert.equal(mapping.byteLength, 4096);
+      assert.equal(typeof mapping.address, 'bigint');
+      closeSync(fd); // as in C, the mapping outlives the descriptor
+      new Uint8Array(mapping.buffer).set(new TextEncoder().encode('faithful'));
+      const ro = shm_open(name, O_RDONLY);
+      const view = mmap(null, 4096, PROT_READ, MAP_SHARED, ro, 0);
+      closeSync(ro);
+      assert.equal(text(view.read(0, 16)), 'faithful');
+      assert.equal(view.readOnly, true);
+      assert.equal((thrown(() => view.buffer) as StateError).code, 'ERR_SHM_READ_ONLY');
+      munmap(view);
+      munmap(mapping);
+      assert.equal(mapping.byteLength, 0);
+      assert.equal((thrown(() => munmap(mapping)) as IpcError).code, 'EINVAL');
+      // A private mapping is this process's copy.
+      const again = shm_open(name, O_RDONLY);
+      const priv = mmap(null, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE, again, 0);
+      closeSync(again);
+      new Uint8Array(priv.buffer)[0] = 0x46;
+      const check = PosixSharedMemory.open({ name, readOnly: true });
+      assert.equal(text(check.read(0, 16)), 'faithful');
+      check.detach();
+      munmap(priv);
+    } finally {
+      shm_unlink(name);
+    }
+    assert.equal(shmExists(name), false);
+  });
+
+  it('mmap refuses before any call what C would let fault: ranges past the end, PROT_NONE, an address; and names bad descriptors', () => {
+    const name = uniqueName('mmap-args');
+    const fd = shm_open(name, O_CREAT | O_EXCL | O_RDWR, 0o600);
+    try {
+      ftruncateSync(fd, 4096);
+      const code = (fn: () => unknown) => (thrown(fn) as Error & { code: string }).code;
+      assert.equal(code(() => mmap(null, 8192, PROT_READ, MAP_SHARED, fd, 0)), 'ERR_OUT_OF_RANGE');
+      assert.equal(code(() => mmap(null, 4096, PROT_READ, MAP_SHARED, fd, 4096)), 'ERR_OUT_OF_RANGE');
+      assert.equal(code(() => mmap(null, 4096, 0, MAP_SHARED, fd, 0)), 'ERR_OUT_OF_RANGE');
+      assert.equal(code(() => mmap(null, 4096, PROT_WRITE, MAP_SHARED, fd, 0)), 'ERR_OUT_OF_RANGE');
+      assert.equal(code(() => mmap(0x1000 as unknown as null, 4096, PROT_READ, MAP_SHARED, fd, 0)), 'ERR_OUT_OF_RANGE');
+      assert.equal(code(() => mmap(null, 4096, PROT_READ, 0, fd, 0)), 'ERR_OUT_OF_RANGE');
+      assert.equal(code(() => mmap(null, 100, PROT_READ, MAP_SHARED, fd, 1)), 'EINVAL');
+      assert.equal(code(() => munmap({} as Mapping)), 'ERR_INVALID_ARG_TYPE');
+      const procFile = openSync('/proc/self/status', 'r');
+      try {
+        assert.equal(code(() => mmap(null, 1, PROT_READ, MAP_SHARED, procFile, 0)), 'ERR_OUT_OF_RANGE');
+      } finally {
+        closeSync(procFile);
+      }
+      const dir = openSync('/dev/shm', 'r');
+      try {
+        assert.equal(code(() => mmap(null, 1, PROT_READ, MAP_SHARED, dir, 0)), 'ENODEV');
+      } finally {
+        closeSync(dir);
+      }
+      const ro = shm_open(name, O_RDONLY);
+      try {
+        const denied = thrown(() => mmap(null, 4096, PROT_READ | PROT_WRITE, MAP_SHARED, ro, 0)) as IpcError;
+        assert.equal(denied.code, 'EACCES');
+        assert.equal(denied.syscall, 'mmap');
+        assert.match(denied.message, new RegExp(`fd ${ro}`));
+      } finally {
+        closeSync(ro);
+      }
+      const closed = fd + 1000;
+      assert.throws(() => fstatSync(closed));
+      const badf = thrown(() => mmap(null, 4096, PROT_READ, MAP_SHARED, closed, 0)) as IpcError;
+      assert.equal(badf.code, 'EBADF');
+      assert.equal(badf.syscall, 'mmap');
+    } finally {
+      closeSync(fd);
+      shm_unlink(name);
+    }
+  });
+});
+
+describe('struct views over POSIX memory', () => {
+  const Sample = struct({ pid: int32, value: float64, label: char(16) });
+
+  it('a child writes a struct through a view; the parent reads it through its own; a read-only mapping reads but refuses writes', async () => {
+    const name = uniqueName('struct');
+    try {
+      using shm = PosixSharedMemory.create({ name, size: 4096 });
+      const view = Sample.view(shm, 64);
+      view.value = 1.5;
+      const result = await runNode(`
+        import { PosixSharedMemory, struct, int32, float64, char } from 'SHMKIT';
+        const Sample = struct({ pid: int32, value: float64, label: char(16) });
+        const shm = PosixSharedMemory.open({ name: process.argv[1] });
+        const view = Sample.view(shm, 64);
+        const seen = view.value;
+        view.pid = process.pid;
+        view.value = seen * 2;
+        view.label = 'from child';
+        shm.detach();
+        console.log(JSON.stringify({ pid: process.pid }));
+      `, [name]);
+      assertExitedCleanly(result, 'child');
+      const { pid } = lastJson<{ pid: number }>(result);
+      assert.deepEqual(Sample.read(shm, 64), { pid, value: 3, label: 'from child' });
+      using ro = PosixSharedMemory.open({ name, readOnly: true });
+      const roView = Sample.view(ro, 64);
+      assert.equal(roView.label, 'from child');
+      const error = thrown(() => {
+        roView.pid = 1;
+      }) as StateError;
+      assert.equal(error.code, 'ERR_SHM_READ_ONLY');
+      assert.match(error.message, /read-only/);
+      assert.equal((thrown(() => Sample.write(ro, { pid: 1, value: 0, label: '' }, 64)) as StateError).code, 'ERR_SHM_READ_ONLY');
+      ro.detach();
+      assert.equal((thrown(() => roView.label) as StateError).code, 'ERR_SHM_DETACHED');
+      assert.equal(view.pid, pid, 'the writable mapping is untouched by the other detach');
+    } finally {
+      unlinkQuietly(name);
+    }
+  });
+});
