@@ -45,13 +45,20 @@ std::once_flag installed;
 void HandOn(int sig, siginfo_t* info, void* context) {
   if ((previous.sa_flags & SA_SIGINFO) != 0 && previous.sa_sigaction != nullptr) {
     previous.sa_sigaction(sig, info, context);
-  } else if (previous.sa_handler != SIG_DFL && previous.sa_handler != SIG_IGN) {
-    previous.sa_handler(sig);
-  } else {
-    // Returning re-runs the access, which faults again and now kills the
-    // process as if shmkit were not there (a core dump where enabled).
-    ::signal(SIGBUS, SIG_DFL);
+    return;
   }
+  if (previous.sa_handler != SIG_DFL && previous.sa_handler != SIG_IGN) {
+    previous.sa_handler(sig);
+    return;
+  }
+  // A fault cannot be ignored: the kernel kills for it as for SIG_DFL.
+  bool fault = info != nullptr && info->si_code > 0;
+  if (!fault && previous.sa_handler == SIG_IGN) return;
+  ::signal(SIGBUS, SIG_DFL);
+  // A fault: returning re-runs the access, which faults again and now kills
+  // the process as if shmkit were not there (a core dump where enabled). A
+  // signal sent by kill() would not come back: send it again.
+  if (!fault) ::raise(SIGBUS);
 }
 
 void OnSigbus(int sig, siginfo_t* info, void* context) {
