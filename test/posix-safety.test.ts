@@ -1,0 +1,203 @@
+// No JavaScript can crash the process through POSIX memory: detached buffers
+// are empty, read-only mappings give out nothing writable, forgotten mappings
+// (and their descriptors) are reclaimed by the garbage collector, and an
+// object shrunk under its mapping by another process reads as zeros instead of
+// killing the reader with SIGBUS. Each case runs in a child that must exit by
+// itself, not by a signal.
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { PosixSharedMemory } from '../src/index.js';
+import { assertExitedCleanly, lastJson, run, runNode } from './helpers/processes.js';
+import { startNode } from './helpers/namespaces.js';
+import { cleanUpPosixNames, shmExists, uniqueName, unlinkQuietly } from './helpers/posix.js';
+
+cleanUpPosixNames();
+
+async function inChild<T>(what: string, code: string, args: string[], nodeFlags: string[] = []): Promise<T> {
+  const result = await runNode(code, args, { timeoutMs: 120_000, nodeFlags });
+  assertExitedCleanly(result, what);
+  return lastJson<T>(result);
+}
+
+describe('memory safety of POSIX mappings', () => {
+  it('after detach every buffer and view is empty, and reading, writing or copying through them cannot fault', async () => {
+    const name = uniqueName('detach');
+    try {
+      const results = await inChild<Record<string, string>>('detach child', `
+        import { PosixSharedMemory, StateError, struct, int32 } from 'SHMKIT';
+        import { openSync, readSync } from 'node:fs';
+        const shm = PosixSharedMemory.create({ name: process.argv[1], size: 8192 });
+        const buf = shm.buffer, u8 = shm.bytes, i32 = new Int32Array(buf, 64), dv = new DataView(buf, 4);
+        const nodeBuf = Buffer.from(buf, 0, 4096);
+        const view = struct({ n: int32 }).view(shm, 0);
+        u8.fill(0xa5);
+        shm.unlink();
+        shm.detach();
+        const outcome = (f) => {
+          try {
+            const v = f();
+            if (typeof v === 'object' && v !== null) return 'length ' + (v.byteLength ?? v.length);
+            return String(v);
+          } catch (e) { return 'threw ' + (e.code ?? e.name); }
+        };
+        const ops = {
+          'read u8[0]': () => u8[0], 'write u8[0]': () => { u8[0] = 1; return u8[0]; },
+          'Int32Array read': () => i32[0], 'Atomics.store': () => Atomics.store(i32, 0, 1),
+          'DataView getUint8': () => dv.getUint8(0), 'ArrayBuffer byteLength': () => buf.byteLength,
+          'Buffer write': () => nodeBuf.write('abc'), 'fill()': () => u8.fill(1),
+          'fs.readSync into it': () => readSync(openSync('/dev/zero', 'r'), u8),
+          'struct view read': () => view.n, 'size': () => shm.size, 'read()': () => shm.read(0, 1),
+          'write()': () => shm.write(0, 'x'), 'bytes': () => shm.bytes, 'buffer': () => shm.buffer,
+          'fd': () => shm.fd, 'seals': () => shm.seals, 'stat()': () => shm.stat(),
+          'detach() again': () => shm.detach(), 'dispose after detach': () => shm[Symbol.dispose](),
+          'detached': () => shm.detached,
+        };
+        const results = {};
+        for (const [name, op] of Object.entries(ops)) results[name] = outcome(op);
+        console.log(JSON.stringify(results));
+      `, [name]);
+      assert.equal(results['read u8[0]'], 'undefined');
+      assert.equal(results['write u8[0]'], 'undefined');
+      assert.equal(results['Int32Array read'], 'undefined');
+      assert.equal(results['Atomics.store'], 'threw TypeError');
+      assert.equal(results['DataView getUint8'], 'threw TypeError');
+      assert.equal(results['ArrayBuffer byteLength'], '0');
+      assert.equal(results['fs.readSync into it'], '0');
+      assert.equal(results['struct view read'], 'threw ERR_SHM_DETACHED');
+      assert.equal(results['size'], '0');
+      for (const op of ['read()', 'write()', 'bytes', 'fd', 'seals', 'stat()', 'detach() again']) {
+        assert.equal(results[op], 'threw ERR_SHM_DETACHED', op);
+      }
+      assert.equal(results['dispose after detach'], 'undefined');
+      assert.equal(results['detached'], 'true');
+      assert.equal(shmExists(name), false);
+    } finally {
+      unlinkQuietly(name);
+    }
+  });
+
+  it('a read-only mapping gives out nothing writable: buffer and bytes throw, read() copies, writes are StateErrors', async () => {
+    const name = uniqueName('readonly');
+    const writer = PosixSharedMemory.create({ name, size: 4096 });
+    try {
+      writer.write(0, 'original');
+      const results = await inChild<Record<string, string>>('read-only child', `
+        import { PosixSharedMemory, O_RDONLY, shm_open, struct, char } from 'SHMKIT';
+        const ro = PosixSharedMemory.open({ name: process.argv[1], readOnly: true });
+        const outcome = (f) => { try { return String(f()); } catch (e) { return 'threw ' + (e.code ?? e.name); } };
+        const copy = ro.read(0, 8);
+        copy[0] = 0x58;
+        const view = struct({ s: char(16) }).view(ro, 0);
+        const fd = shm_open(process.argv[1], O_RDONLY);
+        const fromFd = PosixSharedMemory.fromFd(fd);
+        console.log(JSON.stringify({
+          buffer: outcome(() => ro.buffer), bytes: outcome(() => ro.bytes), write: outcome(() => ro.write(0, 'x')),
+          copyChanged: new TextDecoder().decode(ro.read(0, 8)), viewRead: outcome(() => view.s),
+          viewWrite: outcome(() => { view.s = 'no'; }), readOnly: String(ro.readOnly),
+          fromReadOnlyFd: String(fromFd.readOnly), fromFdBuffer: outcome(() => fromFd.buffer),
+        }));
+      `, [name]);
+      assert.deepEqual(results, {
+        buffer: 'threw ERR_SHM_READ_ONLY',
+        bytes: 'threw ERR_SHM_READ_ONLY',
+        write: 'threw ERR_SHM_READ_ONLY',
+        copyChanged: 'original',
+        viewRead: 'original',
+        viewWrite: 'threw ERR_SHM_READ_ONLY',
+        readOnly: 'true',
+        fromReadOnlyFd: 'true',
+        fromFdBuffer: 'threw ERR_SHM_READ_ONLY',
+      });
+    } finally {
+      writer.detach();
+      unlinkQuietly(name);
+    }
+  });
+
+  it('forgotten mappings and their descriptors are reclaimed by the garbage collector: address space and descriptors stay bounded', async () => {
+    const name = uniqueName('gc');
+    const shm = PosixSharedMemory.create({ name, size: 1 << 20 });
+    try {
+      const out = await inChild<{ vmGrowthMiB: number; fdGrowth: number; syncVmGrowthMiB: number; value: number }>('gc child', `
+        import { PosixSharedMemory, mmap, shm_open, O_RDONLY, PROT_READ, MAP_SHARED } from 'SHMKIT';
+        import { closeSync, readFileSync, readdirSync } from 'node:fs';
+        import { setImmediate as turn } from 'node:timers/promises';
+        const vmMiB = () => Number(/VmSize:\\s+(\\d+)/.exec(readFileSync('/proc/self/status', 'utf8'))[1]) / 1024;
+        const fds = () => readdirSync('/proc/self/fd').length;
+        const name = process.argv[1];
+        const vm0 = vmMiB(), fd0 = fds();
+        let value = 0;
+        // 6000 forgotten 1 MiB objects: 6 GiB of address space and 6000 descriptors if none were reclaimed.
+        for (let i = 0; i < 6000; i++) {
+          value += PosixSharedMemory.open({ name }).bytes[i % 1024];
+          if (i % 500 === 0) { globalThis.gc(); await turn(); }
+        }
+        for (let i = 0; i < 5; i++) { globalThis.gc(); await turn(); }
+        const vmGrowthMiB = vmMiB() - vm0, fdGrowth = fds() - fd0;
+        // Synchronous: C-faithful mappings forgotten without the event loop ever running.
+        const fd = shm_open(name, O_RDONLY);
+        const vm1 = vmMiB();
+        for (let i = 0; i < 6000; i++) {
+          value += mmap(null, 1 << 20, PROT_READ, MAP_SHARED, fd, 0).read(i % 1024, 1)[0];
+          if (i % 500 === 0) globalThis.gc();
+        }
+        closeSync(fd);
+        console.log(JSON.stringify({ vmGrowthMiB, fdGrowth, syncVmGrowthMiB: vmMiB() - vm1, value }));
+      `, [name]);
+      assert.equal(out.value, 0);
+      assert.ok(out.vmGrowthMiB < 2048, `address space grew by ${out.vmGrowthMiB} MiB`);
+      assert.ok(out.fdGrowth < 50, `descriptors grew by ${out.fdGrowth}`);
+      assert.ok(out.syncVmGrowthMiB < 2048, `address space grew by ${out.syncVmGrowthMiB} MiB in the synchronous loop`);
+    } finally {
+      shm.detach();
+      unlinkQuietly(name);
+    }
+  });
+
+  it('an object another process shrinks under the mapping reads as zeros past its new end instead of killing the reader (SIGBUS)', async () => {
+    const name = uniqueName('shrink');
+    const child = startNode(`
+      import { PosixSharedMemory } from 'SHMKIT';
+      import { createInterface } from 'node:readline';
+      const lines = createInterface({ input: process.stdin })[Symbol.asyncIterator]();
+      const shm = PosixSharedMemory.create({ name: process.argv[1], size: 65536 });
+      const ro = PosixSharedMemory.open({ name: process.argv[1], readOnly: true });
+      const u8 = shm.bytes;
+      u8.fill(7);
+      console.log('ready');
+      await lines.next(); // meanwhile another process truncates the object to 4096 bytes
+      let sum = 0;
+      for (let i = 0; i < u8.length; i += 512) sum += u8[i];
+      u8[60000] = 9;
+      const roCopy = ro.read(0, 65536);
+      console.log(JSON.stringify({ sum, first: u8[0], last: u8[65535], written: u8[60000], roFirst: roCopy[0], roLast: roCopy[65535], size: shm.stat().size }));
+      shm.unlink(); shm.detach(); ro.detach();
+      process.exit(0);
+    `, [name]);
+    try {
+      assert.equal(await child.line(), 'ready');
+      const truncate = await run('truncate', ['-s', '4096', `/dev/shm${name}`]);
+      assertExitedCleanly(truncate, 'truncate');
+      child.send('go');
+      const out = await child.json<Record<string, number>>();
+      // 8 samples in the first 4096 bytes still hold 7; the rest is gone and reads 0.
+      assert.deepEqual(out, { sum: 8 * 7, first: 7, last: 0, written: 9, roFirst: 7, roLast: 0, size: 4096 });
+      assertExitedCleanly(await child.exited, 'shrunk child');
+    } finally {
+      await child.kill();
+      unlinkQuietly(name);
+    }
+  });
+
+  it('a SIGBUS that is not a fault in a mapped file still ends the process as before', async () => {
+    const result = await runNode(`
+      import { PosixSharedMemory } from 'SHMKIT';
+      const shm = PosixSharedMemory.createAnonymous({ size: 4096 });
+      shm.bytes[0] = 1;
+      process.kill(process.pid, 'SIGBUS');
+      setTimeout(() => console.log('survived'), 1000);
+    `);
+    assert.equal(result.signal, 'SIGBUS');
+    assert.doesNotMatch(result.stdout, /survived/);
+  });
+});
