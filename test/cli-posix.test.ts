@@ -1,0 +1,71 @@
+// shmkit ls -p: the POSIX shared-memory objects of /dev/shm. The scenario runs
+// in a private IPC and mount namespace with a fresh tmpfs on /dev/shm, so the
+// listing is exactly what the scenario made (and nothing else on the machine
+// is seen or touched); the namespace and its objects go when it ends.
+import assert from 'node:assert/strict';
+import { before, describe, it } from 'node:test';
+import { assertExitedCleanly, BIN, lastJson, run, SHMKIT } from './helpers/processes.js';
+import type { PosixRow } from '../src/cli/posix.js';
+import { PAGE_SIZE } from '../src/index.js';
+
+/** tmpfs holds whole pages: what shmkit reserves for `bytes`. */
+const held = (bytes: number) => Math.ceil(bytes / PAGE_SIZE) * PAGE_SIZE;
+
+// Makes three objects (one of them touched, one a named semaphore's file that ls leaves out), then runs the CLI.
+const SCENARIO = `
+import { PosixSharedMemory } from ${JSON.stringify(SHMKIT)};
+import { execFileSync } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+const a = PosixSharedMemory.create({ name: '/alpha', size: 10000, mode: 0o644 });
+a.write(0, 'x');
+const b = PosixSharedMemory.create({ name: '/beta', size: 100 });
+writeFileSync('/dev/shm/sem.gamma', Buffer.alloc(32));
+const cli = (...args) => execFileSync(process.execPath, [${JSON.stringify(BIN)}, ...args], { encoding: 'utf8', env: { ...process.env, COLUMNS: '120', NO_COLOR: '1' } });
+const out = { table: cli('ls', '-p'), json: JSON.parse(cli('ls', '-p', '--json')), all: JSON.parse(cli('ls', '-a', '-p', '--json')), plain: JSON.parse(cli('ls', '--json')) };
+a.detach(); b.detach();
+console.log(JSON.stringify(out));
+`;
+
+interface Scenario {
+  table: string;
+  json: { posix: PosixRow[] };
+  all: Record<string, unknown[]>;
+  plain: Record<string, unknown[]>;
+}
+
+describe('shmkit ls -p', () => {
+  let out: Scenario;
+  before(async () => {
+    const result = await run('unshare', [
+      '--ipc', '--mount', 'sh', '-c', 'mount -t tmpfs -o size=16m,mode=1777 tmpfs /dev/shm && exec "$@"', 'sh',
+      process.execPath, '--input-type=module', '-e', SCENARIO,
+    ], { timeoutMs: 60_000 });
+    assertExitedCleanly(result, 'scenario');
+    out = lastJson<Scenario>(result);
+  });
+
+  it('--json lists every object by name with owner, perms, bytes and the memory it holds; named semaphores are left out', () => {
+    const rows = out.json.posix.map(({ mtime, ...row }) => {
+      assert.ok(Number.isInteger(mtime) && mtime > 1.6e9, `mtime ${mtime}`);
+      return row;
+    });
+    assert.deepEqual(rows, [
+      { name: '/alpha', owner: 'root', uid: 0, gid: 0, perms: 0o644, bytes: 10000, residentBytes: held(10000) },
+      { name: '/beta', owner: 'root', uid: 0, gid: 0, perms: 0o600, bytes: 100, residentBytes: held(100) },
+    ]);
+  });
+
+  it('the table has a row per object with the same values', () => {
+    const lines = out.table.trimEnd().split('\n');
+    assert.match(lines[0]!, /^name\s+owner\s+perms\s+bytes\s+resident$/);
+    assert.match(lines[1]!, new RegExp(`^/alpha\\s+root\\s+644\\s+10000\\s+${held(10000)}$`));
+    assert.match(lines[2]!, new RegExp(`^/beta\\s+root\\s+600\\s+100\\s+${held(100)}$`));
+    assert.equal(lines.length, 3);
+  });
+
+  it('-p adds the posix kind to the others asked for, and plain ls does not list it', () => {
+    assert.deepEqual(Object.keys(out.all), ['segments', 'semaphores', 'posix']);
+    assert.equal(out.all.posix!.length, 2);
+    assert.deepEqual(Object.keys(out.plain), ['segments']);
+  });
+});
