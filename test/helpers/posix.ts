@@ -54,12 +54,3 @@ export function cleanUpPosixNames(): void {
   });
 }
 
-/**
- * Marks `name` as expected to remain after the test body (a test that hands
- * the name to a peer who unlinks it): the afterEach check then removes it
- * quietly instead of reporting it. Use only where the test asserts the peer's unlink itself.
- */
-export function expectCleanupByPeer(name: string): void {
-  const i = pending.indexOf(name);
-  if (i !== -1) pending.splice(i, 1);
-}
