@@ -9,6 +9,8 @@
         "native/mapping.cc",
         "native/perm.cc",
         "native/sem.cc",
+        "native/msg.cc",
+        "native/waits.cc",
         "native/futex.cc"
       ],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],

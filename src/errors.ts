@@ -61,7 +61,7 @@ export class StateError extends Error {
   readonly code: string;
 
   constructor(
-    code: 'ERR_SHM_DETACHED' | 'ERR_SHM_READ_ONLY' | 'ERR_SHM_TRANSFERRED' | 'ERR_SHM_TOO_LARGE' | 'ERR_SEM_CLOSED' | 'ERR_MUTEX_NOT_HELD',
+    code: 'ERR_SHM_DETACHED' | 'ERR_SHM_READ_ONLY' | 'ERR_SHM_TRANSFERRED' | 'ERR_SHM_TOO_LARGE' | 'ERR_SEM_CLOSED' | 'ERR_MUTEX_NOT_HELD' | 'ERR_MSG_CLOSED',
     message: string,
   ) {
     super(message);

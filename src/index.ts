@@ -18,3 +18,15 @@ export type { SemaphoreCreateOptions, AcquireOptions } from './semaphore.js';
 export { Mutex } from './mutex.js';
 export type { MutexCreateOptions, MutexOpenOrCreateOptions } from './mutex.js';
 export * from './channel/index.js';
+export { msgget, msgsnd, msgrcv, msgctl } from './sysv/msg.js';
+export type { Msgbuf, MsqidDs, MsqidDsWithId, MsgInfo, MsgSetOptions } from './sysv/msg.js';
+export { MessageQueue } from './msg/message-queue.js';
+export type {
+  Message,
+  MessageQueueCreateOptions,
+  MessageQueueOpenOptions,
+  MessageQueueOpenOrCreateOptions,
+  QueueAddress,
+  ReceiveOptions,
+  SendOptions,
+} from './msg/message-queue.js';

@@ -100,9 +100,9 @@ function remove(w: Waiter): void {
 
 /** The first wait of the queue goes to the kernel, on a thread. */
 function startFirst(w: Waiter): void {
+  const { semid, sops } = w.queue;
   const handle = runOnThread({
-    semid: w.queue.semid,
-    sops: w.queue.sops,
+    start: (timeoutMs) => native.semWaitStart(semid, sops, timeoutMs),
     deadline: w.deadline,
     done: (result, noThread) => finishFirst(w, result, noThread === true),
   });
