@@ -5,7 +5,7 @@ import { IPC_CREAT, IPC_EXCL, IPC_INFO, IPC_NOWAIT, IPC_PRIVATE, IPC_RMID, IPC_S
 import { ftok } from '../sysv/ftok.js';
 import { explainMsgrcv, explainMsgsnd, messageBytes, msgctl, msgget, validateMsgtyp, validateMtype, type MsqidDs } from '../sysv/msg.js';
 import { invalidType, outOfRange, validateId, validateKey, validateMode, validateObject } from '../validate.js';
-import { closeController, validateWaitOptions, type WaitOptions } from '../wait.js';
+import { abortError, closeController, validateWaitOptions, type WaitOptions } from '../wait.js';
 import { closedError, queueRemoved, timeoutError, waitOnThread } from './wait.js';
 
 const { E2BIG, EAGAIN, ENOMSG } = osConstants.errno;
@@ -206,6 +206,7 @@ export class MessageQueue implements Disposable {
       const bytes = messageBytes(data, 'data');
       const type = options?.type === undefined ? 1 : validateMtype(validateObject(options, 'options').type, 'options.type');
       const { timeoutMs, signal } = validateWaitOptions(options);
+      if (signal?.aborted) return Promise.reject(abortError(signal));
       if (this.#trySend(bytes, type)) return Promise.resolve();
       if (timeoutMs === 0) return Promise.reject(timeoutError('msgsnd', this.id, 0));
       const id = this.id;
@@ -273,6 +274,7 @@ export class MessageQueue implements Disposable {
       const opts = options === undefined ? {} : validateObject(options, 'options');
       const [type, flags] = receiveFlags(opts, 'options');
       const { timeoutMs, signal } = validateWaitOptions(options);
+      if (signal?.aborted) return Promise.reject(abortError(signal));
       const now = this.#tryReceive(type, flags);
       if (now !== null) return Promise.resolve(now);
       if (timeoutMs === 0) return Promise.reject(timeoutError('msgrcv', this.id, 0));
