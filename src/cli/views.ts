@@ -1,6 +1,7 @@
 // The human tables of segments and semaphore sets, shared by ls, watch and rm --dry-run.
 import { hexKey, octal } from './format.js';
 import type { SegmentRow } from './segments.js';
+import type { QueueRow } from './queues.js';
 import type { SemaphoreRow } from './semaphores.js';
 import { renderTable, type Column, type TableOptions } from './table.js';
 
@@ -36,6 +37,20 @@ const SEMAPHORE_COLUMNS: Column<SemaphoreRow>[] = [
   { header: 'nsems', cell: (r) => String(r.nsems), align: 'right' },
 ];
 
+// The columns of ipcs -q.
+const QUEUE_COLUMNS: Column<QueueRow>[] = [
+  { header: 'key', cell: (r) => hexKey(r.key) },
+  { header: 'msqid', cell: (r) => String(r.id), align: 'right' },
+  { header: 'owner', cell: (r) => r.owner, drop: 1 },
+  { header: 'perms', cell: (r) => octal(r.perms), drop: 0 },
+  { header: 'used-bytes', cell: (r) => String(r.bytes), align: 'right' },
+  { header: 'messages', cell: (r) => String(r.messages), align: 'right' },
+];
+
+export function queueTable(rows: readonly QueueRow[], options: TableOptions): string[] {
+  return renderTable(QUEUE_COLUMNS, rows, options);
+}
+
 export function segmentTable(rows: readonly SegmentRow[], options: TableOptions): string[] {
   return renderTable(SEGMENT_COLUMNS, rows, options);
 }
@@ -47,19 +62,24 @@ export function semaphoreTable(rows: readonly SemaphoreRow[], options: TableOpti
 export interface Listing {
   segments?: SegmentRow[];
   semaphores?: SemaphoreRow[];
+  queues?: QueueRow[];
 }
 
 /** The lines of `ls`: one table, or both under titles when both kinds were asked for. */
 export function listingLines(listing: Listing, options: TableOptions): string[] {
-  const both = listing.segments !== undefined && listing.semaphores !== undefined;
+  const both = [listing.segments, listing.semaphores, listing.queues].filter((rows) => rows !== undefined).length > 1;
   const out: string[] = [];
   if (listing.segments !== undefined) {
     if (both) out.push('Shared memory segments');
     out.push(...segmentTable(listing.segments, options));
   }
   if (listing.semaphores !== undefined) {
-    if (both) out.push('', 'Semaphore sets');
+    if (both) out.push(...(out.length > 0 ? [''] : []), 'Semaphore sets');
     out.push(...semaphoreTable(listing.semaphores, options));
+  }
+  if (listing.queues !== undefined) {
+    if (both) out.push(...(out.length > 0 ? [''] : []), 'Message queues');
+    out.push(...queueTable(listing.queues, options));
   }
   return out;
 }

@@ -2,35 +2,39 @@ import { parse } from '../args.js';
 import { writeOut, type Command } from '../command.js';
 import { lines, toJson } from '../format.js';
 import { segmentRows } from '../segments.js';
+import { queueRows } from '../queues.js';
 import { semaphoreRows } from '../semaphores.js';
 import { outputWidth, useColor } from '../table.js';
 import { listingLines, type Listing } from '../views.js';
 
-/** Which kinds `-m`, `-s`, `-a` ask for (segments when none is given). */
-export function kinds(values: { shm?: boolean; sem?: boolean; all?: boolean }): { segments: boolean; semaphores: boolean } {
+/** Which kinds `-m`, `-s`, `-q`, `-a` ask for (segments when none is given). */
+export function kinds(values: { shm?: boolean; sem?: boolean; queue?: boolean; all?: boolean }): { segments: boolean; semaphores: boolean; queues: boolean } {
   const semaphores = values.all === true || values.sem === true;
-  const segments = values.all === true || values.shm === true || !semaphores;
-  return { segments, semaphores };
+  const queues = values.all === true || values.queue === true;
+  const segments = values.all === true || values.shm === true || (!semaphores && !queues);
+  return { segments, semaphores, queues };
 }
 
 export const KIND_OPTIONS = {
   shm: { type: 'boolean', short: 'm' },
   sem: { type: 'boolean', short: 's' },
+  queue: { type: 'boolean', short: 'q' },
   all: { type: 'boolean', short: 'a' },
 } as const;
 
 /** What `ls` lists, read once (watch calls it on every refresh). */
-export function readListing(want: { segments: boolean; semaphores: boolean }): Listing {
+export function readListing(want: { segments: boolean; semaphores: boolean; queues?: boolean }): Listing {
   return {
     segments: want.segments ? segmentRows() : undefined,
     semaphores: want.semaphores ? semaphoreRows() : undefined,
+    queues: want.queues === true ? queueRows() : undefined,
   };
 }
 
 export const ls: Command = {
   name: 'ls',
-  summary: 'list segments (-s: semaphore sets, -a: both), like ipcs -m',
-  help: `Usage: shmkit ls [-m] [-s] [-a] [--json]
+  summary: 'list segments (-s: semaphore sets, -q: message queues, -a: all), like ipcs -m',
+  help: `Usage: shmkit ls [-m] [-s] [-q] [-a] [--json]
 
 Lists the System V shared-memory segments of this IPC namespace: the columns
 of ipcs -m (key, shmid, owner, perms, bytes, nattch, status with dest and
@@ -42,9 +46,11 @@ pid 0), "-" a last user of a segment never attached.
 Options:
   -m, --shm    segments (the default)
   -s, --sem    semaphore sets instead (like ipcs -s)
-  -a, --all    both
-      --json   { "segments": [...], "semaphores": [...] } with only the kinds
-               asked for; the fields are described in docs/cli.md
+  -q, --queue  message queues instead (like ipcs -q: key, msqid, owner, perms,
+               used-bytes, messages)
+  -a, --all    all three
+      --json   { "segments": [...], "semaphores": [...], "queues": [...] } with
+               only the kinds asked for; the fields are described in docs/cli.md
 `,
   async run(argv) {
     const { values } = parse(argv, { ...KIND_OPTIONS, json: { type: 'boolean' } });

@@ -17,7 +17,7 @@ function clock(): string {
 export const watch: Command = {
   name: 'watch',
   summary: 'the ls table, refreshed in place until q or Ctrl-C',
-  help: `Usage: shmkit watch [-m] [-s] [-a] [--interval SECONDS]
+  help: `Usage: shmkit watch [-m] [-s] [-q] [-a] [--interval SECONDS]
 
 Shows the table of shmkit ls on the whole terminal and refreshes it in place
 every second (or --interval), until you press q or Ctrl-C. Needs a terminal.
@@ -25,7 +25,8 @@ every second (or --interval), until you press q or Ctrl-C. Needs a terminal.
 Options:
   -m, --shm              segments (the default)
   -s, --sem              semaphore sets instead
-  -a, --all              both
+  -q, --queue            message queues instead
+  -a, --all              all three
   -i, --interval SECONDS time between refreshes (default 1; decimals allowed)
 `,
   async run(argv) {
