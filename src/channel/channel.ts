@@ -1,8 +1,8 @@
 // Channel: a ring of variable-length messages in one shared-memory segment,
 // for any number of senders and one receiver, in any processes (and C
 // programs that follow docs/channel-format.md).
-import { SharedMemory } from '../shared-memory.js';
-import { invalidType, validateInteger, validateObject } from '../validate.js';
+import { SharedMemory } from '../shm/shared-memory.js';
+import { invalidType, validateInteger, validateObject } from '../core/validate.js';
 import { ChannelError } from './errors.js';
 import * as F from './format.js';
 import { threadLiveness } from './liveness.js';

@@ -5,7 +5,7 @@
 // that write no token. Only slow paths (a wait that timed out, a stuck record,
 // a busy lock or place) ask.
 import { readFileSync } from 'node:fs';
-import { native } from '../native.js';
+import { native } from '../core/native.js';
 import { isPresent, Presence, type PresenceToken } from './presence.js';
 
 const ESRCH = 3;

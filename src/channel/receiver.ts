@@ -1,12 +1,12 @@
 // The receiving end: one per channel at a time. It consumes records in ring
 // order, skips padding and records whose writer died before publishing, and
 // frees space as it goes.
-import { typedArrayByteLength, typedArraySet, Uint8ArrayCtor } from '../primordials.js';
-import { invalidType, validateInteger, validateObject } from '../validate.js';
+import { typedArrayByteLength, typedArraySet, Uint8ArrayCtor } from '../core/primordials.js';
+import { invalidType, validateInteger, validateObject } from '../core/validate.js';
 import { ChannelError } from './errors.js';
 import { EMPTY, DATA_HANDSHAKE, type Ring } from './ring.js';
 import type { EndpointHooks, ChannelWaitOptions } from './sender.js';
-import { block, deadlineOf, FutexWaiter, spin } from './wait.js';
+import { block, deadlineOf, FutexWaiter, spin } from './block.js';
 
 /** A message read in place: `data` is a view into the ring, valid until `release()`. */
 export interface ReceivedView {

@@ -1,6 +1,6 @@
 // The ring's shared-memory operations, format version 2: the claim lock,
 // claiming and publishing records, consuming them, the sender table and the
-// wake-up handshake. No waiting policy here (wait.ts), no endpoints
+// wake-up handshake. No waiting policy here (block.ts), no endpoints
 // (sender.ts, receiver.ts); test/channel-ring.test.ts drives it over a plain
 // ArrayBuffer.
 //
@@ -18,7 +18,7 @@
 // 3. The claim lock holds its owner's writer id; a lock whose owner died is
 //    taken over. Its critical section only writes beyond TAIL and then moves
 //    TAIL, so one interrupted at any point needs no repair.
-import { native } from '../native.js';
+import { native } from '../core/native.js';
 import { ChannelError } from './errors.js';
 import * as F from './format.js';
 import type { Liveness } from './liveness.js';
@@ -640,6 +640,6 @@ export class Ring {
   }
 }
 
-/** Word indexes of the two handshakes, for wait.ts. */
+/** Word indexes of the two handshakes, for block.ts. */
 export const DATA_HANDSHAKE = { waiting: I_RECV_WAITING, futex: I_DATA_FUTEX } as const;
 export const SPACE_HANDSHAKE = { waiting: I_SPACE_WAITING, futex: I_SPACE_FUTEX } as const;

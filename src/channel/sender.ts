@@ -1,11 +1,11 @@
 // The sending end. Any number of senders, in any processes, share a channel;
 // each one's messages arrive in the order it sent them.
-import { invalidType, outOfRange } from '../validate.js';
+import { invalidType, outOfRange } from '../core/validate.js';
 import { abortError, ChannelError } from './errors.js';
 import * as F from './format.js';
 import { byteLengthOf, copyInto, type MessageData } from './message-data.js';
 import { BUSY, CLOSED, SPACE_HANDSHAKE, type Ring } from './ring.js';
-import { block, deadlineOf, FutexWaiter, spinForBytes } from './wait.js';
+import { block, deadlineOf, FutexWaiter, spinForBytes } from './block.js';
 
 export type { MessageData } from './message-data.js';
 

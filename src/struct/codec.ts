@@ -1,10 +1,10 @@
 // Whole values in and out of memory: read() snapshots and write() checks the
 // entire value before it writes a byte, so a bad value changes nothing.
 import { endianness } from 'node:os';
-import { invalidType, outOfRange } from '../validate.js';
+import { invalidType, outOfRange } from '../core/validate.js';
 import { decodeChar, encodeChar, encodedLength } from './char.js';
 import type { ScalarKind, Type } from './types.js';
-import { dataViewBuffer, dataViewByteLength, dataViewByteOffset, dataViewGet, Uint8ArrayCtor } from '../primordials.js';
+import { dataViewBuffer, dataViewByteLength, dataViewByteOffset, dataViewGet, Uint8ArrayCtor } from '../core/primordials.js';
 
 /** @internal Native byte order: shared memory is read by C on this machine. */
 export const LITTLE_ENDIAN = endianness() === 'LE';
@@ -83,7 +83,7 @@ export function readValue(type: Type, dv: DataView, bytes: () => Uint8Array, off
       }
       return out;
     }
-    // Captured getters: `dv` may cover a read-only attachment (src/primordials.ts).
+    // Captured getters: `dv` may cover a read-only attachment (src/core/primordials.ts).
     case 'bool':
       return dataViewGet.Uint8!(dv, offset) !== 0;
     default:

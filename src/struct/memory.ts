@@ -3,11 +3,11 @@
 // may not be written. A read-only attachment's buffer stays inside the
 // views: nothing here hands it to user code.
 import { isAnyArrayBuffer } from 'node:util/types';
-import { StateError } from '../errors.js';
-import { attachmentOf, isSharedMemory, type SharedMemory } from '../shared-memory.js';
+import { StateError } from '../core/errors.js';
+import { attachmentOf, isSharedMemory, type SharedMemory } from '../shm/shared-memory.js';
 import { isAttachment, memoryOf, type Attachment } from '../sysv/attachment.js';
-import { invalidType, outOfRange, validateSize } from '../validate.js';
-import { arrayBufferByteLength, DataViewCtor } from '../primordials.js';
+import { invalidType, outOfRange, validateSize } from '../core/validate.js';
+import { arrayBufferByteLength, DataViewCtor } from '../core/primordials.js';
 
 /** Memory a struct can be viewed, read or written in. A `SharedMemory` also works when read-only. */
 export type MemorySource = ArrayBuffer | SharedArrayBuffer | ArrayBufferView | SharedMemory | Attachment;

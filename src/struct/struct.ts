@@ -1,6 +1,6 @@
 // struct({ ... }): a C struct's layout, and views, snapshots and writes of it
 // in shared memory.
-import { invalidType, outOfRange, validateObject } from '../validate.js';
+import { invalidType, outOfRange, validateObject } from '../core/validate.js';
 import { readOf, viewOf, writeOf } from './access.js';
 import { layoutStruct, parsePath, type FieldLayout } from './layout.js';
 import type { MemorySource } from './memory.js';

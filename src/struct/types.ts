@@ -1,7 +1,7 @@
 // The C types a struct is built from: scalars, char(n), array(type, n), and
 // the type-level functions that turn a schema into the TypeScript types of
 // its values and views.
-import { invalidType, outOfRange, validateInteger } from '../validate.js';
+import { invalidType, outOfRange, validateInteger } from '../core/validate.js';
 import type { StructType, Fields } from './struct.js';
 import { readOf, viewOf, writeOf } from './access.js';
 import type { MemorySource } from './memory.js';

@@ -11,16 +11,16 @@
 // memory that must not be written. Read-only classes have setters that only
 // throw. Every access is wrapped so that a detached buffer (shmdt) gives a
 // StateError instead of V8's TypeError. Read-only classes touch their memory
-// only through built-ins captured at load (src/primordials.ts), so a patched
+// only through built-ins captured at load (src/core/primordials.ts), so a patched
 // DataView.prototype method never receives their DataView.
 import { inspect } from 'node:util';
 import { badScalar, bytesOf, checkValue, LITTLE_ENDIAN, readValue, SCALARS, storeValue } from './codec.js';
-import { dataViewBuffer, dataViewByteLength, dataViewByteOffset, dataViewGet, DataViewCtor, Uint8ArrayCtor } from '../primordials.js';
+import { dataViewBuffer, dataViewByteLength, dataViewByteOffset, dataViewGet, DataViewCtor, Uint8ArrayCtor } from '../core/primordials.js';
 import { decodeChar, encodeChar } from './char.js';
 import { fault, readOnlyError, type Owner } from './memory.js';
 import type { StructType } from './struct.js';
 import type { ArrayType, Type } from './types.js';
-import { outOfRange } from '../validate.js';
+import { outOfRange } from '../core/validate.js';
 
 /** @internal A generated view class. */
 export type ViewClass = new (dv: DataView, owner: Owner) => object;

@@ -1,8 +1,8 @@
-import { check, StateError } from '../errors.js';
-import { native, type MappingHandle } from '../native.js';
+import { check, StateError } from '../core/errors.js';
+import { native, type MappingHandle } from '../core/native.js';
 import { constants as bufferConstants } from 'node:buffer';
-import { outOfRange, validateRange } from '../validate.js';
-import { arrayBufferByteLength, copyBytes } from '../primordials.js';
+import { outOfRange, validateRange } from '../core/validate.js';
+import { arrayBufferByteLength, copyBytes } from '../core/primordials.js';
 
 const { MAX_LENGTH } = bufferConstants;
 
@@ -85,7 +85,7 @@ export class Attachment {
       // Checked before copying: a copy this large could not be returned anyway.
       throw outOfRange(length === undefined ? 'length (default: to the end)' : 'length', `<= ${MAX_LENGTH}, the most one Uint8Array holds in this Node.js (buffer.constants.MAX_LENGTH); read a large segment in parts`, count);
     }
-    // Captured built-ins only: the private buffer never meets user code (src/primordials.ts).
+    // Captured built-ins only: the private buffer never meets user code (src/core/primordials.ts).
     return copyBytes(this.#buffer, start, count);
   }
 

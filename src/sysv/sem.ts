@@ -4,9 +4,9 @@
 // until it can proceed. The high-level SemaphoreSet, Semaphore and Mutex
 // wait without blocking.
 import { constants as osConstants } from 'node:os';
-import { check, IpcError } from '../errors.js';
-import { native, type NativeSemStat } from '../native.js';
-import { invalidType, outOfRange, validateFlags, validateId, validateInteger, validateKey, validateObject, INT32_MAX, INT32_MIN, UINT32_MAX } from '../validate.js';
+import { check, IpcError } from '../core/errors.js';
+import { native, type NativeSemStat } from '../core/native.js';
+import { invalidType, outOfRange, validateFlags, validateId, validateInteger, validateKey, validateObject, INT32_MAX, INT32_MIN, UINT32_MAX } from '../core/validate.js';
 import { GETALL, GETNCNT, GETPID, GETVAL, GETZCNT, IPC_INFO, IPC_RMID, IPC_SET, IPC_STAT, SEM_INFO, SEM_STAT, SEM_STAT_ANY, SETALL, SETVAL } from './constants.js';
 import type { IpcPerm } from './shm.js';
 

@@ -1,10 +1,10 @@
-import { native } from './native.js';
-import { GETVAL, IPC_NOWAIT, IPC_PRIVATE, SEM_UNDO, SETVAL } from './sysv/constants.js';
-import { semctl } from './sysv/sem.js';
+import { native } from '../core/native.js';
+import { GETVAL, IPC_NOWAIT, IPC_PRIVATE, SEM_UNDO, SETVAL } from '../sysv/constants.js';
+import { semctl } from '../sysv/sem.js';
 import { createSet, openSet, type SemaphoreSetOpenOptions } from './semaphore-set.js';
-import { validateInteger, validateKey, validateMode, validateObject, invalidType } from './validate.js';
+import { validateInteger, validateKey, validateMode, validateObject, invalidType } from '../core/validate.js';
 import { SemaphoreHandle } from './semaphore-handle.js';
-import { semopError, validateWaitOptions, type WaitOptions } from './wait.js';
+import { semopError, validateWaitOptions, type WaitOptions } from './wait-options.js';
 import { waitOps } from './wait-queue.js';
 import { constants as osConstants } from 'node:os';
 

@@ -3,9 +3,9 @@
 // How waits are queued and run is in wait-queue.ts and wait-threads.ts.
 import { setMaxListeners } from 'node:events';
 import { constants as osConstants } from 'node:os';
-import { errnoName, IpcError, StateError } from './errors.js';
-import { explainSemop } from './sysv/sem.js';
-import { invalidType, outOfRange, validateObject } from './validate.js';
+import { errnoName, IpcError, StateError } from '../core/errors.js';
+import { explainSemop } from '../sysv/sem.js';
+import { invalidType, outOfRange, validateObject } from '../core/validate.js';
 
 const { ETIMEDOUT } = osConstants.errno;
 

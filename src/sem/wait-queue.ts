@@ -15,10 +15,10 @@
 // exactly. Removal of the set (EIDRM) ends every wait of the queue, as the
 // kernel ends every waiter.
 import { constants as osConstants } from 'node:os';
-import { IpcError } from './errors.js';
-import { native } from './native.js';
-import { IPC_NOWAIT, SEM_UNDO } from './sysv/constants.js';
-import { abortError, closedError, semopError, timeoutError, type ValidWaitOptions } from './wait.js';
+import { IpcError } from '../core/errors.js';
+import { native } from '../core/native.js';
+import { IPC_NOWAIT, SEM_UNDO } from '../sysv/constants.js';
+import { abortError, closedError, semopError, timeoutError, type ValidWaitOptions } from './wait-options.js';
 import { runOnThread, type ThreadWaitHandle } from './wait-threads.js';
 
 const { EAGAIN, ECANCELED, EIDRM, ETIMEDOUT } = osConstants.errno;

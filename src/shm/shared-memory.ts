@@ -1,13 +1,13 @@
 import { constants as bufferConstants } from 'node:buffer';
 import { isAnyArrayBuffer } from 'node:util/types';
-import { IpcError, StateError } from './errors.js';
+import { IpcError, StateError } from '../core/errors.js';
 
 const { MAX_LENGTH } = bufferConstants;
-import { ftok } from './sysv/ftok.js';
-import type { Attachment } from './sysv/attachment.js';
-import { IPC_CREAT, IPC_EXCL, IPC_PRIVATE, IPC_RMID, IPC_STAT, SHM_RDONLY } from './sysv/constants.js';
-import { shmat, shmctl, shmdt, shmget, type ShmidDs } from './sysv/shm.js';
-import { invalidType, invalidValue, validateId, validateKey, validateMode, validateObject, validateRange, validateSize } from './validate.js';
+import { ftok } from '../sysv/ftok.js';
+import type { Attachment } from '../sysv/attachment.js';
+import { IPC_CREAT, IPC_EXCL, IPC_PRIVATE, IPC_RMID, IPC_STAT, SHM_RDONLY } from '../sysv/constants.js';
+import { shmat, shmctl, shmdt, shmget, type ShmidDs } from '../sysv/shm.js';
+import { invalidType, invalidValue, validateId, validateKey, validateMode, validateObject, validateRange, validateSize } from '../core/validate.js';
 
 /** Where a segment is found: a key, a file and project id (ftok), or (open only) an id. */
 export interface SegmentAddress {

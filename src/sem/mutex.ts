@@ -1,11 +1,11 @@
 import { constants as osConstants } from 'node:os';
-import { IpcError, StateError } from './errors.js';
-import { native } from './native.js';
-import { IPC_NOWAIT, IPC_PRIVATE, SEM_UNDO } from './sysv/constants.js';
+import { IpcError, StateError } from '../core/errors.js';
+import { native } from '../core/native.js';
+import { IPC_NOWAIT, IPC_PRIVATE, SEM_UNDO } from '../sysv/constants.js';
 import { createSet, openSet, type SemaphoreSetOpenOptions } from './semaphore-set.js';
-import { invalidType, outOfRange, validateKey, validateMode, validateObject } from './validate.js';
+import { invalidType, outOfRange, validateKey, validateMode, validateObject } from '../core/validate.js';
 import { SemaphoreHandle } from './semaphore-handle.js';
-import { closedError, semopError, validateWaitOptions, type WaitOptions } from './wait.js';
+import { closedError, semopError, validateWaitOptions, type WaitOptions } from './wait-options.js';
 import { waitOps } from './wait-queue.js';
 
 const { EAGAIN } = osConstants.errno;

@@ -3,8 +3,8 @@
 // takes well under a microsecond), then sleep on a futex word in the segment
 // through the addon's waiter thread (a wake-up through it costs tens of µs).
 import { availableParallelism, constants as osConstants } from 'node:os';
-import { check } from '../errors.js';
-import { native, type FutexWaiterHandle } from '../native.js';
+import { check } from '../core/errors.js';
+import { native, type FutexWaiterHandle } from '../core/native.js';
 import { abortError, ChannelError } from './errors.js';
 import type { WaitMode } from './format.js';
 

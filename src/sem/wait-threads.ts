@@ -7,7 +7,7 @@
 // interrupted semtimedop has done nothing) and goes to the back of the
 // queue, so every wait is in the kernel regularly and none starves.
 import { constants as osConstants } from 'node:os';
-import { native } from './native.js';
+import { native } from '../core/native.js';
 
 const { ECANCELED } = osConstants.errno;
 
