@@ -2,9 +2,9 @@
 // main thread for a bounded time (a hand-off between spinning processes
 // takes well under a microsecond), then sleep on a futex word in the segment
 // through the addon's waiter thread (a wake-up through it costs tens of µs).
-import { availableParallelism, constants as osConstants } from 'node:os';
-import { check } from '../core/errors.js';
-import { native, type FutexWaiterHandle } from '../core/native.js';
+import { availableParallelism } from 'node:os';
+import type { FutexWaiter } from '../sysv/futex.js';
+import { schedYield } from '../sysv/process.js';
 import { abortError, ChannelError } from './errors.js';
 import type { WaitMode } from './format.js';
 
@@ -18,90 +18,11 @@ const SINGLE_CPU = availableParallelism() === 1;
 const SINGLE_CPU_ADAPTIVE_YIELDS = 4;
 /** A sleeper wakes at least this often to check that its peer still lives. */
 export const LIVENESS_MS = 100;
-const ECANCELED = osConstants.errno.ECANCELED;
-
-/** Waiters with a wait in flight: reachable until their result comes. */
-const inFlight = new Set<FutexWaiter>();
 
 /** A futex word and its "I sleep" flag, as word indexes into the segment. */
 export interface Handshake {
   readonly waiting: number;
   readonly futex: number;
-}
-
-/**
- * One waiter thread of the addon. At most one wait at a time; a wait that
- * was abandoned (abort) is finished before the next starts.
- */
-export class FutexWaiter {
-  #handle: FutexWaiterHandle | undefined;
-  #settle: ((result: number) => void) | undefined;
-  #inflight: Promise<number> | undefined;
-  #closed = false;
-
-  /**
-   * The addon's thread holds its callback for good, so the callback reaches
-   * the waiter through a WeakRef: an idle waiter that nothing else references
-   * is collected, and its handle's finalizer ends the thread. While a wait is
-   * in flight, `inFlight` keeps it (and whoever awaits it) alive.
-   */
-  static #callback(ref: WeakRef<FutexWaiter>): (result: number) => void {
-    return (result) => {
-      const waiter = ref.deref();
-      if (waiter) waiter.#onResult(result);
-    };
-  }
-
-  #onResult(result: number): void {
-    inFlight.delete(this);
-    if (this.#handle) native.futexWaiterIdle(this.#handle);
-    const settle = this.#settle;
-    this.#settle = undefined;
-    this.#inflight = undefined;
-    settle?.(result);
-  }
-
-  /**
-   * Sleeps while the word at `index` (of `i32`'s buffer) holds `expected`, at
-   * most `timeoutMs`; resolves early (with -ECANCELED) if `signal` aborts.
-   * Wake-ups may be spurious: the caller re-checks its condition.
-   */
-  async wait(buffer: ArrayBuffer, index: number, expected: number, timeoutMs: number, signal?: AbortSignal): Promise<number> {
-    while (this.#inflight) await this.#inflight;
-    if (this.#closed) return -ECANCELED;
-    this.#handle ??= check(native.futexWaiterNew(FutexWaiter.#callback(new WeakRef(this))), 'futexWaiterNew', () => 'starting a waiter thread');
-    const handle = this.#handle;
-    check(native.futexWaiterWait(handle, buffer, index * 4, expected >>> 0, timeoutMs), 'futex', () => 'FUTEX_WAIT');
-    inFlight.add(this);
-    const inflight = new Promise<number>((resolve) => (this.#settle = resolve));
-    this.#inflight = inflight;
-    if (!signal) return inflight;
-    if (signal.aborted) {
-      native.futexWaiterCancel(handle);
-      return -ECANCELED;
-    }
-    let onAbort!: () => void;
-    const aborted = new Promise<number>((resolve) => {
-      onAbort = () => {
-        native.futexWaiterCancel(handle);
-        resolve(-ECANCELED);
-      };
-      signal.addEventListener('abort', onAbort, { once: true });
-    });
-    try {
-      return await Promise.race([inflight, aborted]);
-    } finally {
-      signal.removeEventListener('abort', onAbort);
-    }
-  }
-
-  /** Wakes a pending wait (it resolves) and stops the thread. */
-  close(): void {
-    this.#closed = true;
-    if (this.#handle) native.futexWaiterClose(this.#handle);
-    this.#handle = undefined;
-    this.#onResult(-ECANCELED);
-  }
 }
 
 export interface BlockOptions {
@@ -140,7 +61,7 @@ export function spin(mode: WaitMode, ready: () => boolean, extraMs = 0): boolean
     const rounds = mode === 'spin' ? Infinity : SINGLE_CPU_ADAPTIVE_YIELDS;
     const end = performance.now() + SPIN_MS[mode];
     for (let i = 0; i < rounds && performance.now() < end; i++) {
-      native.schedYield();
+      schedYield();
       if (ready()) return true;
     }
     return false;

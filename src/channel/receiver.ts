@@ -6,7 +6,8 @@ import { invalidType, validateInteger, validateObject } from '../core/validate.j
 import { ChannelError } from './errors.js';
 import { EMPTY, DATA_HANDSHAKE, type Ring } from './ring.js';
 import type { EndpointHooks, ChannelWaitOptions } from './sender.js';
-import { block, deadlineOf, FutexWaiter, spin } from './block.js';
+import { FutexWaiter } from '../sysv/futex.js';
+import { block, deadlineOf, spin } from './block.js';
 
 /** A message read in place: `data` is a view into the ring, valid until `release()`. */
 export interface ReceivedView {

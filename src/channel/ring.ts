@@ -18,7 +18,8 @@
 // 3. The claim lock holds its owner's writer id; a lock whose owner died is
 //    taken over. Its critical section only writes beyond TAIL and then moves
 //    TAIL, so one interrupted at any point needs no repair.
-import { native } from '../core/native.js';
+import { futexWake } from '../sysv/futex.js';
+import { schedYield } from '../sysv/process.js';
 import { ChannelError } from './errors.js';
 import * as F from './format.js';
 import type { Liveness } from './liveness.js';
@@ -259,7 +260,7 @@ export class Ring {
           if (Atomics.compareExchange(i32, I_LOCK, owner, writer) === owner) return true;
         }
         // Lets a preempted owner on this CPU finish.
-        if (spin > LOCK_YIELD_AFTER) native.schedYield();
+        if (spin > LOCK_YIELD_AFTER) schedYield();
       }
       return false;
     } finally {
@@ -624,7 +625,7 @@ export class Ring {
     ] as const) {
       Atomics.store(this.i32, waiting, 0);
       Atomics.add(this.i32, futex, 1);
-      native.futexWake(this.buffer, futex * 4, WAKE_ALL);
+      futexWake(this.buffer, futex * 4, WAKE_ALL);
     }
   }
 
@@ -635,7 +636,7 @@ export class Ring {
   #wake(waiting: number, futex: number): void {
     if (Atomics.load(this.i32, waiting) !== 0 && Atomics.exchange(this.i32, waiting, 0) !== 0) {
       Atomics.add(this.i32, futex, 1);
-      native.futexWake(this.buffer, futex * 4, WAKE_ALL);
+      futexWake(this.buffer, futex * 4, WAKE_ALL);
     }
   }
 }

@@ -5,7 +5,8 @@ import { abortError, ChannelError } from './errors.js';
 import * as F from './format.js';
 import { byteLengthOf, copyInto, type MessageData } from './message-data.js';
 import { BUSY, CLOSED, SPACE_HANDSHAKE, type Ring } from './ring.js';
-import { block, deadlineOf, FutexWaiter, spinForBytes } from './block.js';
+import { FutexWaiter } from '../sysv/futex.js';
+import { block, deadlineOf, spinForBytes } from './block.js';
 
 export type { MessageData } from './message-data.js';
 

@@ -3,8 +3,7 @@
 // How waits are queued and run is in wait-queue.ts and wait-threads.ts.
 import { setMaxListeners } from 'node:events';
 import { constants as osConstants } from 'node:os';
-import { errnoName, IpcError, StateError } from '../core/errors.js';
-import { explainSemop } from '../sysv/sem.js';
+import { IpcError, StateError } from '../core/errors.js';
 import { invalidType, outOfRange, validateObject } from '../core/validate.js';
 
 const { ETIMEDOUT } = osConstants.errno;
@@ -77,10 +76,5 @@ export function timeoutError(semid: number, timeoutMs: number): IpcError {
   const error = new IpcError('semtimedop', ETIMEDOUT);
   error.message = `semtimedop: ETIMEDOUT: semid ${semid}: the operation was not possible within ${timeoutMs} ms (nothing was changed)`;
   return error;
-}
-
-/** @internal The IpcError of a failed semop. */
-export function semopError(semid: number, sops: Int32Array, errno: number): IpcError {
-  return new IpcError('semop', errno, explainSemop(semid, sops)(errnoName(errno)));
 }
 

@@ -16,9 +16,9 @@
 // kernel ends every waiter.
 import { constants as osConstants } from 'node:os';
 import { IpcError } from '../core/errors.js';
-import { native } from '../core/native.js';
 import { IPC_NOWAIT, SEM_UNDO } from '../sysv/constants.js';
-import { abortError, closedError, semopError, timeoutError, type ValidWaitOptions } from './wait-options.js';
+import { semopErrno, semopError } from '../sysv/sem.js';
+import { abortError, closedError, timeoutError, type ValidWaitOptions } from './wait-options.js';
 import { runOnThread, type ThreadWaitHandle } from './wait-threads.js';
 
 const { EAGAIN, ECANCELED, EIDRM, ETIMEDOUT } = osConstants.errno;
@@ -73,7 +73,7 @@ function giveBack(semid: number, sops: Int32Array): boolean {
     if (op !== 0) inverse.push(sops[i] ?? 0, -op, ((sops[i + 2] ?? 0) & SEM_UNDO) | IPC_NOWAIT);
   }
   if (inverse.length === 0) return true;
-  return native.semop(semid, Int32Array.from(inverse), -1) === 0;
+  return semopErrno(semid, Int32Array.from(inverse)) === 0;
 }
 
 function interruptedError(w: Waiter): unknown {
@@ -142,12 +142,12 @@ function advance(queue: Queue): void {
   while (queue.waiters.length > 0) {
     const next = queue.waiters[0] as Waiter;
     if (next.thread !== undefined) return;  // already in the kernel
-    const now = native.semop(queue.semid, withNoWait(queue.sops), -1);
-    if (now === -EAGAIN) {
+    const errno = semopErrno(queue.semid, withNoWait(queue.sops));
+    if (errno === EAGAIN) {
       startFirst(next);
       return;
     }
-    settle(next, now === 0 ? undefined : semopError(queue.semid, queue.sops, -now));
+    settle(next, errno === 0 ? undefined : semopError(queue.semid, queue.sops, errno));
     remove(next);
   }
 }
@@ -182,9 +182,9 @@ export function waitOps(semid: number, sops: Int32Array, options: ValidWaitOptio
   // With waits of its kind pending, a new one queues behind them (FIFO),
   // unless it only wants what is possible at once.
   if (queue === undefined || timeoutMs === 0) {
-    const now = native.semop(semid, withNoWait(sops), -1);
-    if (now === 0) return Promise.resolve();
-    if (now !== -EAGAIN || allNoWait(sops)) return Promise.reject(semopError(semid, sops, -now));
+    const errno = semopErrno(semid, withNoWait(sops));
+    if (errno === 0) return Promise.resolve();
+    if (errno !== EAGAIN || allNoWait(sops)) return Promise.reject(semopError(semid, sops, errno));
     if (timeoutMs === 0) return Promise.reject(timeoutError(semid, 0));
   }
   if (queue === undefined) {
