@@ -5,8 +5,7 @@
 import { invalidType, outOfRange } from '../core/validate.js';
 import { checkScalar } from './codec.js';
 import { fault, readOnlyError } from './memory.js';
-import type { Fields, StructType } from './struct.js';
-import type { ArrayView, AtomicKind, ScalarType, StructView } from './types.js';
+import type { ArrayView, AtomicKind, Fields, ScalarType, StructView } from './types.js';
 import { internalsOf } from './view.js';
 import { AtomicsCaptured, dataViewBuffer, dataViewByteOffset } from '../core/primordials.js';
 
@@ -71,7 +70,7 @@ export function atomic(view: object, field: string | number): Atomic<number | bi
   let name: string;
   if (type.kind === 'struct') {
     if (typeof field !== 'string') throw invalidType('field', 'of type string', field);
-    const member = (type as StructType).layout.find((candidate) => candidate.name === field);
+    const member = type.layout.find((candidate) => candidate.name === field);
     if (member === undefined) throw invalidType('field', `a field of the struct (${type.layout.map((f) => f.name).join(', ')})`, field);
     target = member.type;
     offset = member.offset;
