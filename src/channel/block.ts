@@ -5,7 +5,7 @@
 import { availableParallelism } from 'node:os';
 import type { FutexWaiter } from '../sysv/futex.js';
 import { schedYield } from '../sysv/process.js';
-import { abortError, ChannelError } from './errors.js';
+import { abortError, invalidType, outOfRange, timeoutError } from '../core/errors.js';
 import type { WaitMode } from './format.js';
 
 /** How long each mode spins before it sleeps, in ms. */
@@ -33,11 +33,11 @@ export interface BlockOptions {
   readonly waiter: FutexWaiter;
   /** Whether to take the "I sleep" flag down once ready (only a sole waiter may). */
   readonly soleWaiter: boolean;
-  /** performance.now() deadline, or Infinity. */
-  readonly deadline: number;
+  readonly deadline: Deadline;
   readonly signal: AbortSignal | undefined;
-  /** What is awaited, for the timeout message. */
+  /** The call that waits, and what a timeout leaves ('nothing was sent'), for the timeout's message. */
   readonly what: string;
+  readonly outcome: string;
   /** The caller spun already (synchronously, before its promise): go straight to sleep. */
   readonly spun?: boolean;
   /** Spin this much longer than the mode says (see spinForBytes). */
@@ -78,7 +78,7 @@ export function spin(mode: WaitMode, ready: () => boolean, extraMs = 0): boolean
  * Waits until `ready()` returns true: bounded spin, then futex sleeps in
  * slices of at most LIVENESS_MS, calling `slow()` about once a slice (it
  * throws to end the wait, e.g. when the peer died). Rejects with AbortError on
- * abort and ChannelError ETIMEDOUT at the deadline.
+ * abort and with the IpcError ETIMEDOUT of every wait at the deadline.
  */
 export async function block(opts: BlockOptions, ready: () => boolean, slow: () => void): Promise<void> {
   const { i32, handshake, signal } = opts;
@@ -98,10 +98,8 @@ export async function block(opts: BlockOptions, ready: () => boolean, slow: () =
       checked = performance.now();
       if (ready()) break;
     }
-    const left = opts.deadline - performance.now();
-    if (left <= 0) {
-      throw new ChannelError('ETIMEDOUT', `${opts.what}: timed out`);
-    }
+    const left = opts.deadline.at - performance.now();
+    if (left <= 0) throw timeoutError('futex', opts.what, opts.deadline.timeoutMs, opts.outcome);
     await opts.waiter.wait(opts.buffer, handshake.futex, expected, Math.min(left, LIVENESS_MS), signal);
     if (signal?.aborted) throw abortError(signal);
     if (ready()) break;
@@ -113,13 +111,18 @@ export async function block(opts: BlockOptions, ready: () => boolean, slow: () =
   if (opts.soleWaiter && i32.length > 0) Atomics.store(i32, handshake.waiting, 0);
 }
 
-/** A deadline from `timeoutMs`, validated. */
-export function deadlineOf(timeoutMs: number | undefined): number {
-  if (timeoutMs === undefined) return Infinity;
-  if (typeof timeoutMs !== 'number' || !(timeoutMs >= 0)) {
-    throw Object.assign(new RangeError(`The value of "timeoutMs" is out of range. It must be >= 0. Received ${String(timeoutMs)}`), {
-      code: 'ERR_OUT_OF_RANGE',
-    });
-  }
-  return performance.now() + timeoutMs;
+/** When a wait gives up: `at` on the performance.now() scale (Infinity: never), `timeoutMs` after its start. */
+export interface Deadline {
+  readonly at: number;
+  readonly timeoutMs: number;
+}
+
+const NEVER: Deadline = { at: Infinity, timeoutMs: Infinity };
+
+/** The deadline of a wait from its `timeoutMs` option, validated. */
+export function deadlineOf(timeoutMs: unknown): Deadline {
+  if (timeoutMs === undefined) return NEVER;
+  if (typeof timeoutMs !== 'number') throw invalidType('timeoutMs', 'of type number', timeoutMs);
+  if (!(timeoutMs >= 0)) throw outOfRange('timeoutMs', '>= 0', timeoutMs);
+  return { at: performance.now() + timeoutMs, timeoutMs };
 }

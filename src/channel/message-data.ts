@@ -13,7 +13,7 @@ import {
   typedArraySet,
   Uint8ArrayCtor,
 } from '../core/primordials.js';
-import { invalidType } from '../core/validate.js';
+import { invalidType } from '../core/errors.js';
 
 /** What can be sent: bytes, or a string (sent as UTF-8). */
 export type MessageData = ArrayBufferView | ArrayBuffer | string;

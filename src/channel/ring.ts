@@ -20,7 +20,7 @@
 //    TAIL, so one interrupted at any point needs no repair.
 import { futexWake } from '../sysv/futex.js';
 import { schedYield } from '../sysv/process.js';
-import { ChannelError } from './errors.js';
+import { channelError } from '../core/errors.js';
 import * as F from './format.js';
 import type { Liveness } from './liveness.js';
 
@@ -567,7 +567,7 @@ export class Ring {
   }
 
   #corrupt(pos: number, field: string, value: number): never {
-    throw new ChannelError(
+    throw channelError(
       'ERR_CHANNEL_FORMAT',
       `the record at ring position ${pos} (cursor ${this.#head >>> 0}) is corrupt: ${field} ${value} is impossible; the segment was written by something that does not follow the channel format`,
     );

@@ -1,8 +1,8 @@
-import { IpcError, StateError } from '../core/errors.js';
+import { IpcError, invalidType, outOfRange, stateError } from '../core/errors.js';
 import { IPC_NOWAIT, IPC_PRIVATE, SEM_UNDO } from '../sysv/constants.js';
 import { semopErrno, trySemop } from '../sysv/sem.js';
 import { createSet, openSet, type SemaphoreSetOpenOptions } from './semaphore-set.js';
-import { invalidType, outOfRange, validateKey, validateMode, validateObject } from '../core/validate.js';
+import { validateKey, validateMode, validateObject } from '../core/validate.js';
 import { SemaphoreHandle } from './semaphore-handle.js';
 import { closedError, validateWaitOptions, type WaitOptions } from './wait-options.js';
 import { waitOps } from './wait-queue.js';
@@ -141,7 +141,7 @@ export class Mutex extends SemaphoreHandle {
   unlock(): void {
     this.assertOpen('unlock');
     if (this.#held === 0) {
-      throw new StateError('ERR_MUTEX_NOT_HELD', `Mutex.unlock: mutex ${this.id} is not held by this handle`);
+      throw stateError('ERR_MUTEX_NOT_HELD', `Mutex.unlock: mutex ${this.id} is not held by this handle`);
     }
     trySemop(this.id, UNLOCK);
     this.#held--;

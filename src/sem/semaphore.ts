@@ -1,7 +1,8 @@
 import { GETVAL, IPC_NOWAIT, IPC_PRIVATE, SEM_UNDO, SETVAL } from '../sysv/constants.js';
 import { semctl, trySemop } from '../sysv/sem.js';
 import { createSet, openSet, type SemaphoreSetOpenOptions } from './semaphore-set.js';
-import { validateInteger, validateKey, validateMode, validateObject, invalidType } from '../core/validate.js';
+import { invalidType } from '../core/errors.js';
+import { validateInteger, validateKey, validateMode, validateObject } from '../core/validate.js';
 import { SemaphoreHandle } from './semaphore-handle.js';
 import { validateWaitOptions, type WaitOptions } from './wait-options.js';
 import { waitOps } from './wait-queue.js';

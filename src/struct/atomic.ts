@@ -2,7 +2,7 @@
 // across processes. V8's Atomics work on integer views of any ArrayBuffer,
 // and the segment's pages are the same physical memory in every process, so
 // a lock-prefixed add here and a C11 atomic_fetch_add in C hit the same word.
-import { invalidType, outOfRange } from '../core/validate.js';
+import { invalidType, outOfRange } from '../core/errors.js';
 import { checkScalar } from './codec.js';
 import { fault, readOnlyError } from './memory.js';
 import type { ArrayView, AtomicKind, Fields, ScalarType, StructView } from './types.js';

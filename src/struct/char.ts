@@ -1,6 +1,6 @@
 // char[n] as a C string: UTF-8 up to the first NUL. Writing is all or
 // nothing, so a reader never sees half a string or half a character.
-import { invalidType, outOfRange } from '../core/validate.js';
+import { invalidType, outOfRange } from '../core/errors.js';
 import { copyOfRange, ReflectApply, StringFromCharCode, typedArrayLength } from '../core/primordials.js';
 
 const decoder = new TextDecoder('utf-8');

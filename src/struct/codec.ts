@@ -1,7 +1,7 @@
 // Whole values in and out of memory: read() snapshots and write() checks the
 // entire value before it writes a byte, so a bad value changes nothing.
 import { endianness } from 'node:os';
-import { invalidType, outOfRange } from '../core/validate.js';
+import { invalidType, outOfRange } from '../core/errors.js';
 import { decodeChar, encodeChar, encodedLength } from './char.js';
 import type { ScalarKind, TypeLayout } from './layout.js';
 import { dataViewBuffer, dataViewByteLength, dataViewByteOffset, dataViewGet, Uint8ArrayCtor } from '../core/primordials.js';

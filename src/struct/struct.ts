@@ -1,6 +1,7 @@
 // struct({ ... }): declares a C struct type (StructType, in types.ts) from
 // its members, checked.
-import { invalidType, outOfRange, validateObject } from '../core/validate.js';
+import { invalidType, outOfRange } from '../core/errors.js';
+import { validateObject } from '../core/validate.js';
 import { isType, MAX_TYPE_SIZE, StructType, type Fields } from './types.js';
 
 /** Options of {@link struct}, as gcc's `__attribute__((packed, aligned(n)))`. */

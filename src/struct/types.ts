@@ -2,7 +2,8 @@
 // struct types (made by struct(), in struct.ts), and the type-level functions
 // that turn a schema into the TypeScript types of its values and views. One
 // file, because each of these names the others.
-import { invalidType, outOfRange, validateInteger } from '../core/validate.js';
+import { invalidType, outOfRange } from '../core/errors.js';
+import { validateInteger } from '../core/validate.js';
 import { readOf, viewOf, writeOf } from './access.js';
 import { layoutStruct, parsePath, type MemberLayout, type ScalarKind } from './layout.js';
 import type { MemorySource } from './memory.js';

@@ -19,7 +19,7 @@ import { dataViewBuffer, dataViewByteLength, dataViewByteOffset, dataViewGet, Da
 import { decodeChar, encodeChar } from './char.js';
 import { fault, readOnlyError, type Owner } from './memory.js';
 import type { ArrayLayout, StructLayout, TypeLayout } from './layout.js';
-import { outOfRange } from '../core/validate.js';
+import { outOfRange } from '../core/errors.js';
 
 /** @internal A generated view class. */
 export type ViewClass = new (dv: DataView, owner: Owner) => object;

@@ -1,7 +1,7 @@
-import { check, StateError } from '../core/errors.js';
+import { check, outOfRange, stateError } from '../core/errors.js';
 import { native, type MappingHandle } from '../core/native.js';
 import { constants as bufferConstants } from 'node:buffer';
-import { outOfRange, validateRange } from '../core/validate.js';
+import { validateRange } from '../core/validate.js';
 import { arrayBufferByteLength, copyBytes } from '../core/primordials.js';
 
 const { MAX_LENGTH } = bufferConstants;
@@ -59,7 +59,7 @@ export class Attachment {
    */
   get buffer(): ArrayBuffer {
     if (this.readOnly) {
-      throw new StateError(
+      throw stateError(
         'ERR_SHM_READ_ONLY',
         `shmat: segment ${this.shmid} is attached read-only (SHM_RDONLY), so it has no writable buffer; use read()`,
       );
@@ -97,10 +97,10 @@ export class Attachment {
   /** @internal */
   assertAttached(operation: string): void {
     if (this.#detached) {
-      throw new StateError('ERR_SHM_DETACHED', `${operation}: segment ${this.shmid} was detached (shmdt)`);
+      throw stateError('ERR_SHM_DETACHED', `${operation}: segment ${this.shmid} was detached (shmdt)`);
     }
     if (arrayBufferByteLength(this.#buffer) === 0) {
-      throw new StateError(
+      throw stateError(
         'ERR_SHM_TRANSFERRED',
         `${operation}: the buffer of segment ${this.shmid} was transferred to another ArrayBuffer`,
       );

@@ -1,6 +1,6 @@
-import { check } from '../core/errors.js';
+import { check, invalidType } from '../core/errors.js';
 import { native } from '../core/native.js';
-import { invalidType, validateInteger } from '../core/validate.js';
+import { validateInteger } from '../core/validate.js';
 
 /**
  * `ftok(3)`: derives a System V key from an existing file and a project id,

@@ -4,9 +4,9 @@
 // until it can proceed. The high-level SemaphoreSet, Semaphore and Mutex
 // wait without blocking.
 import { constants as osConstants } from 'node:os';
-import { check, errnoName, IpcError } from '../core/errors.js';
+import { check, errnoName, invalidType, ipcError, outOfRange, type IpcError } from '../core/errors.js';
 import { native, type NativeSemStat } from '../core/native.js';
-import { invalidType, outOfRange, validateFlags, validateId, validateInteger, validateKey, validateObject, INT32_MAX, INT32_MIN, UINT32_MAX } from '../core/validate.js';
+import { validateFlags, validateId, validateInteger, validateKey, validateObject, INT32_MAX, INT32_MIN, UINT32_MAX } from '../core/validate.js';
 import { GETALL, GETNCNT, GETPID, GETVAL, GETZCNT, IPC_INFO, IPC_RMID, IPC_SET, IPC_STAT, SEM_INFO, SEM_STAT, SEM_STAT_ANY, SETALL, SETVAL } from './constants.js';
 import type { IpcPerm } from './shm.js';
 
@@ -87,7 +87,7 @@ export function encodeSops(sops: unknown, name = 'sops', syscall = 'semop'): Int
   if (sops.length > 500) {
     const semopm = check(native.semctlInfo(IPC_INFO), 'semctl', () => 'IPC_INFO')[1].semopm ?? 0;
     if (sops.length > semopm) {
-      throw new IpcError(syscall, osConstants.errno.E2BIG, `nsops ${sops.length} is more than the system allows in one call (SEMOPM ${semopm})`);
+      throw ipcError(syscall, osConstants.errno.E2BIG, `nsops ${sops.length} is more than the system allows in one call (SEMOPM ${semopm})`);
     }
   }
   const packed = new Int32Array(sops.length * 3);
@@ -175,7 +175,7 @@ export function semopErrno(semid: number, sops: Int32Array): number {
 
 /** @internal The IpcError of a semop on packed triples that failed with `errno`. */
 export function semopError(semid: number, sops: Int32Array, errno: number): IpcError {
-  return new IpcError('semop', errno, explainSemop(semid, sops)(errnoName(errno)));
+  return ipcError('semop', errno, explainSemop(semid, sops)(errnoName(errno)));
 }
 
 /**
