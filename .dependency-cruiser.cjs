@@ -1,4 +1,4 @@
-// The layers of docs/DESIGN (see CONTRIBUTING.md), as rules on imports between
+// The layers of shmkit (README, "Layout"), as rules on imports between
 // the folders of src/. `npm run check:layers` checks them, and so does
 // test/layers.test.ts in `npm test`. Each folder may import its own files and
 // those of the layers listed for it, nothing else of ours:

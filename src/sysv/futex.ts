@@ -22,8 +22,9 @@ export function futexWake(buffer: ArrayBuffer, byteOffset: number, count: number
 }
 
 /**
- * @internal One waiter thread of the addon (FUTEX_WAIT off the main thread). At most one wait at a time; a wait that
- * was abandoned (abort) is finished before the next starts.
+ * @internal One waiter thread of the addon, running FUTEX_WAIT off the main
+ * thread. At most one wait at a time; a wait that was abandoned (abort) is
+ * finished before the next starts.
  */
 export class FutexWaiter {
   #handle: FutexWaiterHandle | undefined;
