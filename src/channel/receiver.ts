@@ -1,12 +1,13 @@
 // The receiving end: one per channel at a time. It consumes records in ring
 // order, skips padding and records whose writer died before publishing, and
 // frees space as it goes.
-import { typedArrayByteLength, typedArraySet, Uint8ArrayCtor } from '../primordials.js';
-import { invalidType, validateInteger, validateObject } from '../validate.js';
-import { ChannelError } from './errors.js';
+import { typedArrayByteLength, typedArraySet, Uint8ArrayCtor } from '../core/primordials.js';
+import { validateInteger, validateObject } from '../core/validate.js';
+import { ChannelError, channelError, invalidType, outOfRange } from '../core/errors.js';
 import { EMPTY, DATA_HANDSHAKE, type Ring } from './ring.js';
 import type { EndpointHooks, ChannelWaitOptions } from './sender.js';
-import { block, deadlineOf, FutexWaiter, spin } from './wait.js';
+import { FutexWaiter } from '../sysv/futex.js';
+import { block, deadlineOf, spin } from './block.js';
 
 /** A message read in place: `data` is a view into the ring, valid until `release()`. */
 export interface ReceivedView {
@@ -51,8 +52,8 @@ export class Receiver implements AsyncIterable<Uint8Array>, Disposable {
   }
 
   #assertUsable(what: string): void {
-    if (this.#detached) throw new ChannelError('ERR_CHANNEL_CLOSED', `${what}: the receiver is detached`);
-    if (this.#viewOut) throw new ChannelError('ERR_CHANNEL_BUSY', `${what}: release() the previous recvView() first`);
+    if (this.#detached) throw channelError('ERR_CHANNEL_CLOSED', `${what}: the receiver is detached`);
+    if (this.#viewOut) throw channelError('ERR_CHANNEL_BUSY', `${what}: release() the previous recvView() first`);
   }
 
   /** The committed record at the cursor, or EMPTY; throws if this receiver cannot receive now. */
@@ -83,10 +84,7 @@ export class Receiver implements AsyncIterable<Uint8Array>, Disposable {
     const length = ring.lengthAt(pos);
     const room = typedArrayByteLength(target);
     if (length > room) {
-      throw Object.assign(
-        new RangeError(`${what}: the next message is ${length} bytes and does not fit in the target of ${room} bytes; it stays in the channel`),
-        { code: 'ERR_OUT_OF_RANGE' },
-      );
+      throw outOfRange('target', `at least ${length} bytes (the next message's length; ${what} leaves it in the channel)`, target);
     }
     typedArraySet(target, new Uint8ArrayCtor(ring.buffer, ring.payloadOffset(pos), length));
     ring.release(pos);
@@ -237,7 +235,7 @@ export class Receiver implements AsyncIterable<Uint8Array>, Disposable {
     for (;; spun = false) {
       const pos = ring.poll(false);
       if (pos >= 0) return pos;
-      if (ring.drained()) throw new ChannelError('ERR_CHANNEL_CLOSED', `${what}: the channel is closed and drained`);
+      if (ring.drained()) throw channelError('ERR_CHANNEL_CLOSED', `${what}: the channel is closed and drained`);
       // Before waiting, a sender that sleeps for room must know there is some.
       ring.wakeSpaceWaiters();
       await block(
@@ -251,6 +249,7 @@ export class Receiver implements AsyncIterable<Uint8Array>, Disposable {
           deadline,
           signal: options.signal,
           what,
+          outcome: 'nothing was received',
           spun,
         },
         // Closed counts only once drained: a record still being written (or
@@ -267,7 +266,7 @@ export class Receiver implements AsyncIterable<Uint8Array>, Disposable {
     if (this.#ring.poll(true) !== EMPTY) return;
     const [, alive, dead] = this.#ring.reapSenders();
     if (dead.length > 0 && alive === 0) {
-      throw new ChannelError(
+      throw channelError(
         'ERR_CHANNEL_PEER_DEAD',
         `${what}: every sender died without closing (pid ${dead.join(', ')}); nothing is in the ring`,
       );

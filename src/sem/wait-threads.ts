@@ -7,7 +7,7 @@
 // interrupted semtimedop has done nothing) and goes to the back of the
 // queue, so every wait is in the kernel regularly and none starves.
 import { constants as osConstants } from 'node:os';
-import { native } from './native.js';
+import { semWaitCancel, semWaitInit, semWaitStart } from '../sysv/sem-wait.js';
 
 const { ECANCELED } = osConstants.errno;
 
@@ -74,7 +74,7 @@ function fill(): void {
 function start(job: Job): boolean {
   let timeoutMs = -1;
   if (job.wait.deadline !== undefined) timeoutMs = Math.max(0, job.wait.deadline - performance.now());
-  const token = native.semWaitStart(job.wait.semid, job.wait.sops, timeoutMs);
+  const token = semWaitStart(job.wait.semid, job.wait.sops, timeoutMs);
   if (token < 0) {
     if (running.size === 0) {
       // No thread at all, and none will come free: this wait cannot be served.
@@ -99,7 +99,7 @@ function rotate(): void {
   const waiting = ready.length - [...running.values()].filter((job) => job.preempted).length;
   for (const job of candidates.slice(0, Math.max(0, waiting))) {
     job.preempted = true;
-    native.semWaitCancel(job.token);
+    semWaitCancel(job.token);
   }
 }
 
@@ -118,7 +118,7 @@ export interface ThreadWaitHandle {
 /** Runs `wait` on an addon thread as soon as one is free. */
 export function runOnThread(wait: ThreadWait): ThreadWaitHandle {
   if (!initialized) {
-    native.semWaitInit(dispatch);
+    semWaitInit(dispatch);
     initialized = true;
   }
   const job: Job = { wait, token: 0, started: 0, cancelled: false, preempted: false };
@@ -129,7 +129,7 @@ export function runOnThread(wait: ThreadWait): ThreadWaitHandle {
       if (job.cancelled) return;
       job.cancelled = true;
       if (job.token !== 0) {
-        native.semWaitCancel(job.token);
+        semWaitCancel(job.token);
         return;
       }
       const i = ready.indexOf(job);

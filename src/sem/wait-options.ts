@@ -1,13 +1,10 @@
-// What every semaphore wait shares: its options ({ timeoutMs, signal }), and
-// the errors it ends with (time limit, abort, disposed handle, failed semop).
-// How waits are queued and run is in wait-queue.ts and wait-threads.ts.
+// What every semaphore wait shares: its options ({ timeoutMs, signal }) and
+// the handle it belongs to, whose disposal ends it (ERR_SEM_CLOSED). How
+// waits are queued and run is in wait-queue.ts and wait-threads.ts; their
+// time limit and abort errors are everyone's (src/core/errors.ts).
 import { setMaxListeners } from 'node:events';
-import { constants as osConstants } from 'node:os';
-import { errnoName, IpcError, StateError } from './errors.js';
-import { explainSemop } from './sysv/sem.js';
-import { invalidType, outOfRange, validateObject } from './validate.js';
-
-const { ETIMEDOUT } = osConstants.errno;
+import { invalidType, outOfRange, stateError, type StateError } from '../core/errors.js';
+import { validateObject } from '../core/validate.js';
 
 /** Options of every wait: a time limit and a cancellation signal. */
 export interface WaitOptions {
@@ -51,11 +48,6 @@ export function validateWaitOptions(options: unknown, name = 'options'): ValidWa
   return { timeoutMs, signal };
 }
 
-/** The AbortError of Node's own promise APIs: a DOMException whose cause is the signal's reason. */
-export function abortError(signal: AbortSignal | undefined): DOMException {
-  return new DOMException('The operation was aborted', { name: 'AbortError', cause: signal?.reason });
-}
-
 /**
  * @internal The controller a handle aborts when disposed. Each pending wait
  * of the handle listens to it, so it may have any number of listeners.
@@ -68,19 +60,6 @@ export function closeController(): AbortController {
 
 /** @internal The error of an object used after its `[Symbol.dispose]()`. */
 export function closedError(what: string): StateError {
-  // StateError's code list predates semaphores; the code is new, the class is the one for misuse of state.
-  return new StateError('ERR_SEM_CLOSED', `${what}: the handle was disposed`);
-}
-
-/** @internal The IpcError of a wait whose time limit ran out (nothing was changed). */
-export function timeoutError(semid: number, timeoutMs: number): IpcError {
-  const error = new IpcError('semtimedop', ETIMEDOUT);
-  error.message = `semtimedop: ETIMEDOUT: semid ${semid}: the operation was not possible within ${timeoutMs} ms (nothing was changed)`;
-  return error;
-}
-
-/** @internal The IpcError of a failed semop. */
-export function semopError(semid: number, sops: Int32Array, errno: number): IpcError {
-  return new IpcError('semop', errno, explainSemop(semid, sops)(errnoName(errno)));
+  return stateError('ERR_SEM_CLOSED', `${what}: the handle was disposed`);
 }
 

@@ -1,6 +1,6 @@
-import { IPC_RMID, IPC_STAT } from './sysv/constants.js';
-import { semctl, type SemidDs } from './sysv/sem.js';
-import { closeController, closedError } from './wait.js';
+import { IPC_RMID, IPC_STAT } from '../sysv/constants.js';
+import { semctl, type SemidDs } from '../sysv/sem.js';
+import { closeController, closedError } from './wait-options.js';
 
 /**
  * What SemaphoreSet, Semaphore and Mutex share: this process's handle on one
