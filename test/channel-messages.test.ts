@@ -6,7 +6,7 @@ import { describe, it } from 'node:test';
 import { Channel, ChannelError } from '../src/index.js';
 import { assertNoLeaks } from './helpers/ipc.js';
 import { startNode } from './helpers/namespaces.js';
-import { assertExitedCleanly } from './helpers/processes.js';
+import { assertExitedCleanly, runNode } from './helpers/processes.js';
 
 assertNoLeaks();
 
@@ -123,6 +123,28 @@ describe('receiver.messages()', { timeout: 60_000 }, () => {
       (error: unknown) => error instanceof ChannelError && error.code === 'ETIMEDOUT',
     );
     assert.deepEqual(received, ['only']);
+  });
+
+  it('a process that aborted a wait and then detached exits cleanly, whether the abort ended a loop or a recv', async () => {
+    for (const receive of ['for await (const m of receiver.messages({ signal: stop.signal }));', 'await receiver.recv({ signal: stop.signal });']) {
+      const result = await runNode(
+        `
+        import { Channel } from 'SHMKIT';
+        const channel = Channel.create({ capacity: 4096 });
+        const receiver = channel.receiver();
+        const stop = new AbortController();
+        setTimeout(() => stop.abort('done'), 100);
+        try {
+          ${receive}
+        } catch (error) {
+          console.log(error.name);
+        }
+        channel.detach();
+        `,
+      );
+      assertExitedCleanly(result, receive);
+      assert.equal(result.stdout, 'AbortError\n');
+    }
   });
 
   it('refuses options that are wrong at once, before taking anything', () => {
