@@ -3,7 +3,7 @@
 // frees space as it goes.
 import { typedArrayByteLength, typedArraySet, Uint8ArrayCtor } from '../core/primordials.js';
 import { validateInteger, validateObject } from '../core/validate.js';
-import { ChannelError, channelError, invalidType, outOfRange } from '../core/errors.js';
+import { abortError, ChannelError, channelError, invalidType, outOfRange } from '../core/errors.js';
 import { EMPTY, DATA_HANDSHAKE, type Ring } from './ring.js';
 import type { EndpointHooks, ChannelWaitOptions } from './sender.js';
 import { FutexWaiter } from '../sysv/futex.js';
@@ -31,7 +31,8 @@ const isUint8Array = (value: unknown): value is Uint8Array => value instanceof U
  * Receives messages from a channel. Made by `channel.receiver()`. Messages
  * from one sender arrive in the order they were sent; each arrives once.
  * Async-iterable: `for await (const message of receiver)` ends after the
- * channel is closed and drained.
+ * channel is closed and drained; `receiver.messages({ signal })` is the same
+ * loop that an AbortSignal can end.
  */
 export class Receiver implements AsyncIterable<Uint8Array>, Disposable {
   readonly #ring: Ring;
@@ -273,11 +274,48 @@ export class Receiver implements AsyncIterable<Uint8Array>, Disposable {
     }
   }
 
-  async *[Symbol.asyncIterator](): AsyncIterator<Uint8Array> {
+  /**
+   * The messages, for `for await`, with a way out: each message is a copy,
+   * as from `recv()`. The loop ends quietly once the channel is closed and
+   * drained, as plain iteration does.
+   *
+   * Aborting `signal` ends the loop by throwing an `AbortError` (a
+   * DOMException whose `cause` is `signal.reason`), whether the loop is
+   * waiting or busy with a message, as `events.on(emitter, name, { signal })`
+   * does; an already aborted signal throws on the first step. Messages not
+   * yet taken stay in the ring for a later receive. `timeoutMs` limits each
+   * wait for the next message: when none comes in time, the loop throws
+   * ChannelError ETIMEDOUT. Breaking out of the loop takes nothing more.
+   * @throws TypeError/RangeError at once for options that are not an object,
+   *   a `signal` that is not an AbortSignal or a negative `timeoutMs`.
+   * @example
+   * const stop = new AbortController();
+   * process.once('SIGINT', () => stop.abort());
+   * try {
+   *   for await (const message of receiver.messages({ signal: stop.signal })) handle(message);
+   * } catch (error) {
+   *   if ((error as Error).name !== 'AbortError') throw error;
+   * }
+   */
+  messages(options: ChannelWaitOptions = {}): AsyncIterableIterator<Uint8Array> {
+    const { signal, timeoutMs } = validateObject(options, 'options') as ChannelWaitOptions;
+    if (signal !== undefined && !(signal instanceof AbortSignal)) throw invalidType('options.signal', 'an instance of AbortSignal', signal);
+    deadlineOf(timeoutMs);
+    return this.#iterate({ signal, timeoutMs }, 'messages');
+  }
+
+  /** Iteration until the channel is closed and drained: `for await (const message of receiver)`. */
+  [Symbol.asyncIterator](): AsyncIterableIterator<Uint8Array> {
+    return this.#iterate({}, 'recv');
+  }
+
+  async *#iterate(options: ChannelWaitOptions, what: string): AsyncIterableIterator<Uint8Array> {
     for (;;) {
+      // Checked before taking a message too, so that nothing is taken after the abort.
+      if (options.signal?.aborted) throw abortError(options.signal);
       let pos: number;
       try {
-        pos = await this.#next({}, 'recv');
+        pos = await this.#next(options, what);
       } catch (error) {
         if (error instanceof ChannelError && error.code === 'ERR_CHANNEL_CLOSED') return;
         throw error;

@@ -1,5 +1,6 @@
 import { parse } from '../args.js';
 import { writeOut, type Command } from '../command.js';
+import { CLI_DOCS } from '../docs.js';
 import { lines, toJson } from '../format.js';
 import { segmentRows } from '../segments.js';
 import { semaphoreRows } from '../semaphores.js';
@@ -44,7 +45,8 @@ Options:
   -s, --sem    semaphore sets instead (like ipcs -s)
   -a, --all    both
       --json   { "segments": [...], "semaphores": [...] } with only the kinds
-               asked for; the fields are described in docs/cli.md
+               asked for; the fields are described in
+               ${CLI_DOCS}
 `,
   async run(argv) {
     const { values } = parse(argv, { ...KIND_OPTIONS, json: { type: 'boolean' } });
