@@ -74,6 +74,8 @@ export interface SuiteOptions {
   sizes?: readonly number[];
   /** Only the transports with these ids (for trying one change); default all. */
   only?: readonly string[];
+  /** Measure the transports in reverse table order (main.ts flips it every other round). */
+  reverse?: boolean;
   log?: (line: string) => void;
 }
 
@@ -168,18 +170,26 @@ export async function runSuite(options: SuiteOptions): Promise<SuiteResult> {
     result.costs = await messageCosts(options.scale === 'smoke' ? 1000 : options.scale === 'quick' ? 100_000 : 1_000_000);
     log(`  in-process cost per 64 B message: ${Object.entries(result.costs).map(([k, v]) => `${k} ${v.toFixed(1)}`).join(', ')}`);
   });
-  for (const transport of transports().filter((t) => !options.only || options.only.includes(t.id))) {
+  const selected = transports().filter((t) => !options.only || options.only.includes(t.id));
+  for (const transport of selected) {
     result.transports.push({ id: transport.id, label: transport.label });
-    if (!transport.throughputOnly) {
-      await attempt(`${transport.id}/rtt`, async () => {
-        const rtt = summarize(await transport.roundTrip(RTT_SIZE, counts.rtt), RTT_SIZE);
-        result.roundTrip[transport.id] = rtt;
-        log(`  ${transport.id}: round trip median ${rtt.median_us.toFixed(2)} µs, p99 ${rtt.p99_us.toFixed(2)} µs`);
-      });
-    }
-    const rows: Record<string, ThroughputResult> = (result.throughput[transport.id] = {});
-    if (transport.roundTripOnly) continue;
-    for (const size of sizes) {
+    result.throughput[transport.id] = {};
+  }
+  // Rows compared by a target are measured close together in time, and the
+  // order flips every round: a slow spell of a shared machine (or the place
+  // in the run) then does not favour one row. Round trips first, then each
+  // size across every transport.
+  const order = options.reverse ? [...selected].reverse() : selected;
+  for (const transport of order.filter((t) => !t.throughputOnly)) {
+    await attempt(`${transport.id}/rtt`, async () => {
+      const rtt = summarize(await transport.roundTrip(RTT_SIZE, counts.rtt), RTT_SIZE);
+      result.roundTrip[transport.id] = rtt;
+      log(`  ${transport.id}: round trip median ${rtt.median_us.toFixed(2)} µs, p99 ${rtt.p99_us.toFixed(2)} µs`);
+    });
+  }
+  for (const size of sizes) {
+    for (const transport of order.filter((t) => !t.roundTripOnly)) {
+      const rows = result.throughput[transport.id]!;
       await attempt(`${transport.id}/throughput/${size}`, async () => {
         const sample = await transport.throughput(size, counts.throughput[size]!);
         rows[size] = rate(size, sample.count, sample.seconds);
@@ -191,7 +201,7 @@ export async function runSuite(options: SuiteOptions): Promise<SuiteResult> {
   return result;
 }
 
-// `node dist/bench/channel.js --json [--quick|--smoke] [--pinned] [--sizes 64,1048576]`:
+// `node dist/bench/channel.js --json [--quick|--smoke] [--pinned] [--reverse] [--sizes 64,1048576] [--only a,b]`:
 // runs the suite and prints its result as the last line (main.ts runs it under taskset).
 if (process.argv[1] && import.meta.url === pathToFileURL(realpathSync(process.argv[1])).href) {
   const args = process.argv.slice(2);
@@ -203,6 +213,7 @@ if (process.argv[1] && import.meta.url === pathToFileURL(realpathSync(process.ar
     scale,
     only: args.includes('--only') && onlyArg ? onlyArg.split(',') : undefined,
     pinned: args.includes('--pinned'),
+    reverse: args.includes('--reverse'),
     sizes,
     log: (line) => process.stderr.write(`${line}\n`),
   });

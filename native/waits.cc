@@ -4,7 +4,7 @@
 //
 // Threads: a wait in the kernel needs a thread blocked in the call (the
 // kernel offers no other way to wait for a semaphore or a message). How many
-// run at once, and which, is decided in TypeScript (src/wait-threads.ts): it
+// run at once, and which, is decided in TypeScript (src/sysv/wait-threads.ts): it
 // starts at most a fixed number of waits and queues the rest. Here a pool
 // grows on demand up to that number, with small stacks, and lets a thread go
 // after kIdleExit without work: under lock contention waits come and go

@@ -1,14 +1,29 @@
 import { constants as osConstants } from 'node:os';
-import { check } from '../errors.js';
-import { native } from '../native.js';
-import { IPC_CREAT, IPC_EXCL, IPC_INFO, IPC_NOWAIT, IPC_PRIVATE, IPC_RMID, IPC_STAT, MSG_EXCEPT } from '../sysv/constants.js';
+import { abortError, invalidType, outOfRange } from '../core/errors.js';
+import { validateId, validateKey, validateMode, validateObject } from '../core/validate.js';
+import { closeController, validateWaitOptions, type WaitOptions } from '../core/wait-options.js';
+import { IPC_CREAT, IPC_EXCL, IPC_INFO, IPC_PRIVATE, IPC_RMID, IPC_STAT, MSG_EXCEPT } from '../sysv/constants.js';
 import { ftok } from '../sysv/ftok.js';
-import { explainMsgrcv, explainMsgsnd, messageBytes, msgctl, msgget, validateMsgtyp, validateMtype, type MsqidDs } from '../sysv/msg.js';
-import { invalidType, outOfRange, validateId, validateKey, validateMode, validateObject } from '../validate.js';
-import { abortError, closeController, validateWaitOptions, type WaitOptions } from '../wait.js';
-import { closedError, queueRemoved, timeoutError, waitOnThread } from './wait.js';
+import {
+  explainMsgrcv,
+  explainMsgsnd,
+  messageBytes,
+  msgctl,
+  msgget,
+  msgrcvError,
+  msgrcvStart,
+  msgsndStart,
+  receivedMessage,
+  tryMsgrcv,
+  tryMsgsnd,
+  validateMsgtyp,
+  validateMtype,
+  type Msgbuf,
+  type MsqidDs,
+} from '../sysv/msg.js';
+import { queueClosedError, queueRemoved, queueTimeoutError, waitOnThread } from './message-waits.js';
 
-const { E2BIG, EAGAIN, ENOMSG } = osConstants.errno;
+const { E2BIG, ENOMSG } = osConstants.errno;
 
 /** Where a queue is: a key, or a file whose identity gives the key through ftok(path, projId). */
 export interface QueueAddress {
@@ -105,9 +120,8 @@ function receiveFlags(opts: { type?: unknown; except?: unknown }, name: string):
   return [type, flags];
 }
 
-function toMessage(value: unknown): Message {
-  const [type, data] = value as [number, ArrayBuffer];
-  return { type, data: new Uint8Array(data) };
+function toMessage({ mtype, mtext }: Msgbuf): Message {
+  return { type: mtype, data: mtext };
 }
 
 /**
@@ -189,7 +203,7 @@ export class MessageQueue implements Disposable {
   }
 
   #assertOpen(what: string): void {
-    if (this.#closed.signal.aborted) throw closedError(`MessageQueue.${what}`);
+    if (this.#closed.signal.aborted) throw queueClosedError(`MessageQueue.${what}`);
   }
 
   /**
@@ -207,15 +221,15 @@ export class MessageQueue implements Disposable {
       const type = options?.type === undefined ? 1 : validateMtype(validateObject(options, 'options').type, 'options.type');
       const { timeoutMs, signal } = validateWaitOptions(options);
       if (signal?.aborted) return Promise.reject(abortError(signal));
-      if (this.#trySend(bytes, type)) return Promise.resolve();
-      if (timeoutMs === 0) return Promise.reject(timeoutError('msgsnd', this.id, 0));
+      if (tryMsgsnd(this.id, type, bytes)) return Promise.resolve();
+      if (timeoutMs === 0) return Promise.reject(queueTimeoutError('msgsnd', 'MessageQueue.send', this.id, 0));
       const id = this.id;
       // The caller may change its buffer while the send waits for a thread.
       const copy = bytes.slice();
       return waitOnThread({
         msqid: id,
         syscall: 'msgsnd',
-        start: (t) => native.msgSendStart(id, type, copy, 0, t),
+        start: (t) => msgsndStart(id, type, copy, 0, t),
         explain: explainMsgsnd(id, type, bytes.length),
         result: () => undefined,
         timeoutMs,
@@ -228,14 +242,6 @@ export class MessageQueue implements Disposable {
     }
   }
 
-  /** msgsnd with IPC_NOWAIT: false when the queue is full. */
-  #trySend(bytes: Uint8Array, type: number): boolean {
-    const r = native.msgsnd(this.id, type, bytes, IPC_NOWAIT);
-    if (r === -EAGAIN) return false;
-    check(r, 'msgsnd', explainMsgsnd(this.id, type, bytes.length));
-    return true;
-  }
-
   /**
    * Sends `data` as a message of `type` (default 1) if the queue has room
    * now: true if it was sent, false if the queue is full.
@@ -245,18 +251,18 @@ export class MessageQueue implements Disposable {
     this.#assertOpen('trySend');
     const bytes = messageBytes(data, 'data');
     const type = options?.type === undefined ? 1 : validateMtype(validateObject(options, 'options').type, 'options.type');
-    return this.#trySend(bytes, type);
+    return tryMsgsnd(this.id, type, bytes);
   }
 
   /** msgrcv with IPC_NOWAIT: null when no message of the kind is there. */
   #tryReceive(type: number, flags: number): Message | null {
     for (;;) {
       const size = messageMax();
-      const r = native.msgrcv(this.id, size, type, flags | IPC_NOWAIT);
-      if (r === -ENOMSG) return null;
-      if (r === -E2BIG && growReceiveSize(this.id)) continue;
-      const [mtype, data] = check(r, 'msgrcv', explainMsgrcv(this.id, size, type, flags));
-      return { type: mtype, data: new Uint8Array(data) };
+      const r = tryMsgrcv(this.id, size, type, flags);
+      if (r === ENOMSG) return null;
+      if (r === E2BIG && growReceiveSize(this.id)) continue;
+      if (typeof r === 'number') throw msgrcvError(this.id, size, type, flags, r);
+      return toMessage(r);
     }
   }
 
@@ -277,14 +283,14 @@ export class MessageQueue implements Disposable {
       if (signal?.aborted) return Promise.reject(abortError(signal));
       const now = this.#tryReceive(type, flags);
       if (now !== null) return Promise.resolve(now);
-      if (timeoutMs === 0) return Promise.reject(timeoutError('msgrcv', this.id, 0));
+      if (timeoutMs === 0) return Promise.reject(queueTimeoutError('msgrcv', 'MessageQueue.receive', this.id, 0));
       const id = this.id;
       return waitOnThread({
         msqid: id,
         syscall: 'msgrcv',
-        start: (t) => native.msgReceiveStart(id, messageMax(), type, flags, t),
+        start: (t) => msgrcvStart(id, messageMax(), type, flags, t),
         explain: (code) => explainMsgrcv(id, messageMax(), type, flags)(code),
-        result: toMessage,
+        result: (value) => toMessage(receivedMessage(value)),
         retry: (r) => r === -E2BIG && growReceiveSize(id),
         timeoutMs,
         signal,

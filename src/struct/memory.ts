@@ -3,11 +3,11 @@
 // may not be written. A read-only attachment's buffer stays inside the
 // views: nothing here hands it to user code.
 import { isAnyArrayBuffer } from 'node:util/types';
-import { StateError } from '../errors.js';
-import { attachmentOf, isSharedMemory, type SharedMemory } from '../shared-memory.js';
+import { invalidType, outOfRange, stateError, type StateError } from '../core/errors.js';
+import { attachmentOf, isSharedMemory, type SharedMemory } from '../shm/shared-memory.js';
 import { isAttachment, memoryOf, type Attachment } from '../sysv/attachment.js';
-import { invalidType, outOfRange, validateSize } from '../validate.js';
-import { arrayBufferByteLength, DataViewCtor } from '../primordials.js';
+import { validateSize } from '../core/validate.js';
+import { arrayBufferByteLength, DataViewCtor } from '../core/primordials.js';
 
 /** Memory a struct can be viewed, read or written in. A `SharedMemory` also works when read-only. */
 export type MemorySource = ArrayBuffer | SharedArrayBuffer | ArrayBufferView | SharedMemory | Attachment;
@@ -80,7 +80,7 @@ function isDetached(buffer: ArrayBufferLike): boolean {
 }
 
 function detachedError(operation: string): StateError {
-  return new StateError('ERR_SHM_DETACHED', `${operation}: the memory was detached (shmdt), so it can no longer be accessed`);
+  return stateError('ERR_SHM_DETACHED', `${operation}: the memory was detached (shmdt), so it can no longer be accessed`);
 }
 
 /**
@@ -104,7 +104,7 @@ export function fault(owner: Owner, error: unknown, operation = 'struct view'): 
 
 /** @internal The error for writing through a read-only attachment. */
 export function readOnlyError(owner: Owner, what: string): StateError {
-  return new StateError(
+  return stateError(
     'ERR_SHM_READ_ONLY',
     `${what}: segment ${owner.attachment?.shmid} is attached read-only (SHM_RDONLY), so it cannot be written`,
   );

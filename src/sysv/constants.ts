@@ -1,5 +1,5 @@
 // The System V constants, with the values the addon read from the system headers.
-import { native } from '../native.js';
+import { native } from '../core/native.js';
 
 const c = native.constants as Readonly<Record<string, number>>;
 

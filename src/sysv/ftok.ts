@@ -1,6 +1,6 @@
-import { check } from '../errors.js';
-import { native } from '../native.js';
-import { invalidType, validateInteger } from '../validate.js';
+import { check, invalidType } from '../core/errors.js';
+import { native } from '../core/native.js';
+import { validateInteger } from '../core/validate.js';
 
 /**
  * `ftok(3)`: derives a System V key from an existing file and a project id,

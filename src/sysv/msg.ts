@@ -2,10 +2,13 @@
 // msgget(2), msgsnd(2), msgrcv(2) and msgctl(2). Synchronous, like C: a
 // msgsnd to a full queue or a msgrcv with nothing to take blocks the whole
 // thread (and so Node's event loop) unless IPC_NOWAIT is given. The
-// high-level MessageQueue waits without blocking.
-import { check } from '../errors.js';
-import { native, type NativeMsgStat } from '../native.js';
-import { invalidType, validateFlags, validateId, validateInteger, validateKey, validateObject, validateSize, UINT32_MAX } from '../validate.js';
+// high-level MessageQueue waits without blocking: it tries at once here
+// (tryMsgsnd, tryMsgrcv) and waits on the addon's waiter threads
+// (msgsndStart, msgrcvStart, run by wait-threads.ts).
+import { constants as osConstants } from 'node:os';
+import { check, errnoName, invalidType, ipcError, type IpcError } from '../core/errors.js';
+import { native, type NativeMsgStat } from '../core/native.js';
+import { validateFlags, validateId, validateInteger, validateKey, validateObject, validateSize, UINT32_MAX } from '../core/validate.js';
 import { IPC_INFO, IPC_NOWAIT, IPC_RMID, IPC_SET, IPC_STAT, MSG_COPY, MSG_INFO, MSG_STAT, MSG_STAT_ANY } from './constants.js';
 import type { IpcPerm } from './shm.js';
 
@@ -194,6 +197,60 @@ export function msgrcv(msqid: number, msgsz: number, msgtyp = 0, msgflg = 0): Ms
   validateMsgtyp(msgtyp, 'msgtyp');
   validateFlags(msgflg, 'msgflg');
   const [mtype, data] = check(native.msgrcv(msqid, msgsz, msgtyp, msgflg), 'msgrcv', explainMsgrcv(msqid, msgsz, msgtyp, msgflg));
+  return { mtype, mtext: new Uint8Array(data) };
+}
+
+/**
+ * @internal msgsnd with IPC_NOWAIT on checked arguments, for the high level:
+ * true when sent, false when the queue is full (EAGAIN); other failures throw.
+ */
+export function tryMsgsnd(msqid: number, mtype: number, bytes: Uint8Array): boolean {
+  const r = native.msgsnd(msqid, mtype, bytes, IPC_NOWAIT);
+  if (r === -osConstants.errno.EAGAIN) return false;
+  check(r, 'msgsnd', explainMsgsnd(msqid, mtype, bytes.length));
+  return true;
+}
+
+/**
+ * @internal msgrcv with IPC_NOWAIT on checked arguments, for the high level:
+ * the message, or the errno (positive) of ENOMSG (none of the kind) or
+ * E2BIG (longer than `msgsz`), which the caller answers; other failures throw.
+ */
+export function tryMsgrcv(msqid: number, msgsz: number, msgtyp: number, msgflg: number): Msgbuf | number {
+  const r = native.msgrcv(msqid, msgsz, msgtyp, msgflg | IPC_NOWAIT);
+  if (r === -osConstants.errno.ENOMSG || r === -osConstants.errno.E2BIG) return -r;
+  const [mtype, data] = check(r, 'msgrcv', explainMsgrcv(msqid, msgsz, msgtyp, msgflg));
+  return { mtype, mtext: new Uint8Array(data) };
+}
+
+/** @internal The IpcError of a msgrcv that failed with `errno` (positive). */
+export function msgrcvError(msqid: number, msgsz: number, msgtyp: number, msgflg: number, errno: number): IpcError {
+  return ipcError('msgrcv', errno, explainMsgrcv(msqid, msgsz, msgtyp, msgflg)(errnoName(errno)));
+}
+
+/**
+ * @internal Starts msgsnd(msqid, { mtype, bytes }, msgflg) on a waiter
+ * thread of the addon, ended by ETIMEDOUT after timeoutMs (-1: no limit):
+ * its token (> 0), or the negative errno of pthread_create. Its result (0
+ * or a negative errno) reaches wait-threads.ts. The addon copies `bytes`
+ * before this returns.
+ */
+export function msgsndStart(msqid: number, mtype: number, bytes: Uint8Array, msgflg: number, timeoutMs: number): number {
+  return native.msgSendStart(msqid, mtype, bytes, msgflg, timeoutMs);
+}
+
+/**
+ * @internal Starts msgrcv(msqid, msgsz, msgtyp, msgflg) on a waiter thread
+ * of the addon, as {@link msgsndStart}; a message taken reaches
+ * wait-threads.ts as the value `[mtype, ArrayBuffer]` (see {@link receivedMessage}).
+ */
+export function msgrcvStart(msqid: number, msgsz: number, msgtyp: number, msgflg: number, timeoutMs: number): number {
+  return native.msgReceiveStart(msqid, msgsz, msgtyp, msgflg, timeoutMs);
+}
+
+/** @internal The message a completed {@link msgrcvStart} delivered. */
+export function receivedMessage(value: unknown): Msgbuf {
+  const [mtype, data] = value as [number, ArrayBuffer];
   return { mtype, mtext: new Uint8Array(data) };
 }
 

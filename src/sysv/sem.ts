@@ -4,9 +4,9 @@
 // until it can proceed. The high-level SemaphoreSet, Semaphore and Mutex
 // wait without blocking.
 import { constants as osConstants } from 'node:os';
-import { check, IpcError } from '../errors.js';
-import { native, type NativeSemStat } from '../native.js';
-import { invalidType, outOfRange, validateFlags, validateId, validateInteger, validateKey, validateObject, INT32_MAX, INT32_MIN, UINT32_MAX } from '../validate.js';
+import { check, errnoName, invalidType, ipcError, outOfRange, type IpcError } from '../core/errors.js';
+import { native, type NativeSemStat } from '../core/native.js';
+import { validateFlags, validateId, validateInteger, validateKey, validateObject, INT32_MAX, INT32_MIN, UINT32_MAX } from '../core/validate.js';
 import { GETALL, GETNCNT, GETPID, GETVAL, GETZCNT, IPC_INFO, IPC_RMID, IPC_SET, IPC_STAT, SEM_INFO, SEM_STAT, SEM_STAT_ANY, SETALL, SETVAL } from './constants.js';
 import type { IpcPerm } from './shm.js';
 
@@ -87,7 +87,7 @@ export function encodeSops(sops: unknown, name = 'sops', syscall = 'semop'): Int
   if (sops.length > 500) {
     const semopm = check(native.semctlInfo(IPC_INFO), 'semctl', () => 'IPC_INFO')[1].semopm ?? 0;
     if (sops.length > semopm) {
-      throw new IpcError(syscall, osConstants.errno.E2BIG, `nsops ${sops.length} is more than the system allows in one call (SEMOPM ${semopm})`);
+      throw ipcError(syscall, osConstants.errno.E2BIG, `nsops ${sops.length} is more than the system allows in one call (SEMOPM ${semopm})`);
     }
   }
   const packed = new Int32Array(sops.length * 3);
@@ -160,6 +160,33 @@ export function semop(semid: number, sops: readonly Sembuf[]): void {
   validateId(semid, 'semid');
   const packed = encodeSops(sops);
   check(native.semop(semid, packed, -1), 'semop', explainSemop(semid, packed));
+}
+
+/**
+ * @internal semop(2) on checked, packed triples (see {@link encodeSops}), for
+ * the high level: 0 when done, else the errno (positive). An operation
+ * without IPC_NOWAIT that has to wait blocks the thread, so callers pass
+ * IPC_NOWAIT unless the operation can never wait (an increment).
+ */
+export function semopErrno(semid: number, sops: Int32Array): number {
+  const result = native.semop(semid, sops, -1);
+  return result < 0 ? -result : 0;
+}
+
+/** @internal The IpcError of a semop on packed triples that failed with `errno`. */
+export function semopError(semid: number, sops: Int32Array, errno: number): IpcError {
+  return ipcError('semop', errno, explainSemop(semid, sops)(errnoName(errno)));
+}
+
+/**
+ * @internal {@link semopErrno} that throws the IpcError of a failure, except
+ * EAGAIN (IPC_NOWAIT and it would have to wait): then false.
+ */
+export function trySemop(semid: number, sops: Int32Array): boolean {
+  const errno = semopErrno(semid, sops);
+  if (errno === osConstants.errno.EAGAIN) return false;
+  if (errno !== 0) throw semopError(semid, sops, errno);
+  return true;
 }
 
 /**

@@ -2,9 +2,9 @@
 // shmget(2), shmat(2), shmdt(2) and shmctl(2). Synchronous, like C.
 import { constants as bufferConstants } from 'node:buffer';
 import { readFileSync } from 'node:fs';
-import { check, IpcError } from '../errors.js';
-import { native, type NativeShmStat } from '../native.js';
-import { invalidType, outOfRange, validateFlags, validateId, validateInteger, validateKey, validateObject, validateSize, UINT32_MAX } from '../validate.js';
+import { check, IpcError, invalidType, outOfRange } from '../core/errors.js';
+import { native, type NativeShmStat } from '../core/native.js';
+import { validateFlags, validateId, validateInteger, validateKey, validateObject, validateSize, UINT32_MAX } from '../core/validate.js';
 import { Attachment, isAttachment } from './attachment.js';
 import { stackRoom } from './stack-room.js';
 import { IPC_CREAT, IPC_INFO, IPC_RMID, IPC_SET, IPC_STAT, PAGE_SIZE, SHM_INFO, SHM_NORESERVE, SHM_LOCK, SHM_RDONLY, SHM_REMAP, SHM_RND, SHM_STAT, SHM_STAT_ANY, SHM_UNLOCK, SHMLBA } from './constants.js';

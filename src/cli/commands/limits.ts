@@ -34,25 +34,29 @@ function table(rows: [string, string][]): string[] {
 export const limits: Command = {
   name: 'limits',
   summary: 'system-wide limits (ipcs -l)',
-  help: `Usage: shmkit limits [-m] [-s] [-q] [-a] [--json]
+  help: `Usage: shmkit limits [-m] [-s] [-q] [-a] [--bytes] [--json]
 
 Prints the system's limits for shared memory (shmctl IPC_INFO: shmmax,
 shmmin, shmmni, shmseg, shmall), the sysctl kernel.shm_rmid_forced (when 1,
 a segment goes as soon as nobody is attached) and semaphores (semctl IPC_INFO: semmni,
 semmsl, semmns, semopm, semvmx, ...) and message queues (msgctl IPC_INFO:
-msgmni, msgmax, msgmnb, ...), the numbers of ipcs -l. All kinds by default.
+msgmni, msgmax, msgmnb, ...), the numbers of ipcs -l, in its units: the
+maximum segment size and the total in kbytes (shmall is counted in pages of
+PAGE_SIZE bytes), the minimum segment size and the message sizes in bytes.
+All kinds by default.
 
 Options:
   -m, --shm    shared-memory limits only
   -s, --sem    semaphore limits only
   -q, --queue  message-queue limits only
   -a, --all    all
+      --bytes  sizes in bytes (as ipcs -l --bytes)
       --json   { "shm": { struct shminfo, shm_rmid_forced }, "sem": { struct
                seminfo }, "msg": { struct msginfo } }; shmmax and shmall are decimal strings (they can
                exceed 2^53), shm_rmid_forced 0, 1 or null (unreadable)
 `,
   async run(argv) {
-    const { values } = parse(argv, { ...KIND_OPTIONS, json: { type: 'boolean' } });
+    const { values } = parse(argv, { ...KIND_OPTIONS, bytes: { type: 'boolean' }, json: { type: 'boolean' } });
     const want = summaryKinds(values);
     const shm = want.segments ? shmLimitsJson() : undefined;
     const sem = want.semaphores ? semLimits() : undefined;
@@ -63,14 +67,16 @@ Options:
     }
     const out: string[] = [];
     if (shm) {
-      const shmallBytes = BigInt(shm.shmall) * BigInt(PAGE_SIZE);
+      // As ipcs -l: kbytes unless --bytes, the minimum always in bytes. Exact
+      // bigints: where shmall in bytes passes 2^64, ipcs shows 2^64 rounded down instead.
+      const size = (bytes: bigint) => (values.bytes ? `${bytes} bytes` : `${bytes / 1024n} kbytes`);
       out.push(
         'Shared memory limits',
         ...table([
           ['max number of segments (shmmni)', String(shm.shmmni)],
-          ['max segment size (shmmax)', `${shm.shmmax} bytes`],
+          ['max segment size (shmmax)', size(BigInt(shm.shmmax))],
           ['min segment size (shmmin)', `${shm.shmmin} bytes`],
-          ['max total shared memory (shmall)', `${shm.shmall} pages (${shmallBytes} bytes)`],
+          ['max total shared memory (shmall)', size(BigInt(shm.shmall) * BigInt(PAGE_SIZE))],
           ['max segments per process (shmseg)', String(shm.shmseg)],
           [
             'remove when unattached (shm_rmid_forced)',

@@ -1,5 +1,6 @@
 import { parse } from '../args.js';
 import { writeOut, type Command } from '../command.js';
+import { CLI_DOCS } from '../docs.js';
 import { lines, toJson } from '../format.js';
 import { segmentRows } from '../segments.js';
 import { queueRows } from '../queues.js';
@@ -50,7 +51,8 @@ Options:
                used-bytes, messages)
   -a, --all    all three
       --json   { "segments": [...], "semaphores": [...], "queues": [...] } with
-               only the kinds asked for; the fields are described in docs/cli.md
+               only the kinds asked for; the fields are described in
+               ${CLI_DOCS}
 `,
   async run(argv) {
     const { values } = parse(argv, { ...KIND_OPTIONS, json: { type: 'boolean' } });

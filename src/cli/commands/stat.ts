@@ -1,6 +1,7 @@
 import { SHM_DEST, SHM_LOCKED } from '../../index.js';
 import { parse, parseId, parseKey } from '../args.js';
 import { UsageError, writeOut, type Command } from '../command.js';
+import { CLI_DOCS } from '../docs.js';
 import { formatTime, hexKey, lines, toJson } from '../format.js';
 import { groupName, isAlive, residentBytes, userName } from '../proc.js';
 import { findSegment, findSegmentByKey, type Segment } from '../segments.js';
@@ -117,13 +118,14 @@ Options:
   -q, --queue      a message queue
       --key KEY    find it by key (0x1234abcd or decimal) instead of by id
       --json       the structure with the kernel's C field names, plus id;
-                   times in seconds since the epoch (see docs/cli.md)
+                   times in seconds since the epoch (see ${CLI_DOCS})
 `,
   async run(argv) {
     const { values, positionals } = parse(argv, { sem: { type: 'boolean', short: 's' }, queue: { type: 'boolean', short: 'q' }, key: { type: 'string' }, json: { type: 'boolean' } }, true);
-    if ((values.key === undefined) === (positionals.length === 0)) {
-      throw new UsageError(positionals[0], 'ERR_MISSING_ARGS', 'give one id, or --key');
+    if (values.key !== undefined && positionals.length > 0) {
+      throw new UsageError(positionals[0], 'ERR_INCOMPATIBLE_OPTION_PAIR', `both an id and --key ${values.key} were given: give one of them`);
     }
+    if (values.key === undefined && positionals.length === 0) throw new UsageError(undefined, 'ERR_MISSING_ARGS', 'give an id or --key KEY');
     if (positionals.length > 1) throw new UsageError(positionals[1], 'ERR_UNEXPECTED_ARGUMENT', 'stat takes one id');
     const arg = values.key === undefined ? positionals[0]! : '--key';
     if (values.queue) {

@@ -111,7 +111,7 @@ export interface NativeBinding {
 }
 
 const require = createRequire(import.meta.url);
-const root = fileURLToPath(new URL('../..', import.meta.url));
+const root = fileURLToPath(new URL('../../..', import.meta.url));
 
 function load(): NativeBinding {
   const nodeGypBuild = require('node-gyp-build') as (dir: string) => unknown;

@@ -1,14 +1,15 @@
-// The addon's waiting threads, as a bounded resource. A semaphore wait that
-// has to sleep needs a thread of the addon blocked in semtimedop (a message
-// queue's, in msgsnd or msgrcv); at most
-// MAX_WAIT_THREADS run at once, however many waits are pending, so waits can
-// never exhaust the machine's threads or pids. Waits beyond the bound queue
-// here (they do not fail) and take turns: while any is queued, a wait that
-// has had a thread for QUANTUM_MS is interrupted (which changes nothing: an
-// interrupted System V call has done nothing) and goes to the back of the
-// queue, so every wait is in the kernel regularly and none starves.
+// The addon's waiter threads (native/waits.cc), as a bounded resource. A
+// wait that has to sleep needs a thread of the addon blocked in its call:
+// semtimedop for a semaphore (sem-wait.ts), msgsnd or msgrcv for a message
+// queue (msg.ts). At most MAX_WAIT_THREADS run at once, however many waits
+// are pending, so waits can never exhaust the machine's threads or pids.
+// Waits beyond the bound queue here (they do not fail) and take turns: while
+// any is queued, a wait that has had a thread for QUANTUM_MS is interrupted
+// (which changes nothing: an interrupted System V call has done nothing) and
+// goes to the back of the queue, so every wait is in the kernel regularly
+// and none starves. Semaphores and message queues share this one bound.
 import { constants as osConstants } from 'node:os';
-import { native } from './native.js';
+import { native } from '../core/native.js';
 
 const { ECANCELED } = osConstants.errno;
 
@@ -19,8 +20,8 @@ export const MAX_WAIT_THREADS = 32;
 export const QUANTUM_MS = 50;
 
 /**
- * A wait handed to the threads. `start` hands the call to the addon (such as
- * `native.semWaitStart(semid, sops, timeoutMs)`; timeoutMs < 0: no limit) and
+ * @internal A wait handed to the threads. `start` hands the call to the addon
+ * (such as `semWaitStart(semid, sops, timeoutMs)`; timeoutMs < 0: no limit) and
  * returns its token or a negative errno. `done` runs once, with the call's 0
  * or negative errno and, after a 0, what the call returns (a received
  * message), or with pthread_create's errno when no thread could be started.
@@ -106,7 +107,7 @@ function rotate(): void {
   }
 }
 
-/** A wait given to the threads, which its owner can take back. */
+/** @internal A wait given to the threads, which its owner can take back. */
 export interface ThreadWaitHandle {
   /**
    * Gives up the wait. If it was still queued, `done` runs at once with
@@ -118,7 +119,7 @@ export interface ThreadWaitHandle {
   readonly inKernel: boolean;
 }
 
-/** Runs `wait` on an addon thread as soon as one is free. */
+/** @internal Runs `wait` on an addon thread as soon as one is free. */
 export function runOnThread(wait: ThreadWait): ThreadWaitHandle {
   if (!initialized) {
     native.waitInit(dispatch);

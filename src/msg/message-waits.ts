@@ -1,6 +1,6 @@
 // Message-queue waits that never block the event loop: a msgsnd or msgrcv
 // that has to wait runs on one of the addon's waiter threads
-// (wait-threads.ts, shared with semaphores), so any number can be pending.
+// (sysv/wait-threads.ts, shared with semaphores), so any number can be pending.
 //
 // Exactness: a wait that never reached the kernel has done nothing when it
 // times out or is aborted. The one in the kernel is interrupted by a signal
@@ -10,9 +10,9 @@
 // Removal of the queue ends every wait on it with EIDRM, as the kernel ends
 // every waiter.
 import { constants as osConstants } from 'node:os';
-import { errnoName, IpcError, StateError } from '../errors.js';
-import { abortError } from '../wait.js';
-import { runOnThread, type ThreadWaitHandle } from '../wait-threads.js';
+import { abortError, errnoName, ipcError, timeoutError, type IpcError, type StateError } from '../core/errors.js';
+import { closedError } from '../core/wait-options.js';
+import { runOnThread, type ThreadWaitHandle } from '../sysv/wait-threads.js';
 
 const { ECANCELED, EIDRM, EINVAL, ETIMEDOUT } = osConstants.errno;
 
@@ -20,7 +20,7 @@ const { ECANCELED, EIDRM, EINVAL, ETIMEDOUT } = osConstants.errno;
 export interface MessageWait<T> {
   readonly msqid: number;
   readonly syscall: 'msgsnd' | 'msgrcv';
-  /** Hands the call to the addon: its token or a negative errno (timeoutMs < 0: no limit). */
+  /** Hands the call to the addon (sysv/msg.ts): its token or a negative errno (timeoutMs < 0: no limit). */
   readonly start: (timeoutMs: number) => number;
   /** The words that explain an errno name (the call and its arguments). */
   readonly explain: (code: string) => string;
@@ -32,7 +32,7 @@ export interface MessageWait<T> {
   readonly signal: AbortSignal | undefined;
   /** Aborted when the handle is disposed. */
   readonly closed: AbortSignal;
-  /** 'MessageQueue.receive', for the disposed-handle error. */
+  /** 'MessageQueue.receive', for the disposed-handle and timeout errors. */
   readonly what: string;
 }
 
@@ -44,20 +44,22 @@ interface Pending {
 
 const byQueue = new Map<number, Set<Pending>>();
 
-/** @internal The error of a MessageQueue used after its `[Symbol.dispose]()`. */
-export function closedError(what: string): StateError {
-  return new StateError('ERR_MSG_CLOSED', `${what}: the handle was disposed`);
+/** @internal The error of a MessageQueue used, or waited on, after its `[Symbol.dispose]()`. */
+export function queueClosedError(what: string): StateError {
+  return closedError('ERR_MSG_CLOSED', what);
 }
 
-/** @internal The error of a wait whose time limit ran out (the queue is unchanged). */
-export function timeoutError(syscall: string, msqid: number, timeoutMs: number): IpcError {
-  const done = syscall === 'msgsnd' ? 'there was no room for the message' : 'no message of the wanted type came';
-  return new IpcError(syscall, ETIMEDOUT, `msqid ${msqid}: ${done} within ${timeoutMs} ms (nothing was changed)`);
+/**
+ * @internal The error of a send or receive whose time limit ran out: the
+ * one timeout error of every wait; the queue is unchanged.
+ */
+export function queueTimeoutError(syscall: 'msgsnd' | 'msgrcv', what: string, msqid: number, timeoutMs: number): IpcError {
+  return timeoutError(syscall, `${what}: msqid ${msqid}`, timeoutMs, 'nothing was changed');
 }
 
 /** @internal The error of waits on a removed queue. */
 export function removedError(syscall: string, msqid: number): IpcError {
-  return new IpcError(syscall, EIDRM, `msqid ${msqid}: the queue was removed`);
+  return ipcError(syscall, EIDRM, `msqid ${msqid}: the queue was removed`);
 }
 
 /**
@@ -74,14 +76,14 @@ export function queueRemoved(msqid: number, syscall?: string): void {
 /** @internal Runs `w` on a waiter thread; resolves with its result. */
 export function waitOnThread<T>(w: MessageWait<T>): Promise<T> {
   if (w.signal?.aborted) return Promise.reject(abortError(w.signal));
-  if (w.closed.aborted) return Promise.reject(closedError(w.what));
+  if (w.closed.aborted) return Promise.reject(queueClosedError(w.what));
   return new Promise<T>((resolve, reject) => {
     let cause: 'abort' | 'close' | 'timeout' | undefined;
     let timer: NodeJS.Timeout | undefined;
     const deadline = w.timeoutMs === undefined ? undefined : performance.now() + w.timeoutMs;
     const interruptedError = (): unknown => {
-      if (cause === 'close') return closedError(w.what);
-      if (cause === 'timeout') return timeoutError(w.syscall, w.msqid, w.timeoutMs ?? 0);
+      if (cause === 'close') return queueClosedError(w.what);
+      if (cause === 'timeout') return queueTimeoutError(w.syscall, w.what, w.msqid, w.timeoutMs ?? 0);
       return abortError(w.signal);
     };
     const p: Pending = {
@@ -119,14 +121,14 @@ export function waitOnThread<T>(w: MessageWait<T>): Promise<T> {
       p.thread = undefined;
       if (p.settled) return;
       if (noThread) {
-        settle(new IpcError('pthread_create', -result, 'could not start a thread to wait on (no thread of the addon is running)'));
+        settle(ipcError('pthread_create', -result, 'could not start a thread to wait on (no thread of the addon is running)'));
       } else if (result === 0) {
         // Done, even if an abort came meanwhile: what was sent or taken stands.
         settle(undefined, w.result(value));
       } else if (result === -ECANCELED || (cause !== undefined && result === -ETIMEDOUT)) {
         settle(interruptedError());
       } else if (result === -ETIMEDOUT) {
-        settle(timeoutError(w.syscall, w.msqid, w.timeoutMs ?? 0));
+        settle(queueTimeoutError(w.syscall, w.what, w.msqid, w.timeoutMs ?? 0));
       } else if (result === -EIDRM || result === -EINVAL) {
         // The id was valid when the wait began, so EINVAL means it went
         // before the call reached the kernel. Every wait on it ends.
@@ -135,7 +137,7 @@ export function waitOnThread<T>(w: MessageWait<T>): Promise<T> {
       } else if (w.retry?.(result) === true && cause === undefined) {
         go();
       } else {
-        settle(new IpcError(w.syscall, -result, w.explain(errnoName(-result))));
+        settle(ipcError(w.syscall, -result, w.explain(errnoName(-result))));
       }
     };
     const go = (): void => {
