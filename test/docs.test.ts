@@ -4,7 +4,7 @@
 // would paste them: js as a plain .mjs file, ts compiled by TypeScript with the
 // repository's own tsconfig (type errors fail), both importing 'shmkit' as an
 // installed package. Each must exit 0 within its time limit and leave no
-// segment or semaphore set behind; a ```text block right after one (only blank
+// segment, semaphore set or message queue behind; a ```text block right after one (only blank
 // lines between) is what it prints, where "..." stands for any text within a
 // line. A block that cannot run says why on the line before it:
 // <!-- norun: REASON -->. Other languages (text, sh, json, c, yaml) are not run.
@@ -15,7 +15,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import ts from 'typescript';
-import { usedSegments, usedSemaphoreSets } from './helpers/ipc.js';
+import { usedMessageQueues, usedSegments, usedSemaphoreSets } from './helpers/ipc.js';
 import { runFileInPrivateIpc } from './helpers/namespaces.js';
 import { ROOT, run, type RunResult } from './helpers/processes.js';
 
@@ -124,8 +124,8 @@ after(() => {
 async function runBlock(file: string): Promise<{ result: RunResult; leftovers: string | undefined }> {
   const result = await run(process.execPath, [file], { cwd: dir, timeoutMs: TIME_LIMIT_MS });
   let leftovers: string | undefined;
-  if (usedSegments() !== 0 || usedSemaphoreSets() !== 0) {
-    leftovers = (await run('ipcs', ['-m', '-s'])).stdout;
+  if (usedSegments() !== 0 || usedSemaphoreSets() !== 0 || usedMessageQueues() !== 0) {
+    leftovers = (await run('ipcs', ['-m', '-s', '-q'])).stdout;
     await run('ipcrm', ['--all']);
   }
   return { result, leftovers };
