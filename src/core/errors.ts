@@ -149,11 +149,14 @@ function errnoOf(errno: unknown): number {
 }
 
 /**
- * A failed system call. `code` is the errno name (`'EEXIST'`), `errno` its
- * positive number as in C and `os.constants.errno`, `syscall` the call
- * (`'shmget'`), and the message names the call and the argument at fault.
- * Every wait that runs out of time (semaphores and channel alike) is an
- * IpcError with code `'ETIMEDOUT'`.
+ * A failed system call, in the shape of Node's `SystemError`: `code` is the
+ * errno name (`'EEXIST'`), `errno` its number **negative**, as Node's own
+ * system errors have it (so `util.getSystemErrorName(err.errno)` works),
+ * `syscall` the call (`'shmget'`), and the message names the call and the
+ * argument at fault and, for the usual mistakes, what to do. The positive
+ * number of C and `os.constants.errno` is {@link IpcError.cErrno}. Every wait
+ * that runs out of time (semaphores and channel alike) is an IpcError with
+ * code `'ETIMEDOUT'`.
  *
  * To make one: `new IpcError('shmget', 'EEXIST', 'key 0x1234')`; the errno
  * may also be given as a number, positive as in C or negative as in Node's
@@ -161,6 +164,7 @@ function errnoOf(errno: unknown): number {
  */
 export class IpcError extends Error {
   readonly code: string;
+  /** The errno, negative as in Node's system errors: `-17` for EEXIST. */
   readonly errno: number;
   readonly syscall: string;
 
@@ -172,8 +176,16 @@ export class IpcError extends Error {
     super(`${syscall}: ${code} (${native.strerror(errno)})${detail ? `: ${detail}` : ''}`);
     this.name = 'IpcError';
     this.code = code;
-    this.errno = errno;
+    this.errno = -errno;
     this.syscall = syscall;
+  }
+
+  /**
+   * The errno as C's `errno` and `os.constants.errno` have it, positive:
+   * `err.cErrno === os.constants.errno.EEXIST`. Always `-err.errno`.
+   */
+  get cErrno(): number {
+    return -this.errno;
   }
 }
 
