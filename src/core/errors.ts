@@ -194,14 +194,26 @@ export function ipcError(syscall: string, errno: number, detail?: string): IpcEr
   return hideInternalFrames(new IpcError(syscall, errno, detail));
 }
 
+// The words of an error are gathered after the call failed, sometimes with
+// more system calls (src/sysv/hints.ts): whatever goes wrong there must not
+// replace the error being explained.
+function explainSafely(explain: (code: string) => string, code: string): string | undefined {
+  try {
+    return explain(code);
+  } catch {
+    return undefined;
+  }
+}
+
 /**
  * Turns a shim's result into its value, or throws an IpcError. `explain`
- * receives the errno name and returns the words that name the argument.
+ * receives the errno name and returns the words that name the argument and,
+ * for the usual mistakes, what to do; should it throw, the error goes without them.
  */
 export function check<T>(result: T | number, syscall: string, explain: (code: string) => string): T {
   if (typeof result === 'number' && result < 0) {
     const errno = -result;
-    throw ipcError(syscall, errno, explain(errnoName(errno)));
+    throw ipcError(syscall, errno, explainSafely(explain, errnoName(errno)));
   }
   return result as T;
 }
