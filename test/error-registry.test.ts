@@ -99,7 +99,7 @@ describe('the error registry', () => {
 });
 
 describe('every wait ends the same way', { timeout: 30_000 }, () => {
-  it('a semaphore, a message queue and a channel that time out reject with one error: IpcError ETIMEDOUT, errno 110, the duration in the message', async () => {
+  it('a semaphore, a message queue and a channel that time out reject with one error: IpcError ETIMEDOUT, errno -110, the duration in the message', async () => {
     using sem = Semaphore.create();
     using queue = MessageQueue.create();
     try {
@@ -112,7 +112,7 @@ describe('every wait ends the same way', { timeout: 30_000 }, () => {
         assert.ok(error instanceof IpcError);
         assert.equal(Object.getPrototypeOf(error), IpcError.prototype, 'the same class, no subclass');
         assert.equal(error.code, 'ETIMEDOUT');
-        assert.equal(error.errno, os.errno.ETIMEDOUT);
+        assert.equal(error.errno, -os.errno.ETIMEDOUT);
         assert.equal(error.syscall, syscall);
         assert.match(error.message, new RegExp(`^${syscall}: ETIMEDOUT \\(.+\\): .*not done within ${ms} ms \\(nothing was`));
         assert.ok(!/block\.js|wait-queue\.js|message-waits\.js|errors\.js/.test(error.stack!), error.stack);

@@ -5,6 +5,7 @@
 import assert from 'node:assert/strict';
 import { constants as os } from 'node:os';
 import { describe, it } from 'node:test';
+import { getSystemErrorName } from 'node:util';
 import {
   IPC_CREAT,
   IPC_EXCL,
@@ -57,8 +58,9 @@ function assertIpcError(fn: () => unknown, code: string, syscall: string, mentio
   assert.ok(error instanceof Error);
   assert.equal(error.name, 'IpcError');
   assert.equal(error.code, code);
-  assert.equal(error.errno, os.errno[code as keyof typeof os.errno], 'errno is the positive C value');
-  assert.ok(error.errno > 0);
+  assert.equal(error.errno, -os.errno[code as keyof typeof os.errno], "errno is negative, as in Node's system errors");
+  assert.equal(getSystemErrorName(error.errno), code);
+  assert.equal(error.cErrno, os.errno[code as keyof typeof os.errno], 'cErrno is the positive C value');
   assert.equal(error.syscall, syscall);
   assert.ok(error.message.startsWith(`${syscall}: ${code} (`), error.message);
   assert.match(error.message, mentions);

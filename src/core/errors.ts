@@ -150,11 +150,14 @@ function errnoOf(errno: unknown): number {
 }
 
 /**
- * A failed system call. `code` is the errno name (`'EEXIST'`), `errno` its
- * positive number as in C and `os.constants.errno`, `syscall` the call
- * (`'shmget'`), and the message names the call and the argument at fault.
- * Every wait that runs out of time (semaphores, message queues and channel
- * alike) is an IpcError with code `'ETIMEDOUT'`.
+ * A failed system call, in the shape of Node's `SystemError`: `code` is the
+ * errno name (`'EEXIST'`), `errno` its number **negative**, as Node's own
+ * system errors have it (so `util.getSystemErrorName(err.errno)` works),
+ * `syscall` the call (`'shmget'`), and the message names the call and the
+ * argument at fault and, for the usual mistakes, what to do. The positive
+ * number of C and `os.constants.errno` is {@link IpcError.cErrno}. Every wait
+ * that runs out of time (semaphores, message queues and channel alike) is an IpcError with
+ * code `'ETIMEDOUT'`.
  *
  * To make one: `new IpcError('shmget', 'EEXIST', 'key 0x1234')`; the errno
  * may also be given as a number, positive as in C or negative as in Node's
@@ -162,6 +165,7 @@ function errnoOf(errno: unknown): number {
  */
 export class IpcError extends Error {
   readonly code: string;
+  /** The errno, negative as in Node's system errors: `-17` for EEXIST. */
   readonly errno: number;
   readonly syscall: string;
 
@@ -173,8 +177,16 @@ export class IpcError extends Error {
     super(`${syscall}: ${code} (${native.strerror(errno)})${detail ? `: ${detail}` : ''}`);
     this.name = 'IpcError';
     this.code = code;
-    this.errno = errno;
+    this.errno = -errno;
     this.syscall = syscall;
+  }
+
+  /**
+   * The errno as C's `errno` and `os.constants.errno` have it, positive:
+   * `err.cErrno === os.constants.errno.EEXIST`. Always `-err.errno`.
+   */
+  get cErrno(): number {
+    return -this.errno;
   }
 }
 
@@ -183,14 +195,26 @@ export function ipcError(syscall: string, errno: number, detail?: string): IpcEr
   return hideInternalFrames(new IpcError(syscall, errno, detail));
 }
 
+// The words of an error are gathered after the call failed, sometimes with
+// more system calls (src/sysv/hints.ts): whatever goes wrong there must not
+// replace the error being explained.
+function explainSafely(explain: (code: string) => string, code: string): string | undefined {
+  try {
+    return explain(code);
+  } catch {
+    return undefined;
+  }
+}
+
 /**
  * Turns a shim's result into its value, or throws an IpcError. `explain`
- * receives the errno name and returns the words that name the argument.
+ * receives the errno name and returns the words that name the argument and,
+ * for the usual mistakes, what to do; should it throw, the error goes without them.
  */
 export function check<T>(result: T | number, syscall: string, explain: (code: string) => string): T {
   if (typeof result === 'number' && result < 0) {
     const errno = -result;
-    throw ipcError(syscall, errno, explain(errnoName(errno)));
+    throw ipcError(syscall, errno, explainSafely(explain, errnoName(errno)));
   }
   return result as T;
 }
