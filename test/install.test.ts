@@ -31,6 +31,22 @@ function pathWithoutCompilers(dir: string): string {
   return dir;
 }
 
+/**
+ * A copy of the checkout to pack, with its node_modules linked: `prepare`
+ * rebuilds dist/ and removes dist/src for a moment, and the other test files,
+ * which run at the same time, load the checkout's dist/. Timestamps are kept,
+ * so prebuilds newer than the native sources are reused.
+ */
+async function copyOfCheckout(dir: string): Promise<string> {
+  const skip = new Set(['node_modules', 'build', 'dist', '.git']);
+  mkdirSync(dir);
+  // cp -a: fs.cpSync gives directories the time of the copy, which makes every prebuild look stale.
+  const copy = await run('cp', ['-a', ...readdirSync(ROOT).filter((name) => !skip.has(name)).map((name) => join(ROOT, name)), dir]);
+  assertExitedCleanly(copy, 'cp');
+  symlinkSync(join(ROOT, 'node_modules'), join(dir, 'node_modules'));
+  return dir;
+}
+
 const ESM_PROGRAM = `
 import { SharedMemory, struct, int32, char, Mutex, Channel } from 'shmkit';
 const Point = struct({ x: int32, y: int32, label: char(12) });
@@ -88,8 +104,12 @@ describe('the packed package installed where there is no compiler', { timeout: 6
   before(async () => {
     tmp = mkdtempSync(join(tmpdir(), 'shmkit-install-test-'));
     // npm pack builds the prebuilds (prepack) and the library (prepare) as a release would.
-    const pack = await run('npm', ['pack', '--json', '--pack-destination', tmp], { cwd: ROOT, timeoutMs: 400_000 });
+    const checkout = await copyOfCheckout(join(tmp, 'checkout'));
+    const pack = await run('npm', ['pack', '--json', '--pack-destination', tmp], { cwd: checkout, timeoutMs: 400_000 });
     assertExitedCleanly(pack, 'npm pack');
+    // Keep the prebuilds for the next run, as packing in the checkout itself would.
+    const keep = await run('cp', ['-a', join(checkout, 'prebuilds'), ROOT]);
+    assertExitedCleanly(keep, 'cp');
     const [report] = JSON.parse(pack.stdout.slice(pack.stdout.indexOf('[\n'))) as Array<{ filename: string; files: Array<{ path: string }> }>;
     files = report!.files.map((f) => f.path).sort();
     const tarball = join(tmp, report!.filename);
