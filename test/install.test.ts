@@ -69,6 +69,23 @@ shm.detach();
 console.log(JSON.stringify(message));
 `;
 
+/** Uses the public types, declarations included (skipLibCheck is off). */
+const TS_PROGRAM = `
+import { Channel, IPC_PRIVATE, Mutex, SharedMemory, atomic, char, int32, shmat, shmdt, shmget, struct, type Attachment } from 'shmkit';
+const Point = struct({ x: int32, y: int32, label: char(12) });
+const shm: SharedMemory = SharedMemory.create({ size: 4096 });
+const p = Point.view(shm);
+p.x = 3;
+p.label = 'ts';
+atomic(p, 'y').add(1);
+const attachment: Attachment = shmat(shmget(IPC_PRIVATE, 4096, 0o600));
+shmdt(attachment);
+const channel = Channel.create({ capacity: 4096 });
+const received: Promise<Uint8Array> = channel.receiver().recv({ timeoutMs: 10 });
+void received;
+void Mutex.create;
+`;
+
 const CJS_PROGRAM = `
 const { SharedMemory, struct, int32, char, Mutex, Channel } = require('shmkit');
 (async () => {
@@ -147,7 +164,7 @@ describe('the packed package installed where there is no compiler', { timeout: 6
       /^bin\/shmkit\.js$/,
       /^dist\/src\/.+\.(js|d\.ts)$/,
       /^prebuilds\/linux-(x64|arm64)\/shmkit\.glibc\.node$/,
-      /^native\/[a-z_]+\.(cc|h)$/,
+      /^native\/([a-z_]+\.(cc|h)|README\.md)$/,
       /^binding\.gyp$/,
       /^scripts\/install\.js$/,
       /^docs\/[a-z-]+\.md$/,
@@ -194,6 +211,24 @@ describe('the packed package installed where there is no compiler', { timeout: 6
     const result = await run(process.execPath, ['program.cjs'], { cwd: consumer, env });
     assertExitedCleanly(result, 'CommonJS program');
     assert.deepEqual(JSON.parse(result.stdout), { x: 5, y: 12, label: 'cjs' });
+  });
+
+  it('a TypeScript program type-checks against the installed declarations, which hold no @internal member', async () => {
+    const declarations = readdirSync(join(installed, 'dist', 'src'), { recursive: true, encoding: 'utf8' }).filter((f) => f.endsWith('.d.ts'));
+    assert.ok(declarations.includes('index.d.ts'));
+    for (const file of declarations) {
+      assert.doesNotMatch(readFileSync(join(installed, 'dist', 'src', file), 'utf8'), /@internal/, `${file} ships an @internal member`);
+    }
+    writeFileSync(join(consumer, 'program.ts'), TS_PROGRAM);
+    writeFileSync(join(consumer, 'tsconfig.json'), JSON.stringify({
+      compilerOptions: {
+        target: 'ES2022', lib: ['ES2022', 'ESNext.Disposable'], module: 'NodeNext', moduleResolution: 'NodeNext',
+        strict: true, noEmit: true, skipLibCheck: false, types: ['node'], typeRoots: [join(ROOT, 'node_modules', '@types')],
+      },
+      files: ['program.ts'],
+    }));
+    const tsc = await run(process.execPath, [join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', 'tsconfig.json'], { cwd: consumer, env, timeoutMs: 120_000 });
+    assertExitedCleanly(tsc, 'tsc');
   });
 
   it('the shmkit command runs from the installed package, and does not offer the benchmark it lacks', async () => {
