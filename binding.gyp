@@ -9,6 +9,8 @@
         "native/mapping.cc",
         "native/perm.cc",
         "native/sem.cc",
+        "native/msg.cc",
+        "native/waits.cc",
         "native/futex.cc",
         "native/posix.cc",
         "native/sigbus.cc"

@@ -195,8 +195,11 @@ mkdirSync(outDir, { recursive: true });
 writeFileSync(join(outDir, 'latest.json'), `${JSON.stringify(report, null, 2)}\n`);
 writeFileSync(join(outDir, 'latest.md'), renderMarkdown(report));
 writeFileSync(join(outDir, 'latest.svg'), renderSvg(report));
+// A --quick or --smoke run is too short for its ratios to say anything about a target.
+if (scale !== 'full') log(`targets are judged only in full runs (npm run bench); this --${scale} run shows the ratios, not judged:`);
 for (const target of report.targets) {
-  log(`target ${target.met ? 'MET   ' : 'MISSED'} ${target.description}: ${target.ratio === null ? 'n/a' : target.ratio.toFixed(2)} (need ${target.requirement})`);
+  const verdict = scale !== 'full' ? '' : target.met ? 'MET    ' : 'MISSED ';
+  log(`target ${verdict}${target.description}: ${target.ratio === null ? 'n/a' : target.ratio.toFixed(2)} (need ${target.requirement})`);
 }
 log(`wrote ${join(outDir, 'latest.{json,md,svg}')} in ${report.seconds.toFixed(1)} s`);
 
@@ -269,14 +272,16 @@ function renderMarkdown(r: BenchReport): string {
   );
 
   out.push('## Targets', '');
+  const judged = r.scale === 'full';
+  if (!judged) out.push(`Targets are judged only in full runs (\`npm run bench\`): this \`${r.scale}\` run is too short, so its ratios are shown, not judged.`, '');
   out.push(
     table(
       ['', 'target', 'measured', 'ratio', 'required'],
-      r.targets.map((t) => [t.met ? '✅ met' : '❌ missed', t.description, t.measured, t.ratio === null ? '–' : t.ratio.toFixed(2), t.requirement]),
+      r.targets.map((t) => [judged ? (t.met ? '✅ met' : '❌ missed') : 'not judged', t.description, t.measured, t.ratio === null ? '–' : t.ratio.toFixed(2), t.requirement]),
     ),
     '',
   );
-  for (const t of r.targets.filter((t) => t.note)) out.push(`- **${t.met ? 'Note' : 'Missed'}: ${t.description}.** ${t.note}`);
+  for (const t of r.targets.filter((t) => t.note)) out.push(`- **${t.met || !judged ? 'Note' : 'Missed'}: ${t.description}.** ${t.note}`);
   out.push('');
 
   const costs = r.unpinned.costs;
@@ -436,7 +441,10 @@ function renderSvg(r: BenchReport): string {
     y += 30;
   }
   const met = r.targets.filter((t) => t.met).length;
-  parts.push(`<text x="20" y="${y}" font-size="13">Targets met: ${met} of ${r.targets.length} — ${escapeXml(r.targets.map((t) => `${t.id} ${t.met ? '✓' : '✗'}`).join(', '))}</text>`);
+  const verdicts = r.scale === 'full'
+    ? `Targets met: ${met} of ${r.targets.length} — ${r.targets.map((t) => `${t.id} ${t.met ? '✓' : '✗'}`).join(', ')}`
+    : `Targets are judged only in full runs; this ${r.scale} run is not judged`;
+  parts.push(`<text x="20" y="${y}" font-size="13">${escapeXml(verdicts)}</text>`);
   y += 20;
   return `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${y}" viewBox="0 0 ${width} ${y}" font-family="system-ui, sans-serif">\n<rect width="100%" height="100%" fill="white"/>\n${parts.join('\n')}\n</svg>\n`;
 }

@@ -1,6 +1,6 @@
 // A server and worker processes sharing one Channel: every worker sends its
-// results, the server receives them all in one loop. Run:
-//   node dist/examples/channel-workers.js
+// results, the server receives them all in one loop.
+// Run: node dist/examples/channel-workers.js
 // The channel's segment is created with autoRemove, so nothing is left
 // behind, even if a process is killed.
 import { fork } from 'node:child_process';

@@ -1,5 +1,6 @@
 // Seed scenario 1: create a segment big enough for `struct st_pid` at a fixed key.
-// Run: node dist/examples/create.js        (then look at it with `ipcs -m`)
+// The segment stays after this program exits: look at it with ipcs -m, remove it with delete.js.
+// Run: node dist/examples/create.js && ipcs -m && node dist/examples/delete.js
 import { IPC_CREAT, shmget } from 'shmkit';
 import { ST_PID_SIZE, exampleKey } from './st-pid.js';
 

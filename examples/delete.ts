@@ -1,5 +1,6 @@
 // Seed scenario 4: delete the segment with shmctl(IPC_RMID).
-// Run: node dist/examples/delete.js
+// It removes what create.js made, so create it first:
+// Run: node dist/examples/create.js && node dist/examples/delete.js
 import { IPC_RMID, shmctl, shmget } from 'shmkit';
 import { exampleKey } from './st-pid.js';
 

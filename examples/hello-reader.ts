@@ -1,6 +1,8 @@
 // Seed scenario 6b: process B finds the same segment through the same ftok
 // key, reads the string, and removes the segment.
-// Run: node dist/examples/hello-reader.js [PATH]
+// It needs the segment hello-writer.js leaves (both take the key file as
+// an optional PATH, /tmp/shm by default):
+// Run: node dist/examples/hello-writer.js && node dist/examples/hello-reader.js
 import { IPC_RMID, SHM_RDONLY, ftok, shmat, shmctl, shmdt, shmget } from 'shmkit';
 
 const path = process.argv[2] ?? '/tmp/shm';

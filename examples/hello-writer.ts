@@ -1,6 +1,8 @@
 // Seed scenario 6a: process A derives a key from a file with ftok, creates a
 // 128-byte segment exclusively and writes "Hello World" into it, then exits.
-// Run: node dist/examples/hello-writer.js [PATH]   (PATH defaults to /tmp/shm, created if missing)
+// PATH (default /tmp/shm, created if missing) names the key file. The segment
+// stays for hello-reader.js, which removes it:
+// Run: node dist/examples/hello-writer.js && node dist/examples/hello-reader.js
 import { closeSync, openSync } from 'node:fs';
 import { IPC_CREAT, IPC_EXCL, ftok, shmat, shmdt, shmget } from 'shmkit';
 

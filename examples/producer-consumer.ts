@@ -5,7 +5,8 @@
 // consumer waits on it). This program is the producer; it starts its own
 // consumer process, and leaves nothing behind when it ends.
 //
-// Run: node dist/examples/producer-consumer.js [records]
+// Run: node dist/examples/producer-consumer.js
+// (an optional argument gives the number of records)
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { fileURLToPath } from 'node:url';

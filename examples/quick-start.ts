@@ -1,4 +1,5 @@
-// The README's quick start, as a program. Run: node dist/examples/quick-start.js
+// The README's quick start, as a program.
+// Run: node dist/examples/quick-start.js
 import { SharedMemory } from 'shmkit';
 import { exampleKey } from './st-pid.js';
 

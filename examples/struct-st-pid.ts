@@ -8,6 +8,8 @@
 // later run, or the C version of this program, sees what this one wrote).
 //
 //   node dist/examples/struct-st-pid.js NAME [--keep] [--key=0x5005]
+//
+// Run: node dist/examples/struct-st-pid.js alice
 import { char, int32, SharedMemory, struct } from 'shmkit';
 
 const StPid = struct({ pid: int32, name: char(51) });

@@ -1,4 +1,4 @@
-#include "shim.h"
+#include "waits.h"
 
 namespace shmkit {
 
@@ -6,7 +6,9 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   InitConstants(env, exports);
   InitShm(env, exports);
   InitMapping(env, exports);
-  InitSem(env, exports);
+  WaitsHolder* waits = InitWaits(env, exports);
+  InitSem(env, exports, waits);
+  InitMsg(env, exports, waits);
   InitFutex(env, exports);
   InitPosix(env, exports);
   return exports;

@@ -5,6 +5,7 @@
 #endif
 #include "shim.h"
 #include <sys/ipc.h>
+#include <sys/msg.h>
 #include <sys/sem.h>
 #include <sys/shm.h>
 #include <unistd.h>
@@ -46,6 +47,12 @@ void InitConstants(Napi::Env env, Napi::Object exports) {
   SHMKIT_CONSTANT(SEM_INFO);
   SHMKIT_CONSTANT(SEM_STAT);
   SHMKIT_CONSTANT(SEM_STAT_ANY);
+  SHMKIT_CONSTANT(MSG_NOERROR);
+  SHMKIT_CONSTANT(MSG_EXCEPT);
+  SHMKIT_CONSTANT(MSG_COPY);
+  SHMKIT_CONSTANT(MSG_INFO);
+  SHMKIT_CONSTANT(MSG_STAT);
+  SHMKIT_CONSTANT(MSG_STAT_ANY);
 #undef SHMKIT_CONSTANT
   c.Set("PAGE_SIZE", Napi::Number::New(env, static_cast<double>(sysconf(_SC_PAGESIZE))));
   c.Set("SHMLBA", Napi::Number::New(env, static_cast<double>(SHMLBA)));

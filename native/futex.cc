@@ -110,7 +110,17 @@ void* ThreadMain(void* arg) {
     if (w->quit) break;
     if (w->finalized) continue;
     w->tsfn.NonBlockingCall([result](Napi::Env env, Napi::Function callback) {
-      callback.Call({Napi::Number::New(env, result)});
+      // At environment teardown (a result queued after the waiter was closed)
+      // JavaScript can no longer run and the call fails; node-addon-api would
+      // turn that failure into a throw, which then fails too: a fatal error.
+      // The raw calls drop a result nobody can take; an exception the callback
+      // throws stays pending and Node reports it as before.
+      if (env == nullptr || callback.IsEmpty()) return;
+      napi_value arg;
+      if (napi_create_int32(env, result, &arg) != napi_ok) return;
+      napi_value recv;
+      if (napi_get_undefined(env, &recv) != napi_ok) return;
+      napi_call_function(env, recv, callback, 1, &arg, nullptr);
     });
   }
   // Under the lock: the finalizer takes it too, so the function is released

@@ -4,6 +4,7 @@
 #include <napi.h>
 #include <cerrno>
 #include <cstdint>
+#include <memory>
 
 struct ipc_perm;  // <sys/ipc.h>, included where its fields are read
 
@@ -27,7 +28,9 @@ void InitShm(Napi::Env env, Napi::Object exports);
 // struct ipc_perm's fields, with their C names but __key/__seq as key/seq.
 Napi::Object PermObject(Napi::Env env, const ::ipc_perm& perm);
 void InitConstants(Napi::Env env, Napi::Object exports);
-void InitSem(Napi::Env env, Napi::Object exports);
+struct EnvWaits;  // native/waits.cc
+void InitSem(Napi::Env env, Napi::Object exports, std::shared_ptr<EnvWaits>* waits);
+void InitMsg(Napi::Env env, Napi::Object exports, std::shared_ptr<EnvWaits>* waits);
 void InitFutex(Napi::Env env, Napi::Object exports);
 
 // What a mapping maps: a System V segment (shmat) or a file descriptor (mmap).

@@ -10,7 +10,7 @@ import { Channel, ChannelError } from '../src/index.js';
 import * as F from '../src/channel/format.js';
 import { assertNoLeaks } from './helpers/ipc.js';
 import { assertExitedCleanly, lastJson, SHMKIT } from './helpers/processes.js';
-import { runNodeInPrivateIpc } from './helpers/shm.js';
+import { noPrivateIpc, runNodeInPrivateIpc } from './helpers/shm.js';
 
 assertNoLeaks();
 
@@ -92,7 +92,7 @@ describe('Channel with peers that misbehave', { timeout: 60_000 }, () => {
     });
   }
 
-  it('channels dropped without detach() are collected: their threads end, their places and segments go', async () => {
+  it('channels dropped without detach() are collected: their threads end, their places and segments go', { skip: noPrivateIpc }, async () => {
     const result = await runNodeInPrivateIpc(
       `
       import { Channel, shmctl, SHM_INFO } from 'SHMKIT';
@@ -125,7 +125,7 @@ describe('Channel with peers that misbehave', { timeout: 60_000 }, () => {
     assert.equal(after.segments, before.segments, 'every dropped channel’s segment went');
   });
 
-  it('a channel dropped without detach() gives its receiver place and sender entries back once collected', async () => {
+  it('a channel dropped without detach() gives its receiver place and sender entries back once collected', { skip: noPrivateIpc }, async () => {
     const result = await runNodeInPrivateIpc(
       `
       import { Channel } from 'SHMKIT';

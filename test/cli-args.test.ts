@@ -6,12 +6,13 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { BIN, run } from './helpers/processes.js';
+import { noPrivateIpc } from './helpers/shm.js';
 
 function shmkitInPrivateIpc(args: readonly string[]) {
   return run('unshare', ['--ipc', process.execPath, BIN, ...args], { timeoutMs: 30_000 });
 }
 
-describe('negative numbers as option values', () => {
+describe('negative numbers as option values', { skip: noPrivateIpc }, () => {
   it('--length -5 and --offset -0x10 (and =-5) are out of range, named, before the segment is looked up', async () => {
     for (const args of [['dump', '0', '--length', '-5'], ['cat', '0', '--offset', '-0x10'], ['dump', '0', '--length=-5'], ['write', '0', '--offset', '-1K']]) {
       const r = await shmkitInPrivateIpc(args);

@@ -283,9 +283,9 @@ describe('shmkit ls, stat, limits, usage and rm in a private IPC namespace', { s
     assert.doesNotMatch(narrow[0]!, /lpid/);
   });
 
-  it('ls -a --json has both kinds, ls --json only segments', () => {
+  it('ls -a --json has every kind (as ipcs -a), ls --json only segments', () => {
     assert.deepEqual(Object.keys(json<object>('ls')), ['segments']);
-    assert.deepEqual(Object.keys(json<object>('ls-all')), ['segments', 'semaphores']);
+    assert.deepEqual(Object.keys(json<object>('ls-all')), ['segments', 'semaphores', 'queues']);
   });
 
   it('ls -s --json lists every semaphore set ipcs -s lists, with the same columns', () => {

@@ -21,7 +21,7 @@ a.write(0, 'x');
 const b = PosixSharedMemory.create({ name: '/beta', size: 100 });
 writeFileSync('/dev/shm/sem.gamma', Buffer.alloc(32));
 const cli = (...args) => execFileSync(process.execPath, [${JSON.stringify(BIN)}, ...args], { encoding: 'utf8', env: { ...process.env, COLUMNS: '120', NO_COLOR: '1' } });
-const out = { table: cli('ls', '-p'), json: JSON.parse(cli('ls', '-p', '--json')), all: JSON.parse(cli('ls', '-a', '-p', '--json')), plain: JSON.parse(cli('ls', '--json')) };
+const out = { table: cli('ls', '-p'), json: JSON.parse(cli('ls', '-p', '--json')), all: JSON.parse(cli('ls', '-a', '-p', '--json')), queues: JSON.parse(cli('ls', '-q', '-p', '--json')), plain: JSON.parse(cli('ls', '--json')) };
 a.detach(); b.detach();
 console.log(JSON.stringify(out));
 `;
@@ -30,6 +30,7 @@ interface Scenario {
   table: string;
   json: { posix: PosixRow[] };
   all: Record<string, unknown[]>;
+  queues: Record<string, unknown[]>;
   plain: Record<string, unknown[]>;
 }
 
@@ -64,8 +65,10 @@ describe('shmkit ls -p', () => {
   });
 
   it('-p adds the posix kind to the others asked for, and plain ls does not list it', () => {
-    assert.deepEqual(Object.keys(out.all), ['segments', 'semaphores', 'posix']);
+    assert.deepEqual(Object.keys(out.all), ['segments', 'semaphores', 'queues', 'posix']);
     assert.equal(out.all.posix!.length, 2);
+    assert.deepEqual(Object.keys(out.queues), ['queues', 'posix']);
+    assert.equal(out.queues.posix!.length, 2);
     assert.deepEqual(Object.keys(out.plain), ['segments']);
   });
 });

@@ -1,12 +1,15 @@
 // IpcError can be made by a program too (to wrap its own failures in the
 // same shape): with an errno number of either sign or an errno name. Wrong
 // arguments are a TypeError or RangeError naming the argument, not a
-// message from deep inside the addon.
+// message from deep inside the addon. Its errno is negative, as in Node's
+// own system errors; cErrno is C's positive one.
 import assert from 'node:assert/strict';
 import { constants as os } from 'node:os';
 import { getSystemErrorName } from 'node:util';
 import { describe, it } from 'node:test';
-import { IpcError } from '../src/index.js';
+import { statSync } from 'node:fs';
+import { ftok, IpcError, shmget } from '../src/index.js';
+import { uniqueKey } from './helpers/ipc.js';
 import { thrown } from './helpers/shm.js';
 
 describe('new IpcError', () => {
@@ -18,8 +21,9 @@ describe('new IpcError', () => {
       assert.ok(e instanceof Error);
       assert.equal(e.name, 'IpcError');
       assert.equal(e.code, 'EEXIST');
-      assert.equal(e.errno, os.errno.EEXIST);
-      assert.equal(getSystemErrorName(-e.errno), 'EEXIST');
+      assert.equal(e.errno, -os.errno.EEXIST, "negative, as in Node's system errors");
+      assert.equal(getSystemErrorName(e.errno), 'EEXIST');
+      assert.equal(e.cErrno, os.errno.EEXIST, 'positive, as in C');
       assert.equal(e.syscall, 'shmget');
       assert.equal(e.message, 'shmget: EEXIST (File exists): key 0x1234');
     }
@@ -43,5 +47,29 @@ describe('new IpcError', () => {
       assert.equal(error.code, code, error.message);
       assert.match(error.message, message);
     }
+  });
+});
+
+describe("IpcError's errno, as Node's system errors have it", () => {
+  it("a failed call's errno is negative, the same number Node's fs gives for the same mistake, and getSystemErrorName reads it", () => {
+    const missing = '/nonexistent-shmkit-errno-test/file';
+    const fsError = thrown(() => statSync(missing)) as NodeJS.ErrnoException;
+    const ipc = thrown(() => ftok(missing, 1)) as IpcError;
+    assert.ok(ipc instanceof IpcError);
+    assert.equal(ipc.code, 'ENOENT');
+    assert.equal(ipc.errno, fsError.errno, 'the same sign and number as fs.statSync');
+    assert.equal(ipc.errno, -os.errno.ENOENT);
+    assert.equal(getSystemErrorName(ipc.errno), 'ENOENT');
+    assert.equal(ipc.cErrno, os.errno.ENOENT);
+
+    const fromShmget = thrown(() => shmget(uniqueKey(), 1, 0)) as IpcError; // no IPC_CREAT: ENOENT, nothing made
+    assert.equal(getSystemErrorName(fromShmget.errno), fromShmget.code);
+  });
+
+  it('cErrno is a getter, not an own property: logged or serialized, the error shows errno as Node does', () => {
+    const error = new IpcError('semop', 'EIDRM');
+    assert.equal(error.cErrno, os.errno.EIDRM);
+    assert.ok(!Object.keys(error).includes('cErrno'));
+    assert.equal(JSON.parse(JSON.stringify(error)).errno, -os.errno.EIDRM);
   });
 });

@@ -31,6 +31,24 @@ function pathWithoutCompilers(dir: string): string {
   return dir;
 }
 
+/**
+ * A copy of the checkout to pack, with its node_modules linked: `prepare`
+ * rebuilds dist/ and removes dist/src for a moment, and the other test files,
+ * which run at the same time, load the checkout's dist/. Tests, benchmarks
+ * and examples stay out: the package holds none of them, and `prepare` need
+ * not compile them. Timestamps are kept, so prebuilds newer than the native
+ * sources are reused.
+ */
+async function copyOfCheckout(dir: string): Promise<string> {
+  const skip = new Set(['node_modules', 'build', 'dist', '.git', 'test', 'bench', 'examples']);
+  mkdirSync(dir);
+  // cp -a: fs.cpSync gives directories the time of the copy, which makes every prebuild look stale.
+  const copy = await run('cp', ['-a', ...readdirSync(ROOT).filter((name) => !skip.has(name)).map((name) => join(ROOT, name)), dir]);
+  assertExitedCleanly(copy, 'cp');
+  symlinkSync(join(ROOT, 'node_modules'), join(dir, 'node_modules'));
+  return dir;
+}
+
 const ESM_PROGRAM = `
 import { SharedMemory, struct, int32, char, Mutex, Channel } from 'shmkit';
 const Point = struct({ x: int32, y: int32, label: char(12) });
@@ -88,8 +106,12 @@ describe('the packed package installed where there is no compiler', { timeout: 6
   before(async () => {
     tmp = mkdtempSync(join(tmpdir(), 'shmkit-install-test-'));
     // npm pack builds the prebuilds (prepack) and the library (prepare) as a release would.
-    const pack = await run('npm', ['pack', '--json', '--pack-destination', tmp], { cwd: ROOT, timeoutMs: 400_000 });
+    const checkout = await copyOfCheckout(join(tmp, 'checkout'));
+    const pack = await run('npm', ['pack', '--json', '--pack-destination', tmp], { cwd: checkout, env: { ...process.env, JOBS: 'max' }, timeoutMs: 400_000 });
     assertExitedCleanly(pack, 'npm pack');
+    // Keep the prebuilds for the next run, as packing in the checkout itself
+    // would; only a cache, so a checkout this user cannot write keeps none.
+    await run('cp', ['-a', join(checkout, 'prebuilds'), ROOT]);
     const [report] = JSON.parse(pack.stdout.slice(pack.stdout.indexOf('[\n'))) as Array<{ filename: string; files: Array<{ path: string }> }>;
     files = report!.files.map((f) => f.path).sort();
     const tarball = join(tmp, report!.filename);
@@ -127,7 +149,7 @@ describe('the packed package installed where there is no compiler', { timeout: 6
       /^bin\/shmkit\.js$/,
       /^dist\/src\/.+\.(js|d\.ts)$/,
       /^prebuilds\/linux-(x64|arm64)\/shmkit\.glibc\.node$/,
-      /^native\/[a-z_]+\.(cc|h)$/,
+      /^native\/([a-z_]+\.(cc|h)|README\.md)$/,
       /^binding\.gyp$/,
       /^scripts\/install\.js$/,
       /^docs\/[a-z-]+\.md$/,
@@ -207,7 +229,8 @@ describe('the packed package installed where there is no compiler', { timeout: 6
     assert.ok(!existsSync(join(installed, 'prebuilds')));
     // Node's headers from the machine when it has them, as .ci/run does: node-gyp downloads nothing.
     const headers = existsSync('/usr/include/node') && !process.env.npm_config_nodedir ? { npm_config_nodedir: '/usr' } : {};
-    const result = await run('npm', ['rebuild', 'shmkit', '--foreground-scripts'], { cwd: consumer, env: { ...process.env, ...headers }, timeoutMs: 300_000 });
+    // JOBS: node-gyp compiles the sources in parallel (the test waits on this step longest).
+    const result = await run('npm', ['rebuild', 'shmkit', '--foreground-scripts'], { cwd: consumer, env: { ...process.env, ...headers, JOBS: 'max' }, timeoutMs: 300_000 });
     assertExitedCleanly(result, 'npm rebuild');
     assert.doesNotMatch(result.stdout + result.stderr, /gyp/i);
     assert.ok(existsSync(join(installed, 'build', 'Release', 'shmkit.node')), 'the addon was compiled');

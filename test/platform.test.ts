@@ -1,7 +1,7 @@
 // shmkit refuses to load where System V IPC as it uses it is missing, with a clear message.
 import assert from 'node:assert/strict';
 import { it } from 'node:test';
-import { assertSupportedPlatform } from '../src/platform.js';
+import { assertSupportedPlatform } from '../src/core/platform.js';
 
 it('other operating systems get a clear error naming the platform', () => {
   for (const platform of ['darwin', 'win32', 'freebsd']) {

@@ -3,7 +3,9 @@
 // shm_open + mmap), with C's errors, safe defaults and struct views.
 import assert from 'node:assert/strict';
 import { closeSync, fstatSync, ftruncateSync, openSync } from 'node:fs';
+import { constants as os } from 'node:os';
 import { describe, it } from 'node:test';
+import { getSystemErrorName } from 'node:util';
 import {
   IpcError, MAP_PRIVATE, MAP_SHARED, Mapping, O_CREAT, O_EXCL, O_RDONLY, O_RDWR, PROT_READ, PROT_WRITE, PosixSharedMemory, StateError,
   char, float64, int32, mmap, munmap, shm_open, shm_unlink, struct,
@@ -172,15 +174,21 @@ describe('PosixSharedMemory across Node processes', () => {
         import { PosixSharedMemory } from 'SHMKIT';
         ${BECOME_NOBODY}
         const out = {};
-        try { PosixSharedMemory.open({ name: process.argv[1] }); } catch (e) { out.denied = [e.code, e.syscall, e.message.includes(process.argv[1])]; }
+        try { PosixSharedMemory.open({ name: process.argv[1] }); } catch (e) { out.denied = [e.code, e.syscall, e.message.includes(process.argv[1])]; out.deniedMessage = e.message; }
         const ro = PosixSharedMemory.open({ name: process.argv[2], readOnly: true });
         out.readable = ro.size;
         ro.detach();
-        try { PosixSharedMemory.open({ name: process.argv[2] }); } catch (e) { out.writeDenied = e.code; }
+        try { PosixSharedMemory.open({ name: process.argv[2] }); } catch (e) { out.writeDenied = e.code; out.writeDeniedMessage = e.message; }
         console.log(JSON.stringify(out));
       `, [name, open]);
       assertExitedCleanly(result, 'child as nobody');
-      assert.deepEqual(lastJson(result), { denied: ['EACCES', 'shm_open', true], readable: 4096, writeDenied: 'EACCES' });
+      const { deniedMessage, writeDeniedMessage, ...out } = lastJson<Record<string, unknown>>(result);
+      assert.deepEqual(out, { denied: ['EACCES', 'shm_open', true], readable: 4096, writeDenied: 'EACCES' });
+      // The hint gives the facts: owner, mode, who the child is, which bits apply; read-only access where reading is allowed.
+      const owner = `owned by uid ${process.geteuid!()} \\(gid ${process.getegid!()}\\)`;
+      assert.match(String(deniedMessage), new RegExp(`${owner} with mode 0600; this process is euid 65534 \\(egid 65534\\), so the other bits apply and grant nothing: run as its owner`));
+      assert.doesNotMatch(String(deniedMessage), /open it read-only/);
+      assert.match(String(writeDeniedMessage), /with mode 0644; .*the other bits apply and grant read only: .*; or open it read-only \(O_RDONLY; readOnly: true\)/);
     } finally {
       unlinkQuietly(name);
       unlinkQuietly(open);
@@ -198,11 +206,16 @@ describe('PosixSharedMemory errors', () => {
       assert.equal(exists.code, 'EEXIST');
       assert.equal(exists.syscall, 'shm_open');
       assert.match(exists.message, new RegExp(`shm_open: EEXIST .*${name}`));
+      assert.ok(exists.message.includes(`open it instead (PosixSharedMemory.open or PosixSharedMemory.openOrCreate({ name: '${name}', size }))`), exists.message);
+      assert.ok(exists.message.includes(`PosixSharedMemory.unlink('${name}'), or rm /dev/shm${name}`), exists.message);
       assert.equal(shm.size, 100, 'the existing object is untouched');
       shm.unlink();
       const missing = thrown(() => PosixSharedMemory.open({ name })) as IpcError;
       assert.equal(missing.code, 'ENOENT');
-      assert.equal(missing.errno, 2);
+      assert.equal(missing.errno, -os.errno.ENOENT, "negative, as in Node's system errors");
+      assert.equal(missing.cErrno, os.errno.ENOENT);
+      assert.equal(getSystemErrorName(missing.errno), 'ENOENT');
+      assert.match(missing.message, new RegExp(`^shm_open: ENOENT .*nothing has created ${name} in /dev/shm .*PosixSharedMemory\\.openOrCreate`));
       assert.equal((thrown(() => PosixSharedMemory.unlink(name)) as IpcError).code, 'ENOENT');
       assert.equal((thrown(() => shm.unlink()) as IpcError).code, 'ENOENT');
     } finally {
@@ -318,10 +331,13 @@ describe('C-faithful shm_open, mmap, munmap, shm_unlink', () => {
         closeSync(ro);
       }
       const closed = fd + 1000;
-      assert.throws(() => fstatSync(closed));
+      const fsError = thrown(() => fstatSync(closed)) as NodeJS.ErrnoException;
       const badf = thrown(() => mmap(null, 4096, PROT_READ, MAP_SHARED, closed, 0)) as IpcError;
+      assert.ok(badf instanceof IpcError);
       assert.equal(badf.code, 'EBADF');
       assert.equal(badf.syscall, 'mmap');
+      assert.equal(badf.errno, fsError.errno, "the fs error's own errno, negative as Node has it");
+      assert.equal(badf.errno, -os.errno.EBADF);
     } finally {
       closeSync(fd);
       shm_unlink(name);

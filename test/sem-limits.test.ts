@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { assertNoLeaks } from './helpers/ipc.js';
 import { assertExitedCleanly, lastJson } from './helpers/processes.js';
-import { runNodeInPrivateIpc } from './helpers/shm.js';
+import { noPrivateIpc, runNodeInPrivateIpc } from './helpers/shm.js';
 
 assertNoLeaks();
 
@@ -29,7 +29,7 @@ const REPORT = `
 interface Report { what: string; threw?: false; name?: string; code?: string; message?: string }
 
 describe('sizes beyond the limits', () => {
-  it('SemaphoreSet.create with count 2^31-1 or 1e8 throws RangeError naming options.count and SEMMSL, at once', async () => {
+  it('SemaphoreSet.create with count 2^31-1 or 1e8 throws RangeError naming options.count and SEMMSL, at once', { skip: noPrivateIpc }, async () => {
     const result = await runNodeInPrivateIpc(`
       import { SemaphoreSet, semctl, IPC_INFO } from 'SHMKIT';
       ${REPORT}
@@ -54,7 +54,7 @@ describe('sizes beyond the limits', () => {
     }
   });
 
-  it('with SEMMSL raised to 2^31-1, a set beyond 65,536 semaphores (the reach of the 16-bit sem_num) is refused the same way', async () => {
+  it('with SEMMSL raised to 2^31-1, a set beyond 65,536 semaphores (the reach of the 16-bit sem_num) is refused the same way', { skip: noPrivateIpc }, async () => {
     const result = await runNodeInPrivateIpc(`
       import { writeFileSync, readFileSync } from 'node:fs';
       import { SemaphoreSet } from 'SHMKIT';
@@ -71,7 +71,7 @@ describe('sizes beyond the limits', () => {
     assert.match(e?.message ?? '', /"options\.count".*<= 65536 \(sem_num is 16-bit\)/);
   });
 
-  it('SETALL with an array-like of length 2^32-1, and semop with a sparse array of 2^32-1 operations, fail at once', async () => {
+  it('SETALL with an array-like of length 2^32-1, and semop with a sparse array of 2^32-1 operations, fail at once', { skip: noPrivateIpc }, async () => {
     const result = await runNodeInPrivateIpc(`
       import { GETVAL, IPC_CREAT, IPC_PRIVATE, IPC_RMID, SETALL, semctl, semget, semop, semtimedop, SemaphoreSet } from 'SHMKIT';
       ${REPORT}

@@ -8,8 +8,8 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { GETNCNT, IpcError, SemaphoreSet, Semaphore, semctl } from '../src/index.js';
-import { MAX_WAIT_THREADS } from '../src/wait-threads.js';
-import { pendingWaitStats } from '../src/wait-queue.js';
+import { MAX_WAIT_THREADS } from '../src/sysv/wait-threads.js';
+import { pendingWaitStats } from '../src/sem/wait-queue.js';
 import { assertNoLeaks, removeSetsAfterEach } from './helpers/ipc.js';
 import { assertExitedCleanly, lastJson, runNode } from './helpers/processes.js';
 import { waitFor } from './helpers/shm.js';
@@ -19,7 +19,7 @@ assertNoLeaks();
 const made = removeSetsAfterEach();
 
 /** Where the children find the internal counters. */
-const WAIT_THREADS = new URL('../src/wait-threads.js', import.meta.url).href;
+const WAIT_THREADS = new URL('../src/sysv/wait-threads.js', import.meta.url).href;
 
 function newSemaphore(initial = 0): Semaphore {
   const sem = Semaphore.create({ initial });

@@ -13,7 +13,7 @@ import { GETNCNT, GETZCNT, IPC_NOWAIT, IpcError, SEM_UNDO, SemaphoreSet, semctl 
 import { assertNoLeaks, removeSetsAfterEach } from './helpers/ipc.js';
 import { assertExitedCleanly, lastJson, runNode } from './helpers/processes.js';
 import { waitFor } from './helpers/shm.js';
-import { pendingWaitStats } from '../src/wait-queue.js';
+import { pendingWaitStats } from '../src/sem/wait-queue.js';
 
 assertNoLeaks();
 

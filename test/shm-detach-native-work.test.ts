@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { assertNoLeaks } from './helpers/ipc.js';
 import { assertExitedCleanly, lastJson } from './helpers/processes.js';
-import { runNodeInPrivateIpc } from './helpers/shm.js';
+import { noPrivateIpc, runNodeInPrivateIpc } from './helpers/shm.js';
 
 assertNoLeaks();
 
@@ -25,7 +25,7 @@ const mapped = (address) => readFileSync('/proc/self/maps', 'utf8').split('\\n')
 const settle = async (done) => { for (let i = 0; i < 200 && !done(); i++) { gc(); await new Promise((r) => setTimeout(r, 10)); } };
 `;
 
-describe('shmdt while native work still uses the buffer', () => {
+describe('shmdt while native work still uses the buffer', { skip: noPrivateIpc }, () => {
   it('crypto.randomFill then detach(): the fill completes into throwaway memory, the process lives, other segments are untouched', async () => {
     const r = await inChild<{ rounds: number; filled: number; other: boolean; nattch: number[]; used: number }>(
       'randomFill child',

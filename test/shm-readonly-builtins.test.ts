@@ -11,7 +11,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { assertNoLeaks } from './helpers/ipc.js';
 import { assertExitedCleanly, lastJson } from './helpers/processes.js';
-import { runNodeInPrivateIpc } from './helpers/shm.js';
+import { noPrivateIpc, runNodeInPrivateIpc } from './helpers/shm.js';
 
 assertNoLeaks();
 
@@ -160,7 +160,7 @@ log(stringify({ patched, kept: kept.length, leaks, control, outcomes, readAfter:
 `;
 
 describe('read-only attachments and patched built-ins', () => {
-  it('no patched method, getter or constructor lookup ever receives a read-only attachment\'s memory, and the process survives', async () => {
+  it('no patched method, getter or constructor lookup ever receives a read-only attachment\'s memory, and the process survives', { skip: noPrivateIpc }, async () => {
     const result = await runNodeInPrivateIpc(CHILD, [], { timeoutMs: 60_000 });
     assertExitedCleanly(result, 'patched built-ins child');
     const r = lastJson<{ patched: number; kept: number; leaks: string[]; control: number; outcomes: Record<string, string>; readAfter: number[]; used: number }>(result);

@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { assertNoLeaks } from './helpers/ipc.js';
 import { assertExitedCleanly, lastJson } from './helpers/processes.js';
-import { runNodeInPrivateIpc } from './helpers/shm.js';
+import { noPrivateIpc, runNodeInPrivateIpc } from './helpers/shm.js';
 
 assertNoLeaks();
 
@@ -51,7 +51,7 @@ console.log(JSON.stringify(out));
 `;
 
 describe('explicit shmat addresses near the stack', () => {
-  it("an address in the room below the main thread's stack is a RangeError naming shmaddr, and deep recursion stays a RangeError", async () => {
+  it("an address in the room below the main thread's stack is a RangeError naming shmaddr, and deep recursion stays a RangeError", { skip: noPrivateIpc }, async () => {
     const result = await runNodeInPrivateIpc(CHILD, [], { timeoutMs: 60_000 });
     assertExitedCleanly(result, 'stack child');
     const r = lastJson<Record<string, unknown>>(result);

@@ -1,9 +1,10 @@
 // Channel: a ring of variable-length messages in one shared-memory segment,
 // for any number of senders and one receiver, in any processes (and C
 // programs that follow docs/channel-format.md).
-import { SharedMemory } from '../shared-memory.js';
-import { invalidType, validateInteger, validateObject } from '../validate.js';
-import { ChannelError } from './errors.js';
+import { SharedMemory } from '../shm/shared-memory.js';
+import { invalidType } from '../core/errors.js';
+import { validateInteger, validateObject } from '../core/validate.js';
+import { channelError } from '../core/errors.js';
 import * as F from './format.js';
 import { threadLiveness } from './liveness.js';
 import { Ring } from './ring.js';
@@ -188,7 +189,7 @@ export class Channel implements Disposable {
   static #readHeader(shm: SharedMemory): [number, F.WaitMode] {
     const what = `Channel.open: segment ${shm.id}`;
     if (shm.size < F.HEADER_SIZE) {
-      throw new ChannelError('ERR_CHANNEL_FORMAT', `${what} is not a shmkit channel (${shm.size} bytes, smaller than a channel header)`);
+      throw channelError('ERR_CHANNEL_FORMAT', `${what} is not a shmkit channel (${shm.size} bytes, smaller than a channel header)`);
     }
     const i32 = new Int32Array(shm.buffer, 0, F.HEADER_SIZE >> 2);
     // Its creator may still be writing the header (the magic comes last).
@@ -196,7 +197,7 @@ export class Channel implements Disposable {
     for (let i = 0; i < 100 && Atomics.load(i32, F.OFF_MAGIC >> 2) === 0; i++) Atomics.wait(pause, 0, 0, 1);
     const magic = Atomics.load(i32, F.OFF_MAGIC >> 2) >>> 0;
     if (magic !== F.MAGIC) {
-      throw new ChannelError(
+      throw channelError(
         'ERR_CHANNEL_FORMAT',
         `${what} is not a shmkit channel (magic 0x${magic.toString(16)}, expected 0x${F.MAGIC.toString(16)})`,
       );
@@ -207,7 +208,7 @@ export class Channel implements Disposable {
         version < F.VERSION
           ? ': it was made by an older shmkit; create the channel again with this one (docs/channel-format.md lists the changes)'
           : ': it was made by a newer shmkit; open it with that version';
-      throw new ChannelError(
+      throw channelError(
         'ERR_CHANNEL_FORMAT',
         `${what} is a channel of format version ${version}; this shmkit reads version ${F.VERSION} only${hint}`,
       );
@@ -222,7 +223,7 @@ export class Channel implements Disposable {
       F.HEADER_SIZE + capacity <= shm.size &&
       i32[F.OFF_MAX_SENDERS >> 2] === F.MAX_SENDERS;
     if (!valid) {
-      throw new ChannelError('ERR_CHANNEL_FORMAT', `${what} has a corrupt channel header (capacity ${capacity}, header ${headerSize})`);
+      throw channelError('ERR_CHANNEL_FORMAT', `${what} has a corrupt channel header (capacity ${capacity}, header ${headerSize})`);
     }
     return [capacity, F.WAIT_MODES[i32[F.OFF_WAIT_MODE >> 2]!] ?? 'adaptive'];
   }
@@ -233,7 +234,7 @@ export class Channel implements Disposable {
   }
 
   #assertAttached(what: string): void {
-    if (this.#shm.detached) throw new ChannelError('ERR_CHANNEL_CLOSED', `${what}: the channel is detached`);
+    if (this.#shm.detached) throw channelError('ERR_CHANNEL_CLOSED', `${what}: the channel is detached`);
   }
 
   /**
@@ -242,9 +243,9 @@ export class Channel implements Disposable {
    */
   sender(): Sender {
     this.#assertAttached('sender');
-    if (this.#ring.closed) throw new ChannelError('ERR_CHANNEL_CLOSED', 'sender: the channel is closed');
+    if (this.#ring.closed) throw channelError('ERR_CHANNEL_CLOSED', 'sender: the channel is closed');
     const writer = this.#ring.registerSender();
-    if (writer === 0) throw new ChannelError('ERR_CHANNEL_BUSY', `sender: the channel has ${F.MAX_SENDERS} live senders already`);
+    if (writer === 0) throw channelError('ERR_CHANNEL_BUSY', `sender: the channel has ${F.MAX_SENDERS} live senders already`);
     const sender = new Sender(this.#ring, writer, this.#hooks);
     this.#endpoints.add(sender);
     this.#registrations.writers.add(writer);
@@ -261,7 +262,7 @@ export class Channel implements Disposable {
     const owner = this.#ring.registerReceiver();
     if (owner !== 0) {
       const who = owner > 0 ? `process ${owner} (a pid as its own PID namespace sees it)` : 'a live process';
-      throw new ChannelError('ERR_CHANNEL_BUSY', `receiver: ${who} is the channel's receiver already`);
+      throw channelError('ERR_CHANNEL_BUSY', `receiver: ${who} is the channel's receiver already`);
     }
     const receiver = new Receiver(this.#ring, this.#hooks);
     this.#endpoints.add(receiver);

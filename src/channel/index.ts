@@ -5,6 +5,6 @@ export { Sender } from './sender.js';
 export type { MessageData, ChannelWaitOptions } from './sender.js';
 export { Receiver } from './receiver.js';
 export type { ReceivedView } from './receiver.js';
-export { ChannelError } from './errors.js';
-export type { ChannelErrorCode } from './errors.js';
+export { ChannelError } from '../core/errors.js';
+export type { ChannelErrorCode } from '../core/errors.js';
 export type { WaitMode } from './format.js';

@@ -5,10 +5,8 @@
 // that write no token. Only slow paths (a wait that timed out, a stuck record,
 // a busy lock or place) ask.
 import { readFileSync } from 'node:fs';
-import { native } from '../native.js';
+import { processExists } from '../sysv/process.js';
 import { isPresent, Presence, type PresenceToken } from './presence.js';
-
-const ESRCH = 3;
 
 /** How the ring registers endpoints and tells live ones from dead ones (tests inject their own). */
 export interface Liveness {
@@ -28,7 +26,7 @@ export interface Liveness {
  */
 export function isAlive(pid: number): boolean {
   if (pid <= 0) return false;
-  if (native.kill0(pid) === -ESRCH) return false;
+  if (!processExists(pid)) return false;
   try {
     const stat = readFileSync(`/proc/${pid}/stat`, 'latin1');
     // The state letter follows the command name's closing parenthesis.

@@ -12,8 +12,8 @@ import {
   typedArrayByteOffset,
   typedArraySet,
   Uint8ArrayCtor,
-} from '../primordials.js';
-import { invalidType } from '../validate.js';
+} from '../core/primordials.js';
+import { invalidType } from '../core/errors.js';
 
 /** What can be sent: bytes, or a string (sent as UTF-8). */
 export type MessageData = ArrayBufferView | ArrayBuffer | string;

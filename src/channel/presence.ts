@@ -7,11 +7,11 @@
 // which differ between PID namespaces, play no part. docs/presence.md gives
 // the mechanism for C peers.
 import { randomInt } from 'node:crypto';
-import { IpcError } from '../errors.js';
-import { SharedMemory } from '../shared-memory.js';
+import { IpcError } from '../core/errors.js';
+import { SharedMemory } from '../shm/shared-memory.js';
 import { IPC_STAT, SHM_DEST, SHM_STAT_ANY } from '../sysv/constants.js';
 import { shmctl, type ShmidDs } from '../sysv/shm.js';
-import { INT32_MIN, UINT32_MAX, validateInteger } from '../validate.js';
+import { INT32_MIN, UINT32_MAX, validateInteger } from '../core/validate.js';
 
 // The second word packs the segment's size (1..4095, chosen at random) in its
 // low 12 bits and the low 20 bits of its creation time (shm_ctime, seconds)

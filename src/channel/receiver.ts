@@ -1,12 +1,13 @@
 // The receiving end: one per channel at a time. It consumes records in ring
 // order, skips padding and records whose writer died before publishing, and
 // frees space as it goes.
-import { typedArrayByteLength, typedArraySet, Uint8ArrayCtor } from '../primordials.js';
-import { invalidType, validateInteger, validateObject } from '../validate.js';
-import { ChannelError } from './errors.js';
+import { typedArrayByteLength, typedArraySet, Uint8ArrayCtor } from '../core/primordials.js';
+import { validateInteger, validateObject } from '../core/validate.js';
+import { abortError, ChannelError, channelError, invalidType, outOfRange } from '../core/errors.js';
 import { EMPTY, DATA_HANDSHAKE, type Ring } from './ring.js';
 import type { EndpointHooks, ChannelWaitOptions } from './sender.js';
-import { block, deadlineOf, FutexWaiter, spin } from './wait.js';
+import { FutexWaiter } from '../sysv/futex.js';
+import { block, deadlineOf, spin } from './block.js';
 
 /** A message read in place: `data` is a view into the ring, valid until `release()`. */
 export interface ReceivedView {
@@ -30,7 +31,8 @@ const isUint8Array = (value: unknown): value is Uint8Array => value instanceof U
  * Receives messages from a channel. Made by `channel.receiver()`. Messages
  * from one sender arrive in the order they were sent; each arrives once.
  * Async-iterable: `for await (const message of receiver)` ends after the
- * channel is closed and drained.
+ * channel is closed and drained; `receiver.messages({ signal })` is the same
+ * loop that an AbortSignal can end.
  */
 export class Receiver implements AsyncIterable<Uint8Array>, Disposable {
   readonly #ring: Ring;
@@ -51,8 +53,8 @@ export class Receiver implements AsyncIterable<Uint8Array>, Disposable {
   }
 
   #assertUsable(what: string): void {
-    if (this.#detached) throw new ChannelError('ERR_CHANNEL_CLOSED', `${what}: the receiver is detached`);
-    if (this.#viewOut) throw new ChannelError('ERR_CHANNEL_BUSY', `${what}: release() the previous recvView() first`);
+    if (this.#detached) throw channelError('ERR_CHANNEL_CLOSED', `${what}: the receiver is detached`);
+    if (this.#viewOut) throw channelError('ERR_CHANNEL_BUSY', `${what}: release() the previous recvView() first`);
   }
 
   /** The committed record at the cursor, or EMPTY; throws if this receiver cannot receive now. */
@@ -83,10 +85,7 @@ export class Receiver implements AsyncIterable<Uint8Array>, Disposable {
     const length = ring.lengthAt(pos);
     const room = typedArrayByteLength(target);
     if (length > room) {
-      throw Object.assign(
-        new RangeError(`${what}: the next message is ${length} bytes and does not fit in the target of ${room} bytes; it stays in the channel`),
-        { code: 'ERR_OUT_OF_RANGE' },
-      );
+      throw outOfRange('target', `at least ${length} bytes (the next message's length; ${what} leaves it in the channel)`, target);
     }
     typedArraySet(target, new Uint8ArrayCtor(ring.buffer, ring.payloadOffset(pos), length));
     ring.release(pos);
@@ -237,7 +236,7 @@ export class Receiver implements AsyncIterable<Uint8Array>, Disposable {
     for (;; spun = false) {
       const pos = ring.poll(false);
       if (pos >= 0) return pos;
-      if (ring.drained()) throw new ChannelError('ERR_CHANNEL_CLOSED', `${what}: the channel is closed and drained`);
+      if (ring.drained()) throw channelError('ERR_CHANNEL_CLOSED', `${what}: the channel is closed and drained`);
       // Before waiting, a sender that sleeps for room must know there is some.
       ring.wakeSpaceWaiters();
       await block(
@@ -251,6 +250,7 @@ export class Receiver implements AsyncIterable<Uint8Array>, Disposable {
           deadline,
           signal: options.signal,
           what,
+          outcome: 'nothing was received',
           spun,
         },
         // Closed counts only once drained: a record still being written (or
@@ -267,18 +267,55 @@ export class Receiver implements AsyncIterable<Uint8Array>, Disposable {
     if (this.#ring.poll(true) !== EMPTY) return;
     const [, alive, dead] = this.#ring.reapSenders();
     if (dead.length > 0 && alive === 0) {
-      throw new ChannelError(
+      throw channelError(
         'ERR_CHANNEL_PEER_DEAD',
         `${what}: every sender died without closing (pid ${dead.join(', ')}); nothing is in the ring`,
       );
     }
   }
 
-  async *[Symbol.asyncIterator](): AsyncIterator<Uint8Array> {
+  /**
+   * The messages, for `for await`, with a way out: each message is a copy,
+   * as from `recv()`. The loop ends quietly once the channel is closed and
+   * drained, as plain iteration does.
+   *
+   * Aborting `signal` ends the loop by throwing an `AbortError` (a
+   * DOMException whose `cause` is `signal.reason`), whether the loop is
+   * waiting or busy with a message, as `events.on(emitter, name, { signal })`
+   * does; an already aborted signal throws on the first step. Messages not
+   * yet taken stay in the ring for a later receive. `timeoutMs` limits each
+   * wait for the next message: when none comes in time, the loop throws
+   * ChannelError ETIMEDOUT. Breaking out of the loop takes nothing more.
+   * @throws TypeError/RangeError at once for options that are not an object,
+   *   a `signal` that is not an AbortSignal or a negative `timeoutMs`.
+   * @example
+   * const stop = new AbortController();
+   * process.once('SIGINT', () => stop.abort());
+   * try {
+   *   for await (const message of receiver.messages({ signal: stop.signal })) handle(message);
+   * } catch (error) {
+   *   if ((error as Error).name !== 'AbortError') throw error;
+   * }
+   */
+  messages(options: ChannelWaitOptions = {}): AsyncIterableIterator<Uint8Array> {
+    const { signal, timeoutMs } = validateObject(options, 'options') as ChannelWaitOptions;
+    if (signal !== undefined && !(signal instanceof AbortSignal)) throw invalidType('options.signal', 'an instance of AbortSignal', signal);
+    deadlineOf(timeoutMs);
+    return this.#iterate({ signal, timeoutMs }, 'messages');
+  }
+
+  /** Iteration until the channel is closed and drained: `for await (const message of receiver)`. */
+  [Symbol.asyncIterator](): AsyncIterableIterator<Uint8Array> {
+    return this.#iterate({}, 'recv');
+  }
+
+  async *#iterate(options: ChannelWaitOptions, what: string): AsyncIterableIterator<Uint8Array> {
     for (;;) {
+      // Checked before taking a message too, so that nothing is taken after the abort.
+      if (options.signal?.aborted) throw abortError(options.signal);
       let pos: number;
       try {
-        pos = await this.#next({}, 'recv');
+        pos = await this.#next(options, what);
       } catch (error) {
         if (error instanceof ChannelError && error.code === 'ERR_CHANNEL_CLOSED') return;
         throw error;

@@ -1,6 +1,6 @@
 // The ring's shared-memory operations, format version 2: the claim lock,
 // claiming and publishing records, consuming them, the sender table and the
-// wake-up handshake. No waiting policy here (wait.ts), no endpoints
+// wake-up handshake. No waiting policy here (block.ts), no endpoints
 // (sender.ts, receiver.ts); test/channel-ring.test.ts drives it over a plain
 // ArrayBuffer.
 //
@@ -18,8 +18,9 @@
 // 3. The claim lock holds its owner's writer id; a lock whose owner died is
 //    taken over. Its critical section only writes beyond TAIL and then moves
 //    TAIL, so one interrupted at any point needs no repair.
-import { native } from '../native.js';
-import { ChannelError } from './errors.js';
+import { futexWake } from '../sysv/futex.js';
+import { schedYield } from '../sysv/process.js';
+import { channelError } from '../core/errors.js';
 import * as F from './format.js';
 import type { Liveness } from './liveness.js';
 
@@ -259,7 +260,7 @@ export class Ring {
           if (Atomics.compareExchange(i32, I_LOCK, owner, writer) === owner) return true;
         }
         // Lets a preempted owner on this CPU finish.
-        if (spin > LOCK_YIELD_AFTER) native.schedYield();
+        if (spin > LOCK_YIELD_AFTER) schedYield();
       }
       return false;
     } finally {
@@ -566,7 +567,7 @@ export class Ring {
   }
 
   #corrupt(pos: number, field: string, value: number): never {
-    throw new ChannelError(
+    throw channelError(
       'ERR_CHANNEL_FORMAT',
       `the record at ring position ${pos} (cursor ${this.#head >>> 0}) is corrupt: ${field} ${value} is impossible; the segment was written by something that does not follow the channel format`,
     );
@@ -624,7 +625,7 @@ export class Ring {
     ] as const) {
       Atomics.store(this.i32, waiting, 0);
       Atomics.add(this.i32, futex, 1);
-      native.futexWake(this.buffer, futex * 4, WAKE_ALL);
+      futexWake(this.buffer, futex * 4, WAKE_ALL);
     }
   }
 
@@ -635,11 +636,11 @@ export class Ring {
   #wake(waiting: number, futex: number): void {
     if (Atomics.load(this.i32, waiting) !== 0 && Atomics.exchange(this.i32, waiting, 0) !== 0) {
       Atomics.add(this.i32, futex, 1);
-      native.futexWake(this.buffer, futex * 4, WAKE_ALL);
+      futexWake(this.buffer, futex * 4, WAKE_ALL);
     }
   }
 }
 
-/** Word indexes of the two handshakes, for wait.ts. */
+/** Word indexes of the two handshakes, for block.ts. */
 export const DATA_HANDSHAKE = { waiting: I_RECV_WAITING, futex: I_DATA_FUTEX } as const;
 export const SPACE_HANDSHAKE = { waiting: I_SPACE_WAITING, futex: I_SPACE_FUTEX } as const;

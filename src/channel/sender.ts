@@ -1,11 +1,11 @@
 // The sending end. Any number of senders, in any processes, share a channel;
 // each one's messages arrive in the order it sent them.
-import { invalidType, outOfRange } from '../validate.js';
-import { abortError, ChannelError } from './errors.js';
+import { abortError, channelError, invalidType, outOfRange, timeoutError } from '../core/errors.js';
 import * as F from './format.js';
 import { byteLengthOf, copyInto, type MessageData } from './message-data.js';
 import { BUSY, CLOSED, SPACE_HANDSHAKE, type Ring } from './ring.js';
-import { block, deadlineOf, FutexWaiter, spinForBytes } from './wait.js';
+import { FutexWaiter } from '../sysv/futex.js';
+import { block, deadlineOf, spinForBytes, type Deadline } from './block.js';
 
 export type { MessageData } from './message-data.js';
 
@@ -29,7 +29,7 @@ function sleep(ms: number, signal: AbortSignal | undefined): Promise<void> {
 
 /** Options of a wait. */
 export interface ChannelWaitOptions {
-  /** Give up after this many ms with ChannelError ETIMEDOUT; default: no limit. */
+  /** Give up after this many ms: reject with the IpcError `ETIMEDOUT` of every wait; default: no limit. */
   timeoutMs?: number;
   /** Abort the wait: rejects with an AbortError. */
   signal?: AbortSignal;
@@ -81,7 +81,7 @@ export class Sender implements Disposable {
   }
 
   #assertOpen(what: string): void {
-    if (this.#closed) throw new ChannelError('ERR_CHANNEL_CLOSED', `${what}: the sender is closed`);
+    if (this.#closed) throw channelError('ERR_CHANNEL_CLOSED', `${what}: the sender is closed`);
   }
 
   #length(data: MessageData): number {
@@ -93,7 +93,7 @@ export class Sender implements Disposable {
   /** Claims a record or returns FULL/BUSY; throws if the channel is closed. */
   #claim(length: number, what: string, patience?: number): number {
     const pos = this.#ring.claim(length, this.#writer, patience);
-    if (pos === CLOSED) throw new ChannelError('ERR_CHANNEL_CLOSED', `${what}: the channel is closed`);
+    if (pos === CLOSED) throw channelError('ERR_CHANNEL_CLOSED', `${what}: the channel is closed`);
     return pos;
   }
 
@@ -121,7 +121,7 @@ export class Sender implements Disposable {
     if (this.#queue !== undefined) return false;
     const pos = this.#ring.claim(length, this.#writer, TRY_PATIENCE);
     if (pos < 0) {
-      if (pos === CLOSED) throw new ChannelError('ERR_CHANNEL_CLOSED', 'trySend: the channel is closed');
+      if (pos === CLOSED) throw channelError('ERR_CHANNEL_CLOSED', 'trySend: the channel is closed');
       return false;
     }
     this.#write(pos, data, length);
@@ -187,7 +187,7 @@ export class Sender implements Disposable {
    * reserved; less is allowed).
    */
   commit(length = this.#reservedLength): void {
-    if (this.#reserved < 0) throw new ChannelError('ERR_CHANNEL_BUSY', 'commit: nothing is reserved');
+    if (this.#reserved < 0) throw channelError('ERR_CHANNEL_BUSY', 'commit: nothing is reserved');
     if (!Number.isInteger(length) || length < 0 || length > this.#reservedLength) {
       throw outOfRange('length', `an integer >= 0 and <= ${this.#reservedLength} (the reserved size)`, length);
     }
@@ -229,7 +229,7 @@ export class Sender implements Disposable {
   }
 
   #assertNoReservation(what: string): void {
-    if (this.#reserved >= 0) throw new ChannelError('ERR_CHANNEL_BUSY', `${what}: commit() or discard() the previous reservation first`);
+    if (this.#reserved >= 0) throw channelError('ERR_CHANNEL_BUSY', `${what}: commit() or discard() the previous reservation first`);
   }
 
   #reservation(pos: number, length: number): Uint8Array {
@@ -238,7 +238,7 @@ export class Sender implements Disposable {
     return new Uint8Array(this.#ring.buffer, this.#ring.payloadOffset(pos), length);
   }
 
-  #enqueue(options: ChannelWaitOptions, what: string, job: (deadline: number) => Promise<void>): Promise<void> {
+  #enqueue(options: ChannelWaitOptions, what: string, job: (deadline: Deadline) => Promise<void>): Promise<void> {
     // The time limit counts from the call, including the wait behind earlier sends.
     const deadline = deadlineOf(options.timeoutMs);
     const run = (): Promise<void> => {
@@ -255,7 +255,7 @@ export class Sender implements Disposable {
     return done;
   }
 
-  async #claimWaiting(length: number, deadline: number, signal: AbortSignal | undefined, what: string): Promise<number> {
+  async #claimWaiting(length: number, deadline: Deadline, signal: AbortSignal | undefined, what: string): Promise<number> {
     const ring = this.#ring;
     let busy = 0;
     for (;;) {
@@ -267,8 +267,8 @@ export class Sender implements Disposable {
         // take: preempted, or stopped. Back off on a timer (not a busy loop)
         // until it lets go or dies (then the lock is taken over).
         if (signal?.aborted) throw abortError(signal);
-        const left = deadline - performance.now();
-        if (left <= 0) throw new ChannelError('ETIMEDOUT', `${what}: timed out (the claim lock stayed held by a live process)`);
+        const left = deadline.at - performance.now();
+        if (left <= 0) throw timeoutError('futex', what, deadline.timeoutMs, 'nothing was sent: the claim lock stayed held by a live process');
         busy = Math.min(busy * 2 || 1, BUSY_BACKOFF_MAX_MS);
         await sleep(Math.min(busy, left), signal);
         continue;
@@ -285,6 +285,7 @@ export class Sender implements Disposable {
           deadline,
           signal,
           what,
+          outcome: 'nothing was sent',
           extraSpinMs: spinForBytes(length),
         },
         () => this.#closed || ring.hasRoomFor(length),
@@ -297,7 +298,7 @@ export class Sender implements Disposable {
   #checkReceiver(what: string): void {
     const receiver = this.#ring.receiverPid;
     if (receiver !== 0 && !this.#ring.receiverAlive()) {
-      throw new ChannelError(
+      throw channelError(
         'ERR_CHANNEL_PEER_DEAD',
         `${what}: the channel is full and its receiver (pid ${receiver}) died without closing it`,
       );

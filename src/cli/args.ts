@@ -99,6 +99,13 @@ export function parseId(text: string, name = text): number {
   return Number(value);
 }
 
+/** A count from 1 to `max` (decimal or 0x): semaphores in a set. */
+export function parseCount(text: string, name: string, max: number): number {
+  const value = integer(text, name, 'auto');
+  if (value < 1n || value > BigInt(max)) throw new UsageError(name, 'ERR_OUT_OF_RANGE', `'${text}' is out of range: from 1 to ${max}`);
+  return Number(value);
+}
+
 /**
  * A key as ipcs prints it (0x1234abcd), or decimal, signed (key_t) or
  * unsigned. Returns key_t, the signed form the kernel and the API use.

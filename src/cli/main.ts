@@ -16,6 +16,7 @@ import { stat } from './commands/stat.js';
 import { usage } from './commands/usage.js';
 import { watch } from './commands/watch.js';
 import { write } from './commands/write.js';
+import { CLI_DOCS } from './docs.js';
 
 export const COMMANDS: readonly Command[] = [ls, stat, limits, usage, rm, create, dump, cat, write, watch, demo, bench];
 
@@ -39,10 +40,16 @@ Options:
   -h, --help     this help (shmkit COMMAND --help: the command's)
   -V, --version  shmkit's version
 
-Exit codes: 0 success, 1 failure, 2 bad usage. Listing commands take --json
-(docs/cli.md describes it).
+Exit codes: 0 success, 1 failure, 2 bad usage. Listing commands take --json.
+All of it, --json formats included: ${CLI_DOCS}
 `;
 }
+
+const HELP_HELP = `Usage: shmkit help [COMMAND]
+
+Prints the list of commands, or with COMMAND that command's help (the same
+as shmkit COMMAND --help). All of it in one page: ${CLI_DOCS}
+`;
 
 function report(command: string, error: CliError): void {
   const arg = error.arg === undefined ? '' : `${error.arg}: `;
@@ -82,6 +89,10 @@ export async function main(argv: string[]): Promise<number> {
       const topic = rest[0];
       if (topic === undefined) {
         process.stdout.write(overview());
+        return 0;
+      }
+      if (topic === 'help' || topic === '--help' || topic === '-h') {
+        process.stdout.write(HELP_HELP);
         return 0;
       }
       const target = COMMANDS.find((c) => c.name === topic);

@@ -2,6 +2,7 @@
 import { hexKey, octal } from './format.js';
 import type { PosixRow } from './posix.js';
 import type { SegmentRow } from './segments.js';
+import type { QueueRow } from './queues.js';
 import type { SemaphoreRow } from './semaphores.js';
 import { renderTable, type Column, type TableOptions } from './table.js';
 
@@ -45,6 +46,20 @@ const POSIX_COLUMNS: Column<PosixRow>[] = [
   { header: 'resident', cell: (r) => (r.residentBytes === null ? '?' : String(r.residentBytes)), align: 'right', drop: 0 },
 ];
 
+// The columns of ipcs -q.
+const QUEUE_COLUMNS: Column<QueueRow>[] = [
+  { header: 'key', cell: (r) => hexKey(r.key) },
+  { header: 'msqid', cell: (r) => String(r.id), align: 'right' },
+  { header: 'owner', cell: (r) => r.owner, drop: 1 },
+  { header: 'perms', cell: (r) => octal(r.perms), drop: 0 },
+  { header: 'used-bytes', cell: (r) => String(r.bytes), align: 'right' },
+  { header: 'messages', cell: (r) => String(r.messages), align: 'right' },
+];
+
+export function queueTable(rows: readonly QueueRow[], options: TableOptions): string[] {
+  return renderTable(QUEUE_COLUMNS, rows, options);
+}
+
 export function segmentTable(rows: readonly SegmentRow[], options: TableOptions): string[] {
   return renderTable(SEGMENT_COLUMNS, rows, options);
 }
@@ -61,11 +76,12 @@ export interface Listing {
   segments?: SegmentRow[];
   semaphores?: SemaphoreRow[];
   posix?: PosixRow[];
+  queues?: QueueRow[];
 }
 
 /** The lines of `ls`: one table, or each under a title when several kinds were asked for. */
 export function listingLines(listing: Listing, options: TableOptions): string[] {
-  const both = [listing.segments, listing.semaphores, listing.posix].filter((kind) => kind !== undefined).length > 1;
+  const both = [listing.segments, listing.semaphores, listing.queues, listing.posix].filter((rows) => rows !== undefined).length > 1;
   const out: string[] = [];
   if (listing.segments !== undefined) {
     if (both) out.push('Shared memory segments');
@@ -74,6 +90,10 @@ export function listingLines(listing: Listing, options: TableOptions): string[] 
   if (listing.semaphores !== undefined) {
     if (both) out.push(...(out.length > 0 ? [''] : []), 'Semaphore sets');
     out.push(...semaphoreTable(listing.semaphores, options));
+  }
+  if (listing.queues !== undefined) {
+    if (both) out.push(...(out.length > 0 ? [''] : []), 'Message queues');
+    out.push(...queueTable(listing.queues, options));
   }
   if (listing.posix !== undefined) {
     if (both) out.push(...(out.length > 0 ? [''] : []), 'POSIX shared memory (/dev/shm)');

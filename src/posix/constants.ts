@@ -1,6 +1,6 @@
 // The POSIX shared-memory, mmap and memfd constants, with the values the addon
 // read from the system headers.
-import { native } from '../native.js';
+import { native } from '../core/native.js';
 
 function get(name: string): number {
   const value = native.constants[name];

@@ -1,12 +1,16 @@
-// The descriptor calls Node's fs already makes (fstat, ftruncate, fchmod,
-// close), with failures reported as IpcError like every other call here.
+// Descriptor calls: those Node's fs already makes (fstat, ftruncate, fchmod,
+// close) go through Node, the few it lacks (fallocate, fcntl F_DUPFD_CLOEXEC
+// and F_GETFL) through the addon; failures are IpcErrors like every other
+// call here, with the errno Node's own error had (negative, as Node's).
 import { closeSync, fchmodSync, fstatSync, ftruncateSync, type Stats } from 'node:fs';
-import { IpcError } from '../errors.js';
+import { check, ipcError } from '../core/errors.js';
+import { native } from '../core/native.js';
+import { F_DUPFD_CLOEXEC, F_GETFL, O_ACCMODE } from './constants.js';
 
 /** Node's SystemError as an IpcError of `syscall`, with `detail` naming the argument. */
 function rethrow(error: unknown, syscall: string, detail: string): never {
   const errno = (error as NodeJS.ErrnoException | null)?.errno;
-  if (typeof errno === 'number' && errno !== 0) throw new IpcError(syscall, errno, detail);
+  if (typeof errno === 'number' && errno !== 0) throw ipcError(syscall, errno, detail);
   throw error;
 }
 
@@ -50,4 +54,28 @@ export function closeQuietly(fd: number): void {
   } catch {
     // EBADF: already closed; EINTR/EIO: Linux releases the descriptor anyway.
   }
+}
+
+/**
+ * @internal fallocate(fd, 0, 0, length): the file's pages, reserved now, so
+ * that a full tmpfs is ENOSPC here and never SIGBUS at a later touch.
+ */
+export function fallocate(fd: number, length: number, label: string): void {
+  check(native.fallocate(fd, length), 'fallocate', (code) =>
+    code === 'ENOSPC'
+      ? `${label}, size ${length}: not enough room in /dev/shm (tmpfs) for the memory; free some or make it larger`
+      : `${label}, size ${length}`,
+  );
+}
+
+/** @internal fcntl(fd, F_DUPFD_CLOEXEC, 0): a descriptor of this process's own for the same file. */
+export function dupCloexec(fd: number): number {
+  return check(native.fcntlInt(fd, F_DUPFD_CLOEXEC, 0), 'fcntl', (code) =>
+    code === 'EBADF' ? `fd ${fd}, F_DUPFD_CLOEXEC: not an open descriptor` : `fd ${fd}, F_DUPFD_CLOEXEC`,
+  );
+}
+
+/** @internal The access mode `fd` was opened with (fcntl F_GETFL & O_ACCMODE): O_RDONLY, O_WRONLY or O_RDWR. */
+export function accessMode(fd: number, label = `fd ${fd}`): number {
+  return check(native.fcntlInt(fd, F_GETFL, 0), 'fcntl', () => `${label}, F_GETFL`) & O_ACCMODE;
 }

@@ -1,8 +1,8 @@
 import { constants as bufferConstants } from 'node:buffer';
-import { check, StateError } from '../errors.js';
-import { native, type MappingHandle } from '../native.js';
-import { outOfRange, validateRange } from '../validate.js';
-import { arrayBufferByteLength, copyBytes } from '../primordials.js';
+import { check, outOfRange, stateError } from '../core/errors.js';
+import { native, type MappingHandle } from '../core/native.js';
+import { validateRange } from '../core/validate.js';
+import { arrayBufferByteLength, copyBytes } from '../core/primordials.js';
 
 const { MAX_LENGTH } = bufferConstants;
 
@@ -60,7 +60,7 @@ export class Mapping {
    */
   get buffer(): ArrayBuffer {
     if (this.readOnly) {
-      throw new StateError('ERR_SHM_READ_ONLY', `mmap: ${this.label} is mapped read-only (PROT_READ), so it has no writable buffer; use read()`);
+      throw stateError('ERR_SHM_READ_ONLY', `mmap: ${this.label} is mapped read-only (PROT_READ), so it has no writable buffer; use read()`);
     }
     return this.#buffer;
   }
@@ -82,7 +82,7 @@ export class Mapping {
     if (count > MAX_LENGTH) {
       throw outOfRange(length === undefined ? 'length (default: to the end)' : 'length', `<= ${MAX_LENGTH}, the most one Uint8Array holds in this Node.js (buffer.constants.MAX_LENGTH); read a large mapping in parts`, count);
     }
-    // Captured built-ins only: the private buffer never meets user code (src/primordials.ts).
+    // Captured built-ins only: the private buffer never meets user code (src/core/primordials.ts).
     return copyBytes(this.#buffer, start, count);
   }
 
@@ -93,9 +93,9 @@ export class Mapping {
 
   /** @internal */
   assertAttached(operation: string): void {
-    if (this.#unmapped) throw new StateError('ERR_SHM_DETACHED', `${operation}: ${this.label} was unmapped (munmap)`);
+    if (this.#unmapped) throw stateError('ERR_SHM_DETACHED', `${operation}: ${this.label} was unmapped (munmap)`);
     if (arrayBufferByteLength(this.#buffer) === 0) {
-      throw new StateError('ERR_SHM_TRANSFERRED', `${operation}: the buffer of ${this.label} was transferred to another ArrayBuffer`);
+      throw stateError('ERR_SHM_TRANSFERRED', `${operation}: the buffer of ${this.label} was transferred to another ArrayBuffer`);
     }
   }
 

@@ -2,9 +2,10 @@
 // fcntl(2) (F_ADD_SEALS, F_GET_SEALS). Other fcntl commands are Node's (fs)
 // business or have no use here, and are refused.
 import { Buffer } from 'node:buffer';
-import { check } from '../errors.js';
-import { native } from '../native.js';
-import { invalidType, invalidValue, outOfRange, validateFlags } from '../validate.js';
+import { constants as osConstants } from 'node:os';
+import { check, invalidType, invalidValue, outOfRange } from '../core/errors.js';
+import { native } from '../core/native.js';
+import { validateFlags } from '../core/validate.js';
 import { F_ADD_SEALS, F_GET_SEALS, F_SEAL_EXEC, F_SEAL_FUTURE_WRITE, F_SEAL_GROW, F_SEAL_SEAL, F_SEAL_SHRINK, F_SEAL_WRITE } from './constants.js';
 import { validateFd } from './shm.js';
 
@@ -37,6 +38,13 @@ export function sealNames(seals: number): string {
     if ((seals & bit) !== 0) names.push(name);
   }
   return names.length === 0 ? 'no seals' : names.join('|');
+}
+
+/** @internal The seals of `fd` (F_GET_SEALS), 0 where the file cannot carry any (EINVAL). */
+export function sealsOf(fd: number): number {
+  const result = native.fcntlInt(fd, F_GET_SEALS, 0);
+  if (result === -osConstants.errno.EINVAL) return 0;
+  return check(result, 'fcntl', (code) => (code === 'EBADF' ? `fd ${fd}, F_GET_SEALS: not an open descriptor` : `fd ${fd}, F_GET_SEALS`));
 }
 
 /**

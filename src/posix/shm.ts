@@ -4,11 +4,13 @@
 // size with fs.fstatSync and close it with fs.closeSync, as C does with
 // ftruncate, fstat and close.
 import { Buffer } from 'node:buffer';
-import { check, IpcError } from '../errors.js';
-import { native } from '../native.js';
-import { invalidType, invalidValue, outOfRange, validateFlags, validateMode, validateSize, INT32_MAX, validateInteger } from '../validate.js';
+import { constants as osConstants } from 'node:os';
+import { check, invalidType, invalidValue, ipcError, outOfRange } from '../core/errors.js';
+import { native } from '../core/native.js';
+import { validateFlags, validateMode, validateSize, INT32_MAX, validateInteger } from '../core/validate.js';
 import { MAP_POPULATE, MAP_PRIVATE, MAP_SHARED, O_CREAT, O_EXCL, O_RDONLY, O_RDWR, O_TRUNC, PROT_READ, PROT_WRITE } from './constants.js';
 import { fstat } from './fd.js';
+import { nameHint } from './hints.js';
 import { isMapping, Mapping } from './mapping.js';
 
 /** The longest name shm_open takes, in bytes after the slash (glibc: NAME_MAX less the slash and the NUL). */
@@ -51,10 +53,11 @@ export function shm_open(name: string, oflag: number, mode = 0): number {
     throw outOfRange('oflag', 'O_RDONLY or O_RDWR, with any of O_CREAT, O_EXCL, O_TRUNC', oflag);
   }
   return check(native.shmOpen(name, oflag, mode), 'shm_open', (code) => {
+    const fix = nameHint(code, name, access === O_RDWR);
     switch (code) {
-      case 'EEXIST': return `name ${name}: the object exists (O_CREAT|O_EXCL)`;
-      case 'ENOENT': return `name ${name}: no such object and O_CREAT was not given`;
-      case 'EACCES': return `name ${name}: its permission bits deny this user (or O_TRUNC without write permission)`;
+      case 'EEXIST': return `name ${name}: the object exists (O_CREAT|O_EXCL)${fix}`;
+      case 'ENOENT': return `name ${name}: no such object and O_CREAT was not given${fix}`;
+      case 'EACCES': return `name ${name}: its permission bits deny this user (or O_TRUNC without write permission)${fix}`;
       case 'EMFILE': return `name ${name}: this process has as many descriptors open as it may (RLIMIT_NOFILE)`;
       case 'ENFILE': return `name ${name}: the system has as many files open as it may`;
       default: return `name ${name}`;
@@ -72,7 +75,7 @@ export function shm_unlink(name: string): void {
   check(native.shmUnlink(name), 'shm_unlink', (code) => {
     switch (code) {
       case 'ENOENT': return `name ${name}: no such object`;
-      case 'EACCES': return `name ${name}: this user may not remove it (the /dev/shm directory is sticky: only the owner may)`;
+      case 'EACCES': return `name ${name}: this user may not remove it (the /dev/shm directory is sticky: only the owner may)${nameHint(code, name)}`;
       default: return `name ${name}`;
     }
   });
@@ -117,7 +120,7 @@ export function mmap(addr: null | undefined | 0 | 0n, length: number, prot: numb
 /** @internal mmap after validation; `label` names the file in messages and in the Mapping. */
 export function mapFile(fd: number, length: number, prot: number, flags: number, offset: number, label: string): Mapping {
   const stats = fstat(fd, 'mmap', label === `fd ${fd}` ? '' : ` (${label})`);
-  if (!stats.isFile()) throw new IpcError('mmap', 'ENODEV', `${label}: not a regular file (a shared-memory object, a memfd or a file)`);
+  if (!stats.isFile()) throw ipcError('mmap', osConstants.errno.ENODEV, `${label}: not a regular file (a shared-memory object, a memfd or a file)`);
   if (offset + length > stats.size) {
     throw outOfRange('length', `<= ${Math.max(0, stats.size - offset)} (the file's ${stats.size} bytes less the offset ${offset}), since pages past the end of the file fault (SIGBUS) when touched; size it first (fs.ftruncateSync)`, length);
   }

@@ -1,13 +1,10 @@
 import { constants as bufferConstants } from 'node:buffer';
 import type { Stats } from 'node:fs';
 import { constants as osConstants } from 'node:os';
-import { check, IpcError, StateError } from '../errors.js';
-import { native } from '../native.js';
+import { invalidType, IpcError, ipcError, outOfRange, stateError } from '../core/errors.js';
+import { validateFlags, validateMode, validateObject, validateRange, validateSize } from '../core/validate.js';
 import {
   F_ADD_SEALS,
-  F_DUPFD_CLOEXEC,
-  F_GET_SEALS,
-  F_GETFL,
   F_SEAL_FUTURE_WRITE,
   F_SEAL_GROW,
   F_SEAL_SHRINK,
@@ -16,7 +13,6 @@ import {
   MFD_ALLOW_SEALING,
   MFD_CLOEXEC,
   MFD_NOEXEC_SEAL,
-  O_ACCMODE,
   O_CREAT,
   O_EXCL,
   O_RDONLY,
@@ -24,12 +20,11 @@ import {
   PROT_READ,
   PROT_WRITE,
 } from '../posix/constants.js';
-import { closeQuietly, fchmod, fstat, ftruncate } from '../posix/fd.js';
+import { accessMode, closeQuietly, dupCloexec, fallocate, fchmod, fstat, ftruncate } from '../posix/fd.js';
 import { memoryOfMapping, type Mapping } from '../posix/mapping.js';
-import { ALL_SEALS, fcntl, memfd_create, sealNames, validateMemfdName } from '../posix/memfd.js';
+import { ALL_SEALS, fcntl, memfd_create, sealNames, sealsOf, validateMemfdName } from '../posix/memfd.js';
 import { mapFile, munmap, shm_open, shm_unlink, validateFd, validateShmName } from '../posix/shm.js';
-import { bytesOf } from '../shared-memory.js';
-import { invalidType, outOfRange, validateFlags, validateMode, validateObject, validateRange, validateSize } from '../validate.js';
+import { bytesOf } from './shared-memory.js';
 
 const { MAX_LENGTH } = bufferConstants;
 
@@ -145,11 +140,7 @@ export class PosixSharedMemory implements Disposable {
   /** Sizes a new object or memfd and reserves its pages, so a full /dev/shm is ENOSPC now and never SIGBUS later. */
   static #size(fd: number, size: number, label: string): void {
     ftruncate(fd, size, ` (${label})`);
-    check(native.fallocate(fd, size), 'fallocate', (code) =>
-      code === 'ENOSPC'
-        ? `${label}, size ${size}: not enough room in /dev/shm (tmpfs) for the memory; free some or make it larger`
-        : `${label}, size ${size}`,
-    );
+    fallocate(fd, size, label);
   }
 
   /**
@@ -203,7 +194,7 @@ export class PosixSharedMemory implements Disposable {
     try {
       size = sizeOf(fd, name);
       if (atLeast > size) {
-        throw new IpcError('shm_open', 'EINVAL', `name ${name}: the existing object has ${size} bytes, fewer than the size ${atLeast} asked for`);
+        throw ipcError('shm_open', osConstants.errno.EINVAL, `name ${name}: the existing object has ${size} bytes, fewer than the size ${atLeast} asked for`);
       }
     } catch (error) {
       closeQuietly(fd);
@@ -298,21 +289,19 @@ export class PosixSharedMemory implements Disposable {
     const opts = validateObject(options, 'options') as unknown as FromFdOptions;
     if (opts.readOnly !== undefined && typeof opts.readOnly !== 'boolean') throw invalidType('options.readOnly', 'of type boolean', opts.readOnly);
     const required = opts.seals === undefined ? 0 : validateSeals(opts.seals, 'options.seals');
-    const own = check(native.fcntlInt(fd, F_DUPFD_CLOEXEC, 0), 'fcntl', (code) =>
-      code === 'EBADF' ? `fd ${fd}, F_DUPFD_CLOEXEC: not an open descriptor` : `fd ${fd}, F_DUPFD_CLOEXEC`,
-    );
+    const own = dupCloexec(fd);
     const label = `fd ${fd}`;
     let readOnly: boolean;
     let size: number;
     try {
       const seals = sealsOf(own);
       if ((seals & required) !== required) {
-        throw new StateError(
+        throw stateError(
           'ERR_SHM_NOT_SEALED',
           `fromFd: ${label} carries ${sealNames(seals)}, but options.seals requires ${sealNames(required)}: the sender has not fixed what this receiver relies on`,
         );
       }
-      const access = check(native.fcntlInt(own, F_GETFL, 0), 'fcntl', () => `${label}, F_GETFL`) & O_ACCMODE;
+      const access = accessMode(own, label);
       readOnly = opts.readOnly ?? (access === O_RDONLY || (seals & (F_SEAL_WRITE | F_SEAL_FUTURE_WRITE)) !== 0);
       size = sizeOf(own, label, true);
     } catch (error) {
@@ -363,7 +352,7 @@ export class PosixSharedMemory implements Disposable {
     if (this.#bytes === undefined) {
       const buffer = this.#mapping.buffer;
       if (buffer.byteLength > MAX_LENGTH) {
-        throw new StateError(
+        throw stateError(
           'ERR_SHM_TOO_LARGE',
           `bytes: ${this.#mapping.label} has ${buffer.byteLength} bytes, more than one typed array can cover in this Node.js (${MAX_LENGTH}); use read(offset, length), write(offset, data) or new Uint8Array(shm.buffer, offset, length)`,
         );
@@ -385,7 +374,7 @@ export class PosixSharedMemory implements Disposable {
    */
   write(offset: number, data: ArrayBufferView | ArrayBuffer | string): number {
     this.#mapping.assertAttached('write');
-    if (this.readOnly) throw new StateError('ERR_SHM_READ_ONLY', `write: ${this.#mapping.label} is mapped read-only`);
+    if (this.readOnly) throw stateError('ERR_SHM_READ_ONLY', `write: ${this.#mapping.label} is mapped read-only`);
     const source = bytesOf(data);
     const [start] = validateRange(offset, source.byteLength, this.size);
     new Uint8Array(memoryOfMapping(this.#mapping), start, source.byteLength).set(source);
@@ -423,7 +412,7 @@ export class PosixSharedMemory implements Disposable {
    */
   unlink(): void {
     if (this.name === null) {
-      throw new StateError('ERR_SHM_NO_NAME', `unlink: ${this.#mapping.label} is anonymous memory (memfd); it goes when its last descriptor and mapping go`);
+      throw stateError('ERR_SHM_NO_NAME', `unlink: ${this.#mapping.label} is anonymous memory (memfd); it goes when its last descriptor and mapping go`);
     }
     shm_unlink(this.name);
   }
@@ -473,13 +462,6 @@ function validateSeals(value: unknown, argument: string): number {
   return seals;
 }
 
-/** The seals of `fd`, 0 where the file cannot carry any. */
-function sealsOf(fd: number): number {
-  const result = native.fcntlInt(fd, F_GET_SEALS, 0);
-  if (result === -osConstants.errno.EINVAL) return 0;
-  return check(result, 'fcntl', () => `fd ${fd}, F_GET_SEALS`);
-}
-
 /**
  * The size of the memory behind `fd`: a regular file of at least one byte.
  * A creator sizes its object just after creating it, so a size of 0 is
@@ -489,10 +471,10 @@ function sizeOf(fd: number, label: string, once = false): number {
   const deadline = Date.now() + (once ? 0 : SIZE_WAIT_MS);
   for (;;) {
     const stats = fstat(fd, 'fstat', label.startsWith('fd ') ? '' : ` (${label})`);
-    if (!stats.isFile()) throw new IpcError('mmap', 'ENODEV', `${label}: not shared memory (a shared-memory object, a memfd or a regular file)`);
+    if (!stats.isFile()) throw ipcError('mmap', osConstants.errno.ENODEV, `${label}: not shared memory (a shared-memory object, a memfd or a regular file)`);
     if (stats.size > 0) return stats.size;
     if (Date.now() >= deadline) {
-      throw new IpcError('mmap', 'EINVAL', `${label} has size 0, so there is nothing to map (its creator has not sized it: ftruncate)`);
+      throw ipcError('mmap', osConstants.errno.EINVAL, `${label} has size 0, so there is nothing to map (its creator has not sized it: ftruncate)`);
     }
     sleepSync(2);
   }

@@ -2,11 +2,10 @@
 // and a whole-value write.
 import { bytesOf, checkValue, readValue, storeValue } from './codec.js';
 import { fault, readOnlyError, regionOf } from './memory.js';
-import type { StructType } from './struct.js';
-import type { ArrayType } from './types.js';
+import type { ArrayLayout, StructLayout } from './layout.js';
 import { viewClass } from './view.js';
 
-type Composite = StructType | ArrayType;
+type Composite = StructLayout | ArrayLayout;
 
 /** @internal `type.view(source, offset)` */
 export function viewOf(type: Composite, source: unknown, offset: unknown): object {

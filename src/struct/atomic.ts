@@ -2,13 +2,12 @@
 // across processes. V8's Atomics work on integer views of any ArrayBuffer,
 // and the segment's pages are the same physical memory in every process, so
 // a lock-prefixed add here and a C11 atomic_fetch_add in C hit the same word.
-import { invalidType, outOfRange } from '../validate.js';
+import { invalidType, outOfRange } from '../core/errors.js';
 import { checkScalar } from './codec.js';
 import { fault, readOnlyError } from './memory.js';
-import type { Fields, StructType } from './struct.js';
-import type { ArrayView, AtomicKind, ScalarType, StructView } from './types.js';
+import type { ArrayView, AtomicKind, Fields, ScalarType, StructView } from './types.js';
 import { internalsOf } from './view.js';
-import { AtomicsCaptured, dataViewBuffer, dataViewByteOffset } from '../primordials.js';
+import { AtomicsCaptured, dataViewBuffer, dataViewByteOffset } from '../core/primordials.js';
 
 /**
  * Atomic operations on one int32, uint32, int64 or uint64 field, as
@@ -71,7 +70,7 @@ export function atomic(view: object, field: string | number): Atomic<number | bi
   let name: string;
   if (type.kind === 'struct') {
     if (typeof field !== 'string') throw invalidType('field', 'of type string', field);
-    const member = (type as StructType).layout.find((candidate) => candidate.name === field);
+    const member = type.layout.find((candidate) => candidate.name === field);
     if (member === undefined) throw invalidType('field', `a field of the struct (${type.layout.map((f) => f.name).join(', ')})`, field);
     target = member.type;
     offset = member.offset;
@@ -91,7 +90,7 @@ export function atomic(view: object, field: string | number): Atomic<number | bi
   }
   let cell: IntegerArray;
   try {
-    // Captured built-ins throughout: `dv` may cover a read-only attachment (src/primordials.ts).
+    // Captured built-ins throughout: `dv` may cover a read-only attachment (src/core/primordials.ts).
     const at = dataViewByteOffset(dv) + offset;
     if (at % target.size !== 0) {
       throw outOfRange(

@@ -1,7 +1,7 @@
 // char[n] as a C string: UTF-8 up to the first NUL. Writing is all or
 // nothing, so a reader never sees half a string or half a character.
-import { invalidType, outOfRange } from '../validate.js';
-import { copyOfRange, ReflectApply, StringFromCharCode, typedArrayLength } from '../primordials.js';
+import { invalidType, outOfRange } from '../core/errors.js';
+import { copyOfRange, ReflectApply, StringFromCharCode, typedArrayLength } from '../core/primordials.js';
 
 const decoder = new TextDecoder('utf-8');
 const encoder = new TextEncoder();
@@ -15,7 +15,7 @@ export function decodeChar(bytes: Uint8Array, offset: number, n: number): string
   const end = offset + n;
   // A view whose buffer was detached has length 0: let the caller report it.
   // `bytes` may cover a read-only attachment: only captured built-ins touch it,
-  // and what is decoded is a copy (src/primordials.ts).
+  // and what is decoded is a copy (src/core/primordials.ts).
   if (end > typedArrayLength(bytes)) throw new RangeError('char field lies outside its memory');
   let stop = offset;
   let ascii = true;

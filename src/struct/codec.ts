@@ -1,10 +1,10 @@
 // Whole values in and out of memory: read() snapshots and write() checks the
 // entire value before it writes a byte, so a bad value changes nothing.
 import { endianness } from 'node:os';
-import { invalidType, outOfRange } from '../validate.js';
+import { invalidType, outOfRange } from '../core/errors.js';
 import { decodeChar, encodeChar, encodedLength } from './char.js';
-import type { ScalarKind, Type } from './types.js';
-import { dataViewBuffer, dataViewByteLength, dataViewByteOffset, dataViewGet, Uint8ArrayCtor } from '../primordials.js';
+import type { ScalarKind, TypeLayout } from './layout.js';
+import { dataViewBuffer, dataViewByteLength, dataViewByteOffset, dataViewGet, Uint8ArrayCtor } from '../core/primordials.js';
 
 /** @internal Native byte order: shared memory is read by C on this machine. */
 export const LITTLE_ENDIAN = endianness() === 'LE';
@@ -61,7 +61,7 @@ export function checkScalar(kind: ScalarKind, value: unknown, name: string): voi
 }
 
 /** @internal Reads the value of `type` at `offset` of `dv`. */
-export function readValue(type: Type, dv: DataView, bytes: () => Uint8Array, offset: number): unknown {
+export function readValue(type: TypeLayout, dv: DataView, bytes: () => Uint8Array, offset: number): unknown {
   switch (type.kind) {
     case 'char':
       return decodeChar(bytes(), offset, type.length);
@@ -83,7 +83,7 @@ export function readValue(type: Type, dv: DataView, bytes: () => Uint8Array, off
       }
       return out;
     }
-    // Captured getters: `dv` may cover a read-only attachment (src/primordials.ts).
+    // Captured getters: `dv` may cover a read-only attachment (src/core/primordials.ts).
     case 'bool':
       return dataViewGet.Uint8!(dv, offset) !== 0;
     default:
@@ -92,7 +92,7 @@ export function readValue(type: Type, dv: DataView, bytes: () => Uint8Array, off
 }
 
 /** @internal Throws unless `value` is a whole valid value of `type`; `name` names it in the error. */
-export function checkValue(type: Type, value: unknown, name: string): void {
+export function checkValue(type: TypeLayout, value: unknown, name: string): void {
   switch (type.kind) {
     case 'char':
       encodedLength(value, type.length, name);
@@ -120,7 +120,7 @@ export function checkValue(type: Type, value: unknown, name: string): void {
 }
 
 /** @internal Writes a value that {@link checkValue} accepted. */
-export function storeValue(type: Type, dv: DataView, bytes: () => Uint8Array, offset: number, value: unknown, name: string): void {
+export function storeValue(type: TypeLayout, dv: DataView, bytes: () => Uint8Array, offset: number, value: unknown, name: string): void {
   switch (type.kind) {
     case 'char':
       encodeChar(bytes(), offset, type.length, value, name);

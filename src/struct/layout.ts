@@ -1,23 +1,58 @@
 // Where gcc puts each member of a struct, on x86-64 and AArch64 alike: every
 // scalar aligned to its size, `packed` drops member alignment to 1, and
-// `aligned(n)` raises the struct's alignment (never lowers it).
-import type { Type } from './types.js';
+// `aligned(n)` raises the struct's alignment (never lowers it). Also the
+// shape of a laid-out type: all that the code reading and writing memory
+// (access.ts, view.ts, codec.ts) needs to know of one, so that it does not
+// depend on the type classes (types.ts), whose methods depend on it.
 
-/** One member of a struct's layout. */
-export interface FieldLayout {
+/** The names of the scalar types, as in `<stdint.h>` (plus `float32`, `float64`, `bool`). */
+export type ScalarKind =
+  | 'int8' | 'uint8' | 'int16' | 'uint16' | 'int32' | 'uint32' | 'int64' | 'uint64'
+  | 'float32' | 'float64' | 'bool';
+
+/** @internal A scalar's layout (a ScalarType is one). */
+export interface ScalarLayout {
+  readonly kind: ScalarKind;
+  readonly size: number;
+  readonly align: number;
+}
+
+/** @internal `char[length]`'s layout (a CharType is one). */
+export interface CharLayout {
+  readonly kind: 'char';
+  readonly length: number;
+  readonly size: number;
+  readonly align: number;
+}
+
+/** @internal `element[length]`'s layout (an ArrayType is one). */
+export interface ArrayLayout {
+  readonly kind: 'array';
+  readonly element: TypeLayout;
+  readonly length: number;
+  readonly size: number;
+  readonly align: number;
+}
+
+/** @internal A struct's layout (a StructType is one). */
+export interface StructLayout {
+  readonly kind: 'struct';
+  readonly layout: readonly MemberLayout[];
+  readonly size: number;
+  readonly align: number;
+}
+
+/** @internal The layout of any field type. */
+export type TypeLayout = ScalarLayout | CharLayout | ArrayLayout | StructLayout;
+
+/** @internal One member of a struct's layout, of a type `T`. */
+export interface MemberLayout<T extends TypeLayout = TypeLayout> {
   /** The member's name. */
   readonly name: string;
   /** Its type. */
-  readonly type: Type;
+  readonly type: T;
   /** Its byte offset in the struct (`offsetof`). */
   readonly offset: number;
-}
-
-/** @internal A struct's members, size and alignment. */
-export interface StructLayout {
-  readonly layout: readonly FieldLayout[];
-  readonly size: number;
-  readonly align: number;
 }
 
 function roundUp(value: number, align: number): number {
@@ -28,10 +63,14 @@ function roundUp(value: number, align: number): number {
  * @internal The layout gcc gives `struct __attribute__((packed, aligned(align)))`
  * with these members in this order.
  */
-export function layoutStruct(members: ReadonlyArray<readonly [string, Type]>, packed: boolean, align: number | undefined): StructLayout {
+export function layoutStruct<T extends TypeLayout>(
+  members: ReadonlyArray<readonly [string, T]>,
+  packed: boolean,
+  align: number | undefined,
+): { layout: readonly MemberLayout<T>[]; size: number; align: number } {
   let end = 0;
   let maxAlign = 1;
-  const layout: FieldLayout[] = [];
+  const layout: MemberLayout<T>[] = [];
   for (const [name, type] of members) {
     // packed applies to each member, nested structs included, whatever
     // alignment their own type has.

@@ -4,13 +4,13 @@
 // attachment's or mapping's buffer stays inside the views: nothing here hands
 // it to user code.
 import { isAnyArrayBuffer } from 'node:util/types';
-import { StateError } from '../errors.js';
-import { attachmentOf, isSharedMemory, type SharedMemory } from '../shared-memory.js';
+import { invalidType, outOfRange, stateError, type StateError } from '../core/errors.js';
+import { attachmentOf, isSharedMemory, type SharedMemory } from '../shm/shared-memory.js';
 import { isAttachment, memoryOf, type Attachment } from '../sysv/attachment.js';
 import { isMapping, memoryOfMapping, type Mapping } from '../posix/mapping.js';
 import { isPosixSharedMemory, mappingOf, type PosixSharedMemory } from '../shm/posix-shared-memory.js';
-import { invalidType, outOfRange, validateSize } from '../validate.js';
-import { arrayBufferByteLength, DataViewCtor } from '../primordials.js';
+import { validateSize } from '../core/validate.js';
+import { arrayBufferByteLength, DataViewCtor } from '../core/primordials.js';
 
 /** Memory a struct can be viewed, read or written in. A `SharedMemory` or `PosixSharedMemory` also works when read-only. */
 export type MemorySource = ArrayBuffer | SharedArrayBuffer | ArrayBufferView | SharedMemory | Attachment | PosixSharedMemory | Mapping;
@@ -86,7 +86,7 @@ function isDetached(buffer: ArrayBufferLike): boolean {
 }
 
 function detachedError(operation: string): StateError {
-  return new StateError('ERR_SHM_DETACHED', `${operation}: the memory was detached (shmdt), so it can no longer be accessed`);
+  return stateError('ERR_SHM_DETACHED', `${operation}: the memory was detached (shmdt), so it can no longer be accessed`);
 }
 
 /**
@@ -111,7 +111,7 @@ export function fault(owner: Owner, error: unknown, operation = 'struct view'): 
 /** @internal The error for writing through a read-only attachment. */
 export function readOnlyError(owner: Owner, what: string): StateError {
   const memory = owner.attachment;
-  return new StateError(
+  return stateError(
     'ERR_SHM_READ_ONLY',
     memory !== undefined && isMapping(memory)
       ? `${what}: ${memory.label} is mapped read-only (PROT_READ), so it cannot be written`

@@ -1,13 +1,8 @@
-// struct({ ... }): a C struct's layout, and views, snapshots and writes of it
-// in shared memory.
-import { invalidType, outOfRange, validateObject } from '../validate.js';
-import { readOf, viewOf, writeOf } from './access.js';
-import { layoutStruct, parsePath, type FieldLayout } from './layout.js';
-import type { MemorySource } from './memory.js';
-import { isType, MAX_TYPE_SIZE, registerType, type Input, type StructView, type Type, type Value } from './types.js';
-
-/** A struct's members: each name (a C identifier) and its type, in declaration order. */
-export type Fields = { readonly [name: string]: Type };
+// struct({ ... }): declares a C struct type (StructType, in types.ts) from
+// its members, checked.
+import { invalidType, outOfRange } from '../core/errors.js';
+import { validateObject } from '../core/validate.js';
+import { isType, MAX_TYPE_SIZE, StructType, type Fields } from './types.js';
 
 /** Options of {@link struct}, as gcc's `__attribute__((packed, aligned(n)))`. */
 export interface StructOptions {
@@ -22,107 +17,6 @@ export interface StructOptions {
 
 const IDENTIFIER = /^[A-Za-z_][A-Za-z0-9_]*$/;
 const MAX_ALIGN = 4096;
-
-/**
- * A C struct type, made by {@link struct}: its layout equals gcc's for the
- * same declaration on x86-64 and AArch64 Linux.
- */
-export class StructType<F extends Fields = Fields> {
-  readonly kind = 'struct' as const;
-  /** The members as declared. */
-  readonly fields: Readonly<F>;
-  /** Each member with its offset, in declaration order. */
-  readonly layout: readonly FieldLayout[];
-  /** `sizeof`, padding at the end included. */
-  readonly size: number;
-  /** `_Alignof`. */
-  readonly align: number;
-  /** Whether it is `packed`. */
-  readonly packed: boolean;
-  readonly #byName: ReadonlyMap<string, FieldLayout>;
-
-  /** @internal Made by {@link struct}. */
-  constructor(fields: F, packed: boolean, align: number | undefined) {
-    const members = Object.entries(fields);
-    const computed = layoutStruct(members, packed, align);
-    this.fields = Object.freeze({ ...fields });
-    this.layout = computed.layout;
-    this.size = computed.size;
-    this.align = computed.align;
-    this.packed = packed;
-    this.#byName = new Map(computed.layout.map((field) => [field.name, field]));
-    registerType(this);
-    Object.freeze(this);
-  }
-
-  /**
-   * `offsetof(struct, path)`: the byte offset of a member. `path` is a field
-   * name or, as gcc's offsetof accepts, a path into nested members such as
-   * `header.size` or `items[3].id`.
-   * @throws TypeError for a path that names no member; RangeError for an index past the end.
-   */
-  offsetOf(path: (keyof F & string) | (string & {})): number {
-    if (typeof path !== 'string') throw invalidType('path', 'of type string', path);
-    const steps = parsePath(path);
-    if (steps === undefined) throw invalidType('path', 'a member name or path such as a.b[2].c', path);
-    let type: Type = this;
-    let offset = 0;
-    for (const step of steps) {
-      if ('field' in step) {
-        const field: FieldLayout | undefined = type.kind === 'struct' ? type.#byName.get(step.field) : undefined;
-        if (field === undefined) {
-          throw invalidType('path', `a member of the struct (no member "${step.field}" in ${describeType(type)})`, path);
-        }
-        offset += field.offset;
-        type = field.type;
-      } else {
-        if (type.kind !== 'array') throw invalidType('path', `a member path (${describeType(type)} is not an array)`, path);
-        if (step.index >= type.length) throw outOfRange('path', `an index < ${type.length} in [${step.index}]`, path);
-        offset += step.index * type.element.size;
-        type = type.element;
-      }
-    }
-    return offset;
-  }
-
-  /**
-   * A live view of the struct at `offset` (default 0) of `source`: each
-   * field is a getter and setter on the memory itself, so another process
-   * sees a set at once, and a get shows what is there now. Struct and array
-   * members are views too. A view of a read-only SharedMemory reads in
-   * place and its setters throw StateError ERR_SHM_READ_ONLY; after
-   * detach, every access throws StateError ERR_SHM_DETACHED.
-   * @example
-   * const StPid = struct({ pid: int32, name: char(51) });
-   * const st = StPid.view(shm);
-   * st.pid = process.pid;
-   */
-  view(source: MemorySource, offset = 0): StructView<F> {
-    return viewOf(this, source, offset) as StructView<F>;
-  }
-
-  /** A plain snapshot of the struct at `offset` (default 0). */
-  read(source: MemorySource, offset = 0): Value<StructType<F>> {
-    return readOf(this, source, offset) as Value<StructType<F>>;
-  }
-
-  /**
-   * Writes a whole value at `offset` (default 0): every field must be given.
-   * Checks all of it first, so an invalid value changes nothing.
-   */
-  write(source: MemorySource, value: Input<StructType<F>>, offset = 0): void {
-    writeOf(this, source, value, offset);
-  }
-}
-
-function describeType(type: Type): string {
-  switch (type.kind) {
-    case 'struct': return 'a struct';
-    case 'array': return 'an array';
-    case 'char': return `a char[${type.length}]`;
-    default: return `an ${type.kind}`;
-  }
-}
 
 /**
  * Declares a C struct. Members keep the order given, and the layout equals

@@ -1,15 +1,12 @@
-// The C types a struct is built from: scalars, char(n), array(type, n), and
-// the type-level functions that turn a schema into the TypeScript types of
-// its values and views.
-import { invalidType, outOfRange, validateInteger } from '../validate.js';
-import type { StructType, Fields } from './struct.js';
+// The C types a struct is built from: scalars, char(n), array(type, n) and
+// struct types (made by struct(), in struct.ts), and the type-level functions
+// that turn a schema into the TypeScript types of its values and views. One
+// file, because each of these names the others.
+import { invalidType, outOfRange } from '../core/errors.js';
+import { validateInteger } from '../core/validate.js';
 import { readOf, viewOf, writeOf } from './access.js';
+import { layoutStruct, parsePath, type MemberLayout, type ScalarKind } from './layout.js';
 import type { MemorySource } from './memory.js';
-
-/** The names of the scalar types, as in `<stdint.h>` (plus `float32`, `float64`, `bool`). */
-export type ScalarKind =
-  | 'int8' | 'uint8' | 'int16' | 'uint16' | 'int32' | 'uint32' | 'int64' | 'uint64'
-  | 'float32' | 'float64' | 'bool';
 
 /** The kinds `atomic()` works on. */
 export type AtomicKind = 'int32' | 'uint32' | 'int64' | 'uint64';
@@ -29,14 +26,10 @@ export interface ScalarValues {
   bool: boolean;
 }
 
-// Every type object shmkit made; `instanceof` cannot tell struct types apart
-// here without importing struct.ts, which imports this file.
+// Every type object shmkit made: a brand that, unlike instanceof, an object
+// made with Object.create(ScalarType.prototype) cannot pass. A type's numbers
+// are compiled into view code (view.ts), so only shmkit's own, frozen ones may be used.
 const knownTypes = new WeakSet<object>();
-
-/** @internal */
-export function registerType(type: object): void {
-  knownTypes.add(type);
-}
 
 /** @internal Whether `value` is one of shmkit's struct field types. */
 export function isType(value: unknown): value is Type {
@@ -59,7 +52,7 @@ export class ScalarType<K extends ScalarKind = ScalarKind> {
     this.kind = kind;
     this.size = size;
     this.align = size;
-    registerType(this);
+    knownTypes.add(this);
     Object.freeze(this);
   }
 }
@@ -80,7 +73,7 @@ export class CharType {
   constructor(length: number) {
     this.length = length;
     this.size = length;
-    registerType(this);
+    knownTypes.add(this);
     Object.freeze(this);
   }
 }
@@ -136,6 +129,19 @@ export function array<E extends Type>(type: E, n: number): ArrayType<E> {
 
 /** Any type a struct field can have. */
 export type Type = ScalarType | CharType | ArrayType<any> | StructType<any>;
+
+/** A struct's members: each name (a C identifier) and its type, in declaration order. */
+export type Fields = { readonly [name: string]: Type };
+
+/** One member of a struct's layout. */
+export interface FieldLayout extends MemberLayout<Type> {
+  /** The member's name. */
+  readonly name: string;
+  /** Its type. */
+  readonly type: Type;
+  /** Its byte offset in the struct (`offsetof`). */
+  readonly offset: number;
+}
 
 // ---------------------------------------------------------------------------
 // Types of values (read/write) and views
@@ -198,8 +204,6 @@ export type ArrayView<E> = E extends ScalarType | CharType
   ? ArrayViewMethods<E> & { [index: number]: View<E> }
   : ArrayViewMethods<E> & { readonly [index: number]: View<E> };
 
-/** The memory a view or read works on. A `SharedMemory` also works when read-only. */
-
 /** `array(type, n)`: a fixed C array `type[n]`. Made by {@link array}. */
 export class ArrayType<E extends Type = Type> {
   readonly kind = 'array' as const;
@@ -218,7 +222,7 @@ export class ArrayType<E extends Type = Type> {
     this.length = length;
     this.size = element.size * length;
     this.align = element.align;
-    registerType(this);
+    knownTypes.add(this);
     Object.freeze(this);
   }
 
@@ -239,5 +243,106 @@ export class ArrayType<E extends Type = Type> {
   /** Writes every element at `offset` (default 0); checks all of `value` before writing anything. */
   write(source: MemorySource, value: ArrayLike<Input<E>>, offset = 0): void {
     writeOf(this, source, value, offset);
+  }
+}
+
+/**
+ * A C struct type, made by {@link struct}: its layout equals gcc's for the
+ * same declaration on x86-64 and AArch64 Linux.
+ */
+export class StructType<F extends Fields = Fields> {
+  readonly kind = 'struct' as const;
+  /** The members as declared. */
+  readonly fields: Readonly<F>;
+  /** Each member with its offset, in declaration order. */
+  readonly layout: readonly FieldLayout[];
+  /** `sizeof`, padding at the end included. */
+  readonly size: number;
+  /** `_Alignof`. */
+  readonly align: number;
+  /** Whether it is `packed`. */
+  readonly packed: boolean;
+  readonly #byName: ReadonlyMap<string, FieldLayout>;
+
+  /** @internal Made by {@link struct}. */
+  constructor(fields: F, packed: boolean, align: number | undefined) {
+    const members = Object.entries(fields);
+    const computed = layoutStruct(members, packed, align);
+    this.fields = Object.freeze({ ...fields });
+    this.layout = computed.layout;
+    this.size = computed.size;
+    this.align = computed.align;
+    this.packed = packed;
+    this.#byName = new Map(computed.layout.map((field) => [field.name, field]));
+    knownTypes.add(this);
+    Object.freeze(this);
+  }
+
+  /**
+   * `offsetof(struct, path)`: the byte offset of a member. `path` is a field
+   * name or, as gcc's offsetof accepts, a path into nested members such as
+   * `header.size` or `items[3].id`.
+   * @throws TypeError for a path that names no member; RangeError for an index past the end.
+   */
+  offsetOf(path: (keyof F & string) | (string & {})): number {
+    if (typeof path !== 'string') throw invalidType('path', 'of type string', path);
+    const steps = parsePath(path);
+    if (steps === undefined) throw invalidType('path', 'a member name or path such as a.b[2].c', path);
+    let type: Type = this;
+    let offset = 0;
+    for (const step of steps) {
+      if ('field' in step) {
+        const field: FieldLayout | undefined = type.kind === 'struct' ? type.#byName.get(step.field) : undefined;
+        if (field === undefined) {
+          throw invalidType('path', `a member of the struct (no member "${step.field}" in ${describeType(type)})`, path);
+        }
+        offset += field.offset;
+        type = field.type;
+      } else {
+        if (type.kind !== 'array') throw invalidType('path', `a member path (${describeType(type)} is not an array)`, path);
+        if (step.index >= type.length) throw outOfRange('path', `an index < ${type.length} in [${step.index}]`, path);
+        offset += step.index * type.element.size;
+        type = type.element;
+      }
+    }
+    return offset;
+  }
+
+  /**
+   * A live view of the struct at `offset` (default 0) of `source`: each
+   * field is a getter and setter on the memory itself, so another process
+   * sees a set at once, and a get shows what is there now. Struct and array
+   * members are views too. A view of a read-only SharedMemory reads in
+   * place and its setters throw StateError ERR_SHM_READ_ONLY; after
+   * detach, every access throws StateError ERR_SHM_DETACHED.
+   * @example
+   * const StPid = struct({ pid: int32, name: char(51) });
+   * const st = StPid.view(shm);
+   * st.pid = process.pid;
+   */
+  view(source: MemorySource, offset = 0): StructView<F> {
+    return viewOf(this, source, offset) as StructView<F>;
+  }
+
+  /** A plain snapshot of the struct at `offset` (default 0). */
+  read(source: MemorySource, offset = 0): Value<StructType<F>> {
+    return readOf(this, source, offset) as Value<StructType<F>>;
+  }
+
+  /**
+   * Writes a whole value at `offset` (default 0): every field must be given.
+   * Checks all of it first, so an invalid value changes nothing.
+   */
+  write(source: MemorySource, value: Input<StructType<F>>, offset = 0): void {
+    writeOf(this, source, value, offset);
+  }
+}
+
+function describeType(type: Type): string {
+  switch (type.kind) {
+    case 'struct': return 'a struct';
+    case 'array': return 'an array';
+    case 'char': return `a char[${type.length}]`;
+    default: return `an ${type.kind}`;
   }
 }

@@ -11,28 +11,27 @@
 // memory that must not be written. Read-only classes have setters that only
 // throw. Every access is wrapped so that a detached buffer (shmdt) gives a
 // StateError instead of V8's TypeError. Read-only classes touch their memory
-// only through built-ins captured at load (src/primordials.ts), so a patched
+// only through built-ins captured at load (src/core/primordials.ts), so a patched
 // DataView.prototype method never receives their DataView.
 import { inspect } from 'node:util';
 import { badScalar, bytesOf, checkValue, LITTLE_ENDIAN, readValue, SCALARS, storeValue } from './codec.js';
-import { dataViewBuffer, dataViewByteLength, dataViewByteOffset, dataViewGet, DataViewCtor, Uint8ArrayCtor } from '../primordials.js';
+import { dataViewBuffer, dataViewByteLength, dataViewByteOffset, dataViewGet, DataViewCtor, Uint8ArrayCtor } from '../core/primordials.js';
 import { decodeChar, encodeChar } from './char.js';
 import { fault, readOnlyError, type Owner } from './memory.js';
-import type { StructType } from './struct.js';
-import type { ArrayType, Type } from './types.js';
-import { outOfRange } from '../validate.js';
+import type { ArrayLayout, StructLayout, TypeLayout } from './layout.js';
+import { outOfRange } from '../core/errors.js';
 
 /** @internal A generated view class. */
 export type ViewClass = new (dv: DataView, owner: Owner) => object;
 
 /** @internal What a view holds, for atomic() and snapshots. */
 export interface ViewInternals {
-  readonly type: StructType | ArrayType;
+  readonly type: StructLayout | ArrayLayout;
   readonly dv: DataView;
   readonly owner: Owner;
 }
 
-type Composite = StructType | ArrayType;
+type Composite = StructLayout | ArrayLayout;
 
 const internalsByPrototype = new WeakMap<object, { type: Composite; dv: (view: object) => DataView; owner: (view: object) => Owner }>();
 
@@ -90,12 +89,12 @@ interface SlotCode {
 }
 
 function slotCode(
-  type: Type,
+  type: TypeLayout,
   offset: string,
   name: string,
   cache: string,
   readOnly: boolean,
-  refs: { classes: ViewClass[]; types: Type[] },
+  refs: { classes: ViewClass[]; types: TypeLayout[] },
   elementSet: boolean,
 ): SlotCode {
   const le = LITTLE_ENDIAN ? 'true' : 'false';
@@ -153,7 +152,7 @@ const COMMON = `
 `;
 
 function generate(type: Composite, readOnly: boolean): ViewClass {
-  const refs = { classes: [] as ViewClass[], types: [] as Type[] };
+  const refs = { classes: [] as ViewClass[], types: [] as TypeLayout[] };
   let body: string;
   if (type.kind === 'struct') {
     const members: string[] = [];
@@ -180,7 +179,7 @@ function generate(type: Composite, readOnly: boolean): ViewClass {
     }`;
   }
   const factory = new Function('D', 'C', 'T', 'TYPE', `'use strict'; ${body}`) as (
-    d: typeof deps, c: ViewClass[], t: Type[], type: Composite,
+    d: typeof deps, c: ViewClass[], t: TypeLayout[], type: Composite,
   ) => ViewClass;
   const cls = factory(deps, refs.classes, refs.types, type);
   decorate(cls, type);

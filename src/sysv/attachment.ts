@@ -1,8 +1,8 @@
-import { check, StateError } from '../errors.js';
-import { native, type MappingHandle } from '../native.js';
+import { check, outOfRange, stateError } from '../core/errors.js';
+import { native, type MappingHandle } from '../core/native.js';
 import { constants as bufferConstants } from 'node:buffer';
-import { outOfRange, validateRange } from '../validate.js';
-import { arrayBufferByteLength, copyBytes } from '../primordials.js';
+import { validateRange } from '../core/validate.js';
+import { arrayBufferByteLength, copyBytes } from '../core/primordials.js';
 
 const { MAX_LENGTH } = bufferConstants;
 
@@ -59,7 +59,7 @@ export class Attachment {
    */
   get buffer(): ArrayBuffer {
     if (this.readOnly) {
-      throw new StateError(
+      throw stateError(
         'ERR_SHM_READ_ONLY',
         `shmat: segment ${this.shmid} is attached read-only (SHM_RDONLY), so it has no writable buffer; use read()`,
       );
@@ -85,7 +85,7 @@ export class Attachment {
       // Checked before copying: a copy this large could not be returned anyway.
       throw outOfRange(length === undefined ? 'length (default: to the end)' : 'length', `<= ${MAX_LENGTH}, the most one Uint8Array holds in this Node.js (buffer.constants.MAX_LENGTH); read a large segment in parts`, count);
     }
-    // Captured built-ins only: the private buffer never meets user code (src/primordials.ts).
+    // Captured built-ins only: the private buffer never meets user code (src/core/primordials.ts).
     return copyBytes(this.#buffer, start, count);
   }
 
@@ -97,10 +97,10 @@ export class Attachment {
   /** @internal */
   assertAttached(operation: string): void {
     if (this.#detached) {
-      throw new StateError('ERR_SHM_DETACHED', `${operation}: segment ${this.shmid} was detached (shmdt)`);
+      throw stateError('ERR_SHM_DETACHED', `${operation}: segment ${this.shmid} was detached (shmdt)`);
     }
     if (arrayBufferByteLength(this.#buffer) === 0) {
-      throw new StateError(
+      throw stateError(
         'ERR_SHM_TRANSFERRED',
         `${operation}: the buffer of segment ${this.shmid} was transferred to another ArrayBuffer`,
       );

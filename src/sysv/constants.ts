@@ -1,5 +1,5 @@
 // The System V constants, with the values the addon read from the system headers.
-import { native } from '../native.js';
+import { native } from '../core/native.js';
 
 const c = native.constants as Readonly<Record<string, number>>;
 
@@ -87,3 +87,15 @@ export const SEM_STAT_ANY = cmd('SEM_STAT_ANY');
 export const SHMLBA = get('SHMLBA');
 /** The system's page size; segments occupy whole pages. */
 export const PAGE_SIZE = get('PAGE_SIZE');
+/** msgrcv: truncate a message longer than msgsz instead of failing with E2BIG (the rest is lost). */
+export const MSG_NOERROR = get('MSG_NOERROR');
+/** msgrcv: with msgtyp > 0, take the first message whose type is not msgtyp. */
+export const MSG_EXCEPT = get('MSG_EXCEPT');
+/** msgrcv: copy the message at index msgtyp without removing it (needs IPC_NOWAIT; Linux 3.8+). */
+export const MSG_COPY = get('MSG_COPY');
+/** msgctl: system-wide message-queue usage. */
+export const MSG_INFO = cmd('MSG_INFO');
+/** msgctl: IPC_STAT by index into the kernel's table; returns the id too. */
+export const MSG_STAT = cmd('MSG_STAT');
+/** msgctl: as MSG_STAT without the read-permission check (Linux 4.17+). */
+export const MSG_STAT_ANY = cmd('MSG_STAT_ANY');

@@ -4,10 +4,11 @@
 // until it can proceed. The high-level SemaphoreSet, Semaphore and Mutex
 // wait without blocking.
 import { constants as osConstants } from 'node:os';
-import { check, IpcError } from '../errors.js';
-import { native, type NativeSemStat } from '../native.js';
-import { invalidType, outOfRange, validateFlags, validateId, validateInteger, validateKey, validateObject, INT32_MAX, INT32_MIN, UINT32_MAX } from '../validate.js';
+import { check, errnoName, invalidType, ipcError, outOfRange, type IpcError } from '../core/errors.js';
+import { native, type NativeSemStat } from '../core/native.js';
+import { validateFlags, validateId, validateInteger, validateKey, validateObject, INT32_MAX, INT32_MIN, UINT32_MAX } from '../core/validate.js';
 import { GETALL, GETNCNT, GETPID, GETVAL, GETZCNT, IPC_INFO, IPC_RMID, IPC_SET, IPC_STAT, SEM_INFO, SEM_STAT, SEM_STAT_ANY, SETALL, SETVAL } from './constants.js';
+import { hint } from './hints.js';
 import type { IpcPerm } from './shm.js';
 
 /**
@@ -87,7 +88,7 @@ export function encodeSops(sops: unknown, name = 'sops', syscall = 'semop'): Int
   if (sops.length > 500) {
     const semopm = check(native.semctlInfo(IPC_INFO), 'semctl', () => 'IPC_INFO')[1].semopm ?? 0;
     if (sops.length > semopm) {
-      throw new IpcError(syscall, osConstants.errno.E2BIG, `nsops ${sops.length} is more than the system allows in one call (SEMOPM ${semopm})`);
+      throw ipcError(syscall, osConstants.errno.E2BIG, `nsops ${sops.length} is more than the system allows in one call (SEMOPM ${semopm})`);
     }
   }
   const packed = new Int32Array(sops.length * 3);
@@ -116,9 +117,9 @@ export function explainSemop(semid: number, sops: Int32Array, timed = false) {
       case 'EAGAIN': return timed
         ? `semid ${semid}: the operation was not possible within the time limit (nothing was changed)`
         : `semid ${semid}: IPC_NOWAIT was given and the operation would have to wait (nothing was changed)`;
-      case 'EIDRM': return `semid ${semid}: the set was removed`;
+      case 'EIDRM': return `semid ${semid}: the set was removed${hint(code, { object: 'set', id: semid })}`;
       case 'EINVAL': return nsops === 0 ? `semid ${semid}: nsops is 0` : `semid ${semid}: no such set (or it was removed)`;
-      case 'EACCES': return `semid ${semid}: the set's permission bits deny this user`;
+      case 'EACCES': return `semid ${semid}: the set's permission bits deny this user${hint(code, { object: 'set', id: semid })}`;
       case 'EINTR': return `semid ${semid}: interrupted by a signal (nothing was changed)`;
       case 'ENOMEM': return `semid ${semid}: no memory for the SEM_UNDO record`;
       default: return `semid ${semid}`;
@@ -138,12 +139,13 @@ export function semget(key: number, nsems: number, flags: number): number {
   validateFlags(flags, 'flags');
   return check(native.semget(k, nsems, flags), 'semget', (code) => {
     const args = `key ${hex(k)}, nsems ${nsems}`;
+    const fix = hint(code, { object: 'set', key: k, nsems, flags });
     switch (code) {
-      case 'EEXIST': return `${args}: a set with this key exists (IPC_CREAT|IPC_EXCL)`;
-      case 'ENOENT': return `${args}: no set has this key and IPC_CREAT was not given`;
-      case 'EINVAL': return `${args}: nsems is out of 0..SEMMSL, or more than the existing set has`;
-      case 'EACCES': return `${args}: the set's permission bits deny this user`;
-      case 'ENOSPC': return `${args}: the system's limit of sets (SEMMNI) or semaphores (SEMMNS) is reached`;
+      case 'EEXIST': return `${args}: a set with this key exists (IPC_CREAT|IPC_EXCL)${fix}`;
+      case 'ENOENT': return `${args}: no set has this key and IPC_CREAT was not given${fix}`;
+      case 'EINVAL': return `${args}: nsems is out of 0..SEMMSL, or more than the existing set has${fix}`;
+      case 'EACCES': return `${args}: the set's permission bits deny this user${fix}`;
+      case 'ENOSPC': return `${args}: the system's limit of sets (SEMMNI) or semaphores (SEMMNS) is reached${fix}`;
       default: return args;
     }
   });
@@ -160,6 +162,33 @@ export function semop(semid: number, sops: readonly Sembuf[]): void {
   validateId(semid, 'semid');
   const packed = encodeSops(sops);
   check(native.semop(semid, packed, -1), 'semop', explainSemop(semid, packed));
+}
+
+/**
+ * @internal semop(2) on checked, packed triples (see {@link encodeSops}), for
+ * the high level: 0 when done, else the errno (positive). An operation
+ * without IPC_NOWAIT that has to wait blocks the thread, so callers pass
+ * IPC_NOWAIT unless the operation can never wait (an increment).
+ */
+export function semopErrno(semid: number, sops: Int32Array): number {
+  const result = native.semop(semid, sops, -1);
+  return result < 0 ? -result : 0;
+}
+
+/** @internal The IpcError of a semop on packed triples that failed with `errno`. */
+export function semopError(semid: number, sops: Int32Array, errno: number): IpcError {
+  return ipcError('semop', errno, explainSemop(semid, sops)(errnoName(errno)));
+}
+
+/**
+ * @internal {@link semopErrno} that throws the IpcError of a failure, except
+ * EAGAIN (IPC_NOWAIT and it would have to wait): then false.
+ */
+export function trySemop(semid: number, sops: Int32Array): boolean {
+  const errno = semopErrno(semid, sops);
+  if (errno === osConstants.errno.EAGAIN) return false;
+  if (errno !== 0) throw semopError(semid, sops, errno);
+  return true;
 }
 
 /**
@@ -194,9 +223,9 @@ function explainCtl(semid: number, semnum: number, cmd: string) {
   return (code: string): string => {
     switch (code) {
       case 'EINVAL': return `semid ${semid}, ${cmd}: no such set, semnum ${semnum} out of range, or an invalid command`;
-      case 'EIDRM': return `semid ${semid}, ${cmd}: the set was removed`;
-      case 'EACCES': return `semid ${semid}, ${cmd}: the set's permission bits deny this user`;
-      case 'EPERM': return `semid ${semid}, ${cmd}: only the owner, the creator or a privileged user may do this`;
+      case 'EIDRM': return `semid ${semid}, ${cmd}: the set was removed${hint(code, { object: 'set', id: semid })}`;
+      case 'EACCES': return `semid ${semid}, ${cmd}: the set's permission bits deny this user${hint(code, { object: 'set', id: semid })}`;
+      case 'EPERM': return `semid ${semid}, ${cmd}: only the owner, the creator or a privileged user may do this${hint(code, { object: 'set', id: semid })}`;
       case 'ERANGE': return `semid ${semid}, ${cmd}: a value is above SEMVMX or below 0`;
       default: return `semid ${semid}, ${cmd}`;
     }

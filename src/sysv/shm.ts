@@ -2,10 +2,11 @@
 // shmget(2), shmat(2), shmdt(2) and shmctl(2). Synchronous, like C.
 import { constants as bufferConstants } from 'node:buffer';
 import { readFileSync } from 'node:fs';
-import { check, IpcError } from '../errors.js';
-import { native, type NativeShmStat } from '../native.js';
-import { invalidType, outOfRange, validateFlags, validateId, validateInteger, validateKey, validateObject, validateSize, UINT32_MAX } from '../validate.js';
+import { check, IpcError, invalidType, outOfRange } from '../core/errors.js';
+import { native, type NativeShmStat } from '../core/native.js';
+import { validateFlags, validateId, validateInteger, validateKey, validateObject, validateSize, UINT32_MAX } from '../core/validate.js';
 import { Attachment, isAttachment } from './attachment.js';
+import { hint } from './hints.js';
 import { stackRoom } from './stack-room.js';
 import { IPC_CREAT, IPC_INFO, IPC_RMID, IPC_SET, IPC_STAT, PAGE_SIZE, SHM_INFO, SHM_NORESERVE, SHM_LOCK, SHM_RDONLY, SHM_REMAP, SHM_RND, SHM_STAT, SHM_STAT_ANY, SHM_UNLOCK, SHMLBA } from './constants.js';
 
@@ -124,12 +125,14 @@ export function shmget(key: number, size: number, flags: number): number {
   }
   return check(native.shmget(k, size, flags), 'shmget', (code) => {
     const args = `key ${hex(k)}, size ${size}`;
+    const fix = hint(code, { object: 'segment', key: k, size, flags });
     switch (code) {
-      case 'EEXIST': return `${args}: a segment with this key exists (IPC_CREAT|IPC_EXCL)`;
-      case 'ENOENT': return `${args}: no segment has this key and IPC_CREAT was not given`;
-      case 'EINVAL': return `${args}: size is out of the limits (shmmin..shmmax) or larger than the existing segment`;
-      case 'EACCES': return `${args}: the segment's permission bits deny this user`;
-      case 'ENOSPC': return `${args}: the system's segment limit (shmmni or shmall) is reached`;
+      case 'EEXIST': return `${args}: a segment with this key exists (IPC_CREAT|IPC_EXCL)${fix}`;
+      case 'ENOENT': return `${args}: no segment has this key and IPC_CREAT was not given${fix}`;
+      case 'EINVAL': return `${args}: size is out of the limits (shmmin..shmmax) or larger than the existing segment${fix}`;
+      case 'EACCES': return `${args}: the segment's permission bits deny this user${fix}`;
+      case 'ENOSPC': return `${args}: the system's segment limit (shmmni or shmall) is reached${fix}`;
+      case 'ENOMEM': return `${args}: no memory for a segment of this size${fix}`;
       default: return args;
     }
   });
@@ -164,9 +167,9 @@ export function shmat(shmid: number, shmaddr?: bigint | number | null, shmflg = 
   if (addr !== 0n) refuseStackRoom(shmid, (shmflg & SHM_RND) !== 0 ? addr - (addr % BigInt(SHMLBA)) : addr, addr);
   const result = check(native.shmat(shmid, addr, shmflg), 'shmat', (code) => {
     switch (code) {
-      case 'EACCES': return `shmid ${shmid}: the segment's permission bits deny this user`;
+      case 'EACCES': return `shmid ${shmid}: the segment's permission bits deny this user${hint(code, { object: 'segment', id: shmid, shmflg })}`;
       case 'EINVAL': return `shmid ${shmid}${addr ? `, shmaddr 0x${addr.toString(16)}` : ''}: no such segment, or a bad address`;
-      case 'EIDRM': return `shmid ${shmid}: the segment was removed`;
+      case 'EIDRM': return `shmid ${shmid}: the segment was removed${hint(code, { object: 'segment', id: shmid })}`;
       case 'ENOMEM': return `shmid ${shmid}: no room for another mapping in this process${awaitingHint()}`;
       case 'EAGAIN': return `shmid ${shmid}: too many attachments await detaching${awaitingHint()}`;
       case 'ENOTSUP': return `shmid ${shmid}: this runtime refuses ArrayBuffers over memory it did not allocate (a V8 sandbox, as in Electron), so a segment cannot be mapped here`;
@@ -233,9 +236,9 @@ function explainId(shmid: number, cmd: string) {
   return (code: string): string => {
     switch (code) {
       case 'EINVAL': return `shmid ${shmid}, ${cmd}: no such segment, or an invalid command`;
-      case 'EIDRM': return `shmid ${shmid}, ${cmd}: the segment was removed`;
-      case 'EACCES': return `shmid ${shmid}, ${cmd}: read permission denied`;
-      case 'EPERM': return `shmid ${shmid}, ${cmd}: only the owner, the creator or a privileged user may do this`;
+      case 'EIDRM': return `shmid ${shmid}, ${cmd}: the segment was removed${hint(code, { object: 'segment', id: shmid })}`;
+      case 'EACCES': return `shmid ${shmid}, ${cmd}: read permission denied${hint(code, { object: 'segment', id: shmid })}`;
+      case 'EPERM': return `shmid ${shmid}, ${cmd}: only the owner, the creator or a privileged user may do this${hint(code, { object: 'segment', id: shmid })}`;
       case 'ENOMEM': return `shmid ${shmid}, ${cmd}: the memory lock limit (RLIMIT_MEMLOCK) is exceeded`;
       default: return `shmid ${shmid}, ${cmd}`;
     }

@@ -1,8 +1,8 @@
 // Compiles the small C peers the tests talk to. Binaries are cached by the
 // hash of their source, in a directory anyone can read and execute (tests
 // also run them as `nobody`).
-import { createHash } from 'node:crypto';
-import { chmodSync, existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { createHash, randomBytes } from 'node:crypto';
+import { chmodSync, existsSync, mkdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { run } from './processes.js';
@@ -16,10 +16,20 @@ export async function compileC(name: string, source: string, flags: readonly str
   chmodSync(CACHE, 0o755);
   const exe = join(CACHE, `${name}-${hash}`);
   if (existsSync(exe)) return exe;
-  const src = `${exe}.c`;
+  // Test files run in parallel and may compile the same program at once: each
+  // writes its own files and renames the result into place (atomic).
+  const own = `${exe}.${process.pid}-${randomBytes(4).toString('hex')}`;
+  const src = `${own}.c`;
+  const tmp = `${own}.tmp`;
   writeFileSync(src, source);
-  const result = await run('cc', ['-O2', '-Wall', '-Werror', '-std=gnu11', '-o', `${exe}.tmp`, src, ...flags]);
-  if (result.code !== 0) throw new Error(`cc failed for ${name}:\n${result.stderr}`);
-  await run('mv', [`${exe}.tmp`, exe]);
+  try {
+    const result = await run('cc', ['-O2', '-Wall', '-Werror', '-std=gnu11', '-o', tmp, src, ...flags]);
+    if (result.code !== 0) throw new Error(`cc failed for ${name}:\n${result.stderr}`);
+    renameSync(src, `${exe}.c`);
+    renameSync(tmp, exe);
+  } finally {
+    rmSync(src, { force: true });
+    rmSync(tmp, { force: true });
+  }
   return exe;
 }

@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict';
 import { after, afterEach, before } from 'node:test';
 import { readFileSync } from 'node:fs';
-import { IPC_RMID, SHM_INFO, semctl, shmctl } from '../../src/index.js';
+import { IPC_RMID, MSG_INFO, SHM_INFO, msgctl, semctl, shmctl } from '../../src/index.js';
 
 let nextKey = 0x5300_0000 + ((process.pid * 4099) % 0x00ff_0000);
 
@@ -33,20 +33,39 @@ export function usedSemaphoreSets(): number {
   return readFileSync('/proc/sysvipc/sem', 'utf8').trim().split('\n').length - 1;
 }
 
+/** Number of message queues in this IPC namespace (MSG_INFO msgpool). */
+export function usedMessageQueues(): number {
+  return msgctl(0, MSG_INFO).msgpool;
+}
+
+/** Removes message queue `id` if it still exists (cleanup that never throws). */
+export function removeQueue(id: number | undefined): void {
+  if (id === undefined) return;
+  try {
+    msgctl(id, IPC_RMID);
+  } catch {
+    // already gone
+  }
+}
+
 /**
- * Registers hooks asserting that the test file ends with as many segments
- * and semaphore sets as it started with (SHM_INFO used_ids).
+ * Registers hooks asserting that the test file ends with as many segments,
+ * semaphore sets and message queues as it started with (SHM_INFO used_ids,
+ * MSG_INFO msgpool).
  */
 export function assertNoLeaks(): void {
   let segments = 0;
   let sets = 0;
+  let queues = 0;
   before(() => {
     segments = usedSegments();
     sets = usedSemaphoreSets();
+    queues = usedMessageQueues();
   });
   after(() => {
     assert.equal(usedSegments(), segments, 'shared-memory segments left behind (SHM_INFO used_ids changed)');
     assert.equal(usedSemaphoreSets(), sets, 'semaphore sets left behind');
+    assert.equal(usedMessageQueues(), queues, 'message queues left behind (MSG_INFO msgpool changed)');
   });
 }
 

@@ -7,20 +7,24 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { readlinkSync } from 'node:fs';
 import { createInterface } from 'node:readline';
-import { SHMKIT, type RunResult } from './processes.js';
+import { isRoot, SHMKIT, type RunResult } from './processes.js';
 
+/** Set, to the namespace's name, in a process that has a private IPC namespace (also by scripts/run-tests.mjs). */
 const MARK = 'SHMKIT_TEST_PRIVATE_IPC';
 
 /**
  * Re-runs the calling test file in a private IPC namespace (`unshare --ipc`)
  * and ends this process with its exit status; returns at once in the copy
- * that runs inside. Call it with top-level `await` before registering any
- * test: the copy inherits stdout and NODE_TEST_CONTEXT, so `node --test`
- * reads its results as the file's own. Needs root (CI runs as root); without
- * it the file fails with unshare's message.
+ * that runs inside, and in a file the test runner (scripts/run-tests.mjs)
+ * already started in a namespace of its own. Call it with top-level `await`
+ * before registering any test: the copy inherits stdout and NODE_TEST_CONTEXT,
+ * so `node --test` reads its results as the file's own. Needs root; without
+ * it, returns the reason to skip the file's tests (`{ skip }` on each
+ * top-level describe), since they list or remove objects machine-wide.
  */
-export async function runFileInPrivateIpc(): Promise<void> {
-  if (process.env[MARK] === ipcNamespace()) return;
+export async function runFileInPrivateIpc(): Promise<string | false> {
+  if (process.env[MARK] === ipcNamespace()) return false;
+  if (!isRoot) return 'needs root for a private IPC namespace (unshare --ipc)';
   const file = process.argv[1];
   if (file === undefined) throw new Error('runFileInPrivateIpc: no script path in process.argv');
   // The copy compares the mark with its own namespace, so an outer copy's mark never counts.
@@ -29,7 +33,7 @@ export async function runFileInPrivateIpc(): Promise<void> {
   });
   // unshare execs (no --fork), so the copy is this child: pass on what would end this process.
   for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.on(signal, () => child.kill(signal));
-  // unshare reports its own failure (not root) on the inherited stderr.
+  // unshare reports its own failure on the inherited stderr.
   const [code] = (await once(child, 'exit')) as [number | null];
   process.exit(code ?? 1);
 }

@@ -3,7 +3,7 @@
 // C snippets every peer program shares.
 import { setTimeout as sleep } from 'node:timers/promises';
 import { IPC_STAT, IpcError, shmctl } from '../../src/index.js';
-import { run, SHMKIT, type RunOptions, type RunResult } from './processes.js';
+import { isRoot, run, SHMKIT, type RunOptions, type RunResult } from './processes.js';
 
 /**
  * Calls `probe` until it returns something other than undefined/false, at
@@ -50,6 +50,9 @@ export function thrown(fn: () => unknown): unknown {
  * segment's gid), then gid, then uid. Import shmkit before it runs.
  */
 export const BECOME_NOBODY = 'process.setgroups([]); process.setgid(65534); process.setuid(65534);';
+
+/** Why this process cannot run children in an IPC namespace of their own (`{ skip }` for tests that do), or false. */
+export const noPrivateIpc: string | false = !isRoot && 'needs root for unshare --ipc';
 
 /**
  * Runs ESM `code` (with 'SHMKIT' replaced as in runNode) in a new Node

@@ -3,13 +3,14 @@ import { parse } from '../args.js';
 import { writeOut, type Command } from '../command.js';
 import { lines, toJson } from '../format.js';
 import { shmRmidForced } from '../proc.js';
+import { msgLimits } from '../queues.js';
 import { semLimits } from '../semaphores.js';
 import { KIND_OPTIONS } from './ls.js';
 
-/** Which kinds -m/-s/-a ask for; with none, both. */
-export function summaryKinds(values: { shm?: boolean; sem?: boolean; all?: boolean }): { segments: boolean; semaphores: boolean } {
-  if (values.all || (!values.shm && !values.sem)) return { segments: true, semaphores: true };
-  return { segments: values.shm === true, semaphores: values.sem === true };
+/** Which kinds -m/-s/-q/-a ask for; with none, all. */
+export function summaryKinds(values: { shm?: boolean; sem?: boolean; queue?: boolean; all?: boolean }): { segments: boolean; semaphores: boolean; queues: boolean } {
+  if (values.all || (!values.shm && !values.sem && !values.queue)) return { segments: true, semaphores: true, queues: true };
+  return { segments: values.shm === true, semaphores: values.sem === true, queues: values.queue === true };
 }
 
 /**
@@ -33,41 +34,49 @@ function table(rows: [string, string][]): string[] {
 export const limits: Command = {
   name: 'limits',
   summary: 'system-wide limits (ipcs -l)',
-  help: `Usage: shmkit limits [-m] [-s] [-a] [--json]
+  help: `Usage: shmkit limits [-m] [-s] [-q] [-a] [--bytes] [--json]
 
 Prints the system's limits for shared memory (shmctl IPC_INFO: shmmax,
 shmmin, shmmni, shmseg, shmall), the sysctl kernel.shm_rmid_forced (when 1,
 a segment goes as soon as nobody is attached) and semaphores (semctl IPC_INFO: semmni,
-semmsl, semmns, semopm, semvmx, ...), the numbers of ipcs -l. Both kinds by
-default.
+semmsl, semmns, semopm, semvmx, ...) and message queues (msgctl IPC_INFO:
+msgmni, msgmax, msgmnb, ...), the numbers of ipcs -l, in its units: the
+maximum segment size and the total in kbytes (shmall is counted in pages of
+PAGE_SIZE bytes), the minimum segment size and the message sizes in bytes.
+All kinds by default.
 
 Options:
   -m, --shm    shared-memory limits only
   -s, --sem    semaphore limits only
-  -a, --all    both
+  -q, --queue  message-queue limits only
+  -a, --all    all
+      --bytes  sizes in bytes (as ipcs -l --bytes)
       --json   { "shm": { struct shminfo, shm_rmid_forced }, "sem": { struct
-               seminfo } }; shmmax and shmall are decimal strings (they can
+               seminfo }, "msg": { struct msginfo } }; shmmax and shmall are decimal strings (they can
                exceed 2^53), shm_rmid_forced 0, 1 or null (unreadable)
 `,
   async run(argv) {
-    const { values } = parse(argv, { ...KIND_OPTIONS, json: { type: 'boolean' } });
+    const { values } = parse(argv, { ...KIND_OPTIONS, bytes: { type: 'boolean' }, json: { type: 'boolean' } });
     const want = summaryKinds(values);
     const shm = want.segments ? shmLimitsJson() : undefined;
     const sem = want.semaphores ? semLimits() : undefined;
+    const msg = want.queues ? msgLimits() : undefined;
     if (values.json) {
-      await writeOut(toJson({ shm, sem }));
+      await writeOut(toJson({ shm, sem, msg }));
       return 0;
     }
     const out: string[] = [];
     if (shm) {
-      const shmallBytes = BigInt(shm.shmall) * BigInt(PAGE_SIZE);
+      // As ipcs -l: kbytes unless --bytes, the minimum always in bytes. Exact
+      // bigints: where shmall in bytes passes 2^64, ipcs shows 2^64 rounded down instead.
+      const size = (bytes: bigint) => (values.bytes ? `${bytes} bytes` : `${bytes / 1024n} kbytes`);
       out.push(
         'Shared memory limits',
         ...table([
           ['max number of segments (shmmni)', String(shm.shmmni)],
-          ['max segment size (shmmax)', `${shm.shmmax} bytes`],
+          ['max segment size (shmmax)', size(BigInt(shm.shmmax))],
           ['min segment size (shmmin)', `${shm.shmmin} bytes`],
-          ['max total shared memory (shmall)', `${shm.shmall} pages (${shmallBytes} bytes)`],
+          ['max total shared memory (shmall)', size(BigInt(shm.shmall) * BigInt(PAGE_SIZE))],
           ['max segments per process (shmseg)', String(shm.shmseg)],
           [
             'remove when unattached (shm_rmid_forced)',
@@ -86,6 +95,17 @@ Options:
           ['max semaphores system wide (semmns)', String(sem.semmns)],
           ['max ops per semop call (semopm)', String(sem.semopm)],
           ['semaphore max value (semvmx)', String(sem.semvmx)],
+        ]),
+      );
+    }
+    if (msg) {
+      if (out.length > 0) out.push('');
+      out.push(
+        'Message queue limits',
+        ...table([
+          ['max queues system wide (msgmni)', String(msg.msgmni)],
+          ['max size of message (msgmax)', `${msg.msgmax} bytes`],
+          ['default max size of queue (msgmnb)', `${msg.msgmnb} bytes`],
         ]),
       );
     }

@@ -1,23 +1,27 @@
 import { parse } from '../args.js';
 import { writeOut, type Command } from '../command.js';
+import { CLI_DOCS } from '../docs.js';
 import { lines, toJson } from '../format.js';
 import { posixRows } from '../posix.js';
 import { segmentRows } from '../segments.js';
+import { queueRows } from '../queues.js';
 import { semaphoreRows } from '../semaphores.js';
 import { outputWidth, useColor } from '../table.js';
 import { listingLines, type Listing } from '../views.js';
 
-/** Which kinds `-m`, `-s`, `-a`, `-p` ask for (segments when none is given). */
-export function kinds(values: { shm?: boolean; sem?: boolean; all?: boolean; posix?: boolean }): { segments: boolean; semaphores: boolean; posix: boolean } {
+/** Which kinds `-m`, `-s`, `-q`, `-a`, `-p` ask for (segments when none is given). */
+export function kinds(values: { shm?: boolean; sem?: boolean; queue?: boolean; all?: boolean; posix?: boolean }): { segments: boolean; semaphores: boolean; queues: boolean; posix: boolean } {
   const semaphores = values.all === true || values.sem === true;
+  const queues = values.all === true || values.queue === true;
   const posix = values.posix === true;
-  const segments = values.all === true || values.shm === true || (!semaphores && !posix);
-  return { segments, semaphores, posix };
+  const segments = values.all === true || values.shm === true || (!semaphores && !queues && !posix);
+  return { segments, semaphores, queues, posix };
 }
 
 export const KIND_OPTIONS = {
   shm: { type: 'boolean', short: 'm' },
   sem: { type: 'boolean', short: 's' },
+  queue: { type: 'boolean', short: 'q' },
   all: { type: 'boolean', short: 'a' },
 } as const;
 
@@ -25,18 +29,19 @@ export const KIND_OPTIONS = {
 export const POSIX_OPTION = { posix: { type: 'boolean', short: 'p' } } as const;
 
 /** What `ls` lists, read once (watch calls it on every refresh). */
-export function readListing(want: { segments: boolean; semaphores: boolean; posix?: boolean }): Listing {
+export function readListing(want: { segments: boolean; semaphores: boolean; queues?: boolean; posix?: boolean }): Listing {
   return {
     segments: want.segments ? segmentRows() : undefined,
     semaphores: want.semaphores ? semaphoreRows() : undefined,
+    queues: want.queues === true ? queueRows() : undefined,
     posix: want.posix === true ? posixRows() : undefined,
   };
 }
 
 export const ls: Command = {
   name: 'ls',
-  summary: 'list segments (-s: semaphore sets, -a: both), like ipcs -m',
-  help: `Usage: shmkit ls [-m] [-s] [-a] [-p] [--json]
+  summary: 'list segments (-s: semaphore sets, -q: message queues, -a: all, -p: POSIX shared memory), like ipcs -m',
+  help: `Usage: shmkit ls [-m] [-s] [-q] [-a] [-p] [--json]
 
 Lists the System V shared-memory segments of this IPC namespace: the columns
 of ipcs -m (key, shmid, owner, perms, bytes, nattch, status with dest and
@@ -50,10 +55,13 @@ SharedMemory): name, owner, perms, bytes and resident (memory it holds).
 Options:
   -m, --shm    segments (the default)
   -s, --sem    semaphore sets instead (like ipcs -s)
-  -a, --all    both
-  -p, --posix  POSIX shared memory in /dev/shm (with -m, -s or -a: those too)
-      --json   { "segments": [...], "semaphores": [...], "posix": [...] } with only the kinds
-               asked for; the fields are described in docs/cli.md
+  -q, --queue  message queues instead (like ipcs -q: key, msqid, owner, perms,
+               used-bytes, messages)
+  -a, --all    all three
+  -p, --posix  POSIX shared memory in /dev/shm (with -m, -s, -q or -a: those too)
+      --json   { "segments": [...], "semaphores": [...], "queues": [...], "posix": [...] }
+               with only the kinds asked for; the fields are described in
+               ${CLI_DOCS}
 `,
   async run(argv) {
     const { values } = parse(argv, { ...KIND_OPTIONS, ...POSIX_OPTION, json: { type: 'boolean' } });

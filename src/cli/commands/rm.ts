@@ -4,11 +4,12 @@ import { CliError, CliErrors, UsageError, writeOut, type Command } from '../comm
 import { hexKey, lines, toJson } from '../format.js';
 import { euid, residentBytes } from '../proc.js';
 import { judgeOrphan, listSegments, onSegment, segmentRow, type SegmentRow } from '../segments.js';
+import { listQueues, onQueue, queueRow, removeQueue, type QueueRow } from '../queues.js';
 import { listSemaphoreSets, onSemaphoreSet, removeSemaphoreSet, semaphoreRow, type SemaphoreRow } from '../semaphores.js';
 import { outputWidth, useColor } from '../table.js';
 import { listingLines } from '../views.js';
 
-type Row = SegmentRow | SemaphoreRow;
+type Row = SegmentRow | SemaphoreRow | QueueRow;
 
 interface Target<R extends Row> {
   row: R;
@@ -79,16 +80,18 @@ async function writeOrphanReport(going: Target<Row>[], staying: Target<Row>[], j
 
 export const rm: Command = {
   name: 'rm',
-  summary: 'remove segments or (-s) semaphore sets: by id, by key, orphans, all yours',
+  summary: 'remove segments, (-s) semaphore sets or (-q) message queues: by id, by key, orphans, all yours',
   help: `Usage: shmkit rm [-s] ID...
        shmkit rm [-s] --key KEY [--key KEY...]
        shmkit rm --orphans [--include-keyed]
        shmkit rm [-s] --all
+       shmkit rm -q ID... | --key KEY... | --all
        (each with --dry-run [--json] to see what would go)
 
 Removes segments (IPC_RMID: a segment still attached goes when its last
 process detaches; ls shows it as "dest" until then) or, with -s, semaphore
-sets (at once; processes waiting on them fail with EIDRM).
+sets (at once; processes waiting on them fail with EIDRM) or, with -q,
+message queues (at once, with their messages; waiters fail with EIDRM).
 
 Only your own objects are removed: --key, --orphans and --all skip or refuse
 those of other users, and an id of another user's object is refused unless
@@ -96,6 +99,7 @@ you are root. Errors are reported one a line; the others still go.
 
 Options:
   -s, --sem        semaphore sets instead of segments
+  -q, --queue      message queues instead of segments
       --key KEY    the object with this key (0x1234abcd or decimal)
       --orphans    segments nobody can find again: no key (IPC_PRIVATE), nobody
                    attached, creator and last user (cpid, lpid) both known dead.
@@ -114,6 +118,7 @@ Options:
       argv,
       {
         sem: { type: 'boolean', short: 's' },
+        queue: { type: 'boolean', short: 'q' },
         key: { type: 'string', multiple: true },
         orphans: { type: 'boolean' },
         'include-keyed': { type: 'boolean' },
@@ -128,6 +133,8 @@ Options:
     const modes = [ids.length + keys.length > 0, values.orphans === true, values.all === true].filter(Boolean).length;
     if (modes !== 1) throw new UsageError(undefined, 'ERR_MISSING_ARGS', 'give ids, --key, --orphans or --all (one kind)');
     if (values['include-keyed'] && !values.orphans) throw new UsageError('--include-keyed', 'ERR_INVALID_ARG_VALUE', 'only with --orphans');
+    if (values.sem && values.queue) throw new UsageError('-q', 'ERR_INVALID_ARG_VALUE', 'give -s or -q, not both');
+    if (values.orphans && values.queue) throw new UsageError('--orphans', 'ERR_INVALID_ARG_VALUE', 'applies to segments only (a message queue has no attachments)');
     if (values.orphans && values.sem) throw new UsageError('--orphans', 'ERR_INVALID_ARG_VALUE', 'applies to segments only (a semaphore set has no attachments)');
     if (values.json && !values['dry-run']) throw new UsageError('--json', 'ERR_INVALID_ARG_VALUE', 'only with --dry-run (rm prints nothing when it removes)');
     const request = { ids, keys, orphans: values.orphans === true, includeKeyed: values['include-keyed'] === true, all: values.all === true };
@@ -135,7 +142,9 @@ Options:
     const kept: Target<Row>[] = [];
 
     let targets: Target<Row>[];
-    if (values.sem) {
+    if (values.queue) {
+      targets = select(listQueues().map(queueRow), request, 'message queue', errors);
+    } else if (values.sem) {
       targets = select(listSemaphoreSets().map(semaphoreRow), request, 'semaphore set', errors);
     } else {
       const rss = residentBytes();
@@ -149,7 +158,7 @@ Options:
         return 0;
       }
       const rows = targets.map((t) => t.row);
-      const listing = values.sem ? { semaphores: rows as SemaphoreRow[] } : { segments: rows as SegmentRow[] };
+      const listing = values.queue ? { queues: rows as QueueRow[] } : values.sem ? { semaphores: rows as SemaphoreRow[] } : { segments: rows as SegmentRow[] };
       if (values.json) await writeOut(toJson(listing));
       else if (rows.length > 0) await writeOut(lines(listingLines(listing, { width: outputWidth(), color: useColor() })));
       return 0;
@@ -165,7 +174,8 @@ Options:
     }
     for (const { row, arg } of targets) {
       try {
-        if (values.sem) onSemaphoreSet(arg, () => removeSemaphoreSet(row.id));
+        if (values.queue) onQueue(arg, () => removeQueue(row.id));
+        else if (values.sem) onSemaphoreSet(arg, () => removeSemaphoreSet(row.id));
         else onSegment(arg, () => shmctl(row.id, IPC_RMID));
       } catch (error) {
         if (!(error instanceof CliError)) throw error;

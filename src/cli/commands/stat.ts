@@ -1,9 +1,11 @@
 import { SHM_DEST, SHM_LOCKED } from '../../index.js';
 import { parse, parseId, parseKey } from '../args.js';
 import { UsageError, writeOut, type Command } from '../command.js';
+import { CLI_DOCS } from '../docs.js';
 import { formatTime, hexKey, lines, toJson } from '../format.js';
 import { groupName, isAlive, residentBytes, userName } from '../proc.js';
 import { findSegment, findSegmentByKey, type Segment } from '../segments.js';
+import { findQueue, findQueueByKey, type QueueInfo } from '../queues.js';
 import { findSemaphoreSet, findSemaphoreSetByKey, onSemaphoreSet, semValues, type SemaphoreSetInfo } from '../semaphores.js';
 import { renderTable, useColor } from '../table.js';
 
@@ -74,31 +76,64 @@ function semaphoreLines(set: SemaphoreSetInfo, values: ReturnType<typeof semValu
   return [...rows.map(([name, value]) => `${name.padEnd(12)}${value}`), '', ...table];
 }
 
+/** The fields of ipcs -q -i, named, one a line. */
+function queueLines(queue: QueueInfo): string[] {
+  const { ds, id } = queue;
+  const p = ds.msg_perm;
+  const rows: [string, string][] = [
+    ['msqid', String(id)],
+    ['key', hexKey(p.key)],
+    ['owner', who(p.uid, p.gid)],
+    ['creator', who(p.cuid, p.cgid)],
+    ['mode', `${octal0(p.mode)} (access_perms ${octal0(p.mode & 0o777)})`],
+    ['cbytes', String(ds.msg_cbytes)],
+    ['qbytes', String(ds.msg_qbytes)],
+    ['qnum', String(ds.msg_qnum)],
+    ['lspid', ds.msg_stime === 0 ? '- (nothing sent yet)' : pidText(ds.msg_lspid)],
+    ['lrpid', ds.msg_rtime === 0 ? '- (nothing received yet)' : pidText(ds.msg_lrpid)],
+    ['send_time', formatTime(ds.msg_stime)],
+    ['rcv_time', formatTime(ds.msg_rtime)],
+    ['change_time', formatTime(ds.msg_ctime)],
+    ['seq', String(p.seq)],
+  ];
+  return rows.map(([name, value]) => `${name.padEnd(12)}${value}`);
+}
+
 export const stat: Command = {
   name: 'stat',
-  summary: 'everything the kernel keeps about one segment or semaphore set (ipcs -i)',
+  summary: 'everything the kernel keeps about one segment, semaphore set or message queue (ipcs -i)',
   help: `Usage: shmkit stat ID [--json]
        shmkit stat --key KEY [--json]
        shmkit stat -s ID|--key KEY [--json]
+       shmkit stat -q ID|--key KEY [--json]
 
 Prints the kernel's structure of one segment (struct shmid_ds, all of
 ipcs -m -i ID), with its resident size and whether its creator and last user
 are alive. With -s, one semaphore set (struct semid_ds, ipcs -s -i ID) and
-every semaphore's value, last pid, ncount and zcount.
+every semaphore's value, last pid, ncount and zcount. With -q, one message
+queue (struct msqid_ds, ipcs -q -i ID).
 
 Options:
   -s, --sem        a semaphore set
+  -q, --queue      a message queue
       --key KEY    find it by key (0x1234abcd or decimal) instead of by id
       --json       the structure with the kernel's C field names, plus id;
-                   times in seconds since the epoch (see docs/cli.md)
+                   times in seconds since the epoch (see ${CLI_DOCS})
 `,
   async run(argv) {
-    const { values, positionals } = parse(argv, { sem: { type: 'boolean', short: 's' }, key: { type: 'string' }, json: { type: 'boolean' } }, true);
-    if ((values.key === undefined) === (positionals.length === 0)) {
-      throw new UsageError(positionals[0], 'ERR_MISSING_ARGS', 'give one id, or --key');
+    const { values, positionals } = parse(argv, { sem: { type: 'boolean', short: 's' }, queue: { type: 'boolean', short: 'q' }, key: { type: 'string' }, json: { type: 'boolean' } }, true);
+    if (values.key !== undefined && positionals.length > 0) {
+      throw new UsageError(positionals[0], 'ERR_INCOMPATIBLE_OPTION_PAIR', `both an id and --key ${values.key} were given: give one of them`);
     }
+    if (values.key === undefined && positionals.length === 0) throw new UsageError(undefined, 'ERR_MISSING_ARGS', 'give an id or --key KEY');
     if (positionals.length > 1) throw new UsageError(positionals[1], 'ERR_UNEXPECTED_ARGUMENT', 'stat takes one id');
     const arg = values.key === undefined ? positionals[0]! : '--key';
+    if (values.queue) {
+      if (values.sem) throw new UsageError('-q', 'ERR_INVALID_ARG_VALUE', 'give -s or -q, not both');
+      const queue = values.key === undefined ? findQueue(parseId(arg), arg) : findQueueByKey(parseKey(values.key), `--key ${values.key}`);
+      await writeOut(values.json ? toJson({ id: queue.id, ...queue.ds }) : lines(queueLines(queue)));
+      return 0;
+    }
     if (values.sem) {
       const set = values.key === undefined ? findSemaphoreSet(parseId(arg), arg) : findSemaphoreSetByKey(parseKey(values.key), `--key ${values.key}`);
       const sems = onSemaphoreSet(arg, () => semValues(set));

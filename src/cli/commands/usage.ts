@@ -2,6 +2,7 @@ import { SHM_INFO, shmctl } from '../../index.js';
 import { parse } from '../args.js';
 import { writeOut, type Command } from '../command.js';
 import { lines, toJson } from '../format.js';
+import { msgUsage } from '../queues.js';
 import { semUsage } from '../semaphores.js';
 import { summaryKinds } from './limits.js';
 import { KIND_OPTIONS } from './ls.js';
@@ -14,18 +15,21 @@ function table(rows: [string, string][]): string[] {
 export const usage: Command = {
   name: 'usage',
   summary: 'system-wide usage (ipcs -u)',
-  help: `Usage: shmkit usage [-m] [-s] [-a] [--json]
+  help: `Usage: shmkit usage [-m] [-s] [-q] [-a] [--json]
 
 Prints what this IPC namespace uses: segments and their pages allocated,
 resident and swapped (shmctl SHM_INFO), semaphore sets and semaphores
-(semctl SEM_INFO), the numbers of ipcs -u. Both kinds by default.
+(semctl SEM_INFO), message queues, their messages and bytes (msgctl
+MSG_INFO), the numbers of ipcs -u. All kinds by default.
 
 Options:
   -m, --shm    shared memory only
   -s, --sem    semaphores only
-  -a, --all    both
+  -q, --queue  message queues only
+  -a, --all    all
       --json   { "shm": { used_ids, shm_tot, shm_rss, shm_swp, swap_attempts,
-               swap_successes }, "sem": { semusz, semaem } }; sizes in pages
+               swap_successes }, "sem": { semusz, semaem }, "msg": { msgpool,
+               msgmap, msgtql } }; shm sizes in pages, msgtql in bytes
 `,
   async run(argv) {
     const { values } = parse(argv, { ...KIND_OPTIONS, json: { type: 'boolean' } });
@@ -47,8 +51,13 @@ Options:
       const u = semUsage();
       sem = { semusz: u.semusz, semaem: u.semaem };
     }
+    let msg;
+    if (want.queues) {
+      const u = msgUsage();
+      msg = { msgpool: u.msgpool, msgmap: u.msgmap, msgtql: u.msgtql };
+    }
     if (values.json) {
-      await writeOut(toJson({ shm, sem }));
+      await writeOut(toJson({ shm, sem, msg }));
       return 0;
     }
     const out: string[] = [];
@@ -67,6 +76,13 @@ Options:
     if (sem) {
       if (out.length > 0) out.push('');
       out.push('Semaphore usage', ...table([['sets in use', String(sem.semusz)], ['semaphores allocated', String(sem.semaem)]]));
+    }
+    if (msg) {
+      if (out.length > 0) out.push('');
+      out.push(
+        'Message queue usage',
+        ...table([['queues allocated', String(msg.msgpool)], ['messages (used headers)', String(msg.msgmap)], ['bytes in messages (used space)', String(msg.msgtql)]]),
+      );
     }
     await writeOut(lines(out));
     return 0;

@@ -17,7 +17,7 @@ function clock(): string {
 export const watch: Command = {
   name: 'watch',
   summary: 'the ls table, refreshed in place until q or Ctrl-C',
-  help: `Usage: shmkit watch [-m] [-s] [-a] [-p] [--interval SECONDS]
+  help: `Usage: shmkit watch [-m] [-s] [-q] [-a] [-p] [--interval SECONDS]
 
 Shows the table of shmkit ls on the whole terminal and refreshes it in place
 every second (or --interval), until you press q or Ctrl-C. Needs a terminal.
@@ -25,8 +25,9 @@ every second (or --interval), until you press q or Ctrl-C. Needs a terminal.
 Options:
   -m, --shm              segments (the default)
   -s, --sem              semaphore sets instead
-  -a, --all              both
-  -p, --posix            POSIX shared memory in /dev/shm (with -m, -s or -a: those too)
+  -q, --queue            message queues instead
+  -a, --all              all three
+  -p, --posix            POSIX shared memory in /dev/shm (with -m, -s, -q or -a: those too)
   -i, --interval SECONDS time between refreshes (default 1; decimals allowed)
 `,
   async run(argv) {

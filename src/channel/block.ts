@@ -2,10 +2,10 @@
 // main thread for a bounded time (a hand-off between spinning processes
 // takes well under a microsecond), then sleep on a futex word in the segment
 // through the addon's waiter thread (a wake-up through it costs tens of µs).
-import { availableParallelism, constants as osConstants } from 'node:os';
-import { check } from '../errors.js';
-import { native, type FutexWaiterHandle } from '../native.js';
-import { abortError, ChannelError } from './errors.js';
+import { availableParallelism } from 'node:os';
+import type { FutexWaiter } from '../sysv/futex.js';
+import { schedYield } from '../sysv/process.js';
+import { abortError, invalidType, outOfRange, timeoutError } from '../core/errors.js';
 import type { WaitMode } from './format.js';
 
 /** How long each mode spins before it sleeps, in ms. */
@@ -18,90 +18,11 @@ const SINGLE_CPU = availableParallelism() === 1;
 const SINGLE_CPU_ADAPTIVE_YIELDS = 4;
 /** A sleeper wakes at least this often to check that its peer still lives. */
 export const LIVENESS_MS = 100;
-const ECANCELED = osConstants.errno.ECANCELED;
-
-/** Waiters with a wait in flight: reachable until their result comes. */
-const inFlight = new Set<FutexWaiter>();
 
 /** A futex word and its "I sleep" flag, as word indexes into the segment. */
 export interface Handshake {
   readonly waiting: number;
   readonly futex: number;
-}
-
-/**
- * One waiter thread of the addon. At most one wait at a time; a wait that
- * was abandoned (abort) is finished before the next starts.
- */
-export class FutexWaiter {
-  #handle: FutexWaiterHandle | undefined;
-  #settle: ((result: number) => void) | undefined;
-  #inflight: Promise<number> | undefined;
-  #closed = false;
-
-  /**
-   * The addon's thread holds its callback for good, so the callback reaches
-   * the waiter through a WeakRef: an idle waiter that nothing else references
-   * is collected, and its handle's finalizer ends the thread. While a wait is
-   * in flight, `inFlight` keeps it (and whoever awaits it) alive.
-   */
-  static #callback(ref: WeakRef<FutexWaiter>): (result: number) => void {
-    return (result) => {
-      const waiter = ref.deref();
-      if (waiter) waiter.#onResult(result);
-    };
-  }
-
-  #onResult(result: number): void {
-    inFlight.delete(this);
-    if (this.#handle) native.futexWaiterIdle(this.#handle);
-    const settle = this.#settle;
-    this.#settle = undefined;
-    this.#inflight = undefined;
-    settle?.(result);
-  }
-
-  /**
-   * Sleeps while the word at `index` (of `i32`'s buffer) holds `expected`, at
-   * most `timeoutMs`; resolves early (with -ECANCELED) if `signal` aborts.
-   * Wake-ups may be spurious: the caller re-checks its condition.
-   */
-  async wait(buffer: ArrayBuffer, index: number, expected: number, timeoutMs: number, signal?: AbortSignal): Promise<number> {
-    while (this.#inflight) await this.#inflight;
-    if (this.#closed) return -ECANCELED;
-    this.#handle ??= check(native.futexWaiterNew(FutexWaiter.#callback(new WeakRef(this))), 'futexWaiterNew', () => 'starting a waiter thread');
-    const handle = this.#handle;
-    check(native.futexWaiterWait(handle, buffer, index * 4, expected >>> 0, timeoutMs), 'futex', () => 'FUTEX_WAIT');
-    inFlight.add(this);
-    const inflight = new Promise<number>((resolve) => (this.#settle = resolve));
-    this.#inflight = inflight;
-    if (!signal) return inflight;
-    if (signal.aborted) {
-      native.futexWaiterCancel(handle);
-      return -ECANCELED;
-    }
-    let onAbort!: () => void;
-    const aborted = new Promise<number>((resolve) => {
-      onAbort = () => {
-        native.futexWaiterCancel(handle);
-        resolve(-ECANCELED);
-      };
-      signal.addEventListener('abort', onAbort, { once: true });
-    });
-    try {
-      return await Promise.race([inflight, aborted]);
-    } finally {
-      signal.removeEventListener('abort', onAbort);
-    }
-  }
-
-  /** Wakes a pending wait (it resolves) and stops the thread. */
-  close(): void {
-    this.#closed = true;
-    if (this.#handle) native.futexWaiterClose(this.#handle);
-    this.#handle = undefined;
-    this.#onResult(-ECANCELED);
-  }
 }
 
 export interface BlockOptions {
@@ -112,11 +33,11 @@ export interface BlockOptions {
   readonly waiter: FutexWaiter;
   /** Whether to take the "I sleep" flag down once ready (only a sole waiter may). */
   readonly soleWaiter: boolean;
-  /** performance.now() deadline, or Infinity. */
-  readonly deadline: number;
+  readonly deadline: Deadline;
   readonly signal: AbortSignal | undefined;
-  /** What is awaited, for the timeout message. */
+  /** The call that waits, and what a timeout leaves ('nothing was sent'), for the timeout's message. */
   readonly what: string;
+  readonly outcome: string;
   /** The caller spun already (synchronously, before its promise): go straight to sleep. */
   readonly spun?: boolean;
   /** Spin this much longer than the mode says (see spinForBytes). */
@@ -140,7 +61,7 @@ export function spin(mode: WaitMode, ready: () => boolean, extraMs = 0): boolean
     const rounds = mode === 'spin' ? Infinity : SINGLE_CPU_ADAPTIVE_YIELDS;
     const end = performance.now() + SPIN_MS[mode];
     for (let i = 0; i < rounds && performance.now() < end; i++) {
-      native.schedYield();
+      schedYield();
       if (ready()) return true;
     }
     return false;
@@ -157,7 +78,7 @@ export function spin(mode: WaitMode, ready: () => boolean, extraMs = 0): boolean
  * Waits until `ready()` returns true: bounded spin, then futex sleeps in
  * slices of at most LIVENESS_MS, calling `slow()` about once a slice (it
  * throws to end the wait, e.g. when the peer died). Rejects with AbortError on
- * abort and ChannelError ETIMEDOUT at the deadline.
+ * abort and with the IpcError ETIMEDOUT of every wait at the deadline.
  */
 export async function block(opts: BlockOptions, ready: () => boolean, slow: () => void): Promise<void> {
   const { i32, handshake, signal } = opts;
@@ -177,10 +98,8 @@ export async function block(opts: BlockOptions, ready: () => boolean, slow: () =
       checked = performance.now();
       if (ready()) break;
     }
-    const left = opts.deadline - performance.now();
-    if (left <= 0) {
-      throw new ChannelError('ETIMEDOUT', `${opts.what}: timed out`);
-    }
+    const left = opts.deadline.at - performance.now();
+    if (left <= 0) throw timeoutError('futex', opts.what, opts.deadline.timeoutMs, opts.outcome);
     await opts.waiter.wait(opts.buffer, handshake.futex, expected, Math.min(left, LIVENESS_MS), signal);
     if (signal?.aborted) throw abortError(signal);
     if (ready()) break;
@@ -192,13 +111,18 @@ export async function block(opts: BlockOptions, ready: () => boolean, slow: () =
   if (opts.soleWaiter && i32.length > 0) Atomics.store(i32, handshake.waiting, 0);
 }
 
-/** A deadline from `timeoutMs`, validated. */
-export function deadlineOf(timeoutMs: number | undefined): number {
-  if (timeoutMs === undefined) return Infinity;
-  if (typeof timeoutMs !== 'number' || !(timeoutMs >= 0)) {
-    throw Object.assign(new RangeError(`The value of "timeoutMs" is out of range. It must be >= 0. Received ${String(timeoutMs)}`), {
-      code: 'ERR_OUT_OF_RANGE',
-    });
-  }
-  return performance.now() + timeoutMs;
+/** When a wait gives up: `at` on the performance.now() scale (Infinity: never), `timeoutMs` after its start. */
+export interface Deadline {
+  readonly at: number;
+  readonly timeoutMs: number;
+}
+
+const NEVER: Deadline = { at: Infinity, timeoutMs: Infinity };
+
+/** The deadline of a wait from its `timeoutMs` option, validated. */
+export function deadlineOf(timeoutMs: unknown): Deadline {
+  if (timeoutMs === undefined) return NEVER;
+  if (typeof timeoutMs !== 'number') throw invalidType('timeoutMs', 'of type number', timeoutMs);
+  if (!(timeoutMs >= 0)) throw outOfRange('timeoutMs', '>= 0', timeoutMs);
+  return { at: performance.now() + timeoutMs, timeoutMs };
 }

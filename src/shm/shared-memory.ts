@@ -1,13 +1,13 @@
 import { constants as bufferConstants } from 'node:buffer';
 import { isAnyArrayBuffer } from 'node:util/types';
-import { IpcError, StateError } from './errors.js';
+import { IpcError, invalidType, invalidValue, stateError } from '../core/errors.js';
 
 const { MAX_LENGTH } = bufferConstants;
-import { ftok } from './sysv/ftok.js';
-import type { Attachment } from './sysv/attachment.js';
-import { IPC_CREAT, IPC_EXCL, IPC_PRIVATE, IPC_RMID, IPC_STAT, SHM_RDONLY } from './sysv/constants.js';
-import { shmat, shmctl, shmdt, shmget, type ShmidDs } from './sysv/shm.js';
-import { invalidType, invalidValue, validateId, validateKey, validateMode, validateObject, validateRange, validateSize } from './validate.js';
+import { ftok } from '../sysv/ftok.js';
+import type { Attachment } from '../sysv/attachment.js';
+import { IPC_CREAT, IPC_EXCL, IPC_PRIVATE, IPC_RMID, IPC_STAT, SHM_RDONLY } from '../sysv/constants.js';
+import { shmat, shmctl, shmdt, shmget, type ShmidDs } from '../sysv/shm.js';
+import { validateId, validateKey, validateMode, validateObject, validateRange, validateSize } from '../core/validate.js';
 
 /** Where a segment is found: a key, a file and project id (ftok), or (open only) an id. */
 export interface SegmentAddress {
@@ -226,7 +226,7 @@ export class SharedMemory implements Disposable {
     if (this.#bytes === undefined) {
       const buffer = this.#attachment.buffer;
       if (buffer.byteLength > MAX_LENGTH) {
-        throw new StateError(
+        throw stateError(
           'ERR_SHM_TOO_LARGE',
           `bytes: segment ${this.id} has ${buffer.byteLength} bytes, more than one typed array can cover in this Node.js ` +
             `(${MAX_LENGTH}, buffer.constants.MAX_LENGTH); use read(offset, length), write(offset, data) or new Uint8Array(shm.buffer, offset, length) for a part`,
@@ -250,7 +250,7 @@ export class SharedMemory implements Disposable {
   write(offset: number, data: ArrayBufferView | ArrayBuffer | string): number {
     this.#attachment.assertAttached('write');
     if (this.readOnly) {
-      throw new StateError('ERR_SHM_READ_ONLY', `write: segment ${this.id} is attached read-only`);
+      throw stateError('ERR_SHM_READ_ONLY', `write: segment ${this.id} is attached read-only`);
     }
     const source = bytesOf(data);
     const [start] = validateRange(offset, source.byteLength, this.size);

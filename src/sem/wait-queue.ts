@@ -3,7 +3,7 @@
 // that has to wait joins the queue of its kind: the pending waits of this
 // process with the same set and the same operations (semaphores, values,
 // flags). Only the queue's first wait is in the kernel, on one addon thread
-// (wait-threads.ts); when it completes, the next ones are tried at once, in
+// (sysv/wait-threads.ts); when it completes, the next ones are tried at once, in
 // order, and the first that has to wait takes the thread. So any number of
 // pending waits costs one thread per kind, and waits of one kind complete in
 // the order they were made.
@@ -15,11 +15,12 @@
 // exactly. Removal of the set (EIDRM) ends every wait of the queue, as the
 // kernel ends every waiter.
 import { constants as osConstants } from 'node:os';
-import { IpcError } from './errors.js';
-import { native } from './native.js';
-import { IPC_NOWAIT, SEM_UNDO } from './sysv/constants.js';
-import { abortError, closedError, semopError, timeoutError, type ValidWaitOptions } from './wait.js';
-import { runOnThread, type ThreadWaitHandle } from './wait-threads.js';
+import { abortError, ipcError, timeoutError, type IpcError } from '../core/errors.js';
+import { IPC_NOWAIT, SEM_UNDO } from '../sysv/constants.js';
+import { semopErrno, semopError } from '../sysv/sem.js';
+import { closedError, type ValidWaitOptions } from '../core/wait-options.js';
+import { semWaitStart } from '../sysv/sem-wait.js';
+import { runOnThread, type ThreadWaitHandle } from '../sysv/wait-threads.js';
 
 const { EAGAIN, ECANCELED, EIDRM, ETIMEDOUT } = osConstants.errno;
 
@@ -73,12 +74,16 @@ function giveBack(semid: number, sops: Int32Array): boolean {
     if (op !== 0) inverse.push(sops[i] ?? 0, -op, ((sops[i + 2] ?? 0) & SEM_UNDO) | IPC_NOWAIT);
   }
   if (inverse.length === 0) return true;
-  return native.semop(semid, Int32Array.from(inverse), -1) === 0;
+  return semopErrno(semid, Int32Array.from(inverse)) === 0;
+}
+
+function semTimeout(w: Waiter, timeoutMs: number): IpcError {
+  return timeoutError('semtimedop', `${w.what}: semid ${w.queue.semid}`, timeoutMs, 'nothing was changed');
 }
 
 function interruptedError(w: Waiter): unknown {
-  if (w.cause === 'close') return closedError(w.what);
-  if (w.cause === 'timeout') return timeoutError(w.queue.semid, w.timeoutMs ?? 0);
+  if (w.cause === 'close') return closedError('ERR_SEM_CLOSED', w.what);
+  if (w.cause === 'timeout') return semTimeout(w, w.timeoutMs ?? 0);
   return abortError(w.signal);
 }
 
@@ -100,9 +105,9 @@ function remove(w: Waiter): void {
 
 /** The first wait of the queue goes to the kernel, on a thread. */
 function startFirst(w: Waiter): void {
+  const { semid, sops } = w.queue;
   const handle = runOnThread({
-    semid: w.queue.semid,
-    sops: w.queue.sops,
+    start: (timeoutMs) => semWaitStart(semid, sops, timeoutMs),
     deadline: w.deadline,
     done: (result, noThread) => finishFirst(w, result, noThread === true),
   });
@@ -115,7 +120,7 @@ function finishFirst(w: Waiter, result: number, noThread: boolean): void {
   w.thread = undefined;
   const { semid, sops } = w.queue;
   if (noThread) {
-    settle(w, new IpcError('pthread_create', -result, 'could not start a thread to wait on (no thread of the addon is running)'));
+    settle(w, ipcError('pthread_create', -result, 'could not start a thread to wait on (no thread of the addon is running)'));
   } else if (result === 0) {
     // Completed, but perhaps after an abort or a disposal: then it must not count.
     if (w.cause !== undefined && w.cause !== 'timeout' && giveBack(semid, sops)) settle(w, interruptedError(w));
@@ -123,7 +128,7 @@ function finishFirst(w: Waiter, result: number, noThread: boolean): void {
   } else if (result === -ECANCELED || (w.cause !== undefined && result === -ETIMEDOUT)) {
     settle(w, interruptedError(w));
   } else if (result === -ETIMEDOUT) {
-    settle(w, timeoutError(semid, w.timeoutMs ?? 0));
+    settle(w, semTimeout(w, w.timeoutMs ?? 0));
   } else if (result === -EIDRM) {
     // The set was removed: the kernel ends every waiter, and so do we.
     for (const other of w.queue.waiters.splice(0)) settle(other, semopError(semid, sops, EIDRM));
@@ -142,12 +147,12 @@ function advance(queue: Queue): void {
   while (queue.waiters.length > 0) {
     const next = queue.waiters[0] as Waiter;
     if (next.thread !== undefined) return;  // already in the kernel
-    const now = native.semop(queue.semid, withNoWait(queue.sops), -1);
-    if (now === -EAGAIN) {
+    const errno = semopErrno(queue.semid, withNoWait(queue.sops));
+    if (errno === EAGAIN) {
       startFirst(next);
       return;
     }
-    settle(next, now === 0 ? undefined : semopError(queue.semid, queue.sops, -now));
+    settle(next, errno === 0 ? undefined : semopError(queue.semid, queue.sops, errno));
     remove(next);
   }
 }
@@ -176,16 +181,16 @@ function interrupt(w: Waiter, cause: 'abort' | 'close' | 'timeout'): void {
 export function waitOps(semid: number, sops: Int32Array, options: ValidWaitOptions, closed?: AbortSignal, what = 'op'): Promise<void> {
   const { timeoutMs, signal } = options;
   if (signal?.aborted) return Promise.reject(abortError(signal));
-  if (closed?.aborted) return Promise.reject(closedError(what));
+  if (closed?.aborted) return Promise.reject(closedError('ERR_SEM_CLOSED', what));
   const key = `${semid}:${sops.join(',')}`;
   let queue = queues.get(key);
   // With waits of its kind pending, a new one queues behind them (FIFO),
   // unless it only wants what is possible at once.
   if (queue === undefined || timeoutMs === 0) {
-    const now = native.semop(semid, withNoWait(sops), -1);
-    if (now === 0) return Promise.resolve();
-    if (now !== -EAGAIN || allNoWait(sops)) return Promise.reject(semopError(semid, sops, -now));
-    if (timeoutMs === 0) return Promise.reject(timeoutError(semid, 0));
+    const errno = semopErrno(semid, withNoWait(sops));
+    if (errno === 0) return Promise.resolve();
+    if (errno !== EAGAIN || allNoWait(sops)) return Promise.reject(semopError(semid, sops, errno));
+    if (timeoutMs === 0) return Promise.reject(timeoutError('semtimedop', `${what}: semid ${semid}`, 0, 'nothing was changed'));
   }
   if (queue === undefined) {
     queue = { key, semid, sops: sops.slice(), waiters: [] };

@@ -1,6 +1,6 @@
-import { IPC_RMID, IPC_STAT } from './sysv/constants.js';
-import { semctl, type SemidDs } from './sysv/sem.js';
-import { closeController, closedError } from './wait.js';
+import { IPC_RMID, IPC_STAT } from '../sysv/constants.js';
+import { semctl, type SemidDs } from '../sysv/sem.js';
+import { closeController, closedError } from '../core/wait-options.js';
 
 /**
  * What SemaphoreSet, Semaphore and Mutex share: this process's handle on one
@@ -28,7 +28,7 @@ export abstract class SemaphoreHandle implements Disposable {
 
   /** Throws `ERR_SEM_CLOSED` once the handle is disposed. */
   protected assertOpen(what: string): void {
-    if (this.#closed.signal.aborted) throw closedError(`${this.#className}.${what}`);
+    if (this.#closed.signal.aborted) throw closedError('ERR_SEM_CLOSED', `${this.#className}.${what}`);
   }
 
   /** Called after a successful IPC_RMID, to forget per-process state. */

@@ -1,13 +1,15 @@
-// The addon's waiting threads, as a bounded resource. A semaphore wait that
-// has to sleep needs a thread of the addon blocked in semtimedop; at most
-// MAX_WAIT_THREADS run at once, however many waits are pending, so waits can
-// never exhaust the machine's threads or pids. Waits beyond the bound queue
-// here (they do not fail) and take turns: while any is queued, a wait that
-// has had a thread for QUANTUM_MS is interrupted (which changes nothing: an
-// interrupted semtimedop has done nothing) and goes to the back of the
-// queue, so every wait is in the kernel regularly and none starves.
+// The addon's waiter threads (native/waits.cc), as a bounded resource. A
+// wait that has to sleep needs a thread of the addon blocked in its call:
+// semtimedop for a semaphore (sem-wait.ts), msgsnd or msgrcv for a message
+// queue (msg.ts). At most MAX_WAIT_THREADS run at once, however many waits
+// are pending, so waits can never exhaust the machine's threads or pids.
+// Waits beyond the bound queue here (they do not fail) and take turns: while
+// any is queued, a wait that has had a thread for QUANTUM_MS is interrupted
+// (which changes nothing: an interrupted System V call has done nothing) and
+// goes to the back of the queue, so every wait is in the kernel regularly
+// and none starves. Semaphores and message queues share this one bound.
 import { constants as osConstants } from 'node:os';
-import { native } from './native.js';
+import { native } from '../core/native.js';
 
 const { ECANCELED } = osConstants.errno;
 
@@ -18,15 +20,17 @@ export const MAX_WAIT_THREADS = 32;
 export const QUANTUM_MS = 50;
 
 /**
- * A wait handed to the threads. `done` runs once, with semtimedop's 0 or
- * negative errno, or with pthread_create's when no thread could be started.
+ * @internal A wait handed to the threads. `start` hands the call to the addon
+ * (such as `semWaitStart(semid, sops, timeoutMs)`; timeoutMs < 0: no limit) and
+ * returns its token or a negative errno. `done` runs once, with the call's 0
+ * or negative errno and, after a 0, what the call returns (a received
+ * message), or with pthread_create's errno when no thread could be started.
  */
 export interface ThreadWait {
-  readonly semid: number;
-  readonly sops: Int32Array;
+  readonly start: (timeoutMs: number) => number;
   /** performance.now() by which the kernel must give up (ETIMEDOUT), or undefined. */
   readonly deadline: number | undefined;
-  readonly done: (result: number, noThread?: boolean) => void;
+  readonly done: (result: number, noThread?: boolean, value?: unknown) => void;
 }
 
 interface Job {
@@ -42,7 +46,7 @@ const ready: Job[] = [];
 let initialized = false;
 let rotation: NodeJS.Timeout | undefined;
 
-function dispatch(token: number, result: number): void {
+function dispatch(token: number, result: number, value: unknown): void {
   const job = running.get(token);
   if (job === undefined) return;
   running.delete(token);
@@ -52,7 +56,7 @@ function dispatch(token: number, result: number): void {
     job.preempted = false;
     ready.push(job);
   } else {
-    job.wait.done(result);
+    job.wait.done(result, false, value);
   }
   fill();
 }
@@ -74,7 +78,7 @@ function fill(): void {
 function start(job: Job): boolean {
   let timeoutMs = -1;
   if (job.wait.deadline !== undefined) timeoutMs = Math.max(0, job.wait.deadline - performance.now());
-  const token = native.semWaitStart(job.wait.semid, job.wait.sops, timeoutMs);
+  const token = job.wait.start(timeoutMs);
   if (token < 0) {
     if (running.size === 0) {
       // No thread at all, and none will come free: this wait cannot be served.
@@ -99,11 +103,11 @@ function rotate(): void {
   const waiting = ready.length - [...running.values()].filter((job) => job.preempted).length;
   for (const job of candidates.slice(0, Math.max(0, waiting))) {
     job.preempted = true;
-    native.semWaitCancel(job.token);
+    native.waitCancel(job.token);
   }
 }
 
-/** A wait given to the threads, which its owner can take back. */
+/** @internal A wait given to the threads, which its owner can take back. */
 export interface ThreadWaitHandle {
   /**
    * Gives up the wait. If it was still queued, `done` runs at once with
@@ -115,10 +119,10 @@ export interface ThreadWaitHandle {
   readonly inKernel: boolean;
 }
 
-/** Runs `wait` on an addon thread as soon as one is free. */
+/** @internal Runs `wait` on an addon thread as soon as one is free. */
 export function runOnThread(wait: ThreadWait): ThreadWaitHandle {
   if (!initialized) {
-    native.semWaitInit(dispatch);
+    native.waitInit(dispatch);
     initialized = true;
   }
   const job: Job = { wait, token: 0, started: 0, cancelled: false, preempted: false };
@@ -129,7 +133,7 @@ export function runOnThread(wait: ThreadWait): ThreadWaitHandle {
       if (job.cancelled) return;
       job.cancelled = true;
       if (job.token !== 0) {
-        native.semWaitCancel(job.token);
+        native.waitCancel(job.token);
         return;
       }
       const i = ready.indexOf(job);

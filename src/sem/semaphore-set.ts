@@ -1,11 +1,12 @@
-import { GETVAL, IPC_CREAT, IPC_EXCL, IPC_INFO, IPC_PRIVATE, IPC_RMID, IPC_STAT, SETALL, SETVAL } from './sysv/constants.js';
-import { encodeSops, semctl, semget, type Sembuf } from './sysv/sem.js';
-import { invalidType, outOfRange, validateId, validateInteger, validateKey, validateMode, validateObject, INT32_MAX } from './validate.js';
+import { GETVAL, IPC_CREAT, IPC_EXCL, IPC_INFO, IPC_PRIVATE, IPC_RMID, IPC_STAT, SETALL, SETVAL } from '../sysv/constants.js';
+import { encodeSops, semctl, semget, type Sembuf } from '../sysv/sem.js';
+import { invalidType, outOfRange } from '../core/errors.js';
+import { validateId, validateInteger, validateKey, validateMode, validateObject, INT32_MAX } from '../core/validate.js';
 import { SemaphoreHandle } from './semaphore-handle.js';
-import { validateWaitOptions, type WaitOptions } from './wait.js';
+import { validateWaitOptions, type WaitOptions } from '../core/wait-options.js';
 import { waitOps } from './wait-queue.js';
 
-export type { WaitOptions } from './wait.js';
+export type { WaitOptions } from '../core/wait-options.js';
 
 /** Options of {@link SemaphoreSet.create}. */
 export interface SemaphoreSetCreateOptions {

@@ -41,6 +41,18 @@ export interface NativeSemStat extends NativeIpcPerm {
   sem_nsems: number;
 }
 
+/** `struct msqid_ds` flattened, with the C field names (msg_cbytes is glibc's __msg_cbytes). */
+export interface NativeMsgStat extends NativeIpcPerm {
+  msg_stime: number;
+  msg_rtime: number;
+  msg_ctime: number;
+  msg_cbytes: number;
+  msg_qnum: number;
+  msg_qbytes: number;
+  msg_lspid: number;
+  msg_lrpid: number;
+}
+
 export interface NativeBinding {
   constants: Record<string, number>;
   ftok(path: string, projId: number): number;
@@ -70,9 +82,22 @@ export interface NativeBinding {
   semctlStat(id: number, cmd: number): [number, NativeSemStat] | number;
   semctlSet(id: number, uid: number, gid: number, mode: number): number;
   semctlInfo(cmd: number): [number, Record<string, number>] | number;
-  semWaitInit(dispatch: (token: number, result: number) => void): void;
   semWaitStart(semid: number, sops: Int32Array, timeoutMs: number): number;
-  semWaitCancel(token: number): number;
+  // Message queues (native/msg.cc). mtype travels as a JS number.
+  msgget(key: number, flags: number): number;
+  msgsnd(msqid: number, mtype: number, data: Uint8Array, flags: number): number;
+  msgrcv(msqid: number, msgsz: number, msgtyp: number, flags: number): [number, ArrayBuffer] | number;
+  msgctlCmd(msqid: number, cmd: number): number;
+  msgctlStat(id: number, cmd: number): [number, NativeMsgStat] | number;
+  msgctlSet(id: number, uid: number, gid: number, mode: number, qbytes: number): number;
+  msgctlInfo(cmd: number): [number, Record<string, number>] | number;
+  /** Results: dispatch(token, 0 | -errno). */
+  msgSendStart(msqid: number, mtype: number, data: Uint8Array, flags: number, timeoutMs: number): number;
+  /** Results: dispatch(token, 0, [mtype, ArrayBuffer]) or dispatch(token, -errno). */
+  msgReceiveStart(msqid: number, msgsz: number, msgtyp: number, flags: number, timeoutMs: number): number;
+  // The waiter threads (native/waits.cc) that semWaitStart, msgSendStart and msgReceiveStart use.
+  waitInit(dispatch: (token: number, result: number, value: unknown) => void): void;
+  waitCancel(token: number): number;
   // Futexes and liveness, for the channel (native/futex.cc).
   futexWake(buffer: ArrayBuffer, byteOffset: number, count: number): number;
   futexWaitSync(buffer: ArrayBuffer, byteOffset: number, expected: number, timeoutMs: number): number;
@@ -98,7 +123,7 @@ export interface NativeBinding {
 }
 
 const require = createRequire(import.meta.url);
-const root = fileURLToPath(new URL('../..', import.meta.url));
+const root = fileURLToPath(new URL('../../..', import.meta.url));
 
 function load(): NativeBinding {
   const nodeGypBuild = require('node-gyp-build') as (dir: string) => unknown;

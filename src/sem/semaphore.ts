@@ -1,14 +1,11 @@
-import { native } from './native.js';
-import { GETVAL, IPC_NOWAIT, IPC_PRIVATE, SEM_UNDO, SETVAL } from './sysv/constants.js';
-import { semctl } from './sysv/sem.js';
+import { GETVAL, IPC_NOWAIT, IPC_PRIVATE, SEM_UNDO, SETVAL } from '../sysv/constants.js';
+import { semctl, trySemop } from '../sysv/sem.js';
 import { createSet, openSet, type SemaphoreSetOpenOptions } from './semaphore-set.js';
-import { validateInteger, validateKey, validateMode, validateObject, invalidType } from './validate.js';
+import { invalidType } from '../core/errors.js';
+import { validateInteger, validateKey, validateMode, validateObject } from '../core/validate.js';
 import { SemaphoreHandle } from './semaphore-handle.js';
-import { semopError, validateWaitOptions, type WaitOptions } from './wait.js';
+import { validateWaitOptions, type WaitOptions } from '../core/wait-options.js';
 import { waitOps } from './wait-queue.js';
-import { constants as osConstants } from 'node:os';
-
-const { EAGAIN } = osConstants.errno;
 
 /** Options of {@link Semaphore.create}. */
 export interface SemaphoreCreateOptions {
@@ -105,10 +102,7 @@ export class Semaphore extends SemaphoreHandle {
   tryAcquire(options?: { undo?: boolean }): boolean {
     this.assertOpen('tryAcquire');
     const undo = undoOption(options);
-    const sops = Int32Array.of(0, -1, IPC_NOWAIT | (undo ? SEM_UNDO : 0));
-    const result = native.semop(this.id, sops, -1);
-    if (result === -EAGAIN) return false;
-    if (result < 0) throw semopError(this.id, sops, -result);
+    if (!trySemop(this.id, Int32Array.of(0, -1, IPC_NOWAIT | (undo ? SEM_UNDO : 0)))) return false;
     if (undo) undoHeld.set(this.id, (undoHeld.get(this.id) ?? 0) + 1);
     return true;
   }
@@ -127,9 +121,8 @@ export class Semaphore extends SemaphoreHandle {
     const ops: number[] = [];
     if (withUndo > 0) ops.push(0, withUndo, SEM_UNDO | IPC_NOWAIT);
     if (n > withUndo) ops.push(0, n - withUndo, IPC_NOWAIT);
-    const sops = Int32Array.from(ops);
-    const result = native.semop(this.id, sops, -1);
-    if (result < 0) throw semopError(this.id, sops, -result);
+    // IPC_NOWAIT on increments: never EAGAIN, never a wait.
+    trySemop(this.id, Int32Array.from(ops));
     if (withUndo > 0) undoHeld.set(this.id, held - withUndo);
   }
 

@@ -1,14 +1,15 @@
 // The benchmark suite runs end to end (every transport, every size, pinned
 // and not, with the C reference) and writes well-formed results. Speed is
 // not checked here. This is the --quick run (under a minute on two cores) that
-// CI does; --smoke, a handful of messages each, is for trying the harness.
+// CI does as a step of its own (`npm run bench:smoke`), apart from `npm test`;
+// --smoke, a handful of messages each, is for trying the harness.
 import assert from 'node:assert/strict';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { assertNoLeaks } from './helpers/ipc.js';
-import { assertExitedCleanly, ROOT, run } from './helpers/processes.js';
+import { assertNoLeaks } from '../test/helpers/ipc.js';
+import { assertExitedCleanly, ROOT, run } from '../test/helpers/processes.js';
 
 assertNoLeaks();
 

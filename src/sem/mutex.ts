@@ -1,14 +1,11 @@
-import { constants as osConstants } from 'node:os';
-import { IpcError, StateError } from './errors.js';
-import { native } from './native.js';
-import { IPC_NOWAIT, IPC_PRIVATE, SEM_UNDO } from './sysv/constants.js';
+import { IpcError, invalidType, outOfRange, stateError } from '../core/errors.js';
+import { IPC_NOWAIT, IPC_PRIVATE, SEM_UNDO } from '../sysv/constants.js';
+import { semopErrno, trySemop } from '../sysv/sem.js';
 import { createSet, openSet, type SemaphoreSetOpenOptions } from './semaphore-set.js';
-import { invalidType, outOfRange, validateKey, validateMode, validateObject } from './validate.js';
+import { validateKey, validateMode, validateObject } from '../core/validate.js';
 import { SemaphoreHandle } from './semaphore-handle.js';
-import { closedError, semopError, validateWaitOptions, type WaitOptions } from './wait.js';
+import { closedError, validateWaitOptions, type WaitOptions } from '../core/wait-options.js';
 import { waitOps } from './wait-queue.js';
-
-const { EAGAIN } = osConstants.errno;
 
 /** Options of {@link Mutex.create}. */
 export interface MutexCreateOptions {
@@ -68,10 +65,8 @@ export class Mutex extends SemaphoreHandle {
     const opts = validateObject(options, 'options');
     const key = opts.key === undefined ? IPC_PRIVATE : validateKey(opts.key, 'options.key');
     const mode = validateMode(opts.mode ?? 0o600, 'options.mode');
-    const id = createSet(key, 1, mode, (id) => {
-      const result = native.semop(id, INITIALIZE, -1);
-      if (result < 0) throw semopError(id, INITIALIZE, -result);
-    });
+    // An increment: never waits.
+    const id = createSet(key, 1, mode, (id) => trySemop(id, INITIALIZE));
     return new Mutex(id, key);
   }
 
@@ -124,8 +119,8 @@ export class Mutex extends SemaphoreHandle {
     await waitOps(this.id, LOCK, validateWaitOptions(options), this.closedSignal, 'Mutex.lock');
     if (this.closed) {
       // Disposed between the kernel's grant and this line: give it back.
-      native.semop(this.id, UNLOCK, -1);
-      throw closedError('Mutex.lock');
+      semopErrno(this.id, UNLOCK);
+      throw closedError('ERR_SEM_CLOSED', 'Mutex.lock');
     }
     this.#held++;
   }
@@ -133,9 +128,7 @@ export class Mutex extends SemaphoreHandle {
   /** Takes the lock if it is free now; never waits. */
   tryLock(): boolean {
     this.assertOpen('tryLock');
-    const result = native.semop(this.id, TRY_LOCK, -1);
-    if (result === -EAGAIN) return false;
-    if (result < 0) throw semopError(this.id, TRY_LOCK, -result);
+    if (!trySemop(this.id, TRY_LOCK)) return false;
     this.#held++;
     return true;
   }
@@ -148,10 +141,9 @@ export class Mutex extends SemaphoreHandle {
   unlock(): void {
     this.assertOpen('unlock');
     if (this.#held === 0) {
-      throw new StateError('ERR_MUTEX_NOT_HELD', `Mutex.unlock: mutex ${this.id} is not held by this handle`);
+      throw stateError('ERR_MUTEX_NOT_HELD', `Mutex.unlock: mutex ${this.id} is not held by this handle`);
     }
-    const result = native.semop(this.id, UNLOCK, -1);
-    if (result < 0) throw semopError(this.id, UNLOCK, -result);
+    trySemop(this.id, UNLOCK);
     this.#held--;
   }
 
@@ -182,7 +174,7 @@ export class Mutex extends SemaphoreHandle {
     if (this.closed) return;
     while (this.#held > 0) {
       // A removed set has nothing left to unlock.
-      if (native.semop(this.id, UNLOCK, -1) < 0) break;
+      if (semopErrno(this.id, UNLOCK) !== 0) break;
       this.#held--;
     }
     this.#held = 0;

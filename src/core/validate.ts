@@ -1,53 +1,6 @@
-// Argument checks done before any system call, with Node's error codes and wording.
-import { isArrayBuffer } from 'node:util/types';
-
-type CodedError = Error & { code: string };
-
-function coded<E extends Error>(error: E, code: string): E & CodedError {
-  return Object.assign(error, { code });
-}
-
-function describe(value: unknown): string {
-  // Describing must never throw: the value may be anything a caller made
-  // (an object with ArrayBuffer.prototype that is no ArrayBuffer, a throwing getter).
-  try {
-    return describeUnsafe(value);
-  } catch {
-    return `type ${typeof value}`;
-  }
-}
-
-function describeUnsafe(value: unknown): string {
-  if (value === null) return 'null';
-  if (typeof value === 'bigint') return `${value}n`;
-  if (typeof value === 'string') return `type string ('${value}')`;
-  if (typeof value === 'number') return String(value);
-  if (Array.isArray(value)) return `an array of length ${value.length}`;
-  if (ArrayBuffer.isView(value)) return `${value.constructor.name} of ${value.byteLength} bytes`;
-  if (isArrayBuffer(value)) return `an ArrayBuffer of ${value.byteLength} bytes`;
-  return `type ${typeof value}`;
-}
-
-/** TypeError [ERR_INVALID_ARG_TYPE] naming the argument. */
-export function invalidType(name: string, expected: string, value: unknown): TypeError {
-  return coded(
-    new TypeError(`The "${name}" argument must be ${expected}. Received ${describe(value)}`),
-    'ERR_INVALID_ARG_TYPE',
-  );
-}
-
-/** RangeError [ERR_OUT_OF_RANGE] naming the argument. */
-export function outOfRange(name: string, range: string, value: unknown): RangeError {
-  return coded(
-    new RangeError(`The value of "${name}" is out of range. It must be ${range}. Received ${describe(value)}`),
-    'ERR_OUT_OF_RANGE',
-  );
-}
-
-/** TypeError [ERR_INVALID_ARG_VALUE]: the argument has the right type but cannot be used; `reason` says why. */
-export function invalidValue(name: string, reason: string, value: unknown): TypeError {
-  return coded(new TypeError(`The argument '${name}' is invalid: ${reason}. Received ${describe(value)}`), 'ERR_INVALID_ARG_VALUE');
-}
+// Argument checks done before any system call, with Node's error codes and
+// wording (the errors themselves are made in errors.ts).
+import { invalidType, outOfRange } from './errors.js';
 
 /** A number that is an integer within [min, max]. */
 export function validateInteger(value: unknown, name: string, min: number, max: number): number {

@@ -1,0 +1,473 @@
+// The waiter threads: blocking System V calls (semtimedop, msgsnd, msgrcv)
+// run on threads of our own and report back through a thread-safe function,
+// so the event loop never blocks and libuv's small thread pool is never taken.
+//
+// Threads: a wait in the kernel needs a thread blocked in the call (the
+// kernel offers no other way to wait for a semaphore or a message). How many
+// run at once, and which, is decided in TypeScript (src/sysv/wait-threads.ts): it
+// starts at most a fixed number of waits and queues the rest. Here a pool
+// grows on demand up to that number, with small stacks, and lets a thread go
+// after kIdleExit without work: under lock contention waits come and go
+// thousands of times a second, and reusing a parked thread saves a thread
+// creation (~10-30 µs, as much as the wake-up itself).
+//
+// Cancellation: a real-time signal queued to the waiting thread interrupts
+// the call, which the kernel never restarts (EINTR, for every System V call),
+// and an interrupted call has done nothing. The race where the signal lands
+// just before the thread enters the kernel is closed in two ways. A timed
+// call (semtimedop) reads a timespec the handler zeroes, so it only tries once
+// and cannot sleep. An untimed call (msgsnd, msgrcv) has nothing the handler
+// could change, so the thread's own timer repeats the signal every
+// kRepeatNs until the thread has seen it; the same timer ends an untimed call
+// at its deadline. The canceller sets the flag before it signals. Waiter
+// threads block every other signal, so Node's own signal handling is
+// untouched. Threads are detached; none is ever joined.
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE
+#endif
+#include "waits.h"
+#include <pthread.h>
+#include <signal.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <cstring>
+#include <deque>
+#include <mutex>
+#include <unordered_map>
+#include <vector>
+
+namespace shmkit {
+namespace {
+
+constexpr double kMaxTimeoutMs = 1e12;  // ~31 years: beyond it, no limit
+constexpr int64_t kNsPerMs = 1000000;
+constexpr int64_t kChunkNs = 3600LL * 1000 * kNsPerMs;  // an "infinite" timed wait is re-issued hourly
+constexpr int64_t kNoSignalChunkNs = 50 * kNsPerMs;     // without a cancel signal, poll the flag
+constexpr int64_t kNoSignalPollNs = 5 * kNsPerMs;       // ... and untimed calls every 5 ms
+constexpr int64_t kRepeatNs = 2 * kNsPerMs;             // an untimed call's signal repeats until seen
+constexpr auto kIdleExit = std::chrono::seconds(5);
+constexpr size_t kStackSize = 128 * 1024;
+
+int64_t NowNs() {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return static_cast<int64_t>(ts.tv_sec) * 1000000000LL + ts.tv_nsec;
+}
+
+struct timespec NsToTimespec(int64_t ns) {
+  struct timespec ts;
+  ts.tv_sec = static_cast<time_t>(ns / 1000000000LL);
+  ts.tv_nsec = static_cast<long>(ns % 1000000000LL);
+  return ts;
+}
+
+// One record per pool thread; records are reused, never freed, so a late
+// signal's pointer always names valid memory.
+struct Worker {
+  std::atomic<struct Job*> current{nullptr};
+  struct timespec ts;
+  timer_t timer{};  // the thread's own timer (untimed calls), while it runs
+  bool hasTimer = false;
+};
+
+struct Job {
+  double token;
+  std::unique_ptr<WaitCall> call;
+  int64_t deadline;  // CLOCK_MONOTONIC ns, or -1 for none
+  std::atomic<bool> cancel{false};
+  bool running = false;  // guarded by EnvWaits::m
+  pthread_t thread{};    // valid while running
+  Worker* worker = nullptr;
+  int result = 0;
+  std::shared_ptr<EnvWaits> owner;
+};
+
+void CallJs(Napi::Env env, Napi::Function dispatch, EnvWaits* ctx, Job* job);
+using Tsfn = Napi::TypedThreadSafeFunction<EnvWaits, Job, CallJs>;
+
+}  // namespace
+
+// The waits of one Node environment (main thread or a worker).
+struct EnvWaits {
+  std::mutex m;
+  bool alive = true;     // false once the environment or the function goes
+  bool hasTsfn = false;  // main thread only
+  Tsfn tsfn;
+  std::unordered_map<double, Job*> jobs;
+  double nextToken = 1;
+  size_t pending = 0;    // main thread only
+};
+
+namespace {
+
+int g_signal = 0;  // 0: no free real-time signal; cancel by polling instead
+std::once_flag g_signal_once;
+
+void OnCancelSignal(int, siginfo_t* si, void*) {
+  // The timer's signals (SI_TIMER) only interrupt; a canceller's also zeroes the timespec.
+  if (si->si_code != SI_QUEUE || si->si_pid != getpid()) return;
+  Worker* w = static_cast<Worker*>(si->si_value.sival_ptr);
+  if (w == nullptr) return;
+  Job* job = w->current.load();
+  if (job != nullptr && job->cancel.load()) {
+    w->ts.tv_sec = 0;
+    w->ts.tv_nsec = 0;
+  }
+}
+
+// Takes the first real-time signal nobody handles (glibc keeps the lowest
+// ones for itself; we skip a few more that other libraries like to use).
+void InstallSignal() {
+  for (int s = SIGRTMIN + 6; s <= SIGRTMAX - 4; s++) {
+    struct sigaction old;
+    if (sigaction(s, nullptr, &old) != 0) continue;
+    if ((old.sa_flags & SA_SIGINFO) != 0 || old.sa_handler != SIG_DFL) continue;
+    struct sigaction sa;
+    std::memset(&sa, 0, sizeof sa);
+    sa.sa_sigaction = OnCancelSignal;
+    sa.sa_flags = SA_SIGINFO;  // no SA_RESTART (System V calls ignore it anyway)
+    sigfillset(&sa.sa_mask);
+    if (sigaction(s, &sa, nullptr) == 0) {
+      g_signal = s;
+      return;
+    }
+  }
+}
+
+// Arms the worker's timer: first at `first` (absolute, CLOCK_MONOTONIC), then
+// every kRepeatNs, so a signal that came just before the call is repeated.
+void ArmTimer(Worker* w, int64_t first) {
+  if (!w->hasTimer) return;
+  struct itimerspec its;
+  its.it_value = NsToTimespec(std::max<int64_t>(first, 1));
+  its.it_interval = NsToTimespec(kRepeatNs);
+  timer_settime(w->timer, TIMER_ABSTIME, &its, nullptr);
+}
+
+void DisarmTimer(Worker* w) {
+  if (!w->hasTimer) return;
+  struct itimerspec its;
+  std::memset(&its, 0, sizeof its);
+  timer_settime(w->timer, 0, &its, nullptr);
+}
+
+struct Pool {
+  std::mutex m;
+  std::condition_variable cv;
+  std::deque<Job*> queue;
+  int idle = 0;  // threads parked minus jobs queued for them
+  std::vector<Worker*> freeWorkers;
+};
+// Leaked on purpose: parked threads may still use it while the process exits.
+Pool* const g_pool = new Pool;
+
+void Deliver(Job* job) {
+  std::shared_ptr<EnvWaits> owner = std::move(job->owner);
+  std::lock_guard<std::mutex> lock(owner->m);
+  owner->jobs.erase(job->token);
+  job->running = false;
+  job->worker = nullptr;
+  // The function is used only under the lock and while alive, so its
+  // finalization (which clears alive under the same lock) cannot race us.
+  if (!owner->alive || owner->tsfn.NonBlockingCall(job) != napi_ok) delete job;
+}
+
+// A timed call: semtimedop in chunks, up to the deadline.
+int RunTimed(Job* job, Worker* w) {
+  volatile struct timespec* ts = &w->ts;
+  for (;;) {
+    int64_t now = NowNs();
+    int64_t chunk = g_signal != 0 ? kChunkNs : kNoSignalChunkNs;
+    int64_t end = now + chunk;
+    if (job->deadline >= 0 && job->deadline < end) end = job->deadline;
+    int64_t wait = std::max<int64_t>(end - now, 0);
+    ts->tv_sec = static_cast<time_t>(wait / 1000000000LL);
+    ts->tv_nsec = static_cast<long>(wait % 1000000000LL);
+    // The timespec must be in memory before the flag is read: a signal
+    // after this check finds it and zeroes it.
+    std::atomic_signal_fence(std::memory_order_seq_cst);
+    if (job->cancel.load()) return -ECANCELED;
+    int err = job->call->Attempt(&w->ts);
+    if (err == 0) return 0;
+    if (err == EINTR) {
+      if (job->cancel.load()) return -ECANCELED;
+      continue;  // a stop/continue, or a late signal for an earlier job
+    }
+    if (err == EAGAIN) {
+      // Nothing happened. Either the time ran out, or the wait was
+      // cancelled (zeroed timespec), or an operation had IPC_NOWAIT.
+      if (job->cancel.load()) return -ECANCELED;
+      int64_t after = NowNs();
+      if (after >= end) {
+        if (job->deadline >= 0 && after >= job->deadline) return -ETIMEDOUT;
+        continue;  // the end of a chunk of an unbounded wait
+      }
+      return -EAGAIN;
+    }
+    return -err;
+  }
+}
+
+// An untimed call: blocks until done, or until the timer's or a canceller's
+// signal interrupts it. Without a signal of ours, it polls.
+int RunUntimed(Job* job, Worker* w) {
+  bool poll = g_signal == 0 || !w->hasTimer;
+  if (!poll && job->deadline >= 0) ArmTimer(w, job->deadline);
+  int result;
+  for (;;) {
+    std::atomic_signal_fence(std::memory_order_seq_cst);
+    if (job->cancel.load()) {
+      result = -ECANCELED;
+      break;
+    }
+    int64_t now = NowNs();
+    if (job->deadline >= 0 && now >= job->deadline) {
+      // One last try without waiting: a limit of 0 means "only if possible now".
+      struct timespec zero = {0, 0};
+      int err = job->call->Attempt(&zero);
+      result = err == EAGAIN ? -ETIMEDOUT : -err;
+      break;
+    }
+    struct timespec zero = {0, 0};
+    int err = job->call->Attempt(poll ? &zero : nullptr);
+    if (err == 0) {
+      result = 0;
+      break;
+    }
+    if (err == EINTR) continue;  // the loop looks at the flag and the clock
+    if (err == EAGAIN && poll) {
+      int64_t nap = kNoSignalPollNs;
+      if (job->deadline >= 0) nap = std::min(nap, std::max<int64_t>(job->deadline - now, 0));
+      struct timespec ts = NsToTimespec(nap);
+      nanosleep(&ts, nullptr);
+      continue;
+    }
+    result = -err;
+    break;
+  }
+  return result;
+}
+
+void Run(Job* job, Worker* w) {
+  {
+    std::lock_guard<std::mutex> lock(job->owner->m);
+    if (job->cancel.load()) {
+      job->result = -ECANCELED;
+    } else {
+      job->running = true;
+      job->thread = pthread_self();
+      job->worker = w;
+    }
+  }
+  if (!job->running) return;
+  w->current.store(job);
+  bool timed = job->call->Timed();
+  job->result = timed ? RunTimed(job, w) : RunUntimed(job, w);
+  {
+    // From here no canceller signals this thread or arms its timer for this job.
+    std::lock_guard<std::mutex> lock(job->owner->m);
+    job->running = false;
+    job->worker = nullptr;
+  }
+  if (!timed) DisarmTimer(w);
+  w->current.store(nullptr);
+}
+
+void* ThreadMain(void* arg) {
+  Job* job = static_cast<Job*>(arg);
+  Worker* w;
+  {
+    std::lock_guard<std::mutex> lock(g_pool->m);
+    if (g_pool->freeWorkers.empty()) {
+      w = new Worker;
+    } else {
+      w = g_pool->freeWorkers.back();
+      g_pool->freeWorkers.pop_back();
+    }
+  }
+  if (g_signal != 0) {
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, g_signal);
+    pthread_sigmask(SIG_UNBLOCK, &set, nullptr);
+    struct sigevent sev;
+    std::memset(&sev, 0, sizeof sev);
+    sev.sigev_notify = SIGEV_THREAD_ID;
+    sev.sigev_signo = g_signal;
+#ifdef sigev_notify_thread_id
+    sev.sigev_notify_thread_id = static_cast<pid_t>(syscall(SYS_gettid));
+#else
+    sev._sigev_un._tid = static_cast<pid_t>(syscall(SYS_gettid));
+#endif
+    w->hasTimer = timer_create(CLOCK_MONOTONIC, &sev, &w->timer) == 0;
+  }
+  for (;;) {
+    Run(job, w);
+    // Parked before the result goes out: a wait JavaScript starts in answer
+    // to it takes this thread instead of creating one, so there are never
+    // more threads than the waits TypeScript lets run at once.
+    {
+      std::lock_guard<std::mutex> lock(g_pool->m);
+      g_pool->idle++;
+    }
+    Deliver(job);
+    std::unique_lock<std::mutex> lock(g_pool->m);
+    while (g_pool->queue.empty()) {
+      if (g_pool->cv.wait_for(lock, kIdleExit) == std::cv_status::timeout && g_pool->queue.empty()) {
+        g_pool->idle--;
+        if (w->hasTimer) timer_delete(w->timer);
+        w->hasTimer = false;
+        g_pool->freeWorkers.push_back(w);
+        return nullptr;
+      }
+    }
+    job = g_pool->queue.front();
+    g_pool->queue.pop_front();
+  }
+}
+
+// Hands the job to a parked thread, or starts one. Returns 0 or an errno.
+int Submit(Job* job) {
+  {
+    std::lock_guard<std::mutex> lock(g_pool->m);
+    if (g_pool->idle > 0) {
+      g_pool->idle--;
+      g_pool->queue.push_back(job);
+      g_pool->cv.notify_one();
+      return 0;
+    }
+  }
+  pthread_attr_t attr;
+  pthread_attr_init(&attr);
+  pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+  pthread_attr_setstacksize(&attr, std::max<size_t>(kStackSize, static_cast<size_t>(PTHREAD_STACK_MIN)));
+  // Waiters take no signal but ours: Node's own (SIGCHLD, SIGINT...) keep
+  // going to threads that handle them, and the calls see no stray EINTR.
+  sigset_t all, old;
+  sigfillset(&all);
+  pthread_sigmask(SIG_SETMASK, &all, &old);
+  pthread_t thread;
+  int err = pthread_create(&thread, &attr, ThreadMain, job);
+  if (err == EINVAL) {  // a stack too small for this libc's static TLS
+    pthread_attr_setstacksize(&attr, 1024 * 1024);
+    err = pthread_create(&thread, &attr, ThreadMain, job);
+  }
+  pthread_sigmask(SIG_SETMASK, &old, nullptr);
+  pthread_attr_destroy(&attr);
+  return err;
+}
+
+void CallJs(Napi::Env env, Napi::Function dispatch, EnvWaits* ctx, Job* job) {
+  if (env != nullptr && ctx != nullptr) {
+    if (--ctx->pending == 0 && ctx->hasTsfn) ctx->tsfn.Unref(env);
+    if (!dispatch.IsEmpty()) {
+      Napi::Value value = job->result == 0 ? job->call->Value(env) : env.Undefined();
+      dispatch.Call({Napi::Number::New(env, job->token), Napi::Number::New(env, job->result), value});
+    }
+  }
+  delete job;
+}
+
+EnvWaits* StateOf(const Napi::CallbackInfo& info) {
+  return static_cast<WaitsHolder*>(info.Data())->get();
+}
+
+// waitInit(dispatch): dispatch(token, result, value) receives every result,
+// on the JavaScript thread. Called once per environment.
+Napi::Value WaitInit(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  auto* holder = static_cast<WaitsHolder*>(info.Data());
+  EnvWaits* state = holder->get();
+  if (state->hasTsfn) return env.Undefined();
+  std::call_once(g_signal_once, InstallSignal);
+  auto* keep = new WaitsHolder(*holder);
+  state->tsfn = Tsfn::New(env, info[0].As<Napi::Function>(), "shmkit:wait", 0, 1, state,
+                          [](Napi::Env, WaitsHolder* keep, EnvWaits* state) {
+                            {
+                              std::lock_guard<std::mutex> lock(state->m);
+                              state->alive = false;
+                            }
+                            delete keep;
+                          },
+                          keep);
+  state->hasTsfn = true;
+  // Idle until a wait is pending: an unused waiter never keeps Node alive.
+  state->tsfn.Unref(env);
+  return env.Undefined();
+}
+
+void CancelLocked(Job* job) {
+  job->cancel.store(true);
+  if (job->running && g_signal != 0) {
+    union sigval value;
+    value.sival_ptr = job->worker;
+    // If the queue of pending signals is full, a plain signal still
+    // interrupts the wait (only the timespec trick needs the value).
+    if (pthread_sigqueue(job->thread, g_signal, value) != 0) pthread_kill(job->thread, g_signal);
+    // An untimed call may not be in the kernel yet: repeat until it has seen the flag.
+    if (!job->call->Timed()) ArmTimer(job->worker, NowNs() + kRepeatNs);
+  }
+}
+
+// waitCancel(token) -> 1 if the wait was still pending, else 0. Its result
+// still arrives through dispatch (ECANCELED, or what happened first).
+Napi::Value WaitCancel(const Napi::CallbackInfo& info) {
+  EnvWaits* state = StateOf(info);
+  double token = info[0].As<Napi::Number>().DoubleValue();
+  std::lock_guard<std::mutex> lock(state->m);
+  auto it = state->jobs.find(token);
+  if (it == state->jobs.end()) return Napi::Number::New(info.Env(), 0);
+  CancelLocked(it->second);
+  return Napi::Number::New(info.Env(), 1);
+}
+
+// When the environment goes (exit, worker termination), its waits are
+// cancelled so that no thread stays blocked for a JavaScript that is gone.
+void OnEnvCleanup(WaitsHolder* holder) {
+  EnvWaits* state = holder->get();
+  {
+    std::lock_guard<std::mutex> lock(state->m);
+    state->alive = false;
+    for (auto& entry : state->jobs) CancelLocked(entry.second);
+  }
+  delete holder;
+}
+
+}  // namespace
+
+Napi::Value StartWait(Napi::Env env, WaitsHolder* holder, std::unique_ptr<WaitCall> call, double timeout) {
+  EnvWaits* state = holder->get();
+  if (!state->hasTsfn) return Errno(env, EINVAL);
+  Job* job = new Job;
+  job->call = std::move(call);
+  job->deadline = timeout < 0 || timeout > kMaxTimeoutMs ? -1 : NowNs() + static_cast<int64_t>(timeout * kNsPerMs);
+  job->owner = *holder;
+  {
+    std::lock_guard<std::mutex> lock(state->m);
+    job->token = state->nextToken++;
+    state->jobs.emplace(job->token, job);
+  }
+  double token = job->token;
+  if (int err = Submit(job)) {
+    std::lock_guard<std::mutex> lock(state->m);
+    state->jobs.erase(token);
+    delete job;
+    return Errno(env, err);
+  }
+  if (state->pending++ == 0) state->tsfn.Ref(env);
+  return Napi::Number::New(env, token);
+}
+
+WaitsHolder* InitWaits(Napi::Env env, Napi::Object exports) {
+  auto* holder = new WaitsHolder(std::make_shared<EnvWaits>());
+  exports.Set("waitInit", Napi::Function::New(env, WaitInit, "waitInit", holder));
+  exports.Set("waitCancel", Napi::Function::New(env, WaitCancel, "waitCancel", holder));
+  env.AddCleanupHook(OnEnvCleanup, holder);
+  return holder;
+}
+
+}  // namespace shmkit

@@ -1,0 +1,41 @@
+// The waiter threads (native/waits.cc): a blocking System V call run off the
+// JavaScript thread, cancellable, its result delivered back on it. Semaphore
+// waits (sem.cc) and message-queue waits (msg.cc) share them.
+#pragma once
+#include "shim.h"
+#include <time.h>
+#include <memory>
+
+namespace shmkit {
+
+// One blocking call. Timed calls (semtimedop) give up by themselves after the
+// time they are given; untimed ones (msgsnd, msgrcv) block until they are
+// done or a signal interrupts them, which the threads arrange for time limits
+// and cancellation. An interrupted call must have done nothing.
+class WaitCall {
+ public:
+  virtual ~WaitCall() = default;
+  virtual bool Timed() const = 0;
+  // Timed: one attempt that waits at most *ts. Untimed: ts null blocks, a
+  // non-null ts asks for one attempt without waiting (IPC_NOWAIT). Returns 0,
+  // or the errno; "would have to wait" is EAGAIN for both kinds.
+  virtual int Attempt(struct timespec* ts) = 0;
+  // What a successful call passes to JavaScript besides its token and 0.
+  virtual Napi::Value Value(Napi::Env env) { return env.Undefined(); }
+};
+
+// The waits of one Node environment; passed as the data of the functions below.
+struct EnvWaits;
+using WaitsHolder = std::shared_ptr<EnvWaits>;
+
+// Registers waitInit(dispatch) and waitCancel(token) (also under their old
+// names semWaitInit and semWaitCancel) and returns the holder that functions
+// starting waits take as their data.
+WaitsHolder* InitWaits(Napi::Env env, Napi::Object exports);
+
+// Starts `call` on a waiter thread of the environment: its token, or -errno.
+// timeoutMs < 0: no limit (then it ends with ETIMEDOUT). Results reach
+// dispatch(token, result, value) on the JavaScript thread.
+Napi::Value StartWait(Napi::Env env, WaitsHolder* holder, std::unique_ptr<WaitCall> call, double timeoutMs);
+
+}  // namespace shmkit

@@ -1,0 +1,288 @@
+// Every error shmkit throws, defined once, in the manner of Node's
+// lib/internal/errors.js: each code with its class and the shape of its
+// message (CODES), and one maker per class that the rest of shmkit throws
+// through. Makers hide shmkit's internal frames, so a stack starts at the
+// public call a program made. docs/api.md's table of errors is checked
+// against CODES (test/error-registry.test.ts).
+import { constants as osConstants } from 'node:os';
+import { isArrayBuffer } from 'node:util/types';
+import { native } from './native.js';
+
+/**
+ * @internal Every code shmkit throws: the class of its errors and the shape
+ * of its message. `errno` stands for every errno name an IpcError carries
+ * (EEXIST, EACCES, ...); `AbortError` is the `name` of a DOMException, which has no string code.
+ */
+export const CODES = {
+  errno: { class: 'IpcError', message: '<syscall>: <errno name> (<strerror>): <the argument at fault, and the usual fix>' },
+  ETIMEDOUT: { class: 'IpcError', message: '<syscall>: ETIMEDOUT (<strerror>): <call>: not done within <timeoutMs> ms (<what that left>)' },
+  ERR_INVALID_ARG_TYPE: { class: 'TypeError', message: 'The "<name>" argument must be <expected>. Received <value>' },
+  ERR_OUT_OF_RANGE: { class: 'RangeError', message: 'The value of "<name>" is out of range. It must be <range>. Received <value>' },
+  ERR_INVALID_ARG_VALUE: { class: 'TypeError', message: "The argument '<name>' is invalid: <reason>. Received <value>" },
+  ERR_SHM_DETACHED: { class: 'StateError', message: '<call>: <the segment or mapping> was detached (shmdt) or unmapped (munmap) ...' },
+  ERR_SHM_READ_ONLY: { class: 'StateError', message: '<call>: <the segment or mapping> is attached read-only (SHM_RDONLY) or mapped read-only (PROT_READ) ...' },
+  ERR_SHM_TRANSFERRED: { class: 'StateError', message: '<call>: the buffer of <the segment> was transferred to another ArrayBuffer' },
+  ERR_SHM_TOO_LARGE: { class: 'StateError', message: '<call>: <the segment> has <n> bytes, more than one typed array can cover ...' },
+  ERR_SHM_NOT_SEALED: { class: 'StateError', message: '<call>: <the descriptor> carries <seals>, but options.seals requires <seals> ...' },
+  ERR_SHM_NO_NAME: { class: 'StateError', message: '<call>: <the memory> is anonymous memory (memfd) ...' },
+  ERR_SEM_CLOSED: { class: 'StateError', message: '<call>: the handle was disposed' },
+  ERR_MUTEX_NOT_HELD: { class: 'StateError', message: '<call>: mutex <id> is not held by this handle' },
+  ERR_MSG_CLOSED: { class: 'StateError', message: '<call>: the handle was disposed' },
+  ERR_CHANNEL_CLOSED: { class: 'ChannelError', message: '<call>: the channel (or this endpoint) is closed ...' },
+  ERR_CHANNEL_PEER_DEAD: { class: 'ChannelError', message: '<call>: <which peer> died without closing ...' },
+  ERR_CHANNEL_FORMAT: { class: 'ChannelError', message: '<the segment> is not a channel of this format: <why>' },
+  ERR_CHANNEL_BUSY: { class: 'ChannelError', message: '<call>: <what is taken or still out>' },
+  AbortError: { class: 'DOMException', message: 'The operation was aborted' },
+} as const;
+
+type Codes = typeof CODES;
+type CodesOf<C extends string> = { [K in keyof Codes]: Codes[K]['class'] extends C ? K : never }[keyof Codes];
+
+/** The codes of {@link StateError}. */
+export type StateErrorCode = CodesOf<'StateError'>;
+
+/** The codes of {@link ChannelError}; `ETIMEDOUT` is an IpcError now (see {@link ChannelError}). */
+export type ChannelErrorCode = CodesOf<'ChannelError'> | 'ETIMEDOUT';
+
+// ---------------------------------------------------------------------------
+// Stacks
+
+// Frames of shmkit's own files (dist/src/...): a stack keeps only the
+// outermost one, the public call the program made, as Node's own errors do.
+const OWN_FILES = new URL('..', import.meta.url).href;
+/** Internal frames a stack may have above the public call, beyond Error.stackTraceLimit. */
+const INTERNAL_DEPTH = 16;
+
+/** Recaptures `error`'s stack without the frames inside shmkit above the public call. */
+function hideInternalFrames<E extends object>(error: E): E {
+  const limit = Error.stackTraceLimit;
+  if (typeof limit !== 'number' || limit <= 0) return error;
+  Error.stackTraceLimit = limit + INTERNAL_DEPTH;
+  try {
+    Error.captureStackTrace(error, hideInternalFrames);
+  } finally {
+    Error.stackTraceLimit = limit;
+  }
+  const stack = (error as { stack?: unknown }).stack;
+  // A program's own Error.prepareStackTrace may make anything: leave it be.
+  if (typeof stack !== 'string') return error;
+  const lines = stack.split('\n');
+  const first = lines.findIndex((line) => line.startsWith('    at '));
+  if (first < 0) return error;
+  let end = first;
+  while (end < lines.length && lines[end]!.includes(OWN_FILES)) end++;
+  const entry = Math.max(first, end - 1);
+  const frames = lines.slice(entry, entry + limit);
+  Object.defineProperty(error, 'stack', { value: [...lines.slice(0, first), ...frames].join('\n'), writable: true, configurable: true });
+  return error;
+}
+
+// ---------------------------------------------------------------------------
+// Argument errors (Node's codes and wording)
+
+function describe(value: unknown): string {
+  // Describing must never throw: the value may be anything a caller made
+  // (an object with ArrayBuffer.prototype that is no ArrayBuffer, a throwing getter).
+  try {
+    return describeUnsafe(value);
+  } catch {
+    return `type ${typeof value}`;
+  }
+}
+
+function describeUnsafe(value: unknown): string {
+  if (value === null) return 'null';
+  if (typeof value === 'bigint') return `${value}n`;
+  if (typeof value === 'string') return `type string ('${value}')`;
+  if (typeof value === 'number') return String(value);
+  if (Array.isArray(value)) return `an array of length ${value.length}`;
+  if (ArrayBuffer.isView(value)) return `${value.constructor.name} of ${value.byteLength} bytes`;
+  if (isArrayBuffer(value)) return `an ArrayBuffer of ${value.byteLength} bytes`;
+  return `type ${typeof value}`;
+}
+
+function coded<E extends Error>(error: E, code: keyof Codes): E & { code: string } {
+  return hideInternalFrames(Object.assign(error, { code }));
+}
+
+/** TypeError [ERR_INVALID_ARG_TYPE] naming the argument. */
+export function invalidType(name: string, expected: string, value: unknown): TypeError {
+  return coded(new TypeError(`The "${name}" argument must be ${expected}. Received ${describe(value)}`), 'ERR_INVALID_ARG_TYPE');
+}
+
+/** RangeError [ERR_OUT_OF_RANGE] naming the argument. */
+export function outOfRange(name: string, range: string, value: unknown): RangeError {
+  return coded(
+    new RangeError(`The value of "${name}" is out of range. It must be ${range}. Received ${describe(value)}`),
+    'ERR_OUT_OF_RANGE',
+  );
+}
+
+/** TypeError [ERR_INVALID_ARG_VALUE]: the argument has the right type but cannot be used; `reason` says why. */
+export function invalidValue(name: string, reason: string, value: unknown): TypeError {
+  return coded(new TypeError(`The argument '${name}' is invalid: ${reason}. Received ${describe(value)}`), 'ERR_INVALID_ARG_VALUE');
+}
+
+// ---------------------------------------------------------------------------
+// System calls
+
+// The first name wins: 11 is EAGAIN, not its alias EWOULDBLOCK.
+const errnoNames = new Map<number, string>();
+for (const [name, value] of Object.entries(osConstants.errno)) {
+  if (!errnoNames.has(value)) errnoNames.set(value, name);
+}
+
+/** The symbolic name of an errno number, such as `EEXIST` for 17. */
+export function errnoName(errno: number): string {
+  return errnoNames.get(errno) ?? `E${errno}`;
+}
+
+/** The errno number for what IpcError's constructor was given: a number (either sign) or a name. */
+function errnoOf(errno: unknown): number {
+  if (typeof errno === 'string') {
+    const value = (osConstants.errno as Record<string, number | undefined>)[errno];
+    if (value === undefined) throw outOfRange('errno', "an errno name such as 'EEXIST' (one of os.constants.errno)", errno);
+    return value;
+  }
+  if (typeof errno !== 'number') throw invalidType('errno', "of type number or string (an errno such as 17, -17 or 'EEXIST')", errno);
+  if (!Number.isInteger(errno) || errno === 0 || Math.abs(errno) > 4095) {
+    throw outOfRange('errno', 'a non-zero integer errno from -4095 to 4095', errno);
+  }
+  return Math.abs(errno);
+}
+
+/**
+ * A failed system call, in the shape of Node's `SystemError`: `code` is the
+ * errno name (`'EEXIST'`), `errno` its number **negative**, as Node's own
+ * system errors have it (so `util.getSystemErrorName(err.errno)` works),
+ * `syscall` the call (`'shmget'`), and the message names the call and the
+ * argument at fault and, for the usual mistakes, what to do. The positive
+ * number of C and `os.constants.errno` is {@link IpcError.cErrno}. Every wait
+ * that runs out of time (semaphores, message queues and channel alike) is an IpcError with
+ * code `'ETIMEDOUT'`.
+ *
+ * To make one: `new IpcError('shmget', 'EEXIST', 'key 0x1234')`; the errno
+ * may also be given as a number, positive as in C or negative as in Node's
+ * system errors.
+ */
+export class IpcError extends Error {
+  readonly code: string;
+  /** The errno, negative as in Node's system errors: `-17` for EEXIST. */
+  readonly errno: number;
+  readonly syscall: string;
+
+  constructor(syscall: string, errno: number | string, detail?: string) {
+    if (typeof syscall !== 'string') throw invalidType('syscall', 'of type string', syscall);
+    if (detail !== undefined && typeof detail !== 'string') throw invalidType('detail', 'of type string', detail);
+    errno = errnoOf(errno);
+    const code = errnoName(errno);
+    super(`${syscall}: ${code} (${native.strerror(errno)})${detail ? `: ${detail}` : ''}`);
+    this.name = 'IpcError';
+    this.code = code;
+    this.errno = -errno;
+    this.syscall = syscall;
+  }
+
+  /**
+   * The errno as C's `errno` and `os.constants.errno` have it, positive:
+   * `err.cErrno === os.constants.errno.EEXIST`. Always `-err.errno`.
+   */
+  get cErrno(): number {
+    return -this.errno;
+  }
+}
+
+/** @internal The IpcError of `syscall` failing with `errno`; `detail` names the argument at fault. */
+export function ipcError(syscall: string, errno: number, detail?: string): IpcError {
+  return hideInternalFrames(new IpcError(syscall, errno, detail));
+}
+
+// The words of an error are gathered after the call failed, sometimes with
+// more system calls (src/sysv/hints.ts): whatever goes wrong there must not
+// replace the error being explained.
+function explainSafely(explain: (code: string) => string, code: string): string | undefined {
+  try {
+    return explain(code);
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Turns a shim's result into its value, or throws an IpcError. `explain`
+ * receives the errno name and returns the words that name the argument and,
+ * for the usual mistakes, what to do; should it throw, the error goes without them.
+ */
+export function check<T>(result: T | number, syscall: string, explain: (code: string) => string): T {
+  if (typeof result === 'number' && result < 0) {
+    const errno = -result;
+    throw ipcError(syscall, errno, explainSafely(explain, errnoName(errno)));
+  }
+  return result as T;
+}
+
+// Channel waits that timed out: still `instanceof ChannelError`, as they were
+// before every timeout became one IpcError.
+const channelTimeouts = new WeakSet<object>();
+
+/**
+ * @internal The one error of every wait whose `timeoutMs` ran out: IpcError
+ * ETIMEDOUT, from `syscall` (the call that waited), saying what timed out
+ * (`what`), after how long, and what that left (`outcome`: "nothing was changed").
+ */
+export function timeoutError(syscall: 'semtimedop' | 'msgsnd' | 'msgrcv' | 'futex', what: string, timeoutMs: number, outcome: string): IpcError {
+  const error = ipcError(syscall, osConstants.errno.ETIMEDOUT, `${what}: not done within ${timeoutMs} ms (${outcome})`);
+  if (syscall === 'futex') channelTimeouts.add(error);
+  return error;
+}
+
+// ---------------------------------------------------------------------------
+// State and channel conditions
+
+/** Use of an object in a state that forbids it: detached, read-only. */
+export class StateError extends Error {
+  readonly code: string;
+
+  constructor(code: StateErrorCode, message: string) {
+    super(message);
+    this.name = 'StateError';
+    this.code = code;
+  }
+}
+
+/** @internal A StateError; `message` starts with the call. */
+export function stateError(code: StateErrorCode, message: string): StateError {
+  return hideInternalFrames(new StateError(code, message));
+}
+
+/**
+ * A channel condition, with a stable `code`. A channel wait that times out
+ * rejects with the IpcError `ETIMEDOUT` of every wait; for programs written
+ * when it was a ChannelError, `instanceof ChannelError` still holds for it.
+ */
+export class ChannelError extends Error {
+  readonly code: ChannelErrorCode;
+
+  constructor(code: ChannelErrorCode, message: string) {
+    super(message);
+    this.name = 'ChannelError';
+    this.code = code;
+  }
+
+  static override [Symbol.hasInstance](value: unknown): boolean {
+    return Function.prototype[Symbol.hasInstance].call(this, value) || (this === ChannelError && typeof value === 'object' && value !== null && channelTimeouts.has(value));
+  }
+}
+
+/** @internal A ChannelError; `message` starts with the call or the segment. */
+export function channelError(code: Exclude<ChannelErrorCode, 'ETIMEDOUT'>, message: string): ChannelError {
+  return hideInternalFrames(new ChannelError(code, message));
+}
+
+// ---------------------------------------------------------------------------
+// Aborts
+
+/** @internal The AbortError of Node's own promise APIs: a DOMException whose cause is the signal's reason. */
+export function abortError(signal: AbortSignal | undefined): DOMException {
+  return hideInternalFrames(new DOMException('The operation was aborted', { name: 'AbortError', cause: signal?.reason }));
+}

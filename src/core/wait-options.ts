@@ -1,0 +1,66 @@
+// What every wait of a semaphore or a message queue shares: its options
+// ({ timeoutMs, signal }) and the handle it belongs to, whose disposal ends
+// it (ERR_SEM_CLOSED, ERR_MSG_CLOSED). Here because sem/ and msg/ may not
+// import each other. How waits run is in sysv/wait-threads.ts; their time
+// limit and abort errors are everyone's (errors.ts).
+import { setMaxListeners } from 'node:events';
+import { invalidType, outOfRange, stateError, type StateError, type StateErrorCode } from './errors.js';
+import { validateObject } from './validate.js';
+
+/** Options of every wait: a time limit and a cancellation signal. */
+export interface WaitOptions {
+  /**
+   * Give up after this many milliseconds: the promise rejects with an
+   * IpcError whose code is `'ETIMEDOUT'` (`syscall` the call that waited:
+   * `'semtimedop'`, `'msgsnd'` or `'msgrcv'`), and nothing has changed (no
+   * semaphore, no message sent or taken). 0 means: only if possible at once.
+   * Default: no limit.
+   */
+  timeoutMs?: number;
+  /**
+   * Abort the wait: the promise rejects with a DOMException named
+   * `'AbortError'` (its `cause` is `signal.reason`), and nothing has changed.
+   */
+  signal?: AbortSignal;
+}
+
+/** @internal Checked wait options. */
+export interface ValidWaitOptions {
+  timeoutMs: number | undefined;
+  signal: AbortSignal | undefined;
+}
+
+/** @internal Checks `{ timeoutMs?, signal? }`. */
+export function validateWaitOptions(options: unknown, name = 'options'): ValidWaitOptions {
+  if (options === undefined) return { timeoutMs: undefined, signal: undefined };
+  const opts = validateObject(options, name);
+  let timeoutMs: number | undefined;
+  if (opts.timeoutMs !== undefined) {
+    if (typeof opts.timeoutMs !== 'number') throw invalidType(`${name}.timeoutMs`, 'of type number', opts.timeoutMs);
+    if (!(opts.timeoutMs >= 0) || !Number.isFinite(opts.timeoutMs)) {
+      throw outOfRange(`${name}.timeoutMs`, 'a finite number >= 0', opts.timeoutMs);
+    }
+    timeoutMs = opts.timeoutMs;
+  }
+  let signal: AbortSignal | undefined;
+  if (opts.signal !== undefined) {
+    if (!(opts.signal instanceof AbortSignal)) throw invalidType(`${name}.signal`, 'an instance of AbortSignal', opts.signal);
+    signal = opts.signal;
+  }
+  return { timeoutMs, signal };
+}
+
+/**
+ * @internal The controller a handle aborts when disposed. Each pending wait
+ * of the handle listens to it, so it may have any number of listeners.
+ */
+export function closeController(): AbortController {
+  const controller = new AbortController();
+  setMaxListeners(0, controller.signal);
+  return controller;
+}
+
+/** @internal The error of a handle used, or waited on, after its `[Symbol.dispose]()`. */
+export function closedError(code: Extract<StateErrorCode, 'ERR_SEM_CLOSED' | 'ERR_MSG_CLOSED'>, what: string): StateError {
+  return stateError(code, `${what}: the handle was disposed`);
+}

@@ -1,0 +1,342 @@
+import { constants as osConstants } from 'node:os';
+import { abortError, invalidType, outOfRange } from '../core/errors.js';
+import { validateId, validateKey, validateMode, validateObject } from '../core/validate.js';
+import { closeController, validateWaitOptions, type WaitOptions } from '../core/wait-options.js';
+import { IPC_CREAT, IPC_EXCL, IPC_INFO, IPC_PRIVATE, IPC_RMID, IPC_STAT, MSG_EXCEPT } from '../sysv/constants.js';
+import { ftok } from '../sysv/ftok.js';
+import {
+  explainMsgrcv,
+  explainMsgsnd,
+  messageBytes,
+  msgctl,
+  msgget,
+  msgrcvError,
+  msgrcvStart,
+  msgsndStart,
+  receivedMessage,
+  tryMsgrcv,
+  tryMsgsnd,
+  validateMsgtyp,
+  validateMtype,
+  type Msgbuf,
+  type MsqidDs,
+} from '../sysv/msg.js';
+import { queueClosedError, queueRemoved, queueTimeoutError, waitOnThread } from './message-waits.js';
+
+const { E2BIG, ENOMSG } = osConstants.errno;
+
+/** Where a queue is: a key, or a file whose identity gives the key through ftok(path, projId). */
+export interface QueueAddress {
+  /** A System V key. */
+  key?: number;
+  /** A file whose identity gives the key through ftok(path, projId). */
+  path?: string;
+  /** ftok's project id, with `path`; default 1. */
+  projId?: number;
+}
+
+/** Options of {@link MessageQueue.create}: a key, a path, or neither (a private queue). */
+export interface MessageQueueCreateOptions extends QueueAddress {
+  /** Permission bits; default 0o600 (owner only). */
+  mode?: number;
+}
+
+/** Where an existing queue is found: its key, its id or a path for ftok. */
+export type MessageQueueOpenOptions =
+  | { key: number; id?: undefined; path?: undefined }
+  | { id: number; key?: undefined; path?: undefined }
+  | { path: string; projId?: number; key?: undefined; id?: undefined };
+
+/** Options of {@link MessageQueue.openOrCreate}: a key or a path (a private queue cannot be opened). */
+export interface MessageQueueOpenOrCreateOptions extends QueueAddress {
+  /** Permission bits of a queue this call creates; default 0o600. */
+  mode?: number;
+}
+
+/** Options of {@link MessageQueue.send}. */
+export interface SendOptions extends WaitOptions {
+  /** The message's type, an integer >= 1; default 1. */
+  type?: number;
+}
+
+/** Options of {@link MessageQueue.receive}. */
+export interface ReceiveOptions extends WaitOptions {
+  /**
+   * Which message: 0 (default) the first; > 0 the first of this type; < 0
+   * the first of the lowest type up to its absolute value.
+   */
+  type?: number;
+  /** With `type` > 0: the first message of any other type (MSG_EXCEPT). */
+  except?: boolean;
+}
+
+/** A message taken off a queue. */
+export interface Message {
+  /** Its type (C's mtype). */
+  type: number;
+  /** Its bytes (a copy of its own). */
+  data: Uint8Array;
+}
+
+function resolveKey(opts: Record<string, unknown>): number {
+  if (opts.key !== undefined && opts.path !== undefined) throw invalidType('options', 'either key or path, not both', opts);
+  if (opts.path !== undefined) {
+    if (typeof opts.path !== 'string') throw invalidType('options.path', 'of type string', opts.path);
+    return ftok(opts.path, (opts.projId as number | undefined) ?? 1);
+  }
+  if (opts.key !== undefined) return validateKey(opts.key, 'options.key');
+  return IPC_PRIVATE;
+}
+
+/**
+ * The buffer a receive offers: MSGMAX, the longest message msgsnd accepts.
+ * After E2BIG (MSGMAX was lowered after a longer message was sent) it grows
+ * to what the queue holds.
+ */
+let receiveSize = 0;
+
+function messageMax(): number {
+  if (receiveSize === 0) receiveSize = msgctl(0, IPC_INFO).msgmax;
+  return receiveSize;
+}
+
+/** A bigger buffer after E2BIG; false if none can help. */
+function growReceiveSize(msqid: number): boolean {
+  const before = receiveSize;
+  receiveSize = Math.max(receiveSize, msgctl(0, IPC_INFO).msgmax, msgctl(msqid, IPC_STAT).msg_cbytes);
+  return receiveSize > before;
+}
+
+function receiveFlags(opts: { type?: unknown; except?: unknown }, name: string): [number, number] {
+  const type = opts.type === undefined ? 0 : validateMsgtyp(opts.type, `${name}.type`);
+  let flags = 0;
+  if (opts.except !== undefined) {
+    if (typeof opts.except !== 'boolean') throw invalidType(`${name}.except`, 'of type boolean', opts.except);
+    if (opts.except) {
+      if (type <= 0) throw outOfRange(`${name}.type`, 'an integer >= 1 with except (MSG_EXCEPT skips one type)', opts.type);
+      flags = MSG_EXCEPT;
+    }
+  }
+  return [type, flags];
+}
+
+function toMessage({ mtype, mtext }: Msgbuf): Message {
+  return { type: mtype, data: mtext };
+}
+
+/**
+ * A System V message queue: the high-level face of msgget/msgsnd/msgrcv/msgctl.
+ * {@link send} and {@link receive} wait without blocking the event loop (any
+ * number may be pending at once), with a time limit and an AbortSignal; a
+ * wait that times out or is aborted leaves the queue exactly as it was.
+ * Messages interoperate with C's msgsnd/msgrcv and Python's sysv_ipc.
+ *
+ * `using queue = MessageQueue.open(...)` releases this process's handle at
+ * the end of the block (its pending waits reject); it never removes the
+ * queue, which outlives every process until {@link remove}.
+ *
+ * @example
+ * ```ts
+ * using queue = MessageQueue.create({ key: 0x5005 });
+ * await queue.send('hello', { type: 2 });
+ * const { type, data } = await queue.receive({ timeoutMs: 1000 });
+ * queue.remove();
+ * ```
+ */
+export class MessageQueue implements Disposable {
+  /** The queue's id (msqid). */
+  readonly id: number;
+  /** The key it was found or created by (0 for IPC_PRIVATE). */
+  readonly key: number;
+  readonly #closed = closeController();
+
+  private constructor(id: number, key: number) {
+    this.id = id;
+    this.key = key;
+  }
+
+  /**
+   * Creates a new queue (never reuses one: EEXIST if the key is taken),
+   * with permission bits `mode` (default 0o600). Without key and path the
+   * queue is private: others reach it by its id.
+   * @throws IpcError EEXIST, ENOSPC (MSGMNI queues exist), ENOENT/EACCES (path).
+   */
+  static create(options: MessageQueueCreateOptions = {}): MessageQueue {
+    const opts = validateObject(options, 'options');
+    const key = resolveKey(opts);
+    const mode = validateMode(opts.mode ?? 0o600, 'options.mode');
+    return new MessageQueue(msgget(key, IPC_CREAT | IPC_EXCL | mode), key);
+  }
+
+  /**
+   * Opens an existing queue by key, path or id.
+   * @throws IpcError ENOENT (no such key), EINVAL/EIDRM (no such id), EACCES.
+   */
+  static open(options: MessageQueueOpenOptions): MessageQueue {
+    const opts = validateObject(options, 'options');
+    const given = [opts.id, opts.key, opts.path].filter((v) => v !== undefined).length;
+    if (given !== 1) throw invalidType('options', 'an object with one of id, key or path', options);
+    if (opts.id !== undefined) {
+      const id = validateId(opts.id, 'options.id');
+      return new MessageQueue(id, msgctl(id, IPC_STAT).msg_perm.key);
+    }
+    const key = resolveKey(opts);
+    if (key === IPC_PRIVATE) throw outOfRange('options.key', 'a key other than IPC_PRIVATE (open a private queue by id)', key);
+    return new MessageQueue(msgget(key, 0), key);
+  }
+
+  /**
+   * Opens the queue for the key (or path), or creates it with `mode`
+   * (default 0o600) if there is none; the kernel does both at once, so
+   * processes doing the same at the same time share one queue.
+   * @throws IpcError EACCES, ENOSPC.
+   */
+  static openOrCreate(options: MessageQueueOpenOrCreateOptions): MessageQueue {
+    const opts = validateObject(options, 'options');
+    if (opts.key === undefined && opts.path === undefined) {
+      throw invalidType('options', 'a key or a path (a private queue cannot be opened)', options);
+    }
+    const key = resolveKey(opts);
+    if (key === IPC_PRIVATE) throw outOfRange('options.key', 'a key other than IPC_PRIVATE', key);
+    const mode = validateMode(opts.mode ?? 0o600, 'options.mode');
+    return new MessageQueue(msgget(key, IPC_CREAT | mode), key);
+  }
+
+  #assertOpen(what: string): void {
+    if (this.#closed.signal.aborted) throw queueClosedError(`MessageQueue.${what}`);
+  }
+
+  /**
+   * Sends `data` (a string is sent as UTF-8) as a message of `type`
+   * (default 1), waiting while the queue is full, without blocking the event
+   * loop. With `timeoutMs` the promise rejects with code `'ETIMEDOUT'`, with
+   * `signal` with an `AbortError`; then nothing was sent. (If the message
+   * went in just as the abort came, the promise resolves: it was sent.)
+   * @throws IpcError EINVAL (longer than MSGMAX), EIDRM (the queue was removed), EACCES.
+   */
+  send(data: string | ArrayBufferView | ArrayBuffer, options?: SendOptions): Promise<void> {
+    try {
+      this.#assertOpen('send');
+      const bytes = messageBytes(data, 'data');
+      const type = options?.type === undefined ? 1 : validateMtype(validateObject(options, 'options').type, 'options.type');
+      const { timeoutMs, signal } = validateWaitOptions(options);
+      if (signal?.aborted) return Promise.reject(abortError(signal));
+      if (tryMsgsnd(this.id, type, bytes)) return Promise.resolve();
+      if (timeoutMs === 0) return Promise.reject(queueTimeoutError('msgsnd', 'MessageQueue.send', this.id, 0));
+      const id = this.id;
+      // The caller may change its buffer while the send waits for a thread.
+      const copy = bytes.slice();
+      return waitOnThread({
+        msqid: id,
+        syscall: 'msgsnd',
+        start: (t) => msgsndStart(id, type, copy, 0, t),
+        explain: explainMsgsnd(id, type, bytes.length),
+        result: () => undefined,
+        timeoutMs,
+        signal,
+        closed: this.#closed.signal,
+        what: 'MessageQueue.send',
+      });
+    } catch (error) {
+      return Promise.reject(error);
+    }
+  }
+
+  /**
+   * Sends `data` as a message of `type` (default 1) if the queue has room
+   * now: true if it was sent, false if the queue is full.
+   * @throws IpcError EINVAL (longer than MSGMAX), EIDRM, EACCES.
+   */
+  trySend(data: string | ArrayBufferView | ArrayBuffer, options?: { type?: number }): boolean {
+    this.#assertOpen('trySend');
+    const bytes = messageBytes(data, 'data');
+    const type = options?.type === undefined ? 1 : validateMtype(validateObject(options, 'options').type, 'options.type');
+    return tryMsgsnd(this.id, type, bytes);
+  }
+
+  /** msgrcv with IPC_NOWAIT: null when no message of the kind is there. */
+  #tryReceive(type: number, flags: number): Message | null {
+    for (;;) {
+      const size = messageMax();
+      const r = tryMsgrcv(this.id, size, type, flags);
+      if (r === ENOMSG) return null;
+      if (r === E2BIG && growReceiveSize(this.id)) continue;
+      if (typeof r === 'number') throw msgrcvError(this.id, size, type, flags, r);
+      return toMessage(r);
+    }
+  }
+
+  /**
+   * Takes the first message (of `type`, see {@link ReceiveOptions}), waiting
+   * until one comes, without blocking the event loop. With `timeoutMs` the
+   * promise rejects with code `'ETIMEDOUT'`, with `signal` with an
+   * `AbortError`; then no message was taken. (If one was taken just as the
+   * abort came, the promise resolves with it: no message is ever lost.)
+   * @throws IpcError EIDRM (the queue was removed, here or elsewhere), EACCES.
+   */
+  receive(options?: ReceiveOptions): Promise<Message> {
+    try {
+      this.#assertOpen('receive');
+      const opts = options === undefined ? {} : validateObject(options, 'options');
+      const [type, flags] = receiveFlags(opts, 'options');
+      const { timeoutMs, signal } = validateWaitOptions(options);
+      if (signal?.aborted) return Promise.reject(abortError(signal));
+      const now = this.#tryReceive(type, flags);
+      if (now !== null) return Promise.resolve(now);
+      if (timeoutMs === 0) return Promise.reject(queueTimeoutError('msgrcv', 'MessageQueue.receive', this.id, 0));
+      const id = this.id;
+      return waitOnThread({
+        msqid: id,
+        syscall: 'msgrcv',
+        start: (t) => msgrcvStart(id, messageMax(), type, flags, t),
+        explain: (code) => explainMsgrcv(id, messageMax(), type, flags)(code),
+        result: (value) => toMessage(receivedMessage(value)),
+        retry: (r) => r === -E2BIG && growReceiveSize(id),
+        timeoutMs,
+        signal,
+        closed: this.#closed.signal,
+        what: 'MessageQueue.receive',
+      });
+    } catch (error) {
+      return Promise.reject(error);
+    }
+  }
+
+  /**
+   * Takes the first message (of `type`, as {@link receive}) if there is one
+   * now; null if there is none.
+   * @throws IpcError EIDRM, EINVAL (no such queue), EACCES.
+   */
+  tryReceive(options?: { type?: number; except?: boolean }): Message | null {
+    this.#assertOpen('tryReceive');
+    const opts = options === undefined ? {} : validateObject(options, 'options');
+    const [type, flags] = receiveFlags(opts, 'options');
+    return this.#tryReceive(type, flags);
+  }
+
+  /** The kernel's view of the queue (IPC_STAT): msg_qnum messages, msg_cbytes bytes, ... */
+  stat(): MsqidDs {
+    this.#assertOpen('stat');
+    return msgctl(this.id, IPC_STAT);
+  }
+
+  /**
+   * Removes the queue (IPC_RMID) at once, with its messages, for every
+   * process: pending waits, here and elsewhere, reject with EIDRM.
+   */
+  remove(): void {
+    this.#assertOpen('remove');
+    msgctl(this.id, IPC_RMID);
+    queueRemoved(this.id);
+  }
+
+  /** Whether `[Symbol.dispose]()` was called. */
+  get closed(): boolean {
+    return this.#closed.signal.aborted;
+  }
+
+  /** Releases this handle: its pending waits reject (`ERR_MSG_CLOSED`) and later calls throw it. The queue stays. */
+  [Symbol.dispose](): void {
+    this.#closed.abort();
+  }
+}

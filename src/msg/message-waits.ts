@@ -1,0 +1,164 @@
+// Message-queue waits that never block the event loop: a msgsnd or msgrcv
+// that has to wait runs on one of the addon's waiter threads
+// (sysv/wait-threads.ts, shared with semaphores), so any number can be pending.
+//
+// Exactness: a wait that never reached the kernel has done nothing when it
+// times out or is aborted. The one in the kernel is interrupted by a signal
+// (at its deadline, or on abort), and an interrupted msgsnd or msgrcv has
+// done nothing either: the queue is exactly as before. If the call completed
+// first, its result stands (a message taken is returned, never dropped).
+// Removal of the queue ends every wait on it with EIDRM, as the kernel ends
+// every waiter.
+import { constants as osConstants } from 'node:os';
+import { abortError, errnoName, ipcError, timeoutError, type IpcError, type StateError } from '../core/errors.js';
+import { closedError } from '../core/wait-options.js';
+import { runOnThread, type ThreadWaitHandle } from '../sysv/wait-threads.js';
+
+const { ECANCELED, EIDRM, EINVAL, ETIMEDOUT } = osConstants.errno;
+
+/** @internal One wait for msgsnd or msgrcv on a thread. */
+export interface MessageWait<T> {
+  readonly msqid: number;
+  readonly syscall: 'msgsnd' | 'msgrcv';
+  /** Hands the call to the addon (sysv/msg.ts): its token or a negative errno (timeoutMs < 0: no limit). */
+  readonly start: (timeoutMs: number) => number;
+  /** The words that explain an errno name (the call and its arguments). */
+  readonly explain: (code: string) => string;
+  /** The promise's value from the call's value. */
+  readonly result: (value: unknown) => T;
+  /** Whether to run the call again after this negative errno (msgrcv's E2BIG with a bigger buffer). */
+  readonly retry?: (result: number) => boolean;
+  readonly timeoutMs: number | undefined;
+  readonly signal: AbortSignal | undefined;
+  /** Aborted when the handle is disposed. */
+  readonly closed: AbortSignal;
+  /** 'MessageQueue.receive', for the disposed-handle and timeout errors. */
+  readonly what: string;
+}
+
+interface Pending {
+  settled: boolean;
+  fail: (error: unknown) => void;
+  thread: ThreadWaitHandle | undefined;
+}
+
+const byQueue = new Map<number, Set<Pending>>();
+
+/** @internal The error of a MessageQueue used, or waited on, after its `[Symbol.dispose]()`. */
+export function queueClosedError(what: string): StateError {
+  return closedError('ERR_MSG_CLOSED', what);
+}
+
+/**
+ * @internal The error of a send or receive whose time limit ran out: the
+ * one timeout error of every wait; the queue is unchanged.
+ */
+export function queueTimeoutError(syscall: 'msgsnd' | 'msgrcv', what: string, msqid: number, timeoutMs: number): IpcError {
+  return timeoutError(syscall, `${what}: msqid ${msqid}`, timeoutMs, 'nothing was changed');
+}
+
+/** @internal The error of waits on a removed queue. */
+export function removedError(syscall: string, msqid: number): IpcError {
+  return ipcError(syscall, EIDRM, `msqid ${msqid}: the queue was removed`);
+}
+
+/**
+ * @internal Ends every pending wait of this process on queue `msqid` with
+ * EIDRM (the queue was removed: by this process, or as a wait learnt).
+ */
+export function queueRemoved(msqid: number, syscall?: string): void {
+  const waits = byQueue.get(msqid);
+  if (waits === undefined) return;
+  byQueue.delete(msqid);
+  for (const p of waits) p.fail(syscall === undefined ? undefined : removedError(syscall, msqid));
+}
+
+/** @internal Runs `w` on a waiter thread; resolves with its result. */
+export function waitOnThread<T>(w: MessageWait<T>): Promise<T> {
+  if (w.signal?.aborted) return Promise.reject(abortError(w.signal));
+  if (w.closed.aborted) return Promise.reject(queueClosedError(w.what));
+  return new Promise<T>((resolve, reject) => {
+    let cause: 'abort' | 'close' | 'timeout' | undefined;
+    let timer: NodeJS.Timeout | undefined;
+    const deadline = w.timeoutMs === undefined ? undefined : performance.now() + w.timeoutMs;
+    const interruptedError = (): unknown => {
+      if (cause === 'close') return queueClosedError(w.what);
+      if (cause === 'timeout') return queueTimeoutError(w.syscall, w.what, w.msqid, w.timeoutMs ?? 0);
+      return abortError(w.signal);
+    };
+    const p: Pending = {
+      settled: false,
+      thread: undefined,
+      // A removal found elsewhere (error undefined: by its own kind of call).
+      fail: (error) => settle(error ?? removedError(w.syscall, w.msqid)),
+    };
+    const settle = (error: unknown, value?: T): void => {
+      if (p.settled) return;
+      p.settled = true;
+      if (timer !== undefined) clearTimeout(timer);
+      w.signal?.removeEventListener('abort', onAbort);
+      w.closed.removeEventListener('abort', onClose);
+      const waits = byQueue.get(w.msqid);
+      waits?.delete(p);
+      if (waits?.size === 0) byQueue.delete(w.msqid);
+      // A removal may end a wait whose thread is still in the kernel: take it back.
+      p.thread?.cancel();
+      p.thread = undefined;
+      if (error === undefined) resolve(value as T);
+      else reject(error);
+    };
+    const interrupt = (why: 'abort' | 'close' | 'timeout'): void => {
+      if (p.settled) return;
+      // In the kernel, the thread keeps the time limit itself: that answer is exact.
+      if (why === 'timeout' && p.thread?.inKernel) return;
+      cause ??= why;
+      if (p.thread !== undefined) p.thread.cancel();
+      else settle(interruptedError());
+    };
+    const onAbort = (): void => interrupt('abort');
+    const onClose = (): void => interrupt('close');
+    const done = (result: number, noThread = false, value?: unknown): void => {
+      p.thread = undefined;
+      if (p.settled) return;
+      if (noThread) {
+        settle(ipcError('pthread_create', -result, 'could not start a thread to wait on (no thread of the addon is running)'));
+      } else if (result === 0) {
+        // Done, even if an abort came meanwhile: what was sent or taken stands.
+        settle(undefined, w.result(value));
+      } else if (result === -ECANCELED || (cause !== undefined && result === -ETIMEDOUT)) {
+        settle(interruptedError());
+      } else if (result === -ETIMEDOUT) {
+        settle(queueTimeoutError(w.syscall, w.what, w.msqid, w.timeoutMs ?? 0));
+      } else if (result === -EIDRM || result === -EINVAL) {
+        // The id was valid when the wait began, so EINVAL means it went
+        // before the call reached the kernel. Every wait on it ends.
+        settle(removedError(w.syscall, w.msqid));
+        queueRemoved(w.msqid);
+      } else if (w.retry?.(result) === true && cause === undefined) {
+        go();
+      } else {
+        settle(ipcError(w.syscall, -result, w.explain(errnoName(-result))));
+      }
+    };
+    const go = (): void => {
+      const handle = runOnThread({ start: w.start, deadline, done });
+      // The handle may already be done (no thread could be started at all).
+      if (!p.settled) p.thread = handle;
+    };
+    w.signal?.addEventListener('abort', onAbort, { once: true });
+    w.closed.addEventListener('abort', onClose, { once: true });
+    let waits = byQueue.get(w.msqid);
+    if (waits === undefined) byQueue.set(w.msqid, (waits = new Set()));
+    waits.add(p);
+    // Waits still queued for a thread keep time here; one in the kernel, there.
+    if (w.timeoutMs !== undefined) timer = setTimeout(() => interrupt('timeout'), w.timeoutMs);
+    go();
+  });
+}
+
+/** @internal For tests: how many message-queue waits are pending in this process. */
+export function pendingMessageWaits(): number {
+  let n = 0;
+  for (const waits of byQueue.values()) n += waits.size;
+  return n;
+}

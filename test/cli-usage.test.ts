@@ -1,0 +1,87 @@
+// Rough edges of the shmkit command a new user meets first: help on help,
+// help that names a documentation file that exists wherever the user stands,
+// usage errors that say what was given, and a benchmark smoke run that does
+// not pass judgement on targets it cannot measure.
+import assert from 'node:assert/strict';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { isAbsolute, join, resolve } from 'node:path';
+import { after, describe, it } from 'node:test';
+import { assertNoLeaks } from './helpers/ipc.js';
+import { ROOT, shmkit } from './helpers/processes.js';
+
+assertNoLeaks();
+
+/** A directory without docs/ in it, as an installed user's project is. */
+const elsewhere = mkdtempSync(join(tmpdir(), 'shmkit-cli-usage-'));
+after(() => rmSync(elsewhere, { recursive: true, force: true }));
+
+describe('shmkit help', () => {
+  it('"help help" (and "help --help") explains help itself, exit 0', async () => {
+    for (const args of [['help', 'help'], ['help', '--help'], ['help', '-h']]) {
+      const result = await shmkit(args);
+      assert.equal(result.code, 0, `${args.join(' ')}: ${result.stderr}`);
+      assert.equal(result.stderr, '');
+      assert.match(result.stdout, /^Usage: shmkit help \[COMMAND\]\n/);
+    }
+  });
+
+  it('every path to documentation in the help texts names a file that exists, from any working directory', async () => {
+    const texts = [(await shmkit(['help'], { cwd: elsewhere })).stdout, (await shmkit(['help', 'help'], { cwd: elsewhere })).stdout];
+    for (const name of ['ls', 'stat', 'limits', 'usage', 'rm', 'create', 'dump', 'cat', 'write', 'watch', 'demo', 'bench']) {
+      texts.push((await shmkit(['help', name], { cwd: elsewhere })).stdout);
+    }
+    const paths = texts.flatMap((text) => [...text.matchAll(/(\S+\.md)\b/g)].map((m) => m[1]!));
+    assert.ok(paths.length >= 3, `the overview, help help, ls and stat point at the docs: ${paths.join(', ')}`);
+    for (const path of paths) {
+      assert.ok(isAbsolute(path), `${path} is a full path`);
+      assert.ok(existsSync(resolve(elsewhere, path)), `${path} exists`);
+      assert.equal(path, join(ROOT, 'docs', 'cli.md'), 'the package\'s own docs/cli.md, which npm installs with it');
+    }
+  });
+});
+
+describe('usage errors say what was given', () => {
+  it('stat with both an id and --key says both were given; with neither, asks for one', async () => {
+    const both = await shmkit(['stat', '0', '--key', '0x10']);
+    assert.equal(both.code, 2);
+    assert.equal(both.stdout, '');
+    assert.equal(both.stderr, 'shmkit stat: 0: ERR_INCOMPATIBLE_OPTION_PAIR both an id and --key 0x10 were given: give one of them (see shmkit help stat)\n');
+    const neither = await shmkit(['stat']);
+    assert.equal(neither.code, 2);
+    assert.equal(neither.stderr, 'shmkit stat: ERR_MISSING_ARGS give an id or --key KEY (see shmkit help stat)\n');
+  });
+
+  it('a negative size or count after its option is that option\'s value, refused as out of range', async () => {
+    const cases: [string[], string][] = [
+      [['create', '--private', '--size', '-5'], "shmkit create: --size: ERR_OUT_OF_RANGE '-5' is negative; a byte count or offset is 0 or more (see shmkit help create)\n"],
+      [['create', '--size', '-5', '--private'], "shmkit create: --size: ERR_OUT_OF_RANGE '-5' is negative; a byte count or offset is 0 or more (see shmkit help create)\n"],
+      [['create', '-s', '--private', '--count', '-3'], "shmkit create: --count: ERR_OUT_OF_RANGE '-3' is out of range: from 1 to "],
+      [['create', '-s', '--private', '--count=-3'], "shmkit create: --count: ERR_OUT_OF_RANGE '-3' is out of range: from 1 to "],
+    ];
+    for (const [args, stderr] of cases) {
+      const result = await shmkit(args);
+      assert.equal(result.code, 2, args.join(' '));
+      assert.equal(result.stdout, '', args.join(' '));
+      assert.ok(result.stderr.startsWith(stderr), `${args.join(' ')}: ${result.stderr}`);
+    }
+  });
+});
+
+describe('shmkit bench --smoke', { timeout: 120_000 }, () => {
+  it('says targets are judged only in full runs and judges none, on the terminal and in latest.md', async () => {
+    const out = mkdtempSync(join(tmpdir(), 'shmkit-bench-smoke-'));
+    try {
+      const result = await shmkit(['bench', '--', '--smoke', '--no-pin', '--out', out], { timeoutMs: 110_000 });
+      assert.equal(result.code, 0, result.stderr);
+      assert.match(result.stderr, /^targets are judged only in full runs \(npm run bench\); this --smoke run shows the ratios, not judged:$/m);
+      assert.match(result.stderr, /^target 64 B round trip, /m, 'the ratios are still shown');
+      assert.doesNotMatch(result.stderr, /\b(MET|MISSED)\b/);
+      const markdown = readFileSync(join(out, 'latest.md'), 'utf8');
+      assert.match(markdown, /Targets are judged only in full runs/);
+      assert.doesNotMatch(markdown, /✅ met|❌ missed|\*\*Missed:/);
+    } finally {
+      rmSync(out, { recursive: true, force: true });
+    }
+  });
+});

@@ -1,0 +1,61 @@
+// The published type declarations: built with stripInternal (tsconfig.json,
+// which tsconfig.pack.json extends), they hold no @internal member, and a
+// program that uses the public API type-checks against them with
+// skipLibCheck off, so stripping left no dangling reference behind.
+import assert from 'node:assert/strict';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, it } from 'node:test';
+import { assertExitedCleanly, ROOT, run } from './helpers/processes.js';
+
+const DECLARATIONS = join(ROOT, 'dist', 'src');
+
+/** A user's program: only the package's public names, typed. */
+const PROGRAM = `
+import { Channel, IPC_PRIVATE, Mutex, SemaphoreSet, SharedMemory, atomic, char, int32, shmat, shmdt, shmget, struct, type Attachment } from 'shmkit';
+const Point = struct({ x: int32, y: int32, label: char(12) });
+const shm: SharedMemory = SharedMemory.create({ size: 4096 });
+const p = Point.view(shm);
+p.x = 3;
+p.label = 'ts';
+const y: number = atomic(p, 'y').add(1);
+const attachment: Attachment = shmat(shmget(IPC_PRIVATE, 4096, 0o600));
+shmdt(attachment);
+const channel = Channel.create({ capacity: 4096 });
+const received: Promise<Uint8Array> = channel.receiver().recv({ timeoutMs: 10 });
+const locked: Promise<number> = Mutex.create().withLock(async () => y);
+const set = SemaphoreSet.create({ count: 2 });
+const ops: Promise<void> = set.op([{ sem_num: 0, sem_op: 1 }], { timeoutMs: 5 });
+void received, locked, ops;
+`;
+
+describe('the published declarations', () => {
+  it('hold no @internal member', () => {
+    const files = readdirSync(DECLARATIONS, { recursive: true, encoding: 'utf8' }).filter((f) => f.endsWith('.d.ts'));
+    assert.ok(files.includes('index.d.ts'), 'dist/src/index.d.ts is built');
+    for (const file of files) {
+      assert.doesNotMatch(readFileSync(join(DECLARATIONS, file), 'utf8'), /@internal/, `${file} ships an @internal member`);
+    }
+  });
+
+  it('type-check a program that uses the public API, with skipLibCheck off', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'shmkit-declarations-'));
+    try {
+      writeFileSync(join(dir, 'program.ts'), PROGRAM);
+      writeFileSync(join(dir, 'tsconfig.json'), JSON.stringify({
+        compilerOptions: {
+          target: 'ES2022', lib: ['ES2022', 'ESNext.Disposable'], module: 'NodeNext', moduleResolution: 'NodeNext',
+          strict: true, noEmit: true, skipLibCheck: false,
+          types: ['node'], typeRoots: [join(ROOT, 'node_modules', '@types')],
+          paths: { shmkit: [join(DECLARATIONS, 'index.d.ts')] },
+        },
+        files: ['program.ts'],
+      }));
+      const tsc = await run(process.execPath, [join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', dir], { timeoutMs: 120_000 });
+      assertExitedCleanly(tsc, 'tsc');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});

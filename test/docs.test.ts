@@ -1,0 +1,261 @@
+// The documentation runs as written. Every fenced block in README.md and
+// docs/*.md names its language; ```js and ```ts blocks are programs and run
+// here, one after another in this file's private IPC namespace, as a reader
+// would paste them: js as a plain .mjs file, ts compiled by TypeScript with the
+// repository's own tsconfig (type errors fail), both importing 'shmkit' as an
+// installed package. Each must exit 0 within its time limit and leave no
+// segment, semaphore set, message queue or POSIX shared-memory object (a name
+// in /dev/shm) behind; a ```text block right after one (only blank
+// lines between) is what it prints, where "..." stands for any text within a
+// line. A block that cannot run says why on the line before it:
+// <!-- norun: REASON -->. Other languages (text, sh, json, c, yaml) are not run.
+// Every example's "Run:" line runs as written too.
+import assert from 'node:assert/strict';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import ts from 'typescript';
+import { usedMessageQueues, usedSegments, usedSemaphoreSets } from './helpers/ipc.js';
+import { runFileInPrivateIpc } from './helpers/namespaces.js';
+import { ROOT, run, type RunResult } from './helpers/processes.js';
+
+await runFileInPrivateIpc();
+
+const RUNNABLE = new Set(['js', 'ts']);
+const TIME_LIMIT_MS = 30_000;
+
+interface Block {
+  file: string;
+  line: number;
+  lang: string;
+  code: string;
+  /** The reason given by <!-- norun: REASON --> on the line before, if any. */
+  norun: string | undefined;
+  /** The ```text block right after it, if any. */
+  output: string | undefined;
+  /** Index among all fences of its file. */
+  index: number;
+}
+
+/** The fenced blocks of one Markdown file, with the convention's annotations. */
+function blocksOf(file: string): Block[] {
+  const lines = readFileSync(join(ROOT, file), 'utf8').split('\n');
+  const blocks: Block[] = [];
+  const ends: number[] = [];
+  for (let i = 0; i < lines.length; i++) {
+    const open = /^(\s*)(`{3,})(.*)$/.exec(lines[i]!);
+    if (!open) continue;
+    const [, indent, fence, info] = open as unknown as [string, string, string, string];
+    const body: string[] = [];
+    let j = i + 1;
+    for (; j < lines.length && !new RegExp(`^\\s*${fence}\\s*$`).test(lines[j]!); j++) body.push(lines[j]!.slice(indent.length));
+    let k = i - 1;
+    while (k >= 0 && lines[k]!.trim() === '') k--;
+    const norun = /^<!--\s*norun:?\s*(.*?)\s*-->$/.exec(lines[k]?.trim() ?? '')?.[1];
+    blocks.push({ file, line: i + 1, lang: info.trim().split(/\s+/)[0] ?? '', code: `${body.join('\n')}\n`, norun, output: undefined, index: blocks.length });
+    // The text block right after a runnable one is its output.
+    const previous = blocks[blocks.length - 2];
+    if (previous && RUNNABLE.has(previous.lang) && blocks[blocks.length - 1]!.lang === 'text') {
+      const between = lines.slice(ends[ends.length - 1]! + 1, i);
+      if (between.every((l) => l.trim() === '')) previous.output = body.join('\n');
+    }
+    ends.push(j);
+    i = j;
+  }
+  return blocks;
+}
+
+const FILES = ['README.md', ...readdirSync(join(ROOT, 'docs')).filter((f) => f.endsWith('.md')).sort().map((f) => `docs/${f}`)];
+const ALL = FILES.flatMap(blocksOf);
+const RUN = ALL.filter((b) => RUNNABLE.has(b.lang) && b.norun === undefined);
+const where = (b: Block) => `${b.file}:${b.line}`;
+
+/** Whether `got` is `want`, where "..." in `want` matches any text within a line. */
+function matchesOutput(got: string, want: string): boolean {
+  const trim = (text: string) => text.split('\n').map((l) => l.trimEnd()).join('\n').trim();
+  const pattern = trim(want)
+    .split('...')
+    .map((part) => part.replace(/[.*+?^${}()|[\]\\]/g, '\\$&'))
+    .join('[^\\n]*');
+  return new RegExp(`^${pattern}$`).test(trim(got));
+}
+
+let dir = '';
+/** Compiled file of each ts block, and TypeScript's complaints about it. */
+const compiled = new Map<Block, { file: string; errors: string[] }>();
+
+before(() => {
+  // A project that installed shmkit: node_modules/shmkit is this package, and
+  // "type": "module" makes the compiled .js files ES modules as .mjs are.
+  dir = mkdtempSync(join(tmpdir(), 'shmkit-docs-'));
+  mkdirSync(join(dir, 'node_modules'));
+  symlinkSync(ROOT, join(dir, 'node_modules', 'shmkit'), 'dir');
+  writeFileSync(join(dir, 'package.json'), '{ "type": "module" }\n');
+  const tsBlocks = RUN.filter((b) => b.lang === 'ts');
+  for (const b of tsBlocks) writeFileSync(join(dir, `block-${RUN.indexOf(b)}.ts`), b.code);
+  // The repository's compiler options; a snippet may leave a value unused.
+  const config = ts.parseJsonConfigFileContent(ts.readConfigFile(join(ROOT, 'tsconfig.json'), ts.sys.readFile).config, ts.sys, ROOT);
+  const options: ts.CompilerOptions = {
+    ...config.options,
+    rootDir: dir,
+    outDir: dir,
+    declaration: false,
+    sourceMap: false,
+    noUnusedLocals: false,
+    typeRoots: [join(ROOT, 'node_modules', '@types')],
+  };
+  const program = ts.createProgram(tsBlocks.map((b) => join(dir, `block-${RUN.indexOf(b)}.ts`)), options);
+  program.emit();
+  for (const b of tsBlocks) {
+    const file = join(dir, `block-${RUN.indexOf(b)}.ts`);
+    const source = program.getSourceFile(file)!;
+    const errors = [...program.getSyntacticDiagnostics(source), ...program.getSemanticDiagnostics(source)].map((d) => {
+      const { line } = d.start === undefined ? { line: 0 } : source.getLineAndCharacterOfPosition(d.start);
+      return `${b.file}:${b.line + 1 + line}: ${ts.flattenDiagnosticMessageText(d.messageText, '\n')}`;
+    });
+    compiled.set(b, { file: file.replace(/\.ts$/, '.js'), errors });
+  }
+});
+after(() => {
+  if (dir) rmSync(dir, { recursive: true, force: true });
+});
+
+const SHM_DIR = '/dev/shm';
+
+/**
+ * The names in /dev/shm, which belongs to the mount namespace, not the IPC
+ * one: other test files running beside this one may create names there too,
+ * always /shmkit-test-... (test/helpers/posix.ts), so those are not counted.
+ */
+function posixNames(): Set<string> {
+  try {
+    return new Set(readdirSync(SHM_DIR).filter((name) => !name.startsWith('shmkit-test-')));
+  } catch {
+    return new Set();
+  }
+}
+
+/** Runs a file with Node in the docs project; leftovers are reported, then removed, so the next block starts clean. */
+async function runBlock(file: string): Promise<{ result: RunResult; leftovers: string | undefined }> {
+  const before = posixNames();
+  const result = await run(process.execPath, [file], { cwd: dir, timeoutMs: TIME_LIMIT_MS });
+  let leftovers: string | undefined;
+  if (usedSegments() !== 0 || usedSemaphoreSets() !== 0 || usedMessageQueues() !== 0) {
+    leftovers = (await run('ipcs', ['-m', '-s', '-q'])).stdout;
+    await run('ipcrm', ['--all']);
+  }
+  const created = [...posixNames()].filter((name) => !before.has(name));
+  if (created.length > 0) {
+    leftovers = `${leftovers ?? ''}in ${SHM_DIR}: ${created.join(' ')}\n`;
+    for (const name of created) rmSync(join(SHM_DIR, name), { force: true });
+  }
+  return { result, leftovers };
+}
+
+function assertRan(b: Block, { result, leftovers }: { result: RunResult; leftovers: string | undefined }): void {
+  const output = `--- stdout\n${result.stdout}\n--- stderr\n${result.stderr}`;
+  assert.ok(result.signal === null, `${where(b)} was killed by ${result.signal} (time limit ${TIME_LIMIT_MS} ms?)\n${output}`);
+  assert.equal(result.code, 0, `${where(b)} exited with ${result.code}\n${output}`);
+  assert.equal(leftovers, undefined, `${where(b)} left IPC objects behind:\n${leftovers}`);
+  if (b.output !== undefined) {
+    assert.ok(matchesOutput(result.stdout, b.output), `${where(b)} printed\n${result.stdout}\nbut the docs show\n${b.output}`);
+  }
+}
+
+describe('the documentation follows its conventions', () => {
+  it('every fenced block names its language, and runnable code is js or ts', () => {
+    const unnamed = ALL.filter((b) => b.lang === '').map(where);
+    assert.deepEqual(unnamed, [], 'blocks without a language (```text for output and listings)');
+    const aliases = ALL.filter((b) => ['javascript', 'typescript', 'mjs', 'cjs', 'tsx', 'jsx'].includes(b.lang)).map(where);
+    assert.deepEqual(aliases, [], 'write ```js or ```ts');
+  });
+
+  it('a block that does not run says why', () => {
+    for (const b of ALL.filter((b) => b.norun !== undefined)) {
+      assert.ok(RUNNABLE.has(b.lang), `${where(b)}: norun on a block that would not run anyway`);
+      assert.ok(b.norun!.length > 10, `${where(b)}: <!-- norun: REASON --> needs its reason`);
+    }
+  });
+
+  it('no two blocks use the same key, so that running them one after another never collides', () => {
+    const seen = new Map<string, string>();
+    for (const b of RUN) {
+      for (const [, key] of b.code.matchAll(/\bkey:\s*(0x[0-9a-f]+|\d+)/gi)) {
+        const value = String(Number(key));
+        assert.ok(!seen.has(value) || seen.get(value) === where(b), `key ${key} in ${where(b)} and in ${seen.get(value)}`);
+        seen.set(value, where(b));
+      }
+    }
+  });
+
+  it('a ts block that uses `using` has the plain-JavaScript way (try/finally) beside it in a js block', () => {
+    for (const b of RUN.filter((b) => b.lang === 'ts' && /^\s*(await\s+)?using\s+\w+\s*=/m.test(b.code))) {
+      const at = (index: number) => ALL.find((n) => n.file === b.file && n.index === index);
+      // Beside it: the block before or after, past a block that is only an output.
+      const before = at(b.index - 1)?.lang === 'text' && at(b.index - 2)?.output !== undefined ? at(b.index - 2) : at(b.index - 1);
+      const after = b.output !== undefined ? at(b.index + 2) : at(b.index + 1);
+      const neighbours = [before, after];
+      assert.ok(neighbours.some((n) => n?.lang === 'js'), `${where(b)} uses \`using\` (not in Node 20's JavaScript); put the js version beside it`);
+    }
+  });
+
+  it('js blocks hold no TypeScript-only syntax: they run as .mjs', () => {
+    for (const b of RUN.filter((b) => b.lang === 'js')) {
+      assert.doesNotMatch(b.code, /^\s*(await\s+)?using\s+\w+\s*=/m, `${where(b)} uses \`using\``);
+      const parsed = ts.transpileModule(b.code, { reportDiagnostics: true, fileName: 'block.js', compilerOptions: { allowJs: true, checkJs: false } });
+      assert.deepEqual(parsed.diagnostics?.map((d) => ts.flattenDiagnosticMessageText(d.messageText, '\n')) ?? [], [], where(b));
+    }
+  });
+});
+
+describe('README quick start', () => {
+  it('is a js block that runs as a plain .mjs file on this Node, printing what it shows', async () => {
+    const lines = readFileSync(join(ROOT, 'README.md'), 'utf8').split('\n');
+    const heading = lines.indexOf('## Quick start') + 1;
+    const first = ALL.find((b) => b.file === 'README.md' && b.line > heading)!;
+    assert.equal(first.lang, 'js', 'the first block of the quick start is plain JavaScript');
+    const file = join(dir, 'quick-start.mjs');
+    writeFileSync(file, first.code);
+    assertRan(first, await runBlock(file));
+    assert.ok(first.output !== undefined, 'the quick start shows what it prints');
+  });
+});
+
+describe('every runnable block of README.md and docs/*.md', { timeout: RUN.length * TIME_LIMIT_MS }, () => {
+  for (const b of RUN) {
+    it(`${where(b)} (${b.lang}) runs${b.output === undefined ? '' : ' and prints what the docs show'}, leaving nothing behind`, async () => {
+      if (b.lang === 'ts') {
+        const { file, errors } = compiled.get(b)!;
+        assert.deepEqual(errors, [], 'TypeScript accepts it');
+        assertRan(b, await runBlock(file));
+      } else {
+        const file = join(dir, `block-${RUN.indexOf(b)}.mjs`);
+        writeFileSync(file, b.code);
+        assertRan(b, await runBlock(file));
+      }
+    });
+  }
+});
+
+describe('every example runs with the one command its "Run:" line gives', () => {
+  const examples = readdirSync(join(ROOT, 'examples')).filter((f) => f.endsWith('.ts'));
+  for (const name of examples) {
+    const source = readFileSync(join(ROOT, 'examples', name), 'utf8');
+    const command = /^\/\/ Run: (.+)$/m.exec(source)?.[1];
+    // A module other examples import is not a program.
+    const imported = examples.some((other) => readFileSync(join(ROOT, 'examples', other), 'utf8').includes(`./${name.replace(/\.ts$/, '.js')}'`));
+    if (imported) continue;
+    it(`examples/${name}: ${command ?? '(no Run: line)'}`, async () => {
+      assert.ok(command, `examples/${name} has a "// Run: COMMAND" line`);
+      const result = await run('sh', ['-c', command!], { cwd: ROOT, timeoutMs: TIME_LIMIT_MS * 2 });
+      let leftovers: string | undefined;
+      if (usedSegments() !== 0 || usedSemaphoreSets() !== 0) {
+        leftovers = (await run('ipcs', ['-m', '-s'])).stdout;
+        await run('ipcrm', ['--all']);
+      }
+      assert.equal(result.code, 0, `${command}\n--- stdout\n${result.stdout}\n--- stderr\n${result.stderr}`);
+      assert.equal(leftovers, undefined, `${command} left IPC objects behind:\n${leftovers}`);
+    });
+  }
+});

@@ -1,0 +1,199 @@
+// MessageQueue, the high level: safe defaults (0600, exclusive create),
+// open by key, id or path, typed messages in and out, trySend/tryReceive,
+// stat, remove and dispose, and argument errors before any system call.
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, afterEach, describe, it } from 'node:test';
+import { IPC_INFO, IPC_SET, IPC_STAT, IpcError, MessageQueue, MSG_INFO, StateError, ftok, msgctl, msgsnd } from '../src/index.js';
+import { assertNoLeaks, removeQueue, uniqueKey } from './helpers/ipc.js';
+import { assertExitedCleanly, lastJson } from './helpers/processes.js';
+import { runNodeInPrivateIpc, thrown } from './helpers/shm.js';
+
+assertNoLeaks();
+
+const made: number[] = [];
+afterEach(() => made.splice(0).forEach(removeQueue));
+
+function track(q: MessageQueue): MessageQueue {
+  made.push(q.id);
+  return q;
+}
+
+const dir = mkdtempSync(join(tmpdir(), 'shmkit-msg-'));
+after(() => rmSync(dir, { recursive: true, force: true }));
+
+const str = (b: Uint8Array): string => new TextDecoder().decode(b);
+
+describe('creating and opening', () => {
+  it('creates a private queue with mode 0600 by default', () => {
+    const q = track(MessageQueue.create());
+    assert.equal(q.key, 0);
+    const ds = q.stat();
+    assert.equal(ds.msg_perm.mode & 0o777, 0o600);
+    assert.equal(ds.msg_qnum, 0);
+  });
+
+  it('never reuses an existing queue: EEXIST for a taken key', () => {
+    const key = uniqueKey();
+    const q = track(MessageQueue.create({ key, mode: 0o640 }));
+    assert.equal(q.stat().msg_perm.mode & 0o777, 0o640);
+    const error = thrown(() => MessageQueue.create({ key })) as IpcError;
+    assert.ok(error instanceof IpcError);
+    assert.equal(error.code, 'EEXIST');
+  });
+
+  it('opens by key, by id and by path (ftok with projId, default 1)', () => {
+    const file = join(dir, 'queue-file');
+    writeFileSync(file, '');
+    const q = track(MessageQueue.create({ path: file, projId: 7 }));
+    assert.equal(q.key, ftok(file, 7));
+    assert.equal(MessageQueue.open({ path: file, projId: 7 }).id, q.id);
+    assert.equal(MessageQueue.open({ key: q.key }).id, q.id);
+    const byId = MessageQueue.open({ id: q.id });
+    assert.equal(byId.key, q.key);
+    const other = track(MessageQueue.create({ path: file }));
+    assert.equal(other.key, ftok(file, 1));
+  });
+
+  it('openOrCreate creates once and then opens the same queue', () => {
+    const key = uniqueKey();
+    const a = track(MessageQueue.openOrCreate({ key }));
+    const b = MessageQueue.openOrCreate({ key, mode: 0o666 });
+    assert.equal(a.id, b.id);
+    assert.equal(b.stat().msg_perm.mode & 0o777, 0o600, 'an existing queue keeps its mode');
+  });
+
+  it('says ENOENT for a key without a queue, and refuses to open IPC_PRIVATE', () => {
+    assert.equal((thrown(() => MessageQueue.open({ key: uniqueKey() })) as IpcError).code, 'ENOENT');
+    assert.equal((thrown(() => MessageQueue.open({ key: 0 })) as RangeError).name, 'RangeError');
+    assert.equal((thrown(() => MessageQueue.openOrCreate({})) as TypeError).name, 'TypeError');
+  });
+
+  it('checks options before any system call', () => {
+    const before = msgctl(0, MSG_INFO).msgpool;
+    const codeOf = (fn: () => unknown): string => (thrown(fn) as { code: string }).code;
+    assert.equal(codeOf(() => MessageQueue.create({ mode: 0o1777 })), 'ERR_OUT_OF_RANGE');
+    assert.equal(codeOf(() => MessageQueue.create({ key: 1.5 })), 'ERR_OUT_OF_RANGE');
+    assert.equal(codeOf(() => MessageQueue.create({ key: 1, path: '/' })), 'ERR_INVALID_ARG_TYPE');
+    assert.equal(codeOf(() => MessageQueue.create(null as unknown as object)), 'ERR_INVALID_ARG_TYPE');
+    assert.equal(codeOf(() => MessageQueue.open({ id: 1, key: 2 } as unknown as { id: number })), 'ERR_INVALID_ARG_TYPE');
+    assert.equal(msgctl(0, MSG_INFO).msgpool, before);
+  });
+});
+
+describe('messages', () => {
+  it('sends and receives typed messages, strings as UTF-8', async () => {
+    const q = track(MessageQueue.create());
+    await q.send('plain');
+    await q.send(new Uint8Array([1, 2, 3]), { type: 9 });
+    await q.send(Buffer.from('typed'), { type: 4 });
+    const first = await q.receive();
+    assert.deepEqual([first.type, str(first.data)], [1, 'plain']);
+    const nine = await q.receive({ type: 9 });
+    assert.deepEqual([nine.type, [...nine.data]], [9, [1, 2, 3]]);
+    assert.deepEqual(await q.receive({ type: -5 }), { type: 4, data: new Uint8Array(Buffer.from('typed')) });
+  });
+
+  it('except takes the first message of any other type', async () => {
+    const q = track(MessageQueue.create());
+    q.trySend('a', { type: 1 });
+    q.trySend('b', { type: 2 });
+    const m = await q.receive({ type: 1, except: true });
+    assert.deepEqual([m.type, str(m.data)], [2, 'b']);
+    assert.equal((thrown(() => q.tryReceive({ type: 0, except: true })) as { code: string }).code, 'ERR_OUT_OF_RANGE');
+  });
+
+  it('trySend says false when the queue is full; tryReceive null when nothing matches', () => {
+    const q = track(MessageQueue.create());
+    msgctl(q.id, IPC_SET, { msg_qbytes: 8 });
+    assert.equal(q.trySend('12345678', { type: 3 }), true);
+    assert.equal(q.trySend('x'), false);
+    assert.equal(q.stat().msg_qnum, 1);
+    assert.equal(q.tryReceive({ type: 2 }), null);
+    assert.deepEqual(q.tryReceive({ type: 3 }), { type: 3, data: new TextEncoder().encode('12345678') });
+    assert.equal(q.tryReceive(), null);
+  });
+
+  it('a message longer than MSGMAX is the kernel\'s EINVAL, named for msgsnd', async () => {
+    const q = track(MessageQueue.create());
+    const { msgmax } = msgctl(0, IPC_INFO);
+    await assert.rejects(q.send(new Uint8Array(msgmax + 1)), (e: IpcError) => e.code === 'EINVAL' && e.syscall === 'msgsnd' && /MSGMAX/.test(e.message));
+    assert.equal(q.stat().msg_qnum, 0);
+  });
+
+  it('checks send and receive options before any system call', async () => {
+    const q = track(MessageQueue.create());
+    const codeOf = async (p: Promise<unknown>): Promise<string> => ((await p.then(() => ({ code: 'resolved' }), (e: { code: string }) => e)) as { code: string }).code;
+    assert.equal(await codeOf(q.send('x', { type: 0 })), 'ERR_OUT_OF_RANGE');
+    assert.equal(await codeOf(q.send(42 as unknown as string)), 'ERR_INVALID_ARG_TYPE');
+    assert.equal(await codeOf(q.send('x', { timeoutMs: -1 })), 'ERR_OUT_OF_RANGE');
+    assert.equal(await codeOf(q.receive({ type: 0.5 })), 'ERR_OUT_OF_RANGE');
+    assert.equal(await codeOf(q.receive({ except: 'yes' as unknown as boolean, type: 1 })), 'ERR_INVALID_ARG_TYPE');
+    assert.equal(await codeOf(q.receive({ signal: {} as AbortSignal })), 'ERR_INVALID_ARG_TYPE');
+    assert.equal(q.stat().msg_qnum, 0);
+    assert.equal(q.stat().msg_stime, 0, 'nothing was sent');
+  });
+
+  it('interoperates with the C-faithful calls on the same queue', async () => {
+    const q = track(MessageQueue.create());
+    msgsnd(q.id, { mtype: 77, mtext: 'from msgsnd' });
+    const m = await q.receive({ type: 77 });
+    assert.equal(str(m.data), 'from msgsnd');
+  });
+
+  it('receives a message longer than the current MSGMAX (lowered after it was sent)', async () => {
+    // msgmax is per IPC namespace: changed only in a namespace of the child's own.
+    const result = await runNodeInPrivateIpc(`
+      import { writeFileSync } from 'node:fs';
+      import { MessageQueue } from 'SHMKIT';
+      const q = MessageQueue.create();
+      await q.send(new Uint8Array(4000).fill(7));
+      writeFileSync('/proc/sys/kernel/msgmax', '1000');
+      const m = await q.receive();
+      q.remove();
+      console.log(JSON.stringify({ length: m.data.length, sum: m.data.reduce((a, b) => a + b, 0) }));
+    `);
+    assertExitedCleanly(result);
+    assert.deepEqual(lastJson(result), { length: 4000, sum: 28000 });
+  });
+});
+
+describe('stat, remove and dispose', () => {
+  it('stat shows what the queue holds', async () => {
+    const q = track(MessageQueue.create());
+    await q.send('abc');
+    await q.send('de', { type: 2 });
+    const ds = q.stat();
+    assert.equal(ds.msg_qnum, 2);
+    assert.equal(ds.msg_cbytes, 5);
+    assert.equal(ds.msg_lspid, process.pid);
+    assert.deepEqual(ds, msgctl(q.id, IPC_STAT));
+  });
+
+  it('remove takes the queue and its messages away for everyone', async () => {
+    const q = MessageQueue.create();
+    made.push(q.id);
+    await q.send('gone with it');
+    const other = MessageQueue.open({ id: q.id });
+    q.remove();
+    assert.equal((thrown(() => other.stat()) as IpcError).code, 'EINVAL');
+    assert.equal((thrown(() => other.tryReceive()) as IpcError).code, 'EINVAL');
+  });
+
+  it('dispose releases the handle, never the queue', async () => {
+    const q = track(MessageQueue.create());
+    {
+      using handle = MessageQueue.open({ id: q.id });
+      await handle.send('kept');
+    }
+    const disposed = MessageQueue.open({ id: q.id });
+    disposed[Symbol.dispose]();
+    assert.equal(disposed.closed, true);
+    const error = thrown(() => disposed.tryReceive()) as StateError;
+    assert.equal(error.code, 'ERR_MSG_CLOSED');
+    await assert.rejects(disposed.receive(), (e: StateError) => e.code === 'ERR_MSG_CLOSED');
+    assert.equal(q.stat().msg_qnum, 1);
+  });
+});

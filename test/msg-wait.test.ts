@@ -1,0 +1,234 @@
+// MessageQueue waits never block the event loop: a thousand pending receives
+// while timers and the thread pool keep working; time limits and aborts that
+// leave the queue exactly as it was (no message is taken for a receive that
+// gave up, none sent for a send that gave up, also when the abort races a
+// message); removal (here or by another process) and dispose under waiters.
+import assert from 'node:assert/strict';
+import { pbkdf2 } from 'node:crypto';
+import { afterEach, describe, it } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { promisify } from 'node:util';
+import { IPC_SET, IpcError, MessageQueue, msgctl, type Message } from '../src/index.js';
+import { pendingMessageWaits } from '../src/msg/message-waits.js';
+import { waitThreadStats, MAX_WAIT_THREADS } from '../src/sysv/wait-threads.js';
+import { assertNoLeaks, removeQueue } from './helpers/ipc.js';
+import { assertExitedCleanly, lastJson, runNode } from './helpers/processes.js';
+import { waitFor } from './helpers/shm.js';
+
+assertNoLeaks();
+
+const made: number[] = [];
+afterEach(() => made.splice(0).forEach(removeQueue));
+
+function newQueue(): MessageQueue {
+  const q = MessageQueue.create();
+  made.push(q.id);
+  return q;
+}
+
+const str = (b: Uint8Array): string => new TextDecoder().decode(b);
+
+/** Resolves to the promise's outcome, or rejects if it has not settled after `tries` turns of 5 ms. */
+async function settled<T>(promise: Promise<T>, what: string, tries = 4000): Promise<{ value?: T; error?: unknown }> {
+  let outcome: { value?: T; error?: unknown } | undefined;
+  promise.then((value) => (outcome = { value }), (error: unknown) => (outcome = { error }));
+  for (let i = 0; i < tries && outcome === undefined; i++) await sleep(5);
+  if (outcome === undefined) throw new Error(`${what} never settled`);
+  return outcome;
+}
+
+/** Whether the promise is still pending after a few turns of the event loop. */
+async function stillPending(promise: Promise<unknown>): Promise<boolean> {
+  let done = false;
+  promise.then(() => (done = true), () => (done = true));
+  await sleep(30);
+  return !done;
+}
+
+describe('waiting without blocking the event loop', () => {
+  it('a thousand pending receives leave timers and the thread pool working, and each gets one message', async () => {
+    const q = newQueue();
+    const receives = Array.from({ length: 1000 }, () => q.receive());
+    assert.equal(pendingMessageWaits(), 1000);
+    assert.ok(waitThreadStats().running <= MAX_WAIT_THREADS);
+    // Timers fire and libuv's pool (pbkdf2) still runs while all of them wait.
+    let ticks = 0;
+    const timer = setInterval(() => ticks++, 1);
+    await promisify(pbkdf2)('secret', 'salt', 1000, 32, 'sha256');
+    await sleep(50);
+    clearInterval(timer);
+    assert.ok(ticks >= 5, `timers ran ${ticks} times`);
+    for (let i = 0; i < 1000; i++) await q.send(`m${i}`, { type: 1 + (i % 3) });
+    const got = await Promise.all(receives);
+    assert.deepEqual(got.map((m) => str(m.data)).sort(), Array.from({ length: 1000 }, (_, i) => `m${i}`).sort());
+    assert.equal(pendingMessageWaits(), 0);
+    assert.equal(q.stat().msg_qnum, 0);
+  });
+
+  it('a receive waits for a message another process sends', async () => {
+    const q = newQueue();
+    const received = q.receive({ type: 5 });
+    const child = await runNode(`
+      import { MessageQueue } from 'SHMKIT';
+      const q = MessageQueue.open({ id: Number(process.argv[1]) });
+      q.trySend('not this one', { type: 4 });
+      await q.send('from the child', { type: 5 });
+    `, [String(q.id)]);
+    assertExitedCleanly(child);
+    const m = await received;
+    assert.deepEqual([m.type, str(m.data)], [5, 'from the child']);
+    assert.equal(q.stat().msg_qnum, 1, 'the message of type 4 stays');
+  });
+
+  it('a send waits while the queue is full and goes in when there is room', async () => {
+    const q = newQueue();
+    msgctl(q.id, IPC_SET, { msg_qbytes: 4 });
+    await q.send('1234');
+    const sending = q.send('5678', { type: 2 });
+    assert.ok(await stillPending(sending));
+    assert.equal(str((await q.receive()).data), '1234');
+    await sending;
+    assert.deepEqual(await q.receive(), { type: 2, data: new TextEncoder().encode('5678') });
+  });
+
+  it('a process with nothing pending exits by itself', async () => {
+    const result = await runNode(`
+      import { MessageQueue } from 'SHMKIT';
+      const q = MessageQueue.create();
+      try {
+        await q.receive({ timeoutMs: 20 }).catch(() => {});
+        await q.send('x');
+        console.log(JSON.stringify(await q.receive().then((m) => m.data.length)));
+      } finally { q.remove(); }
+    `, [], { timeoutMs: 20_000 });
+    assertExitedCleanly(result);
+    assert.equal(lastJson(result), 1);
+  });
+});
+
+describe('time limits and aborts leave the queue as it was', () => {
+  it('a receive that times out takes nothing, now or later', async () => {
+    const q = newQueue();
+    q.trySend('other type', { type: 1 });
+    const outcome = await settled(q.receive({ type: 2, timeoutMs: 40 }), 'receive');
+    const error = outcome.error as IpcError;
+    assert.ok(error instanceof IpcError, String(outcome.error));
+    assert.equal(error.code, 'ETIMEDOUT');
+    assert.equal(error.syscall, 'msgrcv');
+    assert.match(error.message, /within 40 ms \(nothing was changed\)/);
+    // Were its thread still in msgrcv, this message would vanish.
+    q.trySend('after the time limit', { type: 2 });
+    await sleep(50);
+    assert.equal(q.stat().msg_qnum, 2);
+    assert.equal(str(q.tryReceive({ type: 2 })!.data), 'after the time limit');
+  });
+
+  it('timeoutMs 0 takes a message only if there is one now', async () => {
+    const q = newQueue();
+    await assert.rejects(q.receive({ timeoutMs: 0 }), { code: 'ETIMEDOUT' });
+    q.trySend('here');
+    assert.equal(str((await q.receive({ timeoutMs: 0 })).data), 'here');
+  });
+
+  it('an aborted receive rejects with AbortError and takes nothing later', async () => {
+    const q = newQueue();
+    const controller = new AbortController();
+    const receiving = q.receive({ signal: controller.signal });
+    await sleep(20);
+    controller.abort(new Error('changed my mind'));
+    const error = (await settled(receiving, 'receive')).error as DOMException;
+    assert.equal(error.name, 'AbortError');
+    assert.equal((error.cause as Error).message, 'changed my mind');
+    q.trySend('after the abort');
+    await sleep(50);
+    assert.equal(q.stat().msg_qnum, 1);
+    await assert.rejects(q.receive({ signal: AbortSignal.abort() }), { name: 'AbortError' });
+  });
+
+  it('a send that times out or is aborted sends nothing', async () => {
+    const q = newQueue();
+    msgctl(q.id, IPC_SET, { msg_qbytes: 3 });
+    await q.send('abc');
+    await assert.rejects(q.send('late', { timeoutMs: 30 }), (e: IpcError) => e.code === 'ETIMEDOUT' && e.syscall === 'msgsnd');
+    const controller = new AbortController();
+    const sending = q.send('aborted', { signal: controller.signal });
+    await sleep(10);
+    controller.abort();
+    await assert.rejects(sending, { name: 'AbortError' });
+    assert.equal(str(q.tryReceive()!.data), 'abc');
+    await sleep(50);
+    assert.equal(q.stat().msg_qnum, 0, 'neither send went in after it gave up');
+  });
+
+  it('aborts racing messages: every message sent is received once or still on the queue', async () => {
+    const q = newQueue();
+    const received: string[] = [];
+    let sent = 0;
+    for (let round = 0; round < 200; round++) {
+      const controller = new AbortController();
+      const receiving = q.receive({ signal: controller.signal }).then((m: Message) => received.push(str(m.data)), (e: unknown) => {
+        if (!(e instanceof DOMException && e.name === 'AbortError')) throw e;
+      });
+      // The message and the abort land at about the same moment.
+      const delay = round % 4;
+      setTimeout(() => controller.abort(), delay);
+      setTimeout(() => q.trySend(`m${sent++}`), 3 - delay);
+      await receiving;
+      await sleep(4);
+    }
+    const left: string[] = [];
+    for (let m = q.tryReceive(); m !== null; m = q.tryReceive()) left.push(str(m.data));
+    assert.equal(received.length + left.length, sent);
+    assert.deepEqual([...received, ...left].sort(), Array.from({ length: sent }, (_, i) => `m${i}`).sort());
+  });
+});
+
+describe('removal and dispose under waiters', () => {
+  it('remove rejects every pending receive and send with EIDRM', async () => {
+    const q = MessageQueue.create();
+    made.push(q.id);
+    const full = MessageQueue.create();
+    made.push(full.id);
+    const receives = Array.from({ length: 50 }, () => settled(q.receive(), 'receive'));
+    await sleep(20);
+    q.remove();
+    for (const outcome of await Promise.all(receives)) {
+      assert.equal((outcome.error as IpcError).code, 'EIDRM');
+      assert.equal((outcome.error as IpcError).syscall, 'msgrcv');
+    }
+    msgctl(full.id, IPC_SET, { msg_qbytes: 1 });
+    await full.send('x');
+    const sends = Array.from({ length: 5 }, () => settled(full.send('y'), 'send'));
+    await sleep(20);
+    full.remove();
+    for (const outcome of await Promise.all(sends)) assert.equal((outcome.error as IpcError).code, 'EIDRM');
+    assert.equal(pendingMessageWaits(), 0);
+  });
+
+  it('removal by another process rejects pending receives with EIDRM', async () => {
+    const q = MessageQueue.create();
+    made.push(q.id);
+    // More than the threads: some wait in the kernel, the rest for a thread.
+    const receives = Array.from({ length: MAX_WAIT_THREADS + 20 }, () => settled(q.receive(), 'receive'));
+    await waitFor('receives in the kernel', () => waitThreadStats().running > 0);
+    const child = await runNode(`
+      import { IPC_RMID, msgctl } from 'SHMKIT';
+      msgctl(Number(process.argv[1]), IPC_RMID);
+    `, [String(q.id)]);
+    assertExitedCleanly(child);
+    for (const outcome of await Promise.all(receives)) assert.equal((outcome.error as IpcError).code, 'EIDRM');
+  });
+
+  it('dispose rejects the handle\'s pending waits and leaves the queue and its messages', async () => {
+    const q = newQueue();
+    q.trySend('stays', { type: 1 });
+    const handle = MessageQueue.open({ id: q.id });
+    const receiving = settled(handle.receive({ type: 2 }), 'receive');
+    await sleep(10);
+    handle[Symbol.dispose]();
+    assert.equal(((await receiving).error as { code: string }).code, 'ERR_MSG_CLOSED');
+    q.trySend('also stays', { type: 2 });
+    await sleep(50);
+    assert.equal(q.stat().msg_qnum, 2);
+  });
+});
