@@ -412,8 +412,8 @@ function renderSvg(r: BenchReport): string {
     const values = panel.rows.flatMap((row) => [row.a, row.b]).concat(panel.reference?.value).filter((v): v is number => v !== undefined && v > 0);
     const max = Math.max(...values, 1e-9);
     const min = Math.min(...values, max);
-    const lo = panel.log ? Math.pow(10, Math.floor(Math.log10(min))) : 0;
-    const hi = panel.log ? Math.pow(10, Math.ceil(Math.log10(max))) : max * 1.05;
+    const lo = panel.log ? 10 ** Math.floor(Math.log10(min)) : 0;
+    const hi = panel.log ? 10 ** Math.ceil(Math.log10(max)) : max * 1.05;
     const scale = (v: number) =>
       panel.log ? ((Math.log10(v) - Math.log10(lo)) / (Math.log10(hi) - Math.log10(lo) || 1)) * plotWidth : (v / hi) * plotWidth;
     parts.push(`<text x="20" y="${y + 14}" font-size="15" font-weight="bold">${escapeXml(panel.title)}</text>`);

@@ -4,6 +4,7 @@
 // Shared (not FUTEX_PRIVATE_FLAG) futexes: the words live in shared mappings
 // that other processes wait on too. Results are 0 or a negative errno; what a
 // result means is decided in TypeScript.
+#include "clock.h"
 #include "shim.h"
 #include <atomic>
 #include <climits>
@@ -29,12 +30,6 @@ constexpr size_t kStackSize = 64 * 1024;
 
 long Futex(void* addr, int op, uint32_t val, const struct timespec* timeout) {
   return ::syscall(SYS_futex, addr, op, val, timeout, nullptr, 0);
-}
-
-int64_t NowNs() {
-  struct timespec ts;
-  ::clock_gettime(CLOCK_MONOTONIC, &ts);
-  return static_cast<int64_t>(ts.tv_sec) * 1000000000 + ts.tv_nsec;
 }
 
 // The address of the 32-bit word at byteOffset in an ArrayBuffer, or nullptr
@@ -82,7 +77,7 @@ int WaitOnce(Waiter* w, uint32_t* addr, uint32_t expected, int64_t deadline_ns) 
       if (left <= 0) return -ETIMEDOUT;
       if (left < slice) slice = left;
     }
-    struct timespec ts = {static_cast<time_t>(slice / 1000000000), static_cast<long>(slice % 1000000000)};
+    struct timespec ts = NsToTimespec(slice);
     if (Futex(addr, FUTEX_WAIT, expected, &ts) == 0) return 0;
     int err = errno;
     if (err == EINTR || err == ETIMEDOUT) continue;  // the loop re-checks cancel and the deadline
@@ -254,8 +249,7 @@ Napi::Value WaitSync(const Napi::CallbackInfo& info) {
   struct timespec ts;
   struct timespec* tsp = nullptr;
   if (timeout_ms >= 0) {
-    int64_t ns = static_cast<int64_t>(timeout_ms * 1e6);
-    ts = {static_cast<time_t>(ns / 1000000000), static_cast<long>(ns % 1000000000)};
+    ts = MsToTimespec(timeout_ms);
     tsp = &ts;
   }
   if (Futex(addr, FUTEX_WAIT, expected, tsp) == 0) return Napi::Number::New(env, 0);

@@ -5,6 +5,7 @@
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
 #endif
+#include "clock.h"
 #include "waits.h"
 #include <sys/ipc.h>
 #include <sys/sem.h>
@@ -37,20 +38,6 @@ std::vector<struct sembuf> ToSembufs(const Napi::Value& value) {
     sops[i].sem_flg = static_cast<short>(a[3 * i + 2]);
   }
   return sops;
-}
-
-// Longer than any process will wait (~31 years); keeps the arithmetic below in range.
-constexpr double kMaxTimeoutMs = 1e12;
-
-struct timespec MsToTimespec(double ms) {
-  struct timespec ts;
-  if (ms > kMaxTimeoutMs) ms = kMaxTimeoutMs;
-  double sec = ms / 1000;
-  ts.tv_sec = static_cast<time_t>(sec);
-  ts.tv_nsec = static_cast<long>((ms - static_cast<double>(ts.tv_sec) * 1000) * 1e6);
-  if (ts.tv_nsec >= 1000000000L) ts.tv_nsec = 999999999L;
-  if (ts.tv_nsec < 0) ts.tv_nsec = 0;
-  return ts;
 }
 
 // semget(key, nsems, flags) -> id | -errno

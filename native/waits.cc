@@ -25,6 +25,7 @@
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
 #endif
+#include "clock.h"
 #include "waits.h"
 #include <pthread.h>
 #include <signal.h>
@@ -43,7 +44,6 @@
 namespace shmkit {
 namespace {
 
-constexpr double kMaxTimeoutMs = 1e12;  // ~31 years: beyond it, no limit
 constexpr int64_t kNsPerMs = 1000000;
 constexpr int64_t kChunkNs = 3600LL * 1000 * kNsPerMs;  // an "infinite" timed wait is re-issued hourly
 constexpr int64_t kNoSignalChunkNs = 50 * kNsPerMs;     // without a cancel signal, poll the flag
@@ -51,19 +51,6 @@ constexpr int64_t kNoSignalPollNs = 5 * kNsPerMs;       // ... and untimed calls
 constexpr int64_t kRepeatNs = 2 * kNsPerMs;             // an untimed call's signal repeats until seen
 constexpr auto kIdleExit = std::chrono::seconds(5);
 constexpr size_t kStackSize = 128 * 1024;
-
-int64_t NowNs() {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return static_cast<int64_t>(ts.tv_sec) * 1000000000LL + ts.tv_nsec;
-}
-
-struct timespec NsToTimespec(int64_t ns) {
-  struct timespec ts;
-  ts.tv_sec = static_cast<time_t>(ns / 1000000000LL);
-  ts.tv_nsec = static_cast<long>(ns % 1000000000LL);
-  return ts;
-}
 
 // One record per pool thread; records are reused, never freed, so a late
 // signal's pointer always names valid memory.

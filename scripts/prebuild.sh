@@ -18,7 +18,7 @@ for arch in x64 arm64; do
     arm64) triple=aarch64-linux-gnu machine='ARM aarch64' ;;
   esac
   out=prebuilds/linux-$arch/shmkit.glibc.node
-  if [ -f "$out" ] && [ -z "$(find native binding.gyp -newer "$out")" ]; then continue; fi
+  if [ -f "$out" ] && [ -z "$(find native binding.gyp \( -name "*.cc" -o -name "*.h" -o -name binding.gyp \) -newer "$out")" ]; then continue; fi
   if [ "$arch" = "$host" ]; then
     cc=${CC:-cc} cxx=${CXX:-c++} strip=strip
   else

@@ -27,7 +27,7 @@ const HOLDER = `
   const held = Array.from({ length: Number(process.argv[1] ?? 1) }, () => Presence.claim());
   console.log(JSON.stringify({ pid: process.pid, tokens: held.map((p) => p.token) }));
   for await (const line of createInterface({ input: process.stdin })) {
-    if (line === 'release') { held.forEach((p) => p.release()); console.log('released'); continue; }
+    if (line === 'release') { for (const p of held) p.release(); console.log('released'); continue; }
     const [w0, w1] = line.split(' ').map(Number);
     console.log(String(isPresent(w0, w1)));
   }
@@ -123,7 +123,7 @@ describe('a presence claimed and released in this process', { skip }, () => {
       const held = Array.from({ length: 50 }, () => Presence.claim());
       assert.equal(usedSegments(), segments + 50);
       assert.ok(held.every((p) => isPresent(...p.token)));
-      held.forEach((p) => p.release());
+      for (const p of held) p.release();
       assert.ok(held.every((p) => !isPresent(...p.token)));
     }
     assert.equal(usedSegments(), segments);

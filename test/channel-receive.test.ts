@@ -181,7 +181,7 @@ describe('Channel senders refuse data that is not what it claims, and never wedg
     const buffer = new ArrayBuffer(100);
     const pending = sender.send(new Uint8Array(buffer), { timeoutMs: 5000 });
     structuredClone(buffer, { transfer: [buffer] });
-    for (let m; (m = receiver.tryRecv()); ) assert.equal(m.byteLength, 100);
+    for (let m: Uint8Array | null; (m = receiver.tryRecv()); ) assert.equal(m.byteLength, 100);
     await assert.rejects(pending, { code: 'ERR_INVALID_ARG_TYPE' });
     assert.ok(sender.trySend(bytes(3)), 'the ring is not wedged');
     assert.deepEqual([...receiver.tryRecv()!], [3]);

@@ -114,7 +114,7 @@ describe('channel ring (format version 2)', () => {
           if (message) assert.deepEqual(message, bytes(message.length, received++), `message ${received - 1}`);
         }
       }
-      for (let message; (message = receive(rx)); ) assert.deepEqual(message, bytes(message.length, received++));
+      for (let message: Uint8Array | null; (message = receive(rx)); ) assert.deepEqual(message, bytes(message.length, received++));
       assert.equal(received, sent);
       assert.ok(paddings > 10, 'records wrapped behind padding');
       assert.equal(rx.head, i32[F.OFF_TAIL >> 2], 'drained: HEAD meets TAIL');

@@ -16,7 +16,7 @@ import type { SegmentRow } from '../src/cli/segments.js';
 
 // Keeps segments and semaphore sets in every state ls shows while a shell
 // command runs, then exits with that command's status.
-const HOLD = String.raw`
+const HOLD = `
 #define _GNU_SOURCE
 #include <stdio.h>
 #include <stdlib.h>
@@ -94,14 +94,14 @@ int main(int argc, char **argv) {
 `;
 
 // Each step saves stdout, stderr and the exit code under its name.
-const PRELUDE = String.raw`
+const PRELUDE = `
 set -u
 shmkit() { "$NODE" "$BIN" "$@"; }
 step() { n=$1; shift; "$@" >"$T/$n.out" 2>"$T/$n.err"; echo $? >"$T/$n.rc"; }
 `;
 
 // Segments made by processes that are gone by the time the holder starts.
-const SETUP = String.raw`
+const SETUP = `
 shmkit create --key 0x7001 --size 100 >/dev/null
 shmkit create --key 0x7002 --size 100 >/dev/null
 shmkit create --key 0x7003 --size 100 >/dev/null
@@ -109,7 +109,7 @@ exec "$HOLD" "sh $T/steps.sh"
 `;
 
 // Run while the holder keeps its objects.
-const STEPS = String.raw`
+const STEPS = `
   step ipcs-m ipcs -m
   step ipcs-mp ipcs -m -p
   step ipcs-s ipcs -s
@@ -276,6 +276,7 @@ describe('shmkit ls, stat, limits, usage and rm in a private IPC namespace', { s
     const lines = out('ls-human').trimEnd().split('\n');
     assert.deepEqual(lines[0]!.split(/\s+/), ['key', 'shmid', 'owner', 'perms', 'bytes', 'nattch', 'status', 'resident', 'cpid', 'lpid']);
     assert.equal(lines.length, 9);
+    // biome-ignore lint/suspicious/noControlCharactersInRegex: looks for the escape that starts a colour
     assert.doesNotMatch(out('ls-human'), /\x1b\[/, 'no colour when stdout is not a terminal');
     const narrow = out('ls-narrow').trimEnd().split('\n');
     assert.ok(narrow.every((l) => l.length <= 50), `lines wider than 50:\n${narrow.join('\n')}`);

@@ -13,7 +13,7 @@ const DECLARATIONS = join(ROOT, 'dist', 'src');
 
 /** A user's program: only the package's public names, typed. */
 const PROGRAM = `
-import { Channel, IPC_PRIVATE, Mutex, SemaphoreSet, SharedMemory, atomic, char, int32, shmat, shmdt, shmget, struct, type Attachment } from 'shmkit';
+import { Channel, IPC_PRIVATE, MAP_SHARED, Mutex, PROT_READ, PosixSharedMemory, SemaphoreSet, SharedMemory, atomic, char, int32, mmap, munmap, shmat, shmdt, shmget, struct, type Attachment, type Mapping } from 'shmkit';
 const Point = struct({ x: int32, y: int32, label: char(12) });
 const shm: SharedMemory = SharedMemory.create({ size: 4096 });
 const p = Point.view(shm);
@@ -27,6 +27,11 @@ const received: Promise<Uint8Array> = channel.receiver().recv({ timeoutMs: 10 })
 const locked: Promise<number> = Mutex.create().withLock(async () => y);
 const set = SemaphoreSet.create({ count: 2 });
 const ops: Promise<void> = set.op([{ sem_num: 0, sem_op: 1 }], { timeoutMs: 5 });
+const anonymous: PosixSharedMemory = PosixSharedMemory.createAnonymous({ size: 4096, seal: true });
+const mapping: Mapping = mmap(null, 4096, PROT_READ, MAP_SHARED, anonymous.fd);
+const seals: number = anonymous.seals;
+munmap(mapping);
+Point.view(anonymous).x = seals;
 void received, locked, ops;
 `;
 

@@ -179,7 +179,7 @@ print(json.dumps({"id": mq.id}))
     const key = uniqueKey();
     const env = { ...process.env, QUEUE_KEY: String(key) };
     const node = run(process.execPath, [file], { env, timeoutMs: 30_000 });
-    let python;
+    let python: Awaited<ReturnType<typeof run>> | undefined;
     // The Node side creates the queue; Python opens it once it exists.
     for (let i = 0; i < 200; i++) {
       python = await run('/usr/bin/python3', [pyFile], { env });

@@ -49,7 +49,7 @@ describe('Mutex under contention', () => {
       for (let i = 0; i < 6000 && semctl(gate.id, 0, GETNCNT) < PROCESSES; i++) await sleep(5);
       gate.set(0, PROCESSES);
       const results = await running;
-      results.forEach((r, i) => assertExitedCleanly(r, `worker ${i}`));
+      for (const [i, r] of results.entries()) assertExitedCleanly(r, `worker ${i}`);
       const contended = results.reduce((sum, r) => sum + lastJson<{ contended: number }>(r).contended, 0);
       assert.equal(new DataView(shm.buffer).getUint32(0, true), PROCESSES * INCREMENTS);
       assert.ok(contended > 0, 'the workers did contend (some locks had to wait)');

@@ -6,7 +6,7 @@ import { closeSync, ftruncateSync, readdirSync, writeSync } from 'node:fs';
 import { describe, it } from 'node:test';
 import {
   F_ADD_SEALS, F_GET_SEALS, F_SEAL_EXEC, F_SEAL_FUTURE_WRITE, F_SEAL_GROW, F_SEAL_SEAL, F_SEAL_SHRINK, F_SEAL_WRITE,
-  IpcError, MAP_SHARED, MFD_ALLOW_SEALING, MFD_CLOEXEC, PROT_READ, PROT_WRITE, PosixSharedMemory, StateError,
+  type IpcError, MAP_SHARED, MFD_ALLOW_SEALING, MFD_CLOEXEC, PROT_READ, PROT_WRITE, PosixSharedMemory, StateError,
   fcntl, memfd_create, mmap, munmap,
 } from '../src/index.js';
 import { assertExitedCleanly, lastJson, runNode } from './helpers/processes.js';

@@ -7,7 +7,7 @@ import { constants as os } from 'node:os';
 import { describe, it } from 'node:test';
 import { getSystemErrorName } from 'node:util';
 import {
-  IpcError, MAP_PRIVATE, MAP_SHARED, Mapping, O_CREAT, O_EXCL, O_RDONLY, O_RDWR, PROT_READ, PROT_WRITE, PosixSharedMemory, StateError,
+  IpcError, MAP_PRIVATE, MAP_SHARED, Mapping, O_CREAT, O_EXCL, O_RDONLY, O_RDWR, PROT_READ, PROT_WRITE, PosixSharedMemory, type StateError,
   char, float64, int32, mmap, munmap, shm_open, shm_unlink, struct,
 } from '../src/index.js';
 import { compileC } from './helpers/c.js';

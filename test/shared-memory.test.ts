@@ -196,7 +196,7 @@ describe('SharedMemory.openOrCreate', () => {
         ),
       );
       const results = await Promise.all(children);
-      results.forEach((r, i) => assertExitedCleanly(r, `child ${i}`));
+      for (const [i, r] of results.entries()) assertExitedCleanly(r, `child ${i}`);
       const ids = new Set(results.map((r) => lastJson<{ id: number }>(r).id));
       assert.equal(ids.size, 1, 'one segment for all');
       const id = shmget(key, 0, 0);

@@ -106,7 +106,7 @@ describe('atomic()', () => {
       shm.detach();`;
     const args = [String(shm.id), String(ADDS), String(WORKERS)];
     const results = await Promise.all([runNode(node, args, { timeoutMs: 120_000 }), runNode(node, args, { timeoutMs: 120_000 }), run(peer, args, { timeoutMs: 120_000 })]);
-    results.forEach((result, i) => assertExitedCleanly(result, `adder ${i}`));
+    for (const [i, result] of results.entries()) assertExitedCleanly(result, `adder ${i}`);
     const view = Counters.view(shm);
     assert.equal(view.ready, WORKERS);
     assert.equal(view.count, WORKERS * ADDS);

@@ -33,7 +33,7 @@ const NAME = 'héllo wörld € 😀';
 const EXPECTED: Value<typeof Record> = {
   i8: -128, u8: 255, i16: -32768, u16: 65535, i32: -2147483648, u32: 4294967295,
   i64: -(2n ** 63n), u64: 2n ** 64n - 1n,
-  f32: -1.5, f64: 3.141592653589793, nan: NaN, negzero: -0, yes: true, no: false,
+  f32: -1.5, f64: Math.PI, nan: NaN, negzero: -0, yes: true, no: false,
   name: NAME, empty: '', nums: [-1, 2, -300, 32767, -32768],
   points: [{ x: 1.5, y: -2.5 }, { x: -0.25, y: 1e300 }, { x: 3, y: -0 }],
   tags: ['ab', 'çà'],
@@ -146,8 +146,12 @@ describe('struct values cross between C and TypeScript', () => {
     view.no = false;
     view.name = NAME;
     view.empty = '';
-    EXPECTED.nums.forEach((n, i) => (view.nums[i] = n));
-    EXPECTED.points.forEach((p, i) => view.points.set(i, p));
+    EXPECTED.nums.forEach((n, i) => {
+      view.nums[i] = n;
+    });
+    EXPECTED.points.forEach((p, i) => {
+      view.points.set(i, p);
+    });
     view.tags[0] = 'ab';
     view.tags[1] = 'çà';
     const result = await run(peer, ['check', String(shm.id)]);

@@ -42,7 +42,7 @@ async function openWriter(path: string): Promise<number> {
   }
 }
 
-function fifoLink(readPath: string, writePath: string, writeFd: number): Link {
+function fifoLink(readPath: string, _writePath: string, writeFd: number): Link {
   const input = new net.Socket({ fd: openSync(readPath, constants.O_RDONLY | constants.O_NONBLOCK), readable: true, writable: false });
   const output = new net.Socket({ fd: writeFd, readable: false, writable: true });
   return { input, output, close: () => (input.destroy(), output.destroy()) };

@@ -191,7 +191,7 @@ export class Receiver implements AsyncIterable<Uint8Array>, Disposable {
   async recvBatch(options: RecvBatchOptions = {}): Promise<Uint8Array[]> {
     const max = validateInteger(validateObject(options, 'options')['max'] ?? 64, 'max', 1, Number.MAX_SAFE_INTEGER);
     const messages = [this.#copy(await this.#next(options, 'recvBatch'))];
-    for (let pos; messages.length < max && (pos = this.#ring.poll(false)) >= 0; ) messages.push(this.#copy(pos));
+    for (let pos: number; messages.length < max && (pos = this.#ring.poll(false)) >= 0; ) messages.push(this.#copy(pos));
     return messages;
   }
 
@@ -205,7 +205,7 @@ export class Receiver implements AsyncIterable<Uint8Array>, Disposable {
     if (typeof handler !== 'function') throw invalidType('handler', 'of type function', handler);
     const ring = this.#ring;
     let count = 0;
-    for (let pos; count < max && (pos = this.#poll('drain')) >= 0; ) {
+    for (let pos: number; count < max && (pos = this.#poll('drain')) >= 0; ) {
       const offset = ring.payloadOffset(pos);
       const data = new Uint8Array(ring.buffer, offset, ring.lengthAt(pos));
       count++;

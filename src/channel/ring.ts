@@ -438,7 +438,7 @@ export class Ring {
     const span = F.spanOf(length);
     const toEnd = this.capacity - (tail & this.mask);
     // Padding can always go in as soon as it fits; then the claim retries.
-    return (span > toEnd ? toEnd : span) + F.RECORD_ALIGN <= free;
+    return Math.min(span, toEnd) + F.RECORD_ALIGN <= free;
   }
 
   /** pid of the receiver, 0 if none (for messages: it names nothing in another PID namespace). */

@@ -1,6 +1,6 @@
 // The machine's POSIX shared-memory objects: the files of /dev/shm, where
 // glibc's shm_open keeps them (named semaphores, "sem.NAME", are left out).
-import { readdirSync, statSync } from 'node:fs';
+import { type Dirent, readdirSync, type Stats, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { userName } from './proc.js';
 
@@ -24,7 +24,7 @@ export interface PosixRow {
 
 /** Every object in /dev/shm, by name; none when there is no /dev/shm. */
 export function posixRows(dir = SHM_DIR): PosixRow[] {
-  let entries;
+  let entries: Dirent[];
   try {
     entries = readdirSync(dir, { withFileTypes: true });
   } catch {
@@ -33,7 +33,7 @@ export function posixRows(dir = SHM_DIR): PosixRow[] {
   const rows: PosixRow[] = [];
   for (const entry of entries) {
     if (!entry.isFile() || entry.name.startsWith('sem.')) continue;
-    let stats;
+    let stats: Stats;
     try {
       stats = statSync(join(dir, entry.name));
     } catch {

@@ -68,7 +68,7 @@ export function renderTable<Row>(columns: readonly Column<Row>[], rows: readonly
       const room = width - used - lead.length;
       if (room <= 0) break;
       if (before.length + text.length + after.length > room) {
-        const cut = `${before}${text}`.slice(0, Math.max(0, room - 1)) + '…';
+        const cut = `${`${before}${text}`.slice(0, Math.max(0, room - 1))}…`;
         before = '';
         text = cut;
         after = '';

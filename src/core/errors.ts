@@ -9,7 +9,7 @@ import { isArrayBuffer } from 'node:util/types';
 import { native } from './native.js';
 
 /**
- * @internal Every code shmkit throws: the class of its errors and the shape
+ * Every code shmkit throws (not exported from the package root): the class of its errors and the shape
  * of its message. `errno` stands for every errno name an IpcError carries
  * (EEXIST, EACCES, ...); `AbortError` is the `name` of a DOMException, which has no string code.
  */

@@ -3,7 +3,7 @@
 // facts that show the cause (the object's owner and mode in /dev/shm, who
 // this process is) and the fix. Facts are read after the call failed and may
 // be missing (the object went meanwhile); nothing here throws.
-import { statSync } from 'node:fs';
+import { type Stats, statSync } from 'node:fs';
 
 /** Where glibc's shm_open keeps its objects. */
 const SHM_DIR = '/dev/shm';
@@ -45,7 +45,7 @@ function whoIAm(): string {
 
 function accessHint(name: string, writing: boolean): string {
   const fix = 'run as its owner, or have the owner grant access (mode when creating it, or fs.fchmodSync)';
-  let stats;
+  let stats: Stats;
   try {
     stats = statSync(`${SHM_DIR}${name}`);
   } catch {

@@ -4,6 +4,7 @@
 // a lock-prefixed add here and a C11 atomic_fetch_add in C hit the same word.
 import { invalidType, outOfRange } from '../core/errors.js';
 import { checkScalar } from './codec.js';
+import type { TypeLayout } from './layout.js';
 import { fault, readOnlyError } from './memory.js';
 import type { ArrayView, AtomicKind, Fields, ScalarType, StructView } from './types.js';
 import { internalsOf } from './view.js';
@@ -65,7 +66,7 @@ export function atomic(view: object, field: string | number): Atomic<number | bi
   const internals = internalsOf(view);
   if (internals === undefined) throw invalidType('view', 'a struct or array view (from .view())', view);
   const { type, dv, owner } = internals;
-  let target;
+  let target: TypeLayout;
   let offset: number;
   let name: string;
   if (type.kind === 'struct') {

@@ -10,14 +10,14 @@ export type ScalarKind =
   | 'int8' | 'uint8' | 'int16' | 'uint16' | 'int32' | 'uint32' | 'int64' | 'uint64'
   | 'float32' | 'float64' | 'bool';
 
-/** @internal A scalar's layout (a ScalarType is one). */
+/** A scalar's layout (a ScalarType is one). (Not exported from the package root.) */
 export interface ScalarLayout {
   readonly kind: ScalarKind;
   readonly size: number;
   readonly align: number;
 }
 
-/** @internal `char[length]`'s layout (a CharType is one). */
+/** `char[length]`'s layout (a CharType is one). (Not exported from the package root.) */
 export interface CharLayout {
   readonly kind: 'char';
   readonly length: number;
@@ -25,7 +25,7 @@ export interface CharLayout {
   readonly align: number;
 }
 
-/** @internal `element[length]`'s layout (an ArrayType is one). */
+/** `element[length]`'s layout (an ArrayType is one). (Not exported from the package root.) */
 export interface ArrayLayout {
   readonly kind: 'array';
   readonly element: TypeLayout;
@@ -34,7 +34,7 @@ export interface ArrayLayout {
   readonly align: number;
 }
 
-/** @internal A struct's layout (a StructType is one). */
+/** A struct's layout (a StructType is one). (Not exported from the package root.) */
 export interface StructLayout {
   readonly kind: 'struct';
   readonly layout: readonly MemberLayout[];
@@ -42,10 +42,10 @@ export interface StructLayout {
   readonly align: number;
 }
 
-/** @internal The layout of any field type. */
+/** The layout of any field type. (Not exported from the package root.) */
 export type TypeLayout = ScalarLayout | CharLayout | ArrayLayout | StructLayout;
 
-/** @internal One member of a struct's layout, of a type `T`. */
+/** One member of a struct's layout, of a type `T`. (Not exported from the package root.) */
 export interface MemberLayout<T extends TypeLayout = TypeLayout> {
   /** The member's name. */
   readonly name: string;

@@ -128,6 +128,7 @@ export function array<E extends Type>(type: E, n: number): ArrayType<E> {
 }
 
 /** Any type a struct field can have. */
+// biome-ignore lint/suspicious/noExplicitAny: the union of every instantiation of the generic types
 export type Type = ScalarType | CharType | ArrayType<any> | StructType<any>;
 
 /** A struct's members: each name (a C identifier) and its type, in declaration order. */

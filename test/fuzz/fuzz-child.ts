@@ -16,7 +16,7 @@
 import {
   array, atomic, bool, char, float32, float64, ftok, int16, int32, int64, int8, IpcError, Mutex, Semaphore, SemaphoreSet,
   semctl, semget, semop, semtimedop, SharedMemory, shmat, shmctl, shmdt, shmget, struct, uint16, uint32, uint64, uint8,
-  Attachment, StructType,
+  Attachment, type StructType,
   GETALL, GETNCNT, GETPID, GETVAL, GETZCNT, IPC_CREAT, IPC_EXCL, IPC_INFO, IPC_NOWAIT, IPC_PRIVATE, IPC_RMID, IPC_SET, IPC_STAT,
   SEM_INFO, SEM_STAT, SEM_UNDO, SETALL, SETVAL, SHM_INFO, SHM_LOCK, SHM_RDONLY, SHM_RND, SHM_STAT, SHM_UNLOCK,
 } from '../../src/index.js';

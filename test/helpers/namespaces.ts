@@ -80,13 +80,13 @@ export class NodeChild {
     createInterface({ input: this.process.stdout! }).on('line', (line) => {
       this.#stdout += `${line}\n`;
       this.#lines.push(line);
-      this.#waiting.splice(0).forEach((wake) => wake());
+      for (const wake of this.#waiting.splice(0)) wake();
     });
     const timer = setTimeout(() => this.process.kill('SIGKILL'), options.timeoutMs ?? 60_000);
     this.exited = once(this.process, 'close').then(([code, signal]) => {
       clearTimeout(timer);
       this.#closed = true;
-      this.#waiting.splice(0).forEach((wake) => wake());
+      for (const wake of this.#waiting.splice(0)) wake();
       return { code: code as number | null, signal: signal as NodeJS.Signals | null, stdout: this.#stdout, stderr: this.#stderr };
     });
   }

@@ -34,7 +34,7 @@ Options:
   async run(argv) {
     const { values } = parse(argv, { ...KIND_OPTIONS, json: { type: 'boolean' } });
     const want = summaryKinds(values);
-    let shm;
+    let shm: Record<string, number> | undefined;
     if (want.segments) {
       const u = shmctl(0, SHM_INFO);
       shm = {
@@ -46,12 +46,12 @@ Options:
         swap_successes: Number(u.swap_successes),
       };
     }
-    let sem;
+    let sem: Record<string, number> | undefined;
     if (want.semaphores) {
       const u = semUsage();
       sem = { semusz: u.semusz, semaem: u.semaem };
     }
-    let msg;
+    let msg: Record<string, number> | undefined;
     if (want.queues) {
       const u = msgUsage();
       msg = { msgpool: u.msgpool, msgmap: u.msgmap, msgtql: u.msgtql };
