@@ -168,7 +168,11 @@ export async function runSuite(options: SuiteOptions): Promise<SuiteResult> {
 
   await attempt('costs', async () => {
     result.costs = await messageCosts(options.scale === 'smoke' ? 1000 : options.scale === 'quick' ? 100_000 : 1_000_000);
-    log(`  in-process cost per 64 B message: ${Object.entries(result.costs).map(([k, v]) => `${k} ${v.toFixed(1)}`).join(', ')}`);
+    log(
+      `  in-process cost per 64 B message: ${Object.entries(result.costs)
+        .map(([k, v]) => `${k} ${v.toFixed(1)}`)
+        .join(', ')}`,
+    );
   });
   const selected = transports().filter((t) => !options.only || options.only.includes(t.id));
   for (const transport of selected) {

@@ -49,13 +49,15 @@ export async function messageCosts(count: number): Promise<Record<string, number
   const mibInto = new Uint8Array(1 << 20);
   const rounds = Math.max(20, Math.floor(count / 5000));
   const perMib = (receive: () => void) =>
-    best(3, () =>
-      nsPer(rounds, () => {
-        for (let i = 0; i < rounds; i++) {
-          bigSender.trySend(mib);
-          receive();
-        }
-      }) / 1000,
+    best(
+      3,
+      () =>
+        nsPer(rounds, () => {
+          for (let i = 0; i < rounds; i++) {
+            bigSender.trySend(mib);
+            receive();
+          }
+        }) / 1000,
     );
   const mibInto_us = perMib(() => bigReceiver.tryRecvInto(mibInto));
   const mibRecv_us = perMib(() => bigReceiver.tryRecv());

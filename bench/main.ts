@@ -160,10 +160,7 @@ if (pinning) pinnedNote = pinning;
 else if (scale === 'quick' && pinnedRounds.length > 0) pinnedNote = 'quick run: 64 B and 1 MiB only';
 const unpinned = combineRounds(unpinnedRounds);
 const pinned = pinnedRounds.length > 0 ? combineRounds(pinnedRounds) : null;
-const other = [
-  await runOther('struct', './struct.js', 'runStructBench'),
-  await runOther('semaphore', './sem.js', 'runSemBench'),
-];
+const other = [await runOther('struct', './struct.js', 'runStructBench'), await runOther('semaphore', './sem.js', 'runSemBench')];
 for (const o of other) log(`${o.name}: ${o.status}${o.note ? ` (${o.note})` : ''}`);
 
 const cpu = cpus();
@@ -217,7 +214,11 @@ function labelOf(r: BenchReport, id: string): string {
 }
 
 function table(head: string[], rows: string[][]): string {
-  return [`| ${head.join(' | ')} |`, `|${head.map((_, i) => (i === 0 ? ' --- ' : ' ---: ')).join('|')}|`, ...rows.map((row) => `| ${row.join(' | ')} |`)].join('\n');
+  return [
+    `| ${head.join(' | ')} |`,
+    `|${head.map((_, i) => (i === 0 ? ' --- ' : ' ---: ')).join('|')}|`,
+    ...rows.map((row) => `| ${row.join(' | ')} |`),
+  ].join('\n');
 }
 
 function isScalar(v: unknown): v is string | number | boolean | null {
@@ -238,13 +239,29 @@ function renderValue(name: string, value: unknown): string[] {
   if (Array.isArray(value)) {
     if (value.length > 0 && value.every((row) => typeof row === 'object' && row !== null && !Array.isArray(row))) {
       const keys = [...new Set(value.flatMap((row) => Object.keys(row as object)))];
-      return ['', ...heading(name), table(keys, value.map((row) => keys.map((k) => cell((row as Record<string, unknown>)[k])))), ''];
+      return [
+        '',
+        ...heading(name),
+        table(
+          keys,
+          value.map((row) => keys.map((k) => cell((row as Record<string, unknown>)[k]))),
+        ),
+        '',
+      ];
     }
     return [`- ${name}: ${cell(value)}`];
   }
   const entries = Object.entries(value as Record<string, unknown>);
   if (entries.every(([, v]) => isScalar(v))) {
-    return ['', ...heading(name), table(['', 'value'], entries.map(([k, v]) => [k, cell(v)])), ''];
+    return [
+      '',
+      ...heading(name),
+      table(
+        ['', 'value'],
+        entries.map(([k, v]) => [k, cell(v)]),
+      ),
+      '',
+    ];
   }
   return entries.flatMap(([k, v]) => renderValue(name ? `${name}.${k}` : k, v));
 }
@@ -265,7 +282,7 @@ function renderMarkdown(r: BenchReport): string {
     '',
     'One run on one machine: every ratio below compares numbers measured in this run. ' +
       'Round trips are 64-byte messages echoed by a peer process; throughput is one way, measured at the receiver after a warm-up. ' +
-      'The \'spin\' channel row\'s round trip calls trySend/tryRecvInto in a spin loop (as the shm-typed-array row does); the other channel rows await send/recvInto. ' +
+      "The 'spin' channel row's round trip calls trySend/tryRecvInto in a spin loop (as the shm-typed-array row does); the other channel rows await send/recvInto. " +
       '"Pinned" runs both processes on one CPU (`taskset -c 0`). ' +
       'With several rounds, each number is the median over the rounds, with the lowest and highest in brackets. Within a round, each message size is measured for every transport back to back, and the order of the transports flips from one round to the next, so rows that a target compares are measured close together in time.',
     '',
@@ -273,11 +290,21 @@ function renderMarkdown(r: BenchReport): string {
 
   out.push('## Targets', '');
   const judged = r.scale === 'full';
-  if (!judged) out.push(`Targets are judged only in full runs (\`npm run bench\`): this \`${r.scale}\` run is too short, so its ratios are shown, not judged.`, '');
+  if (!judged)
+    out.push(
+      `Targets are judged only in full runs (\`npm run bench\`): this \`${r.scale}\` run is too short, so its ratios are shown, not judged.`,
+      '',
+    );
   out.push(
     table(
       ['', 'target', 'measured', 'ratio', 'required'],
-      r.targets.map((t) => [judged ? (t.met ? '✅ met' : '❌ missed') : 'not judged', t.description, t.measured, t.ratio === null ? '–' : t.ratio.toFixed(2), t.requirement]),
+      r.targets.map((t) => [
+        judged ? (t.met ? '✅ met' : '❌ missed') : 'not judged',
+        t.description,
+        t.measured,
+        t.ratio === null ? '–' : t.ratio.toFixed(2),
+        t.requirement,
+      ]),
     ),
     '',
   );
@@ -291,7 +318,13 @@ function renderMarkdown(r: BenchReport): string {
       'Sender and receiver work of one message, measured in a single process (no cache line crosses cores): what the cross-process numbers are made of.',
       '',
     );
-    out.push(table(['what', 'cost'], Object.entries(costs).map(([k, v]) => [k, num(v, 1)])), '');
+    out.push(
+      table(
+        ['what', 'cost'],
+        Object.entries(costs).map(([k, v]) => [k, num(v, 1)]),
+      ),
+      '',
+    );
   }
 
   const p = r.pinned;
@@ -326,7 +359,10 @@ function renderMarkdown(r: BenchReport): string {
       out.push(`## ${title}${suite.pinned ? ', pinned to one CPU' : ''}`, '');
       const cellOf = (row: ThroughputSummary | undefined) =>
         spread(row?.[key], key === 'gb_per_s' ? row?.range_gb_per_s : row?.range_messages_per_s, digits);
-      const rows = ids.map((id) => [labelOf(r, id), ...sizes.map((size) => cellOf(suite.throughput[id]?.[size] as ThroughputSummary | undefined))]);
+      const rows = ids.map((id) => [
+        labelOf(r, id),
+        ...sizes.map((size) => cellOf(suite.throughput[id]?.[size] as ThroughputSummary | undefined)),
+      ]);
       rows.push(['*C memcpy (reference)*', ...sizes.map((size) => cellOf(suite.c.memcpy[size] as ThroughputSummary | undefined))]);
       out.push(table(['transport', ...sizes.map(sizeName)], rows), '');
     }
@@ -377,20 +413,35 @@ function renderSvg(r: BenchReport): string {
       log: true,
       rows: ids
         .filter((id) => r.unpinned.roundTrip[id])
-        .map((id) => ({ label: labelOf(r, id), a: r.unpinned.roundTrip[id]?.median_us, b: p?.roundTrip[id]?.median_us, channel: id.startsWith('channel') })),
+        .map((id) => ({
+          label: labelOf(r, id),
+          a: r.unpinned.roundTrip[id]?.median_us,
+          b: p?.roundTrip[id]?.median_us,
+          channel: id.startsWith('channel'),
+        })),
       reference: { label: 'C ping-pong', value: r.unpinned.c.pingPong?.median_us },
     },
     {
       title: 'One-way rate, 64 B messages — messages/s (log scale, longer is better)',
       unit: 'msg/s',
       log: true,
-      rows: ids.map((id) => ({ label: labelOf(r, id), a: r.unpinned.throughput[id]?.[64]?.messages_per_s, b: p?.throughput[id]?.[64]?.messages_per_s, channel: id.startsWith('channel') })),
+      rows: ids.map((id) => ({
+        label: labelOf(r, id),
+        a: r.unpinned.throughput[id]?.[64]?.messages_per_s,
+        b: p?.throughput[id]?.[64]?.messages_per_s,
+        channel: id.startsWith('channel'),
+      })),
     },
     {
       title: 'One-way throughput, 1 MiB messages — GB/s (longer is better)',
       unit: 'GB/s',
       log: false,
-      rows: ids.map((id) => ({ label: labelOf(r, id), a: r.unpinned.throughput[id]?.[1048576]?.gb_per_s, b: p?.throughput[id]?.[1048576]?.gb_per_s, channel: id.startsWith('channel') })),
+      rows: ids.map((id) => ({
+        label: labelOf(r, id),
+        a: r.unpinned.throughput[id]?.[1048576]?.gb_per_s,
+        b: p?.throughput[id]?.[1048576]?.gb_per_s,
+        channel: id.startsWith('channel'),
+      })),
       reference: { label: 'C memcpy', value: r.unpinned.c.memcpy[1048576]?.gb_per_s },
     },
   ];
@@ -400,7 +451,9 @@ function renderSvg(r: BenchReport): string {
   const rowHeight = 26;
   const parts: string[] = [];
   let y = 20;
-  parts.push(`<text x="20" y="${y + 8}" font-size="18" font-weight="bold">shmkit channel vs other Node IPC — ${escapeXml(r.machine.cpuModel)}, ${r.machine.cores} cores, Node ${escapeXml(r.machine.node)}</text>`);
+  parts.push(
+    `<text x="20" y="${y + 8}" font-size="18" font-weight="bold">shmkit channel vs other Node IPC — ${escapeXml(r.machine.cpuModel)}, ${r.machine.cores} cores, Node ${escapeXml(r.machine.node)}</text>`,
+  );
   y += 22;
   parts.push(
     `<rect x="20" y="${y}" width="12" height="12" fill="#2b6cb0"/><text x="38" y="${y + 11}" font-size="12">both processes free to use ${r.unpinned.cpus} CPUs</text>`,
@@ -409,7 +462,10 @@ function renderSvg(r: BenchReport): string {
   );
   y += 30;
   for (const panel of panels) {
-    const values = panel.rows.flatMap((row) => [row.a, row.b]).concat(panel.reference?.value).filter((v): v is number => v !== undefined && v > 0);
+    const values = panel.rows
+      .flatMap((row) => [row.a, row.b])
+      .concat(panel.reference?.value)
+      .filter((v): v is number => v !== undefined && v > 0);
     const max = Math.max(...values, 1e-9);
     const min = Math.min(...values, max);
     const lo = panel.log ? 10 ** Math.floor(Math.log10(min)) : 0;
@@ -420,7 +476,9 @@ function renderSvg(r: BenchReport): string {
     y += 24;
     const top = y;
     for (const row of panel.rows) {
-      parts.push(`<text x="${labelWidth - 8}" y="${y + 15}" font-size="12" text-anchor="end"${row.channel ? ' font-weight="bold"' : ''}>${escapeXml(row.label)}</text>`);
+      parts.push(
+        `<text x="${labelWidth - 8}" y="${y + 15}" font-size="12" text-anchor="end"${row.channel ? ' font-weight="bold"' : ''}>${escapeXml(row.label)}</text>`,
+      );
       for (const [value, color, dy] of [
         [row.a, '#2b6cb0', 2],
         [row.b, '#dd8a2e', 13],
@@ -428,22 +486,27 @@ function renderSvg(r: BenchReport): string {
         if (value === undefined || !(value > 0)) continue;
         const w = Math.max(1, scale(Math.max(value, lo)));
         parts.push(`<rect x="${labelWidth}" y="${y + dy}" width="${w.toFixed(1)}" height="10" fill="${color}"/>`);
-        parts.push(`<text x="${(labelWidth + w + 4).toFixed(1)}" y="${y + dy + 9}" font-size="10">${escapeXml(num(value))} ${panel.unit}</text>`);
+        parts.push(
+          `<text x="${(labelWidth + w + 4).toFixed(1)}" y="${y + dy + 9}" font-size="10">${escapeXml(num(value))} ${panel.unit}</text>`,
+        );
       }
       y += rowHeight;
     }
     if (panel.reference?.value) {
       const x = labelWidth + scale(Math.max(panel.reference.value, lo));
       parts.push(`<line x1="${x.toFixed(1)}" y1="${top - 4}" x2="${x.toFixed(1)}" y2="${y}" stroke="#c53030" stroke-dasharray="4 3"/>`);
-      parts.push(`<text x="${(x + 3).toFixed(1)}" y="${y + 12}" font-size="11" fill="#c53030">${escapeXml(panel.reference.label)} ${escapeXml(num(panel.reference.value))} ${panel.unit}</text>`);
+      parts.push(
+        `<text x="${(x + 3).toFixed(1)}" y="${y + 12}" font-size="11" fill="#c53030">${escapeXml(panel.reference.label)} ${escapeXml(num(panel.reference.value))} ${panel.unit}</text>`,
+      );
     }
     parts.push(`<line x1="${labelWidth}" y1="${top - 4}" x2="${labelWidth}" y2="${y}" stroke="#555"/>`);
     y += 30;
   }
   const met = r.targets.filter((t) => t.met).length;
-  const verdicts = r.scale === 'full'
-    ? `Targets met: ${met} of ${r.targets.length} — ${r.targets.map((t) => `${t.id} ${t.met ? '✓' : '✗'}`).join(', ')}`
-    : `Targets are judged only in full runs; this ${r.scale} run is not judged`;
+  const verdicts =
+    r.scale === 'full'
+      ? `Targets met: ${met} of ${r.targets.length} — ${r.targets.map((t) => `${t.id} ${t.met ? '✓' : '✗'}`).join(', ')}`
+      : `Targets are judged only in full runs; this ${r.scale} run is not judged`;
   parts.push(`<text x="20" y="${y}" font-size="13">${escapeXml(verdicts)}</text>`);
   y += 20;
   return `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${y}" viewBox="0 0 ${width} ${y}" font-family="system-ui, sans-serif">\n<rect width="100%" height="100%" fill="white"/>\n${parts.join('\n')}\n</svg>\n`;

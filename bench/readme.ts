@@ -14,7 +14,12 @@ const MIB = 1048576;
 /** README rows: what the row shows, and which measurement fills each column. */
 const ROWS: Array<[label: string, rtt?: string, rate?: string, bandwidth?: string]> = [
   ['shmkit channel, `trySend`/`tryRecvInto` in a spin loop', 'channel-spin'],
-  ['shmkit channel (adaptive, the default; `await send`/`await recvInto`, `recv()` for throughput)', 'channel-adaptive', 'channel-adaptive', 'channel-adaptive'],
+  [
+    'shmkit channel (adaptive, the default; `await send`/`await recvInto`, `recv()` for throughput)',
+    'channel-adaptive',
+    'channel-adaptive',
+    'channel-adaptive',
+  ],
   ['shmkit channel (adaptive, `recvInto` a reused buffer)', undefined, 'channel-adaptive-into', 'channel-adaptive-into'],
   ['shmkit channel (adaptive, zero-copy `recvView`)', undefined, 'channel-adaptive-view', 'channel-adaptive-view'],
   ['shmkit channel (sleep)', 'channel-sleep', 'channel-sleep', 'channel-sleep'],
@@ -46,7 +51,10 @@ export function readmeSection(r: BenchReport): string {
     '',
     `In this run ${met.length} of our ${r.targets.length} targets were met:`,
     '',
-    ...r.targets.map((t) => `- ${t.met ? 'met' : '**missed**'}: ${t.description}: ${t.ratio === null ? 'not measured' : `${t.ratio < 0.1 ? t.ratio.toPrecision(2) : t.ratio.toFixed(2)}×`} (need ${t.requirement}).${t.met || !t.note ? '' : ` ${t.note}`}`),
+    ...r.targets.map(
+      (t) =>
+        `- ${t.met ? 'met' : '**missed**'}: ${t.description}: ${t.ratio === null ? 'not measured' : `${t.ratio < 0.1 ? t.ratio.toPrecision(2) : t.ratio.toFixed(2)}×`} (need ${t.requirement}).${t.met || !t.note ? '' : ` ${t.note}`}`,
+    ),
   ];
   return lines.join('\n');
 }

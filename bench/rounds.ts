@@ -91,7 +91,8 @@ export function combineRounds(rounds: SuiteResult[]): SuiteResult {
   const futex = collect((suite) => suite.c.pingPongFutex);
   if (futex.length > 0) result.c.pingPongFutex = roundTrips(futex);
   rounds.forEach((suite, index) => {
-    for (const [what, message] of Object.entries(suite.errors)) result.errors[rounds.length > 1 ? `round ${index + 1}: ${what}` : what] = message;
+    for (const [what, message] of Object.entries(suite.errors))
+      result.errors[rounds.length > 1 ? `round ${index + 1}: ${what}` : what] = message;
   });
   const costs = collect((suite) => suite.costs);
   if (costs.length > 0) {

@@ -147,7 +147,9 @@ async function nodePingPong(roundTrips: number): Promise<number> {
     }
   `;
   try {
-    const child = spawn(process.execPath, ['--input-type=module', '-e', code, '--', String(set.id), String(roundTrips + 100)], { stdio: 'inherit' });
+    const child = spawn(process.execPath, ['--input-type=module', '-e', code, '--', String(set.id), String(roundTrips + 100)], {
+      stdio: 'inherit',
+    });
     const exited = once(child, 'exit');
     const ping = async (): Promise<void> => {
       await set.op([{ sem_num: 0, sem_op: 1 }]);

@@ -13,7 +13,17 @@ import { assertExitedCleanly, ROOT, run } from '../test/helpers/processes.js';
 
 assertNoLeaks();
 
-const TRANSPORTS = ['channel-spin', 'channel-adaptive', 'channel-sleep', 'shm-typed-array', 'pipe', 'unix-socket', 'tcp', 'process-send', 'worker-postmessage'];
+const TRANSPORTS = [
+  'channel-spin',
+  'channel-adaptive',
+  'channel-sleep',
+  'shm-typed-array',
+  'pipe',
+  'unix-socket',
+  'tcp',
+  'process-send',
+  'worker-postmessage',
+];
 const SIZES = ['64', '4096', '65536', '1048576'];
 
 interface Suite {
@@ -50,7 +60,9 @@ describe('bench/main.js --quick', { timeout: 300_000 }, () => {
       assert.equal(report.schema, 'shmkit-bench/2');
       assert.equal(report.rounds.unpinned.length, 1, '--quick measures one round');
       assert.ok(report.ratios.unpinned['rtt64 channel-spin / shm-typed-array']! > 0, 'ratios against the hand-written protocol');
-      assert.ok(report.machine.cpuModel.length > 0 && report.machine.cores > 0 && report.machine.kernel && report.machine.node === process.version);
+      assert.ok(
+        report.machine.cpuModel.length > 0 && report.machine.cores > 0 && report.machine.kernel && report.machine.node === process.version,
+      );
 
       const suites = [report.unpinned, ...(report.pinned ? [report.pinned] : [])];
       if (!report.pinned) assert.match(report.pinnedNote ?? '', /taskset/, 'a missing pinned run says why');
@@ -67,7 +79,10 @@ describe('bench/main.js --quick', { timeout: 300_000 }, () => {
         for (const size of sizesOf(suite)) assert.ok(suite.throughput['channel-adaptive-view']?.[size], `zero-copy receive at ${size} B`);
         for (const size of sizesOf(suite)) assert.ok(suite.throughput['channel-adaptive-into']?.[size], `recvInto at ${size} B`);
         assert.ok(suite.c.pingPongFutex!.median_us > 0, 'C futex ping-pong');
-        assert.ok(Object.values(suite.costs).every((ns) => ns > 0), 'in-process costs');
+        assert.ok(
+          Object.values(suite.costs).every((ns) => ns > 0),
+          'in-process costs',
+        );
         for (const size of SIZES) assert.ok(suite.c.memcpy[size]!.gb_per_s > 0, `memcpy at ${size} B`);
         assert.ok(suite.c.pingPong!.median_us > 0);
       }
@@ -95,7 +110,10 @@ describe('bench/main.js --quick', { timeout: 300_000 }, () => {
         assert.equal(typeof target.met, 'boolean');
         if (!target.met) assert.ok(target.note.length > 0, `${target.id}: a missed target says why`);
       }
-      assert.deepEqual(report.other.map((o) => o.name), ['struct', 'semaphore']);
+      assert.deepEqual(
+        report.other.map((o) => o.name),
+        ['struct', 'semaphore'],
+      );
 
       const md = readFileSync(join(out, 'latest.md'), 'utf8');
       assert.match(md, /## Targets/);

@@ -50,33 +50,75 @@ type Loop<T> = (target: T, n: number) => number;
 const LOOPS: Array<[string, Loop<SampleView>, Loop<DataView>]> = [
   [
     'int32 get',
-    (view, n) => { let s = 0; for (let i = 0; i < n; i++) s += view.count; return s; },
-    (dv, n) => { let s = 0; for (let i = 0; i < n; i++) s += dv.getInt32(4, true); return s; },
+    (view, n) => {
+      let s = 0;
+      for (let i = 0; i < n; i++) s += view.count;
+      return s;
+    },
+    (dv, n) => {
+      let s = 0;
+      for (let i = 0; i < n; i++) s += dv.getInt32(4, true);
+      return s;
+    },
   ],
   [
     'int32 set',
-    (view, n) => { for (let i = 0; i < n; i++) view.count = i; return view.count; },
-    (dv, n) => { for (let i = 0; i < n; i++) dv.setInt32(4, i, true); return dv.getInt32(4, true); },
+    (view, n) => {
+      for (let i = 0; i < n; i++) view.count = i;
+      return view.count;
+    },
+    (dv, n) => {
+      for (let i = 0; i < n; i++) dv.setInt32(4, i, true);
+      return dv.getInt32(4, true);
+    },
   ],
   [
     'float64 get',
-    (view, n) => { let s = 0; for (let i = 0; i < n; i++) s += view.mean; return s; },
-    (dv, n) => { let s = 0; for (let i = 0; i < n; i++) s += dv.getFloat64(16, true); return s; },
+    (view, n) => {
+      let s = 0;
+      for (let i = 0; i < n; i++) s += view.mean;
+      return s;
+    },
+    (dv, n) => {
+      let s = 0;
+      for (let i = 0; i < n; i++) s += dv.getFloat64(16, true);
+      return s;
+    },
   ],
   [
     'float64 set',
-    (view, n) => { for (let i = 0; i < n; i++) view.mean = i * 0.5; return view.mean; },
-    (dv, n) => { for (let i = 0; i < n; i++) dv.setFloat64(16, i * 0.5, true); return dv.getFloat64(16, true); },
+    (view, n) => {
+      for (let i = 0; i < n; i++) view.mean = i * 0.5;
+      return view.mean;
+    },
+    (dv, n) => {
+      for (let i = 0; i < n; i++) dv.setFloat64(16, i * 0.5, true);
+      return dv.getFloat64(16, true);
+    },
   ],
   [
     'int64 get',
-    (view, n) => { let s = 0; for (let i = 0; i < n; i++) if (view.total === 1n) s++; return s; },
-    (dv, n) => { let s = 0; for (let i = 0; i < n; i++) if (dv.getBigInt64(8, true) === 1n) s++; return s; },
+    (view, n) => {
+      let s = 0;
+      for (let i = 0; i < n; i++) if (view.total === 1n) s++;
+      return s;
+    },
+    (dv, n) => {
+      let s = 0;
+      for (let i = 0; i < n; i++) if (dv.getBigInt64(8, true) === 1n) s++;
+      return s;
+    },
   ],
   [
     'int64 set',
-    (view, n) => { for (let i = 0; i < n; i++) view.total = 7n; return Number(view.total); },
-    (dv, n) => { for (let i = 0; i < n; i++) dv.setBigInt64(8, 7n, true); return Number(dv.getBigInt64(8, true)); },
+    (view, n) => {
+      for (let i = 0; i < n; i++) view.total = 7n;
+      return Number(view.total);
+    },
+    (dv, n) => {
+      for (let i = 0; i < n; i++) dv.setBigInt64(8, 7n, true);
+      return Number(dv.getBigInt64(8, true));
+    },
   ],
 ];
 

@@ -211,7 +211,9 @@ export function evaluateTargets(unpinned: SuiteResult, pinned: SuiteResult | nul
     checks.push({
       id: `rtt64-${mode}-vs-unix`,
       description:
-        bound === 1 ? `64 B round trip, channel '${mode}' no slower than a Unix socket` : `64 B round trip, channel '${mode}' at most 1/20 of a Unix socket's`,
+        bound === 1
+          ? `64 B round trip, channel '${mode}' no slower than a Unix socket`
+          : `64 B round trip, channel '${mode}' at most 1/20 of a Unix socket's`,
       measured: `${rttText(`channel-${mode}`, r)} vs ${rttText('unix-socket', unix)}`,
       value: r?.median_us,
       reference: unix?.median_us,

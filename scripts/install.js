@@ -45,6 +45,8 @@ const result = gyp
   : spawnSync('node-gyp', ['rebuild', '--loglevel=warn'], { cwd: root, encoding: 'utf8' });
 if (result.status !== 0) {
   process.stderr.write(`${result.stdout ?? ''}${result.stderr ?? ''}`);
-  console.error(`shmkit: no prebuilt addon for ${target}, and compiling it failed (${result.error?.message ?? `node-gyp exited with ${result.status}`}); see above`);
+  console.error(
+    `shmkit: no prebuilt addon for ${target}, and compiling it failed (${result.error?.message ?? `node-gyp exited with ${result.status}`}); see above`,
+  );
   process.exit(1);
 }

@@ -39,9 +39,13 @@ const { values: options, positionals } = parseArgs({
 });
 
 // The built files of test/*.test.ts: a stale build of a deleted test does not run.
-const files = positionals.length > 0
-  ? positionals
-  : readdirSync(join(ROOT, 'test')).filter((name) => name.endsWith('.test.ts')).sort().map((name) => join(TEST_DIR, name.replace(/\.ts$/, '.js')));
+const files =
+  positionals.length > 0
+    ? positionals
+    : readdirSync(join(ROOT, 'test'))
+        .filter((name) => name.endsWith('.test.ts'))
+        .sort()
+        .map((name) => join(TEST_DIR, name.replace(/\.ts$/, '.js')));
 for (const file of files) if (!existsSync(file)) fail(`${relative(process.cwd(), file)}: no such file (run npm run build first)`);
 if (files.length === 0) fail('no test files');
 
@@ -55,10 +59,12 @@ const previous = readDurations();
 const expected = (file) => previous[name(file)] ?? (name(file) === 'install.test.js' ? 60 : 0);
 const queue = [...files].sort((a, b) => expected(b) - expected(a));
 
-console.log(isolated
-  ? `shmkit tests: ${files.length} files, ${jobs} at a time, each in a private IPC namespace of its own (unshare --ipc)`
-  : `shmkit tests: ${files.length} files, one at a time in this IPC namespace: no private IPC namespaces (${why}); ` +
-    'tests that need root are skipped, and listed at the end');
+console.log(
+  isolated
+    ? `shmkit tests: ${files.length} files, ${jobs} at a time, each in a private IPC namespace of its own (unshare --ipc)`
+    : `shmkit tests: ${files.length} files, one at a time in this IPC namespace: no private IPC namespaces (${why}); ` +
+        'tests that need root are skipped, and listed at the end',
+);
 
 const running = new Set();
 process.on('SIGINT', () => stop('SIGINT'));
@@ -66,13 +72,15 @@ process.on('SIGTERM', () => stop('SIGTERM'));
 
 const started = performance.now();
 const results = [];
-await Promise.all(Array.from({ length: Math.min(jobs, files.length) }, async () => {
-  for (let file = queue.shift(); file !== undefined; file = queue.shift()) {
-    const result = await runFile(file);
-    results.push(result);
-    report(result);
-  }
-}));
+await Promise.all(
+  Array.from({ length: Math.min(jobs, files.length) }, async () => {
+    for (let file = queue.shift(); file !== undefined; file = queue.shift()) {
+      const result = await runFile(file);
+      results.push(result);
+      report(result);
+    }
+  }),
+);
 const seconds = (performance.now() - started) / 1000;
 
 writeDurations(results);
@@ -124,7 +132,8 @@ function runFile(file) {
       running.delete(child);
       const seconds = (performance.now() - start) / 1000;
       const tap = parseTap(stdout);
-      const ok = code === 0 && signal === null && !timedOut && tap.counts.fail === 0 && tap.counts.cancelled === 0 && tap.counts.tests !== undefined;
+      const ok =
+        code === 0 && signal === null && !timedOut && tap.counts.fail === 0 && tap.counts.cancelled === 0 && tap.counts.tests !== undefined;
       resolve({ file, ok, code, signal, timedOut, seconds, stdout, stderr, ...tap });
     });
   });

@@ -31,12 +31,37 @@ export type {
   SendOptions,
 } from './msg/message-queue.js';
 export {
-  O_RDONLY, O_RDWR, O_CREAT, O_EXCL, O_TRUNC, O_ACCMODE, PROT_READ, PROT_WRITE, MAP_SHARED, MAP_PRIVATE, MAP_POPULATE,
-  MFD_CLOEXEC, MFD_ALLOW_SEALING, MFD_NOEXEC_SEAL, F_ADD_SEALS, F_GET_SEALS,
-  F_SEAL_SEAL, F_SEAL_SHRINK, F_SEAL_GROW, F_SEAL_WRITE, F_SEAL_FUTURE_WRITE, F_SEAL_EXEC,
+  O_RDONLY,
+  O_RDWR,
+  O_CREAT,
+  O_EXCL,
+  O_TRUNC,
+  O_ACCMODE,
+  PROT_READ,
+  PROT_WRITE,
+  MAP_SHARED,
+  MAP_PRIVATE,
+  MAP_POPULATE,
+  MFD_CLOEXEC,
+  MFD_ALLOW_SEALING,
+  MFD_NOEXEC_SEAL,
+  F_ADD_SEALS,
+  F_GET_SEALS,
+  F_SEAL_SEAL,
+  F_SEAL_SHRINK,
+  F_SEAL_GROW,
+  F_SEAL_WRITE,
+  F_SEAL_FUTURE_WRITE,
+  F_SEAL_EXEC,
 } from './posix/constants.js';
 export { shm_open, shm_unlink, mmap, munmap } from './posix/shm.js';
 export { memfd_create, fcntl } from './posix/memfd.js';
 export { Mapping } from './posix/mapping.js';
 export { PosixSharedMemory } from './shm/posix-shared-memory.js';
-export type { PosixCreateOptions, PosixOpenOptions, PosixOpenOrCreateOptions, AnonymousCreateOptions, FromFdOptions } from './shm/posix-shared-memory.js';
+export type {
+  PosixCreateOptions,
+  PosixOpenOptions,
+  PosixOpenOrCreateOptions,
+  AnonymousCreateOptions,
+  FromFdOptions,
+} from './shm/posix-shared-memory.js';

@@ -135,7 +135,10 @@ describe('Channel within one process', { timeout: 60_000 }, () => {
     await assert.rejects(sender.send('x'), isCode('ERR_CHANNEL_CLOSED'));
     const got: string[] = [];
     for await (const message of receiver) got.push(text(message));
-    assert.deepEqual(got, Array.from({ length: count }, (_, i) => `m${i}`));
+    assert.deepEqual(
+      got,
+      Array.from({ length: count }, (_, i) => `m${i}`),
+    );
     await assert.rejects(receiver.recv(), isCode('ERR_CHANNEL_CLOSED'));
     assert.throws(() => channel.sender(), isCode('ERR_CHANNEL_CLOSED'));
   });
@@ -191,14 +194,19 @@ describe('Channel within one process', { timeout: 60_000 }, () => {
     const key = uniqueKey();
     const plain = SharedMemory.create({ key, size: 8192 });
     try {
-      assert.throws(() => Channel.open({ key }), (error: unknown) => isCode('ERR_CHANNEL_FORMAT')(error) && /not a shmkit channel \(magic 0x0/.test((error as Error).message));
+      assert.throws(
+        () => Channel.open({ key }),
+        (error: unknown) => isCode('ERR_CHANNEL_FORMAT')(error) && /not a shmkit channel \(magic 0x0/.test((error as Error).message),
+      );
       new Int32Array(plain.buffer)[0] = 0x48434b53;
       new Int32Array(plain.buffer)[1] = 99;
       assert.throws(() => Channel.open({ key }), /format version 99; this shmkit reads version 2 only: it was made by a newer shmkit/);
       new Int32Array(plain.buffer)[1] = 1;
       assert.throws(
         () => Channel.open({ key }),
-        (error: unknown) => isCode('ERR_CHANNEL_FORMAT')(error) && /format version 1; this shmkit reads version 2 only: it was made by an older shmkit/.test((error as Error).message),
+        (error: unknown) =>
+          isCode('ERR_CHANNEL_FORMAT')(error) &&
+          /format version 1; this shmkit reads version 2 only: it was made by an older shmkit/.test((error as Error).message),
       );
     } finally {
       plain.remove();
@@ -302,7 +310,10 @@ describe('Channel across processes', { timeout: 120_000 }, () => {
       assert.equal(seq, next[tag], `sender ${tag}: message ${seq} arrived when ${next[tag]} was due`);
       next[tag]!++;
       assert.equal(message.byteLength, 8 + ((seq * 7 + tag) % 300));
-      assert.ok(message.subarray(8).every((b) => b === (seq & 0xff)), `sender ${tag} message ${seq} intact`);
+      assert.ok(
+        message.subarray(8).every((b) => b === (seq & 0xff)),
+        `sender ${tag} message ${seq} intact`,
+      );
     }
     for (const result of await Promise.all(children)) assertExitedCleanly(result);
     assert.equal(receiver.tryRecv(), null, 'nothing more than was sent');
@@ -408,7 +419,8 @@ describe('Channel across processes', { timeout: 120_000 }, () => {
   });
 
   it('a process with an idle channel, waiter thread included, exits by itself', async () => {
-    const result = await runNode(`
+    const result = await runNode(
+      `
       import { Channel } from 'SHMKIT';
       const channel = Channel.create({ capacity: 4096, autoRemove: true, wait: 'sleep' });
       const receiver = channel.receiver();
@@ -417,7 +429,10 @@ describe('Channel across processes', { timeout: 120_000 }, () => {
       await receiver.recv();           // slept on the futex through the waiter thread
       try { await receiver.recv({ timeoutMs: 10 }); } catch {}
       console.log(JSON.stringify({ done: true }));
-    `, [], { timeoutMs: 10000 });
+    `,
+      [],
+      { timeoutMs: 10000 },
+    );
     assertExitedCleanly(result);
     assert.deepEqual(lastJson(result), { done: true });
   });
@@ -428,7 +443,12 @@ describe('Channel across processes', { timeout: 120_000 }, () => {
       const waits = channels.map((channel) => channel.receiver().recv({ timeoutMs: 30_000 }));
       // More pending waits than the pool's 4 threads, and the pool still works.
       const { pbkdf2 } = await import('node:crypto');
-      await Promise.all(Array.from({ length: 8 }, () => new Promise((resolve, reject) => pbkdf2('x', 'y', 1, 32, 'sha256', (e, key) => (e ? reject(e) : resolve(key))))));
+      await Promise.all(
+        Array.from(
+          { length: 8 },
+          () => new Promise((resolve, reject) => pbkdf2('x', 'y', 1, 32, 'sha256', (e, key) => (e ? reject(e) : resolve(key)))),
+        ),
+      );
       for (const channel of channels) channel.sender().trySend('done');
       assert.deepEqual((await Promise.all(waits)).map(text), Array(8).fill('done'));
     } finally {
@@ -437,7 +457,8 @@ describe('Channel across processes', { timeout: 120_000 }, () => {
   });
 
   it('a pending recv keeps the process alive until a message comes', async () => {
-    const result = await runNode(`
+    const result = await runNode(
+      `
       import { Channel } from 'SHMKIT';
       const channel = Channel.create({ capacity: 4096, autoRemove: true, wait: 'sleep' });
       const receiver = channel.receiver();
@@ -446,7 +467,10 @@ describe('Channel across processes', { timeout: 120_000 }, () => {
       timer.unref();  // only the pending recv keeps the process alive
       const message = await receiver.recv();
       console.log(JSON.stringify({ got: new TextDecoder().decode(message) }));
-    `, [], { timeoutMs: 10000 });
+    `,
+      [],
+      { timeoutMs: 10000 },
+    );
     assertExitedCleanly(result);
     assert.deepEqual(lastJson(result), { got: 'late' });
   });

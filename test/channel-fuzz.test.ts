@@ -54,7 +54,9 @@ const FUZZER = `
 `;
 
 describe('Channel fuzzing', { timeout: 300_000 }, () => {
-  it(`survives ${ITERATIONS} random corruptions of a live segment (seed ${SEED}): no signal, no hang, every error coded`, { skip: noPrivateIpc }, async () => {
+  it(`survives ${ITERATIONS} random corruptions of a live segment (seed ${SEED}): no signal, no hang, every error coded`, {
+    skip: noPrivateIpc,
+  }, async () => {
     const result = await runNodeInPrivateIpc(FUZZER, [String(ITERATIONS), String(SEED)], { timeoutMs: 240_000 });
     assertExitedCleanly(result, 'fuzzer');
     const { calls, codes } = lastJson<{ calls: number; codes: Record<string, number> }>(result);

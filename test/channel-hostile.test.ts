@@ -56,7 +56,10 @@ describe('Channel with peers that misbehave', { timeout: 60_000 }, () => {
       const wall = performance.now() - start;
       const cpu = process.cpuUsage(cpuBefore);
       assert.ok(wall >= 390, 'it waited its time');
-      assert.ok((cpu.user + cpu.system) / 1000 < wall * 0.5, `a timed back-off, not a busy loop (${((cpu.user + cpu.system) / 1000).toFixed(0)} ms CPU in ${wall.toFixed(0)} ms)`);
+      assert.ok(
+        (cpu.user + cpu.system) / 1000 < wall * 0.5,
+        `a timed back-off, not a busy loop (${((cpu.user + cpu.system) / 1000).toFixed(0)} ms CPU in ${wall.toFixed(0)} ms)`,
+      );
       const later = sender.send('z', { timeoutMs: 20_000 });
       holder.kill('SIGKILL');
       await once(holder, 'exit');
@@ -92,7 +95,9 @@ describe('Channel with peers that misbehave', { timeout: 60_000 }, () => {
     });
   }
 
-  it('channels dropped without detach() are collected: their threads end, their places and segments go', { skip: noPrivateIpc }, async () => {
+  it('channels dropped without detach() are collected: their threads end, their places and segments go', {
+    skip: noPrivateIpc,
+  }, async () => {
     const result = await runNodeInPrivateIpc(
       `
       import { Channel, shmctl, SHM_INFO } from 'SHMKIT';
@@ -125,7 +130,9 @@ describe('Channel with peers that misbehave', { timeout: 60_000 }, () => {
     assert.equal(after.segments, before.segments, 'every dropped channel’s segment went');
   });
 
-  it('a channel dropped without detach() gives its receiver place and sender entries back once collected', { skip: noPrivateIpc }, async () => {
+  it('a channel dropped without detach() gives its receiver place and sender entries back once collected', {
+    skip: noPrivateIpc,
+  }, async () => {
     const result = await runNodeInPrivateIpc(
       `
       import { Channel } from 'SHMKIT';

@@ -126,7 +126,10 @@ describe('receiver.messages()', { timeout: 60_000 }, () => {
   });
 
   it('a process that aborted a wait and then detached exits cleanly, whether the abort ended a loop or a recv', async () => {
-    for (const receive of ['for await (const m of receiver.messages({ signal: stop.signal }));', 'await receiver.recv({ signal: stop.signal });']) {
+    for (const receive of [
+      'for await (const m of receiver.messages({ signal: stop.signal }));',
+      'await receiver.recv({ signal: stop.signal });',
+    ]) {
       const result = await runNode(
         `
         import { Channel } from 'SHMKIT';

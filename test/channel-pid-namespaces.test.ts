@@ -160,7 +160,12 @@ describe('Channel across PID namespaces', { skip, timeout: 120_000 }, () => {
     }
     await sending;
     for (const sender of senders) assertExitedCleanly(await sender.exited, 'sender');
-    assert.deepEqual([...next.entries()].sort(), [['a', perSender], ['b', perSender], ['c', perSender], ['d', perSender]]);
+    assert.deepEqual([...next.entries()].sort(), [
+      ['a', perSender],
+      ['b', perSender],
+      ['c', perSender],
+      ['d', perSender],
+    ]);
     assert.equal(receiver.tryRecv(), null, 'nothing more');
   });
 });

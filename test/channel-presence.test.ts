@@ -159,7 +159,10 @@ describe('across processes and PID namespaces', { skip }, () => {
       assert.equal(isPresent(...r.tokens[0]!), false);
       quitter.process.stdin!.end();
       assertExitedCleanly(await quitter.exited, 'holder');
-      assert.deepEqual(q.tokens.map((t) => isPresent(...t)), [false, false]);
+      assert.deepEqual(
+        q.tokens.map((t) => isPresent(...t)),
+        [false, false],
+      );
       assert.equal(isPresent(...v.tokens[0]!), true);
       process.kill(v.pid, 'SIGKILL');
       await victim.exited;
@@ -279,7 +282,7 @@ int main(void) {
 }
 `;
 
-  it('a C process claims a presence Node sees, and sees Node\'s, from another PID namespace', async () => {
+  it("a C process claims a presence Node sees, and sees Node's, from another PID namespace", async () => {
     const exe = await compileC('presence-peer', C_PEER);
     const before = usedSegments();
     const peer = startNodeInNewPidNamespace(

@@ -35,7 +35,9 @@ describe('Channel receives into a buffer of the caller', { timeout: 60_000 }, ()
     assert.throws(
       () => receiver.tryRecvInto(small),
       (error: unknown) =>
-        error instanceof RangeError && (error as { code?: string }).code === 'ERR_OUT_OF_RANGE' && /100 bytes .* 10 bytes/.test(error.message),
+        error instanceof RangeError &&
+        (error as { code?: string }).code === 'ERR_OUT_OF_RANGE' &&
+        /100 bytes .* 10 bytes/.test(error.message),
     );
     await assert.rejects(receiver.recvInto(small), RangeError);
     const large = new Uint8Array(128);
@@ -89,7 +91,10 @@ describe('Channel receives into a buffer of the caller', { timeout: 60_000 }, ()
     const first = await later;
     assert.ok(first.length >= 1 && first.length <= 3);
     const rest = await receiver.recvBatch({ max: 10 });
-    assert.deepEqual([...first, ...rest].map((m) => m[0]), [0, 1, 2, 3, 4]);
+    assert.deepEqual(
+      [...first, ...rest].map((m) => m[0]),
+      [0, 1, 2, 3, 4],
+    );
     await assert.rejects(receiver.recvBatch({ timeoutMs: 10 }), { code: 'ETIMEDOUT' });
     await assert.rejects(receiver.recvBatch({ max: 0 }), { code: 'ERR_OUT_OF_RANGE' });
   });
@@ -107,12 +112,22 @@ describe('Channel receives into a buffer of the caller', { timeout: 60_000 }, ()
       }, 2),
       2,
     );
-    assert.throws(() => receiver.drain(() => {
-      throw new Error('handler failed');
-    }), /handler failed/);
-    assert.equal(receiver.drain((data) => seen.push(data[0]!)), 3);
+    assert.throws(
+      () =>
+        receiver.drain(() => {
+          throw new Error('handler failed');
+        }),
+      /handler failed/,
+    );
+    assert.equal(
+      receiver.drain((data) => seen.push(data[0]!)),
+      3,
+    );
     assert.deepEqual(seen, [0, 1, 3, 4, 5], 'message 2 was received by the handler that threw');
-    assert.equal(receiver.drain(() => assert.fail('empty')), 0);
+    assert.equal(
+      receiver.drain(() => assert.fail('empty')),
+      0,
+    );
   });
 
   it('recv copies large messages out intact into a plain Uint8Array of their own', async () => {
@@ -140,8 +155,14 @@ describe('Channel calls made wrongly get coded errors', { timeout: 60_000 }, () 
       await assert.rejects(receiver.recv(options as never), { code: 'ERR_INVALID_ARG_TYPE' });
     }
     channel.detach();
-    assert.throws(() => receiver.close(), (error: unknown) => error instanceof ChannelError && error.code === 'ERR_CHANNEL_CLOSED');
-    assert.throws(() => receiver.tryRecv(), (error: unknown) => error instanceof ChannelError && error.code === 'ERR_CHANNEL_CLOSED');
+    assert.throws(
+      () => receiver.close(),
+      (error: unknown) => error instanceof ChannelError && error.code === 'ERR_CHANNEL_CLOSED',
+    );
+    assert.throws(
+      () => receiver.tryRecv(),
+      (error: unknown) => error instanceof ChannelError && error.code === 'ERR_CHANNEL_CLOSED',
+    );
   });
 });
 

@@ -118,7 +118,7 @@ describe('channel ring (format version 2)', () => {
       assert.equal(received, sent);
       assert.ok(paddings > 10, 'records wrapped behind padding');
       assert.equal(rx.head, i32[F.OFF_TAIL >> 2], 'drained: HEAD meets TAIL');
-      assert.ok(((rx.head - start) >>> 0) > 0, 'the cursors moved on');
+      assert.ok((rx.head - start) >>> 0 > 0, 'the cursors moved on');
     });
   }
 
@@ -325,7 +325,11 @@ describe('channel ring (format version 2)', () => {
       ['span 0, committed', (i32) => (record(i32, 0).set('span', 0), record(i32, 0).set('state', F.STATE_COMMITTED)), false],
       ['span negative, padding', (i32) => (record(i32, 0).set('span', -16), record(i32, 0).set('state', F.STATE_PADDING)), false],
       ['span not a multiple of 16', (i32) => (record(i32, 0).set('span', 40), record(i32, 0).set('state', F.STATE_COMMITTED)), false],
-      ['span past the end of the ring', (i32) => (record(i32, 0).set('span', CAPACITY + 16), record(i32, 0).set('state', F.STATE_ABANDONED)), false],
+      [
+        'span past the end of the ring',
+        (i32) => (record(i32, 0).set('span', CAPACITY + 16), record(i32, 0).set('state', F.STATE_ABANDONED)),
+        false,
+      ],
       [
         'length beyond the span',
         (i32) => (record(i32, 0).set('span', 32), record(i32, 0).set('length', 4096), record(i32, 0).set('state', F.STATE_COMMITTED)),
@@ -337,7 +341,7 @@ describe('channel ring (format version 2)', () => {
       [
         'a whole ring of padding records (it would go round for ever)',
         (i32) => {
-          for (let pos = 0; pos < CAPACITY; pos += 64) (record(i32, pos).set('span', 64), record(i32, pos).set('state', F.STATE_PADDING));
+          for (let pos = 0; pos < CAPACITY; pos += 64) record(i32, pos).set('span', 64), record(i32, pos).set('state', F.STATE_PADDING);
         },
         false,
       ],
@@ -348,7 +352,10 @@ describe('channel ring (format version 2)', () => {
         const rx = process(10);
         rx.registerReceiver();
         corrupt(i32);
-        assert.throws(() => rx.poll(reap), (error: unknown) => (error as { code?: string }).code === 'ERR_CHANNEL_FORMAT');
+        assert.throws(
+          () => rx.poll(reap),
+          (error: unknown) => (error as { code?: string }).code === 'ERR_CHANNEL_FORMAT',
+        );
       });
     }
   });

@@ -14,10 +14,19 @@ function shmkitInPrivateIpc(args: readonly string[]) {
 
 describe('negative numbers as option values', { skip: noPrivateIpc }, () => {
   it('--length -5 and --offset -0x10 (and =-5) are out of range, named, before the segment is looked up', async () => {
-    for (const args of [['dump', '0', '--length', '-5'], ['cat', '0', '--offset', '-0x10'], ['dump', '0', '--length=-5'], ['write', '0', '--offset', '-1K']]) {
+    for (const args of [
+      ['dump', '0', '--length', '-5'],
+      ['cat', '0', '--offset', '-0x10'],
+      ['dump', '0', '--length=-5'],
+      ['write', '0', '--offset', '-1K'],
+    ]) {
       const r = await shmkitInPrivateIpc(args);
       assert.equal(r.code, 2, `${args.join(' ')}: ${r.stderr}`);
-      assert.match(r.stderr, /--(length|offset): ERR_OUT_OF_RANGE '-[0-9a-fxK]+' is negative; a byte count or offset is 0 or more/, args.join(' '));
+      assert.match(
+        r.stderr,
+        /--(length|offset): ERR_OUT_OF_RANGE '-[0-9a-fxK]+' is negative; a byte count or offset is 0 or more/,
+        args.join(' '),
+      );
       assert.doesNotMatch(r.stderr, /takes no value|EINVAL/);
     }
   });
@@ -34,6 +43,9 @@ describe('negative numbers as option values', { skip: noPrivateIpc }, () => {
     assert.match(negative.stderr, /-5: ERR_OUT_OF_RANGE is negative/);
     const missing = await shmkitInPrivateIpc(['dump', '0', '--length', '-x']);
     assert.equal(missing.code, 2);
-    assert.match(missing.stderr, /--length: ERR_INVALID_OPTION_VALUE needs a value \(for one that starts with a dash, write --length=-\.\.\.\)/);
+    assert.match(
+      missing.stderr,
+      /--length: ERR_INVALID_OPTION_VALUE needs a value \(for one that starts with a dash, write --length=-\.\.\.\)/,
+    );
   });
 });

@@ -12,8 +12,6 @@ import { run, BIN, shmkit } from './helpers/processes.js';
 
 assertNoLeaks();
 
-
-
 /** Runs a shell pipeline in which `shmkit` is the binary. */
 function sh(script: string) {
   const prelude = 'shmkit() { "$NODE" "$BIN" "$@"; }\n';
@@ -77,7 +75,11 @@ describe('shmkit create', () => {
   });
 
   it('is a usage error (exit 2) without --size, with both --key and --private, or with a bad mode', async () => {
-    for (const args of [['--key', '1'], ['--key', '1', '--private', '--size', '1'], ['--private', '--size', '1', '--mode', '999']]) {
+    for (const args of [
+      ['--key', '1'],
+      ['--key', '1', '--private', '--size', '1'],
+      ['--private', '--size', '1', '--mode', '999'],
+    ]) {
       const result = await shmkit(['create', ...args]);
       assert.equal(result.code, 2, args.join(' '));
       assert.equal(result.stdout, '');
@@ -108,8 +110,25 @@ describe('shmkit dump, cat and write', () => {
 
   it('dump prints exactly what hexdump -C prints, at every offset and length', async () => {
     const cases: [number | undefined, number | undefined][] = [
-      [undefined, undefined], [0, 16], [0, 17], [5, 40], [16, 64], [3, 1], [40, 200], [100, 333], [161, 80],
-      [250, 300], [600, 300], [590, 320], [993, 7], [0, 1000], [48, 112], [1000, undefined], [999, undefined], [7, 0], [0, 0],
+      [undefined, undefined],
+      [0, 16],
+      [0, 17],
+      [5, 40],
+      [16, 64],
+      [3, 1],
+      [40, 200],
+      [100, 333],
+      [161, 80],
+      [250, 300],
+      [600, 300],
+      [590, 320],
+      [993, 7],
+      [0, 1000],
+      [48, 112],
+      [1000, undefined],
+      [999, undefined],
+      [7, 0],
+      [0, 0],
     ];
     for (const [offset, length] of cases) {
       const ours: string[] = ['dump', String(shm.id)];
@@ -186,7 +205,10 @@ describe('shmkit dump, cat and write', () => {
       const result = await shmkit(['write', String(target.id), '--offset', '60'], { input: 'hello' });
       assert.equal(result.code, 1);
       assert.equal(result.stdout, '');
-      assert.equal(result.stderr, 'shmkit write: stdin: ERR_OUT_OF_RANGE more than the 4 bytes that fit from offset 60 in the 64-byte segment; nothing written\n');
+      assert.equal(
+        result.stderr,
+        'shmkit write: stdin: ERR_OUT_OF_RANGE more than the 4 bytes that fit from offset 60 in the 64-byte segment; nothing written\n',
+      );
       assert.deepEqual(target.read(), new Uint8Array(64));
       const past = await shmkit(['write', String(target.id), '--offset', '65'], { input: '' });
       assert.equal(past.code, 1);

@@ -8,7 +8,6 @@ import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { assertExitedCleanly, isRoot, run, BIN } from './helpers/processes.js';
 
-
 /** Runs `script` in sh inside a new IPC namespace, with $NODE and $BIN set. */
 function inPrivateIpc(script: string) {
   return run('unshare', ['--ipc', 'sh', '-c', script], {

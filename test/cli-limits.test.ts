@@ -31,11 +31,20 @@ async function ipcsShm(...flags: string[]): Promise<Map<string, string>> {
 async function ours(...flags: string[]): Promise<Map<string, string>> {
   const result = await shmkit(['limits', '-m', ...flags]);
   assert.equal(result.code, 0, result.stderr);
-  return new Map(result.stdout.trim().split('\n').slice(1).map((line) => line.split(/ {2,}/) as [string, string]));
+  return new Map(
+    result.stdout
+      .trim()
+      .split('\n')
+      .slice(1)
+      .map((line) => line.split(/ {2,}/) as [string, string]),
+  );
 }
 
 describe('shmkit limits', () => {
-  for (const [shmmax, shmall] of [['1073741824', '262144'], ['1000000', '300']] as const) {
+  for (const [shmmax, shmall] of [
+    ['1073741824', '262144'],
+    ['1000000', '300'],
+  ] as const) {
     it(`prints ipcs -l's numbers in its units, kbytes and bytes (shmmax ${shmmax}, shmall ${shmall} pages)`, async () => {
       writeFileSync(SYSCTL('shmmax'), shmmax);
       writeFileSync(SYSCTL('shmall'), shmall);
@@ -52,7 +61,7 @@ describe('shmkit limits', () => {
     });
   }
 
-  it('at the kernel\'s defaults (near 2^64) prints exact numbers where ipcs -l caps the total at 2^64', async () => {
+  it("at the kernel's defaults (near 2^64) prints exact numbers where ipcs -l caps the total at 2^64", async () => {
     const [theirs, mine, myBytes] = await Promise.all([ipcsShm(), ours(), ours('--bytes')]);
     const shmall = BigInt(defaults.shmall.trim());
     assert.equal(mine.get('max segment size (shmmax)'), `${theirs.get('max seg size (kbytes)')} kbytes`);

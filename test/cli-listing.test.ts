@@ -13,7 +13,6 @@ import { compileC } from './helpers/c.js';
 import { isRoot, ROOT, run, BIN } from './helpers/processes.js';
 import type { SegmentRow } from '../src/cli/segments.js';
 
-
 // Keeps segments and semaphore sets in every state ls shows while a shell
 // command runs, then exits with that command's status.
 const HOLD = `
@@ -150,7 +149,6 @@ const STEPS = `
   step after-sem shmkit ls -s --json
 `;
 
-
 interface SemaphoreRow {
   key: number;
   id: number;
@@ -206,7 +204,9 @@ function ipcsFields(text: string): Map<string, string> {
   return fields;
 }
 
-describe('shmkit ls, stat, limits, usage and rm in a private IPC namespace', { skip: isRoot ? false : 'needs root for unshare --ipc' }, () => {
+describe('shmkit ls, stat, limits, usage and rm in a private IPC namespace', {
+  skip: isRoot ? false : 'needs root for unshare --ipc',
+}, () => {
   before(async () => {
     dir = mkdtempSync(join(tmpdir(), 'shmkit-cli-'));
     const script = join(dir, 'scenario.sh');
@@ -214,7 +214,15 @@ describe('shmkit ls, stat, limits, usage and rm in a private IPC namespace', { s
     writeFileSync(join(dir, 'steps.sh'), PRELUDE + STEPS);
     const hold = await compileC('cli-hold', HOLD);
     const result = await run('unshare', ['--ipc', 'sh', script], {
-      env: { ...process.env, NODE: process.execPath, BIN, ASNOBODY: join(ROOT, 'dist/test/helpers/as-nobody.js'), HOLD: hold, T: dir, COLUMNS: '' },
+      env: {
+        ...process.env,
+        NODE: process.execPath,
+        BIN,
+        ASNOBODY: join(ROOT, 'dist/test/helpers/as-nobody.js'),
+        HOLD: hold,
+        T: dir,
+        COLUMNS: '',
+      },
       timeoutMs: 120_000,
     });
     assert.equal(result.code, 0, `scenario failed:\n${result.stdout}\n${result.stderr}`);
@@ -279,7 +287,10 @@ describe('shmkit ls, stat, limits, usage and rm in a private IPC namespace', { s
     // biome-ignore lint/suspicious/noControlCharactersInRegex: looks for the escape that starts a colour
     assert.doesNotMatch(out('ls-human'), /\x1b\[/, 'no colour when stdout is not a terminal');
     const narrow = out('ls-narrow').trimEnd().split('\n');
-    assert.ok(narrow.every((l) => l.length <= 50), `lines wider than 50:\n${narrow.join('\n')}`);
+    assert.ok(
+      narrow.every((l) => l.length <= 50),
+      `lines wider than 50:\n${narrow.join('\n')}`,
+    );
     assert.match(narrow[0]!, /^key\s+shmid\s+.*bytes\s+nattch\s+status/);
     assert.doesNotMatch(narrow[0]!, /lpid/);
   });
@@ -308,7 +319,17 @@ describe('shmkit ls, stat, limits, usage and rm in a private IPC namespace', { s
       const s = json<ShmidDs & { id: number }>(`stat-${id}`);
       const f = ipcsFields(out(`ipcs-i-${id}`));
       assert.equal(s.id, id);
-      assert.deepEqual(Object.keys(s), ['id', 'shm_perm', 'shm_segsz', 'shm_atime', 'shm_dtime', 'shm_ctime', 'shm_cpid', 'shm_lpid', 'shm_nattch']);
+      assert.deepEqual(Object.keys(s), [
+        'id',
+        'shm_perm',
+        'shm_segsz',
+        'shm_atime',
+        'shm_dtime',
+        'shm_ctime',
+        'shm_cpid',
+        'shm_lpid',
+        'shm_nattch',
+      ]);
       assert.deepEqual(Object.keys(s.shm_perm), ['key', 'uid', 'gid', 'cuid', 'cgid', 'mode', 'seq']);
       assert.deepEqual(
         [s.shm_perm.uid, s.shm_perm.gid, s.shm_perm.cuid, s.shm_perm.cgid],
@@ -334,7 +355,12 @@ describe('shmkit ls, stat, limits, usage and rm in a private IPC namespace', { s
   });
 
   it('stat -s prints struct semid_ds and every semaphore, agreeing with ipcs -s -i', () => {
-    const s = json<{ id: number; sem_perm: { key: number; mode: number }; sem_nsems: number; sems: { semnum: number; semval: number; sempid: number; semncnt: number; semzcnt: number }[] }>('stat-s');
+    const s = json<{
+      id: number;
+      sem_perm: { key: number; mode: number };
+      sem_nsems: number;
+      sems: { semnum: number; semval: number; sempid: number; semncnt: number; semzcnt: number }[];
+    }>('stat-s');
     assert.equal(s.id, 0);
     assert.equal(s.sem_perm.key, 0x7201);
     assert.equal(s.sem_nsems, 3);
@@ -343,7 +369,10 @@ describe('shmkit ls, stat, limits, usage and rm in a private IPC namespace', { s
       s.sems.map((v) => [v.semnum, v.semval, v.semncnt, v.semzcnt, v.sempid]),
       rows.map((r) => r.map(Number)),
     );
-    assert.deepEqual(s.sems.map((v) => v.semval), [0, 5, 7]);
+    assert.deepEqual(
+      s.sems.map((v) => v.semval),
+      [0, 5, 7],
+    );
   });
 
   it('limits --json agrees with ipcs -l, shmmax and shmall as decimal strings', () => {
@@ -395,37 +424,53 @@ describe('shmkit ls, stat, limits, usage and rm in a private IPC namespace', { s
 
   it('rm --orphans --include-keyed --dry-run names the unattached keyed segments whose creator and last user are dead', () => {
     const would = json<{ segments: (SegmentRow & { reason: string })[] }>('orphans-keyed-dry').segments;
-    assert.deepEqual(would.map((r) => r.key), [0x7001], "0x7003 is an orphan too, but nobody's");
+    assert.deepEqual(
+      would.map((r) => r.key),
+      [0x7001],
+      "0x7003 is an orphan too, but nobody's",
+    );
     assert.match(would[0]!.reason, /^key 0x00007001, nobody attached, creator \d+ dead, never attached$/);
   });
 
   it('rm --orphans --include-keyed removes exactly those', () => {
     assert.equal(rc('orphans'), 0, err('orphans'));
     assert.equal(out('orphans'), '');
-    assert.deepEqual(ids('after-orphans'), ids('ls').filter((id) => id !== 0));
+    assert.deepEqual(
+      ids('after-orphans'),
+      ids('ls').filter((id) => id !== 0),
+    );
   });
 
-  it('rm --key refuses another user\'s segment, even for root', () => {
+  it("rm --key refuses another user's segment, even for root", () => {
     assert.equal(rc('key-other'), 1);
     assert.equal(out('key-other'), '');
     assert.match(err('key-other'), /^shmkit rm: --key 0x7003: EPERM segment owned by nobody, not by you/);
   });
 
-  it('root removes another user\'s segment when asked by id', () => {
+  it("root removes another user's segment when asked by id", () => {
     assert.equal(rc('root-by-id'), 0, err('root-by-id'));
-    assert.deepEqual(ids('after-root'), ids('after-orphans').filter((id) => id !== 2));
+    assert.deepEqual(
+      ids('after-root'),
+      ids('after-orphans').filter((id) => id !== 2),
+    );
   });
 
-  it('another user can remove none of root\'s segments, by id or with --all', () => {
+  it("another user can remove none of root's segments, by id or with --all", () => {
     assert.equal(rc('nobody-rm-id'), 1);
     assert.equal(out('nobody-rm-id'), '');
     assert.equal(err('nobody-rm-id'), 'shmkit rm: 3: EPERM segment owned by root, not by you\n');
-    assert.deepEqual(segments('nobody-all-dry').map((r) => r.key), [0x7104]);
+    assert.deepEqual(
+      segments('nobody-all-dry').map((r) => r.key),
+      [0x7104],
+    );
   });
 
-  it('rm --all picks all of your segments and none of another user\'s', () => {
+  it("rm --all picks all of your segments and none of another user's", () => {
     const would = segments('all-dry');
-    assert.deepEqual(would.map((r) => r.id), ids('after-root').filter((id) => id !== 7));
+    assert.deepEqual(
+      would.map((r) => r.id),
+      ids('after-root').filter((id) => id !== 7),
+    );
     assert.ok(would.every((r) => r.owner === 'root'));
   });
 
@@ -434,24 +479,34 @@ describe('shmkit ls, stat, limits, usage and rm in a private IPC namespace', { s
     assert.equal(out('rm-some'), '');
     assert.equal(err('rm-some'), 'shmkit rm: 99999: EINVAL no such segment\n');
     const after = segments('after-some');
-    assert.deepEqual(after.map((r) => r.id), ids('after-root').filter((id) => id !== 6), 'unattached 6 is gone');
+    assert.deepEqual(
+      after.map((r) => r.id),
+      ids('after-root').filter((id) => id !== 6),
+      'unattached 6 is gone',
+    );
     assert.equal(after.find((r) => r.id === 3)!.dest, true, 'attached 3 stays, marked dest');
   });
 
   it('rm --all removes all of your segments; attached ones stay as "dest" until detached', () => {
     assert.equal(rc('all'), 0, err('all'));
     const left = segments('after-all');
-    assert.deepEqual(left.map((r) => r.id), [3, 4, 5, 7]);
+    assert.deepEqual(
+      left.map((r) => r.id),
+      [3, 4, 5, 7],
+    );
     for (const r of left) {
       if (r.id === 7) assert.equal(r.owner, 'nobody');
       else assert.ok(r.dest && r.nattch > 0 && r.key === 0, JSON.stringify(r));
     }
   });
 
-  it('rm -s --all removes your semaphore sets and not another user\'s; --key refuses theirs', () => {
+  it("rm -s --all removes your semaphore sets and not another user's; --key refuses theirs", () => {
     assert.equal(rc('sem-key-other'), 1);
     assert.match(err('sem-key-other'), /^shmkit rm: --key 0x7203: EPERM semaphore set owned by nobody/);
     assert.equal(rc('sem-all'), 0, err('sem-all'));
-    assert.deepEqual(json<{ semaphores: SemaphoreRow[] }>('after-sem').semaphores.map((r) => r.key), [0x7203]);
+    assert.deepEqual(
+      json<{ semaphores: SemaphoreRow[] }>('after-sem').semaphores.map((r) => r.key),
+      [0x7203],
+    );
   });
 });

@@ -56,9 +56,15 @@ describe('shmkit', () => {
       [['dump', 'twelve'], "shmkit dump: twelve: ERR_INVALID_ARG_VALUE 'twelve' is not an integer (see shmkit help dump)\n"],
       [['rm'], 'shmkit rm: ERR_MISSING_ARGS give ids, --key, --orphans or --all (one kind) (see shmkit help rm)\n'],
       [['rm', '--all', '--orphans'], 'shmkit rm: ERR_MISSING_ARGS give ids, --key, --orphans or --all (one kind) (see shmkit help rm)\n'],
-      [['rm', '-s', '--orphans'], 'shmkit rm: --orphans: ERR_INVALID_ARG_VALUE applies to segments only (a semaphore set has no attachments) (see shmkit help rm)\n'],
+      [
+        ['rm', '-s', '--orphans'],
+        'shmkit rm: --orphans: ERR_INVALID_ARG_VALUE applies to segments only (a semaphore set has no attachments) (see shmkit help rm)\n',
+      ],
       [['stat', '--key', 'zz'], "shmkit stat: --key: ERR_INVALID_ARG_VALUE 'zz' is not an integer (see shmkit help stat)\n"],
-      [['watch', '--interval', '0'], "shmkit watch: --interval: ERR_INVALID_ARG_VALUE '0' is not a positive number of seconds (see shmkit help watch)\n"],
+      [
+        ['watch', '--interval', '0'],
+        "shmkit watch: --interval: ERR_INVALID_ARG_VALUE '0' is not a positive number of seconds (see shmkit help watch)\n",
+      ],
     ];
     for (const [args, stderr] of cases) {
       const result = await cli(...args);

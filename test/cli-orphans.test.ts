@@ -41,18 +41,27 @@ async function createdByDeadProcess(args: string[]): Promise<number> {
 }
 
 describe('rm --orphans and keyed segments', { skip }, () => {
-  it('keeps a keyed segment whose creator is gone (the seeds\' 0x5005); --include-keyed removes it', async () => {
+  it("keeps a keyed segment whose creator is gone (the seeds' 0x5005); --include-keyed removes it", async () => {
     const id = await createdByDeadProcess(['--key', '0x5005', '--size', '4096']);
     try {
       const dry = await report();
       assert.deepEqual(dry.segments, []);
-      assert.deepEqual(dry.kept.map((r) => [r.id, r.reason]), [[id, 'has key 0x00005005: a program can still find it (--include-keyed removes it)']]);
+      assert.deepEqual(
+        dry.kept.map((r) => [r.id, r.reason]),
+        [[id, 'has key 0x00005005: a program can still find it (--include-keyed removes it)']],
+      );
       const text = ok(await shmkit(['rm', '--orphans', '-n']), 'rm -n');
-      assert.equal(text, `keeps shmid ${id} (key 0x00005005, 4096 bytes): has key 0x00005005: a program can still find it (--include-keyed removes it)\n`);
+      assert.equal(
+        text,
+        `keeps shmid ${id} (key 0x00005005, 4096 bytes): has key 0x00005005: a program can still find it (--include-keyed removes it)\n`,
+      );
       ok(await shmkit(['rm', '--orphans']), 'rm --orphans');
       assert.equal(segmentExists(id), true, 'still there');
       const keyed = await report(['--include-keyed']);
-      assert.deepEqual(keyed.segments.map((r) => r.id), [id]);
+      assert.deepEqual(
+        keyed.segments.map((r) => r.id),
+        [id],
+      );
       assert.match(keyed.segments[0]!.reason, /^key 0x00005005, nobody attached, creator \d+ dead, never attached$/);
       ok(await shmkit(['rm', '--orphans', '--include-keyed']), 'rm --orphans --include-keyed');
       assert.equal(segmentExists(id), false);
@@ -94,8 +103,16 @@ describe('rm --orphans and private segments', { skip }, () => {
     const id = await createdByDeadProcess(['--private', '--size', '100']);
     try {
       const dry = await report();
-      assert.deepEqual(dry.segments.map((r) => [r.id, r.reason]), [[id, `no key, nobody attached, creator ${dry.segments[0]!.cpid} dead, never attached`]]);
-      assert.match(ok(await shmkit(['rm', '--orphans', '--dry-run']), 'rm -n'), new RegExp(`^would remove shmid ${id} \\(key 0x00000000, 100 bytes\\): no key, nobody attached, creator \\d+ dead, never attached\\n$`));
+      assert.deepEqual(
+        dry.segments.map((r) => [r.id, r.reason]),
+        [[id, `no key, nobody attached, creator ${dry.segments[0]!.cpid} dead, never attached`]],
+      );
+      assert.match(
+        ok(await shmkit(['rm', '--orphans', '--dry-run']), 'rm -n'),
+        new RegExp(
+          `^would remove shmid ${id} \\(key 0x00000000, 100 bytes\\): no key, nobody attached, creator \\d+ dead, never attached\\n$`,
+        ),
+      );
       ok(await shmkit(['rm', '--orphans']), 'rm --orphans');
       assert.equal(segmentExists(id), false);
     } finally {
@@ -110,10 +127,16 @@ describe('rm --orphans and private segments', { skip }, () => {
       SharedMemory.open({ id }).detach();
       const dry = await report();
       assert.deepEqual(dry.segments, []);
-      assert.deepEqual(dry.kept.map((r) => [r.id, r.reason]), [[id, `its last user ${process.pid} lives`]]);
+      assert.deepEqual(
+        dry.kept.map((r) => [r.id, r.reason]),
+        [[id, `its last user ${process.pid} lives`]],
+      );
       // A process that is gone attaches and detaches last.
       assertExitedCleanly(await runNode(`import { SharedMemory } from 'SHMKIT'; SharedMemory.open({ id: ${id} }).detach();`), 'last user');
-      assert.deepEqual((await report()).segments.map((r) => r.id), [id]);
+      assert.deepEqual(
+        (await report()).segments.map((r) => r.id),
+        [id],
+      );
       assert.match((await report()).segments[0]!.reason, /^no key, nobody attached, creator \d+ dead, last user \d+ dead$/);
     } finally {
       removeSegment(id);
@@ -126,7 +149,11 @@ describe('rm --orphans and private segments', { skip }, () => {
     try {
       const dry = await report();
       assert.deepEqual(dry.segments, []);
-      assert.deepEqual(dry.kept.map((r) => [r.id, r.reason]), [[mine, `its creator ${process.pid} lives`]], 'attached segments are not even candidates');
+      assert.deepEqual(
+        dry.kept.map((r) => [r.id, r.reason]),
+        [[mine, `its creator ${process.pid} lives`]],
+        'attached segments are not even candidates',
+      );
     } finally {
       shmctl(mine, IPC_RMID);
       attached.detach();
@@ -146,7 +173,10 @@ describe('pids from PID namespaces not visible here', { skip }, () => {
       assert.match(table, new RegExp(`^0x00000000\\s+${id}\\s.*\\s\\?\\s+-$`, 'm'), 'cpid "?", lpid "-"');
       const dry = await report([], true);
       assert.deepEqual(dry.segments, []);
-      assert.deepEqual(dry.kept.map((r) => [r.id, r.reason]), [[id, 'its creator is not visible from this PID namespace (pid 0): unknown, not dead']]);
+      assert.deepEqual(
+        dry.kept.map((r) => [r.id, r.reason]),
+        [[id, 'its creator is not visible from this PID namespace (pid 0): unknown, not dead']],
+      );
       ok(await shmkitInNewPidNamespace(['rm', '--orphans', '--include-keyed']), 'rm --orphans');
       assert.equal(segmentExists(id), true);
     } finally {
@@ -159,11 +189,17 @@ describe('pids from PID namespaces not visible here', { skip }, () => {
     try {
       const there = await report([], true);
       assert.deepEqual(there.segments, []);
-      assert.deepEqual(there.kept.map((r) => r.id), [id]);
+      assert.deepEqual(
+        there.kept.map((r) => r.id),
+        [id],
+      );
       assert.equal(there.kept[0]!.creatorAlive, null);
       ok(await shmkitInNewPidNamespace(['rm', '--orphans']), 'rm --orphans there');
       assert.equal(segmentExists(id), true, 'kept where the creator is invisible');
-      assert.deepEqual((await report()).segments.map((r) => r.id), [id]);
+      assert.deepEqual(
+        (await report()).segments.map((r) => r.id),
+        [id],
+      );
       ok(await shmkit(['rm', '--orphans']), 'rm --orphans here');
       assert.equal(segmentExists(id), false, 'removed where the creator is known dead');
     } finally {
@@ -175,8 +211,15 @@ describe('pids from PID namespaces not visible here', { skip }, () => {
     // Created here by a process that is gone, last attached by a process inside a new PID namespace that is gone too.
     const id = await createdByDeadProcess(['--private', '--size', '100']);
     try {
-      const attach = await run('unshare', ['--pid', '--fork', '--mount-proc', process.execPath, '--input-type=module', '-e',
-        `import { SharedMemory } from ${JSON.stringify(new URL('../src/index.js', import.meta.url).href)}; SharedMemory.open({ id: ${id} }).detach();`]);
+      const attach = await run('unshare', [
+        '--pid',
+        '--fork',
+        '--mount-proc',
+        process.execPath,
+        '--input-type=module',
+        '-e',
+        `import { SharedMemory } from ${JSON.stringify(new URL('../src/index.js', import.meta.url).href)}; SharedMemory.open({ id: ${id} }).detach();`,
+      ]);
       assertExitedCleanly(attach, 'attacher');
       // Seen from a second new PID namespace, neither the creator nor the last user is visible.
       const there = await report([], true);
@@ -185,7 +228,10 @@ describe('pids from PID namespaces not visible here', { skip }, () => {
       const stat = ok(await shmkitInNewPidNamespace(['stat', String(id)]), 'stat');
       assert.match(stat, /^lpid\s+0 \(not visible from this PID namespace\)$/m);
       // From here, both are visible and dead.
-      assert.deepEqual((await report()).segments.map((r) => r.id), [id]);
+      assert.deepEqual(
+        (await report()).segments.map((r) => r.id),
+        [id],
+      );
     } finally {
       removeSegment(id);
     }
@@ -212,13 +258,23 @@ describe('kernel.shm_rmid_forced', { skip }, () => {
   it('when it is 1, create, limits and the demo say so, and a keyed segment nobody attaches is gone at once', async () => {
     const dir = (await run('mktemp', ['-d'])).stdout.trim();
     try {
-      const result = await run('unshare', ['--ipc', 'sh', '-c', SCRIPT], { cwd: dir, env: { ...process.env, NODE: process.execPath, BIN }, timeoutMs: 60_000 });
+      const result = await run('unshare', ['--ipc', 'sh', '-c', SCRIPT], {
+        cwd: dir,
+        env: { ...process.env, NODE: process.execPath, BIN },
+        timeoutMs: 60_000,
+      });
       const out = ok(result, 'scenario');
       const line = (prefix: string) => out.split('\n').find((l) => l.startsWith(prefix)) ?? '';
-      assert.match(line('create: '), /^create: \d+ \| shmkit create: note: kernel\.shm_rmid_forced is 1: the kernel removes a segment as soon as nobody is attached to it, key or not; nobody is attached to segment \d+, so it goes as shmkit exits$/);
+      assert.match(
+        line('create: '),
+        /^create: \d+ \| shmkit create: note: kernel\.shm_rmid_forced is 1: the kernel removes a segment as soon as nobody is attached to it, key or not; nobody is attached to segment \d+, so it goes as shmkit exits$/,
+      );
       assert.equal(line('ls: '), 'ls: {"segments":[]}', 'the keyed segment vanished with its creator');
       assert.equal((JSON.parse(line('limits: ').slice('limits: '.length)) as { shm: { shm_rmid_forced: number } }).shm.shm_rmid_forced, 1);
-      assert.match(out, /^remove when unattached \(shm_rmid_forced\)\s+1: the kernel removes a segment as soon as nobody is attached, key or not$/m);
+      assert.match(
+        out,
+        /^remove when unattached \(shm_rmid_forced\)\s+1: the kernel removes a segment as soon as nobody is attached, key or not$/m,
+      );
       assert.equal(line('demo notes: '), 'demo notes: 1');
       assert.equal(line('create at 0: '), 'create at 0: ', 'no note when it is 0');
       assert.match(out, /^remove when unattached \(shm_rmid_forced\)\s+0$/m);

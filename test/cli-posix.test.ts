@@ -37,10 +37,22 @@ interface Scenario {
 describe('shmkit ls -p', () => {
   let out: Scenario;
   before(async () => {
-    const result = await run('unshare', [
-      '--ipc', '--mount', 'sh', '-c', 'mount -t tmpfs -o size=16m,mode=1777 tmpfs /dev/shm && exec "$@"', 'sh',
-      process.execPath, '--input-type=module', '-e', SCENARIO,
-    ], { timeoutMs: 60_000 });
+    const result = await run(
+      'unshare',
+      [
+        '--ipc',
+        '--mount',
+        'sh',
+        '-c',
+        'mount -t tmpfs -o size=16m,mode=1777 tmpfs /dev/shm && exec "$@"',
+        'sh',
+        process.execPath,
+        '--input-type=module',
+        '-e',
+        SCENARIO,
+      ],
+      { timeoutMs: 60_000 },
+    );
     assertExitedCleanly(result, 'scenario');
     out = lastJson<Scenario>(result);
   });

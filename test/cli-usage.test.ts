@@ -18,7 +18,11 @@ after(() => rmSync(elsewhere, { recursive: true, force: true }));
 
 describe('shmkit help', () => {
   it('"help help" (and "help --help") explains help itself, exit 0', async () => {
-    for (const args of [['help', 'help'], ['help', '--help'], ['help', '-h']]) {
+    for (const args of [
+      ['help', 'help'],
+      ['help', '--help'],
+      ['help', '-h'],
+    ]) {
       const result = await shmkit(args);
       assert.equal(result.code, 0, `${args.join(' ')}: ${result.stderr}`);
       assert.equal(result.stderr, '');
@@ -36,7 +40,7 @@ describe('shmkit help', () => {
     for (const path of paths) {
       assert.ok(isAbsolute(path), `${path} is a full path`);
       assert.ok(existsSync(resolve(elsewhere, path)), `${path} exists`);
-      assert.equal(path, join(ROOT, 'docs', 'cli.md'), 'the package\'s own docs/cli.md, which npm installs with it');
+      assert.equal(path, join(ROOT, 'docs', 'cli.md'), "the package's own docs/cli.md, which npm installs with it");
     }
   });
 });
@@ -46,16 +50,25 @@ describe('usage errors say what was given', () => {
     const both = await shmkit(['stat', '0', '--key', '0x10']);
     assert.equal(both.code, 2);
     assert.equal(both.stdout, '');
-    assert.equal(both.stderr, 'shmkit stat: 0: ERR_INCOMPATIBLE_OPTION_PAIR both an id and --key 0x10 were given: give one of them (see shmkit help stat)\n');
+    assert.equal(
+      both.stderr,
+      'shmkit stat: 0: ERR_INCOMPATIBLE_OPTION_PAIR both an id and --key 0x10 were given: give one of them (see shmkit help stat)\n',
+    );
     const neither = await shmkit(['stat']);
     assert.equal(neither.code, 2);
     assert.equal(neither.stderr, 'shmkit stat: ERR_MISSING_ARGS give an id or --key KEY (see shmkit help stat)\n');
   });
 
-  it('a negative size or count after its option is that option\'s value, refused as out of range', async () => {
+  it("a negative size or count after its option is that option's value, refused as out of range", async () => {
     const cases: [string[], string][] = [
-      [['create', '--private', '--size', '-5'], "shmkit create: --size: ERR_OUT_OF_RANGE '-5' is negative; a byte count or offset is 0 or more (see shmkit help create)\n"],
-      [['create', '--size', '-5', '--private'], "shmkit create: --size: ERR_OUT_OF_RANGE '-5' is negative; a byte count or offset is 0 or more (see shmkit help create)\n"],
+      [
+        ['create', '--private', '--size', '-5'],
+        "shmkit create: --size: ERR_OUT_OF_RANGE '-5' is negative; a byte count or offset is 0 or more (see shmkit help create)\n",
+      ],
+      [
+        ['create', '--size', '-5', '--private'],
+        "shmkit create: --size: ERR_OUT_OF_RANGE '-5' is negative; a byte count or offset is 0 or more (see shmkit help create)\n",
+      ],
       [['create', '-s', '--private', '--count', '-3'], "shmkit create: --count: ERR_OUT_OF_RANGE '-3' is out of range: from 1 to "],
       [['create', '-s', '--private', '--count=-3'], "shmkit create: --count: ERR_OUT_OF_RANGE '-3' is out of range: from 1 to "],
     ];
@@ -74,7 +87,10 @@ describe('shmkit bench --smoke', { timeout: 120_000 }, () => {
     try {
       const result = await shmkit(['bench', '--', '--smoke', '--no-pin', '--out', out], { timeoutMs: 110_000 });
       assert.equal(result.code, 0, result.stderr);
-      assert.match(result.stderr, /^targets are judged only in full runs \(npm run bench\); this --smoke run shows the ratios, not judged:$/m);
+      assert.match(
+        result.stderr,
+        /^targets are judged only in full runs \(npm run bench\); this --smoke run shows the ratios, not judged:$/m,
+      );
       assert.match(result.stderr, /^target 64 B round trip, /m, 'the ratios are still shown');
       assert.doesNotMatch(result.stderr, /\b(MET|MISSED)\b/);
       const markdown = readFileSync(join(out, 'latest.md'), 'utf8');

@@ -55,11 +55,24 @@ describe('shmkit watch in a terminal', { skip: isRoot ? false : 'needs root for 
    */
   async function start(session: string, setup: string, watchArgs: string): Promise<void> {
     const file = join(dir, `${session}.sh`);
-    writeFileSync(
-      file,
-      `shmkit() { "${process.execPath}" "${BIN}" "$@"; }\n${setup}\nshmkit watch ${watchArgs}\necho $? > "${file}.rc"\n`,
+    writeFileSync(file, `shmkit() { "${process.execPath}" "${BIN}" "$@"; }\n${setup}\nshmkit watch ${watchArgs}\necho $? > "${file}.rc"\n`);
+    const result = await tmux(
+      'new-session',
+      '-d',
+      '-s',
+      session,
+      '-x',
+      '100',
+      '-y',
+      '30',
+      `unshare --ipc sh ${file}`,
+      ';',
+      'set-option',
+      '-t',
+      session,
+      'remain-on-exit',
+      'on',
     );
-    const result = await tmux('new-session', '-d', '-s', session, '-x', '100', '-y', '30', `unshare --ipc sh ${file}`, ';', 'set-option', '-t', session, 'remain-on-exit', 'on');
     assert.equal(result.code, 0, result.stderr);
   }
 
@@ -75,7 +88,11 @@ describe('shmkit watch in a terminal', { skip: isRoot ? false : 'needs root for 
   it('shows the segments, refreshes the table in place, and quits on q', async () => {
     const go = join(dir, 'go');
     await run('mkfifo', [go]);
-    await start('q', `shmkit create --key 0x7301 --size 4096 >/dev/null\n(read x < "${go}"; shmkit create --key 0x7302 --size 8192 >/dev/null) &`, '--interval 0.2');
+    await start(
+      'q',
+      `shmkit create --key 0x7301 --size 4096 >/dev/null\n(read x < "${go}"; shmkit create --key 0x7302 --size 8192 >/dev/null) &`,
+      '--interval 0.2',
+    );
     const first = await screenWith('q', '0x00007301');
     assert.match(first, /^shmkit watch: every 0\.2s, q to quit\s+\d\d:\d\d:\d\d$/m);
     assert.match(first, /^key\s+shmid\s+owner\s+perms\s+bytes\s+nattch\s+status\s+resident\s+cpid\s+lpid$/m);

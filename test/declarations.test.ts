@@ -48,15 +48,24 @@ describe('the published declarations', () => {
     const dir = mkdtempSync(join(tmpdir(), 'shmkit-declarations-'));
     try {
       writeFileSync(join(dir, 'program.ts'), PROGRAM);
-      writeFileSync(join(dir, 'tsconfig.json'), JSON.stringify({
-        compilerOptions: {
-          target: 'ES2022', lib: ['ES2022', 'ESNext.Disposable'], module: 'NodeNext', moduleResolution: 'NodeNext',
-          strict: true, noEmit: true, skipLibCheck: false,
-          types: ['node'], typeRoots: [join(ROOT, 'node_modules', '@types')],
-          paths: { shmkit: [join(DECLARATIONS, 'index.d.ts')] },
-        },
-        files: ['program.ts'],
-      }));
+      writeFileSync(
+        join(dir, 'tsconfig.json'),
+        JSON.stringify({
+          compilerOptions: {
+            target: 'ES2022',
+            lib: ['ES2022', 'ESNext.Disposable'],
+            module: 'NodeNext',
+            moduleResolution: 'NodeNext',
+            strict: true,
+            noEmit: true,
+            skipLibCheck: false,
+            types: ['node'],
+            typeRoots: [join(ROOT, 'node_modules', '@types')],
+            paths: { shmkit: [join(DECLARATIONS, 'index.d.ts')] },
+          },
+          files: ['program.ts'],
+        }),
+      );
       const tsc = await run(process.execPath, [join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', dir], { timeoutMs: 120_000 });
       assertExitedCleanly(tsc, 'tsc');
     } finally {

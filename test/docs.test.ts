@@ -53,7 +53,15 @@ function blocksOf(file: string): Block[] {
     let k = i - 1;
     while (k >= 0 && lines[k]!.trim() === '') k--;
     const norun = /^<!--\s*norun:?\s*(.*?)\s*-->$/.exec(lines[k]?.trim() ?? '')?.[1];
-    blocks.push({ file, line: i + 1, lang: info.trim().split(/\s+/)[0] ?? '', code: `${body.join('\n')}\n`, norun, output: undefined, index: blocks.length });
+    blocks.push({
+      file,
+      line: i + 1,
+      lang: info.trim().split(/\s+/)[0] ?? '',
+      code: `${body.join('\n')}\n`,
+      norun,
+      output: undefined,
+      index: blocks.length,
+    });
     // The text block right after a runnable one is its output.
     const previous = blocks[blocks.length - 2];
     if (previous && RUNNABLE.has(previous.lang) && blocks[blocks.length - 1]!.lang === 'text') {
@@ -66,14 +74,25 @@ function blocksOf(file: string): Block[] {
   return blocks;
 }
 
-const FILES = ['README.md', ...readdirSync(join(ROOT, 'docs')).filter((f) => f.endsWith('.md')).sort().map((f) => `docs/${f}`)];
+const FILES = [
+  'README.md',
+  ...readdirSync(join(ROOT, 'docs'))
+    .filter((f) => f.endsWith('.md'))
+    .sort()
+    .map((f) => `docs/${f}`),
+];
 const ALL = FILES.flatMap(blocksOf);
 const RUN = ALL.filter((b) => RUNNABLE.has(b.lang) && b.norun === undefined);
 const where = (b: Block) => `${b.file}:${b.line}`;
 
 /** Whether `got` is `want`, where "..." in `want` matches any text within a line. */
 function matchesOutput(got: string, want: string): boolean {
-  const trim = (text: string) => text.split('\n').map((l) => l.trimEnd()).join('\n').trim();
+  const trim = (text: string) =>
+    text
+      .split('\n')
+      .map((l) => l.trimEnd())
+      .join('\n')
+      .trim();
   const pattern = trim(want)
     .split('...')
     .map((part) => part.replace(/[.*+?^${}()|[\]\\]/g, '\\$&'))
@@ -105,7 +124,10 @@ before(() => {
     noUnusedLocals: false,
     typeRoots: [join(ROOT, 'node_modules', '@types')],
   };
-  const program = ts.createProgram(tsBlocks.map((b) => join(dir, `block-${RUN.indexOf(b)}.ts`)), options);
+  const program = ts.createProgram(
+    tsBlocks.map((b) => join(dir, `block-${RUN.indexOf(b)}.ts`)),
+    options,
+  );
   program.emit();
   for (const b of tsBlocks) {
     const file = join(dir, `block-${RUN.indexOf(b)}.ts`);
@@ -196,14 +218,21 @@ describe('the documentation follows its conventions', () => {
       const before = at(b.index - 1)?.lang === 'text' && at(b.index - 2)?.output !== undefined ? at(b.index - 2) : at(b.index - 1);
       const after = b.output !== undefined ? at(b.index + 2) : at(b.index + 1);
       const neighbours = [before, after];
-      assert.ok(neighbours.some((n) => n?.lang === 'js'), `${where(b)} uses \`using\` (not in Node 20's JavaScript); put the js version beside it`);
+      assert.ok(
+        neighbours.some((n) => n?.lang === 'js'),
+        `${where(b)} uses \`using\` (not in Node 20's JavaScript); put the js version beside it`,
+      );
     }
   });
 
   it('js blocks hold no TypeScript-only syntax: they run as .mjs', () => {
     for (const b of RUN.filter((b) => b.lang === 'js')) {
       assert.doesNotMatch(b.code, /^\s*(await\s+)?using\s+\w+\s*=/m, `${where(b)} uses \`using\``);
-      const parsed = ts.transpileModule(b.code, { reportDiagnostics: true, fileName: 'block.js', compilerOptions: { allowJs: true, checkJs: false } });
+      const parsed = ts.transpileModule(b.code, {
+        reportDiagnostics: true,
+        fileName: 'block.js',
+        compilerOptions: { allowJs: true, checkJs: false },
+      });
       assert.deepEqual(parsed.diagnostics?.map((d) => ts.flattenDiagnosticMessageText(d.messageText, '\n')) ?? [], [], where(b));
     }
   });
@@ -244,7 +273,9 @@ describe('every example runs with the one command its "Run:" line gives', () => 
     const source = readFileSync(join(ROOT, 'examples', name), 'utf8');
     const command = /^\/\/ Run: (.+)$/m.exec(source)?.[1];
     // A module other examples import is not a program.
-    const imported = examples.some((other) => readFileSync(join(ROOT, 'examples', other), 'utf8').includes(`./${name.replace(/\.ts$/, '.js')}'`));
+    const imported = examples.some((other) =>
+      readFileSync(join(ROOT, 'examples', other), 'utf8').includes(`./${name.replace(/\.ts$/, '.js')}'`),
+    );
     if (imported) continue;
     it(`examples/${name}: ${command ?? '(no Run: line)'}`, async () => {
       assert.ok(command, `examples/${name} has a "// Run: COMMAND" line`);

@@ -148,7 +148,8 @@ describe('EACCES: shows the owner, the mode in octal and who this process is (a 
       const semid = semget(semKey, 1, IPC_CREAT | IPC_EXCL | 0o640);
       defer(() => removeSet(semid));
 
-      const result = await runNode(`
+      const result = await runNode(
+        `
         import { shmat, shmget, semget, semctl, SharedMemory, IPC_STAT } from 'SHMKIT';
         ${BECOME_NOBODY}
         const [key644, id644, id600, semKey, semid] = process.argv.slice(1).map(Number);
@@ -162,21 +163,37 @@ describe('EACCES: shows the owner, the mode in octal and who this process is (a 
           semget: message(() => semget(semKey, 0, 0o600)),
           semctl: message(() => semctl(semid, 0, IPC_STAT)),
         }));
-      `, [String(key644), String(id644), String(id600), String(semKey), String(semid)]);
+      `,
+        [String(key644), String(id644), String(id600), String(semKey), String(semid)],
+      );
       assertExitedCleanly(result, 'nobody child');
       const r = lastJson<Record<string, string>>(result);
       const me = `this process is euid ${r.euid} \\(egid \\d+\\)`;
       const readOnly = /attach it read-only \(SHM_RDONLY; readOnly: true\)/;
       for (const what of ['shmat644', 'open644']) {
-        assert.match(r[what]!, new RegExp(`^shmat: EACCES \\(.*\\): shmid ${id644}: .*owned by uid 0 \\(gid 0, creator uid 0\\) with mode 0644; ${me}, so the other bits apply and grant read only`), what);
+        assert.match(
+          r[what]!,
+          new RegExp(
+            `^shmat: EACCES \\(.*\\): shmid ${id644}: .*owned by uid 0 \\(gid 0, creator uid 0\\) with mode 0644; ${me}, so the other bits apply and grant read only`,
+          ),
+          what,
+        );
         assert.match(r[what]!, readOnly, what);
       }
       assert.match(r.shmat600!, new RegExp(`owned by uid 0 .* with mode 0600; ${me}, so the other bits apply and grant nothing`));
       assert.doesNotMatch(r.shmat600!, readOnly, 'read-only would not help');
       assert.match(r.shmget644!, new RegExp(`^shmget: EACCES \\(.*\\): key ${hex(key644)}, size 0: .*mode 0644; ${me}`));
       assert.doesNotMatch(r.shmget644!, readOnly, 'shmget attaches nothing');
-      assert.match(r.semget!, new RegExp(`^semget: EACCES \\(.*\\): key ${hex(semKey)}, nsems 0: .*the set is owned by uid 0 .* with mode 0640; ${me}, so the other bits apply and grant nothing`));
-      assert.match(r.semctl!, new RegExp(`^semctl: EACCES \\(.*\\): semid ${semid}, IPC_STAT: .*with mode 0640; ${me}.*semctl\\(id, 0, IPC_SET, \\{ mode \\}\\)`));
+      assert.match(
+        r.semget!,
+        new RegExp(
+          `^semget: EACCES \\(.*\\): key ${hex(semKey)}, nsems 0: .*the set is owned by uid 0 .* with mode 0640; ${me}, so the other bits apply and grant nothing`,
+        ),
+      );
+      assert.match(
+        r.semctl!,
+        new RegExp(`^semctl: EACCES \\(.*\\): semid ${semid}, IPC_STAT: .*with mode 0640; ${me}.*semctl\\(id, 0, IPC_SET, \\{ mode \\}\\)`),
+      );
     });
   });
 });
@@ -196,7 +213,10 @@ describe('EINVAL on a size: the segment’s real size, or the kernel’s shmmin/
   });
 
   it('creating with size 0 names shmmin, and above shmmax names shmmax with its value and sysctl', async () => {
-    assert.match(failure(() => shmget(IPC_PRIVATE, 0, IPC_CREAT | 0o600), 'EINVAL', 'shmget').message, /size 0: .*at least shmmin \(1\) bytes/);
+    assert.match(
+      failure(() => shmget(IPC_PRIVATE, 0, IPC_CREAT | 0o600), 'EINVAL', 'shmget').message,
+      /size 0: .*at least shmmin \(1\) bytes/,
+    );
     await withSysctl('shmmax', '8192', () => {
       const error = failure(() => SharedMemory.create({ size: 8193 }), 'EINVAL', 'shmget');
       assert.match(error.message, /size 8193: .*above shmmax, 8192 bytes \(sysctl kernel\.shmmax; shmkit limits\)/);
@@ -209,7 +229,10 @@ describe('EINVAL on a size: the segment’s real size, or the kernel’s shmmin/
     try {
       assert.match(failure(() => semget(key, 3, 0), 'EINVAL', 'semget').message, /the set with this key has 2 semaphores/);
       const semmsl = semctl(0, 0, IPC_INFO).semmsl;
-      assert.match(failure(() => semget(IPC_PRIVATE, semmsl + 1, IPC_CREAT | 0o600), 'EINVAL', 'semget').message, new RegExp(`0 to semmsl \\(${semmsl}\\).*sysctl kernel\\.sem`));
+      assert.match(
+        failure(() => semget(IPC_PRIVATE, semmsl + 1, IPC_CREAT | 0o600), 'EINVAL', 'semget').message,
+        new RegExp(`0 to semmsl \\(${semmsl}\\).*sysctl kernel\\.sem`),
+      );
     } finally {
       removeSet(id);
     }
@@ -232,7 +255,10 @@ describe('ENOSPC and ENOMEM: which limit, its sysctl, and shmkit limits', () => 
   it('shmall reached: the pages in use and needed, and kernel.shmall', async () => {
     await withSysctl('shmall', '4', () => {
       const error = failure(() => shmget(IPC_PRIVATE, 5 * 4096, IPC_CREAT | 0o600), 'ENOSPC', 'shmget');
-      assert.match(error.message, /; 0 pages of \d+ bytes in use, and this segment needs \d+ more: over shmall \(4 pages; sysctl kernel\.shmall; shmkit limits\)/);
+      assert.match(
+        error.message,
+        /; 0 pages of \d+ bytes in use, and this segment needs \d+ more: over shmall \(4 pages; sysctl kernel\.shmall; shmkit limits\)/,
+      );
     });
   });
 
@@ -242,7 +268,10 @@ describe('ENOSPC and ENOMEM: which limit, its sysctl, and shmkit limits', () => 
     try {
       await withSysctl('sem', `${sem[0]} ${sem[1]} ${sem[2]} 1`, () => {
         const error = failure(() => SemaphoreSet.create({ count: 1 }), 'ENOSPC', 'semget');
-        assert.match(error.message, /the system has 1 set, as many as semmni allows \(sysctl kernel\.sem is "semmsl semmns semopm semmni"; shmkit limits\)/);
+        assert.match(
+          error.message,
+          /the system has 1 set, as many as semmni allows \(sysctl kernel\.sem is "semmsl semmns semopm semmni"; shmkit limits\)/,
+        );
       });
       await withSysctl('sem', `${sem[0]} 3 ${sem[2]} ${sem[3]}`, () => {
         const error = failure(() => semget(IPC_PRIVATE, 2, IPC_CREAT | 0o600), 'ENOSPC', 'semget');
@@ -254,9 +283,14 @@ describe('ENOSPC and ENOMEM: which limit, its sysctl, and shmkit limits', () => 
   });
 
   const overcommit = readFileSync('/proc/sys/vm/overcommit_memory', 'utf8').trim();
-  it('a size more than the machine can commit is ENOMEM that says so, naming vm.overcommit_memory and not shmmax/shmall', { skip: overcommit === '1' && 'vm.overcommit_memory is 1: the kernel commits any size' }, () => {
+  it('a size more than the machine can commit is ENOMEM that says so, naming vm.overcommit_memory and not shmmax/shmall', {
+    skip: overcommit === '1' && 'vm.overcommit_memory is 1: the kernel commits any size',
+  }, () => {
     const error = failure(() => SharedMemory.create({ size: 2 ** 50 }), 'ENOMEM', 'shmget');
-    assert.match(error.message, /size 1125899906842624: .*the kernel will not commit 1024\.0 TiB of memory: more than this machine can back \(RAM [\d.]+ [KMGT]iB/);
+    assert.match(
+      error.message,
+      /size 1125899906842624: .*the kernel will not commit 1024\.0 TiB of memory: more than this machine can back \(RAM [\d.]+ [KMGT]iB/,
+    );
     assert.match(error.message, /sysctl vm\.overcommit_memory [02]; this is the memory limit, not shmmax or shmall \(shmkit limits\)/);
     assert.equal(shmctl(0, SHM_INFO).used_ids, 0, 'nothing was created');
   });
@@ -267,7 +301,10 @@ describe('EIDRM: says the object was removed while in use', () => {
     const sem = Semaphore.create();
     let removed = false;
     try {
-      const waiting = sem.acquire({ timeoutMs: 10_000 }).then(() => assert.fail('acquired'), (e: unknown) => e);
+      const waiting = sem.acquire({ timeoutMs: 10_000 }).then(
+        () => assert.fail('acquired'),
+        (e: unknown) => e,
+      );
       // Removed only once the wait is in the kernel, so the kernel answers EIDRM (not EINVAL for a gone id).
       await waitFor('the wait to reach the kernel', () => semctl(sem.id, 0, GETNCNT) === 1);
       sem.remove();
@@ -276,7 +313,12 @@ describe('EIDRM: says the object was removed while in use', () => {
       assert.ok(error instanceof IpcError);
       assert.equal(error.code, 'EIDRM');
       assert.equal(error.errno, -os.errno.EIDRM);
-      assert.match(error.message, new RegExp(`^semop: EIDRM \\(.*\\): semid ${sem.id}: the set was removed; someone removed it \\(IPC_RMID: remove\\(\\), shmkit rm, ipcrm\\) while this process was using it; remove a shared set only once every process is done with it`));
+      assert.match(
+        error.message,
+        new RegExp(
+          `^semop: EIDRM \\(.*\\): semid ${sem.id}: the set was removed; someone removed it \\(IPC_RMID: remove\\(\\), shmkit rm, ipcrm\\) while this process was using it; remove a shared set only once every process is done with it`,
+        ),
+      );
     } finally {
       if (!removed) sem.remove();
       sem[Symbol.dispose]();
@@ -295,7 +337,11 @@ describe('a hint never hides the error it explains', () => {
   });
 
   it('when explaining throws, the IpcError of the call is thrown all the same, without the words', () => {
-    const error = thrown(() => check(-os.errno.EEXIST, 'shmget', () => { throw new Error('explaining failed'); }));
+    const error = thrown(() =>
+      check(-os.errno.EEXIST, 'shmget', () => {
+        throw new Error('explaining failed');
+      }),
+    );
     assert.ok(error instanceof IpcError);
     assert.equal(error.code, 'EEXIST');
     assert.equal(error.message, 'shmget: EEXIST (File exists)');

@@ -105,10 +105,23 @@ describe('every wait ends the same way', { timeout: 30_000 }, () => {
     try {
       using channel = Channel.create({ capacity: 4096, autoRemove: true });
       const receiver = channel.receiver();
-      const semTimeout = await sem.acquire({ timeoutMs: 30 }).then(() => assert.fail('acquired'), (e: unknown) => e);
-      const queueTimeout = await queue.receive({ timeoutMs: 35 }).then(() => assert.fail('received'), (e: unknown) => e);
-      const channelTimeout = await receiver.recv({ timeoutMs: 40 }).then(() => assert.fail('received'), (e: unknown) => e);
-      for (const [error, ms, syscall] of [[semTimeout, 30, 'semtimedop'], [queueTimeout, 35, 'msgrcv'], [channelTimeout, 40, 'futex']] as const) {
+      const semTimeout = await sem.acquire({ timeoutMs: 30 }).then(
+        () => assert.fail('acquired'),
+        (e: unknown) => e,
+      );
+      const queueTimeout = await queue.receive({ timeoutMs: 35 }).then(
+        () => assert.fail('received'),
+        (e: unknown) => e,
+      );
+      const channelTimeout = await receiver.recv({ timeoutMs: 40 }).then(
+        () => assert.fail('received'),
+        (e: unknown) => e,
+      );
+      for (const [error, ms, syscall] of [
+        [semTimeout, 30, 'semtimedop'],
+        [queueTimeout, 35, 'msgrcv'],
+        [channelTimeout, 40, 'futex'],
+      ] as const) {
         assert.ok(error instanceof IpcError);
         assert.equal(Object.getPrototypeOf(error), IpcError.prototype, 'the same class, no subclass');
         assert.equal(error.code, 'ETIMEDOUT');
@@ -146,7 +159,12 @@ describe('every wait ends the same way', { timeout: 30_000 }, () => {
         queue.receive({ signal: AbortSignal.abort(reason) }),
         queue.receive({ signal: late.signal }),
         receiver.recv({ signal: AbortSignal.abort(reason) }),
-      ].map((wait) => wait.then(() => assert.fail('done'), (e: unknown) => e));
+      ].map((wait) =>
+        wait.then(
+          () => assert.fail('done'),
+          (e: unknown) => e,
+        ),
+      );
       setTimeout(() => late.abort(reason), 20);
       for (const error of await Promise.all(aborted)) {
         assert.ok(error instanceof DOMException);

@@ -28,7 +28,14 @@ const ITERATIONS = setting('SHMKIT_FUZZ_ITERATIONS', 2000);
 const BATCHES = setting('SHMKIT_FUZZ_BATCHES', 8);
 const SEED = setting('SHMKIT_FUZZ_SEED', 20_261_202);
 
-interface Summary { seed: number; iterations: number; errors: number; uncoded: number; samples: string[]; hangs: number }
+interface Summary {
+  seed: number;
+  iterations: number;
+  errors: number;
+  uncoded: number;
+  samples: string[];
+  hangs: number;
+}
 
 describe('fuzzing the non-channel API', { skip: !isRoot && 'needs root for a private IPC namespace (unshare --ipc)' }, () => {
   it(`${BATCHES} batches of ${ITERATIONS} random calls: no signal death, no hang, no error without a code`, async (t) => {
@@ -41,7 +48,11 @@ describe('fuzzing the non-channel API', { skip: !isRoot && 'needs root for a pri
       const timeoutMs = Math.max(60_000, ITERATIONS * 30);
       const result = await run('unshare', ['--ipc', process.execPath, CHILD, String(seed), String(ITERATIONS)], { timeoutMs });
       const context = `seed ${seed} (replay: ${replay})\n--- stderr\n${result.stderr.slice(-4000)}`;
-      assert.equal(result.signal, null, `batch died by ${result.signal}${result.signal === 'SIGKILL' ? ' (the time limit: a hang)' : ''}, ${context}`);
+      assert.equal(
+        result.signal,
+        null,
+        `batch died by ${result.signal}${result.signal === 'SIGKILL' ? ' (the time limit: a hang)' : ''}, ${context}`,
+      );
       assert.equal(result.code, 0, `batch exited with ${result.code}, ${context}`);
       const summary = lastJson<Summary>(result);
       assert.equal(summary.seed, seed);
@@ -52,6 +63,8 @@ describe('fuzzing the non-channel API', { skip: !isRoot && 'needs root for a pri
       calls += summary.iterations;
       errors += summary.errors;
     }
-    t.diagnostic(`${calls} calls in ${BATCHES} batches (seeds ${SEED}..${SEED + BATCHES - 1}), ${errors} of them threw a coded error; 0 signal deaths, 0 hangs`);
+    t.diagnostic(
+      `${calls} calls in ${BATCHES} batches (seeds ${SEED}..${SEED + BATCHES - 1}), ${errors} of them threw a coded error; 0 signal deaths, 0 hangs`,
+    );
   });
 });

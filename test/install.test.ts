@@ -43,7 +43,13 @@ async function copyOfCheckout(dir: string): Promise<string> {
   const skip = new Set(['node_modules', 'build', 'dist', '.git', 'test', 'bench', 'examples']);
   mkdirSync(dir);
   // cp -a: fs.cpSync gives directories the time of the copy, which makes every prebuild look stale.
-  const copy = await run('cp', ['-a', ...readdirSync(ROOT).filter((name) => !skip.has(name)).map((name) => join(ROOT, name)), dir]);
+  const copy = await run('cp', [
+    '-a',
+    ...readdirSync(ROOT)
+      .filter((name) => !skip.has(name))
+      .map((name) => join(ROOT, name)),
+    dir,
+  ]);
   assertExitedCleanly(copy, 'cp');
   symlinkSync(join(ROOT, 'node_modules'), join(dir, 'node_modules'));
   return dir;
@@ -107,12 +113,19 @@ describe('the packed package installed where there is no compiler', { timeout: 6
     tmp = mkdtempSync(join(tmpdir(), 'shmkit-install-test-'));
     // npm pack builds the prebuilds (prepack) and the library (prepare) as a release would.
     const checkout = await copyOfCheckout(join(tmp, 'checkout'));
-    const pack = await run('npm', ['pack', '--json', '--pack-destination', tmp], { cwd: checkout, env: { ...process.env, JOBS: 'max' }, timeoutMs: 400_000 });
+    const pack = await run('npm', ['pack', '--json', '--pack-destination', tmp], {
+      cwd: checkout,
+      env: { ...process.env, JOBS: 'max' },
+      timeoutMs: 400_000,
+    });
     assertExitedCleanly(pack, 'npm pack');
     // Keep the prebuilds for the next run, as packing in the checkout itself
     // would; only a cache, so a checkout this user cannot write keeps none.
     await run('cp', ['-a', join(checkout, 'prebuilds'), ROOT]);
-    const [report] = JSON.parse(pack.stdout.slice(pack.stdout.indexOf('[\n'))) as Array<{ filename: string; files: Array<{ path: string }> }>;
+    const [report] = JSON.parse(pack.stdout.slice(pack.stdout.indexOf('[\n'))) as Array<{
+      filename: string;
+      files: Array<{ path: string }>;
+    }>;
     files = report!.files.map((f) => f.path).sort();
     const tarball = join(tmp, report!.filename);
 
@@ -154,12 +167,30 @@ describe('the packed package installed where there is no compiler', { timeout: 6
       /^scripts\/install\.js$/,
       /^docs\/[a-z-]+\.md$/,
     ];
-    for (const file of files) assert.ok(allowed.some((re) => re.test(file)), `unexpected file in the package: ${file}`);
-    for (const needed of ['LICENSE', 'README.md', 'CHANGELOG.md', 'binding.gyp', 'scripts/install.js', 'dist/src/index.js', 'dist/src/index.d.ts',
-      'prebuilds/linux-x64/shmkit.glibc.node', 'prebuilds/linux-arm64/shmkit.glibc.node', 'native/mapping.cc', 'docs/api.md']) {
+    for (const file of files)
+      assert.ok(
+        allowed.some((re) => re.test(file)),
+        `unexpected file in the package: ${file}`,
+      );
+    for (const needed of [
+      'LICENSE',
+      'README.md',
+      'CHANGELOG.md',
+      'binding.gyp',
+      'scripts/install.js',
+      'dist/src/index.js',
+      'dist/src/index.d.ts',
+      'prebuilds/linux-x64/shmkit.glibc.node',
+      'prebuilds/linux-arm64/shmkit.glibc.node',
+      'native/mapping.cc',
+      'docs/api.md',
+    ]) {
       assert.ok(files.includes(needed), `${needed} is missing from the package`);
     }
-    assert.ok(!files.some((f) => f.startsWith('dist/test/') || f.startsWith('dist/bench/') || f.endsWith('.map')), 'no tests, benchmarks or source maps');
+    assert.ok(
+      !files.some((f) => f.startsWith('dist/test/') || f.startsWith('dist/bench/') || f.endsWith('.map')),
+      'no tests, benchmarks or source maps',
+    );
   });
 
   it('installs with exit code 0 and prints nothing from node-gyp, using the prebuild instead of compiling', () => {
@@ -179,8 +210,15 @@ describe('the packed package installed where there is no compiler', { timeout: 6
       const symbols = await run('objdump', ['-T', binary]);
       assertExitedCleanly(symbols, 'objdump');
       const undefinedSymbols = symbols.stdout.split('\n').filter((l) => l.includes('*UND*'));
-      assert.ok(undefinedSymbols.some((l) => /\bnapi_create_external_arraybuffer\b/.test(l)), `${arch} uses Node-API`);
-      assert.deepEqual(undefinedSymbols.filter((l) => /v8|node::/i.test(l)), [], `${arch} needs no V8 or Node internals`);
+      assert.ok(
+        undefinedSymbols.some((l) => /\bnapi_create_external_arraybuffer\b/.test(l)),
+        `${arch} uses Node-API`,
+      );
+      assert.deepEqual(
+        undefinedSymbols.filter((l) => /v8|node::/i.test(l)),
+        [],
+        `${arch} needs no V8 or Node internals`,
+      );
     }
   });
 
@@ -209,7 +247,10 @@ describe('the packed package installed where there is no compiler', { timeout: 6
     assert.doesNotMatch(help.stdout, /^ {2}bench /m);
     const bench = await run(shmkit, ['bench'], { cwd: consumer, env });
     assert.equal(bench.code, 1);
-    assert.match(bench.stderr, /^shmkit bench: ENOENT the benchmark suite is not part of the installed package; run it from shmkit's source repository/);
+    assert.match(
+      bench.stderr,
+      /^shmkit bench: ENOENT the benchmark suite is not part of the installed package; run it from shmkit's source repository/,
+    );
   });
 
   it('where no prebuild matches, the install script fails with one line naming what compiling needs', async () => {
@@ -221,7 +262,9 @@ describe('the packed package installed where there is no compiler', { timeout: 6
     assert.equal(lines.length, 1, result.stderr);
     assert.match(
       lines[0]!,
-      new RegExp(`^shmkit: no prebuilt addon for linux-${process.arch} \\(glibc, Node-API\\); compiling it needs python3, make and a C\\+\\+ compiler, and python3, make, a C\\+\\+ compiler \\(g\\+\\+\\) are missing`),
+      new RegExp(
+        `^shmkit: no prebuilt addon for linux-${process.arch} \\(glibc, Node-API\\); compiling it needs python3, make and a C\\+\\+ compiler, and python3, make, a C\\+\\+ compiler \\(g\\+\\+\\) are missing`,
+      ),
     );
   });
 
@@ -230,7 +273,11 @@ describe('the packed package installed where there is no compiler', { timeout: 6
     // Node's headers from the machine when it has them, as .ci/run does: node-gyp downloads nothing.
     const headers = existsSync('/usr/include/node') && !process.env.npm_config_nodedir ? { npm_config_nodedir: '/usr' } : {};
     // JOBS: node-gyp compiles the sources in parallel (the test waits on this step longest).
-    const result = await run('npm', ['rebuild', 'shmkit', '--foreground-scripts'], { cwd: consumer, env: { ...process.env, ...headers, JOBS: 'max' }, timeoutMs: 300_000 });
+    const result = await run('npm', ['rebuild', 'shmkit', '--foreground-scripts'], {
+      cwd: consumer,
+      env: { ...process.env, ...headers, JOBS: 'max' },
+      timeoutMs: 300_000,
+    });
     assertExitedCleanly(result, 'npm rebuild');
     assert.doesNotMatch(result.stdout + result.stderr, /gyp/i);
     assert.ok(existsSync(join(installed, 'build', 'Release', 'shmkit.node')), 'the addon was compiled');

@@ -18,7 +18,10 @@ describe('layers', () => {
     });
     const outcome = await run.then(
       (result) => ({ code: 0, output: result.stdout + result.stderr }),
-      (error: { code?: number; stdout?: string; stderr?: string }) => ({ code: error.code, output: `${error.stdout ?? ''}${error.stderr ?? ''}` }),
+      (error: { code?: number; stdout?: string; stderr?: string }) => ({
+        code: error.code,
+        output: `${error.stdout ?? ''}${error.stderr ?? ''}`,
+      }),
     );
     assert.equal(outcome.code, 0, `dependency-cruiser found imports across the layers:\n${outcome.output}`);
     assert.match(outcome.output, /no dependency violations found/);

@@ -65,19 +65,45 @@ describe('shmkit and ipcs on the same message queues', () => {
       .filter((line) => /^0x[0-9a-f]{8}\s/.test(line))
       .map((line) => {
         const [key, msqid, owner, perms, bytes, messages] = line.trim().split(/\s+/);
-        return { key: Number.parseInt(key!, 16) | 0, id: Number(msqid), owner, perms: Number.parseInt(perms!, 8), bytes: Number(bytes), messages: Number(messages) };
+        return {
+          key: Number.parseInt(key!, 16) | 0,
+          id: Number(msqid),
+          owner,
+          perms: Number.parseInt(perms!, 8),
+          bytes: Number(bytes),
+          messages: Number(messages),
+        };
       });
     assert.equal(expected.length, 3);
     const { queues } = await json<{ queues: QueueRow[] }>(['ls', '-q', '--json']);
-    assert.deepEqual(queues.map(({ uid: _, ...row }) => row), expected);
-    assert.deepEqual(queues.map((q) => q.id), [a.id, b.id, c.id]);
-    assert.deepEqual(queues.map((q) => [q.bytes, q.messages]), [[11, 2], [0, 0], [100, 1]]);
+    assert.deepEqual(
+      queues.map(({ uid: _, ...row }) => row),
+      expected,
+    );
+    assert.deepEqual(
+      queues.map((q) => q.id),
+      [a.id, b.id, c.id],
+    );
+    assert.deepEqual(
+      queues.map((q) => [q.bytes, q.messages]),
+      [
+        [11, 2],
+        [0, 0],
+        [100, 1],
+      ],
+    );
 
     const text = await shmkit(['ls', '-q']);
     assertExitedCleanly(text, 'shmkit ls -q');
     const lines = text.stdout.trim().split('\n');
     assert.deepEqual(lines[0]!.trim().split(/\s+/), ['key', 'msqid', 'owner', 'perms', 'used-bytes', 'messages']);
-    assert.deepEqual(lines.slice(1).map((l) => l.trim().split(/\s+/)), ipcs.stdout.split('\n').filter((l) => /^0x/.test(l)).map((l) => l.trim().split(/\s+/)));
+    assert.deepEqual(
+      lines.slice(1).map((l) => l.trim().split(/\s+/)),
+      ipcs.stdout
+        .split('\n')
+        .filter((l) => /^0x/.test(l))
+        .map((l) => l.trim().split(/\s+/)),
+    );
     const all = await json<Record<string, unknown>>(['ls', '-a', '--json']);
     assert.deepEqual(Object.keys(all), ['segments', 'semaphores', 'queues']);
     const segmentsOnly = await json<Record<string, unknown>>(['ls', '--json']);
@@ -109,7 +135,10 @@ describe('shmkit and ipcs on the same message queues', () => {
     const left = (await json<{ queues: QueueRow[] }>(['ls', '-q', '--json'])).queues.map((q) => q.id);
     assert.ok(!left.includes(a.id) && !left.includes(b.id) && left.includes(c.id));
     const dry = await json<{ queues: QueueRow[] }>(['rm', '-q', '--all', '--dry-run', '--json']);
-    assert.deepEqual(dry.queues.map((q) => q.id), left);
+    assert.deepEqual(
+      dry.queues.map((q) => q.id),
+      left,
+    );
     assertExitedCleanly(await shmkit(['rm', '-q', '--all']), 'rm -q --all');
     const ipcs = await run('ipcs', ['-q']);
     assert.equal(ipcs.stdout.split('\n').filter((l) => /^0x/.test(l)).length, 0);

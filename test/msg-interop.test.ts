@@ -76,13 +76,18 @@ int main(int argc, char **argv) {
 `;
 
 describe('a C peer', () => {
-  it('answers Node\'s messages and Node takes its answers, both ways through one ftok-keyed queue', async () => {
+  it("answers Node's messages and Node takes its answers, both ways through one ftok-keyed queue", async () => {
     const exe = await compileC('msg-peer', C_MSG_PEER);
     const file = join(dir, 'c-echo');
     writeFileSync(file, '');
     const q = MessageQueue.create({ path: file, projId: 42 });
     made.push(q.id);
-    const messages = [new TextEncoder().encode('hello from node'), Uint8Array.from({ length: 256 }, (_, i) => i), new Uint8Array(8192).fill(0xab), new Uint8Array(0)];
+    const messages = [
+      new TextEncoder().encode('hello from node'),
+      Uint8Array.from({ length: 256 }, (_, i) => i),
+      new Uint8Array(8192).fill(0xab),
+      new Uint8Array(0),
+    ];
     const peer = run(exe, ['echo', file, '42', String(messages.length)]);
     for (const m of messages) await q.send(m, { type: 1 });
     for (const m of messages) {
@@ -108,9 +113,15 @@ describe('a C peer', () => {
     const lowest = await q.receive({ type: -3 });
     assert.deepEqual([lowest.type, str(lowest.data)], [1, 'one']);
     const bytes = await q.receive({ type: 4 });
-    assert.deepEqual([...bytes.data], Array.from({ length: 256 }, (_, i) => i));
+    assert.deepEqual(
+      [...bytes.data],
+      Array.from({ length: 256 }, (_, i) => i),
+    );
     const rest = [await q.receive(), await q.receive()].map((m) => [m.type, str(m.data)]);
-    assert.deepEqual(rest, [[3, 'three'], [2, 'two']]);
+    assert.deepEqual(rest, [
+      [3, 'three'],
+      [2, 'two'],
+    ]);
   });
 });
 
@@ -140,12 +151,23 @@ print(json.dumps({"seen": seen, "mode": mq.mode}))
     const result = await peer;
     assertExitedCleanly(result, 'python');
     const { seen, mode } = lastJson<{ seen: Array<[number, number[]]>; mode: number }>(result);
-    assert.deepEqual(seen, [[1, [...Buffer.from('one')]], [1, [0, 255, 10]], [1, [...Buffer.from('three')]]]);
+    assert.deepEqual(seen, [
+      [1, [...Buffer.from('one')]],
+      [1, [0, 255, 10]],
+      [1, [...Buffer.from('three')]],
+    ]);
     assert.equal(mode & 0o777, 0o600);
-    assert.deepEqual(answers.map((m) => m.data), [Buffer.from('python got one'), Buffer.concat([Buffer.from('python got '), Buffer.from([0, 255, 10])]), Buffer.from('python got three')].map((b) => new Uint8Array(b)));
+    assert.deepEqual(
+      answers.map((m) => m.data),
+      [
+        Buffer.from('python got one'),
+        Buffer.concat([Buffer.from('python got '), Buffer.from([0, 255, 10])]),
+        Buffer.from('python got three'),
+      ].map((b) => new Uint8Array(b)),
+    );
   });
 
-  it('sends to a queue Node opens by key, with Python\'s types', async () => {
+  it("sends to a queue Node opens by key, with Python's types", async () => {
     const key = uniqueKey();
     const script = `
 import json, sys, sysv_ipc
@@ -166,7 +188,7 @@ print(json.dumps({"id": mq.id}))
     assert.deepEqual([hello.type, str(hello.data)], [7, 'héllo']);
   });
 
-  it('runs README\'s Node <-> Python example', async () => {
+  it("runs README's Node <-> Python example", async () => {
     const readme = readFileSync(join(ROOT, 'README.md'), 'utf8');
     const section = readme.slice(readme.indexOf('### Message queues with Python'));
     const ts = /```ts\n([\s\S]*?)```/.exec(section)?.[1];

@@ -74,11 +74,26 @@ describe('creating and opening', () => {
   it('checks options before any system call', () => {
     const before = msgctl(0, MSG_INFO).msgpool;
     const codeOf = (fn: () => unknown): string => (thrown(fn) as { code: string }).code;
-    assert.equal(codeOf(() => MessageQueue.create({ mode: 0o1777 })), 'ERR_OUT_OF_RANGE');
-    assert.equal(codeOf(() => MessageQueue.create({ key: 1.5 })), 'ERR_OUT_OF_RANGE');
-    assert.equal(codeOf(() => MessageQueue.create({ key: 1, path: '/' })), 'ERR_INVALID_ARG_TYPE');
-    assert.equal(codeOf(() => MessageQueue.create(null as unknown as object)), 'ERR_INVALID_ARG_TYPE');
-    assert.equal(codeOf(() => MessageQueue.open({ id: 1, key: 2 } as unknown as { id: number })), 'ERR_INVALID_ARG_TYPE');
+    assert.equal(
+      codeOf(() => MessageQueue.create({ mode: 0o1777 })),
+      'ERR_OUT_OF_RANGE',
+    );
+    assert.equal(
+      codeOf(() => MessageQueue.create({ key: 1.5 })),
+      'ERR_OUT_OF_RANGE',
+    );
+    assert.equal(
+      codeOf(() => MessageQueue.create({ key: 1, path: '/' })),
+      'ERR_INVALID_ARG_TYPE',
+    );
+    assert.equal(
+      codeOf(() => MessageQueue.create(null as unknown as object)),
+      'ERR_INVALID_ARG_TYPE',
+    );
+    assert.equal(
+      codeOf(() => MessageQueue.open({ id: 1, key: 2 } as unknown as { id: number })),
+      'ERR_INVALID_ARG_TYPE',
+    );
     assert.equal(msgctl(0, MSG_INFO).msgpool, before);
   });
 });
@@ -116,16 +131,25 @@ describe('messages', () => {
     assert.equal(q.tryReceive(), null);
   });
 
-  it('a message longer than MSGMAX is the kernel\'s EINVAL, named for msgsnd', async () => {
+  it("a message longer than MSGMAX is the kernel's EINVAL, named for msgsnd", async () => {
     const q = track(MessageQueue.create());
     const { msgmax } = msgctl(0, IPC_INFO);
-    await assert.rejects(q.send(new Uint8Array(msgmax + 1)), (e: IpcError) => e.code === 'EINVAL' && e.syscall === 'msgsnd' && /MSGMAX/.test(e.message));
+    await assert.rejects(
+      q.send(new Uint8Array(msgmax + 1)),
+      (e: IpcError) => e.code === 'EINVAL' && e.syscall === 'msgsnd' && /MSGMAX/.test(e.message),
+    );
     assert.equal(q.stat().msg_qnum, 0);
   });
 
   it('checks send and receive options before any system call', async () => {
     const q = track(MessageQueue.create());
-    const codeOf = async (p: Promise<unknown>): Promise<string> => ((await p.then(() => ({ code: 'resolved' }), (e: { code: string }) => e)) as { code: string }).code;
+    const codeOf = async (p: Promise<unknown>): Promise<string> =>
+      (
+        (await p.then(
+          () => ({ code: 'resolved' }),
+          (e: { code: string }) => e,
+        )) as { code: string }
+      ).code;
     assert.equal(await codeOf(q.send('x', { type: 0 })), 'ERR_OUT_OF_RANGE');
     assert.equal(await codeOf(q.send(42 as unknown as string)), 'ERR_INVALID_ARG_TYPE');
     assert.equal(await codeOf(q.send('x', { timeoutMs: -1 })), 'ERR_OUT_OF_RANGE');

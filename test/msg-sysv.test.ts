@@ -90,9 +90,18 @@ describe('msgget', () => {
 
   it('checks its arguments before any system call', () => {
     const before = msgctl(0, MSG_INFO).msgpool;
-    assert.equal(code(() => msgget('1' as unknown as number, IPC_CREAT)), 'ERR_INVALID_ARG_TYPE');
-    assert.equal(code(() => msgget(IPC_PRIVATE, -1)), 'ERR_OUT_OF_RANGE');
-    assert.equal(code(() => msgget(2 ** 32, IPC_CREAT)), 'ERR_OUT_OF_RANGE');
+    assert.equal(
+      code(() => msgget('1' as unknown as number, IPC_CREAT)),
+      'ERR_INVALID_ARG_TYPE',
+    );
+    assert.equal(
+      code(() => msgget(IPC_PRIVATE, -1)),
+      'ERR_OUT_OF_RANGE',
+    );
+    assert.equal(
+      code(() => msgget(2 ** 32, IPC_CREAT)),
+      'ERR_OUT_OF_RANGE',
+    );
     assert.equal(msgctl(0, MSG_INFO).msgpool, before);
   });
 });
@@ -100,29 +109,74 @@ describe('msgget', () => {
 describe('msgsnd and msgrcv', () => {
   it('msgtyp 0 takes messages in the order they were sent, whatever their type', () => {
     const id = newQueue();
-    sendAll(id, [[3, 'a'], [1, 'b'], [2, 'c']]);
-    assert.deepEqual(receiveAll(id), [[3, 'a'], [1, 'b'], [2, 'c']]);
+    sendAll(id, [
+      [3, 'a'],
+      [1, 'b'],
+      [2, 'c'],
+    ]);
+    assert.deepEqual(receiveAll(id), [
+      [3, 'a'],
+      [1, 'b'],
+      [2, 'c'],
+    ]);
   });
 
   it('msgtyp > 0 takes the first message of that type', () => {
     const id = newQueue();
-    sendAll(id, [[1, 'a'], [2, 'b'], [1, 'c'], [2, 'd']]);
-    assert.deepEqual(receiveAll(id, 2), [[2, 'b'], [2, 'd']]);
-    assert.deepEqual(receiveAll(id), [[1, 'a'], [1, 'c']]);
+    sendAll(id, [
+      [1, 'a'],
+      [2, 'b'],
+      [1, 'c'],
+      [2, 'd'],
+    ]);
+    assert.deepEqual(receiveAll(id, 2), [
+      [2, 'b'],
+      [2, 'd'],
+    ]);
+    assert.deepEqual(receiveAll(id), [
+      [1, 'a'],
+      [1, 'c'],
+    ]);
   });
 
   it('msgtyp < 0 takes the first message of the lowest type up to |msgtyp|', () => {
     const id = newQueue();
-    sendAll(id, [[5, 'five'], [3, 'three'], [4, 'four'], [3, 'three again'], [1, 'one'], [9, 'nine']]);
-    assert.deepEqual(receiveAll(id, -4), [[1, 'one'], [3, 'three'], [3, 'three again'], [4, 'four']]);
-    assert.deepEqual(receiveAll(id), [[5, 'five'], [9, 'nine']]);
+    sendAll(id, [
+      [5, 'five'],
+      [3, 'three'],
+      [4, 'four'],
+      [3, 'three again'],
+      [1, 'one'],
+      [9, 'nine'],
+    ]);
+    assert.deepEqual(receiveAll(id, -4), [
+      [1, 'one'],
+      [3, 'three'],
+      [3, 'three again'],
+      [4, 'four'],
+    ]);
+    assert.deepEqual(receiveAll(id), [
+      [5, 'five'],
+      [9, 'nine'],
+    ]);
   });
 
   it('MSG_EXCEPT takes the first message of any other type', () => {
     const id = newQueue();
-    sendAll(id, [[1, 'a'], [2, 'b'], [3, 'c'], [1, 'd']]);
-    assert.deepEqual(receiveAll(id, 1, MSG_EXCEPT), [[2, 'b'], [3, 'c']]);
-    assert.deepEqual(receiveAll(id), [[1, 'a'], [1, 'd']]);
+    sendAll(id, [
+      [1, 'a'],
+      [2, 'b'],
+      [3, 'c'],
+      [1, 'd'],
+    ]);
+    assert.deepEqual(receiveAll(id, 1, MSG_EXCEPT), [
+      [2, 'b'],
+      [3, 'c'],
+    ]);
+    assert.deepEqual(receiveAll(id), [
+      [1, 'a'],
+      [1, 'd'],
+    ]);
   });
 
   it('a message longer than msgsz is E2BIG and stays on the queue; MSG_NOERROR cuts it', () => {
@@ -140,8 +194,14 @@ describe('msgsnd and msgrcv', () => {
 
   it('IPC_NOWAIT: msgrcv on an empty queue is ENOMSG, msgsnd to a full queue is EAGAIN', () => {
     const id = newQueue();
-    assert.equal(code(() => msgrcv(id, 100, 0, IPC_NOWAIT)), 'ENOMSG');
-    assert.equal(code(() => msgrcv(id, 100, 5, IPC_NOWAIT)), 'ENOMSG');
+    assert.equal(
+      code(() => msgrcv(id, 100, 0, IPC_NOWAIT)),
+      'ENOMSG',
+    );
+    assert.equal(
+      code(() => msgrcv(id, 100, 5, IPC_NOWAIT)),
+      'ENOMSG',
+    );
     msgctl(id, IPC_SET, { msg_qbytes: 10 });
     msgsnd(id, { mtype: 1, mtext: new Uint8Array(10) }, IPC_NOWAIT);
     const full = thrown(() => msgsnd(id, { mtype: 1, mtext: new Uint8Array(1) }, IPC_NOWAIT)) as IpcError;
@@ -153,7 +213,10 @@ describe('msgsnd and msgrcv', () => {
   it('a message longer than MSGMAX is EINVAL; an empty message is allowed', () => {
     const id = newQueue();
     const { msgmax } = msgctl(0, IPC_INFO);
-    assert.equal(code(() => msgsnd(id, { mtype: 1, mtext: new Uint8Array(msgmax + 1) }, IPC_NOWAIT)), 'EINVAL');
+    assert.equal(
+      code(() => msgsnd(id, { mtype: 1, mtext: new Uint8Array(msgmax + 1) }, IPC_NOWAIT)),
+      'EINVAL',
+    );
     msgsnd(id, { mtype: 1, mtext: new Uint8Array(msgmax) }, IPC_NOWAIT);
     msgsnd(id, { mtype: 2, mtext: '' });
     assert.equal(msgrcv(id, msgmax, 0).mtext.length, msgmax);
@@ -170,21 +233,36 @@ describe('msgsnd and msgrcv', () => {
 
   it('MSG_COPY returns a copy of the message at an index and leaves the queue as it was', () => {
     const id = newQueue();
-    sendAll(id, [[1, 'first'], [2, 'second']]);
+    sendAll(id, [
+      [1, 'first'],
+      [2, 'second'],
+    ]);
     const copy = msgrcv(id, 100, 1, MSG_COPY | IPC_NOWAIT);
     assert.deepEqual([copy.mtype, str(copy.mtext)], [2, 'second']);
-    assert.equal(code(() => msgrcv(id, 100, 2, MSG_COPY | IPC_NOWAIT)), 'ENOMSG');
-    assert.equal(code(() => msgrcv(id, 100, 0, MSG_COPY)), 'EINVAL');
-    assert.deepEqual(receiveAll(id), [[1, 'first'], [2, 'second']]);
+    assert.equal(
+      code(() => msgrcv(id, 100, 2, MSG_COPY | IPC_NOWAIT)),
+      'ENOMSG',
+    );
+    assert.equal(
+      code(() => msgrcv(id, 100, 0, MSG_COPY)),
+      'EINVAL',
+    );
+    assert.deepEqual(receiveAll(id), [
+      [1, 'first'],
+      [2, 'second'],
+    ]);
   });
 
   it('a msgrcv blocked in another process fails with EIDRM when the queue is removed', async () => {
     const id = newQueue();
-    const child = runNode(`
+    const child = runNode(
+      `
       import { msgrcv } from 'SHMKIT';
       try { msgrcv(Number(process.argv[1]), 100, 0, 0); console.log(JSON.stringify({ received: true })); }
       catch (e) { console.log(JSON.stringify({ code: e.code, syscall: e.syscall })); }
-    `, [String(id)]);
+    `,
+      [String(id)],
+    );
     await waitFor('the child to block in msgrcv', () => readFileSync('/proc/sysvipc/msg', 'utf8').length > 0 && childWaiting(id));
     msgctl(id, IPC_RMID);
     const result = await child;
@@ -194,7 +272,10 @@ describe('msgsnd and msgrcv', () => {
 
   it('records who sent and received last, and what the queue holds', () => {
     const id = newQueue();
-    sendAll(id, [[1, 'abc'], [2, 'de']]);
+    sendAll(id, [
+      [1, 'abc'],
+      [2, 'de'],
+    ]);
     let ds = msgctl(id, IPC_STAT);
     assert.equal(ds.msg_qnum, 2);
     assert.equal(ds.msg_cbytes, 5);
@@ -211,14 +292,38 @@ describe('msgsnd and msgrcv', () => {
 
   it('checks its arguments before any system call', () => {
     const id = newQueue();
-    assert.equal(code(() => msgsnd(id, { mtype: 0, mtext: 'x' })), 'ERR_OUT_OF_RANGE');
-    assert.equal(code(() => msgsnd(id, { mtype: 1.5, mtext: 'x' })), 'ERR_OUT_OF_RANGE');
-    assert.equal(code(() => msgsnd(id, { mtype: 1, mtext: 5 as unknown as string })), 'ERR_INVALID_ARG_TYPE');
-    assert.equal(code(() => msgsnd(id, null as unknown as { mtype: number; mtext: string })), 'ERR_INVALID_ARG_TYPE');
-    assert.equal(code(() => msgsnd(1.5, { mtype: 1, mtext: 'x' })), 'ERR_OUT_OF_RANGE');
-    assert.equal(code(() => msgrcv(id, -1)), 'ERR_OUT_OF_RANGE');
-    assert.equal(code(() => msgrcv(id, 10, 0.5)), 'ERR_OUT_OF_RANGE');
-    assert.equal(code(() => msgrcv(id, 10, 0, -1)), 'ERR_OUT_OF_RANGE');
+    assert.equal(
+      code(() => msgsnd(id, { mtype: 0, mtext: 'x' })),
+      'ERR_OUT_OF_RANGE',
+    );
+    assert.equal(
+      code(() => msgsnd(id, { mtype: 1.5, mtext: 'x' })),
+      'ERR_OUT_OF_RANGE',
+    );
+    assert.equal(
+      code(() => msgsnd(id, { mtype: 1, mtext: 5 as unknown as string })),
+      'ERR_INVALID_ARG_TYPE',
+    );
+    assert.equal(
+      code(() => msgsnd(id, null as unknown as { mtype: number; mtext: string })),
+      'ERR_INVALID_ARG_TYPE',
+    );
+    assert.equal(
+      code(() => msgsnd(1.5, { mtype: 1, mtext: 'x' })),
+      'ERR_OUT_OF_RANGE',
+    );
+    assert.equal(
+      code(() => msgrcv(id, -1)),
+      'ERR_OUT_OF_RANGE',
+    );
+    assert.equal(
+      code(() => msgrcv(id, 10, 0.5)),
+      'ERR_OUT_OF_RANGE',
+    );
+    assert.equal(
+      code(() => msgrcv(id, 10, 0, -1)),
+      'ERR_OUT_OF_RANGE',
+    );
     const error = thrown(() => msgsnd(id, { mtype: -3, mtext: 'x' })) as RangeError;
     assert.ok(error instanceof RangeError);
     assert.match(error.message, /"msgp\.mtype"/);
@@ -238,7 +343,10 @@ describe('msgctl', () => {
     ds = msgctl(id, IPC_STAT);
     assert.equal(ds.msg_qbytes, Math.floor(qbytes / 2));
     assert.equal(ds.msg_perm.mode & 0o777, 0o644);
-    assert.equal(code(() => msgctl(id, IPC_SET, { mode: 0o1000 })), 'ERR_OUT_OF_RANGE');
+    assert.equal(
+      code(() => msgctl(id, IPC_SET, { mode: 0o1000 })),
+      'ERR_OUT_OF_RANGE',
+    );
   });
 
   it('IPC_INFO gives the limits of /proc/sys/kernel, MSG_INFO the usage', () => {
@@ -249,7 +357,10 @@ describe('msgctl', () => {
     assert.equal(limits.msgmni, proc('msgmni'));
     const before = msgctl(0, MSG_INFO);
     const id = newQueue();
-    sendAll(id, [[1, 'abcd'], [1, 'ef']]);
+    sendAll(id, [
+      [1, 'abcd'],
+      [1, 'ef'],
+    ]);
     const after = msgctl(0, MSG_INFO);
     assert.equal(after.msgpool, before.msgpool + 1);
     assert.equal(after.msgmap, before.msgmap + 2);
@@ -280,12 +391,18 @@ describe('msgctl', () => {
     const error = thrown(() => msgctl(id, IPC_STAT)) as IpcError;
     assert.equal(error.code, 'EINVAL');
     assert.equal(error.syscall, 'msgctl');
-    assert.equal(code(() => msgsnd(id, { mtype: 1, mtext: 'x' })), 'EINVAL');
+    assert.equal(
+      code(() => msgsnd(id, { mtype: 1, mtext: 'x' })),
+      'EINVAL',
+    );
   });
 
-  it('an unknown command is the kernel\'s EINVAL', () => {
+  it("an unknown command is the kernel's EINVAL", () => {
     const id = newQueue();
-    assert.equal(code(() => msgctl(id, 12345)), 'EINVAL');
+    assert.equal(
+      code(() => msgctl(id, 12345)),
+      'EINVAL',
+    );
   });
 });
 

@@ -31,7 +31,10 @@ const str = (b: Uint8Array): string => new TextDecoder().decode(b);
 /** Resolves to the promise's outcome, or rejects if it has not settled after `tries` turns of 5 ms. */
 async function settled<T>(promise: Promise<T>, what: string, tries = 4000): Promise<{ value?: T; error?: unknown }> {
   let outcome: { value?: T; error?: unknown } | undefined;
-  promise.then((value) => (outcome = { value }), (error: unknown) => (outcome = { error }));
+  promise.then(
+    (value) => (outcome = { value }),
+    (error: unknown) => (outcome = { error }),
+  );
   for (let i = 0; i < tries && outcome === undefined; i++) await sleep(5);
   if (outcome === undefined) throw new Error(`${what} never settled`);
   return outcome;
@@ -40,7 +43,10 @@ async function settled<T>(promise: Promise<T>, what: string, tries = 4000): Prom
 /** Whether the promise is still pending after a few turns of the event loop. */
 async function stillPending(promise: Promise<unknown>): Promise<boolean> {
   let done = false;
-  promise.then(() => (done = true), () => (done = true));
+  promise.then(
+    () => (done = true),
+    () => (done = true),
+  );
   await sleep(30);
   return !done;
 }
@@ -68,12 +74,15 @@ describe('waiting without blocking the event loop', () => {
   it('a receive waits for a message another process sends', async () => {
     const q = newQueue();
     const received = q.receive({ type: 5 });
-    const child = await runNode(`
+    const child = await runNode(
+      `
       import { MessageQueue } from 'SHMKIT';
       const q = MessageQueue.open({ id: Number(process.argv[1]) });
       q.trySend('not this one', { type: 4 });
       await q.send('from the child', { type: 5 });
-    `, [String(q.id)]);
+    `,
+      [String(q.id)],
+    );
     assertExitedCleanly(child);
     const m = await received;
     assert.deepEqual([m.type, str(m.data)], [5, 'from the child']);
@@ -92,7 +101,8 @@ describe('waiting without blocking the event loop', () => {
   });
 
   it('a process with nothing pending exits by itself', async () => {
-    const result = await runNode(`
+    const result = await runNode(
+      `
       import { MessageQueue } from 'SHMKIT';
       const q = MessageQueue.create();
       try {
@@ -100,7 +110,10 @@ describe('waiting without blocking the event loop', () => {
         await q.send('x');
         console.log(JSON.stringify(await q.receive().then((m) => m.data.length)));
       } finally { q.remove(); }
-    `, [], { timeoutMs: 20_000 });
+    `,
+      [],
+      { timeoutMs: 20_000 },
+    );
     assertExitedCleanly(result);
     assert.equal(lastJson(result), 1);
   });
@@ -166,9 +179,12 @@ describe('time limits and aborts leave the queue as it was', () => {
     let sent = 0;
     for (let round = 0; round < 200; round++) {
       const controller = new AbortController();
-      const receiving = q.receive({ signal: controller.signal }).then((m: Message) => received.push(str(m.data)), (e: unknown) => {
-        if (!(e instanceof DOMException && e.name === 'AbortError')) throw e;
-      });
+      const receiving = q.receive({ signal: controller.signal }).then(
+        (m: Message) => received.push(str(m.data)),
+        (e: unknown) => {
+          if (!(e instanceof DOMException && e.name === 'AbortError')) throw e;
+        },
+      );
       // The message and the abort land at about the same moment.
       const delay = round % 4;
       setTimeout(() => controller.abort(), delay);
@@ -211,15 +227,18 @@ describe('removal and dispose under waiters', () => {
     // More than the threads: some wait in the kernel, the rest for a thread.
     const receives = Array.from({ length: MAX_WAIT_THREADS + 20 }, () => settled(q.receive(), 'receive'));
     await waitFor('receives in the kernel', () => waitThreadStats().running > 0);
-    const child = await runNode(`
+    const child = await runNode(
+      `
       import { IPC_RMID, msgctl } from 'SHMKIT';
       msgctl(Number(process.argv[1]), IPC_RMID);
-    `, [String(q.id)]);
+    `,
+      [String(q.id)],
+    );
     assertExitedCleanly(child);
     for (const outcome of await Promise.all(receives)) assert.equal((outcome.error as IpcError).code, 'EIDRM');
   });
 
-  it('dispose rejects the handle\'s pending waits and leaves the queue and its messages', async () => {
+  it("dispose rejects the handle's pending waits and leaves the queue and its messages", async () => {
     const q = newQueue();
     q.trySend('stays', { type: 1 });
     const handle = MessageQueue.open({ id: q.id });

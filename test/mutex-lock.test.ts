@@ -44,13 +44,17 @@ describe('Mutex', () => {
     const sameProcess = Mutex.open({ id: mutex.id });
     let sameLocked = false;
     const second = sameProcess.lock({ timeoutMs: 20_000 }).then(() => (sameLocked = true));
-    const child = runNode(`
+    const child = runNode(
+      `
       import { Mutex } from 'SHMKIT';
       const mutex = Mutex.open({ id: Number(process.argv[1]) });
       await mutex.lock();
       mutex.unlock();
       console.log(JSON.stringify({ locked: true }));
-    `, [String(mutex.id)], { timeoutMs: 20_000 });
+    `,
+      [String(mutex.id)],
+      { timeoutMs: 20_000 },
+    );
     await waitFor('two waiters', () => semctl(mutex.id, 0, GETNCNT) === 2);
     assert.equal(sameLocked, false);
     mutex.unlock();
@@ -67,8 +71,16 @@ describe('Mutex', () => {
     const mutex = newMutex();
     assert.equal(await mutex.withLock(() => 42), 42);
     assert.equal(await mutex.withLock(async () => 'async'), 'async');
-    await assert.rejects(mutex.withLock(() => { throw new Error('boom'); }), /boom/);
-    await assert.rejects(mutex.withLock(async () => Promise.reject(new Error('late boom'))), /late boom/);
+    await assert.rejects(
+      mutex.withLock(() => {
+        throw new Error('boom');
+      }),
+      /boom/,
+    );
+    await assert.rejects(
+      mutex.withLock(async () => Promise.reject(new Error('late boom'))),
+      /late boom/,
+    );
     assert.equal(mutex.held, false);
     assert.equal(semctl(mutex.id, 0, GETVAL), 1);
     await assert.rejects(mutex.withLock('x' as never), { name: 'TypeError', message: /"fn"/ });
@@ -78,12 +90,19 @@ describe('Mutex', () => {
     const mutex = newMutex();
     let inside = 0;
     let most = 0;
-    await Promise.all(Array.from({ length: 20 }, (_, i) => mutex.withLock(async () => {
-      inside++;
-      most = Math.max(most, inside);
-      await sleep(i % 3);
-      inside--;
-    }, { timeoutMs: 20_000 })));
+    await Promise.all(
+      Array.from({ length: 20 }, (_, i) =>
+        mutex.withLock(
+          async () => {
+            inside++;
+            most = Math.max(most, inside);
+            await sleep(i % 3);
+            inside--;
+          },
+          { timeoutMs: 20_000 },
+        ),
+      ),
+    );
     assert.equal(most, 1);
     assert.equal(semctl(mutex.id, 0, GETVAL), 1);
   });
@@ -100,14 +119,18 @@ describe('Mutex', () => {
 
   it('a process SIGKILLed while holding the mutex gives it back through the kernel; the next waiter gets it', async () => {
     const mutex = newMutex();
-    const child = runNode(`
+    const child = runNode(
+      `
       import { GETNCNT, Mutex, semctl } from 'SHMKIT';
       const id = Number(process.argv[1]);
       const mutex = Mutex.open({ id });
       await mutex.lock();
       while (semctl(id, 0, GETNCNT) < 1) await new Promise((r) => setTimeout(r, 5));
       process.kill(process.pid, 'SIGKILL');
-    `, [String(mutex.id)], { timeoutMs: 20_000 });
+    `,
+      [String(mutex.id)],
+      { timeoutMs: 20_000 },
+    );
     await waitFor('the child to hold the mutex', () => semctl(mutex.id, 0, GETVAL) === 0);
     const next = mutex.lock({ timeoutMs: 20_000 });
     const result = await child;
@@ -120,10 +143,13 @@ describe('Mutex', () => {
 
   it('a process that exits without unlocking releases the mutex too', async () => {
     const mutex = newMutex();
-    const child = await runNode(`
+    const child = await runNode(
+      `
       import { Mutex } from 'SHMKIT';
       await Mutex.open({ id: Number(process.argv[1]) }).lock();
-    `, [String(mutex.id)]);
+    `,
+      [String(mutex.id)],
+    );
     assertExitedCleanly(child);
     assert.equal(mutex.tryLock(), true);
     mutex.unlock();
@@ -132,12 +158,19 @@ describe('Mutex', () => {
   it('openOrCreate from four processes at once makes exactly one mutex', async () => {
     const key = uniqueKey();
     try {
-      const children = await Promise.all(Array.from({ length: 4 }, () => runNode(`
+      const children = await Promise.all(
+        Array.from({ length: 4 }, () =>
+          runNode(
+            `
         import { Mutex } from 'SHMKIT';
         const mutex = Mutex.openOrCreate({ key: Number(process.argv[1]) });
         await mutex.withLock(() => {});
         console.log(JSON.stringify({ id: mutex.id }));
-      `, [String(key)])));
+      `,
+            [String(key)],
+          ),
+        ),
+      );
       for (const child of children) assertExitedCleanly(child);
       const ids = new Set(children.map((c) => lastJson<{ id: number }>(c).id));
       assert.equal(ids.size, 1);

@@ -5,9 +5,26 @@ import assert from 'node:assert/strict';
 import { closeSync, ftruncateSync, readdirSync, writeSync } from 'node:fs';
 import { describe, it } from 'node:test';
 import {
-  F_ADD_SEALS, F_GET_SEALS, F_SEAL_EXEC, F_SEAL_FUTURE_WRITE, F_SEAL_GROW, F_SEAL_SEAL, F_SEAL_SHRINK, F_SEAL_WRITE,
-  type IpcError, MAP_SHARED, MFD_ALLOW_SEALING, MFD_CLOEXEC, PROT_READ, PROT_WRITE, PosixSharedMemory, StateError,
-  fcntl, memfd_create, mmap, munmap,
+  F_ADD_SEALS,
+  F_GET_SEALS,
+  F_SEAL_EXEC,
+  F_SEAL_FUTURE_WRITE,
+  F_SEAL_GROW,
+  F_SEAL_SEAL,
+  F_SEAL_SHRINK,
+  F_SEAL_WRITE,
+  type IpcError,
+  MAP_SHARED,
+  MFD_ALLOW_SEALING,
+  MFD_CLOEXEC,
+  PROT_READ,
+  PROT_WRITE,
+  PosixSharedMemory,
+  StateError,
+  fcntl,
+  memfd_create,
+  mmap,
+  munmap,
 } from '../src/index.js';
 import { assertExitedCleanly, lastJson, runNode } from './helpers/processes.js';
 import { thrown } from './helpers/shm.js';
@@ -38,7 +55,7 @@ console.log(JSON.stringify(out));
 `;
 
 describe('memfd memory handed to a child', () => {
-  it('a child maps the memfd it got through spawn stdio with fromFd, trusts its sealed size, and both see each other\'s writes', async () => {
+  it("a child maps the memfd it got through spawn stdio with fromFd, trusts its sealed size, and both see each other's writes", async () => {
     using shm = PosixSharedMemory.createAnonymous({ size: 8192, name: 'handoff', seal: true });
     assert.equal(shm.name, null);
     assert.equal(shm.seals & (F_SEAL_SHRINK | F_SEAL_GROW), F_SEAL_SHRINK | F_SEAL_GROW);
@@ -79,10 +96,22 @@ describe('memfd memory handed to a child', () => {
     assert.equal(text(receiver.read(0, 8)), 'shared', 'the memory lives while a mapping does');
     receiver.detach();
     assert.equal(openFds(), before);
-    assert.equal(errorCode(() => receiver.fd), 'ERR_SHM_DETACHED');
-    assert.equal(errorCode(() => PosixSharedMemory.fromFd(before + 100)), 'EBADF');
-    assert.equal(errorCode(() => PosixSharedMemory.fromFd(-1)), 'ERR_OUT_OF_RANGE');
-    assert.equal(errorCode(() => PosixSharedMemory.fromFd(3.5)), 'ERR_OUT_OF_RANGE');
+    assert.equal(
+      errorCode(() => receiver.fd),
+      'ERR_SHM_DETACHED',
+    );
+    assert.equal(
+      errorCode(() => PosixSharedMemory.fromFd(before + 100)),
+      'EBADF',
+    );
+    assert.equal(
+      errorCode(() => PosixSharedMemory.fromFd(-1)),
+      'ERR_OUT_OF_RANGE',
+    );
+    assert.equal(
+      errorCode(() => PosixSharedMemory.fromFd(3.5)),
+      'ERR_OUT_OF_RANGE',
+    );
     assert.equal(openFds(), before, 'failed calls leave no descriptor open');
   });
 });
@@ -90,8 +119,14 @@ describe('memfd memory handed to a child', () => {
 describe('seals refuse what they say', () => {
   it('F_SEAL_SHRINK and F_SEAL_GROW: ftruncate to any other size is EPERM, in this process too', () => {
     using shm = PosixSharedMemory.createAnonymous({ size: 4096, seal: true });
-    assert.equal(errorCode(() => ftruncateSync(shm.fd, 100)), 'EPERM');
-    assert.equal(errorCode(() => ftruncateSync(shm.fd, 8192)), 'EPERM');
+    assert.equal(
+      errorCode(() => ftruncateSync(shm.fd, 100)),
+      'EPERM',
+    );
+    assert.equal(
+      errorCode(() => ftruncateSync(shm.fd, 8192)),
+      'EPERM',
+    );
     assert.equal(shm.stat().size, 4096);
   });
 
@@ -99,14 +134,20 @@ describe('seals refuse what they say', () => {
     using shm = PosixSharedMemory.createAnonymous({ size: 4096 });
     shm.write(0, 'v1');
     shm.seal(F_SEAL_FUTURE_WRITE | F_SEAL_SHRINK | F_SEAL_GROW);
-    assert.equal(errorCode(() => writeSync(shm.fd, 'x')), 'EPERM');
+    assert.equal(
+      errorCode(() => writeSync(shm.fd, 'x')),
+      'EPERM',
+    );
     const denied = thrown(() => PosixSharedMemory.fromFd(shm.fd, { readOnly: false })) as IpcError;
     assert.equal(denied.code, 'EPERM');
     assert.equal(denied.syscall, 'mmap');
     assert.match(denied.message, /sealed against writing/);
     using receiver = PosixSharedMemory.fromFd(shm.fd, { seals: F_SEAL_FUTURE_WRITE });
     assert.equal(receiver.readOnly, true, 'a write-sealed memfd is mapped read-only by default');
-    assert.equal(errorCode(() => receiver.buffer), 'ERR_SHM_READ_ONLY');
+    assert.equal(
+      errorCode(() => receiver.buffer),
+      'ERR_SHM_READ_ONLY',
+    );
     shm.write(0, 'v2');
     assert.equal(text(receiver.read(0, 4)), 'v2');
   });
@@ -123,8 +164,14 @@ describe('seals refuse what they say', () => {
       munmap(writable);
       assert.equal(fcntl(fd, F_ADD_SEALS, F_SEAL_WRITE | F_SEAL_SEAL), 0);
       assert.equal(fcntl(fd, F_GET_SEALS) & (F_SEAL_WRITE | F_SEAL_SEAL), F_SEAL_WRITE | F_SEAL_SEAL);
-      assert.equal(errorCode(() => fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK)), 'EPERM');
-      assert.equal(errorCode(() => mmap(null, 4096, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0)), 'EPERM');
+      assert.equal(
+        errorCode(() => fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK)),
+        'EPERM',
+      );
+      assert.equal(
+        errorCode(() => mmap(null, 4096, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0)),
+        'EPERM',
+      );
       using reader = PosixSharedMemory.fromFd(fd);
       assert.deepEqual([...reader.read(0, 3)], [1, 2, 3]);
     } finally {
@@ -143,12 +190,30 @@ describe('seals refuse what they say', () => {
       closeSync(fd);
     }
     using named = PosixSharedMemory.createAnonymous({ size: 10 });
-    assert.equal(errorCode(() => named.unlink()), 'ERR_SHM_NO_NAME');
-    assert.equal(errorCode(() => named.seal(0x8000)), 'ERR_OUT_OF_RANGE');
-    assert.equal(errorCode(() => fcntl(named.fd, 1 /* F_GETFD */)), 'ERR_OUT_OF_RANGE');
-    assert.equal(errorCode(() => PosixSharedMemory.createAnonymous({ size: 10, name: 'x'.repeat(250) })), 'ERR_OUT_OF_RANGE');
-    assert.equal(errorCode(() => PosixSharedMemory.createAnonymous({ size: 10, seal: 'yes' as unknown as boolean })), 'ERR_INVALID_ARG_TYPE');
-    assert.equal(errorCode(() => PosixSharedMemory.createAnonymous({ size: 0 })), 'ERR_OUT_OF_RANGE');
+    assert.equal(
+      errorCode(() => named.unlink()),
+      'ERR_SHM_NO_NAME',
+    );
+    assert.equal(
+      errorCode(() => named.seal(0x8000)),
+      'ERR_OUT_OF_RANGE',
+    );
+    assert.equal(
+      errorCode(() => fcntl(named.fd, 1 /* F_GETFD */)),
+      'ERR_OUT_OF_RANGE',
+    );
+    assert.equal(
+      errorCode(() => PosixSharedMemory.createAnonymous({ size: 10, name: 'x'.repeat(250) })),
+      'ERR_OUT_OF_RANGE',
+    );
+    assert.equal(
+      errorCode(() => PosixSharedMemory.createAnonymous({ size: 10, seal: 'yes' as unknown as boolean })),
+      'ERR_INVALID_ARG_TYPE',
+    );
+    assert.equal(
+      errorCode(() => PosixSharedMemory.createAnonymous({ size: 0 })),
+      'ERR_OUT_OF_RANGE',
+    );
     assert.equal(typeof F_SEAL_EXEC, 'number');
   });
 });

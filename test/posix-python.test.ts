@@ -33,18 +33,21 @@ function python(script: string, args: string[]) {
 }
 
 describe('Python multiprocessing.shared_memory', () => {
-  it('Python opens a block Node created, reads it and writes back; the block outlives Python\'s exit', async () => {
+  it("Python opens a block Node created, reads it and writes back; the block outlives Python's exit", async () => {
     const name = uniqueName('py-open');
     const shm = PosixSharedMemory.create({ name, size: 5000 });
     try {
       shm.write(0, 'hello from Node\0');
-      const result = await python(`${PY_ATTACH}
+      const result = await python(
+        `${PY_ATTACH}
 shm = untracked(sys.argv[1])
 got = bytes(shm.buf[:32]).split(b"\\0")[0].decode()
 shm.buf[100:118] = b"hello from Python\\0"
 print(json.dumps({"name": shm.name, "size": shm.size, "text": got, "version": list(sys.version_info[:2])}))
 shm.close()
-`, [name.slice(1)]);
+`,
+        [name.slice(1)],
+      );
       assertExitedCleanly(result, 'python');
       const out = lastJson<{ name: string; size: number; text: string; version: number[] }>(result);
       assert.equal(out.name, name.slice(1), "Python's name is ours without the slash");
@@ -61,12 +64,15 @@ shm.close()
   it('Node opens a block Python created (mode 0600) and left for it, reads, writes, and unlinks it', async () => {
     const name = uniqueName('py-create');
     try {
-      const result = await python(`${PY_ATTACH}
+      const result = await python(
+        `${PY_ATTACH}
 shm = untracked(sys.argv[1], create=True, size=6000)
 shm.buf[:17] = b"made by Python\\0\\0\\0"
 print(json.dumps({"size": shm.size}))
 shm.close()
-`, [name.slice(1)]);
+`,
+        [name.slice(1)],
+      );
       assertExitedCleanly(result, 'python');
       assert.deepEqual(lastJson(result), { size: 6000 });
       using shm = PosixSharedMemory.open({ name });
@@ -74,11 +80,14 @@ shm.close()
       assert.equal(text(shm.read(0, 32)), 'made by Python');
       assert.equal(shm.stat().mode & 0o777, 0o600);
       shm.write(200, 'and Node wrote here');
-      const check = await python(`${PY_ATTACH}
+      const check = await python(
+        `${PY_ATTACH}
 shm = untracked(sys.argv[1])
 print(json.dumps({"text": bytes(shm.buf[200:219]).decode()}))
 shm.close()
-`, [name.slice(1)]);
+`,
+        [name.slice(1)],
+      );
       assertExitedCleanly(check, 'python reader');
       assert.deepEqual(lastJson(check), { text: 'and Node wrote here' });
       shm.unlink();

@@ -23,7 +23,9 @@ describe('memory safety of POSIX mappings', () => {
   it('after detach every buffer and view is empty, and reading, writing or copying through them cannot fault', async () => {
     const name = uniqueName('detach');
     try {
-      const results = await inChild<Record<string, string>>('detach child', `
+      const results = await inChild<Record<string, string>>(
+        'detach child',
+        `
         import { PosixSharedMemory, StateError, struct, int32 } from 'SHMKIT';
         import { openSync, readSync } from 'node:fs';
         const shm = PosixSharedMemory.create({ name: process.argv[1], size: 8192 });
@@ -55,7 +57,9 @@ describe('memory safety of POSIX mappings', () => {
         const results = {};
         for (const [name, op] of Object.entries(ops)) results[name] = outcome(op);
         console.log(JSON.stringify(results));
-      `, [name]);
+      `,
+        [name],
+      );
       assert.equal(results['read u8[0]'], 'undefined');
       assert.equal(results['write u8[0]'], 'undefined');
       assert.equal(results['Int32Array read'], 'undefined');
@@ -81,7 +85,9 @@ describe('memory safety of POSIX mappings', () => {
     const writer = PosixSharedMemory.create({ name, size: 4096 });
     try {
       writer.write(0, 'original');
-      const results = await inChild<Record<string, string>>('read-only child', `
+      const results = await inChild<Record<string, string>>(
+        'read-only child',
+        `
         import { PosixSharedMemory, O_RDONLY, shm_open, struct, char } from 'SHMKIT';
         const ro = PosixSharedMemory.open({ name: process.argv[1], readOnly: true });
         const outcome = (f) => { try { return String(f()); } catch (e) { return 'threw ' + (e.code ?? e.name); } };
@@ -96,7 +102,9 @@ describe('memory safety of POSIX mappings', () => {
           viewWrite: outcome(() => { view.s = 'no'; }), readOnly: String(ro.readOnly),
           fromReadOnlyFd: String(fromFd.readOnly), fromFdBuffer: outcome(() => fromFd.buffer),
         }));
-      `, [name]);
+      `,
+        [name],
+      );
       assert.deepEqual(results, {
         buffer: 'threw ERR_SHM_READ_ONLY',
         bytes: 'threw ERR_SHM_READ_ONLY',
@@ -118,7 +126,9 @@ describe('memory safety of POSIX mappings', () => {
     const name = uniqueName('gc');
     const shm = PosixSharedMemory.create({ name, size: 1 << 20 });
     try {
-      const out = await inChild<{ vmGrowthMiB: number; fdGrowth: number; syncVmGrowthMiB: number; value: number }>('gc child', `
+      const out = await inChild<{ vmGrowthMiB: number; fdGrowth: number; syncVmGrowthMiB: number; value: number }>(
+        'gc child',
+        `
         import { PosixSharedMemory, mmap, shm_open, O_RDONLY, PROT_READ, MAP_SHARED } from 'SHMKIT';
         import { closeSync, readFileSync, readdirSync } from 'node:fs';
         import { setImmediate as turn } from 'node:timers/promises';
@@ -143,7 +153,9 @@ describe('memory safety of POSIX mappings', () => {
         }
         closeSync(fd);
         console.log(JSON.stringify({ vmGrowthMiB, fdGrowth, syncVmGrowthMiB: vmMiB() - vm1, value }));
-      `, [name]);
+      `,
+        [name],
+      );
       assert.equal(out.value, 0);
       assert.ok(out.vmGrowthMiB < 2048, `address space grew by ${out.vmGrowthMiB} MiB`);
       assert.ok(out.fdGrowth < 50, `descriptors grew by ${out.fdGrowth}`);
@@ -156,7 +168,8 @@ describe('memory safety of POSIX mappings', () => {
 
   it('an object another process shrinks under the mapping reads as zeros past its new end instead of killing the reader (SIGBUS)', async () => {
     const name = uniqueName('shrink');
-    const child = startNode(`
+    const child = startNode(
+      `
       import { PosixSharedMemory } from 'SHMKIT';
       import { createInterface } from 'node:readline';
       const lines = createInterface({ input: process.stdin })[Symbol.asyncIterator]();
@@ -173,7 +186,9 @@ describe('memory safety of POSIX mappings', () => {
       console.log(JSON.stringify({ sum, first: u8[0], last: u8[65535], written: u8[60000], roFirst: roCopy[0], roLast: roCopy[65535], size: shm.stat().size }));
       shm.unlink(); shm.detach(); ro.detach();
       process.exit(0);
-    `, [name]);
+    `,
+      [name],
+    );
     try {
       assert.equal(await child.line(), 'ready');
       const truncate = await run('truncate', ['-s', '4096', `/dev/shm${name}`]);

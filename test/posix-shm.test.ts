@@ -7,8 +7,26 @@ import { constants as os } from 'node:os';
 import { describe, it } from 'node:test';
 import { getSystemErrorName } from 'node:util';
 import {
-  IpcError, MAP_PRIVATE, MAP_SHARED, Mapping, O_CREAT, O_EXCL, O_RDONLY, O_RDWR, PROT_READ, PROT_WRITE, PosixSharedMemory, type StateError,
-  char, float64, int32, mmap, munmap, shm_open, shm_unlink, struct,
+  IpcError,
+  MAP_PRIVATE,
+  MAP_SHARED,
+  Mapping,
+  O_CREAT,
+  O_EXCL,
+  O_RDONLY,
+  O_RDWR,
+  PROT_READ,
+  PROT_WRITE,
+  PosixSharedMemory,
+  type StateError,
+  char,
+  float64,
+  int32,
+  mmap,
+  munmap,
+  shm_open,
+  shm_unlink,
+  struct,
 } from '../src/index.js';
 import { compileC } from './helpers/c.js';
 import { assertExitedCleanly, lastJson, run, runNode } from './helpers/processes.js';
@@ -104,10 +122,11 @@ describe('PosixSharedMemory with C programs', () => {
 });
 
 describe('PosixSharedMemory across Node processes', () => {
-  it('a child maps the same name and each sees the other\'s writes while both are mapped', async () => {
+  it("a child maps the same name and each sees the other's writes while both are mapped", async () => {
     const name = uniqueName('child');
     const shm = PosixSharedMemory.create({ name, size: 4096 });
-    const child = startNode(`
+    const child = startNode(
+      `
       import { PosixSharedMemory } from 'SHMKIT';
       import { createInterface } from 'node:readline';
       const shm = PosixSharedMemory.open({ name: process.argv[1] });
@@ -120,7 +139,9 @@ describe('PosixSharedMemory across Node processes', () => {
       await lines.next();
       shm.detach();
       process.exit(0);
-    `, [name]);
+    `,
+      [name],
+    );
     try {
       assert.deepEqual(await child.json(), { size: 4096 });
       shm.write(0, 'ping');
@@ -142,14 +163,17 @@ describe('PosixSharedMemory across Node processes', () => {
     try {
       using first = PosixSharedMemory.openOrCreate({ name, size: 4096 });
       first.write(0, 'first');
-      const result = await runNode(`
+      const result = await runNode(
+        `
         import { PosixSharedMemory } from 'SHMKIT';
         const shm = PosixSharedMemory.openOrCreate({ name: process.argv[1], size: 4096 });
         let small;
         try { PosixSharedMemory.openOrCreate({ name: process.argv[1], size: 8192 }); } catch (e) { small = e.code; }
         console.log(JSON.stringify({ text: new TextDecoder().decode(shm.read(0, 5)), size: shm.size, small }));
         shm.detach();
-      `, [name]);
+      `,
+        [name],
+      );
       assertExitedCleanly(result, 'child');
       assert.deepEqual(lastJson(result), { text: 'first', size: 4096, small: 'EINVAL' });
     } finally {
@@ -170,7 +194,8 @@ describe('PosixSharedMemory across Node processes', () => {
       } finally {
         process.umask(previous);
       }
-      const result = await runNode(`
+      const result = await runNode(
+        `
         import { PosixSharedMemory } from 'SHMKIT';
         ${BECOME_NOBODY}
         const out = {};
@@ -180,15 +205,25 @@ describe('PosixSharedMemory across Node processes', () => {
         ro.detach();
         try { PosixSharedMemory.open({ name: process.argv[2] }); } catch (e) { out.writeDenied = e.code; out.writeDeniedMessage = e.message; }
         console.log(JSON.stringify(out));
-      `, [name, open]);
+      `,
+        [name, open],
+      );
       assertExitedCleanly(result, 'child as nobody');
       const { deniedMessage, writeDeniedMessage, ...out } = lastJson<Record<string, unknown>>(result);
       assert.deepEqual(out, { denied: ['EACCES', 'shm_open', true], readable: 4096, writeDenied: 'EACCES' });
       // The hint gives the facts: owner, mode, who the child is, which bits apply; read-only access where reading is allowed.
       const owner = `owned by uid ${process.geteuid!()} \\(gid ${process.getegid!()}\\)`;
-      assert.match(String(deniedMessage), new RegExp(`${owner} with mode 0600; this process is euid 65534 \\(egid 65534\\), so the other bits apply and grant nothing: run as its owner`));
+      assert.match(
+        String(deniedMessage),
+        new RegExp(
+          `${owner} with mode 0600; this process is euid 65534 \\(egid 65534\\), so the other bits apply and grant nothing: run as its owner`,
+        ),
+      );
       assert.doesNotMatch(String(deniedMessage), /open it read-only/);
-      assert.match(String(writeDeniedMessage), /with mode 0644; .*the other bits apply and grant read only: .*; or open it read-only \(O_RDONLY; readOnly: true\)/);
+      assert.match(
+        String(writeDeniedMessage),
+        /with mode 0644; .*the other bits apply and grant read only: .*; or open it read-only \(O_RDONLY; readOnly: true\)/,
+      );
     } finally {
       unlinkQuietly(name);
       unlinkQuietly(open);
@@ -206,7 +241,10 @@ describe('PosixSharedMemory errors', () => {
       assert.equal(exists.code, 'EEXIST');
       assert.equal(exists.syscall, 'shm_open');
       assert.match(exists.message, new RegExp(`shm_open: EEXIST .*${name}`));
-      assert.ok(exists.message.includes(`open it instead (PosixSharedMemory.open or PosixSharedMemory.openOrCreate({ name: '${name}', size }))`), exists.message);
+      assert.ok(
+        exists.message.includes(`open it instead (PosixSharedMemory.open or PosixSharedMemory.openOrCreate({ name: '${name}', size }))`),
+        exists.message,
+      );
       assert.ok(exists.message.includes(`PosixSharedMemory.unlink('${name}'), or rm /dev/shm${name}`), exists.message);
       assert.equal(shm.size, 100, 'the existing object is untouched');
       shm.unlink();
@@ -215,7 +253,10 @@ describe('PosixSharedMemory errors', () => {
       assert.equal(missing.errno, -os.errno.ENOENT, "negative, as in Node's system errors");
       assert.equal(missing.cErrno, os.errno.ENOENT);
       assert.equal(getSystemErrorName(missing.errno), 'ENOENT');
-      assert.match(missing.message, new RegExp(`^shm_open: ENOENT .*nothing has created ${name} in /dev/shm .*PosixSharedMemory\\.openOrCreate`));
+      assert.match(
+        missing.message,
+        new RegExp(`^shm_open: ENOENT .*nothing has created ${name} in /dev/shm .*PosixSharedMemory\\.openOrCreate`),
+      );
       assert.equal((thrown(() => PosixSharedMemory.unlink(name)) as IpcError).code, 'ENOENT');
       assert.equal((thrown(() => shm.unlink()) as IpcError).code, 'ENOENT');
     } finally {
@@ -230,11 +271,17 @@ describe('PosixSharedMemory errors', () => {
       assert.match(error.code, /^ERR_(INVALID_ARG_VALUE|OUT_OF_RANGE)$/, bad);
       assert.match(error.message, /name/);
     }
-    assert.equal((thrown(() => PosixSharedMemory.open({ name: 7 as unknown as string })) as Error & { code: string }).code, 'ERR_INVALID_ARG_TYPE');
+    assert.equal(
+      (thrown(() => PosixSharedMemory.open({ name: 7 as unknown as string })) as Error & { code: string }).code,
+      'ERR_INVALID_ARG_TYPE',
+    );
     assert.equal((thrown(() => shm_open('/x', 0o4000_0000, 0)) as Error & { code: string }).code, 'ERR_OUT_OF_RANGE');
     assert.equal((thrown(() => PosixSharedMemory.create({ name: '/ok', size: 0 })) as Error & { code: string }).code, 'ERR_OUT_OF_RANGE');
     assert.equal((thrown(() => PosixSharedMemory.create({ name: '/ok', size: -1 })) as Error & { code: string }).code, 'ERR_OUT_OF_RANGE');
-    assert.equal((thrown(() => PosixSharedMemory.create({ name: '/ok', size: 10, mode: 0o1777 })) as Error & { code: string }).code, 'ERR_OUT_OF_RANGE');
+    assert.equal(
+      (thrown(() => PosixSharedMemory.create({ name: '/ok', size: 10, mode: 0o1777 })) as Error & { code: string }).code,
+      'ERR_OUT_OF_RANGE',
+    );
     assert.equal(shmExists('/ok'), false);
   });
 
@@ -301,23 +348,53 @@ describe('C-faithful shm_open, mmap, munmap, shm_unlink', () => {
     try {
       ftruncateSync(fd, 4096);
       const code = (fn: () => unknown) => (thrown(fn) as Error & { code: string }).code;
-      assert.equal(code(() => mmap(null, 8192, PROT_READ, MAP_SHARED, fd, 0)), 'ERR_OUT_OF_RANGE');
-      assert.equal(code(() => mmap(null, 4096, PROT_READ, MAP_SHARED, fd, 4096)), 'ERR_OUT_OF_RANGE');
-      assert.equal(code(() => mmap(null, 4096, 0, MAP_SHARED, fd, 0)), 'ERR_OUT_OF_RANGE');
-      assert.equal(code(() => mmap(null, 4096, PROT_WRITE, MAP_SHARED, fd, 0)), 'ERR_OUT_OF_RANGE');
-      assert.equal(code(() => mmap(0x1000 as unknown as null, 4096, PROT_READ, MAP_SHARED, fd, 0)), 'ERR_OUT_OF_RANGE');
-      assert.equal(code(() => mmap(null, 4096, PROT_READ, 0, fd, 0)), 'ERR_OUT_OF_RANGE');
-      assert.equal(code(() => mmap(null, 100, PROT_READ, MAP_SHARED, fd, 1)), 'EINVAL');
-      assert.equal(code(() => munmap({} as Mapping)), 'ERR_INVALID_ARG_TYPE');
+      assert.equal(
+        code(() => mmap(null, 8192, PROT_READ, MAP_SHARED, fd, 0)),
+        'ERR_OUT_OF_RANGE',
+      );
+      assert.equal(
+        code(() => mmap(null, 4096, PROT_READ, MAP_SHARED, fd, 4096)),
+        'ERR_OUT_OF_RANGE',
+      );
+      assert.equal(
+        code(() => mmap(null, 4096, 0, MAP_SHARED, fd, 0)),
+        'ERR_OUT_OF_RANGE',
+      );
+      assert.equal(
+        code(() => mmap(null, 4096, PROT_WRITE, MAP_SHARED, fd, 0)),
+        'ERR_OUT_OF_RANGE',
+      );
+      assert.equal(
+        code(() => mmap(0x1000 as unknown as null, 4096, PROT_READ, MAP_SHARED, fd, 0)),
+        'ERR_OUT_OF_RANGE',
+      );
+      assert.equal(
+        code(() => mmap(null, 4096, PROT_READ, 0, fd, 0)),
+        'ERR_OUT_OF_RANGE',
+      );
+      assert.equal(
+        code(() => mmap(null, 100, PROT_READ, MAP_SHARED, fd, 1)),
+        'EINVAL',
+      );
+      assert.equal(
+        code(() => munmap({} as Mapping)),
+        'ERR_INVALID_ARG_TYPE',
+      );
       const procFile = openSync('/proc/self/status', 'r');
       try {
-        assert.equal(code(() => mmap(null, 1, PROT_READ, MAP_SHARED, procFile, 0)), 'ERR_OUT_OF_RANGE');
+        assert.equal(
+          code(() => mmap(null, 1, PROT_READ, MAP_SHARED, procFile, 0)),
+          'ERR_OUT_OF_RANGE',
+        );
       } finally {
         closeSync(procFile);
       }
       const dir = openSync('/dev/shm', 'r');
       try {
-        assert.equal(code(() => mmap(null, 1, PROT_READ, MAP_SHARED, dir, 0)), 'ENODEV');
+        assert.equal(
+          code(() => mmap(null, 1, PROT_READ, MAP_SHARED, dir, 0)),
+          'ENODEV',
+        );
       } finally {
         closeSync(dir);
       }
@@ -354,7 +431,8 @@ describe('struct views over POSIX memory', () => {
       using shm = PosixSharedMemory.create({ name, size: 4096 });
       const view = Sample.view(shm, 64);
       view.value = 1.5;
-      const result = await runNode(`
+      const result = await runNode(
+        `
         import { PosixSharedMemory, struct, int32, float64, char } from 'SHMKIT';
         const Sample = struct({ pid: int32, value: float64, label: char(16) });
         const shm = PosixSharedMemory.open({ name: process.argv[1] });
@@ -365,7 +443,9 @@ describe('struct views over POSIX memory', () => {
         view.label = 'from child';
         shm.detach();
         console.log(JSON.stringify({ pid: process.pid }));
-      `, [name]);
+      `,
+        [name],
+      );
       assertExitedCleanly(result, 'child');
       const { pid } = lastJson<{ pid: number }>(result);
       assert.deepEqual(Sample.read(shm, 64), { pid, value: 3, label: 'from child' });

@@ -26,11 +26,20 @@ const REPORT = `
   }
 `;
 
-interface Report { what: string; threw?: false; name?: string; code?: string; message?: string }
+interface Report {
+  what: string;
+  threw?: false;
+  name?: string;
+  code?: string;
+  message?: string;
+}
 
 describe('sizes beyond the limits', () => {
-  it('SemaphoreSet.create with count 2^31-1 or 1e8 throws RangeError naming options.count and SEMMSL, at once', { skip: noPrivateIpc }, async () => {
-    const result = await runNodeInPrivateIpc(`
+  it('SemaphoreSet.create with count 2^31-1 or 1e8 throws RangeError naming options.count and SEMMSL, at once', {
+    skip: noPrivateIpc,
+  }, async () => {
+    const result = await runNodeInPrivateIpc(
+      `
       import { SemaphoreSet, semctl, IPC_INFO } from 'SHMKIT';
       ${REPORT}
       const semmsl = semctl(0, 0, IPC_INFO).semmsl;
@@ -42,7 +51,10 @@ describe('sizes beyond the limits', () => {
       const full = set.count;
       set.remove();
       console.log(JSON.stringify({ semmsl, full, results }));
-    `, [], { timeoutMs: 20_000 });
+    `,
+      [],
+      { timeoutMs: 20_000 },
+    );
     assertExitedCleanly(result);
     const r = lastJson<{ semmsl: number; full: number; results: Report[] }>(result);
     assert.equal(r.full, r.semmsl, 'a set of exactly SEMMSL semaphores is still made');
@@ -54,8 +66,11 @@ describe('sizes beyond the limits', () => {
     }
   });
 
-  it('with SEMMSL raised to 2^31-1, a set beyond 65,536 semaphores (the reach of the 16-bit sem_num) is refused the same way', { skip: noPrivateIpc }, async () => {
-    const result = await runNodeInPrivateIpc(`
+  it('with SEMMSL raised to 2^31-1, a set beyond 65,536 semaphores (the reach of the 16-bit sem_num) is refused the same way', {
+    skip: noPrivateIpc,
+  }, async () => {
+    const result = await runNodeInPrivateIpc(
+      `
       import { writeFileSync, readFileSync } from 'node:fs';
       import { SemaphoreSet } from 'SHMKIT';
       ${REPORT}
@@ -64,15 +79,21 @@ describe('sizes beyond the limits', () => {
       writeFileSync('/proc/sys/kernel/sem', \`2147483647 \${semmns} \${semopm} \${semmni}\`);
       report('2^31-1', () => SemaphoreSet.create({ count: 2 ** 31 - 1 }));
       console.log(JSON.stringify({ results }));
-    `, [], { timeoutMs: 20_000 });
+    `,
+      [],
+      { timeoutMs: 20_000 },
+    );
     assertExitedCleanly(result);
     const [e] = lastJson<{ results: Report[] }>(result).results;
     assert.equal(e?.code, 'ERR_OUT_OF_RANGE', e?.message);
     assert.match(e?.message ?? '', /"options\.count".*<= 65536 \(sem_num is 16-bit\)/);
   });
 
-  it('SETALL with an array-like of length 2^32-1, and semop with a sparse array of 2^32-1 operations, fail at once', { skip: noPrivateIpc }, async () => {
-    const result = await runNodeInPrivateIpc(`
+  it('SETALL with an array-like of length 2^32-1, and semop with a sparse array of 2^32-1 operations, fail at once', {
+    skip: noPrivateIpc,
+  }, async () => {
+    const result = await runNodeInPrivateIpc(
+      `
       import { GETVAL, IPC_CREAT, IPC_PRIVATE, IPC_RMID, SETALL, semctl, semget, semop, semtimedop, SemaphoreSet } from 'SHMKIT';
       ${REPORT}
       const id = semget(IPC_PRIVATE, 3, IPC_CREAT | 0o600);
@@ -87,7 +108,10 @@ describe('sizes beyond the limits', () => {
       const value = semctl(id, 0, GETVAL);
       semctl(id, 0, IPC_RMID);
       console.log(JSON.stringify({ results, op, value }));
-    `, [], { timeoutMs: 20_000 });
+    `,
+      [],
+      { timeoutMs: 20_000 },
+    );
     assertExitedCleanly(result);
     const r = lastJson<{ results: Report[]; op: Report; value: number }>(result);
     const [setall, negative, semop, semtimedop, hole] = r.results;

@@ -143,7 +143,8 @@ const NODE_PEER = `
 type Peer = (role: 'produce' | 'consume', shmId: number, semId: number) => Promise<RunResult>;
 
 let cPeerPath = '';
-const nodePeer: Peer = (role, shmId, semId) => runNode(NODE_PEER, [role, String(shmId), String(semId), String(RECORDS)], { timeoutMs: 60_000 });
+const nodePeer: Peer = (role, shmId, semId) =>
+  runNode(NODE_PEER, [role, String(shmId), String(semId), String(RECORDS)], { timeoutMs: 60_000 });
 const cPeer: Peer = (role, shmId, semId) => run(cPeerPath, [role, String(shmId), String(semId), String(RECORDS)], { timeoutMs: 60_000 });
 
 /** Runs `producer` and `consumer` against a fresh one-slot segment and empty/full pair. */

@@ -53,10 +53,13 @@ describe('Semaphore', () => {
     const sem = newSemaphore(0);
     const acquired = sem.acquire({ timeoutMs: 20_000 });
     await waitFor('the waiter', () => semctl(sem.id, 0, GETNCNT) === 1);
-    const child = await runNode(`
+    const child = await runNode(
+      `
       import { Semaphore } from 'SHMKIT';
       Semaphore.open({ id: Number(process.argv[1]) }).release();
-    `, [String(sem.id)]);
+    `,
+      [String(sem.id)],
+    );
     assertExitedCleanly(child);
     await acquired;
     assert.equal(sem.value, 0);
@@ -85,7 +88,8 @@ describe('Semaphore', () => {
 
   it('releases balance units acquired with undo, so the kernel adds nothing at exit', async () => {
     const sem = newSemaphore(3);
-    const child = await runNode(`
+    const child = await runNode(
+      `
       import { Semaphore } from 'SHMKIT';
       const sem = Semaphore.open({ id: Number(process.argv[1]) });
       await sem.acquire({ undo: true });
@@ -93,7 +97,9 @@ describe('Semaphore', () => {
       sem.release();
       sem.release(2); // one more than it holds with undo: that one is a plain release
       console.log(JSON.stringify({ inside: sem.value }));
-    `, [String(sem.id)]);
+    `,
+      [String(sem.id)],
+    );
     assertExitedCleanly(child);
     assert.deepEqual(lastJson(child), { inside: 4 });
     assert.equal(sem.value, 4, 'the exit changed nothing');
@@ -125,7 +131,10 @@ describe('Semaphore', () => {
 
   it('release above SEMVMX fails with ERANGE and changes nothing', () => {
     const sem = newSemaphore(32767);
-    assert.throws(() => sem.release(), (e: unknown) => e instanceof IpcError && e.code === 'ERANGE');
+    assert.throws(
+      () => sem.release(),
+      (e: unknown) => e instanceof IpcError && e.code === 'ERANGE',
+    );
     assert.equal(sem.value, 32767);
   });
 

@@ -26,7 +26,10 @@ describe('SemaphoreSet', () => {
     const ds = set.stat();
     assert.equal(ds.sem_perm.mode & 0o777, 0o600);
     assert.equal(ds.sem_nsems, 3);
-    assert.throws(() => SemaphoreSet.create({ key, count: 3 }), (e: unknown) => e instanceof IpcError && e.code === 'EEXIST');
+    assert.throws(
+      () => SemaphoreSet.create({ key, count: 3 }),
+      (e: unknown) => e instanceof IpcError && e.code === 'EEXIST',
+    );
     const all = track(SemaphoreSet.create({ count: 4, initial: 7, mode: 0o640 }));
     assert.deepEqual(semctl(all.id, 0, GETALL), [7, 7, 7, 7]);
     assert.equal(all.stat().sem_perm.mode & 0o777, 0o640);
@@ -43,15 +46,27 @@ describe('SemaphoreSet', () => {
     assert.equal(byId.count, 2);
     byId.set(1, 9);
     assert.equal(byKey.get(1), 9);
-    assert.throws(() => SemaphoreSet.open({ key: uniqueKey() }), (e: unknown) => e instanceof IpcError && e.code === 'ENOENT');
+    assert.throws(
+      () => SemaphoreSet.open({ key: uniqueKey() }),
+      (e: unknown) => e instanceof IpcError && e.code === 'ENOENT',
+    );
   });
 
   it('op performs several operations atomically', async () => {
     const set = track(SemaphoreSet.create({ count: 2, initial: [1, 1] }));
-    await set.op([{ sem_num: 0, sem_op: -1 }, { sem_num: 1, sem_op: 3 }]);
+    await set.op([
+      { sem_num: 0, sem_op: -1 },
+      { sem_num: 1, sem_op: 3 },
+    ]);
     assert.deepEqual([set.get(0), set.get(1)], [0, 4]);
     await assert.rejects(
-      set.op([{ sem_num: 1, sem_op: -1, sem_flg: 0 }, { sem_num: 0, sem_op: -1 }], { timeoutMs: 0 }),
+      set.op(
+        [
+          { sem_num: 1, sem_op: -1, sem_flg: 0 },
+          { sem_num: 0, sem_op: -1 },
+        ],
+        { timeoutMs: 0 },
+      ),
       { code: 'ETIMEDOUT' },
     );
     assert.deepEqual([set.get(0), set.get(1)], [0, 4], 'semaphore 1 was not lowered alone');
@@ -59,7 +74,10 @@ describe('SemaphoreSet', () => {
 
   it('set above SEMVMX fails with ERANGE', () => {
     const set = track(SemaphoreSet.create({ count: 1 }));
-    assert.throws(() => set.set(0, 40000), (e: unknown) => e instanceof IpcError && e.code === 'ERANGE');
+    assert.throws(
+      () => set.set(0, 40000),
+      (e: unknown) => e instanceof IpcError && e.code === 'ERANGE',
+    );
     assert.throws(
       () => track(SemaphoreSet.create({ count: 1, initial: 40000 })),
       (e: unknown) => e instanceof IpcError && e.code === 'ERANGE',

@@ -5,8 +5,28 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import {
-  GETALL, GETNCNT, GETPID, GETVAL, GETZCNT, IPC_CREAT, IPC_EXCL, IPC_INFO, IPC_NOWAIT, IPC_PRIVATE, IPC_RMID, IPC_SET,
-  IPC_STAT, IpcError, SEM_INFO, SEM_STAT, SETALL, SETVAL, semctl, semget, semop, semtimedop,
+  GETALL,
+  GETNCNT,
+  GETPID,
+  GETVAL,
+  GETZCNT,
+  IPC_CREAT,
+  IPC_EXCL,
+  IPC_INFO,
+  IPC_NOWAIT,
+  IPC_PRIVATE,
+  IPC_RMID,
+  IPC_SET,
+  IPC_STAT,
+  IpcError,
+  SEM_INFO,
+  SEM_STAT,
+  SETALL,
+  SETVAL,
+  semctl,
+  semget,
+  semop,
+  semtimedop,
 } from '../src/index.js';
 import { assertNoLeaks, uniqueKey, removeSetsAfterEach } from './helpers/ipc.js';
 import { assertExitedCleanly, isRoot, lastJson, runNode } from './helpers/processes.js';
@@ -77,7 +97,10 @@ describe('semctl', () => {
     semctl(id, 0, SETALL, [1, 2, 3]);
     assert.deepEqual(semctl(id, 0, GETALL), [1, 2, 3]);
     semctl(id, 0, SETALL, new Uint16Array([4, 5, 6]));
-    assert.deepEqual([0, 1, 2].map((i) => semctl(id, i, GETVAL)), [4, 5, 6]);
+    assert.deepEqual(
+      [0, 1, 2].map((i) => semctl(id, i, GETVAL)),
+      [4, 5, 6],
+    );
   });
 
   it('SETVAL and SETALL above SEMVMX fail with ERANGE and change nothing', () => {
@@ -119,11 +142,14 @@ describe('semctl', () => {
     const id = newSet(1);
     semop(id, [{ sem_num: 0, sem_op: 1 }]);
     assert.equal(semctl(id, 0, GETPID), process.pid);
-    const child = await runNode(`
+    const child = await runNode(
+      `
       import { semop } from 'SHMKIT';
       semop(Number(process.argv[1]), [{ sem_num: 0, sem_op: 1 }]);
       console.log(JSON.stringify({ pid: process.pid }));
-    `, [String(id)]);
+    `,
+      [String(id)],
+    );
     assertExitedCleanly(child);
     assert.equal(semctl(id, 0, GETPID), lastJson<{ pid: number }>(child).pid);
   });
@@ -131,7 +157,19 @@ describe('semctl', () => {
   it('IPC_INFO and SEM_INFO return struct seminfo; SEM_STAT finds a set by its index', () => {
     const id = newSet(4);
     const limits = semctl(0, 0, IPC_INFO);
-    for (const name of ['semmap', 'semmni', 'semmns', 'semmnu', 'semmsl', 'semopm', 'semume', 'semusz', 'semvmx', 'semaem', 'highest_index']) {
+    for (const name of [
+      'semmap',
+      'semmni',
+      'semmns',
+      'semmnu',
+      'semmsl',
+      'semopm',
+      'semume',
+      'semusz',
+      'semvmx',
+      'semaem',
+      'highest_index',
+    ]) {
       assert.equal(typeof (limits as unknown as Record<string, unknown>)[name], 'number', name);
     }
     assert.equal(limits.semvmx, 32767);
@@ -173,11 +211,19 @@ describe('semop', () => {
     semctl(id, 0, SETALL, [1, 0]);
     // Semaphore 1 cannot be lowered, so semaphore 0 is not lowered either.
     assert.throws(
-      () => semop(id, [{ sem_num: 0, sem_op: -1, sem_flg: IPC_NOWAIT }, { sem_num: 1, sem_op: -1, sem_flg: IPC_NOWAIT }]),
+      () =>
+        semop(id, [
+          { sem_num: 0, sem_op: -1, sem_flg: IPC_NOWAIT },
+          { sem_num: 1, sem_op: -1, sem_flg: IPC_NOWAIT },
+        ]),
       ipcError('EAGAIN', 'semop'),
     );
     assert.deepEqual(semctl(id, 0, GETALL), [1, 0]);
-    semop(id, [{ sem_num: 1, sem_op: 2 }, { sem_num: 0, sem_op: -1 }, { sem_num: 1, sem_op: -1 }]);
+    semop(id, [
+      { sem_num: 1, sem_op: 2 },
+      { sem_num: 0, sem_op: -1 },
+      { sem_num: 1, sem_op: -1 },
+    ]);
     assert.deepEqual(semctl(id, 0, GETALL), [0, 1]);
   });
 
@@ -217,16 +263,19 @@ describe('semop', () => {
     assert.throws(() => semop('x' as never, [{ sem_num: 0, sem_op: 1 }]), { name: 'TypeError', message: /"semid"/ });
   });
 
-  it('SEM_UNDO: the kernel reverts a process\'s operations when it exits', async () => {
+  it("SEM_UNDO: the kernel reverts a process's operations when it exits", async () => {
     const id = newSet(1);
     semctl(id, 0, SETVAL, 5);
-    const child = await runNode(`
+    const child = await runNode(
+      `
       import { semop, semctl, GETVAL, SEM_UNDO } from 'SHMKIT';
       const id = Number(process.argv[1]);
       semop(id, [{ sem_num: 0, sem_op: -2, sem_flg: SEM_UNDO }]);
       semop(id, [{ sem_num: 0, sem_op: -1 }]);
       console.log(JSON.stringify({ inside: semctl(id, 0, GETVAL) }));
-    `, [String(id)]);
+    `,
+      [String(id)],
+    );
     assertExitedCleanly(child);
     assert.equal(lastJson<{ inside: number }>(child).inside, 2);
     assert.equal(semctl(id, 0, GETVAL), 4, 'the SEM_UNDO -2 is given back, the plain -1 is not');
@@ -235,11 +284,15 @@ describe('semop', () => {
   it('a blocked semop waits for zero and proceeds when the value reaches zero', async () => {
     const id = newSet(1);
     semctl(id, 0, SETVAL, 1);
-    const child = runNode(`
+    const child = runNode(
+      `
       import { semop } from 'SHMKIT';
       semop(Number(process.argv[1]), [{ sem_num: 0, sem_op: 0 }]);
       console.log(JSON.stringify({ passed: true }));
-    `, [String(id)], { timeoutMs: 20_000 });
+    `,
+      [String(id)],
+      { timeoutMs: 20_000 },
+    );
     await waitFor('the child to wait for zero', () => semctl(id, 0, GETZCNT) === 1);
     semop(id, [{ sem_num: 0, sem_op: -1 }]);
     const result = await child;
@@ -250,7 +303,8 @@ describe('semop', () => {
   it('a semop blocked in another process fails with EIDRM when the set is removed', async () => {
     const id = semget(IPC_PRIVATE, 1, IPC_CREAT | 0o600);
     made.push(id);
-    const child = runNode(`
+    const child = runNode(
+      `
       import { semop } from 'SHMKIT';
       try {
         semop(Number(process.argv[1]), [{ sem_num: 0, sem_op: -1 }]);
@@ -258,7 +312,10 @@ describe('semop', () => {
       } catch (error) {
         console.log(JSON.stringify({ code: error.code, syscall: error.syscall, name: error.name }));
       }
-    `, [String(id)], { timeoutMs: 20_000 });
+    `,
+      [String(id)],
+      { timeoutMs: 20_000 },
+    );
     await waitFor('the child to wait', () => semctl(id, 0, GETNCNT) === 1);
     semctl(id, 0, IPC_RMID);
     const result = await child;
@@ -272,7 +329,15 @@ describe('semtimedop', () => {
     const id = newSet(2);
     semctl(id, 0, SETVAL, 1);
     assert.throws(
-      () => semtimedop(id, [{ sem_num: 0, sem_op: -1 }, { sem_num: 1, sem_op: -1 }], 20),
+      () =>
+        semtimedop(
+          id,
+          [
+            { sem_num: 0, sem_op: -1 },
+            { sem_num: 1, sem_op: -1 },
+          ],
+          20,
+        ),
       ipcError('EAGAIN', 'semtimedop'),
     );
     assert.deepEqual(semctl(id, 0, GETALL), [1, 0]);
@@ -290,7 +355,8 @@ describe('semtimedop', () => {
 describe('permissions', { skip: isRoot ? false : 'needs root to become nobody' }, () => {
   it('as nobody: EACCES to read or operate on a 0600 set of root, EPERM to change or remove it', async () => {
     const id = newSet(1, 0o600);
-    const child = await runNode(`
+    const child = await runNode(
+      `
       import { semctl, semop, semget, GETVAL, IPC_RMID, IPC_SET, IPC_STAT, SETVAL } from 'SHMKIT';
       process.setgroups([]);
       process.setgid(65534);
@@ -306,7 +372,9 @@ describe('permissions', { skip: isRoot ? false : 'needs root to become nobody' }
       attempt('semop', () => semop(id, [{ sem_num: 0, sem_op: 1 }]));
       attempt('IPC_RMID', () => semctl(id, 0, IPC_RMID));
       console.log(JSON.stringify(codes));
-    `, [String(id)]);
+    `,
+      [String(id)],
+    );
     assertExitedCleanly(child);
     assert.deepEqual(lastJson(child), {
       GETVAL: 'EACCES semctl',
@@ -320,7 +388,8 @@ describe('permissions', { skip: isRoot ? false : 'needs root to become nobody' }
 
   it('as nobody: EPERM for IPC_SET on a set it may read and write but does not own', async () => {
     const id = newSet(1, 0o666);
-    const child = await runNode(`
+    const child = await runNode(
+      `
       import { semctl, semop, GETVAL, IPC_SET, SEM_UNDO } from 'SHMKIT';
       process.setgroups([]);
       process.setgid(65534);
@@ -330,7 +399,9 @@ describe('permissions', { skip: isRoot ? false : 'needs root to become nobody' }
       let code;
       try { semctl(id, 0, IPC_SET, { mode: 0o600 }); } catch (error) { code = error.code; }
       console.log(JSON.stringify({ value: semctl(id, 0, GETVAL), code }));
-    `, [String(id)]);
+    `,
+      [String(id)],
+    );
     assertExitedCleanly(child);
     assert.deepEqual(lastJson(child), { value: 3, code: 'EPERM' });
   });

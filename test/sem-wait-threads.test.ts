@@ -43,7 +43,8 @@ function outcomes(promises: Promise<unknown>[]): Promise<string[]> {
 describe('pending waits share a bounded number of threads', () => {
   it('5,000 pending acquires on one Semaphore use at most 64 extra threads, and all complete in the order they were made', async () => {
     const sem = newSemaphore();
-    const child = runNode(`
+    const child = runNode(
+      `
       import { readdirSync } from 'node:fs';
       import { readFile } from 'node:fs/promises';
       import { GETNCNT, Semaphore, semctl } from 'SHMKIT';
@@ -61,17 +62,24 @@ describe('pending waits share a bounded number of threads', () => {
       await Promise.all(waits);
       const inOrder = order.every((v, i) => v === i);
       console.log(JSON.stringify({ extra: during - before, doneEarly, done: order.length, inOrder, value: sem.value }));
-    `, [String(sem.id)], { timeoutMs: 60_000 });
+    `,
+      [String(sem.id)],
+      { timeoutMs: 60_000 },
+    );
     const result = await child;
     assertExitedCleanly(result);
     const r = lastJson<{ extra: number; doneEarly: number; done: number; inOrder: boolean; value: number }>(result);
     assert.ok(r.extra <= 64, `${r.extra} extra threads for 5,000 pending waits`);
-    assert.deepEqual({ doneEarly: r.doneEarly, done: r.done, inOrder: r.inOrder, value: r.value }, { doneEarly: 0, done: 5000, inOrder: true, value: 0 });
+    assert.deepEqual(
+      { doneEarly: r.doneEarly, done: r.done, inOrder: r.inOrder, value: r.value },
+      { doneEarly: 0, done: 5000, inOrder: true, value: 0 },
+    );
   });
 
   it(`waits on 200 different sets use at most ${MAX_WAIT_THREADS} threads, take turns, and each completes when its set is released`, async () => {
     const sets = Array.from({ length: 200 }, () => newSet(1));
-    const child = runNode(`
+    const child = runNode(
+      `
       import { readdirSync } from 'node:fs';
       import { readFile } from 'node:fs/promises';
       import { SemaphoreSet } from 'SHMKIT';
@@ -93,10 +101,15 @@ describe('pending waits share a bounded number of threads', () => {
       for (const set of sets.slice(0, -20)) await set.op([{ sem_num: 0, sem_op: 1 }]);
       await Promise.all(waits);
       console.log(JSON.stringify({ extra, stats, lastDone, done: done.size, values: sets.map((s) => s.get(0)).reduce((a, b) => a + b) }));
-    `, sets.map((s) => String(s.id)), { timeoutMs: 60_000 });
+    `,
+      sets.map((s) => String(s.id)),
+      { timeoutMs: 60_000 },
+    );
     const result = await child;
     assertExitedCleanly(result);
-    const r = lastJson<{ extra: number; stats: { running: number; queued: number }; lastDone: boolean; done: number; values: number }>(result);
+    const r = lastJson<{ extra: number; stats: { running: number; queued: number }; lastDone: boolean; done: number; values: number }>(
+      result,
+    );
     assert.ok(r.extra <= MAX_WAIT_THREADS, `${r.extra} extra threads for 200 kinds of wait`);
     assert.deepEqual(r.stats, { running: MAX_WAIT_THREADS, queued: 200 - MAX_WAIT_THREADS });
     assert.deepEqual({ lastDone: r.lastDone, done: r.done, values: r.values }, { lastDone: true, done: 200, values: 0 });
@@ -104,7 +117,8 @@ describe('pending waits share a bounded number of threads', () => {
 
   it('waits beyond the thread bound keep their time limits and aborts, and change nothing', async () => {
     const sets = Array.from({ length: MAX_WAIT_THREADS + 10 }, () => newSet(1));
-    const child = runNode(`
+    const child = runNode(
+      `
       import { SemaphoreSet } from 'SHMKIT';
       const sets = process.argv.slice(1).map((id) => SemaphoreSet.open({ id: Number(id) }));
       const controller = new AbortController();
@@ -113,12 +127,21 @@ describe('pending waits share a bounded number of threads', () => {
       const results = await Promise.allSettled(waits);
       const names = results.map((r) => r.status === 'rejected' ? (r.reason.name === 'AbortError' ? r.reason.name : r.reason.code) : 'ok');
       console.log(JSON.stringify({ names, values: sets.map((s) => s.get(0)) }));
-    `, sets.map((s) => String(s.id)), { timeoutMs: 30_000 });
+    `,
+      sets.map((s) => String(s.id)),
+      { timeoutMs: 30_000 },
+    );
     const result = await child;
     assertExitedCleanly(result);
     const r = lastJson<{ names: string[]; values: number[] }>(result);
-    assert.deepEqual(r.names, sets.map((_, i) => (i % 2 ? 'ETIMEDOUT' : 'AbortError')));
-    assert.deepEqual(r.values, sets.map(() => 0));
+    assert.deepEqual(
+      r.names,
+      sets.map((_, i) => (i % 2 ? 'ETIMEDOUT' : 'AbortError')),
+    );
+    assert.deepEqual(
+      r.values,
+      sets.map(() => 0),
+    );
     for (const set of sets) assert.equal(semctl(set.id, 0, GETNCNT), 0);
   });
 });
@@ -167,7 +190,10 @@ describe('waits of one kind queue in FIFO order', () => {
     await waitFor('the first wait in the kernel', () => semctl(set.id, 0, GETNCNT) === 1);
     set.remove();
     const codes = await outcomes(waits);
-    assert.deepEqual(codes, waits.map(() => 'EIDRM'));
+    assert.deepEqual(
+      codes,
+      waits.map(() => 'EIDRM'),
+    );
     for (const w of waits) await w.catch((e: unknown) => assert.ok(e instanceof IpcError && e.syscall === 'semop'));
     assert.deepEqual(pendingWaitStats(), { waits: 0, queues: 0 });
   });

@@ -29,7 +29,10 @@ function newSet(count: number, initial: number | number[] = 0): SemaphoreSet {
 /** Resolves to the promise's outcome, or rejects if it has not settled after `tries` turns of the loop. */
 async function settled<T>(promise: Promise<T>, what: string, tries = 4000): Promise<{ value?: T; error?: unknown }> {
   let outcome: { value?: T; error?: unknown } | undefined;
-  promise.then((value) => (outcome = { value }), (error: unknown) => (outcome = { error }));
+  promise.then(
+    (value) => (outcome = { value }),
+    (error: unknown) => (outcome = { error }),
+  );
   for (let i = 0; i < tries && outcome === undefined; i++) await sleep(5);
   if (outcome === undefined) throw new Error(`${what} never settled`);
   return outcome;
@@ -71,12 +74,18 @@ describe('waiting without blocking', () => {
 
   it('a wait completes when another process releases', async () => {
     const set = newSet(2);
-    const wait = set.op([{ sem_num: 0, sem_op: -2 }, { sem_num: 1, sem_op: 0 }]);
-    const child = await runNode(`
+    const wait = set.op([
+      { sem_num: 0, sem_op: -2 },
+      { sem_num: 1, sem_op: 0 },
+    ]);
+    const child = await runNode(
+      `
       import { SemaphoreSet } from 'SHMKIT';
       const set = SemaphoreSet.open({ id: Number(process.argv[1]) });
       await set.op([{ sem_num: 0, sem_op: 2 }]);
-    `, [String(set.id)]);
+    `,
+      [String(set.id)],
+    );
     assertExitedCleanly(child);
     assert.equal((await settled(wait, 'the wait')).error, undefined);
     assert.equal(set.get(0), 0);
@@ -112,13 +121,30 @@ describe('waiting without blocking', () => {
 
   it('timeoutMs rejects with ETIMEDOUT and leaves every value as it was', async () => {
     const set = newSet(2, [1, 0]);
-    const error = (await settled(set.op([{ sem_num: 0, sem_op: -1 }, { sem_num: 1, sem_op: -1 }], { timeoutMs: 30 }), 'the wait')).error;
+    const error = (
+      await settled(
+        set.op(
+          [
+            { sem_num: 0, sem_op: -1 },
+            { sem_num: 1, sem_op: -1 },
+          ],
+          { timeoutMs: 30 },
+        ),
+        'the wait',
+      )
+    ).error;
     assert.ok(error instanceof IpcError);
     assert.equal(error.code, 'ETIMEDOUT');
     assert.equal(error.syscall, 'semtimedop');
     assert.deepEqual([set.get(0), set.get(1)], [1, 0]);
     assert.equal(semctl(set.id, 1, GETNCNT), 0, 'no waiter left in the kernel');
-    await assert.rejects(set.op(take.map((s) => ({ ...s, sem_num: 1 })), { timeoutMs: 0 }), { code: 'ETIMEDOUT' });
+    await assert.rejects(
+      set.op(
+        take.map((s) => ({ ...s, sem_num: 1 })),
+        { timeoutMs: 0 },
+      ),
+      { code: 'ETIMEDOUT' },
+    );
   });
 
   it('IPC_NOWAIT rejects with EAGAIN instead of waiting', async () => {
@@ -129,7 +155,13 @@ describe('waiting without blocking', () => {
   it('an AbortSignal rejects with AbortError and leaves every value as it was', async () => {
     const set = newSet(2, [1, 0]);
     const controller = new AbortController();
-    const wait = set.op([{ sem_num: 0, sem_op: -1, sem_flg: SEM_UNDO }, { sem_num: 1, sem_op: -1 }], { signal: controller.signal });
+    const wait = set.op(
+      [
+        { sem_num: 0, sem_op: -1, sem_flg: SEM_UNDO },
+        { sem_num: 1, sem_op: -1 },
+      ],
+      { signal: controller.signal },
+    );
     await waitFor('the waiter', () => semctl(set.id, 1, GETNCNT) === 1);
     const reason = new Error('changed my mind');
     controller.abort(reason);
@@ -216,7 +248,8 @@ describe('waiting without blocking', () => {
 describe('process lifetime', () => {
   it('a pending wait keeps the process alive; once waits are done, timed out or aborted it exits by itself', async () => {
     const set = newSet(1);
-    const child = runNode(`
+    const child = runNode(
+      `
       import { SemaphoreSet } from 'SHMKIT';
       const set = SemaphoreSet.open({ id: Number(process.argv[1]) });
       const results = [];
@@ -230,7 +263,10 @@ describe('process lifetime', () => {
         results.push('released');
         console.log(JSON.stringify(results));
       });
-    `, [String(set.id)], { timeoutMs: 30_000 });
+    `,
+      [String(set.id)],
+      { timeoutMs: 30_000 },
+    );
     await waitFor('the child to wait', () => semctl(set.id, 0, GETNCNT) === 1);
     await sleep(50); // give a wrongly unreferenced waiter time to let the child exit early
     set.op([{ sem_num: 0, sem_op: 1 }]);

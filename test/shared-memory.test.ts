@@ -98,7 +98,7 @@ describe('SharedMemory.create', () => {
     }
   });
 
-  it('size 0 is the kernel\'s EINVAL and leaves nothing behind', () => {
+  it("size 0 is the kernel's EINVAL and leaves nothing behind", () => {
     const key = uniqueKey();
     const error = thrown(() => SharedMemory.create({ key, size: 0 }));
     assert.ok(error instanceof IpcError);
@@ -256,7 +256,10 @@ describe('reading and writing', () => {
       assert.match(pastEnd.message, /"offset"/);
       assert.ok(thrown(() => shm.write(-1, 'x')) instanceof RangeError);
       assert.ok(thrown(() => shm.write(0, 42 as unknown as string)) instanceof TypeError);
-      assert.ok(shm.read().every((b) => b === 0xee), 'not one byte was written');
+      assert.ok(
+        shm.read().every((b) => b === 0xee),
+        'not one byte was written',
+      );
     });
   });
 

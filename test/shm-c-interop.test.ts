@@ -195,7 +195,7 @@ describe('struct st_pid shared with C', () => {
     });
   });
 
-  it('a C writer and JS take turns on the same struct, each seeing the other\'s latest write', async () => {
+  it("a C writer and JS take turns on the same struct, each seeing the other's latest write", async () => {
     const writer = await compileC('st-pid-writer', C_ST_PID_WRITER);
     const reader = await compileC('st-pid-reader', C_ST_PID_READER);
     const key = uniqueKey();
@@ -216,7 +216,7 @@ describe('struct st_pid shared with C', () => {
 });
 
 describe('ftok and the Hello World pair', () => {
-  it('ftok gives the same key as C\'s ftok for the same path and project id', async () => {
+  it("ftok gives the same key as C's ftok for the same path and project id", async () => {
     const exe = await compileC('ftok', C_FTOK);
     const file = join(dir, 'keyfile');
     writeFileSync(file, '');
@@ -224,13 +224,17 @@ describe('ftok and the Hello World pair', () => {
     for (const path of [file, dir, '/']) {
       const result = await run(exe, [path, ...ids.map(String)]);
       assertExitedCleanly(result, 'C ftok');
-      assert.deepEqual(ids.map((id) => ftok(path, id)), lastJson(result), path);
+      assert.deepEqual(
+        ids.map((id) => ftok(path, id)),
+        lastJson(result),
+        path,
+      );
     }
     assert.notEqual(ftok(file, 1), ftok(dir, 1), 'different files give different keys');
     assert.equal(ftok(file, 0x141), ftok(file, 0x41), 'only the low 8 bits of the project id count, as in C');
   });
 
-  it('ftok of a missing file is IpcError ENOENT, as C\'s ftok fails', async () => {
+  it("ftok of a missing file is IpcError ENOENT, as C's ftok fails", async () => {
     const exe = await compileC('ftok', C_FTOK);
     const missing = join(dir, 'missing');
     const result = await run(exe, [missing, '1']);
@@ -297,7 +301,10 @@ describe('IPC_RMID while JS and C are attached', () => {
 
       const result = await run(peer, [String(shm.id)]);
       assertExitedCleanly(result, 'rmid peer');
-      const [whileAttached, text, afterDetach] = result.stdout.trim().split('\n').map((l) => JSON.parse(l) as CStat & { text: string });
+      const [whileAttached, text, afterDetach] = result.stdout
+        .trim()
+        .split('\n')
+        .map((l) => JSON.parse(l) as CStat & { text: string });
       assert.equal(whileAttached!.shm_nattch, 2, 'C counts itself and JS');
       assert.equal(whileAttached!.mode, SHM_DEST | 0o600, 'C sees SHM_DEST too');
       assert.equal(whileAttached!.key, 0);

@@ -115,7 +115,14 @@ describe('shmctl IPC_STAT', () => {
       const after = Math.ceil(Date.now() / 1000);
       const ds = shmctl(id, IPC_STAT);
       assert.deepEqual(Object.keys(ds).sort(), [
-        'shm_atime', 'shm_cpid', 'shm_ctime', 'shm_dtime', 'shm_lpid', 'shm_nattch', 'shm_perm', 'shm_segsz',
+        'shm_atime',
+        'shm_cpid',
+        'shm_ctime',
+        'shm_dtime',
+        'shm_lpid',
+        'shm_nattch',
+        'shm_perm',
+        'shm_segsz',
       ]);
       assert.deepEqual(Object.keys(ds.shm_perm).sort(), ['cgid', 'cuid', 'gid', 'key', 'mode', 'seq', 'uid']);
       assert.equal(ds.shm_segsz, 5000, 'shm_segsz is the size asked for, not rounded to pages');
@@ -329,7 +336,9 @@ describe('shmctl IPC_INFO, SHM_INFO and SHM_STAT', () => {
     assert.ok(Number.isInteger(info.highest_index) && info.highest_index >= 0);
   });
 
-  it('SHM_INFO counts segments and their pages, alone in a private IPC namespace', { skip: !isRoot && 'needs root for unshare' }, async () => {
+  it('SHM_INFO counts segments and their pages, alone in a private IPC namespace', {
+    skip: !isRoot && 'needs root for unshare',
+  }, async () => {
     const result = await runNodeInPrivateIpc(`
       import { shmget, shmctl, IPC_CREAT, IPC_PRIVATE, IPC_RMID, SHM_INFO, PAGE_SIZE } from 'SHMKIT';
       const usage = () => { const u = shmctl(0, SHM_INFO); return { used: u.used_ids, pages: String(u.shm_tot), highest: u.highest_index }; };

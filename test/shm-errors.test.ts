@@ -105,7 +105,9 @@ describe('shmget errors', () => {
     });
   });
 
-  it('creating above shmmax is EINVAL, checked with shmmax lowered in a private IPC namespace', { skip: !isRoot && 'needs root for unshare' }, async () => {
+  it('creating above shmmax is EINVAL, checked with shmmax lowered in a private IPC namespace', {
+    skip: !isRoot && 'needs root for unshare',
+  }, async () => {
     const result = await runNodeInPrivateIpc(`
       import { writeFileSync } from 'node:fs';
       import { shmget, shmctl, IPC_INFO, IPC_RMID, IPC_CREAT, IPC_PRIVATE } from 'SHMKIT';
@@ -162,24 +164,32 @@ describe('shmat errors', () => {
     assert.match(error.message, /"shmflg"/);
   });
 
-  it('creating with SHM_NORESERVE is refused before the call: touching such a segment can be SIGBUS (found by the fuzz test)', { skip: noPrivateIpc }, async () => {
-    const result = await runNodeInPrivateIpc(`
+  it('creating with SHM_NORESERVE is refused before the call: touching such a segment can be SIGBUS (found by the fuzz test)', {
+    skip: noPrivateIpc,
+  }, async () => {
+    const result = await runNodeInPrivateIpc(
+      `
       import { IPC_CREAT, IPC_PRIVATE, SHM_HUGETLB, SHM_INFO, SHM_NORESERVE, shmctl, shmget } from 'SHMKIT';
       const seen = [];
       for (const extra of [SHM_NORESERVE, SHM_NORESERVE | SHM_HUGETLB]) {
         try { shmget(IPC_PRIVATE, 4097, IPC_CREAT | 0o600 | extra); seen.push('created'); } catch (e) { seen.push(e.code + ' ' + e.message); }
       }
       console.log(JSON.stringify({ seen, used: shmctl(0, SHM_INFO).used_ids }));
-    `, [], { timeoutMs: 30_000 });
+    `,
+      [],
+      { timeoutMs: 30_000 },
+    );
     assertExitedCleanly(result);
     const { seen, used } = lastJson<{ seen: string[]; used: number }>(result);
-    for (const line of seen) assert.match(line, /^ERR_OUT_OF_RANGE The value of "flags" is out of range. It must be without SHM_NORESERVE .*SIGBUS/);
+    for (const line of seen)
+      assert.match(line, /^ERR_OUT_OF_RANGE The value of "flags" is out of range. It must be without SHM_NORESERVE .*SIGBUS/);
     assert.equal(used, 0, 'nothing was created');
   });
 
   it('an address below SHMLBA with SHM_RND is refused before the call: Linux would map it at address 0 for root (found by the fuzz test)', async () => {
     // In a child, with a time limit: the mapping at 0 once aborted V8.
-    const result = await runNode(`
+    const result = await runNode(
+      `
       import { IPC_CREAT, IPC_PRIVATE, IPC_RMID, SHM_RND, shmat, shmctl, shmget } from 'SHMKIT';
       const id = shmget(IPC_PRIVATE, 4096, IPC_CREAT | 0o600);
       const seen = [];
@@ -188,9 +198,13 @@ describe('shmat errors', () => {
       }
       shmctl(id, IPC_RMID);
       console.log(JSON.stringify(seen));
-    `, [], { timeoutMs: 30_000 });
+    `,
+      [],
+      { timeoutMs: 30_000 },
+    );
     assertExitedCleanly(result);
-    for (const line of lastJson<string[]>(result)) assert.match(line, /^ERR_OUT_OF_RANGE The value of "shmaddr" is out of range.*round it down to address 0/);
+    for (const line of lastJson<string[]>(result))
+      assert.match(line, /^ERR_OUT_OF_RANGE The value of "shmaddr" is out of range.*round it down to address 0/);
   });
 });
 
@@ -265,7 +279,7 @@ describe('permission errors, seen by a child that drops from root to nobody', { 
       const r = lastJson<Record<string, unknown>>(result);
       assert.equal(r.uid, 65534);
       assert.equal(r.gid, 65534);
-      assert.ok(!(r.groups as number[]).includes(0), 'root\'s group is gone');
+      assert.ok(!(r.groups as number[]).includes(0), "root's group is gone");
 
       const eacces = (what: string, syscall: string, mentions: string) =>
         assert.match(String(r[what]), new RegExp(`^EACCES ${syscall} \\| ${syscall}: EACCES \\(Permission denied\\): .*${mentions}`), what);
@@ -318,7 +332,9 @@ describe('permission errors, seen by a child that drops from root to nobody', { 
 });
 
 describe('answers that depend on the machine, compared with C', () => {
-  it('SHM_HUGETLB gives the same answer as in C, as root and as nobody (LTP shmget02: EPERM, ENOMEM)', { skip: !isRoot && 'needs root' }, async () => {
+  it('SHM_HUGETLB gives the same answer as in C, as root and as nobody (LTP shmget02: EPERM, ENOMEM)', {
+    skip: !isRoot && 'needs root',
+  }, async () => {
     const exe = await compileC('shm-hugetlb', C_HUGETLB);
     const js = `
       import { shmget, shmctl, IPC_CREAT, IPC_PRIVATE, IPC_RMID, SHM_HUGETLB } from 'SHMKIT';

@@ -14,8 +14,11 @@ import { noPrivateIpc, runNodeInPrivateIpc, thrown } from './helpers/shm.js';
 assertNoLeaks();
 
 describe('segments over 4 GiB', () => {
-  it('are mapped where one ArrayBuffer may be that large (read, write and shmkit write/cat at offsets past 4 GiB); elsewhere attaching is a coded EFBIG that says why, and create leaves nothing behind', { skip: noPrivateIpc }, async () => {
-    const result = await runNodeInPrivateIpc(`
+  it('are mapped where one ArrayBuffer may be that large (read, write and shmkit write/cat at offsets past 4 GiB); elsewhere attaching is a coded EFBIG that says why, and create leaves nothing behind', {
+    skip: noPrivateIpc,
+  }, async () => {
+    const result = await runNodeInPrivateIpc(
+      `
       import { spawnSync } from 'node:child_process';
       import { constants } from 'node:buffer';
       import { SharedMemory, shmctl, SHM_INFO } from 'SHMKIT';
@@ -36,12 +39,20 @@ describe('segments over 4 GiB', () => {
         shm.detach();
       }
       console.log(JSON.stringify(report));
-    `, [], { timeoutMs: 60_000 });
+    `,
+      [],
+      { timeoutMs: 60_000 },
+    );
     assertExitedCleanly(result);
     const r = lastJson<{
-      maxLength: number; size: number; segmentsLeft: number;
+      maxLength: number;
+      size: number;
+      segmentsLeft: number;
       created: { ok?: number; name?: string; code?: string; message?: string };
-      written?: number; readBack?: string; cli?: [number, string]; cat?: [number, string, string];
+      written?: number;
+      readBack?: string;
+      cli?: [number, string];
+      cat?: [number, string, string];
     }>(result);
     if (r.size > r.maxLength) {
       // Node-API makes every ArrayBuffer over outside memory through node::Buffer, which stops at MAX_LENGTH (4 GiB in Node 20).

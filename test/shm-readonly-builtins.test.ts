@@ -160,10 +160,20 @@ log(stringify({ patched, kept: kept.length, leaks, control, outcomes, readAfter:
 `;
 
 describe('read-only attachments and patched built-ins', () => {
-  it('no patched method, getter or constructor lookup ever receives a read-only attachment\'s memory, and the process survives', { skip: noPrivateIpc }, async () => {
+  it("no patched method, getter or constructor lookup ever receives a read-only attachment's memory, and the process survives", {
+    skip: noPrivateIpc,
+  }, async () => {
     const result = await runNodeInPrivateIpc(CHILD, [], { timeoutMs: 60_000 });
     assertExitedCleanly(result, 'patched built-ins child');
-    const r = lastJson<{ patched: number; kept: number; leaks: string[]; control: number; outcomes: Record<string, string>; readAfter: number[]; used: number }>(result);
+    const r = lastJson<{
+      patched: number;
+      kept: number;
+      leaks: string[];
+      control: number;
+      outcomes: Record<string, string>;
+      readAfter: number[];
+      used: number;
+    }>(result);
     assert.ok(r.patched > 200, `built-ins replaced (${r.patched})`);
     assert.ok(r.kept > 0, 'the wrappers were called');
     assert.equal(r.control, 2, 'the detector finds a kept view of the segment');

@@ -168,7 +168,10 @@ describe('memory safety of attachments', () => {
       const harmless = /^(threw (TypeError|RangeError|DataCloneError|StateError)|undefined|0|-1|true|empty string|length 0)$/;
       for (const [name, outcome] of Object.entries(results)) assert.match(outcome, harmless, name);
       // And no write after shmdt reached the segment.
-      assert.ok(segmentBytes(id, 4096).every((b) => b === 0xa5), 'the segment still holds what was written before shmdt');
+      assert.ok(
+        segmentBytes(id, 4096).every((b) => b === 0xa5),
+        'the segment still holds what was written before shmdt',
+      );
       assert.equal(shmctl(id, IPC_STAT).shm_nattch, 0);
     });
   });
@@ -192,7 +195,7 @@ describe('memory safety of attachments', () => {
       assert.equal(r.threw, true);
       assert.equal(r.isIpcError, true);
       assert.equal(r.code, 'EINVAL');
-      assert.equal(r.errno, -22, 'errno is negative, as in Node\'s system errors');
+      assert.equal(r.errno, -22, "errno is negative, as in Node's system errors");
       assert.equal(r.syscall, 'shmdt');
       assert.match(String(r.message), new RegExp(`^shmdt: EINVAL .*segment ${id} at 0x[0-9a-f]+`));
     });
@@ -213,7 +216,7 @@ describe('memory safety of attachments', () => {
             const view = new Uint8Array(a.buffer);
             view[0] = i & 0xff;
             seen += view[0] === (i & 0xff) ? 1 : 0;
-            ${variant === 'asynchronous' ? "if (i % 100 === 0) await new Promise((r) => setImmediate(r)); else await null;" : ''}
+            ${variant === 'asynchronous' ? 'if (i % 100 === 0) await new Promise((r) => setImmediate(r)); else await null;' : ''}
           }
           const attached = nattch();
           for (let turn = 0; turn < 200 && nattch() !== 0; turn++) {

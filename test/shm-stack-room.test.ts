@@ -51,12 +51,18 @@ console.log(JSON.stringify(out));
 `;
 
 describe('explicit shmat addresses near the stack', () => {
-  it("an address in the room below the main thread's stack is a RangeError naming shmaddr, and deep recursion stays a RangeError", { skip: noPrivateIpc }, async () => {
+  it("an address in the room below the main thread's stack is a RangeError naming shmaddr, and deep recursion stays a RangeError", {
+    skip: noPrivateIpc,
+  }, async () => {
     const result = await runNodeInPrivateIpc(CHILD, [], { timeoutMs: 60_000 });
     assertExitedCleanly(result, 'stack child');
     const r = lastJson<Record<string, unknown>>(result);
     for (const name of ['justBelow', 'touching', 'withinGrowth', 'withinGuardGap', 'rounded']) {
-      assert.match(String(r[name]), /^RangeError ERR_OUT_OF_RANGE The value of "shmaddr" is out of range\. It must be an address whose mapping stays clear of the main thread's stack .*SIGSEGV/, name);
+      assert.match(
+        String(r[name]),
+        /^RangeError ERR_OUT_OF_RANGE The value of "shmaddr" is out of range\. It must be an address whose mapping stays clear of the main thread's stack .*SIGSEGV/,
+        name,
+      );
     }
     assert.equal(r.far, true, 'an address away from the stack still works');
     assert.equal(r.recursion, 'RangeError');

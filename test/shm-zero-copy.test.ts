@@ -71,7 +71,9 @@ describe('zero-copy attachments', () => {
       assert.equal(a.byteLength, shmctl(id, IPC_STAT).shm_segsz);
       // The address is a SYSV mapping of this process, shared and writable.
       const start = a.address.toString(16);
-      const line = readFileSync('/proc/self/maps', 'utf8').split('\n').find((l) => l.startsWith(`${start}-`));
+      const line = readFileSync('/proc/self/maps', 'utf8')
+        .split('\n')
+        .find((l) => l.startsWith(`${start}-`));
       assert.ok(line, `no mapping at 0x${start} in /proc/self/maps`);
       assert.match(line, / rw-s .*\/SYSV[0-9a-f]{8}/);
     } finally {

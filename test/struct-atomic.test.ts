@@ -56,7 +56,10 @@ describe('atomic()', () => {
     assert.throws(() => atomic(view, 'total').add(1 as never), { name: 'TypeError', message: /"value"/ });
     const Packed = struct({ tag: int8, n: int32 }, { packed: true });
     assert.throws(() => atomic(Packed.view(new ArrayBuffer(8)), 'n'), { name: 'RangeError', message: /aligned to 4 bytes/ });
-    assert.throws(() => atomic(Counters.view(new ArrayBuffer(Counters.size + 4), 4), 'total'), { name: 'RangeError', message: /aligned to 8/ });
+    assert.throws(() => atomic(Counters.view(new ArrayBuffer(Counters.size + 4), 4), 'total'), {
+      name: 'RangeError',
+      message: /aligned to 8/,
+    });
   });
 
   test('two Node processes and a C program adding to the same fields lose no update', async () => {
@@ -105,7 +108,11 @@ describe('atomic()', () => {
       }
       shm.detach();`;
     const args = [String(shm.id), String(ADDS), String(WORKERS)];
-    const results = await Promise.all([runNode(node, args, { timeoutMs: 120_000 }), runNode(node, args, { timeoutMs: 120_000 }), run(peer, args, { timeoutMs: 120_000 })]);
+    const results = await Promise.all([
+      runNode(node, args, { timeoutMs: 120_000 }),
+      runNode(node, args, { timeoutMs: 120_000 }),
+      run(peer, args, { timeoutMs: 120_000 }),
+    ]);
     for (const [i, result] of results.entries()) assertExitedCleanly(result, `adder ${i}`);
     const view = Counters.view(shm);
     assert.equal(view.ready, WORKERS);

@@ -11,7 +11,10 @@ assertNoLeaks();
 
 test('runStructBench() resolves to view and DataView rates for each case', async () => {
   const result = await runStructBench({ iterations: 10_000, rounds: 1 });
-  assert.deepEqual(result.cases.map((c) => c.name), ['int32 get', 'int32 set', 'float64 get', 'float64 set', 'int64 get', 'int64 set']);
+  assert.deepEqual(
+    result.cases.map((c) => c.name),
+    ['int32 get', 'int32 set', 'float64 get', 'float64 set', 'int64 get', 'int64 set'],
+  );
   for (const c of result.cases) {
     assert.ok(c.viewOpsPerSec > 0 && c.dataViewOpsPerSec > 0);
     assert.equal(c.ratio, c.viewOpsPerSec / c.dataViewOpsPerSec);

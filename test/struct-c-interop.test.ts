@@ -4,7 +4,21 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import {
-  array, bool, char, float32, float64, int16, int32, int64, int8, SharedMemory, struct, uint16, uint32, uint64, uint8,
+  array,
+  bool,
+  char,
+  float32,
+  float64,
+  int16,
+  int32,
+  int64,
+  int8,
+  SharedMemory,
+  struct,
+  uint16,
+  uint32,
+  uint64,
+  uint8,
   type Value,
 } from '../src/index.js';
 import { compileC } from './helpers/c.js';
@@ -15,9 +29,25 @@ assertNoLeaks();
 
 const Point = struct({ x: float32, y: float64 });
 const Record = struct({
-  i8: int8, u8: uint8, i16: int16, u16: uint16, i32: int32, u32: uint32, i64: int64, u64: uint64,
-  f32: float32, f64: float64, nan: float64, negzero: float64, yes: bool, no: bool,
-  name: char(32), empty: char(8), nums: array(int16, 5), points: array(Point, 3), tags: array(char(8), 2),
+  i8: int8,
+  u8: uint8,
+  i16: int16,
+  u16: uint16,
+  i32: int32,
+  u32: uint32,
+  i64: int64,
+  u64: uint64,
+  f32: float32,
+  f64: float64,
+  nan: float64,
+  negzero: float64,
+  yes: bool,
+  no: bool,
+  name: char(32),
+  empty: char(8),
+  nums: array(int16, 5),
+  points: array(Point, 3),
+  tags: array(char(8), 2),
 });
 
 const C_STRUCT = `
@@ -31,11 +61,28 @@ struct record {
 // The same values on both sides. The strings are UTF-8 in the C source.
 const NAME = 'héllo wörld € 😀';
 const EXPECTED: Value<typeof Record> = {
-  i8: -128, u8: 255, i16: -32768, u16: 65535, i32: -2147483648, u32: 4294967295,
-  i64: -(2n ** 63n), u64: 2n ** 64n - 1n,
-  f32: -1.5, f64: Math.PI, nan: NaN, negzero: -0, yes: true, no: false,
-  name: NAME, empty: '', nums: [-1, 2, -300, 32767, -32768],
-  points: [{ x: 1.5, y: -2.5 }, { x: -0.25, y: 1e300 }, { x: 3, y: -0 }],
+  i8: -128,
+  u8: 255,
+  i16: -32768,
+  u16: 65535,
+  i32: -2147483648,
+  u32: 4294967295,
+  i64: -(2n ** 63n),
+  u64: 2n ** 64n - 1n,
+  f32: -1.5,
+  f64: Math.PI,
+  nan: NaN,
+  negzero: -0,
+  yes: true,
+  no: false,
+  name: NAME,
+  empty: '',
+  nums: [-1, 2, -300, 32767, -32768],
+  points: [
+    { x: 1.5, y: -2.5 },
+    { x: -0.25, y: 1e300 },
+    { x: 3, y: -0 },
+  ],
   tags: ['ab', 'çà'],
 };
 

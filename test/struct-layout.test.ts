@@ -4,8 +4,22 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import {
-  array, bool, char, float32, float64, int16, int32, int64, int8, struct, uint16, uint32, uint64, uint8,
-  type StructType, type Type,
+  array,
+  bool,
+  char,
+  float32,
+  float64,
+  int16,
+  int32,
+  int64,
+  int8,
+  struct,
+  uint16,
+  uint32,
+  uint64,
+  uint8,
+  type StructType,
+  type Type,
 } from '../src/index.js';
 import { compileC } from './helpers/c.js';
 import { run } from './helpers/processes.js';
@@ -21,7 +35,16 @@ describe('struct layout', () => {
 
   test('int64 and double are aligned to 8, padding goes between and after members', () => {
     const S = struct({ a: int8, b: int64, c: int16, d: float64, e: bool });
-    assert.deepEqual(S.layout.map((f) => [f.name, f.offset]), [['a', 0], ['b', 8], ['c', 16], ['d', 24], ['e', 32]]);
+    assert.deepEqual(
+      S.layout.map((f) => [f.name, f.offset]),
+      [
+        ['a', 0],
+        ['b', 8],
+        ['c', 16],
+        ['d', 24],
+        ['e', 32],
+      ],
+    );
     assert.equal(S.size, 40);
     assert.equal(S.align, 8);
   });
@@ -82,8 +105,17 @@ function random(seed: number): () => number {
 
 const SCALARS = [int8, uint8, int16, uint16, int32, uint32, int64, uint64, float32, float64, bool];
 const C_NAMES: Record<string, string> = {
-  int8: 'int8_t', uint8: 'uint8_t', int16: 'int16_t', uint16: 'uint16_t', int32: 'int32_t', uint32: 'uint32_t',
-  int64: 'int64_t', uint64: 'uint64_t', float32: 'float', float64: 'double', bool: '_Bool',
+  int8: 'int8_t',
+  uint8: 'uint8_t',
+  int16: 'int16_t',
+  uint16: 'uint16_t',
+  int32: 'int32_t',
+  uint32: 'uint32_t',
+  int64: 'int64_t',
+  uint64: 'uint64_t',
+  float32: 'float',
+  float64: 'double',
+  bool: '_Bool',
 };
 
 // The align option each random struct was made with (StructType keeps only
@@ -128,9 +160,7 @@ class CEmitter {
     name = `S${this.names.size}`;
     this.names.set(s, name);
     const align = alignOption.get(s);
-    const attributes = [s.packed ? 'packed' : '', align !== undefined ? `aligned(${align})` : '']
-      .filter(Boolean)
-      .join(', ');
+    const attributes = [s.packed ? 'packed' : '', align !== undefined ? `aligned(${align})` : ''].filter(Boolean).join(', ');
     const members = s.layout.map((field) => `  ${this.declarator(field.type, field.name)};`).join('\n');
     this.definitions.push(`struct ${attributes ? `__attribute__((${attributes})) ` : ''}${name} {\n${members}\n};`);
     return name;
@@ -223,4 +253,3 @@ test(`${SCHEMAS} random struct layouts equal gcc's (seed ${SEED})`, async () => 
   }
   assert.equal(mismatches, 0, `seed ${SEED}, ${mismatches} mismatches:\n${report.join('\n')}`);
 });
-

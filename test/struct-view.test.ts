@@ -5,8 +5,28 @@ import assert from 'node:assert/strict';
 import { inspect } from 'node:util';
 import { after, describe, test } from 'node:test';
 import {
-  array, bool, char, float32, float64, int16, int32, int64, int8, shmat, shmdt, SharedMemory, shmget, struct, uint16, uint32, uint64, uint8,
-  IPC_CREAT, IPC_RMID, shmctl, atomic,
+  array,
+  bool,
+  char,
+  float32,
+  float64,
+  int16,
+  int32,
+  int64,
+  int8,
+  shmat,
+  shmdt,
+  SharedMemory,
+  shmget,
+  struct,
+  uint16,
+  uint32,
+  uint64,
+  uint8,
+  IPC_CREAT,
+  IPC_RMID,
+  shmctl,
+  atomic,
 } from '../src/index.js';
 import { assertNoLeaks, removeSegment, uniqueKey } from './helpers/ipc.js';
 import { assertExitedCleanly, lastJson, runNode } from './helpers/processes.js';
@@ -44,9 +64,27 @@ after(() => {
 assertNoLeaks();
 
 const sample = {
-  id: 7, name: 'abc', big: -5n, ubig: 5n, flag: true, small: -1, u8: 200, i16: -2, u16: 60000, u32: 4000000000,
-  at: { x: 0.5, y: -1 }, nums: [1, -2, 3, -4], points: [{ x: 1, y: 2 }, { x: 3, y: 4 }],
-  grid: [[1, 2, 3], [4, 5, 6]], tags: ['a', 'bé'],
+  id: 7,
+  name: 'abc',
+  big: -5n,
+  ubig: 5n,
+  flag: true,
+  small: -1,
+  u8: 200,
+  i16: -2,
+  u16: 60000,
+  u32: 4000000000,
+  at: { x: 0.5, y: -1 },
+  nums: [1, -2, 3, -4],
+  points: [
+    { x: 1, y: 2 },
+    { x: 3, y: 4 },
+  ],
+  grid: [
+    [1, 2, 3],
+    [4, 5, 6],
+  ],
+  tags: ['a', 'bé'],
 };
 
 describe('struct views', () => {
@@ -105,28 +143,56 @@ describe('struct views', () => {
       { ...sample, tags: ['a', 'too long!'] },
       { ...sample, nums: [1, 2, 3] },
       { ...sample, big: 1 },
-      { ...sample, grid: [[1, 2, 3], [4, 5, 256]] },
+      {
+        ...sample,
+        grid: [
+          [1, 2, 3],
+          [4, 5, 256],
+        ],
+      },
       { ...sample, at: { x: 1 } },
     ];
     for (const value of bad) {
-      assert.throws(() => Rec.write(shm, value as never), (error: Error) => error instanceof TypeError || error instanceof RangeError);
+      assert.throws(
+        () => Rec.write(shm, value as never),
+        (error: Error) => error instanceof TypeError || error instanceof RangeError,
+      );
       assert.deepEqual(shm.read(), before);
     }
     assert.throws(() => Rec.write(shm, { ...sample, tags: ['a', 'too long!'] }), { name: 'RangeError', message: /"value\.tags\[1\]"/ });
-    assert.throws(() => Rec.write(shm, { ...sample, big: 1 } as never), { name: 'TypeError', message: /"value\.big" argument must be of type bigint/ });
+    assert.throws(() => Rec.write(shm, { ...sample, big: 1 } as never), {
+      name: 'TypeError',
+      message: /"value\.big" argument must be of type bigint/,
+    });
   });
 
   test('setters check values: TypeError for the wrong type, RangeError outside the C type, naming the field', () => {
     const view = Rec.view(new ArrayBuffer(Rec.size));
     const cases: Array<[string, unknown, string]> = [
-      ['id', 2 ** 31, 'RangeError'], ['id', 1.5, 'RangeError'], ['id', '1', 'TypeError'], ['id', NaN, 'RangeError'],
-      ['small', -129, 'RangeError'], ['u8', 256, 'RangeError'], ['u8', -1, 'RangeError'], ['i16', 32768, 'RangeError'],
-      ['u16', 65536, 'RangeError'], ['u32', -1, 'RangeError'], ['u32', 2 ** 32, 'RangeError'],
-      ['big', 2n ** 63n, 'RangeError'], ['big', 1, 'TypeError'], ['ubig', -1n, 'RangeError'], ['ubig', 2n ** 64n, 'RangeError'],
-      ['flag', 1, 'TypeError'], ['name', 5, 'TypeError'],
+      ['id', 2 ** 31, 'RangeError'],
+      ['id', 1.5, 'RangeError'],
+      ['id', '1', 'TypeError'],
+      ['id', NaN, 'RangeError'],
+      ['small', -129, 'RangeError'],
+      ['u8', 256, 'RangeError'],
+      ['u8', -1, 'RangeError'],
+      ['i16', 32768, 'RangeError'],
+      ['u16', 65536, 'RangeError'],
+      ['u32', -1, 'RangeError'],
+      ['u32', 2 ** 32, 'RangeError'],
+      ['big', 2n ** 63n, 'RangeError'],
+      ['big', 1, 'TypeError'],
+      ['ubig', -1n, 'RangeError'],
+      ['ubig', 2n ** 64n, 'RangeError'],
+      ['flag', 1, 'TypeError'],
+      ['name', 5, 'TypeError'],
     ];
     for (const [field, value, name] of cases) {
-      assert.throws(() => ((view as Record<string, unknown>)[field] = value), { name, message: new RegExp(`"${field}"`) }, `${field} = ${String(value)}`);
+      assert.throws(
+        () => ((view as Record<string, unknown>)[field] = value),
+        { name, message: new RegExp(`"${field}"`) },
+        `${field} = ${String(value)}`,
+      );
     }
     view.u32 = 2 ** 32 - 1;
     view.big = -(2n ** 63n);
@@ -200,7 +266,10 @@ describe('array views', () => {
     assert.throws(() => view.nums.get(-1), RangeError);
     assert.throws(() => (view.nums[1] = 40000), { name: 'RangeError' });
     view.grid[1]![2] = 255;
-    assert.deepEqual(view.grid.toArray(), [[0, 0, 0], [0, 0, 255]]);
+    assert.deepEqual(view.grid.toArray(), [
+      [0, 0, 0],
+      [0, 0, 255],
+    ]);
     view.tags[1] = 'ü';
     assert.equal(view.tags.get(1), 'ü');
   });
@@ -212,9 +281,20 @@ describe('array views', () => {
     const points = Points.view(shm);
     points[2]!.y = 8;
     points.set(0, { x: 1, y: 2 });
-    assert.deepEqual(Points.read(shm), [{ x: 1, y: 2 }, { x: 0, y: 0 }, { x: 0, y: 8 }]);
-    assert.deepEqual([...points].map((p) => p.y), [2, 0, 8]);
-    Points.write(shm, [{ x: 3, y: 3 }, { x: 4, y: 4 }, { x: 5, y: 5 }]);
+    assert.deepEqual(Points.read(shm), [
+      { x: 1, y: 2 },
+      { x: 0, y: 0 },
+      { x: 0, y: 8 },
+    ]);
+    assert.deepEqual(
+      [...points].map((p) => p.y),
+      [2, 0, 8],
+    );
+    Points.write(shm, [
+      { x: 3, y: 3 },
+      { x: 4, y: 4 },
+      { x: 5, y: 5 },
+    ]);
     assert.equal(points[1]!.x, 4);
     assert.throws(() => points.set(1, { x: 1 } as never), TypeError);
   });

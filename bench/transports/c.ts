@@ -42,7 +42,11 @@ export async function memcpyBandwidth(size: number, seconds: number): Promise<Me
  * Round trips of `size` bytes between two processes through shared memory,
  * spinning ('spin') or spinning briefly and then sleeping on a futex ('futex').
  */
-export async function pingPong(size: number, count: number, mode: 'spin' | 'futex' = 'spin'): Promise<{ median_us: number; p99_us: number; count: number }> {
+export async function pingPong(
+  size: number,
+  count: number,
+  mode: 'spin' | 'futex' = 'spin',
+): Promise<{ median_us: number; p99_us: number; count: number }> {
   const { stdout } = await run(await compile('pingpong'), [String(size), String(count), mode], { timeout: 120_000 });
   return JSON.parse(stdout) as { median_us: number; p99_us: number; count: number };
 }

@@ -49,7 +49,12 @@ function fifoLink(readPath: string, _writePath: string, writeFd: number): Link {
 }
 
 /** Starts the peer and connects to it. */
-async function open(kind: StreamKind, role: PeerParams['role'], size: number, count: number): Promise<[Link, ReturnType<typeof spawnPeer>, () => void]> {
+async function open(
+  kind: StreamKind,
+  role: PeerParams['role'],
+  size: number,
+  count: number,
+): Promise<[Link, ReturnType<typeof spawnPeer>, () => void]> {
   const dir = mkdtempSync(join(tmpdir(), 'shmkit-bench-'));
   const cleanup = () => rmSync(dir, { recursive: true, force: true });
   try {
@@ -84,7 +89,10 @@ async function open(kind: StreamKind, role: PeerParams['role'], size: number, co
 class MessageReader {
   #buffered = 0;
   #wake: (() => void) | undefined;
-  constructor(input: Readable, readonly size: number) {
+  constructor(
+    input: Readable,
+    readonly size: number,
+  ) {
     input.on('data', (chunk: Buffer) => {
       this.#buffered += chunk.length;
       if (this.#buffered >= this.size) this.#wake?.();
@@ -170,8 +178,7 @@ export async function peer(params: PeerParams): Promise<void> {
     input = link.input;
     output = link.output;
   } else {
-    const socket =
-      params.kind === 'unix' ? net.connect(params.address as string) : net.connect(params.address as number, '127.0.0.1');
+    const socket = params.kind === 'unix' ? net.connect(params.address as string) : net.connect(params.address as number, '127.0.0.1');
     await once(socket, 'connect');
     if (params.kind === 'tcp') socket.setNoDelay(true);
     input = output = socket;

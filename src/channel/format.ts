@@ -101,5 +101,5 @@ export function ringCapacity(requested: number): number {
 
 /** The writer id of generation `generation` of sender entry `slot`. */
 export function writerId(slot: number, generation: number): number {
-  return (slot | ((generation & 0xff_ffff) << 8)) | 0;
+  return slot | ((generation & 0xff_ffff) << 8) | 0;
 }

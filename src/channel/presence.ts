@@ -26,7 +26,7 @@ const TIME_MASK = (1 << (32 - SIZE_BITS)) - 1;
 export type PresenceToken = readonly [word0: number, word1: number];
 
 function secondWord(size: number, ctime: number): number {
-  return (((ctime & TIME_MASK) << SIZE_BITS) | size) | 0;
+  return ((ctime & TIME_MASK) << SIZE_BITS) | size | 0;
 }
 
 /**
@@ -126,9 +126,5 @@ export function isPresent(word0: number, word1: number): boolean {
   const ds = statById(id);
   if (ds === 'gone') return false;
   if (ds === 'hidden') return true;
-  return (
-    (ds.shm_perm.mode & SHM_DEST) !== 0 &&
-    ds.shm_nattch > 0 &&
-    secondWord(ds.shm_segsz, ds.shm_ctime) === check
-  );
+  return (ds.shm_perm.mode & SHM_DEST) !== 0 && ds.shm_nattch > 0 && secondWord(ds.shm_segsz, ds.shm_ctime) === check;
 }

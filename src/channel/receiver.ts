@@ -233,7 +233,7 @@ export class Receiver implements AsyncIterable<Uint8Array>, Disposable {
     if (options === null || typeof options !== 'object') throw invalidType('options', 'of type object', options);
     const deadline = deadlineOf(options.timeoutMs);
     const ring = this.#ring;
-    for (;; spun = false) {
+    for (; ; spun = false) {
       const pos = ring.poll(false);
       if (pos >= 0) return pos;
       if (ring.drained()) throw channelError('ERR_CHANNEL_CLOSED', `${what}: the channel is closed and drained`);

@@ -268,7 +268,8 @@ export class Sender implements Disposable {
         // until it lets go or dies (then the lock is taken over).
         if (signal?.aborted) throw abortError(signal);
         const left = deadline.at - performance.now();
-        if (left <= 0) throw timeoutError('futex', what, deadline.timeoutMs, 'nothing was sent: the claim lock stayed held by a live process');
+        if (left <= 0)
+          throw timeoutError('futex', what, deadline.timeoutMs, 'nothing was sent: the claim lock stayed held by a live process');
         busy = Math.min(busy * 2 || 1, BUSY_BACKOFF_MAX_MS);
         await sleep(Math.min(busy, left), signal);
         continue;

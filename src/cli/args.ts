@@ -23,7 +23,12 @@ export const HELP_OPTION = { help: { type: 'boolean', short: 'h' } } as const;
  */
 export function parse<const O extends Options>(argv: string[], options: O, allowPositionals = false): Parsed<O> {
   try {
-    return parseArgs({ args: joinNegativeValues(argv, options), options: { ...options, ...HELP_OPTION }, allowPositionals, strict: true }) as Parsed<O>;
+    return parseArgs({
+      args: joinNegativeValues(argv, options),
+      options: { ...options, ...HELP_OPTION },
+      allowPositionals,
+      strict: true,
+    }) as Parsed<O>;
   } catch (error) {
     const e = error as Error & { code?: string };
     const quoted = /'([^']*)'/.exec(e.message)?.[1];
@@ -31,7 +36,13 @@ export function parse<const O extends Options>(argv: string[], options: O, allow
     switch (e.code) {
       case 'ERR_PARSE_ARGS_UNKNOWN_OPTION':
         if (arg !== undefined && NEGATIVE_NUMBER.test(arg)) {
-          throw new UsageError(arg, 'ERR_OUT_OF_RANGE', allowPositionals ? 'is negative; ids and counts are 0 or more' : 'is a negative number, and this command takes no such argument');
+          throw new UsageError(
+            arg,
+            'ERR_OUT_OF_RANGE',
+            allowPositionals
+              ? 'is negative; ids and counts are 0 or more'
+              : 'is a negative number, and this command takes no such argument',
+          );
         }
         throw new UsageError(arg, 'ERR_UNKNOWN_OPTION', 'unknown option');
       case 'ERR_PARSE_ARGS_UNEXPECTED_POSITIONAL':
@@ -95,7 +106,8 @@ function integer(text: string, name: string, radix: 'auto' | 8): bigint {
 /** A segment or set id: a non-negative decimal (or 0x) int. */
 export function parseId(text: string, name = text): number {
   const value = integer(text, name, 'auto');
-  if (value < 0n || value > 0x7fff_ffffn) throw new UsageError(name, 'ERR_OUT_OF_RANGE', `'${text}' is out of range: an id is an integer from 0 to 2147483647`);
+  if (value < 0n || value > 0x7fff_ffffn)
+    throw new UsageError(name, 'ERR_OUT_OF_RANGE', `'${text}' is out of range: an id is an integer from 0 to 2147483647`);
   return Number(value);
 }
 
@@ -141,6 +153,7 @@ export function parseBytes(text: string, name: string): number {
 export function parseSeconds(text: string, name: string): number {
   const value = Number(text);
   if (/^-\d*\.?\d+$/.test(text.trim())) throw new UsageError(name, 'ERR_OUT_OF_RANGE', `'${text}' is not a positive number of seconds`);
-  if (!/^\d*\.?\d+$/.test(text.trim()) || !(value > 0)) throw new UsageError(name, 'ERR_INVALID_ARG_VALUE', `'${text}' is not a positive number of seconds`);
+  if (!/^\d*\.?\d+$/.test(text.trim()) || !(value > 0))
+    throw new UsageError(name, 'ERR_INVALID_ARG_VALUE', `'${text}' is not a positive number of seconds`);
   return value;
 }

@@ -140,15 +140,24 @@ export function judgeOrphan(row: SegmentRow, { includeKeyed = false } = {}): Orp
 /** The one-line text of an IpcError about a segment, for `shmkit CMD: ARG: CODE text`. */
 export function segmentErrorText(error: IpcError): string {
   switch (error.code) {
-    case 'EINVAL': return 'no such segment';
-    case 'EIDRM': return 'the segment was removed';
-    case 'EACCES': return 'permission denied';
-    case 'EPERM': return 'not permitted (only the owner, the creator or root)';
-    case 'ENOENT': return 'no segment has this key';
-    case 'EEXIST': return 'a segment with this key exists';
-    case 'ENOSPC': return 'the system limit of segments or of shared memory (shmmni, shmall) is reached';
-    case 'ENOMEM': return 'out of memory';
-    default: return error.message;
+    case 'EINVAL':
+      return 'no such segment';
+    case 'EIDRM':
+      return 'the segment was removed';
+    case 'EACCES':
+      return 'permission denied';
+    case 'EPERM':
+      return 'not permitted (only the owner, the creator or root)';
+    case 'ENOENT':
+      return 'no segment has this key';
+    case 'EEXIST':
+      return 'a segment with this key exists';
+    case 'ENOSPC':
+      return 'the system limit of segments or of shared memory (shmmni, shmall) is reached';
+    case 'ENOMEM':
+      return 'out of memory';
+    default:
+      return error.message;
   }
 }
 

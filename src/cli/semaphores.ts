@@ -136,11 +136,16 @@ export function semaphoreRows(): SemaphoreRow[] {
 /** The one-line text of an IpcError about a semaphore set. */
 export function semaphoreErrorText(error: IpcError): string {
   switch (error.code) {
-    case 'EINVAL': return 'no such semaphore set';
-    case 'EIDRM': return 'the semaphore set was removed';
-    case 'EACCES': return 'permission denied';
-    case 'EPERM': return 'not permitted (only the owner, the creator or root)';
-    default: return error.message;
+    case 'EINVAL':
+      return 'no such semaphore set';
+    case 'EIDRM':
+      return 'the semaphore set was removed';
+    case 'EACCES':
+      return 'permission denied';
+    case 'EPERM':
+      return 'not permitted (only the owner, the creator or root)';
+    default:
+      return error.message;
   }
 }
 

@@ -81,7 +81,15 @@ export function renderTable<Row>(columns: readonly Column<Row>[], rows: readonly
   };
 
   return [
-    line(columns.map((c) => c.header), columns.map(() => 'bold')),
-    ...rows.map((row, r) => line(cells[r]!, columns.map((c) => c.style?.(row)))),
+    line(
+      columns.map((c) => c.header),
+      columns.map(() => 'bold'),
+    ),
+    ...rows.map((row, r) =>
+      line(
+        cells[r]!,
+        columns.map((c) => c.style?.(row)),
+      ),
+    ),
   ];
 }

@@ -20,7 +20,10 @@ export const CODES = {
   ERR_OUT_OF_RANGE: { class: 'RangeError', message: 'The value of "<name>" is out of range. It must be <range>. Received <value>' },
   ERR_INVALID_ARG_VALUE: { class: 'TypeError', message: "The argument '<name>' is invalid: <reason>. Received <value>" },
   ERR_SHM_DETACHED: { class: 'StateError', message: '<call>: <the segment or mapping> was detached (shmdt) or unmapped (munmap) ...' },
-  ERR_SHM_READ_ONLY: { class: 'StateError', message: '<call>: <the segment or mapping> is attached read-only (SHM_RDONLY) or mapped read-only (PROT_READ) ...' },
+  ERR_SHM_READ_ONLY: {
+    class: 'StateError',
+    message: '<call>: <the segment or mapping> is attached read-only (SHM_RDONLY) or mapped read-only (PROT_READ) ...',
+  },
   ERR_SHM_TRANSFERRED: { class: 'StateError', message: '<call>: the buffer of <the segment> was transferred to another ArrayBuffer' },
   ERR_SHM_TOO_LARGE: { class: 'StateError', message: '<call>: <the segment> has <n> bytes, more than one typed array can cover ...' },
   ERR_SHM_NOT_SEALED: { class: 'StateError', message: '<call>: <the descriptor> carries <seals>, but options.seals requires <seals> ...' },
@@ -230,7 +233,12 @@ const channelTimeouts = new WeakSet<object>();
  * ETIMEDOUT, from `syscall` (the call that waited), saying what timed out
  * (`what`), after how long, and what that left (`outcome`: "nothing was changed").
  */
-export function timeoutError(syscall: 'semtimedop' | 'msgsnd' | 'msgrcv' | 'futex', what: string, timeoutMs: number, outcome: string): IpcError {
+export function timeoutError(
+  syscall: 'semtimedop' | 'msgsnd' | 'msgrcv' | 'futex',
+  what: string,
+  timeoutMs: number,
+  outcome: string,
+): IpcError {
   const error = ipcError(syscall, osConstants.errno.ETIMEDOUT, `${what}: not done within ${timeoutMs} ms (${outcome})`);
   if (syscall === 'futex') channelTimeouts.add(error);
   return error;
@@ -270,7 +278,10 @@ export class ChannelError extends Error {
   }
 
   static override [Symbol.hasInstance](value: unknown): boolean {
-    return Function.prototype[Symbol.hasInstance].call(this, value) || (this === ChannelError && typeof value === 'object' && value !== null && channelTimeouts.has(value));
+    return (
+      Function.prototype[Symbol.hasInstance].call(this, value) ||
+      (this === ChannelError && typeof value === 'object' && value !== null && channelTimeouts.has(value))
+    );
   }
 }
 

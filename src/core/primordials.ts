@@ -29,7 +29,9 @@ const TypedArrayPrototype = Object.getPrototypeOf(Uint8Array.prototype) as objec
 /** @internal */ export const typedArrayByteOffset = getter<Uint8Array, number>(TypedArrayPrototype, 'byteOffset');
 /** @internal */ export const typedArrayByteLength = getter<ArrayBufferView, number>(TypedArrayPrototype, 'byteLength');
 /** @internal */ export const typedArrayLength = getter<Uint8Array, number>(TypedArrayPrototype, 'length');
-/** @internal */ export const typedArraySet = uncurryThis(Uint8Array.prototype.set as (this: Uint8Array, source: ArrayLike<number>, offset?: number) => void);
+/** @internal */ export const typedArraySet = uncurryThis(
+  Uint8Array.prototype.set as (this: Uint8Array, source: ArrayLike<number>, offset?: number) => void,
+);
 /** @internal */ export const dataViewBuffer = getter<DataView, ArrayBufferLike>(DataView.prototype, 'buffer');
 /** @internal */ export const dataViewByteOffset = getter<DataView, number>(DataView.prototype, 'byteOffset');
 /** @internal */ export const dataViewByteLength = getter<DataView, number>(DataView.prototype, 'byteLength');

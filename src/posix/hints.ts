@@ -25,12 +25,16 @@ export function nameHint(code: string, name: string, writing = false): string {
 function hintText(code: string, name: string, writing: boolean): string | undefined {
   switch (code) {
     case 'EEXIST':
-      return `to share it, open it instead (PosixSharedMemory.open or PosixSharedMemory.openOrCreate({ name: '${name}', size })); ` +
-        `if it is a leftover, remove it: PosixSharedMemory.unlink('${name}'), or rm ${SHM_DIR}${name}`;
+      return (
+        `to share it, open it instead (PosixSharedMemory.open or PosixSharedMemory.openOrCreate({ name: '${name}', size })); ` +
+        `if it is a leftover, remove it: PosixSharedMemory.unlink('${name}'), or rm ${SHM_DIR}${name}`
+      );
     case 'ENOENT':
-      return `nothing has created ${name} in ${SHM_DIR} (or it was unlinked): start the program that creates it first ` +
+      return (
+        `nothing has created ${name} in ${SHM_DIR} (or it was unlinked): start the program that creates it first ` +
         `(PosixSharedMemory.create, shm_open with O_CREAT), or use PosixSharedMemory.openOrCreate; ` +
-        `${SHM_DIR} belongs to the mount namespace, so a container sees its own`;
+        `${SHM_DIR} belongs to the mount namespace, so a container sees its own`
+      );
     case 'EACCES':
     case 'EPERM':
       return accessHint(name, writing);
@@ -53,7 +57,12 @@ function accessHint(name: string, writing: boolean): string {
   }
   const euid = process.geteuid!();
   const groups = new Set([process.getegid!(), ...process.getgroups!()]);
-  const [who, bits] = euid === stats.uid ? ['owner', (stats.mode >> 6) & 7] : groups.has(stats.gid) ? ['group', (stats.mode >> 3) & 7] : ['other', stats.mode & 7];
+  const [who, bits] =
+    euid === stats.uid
+      ? ['owner', (stats.mode >> 6) & 7]
+      : groups.has(stats.gid)
+        ? ['group', (stats.mode >> 3) & 7]
+        : ['other', stats.mode & 7];
   const r = (bits & 4) !== 0;
   const w = (bits & 2) !== 0;
   const grants = r && w ? 'read and write' : r ? 'read only' : w ? 'write only' : 'nothing';

@@ -60,7 +60,10 @@ export class Mapping {
    */
   get buffer(): ArrayBuffer {
     if (this.readOnly) {
-      throw stateError('ERR_SHM_READ_ONLY', `mmap: ${this.label} is mapped read-only (PROT_READ), so it has no writable buffer; use read()`);
+      throw stateError(
+        'ERR_SHM_READ_ONLY',
+        `mmap: ${this.label} is mapped read-only (PROT_READ), so it has no writable buffer; use read()`,
+      );
     }
     return this.#buffer;
   }
@@ -80,7 +83,11 @@ export class Mapping {
     this.assertAttached('read');
     const [start, count] = validateRange(offset, length, arrayBufferByteLength(this.#buffer));
     if (count > MAX_LENGTH) {
-      throw outOfRange(length === undefined ? 'length (default: to the end)' : 'length', `<= ${MAX_LENGTH}, the most one Uint8Array holds in this Node.js (buffer.constants.MAX_LENGTH); read a large mapping in parts`, count);
+      throw outOfRange(
+        length === undefined ? 'length (default: to the end)' : 'length',
+        `<= ${MAX_LENGTH}, the most one Uint8Array holds in this Node.js (buffer.constants.MAX_LENGTH); read a large mapping in parts`,
+        count,
+      );
     }
     // Captured built-ins only: the private buffer never meets user code (src/core/primordials.ts).
     return copyBytes(this.#buffer, start, count);

@@ -6,7 +6,16 @@ import { constants as osConstants } from 'node:os';
 import { check, invalidType, invalidValue, outOfRange } from '../core/errors.js';
 import { native } from '../core/native.js';
 import { validateFlags } from '../core/validate.js';
-import { F_ADD_SEALS, F_GET_SEALS, F_SEAL_EXEC, F_SEAL_FUTURE_WRITE, F_SEAL_GROW, F_SEAL_SEAL, F_SEAL_SHRINK, F_SEAL_WRITE } from './constants.js';
+import {
+  F_ADD_SEALS,
+  F_GET_SEALS,
+  F_SEAL_EXEC,
+  F_SEAL_FUTURE_WRITE,
+  F_SEAL_GROW,
+  F_SEAL_SEAL,
+  F_SEAL_SHRINK,
+  F_SEAL_WRITE,
+} from './constants.js';
 import { validateFd } from './shm.js';
 
 /** The longest memfd name, in bytes (the kernel's limit: 249, as /proc shows it "memfd:" + name). */
@@ -59,9 +68,12 @@ export function memfd_create(name: string, flags: number): number {
   validateFlags(flags, 'flags');
   return check(native.memfdCreate(name, flags), 'memfd_create', (code) => {
     switch (code) {
-      case 'EINVAL': return `name '${name}', flags 0x${flags.toString(16)}: a flag this kernel does not know (MFD_NOEXEC_SEAL needs Linux 6.3)`;
-      case 'EMFILE': return `name '${name}': this process has as many descriptors open as it may (RLIMIT_NOFILE)`;
-      default: return `name '${name}'`;
+      case 'EINVAL':
+        return `name '${name}', flags 0x${flags.toString(16)}: a flag this kernel does not know (MFD_NOEXEC_SEAL needs Linux 6.3)`;
+      case 'EMFILE':
+        return `name '${name}': this process has as many descriptors open as it may (RLIMIT_NOFILE)`;
+      default:
+        return `name '${name}'`;
     }
   });
 }
@@ -89,10 +101,14 @@ export function fcntl(fd: number, cmd: number, arg?: number): number {
   return check(native.fcntlInt(fd, F_ADD_SEALS, seals), 'fcntl', (code) => {
     const args = `fd ${fd}, F_ADD_SEALS ${sealNames(seals)}`;
     switch (code) {
-      case 'EPERM': return `${args}: F_SEAL_SEAL is set, or the file was not made with MFD_ALLOW_SEALING`;
-      case 'EBUSY': return `${args}: a writable shared mapping exists (unmap it first, or use F_SEAL_FUTURE_WRITE)`;
-      case 'EINVAL': return `${args}: the file does not support seals (only a memfd does)`;
-      default: return args;
+      case 'EPERM':
+        return `${args}: F_SEAL_SEAL is set, or the file was not made with MFD_ALLOW_SEALING`;
+      case 'EBUSY':
+        return `${args}: a writable shared mapping exists (unmap it first, or use F_SEAL_FUTURE_WRITE)`;
+      case 'EINVAL':
+        return `${args}: the file does not support seals (only a memfd does)`;
+      default:
+        return args;
     }
   });
 }

@@ -24,10 +24,15 @@ const NAME_MAX_BYTES = 253;
 export function validateShmName(value: unknown, argument = 'name'): string {
   if (typeof value !== 'string') throw invalidType(argument, 'of type string (a name such as "/my-block")', value);
   if (!value.startsWith('/') || value.indexOf('/', 1) !== -1 || value.includes('\0') || value === '/.' || value === '/..') {
-    throw invalidValue(argument, 'a POSIX shared-memory name is one slash followed by a name without slashes or NUL, such as "/my-block" (Python\'s SharedMemory name "my-block" is "/my-block" here)', value);
+    throw invalidValue(
+      argument,
+      'a POSIX shared-memory name is one slash followed by a name without slashes or NUL, such as "/my-block" (Python\'s SharedMemory name "my-block" is "/my-block" here)',
+      value,
+    );
   }
   const bytes = Buffer.byteLength(value, 'utf8') - 1;
-  if (bytes < 1 || bytes > NAME_MAX_BYTES) throw outOfRange(`${argument}.length`, `from 1 to ${NAME_MAX_BYTES} bytes after the slash`, bytes);
+  if (bytes < 1 || bytes > NAME_MAX_BYTES)
+    throw outOfRange(`${argument}.length`, `from 1 to ${NAME_MAX_BYTES} bytes after the slash`, bytes);
   return value;
 }
 
@@ -55,12 +60,18 @@ export function shm_open(name: string, oflag: number, mode = 0): number {
   return check(native.shmOpen(name, oflag, mode), 'shm_open', (code) => {
     const fix = nameHint(code, name, access === O_RDWR);
     switch (code) {
-      case 'EEXIST': return `name ${name}: the object exists (O_CREAT|O_EXCL)${fix}`;
-      case 'ENOENT': return `name ${name}: no such object and O_CREAT was not given${fix}`;
-      case 'EACCES': return `name ${name}: its permission bits deny this user (or O_TRUNC without write permission)${fix}`;
-      case 'EMFILE': return `name ${name}: this process has as many descriptors open as it may (RLIMIT_NOFILE)`;
-      case 'ENFILE': return `name ${name}: the system has as many files open as it may`;
-      default: return `name ${name}`;
+      case 'EEXIST':
+        return `name ${name}: the object exists (O_CREAT|O_EXCL)${fix}`;
+      case 'ENOENT':
+        return `name ${name}: no such object and O_CREAT was not given${fix}`;
+      case 'EACCES':
+        return `name ${name}: its permission bits deny this user (or O_TRUNC without write permission)${fix}`;
+      case 'EMFILE':
+        return `name ${name}: this process has as many descriptors open as it may (RLIMIT_NOFILE)`;
+      case 'ENFILE':
+        return `name ${name}: the system has as many files open as it may`;
+      default:
+        return `name ${name}`;
     }
   });
 }
@@ -74,9 +85,12 @@ export function shm_unlink(name: string): void {
   validateShmName(name);
   check(native.shmUnlink(name), 'shm_unlink', (code) => {
     switch (code) {
-      case 'ENOENT': return `name ${name}: no such object`;
-      case 'EACCES': return `name ${name}: this user may not remove it (the /dev/shm directory is sticky: only the owner may)${nameHint(code, name)}`;
-      default: return `name ${name}`;
+      case 'ENOENT':
+        return `name ${name}: no such object`;
+      case 'EACCES':
+        return `name ${name}: this user may not remove it (the /dev/shm directory is sticky: only the owner may)${nameHint(code, name)}`;
+      default:
+        return `name ${name}`;
     }
   });
 }
@@ -108,7 +122,11 @@ export function mmap(addr: null | undefined | 0 | 0n, length: number, prot: numb
   validateFd(fd);
   validateSize(offset, 'offset');
   if (prot !== PROT_READ && prot !== (PROT_READ | PROT_WRITE)) {
-    throw outOfRange('prot', 'PROT_READ or PROT_READ|PROT_WRITE (memory JavaScript cannot read would fault, and executable memory has no use here)', prot);
+    throw outOfRange(
+      'prot',
+      'PROT_READ or PROT_READ|PROT_WRITE (memory JavaScript cannot read would fault, and executable memory has no use here)',
+      prot,
+    );
   }
   const sharing = flags & ~MAP_POPULATE;
   if (sharing !== MAP_SHARED && sharing !== MAP_PRIVATE) {
@@ -120,21 +138,34 @@ export function mmap(addr: null | undefined | 0 | 0n, length: number, prot: numb
 /** @internal mmap after validation; `label` names the file in messages and in the Mapping. */
 export function mapFile(fd: number, length: number, prot: number, flags: number, offset: number, label: string): Mapping {
   const stats = fstat(fd, 'mmap', label === `fd ${fd}` ? '' : ` (${label})`);
-  if (!stats.isFile()) throw ipcError('mmap', osConstants.errno.ENODEV, `${label}: not a regular file (a shared-memory object, a memfd or a file)`);
+  if (!stats.isFile())
+    throw ipcError('mmap', osConstants.errno.ENODEV, `${label}: not a regular file (a shared-memory object, a memfd or a file)`);
   if (offset + length > stats.size) {
-    throw outOfRange('length', `<= ${Math.max(0, stats.size - offset)} (the file's ${stats.size} bytes less the offset ${offset}), since pages past the end of the file fault (SIGBUS) when touched; size it first (fs.ftruncateSync)`, length);
+    throw outOfRange(
+      'length',
+      `<= ${Math.max(0, stats.size - offset)} (the file's ${stats.size} bytes less the offset ${offset}), since pages past the end of the file fault (SIGBUS) when touched; size it first (fs.ftruncateSync)`,
+      length,
+    );
   }
   const result = check(native.mmap(fd, length, prot, flags, offset), 'mmap', (code) => {
     const args = `${label}, length ${length}, ${describeProt(prot)}, offset ${offset}`;
     switch (code) {
-      case 'EACCES': return `${args}: the descriptor was not opened for this access (PROT_WRITE with MAP_SHARED needs O_RDWR)`;
-      case 'EINVAL': return `${args}: length 0, or the offset is not a multiple of the page size`;
-      case 'EPERM': return `${args}: the memfd is sealed against writing (F_SEAL_WRITE or F_SEAL_FUTURE_WRITE); map it with PROT_READ`;
-      case 'ENOMEM': return `${args}: no room for another mapping in this process`;
-      case 'EAGAIN': return `${args}: too many forgotten mappings await unmapping; munmap() mappings when done with them, or let the event loop run`;
-      case 'ENOTSUP': return `${args}: this runtime refuses ArrayBuffers over memory it did not allocate (a V8 sandbox, as in Electron)`;
-      case 'EFBIG': return `${args}: larger than one ArrayBuffer may be in this Node.js (buffer.constants.MAX_LENGTH)`;
-      default: return args;
+      case 'EACCES':
+        return `${args}: the descriptor was not opened for this access (PROT_WRITE with MAP_SHARED needs O_RDWR)`;
+      case 'EINVAL':
+        return `${args}: length 0, or the offset is not a multiple of the page size`;
+      case 'EPERM':
+        return `${args}: the memfd is sealed against writing (F_SEAL_WRITE or F_SEAL_FUTURE_WRITE); map it with PROT_READ`;
+      case 'ENOMEM':
+        return `${args}: no room for another mapping in this process`;
+      case 'EAGAIN':
+        return `${args}: too many forgotten mappings await unmapping; munmap() mappings when done with them, or let the event loop run`;
+      case 'ENOTSUP':
+        return `${args}: this runtime refuses ArrayBuffers over memory it did not allocate (a V8 sandbox, as in Electron)`;
+      case 'EFBIG':
+        return `${args}: larger than one ArrayBuffer may be in this Node.js (buffer.constants.MAX_LENGTH)`;
+      default:
+        return args;
     }
   });
   const [buffer, handle, address] = result;

@@ -189,4 +189,3 @@ export class SemaphoreSet extends SemaphoreHandle {
     semctl(this.id, index, SETVAL, validateInteger(value, 'value', 0, INT32_MAX));
   }
 }
-

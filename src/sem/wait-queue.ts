@@ -27,14 +27,14 @@ const { EAGAIN, ECANCELED, EIDRM, ETIMEDOUT } = osConstants.errno;
 interface Waiter {
   readonly queue: Queue;
   readonly timeoutMs: number | undefined;
-  readonly deadline: number | undefined;  // performance.now() scale
+  readonly deadline: number | undefined; // performance.now() scale
   readonly signal: AbortSignal | undefined;
   readonly closed: AbortSignal | undefined;
   readonly what: string;
   readonly resolve: () => void;
   readonly reject: (error: unknown) => void;
   cause: 'abort' | 'close' | 'timeout' | undefined;
-  thread: ThreadWaitHandle | undefined;  // the first of its queue, handed to the threads
+  thread: ThreadWaitHandle | undefined; // the first of its queue, handed to the threads
   timer: NodeJS.Timeout | undefined;
   settled: boolean;
   onAbort: () => void;
@@ -45,7 +45,7 @@ interface Queue {
   readonly key: string;
   readonly semid: number;
   readonly sops: Int32Array;
-  readonly waiters: Waiter[];  // waiters[0] is the one in (or queued for) the kernel
+  readonly waiters: Waiter[]; // waiters[0] is the one in (or queued for) the kernel
 }
 
 const queues = new Map<string, Queue>();
@@ -146,7 +146,7 @@ function finishFirst(w: Waiter, result: number, noThread: boolean): void {
 function advance(queue: Queue): void {
   while (queue.waiters.length > 0) {
     const next = queue.waiters[0] as Waiter;
-    if (next.thread !== undefined) return;  // already in the kernel
+    if (next.thread !== undefined) return; // already in the kernel
     const errno = semopErrno(queue.semid, withNoWait(queue.sops));
     if (errno === EAGAIN) {
       startFirst(next);

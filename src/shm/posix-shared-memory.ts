@@ -194,7 +194,11 @@ export class PosixSharedMemory implements Disposable {
     try {
       size = sizeOf(fd, name);
       if (atLeast > size) {
-        throw ipcError('shm_open', osConstants.errno.EINVAL, `name ${name}: the existing object has ${size} bytes, fewer than the size ${atLeast} asked for`);
+        throw ipcError(
+          'shm_open',
+          osConstants.errno.EINVAL,
+          `name ${name}: the existing object has ${size} bytes, fewer than the size ${atLeast} asked for`,
+        );
       }
     } catch (error) {
       closeQuietly(fd);
@@ -287,7 +291,8 @@ export class PosixSharedMemory implements Disposable {
   static fromFd(fd: number, options: FromFdOptions = {}): PosixSharedMemory {
     validateFd(fd);
     const opts = validateObject(options, 'options') as unknown as FromFdOptions;
-    if (opts.readOnly !== undefined && typeof opts.readOnly !== 'boolean') throw invalidType('options.readOnly', 'of type boolean', opts.readOnly);
+    if (opts.readOnly !== undefined && typeof opts.readOnly !== 'boolean')
+      throw invalidType('options.readOnly', 'of type boolean', opts.readOnly);
     const required = opts.seals === undefined ? 0 : validateSeals(opts.seals, 'options.seals');
     const own = dupCloexec(fd);
     const label = `fd ${fd}`;
@@ -412,7 +417,10 @@ export class PosixSharedMemory implements Disposable {
    */
   unlink(): void {
     if (this.name === null) {
-      throw stateError('ERR_SHM_NO_NAME', `unlink: ${this.#mapping.label} is anonymous memory (memfd); it goes when its last descriptor and mapping go`);
+      throw stateError(
+        'ERR_SHM_NO_NAME',
+        `unlink: ${this.#mapping.label} is anonymous memory (memfd); it goes when its last descriptor and mapping go`,
+      );
     }
     shm_unlink(this.name);
   }
@@ -471,10 +479,15 @@ function sizeOf(fd: number, label: string, once = false): number {
   const deadline = Date.now() + (once ? 0 : SIZE_WAIT_MS);
   for (;;) {
     const stats = fstat(fd, 'fstat', label.startsWith('fd ') ? '' : ` (${label})`);
-    if (!stats.isFile()) throw ipcError('mmap', osConstants.errno.ENODEV, `${label}: not shared memory (a shared-memory object, a memfd or a regular file)`);
+    if (!stats.isFile())
+      throw ipcError('mmap', osConstants.errno.ENODEV, `${label}: not shared memory (a shared-memory object, a memfd or a regular file)`);
     if (stats.size > 0) return stats.size;
     if (Date.now() >= deadline) {
-      throw ipcError('mmap', osConstants.errno.EINVAL, `${label} has size 0, so there is nothing to map (its creator has not sized it: ftruncate)`);
+      throw ipcError(
+        'mmap',
+        osConstants.errno.EINVAL,
+        `${label} has size 0, so there is nothing to map (its creator has not sized it: ftruncate)`,
+      );
     }
     sleepSync(2);
   }

@@ -54,7 +54,11 @@ export function bytesOf(data: unknown): Uint8Array {
     return ArrayBuffer.isView(data) ? new Uint8Array(buffer, data.byteOffset, data.byteLength) : new Uint8Array(buffer);
   } catch {
     // V8 refuses a view of a detached buffer with a TypeError of its own.
-    throw invalidValue('data', 'its ArrayBuffer is detached (transferred, or its segment detached with shmdt), so it has no bytes to write', data);
+    throw invalidValue(
+      'data',
+      'its ArrayBuffer is detached (transferred, or its segment detached with shmdt), so it has no bytes to write',
+      data,
+    );
   }
 }
 

@@ -34,7 +34,8 @@ export interface Atomic<V extends number | bigint> {
 /** The names of a struct's fields that {@link atomic} accepts. */
 export type AtomicFieldOf<F extends Fields> = {
   [K in keyof F]: F[K] extends ScalarType<AtomicKind> ? K : never;
-}[keyof F] & string;
+}[keyof F] &
+  string;
 
 /** The value type of an atomic field type. */
 export type AtomicValueOf<T> = T extends ScalarType<'int64' | 'uint64'> ? bigint : number;

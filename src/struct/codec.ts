@@ -27,9 +27,19 @@ const UINT64_MAX = 2n ** 64n - 1n;
 export const SCALARS: Readonly<Record<ScalarKind, ScalarAccess>> = {
   int8: { dv: 'Int8', valid: `typeof v === 'number' && (v << 24 >> 24) === v`, range: 'an integer >= -128 and <= 127', type: 'number' },
   uint8: { dv: 'Uint8', valid: `typeof v === 'number' && (v & 0xff) === v`, range: 'an integer >= 0 and <= 255', type: 'number' },
-  int16: { dv: 'Int16', valid: `typeof v === 'number' && (v << 16 >> 16) === v`, range: 'an integer >= -32768 and <= 32767', type: 'number' },
+  int16: {
+    dv: 'Int16',
+    valid: `typeof v === 'number' && (v << 16 >> 16) === v`,
+    range: 'an integer >= -32768 and <= 32767',
+    type: 'number',
+  },
   uint16: { dv: 'Uint16', valid: `typeof v === 'number' && (v & 0xffff) === v`, range: 'an integer >= 0 and <= 65535', type: 'number' },
-  int32: { dv: 'Int32', valid: `typeof v === 'number' && (v | 0) === v`, range: 'an integer >= -2147483648 and <= 2147483647', type: 'number' },
+  int32: {
+    dv: 'Int32',
+    valid: `typeof v === 'number' && (v | 0) === v`,
+    range: 'an integer >= -2147483648 and <= 2147483647',
+    type: 'number',
+  },
   uint32: { dv: 'Uint32', valid: `typeof v === 'number' && (v >>> 0) === v`, range: 'an integer >= 0 and <= 4294967295', type: 'number' },
   int64: {
     dv: 'BigInt64',
@@ -38,7 +48,12 @@ export const SCALARS: Readonly<Record<ScalarKind, ScalarAccess>> = {
     range: `>= ${INT64_MIN}n and <= ${INT64_MAX}n`,
     type: 'bigint',
   },
-  uint64: { dv: 'BigUint64', valid: `typeof v === 'bigint' && BigInt.asUintN(64, v) === v`, range: `>= 0n and <= ${UINT64_MAX}n`, type: 'bigint' },
+  uint64: {
+    dv: 'BigUint64',
+    valid: `typeof v === 'bigint' && BigInt.asUintN(64, v) === v`,
+    range: `>= 0n and <= ${UINT64_MAX}n`,
+    type: 'bigint',
+  },
   float32: { dv: 'Float32', valid: `typeof v === 'number'`, range: 'a number', type: 'number' },
   float64: { dv: 'Float64', valid: `typeof v === 'number'`, range: 'a number', type: 'number' },
   bool: { dv: 'Uint8', valid: `typeof v === 'boolean'`, range: 'a boolean', type: 'boolean' },

@@ -6,9 +6,7 @@
 // depend on the type classes (types.ts), whose methods depend on it.
 
 /** The names of the scalar types, as in `<stdint.h>` (plus `float32`, `float64`, `bool`). */
-export type ScalarKind =
-  | 'int8' | 'uint8' | 'int16' | 'uint16' | 'int32' | 'uint32' | 'int64' | 'uint64'
-  | 'float32' | 'float64' | 'bool';
+export type ScalarKind = 'int8' | 'uint8' | 'int16' | 'uint16' | 'int32' | 'uint32' | 'int64' | 'uint64' | 'float32' | 'float64' | 'bool';
 
 /** A scalar's layout (a ScalarType is one). (Not exported from the package root.) */
 export interface ScalarLayout {

@@ -59,7 +59,11 @@ export function regionOf(source: unknown, offset: unknown, size: number, operati
     base = source.byteOffset;
     limit = source.byteLength;
   } else {
-    throw invalidType('source', 'an ArrayBuffer, a TypedArray, a DataView, a SharedMemory, an Attachment, a PosixSharedMemory or a Mapping', source);
+    throw invalidType(
+      'source',
+      'an ArrayBuffer, a TypedArray, a DataView, a SharedMemory, an Attachment, a PosixSharedMemory or a Mapping',
+      source,
+    );
   }
   const start = validateSize(offset, 'offset');
   if (start + size > limit) {

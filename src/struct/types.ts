@@ -154,27 +154,39 @@ type Simplify<T> = { [K in keyof T]: T[K] } & {};
 
 /** The plain value of a type, as `read()` returns it and `write()` takes it. */
 export type Value<T> =
-  T extends ScalarType<infer K> ? ScalarValues[K]
-  : T extends CharType ? string
-  : T extends ArrayType<infer E> ? Value<E>[]
-  : T extends StructType<infer F> ? { -readonly [K in keyof F]: Value<F[K]> }
-  : never;
+  T extends ScalarType<infer K>
+    ? ScalarValues[K]
+    : T extends CharType
+      ? string
+      : T extends ArrayType<infer E>
+        ? Value<E>[]
+        : T extends StructType<infer F>
+          ? { -readonly [K in keyof F]: Value<F[K]> }
+          : never;
 
 /** What `write()` accepts: like {@link Value}, but arrays may be any array-like of the right length. */
 export type Input<T> =
-  T extends ScalarType<infer K> ? ScalarValues[K]
-  : T extends CharType ? string
-  : T extends ArrayType<infer E> ? ArrayLike<Input<E>>
-  : T extends StructType<infer F> ? { readonly [K in keyof F]: Input<F[K]> }
-  : never;
+  T extends ScalarType<infer K>
+    ? ScalarValues[K]
+    : T extends CharType
+      ? string
+      : T extends ArrayType<infer E>
+        ? ArrayLike<Input<E>>
+        : T extends StructType<infer F>
+          ? { readonly [K in keyof F]: Input<F[K]> }
+          : never;
 
 /** What a view's field gives: a value for scalars and strings, a live view for structs and arrays. */
 export type View<T> =
-  T extends ScalarType<infer K> ? ScalarValues[K]
-  : T extends CharType ? string
-  : T extends ArrayType<infer E> ? ArrayView<E>
-  : T extends StructType<infer F> ? StructView<F>
-  : never;
+  T extends ScalarType<infer K>
+    ? ScalarValues[K]
+    : T extends CharType
+      ? string
+      : T extends ArrayType<infer E>
+        ? ArrayView<E>
+        : T extends StructType<infer F>
+          ? StructView<F>
+          : never;
 
 /**
  * A live view of a struct: each field a getter/setter on the memory itself.
@@ -341,9 +353,13 @@ export class StructType<F extends Fields = Fields> {
 
 function describeType(type: Type): string {
   switch (type.kind) {
-    case 'struct': return 'a struct';
-    case 'array': return 'an array';
-    case 'char': return `a char[${type.length}]`;
-    default: return `an ${type.kind}`;
+    case 'struct':
+      return 'a struct';
+    case 'array':
+      return 'an array';
+    case 'char':
+      return `a char[${type.length}]`;
+    default:
+      return `an ${type.kind}`;
   }
 }

@@ -179,7 +179,10 @@ function generate(type: Composite, readOnly: boolean): ViewClass {
     }`;
   }
   const factory = new Function('D', 'C', 'T', 'TYPE', `'use strict'; ${body}`) as (
-    d: typeof deps, c: ViewClass[], t: TypeLayout[], type: Composite,
+    d: typeof deps,
+    c: ViewClass[],
+    t: TypeLayout[],
+    type: Composite,
   ) => ViewClass;
   const cls = factory(deps, refs.classes, refs.types, type);
   decorate(cls, type);
@@ -240,7 +243,7 @@ function indexProxy(length: number): object {
   const toIndex = (key: string | symbol): number => {
     if (typeof key !== 'string') return -1;
     const index = Number(key);
-    return (index >>> 0) === index && String(index) === key ? index : -1;
+    return index >>> 0 === index && String(index) === key ? index : -1;
   };
   type Indexed = { get(i: number): unknown; set(i: number, v: unknown): void };
   return new Proxy(Object.create(Object.prototype) as object, {

@@ -83,7 +83,11 @@ export class Attachment {
     const [start, count] = validateRange(offset, length, arrayBufferByteLength(this.#buffer));
     if (count > MAX_LENGTH) {
       // Checked before copying: a copy this large could not be returned anyway.
-      throw outOfRange(length === undefined ? 'length (default: to the end)' : 'length', `<= ${MAX_LENGTH}, the most one Uint8Array holds in this Node.js (buffer.constants.MAX_LENGTH); read a large segment in parts`, count);
+      throw outOfRange(
+        length === undefined ? 'length (default: to the end)' : 'length',
+        `<= ${MAX_LENGTH}, the most one Uint8Array holds in this Node.js (buffer.constants.MAX_LENGTH); read a large segment in parts`,
+        count,
+      );
     }
     // Captured built-ins only: the private buffer never meets user code (src/core/primordials.ts).
     return copyBytes(this.#buffer, start, count);
@@ -100,10 +104,7 @@ export class Attachment {
       throw stateError('ERR_SHM_DETACHED', `${operation}: segment ${this.shmid} was detached (shmdt)`);
     }
     if (arrayBufferByteLength(this.#buffer) === 0) {
-      throw stateError(
-        'ERR_SHM_TRANSFERRED',
-        `${operation}: the buffer of segment ${this.shmid} was transferred to another ArrayBuffer`,
-      );
+      throw stateError('ERR_SHM_TRANSFERRED', `${operation}: the buffer of segment ${this.shmid} was transferred to another ArrayBuffer`);
     }
   }
 

@@ -62,7 +62,11 @@ export class FutexWaiter {
   async wait(buffer: ArrayBuffer, index: number, expected: number, timeoutMs: number, signal?: AbortSignal): Promise<number> {
     while (this.#inflight) await this.#inflight;
     if (this.#closed) return -ECANCELED;
-    this.#handle ??= check(native.futexWaiterNew(FutexWaiter.#callback(new WeakRef(this))), 'futexWaiterNew', () => 'starting a waiter thread');
+    this.#handle ??= check(
+      native.futexWaiterNew(FutexWaiter.#callback(new WeakRef(this))),
+      'futexWaiterNew',
+      () => 'starting a waiter thread',
+    );
     const handle = this.#handle;
     check(native.futexWaiterWait(handle, buffer, index * 4, expected >>> 0, timeoutMs), 'futex', () => 'FUTEX_WAIT');
     inFlight.add(this);
@@ -96,4 +100,3 @@ export class FutexWaiter {
     this.#onResult(-ECANCELED);
   }
 }
-

@@ -34,18 +34,26 @@ export function hint(code: string, subject: HintSubject): string {
 function hintText(code: string, subject: HintSubject): string | undefined {
   if ('path' in subject) return pathHint(code, subject.path);
   switch (code) {
-    case 'EEXIST': return 'key' in subject ? existsHint(subject.object, subject.key) : undefined;
-    case 'ENOENT': return 'key' in subject ? missingHint(subject.object, subject.key) : undefined;
-    case 'EACCES': return accessHint(subject);
-    case 'EPERM': return ownerHint(subject);
+    case 'EEXIST':
+      return 'key' in subject ? existsHint(subject.object, subject.key) : undefined;
+    case 'ENOENT':
+      return 'key' in subject ? missingHint(subject.object, subject.key) : undefined;
+    case 'EACCES':
+      return accessHint(subject);
+    case 'EPERM':
+      return ownerHint(subject);
     case 'EINVAL':
       if ('size' in subject) return sizeHint(subject.key, subject.size);
       if ('nsems' in subject) return nsemsHint(subject.key, subject.nsems);
       return undefined;
-    case 'ENOSPC': return 'size' in subject ? shmSpaceHint(subject.size) : 'nsems' in subject ? semSpaceHint(subject.nsems) : undefined;
-    case 'ENOMEM': return 'size' in subject ? shmMemoryHint(subject.size, subject.flags) : undefined;
-    case 'EIDRM': return removedHint(subject.object);
-    default: return undefined;
+    case 'ENOSPC':
+      return 'size' in subject ? shmSpaceHint(subject.size) : 'nsems' in subject ? semSpaceHint(subject.nsems) : undefined;
+    case 'ENOMEM':
+      return 'size' in subject ? shmMemoryHint(subject.size, subject.flags) : undefined;
+    case 'EIDRM':
+      return removedHint(subject.object);
+    default:
+      return undefined;
   }
 }
 
@@ -132,7 +140,12 @@ function count(n: number | bigint, noun: string): string {
 }
 
 function bytes(n: number): string {
-  for (const [unit, size] of [['TiB', 2 ** 40], ['GiB', 2 ** 30], ['MiB', 2 ** 20], ['KiB', 2 ** 10]] as const) {
+  for (const [unit, size] of [
+    ['TiB', 2 ** 40],
+    ['GiB', 2 ** 30],
+    ['MiB', 2 ** 20],
+    ['KiB', 2 ** 10],
+  ] as const) {
     if (n >= size) return `${(n / size).toFixed(1)} ${unit}`;
   }
   return `${n} B`;
@@ -156,9 +169,10 @@ function existsHint(object: 'segment' | 'set', key: number): string {
 
 function missingHint(object: 'segment' | 'set', key: number): string {
   const k = hex(key);
-  const creators = object === 'segment'
-    ? `SharedMemory.create({ key: ${k}, size }), shmget with IPC_CREAT, shmkit create --key ${k} --size N`
-    : `SemaphoreSet.create({ key: ${k}, count }), Mutex.create, semget with IPC_CREAT, shmkit create -s --key ${k} --count N`;
+  const creators =
+    object === 'segment'
+      ? `SharedMemory.create({ key: ${k}, size }), shmget with IPC_CREAT, shmkit create --key ${k} --size N`
+      : `SemaphoreSet.create({ key: ${k}, count }), Mutex.create, semget with IPC_CREAT, shmkit create -s --key ${k} --count N`;
   const opener = object === 'segment' ? 'SharedMemory.openOrCreate' : 'Mutex.openOrCreate';
   let text = `nothing has created key ${k} in this IPC namespace (or it was removed): start the program that creates it first (${creators}), or use ${opener}`;
   if (object === 'segment' && sysctl('kernel.shm_rmid_forced') === '1') {
@@ -174,21 +188,27 @@ function pathHint(code: string, path: string): string | undefined {
       let missing = path;
       for (let dir = dirname(path); dir !== missing && fact(() => existsSync(dir)) === false; dir = dirname(dir)) missing = dir;
       const what = missing === path ? `'${path}' does not exist` : `'${path}' does not exist, nor its directory '${missing}'`;
-      return `${what}: ftok (and every { path } option) derives the key from an existing file's device and inode, so create the file first, ` +
-        'and keep it: a file made again gets another inode, so another key';
+      return (
+        `${what}: ftok (and every { path } option) derives the key from an existing file's device and inode, so create the file first, ` +
+        'and keep it: a file made again gets another inode, so another key'
+      );
     }
-    case 'ENOTDIR': return `a component of '${path}' before its last is a file, not a directory`;
-    case 'EACCES': return `a directory on the way to '${path}' does not let this process (${whoIAm()}) search it (x permission)`;
-    default: return undefined;
+    case 'ENOTDIR':
+      return `a component of '${path}' before its last is a file, not a directory`;
+    case 'EACCES':
+      return `a directory on the way to '${path}' does not let this process (${whoIAm()}) search it (x permission)`;
+    default:
+      return undefined;
   }
 }
 
 function accessHint(subject: Extract<HintSubject, { object: unknown }>): string {
   const found = find(subject);
   const noun = subject.object === 'segment' ? 'segment' : 'set';
-  const fix = subject.object === 'segment'
-    ? 'run as its owner, or have the owner grant access (mode when creating it, or shmctl(id, IPC_SET, { mode }))'
-    : 'run as its owner, or have the owner grant access (mode when creating it, or semctl(id, 0, IPC_SET, { mode }))';
+  const fix =
+    subject.object === 'segment'
+      ? 'run as its owner, or have the owner grant access (mode when creating it, or shmctl(id, IPC_SET, { mode }))'
+      : 'run as its owner, or have the owner grant access (mode when creating it, or semctl(id, 0, IPC_SET, { mode }))';
   if (found === undefined) return `this process is ${whoIAm()}; ${fix}`;
   const { perm } = found;
   const mine = fact(() => appliesToMe(perm));
@@ -255,8 +275,10 @@ function shmSpaceHint(size: number): string {
     }
     const pages = (BigInt(size) + BigInt(PAGE_SIZE) - 1n) / BigInt(PAGE_SIZE);
     if (total + pages > shmall) {
-      return `${count(total, 'page')} of ${PAGE_SIZE} bytes in use, and this segment needs ${pages} more: over shmall (${count(shmall, 'page')}; ` +
-        `sysctl kernel.shmall; shmkit limits): ${leftovers('segment')}`;
+      return (
+        `${count(total, 'page')} of ${PAGE_SIZE} bytes in use, and this segment needs ${pages} more: over shmall (${count(shmall, 'page')}; ` +
+        `sysctl kernel.shmall; shmkit limits): ${leftovers('segment')}`
+      );
     }
   }
   return `the number of segments (shmmni) or their total size (shmall) is at its limit (sysctl kernel.shmmni, kernel.shmall; shmkit limits): ${leftovers('segment')}`;
@@ -286,13 +308,17 @@ function shmMemoryHint(size: number, flags: number): string {
   const swap = meminfo('SwapTotal');
   const overcommit = sysctl('vm.overcommit_memory');
   const machine = ram === undefined ? '' : ` (RAM ${bytes(ram)}${swap === undefined ? '' : `, swap ${bytes(swap)}`})`;
-  return `the kernel will not commit ${bytes(size)} of memory: more than this machine can back${machine}` +
+  return (
+    `the kernel will not commit ${bytes(size)} of memory: more than this machine can back${machine}` +
     `${overcommit === undefined ? '' : `, under sysctl vm.overcommit_memory ${overcommit}`}; ` +
-    'this is the memory limit, not shmmax or shmall (shmkit limits)';
+    'this is the memory limit, not shmmax or shmall (shmkit limits)'
+  );
 }
 
 function removedHint(object: 'segment' | 'set'): string {
   const noun = object === 'segment' ? 'segment' : 'set';
-  return `someone removed it (IPC_RMID: remove(), shmkit rm, ipcrm) while this process was using it; ` +
-    `remove a shared ${noun} only once every process is done with it, or tell them first`;
+  return (
+    `someone removed it (IPC_RMID: remove(), shmkit rm, ipcrm) while this process was using it; ` +
+    `remove a shared ${noun} only once every process is done with it, or tell them first`
+  );
 }

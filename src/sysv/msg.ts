@@ -109,13 +109,20 @@ export function explainMsgsnd(msqid: number, mtype: number, size: number) {
   return (code: string): string => {
     const args = `msqid ${msqid}, mtype ${mtype}, msgsz ${size}`;
     switch (code) {
-      case 'EAGAIN': return `${args}: the queue is full (msg_qbytes) and IPC_NOWAIT was given (nothing was sent)`;
-      case 'EINVAL': return `${args}: no such queue, or msgsz is more than MSGMAX (msgctl IPC_INFO says msgmax)`;
-      case 'EIDRM': return `${args}: the queue was removed`;
-      case 'EACCES': return `${args}: the queue's permission bits deny writing`;
-      case 'EINTR': return `${args}: interrupted by a signal (nothing was sent)`;
-      case 'ENOMEM': return `${args}: no memory for the message`;
-      default: return args;
+      case 'EAGAIN':
+        return `${args}: the queue is full (msg_qbytes) and IPC_NOWAIT was given (nothing was sent)`;
+      case 'EINVAL':
+        return `${args}: no such queue, or msgsz is more than MSGMAX (msgctl IPC_INFO says msgmax)`;
+      case 'EIDRM':
+        return `${args}: the queue was removed`;
+      case 'EACCES':
+        return `${args}: the queue's permission bits deny writing`;
+      case 'EINTR':
+        return `${args}: interrupted by a signal (nothing was sent)`;
+      case 'ENOMEM':
+        return `${args}: no memory for the message`;
+      default:
+        return args;
     }
   };
 }
@@ -125,19 +132,28 @@ export function explainMsgrcv(msqid: number, size: number, msgtyp: number, flags
   return (code: string): string => {
     const args = `msqid ${msqid}, msgsz ${size}, msgtyp ${msgtyp}`;
     switch (code) {
-      case 'E2BIG': return `${args}: the message is longer than msgsz and MSG_NOERROR was not given (it stays on the queue)`;
-      case 'ENOMSG': return (flags & MSG_COPY) !== 0
-        ? `${args}: no message at index ${msgtyp} (MSG_COPY)`
-        : `${args}: no message of the wanted type and IPC_NOWAIT was given`;
-      case 'EINVAL': return (flags & MSG_COPY) !== 0 && (flags & IPC_NOWAIT) === 0
-        ? `${args}: MSG_COPY needs IPC_NOWAIT`
-        : `${args}: no such queue, or MSG_COPY together with MSG_EXCEPT`;
-      case 'EIDRM': return `${args}: the queue was removed`;
-      case 'EACCES': return `${args}: the queue's permission bits deny reading`;
-      case 'EINTR': return `${args}: interrupted by a signal (nothing was taken)`;
-      case 'ENOSYS': return `${args}: MSG_COPY needs a kernel built with CONFIG_CHECKPOINT_RESTORE`;
-      case 'ENOMEM': return `${args}: no memory for a buffer of msgsz bytes`;
-      default: return args;
+      case 'E2BIG':
+        return `${args}: the message is longer than msgsz and MSG_NOERROR was not given (it stays on the queue)`;
+      case 'ENOMSG':
+        return (flags & MSG_COPY) !== 0
+          ? `${args}: no message at index ${msgtyp} (MSG_COPY)`
+          : `${args}: no message of the wanted type and IPC_NOWAIT was given`;
+      case 'EINVAL':
+        return (flags & MSG_COPY) !== 0 && (flags & IPC_NOWAIT) === 0
+          ? `${args}: MSG_COPY needs IPC_NOWAIT`
+          : `${args}: no such queue, or MSG_COPY together with MSG_EXCEPT`;
+      case 'EIDRM':
+        return `${args}: the queue was removed`;
+      case 'EACCES':
+        return `${args}: the queue's permission bits deny reading`;
+      case 'EINTR':
+        return `${args}: interrupted by a signal (nothing was taken)`;
+      case 'ENOSYS':
+        return `${args}: MSG_COPY needs a kernel built with CONFIG_CHECKPOINT_RESTORE`;
+      case 'ENOMEM':
+        return `${args}: no memory for a buffer of msgsz bytes`;
+      default:
+        return args;
     }
   };
 }
@@ -153,11 +169,16 @@ export function msgget(key: number, flags: number): number {
   return check(native.msgget(k, flags), 'msgget', (code) => {
     const args = `key ${hex(k)}`;
     switch (code) {
-      case 'EEXIST': return `${args}: a queue with this key exists (IPC_CREAT|IPC_EXCL)`;
-      case 'ENOENT': return `${args}: no queue has this key and IPC_CREAT was not given`;
-      case 'EACCES': return `${args}: the queue's permission bits deny this user`;
-      case 'ENOSPC': return `${args}: the system's limit of queues (MSGMNI) is reached`;
-      default: return args;
+      case 'EEXIST':
+        return `${args}: a queue with this key exists (IPC_CREAT|IPC_EXCL)`;
+      case 'ENOENT':
+        return `${args}: no queue has this key and IPC_CREAT was not given`;
+      case 'EACCES':
+        return `${args}: the queue's permission bits deny this user`;
+      case 'ENOSPC':
+        return `${args}: the system's limit of queues (MSGMNI) is reached`;
+      default:
+        return args;
     }
   });
 }
@@ -170,7 +191,11 @@ export function msgget(key: number, flags: number): number {
  * {@link MessageQueue.send} to wait without blocking.
  * @throws IpcError EAGAIN, EINVAL (no such queue, or longer than MSGMAX), EIDRM, EACCES, EINTR.
  */
-export function msgsnd(msqid: number, msgp: { mtype: number; mtext: Uint8Array | ArrayBufferView | ArrayBuffer | string }, msgflg = 0): void {
+export function msgsnd(
+  msqid: number,
+  msgp: { mtype: number; mtext: Uint8Array | ArrayBufferView | ArrayBuffer | string },
+  msgflg = 0,
+): void {
   validateId(msqid, 'msqid');
   const m = validateObject(msgp, 'msgp');
   const mtype = validateMtype(m.mtype, 'msgp.mtype');
@@ -271,13 +296,18 @@ function toMsqidDs(s: NativeMsgStat): MsqidDs {
 function explainCtl(msqid: number, cmd: string) {
   return (code: string): string => {
     switch (code) {
-      case 'EINVAL': return `msqid ${msqid}, ${cmd}: no such queue (or index), or an invalid command`;
-      case 'EIDRM': return `msqid ${msqid}, ${cmd}: the queue was removed`;
-      case 'EACCES': return `msqid ${msqid}, ${cmd}: the queue's permission bits deny reading`;
-      case 'EPERM': return cmd === 'IPC_SET'
-        ? `msqid ${msqid}, ${cmd}: only the owner, the creator or a privileged user may do this, and raising msg_qbytes above MSGMNB needs CAP_SYS_RESOURCE`
-        : `msqid ${msqid}, ${cmd}: only the owner, the creator or a privileged user may do this`;
-      default: return `msqid ${msqid}, ${cmd}`;
+      case 'EINVAL':
+        return `msqid ${msqid}, ${cmd}: no such queue (or index), or an invalid command`;
+      case 'EIDRM':
+        return `msqid ${msqid}, ${cmd}: the queue was removed`;
+      case 'EACCES':
+        return `msqid ${msqid}, ${cmd}: the queue's permission bits deny reading`;
+      case 'EPERM':
+        return cmd === 'IPC_SET'
+          ? `msqid ${msqid}, ${cmd}: only the owner, the creator or a privileged user may do this, and raising msg_qbytes above MSGMNB needs CAP_SYS_RESOURCE`
+          : `msqid ${msqid}, ${cmd}: only the owner, the creator or a privileged user may do this`;
+      default:
+        return `msqid ${msqid}, ${cmd}`;
     }
   };
 }

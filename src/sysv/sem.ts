@@ -6,8 +6,32 @@
 import { constants as osConstants } from 'node:os';
 import { check, errnoName, invalidType, ipcError, outOfRange, type IpcError } from '../core/errors.js';
 import { native, type NativeSemStat } from '../core/native.js';
-import { validateFlags, validateId, validateInteger, validateKey, validateObject, INT32_MAX, INT32_MIN, UINT32_MAX } from '../core/validate.js';
-import { GETALL, GETNCNT, GETPID, GETVAL, GETZCNT, IPC_INFO, IPC_RMID, IPC_SET, IPC_STAT, SEM_INFO, SEM_STAT, SEM_STAT_ANY, SETALL, SETVAL } from './constants.js';
+import {
+  validateFlags,
+  validateId,
+  validateInteger,
+  validateKey,
+  validateObject,
+  INT32_MAX,
+  INT32_MIN,
+  UINT32_MAX,
+} from '../core/validate.js';
+import {
+  GETALL,
+  GETNCNT,
+  GETPID,
+  GETVAL,
+  GETZCNT,
+  IPC_INFO,
+  IPC_RMID,
+  IPC_SET,
+  IPC_STAT,
+  SEM_INFO,
+  SEM_STAT,
+  SEM_STAT_ANY,
+  SETALL,
+  SETVAL,
+} from './constants.js';
 import { hint } from './hints.js';
 import type { IpcPerm } from './shm.js';
 
@@ -88,7 +112,11 @@ export function encodeSops(sops: unknown, name = 'sops', syscall = 'semop'): Int
   if (sops.length > 500) {
     const semopm = check(native.semctlInfo(IPC_INFO), 'semctl', () => 'IPC_INFO')[1].semopm ?? 0;
     if (sops.length > semopm) {
-      throw ipcError(syscall, osConstants.errno.E2BIG, `nsops ${sops.length} is more than the system allows in one call (SEMOPM ${semopm})`);
+      throw ipcError(
+        syscall,
+        osConstants.errno.E2BIG,
+        `nsops ${sops.length} is more than the system allows in one call (SEMOPM ${semopm})`,
+      );
     }
   }
   const packed = new Int32Array(sops.length * 3);
@@ -107,22 +135,31 @@ export function explainSemop(semid: number, sops: Int32Array, timed = false) {
   return (code: string): string => {
     const nsops = sops.length / 3;
     switch (code) {
-      case 'E2BIG': return `semid ${semid}: nsops ${nsops} is more than the system allows in one call (SEMOPM)`;
+      case 'E2BIG':
+        return `semid ${semid}: nsops ${nsops} is more than the system allows in one call (SEMOPM)`;
       case 'EFBIG': {
         let max = 0;
         for (let i = 0; i < sops.length; i += 3) max = Math.max(max, sops[i] ?? 0);
         return `semid ${semid}: sem_num ${max} is not below the number of semaphores in the set`;
       }
-      case 'ERANGE': return `semid ${semid}: a value would exceed SEMVMX, or an undo adjustment its range`;
-      case 'EAGAIN': return timed
-        ? `semid ${semid}: the operation was not possible within the time limit (nothing was changed)`
-        : `semid ${semid}: IPC_NOWAIT was given and the operation would have to wait (nothing was changed)`;
-      case 'EIDRM': return `semid ${semid}: the set was removed${hint(code, { object: 'set', id: semid })}`;
-      case 'EINVAL': return nsops === 0 ? `semid ${semid}: nsops is 0` : `semid ${semid}: no such set (or it was removed)`;
-      case 'EACCES': return `semid ${semid}: the set's permission bits deny this user${hint(code, { object: 'set', id: semid })}`;
-      case 'EINTR': return `semid ${semid}: interrupted by a signal (nothing was changed)`;
-      case 'ENOMEM': return `semid ${semid}: no memory for the SEM_UNDO record`;
-      default: return `semid ${semid}`;
+      case 'ERANGE':
+        return `semid ${semid}: a value would exceed SEMVMX, or an undo adjustment its range`;
+      case 'EAGAIN':
+        return timed
+          ? `semid ${semid}: the operation was not possible within the time limit (nothing was changed)`
+          : `semid ${semid}: IPC_NOWAIT was given and the operation would have to wait (nothing was changed)`;
+      case 'EIDRM':
+        return `semid ${semid}: the set was removed${hint(code, { object: 'set', id: semid })}`;
+      case 'EINVAL':
+        return nsops === 0 ? `semid ${semid}: nsops is 0` : `semid ${semid}: no such set (or it was removed)`;
+      case 'EACCES':
+        return `semid ${semid}: the set's permission bits deny this user${hint(code, { object: 'set', id: semid })}`;
+      case 'EINTR':
+        return `semid ${semid}: interrupted by a signal (nothing was changed)`;
+      case 'ENOMEM':
+        return `semid ${semid}: no memory for the SEM_UNDO record`;
+      default:
+        return `semid ${semid}`;
     }
   };
 }
@@ -141,12 +178,18 @@ export function semget(key: number, nsems: number, flags: number): number {
     const args = `key ${hex(k)}, nsems ${nsems}`;
     const fix = hint(code, { object: 'set', key: k, nsems, flags });
     switch (code) {
-      case 'EEXIST': return `${args}: a set with this key exists (IPC_CREAT|IPC_EXCL)${fix}`;
-      case 'ENOENT': return `${args}: no set has this key and IPC_CREAT was not given${fix}`;
-      case 'EINVAL': return `${args}: nsems is out of 0..SEMMSL, or more than the existing set has${fix}`;
-      case 'EACCES': return `${args}: the set's permission bits deny this user${fix}`;
-      case 'ENOSPC': return `${args}: the system's limit of sets (SEMMNI) or semaphores (SEMMNS) is reached${fix}`;
-      default: return args;
+      case 'EEXIST':
+        return `${args}: a set with this key exists (IPC_CREAT|IPC_EXCL)${fix}`;
+      case 'ENOENT':
+        return `${args}: no set has this key and IPC_CREAT was not given${fix}`;
+      case 'EINVAL':
+        return `${args}: nsems is out of 0..SEMMSL, or more than the existing set has${fix}`;
+      case 'EACCES':
+        return `${args}: the set's permission bits deny this user${fix}`;
+      case 'ENOSPC':
+        return `${args}: the system's limit of sets (SEMMNI) or semaphores (SEMMNS) is reached${fix}`;
+      default:
+        return args;
     }
   });
 }
@@ -222,18 +265,28 @@ function toSemidDs(s: NativeSemStat): SemidDs {
 function explainCtl(semid: number, semnum: number, cmd: string) {
   return (code: string): string => {
     switch (code) {
-      case 'EINVAL': return `semid ${semid}, ${cmd}: no such set, semnum ${semnum} out of range, or an invalid command`;
-      case 'EIDRM': return `semid ${semid}, ${cmd}: the set was removed${hint(code, { object: 'set', id: semid })}`;
-      case 'EACCES': return `semid ${semid}, ${cmd}: the set's permission bits deny this user${hint(code, { object: 'set', id: semid })}`;
-      case 'EPERM': return `semid ${semid}, ${cmd}: only the owner, the creator or a privileged user may do this${hint(code, { object: 'set', id: semid })}`;
-      case 'ERANGE': return `semid ${semid}, ${cmd}: a value is above SEMVMX or below 0`;
-      default: return `semid ${semid}, ${cmd}`;
+      case 'EINVAL':
+        return `semid ${semid}, ${cmd}: no such set, semnum ${semnum} out of range, or an invalid command`;
+      case 'EIDRM':
+        return `semid ${semid}, ${cmd}: the set was removed${hint(code, { object: 'set', id: semid })}`;
+      case 'EACCES':
+        return `semid ${semid}, ${cmd}: the set's permission bits deny this user${hint(code, { object: 'set', id: semid })}`;
+      case 'EPERM':
+        return `semid ${semid}, ${cmd}: only the owner, the creator or a privileged user may do this${hint(code, { object: 'set', id: semid })}`;
+      case 'ERANGE':
+        return `semid ${semid}, ${cmd}: a value is above SEMVMX or below 0`;
+      default:
+        return `semid ${semid}, ${cmd}`;
     }
   };
 }
 
 const NAMES = new Map<number, string>([
-  [GETVAL, 'GETVAL'], [GETPID, 'GETPID'], [GETNCNT, 'GETNCNT'], [GETZCNT, 'GETZCNT'], [IPC_RMID, 'IPC_RMID'],
+  [GETVAL, 'GETVAL'],
+  [GETPID, 'GETPID'],
+  [GETNCNT, 'GETNCNT'],
+  [GETZCNT, 'GETZCNT'],
+  [IPC_RMID, 'IPC_RMID'],
 ]);
 
 /**
@@ -262,8 +315,18 @@ export function semctl(index: number, semnum: number, cmd: typeof SEM_STAT | typ
 export function semctl(semid: number, semnum: number, cmd: typeof IPC_SET, arg: SemSetOptions): void;
 export function semctl(semid: number, semnum: number, cmd: typeof IPC_RMID): void;
 export function semctl(semid: number, semnum: number, cmd: typeof IPC_INFO | typeof SEM_INFO): SemInfo;
-export function semctl(semid: number, semnum: number, cmd: number, arg?: unknown): number | number[] | SemidDs | SemidDsWithId | SemInfo | void;
-export function semctl(semid: number, semnum: number, cmd: number, arg?: unknown): number | number[] | SemidDs | SemidDsWithId | SemInfo | void {
+export function semctl(
+  semid: number,
+  semnum: number,
+  cmd: number,
+  arg?: unknown,
+): number | number[] | SemidDs | SemidDsWithId | SemInfo | void;
+export function semctl(
+  semid: number,
+  semnum: number,
+  cmd: number,
+  arg?: unknown,
+): number | number[] | SemidDs | SemidDsWithId | SemInfo | void {
   validateId(semid, 'semid');
   validateId(semnum, 'semnum');
   validateId(cmd, 'cmd');
@@ -298,7 +361,8 @@ export function semctl(semid: number, semnum: number, cmd: number, arg?: unknown
       validateInteger(length, 'arg.length', 0, Number.MAX_SAFE_INTEGER);
       const given = arg as ArrayLike<number>;
       const nsems = (): number => check(native.semctlStat(semid, IPC_STAT), 'semctl', explainCtl(semid, semnum, 'SETALL'))[1].sem_nsems;
-      const wrongLength = (n: number): RangeError => outOfRange('arg', `an array of ${n} values (one per semaphore of set ${semid})`, given);
+      const wrongLength = (n: number): RangeError =>
+        outOfRange('arg', `an array of ${n} values (one per semaphore of set ${semid})`, given);
       // Longer than any usable set (sem_num is 16-bit): compared with the set
       // before anything is allocated or looped over for it.
       if (given.length > 0x1_0000) {

@@ -8,7 +8,24 @@ import { validateFlags, validateId, validateInteger, validateKey, validateObject
 import { Attachment, isAttachment } from './attachment.js';
 import { hint } from './hints.js';
 import { stackRoom } from './stack-room.js';
-import { IPC_CREAT, IPC_INFO, IPC_RMID, IPC_SET, IPC_STAT, PAGE_SIZE, SHM_INFO, SHM_NORESERVE, SHM_LOCK, SHM_RDONLY, SHM_REMAP, SHM_RND, SHM_STAT, SHM_STAT_ANY, SHM_UNLOCK, SHMLBA } from './constants.js';
+import {
+  IPC_CREAT,
+  IPC_INFO,
+  IPC_RMID,
+  IPC_SET,
+  IPC_STAT,
+  PAGE_SIZE,
+  SHM_INFO,
+  SHM_NORESERVE,
+  SHM_LOCK,
+  SHM_RDONLY,
+  SHM_REMAP,
+  SHM_RND,
+  SHM_STAT,
+  SHM_STAT_ANY,
+  SHM_UNLOCK,
+  SHMLBA,
+} from './constants.js';
 
 /** `struct ipc_perm` of a segment, with the C field names. */
 export interface IpcPerm {
@@ -121,19 +138,30 @@ export function shmget(key: number, size: number, flags: number): number {
     // Without a reservation a later access to the memory can fail with
     // SIGBUS (huge pages, or swap, that are not there), which kills the
     // process: no JavaScript may be able to do that through shmkit.
-    throw outOfRange('flags', 'without SHM_NORESERVE (a segment without reserved memory can kill the process with SIGBUS when it is touched)', flags);
+    throw outOfRange(
+      'flags',
+      'without SHM_NORESERVE (a segment without reserved memory can kill the process with SIGBUS when it is touched)',
+      flags,
+    );
   }
   return check(native.shmget(k, size, flags), 'shmget', (code) => {
     const args = `key ${hex(k)}, size ${size}`;
     const fix = hint(code, { object: 'segment', key: k, size, flags });
     switch (code) {
-      case 'EEXIST': return `${args}: a segment with this key exists (IPC_CREAT|IPC_EXCL)${fix}`;
-      case 'ENOENT': return `${args}: no segment has this key and IPC_CREAT was not given${fix}`;
-      case 'EINVAL': return `${args}: size is out of the limits (shmmin..shmmax) or larger than the existing segment${fix}`;
-      case 'EACCES': return `${args}: the segment's permission bits deny this user${fix}`;
-      case 'ENOSPC': return `${args}: the system's segment limit (shmmni or shmall) is reached${fix}`;
-      case 'ENOMEM': return `${args}: no memory for a segment of this size${fix}`;
-      default: return args;
+      case 'EEXIST':
+        return `${args}: a segment with this key exists (IPC_CREAT|IPC_EXCL)${fix}`;
+      case 'ENOENT':
+        return `${args}: no segment has this key and IPC_CREAT was not given${fix}`;
+      case 'EINVAL':
+        return `${args}: size is out of the limits (shmmin..shmmax) or larger than the existing segment${fix}`;
+      case 'EACCES':
+        return `${args}: the segment's permission bits deny this user${fix}`;
+      case 'ENOSPC':
+        return `${args}: the system's segment limit (shmmni or shmall) is reached${fix}`;
+      case 'ENOMEM':
+        return `${args}: no memory for a segment of this size${fix}`;
+      default:
+        return args;
     }
   });
 }
@@ -162,19 +190,31 @@ export function shmat(shmid: number, shmaddr?: bigint | number | null, shmflg = 
   if (addr !== 0n && (shmflg & SHM_RND) !== 0 && addr < BigInt(SHMLBA)) {
     // Linux rounds it down to 0 and still maps there (MAP_FIXED) for a
     // privileged process: memory at the null address, which no buffer may have.
-    throw outOfRange('shmaddr', `0 (the kernel chooses) or >= SHMLBA (${SHMLBA}) with SHM_RND, which would round it down to address 0`, addr);
+    throw outOfRange(
+      'shmaddr',
+      `0 (the kernel chooses) or >= SHMLBA (${SHMLBA}) with SHM_RND, which would round it down to address 0`,
+      addr,
+    );
   }
   if (addr !== 0n) refuseStackRoom(shmid, (shmflg & SHM_RND) !== 0 ? addr - (addr % BigInt(SHMLBA)) : addr, addr);
   const result = check(native.shmat(shmid, addr, shmflg), 'shmat', (code) => {
     switch (code) {
-      case 'EACCES': return `shmid ${shmid}: the segment's permission bits deny this user${hint(code, { object: 'segment', id: shmid, shmflg })}`;
-      case 'EINVAL': return `shmid ${shmid}${addr ? `, shmaddr 0x${addr.toString(16)}` : ''}: no such segment, or a bad address`;
-      case 'EIDRM': return `shmid ${shmid}: the segment was removed${hint(code, { object: 'segment', id: shmid })}`;
-      case 'ENOMEM': return `shmid ${shmid}: no room for another mapping in this process${awaitingHint()}`;
-      case 'EAGAIN': return `shmid ${shmid}: too many attachments await detaching${awaitingHint()}`;
-      case 'ENOTSUP': return `shmid ${shmid}: this runtime refuses ArrayBuffers over memory it did not allocate (a V8 sandbox, as in Electron), so a segment cannot be mapped here`;
-      case 'EFBIG': return `shmid ${shmid}: the segment is larger than one ArrayBuffer may be in this Node.js (buffer.constants.MAX_LENGTH, ${bufferMaxLength} bytes), so it cannot be mapped here; Node.js 22 and later allow larger ones`;
-      default: return `shmid ${shmid}`;
+      case 'EACCES':
+        return `shmid ${shmid}: the segment's permission bits deny this user${hint(code, { object: 'segment', id: shmid, shmflg })}`;
+      case 'EINVAL':
+        return `shmid ${shmid}${addr ? `, shmaddr 0x${addr.toString(16)}` : ''}: no such segment, or a bad address`;
+      case 'EIDRM':
+        return `shmid ${shmid}: the segment was removed${hint(code, { object: 'segment', id: shmid })}`;
+      case 'ENOMEM':
+        return `shmid ${shmid}: no room for another mapping in this process${awaitingHint()}`;
+      case 'EAGAIN':
+        return `shmid ${shmid}: too many attachments await detaching${awaitingHint()}`;
+      case 'ENOTSUP':
+        return `shmid ${shmid}: this runtime refuses ArrayBuffers over memory it did not allocate (a V8 sandbox, as in Electron), so a segment cannot be mapped here`;
+      case 'EFBIG':
+        return `shmid ${shmid}: the segment is larger than one ArrayBuffer may be in this Node.js (buffer.constants.MAX_LENGTH, ${bufferMaxLength} bytes), so it cannot be mapped here; Node.js 22 and later allow larger ones`;
+      default:
+        return `shmid ${shmid}`;
     }
   });
   const [buffer, handle, address] = result;
@@ -235,12 +275,18 @@ function toShmidDs(s: NativeShmStat): ShmidDs {
 function explainId(shmid: number, cmd: string) {
   return (code: string): string => {
     switch (code) {
-      case 'EINVAL': return `shmid ${shmid}, ${cmd}: no such segment, or an invalid command`;
-      case 'EIDRM': return `shmid ${shmid}, ${cmd}: the segment was removed${hint(code, { object: 'segment', id: shmid })}`;
-      case 'EACCES': return `shmid ${shmid}, ${cmd}: read permission denied${hint(code, { object: 'segment', id: shmid })}`;
-      case 'EPERM': return `shmid ${shmid}, ${cmd}: only the owner, the creator or a privileged user may do this${hint(code, { object: 'segment', id: shmid })}`;
-      case 'ENOMEM': return `shmid ${shmid}, ${cmd}: the memory lock limit (RLIMIT_MEMLOCK) is exceeded`;
-      default: return `shmid ${shmid}, ${cmd}`;
+      case 'EINVAL':
+        return `shmid ${shmid}, ${cmd}: no such segment, or an invalid command`;
+      case 'EIDRM':
+        return `shmid ${shmid}, ${cmd}: the segment was removed${hint(code, { object: 'segment', id: shmid })}`;
+      case 'EACCES':
+        return `shmid ${shmid}, ${cmd}: read permission denied${hint(code, { object: 'segment', id: shmid })}`;
+      case 'EPERM':
+        return `shmid ${shmid}, ${cmd}: only the owner, the creator or a privileged user may do this${hint(code, { object: 'segment', id: shmid })}`;
+      case 'ENOMEM':
+        return `shmid ${shmid}, ${cmd}: the memory lock limit (RLIMIT_MEMLOCK) is exceeded`;
+      default:
+        return `shmid ${shmid}, ${cmd}`;
     }
   };
 }

@@ -37,7 +37,9 @@ function maxBigint(a: bigint, b: bigint): bigint {
 /** RLIMIT_STACK's soft limit in bytes, from /proc/self/limits. */
 function stackLimit(): bigint {
   try {
-    const line = readFileSync('/proc/self/limits', 'utf8').split('\n').find((entry) => entry.startsWith('Max stack size'));
+    const line = readFileSync('/proc/self/limits', 'utf8')
+      .split('\n')
+      .find((entry) => entry.startsWith('Max stack size'));
     const soft = line?.slice('Max stack size'.length).trim().split(/\s+/)[0];
     if (soft !== undefined && /^\d+$/.test(soft)) return BigInt(soft);
   } catch {

@@ -35,10 +35,10 @@ export interface ThreadWait {
 
 interface Job {
   wait: ThreadWait;
-  token: number;       // the addon's token while running, else 0
-  started: number;     // performance.now() when it got its thread
-  cancelled: boolean;  // the owner gave up: report ECANCELED (or what won the race)
-  preempted: boolean;  // interrupted to let another wait have the thread
+  token: number; // the addon's token while running, else 0
+  started: number; // performance.now() when it got its thread
+  cancelled: boolean; // the owner gave up: report ECANCELED (or what won the race)
+  preempted: boolean; // interrupted to let another wait have the thread
 }
 
 const running = new Map<number, Job>();

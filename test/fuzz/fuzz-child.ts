@@ -14,11 +14,61 @@
 // asked for, and given). Errors thrown by the fuzzer's own hostile objects
 // (getters that throw) are expected and not counted.
 import {
-  array, atomic, bool, char, float32, float64, ftok, int16, int32, int64, int8, IpcError, Mutex, Semaphore, SemaphoreSet,
-  semctl, semget, semop, semtimedop, SharedMemory, shmat, shmctl, shmdt, shmget, struct, uint16, uint32, uint64, uint8,
-  Attachment, type StructType,
-  GETALL, GETNCNT, GETPID, GETVAL, GETZCNT, IPC_CREAT, IPC_EXCL, IPC_INFO, IPC_NOWAIT, IPC_PRIVATE, IPC_RMID, IPC_SET, IPC_STAT,
-  SEM_INFO, SEM_STAT, SEM_UNDO, SETALL, SETVAL, SHM_INFO, SHM_LOCK, SHM_RDONLY, SHM_RND, SHM_STAT, SHM_UNLOCK,
+  array,
+  atomic,
+  bool,
+  char,
+  float32,
+  float64,
+  ftok,
+  int16,
+  int32,
+  int64,
+  int8,
+  IpcError,
+  Mutex,
+  Semaphore,
+  SemaphoreSet,
+  semctl,
+  semget,
+  semop,
+  semtimedop,
+  SharedMemory,
+  shmat,
+  shmctl,
+  shmdt,
+  shmget,
+  struct,
+  uint16,
+  uint32,
+  uint64,
+  uint8,
+  Attachment,
+  type StructType,
+  GETALL,
+  GETNCNT,
+  GETPID,
+  GETVAL,
+  GETZCNT,
+  IPC_CREAT,
+  IPC_EXCL,
+  IPC_INFO,
+  IPC_NOWAIT,
+  IPC_PRIVATE,
+  IPC_RMID,
+  IPC_SET,
+  IPC_STAT,
+  SEM_INFO,
+  SEM_STAT,
+  SEM_UNDO,
+  SETALL,
+  SETVAL,
+  SHM_INFO,
+  SHM_LOCK,
+  SHM_RDONLY,
+  SHM_RND,
+  SHM_STAT,
+  SHM_UNLOCK,
 } from '../../src/index.js';
 
 import { writeSync } from 'node:fs';
@@ -57,10 +107,62 @@ const pending: Promise<unknown>[] = [];
 
 const SMALL_SIZES = [1, 2, 7, 8, 64, 4095, 4096, 4097, 65536, 1 << 20];
 const NUMBERS = [
-  0, -0, 1, -1, 2, 3, 7, 8, 255, 256, 4096, 65535, 65536, 0x7fff, 0x8000, -0x8000, 2 ** 31 - 1, 2 ** 31, -(2 ** 31), 2 ** 32 - 1, 2 ** 32,
-  2 ** 53, Number.MAX_SAFE_INTEGER, -Number.MAX_SAFE_INTEGER, 1e8, 1e12, 0.5, 1.5, -1.5, NaN, Infinity, -Infinity, Number.MIN_VALUE,
+  0,
+  -0,
+  1,
+  -1,
+  2,
+  3,
+  7,
+  8,
+  255,
+  256,
+  4096,
+  65535,
+  65536,
+  0x7fff,
+  0x8000,
+  -0x8000,
+  2 ** 31 - 1,
+  2 ** 31,
+  -(2 ** 31),
+  2 ** 32 - 1,
+  2 ** 32,
+  2 ** 53,
+  Number.MAX_SAFE_INTEGER,
+  -Number.MAX_SAFE_INTEGER,
+  1e8,
+  1e12,
+  0.5,
+  1.5,
+  -1.5,
+  NaN,
+  Infinity,
+  -Infinity,
+  Number.MIN_VALUE,
 ];
-const CMDS = [IPC_STAT, IPC_SET, IPC_RMID, IPC_INFO, SHM_INFO, SHM_STAT, SHM_LOCK, SHM_UNLOCK, GETVAL, SETVAL, GETALL, SETALL, GETPID, GETNCNT, GETZCNT, SEM_INFO, SEM_STAT, 99, -1, 0x7fff_ffff];
+const CMDS = [
+  IPC_STAT,
+  IPC_SET,
+  IPC_RMID,
+  IPC_INFO,
+  SHM_INFO,
+  SHM_STAT,
+  SHM_LOCK,
+  SHM_UNLOCK,
+  GETVAL,
+  SETVAL,
+  GETALL,
+  SETALL,
+  GETPID,
+  GETNCNT,
+  GETZCNT,
+  SEM_INFO,
+  SEM_STAT,
+  99,
+  -1,
+  0x7fff_ffff,
+];
 
 function detached(): ArrayBuffer {
   const b = new ArrayBuffer(16);
@@ -69,7 +171,20 @@ function detached(): ArrayBuffer {
 }
 
 function hostileObject(): object {
-  return new Proxy({}, { get() { throw new Hostile('get'); }, has() { throw new Hostile('has'); }, ownKeys() { throw new Hostile('ownKeys'); } });
+  return new Proxy(
+    {},
+    {
+      get() {
+        throw new Hostile('get');
+      },
+      has() {
+        throw new Hostile('has');
+      },
+      ownKeys() {
+        throw new Hostile('ownKeys');
+      },
+    },
+  );
 }
 
 function anyNumber(): number {
@@ -81,28 +196,63 @@ function anyNumber(): number {
 /** Any value at all, biased to what the API takes. */
 function anything(depth = 0): unknown {
   switch (int(23)) {
-    case 0: return undefined;
-    case 1: return null;
-    case 2: case 3: case 4: return anyNumber();
-    case 5: return BigInt(int(2 ** 31)) * (chance(0.5) ? -1n : 1n) * (chance(0.3) ? 2n ** 40n : 1n);
-    case 6: return pick(['', 'x', '/tmp', '/nonexistent/file', 'é€😀', '\0', 'a'.repeat(int(5000))]);
-    case 7: return chance(0.5);
-    case 8: return Symbol('s');
-    case 9: return () => 1;
-    case 10: return depth > 2 ? {} : Object.fromEntries(Array.from({ length: int(4) }, () => [pick(['key', 'id', 'size', 'count', 'mode', 'initial', 'timeoutMs', 'signal', 'undo', 'readOnly', 'path', 'projId', 'x']), anything(depth + 1)]));
-    case 11: return depth > 2 ? [] : Array.from({ length: int(5) }, () => anything(depth + 1));
-    case 12: { const a: unknown[] = []; a.length = pick([3, 2 ** 32 - 1, 2 ** 20]); return a; }
-    case 13: return new Uint8Array(int(64));
-    case 14: return new ArrayBuffer(int(64));
-    case 15: return detached();
-    case 16: return new SharedArrayBuffer(int(64));
-    case 17: return hostileObject();
-    case 18: return segments.length > 0 ? pick(segments) : 0;
-    case 19: return sets.length > 0 ? pick(sets) : 0;
-    case 20: return shms.length > 0 ? pick(shms) : new DataView(new ArrayBuffer(8));
+    case 0:
+      return undefined;
+    case 1:
+      return null;
+    case 2:
+    case 3:
+    case 4:
+      return anyNumber();
+    case 5:
+      return BigInt(int(2 ** 31)) * (chance(0.5) ? -1n : 1n) * (chance(0.3) ? 2n ** 40n : 1n);
+    case 6:
+      return pick(['', 'x', '/tmp', '/nonexistent/file', 'é€😀', '\0', 'a'.repeat(int(5000))]);
+    case 7:
+      return chance(0.5);
+    case 8:
+      return Symbol('s');
+    case 9:
+      return () => 1;
+    case 10:
+      return depth > 2
+        ? {}
+        : Object.fromEntries(
+            Array.from({ length: int(4) }, () => [
+              pick(['key', 'id', 'size', 'count', 'mode', 'initial', 'timeoutMs', 'signal', 'undo', 'readOnly', 'path', 'projId', 'x']),
+              anything(depth + 1),
+            ]),
+          );
+    case 11:
+      return depth > 2 ? [] : Array.from({ length: int(5) }, () => anything(depth + 1));
+    case 12: {
+      const a: unknown[] = [];
+      a.length = pick([3, 2 ** 32 - 1, 2 ** 20]);
+      return a;
+    }
+    case 13:
+      return new Uint8Array(int(64));
+    case 14:
+      return new ArrayBuffer(int(64));
+    case 15:
+      return detached();
+    case 16:
+      return new SharedArrayBuffer(int(64));
+    case 17:
+      return hostileObject();
+    case 18:
+      return segments.length > 0 ? pick(segments) : 0;
+    case 19:
+      return sets.length > 0 ? pick(sets) : 0;
+    case 20:
+      return shms.length > 0 ? pick(shms) : new DataView(new ArrayBuffer(8));
     // Impostors: they inherit the prototype, not the private state.
-    case 21: return Object.create(pick([SharedMemory.prototype, Attachment.prototype, ArrayBuffer.prototype, Uint8Array.prototype, SemaphoreSet.prototype]) as object);
-    default: return AbortSignal.abort();
+    case 21:
+      return Object.create(
+        pick([SharedMemory.prototype, Attachment.prototype, ArrayBuffer.prototype, Uint8Array.prototype, SemaphoreSet.prototype]) as object,
+      );
+    default:
+      return AbortSignal.abort();
   }
 }
 
@@ -118,7 +268,11 @@ function aSize(): unknown {
 function aSop(): unknown {
   if (chance(0.1)) return anything();
   // Always IPC_NOWAIT for the synchronous calls: without it they block the thread, as in C.
-  return { sem_num: chance(0.8) ? int(4) : anyNumber(), sem_op: chance(0.8) ? int(5) - 2 : anyNumber(), sem_flg: IPC_NOWAIT | (chance(0.3) ? SEM_UNDO : 0) };
+  return {
+    sem_num: chance(0.8) ? int(4) : anyNumber(),
+    sem_op: chance(0.8) ? int(5) - 2 : anyNumber(),
+    sem_flg: IPC_NOWAIT | (chance(0.3) ? SEM_UNDO : 0),
+  };
 }
 
 function waitOptions(): unknown {
@@ -131,12 +285,18 @@ function waitOptions(): unknown {
 
 function aType(depth = 0): unknown {
   switch (int(depth > 2 ? 3 : 6)) {
-    case 0: return pick([int8, uint8, int16, uint16, int32, uint32, int64, uint64, float32, float64, bool]);
-    case 1: return chance(0.8) ? char(1 + int(20)) : char(anyNumber());
-    case 2: return chance(0.1) ? anything() : pick([int32, int64, uint64, uint32]);
-    case 3: return array(aType(depth + 1) as never, chance(0.8) ? int(6) : anyNumber());
-    case 4: return struct(someFields(depth + 1) as never, chance(0.3) ? { packed: chance(0.5), align: pick([1, 2, 4, 8, 16, 3, 0]) } : {});
-    default: return structs.length > 0 ? pick(structs) : int32;
+    case 0:
+      return pick([int8, uint8, int16, uint16, int32, uint32, int64, uint64, float32, float64, bool]);
+    case 1:
+      return chance(0.8) ? char(1 + int(20)) : char(anyNumber());
+    case 2:
+      return chance(0.1) ? anything() : pick([int32, int64, uint64, uint32]);
+    case 3:
+      return array(aType(depth + 1) as never, chance(0.8) ? int(6) : anyNumber());
+    case 4:
+      return struct(someFields(depth + 1) as never, chance(0.3) ? { packed: chance(0.5), align: pick([1, 2, 4, 8, 16, 3, 0]) } : {});
+    default:
+      return structs.length > 0 ? pick(structs) : int32;
   }
 }
 
@@ -158,172 +318,355 @@ function aValue(depth = 0): unknown {
   if (chance(0.3)) return anything(depth);
   if (depth > 2) return int(10);
   switch (int(5)) {
-    case 0: return BigInt(int(1000)) - 500n;
-    case 1: return 'str';
-    case 2: return Array.from({ length: int(5) }, () => aValue(depth + 1));
-    case 3: return { a: aValue(depth + 1), b: aValue(depth + 1), c: aValue(depth + 1) };
-    default: return anyNumber();
+    case 0:
+      return BigInt(int(1000)) - 500n;
+    case 1:
+      return 'str';
+    case 2:
+      return Array.from({ length: int(5) }, () => aValue(depth + 1));
+    case 3:
+      return { a: aValue(depth + 1), b: aValue(depth + 1), c: aValue(depth + 1) };
+    default:
+      return anyNumber();
   }
 }
 
 // The calls: each picks its arguments and may register what it made.
 const calls: Array<[string, () => unknown]> = [
   ['ftok', () => ftok(pick(['/tmp', '/', '/nonexistent', anything()]) as string, anyNumber())],
-  ['shmget', () => {
-    const id = shmget(aKey() as number, aSize() as number, chance(0.8) ? IPC_CREAT | (chance(0.5) ? IPC_EXCL : 0) | 0o600 : anyNumber());
-    if (typeof id === 'number') segments.push(id);
-    return id;
-  }],
-  ['shmat', () => {
-    const a = shmat(chance(0.8) && segments.length > 0 ? pick(segments) : anyNumber(), chance(0.8) ? null : anything() as bigint, chance(0.7) ? pick([0, SHM_RDONLY, SHM_RND]) : anyNumber());
-    attachments.push(a);
-    return a;
-  }],
+  [
+    'shmget',
+    () => {
+      const id = shmget(aKey() as number, aSize() as number, chance(0.8) ? IPC_CREAT | (chance(0.5) ? IPC_EXCL : 0) | 0o600 : anyNumber());
+      if (typeof id === 'number') segments.push(id);
+      return id;
+    },
+  ],
+  [
+    'shmat',
+    () => {
+      const a = shmat(
+        chance(0.8) && segments.length > 0 ? pick(segments) : anyNumber(),
+        chance(0.8) ? null : (anything() as bigint),
+        chance(0.7) ? pick([0, SHM_RDONLY, SHM_RND]) : anyNumber(),
+      );
+      attachments.push(a);
+      return a;
+    },
+  ],
   ['shmdt', () => shmdt((chance(0.8) && attachments.length > 0 ? pick(attachments) : anything()) as Attachment)],
-  ['shmctl', () => shmctl(chance(0.8) && segments.length > 0 ? pick(segments) : anyNumber(), pick(CMDS), chance(0.5) ? { mode: int(0o1000), uid: chance(0.1) ? anyNumber() : undefined } : anything() as never)],
-  ['Attachment members', () => {
-    const a = attachments.length > 0 ? pick(attachments) : undefined;
-    if (a === undefined) return;
-    switch (int(5)) {
-      case 0: return a.buffer.byteLength;
-      case 1: return a.read(chance(0.5) ? int(100) : anyNumber(), chance(0.5) ? int(100) : anything() as number);
-      case 2: return [a.byteLength, a.detached, a.address, a.readOnly, String(a)];
-      // The fuzzer's own view: constructing one on a detached buffer is V8's TypeError, not shmkit's.
-      case 3: return a.detached ? undefined : new Uint8Array(a.buffer, 0, Math.min(a.byteLength, 16)).fill(int(256));
-      default: return a.read(0, Math.min(a.byteLength, 1 << 24));
-    }
-  }],
-  ['SharedMemory.create', () => {
-    const size = aSize();
-    const shm = SharedMemory.create(chance(0.9) ? { size: size as number, key: chance(0.3) ? aKey() as number : undefined, mode: chance(0.2) ? anyNumber() : undefined, autoRemove: chance(0.5) } : anything() as never);
-    // Huge segments are made, and looked at, but not kept for whole reads.
-    if (shm.size > 1 << 24) shm.detach();
-    else shms.push(shm);
-    segments.push(shm.id);
-  }],
-  ['SharedMemory.open', () => {
-    const options = chance(0.8) ? { id: segments.length > 0 ? pick(segments) : anyNumber(), readOnly: chance(0.5) } : chance(0.5) ? { key: aKey(), path: chance(0.2) ? '/tmp' : undefined } : anything();
-    const shm = SharedMemory.open(options as never);
-    if (shm.size > 1 << 24) shm.detach();
-    else shms.push(shm);
-  }],
-  ['SharedMemory.openOrCreate', () => {
-    const shm = SharedMemory.openOrCreate({ key: chance(0.8) ? 0x5eed_0000 + int(8) : aKey() as number, size: aSize() as number, readOnly: chance(0.3) });
-    if (shm.size > 1 << 24) shm.detach();
-    else shms.push(shm);
-  }],
-  ['SharedMemory members', () => {
-    const shm = shms.length > 0 ? pick(shms) : undefined;
-    if (shm === undefined) return;
-    const which = int(10);
-    if (trace) writeSync(2, `  case ${which} of segment ${shm.id}, ${shm.size} bytes${shm.readOnly ? ', read-only' : ''}${shm.detached ? ', detached' : ''}\n`);
-    switch (which) {
-      case 0: return shm.read(chance(0.7) ? int(shm.size + 2) : anyNumber(), chance(0.7) ? int(64) : anything() as number);
-      case 1: return shm.write(chance(0.7) ? int(shm.size + 2) : anyNumber(), anything() as string);
-      case 2: return shm.write(int(shm.size + 2), pick(['text', new Uint8Array(int(32)), new Float64Array(2), detached(), new DataView(new ArrayBuffer(4))]));
-      case 3: return shm.bytes.length;
-      case 4: return [shm.buffer.byteLength, shm.size, shm.id, shm.key, shm.readOnly, shm.detached];
-      case 5: return shm.stat();
-      case 6: return shm.remove();
-      case 7: return shm.detach();
-      case 8: return shm[Symbol.dispose]();
-      default: return shm.read();
-    }
-  }],
-  ['semget', () => {
-    const id = semget(aKey() as number, chance(0.8) ? 1 + int(4) : anyNumber(), chance(0.8) ? IPC_CREAT | 0o600 : anyNumber());
-    if (typeof id === 'number') sets.push(id);
-  }],
-  ['semop', () => semop(chance(0.8) && sets.length > 0 ? pick(sets) : anyNumber(), (chance(0.9) ? Array.from({ length: int(4) }, aSop) : anything()) as never)],
-  ['semtimedop', () => semtimedop(chance(0.8) && sets.length > 0 ? pick(sets) : anyNumber(), (chance(0.9) ? Array.from({ length: int(4) }, aSop) : anything()) as never, chance(0.8) ? int(3) : anything() as number)],
-  ['semctl', () => semctl(chance(0.8) && sets.length > 0 ? pick(sets) : anyNumber(), chance(0.8) ? int(5) : anyNumber(), pick(CMDS), chance(0.5) ? pick([int(10), [1, 2, 3], { mode: 0o600 }, new Uint16Array(2)]) : anything() as never)],
-  ['SemaphoreSet.create', () => {
-    const set = SemaphoreSet.create(chance(0.9) ? { count: chance(0.8) ? 1 + int(4) : anyNumber(), initial: chance(0.5) ? int(3) : anything() as number, key: chance(0.2) ? aKey() as number : undefined, mode: chance(0.1) ? anyNumber() : undefined } : anything() as never);
-    sets.push(set.id);
-    semHandles.push(set);
-  }],
-  ['Semaphore.create', () => {
-    const sem = Semaphore.create(chance(0.9) ? { initial: chance(0.8) ? int(3) : anyNumber() } : anything() as never);
-    sets.push(sem.id);
-    semHandles.push(sem);
-  }],
-  ['Mutex.create', () => {
-    const mutex = chance(0.5) ? Mutex.create(chance(0.9) ? {} : anything() as never) : Mutex.openOrCreate({ key: chance(0.8) ? 0x5eed_1000 + int(4) : aKey() as number });
-    sets.push(mutex.id);
-    semHandles.push(mutex);
-  }],
-  ['open a set', () => {
-    const options = chance(0.8) && sets.length > 0 ? { id: pick(sets) } : chance(0.5) ? { key: aKey() } : anything();
-    semHandles.push(pick([SemaphoreSet, Semaphore, Mutex]).open(options as never));
-  }],
-  ['semaphore members', () => {
-    const h = semHandles.length > 0 ? pick(semHandles) : undefined;
-    if (h === undefined) return;
-    const async = (p: Promise<unknown>): void => {
-      pending.push(p.catch((error: unknown) => judge('wait', error)));
-    };
-    switch (int(12)) {
-      case 0: return h.stat();
-      case 1: return chance(0.2) ? h.remove() : undefined;
-      case 2: return h[Symbol.dispose]();
-      case 3: return [h.id, h.key, h.closed];
-      default:
-        if (h instanceof SemaphoreSet) {
-          switch (int(4)) {
-            case 0: return async(h.op((chance(0.9) ? Array.from({ length: 1 + int(3) }, () => ({ sem_num: int(h.count + 1), sem_op: int(5) - 2, sem_flg: chance(0.2) ? SEM_UNDO : 0 })) : anything()) as never, waitOptions() as never));
-            case 1: return h.get(chance(0.8) ? int(h.count + 1) : anyNumber());
-            case 2: return h.set(chance(0.8) ? int(h.count) : anyNumber(), chance(0.8) ? int(4) : anyNumber());
-            default: return h.count;
+  [
+    'shmctl',
+    () =>
+      shmctl(
+        chance(0.8) && segments.length > 0 ? pick(segments) : anyNumber(),
+        pick(CMDS),
+        chance(0.5) ? { mode: int(0o1000), uid: chance(0.1) ? anyNumber() : undefined } : (anything() as never),
+      ),
+  ],
+  [
+    'Attachment members',
+    () => {
+      const a = attachments.length > 0 ? pick(attachments) : undefined;
+      if (a === undefined) return;
+      switch (int(5)) {
+        case 0:
+          return a.buffer.byteLength;
+        case 1:
+          return a.read(chance(0.5) ? int(100) : anyNumber(), chance(0.5) ? int(100) : (anything() as number));
+        case 2:
+          return [a.byteLength, a.detached, a.address, a.readOnly, String(a)];
+        // The fuzzer's own view: constructing one on a detached buffer is V8's TypeError, not shmkit's.
+        case 3:
+          return a.detached ? undefined : new Uint8Array(a.buffer, 0, Math.min(a.byteLength, 16)).fill(int(256));
+        default:
+          return a.read(0, Math.min(a.byteLength, 1 << 24));
+      }
+    },
+  ],
+  [
+    'SharedMemory.create',
+    () => {
+      const size = aSize();
+      const shm = SharedMemory.create(
+        chance(0.9)
+          ? {
+              size: size as number,
+              key: chance(0.3) ? (aKey() as number) : undefined,
+              mode: chance(0.2) ? anyNumber() : undefined,
+              autoRemove: chance(0.5),
+            }
+          : (anything() as never),
+      );
+      // Huge segments are made, and looked at, but not kept for whole reads.
+      if (shm.size > 1 << 24) shm.detach();
+      else shms.push(shm);
+      segments.push(shm.id);
+    },
+  ],
+  [
+    'SharedMemory.open',
+    () => {
+      const options = chance(0.8)
+        ? { id: segments.length > 0 ? pick(segments) : anyNumber(), readOnly: chance(0.5) }
+        : chance(0.5)
+          ? { key: aKey(), path: chance(0.2) ? '/tmp' : undefined }
+          : anything();
+      const shm = SharedMemory.open(options as never);
+      if (shm.size > 1 << 24) shm.detach();
+      else shms.push(shm);
+    },
+  ],
+  [
+    'SharedMemory.openOrCreate',
+    () => {
+      const shm = SharedMemory.openOrCreate({
+        key: chance(0.8) ? 0x5eed_0000 + int(8) : (aKey() as number),
+        size: aSize() as number,
+        readOnly: chance(0.3),
+      });
+      if (shm.size > 1 << 24) shm.detach();
+      else shms.push(shm);
+    },
+  ],
+  [
+    'SharedMemory members',
+    () => {
+      const shm = shms.length > 0 ? pick(shms) : undefined;
+      if (shm === undefined) return;
+      const which = int(10);
+      if (trace)
+        writeSync(
+          2,
+          `  case ${which} of segment ${shm.id}, ${shm.size} bytes${shm.readOnly ? ', read-only' : ''}${shm.detached ? ', detached' : ''}\n`,
+        );
+      switch (which) {
+        case 0:
+          return shm.read(chance(0.7) ? int(shm.size + 2) : anyNumber(), chance(0.7) ? int(64) : (anything() as number));
+        case 1:
+          return shm.write(chance(0.7) ? int(shm.size + 2) : anyNumber(), anything() as string);
+        case 2:
+          return shm.write(
+            int(shm.size + 2),
+            pick(['text', new Uint8Array(int(32)), new Float64Array(2), detached(), new DataView(new ArrayBuffer(4))]),
+          );
+        case 3:
+          return shm.bytes.length;
+        case 4:
+          return [shm.buffer.byteLength, shm.size, shm.id, shm.key, shm.readOnly, shm.detached];
+        case 5:
+          return shm.stat();
+        case 6:
+          return shm.remove();
+        case 7:
+          return shm.detach();
+        case 8:
+          return shm[Symbol.dispose]();
+        default:
+          return shm.read();
+      }
+    },
+  ],
+  [
+    'semget',
+    () => {
+      const id = semget(aKey() as number, chance(0.8) ? 1 + int(4) : anyNumber(), chance(0.8) ? IPC_CREAT | 0o600 : anyNumber());
+      if (typeof id === 'number') sets.push(id);
+    },
+  ],
+  [
+    'semop',
+    () =>
+      semop(
+        chance(0.8) && sets.length > 0 ? pick(sets) : anyNumber(),
+        (chance(0.9) ? Array.from({ length: int(4) }, aSop) : anything()) as never,
+      ),
+  ],
+  [
+    'semtimedop',
+    () =>
+      semtimedop(
+        chance(0.8) && sets.length > 0 ? pick(sets) : anyNumber(),
+        (chance(0.9) ? Array.from({ length: int(4) }, aSop) : anything()) as never,
+        chance(0.8) ? int(3) : (anything() as number),
+      ),
+  ],
+  [
+    'semctl',
+    () =>
+      semctl(
+        chance(0.8) && sets.length > 0 ? pick(sets) : anyNumber(),
+        chance(0.8) ? int(5) : anyNumber(),
+        pick(CMDS),
+        chance(0.5) ? pick([int(10), [1, 2, 3], { mode: 0o600 }, new Uint16Array(2)]) : (anything() as never),
+      ),
+  ],
+  [
+    'SemaphoreSet.create',
+    () => {
+      const set = SemaphoreSet.create(
+        chance(0.9)
+          ? {
+              count: chance(0.8) ? 1 + int(4) : anyNumber(),
+              initial: chance(0.5) ? int(3) : (anything() as number),
+              key: chance(0.2) ? (aKey() as number) : undefined,
+              mode: chance(0.1) ? anyNumber() : undefined,
+            }
+          : (anything() as never),
+      );
+      sets.push(set.id);
+      semHandles.push(set);
+    },
+  ],
+  [
+    'Semaphore.create',
+    () => {
+      const sem = Semaphore.create(chance(0.9) ? { initial: chance(0.8) ? int(3) : anyNumber() } : (anything() as never));
+      sets.push(sem.id);
+      semHandles.push(sem);
+    },
+  ],
+  [
+    'Mutex.create',
+    () => {
+      const mutex = chance(0.5)
+        ? Mutex.create(chance(0.9) ? {} : (anything() as never))
+        : Mutex.openOrCreate({ key: chance(0.8) ? 0x5eed_1000 + int(4) : (aKey() as number) });
+      sets.push(mutex.id);
+      semHandles.push(mutex);
+    },
+  ],
+  [
+    'open a set',
+    () => {
+      const options = chance(0.8) && sets.length > 0 ? { id: pick(sets) } : chance(0.5) ? { key: aKey() } : anything();
+      semHandles.push(pick([SemaphoreSet, Semaphore, Mutex]).open(options as never));
+    },
+  ],
+  [
+    'semaphore members',
+    () => {
+      const h = semHandles.length > 0 ? pick(semHandles) : undefined;
+      if (h === undefined) return;
+      const async = (p: Promise<unknown>): void => {
+        pending.push(p.catch((error: unknown) => judge('wait', error)));
+      };
+      switch (int(12)) {
+        case 0:
+          return h.stat();
+        case 1:
+          return chance(0.2) ? h.remove() : undefined;
+        case 2:
+          return h[Symbol.dispose]();
+        case 3:
+          return [h.id, h.key, h.closed];
+        default:
+          if (h instanceof SemaphoreSet) {
+            switch (int(4)) {
+              case 0:
+                return async(
+                  h.op(
+                    (chance(0.9)
+                      ? Array.from({ length: 1 + int(3) }, () => ({
+                          sem_num: int(h.count + 1),
+                          sem_op: int(5) - 2,
+                          sem_flg: chance(0.2) ? SEM_UNDO : 0,
+                        }))
+                      : anything()) as never,
+                    waitOptions() as never,
+                  ),
+                );
+              case 1:
+                return h.get(chance(0.8) ? int(h.count + 1) : anyNumber());
+              case 2:
+                return h.set(chance(0.8) ? int(h.count) : anyNumber(), chance(0.8) ? int(4) : anyNumber());
+              default:
+                return h.count;
+            }
           }
-        }
-        if (h instanceof Semaphore) {
-          switch (int(4)) {
-            case 0: return async(h.acquire(waitOptions() as never));
-            case 1: return h.tryAcquire(chance(0.8) ? { undo: chance(0.5) } : anything() as never);
-            case 2: return h.release(chance(0.8) ? 1 + int(2) : anyNumber());
-            default: return h.value;
+          if (h instanceof Semaphore) {
+            switch (int(4)) {
+              case 0:
+                return async(h.acquire(waitOptions() as never));
+              case 1:
+                return h.tryAcquire(chance(0.8) ? { undo: chance(0.5) } : (anything() as never));
+              case 2:
+                return h.release(chance(0.8) ? 1 + int(2) : anyNumber());
+              default:
+                return h.value;
+            }
           }
-        }
-        switch (int(5)) {
-          case 0: return async(h.lock(waitOptions() as never));
-          case 1: return h.tryLock();
-          case 2: return h.unlock();
-          case 3: return async(h.withLock(chance(0.8) ? () => int(2) : anything() as never, waitOptions() as never));
-          default: return h.held;
-        }
-    }
-  }],
-  ['struct', () => {
-    const type = struct(someFields(0) as never, chance(0.2) ? anything() as never : {});
-    structs.push(type as never);
-    return [type.size, type.align];
-  }],
+          switch (int(5)) {
+            case 0:
+              return async(h.lock(waitOptions() as never));
+            case 1:
+              return h.tryLock();
+            case 2:
+              return h.unlock();
+            case 3:
+              return async(h.withLock(chance(0.8) ? () => int(2) : (anything() as never), waitOptions() as never));
+            default:
+              return h.held;
+          }
+      }
+    },
+  ],
+  [
+    'struct',
+    () => {
+      const type = struct(someFields(0) as never, chance(0.2) ? (anything() as never) : {});
+      structs.push(type as never);
+      return [type.size, type.align];
+    },
+  ],
   ['type factories', () => (chance(0.5) ? char(anything() as number) : array(aType() as never, anything() as number))],
-  ['struct members', () => {
-    const type = structs.length > 0 ? pick(structs) : undefined;
-    if (type === undefined) return;
-    switch (int(5)) {
-      case 0: { const v = type.view(aMemory() as never, chance(0.7) ? 0 : anyNumber()); views.push(v); return v; }
-      case 1: return type.read(aMemory() as never, chance(0.7) ? 0 : anyNumber());
-      case 2: return type.write(aMemory() as never, aValue() as never, chance(0.7) ? 0 : anyNumber());
-      case 3: return type.offsetOf(pick(['a', 'b', 'c', 'a.b', 'x', '', '__proto__', anything()]) as string);
-      default: return [type.size, type.align, JSON.stringify(type)];
-    }
-  }],
-  ['view members', () => {
-    const v = views.length > 0 ? pick(views) as Record<string, unknown> : undefined;
-    if (v === undefined) return;
-    const name = pick(['a', 'b', 'c', 'f0', 'f1', '0', '1', 'length', 'toJSON']);
-    switch (int(7)) {
-      case 0: return v[name];
-      case 1: v[name] = aValue(); return;
-      case 2: return JSON.stringify(v);
-      case 3: return String((v as { toArray?: () => unknown }).toArray?.());
-      case 4: return atomic(v as never, name as never).add(pick([1, 1n, anything()]) as never);
-      case 5: return atomic(v as never, name as never).compareExchange(aValue() as never, aValue() as never);
-      default: return (v as { get?: (i: unknown) => unknown }).get?.(anything());
-    }
-  }],
+  [
+    'struct members',
+    () => {
+      const type = structs.length > 0 ? pick(structs) : undefined;
+      if (type === undefined) return;
+      switch (int(5)) {
+        case 0: {
+          const v = type.view(aMemory() as never, chance(0.7) ? 0 : anyNumber());
+          views.push(v);
+          return v;
+        }
+        case 1:
+          return type.read(aMemory() as never, chance(0.7) ? 0 : anyNumber());
+        case 2:
+          return type.write(aMemory() as never, aValue() as never, chance(0.7) ? 0 : anyNumber());
+        case 3:
+          return type.offsetOf(pick(['a', 'b', 'c', 'a.b', 'x', '', '__proto__', anything()]) as string);
+        default:
+          return [type.size, type.align, JSON.stringify(type)];
+      }
+    },
+  ],
+  [
+    'view members',
+    () => {
+      const v = views.length > 0 ? (pick(views) as Record<string, unknown>) : undefined;
+      if (v === undefined) return;
+      const name = pick(['a', 'b', 'c', 'f0', 'f1', '0', '1', 'length', 'toJSON']);
+      switch (int(7)) {
+        case 0:
+          return v[name];
+        case 1:
+          v[name] = aValue();
+          return;
+        case 2:
+          return JSON.stringify(v);
+        case 3:
+          return String((v as { toArray?: () => unknown }).toArray?.());
+        case 4:
+          return atomic(v as never, name as never).add(pick([1, 1n, anything()]) as never);
+        case 5:
+          return atomic(v as never, name as never).compareExchange(aValue() as never, aValue() as never);
+        default:
+          return (v as { get?: (i: unknown) => unknown }).get?.(anything());
+      }
+    },
+  ],
   ['IpcError', () => new (IpcError as unknown as new (...a: unknown[]) => unknown)(anything(), anything(), anything())],
 ];
 
@@ -339,7 +682,8 @@ function judge(name: string, error: unknown): void {
   if (typeof code === 'string') return;
   // An impostor given as an options object: reading an option runs a getter
   // it inherited, and JavaScript's own brand check refuses it (as for Node's classes).
-  if (error instanceof TypeError && /^Cannot read private member #\w+ from an object whose class did not declare it$/.test(error.message)) return;
+  if (error instanceof TypeError && /^Cannot read private member #\w+ from an object whose class did not declare it$/.test(error.message))
+    return;
   // A strict-mode assignment a view does not allow is JavaScript's own TypeError (documented).
   if (error instanceof TypeError && /Cannot (add|assign|set) |read only|not extensible|which has only a getter/.test(error.message)) return;
   const key = `${name}: ${(error as Error)?.name}: ${String((error as Error)?.message).slice(0, 160)}`;
@@ -363,10 +707,18 @@ for (let i = 0; i < iterations; i++) {
 // End: remove every set (pending waits reject with EIDRM) and segment; every wait must settle.
 for (const h of semHandles) if (!h.closed && chance(0.5)) h[Symbol.dispose]();
 for (const id of sets) {
-  try { semctl(id, 0, IPC_RMID); } catch { /* gone already */ }
+  try {
+    semctl(id, 0, IPC_RMID);
+  } catch {
+    /* gone already */
+  }
 }
 for (const id of segments) {
-  try { shmctl(id, IPC_RMID); } catch { /* gone already */ }
+  try {
+    shmctl(id, IPC_RMID);
+  } catch {
+    /* gone already */
+  }
 }
 let settled = 0;
 for (const p of pending) void p.finally(() => settled++);
@@ -374,4 +726,13 @@ let timer: NodeJS.Timeout | undefined;
 const deadline = new Promise((resolve) => (timer = setTimeout(resolve, 10_000)));
 await Promise.race([Promise.all(pending), deadline]);
 clearTimeout(timer);
-console.log(JSON.stringify({ seed, iterations, errors, uncoded: [...uncoded.values()].reduce((a, b) => a + b, 0), samples, hangs: pending.length - settled }));
+console.log(
+  JSON.stringify({
+    seed,
+    iterations,
+    errors,
+    uncoded: [...uncoded.values()].reduce((a, b) => a + b, 0),
+    samples,
+    hangs: pending.length - settled,
+  }),
+);

@@ -28,9 +28,23 @@ export async function runFileInPrivateIpc(): Promise<string | false> {
   const file = process.argv[1];
   if (file === undefined) throw new Error('runFileInPrivateIpc: no script path in process.argv');
   // The copy compares the mark with its own namespace, so an outer copy's mark never counts.
-  const child = spawn('unshare', ['--ipc', 'sh', '-c', `${MARK}=$(readlink /proc/self/ns/ipc) exec "$@"`, 'sh', process.execPath, ...process.execArgv, file, ...process.argv.slice(2)], {
-    stdio: 'inherit',
-  });
+  const child = spawn(
+    'unshare',
+    [
+      '--ipc',
+      'sh',
+      '-c',
+      `${MARK}=$(readlink /proc/self/ns/ipc) exec "$@"`,
+      'sh',
+      process.execPath,
+      ...process.execArgv,
+      file,
+      ...process.argv.slice(2),
+    ],
+    {
+      stdio: 'inherit',
+    },
+  );
   // unshare execs (no --fork), so the copy is this child: pass on what would end this process.
   for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.on(signal, () => child.kill(signal));
   // unshare reports its own failure on the inherited stderr.
@@ -123,6 +137,10 @@ export function startNode(code: string, args: readonly string[] = [], options: N
 }
 
 /** Starts ESM `code` as pid 1 of a new PID namespace that shares this IPC namespace. */
-export function startNodeInNewPidNamespace(code: string, args: readonly string[] = [], options: Omit<NodeChildOptions, 'newPidNamespace'> = {}): NodeChild {
+export function startNodeInNewPidNamespace(
+  code: string,
+  args: readonly string[] = [],
+  options: Omit<NodeChildOptions, 'newPidNamespace'> = {},
+): NodeChild {
   return new NodeChild(code, args, { ...options, newPidNamespace: true });
 }

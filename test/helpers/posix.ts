@@ -53,4 +53,3 @@ export function cleanUpPosixNames(): void {
     assert.deepEqual([...made].filter(shmExists), [], 'POSIX shared-memory objects remain in /dev/shm');
   });
 }
-

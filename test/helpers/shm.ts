@@ -10,11 +10,7 @@ import { isRoot, run, SHMKIT, type RunOptions, type RunResult } from './processe
  * most `tries` times with `intervalMs` between tries (a bound on the number
  * of tries, not a timed assertion). Throws naming `what` if it never does.
  */
-export async function waitFor<T>(
-  what: string,
-  probe: () => T | undefined | false,
-  { tries = 1000, intervalMs = 10 } = {},
-): Promise<T> {
+export async function waitFor<T>(what: string, probe: () => T | undefined | false, { tries = 1000, intervalMs = 10 } = {}): Promise<T> {
   for (let i = 0; i < tries; i++) {
     const value = probe();
     if (value !== undefined && value !== false) return value;

@@ -3,8 +3,23 @@
 // The checks sit in a function that is never called, so running the
 // compiled file (node --test picks up everything under test/) does nothing.
 import {
-  array, atomic, bool, char, float32, float64, int16, int32, int64, int8, struct, uint16, uint32, uint64, uint8,
-  type Atomic, type Value,
+  array,
+  atomic,
+  bool,
+  char,
+  float32,
+  float64,
+  int16,
+  int32,
+  int64,
+  int8,
+  struct,
+  uint16,
+  uint32,
+  uint64,
+  uint8,
+  type Atomic,
+  type Value,
 } from '../../src/index.js';
 
 type Equal<A, B> = (<T>() => T extends A ? 1 : 2) extends <T>() => T extends B ? 1 : 2 ? true : false;
@@ -14,9 +29,22 @@ function assertEqual<A, B>(_proof: Equal<A, B>): void {}
 export function structTypeChecks(memory: ArrayBuffer): void {
   const Point = struct({ x: float32, y: float64 });
   const S = struct({
-    i8: int8, u8: uint8, i16: int16, u16: uint16, i32: int32, u32: uint32, i64: int64, u64: uint64,
-    f: float64, ok: bool, name: char(16), at: Point, nums: array(int16, 4), points: array(Point, 2),
-    grid: array(array(uint8, 2), 2), tags: array(char(4), 3),
+    i8: int8,
+    u8: uint8,
+    i16: int16,
+    u16: uint16,
+    i32: int32,
+    u32: uint32,
+    i64: int64,
+    u64: uint64,
+    f: float64,
+    ok: bool,
+    name: char(16),
+    at: Point,
+    nums: array(int16, 4),
+    points: array(Point, 2),
+    grid: array(array(uint8, 2), 2),
+    tags: array(char(4), 3),
   });
   const view = S.view(memory);
 

@@ -25,7 +25,11 @@ exit code are the command's. The suite's own help: shmkit bench -- --help.
     if (!existsSync(SUITE)) {
       throw existsSync(SOURCES)
         ? new CliError('dist/bench/main.js', 'ENOENT', 'the benchmark suite is not built (npm run build)')
-        : new CliError(undefined, 'ENOENT', "the benchmark suite is not part of the installed package; run it from shmkit's source repository (npm run bench)");
+        : new CliError(
+            undefined,
+            'ENOENT',
+            "the benchmark suite is not part of the installed package; run it from shmkit's source repository (npm run bench)",
+          );
     }
     // `shmkit bench -- --help`: the `--` only keeps shmkit from reading what follows.
     const args = argv[0] === '--' ? argv.slice(1) : argv;

@@ -3,7 +3,7 @@ import { chunks, region, regionArgs, withSegment } from './dump.js';
 
 export const cat: Command = {
   name: 'cat',
-  summary: 'copy a segment\'s bytes to stdout',
+  summary: "copy a segment's bytes to stdout",
   help: `Usage: shmkit cat ID [--offset N] [--length N]
 
 Writes the raw bytes of segment ID to stdout (all of it by default), for a

@@ -49,7 +49,8 @@ Options:
     }
     const arg = values.key === undefined ? '--private' : `--key ${values.key}`;
     if (values.sem) {
-      if (values.size !== undefined) throw new UsageError('--size', 'ERR_INCOMPATIBLE_OPTION_PAIR', 'a semaphore set has no size; give --count N');
+      if (values.size !== undefined)
+        throw new UsageError('--size', 'ERR_INCOMPATIBLE_OPTION_PAIR', 'a semaphore set has no size; give --count N');
       if (values.count === undefined) throw new UsageError('--count', 'ERR_MISSING_ARGS', 'required with -s');
       const count = parseCount(values.count, '--count', semLimits().semmsl);
       const mode = values.mode === undefined ? 0o600 : parseMode(values.mode);
@@ -66,7 +67,8 @@ Options:
       EINVAL: ['--size', 'out of the system limits (see shmkit limits)'],
     });
     await writeOut(`${id}\n`);
-    if (shmRmidForced()) process.stderr.write(`shmkit create: note: ${RMID_FORCED_NOTE}; nobody is attached to segment ${id}, so it goes as shmkit exits\n`);
+    if (shmRmidForced())
+      process.stderr.write(`shmkit create: note: ${RMID_FORCED_NOTE}; nobody is attached to segment ${id}, so it goes as shmkit exits\n`);
     return 0;
   },
 };

@@ -26,7 +26,8 @@ export function* chunks(shm: SharedMemory, offset: number, length: number): Gene
 
 /** The id argument of dump, cat and write. */
 export function oneId(positionals: string[]): [number, string] {
-  if (positionals.length !== 1) throw new UsageError(positionals[1], positionals.length === 0 ? 'ERR_MISSING_ARGS' : 'ERR_UNEXPECTED_ARGUMENT', 'give one segment id');
+  if (positionals.length !== 1)
+    throw new UsageError(positionals[1], positionals.length === 0 ? 'ERR_MISSING_ARGS' : 'ERR_UNEXPECTED_ARGUMENT', 'give one segment id');
   const arg = positionals[0]!;
   return [parseId(arg), arg];
 }
@@ -36,7 +37,12 @@ export function region(size: number, offsetArg: number | undefined, length: numb
   const offset = offsetArg ?? 0;
   if (offset > size) throw new CliError('--offset', 'ERR_OUT_OF_RANGE', `${offset} is past the end of the ${size}-byte segment`);
   if (length === undefined) return [offset, size - offset];
-  if (length > size - offset) throw new CliError('--length', 'ERR_OUT_OF_RANGE', `${length} bytes from offset ${offset} run past the end of the ${size}-byte segment`);
+  if (length > size - offset)
+    throw new CliError(
+      '--length',
+      'ERR_OUT_OF_RANGE',
+      `${length} bytes from offset ${offset} run past the end of the ${size}-byte segment`,
+    );
   return [offset, length];
 }
 

@@ -8,7 +8,11 @@ import { semLimits } from '../semaphores.js';
 import { KIND_OPTIONS } from './ls.js';
 
 /** Which kinds -m/-s/-q/-a ask for; with none, all. */
-export function summaryKinds(values: { shm?: boolean; sem?: boolean; queue?: boolean; all?: boolean }): { segments: boolean; semaphores: boolean; queues: boolean } {
+export function summaryKinds(values: { shm?: boolean; sem?: boolean; queue?: boolean; all?: boolean }): {
+  segments: boolean;
+  semaphores: boolean;
+  queues: boolean;
+} {
   if (values.all || (!values.shm && !values.sem && !values.queue)) return { segments: true, semaphores: true, queues: true };
   return { segments: values.shm === true, semaphores: values.sem === true, queues: values.queue === true };
 }
@@ -21,7 +25,11 @@ export function shmLimitsJson() {
   const l = shmctl(0, IPC_INFO);
   const forced = shmRmidForced();
   return {
-    shmmax: l.shmmax.toString(), shmmin: Number(l.shmmin), shmmni: Number(l.shmmni), shmseg: Number(l.shmseg), shmall: l.shmall.toString(),
+    shmmax: l.shmmax.toString(),
+    shmmin: Number(l.shmmin),
+    shmmni: Number(l.shmmni),
+    shmseg: Number(l.shmseg),
+    shmall: l.shmall.toString(),
     shm_rmid_forced: forced === null ? null : Number(forced),
   };
 }
@@ -80,7 +88,9 @@ Options:
           ['max segments per process (shmseg)', String(shm.shmseg)],
           [
             'remove when unattached (shm_rmid_forced)',
-            shm.shm_rmid_forced === 1 ? '1: the kernel removes a segment as soon as nobody is attached, key or not' : String(shm.shm_rmid_forced ?? '?'),
+            shm.shm_rmid_forced === 1
+              ? '1: the kernel removes a segment as soon as nobody is attached, key or not'
+              : String(shm.shm_rmid_forced ?? '?'),
           ],
         ]),
       );

@@ -10,7 +10,12 @@ import { outputWidth, useColor } from '../table.js';
 import { listingLines, type Listing } from '../views.js';
 
 /** Which kinds `-m`, `-s`, `-q`, `-a`, `-p` ask for (segments when none is given). */
-export function kinds(values: { shm?: boolean; sem?: boolean; queue?: boolean; all?: boolean; posix?: boolean }): { segments: boolean; semaphores: boolean; queues: boolean; posix: boolean } {
+export function kinds(values: { shm?: boolean; sem?: boolean; queue?: boolean; all?: boolean; posix?: boolean }): {
+  segments: boolean;
+  semaphores: boolean;
+  queues: boolean;
+  posix: boolean;
+} {
   const semaphores = values.all === true || values.sem === true;
   const queues = values.all === true || values.queue === true;
   const posix = values.posix === true;

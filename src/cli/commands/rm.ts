@@ -31,13 +31,7 @@ interface Request {
  * or --all, and by id only when this process is root (the kernel would
  * refuse a non-root caller anyway, less clearly).
  */
-function select<R extends Row>(
-  rows: R[],
-  request: Request,
-  kind: string,
-  errors: CliError[],
-  kept: Target<R>[] = [],
-): Target<R>[] {
+function select<R extends Row>(rows: R[], request: Request, kind: string, errors: CliError[], kept: Target<R>[] = []): Target<R>[] {
   const me = euid();
   const mine = (row: R) => row.uid === me;
   const picked = new Map<number, Target<R>>();
@@ -50,7 +44,8 @@ function select<R extends Row>(
   for (const [key, arg] of request.keys) {
     const row = key === 0 ? undefined : rows.find((r) => r.key === key);
     if (!row) errors.push(new CliError(arg, 'ENOENT', `no ${kind} has this key`));
-    else if (!mine(row)) errors.push(new CliError(arg, 'EPERM', `${kind} owned by ${row.owner}, not by you${me === 0 ? ' (root removes it by id)' : ''}`));
+    else if (!mine(row))
+      errors.push(new CliError(arg, 'EPERM', `${kind} owned by ${row.owner}, not by you${me === 0 ? ' (root removes it by id)' : ''}`));
     else if (!picked.has(row.id)) picked.set(row.id, { row, arg });
   }
   for (const row of rows) {
@@ -73,7 +68,8 @@ async function writeOrphanReport(going: Target<Row>[], staying: Target<Row>[], j
     await writeOut(toJson({ segments: going.map(withReason), kept: staying.map(withReason) }));
     return;
   }
-  const line = (verb: string, t: Target<Row>) => `${verb} shmid ${t.row.id} (key ${hexKey(t.row.key)}, ${(t.row as SegmentRow).bytes} bytes): ${t.reason}`;
+  const line = (verb: string, t: Target<Row>) =>
+    `${verb} shmid ${t.row.id} (key ${hexKey(t.row.key)}, ${(t.row as SegmentRow).bytes} bytes): ${t.reason}`;
   const out = [...going.map((t) => line('would remove', t)), ...staying.map((t) => line('keeps', t))];
   if (out.length > 0) await writeOut(lines(out));
 }
@@ -134,10 +130,19 @@ Options:
     if (modes !== 1) throw new UsageError(undefined, 'ERR_MISSING_ARGS', 'give ids, --key, --orphans or --all (one kind)');
     if (values['include-keyed'] && !values.orphans) throw new UsageError('--include-keyed', 'ERR_INVALID_ARG_VALUE', 'only with --orphans');
     if (values.sem && values.queue) throw new UsageError('-q', 'ERR_INVALID_ARG_VALUE', 'give -s or -q, not both');
-    if (values.orphans && values.queue) throw new UsageError('--orphans', 'ERR_INVALID_ARG_VALUE', 'applies to segments only (a message queue has no attachments)');
-    if (values.orphans && values.sem) throw new UsageError('--orphans', 'ERR_INVALID_ARG_VALUE', 'applies to segments only (a semaphore set has no attachments)');
-    if (values.json && !values['dry-run']) throw new UsageError('--json', 'ERR_INVALID_ARG_VALUE', 'only with --dry-run (rm prints nothing when it removes)');
-    const request = { ids, keys, orphans: values.orphans === true, includeKeyed: values['include-keyed'] === true, all: values.all === true };
+    if (values.orphans && values.queue)
+      throw new UsageError('--orphans', 'ERR_INVALID_ARG_VALUE', 'applies to segments only (a message queue has no attachments)');
+    if (values.orphans && values.sem)
+      throw new UsageError('--orphans', 'ERR_INVALID_ARG_VALUE', 'applies to segments only (a semaphore set has no attachments)');
+    if (values.json && !values['dry-run'])
+      throw new UsageError('--json', 'ERR_INVALID_ARG_VALUE', 'only with --dry-run (rm prints nothing when it removes)');
+    const request = {
+      ids,
+      keys,
+      orphans: values.orphans === true,
+      includeKeyed: values['include-keyed'] === true,
+      all: values.all === true,
+    };
     const errors: CliError[] = [];
     const kept: Target<Row>[] = [];
 
@@ -148,7 +153,13 @@ Options:
       targets = select(listSemaphoreSets().map(semaphoreRow), request, 'semaphore set', errors);
     } else {
       const rss = residentBytes();
-      targets = select<Row>(listSegments().map((s) => segmentRow(s, rss)), request, 'segment', errors, kept);
+      targets = select<Row>(
+        listSegments().map((s) => segmentRow(s, rss)),
+        request,
+        'segment',
+        errors,
+        kept,
+      );
     }
 
     if (values['dry-run']) {
@@ -158,7 +169,11 @@ Options:
         return 0;
       }
       const rows = targets.map((t) => t.row);
-      const listing = values.queue ? { queues: rows as QueueRow[] } : values.sem ? { semaphores: rows as SemaphoreRow[] } : { segments: rows as SegmentRow[] };
+      const listing = values.queue
+        ? { queues: rows as QueueRow[] }
+        : values.sem
+          ? { semaphores: rows as SemaphoreRow[] }
+          : { segments: rows as SegmentRow[] };
       if (values.json) await writeOut(toJson(listing));
       else if (rows.length > 0) await writeOut(lines(listingLines(listing, { width: outputWidth(), color: useColor() })));
       return 0;

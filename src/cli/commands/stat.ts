@@ -121,11 +121,20 @@ Options:
                    times in seconds since the epoch (see ${CLI_DOCS})
 `,
   async run(argv) {
-    const { values, positionals } = parse(argv, { sem: { type: 'boolean', short: 's' }, queue: { type: 'boolean', short: 'q' }, key: { type: 'string' }, json: { type: 'boolean' } }, true);
+    const { values, positionals } = parse(
+      argv,
+      { sem: { type: 'boolean', short: 's' }, queue: { type: 'boolean', short: 'q' }, key: { type: 'string' }, json: { type: 'boolean' } },
+      true,
+    );
     if (values.key !== undefined && positionals.length > 0) {
-      throw new UsageError(positionals[0], 'ERR_INCOMPATIBLE_OPTION_PAIR', `both an id and --key ${values.key} were given: give one of them`);
+      throw new UsageError(
+        positionals[0],
+        'ERR_INCOMPATIBLE_OPTION_PAIR',
+        `both an id and --key ${values.key} were given: give one of them`,
+      );
     }
-    if (values.key === undefined && positionals.length === 0) throw new UsageError(undefined, 'ERR_MISSING_ARGS', 'give an id or --key KEY');
+    if (values.key === undefined && positionals.length === 0)
+      throw new UsageError(undefined, 'ERR_MISSING_ARGS', 'give an id or --key KEY');
     if (positionals.length > 1) throw new UsageError(positionals[1], 'ERR_UNEXPECTED_ARGUMENT', 'stat takes one id');
     const arg = values.key === undefined ? positionals[0]! : '--key';
     if (values.queue) {
@@ -135,12 +144,14 @@ Options:
       return 0;
     }
     if (values.sem) {
-      const set = values.key === undefined ? findSemaphoreSet(parseId(arg), arg) : findSemaphoreSetByKey(parseKey(values.key), `--key ${values.key}`);
+      const set =
+        values.key === undefined ? findSemaphoreSet(parseId(arg), arg) : findSemaphoreSetByKey(parseKey(values.key), `--key ${values.key}`);
       const sems = onSemaphoreSet(arg, () => semValues(set));
       await writeOut(values.json ? toJson({ id: set.id, ...set.ds, sems }) : lines(semaphoreLines(set, sems)));
       return 0;
     }
-    const segment = values.key === undefined ? findSegment(parseId(arg), arg) : findSegmentByKey(parseKey(values.key), `--key ${values.key}`);
+    const segment =
+      values.key === undefined ? findSegment(parseId(arg), arg) : findSegmentByKey(parseKey(values.key), `--key ${values.key}`);
     await writeOut(values.json ? toJson({ id: segment.id, ...segment.ds }) : lines(segmentLines(segment)));
     return 0;
   },

@@ -75,13 +75,23 @@ Options:
     }
     if (sem) {
       if (out.length > 0) out.push('');
-      out.push('Semaphore usage', ...table([['sets in use', String(sem.semusz)], ['semaphores allocated', String(sem.semaem)]]));
+      out.push(
+        'Semaphore usage',
+        ...table([
+          ['sets in use', String(sem.semusz)],
+          ['semaphores allocated', String(sem.semaem)],
+        ]),
+      );
     }
     if (msg) {
       if (out.length > 0) out.push('');
       out.push(
         'Message queue usage',
-        ...table([['queues allocated', String(msg.msgpool)], ['messages (used headers)', String(msg.msgmap)], ['bytes in messages (used space)', String(msg.msgtql)]]),
+        ...table([
+          ['queues allocated', String(msg.msgpool)],
+          ['messages (used headers)', String(msg.msgmap)],
+          ['bytes in messages (used space)', String(msg.msgtql)],
+        ]),
       );
     }
     await writeOut(lines(out));

@@ -41,15 +41,24 @@ Options:
     const [id, arg] = oneId(positionals);
     const offset = values.offset === undefined ? 0 : parseBytes(values.offset, '--offset');
     return withSegment(id, arg, false, async (shm) => {
-      if (offset > shm.size) throw new CliError('--offset', 'ERR_OUT_OF_RANGE', `${offset} is past the end of the ${shm.size}-byte segment`);
+      if (offset > shm.size)
+        throw new CliError('--offset', 'ERR_OUT_OF_RANGE', `${offset} is past the end of the ${shm.size}-byte segment`);
       const room = shm.size - offset;
       // All or nothing needs all of stdin in one buffer first, and one buffer holds at most MAX_LENGTH bytes.
       const data = await readStdin(Math.min(room, MAX_LENGTH));
       if (data === undefined && room > MAX_LENGTH) {
-        throw new CliError('stdin', 'ERR_OUT_OF_RANGE', `more than ${MAX_LENGTH} bytes, the most one write can take in this Node.js (buffer.constants.MAX_LENGTH); write larger data in parts with --offset; nothing written`);
+        throw new CliError(
+          'stdin',
+          'ERR_OUT_OF_RANGE',
+          `more than ${MAX_LENGTH} bytes, the most one write can take in this Node.js (buffer.constants.MAX_LENGTH); write larger data in parts with --offset; nothing written`,
+        );
       }
       if (data === undefined) {
-        throw new CliError('stdin', 'ERR_OUT_OF_RANGE', `more than the ${room} bytes that fit from offset ${offset} in the ${shm.size}-byte segment; nothing written`);
+        throw new CliError(
+          'stdin',
+          'ERR_OUT_OF_RANGE',
+          `more than the ${room} bytes that fit from offset ${offset} in the ${shm.size}-byte segment; nothing written`,
+        );
       }
       shm.write(offset, data);
       return 0;
