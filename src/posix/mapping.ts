@@ -1,20 +1,12 @@
-import { constants as bufferConstants } from 'node:buffer';
-import { check, outOfRange, stateError } from '../core/errors.js';
+import { MappedMemory, mappedBuffer } from '../core/mapped-memory.js';
 import { native, type MappingHandle } from '../core/native.js';
-import { validateRange } from '../core/validate.js';
-import { arrayBufferByteLength, copyBytes } from '../core/primordials.js';
-
-const { MAX_LENGTH } = bufferConstants;
-
-/** What an unmapped Mapping holds instead of its buffer. */
-const EMPTY = new ArrayBuffer(0);
 
 /**
  * @internal The mapped memory whatever its protection, for shmkit's own read
  * paths (not exported from the package: a read-only mapping must never hand
  * its buffer to user code).
  */
-export let memoryOfMapping: (mapping: Mapping) => ArrayBuffer;
+export const memoryOfMapping: (mapping: Mapping) => ArrayBuffer = (mapping) => mappedBuffer(mapping);
 
 /** @internal Whether `value` is a Mapping (a brand check: inheriting its prototype is not enough). */
 export let isMapping: (value: unknown) => value is Mapping;
@@ -33,91 +25,37 @@ export let isMapping: (value: unknown) => value is Mapping;
  * killing the process with SIGBUS, and what is written there stays in this
  * process: seal a memfd with F_SEAL_SHRINK to rule that out.
  */
-export class Mapping {
-  /** Whether it was mapped without PROT_WRITE. */
-  readonly readOnly: boolean;
-  /** Where it is mapped in this process (what C's mmap returns). */
-  readonly address: bigint;
+export class Mapping extends MappedMemory {
   /** @internal What error messages call it: "fd 7", "/name". */
   readonly label: string;
-  #buffer: ArrayBuffer;
-  readonly #handle: MappingHandle;
-  #unmapped = false;
+  readonly #brand = true;
 
   /** @internal Made by {@link mmap}. */
   constructor(label: string, readOnly: boolean, buffer: ArrayBuffer, handle: MappingHandle, address: bigint) {
+    super(readOnly, buffer, handle, address, {
+      what: label,
+      noun: 'mapping',
+      gone: 'unmapped (munmap)',
+      readOnly: `mmap: ${label} is mapped read-only (PROT_READ), so it has no writable buffer; use read()`,
+    });
     this.label = label;
-    this.readOnly = readOnly;
-    this.#buffer = buffer;
-    this.#handle = handle;
-    this.address = address;
-  }
-
-  /**
-   * The mapped memory, zero-copy. Length 0 once unmapped.
-   * @throws StateError ERR_SHM_READ_ONLY on a read-only mapping (an
-   *   ArrayBuffer is always writable, and a write there would be SIGSEGV).
-   */
-  get buffer(): ArrayBuffer {
-    if (this.readOnly) {
-      throw stateError(
-        'ERR_SHM_READ_ONLY',
-        `mmap: ${this.label} is mapped read-only (PROT_READ), so it has no writable buffer; use read()`,
-      );
-    }
-    return this.#buffer;
-  }
-
-  /** The mapped length in bytes, 0 once unmapped. */
-  get byteLength(): number {
-    return arrayBufferByteLength(this.#buffer);
-  }
-
-  /** True after munmap, or if the buffer was transferred away (ArrayBuffer.prototype.transfer). */
-  get detached(): boolean {
-    return this.#unmapped || arrayBufferByteLength(this.#buffer) === 0;
-  }
-
-  /** Copies `length` bytes from `offset` (default: to the end). Works on read-only mappings. */
-  read(offset = 0, length?: number): Uint8Array {
-    this.assertAttached('read');
-    const [start, count] = validateRange(offset, length, arrayBufferByteLength(this.#buffer));
-    if (count > MAX_LENGTH) {
-      throw outOfRange(
-        length === undefined ? 'length (default: to the end)' : 'length',
-        `<= ${MAX_LENGTH}, the most one Uint8Array holds in this Node.js (buffer.constants.MAX_LENGTH); read a large mapping in parts`,
-        count,
-      );
-    }
-    // Captured built-ins only: the private buffer never meets user code (src/core/primordials.ts).
-    return copyBytes(this.#buffer, start, count);
   }
 
   static {
-    memoryOfMapping = (mapping) => mapping.#buffer;
-    isMapping = (value): value is Mapping => typeof value === 'object' && value !== null && #handle in value;
-  }
-
-  /** @internal */
-  assertAttached(operation: string): void {
-    if (this.#unmapped) throw stateError('ERR_SHM_DETACHED', `${operation}: ${this.label} was unmapped (munmap)`);
-    if (arrayBufferByteLength(this.#buffer) === 0) {
-      throw stateError('ERR_SHM_TRANSFERRED', `${operation}: the buffer of ${this.label} was transferred to another ArrayBuffer`);
-    }
+    isMapping = (value): value is Mapping => typeof value === 'object' && value !== null && #brand in value;
   }
 
   /** @internal Used by munmap. */
   unmap(): void {
-    const result = native.munmap(this.#handle, this.#buffer);
-    check(result, 'munmap', (code) =>
-      code === 'EBUSY'
-        ? `the buffer of ${this.label} at 0x${this.address.toString(16)} was transferred to another ArrayBuffer; it is unmapped when that one is garbage-collected`
-        : `${this.label} at 0x${this.address.toString(16)} is not mapped (already unmapped?)`,
+    const at = `0x${this.address.toString(16)}`;
+    this.unmapWith(
+      'munmap',
+      (handle, buffer) => native.munmap(handle, buffer),
+      (code) =>
+        code === 'EBUSY'
+          ? `the buffer of ${this.label} at ${at} was transferred to another ArrayBuffer; it is unmapped when that one is garbage-collected`
+          : `${this.label} at ${at} is not mapped (already unmapped?)`,
     );
-    this.#unmapped = true;
-    // Let go of the emptied buffer: while its object lives, the address range
-    // stays reserved (native/mapping.cc), for native work that may still write there.
-    this.#buffer = EMPTY;
   }
 
   get [Symbol.toStringTag](): string {

@@ -1,0 +1,117 @@
+// What an attachment (shmat) and a mapping (mmap) share: an ArrayBuffer over
+// memory mapped into this process, emptied when it is unmapped, never handed
+// out writable when the memory is read-only.
+import { constants as bufferConstants } from 'node:buffer';
+import { check, outOfRange, stateError } from './errors.js';
+import type { MappingHandle } from './native.js';
+import { arrayBufferByteLength, copyBytes } from './primordials.js';
+import { validateRange } from './validate.js';
+
+const { MAX_LENGTH } = bufferConstants;
+
+/** What an unmapped memory holds instead of its buffer. */
+const EMPTY = new ArrayBuffer(0);
+
+/** How a kind of mapped memory names itself in error messages (not exported from the package root). */
+export interface MappedWords {
+  /** The memory: `segment 5`, `/name`, `fd 7`. */
+  readonly what: string;
+  /** What a large one is: `segment`, `mapping`. */
+  readonly noun: string;
+  /** How it went: `detached (shmdt)`, `unmapped (munmap)`. */
+  readonly gone: string;
+  /** Why a read-only one has no buffer. */
+  readonly readOnly: string;
+}
+
+/**
+ * @internal The mapped memory whatever its protection, for shmkit's own read
+ * paths (not exported from the package: a read-only mapping must never hand
+ * its buffer to user code).
+ */
+export let mappedBuffer: (memory: MappedMemory) => ArrayBuffer;
+
+/** Base of Attachment and Mapping (not exported from the package root). */
+export abstract class MappedMemory {
+  /** Whether the memory is mapped without write access. */
+  readonly readOnly: boolean;
+  /** Where it is mapped in this process (what C's shmat or mmap returns). */
+  readonly address: bigint;
+  #buffer: ArrayBuffer;
+  readonly #handle: MappingHandle;
+  readonly #words: MappedWords;
+  #gone = false;
+
+  constructor(readOnly: boolean, buffer: ArrayBuffer, handle: MappingHandle, address: bigint, words: MappedWords) {
+    this.readOnly = readOnly;
+    this.#buffer = buffer;
+    this.#handle = handle;
+    this.address = address;
+    this.#words = words;
+  }
+
+  /**
+   * The mapped memory, zero-copy. Length 0 once unmapped.
+   * @throws StateError ERR_SHM_READ_ONLY on read-only memory (an ArrayBuffer
+   *   is always writable, and a write there would be SIGSEGV).
+   */
+  get buffer(): ArrayBuffer {
+    if (this.readOnly) throw stateError('ERR_SHM_READ_ONLY', this.#words.readOnly);
+    return this.#buffer;
+  }
+
+  /** The mapped length in bytes, 0 once unmapped. */
+  get byteLength(): number {
+    return arrayBufferByteLength(this.#buffer);
+  }
+
+  /** True once unmapped, or if the buffer was transferred away (ArrayBuffer.prototype.transfer). */
+  get detached(): boolean {
+    return this.#gone || arrayBufferByteLength(this.#buffer) === 0;
+  }
+
+  /** Copies `length` bytes from `offset` (default: to the end). Works on read-only memory. */
+  read(offset = 0, length?: number): Uint8Array {
+    this.assertAttached('read');
+    const [start, count] = validateRange(offset, length, arrayBufferByteLength(this.#buffer));
+    if (count > MAX_LENGTH) {
+      // Checked before copying: a copy this large could not be returned anyway.
+      throw outOfRange(
+        length === undefined ? 'length (default: to the end)' : 'length',
+        `<= ${MAX_LENGTH}, the most one Uint8Array holds in this Node.js (buffer.constants.MAX_LENGTH); read a large ${this.#words.noun} in parts`,
+        count,
+      );
+    }
+    // Captured built-ins only: the private buffer never meets user code (src/core/primordials.ts).
+    return copyBytes(this.#buffer, start, count);
+  }
+
+  static {
+    mappedBuffer = (memory) => memory.#buffer;
+  }
+
+  /** @internal */
+  assertAttached(operation: string): void {
+    const { what, gone } = this.#words;
+    if (this.#gone) throw stateError('ERR_SHM_DETACHED', `${operation}: ${what} was ${gone}`);
+    if (arrayBufferByteLength(this.#buffer) === 0) {
+      throw stateError('ERR_SHM_TRANSFERRED', `${operation}: the buffer of ${what} was transferred to another ArrayBuffer`);
+    }
+  }
+
+  /**
+   * Unmaps through `unmap` (native.shmdt or native.munmap); `describe` words
+   * its failure. The emptied buffer is let go of: while its object lives, the
+   * address range stays reserved (native/mapping.cc), for native work that may
+   * still write there.
+   */
+  protected unmapWith(
+    syscall: string,
+    unmap: (handle: MappingHandle, buffer: ArrayBuffer) => number,
+    describe: (code: string) => string,
+  ): void {
+    check(unmap(this.#handle, this.#buffer), syscall, describe);
+    this.#gone = true;
+    this.#buffer = EMPTY;
+  }
+}
