@@ -1,6 +1,7 @@
 // The machine's message queues, through the public msgctl: MSG_INFO for the
 // table's extent, MSG_STAT_ANY for each slot (no read permission needed, like ipcs).
 import { IPC_INFO, IPC_RMID, IpcError, MSG_INFO, MSG_STAT, MSG_STAT_ANY, msgctl, type MsgInfo, type MsqidDs } from '../index.js';
+import { scanTable } from './ipc-table.js';
 import { CliError } from './command.js';
 import { userName } from './proc.js';
 
@@ -35,31 +36,10 @@ export function msgUsage(): Omit<MsgInfo, 'highest_index'> {
   return msginfo(msgctl(0, MSG_INFO));
 }
 
-function statIndex(index: number, cmd: typeof MSG_STAT | typeof MSG_STAT_ANY): QueueInfo | undefined {
-  try {
-    const { id, ...ds } = msgctl(index, cmd);
-    return { id, ds };
-  } catch (error) {
-    // An empty slot (EINVAL), one removed meanwhile (EIDRM), or (MSG_STAT) unreadable.
-    if (error instanceof IpcError && ['EINVAL', 'EIDRM', 'EACCES'].includes(error.code)) return undefined;
-    throw error;
-  }
-}
-
 /** Every message queue in this IPC namespace, in the kernel's table order (as ipcs lists them). */
 export function listQueues(): QueueInfo[] {
   const info = msgctl(0, MSG_INFO);
-  const scan = (cmd: typeof MSG_STAT | typeof MSG_STAT_ANY): QueueInfo[] => {
-    const found: QueueInfo[] = [];
-    for (let index = 0; index <= info.highest_index; index++) {
-      const queue = statIndex(index, cmd);
-      if (queue) found.push(queue);
-    }
-    return found;
-  };
-  const all = scan(MSG_STAT_ANY);
-  // Kernels before 4.17 have no MSG_STAT_ANY: list what this user may read.
-  return all.length === 0 && info.msgpool > 0 ? scan(MSG_STAT) : all;
+  return scanTable<MsqidDs>(info.highest_index, info.msgpool, (index, any) => msgctl(index, any ? MSG_STAT_ANY : MSG_STAT));
 }
 
 /** The queue with this id, or a CliError naming `arg`. */

@@ -2,6 +2,7 @@
 // shmctl(SHM_INFO) for the table's extent, shmctl(index, SHM_STAT_ANY) for each
 // slot (no read permission needed, like ipcs and /proc/sysvipc/shm).
 import { IpcError, SHM_DEST, SHM_INFO, SHM_LOCKED, SHM_STAT, SHM_STAT_ANY, shmctl, type ShmidDs } from '../index.js';
+import { scanTable } from './ipc-table.js';
 import { CliError } from './command.js';
 import { hexKey } from './format.js';
 import { isAlive, residentBytes, userName } from './proc.js';
@@ -31,31 +32,10 @@ export interface Segment {
   ds: ShmidDs;
 }
 
-function statIndex(index: number, cmd: typeof SHM_STAT | typeof SHM_STAT_ANY): Segment | undefined {
-  try {
-    const { id, ...ds } = shmctl(index, cmd);
-    return { id, ds };
-  } catch (error) {
-    // An empty slot (EINVAL), one removed meanwhile (EIDRM), or (SHM_STAT) unreadable.
-    if (error instanceof IpcError && ['EINVAL', 'EIDRM', 'EACCES'].includes(error.code)) return undefined;
-    throw error;
-  }
-}
-
 /** Every segment in this IPC namespace, in the kernel's table order (as ipcs lists them). */
 export function listSegments(): Segment[] {
   const info = shmctl(0, SHM_INFO);
-  const scan = (cmd: typeof SHM_STAT | typeof SHM_STAT_ANY): Segment[] => {
-    const found: Segment[] = [];
-    for (let index = 0; index <= info.highest_index; index++) {
-      const segment = statIndex(index, cmd);
-      if (segment) found.push(segment);
-    }
-    return found;
-  };
-  const all = scan(SHM_STAT_ANY);
-  // Kernels before 4.17 have no SHM_STAT_ANY (EINVAL everywhere): list what this user may read.
-  return all.length === 0 && info.used_ids > 0 ? scan(SHM_STAT) : all;
+  return scanTable<ShmidDs>(info.highest_index, info.used_ids, (index, any) => shmctl(index, any ? SHM_STAT_ANY : SHM_STAT));
 }
 
 /** The segment with this id, or a CliError naming `arg`. */

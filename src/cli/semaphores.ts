@@ -16,6 +16,7 @@ import {
   type SemidDs,
   type SemInfo,
 } from '../index.js';
+import { scanTable } from './ipc-table.js';
 import { CliError } from './command.js';
 import { userName } from './proc.js';
 
@@ -59,31 +60,10 @@ export function semUsage(): Omit<SemInfo, 'highest_index'> {
   return seminfo(semctl(0, 0, SEM_INFO));
 }
 
-function statIndex(index: number, cmd: typeof SEM_STAT | typeof SEM_STAT_ANY): SemaphoreSetInfo | undefined {
-  try {
-    const { id, ...ds } = semctl(index, 0, cmd);
-    return { id, ds };
-  } catch (error) {
-    // An empty slot (EINVAL), one removed meanwhile (EIDRM), or (SEM_STAT) unreadable.
-    if (error instanceof IpcError && ['EINVAL', 'EIDRM', 'EACCES'].includes(error.code)) return undefined;
-    throw error;
-  }
-}
-
 /** Every semaphore set in this IPC namespace, in the kernel's table order (as ipcs lists them). */
 export function listSemaphoreSets(): SemaphoreSetInfo[] {
   const info = semctl(0, 0, SEM_INFO);
-  const scan = (cmd: typeof SEM_STAT | typeof SEM_STAT_ANY): SemaphoreSetInfo[] => {
-    const found: SemaphoreSetInfo[] = [];
-    for (let index = 0; index <= info.highest_index; index++) {
-      const set = statIndex(index, cmd);
-      if (set) found.push(set);
-    }
-    return found;
-  };
-  const all = scan(SEM_STAT_ANY);
-  // Kernels before 4.17 have no SEM_STAT_ANY (EINVAL everywhere): list what this user may read.
-  return all.length === 0 && info.semusz > 0 ? scan(SEM_STAT) : all;
+  return scanTable<SemidDs>(info.highest_index, info.semusz, (index, any) => semctl(index, 0, any ? SEM_STAT_ANY : SEM_STAT));
 }
 
 /** The set with this id, or a CliError naming `arg`. */
