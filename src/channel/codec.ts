@@ -1,0 +1,107 @@
+// Codecs: how the channel patterns turn values into message bytes and back.
+// One contract serves Channel, PubSub, Service and the bridge, so a codec
+// written once (msgpack, a struct layout) plugs into every one of them.
+import { deserialize, serialize } from 'node:v8';
+import { invalidType, invalidValue } from '../core/errors.js';
+
+/**
+ * Turns values into message bytes and back.
+ *
+ * `encode(value, into?)` returns the encoded bytes. When `into` is given (a
+ * reservation in the ring), a codec may write there and return
+ * `into.subarray(0, n)`, which saves a copy; it may always return bytes of
+ * its own instead. `decode(bytes)` must not keep `bytes` beyond the call:
+ * they may be ring memory that is reused as soon as it returns.
+ */
+export interface Codec<T> {
+  /**
+   * Recorded in the segment's header: an opener whose codec has another name
+   * is refused. Built-in names are `bytes`, `text`, `json` and `v8`; a codec
+   * without a name is recorded as `custom`.
+   */
+  readonly name?: string;
+  encode(value: T, into?: Uint8Array): Uint8Array;
+  decode(bytes: Uint8Array): T;
+}
+
+/** What the `codec` option accepts: a built-in codec's name or a codec. */
+export type CodecOption = 'bytes' | 'text' | 'json' | 'v8' | Codec<any>;
+
+/** The value type a codec option carries (`Uint8Array` for `'bytes'`). */
+export type ValueOf<C> = C extends 'text' ? string : C extends 'json' | 'v8' ? unknown : C extends Codec<infer T> ? T : Uint8Array;
+
+const encoder = new TextEncoder();
+const decoder = new TextDecoder('utf-8', { fatal: true });
+
+/** Encodes `text` into `into` when it fits whole, else into fresh bytes. */
+function encodeText(text: string, into?: Uint8Array): Uint8Array {
+  if (into !== undefined && into.length >= text.length) {
+    const { read, written } = encoder.encodeInto(text, into);
+    if (read === text.length) return into.subarray(0, written);
+  }
+  return encoder.encode(text);
+}
+
+const bytes: Codec<Uint8Array> = {
+  name: 'bytes',
+  encode(value) {
+    if (!(value instanceof Uint8Array)) throw invalidType('value', 'an instance of Uint8Array with the bytes codec', value);
+    return value;
+  },
+  // A copy: the bytes handed in may be ring memory.
+  decode: (data) => data.slice(),
+};
+
+const text: Codec<string> = {
+  name: 'text',
+  encode(value, into) {
+    if (typeof value !== 'string') throw invalidType('value', 'of type string with the text codec', value);
+    return encodeText(value, into);
+  },
+  decode: (data) => decoder.decode(data),
+};
+
+const json: Codec<unknown> = {
+  name: 'json',
+  encode(value, into) {
+    const textOf = JSON.stringify(value);
+    if (textOf === undefined) throw invalidValue('value', 'it has no JSON form (undefined, a function or a symbol)', value);
+    return encodeText(textOf, into);
+  },
+  decode: (data) => JSON.parse(decoder.decode(data)),
+};
+
+const v8: Codec<unknown> = {
+  name: 'v8',
+  encode: (value) => serialize(value),
+  decode: (data) => deserialize(data),
+};
+
+const BUILT_IN: Readonly<Record<string, Codec<any>>> = { bytes, text, json, v8 };
+
+/** The codec an option names, checked: a built-in by name, or a user codec as given. */
+export function resolveCodec(option: CodecOption | undefined, name = 'options.codec'): Codec<any> {
+  if (option === undefined) return bytes;
+  if (typeof option === 'string') {
+    const codec = BUILT_IN[option];
+    if (codec === undefined || !Object.hasOwn(BUILT_IN, option)) {
+      throw invalidValue(name, "it must be 'bytes', 'text', 'json', 'v8' or a codec { name, encode, decode }", option);
+    }
+    return codec;
+  }
+  if (
+    typeof option !== 'object' ||
+    option === null ||
+    typeof option.encode !== 'function' ||
+    typeof option.decode !== 'function' ||
+    (option.name !== undefined && (typeof option.name !== 'string' || option.name.length === 0))
+  ) {
+    throw invalidType(name, "'bytes', 'text', 'json', 'v8' or an object { name?: string, encode(value, into?), decode(bytes) }", option);
+  }
+  return option;
+}
+
+/** The name a codec is recorded under in a segment's header. */
+export function codecName(codec: Codec<any>): string {
+  return codec.name ?? 'custom';
+}
