@@ -26,7 +26,7 @@ namespace {
 // A wait longer than this is done in slices, so a waiter told to quit while
 // its wake-up cannot reach it (the mapping was detached) still ends soon.
 constexpr int64_t kSliceNs = 200 * 1000 * 1000;
-constexpr size_t kStackSize = 64 * 1024;
+constexpr size_t kWaiterStackSize = 64 * 1024;
 
 long Futex(void* addr, int op, uint32_t val, const struct timespec* timeout) {
   return ::syscall(SYS_futex, addr, op, val, timeout, nullptr, 0);
@@ -85,7 +85,7 @@ int WaitOnce(Waiter* w, uint32_t* addr, uint32_t expected, int64_t deadline_ns) 
   }
 }
 
-void* ThreadMain(void* arg) {
+void* WaiterMain(void* arg) {
   WaiterPtr* owned = static_cast<WaiterPtr*>(arg);
   WaiterPtr w = *owned;
   delete owned;
@@ -156,9 +156,9 @@ Napi::Value WaiterNew(const Napi::CallbackInfo& info) {
   w->tsfn.Unref(env);
   pthread_attr_t attr;
   ::pthread_attr_init(&attr);
-  ::pthread_attr_setstacksize(&attr, kStackSize);
+  ::pthread_attr_setstacksize(&attr, kWaiterStackSize);
   WaiterPtr* for_thread = new WaiterPtr(w);
-  int err = ::pthread_create(&w->thread, &attr, ThreadMain, for_thread);
+  int err = ::pthread_create(&w->thread, &attr, WaiterMain, for_thread);
   ::pthread_attr_destroy(&attr);
   if (err != 0) {
     delete for_thread;
