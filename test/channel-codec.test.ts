@@ -74,7 +74,7 @@ describe('Channel codecs across processes', { timeout: 60_000 }, () => {
       set: new Set(['a']),
       nested: [null, undefined, { re: /x/g }],
     });
-    rest.forEach((value, i) => assert.deepEqual(value, new Uint8Array(1000).fill(i)));
+    for (const [i, value] of rest.entries()) assert.deepEqual(value, new Uint8Array(1000).fill(i));
   });
 
   it('text carries any Unicode, astral characters included, both ways', async () => {
