@@ -266,6 +266,26 @@ describe('Channel codecs: edge cases', { timeout: 60_000 }, () => {
     assert.deepEqual(await jsonReceiver.recv(), { after: true });
   });
 
+  it('a codec whose encode throws, or returns no bytes, sends nothing', async () => {
+    const broken: Codec<number> = {
+      name: 'broken',
+      encode(value) {
+        if (value < 0) throw new RangeError('negative');
+        return value === 0 ? ('zero' as unknown as Uint8Array) : new Uint8Array([value]);
+      },
+      decode: (bytes) => bytes[0]!,
+    };
+    using channel = Channel.create({ capacity: 4096, autoRemove: true, codec: broken });
+    const sender = channel.sender();
+    const receiver = channel.receiver();
+    assert.throws(() => sender.trySend(-1), { name: 'RangeError', message: 'negative' });
+    await assert.rejects(sender.send(-1), { name: 'RangeError', message: 'negative' });
+    assert.throws(() => sender.trySend(0), { code: 'ERR_INVALID_ARG_TYPE', message: /'broken' codec's encode\(\) returned/ });
+    assert.equal(sender.trySend(5), true);
+    assert.equal(receiver.tryRecv(), 5);
+    assert.equal(receiver.tryRecv(), null);
+  });
+
   it('text too long for an upper-bound reservation falls back to encode and copy, up to the largest message', async () => {
     using channel = Channel.create({ capacity: 4096, autoRemove: true, codec: 'text' });
     const sender = channel.sender();

@@ -7,6 +7,8 @@ import { BUSY, CLOSED, SPACE_HANDSHAKE, type Ring } from './ring.js';
 import { FutexWaiter } from '../sysv/futex.js';
 import { block, deadlineOf, spinForBytes, type Deadline } from './block.js';
 import { codecName, textForm, type Codec } from './codec.js';
+import { validateObject } from '../core/validate.js';
+import type { Writable } from 'node:stream';
 import { writableTo, type WritableOptions } from './streams.js';
 
 export type { MessageData } from './message-data.js';
@@ -193,13 +195,13 @@ export class Sender<T = Uint8Array> implements Disposable {
    * its UTF-8 upper bound, of which the written length is published. True if
    * sent; false if the bound is beyond the largest message or has no room now.
    */
-  #trySendText(text: string): boolean {
+  #trySendText(text: string, what: string): boolean {
     const bound = text.length * 3;
     if (bound > this.#max || this.#queue !== undefined) return false;
     const ring = this.#ring;
     const pos = ring.claim(bound, this.#writer, TRY_PATIENCE);
     if (pos < 0) {
-      if (pos === CLOSED) throw channelError('ERR_CHANNEL_CLOSED', 'send: the channel is closed');
+      if (pos === CLOSED) throw channelError('ERR_CHANNEL_CLOSED', `${what}: the channel is closed`);
       return false;
     }
     let written: number;
@@ -217,7 +219,7 @@ export class Sender<T = Uint8Array> implements Disposable {
     this.#assertOpen('trySend');
     const text = textForm(this.#codec!, value);
     if (text !== undefined) {
-      if (this.#trySendText(text)) return true;
+      if (this.#trySendText(text, 'trySend')) return true;
       if (this.#queue !== undefined) return false;
       // No room for the upper bound: the exact length may fit.
       return this.#trySendBytes(utf8.encode(text));
@@ -230,7 +232,7 @@ export class Sender<T = Uint8Array> implements Disposable {
       this.#assertOpen('send');
       // Encoded now: the value may change once send() returns.
       const text = textForm(this.#codec!, value);
-      if (text !== undefined && this.#trySendText(text)) return Promise.resolve();
+      if (text !== undefined && this.#trySendText(text, 'send')) return Promise.resolve();
       return this.#sendBytes(text !== undefined ? utf8.encode(text) : this.#encode(value), options);
     } catch (error) {
       return Promise.reject(error);
@@ -245,8 +247,9 @@ export class Sender<T = Uint8Array> implements Disposable {
    * backpressure is the stream's. When the stream finishes, the channel is
    * closed (the receiver's Readable then ends) unless `closeChannel` is false.
    */
-  writable(options: WritableOptions = {}): import('node:stream').Writable {
-    return writableTo(this, this.#codec !== undefined, options, () => this.#hooks.close());
+  writable(options: WritableOptions = {}): Writable {
+    const opts = validateObject(options, 'options') as WritableOptions;
+    return writableTo(this, this.#codec !== undefined, opts, () => this.#hooks.close());
   }
 
   /**
