@@ -107,7 +107,8 @@ export class Receiver<T = Uint8Array> implements AsyncIterable<T>, Disposable {
       value = codec.decode(new Uint8Array(ring.buffer, ring.payloadOffset(pos), length));
     } catch (cause) {
       if (!consume) throw cause;
-      ring.release(pos);
+      // (A codec that detached the channel has given the place up: nothing to release.)
+      if (!this.#detached) ring.release(pos);
       const why = cause instanceof Error ? cause.message : String(cause);
       throw channelError(
         'ERR_CHANNEL_DECODE',
@@ -115,7 +116,7 @@ export class Receiver<T = Uint8Array> implements AsyncIterable<T>, Disposable {
         { cause },
       );
     }
-    ring.release(pos);
+    if (!this.#detached) ring.release(pos);
     return value;
   }
 
