@@ -1,6 +1,6 @@
 // The benchmark suite: `npm run bench` (or `node dist/bench/main.js [--quick|--smoke]
 // [--out DIR] [--no-pin]`). Runs the transport suite as is and with both
-// processes pinned to one CPU, the C reference, and the struct and semaphore
+// processes pinned to one CPU, the C reference, and the struct, semaphore and JSON-patterns
 // benchmarks if present; writes latest.json, latest.md and latest.svg.
 import { execFile, spawn } from 'node:child_process';
 import { once } from 'node:events';
@@ -114,7 +114,7 @@ async function runPinned(reverse: boolean): Promise<SuiteResult> {
   return JSON.parse(stdout.trim().split('\n').pop()!) as SuiteResult;
 }
 
-/** struct and semaphore benchmarks, written by others: run if their modules exist. */
+/** struct, semaphore and JSON-pattern benchmarks, written by others: run if their modules exist. */
 async function runOther(name: string, module: string, fn: string): Promise<OtherBench> {
   let mod: Record<string, unknown>;
   try {
@@ -160,7 +160,11 @@ if (pinning) pinnedNote = pinning;
 else if (scale === 'quick' && pinnedRounds.length > 0) pinnedNote = 'quick run: 64 B and 1 MiB only';
 const unpinned = combineRounds(unpinnedRounds);
 const pinned = pinnedRounds.length > 0 ? combineRounds(pinnedRounds) : null;
-const other = [await runOther('struct', './struct.js', 'runStructBench'), await runOther('semaphore', './sem.js', 'runSemBench')];
+const other = [
+  await runOther('struct', './struct.js', 'runStructBench'),
+  await runOther('semaphore', './sem.js', 'runSemBench'),
+  await runOther('patterns-json', './patterns-json.js', 'runJsonBench'),
+];
 for (const o of other) log(`${o.name}: ${o.status}${o.note ? ` (${o.note})` : ''}`);
 
 const cpu = cpus();

@@ -56,7 +56,7 @@ describe('bench/main.js --quick', { timeout: 300_000 }, () => {
         targets: Array<{ id: string; ratio: number | null; met: boolean; note: string; requirement: string }>;
         ratios: { unpinned: Record<string, number>; pinned: Record<string, number> };
         rounds: { unpinned: Suite[]; pinned: Suite[] };
-        other: Array<{ name: string; status: string }>;
+        other: Array<{ name: string; status: string; result?: unknown }>;
       };
       assert.equal(report.schema, 'shmkit-bench/2');
       assert.equal(report.rounds.unpinned.length, 1, '--quick measures one round');
@@ -113,8 +113,20 @@ describe('bench/main.js --quick', { timeout: 300_000 }, () => {
       }
       assert.deepEqual(
         report.other.map((o) => o.name),
-        ['struct', 'semaphore'],
+        ['struct', 'semaphore', 'patterns-json'],
       );
+      const json = report.other[2] as {
+        status: string;
+        result: { rows: Array<{ id: string; messagesPerSecond: number }>; targets: Array<{ met: boolean; note: string }> };
+      };
+      assert.equal(json.status, 'ok');
+      assert.deepEqual(
+        json.result.rows.map((r) => r.id),
+        ['channel', 'channel-bytes', 'process-send', 'socket'],
+      );
+      assert.ok(json.result.rows.every((r) => r.messagesPerSecond > 0));
+      assert.equal(json.result.targets.length, 2);
+      for (const target of json.result.targets) if (!target.met) assert.match(target.note, /^missed by /);
 
       const md = readFileSync(join(out, 'latest.md'), 'utf8');
       assert.match(md, /## Targets/);

@@ -4,14 +4,15 @@
 import { SharedMemory } from '../shm/shared-memory.js';
 import { invalidType } from '../core/errors.js';
 import { validateInteger, validateObject } from '../core/validate.js';
-import { channelError } from '../core/errors.js';
+import { channelError, outOfRange } from '../core/errors.js';
+import { builtInCodec, type Codec, type CodecOption, codecName, isBytesCodec, resolveCodec, type ValueOf } from './codec.js';
 import * as F from './format.js';
 import { threadLiveness } from './liveness.js';
 import { Ring } from './ring.js';
 import { Receiver } from './receiver.js';
 import { Sender, type EndpointHooks } from './sender.js';
 
-export interface ChannelCreateOptions {
+export interface ChannelCreateOptions<C extends CodecOption = CodecOption> {
   /** A System V key; without key or path the channel is private (open it by id). */
   key?: number;
   /** A file whose identity gives the key through ftok(path, projId). */
@@ -30,16 +31,33 @@ export interface ChannelCreateOptions {
   wait?: F.WaitMode;
   /** Remove the segment when the last process detaches, even after a crash; it is then opened by id only. */
   autoRemove?: boolean;
+  /**
+   * How messages are encoded (recorded in the segment): `'bytes'` (default:
+   * bytes and strings in, `Uint8Array` out), `'text'` (strings), `'json'`,
+   * `'v8'` (structured clone) or a user {@link Codec} (its name, at most 64
+   * bytes of UTF-8, is recorded; `'custom'` if it has none).
+   */
+  codec?: C;
 }
 
-export interface ChannelOpenOptions {
+export interface ChannelOpenOptions<C extends CodecOption | undefined = CodecOption | undefined> {
   key?: number;
   id?: number;
   path?: string;
   projId?: number;
   /** This process's wait mode; default: the one the channel was created with. */
   wait?: F.WaitMode;
+  /**
+   * The codec; it must be the one the channel was created with (its name is
+   * compared). Default: the built-in codec the channel records; a channel
+   * made with a user codec needs that codec here.
+   */
+  codec?: C;
 }
+
+/** The value type a channel opened with codec option `C` carries: unknown at compile time without one. */
+// biome-ignore lint/suspicious/noExplicitAny: the codec is read from the segment at run time.
+export type OpenedValue<C> = [C] extends [undefined] ? any : ValueOf<C>;
 
 function validateWait(value: unknown): F.WaitMode | undefined {
   if (value === undefined) return undefined;
@@ -109,7 +127,7 @@ function installExitHook(): void {
  * for await (const message of receiver) console.log(new TextDecoder().decode(message));
  * ```
  */
-export class Channel implements Disposable {
+export class Channel<T = Uint8Array> implements Disposable {
   /** The segment's id (shmid). */
   readonly id: number;
   /** The key it was created or opened by (0 if private). */
@@ -118,14 +136,20 @@ export class Channel implements Disposable {
   readonly capacity: number;
   /** How this process's endpoints wait. */
   readonly wait: F.WaitMode;
+  /** The name of the channel's codec, as recorded in the segment (`'bytes'`, `'text'`, `'json'`, `'v8'` or a user codec's). */
+  readonly codec: string;
+  /** The codec endpoints use; undefined for bytes, which keep the plain byte path. */
+  readonly #codec: Codec<T> | undefined;
   readonly #shm: SharedMemory;
   readonly #ring: Ring;
-  readonly #endpoints = new Set<Sender | Receiver>();
+  readonly #endpoints = new Set<Sender<T> | Receiver<T>>();
   readonly #hooks: EndpointHooks;
   readonly #registrations: Registrations;
 
-  private constructor(shm: SharedMemory, capacity: number, wait: F.WaitMode) {
+  private constructor(shm: SharedMemory, capacity: number, wait: F.WaitMode, codec: Codec<T>) {
     this.#shm = shm;
+    this.codec = codecName(codec);
+    this.#codec = isBytesCodec(codec) ? undefined : codec;
     this.id = shm.id;
     this.key = shm.key;
     this.capacity = capacity;
@@ -136,7 +160,7 @@ export class Channel implements Disposable {
     this.#hooks = {
       mode: wait,
       forget: (endpoint, writer) => {
-        this.#endpoints.delete(endpoint as Sender | Receiver);
+        this.#endpoints.delete(endpoint as Sender<T> | Receiver<T>);
         if (writer === undefined) registrations.receiver = false;
         else registrations.writers.delete(writer);
       },
@@ -151,10 +175,15 @@ export class Channel implements Disposable {
    * Creates a channel in a new segment (exclusive: fails with EEXIST if the key is taken).
    * @throws IpcError EEXIST, ENOSPC, EINVAL (capacity beyond the kernel's shmmax), EACCES.
    */
-  static create(options: ChannelCreateOptions): Channel {
+  static create<C extends CodecOption = 'bytes'>(options: ChannelCreateOptions<C>): Channel<ValueOf<C>> {
     const opts = validateObject(options, 'options') as unknown as ChannelCreateOptions;
     const requested = validateInteger(opts.capacity, 'capacity', 1, F.MAX_CAPACITY);
     const wait = validateWait(opts.wait) ?? 'adaptive';
+    const codec = resolveCodec(opts.codec);
+    const name = new TextEncoder().encode(codecName(codec));
+    if (name.length > F.CODEC_NAME_MAX) {
+      throw outOfRange('options.codec.name', `at most ${F.CODEC_NAME_MAX} bytes of UTF-8 (it is recorded in the header)`, codecName(codec));
+    }
     const capacity = F.ringCapacity(requested);
     const shm = SharedMemory.create({
       key: opts.key,
@@ -164,29 +193,53 @@ export class Channel implements Disposable {
       mode: opts.mode ?? 0o600,
       autoRemove: opts.autoRemove,
     });
-    Ring.initialize(shm.buffer, capacity, F.WAIT_MODES.indexOf(wait), process.pid);
-    return new Channel(shm, capacity, wait);
+    // The bytes codec is recorded as nothing, as channels were before codecs.
+    Ring.initialize(shm.buffer, capacity, F.WAIT_MODES.indexOf(wait), process.pid, isBytesCodec(codec) ? undefined : name);
+    return new Channel(shm, capacity, wait, codec);
   }
 
   /**
    * Opens an existing channel by key, path or id.
    * @throws ChannelError ERR_CHANNEL_FORMAT if the segment is not a channel of
-   *   this format version; IpcError ENOENT, EINVAL/EIDRM, EACCES.
+   *   this format version, or was created with another codec than
+   *   `options.codec` (or with a user codec, and none is given); IpcError
+   *   ENOENT, EINVAL/EIDRM, EACCES.
    */
-  static open(options: ChannelOpenOptions): Channel {
+  static open<C extends CodecOption | undefined = undefined>(options: ChannelOpenOptions<C>): Channel<OpenedValue<C>> {
     const opts = validateObject(options, 'options') as unknown as ChannelOpenOptions;
     const wait = validateWait(opts.wait);
+    const asked = opts.codec === undefined ? undefined : resolveCodec(opts.codec);
     const shm = SharedMemory.open({ key: opts.key, id: opts.id, path: opts.path, projId: opts.projId });
     try {
-      const [capacity, created] = Channel.#readHeader(shm);
-      return new Channel(shm, capacity, wait ?? created);
+      const [capacity, created, recorded] = Channel.#readHeader(shm);
+      return new Channel(shm, capacity, wait ?? created, Channel.#codecFor(shm, recorded, asked) as Codec<OpenedValue<C>>);
     } catch (error) {
       shm.detach();
       throw error;
     }
   }
 
-  static #readHeader(shm: SharedMemory): [number, F.WaitMode] {
+  /** The codec an opener uses: the one it asked for if the segment records the same name, else the recorded built-in one. */
+  static #codecFor(shm: SharedMemory, recorded: string, asked: Codec<unknown> | undefined): Codec<unknown> {
+    const what = `Channel.open: segment ${shm.id}`;
+    if (asked !== undefined) {
+      if (codecName(asked) === recorded) return asked;
+      throw channelError(
+        'ERR_CHANNEL_FORMAT',
+        `${what} carries messages of the '${recorded}' codec, but options.codec is '${codecName(asked)}': open it with codec '${recorded}'`,
+      );
+    }
+    const codec = builtInCodec(recorded);
+    if (codec === undefined) {
+      throw channelError(
+        'ERR_CHANNEL_FORMAT',
+        `${what} was created with the user codec '${recorded}', which cannot be found from its name: pass that codec as options.codec`,
+      );
+    }
+    return codec;
+  }
+
+  static #readHeader(shm: SharedMemory): [number, F.WaitMode, string] {
     const what = `Channel.open: segment ${shm.id}`;
     if (shm.size < F.HEADER_SIZE) {
       throw channelError('ERR_CHANNEL_FORMAT', `${what} is not a shmkit channel (${shm.size} bytes, smaller than a channel header)`);
@@ -225,7 +278,13 @@ export class Channel implements Disposable {
     if (!valid) {
       throw channelError('ERR_CHANNEL_FORMAT', `${what} has a corrupt channel header (capacity ${capacity}, header ${headerSize})`);
     }
-    return [capacity, F.WAIT_MODES[i32[F.OFF_WAIT_MODE >> 2]!] ?? 'adaptive'];
+    const nameLength = i32[F.OFF_CODEC_LENGTH >> 2]!;
+    if (nameLength < 0 || nameLength > F.CODEC_NAME_MAX) {
+      throw channelError('ERR_CHANNEL_FORMAT', `${what} has a corrupt channel header (codec name of ${nameLength} bytes)`);
+    }
+    // A name that is not UTF-8 reads with U+FFFD: it then matches no codec, and the opener is told.
+    const codec = nameLength === 0 ? 'bytes' : new TextDecoder().decode(new Uint8Array(shm.buffer, F.OFF_CODEC_NAME, nameLength));
+    return [capacity, F.WAIT_MODES[i32[F.OFF_WAIT_MODE >> 2]!] ?? 'adaptive', codec];
   }
 
   /** Whether the channel was closed (by any process). */
@@ -241,12 +300,12 @@ export class Channel implements Disposable {
    * A new sender, registered in the segment until it is closed.
    * @throws ChannelError ERR_CHANNEL_CLOSED, ERR_CHANNEL_BUSY (256 live senders already).
    */
-  sender(): Sender {
+  sender(): Sender<T> {
     this.#assertAttached('sender');
     if (this.#ring.closed) throw channelError('ERR_CHANNEL_CLOSED', 'sender: the channel is closed');
     const writer = this.#ring.registerSender();
     if (writer === 0) throw channelError('ERR_CHANNEL_BUSY', `sender: the channel has ${F.MAX_SENDERS} live senders already`);
-    const sender = new Sender(this.#ring, writer, this.#hooks);
+    const sender = new Sender<T>(this.#ring, writer, this.#hooks, this.#codec);
     this.#endpoints.add(sender);
     this.#registrations.writers.add(writer);
     return sender;
@@ -257,14 +316,14 @@ export class Channel implements Disposable {
    * died is replaced (it may get the message the dead one was reading again).
    * @throws ChannelError ERR_CHANNEL_BUSY if a live process is the receiver.
    */
-  receiver(): Receiver {
+  receiver(): Receiver<T> {
     this.#assertAttached('receiver');
     const owner = this.#ring.registerReceiver();
     if (owner !== 0) {
       const who = owner > 0 ? `process ${owner} (a pid as its own PID namespace sees it)` : 'a live process';
       throw channelError('ERR_CHANNEL_BUSY', `receiver: ${who} is the channel's receiver already`);
     }
-    const receiver = new Receiver(this.#ring, this.#hooks);
+    const receiver = new Receiver<T>(this.#ring, this.#hooks, this.#codec);
     this.#endpoints.add(receiver);
     this.#registrations.receiver = true;
     return receiver;

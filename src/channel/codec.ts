@@ -55,8 +55,7 @@ const bytes: Codec<Uint8Array> = {
 const text: Codec<string> = {
   name: 'text',
   encode(value, into) {
-    if (typeof value !== 'string') throw invalidType('value', 'of type string with the text codec', value);
-    return encodeText(value, into);
+    return encodeText(textForm(text, value)!, into);
   },
   decode: (data) => decoder.decode(data),
 };
@@ -64,9 +63,7 @@ const text: Codec<string> = {
 const json: Codec<unknown> = {
   name: 'json',
   encode(value, into) {
-    const textOf = JSON.stringify(value);
-    if (textOf === undefined) throw invalidValue('value', 'it has no JSON form (undefined, a function or a symbol)', value);
-    return encodeText(textOf, into);
+    return encodeText(textForm(json, value)!, into);
   },
   decode: (data) => JSON.parse(decoder.decode(data)),
 };
@@ -74,7 +71,9 @@ const json: Codec<unknown> = {
 const v8: Codec<unknown> = {
   name: 'v8',
   encode: (value) => serialize(value),
-  decode: (data) => deserialize(data),
+  // A copy: Node's deserializer makes typed arrays and Buffers that are views
+  // of the bytes it reads, which may be ring memory reused after the call.
+  decode: (data) => deserialize(data.slice()),
 };
 
 const BUILT_IN: Readonly<Record<string, Codec<any>>> = { bytes, text, json, v8 };
@@ -104,4 +103,33 @@ export function resolveCodec(option: CodecOption | undefined, name = 'options.co
 /** The name a codec is recorded under in a segment's header. */
 export function codecName(codec: Codec<any>): string {
   return codec.name ?? 'custom';
+}
+
+/** The built-in codec recorded under `name`, or undefined (a user codec's name, or 'custom'). */
+export function builtInCodec(name: string): Codec<unknown> | undefined {
+  return Object.hasOwn(BUILT_IN, name) ? BUILT_IN[name] : undefined;
+}
+
+/** Whether `codec` is the built-in bytes codec, whose channels keep the plain byte path. */
+export function isBytesCodec(codec: Codec<unknown>): boolean {
+  return codec === bytes;
+}
+
+/**
+ * @internal The string the built-in `text` or `json` codec would encode as
+ * UTF-8, checked like their encode() does; undefined for any other codec. It
+ * lets a channel encode it straight into ring memory sized to its UTF-8
+ * upper bound (3 bytes per UTF-16 unit).
+ */
+export function textForm(codec: Codec<unknown>, value: unknown): string | undefined {
+  if (codec === text) {
+    if (typeof value !== 'string') throw invalidType('value', 'of type string with the text codec', value);
+    return value;
+  }
+  if (codec === json) {
+    const textOf = JSON.stringify(value);
+    if (textOf === undefined) throw invalidValue('value', 'it has no JSON form (undefined, a function or a symbol)', value);
+    return textOf;
+  }
+  return undefined;
 }

@@ -44,6 +44,14 @@ export const OFF_DATA_FUTEX = 196;
 export const OFF_SPACE_WAITING = 256;
 /** Bumped by the receiver when it frees space for sleeping senders. */
 export const OFF_SPACE_FUTEX = 260;
+/**
+ * The codec's name, as the creator recorded it: its length in bytes, then up
+ * to CODEC_NAME_MAX bytes of UTF-8. Length 0 (a channel made before codecs,
+ * or by a C program) means `bytes`.
+ */
+export const OFF_CODEC_LENGTH = 512;
+export const OFF_CODEC_NAME = 516;
+export const CODEC_NAME_MAX = 64;
 /** The sender table: MAX_SENDERS entries of SENDER_ENTRY bytes. */
 export const OFF_SENDERS = 4096;
 export const MAX_SENDERS = 256;

@@ -8,6 +8,12 @@ import { EMPTY, DATA_HANDSHAKE, type Ring } from './ring.js';
 import type { EndpointHooks, ChannelWaitOptions } from './sender.js';
 import { FutexWaiter } from '../sysv/futex.js';
 import { block, deadlineOf, spin } from './block.js';
+import { codecName, type Codec } from './codec.js';
+import { eventsOf, readableFrom, type EventsOptions, type ReadableOptions } from './streams.js';
+import type { EventEmitter } from 'node:events';
+import type { Readable } from 'node:stream';
+
+export type { EventsOptions, ReadableOptions } from './streams.js';
 
 /** A message read in place: `data` is a view into the ring, valid until `release()`. */
 export interface ReceivedView {
@@ -34,17 +40,20 @@ const isUint8Array = (value: unknown): value is Uint8Array => value instanceof U
  * channel is closed and drained; `receiver.messages({ signal })` is the same
  * loop that an AbortSignal can end.
  */
-export class Receiver implements AsyncIterable<Uint8Array>, Disposable {
+export class Receiver<T = Uint8Array> implements AsyncIterable<T>, Disposable {
   readonly #ring: Ring;
   readonly #hooks: EndpointHooks;
   readonly #waiter = new FutexWaiter();
+  /** The channel's codec; undefined for bytes, whose messages are copied out as they are. */
+  readonly #codec: Codec<T> | undefined;
   #viewOut = false;
   #detached = false;
 
   /** @internal Made by Channel.receiver(). */
-  constructor(ring: Ring, hooks: EndpointHooks) {
+  constructor(ring: Ring, hooks: EndpointHooks, codec?: Codec<T>) {
     this.#ring = ring;
     this.#hooks = hooks;
+    this.#codec = codec;
   }
 
   /** Whether the channel is closed (messages still in the ring can be received). */
@@ -79,6 +88,38 @@ export class Receiver implements AsyncIterable<Uint8Array>, Disposable {
     return message;
   }
 
+  /** The message at `pos` as a value: a copy of its bytes, or what the codec decodes from them in place. */
+  #value(pos: number, what: string): T {
+    return this.#codec === undefined ? (this.#copy(pos) as T) : this.#decode(pos, what, true);
+  }
+
+  /**
+   * Decodes the record at `pos` in place and releases it. A message the codec
+   * cannot decode is released too when `consume` (the channel must not wedge
+   * on it), else left for the next receive, which reports it.
+   */
+  #decode(pos: number, what: string, consume: boolean): T {
+    const ring = this.#ring;
+    const codec = this.#codec!;
+    const length = ring.lengthAt(pos);
+    let value: T;
+    try {
+      value = codec.decode(new Uint8Array(ring.buffer, ring.payloadOffset(pos), length));
+    } catch (cause) {
+      if (!consume) throw cause;
+      // (A codec that detached the channel has given the place up: nothing to release.)
+      if (!this.#detached) ring.release(pos);
+      const why = cause instanceof Error ? cause.message : String(cause);
+      throw channelError(
+        'ERR_CHANNEL_DECODE',
+        `${what}: the '${codecName(codec)}' codec could not decode a ${length}-byte message (it was consumed): ${why}`,
+        { cause },
+      );
+    }
+    if (!this.#detached) ring.release(pos);
+    return value;
+  }
+
   /** Copies the record at `pos` into `target` and releases it; a RangeError (the record stays) if it does not fit. */
   #copyInto(pos: number, target: Uint8Array, what: string): number {
     const ring = this.#ring;
@@ -109,10 +150,15 @@ export class Receiver implements AsyncIterable<Uint8Array>, Disposable {
     };
   }
 
-  /** A copy of the next message, or null if there is none now (or the channel is closed and drained). */
-  tryRecv(): Uint8Array | null {
+  /**
+   * A copy of the next message (with a codec, its decoded value), or null if
+   * there is none now (or the channel is closed and drained). A JSON or v8
+   * `null` message is also null here: tell them apart with recv().
+   * @throws ChannelError ERR_CHANNEL_DECODE if the codec cannot decode it (it is consumed).
+   */
+  tryRecv(): T | null {
     const pos = this.#poll('tryRecv');
-    return pos >= 0 ? this.#copy(pos) : null;
+    return pos >= 0 ? this.#value(pos, 'tryRecv') : null;
   }
 
   /** Like {@link recvView} without waiting: null if there is no message now. */
@@ -174,24 +220,39 @@ export class Receiver implements AsyncIterable<Uint8Array>, Disposable {
   }
 
   /**
-   * The next message, copied out of the ring; waits while the ring is empty.
-   * @throws ChannelError ERR_CHANNEL_CLOSED once the channel is closed and
+   * The next message, copied out of the ring (with a codec, decoded from it);
+   * waits while the ring is empty.
+   * @throws ChannelError ERR_CHANNEL_DECODE if the codec cannot decode the
+   *   message (it is consumed; `cause` is the codec's error),
+   *   ERR_CHANNEL_CLOSED once the channel is closed and
    *   drained, ERR_CHANNEL_PEER_DEAD if every registered sender died while
    *   the ring is empty (reported once: the dead are then forgotten and a new
    *   sender may come), ETIMEDOUT; AbortError.
    */
-  recv(options: ChannelWaitOptions = {}): Promise<Uint8Array> {
-    return this.#receive(options, 'recv', (pos) => this.#copy(pos));
+  recv(options: ChannelWaitOptions = {}): Promise<T> {
+    return this.#receive(options, 'recv', (pos) => this.#value(pos, 'recv'));
   }
 
   /**
    * Waits for at least one message, then takes every message there is, up to
-   * `max`: one promise for many messages. Each is a copy.
+   * `max`: one promise for many messages. Each is a copy (or a decoded
+   * value). A message the codec cannot decode ends the batch before it; the
+   * next receive reports it.
    */
-  async recvBatch(options: RecvBatchOptions = {}): Promise<Uint8Array[]> {
+  async recvBatch(options: RecvBatchOptions = {}): Promise<T[]> {
     const max = validateInteger(validateObject(options, 'options')['max'] ?? 64, 'max', 1, Number.MAX_SAFE_INTEGER);
-    const messages = [this.#copy(await this.#next(options, 'recvBatch'))];
-    for (let pos: number; messages.length < max && (pos = this.#ring.poll(false)) >= 0; ) messages.push(this.#copy(pos));
+    const messages = [this.#value(await this.#next(options, 'recvBatch'), 'recvBatch')];
+    if (this.#codec === undefined) {
+      for (let pos: number; messages.length < max && (pos = this.#ring.poll(false)) >= 0; ) messages.push(this.#copy(pos) as T);
+      return messages;
+    }
+    try {
+      for (let pos: number; messages.length < max && (pos = this.#ring.poll(false)) >= 0; ) {
+        messages.push(this.#decode(pos, 'recvBatch', false));
+      }
+    } catch {
+      // Left in the ring: the next receive decodes it again and reports it.
+    }
     return messages;
   }
 
@@ -199,7 +260,8 @@ export class Receiver implements AsyncIterable<Uint8Array>, Disposable {
    * Hands every message there is now (up to `max`) to `handler` in place,
    * zero-copy and synchronously, releasing each after its call; returns how
    * many there were. `data` is valid only during the call. A handler that
-   * throws stops the drain; its message counts as received.
+   * throws stops the drain; its message counts as received. Byte level: the
+   * channel's codec is not applied (decode `data` with it if need be).
    */
   drain(handler: (data: Uint8Array) => void, max = Infinity): number {
     if (typeof handler !== 'function') throw invalidType('handler', 'of type function', handler);
@@ -221,7 +283,8 @@ export class Receiver implements AsyncIterable<Uint8Array>, Disposable {
   /**
    * The next message in place, zero-copy: `data` is a view into the ring and
    * stays valid (its space is not reused) until `release()`. One view at a
-   * time; the other receive calls throw until it is released.
+   * time; the other receive calls throw until it is released. Byte level, as
+   * are recvInto and tryRecvInto: the channel's codec is not applied.
    */
   recvView(options: ChannelWaitOptions = {}): Promise<ReceivedView> {
     return this.#receive(options, 'recvView', (pos) => this.#view(pos));
@@ -297,7 +360,7 @@ export class Receiver implements AsyncIterable<Uint8Array>, Disposable {
    *   if ((error as Error).name !== 'AbortError') throw error;
    * }
    */
-  messages(options: ChannelWaitOptions = {}): AsyncIterableIterator<Uint8Array> {
+  messages(options: ChannelWaitOptions = {}): AsyncIterableIterator<T> {
     const { signal, timeoutMs } = validateObject(options, 'options') as ChannelWaitOptions;
     if (signal !== undefined && !(signal instanceof AbortSignal)) throw invalidType('options.signal', 'an instance of AbortSignal', signal);
     deadlineOf(timeoutMs);
@@ -305,11 +368,39 @@ export class Receiver implements AsyncIterable<Uint8Array>, Disposable {
   }
 
   /** Iteration until the channel is closed and drained: `for await (const message of receiver)`. */
-  [Symbol.asyncIterator](): AsyncIterableIterator<Uint8Array> {
+  [Symbol.asyncIterator](): AsyncIterableIterator<T> {
     return this.#iterate({}, 'recv');
   }
 
-  async *#iterate(options: ChannelWaitOptions, what: string): AsyncIterableIterator<Uint8Array> {
+  /**
+   * A Readable stream of the messages: object mode with a codec other than
+   * bytes (one chunk per value), else a byte stream (message boundaries are
+   * not kept). It takes a message from the ring only while its buffer has
+   * room (backpressure reaches the senders), ends once the channel is closed
+   * and drained, and is destroyed with the error of a failed receive
+   * (ERR_CHANNEL_PEER_DEAD, ERR_CHANNEL_DECODE). One reader at a time: while
+   * it runs, do not receive otherwise.
+   */
+  readable(options: ReadableOptions = {}): Readable {
+    const opts = validateObject(options, 'options') as ReadableOptions;
+    return readableFrom<T>(this, this.#codec !== undefined, opts);
+  }
+
+  /**
+   * The messages as events, for code written that way: an EventEmitter that,
+   * once a `'message'` listener is added, emits `'message'` (value) for each
+   * message, `'end'` once the channel is closed and drained, `'error'` for a
+   * failed receive (or a listener that threw), then `'close'`. Aborting
+   * `options.signal` stops it (then only `'close'`).
+   */
+  events(options: EventsOptions = {}): EventEmitter {
+    const opts = validateObject(options, 'options') as EventsOptions;
+    if (opts.signal !== undefined && !(opts.signal instanceof AbortSignal))
+      throw invalidType('options.signal', 'an instance of AbortSignal', opts.signal);
+    return eventsOf<T>(this, opts);
+  }
+
+  async *#iterate(options: ChannelWaitOptions, what: string): AsyncIterableIterator<T> {
     for (;;) {
       // Checked before taking a message too, so that nothing is taken after the abort.
       if (options.signal?.aborted) throw abortError(options.signal);
@@ -320,7 +411,7 @@ export class Receiver implements AsyncIterable<Uint8Array>, Disposable {
         if (error instanceof ChannelError && error.code === 'ERR_CHANNEL_CLOSED') return;
         throw error;
       }
-      yield this.#copy(pos);
+      yield this.#value(pos, what);
     }
   }
 

@@ -128,9 +128,13 @@ export class Ring {
   }
 
   /** Writes a fresh header. Called by the creator before anyone else can see the segment. */
-  static initialize(buffer: ArrayBuffer, capacity: number, waitMode: number, pid = process.pid): void {
+  static initialize(buffer: ArrayBuffer, capacity: number, waitMode: number, pid = process.pid, codecName?: Uint8Array): void {
     const i32 = new Int32Array(buffer, 0, F.HEADER_SIZE >> 2);
     i32.fill(0);
+    if (codecName !== undefined) {
+      new Uint8Array(buffer, F.OFF_CODEC_NAME, F.CODEC_NAME_MAX).set(codecName);
+      i32[F.OFF_CODEC_LENGTH >> 2] = codecName.length;
+    }
     i32[F.OFF_VERSION >> 2] = F.VERSION;
     i32[F.OFF_HEADER_SIZE >> 2] = F.HEADER_SIZE;
     i32[F.OFF_CAPACITY >> 2] = capacity;

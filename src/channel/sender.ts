@@ -6,8 +6,22 @@ import { byteLengthOf, copyInto, type MessageData } from './message-data.js';
 import { BUSY, CLOSED, SPACE_HANDSHAKE, type Ring } from './ring.js';
 import { FutexWaiter } from '../sysv/futex.js';
 import { block, deadlineOf, spinForBytes, type Deadline } from './block.js';
+import { codecName, textForm, type Codec } from './codec.js';
+import { validateObject } from '../core/validate.js';
+import type { Writable } from 'node:stream';
+import { writableTo, type WritableOptions } from './streams.js';
 
 export type { MessageData } from './message-data.js';
+export type { WritableOptions } from './streams.js';
+
+/**
+ * What `send` takes on a channel of values `T`: for bytes (`Uint8Array`),
+ * any {@link MessageData} (strings as UTF-8), as before codecs; else `T`.
+ */
+// biome-ignore lint/suspicious/noExplicitAny: a channel opened without a codec carries values unknown at compile time.
+export type SendValue<T> = 0 extends 1 & T ? any : [T] extends [Uint8Array] ? MessageData : T;
+
+const utf8 = new TextEncoder();
 
 /** Spins a try* call gives a claim lock held by another live sender (well under a millisecond). */
 const TRY_PATIENCE = 256;
@@ -49,7 +63,7 @@ export interface EndpointHooks {
  * the segment (by pid) until {@link close}, so the receiver can tell a
  * sender that crashed from one that is slow.
  */
-export class Sender implements Disposable {
+export class Sender<T = Uint8Array> implements Disposable {
   readonly #ring: Ring;
   readonly #hooks: EndpointHooks;
   /** This sender's registration in the segment's sender table (F.writerId). */
@@ -61,13 +75,16 @@ export class Sender implements Disposable {
   #queue: Promise<void> | undefined;
   #reserved = -1;
   #reservedLength = 0;
+  /** The channel's codec; undefined for bytes, whose sends take the plain byte path. */
+  readonly #codec: Codec<T> | undefined;
 
   /** @internal Made by Channel.sender(). */
-  constructor(ring: Ring, writer: number, hooks: EndpointHooks) {
+  constructor(ring: Ring, writer: number, hooks: EndpointHooks, codec?: Codec<T>) {
     this.#ring = ring;
     this.#writer = writer;
     this.#hooks = hooks;
     this.#max = F.maxMessage(ring.capacity);
+    this.#codec = codec;
   }
 
   /** The largest message this channel carries, in bytes. */
@@ -112,10 +129,17 @@ export class Sender implements Disposable {
   /**
    * Sends `data` if there is room now. False if the ring is full (or, rarely,
    * its claim lock stayed busy), or if earlier send() calls still wait: this
-   * sender's messages never overtake each other.
-   * @throws ChannelError ERR_CHANNEL_CLOSED; RangeError if larger than {@link maxMessageSize}.
+   * sender's messages never overtake each other. With a codec other than
+   * bytes, `data` is a value, encoded at once.
+   * @throws ChannelError ERR_CHANNEL_CLOSED; RangeError if larger than {@link maxMessageSize};
+   *   the codec's error if it cannot encode the value.
    */
-  trySend(data: MessageData): boolean {
+  trySend(data: SendValue<T>): boolean {
+    if (this.#codec !== undefined) return this.#trySendValue(data as T);
+    return this.#trySendBytes(data as MessageData);
+  }
+
+  #trySendBytes(data: MessageData): boolean {
     if (this.#closed) this.#assertOpen('trySend');
     const length = this.#length(data);
     if (this.#queue !== undefined) return false;
@@ -136,9 +160,14 @@ export class Sender implements Disposable {
    *   while waiting), ERR_CHANNEL_PEER_DEAD (the ring is full and its
    *   receiver died), ETIMEDOUT; AbortError.
    */
-  send(data: MessageData, options: ChannelWaitOptions = {}): Promise<void> {
+  send(data: SendValue<T>, options: ChannelWaitOptions = {}): Promise<void> {
+    if (this.#codec !== undefined) return this.#sendValue(data as T, options);
+    return this.#sendBytes(data as MessageData, options);
+  }
+
+  #sendBytes(data: MessageData, options: ChannelWaitOptions): Promise<void> {
     try {
-      if (this.trySend(data)) return Promise.resolve();
+      if (this.#trySendBytes(data)) return Promise.resolve();
       const length = this.#length(data);
       return this.#enqueue(options, 'send', async (deadline) => {
         const pos = await this.#claimWaiting(length, deadline, options.signal, 'send');
@@ -147,6 +176,80 @@ export class Sender implements Disposable {
     } catch (error) {
       return Promise.reject(error);
     }
+  }
+
+  // ---- values (codecs other than bytes) ----------------------------------
+
+  /** The value's encoding for a codec that cannot write into the ring: its own bytes, checked. */
+  #encode(value: T): Uint8Array {
+    const codec = this.#codec!;
+    const bytes = codec.encode(value);
+    if (!(bytes instanceof Uint8Array)) {
+      throw invalidType('encoded', `an instance of Uint8Array (what the '${codecName(codec)}' codec's encode() returned)`, bytes);
+    }
+    return bytes;
+  }
+
+  /**
+   * Text (and JSON as text) goes straight into the ring: a record sized to
+   * its UTF-8 upper bound, of which the written length is published. True if
+   * sent; false if the bound is beyond the largest message or has no room now.
+   */
+  #trySendText(text: string, what: string): boolean {
+    const bound = text.length * 3;
+    if (bound > this.#max || this.#queue !== undefined) return false;
+    const ring = this.#ring;
+    const pos = ring.claim(bound, this.#writer, TRY_PATIENCE);
+    if (pos < 0) {
+      if (pos === CLOSED) throw channelError('ERR_CHANNEL_CLOSED', `${what}: the channel is closed`);
+      return false;
+    }
+    let written: number;
+    try {
+      written = utf8.encodeInto(text, new Uint8Array(ring.buffer, ring.payloadOffset(pos), bound)).written;
+    } catch (error) {
+      ring.publish(pos, F.STATE_ABANDONED, 0);
+      throw error;
+    }
+    ring.publish(pos, F.STATE_COMMITTED, written);
+    return true;
+  }
+
+  #trySendValue(value: T): boolean {
+    this.#assertOpen('trySend');
+    const text = textForm(this.#codec!, value);
+    if (text !== undefined) {
+      if (this.#trySendText(text, 'trySend')) return true;
+      if (this.#queue !== undefined) return false;
+      // No room for the upper bound: the exact length may fit.
+      return this.#trySendBytes(utf8.encode(text));
+    }
+    return this.#trySendBytes(this.#encode(value));
+  }
+
+  #sendValue(value: T, options: ChannelWaitOptions): Promise<void> {
+    try {
+      this.#assertOpen('send');
+      // Encoded now: the value may change once send() returns.
+      const text = textForm(this.#codec!, value);
+      if (text !== undefined && this.#trySendText(text, 'send')) return Promise.resolve();
+      return this.#sendBytes(text !== undefined ? utf8.encode(text) : this.#encode(value), options);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+  }
+
+  /**
+   * A Writable stream into the channel: each chunk is one message (with a
+   * codec other than bytes, an object-mode stream of values; with bytes, a
+   * byte stream whose chunks longer than {@link maxMessageSize} are split).
+   * A write's callback runs once its message is in the ring, so the ring's
+   * backpressure is the stream's. When the stream finishes, the channel is
+   * closed (the receiver's Readable then ends) unless `closeChannel` is false.
+   */
+  writable(options: WritableOptions = {}): Writable {
+    const opts = validateObject(options, 'options') as WritableOptions;
+    return writableTo(this, this.#codec !== undefined, opts, () => this.#hooks.close());
   }
 
   /**

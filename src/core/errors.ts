@@ -35,6 +35,10 @@ export const CODES = {
   ERR_CHANNEL_PEER_DEAD: { class: 'ChannelError', message: '<call>: <which peer> died without closing ...' },
   ERR_CHANNEL_FORMAT: { class: 'ChannelError', message: '<the segment> is not a channel of this format: <why>' },
   ERR_CHANNEL_BUSY: { class: 'ChannelError', message: '<call>: <what is taken or still out>' },
+  ERR_CHANNEL_DECODE: {
+    class: 'ChannelError',
+    message: '<call>: the <codec> codec could not decode a <n>-byte message (it was consumed) ...',
+  },
   AbortError: { class: 'DOMException', message: 'The operation was aborted' },
 } as const;
 
@@ -271,8 +275,8 @@ export function stateError(code: StateErrorCode, message: string): StateError {
 export class ChannelError extends Error {
   readonly code: ChannelErrorCode;
 
-  constructor(code: ChannelErrorCode, message: string) {
-    super(message);
+  constructor(code: ChannelErrorCode, message: string, options?: ErrorOptions) {
+    super(message, options);
     this.name = 'ChannelError';
     this.code = code;
   }
@@ -286,8 +290,8 @@ export class ChannelError extends Error {
 }
 
 /** @internal A ChannelError; `message` starts with the call or the segment. */
-export function channelError(code: Exclude<ChannelErrorCode, 'ETIMEDOUT'>, message: string): ChannelError {
-  return hideInternalFrames(new ChannelError(code, message));
+export function channelError(code: Exclude<ChannelErrorCode, 'ETIMEDOUT'>, message: string, options?: ErrorOptions): ChannelError {
+  return hideInternalFrames(new ChannelError(code, message, options));
 }
 
 // ---------------------------------------------------------------------------

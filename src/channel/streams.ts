@@ -1,0 +1,152 @@
+// Node streams and events over a channel's endpoints, for code written that
+// way: `stream.pipeline()` across processes, `emitter.on('message')`. Built on
+// the endpoints' public calls only (no import of them: no cycle).
+import { EventEmitter } from 'node:events';
+import { Readable, Writable } from 'node:stream';
+import { ChannelError } from '../core/errors.js';
+
+/** The wait options the endpoints' recv and send take (their own type is not imported: no cycle). */
+interface WaitOptions {
+  signal?: AbortSignal;
+}
+
+/** Options of `receiver.readable()`. */
+export interface ReadableOptions {
+  /** Messages (object mode) or bytes the stream buffers before it stops taking messages from the ring; Node's default if absent. */
+  highWaterMark?: number;
+  /** Destroys the stream with an AbortError; the message being waited for stays in the ring. */
+  signal?: AbortSignal;
+}
+
+/** Options of `sender.writable()`. */
+export interface WritableOptions {
+  /** Messages (object mode) or bytes the stream buffers before write() returns false; Node's default if absent. */
+  highWaterMark?: number;
+  /** Destroys the stream with an AbortError; a send that waits for room gives up. */
+  signal?: AbortSignal;
+  /** Close the channel (for every process) when the stream finishes, which ends the receiver's Readable; default true. */
+  closeChannel?: boolean;
+}
+
+/** Options of `receiver.events()`. */
+export interface EventsOptions {
+  /** Stops taking messages: the emitter emits 'close' and nothing more; the message waited for stays in the ring. */
+  signal?: AbortSignal;
+}
+
+/** @internal What a Readable reads: a receiver. */
+export interface MessageSource<T> {
+  recv(options?: WaitOptions): Promise<T>;
+  messages(options?: WaitOptions): AsyncIterableIterator<T>;
+}
+
+/** @internal What a Writable writes to: a sender. */
+export interface MessageSink<T> {
+  send(value: T, options?: WaitOptions): Promise<void>;
+  readonly maxMessageSize: number;
+}
+
+const isClosed = (error: unknown): boolean => error instanceof ChannelError && error.code === 'ERR_CHANNEL_CLOSED';
+
+/** @internal A Readable that takes a message from `source` only while its buffer has room. */
+export function readableFrom<T>(source: MessageSource<T>, objectMode: boolean, options: ReadableOptions): Readable {
+  const stop = new AbortController();
+  let pulling = false;
+  let wanted = false;
+  const readable = new Readable({
+    objectMode,
+    highWaterMark: options.highWaterMark,
+    signal: options.signal,
+    read() {
+      wanted = true;
+      if (!pulling) void pull();
+    },
+    destroy(error, callback) {
+      stop.abort();
+      callback(error);
+    },
+  });
+
+  async function pull(): Promise<void> {
+    pulling = true;
+    try {
+      for (;;) {
+        wanted = false;
+        const value = await source.recv({ signal: stop.signal });
+        if (readable.destroyed) return;
+        if (value === null) {
+          // Streams reserve null for their end: say so rather than end early.
+          readable.destroy(new TypeError('receiver.readable(): a message decoded to null, which a Node stream cannot carry'));
+          return;
+        }
+        // Push returns false once the buffer is full: stop taking messages until read() asks again.
+        if (!readable.push(value) && !wanted) return;
+      }
+    } catch (error) {
+      if (readable.destroyed) return;
+      if (isClosed(error)) readable.push(null);
+      else readable.destroy(error as Error);
+    } finally {
+      pulling = false;
+    }
+  }
+  return readable;
+}
+
+/** @internal A Writable whose write completes once its message is in the ring. */
+export function writableTo<T>(sink: MessageSink<T>, objectMode: boolean, options: WritableOptions, closeChannel: () => void): Writable {
+  const stop = new AbortController();
+  const max = sink.maxMessageSize;
+  const send = (value: unknown): Promise<void> => sink.send(value as T, { signal: stop.signal });
+  return new Writable({
+    objectMode,
+    highWaterMark: options.highWaterMark,
+    signal: options.signal,
+    write(chunk: unknown, _encoding, callback) {
+      let sent: Promise<unknown>;
+      if (objectMode) sent = send(chunk);
+      else {
+        // A byte stream has no message boundaries: a long chunk goes as several messages, in order.
+        const bytes = chunk as Uint8Array;
+        const parts: Promise<void>[] = [];
+        for (let at = 0; at < bytes.byteLength || at === 0; at += max) parts.push(send(bytes.subarray(at, at + max)));
+        sent = Promise.all(parts);
+      }
+      sent.then(() => callback(), callback);
+    },
+    final(callback) {
+      try {
+        if (options.closeChannel !== false) closeChannel();
+        callback();
+      } catch (error) {
+        callback(error as Error);
+      }
+    },
+    destroy(error, callback) {
+      stop.abort();
+      callback(error);
+    },
+  });
+}
+
+/** @internal An EventEmitter that emits each message of `source` once a 'message' listener is added. */
+export function eventsOf<T>(source: MessageSource<T>, options: EventsOptions): EventEmitter {
+  const emitter = new EventEmitter();
+  const run = async (): Promise<void> => {
+    try {
+      for await (const message of source.messages({ signal: options.signal })) emitter.emit('message', message);
+      emitter.emit('end');
+    } catch (error) {
+      if (!(options.signal?.aborted && (error as Error).name === 'AbortError')) emitter.emit('error', error);
+    } finally {
+      emitter.emit('close');
+    }
+  };
+  // Started by the first 'message' listener, so that no message is taken before anyone listens.
+  emitter.on('newListener', function start(event: string | symbol) {
+    if (event !== 'message') return;
+    emitter.off('newListener', start);
+    queueMicrotask(() => void run());
+  });
+  return emitter;
+}

@@ -1,0 +1,226 @@
+// Channel endpoints as Node streams and events, across real processes:
+// stream.pipeline() of a file through a channel from one process into
+// another, object-mode streams with backpressure (a slow consumer keeps
+// every buffer bounded), a dead sender destroying the Readable, and events.
+import assert from 'node:assert/strict';
+import { createHash, randomBytes } from 'node:crypto';
+import { once } from 'node:events';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { describe, it } from 'node:test';
+import { Channel, ChannelError, SharedMemory } from '../src/index.js';
+import { assertNoLeaks } from './helpers/ipc.js';
+import { assertExitedCleanly, lastJson, runNode } from './helpers/processes.js';
+
+assertNoLeaks();
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+const sha256 = (bytes: Uint8Array) => createHash('sha256').update(bytes).digest('hex');
+
+describe('Channel streams across processes', { timeout: 90_000 }, () => {
+  it('pipes a file from one process through the channel into another, bytes identical', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'shmkit-streams-'));
+    try {
+      const input = join(dir, 'in.bin');
+      const output = join(dir, 'out.bin');
+      // Not a multiple of anything: the last message is short.
+      writeFileSync(input, randomBytes(5 * 1024 * 1024 + 12_345));
+      using channel = Channel.create({ capacity: 1 << 16, autoRemove: true });
+      const receiving = runNode(
+        `
+        import { createWriteStream } from 'node:fs';
+        import { pipeline } from 'node:stream/promises';
+        import { Channel } from 'SHMKIT';
+        const [id, output] = process.argv.slice(1);
+        const channel = Channel.open({ id: Number(id) });
+        await pipeline(channel.receiver().readable(), createWriteStream(output));
+        channel.detach();
+        `,
+        [String(channel.id), output],
+      );
+      const sending = runNode(
+        `
+        import { createReadStream } from 'node:fs';
+        import { pipeline } from 'node:stream/promises';
+        import { Channel } from 'SHMKIT';
+        const [id, input] = process.argv.slice(1);
+        const channel = Channel.open({ id: Number(id) });
+        // 64 KiB chunks, longer than the largest message: each goes as two.
+        await pipeline(createReadStream(input), channel.sender().writable());
+        console.log(JSON.stringify({ closed: channel.closed }));
+        channel.detach();
+        `,
+        [String(channel.id), input],
+      );
+      const [received, sent] = await Promise.all([receiving, sending]);
+      assertExitedCleanly(sent, 'sender');
+      assertExitedCleanly(received, 'receiver');
+      assert.deepEqual(lastJson(sent), { closed: true }, 'finishing the Writable closes the channel');
+      assert.equal(sha256(readFileSync(output)), sha256(readFileSync(input)));
+      assert.equal(channel.closed, true);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('object-mode streams keep order and bound every buffer when the consumer is slow', async () => {
+    const COUNT = 600;
+    const HIGH_WATER = 8;
+    using channel = Channel.create({ capacity: 1 << 14, autoRemove: true, codec: 'json' });
+    using status = SharedMemory.create({ size: 8 });
+    status.remove();
+    const counter = new Int32Array(status.buffer);
+    const sending = runNode(
+      `
+      import { once } from 'node:events';
+      import { finished } from 'node:stream/promises';
+      import { Channel, SharedMemory } from 'SHMKIT';
+      const [id, statusId, count, highWater] = process.argv.slice(1).map(Number);
+      const channel = Channel.open({ id, codec: 'json' });
+      const status = new Int32Array(SharedMemory.open({ id: statusId }).buffer);
+      const writable = channel.sender().writable({ highWaterMark: highWater });
+      let most = 0;
+      for (let seq = 0; seq < count; seq++) {
+        // The callback runs once the message is in the ring.
+        const more = writable.write({ seq, body: 'b'.repeat(1000) }, () => Atomics.store(status, 0, seq + 1));
+        most = Math.max(most, writable.writableLength);
+        if (!more) await once(writable, 'drain');
+      }
+      writable.end();
+      await finished(writable);
+      console.log(JSON.stringify({ most }));
+      `,
+      [String(channel.id), String(status.id), String(COUNT), String(HIGH_WATER)],
+    );
+    const readable = channel.receiver().readable({ highWaterMark: HIGH_WATER });
+    assert.equal(readable.readableObjectMode, true);
+    // Messages of ~1 KiB: the ring holds at most this many.
+    const inRing = Math.floor(channel.capacity / 1024);
+    let next = 0;
+    let mostAhead = 0;
+    for await (const value of readable) {
+      assert.deepEqual(value, { seq: next, body: 'b'.repeat(1000) });
+      next++;
+      assert.ok(readable.readableLength <= HIGH_WATER, `the Readable buffers ${readable.readableLength}`);
+      const ahead = Atomics.load(counter, 0) - next;
+      mostAhead = Math.max(mostAhead, ahead);
+      // Committed but not consumed: in the ring, in the Readable's buffer, or being taken.
+      assert.ok(ahead <= inRing + HIGH_WATER + 1, `the sender is ${ahead} messages ahead of a slow consumer`);
+      if (next % 4 === 0) await sleep(2);
+    }
+    assert.equal(next, COUNT, 'the Readable ended once the channel was closed and drained');
+    const sent = await sending;
+    assertExitedCleanly(sent);
+    assert.ok(lastJson<{ most: number }>(sent).most <= HIGH_WATER, 'the Writable buffered at most its high-water mark');
+    // The sender really was held back (else the bound above proved nothing).
+    assert.ok(mostAhead >= inRing / 2, `the sender got at most ${mostAhead} ahead`);
+  });
+
+  it('a sender that dies destroys the Readable with ERR_CHANNEL_PEER_DEAD after its messages', async () => {
+    using channel = Channel.create({ capacity: 1 << 14, autoRemove: true, codec: 'text' });
+    const readable = channel.receiver().readable();
+    const result = await runNode(
+      `
+      import { Channel } from 'SHMKIT';
+      const sender = Channel.open({ id: Number(process.argv[1]) }).sender();
+      for (let i = 0; i < 10; i++) await sender.send('message ' + i);
+      process.kill(process.pid, 'SIGKILL');
+      `,
+      [String(channel.id)],
+    );
+    assert.equal(result.signal, 'SIGKILL');
+    const got: string[] = [];
+    await assert.rejects(
+      (async () => {
+        for await (const text of readable) got.push(text as string);
+      })(),
+      (error: unknown) => error instanceof ChannelError && error.code === 'ERR_CHANNEL_PEER_DEAD',
+    );
+    assert.deepEqual(
+      got,
+      Array.from({ length: 10 }, (_, i) => `message ${i}`),
+    );
+    assert.equal(readable.destroyed, true);
+  });
+
+  it('emits messages as events, then end and close', async () => {
+    using channel = Channel.create({ capacity: 1 << 14, autoRemove: true, codec: 'v8' });
+    const events = channel.receiver().events();
+    const got: unknown[] = [];
+    const order: string[] = [];
+    events.on('message', (value) => got.push(value));
+    events.on('end', () => order.push('end'));
+    const closed = once(events, 'close').then(() => order.push('close'));
+    const result = await runNode(
+      `
+      import { Channel } from 'SHMKIT';
+      const channel = Channel.open({ id: Number(process.argv[1]) });
+      const sender = channel.sender();
+      for (let i = 0; i < 50; i++) await sender.send({ i, at: new Date(i) });
+      channel.close();
+      channel.detach();
+      `,
+      [String(channel.id)],
+    );
+    assertExitedCleanly(result);
+    await closed;
+    assert.deepEqual(
+      got,
+      Array.from({ length: 50 }, (_, i) => ({ i, at: new Date(i) })),
+    );
+    assert.deepEqual(order, ['end', 'close']);
+  });
+});
+
+describe('Channel streams within a process', { timeout: 30_000 }, () => {
+  it('takes nothing before a message listener, and an aborted signal stops the events and leaves the rest', async () => {
+    using channel = Channel.create({ capacity: 4096, autoRemove: true, codec: 'json' });
+    const sender = channel.sender();
+    const receiver = channel.receiver();
+    const stop = new AbortController();
+    const events = receiver.events({ signal: stop.signal });
+    for (let i = 0; i < 5; i++) sender.trySend(i);
+    await sleep(20);
+    const got: unknown[] = [];
+    let ended = false;
+    events.on('end', () => (ended = true));
+    const closed = once(events, 'close');
+    events.on('message', (value) => {
+      got.push(value);
+      if (got.length === 2) stop.abort();
+    });
+    await closed;
+    assert.deepEqual(got, [0, 1]);
+    assert.equal(ended, false);
+    assert.equal(receiver.tryRecv(), 2, 'messages not taken stay in the ring');
+  });
+
+  it('a byte-mode Readable ends at close; a Writable with closeChannel false leaves the channel open', async () => {
+    using channel = Channel.create({ capacity: 4096, autoRemove: true });
+    const sender = channel.sender();
+    const readable = channel.receiver().readable();
+    assert.equal(readable.readableObjectMode, false);
+    await pipeline(Readable.from(['ab', 'cd', new Uint8Array([0x65])]), sender.writable({ closeChannel: false }));
+    assert.equal(channel.closed, false);
+    sender.trySend('f');
+    channel.close();
+    const chunks: Buffer[] = [];
+    for await (const chunk of readable) chunks.push(chunk as Buffer);
+    assert.equal(Buffer.concat(chunks).toString(), 'abcdef');
+  });
+
+  it('a Readable destroyed while waiting leaves the next message in the ring', async () => {
+    using channel = Channel.create({ capacity: 4096, autoRemove: true, codec: 'text' });
+    const receiver = channel.receiver();
+    const readable = receiver.readable();
+    readable.resume();
+    await sleep(10);
+    readable.destroy();
+    await once(readable, 'close');
+    channel.sender().trySend('kept');
+    assert.equal(await receiver.recv({ timeoutMs: 1000 }), 'kept');
+  });
+});
