@@ -132,7 +132,7 @@ export class ReadCursor {
       const fits = length >= 0 && F.spanOf(length) <= this.#capacity - pos;
       if (state === F.STATE_COMMITTED || state === F.STATE_PADDING || state === F.STATE_ABANDONED) {
         // Drop-oldest: what we read may be a later lap's bytes; trust it only if not overtaken since.
-        if (this.#drop && !this.intact(c)) continue;
+        if (!this.intact(c)) continue;
         if (!fits) this.#corrupt(pos, 'length', length);
         if (state === F.STATE_COMMITTED) {
           this.#length = length;
@@ -148,7 +148,7 @@ export class ReadCursor {
       const pending = (Atomics.load(i32, I_TAIL) - c) | 0;
       if (pending <= 0) return EMPTY;
       const writer = i32[at + F.RECORD.writer]!;
-      if (this.#drop && !this.intact(c)) continue;
+      if (!this.intact(c)) continue;
       if (pending > this.#capacity) this.#corrupt(pos, 'tail', (c + pending) >>> 0);
       if (!fits || F.spanOf(length) > pending) this.#corrupt(pos, 'length', length);
       if (this.#ring.writerAlive(writer)) return EMPTY;
@@ -167,7 +167,11 @@ export class ReadCursor {
     // The copy's loads must come before INTENT's: plain loads may pass an
     // atomic load on arm64, not a read-modify-write.
     if (!TSO) Atomics.add(this.#i32, this.#cursorAt, 0);
-    return !ReadCursor.#overtaken(this.#i32, position | 0, this.#capacity);
+    if (!ReadCursor.#overtaken(this.#i32, position | 0, this.#capacity)) return true;
+    // The tag at the cursor may still look right (stale bytes of an earlier
+    // lap survive in the gaps records leave): move on now, not at the next poll.
+    if ((position | 0) === this.#position) this.#jump();
+    return false;
   }
 
   /** Overtaken: continue at the oldest record still in the ring, counting the records skipped. */
@@ -176,7 +180,8 @@ export class ReadCursor {
     for (;;) {
       const oldest = Atomics.load(i32, I_OLDEST);
       const seq = i32[((F.HEADER_SIZE + (oldest & this.#mask)) >> 2) + F.RECORD.seq]!;
-      if (!this.intact(oldest)) continue;
+      if (!TSO) Atomics.add(i32, this.#cursorAt, 0);
+      if (ReadCursor.#overtaken(i32, oldest, this.#capacity)) continue;
       const skipped = (seq - this.#expected) | 0;
       if (skipped > 0) this.missed += skipped;
       this.#expected = seq;
