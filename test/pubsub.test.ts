@@ -14,6 +14,7 @@ assertNoLeaks();
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** A Node child that prints its result as JSON on its last line; `SHMKIT` in code is the package. */
+// biome-ignore lint/suspicious/noExplicitAny: a child's JSON, which each test checks field by field
 function child(code: string, args: readonly (string | number)[]): { process: ChildProcess; result: Promise<any> } {
   const source = code.replaceAll("'SHMKIT'", JSON.stringify(SHMKIT));
   const proc = spawn(process.execPath, ['--input-type=module', '-e', source, '--', ...args.map(String)], {
@@ -40,7 +41,7 @@ async function kill(proc: ChildProcess): Promise<void> {
 }
 
 /** Waits until `pubsub` has `count` subscribers (children subscribe at their own pace). */
-async function subscribers(pubsub: PubSub<any>, count: number): Promise<void> {
+async function subscribers(pubsub: { readonly subscribers: number }, count: number): Promise<void> {
   const giveUp = Date.now() + 20_000;
   while (pubsub.subscribers < count) {
     assert.ok(Date.now() < giveUp, `${count} subscribers came`);
