@@ -280,6 +280,40 @@ describe('PubSub across processes', { timeout: 120_000 }, () => {
     );
   });
 
+  it('drains what is there in place (bytes: views of the ring), or as checked copies with drop-oldest', async () => {
+    using pubsub = PubSub.create({ capacity: 4096, autoRemove: true });
+    const subscriber = pubsub.subscriber();
+    const publisher = pubsub.publisher();
+    for (let i = 0; i < 5; i++) publisher.trySend(new Uint8Array([i, i]));
+    const seen: number[] = [];
+    assert.equal(
+      subscriber.drain((view) => {
+        assert.equal(view.buffer.byteLength > 4096, true, 'a view of the segment, not a copy');
+        seen.push(view[0]!);
+      }, 3),
+      3,
+    );
+    assert.equal(
+      subscriber.drain((view) => seen.push(view[0]!)),
+      2,
+    );
+    assert.deepEqual(seen, [0, 1, 2, 3, 4]);
+    assert.equal(
+      subscriber.drain(() => assert.fail('nothing is left')),
+      0,
+    );
+    assert.throws(() => subscriber.drain('no' as never), { code: 'ERR_INVALID_ARG_TYPE', message: /"handler"/ });
+
+    using lossy = PubSub.create({ capacity: 1024, codec: 'json', lag: true, autoRemove: true });
+    const behind = lossy.subscriber();
+    const sender = lossy.publisher();
+    for (let i = 0; i < 100; i++) sender.trySend(i);
+    const got: number[] = [];
+    behind.drain((value) => got.push(value as number));
+    assert.equal(got.at(-1), 99);
+    assert.equal(behind.missed + got.length, 100);
+  });
+
   it('makes segments 0600 by default, rejects messages larger than the ring, and refuses endpoints once closed', async () => {
     using pubsub = PubSub.create({ capacity: 256, autoRemove: true });
     using attached = SharedMemory.open({ id: pubsub.id });
