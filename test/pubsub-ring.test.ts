@@ -233,6 +233,22 @@ describe('broadcast ring, drop-oldest', () => {
     assert.equal(count, 7);
   });
 
+  it('finds a subscriber overtaken by more than 2^31 bytes (asleep while 2 GiB went by)', () => {
+    const { process, i32 } = segment(true);
+    const publisher = process(1);
+    const writer = publisher.registerPublisher();
+    const reader = process(2);
+    const cursor = ReadCursor.join(reader)!;
+    // As if 2^31 + 4096 bytes (message number 500 next) had been published since.
+    const far = (2 ** 31 + 4096) | 0;
+    for (const offset of [F.OFF_TAIL, F.OFF_INTENT, F.OFF_OLDEST]) i32[offset >> 2] = far;
+    i32[((F.HEADER_SIZE + (far & (CAPACITY - 1))) >> 2) + F.RECORD.seq] = 500;
+    for (let i = 0; i < 3; i++) send(publisher, writer, bytes(40, 500 + i));
+    for (let i = 0; i < 3; i++) assert.deepEqual(receive(reader, cursor), bytes(40, 500 + i));
+    assert.equal(cursor.missed, 500);
+    assert.equal(receive(reader, cursor), null);
+  });
+
   it('does not overwrite a record a live publisher is still writing, and overwrites a dead one’s', () => {
     const { process, dead } = segment(true);
     const slow = process(66);

@@ -73,8 +73,12 @@ export class ReadCursor {
     }
   }
 
+  /**
+   * INTENT is never behind a reader's cursor, so the distance is taken
+   * unsigned: a reader asleep while more than 2 GiB went by is overtaken too.
+   */
   static #overtaken(i32: Int32Array, position: number, capacity: number): boolean {
-    return ((Atomics.load(i32, I_INTENT) - position) | 0) > capacity;
+    return (Atomics.load(i32, I_INTENT) - position) >>> 0 > capacity;
   }
 
   /** The position of the next record (bytes, modulo 2^32). */
