@@ -69,9 +69,9 @@ export class Subscriber<T = Uint8Array> implements AsyncIterable<T>, Disposable 
     return this.#cursor.missed;
   }
 
-  /** Whether the PubSub is closed (messages still in the ring can be received). */
+  /** Whether this subscriber, or the PubSub, is closed (messages still in the ring can be received from a closed PubSub). */
   get closed(): boolean {
-    return this.#ring.closed;
+    return this.#closed || this.#ring.closed;
   }
 
   #assertOpen(what: string): void {
