@@ -124,6 +124,29 @@ describe('broadcast ring, lossless', () => {
     assert.ok(send(publisher, writer, bytes(48, 16)) >= 0, 'a subscriber that left holds nobody back');
   });
 
+  it('a publisher idle while others moved TAIL 2 GiB on does not trust its old view of the slowest subscriber', () => {
+    const { process, i32 } = segment(false);
+    const idle = process(1);
+    const idleWriter = idle.registerPublisher();
+    const first = process(2);
+    const firstCursor = ReadCursor.join(first)!;
+    assert.ok(send(idle, idleWriter, bytes(40, 0)) >= 0, 'it learns where the subscriber is');
+    assert.deepEqual(receive(first, firstCursor), bytes(40, 0));
+    firstCursor.leave();
+    // Others publish 2^31 + 512 bytes meanwhile; a new subscriber comes.
+    const far = (i32[F.OFF_TAIL >> 2]! + 2 ** 31 + 512) | 0;
+    i32[F.OFF_TAIL >> 2] = far;
+    i32[((F.HEADER_SIZE + (far & (CAPACITY - 1))) >> 2) + F.RECORD.tag] = 0;
+    const reader = process(3);
+    const cursor = ReadCursor.join(reader)!;
+    const other = process(4);
+    const writer = other.registerPublisher();
+    let sent = 0;
+    while (send(other, writer, bytes(40, sent)) >= 0) sent++;
+    assert.equal(send(idle, idleWriter, bytes(40, 999)), FULL, 'the ring is full for it too');
+    for (let i = 0; i < sent; i++) assert.deepEqual(receive(reader, cursor), bytes(40, i));
+  });
+
   it('without subscribers, publishing never blocks, and a late subscriber gets only what comes after it', () => {
     const { process } = segment(false);
     const publisher = process(1);

@@ -345,7 +345,9 @@ export class BroadcastRing {
   /** Whether `bytes` can be written at `tail` now (lossless: the slowest subscriber allows it). */
   #room(tail: number, bytes: number): boolean {
     if (this.dropOldest) return true;
-    if (this.#slowestKnown && this.capacity - ((tail - this.#slowest) | 0) >= bytes) return true;
+    // A copy from before other publishers moved TAIL 2 GiB on would read as ahead: only a distance within the ring counts.
+    const behind = (tail - this.#slowest) | 0;
+    if (this.#slowestKnown && behind >= 0 && this.capacity - behind >= bytes) return true;
     this.#slowest = this.#slowestCursor(tail);
     this.#slowestKnown = true;
     return this.capacity - ((tail - this.#slowest) | 0) >= bytes;
