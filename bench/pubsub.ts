@@ -29,6 +29,9 @@ export interface PubSubRate {
   /** The same in bytes delivered to all subscribers together, GB/s. */
   deliveredGBPerSecond: number;
   seconds: number;
+  /** Measurements behind the median, and their lowest and highest rate. */
+  rounds?: number;
+  range?: readonly [number, number];
 }
 
 export interface PubSubTarget {
@@ -125,8 +128,16 @@ export async function runPubSubBench(options: PubSubBenchOptions = {}): Promise<
   const messages = options.smoke ? 2_000 : options.quick ? 200_000 : 1_000_000;
   const warm = Math.ceil(messages / 10);
   const capacity = 1 << 20;
-  const rates: PubSubRate[] = [];
-  for (const subscribers of SUBSCRIBER_COUNTS) rates.push(await measure(subscribers, messages, warm, capacity));
+  // A full run measures each count three times, one after another round by round, and keeps the median.
+  const rounds = options.smoke || options.quick ? 1 : 3;
+  const samples = new Map<number, PubSubRate[]>(SUBSCRIBER_COUNTS.map((n) => [n, []]));
+  for (let round = 0; round < rounds; round++) {
+    for (const subscribers of SUBSCRIBER_COUNTS) samples.get(subscribers)!.push(await measure(subscribers, messages, warm, capacity));
+  }
+  const rates = SUBSCRIBER_COUNTS.map((n) => {
+    const sorted = samples.get(n)!.sort((a, b) => a.messagesPerSecond - b.messagesPerSecond);
+    return { ...sorted[sorted.length >> 1]!, rounds, range: [sorted[0]!.messagesPerSecond, sorted.at(-1)!.messagesPerSecond] as const };
+  });
   const one = rates[0]!.messagesPerSecond;
   const four = rates[1]!.messagesPerSecond;
   const ratio = one > 0 ? Number((four / one).toFixed(3)) : null;
