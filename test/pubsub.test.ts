@@ -303,6 +303,10 @@ describe('PubSub across processes', { timeout: 120_000 }, () => {
       0,
     );
     assert.throws(() => subscriber.drain('no' as never), { code: 'ERR_INVALID_ARG_TYPE', message: /"handler"/ });
+    publisher.trySend(new Uint8Array([5]));
+    publisher.trySend(new Uint8Array([6]));
+    assert.throws(() => subscriber.drain(() => subscriber.tryRecv()), { code: 'ERR_CHANNEL_BUSY' }, 'no message is taken twice');
+    assert.deepEqual(subscriber.tryRecv(), new Uint8Array([6]), 'the handler’s message counts as received');
 
     using lossy = PubSub.create({ capacity: 1024, codec: 'json', lag: true, autoRemove: true });
     const behind = lossy.subscriber();

@@ -48,6 +48,7 @@ export class Subscriber<T = Uint8Array> implements AsyncIterable<T>, Disposable 
   readonly #hooks: PubSubHooks;
   readonly #waiter = new FutexWaiter();
   #closed = false;
+  #draining = false;
 
   /** @internal Made by PubSub.subscriber(). */
   constructor(ring: BroadcastRing, cursor: ReadCursor, codec: Codec<T>, copies: boolean, hooks: PubSubHooks) {
@@ -76,6 +77,8 @@ export class Subscriber<T = Uint8Array> implements AsyncIterable<T>, Disposable 
 
   #assertOpen(what: string): void {
     if (this.#closed) throw channelError('ERR_CHANNEL_CLOSED', `${what}: the subscriber is closed`);
+    // The message a drain() handler holds is still at the cursor: it would be taken twice.
+    if (this.#draining) throw channelError('ERR_CHANNEL_BUSY', `${what}: called from a drain() handler of the same subscriber`);
   }
 
   /** The message at `position` (found by poll), decoded; undefined if it was overwritten meanwhile (drop-oldest). */
@@ -147,10 +150,12 @@ export class Subscriber<T = Uint8Array> implements AsyncIterable<T>, Disposable 
       const offset = ring.payloadOffset(position);
       const view = new Uint8Array(ring.buffer, offset, cursor.length);
       count++;
+      this.#draining = true;
       try {
         handler(this.#copies ? (view as T) : this.#codec.decode(view));
       } finally {
-        cursor.release();
+        this.#draining = false;
+        if (!this.#closed) cursor.release();
       }
     }
     return count;
