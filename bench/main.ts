@@ -164,6 +164,7 @@ const other = [
   await runOther('struct', './struct.js', 'runStructBench'),
   await runOther('semaphore', './sem.js', 'runSemBench'),
   await runOther('patterns-json', './patterns-json.js', 'runJsonBench'),
+  await runOther('pubsub', './pubsub.js', 'runPubSubBench'),
 ];
 for (const o of other) log(`${o.name}: ${o.status}${o.note ? ` (${o.note})` : ''}`);
 

@@ -9,3 +9,4 @@ export type { Codec, CodecOption, ValueOf } from './codec.js';
 export { ChannelError } from '../core/errors.js';
 export type { ChannelErrorCode } from '../core/errors.js';
 export type { WaitMode } from './format.js';
+export * from './pubsub/index.js';

@@ -1,0 +1,62 @@
+// Options and hooks shared by PubSub and its endpoints.
+import type { CodecOption } from '../codec.js';
+import type { WaitMode } from '../format.js';
+import type { LagPolicy } from './format.js';
+
+export type { LagPolicy } from './format.js';
+
+/** Options of a wait. */
+export interface PubSubWaitOptions {
+  /** Give up after this many ms: reject with the IpcError `ETIMEDOUT` of every wait; default: no limit. */
+  timeoutMs?: number;
+  /** Abort the wait: rejects with an AbortError. */
+  signal?: AbortSignal;
+}
+
+export interface PubSubCreateOptions<C extends CodecOption = 'bytes'> {
+  /** A System V key; without key or path the PubSub is private (open it by id). */
+  key?: number;
+  /** A file whose identity gives the key through ftok(path, projId). */
+  path?: string;
+  /** The project id for ftok (default 1). */
+  projId?: number;
+  /** Ring size in bytes, rounded up to a power of two (at least 256, at most 1 GiB). A message may be up to capacity - 32 bytes once encoded. */
+  capacity: number;
+  /** Permission bits; default 0o600. */
+  mode?: number;
+  /** How values become bytes: 'bytes' (default), 'text', 'json', 'v8' or a codec `{ name?, encode, decode }`. Recorded in the segment. */
+  codec?: C;
+  /**
+   * What a subscriber that falls a whole ring behind does to publishers:
+   * `'block'` (default, also `false`): publishers wait for it (lossless);
+   * `'drop-oldest'` (also `true`): publishers never wait, and the subscriber
+   * skips to the oldest message still in the ring and counts the rest in `missed`.
+   */
+  lag?: LagPolicy | boolean;
+  /** How endpoints wait: 'adaptive' (default), 'spin' or 'sleep', as for Channel. */
+  wait?: WaitMode;
+  /** Remove the segment when the last process detaches, even after a crash; it is then opened by id only. */
+  autoRemove?: boolean;
+}
+
+/** Which PubSub to open: by key, path (ftok) or id. */
+export interface PubSubLocator {
+  key?: number;
+  id?: number;
+  path?: string;
+  projId?: number;
+}
+
+export interface PubSubOpenOptions<C extends CodecOption = CodecOption> {
+  /** The codec; it must have the name recorded at create. Default: the recorded built-in codec. */
+  codec?: C;
+  /** This process's wait mode; default: the one the PubSub was created with. */
+  wait?: WaitMode;
+}
+
+/** @internal How a PubSub hears from its endpoints. */
+export interface PubSubHooks {
+  readonly mode: WaitMode;
+  /** The endpoint let go of its place: a publisher of its writer id, a subscriber of none. */
+  readonly forget: (endpoint: object, writer?: number) => void;
+}

@@ -1,0 +1,206 @@
+// The publishing end. Any number of publishers, in any processes, share a
+// PubSub; each message is encoded once and written once into the ring, for
+// every subscriber.
+import { abortError, channelError, invalidType, outOfRange, timeoutError } from '../../core/errors.js';
+import type { Codec } from '../codec.js';
+import { byteLengthOf, copyInto } from '../message-data.js';
+import { FutexWaiter } from '../../sysv/futex.js';
+import { block, deadlineOf, type Deadline } from '../block.js';
+import { type BroadcastRing, BUSY, CLOSED, SPACE_HANDSHAKE } from './broadcast-ring.js';
+import * as F from './format.js';
+import type { PubSubHooks, PubSubWaitOptions } from './options.js';
+
+/** Spins a trySend gives a claim lock held by another live publisher. */
+const TRY_PATIENCE = 256;
+/** The longest back-off, in ms, of a send waiting for a claim lock (or a record) of a live publisher. */
+const BUSY_BACKOFF_MAX_MS = 20;
+
+function sleep(ms: number, signal: AbortSignal | undefined): Promise<void> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(done, ms);
+    function done(): void {
+      clearTimeout(timer);
+      signal?.removeEventListener('abort', done);
+      resolve();
+    }
+    signal?.addEventListener('abort', done, { once: true });
+  });
+}
+
+/**
+ * Publishes messages to every subscriber of a PubSub. Made by
+ * `pubsub.publisher()`; registered in the segment until {@link close}, so a
+ * subscriber can tell a publisher that died mid-message from a slow one.
+ */
+export class Publisher<T = Uint8Array> implements Disposable {
+  readonly #ring: BroadcastRing;
+  readonly #writer: number;
+  readonly #codec: Codec<T>;
+  readonly #hooks: PubSubHooks;
+  readonly #waiter = new FutexWaiter();
+  readonly #max: number;
+  #closed = false;
+  /** The last queued send: sends run one after another, in call order. */
+  #queue: Promise<void> | undefined;
+
+  /** @internal Made by PubSub.publisher(). */
+  constructor(ring: BroadcastRing, writer: number, codec: Codec<T>, hooks: PubSubHooks) {
+    this.#ring = ring;
+    this.#writer = writer;
+    this.#codec = codec;
+    this.#hooks = hooks;
+    this.#max = F.maxMessage(ring.capacity);
+  }
+
+  /** The largest encoded message this PubSub carries, in bytes. */
+  get maxMessageSize(): number {
+    return this.#max;
+  }
+
+  /** Whether this publisher was closed, or the PubSub was. */
+  get closed(): boolean {
+    return this.#closed || this.#ring.closed;
+  }
+
+  #assertOpen(what: string): void {
+    if (this.#closed) throw channelError('ERR_CHANNEL_CLOSED', `${what}: the publisher is closed`);
+  }
+
+  #encode(value: T): Uint8Array {
+    const bytes = this.#codec.encode(value);
+    if (!(bytes instanceof Uint8Array)) throw invalidType('codec.encode(value)', 'an instance of Uint8Array', bytes);
+    const length = byteLengthOf(bytes);
+    if (length > this.#max) {
+      throw outOfRange('value', `at most ${this.#max} bytes once encoded (the capacity less two record headers)`, `${length} bytes`);
+    }
+    return bytes;
+  }
+
+  /** Copies the message into its claimed record and publishes it; a copy that throws abandons the record. */
+  #write(position: number, bytes: Uint8Array): void {
+    const ring = this.#ring;
+    try {
+      copyInto(ring.u8, ring.payloadOffset(position), bytes, bytes.byteLength);
+    } catch (error) {
+      ring.publish(position, F.STATE_ABANDONED);
+      throw error;
+    }
+    ring.publish(position, F.STATE_COMMITTED);
+  }
+
+  /**
+   * Publishes `value` if there is room now. False if a subscriber is a whole
+   * ring behind (lossless mode), if the claim lock stayed busy, or if earlier
+   * send() calls still wait: this publisher's messages never overtake each other.
+   * @throws ChannelError ERR_CHANNEL_CLOSED; RangeError if it encodes to more than {@link maxMessageSize}.
+   */
+  trySend(value: T): boolean {
+    this.#assertOpen('trySend');
+    const bytes = this.#encode(value);
+    if (this.#queue !== undefined) return false;
+    const position = this.#ring.claim(bytes.byteLength, this.#writer, TRY_PATIENCE);
+    if (position < 0) {
+      if (position === CLOSED) throw channelError('ERR_CHANNEL_CLOSED', 'trySend: the PubSub is closed');
+      return false;
+    }
+    this.#write(position, bytes);
+    return true;
+  }
+
+  /**
+   * Publishes `value` (encoded, then copied into the ring once for every
+   * subscriber). In lossless mode it waits while the slowest subscriber is a
+   * whole ring behind (backpressure); with drop-oldest it never waits for
+   * subscribers. Resolves once the message is in the ring.
+   * @throws ChannelError ERR_CHANNEL_CLOSED (also while waiting), ETIMEDOUT; AbortError.
+   */
+  send(value: T, options: PubSubWaitOptions = {}): Promise<void> {
+    try {
+      this.#assertOpen('send');
+      const bytes = this.#encode(value);
+      if (this.#queue === undefined) {
+        const position = this.#ring.claim(bytes.byteLength, this.#writer, TRY_PATIENCE);
+        if (position >= 0) {
+          this.#write(position, bytes);
+          return Promise.resolve();
+        }
+        if (position === CLOSED) throw channelError('ERR_CHANNEL_CLOSED', 'send: the PubSub is closed');
+      }
+      return this.#enqueue(options, async (deadline) => {
+        this.#write(await this.#claimWaiting(bytes.byteLength, deadline, options.signal), bytes);
+      });
+    } catch (error) {
+      return Promise.reject(error);
+    }
+  }
+
+  /** Releases this publisher; waiting sends reject with ERR_CHANNEL_CLOSED. The PubSub stays open. */
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#ring.unregisterPublisher(this.#writer);
+    this.#waiter.close();
+    this.#hooks.forget(this, this.#writer);
+  }
+
+  [Symbol.dispose](): void {
+    this.close();
+  }
+
+  #enqueue(options: PubSubWaitOptions, job: (deadline: Deadline) => Promise<void>): Promise<void> {
+    if (options === null || typeof options !== 'object') throw invalidType('options', 'of type object', options);
+    // The time limit counts from the call, including the wait behind earlier sends.
+    const deadline = deadlineOf(options.timeoutMs);
+    const run = (): Promise<void> => {
+      this.#assertOpen('send');
+      return job(deadline);
+    };
+    const previous = this.#queue;
+    const done = previous ? previous.then(run, run) : run();
+    this.#queue = done;
+    const clear = (): void => {
+      if (this.#queue === done) this.#queue = undefined;
+    };
+    done.then(clear, clear);
+    return done;
+  }
+
+  async #claimWaiting(length: number, deadline: Deadline, signal: AbortSignal | undefined): Promise<number> {
+    const ring = this.#ring;
+    let busy = 0;
+    for (;;) {
+      this.#assertOpen('send');
+      const position = ring.claim(length, this.#writer);
+      if (position >= 0) return position;
+      if (position === CLOSED) throw channelError('ERR_CHANNEL_CLOSED', 'send: the PubSub is closed');
+      if (signal?.aborted) throw abortError(signal);
+      if (position === BUSY) {
+        // A live publisher holds the claim lock, or (drop-oldest) still writes
+        // the record we would overwrite: preempted or stopped. Back off on a timer.
+        const left = deadline.at - performance.now();
+        if (left <= 0) throw timeoutError('futex', 'send', deadline.timeoutMs, 'nothing was sent: another live publisher held the ring');
+        busy = Math.min(busy * 2 || 1, BUSY_BACKOFF_MAX_MS);
+        await sleep(Math.min(busy, left), signal);
+        continue;
+      }
+      busy = 0;
+      await block(
+        {
+          mode: this.#hooks.mode,
+          buffer: ring.buffer,
+          i32: ring.i32,
+          handshake: SPACE_HANDSHAKE,
+          waiter: this.#waiter,
+          soleWaiter: false,
+          deadline,
+          signal,
+          what: 'send',
+          outcome: 'nothing was sent: a subscriber stayed a whole ring behind',
+        },
+        () => this.#closed || ring.hasRoomFor(length),
+        // A subscriber that died never reads on: free its place.
+        () => ring.reapSubscribers(),
+      );
+    }
+  }
+}

@@ -1,0 +1,341 @@
+// PubSub across real processes: fan-out with exact in-order delivery, late
+// subscribers, backpressure, the drop-oldest policy's exact missed count,
+// codecs recorded in the segment, and argument checks.
+import assert from 'node:assert/strict';
+import { type ChildProcess, spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { describe, it } from 'node:test';
+import { Channel, ChannelError, IpcError, PubSub, SharedMemory } from '../src/index.js';
+import { assertNoLeaks } from './helpers/ipc.js';
+import { SHMKIT } from './helpers/processes.js';
+
+assertNoLeaks();
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** A Node child that prints its result as JSON on its last line; `SHMKIT` in code is the package. */
+// biome-ignore lint/suspicious/noExplicitAny: a child's JSON, which each test checks field by field
+function child(code: string, args: readonly (string | number)[]): { process: ChildProcess; result: Promise<any> } {
+  const source = code.replaceAll("'SHMKIT'", JSON.stringify(SHMKIT));
+  const proc = spawn(process.execPath, ['--input-type=module', '-e', source, '--', ...args.map(String)], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let out = '';
+  let err = '';
+  proc.stdout!.on('data', (chunk) => (out += chunk));
+  proc.stderr!.on('data', (chunk) => (err += chunk));
+  const result = once(proc, 'exit').then(([code, signal]) => {
+    if (code !== 0) throw new Error(`child ended with ${signal ?? `code ${code}`}\n${err}`);
+    return JSON.parse(out.trim().split('\n').at(-1)!);
+  });
+  result.catch(() => {});
+  return { process: proc, result };
+}
+
+async function kill(proc: ChildProcess): Promise<void> {
+  if (proc.exitCode === null && proc.signalCode === null) {
+    const exited = once(proc, 'exit');
+    proc.kill('SIGKILL');
+    await exited;
+  }
+}
+
+/** Waits until `pubsub` has `count` subscribers (children subscribe at their own pace). */
+async function subscribers(pubsub: { readonly subscribers: number }, count: number): Promise<void> {
+  const giveUp = Date.now() + 20_000;
+  while (pubsub.subscribers < count) {
+    assert.ok(Date.now() < giveUp, `${count} subscribers came`);
+    await sleep(5);
+  }
+}
+
+/** A subscriber child: reads { from, seq } messages until the PubSub closes; checks order per publisher. */
+const SUBSCRIBER = `
+  import { PubSub } from 'SHMKIT';
+  const pubsub = PubSub.open({ id: Number(process.argv[1]) });
+  const subscriber = pubsub.subscriber();
+  const next = {};
+  let count = 0;
+  let error = null;
+  for await (const { from, seq } of subscriber) {
+    const due = next[from] ?? 0;
+    if (seq !== due && error === null) error = 'publisher ' + from + ': message ' + seq + ' arrived when ' + due + ' was due';
+    next[from] = seq + 1;
+    count++;
+  }
+  console.log(JSON.stringify({ count, next, error, missed: subscriber.missed }));
+`;
+
+describe('PubSub across processes', { timeout: 120_000 }, () => {
+  it('fans every message out to every subscriber process, in order, through a ring much smaller than the stream', async () => {
+    using pubsub = PubSub.create({ capacity: 4096, codec: 'json', autoRemove: true });
+    const children = [0, 1, 2, 3].map(() => child(SUBSCRIBER, [pubsub.id]));
+    try {
+      await subscribers(pubsub, 4);
+      const publisher = pubsub.publisher();
+      const N = 20_000;
+      for (let seq = 0; seq < N; seq++) await publisher.send({ from: 'p', seq });
+      pubsub.close();
+      for (const { result } of children) {
+        const got = await result;
+        assert.equal(got.error, null);
+        assert.deepEqual([got.count, got.next.p, got.missed], [N, N, 0]);
+      }
+    } finally {
+      for (const { process } of children) await kill(process);
+    }
+  });
+
+  it('keeps each publisher’s order with several publisher processes, and every subscriber gets all of them', async () => {
+    using pubsub = PubSub.create({ capacity: 2048, codec: 'json', autoRemove: true });
+    const subs = [0, 1].map(() => child(SUBSCRIBER, [pubsub.id]));
+    const PUBLISHER = `
+      import { PubSub } from 'SHMKIT';
+      const [id, name, n] = process.argv.slice(1);
+      const publisher = PubSub.open({ id: Number(id) }).publisher();
+      for (let seq = 0; seq < Number(n); seq++) await publisher.send({ from: name, seq });
+      console.log(JSON.stringify({ sent: Number(n) }));
+    `;
+    const N = 5000;
+    try {
+      await subscribers(pubsub, 2);
+      const pubs = ['a', 'b', 'c'].map((name) => child(PUBLISHER, [pubsub.id, name, N]));
+      for (const { result } of pubs) assert.deepEqual(await result, { sent: N });
+      pubsub.close();
+      for (const { result } of subs) {
+        const got = await result;
+        assert.equal(got.error, null);
+        assert.deepEqual(got.next, { a: N, b: N, c: N });
+        assert.equal(got.count, 3 * N);
+      }
+    } finally {
+      for (const { process } of subs) await kill(process);
+    }
+  });
+
+  it('gives a late subscriber only the messages published after it subscribed', async () => {
+    using pubsub = PubSub.create({ capacity: 4096, codec: 'json', autoRemove: true });
+    const early = pubsub.subscriber();
+    const publisher = pubsub.publisher();
+    for (let seq = 0; seq < 10; seq++) await publisher.send({ from: 'p', seq: seq });
+    const late = child(
+      `
+      import { PubSub } from 'SHMKIT';
+      const subscriber = PubSub.open({ id: Number(process.argv[1]) }).subscriber();
+      const got = [];
+      for await (const { seq } of subscriber) got.push(seq);
+      console.log(JSON.stringify(got));
+      `,
+      [pubsub.id],
+    );
+    try {
+      await subscribers(pubsub, 2);
+      for (let seq = 10; seq < 20; seq++) await publisher.send({ from: 'p', seq });
+      pubsub.close();
+      assert.deepEqual(await late.result, [10, 11, 12, 13, 14, 15, 16, 17, 18, 19]);
+      const all: number[] = [];
+      for await (const { seq } of early as AsyncIterable<{ seq: number }>) all.push(seq);
+      assert.equal(all.length, 20);
+    } finally {
+      await kill(late.process);
+    }
+  });
+
+  it('holds publishers back while a subscriber process is a ring behind (lossless), and lets them go as it reads', async () => {
+    using pubsub = PubSub.create({ capacity: 1024, autoRemove: true });
+    using gate = SharedMemory.create({ size: 4, autoRemove: true });
+    const go = new Int32Array(gate.buffer);
+    const slow = child(
+      `
+      import { PubSub, SharedMemory } from 'SHMKIT';
+      const [id, gateId] = process.argv.slice(1).map(Number);
+      const subscriber = PubSub.open({ id }).subscriber();
+      const go = new Int32Array(SharedMemory.open({ id: gateId }).buffer);
+      while (Atomics.load(go, 0) === 0) await new Promise((resolve) => setTimeout(resolve, 5));
+      const got = [];
+      for await (const message of subscriber) got.push(message[0]);
+      console.log(JSON.stringify(got));
+      `,
+      [pubsub.id, gate.id],
+    );
+    try {
+      await subscribers(pubsub, 1);
+      const publisher = pubsub.publisher();
+      let sent = 0;
+      while (publisher.trySend(new Uint8Array([sent, 1, 2, 3]))) sent++;
+      assert.ok(sent > 10 && sent < 64, `the ring filled (${sent} messages)`);
+      await assert.rejects(publisher.send(new Uint8Array([sent]), { timeoutMs: 150 }), { code: 'ETIMEDOUT' });
+      const pending = publisher.send(new Uint8Array([sent]));
+      Atomics.store(go, 0, 1);
+      await pending;
+      sent++;
+      pubsub.close();
+      assert.deepEqual(
+        await slow.result,
+        Array.from({ length: sent }, (_, i) => i),
+      );
+    } finally {
+      await kill(slow.process);
+    }
+  });
+
+  it('with drop-oldest, never waits for a subscriber process, which skips to the oldest message and counts exactly what it missed', async () => {
+    using pubsub = PubSub.create({ capacity: 1024, codec: 'json', lag: 'drop-oldest', autoRemove: true });
+    using gate = SharedMemory.create({ size: 4, autoRemove: true });
+    const go = new Int32Array(gate.buffer);
+    const slow = child(
+      `
+      import { PubSub, SharedMemory } from 'SHMKIT';
+      const [id, gateId] = process.argv.slice(1).map(Number);
+      const subscriber = PubSub.open({ id }).subscriber();
+      const go = new Int32Array(SharedMemory.open({ id: gateId }).buffer);
+      const got = [];
+      // Reads a few, then falls behind until the publisher is done.
+      for (let i = 0; i < 5; i++) got.push(await subscriber.recv());
+      Atomics.store(go, 0, 1);
+      while (Atomics.load(go, 0) !== 2) await new Promise((resolve) => setTimeout(resolve, 5));
+      for await (const value of subscriber) got.push(value);
+      console.log(JSON.stringify({ got, missed: subscriber.missed }));
+      `,
+      [pubsub.id, gate.id],
+    );
+    try {
+      await subscribers(pubsub, 1);
+      const publisher = pubsub.publisher();
+      const N = 1000;
+      for (let i = 0; i < 5; i++) await publisher.send(i);
+      while (Atomics.load(go, 0) !== 1) await sleep(5);
+      for (let i = 5; i < N; i++) assert.ok(publisher.trySend(i), 'drop-oldest never refuses');
+      pubsub.close();
+      Atomics.store(go, 0, 2);
+      const { got, missed } = await slow.result;
+      assert.deepEqual(got.slice(0, 5), [0, 1, 2, 3, 4]);
+      const rest: number[] = got.slice(5);
+      assert.ok(rest.length > 10 && rest.length < 200, `what fits in the ring is left (${rest.length})`);
+      assert.deepEqual(
+        rest,
+        Array.from({ length: rest.length }, (_, i) => N - rest.length + i),
+        'the newest ones, in order',
+      );
+      assert.equal(missed, N - got.length, 'missed: exactly the messages it did not get');
+    } finally {
+      await kill(slow.process);
+    }
+  });
+
+  it('records the codec: an opener with another codec is refused, one without a codec gets the recorded built-in', async () => {
+    using pubsub = PubSub.create({ capacity: 4096, codec: 'json', autoRemove: true });
+    assert.equal(pubsub.codec, 'json');
+    assert.throws(
+      () => PubSub.open({ id: pubsub.id }, { codec: 'text' }),
+      (error: unknown) => {
+        assert.ok(error instanceof ChannelError);
+        assert.equal(error.code, 'ERR_CHANNEL_FORMAT');
+        assert.match(error.message, /created with codec 'json', not 'text'/);
+        return true;
+      },
+    );
+    const result = await child(
+      `
+      import { PubSub } from 'SHMKIT';
+      const id = Number(process.argv[1]);
+      let refused = null;
+      try { PubSub.open({ id }, { codec: 'v8' }); } catch (error) { refused = error.code; }
+      const opened = PubSub.open({ id });
+      console.log(JSON.stringify({ refused, codec: opened.codec }));
+      `,
+      [pubsub.id],
+    ).result;
+    assert.deepEqual(result, { refused: 'ERR_CHANNEL_FORMAT', codec: 'json' });
+
+    const upper = {
+      name: 'upper',
+      encode: (s: string) => new TextEncoder().encode(s.toUpperCase()),
+      decode: (b: Uint8Array) => new TextDecoder().decode(b),
+    };
+    using custom = PubSub.create({ capacity: 4096, codec: upper, autoRemove: true });
+    assert.throws(() => PubSub.open({ id: custom.id }), /created with codec 'upper'; pass that codec/);
+    using same = PubSub.open({ id: custom.id }, { codec: upper });
+    const subscriber = same.subscriber();
+    await custom.publisher().send('hello');
+    assert.equal(await subscriber.recv(), 'HELLO');
+  });
+
+  it('refuses a segment that is not a PubSub, and bad arguments by name', () => {
+    using channel = Channel.create({ capacity: 4096, autoRemove: true });
+    assert.throws(() => PubSub.open({ id: channel.id }), { code: 'ERR_CHANNEL_FORMAT' });
+    assert.throws(() => PubSub.create({ capacity: 0 }), { name: 'RangeError', code: 'ERR_OUT_OF_RANGE', message: /options\.capacity/ });
+    assert.throws(() => PubSub.create({ capacity: 1024, lag: 'sometimes' as never }), {
+      code: 'ERR_INVALID_ARG_VALUE',
+      message: /options\.lag/,
+    });
+    assert.throws(() => PubSub.create({ capacity: 1024, codec: 'xml' as never }), {
+      code: 'ERR_INVALID_ARG_VALUE',
+      message: /options\.codec/,
+    });
+    assert.throws(() => PubSub.create(null as never), { code: 'ERR_INVALID_ARG_TYPE' });
+    assert.throws(
+      () => PubSub.open({ id: -5 }),
+      (error: unknown) => error instanceof RangeError || error instanceof IpcError,
+    );
+  });
+
+  it('drains what is there in place (bytes: views of the ring), or as checked copies with drop-oldest', async () => {
+    using pubsub = PubSub.create({ capacity: 4096, autoRemove: true });
+    const subscriber = pubsub.subscriber();
+    const publisher = pubsub.publisher();
+    for (let i = 0; i < 5; i++) publisher.trySend(new Uint8Array([i, i]));
+    const seen: number[] = [];
+    assert.equal(
+      subscriber.drain((view) => {
+        assert.equal(view.buffer.byteLength > 4096, true, 'a view of the segment, not a copy');
+        seen.push(view[0]!);
+      }, 3),
+      3,
+    );
+    assert.equal(
+      subscriber.drain((view) => seen.push(view[0]!)),
+      2,
+    );
+    assert.deepEqual(seen, [0, 1, 2, 3, 4]);
+    assert.equal(
+      subscriber.drain(() => assert.fail('nothing is left')),
+      0,
+    );
+    assert.throws(() => subscriber.drain('no' as never), { code: 'ERR_INVALID_ARG_TYPE', message: /"handler"/ });
+    publisher.trySend(new Uint8Array([5]));
+    publisher.trySend(new Uint8Array([6]));
+    assert.throws(() => subscriber.drain(() => subscriber.tryRecv()), { code: 'ERR_CHANNEL_BUSY' }, 'no message is taken twice');
+    assert.deepEqual(subscriber.tryRecv(), new Uint8Array([6]), 'the handler’s message counts as received');
+
+    using lossy = PubSub.create({ capacity: 1024, codec: 'json', lag: true, autoRemove: true });
+    const behind = lossy.subscriber();
+    const sender = lossy.publisher();
+    for (let i = 0; i < 100; i++) sender.trySend(i);
+    const got: number[] = [];
+    behind.drain((value) => got.push(value as number));
+    assert.equal(got.at(-1), 99);
+    assert.equal(behind.missed + got.length, 100);
+  });
+
+  it('makes segments 0600 by default, rejects messages larger than the ring, and refuses endpoints once closed', async () => {
+    using pubsub = PubSub.create({ capacity: 256, autoRemove: true });
+    using attached = SharedMemory.open({ id: pubsub.id });
+    assert.equal(attached.stat().shm_perm.mode & 0o777, 0o600);
+    const publisher = pubsub.publisher();
+    assert.equal(publisher.maxMessageSize, 256 - 32);
+    assert.throws(() => publisher.trySend(new Uint8Array(257)), { name: 'RangeError', message: /"value"/ });
+    assert.throws(() => publisher.trySend('text' as never), { code: 'ERR_INVALID_ARG_TYPE' });
+    const subscriber = pubsub.subscriber();
+    assert.equal(subscriber.tryRecv(), undefined);
+    await assert.rejects(subscriber.recv({ timeoutMs: 20 }), { code: 'ETIMEDOUT' });
+    const controller = new AbortController();
+    const waiting = subscriber.recv({ signal: controller.signal });
+    controller.abort();
+    await assert.rejects(waiting, { name: 'AbortError' });
+    pubsub.close();
+    assert.throws(() => pubsub.publisher(), { code: 'ERR_CHANNEL_CLOSED' });
+    assert.throws(() => publisher.trySend(new Uint8Array(1)), { code: 'ERR_CHANNEL_CLOSED' });
+    await assert.rejects(subscriber.recv(), { code: 'ERR_CHANNEL_CLOSED' });
+  });
+});
