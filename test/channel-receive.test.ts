@@ -130,6 +130,30 @@ describe('Channel receives into a buffer of the caller', { timeout: 60_000 }, ()
     );
   });
 
+  it('a receive from inside a drain handler is ERR_CHANNEL_BUSY: the message in hand is never taken twice', () => {
+    using channel = Channel.create({ capacity: 4096, autoRemove: true });
+    const receiver = channel.receiver();
+    const sender = channel.sender();
+    for (let i = 0; i < 3; i++) sender.trySend(bytes(i, i));
+    const seen: number[] = [];
+    const refused: string[] = [];
+    receiver.drain((data) => {
+      seen.push(data[0]!);
+      for (const attempt of [() => receiver.tryRecv(), () => receiver.tryRecvView(), () => receiver.drain(() => {})]) {
+        assert.throws(attempt, (error: Error & { code?: string }) => {
+          refused.push(error.message);
+          return error.code === 'ERR_CHANNEL_BUSY' && /drain\(\) is handing a message to its handler/.test(error.message);
+        });
+      }
+    }, 1);
+    assert.equal(refused.length, 3);
+    assert.deepEqual(
+      [seen[0], receiver.tryRecv()?.[0], receiver.tryRecv()?.[0], receiver.tryRecv()],
+      [0, 1, 2, null],
+      'every message once, in order',
+    );
+  });
+
   it('recv copies large messages out intact into a plain Uint8Array of their own', async () => {
     using channel = Channel.create({ capacity: 1 << 22, autoRemove: true });
     const receiver = channel.receiver();

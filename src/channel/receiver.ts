@@ -47,6 +47,8 @@ export class Receiver<T = Uint8Array> implements AsyncIterable<T>, Disposable {
   /** The channel's codec; undefined for bytes, whose messages are copied out as they are. */
   readonly #codec: Codec<T> | undefined;
   #viewOut = false;
+  /** Set with #viewOut while drain() runs its handler. */
+  #draining = false;
   #detached = false;
 
   /** @internal Made by Channel.receiver(). */
@@ -63,7 +65,12 @@ export class Receiver<T = Uint8Array> implements AsyncIterable<T>, Disposable {
 
   #assertUsable(what: string): void {
     if (this.#detached) throw channelError('ERR_CHANNEL_CLOSED', `${what}: the receiver is detached`);
-    if (this.#viewOut) throw channelError('ERR_CHANNEL_BUSY', `${what}: release() the previous recvView() first`);
+    if (this.#viewOut) {
+      throw channelError(
+        'ERR_CHANNEL_BUSY',
+        this.#draining ? `${what}: drain() is handing a message to its handler` : `${what}: release() the previous recvView() first`,
+      );
+    }
   }
 
   /** The committed record at the cursor, or EMPTY; throws if this receiver cannot receive now. */
@@ -271,9 +278,13 @@ export class Receiver<T = Uint8Array> implements AsyncIterable<T>, Disposable {
       const offset = ring.payloadOffset(pos);
       const data = new Uint8Array(ring.buffer, offset, ring.lengthAt(pos));
       count++;
+      // The message is out, like a view: a receive from inside the handler
+      // would take it a second time.
+      this.#viewOut = this.#draining = true;
       try {
         handler(data);
       } finally {
+        this.#viewOut = this.#draining = false;
         if (!this.#detached) ring.release(pos);
       }
     }
