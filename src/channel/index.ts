@@ -8,3 +8,4 @@ export type { ReceivedView } from './receiver.js';
 export { ChannelError } from '../core/errors.js';
 export type { ChannelErrorCode } from '../core/errors.js';
 export type { WaitMode } from './format.js';
+export * from './service/index.js';
