@@ -49,6 +49,10 @@ const SWEEP_MS = 1000;
 /** A server busy with a stream of requests lets timers and I/O run at least this often, in ms. */
 const YIELD_MS = 10;
 const yieldToLoop = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
+/** Most requests one drain takes before the loop looks around. */
+const DRAIN_MAX = 256;
+/** Thrown out of a drain once every place is taken: the rest of the requests wait in the ring. */
+const FULL = Symbol('every place is taken');
 
 /**
  * A running server: made by `service.serve(handler)`. One server per service
@@ -106,14 +110,17 @@ export class ServiceServer implements Disposable, AsyncDisposable {
   }
 
   /**
-   * Stops taking requests. Requests already taken finish and their replies
-   * are sent; requests not taken stay in the request channel for the next
-   * server. Resolves once the last reply is out.
+   * Stops taking requests; another server may start at once. Requests
+   * already taken finish and their replies are sent; requests not taken stay
+   * in the request channel for the next server. Resolves once the last reply
+   * is out.
    */
   close(): Promise<void> {
     if (!this.#closing) {
       this.#closing = true;
       this.#stop.abort();
+      // The place is free for the next server at once; the loop's wait ends.
+      this.#receiver[Symbol.dispose]();
       this.#wakeLoop();
     }
     return this.done.catch(() => {});
@@ -131,6 +138,7 @@ export class ServiceServer implements Disposable, AsyncDisposable {
   stopNow(): void {
     this.#gone = true;
     void this.close();
+    this.#wakeLoop();
     this.#release();
   }
 
@@ -178,7 +186,12 @@ export class ServiceServer implements Disposable, AsyncDisposable {
         since = performance.now();
         continue;
       }
-      if (receiver.drain(this.#onRequest, this.#concurrency - this.#inflight) > 0) continue;
+      try {
+        if (receiver.drain(this.#onRequest, DRAIN_MAX) > 0) continue;
+      } catch (error) {
+        if (error === FULL || this.#closing) continue;
+        throw error;
+      }
       let view: Awaited<ReturnType<Receiver['recvView']>>;
       try {
         view = await receiver.recvView({ signal: this.#stop.signal });
@@ -193,14 +206,21 @@ export class ServiceServer implements Disposable, AsyncDisposable {
       }
       try {
         this.#onRequest(view.data);
+      } catch (error) {
+        if (error !== FULL && !this.#closing) throw error;
       } finally {
         view.release();
       }
     }
   }
 
-  /** One request, in ring memory valid only during the call. */
+  /** One request, in ring memory valid only during the call; throws FULL once every place is taken. */
   readonly #onRequest = (data: Uint8Array): void => {
+    this.#take(data);
+    if (this.#inflight >= this.#concurrency) throw FULL;
+  };
+
+  #take(data: Uint8Array): void {
     if (data.length < F.REQUEST_HEADER) return; // not a request of this format: nobody to answer
     const link = this.#link(
       readU32(data, F.REQUEST.replyChannel),
@@ -234,7 +254,7 @@ export class ServiceServer implements Disposable, AsyncDisposable {
         (error: unknown) => this.#reply(link, nonce, seq, F.STATUS_ERROR, error),
       )
       .finally(() => this.#done());
-  };
+  }
 
   #done(): void {
     this.#inflight--;
