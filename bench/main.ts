@@ -160,7 +160,11 @@ if (pinning) pinnedNote = pinning;
 else if (scale === 'quick' && pinnedRounds.length > 0) pinnedNote = 'quick run: 64 B and 1 MiB only';
 const unpinned = combineRounds(unpinnedRounds);
 const pinned = pinnedRounds.length > 0 ? combineRounds(pinnedRounds) : null;
-const other = [await runOther('struct', './struct.js', 'runStructBench'), await runOther('semaphore', './sem.js', 'runSemBench')];
+const other = [
+  await runOther('struct', './struct.js', 'runStructBench'),
+  await runOther('semaphore', './sem.js', 'runSemBench'),
+  await runOther('service', './service.js', 'runServiceBench'),
+];
 for (const o of other) log(`${o.name}: ${o.status}${o.note ? ` (${o.note})` : ''}`);
 
 const cpu = cpus();

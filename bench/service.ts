@@ -1,0 +1,247 @@
+// Request/reply round trip: a small JSON request and its JSON reply, one at
+// a time, through a Service (server in another process), HTTP on loopback
+// (node:http with a keep-alive agent) and process.send (a child echoing),
+// measured in the same run. Run: node dist/bench/service.js [--quick] [--json]
+import { spawn, type ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
+import { Agent, request as httpRequest } from 'node:http';
+import { pathToFileURL } from 'node:url';
+import { Service } from '../src/index.js';
+
+export interface ServiceBenchOptions {
+  /** Fewer round trips (the `--quick` run of bench/main.ts). */
+  quick?: boolean;
+  /** A handful of round trips: tries the harness, measures nothing. */
+  smoke?: boolean;
+}
+
+export interface ServiceBenchRow {
+  transport: string;
+  roundTrips: number;
+  median_us: number;
+  p99_us: number;
+  mean_us: number;
+}
+
+export interface ServiceBenchTarget {
+  description: string;
+  /** Service's median round trip over the reference's; null if one is missing. */
+  ratio: number | null;
+  /** The bound on the ratio. */
+  required: string;
+  met: boolean;
+  note: string;
+}
+
+export interface ServiceBenchResult {
+  /** The request each transport carries (its reply is of the same size). */
+  request: string;
+  rows: ServiceBenchRow[];
+  targets: ServiceBenchTarget[];
+  errors: Record<string, string>;
+}
+
+const SHMKIT = new URL('../src/index.js', import.meta.url).href;
+
+const requestOf = (i: number) => ({ id: i, method: 'user.get', params: { name: 'ada', fields: ['email', 'roles'] } });
+/** What every server answers: the same reply, whatever the transport. */
+const REPLY_JS = `(req) => ({ id: req.id, result: { name: req.params.name, email: 'ada@example.org', roles: ['admin'] } })`;
+
+/** A server child; resolves once it printed its first line (which it returns). */
+async function startChild(code: string, ipc = false): Promise<{ child: ChildProcess; line: string }> {
+  const source = code.replaceAll("'SHMKIT'", JSON.stringify(SHMKIT));
+  const child = spawn(process.execPath, ['--input-type=module', '-e', source], {
+    stdio: ['ignore', 'pipe', 'inherit', ...(ipc ? (['ipc'] as const) : [])],
+  });
+  let buffered = '';
+  const line = await new Promise<string>((resolve, reject) => {
+    child.once('exit', (code) => reject(new Error(`the server child exited with ${code} before it was ready`)));
+    child.stdout!.setEncoding('utf8').on('data', (chunk: string) => {
+      buffered += chunk;
+      const end = buffered.indexOf('\n');
+      if (end >= 0) resolve(buffered.slice(0, end));
+    });
+  });
+  child.removeAllListeners('exit');
+  return { child, line };
+}
+
+async function stop(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  const exited = once(child, 'exit');
+  child.kill('SIGKILL');
+  await exited;
+}
+
+/** Times `count` sequential calls of `once(i)` after `warmup` untimed ones, in µs. */
+async function time(count: number, warmup: number, call: (i: number) => Promise<unknown>): Promise<number[]> {
+  for (let i = 0; i < warmup; i++) await call(i);
+  const samples = new Array<number>(count);
+  for (let i = 0; i < count; i++) {
+    const start = performance.now();
+    await call(i);
+    samples[i] = (performance.now() - start) * 1000;
+  }
+  return samples;
+}
+
+function summarize(transport: string, samples: number[]): ServiceBenchRow {
+  const sorted = [...samples].sort((a, b) => a - b);
+  const at = (q: number) => sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]!;
+  const mean = samples.reduce((a, b) => a + b, 0) / samples.length;
+  const round = (x: number) => Math.round(x * 100) / 100;
+  return { transport, roundTrips: samples.length, median_us: round(at(0.5)), p99_us: round(at(0.99)), mean_us: round(mean) };
+}
+
+async function viaService(count: number, warmup: number): Promise<number[]> {
+  const service = Service.create({ capacity: 1 << 16, codec: 'json' });
+  let child: ChildProcess | undefined;
+  try {
+    ({ child } = await startChild(`
+      import { Service } from 'SHMKIT';
+      const service = Service.open({ id: ${service.id} }, { codec: 'json' });
+      service.serve(${REPLY_JS});
+      console.log('ready');
+    `));
+    using client = service.client();
+    return await time(count, warmup, (i) => client.request(requestOf(i)));
+  } finally {
+    if (child) await stop(child);
+    service.detach();
+  }
+}
+
+async function viaHttp(count: number, warmup: number): Promise<number[]> {
+  const { child, line } = await startChild(`
+    import { createServer } from 'node:http';
+    const reply = ${REPLY_JS};
+    const server = createServer((req, res) => {
+      let body = '';
+      req.setEncoding('utf8').on('data', (chunk) => (body += chunk)).on('end', () => {
+        const out = JSON.stringify(reply(JSON.parse(body)));
+        res.writeHead(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(out) });
+        res.end(out);
+      });
+    });
+    server.keepAliveTimeout = 60_000;
+    server.listen(0, '127.0.0.1', () => console.log(server.address().port));
+  `);
+  const agent = new Agent({ keepAlive: true, maxSockets: 1 });
+  const port = Number(line);
+  const call = (i: number) =>
+    new Promise<unknown>((resolve, reject) => {
+      const body = JSON.stringify(requestOf(i));
+      const req = httpRequest(
+        {
+          host: '127.0.0.1',
+          port,
+          method: 'POST',
+          path: '/',
+          agent,
+          headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) },
+        },
+        (res) => {
+          let text = '';
+          res
+            .setEncoding('utf8')
+            .on('data', (chunk: string) => (text += chunk))
+            .on('end', () => resolve(JSON.parse(text)))
+            .on('error', reject);
+        },
+      );
+      req.on('error', reject);
+      req.end(body);
+    });
+  try {
+    return await time(count, warmup, call);
+  } finally {
+    agent.destroy();
+    await stop(child);
+  }
+}
+
+async function viaProcessSend(count: number, warmup: number): Promise<number[]> {
+  const { child } = await startChild(
+    `
+    const reply = ${REPLY_JS};
+    process.on('message', (req) => process.send(reply(req)));
+    console.log('ready');
+    `,
+    true,
+  );
+  let wake: ((value: unknown) => void) | undefined;
+  child.on('message', (message) => wake?.(message));
+  try {
+    return await time(count, warmup, (i) => {
+      const reply = new Promise((resolve) => (wake = resolve));
+      child.send(requestOf(i));
+      return reply;
+    });
+  } finally {
+    child.disconnect();
+    await stop(child);
+  }
+}
+
+function target(
+  description: string,
+  bound: number,
+  service: ServiceBenchRow | undefined,
+  reference: ServiceBenchRow | undefined,
+  required: boolean,
+): ServiceBenchTarget {
+  const ratio = service && reference ? Math.round((service.median_us / reference.median_us) * 1000) / 1000 : null;
+  const met = ratio !== null && ratio <= bound;
+  const measured =
+    service && reference
+      ? `Service median ${service.median_us} µs (p99 ${service.p99_us}) vs ${reference.transport} median ${reference.median_us} µs (p99 ${reference.p99_us})`
+      : 'a measurement is missing';
+  let note = measured;
+  if (!required) note += '; for information, not a target of issue 17';
+  else if (!met && ratio !== null) {
+    note += `; missed: the round trip would have to be ${(reference!.median_us * bound).toFixed(2)} µs or less. Two wake-ups (request and reply) that fall asleep on the futex cost tens of µs each; a busier machine (load average) pushes Service over the spin window`;
+  }
+  return { description, ratio, required: `<= ${bound}`, met, note };
+}
+
+/** Measures every transport in turn and judges the target. Leaves nothing behind, even on failure. */
+export async function runServiceBench(options: ServiceBenchOptions = {}): Promise<ServiceBenchResult> {
+  const count = options.smoke ? 200 : options.quick ? 5_000 : 20_000;
+  const warmup = Math.max(100, Math.floor(count / 10));
+  const rows: ServiceBenchRow[] = [];
+  const errors: Record<string, string> = {};
+  const runs: Array<[string, (count: number, warmup: number) => Promise<number[]>]> = [
+    ['service', viaService],
+    ['http-keepalive', viaHttp],
+    ['process-send', viaProcessSend],
+  ];
+  for (const [name, run] of runs) {
+    try {
+      rows.push(summarize(name, await run(count, warmup)));
+    } catch (error) {
+      errors[name] = (error as Error).message;
+    }
+  }
+  const row = (name: string) => rows.find((r) => r.transport === name);
+  return {
+    request: JSON.stringify(requestOf(0)),
+    rows,
+    targets: [
+      target("Service round trip (JSON request and reply) at most 1/10 of process.send's", 0.1, row('service'), row('process-send'), true),
+      target('Service round trip vs HTTP keep-alive on loopback', 1, row('service'), row('http-keepalive'), false),
+    ],
+    errors,
+  };
+}
+
+if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) {
+  const result = await runServiceBench({ quick: process.argv.includes('--quick'), smoke: process.argv.includes('--smoke') });
+  if (process.argv.includes('--json')) console.log(JSON.stringify(result));
+  else {
+    for (const r of result.rows)
+      console.log(`${r.transport.padEnd(16)} median ${r.median_us} µs  p99 ${r.p99_us} µs  mean ${r.mean_us} µs (${r.roundTrips})`);
+    for (const t of result.targets)
+      console.log(`${t.met ? 'MET   ' : 'MISSED'} ${t.description}: ${t.ratio} (need ${t.required}) — ${t.note}`);
+    for (const [name, message] of Object.entries(result.errors)) console.log(`${name} failed: ${message}`);
+  }
+}
