@@ -51,6 +51,7 @@ const yieldToLoop = (): Promise<void> => new Promise((resolve) => setImmediate(r
  * `service.client()`. Any number of requests may be pending at once; each
  * reply goes to the request it answers.
  */
+// biome-ignore lint/suspicious/noExplicitAny: untyped unless the caller names the request and reply types
 export class ServiceClient<Req = any, Res = any> implements Disposable {
   readonly #core: ServiceCore;
   readonly #channel: Channel;

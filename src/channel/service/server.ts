@@ -20,6 +20,7 @@ export interface RequestInfo {
 }
 
 /** Answers one request: returns the reply (or a promise of it); a throw (or rejection) becomes an error reply. */
+// biome-ignore lint/suspicious/noExplicitAny: untyped unless the caller names the request and reply types
 export type ServiceHandler<Req = any, Res = any> = (value: Req, info: RequestInfo) => Res | PromiseLike<Res>;
 
 /** Options of `service.serve()`. */

@@ -67,6 +67,7 @@ const BUILT_IN_NAMES: readonly string[] = ['bytes', 'text', 'json', 'v8'];
  * console.log(await client.request(21)); // 42
  * ```
  */
+// biome-ignore lint/suspicious/noExplicitAny: untyped unless the caller names the request and reply types
 export class Service<Req = any, Res = any> implements Disposable {
   /** The service segment's id (shmid): what `Service.open({ id })` takes. */
   readonly id: number;
@@ -81,7 +82,7 @@ export class Service<Req = any, Res = any> implements Disposable {
   readonly #endpoints = new Set<ServiceServer | ServiceClient>();
   #sender: Sender | undefined;
 
-  private constructor(shm: SharedMemory, requests: Channel, codec: Codec<any>, mode: number) {
+  private constructor(shm: SharedMemory, requests: Channel, codec: Codec<unknown>, mode: number) {
     this.#shm = shm;
     this.id = shm.id;
     this.key = shm.key;
@@ -108,6 +109,7 @@ export class Service<Req = any, Res = any> implements Disposable {
    * attached: its channels are private and go with the last detach.
    * @throws IpcError EEXIST, ENOSPC, EACCES; TypeError/RangeError for bad options.
    */
+  // biome-ignore lint/suspicious/noExplicitAny: untyped unless the caller names the request and reply types
   static create<Req = any, Res = any>(options: ServiceCreateOptions): Service<Req, Res> {
     const opts = validateObject(options, 'options') as unknown as ServiceCreateOptions;
     const codec = resolveCodec(opts.codec);
@@ -144,6 +146,7 @@ export class Service<Req = any, Res = any> implements Disposable {
    *   its request channel is gone (every process had detached); IpcError
    *   ENOENT, EINVAL/EIDRM, EACCES.
    */
+  // biome-ignore lint/suspicious/noExplicitAny: untyped unless the caller names the request and reply types
   static open<Req = any, Res = any>(where: ServiceAddress, options: ServiceOpenOptions = {}): Service<Req, Res> {
     const address = validateObject(where, 'where') as ServiceAddress;
     const opts = validateObject(options, 'options') as ServiceOpenOptions;
