@@ -248,6 +248,9 @@ export class ServiceClient<Req = any, Res = any> implements Disposable {
           view.release();
         }
       }
+    } catch (error) {
+      // Nothing above should throw; if it does, no request may be left waiting for ever.
+      this.#failAll(error);
     } finally {
       this.#pumping = false;
     }
