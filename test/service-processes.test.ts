@@ -7,7 +7,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { describe, it } from 'node:test';
 import { ChannelError, Service, SharedMemory } from '../src/index.js';
-import { assertNoLeaks, usedSegments } from './helpers/ipc.js';
+import { assertNoLeaks, removeSegment, uniqueKey, usedSegments } from './helpers/ipc.js';
 import { assertExitedCleanly, lastJson, runNode, SHMKIT } from './helpers/processes.js';
 
 assertNoLeaks();
@@ -162,6 +162,30 @@ describe('Service across processes', { timeout: 120_000 }, () => {
     assert.equal(name, 'ChannelError');
     assert.equal(code, 'ERR_CHANNEL_FORMAT');
     assert.match(message, /codec is 'json', but options\.codec is 'text'/);
+  });
+
+  it('says so when a keyed service outlived every process that had it, and its request channel is gone', async () => {
+    const key = uniqueKey();
+    const result = await runNode(
+      `
+      import { Service } from 'SHMKIT';
+      const service = Service.create({ key: Number(process.argv[1]), capacity: 4096 });
+      console.log(service.id);
+      process.kill(process.pid, 'SIGKILL');
+      `,
+      [String(key)],
+    );
+    assert.equal(result.signal, 'SIGKILL');
+    const id = Number(result.stdout.trim());
+    try {
+      assert.throws(
+        () => Service.open({ key }),
+        (error: unknown) =>
+          error instanceof ChannelError && error.code === 'ERR_CHANNEL_CLOSED' && error.message.includes(`shmkit rm ${id}`),
+      );
+    } finally {
+      removeSegment(id);
+    }
   });
 
   it('fails pending requests with ERR_CHANNEL_PEER_DEAD when the server is killed mid-stream; a new server takes over', async () => {

@@ -178,6 +178,19 @@ describe('Service within one process', { timeout: 60_000 }, () => {
     await assert.rejects(client.request('async'), { name: 'Error', message: 'later' });
   });
 
+  it("sends an error reply when the reply does not fit the client's reply channel", async () => {
+    using service = Service.create({ capacity: 4096, codec: 'text' });
+    using _server = service.serve((n: string) => 'x'.repeat(Number(n)));
+    using client = service.client({ capacity: 256 });
+    assert.equal((await client.request('208')).length, 208);
+    await assert.rejects(client.request('209'), (error: unknown) => {
+      assert.ok(error instanceof Error);
+      assert.equal(error.name, 'RangeError');
+      assert.match(error.message, /The reply is 209 bytes encoded; the client's reply channel carries at most 208/);
+      return true;
+    });
+  });
+
   it('times out with IpcError ETIMEDOUT and drops the late reply instead of giving it to another request', async () => {
     using service = Service.create({ capacity: 4096, codec: 'json' });
     using _server = service.serve(async (value: { id: string; delay: number }) => {
