@@ -48,7 +48,8 @@ export interface ServiceBenchResult {
   loadAverage: number[];
   rows: ServiceBenchRow[];
   targets: ServiceBenchTarget[];
-  errors: Record<string, string>;
+  /** Transports that failed, with why (absent when none did). */
+  errors?: Record<string, string>;
 }
 
 const SHMKIT = new URL('../src/index.js', import.meta.url).href;
@@ -277,7 +278,7 @@ export async function runServiceBench(options: ServiceBenchOptions = {}): Promis
       target("Service round trip (JSON request and reply) at most 1/10 of process.send's", 0.1, row('service'), row('process-send'), true),
       target('Service round trip vs HTTP keep-alive on loopback', 1, row('service'), row('http-keepalive'), false),
     ],
-    errors,
+    ...(Object.keys(errors).length > 0 ? { errors } : {}),
   };
 }
 
@@ -291,6 +292,6 @@ if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.a
       );
     for (const t of result.targets)
       console.log(`${t.met ? 'MET   ' : 'MISSED'} ${t.description}: ${t.ratio} (need ${t.required}) — ${t.note}`);
-    for (const [name, message] of Object.entries(result.errors)) console.log(`${name} failed: ${message}`);
+    for (const [name, message] of Object.entries(result.errors ?? {})) console.log(`${name} failed: ${message}`);
   }
 }
