@@ -2,9 +2,12 @@
 // argument errors, handler errors, time limits, abort, closing, and the
 // order of replies. test/service-processes.test.ts runs it across processes.
 import assert from 'node:assert/strict';
+import { once } from 'node:events';
 import { describe, it } from 'node:test';
+import { Worker } from 'node:worker_threads';
 import { Channel, ChannelError, IpcError, IPC_STAT, Service, SharedMemory, shmctl } from '../src/index.js';
 import { assertNoLeaks, removeSegment, uniqueKey } from './helpers/ipc.js';
+import { SHMKIT } from './helpers/processes.js';
 
 assertNoLeaks();
 
@@ -293,6 +296,31 @@ describe('Service within one process', { timeout: 60_000 }, () => {
     const third = service.serve((n: number) => n + 1000);
     assert.equal(await client.request(1), 1001);
     await third[Symbol.asyncDispose]();
+  });
+
+  it('serves from a worker thread, and a terminated worker fails pending requests with ERR_CHANNEL_PEER_DEAD', async () => {
+    using service = Service.create({ capacity: 4096, codec: 'json' });
+    const worker = new Worker(
+      `
+      const { workerData, parentPort } = require('node:worker_threads');
+      import(workerData.url).then(({ Service }) => {
+        Service.open({ id: workerData.id }).serve((n) => (n < 0 ? new Promise(() => {}) : n * 3));
+        parentPort.postMessage('ready');
+      });
+      `,
+      { eval: true, workerData: { url: SHMKIT, id: service.id } },
+    );
+    try {
+      await once(worker, 'message');
+      using client = service.client();
+      assert.equal(await client.request(5), 15);
+      const hanging = client.request(-1);
+      await sleep(20);
+      await worker.terminate();
+      await assert.rejects(hanging, (error: unknown) => error instanceof ChannelError && error.code === 'ERR_CHANNEL_PEER_DEAD');
+    } finally {
+      await worker.terminate();
+    }
   });
 
   it('closing a client rejects its pending requests with ERR_CHANNEL_CLOSED', async () => {
