@@ -94,7 +94,12 @@ export class ServiceServer implements Disposable, AsyncDisposable {
     this.#core = core;
     this.#handler = handler;
     this.#receiver = core.requests.receiver();
-    this.#token = threadLiveness.hold();
+    try {
+      this.#token = threadLiveness.hold();
+    } catch (error) {
+      this.#receiver[Symbol.dispose]();
+      throw error;
+    }
     recordServer(core.header, this.#token);
     this.#sweep = setInterval(() => this.#sweepLinks(), SWEEP_MS).unref();
     this.#signal = signal;
@@ -145,6 +150,8 @@ export class ServiceServer implements Disposable, AsyncDisposable {
 
   async #run(): Promise<void> {
     try {
+      // Not within serve(): the handler never runs before serve() returned.
+      await undefined;
       await this.#loop();
       // The last replies go out before the server counts as done.
       while (this.#inflight > 0 && !this.#gone) await new Promise<void>((resolve) => (this.#wake = resolve));
