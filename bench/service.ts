@@ -1,5 +1,6 @@
 // Request/reply round trip: a small JSON request and its JSON reply, one at
-// a time, through a Service (server in another process), HTTP on loopback
+// a time, through a Service (server in another process; default adaptive
+// wait, and 'spin' for information), HTTP on loopback
 // (node:http with a keep-alive agent) and process.send (a child echoing),
 // measured in the same run. Run: node dist/bench/service.js [--quick] [--json]
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -125,8 +126,8 @@ function summarize(transport: string, rounds: RoundStats[], perRound: number): S
   };
 }
 
-async function viaService(count: number, warmup: number): Promise<number[]> {
-  const service = Service.create({ capacity: 1 << 16, codec: 'json' });
+async function viaService(count: number, warmup: number, wait: 'adaptive' | 'spin' = 'adaptive'): Promise<number[]> {
+  const service = Service.create({ capacity: 1 << 16, codec: 'json', wait });
   let child: ChildProcess | undefined;
   try {
     ({ child } = await startChild(`
@@ -247,6 +248,8 @@ export async function runServiceBench(options: ServiceBenchOptions = {}): Promis
   const errors: Record<string, string> = {};
   const runs: Array<[string, (count: number, warmup: number) => Promise<number[]>]> = [
     ['service', viaService],
+    // For information: both sides spin up to 2 ms before they sleep (Service.create({ wait: 'spin' })).
+    ['service-spin', (count, warmup) => viaService(count, warmup, 'spin')],
     ['http-keepalive', viaHttp],
     ['process-send', viaProcessSend],
   ];
