@@ -165,6 +165,7 @@ const other = [
   await runOther('semaphore', './sem.js', 'runSemBench'),
   await runOther('patterns-json', './patterns-json.js', 'runJsonBench'),
   await runOther('pubsub', './pubsub.js', 'runPubSubBench'),
+  await runOther('service', './service.js', 'runServiceBench'),
 ];
 for (const o of other) log(`${o.name}: ${o.status}${o.note ? ` (${o.note})` : ''}`);
 

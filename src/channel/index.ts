@@ -10,3 +10,4 @@ export { ChannelError } from '../core/errors.js';
 export type { ChannelErrorCode } from '../core/errors.js';
 export type { WaitMode } from './format.js';
 export * from './pubsub/index.js';
+export * from './service/index.js';

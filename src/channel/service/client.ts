@@ -1,0 +1,309 @@
+// The asking end of a service. Each client has a reply channel of its own
+// (private, removed once its client and the server have let go of it) and
+// names it in every request with a sequence number; replies are matched to
+// pending requests by that number, in whatever order they come.
+import { randomInt } from 'node:crypto';
+import { abortError, ChannelError, channelError, invalidType, outOfRange, timeoutError } from '../../core/errors.js';
+import { validateInteger, validateObject } from '../../core/validate.js';
+import { deadlineOf } from '../block.js';
+import { Channel } from '../channel.js';
+import { threadLiveness } from '../liveness.js';
+import type { Receiver } from '../receiver.js';
+import { deadServer, type ServiceCore } from './core.js';
+import * as F from './format.js';
+import { buildMessage, readU32, writeU32 } from './message.js';
+import { decodeError } from './remote-error.js';
+
+/** Options of `service.client()`. */
+export interface ServiceClientOptions {
+  /** The reply channel's capacity in bytes (default: the request channel's). A reply may be up to capacity - 48 bytes. */
+  capacity?: number;
+}
+
+/** Options of `client.request()`. */
+export interface RequestOptions {
+  /** Reject with the IpcError `ETIMEDOUT` of every wait if no reply came within this many ms; default: no limit. */
+  timeoutMs?: number;
+  /** Abort the request: it rejects with an AbortError. */
+  signal?: AbortSignal;
+}
+
+interface Pending {
+  resolve(value: unknown): void;
+  reject(error: unknown): void;
+  timer: ReturnType<typeof setTimeout> | undefined;
+  signal: AbortSignal | undefined;
+  onAbort: (() => void) | undefined;
+  /** Aborts the request's send while it waits for room in the request channel. */
+  sending: AbortController | undefined;
+}
+
+/** How long the client waits for a reply before it checks that the server lives, in ms. */
+const LIVENESS_MS = 100;
+/** How often a client with no request pending drops late replies (of requests that timed out), in ms. */
+const LATE_MS = 100;
+/** A client busy with a stream of replies lets timers and I/O run at least this often, in ms. */
+const YIELD_MS = 10;
+const yieldToLoop = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
+
+/**
+ * Sends requests to a service and resolves each with its reply. Made by
+ * `service.client()`. Any number of requests may be pending at once; each
+ * reply goes to the request it answers.
+ */
+// biome-ignore lint/suspicious/noExplicitAny: untyped unless the caller names the request and reply types
+export class ServiceClient<Req = any, Res = any> implements Disposable {
+  readonly #core: ServiceCore;
+  readonly #channel: Channel;
+  readonly #receiver: Receiver;
+  readonly #token: readonly [number, number];
+  /** Tells this client's replies from those meant for an earlier owner of the same channel id. */
+  readonly #nonce = randomInt(1, 2 ** 32 - 1);
+  readonly #pending = new Map<number, Pending>();
+  readonly #stop = new AbortController();
+  #seq = 0;
+  #pumping = false;
+  #closed = false;
+  #late: ReturnType<typeof setInterval> | undefined;
+
+  /** @internal Made by Service.client(). */
+  constructor(core: ServiceCore, options: ServiceClientOptions) {
+    const opts = validateObject(options, 'options') as ServiceClientOptions;
+    const capacity = opts.capacity === undefined ? core.capacity : validateInteger(opts.capacity, 'options.capacity', 1, 2 ** 30);
+    this.#core = core;
+    this.#channel = Channel.create({ capacity, mode: core.mode, autoRemove: true, wait: core.requests.wait });
+    try {
+      this.#receiver = this.#channel.receiver();
+      this.#token = threadLiveness.hold();
+    } catch (error) {
+      this.#channel.detach();
+      throw error;
+    }
+  }
+
+  /** How many requests wait for their reply. */
+  get pending(): number {
+    return this.#pending.size;
+  }
+
+  /** Whether close() was called. */
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  /**
+   * Sends `value` (encoded by the service's codec) and resolves to the
+   * server's reply. A handler that threw rejects it with an `Error` of the
+   * handler's error's `name`, `message` and `code`.
+   * @throws (rejects) IpcError ETIMEDOUT after `timeoutMs` (a reply that comes
+   *   later is dropped); AbortError; ChannelError ERR_CHANNEL_PEER_DEAD if the
+   *   server died before replying, ERR_CHANNEL_CLOSED if the client is (or
+   *   gets) closed; TypeError/RangeError for a value the codec refuses or
+   *   that is too large for the request channel.
+   */
+  request(value: Req, options: RequestOptions = {}): Promise<Res> {
+    let message: Uint8Array;
+    let signal: AbortSignal | undefined;
+    let timeoutMs: number | undefined;
+    try {
+      if (this.#closed) throw channelError('ERR_CHANNEL_CLOSED', 'request: the client is closed');
+      const opts = validateObject(options, 'options') as RequestOptions;
+      signal = opts.signal;
+      if (signal !== undefined && !(signal instanceof AbortSignal))
+        throw invalidType('options.signal', 'an instance of AbortSignal', signal);
+      timeoutMs = opts.timeoutMs;
+      deadlineOf(timeoutMs);
+      if (signal?.aborted) throw abortError(signal);
+      message = buildMessage(F.REQUEST_HEADER, this.#core.codec, value);
+      const max = this.#core.requestSender().maxMessageSize;
+      if (message.length > max) {
+        throw outOfRange('value', `at most ${max - F.REQUEST_HEADER} bytes encoded (the request channel's capacity less 56 bytes)`, value);
+      }
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    const seq = (this.#seq = (this.#seq + 1) >>> 0);
+    writeU32(message, F.REQUEST.replyChannel, this.#channel.id);
+    writeU32(message, F.REQUEST.nonce, this.#nonce);
+    writeU32(message, F.REQUEST.seq, seq);
+    writeU32(message, F.REQUEST.presence0, this.#token[0]);
+    writeU32(message, F.REQUEST.presence1, this.#token[1]);
+    writeU32(message, F.REQUEST.pid, process.pid);
+    return new Promise<Res>((resolve, reject) => {
+      const pending: Pending = {
+        resolve: resolve as (value: unknown) => void,
+        reject,
+        timer: undefined,
+        signal,
+        onAbort: undefined,
+        sending: undefined,
+      };
+      this.#pending.set(seq, pending);
+      if (timeoutMs !== undefined) {
+        const limit = timeoutMs;
+        pending.timer = setTimeout(
+          () =>
+            this.#settle(
+              seq,
+              timeoutError(
+                'futex',
+                'request',
+                limit,
+                'no reply came; the server may still handle the request, and its reply will be dropped',
+              ),
+              true,
+            ),
+          limit,
+        );
+      }
+      if (signal !== undefined) {
+        const from = signal;
+        pending.onAbort = () => this.#settle(seq, abortError(from), true);
+        from.addEventListener('abort', pending.onAbort, { once: true });
+      }
+      const sender = this.#core.requestSender();
+      let sent = false;
+      try {
+        sent = sender.trySend(message);
+      } catch (error) {
+        this.#settle(seq, error);
+        return;
+      }
+      if (!sent) {
+        // The request channel is full: wait for room with a copy (the message buffer is reused).
+        pending.sending = new AbortController();
+        sender.send(message.slice(), { signal: pending.sending.signal }).then(
+          () => {
+            pending.sending = undefined;
+          },
+          (error: unknown) => this.#settle(seq, error),
+        );
+      }
+      this.#startPump();
+    });
+  }
+
+  /** Ends the request `seq` (if still pending) with `error`, or with `value` when `error` is undefined. */
+  #settle(seq: number, error: unknown, orphaned = false, value?: unknown): void {
+    const pending = this.#pending.get(seq);
+    if (pending === undefined) return;
+    this.#pending.delete(seq);
+    if (pending.timer !== undefined) clearTimeout(pending.timer);
+    if (pending.onAbort !== undefined) pending.signal!.removeEventListener('abort', pending.onAbort);
+    pending.sending?.abort();
+    if (error === undefined) pending.resolve(value);
+    else pending.reject(error);
+    // Its reply may still come: drop it even if no request is pending then.
+    if (orphaned && this.#late === undefined && !this.#closed) {
+      this.#late = setInterval(() => {
+        if (!this.#pumping && !this.#closed) this.#receiver.drain(this.#onReply);
+      }, LATE_MS).unref();
+    }
+  }
+
+  #failAll(error: unknown): void {
+    for (const seq of [...this.#pending.keys()]) this.#settle(seq, error);
+  }
+
+  #startPump(): void {
+    if (this.#pumping) return;
+    this.#pumping = true;
+    // After the current task: a burst of requests is all sent before the first wait.
+    queueMicrotask(() => void this.#pump());
+  }
+
+  /** Receives replies while requests are pending. */
+  async #pump(): Promise<void> {
+    const receiver = this.#receiver;
+    let since = performance.now();
+    try {
+      while (this.#pending.size > 0 && !this.#closed) {
+        receiver.drain(this.#onReply);
+        if (this.#pending.size === 0) break;
+        if (performance.now() - since >= YIELD_MS) {
+          await yieldToLoop();
+          since = performance.now();
+          continue;
+        }
+        let view: Awaited<ReturnType<Receiver['recvView']>>;
+        try {
+          view = await receiver.recvView({ timeoutMs: LIVENESS_MS, signal: this.#stop.signal });
+        } catch (error) {
+          if (this.#closed) break;
+          if ((error as { code?: unknown }).code === 'ETIMEDOUT') {
+            this.#checkServer();
+            continue;
+          }
+          if (error instanceof ChannelError && error.code === 'ERR_CHANNEL_PEER_DEAD') {
+            // The server had sent on this channel and died.
+            this.#failAll(channelError('ERR_CHANNEL_PEER_DEAD', `request: the server of ${this.#core.name} died without replying`));
+            continue;
+          }
+          this.#failAll(error);
+          break;
+        }
+        try {
+          this.#onReply(view.data);
+        } finally {
+          view.release();
+        }
+      }
+    } catch (error) {
+      // Nothing above should throw; if it does, no request may be left waiting for ever.
+      this.#failAll(error);
+    } finally {
+      this.#pumping = false;
+    }
+  }
+
+  #checkServer(): void {
+    const pid = deadServer(this.#core.header);
+    if (pid !== 0) {
+      this.#failAll(channelError('ERR_CHANNEL_PEER_DEAD', `request: the server of ${this.#core.name} (pid ${pid}) died without replying`));
+    }
+  }
+
+  /** One reply, in ring memory valid only during the call. */
+  readonly #onReply = (data: Uint8Array): void => {
+    if (data.length < F.REPLY_HEADER || readU32(data, F.REPLY.nonce) !== this.#nonce) return;
+    const seq = readU32(data, F.REPLY.seq);
+    if (!this.#pending.has(seq)) return; // timed out or aborted: dropped
+    const body = data.subarray(F.REPLY_HEADER);
+    if (readU32(data, F.REPLY.status) !== F.STATUS_OK) {
+      this.#settle(seq, decodeError(body));
+      return;
+    }
+    let value: unknown;
+    try {
+      value = this.#core.codec.decode(body);
+    } catch (error) {
+      this.#settle(seq, error);
+      return;
+    }
+    this.#settle(seq, undefined, false, value);
+  };
+
+  /**
+   * Closes the client: pending requests reject with ERR_CHANNEL_CLOSED, its
+   * reply channel is closed and let go (the server drops replies to it).
+   */
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#stop.abort();
+    this.#failAll(channelError('ERR_CHANNEL_CLOSED', 'request: the client was closed'));
+    if (this.#late !== undefined) clearInterval(this.#late);
+    try {
+      this.#channel.close();
+      this.#channel.detach();
+    } catch {
+      // detached already (the process is exiting)
+    }
+    threadLiveness.letGo();
+    this.#core.forget(this);
+  }
+
+  [Symbol.dispose](): void {
+    this.close();
+  }
+}

@@ -1,0 +1,59 @@
+// What a service's server and clients share in one process: the service
+// segment's header, the request channel attached here, and the codec.
+import type { Channel } from '../channel.js';
+import type { Codec } from '../codec.js';
+import type { Sender } from '../sender.js';
+import { threadLiveness } from '../liveness.js';
+import * as F from './format.js';
+
+/** @internal */
+export interface ServiceCore {
+  /** The service segment's words (Int32Array over its whole page). */
+  readonly header: Int32Array;
+  readonly requests: Channel;
+  readonly codec: Codec<unknown>;
+  /** Permission bits of the service's channels. */
+  readonly mode: number;
+  /** The request channel's capacity: a reply channel's default. */
+  readonly capacity: number;
+  /** "service <id>", for messages. */
+  readonly name: string;
+  /** This process's one sender into the request channel (its clients share it). */
+  requestSender(): Sender;
+  /** A server or client of this service ended. */
+  forget(endpoint: object): void;
+}
+
+const PRESENCE = F.OFF_SERVER_PRESENCE >> 2;
+const PID = F.OFF_SERVER_PID >> 2;
+
+/** Records the serving thread's presence token in the header. */
+export function recordServer(header: Int32Array, token: readonly [number, number]): void {
+  // Word 1 last: a reader that sees it nonzero sees word 0 too.
+  Atomics.store(header, PRESENCE + 1, 0);
+  Atomics.store(header, PRESENCE, token[0]);
+  Atomics.store(header, PID, process.pid);
+  Atomics.store(header, PRESENCE + 1, token[1]);
+}
+
+/** Clears the server's record, if it is still this token (a successor may have written its own). */
+export function clearServer(header: Int32Array, token: readonly [number, number]): void {
+  if (header.length === 0) return;
+  if (Atomics.load(header, PRESENCE) === token[0] && Atomics.load(header, PRESENCE + 1) === token[1]) {
+    Atomics.store(header, PRESENCE + 1, 0);
+    Atomics.store(header, PRESENCE, 0);
+  }
+}
+
+/**
+ * The pid of the recorded server if it died without clearing its record;
+ * 0 while it lives, or when nobody serves (requests then wait for a server).
+ */
+export function deadServer(header: Int32Array): number {
+  if (header.length === 0) return 0;
+  const word1 = Atomics.load(header, PRESENCE + 1);
+  if (word1 === 0) return 0;
+  const word0 = Atomics.load(header, PRESENCE);
+  const pid = Atomics.load(header, PID);
+  return threadLiveness.alive(word0, word1, pid) ? 0 : pid || -1;
+}

@@ -1,0 +1,354 @@
+// The serving end of a service: takes requests from the request channel,
+// runs the handler, and sends each reply into the reply channel of the
+// client that asked. A client that dies or goes away costs nothing but its
+// dropped replies: its channel is detected dead and let go.
+import { ChannelError, channelError, invalidType } from '../../core/errors.js';
+import { validateInteger, validateObject } from '../../core/validate.js';
+import { Channel } from '../channel.js';
+import { threadLiveness } from '../liveness.js';
+import type { Receiver } from '../receiver.js';
+import type { Sender } from '../sender.js';
+import { clearServer, recordServer, type ServiceCore } from './core.js';
+import * as F from './format.js';
+import { buildMessage, readU32, writeU32 } from './message.js';
+import { encodeError } from './remote-error.js';
+
+/** What a handler learns about a request besides its value. */
+export interface RequestInfo {
+  /** The pid of the client's process (as its own PID namespace sees it). */
+  readonly clientPid: number;
+}
+
+/** Answers one request: returns the reply (or a promise of it); a throw (or rejection) becomes an error reply. */
+// biome-ignore lint/suspicious/noExplicitAny: untyped unless the caller names the request and reply types
+export type ServiceHandler<Req = any, Res = any> = (value: Req, info: RequestInfo) => Res | PromiseLike<Res>;
+
+/** Options of `service.serve()`. */
+export interface ServeOptions {
+  /**
+   * How many requests the handler may work on at once (default 1: one after
+   * another, in arrival order). A handler that returns synchronously never
+   * holds a place; `Infinity` takes every request as it comes.
+   */
+  concurrency?: number;
+  /** Aborting it closes the server (as `close()`). */
+  signal?: AbortSignal;
+}
+
+/** A client's reply channel, as this server holds it. */
+interface Link {
+  readonly id: number;
+  readonly channel: Channel;
+  readonly sender: Sender;
+  readonly presence0: number;
+  readonly presence1: number;
+  readonly pid: number;
+}
+
+/** How often the server looks for clients that died or went away, in ms. */
+const SWEEP_MS = 1000;
+/** A server busy with a stream of requests lets timers and I/O run at least this often, in ms. */
+const YIELD_MS = 10;
+const yieldToLoop = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
+/** Most requests one drain takes before the loop looks around. */
+const DRAIN_MAX = 256;
+/** Thrown out of a drain once every place is taken: the rest of the requests wait in the ring. */
+const FULL = Symbol('every place is taken');
+
+/**
+ * A running server: made by `service.serve(handler)`. One server per service
+ * at a time, in any process; a server whose process died is replaced by the
+ * next `serve()`.
+ */
+export class ServiceServer implements Disposable, AsyncDisposable {
+  /**
+   * Settles once the server stopped and its last reply is out: resolves after
+   * `close()` (or when the request channel was closed), rejects if it stopped
+   * on an unexpected error.
+   */
+  readonly done: Promise<void>;
+  readonly #core: ServiceCore;
+  readonly #handler: ServiceHandler;
+  readonly #receiver: Receiver;
+  readonly #concurrency: number;
+  readonly #token: readonly [number, number];
+  readonly #stop = new AbortController();
+  readonly #links = new Map<number, Link>();
+  readonly #sweep: ReturnType<typeof setInterval>;
+  readonly #signal: AbortSignal | undefined;
+  #inflight = 0;
+  /** Resolves the loop's wait for a free place, or for the last reply when stopping. */
+  #wake: (() => void) | undefined;
+  #closing = false;
+  /** Stopped hard (the service detached): replies still coming are dropped. */
+  #gone = false;
+
+  /** @internal Made by Service.serve(). */
+  constructor(core: ServiceCore, handler: ServiceHandler, options: ServeOptions) {
+    if (typeof handler !== 'function') throw invalidType('handler', 'of type function', handler);
+    const opts = validateObject(options, 'options') as ServeOptions;
+    const concurrency = opts.concurrency ?? 1;
+    this.#concurrency = concurrency === Infinity ? Infinity : validateInteger(concurrency, 'options.concurrency', 1, 2 ** 31 - 1);
+    const signal = opts.signal;
+    if (signal !== undefined && !(signal instanceof AbortSignal)) throw invalidType('options.signal', 'an instance of AbortSignal', signal);
+    this.#core = core;
+    this.#handler = handler;
+    this.#receiver = core.requests.receiver();
+    try {
+      this.#token = threadLiveness.hold();
+    } catch (error) {
+      this.#receiver[Symbol.dispose]();
+      throw error;
+    }
+    recordServer(core.header, this.#token);
+    this.#sweep = setInterval(() => this.#sweepLinks(), SWEEP_MS).unref();
+    this.#signal = signal;
+    signal?.addEventListener('abort', this.#onAbort, { once: true });
+    this.done = this.#run();
+    if (signal?.aborted) void this.close();
+  }
+
+  readonly #onAbort = (): void => void this.close();
+
+  /** Whether close() was called (or the server stopped by itself). */
+  get closed(): boolean {
+    return this.#closing;
+  }
+
+  /**
+   * Stops taking requests; another server may start at once. Requests
+   * already taken finish and their replies are sent; requests not taken stay
+   * in the request channel for the next server. Resolves once the last reply
+   * is out.
+   */
+  close(): Promise<void> {
+    if (!this.#closing) {
+      this.#closing = true;
+      this.#stop.abort();
+      // The place is free for the next server at once; the loop's wait ends.
+      this.#receiver[Symbol.dispose]();
+      this.#wakeLoop();
+    }
+    return this.done.catch(() => {});
+  }
+
+  [Symbol.dispose](): void {
+    void this.close();
+  }
+
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close();
+  }
+
+  /** @internal The service detaches: stop now, without waiting for handlers (their replies are dropped). */
+  stopNow(): void {
+    this.#gone = true;
+    void this.close();
+    this.#wakeLoop();
+    this.#release();
+  }
+
+  async #run(): Promise<void> {
+    try {
+      // Not within serve(): the handler never runs before serve() returned.
+      await undefined;
+      await this.#loop();
+      // The last replies go out before the server counts as done.
+      while (this.#inflight > 0 && !this.#gone) await new Promise<void>((resolve) => (this.#wake = resolve));
+    } finally {
+      this.#closing = true;
+      this.#release();
+    }
+  }
+
+  #released = false;
+
+  #release(): void {
+    if (this.#released) return;
+    this.#released = true;
+    clearInterval(this.#sweep);
+    this.#signal?.removeEventListener('abort', this.#onAbort);
+    this.#receiver[Symbol.dispose]();
+    clearServer(this.#core.header, this.#token);
+    threadLiveness.letGo();
+    for (const link of [...this.#links.values()]) this.#drop(link);
+    this.#core.forget(this);
+  }
+
+  #wakeLoop(): void {
+    const wake = this.#wake;
+    this.#wake = undefined;
+    wake?.();
+  }
+
+  async #loop(): Promise<void> {
+    const receiver = this.#receiver;
+    let since = performance.now();
+    while (!this.#closing) {
+      if (this.#inflight >= this.#concurrency) {
+        await new Promise<void>((resolve) => (this.#wake = resolve));
+        continue;
+      }
+      if (performance.now() - since >= YIELD_MS) {
+        await yieldToLoop();
+        since = performance.now();
+        continue;
+      }
+      try {
+        if (receiver.drain(this.#onRequest, DRAIN_MAX) > 0) continue;
+      } catch (error) {
+        if (error === FULL || this.#closing) continue;
+        throw error;
+      }
+      let view: Awaited<ReturnType<Receiver['recvView']>>;
+      try {
+        view = await receiver.recvView({ signal: this.#stop.signal });
+      } catch (error) {
+        if (this.#closing) return;
+        if (error instanceof ChannelError) {
+          // Every client died with the ring empty: others may come.
+          if (error.code === 'ERR_CHANNEL_PEER_DEAD') continue;
+          if (error.code === 'ERR_CHANNEL_CLOSED') return;
+        }
+        throw error;
+      }
+      try {
+        this.#onRequest(view.data);
+      } catch (error) {
+        if (error !== FULL && !this.#closing) throw error;
+      } finally {
+        view.release();
+      }
+    }
+  }
+
+  /** One request, in ring memory valid only during the call; throws FULL once every place is taken. */
+  readonly #onRequest = (data: Uint8Array): void => {
+    this.#take(data);
+    if (this.#inflight >= this.#concurrency) throw FULL;
+  };
+
+  #take(data: Uint8Array): void {
+    if (data.length < F.REQUEST_HEADER) return; // not a request of this format: nobody to answer
+    const link = this.#link(
+      readU32(data, F.REQUEST.replyChannel),
+      readU32(data, F.REQUEST.presence0) | 0,
+      readU32(data, F.REQUEST.presence1) | 0,
+      readU32(data, F.REQUEST.pid),
+    );
+    if (link === undefined) return; // the client is gone
+    const nonce = readU32(data, F.REQUEST.nonce);
+    const seq = readU32(data, F.REQUEST.seq);
+    let result: unknown;
+    try {
+      const value = this.#core.codec.decode(data.subarray(F.REQUEST_HEADER));
+      result = this.#handler(value, { clientPid: link.pid });
+    } catch (error) {
+      this.#reply(link, nonce, seq, F.STATUS_ERROR, error);
+      return;
+    }
+    if (
+      result === null ||
+      (typeof result !== 'object' && typeof result !== 'function') ||
+      typeof (result as PromiseLike<unknown>).then !== 'function'
+    ) {
+      this.#reply(link, nonce, seq, F.STATUS_OK, result);
+      return;
+    }
+    this.#inflight++;
+    Promise.resolve(result as PromiseLike<unknown>)
+      .then(
+        (value) => this.#reply(link, nonce, seq, F.STATUS_OK, value),
+        (error: unknown) => this.#reply(link, nonce, seq, F.STATUS_ERROR, error),
+      )
+      .finally(() => this.#done());
+  }
+
+  #done(): void {
+    this.#inflight--;
+    this.#wakeLoop();
+  }
+
+  /** The reply channel a request names, opened on its client's first request; undefined if it is gone. */
+  #link(id: number, presence0: number, presence1: number, pid: number): Link | undefined {
+    const known = this.#links.get(id);
+    if (known !== undefined) {
+      if (known.presence0 === presence0 && known.presence1 === presence1) return known;
+      this.#drop(known);
+    }
+    let channel: Channel | undefined;
+    try {
+      channel = Channel.open({ id });
+      const link: Link = { id, channel, sender: channel.sender(), presence0, presence1, pid };
+      this.#links.set(id, link);
+      return link;
+    } catch {
+      // Removed (its client died or closed), not a channel, or not ours to open.
+      channel?.detach();
+      return undefined;
+    }
+  }
+
+  #drop(link: Link): void {
+    if (this.#links.get(link.id) === link) this.#links.delete(link.id);
+    try {
+      link.sender.close();
+      link.channel.detach();
+    } catch {
+      // detached already
+    }
+  }
+
+  /** Lets go of the reply channels of clients that died or closed. */
+  #sweepLinks(): void {
+    for (const link of [...this.#links.values()]) {
+      if (link.channel.closed || !threadLiveness.alive(link.presence0, link.presence1, link.pid)) this.#drop(link);
+    }
+  }
+
+  /** Sends a reply (or, for STATUS_ERROR, the error `value`); waits for room in the background, holding a place. */
+  #reply(link: Link, nonce: number, seq: number, status: number, value: unknown): void {
+    if (this.#gone || this.#links.get(link.id) !== link) return;
+    const max = link.sender.maxMessageSize;
+    let message: Uint8Array | undefined;
+    if (status === F.STATUS_OK) {
+      try {
+        message = buildMessage(F.REPLY_HEADER, this.#core.codec, value);
+        if (message.length > max) {
+          throw new RangeError(
+            `The reply is ${message.length - F.REPLY_HEADER} bytes encoded; the client's reply channel carries at most ${max - F.REPLY_HEADER} (client({ capacity }) sets its size)`,
+          );
+        }
+      } catch (error) {
+        status = F.STATUS_ERROR;
+        value = error;
+        message = undefined;
+      }
+    }
+    message ??= buildMessage(F.REPLY_HEADER, undefined, undefined, encodeError(value, max - F.REPLY_HEADER));
+    writeU32(message, F.REPLY.nonce, nonce);
+    writeU32(message, F.REPLY.seq, seq);
+    writeU32(message, F.REPLY.status, status);
+    try {
+      if (link.sender.trySend(message)) return;
+    } catch {
+      this.#drop(link); // its client closed the channel
+      return;
+    }
+    // The client's ring is full: wait for room (the client drains it while
+    // it lives; a dead one is detected and the reply dropped).
+    this.#inflight++;
+    link.sender
+      .send(message.slice())
+      .catch(() => this.#drop(link))
+      .finally(() => this.#done());
+  }
+}
+
+/** @internal Why serve() cannot start: the live server's pid. */
+export function serverBusy(error: unknown, name: string): unknown {
+  if (error instanceof ChannelError && error.code === 'ERR_CHANNEL_BUSY') {
+    return channelError('ERR_CHANNEL_BUSY', `serve: ${name} has a live server already (${error.message.replace(/^receiver: /, '')})`);
+  }
+  return error;
+}

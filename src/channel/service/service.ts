@@ -1,0 +1,281 @@
+// Service: request/reply between processes on two kinds of channel. One
+// request channel, which every client sends into and the server receives
+// from, and one reply channel per client. A small segment of its own (the
+// one a key names) records the request channel, the codec and the server.
+import { channelError, IpcError } from '../../core/errors.js';
+import { validateMode, validateObject } from '../../core/validate.js';
+import { SharedMemory } from '../../shm/shared-memory.js';
+import { Channel } from '../channel.js';
+import { codecName, resolveCodec, type Codec, type CodecOption } from '../codec.js';
+import type { WaitMode } from '../format.js';
+import type { Sender } from '../sender.js';
+import { ServiceClient, type ServiceClientOptions } from './client.js';
+import type { ServiceCore } from './core.js';
+import * as F from './format.js';
+import { serverBusy, ServiceServer, type ServeOptions, type ServiceHandler } from './server.js';
+
+export interface ServiceCreateOptions {
+  /** A System V key; without key or path the service is private (open it by id). */
+  key?: number;
+  /** A file whose identity gives the key through ftok(path, projId). */
+  path?: string;
+  /** The project id for ftok (default 1). */
+  projId?: number;
+  /** The request channel's capacity in bytes (see Channel.create); also the default of each client's reply channel. */
+  capacity: number;
+  /** How requests and replies are encoded (default `'bytes'`); recorded, so an opener with another codec is refused. */
+  codec?: CodecOption;
+  /** Permission bits of the service's segments and of every client's reply channel; default 0o600. */
+  mode?: number;
+  /** How the service's channels wait (see Channel.create); default `'adaptive'`. */
+  wait?: WaitMode;
+}
+
+/** Where a service is: its key, ftok path or segment id. */
+export interface ServiceAddress {
+  key?: number;
+  id?: number;
+  path?: string;
+  projId?: number;
+}
+
+export interface ServiceOpenOptions {
+  /**
+   * The codec, which must be the one the service was created with (by name:
+   * a user codec's `name`). Default: the recorded one, if it is built in.
+   */
+  codec?: CodecOption;
+  /** This process's wait mode; default: the one the service was created with. */
+  wait?: WaitMode;
+}
+
+const encoder = new TextEncoder();
+const decoder = new TextDecoder();
+const BUILT_IN_NAMES: readonly string[] = ['bytes', 'text', 'json', 'v8'];
+
+/**
+ * Request/reply between processes: a server answers requests from any
+ * number of clients in any processes, each with any number of requests
+ * pending. A server that dies fails its clients' pending requests with
+ * `ERR_CHANNEL_PEER_DEAD`; a client that dies costs the server nothing.
+ *
+ * ```ts
+ * using service = Service.create({ capacity: 1 << 16, codec: 'json' });
+ * using server = service.serve((n: number) => n * 2);
+ * // in any process: Service.open({ id }, { codec: 'json' }).client()
+ * using client = service.client();
+ * console.log(await client.request(21)); // 42
+ * ```
+ */
+// biome-ignore lint/suspicious/noExplicitAny: untyped unless the caller names the request and reply types
+export class Service<Req = any, Res = any> implements Disposable {
+  /** The service segment's id (shmid): what `Service.open({ id })` takes. */
+  readonly id: number;
+  /** The key it was created or opened by (0 if private). */
+  readonly key: number;
+  /** The request channel's capacity in bytes. */
+  readonly capacity: number;
+  /** The codec's recorded name (`'json'`, a user codec's name, or `'custom'`). */
+  readonly codec: string;
+  readonly #shm: SharedMemory;
+  readonly #core: ServiceCore;
+  readonly #endpoints = new Set<ServiceServer | ServiceClient>();
+  #sender: Sender | undefined;
+
+  private constructor(shm: SharedMemory, requests: Channel, codec: Codec<unknown>, mode: number) {
+    this.#shm = shm;
+    this.id = shm.id;
+    this.key = shm.key;
+    this.capacity = requests.capacity;
+    this.codec = codecName(codec);
+    this.#core = {
+      header: new Int32Array(shm.buffer, 0, F.SEGMENT_SIZE >> 2),
+      requests,
+      codec,
+      mode,
+      capacity: requests.capacity,
+      name: `service ${shm.id}`,
+      requestSender: () => {
+        this.#sender ??= requests.sender();
+        return this.#sender;
+      },
+      forget: (endpoint) => this.#endpoints.delete(endpoint as ServiceServer | ServiceClient),
+    };
+  }
+
+  /**
+   * Creates a service: its segment (exclusive: EEXIST if the key is taken)
+   * and its request channel. The service lives while some process has it
+   * attached: its channels are private and go with the last detach.
+   * @throws IpcError EEXIST, ENOSPC, EACCES; TypeError/RangeError for bad options.
+   */
+  // biome-ignore lint/suspicious/noExplicitAny: untyped unless the caller names the request and reply types
+  static create<Req = any, Res = any>(options: ServiceCreateOptions): Service<Req, Res> {
+    const opts = validateObject(options, 'options') as unknown as ServiceCreateOptions;
+    const codec = resolveCodec(opts.codec);
+    const name = encoder.encode(codecName(codec));
+    if (name.length > F.CODEC_NAME_MAX) {
+      throw new RangeError(`The codec's name is ${name.length} bytes of UTF-8; a service records at most ${F.CODEC_NAME_MAX}`);
+    }
+    const mode = opts.mode === undefined ? 0o600 : validateMode(opts.mode, 'mode');
+    const requests = Channel.create({ capacity: opts.capacity, mode, wait: opts.wait, autoRemove: true });
+    let shm: SharedMemory;
+    try {
+      shm = SharedMemory.create({ key: opts.key, path: opts.path, projId: opts.projId, size: F.SEGMENT_SIZE, mode });
+    } catch (error) {
+      requests.detach();
+      throw error;
+    }
+    const bytes = new Uint8Array(shm.buffer, 0, F.SEGMENT_SIZE);
+    const view = new DataView(shm.buffer, 0, F.SEGMENT_SIZE);
+    view.setUint32(F.OFF_VERSION, F.VERSION, true);
+    view.setInt32(F.OFF_REQUESTS, requests.id, true);
+    view.setUint32(F.OFF_MODE, mode, true);
+    view.setUint32(F.OFF_CAPACITY, requests.capacity, true);
+    view.setUint32(F.OFF_CODEC_LENGTH, name.length, true);
+    bytes.set(name, F.OFF_CODEC_NAME);
+    // The magic last: an opener that sees it sees the rest.
+    Atomics.store(new Int32Array(shm.buffer, 0, 1), F.OFF_MAGIC >> 2, F.MAGIC | 0);
+    return new Service(shm, requests, codec, mode);
+  }
+
+  /**
+   * Opens an existing service by key, path or id.
+   * @throws ChannelError ERR_CHANNEL_FORMAT if the segment is not a service,
+   *   or if `options.codec` is not the service's codec; ERR_CHANNEL_CLOSED if
+   *   its request channel is gone (every process had detached); IpcError
+   *   ENOENT, EINVAL/EIDRM, EACCES.
+   */
+  // biome-ignore lint/suspicious/noExplicitAny: untyped unless the caller names the request and reply types
+  static open<Req = any, Res = any>(where: ServiceAddress, options: ServiceOpenOptions = {}): Service<Req, Res> {
+    const address = validateObject(where, 'where') as ServiceAddress;
+    const opts = validateObject(options, 'options') as ServiceOpenOptions;
+    const wanted = opts.codec === undefined ? undefined : resolveCodec(opts.codec);
+    const shm = SharedMemory.open({ key: address.key, id: address.id, path: address.path, projId: address.projId });
+    try {
+      const header = Service.#readHeader(shm);
+      let codec = wanted;
+      if (codec === undefined) {
+        if (!BUILT_IN_NAMES.includes(header.codec)) {
+          throw channelError(
+            'ERR_CHANNEL_FORMAT',
+            `Service.open: segment ${shm.id} is a service with the user codec '${header.codec}': pass it as options.codec`,
+          );
+        }
+        codec = resolveCodec(header.codec as CodecOption);
+      } else if (codecName(codec) !== header.codec) {
+        throw channelError(
+          'ERR_CHANNEL_FORMAT',
+          `Service.open: segment ${shm.id} is a service whose codec is '${header.codec}', but options.codec is '${codecName(codec)}': open it with the same codec`,
+        );
+      }
+      let requests: Channel;
+      try {
+        requests = Channel.open({ id: header.requests, wait: opts.wait });
+      } catch (error) {
+        if (error instanceof IpcError && (error.code === 'EINVAL' || error.code === 'EIDRM' || error.code === 'ENOENT')) {
+          throw channelError(
+            'ERR_CHANNEL_CLOSED',
+            `Service.open: the request channel (segment ${header.requests}) of service ${shm.id} is gone: every process had detached from the service; remove segment ${shm.id} (shmkit rm ${shm.id}) and create the service again`,
+          );
+        }
+        throw error;
+      }
+      return new Service(shm, requests, codec, header.mode);
+    } catch (error) {
+      shm.detach();
+      throw error;
+    }
+  }
+
+  static #readHeader(shm: SharedMemory): { requests: number; mode: number; codec: string } {
+    const what = `Service.open: segment ${shm.id}`;
+    if (shm.size < F.SEGMENT_SIZE) {
+      throw channelError('ERR_CHANNEL_FORMAT', `${what} is not a shmkit service (${shm.size} bytes, smaller than a service header)`);
+    }
+    const view = new DataView(shm.buffer, 0, F.SEGMENT_SIZE);
+    const magic = Atomics.load(new Int32Array(shm.buffer, 0, 1), 0) >>> 0;
+    if (magic !== F.MAGIC) {
+      throw channelError(
+        'ERR_CHANNEL_FORMAT',
+        `${what} is not a shmkit service (magic 0x${magic.toString(16)}, expected 0x${F.MAGIC.toString(16)})`,
+      );
+    }
+    const version = view.getUint32(F.OFF_VERSION, true);
+    if (version !== F.VERSION) {
+      throw channelError(
+        'ERR_CHANNEL_FORMAT',
+        `${what} is a service of format version ${version}; this shmkit reads version ${F.VERSION} only`,
+      );
+    }
+    const length = view.getUint32(F.OFF_CODEC_LENGTH, true);
+    if (length === 0 || length > F.CODEC_NAME_MAX)
+      throw channelError('ERR_CHANNEL_FORMAT', `${what} has a corrupt service header (codec name of ${length} bytes)`);
+    return {
+      requests: view.getInt32(F.OFF_REQUESTS, true),
+      mode: view.getUint32(F.OFF_MODE, true) & 0o777,
+      codec: decoder.decode(new Uint8Array(shm.buffer, F.OFF_CODEC_NAME, length)),
+    };
+  }
+
+  /**
+   * Starts serving: `handler(value, info)` answers each request with a value
+   * or a promise of one; what it throws goes back as an error reply. One
+   * server per service at a time (in any process).
+   * @throws ChannelError ERR_CHANNEL_BUSY if a live process serves already.
+   */
+  serve(handler: ServiceHandler<Req, Res>, options: ServeOptions = {}): ServiceServer {
+    this.#assertAttached('serve');
+    let server: ServiceServer;
+    try {
+      server = new ServiceServer(this.#core, handler, options);
+    } catch (error) {
+      throw serverBusy(error, this.#core.name);
+    }
+    this.#endpoints.add(server);
+    return server;
+  }
+
+  /** A new client, with a reply channel of its own. */
+  client(options: ServiceClientOptions = {}): ServiceClient<Req, Res> {
+    this.#assertAttached('client');
+    const client = new ServiceClient<Req, Res>(this.#core, options);
+    this.#endpoints.add(client);
+    return client;
+  }
+
+  #assertAttached(what: string): void {
+    if (this.#shm.detached) throw channelError('ERR_CHANNEL_CLOSED', `${what}: the service is detached`);
+  }
+
+  /** Marks the service segment for removal (IPC_RMID): its key is free at once; it goes once every process detached. */
+  remove(): void {
+    this.#shm.remove();
+  }
+
+  /**
+   * Detaches this process: its server stops at once (replies of handlers
+   * still running are dropped), its clients close (their pending requests
+   * reject with ERR_CHANNEL_CLOSED). The last process to detach removes the
+   * service segment.
+   */
+  detach(): void {
+    this.#assertAttached('detach');
+    for (const endpoint of [...this.#endpoints]) {
+      if (endpoint instanceof ServiceServer) endpoint.stopNow();
+      else endpoint.close();
+    }
+    this.#sender?.close();
+    this.#core.requests.detach();
+    try {
+      if (this.#shm.stat().shm_nattch <= 1) this.#shm.remove();
+    } catch {
+      // removed already
+    }
+    this.#shm.detach();
+  }
+
+  [Symbol.dispose](): void {
+    if (!this.#shm.detached) this.detach();
+  }
+}

@@ -1,0 +1,292 @@
+// Service across real processes: many client processes with many requests
+// each, time limits and abort, handler errors, the codec check, and SIGKILL
+// of the server (its pending requests fail with ERR_CHANNEL_PEER_DEAD) and of
+// a client (the server goes on serving the others and lets go of its channel).
+import assert from 'node:assert/strict';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
+import { describe, it } from 'node:test';
+import { ChannelError, Service, SharedMemory } from '../src/index.js';
+import { assertNoLeaks, removeSegment, uniqueKey, usedSegments } from './helpers/ipc.js';
+import { assertExitedCleanly, lastJson, runNode, SHMKIT } from './helpers/processes.js';
+
+assertNoLeaks();
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** A long-running Node child (killed by the test); `SHMKIT` in code is the package. */
+function spawnNode(code: string, args: readonly string[]): ChildProcess {
+  const source = code.replaceAll("'SHMKIT'", JSON.stringify(SHMKIT));
+  return spawn(process.execPath, ['--input-type=module', '-e', source, '--', ...args], { stdio: ['ignore', 'ignore', 'inherit'] });
+}
+
+async function killAndReap(child: ChildProcess): Promise<void> {
+  if (child.exitCode === null && child.signalCode === null) {
+    const exited = once(child, 'exit');
+    child.kill('SIGKILL');
+    await exited;
+  }
+}
+
+async function waitFor(what: string, condition: () => boolean, ms = 10_000): Promise<void> {
+  const end = Date.now() + ms;
+  while (!condition()) {
+    assert.ok(Date.now() < end, `${what} within ${ms} ms`);
+    await sleep(5);
+  }
+}
+
+/** A client process: `count` requests at once, `rounds` times over; checks each reply against its request. */
+const CLIENT = `
+  import { Service } from 'SHMKIT';
+  const [id, tag, count, rounds] = process.argv.slice(1).map(Number);
+  const service = Service.open({ id }, { codec: 'json' });
+  const client = service.client();
+  let matched = 0;
+  for (let round = 0; round < rounds; round++) {
+    const replies = await Promise.all(Array.from({ length: count }, (_, n) => client.request({ tag, n: round * count + n })));
+    replies.forEach((reply, n) => {
+      const want = round * count + n;
+      if (reply.tag !== tag || reply.n !== want || reply.square !== want * want) throw new Error('reply ' + JSON.stringify(reply) + ' for request ' + want);
+      matched++;
+    });
+  }
+  client.close();
+  service.detach();
+  console.log(JSON.stringify({ matched }));
+`;
+
+describe('Service across processes', { timeout: 120_000 }, () => {
+  it('serves several client processes with many concurrent requests each, every reply to its request', async () => {
+    using service = Service.create({ capacity: 1 << 14, codec: 'json' });
+    const order: Array<[tag: number, n: number]> = [];
+    const server = service.serve(
+      async (value: { tag: number; n: number }, info) => {
+        assert.ok(info.clientPid > 0);
+        // Later requests often finish first.
+        await sleep((value.n * 37 + value.tag * 11) % 7);
+        order.push([value.tag, value.n]);
+        return { tag: value.tag, n: value.n, square: value.n * value.n };
+      },
+      { concurrency: 32 },
+    );
+    try {
+      const CLIENTS = 4;
+      const results = await Promise.all(
+        Array.from({ length: CLIENTS }, (_, tag) => runNode(CLIENT, [String(service.id), String(tag), '150', '4'], { timeoutMs: 60_000 })),
+      );
+      for (const [tag, result] of results.entries()) {
+        assertExitedCleanly(result, `client ${tag}`);
+        assert.deepEqual(lastJson(result), { matched: 600 });
+      }
+      assert.equal(order.length, CLIENTS * 600);
+      assert.ok(
+        order.some(([tag, n], i) => order.slice(0, i).some(([t, m]) => t === tag && m > n)),
+        "the handler finished some client's requests out of order",
+      );
+    } finally {
+      await server.close();
+    }
+  });
+
+  it('times out and aborts across processes, and a late reply never reaches another request', async () => {
+    using service = Service.create({ capacity: 4096, codec: 'json' });
+    using _server = service.serve(
+      async (value: { id: string; delay: number }) => {
+        await sleep(value.delay);
+        return value.id;
+      },
+      { concurrency: 8 },
+    );
+    const result = await runNode(
+      `
+      import { Service } from 'SHMKIT';
+      const service = Service.open({ id: Number(process.argv[1]) });
+      const client = service.client();
+      const out = {};
+      try { await client.request({ id: 'slow', delay: 200 }, { timeoutMs: 30 }); } catch (e) { out.timeout = [e.name, e.code, e.syscall]; }
+      const controller = new AbortController();
+      const aborted = client.request({ id: 'abort', delay: 200 }, { signal: controller.signal });
+      setTimeout(() => controller.abort(), 20);
+      try { await aborted; } catch (e) { out.abort = e.name; }
+      // Both late replies come while these wait: each must get its own.
+      out.replies = await Promise.all([client.request({ id: 'a', delay: 250 }), client.request({ id: 'b', delay: 300 })]);
+      out.pending = client.pending;
+      client.close();
+      service.detach();
+      console.log(JSON.stringify(out));
+      `,
+      [String(service.id)],
+    );
+    assertExitedCleanly(result, 'client');
+    assert.deepEqual(lastJson(result), {
+      timeout: ['IpcError', 'ETIMEDOUT', 'futex'],
+      abort: 'AbortError',
+      replies: ['a', 'b'],
+      pending: 0,
+    });
+  });
+
+  it('carries handler errors to a client process: name, message and code', async () => {
+    using service = Service.create({ capacity: 4096, codec: 'v8' });
+    using _server = service.serve((value: string) => {
+      throw Object.assign(new SyntaxError(`cannot parse ${value}`), { code: 'E_PARSE' });
+    });
+    const result = await runNode(
+      `
+      import { Service } from 'SHMKIT';
+      const service = Service.open({ id: Number(process.argv[1]) }, { codec: 'v8' });
+      const client = service.client();
+      try { await client.request('x y'); } catch (e) { console.log(JSON.stringify([e instanceof Error, e.name, e.message, e.code])); }
+      client.close();
+      service.detach();
+      `,
+      [String(service.id)],
+    );
+    assertExitedCleanly(result, 'client');
+    assert.deepEqual(lastJson(result), [true, 'SyntaxError', 'cannot parse x y', 'E_PARSE']);
+  });
+
+  it('refuses an opener in another process whose codec differs', async () => {
+    using service = Service.create({ capacity: 4096, codec: 'json' });
+    const result = await runNode(
+      `
+      import { Service } from 'SHMKIT';
+      try { Service.open({ id: Number(process.argv[1]) }, { codec: 'text' }); console.log('null'); }
+      catch (e) { console.log(JSON.stringify([e.name, e.code, e.message])); }
+      `,
+      [String(service.id)],
+    );
+    assertExitedCleanly(result, 'opener');
+    const [name, code, message] = lastJson<[string, string, string]>(result);
+    assert.equal(name, 'ChannelError');
+    assert.equal(code, 'ERR_CHANNEL_FORMAT');
+    assert.match(message, /codec is 'json', but options\.codec is 'text'/);
+  });
+
+  it('says so when a keyed service outlived every process that had it, and its request channel is gone', async () => {
+    const key = uniqueKey();
+    const result = await runNode(
+      `
+      import { Service } from 'SHMKIT';
+      const service = Service.create({ key: Number(process.argv[1]), capacity: 4096 });
+      console.log(service.id);
+      process.kill(process.pid, 'SIGKILL');
+      `,
+      [String(key)],
+    );
+    assert.equal(result.signal, 'SIGKILL');
+    const id = Number(result.stdout.trim());
+    try {
+      assert.throws(
+        () => Service.open({ key }),
+        (error: unknown) =>
+          error instanceof ChannelError && error.code === 'ERR_CHANNEL_CLOSED' && error.message.includes(`shmkit rm ${id}`),
+      );
+    } finally {
+      removeSegment(id);
+    }
+  });
+
+  it('fails pending requests with ERR_CHANNEL_PEER_DEAD when the server is killed mid-stream; a new server takes over', async () => {
+    using service = Service.create({ capacity: 1 << 14, codec: 'json' });
+    using status = SharedMemory.create({ size: 4 });
+    const served = new Int32Array(status.buffer);
+    const child = spawnNode(
+      `
+      import { Service, SharedMemory } from 'SHMKIT';
+      const [id, statusId] = process.argv.slice(1).map(Number);
+      const served = new Int32Array(SharedMemory.open({ id: statusId }).buffer);
+      const service = Service.open({ id });
+      service.serve(async (n) => {
+        await new Promise((resolve) => setTimeout(resolve, 2));
+        Atomics.add(served, 0, 1);
+        return n + 1;
+      }, { concurrency: 4 });
+      `,
+      [String(service.id), String(status.id)],
+    );
+    try {
+      using client = service.client();
+      const outcomes: Array<'ok' | 'dead' | string> = [];
+      let settled = 0;
+      const requests = Array.from({ length: 400 }, (_, n) =>
+        client
+          .request(n)
+          .then(
+            (reply) => {
+              outcomes[n] = reply === n + 1 ? 'ok' : `wrong reply ${reply}`;
+            },
+            (error: unknown) => {
+              outcomes[n] = error instanceof ChannelError && error.code === 'ERR_CHANNEL_PEER_DEAD' ? 'dead' : String(error);
+            },
+          )
+          .finally(() => settled++),
+      );
+      await waitFor('the server answers some requests', () => Atomics.load(served, 0) >= 40);
+      await killAndReap(child);
+      const killed = Date.now();
+      await Promise.all(requests);
+      const tookMs = Date.now() - killed;
+      assert.equal(settled, 400);
+      const ok = outcomes.filter((o) => o === 'ok').length;
+      const dead = outcomes.filter((o) => o === 'dead').length;
+      assert.equal(ok + dead, 400, `only ok or dead: ${outcomes.find((o) => o !== 'ok' && o !== 'dead')}`);
+      assert.ok(ok >= 40 && dead > 0, `${ok} answered, ${dead} failed`);
+      // Not a speed check: a pending request must not wait for ever (the check runs every 100 ms).
+      assert.ok(tookMs < 5000, `pending requests failed ${tookMs} ms after the kill`);
+      // The dead server's place is taken by a new one, and the client goes on.
+      using _server = service.serve((n: number) => n * 10);
+      assert.equal(await client.request(7), 70);
+    } finally {
+      await killAndReap(child);
+    }
+  });
+
+  it('goes on serving other clients when a client process is killed mid-stream, and lets go of its reply channel', async () => {
+    using service = Service.create({ capacity: 1 << 14, codec: 'json' });
+    using status = SharedMemory.create({ size: 4 });
+    const answered = new Int32Array(status.buffer);
+    let handled = 0;
+    const server = service.serve(
+      async (value: { tag: number; n: number }) => {
+        await sleep(1);
+        handled++;
+        return { tag: value.tag, n: value.n, square: value.n * value.n };
+      },
+      { concurrency: 16 },
+    );
+    const baseline = usedSegments();
+    // The victim keeps 100 requests pending at all times until it is killed;
+    // its reply ring holds only a few replies, so the server waits for room in it.
+    const victim = spawnNode(
+      `
+      import { Service, SharedMemory } from 'SHMKIT';
+      const [id, statusId] = process.argv.slice(1).map(Number);
+      const answered = new Int32Array(SharedMemory.open({ id: statusId }).buffer);
+      const client = Service.open({ id }).client({ capacity: 512 }); // a small reply ring: the server often waits for room in it
+      let n = 0;
+      const one = () => client.request({ tag: 9, n: n++ }).then(() => { Atomics.add(answered, 0, 1); one(); });
+      for (let i = 0; i < 100; i++) one();
+      `,
+      [String(service.id), String(status.id)],
+    );
+    try {
+      const survivor = runNode(CLIENT, [String(service.id), '1', '100', '30'], { timeoutMs: 60_000 });
+      await waitFor('the victim gets replies', () => Atomics.load(answered, 0) >= 200);
+      const before = handled;
+      await killAndReap(victim);
+      const result = await survivor;
+      assertExitedCleanly(result, 'surviving client');
+      assert.deepEqual(lastJson(result), { matched: 3000 });
+      assert.ok(handled > before, 'the server handled requests after the kill');
+      // Both clients are gone: their reply channels (and presences) go once the server lets go.
+      await waitFor('the server lets go of the dead client', () => usedSegments() <= baseline, 10_000);
+      using client = service.client();
+      assert.deepEqual(await client.request({ tag: 2, n: 3 }), { tag: 2, n: 3, square: 9 });
+    } finally {
+      await killAndReap(victim);
+      await server.close();
+    }
+  });
+});

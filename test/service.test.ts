@@ -1,0 +1,354 @@
+// Service (request/reply) within one process: codecs and their record,
+// argument errors, handler errors, time limits, abort, closing, and the
+// order of replies. test/service-processes.test.ts runs it across processes.
+import assert from 'node:assert/strict';
+import { once } from 'node:events';
+import { describe, it } from 'node:test';
+import { Worker } from 'node:worker_threads';
+import { Channel, ChannelError, IpcError, IPC_STAT, Service, SharedMemory, shmctl } from '../src/index.js';
+import { assertNoLeaks, removeSegment, uniqueKey } from './helpers/ipc.js';
+import { SHMKIT } from './helpers/processes.js';
+
+assertNoLeaks();
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+function isCode(code: string) {
+  return (error: unknown) => (error as { code?: unknown }).code === code;
+}
+
+/** The segment id of a service's request channel (word 2 of its segment). */
+function requestChannelId(service: Service): number {
+  using shm = SharedMemory.open({ id: service.id });
+  return new DataView(shm.buffer).getInt32(8, true);
+}
+
+describe('Service within one process', { timeout: 60_000 }, () => {
+  it('answers requests with the json codec, and its segments are 0600', async () => {
+    using service = Service.create({ capacity: 4096, codec: 'json' });
+    using server = service.serve((value: { n: number }) => ({ doubled: value.n * 2 }));
+    using client = service.client();
+    assert.deepEqual(await client.request({ n: 21 }), { doubled: 42 });
+    assert.equal(service.codec, 'json');
+    assert.equal(service.capacity, 4096);
+    assert.equal(shmctl(service.id, IPC_STAT).shm_perm.mode & 0o777, 0o600);
+    assert.equal(shmctl(requestChannelId(service), IPC_STAT).shm_perm.mode & 0o777, 0o600);
+    assert.equal(server.closed, false);
+  });
+
+  it('carries every built-in codec and a user codec', async () => {
+    const values: Record<string, unknown> = {
+      bytes: new Uint8Array([1, 2, 3]),
+      text: 'héllo',
+      json: { a: [1, 'two', null] },
+      v8: new Map<string, unknown>([
+        ['when', new Date(0)],
+        ['big', 10n ** 20n],
+      ]),
+    };
+    for (const [codec, value] of Object.entries(values)) {
+      using service = Service.create({ capacity: 4096, codec: codec as 'json' });
+      using _server = service.serve((v) => v);
+      using client = service.client();
+      assert.deepEqual(await client.request(value), value, codec);
+    }
+    const upper = {
+      name: 'upper',
+      encode: (value: string) => new TextEncoder().encode(value.toUpperCase()),
+      decode: (bytes: Uint8Array) => new TextDecoder().decode(bytes),
+    };
+    using service = Service.create({ capacity: 4096, codec: upper });
+    using _server = service.serve((v: string) => `${v}!`);
+    using client = service.client();
+    assert.equal(await client.request('abc'), 'ABC!');
+    assert.equal(service.codec, 'upper');
+  });
+
+  it('records the codec: an opener with another codec is refused, one without gets the built-in one', async () => {
+    const key = uniqueKey();
+    using service = Service.create({ key, capacity: 4096, codec: 'json' });
+    try {
+      assert.throws(
+        () => Service.open({ key }, { codec: 'v8' }),
+        (error: unknown) =>
+          error instanceof ChannelError &&
+          error.code === 'ERR_CHANNEL_FORMAT' &&
+          error.message.includes("codec is 'json'") &&
+          error.message.includes("options.codec is 'v8'"),
+      );
+      using opened = Service.open({ key });
+      assert.equal(opened.codec, 'json');
+      using _server = service.serve((v: number) => v + 1);
+      using client = opened.client();
+      assert.equal(await client.request(1), 2);
+    } finally {
+      removeSegment(service.id);
+    }
+    using custom = Service.create({ capacity: 4096, codec: { name: 'mine', encode: (v: Uint8Array) => v, decode: (b) => b.slice() } });
+    assert.throws(() => Service.open({ id: custom.id }), isCode('ERR_CHANNEL_FORMAT'));
+    assert.throws(() => Service.open({ id: custom.id }, { codec: 'bytes' }), /codec is 'mine'/);
+    using other = Service.open({ id: custom.id }, { codec: { name: 'mine', encode: (v: Uint8Array) => v, decode: (b) => b.slice() } });
+    assert.equal(other.codec, 'mine');
+  });
+
+  it('refuses segments that are not services', () => {
+    using plain = SharedMemory.create({ size: 4096 });
+    assert.throws(
+      () => Service.open({ id: plain.id }),
+      (error: unknown) =>
+        error instanceof ChannelError && error.code === 'ERR_CHANNEL_FORMAT' && /not a shmkit service/.test(error.message),
+    );
+    using small = SharedMemory.create({ size: 64 });
+    assert.throws(() => Service.open({ id: small.id }), isCode('ERR_CHANNEL_FORMAT'));
+    using channel = Channel.create({ capacity: 4096 });
+    assert.throws(() => Service.open({ id: channel.id }), isCode('ERR_CHANNEL_FORMAT'));
+  });
+
+  it('checks its arguments with TypeError and RangeError naming them', async () => {
+    assert.throws(
+      () => Service.create(null as never),
+      (e: unknown) => e instanceof TypeError && /"options"/.test((e as Error).message),
+    );
+    assert.throws(
+      () => Service.create({} as never),
+      (e: unknown) => e instanceof TypeError && /"capacity"/.test((e as Error).message),
+    );
+    assert.throws(() => Service.create({ capacity: 0 }), RangeError);
+    assert.throws(() => Service.create({ capacity: 4096, codec: 'yaml' as never }), isCode('ERR_INVALID_ARG_VALUE'));
+    assert.throws(
+      () => Service.create({ capacity: 4096, mode: 0o1000 }),
+      (e: unknown) => e instanceof RangeError && /"mode"/.test((e as Error).message),
+    );
+    assert.throws(
+      () => Service.open(5 as never),
+      (e: unknown) => e instanceof TypeError && /"where"/.test((e as Error).message),
+    );
+    using service = Service.create({ capacity: 1024, codec: 'text' });
+    assert.throws(
+      () => service.serve('no' as never),
+      (e: unknown) => e instanceof TypeError && /"handler"/.test((e as Error).message),
+    );
+    assert.throws(
+      () => service.serve((v) => v, { concurrency: 0 }),
+      (e: unknown) => e instanceof RangeError && /"options.concurrency"/.test((e as Error).message),
+    );
+    assert.throws(
+      () => service.serve((v) => v, { signal: {} as never }),
+      (e: unknown) => e instanceof TypeError && /"options.signal"/.test((e as Error).message),
+    );
+    assert.throws(
+      () => service.client({ capacity: -1 }),
+      (e: unknown) => e instanceof RangeError && /"options.capacity"/.test((e as Error).message),
+    );
+    using client = service.client();
+    await assert.rejects(
+      client.request('x', { timeoutMs: -1 }),
+      (e: unknown) => e instanceof RangeError && /"timeoutMs"/.test((e as Error).message),
+    );
+    await assert.rejects(
+      client.request('x', { signal: 'stop' as never }),
+      (e: unknown) => e instanceof TypeError && /"options.signal"/.test((e as Error).message),
+    );
+    await assert.rejects(
+      client.request('x', null as never),
+      (e: unknown) => e instanceof TypeError && /"options"/.test((e as Error).message),
+    );
+    await assert.rejects(client.request(42 as never), (e: unknown) => e instanceof TypeError && /"value"/.test((e as Error).message));
+    await assert.rejects(client.request('x'.repeat(1024)), (e: unknown) => e instanceof RangeError && /"value"/.test((e as Error).message));
+    assert.equal(client.pending, 0);
+  });
+
+  it('sends a handler error back: name, message and code cross, for throws and rejections alike', async () => {
+    using service = Service.create({ capacity: 4096, codec: 'json' });
+    using _server = service.serve(async (value: string) => {
+      if (value === 'sync') throw Object.assign(new RangeError('too far'), { code: 'E_FAR', secret: 'stays' });
+      if (value === 'string') throw 'just a string';
+      if (value === 'undefined') return undefined; // has no JSON form: the encode error crosses
+      await sleep(1);
+      throw new Error('later');
+    });
+    using client = service.client();
+    await assert.rejects(client.request('sync'), (error: unknown) => {
+      assert.ok(error instanceof Error);
+      assert.equal(error.name, 'RangeError');
+      assert.equal(error.message, 'too far');
+      assert.equal((error as { code?: unknown }).code, 'E_FAR');
+      assert.equal((error as { secret?: unknown }).secret, undefined);
+      return true;
+    });
+    await assert.rejects(client.request('string'), { name: 'Error', message: 'just a string' });
+    await assert.rejects(client.request('undefined'), { name: 'TypeError', code: 'ERR_INVALID_ARG_VALUE' });
+    await assert.rejects(client.request('async'), { name: 'Error', message: 'later' });
+  });
+
+  it("sends an error reply when the reply does not fit the client's reply channel", async () => {
+    using service = Service.create({ capacity: 4096, codec: 'text' });
+    using _server = service.serve((n: string) => 'x'.repeat(Number(n)));
+    using client = service.client({ capacity: 256 });
+    assert.equal((await client.request('208')).length, 208);
+    await assert.rejects(client.request('209'), (error: unknown) => {
+      assert.ok(error instanceof Error);
+      assert.equal(error.name, 'RangeError');
+      assert.match(error.message, /The reply is 209 bytes encoded; the client's reply channel carries at most 208/);
+      return true;
+    });
+  });
+
+  it('times out with IpcError ETIMEDOUT and drops the late reply instead of giving it to another request', async () => {
+    using service = Service.create({ capacity: 4096, codec: 'json' });
+    using _server = service.serve(async (value: { id: string; delay: number }) => {
+      await sleep(value.delay);
+      return value.id;
+    });
+    using client = service.client();
+    await assert.rejects(client.request({ id: 'slow', delay: 150 }, { timeoutMs: 20 }), (error: unknown) => {
+      assert.ok(error instanceof IpcError);
+      assert.equal(error.code, 'ETIMEDOUT');
+      assert.match(error.message, /request: not done within 20 ms/);
+      return true;
+    });
+    assert.equal(client.pending, 0);
+    // The server is still busy with 'slow' (one at a time); its reply comes first and must be dropped.
+    assert.equal(await client.request({ id: 'next', delay: 0 }), 'next');
+    assert.equal(await client.request({ id: 'third', delay: 0 }), 'third');
+  });
+
+  it('aborts with an AbortError, before and while waiting', async () => {
+    using service = Service.create({ capacity: 4096, codec: 'json' });
+    using _server = service.serve(() => new Promise(() => {}), { concurrency: Infinity });
+    using client = service.client();
+    await assert.rejects(client.request(1, { signal: AbortSignal.abort('no') }), { name: 'AbortError' });
+    const controller = new AbortController();
+    const pending = client.request(2, { signal: controller.signal });
+    await sleep(20);
+    assert.equal(client.pending, 1);
+    controller.abort('changed my mind');
+    await assert.rejects(
+      pending,
+      (error: unknown) => error instanceof DOMException && error.name === 'AbortError' && error.cause === 'changed my mind',
+    );
+    assert.equal(client.pending, 0);
+  });
+
+  it('matches replies that come out of order to their requests', async () => {
+    using service = Service.create({ capacity: 1 << 16, codec: 'json' });
+    const finished: number[] = [];
+    using _server = service.serve(
+      async (n: number) => {
+        await sleep((n * 7919) % 23);
+        finished.push(n);
+        return n * n;
+      },
+      { concurrency: 64 },
+    );
+    using client = service.client();
+    const replies = await Promise.all(Array.from({ length: 200 }, (_, n) => client.request(n)));
+    assert.deepEqual(
+      replies,
+      Array.from({ length: 200 }, (_, n) => n * n),
+    );
+    assert.notDeepEqual(
+      finished,
+      [...finished].sort((a, b) => a - b),
+      'the handler finished out of order',
+    );
+  });
+
+  it('runs handlers one at a time by default, and up to `concurrency` at once', async () => {
+    for (const concurrency of [undefined, 3]) {
+      using service = Service.create({ capacity: 1 << 14, codec: 'json' });
+      let running = 0;
+      let most = 0;
+      using _server = service.serve(
+        async (n: number) => {
+          most = Math.max(most, ++running);
+          await sleep(2);
+          running--;
+          return n;
+        },
+        { concurrency },
+      );
+      using client = service.client();
+      await Promise.all(Array.from({ length: 20 }, (_, n) => client.request(n)));
+      assert.equal(most, concurrency ?? 1);
+    }
+  });
+
+  it('serves one server at a time; requests wait for the next server after close()', async () => {
+    using service = Service.create({ capacity: 4096, codec: 'json' });
+    const first = service.serve((n: number) => n + 1);
+    assert.throws(
+      () => service.serve((n: number) => n),
+      (error: unknown) => error instanceof ChannelError && error.code === 'ERR_CHANNEL_BUSY',
+    );
+    using client = service.client();
+    assert.equal(await client.request(1), 2);
+    await first.close();
+    await first.done;
+    assert.equal(first.closed, true);
+    const waiting = client.request(10);
+    await sleep(30);
+    assert.equal(client.pending, 1);
+    const controller = new AbortController();
+    service.serve((n: number) => n + 100, { signal: controller.signal });
+    assert.equal(await waiting, 110);
+    controller.abort();
+    const third = service.serve((n: number) => n + 1000);
+    assert.equal(await client.request(1), 1001);
+    await third[Symbol.asyncDispose]();
+  });
+
+  it('serves from a worker thread, and a terminated worker fails pending requests with ERR_CHANNEL_PEER_DEAD', async () => {
+    using service = Service.create({ capacity: 4096, codec: 'json' });
+    const worker = new Worker(
+      `
+      const { workerData, parentPort } = require('node:worker_threads');
+      import(workerData.url).then(({ Service }) => {
+        Service.open({ id: workerData.id }).serve((n) => (n < 0 ? new Promise(() => {}) : n * 3));
+        parentPort.postMessage('ready');
+      });
+      `,
+      { eval: true, workerData: { url: SHMKIT, id: service.id } },
+    );
+    try {
+      await once(worker, 'message');
+      using client = service.client();
+      assert.equal(await client.request(5), 15);
+      const hanging = client.request(-1);
+      await sleep(20);
+      await worker.terminate();
+      await assert.rejects(hanging, (error: unknown) => error instanceof ChannelError && error.code === 'ERR_CHANNEL_PEER_DEAD');
+    } finally {
+      await worker.terminate();
+    }
+  });
+
+  it('closing a client rejects its pending requests with ERR_CHANNEL_CLOSED', async () => {
+    using service = Service.create({ capacity: 4096, codec: 'json' });
+    using _server = service.serve(() => new Promise(() => {}), { concurrency: Infinity });
+    const client = service.client();
+    const pending = [client.request(1), client.request(2)];
+    await sleep(10);
+    client.close();
+    for (const request of pending) await assert.rejects(request, isCode('ERR_CHANNEL_CLOSED'));
+    await assert.rejects(client.request(3), isCode('ERR_CHANNEL_CLOSED'));
+    assert.equal(client.closed, true);
+  });
+
+  it('detach() closes clients and stops the server; the service is gone after the last detach', async () => {
+    const key = uniqueKey();
+    const service = Service.create({ key, capacity: 4096, codec: 'json' });
+    const id = service.id;
+    const server = service.serve(() => new Promise(() => {}));
+    const client = service.client();
+    const pending = client.request(1);
+    service.detach();
+    await assert.rejects(pending, isCode('ERR_CHANNEL_CLOSED'));
+    await server.done;
+    assert.throws(() => service.client(), isCode('ERR_CHANNEL_CLOSED'));
+    assert.throws(
+      () => shmctl(id, IPC_STAT),
+      (e: unknown) => isCode('EINVAL')(e) || isCode('EIDRM')(e),
+    );
+  });
+});
