@@ -91,8 +91,15 @@ describe('Service across processes', { timeout: 120_000 }, () => {
 
   it('times out and aborts across processes, and a late reply never reaches another request', async () => {
     using service = Service.create({ capacity: 4096, codec: 'json' });
+    // No reply comes before the client says so ('release'): the time limit and
+    // the abort must fire first however slow the machine, and the two late
+    // replies then come while 'a' and 'b' wait.
+    let release!: () => void;
+    const released = new Promise<void>((resolve) => (release = resolve));
     using _server = service.serve(
       async (value: { id: string; delay: number }) => {
+        if (value.id === 'release') release();
+        else await released;
         await sleep(value.delay);
         return value.id;
       },
@@ -104,13 +111,14 @@ describe('Service across processes', { timeout: 120_000 }, () => {
       const service = Service.open({ id: Number(process.argv[1]) });
       const client = service.client();
       const out = {};
-      try { await client.request({ id: 'slow', delay: 200 }, { timeoutMs: 30 }); } catch (e) { out.timeout = [e.name, e.code, e.syscall]; }
+      try { await client.request({ id: 'slow', delay: 0 }, { timeoutMs: 30 }); } catch (e) { out.timeout = [e.name, e.code, e.syscall]; }
       const controller = new AbortController();
-      const aborted = client.request({ id: 'abort', delay: 200 }, { signal: controller.signal });
+      const aborted = client.request({ id: 'abort', delay: 0 }, { signal: controller.signal });
       setTimeout(() => controller.abort(), 20);
       try { await aborted; } catch (e) { out.abort = e.name; }
-      // Both late replies come while these wait: each must get its own.
-      out.replies = await Promise.all([client.request({ id: 'a', delay: 250 }), client.request({ id: 'b', delay: 300 })]);
+      const waiting = Promise.all([client.request({ id: 'a', delay: 50 }), client.request({ id: 'b', delay: 100 })]);
+      out.release = await client.request({ id: 'release', delay: 0 });
+      out.replies = await waiting;
       out.pending = client.pending;
       client.close();
       service.detach();
@@ -122,6 +130,7 @@ describe('Service across processes', { timeout: 120_000 }, () => {
     assert.deepEqual(lastJson(result), {
       timeout: ['IpcError', 'ETIMEDOUT', 'futex'],
       abort: 'AbortError',
+      release: 'release',
       replies: ['a', 'b'],
       pending: 0,
     });
