@@ -2,6 +2,7 @@
 // into a local channel, so that processes on different hosts talk through a
 // broker with the same Channel API. Bytes pass unchanged (codecs too).
 import { EventEmitter } from 'node:events';
+import { readFile } from 'node:fs/promises';
 import { Channel } from '../channel/channel.js';
 import type { Receiver } from '../channel/receiver.js';
 import type { Sender } from '../channel/sender.js';
@@ -29,10 +30,18 @@ function isChannelClosed(error: unknown): boolean {
 async function connect(nats: Awaited<ReturnType<typeof loadNats>>, o: ValidOptions): Promise<{ nc: NatsConnection; where: string }> {
   const split = o.servers.map(splitCredentials);
   const where = split.map((s) => s.server).join(',');
-  const credentials: Record<string, string> = {};
+  const credentials: Record<string, unknown> = {};
   for (const { user, pass, token } of split) {
     if (user !== undefined) Object.assign(credentials, { user, pass });
     if (token !== undefined) credentials['token'] = token;
+  }
+  if (o.creds !== undefined) {
+    const file = await readFile(o.creds).catch((error: NodeJS.ErrnoException) => {
+      throw Object.assign(new Error(`bridge: cannot read the credentials file ${o.creds}: ${error.code ?? error.message}`, { cause: error }), {
+        code: error.code ?? 'ERR_BRIDGE_CREDS',
+      });
+    });
+    credentials['authenticator'] = nats.transport.credsAuthenticator(file);
   }
   try {
     const nc = await nats.transport.connect({

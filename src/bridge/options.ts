@@ -33,6 +33,8 @@ export interface BridgeOptions {
   direction?: BridgeDirection;
   /** At-least-once delivery through a JetStream stream instead of core NATS's at-most-once. */
   jetstream?: BridgeJetStreamOptions | boolean;
+  /** A NATS credentials file (JWT and nkey seed, as `nsc` writes it): read at connect, its contents never logged. */
+  creds?: string;
   /** Passed to the client's connect() as they are (user, pass, token, authenticator, tls, name, reconnectTimeWait, ...). */
   nats?: Record<string, unknown>;
   /** 'out', core NATS: bytes published between waits for the server (flush); bounds the client's buffer and the loss on a broken connection. Default 1 MiB. */
@@ -52,6 +54,7 @@ export interface ValidOptions {
   direction: BridgeDirection;
   jetstream: { stream: string; durable: string | undefined; ackWaitMs: number } | undefined;
   nats: Record<string, unknown>;
+  creds: string | undefined;
   maxPendingBytes: number;
   maxBufferedMessages: number;
   maxBufferedBytes: number;
@@ -130,6 +133,8 @@ export function validateOptions(options: unknown): ValidOptions {
   }
 
   const nats = o['nats'] === undefined ? {} : validateObject(o['nats'], 'nats');
+  const creds = o['creds'];
+  if (creds !== undefined && (typeof creds !== 'string' || creds === '')) throw invalidType('creds', 'a non-empty string (a file name)', creds);
   const signal = o['signal'];
   if (signal !== undefined && !(signal instanceof AbortSignal)) throw invalidType('signal', 'an instance of AbortSignal', signal);
   const maxBufferedMessages = positive(o['maxBufferedMessages'], 'maxBufferedMessages', 8192);
@@ -144,6 +149,7 @@ export function validateOptions(options: unknown): ValidOptions {
     direction: direction as BridgeDirection,
     jetstream,
     nats,
+    creds: creds as string | undefined,
     maxPendingBytes,
     maxBufferedMessages,
     maxBufferedBytes,
