@@ -138,11 +138,11 @@ export class Host {
     return this.#stderr;
   }
 
-  /** The next line it prints that starts with `prefix` (others are skipped); throws if it ends first. */
+  /** The first line not yet taken that starts with `prefix` (others stay for later calls); throws if it ends first. */
   async line(prefix = ''): Promise<string> {
     for (;;) {
       const index = this.#lines.findIndex((l) => l.startsWith(prefix));
-      if (index >= 0) return this.#lines.splice(0, index + 1).pop()!;
+      if (index >= 0) return this.#lines.splice(index, 1)[0]!;
       if (this.#closed) throw new Error(`host ended before printing ${prefix || 'a line'}\n--- stdout\n${this.#stdout}--- stderr\n${this.#stderr}`);
       await new Promise<void>((wake) => this.#waiting.push(wake));
     }

@@ -22,6 +22,16 @@ const OPTIONS = {
   json: { type: 'boolean' },
 } as const;
 
+/** The option of each name bridge() checks. */
+const FLAG_OF: Record<string, string> = {
+  subject: '--subject',
+  url: '--nats',
+  creds: '--creds',
+  'jetstream.stream': '--stream',
+  'jetstream.durable': '--durable',
+  'jetstream.ackWaitMs': '--ack-wait',
+};
+
 /** One channel from an id option and a key option, exactly one of which is given. */
 function channelOf(id: string | undefined, key: string | undefined, idName: string, keyName: string): ChannelRef | undefined {
   if (id !== undefined && key !== undefined) throw new UsageError(keyName, 'ERR_USAGE', `give ${idName} or ${keyName}, not both`);
@@ -130,7 +140,10 @@ Options:
     } catch (error) {
       // Bad names and values the checks above let through (a subject with a space, a stream name) are usage errors.
       const e = error as Error & { code?: string };
-      if (e instanceof TypeError || e instanceof RangeError) throw new UsageError(undefined, e.code ?? 'ERR_USAGE', e.message);
+      if (e instanceof TypeError || e instanceof RangeError) {
+        const name = /["']([\w.]+)["']/.exec(e.message)?.[1] ?? '';
+        throw new UsageError(FLAG_OF[name], e.code ?? 'ERR_USAGE', e.message);
+      }
       throw error;
     }
     const stop = () => void b.close();
