@@ -131,6 +131,9 @@ async function runOther(name: string, module: string, fn: string): Promise<Other
       quick: scale !== 'full',
       smoke: scale === 'smoke',
     });
+    // A benchmark whose tool is missing (nats-server for the bridge) says so in its result.
+    const absent = (result as { status?: unknown; note?: unknown } | null)?.status === 'absent';
+    if (absent) return { name, module, status: 'absent', note: String((result as { note?: unknown }).note ?? '') };
     return { name, module, status: 'ok', result };
   } catch (error) {
     return { name, module, status: 'failed', note: `${fn}() failed: ${(error as Error).message}` };
@@ -160,7 +163,11 @@ if (pinning) pinnedNote = pinning;
 else if (scale === 'quick' && pinnedRounds.length > 0) pinnedNote = 'quick run: 64 B and 1 MiB only';
 const unpinned = combineRounds(unpinnedRounds);
 const pinned = pinnedRounds.length > 0 ? combineRounds(pinnedRounds) : null;
-const other = [await runOther('struct', './struct.js', 'runStructBench'), await runOther('semaphore', './sem.js', 'runSemBench')];
+const other = [
+  await runOther('struct', './struct.js', 'runStructBench'),
+  await runOther('semaphore', './sem.js', 'runSemBench'),
+  await runOther('bridge', './bridge.js', 'runBridgeBench'),
+];
 for (const o of other) log(`${o.name}: ${o.status}${o.note ? ` (${o.note})` : ''}`);
 
 const cpu = cpus();

@@ -112,7 +112,7 @@ describe('bench/main.js --quick', { timeout: 300_000 }, () => {
       }
       assert.deepEqual(
         report.other.map((o) => o.name),
-        ['struct', 'semaphore'],
+        ['struct', 'semaphore', 'bridge'],
       );
 
       const md = readFileSync(join(out, 'latest.md'), 'utf8');
