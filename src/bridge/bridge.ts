@@ -259,7 +259,11 @@ export async function bridge(options: BridgeOptions): Promise<Bridge> {
         await Promise.allSettled(tasks);
       }
     };
-    return new Bridge({ link, stop, channels, o, where: connected.where, run });
+    const b = new Bridge({ link, stop, channels, o, where: connected.where, run });
+    // The core subscription is sent as the bridge starts: once the server has it, what is
+    // published from now on reaches this bridge.
+    if (sender && !o.jetstream) await nc.flush().catch(() => {});
+    return b;
   } catch (error) {
     await nc?.close().catch(() => {});
     for (const channel of channels) channel.detach();
