@@ -173,7 +173,13 @@ export async function runBridgeBench(options: BridgeBenchOptions = {}): Promise<
       const b = await bridgedThroughput(server.url, messages, size);
       const d2 = await directThroughput(server.url, messages, size);
       const direct = Math.max(d1.messagesPerSecond, d2.messagesPerSecond);
-      throughput.push({ size, bridged: Math.round(b.messagesPerSecond), direct: Math.round(direct), ratio: b.messagesPerSecond / direct, bridgedMissing: b.missing });
+      throughput.push({
+        size,
+        bridged: Math.round(b.messagesPerSecond),
+        direct: Math.round(direct),
+        ratio: b.messagesPerSecond / direct,
+        bridgedMissing: b.missing,
+      });
     }
     const bridged = (await bridgedRoundTrips(server.url, roundTrips)).sort((x, y) => x - y);
     const direct = (await directRoundTrips(server.url, roundTrips)).sort((x, y) => x - y);

@@ -60,9 +60,13 @@ describe('shmkit bridge: credentials and stopping', { skip: noNatsServer }, () =
     const receiving = await bridge({ channel: inbox, url, subject: 'cli.creds', direction: 'in' });
     try {
       for (const signal of ['SIGINT', 'SIGTERM'] as const) {
-        const child = spawn(process.execPath, [BIN, 'bridge', '--channel', String(outbox.id), '--nats', url, '--subject', 'cli.creds', '--out'], {
-          stdio: 'pipe',
-        });
+        const child = spawn(
+          process.execPath,
+          [BIN, 'bridge', '--channel', String(outbox.id), '--nats', url, '--subject', 'cli.creds', '--out'],
+          {
+            stdio: 'pipe',
+          },
+        );
         let stdout = '';
         let stderr = '';
         child.stdout.setEncoding('utf8').on('data', (c: string) => (stdout += c));
@@ -89,7 +93,16 @@ describe('shmkit bridge: credentials and stopping', { skip: noNatsServer }, () =
         assert.doesNotMatch(stdout + stderr, new RegExp(PASSWORD));
       }
       // A wrong password: the error names the server, not the password.
-      const wrong = await shmkit(['bridge', '--channel', String(outbox.id), '--nats', `nats://bridge:wrong-${PASSWORD}@127.0.0.1:${server.port}`, '--subject', 's', '--out']);
+      const wrong = await shmkit([
+        'bridge',
+        '--channel',
+        String(outbox.id),
+        '--nats',
+        `nats://bridge:wrong-${PASSWORD}@127.0.0.1:${server.port}`,
+        '--subject',
+        's',
+        '--out',
+      ]);
       assert.equal(wrong.code, 1);
       assert.match(wrong.stderr, new RegExp(`^shmkit bridge: .*nats://127\\.0\\.0\\.1:${server.port}.*(auth|Authorization)`, 'i'));
       assert.doesNotMatch(wrong.stdout + wrong.stderr, new RegExp(PASSWORD));
@@ -204,7 +217,11 @@ describe('shmkit bridge: killed and restarted', { skip: noNatsServer }, () => {
       await out.line('sent 2000');
       out.send('kill');
       await out.line('restarted');
-      const result = JSON.parse((await into.line('result ')).slice('result '.length)) as { distinct: number; duplicates: number; outOfOrder: number };
+      const result = JSON.parse((await into.line('result ')).slice('result '.length)) as {
+        distinct: number;
+        duplicates: number;
+        outOfOrder: number;
+      };
       assert.equal(result.distinct, N, 'every message arrived');
       assert.equal(result.outOfOrder, 0, 'in order (first arrivals)');
       assert.ok(result.duplicates <= 2, `at most one repeat per killed bridge, got ${result.duplicates}`);

@@ -34,11 +34,23 @@ describe('bridge: options', () => {
     await rejects({ channel: { id: 1 }, url, subject: 's' }, /"direction"/, 'ERR_INVALID_ARG_TYPE');
     await rejects({ channel: { id: 1 }, url, subject: 's', direction: 'sideways' }, /"direction"/, 'ERR_INVALID_ARG_TYPE');
     await rejects({ channel: { id: 1 }, url, subject: 's', direction: 'both' }, /'channel'.*two channels/, 'ERR_INVALID_ARG_VALUE');
-    await rejects({ channel: { out: { id: 1 }, in: { id: 2 } }, url, subject: 's', direction: 'out' }, /'channel'/, 'ERR_INVALID_ARG_VALUE');
+    await rejects(
+      { channel: { out: { id: 1 }, in: { id: 2 } }, url, subject: 's', direction: 'out' },
+      /'channel'/,
+      'ERR_INVALID_ARG_VALUE',
+    );
     await rejects({ channel: { out: { id: 1 }, in: 'x' }, url, subject: 's' }, /"channel.in"/, 'ERR_INVALID_ARG_TYPE');
     await rejects({ channel: { id: -1 }, url, subject: 's', direction: 'in' }, /"channel.id"/, 'ERR_OUT_OF_RANGE');
-    await rejects({ channel: { id: 1 }, url, subject: 's', direction: 'in', jetstream: true }, /'jetstream.durable'/, 'ERR_INVALID_ARG_VALUE');
-    await rejects({ channel: { id: 1 }, url, subject: 's', direction: 'out', jetstream: { stream: 'a.b' } }, /'jetstream.stream'/, 'ERR_INVALID_ARG_VALUE');
+    await rejects(
+      { channel: { id: 1 }, url, subject: 's', direction: 'in', jetstream: true },
+      /'jetstream.durable'/,
+      'ERR_INVALID_ARG_VALUE',
+    );
+    await rejects(
+      { channel: { id: 1 }, url, subject: 's', direction: 'out', jetstream: { stream: 'a.b' } },
+      /'jetstream.stream'/,
+      'ERR_INVALID_ARG_VALUE',
+    );
     await rejects({ channel: { id: 1 }, url, subject: 's', direction: 'out', maxPendingBytes: 0 }, /"maxPendingBytes"/, 'ERR_OUT_OF_RANGE');
     await rejects({ channel: { id: 1 }, url, subject: 's', direction: 'out', signal: {} }, /"signal"/, 'ERR_INVALID_ARG_TYPE');
   });
@@ -94,7 +106,8 @@ describe('bridge: against a real nats-server', { skip: noNatsServer }, () => {
       for (let i = 0; i < 500 && b.stats.dropped + 100 + 1 + b.stats.in < N; i++) await sleep(10);
       const receiver = inbox.receiver();
       const got: number[] = [];
-      while (got.length + b.stats.dropped < N) got.push(Number(new TextDecoder().decode(await receiver.recv({ timeoutMs: 5_000 })).replace(/^\.+/, '')));
+      while (got.length + b.stats.dropped < N)
+        got.push(Number(new TextDecoder().decode(await receiver.recv({ timeoutMs: 5_000 })).replace(/^\.+/, '')));
       assert.ok(b.stats.dropped > 0, 'some were dropped');
       // The ring holds at most 4096 / 56 messages, the buffer 100: the rest could only be dropped.
       assert.ok(got.length <= 4096 / 56 + 100, `received ${got.length}`);

@@ -10,7 +10,14 @@ import { receiveCore, receiveJetStream } from './in.js';
 import { Link, type BridgeStats } from './link.js';
 import { newOrigin, SequenceTracker } from './message-id.js';
 import { loadNats, type NatsConnection, type NatsJetStream } from './nats.js';
-import { splitCredentials, validateOptions, type BridgeDirection, type BridgeOptions, type ChannelRef, type ValidOptions } from './options.js';
+import {
+  splitCredentials,
+  validateOptions,
+  type BridgeDirection,
+  type BridgeOptions,
+  type ChannelRef,
+  type ValidOptions,
+} from './options.js';
 import { forwardCore, forwardJetStream } from './out.js';
 
 export type { BridgeStats } from './link.js';
@@ -37,9 +44,12 @@ async function connect(nats: Awaited<ReturnType<typeof loadNats>>, o: ValidOptio
   }
   if (o.creds !== undefined) {
     const file = await readFile(o.creds).catch((error: NodeJS.ErrnoException) => {
-      throw Object.assign(new Error(`bridge: cannot read the credentials file ${o.creds}: ${error.code ?? error.message}`, { cause: error }), {
-        code: error.code ?? 'ERR_BRIDGE_CREDS',
-      });
+      throw Object.assign(
+        new Error(`bridge: cannot read the credentials file ${o.creds}: ${error.code ?? error.message}`, { cause: error }),
+        {
+          code: error.code ?? 'ERR_BRIDGE_CREDS',
+        },
+      );
     });
     credentials['authenticator'] = nats.transport.credsAuthenticator(file);
   }
@@ -117,7 +127,14 @@ export class Bridge extends EventEmitter implements AsyncDisposable, Disposable 
   #closing: Promise<void> | undefined;
 
   /** @internal Made by {@link bridge}. */
-  constructor(init: { link: Link; stop: AbortController; channels: Channel[]; o: ValidOptions; where: string; run: (b: Bridge) => Promise<void> }) {
+  constructor(init: {
+    link: Link;
+    stop: AbortController;
+    channels: Channel[];
+    o: ValidOptions;
+    where: string;
+    run: (b: Bridge) => Promise<void>;
+  }) {
     super();
     this.subject = init.o.subject;
     this.direction = init.o.direction;
@@ -228,7 +245,15 @@ export async function bridge(options: BridgeOptions): Promise<Bridge> {
     await prepareJetStream(nats.jetstream, nc, o);
     const stop = new AbortController();
     const events = new EventEmitter();
-    const link = new Link({ nc, transport: nats.transport, jetstream: nats.jetstream, subject: o.subject, js: o.jetstream, stop: stop.signal, events });
+    const link = new Link({
+      nc,
+      transport: nats.transport,
+      jetstream: nats.jetstream,
+      subject: o.subject,
+      js: o.jetstream,
+      stop: stop.signal,
+      events,
+    });
     const origin = newOrigin();
     const run = async (b: Bridge): Promise<void> => {
       for (const name of ['dropped', 'lost'] as const) events.on(name, (e) => b.emit(name, e));
@@ -239,7 +264,8 @@ export async function bridge(options: BridgeOptions): Promise<Bridge> {
         if (!stop.signal.aborted) throw error ?? new Error(`bridge: the connection to ${connected.where} closed`);
       });
       const tasks: Promise<void>[] = [];
-      if (receiver) tasks.push(o.jetstream ? forwardJetStream(link, receiver, origin) : forwardCore(link, receiver, origin, o.maxPendingBytes));
+      if (receiver)
+        tasks.push(o.jetstream ? forwardJetStream(link, receiver, origin) : forwardCore(link, receiver, origin, o.maxPendingBytes));
       if (sender) {
         const tracker = new SequenceTracker(origin);
         tasks.push(

@@ -3,7 +3,7 @@
 // delivers them (which keeps each publisher's order).
 import type { Sender } from '../channel/sender.js';
 import type { Link } from './link.js';
-import { MSG_ID_HEADER, SequenceTracker } from './message-id.js';
+import { MSG_ID_HEADER, type SequenceTracker } from './message-id.js';
 
 /** Bounds of the core-NATS buffer between the subscription and a full ring. */
 export interface InBufferLimits {

@@ -81,7 +81,8 @@ export function validateOptions(options: unknown): ValidOptions {
   const o = validateObject(options, 'options');
   const subject = o['subject'];
   if (typeof subject !== 'string') throw invalidType('subject', 'of type string', subject);
-  if (!SUBJECT.test(subject)) throw invalidValue('subject', 'a NATS subject to publish to has dot-separated tokens without spaces or wildcards', subject);
+  if (!SUBJECT.test(subject))
+    throw invalidValue('subject', 'a NATS subject to publish to has dot-separated tokens without spaces or wildcards', subject);
 
   const url = o['url'];
   const servers = typeof url === 'string' ? [url] : url;
@@ -120,13 +121,18 @@ export function validateOptions(options: unknown): ValidOptions {
   if (js !== undefined && js !== false) {
     const j = js === true ? {} : validateObject(js, 'jetstream');
     const stream = j['stream'] ?? `SHMKIT_${subject.replace(/[^A-Za-z0-9_-]/g, '_')}`;
-    if (typeof stream !== 'string' || !NAME.test(stream)) throw invalidValue('jetstream.stream', 'a stream name is letters, digits, - and _', stream);
+    if (typeof stream !== 'string' || !NAME.test(stream))
+      throw invalidValue('jetstream.stream', 'a stream name is letters, digits, - and _', stream);
     const durable = j['durable'];
     if (durable !== undefined && (typeof durable !== 'string' || !NAME.test(durable))) {
       throw invalidValue('jetstream.durable', 'a consumer name is letters, digits, - and _', durable);
     }
     if (into !== undefined && durable === undefined) {
-      throw invalidValue('jetstream.durable', "direction 'in' with JetStream needs a durable consumer name, one per receiving bridge", durable);
+      throw invalidValue(
+        'jetstream.durable',
+        "direction 'in' with JetStream needs a durable consumer name, one per receiving bridge",
+        durable,
+      );
     }
     const ackWaitMs = j['ackWaitMs'] === undefined ? 5_000 : validateInteger(j['ackWaitMs'], 'jetstream.ackWaitMs', 100, 3_600_000);
     jetstream = { stream, durable: durable as string | undefined, ackWaitMs };
@@ -134,7 +140,8 @@ export function validateOptions(options: unknown): ValidOptions {
 
   const nats = o['nats'] === undefined ? {} : validateObject(o['nats'], 'nats');
   const creds = o['creds'];
-  if (creds !== undefined && (typeof creds !== 'string' || creds === '')) throw invalidType('creds', 'a non-empty string (a file name)', creds);
+  if (creds !== undefined && (typeof creds !== 'string' || creds === ''))
+    throw invalidType('creds', 'a non-empty string (a file name)', creds);
   const signal = o['signal'];
   if (signal !== undefined && !(signal instanceof AbortSignal)) throw invalidType('signal', 'an instance of AbortSignal', signal);
   const maxBufferedMessages = positive(o['maxBufferedMessages'], 'maxBufferedMessages', 8192);

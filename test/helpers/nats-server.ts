@@ -143,7 +143,8 @@ export class Host {
     for (;;) {
       const index = this.#lines.findIndex((l) => l.startsWith(prefix));
       if (index >= 0) return this.#lines.splice(index, 1)[0]!;
-      if (this.#closed) throw new Error(`host ended before printing ${prefix || 'a line'}\n--- stdout\n${this.#stdout}--- stderr\n${this.#stderr}`);
+      if (this.#closed)
+        throw new Error(`host ended before printing ${prefix || 'a line'}\n--- stdout\n${this.#stdout}--- stderr\n${this.#stderr}`);
       await new Promise<void>((wake) => this.#waiting.push(wake));
     }
   }

@@ -99,7 +99,11 @@ Options:
       throw new UsageError('--inbox', 'ERR_MISSING_ARGS', 'needed both ways (or --inbox-key; or --in or --out for one direction)');
     }
     if (direction !== 'both' && inbox !== undefined) {
-      throw new UsageError(v.inbox !== undefined ? '--inbox' : '--inbox-key', 'ERR_USAGE', 'is for both ways; with --in or --out, --channel is the one');
+      throw new UsageError(
+        v.inbox !== undefined ? '--inbox' : '--inbox-key',
+        'ERR_USAGE',
+        'is for both ways; with --in or --out, --channel is the one',
+      );
     }
     if (v.nats === undefined) throw new UsageError('--nats', 'ERR_MISSING_ARGS', 'needed: the server, like nats://127.0.0.1:4222');
     const servers = v.nats.split(',').filter((s) => s !== '');
@@ -110,14 +114,22 @@ Options:
         if (v[name] !== undefined) throw new UsageError(`--${name}`, 'ERR_USAGE', 'goes with --jetstream');
       }
     } else if (direction !== 'out' && v.durable === undefined) {
-      throw new UsageError('--durable', 'ERR_MISSING_ARGS', 'needed with --jetstream to take messages in: a consumer name, one per receiving bridge');
+      throw new UsageError(
+        '--durable',
+        'ERR_MISSING_ARGS',
+        'needed with --jetstream to take messages in: a consumer name, one per receiving bridge',
+      );
     }
     const tls: Record<string, string> = {};
     if (v['tls-ca'] !== undefined) tls['caFile'] = v['tls-ca'];
     if (v['tls-cert'] !== undefined) tls['certFile'] = v['tls-cert'];
     if (v['tls-key'] !== undefined) tls['keyFile'] = v['tls-key'];
     if ((tls['certFile'] === undefined) !== (tls['keyFile'] === undefined)) {
-      throw new UsageError(tls['certFile'] === undefined ? '--tls-key' : '--tls-cert', 'ERR_USAGE', 'needs --tls-cert and --tls-key together');
+      throw new UsageError(
+        tls['certFile'] === undefined ? '--tls-key' : '--tls-cert',
+        'ERR_USAGE',
+        'needs --tls-cert and --tls-key together',
+      );
     }
     const options: BridgeOptions = {
       channel: direction === 'both' ? { out: channel, in: inbox as ChannelRef } : channel,
@@ -153,7 +165,9 @@ Options:
     b.on('disconnect', () => say(`disconnected from ${b.server}; reconnecting`));
     b.on('reconnect', () => say(`reconnected to ${b.server}`));
     b.on('lost', ({ count }: { count: number }) => say(`${count} message(s) lost on the way (at most once): ${b.stats.lost} in all`));
-    b.on('dropped', ({ count, reason }: { count: number; reason: string }) => say(`${count} message(s) dropped (${reason}): ${b.stats.dropped} in all`));
+    b.on('dropped', ({ count, reason }: { count: number; reason: string }) =>
+      say(`${count} message(s) dropped (${reason}): ${b.stats.dropped} in all`),
+    );
     const mode = v.jetstream ? 'JetStream, at least once' : 'core NATS, at most once';
     const route =
       direction === 'out'
