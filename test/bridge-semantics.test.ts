@@ -2,9 +2,9 @@
 // JetStream holds back), bytes passed unchanged, and how it ends: close(),
 // an AbortSignal, await using, a closed channel, a missing NATS client.
 import assert from 'node:assert/strict';
-import { cpSync, mkdirSync, mkdtempSync, rmSync, symlinkSync } from 'node:fs';
+import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { describe, it } from 'node:test';
 import { connect } from '@nats-io/transport-node';
 import { bridge, Channel } from '../src/index.js';
@@ -88,6 +88,25 @@ describe('bridge: options', () => {
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
+  });
+});
+
+describe('bridge: the optional dependency', () => {
+  it("the package's published types never import the NATS client (a program without it type-checks)", () => {
+    const seen = new Set<string>();
+    const queue = [join(ROOT, 'dist', 'src', 'index.d.ts')];
+    const foreign: string[] = [];
+    while (queue.length > 0) {
+      const file = queue.pop()!;
+      if (seen.has(file)) continue;
+      seen.add(file);
+      for (const [, spec] of readFileSync(file, 'utf8').matchAll(/from '([^']+)'/g)) {
+        if (spec!.startsWith('.')) queue.push(resolve(dirname(file), spec!.replace(/\.js$/, '.d.ts')));
+        else if (spec!.startsWith('@nats-io')) foreign.push(`${file}: ${spec}`);
+      }
+    }
+    assert.ok(seen.has(join(ROOT, 'dist', 'src', 'bridge', 'bridge.d.ts')), 'the walk reaches the bridge');
+    assert.deepEqual(foreign, []);
   });
 });
 

@@ -7,7 +7,7 @@ import { Channel } from '../channel/channel.js';
 import type { Receiver } from '../channel/receiver.js';
 import type { Sender } from '../channel/sender.js';
 import { receiveCore, receiveJetStream } from './in.js';
-import { Link, type BridgeStats } from './link.js';
+import { Link } from './link.js';
 import { newOrigin, SequenceTracker } from './message-id.js';
 import { loadNats, type NatsConnection, type NatsJetStream } from './nats.js';
 import {
@@ -20,7 +20,9 @@ import {
 } from './options.js';
 import { forwardCore, forwardJetStream } from './out.js';
 
-export type { BridgeStats } from './link.js';
+import type { BridgeStats } from './stats.js';
+
+export type { BridgeStats } from './stats.js';
 
 const DUPLICATE_WINDOW_NS = 120e9;
 
