@@ -26,20 +26,37 @@ export async function receiveCore(link: Link, sender: Sender, tracker: SequenceT
   const queue: Uint8Array[] = [];
   let head = 0;
   let bytes = 0;
+  // The message the pump is waiting to send: later ones must not overtake it.
+  let sending = false;
+  let failure: unknown;
   let wake: (() => void) | undefined;
   const subscription = nc.subscribe(subject, {
     callback: (error, msg) => {
-      if (error) return; // a subscription error ends it; nc.closed() reports the cause
+      if (error || failure !== undefined) return; // a subscription error ends it; nc.closed() reports the cause
       const { verdict, gap } = tracker.judge(msg.headers?.get(MSG_ID_HEADER));
       link.lose(gap);
       if (verdict === 'duplicate') stats.duplicates++;
       if (verdict !== 'deliver') return;
       const data = msg.data;
+      // Straight into the ring when nothing waits before it (trySend copies).
+      if (head === queue.length && !sending) {
+        try {
+          if (sender.trySend(data)) {
+            stats.in++;
+            return;
+          }
+        } catch (e) {
+          failure = e; // the channel was closed: the pump ends the bridge
+          wake?.();
+          return;
+        }
+      }
       if (queue.length - head >= limits.maxMessages || bytes + data.byteLength > limits.maxBytes) {
         link.drop(1, 'buffer-full');
         return;
       }
-      queue.push(data);
+      // A copy: the client's view shares its read buffer with other messages, which a held view would keep alive.
+      queue.push(data.slice());
       bytes += data.byteLength;
       wake?.();
     },
@@ -48,6 +65,7 @@ export async function receiveCore(link: Link, sender: Sender, tracker: SequenceT
   stop.addEventListener('abort', stopped, { once: true });
   try {
     while (!stop.aborted) {
+      if (failure !== undefined) throw failure;
       if (head === queue.length) {
         queue.length = head = 0;
         await new Promise<void>((resolve) => (wake = resolve));
@@ -56,7 +74,12 @@ export async function receiveCore(link: Link, sender: Sender, tracker: SequenceT
       }
       const data = queue[head] as Uint8Array;
       queue[head++] = undefined as unknown as Uint8Array;
-      await put(sender, data, stop);
+      sending = true;
+      try {
+        await put(sender, data, stop);
+      } finally {
+        sending = false;
+      }
       bytes -= data.byteLength;
       stats.in++;
     }

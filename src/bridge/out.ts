@@ -26,6 +26,7 @@ export async function forwardCore(link: Link, receiver: Receiver, origin: string
   const { nc, subject, stop, stats } = link;
   let seq = 0;
   let pending = 0;
+  const headers = link.transport.headers();
   const flush = async () => {
     pending = 0;
     try {
@@ -39,7 +40,7 @@ export async function forwardCore(link: Link, receiver: Receiver, origin: string
     for (const data of batch) {
       await link.whenConnected();
       if (stop.aborted) return;
-      const headers = link.transport.headers();
+      // publish() encodes the headers at once, so one object serves every message.
       headers.set(MSG_ID_HEADER, messageId(origin, ++seq));
       try {
         nc.publish(subject, data, { headers });
