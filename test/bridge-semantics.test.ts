@@ -164,6 +164,18 @@ describe('bridge: against a real nats-server', { skip: noNatsServer }, () => {
     receiver.detach();
   });
 
+  it('JetStream: a stream that exists but does not hold the subject is an error at once, not endless retries', async () => {
+    await using server = Object.assign(await NatsServer.start({ jetstream: true }), { [Symbol.asyncDispose]: () => server.dispose() });
+    using channel = Channel.create({ capacity: 4096, autoRemove: true });
+    // The first bridge creates stream OTHER for subject 'a'.
+    await (await bridge({ channel, url: server.url, subject: 'a', direction: 'out', jetstream: { stream: 'OTHER' } })).close();
+    await assert.rejects(bridge({ channel, url: server.url, subject: 'b', direction: 'out', jetstream: { stream: 'OTHER' } }), {
+      code: 'ERR_BRIDGE_STREAM',
+      message: 'bridge: the JetStream stream OTHER does not hold the subject b',
+    });
+    channel.receiver().detach(); // the failed bridge gave the receiver's place back
+  });
+
   it('ends on close(), on its AbortSignal and when its channel is closed; the channels stay for the application', async () => {
     await using server = Object.assign(await NatsServer.start(), { [Symbol.asyncDispose]: () => server.dispose() });
     using channel = Channel.create({ capacity: 4096, autoRemove: true });

@@ -80,9 +80,21 @@ async function prepareJetStream(jetstream: NatsJetStream, nc: NatsConnection, o:
   const js = o.jetstream;
   if (!js) return;
   const jsm = await jetstream.jetstreamManager(nc);
+  let exists = true;
   try {
     await jsm.streams.info(js.stream);
   } catch {
+    exists = false;
+  }
+  if (exists) {
+    // A stream of the user's that does not take the subject would refuse every publish: say so now.
+    const holder = await jsm.streams.find(o.subject).catch(() => undefined);
+    if (holder !== js.stream) {
+      throw Object.assign(new Error(`bridge: the JetStream stream ${js.stream} does not hold the subject ${o.subject}`), {
+        code: 'ERR_BRIDGE_STREAM',
+      });
+    }
+  } else {
     await jsm.streams.add({
       name: js.stream,
       subjects: [o.subject],
