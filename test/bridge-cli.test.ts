@@ -1,9 +1,12 @@
-// shmkit bridge: its usage errors, credentials that never reach a log, a
-// clean stop on SIGINT and SIGTERM, and bridges killed (SIGKILL) and started
+// shmkit bridge: its usage errors, credentials that never reach a log, TLS
+// options that reach the client, a clean stop on SIGINT and SIGTERM, and bridges killed (SIGKILL) and started
 // again without losing a message (JetStream), between two simulated hosts.
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { once } from 'node:events';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { bridge, Channel } from '../src/index.js';
 import { assertNoLeaks } from './helpers/ipc.js';
@@ -109,6 +112,65 @@ describe('shmkit bridge: credentials and stopping', { skip: noNatsServer }, () =
     } finally {
       await receiving.close();
       await server.dispose();
+    }
+  });
+});
+
+const noOpenssl = spawnSync('openssl', ['version']).error !== undefined && 'openssl is not installed (.ci/run installs it)';
+
+describe('shmkit bridge: TLS', { skip: noNatsServer || noOpenssl }, () => {
+  it('--tls-ca reaches the client: a server with a certificate of that CA is trusted, and without it refused', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'shmkit-tls-'));
+    const cert = join(dir, 'cert.pem');
+    const key = join(dir, 'key.pem');
+    // A self-signed certificate for this host, its own CA.
+    const made = spawnSync('openssl', [
+      ...['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '1', '-keyout', key, '-out', cert],
+      ...['-subj', '/CN=localhost', '-addext', 'subjectAltName=IP:127.0.0.1,DNS:localhost'],
+    ]);
+    assert.equal(made.status, 0, String(made.stderr));
+    const server = await NatsServer.start({ args: ['--tls', '--tlscert', cert, '--tlskey', key] });
+    using outbox = Channel.create({ capacity: 4096, autoRemove: true });
+    using inbox = Channel.create({ capacity: 4096, autoRemove: true });
+    const url = `tls://127.0.0.1:${server.port}`;
+    const receiving = await bridge({ channel: inbox, url, subject: 'tls', direction: 'in', nats: { tls: { caFile: cert } } });
+    try {
+      const child = spawn(process.execPath, [
+        BIN,
+        'bridge',
+        '--channel',
+        String(outbox.id),
+        '--nats',
+        url,
+        '--tls-ca',
+        cert,
+        '--subject',
+        'tls',
+        '--out',
+      ]);
+      let stderr = '';
+      child.stderr.setEncoding('utf8').on('data', (c: string) => (stderr += c));
+      const exited = once(child, 'exit');
+      try {
+        while (!/forwarding/.test(stderr) && child.exitCode === null) await new Promise((resolve) => setTimeout(resolve, 20));
+        assert.match(stderr, /forwarding/);
+        using sender = outbox.sender();
+        const receiver = inbox.receiver();
+        await sender.send('over TLS');
+        assert.equal(new TextDecoder().decode(await receiver.recv({ timeoutMs: 10_000 })), 'over TLS');
+        receiver.detach();
+        child.kill('SIGTERM');
+        assert.deepEqual(await exited, [0, null]);
+      } finally {
+        child.kill('SIGKILL');
+      }
+      const untrusted = await shmkit(['bridge', '--channel', String(outbox.id), '--nats', url, '--subject', 'tls', '--out']);
+      assert.equal(untrusted.code, 1);
+      assert.match(untrusted.stderr, /^shmkit bridge: \S+ bridge: cannot connect to tls:\/\/127\.0\.0\.1:\d+: self-signed certificate/);
+    } finally {
+      await receiving.close();
+      await server.dispose();
+      rmSync(dir, { recursive: true, force: true });
     }
   });
 });
