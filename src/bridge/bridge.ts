@@ -273,6 +273,7 @@ export async function bridge(options: BridgeOptions): Promise<Bridge> {
       for (const name of ['dropped', 'lost'] as const) events.on(name, (e) => b.emit(name, e));
       const onAbort = () => stop.abort();
       o.signal?.addEventListener('abort', onAbort, { once: true });
+      if (o.signal?.aborted) stop.abort(); // aborted while it connected
       void watchStatus(link, b);
       const ended = link.nc.closed().then((error) => {
         if (!stop.signal.aborted) throw error ?? new Error(`bridge: the connection to ${connected.where} closed`);
