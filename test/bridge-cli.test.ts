@@ -255,7 +255,7 @@ if (role === 'out') {
   receiver.close();
   console.log('result ' + JSON.stringify({ distinct, duplicates, outOfOrder }));
 }
-await new Promise((resolve) => commands.once('line', (l) => l === 'close' && resolve()));
+await new Promise((resolve) => commands.on('line', (l) => l === 'close' && resolve()));
 child.kill('SIGTERM');
 const [code] = await once(child, 'exit');
 commands.close();
@@ -265,20 +265,20 @@ console.log('closed ' + code);
 
 describe('shmkit bridge: killed and restarted', { skip: noNatsServer }, () => {
   it('JetStream: bridges killed with SIGKILL mid-stream and started again lose nothing and keep the order (at most one repeat per kill)', async () => {
-    const N = 3000;
+    const N = 4000;
     const server = await NatsServer.start({ jetstream: true });
     const out = new Host(KILLED_HOST, ['out', server.url, BIN, String(N)]);
     const into = new Host(KILLED_HOST, ['in', server.url, BIN, String(N)]);
     try {
       await out.line('ready');
       await into.line('ready');
-      // The receiving bridge dies first, then the sending one, each while messages flow.
-      await into.line('received 1000');
-      into.send('kill');
-      await into.line('restarted');
-      await out.line('sent 2000');
+      // The sending bridge dies first, then the receiving one, each while messages flow.
+      await out.line('sent 1000');
       out.send('kill');
       await out.line('restarted');
+      await into.line('received 2000');
+      into.send('kill');
+      await into.line('restarted');
       const result = JSON.parse((await into.line('result ')).slice('result '.length)) as {
         distinct: number;
         duplicates: number;
