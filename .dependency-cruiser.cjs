@@ -10,6 +10,7 @@
 //             core, sysv, posix    other, except that struct/ reads memory
 //   struct/   core, sysv, posix, shm   a SharedMemory gives it (struct/memory.ts)
 //   channel/  the high level, sysv, core (e.g. presence.ts asks shmctl directly)
+//   bridge/   channel/ and core/ (a channel forwarded over NATS)
 //   cli/      src/index.ts only (the public API), and its own files
 //   index.ts  anything but cli/
 //
@@ -54,6 +55,13 @@ module.exports = {
       severity: 'error',
       from: { path: '^src/channel/' },
       to: { path: '^src/', pathNot: '^src/(core|sysv|posix|shm|sem|msg|struct|channel)/' },
+    },
+    {
+      name: 'bridge-imports-only-channel-core',
+      comment: 'bridge/ forwards channels over NATS: it builds on channel/ (and core/ for errors and validation), nothing else of ours.',
+      severity: 'error',
+      from: { path: '^src/bridge/' },
+      to: { path: '^src/', pathNot: '^src/(core|channel|bridge)/' },
     },
     {
       name: 'cli-imports-only-the-public-api',

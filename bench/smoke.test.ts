@@ -113,7 +113,7 @@ describe('bench/main.js --quick', { timeout: 300_000 }, () => {
       }
       assert.deepEqual(
         report.other.map((o) => o.name),
-        ['struct', 'semaphore', 'patterns-json', 'pubsub', 'service'],
+        ['struct', 'semaphore', 'patterns-json', 'pubsub', 'service', 'bridge'],
       );
       const json = report.other[2] as {
         status: string;

@@ -65,3 +65,4 @@ export type {
   AnonymousCreateOptions,
   FromFdOptions,
 } from './shm/posix-shared-memory.js';
+export * from './bridge/index.js';

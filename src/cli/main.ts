@@ -5,6 +5,7 @@ import { readFileSync } from 'node:fs';
 import { IpcError } from '../index.js';
 import { CliError, CliErrors, EXIT_FAILURE, EXIT_USAGE, UsageError, type Command } from './command.js';
 import { bench } from './commands/bench.js';
+import { bridge } from './commands/bridge.js';
 import { cat } from './commands/cat.js';
 import { create } from './commands/create.js';
 import { demo } from './commands/demo.js';
@@ -18,7 +19,7 @@ import { watch } from './commands/watch.js';
 import { write } from './commands/write.js';
 import { CLI_DOCS } from './docs.js';
 
-export const COMMANDS: readonly Command[] = [ls, stat, limits, usage, rm, create, dump, cat, write, watch, demo, bench];
+export const COMMANDS: readonly Command[] = [ls, stat, limits, usage, rm, create, dump, cat, write, watch, demo, bench, bridge];
 
 function version(): string {
   const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string };

@@ -1,0 +1,326 @@
+// bridge(): a local channel forwarded to a NATS subject and a NATS subject
+// into a local channel, so that processes on different hosts talk through a
+// broker with the same Channel API. Bytes pass unchanged (codecs too).
+import { EventEmitter } from 'node:events';
+import { readFile } from 'node:fs/promises';
+import { Channel } from '../channel/channel.js';
+import type { Receiver } from '../channel/receiver.js';
+import type { Sender } from '../channel/sender.js';
+import { receiveCore, receiveJetStream } from './in.js';
+import { Link } from './link.js';
+import { newOrigin, SequenceTracker } from './message-id.js';
+import { loadNats, type NatsConnection, type NatsJetStream } from './nats.js';
+import {
+  splitCredentials,
+  validateOptions,
+  type BridgeDirection,
+  type BridgeOptions,
+  type ChannelRef,
+  type ValidOptions,
+} from './options.js';
+import { forwardCore, forwardJetStream } from './out.js';
+
+import type { BridgeStats } from './stats.js';
+
+export type { BridgeStats } from './stats.js';
+
+const DUPLICATE_WINDOW_NS = 120e9;
+
+/** Opens the bridge's own attachment of a channel: codec-free, so it moves bytes, and detached by the bridge alone. */
+function openChannel(ref: ChannelRef): Channel {
+  if (ref instanceof Channel) return Channel.open({ id: ref.id });
+  return Channel.open(ref);
+}
+
+function isChannelClosed(error: unknown): boolean {
+  return (error as { code?: string } | null)?.code === 'ERR_CHANNEL_CLOSED';
+}
+
+async function connect(nats: Awaited<ReturnType<typeof loadNats>>, o: ValidOptions): Promise<{ nc: NatsConnection; where: string }> {
+  const split = o.servers.map(splitCredentials);
+  const where = split.map((s) => s.server).join(',');
+  const credentials: Record<string, unknown> = {};
+  for (const { user, pass, token } of split) {
+    if (user !== undefined) Object.assign(credentials, { user, pass });
+    if (token !== undefined) credentials['token'] = token;
+  }
+  if (o.creds !== undefined) {
+    const file = await readFile(o.creds).catch((error: NodeJS.ErrnoException) => {
+      throw Object.assign(
+        new Error(`bridge: cannot read the credentials file ${o.creds}: ${error.code ?? error.message}`, { cause: error }),
+        {
+          code: error.code ?? 'ERR_BRIDGE_CREDS',
+        },
+      );
+    });
+    credentials['authenticator'] = nats.transport.credsAuthenticator(file);
+  }
+  try {
+    const nc = await nats.transport.connect({
+      servers: split.map((s) => s.server),
+      name: 'shmkit bridge',
+      // A bridge that goes both ways must not get its own messages back.
+      noEcho: true,
+      maxReconnectAttempts: -1,
+      reconnectTimeWait: 500,
+      ...credentials,
+      ...o.nats,
+    });
+    return { nc, where };
+  } catch (error) {
+    const e = error as Error & { code?: string };
+    throw Object.assign(new Error(`bridge: cannot connect to ${where}: ${e.message}`, { cause: error }), {
+      code: typeof e.code === 'string' ? e.code : 'ERR_BRIDGE_CONNECT',
+    });
+  }
+}
+
+/** The stream that holds the subject (created if absent) and, for 'in', the durable consumer. */
+async function prepareJetStream(jetstream: NatsJetStream, nc: NatsConnection, o: ValidOptions): Promise<void> {
+  const js = o.jetstream;
+  if (!js) return;
+  const jsm = await jetstream.jetstreamManager(nc);
+  let exists = true;
+  try {
+    await jsm.streams.info(js.stream);
+  } catch {
+    exists = false;
+  }
+  if (exists) {
+    // A stream of the user's that does not take the subject would refuse every publish: say so now.
+    const holder = await jsm.streams.find(o.subject).catch(() => undefined);
+    if (holder !== js.stream) {
+      throw Object.assign(new Error(`bridge: the JetStream stream ${js.stream} does not hold the subject ${o.subject}`), {
+        code: 'ERR_BRIDGE_STREAM',
+      });
+    }
+  } else {
+    await jsm.streams.add({
+      name: js.stream,
+      subjects: [o.subject],
+      storage: jetstream.StorageType.File,
+      duplicate_window: DUPLICATE_WINDOW_NS,
+    });
+  }
+  if (o.in === undefined || js.durable === undefined) return;
+  try {
+    await jsm.consumers.info(js.stream, js.durable);
+  } catch {
+    await jsm.consumers.add(js.stream, {
+      durable_name: js.durable,
+      ack_policy: jetstream.AckPolicy.Explicit,
+      deliver_policy: jetstream.DeliverPolicy.All,
+      filter_subject: o.subject,
+      // One unacknowledged message at a time: the stream's order, and a full ring stops delivery.
+      max_ack_pending: 1,
+      ack_wait: js.ackWaitMs * 1e6,
+    });
+  }
+}
+
+/**
+ * A running bridge. Its events: `'disconnect'` and `'reconnect'` (the NATS
+ * connection), `'dropped'` (`{ count, reason }`: 'buffer-full', 'too-large'
+ * or 'closed'), `'lost'` (`{ count }`: a gap in a sending bridge's sequence
+ * numbers). It ends when closed, when a channel it serves is closed (`done`
+ * resolves), or on a failure (`done` rejects with it).
+ */
+export class Bridge extends EventEmitter implements AsyncDisposable, Disposable {
+  /** The subject it forwards to and from. */
+  readonly subject: string;
+  readonly direction: BridgeDirection;
+  /** Whether it goes through JetStream (at least once) rather than core NATS (at most once). */
+  readonly jetstream: boolean;
+  /** The server(s), without credentials. */
+  readonly server: string;
+  /** Settles when the bridge has stopped: resolves after close() or a closed channel, rejects with what stopped it otherwise. */
+  readonly done: Promise<void>;
+  readonly #link: Link;
+  readonly #stop: AbortController;
+  readonly #channels: Channel[];
+  #closing: Promise<void> | undefined;
+
+  /** @internal Made by {@link bridge}. */
+  constructor(init: {
+    link: Link;
+    stop: AbortController;
+    channels: Channel[];
+    o: ValidOptions;
+    where: string;
+    run: (b: Bridge) => Promise<void>;
+  }) {
+    super();
+    this.subject = init.o.subject;
+    this.direction = init.o.direction;
+    this.jetstream = init.o.jetstream !== undefined;
+    this.server = init.where;
+    this.#link = init.link;
+    this.#stop = init.stop;
+    this.#channels = init.channels;
+    this.done = init.run(this).then(
+      () => this.#shutdown(),
+      async (error: unknown) => {
+        await this.#shutdown();
+        if (!isChannelClosed(error)) throw error;
+      },
+    );
+    // Nobody has to await done for a failure to be safe; it is still there for those who do.
+    this.done.catch(() => {});
+  }
+
+  /** A snapshot of the counters: out, in, dropped, lost, duplicates, reconnects. */
+  get stats(): BridgeStats {
+    return { ...this.#link.stats };
+  }
+
+  /** Whether the bridge has stopped or is stopping. */
+  get closed(): boolean {
+    return this.#stop.signal.aborted;
+  }
+
+  /**
+   * Stops forwarding, sends what core NATS still buffers (flush), closes the
+   * connection and detaches its channels (the channels stay, for the
+   * application). Resolves once all of it is done; never rejects.
+   */
+  async close(): Promise<void> {
+    this.#stop.abort();
+    await this.done.catch(() => {});
+  }
+
+  #shutdown(): Promise<void> {
+    this.#closing ??= (async () => {
+      this.#stop.abort();
+      const nc = this.#link.nc;
+      if (!nc.isClosed()) {
+        // What 'out' published is sent before the connection closes (a broken connection gives up at once).
+        await Promise.race([nc.flush().catch(() => {}), new Promise((resolve) => setTimeout(resolve, 2_000).unref())]);
+        await nc.close().catch(() => {});
+      }
+      for (const channel of this.#channels) {
+        try {
+          channel.detach();
+        } catch {
+          // detached already
+        }
+      }
+    })();
+    return this.#closing;
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.close();
+  }
+
+  /** Starts closing without waiting (`using`); `await using` waits. */
+  [Symbol.dispose](): void {
+    void this.close();
+  }
+}
+
+/**
+ * Bridges a local channel and a NATS subject: `direction: 'out'` publishes
+ * every message of the channel (the bridge is its receiver), `'in'` sends
+ * every message of the subject into the channel (as one of its senders),
+ * `'both'` does both with two channels. Bytes are forwarded unchanged;
+ * order per sender is kept. Core NATS (default) is at most once, with the
+ * loss counted; `jetstream` is at least once, de-duplicated by message id.
+ * Needs the optional dependency `@nats-io/transport-node` (and
+ * `@nats-io/jetstream`), loaded on the first call.
+ *
+ * ```ts
+ * await using b = await bridge({ channel: { key: 0x5348 }, url: 'nats://127.0.0.1:4222', subject: 'orders', direction: 'out' });
+ * ```
+ * @throws TypeError/RangeError for bad options, before anything else;
+ *   `ERR_BRIDGE_NATS_MISSING` without the client; the channel's errors
+ *   (ENOENT, ERR_CHANNEL_BUSY: another receiver); a connection error naming the server (never its credentials).
+ */
+export async function bridge(options: BridgeOptions): Promise<Bridge> {
+  const o = validateOptions(options);
+  o.signal?.throwIfAborted();
+  const nats = await loadNats();
+  const channels: Channel[] = [];
+  let receiver: Receiver | undefined;
+  let sender: Sender | undefined;
+  let nc: NatsConnection | undefined;
+  try {
+    if (o.out !== undefined) {
+      const channel = openChannel(o.out);
+      channels.push(channel);
+      receiver = channel.receiver();
+    }
+    if (o.in !== undefined) {
+      const channel = openChannel(o.in);
+      channels.push(channel);
+      sender = channel.sender();
+    }
+    const connected = await connect(nats, o);
+    nc = connected.nc;
+    await prepareJetStream(nats.jetstream, nc, o);
+    const stop = new AbortController();
+    const events = new EventEmitter();
+    const link = new Link({
+      nc,
+      transport: nats.transport,
+      jetstream: nats.jetstream,
+      subject: o.subject,
+      js: o.jetstream,
+      stop: stop.signal,
+      events,
+    });
+    const origin = newOrigin();
+    const run = async (b: Bridge): Promise<void> => {
+      for (const name of ['dropped', 'lost'] as const) events.on(name, (e) => b.emit(name, e));
+      const onAbort = () => stop.abort();
+      o.signal?.addEventListener('abort', onAbort, { once: true });
+      if (o.signal?.aborted) stop.abort(); // aborted while it connected
+      void watchStatus(link, b);
+      const ended = link.nc.closed().then((error) => {
+        if (!stop.signal.aborted) throw error ?? new Error(`bridge: the connection to ${connected.where} closed`);
+      });
+      const tasks: Promise<void>[] = [];
+      if (receiver)
+        tasks.push(o.jetstream ? forwardJetStream(link, receiver, origin) : forwardCore(link, receiver, origin, o.maxPendingBytes));
+      if (sender) {
+        const tracker = new SequenceTracker(origin);
+        tasks.push(
+          o.jetstream
+            ? receiveJetStream(link, sender, tracker)
+            : receiveCore(link, sender, tracker, { maxMessages: o.maxBufferedMessages, maxBytes: o.maxBufferedBytes }),
+        );
+      }
+      try {
+        // The first direction to end (a closed channel, a failure) ends the bridge.
+        await Promise.race([...tasks, ended]).catch((error: unknown) => {
+          if (!(stop.signal.aborted && (error as Error)?.name === 'AbortError')) throw error;
+        });
+      } finally {
+        stop.abort();
+        o.signal?.removeEventListener('abort', onAbort);
+        await Promise.allSettled(tasks);
+      }
+    };
+    const b = new Bridge({ link, stop, channels, o, where: connected.where, run });
+    // The core subscription is sent as the bridge starts: once the server has it, what is
+    // published from now on reaches this bridge.
+    if (sender && !o.jetstream) await nc.flush().catch(() => {});
+    return b;
+  } catch (error) {
+    await nc?.close().catch(() => {});
+    for (const channel of channels) channel.detach();
+    throw error;
+  }
+}
+
+async function watchStatus(link: Link, b: Bridge): Promise<void> {
+  for await (const status of link.nc.status()) {
+    if (status.type === 'disconnect') {
+      link.connected = false;
+      b.emit('disconnect');
+    } else if (status.type === 'reconnect') {
+      link.stats.reconnects++;
+      link.connected = true;
+      b.emit('reconnect');
+    }
+  }
+}

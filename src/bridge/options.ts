@@ -1,0 +1,180 @@
+// The options of bridge(), checked before anything connects or attaches.
+import { invalidType, invalidValue, outOfRange } from '../core/errors.js';
+import { validateInteger, validateObject } from '../core/validate.js';
+import { Channel } from '../channel/channel.js';
+
+/** A local channel: a Channel of this process, or the key or id to open one by. */
+export type ChannelRef = Channel | { key: number } | { id: number };
+
+export type BridgeDirection = 'out' | 'in' | 'both';
+
+export interface BridgeJetStreamOptions {
+  /** The stream that holds the subject; created (file storage, 2 min duplicate window) if it does not exist. Default: `SHMKIT_` and the subject with every other character than letters, digits, `-` and `_` made `_`. */
+  stream?: string;
+  /** The durable consumer the 'in' direction pulls from: one name per receiving bridge, kept across its restarts. Required for 'in' and 'both'. */
+  durable?: string;
+  /** How long a delivered message may stay unacknowledged before the stream sends it again (default 5000 ms). */
+  ackWaitMs?: number;
+}
+
+export interface BridgeOptions {
+  /**
+   * The local channel. For 'out' the bridge becomes its receiver; for 'in',
+   * one of its senders. For 'both', `{ out, in }`: two channels, since one
+   * channel has one receiver, and a message the bridge put in would come
+   * straight back out.
+   */
+  channel: ChannelRef | { out: ChannelRef; in: ChannelRef };
+  /** The NATS server(s): `nats://host:port`, or several for a cluster. User and password in the URL go to the client, never to a log. */
+  url: string | string[];
+  /** The NATS subject messages go to (out) and come from (in). */
+  subject: string;
+  /** Default: 'both' with `channel: { out, in }`, else required. */
+  direction?: BridgeDirection;
+  /** At-least-once delivery through a JetStream stream instead of core NATS's at-most-once. */
+  jetstream?: BridgeJetStreamOptions | boolean;
+  /** A NATS credentials file (JWT and nkey seed, as `nsc` writes it): read at connect, its contents never logged. */
+  creds?: string;
+  /** Passed to the client's connect() as they are (user, pass, token, authenticator, tls, name, reconnectTimeWait, ...). */
+  nats?: Record<string, unknown>;
+  /** 'out', core NATS: bytes published between waits for the server (flush); bounds the client's buffer and the loss on a broken connection. Default 1 MiB. */
+  maxPendingBytes?: number;
+  /** 'in', core NATS: messages and bytes held while the ring is full, beyond which arrivals are dropped and counted. Default 8192 and 8 MiB. */
+  maxBufferedMessages?: number;
+  maxBufferedBytes?: number;
+  /** Closes the bridge when aborted. */
+  signal?: AbortSignal;
+}
+
+export interface ValidOptions {
+  out: ChannelRef | undefined;
+  in: ChannelRef | undefined;
+  servers: string[];
+  subject: string;
+  direction: BridgeDirection;
+  jetstream: { stream: string; durable: string | undefined; ackWaitMs: number } | undefined;
+  nats: Record<string, unknown>;
+  creds: string | undefined;
+  maxPendingBytes: number;
+  maxBufferedMessages: number;
+  maxBufferedBytes: number;
+  signal: AbortSignal | undefined;
+}
+
+const DIRECTIONS: readonly BridgeDirection[] = ['out', 'in', 'both'];
+const SUBJECT = /^[^\s*>.]+(\.[^\s*>.]+)*$/;
+const NAME = /^[A-Za-z0-9_-]+$/;
+
+function channelRef(value: unknown, name: string): ChannelRef {
+  if (value instanceof Channel) return value;
+  const ref = validateObject(value, name);
+  if ('key' in ref && ref['key'] !== undefined) return { key: validateInteger(ref['key'], `${name}.key`, -0x8000_0000, 0xffff_ffff) };
+  if ('id' in ref && ref['id'] !== undefined) return { id: validateInteger(ref['id'], `${name}.id`, 0, 0x7fff_ffff) };
+  throw invalidType(name, 'a Channel or an object with key or id', value);
+}
+
+function positive(value: unknown, name: string, fallback: number): number {
+  return value === undefined ? fallback : validateInteger(value, name, 1, Number.MAX_SAFE_INTEGER);
+}
+
+export function validateOptions(options: unknown): ValidOptions {
+  const o = validateObject(options, 'options');
+  const subject = o['subject'];
+  if (typeof subject !== 'string') throw invalidType('subject', 'of type string', subject);
+  if (!SUBJECT.test(subject))
+    throw invalidValue('subject', 'a NATS subject to publish to has dot-separated tokens without spaces or wildcards', subject);
+
+  const url = o['url'];
+  const servers = typeof url === 'string' ? [url] : url;
+  if (!Array.isArray(servers) || servers.length === 0 || servers.some((s) => typeof s !== 'string' || s === '')) {
+    throw invalidType('url', 'a non-empty string or array of strings', url);
+  }
+
+  const channel = o['channel'];
+  const pair = typeof channel === 'object' && channel !== null && !(channel instanceof Channel) && ('out' in channel || 'in' in channel);
+  let direction = o['direction'];
+  if (direction === undefined && pair) direction = 'both';
+  if (typeof direction !== 'string' || !DIRECTIONS.includes(direction as BridgeDirection)) {
+    throw invalidType('direction', "one of 'out', 'in' or 'both'", direction);
+  }
+  let out: ChannelRef | undefined;
+  let into: ChannelRef | undefined;
+  if (direction === 'both') {
+    if (!pair) {
+      throw invalidValue(
+        'channel',
+        "direction 'both' needs two channels, { out, in }: a channel has one receiver, and what the bridge sent into it would come back out",
+        channel,
+      );
+    }
+    const both = channel as { out?: unknown; in?: unknown };
+    out = channelRef(both.out, 'channel.out');
+    into = channelRef(both.in, 'channel.in');
+  } else {
+    if (pair) throw invalidValue('channel', `direction '${direction}' takes one channel; { out, in } is for 'both'`, channel);
+    if (direction === 'out') out = channelRef(channel, 'channel');
+    else into = channelRef(channel, 'channel');
+  }
+
+  let jetstream: ValidOptions['jetstream'];
+  const js = o['jetstream'];
+  if (js !== undefined && js !== false) {
+    const j = js === true ? {} : validateObject(js, 'jetstream');
+    const stream = j['stream'] ?? `SHMKIT_${subject.replace(/[^A-Za-z0-9_-]/g, '_')}`;
+    if (typeof stream !== 'string' || !NAME.test(stream))
+      throw invalidValue('jetstream.stream', 'a stream name is letters, digits, - and _', stream);
+    const durable = j['durable'];
+    if (durable !== undefined && (typeof durable !== 'string' || !NAME.test(durable))) {
+      throw invalidValue('jetstream.durable', 'a consumer name is letters, digits, - and _', durable);
+    }
+    if (into !== undefined && durable === undefined) {
+      throw invalidValue(
+        'jetstream.durable',
+        "direction 'in' with JetStream needs a durable consumer name, one per receiving bridge",
+        durable,
+      );
+    }
+    const ackWaitMs = j['ackWaitMs'] === undefined ? 5_000 : validateInteger(j['ackWaitMs'], 'jetstream.ackWaitMs', 100, 3_600_000);
+    jetstream = { stream, durable: durable as string | undefined, ackWaitMs };
+  }
+
+  const nats = o['nats'] === undefined ? {} : validateObject(o['nats'], 'nats');
+  const creds = o['creds'];
+  if (creds !== undefined && (typeof creds !== 'string' || creds === ''))
+    throw invalidType('creds', 'a non-empty string (a file name)', creds);
+  const signal = o['signal'];
+  if (signal !== undefined && !(signal instanceof AbortSignal)) throw invalidType('signal', 'an instance of AbortSignal', signal);
+  const maxBufferedMessages = positive(o['maxBufferedMessages'], 'maxBufferedMessages', 8192);
+  const maxBufferedBytes = positive(o['maxBufferedBytes'], 'maxBufferedBytes', 8 << 20);
+  const maxPendingBytes = positive(o['maxPendingBytes'], 'maxPendingBytes', 1 << 20);
+  if (maxPendingBytes > 1 << 30) throw outOfRange('maxPendingBytes', 'at most 1 GiB', maxPendingBytes);
+  return {
+    out,
+    in: into,
+    servers: servers as string[],
+    subject,
+    direction: direction as BridgeDirection,
+    jetstream,
+    nats,
+    creds: creds as string | undefined,
+    maxPendingBytes,
+    maxBufferedMessages,
+    maxBufferedBytes,
+    signal,
+  };
+}
+
+/**
+ * A server URL without its credentials, for messages, and the credentials
+ * for the client: `nats://user:pass@host` gives user and pass, `nats://token@host` a token.
+ */
+export function splitCredentials(server: string): { server: string; user?: string; pass?: string; token?: string } {
+  const at = server.lastIndexOf('@');
+  if (at < 0) return { server };
+  const scheme = /^[a-z][a-z0-9+.-]*:\/\//i.exec(server)?.[0] ?? '';
+  const userinfo = server.slice(scheme.length, at);
+  const bare = scheme + server.slice(at + 1);
+  const colon = userinfo.indexOf(':');
+  if (colon < 0) return { server: bare, token: decodeURIComponent(userinfo) };
+  return { server: bare, user: decodeURIComponent(userinfo.slice(0, colon)), pass: decodeURIComponent(userinfo.slice(colon + 1)) };
+}

@@ -1,0 +1,93 @@
+// Direction 'out': the bridge is the local channel's receiver and publishes
+// every message, bytes unchanged, to the subject, in the channel's order.
+import type { Receiver } from '../channel/receiver.js';
+import type { Link } from './link.js';
+import { MSG_ID_HEADER, messageId } from './message-id.js';
+
+/** Messages taken from the ring at a time (core NATS): they are the most held in memory while the server is away. */
+const BATCH = 256;
+/** How long one JetStream publish waits for its ack before it is sent again (same id, so never stored twice). */
+const ACK_TIMEOUT_MS = 2_000;
+
+function isTooLarge(error: unknown): boolean {
+  return /max_payload/i.test(String((error as Error)?.message));
+}
+
+/**
+ * Core NATS: at most once. Publishing copies nothing, so each message is a
+ * copy out of the ring. After `maxPendingBytes` published, it waits for the
+ * server's PONG (flush), so the client's outbound buffer stays bounded; while
+ * the client is disconnected it takes nothing more from the ring (local
+ * senders feel the backpressure). What was published but not yet flushed
+ * when a connection broke is lost: at most `maxPendingBytes` (plus one
+ * batch) each time, counted as `lost` by the receiving bridges.
+ */
+export async function forwardCore(link: Link, receiver: Receiver, origin: string, maxPendingBytes: number): Promise<void> {
+  const { nc, subject, stop, stats } = link;
+  let seq = 0;
+  let pending = 0;
+  const headers = link.transport.headers();
+  const flush = async () => {
+    pending = 0;
+    try {
+      await nc.flush();
+    } catch {
+      // Disconnected: the next message waits for the reconnect.
+    }
+  };
+  for (;;) {
+    const batch = await receiver.recvBatch({ max: BATCH, signal: stop });
+    for (const data of batch) {
+      await link.whenConnected();
+      if (stop.aborted) return;
+      // publish() encodes the headers at once, so one object serves every message.
+      headers.set(MSG_ID_HEADER, messageId(origin, ++seq));
+      try {
+        nc.publish(subject, data, { headers });
+      } catch (error) {
+        if (!isTooLarge(error)) throw error;
+        link.drop(1, 'too-large');
+        continue;
+      }
+      stats.out++;
+      pending += data.byteLength;
+      if (pending >= maxPendingBytes) await flush();
+    }
+  }
+}
+
+/**
+ * JetStream: at least once. Each message stays in the ring (a view, not yet
+ * released) until the stream acknowledges it, so a bridge killed before the
+ * ack leaves it for the next receiver; a publish that fails or times out is
+ * sent again with the same id, which the stream stores once. One message is
+ * in flight at a time, which keeps the stream in the channel's order.
+ */
+export async function forwardJetStream(link: Link, receiver: Receiver, origin: string): Promise<void> {
+  const { nc, subject, stop, stats } = link;
+  const js = link.jetstream.jetstream(nc, { timeout: ACK_TIMEOUT_MS });
+  let seq = 0;
+  for (;;) {
+    const view = await receiver.recvView({ signal: stop });
+    // The client keeps a reference until the bytes are written: hand it a copy.
+    const data = view.data.slice();
+    const msgID = messageId(origin, ++seq);
+    for (let attempt = 0; ; attempt++) {
+      await link.whenConnected();
+      if (stop.aborted) return; // unreleased: the message stays in the channel
+      try {
+        await js.publish(subject, data, { msgID, timeout: ACK_TIMEOUT_MS });
+        stats.out++;
+        break;
+      } catch (error) {
+        if (isTooLarge(error)) {
+          link.drop(1, 'too-large');
+          break;
+        }
+        if (stop.aborted) return;
+        await link.pause(Math.min(50 * 2 ** attempt, 1_000));
+      }
+    }
+    view.release();
+  }
+}

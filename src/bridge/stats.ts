@@ -1,0 +1,18 @@
+// The counters of a bridge, apart from link.ts so that the published types
+// of the package never reach the NATS client's (an optional dependency).
+
+/** The counters of a bridge (see Bridge.stats). */
+export interface BridgeStats {
+  /** Messages taken from the local channel and handed to NATS (acknowledged by the stream, with JetStream). */
+  out: number;
+  /** Messages from NATS put into the local channel. */
+  in: number;
+  /** Messages this bridge discarded: arrivals while its bounded buffer was full, or ones larger than the server's max_payload. */
+  dropped: number;
+  /** Messages another bridge published that never arrived here: gaps in its sequence numbers (at-most-once loss). */
+  lost: number;
+  /** Messages that arrived again (a JetStream redelivery or republish) and were not put in the channel twice. */
+  duplicates: number;
+  /** Times the client reconnected to a server. */
+  reconnects: number;
+}

@@ -1,0 +1,188 @@
+import { bridge as startBridge, type Bridge, type BridgeOptions, type ChannelRef } from '../../index.js';
+import { parse, parseId, parseKey, parseSeconds } from '../args.js';
+import { UsageError, writeOut, type Command } from '../command.js';
+
+const OPTIONS = {
+  channel: { type: 'string', short: 'c' },
+  key: { type: 'string', short: 'k' },
+  inbox: { type: 'string' },
+  'inbox-key': { type: 'string' },
+  nats: { type: 'string', short: 'n' },
+  subject: { type: 'string', short: 's' },
+  in: { type: 'boolean' },
+  out: { type: 'boolean' },
+  jetstream: { type: 'boolean' },
+  stream: { type: 'string' },
+  durable: { type: 'string' },
+  'ack-wait': { type: 'string' },
+  creds: { type: 'string' },
+  'tls-ca': { type: 'string' },
+  'tls-cert': { type: 'string' },
+  'tls-key': { type: 'string' },
+  json: { type: 'boolean' },
+} as const;
+
+/** The option of each name bridge() checks. */
+const FLAG_OF: Record<string, string> = {
+  subject: '--subject',
+  url: '--nats',
+  creds: '--creds',
+  'jetstream.stream': '--stream',
+  'jetstream.durable': '--durable',
+  'jetstream.ackWaitMs': '--ack-wait',
+};
+
+/** One channel from an id option and a key option, exactly one of which is given. */
+function channelOf(id: string | undefined, key: string | undefined, idName: string, keyName: string): ChannelRef | undefined {
+  if (id !== undefined && key !== undefined) throw new UsageError(keyName, 'ERR_USAGE', `give ${idName} or ${keyName}, not both`);
+  if (id !== undefined) return { id: parseId(id, idName) };
+  if (key !== undefined) return { key: parseKey(key, keyName) };
+  return undefined;
+}
+
+function describe(ref: ChannelRef): string {
+  return 'id' in ref ? `channel ${ref.id}` : `channel key 0x${((ref as { key: number }).key >>> 0).toString(16).padStart(8, '0')}`;
+}
+
+function statsLine(b: Bridge): string {
+  const s = b.stats;
+  return `out ${s.out}, in ${s.in}, dropped ${s.dropped}, lost ${s.lost}, duplicates ${s.duplicates}, reconnects ${s.reconnects}`;
+}
+
+export const bridge: Command = {
+  name: 'bridge',
+  summary: 'forward a channel to a NATS subject and back, until Ctrl-C',
+  help: `Usage: shmkit bridge --channel ID|--key K --nats URL --subject S [--in|--out]
+                     [--inbox ID|--inbox-key K] [--jetstream --durable NAME]
+
+Forwards channel messages between this machine and a NATS server, bytes
+unchanged, until SIGINT or SIGTERM (or the channel is closed); then prints
+its counters. Needs the NATS client: npm install @nats-io/transport-node @nats-io/jetstream
+
+  --out   the bridge becomes the channel's receiver and publishes each message
+          to the subject
+  --in    the bridge sends each message of the subject into the channel
+  neither both ways: --channel/--key goes out, --inbox/--inbox-key takes
+          what comes in (two channels: one has a single receiver)
+
+Core NATS is at most once: messages lost to a broken connection are counted
+(lost) by the receiving bridge. --jetstream is at least once, through a
+stream, with duplicates dropped by message id. docs/bridge.md has it all.
+
+Options:
+  -c, --channel ID        the channel by id
+  -k, --key K             the channel by key (0x... or decimal)
+      --inbox ID          both ways: the channel messages from NATS go into
+      --inbox-key K       the same by key
+  -n, --nats URL          the server, nats://host:port; several comma-separated.
+                          nats://user:password@host works; never printed
+  -s, --subject S         the subject
+      --in, --out         one direction only
+      --jetstream         at least once, through a JetStream stream
+      --stream NAME       its stream (default SHMKIT_ and the subject)
+      --durable NAME      the durable consumer for --in (one per receiving bridge)
+      --ack-wait SECONDS  redelivery of an unacknowledged message (default 5)
+      --creds FILE        a NATS credentials file (JWT and nkey seed)
+      --tls-ca FILE       CA certificates to trust (TLS)
+      --tls-cert FILE     client certificate (TLS)
+      --tls-key FILE      its key
+      --json              the final counters as JSON
+`,
+  async run(argv) {
+    const { values: v } = parse(argv, OPTIONS);
+    if (v.in && v.out) throw new UsageError('--out', 'ERR_USAGE', 'give --in or --out, not both (neither: both ways)');
+    const direction = v.in ? 'in' : v.out ? 'out' : 'both';
+    const channel = channelOf(v.channel, v.key, '--channel', '--key');
+    if (channel === undefined) throw new UsageError('--channel', 'ERR_MISSING_ARGS', 'needed (or --key)');
+    const inbox = channelOf(v.inbox, v['inbox-key'], '--inbox', '--inbox-key');
+    if (direction === 'both' && inbox === undefined) {
+      throw new UsageError('--inbox', 'ERR_MISSING_ARGS', 'needed both ways (or --inbox-key; or --in or --out for one direction)');
+    }
+    if (direction !== 'both' && inbox !== undefined) {
+      throw new UsageError(
+        v.inbox !== undefined ? '--inbox' : '--inbox-key',
+        'ERR_USAGE',
+        'is for both ways; with --in or --out, --channel is the one',
+      );
+    }
+    if (v.nats === undefined) throw new UsageError('--nats', 'ERR_MISSING_ARGS', 'needed: the server, like nats://127.0.0.1:4222');
+    const servers = v.nats.split(',').filter((s) => s !== '');
+    if (servers.length === 0) throw new UsageError('--nats', 'ERR_INVALID_ARG_VALUE', 'names no server');
+    if (v.subject === undefined) throw new UsageError('--subject', 'ERR_MISSING_ARGS', 'needed');
+    if (!v.jetstream) {
+      for (const name of ['stream', 'durable', 'ack-wait'] as const) {
+        if (v[name] !== undefined) throw new UsageError(`--${name}`, 'ERR_USAGE', 'goes with --jetstream');
+      }
+    } else if (direction !== 'out' && v.durable === undefined) {
+      throw new UsageError(
+        '--durable',
+        'ERR_MISSING_ARGS',
+        'needed with --jetstream to take messages in: a consumer name, one per receiving bridge',
+      );
+    }
+    const tls: Record<string, string> = {};
+    if (v['tls-ca'] !== undefined) tls['caFile'] = v['tls-ca'];
+    if (v['tls-cert'] !== undefined) tls['certFile'] = v['tls-cert'];
+    if (v['tls-key'] !== undefined) tls['keyFile'] = v['tls-key'];
+    if ((tls['certFile'] === undefined) !== (tls['keyFile'] === undefined)) {
+      throw new UsageError(
+        tls['certFile'] === undefined ? '--tls-key' : '--tls-cert',
+        'ERR_USAGE',
+        'needs --tls-cert and --tls-key together',
+      );
+    }
+    const options: BridgeOptions = {
+      channel: direction === 'both' ? { out: channel, in: inbox as ChannelRef } : channel,
+      url: servers,
+      subject: v.subject,
+      direction,
+      ...(v.jetstream && {
+        jetstream: {
+          ...(v.stream !== undefined && { stream: v.stream }),
+          ...(v.durable !== undefined && { durable: v.durable }),
+          ...(v['ack-wait'] !== undefined && { ackWaitMs: Math.round(parseSeconds(v['ack-wait'], '--ack-wait') * 1000) }),
+        },
+      }),
+      ...(v.creds !== undefined && { creds: v.creds }),
+      ...(Object.keys(tls).length > 0 && { nats: { tls } }),
+    };
+    let b: Bridge;
+    try {
+      b = await startBridge(options);
+    } catch (error) {
+      // Bad names and values the checks above let through (a subject with a space, a stream name) are usage errors.
+      const e = error as Error & { code?: string };
+      if (e instanceof TypeError || e instanceof RangeError) {
+        const name = /["']([\w.]+)["']/.exec(e.message)?.[1] ?? '';
+        throw new UsageError(FLAG_OF[name], e.code ?? 'ERR_USAGE', e.message);
+      }
+      throw error;
+    }
+    const stop = () => void b.close();
+    process.on('SIGINT', stop);
+    process.on('SIGTERM', stop);
+    const say = (text: string) => process.stderr.write(`shmkit bridge: ${text}\n`);
+    b.on('disconnect', () => say(`disconnected from ${b.server}; reconnecting`));
+    b.on('reconnect', () => say(`reconnected to ${b.server}`));
+    b.on('lost', ({ count }: { count: number }) => say(`${count} message(s) lost on the way (at most once): ${b.stats.lost} in all`));
+    b.on('dropped', ({ count, reason }: { count: number; reason: string }) =>
+      say(`${count} message(s) dropped (${reason}): ${b.stats.dropped} in all`),
+    );
+    const mode = v.jetstream ? 'JetStream, at least once' : 'core NATS, at most once';
+    const route =
+      direction === 'out'
+        ? `${describe(channel)} -> ${b.server} subject ${v.subject}`
+        : direction === 'in'
+          ? `${b.server} subject ${v.subject} -> ${describe(channel)}`
+          : `${describe(channel)} -> ${b.server} subject ${v.subject} -> ${describe(inbox as ChannelRef)}`;
+    say(`forwarding ${route} (${mode}); Ctrl-C stops`);
+    try {
+      await b.done;
+    } finally {
+      process.off('SIGINT', stop);
+      process.off('SIGTERM', stop);
+    }
+    await writeOut(v.json ? `${JSON.stringify(b.stats)}\n` : `${statsLine(b)}\n`);
+    return 0;
+  },
+};

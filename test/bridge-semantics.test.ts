@@ -1,0 +1,206 @@
+// bridge(): its options, its bounded buffering (core NATS drops and counts,
+// JetStream holds back), bytes passed unchanged, and how it ends: close(),
+// an AbortSignal, await using, a closed channel, a missing NATS client.
+import assert from 'node:assert/strict';
+import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { describe, it } from 'node:test';
+import { connect } from '@nats-io/transport-node';
+import { bridge, Channel } from '../src/index.js';
+import { assertNoLeaks } from './helpers/ipc.js';
+import { NatsServer, noNatsServer } from './helpers/nats-server.js';
+import { ROOT, runNode } from './helpers/processes.js';
+
+assertNoLeaks();
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+async function rejects(options: unknown, name: RegExp, code: string): Promise<void> {
+  await assert.rejects(bridge(options as never), (error: Error & { code?: string }) => {
+    assert.equal(error.code, code);
+    assert.match(error.message, name);
+    return true;
+  });
+}
+
+describe('bridge: options', () => {
+  const url = 'nats://127.0.0.1:1';
+  it('rejects bad options with TypeErrors naming the option, before connecting or attaching', async () => {
+    await rejects(null, /"options"/, 'ERR_INVALID_ARG_TYPE');
+    await rejects({ channel: { id: 1 }, url, direction: 'out' }, /"subject"/, 'ERR_INVALID_ARG_TYPE');
+    await rejects({ channel: { id: 1 }, url, subject: 'a.*', direction: 'out' }, /'subject'/, 'ERR_INVALID_ARG_VALUE');
+    await rejects({ channel: { id: 1 }, url: [], subject: 's', direction: 'out' }, /"url"/, 'ERR_INVALID_ARG_TYPE');
+    await rejects({ channel: { id: 1 }, url, subject: 's' }, /"direction"/, 'ERR_INVALID_ARG_TYPE');
+    await rejects({ channel: { id: 1 }, url, subject: 's', direction: 'sideways' }, /"direction"/, 'ERR_INVALID_ARG_TYPE');
+    await rejects({ channel: { id: 1 }, url, subject: 's', direction: 'both' }, /'channel'.*two channels/, 'ERR_INVALID_ARG_VALUE');
+    await rejects(
+      { channel: { out: { id: 1 }, in: { id: 2 } }, url, subject: 's', direction: 'out' },
+      /'channel'/,
+      'ERR_INVALID_ARG_VALUE',
+    );
+    await rejects({ channel: { out: { id: 1 }, in: 'x' }, url, subject: 's' }, /"channel.in"/, 'ERR_INVALID_ARG_TYPE');
+    await rejects({ channel: { id: -1 }, url, subject: 's', direction: 'in' }, /"channel.id"/, 'ERR_OUT_OF_RANGE');
+    await rejects(
+      { channel: { id: 1 }, url, subject: 's', direction: 'in', jetstream: true },
+      /'jetstream.durable'/,
+      'ERR_INVALID_ARG_VALUE',
+    );
+    await rejects(
+      { channel: { id: 1 }, url, subject: 's', direction: 'out', jetstream: { stream: 'a.b' } },
+      /'jetstream.stream'/,
+      'ERR_INVALID_ARG_VALUE',
+    );
+    await rejects({ channel: { id: 1 }, url, subject: 's', direction: 'out', maxPendingBytes: 0 }, /"maxPendingBytes"/, 'ERR_OUT_OF_RANGE');
+    await rejects({ channel: { id: 1 }, url, subject: 's', direction: 'out', signal: {} }, /"signal"/, 'ERR_INVALID_ARG_TYPE');
+  });
+
+  it('a server that does not answer: the error names it without the credentials, and the channel is left as it was', async () => {
+    using channel = Channel.create({ capacity: 4096, autoRemove: true });
+    await assert.rejects(bridge({ channel, url: 'nats://someone:hunter2@127.0.0.1:1', subject: 's', direction: 'out' }), (error: Error) => {
+      assert.match(error.message, /^bridge: cannot connect to nats:\/\/127\.0\.0\.1:1: /);
+      assert.doesNotMatch(error.message, /hunter2|someone/);
+      return true;
+    });
+    // The bridge gave the receiver's place back.
+    channel.receiver().close();
+  });
+
+  it('without the NATS client installed: ERR_BRIDGE_NATS_MISSING with the install command', async () => {
+    // The built package where no node_modules has @nats-io (its own runtime dependency, node-gyp-build, beside it).
+    const dir = mkdtempSync(join(tmpdir(), 'shmkit-no-nats-'));
+    try {
+      const pkg = join(dir, 'node_modules', 'shmkit');
+      mkdirSync(pkg, { recursive: true });
+      for (const entry of ['package.json', 'dist', 'build']) symlinkSync(join(ROOT, entry), join(pkg, entry));
+      cpSync(join(ROOT, 'node_modules', 'node-gyp-build'), join(dir, 'node_modules', 'node-gyp-build'), { recursive: true });
+      const result = await runNode(
+        `import { bridge } from 'shmkit';
+        try { await bridge({ channel: { id: 1 }, url: 'nats://127.0.0.1:1', subject: 's', direction: 'out' }); }
+        catch (error) { console.log(JSON.stringify({ code: error.code, message: error.message })); }`,
+        [],
+        { cwd: dir, nodeFlags: ['--preserve-symlinks'] },
+      );
+      assert.equal(result.code, 0, result.stderr);
+      const { code, message } = JSON.parse(result.stdout) as { code: string; message: string };
+      assert.equal(code, 'ERR_BRIDGE_NATS_MISSING');
+      assert.match(message, /npm install @nats-io\/transport-node@~3\.3\.1 @nats-io\/jetstream@~3\.3\.1/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('bridge: the optional dependency', () => {
+  it("the package's published types never import the NATS client (a program without it type-checks)", () => {
+    const seen = new Set<string>();
+    const queue = [join(ROOT, 'dist', 'src', 'index.d.ts')];
+    const foreign: string[] = [];
+    while (queue.length > 0) {
+      const file = queue.pop()!;
+      if (seen.has(file)) continue;
+      seen.add(file);
+      for (const [, spec] of readFileSync(file, 'utf8').matchAll(/from '([^']+)'/g)) {
+        if (spec!.startsWith('.')) queue.push(resolve(dirname(file), spec!.replace(/\.js$/, '.d.ts')));
+        else if (spec!.startsWith('@nats-io')) foreign.push(`${file}: ${spec}`);
+      }
+    }
+    assert.ok(seen.has(join(ROOT, 'dist', 'src', 'bridge', 'bridge.d.ts')), 'the walk reaches the bridge');
+    assert.deepEqual(foreign, []);
+  });
+});
+
+describe('bridge: against a real nats-server', { skip: noNatsServer }, () => {
+  it('core NATS, a full ring: arrivals beyond the bounded buffer are dropped and counted, the rest arrive in order', async () => {
+    await using server = Object.assign(await NatsServer.start(), { [Symbol.asyncDispose]: () => server.dispose() });
+    using inbox = Channel.create({ capacity: 4096, autoRemove: true });
+    const b = await bridge({ channel: inbox, url: server.url, subject: 'full', direction: 'in', maxBufferedMessages: 100 });
+    const nc = await connect({ servers: server.url });
+    try {
+      const N = 2000;
+      for (let i = 0; i < N; i++) nc.publish('full', new TextEncoder().encode(`${i}`.padStart(40, '.')));
+      await nc.flush();
+      // Nobody reads: the ring fills, then the buffer; everything else is dropped, none of it held.
+      // (The one the bridge is sending waits outside both.)
+      for (let i = 0; i < 500 && b.stats.dropped + 100 + 1 + b.stats.in < N; i++) await sleep(10);
+      const receiver = inbox.receiver();
+      const got: number[] = [];
+      while (got.length + b.stats.dropped < N)
+        got.push(Number(new TextDecoder().decode(await receiver.recv({ timeoutMs: 5_000 })).replace(/^\.+/, '')));
+      assert.ok(b.stats.dropped > 0, 'some were dropped');
+      // The ring holds at most 4096 / 56 messages, the buffer 100: the rest could only be dropped.
+      assert.ok(got.length <= 4096 / 56 + 100, `received ${got.length}`);
+      assert.equal(got.length + b.stats.dropped, N);
+      assert.deepEqual(
+        got,
+        [...got].sort((x, y) => x - y),
+        'in order',
+      );
+      assert.equal(b.stats.in, got.length);
+      receiver.detach();
+    } finally {
+      await nc.close();
+      await b.close();
+    }
+  });
+
+  it('JetStream, a full ring: the bridge stops pulling and nothing is dropped; bytes of every value 0-255 and empty messages pass unchanged', async () => {
+    await using server = Object.assign(await NatsServer.start({ jetstream: true }), { [Symbol.asyncDispose]: () => server.dispose() });
+    using outbox = Channel.create({ capacity: 1 << 16, autoRemove: true });
+    using inbox = Channel.create({ capacity: 1024, autoRemove: true });
+    await using out = await bridge({ channel: outbox, url: server.url, subject: 'held', direction: 'out', jetstream: true });
+    await using into = await bridge({ channel: inbox, url: server.url, subject: 'held', direction: 'in', jetstream: { durable: 'held' } });
+    const N = 300;
+    const message = (i: number) => Uint8Array.from({ length: i % 97 }, (_, k) => (i * 31 + k * 7) & 0xff);
+    using sender = outbox.sender();
+    for (let i = 0; i < N; i++) await sender.send(message(i));
+    // Wait until the stream has them all while the inbox (1 KiB) is full.
+    for (let i = 0; i < 1000 && out.stats.out < N; i++) await sleep(10);
+    assert.equal(out.stats.out, N);
+    assert.ok(into.stats.in < N, 'the full ring held the rest back in the stream');
+    const receiver = inbox.receiver();
+    for (let i = 0; i < N; i++) assert.deepEqual(await receiver.recv({ timeoutMs: 10_000 }), message(i), `message ${i}`);
+    assert.deepEqual({ ...into.stats, reconnects: 0 }, { out: 0, in: N, dropped: 0, lost: 0, duplicates: 0, reconnects: 0 });
+    receiver.detach();
+  });
+
+  it('JetStream: a stream that exists but does not hold the subject is an error at once, not endless retries', async () => {
+    await using server = Object.assign(await NatsServer.start({ jetstream: true }), { [Symbol.asyncDispose]: () => server.dispose() });
+    using channel = Channel.create({ capacity: 4096, autoRemove: true });
+    // The first bridge creates stream OTHER for subject 'a'.
+    await (await bridge({ channel, url: server.url, subject: 'a', direction: 'out', jetstream: { stream: 'OTHER' } })).close();
+    await assert.rejects(bridge({ channel, url: server.url, subject: 'b', direction: 'out', jetstream: { stream: 'OTHER' } }), {
+      code: 'ERR_BRIDGE_STREAM',
+      message: 'bridge: the JetStream stream OTHER does not hold the subject b',
+    });
+    channel.receiver().detach(); // the failed bridge gave the receiver's place back
+  });
+
+  it('ends on close(), on its AbortSignal and when its channel is closed; the channels stay for the application', async () => {
+    await using server = Object.assign(await NatsServer.start(), { [Symbol.asyncDispose]: () => server.dispose() });
+    using channel = Channel.create({ capacity: 4096, autoRemove: true });
+
+    const closed = await bridge({ channel, url: server.url, subject: 'end', direction: 'out' });
+    await closed.close();
+    assert.equal(closed.closed, true);
+    await closed.done;
+    channel.receiver().detach(); // the receiver's place is free again
+
+    const controller = new AbortController();
+    const aborted = await bridge({ channel, url: server.url, subject: 'end', direction: 'out', signal: controller.signal });
+    controller.abort();
+    await aborted.done;
+    assert.equal(aborted.closed, true);
+
+    {
+      await using scoped = await bridge({ channel, url: server.url, subject: 'end', direction: 'in' });
+      assert.equal(scoped.closed, false);
+    }
+
+    const ending = await bridge({ channel, url: server.url, subject: 'end', direction: 'out' });
+    channel.close();
+    await ending.done; // resolves: a closed channel is the end of its work, not a failure
+    assert.equal(ending.closed, true);
+    assert.equal(channel.closed, true);
+  });
+});

@@ -1,0 +1,174 @@
+// Two machines through NATS: each "host" is a Node process in an IPC
+// namespace of its own (unshare --ipc) with its own channels and bridge, and
+// a real nats-server between them. 10,000 messages each way, checked for
+// order and every byte, with the broker stopped and started again halfway.
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { assertNoLeaks } from './helpers/ipc.js';
+import { Host, NatsServer, noNatsServer } from './helpers/nats-server.js';
+
+assertNoLeaks();
+
+const N = 10_000;
+
+/**
+ * A host: an outbox channel (its application sends, the bridge publishes)
+ * and an inbox (the bridge delivers, its application receives), bridged both
+ * ways on one subject. Message i of host H is "H:i:" and 0-511 bytes that
+ * depend on H and i, so the peer can check every byte.
+ */
+const HOST = `
+import { Channel, bridge } from 'SHMKIT';
+import { createInterface } from 'node:readline';
+const [url, me, peer, n, mode] = process.argv.slice(1);
+const N = Number(n);
+const commands = createInterface({ input: process.stdin });
+const waiting = new Map();
+commands.on('line', (line) => waiting.get(line)?.());
+const command = (name) => new Promise((resolve) => waiting.set(name, resolve));
+const go = command('go');
+const closing = command('close');
+
+function payload(host, i) {
+  const head = new TextEncoder().encode(host + ':' + i + ':');
+  const bytes = new Uint8Array(head.length + ((i * 7919) % 512));
+  bytes.set(head);
+  let x = (i + 1) * (host.charCodeAt(0) + 1);
+  for (let k = head.length; k < bytes.length; k++) bytes[k] = (x = (x * 1103515245 + 12345) >>> 0) >>> 24;
+  return bytes;
+}
+function indexOf(bytes) {
+  const text = new TextDecoder().decode(bytes.subarray(0, 24));
+  const [host, i] = text.split(':');
+  return host === peer ? Number(i) : -1;
+}
+
+const outbox = Channel.create({ capacity: 1 << 16, autoRemove: true });
+const inbox = Channel.create({ capacity: 1 << 20, autoRemove: true });
+const b = await bridge({
+  channel: { out: outbox, in: inbox },
+  url,
+  subject: 'two.hosts',
+  jetstream: mode === 'js' ? { stream: 'TWO_HOSTS', durable: me, ackWaitMs: 1000 } : undefined,
+  nats: { reconnectTimeWait: 100 },
+});
+const sender = outbox.sender();
+const receiver = inbox.receiver();
+console.log('ready');
+await go;
+
+const sending = (async () => {
+  for (let i = 0; i < N; i++) {
+    await sender.send(payload(me, i));
+    if (i === N / 2) console.log('half');
+  }
+})();
+
+let received = 0, last = -1, outOfOrder = 0, corrupt = 0, gaps = 0;
+const deadline = Date.now() + 90_000;
+// Core NATS: wait until every message came or was counted lost or dropped; JetStream: until all came.
+const settled = () => received + (mode === 'js' ? 0 : b.stats.lost + b.stats.dropped) >= N;
+while (!settled() && Date.now() < deadline) {
+  let bytes;
+  try {
+    bytes = await receiver.recv({ timeoutMs: 200 });
+  } catch (error) {
+    if (error.code === 'ETIMEDOUT') continue;
+    throw error;
+  }
+  const i = indexOf(bytes);
+  if (i <= last) outOfOrder++;
+  else gaps += i - last - 1;
+  last = Math.max(last, i);
+  const expected = payload(peer, i);
+  if (bytes.length !== expected.length || !bytes.every((v, k) => v === expected[k])) corrupt++;
+  received++;
+}
+await sending;
+console.log('result ' + JSON.stringify({ received, last, outOfOrder, corrupt, gaps, stats: b.stats }));
+await closing;
+await b.close();
+sender.close();
+receiver.close();
+outbox.detach();
+inbox.detach();
+commands.close();
+console.log('closed ' + JSON.stringify(b.stats));
+`;
+
+interface Result {
+  received: number;
+  last: number;
+  outOfOrder: number;
+  corrupt: number;
+  gaps: number;
+  stats: { out: number; in: number; dropped: number; lost: number; duplicates: number; reconnects: number };
+  final: Result['stats'];
+}
+
+/** Runs two hosts bridged both ways, stopping and starting the broker once host A has sent half. */
+async function twoHosts(mode: 'core' | 'js'): Promise<[Result, Result]> {
+  const server = await NatsServer.start({ jetstream: mode === 'js' });
+  const hosts = [new Host(HOST, [server.url, 'A', 'B', String(N), mode]), new Host(HOST, [server.url, 'B', 'A', String(N), mode])];
+  try {
+    for (const host of hosts) await host.line('ready');
+    for (const host of hosts) host.send('go');
+    await hosts[0]!.line('half');
+    await server.stop();
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    await server.startAgain();
+    const results = [] as Result[];
+    for (const host of hosts) results.push(JSON.parse((await host.line('result ')).slice('result '.length)) as Result);
+    if (process.env['BRIDGE_TEST_DEBUG']) console.error(JSON.stringify(results));
+    for (const host of hosts) host.send('close');
+    for (const [i, host] of hosts.entries()) {
+      // The counters once the bridge has sent all it took (it may still be publishing when its own application is done).
+      results[i]!.final = JSON.parse((await host.line('closed ')).slice('closed '.length)) as Result['stats'];
+      const exit = await host.exited;
+      assert.equal(exit.code, 0, exit.stderr);
+    }
+    return results as [Result, Result];
+  } finally {
+    for (const host of hosts) await host.kill();
+    await server.dispose();
+  }
+}
+
+describe('bridge: two hosts through a real nats-server', { skip: noNatsServer }, () => {
+  it('core NATS: 10,000 messages each way arrive in order, byte for byte; a broker restart loses only what it counts', async () => {
+    const [a, b] = await twoHosts('core');
+    for (const [name, r] of [
+      ['A', a],
+      ['B', b],
+    ] as const) {
+      assert.equal(r.outOfOrder, 0, `host ${name}: messages out of order`);
+      assert.equal(r.corrupt, 0, `host ${name}: messages changed on the way`);
+      assert.equal(r.stats.duplicates, 0, `host ${name}: duplicates`);
+      assert.equal(r.stats.dropped, 0, `host ${name}: dropped (the inbox ring holds them all)`);
+      // At most once: every message arrived or was counted lost, exactly.
+      assert.equal(r.received + r.stats.lost, N, `host ${name}: received ${r.received}, counted lost ${r.stats.lost}`);
+      assert.equal(r.gaps + (N - 1 - r.last), r.stats.lost, `host ${name}: the loss counted is the loss seen`);
+      assert.ok(r.stats.reconnects >= 1, `host ${name}: reconnected after the restart`);
+      assert.equal(r.final.out, N, `host ${name}: published`);
+      assert.equal(r.stats.in, r.received, `host ${name}: delivered`);
+    }
+  });
+
+  it('JetStream: 10,000 messages each way arrive once each, in order, byte for byte, across a broker restart', async () => {
+    const [a, b] = await twoHosts('js');
+    for (const [name, r] of [
+      ['A', a],
+      ['B', b],
+    ] as const) {
+      assert.equal(r.received, N, `host ${name}: every message arrived`);
+      assert.equal(r.outOfOrder, 0, `host ${name}: messages out of order or twice`);
+      assert.equal(r.gaps, 0, `host ${name}: none missing`);
+      assert.equal(r.corrupt, 0, `host ${name}: messages changed on the way`);
+      assert.equal(r.stats.lost, 0);
+      assert.equal(r.stats.dropped, 0);
+      assert.equal(r.final.out, N);
+      assert.equal(r.stats.in, N);
+      assert.ok(r.stats.reconnects >= 1, `host ${name}: reconnected after the restart`);
+    }
+  });
+});
