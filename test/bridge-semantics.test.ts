@@ -164,6 +164,45 @@ describe('bridge: against a real nats-server', { skip: noNatsServer }, () => {
     receiver.detach();
   });
 
+  it('codecs pass through unchanged: json and a user codec, encoded on one side and decoded on the other', async () => {
+    await using server = Object.assign(await NatsServer.start(), { [Symbol.asyncDispose]: () => server.dispose() });
+    // A user codec the bridge cannot know: a point as two little-endian int32s.
+    const point = {
+      name: 'point',
+      encode: ({ x, y }: { x: number; y: number }) => {
+        const bytes = new Uint8Array(8);
+        new DataView(bytes.buffer).setInt32(0, x, true);
+        new DataView(bytes.buffer).setInt32(4, y, true);
+        return bytes;
+      },
+      decode: (bytes: Uint8Array) => {
+        const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+        return { x: view.getInt32(0, true), y: view.getInt32(4, true) };
+      },
+    };
+    for (const [codec, values] of [
+      ['json', [{ a: 1, text: 'héllo 😀' }, [1, 2, 3], null, 'plain']],
+      [
+        point,
+        [
+          { x: 1, y: -2 },
+          { x: 2 ** 31 - 1, y: -(2 ** 31) },
+        ],
+      ],
+    ] as const) {
+      const name = typeof codec === 'string' ? codec : codec.name;
+      using outbox = Channel.create({ capacity: 1 << 14, autoRemove: true, codec: codec as never });
+      using inbox = Channel.create({ capacity: 1 << 14, autoRemove: true, codec: codec as never });
+      await using _out = await bridge({ channel: outbox, url: server.url, subject: `codec.${name}`, direction: 'out' });
+      await using _in = await bridge({ channel: inbox, url: server.url, subject: `codec.${name}`, direction: 'in' });
+      const receiver = inbox.receiver();
+      using sender = outbox.sender();
+      for (const value of values) await sender.send(value as never);
+      for (const value of values) assert.deepEqual(await receiver.recv({ timeoutMs: 10_000 }), value, `${name}: ${JSON.stringify(value)}`);
+      receiver.detach();
+    }
+  });
+
   it('JetStream: a stream that exists but does not hold the subject is an error at once, not endless retries', async () => {
     await using server = Object.assign(await NatsServer.start({ jetstream: true }), { [Symbol.asyncDispose]: () => server.dispose() });
     using channel = Channel.create({ capacity: 4096, autoRemove: true });

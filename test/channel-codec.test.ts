@@ -192,6 +192,34 @@ describe('Channel codecs across processes', { timeout: 60_000 }, () => {
   });
 });
 
+describe('Channel.open({ raw: true })', () => {
+  it('opens at the byte level whatever the codec: the encoded bytes, both ways; not with a codec', () => {
+    const custom = {
+      name: 'upper',
+      encode: (v: string) => Buffer.from(v.toUpperCase()),
+      decode: (b: Uint8Array) => Buffer.from(b).toString(),
+    };
+    using json = Channel.create({ capacity: 4096, autoRemove: true, codec: 'json' });
+    using rawJson = Channel.open({ id: json.id, raw: true });
+    assert.equal(rawJson.codec, 'json', 'the recorded codec, for people to read');
+    json.sender().trySend({ a: [1, 'é'] });
+    const bytes = rawJson.receiver().tryRecv() as Uint8Array;
+    assert.equal(Buffer.from(bytes).toString(), '{"a":[1,"é"]}');
+    using user = Channel.create({ capacity: 4096, autoRemove: true, codec: custom });
+    using rawUser = Channel.open({ id: user.id, raw: true });
+    rawUser.sender().trySend(Buffer.from('LOUD'));
+    assert.equal(user.receiver().tryRecv(), 'LOUD', 'raw bytes in, decoded by the codec on the other side');
+    assert.throws(() => Channel.open({ id: json.id, raw: true, codec: 'json' }), {
+      code: 'ERR_INVALID_ARG_VALUE',
+      message: /options\.raw/,
+    });
+    assert.throws(() => Channel.open({ id: json.id, raw: 1 as unknown as boolean }), {
+      code: 'ERR_INVALID_ARG_TYPE',
+      message: /options\.raw/,
+    });
+  });
+});
+
 describe('Channel codecs: edge cases', { timeout: 60_000 }, () => {
   it('keeps the bytes default exactly: strings and buffers in, copies out, recorded as nothing', () => {
     using channel = Channel.create({ capacity: 4096, autoRemove: true, codec: 'bytes' });

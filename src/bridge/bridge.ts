@@ -26,10 +26,13 @@ export type { BridgeStats } from './stats.js';
 
 const DUPLICATE_WINDOW_NS = 120e9;
 
-/** Opens the bridge's own attachment of a channel: codec-free, so it moves bytes, and detached by the bridge alone. */
+/**
+ * Opens the bridge's own attachment of a channel, raw (the encoded bytes,
+ * whatever the channel's codec: codecs pass through), detached by the bridge alone.
+ */
 function openChannel(ref: ChannelRef): Channel {
-  if (ref instanceof Channel) return Channel.open({ id: ref.id });
-  return Channel.open(ref);
+  if (ref instanceof Channel) return Channel.open({ id: ref.id, raw: true });
+  return Channel.open({ ...ref, raw: true });
 }
 
 function isChannelClosed(error: unknown): boolean {

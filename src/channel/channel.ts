@@ -2,7 +2,7 @@
 // for any number of senders and one receiver, in any processes (and C
 // programs that follow docs/channel-format.md).
 import { SharedMemory } from '../shm/shared-memory.js';
-import { invalidType } from '../core/errors.js';
+import { invalidType, invalidValue } from '../core/errors.js';
 import { validateInteger, validateObject } from '../core/validate.js';
 import { channelError, outOfRange } from '../core/errors.js';
 import { builtInCodec, type Codec, type CodecOption, codecName, isBytesCodec, resolveCodec, type ValueOf } from './codec.js';
@@ -53,6 +53,12 @@ export interface ChannelOpenOptions<C extends CodecOption | undefined = CodecOpt
    * made with a user codec needs that codec here.
    */
   codec?: C;
+  /**
+   * Opens at the byte level, whatever codec the channel records: sends take
+   * and receives give the encoded bytes, undecoded. For tools that move
+   * messages without reading them (the NATS bridge does); not with `codec`.
+   */
+  raw?: boolean;
 }
 
 /** The value type a channel opened with codec option `C` carries: unknown at compile time without one. */
@@ -146,9 +152,9 @@ export class Channel<T = Uint8Array> implements Disposable {
   readonly #hooks: EndpointHooks;
   readonly #registrations: Registrations;
 
-  private constructor(shm: SharedMemory, capacity: number, wait: F.WaitMode, codec: Codec<T>) {
+  private constructor(shm: SharedMemory, capacity: number, wait: F.WaitMode, codec: Codec<T>, recorded = codecName(codec)) {
     this.#shm = shm;
-    this.codec = codecName(codec);
+    this.codec = recorded;
     this.#codec = isBytesCodec(codec) ? undefined : codec;
     this.id = shm.id;
     this.key = shm.key;
@@ -209,10 +215,15 @@ export class Channel<T = Uint8Array> implements Disposable {
     const opts = validateObject(options, 'options') as unknown as ChannelOpenOptions;
     const wait = validateWait(opts.wait);
     const asked = opts.codec === undefined ? undefined : resolveCodec(opts.codec);
+    const raw = opts.raw ?? false;
+    if (typeof raw !== 'boolean') throw invalidType('options.raw', 'of type boolean', raw);
+    if (raw && asked !== undefined)
+      throw invalidValue('options.raw', 'a raw opener takes the bytes as they are: give no codec with it', raw);
     const shm = SharedMemory.open({ key: opts.key, id: opts.id, path: opts.path, projId: opts.projId });
     try {
       const [capacity, created, recorded] = Channel.#readHeader(shm);
-      return new Channel(shm, capacity, wait ?? created, Channel.#codecFor(shm, recorded, asked) as Codec<OpenedValue<C>>);
+      const codec = raw ? resolveCodec(undefined) : Channel.#codecFor(shm, recorded, asked);
+      return new Channel(shm, capacity, wait ?? created, codec as Codec<OpenedValue<C>>, recorded);
     } catch (error) {
       shm.detach();
       throw error;
