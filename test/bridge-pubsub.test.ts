@@ -4,18 +4,11 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { bridge, Channel, PubSub } from '../src/index.js';
+import { rejects } from './helpers/bridge.js';
 import { assertNoLeaks } from './helpers/ipc.js';
 import { Host, NatsServer, noNatsServer } from './helpers/nats-server.js';
 
 assertNoLeaks();
-
-async function rejects(options: unknown, name: RegExp, code: string): Promise<void> {
-  await assert.rejects(bridge(options as never), (error: Error & { code?: string }) => {
-    assert.equal(error.code, code);
-    assert.match(error.message, name);
-    return true;
-  });
-}
 
 describe('bridge: PubSub options', () => {
   const url = 'nats://127.0.0.1:1';
