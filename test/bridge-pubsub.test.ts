@@ -18,7 +18,11 @@ describe('bridge: PubSub options', () => {
   it('refuses one PubSub both ways, a channel and a PubSub together, and bad PubSub references, by name', async () => {
     await rejects({ pubsub: { id: 1 }, url, subject: 's', direction: 'both' }, /'pubsub'.*two PubSubs/, 'ERR_INVALID_ARG_VALUE');
     using pubsub = PubSub.create({ capacity: 4096, autoRemove: true });
-    await rejects({ pubsub, url, subject: 's', direction: 'both' }, /'pubsub'.*would get what its publisher put in/, 'ERR_INVALID_ARG_VALUE');
+    await rejects(
+      { pubsub, url, subject: 's', direction: 'both' },
+      /'pubsub'.*would get what its publisher put in/,
+      'ERR_INVALID_ARG_VALUE',
+    );
     await rejects({ pubsub, channel: { id: 1 }, url, subject: 's', direction: 'out' }, /'pubsub'.*not both/, 'ERR_INVALID_ARG_VALUE');
     await rejects({ pubsub: { out: { id: 1 }, in: { id: 2 } }, url, subject: 's', direction: 'in' }, /'pubsub'/, 'ERR_INVALID_ARG_VALUE');
     await rejects({ pubsub: { out: { id: 1 }, in: 'x' }, url, subject: 's' }, /"pubsub.in"/, 'ERR_INVALID_ARG_TYPE');
@@ -66,7 +70,7 @@ describe('bridge: PubSub against a real nats-server', { skip: noNatsServer }, ()
     publisher.close();
   });
 
-  it('both ways with two PubSubs, through JetStream: each side gets the other\'s messages in order, never its own', async () => {
+  it("both ways with two PubSubs, through JetStream: each side gets the other's messages in order, never its own", async () => {
     await using server = Object.assign(await NatsServer.start({ jetstream: true }), { [Symbol.asyncDispose]: () => server.dispose() });
     using outA = PubSub.create({ capacity: 4096, codec: 'text', autoRemove: true });
     using inA = PubSub.create({ capacity: 4096, codec: 'text', autoRemove: true });
@@ -84,7 +88,10 @@ describe('bridge: PubSub against a real nats-server', { skip: noNatsServer }, ()
     }
     // Each side gets the other's messages in order, and never its own back (the bridge skips its own message ids).
     const expected = (origin: string) => Array.from({ length: 50 }, (_, i) => `${origin}${i}`);
-    for (const [subscriber, origin] of [[atA, 'B'], [atB, 'A']] as const) {
+    for (const [subscriber, origin] of [
+      [atA, 'B'],
+      [atB, 'A'],
+    ] as const) {
       const got: string[] = [];
       while (got.length < 50) got.push(await subscriber.recv({ timeoutMs: 10_000 }));
       assert.deepEqual(got, expected(origin));
@@ -161,9 +168,13 @@ describe('bridge: PubSub against a real nats-server', { skip: noNatsServer }, ()
     using target = PubSub.create({ capacity: 4096, codec: 'text', autoRemove: true });
     const subscriber = target.subscriber();
     await using _in = await bridge({ pubsub: target, url: server.url, subject: 'ps.cli', direction: 'in' });
-    const child = spawn(process.execPath, [BIN, 'bridge', '--pubsub', String(source.id), '--nats', server.url, '--subject', 'ps.cli', '--out'], {
-      stdio: 'pipe',
-    });
+    const child = spawn(
+      process.execPath,
+      [BIN, 'bridge', '--pubsub', String(source.id), '--nats', server.url, '--subject', 'ps.cli', '--out'],
+      {
+        stdio: 'pipe',
+      },
+    );
     let stdout = '';
     let stderr = '';
     child.stdout.setEncoding('utf8').on('data', (c: string) => (stdout += c));

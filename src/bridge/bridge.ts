@@ -8,13 +8,7 @@ import { Link } from './link.js';
 import { type Attachment, type InSink, type OutSource, openSink, openSource } from './local.js';
 import { newOrigin, SequenceTracker } from './message-id.js';
 import { loadNats, type NatsConnection, type NatsJetStream } from './nats.js';
-import {
-  splitCredentials,
-  validateOptions,
-  type BridgeDirection,
-  type BridgeOptions,
-  type ValidOptions,
-} from './options.js';
+import { splitCredentials, validateOptions, type BridgeDirection, type BridgeOptions, type ValidOptions } from './options.js';
 import { forwardCore, forwardJetStream } from './out.js';
 
 import type { BridgeStats } from './stats.js';

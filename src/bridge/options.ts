@@ -83,7 +83,8 @@ const KINDS = {
 function localRef(kind: 'channel' | 'pubsub', value: unknown, name: string): LocalRef {
   if (KINDS[kind].is(value)) return { kind, ref: value } as LocalRef;
   // The other kind has an id too: opened as this kind, it would fail later and less clearly.
-  if (KINDS[kind === 'channel' ? 'pubsub' : 'channel'].is(value)) throw invalidType(name, `${KINDS[kind].what} or an object with key or id`, value);
+  if (KINDS[kind === 'channel' ? 'pubsub' : 'channel'].is(value))
+    throw invalidType(name, `${KINDS[kind].what} or an object with key or id`, value);
   const ref = validateObject(value, name);
   if ('key' in ref && ref['key'] !== undefined)
     return { kind, ref: { key: validateInteger(ref['key'], `${name}.key`, -0x8000_0000, 0xffff_ffff) } };
