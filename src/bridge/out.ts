@@ -39,7 +39,8 @@ export async function forwardCore(link: Link, receiver: OutSource, origin: strin
   for (;;) {
     const batch = await receiver.recvBatch({ max: BATCH, signal: stop });
     for (const data of batch) {
-      await link.whenConnected();
+      // No await while connected: an await lets the client's queued flush run, one socket write per message.
+      if (!link.connected) await link.whenConnected();
       if (stop.aborted) return;
       // publish() encodes the headers at once, so one object serves every message.
       headers.set(MSG_ID_HEADER, messageId(origin, ++seq));
