@@ -2,12 +2,12 @@
 // for any number of senders and one receiver, in any processes (and C
 // programs that follow docs/channel-format.md).
 import { SharedMemory } from '../shm/shared-memory.js';
-import { invalidType, invalidValue } from '../core/errors.js';
+import { channelError, invalidType, invalidValue, outOfRange } from '../core/errors.js';
 import { validateInteger, validateObject } from '../core/validate.js';
-import { channelError, outOfRange } from '../core/errors.js';
 import { builtInCodec, type Codec, type CodecOption, codecName, isBytesCodec, resolveCodec, type ValueOf } from './codec.js';
 import * as F from './format.js';
 import { threadLiveness } from './liveness.js';
+import { Reclaimer } from './reclaim.js';
 import { Ring } from './ring.js';
 import { Receiver } from './receiver.js';
 import { Sender, type EndpointHooks } from './sender.js';
@@ -96,29 +96,8 @@ function release(registrations: Registrations): void {
   registrations.receiver = false;
 }
 
-/** Registrations of this thread's live channels: exiting takes them back (a clean exit is not a crash). */
-const live = new Set<Registrations>();
-/** A channel dropped without detach(): its senders and receiver place are taken back once it is collected. */
-const dropped = new FinalizationRegistry<Registrations>((registrations) => {
-  live.delete(registrations);
-  release(registrations);
-});
-let exitHook = false;
-
-/**
- * A process (or worker thread) that ends normally without closing its
- * endpoints did not crash: give their places back at once. (A worker that is
- * terminate()d runs no hook; its endpoints are found gone with its presence.)
- * Installed from here, not from a constructor, whose closures would keep the
- * first channel alive.
- */
-function installExitHook(): void {
-  if (exitHook) return;
-  exitHook = true;
-  process.once('exit', () => {
-    for (const registrations of live) release(registrations);
-  });
-}
+/** Takes back what a channel dropped without detach(), or left open at exit, registered. */
+const reclaimer = new Reclaimer<Registrations>(release);
 
 /**
  * A message channel in one shared-memory segment. Many senders and one
@@ -172,9 +151,7 @@ export class Channel<T = Uint8Array> implements Disposable {
       },
       close: () => this.close(),
     };
-    live.add(registrations);
-    dropped.register(this, registrations, registrations);
-    installExitHook();
+    reclaimer.track(this, registrations);
   }
 
   /**
@@ -364,8 +341,7 @@ export class Channel<T = Uint8Array> implements Disposable {
   detach(): void {
     this.#assertAttached('detach');
     this.#detachEndpoints();
-    live.delete(this.#registrations);
-    dropped.unregister(this.#registrations);
+    reclaimer.forget(this.#registrations);
     this.#shm.detach();
   }
 

@@ -1,11 +1,12 @@
 // The sending end. Any number of senders, in any processes, share a channel;
 // each one's messages arrive in the order it sent them.
-import { abortError, channelError, invalidType, outOfRange, timeoutError } from '../core/errors.js';
+import { channelError, invalidType, outOfRange } from '../core/errors.js';
 import * as F from './format.js';
+import { backOff, SendQueue } from './send-queue.js';
 import { byteLengthOf, copyInto, type MessageData } from './message-data.js';
 import { BUSY, CLOSED, SPACE_HANDSHAKE, type Ring } from './ring.js';
 import { FutexWaiter } from '../sysv/futex.js';
-import { block, deadlineOf, spinForBytes, type Deadline } from './block.js';
+import { block, spinForBytes, type Deadline } from './block.js';
 import { codecName, textForm, type Codec } from './codec.js';
 import { validateObject } from '../core/validate.js';
 import type { Writable } from 'node:stream';
@@ -25,22 +26,6 @@ const utf8 = new TextEncoder();
 
 /** Spins a try* call gives a claim lock held by another live sender (well under a millisecond). */
 const TRY_PATIENCE = 256;
-/** The longest back-off, in ms, of a send waiting for a claim lock held by a live process. */
-const BUSY_BACKOFF_MAX_MS = 20;
-
-/** Resolves after `ms`, or at once when `signal` aborts (the caller checks it). */
-function sleep(ms: number, signal: AbortSignal | undefined): Promise<void> {
-  return new Promise((resolve) => {
-    const timer = setTimeout(done, ms);
-    function done(): void {
-      clearTimeout(timer);
-      signal?.removeEventListener('abort', done);
-      resolve();
-    }
-    signal?.addEventListener('abort', done, { once: true });
-  });
-}
-
 /** Options of a wait. */
 export interface ChannelWaitOptions {
   /** Give up after this many ms: reject with the IpcError `ETIMEDOUT` of every wait; default: no limit. */
@@ -72,7 +57,7 @@ export class Sender<T = Uint8Array> implements Disposable {
   readonly #max: number;
   #closed = false;
   /** The last queued send: sends run one after another, in call order. */
-  #queue: Promise<void> | undefined;
+  readonly #sends = new SendQueue();
   #reserved = -1;
   #reservedLength = 0;
   /** The channel's codec; undefined for bytes, whose sends take the plain byte path. */
@@ -142,7 +127,7 @@ export class Sender<T = Uint8Array> implements Disposable {
   #trySendBytes(data: MessageData): boolean {
     if (this.#closed) this.#assertOpen('trySend');
     const length = this.#length(data);
-    if (this.#queue !== undefined) return false;
+    if (this.#sends.busy) return false;
     const pos = this.#ring.claim(length, this.#writer, TRY_PATIENCE);
     if (pos < 0) {
       if (pos === CLOSED) throw channelError('ERR_CHANNEL_CLOSED', 'trySend: the channel is closed');
@@ -197,7 +182,7 @@ export class Sender<T = Uint8Array> implements Disposable {
    */
   #trySendText(text: string, what: string): boolean {
     const bound = text.length * 3;
-    if (bound > this.#max || this.#queue !== undefined) return false;
+    if (bound > this.#max || this.#sends.busy) return false;
     const ring = this.#ring;
     const pos = ring.claim(bound, this.#writer, TRY_PATIENCE);
     if (pos < 0) {
@@ -220,7 +205,7 @@ export class Sender<T = Uint8Array> implements Disposable {
     const text = textForm(this.#codec!, value);
     if (text !== undefined) {
       if (this.#trySendText(text, 'trySend')) return true;
-      if (this.#queue !== undefined) return false;
+      if (this.#sends.busy) return false;
       // No room for the upper bound: the exact length may fit.
       return this.#trySendBytes(utf8.encode(text));
     }
@@ -262,7 +247,7 @@ export class Sender<T = Uint8Array> implements Disposable {
     this.#assertOpen('tryReserve');
     this.#assertNoReservation('tryReserve');
     const length = this.#reserveLength(n);
-    if (this.#queue) return null;
+    if (this.#sends.busy) return null;
     const pos = this.#claim(length, 'tryReserve', TRY_PATIENCE);
     if (pos < 0) return null;
     return this.#reservation(pos, length);
@@ -342,20 +327,7 @@ export class Sender<T = Uint8Array> implements Disposable {
   }
 
   #enqueue(options: ChannelWaitOptions, what: string, job: (deadline: Deadline) => Promise<void>): Promise<void> {
-    // The time limit counts from the call, including the wait behind earlier sends.
-    const deadline = deadlineOf(options.timeoutMs);
-    const run = (): Promise<void> => {
-      this.#assertOpen(what);
-      return job(deadline);
-    };
-    const previous = this.#queue;
-    const done = previous ? previous.then(run, run) : run();
-    this.#queue = done;
-    const clear = (): void => {
-      if (this.#queue === done) this.#queue = undefined;
-    };
-    done.then(clear, clear);
-    return done;
+    return this.#sends.enqueue(options.timeoutMs, () => this.#assertOpen(what), job);
   }
 
   async #claimWaiting(length: number, deadline: Deadline, signal: AbortSignal | undefined, what: string): Promise<number> {
@@ -367,14 +339,8 @@ export class Sender<T = Uint8Array> implements Disposable {
       if (pos >= 0) return pos;
       if (pos === BUSY) {
         // A live process holds the claim lock far longer than its few stores
-        // take: preempted, or stopped. Back off on a timer (not a busy loop)
-        // until it lets go or dies (then the lock is taken over).
-        if (signal?.aborted) throw abortError(signal);
-        const left = deadline.at - performance.now();
-        if (left <= 0)
-          throw timeoutError('futex', what, deadline.timeoutMs, 'nothing was sent: the claim lock stayed held by a live process');
-        busy = Math.min(busy * 2 || 1, BUSY_BACKOFF_MAX_MS);
-        await sleep(Math.min(busy, left), signal);
+        // take: wait until it lets go or dies (then the lock is taken over).
+        busy = await backOff(busy, deadline, signal, what, 'nothing was sent: the claim lock stayed held by a live process');
         continue;
       }
       busy = 0;

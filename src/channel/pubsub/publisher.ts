@@ -1,32 +1,18 @@
 // The publishing end. Any number of publishers, in any processes, share a
 // PubSub; each message is encoded once and written once into the ring, for
 // every subscriber.
-import { abortError, channelError, invalidType, outOfRange, timeoutError } from '../../core/errors.js';
+import { abortError, channelError, invalidType, outOfRange } from '../../core/errors.js';
 import type { Codec } from '../codec.js';
 import { byteLengthOf, copyInto } from '../message-data.js';
 import { FutexWaiter } from '../../sysv/futex.js';
-import { block, deadlineOf, type Deadline } from '../block.js';
+import { block, type Deadline } from '../block.js';
+import { backOff, SendQueue } from '../send-queue.js';
 import { type BroadcastRing, BUSY, CLOSED, SPACE_HANDSHAKE } from './broadcast-ring.js';
 import * as F from './format.js';
 import type { PubSubHooks, PubSubWaitOptions } from './options.js';
 
 /** Spins a trySend gives a claim lock held by another live publisher. */
 const TRY_PATIENCE = 256;
-/** The longest back-off, in ms, of a send waiting for a claim lock (or a record) of a live publisher. */
-const BUSY_BACKOFF_MAX_MS = 20;
-
-function sleep(ms: number, signal: AbortSignal | undefined): Promise<void> {
-  return new Promise((resolve) => {
-    const timer = setTimeout(done, ms);
-    function done(): void {
-      clearTimeout(timer);
-      signal?.removeEventListener('abort', done);
-      resolve();
-    }
-    signal?.addEventListener('abort', done, { once: true });
-  });
-}
-
 /**
  * Publishes messages to every subscriber of a PubSub. Made by
  * `pubsub.publisher()`; registered in the segment until {@link close}, so a
@@ -41,7 +27,7 @@ export class Publisher<T = Uint8Array> implements Disposable {
   readonly #max: number;
   #closed = false;
   /** The last queued send: sends run one after another, in call order. */
-  #queue: Promise<void> | undefined;
+  readonly #sends = new SendQueue();
 
   /** @internal Made by PubSub.publisher(). */
   constructor(ring: BroadcastRing, writer: number, codec: Codec<T>, hooks: PubSubHooks) {
@@ -97,7 +83,7 @@ export class Publisher<T = Uint8Array> implements Disposable {
   trySend(value: T): boolean {
     this.#assertOpen('trySend');
     const bytes = this.#encode(value);
-    if (this.#queue !== undefined) return false;
+    if (this.#sends.busy) return false;
     const position = this.#ring.claim(bytes.byteLength, this.#writer, TRY_PATIENCE);
     if (position < 0) {
       if (position === CLOSED) throw channelError('ERR_CHANNEL_CLOSED', 'trySend: the PubSub is closed');
@@ -118,7 +104,7 @@ export class Publisher<T = Uint8Array> implements Disposable {
     try {
       this.#assertOpen('send');
       const bytes = this.#encode(value);
-      if (this.#queue === undefined) {
+      if (!this.#sends.busy) {
         const position = this.#ring.claim(bytes.byteLength, this.#writer, TRY_PATIENCE);
         if (position >= 0) {
           this.#write(position, bytes);
@@ -149,20 +135,7 @@ export class Publisher<T = Uint8Array> implements Disposable {
 
   #enqueue(options: PubSubWaitOptions, job: (deadline: Deadline) => Promise<void>): Promise<void> {
     if (options === null || typeof options !== 'object') throw invalidType('options', 'of type object', options);
-    // The time limit counts from the call, including the wait behind earlier sends.
-    const deadline = deadlineOf(options.timeoutMs);
-    const run = (): Promise<void> => {
-      this.#assertOpen('send');
-      return job(deadline);
-    };
-    const previous = this.#queue;
-    const done = previous ? previous.then(run, run) : run();
-    this.#queue = done;
-    const clear = (): void => {
-      if (this.#queue === done) this.#queue = undefined;
-    };
-    done.then(clear, clear);
-    return done;
+    return this.#sends.enqueue(options.timeoutMs, () => this.#assertOpen('send'), job);
   }
 
   async #claimWaiting(length: number, deadline: Deadline, signal: AbortSignal | undefined): Promise<number> {
@@ -173,16 +146,13 @@ export class Publisher<T = Uint8Array> implements Disposable {
       const position = ring.claim(length, this.#writer);
       if (position >= 0) return position;
       if (position === CLOSED) throw channelError('ERR_CHANNEL_CLOSED', 'send: the PubSub is closed');
-      if (signal?.aborted) throw abortError(signal);
       if (position === BUSY) {
         // A live publisher holds the claim lock, or (drop-oldest) still writes
-        // the record we would overwrite: preempted or stopped. Back off on a timer.
-        const left = deadline.at - performance.now();
-        if (left <= 0) throw timeoutError('futex', 'send', deadline.timeoutMs, 'nothing was sent: another live publisher held the ring');
-        busy = Math.min(busy * 2 || 1, BUSY_BACKOFF_MAX_MS);
-        await sleep(Math.min(busy, left), signal);
+        // the record we would overwrite: preempted or stopped.
+        busy = await backOff(busy, deadline, signal, 'send', 'nothing was sent: another live publisher held the ring');
         continue;
       }
+      if (signal?.aborted) throw abortError(signal);
       busy = 0;
       await block(
         {

@@ -7,6 +7,7 @@ import { SharedMemory } from '../../shm/shared-memory.js';
 import { type Codec, type CodecOption, codecName, resolveCodec, type ValueOf } from '../codec.js';
 import { WAIT_MODES, type WaitMode } from '../format.js';
 import { threadLiveness } from '../liveness.js';
+import { Reclaimer } from '../reclaim.js';
 import { BroadcastRing } from './broadcast-ring.js';
 import * as F from './format.js';
 import type { PubSubCreateOptions, PubSubHooks, PubSubLocator, PubSubOpenOptions } from './options.js';
@@ -53,21 +54,8 @@ function release(registrations: Registrations): void {
   registrations.cursors.clear();
 }
 
-const live = new Set<Registrations>();
-const dropped = new FinalizationRegistry<Registrations>((registrations) => {
-  live.delete(registrations);
-  release(registrations);
-});
-let exitHook = false;
-
-/** A process that ends normally without closing its endpoints did not crash: give their places back at once. */
-function installExitHook(): void {
-  if (exitHook) return;
-  exitHook = true;
-  process.once('exit', () => {
-    for (const registrations of live) release(registrations);
-  });
-}
+/** Takes back what a PubSub dropped without detach(), or left open at exit, registered. */
+const reclaimer = new Reclaimer<Registrations>(release);
 
 /**
  * Publish/subscribe in one shared-memory segment: every subscriber receives
@@ -123,9 +111,7 @@ export class PubSub<T = Uint8Array> implements Disposable {
         if (writer !== undefined) registrations.writers.delete(writer);
       },
     };
-    live.add(registrations);
-    dropped.register(this, registrations, registrations);
-    installExitHook();
+    reclaimer.track(this, registrations);
   }
 
   /**
@@ -320,8 +306,7 @@ export class PubSub<T = Uint8Array> implements Disposable {
     this.#assertAttached('detach');
     for (const endpoint of [...this.#endpoints]) endpoint.close();
     release(this.#registrations);
-    live.delete(this.#registrations);
-    dropped.unregister(this.#registrations);
+    reclaimer.forget(this.#registrations);
     this.#shm.detach();
   }
 
