@@ -31,6 +31,10 @@ describe('shmkit bridge: usage', () => {
     [['--channel', '1', '--nats', 'nats://x', '--subject', 's', '--out', '--jetstream', '--stream', 'a.b'], '--stream', /stream name/],
     [['--channel', '1', '--nats', 'nats://x', '--subject', 's', '--out', '--jetstream', '--ack-wait', '0.01'], '--ack-wait', /ackWaitMs/],
     [['--channel', '1', '--nats', 'nats://x', '--subject', 's', '--out', '--tls-cert', 'c.pem'], '--tls-cert', /together/],
+    [['--channel', '1', '--pubsub', '2', '--nats', 'nats://x', '--subject', 's', '--out'], '--pubsub', /channel or a PubSub, not both/],
+    [['--pubsub', '1', '--pubsub-key', '2', '--nats', 'nats://x', '--subject', 's', '--out'], '--pubsub-key', /not both/],
+    [['--pubsub', '1', '--nats', 'nats://x', '--subject', 's'], '--inbox', /both ways/],
+    [['--pubsub', 'x', '--nats', 'nats://x', '--subject', 's', '--in'], '--pubsub', /not an integer/],
   ];
   for (const [args, arg, message] of cases) {
     it(`shmkit bridge ${args.join(' ')}: exit 2, naming ${arg}`, async () => {

@@ -8,6 +8,7 @@ import { dirname, join, resolve } from 'node:path';
 import { describe, it } from 'node:test';
 import { connect } from '@nats-io/transport-node';
 import { bridge, Channel } from '../src/index.js';
+import { rejects } from './helpers/bridge.js';
 import { assertNoLeaks } from './helpers/ipc.js';
 import { NatsServer, noNatsServer } from './helpers/nats-server.js';
 import { ROOT, runNode } from './helpers/processes.js';
@@ -15,14 +16,6 @@ import { ROOT, runNode } from './helpers/processes.js';
 assertNoLeaks();
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-
-async function rejects(options: unknown, name: RegExp, code: string): Promise<void> {
-  await assert.rejects(bridge(options as never), (error: Error & { code?: string }) => {
-    assert.equal(error.code, code);
-    assert.match(error.message, name);
-    return true;
-  });
-}
 
 describe('bridge: options', () => {
   const url = 'nats://127.0.0.1:1';

@@ -114,6 +114,7 @@ const PUBLIC_NAMES = [
   'PubSubCreateOptions',
   'PubSubLocator',
   'PubSubOpenOptions',
+  'PubSubRef',
   'PubSubWaitOptions',
   'Publisher',
   'QueueAddress',

@@ -261,6 +261,35 @@ describe('PubSub across processes', { timeout: 120_000 }, () => {
     assert.equal(await subscriber.recv(), 'HELLO');
   });
 
+  it('opens raw: the encoded bytes of any codec, both ways, and a raw opener takes no codec', async () => {
+    const upper = {
+      name: 'upper',
+      encode: (s: string) => new TextEncoder().encode(s.toUpperCase()),
+      decode: (b: Uint8Array) => new TextDecoder().decode(b),
+    };
+    using custom = PubSub.create({ capacity: 4096, codec: upper, autoRemove: true });
+    using raw = PubSub.open({ id: custom.id }, { raw: true });
+    assert.equal(raw.codec, 'upper');
+    const rawSubscriber = raw.subscriber();
+    const subscriber = custom.subscriber();
+    await custom.publisher().send('hello');
+    assert.deepEqual(await rawSubscriber.recv(), new TextEncoder().encode('HELLO'));
+    // Raw bytes published reach a decoding subscriber as they are.
+    await raw.publisher().send(new TextEncoder().encode('RAW'));
+    assert.equal(await subscriber.recv(), 'HELLO');
+    assert.equal(await subscriber.recv(), 'RAW');
+    using json = PubSub.create({ capacity: 4096, codec: 'json', autoRemove: true });
+    using rawJson = PubSub.open({ id: json.id }, { raw: true });
+    const jsonBytes = rawJson.subscriber();
+    await json.publisher().send({ a: [1, 2] });
+    assert.equal(new TextDecoder().decode(await jsonBytes.recv()), '{"a":[1,2]}');
+    assert.throws(() => PubSub.open({ id: json.id }, { raw: true, codec: 'json' }), {
+      code: 'ERR_INVALID_ARG_VALUE',
+      message: /options\.raw/,
+    });
+    assert.throws(() => PubSub.open({ id: json.id }, { raw: 1 as never }), { code: 'ERR_INVALID_ARG_TYPE', message: /options\.raw/ });
+  });
+
   it('refuses a segment that is not a PubSub, and bad arguments by name', () => {
     using channel = Channel.create({ capacity: 4096, autoRemove: true });
     assert.throws(() => PubSub.open({ id: channel.id }), { code: 'ERR_CHANNEL_FORMAT' });

@@ -1,23 +1,14 @@
-// bridge(): a local channel forwarded to a NATS subject and a NATS subject
-// into a local channel, so that processes on different hosts talk through a
-// broker with the same Channel API. Bytes pass unchanged (codecs too).
+// bridge(): a local channel or PubSub forwarded to a NATS subject and a NATS
+// subject into a local channel or PubSub, so that processes on different
+// hosts talk through a broker with the same API. Bytes pass unchanged (codecs too).
 import { EventEmitter } from 'node:events';
 import { readFile } from 'node:fs/promises';
-import { Channel } from '../channel/channel.js';
-import type { Receiver } from '../channel/receiver.js';
-import type { Sender } from '../channel/sender.js';
 import { receiveCore, receiveJetStream } from './in.js';
 import { Link } from './link.js';
+import { type Attachment, type InSink, type OutSource, openSink, openSource } from './local.js';
 import { newOrigin, SequenceTracker } from './message-id.js';
 import { loadNats, type NatsConnection, type NatsJetStream } from './nats.js';
-import {
-  splitCredentials,
-  validateOptions,
-  type BridgeDirection,
-  type BridgeOptions,
-  type ChannelRef,
-  type ValidOptions,
-} from './options.js';
+import { splitCredentials, validateOptions, type BridgeDirection, type BridgeOptions, type ValidOptions } from './options.js';
 import { forwardCore, forwardJetStream } from './out.js';
 
 import type { BridgeStats } from './stats.js';
@@ -25,15 +16,6 @@ import type { BridgeStats } from './stats.js';
 export type { BridgeStats } from './stats.js';
 
 const DUPLICATE_WINDOW_NS = 120e9;
-
-/**
- * Opens the bridge's own attachment of a channel, raw (the encoded bytes,
- * whatever the channel's codec: codecs pass through), detached by the bridge alone.
- */
-function openChannel(ref: ChannelRef): Channel {
-  if (ref instanceof Channel) return Channel.open({ id: ref.id, raw: true });
-  return Channel.open({ ...ref, raw: true });
-}
 
 function isChannelClosed(error: unknown): boolean {
   return (error as { code?: string } | null)?.code === 'ERR_CHANNEL_CLOSED';
@@ -125,7 +107,7 @@ async function prepareJetStream(jetstream: NatsJetStream, nc: NatsConnection, o:
  * A running bridge. Its events: `'disconnect'` and `'reconnect'` (the NATS
  * connection), `'dropped'` (`{ count, reason }`: 'buffer-full', 'too-large'
  * or 'closed'), `'lost'` (`{ count }`: a gap in a sending bridge's sequence
- * numbers). It ends when closed, when a channel it serves is closed (`done`
+ * numbers). It ends when closed, when a channel or PubSub it serves is closed (`done`
  * resolves), or on a failure (`done` rejects with it).
  */
 export class Bridge extends EventEmitter implements AsyncDisposable, Disposable {
@@ -136,18 +118,18 @@ export class Bridge extends EventEmitter implements AsyncDisposable, Disposable 
   readonly jetstream: boolean;
   /** The server(s), without credentials. */
   readonly server: string;
-  /** Settles when the bridge has stopped: resolves after close() or a closed channel, rejects with what stopped it otherwise. */
+  /** Settles when the bridge has stopped: resolves after close() or a closed channel or PubSub, rejects with what stopped it otherwise. */
   readonly done: Promise<void>;
   readonly #link: Link;
   readonly #stop: AbortController;
-  readonly #channels: Channel[];
+  readonly #attachments: Attachment[];
   #closing: Promise<void> | undefined;
 
   /** @internal Made by {@link bridge}. */
   constructor(init: {
     link: Link;
     stop: AbortController;
-    channels: Channel[];
+    attachments: Attachment[];
     o: ValidOptions;
     where: string;
     run: (b: Bridge) => Promise<void>;
@@ -159,7 +141,7 @@ export class Bridge extends EventEmitter implements AsyncDisposable, Disposable 
     this.server = init.where;
     this.#link = init.link;
     this.#stop = init.stop;
-    this.#channels = init.channels;
+    this.#attachments = init.attachments;
     this.done = init.run(this).then(
       () => this.#shutdown(),
       async (error: unknown) => {
@@ -183,7 +165,7 @@ export class Bridge extends EventEmitter implements AsyncDisposable, Disposable 
 
   /**
    * Stops forwarding, sends what core NATS still buffers (flush), closes the
-   * connection and detaches its channels (the channels stay, for the
+   * connection and detaches its channels or PubSubs (they stay, for the
    * application). Resolves once all of it is done; never rejects.
    */
   async close(): Promise<void> {
@@ -200,9 +182,9 @@ export class Bridge extends EventEmitter implements AsyncDisposable, Disposable 
         await Promise.race([nc.flush().catch(() => {}), new Promise((resolve) => setTimeout(resolve, 2_000).unref())]);
         await nc.close().catch(() => {});
       }
-      for (const channel of this.#channels) {
+      for (const attachment of this.#attachments) {
         try {
-          channel.detach();
+          attachment.detach();
         } catch {
           // detached already
         }
@@ -222,10 +204,11 @@ export class Bridge extends EventEmitter implements AsyncDisposable, Disposable 
 }
 
 /**
- * Bridges a local channel and a NATS subject: `direction: 'out'` publishes
- * every message of the channel (the bridge is its receiver), `'in'` sends
- * every message of the subject into the channel (as one of its senders),
- * `'both'` does both with two channels. Bytes are forwarded unchanged;
+ * Bridges a local channel (or, with `pubsub`, a PubSub) and a NATS subject:
+ * `direction: 'out'` publishes every message of the channel (the bridge is
+ * its receiver; of a PubSub, one of its subscribers), `'in'` sends every
+ * message of the subject into it (as one of its senders or publishers),
+ * `'both'` does both with two of them. Bytes are forwarded unchanged;
  * order per sender is kept. Core NATS (default) is at most once, with the
  * loss counted; `jetstream` is at least once, de-duplicated by message id.
  * Needs the optional dependency `@nats-io/transport-node` (and
@@ -235,27 +218,27 @@ export class Bridge extends EventEmitter implements AsyncDisposable, Disposable 
  * await using b = await bridge({ channel: { key: 0x5348 }, url: 'nats://127.0.0.1:4222', subject: 'orders', direction: 'out' });
  * ```
  * @throws TypeError/RangeError for bad options, before anything else;
- *   `ERR_BRIDGE_NATS_MISSING` without the client; the channel's errors
- *   (ENOENT, ERR_CHANNEL_BUSY: another receiver); a connection error naming the server (never its credentials).
+ *   `ERR_BRIDGE_NATS_MISSING` without the client; the channel's or PubSub's errors
+ *   (ENOENT, ERR_CHANNEL_FORMAT, ERR_CHANNEL_BUSY: another receiver, or 128 subscribers); a connection error naming the server (never its credentials).
  */
 export async function bridge(options: BridgeOptions): Promise<Bridge> {
   const o = validateOptions(options);
   o.signal?.throwIfAborted();
   const nats = await loadNats();
-  const channels: Channel[] = [];
-  let receiver: Receiver | undefined;
-  let sender: Sender | undefined;
+  const attachments: Attachment[] = [];
+  let receiver: OutSource | undefined;
+  let sender: InSink | undefined;
   let nc: NatsConnection | undefined;
   try {
     if (o.out !== undefined) {
-      const channel = openChannel(o.out);
-      channels.push(channel);
-      receiver = channel.receiver();
+      const opened = openSource(o.out);
+      attachments.push(opened.attachment);
+      receiver = opened.source;
     }
     if (o.in !== undefined) {
-      const channel = openChannel(o.in);
-      channels.push(channel);
-      sender = channel.sender();
+      const opened = openSink(o.in);
+      attachments.push(opened.attachment);
+      sender = opened.sink;
     }
     const connected = await connect(nats, o);
     nc = connected.nc;
@@ -293,7 +276,7 @@ export async function bridge(options: BridgeOptions): Promise<Bridge> {
         );
       }
       try {
-        // The first direction to end (a closed channel, a failure) ends the bridge.
+        // The first direction to end (a closed channel or PubSub, a failure) ends the bridge.
         await Promise.race([...tasks, ended]).catch((error: unknown) => {
           if (!(stop.signal.aborted && (error as Error)?.name === 'AbortError')) throw error;
         });
@@ -303,14 +286,14 @@ export async function bridge(options: BridgeOptions): Promise<Bridge> {
         await Promise.allSettled(tasks);
       }
     };
-    const b = new Bridge({ link, stop, channels, o, where: connected.where, run });
+    const b = new Bridge({ link, stop, attachments, o, where: connected.where, run });
     // The core subscription is sent as the bridge starts: once the server has it, what is
     // published from now on reaches this bridge.
     if (sender && !o.jetstream) await nc.flush().catch(() => {});
     return b;
   } catch (error) {
     await nc?.close().catch(() => {});
-    for (const channel of channels) channel.detach();
+    for (const attachment of attachments) attachment.detach();
     throw error;
   }
 }

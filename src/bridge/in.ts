@@ -1,8 +1,8 @@
 // Direction 'in': the bridge subscribes to the subject and sends every
-// message, bytes unchanged, into the local channel, in the order NATS
+// message, bytes unchanged, into the local channel or PubSub, in the order NATS
 // delivers them (which keeps each publisher's order).
-import type { Sender } from '../channel/sender.js';
 import type { Link } from './link.js';
+import type { InSink } from './local.js';
 import { MSG_ID_HEADER, type SequenceTracker } from './message-id.js';
 
 /** Bounds of the core-NATS buffer between the subscription and a full ring. */
@@ -11,7 +11,7 @@ export interface InBufferLimits {
   maxBytes: number;
 }
 
-async function put(sender: Sender, data: Uint8Array, stop: AbortSignal): Promise<void> {
+async function put(sender: InSink, data: Uint8Array, stop: AbortSignal): Promise<void> {
   if (!sender.trySend(data)) await sender.send(data, { signal: stop });
 }
 
@@ -21,7 +21,7 @@ async function put(sender: Sender, data: Uint8Array, stop: AbortSignal): Promise
  * one that arrives while it is full is dropped and counted (`dropped`, event
  * 'dropped'), never held: memory stays bounded whatever the publishers do.
  */
-export async function receiveCore(link: Link, sender: Sender, tracker: SequenceTracker, limits: InBufferLimits): Promise<void> {
+export async function receiveCore(link: Link, sender: InSink, tracker: SequenceTracker, limits: InBufferLimits): Promise<void> {
   const { nc, subject, stop, stats } = link;
   const queue: Uint8Array[] = [];
   let head = 0;
@@ -98,7 +98,7 @@ export async function receiveCore(link: Link, sender: Sender, tracker: SequenceT
  * bridge killed) comes again after ack_wait: within one bridge run its id
  * drops it; a restarted bridge puts it in the channel a second time.
  */
-export async function receiveJetStream(link: Link, sender: Sender, tracker: SequenceTracker): Promise<void> {
+export async function receiveJetStream(link: Link, sender: InSink, tracker: SequenceTracker): Promise<void> {
   const { nc, stop, stats } = link;
   const settings = link.js;
   if (!settings?.durable) throw new Error('receiveJetStream: no durable consumer');

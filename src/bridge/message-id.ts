@@ -28,6 +28,7 @@ const MAX_ORIGINS = 1024;
 export class SequenceTracker {
   readonly #last = new Map<string, number>();
   readonly #own: string | undefined;
+  #newest: string | undefined;
 
   /** `own`: the origin of this bridge's out side, whose echoes are skipped. */
   constructor(own?: string) {
@@ -47,7 +48,11 @@ export class SequenceTracker {
     // The first message seen of an origin starts its count: what it sent
     // before this bridge listened was never this bridge's to lose.
     const gap = last === undefined ? 0 : seq - last - 1;
-    this.#last.delete(origin);
+    // Moved to the end (the newest) unless it is there already: the usual case, one busy origin, costs one set.
+    if (origin !== this.#newest) {
+      this.#last.delete(origin);
+      this.#newest = origin;
+    }
     this.#last.set(origin, seq);
     if (this.#last.size > MAX_ORIGINS) this.#last.delete(this.#last.keys().next().value as string);
     return { verdict: 'deliver', gap };

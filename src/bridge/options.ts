@@ -2,9 +2,10 @@
 import { invalidType, invalidValue, outOfRange } from '../core/errors.js';
 import { validateInteger, validateObject } from '../core/validate.js';
 import { Channel } from '../channel/channel.js';
+import { PubSub } from '../channel/pubsub/pubsub.js';
+import type { ChannelRef, LocalRef, PubSubRef } from './local.js';
 
-/** A local channel: a Channel of this process, or the key or id to open one by. */
-export type ChannelRef = Channel | { key: number } | { id: number };
+export type { ChannelRef, PubSubRef } from './local.js';
 
 export type BridgeDirection = 'out' | 'in' | 'both';
 
@@ -24,12 +25,20 @@ export interface BridgeOptions {
    * channel has one receiver, and a message the bridge put in would come
    * straight back out.
    */
-  channel: ChannelRef | { out: ChannelRef; in: ChannelRef };
+  channel?: ChannelRef | { out: ChannelRef; in: ChannelRef };
+  /**
+   * A local PubSub instead of a channel (give one of the two). For 'out' the
+   * bridge is one of its subscribers (it gets what is published from its
+   * start on); for 'in', one of its publishers. For 'both', `{ out, in }`:
+   * two PubSubs, since the bridge's subscriber would get back what its
+   * publisher put in and send it out again.
+   */
+  pubsub?: PubSubRef | { out: PubSubRef; in: PubSubRef };
   /** The NATS server(s): `nats://host:port`, or several for a cluster. User and password in the URL go to the client, never to a log. */
   url: string | string[];
   /** The NATS subject messages go to (out) and come from (in). */
   subject: string;
-  /** Default: 'both' with `channel: { out, in }`, else required. */
+  /** Default: 'both' with `{ out, in }` (channel or pubsub), else required. */
   direction?: BridgeDirection;
   /** At-least-once delivery through a JetStream stream instead of core NATS's at-most-once. */
   jetstream?: BridgeJetStreamOptions | boolean;
@@ -47,8 +56,8 @@ export interface BridgeOptions {
 }
 
 export interface ValidOptions {
-  out: ChannelRef | undefined;
-  in: ChannelRef | undefined;
+  out: LocalRef | undefined;
+  in: LocalRef | undefined;
   servers: string[];
   subject: string;
   direction: BridgeDirection;
@@ -65,12 +74,22 @@ const DIRECTIONS: readonly BridgeDirection[] = ['out', 'in', 'both'];
 const SUBJECT = /^[^\s*>.]+(\.[^\s*>.]+)*$/;
 const NAME = /^[A-Za-z0-9_-]+$/;
 
-function channelRef(value: unknown, name: string): ChannelRef {
-  if (value instanceof Channel) return value;
+/** The kind of local object an option names, and how to tell an instance of it. */
+const KINDS = {
+  channel: { is: (value: unknown) => value instanceof Channel, what: 'a Channel' },
+  pubsub: { is: (value: unknown) => value instanceof PubSub, what: 'a PubSub' },
+} as const;
+
+function localRef(kind: 'channel' | 'pubsub', value: unknown, name: string): LocalRef {
+  if (KINDS[kind].is(value)) return { kind, ref: value } as LocalRef;
+  // The other kind has an id too: opened as this kind, it would fail later and less clearly.
+  if (KINDS[kind === 'channel' ? 'pubsub' : 'channel'].is(value))
+    throw invalidType(name, `${KINDS[kind].what} or an object with key or id`, value);
   const ref = validateObject(value, name);
-  if ('key' in ref && ref['key'] !== undefined) return { key: validateInteger(ref['key'], `${name}.key`, -0x8000_0000, 0xffff_ffff) };
-  if ('id' in ref && ref['id'] !== undefined) return { id: validateInteger(ref['id'], `${name}.id`, 0, 0x7fff_ffff) };
-  throw invalidType(name, 'a Channel or an object with key or id', value);
+  if ('key' in ref && ref['key'] !== undefined)
+    return { kind, ref: { key: validateInteger(ref['key'], `${name}.key`, -0x8000_0000, 0xffff_ffff) } };
+  if ('id' in ref && ref['id'] !== undefined) return { kind, ref: { id: validateInteger(ref['id'], `${name}.id`, 0, 0x7fff_ffff) } };
+  throw invalidType(name, `${KINDS[kind].what} or an object with key or id`, value);
 }
 
 function positive(value: unknown, name: string, fallback: number): number {
@@ -90,30 +109,34 @@ export function validateOptions(options: unknown): ValidOptions {
     throw invalidType('url', 'a non-empty string or array of strings', url);
   }
 
-  const channel = o['channel'];
-  const pair = typeof channel === 'object' && channel !== null && !(channel instanceof Channel) && ('out' in channel || 'in' in channel);
+  if (o['channel'] !== undefined && o['pubsub'] !== undefined) {
+    throw invalidValue('pubsub', 'a bridge serves a channel or a PubSub: give channel or pubsub, not both', o['pubsub']);
+  }
+  const kind = o['pubsub'] !== undefined ? 'pubsub' : 'channel';
+  const local = o[kind];
+  const pair = typeof local === 'object' && local !== null && !KINDS[kind].is(local) && ('out' in local || 'in' in local);
   let direction = o['direction'];
   if (direction === undefined && pair) direction = 'both';
   if (typeof direction !== 'string' || !DIRECTIONS.includes(direction as BridgeDirection)) {
     throw invalidType('direction', "one of 'out', 'in' or 'both'", direction);
   }
-  let out: ChannelRef | undefined;
-  let into: ChannelRef | undefined;
+  const many = kind === 'channel' ? 'channels' : 'PubSubs';
+  const one = kind === 'channel' ? 'channel' : 'PubSub';
+  const why =
+    kind === 'channel'
+      ? 'a channel has one receiver, and what the bridge sent into it would come back out'
+      : "the bridge's subscriber would get what its publisher put in and send it back to NATS";
+  let out: LocalRef | undefined;
+  let into: LocalRef | undefined;
   if (direction === 'both') {
-    if (!pair) {
-      throw invalidValue(
-        'channel',
-        "direction 'both' needs two channels, { out, in }: a channel has one receiver, and what the bridge sent into it would come back out",
-        channel,
-      );
-    }
-    const both = channel as { out?: unknown; in?: unknown };
-    out = channelRef(both.out, 'channel.out');
-    into = channelRef(both.in, 'channel.in');
+    if (!pair) throw invalidValue(kind, `direction 'both' needs two ${many}, { out, in }: ${why}`, local);
+    const both = local as { out?: unknown; in?: unknown };
+    out = localRef(kind, both.out, `${kind}.out`);
+    into = localRef(kind, both.in, `${kind}.in`);
   } else {
-    if (pair) throw invalidValue('channel', `direction '${direction}' takes one channel; { out, in } is for 'both'`, channel);
-    if (direction === 'out') out = channelRef(channel, 'channel');
-    else into = channelRef(channel, 'channel');
+    if (pair) throw invalidValue(kind, `direction '${direction}' takes one ${one}; { out, in } is for 'both'`, local);
+    if (direction === 'out') out = localRef(kind, local, kind);
+    else into = localRef(kind, local, kind);
   }
 
   let jetstream: ValidOptions['jetstream'];

@@ -1,7 +1,8 @@
-// Direction 'out': the bridge is the local channel's receiver and publishes
-// every message, bytes unchanged, to the subject, in the channel's order.
-import type { Receiver } from '../channel/receiver.js';
+// Direction 'out': the bridge is the local channel's receiver (or a PubSub's
+// subscriber) and publishes every message, bytes unchanged, to the subject,
+// in the local order.
 import type { Link } from './link.js';
+import type { OutSource } from './local.js';
 import { MSG_ID_HEADER, messageId } from './message-id.js';
 
 /** Messages taken from the ring at a time (core NATS): they are the most held in memory while the server is away. */
@@ -22,7 +23,7 @@ function isTooLarge(error: unknown): boolean {
  * when a connection broke is lost: at most `maxPendingBytes` (plus one
  * batch) each time, counted as `lost` by the receiving bridges.
  */
-export async function forwardCore(link: Link, receiver: Receiver, origin: string, maxPendingBytes: number): Promise<void> {
+export async function forwardCore(link: Link, receiver: OutSource, origin: string, maxPendingBytes: number): Promise<void> {
   const { nc, subject, stop, stats } = link;
   let seq = 0;
   let pending = 0;
@@ -38,7 +39,8 @@ export async function forwardCore(link: Link, receiver: Receiver, origin: string
   for (;;) {
     const batch = await receiver.recvBatch({ max: BATCH, signal: stop });
     for (const data of batch) {
-      await link.whenConnected();
+      // No await while connected: an await lets the client's queued flush run, one socket write per message.
+      if (!link.connected) await link.whenConnected();
       if (stop.aborted) return;
       // publish() encodes the headers at once, so one object serves every message.
       headers.set(MSG_ID_HEADER, messageId(origin, ++seq));
@@ -63,7 +65,7 @@ export async function forwardCore(link: Link, receiver: Receiver, origin: string
  * sent again with the same id, which the stream stores once. One message is
  * in flight at a time, which keeps the stream in the channel's order.
  */
-export async function forwardJetStream(link: Link, receiver: Receiver, origin: string): Promise<void> {
+export async function forwardJetStream(link: Link, receiver: OutSource, origin: string): Promise<void> {
   const { nc, subject, stop, stats } = link;
   const js = link.jetstream.jetstream(nc, { timeout: ACK_TIMEOUT_MS });
   let seq = 0;

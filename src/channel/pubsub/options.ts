@@ -52,6 +52,12 @@ export interface PubSubOpenOptions<C extends CodecOption = CodecOption> {
   codec?: C;
   /** This process's wait mode; default: the one the PubSub was created with. */
   wait?: WaitMode;
+  /**
+   * Opens at the byte level, whatever codec the PubSub records: publishers
+   * take and subscribers give the encoded bytes, undecoded. For tools that
+   * move messages without reading them (the NATS bridge does); not with `codec`.
+   */
+  raw?: boolean;
 }
 
 /** @internal How a PubSub hears from its endpoints. */

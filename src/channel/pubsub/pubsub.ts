@@ -1,7 +1,7 @@
 // PubSub: publish/subscribe in one shared-memory segment. Any number of
 // publishers and up to 128 subscribers, in any processes; each message is
 // written once into a broadcast ring and read in place by every subscriber.
-import { channelError, invalidValue } from '../../core/errors.js';
+import { channelError, invalidType, invalidValue } from '../../core/errors.js';
 import { validateInteger, validateObject } from '../../core/validate.js';
 import { SharedMemory } from '../../shm/shared-memory.js';
 import { type Codec, type CodecOption, codecName, resolveCodec, type ValueOf } from '../codec.js';
@@ -92,14 +92,14 @@ export class PubSub<T = Uint8Array> implements Disposable {
   readonly #hooks: PubSubHooks;
   readonly #registrations: Registrations;
 
-  private constructor(shm: SharedMemory, capacity: number, lag: F.LagPolicy, codec: Codec<T>, wait: WaitMode) {
+  private constructor(shm: SharedMemory, capacity: number, lag: F.LagPolicy, codec: Codec<T>, wait: WaitMode, recorded?: string) {
     this.#shm = shm;
     this.id = shm.id;
     this.key = shm.key;
     this.capacity = capacity;
     this.lag = lag;
     this.#codec = codec;
-    this.codec = codecName(codec);
+    this.codec = recorded ?? codecName(codec);
     this.wait = wait;
     this.#ring = new BroadcastRing(shm.buffer, capacity, lag === 'drop-oldest', threadLiveness, process.pid);
     const registrations: Registrations = { ring: this.#ring, writers: new Set(), cursors: new Set() };
@@ -145,6 +145,7 @@ export class PubSub<T = Uint8Array> implements Disposable {
   /**
    * Opens an existing PubSub by key, path or id. `codec` must have the name
    * recorded at create; without it, the recorded built-in codec is used.
+   * With `raw: true` it carries the encoded bytes whatever the codec.
    * @throws ChannelError ERR_CHANNEL_FORMAT if the segment is not a PubSub of
    *   this format or was created with another codec; IpcError ENOENT, EINVAL/EIDRM, EACCES.
    */
@@ -153,9 +154,14 @@ export class PubSub<T = Uint8Array> implements Disposable {
     const opts = validateObject(options, 'options') as PubSubOpenOptions<C>;
     const wait = validateWait(opts.wait, 'options.wait');
     const asked = opts.codec === undefined ? undefined : resolveCodec(opts.codec);
+    const raw = opts.raw ?? false;
+    if (typeof raw !== 'boolean') throw invalidType('options.raw', 'of type boolean', raw);
+    if (raw && asked !== undefined)
+      throw invalidValue('options.raw', 'a raw opener takes the bytes as they are: give no codec with it', raw);
     const shm = SharedMemory.open({ key: where.key, id: where.id, path: where.path, projId: where.projId });
     try {
       const [capacity, created, lag, recorded] = PubSub.#readHeader(shm);
+      if (raw) return new PubSub(shm, capacity, lag, resolveCodec('bytes') as Codec<ValueOf<C>>, wait ?? created, recorded);
       const builtIn = BUILT_IN_NAMES.includes(recorded);
       if (asked === undefined && !builtIn) {
         throw channelError(

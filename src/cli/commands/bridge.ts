@@ -1,10 +1,12 @@
-import { bridge as startBridge, type Bridge, type BridgeOptions, type ChannelRef } from '../../index.js';
+import { bridge as startBridge, type Bridge, type BridgeOptions } from '../../index.js';
 import { parse, parseId, parseKey, parseSeconds } from '../args.js';
 import { UsageError, writeOut, type Command } from '../command.js';
 
 const OPTIONS = {
   channel: { type: 'string', short: 'c' },
   key: { type: 'string', short: 'k' },
+  pubsub: { type: 'string' },
+  'pubsub-key': { type: 'string' },
   inbox: { type: 'string' },
   'inbox-key': { type: 'string' },
   nats: { type: 'string', short: 'n' },
@@ -32,16 +34,20 @@ const FLAG_OF: Record<string, string> = {
   'jetstream.ackWaitMs': '--ack-wait',
 };
 
-/** One channel from an id option and a key option, exactly one of which is given. */
-function channelOf(id: string | undefined, key: string | undefined, idName: string, keyName: string): ChannelRef | undefined {
+/** A channel or PubSub by id or by key. */
+type LocalRef = { id: number } | { key: number };
+
+/** One channel or PubSub from an id option and a key option, exactly one of which is given. */
+function localOf(id: string | undefined, key: string | undefined, idName: string, keyName: string): LocalRef | undefined {
   if (id !== undefined && key !== undefined) throw new UsageError(keyName, 'ERR_USAGE', `give ${idName} or ${keyName}, not both`);
   if (id !== undefined) return { id: parseId(id, idName) };
   if (key !== undefined) return { key: parseKey(key, keyName) };
   return undefined;
 }
 
-function describe(ref: ChannelRef): string {
-  return 'id' in ref ? `channel ${ref.id}` : `channel key 0x${((ref as { key: number }).key >>> 0).toString(16).padStart(8, '0')}`;
+function describe(ref: LocalRef, kind: 'channel' | 'pubsub'): string {
+  const what = kind === 'channel' ? 'channel' : 'PubSub';
+  return 'id' in ref ? `${what} ${ref.id}` : `${what} key 0x${(ref.key >>> 0).toString(16).padStart(8, '0')}`;
 }
 
 function statsLine(b: Bridge): string {
@@ -51,9 +57,10 @@ function statsLine(b: Bridge): string {
 
 export const bridge: Command = {
   name: 'bridge',
-  summary: 'forward a channel to a NATS subject and back, until Ctrl-C',
+  summary: 'forward a channel or PubSub to a NATS subject and back, until Ctrl-C',
   help: `Usage: shmkit bridge --channel ID|--key K --nats URL --subject S [--in|--out]
                      [--inbox ID|--inbox-key K] [--jetstream --durable NAME]
+       shmkit bridge --pubsub ID|--pubsub-key K ... (the same, with a PubSub)
 
 Forwards channel messages between this machine and a NATS server, bytes
 unchanged, until SIGINT or SIGTERM (or the channel is closed); then prints
@@ -65,6 +72,10 @@ its counters. Needs the NATS client: npm install @nats-io/transport-node @nats-i
   neither both ways: --channel/--key goes out, --inbox/--inbox-key takes
           what comes in (two channels: one has a single receiver)
 
+With --pubsub/--pubsub-key the bridge is one subscriber of the PubSub (--out)
+or one of its publishers (--in); both ways, --inbox/--inbox-key is a second
+PubSub (one both ways would send its own messages back).
+
 Core NATS is at most once: messages lost to a broken connection are counted
 (lost) by the receiving bridge. --jetstream is at least once, through a
 stream, with duplicates dropped by message id. docs/bridge.md has it all.
@@ -72,6 +83,8 @@ stream, with duplicates dropped by message id. docs/bridge.md has it all.
 Options:
   -c, --channel ID        the channel by id
   -k, --key K             the channel by key (0x... or decimal)
+      --pubsub ID         a PubSub by id, instead of a channel
+      --pubsub-key K      a PubSub by key
       --inbox ID          both ways: the channel messages from NATS go into
       --inbox-key K       the same by key
   -n, --nats URL          the server, nats://host:port; several comma-separated.
@@ -92,9 +105,15 @@ Options:
     const { values: v } = parse(argv, OPTIONS);
     if (v.in && v.out) throw new UsageError('--out', 'ERR_USAGE', 'give --in or --out, not both (neither: both ways)');
     const direction = v.in ? 'in' : v.out ? 'out' : 'both';
-    const channel = channelOf(v.channel, v.key, '--channel', '--key');
-    if (channel === undefined) throw new UsageError('--channel', 'ERR_MISSING_ARGS', 'needed (or --key)');
-    const inbox = channelOf(v.inbox, v['inbox-key'], '--inbox', '--inbox-key');
+    const byChannel = localOf(v.channel, v.key, '--channel', '--key');
+    const byPubSub = localOf(v.pubsub, v['pubsub-key'], '--pubsub', '--pubsub-key');
+    if (byChannel !== undefined && byPubSub !== undefined) {
+      throw new UsageError(v.pubsub !== undefined ? '--pubsub' : '--pubsub-key', 'ERR_USAGE', 'give a channel or a PubSub, not both');
+    }
+    const kind = byPubSub !== undefined ? 'pubsub' : 'channel';
+    const channel = byChannel ?? byPubSub;
+    if (channel === undefined) throw new UsageError('--channel', 'ERR_MISSING_ARGS', 'needed (or --key, --pubsub, --pubsub-key)');
+    const inbox = localOf(v.inbox, v['inbox-key'], '--inbox', '--inbox-key');
     if (direction === 'both' && inbox === undefined) {
       throw new UsageError('--inbox', 'ERR_MISSING_ARGS', 'needed both ways (or --inbox-key; or --in or --out for one direction)');
     }
@@ -102,7 +121,7 @@ Options:
       throw new UsageError(
         v.inbox !== undefined ? '--inbox' : '--inbox-key',
         'ERR_USAGE',
-        'is for both ways; with --in or --out, --channel is the one',
+        `is for both ways; with --in or --out, --${kind === 'channel' ? 'channel' : 'pubsub'} is the one`,
       );
     }
     if (v.nats === undefined) throw new UsageError('--nats', 'ERR_MISSING_ARGS', 'needed: the server, like nats://127.0.0.1:4222');
@@ -132,7 +151,7 @@ Options:
       );
     }
     const options: BridgeOptions = {
-      channel: direction === 'both' ? { out: channel, in: inbox as ChannelRef } : channel,
+      [kind]: direction === 'both' ? { out: channel, in: inbox as LocalRef } : channel,
       url: servers,
       subject: v.subject,
       direction,
@@ -171,10 +190,10 @@ Options:
     const mode = v.jetstream ? 'JetStream, at least once' : 'core NATS, at most once';
     const route =
       direction === 'out'
-        ? `${describe(channel)} -> ${b.server} subject ${v.subject}`
+        ? `${describe(channel, kind)} -> ${b.server} subject ${v.subject}`
         : direction === 'in'
-          ? `${b.server} subject ${v.subject} -> ${describe(channel)}`
-          : `${describe(channel)} -> ${b.server} subject ${v.subject} -> ${describe(inbox as ChannelRef)}`;
+          ? `${b.server} subject ${v.subject} -> ${describe(channel, kind)}`
+          : `${describe(channel, kind)} -> ${b.server} subject ${v.subject} -> ${describe(inbox as LocalRef, kind)}`;
     say(`forwarding ${route} (${mode}); Ctrl-C stops`);
     try {
       await b.done;

@@ -1,0 +1,89 @@
+// The local end of a bridge: a channel or a PubSub, opened raw (the encoded
+// bytes, whatever the codec: codecs pass through), seen by the out and in
+// loops through two small interfaces, so one code path serves both kinds.
+import { Channel } from '../channel/channel.js';
+import { PubSub } from '../channel/pubsub/pubsub.js';
+import type { Subscriber } from '../channel/pubsub/subscriber.js';
+
+/** A local channel: a Channel of this process, or the key or id to open one by. */
+export type ChannelRef = Channel | { key: number } | { id: number };
+
+/** A local PubSub: a PubSub of this process, or the key or id to open one by. */
+export type PubSubRef = PubSub<unknown> | { key: number } | { id: number };
+
+/** Which local object a validated option names. */
+export type LocalRef = { kind: 'channel'; ref: ChannelRef } | { kind: 'pubsub'; ref: PubSubRef };
+
+/** A message 'out' holds until NATS has it. */
+export interface HeldMessage {
+  readonly data: Uint8Array;
+  release(): void;
+}
+
+/** Where 'out' takes messages from: a channel's receiver or a PubSub subscriber. */
+export interface OutSource {
+  /** Waits for a message, then gives it and what else is there now (at most `max`), each a copy. */
+  recvBatch(options: { max: number; signal: AbortSignal }): Promise<Uint8Array[]>;
+  /** The next message, left in place until release() where the local object can (a channel can; a subscriber's is a copy). */
+  recvView(options: { signal: AbortSignal }): Promise<HeldMessage>;
+}
+
+/** Where 'in' puts messages: a channel's sender or a PubSub publisher (both copy what they take). */
+export interface InSink {
+  trySend(data: Uint8Array): boolean;
+  send(data: Uint8Array, options: { signal: AbortSignal }): Promise<void>;
+}
+
+/** The bridge's own attachment, which it detaches alone when it stops. */
+export interface Attachment {
+  detach(): void;
+}
+
+function openRaw(local: LocalRef): Channel | PubSub {
+  if (local.kind === 'channel') {
+    const ref = local.ref;
+    return Channel.open(ref instanceof Channel ? { id: ref.id, raw: true } : { ...ref, raw: true });
+  }
+  const ref = local.ref;
+  return PubSub.open(ref instanceof PubSub ? { id: ref.id } : ref, { raw: true });
+}
+
+function subscriberSource(subscriber: Subscriber<Uint8Array>): OutSource {
+  return {
+    async recvBatch({ max, signal }) {
+      const batch = [await subscriber.recv({ signal })];
+      // drain() hands views of the ring: keep copies.
+      subscriber.drain((data) => batch.push(data.slice()), max - 1);
+      return batch;
+    },
+    async recvView({ signal }) {
+      // A subscriber's place cannot be kept for another: the message is a copy, taken now.
+      const data = await subscriber.recv({ signal });
+      return { data, release() {} };
+    },
+  };
+}
+
+/** Opens `local` raw and makes the bridge its receiver or subscriber. */
+export function openSource(local: LocalRef): { source: OutSource; attachment: Attachment } {
+  const opened = openRaw(local);
+  try {
+    const source = opened instanceof Channel ? (opened.receiver() as OutSource) : subscriberSource(opened.subscriber());
+    return { source, attachment: opened };
+  } catch (error) {
+    opened.detach();
+    throw error;
+  }
+}
+
+/** Opens `local` raw and makes the bridge one of its senders or publishers. */
+export function openSink(local: LocalRef): { sink: InSink; attachment: Attachment } {
+  const opened = openRaw(local);
+  try {
+    const sink: InSink = opened instanceof Channel ? opened.sender() : opened.publisher();
+    return { sink, attachment: opened };
+  } catch (error) {
+    opened.detach();
+    throw error;
+  }
+}
