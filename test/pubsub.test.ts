@@ -347,6 +347,50 @@ describe('PubSub across processes', { timeout: 120_000 }, () => {
     assert.equal(behind.missed + got.length, 100);
   });
 
+  it('drain() keeps a record from publishers while its handler runs, gives room back every quarter ring, and stops when the handler closes the subscriber', () => {
+    using pubsub = PubSub.create({ capacity: 4096, autoRemove: true });
+    const subscriber = pubsub.subscriber();
+    const publisher = pubsub.publisher();
+    const message = new Uint8Array(48);
+    let published = 0;
+    while (publisher.trySend(message.fill(published & 0xff))) published++;
+    assert.ok(published > 8, `the ring holds ${published} messages`);
+    // Room seen from inside the handler, message by message.
+    const room: boolean[] = [];
+    const seen: number[] = [];
+    let extra = 0;
+    const count = subscriber.drain((view) => {
+      seen.push(view[0]!);
+      if (seen.length > published) return;
+      const sent = publisher.trySend(message.fill(0xee));
+      room.push(sent);
+      if (sent) extra++;
+      assert.ok(seen.length > 1 || view[1] === 0, 'the record being handled is never overwritten');
+    });
+    assert.equal(room[0], false, 'no room while the first record is in the handler');
+    const firstRoom = room.indexOf(true);
+    assert.ok(firstRoom > 0 && firstRoom < published / 2, `room came back during the drain, after message ${firstRoom} of ${published}`);
+    assert.equal(count, published + extra, 'the drain also took what the handler published');
+    assert.deepEqual(
+      seen.slice(0, published),
+      Array.from({ length: published }, (_, i) => i & 0xff),
+    );
+    assert.equal(publisher.trySend(message), true, 'room once the drain is over');
+
+    // A handler that closes its subscriber ends the drain there: the message is not handed out again.
+    publisher.trySend(message);
+    const calls: number[] = [];
+    assert.equal(
+      subscriber.drain((view) => {
+        calls.push(view[0]!);
+        subscriber.close();
+      }),
+      1,
+    );
+    assert.equal(calls.length, 1);
+    assert.equal(pubsub.subscribers, 0);
+  });
+
   it('makes segments 0600 by default, rejects messages larger than the ring, and refuses endpoints once closed', async () => {
     using pubsub = PubSub.create({ capacity: 256, autoRemove: true });
     using attached = SharedMemory.open({ id: pubsub.id });

@@ -137,26 +137,39 @@ export class Subscriber<T = Uint8Array> implements AsyncIterable<T>, Disposable 
     const ring = this.#ring;
     const cursor = this.#cursor;
     let count = 0;
-    while (count < max) {
-      const position = cursor.poll();
-      if (position === EMPTY) break;
-      if (ring.dropOldest) {
+    if (ring.dropOldest) {
+      while (count < max && !this.#closed) {
+        const position = cursor.poll();
+        if (position === EMPTY) break;
         const taken = this.#take(position);
         if (taken === undefined) continue;
         count++;
         handler(taken.value);
-        continue;
       }
-      const offset = ring.payloadOffset(position);
-      const view = new Uint8Array(ring.buffer, offset, cursor.length);
-      count++;
-      this.#draining = true;
-      try {
-        handler(this.#copies ? (view as T) : this.#codec.decode(view));
-      } finally {
-        this.#draining = false;
-        if (!this.#closed) cursor.release();
+      return count;
+    }
+    // Lossless: the cursor moves on before the handler runs (a handler that
+    // throws has received its message), but publishers see it move only after
+    // the handler, once per quarter ring and at the end.
+    const buffer = ring.buffer;
+    const codec = this.#copies ? undefined : this.#codec;
+    const publishEvery = ring.capacity >>> 2;
+    this.#draining = true;
+    try {
+      while (count < max) {
+        const position = cursor.poll();
+        if (position === EMPTY) break;
+        const view = new Uint8Array(buffer, ring.payloadOffset(position), cursor.length);
+        cursor.release(false);
+        count++;
+        handler(codec === undefined ? (view as T) : codec.decode(view));
+        if (this.#closed) break;
+        if (cursor.unpublished >= publishEvery) cursor.publish();
       }
+    } finally {
+      this.#draining = false;
+      // A closed subscriber has left the table: its entry may be someone else's now.
+      if (!this.#closed) cursor.publish();
     }
     return count;
   }
