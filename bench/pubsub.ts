@@ -128,8 +128,8 @@ export async function runPubSubBench(options: PubSubBenchOptions = {}): Promise<
   const messages = options.smoke ? 2_000 : options.quick ? 200_000 : 1_000_000;
   const warm = Math.ceil(messages / 10);
   const capacity = 1 << 20;
-  // A full run measures each count three times, one after another round by round, and keeps the median.
-  const rounds = options.smoke || options.quick ? 1 : 3;
+  // A full run measures each count five times, one after another round by round, and keeps the median.
+  const rounds = options.smoke || options.quick ? 1 : 5;
   const samples = new Map<number, PubSubRate[]>(SUBSCRIBER_COUNTS.map((n) => [n, []]));
   for (let round = 0; round < rounds; round++) {
     for (const subscribers of SUBSCRIBER_COUNTS) samples.get(subscribers)!.push(await measure(subscribers, messages, warm, capacity));
