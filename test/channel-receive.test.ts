@@ -130,6 +130,23 @@ describe('Channel receives into a buffer of the caller', { timeout: 60_000 }, ()
     );
   });
 
+  it('a drain handler that disposes of its receiver ends the drain there, like PubSub', () => {
+    using channel = Channel.create({ capacity: 4096, autoRemove: true });
+    const sender = channel.sender();
+    for (let i = 0; i < 3; i++) sender.trySend(bytes(i, i));
+    const receiver = channel.receiver();
+    const seen: number[] = [];
+    assert.equal(
+      receiver.drain((data) => {
+        seen.push(data[0]!);
+        receiver[Symbol.dispose]();
+      }),
+      1,
+    );
+    assert.deepEqual(seen, [0]);
+    assert.throws(() => receiver.drain(() => {}), { code: 'ERR_CHANNEL_CLOSED', message: /drain: the receiver is detached/ });
+  });
+
   it('a receive from inside a drain handler is ERR_CHANNEL_BUSY: the message in hand is never taken twice', () => {
     using channel = Channel.create({ capacity: 4096, autoRemove: true });
     const receiver = channel.receiver();

@@ -267,8 +267,9 @@ export class Receiver<T = Uint8Array> implements AsyncIterable<T>, Disposable {
    * Hands every message there is now (up to `max`) to `handler` in place,
    * zero-copy and synchronously, releasing each after its call; returns how
    * many there were. `data` is valid only during the call. A handler that
-   * throws stops the drain; its message counts as received. Byte level: the
-   * channel's codec is not applied (decode `data` with it if need be).
+   * throws stops the drain; its message counts as received. One that
+   * disposes of the receiver stops it too. Byte level: the channel's codec
+   * is not applied (decode `data` with it if need be).
    */
   drain(handler: (data: Uint8Array) => void, max = Infinity): number {
     if (typeof handler !== 'function') throw invalidType('handler', 'of type function', handler);
@@ -287,6 +288,8 @@ export class Receiver<T = Uint8Array> implements AsyncIterable<T>, Disposable {
         this.#viewOut = this.#draining = false;
         if (!this.#detached) ring.release(pos);
       }
+      // A handler that detached (or disposed) this receiver ends the drain there.
+      if (this.#detached) break;
     }
     return count;
   }

@@ -129,7 +129,8 @@ export class Subscriber<T = Uint8Array> implements AsyncIterable<T>, Disposable 
    * decoded from the ring in place; with the 'bytes' codec it is a view of
    * the ring itself (zero copy), valid only during the call. With
    * drop-oldest each is a checked copy. A handler that throws stops the
-   * drain; its message counts as received.
+   * drain; its message counts as received. One that closes the subscriber
+   * stops it too.
    */
   drain(handler: (value: T) => void, max = Infinity): number {
     if (typeof handler !== 'function') throw invalidType('handler', 'of type function', handler);
