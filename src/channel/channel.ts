@@ -4,7 +4,7 @@
 import { SharedMemory } from '../shm/shared-memory.js';
 import { channelError, invalidType, invalidValue, outOfRange } from '../core/errors.js';
 import { validateInteger, validateObject } from '../core/validate.js';
-import { builtInCodec, type Codec, type CodecOption, codecName, isBytesCodec, resolveCodec, type ValueOf } from './codec.js';
+import { builtInCodec, type Codec, type CodecOption, codecName, isBytesCodec, type OpenedValue, resolveCodec, type ValueOf } from './codec.js';
 import * as F from './format.js';
 import { threadLiveness } from './liveness.js';
 import { Reclaimer } from './reclaim.js';
@@ -61,9 +61,6 @@ export interface ChannelOpenOptions<C extends CodecOption | undefined = CodecOpt
   raw?: boolean;
 }
 
-/** The value type a channel opened with codec option `C` carries: unknown at compile time without one. */
-// biome-ignore lint/suspicious/noExplicitAny: the codec is read from the segment at run time.
-export type OpenedValue<C> = [C] extends [undefined] ? any : ValueOf<C>;
 
 function validateWait(value: unknown): F.WaitMode | undefined {
   if (value === undefined) return undefined;

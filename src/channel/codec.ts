@@ -30,6 +30,10 @@ export type CodecOption = 'bytes' | 'text' | 'json' | 'v8' | Codec<any>;
 /** The value type a codec option carries (`Uint8Array` for `'bytes'`). */
 export type ValueOf<C> = C extends 'text' ? string : C extends 'json' | 'v8' ? unknown : C extends Codec<infer T> ? T : Uint8Array;
 
+/** The value type a channel or PubSub opened with codec option `C` carries: unknown at compile time without one. */
+// biome-ignore lint/suspicious/noExplicitAny: the codec is read from the segment at run time.
+export type OpenedValue<C> = [C] extends [undefined] ? any : ValueOf<C>;
+
 const encoder = new TextEncoder();
 const decoder = new TextDecoder('utf-8', { fatal: true });
 

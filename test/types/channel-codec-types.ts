@@ -2,7 +2,7 @@
 // with `tsc --noEmit -p test/types/tsconfig.channel.json`. Each line marked to
 // expect an error must be one. The checks sit in a function that is never
 // called, so running the compiled file does nothing.
-import { Channel, type Codec, type Receiver, type Sender } from '../../src/index.js';
+import { Channel, type Codec, PubSub, type Receiver, type Sender } from '../../src/index.js';
 
 type Equal<A, B> = (<T>() => T extends A ? 1 : 2) extends <T>() => T extends B ? 1 : 2 ? true : false;
 function assertEqual<A, B>(_proof: Equal<A, B>): void {}
@@ -47,4 +47,14 @@ export async function channelCodecTypeChecks(id: number): Promise<void> {
   await openedAny.sender().send({ anything: true });
   const view = await openedText.receiver().recvView();
   assertEqual<typeof view.data, Uint8Array>(true);
+
+  // PubSub the same way: opened without a codec, whatever the segment records (not bytes).
+  const topic = PubSub.create({ capacity: 4096, codec: 'text' });
+  assertEqual<typeof topic, PubSub<string>>(true);
+  const openedTopic = PubSub.open({ id }, { codec: 'text' });
+  assertEqual<typeof openedTopic, PubSub<string>>(true);
+  const anyTopic = PubSub.open({ id });
+  anyTopic.publisher().trySend({ anything: true });
+  // @ts-expect-error a text PubSub publishes strings
+  openedTopic.publisher().trySend(new Uint8Array(1));
 }

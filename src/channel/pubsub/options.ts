@@ -47,7 +47,7 @@ export interface PubSubLocator {
   projId?: number;
 }
 
-export interface PubSubOpenOptions<C extends CodecOption = CodecOption> {
+export interface PubSubOpenOptions<C extends CodecOption | undefined = CodecOption> {
   /** The codec; it must have the name recorded at create. Default: the recorded built-in codec. */
   codec?: C;
   /** This process's wait mode; default: the one the PubSub was created with. */

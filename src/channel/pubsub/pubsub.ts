@@ -4,7 +4,7 @@
 import { channelError, invalidType, invalidValue } from '../../core/errors.js';
 import { validateInteger, validateObject } from '../../core/validate.js';
 import { SharedMemory } from '../../shm/shared-memory.js';
-import { type Codec, type CodecOption, codecName, resolveCodec, type ValueOf } from '../codec.js';
+import { type Codec, type CodecOption, codecName, type OpenedValue, resolveCodec, type ValueOf } from '../codec.js';
 import { WAIT_MODES, type WaitMode } from '../format.js';
 import { threadLiveness } from '../liveness.js';
 import { Reclaimer } from '../reclaim.js';
@@ -149,7 +149,7 @@ export class PubSub<T = Uint8Array> implements Disposable {
    * @throws ChannelError ERR_CHANNEL_FORMAT if the segment is not a PubSub of
    *   this format or was created with another codec; IpcError ENOENT, EINVAL/EIDRM, EACCES.
    */
-  static open<C extends CodecOption = 'bytes'>(locator: PubSubLocator, options: PubSubOpenOptions<C> = {}): PubSub<ValueOf<C>> {
+  static open<C extends CodecOption | undefined = undefined>(locator: PubSubLocator, options: PubSubOpenOptions<C> = {}): PubSub<OpenedValue<C>> {
     const where = validateObject(locator, 'locator') as PubSubLocator;
     const opts = validateObject(options, 'options') as PubSubOpenOptions<C>;
     const wait = validateWait(opts.wait, 'options.wait');
