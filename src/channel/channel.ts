@@ -4,7 +4,16 @@
 import { SharedMemory } from '../shm/shared-memory.js';
 import { channelError, invalidType, invalidValue, outOfRange } from '../core/errors.js';
 import { validateInteger, validateObject } from '../core/validate.js';
-import { builtInCodec, type Codec, type CodecOption, codecName, isBytesCodec, type OpenedValue, resolveCodec, type ValueOf } from './codec.js';
+import {
+  builtInCodec,
+  type Codec,
+  type CodecOption,
+  codecName,
+  isBytesCodec,
+  type OpenedValue,
+  resolveCodec,
+  type ValueOf,
+} from './codec.js';
 import * as F from './format.js';
 import { threadLiveness } from './liveness.js';
 import { Reclaimer } from './reclaim.js';
@@ -60,7 +69,6 @@ export interface ChannelOpenOptions<C extends CodecOption | undefined = CodecOpt
    */
   raw?: boolean;
 }
-
 
 function validateWait(value: unknown): F.WaitMode | undefined {
   if (value === undefined) return undefined;

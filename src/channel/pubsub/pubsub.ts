@@ -149,7 +149,10 @@ export class PubSub<T = Uint8Array> implements Disposable {
    * @throws ChannelError ERR_CHANNEL_FORMAT if the segment is not a PubSub of
    *   this format or was created with another codec; IpcError ENOENT, EINVAL/EIDRM, EACCES.
    */
-  static open<C extends CodecOption | undefined = undefined>(locator: PubSubLocator, options: PubSubOpenOptions<C> = {}): PubSub<OpenedValue<C>> {
+  static open<C extends CodecOption | undefined = undefined>(
+    locator: PubSubLocator,
+    options: PubSubOpenOptions<C> = {},
+  ): PubSub<OpenedValue<C>> {
     const where = validateObject(locator, 'locator') as PubSubLocator;
     const opts = validateObject(options, 'options') as PubSubOpenOptions<C>;
     const wait = validateWait(opts.wait, 'options.wait');
