@@ -25,7 +25,7 @@ export interface Codec<T> {
 }
 
 /** What the `codec` option accepts: a built-in codec's name or a codec. */
-export type CodecOption = 'bytes' | 'text' | 'json' | 'v8' | Codec<any>;
+export type CodecOption = 'bytes' | 'text' | 'json' | 'v8' | Codec<unknown>;
 
 /** The value type a codec option carries (`Uint8Array` for `'bytes'`). */
 export type ValueOf<C> = C extends 'text' ? string : C extends 'json' | 'v8' ? unknown : C extends Codec<infer T> ? T : Uint8Array;
@@ -80,9 +80,11 @@ const v8: Codec<unknown> = {
   decode: (data) => deserialize(data.slice()),
 };
 
+// biome-ignore lint/suspicious/noExplicitAny: codecs of different value types in one table
 const BUILT_IN: Readonly<Record<string, Codec<any>>> = { bytes, text, json, v8 };
 
 /** The codec an option names, checked: a built-in by name, or a user codec as given. */
+// biome-ignore lint/suspicious/noExplicitAny: the caller types the result by the option (ValueOf)
 export function resolveCodec(option: CodecOption | undefined, name = 'options.codec'): Codec<any> {
   if (option === undefined) return bytes;
   if (typeof option === 'string') {
@@ -105,7 +107,7 @@ export function resolveCodec(option: CodecOption | undefined, name = 'options.co
 }
 
 /** The name a codec is recorded under in a segment's header. */
-export function codecName(codec: Codec<any>): string {
+export function codecName(codec: Codec<unknown>): string {
   return codec.name ?? 'custom';
 }
 
