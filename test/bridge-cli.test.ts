@@ -2,13 +2,13 @@
 // options that reach the client, a clean stop on SIGINT and SIGTERM, and bridges killed (SIGKILL) and started
 // again without losing a message (JetStream), between two simulated hosts.
 import assert from 'node:assert/strict';
-import { spawn, spawnSync } from 'node:child_process';
-import { once } from 'node:events';
+import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { bridge, Channel } from '../src/index.js';
+import { startBridgeCommand } from './helpers/bridge.js';
 import { assertNoLeaks } from './helpers/ipc.js';
 import { Host, NatsServer, noNatsServer } from './helpers/nats-server.js';
 import { BIN, shmkit } from './helpers/processes.js';
@@ -67,37 +67,25 @@ describe('shmkit bridge: credentials and stopping', { skip: noNatsServer }, () =
     const receiving = await bridge({ channel: inbox, url, subject: 'cli.creds', direction: 'in' });
     try {
       for (const signal of ['SIGINT', 'SIGTERM'] as const) {
-        const child = spawn(
-          process.execPath,
-          [BIN, 'bridge', '--channel', String(outbox.id), '--nats', url, '--subject', 'cli.creds', '--out'],
-          {
-            stdio: 'pipe',
-          },
-        );
-        let stdout = '';
-        let stderr = '';
-        child.stdout.setEncoding('utf8').on('data', (c: string) => (stdout += c));
-        child.stderr.setEncoding('utf8').on('data', (c: string) => (stderr += c));
-        const exited = once(child, 'exit');
+        const command = await startBridgeCommand(['--channel', String(outbox.id), '--nats', url, '--subject', 'cli.creds', '--out']);
+        const { child, stdout, stderr } = command;
         try {
-          while (!/forwarding/.test(stderr)) {
-            if (child.exitCode !== null) break;
-            await new Promise((resolve) => setTimeout(resolve, 20));
-          }
-          assert.match(stderr, new RegExp(`forwarding channel ${outbox.id} -> nats://127\\.0\\.0\\.1:${server.port} subject cli\\.creds`));
+          assert.match(
+            stderr(),
+            new RegExp(`forwarding channel ${outbox.id} -> nats://127\\.0\\.0\\.1:${server.port} subject cli\\.creds`),
+          );
           using sender = outbox.sender();
           const receiver = inbox.receiver();
           await sender.send(`through ${signal}`);
           assert.equal(new TextDecoder().decode(await receiver.recv({ timeoutMs: 10_000 })), `through ${signal}`);
           receiver.detach();
           child.kill(signal);
-          const [code] = (await exited) as [number | null];
-          assert.equal(code, 0, stderr);
-          assert.equal(stdout, 'out 1, in 0, dropped 0, lost 0, duplicates 0, reconnects 0\n');
+          assert.equal(await command.exited, 0, stderr());
+          assert.equal(stdout(), 'out 1, in 0, dropped 0, lost 0, duplicates 0, reconnects 0\n');
         } finally {
           child.kill('SIGKILL');
         }
-        assert.doesNotMatch(stdout + stderr, new RegExp(PASSWORD));
+        assert.doesNotMatch(stdout() + stderr(), new RegExp(PASSWORD));
       }
       // A wrong password: the error names the server, not the password.
       const wrong = await shmkit([
@@ -139,9 +127,7 @@ describe('shmkit bridge: TLS', { skip: noNatsServer || noOpenssl }, () => {
     const url = `tls://127.0.0.1:${server.port}`;
     const receiving = await bridge({ channel: inbox, url, subject: 'tls', direction: 'in', nats: { tls: { caFile: cert } } });
     try {
-      const child = spawn(process.execPath, [
-        BIN,
-        'bridge',
+      const command = await startBridgeCommand([
         '--channel',
         String(outbox.id),
         '--nats',
@@ -152,19 +138,16 @@ describe('shmkit bridge: TLS', { skip: noNatsServer || noOpenssl }, () => {
         'tls',
         '--out',
       ]);
-      let stderr = '';
-      child.stderr.setEncoding('utf8').on('data', (c: string) => (stderr += c));
-      const exited = once(child, 'exit');
+      const { child } = command;
       try {
-        while (!/forwarding/.test(stderr) && child.exitCode === null) await new Promise((resolve) => setTimeout(resolve, 20));
-        assert.match(stderr, /forwarding/);
+        assert.match(command.stderr(), /forwarding/);
         using sender = outbox.sender();
         const receiver = inbox.receiver();
         await sender.send('over TLS');
         assert.equal(new TextDecoder().decode(await receiver.recv({ timeoutMs: 10_000 })), 'over TLS');
         receiver.detach();
         child.kill('SIGTERM');
-        assert.deepEqual(await exited, [0, null]);
+        assert.equal(await command.exited, 0, command.stderr());
       } finally {
         child.kill('SIGKILL');
       }

@@ -2,14 +2,11 @@
 // subscribers receives, through a real nats-server, what a publisher on
 // "host B" publishes; codecs pass through; bad options are refused by name.
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
-import { once } from 'node:events';
 import { describe, it } from 'node:test';
 import { bridge, Channel, PubSub } from '../src/index.js';
-import { rejects } from './helpers/bridge.js';
+import { rejects, startBridgeCommand } from './helpers/bridge.js';
 import { assertNoLeaks } from './helpers/ipc.js';
 import { Host, NatsServer, noNatsServer } from './helpers/nats-server.js';
-import { BIN } from './helpers/processes.js';
 
 assertNoLeaks();
 
@@ -168,21 +165,10 @@ describe('bridge: PubSub against a real nats-server', { skip: noNatsServer }, ()
     using target = PubSub.create({ capacity: 4096, codec: 'text', autoRemove: true });
     const subscriber = target.subscriber();
     await using _in = await bridge({ pubsub: target, url: server.url, subject: 'ps.cli', direction: 'in' });
-    const child = spawn(
-      process.execPath,
-      [BIN, 'bridge', '--pubsub', String(source.id), '--nats', server.url, '--subject', 'ps.cli', '--out'],
-      {
-        stdio: 'pipe',
-      },
-    );
-    let stdout = '';
-    let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (c: string) => (stdout += c));
-    child.stderr.setEncoding('utf8').on('data', (c: string) => (stderr += c));
-    const exited = once(child, 'exit');
+    const command = await startBridgeCommand(['--pubsub', String(source.id), '--nats', server.url, '--subject', 'ps.cli', '--out']);
+    const { child, stdout, stderr } = command;
     try {
-      while (!/forwarding/.test(stderr) && child.exitCode === null) await new Promise((resolve) => setTimeout(resolve, 20));
-      assert.match(stderr, new RegExp(`forwarding PubSub ${source.id} -> nats://127\\.0\\.0\\.1:${server.port} subject ps\\.cli`));
+      assert.match(stderr(), new RegExp(`forwarding PubSub ${source.id} -> nats://127\\.0\\.0\\.1:${server.port} subject ps\\.cli`));
       assert.equal(source.subscribers, 1, 'the command is one subscriber');
       using publisher = source.publisher();
       await publisher.send('one');
@@ -190,9 +176,8 @@ describe('bridge: PubSub against a real nats-server', { skip: noNatsServer }, ()
       assert.equal(await subscriber.recv({ timeoutMs: 10_000 }), 'one');
       assert.equal(await subscriber.recv({ timeoutMs: 10_000 }), 'two');
       child.kill('SIGTERM');
-      const [code] = (await exited) as [number | null];
-      assert.equal(code, 0, stderr);
-      assert.equal(stdout, 'out 2, in 0, dropped 0, lost 0, duplicates 0, reconnects 0\n');
+      assert.equal(await command.exited, 0, stderr());
+      assert.equal(stdout(), 'out 2, in 0, dropped 0, lost 0, duplicates 0, reconnects 0\n');
       assert.equal(source.subscribers, 0, 'its subscriber is gone with it');
     } finally {
       child.kill('SIGKILL');

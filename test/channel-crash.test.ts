@@ -7,6 +7,7 @@ import { once } from 'node:events';
 import { describe, it } from 'node:test';
 import { Channel, ChannelError, SharedMemory } from '../src/index.js';
 import { assertNoLeaks } from './helpers/ipc.js';
+import { verifyTagged } from './helpers/tagged-messages.js';
 import { runNode, SHMKIT } from './helpers/processes.js';
 
 assertNoLeaks();
@@ -65,17 +66,6 @@ const SENDER = `
   }
 `;
 
-function verify(message: Uint8Array): { tag: number; seq: number } {
-  assert.ok(message.byteLength >= 12, `message of ${message.byteLength} bytes is too short`);
-  const view = new DataView(message.buffer, message.byteOffset, message.byteLength);
-  let hash = 0x811c9dc5;
-  for (let i = 0; i < message.byteLength - 4; i++) hash = Math.imul(hash ^ message[i]!, 16777619) >>> 0;
-  const tag = view.getUint32(0, true);
-  const seq = view.getUint32(4, true);
-  assert.equal(view.getUint32(message.byteLength - 4, true), hash, `sender ${tag} message ${seq}: checksum`);
-  return { tag, seq };
-}
-
 describe('Channel when senders are killed', { timeout: 120_000 }, () => {
   it('delivers every committed message exactly once and nothing else while senders die at random points', async (t) => {
     const TAGS = 40;
@@ -105,7 +95,7 @@ describe('Channel when senders are killed', { timeout: 120_000 }, () => {
           if (error.code === 'ERR_CHANNEL_CLOSED') return;
           continue; // ETIMEDOUT, or ERR_CHANNEL_PEER_DEAD while every sender is down
         }
-        const { tag, seq } = verify(message);
+        const { tag, seq } = verifyTagged(message, 'sender');
         assert.ok(tag < TAGS, `unknown sender ${tag}`);
         assert.equal(seq, next[tag], `sender ${tag}: message ${seq} arrived when ${next[tag]} was due`);
         next[tag]!++;

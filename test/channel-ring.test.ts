@@ -6,6 +6,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import * as F from '../src/channel/format.js';
 import { BUSY, CLOSED, EMPTY, FULL, PENDING, Ring } from '../src/channel/ring.js';
+import { seeded } from './helpers/random.js';
 
 const CAPACITY = 1024;
 
@@ -60,16 +61,6 @@ function receive(ring: Ring, reap = false): Uint8Array | null {
 
 function bytes(length: number, seed: number): Uint8Array {
   return Uint8Array.from({ length }, (_, i) => (seed * 31 + i) & 0xff);
-}
-
-function seeded(seed: number) {
-  let x = seed >>> 0 || 1;
-  return () => {
-    x ^= x << 13;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    return (x >>> 0) / 2 ** 32;
-  };
 }
 
 describe('channel ring (format version 2)', () => {

@@ -7,6 +7,7 @@ import { once } from 'node:events';
 import { describe, it } from 'node:test';
 import { PubSub, SharedMemory } from '../src/index.js';
 import { assertNoLeaks } from './helpers/ipc.js';
+import { verifyTagged } from './helpers/tagged-messages.js';
 import { SHMKIT } from './helpers/processes.js';
 
 assertNoLeaks();
@@ -67,18 +68,6 @@ const PUBLISHER = `
     Atomics.store(status, tag, seq);
   }
 `;
-
-/** Checks one message whole; returns its publisher's tag and its seq. */
-function verify(message: Uint8Array): { tag: number; seq: number } {
-  assert.ok(message.byteLength >= 12, `message of ${message.byteLength} bytes is too short`);
-  const view = new DataView(message.buffer, message.byteOffset, message.byteLength);
-  let hash = 0x811c9dc5;
-  for (let i = 0; i < message.byteLength - 4; i++) hash = Math.imul(hash ^ message[i]!, 16777619) >>> 0;
-  const tag = view.getUint32(0, true);
-  const seq = view.getUint32(4, true);
-  assert.equal(view.getUint32(message.byteLength - 4, true), hash, `publisher ${tag} message ${seq}: checksum (half a message?)`);
-  return { tag, seq };
-}
 
 describe('PubSub when processes are killed', { timeout: 180_000 }, () => {
   it('a subscriber killed with SIGKILL while a ring behind stops holding the publisher back', async () => {
@@ -174,7 +163,7 @@ describe('PubSub when processes are killed', { timeout: 180_000 }, () => {
       const counts = [0, 0];
       const receiving = subscribers.map(async (subscriber, s) => {
         for await (const message of subscriber) {
-          const { tag, seq } = verify(message);
+          const { tag, seq } = verifyTagged(message, 'publisher');
           assert.ok(tag < TAGS, `unknown publisher ${tag}`);
           if (lag === 'block')
             assert.equal(seq, next[s]![tag], `subscriber ${s}, publisher ${tag}: message ${seq} arrived when ${next[s]![tag]} was due`);

@@ -6,6 +6,7 @@ import { describe, it } from 'node:test';
 import { BroadcastRing, BUSY, CLOSED, FULL } from '../src/channel/pubsub/broadcast-ring.js';
 import * as F from '../src/channel/pubsub/format.js';
 import { EMPTY, ReadCursor } from '../src/channel/pubsub/read-cursor.js';
+import { seeded } from './helpers/random.js';
 
 const CAPACITY = 1024;
 
@@ -26,16 +27,6 @@ function bytes(length: number, seed: number): Uint8Array {
   for (let i = 0; i < length; i++) out[i] = (seed * 31 + i * 7) & 0xff;
   if (length >= 4) new DataView(out.buffer).setUint32(0, seed, true);
   return out;
-}
-
-function seeded(seed: number) {
-  let x = seed >>> 0 || 1;
-  return () => {
-    x ^= x << 13;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    return (x >>> 0) / 2 ** 32;
-  };
 }
 
 /** Claims, fills and publishes one message; returns its position or the claim's failure. */

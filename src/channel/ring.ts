@@ -19,7 +19,7 @@
 //    taken over. Its critical section only writes beyond TAIL and then moves
 //    TAIL, so one interrupted at any point needs no repair.
 import { futexWake } from '../sysv/futex.js';
-import { schedYield } from '../sysv/process.js';
+import { LOCK_PATIENCE, spinForLock } from './claim-lock.js';
 import { channelError } from '../core/errors.js';
 import * as F from './format.js';
 import type { Liveness } from './liveness.js';
@@ -65,15 +65,6 @@ export const EMPTY = -1;
 /** The record at the cursor is claimed but not published yet, by a live writer. */
 export const PENDING = -2;
 
-/** Spins on a held claim lock before checking its owner, and before yielding the CPU. */
-const LOCK_CHECK_EVERY = 64;
-const LOCK_YIELD_AFTER = 128;
-/**
- * Spins before claim() gives up on a lock a live owner holds: the critical
- * section is a few stores, so an owner that keeps it longer was preempted
- * (or stopped); waiting senders then back off on a timer instead.
- */
-const LOCK_PATIENCE = 1024;
 /** Claims after contention was seen during which a sender does not keep the lock between claims. */
 const STICKY_PAUSE = 4096;
 
@@ -255,18 +246,7 @@ export class Ring {
     // Says so to a sender that keeps the lock between claims: it lets go at its next claim.
     Atomics.add(i32, I_LOCK_WANTED, 1);
     try {
-      for (let spin = 1; spin <= patience; spin++) {
-        const owner = Atomics.load(i32, I_LOCK);
-        if (owner === 0) {
-          if (Atomics.compareExchange(i32, I_LOCK, 0, writer) === 0) return true;
-        } else if (spin % LOCK_CHECK_EVERY === 0 && owner !== writer && !this.writerAlive(owner)) {
-          // The owner died holding it; nothing in the critical section needs undoing.
-          if (Atomics.compareExchange(i32, I_LOCK, owner, writer) === owner) return true;
-        }
-        // Lets a preempted owner on this CPU finish.
-        if (spin > LOCK_YIELD_AFTER) schedYield();
-      }
-      return false;
+      return spinForLock(i32, I_LOCK, writer, patience, this);
     } finally {
       Atomics.sub(i32, I_LOCK_WANTED, 1);
     }

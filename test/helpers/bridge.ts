@@ -1,6 +1,9 @@
-// Assertions the bridge tests share.
+// What the bridge tests share: assertions, and `shmkit bridge` run as a child.
 import assert from 'node:assert/strict';
+import { type ChildProcessWithoutNullStreams, spawn } from 'node:child_process';
+import { once } from 'node:events';
 import { bridge } from '../../src/index.js';
+import { BIN } from './processes.js';
 
 /** bridge(options) rejects with `code` and a message matching `name`. */
 export async function rejects(options: unknown, name: RegExp, code: string): Promise<void> {
@@ -9,4 +12,25 @@ export async function rejects(options: unknown, name: RegExp, code: string): Pro
     assert.match(error.message, name);
     return true;
   });
+}
+
+/** A running `shmkit bridge ARGS...`, its output collected. */
+export interface BridgeCommand {
+  readonly child: ChildProcessWithoutNullStreams;
+  readonly stdout: () => string;
+  readonly stderr: () => string;
+  /** Its exit code, once it exits. */
+  readonly exited: Promise<number | null>;
+}
+
+/** Starts `shmkit bridge ARGS...` and resolves once it says it is forwarding (or has exited). */
+export async function startBridgeCommand(args: readonly string[]): Promise<BridgeCommand> {
+  const child = spawn(process.execPath, [BIN, 'bridge', ...args], { stdio: 'pipe' });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.setEncoding('utf8').on('data', (c: string) => (stdout += c));
+  child.stderr.setEncoding('utf8').on('data', (c: string) => (stderr += c));
+  const exited = once(child, 'exit').then(([code]) => code as number | null);
+  while (!/forwarding/.test(stderr) && child.exitCode === null) await new Promise((resolve) => setTimeout(resolve, 20));
+  return { child, stdout: () => stdout, stderr: () => stderr, exited };
 }

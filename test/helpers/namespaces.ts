@@ -57,10 +57,12 @@ export function ipcNamespace(): string {
   return readlinkSync('/proc/self/ns/ipc');
 }
 
-/** Where a Node child runs: this PID namespace, or a new one of its own. */
+/** Where a Node child runs: these namespaces, or new ones of its own. */
 export interface NodeChildOptions {
   /** Start the child as pid 1 of a new PID namespace (with its own /proc). */
   newPidNamespace?: boolean;
+  /** Start the child in a new IPC namespace: another machine, as far as System V IPC goes. */
+  newIpcNamespace?: boolean;
   /** SIGKILL it (and its namespace) after this many ms; default 60 s. */
   timeoutMs?: number;
   env?: NodeJS.ProcessEnv;
@@ -85,9 +87,11 @@ export class NodeChild {
   constructor(code: string, args: readonly string[] = [], options: NodeChildOptions = {}) {
     const source = code.replaceAll("'SHMKIT'", JSON.stringify(SHMKIT));
     const node = [process.execPath, '--input-type=module', '-e', source, '--', ...args];
-    const [command, ...rest] = options.newPidNamespace
-      ? ['unshare', '--pid', '--fork', '--kill-child=SIGKILL', '--mount-proc', ...node]
-      : node;
+    const unshare = [
+      ...(options.newPidNamespace ? ['--pid', '--fork', '--kill-child=SIGKILL', '--mount-proc'] : []),
+      ...(options.newIpcNamespace ? ['--ipc'] : []),
+    ];
+    const [command, ...rest] = unshare.length > 0 ? ['unshare', ...unshare, ...node] : node;
     this.process = spawn(command!, rest, { stdio: 'pipe', env: options.env ?? process.env });
     this.process.stderr!.setEncoding('utf8').on('data', (chunk: string) => (this.#stderr += chunk));
     this.process.stdin!.on('error', () => {});
@@ -105,13 +109,25 @@ export class NodeChild {
     });
   }
 
-  /** The next line the child prints; throws (with its stderr) if it ends first. */
-  async line(): Promise<string> {
-    while (this.#lines.length === 0) {
-      if (this.#closed) throw new Error(`child ended before printing a line\n--- stderr\n${this.#stderr}`);
+  /** What the child wrote to stderr so far. */
+  get stderr(): string {
+    return this.#stderr;
+  }
+
+  /**
+   * The first line not yet taken that starts with `prefix` (by default the
+   * next line; others stay for later calls); throws, with the child's
+   * output, if it ends first.
+   */
+  async line(prefix = ''): Promise<string> {
+    for (;;) {
+      const index = this.#lines.findIndex((l) => l.startsWith(prefix));
+      if (index >= 0) return this.#lines.splice(index, 1)[0]!;
+      if (this.#closed) {
+        throw new Error(`child ended before printing ${prefix || 'a line'}\n--- stdout\n${this.#stdout}--- stderr\n${this.#stderr}`);
+      }
       await new Promise<void>((wake) => this.#waiting.push(wake));
     }
-    return this.#lines.shift()!;
   }
 
   /** The next line, parsed as JSON. */

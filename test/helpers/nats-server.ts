@@ -9,8 +9,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer, connect as tcpConnect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createInterface } from 'node:readline';
-import { SHMKIT, type RunResult } from './processes.js';
+import { NodeChild } from './namespaces.js';
 
 /** Why the bridge tests cannot run here, or false: they need nats-server on PATH and root for unshare --ipc. */
 export const noNatsServer: string | false =
@@ -106,55 +105,8 @@ export class NatsServer {
  * A Node child in an IPC namespace of its own (`unshare --ipc`): another
  * machine, as far as System V IPC goes. `SHMKIT` in its code is the package.
  */
-export class Host {
-  readonly process: ChildProcess;
-  readonly exited: Promise<RunResult>;
-  readonly #lines: string[] = [];
-  readonly #waiting: Array<() => void> = [];
-  #stdout = '';
-  #stderr = '';
-  #closed = false;
-
+export class Host extends NodeChild {
   constructor(code: string, args: readonly string[], timeoutMs = 120_000) {
-    const source = code.replaceAll("'SHMKIT'", JSON.stringify(SHMKIT));
-    this.process = spawn('unshare', ['--ipc', process.execPath, '--input-type=module', '-e', source, '--', ...args], { stdio: 'pipe' });
-    this.process.stderr!.setEncoding('utf8').on('data', (chunk: string) => (this.#stderr += chunk));
-    this.process.stdin!.on('error', () => {});
-    createInterface({ input: this.process.stdout! }).on('line', (line) => {
-      this.#stdout += `${line}\n`;
-      this.#lines.push(line);
-      for (const wake of this.#waiting.splice(0)) wake();
-    });
-    const timer = setTimeout(() => this.process.kill('SIGKILL'), timeoutMs);
-    this.exited = once(this.process, 'close').then(([code, signal]) => {
-      clearTimeout(timer);
-      this.#closed = true;
-      for (const wake of this.#waiting.splice(0)) wake();
-      return { code: code as number | null, signal: signal as NodeJS.Signals | null, stdout: this.#stdout, stderr: this.#stderr };
-    });
-  }
-
-  get stderr(): string {
-    return this.#stderr;
-  }
-
-  /** The first line not yet taken that starts with `prefix` (others stay for later calls); throws if it ends first. */
-  async line(prefix = ''): Promise<string> {
-    for (;;) {
-      const index = this.#lines.findIndex((l) => l.startsWith(prefix));
-      if (index >= 0) return this.#lines.splice(index, 1)[0]!;
-      if (this.#closed)
-        throw new Error(`host ended before printing ${prefix || 'a line'}\n--- stdout\n${this.#stdout}--- stderr\n${this.#stderr}`);
-      await new Promise<void>((wake) => this.#waiting.push(wake));
-    }
-  }
-
-  send(line: string): void {
-    this.process.stdin!.write(`${line}\n`);
-  }
-
-  async kill(signal: NodeJS.Signals = 'SIGKILL'): Promise<RunResult> {
-    if (!this.#closed) this.process.kill(signal);
-    return this.exited;
+    super(code, args, { newIpcNamespace: true, timeoutMs });
   }
 }

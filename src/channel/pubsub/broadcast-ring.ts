@@ -18,7 +18,7 @@
 //    OLDEST past the records it will overwrite, then INTENT past the bytes it
 //    will write, then writes; a reader checks INTENT after copying (seqlock).
 import { futexWake } from '../../sysv/futex.js';
-import { schedYield } from '../../sysv/process.js';
+import { LOCK_PATIENCE, spinForLock } from '../claim-lock.js';
 import type { Liveness } from '../liveness.js';
 import * as F from './format.js';
 
@@ -51,10 +51,6 @@ export const FULL = -1;
 export const CLOSED = -2;
 /** The claim lock stayed held by a live process for the whole bounded spin. */
 export const BUSY = -3;
-
-const LOCK_CHECK_EVERY = 64;
-const LOCK_YIELD_AFTER = 128;
-const LOCK_PATIENCE = 1024;
 
 /** Word indexes of the two handshakes, for block.ts. */
 export const DATA_HANDSHAKE = { waiting: I_DATA_WAITING, futex: I_DATA_FUTEX } as const;
@@ -264,19 +260,7 @@ export class BroadcastRing {
 
   /** Takes the claim lock for `writer`; false if a live owner kept it through a bounded spin. */
   lock(writer: number, patience = LOCK_PATIENCE): boolean {
-    const i32 = this.i32;
-    if (Atomics.compareExchange(i32, I_LOCK, 0, writer) === 0) return true;
-    for (let spin = 1; spin <= patience; spin++) {
-      const owner = Atomics.load(i32, I_LOCK);
-      if (owner === 0) {
-        if (Atomics.compareExchange(i32, I_LOCK, 0, writer) === 0) return true;
-      } else if (spin % LOCK_CHECK_EVERY === 0 && owner !== writer && !this.writerAlive(owner)) {
-        // The owner died holding it: nothing in the critical section needs undoing.
-        if (Atomics.compareExchange(i32, I_LOCK, owner, writer) === owner) return true;
-      }
-      if (spin > LOCK_YIELD_AFTER) schedYield();
-    }
-    return false;
+    return spinForLock(this.i32, I_LOCK, writer, patience, this);
   }
 
   unlock(): void {

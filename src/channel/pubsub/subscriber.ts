@@ -170,7 +170,7 @@ export class Subscriber<T = Uint8Array> implements AsyncIterable<T>, Disposable 
     } finally {
       this.#draining = false;
       // A closed subscriber has left the table: its entry may be someone else's now.
-      if (!this.#closed) cursor.publish();
+      if (!this.#closed && cursor.unpublished > 0) cursor.publish();
     }
     return count;
   }
