@@ -247,17 +247,18 @@ describe('waiting without blocking', () => {
 
 describe('process lifetime', () => {
   it('a pending wait keeps the process alive; once waits are done, timed out or aborted it exits by itself', async () => {
-    const set = newSet(1);
+    // The timed-out and aborted waits use semaphore 1, so the parent's GETNCNT on semaphore 0 sees only the last wait.
+    const set = newSet(2);
     const child = runNode(
       `
       import { SemaphoreSet } from 'SHMKIT';
       const set = SemaphoreSet.open({ id: Number(process.argv[1]) });
       const results = [];
       await set.op([{ sem_num: 0, sem_op: 0 }], { timeoutMs: 0 }).then(() => results.push('zero'));
-      await set.op([{ sem_num: 0, sem_op: -1 }], { timeoutMs: 20 }).catch((e) => results.push(e.code));
+      await set.op([{ sem_num: 1, sem_op: -1 }], { timeoutMs: 20 }).catch((e) => results.push(e.code));
       const controller = new AbortController();
       setTimeout(() => controller.abort(), 20);
-      await set.op([{ sem_num: 0, sem_op: -1 }], { signal: controller.signal }).catch((e) => results.push(e.name));
+      await set.op([{ sem_num: 1, sem_op: -1 }], { signal: controller.signal }).catch((e) => results.push(e.name));
       // Nothing but this wait is left: it alone keeps the process alive until the parent releases.
       set.op([{ sem_num: 0, sem_op: -1 }]).then(() => {
         results.push('released');
