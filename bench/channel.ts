@@ -11,7 +11,7 @@ import { memcpyBandwidth, pingPong } from './transports/c.js';
 import { ipcTransport } from './transports/ipc.js';
 import { streamTransport } from './transports/stream.js';
 import { shmTypedArrayTransport } from './transports/shm-typed-array.js';
-import type { Transport } from './transports/types.js';
+import type { ReceiverCost, Transport } from './transports/types.js';
 import { workerTransport } from './transports/worker.js';
 
 export type Scale = 'full' | 'quick' | 'smoke';
@@ -41,6 +41,10 @@ export interface ThroughputResult {
   seconds: number;
   messages_per_s: number;
   gb_per_s: number;
+  /** The receiving process's minor page faults per message (channel rows). */
+  faults_per_message?: number;
+  /** The receiving process's garbage-collection pauses per message, in µs (channel rows). */
+  gc_us_per_message?: number;
 }
 
 export interface SuiteResult {
@@ -108,8 +112,13 @@ export function summarize(samples: number[], size: number): RoundTripResult {
   return { size, count: sorted.length, median_us: percentile(sorted, 0.5), p99_us: percentile(sorted, 0.99), mean_us: mean };
 }
 
-function rate(size: number, count: number, seconds: number): ThroughputResult {
-  return { size, count, seconds, messages_per_s: count / seconds, gb_per_s: (count * size) / seconds / 1e9 };
+function rate(size: number, count: number, seconds: number, receiver?: ReceiverCost): ThroughputResult {
+  const result: ThroughputResult = { size, count, seconds, messages_per_s: count / seconds, gb_per_s: (count * size) / seconds / 1e9 };
+  if (receiver) {
+    result.faults_per_message = receiver.faults;
+    result.gc_us_per_message = receiver.gcMs * 1000;
+  }
+  return result;
 }
 
 export async function runSuite(options: SuiteOptions): Promise<SuiteResult> {
@@ -196,7 +205,7 @@ export async function runSuite(options: SuiteOptions): Promise<SuiteResult> {
       const rows = result.throughput[transport.id]!;
       await attempt(`${transport.id}/throughput/${size}`, async () => {
         const sample = await transport.throughput(size, counts.throughput[size]!);
-        rows[size] = rate(size, sample.count, sample.seconds);
+        rows[size] = rate(size, sample.count, sample.seconds, sample.receiver);
         log(`  ${transport.id}: ${size} B ${Math.round(rows[size]!.messages_per_s)} msg/s, ${rows[size]!.gb_per_s.toFixed(3)} GB/s`);
       });
     }

@@ -56,7 +56,15 @@ function throughputs(results: ThroughputResult[]): ThroughputSummary {
     rounds: results.length,
     range_messages_per_s: range(rates),
     range_gb_per_s: range(results.map((r) => r.gb_per_s)),
+    ...medianOf(results, 'faults_per_message'),
+    ...medianOf(results, 'gc_us_per_message'),
   };
+}
+
+/** `{ [key]: median }` over the rounds that measured it, or nothing. */
+function medianOf(results: ThroughputResult[], key: 'faults_per_message' | 'gc_us_per_message'): Partial<ThroughputResult> {
+  const values = results.flatMap((r) => (r[key] === undefined ? [] : [r[key]]));
+  return values.length === 0 ? {} : { [key]: median(values) };
 }
 
 /** Whatever some rounds measured, as one suite result of medians (a measurement that failed in every round stays absent). */

@@ -161,6 +161,7 @@ export function evaluateTargets(unpinned: SuiteResult, pinned: SuiteResult | nul
     });
   }
   const recvBig = tput('channel-adaptive', 1048576);
+  const intoBig = tput('channel-adaptive-into', 1048576);
   const unixBig = tput('unix-socket', 1048576);
   checks.push({
     id: 'mib-recv-vs-unix',
@@ -173,9 +174,13 @@ export function evaluateTargets(unpinned: SuiteResult, pinned: SuiteResult | nul
     why: () =>
       smoke
         ? tooFew
-        : `recv() gives each message memory of its own: in one process, trySend + tryRecv of 1 MiB take ${fmt(costs['mib_trySend_tryRecv_us'], 0)} µs ` +
-          `against ${fmt(costs['mib_trySend_tryRecvInto_us'], 0)} µs into a reused buffer; the difference is the allocation and the page faults of fresh memory ` +
-          '(glibc returns freed 1 MiB blocks to the kernel after each garbage collection). Use recvInto() or recvView() for bulk data.',
+        : `recv() gives each message memory of its own. In this run the receiving process took, per 1 MiB message, ` +
+          `${fmt(recvBig?.faults_per_message, 1)} minor page faults and ${fmt(recvBig?.gc_us_per_message, 1)} µs of garbage-collection pauses with recv(), ` +
+          `against ${fmt(intoBig?.faults_per_message, 1)} and ${fmt(intoBig?.gc_us_per_message, 1)} µs with recvInto() into one reused buffer; ` +
+          `in one process, trySend + tryRecv of 1 MiB take ${fmt(costs['mib_trySend_tryRecv_us'], 0)} µs against ${fmt(costs['mib_trySend_tryRecvInto_us'], 0)} µs ` +
+          'with recvInto(). The faults are pages glibc gave back to the kernel after a collection freed a batch of old messages (docs/channel.md, ' +
+          '"Large messages", measures them gone with a higher trim threshold, and recv() then at about half of recvInto()\'s rate). ' +
+          'Use recvInto() or recvView() for bulk data.',
   });
   if (pinned) {
     const pinnedAdaptive = rtt(pinned, 'channel-adaptive');

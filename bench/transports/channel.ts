@@ -6,7 +6,16 @@
 // place with recvView().
 import { Channel, type WaitMode } from '../../src/index.js';
 import { spinUntil } from './spin.js';
-import { payload, peerDone, spawnPeer, throughputWarmup, warmupOf, type ThroughputSample, type Transport } from './types.js';
+import {
+  payload,
+  peerDone,
+  receiverCounters,
+  spawnPeer,
+  throughputWarmup,
+  warmupOf,
+  type ThroughputSample,
+  type Transport,
+} from './types.js';
 
 /** How the receiving side takes messages in the throughput run. */
 export type Receive = 'copy' | 'into' | 'view';
@@ -62,6 +71,7 @@ export function channelTransport(wait: WaitMode, receive: Receive = 'copy'): Tra
       const peer = spawnPeer('channel', { role: 'send', ids: [channel.id], size, count, wait } satisfies PeerParams);
       const warmup = throughputWarmup(count);
       const into = new Uint8Array(size);
+      const counters = receiverCounters();
       try {
         let start = 0;
         for (let i = 0; i < count; i++) {
@@ -74,11 +84,15 @@ export function channelTransport(wait: WaitMode, receive: Receive = 'copy'): Tra
           } else {
             receiver.tryRecv() ?? (await receiver.recv({ timeoutMs: 30_000 }));
           }
-          if (i === warmup) start = performance.now();
+          if (i === warmup) {
+            counters.start();
+            start = performance.now();
+          }
         }
         const seconds = (performance.now() - start) / 1000;
+        const receiverCost = await counters.stop(count - 1 - warmup);
         await peerDone(peer);
-        return { size, count: count - 1 - warmup, seconds };
+        return { size, count: count - 1 - warmup, seconds, receiver: receiverCost };
       } finally {
         peer.kill();
       }

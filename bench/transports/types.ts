@@ -1,6 +1,8 @@
 // What every transport of the benchmark provides, and the helpers they share.
 import { spawn, type ChildProcess, type SpawnOptions } from 'node:child_process';
 import { once } from 'node:events';
+import { PerformanceObserver, performance } from 'node:perf_hooks';
+import { setImmediate as nextTurn } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 
 /** One-way throughput: `count` messages of `size` bytes took `seconds` at the receiver. */
@@ -8,6 +10,43 @@ export interface ThroughputSample {
   size: number;
   count: number;
   seconds: number;
+  /** What the receiving process spent besides the copies, over the same messages (where measured). */
+  receiver?: ReceiverCost;
+}
+
+/** Per message received: minor page faults, and milliseconds of garbage collection pauses. */
+export interface ReceiverCost {
+  faults: number;
+  gcMs: number;
+}
+
+/**
+ * Counts this process's minor page faults and garbage-collection pauses from
+ * `start()` to `stop()`, per message: the counters behind a receive that
+ * allocates (fresh memory faults in, dead buffers are collected).
+ */
+export function receiverCounters(): { start(): void; stop(messages: number): Promise<ReceiverCost> } {
+  let from = 0;
+  let faults = 0;
+  let until = Number.POSITIVE_INFINITY;
+  let gcMs = 0;
+  const observer = new PerformanceObserver((list) => {
+    for (const entry of list.getEntries()) if (entry.startTime >= from && entry.startTime <= until) gcMs += entry.duration;
+  });
+  observer.observe({ entryTypes: ['gc'] });
+  return {
+    start() {
+      from = performance.now();
+      faults = process.resourceUsage().minorPageFault;
+    },
+    async stop(messages) {
+      until = performance.now();
+      const faulted = process.resourceUsage().minorPageFault - faults;
+      await nextTurn(); // the observer hears of the last collections on a later turn
+      observer.disconnect();
+      return { faults: faulted / messages, gcMs: gcMs / messages };
+    },
+  };
 }
 
 export interface Transport {
