@@ -5,7 +5,7 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { num } from './format.js';
-import type { BenchReport } from './main.js';
+import type { BenchReport } from './report.js';
 
 const START = '<!-- bench:start -->';
 const END = '<!-- bench:end -->';

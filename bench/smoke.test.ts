@@ -155,6 +155,13 @@ describe('shmkit bench --smoke', { timeout: 120_000 }, () => {
       const markdown = readFileSync(join(out, 'latest.md'), 'utf8');
       assert.match(markdown, /Targets are judged only in full runs/);
       assert.doesNotMatch(markdown, /✅ met|❌ missed|\*\*Missed:/);
+
+      // --render judges the same numbers again: the same report, byte for byte.
+      const json = readFileSync(join(out, 'latest.json'), 'utf8');
+      const rendered = await run(process.execPath, [join(ROOT, 'dist/bench/main.js'), '--render', '--out', out], { timeoutMs: 30_000 });
+      assertExitedCleanly(rendered, 'bench --render');
+      assert.equal(readFileSync(join(out, 'latest.md'), 'utf8'), markdown);
+      assert.equal(readFileSync(join(out, 'latest.json'), 'utf8'), json);
     } finally {
       rmSync(out, { recursive: true, force: true });
     }
