@@ -1,7 +1,8 @@
 // The published type declarations: built with stripInternal (tsconfig.json,
 // which tsconfig.pack.json extends), they hold no @internal member, and a
 // program that uses the public API type-checks against them with
-// skipLibCheck off, so stripping left no dangling reference behind.
+// skipLibCheck off, so stripping left no dangling reference behind; the
+// classes that only shmkit makes offer that program no constructor.
 import assert from 'node:assert/strict';
 import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -13,7 +14,7 @@ const DECLARATIONS = join(ROOT, 'dist', 'src');
 
 /** A user's program: only the package's public names, typed. */
 const PROGRAM = `
-import { Channel, IPC_PRIVATE, MAP_SHARED, Mutex, PROT_READ, PosixSharedMemory, SemaphoreSet, SharedMemory, atomic, char, int32, mmap, munmap, shmat, shmdt, shmget, struct, type Attachment, type Mapping } from 'shmkit';
+import { Attachment, Bridge, Channel, IPC_PRIVATE, MAP_SHARED, Mutex, PROT_READ, PosixSharedMemory, Receiver, ScalarType, SemaphoreSet, Sender, SharedMemory, StructType, Subscriber, atomic, char, int32, mmap, munmap, shmat, shmdt, shmget, struct, type Mapping } from 'shmkit';
 const Point = struct({ x: int32, y: int32, label: char(12) });
 const shm: SharedMemory = SharedMemory.create({ size: 4096 });
 const p = Point.view(shm);
@@ -33,6 +34,21 @@ const seals: number = anonymous.seals;
 munmap(mapping);
 Point.view(anonymous).x = seals;
 void received, locked, ops;
+// What only shmkit makes has no constructor a program can call (each line must be an error).
+// @ts-expect-error
+new Sender();
+// @ts-expect-error
+new Receiver();
+// @ts-expect-error
+new Subscriber();
+// @ts-expect-error
+new Attachment();
+// @ts-expect-error
+new Bridge();
+// @ts-expect-error
+new ScalarType('int32', 4);
+// @ts-expect-error
+new StructType({ x: int32 }, false, undefined);
 `;
 
 describe('the published declarations', () => {

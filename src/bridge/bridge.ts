@@ -103,6 +103,16 @@ async function prepareJetStream(jetstream: NatsJetStream, nc: NatsConnection, o:
   }
 }
 
+/** @internal What {@link bridge} hands the Bridge it makes. */
+export interface BridgeInit {
+  link: Link;
+  stop: AbortController;
+  attachments: Attachment[];
+  o: ValidOptions;
+  where: string;
+  run: (b: Bridge) => Promise<void>;
+}
+
 /**
  * A running bridge. Its events: `'disconnect'` and `'reconnect'` (the NATS
  * connection), `'dropped'` (`{ count, reason }`: 'buffer-full', 'too-large'
@@ -125,15 +135,12 @@ export class Bridge extends EventEmitter implements AsyncDisposable, Disposable 
   readonly #attachments: Attachment[];
   #closing: Promise<void> | undefined;
 
-  /** @internal Made by {@link bridge}. */
-  constructor(init: {
-    link: Link;
-    stop: AbortController;
-    attachments: Attachment[];
-    o: ValidOptions;
-    where: string;
-    run: (b: Bridge) => Promise<void>;
-  }) {
+  /** @internal Made by {@link bridge}. The constructor is private, so that the published types offer no way to call it. */
+  static make(init: BridgeInit): Bridge {
+    return new Bridge(init);
+  }
+
+  private constructor(init: BridgeInit) {
     super();
     this.subject = init.o.subject;
     this.direction = init.o.direction;
@@ -286,7 +293,7 @@ export async function bridge(options: BridgeOptions): Promise<Bridge> {
         await Promise.allSettled(tasks);
       }
     };
-    const b = new Bridge({ link, stop, attachments, o, where: connected.where, run });
+    const b = Bridge.make({ link, stop, attachments, o, where: connected.where, run });
     // The core subscription is sent as the bridge starts: once the server has it, what is
     // published from now on reaches this bridge.
     if (sender && !o.jetstream) await nc.flush().catch(() => {});

@@ -298,7 +298,7 @@ export class Channel<T = Uint8Array> implements Disposable {
     if (this.#ring.closed) throw channelError('ERR_CHANNEL_CLOSED', 'sender: the channel is closed');
     const writer = this.#ring.registerSender();
     if (writer === 0) throw channelError('ERR_CHANNEL_BUSY', `sender: the channel has ${F.MAX_SENDERS} live senders already`);
-    const sender = new Sender<T>(this.#ring, writer, this.#hooks, this.#codec);
+    const sender = Sender.make<T>(this.#ring, writer, this.#hooks, this.#codec);
     this.#endpoints.add(sender);
     this.#registrations.writers.add(writer);
     return sender;
@@ -316,7 +316,7 @@ export class Channel<T = Uint8Array> implements Disposable {
       const who = owner > 0 ? `process ${owner} (a pid as its own PID namespace sees it)` : 'a live process';
       throw channelError('ERR_CHANNEL_BUSY', `receiver: ${who} is the channel's receiver already`);
     }
-    const receiver = new Receiver<T>(this.#ring, this.#hooks, this.#codec);
+    const receiver = Receiver.make<T>(this.#ring, this.#hooks, this.#codec);
     this.#endpoints.add(receiver);
     this.#registrations.receiver = true;
     return receiver;

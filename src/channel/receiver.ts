@@ -51,8 +51,12 @@ export class Receiver<T = Uint8Array> implements AsyncIterable<T>, Disposable {
   #draining = false;
   #detached = false;
 
-  /** @internal Made by Channel.receiver(). */
-  constructor(ring: Ring, hooks: EndpointHooks, codec?: Codec<T>) {
+  /** @internal Made by Channel.receiver(). The constructor is private, so that the published types offer no way to call it. */
+  static make<T = Uint8Array>(ring: Ring, hooks: EndpointHooks, codec?: Codec<T>): Receiver<T> {
+    return new Receiver<T>(ring, hooks, codec);
+  }
+
+  private constructor(ring: Ring, hooks: EndpointHooks, codec?: Codec<T>) {
     this.#ring = ring;
     this.#hooks = hooks;
     this.#codec = codec;

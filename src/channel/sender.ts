@@ -63,8 +63,12 @@ export class Sender<T = Uint8Array> implements Disposable {
   /** The channel's codec; undefined for bytes, whose sends take the plain byte path. */
   readonly #codec: Codec<T> | undefined;
 
-  /** @internal Made by Channel.sender(). */
-  constructor(ring: Ring, writer: number, hooks: EndpointHooks, codec?: Codec<T>) {
+  /** @internal Made by Channel.sender(). The constructor is private, so that the published types offer no way to call it. */
+  static make<T = Uint8Array>(ring: Ring, writer: number, hooks: EndpointHooks, codec?: Codec<T>): Sender<T> {
+    return new Sender<T>(ring, writer, hooks, codec);
+  }
+
+  private constructor(ring: Ring, writer: number, hooks: EndpointHooks, codec?: Codec<T>) {
     this.#ring = ring;
     this.#writer = writer;
     this.#hooks = hooks;

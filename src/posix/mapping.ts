@@ -30,8 +30,12 @@ export class Mapping extends MappedMemory {
   readonly label: string;
   readonly #brand = true;
 
-  /** @internal Made by {@link mmap}. */
-  constructor(label: string, readOnly: boolean, buffer: ArrayBuffer, handle: MappingHandle, address: bigint) {
+  /** @internal Made by {@link mmap}. The constructor is private, so that the published types offer no way to call it. */
+  static make(label: string, readOnly: boolean, buffer: ArrayBuffer, handle: MappingHandle, address: bigint): Mapping {
+    return new Mapping(label, readOnly, buffer, handle, address);
+  }
+
+  private constructor(label: string, readOnly: boolean, buffer: ArrayBuffer, handle: MappingHandle, address: bigint) {
     super(readOnly, buffer, handle, address, {
       what: label,
       noun: 'mapping',

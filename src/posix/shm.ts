@@ -169,7 +169,7 @@ export function mapFile(fd: number, length: number, prot: number, flags: number,
     }
   });
   const [buffer, handle, address] = result;
-  return new Mapping(label, (prot & PROT_WRITE) === 0, buffer, handle, address);
+  return Mapping.make(label, (prot & PROT_WRITE) === 0, buffer, handle, address);
 }
 
 /**

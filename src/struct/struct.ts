@@ -48,7 +48,7 @@ export function struct<F extends Fields>(fields: F, options: StructOptions = {})
       throw outOfRange('options.align', `a power of two from 1 to ${MAX_ALIGN}`, align);
     }
   }
-  const type = new StructType(fields, packed, align);
+  const type = StructType.make(fields, packed, align);
   if (type.size > MAX_TYPE_SIZE) throw outOfRange('fields', `members of at most ${MAX_TYPE_SIZE} bytes in all`, type.size);
   return type;
 }

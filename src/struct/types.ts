@@ -47,8 +47,12 @@ export class ScalarType<K extends ScalarKind = ScalarKind> {
   /** Its alignment (`_Alignof`). */
   readonly align: number;
 
-  /** @internal */
-  constructor(kind: K, size: number) {
+  /** @internal The constructor is private, so that the published types offer no way to call it. */
+  static make<K extends ScalarKind>(kind: K, size: number): ScalarType<K> {
+    return new ScalarType(kind, size);
+  }
+
+  private constructor(kind: K, size: number) {
     this.kind = kind;
     this.size = size;
     this.align = size;
@@ -69,8 +73,12 @@ export class CharType {
   readonly size: number;
   readonly align = 1;
 
-  /** @internal */
-  constructor(length: number) {
+  /** @internal Made by {@link char}. The constructor is private, so that the published types offer no way to call it. */
+  static make(length: number): CharType {
+    return new CharType(length);
+  }
+
+  private constructor(length: number) {
     this.length = length;
     this.size = length;
     knownTypes.add(this);
@@ -79,27 +87,27 @@ export class CharType {
 }
 
 /** `int8_t` */
-export const int8: ScalarType<'int8'> = new ScalarType('int8', 1);
+export const int8: ScalarType<'int8'> = ScalarType.make('int8', 1);
 /** `uint8_t` */
-export const uint8: ScalarType<'uint8'> = new ScalarType('uint8', 1);
+export const uint8: ScalarType<'uint8'> = ScalarType.make('uint8', 1);
 /** `int16_t` */
-export const int16: ScalarType<'int16'> = new ScalarType('int16', 2);
+export const int16: ScalarType<'int16'> = ScalarType.make('int16', 2);
 /** `uint16_t` */
-export const uint16: ScalarType<'uint16'> = new ScalarType('uint16', 2);
+export const uint16: ScalarType<'uint16'> = ScalarType.make('uint16', 2);
 /** `int32_t` (C's `int` on Linux) */
-export const int32: ScalarType<'int32'> = new ScalarType('int32', 4);
+export const int32: ScalarType<'int32'> = ScalarType.make('int32', 4);
 /** `uint32_t` */
-export const uint32: ScalarType<'uint32'> = new ScalarType('uint32', 4);
+export const uint32: ScalarType<'uint32'> = ScalarType.make('uint32', 4);
 /** `int64_t`, read and written as bigint */
-export const int64: ScalarType<'int64'> = new ScalarType('int64', 8);
+export const int64: ScalarType<'int64'> = ScalarType.make('int64', 8);
 /** `uint64_t`, read and written as bigint */
-export const uint64: ScalarType<'uint64'> = new ScalarType('uint64', 8);
+export const uint64: ScalarType<'uint64'> = ScalarType.make('uint64', 8);
 /** `float` */
-export const float32: ScalarType<'float32'> = new ScalarType('float32', 4);
+export const float32: ScalarType<'float32'> = ScalarType.make('float32', 4);
 /** `double` */
-export const float64: ScalarType<'float64'> = new ScalarType('float64', 8);
+export const float64: ScalarType<'float64'> = ScalarType.make('float64', 8);
 /** `_Bool` (`bool` of `<stdbool.h>`): one byte; reads any non-zero byte as true, writes 1 or 0 */
-export const bool: ScalarType<'bool'> = new ScalarType('bool', 1);
+export const bool: ScalarType<'bool'> = ScalarType.make('bool', 1);
 
 /** Largest element count of `char(n)` and `array(type, n)`, and largest struct size (1 GiB). */
 export const MAX_TYPE_SIZE = 2 ** 30;
@@ -110,7 +118,7 @@ export const MAX_TYPE_SIZE = 2 ** 30;
  * @param n the array's length in bytes, NUL included (1 .. 2^30).
  */
 export function char(n: number): CharType {
-  return new CharType(validateInteger(n, 'n', 1, MAX_TYPE_SIZE));
+  return CharType.make(validateInteger(n, 'n', 1, MAX_TYPE_SIZE));
 }
 
 /**
@@ -124,7 +132,7 @@ export function array<E extends Type>(type: E, n: number): ArrayType<E> {
   if (type.size * n > MAX_TYPE_SIZE) {
     throw outOfRange('n', `<= ${Math.floor(MAX_TYPE_SIZE / Math.max(type.size, 1))} (arrays are at most ${MAX_TYPE_SIZE} bytes)`, n);
   }
-  return new ArrayType(type, n);
+  return ArrayType.make(type, n);
 }
 
 /** Any type a struct field can have. */
@@ -229,8 +237,12 @@ export class ArrayType<E extends Type = Type> {
   /** `_Alignof`: the element's alignment. */
   readonly align: number;
 
-  /** @internal */
-  constructor(element: E, length: number) {
+  /** @internal Made by {@link array}. The constructor is private, so that the published types offer no way to call it. */
+  static make<E extends Type>(element: E, length: number): ArrayType<E> {
+    return new ArrayType(element, length);
+  }
+
+  private constructor(element: E, length: number) {
     this.element = element;
     this.length = length;
     this.size = element.size * length;
@@ -277,8 +289,12 @@ export class StructType<F extends Fields = Fields> {
   readonly packed: boolean;
   readonly #byName: ReadonlyMap<string, FieldLayout>;
 
-  /** @internal Made by {@link struct}. */
-  constructor(fields: F, packed: boolean, align: number | undefined) {
+  /** @internal Made by {@link struct}. The constructor is private, so that the published types offer no way to call it. */
+  static make<F extends Fields>(fields: F, packed: boolean, align: number | undefined): StructType<F> {
+    return new StructType(fields, packed, align);
+  }
+
+  private constructor(fields: F, packed: boolean, align: number | undefined) {
     const members = Object.entries(fields);
     const computed = layoutStruct(members, packed, align);
     this.fields = Object.freeze({ ...fields });

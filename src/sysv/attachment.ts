@@ -29,8 +29,12 @@ export class Attachment extends MappedMemory {
   readonly shmid: number;
   readonly #brand = true;
 
-  /** @internal Made by {@link shmat}. */
-  constructor(shmid: number, readOnly: boolean, buffer: ArrayBuffer, handle: MappingHandle, address: bigint) {
+  /** @internal Made by {@link shmat}. The constructor is private, so that the published types offer no way to call it. */
+  static make(shmid: number, readOnly: boolean, buffer: ArrayBuffer, handle: MappingHandle, address: bigint): Attachment {
+    return new Attachment(shmid, readOnly, buffer, handle, address);
+  }
+
+  private constructor(shmid: number, readOnly: boolean, buffer: ArrayBuffer, handle: MappingHandle, address: bigint) {
     super(readOnly, buffer, handle, address, {
       what: `segment ${shmid}`,
       noun: 'segment',

@@ -218,7 +218,7 @@ export function shmat(shmid: number, shmaddr?: bigint | number | null, shmflg = 
     }
   });
   const [buffer, handle, address] = result;
-  return new Attachment(shmid, (shmflg & SHM_RDONLY) !== 0, buffer, handle, address);
+  return Attachment.make(shmid, (shmflg & SHM_RDONLY) !== 0, buffer, handle, address);
 }
 
 /**

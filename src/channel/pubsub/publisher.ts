@@ -29,8 +29,12 @@ export class Publisher<T = Uint8Array> implements Disposable {
   /** The last queued send: sends run one after another, in call order. */
   readonly #sends = new SendQueue();
 
-  /** @internal Made by PubSub.publisher(). */
-  constructor(ring: BroadcastRing, writer: number, codec: Codec<T>, hooks: PubSubHooks) {
+  /** @internal Made by PubSub.publisher(). The constructor is private, so that the published types offer no way to call it. */
+  static make<T = Uint8Array>(ring: BroadcastRing, writer: number, codec: Codec<T>, hooks: PubSubHooks): Publisher<T> {
+    return new Publisher<T>(ring, writer, codec, hooks);
+  }
+
+  private constructor(ring: BroadcastRing, writer: number, codec: Codec<T>, hooks: PubSubHooks) {
     this.#ring = ring;
     this.#writer = writer;
     this.#codec = codec;

@@ -252,7 +252,7 @@ export class PubSub<T = Uint8Array> implements Disposable {
     if (this.#ring.closed) throw channelError('ERR_CHANNEL_CLOSED', 'publisher: the PubSub is closed');
     const writer = this.#ring.registerPublisher();
     if (writer === 0) throw channelError('ERR_CHANNEL_BUSY', `publisher: the PubSub has ${F.MAX_PUBLISHERS} live publishers already`);
-    const publisher = new Publisher<T>(this.#ring, writer, this.#codec, this.#hooks);
+    const publisher = Publisher.make<T>(this.#ring, writer, this.#codec, this.#hooks);
     this.#endpoints.add(publisher);
     this.#registrations.writers.add(writer);
     return publisher;
@@ -278,7 +278,7 @@ export class PubSub<T = Uint8Array> implements Disposable {
         cursors.delete(cursor);
       },
     };
-    const subscriber = new Subscriber<T>(this.#ring, cursor, this.#codec, this.#codec === resolveCodec('bytes'), hooks);
+    const subscriber = Subscriber.make<T>(this.#ring, cursor, this.#codec, this.#codec === resolveCodec('bytes'), hooks);
     this.#endpoints.add(subscriber);
     return subscriber;
   }

@@ -50,8 +50,18 @@ export class Subscriber<T = Uint8Array> implements AsyncIterable<T>, Disposable 
   #closed = false;
   #draining = false;
 
-  /** @internal Made by PubSub.subscriber(). */
-  constructor(ring: BroadcastRing, cursor: ReadCursor, codec: Codec<T>, copies: boolean, hooks: PubSubHooks) {
+  /** @internal Made by PubSub.subscriber(). The constructor is private, so that the published types offer no way to call it. */
+  static make<T = Uint8Array>(
+    ring: BroadcastRing,
+    cursor: ReadCursor,
+    codec: Codec<T>,
+    copies: boolean,
+    hooks: PubSubHooks,
+  ): Subscriber<T> {
+    return new Subscriber<T>(ring, cursor, codec, copies, hooks);
+  }
+
+  private constructor(ring: BroadcastRing, cursor: ReadCursor, codec: Codec<T>, copies: boolean, hooks: PubSubHooks) {
     this.#ring = ring;
     this.#cursor = cursor;
     this.#codec = codec;

@@ -66,8 +66,12 @@ export class ServiceClient<Req = any, Res = any> implements Disposable {
   #closed = false;
   #late: ReturnType<typeof setInterval> | undefined;
 
-  /** @internal Made by Service.client(). */
-  constructor(core: ServiceCore, options: ServiceClientOptions) {
+  /** @internal Made by Service.client(). The constructor is private, so that the published types offer no way to call it. */
+  static make<Req = any, Res = any>(core: ServiceCore, options: ServiceClientOptions): ServiceClient<Req, Res> {
+    return new ServiceClient<Req, Res>(core, options);
+  }
+
+  private constructor(core: ServiceCore, options: ServiceClientOptions) {
     const opts = validateObject(options, 'options') as ServiceClientOptions;
     const capacity = opts.capacity === undefined ? core.capacity : validateInteger(opts.capacity, 'options.capacity', 1, 2 ** 30);
     this.#core = core;

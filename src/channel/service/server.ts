@@ -83,8 +83,12 @@ export class ServiceServer implements Disposable, AsyncDisposable {
   /** Stopped hard (the service detached): replies still coming are dropped. */
   #gone = false;
 
-  /** @internal Made by Service.serve(). */
-  constructor(core: ServiceCore, handler: ServiceHandler, options: ServeOptions) {
+  /** @internal Made by Service.serve(). The constructor is private, so that the published types offer no way to call it. */
+  static make(core: ServiceCore, handler: ServiceHandler, options: ServeOptions): ServiceServer {
+    return new ServiceServer(core, handler, options);
+  }
+
+  private constructor(core: ServiceCore, handler: ServiceHandler, options: ServeOptions) {
     if (typeof handler !== 'function') throw invalidType('handler', 'of type function', handler);
     const opts = validateObject(options, 'options') as ServeOptions;
     const concurrency = opts.concurrency ?? 1;

@@ -228,7 +228,7 @@ export class Service<Req = any, Res = any> implements Disposable {
     this.#assertAttached('serve');
     let server: ServiceServer;
     try {
-      server = new ServiceServer(this.#core, handler, options);
+      server = ServiceServer.make(this.#core, handler, options);
     } catch (error) {
       throw serverBusy(error, this.#core.name);
     }
@@ -239,7 +239,7 @@ export class Service<Req = any, Res = any> implements Disposable {
   /** A new client, with a reply channel of its own. */
   client(options: ServiceClientOptions = {}): ServiceClient<Req, Res> {
     this.#assertAttached('client');
-    const client = new ServiceClient<Req, Res>(this.#core, options);
+    const client = ServiceClient.make<Req, Res>(this.#core, options);
     this.#endpoints.add(client);
     return client;
   }
