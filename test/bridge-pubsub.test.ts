@@ -2,7 +2,9 @@
 // subscribers receives, through a real nats-server, what a publisher on
 // "host B" publishes; codecs pass through; bad options are refused by name.
 import assert from 'node:assert/strict';
+import { once } from 'node:events';
 import { describe, it } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { bridge, Channel, PubSub } from '../src/index.js';
 import { rejects, startBridgeCommand } from './helpers/bridge.js';
 import { assertNoLeaks } from './helpers/ipc.js';
@@ -64,6 +66,32 @@ describe('bridge: PubSub against a real nats-server', { skip: noNatsServer }, ()
     assert.equal(out.closed, true);
     await into.close();
     assert.equal(hostA.subscribers, 2, 'the applications keep their subscribers');
+    publisher.close();
+  });
+
+  it("out of a drop-oldest PubSub, what was overwritten before the bridge took it is dropped with reason 'lagged': out + dropped is all that was published", async () => {
+    await using server = Object.assign(await NatsServer.start(), { [Symbol.asyncDispose]: () => server.dispose() });
+    using pubsub = PubSub.create({ capacity: 1 << 12, lag: 'drop-oldest', autoRemove: true });
+    await using out = await bridge({ pubsub, url: server.url, subject: 'ps.lagged', direction: 'out' });
+    let lagged = 0;
+    const otherReasons: string[] = [];
+    out.on('dropped', ({ count, reason }: { count: number; reason: string }) => {
+      if (reason === 'lagged') lagged += count;
+      else otherReasons.push(reason);
+    });
+    const publisher = pubsub.publisher();
+    // While NATS is away the bridge takes nothing more, so the 4 KiB ring overwrites most of these.
+    const disconnected = once(out, 'disconnect');
+    await server.stop();
+    await disconnected;
+    const N = 2_000;
+    for (let i = 0; i < N; i++) assert.equal(publisher.trySend(new Uint8Array(64).fill(i & 0xff)), true, 'drop-oldest never refuses');
+    await server.startAgain();
+    for (let i = 0; i < 500 && out.stats.out + out.stats.dropped < N; i++) await sleep(20);
+    assert.equal(out.stats.out + out.stats.dropped, N, `out ${out.stats.out} + dropped ${out.stats.dropped}`);
+    assert.ok(out.stats.dropped > N / 2, `most were overwritten (dropped ${out.stats.dropped})`);
+    assert.equal(lagged, out.stats.dropped, "every drop was reported as 'lagged'");
+    assert.deepEqual(otherReasons, []);
     publisher.close();
   });
 

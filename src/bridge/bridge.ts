@@ -115,8 +115,8 @@ export interface BridgeInit {
 
 /**
  * A running bridge. Its events: `'disconnect'` and `'reconnect'` (the NATS
- * connection), `'dropped'` (`{ count, reason }`: 'buffer-full', 'too-large'
- * or 'closed'), `'lost'` (`{ count }`: a gap in a sending bridge's sequence
+ * connection), `'dropped'` (`{ count, reason }`: 'buffer-full', 'too-large',
+ * 'closed', or 'lagged': a drop-oldest PubSub overwrote them before the bridge took them), `'lost'` (`{ count }`: a gap in a sending bridge's sequence
  * numbers). It ends when closed, when a channel or PubSub it serves is closed (`done`
  * resolves), or on a failure (`done` rejects with it).
  */

@@ -74,8 +74,12 @@ export class Link {
     });
   }
 
-  /** Counts `count` dropped messages and says why (the buffer was full, NATS's max_payload, or still buffered at close). */
-  drop(count: number, reason: 'buffer-full' | 'too-large' | 'closed'): void {
+  /**
+   * Counts `count` dropped messages and says why: the buffer was full, NATS's
+   * max_payload, still buffered at close, or overwritten in a drop-oldest
+   * PubSub before the bridge's subscriber took them.
+   */
+  drop(count: number, reason: 'buffer-full' | 'too-large' | 'closed' | 'lagged'): void {
     this.stats.dropped += count;
     this.events.emit('dropped', { count, reason });
   }

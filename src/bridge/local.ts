@@ -4,6 +4,7 @@
 import { Channel } from '../channel/channel.js';
 import { PubSub } from '../channel/pubsub/pubsub.js';
 import type { Subscriber } from '../channel/pubsub/subscriber.js';
+import type { Receiver } from '../channel/receiver.js';
 
 /** A local channel: a Channel of this process, or the key or id to open one by. */
 export type ChannelRef = Channel | { key: number } | { id: number };
@@ -26,6 +27,8 @@ export interface OutSource {
   recvBatch(options: { max: number; signal: AbortSignal }): Promise<Uint8Array[]>;
   /** The next message, left in place until release() where the local object can (a channel can; a subscriber's is a copy). */
   recvView(options: { signal: AbortSignal }): Promise<HeldMessage>;
+  /** Messages skipped since the last call: a drop-oldest PubSub overwrote them before they were taken (a channel never skips). */
+  skipped(): number;
 }
 
 /** Where 'in' puts messages: a channel's sender or a PubSub publisher (both copy what they take). */
@@ -48,8 +51,23 @@ function openRaw(local: LocalRef): Channel | PubSub {
   return PubSub.open(ref instanceof PubSub ? { id: ref.id } : ref, { raw: true });
 }
 
-function subscriberSource(subscriber: Subscriber<Uint8Array>): OutSource {
+function channelSource(receiver: Receiver<Uint8Array>): OutSource {
   return {
+    recvBatch: (options) => receiver.recvBatch(options),
+    recvView: (options) => receiver.recvView(options),
+    skipped: () => 0,
+  };
+}
+
+function subscriberSource(subscriber: Subscriber<Uint8Array>): OutSource {
+  let counted = 0;
+  return {
+    skipped() {
+      const missed = subscriber.missed;
+      const skipped = missed - counted;
+      counted = missed;
+      return skipped;
+    },
     async recvBatch({ max, signal }) {
       const batch = [await subscriber.recv({ signal })];
       // drain() hands views of the ring: keep copies.
@@ -68,7 +86,7 @@ function subscriberSource(subscriber: Subscriber<Uint8Array>): OutSource {
 export function openSource(local: LocalRef): { source: OutSource; attachment: Attachment } {
   const opened = openRaw(local);
   try {
-    const source = opened instanceof Channel ? (opened.receiver() as OutSource) : subscriberSource(opened.subscriber());
+    const source = opened instanceof Channel ? channelSource(opened.receiver()) : subscriberSource(opened.subscriber());
     return { source, attachment: opened };
   } catch (error) {
     opened.detach();

@@ -10,6 +10,12 @@ const BATCH = 256;
 /** How long one JetStream publish waits for its ack before it is sent again (same id, so never stored twice). */
 const ACK_TIMEOUT_MS = 2_000;
 
+/** What a drop-oldest PubSub overwrote before the bridge's subscriber took it: dropped, and said so. */
+function countSkipped(link: Link, receiver: OutSource): void {
+  const skipped = receiver.skipped();
+  if (skipped > 0) link.drop(skipped, 'lagged');
+}
+
 function isTooLarge(error: unknown): boolean {
   return /max_payload/i.test(String((error as Error)?.message));
 }
@@ -38,6 +44,7 @@ export async function forwardCore(link: Link, receiver: OutSource, origin: strin
   };
   for (;;) {
     const batch = await receiver.recvBatch({ max: BATCH, signal: stop });
+    countSkipped(link, receiver);
     for (const data of batch) {
       // No await while connected: an await lets the client's queued flush run, one socket write per message.
       if (!link.connected) await link.whenConnected();
@@ -71,6 +78,7 @@ export async function forwardJetStream(link: Link, receiver: OutSource, origin: 
   let seq = 0;
   for (;;) {
     const view = await receiver.recvView({ signal: stop });
+    countSkipped(link, receiver);
     // The client keeps a reference until the bytes are written: hand it a copy.
     const data = view.data.slice();
     const msgID = messageId(origin, ++seq);

@@ -7,7 +7,11 @@ export interface BridgeStats {
   out: number;
   /** Messages from NATS put into the local channel. */
   in: number;
-  /** Messages this bridge discarded: arrivals while its bounded buffer was full, or ones larger than the server's max_payload. */
+  /**
+   * Messages this bridge discarded: arrivals while its bounded buffer was full,
+   * ones larger than the server's max_payload, and (out of a PubSub created
+   * with `lag: 'drop-oldest'`) ones overwritten before the bridge took them.
+   */
   dropped: number;
   /** Messages another bridge published that never arrived here: gaps in its sequence numbers (at-most-once loss). */
   lost: number;
