@@ -28,6 +28,13 @@ describe('new IpcError', () => {
       assert.equal(e.message, 'shmget: EEXIST (File exists): key 0x1234');
     }
     assert.equal(new IpcError('semop', 'EIDRM').message, 'semop: EIDRM (Identifier removed)');
+    assert.ok(!('hint' in byName), 'no hint given, no hint property');
+  });
+
+  it('takes a hint after the detail: its own property, and the end of the message', () => {
+    const error = new IpcError('shmget', 'EEXIST', 'key 0x1234', 'remove the leftover');
+    assert.equal(error.hint, 'remove the leftover');
+    assert.equal(error.message, 'shmget: EEXIST (File exists): key 0x1234; remove the leftover');
   });
 
   it('refuses what is not an errno or a syscall with a coded TypeError or RangeError naming the argument', () => {
@@ -40,6 +47,7 @@ describe('new IpcError', () => {
       [['x'], 'ERR_INVALID_ARG_TYPE', /"errno" argument/],
       [[1, 2], 'ERR_INVALID_ARG_TYPE', /"syscall" argument must be of type string/],
       [['x', 2, 3], 'ERR_INVALID_ARG_TYPE', /"detail" argument must be of type string/],
+      [['x', 2, 'd', 4], 'ERR_INVALID_ARG_TYPE', /"hint" argument must be of type string/],
     ];
     for (const [args, code, message] of cases) {
       const error = thrown(() => new (IpcError as unknown as new (...a: unknown[]) => IpcError)(...args)) as Error & { code?: string };

@@ -1,6 +1,8 @@
 // What every command is, and the errors that end one. main.ts turns a thrown
 // CliError into the one-line message and exit code; commands never print errors.
 
+import type { IpcError } from '../index.js';
+
 /** Exit codes: success, failure (a system call or a refused operation), bad usage. */
 export const EXIT_OK = 0;
 export const EXIT_FAILURE = 1;
@@ -34,6 +36,17 @@ export class CliError extends Error {
     this.code = code;
     this.exitCode = exitCode;
   }
+}
+
+/** The codes whose hint a user at the command line acts on (owner and mode, sizes, limits); the other hints name library calls. */
+const HINTED = new Set(['EACCES', 'EPERM', 'EINVAL', 'ENOSPC', 'ENOMEM']);
+
+/** An IpcError as a CliError about `arg`: the command's own words for it, and its hint where that helps here. */
+export function ipcCliError(arg: string | undefined, error: IpcError, text: string): CliError {
+  const { hint } = error;
+  // A text that is the error's own message ends with the hint already.
+  const hinted = hint !== undefined && HINTED.has(error.code) && !text.endsWith(hint);
+  return new CliError(arg, error.code, hinted ? `${text}; ${hint}` : text);
 }
 
 /** Bad usage: exit code 2, and the message points at the command's help. */

@@ -2,7 +2,7 @@
 // table's extent, MSG_STAT_ANY for each slot (no read permission needed, like ipcs).
 import { IPC_INFO, IPC_RMID, IpcError, MSG_INFO, MSG_STAT, MSG_STAT_ANY, msgctl, type MsgInfo, type MsqidDs } from '../index.js';
 import { scanTable } from './ipc-table.js';
-import { CliError } from './command.js';
+import { CliError, ipcCliError } from './command.js';
 import { userName } from './proc.js';
 
 export interface QueueInfo {
@@ -91,6 +91,6 @@ export function onQueue<T>(arg: string, fn: () => T): T {
       EACCES: 'permission denied',
       EPERM: 'not permitted (only the owner, the creator or root)',
     };
-    throw new CliError(arg, error.code, text[error.code] ?? error.message);
+    throw ipcCliError(arg, error, text[error.code] ?? error.message);
   }
 }

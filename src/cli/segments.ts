@@ -3,7 +3,7 @@
 // slot (no read permission needed, like ipcs and /proc/sysvipc/shm).
 import { IpcError, SHM_DEST, SHM_INFO, SHM_LOCKED, SHM_STAT, SHM_STAT_ANY, shmctl, type ShmidDs } from '../index.js';
 import { scanTable } from './ipc-table.js';
-import { CliError } from './command.js';
+import { CliError, ipcCliError } from './command.js';
 import { hexKey } from './format.js';
 import { isAlive, residentBytes, userName } from './proc.js';
 
@@ -151,6 +151,6 @@ export function onSegment<T>(arg: string, fn: () => T, special: Record<string, [
   } catch (error) {
     if (!(error instanceof IpcError)) throw error;
     const [specialArg, text] = special[error.code] ?? [arg, segmentErrorText(error)];
-    throw new CliError(specialArg, error.code, text);
+    throw ipcCliError(specialArg, error, text);
   }
 }

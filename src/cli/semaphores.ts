@@ -17,7 +17,7 @@ import {
   type SemInfo,
 } from '../index.js';
 import { scanTable } from './ipc-table.js';
-import { CliError } from './command.js';
+import { CliError, ipcCliError } from './command.js';
 import { userName } from './proc.js';
 
 /** One semaphore of a set, with the field names of the kernel's `struct sem`. */
@@ -134,7 +134,7 @@ export function onSemaphoreSet<T>(arg: string, fn: () => T): T {
   try {
     return fn();
   } catch (error) {
-    if (error instanceof IpcError) throw new CliError(arg, error.code, semaphoreErrorText(error));
+    if (error instanceof IpcError) throw ipcCliError(arg, error, semaphoreErrorText(error));
     throw error;
   }
 }

@@ -170,24 +170,33 @@ function errnoOf(errno: unknown): number {
  *
  * To make one: `new IpcError('shmget', 'EEXIST', 'key 0x1234')`; the errno
  * may also be given as a number, positive as in C or negative as in Node's
- * system errors.
+ * system errors. A fourth argument is the hint.
  */
 export class IpcError extends Error {
   readonly code: string;
   /** The errno, negative as in Node's system errors: `-17` for EEXIST. */
   readonly errno: number;
   readonly syscall: string;
+  /**
+   * For the usual mistakes, what to do, with the facts read from the kernel
+   * when it happened (the owner and mode, the real size, the limit reached);
+   * it also ends the message. Absent when shmkit has none to give.
+   */
+  declare readonly hint?: string;
 
-  constructor(syscall: string, errno: number | string, detail?: string) {
+  constructor(syscall: string, errno: number | string, detail?: string, hint?: string) {
     if (typeof syscall !== 'string') throw invalidType('syscall', 'of type string', syscall);
     if (detail !== undefined && typeof detail !== 'string') throw invalidType('detail', 'of type string', detail);
+    if (hint !== undefined && typeof hint !== 'string') throw invalidType('hint', 'of type string', hint);
     errno = errnoOf(errno);
     const code = errnoName(errno);
-    super(`${syscall}: ${code} (${native.strerror(errno)})${detail ? `: ${detail}` : ''}`);
+    super(`${syscall}: ${code} (${native.strerror(errno)})${detail ? `: ${detail}` : ''}${hint ? `; ${hint}` : ''}`);
     this.name = 'IpcError';
     this.code = code;
     this.errno = -errno;
     this.syscall = syscall;
+    // Only an error that has a hint has the property (declare: no field of undefined on every error).
+    if (hint) (this as { hint?: string }).hint = hint;
   }
 
   /**
@@ -199,15 +208,31 @@ export class IpcError extends Error {
   }
 }
 
-/** @internal The IpcError of `syscall` failing with `errno`; `detail` names the argument at fault. */
-export function ipcError(syscall: string, errno: number, detail?: string): IpcError {
-  return hideInternalFrames(new IpcError(syscall, errno, detail));
+/** @internal The IpcError of `syscall` failing with `errno`; `detail` names the argument at fault, `hint` says what to do. */
+export function ipcError(syscall: string, errno: number, detail?: string, hint?: string): IpcError {
+  return hideInternalFrames(new IpcError(syscall, errno, detail, hint));
+}
+
+/** @internal What an `explain` callback of {@link check} says: the words naming the argument, and a hint if there is one. */
+export interface Explained {
+  detail: string;
+  hint?: string | undefined;
+}
+
+/** @internal `detail` with `hint`, for an `explain` callback of {@link check}. */
+export function withHint(detail: string, hint: string | undefined): Explained {
+  return { detail, hint };
+}
+
+/** @internal The IpcError of `syscall` failing with `errno`, in the words an `explain` callback gave. */
+export function explainedError(syscall: string, errno: number, explained: string | Explained | undefined): IpcError {
+  return typeof explained === 'string' ? ipcError(syscall, errno, explained) : ipcError(syscall, errno, explained?.detail, explained?.hint);
 }
 
 // The words of an error are gathered after the call failed, sometimes with
 // more system calls (src/sysv/hints.ts): whatever goes wrong there must not
 // replace the error being explained.
-function explainSafely(explain: (code: string) => string, code: string): string | undefined {
+function explainSafely(explain: (code: string) => string | Explained, code: string): string | Explained | undefined {
   try {
     return explain(code);
   } catch {
@@ -216,14 +241,15 @@ function explainSafely(explain: (code: string) => string, code: string): string 
 }
 
 /**
- * Turns a shim's result into its value, or throws an IpcError. `explain`
- * receives the errno name and returns the words that name the argument and,
- * for the usual mistakes, what to do; should it throw, the error goes without them.
+ * @internal Turns a shim's result into its value, or throws an IpcError. `explain`
+ * receives the errno name and returns the words that name the argument, or
+ * those and, for the usual mistakes, a hint ({@link withHint}); should it
+ * throw, the error goes without them.
  */
-export function check<T>(result: T | number, syscall: string, explain: (code: string) => string): T {
+export function check<T>(result: T | number, syscall: string, explain: (code: string) => string | Explained): T {
   if (typeof result === 'number' && result < 0) {
     const errno = -result;
-    throw ipcError(syscall, errno, explainSafely(explain, errnoName(errno)));
+    throw explainedError(syscall, errno, explainSafely(explain, errnoName(errno)));
   }
   return result as T;
 }

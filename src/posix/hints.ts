@@ -9,16 +9,15 @@ import { type Stats, statSync } from 'node:fs';
 const SHM_DIR = '/dev/shm';
 
 /**
- * The hint for `code` from shm_open or shm_unlink of `name`: '' when there is
- * none, else text that starts with '; '. `writing` says whether write access
- * was asked (O_RDWR), to suggest read-only access where that is allowed.
+ * The hint for `code` from shm_open or shm_unlink of `name` (an IpcError's
+ * `hint`), or undefined when there is none. `writing` says whether write
+ * access was asked (O_RDWR), to suggest read-only access where that is allowed.
  */
-export function nameHint(code: string, name: string, writing = false): string {
+export function nameHint(code: string, name: string, writing = false): string | undefined {
   try {
-    const text = hintText(code, name, writing);
-    return text === undefined ? '' : `; ${text}`;
+    return hintText(code, name, writing);
   } catch {
-    return '';
+    return undefined;
   }
 }
 

@@ -5,7 +5,7 @@
 // ftruncate, fstat and close.
 import { Buffer } from 'node:buffer';
 import { constants as osConstants } from 'node:os';
-import { check, invalidType, invalidValue, ipcError, outOfRange } from '../core/errors.js';
+import { check, invalidType, invalidValue, ipcError, outOfRange, withHint } from '../core/errors.js';
 import { native } from '../core/native.js';
 import { validateFlags, validateMode, validateSize, INT32_MAX, validateInteger } from '../core/validate.js';
 import { MAP_POPULATE, MAP_PRIVATE, MAP_SHARED, O_CREAT, O_EXCL, O_RDONLY, O_RDWR, O_TRUNC, PROT_READ, PROT_WRITE } from './constants.js';
@@ -61,11 +61,11 @@ export function shm_open(name: string, oflag: number, mode = 0): number {
     const fix = nameHint(code, name, access === O_RDWR);
     switch (code) {
       case 'EEXIST':
-        return `name ${name}: the object exists (O_CREAT|O_EXCL)${fix}`;
+        return withHint(`name ${name}: the object exists (O_CREAT|O_EXCL)`, fix);
       case 'ENOENT':
-        return `name ${name}: no such object and O_CREAT was not given${fix}`;
+        return withHint(`name ${name}: no such object and O_CREAT was not given`, fix);
       case 'EACCES':
-        return `name ${name}: its permission bits deny this user (or O_TRUNC without write permission)${fix}`;
+        return withHint(`name ${name}: its permission bits deny this user (or O_TRUNC without write permission)`, fix);
       case 'EMFILE':
         return `name ${name}: this process has as many descriptors open as it may (RLIMIT_NOFILE)`;
       case 'ENFILE':
@@ -88,7 +88,10 @@ export function shm_unlink(name: string): void {
       case 'ENOENT':
         return `name ${name}: no such object`;
       case 'EACCES':
-        return `name ${name}: this user may not remove it (the /dev/shm directory is sticky: only the owner may)${nameHint(code, name)}`;
+        return withHint(
+          `name ${name}: this user may not remove it (the /dev/shm directory is sticky: only the owner may)`,
+          nameHint(code, name),
+        );
       default:
         return `name ${name}`;
     }

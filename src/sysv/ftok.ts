@@ -1,4 +1,4 @@
-import { check, invalidType } from '../core/errors.js';
+import { check, invalidType, withHint } from '../core/errors.js';
 import { native } from '../core/native.js';
 import { validateInteger } from '../core/validate.js';
 import { hint } from './hints.js';
@@ -14,6 +14,6 @@ export function ftok(path: string, projId: number): number {
     throw invalidType('path', 'a non-empty string without NUL bytes', path);
   }
   validateInteger(projId, 'projId', 0, 0xffff_ffff);
-  const key = check(native.ftok(path, projId | 0), 'ftok', (code) => `path '${path}'${hint(code, { path })}`);
+  const key = check(native.ftok(path, projId | 0), 'ftok', (code) => withHint(`path '${path}'`, hint(code, { path })));
   return key | 0;
 }

@@ -18,16 +18,12 @@ export type HintSubject =
   | { object: 'segment' | 'set'; id: number; shmflg?: number }
   | { path: string };
 
-/**
- * The hint for `code` about `subject`: '' when there is none, else text
- * that starts with '; ', to follow the words naming the argument.
- */
-export function hint(code: string, subject: HintSubject): string {
+/** The hint for `code` about `subject` (an IpcError's `hint`), or undefined when there is none. */
+export function hint(code: string, subject: HintSubject): string | undefined {
   try {
-    const text = hintText(code, subject);
-    return text === undefined ? '' : `; ${text}`;
+    return hintText(code, subject);
   } catch {
-    return '';
+    return undefined;
   }
 }
 

@@ -4,7 +4,17 @@
 // until it can proceed. The high-level SemaphoreSet, Semaphore and Mutex
 // wait without blocking.
 import { constants as osConstants } from 'node:os';
-import { check, errnoName, invalidType, ipcError, outOfRange, type IpcError } from '../core/errors.js';
+import {
+  check,
+  errnoName,
+  invalidType,
+  ipcError,
+  outOfRange,
+  type IpcError,
+  withHint,
+  type Explained,
+  explainedError,
+} from '../core/errors.js';
 import { native, type NativeSemStat } from '../core/native.js';
 import {
   validateFlags,
@@ -132,7 +142,7 @@ export function encodeSops(sops: unknown, name = 'sops', syscall = 'semop'): Int
 
 /** @internal The words that explain a semop error. */
 export function explainSemop(semid: number, sops: Int32Array, timed = false) {
-  return (code: string): string => {
+  return (code: string): string | Explained => {
     const nsops = sops.length / 3;
     switch (code) {
       case 'E2BIG':
@@ -149,11 +159,11 @@ export function explainSemop(semid: number, sops: Int32Array, timed = false) {
           ? `semid ${semid}: the operation was not possible within the time limit (nothing was changed)`
           : `semid ${semid}: IPC_NOWAIT was given and the operation would have to wait (nothing was changed)`;
       case 'EIDRM':
-        return `semid ${semid}: the set was removed${hint(code, { object: 'set', id: semid })}`;
+        return withHint(`semid ${semid}: the set was removed`, hint(code, { object: 'set', id: semid }));
       case 'EINVAL':
         return nsops === 0 ? `semid ${semid}: nsops is 0` : `semid ${semid}: no such set (or it was removed)`;
       case 'EACCES':
-        return `semid ${semid}: the set's permission bits deny this user${hint(code, { object: 'set', id: semid })}`;
+        return withHint(`semid ${semid}: the set's permission bits deny this user`, hint(code, { object: 'set', id: semid }));
       case 'EINTR':
         return `semid ${semid}: interrupted by a signal (nothing was changed)`;
       case 'ENOMEM':
@@ -179,15 +189,15 @@ export function semget(key: number, nsems: number, flags: number): number {
     const fix = hint(code, { object: 'set', key: k, nsems, flags });
     switch (code) {
       case 'EEXIST':
-        return `${args}: a set with this key exists (IPC_CREAT|IPC_EXCL)${fix}`;
+        return withHint(`${args}: a set with this key exists (IPC_CREAT|IPC_EXCL)`, fix);
       case 'ENOENT':
-        return `${args}: no set has this key and IPC_CREAT was not given${fix}`;
+        return withHint(`${args}: no set has this key and IPC_CREAT was not given`, fix);
       case 'EINVAL':
-        return `${args}: nsems is out of 0..SEMMSL, or more than the existing set has${fix}`;
+        return withHint(`${args}: nsems is out of 0..SEMMSL, or more than the existing set has`, fix);
       case 'EACCES':
-        return `${args}: the set's permission bits deny this user${fix}`;
+        return withHint(`${args}: the set's permission bits deny this user`, fix);
       case 'ENOSPC':
-        return `${args}: the system's limit of sets (SEMMNI) or semaphores (SEMMNS) is reached${fix}`;
+        return withHint(`${args}: the system's limit of sets (SEMMNI) or semaphores (SEMMNS) is reached`, fix);
       default:
         return args;
     }
@@ -220,7 +230,7 @@ export function semopErrno(semid: number, sops: Int32Array): number {
 
 /** @internal The IpcError of a semop on packed triples that failed with `errno`. */
 export function semopError(semid: number, sops: Int32Array, errno: number): IpcError {
-  return ipcError('semop', errno, explainSemop(semid, sops)(errnoName(errno)));
+  return explainedError('semop', errno, explainSemop(semid, sops)(errnoName(errno)));
 }
 
 /**
@@ -263,16 +273,19 @@ function toSemidDs(s: NativeSemStat): SemidDs {
 }
 
 function explainCtl(semid: number, semnum: number, cmd: string) {
-  return (code: string): string => {
+  return (code: string): string | Explained => {
     switch (code) {
       case 'EINVAL':
         return `semid ${semid}, ${cmd}: no such set, semnum ${semnum} out of range, or an invalid command`;
       case 'EIDRM':
-        return `semid ${semid}, ${cmd}: the set was removed${hint(code, { object: 'set', id: semid })}`;
+        return withHint(`semid ${semid}, ${cmd}: the set was removed`, hint(code, { object: 'set', id: semid }));
       case 'EACCES':
-        return `semid ${semid}, ${cmd}: the set's permission bits deny this user${hint(code, { object: 'set', id: semid })}`;
+        return withHint(`semid ${semid}, ${cmd}: the set's permission bits deny this user`, hint(code, { object: 'set', id: semid }));
       case 'EPERM':
-        return `semid ${semid}, ${cmd}: only the owner, the creator or a privileged user may do this${hint(code, { object: 'set', id: semid })}`;
+        return withHint(
+          `semid ${semid}, ${cmd}: only the owner, the creator or a privileged user may do this`,
+          hint(code, { object: 'set', id: semid }),
+        );
       case 'ERANGE':
         return `semid ${semid}, ${cmd}: a value is above SEMVMX or below 0`;
       default:

@@ -2,7 +2,7 @@
 // shmget(2), shmat(2), shmdt(2) and shmctl(2). Synchronous, like C.
 import { constants as bufferConstants } from 'node:buffer';
 import { readFileSync } from 'node:fs';
-import { check, IpcError, invalidType, outOfRange } from '../core/errors.js';
+import { check, IpcError, invalidType, outOfRange, withHint, type Explained } from '../core/errors.js';
 import { native, type NativeShmStat } from '../core/native.js';
 import { validateFlags, validateId, validateInteger, validateKey, validateObject, validateSize, UINT32_MAX } from '../core/validate.js';
 import { Attachment, isAttachment } from './attachment.js';
@@ -149,17 +149,17 @@ export function shmget(key: number, size: number, flags: number): number {
     const fix = hint(code, { object: 'segment', key: k, size, flags });
     switch (code) {
       case 'EEXIST':
-        return `${args}: a segment with this key exists (IPC_CREAT|IPC_EXCL)${fix}`;
+        return withHint(`${args}: a segment with this key exists (IPC_CREAT|IPC_EXCL)`, fix);
       case 'ENOENT':
-        return `${args}: no segment has this key and IPC_CREAT was not given${fix}`;
+        return withHint(`${args}: no segment has this key and IPC_CREAT was not given`, fix);
       case 'EINVAL':
-        return `${args}: size is out of the limits (shmmin..shmmax) or larger than the existing segment${fix}`;
+        return withHint(`${args}: size is out of the limits (shmmin..shmmax) or larger than the existing segment`, fix);
       case 'EACCES':
-        return `${args}: the segment's permission bits deny this user${fix}`;
+        return withHint(`${args}: the segment's permission bits deny this user`, fix);
       case 'ENOSPC':
-        return `${args}: the system's segment limit (shmmni or shmall) is reached${fix}`;
+        return withHint(`${args}: the system's segment limit (shmmni or shmall) is reached`, fix);
       case 'ENOMEM':
-        return `${args}: no memory for a segment of this size${fix}`;
+        return withHint(`${args}: no memory for a segment of this size`, fix);
       default:
         return args;
     }
@@ -200,11 +200,14 @@ export function shmat(shmid: number, shmaddr?: bigint | number | null, shmflg = 
   const result = check(native.shmat(shmid, addr, shmflg), 'shmat', (code) => {
     switch (code) {
       case 'EACCES':
-        return `shmid ${shmid}: the segment's permission bits deny this user${hint(code, { object: 'segment', id: shmid, shmflg })}`;
+        return withHint(
+          `shmid ${shmid}: the segment's permission bits deny this user`,
+          hint(code, { object: 'segment', id: shmid, shmflg }),
+        );
       case 'EINVAL':
         return `shmid ${shmid}${addr ? `, shmaddr 0x${addr.toString(16)}` : ''}: no such segment, or a bad address`;
       case 'EIDRM':
-        return `shmid ${shmid}: the segment was removed${hint(code, { object: 'segment', id: shmid })}`;
+        return withHint(`shmid ${shmid}: the segment was removed`, hint(code, { object: 'segment', id: shmid }));
       case 'ENOMEM':
         return `shmid ${shmid}: no room for another mapping in this process${awaitingHint()}`;
       case 'EAGAIN':
@@ -273,16 +276,19 @@ function toShmidDs(s: NativeShmStat): ShmidDs {
 }
 
 function explainId(shmid: number, cmd: string) {
-  return (code: string): string => {
+  return (code: string): string | Explained => {
     switch (code) {
       case 'EINVAL':
         return `shmid ${shmid}, ${cmd}: no such segment, or an invalid command`;
       case 'EIDRM':
-        return `shmid ${shmid}, ${cmd}: the segment was removed${hint(code, { object: 'segment', id: shmid })}`;
+        return withHint(`shmid ${shmid}, ${cmd}: the segment was removed`, hint(code, { object: 'segment', id: shmid }));
       case 'EACCES':
-        return `shmid ${shmid}, ${cmd}: read permission denied${hint(code, { object: 'segment', id: shmid })}`;
+        return withHint(`shmid ${shmid}, ${cmd}: read permission denied`, hint(code, { object: 'segment', id: shmid }));
       case 'EPERM':
-        return `shmid ${shmid}, ${cmd}: only the owner, the creator or a privileged user may do this${hint(code, { object: 'segment', id: shmid })}`;
+        return withHint(
+          `shmid ${shmid}, ${cmd}: only the owner, the creator or a privileged user may do this`,
+          hint(code, { object: 'segment', id: shmid }),
+        );
       case 'ENOMEM':
         return `shmid ${shmid}, ${cmd}: the memory lock limit (RLIMIT_MEMLOCK) is exceeded`;
       default:

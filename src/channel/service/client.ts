@@ -67,7 +67,7 @@ export class ServiceClient<Req = any, Res = any> implements Disposable {
   #late: ReturnType<typeof setInterval> | undefined;
 
   /** @internal Made by Service.client(). The constructor is private, so that the published types offer no way to call it. */
-  static make<Req = any, Res = any>(core: ServiceCore, options: ServiceClientOptions): ServiceClient<Req, Res> {
+  static make<Req, Res>(core: ServiceCore, options: ServiceClientOptions): ServiceClient<Req, Res> {
     return new ServiceClient<Req, Res>(core, options);
   }
 
