@@ -229,7 +229,7 @@ export function evaluateTargets(unpinned: SuiteResult, pinned: SuiteResult | nul
       why: () =>
         mode === 'sleep'
           ? "Sleep mode wakes through FUTEX_WAKE, the addon's waiter thread and a thread-safe-function call into the event loop: one thread hop more than a socket, whose readiness libuv's epoll sees directly. " +
-            `In this run two C processes doing only FUTEX_WAIT/FUTEX_WAKE took ${fmt(unpinned.c.pingPongFutex?.median_us)} µs a round trip, ` +
+            `In this run two C processes that spin briefly, then FUTEX_WAIT/FUTEX_WAKE, took ${fmt(unpinned.c.pingPongFutex?.median_us)} µs a round trip, ` +
             `so the hops into and out of Node on both sides cost about ${fmt((r?.median_us ?? Number.NaN) - (unpinned.c.pingPongFutex?.median_us ?? Number.NaN))} µs; ` +
             'the ranges over rounds (in brackets) show how close the two are.'
           : smoke

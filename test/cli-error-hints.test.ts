@@ -2,15 +2,12 @@
 // line what to act on (owner, mode and who runs it; sizes and limits), and
 // leaves out the hints that name library calls (EEXIST, ENOENT).
 import assert from 'node:assert/strict';
-import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { SemaphoreSet, SharedMemory } from '../src/index.js';
 import { assertNoLeaks, uniqueKey, withCleanup } from './helpers/ipc.js';
-import { isRoot, NOBODY, ROOT, run, shmkit } from './helpers/processes.js';
+import { AS_NOBODY, isRoot, NOBODY, run, shmkit } from './helpers/processes.js';
 
 assertNoLeaks();
-
-const AS_NOBODY = join(ROOT, 'dist/test/helpers/as-nobody.js');
 
 function asNobody(args: readonly string[]) {
   return run(process.execPath, [AS_NOBODY, ...args], { timeoutMs: 30_000 });

@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { PAGE_SIZE, type ShmidDs } from '../src/index.js';
 import { compileC } from './helpers/c.js';
-import { isRoot, ROOT, run, BIN } from './helpers/processes.js';
+import { AS_NOBODY, isRoot, run, BIN } from './helpers/processes.js';
 import type { SegmentRow } from '../src/cli/segments.js';
 
 // Keeps segments and semaphore sets in every state ls shows while a shell
@@ -218,7 +218,7 @@ describe('shmkit ls, stat, limits, usage and rm in a private IPC namespace', {
         ...process.env,
         NODE: process.execPath,
         BIN,
-        ASNOBODY: join(ROOT, 'dist/test/helpers/as-nobody.js'),
+        ASNOBODY: AS_NOBODY,
         HOLD: hold,
         T: dir,
         COLUMNS: '',

@@ -41,12 +41,15 @@ export class CliError extends Error {
 /** The codes whose hint a user at the command line acts on (owner and mode, sizes, limits); the other hints name library calls. */
 const HINTED = new Set(['EACCES', 'EPERM', 'EINVAL', 'ENOSPC', 'ENOMEM']);
 
-/** An IpcError as a CliError about `arg`: the command's own words for it, and its hint where that helps here. */
-export function ipcCliError(arg: string | undefined, error: IpcError, text: string): CliError {
+/**
+ * An IpcError as a CliError about `arg`: the command's own words for it
+ * (`text`) and its hint where that helps here, or, without words of the
+ * command's own, the error's message, hint included.
+ */
+export function ipcCliError(arg: string | undefined, error: IpcError, text: string | undefined): CliError {
+  if (text === undefined) return new CliError(arg, error.code, error.message);
   const { hint } = error;
-  // A text that is the error's own message ends with the hint already.
-  const hinted = hint !== undefined && HINTED.has(error.code) && !text.endsWith(hint);
-  return new CliError(arg, error.code, hinted ? `${text}; ${hint}` : text);
+  return new CliError(arg, error.code, hint !== undefined && HINTED.has(error.code) ? `${text}; ${hint}` : text);
 }
 
 /** Bad usage: exit code 2, and the message points at the command's help. */

@@ -91,6 +91,6 @@ export function onQueue<T>(arg: string, fn: () => T): T {
       EACCES: 'permission denied',
       EPERM: 'not permitted (only the owner, the creator or root)',
     };
-    throw ipcCliError(arg, error, text[error.code] ?? error.message);
+    throw ipcCliError(arg, error, text[error.code]);
   }
 }

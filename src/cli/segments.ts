@@ -117,8 +117,8 @@ export function judgeOrphan(row: SegmentRow, { includeKeyed = false } = {}): Orp
   return { orphan: true, reason: `${key}, nobody attached, creator ${row.cpid} dead, ${last}` };
 }
 
-/** The one-line text of an IpcError about a segment, for `shmkit CMD: ARG: CODE text`. */
-export function segmentErrorText(error: IpcError): string {
+/** The command's words for an IpcError about a segment, for `shmkit CMD: ARG: CODE text`; undefined where the message says it. */
+export function segmentErrorText(error: IpcError): string | undefined {
   switch (error.code) {
     case 'EINVAL':
       return 'no such segment';
@@ -137,7 +137,7 @@ export function segmentErrorText(error: IpcError): string {
     case 'ENOMEM':
       return 'out of memory';
     default:
-      return error.message;
+      return undefined;
   }
 }
 

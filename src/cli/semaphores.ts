@@ -113,8 +113,8 @@ export function semaphoreRows(): SemaphoreRow[] {
   return listSemaphoreSets().map(semaphoreRow);
 }
 
-/** The one-line text of an IpcError about a semaphore set. */
-export function semaphoreErrorText(error: IpcError): string {
+/** The command's words for an IpcError about a semaphore set; undefined where the message says it. */
+export function semaphoreErrorText(error: IpcError): string | undefined {
   switch (error.code) {
     case 'EINVAL':
       return 'no such semaphore set';
@@ -125,7 +125,7 @@ export function semaphoreErrorText(error: IpcError): string {
     case 'EPERM':
       return 'not permitted (only the owner, the creator or root)';
     default:
-      return error.message;
+      return undefined;
   }
 }
 

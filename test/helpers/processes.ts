@@ -11,6 +11,8 @@ export const SHMKIT = new URL('../../src/index.js', import.meta.url).href;
 export const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 /** The shmkit command's launcher. */
 export const BIN = join(ROOT, 'bin', 'shmkit.js');
+/** The shmkit command run as the user `nobody` (built test/helpers/as-nobody.ts): `node AS_NOBODY ARGS...`. */
+export const AS_NOBODY = join(ROOT, 'dist', 'test', 'helpers', 'as-nobody.js');
 
 export interface RunResult {
   code: number | null;
