@@ -121,6 +121,8 @@ before(() => {
     outDir: dir,
     declaration: false,
     sourceMap: false,
+    incremental: false,
+    tsBuildInfoFile: undefined,
     noUnusedLocals: false,
     typeRoots: [join(ROOT, 'node_modules', '@types')],
   };
