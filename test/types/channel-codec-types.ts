@@ -1,5 +1,5 @@
-// Type-level checks of channel codecs, run by test/channel-codec-types.test.ts
-// with `tsc --noEmit -p test/types/tsconfig.channel.json`. Each line marked to
+// Type-level checks of channel codecs, run by test/types.test.ts
+// with `tsc --noEmit -p test/types`. Each line marked to
 // expect an error must be one. The checks sit in a function that is never
 // called, so running the compiled file does nothing.
 import { Channel, type Codec, PubSub, type Receiver, type Sender } from '../../src/index.js';

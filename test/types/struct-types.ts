@@ -1,4 +1,4 @@
-// Type-level checks of struct schemas, run by test/struct-types.test.ts with
+// Type-level checks of struct schemas, run by test/types.test.ts with
 // `tsc --noEmit -p test/types`. Each @ts-expect-error line must be an error.
 // The checks sit in a function that is never called, so running the
 // compiled file (node --test picks up everything under test/) does nothing.
