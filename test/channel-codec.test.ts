@@ -9,7 +9,7 @@ import { once } from 'node:events';
 import { describe, it } from 'node:test';
 import { Channel, ChannelError, SharedMemory, type Codec } from '../src/index.js';
 import { assertNoLeaks, removeSegment } from './helpers/ipc.js';
-import { assertExitedCleanly, lastJson, runNode, SHMKIT } from './helpers/processes.js';
+import { assertExitedCleanly, lastJson, runNode, withShmkit } from './helpers/processes.js';
 
 assertNoLeaks();
 
@@ -375,7 +375,7 @@ describe('Channel codecs when a sender is killed', { timeout: 60_000 }, () => {
     try {
       const receiver = channel.receiver();
       // Sends as fast as it can, alternately trySend and send, text straight into the ring; counts what was committed.
-      const source = `
+      const source = withShmkit(`
         import { Channel, SharedMemory } from 'SHMKIT';
         const [id, statusId] = process.argv.slice(1).map(Number);
         const sender = Channel.open({ id }).sender();
@@ -385,7 +385,7 @@ describe('Channel codecs when a sender is killed', { timeout: 60_000 }, () => {
           if (seq % 2 === 0 && sender.trySend(value)) {} else await sender.send(value);
           Atomics.store(status, 0, seq + 1); // after the send: this one is in the ring
         }
-      `.replaceAll("'SHMKIT'", JSON.stringify(SHMKIT));
+      `);
       child = spawn(process.execPath, ['--input-type=module', '-e', source, '--', String(channel.id), String(status.id)], {
         stdio: ['ignore', 'ignore', 'inherit'],
       });

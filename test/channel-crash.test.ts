@@ -8,7 +8,7 @@ import { describe, it } from 'node:test';
 import { Channel, ChannelError, SharedMemory } from '../src/index.js';
 import { assertNoLeaks } from './helpers/ipc.js';
 import { verifyTagged } from './helpers/tagged-messages.js';
-import { runNode, SHMKIT } from './helpers/processes.js';
+import { runNode, withShmkit } from './helpers/processes.js';
 
 assertNoLeaks();
 
@@ -16,7 +16,7 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** A long-running Node child (killed by the test); `SHMKIT` in code is the package. */
 function spawnNode(code: string, args: readonly string[]): ChildProcess {
-  const source = code.replaceAll("'SHMKIT'", JSON.stringify(SHMKIT));
+  const source = withShmkit(code);
   return spawn(process.execPath, ['--input-type=module', '-e', source, '--', ...args], { stdio: ['ignore', 'ignore', 'pipe'] });
 }
 

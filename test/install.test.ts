@@ -180,6 +180,8 @@ describe('the packed package installed where there is no compiler', { timeout: 6
       'scripts/install.js',
       'dist/src/index.js',
       'dist/src/index.d.ts',
+      'dist/src/bundle/index.js',
+      'dist/src/bundle/main.js',
       'prebuilds/linux-x64/shmkit.glibc.node',
       'prebuilds/linux-arm64/shmkit.glibc.node',
       'native/mapping.cc',
@@ -198,7 +200,8 @@ describe('the packed package installed where there is no compiler', { timeout: 6
     const output = install.stdout + install.stderr;
     assert.doesNotMatch(output, /gyp/i, `install output:\n${output}`);
     assert.ok(!existsSync(join(installed, 'build')), 'nothing was compiled');
-    assert.doesNotMatch(readFileSync(join(installed, 'dist/src/index.js'), 'utf8'), /sourceMappingURL/, 'no source-map comments');
+    for (const file of ['dist/src/index.js', 'dist/src/bundle/index.js', 'dist/src/bundle/main.js'])
+      assert.doesNotMatch(readFileSync(join(installed, file), 'utf8'), /sourceMappingURL/, `no source-map comment in ${file}`);
   });
 
   it('the prebuilt addons are for x86-64 and arm64 and link to Node-API alone, not to V8', async () => {

@@ -8,7 +8,7 @@ import { describe, it } from 'node:test';
 import { PubSub, SharedMemory } from '../src/index.js';
 import { assertNoLeaks } from './helpers/ipc.js';
 import { verifyTagged } from './helpers/tagged-messages.js';
-import { SHMKIT } from './helpers/processes.js';
+import { withShmkit } from './helpers/processes.js';
 
 assertNoLeaks();
 
@@ -16,7 +16,7 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** A Node child; its stdout is collected. `SHMKIT` in code is the package. */
 function spawnNode(code: string, args: readonly (string | number)[]): { process: ChildProcess; stdout: () => string } {
-  const source = code.replaceAll("'SHMKIT'", JSON.stringify(SHMKIT));
+  const source = withShmkit(code);
   const proc = spawn(process.execPath, ['--input-type=module', '-e', source, '--', ...args.map(String)], {
     stdio: ['ignore', 'pipe', 'inherit'],
   });

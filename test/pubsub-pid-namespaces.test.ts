@@ -46,9 +46,9 @@ describe('PubSub across PID namespaces', { skip, timeout: 120_000 }, () => {
     // The public API writes a message whole in one synchronous step; the ring's own calls can stop half way.
     const half = startNodeInNewPidNamespace(
       `
-      import { SharedMemory } from 'SHMKIT';
-      const { BroadcastRing } = await import(new URL('./channel/pubsub/broadcast-ring.js', 'SHMKIT').href);
-      const { threadLiveness } = await import(new URL('./channel/liveness.js', 'SHMKIT').href);
+      import { SharedMemory } from 'SHMKIT_MODULES';
+      const { BroadcastRing } = await import(new URL('./channel/pubsub/broadcast-ring.js', 'SHMKIT_MODULES').href);
+      const { threadLiveness } = await import(new URL('./channel/liveness.js', 'SHMKIT_MODULES').href);
       const shm = SharedMemory.open({ id: Number(process.argv[1]) });
       const ring = new BroadcastRing(shm.buffer, 4096, false, threadLiveness, process.pid);
       const writer = ring.registerPublisher();

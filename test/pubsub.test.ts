@@ -7,7 +7,7 @@ import { once } from 'node:events';
 import { describe, it } from 'node:test';
 import { Channel, ChannelError, IpcError, PubSub, SharedMemory } from '../src/index.js';
 import { assertNoLeaks } from './helpers/ipc.js';
-import { SHMKIT } from './helpers/processes.js';
+import { withShmkit } from './helpers/processes.js';
 
 assertNoLeaks();
 
@@ -16,7 +16,7 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 /** A Node child that prints its result as JSON on its last line; `SHMKIT` in code is the package. */
 // biome-ignore lint/suspicious/noExplicitAny: a child's JSON, which each test checks field by field
 function child(code: string, args: readonly (string | number)[]): { process: ChildProcess; result: Promise<any> } {
-  const source = code.replaceAll("'SHMKIT'", JSON.stringify(SHMKIT));
+  const source = withShmkit(code);
   const proc = spawn(process.execPath, ['--input-type=module', '-e', source, '--', ...args.map(String)], {
     stdio: ['ignore', 'pipe', 'pipe'],
   });

@@ -82,7 +82,7 @@ describe('pending waits share a bounded number of threads', () => {
       `
       import { readdirSync } from 'node:fs';
       import { readFile } from 'node:fs/promises';
-      import { SemaphoreSet } from 'SHMKIT';
+      import { SemaphoreSet } from 'SHMKIT_MODULES';
       import { waitThreadStats } from '${WAIT_THREADS}';
       const threads = () => readdirSync('/proc/self/task').length;
       await readFile('/proc/self/stat');

@@ -21,7 +21,7 @@ const CHILD = `
 import { isAnyArrayBuffer, isArrayBufferView } from 'node:util/types';
 import { inspect } from 'node:util';
 import { SharedMemory, shmat, shmdt, shmget, shmctl, struct, int32, int64, float64, bool, char, array, atomic,
-  IPC_PRIVATE, IPC_CREAT, IPC_RMID, SHM_INFO, SHM_RDONLY, StateError } from 'SHMKIT';
+  IPC_PRIVATE, IPC_CREAT, IPC_RMID, SHM_INFO, SHM_RDONLY, StateError } from 'SHMKIT_MODULES';
 import { cat } from ${JSON.stringify(`${CLI}cat.js`)};
 import { dump } from ${JSON.stringify(`${CLI}dump.js`)};
 

@@ -17,12 +17,12 @@ import { stat } from './commands/stat.js';
 import { usage } from './commands/usage.js';
 import { watch } from './commands/watch.js';
 import { write } from './commands/write.js';
-import { CLI_DOCS } from './docs.js';
+import { CLI_DOCS, PACKAGE_JSON } from './files.js';
 
 export const COMMANDS: readonly Command[] = [ls, stat, limits, usage, rm, create, dump, cat, write, watch, demo, bench, bridge];
 
 function version(): string {
-  const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string };
+  const pkg = JSON.parse(readFileSync(PACKAGE_JSON, 'utf8')) as { version: string };
   return pkg.version;
 }
 

@@ -54,7 +54,7 @@ export type ChannelErrorCode = CodesOf<'ChannelError'> | 'ETIMEDOUT';
 // ---------------------------------------------------------------------------
 // Stacks
 
-// Frames of shmkit's own files (dist/src/...): a stack keeps only the
+// Frames of shmkit's own files (dist/src/..., the bundle included): a stack keeps only the
 // outermost one, the public call the program made, as Node's own errors do.
 const OWN_FILES = new URL('..', import.meta.url).href;
 /** Internal frames a stack may have above the public call, beyond Error.stackTraceLimit. */

@@ -123,6 +123,8 @@ export interface NativeBinding {
 }
 
 const require = createRequire(import.meta.url);
+// The package's root: this module runs as dist/src/core/native.js or inside the
+// bundle in dist/src/bundle/, both two folders below dist/.
 const root = fileURLToPath(new URL('../../..', import.meta.url));
 
 function load(): NativeBinding {

@@ -7,7 +7,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { readlinkSync } from 'node:fs';
 import { createInterface } from 'node:readline';
-import { isRoot, SHMKIT, type RunResult } from './processes.js';
+import { isRoot, withShmkit, type RunResult } from './processes.js';
 
 /** Set, to the namespace's name, in a process that has a private IPC namespace (also by scripts/run-tests.mjs). */
 const MARK = 'SHMKIT_TEST_PRIVATE_IPC';
@@ -85,7 +85,7 @@ export class NodeChild {
   #closed = false;
 
   constructor(code: string, args: readonly string[] = [], options: NodeChildOptions = {}) {
-    const source = code.replaceAll("'SHMKIT'", JSON.stringify(SHMKIT));
+    const source = withShmkit(code);
     const node = [process.execPath, '--input-type=module', '-e', source, '--', ...args];
     const unshare = [
       ...(options.newPidNamespace ? ['--pid', '--fork', '--kill-child=SIGKILL', '--mount-proc'] : []),

@@ -5,8 +5,19 @@ import { once } from 'node:events';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-/** URL of the built package entry, for `import ... from SHMKIT` in child code. */
-export const SHMKIT = new URL('../../src/index.js', import.meta.url).href;
+/** URL of the built package entry (the bundle, what `import 'shmkit'` loads), for 'SHMKIT' in child code. */
+export const SHMKIT = new URL('../../src/bundle/index.js', import.meta.url).href;
+/**
+ * URL of dist/src/index.js, the library as separate modules, for
+ * 'SHMKIT_MODULES' in child code that also imports one of shmkit's internal
+ * modules: both then come from one copy of the library.
+ */
+export const SHMKIT_MODULES = new URL('../../src/index.js', import.meta.url).href;
+
+/** Child `code` with 'SHMKIT' and 'SHMKIT_MODULES' (quotes included) replaced by those URLs. */
+export function withShmkit(code: string): string {
+  return code.replaceAll("'SHMKIT_MODULES'", JSON.stringify(SHMKIT_MODULES)).replaceAll("'SHMKIT'", JSON.stringify(SHMKIT));
+}
 /** The repository root. */
 export const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 /** The shmkit command's launcher. */
@@ -48,8 +59,8 @@ export async function run(command: string, args: readonly string[], options: Run
 }
 
 /**
- * Runs ESM `code` in a new Node process. `SHMKIT` inside the code is replaced
- * by the package URL, so children write `import { shmget } from 'SHMKIT'`.
+ * Runs ESM `code` in a new Node process, with 'SHMKIT' in it replaced by the
+ * package's URL (see {@link withShmkit}): children write `import { shmget } from 'SHMKIT'`.
  * Extra `args` are in `process.argv.slice(1)`; `nodeFlags` go to node itself.
  */
 export function runNode(
@@ -58,7 +69,7 @@ export function runNode(
   options: RunOptions & { nodeFlags?: readonly string[] } = {},
 ): Promise<RunResult> {
   const { nodeFlags = [], ...runOptions } = options;
-  const source = code.replaceAll("'SHMKIT'", JSON.stringify(SHMKIT));
+  const source = withShmkit(code);
   return run(process.execPath, ['--expose-gc', ...nodeFlags, '--input-type=module', '-e', source, '--', ...args], runOptions);
 }
 

@@ -3,7 +3,7 @@
 // C snippets every peer program shares.
 import { setTimeout as sleep } from 'node:timers/promises';
 import { IPC_STAT, IpcError, shmctl } from '../../src/index.js';
-import { isRoot, run, SHMKIT, type RunOptions, type RunResult } from './processes.js';
+import { isRoot, run, withShmkit, type RunOptions, type RunResult } from './processes.js';
 
 /**
  * Calls `probe` until it returns something other than undefined/false, at
@@ -56,7 +56,7 @@ export const noPrivateIpc: string | false = !isRoot && 'needs root for unshare -
  * it sees no other segment and may change the namespace's limits.
  */
 export function runNodeInPrivateIpc(code: string, args: readonly string[] = [], options: RunOptions = {}): Promise<RunResult> {
-  const source = code.replaceAll("'SHMKIT'", JSON.stringify(SHMKIT));
+  const source = withShmkit(code);
   return run('unshare', ['--ipc', process.execPath, '--expose-gc', '--input-type=module', '-e', source, '--', ...args], options);
 }
 

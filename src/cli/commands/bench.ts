@@ -2,13 +2,8 @@ import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { existsSync } from 'node:fs';
 import { constants } from 'node:os';
-import { fileURLToPath } from 'node:url';
 import { CliError, type Command } from '../command.js';
-
-/** dist/bench/main.js of this package (this file is dist/src/cli/commands/bench.js). */
-const SUITE = fileURLToPath(new URL('../../../bench/main.js', import.meta.url));
-/** bench/ of a source checkout; the published package has neither. */
-const SOURCES = fileURLToPath(new URL('../../../../bench/', import.meta.url));
+import { BENCH_SOURCES, BENCH_SUITE } from '../files.js';
 
 export const bench: Command = {
   name: 'bench',
@@ -20,10 +15,10 @@ exit code are the command's. The suite's own help: shmkit bench -- --help.
 `,
   // The suite (and the transports it compares) comes with shmkit's source
   // repository, not with the installed package.
-  offered: () => existsSync(SUITE) || existsSync(SOURCES),
+  offered: () => existsSync(BENCH_SUITE) || existsSync(BENCH_SOURCES),
   async run(argv) {
-    if (!existsSync(SUITE)) {
-      throw existsSync(SOURCES)
+    if (!existsSync(BENCH_SUITE)) {
+      throw existsSync(BENCH_SOURCES)
         ? new CliError('dist/bench/main.js', 'ENOENT', 'the benchmark suite is not built (npm run build)')
         : new CliError(
             undefined,
@@ -33,7 +28,7 @@ exit code are the command's. The suite's own help: shmkit bench -- --help.
     }
     // `shmkit bench -- --help`: the `--` only keeps shmkit from reading what follows.
     const args = argv[0] === '--' ? argv.slice(1) : argv;
-    const child = spawn(process.execPath, [SUITE, ...args], { stdio: 'inherit' });
+    const child = spawn(process.execPath, [BENCH_SUITE, ...args], { stdio: 'inherit' });
     const forward = (signal: NodeJS.Signals) => child.kill(signal);
     process.on('SIGINT', forward);
     process.on('SIGTERM', forward);

@@ -1,6 +1,6 @@
 import { parse } from '../args.js';
 import { writeOut, type Command } from '../command.js';
-import { CLI_DOCS } from '../docs.js';
+import { CLI_DOCS } from '../files.js';
 import { lines, toJson } from '../format.js';
 import { posixRows } from '../posix.js';
 import { segmentRows } from '../segments.js';

@@ -1,7 +1,7 @@
 import { SHM_DEST, SHM_LOCKED } from '../../index.js';
 import { parse, parseId, parseKey } from '../args.js';
 import { UsageError, writeOut, type Command } from '../command.js';
-import { CLI_DOCS } from '../docs.js';
+import { CLI_DOCS } from '../files.js';
 import { formatTime, hexKey, lines, toJson } from '../format.js';
 import { groupName, isAlive, residentBytes, userName } from '../proc.js';
 import { findSegment, findSegmentByKey, type Segment } from '../segments.js';

@@ -3,12 +3,11 @@
 // semaphores make the reader wait until a record is completely written.
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { fileURLToPath } from 'node:url';
 import { SemaphoreSet, SharedMemory } from '../../index.js';
+import { DEMO_READER } from '../files.js';
 import { RMID_FORCED_NOTE, shmRmidForced } from '../proc.js';
 import { EMPTY, FULL, RECORDS, Record } from './record.js';
 
-const READER = fileURLToPath(new URL('./reader.js', import.meta.url));
 const MESSAGES = ['hello', 'from', 'shared', 'memory', 'bye'];
 
 /** Runs the demo, writing its narration through `print`. Resolves to the exit code. */
@@ -49,7 +48,7 @@ export async function runDemo(print: (line: string) => void = (line) => console.
   process.once('SIGTERM', onSignal);
 
   try {
-    const reader = spawn(process.execPath, [READER, String(shm.id), String(sems.id)], {
+    const reader = spawn(process.execPath, [DEMO_READER, String(shm.id), String(sems.id)], {
       stdio: ['ignore', 'pipe', 'inherit'],
     });
     reader.stdout.setEncoding('utf8').on('data', (text: string) => print(text.replace(/\n$/, '')));
