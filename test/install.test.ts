@@ -178,10 +178,10 @@ describe('the packed package installed where there is no compiler', { timeout: 6
       'CHANGELOG.md',
       'binding.gyp',
       'scripts/install.js',
-      'dist/src/index.js',
       'dist/src/index.d.ts',
       'dist/src/bundle/index.js',
       'dist/src/bundle/main.js',
+      'dist/src/bundle/reader.js',
       'prebuilds/linux-x64/shmkit.glibc.node',
       'prebuilds/linux-arm64/shmkit.glibc.node',
       'native/mapping.cc',
@@ -193,6 +193,11 @@ describe('the packed package installed where there is no compiler', { timeout: 6
       !files.some((f) => f.startsWith('dist/test/') || f.startsWith('dist/bench/') || f.endsWith('.map')),
       'no tests, benchmarks or source maps',
     );
+    assert.deepEqual(
+      files.filter((f) => f.startsWith('dist/src/') && f.endsWith('.js') && !f.startsWith('dist/src/bundle/')),
+      [],
+      'the library ships once, as the bundle',
+    );
   });
 
   it('installs with exit code 0 and prints nothing from node-gyp, using the prebuild instead of compiling', () => {
@@ -200,7 +205,7 @@ describe('the packed package installed where there is no compiler', { timeout: 6
     const output = install.stdout + install.stderr;
     assert.doesNotMatch(output, /gyp/i, `install output:\n${output}`);
     assert.ok(!existsSync(join(installed, 'build')), 'nothing was compiled');
-    for (const file of ['dist/src/index.js', 'dist/src/bundle/index.js', 'dist/src/bundle/main.js'])
+    for (const file of ['dist/src/bundle/index.js', 'dist/src/bundle/main.js', 'dist/src/bundle/reader.js'])
       assert.doesNotMatch(readFileSync(join(installed, file), 'utf8'), /sourceMappingURL/, `no source-map comment in ${file}`);
   });
 
@@ -239,7 +244,7 @@ describe('the packed package installed where there is no compiler', { timeout: 6
     assert.deepEqual(JSON.parse(result.stdout), { x: 5, y: 12, label: 'cjs' });
   });
 
-  it('the shmkit command runs from the installed package, and does not offer the benchmark it lacks', async () => {
+  it('the shmkit command runs from the installed package, its demo included, and does not offer the benchmark it lacks', async () => {
     const shmkit = join(consumer, 'node_modules', '.bin', 'shmkit');
     const limits = await run(shmkit, ['limits', '--json'], { cwd: consumer, env });
     assertExitedCleanly(limits, 'shmkit limits');
@@ -247,6 +252,10 @@ describe('the packed package installed where there is no compiler', { timeout: 6
     const help = await run(shmkit, ['--help'], { cwd: consumer, env });
     assertExitedCleanly(help, 'shmkit --help');
     assert.match(help.stdout, /^ {2}demo /m);
+    // The README's first command: its second process is the bundle's reader.js.
+    const demo = await run(shmkit, ['demo'], { cwd: consumer, env });
+    assertExitedCleanly(demo, 'shmkit demo');
+    assert.match(demo.stdout, /^ {2}reader\[\d+\]: /m, 'the reader process ran');
     assert.doesNotMatch(help.stdout, /^ {2}bench /m);
     const bench = await run(shmkit, ['bench'], { cwd: consumer, env });
     assert.equal(bench.code, 1);

@@ -16,7 +16,7 @@ export const PACKAGE_JSON = fileURLToPath(new URL('package.json', root));
 export const CLI_DOCS = fileURLToPath(new URL('docs/cli.md', root));
 
 /** The demo's reader, the program `shmkit demo` starts as its second process. */
-export const DEMO_READER = fileURLToPath(new URL('dist/src/cli/demo/reader.js', root));
+export const DEMO_READER = fileURLToPath(new URL('dist/src/bundle/reader.js', root));
 
 /** The benchmark suite as built; the published package does not have it. */
 export const BENCH_SUITE = fileURLToPath(new URL('dist/bench/main.js', root));
