@@ -239,47 +239,35 @@ interface Panel {
   reference?: { label: string; value: number | undefined };
 }
 
-/** A hand-written horizontal bar chart: one panel per question, two bars per transport (two CPUs, one CPU). */
-/** latest.svg: the round trips and rates as bars. */
+/** latest.svg, a hand-written horizontal bar chart: one panel per question, two bars per transport (two CPUs, one CPU). */
 export function renderSvg(r: BenchReport): string {
   const p = r.pinned;
   const ids = r.unpinned.transports.map((t) => t.id);
+  // A panel's rows: each transport's value in the run on two CPUs (a) and pinned to one (b).
+  const rows = (shown: string[], value: (suite: SuiteResult | null, id: string) => number | undefined) =>
+    shown.map((id) => ({ label: labelOf(r, id), a: value(r.unpinned, id), b: value(p, id), channel: id.startsWith('channel') }));
   const panels: Panel[] = [
     {
       title: 'Round trip, 64 B — median µs (log scale, shorter is better)',
       unit: 'µs',
       log: true,
-      rows: ids
-        .filter((id) => r.unpinned.roundTrip[id])
-        .map((id) => ({
-          label: labelOf(r, id),
-          a: r.unpinned.roundTrip[id]?.median_us,
-          b: p?.roundTrip[id]?.median_us,
-          channel: id.startsWith('channel'),
-        })),
+      rows: rows(
+        ids.filter((id) => r.unpinned.roundTrip[id]),
+        (suite, id) => suite?.roundTrip[id]?.median_us,
+      ),
       reference: { label: 'C ping-pong', value: r.unpinned.c.pingPong?.median_us },
     },
     {
       title: 'One-way rate, 64 B messages — messages/s (log scale, longer is better)',
       unit: 'msg/s',
       log: true,
-      rows: ids.map((id) => ({
-        label: labelOf(r, id),
-        a: r.unpinned.throughput[id]?.[64]?.messages_per_s,
-        b: p?.throughput[id]?.[64]?.messages_per_s,
-        channel: id.startsWith('channel'),
-      })),
+      rows: rows(ids, (suite, id) => suite?.throughput[id]?.[64]?.messages_per_s),
     },
     {
       title: 'One-way throughput, 1 MiB messages — GB/s (longer is better)',
       unit: 'GB/s',
       log: false,
-      rows: ids.map((id) => ({
-        label: labelOf(r, id),
-        a: r.unpinned.throughput[id]?.[1048576]?.gb_per_s,
-        b: p?.throughput[id]?.[1048576]?.gb_per_s,
-        channel: id.startsWith('channel'),
-      })),
+      rows: rows(ids, (suite, id) => suite?.throughput[id]?.[1048576]?.gb_per_s),
       reference: { label: 'C memcpy', value: r.unpinned.c.memcpy[1048576]?.gb_per_s },
     },
   ];

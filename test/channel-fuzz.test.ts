@@ -16,9 +16,9 @@ const SEED = Number(process.env.SHMKIT_FUZZ_SEED ?? 20261202);
 
 const FUZZER = `
   import { Channel, SharedMemory } from 'SHMKIT';
+  import { seeded } from ${JSON.stringify(new URL('./helpers/random.js', import.meta.url).href)};
   const [iterations, seed] = process.argv.slice(1).map(Number);
-  let x = seed >>> 0 || 1;
-  const random = () => { x ^= x << 13; x ^= x >>> 17; x ^= x << 5; return (x >>> 0) / 2 ** 32; };
+  const random = seeded(seed);
   const pick = (n) => Math.floor(random() * n);
   const channel = Channel.create({ capacity: 4096, autoRemove: true });
   const words = new Int32Array(SharedMemory.open({ id: channel.id }).buffer);

@@ -431,7 +431,15 @@ describe('memory safety of attachments', () => {
 
   it('where memory can move (ArrayBuffer.prototype.transfer), a synchronous attach-and-forget loop gets EAGAIN, not a crash, and recovers when the event loop runs', async () => {
     await withSegment(4096, async (id) => {
-      const r = await inChild<{ attached: number; code: string; syscall: string; message: string; nattchAfter: number; again: number }>(
+      const r = await inChild<{
+        attached: number;
+        code: string;
+        syscall: string;
+        message: string;
+        hint: string;
+        nattchAfter: number;
+        again: number;
+      }>(
         'bounded loop child',
         `
         import { shmat, shmdt, shmctl, IPC_STAT, IpcError } from 'SHMKIT';
@@ -447,7 +455,7 @@ describe('memory safety of attachments', () => {
         const again = new Uint8Array(a.buffer)[0];
         shmdt(a);
         console.log(JSON.stringify({ attached, code: failure instanceof IpcError && failure.code, syscall: failure?.syscall,
-          message: failure?.message, nattchAfter, again }));
+          message: failure?.message, hint: failure?.hint, nattchAfter, again }));
         `,
         id,
         120_000,
@@ -456,6 +464,7 @@ describe('memory safety of attachments', () => {
       assert.equal(r.code, 'EAGAIN');
       assert.equal(r.syscall, 'shmat');
       assert.match(r.message, /forgotten attachments are detached when the event loop next runs/);
+      assert.match(r.hint, /^\d+ forgotten attachments are detached when the event loop next runs/, "the hint is the error's hint too");
       assert.ok(r.attached > 1000 && r.attached < 60_000, `refused before the map count ran out (${r.attached} attached)`);
       assert.equal(r.nattchAfter, 0);
       assert.equal(r.again, 1);

@@ -112,11 +112,11 @@ function maxMapCount(): number {
   }
 }
 
-function awaitingHint(): string {
+function awaitingHint(): string | undefined {
   const [, awaiting] = native.mappingStats();
   return awaiting === 0
-    ? ''
-    : `; ${awaiting} forgotten attachments are detached when the event loop next runs: shmdt() attachments when done with them, or let the event loop run`;
+    ? undefined
+    : `${awaiting} forgotten attachments are detached when the event loop next runs: shmdt() attachments when done with them, or let the event loop run`;
 }
 
 function hex(key: number): string {
@@ -209,9 +209,9 @@ export function shmat(shmid: number, shmaddr?: bigint | number | null, shmflg = 
       case 'EIDRM':
         return withHint(`shmid ${shmid}: the segment was removed`, hint(code, { object: 'segment', id: shmid }));
       case 'ENOMEM':
-        return `shmid ${shmid}: no room for another mapping in this process${awaitingHint()}`;
+        return withHint(`shmid ${shmid}: no room for another mapping in this process`, awaitingHint());
       case 'EAGAIN':
-        return `shmid ${shmid}: too many attachments await detaching${awaitingHint()}`;
+        return withHint(`shmid ${shmid}: too many attachments await detaching`, awaitingHint());
       case 'ENOTSUP':
         return `shmid ${shmid}: this runtime refuses ArrayBuffers over memory it did not allocate (a V8 sandbox, as in Electron), so a segment cannot be mapped here`;
       case 'EFBIG':

@@ -23,7 +23,7 @@ export interface BridgeCommand {
   readonly exited: Promise<number | null>;
 }
 
-/** Starts `shmkit bridge ARGS...` and resolves once it says it is forwarding (or has exited). */
+/** Starts `shmkit bridge ARGS...` and resolves once it says it is forwarding (or has exited); throws if it does neither within 30 s. */
 export async function startBridgeCommand(args: readonly string[]): Promise<BridgeCommand> {
   const child = spawn(process.execPath, [BIN, 'bridge', ...args], { stdio: 'pipe' });
   let stdout = '';
@@ -31,6 +31,13 @@ export async function startBridgeCommand(args: readonly string[]): Promise<Bridg
   child.stdout.setEncoding('utf8').on('data', (c: string) => (stdout += c));
   child.stderr.setEncoding('utf8').on('data', (c: string) => (stderr += c));
   const exited = once(child, 'exit').then(([code]) => code as number | null);
-  while (!/forwarding/.test(stderr) && child.exitCode === null) await new Promise((resolve) => setTimeout(resolve, 20));
+  const deadline = Date.now() + 30_000;
+  while (!/forwarding/.test(stderr) && child.exitCode === null) {
+    if (Date.now() > deadline) {
+      child.kill('SIGKILL');
+      throw new Error(`shmkit bridge ${args.join(' ')}: neither forwarding nor exited within 30 s\n--- stderr\n${stderr}`);
+    }
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
   return { child, stdout: () => stdout, stderr: () => stderr, exited };
 }
