@@ -2,13 +2,18 @@
 // which tsconfig.pack.json extends), they hold no @internal member, and a
 // program that uses the public API type-checks against them with
 // skipLibCheck off, so stripping left no dangling reference behind; the
-// classes that only shmkit makes offer that program no constructor.
+// classes that only shmkit makes offer that program no constructor. The
+// type cases of test/types/*.ts (@ts-expect-error marks what must not
+// compile) hold against them too. The build checks those cases against the
+// sources with TypeScript 7; this checks what a user gets, with the
+// TypeScript 5 most users have, in one tsc run, as most of tsc's time goes
+// to loading the declarations.
 import assert from 'node:assert/strict';
 import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { describe, it } from 'node:test';
-import { assertExitedCleanly, ROOT, run } from './helpers/processes.js';
+import { before, after, describe, it } from 'node:test';
+import { assertExitedCleanly, ROOT, type RunResult, run } from './helpers/processes.js';
 
 const DECLARATIONS = join(ROOT, 'dist', 'src');
 
@@ -51,6 +56,61 @@ new ScalarType('int32', 4);
 new StructType({ x: int32 }, false, undefined);
 `;
 
+/** The type cases, each with what it shows. */
+const CASES = [
+  ['struct-types.ts', 'view and value types follow the schema'],
+  ['channel-codec-types.ts', 'a codec types what a channel sends and receives'],
+] as const;
+const CASES_DIR = join(ROOT, 'test', 'types');
+
+let dir = '';
+let tsc: RunResult | undefined;
+
+before(async () => {
+  dir = mkdtempSync(join(tmpdir(), 'shmkit-declarations-'));
+  writeFileSync(join(dir, 'program.ts'), PROGRAM);
+  // A case imports the sources by path; here it imports the package, as a user does.
+  for (const [file] of CASES) {
+    const source = readFileSync(join(CASES_DIR, file), 'utf8');
+    assert.match(source, /from '\.\.\/\.\.\/src\/index\.js'/, `${file} imports ../../src/index.js`);
+    writeFileSync(join(dir, file), source.replaceAll("from '../../src/index.js'", "from 'shmkit'"));
+  }
+  writeFileSync(
+    join(dir, 'tsconfig.json'),
+    JSON.stringify({
+      compilerOptions: {
+        target: 'ES2022',
+        lib: ['ES2022', 'ESNext.Disposable'],
+        module: 'NodeNext',
+        moduleResolution: 'NodeNext',
+        strict: true,
+        noUncheckedIndexedAccess: true,
+        noEmit: true,
+        skipLibCheck: false,
+        types: ['node'],
+        typeRoots: [join(ROOT, 'node_modules', '@types')],
+        paths: { shmkit: [join(DECLARATIONS, 'index.d.ts')] },
+      },
+      files: ['program.ts', ...CASES.map(([file]) => file)],
+    }),
+  );
+  // From the project's directory, tsc names each file by its name alone.
+  tsc = await run(process.execPath, [join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc'), '--pretty', 'false', '-p', '.'], {
+    cwd: dir,
+    timeoutMs: 120_000,
+  });
+});
+
+after(() => {
+  if (dir) rmSync(dir, { recursive: true, force: true });
+});
+
+/** tsc's complaints about one file of the project (each starts with the file's name). */
+function complaintsAbout(file: string): string[] {
+  assert.ok(tsc, 'tsc ran');
+  return `${tsc.stdout}${tsc.stderr}`.split('\n').filter((line) => line.startsWith(`${file}(`));
+}
+
 describe('the published declarations', () => {
   it('hold no @internal member', () => {
     const files = readdirSync(DECLARATIONS, { recursive: true, encoding: 'utf8' }).filter((f) => f.endsWith('.d.ts'));
@@ -60,32 +120,18 @@ describe('the published declarations', () => {
     }
   });
 
-  it('type-check a program that uses the public API, with skipLibCheck off', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'shmkit-declarations-'));
-    try {
-      writeFileSync(join(dir, 'program.ts'), PROGRAM);
-      writeFileSync(
-        join(dir, 'tsconfig.json'),
-        JSON.stringify({
-          compilerOptions: {
-            target: 'ES2022',
-            lib: ['ES2022', 'ESNext.Disposable'],
-            module: 'NodeNext',
-            moduleResolution: 'NodeNext',
-            strict: true,
-            noEmit: true,
-            skipLibCheck: false,
-            types: ['node'],
-            typeRoots: [join(ROOT, 'node_modules', '@types')],
-            paths: { shmkit: [join(DECLARATIONS, 'index.d.ts')] },
-          },
-          files: ['program.ts'],
-        }),
-      );
-      const tsc = await run(process.execPath, [join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', dir], { timeoutMs: 120_000 });
-      assertExitedCleanly(tsc, 'tsc');
-    } finally {
-      rmSync(dir, { recursive: true, force: true });
-    }
+  it('type-check a program that uses the public API, with skipLibCheck off', () => {
+    assert.deepEqual(complaintsAbout('program.ts'), []);
+  });
+
+  for (const [file, what] of CASES) {
+    it(`type-check the cases of test/types/${file}: ${what}`, () => {
+      assert.deepEqual(complaintsAbout(file), []);
+    });
+  }
+
+  it('leave tsc nothing else to complain of', () => {
+    assert.ok(tsc, 'tsc ran');
+    assertExitedCleanly(tsc, 'tsc');
   });
 });

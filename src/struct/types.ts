@@ -155,6 +155,9 @@ export interface FieldLayout extends MemberLayout<Type> {
 // ---------------------------------------------------------------------------
 // Types of values (read/write) and views
 
+// Type-level brands: no object has these keys. They carry a view's schema in
+// its type, for inference and for atomic() to refuse what is not atomic, so
+// they stay in the published declarations, unlike what is marked internal.
 declare const FIELDS: unique symbol;
 declare const ELEMENT: unique symbol;
 
@@ -204,7 +207,7 @@ export type StructView<F extends Fields> = Simplify<
   { -readonly [K in keyof F as F[K] extends ScalarType | CharType ? K : never]: View<F[K]> } & {
     readonly [K in keyof F as F[K] extends ScalarType | CharType ? never : K]: View<F[K]>;
   }
-> & { /** @internal type-level only */ readonly [FIELDS]?: F };
+> & { readonly [FIELDS]?: F };
 
 /** Methods every array view has. */
 export interface ArrayViewMethods<E> extends Iterable<View<E>> {
@@ -216,7 +219,6 @@ export interface ArrayViewMethods<E> extends Iterable<View<E>> {
   set(index: number, value: Input<E>): void;
   /** A plain snapshot of all elements. */
   toArray(): Value<E>[];
-  /** @internal type-level only */
   readonly [ELEMENT]?: E;
 }
 

@@ -1,7 +1,7 @@
-// Type-level checks of channel codecs, run by test/types.test.ts
-// with `tsc --noEmit -p test/types`. Each line marked to
-// expect an error must be one. The checks sit in a function that is never
-// called, so running the compiled file does nothing.
+// Type-level checks of channel codecs. The build checks them against the
+// sources; test/declarations.test.ts against the published declarations.
+// Each line marked to expect an error must be one. The checks sit in a
+// function that is never called, so running the compiled file does nothing.
 import { Channel, type Codec, PubSub, type Receiver, type Sender } from '../../src/index.js';
 
 type Equal<A, B> = (<T>() => T extends A ? 1 : 2) extends <T>() => T extends B ? 1 : 2 ? true : false;

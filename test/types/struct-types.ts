@@ -1,7 +1,7 @@
-// Type-level checks of struct schemas, run by test/types.test.ts with
-// `tsc --noEmit -p test/types`. Each @ts-expect-error line must be an error.
-// The checks sit in a function that is never called, so running the
-// compiled file (node --test picks up everything under test/) does nothing.
+// Type-level checks of struct schemas. The build checks them against the
+// sources; test/declarations.test.ts against the published declarations.
+// Each @ts-expect-error line must be an error. The checks sit in a function
+// that is never called, so running the compiled file does nothing.
 import {
   array,
   atomic,
