@@ -1,13 +1,15 @@
-// Semaphore costs, beside the same in C (a program compiled now with cc):
-// an uncontended Mutex lock+unlock, and the hand-off latency of a semaphore
-// ping-pong between two processes. Run: node dist/bench/sem.js [--json]
+// Semaphore costs, beside the same in C (a program compiled now with cc) and
+// in Python's sysv_ipc (where /usr/bin/python3 has it): an uncontended Mutex
+// lock+unlock, and the hand-off latency of a semaphore ping-pong between two
+// processes, in the default wait mode ('adaptive': a short spin, then a
+// sleep) and in 'sleep'. Run: node dist/bench/sem.js [--json]
 import { execFileSync, spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { Mutex, SemaphoreSet } from '../src/index.js';
+import { Mutex, SemaphoreSet, type WaitMode } from '../src/index.js';
 
 /** How much to measure. */
 export interface SemBenchOptions {
@@ -30,14 +32,23 @@ export interface SemBenchResult {
     nodeTryLockUnlockNs: number;
     /** C: semop(-1, SEM_UNDO); semop(+1, SEM_UNDO). */
     cLockUnlockNs: number;
+    /** Python's sysv_ipc: acquire(); release() with undo; null without sysv_ipc. */
+    pythonLockUnlockNs: number | null;
   };
   /** Ping-pong between two processes on two semaphores, microseconds. */
   handoff: {
+    /** Both processes waiting in the default mode, 'adaptive'. */
     nodeRoundTripUs: number;
     /** Half a round trip: one process's release to the other's wake-up. */
     nodeOneWayUs: number;
+    /** Both waiting with `wait: 'sleep'` (straight to the kernel, on an addon thread). */
+    nodeSleepRoundTripUs: number;
     cRoundTripUs: number;
     cOneWayUs: number;
+    /** Python's sysv_ipc, acquire() and release() (the process blocks in semop); null without sysv_ipc. */
+    pythonRoundTripUs: number | null;
+    /** Node's default round trip over Python's: below 1, Node hands off faster. */
+    nodeVsPython: number | null;
   };
 }
 
@@ -96,6 +107,56 @@ int main(int argc, char **argv) {
 }
 `;
 
+const PYTHON = '/usr/bin/python3';
+const PYTHON_SOURCE = `
+import os, sys, time, sysv_ipc
+mode, n = sys.argv[1], int(sys.argv[2])
+if mode == 'lock':
+    sem = sysv_ipc.Semaphore(None, sysv_ipc.IPC_CREX, 0o600, 1)
+    sem.undo = True
+    best = 1e9
+    for _ in range(5):
+        t0 = time.perf_counter()
+        for _ in range(n):
+            sem.acquire(); sem.release()
+        best = min(best, (time.perf_counter() - t0) / n)
+    sem.remove()
+    print(best * 1e9)
+else:
+    a = sysv_ipc.Semaphore(None, sysv_ipc.IPC_CREX, 0o600, 0)
+    b = sysv_ipc.Semaphore(None, sysv_ipc.IPC_CREX, 0o600, 0)
+    try:
+        pid = os.fork()
+        if pid == 0:
+            for _ in range(n + 100):
+                a.acquire(30); b.release()
+            os._exit(0)
+        for _ in range(100):
+            a.release(); b.acquire(30)
+        t0 = time.perf_counter()
+        for _ in range(n):
+            a.release(); b.acquire(30)
+        result = (time.perf_counter() - t0) / n * 1e6
+        os.waitpid(pid, 0)
+    finally:
+        a.remove(); b.remove()
+    print(result)
+`;
+
+/** Python's sysv_ipc, if /usr/bin/python3 has it (Debian: python3-sysv-ipc). */
+function hasPythonSysvIpc(): boolean {
+  try {
+    execFileSync(PYTHON, ['-c', 'import sysv_ipc'], { stdio: 'ignore' });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+function runPython(mode: 'lock' | 'pingpong', n: number): number {
+  return Number(execFileSync(PYTHON, ['-c', PYTHON_SOURCE, mode, String(n)], { encoding: 'utf8' }).trim());
+}
+
 function compileC(): { exe: string; cleanup: () => void } {
   const dir = mkdtempSync(join(tmpdir(), 'shmkit-bench-sem-'));
   const src = join(dir, 'sem.c');
@@ -134,26 +195,27 @@ async function nodeLock(iterations: number, rounds: number): Promise<[number, nu
   }
 }
 
-async function nodePingPong(roundTrips: number): Promise<number> {
+async function nodePingPong(roundTrips: number, wait: WaitMode): Promise<number> {
   const set = SemaphoreSet.create({ count: 2 });
   const shmkit = new URL('../src/index.js', import.meta.url).href;
   const code = `
     import { SemaphoreSet } from ${JSON.stringify(shmkit)};
     const set = SemaphoreSet.open({ id: Number(process.argv[1]) });
     const n = Number(process.argv[2]);
+    const wait = process.argv[3];
     for (let i = 0; i < n; i++) {
-      await set.op([{ sem_num: 0, sem_op: -1 }], { timeoutMs: 30_000 });
+      await set.op([{ sem_num: 0, sem_op: -1 }], { timeoutMs: 30_000, wait });
       await set.op([{ sem_num: 1, sem_op: 1 }]);
     }
   `;
   try {
-    const child = spawn(process.execPath, ['--input-type=module', '-e', code, '--', String(set.id), String(roundTrips + 100)], {
+    const child = spawn(process.execPath, ['--input-type=module', '-e', code, '--', String(set.id), String(roundTrips + 100), wait], {
       stdio: 'inherit',
     });
     const exited = once(child, 'exit');
     const ping = async (): Promise<void> => {
       await set.op([{ sem_num: 0, sem_op: 1 }]);
-      await set.op([{ sem_num: 1, sem_op: -1 }], { timeoutMs: 30_000 });
+      await set.op([{ sem_num: 1, sem_op: -1 }], { timeoutMs: 30_000, wait });
     };
     for (let i = 0; i < 100; i++) await ping(); // warm-up: the child has loaded and both sides are compiled
     const start = process.hrtime.bigint();
@@ -176,13 +238,25 @@ export async function runSemBench(options: SemBenchOptions = {}): Promise<SemBen
   try {
     const [nodeLockUnlockNs, nodeTryLockUnlockNs] = await nodeLock(lockIterations, rounds);
     const cLockUnlockNs = runC(c.exe, 'lock', lockIterations);
-    const nodeRoundTripUs = await nodePingPong(roundTrips);
+    const python = hasPythonSysvIpc();
+    const pythonLockUnlockNs = python ? runPython('lock', lockIterations) : null;
+    const nodeRoundTripUs = await nodePingPong(roundTrips, 'adaptive');
+    const nodeSleepRoundTripUs = await nodePingPong(roundTrips, 'sleep');
     const cRoundTripUs = runC(c.exe, 'pingpong', roundTrips);
+    const pythonRoundTripUs = python ? runPython('pingpong', roundTrips) : null;
     return {
       lockIterations,
       roundTrips,
-      uncontended: { nodeLockUnlockNs, nodeTryLockUnlockNs, cLockUnlockNs },
-      handoff: { nodeRoundTripUs, nodeOneWayUs: nodeRoundTripUs / 2, cRoundTripUs, cOneWayUs: cRoundTripUs / 2 },
+      uncontended: { nodeLockUnlockNs, nodeTryLockUnlockNs, cLockUnlockNs, pythonLockUnlockNs },
+      handoff: {
+        nodeRoundTripUs,
+        nodeOneWayUs: nodeRoundTripUs / 2,
+        nodeSleepRoundTripUs,
+        cRoundTripUs,
+        cOneWayUs: cRoundTripUs / 2,
+        pythonRoundTripUs,
+        nodeVsPython: pythonRoundTripUs === null ? null : nodeRoundTripUs / pythonRoundTripUs,
+      },
     };
   } finally {
     c.cleanup();
@@ -197,9 +271,12 @@ function format(r: SemBenchResult): string {
     `  Node  await lock(); unlock()   ${ns(r.uncontended.nodeLockUnlockNs)}`,
     `  Node  tryLock(); unlock()      ${ns(r.uncontended.nodeTryLockUnlockNs)}`,
     `  C     semop -1; semop +1        ${ns(r.uncontended.cLockUnlockNs)}`,
+    `  Python sysv_ipc acquire; release ${r.uncontended.pythonLockUnlockNs === null ? '(no sysv_ipc)' : ns(r.uncontended.pythonLockUnlockNs)}`,
     `ping-pong hand-off between two processes (${r.roundTrips} round trips)`,
-    `  Node  round trip ${us(r.handoff.nodeRoundTripUs)}   one way ${us(r.handoff.nodeOneWayUs)}`,
-    `  C     round trip ${us(r.handoff.cRoundTripUs)}   one way ${us(r.handoff.cOneWayUs)}`,
+    `  Node  adaptive round trip ${us(r.handoff.nodeRoundTripUs)}   one way ${us(r.handoff.nodeOneWayUs)}`,
+    `  Node  sleep    round trip ${us(r.handoff.nodeSleepRoundTripUs)}`,
+    `  C     blocking round trip ${us(r.handoff.cRoundTripUs)}   one way ${us(r.handoff.cOneWayUs)}`,
+    `  Python sysv_ipc round trip ${r.handoff.pythonRoundTripUs === null ? '(no sysv_ipc)' : us(r.handoff.pythonRoundTripUs)}`,
   ].join('\n');
 }
 

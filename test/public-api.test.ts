@@ -155,6 +155,7 @@ const PUBLIC_NAMES = [
   'SemaphoreSet',
   'SemaphoreSetCreateOptions',
   'SemaphoreSetOpenOptions',
+  'SemaphoreWaitOptions',
   'Sembuf',
   'SemidDs',
   'SemidDsWithId',

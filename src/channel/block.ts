@@ -2,20 +2,11 @@
 // main thread for a bounded time (a hand-off between spinning processes
 // takes well under a microsecond), then sleep on a futex word in the segment
 // through the addon's waiter thread (a wake-up through it costs tens of µs).
-import { availableParallelism } from 'node:os';
 import type { FutexWaiter } from '../sysv/futex.js';
-import { schedYield } from '../sysv/process.js';
+import { spin } from '../sysv/spin.js';
 import { abortError, invalidType, outOfRange, timeoutError } from '../core/errors.js';
 import type { WaitMode } from './format.js';
 
-/** How long each mode spins before it sleeps, in ms. */
-export const SPIN_MS: Readonly<Record<WaitMode, number>> = { adaptive: 0.05, spin: 2, sleep: 0 };
-/**
- * With one CPU (taskset), the peer cannot run while we spin: each check
- * yields the CPU instead, and adaptive mode tries only a few times.
- */
-const SINGLE_CPU = availableParallelism() === 1;
-const SINGLE_CPU_ADAPTIVE_YIELDS = 4;
 /** A sleeper wakes at least this often to check that its peer still lives. */
 export const LIVENESS_MS = 100;
 
@@ -52,26 +43,6 @@ export interface BlockOptions {
  */
 export function spinForBytes(bytes: number): number {
   return Math.min(2, bytes / 4e6);
-}
-
-/** Spins while `ready()` is false, within the mode's budget (plus `extraMs`). True if it became ready. */
-export function spin(mode: WaitMode, ready: () => boolean, extraMs = 0): boolean {
-  if (mode === 'sleep') return false;
-  if (SINGLE_CPU) {
-    const rounds = mode === 'spin' ? Infinity : SINGLE_CPU_ADAPTIVE_YIELDS;
-    const end = performance.now() + SPIN_MS[mode];
-    for (let i = 0; i < rounds && performance.now() < end; i++) {
-      schedYield();
-      if (ready()) return true;
-    }
-    return false;
-  }
-  const end = performance.now() + SPIN_MS[mode] + extraMs;
-  for (let i = 1; ; i++) {
-    if (ready()) return true;
-    // Reading the clock costs more than a check: every 32 checks is enough.
-    if ((i & 31) === 0 && performance.now() >= end) return false;
-  }
 }
 
 /**

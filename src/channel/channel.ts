@@ -4,6 +4,7 @@
 import { SharedMemory } from '../shm/shared-memory.js';
 import { channelError, invalidType, invalidValue, outOfRange } from '../core/errors.js';
 import { validateInteger, validateObject } from '../core/validate.js';
+import { validateWaitMode } from '../core/wait-options.js';
 import {
   builtInCodec,
   type Codec,
@@ -68,14 +69,6 @@ export interface ChannelOpenOptions<C extends CodecOption | undefined = CodecOpt
    * messages without reading them (the NATS bridge does); not with `codec`.
    */
   raw?: boolean;
-}
-
-function validateWait(value: unknown): F.WaitMode | undefined {
-  if (value === undefined) return undefined;
-  if (typeof value !== 'string' || !F.WAIT_MODES.includes(value as F.WaitMode)) {
-    throw invalidType('wait', "one of 'adaptive', 'spin' or 'sleep'", value);
-  }
-  return value as F.WaitMode;
 }
 
 /**
@@ -166,7 +159,7 @@ export class Channel<T = Uint8Array> implements Disposable {
   static create<C extends CodecOption = 'bytes'>(options: ChannelCreateOptions<C>): Channel<ValueOf<C>> {
     const opts = validateObject(options, 'options') as unknown as ChannelCreateOptions;
     const requested = validateInteger(opts.capacity, 'capacity', 1, F.MAX_CAPACITY);
-    const wait = validateWait(opts.wait) ?? 'adaptive';
+    const wait = validateWaitMode(opts.wait, 'options.wait') ?? 'adaptive';
     const codec = resolveCodec(opts.codec);
     const name = new TextEncoder().encode(codecName(codec));
     if (name.length > F.CODEC_NAME_MAX) {
@@ -195,7 +188,7 @@ export class Channel<T = Uint8Array> implements Disposable {
    */
   static open<C extends CodecOption | undefined = undefined>(options: ChannelOpenOptions<C>): Channel<OpenedValue<C>> {
     const opts = validateObject(options, 'options') as unknown as ChannelOpenOptions;
-    const wait = validateWait(opts.wait);
+    const wait = validateWaitMode(opts.wait, 'options.wait');
     const asked = opts.codec === undefined ? undefined : resolveCodec(opts.codec);
     const raw = opts.raw ?? false;
     if (typeof raw !== 'boolean') throw invalidType('options.raw', 'of type boolean', raw);

@@ -84,8 +84,9 @@ export const STATE_ABANDONED = 3;
 export const MIN_CAPACITY = 256;
 export const MAX_CAPACITY = 2 ** 30;
 
-export type WaitMode = 'adaptive' | 'spin' | 'sleep';
-export const WAIT_MODES: readonly WaitMode[] = ['adaptive', 'spin', 'sleep'];
+export type { WaitMode } from '../core/wait-options.js';
+/** @internal A mode's index in it is the mode's number in the segment's header. */
+export { WAIT_MODES } from '../core/wait-options.js';
 
 /** Bytes a record with `length` payload bytes takes in the ring. */
 export function spanOf(length: number): number {

@@ -7,7 +7,8 @@ import { abortError, ChannelError, channelError, invalidType, outOfRange } from 
 import { EMPTY, DATA_HANDSHAKE, type Ring } from './ring.js';
 import type { EndpointHooks, ChannelWaitOptions } from './sender.js';
 import { FutexWaiter } from '../sysv/futex.js';
-import { block, deadlineOf, spin } from './block.js';
+import { spin } from '../sysv/spin.js';
+import { block, deadlineOf } from './block.js';
 import { codecName, type Codec } from './codec.js';
 import { eventsOf, readableFrom, type EventsOptions, type ReadableOptions } from './streams.js';
 import type { EventEmitter } from 'node:events';

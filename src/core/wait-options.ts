@@ -2,9 +2,10 @@
 // ({ timeoutMs, signal }) and the handle it belongs to, whose disposal ends
 // it (ERR_SEM_CLOSED, ERR_MSG_CLOSED). Here because sem/ and msg/ may not
 // import each other. How waits run is in sysv/wait-threads.ts; their time
-// limit and abort errors are everyone's (errors.ts).
+// limit and abort errors are everyone's (errors.ts). The wait modes (spin,
+// then sleep) are the channel's and the semaphores' (sysv/spin.ts).
 import { setMaxListeners } from 'node:events';
-import { invalidType, outOfRange, stateError, type StateError, type StateErrorCode } from './errors.js';
+import { invalidType, invalidValue, outOfRange, stateError, type StateError, type StateErrorCode } from './errors.js';
 import { validateObject } from './validate.js';
 
 /** Options of every wait: a time limit and a cancellation signal. */
@@ -22,6 +23,27 @@ export interface WaitOptions {
    * `'AbortError'` (its `cause` is `signal.reason`), and nothing has changed.
    */
   signal?: AbortSignal;
+}
+
+/**
+ * How a wait spends the time before what it waits for comes: `'adaptive'`
+ * spins on the calling thread for about 50 µs, then sleeps; `'spin'` spins
+ * for up to 2 ms first (the lowest latency, and a CPU kept busy meanwhile);
+ * `'sleep'` sleeps at once (in the kernel, on a thread of the addon: the
+ * event loop never blocks, and a wake-up costs tens of µs).
+ */
+export type WaitMode = 'adaptive' | 'spin' | 'sleep';
+
+/** @internal The wait modes; their order is the channel's on-segment encoding (channel/format.ts). */
+export const WAIT_MODES: readonly WaitMode[] = ['adaptive', 'spin', 'sleep'];
+
+/** @internal Checks a wait mode: undefined, or one of WAIT_MODES (TypeError ERR_INVALID_ARG_VALUE naming `name`). */
+export function validateWaitMode(value: unknown, name: string): WaitMode | undefined {
+  if (value === undefined) return undefined;
+  if (typeof value !== 'string' || !WAIT_MODES.includes(value as WaitMode)) {
+    throw invalidValue(name, "it must be 'adaptive', 'spin' or 'sleep'", value);
+  }
+  return value as WaitMode;
 }
 
 /** @internal Checked wait options. */

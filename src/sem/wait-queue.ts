@@ -1,6 +1,9 @@
 // Semaphore operations that wait without blocking the event loop, in FIFO
-// queues. An operation is first tried at once (IPC_NOWAIT, no thread). One
-// that has to wait joins the queue of its kind: the pending waits of this
+// queues. An operation is first tried at once (IPC_NOWAIT, no thread), and
+// then, as its wait mode says, again and again for a bounded time (a
+// semaphore released by a process that is running is taken within a
+// microsecond or two, where a wake-up through a thread costs tens). One
+// that still has to wait joins the queue of its kind: the pending waits of this
 // process with the same set and the same operations (semaphores, values,
 // flags). Only the queue's first wait is in the kernel, on one addon thread
 // (sysv/wait-threads.ts); when it completes, the next ones are tried at once, in
@@ -18,8 +21,16 @@ import { constants as osConstants } from 'node:os';
 import { abortError, ipcError, timeoutError, type IpcError } from '../core/errors.js';
 import { IPC_NOWAIT, SEM_UNDO } from '../sysv/constants.js';
 import { semopErrno, semopError } from '../sysv/sem.js';
-import { closedError, type ValidWaitOptions } from '../core/wait-options.js';
+import {
+  closedError,
+  validateWaitMode,
+  validateWaitOptions,
+  type ValidWaitOptions,
+  type WaitMode,
+  type WaitOptions,
+} from '../core/wait-options.js';
 import { semWaitStart } from '../sysv/sem-wait.js';
+import { SPIN_MS, spin } from '../sysv/spin.js';
 import { runOnThread, type ThreadWaitHandle } from '../sysv/wait-threads.js';
 
 const { EAGAIN, ECANCELED, EIDRM, ETIMEDOUT } = osConstants.errno;
@@ -49,6 +60,33 @@ interface Queue {
 }
 
 const queues = new Map<string, Queue>();
+
+/** Options of a semaphore wait ({@link SemaphoreSet.op}, {@link Semaphore.acquire}, {@link Mutex.lock}). */
+export interface SemaphoreWaitOptions extends WaitOptions {
+  /**
+   * How to wait when the operation cannot be done at once: `'adaptive'`
+   * (default) tries again for about 50 µs on this thread, then sleeps in the
+   * kernel on a thread of the addon; `'spin'` tries for up to 2 ms first
+   * (the lowest latency when the other process answers quickly; a CPU busy
+   * meanwhile); `'sleep'` goes to the kernel at once. A time limit shorter
+   * than the spin skips it. The event loop never waits longer than the spin.
+   */
+  wait?: WaitMode;
+}
+
+/** @internal Checked semaphore wait options. */
+export interface ValidSemaphoreWaitOptions extends ValidWaitOptions {
+  wait: WaitMode;
+}
+
+const DEFAULT_OPTIONS: ValidSemaphoreWaitOptions = Object.freeze({ timeoutMs: undefined, signal: undefined, wait: 'adaptive' });
+
+/** @internal Checks `{ timeoutMs?, signal?, wait? }`. */
+export function validateSemaphoreWaitOptions(options: unknown): ValidSemaphoreWaitOptions {
+  if (options === undefined) return DEFAULT_OPTIONS;
+  const { timeoutMs, signal } = validateWaitOptions(options);
+  return { timeoutMs, signal, wait: validateWaitMode((options as SemaphoreWaitOptions).wait, 'options.wait') ?? 'adaptive' };
+}
 
 function withNoWait(sops: Int32Array): Int32Array {
   const copy = sops.slice();
@@ -178,8 +216,14 @@ function interrupt(w: Waiter, cause: 'abort' | 'close' | 'timeout'): void {
  * waiting without blocking the event loop. `closed` aborts the wait with the
  * handle's closed error (the handle was disposed).
  */
-export function waitOps(semid: number, sops: Int32Array, options: ValidWaitOptions, closed?: AbortSignal, what = 'op'): Promise<void> {
-  const { timeoutMs, signal } = options;
+export function waitOps(
+  semid: number,
+  sops: Int32Array,
+  options: ValidSemaphoreWaitOptions,
+  closed?: AbortSignal,
+  what = 'op',
+): Promise<void> {
+  const { timeoutMs, signal, wait } = options;
   if (signal?.aborted) return Promise.reject(abortError(signal));
   if (closed?.aborted) return Promise.reject(closedError('ERR_SEM_CLOSED', what));
   const key = `${semid}:${sops.join(',')}`;
@@ -187,7 +231,12 @@ export function waitOps(semid: number, sops: Int32Array, options: ValidWaitOptio
   // With waits of its kind pending, a new one queues behind them (FIFO),
   // unless it only wants what is possible at once.
   if (queue === undefined || timeoutMs === 0) {
-    const errno = semopErrno(semid, withNoWait(sops));
+    const noWait = withNoWait(sops);
+    let errno = semopErrno(semid, noWait);
+    if (errno === EAGAIN && !allNoWait(sops) && timeoutMs !== 0 && (timeoutMs === undefined || timeoutMs > SPIN_MS[wait])) {
+      // Only without waits of its kind pending here: one that spun past them would break their order.
+      spin(wait, () => (errno = semopErrno(semid, noWait)) !== EAGAIN);
+    }
     if (errno === 0) return Promise.resolve();
     if (errno !== EAGAIN || allNoWait(sops)) return Promise.reject(semopError(semid, sops, errno));
     if (timeoutMs === 0) return Promise.reject(timeoutError('semtimedop', `${what}: semid ${semid}`, 0, 'nothing was changed'));

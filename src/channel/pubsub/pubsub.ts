@@ -5,7 +5,7 @@ import { channelError, invalidType, invalidValue } from '../../core/errors.js';
 import { validateInteger, validateObject } from '../../core/validate.js';
 import { SharedMemory } from '../../shm/shared-memory.js';
 import { type Codec, type CodecOption, codecName, type OpenedValue, resolveCodec, type ValueOf } from '../codec.js';
-import { WAIT_MODES, type WaitMode } from '../format.js';
+import { validateWaitMode, WAIT_MODES, type WaitMode } from '../../core/wait-options.js';
 import { threadLiveness } from '../liveness.js';
 import { Reclaimer } from '../reclaim.js';
 import { BroadcastRing } from './broadcast-ring.js';
@@ -18,14 +18,6 @@ import { Subscriber } from './subscriber.js';
 const utf8 = new TextEncoder();
 const fromUtf8 = new TextDecoder();
 const BUILT_IN_NAMES: readonly string[] = ['bytes', 'text', 'json', 'v8'];
-
-function validateWait(value: unknown, name: string): WaitMode | undefined {
-  if (value === undefined) return undefined;
-  if (typeof value !== 'string' || !WAIT_MODES.includes(value as WaitMode)) {
-    throw invalidValue(name, "it must be 'adaptive', 'spin' or 'sleep'", value);
-  }
-  return value as WaitMode;
-}
 
 function validateLag(value: unknown): F.LagPolicy {
   if (value === undefined || value === false || value === 'block') return 'block';
@@ -122,7 +114,7 @@ export class PubSub<T = Uint8Array> implements Disposable {
   static create<C extends CodecOption = 'bytes'>(options: PubSubCreateOptions<C>): PubSub<ValueOf<C>> {
     const opts = validateObject(options, 'options') as unknown as PubSubCreateOptions<C>;
     const requested = validateInteger(opts.capacity, 'options.capacity', 1, F.MAX_CAPACITY);
-    const wait = validateWait(opts.wait, 'options.wait') ?? 'adaptive';
+    const wait = validateWaitMode(opts.wait, 'options.wait') ?? 'adaptive';
     const lag = validateLag(opts.lag);
     const codec = resolveCodec(opts.codec);
     const name = utf8.encode(codecName(codec));
@@ -155,7 +147,7 @@ export class PubSub<T = Uint8Array> implements Disposable {
   ): PubSub<OpenedValue<C>> {
     const where = validateObject(locator, 'locator') as PubSubLocator;
     const opts = validateObject(options, 'options') as PubSubOpenOptions<C>;
-    const wait = validateWait(opts.wait, 'options.wait');
+    const wait = validateWaitMode(opts.wait, 'options.wait');
     const asked = opts.codec === undefined ? undefined : resolveCodec(opts.codec);
     const raw = opts.raw ?? false;
     if (typeof raw !== 'boolean') throw invalidType('options.raw', 'of type boolean', raw);

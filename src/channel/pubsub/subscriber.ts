@@ -6,7 +6,8 @@ import { abortError, ChannelError, channelError, invalidType } from '../../core/
 import { validateObject } from '../../core/validate.js';
 import { FutexWaiter } from '../../sysv/futex.js';
 import { schedYield } from '../../sysv/process.js';
-import { block, deadlineOf, SPIN_MS } from '../block.js';
+import { SPIN_MS } from '../../sysv/spin.js';
+import { block, deadlineOf } from '../block.js';
 import type { Codec } from '../codec.js';
 import type { WaitMode } from '../format.js';
 import { type BroadcastRing, DATA_HANDSHAKE } from './broadcast-ring.js';

@@ -1,0 +1,37 @@
+// The spin before a sleep, shared by every wait that offers a WaitMode (the
+// channel's endpoints, semaphore operations): a hand-off between two
+// spinning processes takes about a microsecond, a wake-up from a sleep in the
+// kernel tens of them. The check is the caller's: a word in shared memory,
+// or a system call that does not block (semop with IPC_NOWAIT).
+import { availableParallelism } from 'node:os';
+import type { WaitMode } from '../core/wait-options.js';
+import { schedYield } from './process.js';
+
+/** How long each mode spins before it sleeps, in ms. */
+export const SPIN_MS: Readonly<Record<WaitMode, number>> = { adaptive: 0.05, spin: 2, sleep: 0 };
+/**
+ * With one CPU (taskset), the peer cannot run while we spin: each check
+ * yields the CPU instead, and adaptive mode tries only a few times.
+ */
+const SINGLE_CPU = availableParallelism() === 1;
+const SINGLE_CPU_ADAPTIVE_YIELDS = 4;
+
+/** Spins while `ready()` is false, within the mode's budget (plus `extraMs`). True if it became ready. */
+export function spin(mode: WaitMode, ready: () => boolean, extraMs = 0): boolean {
+  if (mode === 'sleep') return false;
+  if (SINGLE_CPU) {
+    const rounds = mode === 'spin' ? Infinity : SINGLE_CPU_ADAPTIVE_YIELDS;
+    const end = performance.now() + SPIN_MS[mode];
+    for (let i = 0; i < rounds && performance.now() < end; i++) {
+      schedYield();
+      if (ready()) return true;
+    }
+    return false;
+  }
+  const end = performance.now() + SPIN_MS[mode] + extraMs;
+  for (let i = 1; ; i++) {
+    if (ready()) return true;
+    // Reading the clock costs more than a check: every 32 checks is enough.
+    if ((i & 31) === 0 && performance.now() >= end) return false;
+  }
+}
