@@ -1,8 +1,9 @@
 // The benchmark suite: `npm run bench` (or `node dist/bench/main.js [--quick|--smoke]
 // [--out DIR] [--no-pin]`). Runs the transport suite as is and with both
-// processes pinned to one CPU, the C reference, and the struct, semaphore and JSON-patterns
-// benchmarks if present; writes latest.json, latest.md and latest.svg. With --render it
-// measures nothing: it judges the targets of the latest.json there again and rewrites the three.
+// processes pinned to one CPU, the C reference, and the struct, semaphore, JSON-patterns,
+// pub/sub, service, bridge and message-queue benchmarks if present; writes latest.json,
+// latest.md and latest.svg. With --render it measures nothing: it judges the targets of
+// the latest.json there again and rewrites the three.
 import { execFile, spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -102,7 +103,7 @@ async function runPinned(reverse: boolean): Promise<SuiteResult> {
   return JSON.parse(stdout.trim().split('\n').pop()!) as SuiteResult;
 }
 
-/** struct, semaphore and JSON-pattern benchmarks, written by others: run if their modules exist. */
+/** The benchmarks beside the transport suite (struct, semaphore, ...): run if their modules exist. */
 async function runOther(name: string, module: string, fn: string): Promise<OtherBench> {
   let mod: Record<string, unknown>;
   try {
@@ -158,6 +159,7 @@ const other = [
   await runOther('pubsub', './pubsub.js', 'runPubSubBench'),
   await runOther('service', './service.js', 'runServiceBench'),
   await runOther('bridge', './bridge.js', 'runBridgeBench'),
+  await runOther('message-queue', './msg.js', 'runMsgBench'),
 ];
 for (const o of other) log(`${o.name}: ${o.status}${o.note ? ` (${o.note})` : ''}`);
 

@@ -3,13 +3,9 @@
 // lock+unlock, and the hand-off latency of a semaphore ping-pong between two
 // processes, in the default wait mode ('adaptive': a short spin, then a
 // sleep) and in 'sleep'. Run: node dist/bench/sem.js [--json]
-import { execFileSync, spawn } from 'node:child_process';
-import { once } from 'node:events';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { Mutex, SemaphoreSet, type WaitMode } from '../src/index.js';
+import { compileC, hasPythonSysvIpc, nodeRoundTrips, runNumber, runPython } from './peers.js';
 
 /** How much to measure. */
 export interface SemBenchOptions {
@@ -107,7 +103,6 @@ int main(int argc, char **argv) {
 }
 `;
 
-const PYTHON = '/usr/bin/python3';
 const PYTHON_SOURCE = `
 import os, sys, time, sysv_ipc
 mode, n = sys.argv[1], int(sys.argv[2])
@@ -142,33 +137,6 @@ else:
         a.remove(); b.remove()
     print(result)
 `;
-
-/** Python's sysv_ipc, if /usr/bin/python3 has it (Debian: python3-sysv-ipc). */
-function hasPythonSysvIpc(): boolean {
-  try {
-    execFileSync(PYTHON, ['-c', 'import sysv_ipc'], { stdio: 'ignore' });
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-function runPython(mode: 'lock' | 'pingpong', n: number): number {
-  return Number(execFileSync(PYTHON, ['-c', PYTHON_SOURCE, mode, String(n)], { encoding: 'utf8' }).trim());
-}
-
-function compileC(): { exe: string; cleanup: () => void } {
-  const dir = mkdtempSync(join(tmpdir(), 'shmkit-bench-sem-'));
-  const src = join(dir, 'sem.c');
-  const exe = join(dir, 'sem');
-  writeFileSync(src, C_SOURCE);
-  execFileSync('cc', ['-O2', '-std=gnu11', '-o', exe, src]);
-  return { exe, cleanup: () => rmSync(dir, { recursive: true, force: true }) };
-}
-
-function runC(exe: string, mode: 'lock' | 'pingpong', n: number): number {
-  return Number(execFileSync(exe, [mode, String(n)], { encoding: 'utf8' }).trim());
-}
 
 async function nodeLock(iterations: number, rounds: number): Promise<[number, number]> {
   const mutex = Mutex.create();
@@ -209,21 +177,11 @@ async function nodePingPong(roundTrips: number, wait: WaitMode): Promise<number>
     }
   `;
   try {
-    const child = spawn(process.execPath, ['--input-type=module', '-e', code, '--', String(set.id), String(roundTrips + 100), wait], {
-      stdio: 'inherit',
-    });
-    const exited = once(child, 'exit');
     const ping = async (): Promise<void> => {
       await set.op([{ sem_num: 0, sem_op: 1 }]);
       await set.op([{ sem_num: 1, sem_op: -1 }], { timeoutMs: 30_000, wait });
     };
-    for (let i = 0; i < 100; i++) await ping(); // warm-up: the child has loaded and both sides are compiled
-    const start = process.hrtime.bigint();
-    for (let i = 0; i < roundTrips; i++) await ping();
-    const us = Number(process.hrtime.bigint() - start) / roundTrips / 1000;
-    const [codeOrNull] = (await exited) as [number | null];
-    if (codeOrNull !== 0) throw new Error(`the ping-pong child exited with ${codeOrNull}`);
-    return us;
+    return await nodeRoundTrips(code, [String(set.id), String(roundTrips + 100), wait], ping, roundTrips);
   } finally {
     set.remove();
   }
@@ -234,16 +192,16 @@ export async function runSemBench(options: SemBenchOptions = {}): Promise<SemBen
   const lockIterations = options.lockIterations ?? 200_000;
   const roundTrips = options.roundTrips ?? 5_000;
   const rounds = options.rounds ?? 5;
-  const c = compileC();
+  const c = compileC('sem', C_SOURCE);
   try {
     const [nodeLockUnlockNs, nodeTryLockUnlockNs] = await nodeLock(lockIterations, rounds);
-    const cLockUnlockNs = runC(c.exe, 'lock', lockIterations);
+    const cLockUnlockNs = runNumber(c.exe, ['lock', String(lockIterations)]);
     const python = hasPythonSysvIpc();
-    const pythonLockUnlockNs = python ? runPython('lock', lockIterations) : null;
+    const pythonLockUnlockNs = python ? runPython(PYTHON_SOURCE, ['lock', String(lockIterations)]) : null;
     const nodeRoundTripUs = await nodePingPong(roundTrips, 'adaptive');
     const nodeSleepRoundTripUs = await nodePingPong(roundTrips, 'sleep');
-    const cRoundTripUs = runC(c.exe, 'pingpong', roundTrips);
-    const pythonRoundTripUs = python ? runPython('pingpong', roundTrips) : null;
+    const cRoundTripUs = runNumber(c.exe, ['pingpong', String(roundTrips)]);
+    const pythonRoundTripUs = python ? runPython(PYTHON_SOURCE, ['pingpong', String(roundTrips)]) : null;
     return {
       lockIterations,
       roundTrips,

@@ -113,8 +113,19 @@ describe('bench/main.js --quick', { timeout: 300_000 }, () => {
       }
       assert.deepEqual(
         report.other.map((o) => o.name),
-        ['struct', 'semaphore', 'patterns-json', 'pubsub', 'service', 'bridge'],
+        ['struct', 'semaphore', 'patterns-json', 'pubsub', 'service', 'bridge', 'message-queue'],
       );
+      // Both System V hand-offs ran, each beside C and Python's sysv_ipc (CI installs python3-sysv-ipc).
+      const sem = report.other[1] as { status: string; result: { handoff: Record<string, number | null> } };
+      assert.equal(sem.status, 'ok');
+      for (const key of ['nodeRoundTripUs', 'nodeSleepRoundTripUs', 'cRoundTripUs', 'pythonRoundTripUs']) {
+        assert.ok((sem.result.handoff[key] ?? 0) > 0, `semaphore handoff.${key}`);
+      }
+      const msg = report.other[6] as { status: string; result: { roundTripUs: Record<string, number | null> } };
+      assert.equal(msg.status, 'ok');
+      for (const key of ['nodeAdaptive', 'nodeSleep', 'c', 'python']) {
+        assert.ok((msg.result.roundTripUs[key] ?? 0) > 0, `message-queue roundTripUs.${key}`);
+      }
       const json = report.other[2] as {
         status: string;
         result: { rows: Array<{ id: string; messagesPerSecond: number }>; targets: Array<{ met: boolean; note: string }> };

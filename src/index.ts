@@ -11,7 +11,7 @@ export * from './struct/index.js';
 export { semget, semop, semtimedop, semctl } from './sysv/sem.js';
 export type { Sembuf, SemidDs, SemidDsWithId, SemInfo, SemSetOptions } from './sysv/sem.js';
 export { SemaphoreSet } from './sem/semaphore-set.js';
-export type { SemaphoreSetCreateOptions, SemaphoreSetOpenOptions, SemaphoreWaitOptions } from './sem/semaphore-set.js';
+export type { SemaphoreSetCreateOptions, SemaphoreSetOpenOptions } from './sem/semaphore-set.js';
 export type { WaitOptions } from './core/wait-options.js';
 export { Semaphore } from './sem/semaphore.js';
 export type { SemaphoreCreateOptions, AcquireOptions } from './sem/semaphore.js';

@@ -155,7 +155,6 @@ const PUBLIC_NAMES = [
   'SemaphoreSet',
   'SemaphoreSetCreateOptions',
   'SemaphoreSetOpenOptions',
-  'SemaphoreWaitOptions',
   'Sembuf',
   'SemidDs',
   'SemidDsWithId',

@@ -7,16 +7,16 @@
 // measured in fresh child processes (/proc/self/task), each with a time limit.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { GETNCNT, IpcError, SemaphoreSet, Semaphore, semctl } from '../src/index.js';
+import { GETNCNT, IpcError, Semaphore, semctl } from '../src/index.js';
 import { MAX_WAIT_THREADS } from '../src/sysv/wait-threads.js';
 import { pendingWaitStats } from '../src/sem/wait-queue.js';
-import { assertNoLeaks, removeSetsAfterEach } from './helpers/ipc.js';
+import { assertNoLeaks, semaphoreSetsOfEachTest } from './helpers/ipc.js';
 import { assertExitedCleanly, lastJson, runNode } from './helpers/processes.js';
 import { waitFor } from './helpers/shm.js';
 
 assertNoLeaks();
 
-const made = removeSetsAfterEach();
+const { made, newSet } = semaphoreSetsOfEachTest();
 
 /** Where the children find the internal counters. */
 const WAIT_THREADS = new URL('../src/sysv/wait-threads.js', import.meta.url).href;
@@ -25,12 +25,6 @@ function newSemaphore(initial = 0): Semaphore {
   const sem = Semaphore.create({ initial });
   made.push(sem.id);
   return sem;
-}
-
-function newSet(count: number): SemaphoreSet {
-  const set = SemaphoreSet.create({ count });
-  made.push(set.id);
-  return set;
 }
 
 /** Outcome of every promise, by index: 'ok' or the rejection's code or name. */

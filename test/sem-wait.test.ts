@@ -10,7 +10,7 @@ import { describe, it } from 'node:test';
 import { setImmediate as nextTurn, setTimeout as sleep } from 'node:timers/promises';
 import { promisify } from 'node:util';
 import { GETNCNT, GETZCNT, IPC_NOWAIT, IpcError, SEM_UNDO, SemaphoreSet, semctl } from '../src/index.js';
-import { assertNoLeaks, removeSetsAfterEach } from './helpers/ipc.js';
+import { assertNoLeaks, semaphoreSetsOfEachTest } from './helpers/ipc.js';
 import { assertExitedCleanly, lastJson, runNode } from './helpers/processes.js';
 import { waitFor } from './helpers/shm.js';
 import { pendingWaitStats } from '../src/sem/wait-queue.js';
@@ -18,14 +18,7 @@ import { pendingWaitStats } from '../src/sem/wait-queue.js';
 assertNoLeaks();
 
 // Every set a test makes is removed right after it, pass or fail.
-const made = removeSetsAfterEach();
-
-function newSet(count: number, initial: number | number[] = 0): SemaphoreSet {
-  const set = SemaphoreSet.create({ count, initial });
-  made.push(set.id);
-  return set;
-}
-
+const { newSet } = semaphoreSetsOfEachTest();
 /** Resolves to the promise's outcome, or rejects if it has not settled after `tries` turns of the loop. */
 async function settled<T>(promise: Promise<T>, what: string, tries = 4000): Promise<{ value?: T; error?: unknown }> {
   let outcome: { value?: T; error?: unknown } | undefined;

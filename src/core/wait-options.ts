@@ -1,29 +1,12 @@
 // What every wait of a semaphore or a message queue shares: its options
-// ({ timeoutMs, signal }) and the handle it belongs to, whose disposal ends
+// ({ timeoutMs, signal, wait }) and the handle it belongs to, whose disposal ends
 // it (ERR_SEM_CLOSED, ERR_MSG_CLOSED). Here because sem/ and msg/ may not
 // import each other. How waits run is in sysv/wait-threads.ts; their time
 // limit and abort errors are everyone's (errors.ts). The wait modes (spin,
-// then sleep) are the channel's and the semaphores' (sysv/spin.ts).
+// then sleep) are these waits' and the channel's (sysv/spin.ts).
 import { setMaxListeners } from 'node:events';
 import { invalidType, invalidValue, outOfRange, stateError, type StateError, type StateErrorCode } from './errors.js';
 import { validateObject } from './validate.js';
-
-/** Options of every wait: a time limit and a cancellation signal. */
-export interface WaitOptions {
-  /**
-   * Give up after this many milliseconds: the promise rejects with an
-   * IpcError whose code is `'ETIMEDOUT'` (`syscall` the call that waited:
-   * `'semtimedop'`, `'msgsnd'` or `'msgrcv'`), and nothing has changed (no
-   * semaphore, no message sent or taken). 0 means: only if possible at once.
-   * Default: no limit.
-   */
-  timeoutMs?: number;
-  /**
-   * Abort the wait: the promise rejects with a DOMException named
-   * `'AbortError'` (its `cause` is `signal.reason`), and nothing has changed.
-   */
-  signal?: AbortSignal;
-}
 
 /**
  * How a wait spends the time before what it waits for comes: `'adaptive'`
@@ -46,15 +29,44 @@ export function validateWaitMode(value: unknown, name: string): WaitMode | undef
   return value as WaitMode;
 }
 
+/** Options of every wait (semaphores and message queues): a time limit, a cancellation signal, and how to wait. */
+export interface WaitOptions {
+  /**
+   * Give up after this many milliseconds: the promise rejects with an
+   * IpcError whose code is `'ETIMEDOUT'` (`syscall` the call that waited:
+   * `'semtimedop'`, `'msgsnd'` or `'msgrcv'`), and nothing has changed (no
+   * semaphore, no message sent or taken). 0 means: only if possible at once.
+   * Default: no limit.
+   */
+  timeoutMs?: number;
+  /**
+   * Abort the wait: the promise rejects with a DOMException named
+   * `'AbortError'` (its `cause` is `signal.reason`), and nothing has changed.
+   */
+  signal?: AbortSignal;
+  /**
+   * How to wait when the call cannot be done at once: `'adaptive'` (default)
+   * tries it again for about 50 µs on this thread, then sleeps in the kernel
+   * on a thread of the addon; `'spin'` tries for up to 2 ms first (the lowest
+   * latency when the other process answers quickly; a CPU busy meanwhile);
+   * `'sleep'` goes to the kernel at once. The event loop waits no longer than
+   * the spin; a time limit shorter than the spin skips it.
+   */
+  wait?: WaitMode;
+}
+
 /** @internal Checked wait options. */
 export interface ValidWaitOptions {
   timeoutMs: number | undefined;
   signal: AbortSignal | undefined;
+  wait: WaitMode;
 }
 
-/** @internal Checks `{ timeoutMs?, signal? }`. */
+const DEFAULT_OPTIONS: ValidWaitOptions = Object.freeze({ timeoutMs: undefined, signal: undefined, wait: 'adaptive' });
+
+/** @internal Checks `{ timeoutMs?, signal?, wait? }`. */
 export function validateWaitOptions(options: unknown, name = 'options'): ValidWaitOptions {
-  if (options === undefined) return { timeoutMs: undefined, signal: undefined };
+  if (options === undefined) return DEFAULT_OPTIONS;
   const opts = validateObject(options, name);
   let timeoutMs: number | undefined;
   if (opts.timeoutMs !== undefined) {
@@ -69,7 +81,7 @@ export function validateWaitOptions(options: unknown, name = 'options'): ValidWa
     if (!(opts.signal instanceof AbortSignal)) throw invalidType(`${name}.signal`, 'an instance of AbortSignal', opts.signal);
     signal = opts.signal;
   }
-  return { timeoutMs, signal };
+  return { timeoutMs, signal, wait: validateWaitMode(opts.wait, `${name}.wait`) ?? 'adaptive' };
 }
 
 /**

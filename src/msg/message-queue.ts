@@ -4,6 +4,7 @@ import { validateId, validateKey, validateMode, validateObject } from '../core/v
 import { closeController, validateWaitOptions, type WaitOptions } from '../core/wait-options.js';
 import { IPC_CREAT, IPC_EXCL, IPC_INFO, IPC_PRIVATE, IPC_RMID, IPC_STAT, MSG_EXCEPT } from '../sysv/constants.js';
 import { ftok } from '../sysv/ftok.js';
+import { spin, spinsFirst } from '../sysv/spin.js';
 import {
   explainMsgrcv,
   explainMsgsnd,
@@ -219,11 +220,12 @@ export class MessageQueue implements Disposable {
       this.#assertOpen('send');
       const bytes = messageBytes(data, 'data');
       const type = options?.type === undefined ? 1 : validateMtype(validateObject(options, 'options').type, 'options.type');
-      const { timeoutMs, signal } = validateWaitOptions(options);
+      const { timeoutMs, signal, wait } = validateWaitOptions(options);
       if (signal?.aborted) return Promise.reject(abortError(signal));
-      if (tryMsgsnd(this.id, type, bytes)) return Promise.resolve();
-      if (timeoutMs === 0) return Promise.reject(queueTimeoutError('msgsnd', 'MessageQueue.send', this.id, 0));
       const id = this.id;
+      if (tryMsgsnd(id, type, bytes)) return Promise.resolve();
+      if (spinsFirst(wait, timeoutMs) && spin(wait, () => tryMsgsnd(id, type, bytes))) return Promise.resolve();
+      if (timeoutMs === 0) return Promise.reject(queueTimeoutError('msgsnd', 'MessageQueue.send', id, 0));
       // The caller may change its buffer while the send waits for a thread.
       const copy = bytes.slice();
       return waitOnThread({
@@ -279,9 +281,10 @@ export class MessageQueue implements Disposable {
       this.#assertOpen('receive');
       const opts = options === undefined ? {} : validateObject(options, 'options');
       const [type, flags] = receiveFlags(opts, 'options');
-      const { timeoutMs, signal } = validateWaitOptions(options);
+      const { timeoutMs, signal, wait } = validateWaitOptions(options);
       if (signal?.aborted) return Promise.reject(abortError(signal));
-      const now = this.#tryReceive(type, flags);
+      let now = this.#tryReceive(type, flags);
+      if (now === null && spinsFirst(wait, timeoutMs)) spin(wait, () => (now = this.#tryReceive(type, flags)) !== null);
       if (now !== null) return Promise.resolve(now);
       if (timeoutMs === 0) return Promise.reject(queueTimeoutError('msgrcv', 'MessageQueue.receive', this.id, 0));
       const id = this.id;

@@ -4,8 +4,8 @@ import { semopErrno, trySemop } from '../sysv/sem.js';
 import { createSet, openSet, type SemaphoreSetOpenOptions } from './semaphore-set.js';
 import { validateKey, validateMode, validateObject } from '../core/validate.js';
 import { SemaphoreHandle } from './semaphore-handle.js';
-import { closedError } from '../core/wait-options.js';
-import { type SemaphoreWaitOptions, validateSemaphoreWaitOptions, waitOps } from './wait-queue.js';
+import { closedError, validateWaitOptions, type WaitOptions } from '../core/wait-options.js';
+import { waitOps } from './wait-queue.js';
 
 /** Options of {@link Mutex.create}. */
 export interface MutexCreateOptions {
@@ -114,9 +114,9 @@ export class Mutex extends SemaphoreHandle {
    * `AbortError`; either way the lock is not held, as if lock had never been called.
    * @throws IpcError EIDRM (removed while waiting), EINVAL, EACCES.
    */
-  async lock(options?: SemaphoreWaitOptions): Promise<void> {
+  async lock(options?: WaitOptions): Promise<void> {
     this.assertOpen('lock');
-    await waitOps(this.id, LOCK, validateSemaphoreWaitOptions(options), this.closedSignal, 'Mutex.lock');
+    await waitOps(this.id, LOCK, validateWaitOptions(options), this.closedSignal, 'Mutex.lock');
     if (this.closed) {
       // Disposed between the kernel's grant and this line: give it back.
       semopErrno(this.id, UNLOCK);
@@ -151,7 +151,7 @@ export class Mutex extends SemaphoreHandle {
    * Runs `fn` holding the lock and releases it afterwards, whether `fn`
    * returns, resolves, throws or rejects.
    */
-  async withLock<T>(fn: () => T | Promise<T>, options?: SemaphoreWaitOptions): Promise<T> {
+  async withLock<T>(fn: () => T | Promise<T>, options?: WaitOptions): Promise<T> {
     if (typeof fn !== 'function') throw invalidType('fn', 'of type function', fn);
     await this.lock(options);
     try {

@@ -3,10 +3,10 @@ import { encodeSops, semctl, semget, type Sembuf } from '../sysv/sem.js';
 import { invalidType, outOfRange } from '../core/errors.js';
 import { validateId, validateInteger, validateKey, validateMode, validateObject, INT32_MAX } from '../core/validate.js';
 import { SemaphoreHandle } from './semaphore-handle.js';
-import { type SemaphoreWaitOptions, validateSemaphoreWaitOptions, waitOps } from './wait-queue.js';
+import { validateWaitOptions, type WaitOptions } from '../core/wait-options.js';
+import { waitOps } from './wait-queue.js';
 
 export type { WaitOptions } from '../core/wait-options.js';
-export type { SemaphoreWaitOptions } from './wait-queue.js';
 
 /** Options of {@link SemaphoreSet.create}. */
 export interface SemaphoreSetCreateOptions {
@@ -164,12 +164,12 @@ export class SemaphoreSet extends SemaphoreHandle {
    * an increment another process already consumed).
    * @throws IpcError EIDRM (the set was removed while waiting), EINVAL, EAGAIN, ERANGE, E2BIG, EACCES.
    */
-  async op(ops: readonly Sembuf[], options?: SemaphoreWaitOptions): Promise<void> {
+  async op(ops: readonly Sembuf[], options?: WaitOptions): Promise<void> {
     this.assertOpen('op');
     const packed = encodeSops(ops, 'ops');
     if (packed.length === 0) throw outOfRange('ops', 'an array of at least one operation', ops);
     for (let i = 0; i < packed.length; i += 3) this.#index(packed[i], `ops[${i / 3}].sem_num`);
-    return waitOps(this.id, packed, validateSemaphoreWaitOptions(options), this.closedSignal, 'SemaphoreSet.op');
+    return waitOps(this.id, packed, validateWaitOptions(options), this.closedSignal, 'SemaphoreSet.op');
   }
 
   /** The value of semaphore `i` (GETVAL). */

@@ -4,7 +4,8 @@ import { createSet, openSet, type SemaphoreSetOpenOptions } from './semaphore-se
 import { invalidType } from '../core/errors.js';
 import { validateInteger, validateKey, validateMode, validateObject } from '../core/validate.js';
 import { SemaphoreHandle } from './semaphore-handle.js';
-import { type SemaphoreWaitOptions, validateSemaphoreWaitOptions, waitOps } from './wait-queue.js';
+import { validateWaitOptions, type WaitOptions } from '../core/wait-options.js';
+import { waitOps } from './wait-queue.js';
 
 /** Options of {@link Semaphore.create}. */
 export interface SemaphoreCreateOptions {
@@ -17,7 +18,7 @@ export interface SemaphoreCreateOptions {
 }
 
 /** Options of {@link Semaphore.acquire}. */
-export interface AcquireOptions extends SemaphoreWaitOptions {
+export interface AcquireOptions extends WaitOptions {
   /**
    * Acquire with SEM_UNDO: if this process dies holding it, the kernel gives
    * it back. Later {@link Semaphore.release} calls in this process balance
@@ -93,13 +94,7 @@ export class Semaphore extends SemaphoreHandle {
   async acquire(options?: AcquireOptions): Promise<void> {
     this.assertOpen('acquire');
     const undo = undoOption(options);
-    await waitOps(
-      this.id,
-      Int32Array.of(0, -1, undo ? SEM_UNDO : 0),
-      validateSemaphoreWaitOptions(options),
-      this.closedSignal,
-      'Semaphore.acquire',
-    );
+    await waitOps(this.id, Int32Array.of(0, -1, undo ? SEM_UNDO : 0), validateWaitOptions(options), this.closedSignal, 'Semaphore.acquire');
     if (undo) undoHeld.set(this.id, (undoHeld.get(this.id) ?? 0) + 1);
   }
 

@@ -21,16 +21,9 @@ import { constants as osConstants } from 'node:os';
 import { abortError, ipcError, timeoutError, type IpcError } from '../core/errors.js';
 import { IPC_NOWAIT, SEM_UNDO } from '../sysv/constants.js';
 import { semopErrno, semopError } from '../sysv/sem.js';
-import {
-  closedError,
-  validateWaitMode,
-  validateWaitOptions,
-  type ValidWaitOptions,
-  type WaitMode,
-  type WaitOptions,
-} from '../core/wait-options.js';
+import { closedError, type ValidWaitOptions } from '../core/wait-options.js';
 import { semWaitStart } from '../sysv/sem-wait.js';
-import { SPIN_MS, spin } from '../sysv/spin.js';
+import { spin, spinsFirst } from '../sysv/spin.js';
 import { runOnThread, type ThreadWaitHandle } from '../sysv/wait-threads.js';
 
 const { EAGAIN, ECANCELED, EIDRM, ETIMEDOUT } = osConstants.errno;
@@ -60,33 +53,6 @@ interface Queue {
 }
 
 const queues = new Map<string, Queue>();
-
-/** Options of a semaphore wait ({@link SemaphoreSet.op}, {@link Semaphore.acquire}, {@link Mutex.lock}). */
-export interface SemaphoreWaitOptions extends WaitOptions {
-  /**
-   * How to wait when the operation cannot be done at once: `'adaptive'`
-   * (default) tries again for about 50 µs on this thread, then sleeps in the
-   * kernel on a thread of the addon; `'spin'` tries for up to 2 ms first
-   * (the lowest latency when the other process answers quickly; a CPU busy
-   * meanwhile); `'sleep'` goes to the kernel at once. A time limit shorter
-   * than the spin skips it. The event loop never waits longer than the spin.
-   */
-  wait?: WaitMode;
-}
-
-/** @internal Checked semaphore wait options. */
-export interface ValidSemaphoreWaitOptions extends ValidWaitOptions {
-  wait: WaitMode;
-}
-
-const DEFAULT_OPTIONS: ValidSemaphoreWaitOptions = Object.freeze({ timeoutMs: undefined, signal: undefined, wait: 'adaptive' });
-
-/** @internal Checks `{ timeoutMs?, signal?, wait? }`. */
-export function validateSemaphoreWaitOptions(options: unknown): ValidSemaphoreWaitOptions {
-  if (options === undefined) return DEFAULT_OPTIONS;
-  const { timeoutMs, signal } = validateWaitOptions(options);
-  return { timeoutMs, signal, wait: validateWaitMode((options as SemaphoreWaitOptions).wait, 'options.wait') ?? 'adaptive' };
-}
 
 function withNoWait(sops: Int32Array): Int32Array {
   const copy = sops.slice();
@@ -216,13 +182,7 @@ function interrupt(w: Waiter, cause: 'abort' | 'close' | 'timeout'): void {
  * waiting without blocking the event loop. `closed` aborts the wait with the
  * handle's closed error (the handle was disposed).
  */
-export function waitOps(
-  semid: number,
-  sops: Int32Array,
-  options: ValidSemaphoreWaitOptions,
-  closed?: AbortSignal,
-  what = 'op',
-): Promise<void> {
+export function waitOps(semid: number, sops: Int32Array, options: ValidWaitOptions, closed?: AbortSignal, what = 'op'): Promise<void> {
   const { timeoutMs, signal, wait } = options;
   if (signal?.aborted) return Promise.reject(abortError(signal));
   if (closed?.aborted) return Promise.reject(closedError('ERR_SEM_CLOSED', what));
@@ -233,7 +193,7 @@ export function waitOps(
   if (queue === undefined || timeoutMs === 0) {
     const noWait = withNoWait(sops);
     let errno = semopErrno(semid, noWait);
-    if (errno === EAGAIN && !allNoWait(sops) && timeoutMs !== 0 && (timeoutMs === undefined || timeoutMs > SPIN_MS[wait])) {
+    if (errno === EAGAIN && !allNoWait(sops) && spinsFirst(wait, timeoutMs)) {
       // Only without waits of its kind pending here: one that spun past them would break their order.
       spin(wait, () => (errno = semopErrno(semid, noWait)) !== EAGAIN);
     }

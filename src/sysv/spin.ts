@@ -16,6 +16,11 @@ export const SPIN_MS: Readonly<Record<WaitMode, number>> = { adaptive: 0.05, spi
 const SINGLE_CPU = availableParallelism() === 1;
 const SINGLE_CPU_ADAPTIVE_YIELDS = 4;
 
+/** Whether a wait of `mode` limited to `timeoutMs` spins first: not in 'sleep', nor when the limit is shorter than the spin. */
+export function spinsFirst(mode: WaitMode, timeoutMs: number | undefined): boolean {
+  return mode !== 'sleep' && (timeoutMs === undefined || timeoutMs > SPIN_MS[mode]);
+}
+
 /** Spins while `ready()` is false, within the mode's budget (plus `extraMs`). True if it became ready. */
 export function spin(mode: WaitMode, ready: () => boolean, extraMs = 0): boolean {
   if (mode === 'sleep') return false;

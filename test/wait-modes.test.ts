@@ -1,0 +1,193 @@
+// How a wait of a semaphore or a message queue spends its time
+// (options.wait): 'adaptive' (default) and 'spin' try again on this thread
+// before they sleep in the kernel, 'sleep' goes there at once. In every mode
+// a semaphore and messages go back and forth with another process, a wait
+// nothing answers sleeps and wakes for what another process does later, and
+// the time limit and abort of every wait hold. Whether something was caught
+// while spinning depends on timing, so the benchmark (npm run bench,
+// "semaphore") measures that, not these tests.
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { GETNCNT, MessageQueue, Mutex, Semaphore, semctl, type WaitMode } from '../src/index.js';
+import { pendingWaitStats } from '../src/sem/wait-queue.js';
+import { assertNoLeaks, removeQueue, semaphoreSetsOfEachTest } from './helpers/ipc.js';
+import { assertExitedCleanly, runNode } from './helpers/processes.js';
+import { waitFor } from './helpers/shm.js';
+
+assertNoLeaks();
+
+const { made, newSet } = semaphoreSetsOfEachTest();
+
+const MODES: readonly WaitMode[] = ['adaptive', 'spin', 'sleep'];
+
+/** A message queue of this test, removed afterwards whatever happens. */
+async function withQueue(fn: (queue: MessageQueue) => Promise<void>): Promise<void> {
+  const queue = MessageQueue.create();
+  try {
+    await fn(queue);
+  } finally {
+    removeQueue(queue.id);
+  }
+}
+
+describe('semaphore wait modes', () => {
+  it("refuses a wait mode that is not 'adaptive', 'spin' or 'sleep', naming options.wait, and changes nothing", async () => {
+    const set = newSet(1, 1);
+    const semaphore = Semaphore.create({ initial: 1 });
+    made.push(semaphore.id);
+    const mutex = Mutex.create();
+    made.push(mutex.id);
+    await withQueue(async (queue) => {
+      queue.trySend('kept');
+      const calls: [string, () => Promise<unknown>][] = [
+        ['SemaphoreSet.op', () => set.op([{ sem_num: 0, sem_op: -1 }], { wait: 'fast' as WaitMode })],
+        ['Semaphore.acquire', () => semaphore.acquire({ wait: 1 as unknown as WaitMode })],
+        ['Mutex.lock', () => mutex.lock({ wait: 'Spin' as WaitMode })],
+        ['MessageQueue.send', () => queue.send('lost', { wait: 'busy' as WaitMode })],
+        ['MessageQueue.receive', () => queue.receive({ wait: null as unknown as WaitMode })],
+      ];
+      for (const [what, call] of calls) {
+        await assert.rejects(call, (error: NodeJS.ErrnoException) => {
+          assert.ok(error instanceof TypeError, what);
+          assert.equal(error.code, 'ERR_INVALID_ARG_VALUE', what);
+          assert.match(error.message, /options\.wait.*'adaptive', 'spin' or 'sleep'/, what);
+          return true;
+        });
+      }
+      assert.equal(set.get(0), 1);
+      assert.equal(semaphore.value, 1);
+      assert.equal(mutex.tryLock(), true, 'the mutex is still free');
+      mutex.unlock();
+      assert.equal(queue.stat().msg_qnum, 1, 'nothing was sent and nothing taken');
+    });
+  });
+
+  for (const mode of MODES) {
+    it(`'${mode}': 500 hand-offs with another process waiting the same way end with every value back at 0`, async () => {
+      const set = newSet(2);
+      const rounds = 500;
+      const child = runNode(
+        `
+        import { SemaphoreSet } from 'SHMKIT';
+        const [id, rounds, wait] = [Number(process.argv[1]), Number(process.argv[2]), process.argv[3]];
+        const set = SemaphoreSet.open({ id });
+        for (let i = 0; i < rounds; i++) {
+          await set.op([{ sem_num: 0, sem_op: -1 }], { wait, timeoutMs: 20_000 });
+          await set.op([{ sem_num: 1, sem_op: 1 }]);
+        }
+        `,
+        [String(set.id), String(rounds), mode],
+      );
+      for (let i = 0; i < rounds; i++) {
+        await set.op([{ sem_num: 0, sem_op: 1 }]);
+        await set.op([{ sem_num: 1, sem_op: -1 }], { wait: mode, timeoutMs: 20_000 });
+      }
+      assertExitedCleanly(await child);
+      assert.deepEqual([set.get(0), set.get(1)], [0, 0]);
+    });
+
+    it(`'${mode}': a wait nothing answers sleeps in the kernel, and another process's later release ends it`, async () => {
+      const set = newSet(1);
+      const wait = set.op([{ sem_num: 0, sem_op: -1 }], { wait: mode });
+      await waitFor('the waiter in the kernel', () => semctl(set.id, 0, GETNCNT) === 1);
+      const child = await runNode(
+        `
+        import { SemaphoreSet } from 'SHMKIT';
+        await SemaphoreSet.open({ id: Number(process.argv[1]) }).op([{ sem_num: 0, sem_op: 1 }]);
+        `,
+        [String(set.id)],
+      );
+      assertExitedCleanly(child);
+      await wait;
+      assert.equal(set.get(0), 0);
+      assert.deepEqual(pendingWaitStats(), { waits: 0, queues: 0 });
+    });
+
+    it(`'${mode}': a time limit and an abort end the wait with nothing changed`, async () => {
+      const set = newSet(1);
+      await assert.rejects(set.op([{ sem_num: 0, sem_op: -1 }], { wait: mode, timeoutMs: 30 }), {
+        code: 'ETIMEDOUT',
+        syscall: 'semtimedop',
+      });
+      const controller = new AbortController();
+      const aborted = set.op([{ sem_num: 0, sem_op: -1 }], { wait: mode, signal: controller.signal });
+      await sleep(20);
+      controller.abort();
+      await assert.rejects(aborted, { name: 'AbortError' });
+      assert.equal(set.get(0), 0);
+      assert.equal(semctl(set.id, 0, GETNCNT), 0, 'no waiter is left in the kernel');
+    });
+
+    it(`'${mode}': 500 messages each way with another process waiting the same way arrive in order`, async () => {
+      await withQueue(async (queue) => {
+        const rounds = 500;
+        const child = runNode(
+          `
+          import { MessageQueue } from 'SHMKIT';
+          const [id, rounds, wait] = [Number(process.argv[1]), Number(process.argv[2]), process.argv[3]];
+          const queue = MessageQueue.open({ id });
+          for (let i = 0; i < rounds; i++) {
+            const { data } = await queue.receive({ type: 1, wait, timeoutMs: 20_000 });
+            await queue.send(data, { type: 2, wait });
+          }
+          `,
+          [String(queue.id), String(rounds), mode],
+        );
+        for (let i = 0; i < rounds; i++) {
+          await queue.send(`m${i}`, { type: 1, wait: mode });
+          const { data } = await queue.receive({ type: 2, wait: mode, timeoutMs: 20_000 });
+          assert.equal(new TextDecoder().decode(data), `m${i}`);
+        }
+        assertExitedCleanly(await child);
+        assert.equal(queue.stat().msg_qnum, 0);
+      });
+    });
+
+    it(`'${mode}': a receive nothing answers sleeps, and another process's later send ends it; a time limit and an abort take nothing`, async () => {
+      await withQueue(async (queue) => {
+        await assert.rejects(queue.receive({ wait: mode, timeoutMs: 30 }), { code: 'ETIMEDOUT', syscall: 'msgrcv' });
+        const controller = new AbortController();
+        const aborted = queue.receive({ wait: mode, signal: controller.signal });
+        await sleep(20);
+        controller.abort();
+        await assert.rejects(aborted, { name: 'AbortError' });
+        const waiting = queue.receive({ wait: mode, timeoutMs: 20_000 });
+        await sleep(20);
+        const child = await runNode(
+          `
+          import { MessageQueue } from 'SHMKIT';
+          await MessageQueue.open({ id: Number(process.argv[1]) }).send('later');
+          `,
+          [String(queue.id)],
+        );
+        assertExitedCleanly(child);
+        assert.equal(new TextDecoder().decode((await waiting).data), 'later');
+        assert.equal(queue.stat().msg_qnum, 0);
+      });
+    });
+  }
+
+  it("'spin' with a time limit shorter than its spin (1 ms against 2) still ends in ETIMEDOUT with nothing changed", async () => {
+    const set = newSet(1);
+    await assert.rejects(set.op([{ sem_num: 0, sem_op: -1 }], { wait: 'spin', timeoutMs: 1 }), {
+      code: 'ETIMEDOUT',
+      syscall: 'semtimedop',
+    });
+    assert.equal(set.get(0), 0);
+    assert.equal(semctl(set.id, 0, GETNCNT), 0);
+  });
+
+  it('a wait made while waits of its kind are pending queues behind them instead of spinning past them', async () => {
+    const set = newSet(1);
+    const order: number[] = [];
+    const first = set.op([{ sem_num: 0, sem_op: -1 }], { wait: 'sleep' }).then(() => order.push(1));
+    await waitFor('the first waiter in the kernel', () => semctl(set.id, 0, GETNCNT) === 1);
+    const second = set.op([{ sem_num: 0, sem_op: -1 }], { wait: 'spin' }).then(() => order.push(2));
+    assert.deepEqual(pendingWaitStats(), { waits: 2, queues: 1 });
+    set.set(0, 2);
+    await Promise.all([first, second]);
+    assert.deepEqual(order, [1, 2]);
+    assert.equal(set.get(0), 0);
+  });
+});
