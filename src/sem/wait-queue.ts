@@ -54,6 +54,11 @@ interface Queue {
 
 const queues = new Map<string, Queue>();
 
+/** Waits with the same key are of one kind: the same set and the same operations. */
+function queueKey(semid: number, sops: Int32Array): string {
+  return `${semid}:${sops.join(',')}`;
+}
+
 function withNoWait(sops: Int32Array): Int32Array {
   const copy = sops.slice();
   for (let i = 2; i < copy.length; i += 3) copy[i] = (copy[i] ?? 0) | IPC_NOWAIT;
@@ -186,8 +191,9 @@ export function waitOps(semid: number, sops: Int32Array, options: ValidWaitOptio
   const { timeoutMs, signal, wait } = options;
   if (signal?.aborted) return Promise.reject(abortError(signal));
   if (closed?.aborted) return Promise.reject(closedError('ERR_SEM_CLOSED', what));
-  const key = `${semid}:${sops.join(',')}`;
-  let queue = queues.get(key);
+  // Most waits find no queue at all, and skip making the key (a string of every sop).
+  const key = queues.size === 0 ? undefined : queueKey(semid, sops);
+  let queue = key === undefined ? undefined : queues.get(key);
   // With waits of its kind pending, a new one queues behind them (FIFO),
   // unless it only wants what is possible at once.
   if (queue === undefined || timeoutMs === 0) {
@@ -202,8 +208,8 @@ export function waitOps(semid: number, sops: Int32Array, options: ValidWaitOptio
     if (timeoutMs === 0) return Promise.reject(timeoutError('semtimedop', `${what}: semid ${semid}`, 0, 'nothing was changed'));
   }
   if (queue === undefined) {
-    queue = { key, semid, sops: sops.slice(), waiters: [] };
-    queues.set(key, queue);
+    queue = { key: key ?? queueKey(semid, sops), semid, sops: sops.slice(), waiters: [] };
+    queues.set(queue.key, queue);
   }
   const q = queue;
   return new Promise<void>((resolve, reject) => {

@@ -7,6 +7,7 @@
 // (msgsndStart, msgrcvStart, run by wait-threads.ts).
 import { constants as osConstants } from 'node:os';
 import { check, errnoName, invalidType, ipcError, type IpcError } from '../core/errors.js';
+import { bytesForAddon } from '../core/addon-arrays.js';
 import { native, type NativeMsgStat } from '../core/native.js';
 import { validateFlags, validateId, validateInteger, validateKey, validateObject, validateSize, UINT32_MAX } from '../core/validate.js';
 import { IPC_INFO, IPC_NOWAIT, IPC_RMID, IPC_SET, IPC_STAT, MSG_COPY, MSG_INFO, MSG_STAT, MSG_STAT_ANY } from './constants.js';
@@ -201,7 +202,7 @@ export function msgsnd(
   const mtype = validateMtype(m.mtype, 'msgp.mtype');
   const bytes = messageBytes(m.mtext, 'msgp.mtext');
   validateFlags(msgflg, 'msgflg');
-  check(native.msgsnd(msqid, mtype, bytes, msgflg), 'msgsnd', explainMsgsnd(msqid, mtype, bytes.length));
+  check(native.msgsnd(msqid, mtype, bytesForAddon(bytes), msgflg), 'msgsnd', explainMsgsnd(msqid, mtype, bytes.length));
 }
 
 /**
@@ -230,7 +231,7 @@ export function msgrcv(msqid: number, msgsz: number, msgtyp = 0, msgflg = 0): Ms
  * true when sent, false when the queue is full (EAGAIN); other failures throw.
  */
 export function tryMsgsnd(msqid: number, mtype: number, bytes: Uint8Array): boolean {
-  const r = native.msgsnd(msqid, mtype, bytes, IPC_NOWAIT);
+  const r = native.msgsnd(msqid, mtype, bytesForAddon(bytes), IPC_NOWAIT);
   if (r === -osConstants.errno.EAGAIN) return false;
   check(r, 'msgsnd', explainMsgsnd(msqid, mtype, bytes.length));
   return true;
@@ -261,7 +262,7 @@ export function msgrcvError(msqid: number, msgsz: number, msgtyp: number, msgflg
  * before this returns.
  */
 export function msgsndStart(msqid: number, mtype: number, bytes: Uint8Array, msgflg: number, timeoutMs: number): number {
-  return native.msgSendStart(msqid, mtype, bytes, msgflg, timeoutMs);
+  return native.msgSendStart(msqid, mtype, bytesForAddon(bytes), msgflg, timeoutMs);
 }
 
 /**

@@ -3,6 +3,7 @@
 // the event loop. Which waits get a thread, and when, is decided in
 // wait-threads.ts, which also receives the results: 0, or a negative errno.
 
+import { int32sForAddon } from '../core/addon-arrays.js';
 import { native } from '../core/native.js';
 
 /**
@@ -11,5 +12,5 @@ import { native } from '../core/native.js';
  * pthread_create when no thread could be started.
  */
 export function semWaitStart(semid: number, sops: Int32Array, timeoutMs: number): number {
-  return native.semWaitStart(semid, sops, timeoutMs);
+  return native.semWaitStart(semid, int32sForAddon(sops), timeoutMs);
 }

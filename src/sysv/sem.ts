@@ -15,6 +15,7 @@ import {
   type Explained,
   explainedError,
 } from '../core/errors.js';
+import { int32sForAddon } from '../core/addon-arrays.js';
 import { native, type NativeSemStat } from '../core/native.js';
 import {
   validateFlags,
@@ -214,7 +215,12 @@ export function semget(key: number, nsems: number, flags: number): number {
 export function semop(semid: number, sops: readonly Sembuf[]): void {
   validateId(semid, 'semid');
   const packed = encodeSops(sops);
-  check(native.semop(semid, packed, -1), 'semop', explainSemop(semid, packed));
+  check(nativeSemop(semid, packed, -1), 'semop', explainSemop(semid, packed));
+}
+
+/** native.semop, given the triples in an array the addon reads without V8 moving it (core/addon-arrays.ts). */
+function nativeSemop(semid: number, sops: Int32Array, timeoutMs: number): number {
+  return native.semop(semid, int32sForAddon(sops), timeoutMs);
 }
 
 /**
@@ -224,7 +230,7 @@ export function semop(semid: number, sops: readonly Sembuf[]): void {
  * IPC_NOWAIT unless the operation can never wait (an increment).
  */
 export function semopErrno(semid: number, sops: Int32Array): number {
-  const result = native.semop(semid, sops, -1);
+  const result = nativeSemop(semid, sops, -1);
   return result < 0 ? -result : 0;
 }
 
@@ -260,7 +266,7 @@ export function semtimedop(semid: number, sops: readonly Sembuf[], timeoutMs: nu
     if (!Number.isFinite(timeoutMs) || timeoutMs < 0) throw outOfRange('timeoutMs', 'a finite number >= 0', timeoutMs);
     timeout = timeoutMs;
   }
-  check(native.semop(semid, packed, timeout), 'semtimedop', explainSemop(semid, packed, true));
+  check(nativeSemop(semid, packed, timeout), 'semtimedop', explainSemop(semid, packed, true));
 }
 
 function toSemidDs(s: NativeSemStat): SemidDs {
