@@ -86,6 +86,21 @@ Napi::Value Msgrcv(const Napi::CallbackInfo& info) {
   return Received(info.Env(), msg.get(), static_cast<size_t>(n));
 }
 
+// msgrcvInto(msqid, buf, msgtyp, flags) -> bytes received | -errno: the
+// message lands in buf, a struct msgbuf (mtype, then msgsz = the rest of
+// buf's bytes), which the caller reuses: no allocation here, and none in
+// JavaScript but the copy it keeps. Blocks like C.
+Napi::Value MsgrcvInto(const Napi::CallbackInfo& info) {
+  int msqid = info[0].As<Napi::Number>().Int32Value();
+  Napi::Uint8Array buf = info[1].As<Napi::Uint8Array>();
+  long type = static_cast<long>(info[2].As<Napi::Number>().DoubleValue());
+  int flags = info[3].As<Napi::Number>().Int32Value();
+  if (buf.ByteLength() < offsetof(MsgBuf, mtext)) return Errno(info.Env(), EINVAL);
+  ssize_t n = ::msgrcv(msqid, buf.Data(), buf.ByteLength() - offsetof(MsgBuf, mtext), type, flags);
+  if (n == -1) return Errno(info.Env(), errno);
+  return Napi::Number::New(info.Env(), static_cast<double>(n));
+}
+
 // msgctlCmd(msqid, cmd) for commands without a buffer (IPC_RMID, unknown
 // ones) -> ret | -errno. A null buffer keeps an unknown command memory-safe.
 Napi::Value MsgctlCmd(const Napi::CallbackInfo& info) {
@@ -232,6 +247,7 @@ void InitMsg(Napi::Env env, Napi::Object exports, WaitsHolder* waits) {
   exports.Set("msgget", Napi::Function::New(env, Msgget, "msgget"));
   exports.Set("msgsnd", Napi::Function::New(env, Msgsnd, "msgsnd"));
   exports.Set("msgrcv", Napi::Function::New(env, Msgrcv, "msgrcv"));
+  exports.Set("msgrcvInto", Napi::Function::New(env, MsgrcvInto, "msgrcvInto"));
   exports.Set("msgctlCmd", Napi::Function::New(env, MsgctlCmd, "msgctlCmd"));
   exports.Set("msgctlStat", Napi::Function::New(env, MsgctlStat, "msgctlStat"));
   exports.Set("msgctlSet", Napi::Function::New(env, MsgctlSet, "msgctlSet"));

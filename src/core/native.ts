@@ -87,6 +87,8 @@ export interface NativeBinding {
   msgget(key: number, flags: number): number;
   msgsnd(msqid: number, mtype: number, data: Uint8Array, flags: number): number;
   msgrcv(msqid: number, msgsz: number, msgtyp: number, flags: number): [number, ArrayBuffer] | number;
+  /** Into `buf`, a struct msgbuf (a C long, then msgsz bytes): the bytes received, or -errno. */
+  msgrcvInto(msqid: number, buf: Uint8Array, msgtyp: number, flags: number): number;
   msgctlCmd(msqid: number, cmd: number): number;
   msgctlStat(id: number, cmd: number): [number, NativeMsgStat] | number;
   msgctlSet(id: number, uid: number, gid: number, mode: number, qbytes: number): number;

@@ -243,10 +243,35 @@ export function tryMsgsnd(msqid: number, mtype: number, bytes: Uint8Array): bool
  * E2BIG (longer than `msgsz`), which the caller answers; other failures throw.
  */
 export function tryMsgrcv(msqid: number, msgsz: number, msgtyp: number, msgflg: number): Msgbuf | number {
-  const r = native.msgrcv(msqid, msgsz, msgtyp, msgflg | IPC_NOWAIT);
+  const buf = receiveBuffer(msgsz);
+  const r = native.msgrcvInto(msqid, buf, msgtyp, msgflg | IPC_NOWAIT);
   if (r === -osConstants.errno.ENOMSG || r === -osConstants.errno.E2BIG) return -r;
-  const [mtype, data] = check(r, 'msgrcv', explainMsgrcv(msqid, msgsz, msgtyp, msgflg));
-  return { mtype, mtext: new Uint8Array(data) };
+  const n = check(r, 'msgrcv', explainMsgrcv(msqid, msgsz, msgtyp, msgflg));
+  return { mtype: mtypeOf(buf), mtext: buf.slice(MTEXT_OFFSET, MTEXT_OFFSET + n) };
+}
+
+/** Where mtext starts in struct msgbuf: after a C long. */
+const MTEXT_OFFSET = 8;
+/** Receives of the high level (msgsz is MSGMAX, or a little more) reuse one buffer up to this size. */
+const REUSED_RECEIVE_MAX = 1 << 20;
+let reusedReceive = new Uint8Array(MTEXT_OFFSET + 8192);
+let reusedMtype = new BigInt64Array(reusedReceive.buffer, 0, 1);
+
+/** The mtype a receive wrote at the start of `buf`. */
+function mtypeOf(buf: Uint8Array): number {
+  const view = buf.buffer === reusedReceive.buffer ? reusedMtype : new BigInt64Array(buf.buffer, buf.byteOffset, 1);
+  return Number(view[0]);
+}
+
+/** A struct msgbuf for msgsz bytes of mtext: the reused one (or a view of it) when it is small enough. */
+function receiveBuffer(msgsz: number): Uint8Array {
+  const bytes = MTEXT_OFFSET + msgsz;
+  if (bytes > REUSED_RECEIVE_MAX) return new Uint8Array(bytes);
+  if (bytes > reusedReceive.length) {
+    reusedReceive = new Uint8Array(bytes);
+    reusedMtype = new BigInt64Array(reusedReceive.buffer, 0, 1);
+  }
+  return bytes === reusedReceive.length ? reusedReceive : reusedReceive.subarray(0, bytes);
 }
 
 /** @internal The IpcError of a msgrcv that failed with `errno` (positive). */
