@@ -1,8 +1,9 @@
 // System V message queues: the round trip of a 64-byte message between two
 // processes through one queue (type 1 there, type 2 back), in the default
-// wait mode ('adaptive': a short spin, then a sleep) and in 'sleep', beside
-// the same in C (msgsnd/msgrcv blocking) and in Python's sysv_ipc (where
-// /usr/bin/python3 has it). Run: node dist/bench/msg.js [--json]
+// wait mode ('adaptive': a short spin, then a sleep) and in 'sleep', and the
+// cost of a send and a receive that need not wait (one process), beside the
+// same in C (msgsnd/msgrcv) and in Python's sysv_ipc (where /usr/bin/python3
+// has it). Run: node dist/bench/msg.js [--json]
 import { pathToFileURL } from 'node:url';
 import { MessageQueue, type WaitMode } from '../src/index.js';
 import { compileC, hasPythonSysvIpc, nodeRoundTrips, runNumber, runPython } from './peers.js';
@@ -12,6 +13,8 @@ const BYTES = 64;
 export interface MsgBenchOptions {
   /** Round trips measured (default 5,000, after 100 to warm up). */
   roundTrips?: number;
+  /** Send+receive pairs in one process, per round (default 200,000; the best of 5 rounds counts). */
+  pairs?: number;
 }
 
 export interface MsgBenchResult {
@@ -31,6 +34,16 @@ export interface MsgBenchResult {
   /** Node's default round trip over C's and over Python's: below 1, Node is faster. */
   nodeVsC: number;
   nodeVsPython: number | null;
+  pairs: number;
+  /** One process sends a message and takes it back, nothing waits: nanoseconds per pair. */
+  sendReceiveNs: {
+    /** `trySend(bytes)` and `tryReceive()`. */
+    node: number;
+    /** msgsnd and msgrcv with IPC_NOWAIT. */
+    c: number;
+    /** `send(m, block=False)` and `receive(block=False)`; null without sysv_ipc. */
+    python: number | null;
+  };
 }
 
 const C_SOURCE = String.raw`
@@ -59,12 +72,28 @@ static void rcv(int q, long type, struct msg *m) {
   if (msgrcv(q, m, sizeof m->mtext, type, 0) == -1) { perror("msgrcv"); exit(3); }
 }
 int main(int argc, char **argv) {
-  if (argc != 2) return 2;
-  long n = atol(argv[1]);
+  if (argc != 3) return 2;
+  long n = atol(argv[2]);
   int q = msgget(IPC_PRIVATE, IPC_CREAT | 0600);
   if (q == -1) { perror("msgget"); return 3; }
   struct msg m;
   memset(&m, 'x', sizeof m);
+  if (strcmp(argv[1], "pairs") == 0) {
+    double best = 1e9;
+    for (int round = 0; round < 5; round++) {
+      double t0 = now();
+      for (long i = 0; i < n; i++) {
+        m.mtype = 1;
+        if (msgsnd(q, &m, sizeof m.mtext, IPC_NOWAIT) == -1) { perror("msgsnd"); return 3; }
+        if (msgrcv(q, &m, sizeof m.mtext, 0, IPC_NOWAIT) == -1) { perror("msgrcv"); return 3; }
+      }
+      double t = (now() - t0) / n;
+      if (t < best) best = t;
+    }
+    msgctl(q, IPC_RMID, NULL);
+    printf("%.3f\n", best * 1e9);
+    return 0;
+  }
   pid_t child = fork();
   if (child == 0) {
     for (long i = 0; i < n + 100; i++) { rcv(q, 1, &m); snd(q, 2, &m); }
@@ -83,8 +112,19 @@ int main(int argc, char **argv) {
 
 const PYTHON_SOURCE = `
 import os, sys, time, sysv_ipc
-n = int(sys.argv[1])
+mode, n = sys.argv[1], int(sys.argv[2])
 q = sysv_ipc.MessageQueue(None, sysv_ipc.IPC_CREX, 0o600)
+if mode == 'pairs':
+    m = b'x' * ${BYTES}
+    best = 1e9
+    for _ in range(5):
+        t0 = time.perf_counter()
+        for _ in range(n):
+            q.send(m, block=False); q.receive(block=False)
+        best = min(best, (time.perf_counter() - t0) / n)
+    q.remove()
+    print(best * 1e9)
+    sys.exit(0)
 try:
     pid = os.fork()
     if pid == 0:
@@ -128,21 +168,49 @@ async function nodePingPong(roundTrips: number, wait: WaitMode): Promise<number>
   }
 }
 
+/** Send and take back `pairs` messages in this process, best of 5 rounds: ns per pair. */
+function nodePairs(pairs: number): number {
+  const queue = MessageQueue.create();
+  try {
+    const message = new Uint8Array(BYTES).fill(0x78);
+    let best = Infinity;
+    for (let round = 0; round < 5; round++) {
+      const start = process.hrtime.bigint();
+      for (let i = 0; i < pairs; i++) {
+        queue.trySend(message);
+        queue.tryReceive();
+      }
+      best = Math.min(best, Number(process.hrtime.bigint() - start) / pairs);
+    }
+    return best;
+  } finally {
+    queue.remove();
+  }
+}
+
 /** Measures and returns the numbers (nothing is left behind, even on failure). */
 export async function runMsgBench(options: MsgBenchOptions = {}): Promise<MsgBenchResult> {
   const roundTrips = options.roundTrips ?? 5_000;
+  const pairs = options.pairs ?? 200_000;
   const c = compileC('msg', C_SOURCE);
   try {
+    const python = hasPythonSysvIpc();
     const nodeAdaptive = await nodePingPong(roundTrips, 'adaptive');
     const nodeSleep = await nodePingPong(roundTrips, 'sleep');
-    const cUs = runNumber(c.exe, [String(roundTrips)]);
-    const python = hasPythonSysvIpc() ? runPython(PYTHON_SOURCE, [String(roundTrips)]) : null;
+    const cUs = runNumber(c.exe, ['pingpong', String(roundTrips)]);
+    const pythonUs = python ? runPython(PYTHON_SOURCE, ['pingpong', String(roundTrips)]) : null;
     return {
       bytes: BYTES,
       roundTrips,
-      roundTripUs: { nodeAdaptive, nodeSleep, c: cUs, python },
+      roundTripUs: { nodeAdaptive, nodeSleep, c: cUs, python: pythonUs },
       nodeVsC: nodeAdaptive / cUs,
-      nodeVsPython: python === null ? null : nodeAdaptive / python,
+      nodeVsPython: pythonUs === null ? null : nodeAdaptive / pythonUs,
+      pairs,
+      sendReceiveNs: {
+        node: nodePairs(pairs),
+        c: runNumber(c.exe, ['pairs', String(pairs)]),
+        python: python ? runPython(PYTHON_SOURCE, ['pairs', String(pairs)]) : null,
+      },
     };
   } finally {
     c.cleanup();
@@ -151,12 +219,17 @@ export async function runMsgBench(options: MsgBenchOptions = {}): Promise<MsgBen
 
 function format(r: MsgBenchResult): string {
   const us = (x: number | null): string => (x === null ? '(no sysv_ipc)' : `${x.toFixed(1).padStart(7)} µs`);
+  const ns = (x: number | null): string => (x === null ? '(no sysv_ipc)' : `${x.toFixed(0).padStart(7)} ns`);
   return [
     `message queue round trip, ${r.bytes} B each way (${r.roundTrips} round trips)`,
     `  Node  adaptive        ${us(r.roundTripUs.nodeAdaptive)}`,
     `  Node  sleep           ${us(r.roundTripUs.nodeSleep)}`,
     `  C     blocking        ${us(r.roundTripUs.c)}`,
     `  Python sysv_ipc       ${us(r.roundTripUs.python)}`,
+    `send + receive in one process, nothing waits (${r.pairs} pairs, best of 5 rounds)`,
+    `  Node  trySend + tryReceive   ${ns(r.sendReceiveNs.node)}`,
+    `  C     msgsnd + msgrcv        ${ns(r.sendReceiveNs.c)}`,
+    `  Python sysv_ipc             ${ns(r.sendReceiveNs.python)}`,
   ].join('\n');
 }
 

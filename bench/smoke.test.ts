@@ -121,10 +121,16 @@ describe('bench/main.js --quick', { timeout: 300_000 }, () => {
       for (const key of ['nodeRoundTripUs', 'nodeSleepRoundTripUs', 'cRoundTripUs', 'pythonRoundTripUs']) {
         assert.ok((sem.result.handoff[key] ?? 0) > 0, `semaphore handoff.${key}`);
       }
-      const msg = report.other[6] as { status: string; result: { roundTripUs: Record<string, number | null> } };
+      const msg = report.other[6] as {
+        status: string;
+        result: { roundTripUs: Record<string, number | null>; sendReceiveNs: Record<string, number | null> };
+      };
       assert.equal(msg.status, 'ok');
       for (const key of ['nodeAdaptive', 'nodeSleep', 'c', 'python']) {
         assert.ok((msg.result.roundTripUs[key] ?? 0) > 0, `message-queue roundTripUs.${key}`);
+      }
+      for (const key of ['node', 'c', 'python']) {
+        assert.ok((msg.result.sendReceiveNs[key] ?? 0) > 0, `message-queue sendReceiveNs.${key}`);
       }
       const json = report.other[2] as {
         status: string;
