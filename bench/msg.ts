@@ -15,6 +15,8 @@ export interface MsgBenchOptions {
   roundTrips?: number;
   /** Send+receive pairs in one process, per round (default 200,000; the best of 5 rounds counts). */
   pairs?: number;
+  /** The suite's smoke run (npm run bench:smoke): a tenth of each default, to check that it all runs. */
+  smoke?: boolean;
 }
 
 export interface MsgBenchResult {
@@ -190,8 +192,9 @@ function nodePairs(pairs: number): number {
 
 /** Measures and returns the numbers (nothing is left behind, even on failure). */
 export async function runMsgBench(options: MsgBenchOptions = {}): Promise<MsgBenchResult> {
-  const roundTrips = options.roundTrips ?? 5_000;
-  const pairs = options.pairs ?? 200_000;
+  const scale = options.smoke === true ? 0.1 : 1;
+  const roundTrips = options.roundTrips ?? 5_000 * scale;
+  const pairs = options.pairs ?? 200_000 * scale;
   const c = compileC('msg', C_SOURCE);
   try {
     const python = hasPythonSysvIpc();

@@ -15,6 +15,8 @@ export interface SemBenchOptions {
   roundTrips?: number;
   /** Rounds of the lock loop; the best counts (default 5). */
   rounds?: number;
+  /** The suite's smoke run (npm run bench:smoke): a tenth of each default, to check that it all runs. */
+  smoke?: boolean;
 }
 
 export interface SemBenchResult {
@@ -189,8 +191,9 @@ async function nodePingPong(roundTrips: number, wait: WaitMode): Promise<number>
 
 /** Measures and returns the numbers (nothing is left behind, even on failure). */
 export async function runSemBench(options: SemBenchOptions = {}): Promise<SemBenchResult> {
-  const lockIterations = options.lockIterations ?? 200_000;
-  const roundTrips = options.roundTrips ?? 5_000;
+  const scale = options.smoke === true ? 0.1 : 1;
+  const lockIterations = options.lockIterations ?? 200_000 * scale;
+  const roundTrips = options.roundTrips ?? 5_000 * scale;
   const rounds = options.rounds ?? 5;
   const c = compileC('sem', C_SOURCE);
   try {
