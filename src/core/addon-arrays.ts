@@ -10,24 +10,25 @@ const ON_HEAP_MAX_BYTES = 64;
 const int32s: Int32Array[] = [];
 const uint8s: Uint8Array[] = [];
 
+/** `a`'s contents in `made[a.length]`, made by `make` the first time (or `a` itself if V8 keeps it off its heap anyway). */
+function reused<T extends Int32Array | Uint8Array>(a: T, made: T[], make: (length: number) => T): T {
+  if (a.byteLength > ON_HEAP_MAX_BYTES) return a;
+  let copy = made[a.length];
+  if (copy === undefined) made[a.length] = copy = make(a.length);
+  copy.set(a);
+  return copy;
+}
+
 /**
  * @internal `a`'s contents in the Int32Array of its length that the addon
  * has read before (`a` itself if it is larger than V8 keeps on its heap).
  * Valid until the next call: for a native call that reads it at once.
  */
 export function int32sForAddon(a: Int32Array): Int32Array {
-  if (a.byteLength > ON_HEAP_MAX_BYTES) return a;
-  let reused = int32s[a.length];
-  if (reused === undefined) int32s[a.length] = reused = new Int32Array(a.length);
-  reused.set(a);
-  return reused;
+  return reused(a, int32s, (length) => new Int32Array(length));
 }
 
 /** @internal {@link int32sForAddon} for bytes. */
 export function bytesForAddon(a: Uint8Array): Uint8Array {
-  if (a.byteLength > ON_HEAP_MAX_BYTES) return a;
-  let reused = uint8s[a.length];
-  if (reused === undefined) uint8s[a.length] = reused = new Uint8Array(a.length);
-  reused.set(a);
-  return reused;
+  return reused(a, uint8s, (length) => new Uint8Array(length));
 }
