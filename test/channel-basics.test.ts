@@ -41,7 +41,11 @@ describe('Channel within one process', { timeout: 60_000 }, () => {
     assert.equal(sender.maxMessageSize, 1024 - 32);
     assert.throws(() => sender.trySend(new Uint8Array(1024 - 31)), RangeError);
     assert.throws(() => Channel.create({ capacity: 0 }), RangeError);
-    assert.throws(() => Channel.create({ capacity: 4096, wait: 'fast' as never }), TypeError);
+    assert.throws(() => Channel.create({ capacity: 4096, wait: 'fast' as never }), {
+      name: 'TypeError',
+      code: 'ERR_INVALID_ARG_VALUE',
+      message: /options\.wait.*'adaptive', 'spin' or 'sleep'/,
+    });
   });
 
   it('wraps around the ring many times without corrupting messages of mixed sizes', () => {
