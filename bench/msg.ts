@@ -6,7 +6,7 @@
 // has it). Run: node dist/bench/msg.js [--json]
 import { pathToFileURL } from 'node:url';
 import { MessageQueue, type WaitMode } from '../src/index.js';
-import { compileC, hasPythonSysvIpc, nodeRoundTrips, runNumber, runPython } from './peers.js';
+import { nodeRoundTrips, scaleOf, withPeers } from './peers.js';
 
 const BYTES = 64;
 
@@ -192,32 +192,24 @@ function nodePairs(pairs: number): number {
 
 /** Measures and returns the numbers (nothing is left behind, even on failure). */
 export async function runMsgBench(options: MsgBenchOptions = {}): Promise<MsgBenchResult> {
-  const scale = options.smoke === true ? 0.1 : 1;
+  const scale = scaleOf(options);
   const roundTrips = options.roundTrips ?? 5_000 * scale;
   const pairs = options.pairs ?? 200_000 * scale;
-  const c = compileC('msg', C_SOURCE);
-  try {
-    const python = hasPythonSysvIpc();
+  return withPeers('msg', C_SOURCE, PYTHON_SOURCE, async (peers) => {
     const nodeAdaptive = await nodePingPong(roundTrips, 'adaptive');
     const nodeSleep = await nodePingPong(roundTrips, 'sleep');
-    const cUs = runNumber(c.exe, ['pingpong', String(roundTrips)]);
-    const pythonUs = python ? runPython(PYTHON_SOURCE, ['pingpong', String(roundTrips)]) : null;
+    const c = peers.c('pingpong', roundTrips);
+    const python = peers.python('pingpong', roundTrips);
     return {
       bytes: BYTES,
       roundTrips,
-      roundTripUs: { nodeAdaptive, nodeSleep, c: cUs, python: pythonUs },
-      nodeVsC: nodeAdaptive / cUs,
-      nodeVsPython: pythonUs === null ? null : nodeAdaptive / pythonUs,
+      roundTripUs: { nodeAdaptive, nodeSleep, c, python },
+      nodeVsC: nodeAdaptive / c,
+      nodeVsPython: python === null ? null : nodeAdaptive / python,
       pairs,
-      sendReceiveNs: {
-        node: nodePairs(pairs),
-        c: runNumber(c.exe, ['pairs', String(pairs)]),
-        python: python ? runPython(PYTHON_SOURCE, ['pairs', String(pairs)]) : null,
-      },
+      sendReceiveNs: { node: nodePairs(pairs), c: peers.c('pairs', pairs), python: peers.python('pairs', pairs) },
     };
-  } finally {
-    c.cleanup();
-  }
+  });
 }
 
 function format(r: MsgBenchResult): string {

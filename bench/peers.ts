@@ -11,7 +11,7 @@ import { join } from 'node:path';
 const PYTHON = '/usr/bin/python3';
 
 /** A C program compiled with cc -O2 into a temporary directory; `cleanup` removes it. */
-export function compileC(name: string, source: string): { exe: string; cleanup: () => void } {
+function compileC(name: string, source: string): { exe: string; cleanup: () => void } {
   const dir = mkdtempSync(join(tmpdir(), `shmkit-bench-${name}-`));
   const src = join(dir, `${name}.c`);
   const exe = join(dir, name);
@@ -26,12 +26,12 @@ export function compileC(name: string, source: string): { exe: string; cleanup: 
 }
 
 /** Runs a program that prints one number, and returns it. */
-export function runNumber(command: string, args: readonly string[]): number {
+function runNumber(command: string, args: readonly string[]): number {
   return Number(execFileSync(command, args, { encoding: 'utf8' }).trim());
 }
 
 /** Whether /usr/bin/python3 has sysv_ipc. */
-export function hasPythonSysvIpc(): boolean {
+function hasPythonSysvIpc(): boolean {
   try {
     execFileSync(PYTHON, ['-c', 'import sysv_ipc'], { stdio: 'ignore' });
     return true;
@@ -41,7 +41,7 @@ export function hasPythonSysvIpc(): boolean {
 }
 
 /** Runs Python `source` with `args` (sys.argv[1:]) and returns the number it prints. */
-export function runPython(source: string, args: readonly string[]): number {
+function runPython(source: string, args: readonly string[]): number {
   return runNumber(PYTHON, ['-c', source, ...args]);
 }
 
@@ -66,4 +66,30 @@ export async function nodeRoundTrips(
   const [exitCode] = (await exited) as [number | null];
   if (exitCode !== 0) throw new Error(`the ping-pong child exited with ${exitCode}`);
   return us;
+}
+
+/** The C program and the Python script of one benchmark, each run with arguments and printing one number. */
+export interface Peers {
+  c(...args: Array<string | number>): number;
+  /** null where /usr/bin/python3 lacks sysv_ipc. */
+  python(...args: Array<string | number>): number | null;
+}
+
+/** Runs `fn` with the benchmark's peers: the C program compiled for it (and removed after), and the Python script. */
+export async function withPeers<T>(name: string, cSource: string, pythonSource: string, fn: (peers: Peers) => Promise<T>): Promise<T> {
+  const c = compileC(name, cSource);
+  const python = hasPythonSysvIpc();
+  try {
+    return await fn({
+      c: (...args) => runNumber(c.exe, args.map(String)),
+      python: (...args) => (python ? runPython(pythonSource, args.map(String)) : null),
+    });
+  } finally {
+    c.cleanup();
+  }
+}
+
+/** How much of its defaults a benchmark runs: a tenth in the suite's smoke run (npm run bench:smoke), to check that it all runs. */
+export function scaleOf(options: { smoke?: boolean }): number {
+  return options.smoke === true ? 0.1 : 1;
 }

@@ -5,7 +5,7 @@
 // sleep) and in 'sleep'. Run: node dist/bench/sem.js [--json]
 import { pathToFileURL } from 'node:url';
 import { Mutex, SemaphoreSet, type WaitMode } from '../src/index.js';
-import { compileC, hasPythonSysvIpc, nodeRoundTrips, runNumber, runPython } from './peers.js';
+import { nodeRoundTrips, scaleOf, withPeers } from './peers.js';
 
 /** How much to measure. */
 export interface SemBenchOptions {
@@ -191,24 +191,25 @@ async function nodePingPong(roundTrips: number, wait: WaitMode): Promise<number>
 
 /** Measures and returns the numbers (nothing is left behind, even on failure). */
 export async function runSemBench(options: SemBenchOptions = {}): Promise<SemBenchResult> {
-  const scale = options.smoke === true ? 0.1 : 1;
+  const scale = scaleOf(options);
   const lockIterations = options.lockIterations ?? 200_000 * scale;
   const roundTrips = options.roundTrips ?? 5_000 * scale;
   const rounds = options.rounds ?? 5;
-  const c = compileC('sem', C_SOURCE);
-  try {
+  return withPeers('sem', C_SOURCE, PYTHON_SOURCE, async (peers) => {
     const [nodeLockUnlockNs, nodeTryLockUnlockNs] = await nodeLock(lockIterations, rounds);
-    const cLockUnlockNs = runNumber(c.exe, ['lock', String(lockIterations)]);
-    const python = hasPythonSysvIpc();
-    const pythonLockUnlockNs = python ? runPython(PYTHON_SOURCE, ['lock', String(lockIterations)]) : null;
     const nodeRoundTripUs = await nodePingPong(roundTrips, 'adaptive');
     const nodeSleepRoundTripUs = await nodePingPong(roundTrips, 'sleep');
-    const cRoundTripUs = runNumber(c.exe, ['pingpong', String(roundTrips)]);
-    const pythonRoundTripUs = python ? runPython(PYTHON_SOURCE, ['pingpong', String(roundTrips)]) : null;
+    const cRoundTripUs = peers.c('pingpong', roundTrips);
+    const pythonRoundTripUs = peers.python('pingpong', roundTrips);
     return {
       lockIterations,
       roundTrips,
-      uncontended: { nodeLockUnlockNs, nodeTryLockUnlockNs, cLockUnlockNs, pythonLockUnlockNs },
+      uncontended: {
+        nodeLockUnlockNs,
+        nodeTryLockUnlockNs,
+        cLockUnlockNs: peers.c('lock', lockIterations),
+        pythonLockUnlockNs: peers.python('lock', lockIterations),
+      },
       handoff: {
         nodeRoundTripUs,
         nodeOneWayUs: nodeRoundTripUs / 2,
@@ -219,9 +220,7 @@ export async function runSemBench(options: SemBenchOptions = {}): Promise<SemBen
         nodeVsPython: pythonRoundTripUs === null ? null : nodeRoundTripUs / pythonRoundTripUs,
       },
     };
-  } finally {
-    c.cleanup();
-  }
+  });
 }
 
 function format(r: SemBenchResult): string {

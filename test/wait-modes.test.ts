@@ -11,6 +11,7 @@ import { describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { GETNCNT, MessageQueue, Mutex, Semaphore, semctl, type WaitMode } from '../src/index.js';
 import { pendingWaitStats } from '../src/sem/wait-queue.js';
+import { SPIN_MS, spinsFirst } from '../src/sysv/spin.js';
 import { assertNoLeaks, removeQueue, semaphoreSetsOfEachTest } from './helpers/ipc.js';
 import { assertExitedCleanly, runNode } from './helpers/processes.js';
 import { waitFor } from './helpers/shm.js';
@@ -168,6 +169,15 @@ describe('semaphore wait modes', () => {
     });
   }
 
+  it('spins only in a spinning mode and when the time limit is longer than the spin', () => {
+    assert.equal(spinsFirst('adaptive', undefined), true);
+    assert.equal(spinsFirst('spin', 30), true);
+    assert.equal(spinsFirst('sleep', undefined), false);
+    assert.equal(spinsFirst('spin', 1), false, '1 ms is shorter than the 2 ms spin');
+    assert.equal(spinsFirst('adaptive', SPIN_MS.adaptive), false);
+    assert.equal(spinsFirst('adaptive', 0), false, 'timeoutMs 0: only if possible at once');
+  });
+
   it("'spin' with a time limit shorter than its spin (1 ms against 2) still ends in ETIMEDOUT with nothing changed", async () => {
     const set = newSet(1);
     await assert.rejects(set.op([{ sem_num: 0, sem_op: -1 }], { wait: 'spin', timeoutMs: 1 }), {
@@ -178,7 +188,7 @@ describe('semaphore wait modes', () => {
     assert.equal(semctl(set.id, 0, GETNCNT), 0);
   });
 
-  it('a wait made while waits of its kind are pending queues behind them instead of spinning past them', async () => {
+  it("a 'spin' wait made while a wait of its kind is pending queues behind it and completes after it", async () => {
     const set = newSet(1);
     const order: number[] = [];
     const first = set.op([{ sem_num: 0, sem_op: -1 }], { wait: 'sleep' }).then(() => order.push(1));

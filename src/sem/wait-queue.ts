@@ -23,7 +23,7 @@ import { IPC_NOWAIT, SEM_UNDO } from '../sysv/constants.js';
 import { semopErrno, semopError } from '../sysv/sem.js';
 import { closedError, type ValidWaitOptions } from '../core/wait-options.js';
 import { semWaitStart } from '../sysv/sem-wait.js';
-import { spin, spinsFirst } from '../sysv/spin.js';
+import { spinOnCalls, spinsFirst } from '../sysv/spin.js';
 import { runOnThread, type ThreadWaitHandle } from '../sysv/wait-threads.js';
 
 const { EAGAIN, ECANCELED, EIDRM, ETIMEDOUT } = osConstants.errno;
@@ -201,7 +201,7 @@ export function waitOps(semid: number, sops: Int32Array, options: ValidWaitOptio
     let errno = semopErrno(semid, noWait);
     if (errno === EAGAIN && !allNoWait(sops) && spinsFirst(wait, timeoutMs)) {
       // Only without waits of its kind pending here: one that spun past them would break their order.
-      spin(wait, () => (errno = semopErrno(semid, noWait)) !== EAGAIN);
+      spinOnCalls(wait, () => (errno = semopErrno(semid, noWait)) !== EAGAIN);
     }
     if (errno === 0) return Promise.resolve();
     if (errno !== EAGAIN || allNoWait(sops)) return Promise.reject(semopError(semid, sops, errno));

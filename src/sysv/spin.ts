@@ -21,8 +21,14 @@ export function spinsFirst(mode: WaitMode, timeoutMs: number | undefined): boole
   return mode !== 'sleep' && (timeoutMs === undefined || timeoutMs > SPIN_MS[mode]);
 }
 
-/** Spins while `ready()` is false, within the mode's budget (plus `extraMs`). True if it became ready. */
-export function spin(mode: WaitMode, ready: () => boolean, extraMs = 0): boolean {
+/**
+ * Spins while `ready()` is false, within the mode's budget (plus `extraMs`).
+ * True if it became ready. The clock is read every `checksPerClock` checks:
+ * 32 suits a check that reads memory (the channel's), 1 a check that is a
+ * system call of about a microsecond (semop, msgsnd, msgrcv), which would
+ * otherwise overrun the budget by tens of µs.
+ */
+export function spin(mode: WaitMode, ready: () => boolean, extraMs = 0, checksPerClock = 32): boolean {
   if (mode === 'sleep') return false;
   if (SINGLE_CPU) {
     const rounds = mode === 'spin' ? Infinity : SINGLE_CPU_ADAPTIVE_YIELDS;
@@ -34,9 +40,16 @@ export function spin(mode: WaitMode, ready: () => boolean, extraMs = 0): boolean
     return false;
   }
   const end = performance.now() + SPIN_MS[mode] + extraMs;
-  for (let i = 1; ; i++) {
+  for (let left = checksPerClock; ; ) {
     if (ready()) return true;
-    // Reading the clock costs more than a check: every 32 checks is enough.
-    if ((i & 31) === 0 && performance.now() >= end) return false;
+    if (--left === 0) {
+      if (performance.now() >= end) return false;
+      left = checksPerClock;
+    }
   }
+}
+
+/** {@link spin} for a check that is a system call: the clock is read after each. */
+export function spinOnCalls(mode: WaitMode, ready: () => boolean): boolean {
+  return spin(mode, ready, 0, 1);
 }
