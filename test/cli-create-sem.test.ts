@@ -4,7 +4,8 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { GETALL, IPC_CREAT, IPC_STAT, semctl, semget } from '../src/index.js';
 import { assertNoLeaks, removeSetsAfterEach, uniqueKey } from './helpers/ipc.js';
-import { run, shmkit } from './helpers/processes.js';
+import { shmkitHere } from './helpers/cli.js';
+import { run } from './helpers/processes.js';
 
 assertNoLeaks();
 const made = removeSetsAfterEach();
@@ -12,7 +13,7 @@ const made = removeSetsAfterEach();
 describe('shmkit create -s', () => {
   it('creates a set of --count semaphores with the key and mode given, prints its id, and ipcs -s agrees', async () => {
     const key = uniqueKey();
-    const result = await shmkit(['create', '-s', '--key', `0x${key.toString(16)}`, '--count', '3', '--mode', '640']);
+    const result = await shmkitHere(['create', '-s', '--key', `0x${key.toString(16)}`, '--count', '3', '--mode', '640']);
     assert.equal(result.code, 0, result.stderr);
     assert.match(result.stdout, /^\d+\n$/);
     const id = Number(result.stdout);
@@ -27,7 +28,7 @@ describe('shmkit create -s', () => {
   });
 
   it('--private makes a set without a key, mode 0600 by default', async () => {
-    const result = await shmkit(['create', '--sem', '--private', '--count', '1']);
+    const result = await shmkitHere(['create', '--sem', '--private', '--count', '1']);
     assert.equal(result.code, 0, result.stderr);
     const id = Number(result.stdout);
     made.push(id);
@@ -41,7 +42,7 @@ describe('shmkit create -s', () => {
     const key = uniqueKey();
     const id = semget(key, 1, IPC_CREAT | 0o600);
     made.push(id);
-    const result = await shmkit(['create', '-s', '--key', String(key), '--count', '2']);
+    const result = await shmkitHere(['create', '-s', '--key', String(key), '--count', '2']);
     assert.equal(result.code, 1);
     assert.equal(result.stdout, '');
     assert.match(result.stderr, new RegExp(`^shmkit create: --key ${key}: EEXIST `));
@@ -58,7 +59,7 @@ describe('shmkit create -s', () => {
       [['create', '-s', '--count', '2'], /^shmkit create: --key: ERR_MISSING_ARGS /],
     ];
     for (const [args, stderr] of cases) {
-      const result = await shmkit(args);
+      const result = await shmkitHere(args);
       assert.equal(result.code, 2, `${args.join(' ')}: ${result.stderr}`);
       assert.equal(result.stdout, '');
       assert.match(result.stderr, stderr);
@@ -66,10 +67,10 @@ describe('shmkit create -s', () => {
   });
 
   it('a set it made is removed by shmkit rm -s', async () => {
-    const created = await shmkit(['create', '-s', '--private', '--count', '2']);
+    const created = await shmkitHere(['create', '-s', '--private', '--count', '2']);
     const id = Number(created.stdout);
     made.push(id);
-    const removed = await shmkit(['rm', '-s', String(id)]);
+    const removed = await shmkitHere(['rm', '-s', String(id)]);
     assert.equal(removed.code, 0, removed.stderr);
     assert.throws(() => semctl(id, 0, IPC_STAT), { code: 'EINVAL' });
   });

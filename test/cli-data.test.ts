@@ -1,6 +1,6 @@
-// shmkit create, dump, cat and write, run as the real binary on segments of
-// this test's own: dump is hexdump -C byte for byte, cat and write move raw
-// bytes through pipes, write is all or nothing.
+// shmkit create, dump, cat and write on segments of this test's own: dump is
+// hexdump -C byte for byte (its text checked in this process), cat and write
+// move raw bytes through pipes (the real binary), write is all or nothing.
 import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { IPC_STAT, SharedMemory, shmctl } from '../src/index.js';
 import { assertNoLeaks, removeSegment, uniqueKey, withCleanup } from './helpers/ipc.js';
+import { shmkitHere } from './helpers/cli.js';
 import { run, BIN, shmkit } from './helpers/processes.js';
 
 assertNoLeaks();
@@ -135,14 +136,14 @@ describe('shmkit dump, cat and write', () => {
       const theirs: string[] = ['-C'];
       if (offset !== undefined) ours.push('--offset', String(offset)), theirs.push('-s', String(offset));
       if (length !== undefined) ours.push('--length', String(length)), theirs.push('-n', String(length));
-      const [got, want] = await Promise.all([shmkit(ours), run('hexdump', [...theirs, file])]);
+      const [got, want] = await Promise.all([shmkitHere(ours), run('hexdump', [...theirs, file])]);
       assert.equal(got.code, 0, got.stderr);
       assert.equal(got.stdout, want.stdout, `offset ${offset}, length ${length}`);
     }
   });
 
   it('dump collapses repeated lines into "*" as hexdump does', async () => {
-    const got = await shmkit(['dump', String(shm.id), '--offset', '32', '--length', '160']);
+    const got = await shmkitHere(['dump', String(shm.id), '--offset', '32', '--length', '160']);
     assert.equal(
       got.stdout,
       '00000020  00 00 00 00 00 00 00 00  00 00 00 00 00 00 00 00  |................|\n' +
@@ -154,7 +155,7 @@ describe('shmkit dump, cat and write', () => {
   });
 
   it('dump refuses a range past the end of the segment', async () => {
-    const result = await shmkit(['dump', String(shm.id), '--offset', '990', '--length', '20']);
+    const result = await shmkitHere(['dump', String(shm.id), '--offset', '990', '--length', '20']);
     assert.equal(result.code, 1);
     assert.equal(result.stdout, '');
     assert.match(result.stderr, /^shmkit dump: --length: ERR_OUT_OF_RANGE /);
@@ -166,7 +167,7 @@ describe('shmkit dump, cat and write', () => {
     assert.equal(result.code, 0, result.stderr);
     assert.deepEqual(new Uint8Array(readFileSync(out)), data);
     assert.deepEqual(new Uint8Array(readFileSync(`${out}.part`)), data.subarray(256, 512));
-    const [piped, dumped] = await Promise.all([sh(`shmkit cat ${shm.id} | hexdump -C`), shmkit(['dump', String(shm.id)])]);
+    const [piped, dumped] = await Promise.all([sh(`shmkit cat ${shm.id} | hexdump -C`), shmkitHere(['dump', String(shm.id)])]);
     assert.equal(piped.stdout, dumped.stdout);
   });
 
@@ -218,7 +219,7 @@ describe('shmkit dump, cat and write', () => {
 
   it('dump, cat and write name a missing segment: "ID: EINVAL no such segment"', async () => {
     for (const command of ['dump', 'cat', 'write']) {
-      const result = await shmkit([command, '2147483000'], { input: '' });
+      const result = await shmkitHere([command, '2147483000'], { input: '' });
       assert.equal(result.code, 1, command);
       assert.equal(result.stdout, '');
       assert.equal(result.stderr, `shmkit ${command}: 2147483000: EINVAL no such segment\n`);

@@ -8,7 +8,8 @@ import { afterEach, describe, it } from 'node:test';
 import { PAGE_SIZE } from '../src/index.js';
 import { assertNoLeaks } from './helpers/ipc.js';
 import { runFileInPrivateIpc } from './helpers/namespaces.js';
-import { run, shmkit } from './helpers/processes.js';
+import { shmkitHere } from './helpers/cli.js';
+import { run } from './helpers/processes.js';
 
 await runFileInPrivateIpc();
 assertNoLeaks();
@@ -29,7 +30,7 @@ async function ipcsShm(...flags: string[]): Promise<Map<string, string>> {
 
 /** shmkit limits -m's lines as { "max segment size (shmmax)": "1048576 kbytes", ... }. */
 async function ours(...flags: string[]): Promise<Map<string, string>> {
-  const result = await shmkit(['limits', '-m', ...flags]);
+  const result = await shmkitHere(['limits', '-m', ...flags]);
   assert.equal(result.code, 0, result.stderr);
   return new Map(
     result.stdout

@@ -1,16 +1,18 @@
 // The shmkit command as a whole: help for every command, --version, one-line
 // errors naming the command, the argument and the code, exit codes 0/1/2,
-// and nothing on stdout when a command fails.
+// and nothing on stdout when a command fails. What main() prints and returns
+// is checked in this process; the launcher (bin/shmkit.js) in real ones.
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
+import { shmkitHere } from './helpers/cli.js';
 import { ROOT, shmkit } from './helpers/processes.js';
 
 const COMMANDS = ['ls', 'stat', 'limits', 'usage', 'rm', 'create', 'dump', 'cat', 'write', 'watch', 'demo', 'bench'];
 
-/** shmkit with its arguments spread. */
-const cli = (...args: string[]) => shmkit(args);
+/** shmkit with its arguments spread, in this process. */
+const cli = (...args: string[]) => shmkitHere(args);
 
 describe('shmkit', () => {
   it('--version prints the version of package.json', async () => {
@@ -74,7 +76,19 @@ describe('shmkit', () => {
     }
   });
 
+  it('the real command exits with what main returns: 0, 1 or 2, output on stdout, errors on stderr', async () => {
+    const { version } = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { version: string };
+    const [ok, failed, usage] = await Promise.all([shmkit(['--version']), shmkit(['stat', '2147483000']), shmkit(['frobnicate'])]);
+    assert.deepEqual([ok.code, ok.signal, ok.stdout, ok.stderr], [0, null, `${version}\n`, '']);
+    assert.deepEqual([failed.code, failed.signal, failed.stdout], [1, null, '']);
+    assert.match(failed.stderr, /^shmkit stat: 2147483000: EINVAL /);
+    assert.deepEqual([usage.code, usage.signal, usage.stdout], [2, null, '']);
+    assert.equal(usage.stderr, 'shmkit: frobnicate: ERR_UNKNOWN_COMMAND no such command (see shmkit help)\n');
+  });
+
   it('bench passes its arguments to the suite and returns its exit code', async () => {
+    // The suite is a child process whose output is the command's own: the real command.
+    const cli = (...args: string[]) => shmkit(args);
     const help = await cli('bench', '--', '--help');
     assert.equal(help.code, 0, help.stderr);
     assert.match(help.stdout, /^Usage: node dist\/bench\/main\.js \[--quick \| --smoke\]/);

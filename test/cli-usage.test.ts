@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import { isAbsolute, join, resolve } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { assertNoLeaks } from './helpers/ipc.js';
+import { shmkitHere } from './helpers/cli.js';
 import { ROOT, shmkit } from './helpers/processes.js';
 
 assertNoLeaks();
@@ -47,14 +48,14 @@ describe('shmkit help', () => {
 
 describe('usage errors say what was given', () => {
   it('stat with both an id and --key says both were given; with neither, asks for one', async () => {
-    const both = await shmkit(['stat', '0', '--key', '0x10']);
+    const both = await shmkitHere(['stat', '0', '--key', '0x10']);
     assert.equal(both.code, 2);
     assert.equal(both.stdout, '');
     assert.equal(
       both.stderr,
       'shmkit stat: 0: ERR_INCOMPATIBLE_OPTION_PAIR both an id and --key 0x10 were given: give one of them (see shmkit help stat)\n',
     );
-    const neither = await shmkit(['stat']);
+    const neither = await shmkitHere(['stat']);
     assert.equal(neither.code, 2);
     assert.equal(neither.stderr, 'shmkit stat: ERR_MISSING_ARGS give an id or --key KEY (see shmkit help stat)\n');
   });
@@ -73,7 +74,7 @@ describe('usage errors say what was given', () => {
       [['create', '-s', '--private', '--count=-3'], "shmkit create: --count: ERR_OUT_OF_RANGE '-3' is out of range: from 1 to "],
     ];
     for (const [args, stderr] of cases) {
-      const result = await shmkit(args);
+      const result = await shmkitHere(args);
       assert.equal(result.code, 2, args.join(' '));
       assert.equal(result.stdout, '', args.join(' '));
       assert.ok(result.stderr.startsWith(stderr), `${args.join(' ')}: ${result.stderr}`);

@@ -6,7 +6,8 @@ import { afterEach, describe, it } from 'node:test';
 import { IPC_STAT, MessageQueue, msgctl } from '../src/index.js';
 import { assertNoLeaks, removeQueue } from './helpers/ipc.js';
 import { runFileInPrivateIpc } from './helpers/namespaces.js';
-import { assertExitedCleanly, run, shmkit } from './helpers/processes.js';
+import { shmkitHere } from './helpers/cli.js';
+import { assertExitedCleanly, run } from './helpers/processes.js';
 
 await runFileInPrivateIpc();
 
@@ -22,7 +23,7 @@ function newQueue(options: { key?: number; mode?: number } = {}): MessageQueue {
 }
 
 async function json<T>(args: string[]): Promise<T> {
-  const result = await shmkit(args);
+  const result = await shmkitHere(args);
   assertExitedCleanly(result, `shmkit ${args.join(' ')}`);
   return JSON.parse(result.stdout) as T;
 }
@@ -93,7 +94,7 @@ describe('shmkit and ipcs on the same message queues', () => {
       ],
     );
 
-    const text = await shmkit(['ls', '-q']);
+    const text = await shmkitHere(['ls', '-q']);
     assertExitedCleanly(text, 'shmkit ls -q');
     const lines = text.stdout.trim().split('\n');
     assert.deepEqual(lines[0]!.trim().split(/\s+/), ['key', 'msqid', 'owner', 'perms', 'used-bytes', 'messages']);
@@ -121,7 +122,7 @@ describe('shmkit and ipcs on the same message queues', () => {
     assert.equal(Number(fields.get('qbytes')), byId.msg_qbytes);
     assert.equal(Number(fields.get('qnum')), byId.msg_qnum);
     assert.equal(Number(fields.get('lspid')), process.pid);
-    const missing = await shmkit(['stat', '-q', '999999']);
+    const missing = await shmkitHere(['stat', '-q', '999999']);
     assert.equal(missing.code, 1);
     assert.match(missing.stderr, /no such message queue/);
   });
@@ -130,8 +131,8 @@ describe('shmkit and ipcs on the same message queues', () => {
     const a = newQueue({ key: 0x7405 });
     const b = newQueue();
     const c = newQueue();
-    assertExitedCleanly(await shmkit(['rm', '-q', String(b.id)]), 'rm -q id');
-    assertExitedCleanly(await shmkit(['rm', '-q', '--key', '0x7405']), 'rm -q --key');
+    assertExitedCleanly(await shmkitHere(['rm', '-q', String(b.id)]), 'rm -q id');
+    assertExitedCleanly(await shmkitHere(['rm', '-q', '--key', '0x7405']), 'rm -q --key');
     const left = (await json<{ queues: QueueRow[] }>(['ls', '-q', '--json'])).queues.map((q) => q.id);
     assert.ok(!left.includes(a.id) && !left.includes(b.id) && left.includes(c.id));
     const dry = await json<{ queues: QueueRow[] }>(['rm', '-q', '--all', '--dry-run', '--json']);
@@ -139,10 +140,10 @@ describe('shmkit and ipcs on the same message queues', () => {
       dry.queues.map((q) => q.id),
       left,
     );
-    assertExitedCleanly(await shmkit(['rm', '-q', '--all']), 'rm -q --all');
+    assertExitedCleanly(await shmkitHere(['rm', '-q', '--all']), 'rm -q --all');
     const ipcs = await run('ipcs', ['-q']);
     assert.equal(ipcs.stdout.split('\n').filter((l) => /^0x/.test(l)).length, 0);
-    const again = await shmkit(['rm', '-q', String(b.id)]);
+    const again = await shmkitHere(['rm', '-q', String(b.id)]);
     assert.equal(again.code, 1);
     assert.match(again.stderr, /no such message queue/);
   });

@@ -24,6 +24,7 @@ import { SharedMemory, shmat, shmdt, shmget, shmctl, struct, int32, int64, float
   IPC_PRIVATE, IPC_CREAT, IPC_RMID, SHM_INFO, SHM_RDONLY, StateError } from 'SHMKIT_MODULES';
 import { cat } from ${JSON.stringify(`${CLI}cat.js`)};
 import { dump } from ${JSON.stringify(`${CLI}dump.js`)};
+import { PROCESS_IO } from ${JSON.stringify(`${CLI}../command.js`)};
 
 // Originals, before anything is patched.
 const apply = Reflect.apply;
@@ -120,7 +121,7 @@ for (const [name, op] of Object.entries(ops)) {
 // The CLI's cat and dump (to stdout, before the JSON line).
 for (const [name, command] of [['cat', cat], ['dump', dump]]) {
   recording = true;
-  try { outcomes['cli ' + name] = String(await command.run([String(id), '--length', '64'])); }
+  try { outcomes['cli ' + name] = String(await command.run([String(id), '--length', '64'], PROCESS_IO)); }
   catch (e) { outcomes['cli ' + name] = 'threw ' + e.message; }
   finally { recording = false; }
 }

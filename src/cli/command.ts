@@ -1,6 +1,7 @@
 // What every command is, and the errors that end one. main.ts turns a thrown
 // CliError into the one-line message and exit code; commands never print errors.
 
+import type { Readable, Writable } from 'node:stream';
 import type { IpcError } from '../index.js';
 
 /** Exit codes: success, failure (a system call or a refused operation), bad usage. */
@@ -17,8 +18,34 @@ export interface Command {
   /** Whether `shmkit help` lists it here (default: yes). */
   offered?(): boolean;
   /** Runs with the arguments after the command's name; resolves to the exit code. */
-  run(argv: string[]): Promise<number> | number;
+  run(argv: string[], io: Io): Promise<number> | number;
 }
+
+/** The part of a terminal stream the commands use: TTY, size, and its `resize` event. */
+export type Output = Writable & { isTTY?: boolean; columns?: number; rows?: number };
+
+/**
+ * Where a command reads and writes. The command line gives the process's own
+ * streams; tests give streams of their own and run commands in their process.
+ */
+export interface Io {
+  stdin: Readable & { isTTY?: boolean; setRawMode?(mode: boolean): unknown };
+  stdout: Output;
+  stderr: Writable;
+}
+
+/** The process's streams, read when used: touching process.stdin opens it. */
+export const PROCESS_IO: Io = {
+  get stdin() {
+    return process.stdin;
+  },
+  get stdout() {
+    return process.stdout;
+  },
+  get stderr() {
+    return process.stderr;
+  },
+};
 
 /**
  * A failure to report as `shmkit CMD: ARG: CODE message`. `arg` is the
@@ -73,10 +100,10 @@ export class CliErrors extends Error {
   }
 }
 
-/** Writes all of `text` to stdout, waiting for a slow pipe to drain. */
-export async function writeOut(text: string | Uint8Array): Promise<void> {
+/** Writes all of `text` to `out`, waiting for a slow pipe to drain. */
+export async function writeOut(out: Writable, text: string | Uint8Array): Promise<void> {
   if (text.length === 0) return;
-  if (!process.stdout.write(text)) {
-    await new Promise<void>((resolve) => process.stdout.once('drain', resolve));
+  if (!out.write(text)) {
+    await new Promise<void>((resolve) => out.once('drain', resolve));
   }
 }

@@ -2,8 +2,9 @@
 // into one line on stderr and an exit code (0 ok, 1 failure, 2 usage).
 // Commands write to stdout only once they know they succeed.
 import { readFileSync } from 'node:fs';
+import type { Writable } from 'node:stream';
 import { IpcError } from '../index.js';
-import { CliError, CliErrors, EXIT_FAILURE, EXIT_USAGE, UsageError, type Command } from './command.js';
+import { CliError, CliErrors, EXIT_FAILURE, EXIT_USAGE, type Io, PROCESS_IO, UsageError, type Command } from './command.js';
 import { bench } from './commands/bench.js';
 import { bridge } from './commands/bridge.js';
 import { cat } from './commands/cat.js';
@@ -52,10 +53,10 @@ Prints the list of commands, or with COMMAND that command's help (the same
 as shmkit COMMAND --help). All of it in one page: ${CLI_DOCS}
 `;
 
-function report(command: string, error: CliError): void {
+function report(stderr: Writable, command: string, error: CliError): void {
   const arg = error.arg === undefined ? '' : `${error.arg}: `;
   const hint = error instanceof UsageError ? ` (see shmkit help${command === 'shmkit' ? '' : ` ${command}`})` : '';
-  process.stderr.write(`shmkit${command === 'shmkit' ? '' : ` ${command}`}: ${arg}${error.code} ${error.message}${hint}\n`);
+  stderr.write(`shmkit${command === 'shmkit' ? '' : ` ${command}`}: ${arg}${error.code} ${error.message}${hint}\n`);
 }
 
 /** Whether `--help` or `-h` comes before any `--`. */
@@ -64,66 +65,72 @@ function wantsHelp(argv: string[]): boolean {
   return (end < 0 ? argv : argv.slice(0, end)).some((a) => a === '--help' || a === '-h');
 }
 
-/** Runs `shmkit ARGV...` and resolves to the exit code. */
-export async function main(argv: string[]): Promise<number> {
+/**
+ * Runs `shmkit ARGV...` and resolves to the exit code. `io` is the process's
+ * streams for the command line; tests give their own.
+ */
+export async function main(argv: string[], io: Io = PROCESS_IO): Promise<number> {
   const [name, ...rest] = argv;
+  const { stdout, stderr } = io;
   // A reader that goes away (shmkit cat | head) ends the command quietly.
-  process.stdout.on('error', (error: NodeJS.ErrnoException) => {
-    if (error.code === 'EPIPE') process.exit(0);
-    throw error;
-  });
+  if (io === PROCESS_IO) {
+    process.stdout.on('error', (error: NodeJS.ErrnoException) => {
+      if (error.code === 'EPIPE') process.exit(0);
+      throw error;
+    });
+  }
   let command: Command | undefined;
   try {
     if (name === undefined) {
-      process.stderr.write(overview());
+      stderr.write(overview());
       return EXIT_USAGE;
     }
     if (name === '--version' || name === '-V') {
-      process.stdout.write(`${version()}\n`);
+      stdout.write(`${version()}\n`);
       return 0;
     }
     if (name === '--help' || name === '-h') {
-      process.stdout.write(overview());
+      stdout.write(overview());
       return 0;
     }
     if (name === 'help') {
       const topic = rest[0];
       if (topic === undefined) {
-        process.stdout.write(overview());
+        stdout.write(overview());
         return 0;
       }
       if (topic === 'help' || topic === '--help' || topic === '-h') {
-        process.stdout.write(HELP_HELP);
+        stdout.write(HELP_HELP);
         return 0;
       }
       const target = COMMANDS.find((c) => c.name === topic);
       if (!target) throw new UsageError(topic, 'ERR_UNKNOWN_COMMAND', 'no such command');
-      process.stdout.write(target.help);
+      stdout.write(target.help);
       return 0;
     }
     command = COMMANDS.find((c) => c.name === name);
     if (!command) throw new UsageError(name, 'ERR_UNKNOWN_COMMAND', 'no such command');
     if (wantsHelp(rest)) {
-      process.stdout.write(command.help);
+      stdout.write(command.help);
       return 0;
     }
-    return await command.run(rest);
+    return await command.run(rest, io);
   } catch (error) {
     const where = command?.name ?? 'shmkit';
     if (error instanceof CliErrors) {
-      for (const e of error.errors) report(where, e);
+      for (const e of error.errors) report(stderr, where, e);
       return Math.max(...error.errors.map((e) => e.exitCode));
     }
     if (error instanceof CliError) {
-      report(where, error);
+      report(stderr, where, error);
       return error.exitCode;
     }
     if (error instanceof IpcError) {
-      report(where, new CliError(error.syscall, error.code, error.message));
+      report(stderr, where, new CliError(error.syscall, error.code, error.message));
       return EXIT_FAILURE;
     }
     const e = error as Error & { code?: unknown };
-    report(where, new CliError(undefined, typeof e.code === 'string' ? e.code : 'ERR_INTERNAL', e.message ?? String(error)));
+    report(stderr, where, new CliError(undefined, typeof e.code === 'string' ? e.code : 'ERR_INTERNAL', e.message ?? String(error)));
     return EXIT_FAILURE;
   }
 }

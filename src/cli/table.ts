@@ -1,6 +1,8 @@
 // Human tables: columns as wide as their widest cell, narrowed to the
 // terminal by dropping the least useful columns first, colour only on a TTY.
 
+import type { Output } from './command.js';
+
 export type Style = 'bold' | 'dim' | 'red' | 'green' | 'yellow' | 'cyan';
 
 const SGR: Record<Style, string> = { bold: '1', dim: '2', red: '31', green: '32', yellow: '33', cyan: '36' };
@@ -11,15 +13,15 @@ export function paint(text: string, style: Style | undefined, color: boolean): s
 }
 
 /** Whether stdout gets colour: a terminal, and NO_COLOR unset (https://no-color.org), TERM not dumb. */
-export function useColor(stream: NodeJS.WriteStream = process.stdout): boolean {
+export function useColor(stream: Output): boolean {
   return stream.isTTY === true && !process.env.NO_COLOR && process.env.TERM !== 'dumb';
 }
 
 /** How wide the output may be: COLUMNS if set, the terminal's width on a TTY, else unlimited (pipes get whole lines). */
-export function outputWidth(stream: NodeJS.WriteStream = process.stdout): number {
+export function outputWidth(stream: Output): number {
   const env = Number(process.env.COLUMNS);
   if (Number.isInteger(env) && env > 0) return env;
-  if (stream.isTTY && stream.columns > 0) return stream.columns;
+  if (stream.isTTY && stream.columns !== undefined && stream.columns > 0) return stream.columns;
   return Infinity;
 }
 

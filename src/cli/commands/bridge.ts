@@ -101,7 +101,7 @@ Options:
       --tls-key FILE      its key
       --json              the final counters as JSON
 `,
-  async run(argv) {
+  async run(argv, io) {
     const { values: v } = parse(argv, OPTIONS);
     if (v.in && v.out) throw new UsageError('--out', 'ERR_USAGE', 'give --in or --out, not both (neither: both ways)');
     const direction = v.in ? 'in' : v.out ? 'out' : 'both';
@@ -180,7 +180,7 @@ Options:
     const stop = () => void b.close();
     process.on('SIGINT', stop);
     process.on('SIGTERM', stop);
-    const say = (text: string) => process.stderr.write(`shmkit bridge: ${text}\n`);
+    const say = (text: string) => io.stderr.write(`shmkit bridge: ${text}\n`);
     b.on('disconnect', () => say(`disconnected from ${b.server}; reconnecting`));
     b.on('reconnect', () => say(`reconnected to ${b.server}`));
     b.on('lost', ({ count }: { count: number }) => say(`${count} message(s) lost on the way (at most once): ${b.stats.lost} in all`));
@@ -201,7 +201,7 @@ Options:
       process.off('SIGINT', stop);
       process.off('SIGTERM', stop);
     }
-    await writeOut(v.json ? `${JSON.stringify(b.stats)}\n` : `${statsLine(b)}\n`);
+    await writeOut(io.stdout, v.json ? `${JSON.stringify(b.stats)}\n` : `${statsLine(b)}\n`);
     return 0;
   },
 };

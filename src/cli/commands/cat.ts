@@ -14,11 +14,11 @@ Options:
       --offset N   first byte (default 0); decimal or 0x, K/M/G suffixes
       --length N   number of bytes (default: to the end)
 `,
-  async run(argv) {
+  async run(argv, io) {
     const args = regionArgs(argv);
     return withSegment(args.id, args.arg, true, async (shm) => {
       const [offset, length] = region(shm.size, args.offset, args.length);
-      for (const bytes of chunks(shm, offset, length)) await writeOut(bytes);
+      for (const bytes of chunks(shm, offset, length)) await writeOut(io.stdout, bytes);
       return 0;
     });
   },

@@ -31,7 +31,7 @@ Options:
       --count N     semaphores in the set (with -s), 1 to semmsl
       --mode MODE   permission bits in octal (default 600)
 `,
-  async run(argv) {
+  async run(argv, io) {
     const { values } = parse(argv, {
       key: { type: 'string' },
       private: { type: 'boolean' },
@@ -55,7 +55,7 @@ Options:
       const count = parseCount(values.count, '--count', semLimits().semmsl);
       const mode = values.mode === undefined ? 0o600 : parseMode(values.mode);
       const id = onSemaphoreSet(arg, () => semget(key, count, IPC_CREAT | IPC_EXCL | mode));
-      await writeOut(`${id}\n`);
+      await writeOut(io.stdout, `${id}\n`);
       return 0;
     }
     if (values.count !== undefined) throw new UsageError('--count', 'ERR_INCOMPATIBLE_OPTION_PAIR', 'counts semaphores: only with -s');
@@ -66,9 +66,9 @@ Options:
     const id = onSegment(arg, () => shmget(key, size, IPC_CREAT | IPC_EXCL | mode), {
       EINVAL: ['--size', 'out of the system limits (see shmkit limits)'],
     });
-    await writeOut(`${id}\n`);
+    await writeOut(io.stdout, `${id}\n`);
     if (shmRmidForced())
-      process.stderr.write(`shmkit create: note: ${RMID_FORCED_NOTE}; nobody is attached to segment ${id}, so it goes as shmkit exits\n`);
+      io.stderr.write(`shmkit create: note: ${RMID_FORCED_NOTE}; nobody is attached to segment ${id}, so it goes as shmkit exits\n`);
     return 0;
   },
 };

@@ -14,8 +14,8 @@ read, nattch, remove. Nothing is left behind, even if interrupted: the
 segment is marked for removal at once and the semaphore set is removed on
 exit, Ctrl-C or SIGTERM.
 `,
-  async run(argv) {
+  async run(argv, io) {
     parse(argv, {});
-    return runDemo((line) => void writeOut(`${line}\n`));
+    return runDemo((line) => void writeOut(io.stdout, `${line}\n`));
   },
 };

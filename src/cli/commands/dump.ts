@@ -70,15 +70,15 @@ Options:
       --offset N   first byte (default 0); decimal or 0x, K/M/G suffixes
       --length N   number of bytes (default: to the end)
 `,
-  async run(argv) {
+  async run(argv, io) {
     const args = regionArgs(argv);
     return withSegment(args.id, args.arg, true, async (shm) => {
       const [offset, length] = region(shm.size, args.offset, args.length);
       // hexdump -n 0 prints nothing at all, not even the address.
       if (length === 0 && args.length !== undefined) return 0;
       const hex = new HexDump(offset);
-      for (const bytes of chunks(shm, offset, length)) await writeOut(hex.push(bytes));
-      await writeOut(hex.end());
+      for (const bytes of chunks(shm, offset, length)) await writeOut(io.stdout, hex.push(bytes));
+      await writeOut(io.stdout, hex.end());
       return 0;
     });
   },

@@ -63,14 +63,14 @@ Options:
                seminfo }, "msg": { struct msginfo } }; shmmax and shmall are decimal strings (they can
                exceed 2^53), shm_rmid_forced 0, 1 or null (unreadable)
 `,
-  async run(argv) {
+  async run(argv, io) {
     const { values } = parse(argv, { ...KIND_OPTIONS, bytes: { type: 'boolean' }, json: { type: 'boolean' } });
     const want = summaryKinds(values);
     const shm = want.segments ? shmLimitsJson() : undefined;
     const sem = want.semaphores ? semLimits() : undefined;
     const msg = want.queues ? msgLimits() : undefined;
     if (values.json) {
-      await writeOut(toJson({ shm, sem, msg }));
+      await writeOut(io.stdout, toJson({ shm, sem, msg }));
       return 0;
     }
     const out: string[] = [];
@@ -119,7 +119,7 @@ Options:
         ]),
       );
     }
-    await writeOut(lines(out));
+    await writeOut(io.stdout, lines(out));
     return 0;
   },
 };

@@ -68,13 +68,13 @@ Options:
                with only the kinds asked for; the fields are described in
                ${CLI_DOCS}
 `,
-  async run(argv) {
+  async run(argv, io) {
     const { values } = parse(argv, { ...KIND_OPTIONS, ...POSIX_OPTION, json: { type: 'boolean' } });
     const listing = readListing(kinds(values));
     if (values.json) {
-      await writeOut(toJson(listing));
+      await writeOut(io.stdout, toJson(listing));
     } else {
-      await writeOut(lines(listingLines(listing, { width: outputWidth(), color: useColor() })));
+      await writeOut(io.stdout, lines(listingLines(listing, { width: outputWidth(io.stdout), color: useColor(io.stdout) })));
     }
     return 0;
   },

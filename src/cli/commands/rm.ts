@@ -1,3 +1,4 @@
+import type { Writable } from 'node:stream';
 import { IPC_RMID, shmctl } from '../../index.js';
 import { parse, parseId, parseKey } from '../args.js';
 import { CliError, CliErrors, UsageError, writeOut, type Command } from '../command.js';
@@ -62,16 +63,16 @@ function select<R extends Row>(rows: R[], request: Request, kind: string, errors
 }
 
 /** `rm --orphans --dry-run`: each candidate with the reason it goes, then the unattached ones that stay and why. */
-async function writeOrphanReport(going: Target<Row>[], staying: Target<Row>[], json: boolean): Promise<void> {
+async function writeOrphanReport(out: Writable, going: Target<Row>[], staying: Target<Row>[], json: boolean): Promise<void> {
   if (json) {
     const withReason = (t: Target<Row>) => ({ ...t.row, reason: t.reason });
-    await writeOut(toJson({ segments: going.map(withReason), kept: staying.map(withReason) }));
+    await writeOut(out, toJson({ segments: going.map(withReason), kept: staying.map(withReason) }));
     return;
   }
   const line = (verb: string, t: Target<Row>) =>
     `${verb} shmid ${t.row.id} (key ${hexKey(t.row.key)}, ${(t.row as SegmentRow).bytes} bytes): ${t.reason}`;
-  const out = [...going.map((t) => line('would remove', t)), ...staying.map((t) => line('keeps', t))];
-  if (out.length > 0) await writeOut(lines(out));
+  const text = [...going.map((t) => line('would remove', t)), ...staying.map((t) => line('keeps', t))];
+  if (text.length > 0) await writeOut(out, lines(text));
 }
 
 export const rm: Command = {
@@ -109,7 +110,7 @@ Options:
       --json       with --dry-run: the rows as ls --json prints them (with
                    --orphans each has a "reason", and "kept" lists the others)
 `,
-  async run(argv) {
+  async run(argv, io) {
     const { values, positionals } = parse(
       argv,
       {
@@ -165,7 +166,7 @@ Options:
     if (values['dry-run']) {
       if (errors.length > 0) throw new CliErrors(errors);
       if (request.orphans) {
-        await writeOrphanReport(targets, kept, values.json === true);
+        await writeOrphanReport(io.stdout, targets, kept, values.json === true);
         return 0;
       }
       const rows = targets.map((t) => t.row);
@@ -174,8 +175,9 @@ Options:
         : values.sem
           ? { semaphores: rows as SemaphoreRow[] }
           : { segments: rows as SegmentRow[] };
-      if (values.json) await writeOut(toJson(listing));
-      else if (rows.length > 0) await writeOut(lines(listingLines(listing, { width: outputWidth(), color: useColor() })));
+      if (values.json) await writeOut(io.stdout, toJson(listing));
+      else if (rows.length > 0)
+        await writeOut(io.stdout, lines(listingLines(listing, { width: outputWidth(io.stdout), color: useColor(io.stdout) })));
       return 0;
     }
 

@@ -49,7 +49,7 @@ function segmentLines(segment: Segment): string[] {
   return rows.map(([name, value]) => `${name.padEnd(12)}${value}`);
 }
 
-function semaphoreLines(set: SemaphoreSetInfo, values: ReturnType<typeof semValues>): string[] {
+function semaphoreLines(set: SemaphoreSetInfo, values: ReturnType<typeof semValues>, color: boolean): string[] {
   const { ds, id } = set;
   const p = ds.sem_perm;
   const rows: [string, string][] = [
@@ -71,7 +71,7 @@ function semaphoreLines(set: SemaphoreSetInfo, values: ReturnType<typeof semValu
       { header: 'pid', cell: (v) => String(v.sempid), align: 'right' },
     ],
     values,
-    { color: useColor() },
+    { color },
   );
   return [...rows.map(([name, value]) => `${name.padEnd(12)}${value}`), '', ...table];
 }
@@ -120,7 +120,7 @@ Options:
       --json       the structure with the kernel's C field names, plus id;
                    times in seconds since the epoch (see ${CLI_DOCS})
 `,
-  async run(argv) {
+  async run(argv, io) {
     const { values, positionals } = parse(
       argv,
       { sem: { type: 'boolean', short: 's' }, queue: { type: 'boolean', short: 'q' }, key: { type: 'string' }, json: { type: 'boolean' } },
@@ -140,19 +140,22 @@ Options:
     if (values.queue) {
       if (values.sem) throw new UsageError('-q', 'ERR_INVALID_ARG_VALUE', 'give -s or -q, not both');
       const queue = values.key === undefined ? findQueue(parseId(arg), arg) : findQueueByKey(parseKey(values.key), `--key ${values.key}`);
-      await writeOut(values.json ? toJson({ id: queue.id, ...queue.ds }) : lines(queueLines(queue)));
+      await writeOut(io.stdout, values.json ? toJson({ id: queue.id, ...queue.ds }) : lines(queueLines(queue)));
       return 0;
     }
     if (values.sem) {
       const set =
         values.key === undefined ? findSemaphoreSet(parseId(arg), arg) : findSemaphoreSetByKey(parseKey(values.key), `--key ${values.key}`);
       const sems = onSemaphoreSet(arg, () => semValues(set));
-      await writeOut(values.json ? toJson({ id: set.id, ...set.ds, sems }) : lines(semaphoreLines(set, sems)));
+      await writeOut(
+        io.stdout,
+        values.json ? toJson({ id: set.id, ...set.ds, sems }) : lines(semaphoreLines(set, sems, useColor(io.stdout))),
+      );
       return 0;
     }
     const segment =
       values.key === undefined ? findSegment(parseId(arg), arg) : findSegmentByKey(parseKey(values.key), `--key ${values.key}`);
-    await writeOut(values.json ? toJson({ id: segment.id, ...segment.ds }) : lines(segmentLines(segment)));
+    await writeOut(io.stdout, values.json ? toJson({ id: segment.id, ...segment.ds }) : lines(segmentLines(segment)));
     return 0;
   },
 };

@@ -31,7 +31,7 @@ Options:
                swap_successes }, "sem": { semusz, semaem }, "msg": { msgpool,
                msgmap, msgtql } }; shm sizes in pages, msgtql in bytes
 `,
-  async run(argv) {
+  async run(argv, io) {
     const { values } = parse(argv, { ...KIND_OPTIONS, json: { type: 'boolean' } });
     const want = summaryKinds(values);
     let shm: Record<string, number> | undefined;
@@ -57,7 +57,7 @@ Options:
       msg = { msgpool: u.msgpool, msgmap: u.msgmap, msgtql: u.msgtql };
     }
     if (values.json) {
-      await writeOut(toJson({ shm, sem, msg }));
+      await writeOut(io.stdout, toJson({ shm, sem, msg }));
       return 0;
     }
     const out: string[] = [];
@@ -94,7 +94,7 @@ Options:
         ]),
       );
     }
-    await writeOut(lines(out));
+    await writeOut(io.stdout, lines(out));
     return 0;
   },
 };

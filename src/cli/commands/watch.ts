@@ -30,11 +30,11 @@ Options:
   -p, --posix            POSIX shared memory in /dev/shm (with -m, -s, -q or -a: those too)
   -i, --interval SECONDS time between refreshes (default 1; decimals allowed)
 `,
-  async run(argv) {
+  async run(argv, io) {
     const { values } = parse(argv, { ...KIND_OPTIONS, ...POSIX_OPTION, interval: { type: 'string', short: 'i' } });
     const want = kinds(values);
     const interval = values.interval === undefined ? 1 : parseSeconds(values.interval, '--interval');
-    const out = process.stdout;
+    const out = io.stdout;
     if (!out.isTTY) throw new CliError('stdout', 'ENOTTY', 'watch needs a terminal (use shmkit ls in a pipe)');
     // Fail before taking over the screen if the listing cannot be read at all.
     readListing(want);
@@ -49,9 +49,9 @@ Options:
       if (data.includes(0x71) || data.includes(0x51) || data.includes(0x03)) stop(); // q, Q, Ctrl-C
     };
     const onResize = () => wake();
-    const stdin = process.stdin;
+    const stdin = io.stdin;
     out.write(ENTER);
-    if (stdin.isTTY) stdin.setRawMode(true);
+    if (stdin.isTTY) stdin.setRawMode?.(true);
     stdin.on('data', onKey);
     process.on('SIGINT', stop);
     process.on('SIGTERM', stop);
@@ -64,7 +64,7 @@ Options:
         const head = `${paint(title, 'bold', color)}${' '.repeat(Math.max(2, Math.min(width, 200) - title.length - 8))}${clock()}`;
         const body = listingLines(readListing(want), { width, color });
         let screen = [head, '', ...body];
-        const rows = out.rows > 0 ? out.rows : 24;
+        const rows = out.rows !== undefined && out.rows > 0 ? out.rows : 24;
         if (screen.length > rows) screen = [...screen.slice(0, rows - 1), `... ${screen.length - rows + 1} more lines`];
         out.write(HOME + screen.map((l) => l + CLEAR_LINE).join('\r\n') + CLEAR_BELOW);
         await new Promise<void>((resolve) => {
@@ -81,7 +81,7 @@ Options:
       process.off('SIGINT', stop);
       process.off('SIGTERM', stop);
       stdin.off('data', onKey);
-      if (stdin.isTTY) stdin.setRawMode(false);
+      if (stdin.isTTY) stdin.setRawMode?.(false);
       stdin.pause();
     }
     return 0;

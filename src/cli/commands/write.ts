@@ -1,4 +1,5 @@
 import { constants as bufferConstants } from 'node:buffer';
+import type { Readable } from 'node:stream';
 import { parse, parseBytes } from '../args.js';
 import { CliError, type Command } from '../command.js';
 import { oneId, withSegment } from './dump.js';
@@ -9,14 +10,14 @@ const { MAX_LENGTH } = bufferConstants;
  * Reads stdin to its end, or until more than `limit` bytes came (then
  * undefined: the data does not fit, and the rest is not worth waiting for).
  */
-async function readStdin(limit: number): Promise<Uint8Array | undefined> {
+async function readStdin(stdin: Readable, limit: number): Promise<Uint8Array | undefined> {
   const chunks: Buffer[] = [];
   let total = 0;
-  for await (const chunk of process.stdin) {
+  for await (const chunk of stdin) {
     const buffer = chunk as Buffer;
     total += buffer.length;
     if (total > limit) {
-      process.stdin.destroy();
+      stdin.destroy();
       return undefined;
     }
     chunks.push(buffer);
@@ -36,7 +37,7 @@ written. Bytes outside [offset, offset + length of stdin) are unchanged.
 Options:
       --offset N   where the first byte goes; decimal or 0x, K/M/G suffixes
 `,
-  async run(argv) {
+  async run(argv, io) {
     const { values, positionals } = parse(argv, { offset: { type: 'string' } }, true);
     const [id, arg] = oneId(positionals);
     const offset = values.offset === undefined ? 0 : parseBytes(values.offset, '--offset');
@@ -45,7 +46,7 @@ Options:
         throw new CliError('--offset', 'ERR_OUT_OF_RANGE', `${offset} is past the end of the ${shm.size}-byte segment`);
       const room = shm.size - offset;
       // All or nothing needs all of stdin in one buffer first, and one buffer holds at most MAX_LENGTH bytes.
-      const data = await readStdin(Math.min(room, MAX_LENGTH));
+      const data = await readStdin(io.stdin, Math.min(room, MAX_LENGTH));
       if (data === undefined && room > MAX_LENGTH) {
         throw new CliError(
           'stdin',

@@ -1,0 +1,28 @@
+// The shmkit command run in the test's own process: main() with streams of
+// the test's. For what the command prints and returns (help, usage errors,
+// listings); the tests of what a process does (exit codes set by the
+// launcher, pipes, signals, lifetimes) spawn the real command.
+import { Readable, Writable } from 'node:stream';
+import { main } from '../../src/cli/main.js';
+import type { RunResult } from './processes.js';
+
+/** A stream that keeps what is written to it. */
+function sink(): { stream: Writable; text: () => string } {
+  const chunks: Buffer[] = [];
+  const stream = new Writable({
+    write(chunk: Buffer, _encoding, done) {
+      chunks.push(chunk);
+      done();
+    },
+  });
+  return { stream, text: () => Buffer.concat(chunks).toString('utf8') };
+}
+
+/** Runs `shmkit ARGS...` in this process, `input` on its stdin; resolves as a spawned run would. */
+export async function shmkitHere(args: readonly string[], options: { input?: string | Uint8Array } = {}): Promise<RunResult> {
+  const stdout = sink();
+  const stderr = sink();
+  const stdin = Readable.from(options.input === undefined ? [] : [Buffer.from(options.input)]);
+  const code = await main([...args], { stdin, stdout: stdout.stream, stderr: stderr.stream });
+  return { code, signal: null, stdout: stdout.text(), stderr: stderr.text() };
+}
