@@ -67,6 +67,20 @@ Napi::Value Semop(const Napi::CallbackInfo& info) {
   return Napi::Number::New(info.Env(), 0);
 }
 
+// semop1(semid, semNum, semOp, semFlg) -> 0 | -errno: one operation given
+// as numbers, never waiting longer than semop would. Reading numbers costs
+// the addon a fraction of what reading a typed array does, and one
+// operation is what locks and semaphores do on every call.
+Napi::Value Semop1(const Napi::CallbackInfo& info) {
+  int semid = info[0].As<Napi::Number>().Int32Value();
+  struct sembuf op;
+  op.sem_num = static_cast<unsigned short>(info[1].As<Napi::Number>().Int32Value());
+  op.sem_op = static_cast<short>(info[2].As<Napi::Number>().Int32Value());
+  op.sem_flg = static_cast<short>(info[3].As<Napi::Number>().Int32Value());
+  if (::semop(semid, &op, 1) == -1) return Errno(info.Env(), errno);
+  return Napi::Number::New(info.Env(), 0);
+}
+
 // semctlCmd(semid, semnum, cmd) for commands without a buffer (GETVAL,
 // GETPID, GETNCNT, GETZCNT, IPC_RMID, unknown ones) -> ret | -errno. A null
 // buffer pointer keeps any unknown command memory-safe (the kernel says EFAULT).
@@ -235,6 +249,7 @@ Napi::Value SemWaitStart(const Napi::CallbackInfo& info) {
 void InitSem(Napi::Env env, Napi::Object exports, WaitsHolder* waits) {
   exports.Set("semget", Napi::Function::New(env, Semget, "semget"));
   exports.Set("semop", Napi::Function::New(env, Semop, "semop"));
+  exports.Set("semop1", Napi::Function::New(env, Semop1, "semop1"));
   exports.Set("semctlCmd", Napi::Function::New(env, SemctlCmd, "semctlCmd"));
   exports.Set("semctlSetVal", Napi::Function::New(env, SemctlSetVal, "semctlSetVal"));
   exports.Set("semctlGetAll", Napi::Function::New(env, SemctlGetAll, "semctlGetAll"));

@@ -9,7 +9,7 @@ import { readFile } from 'node:fs/promises';
 import { describe, it } from 'node:test';
 import { setImmediate as nextTurn, setTimeout as sleep } from 'node:timers/promises';
 import { promisify } from 'node:util';
-import { GETNCNT, GETZCNT, IPC_NOWAIT, IpcError, SEM_UNDO, SemaphoreSet, semctl } from '../src/index.js';
+import { GETALL, GETNCNT, GETZCNT, IPC_NOWAIT, IpcError, SEM_UNDO, SemaphoreSet, semctl } from '../src/index.js';
 import { assertNoLeaks, semaphoreSetsOfEachTest } from './helpers/ipc.js';
 import { assertExitedCleanly, lastJson, runNode } from './helpers/processes.js';
 import { waitFor } from './helpers/shm.js';
@@ -90,6 +90,21 @@ describe('waiting without blocking', () => {
     await waitFor('a wait for zero', () => semctl(set.id, 0, GETZCNT) === 1);
     set.set(0, 0);
     assert.equal((await settled(zero, 'the wait for zero')).error, undefined);
+  });
+
+  it('an operation on many semaphores waits, first and queued behind one of its kind: its tries without waiting leave its flags alone', async () => {
+    // 8 triples are 96 bytes, more than V8 keeps on its heap: the array itself goes to the addon.
+    const set = newSet(8);
+    const all = (sem_op: number) => Array.from({ length: 8 }, (_, sem_num) => ({ sem_num, sem_op }));
+    const first = set.op(all(-1));
+    const second = set.op(all(-1));
+    await waitFor('the first wait in the kernel', () => semctl(set.id, 0, GETNCNT) === 1);
+    await set.op(all(1));
+    assert.equal((await settled(first, 'the first wait')).error, undefined);
+    await waitFor('the second wait in the kernel', () => semctl(set.id, 0, GETNCNT) === 1);
+    await set.op(all(1));
+    assert.equal((await settled(second, 'the second wait')).error, undefined);
+    assert.deepEqual(semctl(set.id, 0, GETALL), new Array(8).fill(0));
   });
 
   it('removing the set rejects every pending wait with EIDRM', async () => {

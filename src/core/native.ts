@@ -75,6 +75,7 @@ export interface NativeBinding {
   // Semaphores (native/sem.cc). Operations are (sem_num, sem_op, sem_flg) triples.
   semget(key: number, nsems: number, flags: number): number;
   semop(semid: number, sops: Int32Array, timeoutMs: number): number;
+  semop1(semid: number, semNum: number, semOp: number, semFlg: number): number;
   semctlCmd(semid: number, semnum: number, cmd: number): number;
   semctlSetVal(semid: number, semnum: number, value: number): number;
   semctlGetAll(semid: number): number[] | number;

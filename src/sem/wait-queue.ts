@@ -59,12 +59,6 @@ function queueKey(semid: number, sops: Int32Array): string {
   return `${semid}:${sops.join(',')}`;
 }
 
-function withNoWait(sops: Int32Array): Int32Array {
-  const copy = sops.slice();
-  for (let i = 2; i < copy.length; i += 3) copy[i] = (copy[i] ?? 0) | IPC_NOWAIT;
-  return copy;
-}
-
 function allNoWait(sops: Int32Array): boolean {
   for (let i = 2; i < sops.length; i += 3) if (((sops[i] ?? 0) & IPC_NOWAIT) === 0) return false;
   return true;
@@ -156,7 +150,7 @@ function advance(queue: Queue): void {
   while (queue.waiters.length > 0) {
     const next = queue.waiters[0] as Waiter;
     if (next.thread !== undefined) return; // already in the kernel
-    const errno = semopErrno(queue.semid, withNoWait(queue.sops));
+    const errno = semopErrno(queue.semid, queue.sops, IPC_NOWAIT);
     if (errno === EAGAIN) {
       startFirst(next);
       return;
@@ -197,11 +191,10 @@ export function waitOps(semid: number, sops: Int32Array, options: ValidWaitOptio
   // With waits of its kind pending, a new one queues behind them (FIFO),
   // unless it only wants what is possible at once.
   if (queue === undefined || timeoutMs === 0) {
-    const noWait = withNoWait(sops);
-    let errno = semopErrno(semid, noWait);
+    let errno = semopErrno(semid, sops, IPC_NOWAIT);
     if (errno === EAGAIN && !allNoWait(sops) && spinsFirst(wait, timeoutMs)) {
       // Only without waits of its kind pending here: one that spun past them would break their order.
-      spinOnCalls(wait, () => (errno = semopErrno(semid, noWait)) !== EAGAIN);
+      spinOnCalls(wait, () => (errno = semopErrno(semid, sops, IPC_NOWAIT)) !== EAGAIN);
     }
     if (errno === 0) return Promise.resolve();
     if (errno !== EAGAIN || allNoWait(sops)) return Promise.reject(semopError(semid, sops, errno));

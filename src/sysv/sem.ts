@@ -218,19 +218,32 @@ export function semop(semid: number, sops: readonly Sembuf[]): void {
   check(nativeSemop(semid, packed, -1), 'semop', explainSemop(semid, packed));
 }
 
-/** native.semop, given the triples in an array the addon reads without V8 moving it (core/addon-arrays.ts). */
-function nativeSemop(semid: number, sops: Int32Array, timeoutMs: number): number {
-  return native.semop(semid, int32sForAddon(sops), timeoutMs);
+/**
+ * native.semop on packed triples, each flag or'ed with `orFlags`. One
+ * operation without a time limit goes as numbers (semop1), which the addon
+ * reads in a fraction of the time an array takes; locks and semaphores do
+ * one per call. More go in an array the addon reads without V8 moving it
+ * (core/addon-arrays.ts).
+ */
+function nativeSemop(semid: number, sops: Int32Array, timeoutMs: number, orFlags = 0): number {
+  if (sops.length === 3 && timeoutMs < 0) return native.semop1(semid, sops[0]!, sops[1]!, sops[2]! | orFlags);
+  let forAddon = int32sForAddon(sops);
+  if (orFlags !== 0) {
+    if (forAddon === sops) forAddon = sops.slice(); // a large array is passed as it is: never change the caller's
+    for (let i = 2; i < forAddon.length; i += 3) forAddon[i]! |= orFlags;
+  }
+  return native.semop(semid, forAddon, timeoutMs);
 }
 
 /**
  * @internal semop(2) on checked, packed triples (see {@link encodeSops}), for
  * the high level: 0 when done, else the errno (positive). An operation
  * without IPC_NOWAIT that has to wait blocks the thread, so callers pass
- * IPC_NOWAIT unless the operation can never wait (an increment).
+ * IPC_NOWAIT (in the triples, or in `orFlags`, which is or'ed into every
+ * flag) unless the operation can never wait (an increment).
  */
-export function semopErrno(semid: number, sops: Int32Array): number {
-  const result = nativeSemop(semid, sops, -1);
+export function semopErrno(semid: number, sops: Int32Array, orFlags = 0): number {
+  const result = nativeSemop(semid, sops, -1, orFlags);
   return result < 0 ? -result : 0;
 }
 
