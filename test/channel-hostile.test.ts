@@ -30,7 +30,8 @@ describe('Channel with peers that misbehave', { timeout: 60_000 }, () => {
         '-e',
         `import { Channel, SharedMemory } from ${JSON.stringify(SHMKIT)};
          const channel = Channel.open({ id: ${channel.id} });
-         channel.sender();
+         // Kept: a sender the collector frees gives its entry back, and its claim lock with it.
+         globalThis.sender = channel.sender();
          const words = new Int32Array(SharedMemory.open({ id: ${channel.id} }).buffer);
          // The writer id of the entry it took: the first held one other than the parent's.
          for (let slot = 0; slot < ${F.MAX_SENDERS}; slot++) {
@@ -77,18 +78,23 @@ describe('Channel with peers that misbehave', { timeout: 60_000 }, () => {
         `import { Channel } from ${JSON.stringify(SHMKIT)};
          import { parentPort } from 'node:worker_threads';
          const channel = Channel.open({ id: ${channel.id} });
-         channel.receiver();
+         // Kept: a receiver the collector frees gives its place back.
+         globalThis.receiver = channel.receiver();
          parentPort.postMessage('receiving');
          // Alive until told (then it simply returns), or forever until terminated.
          ${end === 'is terminated' ? 'setInterval(() => {}, 1000);' : "parentPort.once('message', () => parentPort.close());"}`,
         { eval: true, type: 'module' } as ConstructorParameters<typeof Worker>[1],
       );
       const exited = once(worker, 'exit');
-      await once(worker, 'message');
-      assert.throws(() => channel.receiver(), isCode('ERR_CHANNEL_BUSY'), 'the worker is the receiver');
-      if (end === 'is terminated') await worker.terminate();
-      else worker.postMessage('end');
-      await exited;
+      try {
+        await once(worker, 'message');
+        assert.throws(() => channel.receiver(), isCode('ERR_CHANNEL_BUSY'), 'the worker is the receiver');
+        if (end === 'is terminated') await worker.terminate();
+        else worker.postMessage('end');
+        await exited;
+      } finally {
+        await worker.terminate(); // a failed test never leaves the worker keeping the process alive
+      }
       const receiver = channel.receiver();
       channel.sender().trySend('mine now');
       assert.equal(new TextDecoder().decode(receiver.tryRecv()!), 'mine now');

@@ -115,7 +115,8 @@ describe('Channel across PID namespaces', { skip, timeout: 120_000 }, () => {
     const holder = startNodeInNewPidNamespace(
       `import { Channel, SharedMemory } from 'SHMKIT';
        const id = Number(process.argv[1]);
-       Channel.open({ id }).sender();
+       // Kept: a sender the collector frees gives its entry back, and its claim lock with it.
+       globalThis.sender = Channel.open({ id }).sender();
        const words = new Int32Array(SharedMemory.open({ id }).buffer);
        let mine = 0;
        for (let slot = 0; slot < ${F.MAX_SENDERS}; slot++) {

@@ -10,7 +10,10 @@ import { spinUntil } from './spin.js';
 import { payload, peerDone, spawnPeer, throughputWarmup, warmupOf, type ThroughputSample, type Transport } from './types.js';
 
 type ShmTypedArray = typeof import('shm-typed-array');
-const shm = createRequire(import.meta.url)('shm-typed-array') as ShmTypedArray;
+// Loaded when first used: the addon is built for the Node that installed it, and
+// the suite's other parts (its --help among them) run on any Node.
+let loaded: ShmTypedArray | undefined;
+const shm = (): ShmTypedArray => (loaded ??= createRequire(import.meta.url)('shm-typed-array') as ShmTypedArray);
 
 interface PeerParams {
   role: 'echo' | 'send';
@@ -26,7 +29,7 @@ const PONG = 16; // round trip: reply sequence   | stream: messages consumed
 const DATA = 128;
 
 function open(key: number): [Buffer, Int32Array] {
-  const buffer = shm.get(key, 'Buffer');
+  const buffer = shm().get(key, 'Buffer');
   if (!buffer) throw new Error(`shm-typed-array: no segment with key ${key}`);
   return [buffer, new Int32Array(buffer.buffer, buffer.byteOffset, DATA >> 2)];
 }
@@ -34,7 +37,7 @@ function open(key: number): [Buffer, Int32Array] {
 function create(bytes: number): [number, Buffer, Int32Array] {
   for (;;) {
     const key = 0x5e000000 + Math.floor(Math.random() * 0xffffff);
-    const buffer = shm.create(bytes, 'Buffer', key, '600');
+    const buffer = shm().create(bytes, 'Buffer', key, '600');
     if (buffer) return [key, buffer, new Int32Array(buffer.buffer, buffer.byteOffset, DATA >> 2)];
   }
 }
@@ -86,7 +89,7 @@ async function roundTrip(size: number, count: number, slots: number): Promise<nu
     return samples;
   } finally {
     peer.kill();
-    shm.destroy(key);
+    shm().destroy(key);
   }
 }
 
@@ -114,7 +117,7 @@ async function throughput(size: number, count: number): Promise<ThroughputSample
     return { size, count: count - 1 - warmup, seconds };
   } finally {
     peer.kill();
-    shm.destroy(key);
+    shm().destroy(key);
   }
 }
 
@@ -143,7 +146,7 @@ export async function peer(params: PeerParams): Promise<void> {
       Atomics.store(ctrl, PING, ++tail);
     }
   }
-  shm.detach(params.key);
+  shm().detach(params.key);
 }
 
 /**
@@ -173,6 +176,6 @@ export function handWrittenCost(count: number, size = 64, ringBytes = 1 << 20): 
     }
     return ((performance.now() - start) * 1e6) / count;
   } finally {
-    shm.destroy(key);
+    shm().destroy(key);
   }
 }
