@@ -111,17 +111,21 @@ describe('Channel with peers that misbehave', { timeout: 60_000 }, () => {
       const threads = () => readdirSync('/proc/self/task').length;
       const segments = () => shmctl(0, SHM_INFO).used_ids;
       const before = { threads: threads(), segments: segments() };
+      // Held until the peak is read (newer V8 collects some during the loop
+      // otherwise, and the peak would depend on when), then dropped.
+      let held = [];
       async function churn() {
         for (let i = 0; i < 200; i++) {
           const channel = Channel.create({ capacity: 4096, autoRemove: true });
           const receiver = channel.receiver();
-          channel.sender();
+          held.push(channel, receiver, channel.sender());
           // A wait that sleeps starts the receiver's waiter thread.
           await receiver.recv({ timeoutMs: 1 }).catch((error) => { if (error.code !== 'ETIMEDOUT') throw error; });
         }
       }
       await churn();
       const peak = { threads: threads(), segments: segments() };
+      held = null;
       for (let i = 0; i < 100 && (threads() > before.threads + 8 || segments() > before.segments); i++) {
         globalThis.gc();
         await new Promise((resolve) => setTimeout(resolve, 50));
