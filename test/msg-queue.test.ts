@@ -111,6 +111,16 @@ describe('messages', () => {
     assert.deepEqual(await q.receive({ type: -5 }), { type: 4, data: new Uint8Array(Buffer.from('typed')) });
   });
 
+  it('a type uses every byte of the C long: large types arrive as sent', () => {
+    const q = track(MessageQueue.create());
+    const types = [Number.MAX_SAFE_INTEGER, 2 ** 40 + 7, 0x01020304, 256, 255];
+    for (const type of types) assert.equal(q.trySend(String(type), { type }), true);
+    for (const type of types) {
+      const m = q.tryReceive()!;
+      assert.deepEqual([m.type, str(m.data)], [type, String(type)]);
+    }
+  });
+
   it('except takes the first message of any other type', async () => {
     const q = track(MessageQueue.create());
     q.trySend('a', { type: 1 });

@@ -7,6 +7,12 @@ import { SemaphoreHandle } from './semaphore-handle.js';
 import { validateWaitOptions, type WaitOptions } from '../core/wait-options.js';
 import { waitOps } from './wait-queue.js';
 
+// One unit down, packed once (the operations of every acquire and tryAcquire).
+const TAKE = Int32Array.of(0, -1, 0);
+const TAKE_UNDO = Int32Array.of(0, -1, SEM_UNDO);
+const TRY_TAKE = Int32Array.of(0, -1, IPC_NOWAIT);
+const TRY_TAKE_UNDO = Int32Array.of(0, -1, IPC_NOWAIT | SEM_UNDO);
+
 /** Options of {@link Semaphore.create}. */
 export interface SemaphoreCreateOptions {
   /** A System V key; default IPC_PRIVATE (reachable only by id). */
@@ -94,7 +100,7 @@ export class Semaphore extends SemaphoreHandle {
   async acquire(options?: AcquireOptions): Promise<void> {
     this.assertOpen('acquire');
     const undo = undoOption(options);
-    await waitOps(this.id, Int32Array.of(0, -1, undo ? SEM_UNDO : 0), validateWaitOptions(options), this.closedSignal, 'Semaphore.acquire');
+    await waitOps(this.id, undo ? TAKE_UNDO : TAKE, validateWaitOptions(options), this.closedSignal, 'Semaphore.acquire');
     if (undo) undoHeld.set(this.id, (undoHeld.get(this.id) ?? 0) + 1);
   }
 
@@ -102,7 +108,7 @@ export class Semaphore extends SemaphoreHandle {
   tryAcquire(options?: { undo?: boolean }): boolean {
     this.assertOpen('tryAcquire');
     const undo = undoOption(options);
-    if (!trySemop(this.id, Int32Array.of(0, -1, IPC_NOWAIT | (undo ? SEM_UNDO : 0)))) return false;
+    if (!trySemop(this.id, undo ? TRY_TAKE_UNDO : TRY_TAKE)) return false;
     if (undo) undoHeld.set(this.id, (undoHeld.get(this.id) ?? 0) + 1);
     return true;
   }

@@ -255,22 +255,19 @@ const MTEXT_OFFSET = 8;
 /** Receives of the high level (msgsz is MSGMAX, or a little more) reuse one buffer up to this size. */
 const REUSED_RECEIVE_MAX = 1 << 20;
 let reusedReceive = new Uint8Array(MTEXT_OFFSET + 8192);
-let reusedMtype = new BigInt64Array(reusedReceive.buffer, 0, 1);
 
-/** The mtype a receive wrote at the start of `buf`. */
+/** The mtype a receive wrote at the start of `buf`: a C long, little-endian on every platform shmkit runs on. */
 function mtypeOf(buf: Uint8Array): number {
-  const view = buf.buffer === reusedReceive.buffer ? reusedMtype : new BigInt64Array(buf.buffer, buf.byteOffset, 1);
-  return Number(view[0]);
+  let mtype = 0;
+  for (let i = MTEXT_OFFSET - 1; i >= 0; i--) mtype = mtype * 256 + buf[i]!;
+  return mtype;
 }
 
 /** A struct msgbuf for msgsz bytes of mtext: the reused one (or a view of it) when it is small enough. */
 function receiveBuffer(msgsz: number): Uint8Array {
   const bytes = MTEXT_OFFSET + msgsz;
   if (bytes > REUSED_RECEIVE_MAX) return new Uint8Array(bytes);
-  if (bytes > reusedReceive.length) {
-    reusedReceive = new Uint8Array(bytes);
-    reusedMtype = new BigInt64Array(reusedReceive.buffer, 0, 1);
-  }
+  if (bytes > reusedReceive.length) reusedReceive = new Uint8Array(bytes);
   return bytes === reusedReceive.length ? reusedReceive : reusedReceive.subarray(0, bytes);
 }
 
