@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { bridge, Channel } from '../src/index.js';
 import { startBridgeCommand } from './helpers/bridge.js';
+import { shmkitHere } from './helpers/cli.js';
 import { assertNoLeaks } from './helpers/ipc.js';
 import { Host, NatsServer, noNatsServer } from './helpers/nats-server.js';
 import { BIN, shmkit } from './helpers/processes.js';
@@ -38,7 +39,7 @@ describe('shmkit bridge: usage', () => {
   ];
   for (const [args, arg, message] of cases) {
     it(`shmkit bridge ${args.join(' ')}: exit 2, naming ${arg}`, async () => {
-      const result = await shmkit(['bridge', ...args]);
+      const result = await shmkitHere(['bridge', ...args]);
       assert.equal(result.code, 2, result.stderr);
       assert.match(result.stderr, new RegExp(`^shmkit bridge: ${arg.replace(/-/g, '\\-')}`));
       assert.match(result.stderr, message);
@@ -48,8 +49,8 @@ describe('shmkit bridge: usage', () => {
   }
 
   it('shmkit help lists bridge, and shmkit bridge --help shows its usage', async () => {
-    assert.match((await shmkit(['help'])).stdout, /^ {2}bridge +forward a channel/m);
-    const help = await shmkit(['bridge', '--help']);
+    assert.match((await shmkitHere(['help'])).stdout, /^ {2}bridge +forward a channel/m);
+    const help = await shmkitHere(['bridge', '--help']);
     assert.equal(help.code, 0);
     assert.match(help.stdout, /^Usage: shmkit bridge --channel ID\|--key K --nats URL --subject S \[--in\|--out\]/);
   });
