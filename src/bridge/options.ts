@@ -44,7 +44,7 @@ export interface BridgeOptions {
   jetstream?: BridgeJetStreamOptions | boolean;
   /** A NATS credentials file (JWT and nkey seed, as `nsc` writes it): read at connect, its contents never logged. */
   creds?: string;
-  /** Passed to the client's connect() as they are (user, pass, token, authenticator, tls, name, reconnectTimeWait, ...). */
+  /** Passed to the client's connect() as they are (user, pass, token, authenticator, tls, name, reconnectTimeWait, ...); the bridge's own defaults, such as `noAsyncTraces: true`, give way to them. */
   nats?: Record<string, unknown>;
   /** 'out', core NATS: bytes published between waits for the server (flush); bounds the client's buffer and the loss on a broken connection. Default 1 MiB. */
   maxPendingBytes?: number;
