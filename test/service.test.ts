@@ -315,7 +315,10 @@ describe('Service within one process', { timeout: 60_000 }, () => {
       using client = service.client();
       assert.equal(await client.request(5), 15);
       // Handled from the start: the rejection may come while terminate() is still settling.
-      const hanging = assert.rejects(client.request(-1), (error: unknown) => error instanceof ChannelError && error.code === 'ERR_CHANNEL_PEER_DEAD');
+      const hanging = assert.rejects(
+        client.request(-1),
+        (error: unknown) => error instanceof ChannelError && error.code === 'ERR_CHANNEL_PEER_DEAD',
+      );
       await sleep(20);
       await worker.terminate();
       await hanging;
