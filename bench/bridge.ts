@@ -1,9 +1,13 @@
 // The bridge's own cost: the same traffic through channel -> bridge -> NATS
 // -> bridge -> channel and with the NATS client directly, against one
 // nats-server started here (127.0.0.1, core NATS), in the same run and the
-// same process (two connections each way, as two hosts would have).
+// same process (two connections each way, as two hosts would have). Then
+// JetStream on a second server: the bridged rate one way through a stream,
+// beside the client publishing to a stream itself, one publish awaited at a
+// time (what the bridge's one message in flight allows) and 64 at a time.
 // Run: node dist/bench/bridge.js [--quick|--smoke] [--json]
 import { pathToFileURL } from 'node:url';
+import { jetstream, jetstreamManager } from '@nats-io/jetstream';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { bridge, Channel } from '../src/index.js';
 import { NatsServer, noNatsServer } from '../test/helpers/nats-server.js';
@@ -28,6 +32,13 @@ export interface BridgeBenchResult {
   throughput?: Array<{ size: number; bridged: number; direct: number; ratio: number; bridgedMissing: number }>;
   /** 64 B echoed by a peer, median µs. */
   roundTrip?: { bridgedMedianUs: number; directMedianUs: number; bridgedOverheadUs: number; bridgedP99Us: number; directP99Us: number };
+  /**
+   * JetStream, 64 B, messages per second: `bridged` one way (channel -> bridge
+   * -> stream -> durable consumer -> bridge -> channel, at the receiver); the
+   * client alone publishing to a stream with each publish awaited
+   * (`clientOneInFlight`) and with up to 64 awaited together (`clientWindow64`).
+   */
+  jetstream?: { messages: number; bridged: number; clientOneInFlight: number; clientWindow64: number; bridgedVsOneInFlight: number };
 }
 
 const quantile = (sorted: number[], q: number): number => sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] ?? Number.NaN;
@@ -159,6 +170,55 @@ async function directRoundTrips(url: string, count: number): Promise<number[]> {
   }
 }
 
+const JS_PAYLOAD = new Uint8Array(64).fill(7);
+
+/** JetStream one way through a bridge pair: messages per second at the receiving channel. */
+async function jetstreamBridged(url: string, count: number): Promise<number> {
+  const outbox = Channel.create({ capacity: 1 << 20, autoRemove: true });
+  const inbox = Channel.create({ capacity: 1 << 20, autoRemove: true });
+  const subject = 'bench.js.bridged';
+  const a = await bridge({ channel: outbox, url, subject, direction: 'out', jetstream: { stream: 'BENCH_BRIDGED' } });
+  const b = await bridge({ channel: inbox, url, subject, direction: 'in', jetstream: { stream: 'BENCH_BRIDGED', durable: 'bench' } });
+  try {
+    const sender = outbox.sender();
+    const receiver = inbox.receiver();
+    const start = performance.now();
+    const sending = (async () => {
+      for (let i = 0; i < count; i++) if (!sender.trySend(JS_PAYLOAD)) await sender.send(JS_PAYLOAD);
+    })();
+    // At least once: every message arrives (a timeout here is a failure, not a loss).
+    for (let received = 0; received < count; ) received += (await receiver.recvBatch({ max: 256, timeoutMs: 30_000 })).length;
+    const seconds = (performance.now() - start) / 1000;
+    await sending;
+    return count / seconds;
+  } finally {
+    await a.close();
+    await b.close();
+    outbox.detach();
+    inbox.detach();
+  }
+}
+
+/** The client alone publishing `count` messages to a stream, `window` publishes awaited together. */
+async function jetstreamClient(url: string, count: number, window: number): Promise<number> {
+  const nc = await connect({ servers: url, noAsyncTraces: true });
+  try {
+    const subject = `bench.js.client.${window}`;
+    const jsm = await jetstreamManager(nc);
+    await jsm.streams.add({ name: `BENCH_CLIENT_${window}`, subjects: [subject] });
+    const js = jetstream(nc);
+    const start = performance.now();
+    for (let i = 0; i < count; i += window) {
+      const batch: Promise<unknown>[] = [];
+      for (let k = i; k < Math.min(count, i + window); k++) batch.push(js.publish(subject, JS_PAYLOAD, { msgID: `bench-${window}-${k}` }));
+      await Promise.all(batch);
+    }
+    return count / ((performance.now() - start) / 1000);
+  } finally {
+    await nc.close();
+  }
+}
+
 /** Measures and returns the numbers; starts and stops its own nats-server. */
 export async function runBridgeBench(options: BridgeBenchOptions = {}): Promise<BridgeBenchResult> {
   if (noNatsServer && /not installed/.test(noNatsServer)) return { status: 'absent', note: noNatsServer };
@@ -185,6 +245,7 @@ export async function runBridgeBench(options: BridgeBenchOptions = {}): Promise<
     const direct = (await directRoundTrips(server.url, roundTrips)).sort((x, y) => x - y);
     const bridgedMedianUs = quantile(bridged, 0.5);
     const directMedianUs = quantile(direct, 0.5);
+    const js = await runJetStream(messages / 20);
     return {
       status: 'ok',
       messages,
@@ -197,6 +258,26 @@ export async function runBridgeBench(options: BridgeBenchOptions = {}): Promise<
         bridgedP99Us: quantile(bridged, 0.99),
         directP99Us: quantile(direct, 0.99),
       },
+      jetstream: js,
+    };
+  } finally {
+    await server.dispose();
+  }
+}
+
+/** The JetStream rows, on a server of their own (with -js; the core rows run without it). */
+async function runJetStream(messages: number): Promise<NonNullable<BridgeBenchResult['jetstream']>> {
+  const server = await NatsServer.start({ jetstream: true });
+  try {
+    const oneInFlight = await jetstreamClient(server.url, messages, 1);
+    const bridged = await jetstreamBridged(server.url, messages);
+    const window64 = await jetstreamClient(server.url, messages, 64);
+    return {
+      messages,
+      bridged: Math.round(bridged),
+      clientOneInFlight: Math.round(oneInFlight),
+      clientWindow64: Math.round(window64),
+      bridgedVsOneInFlight: bridged / oneInFlight,
     };
   } finally {
     await server.dispose();

@@ -132,6 +132,12 @@ describe('bench/main.js --quick', { timeout: 300_000 }, () => {
       for (const key of ['node', 'c', 'python']) {
         assert.ok((msg.result.sendReceiveNs[key] ?? 0) > 0, `message-queue sendReceiveNs.${key}`);
       }
+      // The bridge over JetStream beside the client alone (CI installs nats-server).
+      const bridged = report.other[5] as { status: string; result: { jetstream?: Record<string, number> } };
+      assert.equal(bridged.status, 'ok');
+      for (const key of ['bridged', 'clientOneInFlight', 'clientWindow64']) {
+        assert.ok((bridged.result.jetstream?.[key] ?? 0) > 0, `bridge jetstream.${key}`);
+      }
       const json = report.other[2] as {
         status: string;
         result: { rows: Array<{ id: string; messagesPerSecond: number }>; targets: Array<{ met: boolean; note: string }> };
