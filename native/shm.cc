@@ -5,6 +5,7 @@
 #endif
 #include "shim.h"
 #include <cstring>
+#include <dlfcn.h>
 #include <sys/ipc.h>
 #include <sys/shm.h>
 
@@ -30,6 +31,22 @@ Napi::Value Shmget(const Napi::CallbackInfo& info) {
   return Napi::Number::New(info.Env(), id);
 }
 
+// shmat, then the segment's real size: 0, or the errno (nothing stays
+// attached). The segment is attached by then, so its id stays valid for
+// IPC_STAT even if it is removed meanwhile.
+int AttachSized(int shmid, const void* want, int flags, void** addr, size_t* size) {
+  *addr = ::shmat(shmid, want, flags);
+  if (*addr == reinterpret_cast<void*>(-1)) return errno;
+  struct shmid_ds ds;
+  if (::shmctl(shmid, IPC_STAT, &ds) == -1) {
+    int err = errno;
+    ::shmdt(*addr);
+    return err;
+  }
+  *size = ds.shm_segsz;
+  return 0;
+}
+
 // shmat(shmid, addr: bigint, flags) -> [ArrayBuffer, handle, address: bigint] | -errno
 Napi::Value Shmat(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
@@ -37,21 +54,58 @@ Napi::Value Shmat(const Napi::CallbackInfo& info) {
   void* want = reinterpret_cast<void*>(static_cast<uintptr_t>(ToU64(info[1])));
   int flags = info[2].As<Napi::Number>().Int32Value();
   if (int err = AdmitMapping(env)) return Errno(env, err);
-  void* addr = ::shmat(shmid, want, flags);
-  if (addr == reinterpret_cast<void*>(-1)) return Errno(env, errno);
-  // The buffer's length is the segment's real size. The segment is attached
-  // now, so its id stays valid for IPC_STAT even if it is removed meanwhile.
-  struct shmid_ds ds;
-  if (::shmctl(shmid, IPC_STAT, &ds) == -1) {
-    int err = errno;
-    ::shmdt(addr);
-    return Errno(env, err);
-  }
-  Napi::Value wrapped = WrapMapping(env, addr, ds.shm_segsz, MappingKind::kSegment);
+  void* addr = nullptr;
+  size_t size = 0;
+  if (int err = AttachSized(shmid, want, flags, &addr, &size)) return Errno(env, err);
+  Napi::Value wrapped = WrapMapping(env, addr, size, MappingKind::kSegment);
   if (wrapped.IsNumber()) return wrapped;
   Napi::Array result = wrapped.As<Napi::Array>();
   result.Set(2u, U64(env, reinterpret_cast<uintptr_t>(addr)));
   return result;
+}
+
+// node_api_create_external_sharedarraybuffer, experimental in Node-API: Node
+// 22, 24 and 26 have it, Node 20 does not. Looked up at run time, so that one
+// binary, built for NAPI_VERSION 8, loads everywhere and says ENOSYS where
+// the function is missing.
+using CreateExternalSab = napi_status (*)(napi_env, void*, size_t, void (*)(void*, void*), void*, napi_value*);
+
+CreateExternalSab ExternalSabMaker() {
+  static CreateExternalSab maker =
+      reinterpret_cast<CreateExternalSab>(::dlsym(RTLD_DEFAULT, "node_api_create_external_sharedarraybuffer"));
+  return maker;
+}
+
+// Runs once no thread holds the SharedArrayBuffer, on whichever thread frees
+// it: shmdt is all it does, and that is safe from any thread.
+void DetachShared(void* data, void* /*hint*/) { ::shmdt(data); }
+
+// shmatShared(shmid) -> SharedArrayBuffer | -errno: the segment attached once
+// more, read-write, as a SharedArrayBuffer that worker threads share through
+// postMessage. Nothing detaches it but the finalizer: the views of a
+// SharedArrayBuffer cannot be emptied, so no shmdt may pull the memory from
+// under a thread that still holds one. -ENOSYS: this Node.js cannot make one;
+// -ENOTSUP: it refused outside memory (a V8 sandbox).
+Napi::Value ShmatShared(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  int shmid = info[0].As<Napi::Number>().Int32Value();
+  CreateExternalSab make = ExternalSabMaker();
+  if (make == nullptr) return Errno(env, ENOSYS);
+  void* addr = nullptr;
+  size_t size = 0;
+  if (int err = AttachSized(shmid, nullptr, 0, &addr, &size)) return Errno(env, err);
+  napi_value result;
+  if (make(env, addr, size, DetachShared, nullptr, &result) != napi_ok) {
+    ::shmdt(addr);
+    // A pending exception (the sandbox's refusal) would otherwise surface later.
+    bool pending = false;
+    if (napi_is_exception_pending(env, &pending) == napi_ok && pending) {
+      napi_value ignored;
+      napi_get_and_clear_last_exception(env, &ignored);
+    }
+    return Errno(env, ENOTSUP);
+  }
+  return Napi::Value(env, result);
 }
 
 Napi::Object StatObject(Napi::Env env, const struct shmid_ds& ds) {
@@ -148,6 +202,7 @@ void InitShm(Napi::Env env, Napi::Object exports) {
   exports.Set("ftok", Napi::Function::New(env, Ftok, "ftok"));
   exports.Set("shmget", Napi::Function::New(env, Shmget, "shmget"));
   exports.Set("shmat", Napi::Function::New(env, Shmat, "shmat"));
+  exports.Set("shmatShared", Napi::Function::New(env, ShmatShared, "shmatShared"));
   exports.Set("shmdt", Napi::Function::New(env, Shmdt, "shmdt"));
   exports.Set("shmctlStat", Napi::Function::New(env, ShmctlStat, "shmctlStat"));
   exports.Set("shmctlSet", Napi::Function::New(env, ShmctlSet, "shmctlSet"));

@@ -59,6 +59,8 @@ export interface NativeBinding {
   shmget(key: number, size: number, flags: number): number;
   shmat(shmid: number, addr: bigint, flags: number): [ArrayBuffer, MappingHandle, bigint] | number;
   shmdt(handle: MappingHandle, buffer: ArrayBuffer): number;
+  /** The segment attached once more as a SharedArrayBuffer (detached by its finalizer only); -ENOSYS where Node-API cannot make one. */
+  shmatShared(shmid: number): SharedArrayBuffer | number;
   /**
    * Whether shmat's sweep may detach mappings whose ArrayBuffer was collected,
    * the least number of new mappings between sweeps, and how many collected

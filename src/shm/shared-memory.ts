@@ -6,7 +6,7 @@ const { MAX_LENGTH } = bufferConstants;
 import { ftok } from '../sysv/ftok.js';
 import type { Attachment } from '../sysv/attachment.js';
 import { IPC_CREAT, IPC_EXCL, IPC_PRIVATE, IPC_RMID, IPC_STAT, SHM_RDONLY } from '../sysv/constants.js';
-import { shmat, shmctl, shmdt, shmget, type ShmidDs } from '../sysv/shm.js';
+import { shmat, shmatShared, shmctl, shmdt, shmget, type ShmidDs } from '../sysv/shm.js';
 import { validateId, validateKey, validateMode, validateObject, validateRange, validateSize } from '../core/validate.js';
 
 /** Where a segment is found: a key, a file and project id (ftok), or (open only) an id. */
@@ -239,6 +239,35 @@ export class SharedMemory implements Disposable {
       this.#bytes = new Uint8Array(buffer);
     }
     return this.#bytes;
+  }
+
+  /**
+   * The segment attached once more, as a SharedArrayBuffer that worker
+   * threads share: `worker.postMessage(sab)` hands a worker the same memory,
+   * not a copy (an ArrayBuffer of shared memory can only be copied or
+   * refused). Each call is one more attachment (nattch + 1), independent of
+   * this one: {@link detach} leaves it, and nothing detaches it but the
+   * garbage collector, once no thread holds it (a SharedArrayBuffer's views
+   * cannot be emptied, so no shmdt may take its memory away). Call it once
+   * and share the result.
+   *
+   * Needs Node-API's `node_api_create_external_sharedarraybuffer`, still
+   * experimental: the current releases of Node.js 22, 24 and 26 have it,
+   * Node.js 20 does not.
+   * @throws IpcError ENOSYS (this Node.js has no way to make one), EACCES
+   *   (the segment's bits deny writing: a SharedArrayBuffer is always writable),
+   *   EIDRM; StateError ERR_SHM_READ_ONLY on a read-only attachment,
+   *   ERR_SHM_DETACHED after {@link detach}.
+   */
+  sharedBuffer(): SharedArrayBuffer {
+    this.#attachment.assertAttached('sharedBuffer');
+    if (this.readOnly) {
+      throw stateError(
+        'ERR_SHM_READ_ONLY',
+        `sharedBuffer: segment ${this.id} is attached read-only, and a SharedArrayBuffer is always writable`,
+      );
+    }
+    return shmatShared(this.id);
   }
 
   /** Copies `length` bytes from `offset` (default: to the end). */
