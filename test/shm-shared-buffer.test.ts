@@ -8,21 +8,30 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { IpcError, SharedMemory } from '../src/index.js';
+import { shmatShared } from '../src/sysv/shm.js';
 import { assertNoLeaks, uniqueKey } from './helpers/ipc.js';
 import { assertExitedCleanly, lastJson, runNode } from './helpers/processes.js';
 
 assertNoLeaks();
 
-/** Whether this Node.js can make a SharedArrayBuffer over a segment; asked of a segment made for it. */
+/**
+ * Whether this Node.js can make a SharedArrayBuffer over a segment. Asked of
+ * an id no segment has any more, so that the answer (ENOSYS, or shmat's
+ * EINVAL) attaches nothing: an attachment the collector frees later would
+ * move this file's leak count.
+ */
 function supported(): boolean {
-  using shm = SharedMemory.create({ size: 64, autoRemove: true });
+  const gone = SharedMemory.create({ size: 64 });
+  const id = gone.id;
+  gone.detach(); // private: removed at its last detach
   try {
-    shm.sharedBuffer();
-    return true;
+    shmatShared(id);
   } catch (error) {
     if (error instanceof IpcError && error.code === 'ENOSYS') return false;
+    if (error instanceof IpcError && (error.code === 'EINVAL' || error.code === 'EIDRM')) return true;
     throw error;
   }
+  throw new Error(`shmat of removed segment ${id} succeeded`);
 }
 const SUPPORTED = supported();
 const UNSUPPORTED_HERE =

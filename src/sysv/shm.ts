@@ -197,7 +197,31 @@ export function shmat(shmid: number, shmaddr?: bigint | number | null, shmflg = 
     );
   }
   if (addr !== 0n) refuseStackRoom(shmid, (shmflg & SHM_RND) !== 0 ? addr - (addr % BigInt(SHMLBA)) : addr, addr);
-  const result = check(native.shmat(shmid, addr, shmflg), 'shmat', (code) => {
+  const result = check(native.shmat(shmid, addr, shmflg), 'shmat', explainShmat(shmid, addr, shmflg));
+  const [buffer, handle, address] = result;
+  return Attachment.make(shmid, (shmflg & SHM_RDONLY) !== 0, buffer, handle, address);
+}
+
+/**
+ * @internal Segment `shmid` attached once more, read-write, as a
+ * SharedArrayBuffer that worker threads share (SharedMemory.sharedBuffer).
+ * Only the garbage collector detaches it, once no thread holds it.
+ * @throws IpcError ENOSYS where Node-API cannot make one, EACCES, EINVAL, EIDRM, ENOMEM, ENOTSUP.
+ */
+export function shmatShared(shmid: number): SharedArrayBuffer {
+  validateId(shmid, 'shmid');
+  const explain = explainShmat(shmid, 0n, 0);
+  return check(native.shmatShared(shmid), 'shmat', (code) =>
+    code === 'ENOSYS'
+      ? `shmid ${shmid}: this Node.js (${process.version}) cannot make a SharedArrayBuffer over shared memory: ` +
+        'that needs node_api_create_external_sharedarraybuffer, which the current releases of Node.js 22, 24 and 26 have'
+      : explain(code),
+  );
+}
+
+/** The words that explain a failed shmat of `shmid` (at `addr`, 0n: the kernel chooses). */
+function explainShmat(shmid: number, addr: bigint, shmflg: number) {
+  return (code: string): string | Explained => {
     switch (code) {
       case 'EACCES':
         return withHint(
@@ -219,43 +243,7 @@ export function shmat(shmid: number, shmaddr?: bigint | number | null, shmflg = 
       default:
         return `shmid ${shmid}`;
     }
-  });
-  const [buffer, handle, address] = result;
-  return Attachment.make(shmid, (shmflg & SHM_RDONLY) !== 0, buffer, handle, address);
-}
-
-/**
- * @internal Segment `shmid` attached once more, read-write, as a
- * SharedArrayBuffer that worker threads share (SharedMemory.sharedBuffer).
- * Only the garbage collector detaches it, once no thread holds it.
- * @throws IpcError ENOSYS where Node-API cannot make one, EACCES, EINVAL, EIDRM, ENOMEM, ENOTSUP.
- */
-export function shmatShared(shmid: number): SharedArrayBuffer {
-  validateId(shmid, 'shmid');
-  return check(native.shmatShared(shmid), 'shmat', (code) => {
-    switch (code) {
-      case 'ENOSYS':
-        return (
-          `shmid ${shmid}: this Node.js (${process.version}) cannot make a SharedArrayBuffer over shared memory: ` +
-          'that needs node_api_create_external_sharedarraybuffer, which the current releases of Node.js 22, 24 and 26 have'
-        );
-      case 'EACCES':
-        return withHint(
-          `shmid ${shmid}: the segment's permission bits deny this user writing, and a SharedArrayBuffer is always writable`,
-          hint(code, { object: 'segment', id: shmid, shmflg: 0 }),
-        );
-      case 'EINVAL':
-        return `shmid ${shmid}: no such segment`;
-      case 'EIDRM':
-        return withHint(`shmid ${shmid}: the segment was removed`, hint(code, { object: 'segment', id: shmid }));
-      case 'ENOMEM':
-        return `shmid ${shmid}: no room for another mapping in this process`;
-      case 'ENOTSUP':
-        return `shmid ${shmid}: this runtime refuses SharedArrayBuffers over memory it did not allocate (a V8 sandbox, as in Electron)`;
-      default:
-        return `shmid ${shmid}`;
-    }
-  });
+  };
 }
 
 /**
