@@ -1,13 +1,13 @@
 // The documentation runs as written. Every fenced block in README.md and
 // docs/*.md names its language; ```js and ```ts blocks are programs and run
 // here, one after another in this file's private IPC namespace, as a reader
-// would paste them: js as a plain .mjs file, ts compiled by TypeScript with the
-// repository's own tsconfig (type errors fail), both importing 'shmkit' as an
-// installed package. Each must exit 0 within its time limit and leave no
-// segment, semaphore set, message queue or POSIX shared-memory object (a name
-// in /dev/shm) behind; a ```text block right after one (only blank
-// lines between) is what it prints, where "..." stands for any text within a
-// line. A block that cannot run says why on the line before it:
+// would paste them: js as a plain .mjs file, ts compiled as the build
+// compiles (TypeScript 7, the repository's own tsconfig; type errors fail),
+// both importing 'shmkit' as an installed package. Each must exit 0 within its
+// time limit and leave no segment, semaphore set, message queue or POSIX
+// shared-memory object (a name in /dev/shm) behind; a ```text block right
+// after one (only blank lines between) is what it prints, where "..." stands
+// for any text within a line. A block that cannot run says why on the line before it:
 // <!-- norun: REASON -->. Other languages (text, sh, json, c, yaml) are not run.
 // Every example's "Run:" line runs as written too.
 import assert from 'node:assert/strict';
@@ -24,6 +24,8 @@ await runFileInPrivateIpc();
 
 const RUNNABLE = new Set(['js', 'ts']);
 const TIME_LIMIT_MS = 30_000;
+/** The compiler the build uses. */
+const TSC = join(ROOT, 'node_modules', 'typescript-7', 'bin', 'tsc');
 
 interface Block {
   file: string;
@@ -104,7 +106,7 @@ let dir = '';
 /** Compiled file of each ts block, and TypeScript's complaints about it. */
 const compiled = new Map<Block, { file: string; errors: string[] }>();
 
-before(() => {
+before(async () => {
   // A project that installed shmkit: node_modules/shmkit is this package, and
   // "type": "module" makes the compiled .js files ES modules as .mjs are.
   dir = mkdtempSync(join(tmpdir(), 'shmkit-docs-'));
@@ -112,34 +114,37 @@ before(() => {
   symlinkSync(ROOT, join(dir, 'node_modules', 'shmkit'), 'dir');
   writeFileSync(join(dir, 'package.json'), '{ "type": "module" }\n');
   const tsBlocks = RUN.filter((b) => b.lang === 'ts');
-  for (const b of tsBlocks) writeFileSync(join(dir, `block-${RUN.indexOf(b)}.ts`), b.code);
-  // The repository's compiler options; a snippet may leave a value unused.
-  const config = ts.parseJsonConfigFileContent(ts.readConfigFile(join(ROOT, 'tsconfig.json'), ts.sys.readFile).config, ts.sys, ROOT);
-  const options: ts.CompilerOptions = {
-    ...config.options,
-    rootDir: dir,
-    outDir: dir,
-    declaration: false,
-    sourceMap: false,
-    incremental: false,
-    tsBuildInfoFile: undefined,
-    noUnusedLocals: false,
-    typeRoots: [join(ROOT, 'node_modules', '@types')],
+  const name = (b: Block) => `block-${RUN.indexOf(b)}.ts`;
+  for (const b of tsBlocks) writeFileSync(join(dir, name(b)), b.code);
+  // The repository's compiler options, as its build uses them (TypeScript 7);
+  // a snippet may leave a value unused.
+  const config = {
+    extends: join(ROOT, 'tsconfig.json'),
+    compilerOptions: {
+      rootDir: '.',
+      outDir: '.',
+      declaration: false,
+      sourceMap: false,
+      incremental: false,
+      noUnusedLocals: false,
+      typeRoots: [join(ROOT, 'node_modules', '@types')],
+    },
+    include: [],
+    files: tsBlocks.map(name),
   };
-  const program = ts.createProgram(
-    tsBlocks.map((b) => join(dir, `block-${RUN.indexOf(b)}.ts`)),
-    options,
-  );
-  program.emit();
+  writeFileSync(join(dir, 'tsconfig.json'), JSON.stringify(config));
+  const tsc = await run(process.execPath, [TSC, '-p', '.', '--pretty', 'false'], { cwd: dir, timeoutMs: TIME_LIMIT_MS });
+  // Each complaint starts with its file's name: block-N.ts(LINE,COLUMN): error TS...
+  const output = `${tsc.stdout}${tsc.stderr}`;
   for (const b of tsBlocks) {
-    const file = join(dir, `block-${RUN.indexOf(b)}.ts`);
-    const source = program.getSourceFile(file)!;
-    const errors = [...program.getSyntacticDiagnostics(source), ...program.getSemanticDiagnostics(source)].map((d) => {
-      const { line } = d.start === undefined ? { line: 0 } : source.getLineAndCharacterOfPosition(d.start);
-      return `${b.file}:${b.line + 1 + line}: ${ts.flattenDiagnosticMessageText(d.messageText, '\n')}`;
-    });
-    compiled.set(b, { file: file.replace(/\.ts$/, '.js'), errors });
+    const errors = [...output.matchAll(new RegExp(`^${name(b).replace('.', '\\.')}\\((\\d+),\\d+\\): (.*)$`, 'gm'))].map(
+      ([, line, message]) => `${b.file}:${b.line + Number(line)}: ${message}`,
+    );
+    compiled.set(b, { file: join(dir, name(b).replace(/\.ts$/, '.js')), errors });
   }
+  // Any other complaint (the configuration, a crash) fails every ts block.
+  const other = output.split('\n').filter((line) => line.trim() !== '' && !/^block-\d+\.ts\(/.test(line) && !/^\s/.test(line));
+  if (tsc.code !== 0 && other.length > 0) for (const b of tsBlocks) compiled.get(b)!.errors.push(...other);
 });
 after(() => {
   if (dir) rmSync(dir, { recursive: true, force: true });
