@@ -44,8 +44,10 @@ function indexOf(bytes) {
   return host === peer ? Number(i) : -1;
 }
 
-const outbox = Channel.create({ capacity: 1 << 16, autoRemove: true });
-const inbox = Channel.create({ capacity: 1 << 20, autoRemove: true });
+// 'sleep': the hosts wait on the bridge and the broker, and spinning here would
+// only take CPU from them (wait modes have tests of their own).
+const outbox = Channel.create({ capacity: 1 << 16, wait: 'sleep', autoRemove: true });
+const inbox = Channel.create({ capacity: 1 << 20, wait: 'sleep', autoRemove: true });
 const b = await bridge({
   channel: { out: outbox, in: inbox },
   url,
