@@ -1,6 +1,9 @@
 // shmkit rm --orphans removes only what nobody can find again, and never on a
 // guess: keyed segments stay unless asked (--include-keyed), and a creator
 // the kernel hides behind pid 0 (another PID namespace) is unknown, not dead.
+// rm runs in this process (shmkitHere) where it can: what it decides depends
+// on other processes, never on its own. Creators that must be gone, and the
+// commands run in new PID namespaces, are real processes.
 // Also kernel.shm_rmid_forced, which makes unattached segments vanish. The
 // file runs in its own IPC namespace; some commands run in new PID namespaces.
 import assert from 'node:assert/strict';
@@ -9,6 +12,7 @@ import { IPC_CREAT, IPC_PRIVATE, IPC_RMID, SharedMemory, shmctl, shmget } from '
 import type { SegmentRow } from '../src/cli/segments.js';
 import { assertNoLeaks, removeSegment } from './helpers/ipc.js';
 import { runFileInPrivateIpc } from './helpers/namespaces.js';
+import { shmkitHere } from './helpers/cli.js';
 import { assertExitedCleanly, BIN, run, runNode, shmkit, type RunResult } from './helpers/processes.js';
 import { segmentExists } from './helpers/shm.js';
 
@@ -33,7 +37,7 @@ function ok(result: RunResult, what: string): string {
 
 async function report(args: string[] = [], inNewPidNamespace = false): Promise<OrphanReport> {
   const argv = ['rm', '--orphans', '--dry-run', '--json', ...args];
-  return JSON.parse(ok(await (inNewPidNamespace ? shmkitInNewPidNamespace(argv) : shmkit(argv)), 'rm --dry-run')) as OrphanReport;
+  return JSON.parse(ok(await (inNewPidNamespace ? shmkitInNewPidNamespace(argv) : shmkitHere(argv)), 'rm --dry-run')) as OrphanReport;
 }
 
 async function createdByDeadProcess(args: string[]): Promise<number> {
@@ -50,12 +54,12 @@ describe('rm --orphans and keyed segments', { skip }, () => {
         dry.kept.map((r) => [r.id, r.reason]),
         [[id, 'has key 0x00005005: a program can still find it (--include-keyed removes it)']],
       );
-      const text = ok(await shmkit(['rm', '--orphans', '-n']), 'rm -n');
+      const text = ok(await shmkitHere(['rm', '--orphans', '-n']), 'rm -n');
       assert.equal(
         text,
         `keeps shmid ${id} (key 0x00005005, 4096 bytes): has key 0x00005005: a program can still find it (--include-keyed removes it)\n`,
       );
-      ok(await shmkit(['rm', '--orphans']), 'rm --orphans');
+      ok(await shmkitHere(['rm', '--orphans']), 'rm --orphans');
       assert.equal(segmentExists(id), true, 'still there');
       const keyed = await report(['--include-keyed']);
       assert.deepEqual(
@@ -63,7 +67,7 @@ describe('rm --orphans and keyed segments', { skip }, () => {
         [id],
       );
       assert.match(keyed.segments[0]!.reason, /^key 0x00005005, nobody attached, creator \d+ dead, never attached$/);
-      ok(await shmkit(['rm', '--orphans', '--include-keyed']), 'rm --orphans --include-keyed');
+      ok(await shmkitHere(['rm', '--orphans', '--include-keyed']), 'rm --orphans --include-keyed');
       assert.equal(segmentExists(id), false);
     } finally {
       removeSegment(id);
@@ -81,7 +85,7 @@ describe('rm --orphans and keyed segments', { skip }, () => {
     assertExitedCleanly(writer, 'writer');
     let id: number | undefined;
     try {
-      ok(await shmkit(['rm', '--orphans']), 'rm --orphans');
+      ok(await shmkitHere(['rm', '--orphans']), 'rm --orphans');
       const reader = SharedMemory.open({ key });
       id = reader.id;
       assert.equal(new TextDecoder().decode(reader.read(0, 33)), 'written by a process that is gone');
@@ -92,7 +96,7 @@ describe('rm --orphans and keyed segments', { skip }, () => {
   });
 
   it('--include-keyed without --orphans is a usage error', async () => {
-    const result = await shmkit(['rm', '--all', '--include-keyed']);
+    const result = await shmkitHere(['rm', '--all', '--include-keyed']);
     assert.equal(result.code, 2);
     assert.match(result.stderr, /--include-keyed.*only with --orphans/);
   });
@@ -108,12 +112,12 @@ describe('rm --orphans and private segments', { skip }, () => {
         [[id, `no key, nobody attached, creator ${dry.segments[0]!.cpid} dead, never attached`]],
       );
       assert.match(
-        ok(await shmkit(['rm', '--orphans', '--dry-run']), 'rm -n'),
+        ok(await shmkitHere(['rm', '--orphans', '--dry-run']), 'rm -n'),
         new RegExp(
           `^would remove shmid ${id} \\(key 0x00000000, 100 bytes\\): no key, nobody attached, creator \\d+ dead, never attached\\n$`,
         ),
       );
-      ok(await shmkit(['rm', '--orphans']), 'rm --orphans');
+      ok(await shmkitHere(['rm', '--orphans']), 'rm --orphans');
       assert.equal(segmentExists(id), false);
     } finally {
       removeSegment(id);
@@ -200,7 +204,7 @@ describe('pids from PID namespaces not visible here', { skip }, () => {
         (await report()).segments.map((r) => r.id),
         [id],
       );
-      ok(await shmkit(['rm', '--orphans']), 'rm --orphans here');
+      ok(await shmkitHere(['rm', '--orphans']), 'rm --orphans here');
       assert.equal(segmentExists(id), false, 'removed where the creator is known dead');
     } finally {
       removeSegment(id);
