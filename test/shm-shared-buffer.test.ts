@@ -133,6 +133,29 @@ describe('SharedMemory.sharedBuffer() where Node-API can make a SharedArrayBuffe
     assert.equal(r['written'], 99, 'and the memory under it is the segment');
     assert.equal(r['workerDropped'], 0, 'once the worker let go too, the collector detached it');
   });
+
+  it('100,000 made and forgotten in one synchronous loop stay far below the map limit, and all go with the collector', async (t) => {
+    // Each one is a mapping of its own; the process may hold vm.max_map_count
+    // (65,530 by default) in all, and V8 aborts when it cannot map its own heap.
+    const r = await inChild<Record<string, number>>(`
+      import { SharedMemory } from 'SHMKIT';
+      import { readFileSync } from 'node:fs';
+      const mappings = () => readFileSync('/proc/self/maps', 'utf8').split('\\n').length;
+      const shm = SharedMemory.create({ size: 4096, autoRemove: true });
+      const out = { limit: Number(readFileSync('/proc/sys/vm/max_map_count', 'utf8')), most: 0 };
+      for (let i = 0; i < 100_000; i++) {
+        new Uint8Array(shm.sharedBuffer())[0] = 1;
+        if (i % 5000 === 0) out.most = Math.max(out.most, mappings());
+      }
+      for (let i = 0; i < 20; i++) { gc(); await new Promise((r) => setTimeout(r, 5)); }
+      out.after = shm.stat().shm_nattch;
+      shm.detach();
+      console.log(JSON.stringify(out));
+    `);
+    assert.ok(r['most']! < Math.min(r['limit']!, 65_530) / 2, `at most ${r['most']} mappings at once (limit ${r['limit']})`);
+    assert.equal(r['after'], 1, 'only the SharedMemory itself is left attached');
+    t.diagnostic(`at most ${r['most']} mappings at once, of ${r['limit']} allowed`);
+  });
 });
 
 describe('SharedMemory.sharedBuffer() where it cannot make one', { skip: SUPPORTED_HERE }, () => {
