@@ -6,6 +6,7 @@
 // `code` (an unclear error). A failure names the seed and the command that
 // replays the batch. Longer runs: docs/fuzzing.md.
 import assert from 'node:assert/strict';
+import { readdirSync, rmSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { describe, it } from 'node:test';
 import { assertNoLeaks } from './helpers/ipc.js';
@@ -47,6 +48,9 @@ describe('fuzzing the non-channel API', { skip: !isRoot && 'needs root for a pri
       // Generous: a batch of 2,000 calls takes about a second; the limit only catches hangs.
       const timeoutMs = Math.max(60_000, ITERATIONS * 30);
       const result = await run('unshare', ['--ipc', process.execPath, CHILD, String(seed), String(ITERATIONS)], { timeoutMs });
+      // POSIX names are not in the IPC namespace: the batch's own (fuzz-child.ts) must be gone.
+      const left = readdirSync('/dev/shm').filter((name) => name.startsWith(`shmkit-test-fuzz-${process.pid}-${seed}-`));
+      for (const name of left) rmSync(`/dev/shm/${name}`, { force: true });
       const context = `seed ${seed} (replay: ${replay})\n--- stderr\n${result.stderr.slice(-4000)}`;
       assert.equal(
         result.signal,
@@ -60,6 +64,7 @@ describe('fuzzing the non-channel API', { skip: !isRoot && 'needs root for a pri
       assert.equal(summary.hangs, 0, `${summary.hangs} waits never settled after their sets were removed, ${context}`);
       assert.deepEqual(summary.samples, [], `errors without a code, ${context}`);
       assert.equal(summary.uncoded, 0);
+      assert.deepEqual(left, [], `POSIX names the batch left in /dev/shm, ${context}`);
       calls += summary.iterations;
       errors += summary.errors;
     }

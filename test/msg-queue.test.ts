@@ -170,6 +170,33 @@ describe('messages', () => {
     assert.equal(q.stat().msg_stime, 0, 'nothing was sent');
   });
 
+  it('a detached buffer is refused by name, never sent as an empty message; an empty one is sent', async () => {
+    const q = track(MessageQueue.create());
+    // Views made before their buffer is transferred away: V8 makes none of a detached one.
+    const detachedAs = (make: (buffer: ArrayBuffer) => ArrayBufferView | ArrayBuffer): ArrayBufferView | ArrayBuffer => {
+      const buffer = new ArrayBuffer(8);
+      const data = make(buffer);
+      structuredClone(buffer, { transfer: [buffer] });
+      return data;
+    };
+    const kinds: Array<(b: ArrayBuffer) => ArrayBufferView | ArrayBuffer> = [
+      (b: ArrayBuffer) => b,
+      (b: ArrayBuffer) => new Uint8Array(b),
+      (b: ArrayBuffer) => new DataView(b),
+      (b: ArrayBuffer) => new Float64Array(b),
+    ];
+    for (const make of kinds) {
+      const data = detachedAs(make);
+      const kind = Object.prototype.toString.call(data);
+      assert.throws(() => q.trySend(data), { code: 'ERR_INVALID_ARG_VALUE', message: /^The argument 'data' .*detached/ }, kind);
+      await assert.rejects(q.send(data), { code: 'ERR_INVALID_ARG_VALUE' }, kind);
+      assert.throws(() => msgsnd(q.id, { mtype: 1, mtext: data }), { code: 'ERR_INVALID_ARG_VALUE', message: /'msgp\.mtext'/ }, kind);
+    }
+    assert.equal(q.stat().msg_qnum, 0, 'nothing was sent');
+    assert.equal(q.trySend(new Uint8Array(0)), true);
+    assert.deepEqual([...(await q.receive()).data], []);
+  });
+
   it('interoperates with the C-faithful calls on the same queue', async () => {
     const q = track(MessageQueue.create());
     msgsnd(q.id, { mtype: 77, mtext: 'from msgsnd' });

@@ -1,4 +1,5 @@
 import { constants as osConstants } from 'node:os';
+import { bytesOf } from '../core/bytes.js';
 import { abortError, invalidType, outOfRange } from '../core/errors.js';
 import { validateId, validateKey, validateMode, validateObject } from '../core/validate.js';
 import { closeController, validateWaitOptions, type WaitOptions } from '../core/wait-options.js';
@@ -8,7 +9,6 @@ import { spinOnCalls, spinsFirst } from '../sysv/spin.js';
 import {
   explainMsgrcv,
   explainMsgsnd,
-  messageBytes,
   msgctl,
   msgget,
   msgrcvError,
@@ -218,7 +218,7 @@ export class MessageQueue implements Disposable {
   send(data: string | ArrayBufferView | ArrayBuffer, options?: SendOptions): Promise<void> {
     try {
       this.#assertOpen('send');
-      const bytes = messageBytes(data, 'data');
+      const bytes = bytesOf(data, 'data');
       const type = options?.type === undefined ? 1 : validateMtype(validateObject(options, 'options').type, 'options.type');
       const { timeoutMs, signal, wait } = validateWaitOptions(options);
       if (signal?.aborted) return Promise.reject(abortError(signal));
@@ -251,7 +251,7 @@ export class MessageQueue implements Disposable {
    */
   trySend(data: string | ArrayBufferView | ArrayBuffer, options?: { type?: number }): boolean {
     this.#assertOpen('trySend');
-    const bytes = messageBytes(data, 'data');
+    const bytes = bytesOf(data, 'data');
     const type = options?.type === undefined ? 1 : validateMtype(validateObject(options, 'options').type, 'options.type');
     return tryMsgsnd(this.id, type, bytes);
   }

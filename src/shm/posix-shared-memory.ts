@@ -24,7 +24,7 @@ import { accessMode, closeQuietly, dupCloexec, fallocate, fchmod, fstat, ftrunca
 import { memoryOfMapping, type Mapping } from '../posix/mapping.js';
 import { ALL_SEALS, fcntl, memfd_create, sealNames, sealsOf, validateMemfdName } from '../posix/memfd.js';
 import { mapFile, munmap, shm_open, shm_unlink, validateFd, validateShmName } from '../posix/shm.js';
-import { bytesOf } from './shared-memory.js';
+import { bytesOf } from '../core/bytes.js';
 
 const { MAX_LENGTH } = bufferConstants;
 
@@ -380,7 +380,7 @@ export class PosixSharedMemory implements Disposable {
   write(offset: number, data: ArrayBufferView | ArrayBuffer | string): number {
     this.#mapping.assertAttached('write');
     if (this.readOnly) throw stateError('ERR_SHM_READ_ONLY', `write: ${this.#mapping.label} is mapped read-only`);
-    const source = bytesOf(data);
+    const source = bytesOf(data, 'data');
     const [start] = validateRange(offset, source.byteLength, this.size);
     new Uint8Array(memoryOfMapping(this.#mapping), start, source.byteLength).set(source);
     return source.byteLength;

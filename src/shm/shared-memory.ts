@@ -1,6 +1,6 @@
 import { constants as bufferConstants } from 'node:buffer';
-import { isAnyArrayBuffer } from 'node:util/types';
-import { IpcError, invalidType, invalidValue, stateError } from '../core/errors.js';
+import { bytesOf } from '../core/bytes.js';
+import { IpcError, invalidType, stateError } from '../core/errors.js';
 
 const { MAX_LENGTH } = bufferConstants;
 import { ftok } from '../sysv/ftok.js';
@@ -41,25 +41,6 @@ export interface OpenOptions extends SegmentAddress {
 
 export interface OpenOrCreateOptions extends CreateOptions {
   readOnly?: boolean;
-}
-
-/** @internal The bytes of what write() was given, or a TypeError naming `data`. */
-export function bytesOf(data: unknown): Uint8Array {
-  if (typeof data === 'string') return new TextEncoder().encode(data);
-  let buffer: ArrayBufferLike;
-  if (isAnyArrayBuffer(data)) buffer = data;
-  else if (ArrayBuffer.isView(data)) buffer = data.buffer;
-  else throw invalidType('data', 'a string, an ArrayBuffer or an ArrayBufferView', data);
-  try {
-    return ArrayBuffer.isView(data) ? new Uint8Array(buffer, data.byteOffset, data.byteLength) : new Uint8Array(buffer);
-  } catch {
-    // V8 refuses a view of a detached buffer with a TypeError of its own.
-    throw invalidValue(
-      'data',
-      'its ArrayBuffer is detached (transferred, or its segment detached with shmdt), so it has no bytes to write',
-      data,
-    );
-  }
 }
 
 /** How many times openOrCreate retries when a segment vanishes between create and open. */
@@ -285,7 +266,7 @@ export class SharedMemory implements Disposable {
     if (this.readOnly) {
       throw stateError('ERR_SHM_READ_ONLY', `write: segment ${this.id} is attached read-only`);
     }
-    const source = bytesOf(data);
+    const source = bytesOf(data, 'data');
     const [start] = validateRange(offset, source.byteLength, this.size);
     // A view of just the written range: works at any offset, also in segments larger than `bytes` can cover.
     new Uint8Array(this.#attachment.buffer, start, source.byteLength).set(source);

@@ -6,8 +6,9 @@
 // (tryMsgsnd, tryMsgrcv) and waits on the addon's waiter threads
 // (msgsndStart, msgrcvStart, run by wait-threads.ts).
 import { constants as osConstants } from 'node:os';
-import { check, errnoName, invalidType, ipcError, type IpcError } from '../core/errors.js';
+import { check, errnoName, ipcError, type IpcError } from '../core/errors.js';
 import { bytesForAddon } from '../core/addon-arrays.js';
+import { bytesOf } from '../core/bytes.js';
 import { native, type NativeMsgStat } from '../core/native.js';
 import { validateFlags, validateId, validateInteger, validateKey, validateObject, validateSize, UINT32_MAX } from '../core/validate.js';
 import { IPC_INFO, IPC_NOWAIT, IPC_RMID, IPC_SET, IPC_STAT, MSG_COPY, MSG_INFO, MSG_STAT, MSG_STAT_ANY } from './constants.js';
@@ -84,15 +85,6 @@ export interface MsgSetOptions {
 
 function hex(key: number): string {
   return `0x${(key >>> 0).toString(16).padStart(8, '0')}`;
-}
-
-/** @internal Message bytes: a Uint8Array view of `data` (strings as UTF-8). */
-export function messageBytes(data: unknown, name: string): Uint8Array {
-  if (typeof data === 'string') return Buffer.from(data, 'utf8');
-  if (data instanceof Uint8Array) return data;
-  if (ArrayBuffer.isView(data)) return new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
-  if (data instanceof ArrayBuffer) return new Uint8Array(data);
-  throw invalidType(name, 'a string, an ArrayBuffer or an ArrayBufferView (Buffer, TypedArray, DataView)', data);
 }
 
 /** @internal A message type to send: C's mtype must be > 0. */
@@ -200,7 +192,7 @@ export function msgsnd(
   validateId(msqid, 'msqid');
   const m = validateObject(msgp, 'msgp');
   const mtype = validateMtype(m.mtype, 'msgp.mtype');
-  const bytes = messageBytes(m.mtext, 'msgp.mtext');
+  const bytes = bytesOf(m.mtext, 'msgp.mtext');
   validateFlags(msgflg, 'msgflg');
   check(native.msgsnd(msqid, mtype, bytesForAddon(bytes), msgflg), 'msgsnd', explainMsgsnd(msqid, mtype, bytes.length));
 }

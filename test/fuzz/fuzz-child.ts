@@ -1,7 +1,8 @@
 // One batch of the fuzz test (test/fuzz.test.ts, docs/fuzzing.md): random
 // arguments, from a seeded generator, to every public function and method
 // of the non-channel API (sysv calls, SharedMemory, Attachment,
-// SemaphoreSet, Semaphore, Mutex, struct, atomic, IpcError). Run as
+// SemaphoreSet, Semaphore, Mutex, MessageQueue, the POSIX calls, Mapping,
+// PosixSharedMemory, struct, atomic, IpcError). Run as
 // `node fuzz-child.js SEED ITERATIONS` in a private IPC namespace: it may
 // create and remove anything there. It prints one JSON line: how many calls
 // it made, the errors it saw without a `code` (samples), and how many waits
@@ -9,9 +10,10 @@
 // dying by a signal, hangs as the parent's time limit.
 //
 // What it does not do, because C does the same and that is not a bug:
-// call semop/semtimedop without IPC_NOWAIT (they block the thread, like C),
-// and read a whole segment of more than 16 MiB (a copy of that size is
-// asked for, and given). Errors thrown by the fuzzer's own hostile objects
+// call semop/semtimedop/msgsnd/msgrcv without IPC_NOWAIT (they block the
+// thread, like C), read a whole segment of more than 16 MiB (a copy of that
+// size is asked for, and given), or give POSIX objects valid sizes above 1 MiB
+// (they are reserved in memory: the machine's, not a test of shmkit). Errors thrown by the fuzzer's own hostile objects
 // (getters that throw) are expected and not counted.
 import {
   array,
@@ -69,9 +71,47 @@ import {
   SHM_RND,
   SHM_STAT,
   SHM_UNLOCK,
+  msgctl,
+  msgget,
+  msgrcv,
+  msgsnd,
+  MessageQueue,
+  MSG_COPY,
+  MSG_EXCEPT,
+  MSG_INFO,
+  MSG_NOERROR,
+  MSG_STAT,
+  MSG_STAT_ANY,
+  fcntl,
+  F_ADD_SEALS,
+  F_GET_SEALS,
+  F_SEAL_FUTURE_WRITE,
+  F_SEAL_GROW,
+  F_SEAL_SEAL,
+  F_SEAL_SHRINK,
+  F_SEAL_WRITE,
+  MAP_POPULATE,
+  MAP_PRIVATE,
+  MAP_SHARED,
+  type Mapping,
+  memfd_create,
+  MFD_ALLOW_SEALING,
+  MFD_CLOEXEC,
+  mmap,
+  munmap,
+  O_CREAT,
+  O_EXCL,
+  O_RDONLY,
+  O_RDWR,
+  O_TRUNC,
+  PosixSharedMemory,
+  PROT_READ,
+  PROT_WRITE,
+  shm_open,
+  shm_unlink,
 } from '../../src/index.js';
 
-import { writeSync } from 'node:fs';
+import { closeSync, ftruncateSync, writeSync } from 'node:fs';
 
 const seed = Number(process.argv[2] ?? 1);
 /** SHMKIT_FUZZ_TRACE=1: each call's number and name on stderr before it runs, to find what killed a batch. */
@@ -104,6 +144,11 @@ const semHandles: Array<SemaphoreSet | Semaphore | Mutex> = [];
 const structs: StructType<Record<string, never>>[] = [];
 const views: object[] = [];
 const pending: Promise<unknown>[] = [];
+const queues: number[] = [];
+const queueHandles: MessageQueue[] = [];
+const fds: number[] = [];
+const mappings: Mapping[] = [];
+const posixShms: PosixSharedMemory[] = [];
 
 const SMALL_SIZES = [1, 2, 7, 8, 64, 4095, 4096, 4097, 65536, 1 << 20];
 const NUMBERS = [
@@ -329,6 +374,71 @@ function aValue(depth = 0): unknown {
     default:
       return anyNumber();
   }
+}
+
+// POSIX names live in /dev/shm, which the IPC namespace does not cover: every
+// name the fuzzer can create is one of a few of its own (the prefix the other
+// tests' leak checks leave alone), and each is unlinked at the end, where
+// test/fuzz.test.ts (this process's parent) checks. Other
+// names are ones that cannot exist or are refused before any system call.
+const POSIX_PREFIX = `/shmkit-test-fuzz-${process.ppid}-${seed}-`;
+const posixNames = Array.from({ length: 6 }, (_, i) => `${POSIX_PREFIX}${i}`);
+
+function aPosixName(): unknown {
+  if (chance(0.85)) return pick(posixNames);
+  return pick([
+    '',
+    '/',
+    `${POSIX_PREFIX}a/b`,
+    `/${'n'.repeat(300)}`,
+    `${POSIX_PREFIX}\0x`,
+    '.',
+    '..',
+    42,
+    null,
+    undefined,
+    hostileObject(),
+  ]);
+}
+
+/**
+ * Sizes for what reserves or touches memory (POSIX objects are reserved with
+ * fallocate, MAP_POPULATE faults every page in): small valid ones, or ones no
+ * check may let through. A valid huge size would take real memory from the
+ * machine, which is no test of shmkit.
+ */
+function aPosixSize(): unknown {
+  if (chance(0.8)) return pick(SMALL_SIZES);
+  return pick([-1, -0, 0, 0.5, NaN, Infinity, -Infinity, 2 ** 53, 2 ** 64, '4096', 4096n, null, undefined, hostileObject()]);
+}
+
+/** Keeps a descriptor the fuzzer opened; the oldest are closed, so a long run never runs out. */
+function keepFd(fd: number): void {
+  fds.push(fd);
+  if (fds.length > 100) closeSync(fds.shift()!);
+}
+
+/** A descriptor: one the fuzzer opened (often), the process's pipes, or none at all. */
+function anFd(): unknown {
+  if (chance(0.8) && fds.length > 0) return pick(fds);
+  return pick([0, 1, 2, -1, 2 ** 31, 2 ** 31 - 1, 1e6, 0.5, NaN, '3', null, hostileObject()]);
+}
+
+function aSeals(): unknown {
+  if (chance(0.2)) return anything();
+  let seals = 0;
+  for (const seal of [F_SEAL_SEAL, F_SEAL_SHRINK, F_SEAL_GROW, F_SEAL_WRITE, F_SEAL_FUTURE_WRITE]) if (chance(0.3)) seals |= seal;
+  return chance(0.9) ? seals : seals | (1 << int(31));
+}
+
+function aMessage(): unknown {
+  return chance(0.8)
+    ? pick(['', 'text', new Uint8Array(int(100)), new Uint8Array(int(9000)), new Float64Array(2), new ArrayBuffer(8), detached()])
+    : anything();
+}
+
+function aQueueId(): unknown {
+  return chance(0.8) && queues.length > 0 ? pick(queues) : anyNumber();
 }
 
 // The calls: each picks its arguments and may register what it made.
@@ -668,6 +778,234 @@ const calls: Array<[string, () => unknown]> = [
     },
   ],
   ['IpcError', () => new (IpcError as unknown as new (...a: unknown[]) => unknown)(anything(), anything(), anything())],
+  [
+    'msgget',
+    () => {
+      const id = msgget(aKey() as number, chance(0.8) ? IPC_CREAT | (chance(0.3) ? IPC_EXCL : 0) | 0o600 : anyNumber());
+      if (typeof id === 'number') queues.push(id);
+    },
+  ],
+  [
+    'msgsnd',
+    () =>
+      // Always IPC_NOWAIT: without it a full queue blocks the thread, as in C.
+      msgsnd(
+        aQueueId() as number,
+        (chance(0.9) ? { mtype: chance(0.8) ? 1 + int(4) : anyNumber(), mtext: aMessage() } : anything()) as never,
+        IPC_NOWAIT | (chance(0.1) ? anyNumber() : 0),
+      ),
+  ],
+  [
+    'msgrcv',
+    () =>
+      msgrcv(
+        aQueueId() as number,
+        chance(0.8) ? int(10000) : anyNumber(),
+        chance(0.8) ? int(9) - 4 : anyNumber(),
+        IPC_NOWAIT | (chance(0.2) ? MSG_NOERROR : 0) | (chance(0.1) ? MSG_EXCEPT : 0) | (chance(0.1) ? MSG_COPY : 0),
+      ),
+  ],
+  [
+    'msgctl',
+    () =>
+      msgctl(
+        aQueueId() as number,
+        pick([IPC_STAT, IPC_SET, IPC_RMID, IPC_INFO, MSG_INFO, MSG_STAT, MSG_STAT_ANY, 99, -1]),
+        chance(0.5) ? { mode: int(0o1000), msg_qbytes: chance(0.3) ? anyNumber() : undefined } : (anything() as never),
+      ),
+  ],
+  [
+    'MessageQueue.create/open',
+    () => {
+      const queue = chance(0.4)
+        ? MessageQueue.create(
+            chance(0.9)
+              ? { key: chance(0.3) ? (aKey() as number) : undefined, mode: chance(0.1) ? anyNumber() : undefined }
+              : (anything() as never),
+          )
+        : chance(0.5)
+          ? MessageQueue.open((chance(0.8) ? { id: aQueueId() } : anything()) as never)
+          : MessageQueue.openOrCreate({ key: chance(0.8) ? 0x5eed_2000 + int(4) : (aKey() as number) });
+      queues.push(queue.id);
+      queueHandles.push(queue);
+    },
+  ],
+  [
+    'MessageQueue members',
+    () => {
+      const q = queueHandles.length > 0 ? pick(queueHandles) : undefined;
+      if (q === undefined) return;
+      const async = (p: Promise<unknown>): void => {
+        pending.push(p.catch((error: unknown) => judge('queue wait', error)));
+      };
+      const typeOptions = () => (chance(0.8) ? { type: chance(0.8) ? int(5) - 2 : anyNumber(), except: chance(0.2) } : anything());
+      switch (int(9)) {
+        case 0:
+          return async(
+            q.send(aMessage() as never, { ...(waitOptions() as object), type: chance(0.8) ? 1 + int(3) : anyNumber() } as never),
+          );
+        case 1:
+          return q.trySend(aMessage() as never, typeOptions() as never);
+        case 2:
+          return async(q.receive({ ...(waitOptions() as object), ...(typeOptions() as object) } as never));
+        case 3:
+          return q.tryReceive(typeOptions() as never);
+        case 4:
+          return q.stat();
+        case 5:
+          return chance(0.2) ? q.remove() : undefined;
+        case 6:
+          return q[Symbol.dispose]();
+        default:
+          return [q.id, q.key, q.closed];
+      }
+    },
+  ],
+  [
+    'shm_open',
+    () => {
+      const access = chance(0.5) ? O_RDWR : O_RDONLY;
+      const flags = chance(0.9)
+        ? access | (chance(0.6) ? O_CREAT : 0) | (chance(0.2) ? O_EXCL : 0) | (chance(0.1) ? O_TRUNC : 0)
+        : anyNumber();
+      const name = aPosixName();
+      // O_CREAT only ever with one of the fuzzer's own names.
+      const fd = shm_open(
+        name as string,
+        posixNames.includes(name as string) ? flags : flags & ~O_CREAT,
+        chance(0.8) ? 0o600 : anyNumber(),
+      );
+      keepFd(fd);
+    },
+  ],
+  ['shm_unlink', () => shm_unlink(aPosixName() as string)],
+  [
+    'memfd_create',
+    () => {
+      const fd = memfd_create(
+        chance(0.8) ? pick(['fuzz', '', 'é€😀', 'x'.repeat(300)]) : (anything() as string),
+        chance(0.8) ? pick([0, MFD_CLOEXEC, MFD_ALLOW_SEALING, MFD_CLOEXEC | MFD_ALLOW_SEALING]) : anyNumber(),
+      );
+      keepFd(fd);
+    },
+  ],
+  [
+    'ftruncate (what a user does with node:fs, shrinking files under mappings)',
+    () => {
+      const fd = fds.length > 0 ? pick(fds) : undefined;
+      if (fd === undefined) return;
+      try {
+        ftruncateSync(fd, pick([0, 1, 4095, 4096, 8192, 65536]));
+      } catch {
+        // Node's own error (a read-only descriptor, a sealed memfd): not shmkit's.
+      }
+    },
+  ],
+  ['fcntl', () => fcntl(anFd() as number, chance(0.9) ? pick([F_ADD_SEALS, F_GET_SEALS]) : anyNumber(), aSeals() as number)],
+  [
+    'mmap',
+    () => {
+      const m = mmap(
+        chance(0.9) ? null : (anything() as null),
+        aPosixSize() as number,
+        chance(0.9) ? pick([PROT_READ, PROT_READ | PROT_WRITE]) : anyNumber(),
+        chance(0.9) ? pick([MAP_SHARED, MAP_PRIVATE]) | (chance(0.2) ? MAP_POPULATE : 0) : anyNumber(),
+        anFd() as number,
+        chance(0.8) ? pick([0, 0, 4096, 1]) : (aPosixSize() as number),
+      );
+      mappings.push(m);
+    },
+  ],
+  ['munmap', () => munmap((chance(0.8) && mappings.length > 0 ? pick(mappings) : anything()) as Mapping)],
+  [
+    'Mapping members',
+    () => {
+      const m = mappings.length > 0 ? pick(mappings) : undefined;
+      if (m === undefined) return;
+      switch (int(4)) {
+        case 0:
+          return m.read(chance(0.7) ? int(m.byteLength + 2) : anyNumber(), chance(0.7) ? int(64) : (anything() as number));
+        case 1:
+          return [m.byteLength, m.detached, m.address, m.readOnly, String(m)];
+        // Through the fuzzer's own view, as a program would write.
+        case 2:
+          return m.detached || m.readOnly ? undefined : new Uint8Array(m.buffer, 0, Math.min(m.byteLength, 64)).fill(int(256));
+        default:
+          return m.read();
+      }
+    },
+  ],
+  [
+    'PosixSharedMemory.create/open',
+    () => {
+      const name = aPosixName();
+      let shm: PosixSharedMemory;
+      switch (int(5)) {
+        case 0:
+          shm = posixNames.includes(name as string)
+            ? PosixSharedMemory.create({ name: name as string, size: aPosixSize() as number, mode: chance(0.1) ? anyNumber() : undefined })
+            : PosixSharedMemory.open({ name: name as string });
+          break;
+        case 1:
+          shm = PosixSharedMemory.open({ name: name as string, readOnly: chance(0.5) });
+          break;
+        case 2:
+          shm = posixNames.includes(name as string)
+            ? PosixSharedMemory.openOrCreate({ name: name as string, size: aPosixSize() as number, readOnly: chance(0.3) })
+            : PosixSharedMemory.open({ name: name as string });
+          break;
+        case 3:
+          shm = PosixSharedMemory.createAnonymous({ size: aPosixSize() as number, seal: chance(0.5) ? chance(0.5) : (aSeals() as number) });
+          break;
+        default:
+          shm = PosixSharedMemory.fromFd(
+            anFd() as number,
+            chance(0.8) ? { readOnly: chance(0.5), seals: chance(0.3) ? (aSeals() as number) : undefined } : (anything() as never),
+          );
+      }
+      posixShms.push(shm);
+    },
+  ],
+  ['PosixSharedMemory.unlink', () => PosixSharedMemory.unlink(aPosixName() as string)],
+  [
+    'PosixSharedMemory members',
+    () => {
+      const shm = posixShms.length > 0 ? pick(posixShms) : undefined;
+      if (shm === undefined) return;
+      switch (int(12)) {
+        case 0:
+          return shm.read(chance(0.7) ? int(shm.size + 2) : anyNumber(), chance(0.7) ? int(64) : (anything() as number));
+        case 1:
+          return shm.write(chance(0.7) ? int(shm.size + 2) : anyNumber(), aMessage() as string);
+        case 2:
+          return shm.bytes.length;
+        case 3:
+          return [shm.buffer.byteLength, shm.size, shm.fd, shm.readOnly, shm.detached, String(shm)];
+        case 4:
+          return shm.stat();
+        case 5:
+          return shm.seals;
+        case 6:
+          return shm.seal(aSeals() as number);
+        case 7:
+          return chance(0.3) ? shm.unlink() : undefined;
+        case 8:
+          return shm.detach();
+        case 9:
+          return shm[Symbol.dispose]();
+        case 10:
+          // Shrink the file under the mapping, as another process may; the SIGBUS guard must hold.
+          try {
+            ftruncateSync(shm.fd, pick([0, 1, 4096]));
+          } catch {
+            // Node's own error (read-only descriptor, sealed, closed): not shmkit's.
+          }
+          return shm.read();
+        default:
+          return shm.read();
+      }
+    },
+  ],
 ];
 
 const uncoded = new Map<string, number>();
@@ -718,6 +1056,28 @@ for (const id of segments) {
     shmctl(id, IPC_RMID);
   } catch {
     /* gone already */
+  }
+}
+for (const q of queueHandles) if (!q.closed && chance(0.5)) q[Symbol.dispose]();
+for (const id of queues) {
+  try {
+    msgctl(id, IPC_RMID);
+  } catch {
+    /* gone already */
+  }
+}
+for (const name of posixNames) {
+  try {
+    shm_unlink(name);
+  } catch {
+    /* never made, or gone already */
+  }
+}
+for (const fd of fds) {
+  try {
+    closeSync(fd);
+  } catch {
+    /* closed already (by a PosixSharedMemory that took it) */
   }
 }
 let settled = 0;
