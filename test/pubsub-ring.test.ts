@@ -278,3 +278,52 @@ describe('broadcast ring, drop-oldest', () => {
     assert.ok(send(publisher, writer, bytes(100, sent)) >= 0);
   });
 });
+
+// Found by test/pubsub-fuzz.test.ts: each once hung a call or threw V8's own error.
+describe('broadcast ring, a header or record no publisher wrote', () => {
+  it('OLDEST past TAIL: an overtaken reader says ERR_CHANNEL_FORMAT instead of spinning, and the next claim starts afresh', () => {
+    const { process, i32 } = segment(true);
+    const publisher = process(1);
+    const writer = publisher.registerPublisher();
+    const reader = process(2);
+    const cursor = ReadCursor.join(reader)!;
+    for (let i = 0; i < 20; i++) send(publisher, writer, bytes(100, i)); // the reader is overtaken
+    i32[F.OFF_OLDEST >> 2] = 107_865_222;
+    assert.throws(() => receive(reader, cursor), {
+      code: 'ERR_CHANNEL_FORMAT',
+      message: /INTENT \d+ is more than a ring past OLDEST 107865222/,
+    });
+    assert.ok(send(publisher, writer, bytes(100, 20)) >= 0);
+    assert.equal(i32[F.OFF_OLDEST >> 2], i32[F.OFF_TAIL >> 2]! - F.spanOf(100), 'OLDEST is the claim just made');
+    assert.deepEqual(receive(reader, cursor), bytes(100, 20));
+  });
+
+  it('INTENT more than a ring past TAIL: a subscriber that joins says ERR_CHANNEL_FORMAT and leaves its place', () => {
+    const { process, i32 } = segment(true);
+    const ring = process(2);
+    i32[F.OFF_INTENT >> 2] = 5 * CAPACITY;
+    assert.throws(() => ReadCursor.join(ring), { code: 'ERR_CHANNEL_FORMAT', message: /more than a ring past TAIL 0/ });
+    assert.equal(ring.subscriberCount(), 0);
+  });
+
+  for (const dropOldest of [false, true]) {
+    it(`a record length near 2^31 at the cursor is ERR_CHANNEL_FORMAT, not a buffer of that length (${dropOldest ? 'drop-oldest' : 'lossless'})`, () => {
+      const { process, i32 } = segment(dropOldest);
+      const publisher = process(1);
+      const writer = publisher.registerPublisher();
+      const reader = process(2);
+      const cursor = ReadCursor.join(reader)!;
+      send(publisher, writer, bytes(100, 0));
+      i32[(F.HEADER_SIZE >> 2) + F.RECORD.length] = 2 ** 31 - 1;
+      assert.throws(() => receive(reader, cursor), { code: 'ERR_CHANNEL_FORMAT', message: /length 2147483647 is impossible/ });
+    });
+  }
+  it('a record whose length makes a span of 0 never stalls the claim that must move OLDEST past it', () => {
+    const { process, i32 } = segment(true);
+    const publisher = process(1);
+    const writer = publisher.registerPublisher();
+    for (let i = 0; i < 9; i++) send(publisher, writer, bytes(100, i));
+    i32[(F.HEADER_SIZE >> 2) + F.RECORD.length] = -16; // spanOf(-16) is 0: OLDEST would never move
+    for (let i = 9; i < 30; i++) assert.ok(send(publisher, writer, bytes(100, i)) >= 0);
+  });
+});

@@ -351,12 +351,17 @@ export class BroadcastRing {
     const intent = (tail + bytes + F.RECORD_HEADER) | 0;
     let oldest = i32[I_OLDEST]!;
     const start = oldest;
+    // OLDEST past TAIL, or more than a ring behind it, cannot be (INTENT,
+    // never behind TAIL, is within a ring of it): start afresh at TAIL, rather
+    // than walk up to 2^31 bytes of records that are not there.
+    const behind = (tail - oldest) | 0;
+    if (behind < 0 || behind > this.capacity) oldest = tail;
     while (((intent - oldest) | 0) > this.capacity) {
       const pos = oldest & this.mask;
       const at = (F.HEADER_SIZE + pos) >> 2;
       const span = F.spanOf(i32[at + F.RECORD.length]!);
       // A header that cannot be (a claim cut short by its writer's death): start afresh at TAIL.
-      if (((tail - oldest) | 0) <= 0 || span > this.capacity - pos || span > ((tail - oldest) | 0)) {
+      if (((tail - oldest) | 0) <= 0 || span <= 0 || span > this.capacity - pos || span > ((tail - oldest) | 0)) {
         oldest = tail;
         break;
       }

@@ -15,6 +15,20 @@ const I_TAIL = F.OFF_TAIL >> 2;
 const I_INTENT = F.OFF_INTENT >> 2;
 const I_OLDEST = F.OFF_OLDEST >> 2;
 const I_SPACE_WAITING = F.OFF_SPACE_WAITING >> 2;
+/**
+ * Looks at INTENT more than a ring past a position that should be within
+ * one, before calling the segment corrupt: each look that fails needs a
+ * claim to finish between two loads a few nanoseconds apart, so a thousand
+ * in a row do not happen in a segment that follows the format.
+ */
+const IMPOSSIBLE_LOOKS = 1000;
+
+function impossibleIntent(i32: Int32Array, position: number, name = 'TAIL'): Error {
+  return channelError(
+    'ERR_CHANNEL_FORMAT',
+    `the publish/subscribe header is corrupt: INTENT ${Atomics.load(i32, I_INTENT) >>> 0} is more than a ring past ${name} ${position >>> 0}, which no publisher does; the segment was written by something that does not follow the format`,
+  );
+}
 
 export class ReadCursor {
   readonly #ring: BroadcastRing;
@@ -61,7 +75,7 @@ export class ReadCursor {
     const [slot, registration] = taken;
     const i32 = ring.i32;
     const at = subscriberAt(slot);
-    for (;;) {
+    for (let impossible = 0; ; ) {
       const tail = Atomics.load(i32, I_TAIL);
       // The claim that moved TAIL here gave the next record its number.
       const seq = i32[((F.HEADER_SIZE + (tail & ring.mask)) >> 2) + F.RECORD.seq]!;
@@ -70,8 +84,14 @@ export class ReadCursor {
       // A claim that read the table before we were active started at TAIL as
       // we read it at the latest; claims after see us. So TAIL unchanged means
       // nothing we will read can be overwritten before we read it.
-      if (Atomics.load(i32, I_TAIL) === tail && !(ring.dropOldest && ReadCursor.#overtaken(i32, tail, ring.capacity))) {
+      if (Atomics.load(i32, I_TAIL) !== tail) continue;
+      if (!(ring.dropOldest && ReadCursor.#overtaken(i32, tail, ring.capacity))) {
         return new ReadCursor(ring, slot, registration, tail, seq);
+      }
+      // INTENT more than a ring past a TAIL that stands still: no claim does that.
+      if (++impossible > IMPOSSIBLE_LOOKS) {
+        ring.unregisterSubscriber(slot, registration);
+        throw impossibleIntent(i32, tail);
       }
     }
   }
@@ -110,7 +130,8 @@ export class ReadCursor {
     const at = (F.HEADER_SIZE + (c & this.#mask)) >> 2;
     if (Atomics.load(this.#i32, at) === (c | F.STATE_COMMITTED | 0)) {
       const length = this.#i32[at + F.RECORD.length]!;
-      if (length >= 0 && F.spanOf(length) <= this.#capacity - (c & this.#mask)) {
+      // length first: spanOf's int32 arithmetic wraps for a length near 2^31.
+      if (length >= 0 && length <= this.#capacity && F.spanOf(length) <= this.#capacity - (c & this.#mask)) {
         this.#length = length;
         this.#seq = this.#i32[at + F.RECORD.seq]!;
         return c >>> 0;
@@ -136,7 +157,7 @@ export class ReadCursor {
       const state = (tag ^ c) | 0;
       const length = i32[at + F.RECORD.length]!;
       const seq = i32[at + F.RECORD.seq]!;
-      const fits = length >= 0 && F.spanOf(length) <= this.#capacity - pos;
+      const fits = length >= 0 && length <= this.#capacity && F.spanOf(length) <= this.#capacity - pos;
       if (state === F.STATE_COMMITTED || state === F.STATE_PADDING || state === F.STATE_ABANDONED) {
         // Drop-oldest: what we read may be a later lap's bytes; trust it only if not overtaken since.
         if (!this.intact(c)) continue;
@@ -184,11 +205,17 @@ export class ReadCursor {
   /** Overtaken: continue at the oldest record still in the ring, counting the records skipped. */
   #jump(): void {
     const i32 = this.#i32;
-    for (;;) {
+    for (let looks = 0; ; looks++) {
       const oldest = Atomics.load(i32, I_OLDEST);
       const seq = i32[((F.HEADER_SIZE + (oldest & this.#mask)) >> 2) + F.RECORD.seq]!;
       if (!TSO) Atomics.add(i32, this.#cursorAt, 0);
-      if (ReadCursor.#overtaken(i32, oldest, this.#capacity)) continue;
+      // Overtaken again only if a claim finished between the two loads
+      // (publishers store OLDEST first, and keep INTENT within a ring of it):
+      // look after look, that is a segment no publisher wrote.
+      if (ReadCursor.#overtaken(i32, oldest, this.#capacity)) {
+        if (looks > IMPOSSIBLE_LOOKS) throw impossibleIntent(i32, oldest, 'OLDEST');
+        continue;
+      }
       const skipped = (seq - this.#expected) | 0;
       if (skipped > 0) this.missed += skipped;
       this.#expected = seq;
