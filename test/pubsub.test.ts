@@ -391,6 +391,42 @@ describe('PubSub across processes', { timeout: 120_000 }, () => {
     assert.equal(pubsub.subscribers, 0);
   });
 
+  for (const lag of ['block', 'drop-oldest'] as const) {
+    it(`a message its codec cannot decode is ERR_CHANNEL_DECODE, consumed, in tryRecv, recv and drain (${lag})`, async () => {
+      // Refuses the byte 0xff: as a JSON codec refuses what a C publisher wrote that is not JSON.
+      const picky = {
+        name: 'picky',
+        encode: (value: number) => Uint8Array.of(value),
+        decode: (bytes: Uint8Array) => {
+          if (bytes[0] === 0xff) throw new SyntaxError('0xff is not a value');
+          return bytes[0]!;
+        },
+      };
+      using pubsub = PubSub.create({ capacity: 4096, codec: picky, lag, autoRemove: true });
+      const subscriber = pubsub.subscriber();
+      const publisher = pubsub.publisher();
+      for (const value of [0xff, 1, 0xff, 2, 0xff, 3]) assert.ok(publisher.trySend(value));
+      const decodeError = {
+        code: 'ERR_CHANNEL_DECODE',
+        message: /^subscriber: the 'picky' codec could not decode a 1-byte message \(it was consumed\): 0xff is not a value$/,
+      };
+      assert.throws(() => subscriber.tryRecv(), decodeError);
+      assert.equal(subscriber.tryRecv(), 1);
+      await assert.rejects(subscriber.recv(), decodeError);
+      assert.equal(await subscriber.recv(), 2);
+      const drained: number[] = [];
+      assert.throws(() => subscriber.drain((value) => drained.push(value)), {
+        code: 'ERR_CHANNEL_DECODE',
+        message: lag === 'block' ? /^drain: the 'picky' codec/ : /^subscriber: the 'picky' codec/,
+      });
+      assert.equal(
+        subscriber.drain((value) => drained.push(value)),
+        1,
+      );
+      assert.deepEqual(drained, [3]);
+    });
+  }
+
   it('makes segments 0600 by default, rejects messages larger than the ring, and refuses endpoints once closed', async () => {
     using pubsub = PubSub.create({ capacity: 256, autoRemove: true });
     using attached = SharedMemory.open({ id: pubsub.id });

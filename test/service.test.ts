@@ -7,7 +7,7 @@ import { describe, it } from 'node:test';
 import { Worker } from 'node:worker_threads';
 import { Channel, ChannelError, IpcError, IPC_STAT, Service, SharedMemory, shmctl } from '../src/index.js';
 import { assertNoLeaks, removeSegment, uniqueKey } from './helpers/ipc.js';
-import { SHMKIT } from './helpers/processes.js';
+import { assertExitedCleanly, lastJson, runNode, SHMKIT } from './helpers/processes.js';
 
 assertNoLeaks();
 
@@ -192,6 +192,59 @@ describe('Service within one process', { timeout: 60_000 }, () => {
       assert.match(error.message, /The reply is 209 bytes encoded; the client's reply channel carries at most 208/);
       return true;
     });
+  });
+
+  it('a request or a reply its codec cannot decode is ERR_CHANNEL_DECODE, named for the service', async () => {
+    // Refuses the byte 0xff: as a JSON codec refuses bytes another program wrote that are not JSON.
+    const picky = {
+      name: 'picky',
+      encode: (value: number) => Uint8Array.of(value),
+      decode: (bytes: Uint8Array) => {
+        if (bytes[0] === 0xff) throw new SyntaxError('0xff is not a value');
+        return bytes[0]!;
+      },
+    };
+    using service = Service.create({ capacity: 4096, codec: picky });
+    using _server = service.serve((n: number) => (n === 7 ? 0xff : n + 1));
+    using client = service.client();
+    const where = `service ${service.id}`;
+    await assert.rejects(client.request(0xff), {
+      code: 'ERR_CHANNEL_DECODE',
+      message: `${where}: request: the 'picky' codec could not decode a 1-byte message (it was consumed): 0xff is not a value`,
+    });
+    await assert.rejects(client.request(7), {
+      code: 'ERR_CHANNEL_DECODE',
+      message: `${where}: reply: the 'picky' codec could not decode a 1-byte message (it was consumed): 0xff is not a value`,
+    });
+    assert.equal(await client.request(1), 2, 'both ends go on');
+  });
+
+  it('a server whose request channel another program corrupted stops: done rejects, a process warning says why, the process lives on', async () => {
+    // In a child that never looks at done: an unhandled rejection there would end it with exit code 1.
+    const child = await runNode(`
+      import { Service, SharedMemory } from 'SHMKIT';
+      const service = Service.create({ capacity: 4096, codec: 'json' });
+      const server = service.serve((n) => n);
+      const client = service.client();
+      await client.request(1);
+      const warned = new Promise((resolve) => process.once('warning', resolve));
+      // In the request channel (its id is word 2 of the service segment): garbage where the server
+      // reads next, and TAIL moved past it (channel format: TAIL at byte 68, HEAD at 128, ring at 8192).
+      const words = new Int32Array(SharedMemory.open({ id: new Int32Array(SharedMemory.open({ id: service.id }).buffer)[2] }).buffer);
+      const head = words[128 >> 2];
+      words[(8192 + (head & 4095)) >> 2] = 0x78787878;
+      words[68 >> 2] = words[68 >> 2] + 64;
+      const request = client.request(2, { timeoutMs: 2000 }).then(() => 'replied', (error) => error.code);
+      const warning = await warned;
+      console.log(JSON.stringify({ warning: { name: warning.name, code: warning.code, message: warning.message }, request: await request, done: await server.done.then(() => 'resolved', (error) => error.code) }));
+      service.detach();
+    `);
+    assertExitedCleanly(child, 'child');
+    const r = lastJson<{ warning: { name: string; code: string; message: string }; request: string; done: string }>(child);
+    assert.equal(r.warning.code, 'SHMKIT_SERVER_STOPPED');
+    assert.match(r.warning.message, /^service \d+: the server stopped: ERR_CHANNEL_FORMAT: /);
+    assert.equal(r.done, 'ERR_CHANNEL_FORMAT');
+    assert.ok(['ERR_CHANNEL_PEER_DEAD', 'ETIMEDOUT'].includes(r.request), `the request failed: ${r.request}`);
   });
 
   it('times out with IpcError ETIMEDOUT and drops the late reply instead of giving it to another request', async () => {

@@ -2,7 +2,7 @@
 // One contract serves Channel, PubSub, Service and the bridge, so a codec
 // written once (msgpack, a struct layout) plugs into every one of them.
 import { deserialize, serialize } from 'node:v8';
-import { invalidType, invalidValue } from '../core/errors.js';
+import { channelError, invalidType, invalidValue } from '../core/errors.js';
 
 /**
  * Turns values into message bytes and back.
@@ -109,6 +109,24 @@ export function resolveCodec(option: CodecOption | undefined, name = 'options.co
 /** The name a codec is recorded under in a segment's header. */
 export function codecName(codec: Codec<unknown>): string {
   return codec.name ?? 'custom';
+}
+
+/**
+ * @internal `codec.decode(bytes)`; what the codec throws (a message another
+ * program wrote, or corrupted) becomes ERR_CHANNEL_DECODE naming the call,
+ * the codec and the size, with the codec's error as its cause.
+ */
+export function decodeMessage<T>(codec: Codec<T>, bytes: Uint8Array, what: string): T {
+  try {
+    return codec.decode(bytes);
+  } catch (cause) {
+    const why = cause instanceof Error ? cause.message : String(cause);
+    throw channelError(
+      'ERR_CHANNEL_DECODE',
+      `${what}: the '${codecName(codec)}' codec could not decode a ${bytes.length}-byte message (it was consumed): ${why}`,
+      { cause },
+    );
+  }
 }
 
 /** The built-in codec recorded under `name`, or undefined (a user codec's name, or 'custom'). */

@@ -9,7 +9,7 @@ import type { EndpointHooks, ChannelWaitOptions } from './sender.js';
 import { FutexWaiter } from '../sysv/futex.js';
 import { spin } from '../sysv/spin.js';
 import { block, deadlineOf } from './block.js';
-import { codecName, type Codec } from './codec.js';
+import { type Codec, decodeMessage } from './codec.js';
 import { eventsOf, readableFrom, type EventsOptions, type ReadableOptions } from './streams.js';
 import type { EventEmitter } from 'node:events';
 import type { Readable } from 'node:stream';
@@ -116,17 +116,12 @@ export class Receiver<T = Uint8Array> implements AsyncIterable<T>, Disposable {
     const length = ring.lengthAt(pos);
     let value: T;
     try {
-      value = codec.decode(new Uint8Array(ring.buffer, ring.payloadOffset(pos), length));
-    } catch (cause) {
-      if (!consume) throw cause;
+      const bytes = new Uint8Array(ring.buffer, ring.payloadOffset(pos), length);
+      value = consume ? decodeMessage(codec, bytes, what) : codec.decode(bytes);
+    } catch (error) {
       // (A codec that detached the channel has given the place up: nothing to release.)
-      if (!this.#detached) ring.release(pos);
-      const why = cause instanceof Error ? cause.message : String(cause);
-      throw channelError(
-        'ERR_CHANNEL_DECODE',
-        `${what}: the '${codecName(codec)}' codec could not decode a ${length}-byte message (it was consumed): ${why}`,
-        { cause },
-      );
+      if (consume && !this.#detached) ring.release(pos);
+      throw error;
     }
     if (!this.#detached) ring.release(pos);
     return value;

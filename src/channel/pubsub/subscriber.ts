@@ -8,7 +8,7 @@ import { FutexWaiter } from '../../sysv/futex.js';
 import { schedYield } from '../../sysv/process.js';
 import { SPIN_MS } from '../../sysv/spin.js';
 import { block, deadlineOf } from '../block.js';
-import type { Codec } from '../codec.js';
+import { type Codec, decodeMessage } from '../codec.js';
 import type { WaitMode } from '../format.js';
 import { type BroadcastRing, DATA_HANDSHAKE } from './broadcast-ring.js';
 import type { PubSubHooks, PubSubWaitOptions } from './options.js';
@@ -67,7 +67,7 @@ export class Subscriber<T = Uint8Array> implements AsyncIterable<T>, Disposable 
     this.#cursor = cursor;
     this.#codec = codec;
     this.#copies = copies;
-    this.#decodeCopy = copies ? (bytes) => bytes as T : (bytes) => codec.decode(bytes);
+    this.#decodeCopy = copies ? (bytes) => bytes as T : (bytes) => decodeMessage(codec, bytes, 'subscriber');
     this.#hooks = hooks;
   }
 
@@ -107,7 +107,7 @@ export class Subscriber<T = Uint8Array> implements AsyncIterable<T>, Disposable 
     }
     // Lossless: nobody writes here until we move on. A decode that throws still consumes the message.
     try {
-      return { value: this.#codec.decode(new Uint8Array(ring.buffer, offset, length)) };
+      return { value: decodeMessage(this.#codec, new Uint8Array(ring.buffer, offset, length), 'subscriber') };
     } finally {
       cursor.release();
     }
@@ -174,7 +174,7 @@ export class Subscriber<T = Uint8Array> implements AsyncIterable<T>, Disposable 
         const view = new Uint8Array(buffer, ring.payloadOffset(position), cursor.length);
         cursor.release(false);
         count++;
-        handler(codec === undefined ? (view as T) : codec.decode(view));
+        handler(codec === undefined ? (view as T) : decodeMessage(codec, view, 'drain'));
         if (this.#closed) break;
         if (cursor.unpublished >= publishEvery) cursor.publish();
       }

@@ -7,6 +7,7 @@ import { abortError, ChannelError, channelError, invalidType, outOfRange, timeou
 import { validateInteger, validateObject } from '../../core/validate.js';
 import { deadlineOf } from '../block.js';
 import { Channel } from '../channel.js';
+import { decodeMessage } from '../codec.js';
 import { threadLiveness } from '../liveness.js';
 import type { Receiver } from '../receiver.js';
 import { deadServer, type ServiceCore } from './core.js';
@@ -274,12 +275,12 @@ export class ServiceClient<Req = any, Res = any> implements Disposable {
     if (!this.#pending.has(seq)) return; // timed out or aborted: dropped
     const body = data.subarray(F.REPLY_HEADER);
     if (readU32(data, F.REPLY.status) !== F.STATUS_OK) {
-      this.#settle(seq, decodeError(body));
+      this.#settle(seq, decodeError(body, `${this.#core.name}: reply`));
       return;
     }
     let value: unknown;
     try {
-      value = this.#core.codec.decode(body);
+      value = decodeMessage(this.#core.codec, body, `${this.#core.name}: reply`);
     } catch (error) {
       this.#settle(seq, error);
       return;

@@ -1,6 +1,7 @@
 // A handler's error, carried back to the client that made the request: its
 // name, message and code cross as UTF-8 JSON (whatever the service's codec),
 // nothing else (no stack, no cause, no other properties).
+import { channelError } from '../../core/errors.js';
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
@@ -50,12 +51,12 @@ export function encodeError(error: unknown, maxBytes: number): Uint8Array {
  * The Error a client's request rejects with: an `Error` whose `name`,
  * `message` and `code` are the handler's; its stack is the client's.
  */
-export function decodeError(bytes: Uint8Array): Error {
+export function decodeError(bytes: Uint8Array, where: string): Error {
   let what: Partial<Carried> = {};
   try {
     what = JSON.parse(decoder.decode(bytes)) as Partial<Carried>;
-  } catch {
-    what = { message: 'the server sent an error reply that could not be read' };
+  } catch (cause) {
+    return channelError('ERR_CHANNEL_DECODE', `${where}: the server sent a ${bytes.length}-byte error reply that is not JSON`, { cause });
   }
   const error = new Error(typeof what.message === 'string' ? what.message : '');
   if (typeof what.name === 'string' && what.name !== 'Error') {

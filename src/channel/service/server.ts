@@ -5,6 +5,7 @@
 import { ChannelError, channelError, invalidType } from '../../core/errors.js';
 import { validateInteger, validateObject } from '../../core/validate.js';
 import { Channel } from '../channel.js';
+import { decodeMessage } from '../codec.js';
 import { threadLiveness } from '../liveness.js';
 import type { Receiver } from '../receiver.js';
 import type { Sender } from '../sender.js';
@@ -64,7 +65,8 @@ export class ServiceServer implements Disposable, AsyncDisposable {
   /**
    * Settles once the server stopped and its last reply is out: resolves after
    * `close()` (or when the request channel was closed), rejects if it stopped
-   * on an unexpected error.
+   * on an unexpected error (which is also a process warning,
+   * `SHMKIT_SERVER_STOPPED`, never an unhandled rejection).
    */
   readonly done: Promise<void>;
   readonly #core: ServiceCore;
@@ -109,6 +111,13 @@ export class ServiceServer implements Disposable, AsyncDisposable {
     this.#signal = signal;
     signal?.addEventListener('abort', this.#onAbort, { once: true });
     this.done = this.#run();
+    // Nobody need watch done: a server that stops on an error (say, a request
+    // channel that another program corrupted) must not take the process down
+    // as an unhandled rejection. It says why once, as a process warning.
+    this.done.catch((error: unknown) => {
+      const why = error instanceof Error ? `${(error as { code?: string }).code ?? error.name}: ${error.message}` : String(error);
+      process.emitWarning(`${core.name}: the server stopped: ${why}`, { code: 'SHMKIT_SERVER_STOPPED' });
+    });
     if (signal?.aborted) void this.close();
   }
 
@@ -245,7 +254,8 @@ export class ServiceServer implements Disposable, AsyncDisposable {
     const seq = readU32(data, F.REQUEST.seq);
     let result: unknown;
     try {
-      const value = this.#core.codec.decode(data.subarray(F.REQUEST_HEADER));
+      // A request the codec cannot read gets ERR_CHANNEL_DECODE back, as the handler's errors do.
+      const value = decodeMessage(this.#core.codec, data.subarray(F.REQUEST_HEADER), `${this.#core.name}: request`);
       result = this.#handler(value, { clientPid: link.pid });
     } catch (error) {
       this.#reply(link, nonce, seq, F.STATUS_ERROR, error);
