@@ -8,6 +8,7 @@ import { describe, it } from 'node:test';
 import { Channel, ChannelError, IpcError, PubSub, SharedMemory } from '../src/index.js';
 import { assertNoLeaks } from './helpers/ipc.js';
 import { withShmkit } from './helpers/processes.js';
+import { picky } from './helpers/picky-codec.js';
 
 assertNoLeaks();
 
@@ -393,15 +394,6 @@ describe('PubSub across processes', { timeout: 120_000 }, () => {
 
   for (const lag of ['block', 'drop-oldest'] as const) {
     it(`a message its codec cannot decode is ERR_CHANNEL_DECODE, consumed, in tryRecv, recv and drain (${lag})`, async () => {
-      // Refuses the byte 0xff: as a JSON codec refuses what a C publisher wrote that is not JSON.
-      const picky = {
-        name: 'picky',
-        encode: (value: number) => Uint8Array.of(value),
-        decode: (bytes: Uint8Array) => {
-          if (bytes[0] === 0xff) throw new SyntaxError('0xff is not a value');
-          return bytes[0]!;
-        },
-      };
       using pubsub = PubSub.create({ capacity: 4096, codec: picky, lag, autoRemove: true });
       const subscriber = pubsub.subscriber();
       const publisher = pubsub.publisher();

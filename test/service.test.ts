@@ -8,6 +8,7 @@ import { Worker } from 'node:worker_threads';
 import { Channel, ChannelError, IpcError, IPC_STAT, Service, SharedMemory, shmctl } from '../src/index.js';
 import { assertNoLeaks, removeSegment, uniqueKey } from './helpers/ipc.js';
 import { assertExitedCleanly, lastJson, runNode, SHMKIT } from './helpers/processes.js';
+import { picky } from './helpers/picky-codec.js';
 
 assertNoLeaks();
 
@@ -195,15 +196,6 @@ describe('Service within one process', { timeout: 60_000 }, () => {
   });
 
   it('a request or a reply its codec cannot decode is ERR_CHANNEL_DECODE, named for the service', async () => {
-    // Refuses the byte 0xff: as a JSON codec refuses bytes another program wrote that are not JSON.
-    const picky = {
-      name: 'picky',
-      encode: (value: number) => Uint8Array.of(value),
-      decode: (bytes: Uint8Array) => {
-        if (bytes[0] === 0xff) throw new SyntaxError('0xff is not a value');
-        return bytes[0]!;
-      },
-    };
     using service = Service.create({ capacity: 4096, codec: picky });
     using _server = service.serve((n: number) => (n === 7 ? 0xff : n + 1));
     using client = service.client();
