@@ -157,6 +157,45 @@ describe('bridge: against a real nats-server', { skip: noNatsServer }, () => {
     receiver.detach();
   });
 
+  it('a message larger than the local ring is dropped as too-large, and those after it arrive: core NATS and JetStream', async () => {
+    await using server = Object.assign(await NatsServer.start({ jetstream: true }), { [Symbol.asyncDispose]: () => server.dispose() });
+    const small = (i: number) => Uint8Array.of(i, i, i);
+    const big = new Uint8Array(5000).fill(7);
+    // Core: any publisher on the subject.
+    using coreInbox = Channel.create({ capacity: 4096, autoRemove: true });
+    await using core = await bridge({ channel: coreInbox, url: server.url, subject: 'big.core', direction: 'in' });
+    const coreDrops: unknown[] = [];
+    core.on('dropped', (event) => coreDrops.push(event));
+    const nc = await connect({ servers: server.url });
+    try {
+      for (const data of [small(1), big, small(2)]) nc.publish('big.core', data);
+      await nc.flush();
+    } finally {
+      await nc.close();
+    }
+    const coreReceiver = coreInbox.receiver();
+    assert.deepEqual(await coreReceiver.recv({ timeoutMs: 5_000 }), small(1));
+    assert.deepEqual(await coreReceiver.recv({ timeoutMs: 5_000 }), small(2), 'the bridge went on');
+    assert.deepEqual(coreDrops, [{ count: 1, reason: 'too-large' }]);
+    assert.deepEqual([core.stats.in, core.stats.dropped], [2, 1]);
+    coreReceiver.detach();
+    // JetStream: one message in flight, so one that stayed unacknowledged would hold back every other.
+    using outbox = Channel.create({ capacity: 1 << 16, autoRemove: true });
+    using inbox = Channel.create({ capacity: 4096, autoRemove: true });
+    await using _out = await bridge({ channel: outbox, url: server.url, subject: 'big.js', direction: 'out', jetstream: true });
+    await using into = await bridge({ channel: inbox, url: server.url, subject: 'big.js', direction: 'in', jetstream: { durable: 'big' } });
+    const jsDrops: unknown[] = [];
+    into.on('dropped', (event) => jsDrops.push(event));
+    using sender = outbox.sender();
+    for (const data of [small(1), big, small(2)]) await sender.send(data);
+    const receiver = inbox.receiver();
+    assert.deepEqual(await receiver.recv({ timeoutMs: 10_000 }), small(1));
+    assert.deepEqual(await receiver.recv({ timeoutMs: 10_000 }), small(2), 'the message after it came');
+    assert.deepEqual(jsDrops, [{ count: 1, reason: 'too-large' }]);
+    assert.deepEqual([into.stats.in, into.stats.dropped], [2, 1]);
+    receiver.detach();
+  });
+
   it('codecs pass through unchanged: json and a user codec, encoded on one side and decoded on the other', async () => {
     await using server = Object.assign(await NatsServer.start(), { [Symbol.asyncDispose]: () => server.dispose() });
     // A user codec the bridge cannot know: a point as two little-endian int32s.

@@ -38,6 +38,12 @@ export async function receiveCore(link: Link, sender: InSink, tracker: SequenceT
       if (verdict === 'duplicate') stats.duplicates++;
       if (verdict !== 'deliver') return;
       const data = msg.data;
+      // Any publisher on the subject can send more than the local ring holds:
+      // dropped and counted, never a send that would end the bridge.
+      if (data.byteLength > sender.maxMessageSize) {
+        link.drop(1, 'too-large');
+        return;
+      }
       // Straight into the ring when nothing waits before it (trySend copies).
       if (head === queue.length && !sending) {
         try {
@@ -116,6 +122,14 @@ export async function receiveJetStream(link: Link, sender: InSink, tracker: Sequ
           const { verdict, gap } = tracker.judge(m.headers?.get(MSG_ID_HEADER));
           link.lose(gap);
           if (verdict === 'duplicate') stats.duplicates++;
+          if (verdict === 'deliver' && m.data.byteLength > sender.maxMessageSize) {
+            // Larger than the local ring holds: dropped and counted, and taken
+            // off the stream (else it would come again and again, holding
+            // back every message behind it).
+            link.drop(1, 'too-large');
+            m.term();
+            continue;
+          }
           if (verdict === 'deliver') {
             await put(sender, m.data, stop);
             stats.in++;

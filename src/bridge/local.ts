@@ -33,6 +33,8 @@ export interface OutSource {
 
 /** Where 'in' puts messages: a channel's sender or a PubSub publisher (both copy what they take). */
 export interface InSink {
+  /** The largest message the local ring takes: a larger one from NATS is dropped, never sent. */
+  readonly maxMessageSize: number;
   trySend(data: Uint8Array): boolean;
   send(data: Uint8Array, options: { signal: AbortSignal }): Promise<void>;
 }
