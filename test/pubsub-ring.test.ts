@@ -298,12 +298,32 @@ describe('broadcast ring, a header or record no publisher wrote', () => {
     assert.deepEqual(receive(reader, cursor), bytes(100, 20));
   });
 
-  it('INTENT more than a ring past TAIL: a subscriber that joins says ERR_CHANNEL_FORMAT and leaves its place', () => {
+  it('INTENT behind a reader, OLDEST behind it too: ERR_CHANNEL_FORMAT instead of jumping back and forth for ever', () => {
+    const { process, i32 } = segment(true);
+    const publisher = process(1);
+    const writer = publisher.registerPublisher();
+    const reader = process(2);
+    const cursor = ReadCursor.join(reader)!;
+    for (let i = 0; i < 3; i++) send(publisher, writer, bytes(100, i));
+    for (let i = 0; i < 3; i++) assert.deepEqual(receive(reader, cursor), bytes(100, i));
+    i32[F.OFF_INTENT >> 2] = 7;
+    i32[F.OFF_OLDEST >> 2] = 3;
+    assert.throws(() => receive(reader, cursor), { code: 'ERR_CHANNEL_FORMAT', message: /jumps back to OLDEST 1001 is impossible/ });
+  });
+
+  it('INTENT more than a ring past TAIL: a subscriber that joins says ERR_CHANNEL_FORMAT and leaves its place; the next claim puts INTENT back', () => {
     const { process, i32 } = segment(true);
     const ring = process(2);
     i32[F.OFF_INTENT >> 2] = 5 * CAPACITY;
     assert.throws(() => ReadCursor.join(ring), { code: 'ERR_CHANNEL_FORMAT', message: /more than a ring past TAIL 0/ });
     assert.equal(ring.subscriberCount(), 0);
+    const publisher = process(1);
+    const writer = publisher.registerPublisher();
+    assert.ok(send(publisher, writer, bytes(100, 0)) >= 0);
+    assert.equal(i32[F.OFF_INTENT >> 2], F.spanOf(100) + F.RECORD_HEADER, 'where this claim ends, plus the next header');
+    const cursor = ReadCursor.join(ring)!;
+    assert.ok(send(publisher, writer, bytes(100, 1)) >= 0);
+    assert.deepEqual(receive(ring, cursor), bytes(100, 1));
   });
 
   for (const dropOldest of [false, true]) {

@@ -373,8 +373,11 @@ export class BroadcastRing {
       oldest = (oldest + span) | 0;
     }
     if (oldest !== start) Atomics.store(i32, I_OLDEST, oldest);
-    // INTENT never moves back (a claim cut short may have moved it further).
-    if (((intent - i32[I_INTENT]!) | 0) > 0) {
+    // INTENT never moves back (a claim cut short may have moved it further,
+    // at most a ring past TAIL); one more than a ring past TAIL no claim
+    // wrote, and would have every reader overtaken for good: it goes back too.
+    const stored = i32[I_INTENT]!;
+    if (((intent - stored) | 0) > 0 || ((stored - tail) | 0) > this.capacity) {
       // A read-modify-write on arm64: the stores of the write that follows must not pass it.
       if (TSO) Atomics.store(i32, I_INTENT, intent);
       else Atomics.exchange(i32, I_INTENT, intent);

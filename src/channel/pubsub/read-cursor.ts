@@ -143,11 +143,15 @@ export class ReadCursor {
   #pollSlow(reap: boolean): number {
     const i32 = this.#i32;
     // More than two rings' worth of skipping without a jump: the ring is corrupt.
-    for (let skipped = 0; ; ) {
+    // So are a thousand jumps without a record found: each lands on the oldest
+    // record, so only a cursor carried past INTENT by a corrupt header, and
+    // sent back by every jump, keeps jumping.
+    for (let skipped = 0, jumps = 0; ; ) {
       const c = this.#position;
       const pos = c & this.#mask;
       if (skipped > 2 * this.#capacity) this.#corrupt(pos, 'skipped bytes', skipped);
       if (this.#drop && ReadCursor.#overtaken(i32, c, this.#capacity)) {
+        if (++jumps > IMPOSSIBLE_LOOKS) this.#corrupt(pos, 'jumps back to OLDEST', jumps);
         this.#jump();
         skipped = 0;
         continue;
