@@ -188,7 +188,10 @@ function assertRan(b: Block, { result, leftovers }: { result: RunResult; leftove
   assert.equal(result.code, 0, `${where(b)} exited with ${result.code}\n${output}`);
   assert.equal(leftovers, undefined, `${where(b)} left IPC objects behind:\n${leftovers}`);
   if (b.output !== undefined) {
-    assert.ok(matchesOutput(result.stdout, b.output), `${where(b)} printed\n${result.stdout}\nbut the docs show\n${b.output}`);
+    assert.ok(
+      matchesOutput(result.stdout, b.output),
+      `${where(b)} printed\n${result.stdout}\nbut the docs show\n${b.output}\n--- its stderr\n${result.stderr}`,
+    );
   }
 }
 
