@@ -1,11 +1,14 @@
 // The ring's logic, deterministic and without processes: a plain ArrayBuffer
 // stands for the segment, and each "process" is a Ring over it with its own
 // pid; liveness is a set the test controls. Record fields are read through
-// the format's named record layout.
+// the format's named record layout. The last test races two threads over a
+// SharedArrayBuffer instead.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { Worker } from 'node:worker_threads';
 import * as F from '../src/channel/format.js';
 import { BUSY, CLOSED, EMPTY, FULL, PENDING, Ring } from '../src/channel/ring.js';
+import { schedYield } from '../src/sysv/process.js';
 import { seeded } from './helpers/random.js';
 
 const CAPACITY = 1024;
@@ -257,6 +260,37 @@ describe('channel ring (format version 2)', () => {
     for (let i = 1; i <= 5; i++) assert.deepEqual(receive(rx), bytes(4, i));
   });
 
+  it('a close that could not take the claim lock is not drained while a claim may be in flight; a dead owner’s lock is freed', () => {
+    const { process, dead, i32 } = segment();
+    const rx = process(10);
+    rx.registerReceiver();
+    const tx = process(20);
+    const writer = tx.registerSender();
+    // The sender is inside a claim: it holds the lock and has read CLOSED as 0.
+    assert.ok(tx.lock(writer));
+    const closer = process(30);
+    closer.close(closer.registerSender());
+    assert.ok(rx.closed);
+    assert.equal(rx.drained(), false, 'the claim may still move TAIL');
+    // It does, publishes, and lets go.
+    const claimed = record(i32, 0);
+    claimed.set('length', 3);
+    claimed.set('writer', writer);
+    claimed.set('span', F.spanOf(3));
+    i32[F.OFF_TAIL >> 2] = F.spanOf(3);
+    tx.u8.set(bytes(3, 7), tx.payloadOffset(0));
+    tx.publish(0, F.STATE_COMMITTED, 3);
+    tx.unlock();
+    assert.deepEqual(receive(rx), bytes(3, 7), 'the message its sender was told went through arrives');
+    assert.equal(rx.drained(), true);
+    // A dead owner never lets go: the receiver's slow path frees its lock.
+    assert.ok(tx.lock(writer));
+    dead.add(20);
+    assert.equal(rx.drained(), false);
+    rx.freeDeadLock();
+    assert.equal(rx.drained(), true);
+  });
+
   it('refuses claims once closed; claims made before are still delivered', () => {
     const { process } = segment();
     const rx = process(10);
@@ -348,6 +382,59 @@ describe('channel ring (format version 2)', () => {
           (error: unknown) => (error as { code?: string }).code === 'ERR_CHANNEL_FORMAT',
         );
       });
+    }
+  });
+});
+
+describe('channel ring between two threads', () => {
+  // A claim writes the header, then moves TAIL; a reaping poll that read the
+  // span before TAIL took a claim that landed between the two loads for a
+  // corrupt record (it did, within a hundred messages, before the fix).
+  it('a reaping poll racing live claims never takes a record being claimed for a corrupt one', async () => {
+    const capacity = 1024;
+    const messages = 5_000;
+    const buffer = new SharedArrayBuffer(F.HEADER_SIZE + capacity);
+    Ring.initialize(buffer as unknown as ArrayBuffer, capacity, 0, 1);
+    const alive = { hold: () => [1, 1] as const, letGo: () => {}, alive: () => true };
+    const rx = new Ring(buffer as unknown as ArrayBuffer, capacity, alive, 1, false);
+    rx.registerReceiver();
+    const worker = new Worker(
+      `import { workerData } from 'node:worker_threads';
+       import { Ring } from ${JSON.stringify(new URL('../src/channel/ring.js', import.meta.url).href)};
+       import { schedYield } from ${JSON.stringify(new URL('../src/sysv/process.js', import.meta.url).href)};
+       const ring = new Ring(workerData, ${capacity}, { hold: () => [2, 1], letGo() {}, alive: () => true }, 2, false);
+       const writer = ring.registerSender();
+       // Lengths that vary, so a stale span from the last lap is wrong too;
+       // a pause that varies, so the receiver is often polling an empty ring.
+       for (let sent = 0; sent < ${messages}; ) {
+         const length = (sent * 37) % 100;
+         const pos = ring.claim(length, writer);
+         // Full: let the receiver run if it shares this CPU.
+         if (pos < 0) { schedYield(); continue; }
+         if (length > 0) ring.u8[ring.payloadOffset(pos)] = sent & 0xff;
+         ring.publish(pos, 1, length);
+         sent++;
+         for (let k = 0; k < (sent & 7) * 20; k++);
+       }`,
+      { eval: true, workerData: buffer },
+    );
+    // The loop never yields: a worker that failed would leave it spinning.
+    const giveUp = performance.now() + 60_000;
+    try {
+      for (let received = 0, idle = 0; received < messages; ) {
+        if (performance.now() > giveUp) assert.fail(`only ${received} of ${messages} messages came in 60 s`);
+        const pos = rx.poll(true);
+        if (pos === EMPTY || pos === PENDING) {
+          // Polls in a tight loop (that is the race), but lets a sender that shares this CPU run.
+          if (++idle % 64 === 0) schedYield();
+          continue;
+        }
+        if (rx.lengthAt(pos) > 0) assert.equal(rx.u8[rx.payloadOffset(pos)], received & 0xff);
+        rx.release(pos);
+        received++;
+      }
+    } finally {
+      await worker.terminate();
     }
   });
 });

@@ -191,6 +191,30 @@ describe('broadcast ring, lossless', () => {
   });
 });
 
+describe('broadcast ring, closing', () => {
+  it('a close that could not take the claim lock is not drained while a claim may be in flight; a dead owner’s lock is freed', () => {
+    const { process, dead } = segment(false);
+    const reader = process(2);
+    const cursor = ReadCursor.join(reader)!;
+    const publisher = process(1);
+    const writer = publisher.registerPublisher();
+    // The publisher is inside a claim: it holds the lock and has read CLOSED as 0.
+    assert.ok(publisher.lock(writer));
+    // A closer without a publisher entry (the table was full) closes without the lock.
+    process(3).close(0);
+    assert.ok(reader.closed);
+    assert.equal(cursor.drained(), false, 'the claim may still move TAIL');
+    publisher.unlock();
+    assert.equal(cursor.drained(), true);
+    // A dead owner never lets go: the subscriber's slow path frees its lock.
+    assert.ok(publisher.lock(writer));
+    dead.add(1);
+    assert.equal(cursor.drained(), false);
+    reader.freeDeadLock();
+    assert.equal(cursor.drained(), true);
+  });
+});
+
 describe('broadcast ring, drop-oldest', () => {
   for (const start of STARTS) {
     it(`never waits for subscribers; an overtaken one counts exactly what it missed (from ${start >>> 0})`, () => {

@@ -12,6 +12,17 @@ const YIELD_AFTER = 128;
 export const LOCK_PATIENCE = 1024;
 
 /**
+ * Lets go of the lock at word `index` if a writer that died holds it. A
+ * closed ring's readers wait for the lock to be free before they call it
+ * drained (a close that could not take the lock leaves a claim in flight),
+ * and a dead owner never lets go by itself.
+ */
+export function freeIfOwnerDead(i32: Int32Array, index: number, ring: { writerAlive(writer: number): boolean }): void {
+  const owner = Atomics.load(i32, index);
+  if (owner !== 0 && !ring.writerAlive(owner)) Atomics.compareExchange(i32, index, owner, 0);
+}
+
+/**
  * Takes the lock at word `index` for `writer` within `patience` spins; false
  * if an owner `ring` says is alive kept it all that time.
  */

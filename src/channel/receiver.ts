@@ -341,6 +341,8 @@ export class Receiver<T = Uint8Array> implements AsyncIterable<T>, Disposable {
 
   /** On a quiet ring: skip dead writers' records; report senders that all died. */
   #checkSenders(what: string): void {
+    // A closed channel's end waits for a free claim lock: a dead sender's never is.
+    if (this.#ring.closed) this.#ring.freeDeadLock();
     if (this.#ring.poll(true) !== EMPTY) return;
     const [, alive, dead] = this.#ring.reapSenders();
     if (dead.length > 0 && alive === 0) {

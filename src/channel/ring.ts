@@ -19,7 +19,7 @@
 //    taken over. Its critical section only writes beyond TAIL and then moves
 //    TAIL, so one interrupted at any point needs no repair.
 import { futexWake } from '../sysv/futex.js';
-import { LOCK_PATIENCE, spinForLock } from './claim-lock.js';
+import { freeIfOwnerDead, LOCK_PATIENCE, spinForLock } from './claim-lock.js';
 import { channelError } from '../core/errors.js';
 import * as F from './format.js';
 import type { Liveness } from './liveness.js';
@@ -254,6 +254,17 @@ export class Ring {
 
   unlock(): void {
     storeRelease(this.i32, I_LOCK, 0);
+    this.#wakeIfClosed();
+  }
+
+  /** A receiver that waits for the end of a closed channel waits for the claim lock too (drained()): wake it. */
+  #wakeIfClosed(): void {
+    if (this.i32[I_CLOSED] !== 0) this.wakeAll();
+  }
+
+  /** Lets go of a claim lock whose owner died: a closed channel is not drained until the lock is free. */
+  freeDeadLock(): void {
+    freeIfOwnerDead(this.i32, I_LOCK, this);
   }
 
   /**
@@ -287,7 +298,7 @@ export class Ring {
     if (writer === 0 || this.#sticky !== writer) return;
     this.#sticky = 0;
     // (A detached segment's views are empty: nothing to let go of then.)
-    if (this.i32.length > 0) Atomics.compareExchange(this.i32, I_LOCK, writer, 0);
+    if (this.i32.length > 0 && Atomics.compareExchange(this.i32, I_LOCK, writer, 0) === writer) this.#wakeIfClosed();
   }
 
   // ---- senders ----------------------------------------------------------
@@ -407,10 +418,11 @@ export class Ring {
     const at = (F.HEADER_SIZE + pos) >> 2;
     // (A store to the line the receiver polls costs a transfer: only if it changes.)
     if (i32[at + REC_LENGTH] !== length) i32[at + REC_LENGTH] = length;
-    // A full barrier (not only a release): the receiver raises its flag and
-    // then looks at this word; we store the word and then look at the flag.
+    // Store the word, then look at the flag; the receiver raises its flag and
+    // then looks at this word. Both atomic: on arm64 a plain load may pass
+    // the store (a missed wake-up); on x86-64 the load costs nothing more.
     Atomics.store(i32, at, state);
-    if (i32[I_RECV_WAITING] !== 0) this.#wake(I_RECV_WAITING, I_DATA_FUTEX);
+    if (Atomics.load(i32, I_RECV_WAITING) !== 0) this.#wake(I_RECV_WAITING, I_DATA_FUTEX);
   }
 
   /** Whether a claim of `length` bytes could succeed now (for waiting senders). */
@@ -511,9 +523,12 @@ export class Ring {
       const pos = this.#head & this.mask;
       if (skipped > this.capacity) this.#corrupt(pos, 'skipped bytes', skipped);
       const at = (F.HEADER_SIZE + pos) >> 2;
+      // Every other field is read after what publishes it: the state, or
+      // for an unpublished record TAIL (a claim moves it after the header).
       const state = Atomics.load(i32, at);
-      const span = i32[at + REC_SPAN]!;
+      let span: number;
       if (state === F.STATE_COMMITTED) {
+        span = i32[at + REC_SPAN]!;
         const length = i32[at + REC_LENGTH]!;
         if (!this.#spanFits(pos, span)) this.#corrupt(pos, 'span', span);
         if (length < 0 || length > span - F.RECORD_HEADER) this.#corrupt(pos, 'length', length);
@@ -525,10 +540,12 @@ export class Ring {
         if (pending === 0) return EMPTY;
         // A claim moved TAIL past the cursor, so its header is complete (rule 1).
         if (pending < 0 || pending > this.capacity) this.#corrupt(pos, 'tail', (this.#head + pending) | 0);
+        span = i32[at + REC_SPAN]!;
         if (!this.#spanFits(pos, span) || span > pending) this.#corrupt(pos, 'span', span);
         if (this.writerAlive(i32[at + REC_WRITER]!)) return PENDING;
         // Its writer died before publishing: it never will. Skip it.
       } else if (state === F.STATE_PADDING || state === F.STATE_ABANDONED) {
+        span = i32[at + REC_SPAN]!;
         if (!this.#spanFits(pos, span)) this.#corrupt(pos, 'span', span);
       } else {
         this.#corrupt(pos, 'state', state);
@@ -545,9 +562,12 @@ export class Ring {
 
   /** Closed, and every record claimed before the close consumed. */
   drained(): boolean {
-    // CLOSED is set under the claim lock after every earlier claim moved
-    // TAIL, so TAIL read after it is final.
-    return Atomics.load(this.i32, I_CLOSED) !== 0 && Atomics.load(this.i32, I_TAIL) === this.#head;
+    // CLOSED is set under the claim lock when the closer can take it; then
+    // every earlier claim moved TAIL, and every later one fails. A closer
+    // that could not (a live sender kept the lock) set it beside a claim
+    // that may not have seen it: TAIL is final only once the lock is free.
+    const i32 = this.i32;
+    return Atomics.load(i32, I_CLOSED) !== 0 && Atomics.load(i32, I_LOCK) === 0 && Atomics.load(i32, I_TAIL) === this.#head;
   }
 
   #corrupt(pos: number, field: string, value: number): never {
@@ -597,8 +617,9 @@ export class Ring {
     // Without a writer id (the sender table is full) it closes without the lock.
     const locked = writer !== 0 && (this.lock(writer) || this.lock(writer));
     Atomics.store(this.i32, I_CLOSED, 1);
+    // Either way every sleeper wakes (unlock() wakes them once CLOSED is set).
     if (locked) this.unlock();
-    this.wakeAll();
+    else this.wakeAll();
   }
 
   /** Wakes every sleeper on both futex words (close, detach). */

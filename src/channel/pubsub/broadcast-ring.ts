@@ -18,7 +18,7 @@
 //    OLDEST past the records it will overwrite, then INTENT past the bytes it
 //    will write, then writes; a reader checks INTENT after copying (seqlock).
 import { futexWake } from '../../sysv/futex.js';
-import { LOCK_PATIENCE, spinForLock } from '../claim-lock.js';
+import { freeIfOwnerDead, LOCK_PATIENCE, spinForLock } from '../claim-lock.js';
 import type { Liveness } from '../liveness.js';
 import * as F from './format.js';
 
@@ -265,11 +265,25 @@ export class BroadcastRing {
 
   unlock(): void {
     storeRelease(this.i32, I_LOCK, 0);
+    // Subscribers at the end of a closed ring wait for the lock to be free (drained()).
+    if (this.i32[I_CLOSED] !== 0) this.wake(DATA_HANDSHAKE, true);
   }
 
   /** Lets go of the claim lock if `writer` holds it (a publisher that closes). */
   releaseLock(writer: number): void {
-    if (writer !== 0 && this.i32.length > 0) Atomics.compareExchange(this.i32, I_LOCK, writer, 0);
+    if (writer !== 0 && this.i32.length > 0 && Atomics.compareExchange(this.i32, I_LOCK, writer, 0) === writer) {
+      if (this.i32[I_CLOSED] !== 0) this.wake(DATA_HANDSHAKE, true);
+    }
+  }
+
+  /** Lets go of a claim lock whose owner died: a closed ring is not drained until the lock is free. */
+  freeDeadLock(): void {
+    freeIfOwnerDead(this.i32, I_LOCK, this);
+  }
+
+  /** Whether the claim lock is free: with CLOSED set, TAIL is final only then. */
+  get unlocked(): boolean {
+    return Atomics.load(this.i32, I_LOCK) === 0;
   }
 
   // ---- publishers -------------------------------------------------------------
@@ -415,9 +429,10 @@ export class BroadcastRing {
 
   /** Makes the record at `position` visible (COMMITTED) or marks it ABANDONED; wakes sleeping subscribers. */
   publish(position: number, state: number): void {
-    // A full barrier: subscribers raise their flag and then look at this word; we store it and then look at the flag.
+    // Store the tag, then look at the flag; subscribers raise their flag and then
+    // look at the tag. Both atomic: on arm64 a plain load may pass the store.
     this.#storeTag(position, state);
-    if (this.i32[I_DATA_WAITING] !== 0) this.wake(DATA_HANDSHAKE);
+    if (Atomics.load(this.i32, I_DATA_WAITING) !== 0) this.wake(DATA_HANDSHAKE);
   }
 
   /** Whether a claim of `length` bytes could succeed now (for waiting publishers). */
@@ -437,7 +452,7 @@ export class BroadcastRing {
     const locked = writer !== 0 && (this.lock(writer) || this.lock(writer));
     Atomics.store(this.i32, I_CLOSED, 1);
     if (locked) this.unlock();
-    this.wake(DATA_HANDSHAKE, true);
+    else this.wake(DATA_HANDSHAKE, true);
     this.wake(SPACE_HANDSHAKE, true);
   }
 

@@ -161,11 +161,10 @@ export class ReadCursor {
       const state = (tag ^ c) | 0;
       const length = i32[at + F.RECORD.length]!;
       const seq = i32[at + F.RECORD.seq]!;
-      const fits = length >= 0 && length <= this.#capacity && F.spanOf(length) <= this.#capacity - pos;
       if (state === F.STATE_COMMITTED || state === F.STATE_PADDING || state === F.STATE_ABANDONED) {
         // Drop-oldest: what we read may be a later lap's bytes; trust it only if not overtaken since.
         if (!this.intact(c)) continue;
-        if (!fits) this.#corrupt(pos, 'length', length);
+        if (!this.#fits(pos, length)) this.#corrupt(pos, 'length', length);
         if (state === F.STATE_COMMITTED) {
           this.#length = length;
           this.#seq = seq;
@@ -179,10 +178,13 @@ export class ReadCursor {
       // A claim moved TAIL past the cursor, so the header is complete (rule 1).
       const pending = (Atomics.load(i32, I_TAIL) - c) | 0;
       if (pending <= 0) return EMPTY;
+      // The header again: what was read above came before TAIL, and a claim
+      // may have written it in between.
       const writer = i32[at + F.RECORD.writer]!;
+      const claimed = i32[at + F.RECORD.length]!;
       if (!this.intact(c)) continue;
       if (pending > this.#capacity) this.#corrupt(pos, 'tail', (c + pending) >>> 0);
-      if (!fits || F.spanOf(length) > pending) this.#corrupt(pos, 'length', length);
+      if (!this.#fits(pos, claimed) || F.spanOf(claimed) > pending) this.#corrupt(pos, 'length', claimed);
       if (this.#ring.writerAlive(writer)) return EMPTY;
       // Its writer died before publishing: it never will. Every subscriber skips it.
       Atomics.compareExchange(i32, at, tag, c | F.STATE_ABANDONED | 0);
@@ -274,9 +276,18 @@ export class ReadCursor {
     if (!this.#drop) this.#ring.wake(SPACE_HANDSHAKE);
   }
 
-  /** Closed, and every record claimed before the close read (or skipped). */
+  /**
+   * Closed, and every record claimed before the close read (or skipped). A
+   * close that could not take the claim lock set CLOSED beside a claim that
+   * may not have seen it: TAIL is final only once the lock is free.
+   */
   drained(): boolean {
-    return this.#ring.closed && Atomics.load(this.#i32, I_TAIL) === this.#position;
+    return this.#ring.closed && this.#ring.unlocked && Atomics.load(this.#i32, I_TAIL) === this.#position;
+  }
+
+  /** A record at `pos` may carry `length` bytes: its span stays within the ring. */
+  #fits(pos: number, length: number): boolean {
+    return length >= 0 && length <= this.#capacity && F.spanOf(length) <= this.#capacity - pos;
   }
 
   #corrupt(pos: number, field: string, value: number): never {

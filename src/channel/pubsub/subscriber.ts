@@ -238,8 +238,12 @@ export class Subscriber<T = Uint8Array> implements AsyncIterable<T>, Disposable 
           spun: true,
         },
         ready,
-        // A record whose publisher died before publishing it: skip it.
-        () => cursor.poll(true),
+        // A record whose publisher died before publishing it: skip it. A
+        // closed ring's end waits for a free claim lock: a dead owner's never is.
+        () => {
+          if (ring.closed) ring.freeDeadLock();
+          cursor.poll(true);
+        },
       );
       spun = false;
     }
