@@ -222,6 +222,18 @@ describe('Channel senders refuse data that is not what it claims, and never wedg
     assert.deepEqual([...receiver.tryRecv()!], [7]);
   });
 
+  it('a SharedArrayBuffer, or a view of one, is sent as its bytes (it was V8’s TypeError without a code)', async () => {
+    using channel = Channel.create({ capacity: 4096, autoRemove: true });
+    const receiver = channel.receiver();
+    const sender = channel.sender();
+    const shared = new SharedArrayBuffer(6);
+    new Uint8Array(shared).set([1, 2, 3, 4, 5, 6]);
+    assert.ok(sender.trySend(shared));
+    await sender.send(new Uint8Array(shared, 2, 3));
+    assert.deepEqual([...receiver.tryRecv()!], [1, 2, 3, 4, 5, 6]);
+    assert.deepEqual([...receiver.tryRecv()!], [3, 4, 5]);
+  });
+
   it('a byteLength that lies is ignored: the message is the view’s real bytes, and nothing past its record is written', () => {
     using channel = Channel.create({ capacity: 4096, autoRemove: true });
     const receiver = channel.receiver();

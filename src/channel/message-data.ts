@@ -4,6 +4,7 @@
 import { types } from 'node:util';
 import {
   arrayBufferByteLength,
+  sharedArrayBufferByteLength,
   dataViewBuffer,
   dataViewByteLength,
   dataViewByteOffset,
@@ -16,12 +17,13 @@ import {
 import { invalidType } from '../core/errors.js';
 
 /** What can be sent: bytes, or a string (sent as UTF-8). */
-export type MessageData = ArrayBufferView | ArrayBuffer | string;
+export type MessageData = ArrayBufferView | ArrayBuffer | SharedArrayBuffer | string;
 
 const utf8Length = Buffer.byteLength;
 const isTypedArray = types.isTypedArray;
 const isDataView = types.isDataView;
 const isArrayBuffer = types.isAnyArrayBuffer;
+const isSharedArrayBuffer = types.isSharedArrayBuffer;
 const encoder = new TextEncoder();
 const encodeInto = TextEncoder.prototype.encodeInto;
 
@@ -52,6 +54,9 @@ function byteLengthOfOther(data: MessageData): number {
     if (length === 0) assertAttached(typedArrayBuffer(data as Uint8Array), data);
   } else if (typeof data === 'string') {
     return utf8Length(data, 'utf8');
+  } else if (isSharedArrayBuffer(data)) {
+    // ArrayBuffer's byteLength getter refuses a SharedArrayBuffer (which cannot be detached).
+    length = sharedArrayBufferByteLength(data as SharedArrayBuffer);
   } else if (isArrayBuffer(data)) {
     length = arrayBufferByteLength(data as ArrayBuffer);
     if (length === 0) assertAttached(data as ArrayBuffer, data);
@@ -60,7 +65,7 @@ function byteLengthOfOther(data: MessageData): number {
     assertAttached(dataViewBuffer(data), data);
     length = dataViewByteLength(data);
   } else {
-    throw invalidType('data', 'a string, an ArrayBuffer or an ArrayBufferView', data);
+    throw invalidType('data', 'a string, an ArrayBuffer, a SharedArrayBuffer or an ArrayBufferView', data);
   }
   return length;
 }

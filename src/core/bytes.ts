@@ -20,5 +20,5 @@ export function bytesOf(data: unknown, name: string): Uint8Array {
     // V8's own TypeError for a view of a detached buffer (or a DataView's length).
     throw invalidValue(name, 'its ArrayBuffer is detached (transferred, or its memory detached or unmapped), so it has no bytes', data);
   }
-  throw invalidType(name, 'a string, an ArrayBuffer or an ArrayBufferView (Buffer, TypedArray, DataView)', data);
+  throw invalidType(name, 'a string, an ArrayBuffer, a SharedArrayBuffer or an ArrayBufferView (Buffer, TypedArray, DataView)', data);
 }

@@ -25,6 +25,7 @@ const TypedArrayPrototype = Object.getPrototypeOf(Uint8Array.prototype) as objec
 /** @internal */ export const StringFromCharCode = String.fromCharCode;
 
 /** @internal */ export const arrayBufferByteLength = getter<ArrayBufferLike, number>(ArrayBuffer.prototype, 'byteLength');
+/** @internal */ export const sharedArrayBufferByteLength = getter<ArrayBufferLike, number>(SharedArrayBuffer.prototype, 'byteLength');
 /** @internal */ export const typedArrayBuffer = getter<Uint8Array, ArrayBufferLike>(TypedArrayPrototype, 'buffer');
 /** @internal */ export const typedArrayByteOffset = getter<Uint8Array, number>(TypedArrayPrototype, 'byteOffset');
 /** @internal */ export const typedArrayByteLength = getter<ArrayBufferView, number>(TypedArrayPrototype, 'byteLength');

@@ -215,7 +215,7 @@ export class MessageQueue implements Disposable {
    * went in just as the abort came, the promise resolves: it was sent.)
    * @throws IpcError EINVAL (longer than MSGMAX), EIDRM (the queue was removed), EACCES.
    */
-  send(data: string | ArrayBufferView | ArrayBuffer, options?: SendOptions): Promise<void> {
+  send(data: string | ArrayBufferView | ArrayBuffer | SharedArrayBuffer, options?: SendOptions): Promise<void> {
     try {
       this.#assertOpen('send');
       const bytes = bytesOf(data, 'data');
@@ -249,7 +249,7 @@ export class MessageQueue implements Disposable {
    * now: true if it was sent, false if the queue is full.
    * @throws IpcError EINVAL (longer than MSGMAX), EIDRM, EACCES.
    */
-  trySend(data: string | ArrayBufferView | ArrayBuffer, options?: { type?: number }): boolean {
+  trySend(data: string | ArrayBufferView | ArrayBuffer | SharedArrayBuffer, options?: { type?: number }): boolean {
     this.#assertOpen('trySend');
     const bytes = bytesOf(data, 'data');
     const type = options?.type === undefined ? 1 : validateMtype(validateObject(options, 'options').type, 'options.type');

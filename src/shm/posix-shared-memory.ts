@@ -377,7 +377,7 @@ export class PosixSharedMemory implements Disposable {
    * data that would run past the end is refused with a RangeError.
    * @returns the number of bytes written.
    */
-  write(offset: number, data: ArrayBufferView | ArrayBuffer | string): number {
+  write(offset: number, data: ArrayBufferView | ArrayBuffer | SharedArrayBuffer | string): number {
     this.#mapping.assertAttached('write');
     if (this.readOnly) throw stateError('ERR_SHM_READ_ONLY', `write: ${this.#mapping.label} is mapped read-only`);
     const source = bytesOf(data, 'data');

@@ -261,7 +261,7 @@ export class SharedMemory implements Disposable {
    * data that would run past the end is refused with a RangeError.
    * @returns the number of bytes written.
    */
-  write(offset: number, data: ArrayBufferView | ArrayBuffer | string): number {
+  write(offset: number, data: ArrayBufferView | ArrayBuffer | SharedArrayBuffer | string): number {
     this.#attachment.assertAttached('write');
     if (this.readOnly) {
       throw stateError('ERR_SHM_READ_ONLY', `write: segment ${this.id} is attached read-only`);

@@ -186,7 +186,7 @@ export function msgget(key: number, flags: number): number {
  */
 export function msgsnd(
   msqid: number,
-  msgp: { mtype: number; mtext: Uint8Array | ArrayBufferView | ArrayBuffer | string },
+  msgp: { mtype: number; mtext: Uint8Array | ArrayBufferView | ArrayBuffer | SharedArrayBuffer | string },
   msgflg = 0,
 ): void {
   validateId(msqid, 'msqid');
