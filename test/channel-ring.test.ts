@@ -211,6 +211,32 @@ describe('channel ring (format version 2)', () => {
     assert.notEqual(again, victimId);
   });
 
+  it('a record published while the reaping poll asks whether its writer lives (which then let go and exited) is delivered, not skipped', () => {
+    const { buffer, process } = segment();
+    const tx = process(20);
+    const writer = tx.registerSender();
+    const pos = tx.claim(3, writer);
+    tx.u8.set(bytes(3, 9), tx.payloadOffset(pos));
+    // The receiver's liveness check is where the writer publishes, unregisters and exits.
+    let exit: (() => void) | undefined = () => {
+      tx.publish(pos, F.STATE_COMMITTED, 3);
+      tx.unregisterSender(writer);
+    };
+    const liveness = {
+      hold: () => [10, 1] as const,
+      letGo: () => {},
+      alive: () => {
+        exit?.();
+        exit = undefined;
+        return false;
+      },
+    };
+    const rx = new Ring(buffer, CAPACITY, liveness, 10, false);
+    rx.registerReceiver();
+    assert.equal(rx.poll(true), pos);
+    assert.deepEqual(receive(rx), bytes(3, 9));
+  });
+
   it('a sender finds an entry even when all 256 are held, by taking over one whose holder died (no reaping needed)', () => {
     const { process, dead } = segment();
     const holders = Array.from({ length: F.MAX_SENDERS }, (_, i) => process(1000 + i));

@@ -543,6 +543,9 @@ export class Ring {
         span = i32[at + REC_SPAN]!;
         if (!this.#spanFits(pos, span) || span > pending) this.#corrupt(pos, 'span', span);
         if (this.writerAlive(i32[at + REC_WRITER]!)) return PENDING;
+        // A writer publishes before it lets go of its registration: one gone
+        // since the state was read may have published meanwhile. Look again.
+        if (Atomics.load(i32, at) !== F.STATE_EMPTY) continue;
         // Its writer died before publishing: it never will. Skip it.
       } else if (state === F.STATE_PADDING || state === F.STATE_ABANDONED) {
         span = i32[at + REC_SPAN]!;
