@@ -464,3 +464,50 @@ describe('channel ring between two threads', () => {
     }
   });
 });
+
+describe('sender registration between two threads', () => {
+  // Between taking an entry and writing its token, a registrant was judged by
+  // the previous holder's token (gone): a receiver reaping dead senders freed
+  // the entry under it. Each registration here reuses entry 0, whose last
+  // holder has just gone; the main thread reaps all the while.
+  it('a sender that is registering is never judged dead by the token of the entry’s last holder', async () => {
+    const registrations = 100_000;
+    const buffer = new SharedArrayBuffer(F.HEADER_SIZE + CAPACITY);
+    Ring.initialize(buffer as unknown as ArrayBuffer, CAPACITY, 0, 1);
+    // Token [t, 1] is alive while live[t] === 1; the worker's "processes" come and go.
+    const live = new Int32Array(new SharedArrayBuffer(4 * (registrations + 2)));
+    const state = new Int32Array(new SharedArrayBuffer(8)); // [done, stolen]
+    const liveness = (words: Int32Array) => ({
+      hold: () => [0, 1] as const,
+      letGo: () => {},
+      alive: (word0: number, word1: number) => word1 !== 0 && word0 > 0 && word0 < words.length && Atomics.load(words, word0) === 1,
+    });
+    const worker = new Worker(
+      `import { workerData } from 'node:worker_threads';
+       import { Ring } from ${JSON.stringify(new URL('../src/channel/ring.js', import.meta.url).href)};
+       const { buffer, live, state } = workerData;
+       const alive = (w0, w1) => w1 !== 0 && w0 > 0 && w0 < live.length && Atomics.load(live, w0) === 1;
+       for (let t = 1; t <= ${registrations}; t++) {
+         const ring = new Ring(buffer, ${CAPACITY}, { hold: () => [t, 1], letGo() {}, alive }, t, false);
+         Atomics.store(live, t, 1);
+         const writer = ring.registerSender();
+         if (!ring.writerAlive(writer)) Atomics.add(state, 1, 1);
+         ring.unregisterSender(writer);
+         Atomics.store(live, t, 0);
+       }
+       Atomics.store(state, 0, 1);`,
+      { eval: true, workerData: { buffer, live, state } },
+    );
+    const reaper = new Ring(buffer as unknown as ArrayBuffer, CAPACITY, liveness(live), 1, false);
+    const giveUp = performance.now() + 60_000;
+    try {
+      while (Atomics.load(state, 0) === 0) {
+        if (performance.now() > giveUp) assert.fail('the registering thread did not finish in 60 s');
+        reaper.reapSenders();
+      }
+      assert.equal(Atomics.load(state, 1), 0, 'registrations whose entry was freed under them');
+    } finally {
+      await worker.terminate();
+    }
+  });
+});

@@ -20,6 +20,7 @@
 //    TAIL, so one interrupted at any point needs no repair.
 import { futexWake } from '../sysv/futex.js';
 import { freeIfOwnerDead, LOCK_PATIENCE, spinForLock } from './claim-lock.js';
+import { fillEntry, holderAlive, takeEntry } from './entry.js';
 import { channelError } from '../core/errors.js';
 import * as F from './format.js';
 import type { Liveness } from './liveness.js';
@@ -156,12 +157,8 @@ export class Ring {
         // Odd: held. On the second pass, a dead holder's entry is taken over.
         if ((registration & 1) !== 0 && (pass === 0 || this.#entryHolderAlive(slot))) continue;
         const next = (registration & 1) === 0 ? registration + 1 : registration + 2;
-        if (Atomics.compareExchange(i32, at + F.SENDER.registration, registration, next | 0) === registration) {
-          // Zero first: until the token is complete, the entry reads as "being registered" (alive).
-          Atomics.store(i32, at + F.SENDER.presence + 1, 0);
-          Atomics.store(i32, at + F.SENDER.pid, this.#pid);
-          Atomics.store(i32, at + F.SENDER.presence, token0);
-          Atomics.store(i32, at + F.SENDER.presence + 1, token1);
+        if (takeEntry(i32, this.#i64, at + F.SENDER.registration, at + F.SENDER.pid, registration, next | 0)) {
+          fillEntry(i32, at + F.SENDER.presence, at + F.SENDER.pid, [token0, token1], this.#pid);
           return F.writerId(slot, next);
         }
       }
@@ -184,15 +181,10 @@ export class Ring {
     }
   }
 
-  /** Whether the entry's holder lives: by its presence token, or its pid if it wrote none. */
+  /** Whether the entry's holder lives: registering, or by its presence token (its pid if it wrote none). */
   #entryHolderAlive(slot: number): boolean {
     const at = I_SENDERS + slot * ENTRY_WORDS;
-    const i32 = this.i32;
-    return this.#liveness.alive(
-      Atomics.load(i32, at + F.SENDER.presence),
-      Atomics.load(i32, at + F.SENDER.presence + 1),
-      Atomics.load(i32, at + F.SENDER.pid),
-    );
+    return holderAlive(this.i32, at + F.SENDER.presence, at + F.SENDER.pid, this.#liveness);
   }
 
   /** Whether writer id `writer` is a registration that still holds its entry, by a live process. */

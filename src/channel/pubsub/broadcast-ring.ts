@@ -19,6 +19,7 @@
 //    will write, then writes; a reader checks INTENT after copying (seqlock).
 import { futexWake } from '../../sysv/futex.js';
 import { freeIfOwnerDead, LOCK_PATIENCE, spinForLock } from '../claim-lock.js';
+import { fillEntry, holderAlive, takeEntry } from '../entry.js';
 import type { Liveness } from '../liveness.js';
 import * as F from './format.js';
 
@@ -76,6 +77,9 @@ export class BroadcastRing {
   #slowest = 0;
   #slowestKnown = false;
 
+  /** The header as 64-bit words, for taking a table entry and zeroing its pid in one CAS. */
+  readonly #i64: BigInt64Array;
+
   constructor(buffer: ArrayBuffer, capacity: number, dropOldest: boolean, liveness: Liveness, pid: number) {
     this.buffer = buffer;
     this.i32 = new Int32Array(buffer, 0, (F.HEADER_SIZE + capacity) >> 2);
@@ -85,6 +89,7 @@ export class BroadcastRing {
     this.dropOldest = dropOldest;
     this.#liveness = liveness;
     this.#pid = pid;
+    this.#i64 = new BigInt64Array(buffer, 0, F.HEADER_SIZE >> 3);
   }
 
   /** Writes a fresh header. Called by the creator before anyone else can see the segment. */
@@ -138,12 +143,8 @@ export class BroadcastRing {
         // Odd: held. On the second pass, a dead holder's entry is taken over.
         if ((registration & 1) !== 0 && (pass === 0 || this.#holderAlive(at + presence, at + pid))) continue;
         const next = ((registration & 1) === 0 ? registration + 1 : registration + 2) | 0;
-        if (Atomics.compareExchange(i32, at, registration, next) === registration) {
-          // Zero first: until the token is complete the entry reads as being registered (alive).
-          Atomics.store(i32, at + presence + 1, 0);
-          Atomics.store(i32, at + pid, this.#pid);
-          Atomics.store(i32, at + presence, token0);
-          Atomics.store(i32, at + presence + 1, token1);
+        if (takeEntry(i32, this.#i64, at, at + pid, registration, next)) {
+          fillEntry(i32, at + presence, at + pid, [token0, token1], this.#pid);
           return [slot, next];
         }
       }
@@ -154,8 +155,7 @@ export class BroadcastRing {
 
   /** Whether the holder whose presence token is at word `presence` (pid at `pid`) lives. */
   #holderAlive(presence: number, pid: number): boolean {
-    const i32 = this.i32;
-    return this.#liveness.alive(Atomics.load(i32, presence), Atomics.load(i32, presence + 1), Atomics.load(i32, pid));
+    return holderAlive(this.i32, presence, pid, this.#liveness);
   }
 
   /** Registers a publisher; returns its writer id, or 0 if the table is full of live ones. */
