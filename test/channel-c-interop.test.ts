@@ -80,11 +80,16 @@ static int32_t register_sender(void) {
       int32_t r = LOAD(&entry(slot)->registration);
       if ((r & 1) && (pass == 0 || alive(LOAD(&entry(slot)->pid)))) continue;
       int32_t next = (r & 1) ? r + 2 : r + 1;
-      if (cas(&entry(slot)->registration, r, next)) {
-        STORE(&entry(slot)->presence[1], 0);
-        STORE(&entry(slot)->pid, getpid());
+      /* registration and pid as one aligned 64-bit pair (registration low): pid 0
+         ("registering") in the same CAS, and written last. */
+      uint64_t *pair = (uint64_t *)&entry(slot)->registration;
+      uint64_t old = LOAD(pair);
+      if ((int32_t)(uint32_t)old != r) continue;
+      uint64_t want = (uint64_t)(uint32_t)next;
+      if (__atomic_compare_exchange_n(pair, &old, want, 0, __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST)) {
         STORE(&entry(slot)->presence[0], presence[0]);
         STORE(&entry(slot)->presence[1], presence[1]);
+        STORE(&entry(slot)->pid, getpid());
         return writer_id(slot, next);
       }
     }
