@@ -3,7 +3,7 @@
 // that is not what it claims to be.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { Channel, ChannelError } from '../src/index.js';
+import { Channel, ChannelError, type Receiver } from '../src/index.js';
 import { assertNoLeaks } from './helpers/ipc.js';
 import { assertExitedCleanly, lastJson, runNode } from './helpers/processes.js';
 
@@ -130,7 +130,7 @@ describe('Channel receives into a buffer of the caller', { timeout: 60_000 }, ()
     );
   });
 
-  it('a drain handler that disposes of its receiver ends the drain there, like PubSub', () => {
+  it('a drain handler that disposes of its receiver ends the drain there, like PubSub, and its message is not received again', () => {
     using channel = Channel.create({ capacity: 4096, autoRemove: true });
     const sender = channel.sender();
     for (let i = 0; i < 3; i++) sender.trySend(bytes(i, i));
@@ -145,6 +145,43 @@ describe('Channel receives into a buffer of the caller', { timeout: 60_000 }, ()
     );
     assert.deepEqual(seen, [0]);
     assert.throws(() => receiver.drain(() => {}), { code: 'ERR_CHANNEL_CLOSED', message: /drain: the receiver is detached/ });
+    // The handler had message 0: the next receiver starts after it (it was given message 0 again).
+    const next = channel.receiver();
+    assert.deepEqual([next.tryRecv()?.[0], next.tryRecv()?.[0], next.tryRecv()], [1, 2, null]);
+  });
+
+  it('a drain handler that detaches its channel has received its message: a receiver elsewhere gets the next one', () => {
+    using channel = Channel.create({ capacity: 4096, autoRemove: true });
+    using other = Channel.open({ id: channel.id });
+    const sender = other.sender();
+    for (let i = 0; i < 3; i++) sender.trySend(bytes(i));
+    const seen: number[] = [];
+    assert.equal(
+      channel.receiver().drain((data) => {
+        seen.push(data[0]!);
+        channel.detach();
+      }),
+      1,
+    );
+    const next = other.receiver();
+    assert.deepEqual([seen[0], next.tryRecv()?.[0], next.tryRecv()?.[0], next.tryRecv()], [0, 1, 2, null]);
+  });
+
+  it('a view still held when its receiver is disposed of counts as received; its release() is then a no-op', async () => {
+    for (const viewOf of [(r: Receiver) => r.tryRecvView()!, (r: Receiver) => r.recvView()]) {
+      using channel = Channel.create({ capacity: 4096, autoRemove: true });
+      const sender = channel.sender();
+      for (let i = 0; i < 3; i++) sender.trySend(bytes(i));
+      const receiver = channel.receiver();
+      const view = await viewOf(receiver);
+      assert.equal(view.data[0], 0);
+      receiver[Symbol.dispose]();
+      // The next receiver was given message 0 again.
+      const next = channel.receiver();
+      assert.equal(next.tryRecv()?.[0], 1);
+      view.release();
+      assert.deepEqual([next.tryRecv()?.[0], next.tryRecv()], [2, null], 'a late release() takes nothing from the next receiver');
+    }
   });
 
   it('a receive from inside a drain handler is ERR_CHANNEL_BUSY: the message in hand is never taken twice', () => {

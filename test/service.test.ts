@@ -343,6 +343,43 @@ describe('Service within one process', { timeout: 60_000 }, () => {
     await third[Symbol.asyncDispose]();
   });
 
+  it('a request whose handler closes its server (or aborts its signal) is handled once: the next server does not get it again', async () => {
+    // Both ways a server takes requests: a burst already queued (drain) and one that comes while it waits (recvView).
+    for (const queued of [true, false]) {
+      for (const how of ['close', 'abort'] as const) {
+        using service = Service.create({ capacity: 4096, codec: 'json' });
+        using client = service.client();
+        const calls: string[] = [];
+        const controller = new AbortController();
+        const first = service.serve(
+          (value: string) => {
+            calls.push(`first ${value}`);
+            if (value === 'shutdown') {
+              if (how === 'close') void first.close();
+              else controller.abort();
+            }
+            return value;
+          },
+          { signal: controller.signal },
+        );
+        let replies: Promise<string[]>;
+        if (queued) replies = Promise.all([client.request('shutdown'), client.request('after')]);
+        else {
+          await sleep(20); // the server waits for a request
+          replies = Promise.all([client.request('shutdown')]);
+        }
+        await first.done;
+        using _second = service.serve((value: string) => {
+          calls.push(`second ${value}`);
+          return value;
+        });
+        if (!queued) replies = Promise.all([...(await replies), await client.request('after')]);
+        assert.deepEqual(await replies, ['shutdown', 'after']);
+        assert.deepEqual(calls, ['first shutdown', 'second after'], `${how}, ${queued ? 'queued' : 'while waiting'}`);
+      }
+    }
+  });
+
   it('serves from a worker thread, and a terminated worker fails pending requests with ERR_CHANNEL_PEER_DEAD', async () => {
     using service = Service.create({ capacity: 4096, codec: 'json' });
     const worker = new Worker(

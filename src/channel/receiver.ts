@@ -16,11 +16,15 @@ import type { Readable } from 'node:stream';
 
 export type { EventsOptions, ReadableOptions } from './streams.js';
 
-/** A message read in place: `data` is a view into the ring, valid until `release()`. */
+/**
+ * A message read in place: `data` is a view into the ring, valid until
+ * `release()` or until the receiver is detached (which counts the message
+ * as received and gives its space back).
+ */
 export interface ReceivedView {
   /** The message's bytes, in the shared segment itself. */
   readonly data: Uint8Array;
-  /** Gives the message's space back to senders; `data` must not be used after. */
+  /** Gives the message's space back to senders; `data` must not be used after. A no-op once the receiver is detached. */
   release(): void;
 }
 
@@ -47,6 +51,7 @@ export class Receiver<T = Uint8Array> implements AsyncIterable<T>, Disposable {
   readonly #waiter = new FutexWaiter();
   /** The channel's codec; undefined for bytes, whose messages are copied out as they are. */
   readonly #codec: Codec<T> | undefined;
+  /** A message is out (a view, or drain()'s handler holds it): it is the record at the cursor, not yet released. */
   #viewOut = false;
   /** Set with #viewOut while drain() runs its handler. */
   #draining = false;
@@ -151,8 +156,10 @@ export class Receiver<T = Uint8Array> implements AsyncIterable<T>, Disposable {
       release: () => {
         if (released) return;
         released = true;
+        // A detach while it was out released it already.
+        if (this.#detached) return;
         this.#viewOut = false;
-        if (!this.#detached) ring.release(pos);
+        ring.release(pos);
       },
     };
   }
@@ -268,7 +275,8 @@ export class Receiver<T = Uint8Array> implements AsyncIterable<T>, Disposable {
    * zero-copy and synchronously, releasing each after its call; returns how
    * many there were. `data` is valid only during the call. A handler that
    * throws stops the drain; its message counts as received. One that
-   * disposes of the receiver stops it too. Byte level: the channel's codec
+   * disposes of the receiver (or detaches the channel) stops it too, and
+   * its message counts as received as well. Byte level: the channel's codec
    * is not applied (decode `data` with it if need be).
    */
   drain(handler: (data: Uint8Array) => void, max = Infinity): number {
@@ -286,6 +294,7 @@ export class Receiver<T = Uint8Array> implements AsyncIterable<T>, Disposable {
         handler(data);
       } finally {
         this.#viewOut = this.#draining = false;
+        // A handler that detached this receiver released it there.
         if (!this.#detached) ring.release(pos);
       }
       // A handler that detached (or disposed) this receiver ends the drain there.
@@ -297,8 +306,10 @@ export class Receiver<T = Uint8Array> implements AsyncIterable<T>, Disposable {
   /**
    * The next message in place, zero-copy: `data` is a view into the ring and
    * stays valid (its space is not reused) until `release()`. One view at a
-   * time; the other receive calls throw until it is released. Byte level, as
-   * are recvInto and tryRecvInto: the channel's codec is not applied.
+   * time; the other receive calls throw until it is released. Detaching the
+   * receiver releases it (the message counts as received; `data` must not be
+   * used after). Byte level, as are recvInto and tryRecvInto: the channel's
+   * codec is not applied.
    */
   recvView(options: ChannelWaitOptions = {}): Promise<ReceivedView> {
     return this.#receive(options, 'recvView', (pos) => this.#view(pos));
@@ -440,11 +451,20 @@ export class Receiver<T = Uint8Array> implements AsyncIterable<T>, Disposable {
     this.#hooks.close();
   }
 
-  /** @internal Stops receiving here (the channel detaches); the place is free for another receiver. */
+  /**
+   * @internal Stops receiving here (the channel detaches); the place is free
+   * for another receiver. A message out (an unreleased view, or the one a
+   * drain() handler holds) counts as received: it is released first, or the
+   * next receiver would get it again.
+   */
   detach(): void {
     if (this.#detached) return;
     this.#detached = true;
-    this.#viewOut = false;
+    if (this.#viewOut) {
+      this.#viewOut = false;
+      // Nothing moves the cursor while a message is out: it is that record.
+      this.#ring.release(this.#ring.head & this.#ring.mask);
+    }
     this.#ring.unregisterReceiver();
     this.#waiter.close();
     this.#hooks.forget(this);

@@ -139,6 +139,8 @@ export class ServiceServer implements Disposable, AsyncDisposable {
       this.#closing = true;
       this.#stop.abort();
       // The place is free for the next server at once; the loop's wait ends.
+      // A request whose handler called this is taken: the receiver's detach
+      // releases it, so the next server does not handle it again.
       this.#receiver[Symbol.dispose]();
       this.#wakeLoop();
     }
