@@ -184,6 +184,39 @@ describe('Channel receives into a buffer of the caller', { timeout: 60_000 }, ()
     }
   });
 
+  it('recvBatch() and messages().next() take their message when called: a detach right after, or a receive in between, cannot meet it half taken', async () => {
+    const takers = [
+      async (r: Receiver) => (await r.recvBatch({ max: 1 }))[0]!,
+      async (r: Receiver) => (await r.messages().next()).value as Uint8Array,
+    ];
+    for (const take of takers) {
+      // A detach of the channel one microtask after the call: it was V8's
+      // TypeError ERR_INVALID_ARG_TYPE, the position read from the emptied segment.
+      {
+        using channel = Channel.create({ capacity: 4096, autoRemove: true });
+        using other = Channel.open({ id: channel.id });
+        const sender = other.sender();
+        for (let i = 0; i < 2; i++) sender.trySend(bytes(i));
+        const taken = take(channel.receiver());
+        channel.detach();
+        assert.equal((await taken)[0], 0);
+        const next = other.receiver();
+        assert.deepEqual([next.tryRecv()?.[0], next.tryRecv()], [1, null], 'message 0 arrived once');
+      }
+      // A receive in between: it got the same message, and the late take's
+      // release() then skipped the next one.
+      {
+        using channel = Channel.create({ capacity: 4096, autoRemove: true });
+        const sender = channel.sender();
+        for (let i = 0; i < 3; i++) sender.trySend(bytes(i));
+        const receiver = channel.receiver();
+        const taken = take(receiver);
+        const between = receiver.tryRecv()?.[0];
+        assert.deepEqual([(await taken)[0], between, receiver.tryRecv()?.[0], receiver.tryRecv()], [0, 1, 2, null]);
+      }
+    }
+  });
+
   it('a receive from inside a drain handler is ERR_CHANNEL_BUSY: the message in hand is never taken twice', () => {
     using channel = Channel.create({ capacity: 4096, autoRemove: true });
     const receiver = channel.receiver();

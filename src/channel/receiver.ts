@@ -203,14 +203,14 @@ export class Receiver<T = Uint8Array> implements AsyncIterable<T>, Disposable {
    * What every waiting receive does: take the record at once if it is there
    * (or arrives within the spin) with no promise of ours, else wait for it.
    */
-  #receive<T>(options: ChannelWaitOptions, what: string, take: (pos: number) => T): Promise<T> {
+  #receive<R>(options: ChannelWaitOptions, what: string, take: (pos: number) => R): Promise<R> {
     try {
       const pos = this.#ready(options, what);
       if (pos >= 0) return Promise.resolve(take(pos));
     } catch (error) {
       return Promise.reject(error);
     }
-    return this.#next(options, what, true).then(take);
+    return this.#next(options, what, take, true);
   }
 
   /**
@@ -253,9 +253,19 @@ export class Receiver<T = Uint8Array> implements AsyncIterable<T>, Disposable {
    * value). A message the codec cannot decode ends the batch before it; the
    * next receive reports it.
    */
-  async recvBatch(options: RecvBatchOptions = {}): Promise<T[]> {
-    const max = validateInteger(validateObject(options, 'options')['max'] ?? 64, 'max', 1, Number.MAX_SAFE_INTEGER);
-    const messages = [this.#value(await this.#next(options, 'recvBatch'), 'recvBatch')];
+  recvBatch(options: RecvBatchOptions = {}): Promise<T[]> {
+    let max: number;
+    try {
+      max = validateInteger(validateObject(options, 'options')['max'] ?? 64, 'max', 1, Number.MAX_SAFE_INTEGER);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    return this.#next(options, 'recvBatch', (pos) => this.#batch(pos, max));
+  }
+
+  /** The record at `pos` and every one after it there is now, up to `max`. */
+  #batch(pos: number, max: number): T[] {
+    const messages = [this.#value(pos, 'recvBatch')];
     if (this.#codec === undefined) {
       for (let pos: number; messages.length < max && (pos = this.#ring.poll(false)) >= 0; ) messages.push(this.#copy(pos) as T);
       return messages;
@@ -315,15 +325,20 @@ export class Receiver<T = Uint8Array> implements AsyncIterable<T>, Disposable {
     return this.#receive(options, 'recvView', (pos) => this.#view(pos));
   }
 
-  /** Waits for the next committed record; returns its position. */
-  async #next(options: ChannelWaitOptions, what: string, spun = false): Promise<number> {
+  /**
+   * Waits for the next committed record and takes it. `take` runs in the
+   * same step as the poll that found it: a position handed on to a later
+   * microtask could be used after a detach() (an emptied buffer) or a
+   * receive in between (the record taken twice).
+   */
+  async #next<R>(options: ChannelWaitOptions, what: string, take: (pos: number) => R, spun = false): Promise<R> {
     this.#assertUsable(what);
     if (options === null || typeof options !== 'object') throw invalidType('options', 'of type object', options);
     const deadline = deadlineOf(options.timeoutMs);
     const ring = this.#ring;
     for (; ; spun = false) {
       const pos = ring.poll(false);
-      if (pos >= 0) return pos;
+      if (pos >= 0) return take(pos);
       if (ring.drained()) throw channelError('ERR_CHANNEL_CLOSED', `${what}: the channel is closed and drained`);
       // Before waiting, a sender that sleeps for room must know there is some.
       ring.wakeSpaceWaiters();
@@ -428,17 +443,18 @@ export class Receiver<T = Uint8Array> implements AsyncIterable<T>, Disposable {
   }
 
   async *#iterate(options: ChannelWaitOptions, what: string): AsyncIterableIterator<T> {
+    const take = (pos: number): T => this.#value(pos, what);
     for (;;) {
       // Checked before taking a message too, so that nothing is taken after the abort.
       if (options.signal?.aborted) throw abortError(options.signal);
-      let pos: number;
+      let value: T;
       try {
-        pos = await this.#next(options, what);
+        value = await this.#next(options, what, take);
       } catch (error) {
         if (error instanceof ChannelError && error.code === 'ERR_CHANNEL_CLOSED') return;
         throw error;
       }
-      yield this.#value(pos, what);
+      yield value;
     }
   }
 
