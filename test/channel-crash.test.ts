@@ -153,7 +153,8 @@ describe('Channel when senders are killed', { timeout: 120_000 }, () => {
       import { Channel, SharedMemory } from 'SHMKIT';
       const id = Number(process.argv[1]);
       const sender = Channel.open({ id }).sender();
-      const view = sender.tryReserve(100);   // claimed, never published
+      // Claimed, never published (reserve, not tryReserve: the parent's sender may keep the lock a moment).
+      const view = await sender.reserve(100, { timeoutMs: 10_000 });
       view.fill(0xee);
       const raw = new Int32Array(SharedMemory.open({ id }).buffer);
       Atomics.store(raw, 64 / 4, process.pid); // and die holding the claim lock
@@ -161,7 +162,7 @@ describe('Channel when senders are killed', { timeout: 120_000 }, () => {
       `,
       [String(channel.id)],
     );
-    assert.equal(child.signal, 'SIGKILL');
+    assert.equal(child.signal, 'SIGKILL', child.stderr);
     await sender.send('after', { timeoutMs: 10_000 });
     const got: string[] = [];
     for (let i = 0; i < 2; i++) got.push(new TextDecoder().decode(await receiver.recv({ timeoutMs: 10_000 })));
@@ -183,7 +184,7 @@ describe('Channel when senders are killed', { timeout: 120_000 }, () => {
       `,
       [String(channel.id)],
     );
-    assert.equal(child.signal, 'SIGKILL');
+    assert.equal(child.signal, 'SIGKILL', child.stderr);
     const receiver = channel.receiver();
     const got: string[] = [];
     for (let message = receiver.tryRecv(); message; message = receiver.tryRecv()) got.push(new TextDecoder().decode(message));
