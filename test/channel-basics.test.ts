@@ -14,6 +14,23 @@ function isCode(code: string) {
   return (error: unknown) => error instanceof ChannelError && error.code === code;
 }
 
+/** What `promise` settled to ('resolved', or its error), or 'still pending' after `ms`: a bound against a hang, not a speed check. */
+async function settledWithin(promise: Promise<unknown>, ms: number): Promise<unknown> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const bound = new Promise((resolve) => (timer = setTimeout(resolve, ms, 'still pending')));
+  try {
+    return await Promise.race([
+      promise.then(
+        () => 'resolved',
+        (error: unknown) => error,
+      ),
+      bound,
+    ]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 describe('Channel within one process', { timeout: 60_000 }, () => {
   it('delivers strings and bytes in order, and tryRecv gives null when empty', () => {
     using channel = Channel.create({ capacity: 4096, autoRemove: true });
@@ -123,6 +140,45 @@ describe('Channel within one process', { timeout: 60_000 }, () => {
     assert.ok(receiver.tryRecv());
     assert.ok(receiver.tryRecv());
     await sender.send(new Uint8Array(64), { timeoutMs: 5000 });
+  });
+
+  it('a close() or detach() just as a queued send or reserve claims its record: either it was in the ring by then, or it rejects ERR_CHANNEL_CLOSED', async () => {
+    // The queued call claims as soon as the send ahead is in (the receiver
+    // made room for both): the close or detach comes `depth` microtasks after
+    // that, which walks it across the claim and the steps after it.
+    for (const call of ['send', 'reserve'] as const) {
+      for (const how of ['close', 'detach'] as const) {
+        for (let depth = 0; depth < 8; depth++) {
+          const label = `${call}, ${how} ${depth} microtasks later`;
+          using channel = Channel.create({ capacity: 256, autoRemove: true });
+          const receiver = channel.receiver();
+          const sender = channel.sender();
+          while (sender.trySend(new Uint8Array(32)));
+          const ahead = sender.send('ahead');
+          const inRing: string[] = [];
+          const ending = ahead.then(async () => {
+            for (let i = 0; i < depth; i++) await null;
+            receiver.drain((data) => inRing.push(text(data)));
+            if (how === 'close') sender.close();
+            else channel.detach();
+          });
+          const queued = call === 'send' ? sender.send('queued') : sender.reserve(8);
+          receiver.drain(() => {});
+          const outcome = await settledWithin(queued, 10_000);
+          await ending;
+          if (outcome !== 'resolved') assert.ok(isCode('ERR_CHANNEL_CLOSED')(outcome), `${label}: ${outcome}`);
+          else if (call === 'send') assert.ok(inRing.includes('queued'), `${label}: resolved, but was not in the ring at the ${how}`);
+          else assert.throws(() => sender.commit(), isCode('ERR_CHANNEL_BUSY'), `${label}: the ${how} discarded the reservation`);
+          if (how === 'close') {
+            // Nothing claimed and left unpublished holds the receiver up.
+            assert.equal(channel.sender().trySend('after'), true);
+            let last: string | undefined;
+            receiver.drain((data) => (last = text(data)));
+            assert.equal(last, 'after', label);
+          }
+        }
+      }
+    }
   });
 
   it('close rejects waiting and later sends, lets the receiver drain, then ends its iteration', async () => {

@@ -14,6 +14,23 @@ assertNoLeaks();
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
+/** What `promise` settled to ('resolved', or its error), or 'still pending' after `ms`: a bound against a hang, not a speed check. */
+async function settledWithin(promise: Promise<unknown>, ms: number): Promise<unknown> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const bound = new Promise((resolve) => (timer = setTimeout(resolve, ms, 'still pending')));
+  try {
+    return await Promise.race([
+      promise.then(
+        () => 'resolved',
+        (error: unknown) => error,
+      ),
+      bound,
+    ]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 /** A Node child that prints its result as JSON on its last line; `SHMKIT` in code is the package. */
 // biome-ignore lint/suspicious/noExplicitAny: a child's JSON, which each test checks field by field
 function child(code: string, args: readonly (string | number)[]): { process: ChildProcess; result: Promise<any> } {
@@ -438,5 +455,42 @@ describe('PubSub across processes', { timeout: 120_000 }, () => {
     assert.throws(() => pubsub.publisher(), { code: 'ERR_CHANNEL_CLOSED' });
     assert.throws(() => publisher.trySend(new Uint8Array(1)), { code: 'ERR_CHANNEL_CLOSED' });
     await assert.rejects(subscriber.recv(), { code: 'ERR_CHANNEL_CLOSED' });
+  });
+
+  it('a close() or detach() just as a queued send claims its record: either it was in the ring by then, or it rejects ERR_CHANNEL_CLOSED', async () => {
+    // The queued send claims as soon as the one ahead is in (the subscriber
+    // made room for both): the close or detach comes `depth` microtasks after
+    // that, which walks it across the claim and the steps after it.
+    for (const how of ['close', 'detach'] as const) {
+      for (let depth = 0; depth < 8; depth++) {
+        const label = `${how} ${depth} microtasks later`;
+        using pubsub = PubSub.create({ capacity: 256, autoRemove: true });
+        const subscriber = pubsub.subscriber();
+        const publisher = pubsub.publisher();
+        while (publisher.trySend(new Uint8Array(32)));
+        const ahead = publisher.send(new Uint8Array([1]));
+        const inRing: number[] = [];
+        const ending = ahead.then(async () => {
+          for (let i = 0; i < depth; i++) await null;
+          subscriber.drain((data) => inRing.push(data.length));
+          if (how === 'close') publisher.close();
+          else pubsub.detach();
+        });
+        const queued = publisher.send(new Uint8Array([2, 2]));
+        subscriber.drain(() => {});
+        const outcome = await settledWithin(queued, 10_000);
+        await ending;
+        if (outcome !== 'resolved')
+          assert.ok(outcome instanceof ChannelError && outcome.code === 'ERR_CHANNEL_CLOSED', `${label}: ${outcome}`);
+        else assert.ok(inRing.includes(2), `${label}: resolved, but was not in the ring at the ${how}`);
+        if (how === 'close') {
+          // Nothing claimed and left unpublished holds the subscriber up.
+          assert.equal(pubsub.publisher().trySend(new Uint8Array(3)), true);
+          let last: number | undefined;
+          subscriber.drain((data) => (last = data.length));
+          assert.equal(last, 3, label);
+        }
+      }
+    }
   });
 });

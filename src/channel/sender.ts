@@ -158,10 +158,9 @@ export class Sender<T = Uint8Array> implements Disposable {
     try {
       if (this.#trySendBytes(data)) return Promise.resolve();
       const length = this.#length(data);
-      return this.#enqueue(options, 'send', async (deadline) => {
-        const pos = await this.#claimWaiting(length, deadline, options.signal, 'send');
-        this.#write(pos, data, length);
-      });
+      return this.#enqueue(options, 'send', (deadline) =>
+        this.#claimWaiting(length, deadline, options.signal, 'send', (pos) => this.#write(pos, data, length)),
+      );
     } catch (error) {
       return Promise.reject(error);
     }
@@ -264,11 +263,16 @@ export class Sender<T = Uint8Array> implements Disposable {
       if (view) return Promise.resolve(view);
       const length = this.#reserveLength(n);
       let result!: Uint8Array;
-      return this.#enqueue(options, 'reserve', async (deadline) => {
+      return this.#enqueue(options, 'reserve', (deadline) => {
         this.#assertNoReservation('reserve');
-        const pos = await this.#claimWaiting(length, deadline, options.signal, 'reserve');
-        result = this.#reservation(pos, length);
-      }).then(() => result);
+        return this.#claimWaiting(length, deadline, options.signal, 'reserve', (pos) => {
+          result = this.#reservation(pos, length);
+        });
+      }).then(() => {
+        // A close() since the claim discarded the reservation: no view of a record nobody can commit.
+        this.#assertOpen('reserve');
+        return result;
+      });
     } catch (error) {
       return Promise.reject(error);
     }
@@ -334,13 +338,27 @@ export class Sender<T = Uint8Array> implements Disposable {
     return this.#sends.enqueue(options.timeoutMs, () => this.#assertOpen(what), job);
   }
 
-  async #claimWaiting(length: number, deadline: Deadline, signal: AbortSignal | undefined, what: string): Promise<number> {
+  /**
+   * Claims a record once there is room and hands it to `use` at once, in the
+   * same synchronous step: a close() or detach() can never come between a
+   * claim and its use (it would leave the record claimed and never published).
+   */
+  async #claimWaiting(
+    length: number,
+    deadline: Deadline,
+    signal: AbortSignal | undefined,
+    what: string,
+    use: (pos: number) => void,
+  ): Promise<void> {
     const ring = this.#ring;
     let busy = 0;
     for (;;) {
       this.#assertOpen(what);
       const pos = this.#claim(length, what);
-      if (pos >= 0) return pos;
+      if (pos >= 0) {
+        use(pos);
+        return;
+      }
       if (pos === BUSY) {
         // A live process holds the claim lock far longer than its few stores
         // take: wait until it lets go or dies (then the lock is taken over).

@@ -116,9 +116,9 @@ export class Publisher<T = Uint8Array> implements Disposable {
         }
         if (position === CLOSED) throw channelError('ERR_CHANNEL_CLOSED', 'send: the PubSub is closed');
       }
-      return this.#enqueue(options, async (deadline) => {
-        this.#write(await this.#claimWaiting(bytes.byteLength, deadline, options.signal), bytes);
-      });
+      return this.#enqueue(options, (deadline) =>
+        this.#claimWaiting(bytes.byteLength, deadline, options.signal, (position) => this.#write(position, bytes)),
+      );
     } catch (error) {
       return Promise.reject(error);
     }
@@ -142,13 +142,21 @@ export class Publisher<T = Uint8Array> implements Disposable {
     return this.#sends.enqueue(options.timeoutMs, () => this.#assertOpen('send'), job);
   }
 
-  async #claimWaiting(length: number, deadline: Deadline, signal: AbortSignal | undefined): Promise<number> {
+  /**
+   * Claims a record once there is room and hands it to `use` at once, in the
+   * same synchronous step: a close() or detach() can never come between a
+   * claim and its use (it would leave the record claimed and never published).
+   */
+  async #claimWaiting(length: number, deadline: Deadline, signal: AbortSignal | undefined, use: (position: number) => void): Promise<void> {
     const ring = this.#ring;
     let busy = 0;
     for (;;) {
       this.#assertOpen('send');
       const position = ring.claim(length, this.#writer);
-      if (position >= 0) return position;
+      if (position >= 0) {
+        use(position);
+        return;
+      }
       if (position === CLOSED) throw channelError('ERR_CHANNEL_CLOSED', 'send: the PubSub is closed');
       if (position === BUSY) {
         // A live publisher holds the claim lock, or (drop-oldest) still writes
