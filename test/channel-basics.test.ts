@@ -1,6 +1,7 @@
 // Channel: sending and receiving within a process and across processes,
 // backpressure, time limits, abort, close, zero copy, and opening.
 import assert from 'node:assert/strict';
+import { getEventListeners } from 'node:events';
 import { describe, it } from 'node:test';
 import { Channel, ChannelError, SharedMemory } from '../src/index.js';
 import { assertNoLeaks, removeSegment, uniqueKey } from './helpers/ipc.js';
@@ -30,6 +31,8 @@ async function settledWithin(promise: Promise<unknown>, ms: number): Promise<unk
     clearTimeout(timer);
   }
 }
+
+const activeTimers = (): number => process.getActiveResourcesInfo().filter((name) => name === 'Timeout').length;
 
 describe('Channel within one process', { timeout: 60_000 }, () => {
   it('delivers strings and bytes in order, and tryRecv gives null when empty', () => {
@@ -140,6 +143,49 @@ describe('Channel within one process', { timeout: 60_000 }, () => {
     assert.ok(receiver.tryRecv());
     assert.ok(receiver.tryRecv());
     await sender.send(new Uint8Array(64), { timeoutMs: 5000 });
+  });
+
+  it('a send or reserve queued behind a waiting send rejects at its own deadline or abort, and is then skipped', async () => {
+    using channel = Channel.create({ capacity: 256, autoRemove: true });
+    const receiver = channel.receiver();
+    const sender = channel.sender();
+    let filled = 0;
+    while (sender.trySend(new Uint8Array(32))) filled++;
+    const timers = activeTimers();
+    let aheadSettled = false;
+    const ahead = sender.send('ahead').finally(() => (aheadSettled = true));
+    const controller = new AbortController();
+    const aborted = sender.send('aborted', { signal: controller.signal });
+    const timedOut = sender.send('timed out', { timeoutMs: 20 });
+    const reserveAborted = sender.reserve(8, { signal: controller.signal });
+    const reserveTimedOut = sender.reserve(8, { timeoutMs: 20 });
+    const abortedBefore = sender.send('aborted before', { signal: AbortSignal.abort() });
+    const kept = new AbortController();
+    const last = sender.send('last', { timeoutMs: 600_000, signal: kept.signal });
+    controller.abort(new Error('stop'));
+    const outcomes = await Promise.all(
+      [aborted, timedOut, reserveAborted, reserveTimedOut, abortedBefore].map((p) => settledWithin(p, 10_000)),
+    );
+    assert.equal(aheadSettled, false, 'the send ahead still waits: nobody received');
+    const abortedWith = (error: unknown) => error instanceof DOMException && error.name === 'AbortError';
+    const timedOutWith = (what: string) => (error: unknown) =>
+      isCode('ETIMEDOUT')(error) && (error as Error).message.includes(`: ${what}: not done within 20 ms (nothing was sent`);
+    assert.ok(abortedWith(outcomes[0]), `aborted send: ${outcomes[0]}`);
+    assert.equal(((outcomes[0] as Error).cause as Error).message, 'stop');
+    assert.ok(timedOutWith('send')(outcomes[1]), `timed-out send: ${outcomes[1]}`);
+    assert.ok(abortedWith(outcomes[2]), `aborted reserve: ${outcomes[2]}`);
+    assert.ok(timedOutWith('reserve')(outcomes[3]), `timed-out reserve: ${outcomes[3]}`);
+    assert.ok(abortedWith(outcomes[4]), `send with a signal aborted before: ${outcomes[4]}`);
+    assert.equal(getEventListeners(controller.signal, 'abort').length, 0);
+    // Room comes: the send ahead and the last go, in order; the ones that gave up are skipped.
+    const got: string[] = [];
+    while (got.length < filled + 2) got.push(text(await receiver.recv({ timeoutMs: 10_000 })));
+    await ahead;
+    await last;
+    assert.deepEqual(got.slice(filled), ['ahead', 'last']);
+    assert.equal(receiver.tryRecv(), null, 'nothing else was sent');
+    assert.equal(getEventListeners(kept.signal, 'abort').length, 0, 'no abort listener left behind');
+    assert.equal(activeTimers(), timers, 'no deadline timer left behind');
   });
 
   it('a close() or detach() just as a queued send or reserve claims its record: either it was in the ring by then, or it rejects ERR_CHANNEL_CLOSED', async () => {

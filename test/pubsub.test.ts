@@ -3,7 +3,7 @@
 // codecs recorded in the segment, and argument checks.
 import assert from 'node:assert/strict';
 import { type ChildProcess, spawn } from 'node:child_process';
-import { once } from 'node:events';
+import { getEventListeners, once } from 'node:events';
 import { describe, it } from 'node:test';
 import { Channel, ChannelError, IpcError, PubSub, SharedMemory } from '../src/index.js';
 import { assertNoLeaks } from './helpers/ipc.js';
@@ -455,6 +455,40 @@ describe('PubSub across processes', { timeout: 120_000 }, () => {
     assert.throws(() => pubsub.publisher(), { code: 'ERR_CHANNEL_CLOSED' });
     assert.throws(() => publisher.trySend(new Uint8Array(1)), { code: 'ERR_CHANNEL_CLOSED' });
     await assert.rejects(subscriber.recv(), { code: 'ERR_CHANNEL_CLOSED' });
+  });
+
+  it('a send queued behind a waiting send rejects at its own deadline or abort, and is then skipped', async () => {
+    using pubsub = PubSub.create({ capacity: 256, autoRemove: true });
+    const subscriber = pubsub.subscriber();
+    const publisher = pubsub.publisher();
+    let filled = 0;
+    while (publisher.trySend(new Uint8Array(32))) filled++;
+    let aheadSettled = false;
+    const ahead = publisher.send(new Uint8Array([1])).finally(() => (aheadSettled = true));
+    const controller = new AbortController();
+    const aborted = publisher.send(new Uint8Array([2, 2]), { signal: controller.signal });
+    const timedOut = publisher.send(new Uint8Array([3, 3, 3]), { timeoutMs: 20 });
+    const kept = new AbortController();
+    const last = publisher.send(new Uint8Array([4, 4, 4, 4]), { timeoutMs: 600_000, signal: kept.signal });
+    controller.abort();
+    const [abortedOutcome, timedOutOutcome] = await Promise.all([settledWithin(aborted, 10_000), settledWithin(timedOut, 10_000)]);
+    assert.equal(aheadSettled, false, 'the send ahead still waits: the subscriber did not read');
+    assert.ok(abortedOutcome instanceof DOMException && abortedOutcome.name === 'AbortError', `aborted send: ${abortedOutcome}`);
+    assert.ok(
+      timedOutOutcome instanceof IpcError &&
+        timedOutOutcome.code === 'ETIMEDOUT' &&
+        timedOutOutcome.message.includes(': send: not done within 20 ms (nothing was sent'),
+      `timed-out send: ${timedOutOutcome}`,
+    );
+    assert.equal(getEventListeners(controller.signal, 'abort').length, 0);
+    // Room comes: the send ahead and the last go, in order; the ones that gave up are skipped.
+    const lengths: number[] = [];
+    while (lengths.length < filled + 2) lengths.push((await subscriber.recv({ timeoutMs: 10_000 })).length);
+    await ahead;
+    await last;
+    assert.deepEqual(lengths.slice(filled), [1, 4]);
+    assert.equal(subscriber.tryRecv(), undefined, 'nothing else was sent');
+    assert.equal(getEventListeners(kept.signal, 'abort').length, 0, 'no abort listener left behind');
   });
 
   it('a close() or detach() just as a queued send claims its record: either it was in the ring by then, or it rejects ERR_CHANNEL_CLOSED', async () => {

@@ -20,6 +20,9 @@ function sleep(ms: number, signal: AbortSignal | undefined): Promise<void> {
   });
 }
 
+/** setTimeout's longest delay (a longer one fires at once): a far deadline is reached in steps. */
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
 /** One endpoint's waiting sends, run one after another in call order: its messages never overtake each other. */
 export class SendQueue {
   #tail: Promise<void> | undefined;
@@ -32,22 +35,87 @@ export class SendQueue {
   /**
    * Runs `job` once the sends queued before it are done. Its deadline counts
    * from this call, the wait behind earlier sends included; `check` runs
-   * first (the endpoint may have closed meanwhile).
+   * first (the endpoint may have closed meanwhile). While it waits behind
+   * them, it rejects at its deadline or on `signal`'s abort, and its job is
+   * then skipped (nothing is sent); the sends after it keep their order.
    */
-  enqueue(timeoutMs: number | undefined, check: () => void, job: (deadline: Deadline) => Promise<void>): Promise<void> {
+  enqueue(
+    timeoutMs: number | undefined,
+    signal: AbortSignal | undefined,
+    what: string,
+    check: () => void,
+    job: (deadline: Deadline) => Promise<void>,
+  ): Promise<void> {
     const deadline = deadlineOf(timeoutMs);
-    const run = (): Promise<void> => {
-      check();
-      return job(deadline);
-    };
     const previous = this.#tail;
-    const done = previous ? previous.then(run, run) : run();
-    this.#tail = done;
-    const clear = (): void => {
-      if (this.#tail === done) this.#tail = undefined;
+    const queued = previous !== undefined;
+    let resolve!: () => void;
+    let reject!: (error: unknown) => void;
+    const result = new Promise<void>((res, rej) => {
+      resolve = res;
+      reject = rej;
+    });
+    // Set once the send started or gave up: whichever comes first wins.
+    let settled = false;
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const stopWaiting = (): void => {
+      if (timer !== undefined) clearTimeout(timer);
+      signal?.removeEventListener('abort', onAbort);
     };
-    done.then(clear, clear);
-    return done;
+    const giveUp = (error: unknown): void => {
+      if (settled) return;
+      settled = true;
+      stopWaiting();
+      reject(error);
+    };
+    const queuedOut = (): Error => timeoutError('futex', what, deadline.timeoutMs, 'nothing was sent: earlier sends still waited');
+    function onAbort(): void {
+      giveUp(abortError(signal));
+    }
+    function expire(): void {
+      const left = deadline.at - performance.now();
+      if (left > 0) timer = setTimeout(expire, Math.min(left, MAX_TIMER_MS));
+      else giveUp(queuedOut());
+    }
+    // Returns what the next send waits for; never rejects.
+    const start = (): Promise<void> | undefined => {
+      if (settled) return undefined; // it gave up while queued: skipped, nothing sent
+      settled = true;
+      stopWaiting();
+      let running: Promise<void>;
+      try {
+        check();
+        // Its own waits (in `job`) check these only after a first claim.
+        if (signal?.aborted) throw abortError(signal);
+        if (queued && performance.now() >= deadline.at) throw queuedOut();
+        running = job(deadline);
+      } catch (error) {
+        reject(error);
+        return undefined;
+      }
+      return running.then(resolve, reject);
+    };
+    let turn: Promise<void> | undefined;
+    if (!queued) {
+      // Nothing ahead: start now; the job's own waits honour the deadline and the signal.
+      turn = start();
+    } else {
+      if (signal?.aborted) giveUp(abortError(signal));
+      else {
+        signal?.addEventListener('abort', onAbort, { once: true });
+        if (deadline.at !== Infinity) expire();
+      }
+      turn = previous!.then(start);
+    }
+    if (turn !== undefined) {
+      const done = turn;
+      this.#tail = done;
+      const clear = (): void => {
+        if (this.#tail === done) this.#tail = undefined;
+      };
+      done.then(clear);
+    }
+    return result;
   }
 }
 

@@ -139,7 +139,7 @@ export class Publisher<T = Uint8Array> implements Disposable {
 
   #enqueue(options: PubSubWaitOptions, job: (deadline: Deadline) => Promise<void>): Promise<void> {
     if (options === null || typeof options !== 'object') throw invalidType('options', 'of type object', options);
-    return this.#sends.enqueue(options.timeoutMs, () => this.#assertOpen('send'), job);
+    return this.#sends.enqueue(options.timeoutMs, options.signal, 'send', () => this.#assertOpen('send'), job);
   }
 
   /**
@@ -162,6 +162,8 @@ export class Publisher<T = Uint8Array> implements Disposable {
         // A live publisher holds the claim lock, or (drop-oldest) still writes
         // the record we would overwrite: preempted or stopped.
         busy = await backOff(busy, deadline, signal, 'send', 'nothing was sent: another live publisher held the ring');
+        // A sleep ends early on abort: an aborted send claims nothing.
+        if (signal?.aborted) throw abortError(signal);
         continue;
       }
       if (signal?.aborted) throw abortError(signal);
