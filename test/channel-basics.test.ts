@@ -6,6 +6,7 @@ import { describe, it } from 'node:test';
 import { Channel, ChannelError, SharedMemory } from '../src/index.js';
 import { assertNoLeaks, removeSegment, uniqueKey } from './helpers/ipc.js';
 import { assertExitedCleanly, lastJson, runNode } from './helpers/processes.js';
+import { settledWithin } from './helpers/settled.js';
 
 assertNoLeaks();
 
@@ -13,23 +14,6 @@ const text = (bytes: Uint8Array | null): string => new TextDecoder().decode(byte
 
 function isCode(code: string) {
   return (error: unknown) => error instanceof ChannelError && error.code === code;
-}
-
-/** What `promise` settled to ('resolved', or its error), or 'still pending' after `ms`: a bound against a hang, not a speed check. */
-async function settledWithin(promise: Promise<unknown>, ms: number): Promise<unknown> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const bound = new Promise((resolve) => (timer = setTimeout(resolve, ms, 'still pending')));
-  try {
-    return await Promise.race([
-      promise.then(
-        () => 'resolved',
-        (error: unknown) => error,
-      ),
-      bound,
-    ]);
-  } finally {
-    clearTimeout(timer);
-  }
 }
 
 const activeTimers = (): number => process.getActiveResourcesInfo().filter((name) => name === 'Timeout').length;

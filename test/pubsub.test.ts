@@ -9,27 +9,11 @@ import { Channel, ChannelError, IpcError, PubSub, SharedMemory } from '../src/in
 import { assertNoLeaks } from './helpers/ipc.js';
 import { withShmkit } from './helpers/processes.js';
 import { picky } from './helpers/picky-codec.js';
+import { settledWithin } from './helpers/settled.js';
 
 assertNoLeaks();
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-
-/** What `promise` settled to ('resolved', or its error), or 'still pending' after `ms`: a bound against a hang, not a speed check. */
-async function settledWithin(promise: Promise<unknown>, ms: number): Promise<unknown> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const bound = new Promise((resolve) => (timer = setTimeout(resolve, ms, 'still pending')));
-  try {
-    return await Promise.race([
-      promise.then(
-        () => 'resolved',
-        (error: unknown) => error,
-      ),
-      bound,
-    ]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
 
 /** A Node child that prints its result as JSON on its last line; `SHMKIT` in code is the package. */
 // biome-ignore lint/suspicious/noExplicitAny: a child's JSON, which each test checks field by field
