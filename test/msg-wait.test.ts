@@ -40,6 +40,15 @@ async function settled<T>(promise: Promise<T>, what: string, tries = 4000): Prom
   return outcome;
 }
 
+/**
+ * Spins on the JS thread, without yielding, until `probe` is true: a waiter
+ * thread's result cannot reach this thread meanwhile. The bound only stops a hang.
+ */
+function spinUntil(what: string, probe: () => boolean, tries = 10_000_000): void {
+  for (let i = 0; i < tries; i++) if (probe()) return;
+  throw new Error(`gave up spinning for ${what} after ${tries} tries`);
+}
+
 /** Whether the promise is still pending after a few turns of the event loop. */
 async function stillPending(promise: Promise<unknown>): Promise<boolean> {
   let done = false;
@@ -218,6 +227,36 @@ describe('removal and dispose under waiters', () => {
     await sleep(20);
     full.remove();
     for (const outcome of await Promise.all(sends)) assert.equal((outcome.error as IpcError).code, 'EIDRM');
+    assert.equal(pendingMessageWaits(), 0);
+  });
+
+  it('remove() right after a waiting receive took its message, or a waiting send put its own, leaves that result standing', async () => {
+    // The receive's thread has taken the message; its result waits for this
+    // thread when remove() comes. It must resolve with the message, not EIDRM.
+    const q = newQueue();
+    const receiving = settled(q.receive({ wait: 'sleep' }), 'receive');
+    const behind = settled(q.receive({ wait: 'sleep', type: 2 }), 'receive of another type');
+    assert.equal(waitThreadStats().running, 2, 'both receives have a thread');
+    q.trySend('taken before the removal');
+    spinUntil('the waiting receive to take the message', () => q.stat().msg_qnum === 0);
+    q.remove();
+    const got = await receiving;
+    assert.equal(got.error, undefined, `the taken message was dropped: ${String(got.error)}`);
+    assert.equal(str(got.value!.data), 'taken before the removal');
+    // The receive with nothing to take still ends with EIDRM.
+    const error = (await behind).error as IpcError;
+    assert.ok(error instanceof IpcError && error.code === 'EIDRM' && error.syscall === 'msgrcv', String(error));
+    assert.match(error.message, new RegExp(`msqid ${q.id}: the queue was removed`));
+
+    // A send waiting for room: its msgsnd completes, then remove().
+    const full = newQueue();
+    msgctl(full.id, IPC_SET, { msg_qbytes: 1 });
+    await full.send('a');
+    const sending = settled(full.send('b', { wait: 'sleep' }), 'send');
+    assert.equal(str(full.tryReceive()!.data), 'a');
+    spinUntil('the waiting send to put its message', () => full.stat().msg_qnum === 1);
+    full.remove();
+    assert.equal((await sending).error, undefined, 'the send was done: it resolves');
     assert.equal(pendingMessageWaits(), 0);
   });
 

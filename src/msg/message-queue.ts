@@ -325,7 +325,9 @@ export class MessageQueue implements Disposable {
 
   /**
    * Removes the queue (IPC_RMID) at once, with its messages, for every
-   * process: pending waits, here and elsewhere, reject with EIDRM.
+   * process: pending waits, here and elsewhere, reject with EIDRM. A wait
+   * whose call had completed just before (a message already taken off the
+   * queue, or sent) still resolves with it: no message is ever lost.
    */
   remove(): void {
     this.#assertOpen('remove');

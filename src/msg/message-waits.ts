@@ -8,7 +8,8 @@
 // done nothing either: the queue is exactly as before. If the call completed
 // first, its result stands (a message taken is returned, never dropped).
 // Removal of the queue ends every wait on it with EIDRM, as the kernel ends
-// every waiter.
+// every waiter; except that a wait whose call had already completed in the
+// kernel keeps that result (its thread's answer decides, not the removal).
 import { constants as osConstants } from 'node:os';
 import { abortError, errnoName, ipcError, timeoutError, type IpcError, type StateError } from '../core/errors.js';
 import { closedError } from '../core/wait-options.js';
@@ -38,11 +39,16 @@ export interface MessageWait<T> {
 
 interface Pending {
   settled: boolean;
-  fail: (error: unknown) => void;
+  /** The queue was removed: end the wait with EIDRM (or, in the kernel, once its thread answers). */
+  fail: () => void;
   thread: ThreadWaitHandle | undefined;
+  /** The queue was removed while this wait was in the kernel: its error, unless the call completed. */
+  removed: IpcError | undefined;
 }
 
 const byQueue = new Map<number, Set<Pending>>();
+/** Waits of removed queues still in the kernel: pending until their thread answers. */
+const leaving = new Set<Pending>();
 
 /** @internal The error of a MessageQueue used, or waited on, after its `[Symbol.dispose]()`. */
 export function queueClosedError(what: string): StateError {
@@ -64,13 +70,16 @@ export function removedError(syscall: string, msqid: number): IpcError {
 
 /**
  * @internal Ends every pending wait of this process on queue `msqid` with
- * EIDRM (the queue was removed: by this process, or as a wait learnt).
+ * EIDRM (the queue was removed: by this process, or as a wait learnt). A
+ * wait in the kernel is interrupted instead, and ends when its thread
+ * answers: its call may have completed already (a message taken, its
+ * result still on the way to this thread), and that result stands.
  */
-export function queueRemoved(msqid: number, syscall?: string): void {
+export function queueRemoved(msqid: number): void {
   const waits = byQueue.get(msqid);
   if (waits === undefined) return;
   byQueue.delete(msqid);
-  for (const p of waits) p.fail(syscall === undefined ? undefined : removedError(syscall, msqid));
+  for (const p of waits) p.fail();
 }
 
 /** @internal Runs `w` on a waiter thread; resolves with its result. */
@@ -89,8 +98,17 @@ export function waitOnThread<T>(w: MessageWait<T>): Promise<T> {
     const p: Pending = {
       settled: false,
       thread: undefined,
-      // A removal found elsewhere (error undefined: by its own kind of call).
-      fail: (error) => settle(error ?? removedError(w.syscall, w.msqid)),
+      removed: undefined,
+      fail: () => {
+        const error = removedError(w.syscall, w.msqid);
+        if (p.thread?.inKernel !== true) {
+          settle(error);
+          return;
+        }
+        p.removed = error;
+        leaving.add(p);
+        p.thread.cancel();
+      },
     };
     const settle = (error: unknown, value?: T): void => {
       if (p.settled) return;
@@ -98,10 +116,11 @@ export function waitOnThread<T>(w: MessageWait<T>): Promise<T> {
       if (timer !== undefined) clearTimeout(timer);
       w.signal?.removeEventListener('abort', onAbort);
       w.closed.removeEventListener('abort', onClose);
+      leaving.delete(p);
       const waits = byQueue.get(w.msqid);
       waits?.delete(p);
       if (waits?.size === 0) byQueue.delete(w.msqid);
-      // A removal may end a wait whose thread is still in the kernel: take it back.
+      // A removal ends at once a wait still queued for a thread: take it back.
       p.thread?.cancel();
       p.thread = undefined;
       if (error === undefined) resolve(value as T);
@@ -123,8 +142,11 @@ export function waitOnThread<T>(w: MessageWait<T>): Promise<T> {
       if (noThread) {
         settle(ipcError('pthread_create', -result, 'could not start a thread to wait on (no thread of the addon is running)'));
       } else if (result === 0) {
-        // Done, even if an abort came meanwhile: what was sent or taken stands.
+        // Done, even if an abort or a removal came meanwhile: what was sent or taken stands.
         settle(undefined, w.result(value));
+      } else if (p.removed !== undefined) {
+        // Interrupted by the removal, or the kernel's own EIDRM: either way, removed.
+        settle(p.removed);
       } else if (result === -ECANCELED || (cause !== undefined && result === -ETIMEDOUT)) {
         settle(interruptedError());
       } else if (result === -ETIMEDOUT) {
@@ -158,7 +180,7 @@ export function waitOnThread<T>(w: MessageWait<T>): Promise<T> {
 
 /** @internal For tests: how many message-queue waits are pending in this process. */
 export function pendingMessageWaits(): number {
-  let n = 0;
+  let n = leaving.size;
   for (const waits of byQueue.values()) n += waits.size;
   return n;
 }
