@@ -125,8 +125,29 @@ describe('Semaphore', () => {
     for (const outcome of await Promise.allSettled(pending)) {
       assert.equal(outcome.status, 'rejected');
       const reason = (outcome as PromiseRejectedResult).reason as unknown;
-      assert.ok(reason instanceof IpcError && (reason.code === 'EIDRM' || reason.code === 'EINVAL'), String(reason));
+      assert.ok(reason instanceof IpcError && reason.code === 'EIDRM', String(reason));
     }
+  });
+
+  it('remove() right after the kernel granted a waiting acquire: that acquire resolves, the one queued behind it ends with EIDRM', async () => {
+    const sem = newSemaphore();
+    const first = sem.acquire({ wait: 'sleep' });
+    const behind = sem.acquire({ wait: 'sleep' });
+    const outcomes = Promise.allSettled([first, behind]);
+    await waitFor('the first acquire in the kernel', () => semctl(sem.id, 0, GETNCNT) === 1);
+    sem.release();
+    // Spin without yielding: the waiter thread's result cannot reach this thread before remove().
+    let tries = 0;
+    while (sem.value !== 0 || semctl(sem.id, 0, GETNCNT) !== 0) {
+      if (++tries > 10_000_000) throw new Error('the waiting acquire never took the unit');
+    }
+    sem.remove();
+    const [got, queued] = await outcomes;
+    assert.equal(got.status, 'fulfilled', 'the unit was taken: the acquire must say so');
+    assert.equal(queued.status, 'rejected');
+    const reason = (queued as PromiseRejectedResult).reason as unknown;
+    assert.ok(reason instanceof IpcError && reason.code === 'EIDRM' && reason.syscall === 'semop', String(reason));
+    assert.match(reason.message, new RegExp(`semid ${sem.id}: the set was removed`));
   });
 
   it('release above SEMVMX fails with ERANGE and changes nothing', () => {

@@ -14,6 +14,7 @@ import { assertNoLeaks, semaphoreSetsOfEachTest } from './helpers/ipc.js';
 import { assertExitedCleanly, lastJson, runNode } from './helpers/processes.js';
 import { waitFor } from './helpers/shm.js';
 import { pendingWaitStats } from '../src/sem/wait-queue.js';
+import { MAX_WAIT_THREADS, waitThreadStats } from '../src/sysv/wait-threads.js';
 
 assertNoLeaks();
 
@@ -121,11 +122,49 @@ describe('waiting without blocking', () => {
       assert.equal(o.status, 'rejected');
       const reason = (o as PromiseRejectedResult).reason as IpcError;
       assert.ok(reason instanceof IpcError);
-      assert.ok(reason.code === 'EIDRM' || reason.code === 'EINVAL', reason.message);
+      assert.equal(reason.code, 'EIDRM', reason.message);
     }
     // A wait started after the removal fails at once.
     await assert.rejects(set.op(take), { code: 'EINVAL' });
   });
+
+  for (const by of ['remove()', 'another process'] as const) {
+    it(`removal by ${by} ends waits of more kinds than there are threads with EIDRM, never EINVAL`, async () => {
+      // One kind per semaphore, two waits of each: the first of most kinds
+      // is in the kernel, the rest queue for a thread or behind it, and never
+      // meet the kernel's EIDRM themselves.
+      const kinds = MAX_WAIT_THREADS + 8;
+      const set = newSet(kinds);
+      const waits = Array.from({ length: 2 * kinds }, (_, i) => set.op([{ sem_num: i % kinds, sem_op: -1 }], { wait: 'sleep' }));
+      const all = Promise.allSettled(waits);
+      assert.deepEqual(pendingWaitStats(), { waits: 2 * kinds, queues: kinds });
+      assert.ok(waitThreadStats().queued > 0, 'some kinds wait for a thread');
+      await waitFor('the first kind in the kernel', () => semctl(set.id, 0, GETNCNT) === 1);
+      if (by === 'remove()') set.remove();
+      else {
+        const child = await runNode(
+          `
+          import { IPC_RMID, semctl } from 'SHMKIT';
+          semctl(Number(process.argv[1]), 0, IPC_RMID);
+        `,
+          [String(set.id)],
+        );
+        assertExitedCleanly(child);
+      }
+      const outcomes = (await settled(all, 'the waits')).value ?? [];
+      const codes = outcomes.map((o) => (o.status === 'rejected' ? String((o.reason as IpcError).code) : 'resolved'));
+      assert.deepEqual(
+        codes,
+        waits.map(() => 'EIDRM'),
+      );
+      for (const o of outcomes) {
+        const reason = (o as PromiseRejectedResult).reason as IpcError;
+        assert.equal(reason.syscall, 'semop');
+        assert.match(reason.message, new RegExp(`semid ${set.id}: the set was removed`));
+      }
+      assert.deepEqual(pendingWaitStats(), { waits: 0, queues: 0 });
+    });
+  }
 
   it('timeoutMs rejects with ETIMEDOUT and leaves every value as it was', async () => {
     const set = newSet(2, [1, 0]);

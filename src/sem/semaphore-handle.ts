@@ -1,6 +1,7 @@
 import { IPC_RMID, IPC_STAT } from '../sysv/constants.js';
 import { semctl, type SemidDs } from '../sysv/sem.js';
 import { closeController, closedError } from '../core/wait-options.js';
+import { semSetRemoved } from './wait-queue.js';
 
 /**
  * What SemaphoreSet, Semaphore and Mutex share: this process's handle on one
@@ -42,11 +43,13 @@ export abstract class SemaphoreHandle implements Disposable {
 
   /**
    * Removes the set (IPC_RMID) at once, for every process: pending waits,
-   * here and elsewhere, reject with EIDRM.
+   * here and elsewhere, reject with EIDRM. A wait whose operation the
+   * kernel had completed just before resolves instead (the units were taken).
    */
   remove(): void {
     this.assertOpen('remove');
     semctl(this.id, 0, IPC_RMID);
+    semSetRemoved(this.id);
     this.onRemoved();
   }
 

@@ -15,8 +15,11 @@
 // it times out or is aborted. The one in the kernel times out there
 // (semtimedop), which changes nothing either; an abort interrupts its call,
 // and if the operation won that race it is given back when that can be done
-// exactly. Removal of the set (EIDRM) ends every wait of the queue, as the
-// kernel ends every waiter.
+// exactly. Removal of the set ends every wait of this process on it with
+// EIDRM, as the kernel ends every waiter: by remove(), or when a wait learns
+// it (EIDRM, or EINVAL, "no such set", for a set that existed when the wait
+// began). A wait in the kernel then ends when its thread answers: if its
+// operation completed first, it stands (the promise resolves).
 import { constants as osConstants } from 'node:os';
 import { abortError, ipcError, timeoutError, type IpcError } from '../core/errors.js';
 import { IPC_NOWAIT, SEM_UNDO } from '../sysv/constants.js';
@@ -26,7 +29,7 @@ import { semWaitStart } from '../sysv/sem-wait.js';
 import { spinOnCalls, spinsFirst } from '../sysv/spin.js';
 import { runOnThread, type ThreadWaitHandle } from '../sysv/wait-threads.js';
 
-const { EAGAIN, ECANCELED, EIDRM, ETIMEDOUT } = osConstants.errno;
+const { EAGAIN, ECANCELED, EIDRM, EINVAL, ETIMEDOUT } = osConstants.errno;
 
 interface Waiter {
   readonly queue: Queue;
@@ -50,6 +53,7 @@ interface Queue {
   readonly semid: number;
   readonly sops: Int32Array;
   readonly waiters: Waiter[]; // waiters[0] is the one in (or queued for) the kernel
+  removed: boolean; // the set was removed: no wait of this queue starts again
 }
 
 const queues = new Map<string, Queue>();
@@ -118,6 +122,29 @@ function startFirst(w: Waiter): void {
   if (!w.settled) w.thread = handle;
 }
 
+function removedError(queue: Queue): IpcError {
+  return semopError(queue.semid, queue.sops, EIDRM);
+}
+
+/**
+ * @internal Ends every pending wait of this process on set `semid` with
+ * EIDRM: the set was removed (by this process, or as a wait learnt). Waits
+ * not in the kernel end at once; one in the kernel is interrupted and ends
+ * when its thread answers, since its operation may have completed just
+ * before (then the units were taken, and the promise resolves).
+ */
+export function semSetRemoved(semid: number): void {
+  for (const queue of [...queues.values()]) {
+    if (queue.semid !== semid) continue;
+    queues.delete(queue.key);
+    queue.removed = true;
+    const thread = queue.waiters[0]?.thread;
+    for (const w of queue.waiters.splice(thread?.inKernel === true ? 1 : 0)) settle(w, removedError(queue));
+    // In the kernel: finishFirst decides. Queued for a thread: take it back (finishFirst gets ECANCELED).
+    thread?.cancel();
+  }
+}
+
 /** The kernel's answer for the first wait of a queue. */
 function finishFirst(w: Waiter, result: number, noThread: boolean): void {
   w.thread = undefined;
@@ -128,13 +155,19 @@ function finishFirst(w: Waiter, result: number, noThread: boolean): void {
     // Completed, but perhaps after an abort or a disposal: then it must not count.
     if (w.cause !== undefined && w.cause !== 'timeout' && giveBack(semid, sops)) settle(w, interruptedError(w));
     else settle(w);
+  } else if (w.queue.removed) {
+    // Interrupted by the removal, or the kernel's own EIDRM: either way, removed.
+    settle(w, removedError(w.queue));
+  } else if (result === -EIDRM || result === -EINVAL) {
+    // The set existed when this queue began (its first semop said EAGAIN),
+    // so EINVAL ("no such set") means it was removed before this call
+    // reached the kernel. Every wait on it ends, as the kernel ends every waiter.
+    settle(w, removedError(w.queue));
+    semSetRemoved(semid);
   } else if (result === -ECANCELED || (w.cause !== undefined && result === -ETIMEDOUT)) {
     settle(w, interruptedError(w));
   } else if (result === -ETIMEDOUT) {
     settle(w, semTimeout(w, w.timeoutMs ?? 0));
-  } else if (result === -EIDRM) {
-    // The set was removed: the kernel ends every waiter, and so do we.
-    for (const other of w.queue.waiters.splice(0)) settle(other, semopError(semid, sops, EIDRM));
   } else {
     settle(w, semopError(semid, sops, -result));
   }
@@ -147,12 +180,17 @@ function finishFirst(w: Waiter, result: number, noThread: boolean): void {
  * order; the first that would have to wait goes to the kernel.
  */
 function advance(queue: Queue): void {
-  while (queue.waiters.length > 0) {
+  while (queue.waiters.length > 0 && !queue.removed) {
     const next = queue.waiters[0] as Waiter;
     if (next.thread !== undefined) return; // already in the kernel
     const errno = semopErrno(queue.semid, queue.sops, IPC_NOWAIT);
     if (errno === EAGAIN) {
       startFirst(next);
+      return;
+    }
+    if (errno === EIDRM || errno === EINVAL) {
+      // Removed since these waits began (EINVAL: as in finishFirst).
+      semSetRemoved(queue.semid);
       return;
     }
     settle(next, errno === 0 ? undefined : semopError(queue.semid, queue.sops, errno));
@@ -201,7 +239,7 @@ export function waitOps(semid: number, sops: Int32Array, options: ValidWaitOptio
     if (timeoutMs === 0) return Promise.reject(timeoutError('semtimedop', `${what}: semid ${semid}`, 0, 'nothing was changed'));
   }
   if (queue === undefined) {
-    queue = { key: key ?? queueKey(semid, sops), semid, sops: sops.slice(), waiters: [] };
+    queue = { key: key ?? queueKey(semid, sops), semid, sops: sops.slice(), waiters: [], removed: false };
     queues.set(queue.key, queue);
   }
   const q = queue;
