@@ -43,14 +43,21 @@ MsgPtr ToMsgBuf(const Napi::Value& type, const Napi::Value& data, size_t* size) 
   return msg;
 }
 
-// [mtype, ArrayBuffer of the received bytes]
-Napi::Value Received(Napi::Env env, const MsgBuf* msg, size_t length) {
-  Napi::ArrayBuffer data = Napi::ArrayBuffer::New(env, length);
-  if (length > 0) std::memcpy(data.Data(), msg->mtext, length);
-  Napi::Array result = Napi::Array::New(env, 2);
-  result.Set(0u, Napi::Number::New(env, static_cast<double>(msg->mtype)));
-  result.Set(1u, data);
-  return result;
+// [mtype, ArrayBuffer of the received bytes] in *result. Raw Node-API calls
+// that return their failure: a wait's result may be made while its
+// environment goes away, where they fail and a throw would be fatal (waits.h).
+napi_status Received(napi_env env, const MsgBuf* msg, size_t length, napi_value* result) {
+  void* bytes = nullptr;
+  napi_value data, type, pair;
+  napi_status status = napi_create_arraybuffer(env, length, &bytes, &data);
+  if (status != napi_ok) return status;
+  if (length > 0) std::memcpy(bytes, msg->mtext, length);
+  if ((status = napi_create_double(env, static_cast<double>(msg->mtype), &type)) != napi_ok) return status;
+  if ((status = napi_create_array_with_length(env, 2, &pair)) != napi_ok) return status;
+  if ((status = napi_set_element(env, pair, 0, type)) != napi_ok) return status;
+  if ((status = napi_set_element(env, pair, 1, data)) != napi_ok) return status;
+  *result = pair;
+  return napi_ok;
 }
 
 // msgget(key, flags) -> id | -errno
@@ -83,7 +90,10 @@ Napi::Value Msgrcv(const Napi::CallbackInfo& info) {
   if (!msg) return Errno(info.Env(), ENOMEM);
   ssize_t n = ::msgrcv(msqid, msg.get(), size, type, flags);
   if (n == -1) return Errno(info.Env(), errno);
-  return Received(info.Env(), msg.get(), static_cast<size_t>(n));
+  napi_value result;
+  napi_status status = Received(info.Env(), msg.get(), static_cast<size_t>(n), &result);
+  NAPI_THROW_IF_FAILED(info.Env(), status, Napi::Value());
+  return Napi::Value(info.Env(), result);
 }
 
 // msgrcvInto(msqid, buf, msgtyp, flags) -> bytes received | -errno: the
@@ -172,7 +182,9 @@ Napi::Value MsgctlInfo(const Napi::CallbackInfo& info) {
   return result;
 }
 
-// msgsnd on a waiter thread: blocks while the queue is full.
+// msgsnd on a waiter thread: blocks while the queue is full. No Revert: a
+// message that went in was sent, whether or not its sender lived to hear
+// it (as with a process that sends and exits).
 class SendCall : public WaitCall {
  public:
   SendCall(int msqid, MsgPtr msg, size_t size, int flags) : msqid_(msqid), msg_(std::move(msg)), size_(size), flags_(flags) {}
@@ -205,7 +217,19 @@ class ReceiveCall : public WaitCall {
     int err = errno;
     return once && err == ENOMSG ? EAGAIN : err;
   }
-  Napi::Value Value(Napi::Env env) override { return Received(env, msg_.get(), length_); }
+  napi_status Value(napi_env env, napi_value* result) override { return Received(env, msg_.get(), length_, result); }
+  // Puts a message whose environment went away before it saw it back on the
+  // queue: msgsnd of the same type and bytes, with IPC_NOWAIT. It goes to
+  // the end of the queue (the kernel has no way to put it back at its old
+  // place) and the queue's msg_lspid becomes ours. If that fails (the queue
+  // is full by then, or was removed), the message is lost, as if the
+  // environment had received it and exited. A MSG_COPY receive took nothing.
+  void Revert() override {
+#ifdef MSG_COPY
+    if ((flags_ & MSG_COPY) != 0) return;
+#endif
+    ::msgsnd(msqid_, msg_.get(), length_, IPC_NOWAIT);
+  }
 
  private:
   int msqid_;

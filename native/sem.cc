@@ -230,6 +230,25 @@ class SemCall : public WaitCall {
   int Attempt(struct timespec* ts) override {
     return ::semtimedop(semid_, sops_.data(), sops_.size(), ts) == 0 ? 0 : errno;
   }
+  // Gives back an operation whose environment went away before it saw the
+  // result, as TypeScript's giveBack (src/sem/wait-queue.ts) does for a wait
+  // aborted as it completed: every non-zero sem_op negated, each keeping its
+  // SEM_UNDO (so the undo adjustment returns too), with IPC_NOWAIT, all at
+  // once or none. It fails, and what the operation did stays done, only if
+  // that cannot be done exactly: another process already took what an
+  // increment gave, or the set is gone.
+  void Revert() override {
+    std::vector<struct sembuf> inverse;
+    for (const struct sembuf& op : sops_) {
+      if (op.sem_op == 0) continue;
+      struct sembuf back;
+      back.sem_num = op.sem_num;
+      back.sem_op = static_cast<short>(-op.sem_op);
+      back.sem_flg = static_cast<short>((op.sem_flg & SEM_UNDO) | IPC_NOWAIT);
+      inverse.push_back(back);
+    }
+    if (!inverse.empty()) ::semop(semid_, inverse.data(), inverse.size());
+  }
 
  private:
   int semid_;

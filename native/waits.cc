@@ -152,15 +152,29 @@ struct Pool {
 // Leaked on purpose: parked threads may still use it while the process exits.
 Pool* const g_pool = new Pool;
 
+// Deletes a job whose result JavaScript will never see. A call that
+// succeeded is undone first (WaitCall::Revert): the semaphore units or the
+// message it took go back, instead of being lost with an environment that
+// went away (a worker that ended, or was terminated, while its wait completed).
+void Drop(Job* job) {
+  if (job->result == 0) job->call->Revert();
+  delete job;
+}
+
 void Deliver(Job* job) {
   std::shared_ptr<EnvWaits> owner = std::move(job->owner);
-  std::lock_guard<std::mutex> lock(owner->m);
-  owner->jobs.erase(job->token);
-  job->running = false;
-  job->worker = nullptr;
-  // The function is used only under the lock and while alive, so its
-  // finalization (which clears alive under the same lock) cannot race us.
-  if (!owner->alive || owner->tsfn.NonBlockingCall(job) != napi_ok) delete job;
+  bool queued;
+  {
+    std::lock_guard<std::mutex> lock(owner->m);
+    owner->jobs.erase(job->token);
+    job->running = false;
+    job->worker = nullptr;
+    // The function is used only under the lock and while alive, so its
+    // finalization (which clears alive under the same lock) cannot race us.
+    // Once queued, the job belongs to CallJs.
+    queued = owner->alive && owner->tsfn.NonBlockingCall(job) == napi_ok;
+  }
+  if (!queued) Drop(job);
 }
 
 // A timed call: semtimedop in chunks, up to the deadline.
@@ -348,15 +362,70 @@ int Submit(Job* job) {
   return err;
 }
 
-void CallJs(Napi::Env env, Napi::Function dispatch, EnvWaits* ctx, Job* job) {
-  if (env != nullptr && ctx != nullptr) {
-    if (--ctx->pending == 0 && ctx->hasTsfn) ctx->tsfn.Unref(env);
-    if (!dispatch.IsEmpty()) {
-      Napi::Value value = job->result == 0 ? job->call->Value(env) : env.Undefined();
-      dispatch.Call({Napi::Number::New(env, job->token), Napi::Number::New(env, job->result), value});
-    }
+// Calls dispatch(token, result, value). True if JavaScript received the
+// result (or the call was undone here already), false if it never did: then
+// the caller undoes the call. Raw Node-API calls only, and never a throw:
+// this runs while a worker's environment goes away too (Node's
+// FreeEnvironment runs the event loop once more, before the cleanup hooks,
+// and so dispatches a result queued just before the end), where JavaScript
+// cannot run and every call that needs it fails; node-addon-api would turn
+// that failure into a throw, which fails as well: a fatal error that
+// aborted the whole process.
+bool Dispatch(napi_env env, napi_value dispatch, Job* job) {
+  napi_value recv, argv[3];
+  if (napi_get_undefined(env, &recv) != napi_ok) return false;
+  int result = job->result;
+  bool undone = false;
+  argv[2] = recv;
+  if (result == 0 && job->call->Value(env, &argv[2]) != napi_ok) {
+    // No value: JavaScript cannot run (the environment is going), or memory
+    // ran out. The call is undone, and dispatch, if it can still run, hears
+    // of a failure, so that the wait does not stay pending for ever.
+    bool pending = false;
+    napi_value ignored;
+    if (napi_is_exception_pending(env, &pending) == napi_ok && pending) napi_get_and_clear_last_exception(env, &ignored);
+    job->call->Revert();
+    undone = true;
+    result = -ENOMEM;
+    argv[2] = recv;
   }
-  delete job;
+  if (napi_create_double(env, job->token, &argv[0]) != napi_ok || napi_create_int32(env, result, &argv[1]) != napi_ok) return undone;
+  if (napi_call_function(env, recv, dispatch, 3, argv, nullptr) == napi_ok) return true;
+  // The call failed. With nothing pending, no JavaScript ran: the
+  // environment can no longer call into it. A pending exception is either
+  // dispatch's own (a bug: it ran and may have handed the result on; leave
+  // it for Node to report) or the termination of a worker, which either
+  // stopped the call at its entry or cut dispatch short: either way no code
+  // of the user's saw the result, since what dispatch resolves runs later,
+  // in microtasks that a terminated worker never runs. V8 reports a
+  // termination as a null exception. (One corner is left: a termination
+  // that lands inside dispatch just after it gave back the operation of a
+  // wait aborted as it completed, src/sem/wait-queue.ts, has it given back
+  // twice.)
+  bool pending = false;
+  if (napi_is_exception_pending(env, &pending) != napi_ok || !pending) return undone;
+  napi_value exception;
+  if (napi_get_and_clear_last_exception(env, &exception) != napi_ok) return true;
+  napi_valuetype type;
+  if (napi_typeof(env, exception, &type) == napi_ok && (type == napi_null || type == napi_undefined)) return undone;
+  napi_throw(env, exception);  // dispatch threw: as before, Node reports it
+  return true;
+}
+
+// Runs on the environment's thread for each queued result, or with env null
+// when the function goes away with results still queued (ctx may then be
+// gone: it is not touched). A result JavaScript did not receive is undone.
+void CallJs(Napi::Env env, Napi::Function dispatch, EnvWaits* ctx, Job* job) {
+  if (env == nullptr || ctx == nullptr) {
+    Drop(job);
+    return;
+  }
+  if (--ctx->pending == 0 && ctx->hasTsfn) napi_unref_threadsafe_function(env, ctx->tsfn);
+  if (dispatch.IsEmpty() || !Dispatch(env, dispatch, job)) {
+    Drop(job);
+  } else {
+    delete job;
+  }
 }
 
 EnvWaits* StateOf(const Napi::CallbackInfo& info) {

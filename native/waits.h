@@ -20,8 +20,20 @@ class WaitCall {
   // non-null ts asks for one attempt without waiting (IPC_NOWAIT). Returns 0,
   // or the errno; "would have to wait" is EAGAIN for both kinds.
   virtual int Attempt(struct timespec* ts) = 0;
-  // What a successful call passes to JavaScript besides its token and 0.
-  virtual Napi::Value Value(Napi::Env env) { return env.Undefined(); }
+  // What a successful call passes to JavaScript besides its token and 0, in
+  // *result. Raw Node-API calls only, and no throw: it may run while the
+  // environment is going away (a worker ends), where JavaScript cannot run,
+  // every call that needs it fails, and node-addon-api would turn the
+  // failure into a throw that fails too, a fatal error. A failure is
+  // returned; the caller then undoes the call (Revert).
+  virtual napi_status Value(napi_env env, napi_value* result) { return napi_get_undefined(env, result); }
+  // Undoes a call that succeeded but whose result JavaScript never received
+  // (its environment went away first): what it took goes back, so nothing
+  // is lost with an environment nobody can reach. Best effort, without
+  // waiting (IPC_NOWAIT); what cannot be given back exactly is lost, as if
+  // the environment had taken it and exited. Runs on a waiter thread or on
+  // the environment's thread, once, for a call whose result was 0.
+  virtual void Revert() {}
 };
 
 // The waits of one Node environment; passed as the data of the functions below.

@@ -2,7 +2,9 @@
 // while timers and the thread pool keep working; time limits and aborts that
 // leave the queue exactly as it was (no message is taken for a receive that
 // gave up, none sent for a send that gave up, also when the abort races a
-// message); removal (here or by another process) and dispose under waiters.
+// message); removal (here or by another process) and dispose under waiters;
+// a worker thread that ends while its receives complete, which must neither
+// abort the process nor lose a message.
 import assert from 'node:assert/strict';
 import { pbkdf2 } from 'node:crypto';
 import { afterEach, describe, it } from 'node:test';
@@ -11,6 +13,7 @@ import { promisify } from 'node:util';
 import { IPC_SET, IpcError, MessageQueue, msgctl, type Message } from '../src/index.js';
 import { pendingMessageWaits } from '../src/msg/message-waits.js';
 import { waitThreadStats, MAX_WAIT_THREADS } from '../src/sysv/wait-threads.js';
+import { assertWorkersEndWithoutLoss } from './helpers/ending-workers.js';
 import { assertNoLeaks, removeQueue } from './helpers/ipc.js';
 import { assertExitedCleanly, lastJson, runNode } from './helpers/processes.js';
 import { waitFor } from './helpers/shm.js';
@@ -288,5 +291,16 @@ describe('removal and dispose under waiters', () => {
     q.trySend('also stays', { type: 2 });
     await sleep(50);
     assert.equal(q.stat().msg_qnum, 2);
+  });
+});
+
+describe('a worker thread that ends while its receives complete', () => {
+  it('does not abort the process, and a message its JavaScript did not receive goes back to the queue', async () => {
+    // In a child process: an abort is a signal there. Each worker has a
+    // receive in the kernel for each of four types; messages come while it
+    // exits or is terminated (ending-workers.ts has the ways and what each asserts).
+    const q = newQueue();
+    await assertWorkersEndWithoutLoss('msg', q.id, 3);
+    assert.equal(q.stat().msg_qnum, 0);
   });
 });

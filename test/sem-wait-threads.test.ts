@@ -5,11 +5,14 @@
 // semantics of a wait in the kernel: a time limit or an abort changes
 // nothing, and removing the set ends them all with EIDRM. Thread counts are
 // measured in fresh child processes (/proc/self/task), each with a time limit.
+// A worker thread that ends while its waits complete takes no unit with it
+// that its JavaScript did not receive, and does not abort the process.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { GETNCNT, IpcError, Semaphore, semctl } from '../src/index.js';
 import { MAX_WAIT_THREADS } from '../src/sysv/wait-threads.js';
 import { pendingWaitStats } from '../src/sem/wait-queue.js';
+import { assertWorkersEndWithoutLoss, WAITS_PER_WORKER } from './helpers/ending-workers.js';
 import { assertNoLeaks, semaphoreSetsOfEachTest } from './helpers/ipc.js';
 import { assertExitedCleanly, lastJson, runNode } from './helpers/processes.js';
 import { waitFor } from './helpers/shm.js';
@@ -190,5 +193,16 @@ describe('waits of one kind queue in FIFO order', () => {
     );
     for (const w of waits) await w.catch((e: unknown) => assert.ok(e instanceof IpcError && e.syscall === 'semop'));
     assert.deepEqual(pendingWaitStats(), { waits: 0, queues: 0 });
+  });
+});
+
+describe('a worker thread that ends while its waits complete', () => {
+  it('does not abort the process, and a unit its JavaScript did not receive goes back to the set', async () => {
+    // In a child process: an abort is a signal there. Each worker has a wait
+    // in the kernel on each semaphore of the set; units come while it exits
+    // or is terminated (ending-workers.ts has the ways and what each asserts).
+    const set = newSet(WAITS_PER_WORKER);
+    await assertWorkersEndWithoutLoss('sem', set.id, 3);
+    for (let k = 0; k < WAITS_PER_WORKER; k++) assert.equal(semctl(set.id, k, GETNCNT), 0);
   });
 });
