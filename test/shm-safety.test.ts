@@ -348,6 +348,79 @@ describe('memory safety of attachments', () => {
     });
   });
 
+  // Read-only memory is mapped without write permission, but its ArrayBuffer
+  // is an ordinary one: only shmkit's guards stand between a write and
+  // SIGSEGV, so they must rest on state user code cannot change. Each way a
+  // program could make `readOnly` say false runs in its own child.
+  const READ_ONLY_TRIGGERS = {
+    'assigned on the attachment': 'a.readOnly = false; return new Uint8Array(a.buffer)[0] = 1;',
+    'shadowed on the attachment': "Object.defineProperty(a, 'readOnly', { value: false }); return new Uint8Array(a.buffer)[0] = 1;",
+    'patched on the prototype, buffer': 'patch(shmkit.Attachment.prototype); return new Uint8Array(a.buffer)[0] = 1;',
+    'shadowed, struct view': "Object.defineProperty(a, 'readOnly', { value: false }); return T.view(a, 0).x = 1;",
+    'patched, struct write': 'patch(shmkit.Attachment.prototype); return T.write(a, { x: 1 }, 0);',
+    'patched, atomic store': "patch(shmkit.Attachment.prototype); return shmkit.atomic(T.view(a, 0), 'x').store(1);",
+    'shadowed on a PROT_READ mapping': "Object.defineProperty(m, 'readOnly', { value: false }); return new Uint8Array(m.buffer)[0] = 1;",
+    'patched, mapping struct view': 'patch(shmkit.Mapping.prototype); return T.view(m, 0).x = 1;',
+    'patched on SharedMemory.prototype, write()':
+      "patch(shmkit.SharedMemory.prototype); patch(shmkit.Attachment.prototype); return shm.write(0, 'X');",
+    'patched on SharedMemory.prototype, sharedBuffer()': 'patch(shmkit.SharedMemory.prototype); return shm.sharedBuffer();',
+    'patched on PosixSharedMemory.prototype, write()':
+      "patch(shmkit.PosixSharedMemory.prototype); patch(shmkit.Mapping.prototype); return ro.write(0, 'X');",
+    'patched on PosixSharedMemory.prototype, struct view':
+      'patch(shmkit.PosixSharedMemory.prototype); patch(shmkit.Mapping.prototype); return T.view(ro, 0).x = 1;',
+  };
+  for (const [trigger, code] of Object.entries(READ_ONLY_TRIGGERS)) {
+    it(`a read-only attachment or mapping whose readOnly is ${trigger} still cannot be written: a coded error, not SIGSEGV`, async () => {
+      await withSegment(4096, async (id) => {
+        const a = shmat(id);
+        new Uint8Array(a.buffer).set(Buffer.from('read me'), 0);
+        shmdt(a);
+        const r = await inChild<{ outcome: string; shmReadOnly: boolean; roFirst: number; mFirst: number }>(
+          `read-only child (${trigger})`,
+          `
+          import * as shmkit from 'SHMKIT';
+          import { ftruncateSync, writeSync, closeSync } from 'node:fs';
+          const { shmat, shmdt, SharedMemory, PosixSharedMemory, StateError, SHM_RDONLY, PROT_READ, MAP_SHARED } = shmkit;
+          const id = Number(process.argv[1]);
+          const T = shmkit.struct({ x: shmkit.int32 });
+          const a = shmat(id, null, SHM_RDONLY);
+          const shm = SharedMemory.open({ id, readOnly: true });
+          const fd = shmkit.memfd_create('ro', 0);
+          ftruncateSync(fd, 4096);
+          writeSync(fd, Buffer.from('memfd'), 0, 5, 0);
+          const m = shmkit.mmap(null, 4096, PROT_READ, MAP_SHARED, fd);
+          const name = '/shmkit-ro-' + process.pid;
+          const rw = PosixSharedMemory.create({ name, size: 4096 });
+          rw.write(0, 'posix');
+          const ro = PosixSharedMemory.open({ name, readOnly: true });
+          PosixSharedMemory.unlink(name);
+          const patch = (proto) => Object.defineProperty(proto, 'readOnly', { get: () => false, configurable: true });
+          let outcome;
+          try {
+            (() => { ${code} })();
+            outcome = 'no error';
+          } catch (e) {
+            outcome = (e instanceof StateError ? 'StateError ' : e.name + ' ') + e.code + ': ' + e.message;
+          }
+          console.log(JSON.stringify({ outcome, shmReadOnly: shm.read(0, 1)[0], roFirst: ro.read(0, 1)[0], mFirst: m.read(0, 1)[0] }));
+          shmdt(a); shm.detach(); ro.detach(); rw.detach(); shmkit.munmap(m); closeSync(fd);
+          `,
+          id,
+        );
+        const assignment = trigger === 'assigned on the attachment';
+        assert.match(
+          r.outcome,
+          assignment ? /^TypeError undefined: Cannot set property readOnly/ : /^StateError ERR_SHM_READ_ONLY: /,
+          'a coded error (or, for the assignment, no way to set it)',
+        );
+        assert.equal(r.shmReadOnly, 'r'.charCodeAt(0), 'the segment is unchanged');
+        assert.equal(r.roFirst, 'p'.charCodeAt(0), 'the POSIX object is unchanged');
+        assert.equal(r.mFirst, 'm'.charCodeAt(0), 'the memfd is unchanged');
+        assert.equal(Buffer.from(segmentBytes(id, 7)).toString(), 'read me');
+      });
+    });
+  }
+
   it('a buffer moved by ArrayBuffer.prototype.transfer() keeps the memory mapped: shmdt says EBUSY and the GC detaches it later', async () => {
     await withSegment(4096, async (id) => {
       const r = await inChild<Record<string, unknown>>(

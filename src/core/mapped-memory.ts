@@ -31,10 +31,23 @@ export interface MappedWords {
  */
 export let mappedBuffer: (memory: MappedMemory) => ArrayBuffer;
 
+/**
+ * @internal Whether the memory is read-only, from state user code cannot
+ * change: shmkit's own write guards ask this, never the public `readOnly`
+ * getter, which a program may shadow or redefine (an own property, a patched
+ * prototype). A write that got past a guard would be SIGSEGV.
+ */
+export let isReadOnly: (memory: MappedMemory) => boolean;
+
 /** Base of Attachment and Mapping (not exported from the package root). */
 export abstract class MappedMemory {
-  /** Whether the memory is mapped without write access. */
-  readonly readOnly: boolean;
+  /**
+   * Whether the memory is mapped without write access. Private, behind a
+   * getter: the buffer of read-only memory is an ordinary (writable)
+   * ArrayBuffer over pages the kernel maps read-only, so the guards must not
+   * rest on a property user code can set.
+   */
+  readonly #readOnly: boolean;
   /** Where it is mapped in this process (what C's shmat or mmap returns). */
   readonly address: bigint;
   #buffer: ArrayBuffer;
@@ -43,7 +56,7 @@ export abstract class MappedMemory {
   #gone = false;
 
   constructor(readOnly: boolean, buffer: ArrayBuffer, handle: MappingHandle, address: bigint, words: MappedWords) {
-    this.readOnly = readOnly;
+    this.#readOnly = readOnly;
     this.#buffer = buffer;
     this.#handle = handle;
     this.address = address;
@@ -56,8 +69,13 @@ export abstract class MappedMemory {
    *   is always writable, and a write there would be SIGSEGV).
    */
   get buffer(): ArrayBuffer {
-    if (this.readOnly) throw stateError('ERR_SHM_READ_ONLY', this.#words.readOnly);
+    if (this.#readOnly) throw stateError('ERR_SHM_READ_ONLY', this.#words.readOnly);
     return this.#buffer;
+  }
+
+  /** Whether the memory is mapped without write access. */
+  get readOnly(): boolean {
+    return this.#readOnly;
   }
 
   /** The mapped length in bytes, 0 once unmapped. */
@@ -88,6 +106,7 @@ export abstract class MappedMemory {
 
   static {
     mappedBuffer = (memory) => memory.#buffer;
+    isReadOnly = (memory) => memory.#readOnly;
   }
 
   /** @internal */

@@ -2,6 +2,7 @@ import { constants as bufferConstants } from 'node:buffer';
 import type { Stats } from 'node:fs';
 import { constants as osConstants } from 'node:os';
 import { invalidType, IpcError, ipcError, outOfRange, stateError } from '../core/errors.js';
+import { isReadOnly } from '../core/mapped-memory.js';
 import { validateFlags, validateMode, validateObject, validateRange, validateSize } from '../core/validate.js';
 import {
   F_ADD_SEALS,
@@ -379,7 +380,8 @@ export class PosixSharedMemory implements Disposable {
    */
   write(offset: number, data: ArrayBufferView | ArrayBuffer | SharedArrayBuffer | string): number {
     this.#mapping.assertAttached('write');
-    if (this.readOnly) throw stateError('ERR_SHM_READ_ONLY', `write: ${this.#mapping.label} is mapped read-only`);
+    // The mapping's private state, not this.readOnly (a prototype getter user code can redefine).
+    if (isReadOnly(this.#mapping)) throw stateError('ERR_SHM_READ_ONLY', `write: ${this.#mapping.label} is mapped read-only`);
     const source = bytesOf(data, 'data');
     const [start] = validateRange(offset, source.byteLength, this.size);
     new Uint8Array(memoryOfMapping(this.#mapping), start, source.byteLength).set(source);

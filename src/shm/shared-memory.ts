@@ -1,6 +1,7 @@
 import { constants as bufferConstants } from 'node:buffer';
 import { bytesOf } from '../core/bytes.js';
 import { IpcError, invalidType, stateError } from '../core/errors.js';
+import { isReadOnly } from '../core/mapped-memory.js';
 
 const { MAX_LENGTH } = bufferConstants;
 import { ftok } from '../sysv/ftok.js';
@@ -242,7 +243,7 @@ export class SharedMemory implements Disposable {
    */
   sharedBuffer(): SharedArrayBuffer {
     this.#attachment.assertAttached('sharedBuffer');
-    if (this.readOnly) {
+    if (isReadOnly(this.#attachment)) {
       throw stateError(
         'ERR_SHM_READ_ONLY',
         `sharedBuffer: segment ${this.id} is attached read-only, and a SharedArrayBuffer is always writable`,
@@ -263,7 +264,8 @@ export class SharedMemory implements Disposable {
    */
   write(offset: number, data: ArrayBufferView | ArrayBuffer | SharedArrayBuffer | string): number {
     this.#attachment.assertAttached('write');
-    if (this.readOnly) {
+    // The attachment's private state, not this.readOnly (a prototype getter user code can redefine).
+    if (isReadOnly(this.#attachment)) {
       throw stateError('ERR_SHM_READ_ONLY', `write: segment ${this.id} is attached read-only`);
     }
     const source = bytesOf(data, 'data');

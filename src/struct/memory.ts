@@ -11,6 +11,7 @@ import { isMapping, memoryOfMapping, type Mapping } from '../posix/mapping.js';
 import { isPosixSharedMemory, mappingOf, type PosixSharedMemory } from '../shm/posix-shared-memory.js';
 import { validateSize } from '../core/validate.js';
 import { arrayBufferByteLength, DataViewCtor } from '../core/primordials.js';
+import { isReadOnly } from '../core/mapped-memory.js';
 
 /** Memory a struct can be viewed, read or written in. A `SharedMemory` or `PosixSharedMemory` also works when read-only. */
 export type MemorySource = ArrayBuffer | SharedArrayBuffer | ArrayBufferView | SharedMemory | Attachment | PosixSharedMemory | Mapping;
@@ -75,7 +76,9 @@ export function regionOf(source: unknown, offset: unknown, size: number, operati
       start,
     );
   }
-  const owner: Owner = { buffer, readOnly: attachment?.readOnly ?? false, attachment };
+  // Private state, not the public `readOnly`, which user code can redefine: a
+  // writable view over read-only memory would be SIGSEGV on its first write.
+  const owner: Owner = { buffer, readOnly: attachment !== undefined && isReadOnly(attachment), attachment };
   return { dv: new DataViewCtor(buffer, base + start, size), owner };
 }
 
