@@ -201,13 +201,13 @@ describe('memory safety of attachments', () => {
     });
   });
 
-  // Where ArrayBuffer.prototype.transfer() can move a buffer's memory (Node 21
-  // on), a collected buffer no longer proves its mapping unused: only the
-  // finalizer, on an event-loop turn, detaches, and a synchronous loop is
-  // refused (EAGAIN) once a quarter of vm.max_map_count awaits it.
-  const memoryCanMove = 'transfer' in ArrayBuffer.prototype;
+  // A buffer's memory can move to another ArrayBuffer on every Node (web
+  // streams move it; ArrayBuffer.prototype.transfer() from Node 21), so a
+  // collected buffer does not prove its mapping unused: only the finalizer, on
+  // an event-loop turn, detaches, and a synchronous loop is refused (EAGAIN)
+  // once a quarter of vm.max_map_count awaits it.
   for (const variant of ['synchronous', 'asynchronous'] as const) {
-    const refused = variant === 'synchronous' && memoryCanMove;
+    const refused = variant === 'synchronous';
     it(`100,000 attachments forgotten in ${variant === 'synchronous' ? 'a synchronous' : 'an asynchronous'} loop are all detached by the garbage collector${refused ? ' once the event loop runs; shmat refuses with EAGAIN before the map count runs out' : ''}`, async () => {
       await withSegment(4096, async (id) => {
         const r = await inChild<{
@@ -421,6 +421,60 @@ describe('memory safety of attachments', () => {
     });
   }
 
+  it('a buffer a web stream moved (a byte stream enqueue) keeps its memory: after a GC and more attachments the moved view reads the segment, not another', async () => {
+    await withSegment(4096, async (id) => {
+      const r = await inChild<{
+        byteLength: number;
+        detached: boolean;
+        bytes: number[];
+        landed: boolean;
+        nattchWhileHeld: number;
+        nattchAfter: number;
+      }>(
+        'web stream child',
+        `
+        import { shmat, shmget, shmctl, IPC_PRIVATE, IPC_CREAT, IPC_RMID, IPC_STAT } from 'SHMKIT';
+        const id = Number(process.argv[1]);
+        const nattch = () => shmctl(id, IPC_STAT).shm_nattch;
+        let a = shmat(id);
+        const address = a.address;
+        new Uint8Array(a.buffer).set([104, 101, 108, 108, 111]);
+        let chunk = new Uint8Array(a.buffer);
+        // Node's ReadableByteStreamController moves the chunk's buffer to a new ArrayBuffer (Node 20 too), emptying a.buffer.
+        const stream = new ReadableStream({ type: 'bytes', start(c) { c.enqueue(chunk); c.close(); } });
+        let { value } = await stream.getReader().read();
+        const byteLength = value.byteLength, detached = a.detached;
+        chunk = null; a = null;
+        await new Promise((r) => setTimeout(r, 0));
+        gc(); gc();
+        // Attach another segment, kept alive, past shmat's sweep interval, or until one lands at the moved memory's address.
+        const other = shmget(IPC_PRIVATE, 4096, IPC_CREAT | 0o600);
+        const keep = [shmat(other)];
+        shmctl(other, IPC_RMID); // goes with the child: it stays attachable while attached
+        let landed = false;
+        for (let i = 0; i < 600 && !landed; i++) {
+          const b = shmat(other);
+          new Uint8Array(b.buffer).fill(66);
+          keep.push(b);
+          landed = b.address === address;
+        }
+        const bytes = Array.from(value.subarray(0, 5));
+        const nattchWhileHeld = nattch();
+        value = null;
+        for (let turn = 0; turn < 200 && nattch() !== 0; turn++) { gc(); await new Promise((r) => setTimeout(r, 10)); }
+        console.log(JSON.stringify({ byteLength, detached, bytes, landed, nattchWhileHeld, nattchAfter: nattch() }));
+        `,
+        id,
+      );
+      assert.equal(r.byteLength, 4096);
+      assert.equal(r.detached, true, 'the stream moved the buffer away from the attachment');
+      assert.deepEqual(r.bytes, [104, 101, 108, 108, 111], "the moved view reads the segment's own bytes");
+      assert.equal(r.landed, false, 'no later attachment was mapped over memory the moved view uses');
+      assert.equal(r.nattchWhileHeld, 1, 'the segment stays attached while the moved view lives');
+      assert.equal(r.nattchAfter, 0, 'and is detached once it is collected');
+    });
+  });
+
   it('a buffer moved by ArrayBuffer.prototype.transfer() keeps the memory mapped: shmdt says EBUSY and the GC detaches it later', async () => {
     await withSegment(4096, async (id) => {
       const r = await inChild<Record<string, unknown>>(
@@ -527,7 +581,7 @@ describe('memory safety of attachments', () => {
     });
   });
 
-  it('where memory can move (ArrayBuffer.prototype.transfer), a synchronous attach-and-forget loop gets EAGAIN, not a crash, and recovers when the event loop runs', async () => {
+  it('a synchronous attach-and-forget loop gets EAGAIN, not a crash, and recovers when the event loop runs (memory can move on every Node: web streams, transfer())', async () => {
     await withSegment(4096, async (id) => {
       const r = await inChild<{
         attached: number;
@@ -557,7 +611,6 @@ describe('memory safety of attachments', () => {
         `,
         id,
         120_000,
-        WITH_TRANSFER,
       );
       assert.equal(r.code, 'EAGAIN');
       assert.equal(r.syscall, 'shmat');

@@ -89,19 +89,22 @@ export interface ShmSetOptions {
 }
 
 // Node-API detaches a collected attachment only on a later event-loop turn.
-// Where no ArrayBuffer's memory can move to another ArrayBuffer (Node-API's
-// external buffers are copied, not transferred, by postMessage and
-// structuredClone), a collected ArrayBuffer proves its memory unused, and
-// shmat may detach it at once: that keeps a synchronous attach-and-forget loop
-// bounded. ArrayBuffer.prototype.transfer() (Node 21 and later) moves the
-// memory, so there only the finalizer detaches, and shmat refuses (EAGAIN)
-// while a quarter of the process's map count awaits it, before the kernel's
-// limit would make V8 itself abort. The throwaway memory an explicit shmdt
-// leaves over a segment (native/mapping.cc) is freed by the same sweep once
-// its buffer is collected, whatever this policy: a detached buffer cannot
-// have been transferred.
+// A collected ArrayBuffer does not prove its memory unused: its memory may
+// have moved to another ArrayBuffer that still lives. ArrayBuffer.prototype.
+// transfer() (Node 21 and later, or a V8 flag) moves it, and so do Node's own
+// web streams on every version: a ReadableByteStreamController's enqueue() and
+// a BYOB read move a chunk's buffer internally (Node 20 too), leaving the
+// original empty. Detaching at once when the original is collected (an early
+// reclaim native/mapping.cc can do) would shmdt memory the moved buffer still
+// uses: SIGSEGV, or a view over whatever is mapped next at that address. So
+// only the finalizer detaches, on every Node, and shmat refuses (EAGAIN) while
+// a quarter of the process's map count awaits it, before the kernel's limit
+// would make V8 itself abort. The throwaway memory an explicit shmdt leaves
+// over a segment (native/mapping.cc) is freed by the same sweep once its
+// buffer is collected, whatever this policy: a detached buffer cannot have
+// been moved.
 const bufferMaxLength = bufferConstants.MAX_LENGTH;
-const memoryCanMove = 'transfer' in ArrayBuffer.prototype || 'transferToFixedLength' in ArrayBuffer.prototype;
+const memoryCanMove = true;
 native.mappingPolicy(!memoryCanMove, 256, Math.floor(maxMapCount() / 4));
 
 function maxMapCount(): number {
