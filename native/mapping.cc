@@ -69,6 +69,13 @@ int Unmap(Mapping* m) {
 void DropPlaceholder(napi_env env, Mapping* m) {
   if (!m->placeholder) return;
   m->placeholder = false;
+  // The guard kept the range while the placeholder lay there: a SIGBUS raised
+  // on another thread before the placeholder went in may reach the handler
+  // only after it did, and must still be found. Forgotten before the munmap,
+  // so that a mapping another thread makes at the freed address next is never
+  // the one forgotten. Nobody faults here any more: the ArrayBuffer object is
+  // collected, and Node keeps the object of every buffer its pending work uses.
+  if (m->kind == MappingKind::kFile) ForgetFileRange(m->addr);
   ::munmap(m->addr, Span(m->length));
   int64_t ignored;
   napi_adjust_external_memory(env, -static_cast<int64_t>(Span(m->length)), &ignored);
@@ -240,10 +247,14 @@ Napi::Value Detach(const Napi::CallbackInfo& info, MappingKind kind) {
   if (napi_detach_arraybuffer(env, info[1]) != napi_ok) return Errno(env, EBUSY);
   m->detached = true;
   size_t span = Span(m->length);
-  if (m->kind == MappingKind::kFile) ForgetFileRange(m->addr);
+  // A file range stays known to the SIGBUS guard under the placeholder (until
+  // DropPlaceholder): thread-pool work may be faulting on a shrunk page right
+  // now, and its SIGBUS can reach the handler after the placeholder went in.
   void* over = ::mmap(m->addr, span, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED | MAP_NORESERVE, -1, 0);
   if (over == MAP_FAILED) {
-    // No memory for the placeholder (strict overcommit): detach plainly.
+    // No memory for the placeholder (strict overcommit): detach plainly. Work
+    // still writing into the range then faults on unmapped memory, as it
+    // would after a plain munmap in C.
     if (Unmap(m) == -1) return Errno(env, errno);
     return Napi::Number::New(env, 0);
   }

@@ -15,6 +15,18 @@
 //
 // The table of ranges is global (worker threads map too) and read inside the
 // signal handler, so it is a fixed array of atomics: no locks, no allocation.
+// A range stays in the table until no page of the file is mapped there any
+// more (native/mapping.cc forgets it just before the placeholder or the
+// mapping itself goes): a fault raised on another thread just before a
+// detach replaced the file's pages may reach the handler only afterwards,
+// and must still be recognised as ours.
+//
+// Node's process.on('SIGBUS') makes libuv install its own handler over this
+// one, and removing the last listener resets SIGBUS to SIG_DFL. TypeScript
+// (src/posix/sigbus-guard.ts) calls sigbusGuardReinstall() after each such
+// change: the guard goes back in front and hands on what is not its own to
+// whatever libuv left (its handler, which calls the JavaScript listeners, or
+// SIG_DFL).
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
 #endif
@@ -39,10 +51,21 @@ constexpr size_t kRanges = 1 << 16;
 Range ranges[kRanges];
 std::atomic<size_t> used{0};  // every range in use lies below this index
 std::atomic<uint64_t> replaced{0};  // pages replaced so far, for tests and diagnostics
-struct sigaction previous;
 std::once_flag installed;
+std::atomic<bool> active{false};  // Install has run
+std::mutex reinstalling;          // writers of the slots below (never the handler)
+
+// The handler that was there before, read by the signal handler while a
+// JavaScript thread may be replacing it: written into a slot the handler is
+// not told about yet, then published by index. Writers are serialised; a
+// handler would have to stay inside HandOn across kPrevious reinstalls to see
+// a slot rewritten.
+constexpr unsigned kPrevious = 16;
+struct sigaction previous_slots[kPrevious];
+std::atomic<unsigned> previous_at{0};
 
 void HandOn(int sig, siginfo_t* info, void* context) {
+  const struct sigaction& previous = previous_slots[previous_at.load(std::memory_order_acquire) % kPrevious];
   if ((previous.sa_flags & SA_SIGINFO) != 0 && previous.sa_sigaction != nullptr) {
     previous.sa_sigaction(sig, info, context);
     return;
@@ -84,13 +107,45 @@ void OnSigbus(int sig, siginfo_t* info, void* context) {
   errno = saved;
 }
 
-void Install() {
+struct sigaction GuardAction() {
   struct sigaction action;
   std::memset(&action, 0, sizeof action);
   action.sa_sigaction = OnSigbus;
   action.sa_flags = SA_SIGINFO | SA_ONSTACK | SA_NODEFER;
   sigemptyset(&action.sa_mask);
-  ::sigaction(SIGBUS, &action, &previous);
+  return action;
+}
+
+void Install() {
+  std::lock_guard<std::mutex> lock(reinstalling);
+  struct sigaction action = GuardAction();
+  ::sigaction(SIGBUS, &action, &previous_slots[0]);
+  previous_at.store(0, std::memory_order_release);
+  active.store(true, std::memory_order_release);
+}
+
+// sigbusGuardReinstall() -> whether the guard had been replaced and was put
+// back. Once the guard is installed, puts it back in front if someone (libuv,
+// for process.on/off('SIGBUS')) installed another disposition since, which
+// then gets what is not the guard's. Only a disposition that is not the guard
+// is taken as the one to hand on to, so the guard never hands on to itself.
+Napi::Value SigbusGuardReinstall(const Napi::CallbackInfo& info) {
+  if (!active.load(std::memory_order_acquire)) return Napi::Boolean::New(info.Env(), false);
+  std::lock_guard<std::mutex> lock(reinstalling);
+  struct sigaction current;
+  if (::sigaction(SIGBUS, nullptr, &current) != 0) return Napi::Boolean::New(info.Env(), false);
+  if ((current.sa_flags & SA_SIGINFO) != 0 && current.sa_sigaction == OnSigbus) return Napi::Boolean::New(info.Env(), false);
+  unsigned next = previous_at.load(std::memory_order_relaxed) + 1;
+  previous_slots[next % kPrevious] = current;
+  previous_at.store(next, std::memory_order_release);
+  // Between another handler's install and this one, a fault on a shrunk page
+  // went to it: libuv's handler returns, so the access faults again until
+  // the guard is back; SIG_DFL (after the last listener went) would have
+  // killed, a window of a few JavaScript statements that only a fault on a
+  // thread-pool or worker thread can hit.
+  struct sigaction action = GuardAction();
+  ::sigaction(SIGBUS, &action, nullptr);
+  return Napi::Boolean::New(info.Env(), true);
 }
 
 // sigbusReplacedPages() -> pages the guard has replaced in this process
@@ -130,6 +185,7 @@ void ForgetFileRange(void* addr) {
 
 void InitSigbus(Napi::Env env, Napi::Object exports) {
   exports.Set("sigbusReplacedPages", Napi::Function::New(env, SigbusReplacedPages, "sigbusReplacedPages"));
+  exports.Set("sigbusGuardReinstall", Napi::Function::New(env, SigbusGuardReinstall, "sigbusGuardReinstall"));
 }
 
 }  // namespace shmkit

@@ -125,6 +125,8 @@ export interface NativeBinding {
   munmap(handle: MappingHandle, buffer: ArrayBuffer): number;
   /** Pages the SIGBUS guard has replaced in this process (native/sigbus.cc). */
   sigbusReplacedPages(): number;
+  /** Puts the SIGBUS guard back in front if another handler replaced it (libuv, for process.on/off('SIGBUS')); whether it did. */
+  sigbusGuardReinstall(): boolean;
 }
 
 const require = createRequire(import.meta.url);

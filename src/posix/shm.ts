@@ -12,6 +12,7 @@ import { MAP_POPULATE, MAP_PRIVATE, MAP_SHARED, O_CREAT, O_EXCL, O_RDONLY, O_RDW
 import { fstat } from './fd.js';
 import { nameHint } from './hints.js';
 import { isMapping, Mapping } from './mapping.js';
+import { keepSigbusGuard } from './sigbus-guard.js';
 
 /** The longest name shm_open takes, in bytes after the slash (glibc: NAME_MAX less the slash and the NUL). */
 const NAME_MAX_BYTES = 253;
@@ -172,6 +173,7 @@ export function mapFile(fd: number, length: number, prot: number, flags: number,
     }
   });
   const [buffer, handle, address] = result;
+  keepSigbusGuard();
   return Mapping.make(label, (prot & PROT_WRITE) === 0, buffer, handle, address);
 }
 
