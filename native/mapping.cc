@@ -9,8 +9,11 @@
 // it, detaches at once the mappings whose ArrayBuffer has been collected. That is only sound where an ArrayBuffer's memory cannot move to
 // another ArrayBuffer: Node-API's external buffers are never transferred by
 // postMessage or structuredClone (Node copies them), but
-// ArrayBuffer.prototype.transfer() moves them; where it exists, TypeScript
-// turns the early path off and the finalizer alone detaches. Then, rather than
+// ArrayBuffer.prototype.transfer() moves them, and so do Node's web streams
+// on every version (a byte stream takes over an enqueued chunk's memory), so
+// TypeScript turns the early path off everywhere (src/sysv/shm.ts; it stays
+// here for an embedder whose memory cannot move) and the finalizer alone
+// detaches. Then, rather than
 // let forgotten mappings exhaust the process's map count (where V8 itself
 // aborts), shmat refuses with EAGAIN while more than a bound of them await
 // their finalizer.
