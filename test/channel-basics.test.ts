@@ -97,6 +97,20 @@ describe('Channel within one process', { timeout: 60_000 }, () => {
     assert.deepEqual([...receiver.tryRecv()!], [42]);
   });
 
+  it('a trySend right after an awaited send that waited for room goes through: the queue is free again', async () => {
+    // Else a streaming loop (trySend, else await send) queues every later
+    // message behind the last one: a timer and promise hops each, ten times slower.
+    using channel = Channel.create({ capacity: 4096, autoRemove: true });
+    const receiver = channel.receiver();
+    const sender = channel.sender();
+    while (sender.trySend(new Uint8Array(64))) {}
+    const waiting = sender.send(new Uint8Array(64), { timeoutMs: 10_000 });
+    receiver.tryRecv();
+    receiver.tryRecv();
+    await waiting;
+    assert.equal(sender.trySend(new Uint8Array(8)), true);
+  });
+
   it('keeps one sender’s messages in order when send and trySend mix under backpressure', async () => {
     using channel = Channel.create({ capacity: 512, autoRemove: true });
     const receiver = channel.receiver();

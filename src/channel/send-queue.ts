@@ -93,7 +93,23 @@ export class SendQueue {
         reject(error);
         return undefined;
       }
-      return running.then(resolve, reject);
+      // The queue is free again before the caller's code after `await send()`
+      // runs: a trySend there must not find it busy, or every message after
+      // one wait would queue behind the last (a timer and promise hops each).
+      return running.then(
+        () => {
+          clearTail();
+          resolve();
+        },
+        (error: unknown) => {
+          clearTail();
+          reject(error);
+        },
+      );
+    };
+    let done: Promise<void> | undefined;
+    const clearTail = (): void => {
+      if (this.#tail === done) this.#tail = undefined;
     };
     let turn: Promise<void> | undefined;
     if (!queued) {
@@ -108,12 +124,10 @@ export class SendQueue {
       turn = previous!.then(start);
     }
     if (turn !== undefined) {
-      const done = turn;
+      done = turn;
       this.#tail = done;
-      const clear = (): void => {
-        if (this.#tail === done) this.#tail = undefined;
-      };
-      done.then(clear);
+      // A send skipped, or failed before it started, frees the queue here.
+      done.then(clearTail);
     }
     return result;
   }
