@@ -12,9 +12,10 @@ import type { Liveness } from './liveness.js';
  * Takes the entry whose registration word is `at` from `registration` to
  * `next`, with its pid word 0 at the same moment (`pid` is the pid word's
  * index). When the pid word follows the registration word in one aligned
- * 64-bit word, one CAS does both; otherwise the pid word was zeroed by whoever
- * let go of the entry, and is zeroed again at once for one taken over from a
- * dead holder. False if another registrant was first.
+ * 64-bit word (sender and publisher entries), one CAS does both; otherwise
+ * (subscriber entries) it is zeroed right after the CAS, which leaves a
+ * window of one store in which the last holder's pid and token still show.
+ * False if another registrant was first.
  */
 export function takeEntry(i32: Int32Array, i64: BigInt64Array, at: number, pid: number, registration: number, next: number): boolean {
   if (pid === at + 1 && (at & 1) === 0) {

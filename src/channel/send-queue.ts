@@ -151,5 +151,7 @@ export async function backOff(
   if (left <= 0) throw timeoutError('futex', what, deadline.timeoutMs, outcome);
   const next = Math.min(busy * 2 || 1, BUSY_BACKOFF_MAX_MS);
   await sleep(Math.min(next, left), signal);
+  // The sleep ends early on abort: an aborted wait must not go on to claim.
+  if (signal?.aborted) throw abortError(signal);
   return next;
 }

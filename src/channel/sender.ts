@@ -1,6 +1,6 @@
 // The sending end. Any number of senders, in any processes, share a channel;
 // each one's messages arrive in the order it sent them.
-import { abortError, channelError, invalidType, outOfRange } from '../core/errors.js';
+import { channelError, invalidType, outOfRange } from '../core/errors.js';
 import * as F from './format.js';
 import { backOff, SendQueue } from './send-queue.js';
 import { byteLengthOf, copyInto, type MessageData } from './message-data.js';
@@ -363,8 +363,6 @@ export class Sender<T = Uint8Array> implements Disposable {
         // A live process holds the claim lock far longer than its few stores
         // take: wait until it lets go or dies (then the lock is taken over).
         busy = await backOff(busy, deadline, signal, what, 'nothing was sent: the claim lock stayed held by a live process');
-        // A sleep ends early on abort: an aborted send claims nothing.
-        if (signal?.aborted) throw abortError(signal);
         continue;
       }
       busy = 0;

@@ -162,8 +162,6 @@ export class Publisher<T = Uint8Array> implements Disposable {
         // A live publisher holds the claim lock, or (drop-oldest) still writes
         // the record we would overwrite: preempted or stopped.
         busy = await backOff(busy, deadline, signal, 'send', 'nothing was sent: another live publisher held the ring');
-        // A sleep ends early on abort: an aborted send claims nothing.
-        if (signal?.aborted) throw abortError(signal);
         continue;
       }
       if (signal?.aborted) throw abortError(signal);
