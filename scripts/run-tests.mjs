@@ -1,10 +1,13 @@
 // The test runner behind `npm test`. Every test file checks that it leaves as
 // many segments and semaphore sets as it found, and some list or remove IPC
-// objects machine-wide, so a file must be alone in its IPC namespace. Where
-// `unshare --ipc` works (root), each file runs in a private IPC namespace of
-// its own and several run at once; elsewhere the files run one at a time in
-// this namespace, and the tests that need root skip themselves. The output
-// says which. Plain JavaScript: it needs nothing but Node.
+// objects machine-wide, so a file must be alone in its IPC namespace. POSIX
+// shared memory lives in /dev/shm, which belongs to the mount namespace
+// instead, and the files that check it for leftovers must not see another
+// file's names. Where `unshare` works (root), each file runs in a private IPC
+// namespace and a private mount namespace with a fresh /dev/shm (tmpfs), and
+// several run at once; elsewhere the files run one at a time in this
+// namespace, and the tests that need root skip themselves. The output says
+// which. Plain JavaScript: it needs nothing but Node.
 //
 //   node scripts/run-tests.mjs [--jobs N] [--shared-ipc] [--verbose] [file...]
 //
@@ -61,7 +64,7 @@ const queue = [...files].sort((a, b) => expected(b) - expected(a));
 
 console.log(
   isolated
-    ? `shmkit tests: ${files.length} files, ${jobs} at a time, each in a private IPC namespace of its own (unshare --ipc)`
+    ? `shmkit tests: ${files.length} files, ${jobs} at a time, each in a private IPC namespace and /dev/shm of its own (unshare --ipc --mount)`
     : `shmkit tests: ${files.length} files, one at a time in this IPC namespace: no private IPC namespaces (${why}); ` +
         'tests that need root are skipped, and listed at the end',
 );
@@ -86,11 +89,22 @@ const seconds = (performance.now() - started) / 1000;
 writeDurations(results);
 summarize(results, seconds);
 
-/** Why this process cannot give each file its own IPC namespace, or null if it can. */
+/**
+ * The command that runs `argv` in private IPC and mount namespaces with an
+ * empty /dev/shm of its own. sh records the IPC namespace's name for the file
+ * (see MARK), then becomes `argv`.
+ */
+function isolatedCommand(argv) {
+  const script = `mount -t tmpfs -o mode=1777,nosuid,nodev shmkit-test /dev/shm && ${MARK}=$(readlink /proc/self/ns/ipc) exec "$@"`;
+  return ['unshare', '--ipc', '--mount', 'sh', '-c', script, 'sh', ...argv];
+}
+
+/** Why this process cannot give each file its own namespaces, or null if it can. */
 function privateIpcUnavailable() {
-  const probe = spawnSync('unshare', ['--ipc', 'true'], { encoding: 'utf8' });
+  const [command, ...args] = isolatedCommand(['true']);
+  const probe = spawnSync(command, args, { encoding: 'utf8' });
   if (probe.error) return `unshare: ${probe.error.message}`;
-  if (probe.status !== 0) return probe.stderr.trim().split('\n')[0] || `unshare --ipc exited with ${probe.status}`;
+  if (probe.status !== 0) return probe.stderr.trim().split('\n')[0] || `unshare --ipc --mount exited with ${probe.status}`;
   return null;
 }
 
@@ -108,10 +122,7 @@ function name(file) {
 /** Runs one test file to its end; resolves with its exit, output and TAP summary. */
 function runFile(file) {
   const node = [process.execPath, '--test-reporter=tap', file];
-  // sh records the new namespace's name for the file (see MARK), then becomes node.
-  const [command, ...args] = isolated
-    ? ['unshare', '--ipc', 'sh', '-c', `${MARK}=$(readlink /proc/self/ns/ipc) exec "$@"`, 'sh', ...node]
-    : node;
+  const [command, ...args] = isolated ? isolatedCommand(node) : node;
   const start = performance.now();
   // A process group of its own, so a timeout or Ctrl-C ends the file's children too.
   const child = spawn(command, args, { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'], detached: true });

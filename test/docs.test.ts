@@ -154,8 +154,9 @@ const SHM_DIR = '/dev/shm';
 
 /**
  * The names in /dev/shm, which belongs to the mount namespace, not the IPC
- * one: other test files running beside this one may create names there too,
- * always /shmkit-test-... (test/helpers/posix.ts), so those are not counted.
+ * one. The test runner gives each file a /dev/shm of its own; run another
+ * way, other test files may create names there too, always /shmkit-test-...
+ * (test/helpers/posix.ts), so those are not counted.
  */
 function posixNames(): Set<string> {
   try {

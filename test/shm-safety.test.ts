@@ -7,13 +7,21 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { IPC_CREAT, IPC_PRIVATE, IPC_STAT, shmat, shmctl, shmdt, shmget } from '../src/index.js';
 import { assertNoLeaks, removeSegment, withCleanup } from './helpers/ipc.js';
+import { cleanUpPosixNames, uniqueName } from './helpers/posix.js';
 import { assertExitedCleanly, lastJson, runNode } from './helpers/processes.js';
 
 assertNoLeaks();
+cleanUpPosixNames();
 
-/** Runs `code` with the segment id as argv[1], asserts a clean exit, returns its last JSON line. */
-async function inChild<T>(what: string, code: string, id: number, timeoutMs = 60_000, nodeFlags: string[] = []): Promise<T> {
-  const result = await runNode(code, [String(id)], { timeoutMs, nodeFlags });
+/** Runs `code` with `args` (the segment id, and any more) as argv[1...], asserts a clean exit, returns its last JSON line. */
+async function inChild<T>(
+  what: string,
+  code: string,
+  args: number | readonly (number | string)[],
+  timeoutMs = 60_000,
+  nodeFlags: string[] = [],
+): Promise<T> {
+  const result = await runNode(code, [args].flat().map(String), { timeoutMs, nodeFlags });
   assertExitedCleanly(result, what);
   return lastJson<T>(result);
 }
@@ -389,7 +397,7 @@ describe('memory safety of attachments', () => {
           ftruncateSync(fd, 4096);
           writeSync(fd, Buffer.from('memfd'), 0, 5, 0);
           const m = shmkit.mmap(null, 4096, PROT_READ, MAP_SHARED, fd);
-          const name = '/shmkit-ro-' + process.pid;
+          const name = process.argv[2];
           const rw = PosixSharedMemory.create({ name, size: 4096 });
           rw.write(0, 'posix');
           const ro = PosixSharedMemory.open({ name, readOnly: true });
@@ -405,7 +413,7 @@ describe('memory safety of attachments', () => {
           console.log(JSON.stringify({ outcome, shmReadOnly: shm.read(0, 1)[0], roFirst: ro.read(0, 1)[0], mFirst: m.read(0, 1)[0] }));
           shmdt(a); shm.detach(); ro.detach(); rw.detach(); shmkit.munmap(m); closeSync(fd);
           `,
-          id,
+          [id, uniqueName('readonly')],
         );
         const assignment = trigger === 'assigned on the attachment';
         assert.match(
