@@ -35,14 +35,17 @@
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
+#include <cstdlib>
 #include <cstring>
 #include <deque>
 #include <mutex>
 #include <unordered_map>
+#include <unordered_set>
 #include <vector>
 
 namespace shmkit {
-namespace {
+// Named, not anonymous: EnvWaits (declared in waits.h) holds these types.
+namespace waits_internal {
 
 constexpr int64_t kNsPerMs = 1000000;
 constexpr int64_t kChunkNs = 3600LL * 1000 * kNsPerMs;  // an "infinite" timed wait is re-issued hourly
@@ -50,6 +53,7 @@ constexpr int64_t kNoSignalChunkNs = 50 * kNsPerMs;     // without a cancel sign
 constexpr int64_t kNoSignalPollNs = 5 * kNsPerMs;       // ... and untimed calls every 5 ms
 constexpr int64_t kRepeatNs = 2 * kNsPerMs;             // an untimed call's signal repeats until seen
 constexpr auto kIdleExit = std::chrono::seconds(5);
+constexpr int64_t kExitGraceNs = 1000 * kNsPerMs;       // how long the process's exit waits for cancelled waits
 constexpr size_t kStackSize = 128 * 1024;
 
 // One record per pool thread; records are reused, never freed, so a late
@@ -76,20 +80,23 @@ struct Job {
 void CallJs(Napi::Env env, Napi::Function dispatch, EnvWaits* ctx, Job* job);
 using Tsfn = Napi::TypedThreadSafeFunction<EnvWaits, Job, CallJs>;
 
-}  // namespace
+}  // namespace waits_internal
 
 // The waits of one Node environment (main thread or a worker).
 struct EnvWaits {
   std::mutex m;
   bool alive = true;     // false once the environment or the function goes
   bool hasTsfn = false;  // main thread only
-  Tsfn tsfn;
-  std::unordered_map<double, Job*> jobs;
+  waits_internal::Tsfn tsfn;
+  std::unordered_map<double, waits_internal::Job*> jobs;
+  // Results handed to the thread-safe function that JavaScript has not had yet.
+  std::unordered_set<waits_internal::Job*> queued;
   double nextToken = 1;
   size_t pending = 0;    // main thread only
 };
 
 namespace {
+using namespace waits_internal;
 
 int g_signal = 0;  // 0: no free real-time signal; cancel by polling instead
 std::once_flag g_signal_once;
@@ -163,18 +170,20 @@ void Drop(Job* job) {
 
 void Deliver(Job* job) {
   std::shared_ptr<EnvWaits> owner = std::move(job->owner);
-  bool queued;
-  {
-    std::lock_guard<std::mutex> lock(owner->m);
-    owner->jobs.erase(job->token);
-    job->running = false;
-    job->worker = nullptr;
-    // The function is used only under the lock and while alive, so its
-    // finalization (which clears alive under the same lock) cannot race us.
-    // Once queued, the job belongs to CallJs.
-    queued = owner->alive && owner->tsfn.NonBlockingCall(job) == napi_ok;
+  std::lock_guard<std::mutex> lock(owner->m);
+  owner->jobs.erase(job->token);
+  job->running = false;
+  job->worker = nullptr;
+  // The function is used only under the lock and while alive, so its
+  // finalization (which clears alive under the same lock) cannot race us.
+  // Once queued, the job belongs to CallJs.
+  if (owner->alive && owner->tsfn.NonBlockingCall(job) == napi_ok) {
+    owner->queued.insert(job);
+    return;
   }
-  if (!queued) Drop(job);
+  // Dropped under the lock: the process's exit, which waits until no job is
+  // left, then also waits for the undoing (OnProcessExit).
+  Drop(job);
 }
 
 // A timed call: semtimedop in chunks, up to the deadline.
@@ -412,6 +421,9 @@ bool Dispatch(napi_env env, napi_value dispatch, Job* job) {
   return true;
 }
 
+}  // namespace
+namespace waits_internal {
+
 // Runs on the environment's thread for each queued result, or with env null
 // when the function goes away with results still queued (ctx may then be
 // gone: it is not touched). A result JavaScript did not receive is undone.
@@ -421,12 +433,23 @@ void CallJs(Napi::Env env, Napi::Function dispatch, EnvWaits* ctx, Job* job) {
     return;
   }
   if (--ctx->pending == 0 && ctx->hasTsfn) napi_unref_threadsafe_function(env, ctx->tsfn);
+  {
+    std::lock_guard<std::mutex> lock(ctx->m);
+    if (ctx->queued.erase(job) == 0) {
+      // The process's exit has undone it already (OnProcessExit).
+      delete job;
+      return;
+    }
+  }
   if (dispatch.IsEmpty() || !Dispatch(env, dispatch, job)) {
     Drop(job);
   } else {
     delete job;
   }
 }
+
+}  // namespace waits_internal
+namespace {
 
 EnvWaits* StateOf(const Napi::CallbackInfo& info) {
   return static_cast<WaitsHolder*>(info.Data())->get();
@@ -444,8 +467,11 @@ Napi::Value WaitInit(const Napi::CallbackInfo& info) {
   state->tsfn = Tsfn::New(env, info[0].As<Napi::Function>(), "shmkit:wait", 0, 1, state,
                           [](Napi::Env, WaitsHolder* keep, EnvWaits* state) {
                             {
+                              // What is still queued goes to CallJs without an
+                              // environment next, which undoes it.
                               std::lock_guard<std::mutex> lock(state->m);
                               state->alive = false;
+                              state->queued.clear();
                             }
                             delete keep;
                           },
@@ -493,6 +519,49 @@ void OnEnvCleanup(WaitsHolder* holder) {
   delete holder;
 }
 
+// Every environment's waits, for the process's exit.
+std::mutex g_envs_m;
+auto* const g_envs = new std::vector<std::weak_ptr<EnvWaits>>;  // leaked, as g_pool
+std::once_flag g_exit_once;
+
+// process.exit() on the main thread ends the process through exit(3)
+// without running the environment's cleanup hooks, while waiter threads
+// still block in the kernel: a message or semaphore unit that arrives during
+// the teardown, or a result queued for JavaScript that never runs again, was
+// taken and then lost with the process. At exit, every wait is cancelled, what
+// completed is undone (WaitCall::Revert) as for an environment that goes
+// away, and the exit waits, at most kExitGraceNs, until every waiter thread
+// has let go of its call.
+void OnProcessExit() {
+  std::vector<std::shared_ptr<EnvWaits>> envs;
+  {
+    std::lock_guard<std::mutex> lock(g_envs_m);
+    for (auto& weak : *g_envs)
+      if (auto state = weak.lock()) envs.push_back(std::move(state));
+  }
+  for (auto& state : envs) {
+    std::lock_guard<std::mutex> lock(state->m);
+    state->alive = false;
+    for (auto& entry : state->jobs) CancelLocked(entry.second);
+    // Left for CallJs to free, should it ever run: it no longer finds them.
+    for (Job* job : state->queued)
+      if (job->result == 0) job->call->Revert();
+    state->queued.clear();
+  }
+  int64_t deadline = NowNs() + kExitGraceNs;
+  for (auto& state : envs) {
+    for (;;) {
+      {
+        std::lock_guard<std::mutex> lock(state->m);
+        if (state->jobs.empty()) break;
+      }
+      if (NowNs() >= deadline) return;
+      struct timespec nap = NsToTimespec(kNsPerMs / 2);
+      nanosleep(&nap, nullptr);
+    }
+  }
+}
+
 }  // namespace
 
 Napi::Value StartWait(Napi::Env env, WaitsHolder* holder, std::unique_ptr<WaitCall> call, double timeout) {
@@ -520,6 +589,12 @@ Napi::Value StartWait(Napi::Env env, WaitsHolder* holder, std::unique_ptr<WaitCa
 
 WaitsHolder* InitWaits(Napi::Env env, Napi::Object exports) {
   auto* holder = new WaitsHolder(std::make_shared<EnvWaits>());
+  {
+    std::lock_guard<std::mutex> lock(g_envs_m);
+    g_envs->erase(std::remove_if(g_envs->begin(), g_envs->end(), [](auto& weak) { return weak.expired(); }), g_envs->end());
+    g_envs->push_back(*holder);
+  }
+  std::call_once(g_exit_once, [] { std::atexit(OnProcessExit); });
   exports.Set("waitInit", Napi::Function::New(env, WaitInit, "waitInit", holder));
   exports.Set("waitCancel", Napi::Function::New(env, WaitCancel, "waitCancel", holder));
   env.AddCleanupHook(OnEnvCleanup, holder);

@@ -28,7 +28,7 @@ class WaitCall {
   // returned; the caller then undoes the call (Revert).
   virtual napi_status Value(napi_env env, napi_value* result) { return napi_get_undefined(env, result); }
   // Undoes a call that succeeded but whose result JavaScript never received
-  // (its environment went away first): what it took goes back, so nothing
+  // (its environment went away, or the process exited, first): what it took goes back, so nothing
   // is lost with an environment nobody can reach. Best effort, without
   // waiting (IPC_NOWAIT); what cannot be given back exactly is lost, as if
   // the environment had taken it and exited. Runs on a waiter thread or on

@@ -4,7 +4,8 @@
 // gave up, none sent for a send that gave up, also when the abort races a
 // message); removal (here or by another process) and dispose under waiters;
 // a worker thread that ends while its receives complete, which must neither
-// abort the process nor lose a message.
+// abort the process nor lose a message, and a process that calls
+// process.exit() then, which must not lose one either.
 import assert from 'node:assert/strict';
 import { pbkdf2 } from 'node:crypto';
 import { afterEach, describe, it } from 'node:test';
@@ -14,6 +15,7 @@ import { IPC_SET, IpcError, MessageQueue, msgctl, type Message } from '../src/in
 import { pendingMessageWaits } from '../src/msg/message-waits.js';
 import { waitThreadStats, MAX_WAIT_THREADS } from '../src/sysv/wait-threads.js';
 import { assertWorkersEndWithoutLoss } from './helpers/ending-workers.js';
+import { assertProcessExitLosesNothing } from './helpers/exiting-process.js';
 import { assertNoLeaks, removeQueue } from './helpers/ipc.js';
 import { assertExitedCleanly, lastJson, runNode } from './helpers/processes.js';
 import { waitFor } from './helpers/shm.js';
@@ -301,6 +303,16 @@ describe('a worker thread that ends while its receives complete', () => {
     // exits or is terminated (ending-workers.ts has the ways and what each asserts).
     const q = newQueue();
     await assertWorkersEndWithoutLoss('msg', q.id, 3);
+    assert.equal(q.stat().msg_qnum, 0);
+  });
+});
+
+describe('a process that calls process.exit() while its receives complete', () => {
+  it('takes no message with it: what its waiter threads took and its JavaScript never saw goes back to the queue', async () => {
+    // exit() runs no cleanup hook, and the waiter threads block in the kernel
+    // through the teardown (exiting-process.ts has the two ways and what each asserts).
+    const q = newQueue();
+    await assertProcessExitLosesNothing(q, 3);
     assert.equal(q.stat().msg_qnum, 0);
   });
 });

@@ -6,13 +6,15 @@
 // nothing, and removing the set ends them all with EIDRM. Thread counts are
 // measured in fresh child processes (/proc/self/task), each with a time limit.
 // A worker thread that ends while its waits complete takes no unit with it
-// that its JavaScript did not receive, and does not abort the process.
+// that its JavaScript did not receive, and does not abort the process; nor
+// does a process that calls process.exit().
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { GETNCNT, IpcError, Semaphore, semctl } from '../src/index.js';
 import { MAX_WAIT_THREADS } from '../src/sysv/wait-threads.js';
 import { pendingWaitStats } from '../src/sem/wait-queue.js';
 import { assertWorkersEndWithoutLoss, WAITS_PER_WORKER } from './helpers/ending-workers.js';
+import { assertProcessExitLosesNothing, EXIT_WAITS } from './helpers/exiting-process.js';
 import { assertNoLeaks, semaphoreSetsOfEachTest } from './helpers/ipc.js';
 import { assertExitedCleanly, lastJson, runNode } from './helpers/processes.js';
 import { waitFor } from './helpers/shm.js';
@@ -204,5 +206,15 @@ describe('a worker thread that ends while its waits complete', () => {
     const set = newSet(WAITS_PER_WORKER);
     await assertWorkersEndWithoutLoss('sem', set.id, 3);
     for (let k = 0; k < WAITS_PER_WORKER; k++) assert.equal(semctl(set.id, k, GETNCNT), 0);
+  });
+});
+
+describe('a process that calls process.exit() while its waits complete', () => {
+  it('takes no unit with it: what its waiter threads took and its JavaScript never saw goes back to the set', async () => {
+    // exit() runs no cleanup hook, and the waiter threads block in the kernel
+    // through the teardown (exiting-process.ts has the two ways and what each asserts).
+    const set = newSet(EXIT_WAITS);
+    await assertProcessExitLosesNothing(set, 3);
+    for (let k = 0; k < EXIT_WAITS; k++) assert.equal(semctl(set.id, k, GETNCNT), 0);
   });
 });
