@@ -277,6 +277,47 @@ describe('Channel calls made wrongly get coded errors', { timeout: 60_000 }, () 
   });
 });
 
+describe('Channel waits check their options first, even when they would not wait', { timeout: 60_000 }, () => {
+  it('an already aborted signal rejects at once with AbortError: nothing is sent, reserved or taken although there is room and a message', async () => {
+    using channel = Channel.create({ capacity: 4096, autoRemove: true });
+    const sender = channel.sender();
+    const receiver = channel.receiver();
+    sender.trySend(bytes(1));
+    const signal = AbortSignal.abort(new Error('shutting down'));
+    const isAbort = (error: unknown) =>
+      error instanceof DOMException && error.name === 'AbortError' && (error.cause as Error).message === 'shutting down';
+    await assert.rejects(sender.send(bytes(2), { signal }), isAbort);
+    await assert.rejects(sender.reserve(8, { signal }), isAbort);
+    await assert.rejects(receiver.recv({ signal }), isAbort);
+    await assert.rejects(receiver.recvInto(new Uint8Array(8), { signal }), isAbort);
+    await assert.rejects(receiver.recvView({ signal }), isAbort);
+    await assert.rejects(receiver.recvBatch({ signal }), isAbort);
+    // No reservation was left behind, and the one message is still the only one.
+    assert.ok(sender.tryReserve(8));
+    sender.discard();
+    assert.deepEqual([...(receiver.tryRecv() ?? [])], [1]);
+    assert.equal(receiver.tryRecv(), null);
+  });
+
+  it('a timeoutMs or signal that is not valid is a coded error although there is room and a message', async () => {
+    using channel = Channel.create({ capacity: 4096, autoRemove: true });
+    const sender = channel.sender();
+    const receiver = channel.receiver();
+    sender.trySend(bytes(1));
+    for (const [options, code] of [
+      [{ timeoutMs: -1 }, 'ERR_OUT_OF_RANGE'],
+      [{ timeoutMs: '5' }, 'ERR_INVALID_ARG_TYPE'],
+      [{ signal: {} }, 'ERR_INVALID_ARG_TYPE'],
+      [null, 'ERR_INVALID_ARG_TYPE'],
+    ] as const) {
+      await assert.rejects(sender.send(bytes(2), options as never), { code }, `send ${JSON.stringify(options)}`);
+      await assert.rejects(receiver.recv(options as never), { code }, `recv ${JSON.stringify(options)}`);
+    }
+    assert.deepEqual([...(receiver.tryRecv() ?? [])], [1]);
+    assert.equal(receiver.tryRecv(), null);
+  });
+});
+
 describe('Channel senders refuse data that is not what it claims, and never wedge the ring', { timeout: 60_000 }, () => {
   it('a detached buffer is a TypeError before anything is claimed; the channel goes on', async () => {
     using channel = Channel.create({ capacity: 4096, autoRemove: true });

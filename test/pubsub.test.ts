@@ -441,6 +441,22 @@ describe('PubSub across processes', { timeout: 120_000 }, () => {
     await assert.rejects(subscriber.recv(), { code: 'ERR_CHANNEL_CLOSED' });
   });
 
+  it('an already aborted signal, or a timeoutMs that is not valid, rejects at once: nothing is published or taken although there is room and a message', async () => {
+    using pubsub = PubSub.create({ capacity: 256, autoRemove: true });
+    const publisher = pubsub.publisher();
+    const subscriber = pubsub.subscriber();
+    publisher.trySend(new Uint8Array([1]));
+    const signal = AbortSignal.abort(new Error('shutting down'));
+    const isAbort = (error: unknown) =>
+      error instanceof DOMException && error.name === 'AbortError' && (error.cause as Error).message === 'shutting down';
+    await assert.rejects(publisher.send(new Uint8Array([2]), { signal }), isAbort);
+    await assert.rejects(subscriber.recv({ signal }), isAbort);
+    await assert.rejects(publisher.send(new Uint8Array([2]), { timeoutMs: -1 }), { code: 'ERR_OUT_OF_RANGE' });
+    await assert.rejects(subscriber.recv({ signal: {} as never }), { code: 'ERR_INVALID_ARG_TYPE' });
+    assert.deepEqual([...(subscriber.tryRecv() as Uint8Array)], [1]);
+    assert.equal(subscriber.tryRecv(), undefined);
+  });
+
   it('a send queued behind a waiting send rejects at its own deadline or abort, and is then skipped', async () => {
     using pubsub = PubSub.create({ capacity: 256, autoRemove: true });
     const subscriber = pubsub.subscriber();

@@ -90,6 +90,22 @@ export interface Deadline {
 
 const NEVER: Deadline = { at: Infinity, timeoutMs: Infinity };
 
+/**
+ * What every waiting send or receive checks before it does anything, even
+ * when it would not have to wait: options that are an object, a valid
+ * `timeoutMs` and `signal`, and a signal not yet aborted. An aborted one
+ * rejects at once, with nothing sent or taken, as Node's own APIs do.
+ */
+export function checkWaitOptions(options: unknown): void {
+  if (options === null || typeof options !== 'object') throw invalidType('options', 'of type object', options);
+  const { timeoutMs, signal } = options as { timeoutMs?: unknown; signal?: unknown };
+  // deadlineOf throws the error; a valid one costs no clock read here.
+  if (timeoutMs !== undefined && !(typeof timeoutMs === 'number' && timeoutMs >= 0)) deadlineOf(timeoutMs);
+  if (signal === undefined) return;
+  if (!(signal instanceof AbortSignal)) throw invalidType('options.signal', 'an instance of AbortSignal', signal);
+  if (signal.aborted) throw abortError(signal);
+}
+
 /** The deadline of a wait from its `timeoutMs` option, validated. */
 export function deadlineOf(timeoutMs: unknown): Deadline {
   if (timeoutMs === undefined) return NEVER;

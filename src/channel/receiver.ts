@@ -8,7 +8,7 @@ import { EMPTY, DATA_HANDSHAKE, type Ring } from './ring.js';
 import type { EndpointHooks, ChannelWaitOptions } from './sender.js';
 import { FutexWaiter } from '../sysv/futex.js';
 import { spin } from '../sysv/spin.js';
-import { block, deadlineOf } from './block.js';
+import { block, checkWaitOptions, deadlineOf } from './block.js';
 import { type Codec, decodeMessage } from './codec.js';
 import { eventsOf, readableFrom, type EventsOptions, type ReadableOptions } from './streams.js';
 import type { EventEmitter } from 'node:events';
@@ -221,11 +221,10 @@ export class Receiver<T = Uint8Array> implements AsyncIterable<T>, Disposable {
    */
   #ready(options: ChannelWaitOptions, what: string): number {
     this.#assertUsable(what);
-    if (options === null || typeof options !== 'object') throw invalidType('options', 'of type object', options);
+    checkWaitOptions(options);
     const ring = this.#ring;
     const pos = ring.poll(false);
-    if (pos >= 0 || this.#hooks.mode === 'sleep' || options.signal?.aborted) return pos;
-    deadlineOf(options.timeoutMs);
+    if (pos >= 0 || this.#hooks.mode === 'sleep') return pos;
     // A sender may sleep for room that we just freed.
     ring.wakeSpaceWaiters();
     let found = EMPTY;
@@ -333,7 +332,7 @@ export class Receiver<T = Uint8Array> implements AsyncIterable<T>, Disposable {
    */
   async #next<R>(options: ChannelWaitOptions, what: string, take: (pos: number) => R, spun = false): Promise<R> {
     this.#assertUsable(what);
-    if (options === null || typeof options !== 'object') throw invalidType('options', 'of type object', options);
+    checkWaitOptions(options);
     const deadline = deadlineOf(options.timeoutMs);
     const ring = this.#ring;
     for (; ; spun = false) {

@@ -6,7 +6,7 @@ import { backOff, SendQueue } from './send-queue.js';
 import { byteLengthOf, copyInto, type MessageData } from './message-data.js';
 import { BUSY, CLOSED, SPACE_HANDSHAKE, type Ring } from './ring.js';
 import { FutexWaiter } from '../sysv/futex.js';
-import { block, spinForBytes, type Deadline } from './block.js';
+import { block, checkWaitOptions, spinForBytes, type Deadline } from './block.js';
 import { codecName, textForm, type Codec } from './codec.js';
 import { validateObject } from '../core/validate.js';
 import type { Writable } from 'node:stream';
@@ -150,6 +150,11 @@ export class Sender<T = Uint8Array> implements Disposable {
    *   receiver died), ETIMEDOUT; AbortError.
    */
   send(data: SendValue<T>, options: ChannelWaitOptions = {}): Promise<void> {
+    try {
+      checkWaitOptions(options);
+    } catch (error) {
+      return Promise.reject(error);
+    }
     if (this.#codec !== undefined) return this.#sendValue(data as T, options);
     return this.#sendBytes(data as MessageData, options);
   }
@@ -259,6 +264,7 @@ export class Sender<T = Uint8Array> implements Disposable {
   /** Like {@link tryReserve}, waiting for room like {@link send}. */
   reserve(n: number, options: ChannelWaitOptions = {}): Promise<Uint8Array> {
     try {
+      checkWaitOptions(options);
       const view = this.tryReserve(n);
       if (view) return Promise.resolve(view);
       const length = this.#reserveLength(n);

@@ -5,7 +5,7 @@ import { abortError, channelError, invalidType, outOfRange } from '../../core/er
 import type { Codec } from '../codec.js';
 import { byteLengthOf, copyInto } from '../message-data.js';
 import { FutexWaiter } from '../../sysv/futex.js';
-import { block, type Deadline } from '../block.js';
+import { block, checkWaitOptions, type Deadline } from '../block.js';
 import { backOff, SendQueue } from '../send-queue.js';
 import { type BroadcastRing, BUSY, CLOSED, SPACE_HANDSHAKE } from './broadcast-ring.js';
 import * as F from './format.js';
@@ -107,6 +107,7 @@ export class Publisher<T = Uint8Array> implements Disposable {
   send(value: T, options: PubSubWaitOptions = {}): Promise<void> {
     try {
       this.#assertOpen('send');
+      checkWaitOptions(options);
       const bytes = this.#encode(value);
       if (!this.#sends.busy) {
         const position = this.#ring.claim(bytes.byteLength, this.#writer, TRY_PATIENCE);
@@ -138,7 +139,6 @@ export class Publisher<T = Uint8Array> implements Disposable {
   }
 
   #enqueue(options: PubSubWaitOptions, job: (deadline: Deadline) => Promise<void>): Promise<void> {
-    if (options === null || typeof options !== 'object') throw invalidType('options', 'of type object', options);
     return this.#sends.enqueue(options.timeoutMs, options.signal, 'send', () => this.#assertOpen('send'), job);
   }
 

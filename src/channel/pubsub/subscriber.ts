@@ -7,7 +7,7 @@ import { validateObject } from '../../core/validate.js';
 import { FutexWaiter } from '../../sysv/futex.js';
 import { schedYield } from '../../sysv/process.js';
 import { SPIN_MS } from '../../sysv/spin.js';
-import { block, deadlineOf } from '../block.js';
+import { block, checkWaitOptions, deadlineOf } from '../block.js';
 import { type Codec, decodeMessage } from '../codec.js';
 import type { WaitMode } from '../format.js';
 import { type BroadcastRing, DATA_HANDSHAKE } from './broadcast-ring.js';
@@ -194,11 +194,9 @@ export class Subscriber<T = Uint8Array> implements AsyncIterable<T>, Disposable 
   recv(options: PubSubWaitOptions = {}): Promise<T> {
     try {
       this.#assertOpen('recv');
-      if (options === null || typeof options !== 'object') throw invalidType('options', 'of type object', options);
+      checkWaitOptions(options);
       const taken = this.#tryTake();
       if (taken !== undefined) return Promise.resolve(taken.value);
-      if (options.signal?.aborted) throw abortError(options.signal);
-      deadlineOf(options.timeoutMs);
     } catch (error) {
       return Promise.reject(error);
     }
