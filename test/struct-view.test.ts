@@ -250,6 +250,22 @@ describe('char(n) fields', () => {
     new Uint8Array(buffer).set([0x61, 0x62, 0x63, 0xe2, 0x82]); // a C program cut a character
     assert.equal(view.s, 'abc\ufffd');
   });
+
+  test('a short string in a large char(n) takes room for itself, not n bytes kept for good', () => {
+    const Log = struct({ text: char(2 ** 26) });
+    const memory = new ArrayBuffer(Log.size);
+    const view = Log.view(memory);
+    const before = process.memoryUsage().arrayBuffers;
+    view.text = 'hi';
+    Log.write(memory, { text: 'héllo' });
+    const grown = process.memoryUsage().arrayBuffers - before;
+    assert.ok(grown < 2 ** 20, `writing 7 bytes into a char(2^26) allocated ${grown} bytes more`);
+    assert.equal(view.text, 'héllo');
+    assert.throws(() => (view.text = 'x'.repeat(2 ** 26)), { name: 'RangeError', code: 'ERR_OUT_OF_RANGE' });
+    view.text = `${'é'.repeat(2 ** 25 - 1)}a`; // exactly n-1 bytes
+    assert.equal(view.text.length, 2 ** 25);
+    assert.equal(new Uint8Array(memory)[2 ** 26 - 1], 0);
+  });
 });
 
 describe('array views', () => {

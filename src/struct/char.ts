@@ -5,6 +5,8 @@ import { copyOfRange, ReflectApply, StringFromCharCode, typedArrayLength } from 
 
 const decoder = new TextDecoder('utf-8');
 const encoder = new TextEncoder();
+/** Kept between writes up to this size; a larger string gets a buffer of its own. */
+const KEEP_MAX = 1 << 16;
 let scratch = new Uint8Array(256);
 
 /**
@@ -38,22 +40,29 @@ export function decodeChar(bytes: Uint8Array, offset: number, n: number): string
  *   its UTF-8 is longer than n-1 bytes.
  */
 export function encodeChar(bytes: Uint8Array, offset: number, n: number, value: unknown, name: string): void {
-  const length = encodedLength(value, n, name);
+  const utf8 = encodeUtf8(value, n, name);
   if (offset + n > bytes.length) throw new RangeError('char field lies outside its memory');
-  bytes.set(scratch.subarray(0, length), offset);
-  bytes.fill(0, offset + length, offset + n);
+  bytes.set(utf8, offset);
+  bytes.fill(0, offset + utf8.length, offset + n);
 }
 
 /**
- * @internal Checks `value` for a char[n] and leaves its UTF-8 in the scratch
- * buffer; returns its length in bytes.
+ * @internal Checks `value` for a char[n] and returns its UTF-8, valid until
+ * the next call.
  */
-export function encodedLength(value: unknown, n: number, name: string): number {
+export function encodeUtf8(value: unknown, n: number, name: string): Uint8Array {
   if (typeof value !== 'string') throw invalidType(name, 'of type string', value);
   if (value.includes('\0')) throw invalidType(name, 'a string without null bytes (a C string ends at the first)', value);
-  if (scratch.length < n) scratch = new Uint8Array(Math.max(n, scratch.length * 2));
+  // Room for the string, not for the field: UTF-8 takes at most 3 bytes per
+  // UTF-16 unit, and a field may be 1 GiB (sizing by n kept n bytes for good).
+  const room = Math.min(n - 1, 3 * value.length);
+  let buffer = scratch;
+  if (buffer.length < room) {
+    buffer = new Uint8Array(Math.max(room, Math.min(scratch.length * 2, KEEP_MAX)));
+    if (buffer.length <= KEEP_MAX) scratch = buffer;
+  }
   // encodeInto stops before a character that does not fit, never inside one.
-  const { read, written } = encoder.encodeInto(value, scratch.subarray(0, n - 1));
+  const { read, written } = encoder.encodeInto(value, buffer.subarray(0, room));
   if (read !== value.length) {
     throw outOfRange(
       name,
@@ -61,5 +70,5 @@ export function encodedLength(value: unknown, n: number, name: string): number {
       value,
     );
   }
-  return written;
+  return buffer.subarray(0, written);
 }

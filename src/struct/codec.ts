@@ -2,7 +2,7 @@
 // entire value before it writes a byte, so a bad value changes nothing.
 import { endianness } from 'node:os';
 import { invalidType, outOfRange } from '../core/errors.js';
-import { decodeChar, encodeChar, encodedLength } from './char.js';
+import { decodeChar, encodeChar, encodeUtf8 } from './char.js';
 import type { ScalarKind, TypeLayout } from './layout.js';
 import { dataViewBuffer, dataViewByteLength, dataViewByteOffset, dataViewGet, Uint8ArrayCtor } from '../core/primordials.js';
 
@@ -110,7 +110,7 @@ export function readValue(type: TypeLayout, dv: DataView, bytes: () => Uint8Arra
 export function checkValue(type: TypeLayout, value: unknown, name: string): void {
   switch (type.kind) {
     case 'char':
-      encodedLength(value, type.length, name);
+      encodeUtf8(value, type.length, name);
       return;
     case 'array': {
       if (typeof value !== 'object' || value === null || typeof lengthOf(value) !== 'number') {
