@@ -72,6 +72,17 @@ describe('struct layout', () => {
     assert.throws(() => S.offsetOf('points..x'), { name: 'TypeError' });
   });
 
+  test('offsetOf indexes a char(n) as the char array it is in C: name[3], tags[1][2]', () => {
+    // offsetof(struct s, name[3]) and offsetof(struct s, tags[1][2]) are valid C (7 and 22).
+    const S = struct({ id: int32, name: char(8), tags: array(char(8), 3) });
+    assert.equal(S.offsetOf('name[3]'), 7);
+    assert.equal(S.offsetOf('name[7]'), 11);
+    assert.equal(S.offsetOf('tags[1][2]'), 22);
+    assert.throws(() => S.offsetOf('name[8]'), { name: 'RangeError', code: 'ERR_OUT_OF_RANGE' });
+    assert.throws(() => S.offsetOf('name[1][0]'), { name: 'TypeError', code: 'ERR_INVALID_ARG_TYPE', message: /a char has no/ });
+    assert.throws(() => S.offsetOf('name[1].x'), { name: 'TypeError', code: 'ERR_INVALID_ARG_TYPE', message: /a char has no/ });
+  });
+
   test('bad schemas are TypeError or RangeError naming the argument', () => {
     assert.throws(() => struct({}), { name: 'RangeError', message: /"fields"/ });
     assert.throws(() => struct({ a: 'int32' as unknown as Type }), { name: 'TypeError', message: /"fields\.a"/ });
@@ -187,8 +198,11 @@ class CEmitter {
   }
 }
 
-/** Member paths worth checking: every member, and the first and last element of arrays. */
+/** Member paths worth checking: every member, and the first and last element of arrays and chars. */
 function paths(type: Type, prefix: string, out: string[]): void {
+  if (type.kind === 'char' && prefix) {
+    for (const index of new Set([0, type.length - 1])) out.push(`${prefix}[${index}]`);
+  }
   if (type.kind === 'struct') {
     for (const field of type.layout) {
       const path = prefix ? `${prefix}.${field.name}` : field.name;

@@ -312,16 +312,18 @@ export class StructType<F extends Fields = Fields> {
   /**
    * `offsetof(struct, path)`: the byte offset of a member. `path` is a field
    * name or, as gcc's offsetof accepts, a path into nested members such as
-   * `header.size` or `items[3].id`.
+   * `header.size`, `items[3].id` or `name[2]` (one char of a `char(n)`).
    * @throws TypeError for a path that names no member; RangeError for an index past the end.
    */
   offsetOf(path: (keyof F & string) | (string & {})): number {
     if (typeof path !== 'string') throw invalidType('path', 'of type string', path);
     const steps = parsePath(path);
     if (steps === undefined) throw invalidType('path', 'a member name or path such as a.b[2].c', path);
-    let type: Type = this;
+    // undefined once the path names one char of a char[n]: nothing is inside it.
+    let type: Type | undefined = this;
     let offset = 0;
     for (const step of steps) {
+      if (type === undefined) throw invalidType('path', 'a member path (a char has no members or elements)', path);
       if ('field' in step) {
         const field: FieldLayout | undefined = type.kind === 'struct' ? type.#byName.get(step.field) : undefined;
         if (field === undefined) {
@@ -330,10 +332,18 @@ export class StructType<F extends Fields = Fields> {
         offset += field.offset;
         type = field.type;
       } else {
-        if (type.kind !== 'array') throw invalidType('path', `a member path (${describeType(type)} is not an array)`, path);
+        // char(n) is C's char name[n], an array too: offsetof(s, name[3]) is valid C.
+        if (type.kind !== 'array' && type.kind !== 'char') {
+          throw invalidType('path', `a member path (${describeType(type)} is not an array)`, path);
+        }
         if (step.index >= type.length) throw outOfRange('path', `an index < ${type.length} in [${step.index}]`, path);
-        offset += step.index * type.element.size;
-        type = type.element;
+        if (type.kind === 'char') {
+          offset += step.index;
+          type = undefined;
+        } else {
+          offset += step.index * type.element.size;
+          type = type.element;
+        }
       }
     }
     return offset;
