@@ -166,6 +166,53 @@ describe('struct views', () => {
     });
   });
 
+  test('each member of a whole value is read once: what was checked is what is written', () => {
+    const S = struct({ a: int32, b: int32, c: int64 });
+    const memory = new ArrayBuffer(S.size);
+    // A getter that answers differently the second time was checked on its
+    // first answer and written with its second ('oops' became 0).
+    const flipping = (valid: unknown, invalid: unknown) => {
+      let reads = 0;
+      return () => (reads++ === 0 ? valid : invalid);
+    };
+    const b = flipping(1, 'oops');
+    S.write(memory, {
+      a: 7,
+      get b() {
+        return b();
+      },
+      c: 5n,
+    } as never);
+    assert.deepEqual(S.read(memory), { a: 7, b: 1, c: 5n });
+    const c = flipping(6n, 'x');
+    S.write(memory, {
+      a: 8,
+      b: 2,
+      get c() {
+        return c();
+      },
+    } as never);
+    assert.deepEqual(S.read(memory), { a: 8, b: 2, c: 6n });
+    // The same through an array view's set(i, value).
+    const Outer = struct({ items: array(S, 2) });
+    const outer = Outer.view(new ArrayBuffer(Outer.size));
+    const d = flipping(3, 2 ** 40);
+    outer.items.set(1, {
+      a: 1,
+      get b() {
+        return d();
+      },
+      c: 0n,
+    } as never);
+    assert.equal(outer.items.get(1).b, 3);
+    // A view of the memory being written is a value too: an overlapping copy
+    // moves what was there before, as memmove does.
+    const Four = array(int32, 4);
+    const bytes = new Int32Array([1, 2, 3, 4, 0]);
+    Four.write(bytes, Four.view(bytes), 4);
+    assert.deepEqual([...bytes], [1, 1, 2, 3, 4]);
+  });
+
   test('setters check values: TypeError for the wrong type, RangeError outside the C type, naming the field', () => {
     const view = Rec.view(new ArrayBuffer(Rec.size));
     const cases: Array<[string, unknown, string]> = [

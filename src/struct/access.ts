@@ -28,9 +28,9 @@ export function readOf(type: Composite, source: unknown, offset: unknown): unkno
 export function writeOf(type: Composite, source: unknown, value: unknown, offset: unknown): void {
   const { dv, owner } = regionOf(source, offset, type.size, 'write');
   if (owner.readOnly) throw readOnlyError(owner, 'write');
-  checkValue(type, value, 'value');
+  const checked = checkValue(type, value, 'value');
   try {
-    storeValue(type, dv, bytesOf(dv), 0, value, 'value');
+    storeValue(type, dv, bytesOf(dv), 0, checked, 'value');
   } catch (error) {
     throw fault(owner, error, 'write');
   }

@@ -106,57 +106,68 @@ export function readValue(type: TypeLayout, dv: DataView, bytes: () => Uint8Arra
   }
 }
 
-/** @internal Throws unless `value` is a whole valid value of `type`; `name` names it in the error. */
-export function checkValue(type: TypeLayout, value: unknown, name: string): void {
+/**
+ * @internal Throws unless `value` is a whole valid value of `type`; `name`
+ * names it in the error. Returns what to give {@link storeValue}: every
+ * member and element read once, here, so that a getter or Proxy that answers
+ * differently the second time, or a view of the memory being written, cannot
+ * get an unchecked value written (or half a value, then an error).
+ */
+export function checkValue(type: TypeLayout, value: unknown, name: string): unknown {
   switch (type.kind) {
     case 'char':
       encodeUtf8(value, type.length, name);
-      return;
+      return value;
     case 'array': {
       if (typeof value !== 'object' || value === null || typeof lengthOf(value) !== 'number') {
         throw invalidType(name, 'an array', value);
       }
       const items = value as ArrayLike<unknown>;
-      if (items.length !== type.length) {
-        throw outOfRange(`${name}.length`, `${type.length} (the array's n)`, items.length);
+      const length = items.length;
+      if (length !== type.length) {
+        throw outOfRange(`${name}.length`, `${type.length} (the array's n)`, length);
       }
-      for (let i = 0; i < type.length; i++) checkValue(type.element, items[i], `${name}[${i}]`);
-      return;
+      const checked = new Array<unknown>(length);
+      for (let i = 0; i < length; i++) checked[i] = checkValue(type.element, items[i], `${name}[${i}]`);
+      return checked;
     }
     case 'struct': {
       if (typeof value !== 'object' || value === null || Array.isArray(value)) throw invalidType(name, 'of type object', value);
       const record = value as Record<string, unknown>;
-      for (const field of type.layout) checkValue(field.type, record[field.name], `${name}.${field.name}`);
-      return;
+      // The members' values in layout order.
+      return type.layout.map((field) => checkValue(field.type, record[field.name], `${name}.${field.name}`));
     }
     default:
       checkScalar(type.kind, value, name);
+      return value;
   }
 }
 
-/** @internal Writes a value that {@link checkValue} accepted. */
-export function storeValue(type: TypeLayout, dv: DataView, bytes: () => Uint8Array, offset: number, value: unknown, name: string): void {
+/** @internal Writes what {@link checkValue} returned for a value it accepted. */
+export function storeValue(type: TypeLayout, dv: DataView, bytes: () => Uint8Array, offset: number, checked: unknown, name: string): void {
   switch (type.kind) {
     case 'char':
-      encodeChar(bytes(), offset, type.length, value, name);
+      encodeChar(bytes(), offset, type.length, checked, name);
       return;
     case 'array': {
-      const items = value as ArrayLike<unknown>;
+      const items = checked as unknown[];
       const size = type.element.size;
       for (let i = 0; i < type.length; i++) storeValue(type.element, dv, bytes, offset + i * size, items[i], name);
       return;
     }
     case 'struct': {
-      const record = value as Record<string, unknown>;
-      for (const field of type.layout) storeValue(field.type, dv, bytes, offset + field.offset, record[field.name], name);
+      const members = checked as unknown[];
+      type.layout.forEach((field, i) => {
+        storeValue(field.type, dv, bytes, offset + field.offset, members[i], name);
+      });
       return;
     }
     case 'bool':
-      dv.setUint8(offset, value ? 1 : 0);
+      dv.setUint8(offset, checked ? 1 : 0);
       return;
     default: {
       const method = `set${SCALARS[type.kind].dv}` as 'setInt32';
-      (dv[method] as (offset: number, value: unknown, littleEndian: boolean) => void)(offset, value, LITTLE_ENDIAN);
+      (dv[method] as (offset: number, value: unknown, littleEndian: boolean) => void)(offset, checked, LITTLE_ENDIAN);
     }
   }
 }

@@ -119,7 +119,7 @@ function slotCode(
           ? undefined
           : readOnly
             ? readOnlySet
-            : `D.checkValue(${typeRef}, v, ${nameLiteral}); D.storeValue(${typeRef}, this.#dv, () => this.#bytes(), ${offset}, v, ${nameLiteral});`,
+            : `const c = D.checkValue(${typeRef}, v, ${nameLiteral}); D.storeValue(${typeRef}, this.#dv, () => this.#bytes(), ${offset}, c, ${nameLiteral});`,
       };
     }
     case 'bool':
