@@ -451,6 +451,37 @@ describe('read-only and detached memory', () => {
     }
   });
 
+  test('a resizable ArrayBuffer shrunk under a view gives StateError ERR_SHM_DETACHED, not an uncoded TypeError', () => {
+    // Resizable ArrayBuffers (ES2024, in Node 20) are past the lib this project compiles against.
+    const Resizable = ArrayBuffer as unknown as new (
+      size: number,
+      options: { maxByteLength: number },
+    ) => ArrayBuffer & { resize(size: number): void };
+    const memory = new Resizable(Rec.size + 8, { maxByteLength: 4096 });
+    const view = Rec.view(memory, 8);
+    const nested = view.at;
+    const nums = view.nums;
+    const counter = atomic(view, 'u32');
+    memory.resize(12);
+    const gone = { name: 'StateError', code: 'ERR_SHM_DETACHED', message: /shrank to 12 bytes/ };
+    assert.throws(() => view.big, gone);
+    assert.throws(() => (view.big = 1n), gone);
+    assert.throws(() => view.name, gone);
+    assert.throws(() => (view.name = 'x'), gone);
+    assert.throws(() => nested.y, gone);
+    assert.throws(() => nums[1], gone);
+    assert.throws(() => nums.toArray(), gone);
+    assert.throws(() => view.points.get(0), gone);
+    assert.throws(() => JSON.stringify(view), gone);
+    assert.throws(() => counter.add(1), gone);
+    assert.match(inspect(view), /detached/);
+    // A view is out of bounds as a whole (as its DataView is), until the buffer grows back.
+    assert.throws(() => view.id, gone);
+    memory.resize(Rec.size + 8);
+    view.big = 5n;
+    assert.equal(Rec.read(memory, 8).big, 5n);
+  });
+
   test('after detach every access throws StateError ERR_SHM_DETACHED, never crashes', () => {
     const shm = SharedMemory.create({ size: Rec.size });
     const view = Rec.view(shm);

@@ -22,6 +22,8 @@ export interface Owner {
   readonly readOnly: boolean;
   /** The attachment or mapping the memory belongs to, for its state (detached, read-only). */
   readonly attachment: Attachment | Mapping | undefined;
+  /** Where the view's bytes end in `buffer`: a resizable ArrayBuffer may shrink below it. */
+  readonly end: number;
 }
 
 /** @internal A struct's bytes: a DataView over exactly them, and their owner. */
@@ -78,7 +80,12 @@ export function regionOf(source: unknown, offset: unknown, size: number, operati
   }
   // Private state, not the public `readOnly`, which user code can redefine: a
   // writable view over read-only memory would be SIGSEGV on its first write.
-  const owner: Owner = { buffer, readOnly: attachment !== undefined && isReadOnly(attachment), attachment };
+  const owner: Owner = {
+    buffer,
+    readOnly: attachment !== undefined && isReadOnly(attachment),
+    attachment,
+    end: base + start + size,
+  };
   return { dv: new DataViewCtor(buffer, base + start, size), owner };
 }
 
@@ -111,6 +118,12 @@ export function fault(owner: Owner, error: unknown, operation = 'struct view'): 
     }
   } else if (owner.buffer.byteLength === 0) {
     return detachedError(operation);
+  } else if (owner.buffer.byteLength < owner.end) {
+    // A resizable ArrayBuffer shrunk under the view: V8's TypeError has no code.
+    return stateError(
+      'ERR_SHM_DETACHED',
+      `${operation}: the memory shrank to ${owner.buffer.byteLength} bytes (ArrayBuffer resize), so the struct's bytes up to ${owner.end} are gone`,
+    );
   }
   return error;
 }
