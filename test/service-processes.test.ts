@@ -252,6 +252,64 @@ describe('Service across processes', { timeout: 120_000 }, () => {
     }
   });
 
+  it('fails a request the killed server had taken with ERR_CHANNEL_PEER_DEAD even when a standby takes its place at once', async () => {
+    using service = Service.create({ capacity: 1 << 14, codec: 'json' });
+    using status = SharedMemory.create({ size: 8 });
+    const words = new Int32Array(status.buffer); // [0]: 'hang' was taken; [1]: the pid that serves
+    // The same program twice: the second polls serve() until the first's place is free.
+    const server = `
+      import { Service, SharedMemory } from 'SHMKIT';
+      const [id, statusId] = process.argv.slice(1).map(Number);
+      const words = new Int32Array(SharedMemory.open({ id: statusId }).buffer);
+      const service = Service.open({ id });
+      const handler = (v) => {
+        if (v !== 'hang') return v + '!';
+        Atomics.store(words, 0, 1);
+        return new Promise(() => {});
+      };
+      for (;;) {
+        try {
+          service.serve(handler);
+          Atomics.store(words, 1, process.pid);
+          break;
+        } catch (error) {
+          if (error.code !== 'ERR_CHANNEL_BUSY') throw error;
+          await new Promise((resolve) => setTimeout(resolve, 2));
+        }
+      }
+    `;
+    const first = spawnNode(server, [String(service.id), String(status.id)]);
+    let standby: ChildProcess | undefined;
+    try {
+      await waitFor('the first server serves', () => Atomics.load(words, 1) === first.pid);
+      standby = spawnNode(server, [String(service.id), String(status.id)]);
+      await sleep(500); // started, and polling
+      using client = service.client();
+      let outcome = 'pending';
+      const hung = client.request('hang').then(
+        (reply) => (outcome = `reply ${reply}`),
+        (error: unknown) => (outcome = (error as { code?: string }).code ?? String(error)),
+      );
+      await waitFor('the first server takes the request', () => Atomics.load(words, 0) === 1);
+      await killAndReap(first);
+      // The client goes on: the standby answers, and the request the dead server took must not wait for ever.
+      const end = Date.now() + 3000;
+      let answered = 0;
+      while (outcome === 'pending' && Date.now() < end) {
+        if ((await client.request('ping', { timeoutMs: 2000 })) === 'ping!') answered++;
+        await sleep(20);
+      }
+      assert.equal(Atomics.load(words, 1), standby.pid, 'the standby took over');
+      assert.ok(answered > 0, 'the standby answered');
+      assert.equal(outcome, 'ERR_CHANNEL_PEER_DEAD');
+      await hung;
+      assert.equal(await client.request('after'), 'after!');
+    } finally {
+      await killAndReap(first);
+      if (standby !== undefined) await killAndReap(standby);
+    }
+  });
+
   it('goes on serving other clients when a client process is killed mid-stream, and lets go of its reply channel', async () => {
     using service = Service.create({ capacity: 1 << 14, codec: 'json' });
     using status = SharedMemory.create({ size: 4 });

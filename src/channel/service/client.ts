@@ -10,7 +10,7 @@ import { Channel } from '../channel.js';
 import { decodeMessage } from '../codec.js';
 import { threadLiveness } from '../liveness.js';
 import type { Receiver } from '../receiver.js';
-import { deadServer, type ServiceCore } from './core.js';
+import { deadServer, serverDeaths, type ServiceCore } from './core.js';
 import * as F from './format.js';
 import { buildMessage, readU32, writeU32 } from './message.js';
 import { decodeError } from './remote-error.js';
@@ -37,6 +37,8 @@ interface Pending {
   onAbort: (() => void) | undefined;
   /** Aborts the request's send while it waits for room in the request channel. */
   sending: AbortController | undefined;
+  /** The service's count of dead servers when it was sent: once it moves, the server that took it may have died. */
+  deaths: number;
 }
 
 /** How long the client waits for a reply before it checks that the server lives, in ms. */
@@ -63,6 +65,8 @@ export class ServiceClient<Req = any, Res = any> implements Disposable {
   readonly #pending = new Map<number, Pending>();
   readonly #stop = new AbortController();
   #seq = 0;
+  /** The count of dead servers at the last check: every pending request sent before it has seen it. */
+  #deathsChecked = 0;
   #pumping = false;
   #closed = false;
   #late: ReturnType<typeof setInterval> | undefined;
@@ -142,6 +146,8 @@ export class ServiceClient<Req = any, Res = any> implements Disposable {
         signal,
         onAbort: undefined,
         sending: undefined,
+        // Read before the send: a server that takes it and dies is counted after.
+        deaths: serverDeaths(this.#core.header),
       };
       this.#pending.set(seq, pending);
       if (timeoutMs !== undefined) {
@@ -221,10 +227,18 @@ export class ServiceClient<Req = any, Res = any> implements Disposable {
   async #pump(): Promise<void> {
     const receiver = this.#receiver;
     let since = performance.now();
+    let checked = since;
     try {
       while (this.#pending.size > 0 && !this.#closed) {
         receiver.drain(this.#onReply);
         if (this.#pending.size === 0) break;
+        // Even while other replies keep coming (from a server that replaced
+        // a dead one), requests the dead one took must fail.
+        if (performance.now() - checked >= LIVENESS_MS) {
+          this.#checkServer();
+          checked = performance.now();
+          continue;
+        }
         if (performance.now() - since >= YIELD_MS) {
           await yieldToLoop();
           since = performance.now();
@@ -237,6 +251,7 @@ export class ServiceClient<Req = any, Res = any> implements Disposable {
           if (this.#closed) break;
           if ((error as { code?: unknown }).code === 'ETIMEDOUT') {
             this.#checkServer();
+            checked = performance.now();
             continue;
           }
           if (error instanceof ChannelError && error.code === 'ERR_CHANNEL_PEER_DEAD') {
@@ -265,6 +280,17 @@ export class ServiceClient<Req = any, Res = any> implements Disposable {
     const pid = deadServer(this.#core.header);
     if (pid !== 0) {
       this.#failAll(channelError('ERR_CHANNEL_PEER_DEAD', `request: the server of ${this.#core.name} (pid ${pid}) died without replying`));
+      return;
+    }
+    // A server that died may have been replaced before this check saw its
+    // record: the requests sent before its death was counted may have been
+    // taken by it, and no reply will come for them.
+    const deaths = serverDeaths(this.#core.header);
+    if (deaths === this.#deathsChecked) return;
+    this.#deathsChecked = deaths;
+    const why = `request: the server of ${this.#core.name} died without replying, and another took its place`;
+    for (const [seq, pending] of [...this.#pending]) {
+      if (pending.deaths !== deaths) this.#settle(seq, channelError('ERR_CHANNEL_PEER_DEAD', why));
     }
   }
 

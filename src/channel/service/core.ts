@@ -26,9 +26,17 @@ export interface ServiceCore {
 
 const PRESENCE = F.OFF_SERVER_PRESENCE >> 2;
 const PID = F.OFF_SERVER_PID >> 2;
+const DEATHS = F.OFF_SERVER_DEATHS >> 2;
 
-/** Records the serving thread's presence token in the header. */
+/**
+ * Records the serving thread's presence token in the header. A predecessor's
+ * record still there whose holder is gone died serving (one that closed
+ * cleared it; one still closing lives, finishing its last replies): it is
+ * counted, so that clients fail the requests it may have taken even once
+ * this record replaced it.
+ */
 export function recordServer(header: Int32Array, token: readonly [number, number]): void {
+  if (deadServer(header) !== 0) Atomics.add(header, DEATHS, 1);
   // Word 1 last: a reader that sees it nonzero sees word 0 too.
   Atomics.store(header, PRESENCE + 1, 0);
   Atomics.store(header, PRESENCE, token[0]);
@@ -43,6 +51,11 @@ export function clearServer(header: Int32Array, token: readonly [number, number]
     Atomics.store(header, PRESENCE + 1, 0);
     Atomics.store(header, PRESENCE, 0);
   }
+}
+
+/** How many servers died and were replaced so far (see F.OFF_SERVER_DEATHS). */
+export function serverDeaths(header: Int32Array): number {
+  return header.length === 0 ? 0 : Atomics.load(header, DEATHS);
 }
 
 /**

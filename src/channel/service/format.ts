@@ -29,6 +29,13 @@ export const CODEC_NAME_MAX = 64;
  */
 export const OFF_SERVER_PRESENCE = 128;
 export const OFF_SERVER_PID = 136;
+/**
+ * How many servers died and were replaced: a new server that finds its
+ * predecessor's record not cleared (it died serving) adds one before it
+ * records itself. A client fails a pending request once this moved since it
+ * sent it, since the dead server may have taken it (older services have 0).
+ */
+export const OFF_SERVER_DEATHS = 140;
 
 /**
  * A request: the client's reply channel (segment id), the client's nonce and
