@@ -421,6 +421,68 @@ describe('Service within one process', { timeout: 60_000 }, () => {
     assert.equal(client.closed, true);
   });
 
+  it('the last of several threads that detach at once removes a keyed service: its key is free again', async () => {
+    // Each trial: the main thread creates the service under one key, three
+    // workers open it, and all four detach at the same moment. Whoever counts
+    // the attachments before its own detach may count one that is going away.
+    const threads = 3;
+    const trials = 150;
+    const key = uniqueKey();
+    // [0]: the trial to open, [1]: how many opened it, [2]: the trial to detach, [3]: how many detached it
+    const control = new Int32Array(new SharedArrayBuffer(16));
+    const code = `
+      const { workerData } = require('node:worker_threads');
+      const { control, key, trials } = workerData;
+      import(workerData.url).then(({ Service }) => {
+        for (let trial = 1; trial <= trials; trial++) {
+          while (Atomics.load(control, 0) < trial) Atomics.wait(control, 0, trial - 1, 100);
+          const service = Service.open({ key });
+          Atomics.add(control, 1, 1);
+          while (Atomics.load(control, 2) < trial); // spin: all detach at once
+          service.detach();
+          Atomics.add(control, 3, 1);
+        }
+      });
+    `;
+    const workers = Array.from(
+      { length: threads },
+      () => new Worker(code, { eval: true, workerData: { url: SHMKIT, control, key, trials } }),
+    );
+    const errors: unknown[] = [];
+    for (const worker of workers) worker.on('error', (error) => errors.push(error));
+    const until = async (what: string, condition: () => boolean) => {
+      const end = Date.now() + 10_000;
+      while (!condition()) {
+        assert.deepEqual(errors, [], 'no worker failed');
+        assert.ok(Date.now() < end, what);
+        await new Promise((resolve) => setImmediate(resolve));
+      }
+    };
+    let id: number | undefined;
+    try {
+      for (let trial = 1; trial <= trials; trial++) {
+        const service = Service.create({ key, capacity: 4096 });
+        id = service.id;
+        Atomics.store(control, 1, 0);
+        Atomics.store(control, 3, 0);
+        Atomics.store(control, 0, trial);
+        Atomics.notify(control, 0);
+        await until('every worker opens the service', () => Atomics.load(control, 1) === threads);
+        Atomics.store(control, 2, trial);
+        service.detach();
+        await until('every worker detaches', () => Atomics.load(control, 3) === threads);
+        assert.throws(
+          () => shmctl(service.id, IPC_STAT),
+          (e: unknown) => isCode('EINVAL')(e) || isCode('EIDRM')(e),
+          `trial ${trial}: the service segment is left, its key taken`,
+        );
+      }
+    } finally {
+      removeSegment(id);
+      await Promise.all(workers.map((worker) => worker.terminate()));
+    }
+  });
+
   it('detach() closes clients and stops the server; the service is gone after the last detach', async () => {
     const key = uniqueKey();
     const service = Service.create({ key, capacity: 4096, codec: 'json' });

@@ -267,12 +267,15 @@ export class Service<Req = any, Res = any> implements Disposable {
     }
     this.#sender?.close();
     this.#core.requests.detach();
-    try {
-      if (this.#shm.stat().shm_nattch <= 1) this.#shm.remove();
-    } catch {
-      // removed already
-    }
     this.#shm.detach();
+    // Counted after this detach, not before: two processes that detach at
+    // once would each count the other and neither remove it, leaving the key
+    // taken by a service whose request channel is gone.
+    try {
+      if (this.#shm.stat().shm_nattch === 0) this.#shm.remove();
+    } catch {
+      // removed already (a private service goes with its last detach), or not ours to remove
+    }
   }
 
   [Symbol.dispose](): void {
