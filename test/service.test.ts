@@ -239,6 +239,41 @@ describe('Service within one process', { timeout: 60_000 }, () => {
     assert.ok(['ERR_CHANNEL_PEER_DEAD', 'ETIMEDOUT'].includes(r.request), `the request failed: ${r.request}`);
   });
 
+  it('a client whose reply channel another program corrupted while no request waits lives on; its next request rejects with ERR_CHANNEL_FORMAT', async () => {
+    // In a child: an uncaught exception (from the timer that drops late replies) would end it with exit code 1.
+    const child = await runNode(`
+      import { Service, SharedMemory, shmctl, SHM_INFO, SHM_STAT } from 'SHMKIT';
+      const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+      const service = Service.create({ capacity: 4096, codec: 'json' });
+      const server = service.serve(async (n) => { await sleep(30); return n; });
+      const client = service.client();
+      // A request that times out: its late reply is dropped by a timer while nothing is pending.
+      const timedOut = await client.request(1, { timeoutMs: 5 }).then(() => 'replied', (error) => error.code);
+      await sleep(100);
+      // The reply channel: the channel (magic 'SKCH') that is not the request channel (word 2 of the service segment).
+      const requests = new Int32Array(SharedMemory.open({ id: service.id }).buffer)[2];
+      let words;
+      for (let i = 0, highest = shmctl(0, SHM_INFO).highest_index; i <= highest; i++) {
+        try {
+          const { id } = shmctl(i, SHM_STAT);
+          const w = new Int32Array(SharedMemory.open({ id }).buffer);
+          if (id !== requests && w[0] === 0x48434b53) words = w;
+        } catch {}
+      }
+      // Garbage where the client reads next, and TAIL moved past it (TAIL at byte 68, HEAD at 128, ring at 8192).
+      const head = words[128 >> 2];
+      words[(8192 + (head & 4095)) >> 2] = 0x78787878;
+      words[68 >> 2] = words[68 >> 2] + 64;
+      await sleep(300);
+      const next = await client.request(2, { timeoutMs: 2000 }).then(() => 'replied', (error) => error.code);
+      console.log(JSON.stringify({ timedOut, next }));
+      await server.close();
+      service.detach();
+    `);
+    assertExitedCleanly(child, 'child');
+    assert.deepEqual(lastJson(child), { timedOut: 'ETIMEDOUT', next: 'ERR_CHANNEL_FORMAT' });
+  });
+
   it('times out with IpcError ETIMEDOUT and drops the late reply instead of giving it to another request', async () => {
     using service = Service.create({ capacity: 4096, codec: 'json' });
     using _server = service.serve(async (value: { id: string; delay: number }) => {

@@ -207,7 +207,15 @@ export class ServiceClient<Req = any, Res = any> implements Disposable {
     // Its reply may still come: drop it even if no request is pending then.
     if (orphaned && this.#late === undefined && !this.#closed) {
       this.#late = setInterval(() => {
-        if (!this.#pumping && !this.#closed) this.#receiver.drain(this.#onReply);
+        if (this.#pumping || this.#closed) return;
+        try {
+          this.#receiver.drain(this.#onReply);
+        } catch {
+          // A reply channel that another program corrupted: a throw from a
+          // timer would end the process. The next request's wait reports it.
+          clearInterval(this.#late);
+          this.#late = undefined;
+        }
       }, LATE_MS).unref();
     }
   }
