@@ -49,3 +49,48 @@ describe('negative numbers as option values', { skip: noPrivateIpc }, () => {
     );
   });
 });
+
+describe('ids are decimal', { skip: noPrivateIpc }, () => {
+  it('an id written in 0x, as keys are, is refused before anything is touched: rm 0x00000002 leaves shmid 2 alone', async () => {
+    // Three segments in a namespace of their own: shmid 1 has key 0x00000002, shmid 2 has none.
+    const script = `
+      shmkit() { "$NODE" "$BIN" "$@"; }
+      shmkit create --private --size 100 >/dev/null && shmkit create --key 0x2 --size 200 >/dev/null &&
+        shmkit create --private --size 300 >/dev/null || exit 9
+      for command in "rm 0x00000002" "rm -s 0x0" "rm -q 0x0" "stat 0x2" "dump 0x2" "cat 0x2" "write 0x2"; do
+        shmkit $command </dev/null; echo "status $?"
+      done
+      shmkit ls --json`;
+    const r = await run('unshare', ['--ipc', 'sh', '-c', script], {
+      env: { ...process.env, NODE: process.execPath, BIN },
+      timeoutMs: 30_000,
+    });
+    assert.equal(r.code, 0, r.stderr);
+    const [statuses, json] = [r.stdout.slice(0, r.stdout.indexOf('{')), r.stdout.slice(r.stdout.indexOf('{'))];
+    assert.equal(statuses, 'status 2\n'.repeat(7));
+    assert.deepEqual(
+      r.stderr.trimEnd().split('\n'),
+      [
+        ['rm', '0x00000002'],
+        ['rm', '0x0'],
+        ['rm', '0x0'],
+        ['stat', '0x2'],
+        ['dump', '0x2'],
+        ['cat', '0x2'],
+        ['write', '0x2'],
+      ].map(
+        ([command, id]) =>
+          `shmkit ${command}: ${id}: ERR_INVALID_ARG_VALUE '${id}' is not a decimal id (keys, as ls prints them, go with --key) (see shmkit help ${command})`,
+      ),
+    );
+    const { segments } = JSON.parse(json) as { segments: { id: number; key: number }[] };
+    assert.deepEqual(
+      segments.map((s) => [s.id, s.key]),
+      [
+        [0, 0],
+        [1, 2],
+        [2, 0],
+      ],
+    );
+  });
+});

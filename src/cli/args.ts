@@ -103,9 +103,16 @@ function integer(text: string, name: string, radix: 'auto' | 8): bigint {
   return t.startsWith('-') ? -BigInt(t.slice(1)) : BigInt(t);
 }
 
-/** A segment or set id: a non-negative decimal (or 0x) int. */
+/**
+ * A segment, set or queue id: a non-negative decimal int. Only decimal, as
+ * ipcrm: a 0x number is how ls and ipcs print keys, and read as an id it
+ * would name another object (rm 0x00000002 removing shmid 2).
+ */
 export function parseId(text: string, name = text): number {
   const value = integer(text, name, 'auto');
+  if (!/^-?\d+$/.test(text.trim())) {
+    throw new UsageError(name, 'ERR_INVALID_ARG_VALUE', `'${text}' is not a decimal id (keys, as ls prints them, go with --key)`);
+  }
   if (value < 0n || value > 0x7fff_ffffn)
     throw new UsageError(name, 'ERR_OUT_OF_RANGE', `'${text}' is out of range: an id is an integer from 0 to 2147483647`);
   return Number(value);
