@@ -182,6 +182,22 @@ describe('shmkit dump, cat and write', () => {
     });
   });
 
+  it('cat or stat into a file that cannot take it all fails with one line and exit 1, never a short copy or a stack trace', async () => {
+    await withCleanup(async (defer) => {
+      const big = SharedMemory.create({ key: uniqueKey(), size: 1 << 20 });
+      defer(() => big.remove());
+      defer(() => big.detach());
+      const out = join(dir, 'limited');
+      // A file-size limit of 100000 bytes: the first write is cut short, the next fails with EFBIG.
+      const limited = await sh(`prlimit --fsize=100000 "$NODE" "$BIN" cat ${big.id} > '${out}'; echo "status $?"`);
+      assert.equal(limited.stdout, 'status 1\n');
+      assert.equal(limited.stderr, 'shmkit cat: stdout: EFBIG cannot write: file too large\n');
+      const full = await sh(`shmkit stat ${big.id} > /dev/full; echo "status $?"`);
+      assert.equal(full.stdout, 'status 1\n');
+      assert.equal(full.stderr, 'shmkit stat: stdout: ENOSPC cannot write: no space left on device\n');
+    });
+  });
+
   it('write puts stdin into the segment at --offset and leaves the other bytes alone', async () => {
     await withCleanup(async (defer) => {
       const target = SharedMemory.create({ key: uniqueKey(), size: 64 });

@@ -1,7 +1,9 @@
 // What every command is, and the errors that end one. main.ts turns a thrown
 // CliError into the one-line message and exit code; commands never print errors.
 
-import type { Readable, Writable } from 'node:stream';
+import { fstatSync, writeSync } from 'node:fs';
+import { type Readable, Writable } from 'node:stream';
+import { isatty } from 'node:tty';
 import type { IpcError } from '../index.js';
 
 /** Exit codes: success, failure (a system call or a refused operation), bad usage. */
@@ -34,13 +36,44 @@ export interface Io {
   stderr: Writable;
 }
 
+let fileStdout: Output | undefined;
+
+/**
+ * The process's stdout. Into a file or a device, Node's process.stdout
+ * ignores a short write (a full disk, a file-size limit): the rest of the
+ * chunk is lost and the command succeeds. There, a stream that writes the
+ * rest, which meets the error; pipes and terminals keep process.stdout.
+ */
+function processStdout(): Output {
+  if (fileStdout !== undefined) return fileStdout;
+  let file: boolean;
+  try {
+    const stats = fstatSync(1);
+    file = !isatty(1) && !stats.isFIFO() && !stats.isSocket();
+  } catch {
+    file = false;
+  }
+  if (!file) return process.stdout;
+  fileStdout = new Writable({
+    write(chunk: Buffer, _encoding, done) {
+      try {
+        for (let at = 0; at < chunk.length; ) at += writeSync(1, chunk, at);
+        done();
+      } catch (error) {
+        done(error as Error);
+      }
+    },
+  });
+  return fileStdout;
+}
+
 /** The process's streams, read when used: touching process.stdin opens it. */
 export const PROCESS_IO: Io = {
   get stdin() {
     return process.stdin;
   },
   get stdout() {
-    return process.stdout;
+    return processStdout();
   },
   get stderr() {
     return process.stderr;

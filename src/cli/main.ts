@@ -72,14 +72,17 @@ function wantsHelp(argv: string[]): boolean {
 export async function main(argv: string[], io: Io = PROCESS_IO): Promise<number> {
   const [name, ...rest] = argv;
   const { stdout, stderr } = io;
-  // A reader that goes away (shmkit cat | head) ends the command quietly.
+  let command: Command | undefined;
+  // A reader that goes away (shmkit cat | head) ends the command quietly; any
+  // other failure to write (a full disk: ENOSPC, EFBIG, EIO) is one line and exit 1.
   if (io === PROCESS_IO) {
-    process.stdout.on('error', (error: NodeJS.ErrnoException) => {
+    stdout.on('error', (error: NodeJS.ErrnoException) => {
       if (error.code === 'EPIPE') process.exit(0);
-      throw error;
+      const text = error.message.replace(/^[A-Z0-9_]+: /, '').replace(/, write$/, '');
+      report(stderr, command?.name ?? 'shmkit', new CliError('stdout', error.code ?? 'ERR_INTERNAL', `cannot write: ${text}`));
+      process.exit(EXIT_FAILURE);
     });
   }
-  let command: Command | undefined;
   try {
     if (name === undefined) {
       stderr.write(overview());
