@@ -67,6 +67,11 @@ describe('shmkit', () => {
         ['watch', '--interval', '0'],
         "shmkit watch: --interval: ERR_INVALID_ARG_VALUE '0' is not a positive number of seconds (see shmkit help watch)\n",
       ],
+      [
+        // Past setTimeout's limit, which would fire at once and redraw without pause.
+        ['watch', '--interval', '3000000'],
+        "shmkit watch: --interval: ERR_OUT_OF_RANGE '3000000' is out of range: at most 2147483.647 seconds (see shmkit help watch)\n",
+      ],
     ];
     for (const [args, stderr] of cases) {
       const result = await cli(...args);

@@ -156,11 +156,15 @@ export function parseBytes(text: string, name: string): number {
   return Number(value);
 }
 
-/** A positive number of seconds (decimals allowed). */
-export function parseSeconds(text: string, name: string): number {
+/** The longest delay setTimeout keeps, in seconds (2^31 - 1 ms); a longer one fires at once. */
+export const MAX_TIMER_SECONDS = 2_147_483.647;
+
+/** A positive number of seconds (decimals allowed), at most `max`. */
+export function parseSeconds(text: string, name: string, max = Infinity): number {
   const value = Number(text);
   if (/^-\d*\.?\d+$/.test(text.trim())) throw new UsageError(name, 'ERR_OUT_OF_RANGE', `'${text}' is not a positive number of seconds`);
   if (!/^\d*\.?\d+$/.test(text.trim()) || !(value > 0))
     throw new UsageError(name, 'ERR_INVALID_ARG_VALUE', `'${text}' is not a positive number of seconds`);
+  if (value > max) throw new UsageError(name, 'ERR_OUT_OF_RANGE', `'${text}' is out of range: at most ${max} seconds`);
   return value;
 }

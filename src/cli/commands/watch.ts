@@ -1,4 +1,4 @@
-import { parse, parseSeconds } from '../args.js';
+import { MAX_TIMER_SECONDS, parse, parseSeconds } from '../args.js';
 import { CliError, type Command } from '../command.js';
 import { outputWidth, paint, useColor } from '../table.js';
 import { listingLines } from '../views.js';
@@ -28,12 +28,14 @@ Options:
   -q, --queue            message queues instead
   -a, --all              all three
   -p, --posix            POSIX shared memory in /dev/shm (with -m, -s, -q or -a: those too)
-  -i, --interval SECONDS time between refreshes (default 1; decimals allowed)
+  -i, --interval SECONDS time between refreshes (default 1; decimals allowed;
+                         at most 2147483.647)
 `,
   async run(argv, io) {
     const { values } = parse(argv, { ...KIND_OPTIONS, ...POSIX_OPTION, interval: { type: 'string', short: 'i' } });
     const want = kinds(values);
-    const interval = values.interval === undefined ? 1 : parseSeconds(values.interval, '--interval');
+    // Past setTimeout's limit the timer would fire at once: a redraw loop, not a long wait.
+    const interval = values.interval === undefined ? 1 : parseSeconds(values.interval, '--interval', MAX_TIMER_SECONDS);
     const out = io.stdout;
     if (!out.isTTY) throw new CliError('stdout', 'ENOTTY', 'watch needs a terminal (use shmkit ls in a pipe)');
     // Fail before taking over the screen if the listing cannot be read at all.
