@@ -7,6 +7,7 @@ import { before, describe, it } from 'node:test';
 import { assertExitedCleanly, BIN, lastJson, run, SHMKIT } from './helpers/processes.js';
 import type { PosixRow } from '../src/cli/posix.js';
 import { PAGE_SIZE } from '../src/index.js';
+import { noPrivateIpc } from './helpers/shm.js';
 
 /** tmpfs holds whole pages: what shmkit reserves for `bytes`. */
 const held = (bytes: number) => Math.ceil(bytes / PAGE_SIZE) * PAGE_SIZE;
@@ -82,5 +83,48 @@ describe('shmkit ls -p', () => {
     assert.deepEqual(Object.keys(out.queues), ['queues', 'posix']);
     assert.equal(out.queues.posix!.length, 2);
     assert.deepEqual(Object.keys(out.plain), ['segments']);
+  });
+});
+
+describe('shmkit ls -p and names that anyone may give', { skip: noPrivateIpc }, () => {
+  it('the table escapes control characters and backslashes in names (no fake row, no terminal escape); --json keeps them', async () => {
+    // Files any user may make in /dev/shm: a newline followed by what looks like a row, an ESC sequence, a backslash.
+    const names = ['x\nfake  root  600  1  0', '\x1b[31mred', 'back\\slash'];
+    const script = `
+import { writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+for (const name of ${JSON.stringify(names)}) writeFileSync('/dev/shm/' + name, '');
+const cli = (...args) => execFileSync(process.execPath, [${JSON.stringify(BIN)}, ...args], { encoding: 'utf8', env: { ...process.env, COLUMNS: '120' } });
+console.log(JSON.stringify({ table: cli('ls', '-p'), json: JSON.parse(cli('ls', '-p', '--json')) }));
+`;
+    const result = await run(
+      'unshare',
+      [
+        '--ipc',
+        '--mount',
+        'sh',
+        '-c',
+        'mount -t tmpfs -o size=1m tmpfs /dev/shm && exec "$@"',
+        'sh',
+        process.execPath,
+        '--input-type=module',
+        '-e',
+        script,
+      ],
+      { timeoutMs: 60_000 },
+    );
+    assertExitedCleanly(result, 'scenario');
+    const out = lastJson<{ table: string; json: { posix: PosixRow[] } }>(result);
+    assert.deepEqual(
+      out.table
+        .trimEnd()
+        .split('\n')
+        .map((line) => line.split('  ')[0]),
+      ['name', '/\\x1b[31mred', '/back\\\\slash', '/x\\nfake'],
+    );
+    assert.deepEqual(
+      out.json.posix.map((row) => row.name),
+      names.map((name) => `/${name}`).sort(),
+    );
   });
 });

@@ -38,8 +38,19 @@ const SEMAPHORE_COLUMNS: Column<SemaphoreRow>[] = [
   { header: 'nsems', cell: (r) => String(r.nsems), align: 'right' },
 ];
 
+/**
+ * A name as a table shows it, escaped as C writes it: control characters
+ * (newline, ESC, ...) and the backslash. Anyone may name a file in /dev/shm:
+ * raw, a newline drew a fake row and an ESC drove the terminal. JSON keeps
+ * the name exact.
+ */
+function printable(name: string): string {
+  const named: Record<string, string> = { '\\': '\\\\', '\n': '\\n', '\t': '\\t', '\r': '\\r' };
+  return name.replace(/[\\\p{Cc}]/gu, (c) => named[c] ?? `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`);
+}
+
 const POSIX_COLUMNS: Column<PosixRow>[] = [
-  { header: 'name', cell: (r) => r.name },
+  { header: 'name', cell: (r) => printable(r.name) },
   { header: 'owner', cell: (r) => r.owner, drop: 2 },
   { header: 'perms', cell: (r) => octal(r.perms), drop: 1 },
   { header: 'bytes', cell: (r) => String(r.bytes), align: 'right' },
