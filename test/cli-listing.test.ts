@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { PAGE_SIZE, type ShmidDs } from '../src/index.js';
 import { compileC } from './helpers/c.js';
-import { AS_NOBODY, isRoot, run, BIN } from './helpers/processes.js';
+import { AS_NOBODY, isRoot, run, BIN, SHMKIT } from './helpers/processes.js';
 import type { SegmentRow } from '../src/cli/segments.js';
 
 // Keeps segments and semaphore sets in every state ls shows while a shell
@@ -508,5 +508,34 @@ describe('shmkit ls, stat, limits, usage and rm in a private IPC namespace', {
       json<{ semaphores: SemaphoreRow[] }>('after-sem').semaphores.map((r) => r.key),
       [0x7203],
     );
+  });
+});
+
+describe('rm by id and the creator', { skip: isRoot ? false : 'needs root for unshare --ipc' }, () => {
+  it('the creator of an object now owned by another user removes it by id, as ipcrm does; anyone else is refused', async () => {
+    // nobody makes a segment and a set, then root gives both to daemon (uid 1): the kernel still lets nobody remove them.
+    const give = `import { shmctl, semctl, IPC_SET } from ${JSON.stringify(SHMKIT)};
+      shmctl(Number(process.argv[1]), IPC_SET, { uid: 1, gid: 1 }); semctl(Number(process.argv[2]), 0, IPC_SET, { uid: 1, gid: 1 });`;
+    const script = `
+      shm=$("$NODE" "$ASNOBODY" create --private --size 10) && sem=$("$NODE" "$ASNOBODY" create -s --private --count 1) &&
+        other=$("$NODE" "$BIN" create --private --size 10) && "$NODE" --input-type=module -e "$GIVE" "$shm" "$sem" || exit 9
+      "$NODE" "$ASNOBODY" rm "$other"; echo "other $?"
+      "$NODE" "$ASNOBODY" rm "$shm"; echo "shm $?"
+      "$NODE" "$ASNOBODY" rm -s "$sem"; echo "sem $?"
+      "$NODE" "$BIN" ls -a --json`;
+    const r = await run('unshare', ['--ipc', 'sh', '-c', script], {
+      env: { ...process.env, NODE: process.execPath, BIN, ASNOBODY: AS_NOBODY, GIVE: give },
+      timeoutMs: 30_000,
+    });
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(r.stderr, 'shmkit rm: 1: EPERM segment owned by root, not by you\n');
+    const json = r.stdout.slice(r.stdout.indexOf('{'));
+    assert.equal(r.stdout.slice(0, r.stdout.indexOf('{')), 'other 1\nshm 0\nsem 0\n');
+    const left = JSON.parse(json) as { segments: SegmentRow[]; semaphores: unknown[] };
+    assert.deepEqual(
+      left.segments.map((s) => [s.id, s.owner]),
+      [[1, 'root']],
+    );
+    assert.deepEqual(left.semaphores, []);
   });
 });

@@ -29,17 +29,26 @@ interface Request {
 
 /**
  * Picks what goes. Another user's object is never picked by key, --orphans
- * or --all, and by id only when this process is root (the kernel would
- * refuse a non-root caller anyway, less clearly).
+ * or --all, and by id only when this process is root or made it (`cuids`:
+ * the creator's uid by id; the kernel lets the creator remove it, as ipcrm
+ * does, and refuses anyone else).
  */
-function select<R extends Row>(rows: R[], request: Request, kind: string, errors: CliError[], kept: Target<R>[] = []): Target<R>[] {
+function select<R extends Row>(
+  rows: R[],
+  cuids: Map<number, number>,
+  request: Request,
+  kind: string,
+  errors: CliError[],
+  kept: Target<R>[] = [],
+): Target<R>[] {
   const me = euid();
   const mine = (row: R) => row.uid === me;
   const picked = new Map<number, Target<R>>();
   for (const [id, arg] of request.ids) {
     const row = rows.find((r) => r.id === id);
     if (!row) errors.push(new CliError(arg, 'EINVAL', `no such ${kind}`));
-    else if (!mine(row) && me !== 0) errors.push(new CliError(arg, 'EPERM', `${kind} owned by ${row.owner}, not by you`));
+    else if (!mine(row) && me !== 0 && cuids.get(id) !== me)
+      errors.push(new CliError(arg, 'EPERM', `${kind} owned by ${row.owner}, not by you`));
     else if (!picked.has(id)) picked.set(id, { row, arg });
   }
   for (const [key, arg] of request.keys) {
@@ -92,7 +101,8 @@ message queues (at once, with their messages; waiters fail with EIDRM).
 
 Only your own objects are removed: --key, --orphans and --all skip or refuse
 those of other users, and an id of another user's object is refused unless
-you are root. Errors are reported one a line; the others still go.
+you are root or its creator (as the kernel and ipcrm allow). Errors are
+reported one a line; the others still go.
 
 Options:
   -s, --sem        semaphore sets instead of segments
@@ -149,13 +159,20 @@ Options:
 
     let targets: Target<Row>[];
     if (values.queue) {
-      targets = select(listQueues().map(queueRow), request, 'message queue', errors);
+      const queues = listQueues();
+      const cuids = new Map(queues.map((q) => [q.id, q.ds.msg_perm.cuid]));
+      targets = select(queues.map(queueRow), cuids, request, 'message queue', errors);
     } else if (values.sem) {
-      targets = select(listSemaphoreSets().map(semaphoreRow), request, 'semaphore set', errors);
+      const sets = listSemaphoreSets();
+      const cuids = new Map(sets.map((s) => [s.id, s.ds.sem_perm.cuid]));
+      targets = select(sets.map(semaphoreRow), cuids, request, 'semaphore set', errors);
     } else {
       const rss = residentBytes();
+      const segments = listSegments();
+      const cuids = new Map(segments.map((s) => [s.id, s.ds.shm_perm.cuid]));
       targets = select<Row>(
-        listSegments().map((s) => segmentRow(s, rss)),
+        segments.map((s) => segmentRow(s, rss)),
+        cuids,
         request,
         'segment',
         errors,
