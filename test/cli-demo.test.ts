@@ -40,6 +40,16 @@ describe('shmkit demo', { skip: !isRoot && 'needs root for unshare --ipc' }, () 
     assert.match(result.stdout, /left: 0\n$/);
   });
 
+  it('leaves nothing behind, and no stack trace, when the reader of its output goes away (demo | head)', async () => {
+    const result = await inPrivateIpc(`
+      "$NODE" "$BIN" demo | head -2 >/dev/null
+      for i in $(seq 40); do [ "$(${COUNT_OBJECTS})" = 0 ] && break; sleep 0.05; done
+      echo "left: $(${COUNT_OBJECTS})"`);
+    assertExitedCleanly(result, 'demo | head');
+    assert.match(result.stdout, /left: 0\n$/, result.stdout);
+    assert.equal(result.stderr, '');
+  });
+
   it('leaves nothing behind when interrupted with SIGINT halfway', async () => {
     // Stop the writer as soon as it has written its first record.
     const script = `

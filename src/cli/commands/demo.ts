@@ -1,5 +1,5 @@
 import { parse } from '../args.js';
-import { writeOut, type Command } from '../command.js';
+import type { Command } from '../command.js';
 import { runDemo } from '../demo/demo.js';
 
 export const demo: Command = {
@@ -16,6 +16,7 @@ exit, Ctrl-C or SIGTERM.
 `,
   async run(argv, io) {
     parse(argv, {});
-    return runDemo((line) => void writeOut(io.stdout, `${line}\n`));
+    // A few lines, written as they come: waiting for 'drain' on each would pile up listeners on a full pipe.
+    return runDemo((line) => void io.stdout.write(`${line}\n`));
   },
 };

@@ -1,7 +1,7 @@
 // `shmkit demo`: the seeds' scenario, narrated. A writer (this process) and a
 // reader (a child process) pass C-layout records through one segment; two
 // semaphores make the reader wait until a record is completely written.
-import { spawn } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { SemaphoreSet, SharedMemory } from '../../index.js';
 import { DEMO_READER } from '../files.js';
@@ -46,14 +46,23 @@ export async function runDemo(print: (line: string) => void = (line) => console.
   };
   process.once('SIGINT', onSignal);
   process.once('SIGTERM', onSignal);
+  // process.exit() runs no finally (shmkit demo | head: the command exits on
+  // EPIPE): the set would stay, and the reader find the segment gone.
+  let reader: ChildProcess | undefined;
+  const onExit = (): void => {
+    cleanup();
+    reader?.kill();
+  };
+  process.once('exit', onExit);
 
   try {
-    const reader = spawn(process.execPath, [DEMO_READER, String(shm.id), String(sems.id)], {
+    const child = spawn(process.execPath, [DEMO_READER, String(shm.id), String(sems.id)], {
       stdio: ['ignore', 'pipe', 'inherit'],
     });
-    reader.stdout.setEncoding('utf8').on('data', (text: string) => print(text.replace(/\n$/, '')));
-    const exited = once(reader, 'exit');
-    say(`spawned reader process ${reader.pid} (Node children are spawned, not forked: it attaches by id)\n`);
+    reader = child;
+    child.stdout.setEncoding('utf8').on('data', (text: string) => print(text.replace(/\n$/, '')));
+    const exited = once(child, 'exit');
+    say(`spawned reader process ${child.pid} (Node children are spawned, not forked: it attaches by id)\n`);
 
     const record = Record.view(shm.buffer);
     for (let i = 0; i < RECORDS; i++) {
@@ -74,6 +83,7 @@ export async function runDemo(print: (line: string) => void = (line) => console.
   } finally {
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
+    process.off('exit', onExit);
     cleanup();
   }
 }
