@@ -96,6 +96,35 @@ describe('creating and opening', () => {
     );
     assert.equal(msgctl(0, MSG_INFO).msgpool, before);
   });
+
+  it('projId without path, and trySend options that are not an object, are TypeErrors naming them (never dropped)', () => {
+    const before = msgctl(0, MSG_INFO).msgpool;
+    const key = uniqueKey();
+    for (const call of [
+      () => MessageQueue.create({ projId: 3 }), // would have made a private queue
+      () => MessageQueue.create({ key, projId: 3 }),
+      () => MessageQueue.openOrCreate({ key, projId: 3 }),
+      () => MessageQueue.open({ id: 0, projId: 3 } as unknown as { id: number }),
+    ]) {
+      const error = thrown(call) as TypeError & { code: string };
+      assert.equal(error.code, 'ERR_INVALID_ARG_TYPE', String(error));
+      assert.match(error.message, /"options\.projId"/);
+    }
+    const file = join(dir, 'projid-file');
+    writeFileSync(file, '');
+    const bad = thrown(() => MessageQueue.create({ path: file, projId: 'x' as unknown as number })) as TypeError & { code: string };
+    assert.equal(bad.code, 'ERR_INVALID_ARG_TYPE');
+    assert.match(bad.message, /"options\.projId"/);
+    assert.equal(msgctl(0, MSG_INFO).msgpool, before, 'nothing was created');
+
+    const q = track(MessageQueue.create());
+    for (const options of [5, 'type', true]) {
+      const error = thrown(() => q.trySend('x', options as unknown as { type: number })) as TypeError & { code: string };
+      assert.equal(error.code, 'ERR_INVALID_ARG_TYPE', String(error));
+      assert.match(error.message, /"options"/);
+    }
+    assert.equal(q.stat().msg_qnum, 0, 'nothing was sent');
+  });
 });
 
 describe('messages', () => {

@@ -1,7 +1,7 @@
 import { constants as osConstants } from 'node:os';
 import { bytesOf } from '../core/bytes.js';
 import { abortError, invalidType, outOfRange } from '../core/errors.js';
-import { validateId, validateKey, validateMode, validateObject } from '../core/validate.js';
+import { UINT32_MAX, validateId, validateInteger, validateKey, validateMode, validateObject } from '../core/validate.js';
 import { closeController, validateWaitOptions, type WaitOptions } from '../core/wait-options.js';
 import { IPC_CREAT, IPC_EXCL, IPC_INFO, IPC_PRIVATE, IPC_RMID, IPC_STAT, MSG_EXCEPT } from '../sysv/constants.js';
 import { ftok } from '../sysv/ftok.js';
@@ -83,8 +83,12 @@ function resolveKey(opts: Record<string, unknown>): number {
   if (opts.key !== undefined && opts.path !== undefined) throw invalidType('options', 'either key or path, not both', opts);
   if (opts.path !== undefined) {
     if (typeof opts.path !== 'string') throw invalidType('options.path', 'of type string', opts.path);
-    return ftok(opts.path, (opts.projId as number | undefined) ?? 1);
+    const projId = opts.projId === undefined ? 1 : validateInteger(opts.projId, 'options.projId', 0, UINT32_MAX);
+    return ftok(opts.path, projId);
   }
+  // projId is ftok's: without a path it would be dropped, and the queue made or
+  // opened would be another (a private one, or the key's) than the caller meant.
+  if (opts.projId !== undefined) throw invalidType('options.projId', 'given only with options.path', opts.projId);
   if (opts.key !== undefined) return validateKey(opts.key, 'options.key');
   return IPC_PRIVATE;
 }
@@ -178,6 +182,7 @@ export class MessageQueue implements Disposable {
     const given = [opts.id, opts.key, opts.path].filter((v) => v !== undefined).length;
     if (given !== 1) throw invalidType('options', 'an object with one of id, key or path', options);
     if (opts.id !== undefined) {
+      if (opts.projId !== undefined) throw invalidType('options.projId', 'given only with options.path', opts.projId);
       const id = validateId(opts.id, 'options.id');
       return new MessageQueue(id, msgctl(id, IPC_STAT).msg_perm.key);
     }
@@ -252,7 +257,9 @@ export class MessageQueue implements Disposable {
   trySend(data: string | ArrayBufferView | ArrayBuffer | SharedArrayBuffer, options?: { type?: number }): boolean {
     this.#assertOpen('trySend');
     const bytes = bytesOf(data, 'data');
-    const type = options?.type === undefined ? 1 : validateMtype(validateObject(options, 'options').type, 'options.type');
+    // Options that are not an object are an error, as for send(), never silently type 1.
+    const opts = options === undefined ? {} : validateObject(options, 'options');
+    const type = opts.type === undefined ? 1 : validateMtype(opts.type, 'options.type');
     return tryMsgsnd(this.id, type, bytes);
   }
 
