@@ -9,7 +9,7 @@ import { after, afterEach, describe, it } from 'node:test';
 import { IPC_INFO, IPC_SET, IPC_STAT, IpcError, MessageQueue, MSG_INFO, type StateError, ftok, msgctl, msgsnd } from '../src/index.js';
 import { assertNoLeaks, removeQueue, uniqueKey } from './helpers/ipc.js';
 import { assertExitedCleanly, lastJson } from './helpers/processes.js';
-import { runNodeInPrivateIpc, thrown } from './helpers/shm.js';
+import { BECOME_NOBODY, noPrivateIpc, runNodeInPrivateIpc, thrown } from './helpers/shm.js';
 
 assertNoLeaks();
 
@@ -124,6 +124,48 @@ describe('creating and opening', () => {
       assert.match(error.message, /"options"/);
     }
     assert.equal(q.stat().msg_qnum, 0, 'nothing was sent');
+  });
+});
+
+describe('another user', () => {
+  it('open by id works for a user who may send but not read (0622), as by key and as msgsnd in C; 0600 stays EACCES', {
+    skip: noPrivateIpc,
+  }, async () => {
+    // In a namespace of its own, where the child may choose the next id (one
+    // with a sequence number, so that only the right table slot answers) and
+    // its root objects go with it after it became nobody.
+    const result = await runNodeInPrivateIpc(`
+      import { writeFileSync } from 'node:fs';
+      import { MessageQueue } from 'SHMKIT';
+      writeFileSync('/proc/sys/kernel/msg_next_id', String(3 * 32768 + 5));
+      const q = MessageQueue.create({ key: 0x5151, mode: 0o622 });
+      const closed = MessageQueue.create({ mode: 0o600 });
+      ${BECOME_NOBODY}
+      const code = (f) => { try { f(); return 'ok'; } catch (e) { return e.code; } };
+      const byId = MessageQueue.open({ id: q.id });
+      console.log(JSON.stringify({
+        id: q.id,
+        byId: [byId.id, byId.key],
+        sent: byId.trySend('from nobody', { type: 2 }),
+        byKey: MessageQueue.open({ key: 0x5151 }).id,
+        receive: code(() => byId.tryReceive()),
+        stat: code(() => byId.stat()),
+        closed: code(() => MessageQueue.open({ id: closed.id })),
+        otherSlot: code(() => MessageQueue.open({ id: q.id + 32768 })),
+      }));
+    `);
+    assertExitedCleanly(result);
+    const r = lastJson<Record<string, unknown>>(result);
+    assert.equal(r.id, 3 * 32768 + 5);
+    assert.deepEqual(r.byId, [r.id, 0x5151]);
+    assert.equal(r.sent, true);
+    assert.equal(r.byKey, r.id);
+    assert.deepEqual(
+      [r.receive, r.stat, r.closed],
+      ['EACCES', 'EACCES', 'EACCES'],
+      'reading is still denied, and a queue it may not write',
+    );
+    assert.equal(r.otherSlot, 'EINVAL', 'the same slot with another sequence number is no queue');
   });
 });
 

@@ -5,6 +5,8 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { GETALL, IpcError, SemaphoreSet, semctl } from '../src/index.js';
 import { assertNoLeaks, uniqueKey, removeSetsAfterEach } from './helpers/ipc.js';
+import { assertExitedCleanly, lastJson } from './helpers/processes.js';
+import { BECOME_NOBODY, noPrivateIpc, runNodeInPrivateIpc } from './helpers/shm.js';
 
 assertNoLeaks();
 
@@ -126,5 +128,55 @@ describe('SemaphoreSet', () => {
     await assert.rejects(set.op([{ sem_num: 0, sem_op: 1 }], { timeoutMs: -1 }), { name: 'RangeError', message: /"options.timeoutMs"/ });
     await assert.rejects(set.op([{ sem_num: 0, sem_op: 1 }], { signal: {} as never }), { name: 'TypeError', message: /"options.signal"/ });
     assert.deepEqual(semctl(set.id, 0, GETALL), [0, 0]);
+  });
+
+  it('open by key or id works for a user who may alter but not read (0622), as semget and semop in C; 0600 stays EACCES', {
+    skip: noPrivateIpc,
+  }, async () => {
+    // In a namespace of its own, where the child may choose the next id (one
+    // with a sequence number) and its root sets go with it after it became nobody.
+    const result = await runNodeInPrivateIpc(`
+      import { writeFileSync } from 'node:fs';
+      import { Mutex, Semaphore, SemaphoreSet } from 'SHMKIT';
+      writeFileSync('/proc/sys/kernel/sem_next_id', String(3 * 32768 + 5));
+      const sem = Semaphore.create({ key: 0x5152, mode: 0o622 });
+      const set = SemaphoreSet.create({ key: 0x5153, count: 3, mode: 0o622, initial: 1 });
+      const mutex = Mutex.create({ key: 0x5154, mode: 0o622 });
+      const closed = Semaphore.create({ key: 0x5155, mode: 0o600 });
+      ${BECOME_NOBODY}
+      const code = (f) => { try { f(); return 'ok'; } catch (e) { return e.code; } };
+      const byKey = Semaphore.open({ key: 0x5152 });
+      const byId = Semaphore.open({ id: sem.id });
+      byKey.release(2);
+      const took = byId.tryAcquire();
+      const setById = SemaphoreSet.open({ id: set.id });
+      await setById.op([{ sem_num: 2, sem_op: -1 }], { timeoutMs: 1000 });
+      const m = Mutex.open({ key: 0x5154 });
+      await m.withLock(() => {});
+      console.log(JSON.stringify({
+        id: sem.id,
+        byKey: [byKey.id, byKey.key],
+        byId: [byId.id, byId.key],
+        took,
+        set: [SemaphoreSet.open({ key: 0x5153 }).count, setById.count, setById.key],
+        mutex: m.id === mutex.id,
+        value: code(() => byId.value),
+        closedByKey: code(() => Semaphore.open({ key: 0x5155 })),
+        closedById: code(() => Semaphore.open({ id: closed.id })),
+      }));
+    `);
+    assertExitedCleanly(result);
+    const r = lastJson<Record<string, unknown>>(result);
+    assert.equal(r.id, 3 * 32768 + 5);
+    assert.deepEqual(r.byKey, [r.id, 0x5152]);
+    assert.deepEqual(r.byId, [r.id, 0x5152]);
+    assert.equal(r.took, true);
+    assert.deepEqual(r.set, [3, 3, 0x5153]);
+    assert.equal(r.mutex, true);
+    assert.deepEqual(
+      [r.value, r.closedByKey, r.closedById],
+      ['EACCES', 'EACCES', 'EACCES'],
+      'reading is still denied, and a set it may not alter',
+    );
   });
 });

@@ -3,7 +3,8 @@ import { bytesOf } from '../core/bytes.js';
 import { abortError, invalidType, outOfRange } from '../core/errors.js';
 import { UINT32_MAX, validateId, validateInteger, validateKey, validateMode, validateObject } from '../core/validate.js';
 import { closeController, validateWaitOptions, type WaitOptions } from '../core/wait-options.js';
-import { IPC_CREAT, IPC_EXCL, IPC_INFO, IPC_PRIVATE, IPC_RMID, IPC_STAT, MSG_EXCEPT } from '../sysv/constants.js';
+import { IPC_CREAT, IPC_EXCL, IPC_INFO, IPC_PRIVATE, IPC_RMID, IPC_STAT, MSG_EXCEPT, MSG_STAT_ANY } from '../sysv/constants.js';
+import { statForOpen } from '../sysv/access.js';
 import { ftok } from '../sysv/ftok.js';
 import { spinOnCalls, spinsFirst } from '../sysv/spin.js';
 import {
@@ -184,7 +185,17 @@ export class MessageQueue implements Disposable {
     if (opts.id !== undefined) {
       if (opts.projId !== undefined) throw invalidType('options.projId', 'given only with options.path', opts.projId);
       const id = validateId(opts.id, 'options.id');
-      return new MessageQueue(id, msgctl(id, IPC_STAT).msg_perm.key);
+      // A user who may send but not read (mode 0o622) opens it too, as by key:
+      // msgsnd in C needs only write permission.
+      const { perm } = statForOpen(
+        id,
+        () => ({ perm: msgctl(id, IPC_STAT).msg_perm }),
+        () => {
+          const ds = msgctl(id, MSG_STAT_ANY);
+          return { perm: ds.msg_perm, id: ds.id };
+        },
+      );
+      return new MessageQueue(id, perm.key);
     }
     const key = resolveKey(opts);
     if (key === IPC_PRIVATE) throw outOfRange('options.key', 'a key other than IPC_PRIVATE (open a private queue by id)', key);

@@ -9,6 +9,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { native, type NativeIpcPerm } from '../core/native.js';
+import { appliesToMe } from './access.js';
 import { IPC_INFO, IPC_STAT, PAGE_SIZE, SEM_INFO, SEM_STAT_ANY, SHM_HUGETLB, SHM_INFO, SHM_RDONLY, SHM_STAT_ANY } from './constants.js';
 
 /** What failed: a call about a segment or a semaphore set, by key or by id; or ftok's file. */
@@ -104,15 +105,6 @@ function findByKey(object: 'segment' | 'set', key: number): Found | undefined {
 
 function find(subject: Extract<HintSubject, { object: unknown }>): Found | undefined {
   return fact(() => ('id' in subject ? findById(subject.object, subject.id) : findByKey(subject.object, subject.key)));
-}
-
-/** Which permission bits of `perm` apply to this process, as the kernel chooses them (ipcperms). */
-function appliesToMe(perm: NativeIpcPerm): { who: 'owner' | 'group' | 'other'; bits: number } {
-  const euid = process.geteuid!();
-  if (euid === perm.uid || euid === perm.cuid) return { who: 'owner', bits: (perm.mode >> 6) & 7 };
-  const groups = new Set([process.getegid!(), ...process.getgroups!()]);
-  if (groups.has(perm.gid) || groups.has(perm.cgid)) return { who: 'group', bits: (perm.mode >> 3) & 7 };
-  return { who: 'other', bits: perm.mode & 7 };
 }
 
 function grants(bits: number): string {
