@@ -121,6 +121,48 @@ describe('PosixSharedMemory with C programs', () => {
   });
 });
 
+/** glibc 2.34 and later take names of NAME_MAX (255) bytes; older ones stop at 253. */
+const glibc = (process.report.getReport() as { header: { glibcVersionRuntime?: string } }).header.glibcVersionRuntime;
+const [glibcMajor = 0, glibcMinor = 0] = (glibc ?? '').split('.').map(Number);
+const longNames = glibcMajor > 2 || (glibcMajor === 2 && glibcMinor >= 34);
+
+describe('names as long as C takes them', () => {
+  /** A fresh name of exactly NAME_MAX (255) bytes after the slash. */
+  function longestName(): string {
+    const fixed = `shmkit-test--${process.pid}-00000000`.length;
+    const name = uniqueName(`long${'n'.repeat(255 - fixed - 4)}`);
+    assert.equal(Buffer.byteLength(name) - 1, 255);
+    return name;
+  }
+
+  it('a name of 255 bytes (NAME_MAX) that a C program created opens, and one Node creates C opens', {
+    skip: !longNames && `glibc ${glibc}`,
+  }, async () => {
+    const peer = await compileC('posix-peer', C_PEER);
+    const fromC = longestName();
+    const result = await run(peer, ['create', fromC, '5000', '600', 'long name from C']);
+    assertExitedCleanly(result, 'C peer');
+    {
+      using shm = PosixSharedMemory.open({ name: fromC });
+      assert.equal(text(shm.read(0, 64)), 'long name from C');
+      shm.unlink();
+    }
+    const fromNode = longestName();
+    using shm = PosixSharedMemory.create({ name: fromNode, size: 8192 });
+    try {
+      shm.write(0, 'long name from Node');
+      const opened = await run(peer, ['open', fromNode]);
+      assertExitedCleanly(opened, 'C peer');
+      assert.deepEqual(lastJson(opened), { size: 8192, mode: 0o600, text: 'long name from Node' });
+    } finally {
+      shm.unlink();
+    }
+    const tooLong = thrown(() => PosixSharedMemory.create({ name: `${fromNode}x`, size: 10 })) as RangeError & { code: string };
+    assert.equal(tooLong.code, 'ERR_OUT_OF_RANGE');
+    assert.match(tooLong.message, /name\.length.* 1 to 255 bytes .*Received 256/);
+  });
+});
+
 describe('PosixSharedMemory across Node processes', () => {
   it("a child maps the same name and each sees the other's writes while both are mapped", async () => {
     const name = uniqueName('child');
@@ -264,8 +306,8 @@ describe('PosixSharedMemory errors', () => {
     }
   });
 
-  it('names are checked before any call: one leading slash, no other slash, 1 to 253 bytes', () => {
-    for (const bad of ['noslash', '/a/b', '/', '//x', '/.', '/..', 'x\0y', `/${'n'.repeat(254)}`]) {
+  it('names are checked before any call: one leading slash, no other slash, 1 to 255 bytes', () => {
+    for (const bad of ['noslash', '/a/b', '/', '//x', '/.', '/..', 'x\0y', `/${'n'.repeat(256)}`, `/${'é'.repeat(128)}`]) {
       const error = thrown(() => PosixSharedMemory.create({ name: bad, size: 10 })) as Error & { code: string };
       assert.ok(error instanceof TypeError || error instanceof RangeError, bad);
       assert.match(error.code, /^ERR_(INVALID_ARG_VALUE|OUT_OF_RANGE)$/, bad);

@@ -14,11 +14,16 @@ import { nameHint } from './hints.js';
 import { isMapping, Mapping } from './mapping.js';
 import { keepSigbusGuard } from './sigbus-guard.js';
 
-/** The longest name shm_open takes, in bytes after the slash (glibc: NAME_MAX less the slash and the NUL). */
-const NAME_MAX_BYTES = 253;
+/**
+ * The longest name shm_open takes, in bytes after the slash: NAME_MAX, the
+ * kernel's limit for the file's name in /dev/shm, which glibc 2.34 and later
+ * (and Python) pass on. glibc before 2.34 refuses more than 253 bytes itself,
+ * with EINVAL.
+ */
+const NAME_MAX_BYTES = 255;
 
 /**
- * A name as shm_open takes it: a slash, then 1 to 253 bytes of UTF-8 with no
+ * A name as shm_open takes it: a slash, then 1 to 255 bytes of UTF-8 with no
  * other slash and no NUL (`/name`; not `.` or `..`). What Python's
  * SharedMemory calls `name` is this without the slash.
  */
