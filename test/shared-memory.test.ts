@@ -220,6 +220,26 @@ describe('SharedMemory.openOrCreate', () => {
     });
   });
 
+  it('refuses autoRemove, which would free the key at once (every caller would get a segment of its own), before making anything', async () => {
+    const key = uniqueKey();
+    await withCleanup((defer) => {
+      for (const autoRemove of [true, 1, 'yes']) {
+        const error = thrown(() => SharedMemory.openOrCreate({ key, size: 4096, autoRemove: autoRemove as never })) as TypeError & {
+          code: string;
+        };
+        assert.ok(error instanceof TypeError, `expected a TypeError, got ${String(error)}`);
+        assert.equal(error.code, 'ERR_INVALID_ARG_VALUE');
+        assert.match(error.message, /options\.autoRemove.*frees its key.*create\(\{ autoRemove: true \}\)/);
+        assert.equal((thrown(() => shmget(key, 0, 0)) as IpcError).code, 'ENOENT', 'no segment was made');
+      }
+      const shm = SharedMemory.openOrCreate({ key, size: 4096, autoRemove: false });
+      defer(() => removeSegment(shm.id));
+      defer(() => shm[Symbol.dispose]());
+      using again = SharedMemory.openOrCreate({ key, size: 4096 });
+      assert.equal(again.id, shm.id, 'autoRemove: false is the default');
+    });
+  });
+
   it('refuses with EINVAL to open an existing segment smaller than the size asked, as shmget does', async () => {
     const key = uniqueKey();
     await withShm({ key, size: 4096 }, () => {

@@ -1,6 +1,6 @@
 import { constants as bufferConstants } from 'node:buffer';
 import { bytesOf } from '../core/bytes.js';
-import { IpcError, invalidType, stateError } from '../core/errors.js';
+import { IpcError, invalidType, invalidValue, stateError } from '../core/errors.js';
 import { isReadOnly } from '../core/mapped-memory.js';
 
 const { MAX_LENGTH } = bufferConstants;
@@ -40,7 +40,14 @@ export interface OpenOptions extends SegmentAddress {
   readOnly?: boolean;
 }
 
-export interface OpenOrCreateOptions extends CreateOptions {
+export interface OpenOrCreateOptions extends Omit<CreateOptions, 'autoRemove'> {
+  /**
+   * Not offered (`true` is a TypeError): marking the segment for removal
+   * frees its key at once, so the next openOrCreate of the key would make
+   * another segment instead of opening this one. Use
+   * `create({ autoRemove: true })` and give the others its id.
+   */
+  autoRemove?: false;
   readOnly?: boolean;
 }
 
@@ -162,6 +169,14 @@ export class SharedMemory implements Disposable {
     const opts = validateObject(options, 'options') as unknown as OpenOrCreateOptions;
     if (opts.key === undefined && opts.path === undefined) {
       throw invalidType('options', 'a key or a path (a private segment cannot be opened)', opts);
+    }
+    // IPC_RMID frees the key: every caller would get a segment of its own, and none would see the others' writes.
+    if (opts.autoRemove !== undefined && opts.autoRemove !== false) {
+      throw invalidValue(
+        'options.autoRemove',
+        'openOrCreate cannot auto-remove: marking the segment for removal frees its key, so the next openOrCreate would make another segment; use create({ autoRemove: true }) and open it by id',
+        opts.autoRemove,
+      );
     }
     for (let attempt = 1; ; attempt++) {
       try {
