@@ -327,6 +327,27 @@ describe('PosixSharedMemory errors', () => {
     assert.equal(shmExists('/ok'), false);
   });
 
+  it("readOnly must be a boolean: 1 or 'yes' is a TypeError naming it, never a writable mapping", () => {
+    const name = uniqueName('ro-type');
+    using shm = PosixSharedMemory.create({ name, size: 4096 });
+    try {
+      for (const bad of [1, 'yes']) {
+        for (const attempt of [
+          () => PosixSharedMemory.open({ name, readOnly: bad as never }),
+          () => PosixSharedMemory.openOrCreate({ name, size: 4096, readOnly: bad as never }),
+        ]) {
+          const error = thrown(attempt) as TypeError & { code: string };
+          assert.equal(error.code, 'ERR_INVALID_ARG_TYPE', String(error));
+          assert.match(error.message, /"options\.readOnly" argument must be of type boolean/);
+        }
+      }
+      using opened = PosixSharedMemory.open({ name, readOnly: true });
+      assert.equal(opened.readOnly, true);
+    } finally {
+      shm.unlink();
+    }
+  });
+
   it('an object nobody has sized yet cannot be opened (EINVAL), and a failed create leaves no name behind', () => {
     const name = uniqueName('unsized');
     const fd = shm_open(name, O_RDWR | O_CREAT | O_EXCL, 0o600);

@@ -157,6 +157,34 @@ describe('SharedMemory.open', () => {
   });
 });
 
+describe('boolean options', () => {
+  it("readOnly and autoRemove must be booleans: 1 or 'yes' is a TypeError naming the option, before anything is made or attached", async () => {
+    const key = uniqueKey();
+    for (const bad of [1, 'yes']) {
+      const error = thrown(() => SharedMemory.create({ key, size: 4096, autoRemove: bad as never })) as TypeError & { code: string };
+      assert.equal(error.code, 'ERR_INVALID_ARG_TYPE');
+      assert.match(error.message, /"options\.autoRemove" argument must be of type boolean/);
+      assert.equal((thrown(() => shmget(key, 0, 0)) as IpcError).code, 'ENOENT', 'no segment was made');
+    }
+    await withShm({ key, size: 4096 }, (shm) => {
+      for (const bad of [1, 'yes']) {
+        for (const attempt of [
+          () => SharedMemory.open({ key, readOnly: bad as never }),
+          () => SharedMemory.open({ id: shm.id, readOnly: bad as never }),
+          () => SharedMemory.openOrCreate({ key, size: 4096, readOnly: bad as never }),
+        ]) {
+          const error = thrown(attempt) as TypeError & { code: string };
+          assert.equal(error.code, 'ERR_INVALID_ARG_TYPE', String(error));
+          assert.match(error.message, /"options\.readOnly" argument must be of type boolean/);
+        }
+      }
+      assert.equal(nattch(shm.id), 1, 'nothing else attached');
+      using opened = SharedMemory.open({ key, readOnly: true });
+      assert.equal(opened.readOnly, true);
+    });
+  });
+});
+
 describe('SharedMemory.openOrCreate', () => {
   it('creates when the key is free and opens the same segment when it is not', async () => {
     const key = uniqueKey();

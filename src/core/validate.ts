@@ -40,6 +40,13 @@ export function validateMode(value: unknown, name = 'mode'): number {
   return validateInteger(value, name, 0, 0o777);
 }
 
+/** An optional boolean option, false when absent. Anything else (1, 'yes') is a TypeError: it must not pass for false. */
+export function validateOptionalBoolean(value: unknown, name: string): boolean {
+  if (value === undefined) return false;
+  if (typeof value !== 'boolean') throw invalidType(name, 'of type boolean', value);
+  return value;
+}
+
 export function validateObject(value: unknown, name: string): Record<string, unknown> {
   if (typeof value !== 'object' || value === null || Array.isArray(value)) {
     throw invalidType(name, 'of type object', value);

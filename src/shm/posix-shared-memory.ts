@@ -3,7 +3,7 @@ import type { Stats } from 'node:fs';
 import { constants as osConstants } from 'node:os';
 import { invalidType, IpcError, ipcError, outOfRange, stateError } from '../core/errors.js';
 import { isReadOnly } from '../core/mapped-memory.js';
-import { validateFlags, validateMode, validateObject, validateRange, validateSize } from '../core/validate.js';
+import { validateFlags, validateMode, validateObject, validateOptionalBoolean, validateRange, validateSize } from '../core/validate.js';
 import {
   F_ADD_SEALS,
   F_SEAL_FUTURE_WRITE,
@@ -186,7 +186,7 @@ export class PosixSharedMemory implements Disposable {
   static open(options: PosixOpenOptions): PosixSharedMemory {
     const opts = validateObject(options, 'options') as unknown as PosixOpenOptions;
     const name = validateShmName(opts.name, 'name');
-    return PosixSharedMemory.#open(name, opts.readOnly === true, 0);
+    return PosixSharedMemory.#open(name, validateOptionalBoolean(opts.readOnly, 'options.readOnly'), 0);
   }
 
   static #open(name: string, readOnly: boolean, atLeast: number): PosixSharedMemory {
@@ -220,7 +220,7 @@ export class PosixSharedMemory implements Disposable {
     const name = validateShmName(opts.name, 'name');
     const size = positiveSize(opts.size);
     if (opts.mode !== undefined) validateMode(opts.mode);
-    const readOnly = opts.readOnly === true;
+    const readOnly = validateOptionalBoolean(opts.readOnly, 'options.readOnly');
     for (let attempt = 1; ; attempt++) {
       try {
         return PosixSharedMemory.#create(opts, readOnly);

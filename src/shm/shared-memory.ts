@@ -8,7 +8,15 @@ import { ftok } from '../sysv/ftok.js';
 import type { Attachment } from '../sysv/attachment.js';
 import { IPC_CREAT, IPC_EXCL, IPC_PRIVATE, IPC_RMID, IPC_STAT, SHM_RDONLY } from '../sysv/constants.js';
 import { shmat, shmatShared, shmctl, shmdt, shmget, type ShmidDs } from '../sysv/shm.js';
-import { validateId, validateKey, validateMode, validateObject, validateRange, validateSize } from '../core/validate.js';
+import {
+  validateId,
+  validateKey,
+  validateMode,
+  validateObject,
+  validateOptionalBoolean,
+  validateRange,
+  validateSize,
+} from '../core/validate.js';
 
 /** Where a segment is found: a key, a file and project id (ftok), or (open only) an id. */
 export interface SegmentAddress {
@@ -121,10 +129,11 @@ export class SharedMemory implements Disposable {
     const opts = validateObject(options, 'options') as unknown as CreateOptions;
     const size = validateSize(opts.size, 'size');
     const mode = validateMode(opts.mode ?? 0o600);
+    const autoRemove = validateOptionalBoolean(opts.autoRemove, 'options.autoRemove');
     const key = resolveKey(opts);
     const id = shmget(key, size, IPC_CREAT | IPC_EXCL | mode);
     try {
-      return SharedMemory.#attach(id, key, readOnly, opts.autoRemove === true || key === IPC_PRIVATE);
+      return SharedMemory.#attach(id, key, readOnly, autoRemove || key === IPC_PRIVATE);
     } catch (error) {
       // Nobody else can have it yet: do not leave a segment behind.
       shmctl(id, IPC_RMID);
@@ -138,7 +147,7 @@ export class SharedMemory implements Disposable {
    */
   static open(options: OpenOptions): SharedMemory {
     const opts = validateObject(options, 'options') as unknown as OpenOptions;
-    const readOnly = opts.readOnly === true;
+    const readOnly = validateOptionalBoolean(opts.readOnly, 'options.readOnly');
     if (opts.id !== undefined) {
       if (opts.key !== undefined || opts.path !== undefined) throw invalidType('options', 'one of id, key or path', opts);
       const id = validateId(opts.id, 'id');
@@ -178,16 +187,17 @@ export class SharedMemory implements Disposable {
         opts.autoRemove,
       );
     }
+    const readOnly = validateOptionalBoolean(opts.readOnly, 'options.readOnly');
     for (let attempt = 1; ; attempt++) {
       try {
-        return SharedMemory.#create(opts, opts.readOnly === true);
+        return SharedMemory.#create(opts, readOnly);
       } catch (error) {
         if (!(error instanceof IpcError) || error.code !== 'EEXIST') throw error;
       }
       try {
         // Asking for the size, as shmget(key, size, IPC_CREAT) does in C: a smaller existing segment is EINVAL.
         const key = resolveKey(opts);
-        return SharedMemory.#attach(shmget(key, opts.size, 0), key, opts.readOnly === true, false);
+        return SharedMemory.#attach(shmget(key, opts.size, 0), key, readOnly, false);
       } catch (error) {
         // Removed between our create and open: try again.
         if (!(error instanceof IpcError) || error.code !== 'ENOENT' || attempt >= OPEN_OR_CREATE_ATTEMPTS) throw error;
