@@ -20,7 +20,7 @@ import {
   shmdt,
   shmget,
 } from '../src/index.js';
-import { assertNoLeaks, removeSegment, uniqueKey, withCleanup } from './helpers/ipc.js';
+import { assertNoLeaks, removeSegment, uniqueKey, usedSegments, withCleanup } from './helpers/ipc.js';
 import { assertExitedCleanly, lastJson, runNode } from './helpers/processes.js';
 import { segmentExists, thrown, waitFor } from './helpers/shm.js';
 
@@ -266,6 +266,26 @@ describe('SharedMemory.openOrCreate', () => {
       using again = SharedMemory.openOrCreate({ key, size: 4096 });
       assert.equal(again.id, shm.id, 'autoRemove: false is the default');
     });
+  });
+
+  it('refuses key IPC_PRIVATE (0), which makes a new segment for every caller, before making anything; open names it too', async () => {
+    const before = usedSegments();
+    for (const key of [IPC_PRIVATE, 0]) {
+      const error = thrown(() => SharedMemory.openOrCreate({ key, size: 4096 })) as RangeError & { code: string };
+      assert.ok(error instanceof RangeError, `expected a RangeError, got ${String(error)}`);
+      assert.equal(error.code, 'ERR_OUT_OF_RANGE');
+      assert.match(
+        error.message,
+        /"key" is out of range\. It must be a key other than IPC_PRIVATE \(0\), which makes a new segment for every caller/,
+      );
+      const opening = thrown(() => SharedMemory.open({ key })) as RangeError & { code: string };
+      assert.equal(opening.code, 'ERR_OUT_OF_RANGE', String(opening));
+      assert.match(
+        opening.message,
+        /"key" is out of range\. It must be a key other than IPC_PRIVATE \(0\), which finds no segment: open a private segment by its id/,
+      );
+    }
+    assert.equal(usedSegments(), before, 'no segment was made');
   });
 
   it('refuses with EINVAL to open an existing segment smaller than the size asked, as shmget does', async () => {

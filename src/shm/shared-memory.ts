@@ -1,6 +1,6 @@
 import { constants as bufferConstants } from 'node:buffer';
 import { bytesOf } from '../core/bytes.js';
-import { IpcError, invalidType, invalidValue, stateError } from '../core/errors.js';
+import { IpcError, invalidType, invalidValue, outOfRange, stateError } from '../core/errors.js';
 import { isReadOnly } from '../core/mapped-memory.js';
 
 const { MAX_LENGTH } = bufferConstants;
@@ -142,7 +142,8 @@ export class SharedMemory implements Disposable {
   }
 
   /**
-   * Attaches an existing segment by key, path or id.
+   * Attaches an existing segment by key, path or id (a private segment by id
+   * only: key 0, IPC_PRIVATE, is a RangeError).
    * @throws IpcError ENOENT (no such key), EINVAL/EIDRM (no such id), EACCES.
    */
   static open(options: OpenOptions): SharedMemory {
@@ -163,6 +164,9 @@ export class SharedMemory implements Disposable {
     }
     if (opts.key === undefined && opts.path === undefined) throw invalidType('options', 'one of id, key or path', opts);
     const key = resolveKey(opts);
+    // shmget(IPC_PRIVATE, 0, 0) would try to make a segment (EINVAL about its size) rather than find one.
+    if (key === IPC_PRIVATE)
+      throw outOfRange('key', 'a key other than IPC_PRIVATE (0), which finds no segment: open a private segment by its id ({ id })', key);
     const id = shmget(key, 0, 0);
     return SharedMemory.#attach(id, key, readOnly, false);
   }
@@ -171,13 +175,23 @@ export class SharedMemory implements Disposable {
    * Opens the segment for the key, or creates it (mode 0o600 by default) if
    * there is none. Safe against another process doing the same at once.
    * `readOnly` applies either way; an existing segment smaller than `size`
-   * is EINVAL, as with shmget(key, size, IPC_CREAT).
+   * is EINVAL, as with shmget(key, size, IPC_CREAT). Key 0 (IPC_PRIVATE,
+   * a RangeError) and `autoRemove: true` (a TypeError) are refused: each
+   * caller would get a segment of its own.
    * @throws IpcError EINVAL (size), EACCES, ENOSPC.
    */
   static openOrCreate(options: OpenOrCreateOptions): SharedMemory {
     const opts = validateObject(options, 'options') as unknown as OpenOrCreateOptions;
     if (opts.key === undefined && opts.path === undefined) {
       throw invalidType('options', 'a key or a path (a private segment cannot be opened)', opts);
+    }
+    // IPC_PRIVATE makes a new segment every time: each caller would get one of its own.
+    if (resolveKey(opts) === IPC_PRIVATE) {
+      throw outOfRange(
+        'key',
+        "a key other than IPC_PRIVATE (0), which makes a new segment for every caller, so none would open another's: use create() and open by id",
+        opts.key ?? 0,
+      );
     }
     // IPC_RMID frees the key: every caller would get a segment of its own, and none would see the others' writes.
     if (opts.autoRemove !== undefined && opts.autoRemove !== false) {
