@@ -14,6 +14,7 @@ import { describe, it } from 'node:test';
 import { Channel, ChannelError, SharedMemory } from '../src/index.js';
 import { assertNoLeaks } from './helpers/ipc.js';
 import { assertExitedCleanly, lastJson, runNode } from './helpers/processes.js';
+import { settledWithin } from './helpers/settled.js';
 
 assertNoLeaks();
 
@@ -196,6 +197,63 @@ describe('Channel streams within a process', { timeout: 30_000 }, () => {
     assert.deepEqual(got, [0, 1]);
     assert.equal(ended, false);
     assert.equal(receiver.tryRecv(), 2, 'messages not taken stay in the ring');
+  });
+
+  it('events() takes messages only while a message listener is there: once() and off() leave the rest in the ring', async () => {
+    using channel = Channel.create({ capacity: 4096, autoRemove: true, codec: 'json' });
+    const sender = channel.sender();
+    const receiver = channel.receiver();
+    for (let i = 0; i < 6; i++) sender.trySend(i);
+    const stop = new AbortController();
+    const events = receiver.events({ signal: stop.signal });
+    // once() adds a listener and removes it after one message: the others are not taken for nobody.
+    const [first] = await once(events, 'message');
+    assert.equal(first, 0);
+    await sleep(20);
+    const got: unknown[] = [];
+    const listener = (value: unknown) => {
+      got.push(value);
+      if (got.length === 2) events.off('message', listener);
+    };
+    // A listener added later takes up where the last one stopped.
+    events.on('message', listener);
+    await sleep(20);
+    assert.deepEqual(got, [1, 2]);
+    assert.equal(receiver.tryRecv(), 3, 'messages after the last listener went stay in the ring');
+    // Removed while waiting for a message: the wait gives up, and a message sent after stays.
+    const later: unknown[] = [];
+    const late = (value: unknown) => void later.push(value);
+    events.on('message', late);
+    await sleep(20);
+    assert.deepEqual(later, [4, 5]);
+    events.off('message', late);
+    await sleep(10);
+    sender.trySend('kept');
+    await sleep(20);
+    assert.equal(later.length, 2);
+    assert.equal(receiver.tryRecv(), 'kept');
+    // Aborted while there is no listener: it emits 'close' and nothing more.
+    const closed = new Promise<void>((resolve) => events.on('close', () => resolve()));
+    stop.abort();
+    assert.equal(await settledWithin(closed, 2000), 'resolved');
+  });
+
+  it('an events() emitter whose message listener was removed lets its process exit', { timeout: 20_000 }, async () => {
+    using channel = Channel.create({ capacity: 4096, autoRemove: true, codec: 'json' });
+    const result = await runNode(
+      `
+      import { Channel } from 'SHMKIT';
+      const channel = Channel.open({ id: Number(process.argv[1]), codec: 'json' });
+      const events = channel.receiver().events();
+      const listener = () => {};
+      events.on('message', listener);
+      // Off while it waits for a message: the wait ends, and nothing holds the event loop.
+      setTimeout(() => events.off('message', listener), 50);
+      `,
+      [String(channel.id)],
+      { timeoutMs: 5000 },
+    );
+    assertExitedCleanly(result);
   });
 
   it('a byte-mode Readable ends at close; a Writable with closeChannel false leaves the channel open', async () => {

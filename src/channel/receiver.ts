@@ -429,10 +429,12 @@ export class Receiver<T = Uint8Array> implements AsyncIterable<T>, Disposable {
 
   /**
    * The messages as events, for code written that way: an EventEmitter that,
-   * once a `'message'` listener is added, emits `'message'` (value) for each
+   * while it has a `'message'` listener, emits `'message'` (value) for each
    * message, `'end'` once the channel is closed and drained, `'error'` for a
-   * failed receive (or a listener that threw), then `'close'`. Aborting
-   * `options.signal` stops it (then only `'close'`).
+   * failed receive (or a listener that threw), then `'close'`. Once the last
+   * `'message'` listener is removed (a `once()` one included) it takes nothing
+   * until another is added. Aborting `options.signal` stops it (then only
+   * `'close'`).
    */
   events(options: EventsOptions = {}): EventEmitter {
     const opts = validateObject(options, 'options') as EventsOptions;

@@ -129,24 +129,81 @@ export function writableTo<T>(sink: MessageSink<T>, objectMode: boolean, options
   });
 }
 
-/** @internal An EventEmitter that emits each message of `source` once a 'message' listener is added. */
+/** @internal Whether `error` is the AbortError of a wait that `signal` ended. */
+const abortedBy = (signal: AbortSignal, error: unknown): boolean => signal.aborted && (error as Error | undefined)?.name === 'AbortError';
+
+/**
+ * @internal An EventEmitter that emits each message of `source` while it has a
+ * 'message' listener: the first one starts it; once the last one is removed
+ * (a `once()` listener that got its message, an `off()`) it takes nothing more
+ * until another is added, so no message is taken for nobody.
+ */
 export function eventsOf<T>(source: MessageSource<T>, options: EventsOptions): EventEmitter {
   const emitter = new EventEmitter();
+  const { signal } = options;
+  const listening = (): boolean => emitter.listenerCount('message') > 0;
+  /** Aborted when the last 'message' listener goes: a wait for the next message gives up, taking nothing. */
+  let pause = new AbortController();
+  /** Ends the wait for a 'message' listener, while there is none. */
+  let resume: (() => void) | undefined;
+
+  /** Emits messages until the channel is closed and drained ('end'), or the last listener goes ('paused'). */
+  const emitWhileListened = async (): Promise<'end' | 'paused'> => {
+    const current = new AbortController();
+    pause = current;
+    const stop = (): void => current.abort(signal?.reason);
+    signal?.addEventListener('abort', stop, { once: true });
+    if (signal?.aborted) stop();
+    try {
+      for await (const message of source.messages({ signal: current.signal })) {
+        emitter.emit('message', message);
+        // Its last listener went while it ran (a once() listener): take no more for nobody.
+        if (!listening()) return 'paused';
+      }
+      return 'end';
+    } catch (error) {
+      if (abortedBy(current.signal, error) && !signal?.aborted) return 'paused';
+      throw error;
+    } finally {
+      signal?.removeEventListener('abort', stop);
+    }
+  };
+
   const run = async (): Promise<void> => {
     try {
-      for await (const message of source.messages({ signal: options.signal })) emitter.emit('message', message);
-      emitter.emit('end');
+      for (;;) {
+        if (!listening()) {
+          // No wait of the receiver's meanwhile: nothing is taken, nothing keeps the process alive.
+          await new Promise<void>((resolve) => {
+            resume = () => resolve();
+            signal?.addEventListener('abort', resume, { once: true });
+          });
+          if (resume !== undefined) signal?.removeEventListener('abort', resume);
+          resume = undefined;
+        }
+        if (signal?.aborted) return;
+        if ((await emitWhileListened()) === 'paused') continue;
+        emitter.emit('end');
+        return;
+      }
     } catch (error) {
-      if (!(options.signal?.aborted && (error as Error).name === 'AbortError')) emitter.emit('error', error);
+      if (!(signal !== undefined && abortedBy(signal, error))) emitter.emit('error', error);
     } finally {
       emitter.emit('close');
     }
   };
-  // Started by the first 'message' listener, so that no message is taken before anyone listens.
-  emitter.on('newListener', function start(event: string | symbol) {
+
+  let started = false;
+  emitter.on('newListener', (event: string | symbol) => {
     if (event !== 'message') return;
-    emitter.off('newListener', start);
-    queueMicrotask(() => void run());
+    // (Called before the listener is added: the loop goes on in a later microtask, once it is.)
+    if (!started) {
+      started = true;
+      queueMicrotask(() => void run());
+    } else resume?.();
+  });
+  emitter.on('removeListener', (event: string | symbol) => {
+    if (event === 'message' && !listening()) pause.abort();
   });
   return emitter;
 }
