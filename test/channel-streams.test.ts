@@ -8,7 +8,7 @@ import { once } from 'node:events';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Readable } from 'node:stream';
+import { Readable, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { describe, it } from 'node:test';
 import { Channel, ChannelError, SharedMemory } from '../src/index.js';
@@ -254,6 +254,46 @@ describe('Channel streams within a process', { timeout: 30_000 }, () => {
       { timeoutMs: 5000 },
     );
     assertExitedCleanly(result);
+  });
+
+  it('a Readable or events() whose receiver is detached closes without ending: the rest stays in the open channel', async () => {
+    using channel = Channel.create({ capacity: 4096, autoRemove: true, codec: 'json' });
+    using other = Channel.open({ id: channel.id, codec: 'json' });
+    const sender = other.sender();
+    for (let i = 0; i < 20; i++) sender.trySend(i);
+    const got: unknown[] = [];
+    const piped = pipeline(
+      channel.receiver().readable({ highWaterMark: 1 }),
+      new Writable({
+        objectMode: true,
+        highWaterMark: 1,
+        write(value, _encoding, callback) {
+          got.push(value);
+          setTimeout(callback, 5);
+        },
+      }),
+    );
+    await sleep(30);
+    channel.detach();
+    // Not the end (the channel is open, messages are left): a pipeline must not succeed.
+    await assert.rejects(piped, { code: 'ERR_STREAM_PREMATURE_CLOSE' });
+    assert.ok(got.length < 20, `the Writable got ${got.length}`);
+    assert.equal(other.closed, false);
+    const receiver = other.receiver();
+    const rest = receiver.tryRecv();
+    assert.ok(typeof rest === 'number' && rest > (got.at(-1) as number), 'the rest is still in the ring');
+
+    // The same for events(): 'close' without 'end'.
+    const events = receiver.events();
+    const order: string[] = [];
+    events.on('end', () => order.push('end'));
+    events.on('error', (error) => order.push(`error ${(error as Error).message}`));
+    const closed = new Promise<void>((resolve) => events.on('close', () => resolve()));
+    events.on('message', () => {
+      if (order.push('message') === 2) other.detach();
+    });
+    await closed;
+    assert.deepEqual(order, ['message', 'message']);
   });
 
   it('a byte-mode Readable ends at close; a Writable with closeChannel false leaves the channel open', async () => {

@@ -419,12 +419,15 @@ export class Receiver<T = Uint8Array> implements AsyncIterable<T>, Disposable {
    * not kept). It takes a message from the ring only while its buffer has
    * room (backpressure reaches the senders), ends once the channel is closed
    * and drained, and is destroyed with the error of a failed receive
-   * (ERR_CHANNEL_PEER_DEAD, ERR_CHANNEL_DECODE). One reader at a time: while
-   * it runs, do not receive otherwise.
+   * (ERR_CHANNEL_PEER_DEAD, ERR_CHANNEL_DECODE). Detaching the receiver closes
+   * it without 'end' (a premature close: messages may be left). Destroying it
+   * discards what it buffered, as any Readable does: up to `highWaterMark`
+   * messages taken from the ring. One reader at a time: while it runs, do not
+   * receive otherwise.
    */
   readable(options: ReadableOptions = {}): Readable {
     const opts = validateObject(options, 'options') as ReadableOptions;
-    return readableFrom<T>(this, this.#codec !== undefined, opts);
+    return readableFrom<T>(this, this.#codec !== undefined, opts, () => this.#detached);
   }
 
   /**
@@ -433,14 +436,14 @@ export class Receiver<T = Uint8Array> implements AsyncIterable<T>, Disposable {
    * message, `'end'` once the channel is closed and drained, `'error'` for a
    * failed receive (or a listener that threw), then `'close'`. Once the last
    * `'message'` listener is removed (a `once()` one included) it takes nothing
-   * until another is added. Aborting `options.signal` stops it (then only
-   * `'close'`).
+   * until another is added. Aborting `options.signal`, or detaching the
+   * receiver, stops it (then only `'close'`).
    */
   events(options: EventsOptions = {}): EventEmitter {
     const opts = validateObject(options, 'options') as EventsOptions;
     if (opts.signal !== undefined && !(opts.signal instanceof AbortSignal))
       throw invalidType('options.signal', 'an instance of AbortSignal', opts.signal);
-    return eventsOf<T>(this, opts);
+    return eventsOf<T>(this, opts, () => this.#detached);
   }
 
   async *#iterate(options: ChannelWaitOptions, what: string): AsyncIterableIterator<T> {

@@ -14,7 +14,7 @@ interface WaitOptions {
 export interface ReadableOptions {
   /** Messages (object mode) or bytes the stream buffers before it stops taking messages from the ring; Node's default if absent. */
   highWaterMark?: number;
-  /** Destroys the stream with an AbortError; the message being waited for stays in the ring. */
+  /** Destroys the stream with an AbortError; the message being waited for stays in the ring (what the stream buffered is discarded). */
   signal?: AbortSignal;
 }
 
@@ -48,8 +48,16 @@ export interface MessageSink<T> {
 
 const isClosed = (error: unknown): boolean => error instanceof ChannelError && error.code === 'ERR_CHANNEL_CLOSED';
 
-/** @internal A Readable that takes a message from `source` only while its buffer has room. */
-export function readableFrom<T>(source: MessageSource<T>, objectMode: boolean, options: ReadableOptions): Readable {
+/**
+ * @internal A Readable that takes a message from `source` only while its
+ * buffer has room. `detached()` says whether the receiver was detached.
+ */
+export function readableFrom<T>(
+  source: MessageSource<T>,
+  objectMode: boolean,
+  options: ReadableOptions,
+  detached: () => boolean,
+): Readable {
   const stop = new AbortController();
   let pulling = false;
   let wanted = false;
@@ -84,8 +92,11 @@ export function readableFrom<T>(source: MessageSource<T>, objectMode: boolean, o
       }
     } catch (error) {
       if (readable.destroyed) return;
-      if (isClosed(error)) readable.push(null);
-      else readable.destroy(error as Error);
+      if (!isClosed(error)) readable.destroy(error as Error);
+      // A detached receiver is not the end (the channel is open, messages may be left): a premature
+      // close, as a socket destroyed here, so that pipeline() and for await reject rather than succeed.
+      else if (detached()) readable.destroy();
+      else readable.push(null);
     } finally {
       pulling = false;
     }
@@ -136,9 +147,10 @@ const abortedBy = (signal: AbortSignal, error: unknown): boolean => signal.abort
  * @internal An EventEmitter that emits each message of `source` while it has a
  * 'message' listener: the first one starts it; once the last one is removed
  * (a `once()` listener that got its message, an `off()`) it takes nothing more
- * until another is added, so no message is taken for nobody.
+ * until another is added, so no message is taken for nobody. `detached()` says
+ * whether the receiver was detached, which stops it without 'end'.
  */
-export function eventsOf<T>(source: MessageSource<T>, options: EventsOptions): EventEmitter {
+export function eventsOf<T>(source: MessageSource<T>, options: EventsOptions, detached: () => boolean): EventEmitter {
   const emitter = new EventEmitter();
   const { signal } = options;
   const listening = (): boolean => emitter.listenerCount('message') > 0;
@@ -183,7 +195,8 @@ export function eventsOf<T>(source: MessageSource<T>, options: EventsOptions): E
         }
         if (signal?.aborted) return;
         if ((await emitWhileListened()) === 'paused') continue;
-        emitter.emit('end');
+        // A detached receiver ends the loop as a closed channel does, but more may come: no 'end' then.
+        if (!detached()) emitter.emit('end');
         return;
       }
     } catch (error) {
