@@ -26,8 +26,9 @@ import {
   msgrcv,
   msgsnd,
 } from '../src/index.js';
+import { compileC } from './helpers/c.js';
 import { assertNoLeaks, removeQueue, uniqueKey } from './helpers/ipc.js';
-import { assertExitedCleanly, lastJson, runNode } from './helpers/processes.js';
+import { assertExitedCleanly, isRoot, lastJson, run, runNode } from './helpers/processes.js';
 import { thrown, waitFor } from './helpers/shm.js';
 
 assertNoLeaks();
@@ -403,6 +404,81 @@ describe('msgctl', () => {
       code(() => msgctl(id, 12345)),
       'EINVAL',
     );
+  });
+
+  // IPC_SET needs ownership, not read permission. C and shmkit, as nobody,
+  // change a queue of their own with mode 0, and try root's 0600 queue.
+  const C_NO_READ = `#define _GNU_SOURCE
+#include <errno.h>
+#include <grp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <sys/ipc.h>
+#include <sys/msg.h>
+static const char *result(int r) { return r == -1 ? strerrorname_np(errno) : "ok"; }
+int main(int argc, char **argv) {
+  if (argc != 2) return 2;
+  int stranger = atoi(argv[1]);
+  if (setgroups(0, NULL) || setgid(65534) || setuid(65534)) return 3;
+  struct msqid_ds ds;
+  int none = msgget(IPC_PRIVATE, IPC_CREAT | 0);
+  const char *stat = result(msgctl(none, IPC_STAT, &ds));
+  memset(&ds, 0, sizeof ds);
+  ds.msg_perm.uid = 65534; ds.msg_perm.gid = 65534; ds.msg_perm.mode = 0600; ds.msg_qbytes = 1000;
+  const char *ownerSet = result(msgctl(none, IPC_SET, &ds));
+  const char *ownerSetAll = result(msgctl(none, IPC_SET, &ds));
+  msgctl(none, IPC_STAT, &ds);
+  unsigned mode = ds.msg_perm.mode & 0777;
+  unsigned long qbytes = ds.msg_qbytes;
+  memset(&ds, 0, sizeof ds);
+  ds.msg_perm.mode = 0666; ds.msg_qbytes = 1000;
+  const char *strangerSet = result(msgctl(stranger, IPC_SET, &ds));
+  msgctl(none, IPC_RMID, NULL);
+  printf("{\\"stat\\":\\"%s\\",\\"ownerSet\\":\\"%s\\",\\"ownerSetAll\\":\\"%s\\",\\"mode\\":%u,\\"qbytes\\":%lu,\\"strangerSet\\":\\"%s\\"}\\n",
+         stat, ownerSet, ownerSetAll, mode, qbytes, strangerSet);
+  return 0;
+}
+`;
+
+  it('as nobody, as in C: IPC_SET by the owner of a queue it may not read, EPERM for a stranger', {
+    skip: !isRoot && 'needs root to become nobody',
+  }, async () => {
+    const stranger = newQueue(0o600);
+    const c = await run(await compileC('msg-no-read', C_NO_READ), [String(stranger)]);
+    assertExitedCleanly(c, 'C as nobody');
+    const js = await runNode(
+      `
+      import { msgctl, msgget, IPC_CREAT, IPC_PRIVATE, IPC_RMID, IPC_SET, IPC_STAT } from 'SHMKIT';
+      process.setgroups([]);
+      process.setgid(65534);
+      process.setuid(65534);
+      const stranger = Number(process.argv[1]);
+      // Each step's value, or the code it failed with: the output compares whole with C's.
+      const value = (fn) => { try { return fn(); } catch (error) { return error.code; } };
+      const result = (fn) => value(() => (fn(), 'ok'));
+      const none = msgget(IPC_PRIVATE, IPC_CREAT | 0);
+      const out = {};
+      try {
+        out.stat = result(() => msgctl(none, IPC_STAT));
+        out.ownerSet = result(() => msgctl(none, IPC_SET, { mode: 0o600 }));
+        out.ownerSetAll = result(() => msgctl(none, IPC_SET, { uid: 65534, gid: 65534, mode: 0o600, msg_qbytes: 1000 }));
+        out.mode = value(() => msgctl(none, IPC_STAT).msg_perm.mode & 0o777);
+        out.qbytes = value(() => msgctl(none, IPC_STAT).msg_qbytes);
+        out.strangerSet = result(() => msgctl(stranger, IPC_SET, { mode: 0o666 }));
+      } finally {
+        msgctl(none, IPC_RMID);
+      }
+      console.log(JSON.stringify(out));
+    `,
+      [String(stranger)],
+    );
+    assertExitedCleanly(js, 'shmkit as nobody');
+    const expected = { stat: 'EACCES', ownerSet: 'ok', ownerSetAll: 'ok', mode: 0o600, qbytes: 1000, strangerSet: 'EPERM' };
+    assert.deepEqual(lastJson(c), expected, 'C');
+    assert.deepEqual(lastJson(js), expected, 'shmkit, as C');
+    assert.equal(msgctl(stranger, IPC_STAT).msg_perm.mode & 0o777, 0o600, "the stranger's queue is unchanged");
   });
 });
 

@@ -28,8 +28,9 @@ import {
   semop,
   semtimedop,
 } from '../src/index.js';
+import { compileC } from './helpers/c.js';
 import { assertNoLeaks, uniqueKey, removeSetsAfterEach } from './helpers/ipc.js';
-import { assertExitedCleanly, isRoot, lastJson, runNode } from './helpers/processes.js';
+import { assertExitedCleanly, isRoot, lastJson, run, runNode } from './helpers/processes.js';
 import { waitFor } from './helpers/shm.js';
 
 assertNoLeaks();
@@ -404,5 +405,111 @@ describe('permissions', { skip: isRoot ? false : 'needs root to become nobody' }
     );
     assertExitedCleanly(child);
     assert.deepEqual(lastJson(child), { value: 3, code: 'EPERM' });
+  });
+
+  // As nobody: IPC_SET needs ownership and SETALL write permission, neither
+  // needs read permission. C and shmkit run the same steps on sets nobody
+  // creates (and removes), and on root's 0600 set `stranger`.
+  const C_NO_READ = `#define _GNU_SOURCE
+#include <errno.h>
+#include <grp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <sys/ipc.h>
+#include <sys/sem.h>
+union semun { int val; struct semid_ds *buf; unsigned short *array; };
+static const char *result(int r) { return r == -1 ? strerrorname_np(errno) : "ok"; }
+int main(int argc, char **argv) {
+  if (argc != 2) return 2;
+  int stranger = atoi(argv[1]);
+  if (setgroups(0, NULL) || setgid(65534) || setuid(65534)) return 3;
+  struct semid_ds ds;
+  union semun arg;
+  /* the owner of a set with mode 0 changes its mode (uid and gid stay) */
+  int none = semget(IPC_PRIVATE, 2, IPC_CREAT | 0);
+  memset(&ds, 0, sizeof ds);
+  ds.sem_perm.uid = 65534; ds.sem_perm.gid = 65534; ds.sem_perm.mode = 0600;
+  arg.buf = &ds;
+  const char *ownerSet = result(semctl(none, 0, IPC_SET, arg));
+  arg.buf = &ds;
+  semctl(none, 0, IPC_STAT, arg);
+  unsigned mode = ds.sem_perm.mode & 0777;
+  /* SETALL on a write-only set */
+  int writeOnly = semget(IPC_PRIVATE, 2, IPC_CREAT | 0200);
+  unsigned short values[2] = { 3, 4 };
+  arg.array = values;
+  const char *setAll = result(semctl(writeOnly, 0, SETALL, arg));
+  const char *getVal = result(semctl(writeOnly, 0, GETVAL));
+  memset(&ds, 0, sizeof ds);
+  ds.sem_perm.uid = 65534; ds.sem_perm.gid = 65534; ds.sem_perm.mode = 0600;
+  arg.buf = &ds;
+  const char *ownerSetAll = result(semctl(writeOnly, 0, IPC_SET, arg));
+  int written = semctl(writeOnly, 0, GETVAL) * 10 + semctl(writeOnly, 1, GETVAL);
+  /* a stranger: EPERM for IPC_SET, EACCES for SETALL */
+  memset(&ds, 0, sizeof ds);
+  ds.sem_perm.uid = 0; ds.sem_perm.gid = 0; ds.sem_perm.mode = 0666;
+  arg.buf = &ds;
+  const char *strangerSet = result(semctl(stranger, 0, IPC_SET, arg));
+  arg.array = values;
+  const char *strangerSetAll = result(semctl(stranger, 0, SETALL, arg));
+  semctl(none, 0, IPC_RMID);
+  semctl(writeOnly, 0, IPC_RMID);
+  printf("{\\"ownerSet\\":\\"%s\\",\\"mode\\":%u,\\"setAll\\":\\"%s\\",\\"getVal\\":\\"%s\\",\\"ownerSetAll\\":\\"%s\\",\\"written\\":%d,\\"strangerSet\\":\\"%s\\",\\"strangerSetAll\\":\\"%s\\"}\\n",
+         ownerSet, mode, setAll, getVal, ownerSetAll, written, strangerSet, strangerSetAll);
+  return 0;
+}
+`;
+
+  it("as nobody, as in C: IPC_SET by the owner of a set it may not read, SETALL on a write-only set, EPERM for a stranger's IPC_SET", async () => {
+    const stranger = newSet(2, 0o600);
+    const c = await run(await compileC('sem-no-read', C_NO_READ), [String(stranger)]);
+    assertExitedCleanly(c, 'C as nobody');
+    const js = await runNode(
+      `
+      import { semctl, semget, GETVAL, IPC_CREAT, IPC_PRIVATE, IPC_RMID, IPC_SET, IPC_STAT, SETALL } from 'SHMKIT';
+      process.setgroups([]);
+      process.setgid(65534);
+      process.setuid(65534);
+      const stranger = Number(process.argv[1]);
+      // Each step's value, or the code it failed with: the output compares whole with C's.
+      const value = (fn) => { try { return fn(); } catch (error) { return error.code; } };
+      const result = (fn) => value(() => (fn(), 'ok'));
+      const none = semget(IPC_PRIVATE, 2, IPC_CREAT | 0);
+      const writeOnly = semget(IPC_PRIVATE, 2, IPC_CREAT | 0o200);
+      const out = {};
+      try {
+        out.ownerSet = result(() => semctl(none, 0, IPC_SET, { mode: 0o600 }));
+        out.mode = value(() => semctl(none, 0, IPC_STAT).sem_perm.mode & 0o777);
+        out.setAll = result(() => semctl(writeOnly, 0, SETALL, [3, 4]));
+        out.getVal = result(() => semctl(writeOnly, 0, GETVAL));
+        out.ownerSetAll = result(() => semctl(writeOnly, 0, IPC_SET, { uid: 65534, gid: 65534, mode: 0o600 }));
+        out.written = value(() => semctl(writeOnly, 0, GETVAL) * 10 + semctl(writeOnly, 1, GETVAL));
+        out.strangerSet = result(() => semctl(stranger, 0, IPC_SET, { mode: 0o666 }));
+        out.strangerSetAll = result(() => semctl(stranger, 0, SETALL, [3, 4]));
+      } finally {
+        semctl(none, 0, IPC_RMID);
+        semctl(writeOnly, 0, IPC_RMID);
+      }
+      console.log(JSON.stringify(out));
+    `,
+      [String(stranger)],
+    );
+    assertExitedCleanly(js, 'shmkit as nobody');
+    const expected = {
+      ownerSet: 'ok',
+      mode: 0o600,
+      setAll: 'ok',
+      getVal: 'EACCES',
+      ownerSetAll: 'ok',
+      written: 34,
+      strangerSet: 'EPERM',
+      strangerSetAll: 'EACCES',
+    };
+    assert.deepEqual(lastJson(c), expected, 'C');
+    assert.deepEqual(lastJson(js), expected, 'shmkit, as C');
+    assert.deepEqual(semctl(stranger, 0, GETALL), [0, 0], "the stranger's set is unchanged");
+    assert.equal(semctl(stranger, 0, IPC_STAT).sem_perm.mode & 0o777, 0o600);
   });
 });

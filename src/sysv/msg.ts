@@ -13,6 +13,7 @@ import { native, type NativeMsgStat } from '../core/native.js';
 import { validateFlags, validateId, validateInteger, validateKey, validateObject, validateSize, UINT32_MAX } from '../core/validate.js';
 import { IPC_INFO, IPC_NOWAIT, IPC_RMID, IPC_SET, IPC_STAT, MSG_COPY, MSG_INFO, MSG_STAT, MSG_STAT_ANY } from './constants.js';
 import type { IpcPerm } from './shm.js';
+import { statWithoutRead } from './stat-any.js';
 
 /**
  * A message, `struct msgbuf`: its type (`mtype`, > 0) and its bytes
@@ -294,6 +295,8 @@ export function receivedMessage(value: unknown): Msgbuf {
   return { mtype, mtext: new Uint8Array(data) };
 }
 
+const msgStat = (id: number, cmd: number): [number, NativeMsgStat] | number => native.msgctlStat(id, cmd);
+
 function toMsqidDs(s: NativeMsgStat): MsqidDs {
   return {
     msg_perm: { key: s.key, uid: s.uid, gid: s.gid, cuid: s.cuid, cgid: s.cgid, mode: s.mode, seq: s.seq },
@@ -366,10 +369,16 @@ export function msgctl(msqid: number, cmd: number, buf?: unknown): number | Msqi
       const gid = opts.gid === undefined ? undefined : validateInteger(opts.gid, 'buf.gid', 0, UINT32_MAX);
       const mode = opts.mode === undefined ? undefined : validateInteger(opts.mode, 'buf.mode', 0, 0o777);
       const qbytes = opts.msg_qbytes === undefined ? undefined : validateInteger(opts.msg_qbytes, 'buf.msg_qbytes', 0, UINT32_MAX);
-      // C's IPC_SET sets all four: what is not given keeps its current value.
-      const [, current] = check(native.msgctlStat(msqid, IPC_STAT), 'msgctl', explainCtl(msqid, 'IPC_SET'));
+      // C's IPC_SET sets all four: what is not given keeps its current value,
+      // read without IPC_STAT's read check (IPC_SET needs ownership only), so
+      // that the owner of a queue it may not read can change it and a
+      // stranger gets the kernel's EPERM, as in C.
+      const current =
+        uid === undefined || gid === undefined || mode === undefined || qbytes === undefined
+          ? check(statWithoutRead(msqid, msgStat, MSG_STAT_ANY), 'msgctl', explainCtl(msqid, 'IPC_SET'))[1]
+          : undefined;
       check(
-        native.msgctlSet(msqid, uid ?? current.uid, gid ?? current.gid, mode ?? current.mode & 0o777, qbytes ?? current.msg_qbytes),
+        native.msgctlSet(msqid, uid ?? current!.uid, gid ?? current!.gid, mode ?? current!.mode & 0o777, qbytes ?? current!.msg_qbytes),
         'msgctl',
         explainCtl(msqid, 'IPC_SET'),
       );

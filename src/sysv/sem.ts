@@ -44,6 +44,7 @@ import {
   SETVAL,
 } from './constants.js';
 import { hint } from './hints.js';
+import { statWithoutRead } from './stat-any.js';
 import type { IpcPerm } from './shm.js';
 
 /**
@@ -282,6 +283,8 @@ export function semtimedop(semid: number, sops: readonly Sembuf[], timeoutMs: nu
   check(nativeSemop(semid, packed, timeout), 'semtimedop', explainSemop(semid, packed, true));
 }
 
+const semStat = (id: number, cmd: number): [number, NativeSemStat] | number => native.semctlStat(id, cmd);
+
 function toSemidDs(s: NativeSemStat): SemidDs {
   return {
     sem_perm: { key: s.key, uid: s.uid, gid: s.gid, cuid: s.cuid, cgid: s.cgid, mode: s.mode, seq: s.seq },
@@ -392,7 +395,9 @@ export function semctl(
       if (typeof length !== 'number') throw notArray();
       validateInteger(length, 'arg.length', 0, Number.MAX_SAFE_INTEGER);
       const given = arg as ArrayLike<number>;
-      const nsems = (): number => check(native.semctlStat(semid, IPC_STAT), 'semctl', explainCtl(semid, semnum, 'SETALL'))[1].sem_nsems;
+      // SETALL needs write permission only: the size is read without the read check IPC_STAT makes.
+      const nsems = (): number =>
+        check(statWithoutRead(semid, semStat, SEM_STAT_ANY), 'semctl', explainCtl(semid, semnum, 'SETALL'))[1].sem_nsems;
       const wrongLength = (n: number): RangeError =>
         outOfRange('arg', `an array of ${n} values (one per semaphore of set ${semid})`, given);
       // Longer than any usable set (sem_num is 16-bit): compared with the set
@@ -418,11 +423,21 @@ export function semctl(
     }
     case IPC_SET: {
       const opts = validateObject(arg, 'arg');
-      const [, current] = check(native.semctlStat(semid, IPC_STAT), 'semctl', explainCtl(semid, semnum, 'IPC_SET'));
-      const uid = opts.uid === undefined ? current.uid : validateInteger(opts.uid, 'arg.uid', 0, UINT32_MAX);
-      const gid = opts.gid === undefined ? current.gid : validateInteger(opts.gid, 'arg.gid', 0, UINT32_MAX);
-      const mode = opts.mode === undefined ? current.mode & 0o777 : validateInteger(opts.mode, 'arg.mode', 0, 0o777);
-      check(native.semctlSet(semid, uid, gid, mode), 'semctl', explainCtl(semid, semnum, 'IPC_SET'));
+      const uid = opts.uid === undefined ? undefined : validateInteger(opts.uid, 'arg.uid', 0, UINT32_MAX);
+      const gid = opts.gid === undefined ? undefined : validateInteger(opts.gid, 'arg.gid', 0, UINT32_MAX);
+      const mode = opts.mode === undefined ? undefined : validateInteger(opts.mode, 'arg.mode', 0, 0o777);
+      // IPC_SET needs ownership, not read permission: the fields not given are
+      // read without IPC_STAT's read check, so that the owner of a set it may
+      // not read can change it and a stranger gets the kernel's EPERM, as in C.
+      const current =
+        uid === undefined || gid === undefined || mode === undefined
+          ? check(statWithoutRead(semid, semStat, SEM_STAT_ANY), 'semctl', explainCtl(semid, semnum, 'IPC_SET'))[1]
+          : undefined;
+      check(
+        native.semctlSet(semid, uid ?? current!.uid, gid ?? current!.gid, mode ?? current!.mode & 0o777),
+        'semctl',
+        explainCtl(semid, semnum, 'IPC_SET'),
+      );
       return;
     }
     case IPC_INFO:
