@@ -3,8 +3,7 @@ import { bytesOf } from '../core/bytes.js';
 import { abortError, invalidType, outOfRange } from '../core/errors.js';
 import { UINT32_MAX, validateId, validateInteger, validateKey, validateMode, validateObject } from '../core/validate.js';
 import { closeController, validateWaitOptions, type WaitOptions } from '../core/wait-options.js';
-import { IPC_CREAT, IPC_EXCL, IPC_INFO, IPC_PRIVATE, IPC_RMID, IPC_STAT, MSG_EXCEPT, MSG_STAT_ANY } from '../sysv/constants.js';
-import { statForOpen } from '../sysv/access.js';
+import { IPC_CREAT, IPC_EXCL, IPC_INFO, IPC_PRIVATE, IPC_RMID, IPC_STAT, MSG_EXCEPT } from '../sysv/constants.js';
 import { ftok } from '../sysv/ftok.js';
 import { spinOnCalls, spinsFirst } from '../sysv/spin.js';
 import {
@@ -12,6 +11,7 @@ import {
   explainMsgsnd,
   msgctl,
   msgget,
+  msgStatForOpen,
   msgrcvError,
   msgrcvStart,
   msgsndStart,
@@ -187,14 +187,7 @@ export class MessageQueue implements Disposable {
       const id = validateId(opts.id, 'options.id');
       // A user who may send but not read (mode 0o622) opens it too, as by key:
       // msgsnd in C needs only write permission.
-      const { perm } = statForOpen(
-        id,
-        () => ({ perm: msgctl(id, IPC_STAT).msg_perm }),
-        () => {
-          const ds = msgctl(id, MSG_STAT_ANY);
-          return { perm: ds.msg_perm, id: ds.id };
-        },
-      );
+      const perm = msgStatForOpen(id).msg_perm;
       return new MessageQueue(id, perm.key);
     }
     const key = resolveKey(opts);

@@ -1,6 +1,5 @@
-import { GETVAL, IPC_CREAT, IPC_EXCL, IPC_INFO, IPC_PRIVATE, IPC_RMID, IPC_STAT, SEM_STAT_ANY, SETALL, SETVAL } from '../sysv/constants.js';
-import { statForOpen } from '../sysv/access.js';
-import { encodeSops, semctl, semget, type Sembuf } from '../sysv/sem.js';
+import { GETVAL, IPC_CREAT, IPC_EXCL, IPC_INFO, IPC_PRIVATE, IPC_RMID, SETALL, SETVAL } from '../sysv/constants.js';
+import { encodeSops, semctl, semget, semStatForOpen, type Sembuf } from '../sysv/sem.js';
 import { invalidType, outOfRange } from '../core/errors.js';
 import { validateId, validateInteger, validateKey, validateMode, validateObject, INT32_MAX } from '../core/validate.js';
 import { SemaphoreHandle } from './semaphore-handle.js';
@@ -51,38 +50,19 @@ function validateCount(value: unknown): number {
 /** Where an existing set is found: its key or its id. */
 export type SemaphoreSetOpenOptions = { key: number; id?: undefined } | { id: number; key?: undefined };
 
-/**
- * The key and size of set `id`: IPC_STAT, or, for a user whose permission
- * bits grant alter but not read (a set of mode 0o622 to others), the same
- * without the read check, as C lets that user semop on it.
- */
-function statSet(id: number): { key: number; count: number } {
-  const { perm, count } = statForOpen(
-    id,
-    () => {
-      const ds = semctl(id, 0, IPC_STAT);
-      return { perm: ds.sem_perm, count: ds.sem_nsems };
-    },
-    () => {
-      const ds = semctl(id, 0, SEM_STAT_ANY);
-      return { perm: ds.sem_perm, count: ds.sem_nsems, id: ds.id };
-    },
-  );
-  return { key: perm.key, count };
-}
-
 /** @internal Finds the id, key and size of an existing set. */
 export function openSet(options: unknown): { id: number; key: number; count: number } {
   const opts = validateObject(options, 'options');
   if ((opts.id === undefined) === (opts.key === undefined)) throw invalidType('options', 'an object with either key or id', options);
   if (opts.id !== undefined) {
     const id = validateId(opts.id, 'options.id');
-    return { id, ...statSet(id) };
+    const ds = semStatForOpen(id);
+    return { id, key: ds.sem_perm.key, count: ds.sem_nsems };
   }
   const key = validateKey(opts.key, 'options.key');
   if (key === IPC_PRIVATE) throw outOfRange('options.key', 'a key other than IPC_PRIVATE (open a private set by id)', key);
   const id = semget(key, 0, 0);
-  return { id, key, count: statSet(id).count };
+  return { id, key, count: semStatForOpen(id).sem_nsems };
 }
 
 /** @internal Creates a set exclusively; removes it again if `init` fails. */

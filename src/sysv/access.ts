@@ -1,7 +1,10 @@
 // Which permission bits apply to this process, as the kernel's ipcperms()
-// chooses them; and the IPC_STAT that opening by the high level needs, for a
-// user who may write (alter) an object but not read it.
-import { IpcError } from '../core/errors.js';
+// chooses them; and an object's record for the commands that need no read
+// permission, where IPC_STAT (which does) is refused.
+import { constants as osConstants } from 'node:os';
+import { IPC_STAT } from './constants.js';
+
+const { EACCES } = osConstants.errno;
 
 /** The owner and mode fields of `struct ipc_perm`. */
 interface Perm {
@@ -22,26 +25,28 @@ export function appliesToMe(perm: Perm): { who: 'owner' | 'group' | 'other'; bit
 }
 
 /**
- * @internal IPC_STAT of object `id` for an open(): `stat()`, or, when that
- * is refused with EACCES to a process whose bits grant write but not read,
- * `statAny()` (SEM_STAT_ANY or MSG_STAT_ANY, Linux 4.17+, which checks no
- * permission; given the id it reads the table slot id % IPCMNI, so the id
- * it answers must be `id`). In C such a process finds the object (semget
- * or msgget with flags 0 asks for no permission) and may semop or msgsnd
- * on it; only reading is denied. Otherwise the EACCES stands.
+ * @internal `stat(id, IPC_STAT)` (a shim's result: [id, record] or -errno),
+ * or, when that is refused for want of read permission (EACCES),
+ * `stat(id, statAny)`. Commands that need no read permission read the
+ * object's record this way: IPC_SET needs only ownership, SETALL only write
+ * permission, and C's semop or msgsnd, after a semget or msgget with flags
+ * 0, only write permission (`needWrite`: the fallback counts only for a
+ * process whose bits grant it). *_STAT_ANY (Linux 4.17+) takes an index and
+ * reads the slot of `id` (the id's low bits), which may by then hold another
+ * object, so its answer counts only when the id it returns is `id`.
+ * Otherwise (an older kernel, a security module that refuses it, another
+ * object) IPC_STAT's EACCES stands.
  */
-export function statForOpen<T extends { perm: Perm }>(id: number, stat: () => T, statAny: () => T & { id: number }): T {
-  try {
-    return stat();
-  } catch (error) {
-    if (!(error instanceof IpcError) || error.code !== 'EACCES') throw error;
-    let any: (T & { id: number }) | undefined;
-    try {
-      any = statAny();
-    } catch {
-      // Before 4.17, or refused by a security module: the EACCES stands.
-    }
-    if (any === undefined || any.id !== id || (appliesToMe(any.perm).bits & 2) === 0) throw error;
-    return any;
-  }
+export function statWithoutRead<T extends Perm>(
+  id: number,
+  stat: (id: number, cmd: number) => readonly [number, T] | number,
+  statAny: number,
+  needWrite = false,
+): readonly [number, T] | number {
+  const result = stat(id, IPC_STAT);
+  if (result !== -EACCES) return result;
+  const any = stat(id, statAny);
+  if (typeof any === 'number' || any[0] !== id) return result;
+  if (needWrite && (appliesToMe(any[1]).bits & 2) === 0) return result;
+  return any;
 }

@@ -13,7 +13,7 @@ import { native, type NativeMsgStat } from '../core/native.js';
 import { validateFlags, validateId, validateInteger, validateKey, validateObject, validateSize, UINT32_MAX } from '../core/validate.js';
 import { IPC_INFO, IPC_NOWAIT, IPC_RMID, IPC_SET, IPC_STAT, MSG_COPY, MSG_INFO, MSG_STAT, MSG_STAT_ANY } from './constants.js';
 import type { IpcPerm } from './shm.js';
-import { statWithoutRead } from './stat-any.js';
+import { statWithoutRead } from './access.js';
 
 /**
  * A message, `struct msgbuf`: its type (`mtype`, > 0) and its bytes
@@ -296,6 +296,16 @@ export function receivedMessage(value: unknown): Msgbuf {
 }
 
 const msgStat = (id: number, cmd: number): [number, NativeMsgStat] | number => native.msgctlStat(id, cmd);
+
+/**
+ * @internal The record of queue `msqid` for an open by the high level: also
+ * for a process that may send to the queue but not read it, which C lets
+ * find it (msgget with flags 0) and msgsnd to it; one with neither gets
+ * IPC_STAT's EACCES.
+ */
+export function msgStatForOpen(msqid: number): MsqidDs {
+  return toMsqidDs(check(statWithoutRead(msqid, msgStat, MSG_STAT_ANY, true), 'msgctl', explainCtl(msqid, 'IPC_STAT'))[1]);
+}
 
 function toMsqidDs(s: NativeMsgStat): MsqidDs {
   return {

@@ -44,7 +44,7 @@ import {
   SETVAL,
 } from './constants.js';
 import { hint } from './hints.js';
-import { statWithoutRead } from './stat-any.js';
+import { statWithoutRead } from './access.js';
 import type { IpcPerm } from './shm.js';
 
 /**
@@ -284,6 +284,16 @@ export function semtimedop(semid: number, sops: readonly Sembuf[], timeoutMs: nu
 }
 
 const semStat = (id: number, cmd: number): [number, NativeSemStat] | number => native.semctlStat(id, cmd);
+
+/**
+ * @internal The record of set `semid` for an open by the high level: also
+ * for a process that may alter the set but not read it, which C lets find
+ * it (semget with flags 0) and semop on it; one with neither gets IPC_STAT's
+ * EACCES.
+ */
+export function semStatForOpen(semid: number): SemidDs {
+  return toSemidDs(check(statWithoutRead(semid, semStat, SEM_STAT_ANY, true), 'semctl', explainCtl(semid, 0, 'IPC_STAT'))[1]);
+}
 
 function toSemidDs(s: NativeSemStat): SemidDs {
   return {
