@@ -4,13 +4,33 @@
 // is seen or touched); the namespace and its objects go when it ends.
 import assert from 'node:assert/strict';
 import { before, describe, it } from 'node:test';
-import { assertExitedCleanly, BIN, lastJson, run, SHMKIT } from './helpers/processes.js';
+import { assertExitedCleanly, BIN, lastJson, run, SHMKIT, type RunResult } from './helpers/processes.js';
 import type { PosixRow } from '../src/cli/posix.js';
 import { PAGE_SIZE } from '../src/index.js';
 import { noPrivateIpc } from './helpers/shm.js';
 
 /** tmpfs holds whole pages: what shmkit reserves for `bytes`. */
 const held = (bytes: number) => Math.ceil(bytes / PAGE_SIZE) * PAGE_SIZE;
+
+/** Runs ESM `script` in private IPC and mount namespaces over a fresh tmpfs /dev/shm (mounted with `options`). */
+function inPrivateShm(options: string, script: string): Promise<RunResult> {
+  return run(
+    'unshare',
+    [
+      '--ipc',
+      '--mount',
+      'sh',
+      '-c',
+      `mount -t tmpfs -o ${options} tmpfs /dev/shm && exec "$@"`,
+      'sh',
+      process.execPath,
+      '--input-type=module',
+      '-e',
+      script,
+    ],
+    { timeoutMs: 60_000 },
+  );
+}
 
 // Makes three objects (one of them touched, one a named semaphore's file that ls leaves out), then runs the CLI.
 const SCENARIO = `
@@ -38,22 +58,7 @@ interface Scenario {
 describe('shmkit ls -p', () => {
   let out: Scenario;
   before(async () => {
-    const result = await run(
-      'unshare',
-      [
-        '--ipc',
-        '--mount',
-        'sh',
-        '-c',
-        'mount -t tmpfs -o size=16m,mode=1777 tmpfs /dev/shm && exec "$@"',
-        'sh',
-        process.execPath,
-        '--input-type=module',
-        '-e',
-        SCENARIO,
-      ],
-      { timeoutMs: 60_000 },
-    );
+    const result = await inPrivateShm('size=16m,mode=1777', SCENARIO);
     assertExitedCleanly(result, 'scenario');
     out = lastJson<Scenario>(result);
   });
@@ -97,22 +102,7 @@ for (const name of ${JSON.stringify(names)}) writeFileSync('/dev/shm/' + name, '
 const cli = (...args) => execFileSync(process.execPath, [${JSON.stringify(BIN)}, ...args], { encoding: 'utf8', env: { ...process.env, COLUMNS: '120' } });
 console.log(JSON.stringify({ table: cli('ls', '-p'), json: JSON.parse(cli('ls', '-p', '--json')) }));
 `;
-    const result = await run(
-      'unshare',
-      [
-        '--ipc',
-        '--mount',
-        'sh',
-        '-c',
-        'mount -t tmpfs -o size=1m tmpfs /dev/shm && exec "$@"',
-        'sh',
-        process.execPath,
-        '--input-type=module',
-        '-e',
-        script,
-      ],
-      { timeoutMs: 60_000 },
-    );
+    const result = await inPrivateShm('size=1m', script);
     assertExitedCleanly(result, 'scenario');
     const out = lastJson<{ table: string; json: { posix: PosixRow[] } }>(result);
     assert.deepEqual(

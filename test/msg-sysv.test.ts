@@ -28,7 +28,7 @@ import {
 } from '../src/index.js';
 import { compileC } from './helpers/c.js';
 import { assertNoLeaks, removeQueue, uniqueKey } from './helpers/ipc.js';
-import { assertExitedCleanly, isRoot, lastJson, run, runNode } from './helpers/processes.js';
+import { assertExitedCleanly, C_AS_NOBODY, isRoot, JS_AS_NOBODY, lastJson, run, runNode } from './helpers/processes.js';
 import { thrown, waitFor } from './helpers/shm.js';
 
 assertNoLeaks();
@@ -408,20 +408,11 @@ describe('msgctl', () => {
 
   // IPC_SET needs ownership, not read permission. C and shmkit, as nobody,
   // change a queue of their own with mode 0, and try root's 0600 queue.
-  const C_NO_READ = `#define _GNU_SOURCE
-#include <errno.h>
-#include <grp.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <unistd.h>
-#include <sys/ipc.h>
-#include <sys/msg.h>
-static const char *result(int r) { return r == -1 ? strerrorname_np(errno) : "ok"; }
+  const C_NO_READ = `${C_AS_NOBODY}
 int main(int argc, char **argv) {
   if (argc != 2) return 2;
   int stranger = atoi(argv[1]);
-  if (setgroups(0, NULL) || setgid(65534) || setuid(65534)) return 3;
+  if (become_nobody()) return 3;
   struct msqid_ds ds;
   int none = msgget(IPC_PRIVATE, IPC_CREAT | 0);
   const char *stat = result(msgctl(none, IPC_STAT, &ds));
@@ -451,13 +442,9 @@ int main(int argc, char **argv) {
     const js = await runNode(
       `
       import { msgctl, msgget, IPC_CREAT, IPC_PRIVATE, IPC_RMID, IPC_SET, IPC_STAT } from 'SHMKIT';
-      process.setgroups([]);
-      process.setgid(65534);
-      process.setuid(65534);
+      ${JS_AS_NOBODY}
       const stranger = Number(process.argv[1]);
       // Each step's value, or the code it failed with: the output compares whole with C's.
-      const value = (fn) => { try { return fn(); } catch (error) { return error.code; } };
-      const result = (fn) => value(() => (fn(), 'ok'));
       const none = msgget(IPC_PRIVATE, IPC_CREAT | 0);
       const out = {};
       try {

@@ -30,7 +30,7 @@ import {
 } from '../src/index.js';
 import { compileC } from './helpers/c.js';
 import { assertNoLeaks, uniqueKey, removeSetsAfterEach } from './helpers/ipc.js';
-import { assertExitedCleanly, isRoot, lastJson, run, runNode } from './helpers/processes.js';
+import { assertExitedCleanly, C_AS_NOBODY, isRoot, JS_AS_NOBODY, lastJson, run, runNode } from './helpers/processes.js';
 import { waitFor } from './helpers/shm.js';
 
 assertNoLeaks();
@@ -410,21 +410,12 @@ describe('permissions', { skip: isRoot ? false : 'needs root to become nobody' }
   // As nobody: IPC_SET needs ownership and SETALL write permission, neither
   // needs read permission. C and shmkit run the same steps on sets nobody
   // creates (and removes), and on root's 0600 set `stranger`.
-  const C_NO_READ = `#define _GNU_SOURCE
-#include <errno.h>
-#include <grp.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <unistd.h>
-#include <sys/ipc.h>
-#include <sys/sem.h>
+  const C_NO_READ = `${C_AS_NOBODY}
 union semun { int val; struct semid_ds *buf; unsigned short *array; };
-static const char *result(int r) { return r == -1 ? strerrorname_np(errno) : "ok"; }
 int main(int argc, char **argv) {
   if (argc != 2) return 2;
   int stranger = atoi(argv[1]);
-  if (setgroups(0, NULL) || setgid(65534) || setuid(65534)) return 3;
+  if (become_nobody()) return 3;
   struct semid_ds ds;
   union semun arg;
   /* the owner of a set with mode 0 changes its mode (uid and gid stay) */
@@ -469,13 +460,9 @@ int main(int argc, char **argv) {
     const js = await runNode(
       `
       import { semctl, semget, GETVAL, IPC_CREAT, IPC_PRIVATE, IPC_RMID, IPC_SET, IPC_STAT, SETALL } from 'SHMKIT';
-      process.setgroups([]);
-      process.setgid(65534);
-      process.setuid(65534);
+      ${JS_AS_NOBODY}
       const stranger = Number(process.argv[1]);
       // Each step's value, or the code it failed with: the output compares whole with C's.
-      const value = (fn) => { try { return fn(); } catch (error) { return error.code; } };
-      const result = (fn) => value(() => (fn(), 'ok'));
       const none = semget(IPC_PRIVATE, 2, IPC_CREAT | 0);
       const writeOnly = semget(IPC_PRIVATE, 2, IPC_CREAT | 0o200);
       const out = {};

@@ -95,6 +95,37 @@ export const isRoot = process.getuid?.() === 0;
 /** uid and gid of the unprivileged user `nobody`. */
 export const NOBODY = { uid: 65534, gid: 65534 };
 
+/**
+ * The head of a C program that runs steps as nobody to compare with
+ * shmkit's: the System V headers, `result(r)` (the errno's name, or "ok")
+ * and `become_nobody()` (0 once it is nobody).
+ */
+export const C_AS_NOBODY = `#define _GNU_SOURCE
+#include <errno.h>
+#include <grp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <sys/ipc.h>
+#include <sys/msg.h>
+#include <sys/sem.h>
+static const char *result(int r) { return r == -1 ? strerrorname_np(errno) : "ok"; }
+static int become_nobody(void) { return setgroups(0, NULL) || setgid(${NOBODY.gid}) || setuid(${NOBODY.uid}); }
+`;
+
+/**
+ * The same for a Node child (runNode): it becomes nobody, and `value(fn)`
+ * gives fn's value or the code it threw, `result(fn)` 'ok' or the code.
+ */
+export const JS_AS_NOBODY = `
+process.setgroups([]);
+process.setgid(${NOBODY.gid});
+process.setuid(${NOBODY.uid});
+const value = (fn) => { try { return fn(); } catch (error) { return error.code; } };
+const result = (fn) => value(() => (fn(), 'ok'));
+`;
+
 /** Runs the real shmkit command with `args`. */
 export function shmkit(args: readonly string[], options: RunOptions = {}): Promise<RunResult> {
   return run(process.execPath, [BIN, ...args], { timeoutMs: 30_000, ...options });
