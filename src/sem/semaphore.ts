@@ -35,9 +35,11 @@ export interface AcquireOptions extends WaitOptions {
 
 /**
  * Units acquired with SEM_UNDO and not yet released, per set, in this
- * process. The kernel keeps one undo adjustment per process and set, so a
+ * thread. The kernel keeps one undo adjustment per process and set, so a
  * release must carry SEM_UNDO for as many units, or the kernel would add
- * them a second time when the process exits.
+ * them a second time when the process exits. Module state is per thread
+ * (each worker loads its own copy): a unit acquired in one thread and
+ * released in another is not balanced (the docs say so).
  */
 const undoHeld = new Map<number, number>();
 
