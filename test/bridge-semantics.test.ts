@@ -2,12 +2,13 @@
 // JetStream holds back), bytes passed unchanged, and how it ends: close(),
 // an AbortSignal, await using, a closed channel, a missing NATS client.
 import assert from 'node:assert/strict';
-import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
+import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { describe, it } from 'node:test';
+import { jetstream, jetstreamManager } from '@nats-io/jetstream';
 import { connect } from '@nats-io/transport-node';
-import { bridge, Channel } from '../src/index.js';
+import { bridge, Channel, PubSub } from '../src/index.js';
 import { rejects } from './helpers/bridge.js';
 import { assertNoLeaks } from './helpers/ipc.js';
 import { NatsServer, noNatsServer } from './helpers/nats-server.js';
@@ -273,5 +274,158 @@ describe('bridge: against a real nats-server', { skip: noNatsServer }, () => {
     await ending.done; // resolves: a closed channel is the end of its work, not a failure
     assert.equal(ending.closed, true);
     assert.equal(channel.closed, true);
+  });
+});
+
+describe('bridge: every message accounted for, against a real nats-server', { skip: noNatsServer }, () => {
+  /** What a receiver of `channel` gets now, without waiting. */
+  const leftIn = (channel: Channel): number[] => {
+    const receiver = channel.receiver();
+    const left: number[] = [];
+    for (let data = receiver.tryRecv(); data !== null; data = receiver.tryRecv()) left.push(data[0]!);
+    receiver.detach();
+    return left;
+  };
+
+  it("core 'in', closed while a full ring holds it back: in + dropped is every message, the one it was sending too", async () => {
+    await using server = Object.assign(await NatsServer.start(), { [Symbol.asyncDispose]: () => server.dispose() });
+    using inbox = Channel.create({ capacity: 1024, autoRemove: true });
+    const b = await bridge({ channel: inbox, url: server.url, subject: 'closing', direction: 'in', maxBufferedMessages: 10 });
+    const nc = await connect({ servers: server.url });
+    const N = 100;
+    try {
+      for (let i = 0; i < N; i++) nc.publish('closing', new Uint8Array(40).fill(i));
+      await nc.flush();
+      for (let i = 0; i < 500 && b.stats.in + b.stats.dropped + 10 + 1 < N; i++) await sleep(10);
+    } finally {
+      await nc.close();
+      await b.close();
+    }
+    const left = leftIn(inbox);
+    assert.equal(left.length, b.stats.in);
+    assert.equal(b.stats.in + b.stats.dropped, N, JSON.stringify(b.stats));
+  });
+
+  it("core 'out' takes nothing from the ring while disconnected: closed then, the messages stay in the channel", async () => {
+    await using server = Object.assign(await NatsServer.start(), { [Symbol.asyncDispose]: () => server.dispose() });
+    using outbox = Channel.create({ capacity: 4096, autoRemove: true });
+    const b = await bridge({ channel: outbox, url: server.url, subject: 'away', direction: 'out', nats: { reconnectTimeWait: 50 } });
+    try {
+      const disconnected = new Promise((resolve) => b.once('disconnect', resolve));
+      await server.stop();
+      await disconnected;
+      using sender = outbox.sender();
+      for (let i = 0; i < 20; i++) await sender.send(Uint8Array.of(i));
+      await sleep(100);
+    } finally {
+      await b.close();
+    }
+    assert.deepEqual(leftIn(outbox), [...Array(20).keys()]);
+    assert.deepEqual([b.stats.out, b.stats.dropped], [0, 0]);
+  });
+
+  it("JetStream 'out', closed before the stream acknowledged: a channel's message stays in it, a PubSub's is counted dropped", async () => {
+    await using server = Object.assign(await NatsServer.start({ jetstream: true }), { [Symbol.asyncDispose]: () => server.dispose() });
+    using outbox = Channel.create({ capacity: 4096, autoRemove: true });
+    using pubsub = PubSub.create({ capacity: 4096, autoRemove: true });
+    const options = { url: server.url, subject: 'unacked', direction: 'out', jetstream: true, nats: { reconnectTimeWait: 50 } } as const;
+    const fromChannel = await bridge({ channel: outbox, ...options });
+    const fromPubSub = await bridge({ pubsub, ...options });
+    const drops: unknown[] = [];
+    fromPubSub.on('dropped', (event) => drops.push(event));
+    try {
+      const disconnected = Promise.all([fromChannel, fromPubSub].map((b) => new Promise((resolve) => b.once('disconnect', resolve))));
+      await server.stop();
+      await disconnected;
+      using sender = outbox.sender();
+      for (let i = 0; i < 3; i++) await sender.send(Uint8Array.of(i));
+      using publisher = pubsub.publisher();
+      await publisher.send(Uint8Array.of(9));
+      await sleep(100);
+    } finally {
+      await fromChannel.close();
+      await fromPubSub.close();
+    }
+    assert.deepEqual(leftIn(outbox), [0, 1, 2], 'the message in flight too');
+    assert.equal(fromChannel.stats.dropped, 0);
+    assert.deepEqual(drops, [{ count: 1, reason: 'closed' }]);
+  });
+
+  it("JetStream 'in', a ring full for longer than ackWaitMs: the stream's redelivery is not put in twice, though a plain client published it", async () => {
+    await using server = Object.assign(await NatsServer.start({ jetstream: true }), { [Symbol.asyncDispose]: () => server.dispose() });
+    using inbox = Channel.create({ capacity: 1024, autoRemove: true });
+    await using b = await bridge({
+      channel: inbox,
+      url: server.url,
+      subject: 'slow',
+      direction: 'in',
+      jetstream: { durable: 'slow', ackWaitMs: 150 },
+    });
+    const nc = await connect({ servers: server.url });
+    const N = 10;
+    try {
+      const js = jetstream(nc);
+      // No Nats-Msg-Id: 200 bytes each, so that the ring holds four and the fifth waits.
+      for (let i = 0; i < N; i++) await js.publish('slow', new Uint8Array(200).fill(i));
+    } finally {
+      await nc.close();
+    }
+    await sleep(700); // the fifth stays unacknowledged for several ack waits
+    const receiver = inbox.receiver();
+    const got: number[] = [];
+    // Everything that comes, until nothing has for 300 ms once N are in.
+    for (;;) {
+      const data = await receiver.recv({ timeoutMs: got.length < N ? 10_000 : 300 }).catch((error: { code?: string }) => {
+        if (error.code === 'ETIMEDOUT' && got.length >= N) return null;
+        throw error;
+      });
+      if (data === null) break;
+      got.push(data[0]!);
+    }
+    receiver.detach();
+    assert.deepEqual(got, [...Array(N).keys()]);
+    assert.equal(b.stats.in, N);
+    assert.ok(b.stats.duplicates >= 1, `the redeliveries were counted: ${JSON.stringify(b.stats)}`);
+  });
+
+  it("'out' of a message over max_payload or the stream's max_msg_size: dropped as too-large once, not retried for ever, and not lost to the receiver", async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'shmkit-nats-conf-'));
+    try {
+      writeFileSync(join(dir, 'server.conf'), 'max_payload: 4096\n');
+      await using server = Object.assign(await NatsServer.start({ jetstream: true, args: ['-c', join(dir, 'server.conf')] }), {
+        [Symbol.asyncDispose]: () => server.dispose(),
+      });
+      const nc = await connect({ servers: server.url });
+      try {
+        await (await jetstreamManager(nc)).streams.add({ name: 'SMALL', subjects: ['big.stream'], max_msg_size: 1000 });
+      } finally {
+        await nc.close();
+      }
+      for (const [subject, big, js] of [
+        ['big.payload', 5000, undefined],
+        ['big.stream', 2000, { stream: 'SMALL' }],
+      ] as const) {
+        using outbox = Channel.create({ capacity: 1 << 14, autoRemove: true });
+        using inbox = Channel.create({ capacity: 1 << 14, autoRemove: true });
+        await using out = await bridge({ channel: outbox, url: server.url, subject, direction: 'out', jetstream: js });
+        await using into = await bridge({
+          channel: inbox,
+          url: server.url,
+          subject,
+          direction: 'in',
+          jetstream: js && { ...js, durable: 'big' },
+        });
+        using sender = outbox.sender();
+        for (const size of [1, big, 2]) await sender.send(new Uint8Array(size).fill(size & 0xff));
+        const receiver = inbox.receiver();
+        assert.deepEqual(await receiver.recv({ timeoutMs: 10_000 }), Uint8Array.of(1), subject);
+        assert.deepEqual(await receiver.recv({ timeoutMs: 10_000 }), Uint8Array.of(2, 2), `${subject}: the message after it came`);
+        receiver.detach();
+        assert.deepEqual([out.stats.out, out.stats.dropped], [2, 1], subject);
+        assert.deepEqual([into.stats.in, into.stats.lost], [2, 0], `${subject}: a message never published is no gap`);
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

@@ -83,6 +83,10 @@ export async function receiveCore(link: Link, sender: InSink, tracker: SequenceT
       sending = true;
       try {
         await put(sender, data, stop);
+      } catch (error) {
+        // Not in the ring (stopped, or the channel failed): back at the head, counted with what is still buffered.
+        queue[--head] = data;
+        throw error;
       } finally {
         sending = false;
       }
@@ -110,6 +114,10 @@ export async function receiveJetStream(link: Link, sender: InSink, tracker: Sequ
   if (!settings?.durable) throw new Error('receiveJetStream: no durable consumer');
   const js = link.jetstream.jetstream(nc);
   let messages: { stop(): void } | undefined;
+  // The stream sequence of the last message handled: a redelivery of it or of
+  // an earlier one (its ack lost, or ack_wait over while a full ring held it)
+  // is a duplicate, whatever published it (a plain client's has no id).
+  let handled = 0;
   const stopped = () => messages?.stop();
   stop.addEventListener('abort', stopped, { once: true });
   try {
@@ -119,6 +127,12 @@ export async function receiveJetStream(link: Link, sender: InSink, tracker: Sequ
         const batch = await consumer.fetch({ max_messages: 256, expires: 2_000 });
         messages = batch;
         for await (const m of batch) {
+          // (A fresh delivery of a lower sequence is a stream deleted and made again: not a duplicate.)
+          if (m.redelivered && m.seq <= handled) {
+            stats.duplicates++;
+            m.ack();
+            continue;
+          }
           const { verdict, gap } = tracker.judge(m.headers?.get(MSG_ID_HEADER));
           link.lose(gap);
           if (verdict === 'duplicate') stats.duplicates++;
@@ -128,6 +142,7 @@ export async function receiveJetStream(link: Link, sender: InSink, tracker: Sequ
             // back every message behind it).
             link.drop(1, 'too-large');
             m.term();
+            handled = m.seq;
             continue;
           }
           if (verdict === 'deliver') {
@@ -135,6 +150,7 @@ export async function receiveJetStream(link: Link, sender: InSink, tracker: Sequ
             stats.in++;
           }
           m.ack();
+          handled = m.seq;
           if (stop.aborted) break;
         }
       } catch (error) {

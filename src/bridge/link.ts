@@ -22,6 +22,7 @@ export class Link {
   readonly events: EventEmitter;
   #connected = true;
   #wakeConnected: Array<() => void> = [];
+  #online = new AbortController();
 
   constructor(init: {
     nc: NatsConnection;
@@ -39,7 +40,19 @@ export class Link {
     this.js = init.js;
     this.stop = init.stop;
     this.events = init.events;
-    this.stop.addEventListener('abort', () => this.#wake(), { once: true });
+    this.stop.addEventListener(
+      'abort',
+      () => {
+        this.#online.abort();
+        this.#wake();
+      },
+      { once: true },
+    );
+  }
+
+  /** Aborted when the client disconnects or the bridge stops: a wait for local messages to publish ends then. */
+  get online(): AbortSignal {
+    return this.#online.signal;
   }
 
   get connected(): boolean {
@@ -48,7 +61,11 @@ export class Link {
 
   set connected(value: boolean) {
     this.#connected = value;
-    if (value) this.#wake();
+    if (!value) this.#online.abort();
+    else {
+      if (this.#online.signal.aborted && !this.stop.aborted) this.#online = new AbortController();
+      this.#wake();
+    }
   }
 
   #wake(): void {

@@ -29,6 +29,8 @@ export interface OutSource {
   recvView(options: { signal: AbortSignal }): Promise<HeldMessage>;
   /** Messages skipped since the last call: a drop-oldest PubSub overwrote them before they were taken (a channel never skips). */
   skipped(): number;
+  /** Whether a message taken by recvView() and not released stays in the local object when the bridge stops (a channel's does; a subscriber's copy is gone). */
+  readonly keepsUnreleased: boolean;
 }
 
 /** Where 'in' puts messages: a channel's sender or a PubSub publisher (both copy what they take). */
@@ -58,12 +60,14 @@ function channelSource(receiver: Receiver<Uint8Array>): OutSource {
     recvBatch: (options) => receiver.recvBatch(options),
     recvView: (options) => receiver.recvView(options),
     skipped: () => 0,
+    keepsUnreleased: true,
   };
 }
 
 function subscriberSource(subscriber: Subscriber<Uint8Array>): OutSource {
   let counted = 0;
   return {
+    keepsUnreleased: false,
     skipped() {
       const missed = subscriber.missed;
       const skipped = missed - counted;
@@ -88,8 +92,14 @@ function subscriberSource(subscriber: Subscriber<Uint8Array>): OutSource {
 export function openSource(local: LocalRef): { source: OutSource; attachment: Attachment } {
   const opened = openRaw(local);
   try {
-    const source = opened instanceof Channel ? channelSource(opened.receiver()) : subscriberSource(opened.subscriber());
-    return { source, attachment: opened };
+    if (!(opened instanceof Channel)) return { source: subscriberSource(opened.subscriber()), attachment: opened };
+    const receiver = opened.receiver();
+    const detach = () => {
+      // A message not yet acknowledged by the stream stays for the next receiver (a plain detach would count it received).
+      receiver.detachLeavingView();
+      opened.detach();
+    };
+    return { source: channelSource(receiver), attachment: { detach } };
   } catch (error) {
     opened.detach();
     throw error;

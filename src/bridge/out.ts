@@ -16,8 +16,12 @@ function countSkipped(link: Link, receiver: OutSource): void {
   if (skipped > 0) link.drop(skipped, 'lagged');
 }
 
+/** The JetStream API's error for a message over the stream's max_msg_size (JSStreamMessageExceedsMaximumErr). */
+const STREAM_MESSAGE_TOO_LARGE = 10054;
+
+/** Larger than the server's max_payload (the client refuses it) or the stream's max_msg_size: sending it again can never succeed. */
 function isTooLarge(error: unknown): boolean {
-  return /max_payload/i.test(String((error as Error)?.message));
+  return /max_payload/i.test(String((error as Error)?.message)) || (error as { code?: unknown })?.code === STREAM_MESSAGE_TOO_LARGE;
 }
 
 /**
@@ -43,14 +47,31 @@ export async function forwardCore(link: Link, receiver: OutSource, origin: strin
     }
   };
   for (;;) {
-    const batch = await receiver.recvBatch({ max: BATCH, signal: stop });
+    // Nothing is taken from the ring while disconnected: the senders wait there (backpressure), and a close loses nothing.
+    await link.whenConnected();
+    const online = link.online;
+    let batch: Uint8Array[];
+    try {
+      // A disconnect ends the wait too, before anything is taken.
+      batch = await receiver.recvBatch({ max: BATCH, signal: online });
+    } catch (error) {
+      if (online.aborted && !stop.aborted && (error as Error)?.name === 'AbortError') continue;
+      throw error;
+    }
     countSkipped(link, receiver);
-    for (const data of batch) {
+    for (let i = 0; i < batch.length; i++) {
+      const data = batch[i] as Uint8Array;
       // No await while connected: an await lets the client's queued flush run, one socket write per message.
       if (!link.connected) await link.whenConnected();
-      if (stop.aborted) return;
+      if (!link.connected) {
+        // Stopped while disconnected: these left the ring and can reach no server.
+        link.drop(batch.length - i, 'closed');
+        return;
+      }
+      // (Stopped but connected: the rest of the batch is published; close() flushes it.)
       // publish() encodes the headers at once, so one object serves every message.
-      headers.set(MSG_ID_HEADER, messageId(origin, ++seq));
+      // The number is used only once published: one never sent is no gap for the receivers to count as lost.
+      headers.set(MSG_ID_HEADER, messageId(origin, seq + 1));
       try {
         nc.publish(subject, data, { headers });
       } catch (error) {
@@ -58,6 +79,7 @@ export async function forwardCore(link: Link, receiver: OutSource, origin: strin
         link.drop(1, 'too-large');
         continue;
       }
+      seq++;
       stats.out++;
       pending += data.byteLength;
       if (pending >= maxPendingBytes) await flush();
@@ -81,12 +103,19 @@ export async function forwardJetStream(link: Link, receiver: OutSource, origin: 
     countSkipped(link, receiver);
     // The client keeps a reference until the bytes are written: hand it a copy.
     const data = view.data.slice();
-    const msgID = messageId(origin, ++seq);
+    // As for core NATS, a number is used up only by a message the stream took.
+    const msgID = messageId(origin, seq + 1);
+    // Stopped before the stream acknowledged it: unreleased, a channel's message
+    // stays there for the next receiver; a subscriber's copy is gone, and counted.
+    const abandon = () => {
+      if (!receiver.keepsUnreleased) link.drop(1, 'closed');
+    };
     for (let attempt = 0; ; attempt++) {
       await link.whenConnected();
-      if (stop.aborted) return; // unreleased: the message stays in the channel
+      if (stop.aborted) return abandon();
       try {
         await js.publish(subject, data, { msgID, timeout: ACK_TIMEOUT_MS });
+        seq++;
         stats.out++;
         break;
       } catch (error) {
@@ -94,7 +123,7 @@ export async function forwardJetStream(link: Link, receiver: OutSource, origin: 
           link.drop(1, 'too-large');
           break;
         }
-        if (stop.aborted) return;
+        if (stop.aborted) return abandon();
         await link.pause(Math.min(50 * 2 ** attempt, 1_000));
       }
     }

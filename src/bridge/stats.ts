@@ -9,8 +9,10 @@ export interface BridgeStats {
   in: number;
   /**
    * Messages this bridge discarded: arrivals while its bounded buffer was full,
-   * ones larger than the server's max_payload, and (out of a PubSub created
-   * with `lag: 'drop-oldest'`) ones overwritten before the bridge took them.
+   * ones larger than the server's max_payload or the stream's max_msg_size (or,
+   * coming in, than the local ring's largest message), ones taken but not sent
+   * when it closed, and (out of a PubSub created with `lag: 'drop-oldest'`)
+   * ones overwritten before the bridge took them.
    */
   dropped: number;
   /** Messages another bridge published that never arrived here: gaps in its sequence numbers (at-most-once loss). */

@@ -490,6 +490,18 @@ export class Receiver<T = Uint8Array> implements AsyncIterable<T>, Disposable {
     this.#hooks.forget(this);
   }
 
+  /**
+   * @internal Steps down as detach() does, but a recvView() view still out
+   * stays in the channel, unreleased: the next receiver gets it. For the
+   * bridge's JetStream 'out', whose message is not the stream's until it
+   * acknowledges it (a SIGKILL'd bridge leaves it so too).
+   */
+  detachLeavingView(): void {
+    // A drain handler's message stays received, as with detach().
+    if (!this.#draining) this.#viewOut = false;
+    this.detach();
+  }
+
   [Symbol.dispose](): void {
     this.detach();
   }
