@@ -310,6 +310,15 @@ describe('Channel streams within a process', { timeout: 30_000 }, () => {
     assert.equal(Buffer.concat(chunks).toString(), 'abcdef');
   });
 
+  it('a message that decodes to null destroys a Readable with ChannelError ERR_CHANNEL_DECODE, which streams cannot carry', async () => {
+    using channel = Channel.create({ capacity: 4096, autoRemove: true, codec: 'json' });
+    channel.sender().trySend(null);
+    const readable = channel.receiver().readable();
+    readable.resume();
+    const [error] = (await once(readable, 'error')) as [Error];
+    assert.ok(error instanceof ChannelError && error.code === 'ERR_CHANNEL_DECODE', String(error));
+  });
+
   it('a Readable destroyed while waiting leaves the next message in the ring', async () => {
     using channel = Channel.create({ capacity: 4096, autoRemove: true, codec: 'text' });
     const receiver = channel.receiver();

@@ -3,7 +3,7 @@
 // the endpoints' public calls only (no import of them: no cycle).
 import { EventEmitter } from 'node:events';
 import { Readable, Writable } from 'node:stream';
-import { ChannelError } from '../core/errors.js';
+import { ChannelError, channelError } from '../core/errors.js';
 
 /** The wait options the endpoints' recv and send take (their own type is not imported: no cycle). */
 interface WaitOptions {
@@ -83,8 +83,13 @@ export function readableFrom<T>(
         const value = await source.recv({ signal: stop.signal });
         if (readable.destroyed) return;
         if (value === null) {
-          // Streams reserve null for their end: say so rather than end early.
-          readable.destroy(new TypeError('receiver.readable(): a message decoded to null, which a Node stream cannot carry'));
+          // Streams reserve null for their end: say so (a coded error, as for a message the codec cannot decode) rather than end early.
+          readable.destroy(
+            channelError(
+              'ERR_CHANNEL_DECODE',
+              'receiver.readable(): a message decoded to null, which a Node stream cannot carry (it was consumed)',
+            ),
+          );
           return;
         }
         // Push returns false once the buffer is full: stop taking messages until read() asks again.
