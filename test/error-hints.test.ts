@@ -10,20 +10,27 @@ import { constants as os } from 'node:os';
 import { describe, it } from 'node:test';
 import { getSystemErrorName } from 'node:util';
 import {
+  Channel,
   ftok,
   GETNCNT,
+  GETVAL,
   IPC_CREAT,
   IPC_EXCL,
   IPC_INFO,
   IPC_PRIVATE,
   IPC_RMID,
+  IPC_STAT,
   IpcError,
+  MessageQueue,
+  Mutex,
+  msgctl,
   Semaphore,
   SemaphoreSet,
   SharedMemory,
   semctl,
   semget,
   SHM_INFO,
+  shmat,
   shmctl,
   shmget,
 } from '../src/index.js';
@@ -239,6 +246,66 @@ describe('EINVAL on a size: the segment’s real size, or the kernel’s shmmin/
     } finally {
       removeSet(id);
     }
+  });
+});
+
+describe('EINVAL on an id that names nothing: says so, why an id goes, and which shmkit ls shows what there is', () => {
+  // A removed private segment, set and queue: their ids name nothing now, as a stale id handed to another process.
+  function goneIds(): { shmid: number; semid: number; msqid: number } {
+    const shm = SharedMemory.create({ size: 4096 });
+    const shmid = shm.id;
+    shm.detach();
+    const set = SemaphoreSet.create({ count: 1 });
+    set.remove();
+    const queue = MessageQueue.create();
+    queue.remove();
+    return { shmid, semid: set.id, msqid: queue.id };
+  }
+
+  it('opening by id (SharedMemory, Channel, SemaphoreSet, Mutex, MessageQueue): no such object, not a bad address or semnum', () => {
+    const { shmid, semid, msqid } = goneIds();
+    const cases: Array<[() => unknown, string, string, string]> = [
+      [() => SharedMemory.open({ id: shmid }), 'shmat', `shmid ${shmid}: no such segment; no segment has this id`, 'shmkit ls lists'],
+      [() => Channel.open({ id: shmid }), 'shmat', `shmid ${shmid}: no such segment; no segment has this id`, 'shmkit ls lists'],
+      [
+        () => SemaphoreSet.open({ id: semid }),
+        'semctl',
+        `semid ${semid}, IPC_STAT: no such set; no semaphore set has this id`,
+        'shmkit ls -s lists',
+      ],
+      [
+        () => Mutex.open({ id: semid }),
+        'semctl',
+        `semid ${semid}, IPC_STAT: no such set; no semaphore set has this id`,
+        'shmkit ls -s lists',
+      ],
+      [
+        () => MessageQueue.open({ id: msqid }),
+        'msgctl',
+        `msqid ${msqid}, IPC_STAT: no such queue; no message queue has this id`,
+        'shmkit ls -q lists',
+      ],
+    ];
+    for (const [open, syscall, words, list] of cases) {
+      const error = failure(open, 'EINVAL', syscall);
+      assert.ok(
+        error.message.startsWith(`${syscall}: EINVAL (Invalid argument): ${words} in this IPC namespace: it was removed`),
+        error.message,
+      );
+      assert.ok(error.message.includes(list), error.message);
+      assert.ok(error.hint?.includes('another IPC namespace'), error.message);
+    }
+  });
+
+  it('the C-faithful calls: the same for shmat and IPC_STAT; where the address, semnum or command may be at fault, no hint', () => {
+    const { shmid, semid, msqid } = goneIds();
+    assert.match(failure(() => shmat(shmid), 'EINVAL', 'shmat').message, /: no such segment; no segment has this id/);
+    assert.match(failure(() => semctl(semid, 0, IPC_STAT), 'EINVAL', 'semctl').message, /: no such set; no semaphore set has this id/);
+    assert.match(failure(() => msgctl(msqid, IPC_STAT), 'EINVAL', 'msgctl').message, /: no such queue; no message queue has this id/);
+    const atAddress = failure(() => shmat(shmid, 0x7f00_0000_0000n), 'EINVAL', 'shmat');
+    assert.match(atAddress.message, /: no such segment, or a bad address$/);
+    assert.equal(atAddress.hint, undefined);
+    assert.equal(failure(() => semctl(semid, 0, GETVAL), 'EINVAL', 'semctl').hint, undefined);
   });
 });
 

@@ -98,8 +98,14 @@ export class CliError extends Error {
   }
 }
 
-/** The codes whose hint a user at the command line acts on (owner and mode, sizes, limits); the other hints name library calls. */
+/**
+ * The codes whose hint a user at the command line acts on (owner and mode, sizes, limits); the other hints name library
+ * calls. EINVAL only from shmget and semget (a size, a count): from shmat or IPC_STAT it is an unknown id, which the
+ * command's own words say.
+ */
 const HINTED = new Set(['EACCES', 'EPERM', 'EINVAL', 'ENOSPC', 'ENOMEM']);
+const hinted = (error: IpcError) =>
+  HINTED.has(error.code) && (error.code !== 'EINVAL' || error.syscall === 'shmget' || error.syscall === 'semget');
 
 /**
  * An IpcError as a CliError about `arg`: the command's own words for it
@@ -109,7 +115,7 @@ const HINTED = new Set(['EACCES', 'EPERM', 'EINVAL', 'ENOSPC', 'ENOMEM']);
 export function ipcCliError(arg: string | undefined, error: IpcError, text: string | undefined): CliError {
   if (text === undefined) return new CliError(arg, error.code, error.message);
   const { hint } = error;
-  return new CliError(arg, error.code, hint !== undefined && HINTED.has(error.code) ? `${text}; ${hint}` : text);
+  return new CliError(arg, error.code, hint !== undefined && hinted(error) ? `${text}; ${hint}` : text);
 }
 
 /** Bad usage: exit code 2, and the message points at the command's help. */

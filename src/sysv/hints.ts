@@ -303,6 +303,24 @@ function shmMemoryHint(size: number, flags: number): string {
   );
 }
 
+/**
+ * For an id that names nothing (EINVAL where the id is the only possible cause:
+ * shmat with the kernel choosing the address, IPC_STAT): why, and how to see
+ * what there is. No facts to gather: the kernel has just said the id is unknown.
+ */
+export function unknownIdHint(object: 'segment' | 'set' | 'queue'): string {
+  const [noun, flag, goes] =
+    object === 'segment'
+      ? ['segment', '', '; a private or autoRemove segment goes when its last process detaches']
+      : object === 'set'
+        ? ['semaphore set', ' -s', '']
+        : ['message queue', ' -q', ''];
+  return (
+    `no ${noun} has this id in this IPC namespace: it was removed (remove(), shmkit rm${flag}, ipcrm${goes}), ` +
+    `or the id comes from another IPC namespace (another container) or an earlier boot; shmkit ls${flag} lists those there are`
+  );
+}
+
 function removedHint(object: 'segment' | 'set'): string {
   const noun = object === 'segment' ? 'segment' : 'set';
   return (

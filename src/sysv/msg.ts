@@ -6,7 +6,7 @@
 // (tryMsgsnd, tryMsgrcv) and waits on the addon's waiter threads
 // (msgsndStart, msgrcvStart, run by wait-threads.ts).
 import { constants as osConstants } from 'node:os';
-import { check, errnoName, ipcError, type IpcError } from '../core/errors.js';
+import { check, errnoName, ipcError, withHint, type Explained, type IpcError } from '../core/errors.js';
 import { bytesForAddon } from '../core/addon-arrays.js';
 import { bytesOf } from '../core/bytes.js';
 import { native, type NativeMsgStat } from '../core/native.js';
@@ -14,6 +14,7 @@ import { validateFlags, validateId, validateInteger, validateKey, validateObject
 import { IPC_INFO, IPC_NOWAIT, IPC_RMID, IPC_SET, IPC_STAT, MSG_COPY, MSG_INFO, MSG_STAT, MSG_STAT_ANY } from './constants.js';
 import type { IpcPerm } from './shm.js';
 import { statWithoutRead } from './access.js';
+import { unknownIdHint } from './hints.js';
 
 /**
  * A message, `struct msgbuf`: its type (`mtype`, > 0) and its bytes
@@ -322,9 +323,10 @@ function toMsqidDs(s: NativeMsgStat): MsqidDs {
 }
 
 function explainCtl(msqid: number, cmd: string) {
-  return (code: string): string => {
+  return (code: string): string | Explained => {
     switch (code) {
       case 'EINVAL':
+        if (cmd === 'IPC_STAT') return withHint(`msqid ${msqid}, ${cmd}: no such queue`, unknownIdHint('queue'));
         return `msqid ${msqid}, ${cmd}: no such queue (or index), or an invalid command`;
       case 'EIDRM':
         return `msqid ${msqid}, ${cmd}: the queue was removed`;

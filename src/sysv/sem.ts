@@ -43,7 +43,7 @@ import {
   SETALL,
   SETVAL,
 } from './constants.js';
-import { hint } from './hints.js';
+import { hint, unknownIdHint } from './hints.js';
 import { statWithoutRead } from './access.js';
 import type { IpcPerm } from './shm.js';
 
@@ -308,6 +308,8 @@ function explainCtl(semid: number, semnum: number, cmd: string) {
   return (code: string): string | Explained => {
     switch (code) {
       case 'EINVAL':
+        // IPC_STAT ignores semnum: only the id can be wrong.
+        if (cmd === 'IPC_STAT') return withHint(`semid ${semid}, ${cmd}: no such set`, unknownIdHint('set'));
         return `semid ${semid}, ${cmd}: no such set, semnum ${semnum} out of range, or an invalid command`;
       case 'EIDRM':
         return withHint(`semid ${semid}, ${cmd}: the set was removed`, hint(code, { object: 'set', id: semid }));

@@ -6,7 +6,7 @@ import { check, IpcError, invalidType, outOfRange, withHint, type Explained } fr
 import { native, type NativeShmStat } from '../core/native.js';
 import { validateFlags, validateId, validateInteger, validateKey, validateObject, validateSize, UINT32_MAX } from '../core/validate.js';
 import { Attachment, isAttachment } from './attachment.js';
-import { hint } from './hints.js';
+import { hint, unknownIdHint } from './hints.js';
 import { stackRoom } from './stack-room.js';
 import {
   IPC_CREAT,
@@ -232,6 +232,8 @@ function explainShmat(shmid: number, addr: bigint, shmflg: number) {
           hint(code, { object: 'segment', id: shmid, shmflg }),
         );
       case 'EINVAL':
+        // With the kernel choosing the address (and no SHM_REMAP), only the id can be wrong.
+        if (addr === 0n && (shmflg & SHM_REMAP) === 0) return withHint(`shmid ${shmid}: no such segment`, unknownIdHint('segment'));
         return `shmid ${shmid}${addr ? `, shmaddr 0x${addr.toString(16)}` : ''}: no such segment, or a bad address`;
       case 'EIDRM':
         return withHint(`shmid ${shmid}: the segment was removed`, hint(code, { object: 'segment', id: shmid }));
