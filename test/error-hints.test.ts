@@ -24,11 +24,13 @@ import {
   MessageQueue,
   Mutex,
   msgctl,
+  PubSub,
   Semaphore,
   SemaphoreSet,
   SharedMemory,
   semctl,
   semget,
+  Service,
   SHM_INFO,
   shmat,
   shmctl,
@@ -119,6 +121,28 @@ describe('ENOENT: says that nothing created the key and who creates it, or which
     assert.match(error.message, new RegExp(`SharedMemory\\.create\\(\\{ key: ${hex(key)}, size \\}\\)`));
     assert.match(error.message, new RegExp(`shmkit create --key ${hex(key)} --size N`));
     assert.match(error.message, /SharedMemory\.openOrCreate/);
+  });
+
+  it('a key without a Channel, PubSub or Service: their own create, not SharedMemory.create or shmkit create, which make a plain segment', () => {
+    const key = uniqueKey();
+    const opens: Array<[string, () => unknown]> = [
+      ['Channel', () => Channel.open({ key })],
+      ['PubSub', () => PubSub.open({ key })],
+      ['Service', () => Service.open({ key })],
+    ];
+    for (const [what, open] of opens) {
+      const error = failure(open, 'ENOENT', 'shmget');
+      assert.equal(
+        error.message,
+        `shmget: ENOENT (No such file or directory): key ${hex(key)}, size 0: no segment has this key and IPC_CREAT was not given; ` +
+          `nothing has created key ${hex(key)} in this IPC namespace (or it was removed): ` +
+          `start the program that creates it first (${what}.create({ key: ${hex(key)}, capacity })), then open it`,
+      );
+      assert.equal(error.hint, error.message.slice(error.message.indexOf('nothing has created')));
+      assert.ok(error.stack?.startsWith(`IpcError: ${error.message}\n`), error.stack);
+    }
+    // A missing file is still ftok's error.
+    assert.equal(failure(() => Channel.open({ path: '/no/such/file' }), 'ENOENT', 'ftok').syscall, 'ftok');
   });
 
   it('a key without a semaphore set: the same, with the calls that create a set', () => {

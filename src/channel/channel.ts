@@ -2,6 +2,7 @@
 // for any number of senders and one receiver, in any processes (and C
 // programs that follow docs/channel-format.md).
 import { SharedMemory } from '../shm/shared-memory.js';
+import { openSegment } from './open-segment.js';
 import { channelError, invalidType, invalidValue, outOfRange } from '../core/errors.js';
 import { validateInteger, validateObject } from '../core/validate.js';
 import { validateWaitMode } from '../core/wait-options.js';
@@ -194,7 +195,7 @@ export class Channel<T = Uint8Array> implements Disposable {
     if (typeof raw !== 'boolean') throw invalidType('options.raw', 'of type boolean', raw);
     if (raw && asked !== undefined)
       throw invalidValue('options.raw', 'a raw opener takes the bytes as they are: give no codec with it', raw);
-    const shm = SharedMemory.open({ key: opts.key, id: opts.id, path: opts.path, projId: opts.projId });
+    const shm = openSegment(opts, 'Channel');
     try {
       const [capacity, created, recorded] = Channel.#readHeader(shm);
       const codec = raw ? resolveCodec(undefined) : Channel.#codecFor(shm, recorded, asked);

@@ -224,6 +224,16 @@ export function withHint(detail: string, hint: string | undefined): Explained {
   return { detail, hint };
 }
 
+/** @internal `error` with its hint replaced by `hint` (a caller that knows better what to do), its words and stack kept. */
+export function withOtherHint(error: IpcError, hint: string): IpcError {
+  // The message is `${syscall}: ${code} (${strerror}): ${detail}; ${hint}` (the constructor above).
+  const start = error.message.indexOf('): ') + 3;
+  const end = error.hint === undefined ? error.message.length : error.message.length - error.hint.length - 2;
+  const other = new IpcError(error.syscall, error.code, start > 2 && start <= end ? error.message.slice(start, end) : undefined, hint);
+  if (error.stack !== undefined) other.stack = error.stack.replace(error.message, other.message);
+  return other;
+}
+
 /** @internal The IpcError of `syscall` failing with `errno`, in the words an `explain` callback gave. */
 export function explainedError(syscall: string, errno: number, explained: string | Explained | undefined): IpcError {
   return typeof explained === 'string' ? ipcError(syscall, errno, explained) : ipcError(syscall, errno, explained?.detail, explained?.hint);

@@ -155,6 +155,18 @@ function existsHint(object: 'segment' | 'set', key: number): string {
     : `to share it, open it instead (SemaphoreSet.open({ key: ${k} }), Mutex.openOrCreate); if it is a leftover, remove it: shmkit rm -s --key ${k}`;
 }
 
+/**
+ * For a key without a segment where the segment is a shmkit object made by `create` (a Channel, PubSub
+ * or Service; `what` names it), what to do: run its creator first, which SharedMemory.create is not.
+ */
+export function missingObjectHint(what: string, key: number): string {
+  const k = hex(key);
+  let text = `nothing has created key ${k} in this IPC namespace (or it was removed): start the program that creates it first (${what}.create({ key: ${k}, capacity })), then open it`;
+  if (sysctl('kernel.shm_rmid_forced') === '1')
+    text += '; kernel.shm_rmid_forced is 1 here, so a segment goes as soon as nobody is attached';
+  return text;
+}
+
 function missingHint(object: 'segment' | 'set', key: number): string {
   const k = hex(key);
   const creators =

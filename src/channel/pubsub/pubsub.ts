@@ -4,6 +4,7 @@
 import { channelError, invalidType, invalidValue } from '../../core/errors.js';
 import { validateInteger, validateObject } from '../../core/validate.js';
 import { SharedMemory } from '../../shm/shared-memory.js';
+import { openSegment } from '../open-segment.js';
 import { type Codec, type CodecOption, codecName, type OpenedValue, resolveCodec, type ValueOf } from '../codec.js';
 import { validateWaitMode, WAIT_MODES, type WaitMode } from '../../core/wait-options.js';
 import { threadLiveness } from '../liveness.js';
@@ -153,7 +154,7 @@ export class PubSub<T = Uint8Array> implements Disposable {
     if (typeof raw !== 'boolean') throw invalidType('options.raw', 'of type boolean', raw);
     if (raw && asked !== undefined)
       throw invalidValue('options.raw', 'a raw opener takes the bytes as they are: give no codec with it', raw);
-    const shm = SharedMemory.open({ key: where.key, id: where.id, path: where.path, projId: where.projId });
+    const shm = openSegment(where, 'PubSub');
     try {
       const [capacity, created, lag, recorded] = PubSub.#readHeader(shm);
       if (raw) return new PubSub(shm, capacity, lag, resolveCodec('bytes') as Codec<ValueOf<C>>, wait ?? created, recorded);

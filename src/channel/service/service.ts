@@ -5,6 +5,7 @@
 import { channelError, IpcError } from '../../core/errors.js';
 import { validateMode, validateObject } from '../../core/validate.js';
 import { SharedMemory } from '../../shm/shared-memory.js';
+import { openSegment } from '../open-segment.js';
 import { Channel } from '../channel.js';
 import { codecName, resolveCodec, type Codec, type CodecOption } from '../codec.js';
 import type { WaitMode } from '../format.js';
@@ -151,7 +152,7 @@ export class Service<Req = any, Res = any> implements Disposable {
     const address = validateObject(where, 'where') as ServiceAddress;
     const opts = validateObject(options, 'options') as ServiceOpenOptions;
     const wanted = opts.codec === undefined ? undefined : resolveCodec(opts.codec);
-    const shm = SharedMemory.open({ key: address.key, id: address.id, path: address.path, projId: address.projId });
+    const shm = openSegment(address, 'Service');
     try {
       const header = Service.#readHeader(shm);
       let codec = wanted;

@@ -1,0 +1,25 @@
+// Opening the segment of a Channel, PubSub or Service by key, path or id.
+import { IpcError, withOtherHint } from '../core/errors.js';
+import { SharedMemory } from '../shm/shared-memory.js';
+import { ftok } from '../sysv/ftok.js';
+import { missingObjectHint } from '../sysv/hints.js';
+
+/**
+ * SharedMemory.open of the segment of a `what` ('Channel', 'PubSub', 'Service'). For a key nobody
+ * created, the hint names `what`.create: SharedMemory.create or shmkit create, which the segment's
+ * own hint offers, make a plain segment, which the open would then refuse as not a `what`.
+ */
+export function openSegment(where: { key?: number; id?: number; path?: string; projId?: number }, what: string): SharedMemory {
+  try {
+    return SharedMemory.open({ key: where.key, id: where.id, path: where.path, projId: where.projId });
+  } catch (error) {
+    if (!(error instanceof IpcError && error.code === 'ENOENT' && error.syscall === 'shmget')) throw error;
+    let key: number;
+    try {
+      key = where.key ?? ftok(where.path as string, where.projId ?? 1);
+    } catch {
+      throw error;
+    }
+    throw withOtherHint(error, missingObjectHint(what, key));
+  }
+}
