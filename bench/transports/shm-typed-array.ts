@@ -42,6 +42,15 @@ function create(bytes: number): [number, Buffer, Int32Array] {
   }
 }
 
+/**
+ * `size` bytes at `at` as a plain Uint8Array, the view the channel's receive
+ * copies from: Buffer#subarray would build a Buffer, about 25 ns more per
+ * message on Node 20, a cost of Node's Buffer class and not of the protocol.
+ */
+function bytesAt(buffer: Buffer, at: number, size: number): Uint8Array {
+  return new Uint8Array(buffer.buffer, buffer.byteOffset + at, size);
+}
+
 function slotBytes(size: number): number {
   return (size + 63) & ~63;
 }
@@ -81,7 +90,7 @@ async function roundTrip(size: number, count: number, slots: number): Promise<nu
       buffer.set(message, DATA + at);
       Atomics.store(ctrl, PING, i);
       spinUntil(() => Atomics.load(ctrl, PONG) === i);
-      reply.set(buffer.subarray(replies + at, replies + at + size));
+      reply.set(bytesAt(buffer, replies + at, size));
       if (i > warmup) samples.push((performance.now() - start) * 1000);
       // The peer starts late: the first request waits for it, outside the clock.
     }
@@ -108,7 +117,7 @@ async function throughput(size: number, count: number): Promise<ThroughputSample
     for (let i = 0; i < count; i++) {
       if (head === tail) spinUntil(() => (tail = Atomics.load(ctrl, PING)) !== head);
       const at = DATA + (head % slots) * slot;
-      out.set(buffer.subarray(at, at + size));
+      out.set(bytesAt(buffer, at, size));
       Atomics.store(ctrl, PONG, ++head);
       if (i === warmup) start = performance.now();
     }
@@ -131,7 +140,7 @@ export async function peer(params: PeerParams): Promise<void> {
     for (let i = 1; i <= params.count; i++) {
       const at = (i % params.slots) * slot;
       spinUntil(() => Atomics.load(ctrl, PING) === i);
-      request.set(buffer.subarray(DATA + at, DATA + at + size));
+      request.set(bytesAt(buffer, DATA + at, size));
       buffer.set(request, replies + at);
       Atomics.store(ctrl, PONG, i);
     }
@@ -170,7 +179,7 @@ export function handWrittenCost(count: number, size = 64, ringBytes = 1 << 20): 
       Atomics.store(ctrl, PING, ++tail);
       if (Atomics.load(ctrl, PING) !== head) {
         const at = DATA + (head % slots) * slot;
-        out.set(buffer.subarray(at, at + size));
+        out.set(bytesAt(buffer, at, size));
         Atomics.store(ctrl, PONG, ++head);
       }
     }
