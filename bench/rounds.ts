@@ -67,6 +67,11 @@ function medianOf(results: ThroughputResult[], key: 'faults_per_message' | 'gc_u
   return values.length === 0 ? {} : { [key]: median(values) };
 }
 
+/** The keys of any of `records`: a size that failed in the first round but not in the others still counts. */
+function keysOf(records: Array<Record<string, unknown> | undefined>): string[] {
+  return [...new Set(records.flatMap((record) => Object.keys(record ?? {})))];
+}
+
 /** Whatever some rounds measured, as one suite result of medians (a measurement that failed in every round stays absent). */
 export function combineRounds(rounds: SuiteResult[]): SuiteResult {
   const first = rounds[0]!;
@@ -84,13 +89,13 @@ export function combineRounds(rounds: SuiteResult[]): SuiteResult {
     const rtt = collect((suite) => suite.roundTrip[id]);
     if (rtt.length > 0) result.roundTrip[id] = roundTrips(rtt);
     const rows: Record<string, ThroughputResult> = {};
-    for (const size of Object.keys(first.throughput[id] ?? {})) {
+    for (const size of keysOf(rounds.map((suite) => suite.throughput[id]))) {
       const samples = collect((suite) => suite.throughput[id]?.[size]);
       if (samples.length > 0) rows[size] = throughputs(samples);
     }
     result.throughput[id] = rows;
   }
-  for (const size of Object.keys(first.c.memcpy)) {
+  for (const size of keysOf(rounds.map((suite) => suite.c.memcpy))) {
     const samples = collect((suite) => suite.c.memcpy[size]);
     if (samples.length > 0) result.c.memcpy[size] = throughputs(samples);
   }

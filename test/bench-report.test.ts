@@ -1,0 +1,38 @@
+// The benchmark's arithmetic, on numbers made up here (nothing is measured):
+// rounds combined into medians.
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import type { SuiteResult, ThroughputResult } from '../bench/channel.js';
+import { combineRounds } from '../bench/rounds.js';
+
+const rate = (messagesPerS: number): ThroughputResult => ({
+  size: 64,
+  count: 1000,
+  seconds: 1000 / messagesPerS,
+  messages_per_s: messagesPerS,
+  gb_per_s: (messagesPerS * 64) / 1e9,
+});
+
+/** One round of a suite with one transport; `failed` loses its 64 B throughput and the 64 B memcpy. */
+function round(messagesPerS: number, failed = false): SuiteResult {
+  return {
+    pinned: false,
+    cpus: 2,
+    scale: 'full',
+    transports: [{ id: 'tcp', label: 'TCP' }],
+    roundTrip: { tcp: { size: 64, count: 100, median_us: 70, p99_us: 90, mean_us: 75 } },
+    throughput: { tcp: failed ? {} : { 64: rate(messagesPerS) } },
+    c: { memcpy: failed ? {} : { 64: rate(messagesPerS * 1000) }, pingPong: null, pingPongFutex: null },
+    errors: failed ? { 'tcp/throughput/64': 'no result within 180 s' } : {},
+    seconds: 1,
+  };
+}
+
+describe('combineRounds', () => {
+  it('takes the median over the rounds that measured a size, also when the first round failed it', () => {
+    const combined = combineRounds([round(0, true), round(100_000), round(300_000), round(200_000)]);
+    assert.equal(combined.throughput['tcp']?.[64]?.messages_per_s, 200_000);
+    assert.equal(combined.c.memcpy[64]?.messages_per_s, 200_000_000);
+    assert.deepEqual(Object.keys(combined.errors), ['round 1: tcp/throughput/64']);
+  });
+});
