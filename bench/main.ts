@@ -12,6 +12,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs, promisify } from 'node:util';
 import { runSuite, SIZES, type Scale, type SuiteResult } from './channel.js';
+import { ratioText } from './format.js';
 import { combineRounds } from './rounds.js';
 import { renderMarkdown, renderSvg, type BenchReport, type OtherBench } from './report.js';
 import { evaluateTargets, ratios } from './targets.js';
@@ -193,6 +194,8 @@ writeReport(report);
 if (scale !== 'full') log(`targets are judged only in full runs (npm run bench); this --${scale} run shows the ratios, not judged:`);
 for (const target of report.targets) {
   const verdict = scale !== 'full' ? '' : target.met ? 'MET    ' : 'MISSED ';
-  log(`target ${verdict}${target.description}: ${target.ratio === null ? 'n/a' : target.ratio.toFixed(2)} (need ${target.requirement})`);
+  log(
+    `target ${verdict}${target.description}: ${target.ratio === null ? 'n/a' : ratioText(target.ratio, target.requirement, target.met)} (need ${target.requirement})`,
+  );
 }
 log(`wrote ${join(outDir, 'latest.{json,md,svg}')} in ${report.seconds.toFixed(1)} s`);

@@ -4,7 +4,7 @@
 // numbers typed in by hand.
 import { readFileSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { num } from './format.js';
+import { num, ratioText } from './format.js';
 import type { BenchReport } from './report.js';
 
 const START = '<!-- bench:start -->';
@@ -53,7 +53,7 @@ export function readmeSection(r: BenchReport): string {
     '',
     ...r.targets.map(
       (t) =>
-        `- ${t.met ? 'met' : '**missed**'}: ${t.description}: ${t.ratio === null ? 'not measured' : `${t.ratio < 0.1 ? t.ratio.toPrecision(2) : t.ratio.toFixed(2)}×`} (need ${t.requirement}).${t.met || !t.note ? '' : ` ${t.note}`}`,
+        `- ${t.met ? 'met' : '**missed**'}: ${t.description}: ${t.ratio === null ? 'not measured' : `${ratioText(t.ratio, t.requirement, t.met)}×`} (need ${t.requirement}).${t.met || !t.note ? '' : ` ${t.note}`}`,
     ),
   ];
   return lines.join('\n');

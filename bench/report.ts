@@ -2,7 +2,7 @@
 // rendered from it, whether just measured (main.ts) or read back (--render).
 import type { Scale, SuiteResult } from './channel.js';
 import type { Range, RoundTripSummary, ThroughputSummary } from './rounds.js';
-import { num, sizeName } from './format.js';
+import { num, ratioText, sizeName } from './format.js';
 import type { TargetResult } from './targets.js';
 
 export interface OtherBench {
@@ -139,7 +139,7 @@ export function renderMarkdown(r: BenchReport): string {
         judged ? (t.met ? '✅ met' : '❌ missed') : 'not judged',
         t.description,
         t.measured,
-        t.ratio === null ? '–' : t.ratio.toFixed(2),
+        t.ratio === null ? '–' : ratioText(t.ratio, t.requirement, t.met),
         t.requirement,
       ]),
     ),

@@ -1,8 +1,10 @@
-// The benchmark's arithmetic, on numbers made up here (nothing is measured):
-// rounds combined into medians.
+// The benchmark's arithmetic and wording, on numbers made up here (nothing
+// is measured): rounds combined into medians, and ratios printed beside
+// their verdicts.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { SuiteResult, ThroughputResult } from '../bench/channel.js';
+import { ratioText } from '../bench/format.js';
 import { combineRounds } from '../bench/rounds.js';
 
 const rate = (messagesPerS: number): ThroughputResult => ({
@@ -34,5 +36,18 @@ describe('combineRounds', () => {
     assert.equal(combined.throughput['tcp']?.[64]?.messages_per_s, 200_000);
     assert.equal(combined.c.memcpy[64]?.messages_per_s, 200_000_000);
     assert.deepEqual(Object.keys(combined.errors), ['round 1: tcp/throughput/64']);
+  });
+});
+
+describe('ratioText', () => {
+  it('prints two decimals when they agree with the verdict', () => {
+    assert.equal(ratioText(0.9213, '<= 1.2', true), '0.92');
+    assert.equal(ratioText(1.03, '>= 2', false), '1.03');
+    assert.equal(ratioText(0.00791, '<= 0.05', true), '0.0079');
+  });
+  it('prints more digits where two would put a missed target on the met side of its bound', () => {
+    assert.equal(ratioText(1.2041, '<= 1.2', false), '1.204');
+    assert.equal(ratioText(0.9981, '>= 1', false), '0.998');
+    assert.equal(ratioText(1.0049, '<= 1', false), '1.005');
   });
 });
