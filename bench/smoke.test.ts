@@ -179,8 +179,12 @@ describe('shmkit bench --smoke', { timeout: 120_000 }, () => {
       assert.match(markdown, /Targets are judged only in full runs/);
       assert.doesNotMatch(markdown, /✅ met|❌ missed|\*\*Missed:/);
 
-      // --render judges the same numbers again: the same report, byte for byte.
+      // A smoke run checks every message of its throughput runs: a transport
+      // that lost, reordered or damaged one fails its row here.
       const json = readFileSync(join(out, 'latest.json'), 'utf8');
+      assert.deepEqual((JSON.parse(json) as { unpinned: { errors: Record<string, string> } }).unpinned.errors, {});
+
+      // --render judges the same numbers again: the same report, byte for byte.
       const rendered = await run(process.execPath, [join(ROOT, 'dist/bench/main.js'), '--render', '--out', out], { timeoutMs: 30_000 });
       assertExitedCleanly(rendered, 'bench --render');
       assert.equal(readFileSync(join(out, 'latest.md'), 'utf8'), markdown);

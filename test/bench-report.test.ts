@@ -1,11 +1,12 @@
 // The benchmark's arithmetic and wording, on numbers made up here (nothing
-// is measured): rounds combined into medians, and ratios printed beside
-// their verdicts.
+// is measured): rounds combined into medians, ratios printed beside their
+// verdicts, and the check of what a verified (smoke) run receives.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { SuiteResult, ThroughputResult } from '../bench/channel.js';
 import { ratioText } from '../bench/format.js';
 import { combineRounds } from '../bench/rounds.js';
+import { checkMessage, payload, stamp } from '../bench/transports/types.js';
 
 const rate = (messagesPerS: number): ThroughputResult => ({
   size: 64,
@@ -49,5 +50,18 @@ describe('ratioText', () => {
     assert.equal(ratioText(1.2041, '<= 1.2', false), '1.204');
     assert.equal(ratioText(0.9981, '>= 1', false), '0.998');
     assert.equal(ratioText(1.0049, '<= 1', false), '1.005');
+  });
+});
+
+describe('checkMessage', () => {
+  it('accepts message i as stamp() made it, and nothing else', () => {
+    const message = (i: number, size: number) => stamp(payload(size), i);
+    checkMessage(message(7, 64), 7, 64);
+    checkMessage(message(0, 2), 0, 2);
+    assert.throws(() => checkMessage(message(8, 64), 7, 64), /message 7: byte 0 is 8, expected 7/);
+    assert.throws(() => checkMessage(message(7, 64).subarray(0, 60), 7, 64), /message 7: 60 bytes, expected 64/);
+    const damaged = message(7, 4096);
+    damaged[4000] = 0;
+    assert.throws(() => checkMessage(damaged, 7, 4096), /byte 4000/);
   });
 });

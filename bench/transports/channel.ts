@@ -7,10 +7,12 @@
 import { Channel, type WaitMode } from '../../src/index.js';
 import { spinUntil } from './spin.js';
 import {
+  checkMessage,
   payload,
   peerDone,
   receiverCounters,
   spawnPeer,
+  stamp,
   throughputWarmup,
   warmupOf,
   type ThroughputSample,
@@ -26,6 +28,8 @@ interface PeerParams {
   size: number;
   count: number;
   wait: WaitMode;
+  /** Stamp each sent message with its index (a verified run). */
+  verify?: boolean;
 }
 
 const LABELS: Record<Receive, string> = { copy: '', into: ', recvInto reused buffer', view: ', recvView zero-copy' };
@@ -64,11 +68,11 @@ export function channelTransport(wait: WaitMode, receive: Receive = 'copy'): Tra
         peer.kill();
       }
     },
-    async throughput(size, count): Promise<ThroughputSample> {
+    async throughput(size, count, verify = false): Promise<ThroughputSample> {
       // Room for three of the largest messages: a ring that stays in cache.
       using channel = Channel.create({ capacity: Math.max(1 << 20, 3 * (size + 32)), wait, autoRemove: true });
       const receiver = channel.receiver();
-      const peer = spawnPeer('channel', { role: 'send', ids: [channel.id], size, count, wait } satisfies PeerParams);
+      const peer = spawnPeer('channel', { role: 'send', ids: [channel.id], size, count, wait, verify } satisfies PeerParams);
       const warmup = throughputWarmup(count);
       const into = new Uint8Array(size);
       const counters = receiverCounters();
@@ -78,11 +82,14 @@ export function channelTransport(wait: WaitMode, receive: Receive = 'copy'): Tra
           // Take what is there without a promise per message; wait only when empty.
           if (receive === 'view') {
             const message = receiver.tryRecvView() ?? (await receiver.recvView({ timeoutMs: 30_000 }));
+            if (verify) checkMessage(message.data, i, size);
             message.release();
           } else if (receive === 'into') {
-            if (receiver.tryRecvInto(into) === null) await receiver.recvInto(into, { timeoutMs: 30_000 });
+            const length = receiver.tryRecvInto(into) ?? (await receiver.recvInto(into, { timeoutMs: 30_000 }));
+            if (verify) checkMessage(into.subarray(0, length), i, size);
           } else {
-            receiver.tryRecv() ?? (await receiver.recv({ timeoutMs: 30_000 }));
+            const message = receiver.tryRecv() ?? (await receiver.recv({ timeoutMs: 30_000 }));
+            if (verify) checkMessage(message, i, size);
           }
           if (i === warmup) {
             counters.start();
@@ -123,6 +130,7 @@ export async function peer(params: PeerParams): Promise<void> {
   } else {
     const sender = channels[0]!.sender();
     for (let i = 0; i < params.count; i++) {
+      if (params.verify) stamp(message, i); // the channel copies at send: the next stamp does not touch this one
       if (!sender.trySend(message)) await sender.send(message, { timeoutMs: 30_000 });
     }
     sender.close();

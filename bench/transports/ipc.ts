@@ -2,12 +2,24 @@
 // Uint8Array travels as bytes (the default JSON turns it into a number array).
 import { fork } from 'node:child_process';
 import { once } from 'node:events';
-import { payload, peerDone, PEER, throughputWarmup, warmupOf, type ThroughputSample, type Transport } from './types.js';
+import {
+  checkMessage,
+  payload,
+  peerDone,
+  PEER,
+  stamp,
+  throughputWarmup,
+  warmupOf,
+  type ThroughputSample,
+  type Transport,
+} from './types.js';
 
 interface PeerParams {
   role: 'echo' | 'send';
   size: number;
   count: number;
+  /** Stamp each sent message with its index (a verified run). */
+  verify?: boolean;
 }
 
 function start(params: PeerParams) {
@@ -41,15 +53,22 @@ export const ipcTransport: Transport = {
       child.kill();
     }
   },
-  async throughput(size, count): Promise<ThroughputSample> {
-    const child = start({ role: 'send', size, count });
+  async throughput(size, count, verify = false): Promise<ThroughputSample> {
+    const child = start({ role: 'send', size, count, verify });
     try {
       let received = 0;
       let start = 0;
       let end = 0;
       const warmup = throughputWarmup(count);
-      await new Promise<void>((resolve) => {
-        child.on('message', () => {
+      await new Promise<void>((resolve, reject) => {
+        child.on('message', (message: Uint8Array) => {
+          if (verify) {
+            try {
+              checkMessage(message, received, size);
+            } catch (error) {
+              reject(error as Error);
+            }
+          }
           if (received++ === warmup) start = performance.now();
           if (received === count) {
             end = performance.now();
@@ -79,12 +98,14 @@ export async function peer(params: PeerParams): Promise<void> {
     return;
   }
   const message = payload(params.size);
-  const flushed = () => new Promise((resolve) => send(message as never, undefined, {}, resolve));
+  const flushed = (next: Uint8Array) => new Promise((resolve) => send(next as never, undefined, {}, resolve));
   for (let i = 0; i < params.count; i++) {
     // Backpressure: process.send has no 'drain'; every 64th message (and the
     // last) waits until it is written, which bounds the backlog.
-    if (i % 64 === 63 || i === params.count - 1) await flushed();
-    else send(message as never);
+    // A verified run sends a stamped copy each time.
+    const next = params.verify ? stamp(message.slice(), i) : message;
+    if (i % 64 === 63 || i === params.count - 1) await flushed(next);
+    else send(next as never);
   }
   await once(process, 'disconnect');
 }

@@ -7,7 +7,17 @@
 // spend a scheduler slice on every hand-off.
 import { createRequire } from 'node:module';
 import { spinUntil } from './spin.js';
-import { payload, peerDone, spawnPeer, throughputWarmup, warmupOf, type ThroughputSample, type Transport } from './types.js';
+import {
+  checkMessage,
+  payload,
+  peerDone,
+  spawnPeer,
+  stamp,
+  throughputWarmup,
+  warmupOf,
+  type ThroughputSample,
+  type Transport,
+} from './types.js';
 
 type ShmTypedArray = typeof import('shm-typed-array');
 // Loaded when first used: the addon is built for the Node that installed it, and
@@ -21,6 +31,8 @@ interface PeerParams {
   size: number;
   count: number;
   slots: number;
+  /** Stamp each sent message with its index (a verified run). */
+  verify?: boolean;
 }
 
 /** Control words, each on its own cache line; data starts at DATA. */
@@ -102,12 +114,12 @@ async function roundTrip(size: number, count: number, slots: number): Promise<nu
   }
 }
 
-async function throughput(size: number, count: number): Promise<ThroughputSample> {
+async function throughput(size: number, count: number, verify = false): Promise<ThroughputSample> {
   // The same ring size as the channel's run, in whole slots.
   const slot = slotBytes(size);
   const slots = Math.max(3, Math.floor(Math.max(1 << 20, 3 * (size + 16)) / slot));
   const [key, buffer, ctrl] = create(DATA + slots * slot);
-  const peer = spawnPeer('shm-typed-array', { role: 'send', key, size, count, slots } satisfies PeerParams);
+  const peer = spawnPeer('shm-typed-array', { role: 'send', key, size, count, slots, verify } satisfies PeerParams);
   const warmup = throughputWarmup(count);
   try {
     const out = new Uint8Array(size);
@@ -118,6 +130,7 @@ async function throughput(size: number, count: number): Promise<ThroughputSample
       if (head === tail) spinUntil(() => (tail = Atomics.load(ctrl, PING)) !== head);
       const at = DATA + (head % slots) * slot;
       out.set(bytesAt(buffer, at, size));
+      if (verify) checkMessage(out, i, size);
       Atomics.store(ctrl, PONG, ++head);
       if (i === warmup) start = performance.now();
     }
@@ -151,6 +164,7 @@ export async function peer(params: PeerParams): Promise<void> {
     let tail = 0;
     for (let i = 0; i < params.count; i++) {
       if (tail - head >= slots) spinUntil(() => tail - (head = Atomics.load(ctrl, PONG)) < slots);
+      if (params.verify) stamp(message, i);
       buffer.set(message, DATA + (tail % slots) * slot);
       Atomics.store(ctrl, PING, ++tail);
     }

@@ -9,7 +9,17 @@ import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Readable, Writable } from 'node:stream';
-import { payload, peerDone, spawnPeer, throughputWarmup, warmupOf, type ThroughputSample, type Transport } from './types.js';
+import {
+  checkMessage,
+  payload,
+  peerDone,
+  spawnPeer,
+  stamp,
+  throughputWarmup,
+  warmupOf,
+  type ThroughputSample,
+  type Transport,
+} from './types.js';
 
 export type StreamKind = 'pipe' | 'unix' | 'tcp';
 
@@ -20,6 +30,8 @@ interface PeerParams {
   count: number;
   /** FIFO paths (to the peer, from the peer), socket path, or TCP port. */
   address: string | number | [string, string];
+  /** Stamp each sent message with its index (a verified run). */
+  verify?: boolean;
 }
 
 interface Link {
@@ -54,6 +66,7 @@ async function open(
   role: PeerParams['role'],
   size: number,
   count: number,
+  verify = false,
 ): Promise<[Link, ReturnType<typeof spawnPeer>, () => void]> {
   const dir = mkdtempSync(join(tmpdir(), 'shmkit-bench-'));
   const cleanup = () => rmSync(dir, { recursive: true, force: true });
@@ -64,7 +77,7 @@ async function open(
       execFileSync('mkfifo', [toPeer, fromPeer]);
       // Our read end first, so the peer's writer can open; then theirs.
       const input = new net.Socket({ fd: openSync(fromPeer, constants.O_RDONLY | constants.O_NONBLOCK), readable: true, writable: false });
-      const child = spawnPeer('stream', { kind, role, size, count, address: [toPeer, fromPeer] } satisfies PeerParams);
+      const child = spawnPeer('stream', { kind, role, size, count, address: [toPeer, fromPeer], verify } satisfies PeerParams);
       const output = new net.Socket({ fd: await openWriter(toPeer), readable: false, writable: true });
       return [{ input, output, close: () => (input.destroy(), output.destroy()) }, child, cleanup];
     }
@@ -74,7 +87,7 @@ async function open(
     else server.listen(0, '127.0.0.1');
     await once(server, 'listening');
     const port = kind === 'tcp' ? (server.address() as net.AddressInfo).port : address;
-    const child = spawnPeer('stream', { kind, role, size, count, address: port } satisfies PeerParams);
+    const child = spawnPeer('stream', { kind, role, size, count, address: port, verify } satisfies PeerParams);
     const [socket] = (await once(server, 'connection')) as [net.Socket];
     server.close();
     if (kind === 'tcp') socket.setNoDelay(true);
@@ -131,8 +144,8 @@ export function streamTransport(kind: StreamKind): Transport {
         cleanup();
       }
     },
-    async throughput(size, count): Promise<ThroughputSample> {
-      const [link, child, cleanup] = await open(kind, 'send', size, count);
+    async throughput(size, count, verify = false): Promise<ThroughputSample> {
+      const [link, child, cleanup] = await open(kind, 'send', size, count, verify);
       const opened = performance.now();
       try {
         const total = size * count;
@@ -141,9 +154,11 @@ export function streamTransport(kind: StreamKind): Transport {
         let first = 0;
         let start = 0;
         let end = 0;
+        const chunks: Buffer[] = [];
         await new Promise<void>((resolve, reject) => {
           link.input.on('error', reject);
           link.input.on('data', (chunk: Buffer) => {
+            if (verify) chunks.push(chunk);
             received += chunk.length;
             if (start === 0 && received >= warmupBytes) {
               start = performance.now();
@@ -157,6 +172,12 @@ export function streamTransport(kind: StreamKind): Transport {
         });
         link.close();
         await peerDone(child);
+        if (verify) {
+          // A byte stream has no messages: cut what arrived into them, after the clock.
+          const bytes = Buffer.concat(chunks);
+          if (bytes.length !== total) throw new Error(`${bytes.length} bytes arrived, expected ${total}`);
+          for (let i = 0; i < count; i++) checkMessage(bytes.subarray(i * size, (i + 1) * size), i, size);
+        }
         if (end > start && total > first) return { size, count: (total - first) / size, seconds: (end - start) / 1000 };
         // Everything after the warm-up came in one chunk (few messages, a busy
         // machine): no window to time, so time the whole transfer instead.
@@ -192,7 +213,8 @@ export async function peer(params: PeerParams): Promise<void> {
     }
   } else {
     for (let i = 0; i < params.count; i++) {
-      if (!output.write(message)) await once(output, 'drain');
+      // A verified run writes a stamped copy: a stream may hold a written buffer until it is flushed.
+      if (!output.write(params.verify ? stamp(message.slice(), i) : message)) await once(output, 'drain');
     }
   }
   output.end();

@@ -54,8 +54,11 @@ export interface Transport {
   readonly label: string;
   /** Round trips of `size`-byte messages; returns each round trip in µs (after warm-up). */
   roundTrip(size: number, count: number): Promise<number[]>;
-  /** The peer sends `count` messages of `size` bytes; measured at the receiver, from the first to the last. */
-  throughput(size: number, count: number): Promise<ThroughputSample>;
+  /**
+   * The peer sends `count` messages of `size` bytes; measured at the receiver, from the first to the last.
+   * With `verify` (smoke runs), message i carries i (stamp()) and the receiver checks every byte of every message.
+   */
+  throughput(size: number, count: number, verify?: boolean): Promise<ThroughputSample>;
 }
 
 /** The peer entry point (dist/bench/transports/peer.js). */
@@ -95,4 +98,22 @@ export function payload(size: number): Uint8Array {
   const bytes = new Uint8Array(size);
   for (let i = 0; i < size; i++) bytes[i] = i & 0xff;
   return bytes;
+}
+
+/** Message `i` of a verified run: payload() with `i` in its first four bytes (little-endian) where it has room. */
+export function stamp(message: Uint8Array, i: number): Uint8Array {
+  if (message.length >= 4) new DataView(message.buffer, message.byteOffset, 4).setUint32(0, i, true);
+  return message;
+}
+
+/**
+ * Throws unless `bytes` is message `i` of `size` bytes as stamp() made it: a
+ * rate is worth something only if every message arrived whole and in order.
+ */
+export function checkMessage(bytes: Uint8Array, i: number, size: number): void {
+  if (bytes.length !== size) throw new Error(`message ${i}: ${bytes.length} bytes, expected ${size}`);
+  const expected = stamp(payload(size), i);
+  for (let at = 0; at < size; at++) {
+    if (bytes[at] !== expected[at]) throw new Error(`message ${i}: byte ${at} is ${bytes[at]}, expected ${expected[at]}`);
+  }
 }

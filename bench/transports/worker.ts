@@ -3,12 +3,14 @@
 // copied (structured clone), not transferred, like every other transport.
 import { once } from 'node:events';
 import { parentPort, Worker } from 'node:worker_threads';
-import { payload, PEER, throughputWarmup, warmupOf, type ThroughputSample, type Transport } from './types.js';
+import { checkMessage, payload, PEER, stamp, throughputWarmup, warmupOf, type ThroughputSample, type Transport } from './types.js';
 
 interface PeerParams {
   role: 'echo' | 'send';
   size: number;
   count: number;
+  /** Stamp each sent message with its index (a verified run). */
+  verify?: boolean;
 }
 
 function start(params: PeerParams): Worker {
@@ -51,8 +53,8 @@ export const workerTransport: Transport = {
       await worker.terminate();
     }
   },
-  async throughput(size, count): Promise<ThroughputSample> {
-    const worker = start({ role: 'send', size, count });
+  async throughput(size, count, verify = false): Promise<ThroughputSample> {
+    const worker = start({ role: 'send', size, count, verify });
     try {
       let received = 0;
       let start = 0;
@@ -61,7 +63,14 @@ export const workerTransport: Transport = {
       await new Promise<void>((resolve, reject) => {
         worker.on('error', reject);
         worker.on('exit', (code) => reject(new Error(`worker exited (${code}) after ${received} of ${count} messages`)));
-        worker.on('message', () => {
+        worker.on('message', (message: Uint8Array) => {
+          if (verify) {
+            try {
+              checkMessage(message, received, size);
+            } catch (error) {
+              reject(error as Error);
+            }
+          }
           if (received++ === warmup) start = performance.now();
           if (received === count) {
             end = performance.now();
@@ -94,7 +103,7 @@ export async function peer(params: PeerParams): Promise<void> {
   // postMessage never pushes back; yield now and then so the queue does not
   // grow without bound (the receiver drains it meanwhile).
   for (let i = 0; i < params.count; i++) {
-    port.postMessage(message);
+    port.postMessage(params.verify ? stamp(message.slice(), i) : message);
     if (i % Math.max(1, Math.floor(262144 / params.size)) === 0) await new Promise((resolve) => setImmediate(resolve));
   }
 }
