@@ -6,6 +6,7 @@ import { describe, it } from 'node:test';
 import type { SuiteResult, ThroughputResult } from '../bench/channel.js';
 import { ratioText } from '../bench/format.js';
 import { combineRounds } from '../bench/rounds.js';
+import { evaluateTargets } from '../bench/targets.js';
 import { checkMessage, payload, stamp } from '../bench/transports/types.js';
 
 const rate = (messagesPerS: number): ThroughputResult => ({
@@ -63,5 +64,28 @@ describe('checkMessage', () => {
     const damaged = message(7, 4096);
     damaged[4000] = 0;
     assert.throws(() => checkMessage(damaged, 7, 4096), /byte 4000/);
+  });
+});
+
+describe('evaluateTargets', () => {
+  it('explains a missed round trip only with what the run measured', () => {
+    const rtt = (median: number, min: number, max: number) => ({
+      size: 64,
+      count: 100,
+      median_us: median,
+      p99_us: max,
+      mean_us: median,
+      rounds: 5,
+      range_us: { min, max },
+    });
+    const suite = (handwrittenNs: number, spinMin: number): SuiteResult => ({
+      ...round(1),
+      roundTrip: { 'shm-typed-array': rtt(0.36, 0.32, 0.38), 'channel-spin': rtt(0.46, spinMin, 0.5) },
+      costs: { channel_trySend_tryRecvInto_ns: 105, handwritten_protocol_ns: handwrittenNs },
+    });
+    const note = (s: SuiteResult) => evaluateTargets(s, null).find((t) => t.id === 'rtt64-spin-vs-peer')!.note;
+    // The hand-written protocol costs less CPU, and no round of the channel met the bound.
+    assert.doesNotMatch(note(suite(89, 0.45)), /not the gap|as wide as the miss/);
+    assert.match(note(suite(110, 0.4)), /^The CPU work is not the gap: .*as wide as the miss\.$/);
   });
 });
