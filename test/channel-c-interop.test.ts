@@ -122,6 +122,8 @@ static void header(uint32_t pos, int32_t length, int32_t writer, int32_t span) {
   record_at(pos)->span = span;
 }
 
+static void wake(uint32_t waiting, uint32_t futex);
+
 /* Claims a record; returns its position, -1 if full, -2 if closed. */
 static int64_t claim(int32_t me, uint32_t length) {
   lock(me);
@@ -152,6 +154,8 @@ static int64_t claim(int32_t me, uint32_t length) {
   if (padding >= 0) STORE(&record_at(padding)->state, STATE_PADDING);
 out:
   STORE(word(OFF_CLAIM_LOCK), 0);
+  /* Padding, then no room: only the receiver can free it, by passing the padding. */
+  if (padding >= 0 && result == -1) wake(OFF_RECV_WAITING, OFF_DATA_FUTEX);
   return result;
 }
 

@@ -384,8 +384,15 @@ export class Ring {
     }
     storeRelease(i32, I_TAIL, tail);
     this.#senderTail = tail;
-    if (padding >= 0) storeRelease(i32, (F.HEADER_SIZE + padding) >> 2, F.STATE_PADDING);
+    // Padding in front of a claim that then found no room: only the receiver
+    // can free that room, by passing the padding, so wake it as a publish
+    // would (a sequentially consistent store before the flag's load). Else it
+    // sleeps on an "empty" ring until its liveness tick, and the sender too.
+    const wakeReceiver = padding >= 0 && result === FULL;
+    if (wakeReceiver) Atomics.store(i32, (F.HEADER_SIZE + padding) >> 2, F.STATE_PADDING);
+    else if (padding >= 0) storeRelease(i32, (F.HEADER_SIZE + padding) >> 2, F.STATE_PADDING);
     this.#release(writer);
+    if (wakeReceiver) this.#wake(I_RECV_WAITING, I_DATA_FUTEX);
     return result;
   }
 
