@@ -294,6 +294,48 @@ describe('Channel codecs: edge cases', { timeout: 60_000 }, () => {
     assert.deepEqual(await jsonReceiver.recv(), { after: true });
   });
 
+  it('json refuses a BigInt, a cycle or a throwing toJSON() with ERR_INVALID_ARG_VALUE, its cause kept, and sends nothing', async () => {
+    using channel = Channel.create({ capacity: 4096, autoRemove: true, codec: 'json' });
+    const sender = channel.sender();
+    const receiver = channel.receiver();
+    const cycle: Record<string, unknown> = {};
+    cycle.self = cycle;
+    const failure = new Error('no JSON here');
+    const cases: [unknown, RegExp][] = [
+      [{ big: 1n }, /no JSON form \(Do not know how to serialize a BigInt\)/],
+      [cycle, /no JSON form \(Converting circular structure to JSON\)/],
+      [
+        {
+          toJSON: () => {
+            throw failure;
+          },
+        },
+        /no JSON form \(no JSON here\)/,
+      ],
+    ];
+    for (const [value, message] of cases) {
+      const refused = (error: unknown) =>
+        error instanceof TypeError &&
+        (error as { code?: string }).code === 'ERR_INVALID_ARG_VALUE' &&
+        message.test(error.message) &&
+        error.cause instanceof Error;
+      assert.throws(() => sender.trySend(value), refused);
+      await assert.rejects(sender.send(value), refused);
+    }
+    assert.throws(
+      () =>
+        sender.trySend({
+          toJSON: () => {
+            throw failure;
+          },
+        }),
+      (error: unknown) => (error as Error).cause === failure,
+    );
+    assert.equal(receiver.tryRecv(), null);
+    assert.equal(sender.trySend({ after: 1 }), true);
+    assert.deepEqual(receiver.tryRecv(), { after: 1 });
+  });
+
   it('a codec whose encode throws, or returns no bytes, sends nothing', async () => {
     const broken: Codec<number> = {
       name: 'broken',

@@ -30,7 +30,7 @@ export interface ChannelCreateOptions<C extends CodecOption = CodecOption> {
   path?: string;
   /** The project id for ftok (default 1). */
   projId?: number;
-  /** Ring size in bytes, rounded up to a power of two (at least 256, at most 1 GiB). A message may be up to capacity - 16 bytes. */
+  /** Ring size in bytes, rounded up to a power of two (at least 256, at most 1 GiB). A message may be up to capacity - 32 bytes once encoded. */
   capacity: number;
   /** Permission bits; default 0o600. */
   mode?: number;

@@ -151,7 +151,14 @@ export function textForm(codec: Codec<unknown>, value: unknown): string | undefi
     return value;
   }
   if (codec === json) {
-    const textOf = JSON.stringify(value);
+    let textOf: string | undefined;
+    try {
+      textOf = JSON.stringify(value);
+    } catch (cause) {
+      // A BigInt, a cycle, or a toJSON() that throws: coded like undefined, JSON.stringify's error as the cause.
+      const why = cause instanceof Error ? cause.message.split('\n', 1)[0] : String(cause);
+      throw Object.assign(invalidValue('value', `it has no JSON form (${why})`, value), { cause });
+    }
     if (textOf === undefined) throw invalidValue('value', 'it has no JSON form (undefined, a function or a symbol)', value);
     return textOf;
   }
