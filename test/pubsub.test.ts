@@ -457,6 +457,30 @@ describe('PubSub across processes', { timeout: 120_000 }, () => {
     assert.equal(subscriber.tryRecv(), undefined);
   });
 
+  for (const wait of ['sleep', 'adaptive'] as const) {
+    it(`a message that wraps and finds no room behind its padding wakes a sleeping subscriber (${wait})`, async () => {
+      // As for a channel: the largest message fits only from position 0, and
+      // only the subscriber, by passing the padding, frees its room.
+      using pubsub = PubSub.create({ capacity: 1024, wait, autoRemove: true });
+      const publisher = pubsub.publisher();
+      const subscriber = pubsub.subscriber();
+      const rounds = 10;
+      const started = performance.now();
+      for (let i = 0; i < rounds; i++) {
+        await publisher.send(new Uint8Array([1]));
+        await subscriber.recv();
+        const received = subscriber.recv({ timeoutMs: 10_000 });
+        await new Promise((resolve) => setTimeout(resolve, 2)); // asleep by now
+        await publisher.send(new Uint8Array(publisher.maxMessageSize).fill(i), { timeoutMs: 10_000 });
+        const message = (await received) as Uint8Array;
+        assert.equal(message.length, publisher.maxMessageSize);
+        assert.equal(message[message.length - 1], i);
+      }
+      const perRound = (performance.now() - started) / rounds;
+      assert.ok(perRound < 50, `${perRound.toFixed(1)} ms per round: the subscriber slept through the padding`);
+    });
+  }
+
   it('a send queued behind a waiting send rejects at its own deadline or abort, and is then skipped', async () => {
     using pubsub = PubSub.create({ capacity: 256, autoRemove: true });
     const subscriber = pubsub.subscriber();

@@ -323,6 +323,13 @@ export class BroadcastRing {
       // Published once TAIL is past it: a reader that skips it finds the zeroed tag at 0.
       this.#storeTag(padding, F.STATE_PADDING);
       toEnd = this.capacity;
+      if (!this.#room(tail, span + F.RECORD_HEADER)) {
+        this.unlock();
+        // Only subscribers can free the room, by passing the padding: wake them as
+        // publish() does, or they sleep on an "empty" ring until their liveness tick.
+        if (Atomics.load(i32, I_DATA_WAITING) !== 0) this.wake(DATA_HANDSHAKE);
+        return FULL;
+      }
     }
     if (!this.#room(tail, span + F.RECORD_HEADER)) {
       this.unlock();
