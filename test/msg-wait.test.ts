@@ -150,6 +150,20 @@ describe('time limits and aborts leave the queue as it was', () => {
     assert.equal(str(q.tryReceive({ type: 2 })!.data), 'after the time limit');
   });
 
+  it('a timeoutMs longer than setTimeout allows (2 ** 31 ms and more) does not time out early', async () => {
+    const q = newQueue();
+    // Node fires a timer of more than 2 ** 31 - 1 ms after 1 ms: each receive must keep waiting.
+    const receives = [2 ** 31, 2 ** 31, 2 ** 40].map((timeoutMs) => q.receive({ timeoutMs, wait: 'sleep' }));
+    const outcomes = receives.map((receive) => settled(receive, 'a receive'));
+    await sleep(100);
+    for (const text of ['a', 'b', 'c']) q.trySend(text);
+    const got = (await Promise.all(outcomes)).map((outcome) => {
+      assert.equal(outcome.error, undefined);
+      return str((outcome.value as Message).data);
+    });
+    assert.deepEqual(got.sort(), ['a', 'b', 'c']);
+  });
+
   it('timeoutMs 0 takes a message only if there is one now', async () => {
     const q = newQueue();
     await assert.rejects(q.receive({ timeoutMs: 0 }), { code: 'ETIMEDOUT' });

@@ -194,6 +194,17 @@ describe('waiting without blocking', () => {
     );
   });
 
+  it('a timeoutMs longer than setTimeout allows (2 ** 31 ms and more) does not time out early, first in line or behind another wait', async () => {
+    const set = newSet(1);
+    // Node fires a timer of more than 2 ** 31 - 1 ms after 1 ms: each must keep waiting.
+    const waits = [2 ** 31, 2 ** 31, 2 ** 40].map((timeoutMs) => set.op(take, { timeoutMs, wait: 'sleep' }));
+    const outcomes = waits.map((wait) => settled(wait, 'a wait'));
+    await sleep(100);
+    set.set(0, 3);
+    for (const outcome of await Promise.all(outcomes)) assert.equal(outcome.error, undefined);
+    assert.equal(set.get(0), 0);
+  });
+
   it('IPC_NOWAIT rejects with EAGAIN instead of waiting', async () => {
     const set = newSet(1);
     await assert.rejects(set.op([{ sem_num: 0, sem_op: -1, sem_flg: IPC_NOWAIT }]), { name: 'IpcError', code: 'EAGAIN' });

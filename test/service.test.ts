@@ -293,6 +293,19 @@ describe('Service within one process', { timeout: 60_000 }, () => {
     assert.equal(await client.request({ id: 'third', delay: 0 }), 'third');
   });
 
+  it('a timeoutMs longer than setTimeout allows (2 ** 31 ms, Infinity) does not time out early', async () => {
+    using service = Service.create({ capacity: 4096, codec: 'json' });
+    using _server = service.serve(async (value: { id: string; delay: number }) => {
+      await sleep(value.delay);
+      return value.id;
+    });
+    using client = service.client();
+    // Node fires a timer of more than 2 ** 31 - 1 ms (Infinity too) after 1 ms: each request must wait for its reply.
+    assert.equal(await client.request({ id: 'long', delay: 50 }, { timeoutMs: 2 ** 31 }), 'long');
+    assert.equal(await client.request({ id: 'longer', delay: 50 }, { timeoutMs: 2 ** 40 }), 'longer');
+    assert.equal(await client.request({ id: 'forever', delay: 50 }, { timeoutMs: Infinity }), 'forever');
+  });
+
   it('aborts with an AbortError, before and while waiting', async () => {
     using service = Service.create({ capacity: 4096, codec: 'json' });
     using _server = service.serve(() => new Promise(() => {}), { concurrency: Infinity });

@@ -94,6 +94,23 @@ export function closeController(): AbortController {
   return controller;
 }
 
+/** setTimeout's longest delay: Node fires a longer one (Infinity too) after 1 ms, with a TimeoutOverflowWarning. */
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
+/**
+ * @internal Calls `expire` once `ms` milliseconds have passed, for any `ms` >= 0 (a long one is
+ * reached in steps of setTimeout's longest delay; Infinity never comes). Returns what stops it.
+ */
+export function timeLimit(ms: number, expire: () => void): () => void {
+  const at = performance.now() + ms;
+  let timer: NodeJS.Timeout;
+  const arm = (left: number): void => {
+    timer = left > MAX_TIMER_MS ? setTimeout(() => arm(at - performance.now()), MAX_TIMER_MS) : setTimeout(expire, left);
+  };
+  arm(ms);
+  return () => clearTimeout(timer);
+}
+
 /** @internal The error of a handle used, or waited on, after its `[Symbol.dispose]()`. */
 export function closedError(code: Extract<StateErrorCode, 'ERR_SEM_CLOSED' | 'ERR_MSG_CLOSED'>, what: string): StateError {
   return stateError(code, `${what}: the handle was disposed`);

@@ -12,7 +12,7 @@
 // kernel keeps that result (its thread's answer decides, not the removal).
 import { constants as osConstants } from 'node:os';
 import { abortError, errnoName, ipcError, timeoutError, type IpcError, type StateError } from '../core/errors.js';
-import { closedError } from '../core/wait-options.js';
+import { closedError, timeLimit } from '../core/wait-options.js';
 import { runOnThread, type ThreadWaitHandle } from '../sysv/wait-threads.js';
 
 const { ECANCELED, EIDRM, EINVAL, ETIMEDOUT } = osConstants.errno;
@@ -88,7 +88,7 @@ export function waitOnThread<T>(w: MessageWait<T>): Promise<T> {
   if (w.closed.aborted) return Promise.reject(queueClosedError(w.what));
   return new Promise<T>((resolve, reject) => {
     let cause: 'abort' | 'close' | 'timeout' | undefined;
-    let timer: NodeJS.Timeout | undefined;
+    let stopTimer: (() => void) | undefined;
     const deadline = w.timeoutMs === undefined ? undefined : performance.now() + w.timeoutMs;
     const interruptedError = (): unknown => {
       if (cause === 'close') return queueClosedError(w.what);
@@ -113,7 +113,7 @@ export function waitOnThread<T>(w: MessageWait<T>): Promise<T> {
     const settle = (error: unknown, value?: T): void => {
       if (p.settled) return;
       p.settled = true;
-      if (timer !== undefined) clearTimeout(timer);
+      stopTimer?.();
       w.signal?.removeEventListener('abort', onAbort);
       w.closed.removeEventListener('abort', onClose);
       leaving.delete(p);
@@ -173,7 +173,7 @@ export function waitOnThread<T>(w: MessageWait<T>): Promise<T> {
     if (waits === undefined) byQueue.set(w.msqid, (waits = new Set()));
     waits.add(p);
     // Waits still queued for a thread keep time here; one in the kernel, there.
-    if (w.timeoutMs !== undefined) timer = setTimeout(() => interrupt('timeout'), w.timeoutMs);
+    if (w.timeoutMs !== undefined) stopTimer = timeLimit(w.timeoutMs, () => interrupt('timeout'));
     go();
   });
 }

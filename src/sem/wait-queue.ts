@@ -24,7 +24,7 @@ import { constants as osConstants } from 'node:os';
 import { abortError, ipcError, timeoutError, type IpcError } from '../core/errors.js';
 import { IPC_NOWAIT, SEM_UNDO } from '../sysv/constants.js';
 import { semopErrno, semopError } from '../sysv/sem.js';
-import { closedError, type ValidWaitOptions } from '../core/wait-options.js';
+import { closedError, timeLimit, type ValidWaitOptions } from '../core/wait-options.js';
 import { semWaitStart } from '../sysv/sem-wait.js';
 import { spinOnCalls, spinsFirst } from '../sysv/spin.js';
 import { runOnThread, type ThreadWaitHandle } from '../sysv/wait-threads.js';
@@ -42,7 +42,7 @@ interface Waiter {
   readonly reject: (error: unknown) => void;
   cause: 'abort' | 'close' | 'timeout' | undefined;
   thread: ThreadWaitHandle | undefined; // the first of its queue, handed to the threads
-  timer: NodeJS.Timeout | undefined;
+  stopTimer: (() => void) | undefined;
   settled: boolean;
   onAbort: () => void;
   onClose: () => void;
@@ -97,7 +97,7 @@ function interruptedError(w: Waiter): unknown {
 function settle(w: Waiter, error?: unknown): void {
   if (w.settled) return;
   w.settled = true;
-  if (w.timer !== undefined) clearTimeout(w.timer);
+  w.stopTimer?.();
   w.signal?.removeEventListener('abort', w.onAbort);
   w.closed?.removeEventListener('abort', w.onClose);
   if (error === undefined) w.resolve();
@@ -255,7 +255,7 @@ export function waitOps(semid: number, sops: Int32Array, options: ValidWaitOptio
       reject,
       cause: undefined,
       thread: undefined,
-      timer: undefined,
+      stopTimer: undefined,
       settled: false,
       onAbort: () => interrupt(w, 'abort'),
       onClose: () => interrupt(w, 'close'),
@@ -263,7 +263,7 @@ export function waitOps(semid: number, sops: Int32Array, options: ValidWaitOptio
     signal?.addEventListener('abort', w.onAbort, { once: true });
     closed?.addEventListener('abort', w.onClose, { once: true });
     // Waits behind the first keep time here; the first one's limit is the kernel's.
-    if (timeoutMs !== undefined) w.timer = setTimeout(() => interrupt(w, 'timeout'), timeoutMs);
+    if (timeoutMs !== undefined) w.stopTimer = timeLimit(timeoutMs, () => interrupt(w, 'timeout'));
     q.waiters.push(w);
     if (q.waiters.length === 1) startFirst(w);
   });

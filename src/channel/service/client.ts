@@ -5,6 +5,7 @@
 import { randomInt } from 'node:crypto';
 import { abortError, ChannelError, channelError, invalidType, outOfRange, timeoutError } from '../../core/errors.js';
 import { validateInteger, validateObject } from '../../core/validate.js';
+import { timeLimit } from '../../core/wait-options.js';
 import { deadlineOf } from '../block.js';
 import { Channel } from '../channel.js';
 import { decodeMessage } from '../codec.js';
@@ -32,7 +33,7 @@ export interface RequestOptions {
 interface Pending {
   resolve(value: unknown): void;
   reject(error: unknown): void;
-  timer: ReturnType<typeof setTimeout> | undefined;
+  stopTimer: (() => void) | undefined;
   signal: AbortSignal | undefined;
   onAbort: (() => void) | undefined;
   /** Aborts the request's send while it waits for room in the request channel. */
@@ -142,7 +143,7 @@ export class ServiceClient<Req = any, Res = any> implements Disposable {
       const pending: Pending = {
         resolve: resolve as (value: unknown) => void,
         reject,
-        timer: undefined,
+        stopTimer: undefined,
         signal,
         onAbort: undefined,
         sending: undefined,
@@ -152,19 +153,17 @@ export class ServiceClient<Req = any, Res = any> implements Disposable {
       this.#pending.set(seq, pending);
       if (timeoutMs !== undefined) {
         const limit = timeoutMs;
-        pending.timer = setTimeout(
-          () =>
-            this.#settle(
-              seq,
-              timeoutError(
-                'futex',
-                'request',
-                limit,
-                'no reply came; the server may still handle the request, and its reply will be dropped',
-              ),
-              true,
+        pending.stopTimer = timeLimit(limit, () =>
+          this.#settle(
+            seq,
+            timeoutError(
+              'futex',
+              'request',
+              limit,
+              'no reply came; the server may still handle the request, and its reply will be dropped',
             ),
-          limit,
+            true,
+          ),
         );
       }
       if (signal !== undefined) {
@@ -199,7 +198,7 @@ export class ServiceClient<Req = any, Res = any> implements Disposable {
     const pending = this.#pending.get(seq);
     if (pending === undefined) return;
     this.#pending.delete(seq);
-    if (pending.timer !== undefined) clearTimeout(pending.timer);
+    pending.stopTimer?.();
     if (pending.onAbort !== undefined) pending.signal!.removeEventListener('abort', pending.onAbort);
     pending.sending?.abort();
     if (error === undefined) pending.resolve(value);
