@@ -366,6 +366,26 @@ describe('PosixSharedMemory errors', () => {
     assert.ok(['ENOSPC', 'EFBIG', 'EINVAL'].includes(error.code), error.code);
     assert.equal(shmExists(huge), false);
   });
+
+  it('a mode of -0 (an integer from 0 to 0o777) creates mode 0 and does not abort the process', async () => {
+    // Node's fchmodSync aborts the process (a failed assertion, SIGABRT) on a mode of -0: run it in a child.
+    const name = uniqueName('minus-zero');
+    try {
+      const result = await runNode(
+        `
+        import { PosixSharedMemory } from 'SHMKIT';
+        const shm = PosixSharedMemory.create({ name: process.argv[1], size: 4096, mode: -0 });
+        console.log(JSON.stringify({ mode: shm.stat().mode & 0o777 }));
+        shm.detach();
+      `,
+        [name],
+      );
+      assertExitedCleanly(result, 'the child creating with mode -0');
+      assert.deepEqual(lastJson(result), { mode: 0 });
+    } finally {
+      unlinkQuietly(name);
+    }
+  });
 });
 
 describe('C-faithful shm_open, mmap, munmap, shm_unlink', () => {

@@ -41,7 +41,9 @@ export function ftruncate(fd: number, length: number, what = ''): void {
 /** @internal fchmod(2) through Node. */
 export function fchmod(fd: number, mode: number, what = ''): void {
   try {
-    fchmodSync(fd, mode);
+    // `| 0`: a mode of -0 passes every check (an integer from 0 to 0o777), but Node's binding
+    // asserts that it is an Int32 and aborts the process on -0 (Node 20 to 26).
+    fchmodSync(fd, mode | 0);
   } catch (error) {
     rethrow(error, 'fchmod', `${describe((error as NodeJS.ErrnoException).code, fd, what)}, mode 0o${mode.toString(8)}`);
   }
