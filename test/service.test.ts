@@ -157,6 +157,21 @@ describe('Service within one process', { timeout: 60_000 }, () => {
     await assert.rejects(client.request(42 as never), (e: unknown) => e instanceof TypeError && /"value"/.test((e as Error).message));
     await assert.rejects(client.request('x'.repeat(1024)), (e: unknown) => e instanceof RangeError && /"value"/.test((e as Error).message));
     assert.equal(client.pending, 0);
+    // A user codec's faults are coded too: a name too long to record, an encode() that returns no bytes.
+    const codec = (name: string, encode: (value: unknown) => unknown) => ({ name, encode, decode: (bytes: Uint8Array) => bytes }) as never;
+    assert.throws(() => Service.create({ capacity: 4096, codec: codec('x'.repeat(65), () => new Uint8Array(1)) }), {
+      name: 'RangeError',
+      code: 'ERR_OUT_OF_RANGE',
+      message: /^The value of "options\.codec\.name" is out of range\. It must be at most 64 bytes of UTF-8 .*it has 65/,
+    });
+    using odd = Service.create({ capacity: 4096, codec: codec('odd', () => 'not bytes') });
+    using oddClient = odd.client();
+    await assert.rejects(oddClient.request(1), {
+      name: 'TypeError',
+      code: 'ERR_INVALID_ARG_TYPE',
+      message: /^The "encoded" argument must be an instance of Uint8Array \(what the 'odd' codec's encode\(\) returned\)/,
+    });
+    assert.equal(oddClient.pending, 0);
   });
 
   it('sends a handler error back: name, message and code cross, for throws and rejections alike', async () => {

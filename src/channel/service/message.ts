@@ -2,7 +2,8 @@
 // encodes it, in one reusable buffer. The channel copies it into the ring at
 // once (trySend), so the buffer is free again when the call returns; a
 // message that has to wait for room is sent as a copy.
-import type { Codec } from '../codec.js';
+import { invalidType } from '../../core/errors.js';
+import { codecName, type Codec } from '../codec.js';
 
 /** Kept between messages up to this size; larger ones get a buffer of their own. */
 const KEEP_MAX = 1 << 20;
@@ -32,7 +33,9 @@ export function buildMessage(headerSize: number, codec: Codec<unknown> | undefin
   } else {
     const into = buffer.subarray(headerSize);
     const out = codec.encode(value, into);
-    if (!(out instanceof Uint8Array)) throw new TypeError(`The codec's encode() must return a Uint8Array; it returned ${typeof out}`);
+    if (!(out instanceof Uint8Array)) {
+      throw invalidType('encoded', `an instance of Uint8Array (what the '${codecName(codec)}' codec's encode() returned)`, out);
+    }
     length = out.length;
     if (out.buffer !== buffer.buffer || out.byteOffset !== buffer.byteOffset + headerSize) {
       buffer = room(headerSize + length);

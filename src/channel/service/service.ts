@@ -2,7 +2,7 @@
 // request channel, which every client sends into and the server receives
 // from, and one reply channel per client. A small segment of its own (the
 // one a key names) records the request channel, the codec and the server.
-import { channelError, IpcError } from '../../core/errors.js';
+import { channelError, IpcError, outOfRange } from '../../core/errors.js';
 import { validateMode, validateObject } from '../../core/validate.js';
 import { SharedMemory } from '../../shm/shared-memory.js';
 import { openSegment } from '../open-segment.js';
@@ -116,7 +116,11 @@ export class Service<Req = any, Res = any> implements Disposable {
     const codec = resolveCodec(opts.codec);
     const name = encoder.encode(codecName(codec));
     if (name.length > F.CODEC_NAME_MAX) {
-      throw new RangeError(`The codec's name is ${name.length} bytes of UTF-8; a service records at most ${F.CODEC_NAME_MAX}`);
+      throw outOfRange(
+        'options.codec.name',
+        `at most ${F.CODEC_NAME_MAX} bytes of UTF-8 (a service records it); it has ${name.length}`,
+        codecName(codec),
+      );
     }
     const mode = opts.mode === undefined ? 0o600 : validateMode(opts.mode, 'mode');
     const requests = Channel.create({ capacity: opts.capacity, mode, wait: opts.wait, autoRemove: true });
