@@ -2,6 +2,7 @@
 // when it cannot write at once: keep its waiting sends in call order, and
 // back off while a live writer holds what it needs.
 import { abortError, timeoutError } from '../core/errors.js';
+import { timeLimit } from '../core/wait-options.js';
 import { type Deadline, deadlineOf } from './block.js';
 
 /** The longest back-off, in ms, of a send waiting for a claim lock held by a live process. */
@@ -19,9 +20,6 @@ function sleep(ms: number, signal: AbortSignal | undefined): Promise<void> {
     signal?.addEventListener('abort', done, { once: true });
   });
 }
-
-/** setTimeout's longest delay (a longer one fires at once): a far deadline is reached in steps. */
-const MAX_TIMER_MS = 2 ** 31 - 1;
 
 /** One endpoint's waiting sends, run one after another in call order: its messages never overtake each other. */
 export class SendQueue {
@@ -57,9 +55,9 @@ export class SendQueue {
     });
     // Set once the send started or gave up: whichever comes first wins.
     let settled = false;
-    let timer: ReturnType<typeof setTimeout> | undefined;
+    let stopTimer: (() => void) | undefined;
     const stopWaiting = (): void => {
-      if (timer !== undefined) clearTimeout(timer);
+      stopTimer?.();
       signal?.removeEventListener('abort', onAbort);
     };
     const giveUp = (error: unknown): void => {
@@ -71,11 +69,6 @@ export class SendQueue {
     const queuedOut = (): Error => timeoutError('futex', what, deadline.timeoutMs, 'nothing was sent: earlier sends still waited');
     function onAbort(): void {
       giveUp(abortError(signal));
-    }
-    function expire(): void {
-      const left = deadline.at - performance.now();
-      if (left > 0) timer = setTimeout(expire, Math.min(left, MAX_TIMER_MS));
-      else giveUp(queuedOut());
     }
     // Returns what the next send waits for; never rejects.
     const start = (): Promise<void> | undefined => {
@@ -119,7 +112,8 @@ export class SendQueue {
       if (signal?.aborted) giveUp(abortError(signal));
       else {
         signal?.addEventListener('abort', onAbort, { once: true });
-        if (deadline.at !== Infinity) expire();
+        // A far deadline is reached in steps (setTimeout's longest delay is 2 ** 31 - 1 ms).
+        if (deadline.at !== Infinity) stopTimer = timeLimit(Math.max(0, deadline.at - performance.now()), () => giveUp(queuedOut()));
       }
       turn = previous!.then(start);
     }
