@@ -56,6 +56,33 @@ describe('Channel receives into a buffer of the caller', { timeout: 60_000 }, ()
     assert.deepEqual([...receiver.tryRecv()!], [1]);
   });
 
+  it('a detached target is an ERR_INVALID_ARG_TYPE, even for an empty message, which stays in the channel', async () => {
+    using channel = Channel.create({ capacity: 4096, autoRemove: true });
+    const receiver = channel.receiver();
+    const detached = () => {
+      const buffer = new ArrayBuffer(8);
+      const view = new Uint8Array(buffer);
+      structuredClone(buffer, { transfer: [buffer] });
+      return view;
+    };
+    channel.sender().trySend('');
+    const refusal = {
+      name: 'TypeError',
+      code: 'ERR_INVALID_ARG_TYPE',
+      message: /^The "target" argument must be an instance of Uint8Array whose buffer is not detached/,
+    };
+    assert.throws(() => receiver.tryRecvInto(detached()), refusal);
+    await assert.rejects(receiver.recvInto(detached(), { timeoutMs: 1000 }), refusal);
+    // Transferred while recvInto waits: refused when the message comes.
+    assert.equal(receiver.tryRecvInto(new Uint8Array(8)), 0, 'the empty message was still there');
+    const target = new Uint8Array(8);
+    const waiting = receiver.recvInto(target, { timeoutMs: 5000 });
+    structuredClone(target.buffer, { transfer: [target.buffer] });
+    channel.sender().trySend('');
+    await assert.rejects(waiting, refusal);
+    assert.equal(receiver.tryRecv()?.length, 0, 'and this one stays too');
+  });
+
   it('recvInto waits for a message from another process, honours timeoutMs, and allocates nothing per message', async () => {
     using channel = Channel.create({ capacity: 1 << 16, autoRemove: true });
     const receiver = channel.receiver();

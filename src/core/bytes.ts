@@ -3,6 +3,7 @@
 // write and send, so that each refuses the same things in the same words.
 import { isAnyArrayBuffer } from 'node:util/types';
 import { invalidType, invalidValue } from './errors.js';
+import { typedArrayBuffer, typedArrayByteLength, Uint8ArrayCtor } from './primordials.js';
 
 /**
  * @internal A Uint8Array over `data` (a string is encoded as UTF-8), or a
@@ -21,4 +22,19 @@ export function bytesOf(data: unknown, name: string): Uint8Array {
     throw invalidValue(name, 'its ArrayBuffer is detached (transferred, or its memory detached or unmapped), so it has no bytes', data);
   }
   throw invalidType(name, 'a string, an ArrayBuffer, a SharedArrayBuffer or an ArrayBufferView (Buffer, TypedArray, DataView)', data);
+}
+
+/**
+ * @internal Whether `view`'s buffer is detached (transferred): only a
+ * zero-length view can be, and only then is a view made again, which V8
+ * refuses for a detached buffer.
+ */
+export function isDetachedView(view: Uint8Array): boolean {
+  if (typedArrayByteLength(view) !== 0) return false;
+  try {
+    new Uint8ArrayCtor(typedArrayBuffer(view), 0, 0);
+    return false;
+  } catch {
+    return true;
+  }
 }
