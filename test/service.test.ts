@@ -172,6 +172,33 @@ describe('Service within one process', { timeout: 60_000 }, () => {
       message: /^The "encoded" argument must be an instance of Uint8Array \(what the 'odd' codec's encode\(\) returned\)/,
     });
     assert.equal(oddClient.pending, 0);
+    // A detached Uint8Array, as the value (bytes codec), as a user codec's encode() result, as a handler's reply.
+    const detached = () => {
+      const buffer = new ArrayBuffer(8);
+      const view = new Uint8Array(buffer);
+      structuredClone(buffer, { transfer: [buffer] });
+      return view;
+    };
+    using raw = Service.create({ capacity: 4096 });
+    using rawClient = raw.client();
+    await assert.rejects(rawClient.request(detached(), { timeoutMs: 5000 }), {
+      name: 'TypeError',
+      code: 'ERR_INVALID_ARG_TYPE',
+      message: /^The "value" argument must be a Uint8Array whose buffer is not detached \(transferred\)/,
+    });
+    assert.equal(rawClient.pending, 0);
+    using lost = Service.create({ capacity: 4096, codec: codec('lost', () => detached()) });
+    using lostClient = lost.client();
+    await assert.rejects(lostClient.request(1), {
+      code: 'ERR_INVALID_ARG_TYPE',
+      message:
+        /^The "encoded" argument must be a Uint8Array whose buffer is not detached \(transferred\) \(what the 'lost' codec's encode\(\) returned\)/,
+    });
+    using _rawServer = raw.serve(() => detached());
+    await assert.rejects(rawClient.request(new Uint8Array(1), { timeoutMs: 10_000 }), {
+      code: 'ERR_INVALID_ARG_TYPE',
+      message: /^The "value" argument must be a Uint8Array whose buffer is not detached/,
+    });
   });
 
   it('sends a handler error back: name, message and code cross, for throws and rejections alike', async () => {
