@@ -183,21 +183,20 @@ describe('Service within one process', { timeout: 60_000 }, () => {
     using rawClient = raw.client();
     await assert.rejects(rawClient.request(detached(), { timeoutMs: 5000 }), {
       name: 'TypeError',
-      code: 'ERR_INVALID_ARG_TYPE',
-      message: /^The "value" argument must be a Uint8Array whose buffer is not detached \(transferred\)/,
+      code: 'ERR_INVALID_ARG_VALUE',
+      message: /^The argument 'value' is invalid: its ArrayBuffer is detached/,
     });
     assert.equal(rawClient.pending, 0);
     using lost = Service.create({ capacity: 4096, codec: codec('lost', () => detached()) });
     using lostClient = lost.client();
     await assert.rejects(lostClient.request(1), {
-      code: 'ERR_INVALID_ARG_TYPE',
-      message:
-        /^The "encoded" argument must be a Uint8Array whose buffer is not detached \(transferred\) \(what the 'lost' codec's encode\(\) returned\)/,
+      code: 'ERR_INVALID_ARG_VALUE',
+      message: /^The argument 'encoded' is invalid: its ArrayBuffer is detached/,
     });
     using _rawServer = raw.serve(() => detached());
     await assert.rejects(rawClient.request(new Uint8Array(1), { timeoutMs: 10_000 }), {
-      code: 'ERR_INVALID_ARG_TYPE',
-      message: /^The "value" argument must be a Uint8Array whose buffer is not detached/,
+      code: 'ERR_INVALID_ARG_VALUE',
+      message: /^The argument 'value' is invalid: its ArrayBuffer is detached/,
     });
   });
 

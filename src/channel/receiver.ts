@@ -2,7 +2,7 @@
 // order, skips padding and records whose writer died before publishing, and
 // frees space as it goes.
 import { typedArrayByteLength, typedArraySet, Uint8ArrayCtor } from '../core/primordials.js';
-import { isDetachedView } from '../core/bytes.js';
+import { detachedBytesError, isDetachedView } from '../core/bytes.js';
 import { validateInteger, validateObject } from '../core/validate.js';
 import { abortError, ChannelError, channelError, invalidType, outOfRange } from '../core/errors.js';
 import { EMPTY, DATA_HANDSHAKE, type Ring } from './ring.js';
@@ -140,7 +140,7 @@ export class Receiver<T = Uint8Array> implements AsyncIterable<T>, Disposable {
     const room = typedArrayByteLength(target);
     // Checked here, not only at the call: the caller may transfer the buffer while recvInto waits.
     if (room === 0 && isDetachedView(target)) {
-      throw invalidType('target', 'an instance of Uint8Array whose buffer is not detached (transferred)', target);
+      throw detachedBytesError('target', target);
     }
     if (length > room) {
       throw outOfRange('target', `at least ${length} bytes (the next message's length; ${what} leaves it in the channel)`, target);

@@ -19,22 +19,28 @@ export function bytesOf(data: unknown, name: string): Uint8Array {
     if (isAnyArrayBuffer(data)) return new Uint8Array(data);
   } catch {
     // V8's own TypeError for a view of a detached buffer (or a DataView's length).
-    throw invalidValue(name, 'its ArrayBuffer is detached (transferred, or its memory detached or unmapped), so it has no bytes', data);
+    throw detachedBytesError(name, data);
   }
   throw invalidType(name, 'a string, an ArrayBuffer, a SharedArrayBuffer or an ArrayBufferView (Buffer, TypedArray, DataView)', data);
 }
 
-/**
- * @internal Whether `view`'s buffer is detached (transferred): only a
- * zero-length view can be, and only then is a view made again, which V8
- * refuses for a detached buffer.
- */
-export function isDetachedView(view: Uint8Array): boolean {
-  if (typedArrayByteLength(view) !== 0) return false;
+/** @internal Whether `buffer` is detached (transferred): only an empty one can be, and V8 then refuses a view of it. */
+export function isDetachedBuffer(buffer: ArrayBufferLike): boolean {
+  if (buffer.byteLength !== 0) return false;
   try {
-    new Uint8ArrayCtor(typedArrayBuffer(view), 0, 0);
+    new Uint8ArrayCtor(buffer, 0, 0);
     return false;
   } catch {
     return true;
   }
+}
+
+/** @internal Whether `view`'s buffer is detached (transferred); a view with bytes is not. */
+export function isDetachedView(view: Uint8Array): boolean {
+  return typedArrayByteLength(view) === 0 && isDetachedBuffer(typedArrayBuffer(view));
+}
+
+/** @internal The error for bytes whose buffer is detached: the argument `name`, in the same words wherever bytes are taken or given. */
+export function detachedBytesError(name: string, data: unknown): TypeError {
+  return invalidValue(name, 'its ArrayBuffer is detached (transferred, or its memory detached or unmapped), so it has no bytes', data);
 }

@@ -10,6 +10,7 @@ import { isAttachment, memoryOf, type Attachment } from '../sysv/attachment.js';
 import { isMapping, memoryOfMapping, type Mapping } from '../posix/mapping.js';
 import { isPosixSharedMemory, mappingOf, type PosixSharedMemory } from '../shm/posix-shared-memory.js';
 import { validateSize } from '../core/validate.js';
+import { isDetachedBuffer } from '../core/bytes.js';
 import { arrayBufferByteLength, DataViewCtor } from '../core/primordials.js';
 import { isReadOnly } from '../core/mapped-memory.js';
 
@@ -55,10 +56,10 @@ export function regionOf(source: unknown, offset: unknown, size: number, operati
     // A brand check: an object that only inherits from ArrayBuffer.prototype is not memory.
     buffer = source;
     limit = buffer.byteLength;
-    if (limit === 0 && isDetached(buffer)) throw detachedError(operation);
+    if (limit === 0 && isDetachedBuffer(buffer)) throw detachedError(operation);
   } else if (ArrayBuffer.isView(source)) {
     buffer = source.buffer;
-    if (isDetached(buffer)) throw detachedError(operation);
+    if (isDetachedBuffer(buffer)) throw detachedError(operation);
     base = source.byteOffset;
     limit = source.byteLength;
   } else {
@@ -87,16 +88,6 @@ export function regionOf(source: unknown, offset: unknown, size: number, operati
     end: base + start + size,
   };
   return { dv: new DataViewCtor(buffer, base + start, size), owner };
-}
-
-function isDetached(buffer: ArrayBufferLike): boolean {
-  if (buffer.byteLength !== 0) return false;
-  try {
-    new Uint8Array(buffer);
-    return false;
-  } catch {
-    return true;
-  }
 }
 
 function detachedError(operation: string): StateError {

@@ -3,7 +3,7 @@
 // once (trySend), so the buffer is free again when the call returns; a
 // message that has to wait for room is sent as a copy.
 import { invalidType } from '../../core/errors.js';
-import { isDetachedView } from '../../core/bytes.js';
+import { detachedBytesError, isDetachedView } from '../../core/bytes.js';
 import { codecName, type Codec } from '../codec.js';
 
 /** Kept between messages up to this size; larger ones get a buffer of their own. */
@@ -37,15 +37,8 @@ export function buildMessage(headerSize: number, codec: Codec<unknown> | undefin
     if (!(out instanceof Uint8Array)) {
       throw invalidType('encoded', `an instance of Uint8Array (what the '${codecName(codec)}' codec's encode() returned)`, out);
     }
-    if (isDetachedView(out)) {
-      // The bytes codec hands the caller's Uint8Array through: then it is the value that is detached.
-      const name = out === value ? 'value' : 'encoded';
-      throw invalidType(
-        name,
-        `a Uint8Array whose buffer is not detached (transferred) (what the '${codecName(codec)}' codec's encode() returned)`,
-        out,
-      );
-    }
+    // The bytes codec hands the caller's Uint8Array through: then it is the value that is detached.
+    if (isDetachedView(out)) throw detachedBytesError(out === value ? 'value' : 'encoded', out);
     length = out.length;
     if (out.buffer !== buffer.buffer || out.byteOffset !== buffer.byteOffset + headerSize) {
       buffer = room(headerSize + length);
