@@ -337,7 +337,8 @@ export class Receiver<T = Uint8Array> implements AsyncIterable<T>, Disposable {
    */
   async #next<R>(options: ChannelWaitOptions, what: string, take: (pos: number) => R, spun = false): Promise<R> {
     this.#assertUsable(what);
-    checkWaitOptions(options);
+    // After #ready (spun), the options were checked already.
+    if (!spun) checkWaitOptions(options);
     const deadline = deadlineOf(options.timeoutMs);
     const ring = this.#ring;
     for (; ; spun = false) {
