@@ -286,6 +286,67 @@ describe('channel ring (format version 2)', () => {
     for (let i = 1; i <= 5; i++) assert.deepEqual(receive(rx), bytes(4, i));
   });
 
+  it('a sender that keeps the lock writes the header and moves TAIL at publish; a claim of one that died leaves nothing, letting go covers a record still being written', () => {
+    const { process, dead, i32 } = segment();
+    const rx = process(10);
+    rx.registerReceiver();
+    const lone = process(20, true);
+    const writer = lone.registerSender();
+    const tail = () => i32[F.OFF_TAIL >> 2];
+
+    // (Its first claim reads TAIL afresh and takes the lock: the slow way.)
+    assert.equal(send(lone, writer, bytes(8, 0)), 0);
+    assert.deepEqual(receive(rx), bytes(8, 0));
+    // The record's line is untouched until publish: the receiver polling it keeps it.
+    let pos = lone.claim(8, writer);
+    assert.equal(pos, F.spanOf(8));
+    assert.deepEqual([tail(), record(i32, pos).span, record(i32, pos).length], [pos, 0, 0], 'no header and no TAIL yet');
+    assert.equal(rx.poll(true), EMPTY, 'not even pending');
+    lone.u8.set(bytes(8, 1), lone.payloadOffset(pos));
+    lone.publish(pos, F.STATE_COMMITTED, 8);
+    assert.deepEqual([tail(), record(i32, pos).span, record(i32, pos).writer], [2 * F.spanOf(8), F.spanOf(8), writer]);
+    assert.deepEqual(receive(rx, true), bytes(8, 1));
+
+    // Killed between claim and publish: TAIL never covered the claim, so the next owner claims the same place.
+    pos = lone.claim(8, writer);
+    lone.u8.set(bytes(8, 2), lone.payloadOffset(pos));
+    dead.add(20);
+    assert.equal(rx.poll(true), EMPTY);
+    const other = process(30);
+    const otherWriter = other.registerSender();
+    assert.equal(send(other, otherWriter, bytes(12, 3)), pos, 'the dead owner’s lock is taken over, and its claim with it');
+    assert.deepEqual(receive(rx, true), bytes(12, 3));
+    assert.equal(rx.poll(true), EMPTY);
+    other.unregisterSender(otherWriter);
+
+    // Letting go of the lock (the event loop's turn) with a record not yet published covers it first.
+    const kept = process(40, true);
+    const keptWriter = kept.registerSender();
+    pos = kept.claim(32, keptWriter);
+    kept.releaseLock(keptWriter);
+    assert.equal(i32[F.OFF_CLAIM_LOCK >> 2], 0);
+    assert.equal(tail(), (pos + F.spanOf(32)) | 0, 'TAIL covers the claim');
+    assert.equal(rx.poll(true), PENDING, 'its writer lives: the receiver waits for it');
+    assert.ok(send(other, other.registerSender(), bytes(4, 4)) > pos, 'a sender that takes the lock claims after it');
+    kept.u8.set(bytes(5, 5), kept.payloadOffset(pos));
+    kept.publish(pos, F.STATE_COMMITTED, 5);
+    assert.deepEqual(receive(rx, true), bytes(5, 5), 'published later with a shorter length');
+    assert.deepEqual(receive(rx, true), bytes(4, 4));
+
+    // A second claim before the first is published covers the first.
+    const first = kept.claim(8, keptWriter);
+    const second = kept.claim(8, keptWriter);
+    assert.equal(second, first + F.spanOf(8));
+    kept.u8.set(bytes(8, 7), kept.payloadOffset(second));
+    kept.publish(second, F.STATE_COMMITTED, 8);
+    assert.equal(rx.poll(true), PENDING, 'the first, claimed and covered, is not published yet');
+    kept.u8.set(bytes(8, 6), kept.payloadOffset(first));
+    kept.publish(first, F.STATE_COMMITTED, 8);
+    assert.deepEqual(receive(rx, true), bytes(8, 6));
+    assert.deepEqual(receive(rx, true), bytes(8, 7));
+    kept.unregisterSender(keptWriter);
+  });
+
   it('a close that could not take the claim lock is not drained while a claim may be in flight; a dead owner’s lock is freed', () => {
     const { process, dead, i32 } = segment();
     const rx = process(10);

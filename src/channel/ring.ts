@@ -99,6 +99,19 @@ export class Ring {
   #stickyPause = 0;
   readonly #keepLock: boolean;
   #releaseScheduled = false;
+  /**
+   * A record claimed while this Ring keeps the claim lock, whose header and
+   * TAIL wait for its publish (-1 if none). The receiver polls that record's
+   * cache line, so a header written at claim and a state word at publish
+   * would take the line from it twice per message. Nobody else claims while
+   * the lock is kept, so TAIL may cover the record later: rule 1 holds as
+   * long as it does before the lock is let go or handed over, or the next
+   * claim ({@link #flushDeferred}).
+   */
+  #deferred = -1;
+  #deferredLength = 0;
+  #deferredWriter = 0;
+  #deferredSpan = 0;
   /** The receiver's cursor (only the receiver moves HEAD, so its copy is exact). */
   #head = 0;
 
@@ -227,6 +240,7 @@ export class Ring {
     if (sticky !== 0) {
       if (sticky === writer) return true;
       // Another sender of this thread keeps it between claims: hand it over.
+      this.#flushDeferred();
       this.#sticky = 0;
       if (Atomics.compareExchange(this.i32, I_LOCK, sticky, writer) === sticky) return true;
     }
@@ -245,6 +259,7 @@ export class Ring {
   }
 
   unlock(): void {
+    this.#flushDeferred();
     storeRelease(this.i32, I_LOCK, 0);
     this.#wakeIfClosed();
   }
@@ -265,16 +280,23 @@ export class Ring {
    * let go. Once someone did want it, claim by claim for a while.
    */
   #release(writer: number): void {
-    if (this.#stickyPause === 0 && this.#keepLock && this.i32[I_LOCK_WANTED] === 0) {
-      if (this.#sticky !== writer) {
-        this.#sticky = writer;
-        if (!this.#releaseScheduled) {
-          this.#releaseScheduled = true;
-          setImmediate(this.#releaseSticky).unref();
-        }
+    if (!this.#keep(writer)) this.#letGo();
+  }
+
+  /** Whether `writer` keeps the lock after this claim (then it is sticky until the event loop's turn). */
+  #keep(writer: number): boolean {
+    if (this.#stickyPause !== 0 || !this.#keepLock || this.i32[I_LOCK_WANTED] !== 0) return false;
+    if (this.#sticky !== writer) {
+      this.#sticky = writer;
+      if (!this.#releaseScheduled) {
+        this.#releaseScheduled = true;
+        setImmediate(this.#releaseSticky).unref();
       }
-      return;
     }
+    return true;
+  }
+
+  #letGo(): void {
     this.#stickyPause = this.#stickyPause === 0 ? STICKY_PAUSE : this.#stickyPause - 1;
     this.#sticky = 0;
     this.unlock();
@@ -288,6 +310,7 @@ export class Ring {
   /** Lets go of the claim lock if `writer` (a sender closing, or the event loop's turn) keeps it. */
   releaseLock(writer: number): void {
     if (writer === 0 || this.#sticky !== writer) return;
+    this.#flushDeferred();
     this.#sticky = 0;
     // (A detached segment's views are empty: nothing to let go of then.)
     if (this.i32.length > 0 && Atomics.compareExchange(this.i32, I_LOCK, writer, 0) === writer) this.#wakeIfClosed();
@@ -303,6 +326,7 @@ export class Ring {
    */
   claim(length: number, writer: number, patience = LOCK_PATIENCE): number {
     const i32 = this.i32;
+    this.#flushDeferred();
     if (this.#sticky !== writer && !this.#acquire(writer, patience)) return BUSY;
     // Plain accesses inside the lock: CLOSED and TAIL change only under it,
     // and taking it (a CAS) orders them; TAIL's release store publishes what we wrote.
@@ -318,18 +342,21 @@ export class Ring {
       span <= this.capacity - pos &&
       span + F.RECORD_ALIGN <= this.capacity - ((tail - this.#senderHead) | 0)
     ) {
-      // Beyond TAIL, so plain stores: TAIL's release store below publishes
-      // them. The word after the record is zeroed so that the receiver finds
+      // Beyond TAIL, so plain stores: TAIL's release store publishes them.
+      // The word after the record is zeroed so that the receiver finds
       // nothing there.
-      const at = (F.HEADER_SIZE + pos) >> 2;
       i32[(F.HEADER_SIZE + ((pos + span) & this.mask)) >> 2] = F.STATE_EMPTY;
-      i32[at + REC_LENGTH] = length;
-      i32[at + REC_WRITER] = writer;
-      i32[at + REC_SPAN] = span;
-      const next = (tail + span) | 0;
-      storeRelease(i32, I_TAIL, next);
-      this.#senderTail = next;
-      this.#release(writer);
+      this.#senderTail = (tail + span) | 0;
+      if (this.#keep(writer)) {
+        this.#deferred = pos;
+        this.#deferredLength = length;
+        this.#deferredWriter = writer;
+        this.#deferredSpan = span;
+      } else {
+        this.#writeHeader(pos, length, writer, span);
+        storeRelease(i32, I_TAIL, this.#senderTail);
+        this.#letGo();
+      }
       return pos;
     }
     return this.#claimSlow(length, writer, tail);
@@ -396,6 +423,15 @@ export class Ring {
     return result;
   }
 
+  /** Writes the deferred record's header and moves TAIL over it (the lock is still ours). */
+  #flushDeferred(): void {
+    const pos = this.#deferred;
+    if (pos < 0) return;
+    this.#deferred = -1;
+    this.#writeHeader(pos, this.#deferredLength, this.#deferredWriter, this.#deferredSpan);
+    storeRelease(this.i32, I_TAIL, this.#senderTail);
+  }
+
   #writeHeader(pos: number, length: number, writer: number, span: number): void {
     const at = (F.HEADER_SIZE + pos) >> 2;
     this.i32[at + REC_LENGTH] = length;
@@ -415,8 +451,15 @@ export class Ring {
   publish(pos: number, state: number, length: number): void {
     const i32 = this.i32;
     const at = (F.HEADER_SIZE + pos) >> 2;
-    // (A store to the line the receiver polls costs a transfer: only if it changes.)
-    if (i32[at + REC_LENGTH] !== length) i32[at + REC_LENGTH] = length;
+    if (pos === this.#deferred) {
+      // The header, TAIL and the state together: one transfer of the line the receiver polls.
+      this.#deferred = -1;
+      this.#writeHeader(pos, length, this.#deferredWriter, this.#deferredSpan);
+      storeRelease(i32, I_TAIL, this.#senderTail);
+    } else if (i32[at + REC_LENGTH] !== length) {
+      // (A store to the line the receiver polls costs a transfer: only if it changes.)
+      i32[at + REC_LENGTH] = length;
+    }
     // Store the word, then look at the flag; the receiver raises its flag and
     // then looks at this word. Both atomic: on arm64 a plain load may pass
     // the store (a missed wake-up); on x86-64 the load costs nothing more.
