@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { describe, it } from 'node:test';
-import { Channel, ChannelError, SharedMemory, type Codec } from '../src/index.js';
+import { Channel, ChannelError, PubSub, Service, SharedMemory, type Codec } from '../src/index.js';
 import { assertNoLeaks, removeSegment } from './helpers/ipc.js';
 import { assertExitedCleanly, lastJson, runNode, withShmkit } from './helpers/processes.js';
 
@@ -189,6 +189,35 @@ describe('Channel codecs across processes', { timeout: 60_000 }, () => {
       code: 'ERR_OUT_OF_RANGE',
       message: /options\.codec\.name/,
     });
+  });
+});
+
+describe('A user codec named after a built-in one', () => {
+  it('is refused by Channel.create, PubSub.create and Service.create, naming the argument; no segment is made', () => {
+    // It was recorded under the built-in's name, and an opener without a codec decoded its messages with the built-in.
+    for (const name of ['bytes', 'text', 'json', 'v8']) {
+      const impostor = { name, encode: (value: unknown) => new TextEncoder().encode(String(value)), decode: (bytes: Uint8Array) => bytes };
+      const refused = {
+        name: 'TypeError',
+        code: 'ERR_INVALID_ARG_VALUE',
+        message: new RegExp(`^The argument 'options\\.codec\\.name' is invalid: it is the name of the built-in '${name}' codec`),
+      };
+      assert.throws(() => Channel.create({ capacity: 4096, autoRemove: true, codec: impostor }), refused, `Channel ${name}`);
+      assert.throws(() => PubSub.create({ capacity: 4096, autoRemove: true, codec: impostor }), refused, `PubSub ${name}`);
+      assert.throws(() => Service.create({ capacity: 4096, codec: impostor }), refused, `Service ${name}`);
+    }
+    // Another name is a user codec's as before, and a built-in by name is the built-in.
+    const own = {
+      name: 'json5',
+      encode: (value: string) => new TextEncoder().encode(value),
+      decode: (bytes: Uint8Array) => new TextDecoder().decode(bytes),
+    };
+    using channel = Channel.create({ capacity: 4096, autoRemove: true, codec: own });
+    assert.equal(channel.codec, 'json5');
+    using json = Channel.create({ capacity: 4096, autoRemove: true, codec: 'json' });
+    using opened = Channel.open({ id: json.id });
+    opened.sender().trySend({ a: 1 });
+    assert.deepEqual(json.receiver().tryRecv(), { a: 1 });
   });
 });
 

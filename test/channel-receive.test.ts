@@ -304,6 +304,30 @@ describe('Channel calls made wrongly get coded errors', { timeout: 60_000 }, () 
   });
 });
 
+describe('Channel.closed after detach', { timeout: 60_000 }, () => {
+  it('reads true on the channel and its endpoints once it is detached, although the channel stays open for others', () => {
+    // It read false on the channel, and receiver.closed was V8's uncoded TypeError (an Atomics.load on the detached segment).
+    using channel = Channel.create({ capacity: 4096, autoRemove: true });
+    using other = Channel.open({ id: channel.id });
+    const receiver = channel.receiver();
+    const sender = channel.sender();
+    assert.deepEqual([channel.closed, receiver.closed, sender.closed], [false, false, false]);
+    channel.detach();
+    assert.deepEqual([channel.closed, receiver.closed, sender.closed], [true, true, true]);
+    assert.throws(() => channel.sender(), { name: 'ChannelError', code: 'ERR_CHANNEL_CLOSED', message: /detached/ });
+    // Detached here only: the channel itself is open, and another object of it says so.
+    assert.equal(other.closed, false);
+    const next = other.receiver();
+    assert.equal(next.closed, false);
+    // A receiver disposed of reads closed like a closed sender, its channel still attached.
+    next[Symbol.dispose]();
+    assert.equal(next.closed, true);
+    assert.equal(other.closed, false);
+    other.close();
+    assert.equal(other.closed, true);
+  });
+});
+
 describe('Channel waits check their options first, even when they would not wait', { timeout: 60_000 }, () => {
   it('an already aborted signal rejects at once with AbortError: nothing is sent, reserved or taken although there is room and a message', async () => {
     using channel = Channel.create({ capacity: 4096, autoRemove: true });
@@ -340,6 +364,36 @@ describe('Channel waits check their options first, even when they would not wait
       await assert.rejects(sender.send(bytes(2), options as never), { code }, `send ${JSON.stringify(options)}`);
       await assert.rejects(receiver.recv(options as never), { code }, `recv ${JSON.stringify(options)}`);
     }
+    assert.deepEqual([...(receiver.tryRecv() ?? [])], [1]);
+    assert.equal(receiver.tryRecv(), null);
+  });
+});
+
+describe('Channel options that are an array', { timeout: 60_000 }, () => {
+  it('are an ERR_INVALID_ARG_TYPE in every send and receive, as Node refuses them, and nothing is sent or taken', async () => {
+    // send, reserve, recv, recvInto and recvView took [] for {}.
+    using channel = Channel.create({ capacity: 4096, autoRemove: true });
+    const sender = channel.sender();
+    const receiver = channel.receiver();
+    sender.trySend(bytes(1));
+    const refused = {
+      name: 'TypeError',
+      code: 'ERR_INVALID_ARG_TYPE',
+      message: /^The "options" argument must be of type object\. Received an array of length 0$/,
+    };
+    const array = [] as never;
+    await assert.rejects(sender.send(bytes(2), array), refused, 'send');
+    await assert.rejects(sender.reserve(8, array), refused, 'reserve');
+    await assert.rejects(receiver.recv(array), refused, 'recv');
+    await assert.rejects(receiver.recvInto(new Uint8Array(8), array), refused, 'recvInto');
+    await assert.rejects(receiver.recvView(array), refused, 'recvView');
+    await assert.rejects(receiver.recvBatch(array), refused, 'recvBatch');
+    assert.throws(() => receiver.messages(array), refused, 'messages');
+    assert.throws(() => receiver.readable(array), refused, 'readable');
+    assert.throws(() => receiver.events(array), refused, 'events');
+    assert.throws(() => sender.writable(array), refused, 'writable');
+    assert.ok(sender.tryReserve(8), 'no reservation was left behind');
+    sender.discard();
     assert.deepEqual([...(receiver.tryRecv() ?? [])], [1]);
     assert.equal(receiver.tryRecv(), null);
   });

@@ -442,6 +442,21 @@ describe('PubSub across processes', { timeout: 120_000 }, () => {
     await assert.rejects(subscriber.recv(), { code: 'ERR_CHANNEL_CLOSED' });
   });
 
+  it('closed reads true once the PubSub is detached, on it and its endpoints, although it stays open for others', () => {
+    // It read false, as a Channel's did.
+    using pubsub = PubSub.create({ capacity: 256, autoRemove: true });
+    using other = PubSub.open({ id: pubsub.id });
+    const publisher = pubsub.publisher();
+    const subscriber = pubsub.subscriber();
+    assert.deepEqual([pubsub.closed, publisher.closed, subscriber.closed], [false, false, false]);
+    pubsub.detach();
+    assert.deepEqual([pubsub.closed, publisher.closed, subscriber.closed], [true, true, true]);
+    assert.throws(() => pubsub.publisher(), { code: 'ERR_CHANNEL_CLOSED', message: /detached/ });
+    assert.equal(other.closed, false);
+    other.close();
+    assert.equal(other.closed, true);
+  });
+
   it('an already aborted signal, or a timeoutMs that is not valid, rejects at once: nothing is published or taken although there is room and a message', async () => {
     using pubsub = PubSub.create({ capacity: 256, autoRemove: true });
     const publisher = pubsub.publisher();
@@ -454,6 +469,15 @@ describe('PubSub across processes', { timeout: 120_000 }, () => {
     await assert.rejects(subscriber.recv({ signal }), isAbort);
     await assert.rejects(publisher.send(new Uint8Array([2]), { timeoutMs: -1 }), { code: 'ERR_OUT_OF_RANGE' });
     await assert.rejects(subscriber.recv({ signal: {} as never }), { code: 'ERR_INVALID_ARG_TYPE' });
+    // An array is no options object, as Node's validateObject says (send and recv took [] for {}).
+    const refused = {
+      name: 'TypeError',
+      code: 'ERR_INVALID_ARG_TYPE',
+      message: /^The "options" argument must be of type object\. Received an array/,
+    };
+    await assert.rejects(publisher.send(new Uint8Array([2]), [] as never), refused);
+    await assert.rejects(subscriber.recv([] as never), refused);
+    assert.throws(() => subscriber.messages([] as never), refused);
     assert.deepEqual([...(subscriber.tryRecv() as Uint8Array)], [1]);
     assert.equal(subscriber.tryRecv(), undefined);
   });

@@ -9,6 +9,7 @@ import { Channel, ChannelError, IpcError, IPC_STAT, Service, SharedMemory, shmct
 import { assertNoLeaks, removeSegment, uniqueKey } from './helpers/ipc.js';
 import { assertExitedCleanly, lastJson, runNode, SHMKIT } from './helpers/processes.js';
 import { picky } from './helpers/picky-codec.js';
+import { settledWithin } from './helpers/settled.js';
 
 assertNoLeaks();
 
@@ -154,6 +155,16 @@ describe('Service within one process', { timeout: 60_000 }, () => {
       client.request('x', null as never),
       (e: unknown) => e instanceof TypeError && /"options"/.test((e as Error).message),
     );
+    for (const options of [[], ['x']]) {
+      const refused = {
+        name: 'TypeError',
+        code: 'ERR_INVALID_ARG_TYPE',
+        message: /^The "options" argument must be of type object\. Received an array/,
+      };
+      await assert.rejects(client.request('x', options as never), refused);
+      assert.throws(() => service.serve((v) => v, options as never), refused);
+      assert.throws(() => service.client(options as never), refused);
+    }
     await assert.rejects(client.request(42 as never), (e: unknown) => e instanceof TypeError && /"value"/.test((e as Error).message));
     await assert.rejects(client.request('x'.repeat(1024)), (e: unknown) => e instanceof RangeError && /"value"/.test((e as Error).message));
     assert.equal(client.pending, 0);
@@ -223,17 +234,29 @@ describe('Service within one process', { timeout: 60_000 }, () => {
     await assert.rejects(client.request('async'), { name: 'Error', message: 'later' });
   });
 
-  it("sends an error reply when the reply does not fit the client's reply channel", async () => {
+  it("sends a coded error reply (ERR_OUT_OF_RANGE) when the reply does not fit the client's reply channel, and serves on", async () => {
+    // It crossed as a RangeError without a code.
     using service = Service.create({ capacity: 4096, codec: 'text' });
     using _server = service.serve((n: string) => 'x'.repeat(Number(n)));
     using client = service.client({ capacity: 256 });
     assert.equal((await client.request('208')).length, 208);
-    await assert.rejects(client.request('209'), (error: unknown) => {
-      assert.ok(error instanceof Error);
+    for (const size of ['209', '100000']) {
+      // A bound against a hang, not a speed check: the request has no timeoutMs.
+      const error = await settledWithin(client.request(size), 30_000);
+      assert.ok(error instanceof Error, `request(${size}) settled: ${String(error)}`);
       assert.equal(error.name, 'RangeError');
-      assert.match(error.message, /The reply is 209 bytes encoded; the client's reply channel carries at most 208/);
-      return true;
-    });
+      assert.equal((error as { code?: unknown }).code, 'ERR_OUT_OF_RANGE');
+      // Whole, not cut to fit: the smallest reply channel carries it.
+      assert.equal(
+        error.message,
+        `The value of "reply" is out of range. It must be at most 208 bytes encoded (client({ capacity }) less 48). Received ${size}`,
+      );
+      assert.equal(client.pending, 0);
+      // The server goes on serving this client and others.
+      assert.equal(await client.request('3'), 'xxx');
+    }
+    using other = service.client();
+    assert.equal((await other.request('1000')).length, 1000);
   });
 
   it('a request or a reply its codec cannot decode is ERR_CHANNEL_DECODE, named for the service', async () => {

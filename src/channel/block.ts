@@ -97,7 +97,8 @@ const NEVER: Deadline = { at: Infinity, timeoutMs: Infinity };
  * rejects at once, with nothing sent or taken, as Node's own APIs do.
  */
 export function checkWaitOptions(options: unknown): void {
-  if (options === null || typeof options !== 'object') throw invalidType('options', 'of type object', options);
+  // An array is no options object, as Node's own validateObject says.
+  if (options === null || typeof options !== 'object' || Array.isArray(options)) throw invalidType('options', 'of type object', options);
   const { timeoutMs, signal } = options as { timeoutMs?: unknown; signal?: unknown };
   // deadlineOf throws the error; a valid one costs no clock read here.
   if (timeoutMs !== undefined && !(typeof timeoutMs === 'number' && timeoutMs >= 0)) deadlineOf(timeoutMs);

@@ -14,6 +14,7 @@ import {
   isBytesCodec,
   type OpenedValue,
   resolveCodec,
+  resolveCreatedCodec,
   type ValueOf,
 } from './codec.js';
 import * as F from './format.js';
@@ -46,7 +47,7 @@ export interface ChannelCreateOptions<C extends CodecOption = CodecOption> {
    * How messages are encoded (recorded in the segment): `'bytes'` (default:
    * bytes and strings in, `Uint8Array` out), `'text'` (strings), `'json'`,
    * `'v8'` (structured clone) or a user {@link Codec} (its name, at most 64
-   * bytes of UTF-8, is recorded; `'custom'` if it has none).
+   * bytes of UTF-8 and none of those four, is recorded; `'custom'` if it has none).
    */
   codec?: C;
 }
@@ -155,13 +156,14 @@ export class Channel<T = Uint8Array> implements Disposable {
 
   /**
    * Creates a channel in a new segment (exclusive: fails with EEXIST if the key is taken).
-   * @throws IpcError EEXIST, ENOSPC, EINVAL (capacity beyond the kernel's shmmax), EACCES.
+   * @throws IpcError EEXIST, ENOSPC, EINVAL (capacity beyond the kernel's shmmax), EACCES;
+   *   TypeError ERR_INVALID_ARG_VALUE for a user codec named after a built-in one.
    */
   static create<C extends CodecOption = 'bytes'>(options: ChannelCreateOptions<C>): Channel<ValueOf<C>> {
     const opts = validateObject(options, 'options') as unknown as ChannelCreateOptions;
     const requested = validateInteger(opts.capacity, 'capacity', 1, F.MAX_CAPACITY);
     const wait = validateWaitMode(opts.wait, 'options.wait') ?? 'adaptive';
-    const codec = resolveCodec(opts.codec);
+    const codec = resolveCreatedCodec(opts.codec);
     const name = new TextEncoder().encode(codecName(codec));
     if (name.length > F.CODEC_NAME_MAX) {
       throw outOfRange('options.codec.name', `at most ${F.CODEC_NAME_MAX} bytes of UTF-8 (it is recorded in the header)`, codecName(codec));
@@ -274,9 +276,14 @@ export class Channel<T = Uint8Array> implements Disposable {
     return [capacity, F.WAIT_MODES[i32[F.OFF_WAIT_MODE >> 2]!] ?? 'adaptive', codec];
   }
 
-  /** Whether the channel was closed (by any process). */
+  /**
+   * Whether the channel was closed (by any process), or this Channel object
+   * detached: then nothing can be sent or received through it, as through a
+   * closed one.
+   */
   get closed(): boolean {
-    return !this.#shm.detached && this.#ring.closed;
+    // Its segment must not be read once detached (its views are empty): that reads as closed.
+    return this.#shm.detached || this.#ring.closed;
   }
 
   #assertAttached(what: string): void {

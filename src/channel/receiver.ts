@@ -69,9 +69,14 @@ export class Receiver<T = Uint8Array> implements AsyncIterable<T>, Disposable {
     this.#codec = codec;
   }
 
-  /** Whether the channel is closed (messages still in the ring can be received). */
+  /**
+   * Whether the channel is closed (messages still in the ring can be
+   * received), or this receiver was disposed of (or its channel detached),
+   * as a sender's `closed` is after its close().
+   */
   get closed(): boolean {
-    return this.#ring.closed;
+    // After the channel's detach the ring's memory is gone: it must not be read.
+    return this.#detached || this.#ring.closed;
   }
 
   #assertUsable(what: string): void {

@@ -2,7 +2,7 @@
 // runs the handler, and sends each reply into the reply channel of the
 // client that asked. A client that dies or goes away costs nothing but its
 // dropped replies: its channel is detected dead and let go.
-import { ChannelError, channelError, invalidType } from '../../core/errors.js';
+import { ChannelError, channelError, invalidType, outOfRange } from '../../core/errors.js';
 import { validateInteger, validateObject } from '../../core/validate.js';
 import { Channel } from '../channel.js';
 import { decodeMessage } from '../codec.js';
@@ -331,8 +331,12 @@ export class ServiceServer implements Disposable, AsyncDisposable {
       try {
         message = buildMessage(F.REPLY_HEADER, this.#core.codec, value);
         if (message.length > max) {
-          throw new RangeError(
-            `The reply is ${message.length - F.REPLY_HEADER} bytes encoded; the client's reply channel carries at most ${max - F.REPLY_HEADER} (client({ capacity }) sets its size)`,
+          // Coded as a request too large for the request channel is; the client gets it back. Short
+          // enough to cross whole through the smallest reply channel (256 bytes: 208 for the error).
+          throw outOfRange(
+            'reply',
+            `at most ${max - F.REPLY_HEADER} bytes encoded (client({ capacity }) less 48)`,
+            message.length - F.REPLY_HEADER,
           );
         }
       } catch (error) {
