@@ -219,16 +219,20 @@ class ReceiveCall : public WaitCall {
   }
   napi_status Value(napi_env env, napi_value* result) override { return Received(env, msg_.get(), length_, result); }
   // Puts a message whose environment went away before it saw it back on the
-  // queue: msgsnd of the same type and bytes, with IPC_NOWAIT. It goes to
-  // the end of the queue (the kernel has no way to put it back at its old
-  // place) and the queue's msg_lspid becomes ours. If that fails (the queue
-  // is full by then, or was removed), the message is lost, as if the
+  // queue: msgsnd of the same type and bytes. It goes to the end of the
+  // queue (the kernel has no way to put it back at its old place) and the
+  // queue's msg_lspid becomes ours. A full queue (a producer keeps it full)
+  // has it wait for room on a thread of its own, a blocking msgsnd among the
+  // other senders, for at most kGiveBackMs or the exit's grace
+  // (GiveBackLater). Lost are only a message that never finds room in
+  // that time and one whose queue was removed (or refuses us), as if the
   // environment had received it and exited. A MSG_COPY receive took nothing.
   void Revert() override {
 #ifdef MSG_COPY
     if ((flags_ & MSG_COPY) != 0) return;
 #endif
-    ::msgsnd(msqid_, msg_.get(), length_, IPC_NOWAIT);
+    if (::msgsnd(msqid_, msg_.get(), length_, IPC_NOWAIT) == 0 || errno != EAGAIN) return;
+    GiveBackLater(std::make_unique<SendCall>(msqid_, std::move(msg_), length_, 0));
   }
 
  private:

@@ -227,6 +227,34 @@ Napi::Value SemctlInfo(const Napi::CallbackInfo& info) {
   return result;
 }
 
+// The give-back of a SemCall that found a semaphore at its maximum (SEMVMX,
+// ERANGE): no system call waits for room below it, so it tries again every
+// kRetryNs until it succeeds or fails otherwise (GiveBackLater bounds it).
+class SemGiveBack : public WaitCall {
+ public:
+  SemGiveBack(int semid, std::vector<struct sembuf> inverse) : semid_(semid), inverse_(std::move(inverse)) {}
+  bool Timed() const override { return false; }
+  // With ts null, "blocks": sleeps (cut short by the thread's signal) and
+  // asks to be called again (EINTR). A semop EAGAIN (what an increment gave
+  // was taken in the meantime) ends it, as any error but EAGAIN and EINTR
+  // does: nothing would undo it exactly.
+  int Attempt(struct timespec* ts) override {
+    if (::semop(semid_, inverse_.data(), inverse_.size()) == 0) return 0;
+    int err = errno;
+    if (err == EAGAIN) return ECANCELED;
+    if (err != ERANGE) return err;
+    if (ts != nullptr) return EAGAIN;
+    struct timespec nap = NsToTimespec(kRetryNs);
+    nanosleep(&nap, nullptr);
+    return EINTR;
+  }
+
+ private:
+  static constexpr int64_t kRetryNs = 2000000;
+  int semid_;
+  std::vector<struct sembuf> inverse_;
+};
+
 // semtimedop on a waiter thread (native/waits.cc).
 class SemCall : public WaitCall {
  public:
@@ -239,9 +267,11 @@ class SemCall : public WaitCall {
   // result, as TypeScript's giveBack (src/sem/wait-queue.ts) does for a wait
   // aborted as it completed: every non-zero sem_op negated, each keeping its
   // SEM_UNDO (so the undo adjustment returns too), with IPC_NOWAIT, all at
-  // once or none. It fails, and what the operation did stays done, only if
-  // that cannot be done exactly: another process already took what an
-  // increment gave, or the set is gone.
+  // once or none. A semaphore at its maximum (a producer keeps it there)
+  // has it try again (SemGiveBack, GiveBackLater). It fails, and what the
+  // operation did stays done, if that cannot be done exactly (another
+  // process already took what an increment gave, or the set is gone) or
+  // the maximum stays for as long as a give-back may wait.
   void Revert() override {
     std::vector<struct sembuf> inverse;
     for (const struct sembuf& op : sops_) {
@@ -252,7 +282,8 @@ class SemCall : public WaitCall {
       back.sem_flg = static_cast<short>((op.sem_flg & SEM_UNDO) | IPC_NOWAIT);
       inverse.push_back(back);
     }
-    if (!inverse.empty()) ::semop(semid_, inverse.data(), inverse.size());
+    if (inverse.empty() || ::semop(semid_, inverse.data(), inverse.size()) == 0 || errno != ERANGE) return;
+    GiveBackLater(std::make_unique<SemGiveBack>(semid_, std::move(inverse)));
   }
 
  private:

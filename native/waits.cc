@@ -159,6 +159,16 @@ struct Pool {
 // Leaked on purpose: parked threads may still use it while the process exits.
 Pool* const g_pool = new Pool;
 
+// The give-backs that had to wait (GiveBackLater), as the jobs of an
+// environment of their own: never alive, so a finished one is just deleted
+// (Deliver, Drop), and in no list that a cleanup or the exit cancels. Leaked
+// as g_pool.
+WaitsHolder* const g_giveBacks = [] {
+  auto* holder = new WaitsHolder(std::make_shared<EnvWaits>());
+  (*holder)->alive = false;
+  return holder;
+}();
+
 // Deletes a job whose result JavaScript will never see. A call that
 // succeeded is undone first (WaitCall::Revert): the semaphore units or the
 // message it took go back, instead of being lost with an environment that
@@ -530,8 +540,10 @@ std::once_flag g_exit_once;
 // the teardown, or a result queued for JavaScript that never runs again, was
 // taken and then lost with the process. At exit, every wait is cancelled, what
 // completed is undone (WaitCall::Revert) as for an environment that goes
-// away, and the exit waits, at most kExitGraceNs, until every waiter thread
-// has let go of its call.
+// away, and the exit waits, at most kExitGraceNs in all, until every waiter
+// thread has let go of its call and every give-back that had to wait (a
+// message for a full queue, GiveBackLater) is done. Those are not
+// cancelled: each one still waiting when the grace ends is lost.
 void OnProcessExit() {
   std::vector<std::shared_ptr<EnvWaits>> envs;
   {
@@ -549,6 +561,9 @@ void OnProcessExit() {
     state->queued.clear();
   }
   int64_t deadline = NowNs() + kExitGraceNs;
+  // Last: a thread that finds its environment gone starts its give-back
+  // (if it must wait) under the environment's lock, before its job goes.
+  envs.push_back(*g_giveBacks);
   for (auto& state : envs) {
     for (;;) {
       {
@@ -585,6 +600,24 @@ Napi::Value StartWait(Napi::Env env, WaitsHolder* holder, std::unique_ptr<WaitCa
   }
   if (state->pending++ == 0) state->tsfn.Ref(env);
   return Napi::Number::New(env, token);
+}
+
+void GiveBackLater(std::unique_ptr<WaitCall> call) {
+  EnvWaits* state = g_giveBacks->get();
+  Job* job = new Job;
+  job->call = std::move(call);
+  job->deadline = NowNs() + static_cast<int64_t>(kGiveBackMs * kNsPerMs);
+  job->owner = *g_giveBacks;
+  // Registered and submitted under the lock: the exit, which waits until no
+  // job is left, sees it as soon as the job it undoes is gone.
+  std::lock_guard<std::mutex> lock(state->m);
+  job->token = state->nextToken++;
+  state->jobs.emplace(job->token, job);
+  if (Submit(job) != 0) {
+    // No thread: what it gives back is lost, as before there was a wait.
+    state->jobs.erase(job->token);
+    delete job;
+  }
 }
 
 WaitsHolder* InitWaits(Napi::Env env, Napi::Object exports) {

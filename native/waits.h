@@ -29,10 +29,12 @@ class WaitCall {
   virtual napi_status Value(napi_env env, napi_value* result) { return napi_get_undefined(env, result); }
   // Undoes a call that succeeded but whose result JavaScript never received
   // (its environment went away, or the process exited, first): what it took goes back, so nothing
-  // is lost with an environment nobody can reach. Best effort, without
-  // waiting (IPC_NOWAIT); what cannot be given back exactly is lost, as if
-  // the environment had taken it and exited. Runs on a waiter thread or on
-  // the environment's thread, once, for a call whose result was 0.
+  // is lost with an environment nobody can reach. It never blocks the
+  // thread it runs on (IPC_NOWAIT): a give-back that has to wait for room
+  // (a full queue) goes to GiveBackLater. What cannot be given back exactly
+  // is lost, as if the environment had taken it and exited. Runs on a
+  // waiter thread or on the environment's thread, once, for a call whose
+  // result was 0.
   virtual void Revert() {}
 };
 
@@ -44,6 +46,14 @@ using WaitsHolder = std::shared_ptr<EnvWaits>;
 // names semWaitInit and semWaitCancel) and returns the holder that functions
 // starting waits take as their data.
 WaitsHolder* InitWaits(Napi::Env env, Napi::Object exports);
+
+// Finishes a give-back (WaitCall::Revert) that has to wait, such as a
+// message for a full queue: `call` (untimed) runs on a waiter thread of its
+// own until it succeeds or fails, for at most kGiveBackMs, and at the
+// process's exit at most until the exit's grace ends (then what it holds is
+// lost with the process). Nothing is reported; its own Revert never runs.
+constexpr double kGiveBackMs = 10000;
+void GiveBackLater(std::unique_ptr<WaitCall> call);
 
 // Starts `call` on a waiter thread of the environment: its token, or -errno.
 // timeoutMs < 0: no limit (then it ends with ETIMEDOUT). Results reach

@@ -324,9 +324,19 @@ describe('a worker thread that ends while its receives complete', () => {
 describe('a process that calls process.exit() while its receives complete', () => {
   it('takes no message with it: what its waiter threads took and its JavaScript never saw goes back to the queue', async () => {
     // exit() runs no cleanup hook, and the waiter threads block in the kernel
-    // through the teardown (exiting-process.ts has the two ways and what each asserts).
+    // through the teardown (exiting-process.ts has the ways and what each asserts).
     const q = newQueue();
     await assertProcessExitLosesNothing(q, 3);
+    assert.equal(q.stat().msg_qnum, 0);
+  });
+
+  it('puts a message back even if the queue is full as it exits: the give-back waits for room', async () => {
+    // The queue is filled after the child's receives took their message,
+    // and emptied only once the child has been exiting for a while
+    // (exiting-process.ts, 'full'). A single msgsnd with IPC_NOWAIT got
+    // EAGAIN and lost the message.
+    const q = newQueue();
+    await assertProcessExitLosesNothing(q, 3, ['full']);
     assert.equal(q.stat().msg_qnum, 0);
   });
 });

@@ -28,7 +28,10 @@ export interface EndingTally {
  * ends it once its waits have completed (their results wait for the event
  * loop: Node dispatches them during the environment's teardown), `late`
  * gives the units or messages only after the end was asked for (they
- * complete while the environment goes away, or after). `live`: JavaScript
+ * complete while the environment goes away, or after), `full` is `queued`
+ * with the queue then filled (each semaphore raised to SEMVMX) before the
+ * end, and emptied only a while after the worker is gone, so that what the
+ * worker gives back has to wait for room. `live`: JavaScript
  * runs and takes what completes before the end, which comes 0-3 ms after
  * the giving; after process.exit() the tally is exact, after terminate() a
  * result can be taken by dispatch and cut off before the counting code runs,
@@ -39,6 +42,8 @@ export const ENDINGS = [
   'blocked-terminate-queued',
   'blocked-exit-late',
   'blocked-terminate-late',
+  'blocked-exit-full',
+  'blocked-terminate-full',
   'live-exit',
   'live-terminate',
 ] as const;
@@ -46,7 +51,7 @@ export const ENDINGS = [
 const CHILD = `
 import { Worker } from 'node:worker_threads';
 import { once } from 'node:events';
-import { GETNCNT, MessageQueue, SemaphoreSet, semctl, semop } from 'SHMKIT';
+import { GETNCNT, IPC_INFO, IPC_NOWAIT, MessageQueue, SemaphoreSet, semctl, semop } from 'SHMKIT';
 const url = 'SHMKIT';
 const [kind, idArg, roundsArg] = process.argv.slice(1);
 const id = Number(idArg);
@@ -105,6 +110,34 @@ for (const ending of process.argv.slice(4)) {
         if (when === 'late') spin(Math.random());
       }
     };
+    // No room left: the queue full of messages numbered 0, each semaphore at SEMVMX.
+    const fill = () => {
+      if (set) {
+        const { semvmx } = semctl(0, 0, IPC_INFO);
+        for (let k = 0; k < KINDS; k++) {
+          const room = semvmx - set.get(k);
+          semop(id, [{ sem_num: k, sem_op: room }]);
+          t.given += room;
+        }
+      } else {
+        for (let k = 0; q.trySend('0', { type: k + 1 }); k = (k + 1) % KINDS) t.given++;
+      }
+    };
+    // Takes what is there, as a consumer would, into left.
+    const takeAll = () => {
+      if (set) {
+        for (let k = 0; k < KINDS; k++) {
+          const value = set.get(k);
+          if (value > 0) semop(id, [{ sem_num: k, sem_op: -value, sem_flg: IPC_NOWAIT }]);
+          t.left += value;
+        }
+      } else {
+        for (let m; (m = q.tryReceive()) !== null; ) {
+          t.left++;
+          t.leftSum += Number(new TextDecoder().decode(m.data));
+        }
+      }
+    };
     const end = () => {
       if (how === 'terminate') w.terminate();
       else if (blocked) {
@@ -117,11 +150,19 @@ for (const ending of process.argv.slice(4)) {
       give();
     } else {
       give();
-      if (when === 'queued') while ((set ? inSet() : q.stat().msg_qnum) > 0) await sleep(1);
+      if (when === 'queued' || when === 'full') while ((set ? inSet() : q.stat().msg_qnum) > 0) await sleep(1);
       else spin(Math.random() * 3);
+      if (when === 'full') fill();
       end();
     }
     await exited;
+    if (when === 'full') {
+      await sleep(50); // the give-backs found no room, and wait for it
+      for (let i = 0; i < 300 && t.left + got[0] < t.given; i++) {
+        takeAll();
+        await sleep(5);
+      }
+    }
     // A thread of the worker may still be giving back what it took: wait for
     // it (a bound against a hang; without the give-back it never comes).
     for (let i = 0; i < 300 && t.left + (set ? inSet() : q.stat().msg_qnum) + got[0] < t.given; i++) await sleep(5);
@@ -156,7 +197,8 @@ export async function assertWorkersEndWithoutLoss(kind: 'sem' | 'msg', id: numbe
   for (const ending of ENDINGS) {
     const t = tallies[ending] as EndingTally;
     const where = `${ending}: ${JSON.stringify(t)}`;
-    assert.equal(t.given, rounds * WAITS_PER_WORKER, where);
+    if (ending.endsWith('-full')) assert.ok(t.given > rounds * WAITS_PER_WORKER, where);
+    else assert.equal(t.given, rounds * WAITS_PER_WORKER, where);
     if (ending.startsWith('blocked-')) {
       // JavaScript took nothing: everything is back.
       assert.deepEqual([t.got, t.left, t.leftSum], [0, t.given, t.givenSum], where);

@@ -7,8 +7,8 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { createInterface } from 'node:readline';
-import { setImmediate as turn } from 'node:timers/promises';
-import { type MessageQueue, SemaphoreSet, semop } from '../../src/index.js';
+import { setTimeout as sleep, setImmediate as turn } from 'node:timers/promises';
+import { IPC_INFO, IPC_NOWAIT, IpcError, type MessageQueue, SemaphoreSet, semctl, semop } from '../../src/index.js';
 import { withShmkit } from './processes.js';
 
 /** How many waits (of different semaphores or message types, so each has a thread of its own) the child has pending. */
@@ -16,14 +16,25 @@ export const EXIT_WAITS = 4;
 const WAITS = EXIT_WAITS;
 
 /**
- * `blocked`: the child's JavaScript spins once its waits are in the kernel
- * and exits without running again, so no result reaches it and everything
- * the parent gives must come back. `live`: the child takes what comes in a
- * loop, always with a wait pending, while the parent gives as fast as it
- * can (keeping a queue below 64 messages, so that there is room to give a
- * message back), and exits from a timer; what it took plus what is left
- * must be all that was given.
+ * The ways the child exits. `blocked`: the child's JavaScript spins once its
+ * waits are in the kernel and exits without running again, so no result
+ * reaches it and everything the parent gives must come back. `full`: the
+ * same, but the parent then fills the queue (raises each semaphore to
+ * SEMVMX), so that what the child gives back at its exit finds no room;
+ * the parent makes room only once the child has been exiting for HOLD_MS,
+ * as a consumer that comes late would. `live`: the child takes what comes
+ * in a loop, always with a wait pending, while the parent gives as fast as
+ * it can (until a queue is full), and exits from a timer; the parent goes
+ * on giving through the child's exit, taking what is there before each
+ * round of giving once the child says it exits, so that a message the child
+ * gives back finds room; what the child took plus what is left must be all
+ * that was given.
  */
+export type ExitMode = 'blocked' | 'full' | 'live';
+
+/** How long the parent keeps the queue full (a semaphore at SEMVMX) after the child says it exits, in `full` mode: well within the second its exit gives back for. */
+const HOLD_MS = 100;
+
 const CHILD = `
 import { MessageQueue, SemaphoreSet } from 'SHMKIT';
 const [kind, idArg, mode] = process.argv.slice(1);
@@ -37,10 +48,11 @@ const take = (k) => set
 const loop = (k) => take(k).then((n) => { got++; gotSum += n; if (mode === 'live') loop(k); }, () => {});
 for (let k = 0; k < ${WAITS}; k++) loop(k);
 await new Promise((r) => setTimeout(r, 20)); // the waits' threads are in the kernel
-if (mode === 'blocked') {
+if (mode !== 'live') {
   process.stdout.write('ready\\n'); // a pipe: written before the next line runs
   const until = performance.now() + 300;
   while (performance.now() < until) {}
+  process.stdout.write('exiting\\n');
   process.exit(0);
 }
 process.stdout.write('ready\\n');
@@ -57,7 +69,7 @@ interface Tally {
 }
 
 /** One child against `target` in `mode`; resolves with what was given, taken and left. */
-async function oneExit(kind: 'sem' | 'msg', target: SemaphoreSet | MessageQueue, mode: 'blocked' | 'live'): Promise<Tally> {
+async function oneExit(kind: 'sem' | 'msg', target: SemaphoreSet | MessageQueue, mode: ExitMode): Promise<Tally> {
   const t: Tally = { given: 0, givenSum: 0, got: 0, gotSum: 0, left: 0, leftSum: 0 };
   let next = 1;
   const give = (k: number): boolean => {
@@ -65,13 +77,46 @@ async function oneExit(kind: 'sem' | 'msg', target: SemaphoreSet | MessageQueue,
       if (target.get(k) >= 8) return false; // far below the kernel's maximum value
       semop(target.id, [{ sem_num: k, sem_op: 1 }]);
     } else {
-      // Never full: a message taken as the child exits goes back with IPC_NOWAIT,
-      // and is lost (as documented) if the queue has no room by then.
-      if (target.stat().msg_qnum >= 64 || !target.trySend(String(next), { type: k + 1 })) return false;
+      if (!target.trySend(String(next), { type: k + 1 })) return false; // full
       t.givenSum += next++;
     }
     t.given++;
     return true;
+  };
+  /** Leaves no room: the queue full, each semaphore at SEMVMX. */
+  const fill = (): void => {
+    if (target instanceof SemaphoreSet) {
+      const { semvmx } = semctl(0, 0, IPC_INFO);
+      for (let k = 0; k < WAITS; k++) {
+        // Only the child's waits change a value meanwhile, and only down.
+        for (let room = semvmx - target.get(k); room > 0; room = semvmx - target.get(k)) {
+          semop(target.id, [{ sem_num: k, sem_op: room }]);
+          t.given += room;
+        }
+      }
+    } else {
+      // One-byte messages numbered 0, so that not a byte is left (the number of messages a queue holds is its byte limit too).
+      for (let k = 0; target.trySend('0', { type: k + 1 }); k = (k + 1) % WAITS) t.given++;
+    }
+  };
+  /** Takes what is there now, as a consumer would, into `left`. */
+  const takeAll = (): void => {
+    if (target instanceof SemaphoreSet) {
+      for (let k = 0; k < WAITS; k++) {
+        const value = target.get(k);
+        try {
+          if (value > 0) semop(target.id, [{ sem_num: k, sem_op: -value, sem_flg: IPC_NOWAIT }]);
+          t.left += value;
+        } catch (error) {
+          if (!(error instanceof IpcError && error.code === 'EAGAIN')) throw error; // a wait of the child's took one first
+        }
+      }
+    } else {
+      for (let m = target.tryReceive(); m !== null; m = target.tryReceive()) {
+        t.left++;
+        t.leftSum += Number(new TextDecoder().decode(m.data));
+      }
+    }
   };
   const child = spawn(process.execPath, ['--input-type=module', '-e', withShmkit(CHILD), '--', kind, String(target.id), mode], {
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -81,6 +126,8 @@ async function oneExit(kind: 'sem' | 'msg', target: SemaphoreSet | MessageQueue,
   const timer = setTimeout(() => child.kill('SIGKILL'), 30_000);
   const exited = once(child, 'exit') as Promise<[number | null, NodeJS.Signals | null]>;
   const lines = createInterface({ input: child.stdout });
+  let said = 0; // 'ready', then one more line just before the child exits
+  lines.on('line', () => said++);
   const lastLine = new Promise<string>((resolve) => {
     let last = '';
     lines.on('line', (line) => (last = line)).on('close', () => resolve(last));
@@ -89,10 +136,24 @@ async function oneExit(kind: 'sem' | 'msg', target: SemaphoreSet | MessageQueue,
   assert.equal(ready, 'ready', `the child did not get ready: ${stderr}`);
   let running = true;
   void exited.then(() => (running = false));
-  if (mode === 'blocked') {
-    for (let k = 0; k < WAITS; k++) give(k);
+  if (mode === 'live') {
+    for (let k = 0; running; k = (k + 1) % WAITS) {
+      // Once the child exits, a consumer makes room for what it gives back, and the giving goes on.
+      if (said > 1 && k === 0) takeAll();
+      if (!give(k) || k === WAITS - 1) await turn();
+    }
   } else {
-    for (let k = 0; running; k = (k + 1) % WAITS) if (!give(k) || k === WAITS - 1) await turn();
+    for (let k = 0; k < WAITS; k++) give(k);
+  }
+  if (mode === 'full') {
+    fill();
+    while (running && said < 2) await sleep(1);
+    await sleep(HOLD_MS);
+    // The give-backs wait for room.
+    while (running) {
+      takeAll();
+      await sleep(1);
+    }
   }
   const [code, signal] = await exited;
   clearTimeout(timer);
@@ -101,27 +162,29 @@ async function oneExit(kind: 'sem' | 'msg', target: SemaphoreSet | MessageQueue,
   if (target instanceof SemaphoreSet) {
     for (let k = 0; k < WAITS; k++) t.left += target.get(k);
   } else {
-    for (let m = target.tryReceive(); m !== null; m = target.tryReceive()) {
-      t.left++;
-      t.leftSum += Number(new TextDecoder().decode(m.data));
-    }
+    takeAll();
   }
   return t;
 }
 
 /**
- * Runs `rounds` children in each mode against semaphore set `set` (WAITS
- * semaphores, all 0) or queue `queue` (empty), and asserts that nothing was
- * lost: every unit or message given is either taken by the child's
- * JavaScript or back in the set or queue.
+ * Runs `rounds` children in each of `modes` against semaphore set `target`
+ * (WAITS semaphores, all 0) or queue `target` (empty), and asserts that
+ * nothing was lost: every unit or message given is either taken by the
+ * child's JavaScript or back in the set or queue.
  */
-export async function assertProcessExitLosesNothing(target: SemaphoreSet | MessageQueue, rounds: number): Promise<void> {
+export async function assertProcessExitLosesNothing(
+  target: SemaphoreSet | MessageQueue,
+  rounds: number,
+  modes: readonly ExitMode[] = ['blocked', 'live'],
+): Promise<void> {
   const kind = target instanceof SemaphoreSet ? 'sem' : 'msg';
-  for (const mode of ['blocked', 'live'] as const) {
+  for (const mode of modes) {
     for (let r = 0; r < rounds; r++) {
       const t = await oneExit(kind, target, mode);
       const where = `${kind} ${mode}, round ${r}: ${JSON.stringify(t)}`;
       if (mode === 'blocked') assert.deepEqual([t.given, t.got, t.left, t.leftSum], [WAITS, 0, WAITS, t.givenSum], where);
+      else if (mode === 'full') assert.deepEqual([t.given > WAITS, t.got, t.left, t.leftSum], [true, 0, t.given, t.givenSum], where);
       else assert.deepEqual([t.got + t.left, t.gotSum + t.leftSum], [t.given, t.givenSum], where);
       if (target instanceof SemaphoreSet) for (let k = 0; k < WAITS; k++) target.set(k, 0);
     }
