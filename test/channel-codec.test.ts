@@ -193,18 +193,31 @@ describe('Channel codecs across processes', { timeout: 60_000 }, () => {
 });
 
 describe('A user codec named after a built-in one', () => {
-  it('is refused by Channel.create, PubSub.create and Service.create, naming the argument; no segment is made', () => {
+  it('is refused by Channel, PubSub and Service create and open, naming the argument; no segment is made', () => {
     // It was recorded under the built-in's name, and an opener without a codec decoded its messages with the built-in.
     for (const name of ['bytes', 'text', 'json', 'v8']) {
       const impostor = { name, encode: (value: unknown) => new TextEncoder().encode(String(value)), decode: (bytes: Uint8Array) => bytes };
       const refused = {
         name: 'TypeError',
         code: 'ERR_INVALID_ARG_VALUE',
-        message: new RegExp(`^The argument 'options\\.codec\\.name' is invalid: it is the name of the built-in '${name}' codec`),
+        message: new RegExp(
+          `^The argument 'options\\.codec\\.name' is invalid: it is the name of the built-in '${name}' codec, and a segment records`,
+        ),
       };
       assert.throws(() => Channel.create({ capacity: 4096, autoRemove: true, codec: impostor }), refused, `Channel ${name}`);
       assert.throws(() => PubSub.create({ capacity: 4096, autoRemove: true, codec: impostor }), refused, `PubSub ${name}`);
       assert.throws(() => Service.create({ capacity: 4096, codec: impostor }), refused, `Service ${name}`);
+      // An opener's codec is taken for the recorded one by name too.
+      using channel = Channel.create({ capacity: 4096, autoRemove: true, codec: name as 'json' });
+      using pubsub = PubSub.create({ capacity: 4096, autoRemove: true, codec: name as 'json' });
+      using service = Service.create({ capacity: 4096, codec: name as 'json' });
+      try {
+        assert.throws(() => Channel.open({ id: channel.id, codec: impostor }), refused, `Channel.open ${name}`);
+        assert.throws(() => PubSub.open({ id: pubsub.id }, { codec: impostor }), refused, `PubSub.open ${name}`);
+        assert.throws(() => Service.open({ id: service.id }, { codec: impostor }), refused, `Service.open ${name}`);
+      } finally {
+        service.remove();
+      }
     }
     // Another name is a user codec's as before, and a built-in by name is the built-in.
     const own = {

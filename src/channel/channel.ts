@@ -14,7 +14,6 @@ import {
   isBytesCodec,
   type OpenedValue,
   resolveCodec,
-  resolveCreatedCodec,
   type ValueOf,
 } from './codec.js';
 import * as F from './format.js';
@@ -163,7 +162,7 @@ export class Channel<T = Uint8Array> implements Disposable {
     const opts = validateObject(options, 'options') as unknown as ChannelCreateOptions;
     const requested = validateInteger(opts.capacity, 'capacity', 1, F.MAX_CAPACITY);
     const wait = validateWaitMode(opts.wait, 'options.wait') ?? 'adaptive';
-    const codec = resolveCreatedCodec(opts.codec);
+    const codec = resolveCodec(opts.codec);
     const name = new TextEncoder().encode(codecName(codec));
     if (name.length > F.CODEC_NAME_MAX) {
       throw outOfRange('options.codec.name', `at most ${F.CODEC_NAME_MAX} bytes of UTF-8 (it is recorded in the header)`, codecName(codec));

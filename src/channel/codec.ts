@@ -17,7 +17,7 @@ export interface Codec<T> {
   /**
    * Recorded in the segment's header: an opener whose codec has another name
    * is refused. Built-in names are `bytes`, `text`, `json` and `v8`, which a
-   * user codec may not take (create() refuses it with ERR_INVALID_ARG_VALUE);
+   * user codec may not take (create() and open() refuse it with ERR_INVALID_ARG_VALUE);
    * a codec without a name is recorded as `custom`.
    */
   readonly name?: string;
@@ -104,27 +104,18 @@ export function resolveCodec(option: CodecOption | undefined, name = 'options.co
   ) {
     throw invalidType(name, "'bytes', 'text', 'json', 'v8' or an object { name?: string, encode(value, into?), decode(bytes) }", option);
   }
-  return option;
-}
-
-/**
- * The codec a create() records, checked as {@link resolveCodec} does. A user
- * codec may not take a built-in codec's name: it would be recorded under it,
- * and an opener that passes no codec would decode its messages with the
- * built-in one. The built-in codec object itself passes.
- */
-// biome-ignore lint/suspicious/noExplicitAny: the caller types the result by the option (ValueOf)
-export function resolveCreatedCodec(option: CodecOption | undefined, name = 'options.codec'): Codec<any> {
-  const codec = resolveCodec(option, name);
-  const recorded = codec.name;
-  if (recorded !== undefined && Object.hasOwn(BUILT_IN, recorded) && BUILT_IN[recorded] !== codec) {
+  // A segment records its codec by name: a user codec under a built-in's
+  // name would be taken for the built-in (by an opener without a codec) and
+  // the built-in for it. The built-in object itself passes.
+  const recorded = option.name;
+  if (recorded !== undefined && Object.hasOwn(BUILT_IN, recorded) && BUILT_IN[recorded] !== option) {
     throw invalidValue(
       `${name}.name`,
-      `it is the name of the built-in '${recorded}' codec, which an opener without a codec would decode its messages with: give your codec another name, or pass '${recorded}' for the built-in one`,
+      `it is the name of the built-in '${recorded}' codec, and a segment records its codec by name: give your codec another name, or pass '${recorded}' for the built-in one`,
       recorded,
     );
   }
-  return codec;
+  return option;
 }
 
 /** The name a codec is recorded under in a segment's header. */

@@ -5,7 +5,7 @@ import { channelError, invalidType, invalidValue } from '../../core/errors.js';
 import { validateInteger, validateObject } from '../../core/validate.js';
 import { SharedMemory } from '../../shm/shared-memory.js';
 import { openSegment } from '../open-segment.js';
-import { type Codec, type CodecOption, codecName, type OpenedValue, resolveCodec, resolveCreatedCodec, type ValueOf } from '../codec.js';
+import { type Codec, type CodecOption, codecName, type OpenedValue, resolveCodec, type ValueOf } from '../codec.js';
 import { validateWaitMode, WAIT_MODES, type WaitMode } from '../../core/wait-options.js';
 import { threadLiveness } from '../liveness.js';
 import { Reclaimer } from '../reclaim.js';
@@ -117,7 +117,7 @@ export class PubSub<T = Uint8Array> implements Disposable {
     const requested = validateInteger(opts.capacity, 'options.capacity', 1, F.MAX_CAPACITY);
     const wait = validateWaitMode(opts.wait, 'options.wait') ?? 'adaptive';
     const lag = validateLag(opts.lag);
-    const codec = resolveCreatedCodec(opts.codec);
+    const codec = resolveCodec(opts.codec);
     const name = utf8.encode(codecName(codec));
     if (name.byteLength > F.MAX_CODEC_NAME) {
       throw invalidValue('options.codec', `its name must be at most ${F.MAX_CODEC_NAME} bytes of UTF-8`, codecName(codec));

@@ -7,7 +7,7 @@ import { validateMode, validateObject } from '../../core/validate.js';
 import { SharedMemory } from '../../shm/shared-memory.js';
 import { openSegment } from '../open-segment.js';
 import { Channel } from '../channel.js';
-import { codecName, resolveCodec, resolveCreatedCodec, type Codec, type CodecOption } from '../codec.js';
+import { codecName, resolveCodec, type Codec, type CodecOption } from '../codec.js';
 import type { WaitMode } from '../format.js';
 import type { Sender } from '../sender.js';
 import { ServiceClient, type ServiceClientOptions } from './client.js';
@@ -113,7 +113,7 @@ export class Service<Req = any, Res = any> implements Disposable {
   // biome-ignore lint/suspicious/noExplicitAny: untyped unless the caller names the request and reply types
   static create<Req = any, Res = any>(options: ServiceCreateOptions): Service<Req, Res> {
     const opts = validateObject(options, 'options') as unknown as ServiceCreateOptions;
-    const codec = resolveCreatedCodec(opts.codec);
+    const codec = resolveCodec(opts.codec);
     const name = encoder.encode(codecName(codec));
     if (name.length > F.CODEC_NAME_MAX) {
       throw outOfRange(
