@@ -5,7 +5,7 @@ import { channelError, invalidType, invalidValue } from '../../core/errors.js';
 import { validateInteger, validateObject } from '../../core/validate.js';
 import { SharedMemory } from '../../shm/shared-memory.js';
 import { openSegment } from '../open-segment.js';
-import { type Codec, type CodecOption, codecName, type OpenedValue, resolveCodec, type ValueOf } from '../codec.js';
+import { builtInCodec, type Codec, type CodecOption, codecName, type OpenedValue, resolveCodec, type ValueOf } from '../codec.js';
 import { validateWaitMode, WAIT_MODES, type WaitMode } from '../../core/wait-options.js';
 import { threadLiveness } from '../liveness.js';
 import { Reclaimer } from '../reclaim.js';
@@ -18,7 +18,6 @@ import { Subscriber } from './subscriber.js';
 
 const utf8 = new TextEncoder();
 const fromUtf8 = new TextDecoder();
-const BUILT_IN_NAMES: readonly string[] = ['bytes', 'text', 'json', 'v8'];
 
 function validateLag(value: unknown): F.LagPolicy {
   if (value === undefined || value === false || value === 'block') return 'block';
@@ -158,7 +157,7 @@ export class PubSub<T = Uint8Array> implements Disposable {
     try {
       const [capacity, created, lag, recorded] = PubSub.#readHeader(shm);
       if (raw) return new PubSub(shm, capacity, lag, resolveCodec('bytes') as Codec<ValueOf<C>>, wait ?? created, recorded);
-      const builtIn = BUILT_IN_NAMES.includes(recorded);
+      const builtIn = builtInCodec(recorded) !== undefined;
       if (asked === undefined && !builtIn) {
         throw channelError(
           'ERR_CHANNEL_FORMAT',

@@ -7,7 +7,7 @@ import { validateMode, validateObject } from '../../core/validate.js';
 import { SharedMemory } from '../../shm/shared-memory.js';
 import { openSegment } from '../open-segment.js';
 import { Channel } from '../channel.js';
-import { codecName, resolveCodec, type Codec, type CodecOption } from '../codec.js';
+import { builtInCodec, codecName, resolveCodec, type Codec, type CodecOption } from '../codec.js';
 import type { WaitMode } from '../format.js';
 import type { Sender } from '../sender.js';
 import { ServiceClient, type ServiceClientOptions } from './client.js';
@@ -52,7 +52,6 @@ export interface ServiceOpenOptions {
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
-const BUILT_IN_NAMES: readonly string[] = ['bytes', 'text', 'json', 'v8'];
 
 /**
  * Request/reply between processes: a server answers requests from any
@@ -161,7 +160,7 @@ export class Service<Req = any, Res = any> implements Disposable {
       const header = Service.#readHeader(shm);
       let codec = wanted;
       if (codec === undefined) {
-        if (!BUILT_IN_NAMES.includes(header.codec)) {
+        if (builtInCodec(header.codec) === undefined) {
           throw channelError(
             'ERR_CHANNEL_FORMAT',
             `Service.open: segment ${shm.id} is a service with the user codec '${header.codec}': pass it as options.codec`,
