@@ -330,4 +330,56 @@ describe('Channel streams within a process', { timeout: 30_000 }, () => {
     channel.sender().trySend('kept');
     assert.equal(await receiver.recv({ timeoutMs: 1000 }), 'kept');
   });
+
+  it('events() keeps working after removeAllListeners(), with or without a name: it stops taking, and a new listener starts it again', async () => {
+    for (const name of [undefined, 'message', 'newListener', 'removeListener'] as const) {
+      const what = `removeAllListeners(${name ?? ''})`;
+      using channel = Channel.create({ capacity: 4096, autoRemove: true, codec: 'json' });
+      const sender = channel.sender();
+      const events = channel.receiver().events();
+      const got: string[] = [];
+      const first = (value: unknown) => void got.push(`first ${value}`);
+      events.on('message', first);
+      sender.trySend(1);
+      await once(events, 'message');
+      if (name === undefined) events.removeAllListeners();
+      else events.removeAllListeners(name);
+      // What removeAllListeners('newListener' or 'removeListener') left: the last message listener goes.
+      events.off('message', first);
+      sender.trySend(2);
+      // Time for an emitter that still takes to lose the message (to nobody); one that stopped leaves it in the ring.
+      await sleep(20);
+      events.on('message', (value) => void got.push(`second ${value}`));
+      sender.trySend(3);
+      channel.close();
+      assert.equal(await settledWithin(once(events, 'end'), 5000), 'resolved', `${what}: a new listener gets the messages`);
+      assert.deepEqual(got, ['first 1', 'second 2', 'second 3'], what);
+    }
+  });
+
+  it('events(): a message taken just as the last listener went goes to the next listener, not to nobody', async () => {
+    // The listener goes 0 to 7 microtasks after it came: before the message is taken, between the take and its emit, or after.
+    for (let hops = 0; hops < 8; hops++) {
+      using channel = Channel.create({ capacity: 4096, autoRemove: true, codec: 'json' });
+      const sender = channel.sender();
+      const events = channel.receiver().events();
+      sender.trySend('a');
+      const got: string[] = [];
+      const first = (value: unknown) => void got.push(`first ${value}`);
+      events.on('message', first);
+      for (let i = 0; i < hops; i++) await null;
+      events.off('message', first);
+      // Every microtask runs: the message taken, if it was, is emitted or held by now.
+      await new Promise(setImmediate);
+      sender.trySend('b');
+      channel.close();
+      events.on('message', (value) => void got.push(`second ${value}`));
+      await once(events, 'end');
+      assert.deepEqual(
+        got.map((entry) => entry.split(' ')[1]),
+        ['a', 'b'],
+        `off() after ${hops} microtasks: ${got.join(', ')}`,
+      );
+    }
+  });
 });

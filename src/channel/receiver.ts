@@ -446,9 +446,10 @@ export class Receiver<T = Uint8Array> implements AsyncIterable<T>, Disposable {
    * while it has a `'message'` listener, emits `'message'` (value) for each
    * message, `'end'` once the channel is closed and drained, `'error'` for a
    * failed receive (or a listener that threw), then `'close'`. Once the last
-   * `'message'` listener is removed (a `once()` one included) it takes nothing
-   * until another is added. Aborting `options.signal`, or detaching the
-   * receiver, stops it (then only `'close'`).
+   * `'message'` listener is removed (a `once()` one, `removeAllListeners()`
+   * included) it takes nothing until another is added; a message already
+   * taken then is kept for that one. Aborting `options.signal`, or detaching
+   * the receiver, stops it (then only `'close'`).
    */
   events(options: EventsOptions = {}): EventEmitter {
     const opts = validateObject(options, 'options') as EventsOptions;

@@ -149,23 +149,73 @@ export function writableTo<T>(sink: MessageSink<T>, objectMode: boolean, options
 const abortedBy = (signal: AbortSignal, error: unknown): boolean => signal.aborted && (error as Error | undefined)?.name === 'AbortError';
 
 /**
+ * The emitter of `receiver.events()`: it watches its own 'newListener' and
+ * 'removeListener' to start and stop taking messages, so a
+ * removeAllListeners() (with or without a name) puts those two hooks back
+ * and then stops taking if no 'message' listener is left.
+ */
+class MessageEvents extends EventEmitter {
+  readonly #restore: () => void;
+  /** Nested calls: without a name, Node's removeAllListeners() calls itself for each name, then clears all. */
+  #depth = 0;
+
+  constructor(restore: () => void) {
+    super();
+    this.#restore = restore;
+  }
+
+  override removeAllListeners(...name: [eventName?: string | symbol]): this {
+    this.#depth++;
+    try {
+      // Spread: Node tells "all" from an explicit undefined by the argument count.
+      super.removeAllListeners(...name);
+    } finally {
+      this.#depth--;
+    }
+    if (this.#depth === 0) this.#restore();
+    return this;
+  }
+}
+
+/**
  * @internal An EventEmitter that emits each message of `source` while it has a
  * 'message' listener: the first one starts it; once the last one is removed
- * (a `once()` listener that got its message, an `off()`) it takes nothing more
- * until another is added, so no message is taken for nobody. `detached()` says
- * whether the receiver was detached, which stops it without 'end'.
+ * (a `once()` listener that got its message, an `off()`, a
+ * `removeAllListeners()`) it takes nothing more until another is added, so no
+ * message is taken for nobody. `detached()` says whether the receiver was
+ * detached, which stops it without 'end'.
  */
 export function eventsOf<T>(source: MessageSource<T>, options: EventsOptions, detached: () => boolean): EventEmitter {
-  const emitter = new EventEmitter();
   const { signal } = options;
   const listening = (): boolean => emitter.listenerCount('message') > 0;
   /** Aborted when the last 'message' listener goes: a wait for the next message gives up, taking nothing. */
   let pause = new AbortController();
   /** Ends the wait for a 'message' listener, while there is none. */
   let resume: (() => void) | undefined;
+  /**
+   * A message taken while a listener was there, which went before it could be
+   * emitted (removed a few microtasks after the take): the next listener gets it.
+   */
+  let held: { message: T } | undefined;
+
+  /** Emits `message` if anyone listens, else holds it; false once nobody listens (take no more). */
+  const deliver = (message: T): boolean => {
+    if (!listening()) {
+      held = { message };
+      return false;
+    }
+    emitter.emit('message', message);
+    // Its last listener went while it ran (a once() listener): take no more for nobody.
+    return listening();
+  };
 
   /** Emits messages until the channel is closed and drained ('end'), or the last listener goes ('paused'). */
   const emitWhileListened = async (): Promise<'end' | 'paused'> => {
+    if (held !== undefined) {
+      const { message } = held;
+      held = undefined;
+      if (!deliver(message)) return 'paused';
+    }
     const current = new AbortController();
     pause = current;
     const stop = (): void => current.abort(signal?.reason);
@@ -173,9 +223,7 @@ export function eventsOf<T>(source: MessageSource<T>, options: EventsOptions, de
     if (signal?.aborted) stop();
     try {
       for await (const message of source.messages({ signal: current.signal })) {
-        emitter.emit('message', message);
-        // Its last listener went while it ran (a once() listener): take no more for nobody.
-        if (!listening()) return 'paused';
+        if (!deliver(message)) return 'paused';
       }
       return 'end';
     } catch (error) {
@@ -212,16 +260,24 @@ export function eventsOf<T>(source: MessageSource<T>, options: EventsOptions, de
   };
 
   let started = false;
-  emitter.on('newListener', (event: string | symbol) => {
+  const onNewListener = (event: string | symbol): void => {
     if (event !== 'message') return;
     // (Called before the listener is added: the loop goes on in a later microtask, once it is.)
     if (!started) {
       started = true;
       queueMicrotask(() => void run());
     } else resume?.();
-  });
-  emitter.on('removeListener', (event: string | symbol) => {
+  };
+  const onRemoveListener = (event: string | symbol): void => {
     if (event === 'message' && !listening()) pause.abort();
-  });
+  };
+  const hook = (): void => {
+    if (!emitter.listeners('newListener').includes(onNewListener)) emitter.on('newListener', onNewListener);
+    if (!emitter.listeners('removeListener').includes(onRemoveListener)) emitter.on('removeListener', onRemoveListener);
+    // 'message' listeners that went while the hook was off went unseen: stop now.
+    if (!listening()) pause.abort();
+  };
+  const emitter = new MessageEvents(hook);
+  hook();
   return emitter;
 }
