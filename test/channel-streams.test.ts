@@ -296,14 +296,15 @@ describe('Channel streams within a process', { timeout: 30_000 }, () => {
     assert.deepEqual(order, ['message', 'message']);
   });
 
-  it('a byte-mode Readable ends at close; a Writable with closeChannel false leaves the channel open', async () => {
+  it('a byte-mode Readable ends at close; a Writable with closeChannel false leaves the channel open and closes its sender', async () => {
     using channel = Channel.create({ capacity: 4096, autoRemove: true });
     const sender = channel.sender();
     const readable = channel.receiver().readable();
     assert.equal(readable.readableObjectMode, false);
     await pipeline(Readable.from(['ab', 'cd', new Uint8Array([0x65])]), sender.writable({ closeChannel: false }));
     assert.equal(channel.closed, false);
-    sender.trySend('f');
+    assert.equal(sender.closed, true, 'a finished Writable frees its sender slot');
+    channel.sender().trySend('f');
     channel.close();
     const chunks: Buffer[] = [];
     for await (const chunk of readable) chunks.push(chunk as Buffer);
@@ -381,5 +382,50 @@ describe('Channel streams within a process', { timeout: 30_000 }, () => {
         `off() after ${hops} microtasks: ${got.join(', ')}`,
       );
     }
+  });
+
+  it('a destroyed Writable closes its sender, freeing its slot, and leaves the channel open', async () => {
+    using channel = Channel.create({ capacity: 4096, autoRemove: true, codec: 'json' });
+    const receiver = channel.receiver();
+
+    // destroy() while a write waits for room: that message is not sent, the sender is closed.
+    const sender = channel.sender();
+    const writable = sender.writable();
+    let sent = 0;
+    while (sender.trySend({ sent, body: 'x'.repeat(100) })) sent++;
+    // Longer than the one that did not fit: it waits.
+    writable.write({ waiting: true, body: 'x'.repeat(200) });
+    writable.destroy();
+    await once(writable, 'close');
+    assert.equal(sender.closed, true);
+    assert.equal(channel.closed, false, 'destroying is not the end of the channel');
+
+    // Destroyed by pipeline() when its source fails.
+    const other = channel.sender();
+    const failing = Readable.from(
+      (async function* () {
+        yield { piped: 1 };
+        throw new Error('source failed');
+      })(),
+    );
+    await assert.rejects(pipeline(failing, other.writable()), /source failed/);
+    assert.equal(other.closed, true);
+    assert.equal(channel.closed, false);
+
+    const received: unknown[] = [];
+    for (let value: unknown; (value = receiver.tryRecv()) !== null; ) received.push(value);
+    assert.equal(received.length, sent + 1, 'the waiting write was dropped, the piped one arrived');
+    assert.deepEqual(received.at(-1), { piped: 1 });
+
+    // More destroyed Writables than the segment's sender table has slots (256): each freed its own.
+    for (let i = 0; i < 300; i++) {
+      const each = channel.sender().writable();
+      each.destroy();
+      await once(each, 'close');
+    }
+    const last = channel.sender();
+    last.trySend('still open');
+    channel.close();
+    assert.equal(await receiver.recv(), 'still open');
   });
 });

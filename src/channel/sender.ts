@@ -239,6 +239,9 @@ export class Sender<T = Uint8Array> implements Disposable {
    * A write's callback runs once its message is in the ring, so the ring's
    * backpressure is the stream's. When the stream finishes, the channel is
    * closed (the receiver's Readable then ends) unless `closeChannel` is false.
+   * The stream owns this sender: once it finishes or is destroyed, it closes
+   * it (its slot in the segment is freed). Destroying it drops the writes not
+   * yet in the ring and leaves the channel open.
    */
   writable(options: WritableOptions = {}): Writable {
     const opts = validateObject(options, 'options') as WritableOptions;

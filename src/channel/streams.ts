@@ -40,9 +40,10 @@ export interface MessageSource<T> {
   messages(options?: WaitOptions): AsyncIterableIterator<T>;
 }
 
-/** @internal What a Writable writes to: a sender. */
+/** @internal What a Writable writes to: a sender, which the Writable closes when it is done. */
 export interface MessageSink<T> {
   send(value: T, options?: WaitOptions): Promise<void>;
+  close(): void;
   readonly maxMessageSize: number;
 }
 
@@ -109,7 +110,12 @@ export function readableFrom<T>(
   return readable;
 }
 
-/** @internal A Writable whose write completes once its message is in the ring. */
+/**
+ * @internal A Writable whose write completes once its message is in the ring.
+ * It owns `sink`: once finished or destroyed it closes it, freeing its slot in
+ * the segment's sender table; the channel stays open (a destroyed stream must
+ * not look, to the receiver, like a transfer that ended).
+ */
 export function writableTo<T>(sink: MessageSink<T>, objectMode: boolean, options: WritableOptions, closeChannel: () => void): Writable {
   const stop = new AbortController();
   const max = sink.maxMessageSize;
@@ -138,8 +144,10 @@ export function writableTo<T>(sink: MessageSink<T>, objectMode: boolean, options
         callback(error as Error);
       }
     },
+    // Runs after 'finish' too (autoDestroy), as a file stream closes its descriptor.
     destroy(error, callback) {
       stop.abort();
+      sink.close();
       callback(error);
     },
   });
