@@ -1,6 +1,8 @@
 // bridge(): its options, its bounded buffering (core NATS drops and counts,
-// JetStream holds back), bytes passed unchanged, and how it ends: close(),
-// an AbortSignal, await using, a closed channel, a missing NATS client.
+// JetStream holds back), bytes passed unchanged, and how it ends: close()
+// (in an outage too), an AbortSignal, await using, a closed channel, a
+// missing NATS client, a JetStream stream or consumer deleted that the server
+// will not let it make again (one it may make again, it does).
 import assert from 'node:assert/strict';
 import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -8,7 +10,7 @@ import { dirname, join, resolve } from 'node:path';
 import { describe, it } from 'node:test';
 import { jetstream, jetstreamManager } from '@nats-io/jetstream';
 import { connect } from '@nats-io/transport-node';
-import { bridge, Channel, PubSub } from '../src/index.js';
+import { type Bridge, bridge, Channel, PubSub } from '../src/index.js';
 import { rejects } from './helpers/bridge.js';
 import { assertNoLeaks } from './helpers/ipc.js';
 import { NatsServer, noNatsServer } from './helpers/nats-server.js';
@@ -427,5 +429,160 @@ describe('bridge: every message accounted for, against a real nats-server', { sk
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
+  });
+});
+
+describe("bridge: JetStream 'in' whose consumer or stream is deleted, and closed in an outage, against a real nats-server", {
+  skip: noNatsServer,
+}, () => {
+  it('a deleted consumer is made again where it was, a deleted stream and its consumer are made again; each said by a recreated event', async () => {
+    await using server = Object.assign(await NatsServer.start({ jetstream: true }), { [Symbol.asyncDispose]: () => server.dispose() });
+    using inbox = Channel.create({ capacity: 1 << 14, autoRemove: true });
+    await using b = await bridge({ channel: inbox, url: server.url, subject: 'gone', direction: 'in', jetstream: { durable: 'gone' } });
+    const recreated: unknown[] = [];
+    b.on('recreated', (event) => recreated.push(event));
+    const nc = await connect({ servers: server.url });
+    const receiver = inbox.receiver();
+    try {
+      const js = jetstream(nc);
+      const jsm = await jetstreamManager(nc);
+      // A plain client's messages (no Nats-Msg-Id): only the consumer's position keeps them from coming twice.
+      const publish = async (from: number, to: number) => {
+        for (let i = from; i < to; i++) await js.publish('gone', Uint8Array.of(i));
+      };
+      const receive = async (count: number) => {
+        const got: number[] = [];
+        for (let i = 0; i < count; i++) got.push((await receiver.recv({ timeoutMs: 10_000 }))[0]!);
+        return got;
+      };
+      await publish(0, 3);
+      assert.deepEqual(await receive(3), [0, 1, 2]);
+
+      await jsm.consumers.delete('SHMKIT_gone', 'gone');
+      await publish(3, 6);
+      assert.deepEqual(await receive(3), [3, 4, 5], 'the new consumer starts after the last message handled');
+      assert.deepEqual(recreated, [{ what: 'consumer', name: 'gone' }]);
+      assert.equal((await jsm.consumers.info('SHMKIT_gone', 'gone')).config.max_ack_pending, 1, "the bridge's settings");
+
+      recreated.length = 0;
+      const remade = new Promise((resolve) => b.on('recreated', () => recreated.length === 2 && resolve(undefined)));
+      await jsm.streams.delete('SHMKIT_gone');
+      await remade; // (until then nothing takes the subject: a publish would find no stream)
+      assert.deepEqual(recreated, [
+        { what: 'stream', name: 'SHMKIT_gone' },
+        { what: 'consumer', name: 'gone' },
+      ]);
+      await publish(6, 8);
+      assert.deepEqual(await receive(2), [6, 7], "the new stream's messages from its first");
+      assert.equal(receiver.tryRecv(), null, 'nothing twice');
+      assert.deepEqual({ ...b.stats, reconnects: 0 }, { out: 0, in: 8, dropped: 0, lost: 0, duplicates: 0, reconnects: 0 });
+      assert.equal(b.closed, false);
+    } finally {
+      receiver.detach();
+      await nc.close();
+    }
+  });
+
+  // A bridge that retried for ever would leave done pending: the test's signal, aborted at its
+  // time limit, closes it, and done resolving is the failure.
+  it('a stream or consumer the server refuses to make again stops the bridge: done rejects with ERR_BRIDGE_STREAM or ERR_BRIDGE_CONSUMER', {
+    timeout: 60_000,
+  }, async (t) => {
+    const dir = mkdtempSync(join(tmpdir(), 'shmkit-nats-conf-'));
+    try {
+      // User 'bridge' may use a consumer but not make one.
+      writeFileSync(
+        join(dir, 'server.conf'),
+        `authorization { users: [
+          { user: admin, password: admin }
+          { user: bridge, password: bridge, permissions: { publish: { deny: ["$JS.API.CONSUMER.CREATE.>", "$JS.API.CONSUMER.DURABLE.CREATE.>"] } } }
+        ] }\n`,
+      );
+      await using server = Object.assign(await NatsServer.start({ jetstream: true, args: ['-c', join(dir, 'server.conf')] }), {
+        [Symbol.asyncDispose]: () => server.dispose(),
+      });
+      const as = (user: string) => `nats://${user}:${user}@127.0.0.1:${server.port}`;
+      using inbox = Channel.create({ capacity: 1 << 14, autoRemove: true });
+      const options = { channel: inbox, direction: 'in', signal: t.signal } as const;
+      const nc = await connect({ servers: server.url, user: 'admin', pass: 'admin' });
+      let moved: Bridge | undefined;
+      let denied: Bridge | undefined;
+      try {
+        const jsm = await jetstreamManager(nc);
+        // Its stream no longer holds the subject: as at the start, ERR_BRIDGE_STREAM.
+        moved = await bridge({ ...options, url: as('admin'), subject: 'moved', jetstream: { durable: 'moved' } });
+        await jsm.streams.update('SHMKIT_moved', { subjects: ['elsewhere'] });
+        await jsm.consumers.delete('SHMKIT_moved', 'moved');
+        await assert.rejects(moved.done, {
+          code: 'ERR_BRIDGE_STREAM',
+          message: 'bridge: the JetStream stream SHMKIT_moved does not hold the subject moved',
+        });
+        assert.equal(moved.closed, true);
+        // Not allowed to make the consumer (the admin's bridge made it): ERR_BRIDGE_CONSUMER, the server's words.
+        await (await bridge({ ...options, url: as('admin'), subject: 'denied', jetstream: { durable: 'denied' } })).close();
+        denied = await bridge({ ...options, url: as('bridge'), subject: 'denied', jetstream: { durable: 'denied' } });
+        await jsm.consumers.delete('SHMKIT_denied', 'denied');
+        await assert.rejects(denied.done, (error: Error & { code?: string }) => {
+          assert.equal(error.code, 'ERR_BRIDGE_CONSUMER');
+          assert.match(
+            error.message,
+            /^bridge: the JetStream consumer denied of stream SHMKIT_denied was deleted, and the server refused to make it again: Permissions Violation/,
+          );
+          assert.doesNotMatch(error.message, /bridge:bridge@/, 'no credentials');
+          return true;
+        });
+        assert.equal(denied.closed, true);
+      } finally {
+        await moved?.close();
+        await denied?.close();
+        await nc.close();
+      }
+      inbox.receiver().detach(); // the bridges are gone: the channel is the application's
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('closed while the server is down: ends its connection at once (it does not reconnect while closing) and keeps what is in the ring', async () => {
+    await using server = Object.assign(await NatsServer.start({ jetstream: true }), { [Symbol.asyncDispose]: () => server.dispose() });
+    using inbox = Channel.create({ capacity: 1 << 14, autoRemove: true });
+    const b = await bridge({
+      channel: inbox,
+      url: server.url,
+      subject: 'outage',
+      direction: 'in',
+      jetstream: { durable: 'outage' },
+      nats: { reconnectTimeWait: 50 },
+    });
+    const events: string[] = [];
+    for (const name of ['disconnect', 'reconnect']) b.on(name, () => events.push(name));
+    const nc = await connect({ servers: server.url });
+    try {
+      const js = jetstream(nc);
+      for (let i = 0; i < 5; i++) await js.publish('outage', Uint8Array.of(i));
+    } finally {
+      await nc.close();
+    }
+    for (let i = 0; i < 1000 && b.stats.in < 5; i++) await sleep(10);
+    const disconnected = new Promise((resolve) => b.once('disconnect', resolve));
+    await server.stop();
+    await disconnected;
+    // Long enough for the bridge's next round of pulling to begin while the server is away.
+    await sleep(500);
+    const closing = b.close();
+    // The server comes back while close() runs: a bridge still waiting on a request of
+    // the broken connection would reconnect to it; one that closed it at once cannot.
+    await server.startAgain();
+    await closing;
+    await b.done;
+    assert.equal(b.closed, true);
+    assert.deepEqual(events, ['disconnect'], 'no reconnect after close()');
+    assert.equal(b.stats.reconnects, 0);
+    const receiver = inbox.receiver();
+    const left: number[] = [];
+    for (let data = receiver.tryRecv(); data !== null; data = receiver.tryRecv()) left.push(data[0]!);
+    receiver.detach();
+    assert.deepEqual(left, [0, 1, 2, 3, 4], 'what was in the ring stays there');
+    assert.equal(b.stats.in, 5);
   });
 });

@@ -4,6 +4,7 @@
 import { EventEmitter } from 'node:events';
 import { readFile } from 'node:fs/promises';
 import { receiveCore, receiveJetStream } from './in.js';
+import { ensureConsumer, ensureStream, type StreamPlace } from './jetstream.js';
 import { Link } from './link.js';
 import { type Attachment, type InSink, type OutSource, openSink, openSource } from './local.js';
 import { newOrigin, SequenceTracker } from './message-id.js';
@@ -14,8 +15,6 @@ import { forwardCore, forwardJetStream } from './out.js';
 import type { BridgeStats } from './stats.js';
 
 export type { BridgeStats } from './stats.js';
-
-const DUPLICATE_WINDOW_NS = 120e9;
 
 function isChannelClosed(error: unknown): boolean {
   return (error as { code?: string } | null)?.code === 'ERR_CHANNEL_CLOSED';
@@ -64,47 +63,19 @@ async function connect(nats: Awaited<ReturnType<typeof loadNats>>, o: ValidOptio
   }
 }
 
-/** The stream that holds the subject (created if absent) and, for 'in', the durable consumer. */
-async function prepareJetStream(jetstream: NatsJetStream, nc: NatsConnection, o: ValidOptions): Promise<void> {
+/**
+ * The stream that holds the subject (created if absent) and, for 'in', the
+ * durable consumer (likewise): where 'in' starts, and what it needs to make
+ * them again as they were if they are deleted while it runs.
+ */
+async function prepareJetStream(jetstream: NatsJetStream, nc: NatsConnection, o: ValidOptions): Promise<StreamPlace | undefined> {
   const js = o.jetstream;
-  if (!js) return;
+  if (!js) return undefined;
   const jsm = await jetstream.jetstreamManager(nc);
-  let exists = true;
-  try {
-    await jsm.streams.info(js.stream);
-  } catch {
-    exists = false;
-  }
-  if (exists) {
-    // A stream of the user's that does not take the subject would refuse every publish: say so now.
-    const holder = await jsm.streams.find(o.subject).catch(() => undefined);
-    if (holder !== js.stream) {
-      throw Object.assign(new Error(`bridge: the JetStream stream ${js.stream} does not hold the subject ${o.subject}`), {
-        code: 'ERR_BRIDGE_STREAM',
-      });
-    }
-  } else {
-    await jsm.streams.add({
-      name: js.stream,
-      subjects: [o.subject],
-      storage: jetstream.StorageType.File,
-      duplicate_window: DUPLICATE_WINDOW_NS,
-    });
-  }
-  if (o.in === undefined || js.durable === undefined) return;
-  try {
-    await jsm.consumers.info(js.stream, js.durable);
-  } catch {
-    await jsm.consumers.add(js.stream, {
-      durable_name: js.durable,
-      ack_policy: jetstream.AckPolicy.Explicit,
-      deliver_policy: jetstream.DeliverPolicy.All,
-      filter_subject: o.subject,
-      // One unacknowledged message at a time: the stream's order, and a full ring stops delivery.
-      max_ack_pending: 1,
-      ack_wait: js.ackWaitMs * 1e6,
-    });
-  }
+  const { created } = await ensureStream(jetstream, jsm, o.subject, js);
+  if (o.in === undefined || js.durable === undefined) return undefined;
+  const { acked } = await ensureConsumer(jetstream, jsm, o.subject, { ...js, durable: js.durable });
+  return { created, position: acked };
 }
 
 /** @internal What {@link bridge} hands the Bridge it makes. */
@@ -121,8 +92,10 @@ export interface BridgeInit {
  * A running bridge. Its events: `'disconnect'` and `'reconnect'` (the NATS
  * connection), `'dropped'` (`{ count, reason }`: 'buffer-full', 'too-large',
  * 'closed', or 'lagged': a drop-oldest PubSub overwrote them before the bridge took them), `'lost'` (`{ count }`: a gap in a sending bridge's sequence
- * numbers). It ends when closed, when a channel or PubSub it serves is closed (`done`
- * resolves), or on a failure (`done` rejects with it).
+ * numbers), `'recreated'` (`{ what: 'stream' | 'consumer', name }`: JetStream 'in', one
+ * deleted while it ran was made again). It ends when closed, when a channel or PubSub it
+ * serves is closed (`done` resolves), or on a failure (`done` rejects with it: the server
+ * refusing to make a deleted stream or consumer again is `ERR_BRIDGE_STREAM` or `ERR_BRIDGE_CONSUMER`).
  */
 export class Bridge extends EventEmitter implements AsyncDisposable, Disposable {
   /** The subject it forwards to and from. */
@@ -175,9 +148,11 @@ export class Bridge extends EventEmitter implements AsyncDisposable, Disposable 
   }
 
   /**
-   * Stops forwarding, sends what core NATS still buffers (flush), closes the
+   * Stops forwarding, sends what core NATS still buffers (flush; not while
+   * disconnected, when nothing buffered can reach the server), closes the
    * connection and detaches its channels or PubSubs (they stay, for the
-   * application). Resolves once all of it is done; never rejects.
+   * application). Resolves once all of it is done, without waiting for
+   * requests the connection still has out; never rejects.
    */
   async close(): Promise<void> {
     this.#stop.abort();
@@ -189,8 +164,14 @@ export class Bridge extends EventEmitter implements AsyncDisposable, Disposable 
       this.#stop.abort();
       const nc = this.#link.nc;
       if (!nc.isClosed()) {
-        // What 'out' published is sent before the connection closes (a broken connection gives up at once).
-        await Promise.race([nc.flush().catch(() => {}), new Promise((resolve) => setTimeout(resolve, 2_000).unref())]);
+        // What 'out' published is sent before the connection closes. Not while
+        // disconnected: the client empties its buffer at each attempt to connect,
+        // so the flush would only wait for the next attempt (reconnectTimeWait).
+        if (this.#link.connected) {
+          let timer: NodeJS.Timeout | undefined;
+          await Promise.race([nc.flush().catch(() => {}), new Promise((resolve) => (timer = setTimeout(resolve, 2_000)))]);
+          clearTimeout(timer);
+        }
         await nc.close().catch(() => {});
       }
       for (const attachment of this.#attachments) {
@@ -253,7 +234,7 @@ export async function bridge(options: BridgeOptions): Promise<Bridge> {
     }
     const connected = await connect(nats, o);
     nc = connected.nc;
-    await prepareJetStream(nats.jetstream, nc, o);
+    const place = await prepareJetStream(nats.jetstream, nc, o);
     const stop = new AbortController();
     const events = new EventEmitter();
     const link = new Link({
@@ -267,7 +248,7 @@ export async function bridge(options: BridgeOptions): Promise<Bridge> {
     });
     const origin = newOrigin();
     const run = async (b: Bridge): Promise<void> => {
-      for (const name of ['dropped', 'lost'] as const) events.on(name, (e) => b.emit(name, e));
+      for (const name of ['dropped', 'lost', 'recreated'] as const) events.on(name, (e) => b.emit(name, e));
       const onAbort = () => stop.abort();
       o.signal?.addEventListener('abort', onAbort, { once: true });
       if (o.signal?.aborted) stop.abort(); // aborted while it connected
@@ -282,7 +263,7 @@ export async function bridge(options: BridgeOptions): Promise<Bridge> {
         const tracker = new SequenceTracker(origin);
         tasks.push(
           o.jetstream
-            ? receiveJetStream(link, sender, tracker)
+            ? receiveJetStream(link, sender, tracker, place)
             : receiveCore(link, sender, tracker, { maxMessages: o.maxBufferedMessages, maxBytes: o.maxBufferedBytes }),
         );
       }

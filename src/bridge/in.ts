@@ -1,7 +1,8 @@
 // Direction 'in': the bridge subscribes to the subject and sends every
 // message, bytes unchanged, into the local channel or PubSub, in the order NATS
 // delivers them (which keeps each publisher's order).
-import type { Link } from './link.js';
+import { ensureConsumer, ensureStream, isGone, isRefusal, type StreamPlace } from './jetstream.js';
+import type { JetStreamSettings, Link } from './link.js';
 import type { InSink } from './local.js';
 import { MSG_ID_HEADER, type SequenceTracker } from './message-id.js';
 
@@ -101,34 +102,89 @@ export async function receiveCore(link: Link, sender: InSink, tracker: SequenceT
 }
 
 /**
+ * The server's refusal for good to make the stream or the consumer again, as
+ * the bridge's coded error; anything else as it is: ERR_BRIDGE_STREAM, or
+ * tried again (a broken connection, deleted again meanwhile, JetStream not ready).
+ */
+function refused(link: Link, error: unknown, what: string, code: string): unknown {
+  if (!isRefusal(link.jetstream, error)) return error;
+  const message = `bridge: ${what}, and the server refused to make it again: ${(error as Error).message}`;
+  return Object.assign(new Error(message, { cause: error }), { code });
+}
+
+/**
+ * After the server said that the stream or the consumer is gone: makes them
+ * again as bridge() made them, and says so ('recreated'). The consumer starts
+ * after the last message handled, or, in a new stream (made again here or by
+ * anyone else: another creation time), at its first message.
+ * @throws ERR_BRIDGE_STREAM or ERR_BRIDGE_CONSUMER when the server refuses.
+ */
+async function remake(link: Link, settings: JetStreamSettings & { durable: string }, place: StreamPlace): Promise<void> {
+  const { jetstream, subject } = link;
+  const jsm = await link.untilStopped(jetstream.jetstreamManager(link.nc, { checkAPI: false }));
+  const stream = await link.untilStopped(ensureStream(jetstream, jsm, subject, settings)).catch((error: unknown) => {
+    throw refused(link, error, `the JetStream stream ${settings.stream} was deleted`, 'ERR_BRIDGE_STREAM');
+  });
+  if (stream.made) link.events.emit('recreated', { what: 'stream', name: settings.stream });
+  const fresh = stream.created !== place.created;
+  const consumer = await link
+    .untilStopped(ensureConsumer(jetstream, jsm, subject, settings, fresh ? undefined : place.position + 1))
+    .catch((error: unknown) => {
+      throw refused(
+        link,
+        error,
+        `the JetStream consumer ${settings.durable} of stream ${settings.stream} was deleted`,
+        'ERR_BRIDGE_CONSUMER',
+      );
+    });
+  if (fresh) Object.assign(place, { created: stream.created, position: consumer.acked });
+  if (consumer.made) link.events.emit('recreated', { what: 'consumer', name: settings.durable });
+}
+
+/**
  * JetStream: the bridge pulls from a durable consumer that lets one message
  * be unacknowledged at a time (max_ack_pending 1), and acks each once it is
  * in the ring. So a full ring stops the pulling (the stream keeps the rest),
  * order is the stream's, and a message whose ack was lost (broker restart,
  * bridge killed) comes again after ack_wait: within one bridge run its id
- * drops it; a restarted bridge puts it in the channel a second time.
+ * drops it; a restarted bridge puts it in the channel a second time. A
+ * stream or consumer deleted while it runs is made again ({@link remake}).
  */
-export async function receiveJetStream(link: Link, sender: InSink, tracker: SequenceTracker): Promise<void> {
+export async function receiveJetStream(
+  link: Link,
+  sender: InSink,
+  tracker: SequenceTracker,
+  place: StreamPlace | undefined,
+): Promise<void> {
   const { nc, stop, stats } = link;
   const settings = link.js;
-  if (!settings?.durable) throw new Error('receiveJetStream: no durable consumer');
+  const durable = settings?.durable;
+  if (!settings || durable === undefined || !place) throw new Error('receiveJetStream: no durable consumer');
   const js = link.jetstream.jetstream(nc);
   let messages: { stop(): void } | undefined;
-  // The stream sequence of the last message handled: a redelivery of it or of
-  // an earlier one (its ack lost, or ack_wait over while a full ring held it)
-  // is a duplicate, whatever published it (a plain client's has no id).
-  let handled = 0;
+  // The server said the stream or the consumer does not exist: made again before the next pull.
+  let gone = false;
   const stopped = () => messages?.stop();
   stop.addEventListener('abort', stopped, { once: true });
   try {
     while (!stop.aborted) {
       try {
-        const consumer = await js.consumers.get(settings.stream, settings.durable);
+        // No request while disconnected: it could only wait for its timeout.
+        await link.whenConnected();
+        if (stop.aborted) break;
+        if (gone) {
+          await remake(link, { ...settings, durable }, place);
+          gone = false;
+        }
+        const consumer = await link.untilStopped(js.consumers.get(settings.stream, durable));
         const batch = await consumer.fetch({ max_messages: 256, expires: 2_000 });
         messages = batch;
         for await (const m of batch) {
-          // (A fresh delivery of a lower sequence is a stream deleted and made again: not a duplicate.)
-          if (m.redelivered && m.seq <= handled) {
+          // A redelivery of the last message handled or of an earlier one (its ack
+          // lost, or ack_wait over while a full ring held it) is a duplicate,
+          // whatever published it (a plain client's has no id). (A fresh delivery
+          // of a lower sequence is a stream deleted and made again: not a duplicate.)
+          if (m.redelivered && m.seq <= place.position) {
             stats.duplicates++;
             m.ack();
             continue;
@@ -142,7 +198,7 @@ export async function receiveJetStream(link: Link, sender: InSink, tracker: Sequ
             // back every message behind it).
             link.drop(1, 'too-large');
             m.term();
-            handled = m.seq;
+            place.position = m.seq;
             continue;
           }
           if (verdict === 'deliver') {
@@ -150,12 +206,14 @@ export async function receiveJetStream(link: Link, sender: InSink, tracker: Sequ
             stats.in++;
           }
           m.ack();
-          handled = m.seq;
+          place.position = m.seq;
           if (stop.aborted) break;
         }
       } catch (error) {
         if (stop.aborted) break;
-        if ((error as { code?: string }).code === 'ERR_CHANNEL_CLOSED') throw error;
+        const code = (error as { code?: unknown }).code;
+        if (code === 'ERR_CHANNEL_CLOSED' || code === 'ERR_BRIDGE_STREAM' || code === 'ERR_BRIDGE_CONSUMER') throw error;
+        if (isGone(link.jetstream, error)) gone = true;
         await link.pause(250);
       }
     }

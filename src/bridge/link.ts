@@ -92,6 +92,22 @@ export class Link {
   }
 
   /**
+   * `promise`, or the stop's AbortError as soon as the bridge stops. A request
+   * (the JetStream API's) waits for its answer until its timeout, 5 s, even
+   * while the connection is down: close() leaves it, and closing the
+   * connection then settles it.
+   */
+  untilStopped<T>(promise: Promise<T>): Promise<T> {
+    return new Promise<T>((resolve, reject) => {
+      const stopped = () => reject(this.stop.reason);
+      if (this.stop.aborted) stopped();
+      else this.stop.addEventListener('abort', stopped, { once: true });
+      // (What it settles to after the stop goes nowhere: no unhandled rejection.)
+      promise.then(resolve, reject).finally(() => this.stop.removeEventListener('abort', stopped));
+    });
+  }
+
+  /**
    * Counts `count` dropped messages and says why: the buffer was full, NATS's
    * max_payload, still buffered at close, or overwritten in a drop-oldest
    * PubSub before the bridge's subscriber took them.

@@ -187,6 +187,7 @@ Options:
     b.on('dropped', ({ count, reason }: { count: number; reason: string }) =>
       say(`${count} message(s) dropped (${reason}): ${b.stats.dropped} in all`),
     );
+    b.on('recreated', ({ what, name }: { what: string; name: string }) => say(`the JetStream ${what} ${name} was deleted; made it again`));
     const mode = v.jetstream ? 'JetStream, at least once' : 'core NATS, at most once';
     const route =
       direction === 'out'
