@@ -3,12 +3,13 @@
 // call, and every wait ends the same way: one timeout error for semaphores,
 // message queues and channel alike, one AbortError.
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { constants as os } from 'node:os';
 import { describe, it } from 'node:test';
 import { Channel, ChannelError, IpcError, MessageQueue, Semaphore, SharedMemory, StateError } from '../src/index.js';
 import {
   abortError,
+  bridgeError,
   channelError,
   CODES,
   invalidType,
@@ -47,6 +48,21 @@ describe('the error registry', () => {
     for (const [code, klass] of registered) assert.equal(documented.get(code), klass, `the class of ${code}`);
   });
 
+  it('every code the library throws is in the registry: no code is made outside it', () => {
+    // Every 'ERR_...' literal in the library's source. The command (src/cli) prints its usage
+    // codes and throws none to a program; Node's and the NATS client's codes it only compares.
+    const foreign = new Set(['ERR_MODULE_NOT_FOUND']);
+    const unregistered: string[] = [];
+    const sources = new URL('../../src/', import.meta.url);
+    for (const file of readdirSync(sources, { recursive: true, encoding: 'utf8' })) {
+      if (!file.endsWith('.ts') || file.startsWith('cli/')) continue;
+      for (const [, code] of readFileSync(new URL(file, sources), 'utf8').matchAll(/'(ERR_[A-Z0-9_]+)'/g)) {
+        if (!Object.hasOwn(CODES, code!) && !foreign.has(code!)) unregistered.push(`${file}: ${code}`);
+      }
+    }
+    assert.deepEqual(unregistered, []);
+  });
+
   it('each maker makes the class and code the registry says', () => {
     const made: Array<[string, { name: string; code?: unknown }]> = [
       ['errno', ipcError('shmget', os.errno.EEXIST, 'key 0x1')],
@@ -59,6 +75,7 @@ describe('the error registry', () => {
     for (const [code, entry] of Object.entries(CODES)) {
       if (entry.class === 'StateError') made.push([code, stateError(code as never, 'call: why')]);
       if (entry.class === 'ChannelError') made.push([code, channelError(code as never, 'call: why')]);
+      if (entry.class === 'Error') made.push([code, bridgeError(code as never, 'bridge: why')]);
     }
     assert.deepEqual(made.map(([code]) => code).sort(), Object.keys(CODES).sort(), 'every code has a maker');
     for (const [code, error] of made) {

@@ -3,6 +3,7 @@
 // hosts talk through a broker with the same API. Bytes pass unchanged (codecs too).
 import { EventEmitter } from 'node:events';
 import { readFile } from 'node:fs/promises';
+import { bridgeError } from '../core/errors.js';
 import { receiveCore, receiveJetStream } from './in.js';
 import { ensureConsumer, ensureStream, type StreamPlace } from './jetstream.js';
 import { Link } from './link.js';
@@ -30,11 +31,11 @@ async function connect(nats: Awaited<ReturnType<typeof loadNats>>, o: ValidOptio
   }
   if (o.creds !== undefined) {
     const file = await readFile(o.creds).catch((error: NodeJS.ErrnoException) => {
-      throw Object.assign(
-        new Error(`bridge: cannot read the credentials file ${o.creds}: ${error.code ?? error.message}`, { cause: error }),
-        {
-          code: error.code ?? 'ERR_BRIDGE_CREDS',
-        },
+      throw bridgeError(
+        'ERR_BRIDGE_CREDS',
+        `bridge: cannot read the credentials file ${o.creds}: ${error.code ?? error.message}`,
+        error,
+        true,
       );
     });
     credentials['authenticator'] = nats.transport.credsAuthenticator(file);
@@ -56,10 +57,7 @@ async function connect(nats: Awaited<ReturnType<typeof loadNats>>, o: ValidOptio
     });
     return { nc, where };
   } catch (error) {
-    const e = error as Error & { code?: string };
-    throw Object.assign(new Error(`bridge: cannot connect to ${where}: ${e.message}`, { cause: error }), {
-      code: typeof e.code === 'string' ? e.code : 'ERR_BRIDGE_CONNECT',
-    });
+    throw bridgeError('ERR_BRIDGE_CONNECT', `bridge: cannot connect to ${where}: ${(error as Error).message}`, error, true);
   }
 }
 

@@ -1,6 +1,7 @@
 // Direction 'in': the bridge subscribes to the subject and sends every
 // message, bytes unchanged, into the local channel or PubSub, in the order NATS
 // delivers them (which keeps each publisher's order).
+import { bridgeError } from '../core/errors.js';
 import { ensureConsumer, ensureStream, isGone, isRefusal, type StreamPlace } from './jetstream.js';
 import type { JetStreamSettings, Link } from './link.js';
 import type { InSink } from './local.js';
@@ -106,10 +107,9 @@ export async function receiveCore(link: Link, sender: InSink, tracker: SequenceT
  * the bridge's coded error; anything else as it is: ERR_BRIDGE_STREAM, or
  * tried again (a broken connection, deleted again meanwhile, JetStream not ready).
  */
-function refused(link: Link, error: unknown, what: string, code: string): unknown {
+function refused(link: Link, error: unknown, what: string, code: 'ERR_BRIDGE_STREAM' | 'ERR_BRIDGE_CONSUMER'): unknown {
   if (!isRefusal(link.jetstream, error)) return error;
-  const message = `bridge: ${what}, and the server refused to make it again: ${(error as Error).message}`;
-  return Object.assign(new Error(message, { cause: error }), { code });
+  return bridgeError(code, `bridge: ${what}, and the server refused to make it again: ${(error as Error).message}`, error);
 }
 
 /**

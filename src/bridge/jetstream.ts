@@ -1,6 +1,7 @@
 // The JetStream stream that holds the subject and the durable consumer that
 // 'in' pulls from. bridge() makes them if they are absent; 'in' makes them
 // again, the same way, if either is deleted while it runs (in.ts).
+import { bridgeError } from '../core/errors.js';
 import type { JetStreamSettings } from './link.js';
 import type { NatsJetStream } from './nats.js';
 
@@ -40,9 +41,7 @@ export function isRefusal(jetstream: NatsJetStream, error: unknown): boolean {
 }
 
 function streamError(stream: string, subject: string): Error {
-  return Object.assign(new Error(`bridge: the JetStream stream ${stream} does not hold the subject ${subject}`), {
-    code: 'ERR_BRIDGE_STREAM',
-  });
+  return bridgeError('ERR_BRIDGE_STREAM', `bridge: the JetStream stream ${stream} does not hold the subject ${subject}`);
 }
 
 /**

@@ -3,6 +3,7 @@
 // it works for everything else).
 import type * as Transport from '@nats-io/transport-node';
 import type * as JetStream from '@nats-io/jetstream';
+import { bridgeError } from '../core/errors.js';
 
 export type NatsConnection = Transport.NatsConnection;
 export type NatsTransport = typeof Transport;
@@ -14,9 +15,7 @@ export const NATS_INSTALL = 'npm install @nats-io/transport-node@~3.3.1 @nats-io
 let loaded: Promise<{ transport: NatsTransport; jetstream: NatsJetStream }> | undefined;
 
 function missing(cause: unknown): Error {
-  return Object.assign(new Error(`bridge: the NATS client is not installed; install it with: ${NATS_INSTALL}`, { cause }), {
-    code: 'ERR_BRIDGE_NATS_MISSING',
-  });
+  return bridgeError('ERR_BRIDGE_NATS_MISSING', `bridge: the NATS client is not installed; install it with: ${NATS_INSTALL}`, cause);
 }
 
 /** Both modules of the client, imported once; rejects with ERR_BRIDGE_NATS_MISSING if they are absent. */

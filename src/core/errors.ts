@@ -39,6 +39,11 @@ export const CODES = {
     class: 'ChannelError',
     message: '<call>: the <codec> codec could not decode a <n>-byte message (it was consumed) ...',
   },
+  ERR_BRIDGE_NATS_MISSING: { class: 'Error', message: 'bridge: the NATS client is not installed; install it with: <command>' },
+  ERR_BRIDGE_CONNECT: { class: 'Error', message: "bridge: cannot connect to <servers>: <the client's reason>" },
+  ERR_BRIDGE_CREDS: { class: 'Error', message: 'bridge: cannot read the credentials file <path>: <reason>' },
+  ERR_BRIDGE_STREAM: { class: 'Error', message: 'bridge: the JetStream stream <name> does not hold the subject <subject> ...' },
+  ERR_BRIDGE_CONSUMER: { class: 'Error', message: 'bridge: the JetStream consumer <name> of stream <stream> was deleted, and ...' },
   AbortError: { class: 'DOMException', message: 'The operation was aborted' },
 } as const;
 
@@ -47,6 +52,9 @@ type CodesOf<C extends string> = { [K in keyof Codes]: Codes[K]['class'] extends
 
 /** The codes of {@link StateError}. */
 export type StateErrorCode = CodesOf<'StateError'>;
+
+/** The codes of the bridge's errors (plain Errors with a code). */
+export type BridgeErrorCode = CodesOf<'Error'>;
 
 /** The codes of {@link ChannelError}; `ETIMEDOUT` is an IpcError now (see {@link ChannelError}). */
 export type ChannelErrorCode = CodesOf<'ChannelError'> | 'ETIMEDOUT';
@@ -328,6 +336,18 @@ export class ChannelError extends Error {
 /** @internal A ChannelError; `message` starts with the call or the segment. */
 export function channelError(code: Exclude<ChannelErrorCode, 'ETIMEDOUT'>, message: string, options?: ErrorOptions): ChannelError {
   return hideInternalFrames(new ChannelError(code, message, options));
+}
+
+/**
+ * @internal A bridge condition: an Error with `code`; `message` starts with
+ * 'bridge:'. With `causeCode`, a cause that carries a code of its own (the
+ * file system's errno name, the NATS client's code) gives the error that
+ * code, and `code` stands only for a cause without one.
+ */
+export function bridgeError(code: BridgeErrorCode, message: string, cause?: unknown, causeCode = false): Error & { code: string } {
+  const own = (cause as { code?: unknown } | null | undefined)?.code;
+  const error = new Error(message, cause === undefined ? undefined : { cause });
+  return hideInternalFrames(Object.assign(error, { code: causeCode && typeof own === 'string' && own !== '' ? own : code }));
 }
 
 // ---------------------------------------------------------------------------
