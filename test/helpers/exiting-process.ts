@@ -16,8 +16,8 @@ export const EXIT_WAITS = 4;
 const WAITS = EXIT_WAITS;
 
 /**
- * The ways the child exits. `blocked`: the child's JavaScript spins once its
- * waits are in the kernel and exits without running again, so no result
+ * The ways the child exits. `blocked`: the child's main thread blocks (Atomics.wait)
+ * once its waits are in the kernel and exits without running JavaScript again, so no result
  * reaches it and everything the parent gives must come back. `full`: the
  * same, but the parent then fills the queue (raises each semaphore to
  * SEMVMX), so that what the child gives back at its exit finds no room;
@@ -50,8 +50,9 @@ for (let k = 0; k < ${WAITS}; k++) loop(k);
 await new Promise((r) => setTimeout(r, 20)); // the waits' threads are in the kernel
 if (mode !== 'live') {
   process.stdout.write('ready\\n'); // a pipe: written before the next line runs
-  const until = performance.now() + 300;
-  while (performance.now() < until) {}
+  // 300 ms in which no JavaScript runs and the event loop never turns, as
+  // with a busy loop, but asleep in the kernel instead of on a CPU.
+  Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 300);
   process.stdout.write('exiting\\n');
   process.exit(0);
 }
