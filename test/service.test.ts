@@ -544,29 +544,36 @@ describe('Service within one process', { timeout: 60_000 }, () => {
     const control = new Int32Array(new SharedArrayBuffer(16));
     const code = `
       const { workerData } = require('node:worker_threads');
-      const { control, key, trials } = workerData;
+      const { control, key, trials, threads } = workerData;
       import(workerData.url).then(({ Service }) => {
         for (let trial = 1; trial <= trials; trial++) {
           while (Atomics.load(control, 0) < trial) Atomics.wait(control, 0, trial - 1, 100);
           const service = Service.open({ key });
-          Atomics.add(control, 1, 1);
+          // Asleep until all have opened (the last wakes the others and the
+          // main thread): spinning here took the CPUs the others opened with.
+          if (Atomics.add(control, 1, 1) + 1 === threads) Atomics.notify(control, 1);
+          for (let n; (n = Atomics.load(control, 1)) < threads; ) Atomics.wait(control, 1, n, 100);
           while (Atomics.load(control, 2) < trial); // spin: all detach at once
           service.detach();
-          Atomics.add(control, 3, 1);
+          if (Atomics.add(control, 3, 1) + 1 === threads) Atomics.notify(control, 3);
         }
       });
     `;
     const workers = Array.from(
       { length: threads },
-      () => new Worker(code, { eval: true, workerData: { url: SHMKIT, control, key, trials } }),
+      () => new Worker(code, { eval: true, workerData: { url: SHMKIT, control, key, trials, threads } }),
     );
     const errors: unknown[] = [];
     for (const worker of workers) worker.on('error', (error) => errors.push(error));
-    const until = async (what: string, condition: () => boolean) => {
+    // Until all `threads` workers have counted at control[index]: asleep
+    // until the last wakes it, or a millisecond, then a turn of the event
+    // loop (a worker's error comes by it).
+    const until = async (what: string, index: number) => {
       const end = Date.now() + 10_000;
-      while (!condition()) {
+      for (let n: number; (n = Atomics.load(control, index)) !== threads; ) {
         assert.deepEqual(errors, [], 'no worker failed');
         assert.ok(Date.now() < end, what);
+        Atomics.wait(control, index, n, 1);
         await new Promise((resolve) => setImmediate(resolve));
       }
     };
@@ -579,10 +586,10 @@ describe('Service within one process', { timeout: 60_000 }, () => {
         Atomics.store(control, 3, 0);
         Atomics.store(control, 0, trial);
         Atomics.notify(control, 0);
-        await until('every worker opens the service', () => Atomics.load(control, 1) === threads);
+        await until('every worker opens the service', 1);
         Atomics.store(control, 2, trial);
         service.detach();
-        await until('every worker detaches', () => Atomics.load(control, 3) === threads);
+        await until('every worker detaches', 3);
         assert.throws(
           () => shmctl(service.id, IPC_STAT),
           (e: unknown) => isCode('EINVAL')(e) || isCode('EIDRM')(e),
