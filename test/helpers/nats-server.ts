@@ -64,7 +64,13 @@ export class NatsServer {
   /** Starts a server and resolves once it accepts connections. */
   static async start(options: NatsServerOptions = {}): Promise<NatsServer> {
     const server = new NatsServer(await freePort(), options);
-    await server.startAgain();
+    try {
+      await server.startAgain();
+    } catch (error) {
+      // Nobody gets the server to dispose of: its process and its store go here.
+      await server.dispose();
+      throw error;
+    }
     return server;
   }
 
