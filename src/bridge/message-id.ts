@@ -2,13 +2,13 @@
 // ORIGIN:SEQ`, ORIGIN a random id of that bridge's run and SEQ counting from 1.
 // JetStream drops a republished id within its duplicate window; a receiving
 // bridge drops ids it has seen and counts the ones that never came.
-import { randomBytes } from 'node:crypto';
+import { nodeCrypto } from '../core/builtins.js';
 
 export const MSG_ID_HEADER = 'Nats-Msg-Id';
 
 /** A fresh origin: 12 hex digits, unique per bridge run. */
 export function newOrigin(): string {
-  return randomBytes(6).toString('hex');
+  return nodeCrypto().randomBytes(6).toString('hex');
 }
 
 export function messageId(origin: string, seq: number): string {

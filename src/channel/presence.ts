@@ -6,7 +6,7 @@
 // exactly what the processes sharing a channel have in common; pid numbers,
 // which differ between PID namespaces, play no part. docs/presence.md gives
 // the mechanism for C peers.
-import { randomInt } from 'node:crypto';
+import { nodeCrypto } from '../core/builtins.js';
 import { IpcError } from '../core/errors.js';
 import { SharedMemory } from '../shm/shared-memory.js';
 import { IPC_STAT, SHM_DEST, SHM_STAT_ANY } from '../sysv/constants.js';
@@ -56,7 +56,7 @@ export class Presence implements Disposable {
    * @throws IpcError ENOSPC (shmmni or shmall reached), ENOMEM.
    */
   static claim(): Presence {
-    const size = randomInt(1, SIZE_MASK + 1);
+    const size = nodeCrypto().randomInt(1, SIZE_MASK + 1);
     // Without a key SharedMemory marks the segment IPC_RMID right after
     // attaching it: from then on only the attachment keeps it.
     const segment = SharedMemory.create({ size, mode: 0o600 });

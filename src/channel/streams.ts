@@ -2,7 +2,8 @@
 // way: `stream.pipeline()` across processes, `emitter.on('message')`. Built on
 // the endpoints' public calls only (no import of them: no cycle).
 import { EventEmitter } from 'node:events';
-import { Readable, Writable } from 'node:stream';
+import type { Readable, Writable } from 'node:stream';
+import { nodeStream } from '../core/builtins.js';
 import { ChannelError, channelError } from '../core/errors.js';
 
 /** The wait options the endpoints' recv and send take (their own type is not imported: no cycle). */
@@ -62,7 +63,7 @@ export function readableFrom<T>(
   const stop = new AbortController();
   let pulling = false;
   let wanted = false;
-  const readable = new Readable({
+  const readable = new (nodeStream().Readable)({
     objectMode,
     highWaterMark: options.highWaterMark,
     signal: options.signal,
@@ -120,7 +121,7 @@ export function writableTo<T>(sink: MessageSink<T>, objectMode: boolean, options
   const stop = new AbortController();
   const max = sink.maxMessageSize;
   const send = (value: unknown): Promise<void> => sink.send(value as T, { signal: stop.signal });
-  return new Writable({
+  return new (nodeStream().Writable)({
     objectMode,
     highWaterMark: options.highWaterMark,
     signal: options.signal,

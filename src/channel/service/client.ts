@@ -2,7 +2,7 @@
 // (private, removed once its client and the server have let go of it) and
 // names it in every request with a sequence number; replies are matched to
 // pending requests by that number, in whatever order they come.
-import { randomInt } from 'node:crypto';
+import { nodeCrypto } from '../../core/builtins.js';
 import { abortError, ChannelError, channelError, invalidType, outOfRange, timeoutError } from '../../core/errors.js';
 import { validateInteger, validateObject } from '../../core/validate.js';
 import { timeLimit } from '../../core/wait-options.js';
@@ -62,7 +62,7 @@ export class ServiceClient<Req = any, Res = any> implements Disposable {
   readonly #receiver: Receiver;
   readonly #token: readonly [number, number];
   /** Tells this client's replies from those meant for an earlier owner of the same channel id. */
-  readonly #nonce = randomInt(1, 2 ** 32 - 1);
+  readonly #nonce = nodeCrypto().randomInt(1, 2 ** 32 - 1);
   readonly #pending = new Map<number, Pending>();
   readonly #stop = new AbortController();
   #seq = 0;
