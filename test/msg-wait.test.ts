@@ -5,7 +5,8 @@
 // message); removal (here or by another process) and dispose under waiters;
 // a worker thread that ends while its receives complete, which must neither
 // abort the process nor lose a message, and a process that calls
-// process.exit() then, which must not lose one either.
+// process.exit() then, which must not lose one either; and more give-backs
+// waiting for room at once than a process runs waits, each put back once.
 import assert from 'node:assert/strict';
 import { pbkdf2 } from 'node:crypto';
 import { afterEach, describe, it } from 'node:test';
@@ -337,6 +338,89 @@ describe('a process that calls process.exit() while its receives complete', () =
     // EAGAIN and lost the message.
     const q = newQueue();
     await assertProcessExitLosesNothing(q, 3, ['full']);
+    assert.equal(q.stat().msg_qnum, 0);
+  });
+});
+
+describe('more give-backs waiting for room than a process runs waits at once', () => {
+  it('gives back every message exactly once, each on a thread of its own', async () => {
+    // In a child process: two workers, each with MAX_WAIT_THREADS receives
+    // in the kernel (the bound is per environment), take a numbered message
+    // each while their JavaScript is stuck; the queue is then filled and
+    // both are terminated, so that twice the bound of give-backs wait in
+    // msgsnd at once (GiveBackLater, native/waits.cc), none of them counted
+    // by TypeScript. Room then comes a little at a time, as from a slow
+    // consumer: every numbered message must come back, and only once.
+    const q = newQueue();
+    msgctl(q.id, IPC_SET, { ...q.stat().msg_perm, msg_qbytes: 256 });
+    const result = await runNode(
+      `
+      import { Worker } from 'node:worker_threads';
+      import { once } from 'node:events';
+      import { MessageQueue } from 'SHMKIT';
+      const [idArg, perArg] = process.argv.slice(1);
+      const id = Number(idArg), PER = Number(perArg), WORKERS = 2;
+      const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+      const q = MessageQueue.open({ id });
+      const WORKER = \`
+      const { workerData, parentPort } = require('node:worker_threads');
+      (async () => {
+        const { MessageQueue } = await import(workerData.url);
+        const q = MessageQueue.open({ id: workerData.id });
+        for (let k = 0; k < \${PER}; k++) q.receive({ wait: 'sleep' }).then(() => Atomics.add(workerData.got, 0, 1), () => {});
+        await new Promise((r) => setTimeout(r, 10));
+        parentPort.postMessage('ready');
+        Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0); // no JavaScript runs again
+      })();\`;
+      const got = new Int32Array(new SharedArrayBuffer(4));
+      const workers = [];
+      for (let i = 0; i < WORKERS; i++) {
+        const w = new Worker(WORKER, { eval: true, execArgv: [], workerData: { url: 'SHMKIT', id, got } });
+        workers.push(w);
+        await once(w, 'message');
+      }
+      const given = WORKERS * PER;
+      for (let n = 1; n <= given; n++) while (!q.trySend(String(n))) await sleep(1);
+      // Every receive has taken its message (none is left to take it).
+      for (let i = 0; i < 2000 && q.stat().msg_qnum > 0; i++) await sleep(5);
+      let filler = 0;
+      while (q.trySend('0')) filler++;
+      await Promise.all(workers.map((w) => { const exited = once(w, 'exit'); w.terminate(); return exited; }));
+      await sleep(50); // the give-backs found no room, and wait for it
+      const back = [];
+      let zeros = 0;
+      for (let i = 0; i < 1000 && back.length < given; i++) {
+        // A few messages at a time: the give-backs compete for the room.
+        for (let k = 0; k < 8; k++) {
+          const m = q.tryReceive();
+          if (m === null) break;
+          const n = Number(new TextDecoder().decode(m.data));
+          if (n === 0) zeros++;
+          else back.push(n);
+        }
+        await sleep(2);
+      }
+      await sleep(50); // a duplicate would be in the queue by now
+      for (let m = q.tryReceive(); m !== null; m = q.tryReceive()) {
+        const n = Number(new TextDecoder().decode(m.data));
+        if (n === 0) zeros++;
+        else back.push(n);
+      }
+      console.log(JSON.stringify({ given, got: got[0], back: back.sort((a, b) => a - b), zeros, filler }));
+      `,
+      [String(q.id), String(MAX_WAIT_THREADS)],
+      { timeoutMs: 60_000 },
+    );
+    assertExitedCleanly(result);
+    const t = lastJson<{ given: number; got: number; back: number[]; zeros: number; filler: number }>(result);
+    assert.equal(t.given, 2 * MAX_WAIT_THREADS);
+    assert.equal(t.got, 0, 'the workers received nothing');
+    assert.deepEqual(
+      t.back,
+      Array.from({ length: t.given }, (_, i) => i + 1),
+      'every message back, once',
+    );
+    assert.equal(t.zeros, t.filler);
     assert.equal(q.stat().msg_qnum, 0);
   });
 });
