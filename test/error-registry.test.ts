@@ -101,7 +101,7 @@ describe('the error registry', () => {
     assert.match(frames[0]!, /SharedMemory\.create .*\/src\/shm\/shared-memory\.js/);
     assert.match(frames[1]!, /error-registry\.test\.js/);
     assert.ok(!/validate\.js|errors\.js/.test(error.stack!), error.stack);
-    assert.match(error.stack!, /^RangeError: The value of "size" is out of range/);
+    assert.match(error.stack!, /^RangeError: The value of "options\.size" is out of range/);
   });
 
   it('a stack made by a program of its own, through Error.prepareStackTrace, is left as it makes it', () => {

@@ -113,13 +113,13 @@ describe('Service within one process', { timeout: 60_000 }, () => {
     );
     assert.throws(
       () => Service.create({} as never),
-      (e: unknown) => e instanceof TypeError && /"capacity"/.test((e as Error).message),
+      (e: unknown) => e instanceof TypeError && /"options\.capacity"/.test((e as Error).message),
     );
     assert.throws(() => Service.create({ capacity: 0 }), RangeError);
     assert.throws(() => Service.create({ capacity: 4096, codec: 'yaml' as never }), isCode('ERR_INVALID_ARG_VALUE'));
     assert.throws(
       () => Service.create({ capacity: 4096, mode: 0o1000 }),
-      (e: unknown) => e instanceof RangeError && /"mode"/.test((e as Error).message),
+      (e: unknown) => e instanceof RangeError && /"options\.mode"/.test((e as Error).message),
     );
     assert.throws(
       () => Service.open(5 as never),

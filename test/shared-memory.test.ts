@@ -276,13 +276,13 @@ describe('SharedMemory.openOrCreate', () => {
       assert.equal(error.code, 'ERR_OUT_OF_RANGE');
       assert.match(
         error.message,
-        /"key" is out of range\. It must be a key other than IPC_PRIVATE \(0\), which makes a new segment for every caller/,
+        /"options\.key" is out of range\. It must be a key other than IPC_PRIVATE \(0\), which makes a new segment for every caller/,
       );
       const opening = thrown(() => SharedMemory.open({ key })) as RangeError & { code: string };
       assert.equal(opening.code, 'ERR_OUT_OF_RANGE', String(opening));
       assert.match(
         opening.message,
-        /"key" is out of range\. It must be a key other than IPC_PRIVATE \(0\), which finds no segment: open a private segment by its id/,
+        /"options\.key" is out of range\. It must be a key other than IPC_PRIVATE \(0\), which finds no segment: open a private segment by its id/,
       );
     }
     assert.equal(usedSegments(), before, 'no segment was made');

@@ -415,14 +415,14 @@ describe('arguments refused before any system call', () => {
   it('SharedMemory options are checked before any system call', () => {
     const cases: Array<[() => unknown, typeof TypeError | typeof RangeError, RegExp]> = [
       [() => SharedMemory.create(undefined as never), TypeError, /"options"/],
-      [() => SharedMemory.create({ size: -1 }), RangeError, /"size"/],
-      [() => SharedMemory.create({ size: 1.5 }), RangeError, /"size"/],
-      [() => SharedMemory.create({ size: 4096, mode: 0o1600 }), RangeError, /"mode"/],
-      [() => SharedMemory.create({ size: 4096, key: 2 ** 32 }), RangeError, /"key"/],
+      [() => SharedMemory.create({ size: -1 }), RangeError, /"options\.size"/],
+      [() => SharedMemory.create({ size: 1.5 }), RangeError, /"options\.size"/],
+      [() => SharedMemory.create({ size: 4096, mode: 0o1600 }), RangeError, /"options\.mode"/],
+      [() => SharedMemory.create({ size: 4096, key: 2 ** 32 }), RangeError, /"options\.key"/],
       [() => SharedMemory.create({ size: 4096, key: 1, path: '/' }), TypeError, /"options"/],
       [() => SharedMemory.open({}), TypeError, /"options"/],
       [() => SharedMemory.open({ id: 1, key: 1 }), TypeError, /"options"/],
-      [() => SharedMemory.open({ id: -0.5 }), RangeError, /"id"/],
+      [() => SharedMemory.open({ id: -0.5 }), RangeError, /"options\.id"/],
       [() => SharedMemory.openOrCreate({ size: 4096 }), TypeError, /"options"/],
     ];
     for (const [call, type, name] of cases) {

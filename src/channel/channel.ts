@@ -160,7 +160,7 @@ export class Channel<T = Uint8Array> implements Disposable {
    */
   static create<C extends CodecOption = 'bytes'>(options: ChannelCreateOptions<C>): Channel<ValueOf<C>> {
     const opts = validateObject(options, 'options') as unknown as ChannelCreateOptions;
-    const requested = validateInteger(opts.capacity, 'capacity', 1, F.MAX_CAPACITY);
+    const requested = validateInteger(opts.capacity, 'options.capacity', 1, F.MAX_CAPACITY);
     const wait = validateWaitMode(opts.wait, 'options.wait') ?? 'adaptive';
     const codec = resolveCodec(opts.codec);
     const name = new TextEncoder().encode(codecName(codec));

@@ -156,9 +156,9 @@ export class PosixSharedMemory implements Disposable {
 
   static #create(options: PosixCreateOptions, readOnly: boolean): PosixSharedMemory {
     const opts = validateObject(options, 'options') as unknown as PosixCreateOptions;
-    const name = validateShmName(opts.name, 'name');
+    const name = validateShmName(opts.name, 'options.name');
     const size = positiveSize(opts.size);
-    const mode = validateMode(opts.mode ?? 0o600);
+    const mode = validateMode(opts.mode ?? 0o600, 'options.mode');
     const fd = shm_open(name, O_RDWR | O_CREAT | O_EXCL, mode);
     try {
       fchmod(fd, mode, ` (${name})`);
@@ -185,7 +185,7 @@ export class PosixSharedMemory implements Disposable {
    */
   static open(options: PosixOpenOptions): PosixSharedMemory {
     const opts = validateObject(options, 'options') as unknown as PosixOpenOptions;
-    const name = validateShmName(opts.name, 'name');
+    const name = validateShmName(opts.name, 'options.name');
     return PosixSharedMemory.#open(name, validateOptionalBoolean(opts.readOnly, 'options.readOnly'), 0);
   }
 
@@ -217,9 +217,9 @@ export class PosixSharedMemory implements Disposable {
    */
   static openOrCreate(options: PosixOpenOrCreateOptions): PosixSharedMemory {
     const opts = validateObject(options, 'options') as unknown as PosixOpenOrCreateOptions;
-    const name = validateShmName(opts.name, 'name');
+    const name = validateShmName(opts.name, 'options.name');
     const size = positiveSize(opts.size);
-    if (opts.mode !== undefined) validateMode(opts.mode);
+    if (opts.mode !== undefined) validateMode(opts.mode, 'options.mode');
     const readOnly = validateOptionalBoolean(opts.readOnly, 'options.readOnly');
     for (let attempt = 1; ; attempt++) {
       try {
@@ -250,8 +250,9 @@ export class PosixSharedMemory implements Disposable {
     const label = validateMemfdName(opts.name ?? 'shmkit');
     let seals = 0;
     if (opts.seal === true) seals = F_SEAL_SHRINK | F_SEAL_GROW;
-    else if (typeof opts.seal === 'number') seals = validateSeals(opts.seal, 'seal');
-    else if (opts.seal !== undefined && opts.seal !== false) throw invalidType('seal', 'a boolean or a number of F_SEAL_* bits', opts.seal);
+    else if (typeof opts.seal === 'number') seals = validateSeals(opts.seal, 'options.seal');
+    else if (opts.seal !== undefined && opts.seal !== false)
+      throw invalidType('options.seal', 'a boolean or a number of F_SEAL_* bits', opts.seal);
     let fd: number;
     try {
       fd = memfd_create(label, MFD_CLOEXEC | MFD_ALLOW_SEALING | MFD_NOEXEC_SEAL);
@@ -461,8 +462,8 @@ export class PosixSharedMemory implements Disposable {
 }
 
 function positiveSize(value: unknown): number {
-  const size = validateSize(value, 'size');
-  if (size === 0) throw outOfRange('size', '>= 1', size);
+  const size = validateSize(value, 'options.size');
+  if (size === 0) throw outOfRange('options.size', '>= 1', size);
   return size;
 }
 

@@ -67,7 +67,7 @@ function resolveKey(opts: SegmentAddress): number {
     throw invalidType('options', 'either key or path, not both', opts);
   }
   if (opts.path !== undefined) return ftok(opts.path, opts.projId ?? 1);
-  if (opts.key !== undefined) return validateKey(opts.key, 'key');
+  if (opts.key !== undefined) return validateKey(opts.key, 'options.key');
   return IPC_PRIVATE;
 }
 
@@ -127,8 +127,8 @@ export class SharedMemory implements Disposable {
 
   static #create(options: CreateOptions, readOnly: boolean): SharedMemory {
     const opts = validateObject(options, 'options') as unknown as CreateOptions;
-    const size = validateSize(opts.size, 'size');
-    const mode = validateMode(opts.mode ?? 0o600);
+    const size = validateSize(opts.size, 'options.size');
+    const mode = validateMode(opts.mode ?? 0o600, 'options.mode');
     const autoRemove = validateOptionalBoolean(opts.autoRemove, 'options.autoRemove');
     const key = resolveKey(opts);
     const id = shmget(key, size, IPC_CREAT | IPC_EXCL | mode);
@@ -151,7 +151,7 @@ export class SharedMemory implements Disposable {
     const readOnly = validateOptionalBoolean(opts.readOnly, 'options.readOnly');
     if (opts.id !== undefined) {
       if (opts.key !== undefined || opts.path !== undefined) throw invalidType('options', 'one of id, key or path', opts);
-      const id = validateId(opts.id, 'id');
+      const id = validateId(opts.id, 'options.id');
       const attachment = shmat(id, null, readOnly ? SHM_RDONLY : 0);
       let key: number;
       try {
@@ -166,7 +166,11 @@ export class SharedMemory implements Disposable {
     const key = resolveKey(opts);
     // shmget(IPC_PRIVATE, 0, 0) would try to make a segment (EINVAL about its size) rather than find one.
     if (key === IPC_PRIVATE)
-      throw outOfRange('key', 'a key other than IPC_PRIVATE (0), which finds no segment: open a private segment by its id ({ id })', key);
+      throw outOfRange(
+        'options.key',
+        'a key other than IPC_PRIVATE (0), which finds no segment: open a private segment by its id ({ id })',
+        key,
+      );
     const id = shmget(key, 0, 0);
     return SharedMemory.#attach(id, key, readOnly, false);
   }
@@ -188,7 +192,7 @@ export class SharedMemory implements Disposable {
     // IPC_PRIVATE makes a new segment every time: each caller would get one of its own.
     if (resolveKey(opts) === IPC_PRIVATE) {
       throw outOfRange(
-        'key',
+        'options.key',
         "a key other than IPC_PRIVATE (0), which makes a new segment for every caller, so none would open another's: use create() and open by id",
         opts.key ?? 0,
       );

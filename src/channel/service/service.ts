@@ -121,7 +121,7 @@ export class Service<Req = any, Res = any> implements Disposable {
         codecName(codec),
       );
     }
-    const mode = opts.mode === undefined ? 0o600 : validateMode(opts.mode, 'mode');
+    const mode = opts.mode === undefined ? 0o600 : validateMode(opts.mode, 'options.mode');
     const requests = Channel.create({ capacity: opts.capacity, mode, wait: opts.wait, autoRemove: true });
     let shm: SharedMemory;
     try {
