@@ -54,8 +54,8 @@ describe('Channel within one process', { timeout: 60_000 }, () => {
   });
 
   for (const wait of ['sleep', 'adaptive'] as const) {
-    it(`a message that wraps and finds no room behind its padding wakes a sleeping receiver (${wait})`, async () => {
-      // It used to be woken only by its 100 ms liveness tick (helpers/wrap.ts).
+    it(`a message that wraps and finds no room behind its padding reaches a sleeping receiver (${wait})`, async () => {
+      // The sender wakes it (channel-ring.test.ts); it used to wait for its 100 ms liveness tick (helpers/wrap.ts).
       using channel = Channel.create({ capacity: 1024, wait, autoRemove: true });
       const sender = channel.sender();
       const receiver = channel.receiver();

@@ -135,6 +135,28 @@ describe('channel ring (format version 2)', () => {
     assert.equal(rx.head, (CAPACITY - 48 + 48 + F.spanOf(100)) | 0);
   });
 
+  it('a claim that pads the end and then finds no room wakes a sleeping receiver: only it can free that room', () => {
+    const { process, i32 } = segment();
+    const rx = process(10);
+    rx.registerReceiver();
+    const tx = process(20);
+    const writer = tx.registerSender();
+    assert.ok(send(tx, writer, bytes(1, 1)) >= 0);
+    assert.deepEqual(receive(rx), bytes(1, 1));
+    // The receiver says it sleeps on an empty ring (block.ts: the flag, then the futex word).
+    i32[F.OFF_RECV_WAITING >> 2] = 1;
+    const futex = i32[F.OFF_DATA_FUTEX >> 2]!;
+    // The largest message fits only from position 0: padding goes in, then the ring is full.
+    assert.equal(tx.claim(F.maxMessage(CAPACITY), writer), FULL);
+    assert.equal(record(i32, F.spanOf(1)).state, F.STATE_PADDING);
+    assert.equal(i32[F.OFF_RECV_WAITING >> 2], 0, 'the flag taken down by the waker');
+    assert.equal(i32[F.OFF_DATA_FUTEX >> 2], futex + 1, 'and the futex word bumped: a sleeper wakes');
+    // Once it passes the padding, the message fits.
+    assert.equal(rx.poll(false), EMPTY);
+    assert.equal(send(tx, writer, bytes(F.maxMessage(CAPACITY), 2)), 0);
+    assert.deepEqual(receive(rx), bytes(F.maxMessage(CAPACITY), 2));
+  });
+
   it('never hands out the last 16 bytes: a claim leaves room for the next record’s zeroed state word', () => {
     const { process } = segment(256);
     const rx = process(10);

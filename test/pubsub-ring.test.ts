@@ -92,6 +92,27 @@ describe('broadcast ring, lossless', () => {
     });
   }
 
+  it('a claim that pads the end and then finds no room wakes sleeping subscribers: only they can free that room', () => {
+    const { process, i32 } = segment(false);
+    const publisher = process(1);
+    const writer = publisher.registerPublisher();
+    const reader = process(2);
+    const cursor = ReadCursor.join(reader)!;
+    assert.ok(send(publisher, writer, bytes(4, 1)) >= 0);
+    assert.deepEqual(receive(reader, cursor), bytes(4, 1));
+    // A subscriber says it sleeps on an empty ring (block.ts: the flag, then the futex word).
+    i32[F.OFF_DATA_WAITING >> 2] = 1;
+    const futex = i32[F.OFF_DATA_FUTEX >> 2]!;
+    // The largest message fits only from position 0: padding goes in, then the ring is full.
+    assert.equal(publisher.claim(F.maxMessage(CAPACITY), writer), FULL);
+    assert.equal(i32[F.OFF_DATA_WAITING >> 2], 0, 'the flag taken down by the waker');
+    assert.equal(i32[F.OFF_DATA_FUTEX >> 2], futex + 1, 'and the futex word bumped: a sleeper wakes');
+    // Once it passes the padding, the message fits.
+    assert.equal(receive(reader, cursor), null);
+    assert.ok(send(publisher, writer, bytes(F.maxMessage(CAPACITY), 2)) >= 0);
+    assert.deepEqual(receive(reader, cursor), bytes(F.maxMessage(CAPACITY), 2));
+  });
+
   it('is full exactly when the slowest subscriber is a ring behind, and frees up as it reads or leaves', () => {
     const { process } = segment(false);
     const publisher = process(1);

@@ -483,7 +483,7 @@ describe('PubSub across processes', { timeout: 120_000 }, () => {
   });
 
   for (const wait of ['sleep', 'adaptive'] as const) {
-    it(`a message that wraps and finds no room behind its padding wakes a sleeping subscriber (${wait})`, async () => {
+    it(`a message that wraps and finds no room behind its padding reaches a sleeping subscriber (${wait})`, async () => {
       // As for a channel: the largest message fits only from position 0, and
       // only the subscriber, by passing the padding, frees its room.
       using pubsub = PubSub.create({ capacity: 1024, wait, autoRemove: true });
