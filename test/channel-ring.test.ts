@@ -651,25 +651,39 @@ describe('channel ring (format version 2)', () => {
   });
 });
 
+/**
+ * A 1024-byte ring in a SharedArrayBuffer, its receiver here, and a worker
+ * running `body` as its sender, with `ring` (keeping the claim lock between
+ * claims or not), `writer`, `workerData` (the buffer) and `schedYield` in scope.
+ */
+function raceWithSender(keepLock: boolean, body: string) {
+  const capacity = 1024;
+  const buffer = new SharedArrayBuffer(F.HEADER_SIZE + capacity);
+  Ring.initialize(buffer as unknown as ArrayBuffer, capacity, 0, 1);
+  const alive = { hold: () => [1, 1] as const, letGo: () => {}, alive: () => true };
+  const rx = new Ring(buffer as unknown as ArrayBuffer, capacity, alive, 1, false);
+  rx.registerReceiver();
+  const worker = new Worker(
+    `import { workerData } from 'node:worker_threads';
+     import { Ring } from ${JSON.stringify(new URL('../src/channel/ring.js', import.meta.url).href)};
+     import { schedYield } from ${JSON.stringify(new URL('../src/sysv/process.js', import.meta.url).href)};
+     const ring = new Ring(workerData, ${capacity}, { hold: () => [2, 1], letGo() {}, alive: () => true }, 2, ${keepLock});
+     const writer = ring.registerSender();
+     ${body}`,
+    { eval: true, workerData: buffer },
+  );
+  return { buffer, rx, worker };
+}
+
 describe('channel ring between two threads', () => {
   // A claim writes the header, then moves TAIL; a reaping poll that read the
   // span before TAIL took a claim that landed between the two loads for a
   // corrupt record (it did, within a hundred messages, before the fix).
   it('a reaping poll racing live claims never takes a record being claimed for a corrupt one', async () => {
-    const capacity = 1024;
     const messages = 5_000;
-    const buffer = new SharedArrayBuffer(F.HEADER_SIZE + capacity);
-    Ring.initialize(buffer as unknown as ArrayBuffer, capacity, 0, 1);
-    const alive = { hold: () => [1, 1] as const, letGo: () => {}, alive: () => true };
-    const rx = new Ring(buffer as unknown as ArrayBuffer, capacity, alive, 1, false);
-    rx.registerReceiver();
-    const worker = new Worker(
-      `import { workerData } from 'node:worker_threads';
-       import { Ring } from ${JSON.stringify(new URL('../src/channel/ring.js', import.meta.url).href)};
-       import { schedYield } from ${JSON.stringify(new URL('../src/sysv/process.js', import.meta.url).href)};
-       const ring = new Ring(workerData, ${capacity}, { hold: () => [2, 1], letGo() {}, alive: () => true }, 2, false);
-       const writer = ring.registerSender();
-       // Lengths that vary, so a stale span from the last lap is wrong too;
+    const { rx, worker } = raceWithSender(
+      false,
+      `// Lengths that vary, so a stale span from the last lap is wrong too;
        // a pause that varies, so the receiver is often polling an empty ring.
        for (let sent = 0; sent < ${messages}; ) {
          const length = (sent * 37) % 100;
@@ -681,7 +695,6 @@ describe('channel ring between two threads', () => {
          sent++;
          for (let k = 0; k < (sent & 7) * 20; k++);
        }`,
-      { eval: true, workerData: buffer },
     );
     // The loop never yields: a worker that failed would leave it spinning.
     const giveUp = performance.now() + 60_000;
@@ -706,22 +719,12 @@ describe('channel ring between two threads', () => {
   // written at publish (or when it lets go, or claims again), just before the
   // state word, so a reaping poll finds TAIL and the header moving together.
   it('a reaping poll racing a sender that keeps the lock (header and TAIL written at publish) reads every record right', async () => {
-    const capacity = 1024;
     const messages = 20_000;
-    const buffer = new SharedArrayBuffer(F.HEADER_SIZE + capacity);
-    Ring.initialize(buffer as unknown as ArrayBuffer, capacity, 0, 1);
-    const alive = { hold: () => [1, 1] as const, letGo: () => {}, alive: () => true };
-    const rx = new Ring(buffer as unknown as ArrayBuffer, capacity, alive, 1, false);
-    rx.registerReceiver();
     // seq 13k+12 is given up; every fifth pair is claimed together and published the other way
     // round; every seventh claim is followed by the event loop's turn (letting go) before its publish.
-    const worker = new Worker(
-      `import { workerData } from 'node:worker_threads';
-       import { Ring } from ${JSON.stringify(new URL('../src/channel/ring.js', import.meta.url).href)};
-       import { schedYield } from ${JSON.stringify(new URL('../src/sysv/process.js', import.meta.url).href)};
-       const ring = new Ring(workerData, ${capacity}, { hold: () => [2, 1], letGo() {}, alive: () => true }, 2, true);
-       const writer = ring.registerSender();
-       const claim = (seq) => {
+    const { buffer, rx, worker } = raceWithSender(
+      true,
+      `const claim = (seq) => {
          for (;;) {
            const pos = ring.claim(4 + ((seq * 37) % 100), writer);
            if (pos >= 0) return pos;
@@ -746,7 +749,6 @@ describe('channel ring between two threads', () => {
          }
          for (let k = 0; k < (seq & 7) * 20; k++);
        }`,
-      { eval: true, workerData: buffer },
     );
     const giveUp = performance.now() + 60_000;
     try {

@@ -1,6 +1,6 @@
 // The options of bridge(), checked before anything connects or attaches.
 import { invalidType, invalidValue, outOfRange } from '../core/errors.js';
-import { validateInteger, validateObject } from '../core/validate.js';
+import { validateAbortSignal, validateInteger, validateObject } from '../core/validate.js';
 import { Channel } from '../channel/channel.js';
 import { PubSub } from '../channel/pubsub/pubsub.js';
 import type { ChannelRef, LocalRef, PubSubRef } from './local.js';
@@ -165,8 +165,7 @@ export function validateOptions(options: unknown): ValidOptions {
   const creds = o['creds'];
   if (creds !== undefined && (typeof creds !== 'string' || creds === ''))
     throw invalidType('creds', 'a non-empty string (a file name)', creds);
-  const signal = o['signal'];
-  if (signal !== undefined && !(signal instanceof AbortSignal)) throw invalidType('signal', 'an instance of AbortSignal', signal);
+  const signal = validateAbortSignal(o['signal'], 'signal');
   const maxBufferedMessages = positive(o['maxBufferedMessages'], 'maxBufferedMessages', 8192);
   const maxBufferedBytes = positive(o['maxBufferedBytes'], 'maxBufferedBytes', 8 << 20);
   const maxPendingBytes = positive(o['maxPendingBytes'], 'maxPendingBytes', 1 << 20);

@@ -5,6 +5,7 @@
 import type { FutexWaiter } from '../sysv/futex.js';
 import { spin } from '../sysv/spin.js';
 import { abortError, invalidType, outOfRange, timeoutError } from '../core/errors.js';
+import { validateAbortSignal, validateObject } from '../core/validate.js';
 import type { WaitMode } from './format.js';
 
 /** A sleeper wakes at least this often to check that its peer still lives. */
@@ -97,14 +98,11 @@ const NEVER: Deadline = { at: Infinity, timeoutMs: Infinity };
  * rejects at once, with nothing sent or taken, as Node's own APIs do.
  */
 export function checkWaitOptions(options: unknown): void {
-  // An array is no options object, as Node's own validateObject says.
-  if (options === null || typeof options !== 'object' || Array.isArray(options)) throw invalidType('options', 'of type object', options);
-  const { timeoutMs, signal } = options as { timeoutMs?: unknown; signal?: unknown };
+  const { timeoutMs, signal } = validateObject(options, 'options');
   // deadlineOf throws the error; a valid one costs no clock read here.
   if (timeoutMs !== undefined && !(typeof timeoutMs === 'number' && timeoutMs >= 0)) deadlineOf(timeoutMs);
-  if (signal === undefined) return;
-  if (!(signal instanceof AbortSignal)) throw invalidType('options.signal', 'an instance of AbortSignal', signal);
-  if (signal.aborted) throw abortError(signal);
+  const abort = validateAbortSignal(signal, 'options.signal');
+  if (abort?.aborted) throw abortError(abort);
 }
 
 /** The deadline of a wait from its `timeoutMs` option, validated. */

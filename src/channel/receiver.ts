@@ -3,7 +3,7 @@
 // frees space as it goes.
 import { typedArrayByteLength, typedArraySet, Uint8ArrayCtor } from '../core/primordials.js';
 import { detachedBytesError, isDetachedView } from '../core/bytes.js';
-import { validateInteger, validateObject } from '../core/validate.js';
+import { validateAbortSignal, validateInteger, validateObject } from '../core/validate.js';
 import { abortError, ChannelError, channelError, invalidType, outOfRange } from '../core/errors.js';
 import { EMPTY, DATA_HANDSHAKE, type Ring } from './ring.js';
 import type { EndpointHooks, ChannelWaitOptions } from './sender.js';
@@ -414,7 +414,7 @@ export class Receiver<T = Uint8Array> implements AsyncIterable<T>, Disposable {
    */
   messages(options: ChannelWaitOptions = {}): AsyncIterableIterator<T> {
     const { signal, timeoutMs } = validateObject(options, 'options') as ChannelWaitOptions;
-    if (signal !== undefined && !(signal instanceof AbortSignal)) throw invalidType('options.signal', 'an instance of AbortSignal', signal);
+    validateAbortSignal(signal, 'options.signal');
     deadlineOf(timeoutMs);
     return this.#iterate({ signal, timeoutMs }, 'messages');
   }
@@ -453,8 +453,7 @@ export class Receiver<T = Uint8Array> implements AsyncIterable<T>, Disposable {
    */
   events(options: EventsOptions = {}): EventEmitter {
     const opts = validateObject(options, 'options') as EventsOptions;
-    if (opts.signal !== undefined && !(opts.signal instanceof AbortSignal))
-      throw invalidType('options.signal', 'an instance of AbortSignal', opts.signal);
+    validateAbortSignal(opts.signal, 'options.signal');
     return eventsOf<T>(this, opts, () => this.#detached);
   }
 

@@ -54,6 +54,12 @@ export function validateObject(value: unknown, name: string): Record<string, unk
   return value as Record<string, unknown>;
 }
 
+/** An optional AbortSignal: undefined, or an AbortSignal (else ERR_INVALID_ARG_TYPE naming `name`). */
+export function validateAbortSignal(value: unknown, name: string): AbortSignal | undefined {
+  if (value !== undefined && !(value instanceof AbortSignal)) throw invalidType(name, 'an instance of AbortSignal', value);
+  return value;
+}
+
 /** `[offset, offset + length)` lies within a region of `size` bytes. */
 export function validateRange(offset: unknown, length: unknown, size: number): [number, number] {
   const start = validateSize(offset, 'offset');

@@ -6,7 +6,7 @@
 // then sleep) are these waits' and the channel's (sysv/spin.ts).
 import { setMaxListeners } from 'node:events';
 import { invalidType, invalidValue, outOfRange, stateError, type StateError, type StateErrorCode } from './errors.js';
-import { validateObject } from './validate.js';
+import { validateAbortSignal, validateObject } from './validate.js';
 
 /**
  * How a wait spends the time before what it waits for comes: `'adaptive'`
@@ -76,11 +76,7 @@ export function validateWaitOptions(options: unknown, name = 'options'): ValidWa
     }
     timeoutMs = opts.timeoutMs;
   }
-  let signal: AbortSignal | undefined;
-  if (opts.signal !== undefined) {
-    if (!(opts.signal instanceof AbortSignal)) throw invalidType(`${name}.signal`, 'an instance of AbortSignal', opts.signal);
-    signal = opts.signal;
-  }
+  const signal = validateAbortSignal(opts.signal, `${name}.signal`);
   return { timeoutMs, signal, wait: validateWaitMode(opts.wait, `${name}.wait`) ?? 'adaptive' };
 }
 

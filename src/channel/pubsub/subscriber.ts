@@ -3,7 +3,7 @@
 // in the ring (decoded from there), and frees nothing: the ring's space is
 // reused once the slowest subscriber has moved on.
 import { abortError, ChannelError, channelError, invalidType } from '../../core/errors.js';
-import { validateObject } from '../../core/validate.js';
+import { validateAbortSignal, validateObject } from '../../core/validate.js';
 import { FutexWaiter } from '../../sysv/futex.js';
 import { schedYield } from '../../sysv/process.js';
 import { SPIN_MS } from '../../sysv/spin.js';
@@ -254,7 +254,7 @@ export class Subscriber<T = Uint8Array> implements AsyncIterable<T>, Disposable 
    */
   messages(options: PubSubWaitOptions = {}): AsyncIterableIterator<T> {
     const { signal, timeoutMs } = validateObject(options, 'options') as PubSubWaitOptions;
-    if (signal !== undefined && !(signal instanceof AbortSignal)) throw invalidType('options.signal', 'an instance of AbortSignal', signal);
+    validateAbortSignal(signal, 'options.signal');
     deadlineOf(timeoutMs);
     return this.#iterate({ signal, timeoutMs });
   }

@@ -3,8 +3,8 @@
 // names it in every request with a sequence number; replies are matched to
 // pending requests by that number, in whatever order they come.
 import { nodeCrypto } from '../../core/builtins.js';
-import { abortError, ChannelError, channelError, invalidType, outOfRange, timeoutError } from '../../core/errors.js';
-import { validateInteger, validateObject } from '../../core/validate.js';
+import { abortError, ChannelError, channelError, outOfRange, timeoutError } from '../../core/errors.js';
+import { validateAbortSignal, validateInteger, validateObject } from '../../core/validate.js';
 import { timeLimit } from '../../core/wait-options.js';
 import { deadlineOf } from '../block.js';
 import { Channel } from '../channel.js';
@@ -118,9 +118,7 @@ export class ServiceClient<Req = any, Res = any> implements Disposable {
     try {
       if (this.#closed) throw channelError('ERR_CHANNEL_CLOSED', 'request: the client is closed');
       const opts = validateObject(options, 'options') as RequestOptions;
-      signal = opts.signal;
-      if (signal !== undefined && !(signal instanceof AbortSignal))
-        throw invalidType('options.signal', 'an instance of AbortSignal', signal);
+      signal = validateAbortSignal(opts.signal, 'options.signal');
       timeoutMs = opts.timeoutMs;
       deadlineOf(timeoutMs);
       if (signal?.aborted) throw abortError(signal);

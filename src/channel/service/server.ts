@@ -3,7 +3,7 @@
 // client that asked. A client that dies or goes away costs nothing but its
 // dropped replies: its channel is detected dead and let go.
 import { ChannelError, channelError, invalidType, outOfRange } from '../../core/errors.js';
-import { validateInteger, validateObject } from '../../core/validate.js';
+import { validateAbortSignal, validateInteger, validateObject } from '../../core/validate.js';
 import { Channel } from '../channel.js';
 import { decodeMessage } from '../codec.js';
 import { threadLiveness } from '../liveness.js';
@@ -96,7 +96,7 @@ export class ServiceServer implements Disposable, AsyncDisposable {
     const concurrency = opts.concurrency ?? 1;
     this.#concurrency = concurrency === Infinity ? Infinity : validateInteger(concurrency, 'options.concurrency', 1, 2 ** 31 - 1);
     const signal = opts.signal;
-    if (signal !== undefined && !(signal instanceof AbortSignal)) throw invalidType('options.signal', 'an instance of AbortSignal', signal);
+    validateAbortSignal(signal, 'options.signal');
     this.#core = core;
     this.#handler = handler;
     this.#receiver = core.requests.receiver();
