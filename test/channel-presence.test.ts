@@ -218,10 +218,12 @@ describe('across processes and PID namespaces', { skip }, () => {
 });
 
 describe('worker threads', { skip }, () => {
+  // The worker keeps its Presence reachable: an unreachable one is ended by
+  // the garbage collector, which a busy machine can run at any moment.
   const WORKER = `
     const { parentPort } = require('node:worker_threads');
     import(${PRESENCE_URL}).then(({ Presence }) => {
-      const presence = Presence.claim();
+      const presence = (globalThis.presence = Presence.claim());
       parentPort.postMessage(presence.token);
       parentPort.on('message', (m) => { if (m === 'exit') process.exit(0); });
     });
@@ -237,15 +239,23 @@ describe('worker threads', { skip }, () => {
   }
 
   it('a presence claimed in a worker ends with the worker, terminated or exiting', async () => {
-    const [terminated, t1] = await workerPresence();
-    const [exiting, t2] = await workerPresence();
-    assert.equal(isPresent(...t1), true);
-    assert.equal(isPresent(...t2), true);
-    await terminated.terminate();
-    exiting.postMessage('exit');
-    await new Promise((resolve) => exiting.once('exit', resolve));
-    assert.equal(isPresent(...t1), false, 'after terminate()');
-    assert.equal(isPresent(...t2), false, 'after process.exit() in the worker');
+    const workers: Worker[] = [];
+    try {
+      const [terminated, t1] = await workerPresence();
+      workers.push(terminated);
+      const [exiting, t2] = await workerPresence();
+      workers.push(exiting);
+      assert.equal(isPresent(...t1), true);
+      assert.equal(isPresent(...t2), true);
+      await terminated.terminate();
+      exiting.postMessage('exit');
+      await new Promise((resolve) => exiting.once('exit', resolve));
+      assert.equal(isPresent(...t1), false, 'after terminate()');
+      assert.equal(isPresent(...t2), false, 'after process.exit() in the worker');
+    } finally {
+      // A failed assertion must not leave a live worker to keep the file running.
+      await Promise.all(workers.map((worker) => worker.terminate()));
+    }
   });
 });
 
