@@ -3,11 +3,12 @@
 // PATH (default /tmp/shm, created if missing) names the key file. The segment
 // stays for hello-reader.js, which removes it:
 // Run: node dist/examples/hello-writer.js && node dist/examples/hello-reader.js
-import { closeSync, openSync } from 'node:fs';
+import { existsSync, writeFileSync } from 'node:fs';
 import { IPC_CREAT, IPC_EXCL, ftok, shmat, shmdt, shmget } from 'shmkit';
 
 const path = process.argv[2] ?? '/tmp/shm';
-closeSync(openSync(path, 'a')); // ftok needs an existing file
+// ftok needs an existing file; one that exists is not opened (it may be another user's).
+if (!existsSync(path)) writeFileSync(path, '');
 const key = ftok(path, 0x66);
 const shmid = shmget(key, 128, IPC_CREAT | IPC_EXCL | 0o600);
 const attachment = shmat(shmid);

@@ -82,6 +82,20 @@ describe('examples', () => {
     }
   });
 
+  it('hello-writer takes any existing path as its key file without opening it (a directory here; another user may own it)', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'shmkit-hello-'));
+    try {
+      const written = await example('hello-writer', [dir]);
+      assertExitedCleanly(written, 'hello-writer');
+      const read = await example('hello-reader', [dir]);
+      assertExitedCleanly(read, 'hello-reader');
+      assert.equal(read.stdout, 'Hello World\n');
+    } finally {
+      removeSegment(segmentFor(ftok(dir, 0x66)));
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   it('quick-start creates, shares, reads back and removes a segment', async () => {
     const key = uniqueKey();
     try {
