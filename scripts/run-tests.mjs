@@ -30,7 +30,7 @@ const DURATIONS = join(TEST_DIR, '.durations.json');
 /** Read by test/helpers/namespaces.ts: this process already has an IPC namespace of its own. */
 const MARK = 'SHMKIT_TEST_PRIVATE_IPC';
 /** A file that runs longer than this is killed and fails. */
-const FILE_TIMEOUT_MS = 15 * 60_000;
+const FILE_TIMEOUT_MS = 5 * 60_000;
 /**
  * The files whose children may reach the internet: install.test.js runs npm,
  * which may need the registry (through a proxy that NODE_EXTRA_CA_CERTS
