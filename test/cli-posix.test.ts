@@ -55,7 +55,7 @@ interface Scenario {
   plain: Record<string, unknown[]>;
 }
 
-describe('shmkit ls -p', () => {
+describe('shmkit ls -p', { skip: noPrivateIpc }, () => {
   let out: Scenario;
   before(async () => {
     const result = await inPrivateShm('size=16m,mode=1777', SCENARIO);
