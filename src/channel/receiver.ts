@@ -449,7 +449,8 @@ export class Receiver<T = Uint8Array> implements AsyncIterable<T>, Disposable {
    * `'message'` listener is removed (a `once()` one, `removeAllListeners()`
    * included) it takes nothing until another is added; a message already
    * taken then is kept for that one. Aborting `options.signal`, or detaching
-   * the receiver, stops it (then only `'close'`).
+   * the receiver, stops it (then only `'close'`); a message it held then is
+   * discarded, as a destroyed Readable discards what it buffered.
    */
   events(options: EventsOptions = {}): EventEmitter {
     const opts = validateObject(options, 'options') as EventsOptions;
