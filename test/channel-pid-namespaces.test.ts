@@ -35,10 +35,14 @@ const RECEIVER = `
 
 // Sends argv[2] messages "tag seq" on channel argv[1] with tag argv[3]; with
 // argv[4] = 'half', then claims one more record, never publishes it, and waits.
+// The sender is kept on globalThis: in the modes that stay ('half', 'stay') the
+// module ends while the process lives on, and a sender the collector frees
+// gives its entry back (and its presence with it), so the live sender would
+// no longer count and the half-written record would be skipped early.
 const SENDER = `
   import { Channel } from 'SHMKIT';
   const [id, count, tag, mode] = process.argv.slice(1);
-  const sender = Channel.open({ id: Number(id) }).sender();
+  const sender = (globalThis.sender = Channel.open({ id: Number(id) }).sender());
   for (let seq = 0; seq < Number(count); seq++) await sender.send(tag + ' ' + seq, { timeoutMs: 30000 });
   if (mode === 'half') {
     sender.tryReserve(16).set([1, 2, 3]);
