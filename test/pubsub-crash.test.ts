@@ -76,7 +76,8 @@ describe('PubSub when processes are killed', { timeout: 180_000 }, () => {
     const stuck = spawnNode(
       `
       import { PubSub } from 'SHMKIT';
-      const subscriber = PubSub.open({ id: Number(process.argv[1]) }).subscriber();
+      // Kept: once this module ends, a subscriber the collector frees leaves, and holds nobody back.
+      const subscriber = (globalThis.subscriber = PubSub.open({ id: Number(process.argv[1]) }).subscriber());
       for (let i = 0; i < 10; i++) await subscriber.recv();
       console.log('read 10');
       setInterval(() => {}, 1000); // and never reads again
