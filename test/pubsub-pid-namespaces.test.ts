@@ -17,7 +17,8 @@ describe('PubSub across PID namespaces', { skip, timeout: 120_000 }, () => {
     const stuck = startNodeInNewPidNamespace(
       `
       import { PubSub } from 'SHMKIT';
-      const subscriber = PubSub.open({ id: Number(process.argv[1]) }).subscriber();
+      // Kept: once this module ends, a subscriber the collector frees leaves, and holds nobody back.
+      const subscriber = (globalThis.subscriber = PubSub.open({ id: Number(process.argv[1]) }).subscriber());
       console.log('subscribed ' + process.pid);
       setInterval(() => {}, 1000); // never reads
       `,
@@ -27,7 +28,9 @@ describe('PubSub across PID namespaces', { skip, timeout: 120_000 }, () => {
       assert.equal(await stuck.line(), 'subscribed 1');
       const publisher = pubsub.publisher();
       let sent = 0;
-      while (publisher.trySend(sent)) sent++;
+      // Bounded (the ring holds far fewer): without a subscriber trySend never refuses, and an endless
+      // loop here would hang the file; the send below then fails the test instead.
+      while (sent < 1024 && publisher.trySend(sent)) sent++;
       await assert.rejects(publisher.send(sent, { timeoutMs: 300 }), { code: 'ETIMEDOUT' }, 'held back while it lives');
       const pending = publisher.send(sent);
       await stuck.kill();
