@@ -426,7 +426,9 @@ describe('segments that go by themselves', () => {
     import { SharedMemory, shmctl, IPC_STAT } from 'SHMKIT';
     import { writeSync } from 'node:fs';
     const id = Number(process.argv[1]);
-    const shm = SharedMemory.open({ id });
+    // Kept: this attachment is the holder the test is about. shm is not used after the next
+    // line, and optimised code may drop it; the collector then detaches it before the creator.
+    const shm = (globalThis.shm = SharedMemory.open({ id }));
     shm.bytes[0] = 1;
     const nattch = () => shmctl(id, IPC_STAT).shm_nattch;
     for (let i = 0; i < 5000 && nattch() !== 1; i++) await new Promise((r) => setTimeout(r, 2));
