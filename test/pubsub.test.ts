@@ -165,7 +165,8 @@ describe('PubSub across processes', { timeout: 120_000 }, () => {
       await subscribers(pubsub, 1);
       const publisher = pubsub.publisher();
       let sent = 0;
-      while (publisher.trySend(new Uint8Array([sent, 1, 2, 3]))) sent++;
+      // Bounded: a ring without subscribers never refuses, and the loop would spin for ever.
+      while (sent < 64 && publisher.trySend(new Uint8Array([sent, 1, 2, 3]))) sent++;
       assert.ok(sent > 10 && sent < 64, `the ring filled (${sent} messages)`);
       await assert.rejects(publisher.send(new Uint8Array([sent]), { timeoutMs: 150 }), { code: 'ETIMEDOUT' });
       const pending = publisher.send(new Uint8Array([sent]));
