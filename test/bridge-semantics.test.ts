@@ -15,6 +15,7 @@ import { rejects } from './helpers/bridge.js';
 import { assertNoLeaks } from './helpers/ipc.js';
 import { NatsServer, noNatsServer } from './helpers/nats-server.js';
 import { ROOT, runNode } from './helpers/processes.js';
+import { waitFor } from './helpers/shm.js';
 
 assertNoLeaks();
 
@@ -351,6 +352,41 @@ describe('bridge: every message accounted for, against a real nats-server', { sk
     assert.deepEqual(leftIn(outbox), [0, 1, 2], 'the message in flight too');
     assert.equal(fromChannel.stats.dropped, 0);
     assert.deepEqual(drops, [{ count: 1, reason: 'closed' }]);
+  });
+
+  it("JetStream 'out' whose stream is deleted says so once ('stalled', ERR_BRIDGE_STREAM naming the subject and stream), keeps retrying, and says 'resumed' when a stream takes the message: stored once", async () => {
+    await using server = Object.assign(await NatsServer.start({ jetstream: true }), { [Symbol.asyncDispose]: () => server.dispose() });
+    using outbox = Channel.create({ capacity: 4096, autoRemove: true });
+    await using b = await bridge({ channel: outbox, url: server.url, subject: 'stall', direction: 'out', jetstream: { stream: 'STALL' } });
+    const events: string[] = [];
+    b.on('stalled', ({ error }: { error: { code?: string; message?: string } }) => {
+      events.push(`stalled: ${error.code}`);
+      assert.match(String(error.message), /no JetStream stream takes the subject stall \(was the stream STALL deleted\?\)/);
+    });
+    b.on('resumed', () => events.push('resumed'));
+    const nc = await connect({ servers: server.url });
+    try {
+      const jsm = await jetstreamManager(nc);
+      using sender = outbox.sender();
+      await sender.send(Uint8Array.of(1));
+      await waitFor('the first message published', () => b.stats.out === 1);
+      assert.deepEqual(events, [], 'no stall while the stream takes every message');
+
+      await jsm.streams.delete('STALL');
+      await sender.send(Uint8Array.of(2));
+      await waitFor('a stalled event', () => events.length > 0);
+      await sleep(300); // retries go on meanwhile (from 50 ms apart), and are not said again
+      assert.deepEqual(events, ['stalled: ERR_BRIDGE_STREAM']);
+      assert.equal(b.stats.out, 1, 'not published while no stream holds the subject');
+
+      await jsm.streams.add({ name: 'STALL', subjects: ['stall'] });
+      await waitFor('the retried message published', () => b.stats.out === 2);
+      assert.deepEqual(events, ['stalled: ERR_BRIDGE_STREAM', 'resumed']);
+      assert.equal((await jsm.streams.info('STALL')).state.messages, 1, 'the new stream holds it once');
+      assert.equal(b.stats.dropped, 0);
+    } finally {
+      await nc.close();
+    }
   });
 
   it("JetStream 'in', a ring full for longer than ackWaitMs: the stream's redelivery is not put in twice, though a plain client published it", async () => {

@@ -91,7 +91,9 @@ export interface BridgeInit {
  * connection), `'dropped'` (`{ count, reason }`: 'buffer-full', 'too-large',
  * 'closed', or 'lagged': a drop-oldest PubSub overwrote them before the bridge took them), `'lost'` (`{ count }`: a gap in a sending bridge's sequence
  * numbers), `'recreated'` (`{ what: 'stream' | 'consumer', name }`: JetStream 'in', one
- * deleted while it ran was made again). It ends when closed, when a channel or PubSub it
+ * deleted while it ran was made again), `'stalled'` (`{ error }`: JetStream 'out', a
+ * publish failed and the message is being sent again, `ERR_BRIDGE_STREAM` if no stream
+ * takes the subject; once, until `'resumed'`: one went through). It ends when closed, when a channel or PubSub it
  * serves is closed (`done` resolves), or on a failure (`done` rejects with it: the server
  * refusing to make a deleted stream or consumer again is `ERR_BRIDGE_STREAM` or `ERR_BRIDGE_CONSUMER`).
  */
@@ -246,7 +248,7 @@ export async function bridge(options: BridgeOptions): Promise<Bridge> {
     });
     const origin = newOrigin();
     const run = async (b: Bridge): Promise<void> => {
-      for (const name of ['dropped', 'lost', 'recreated'] as const) events.on(name, (e) => b.emit(name, e));
+      for (const name of ['dropped', 'lost', 'recreated', 'stalled', 'resumed'] as const) events.on(name, (e) => b.emit(name, e));
       const onAbort = () => stop.abort();
       o.signal?.addEventListener('abort', onAbort, { once: true });
       if (o.signal?.aborted) stop.abort(); // aborted while it connected

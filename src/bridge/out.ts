@@ -1,6 +1,7 @@
 // Direction 'out': the bridge is the local channel's receiver (or a PubSub's
 // subscriber) and publishes every message, bytes unchanged, to the subject,
 // in the local order.
+import { bridgeError } from '../core/errors.js';
 import type { Link } from './link.js';
 import type { OutSource } from './local.js';
 import { MSG_ID_HEADER, messageId } from './message-id.js';
@@ -22,6 +23,21 @@ const STREAM_MESSAGE_TOO_LARGE = 10054;
 /** Larger than the server's max_payload (the client refuses it) or the stream's max_msg_size: sending it again can never succeed. */
 function isTooLarge(error: unknown): boolean {
   return /max_payload/i.test(String((error as Error)?.message)) || (error as { code?: unknown })?.code === STREAM_MESSAGE_TOO_LARGE;
+}
+
+/**
+ * Why a JetStream publish failed, for 'stalled': the client calls a subject
+ * that no stream takes "jetstream is not enabled" (nothing answered the
+ * publish), which says the wrong thing about a deleted stream.
+ */
+function stallReason(link: Link, error: unknown): unknown {
+  const cause = (error as { cause?: { isNoResponders?: () => boolean } } | undefined)?.cause;
+  if (typeof cause?.isNoResponders !== 'function' || !cause.isNoResponders()) return error;
+  return bridgeError(
+    'ERR_BRIDGE_STREAM',
+    `bridge: no JetStream stream takes the subject ${link.subject} (was the stream ${link.js?.stream} deleted?); the message stays in the channel and is sent again until one does`,
+    error,
+  );
 }
 
 /**
@@ -92,12 +108,16 @@ export async function forwardCore(link: Link, receiver: OutSource, origin: strin
  * released) until the stream acknowledges it, so a bridge killed before the
  * ack leaves it for the next receiver; a publish that fails or times out is
  * sent again with the same id, which the stream stores once. One message is
- * in flight at a time, which keeps the stream in the channel's order.
+ * in flight at a time, which keeps the stream in the channel's order. The
+ * first failure of a run of them is said ('stalled', with the error), and the
+ * publish that ends it ('resumed'): a stream deleted, say, is never retried unseen.
  */
 export async function forwardJetStream(link: Link, receiver: OutSource, origin: string): Promise<void> {
   const { nc, subject, stop, stats } = link;
   const js = link.jetstream.jetstream(nc, { timeout: ACK_TIMEOUT_MS });
   let seq = 0;
+  // A publish failed and the message is being retried: said once ('stalled'), until one goes through ('resumed').
+  let stalled = false;
   for (;;) {
     const view = await receiver.recvView({ signal: stop });
     countSkipped(link, receiver);
@@ -117,6 +137,10 @@ export async function forwardJetStream(link: Link, receiver: OutSource, origin: 
         await js.publish(subject, data, { msgID, timeout: ACK_TIMEOUT_MS });
         seq++;
         stats.out++;
+        if (stalled) {
+          stalled = false;
+          link.events.emit('resumed');
+        }
         break;
       } catch (error) {
         if (isTooLarge(error)) {
@@ -124,6 +148,10 @@ export async function forwardJetStream(link: Link, receiver: OutSource, origin: 
           break;
         }
         if (stop.aborted) return abandon();
+        if (!stalled) {
+          stalled = true;
+          link.events.emit('stalled', { error: stallReason(link, error) });
+        }
         await link.pause(Math.min(50 * 2 ** attempt, 1_000));
       }
     }

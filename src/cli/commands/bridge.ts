@@ -188,6 +188,10 @@ Options:
       say(`${count} message(s) dropped (${reason}): ${b.stats.dropped} in all`),
     );
     b.on('recreated', ({ what, name }: { what: string; name: string }) => say(`the JetStream ${what} ${name} was deleted; made it again`));
+    b.on('stalled', ({ error }: { error: Error }) =>
+      say(`publishing stalled, retrying (nothing leaves the channel meanwhile): ${error.message.replace(/^bridge: /, '')}`),
+    );
+    b.on('resumed', () => say('publishing again'));
     const mode = v.jetstream ? 'JetStream, at least once' : 'core NATS, at most once';
     const route =
       direction === 'out'
