@@ -37,5 +37,5 @@ find "$dir" -type d -exec chown "$user" {} +
 chmod 755 "$dir"
 quoted=''
 [ $# -eq 0 ] || quoted=$(printf ' %q' "$@")
-runuser -u "$user" -- env -u NODE_EXTRA_CA_CERTS TMPDIR="$dir/tmp" HOME="$dir/home" bash -c \
+runuser -u "$user" -- env TMPDIR="$dir/tmp" HOME="$dir/home" bash -c \
   "cd '$dir/shmkit' && node node_modules/typescript-7/bin/tsc -p tsconfig.json && node scripts/bundle.mjs && node scripts/run-tests.mjs$quoted"
