@@ -358,7 +358,7 @@ describe('Channel streams within a process', { timeout: 30_000 }, () => {
     }
   });
 
-  it('events(): a message taken just as the last listener went goes to the next listener, not to nobody', async () => {
+  it('events(): a message that came just as the last listener went goes to the next listener, not to nobody', async () => {
     // The listener goes 0 to 7 microtasks after it came: before the message is taken, between the take and its emit, or after.
     for (let hops = 0; hops < 8; hops++) {
       using channel = Channel.create({ capacity: 4096, autoRemove: true, codec: 'json' });
@@ -370,7 +370,7 @@ describe('Channel streams within a process', { timeout: 30_000 }, () => {
       events.on('message', first);
       for (let i = 0; i < hops; i++) await null;
       events.off('message', first);
-      // Every microtask runs: the message taken, if it was, is emitted or held by now.
+      // Every microtask runs: the message is emitted, or still in the ring, by now.
       await new Promise(setImmediate);
       sender.trySend('b');
       channel.close();
@@ -381,6 +381,37 @@ describe('Channel streams within a process', { timeout: 30_000 }, () => {
         ['a', 'b'],
         `off() after ${hops} microtasks: ${got.join(', ')}`,
       );
+    }
+  });
+
+  it('events(): a message that came just as the last listener went stays in the channel when the signal aborts or the receiver is disposed of', async () => {
+    // As above, then no new listener: the emitter stops. The message was emitted, or is still there to receive.
+    for (const how of ['abort', 'dispose'] as const) {
+      for (let hops = 0; hops < 8; hops++) {
+        using channel = Channel.create({ capacity: 4096, autoRemove: true, codec: 'json' });
+        const sender = channel.sender();
+        const controller = new AbortController();
+        const receiver = channel.receiver();
+        const events = receiver.events({ signal: controller.signal });
+        sender.trySend('a');
+        const got: unknown[] = [];
+        const first = (value: unknown) => void got.push(value);
+        events.on('message', first);
+        for (let i = 0; i < hops; i++) await null;
+        events.off('message', first);
+        await new Promise(setImmediate);
+        if (how === 'abort') {
+          const closed = once(events, 'close');
+          controller.abort();
+          await closed;
+        } else {
+          // (An emitter that waits for a listener sees the disposal only when one comes.)
+          receiver[Symbol.dispose]();
+        }
+        const next = how === 'abort' ? receiver : channel.receiver();
+        const left = next.tryRecv();
+        assert.deepEqual([...got, ...(left === null ? [] : [left])], ['a'], `${how} after off() ${hops} microtasks after on()`);
+      }
     }
   });
 

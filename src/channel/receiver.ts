@@ -11,7 +11,7 @@ import { FutexWaiter } from '../sysv/futex.js';
 import { spin } from '../sysv/spin.js';
 import { block, checkWaitOptions, deadlineOf } from './block.js';
 import { type Codec, decodeMessage } from './codec.js';
-import { eventsOf, readableFrom, type EventsOptions, type ReadableOptions } from './streams.js';
+import { eventsOf, readableFrom, type EventsOptions, type HeldMessage, type ReadableOptions } from './streams.js';
 import type { EventEmitter } from 'node:events';
 import type { Readable } from 'node:stream';
 
@@ -56,6 +56,8 @@ export class Receiver<T = Uint8Array> implements AsyncIterable<T>, Disposable {
   #viewOut = false;
   /** Set with #viewOut while drain() runs its handler. */
   #draining = false;
+  /** Set with #viewOut while events() holds the message at the cursor, not yet taken. */
+  #holding = false;
   #detached = false;
 
   /** @internal Made by Channel.receiver(). The constructor is private, so that the published types offer no way to call it. */
@@ -84,7 +86,11 @@ export class Receiver<T = Uint8Array> implements AsyncIterable<T>, Disposable {
     if (this.#viewOut) {
       throw channelError(
         'ERR_CHANNEL_BUSY',
-        this.#draining ? `${what}: drain() is handing a message to its handler` : `${what}: release() the previous recvView() first`,
+        this.#draining
+          ? `${what}: drain() is handing a message to its handler`
+          : this.#holding
+            ? `${what}: events() is taking the next message (one reader at a time)`
+            : `${what}: release() the previous recvView() first`,
       );
     }
   }
@@ -170,6 +176,37 @@ export class Receiver<T = Uint8Array> implements AsyncIterable<T>, Disposable {
         if (this.#detached) return;
         this.#viewOut = false;
         ring.release(pos);
+      },
+    };
+  }
+
+  /**
+   * @internal For events(): waits for the next message without taking it.
+   * `take()` takes it as recv() would (synchronously, so that it is emitted in
+   * the same turn); `leave()` leaves it at the cursor for whoever receives
+   * next. Until one of them, the receiver is busy, as with a recvView() view
+   * out; a detach meanwhile leaves the message in the channel.
+   */
+  hold(options: ChannelWaitOptions): Promise<HeldMessage<T>> {
+    return this.#receive(options, 'events', (pos) => this.#hold(pos));
+  }
+
+  #hold(pos: number): HeldMessage<T> {
+    this.#viewOut = this.#holding = true;
+    let settled = false;
+    const settle = (): void => {
+      settled = true;
+      this.#holding = false;
+      if (!this.#detached) this.#viewOut = false;
+    };
+    return {
+      take: () => {
+        if (settled || this.#detached) throw channelError('ERR_CHANNEL_CLOSED', 'events: the receiver is detached');
+        settle();
+        return this.#value(pos, 'events');
+      },
+      leave: () => {
+        if (!settled) settle();
       },
     };
   }
@@ -447,10 +484,10 @@ export class Receiver<T = Uint8Array> implements AsyncIterable<T>, Disposable {
    * message, `'end'` once the channel is closed and drained, `'error'` for a
    * failed receive (or a listener that threw), then `'close'`. Once the last
    * `'message'` listener is removed (a `once()` one, `removeAllListeners()`
-   * included) it takes nothing until another is added; a message already
-   * taken then is kept for that one. Aborting `options.signal`, or detaching
-   * the receiver, stops it (then only `'close'`); a message it held then is
-   * discarded, as a destroyed Readable discards what it buffered.
+   * included) it takes nothing until another is added: a message is taken
+   * only when a listener is there, and emitted in the same turn. Aborting
+   * `options.signal`, or detaching the receiver, stops it (then only
+   * `'close'`), and the rest stay in the channel.
    */
   events(options: EventsOptions = {}): EventEmitter {
     const opts = validateObject(options, 'options') as EventsOptions;
@@ -495,7 +532,8 @@ export class Receiver<T = Uint8Array> implements AsyncIterable<T>, Disposable {
     if (this.#viewOut) {
       this.#viewOut = false;
       // Nothing moves the cursor while a message is out: it is that record.
-      this.#ring.release(this.#ring.head & this.#ring.mask);
+      // One that events() holds is not taken yet: it stays for the next receiver.
+      if (!this.#holding) this.#ring.release(this.#ring.head & this.#ring.mask);
     }
     this.#ring.unregisterReceiver();
     this.#waiter.close();

@@ -4,7 +4,7 @@
 import { EventEmitter } from 'node:events';
 import type { Readable, Writable } from 'node:stream';
 import { nodeStream } from '../core/builtins.js';
-import { ChannelError, channelError } from '../core/errors.js';
+import { abortError, ChannelError, channelError } from '../core/errors.js';
 
 /** The wait options the endpoints' recv and send take (their own type is not imported: no cycle). */
 interface WaitOptions {
@@ -39,6 +39,17 @@ export interface EventsOptions {
 export interface MessageSource<T> {
   recv(options?: WaitOptions): Promise<T>;
   messages(options?: WaitOptions): AsyncIterableIterator<T>;
+}
+
+/** @internal The next message, at the cursor and not yet taken: take() takes it, leave() leaves it there. */
+export interface HeldMessage<T> {
+  take(): T;
+  leave(): void;
+}
+
+/** @internal What events() reads: a receiver, which can wait for a message without taking it. */
+export interface HoldingSource<T> {
+  hold(options?: WaitOptions): Promise<HeldMessage<T>>;
 }
 
 /** @internal What a Writable writes to: a sender, which the Writable closes when it is done. */
@@ -191,50 +202,46 @@ class MessageEvents extends EventEmitter {
  * 'message' listener: the first one starts it; once the last one is removed
  * (a `once()` listener that got its message, an `off()`, a
  * `removeAllListeners()`) it takes nothing more until another is added, so no
- * message is taken for nobody. `detached()` says whether the receiver was
- * detached, which stops it without 'end'.
+ * message is taken for nobody. A message is taken only once it is there and
+ * someone listens, and emitted in the same turn: none is ever out of the ring
+ * and not yet emitted. `detached()` says whether the receiver was detached,
+ * which stops it without 'end'.
  */
-export function eventsOf<T>(source: MessageSource<T>, options: EventsOptions, detached: () => boolean): EventEmitter {
+export function eventsOf<T>(source: HoldingSource<T>, options: EventsOptions, detached: () => boolean): EventEmitter {
   const { signal } = options;
   const listening = (): boolean => emitter.listenerCount('message') > 0;
   /** Aborted when the last 'message' listener goes: a wait for the next message gives up, taking nothing. */
   let pause = new AbortController();
   /** Ends the wait for a 'message' listener, while there is none. */
   let resume: (() => void) | undefined;
-  /**
-   * A message taken while a listener was there, which went before it could be
-   * emitted (removed a few microtasks after the take): the next listener gets it.
-   */
-  let held: { message: T } | undefined;
-
-  /** Emits `message` if anyone listens, else holds it; false once nobody listens (take no more). */
-  const deliver = (message: T): boolean => {
-    if (!listening()) {
-      held = { message };
-      return false;
-    }
-    emitter.emit('message', message);
-    // Its last listener went while it ran (a once() listener): take no more for nobody.
-    return listening();
-  };
-
   /** Emits messages until the channel is closed and drained ('end'), or the last listener goes ('paused'). */
   const emitWhileListened = async (): Promise<'end' | 'paused'> => {
-    if (held !== undefined) {
-      const { message } = held;
-      held = undefined;
-      if (!deliver(message)) return 'paused';
-    }
     const current = new AbortController();
     pause = current;
     const stop = (): void => current.abort(signal?.reason);
     signal?.addEventListener('abort', stop, { once: true });
     if (signal?.aborted) stop();
     try {
-      for await (const message of source.messages({ signal: current.signal })) {
-        if (!deliver(message)) return 'paused';
+      for (;;) {
+        if (current.signal.aborted) throw abortError(current.signal);
+        let held: HeldMessage<T>;
+        try {
+          held = await source.hold({ signal: current.signal });
+        } catch (error) {
+          if (isClosed(error)) return 'end';
+          throw error;
+        }
+        // The turns since it came may have removed the last listener, aborted or detached: then it stays in the ring.
+        if (!listening() || current.signal.aborted || detached()) {
+          held.leave();
+          if (detached()) return 'end';
+          if (current.signal.aborted) throw abortError(current.signal);
+          return 'paused';
+        }
+        emitter.emit('message', held.take());
+        // Its last listener went while it ran (a once() listener): take no more for nobody.
+        if (!listening()) return 'paused';
       }
-      return 'end';
     } catch (error) {
       if (abortedBy(current.signal, error) && !signal?.aborted) return 'paused';
       throw error;
