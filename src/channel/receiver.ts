@@ -11,7 +11,7 @@ import { FutexWaiter } from '../sysv/futex.js';
 import { spin } from '../sysv/spin.js';
 import { block, checkWaitOptions, deadlineOf } from './block.js';
 import { type Codec, decodeMessage } from './codec.js';
-import { eventsOf, readableFrom, type EventsOptions, type HeldMessage, type ReadableOptions } from './streams.js';
+import { eventsOf, readableFrom, type EventsOptions, type ReadableOptions } from './streams.js';
 import type { EventEmitter } from 'node:events';
 import type { Readable } from 'node:stream';
 
@@ -58,6 +58,8 @@ export class Receiver<T = Uint8Array> implements AsyncIterable<T>, Disposable {
   #draining = false;
   /** Set with #viewOut while events() holds the message at the cursor, not yet taken. */
   #holding = false;
+  /** Where the message events() holds is (the cursor's record). */
+  #heldAt = 0;
   #detached = false;
 
   /** @internal Made by Channel.receiver(). The constructor is private, so that the published types offer no way to call it. */
@@ -181,34 +183,39 @@ export class Receiver<T = Uint8Array> implements AsyncIterable<T>, Disposable {
   }
 
   /**
-   * @internal For events(): waits for the next message without taking it.
-   * `take()` takes it as recv() would (synchronously, so that it is emitted in
-   * the same turn); `leave()` leaves it at the cursor for whoever receives
-   * next. Until one of them, the receiver is busy, as with a recvView() view
-   * out; a detach meanwhile leaves the message in the channel.
+   * @internal For events(): holds the message at the cursor without taking
+   * it, if there is one now (true). Until takeHeld() or leaveHeld() the
+   * receiver is busy, as with a recvView() view out; a detach meanwhile
+   * leaves the message in the channel.
    */
-  hold(options: ChannelWaitOptions): Promise<HeldMessage<T>> {
+  tryHold(): boolean {
+    const pos = this.#poll('events');
+    if (pos >= 0) this.#hold(pos);
+    return pos >= 0;
+  }
+
+  /** @internal For events(): tryHold(), waiting while the channel is empty. */
+  hold(options: ChannelWaitOptions): Promise<void> {
     return this.#receive(options, 'events', (pos) => this.#hold(pos));
   }
 
-  #hold(pos: number): HeldMessage<T> {
+  #hold(pos: number): void {
     this.#viewOut = this.#holding = true;
-    let settled = false;
-    const settle = (): void => {
-      settled = true;
-      this.#holding = false;
-      if (!this.#detached) this.#viewOut = false;
-    };
-    return {
-      take: () => {
-        if (settled || this.#detached) throw channelError('ERR_CHANNEL_CLOSED', 'events: the receiver is detached');
-        settle();
-        return this.#value(pos, 'events');
-      },
-      leave: () => {
-        if (!settled) settle();
-      },
-    };
+    this.#heldAt = pos;
+  }
+
+  /** @internal Takes the held message as recv() would: copied out or decoded, and released. */
+  takeHeld(): T {
+    if (!this.#holding || this.#detached) throw channelError('ERR_CHANNEL_CLOSED', 'events: the receiver is detached');
+    this.#viewOut = this.#holding = false;
+    return this.#value(this.#heldAt, 'events');
+  }
+
+  /** @internal Leaves the held message at the cursor, for whoever receives next. */
+  leaveHeld(): void {
+    if (!this.#holding) return;
+    this.#holding = false;
+    if (!this.#detached) this.#viewOut = false;
   }
 
   /**

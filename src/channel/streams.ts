@@ -41,15 +41,16 @@ export interface MessageSource<T> {
   messages(options?: WaitOptions): AsyncIterableIterator<T>;
 }
 
-/** @internal The next message, at the cursor and not yet taken: take() takes it, leave() leaves it there. */
-export interface HeldMessage<T> {
-  take(): T;
-  leave(): void;
-}
-
-/** @internal What events() reads: a receiver, which can wait for a message without taking it. */
+/**
+ * @internal What events() reads: a receiver that can hold the message at its
+ * cursor without taking it (tryHold, or hold waiting), then take it
+ * (takeHeld) or leave it there for whoever receives next (leaveHeld).
+ */
 export interface HoldingSource<T> {
-  hold(options?: WaitOptions): Promise<HeldMessage<T>>;
+  tryHold(): boolean;
+  hold(options?: WaitOptions): Promise<void>;
+  takeHeld(): T;
+  leaveHeld(): void;
 }
 
 /** @internal What a Writable writes to: a sender, which the Writable closes when it is done. */
@@ -221,26 +222,34 @@ export function eventsOf<T>(source: HoldingSource<T>, options: EventsOptions, de
     const stop = (): void => current.abort(signal?.reason);
     signal?.addEventListener('abort', stop, { once: true });
     if (signal?.aborted) stop();
+    const waitOptions = { signal: current.signal };
     try {
       for (;;) {
         if (current.signal.aborted) throw abortError(current.signal);
-        let held: HeldMessage<T>;
+        if (!listening()) return 'paused';
+        let now: boolean;
         try {
-          held = await source.hold({ signal: current.signal });
+          now = source.tryHold();
+          if (!now) await source.hold(waitOptions);
         } catch (error) {
           if (isClosed(error)) return 'end';
           throw error;
         }
-        // The turns since it came may have removed the last listener, aborted or detached: then it stays in the ring.
-        if (!listening() || current.signal.aborted || detached()) {
-          held.leave();
-          if (detached()) return 'end';
-          if (current.signal.aborted) throw abortError(current.signal);
-          return 'paused';
+        if (!now) {
+          // The turns since it came may have removed the last listener, aborted or detached: then it stays in the ring.
+          if (!listening() || current.signal.aborted || detached()) {
+            source.leaveHeld();
+            if (detached()) return 'end';
+            if (current.signal.aborted) throw abortError(current.signal);
+            return 'paused';
+          }
         }
-        emitter.emit('message', held.take());
+        // Taken and emitted in one turn: no listener can go in between.
+        emitter.emit('message', source.takeHeld());
         // Its last listener went while it ran (a once() listener): take no more for nobody.
         if (!listening()) return 'paused';
+        // One turn of the microtask queue per message, as an async iteration takes: the listeners' own work interleaves.
+        await undefined;
       }
     } catch (error) {
       if (abortedBy(current.signal, error) && !signal?.aborted) return 'paused';
