@@ -11,6 +11,7 @@ import { describe, it } from 'node:test';
 import { jetstream, jetstreamManager } from '@nats-io/jetstream';
 import { connect } from '@nats-io/transport-node';
 import { type Bridge, bridge, Channel, PubSub } from '../src/index.js';
+import { ensureConsumer, ensureStream } from '../src/bridge/jetstream.js';
 import { rejects } from './helpers/bridge.js';
 import { assertNoLeaks } from './helpers/ipc.js';
 import { NatsServer, noNatsServer } from './helpers/nats-server.js';
@@ -85,6 +86,63 @@ describe('bridge: options', () => {
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
+  });
+});
+
+describe('bridge: two bridges that make the stream or the consumer at the same moment', () => {
+  // Two hosts whose bridges start together both find no stream, and both add it: the server
+  // takes one add and refuses the other (CI saw "subjects overlap with an existing stream").
+  // A stand-in for the server's JetStream API plays the loser's side.
+  const apiError = (js: typeof import('@nats-io/jetstream'), errCode: number, description: string) =>
+    new js.JetStreamApiError({ code: 400, err_code: errCode, description });
+  function racingServer(js: typeof import('@nats-io/jetstream'), madeByTheOther: boolean) {
+    let stream = false;
+    let consumer = false;
+    const calls: string[] = [];
+    const jsm = {
+      streams: {
+        info: async () => {
+          calls.push('stream info');
+          if (!stream) throw apiError(js, js.JetStreamApiCodes.StreamNotFound, 'stream not found');
+          return { created: '2026-12-05T00:00:00Z' };
+        },
+        add: async () => {
+          calls.push('stream add');
+          stream = madeByTheOther;
+          throw apiError(js, 10065, 'subjects overlap with an existing stream');
+        },
+        find: async () => 'RACE',
+      },
+      consumers: {
+        info: async () => {
+          calls.push('consumer info');
+          if (!consumer) throw apiError(js, js.JetStreamApiCodes.ConsumerNotFound, 'consumer not found');
+          return { ack_floor: { stream_seq: 7 } };
+        },
+        add: async () => {
+          calls.push('consumer add');
+          consumer = madeByTheOther;
+          throw apiError(js, 10148, 'consumer already exists');
+        },
+      },
+    };
+    return { jsm: jsm as never, calls };
+  }
+  const settings = { stream: 'RACE', durable: 'd', ackWaitMs: 5000 };
+
+  it('the bridge whose add the server refused, because the other made it meanwhile, uses what the other made', async () => {
+    const js = await import('@nats-io/jetstream');
+    const { jsm, calls } = racingServer(js, true);
+    assert.deepEqual(await ensureStream(js, jsm, 'race', settings), { created: '2026-12-05T00:00:00Z', made: false });
+    assert.deepEqual(await ensureConsumer(js, jsm, 'race', settings), { acked: 7, made: false });
+    assert.deepEqual(calls, ['stream info', 'stream add', 'stream info', 'consumer info', 'consumer add', 'consumer info']);
+  });
+
+  it("an add refused for any other reason (nothing was made) still fails with the server's answer", async () => {
+    const js = await import('@nats-io/jetstream');
+    const { jsm } = racingServer(js, false);
+    await assert.rejects(ensureStream(js, jsm, 'race', settings), { name: 'JetStreamApiError', message: /subjects overlap/ });
+    await assert.rejects(ensureConsumer(js, jsm, 'race', settings), { name: 'JetStreamApiError', message: /consumer already exists/ });
   });
 });
 

@@ -56,28 +56,41 @@ export async function ensureStream(
   subject: string,
   settings: JetStreamSettings,
 ): Promise<{ created: string; made: boolean }> {
-  let created: string | undefined;
+  let created = await streamCreated(jetstream, jsm, settings.stream);
+  if (created === undefined) {
+    try {
+      const made = await jsm.streams.add({
+        name: settings.stream,
+        subjects: [subject],
+        storage: jetstream.StorageType.File,
+        duplicate_window: DUPLICATE_WINDOW_NS,
+      });
+      return { created: made.created, made: true };
+    } catch (error) {
+      // Another bridge (another host) made it meanwhile: the server refuses the second add
+      // (its subjects overlap the first's). Use it as one found, or fail as before.
+      if (!isApiError(jetstream, error)) throw error;
+      created = await streamCreated(jetstream, jsm, settings.stream);
+      if (created === undefined) throw error;
+    }
+  }
+  // A stream of the user's that does not take the subject would refuse every publish: say so now.
+  const holder = await jsm.streams.find(subject).catch((error: unknown) => {
+    if (isApiError(jetstream, error, jetstream.JetStreamApiCodes.StreamNotFound)) return undefined;
+    throw error;
+  });
+  if (holder !== settings.stream) throw streamError(settings.stream, subject);
+  return { created, made: false };
+}
+
+/** The stream's creation time, or undefined if there is no such stream. */
+async function streamCreated(jetstream: NatsJetStream, jsm: JetStreamManager, stream: string): Promise<string | undefined> {
   try {
-    created = (await jsm.streams.info(settings.stream)).created;
+    return (await jsm.streams.info(stream)).created;
   } catch (error) {
     if (!isApiError(jetstream, error, jetstream.JetStreamApiCodes.StreamNotFound)) throw error;
+    return undefined;
   }
-  if (created !== undefined) {
-    // A stream of the user's that does not take the subject would refuse every publish: say so now.
-    const holder = await jsm.streams.find(subject).catch((error: unknown) => {
-      if (isApiError(jetstream, error, jetstream.JetStreamApiCodes.StreamNotFound)) return undefined;
-      throw error;
-    });
-    if (holder !== settings.stream) throw streamError(settings.stream, subject);
-    return { created, made: false };
-  }
-  const made = await jsm.streams.add({
-    name: settings.stream,
-    subjects: [subject],
-    storage: jetstream.StorageType.File,
-    duplicate_window: DUPLICATE_WINDOW_NS,
-  });
-  return { created: made.created, made: true };
 }
 
 /**
@@ -93,12 +106,9 @@ export async function ensureConsumer(
   settings: JetStreamSettings & { durable: string },
   startSeq?: number,
 ): Promise<{ acked: number; made: boolean }> {
-  try {
-    return { acked: (await jsm.consumers.info(settings.stream, settings.durable)).ack_floor.stream_seq, made: false };
-  } catch (error) {
-    if (!isApiError(jetstream, error, jetstream.JetStreamApiCodes.ConsumerNotFound)) throw error;
-  }
-  await jsm.consumers.add(settings.stream, {
+  const found = await consumerAcked(jetstream, jsm, settings);
+  if (found !== undefined) return { acked: found, made: false };
+  const config = {
     durable_name: settings.durable,
     ack_policy: jetstream.AckPolicy.Explicit,
     ...(startSeq === undefined
@@ -108,6 +118,29 @@ export async function ensureConsumer(
     // One unacknowledged message at a time: the stream's order, and a full ring stops delivery.
     max_ack_pending: 1,
     ack_wait: settings.ackWaitMs * 1e6,
-  });
+  };
+  try {
+    await jsm.consumers.add(settings.stream, config);
+  } catch (error) {
+    // Made meanwhile by another bridge with the same durable name: use it as one found.
+    if (!isApiError(jetstream, error)) throw error;
+    const acked = await consumerAcked(jetstream, jsm, settings);
+    if (acked === undefined) throw error;
+    return { acked, made: false };
+  }
   return { acked: startSeq === undefined ? 0 : startSeq - 1, made: true };
+}
+
+/** The stream sequence the durable consumer acknowledged up to (its ack floor), or undefined if there is no such consumer. */
+async function consumerAcked(
+  jetstream: NatsJetStream,
+  jsm: JetStreamManager,
+  settings: JetStreamSettings & { durable: string },
+): Promise<number | undefined> {
+  try {
+    return (await jsm.consumers.info(settings.stream, settings.durable)).ack_floor.stream_seq;
+  } catch (error) {
+    if (!isApiError(jetstream, error, jetstream.JetStreamApiCodes.ConsumerNotFound)) throw error;
+    return undefined;
+  }
 }
