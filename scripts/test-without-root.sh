@@ -34,7 +34,6 @@ cp -al node_modules "$dir/shmkit/node_modules" 2>/dev/null || cp -a node_modules
 cp -r build "$dir/shmkit/build"
 # Directories only: the files stay root's and readable (some are hard links to this checkout's).
 find "$dir" -type d -exec chown "$user" {} +
-chmod 755 "$dir"
 quoted=''
 [ $# -eq 0 ] || quoted=$(printf ' %q' "$@")
 runuser -u "$user" -- env TMPDIR="$dir/tmp" HOME="$dir/home" bash -c \

@@ -38,7 +38,6 @@ export interface EventsOptions {
 /** @internal What a Readable reads: a receiver. */
 export interface MessageSource<T> {
   recv(options?: WaitOptions): Promise<T>;
-  messages(options?: WaitOptions): AsyncIterableIterator<T>;
 }
 
 /**
