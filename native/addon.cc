@@ -10,6 +10,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   InitSem(env, exports, waits);
   InitMsg(env, exports, waits);
   InitFutex(env, exports);
+  InitFutexRing(env, exports);
   InitPosix(env, exports);
   return exports;
 }

@@ -32,17 +32,6 @@ long Futex(void* addr, int op, uint32_t val, const struct timespec* timeout) {
   return ::syscall(SYS_futex, addr, op, val, timeout, nullptr, 0);
 }
 
-// The address of the 32-bit word at byteOffset in an ArrayBuffer, or nullptr
-// if it is not inside it or not aligned (a bad offset must never reach the kernel).
-uint32_t* WordAt(const Napi::Value& buffer, const Napi::Value& offset) {
-  if (!buffer.IsArrayBuffer() || !offset.IsNumber()) return nullptr;
-  Napi::ArrayBuffer ab = buffer.As<Napi::ArrayBuffer>();
-  double off = offset.As<Napi::Number>().DoubleValue();
-  size_t length = ab.ByteLength();
-  if (!(off >= 0) || off + 4 > static_cast<double>(length) || static_cast<size_t>(off) % 4 != 0) return nullptr;
-  return reinterpret_cast<uint32_t*>(static_cast<uint8_t*>(ab.Data()) + static_cast<size_t>(off));
-}
-
 struct Waiter {
   std::mutex mu;
   std::condition_variable cv;
@@ -180,7 +169,7 @@ Waiter* HandleOf(const Napi::Value& v) { return v.As<Napi::External<WaiterPtr>>(
 Napi::Value WaiterWait(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   Waiter* w = HandleOf(info[0]);
-  uint32_t* addr = WordAt(info[1], info[2]);
+  uint32_t* addr = FutexWordAt(info[1], info[2]);
   if (addr == nullptr) return Errno(env, EINVAL);
   uint32_t expected = info[3].As<Napi::Number>().Uint32Value();
   double timeout_ms = info[4].As<Napi::Number>().DoubleValue();
@@ -230,7 +219,7 @@ Napi::Value WaiterClose(const Napi::CallbackInfo& info) {
 // futexWake(buffer, byteOffset, count) -> number woken | -errno
 Napi::Value Wake(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  uint32_t* addr = WordAt(info[0], info[1]);
+  uint32_t* addr = FutexWordAt(info[0], info[1]);
   if (addr == nullptr) return Errno(env, EINVAL);
   int count = info[2].As<Napi::Number>().Int32Value();
   long r = Futex(addr, FUTEX_WAKE, static_cast<uint32_t>(count), nullptr);
@@ -242,7 +231,7 @@ Napi::Value Wake(const Napi::CallbackInfo& info) {
 // Blocks the calling thread; for worker threads and C-like tools only.
 Napi::Value WaitSync(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  uint32_t* addr = WordAt(info[0], info[1]);
+  uint32_t* addr = FutexWordAt(info[0], info[1]);
   if (addr == nullptr) return Errno(env, EINVAL);
   uint32_t expected = info[2].As<Napi::Number>().Uint32Value();
   double timeout_ms = info[3].As<Napi::Number>().DoubleValue();

@@ -23,6 +23,18 @@ inline uint64_t ToU64(const Napi::Value& v) {
 
 inline Napi::Value U64(Napi::Env env, uint64_t v) { return Napi::BigInt::New(env, v); }
 
+// The address of the 32-bit word at byteOffset in an ArrayBuffer, or nullptr
+// if it is not inside it or not aligned (a bad offset must never reach the
+// kernel). For the futex shims (futex.cc, futex_ring.cc).
+inline uint32_t* FutexWordAt(const Napi::Value& buffer, const Napi::Value& offset) {
+  if (!buffer.IsArrayBuffer() || !offset.IsNumber()) return nullptr;
+  Napi::ArrayBuffer ab = buffer.As<Napi::ArrayBuffer>();
+  double off = offset.As<Napi::Number>().DoubleValue();
+  size_t length = ab.ByteLength();
+  if (!(off >= 0) || off + 4 > static_cast<double>(length) || static_cast<size_t>(off) % 4 != 0) return nullptr;
+  return reinterpret_cast<uint32_t*>(static_cast<uint8_t*>(ab.Data()) + static_cast<size_t>(off));
+}
+
 void InitShm(Napi::Env env, Napi::Object exports);
 
 // struct ipc_perm's fields, with their C names but __key/__seq as key/seq.
@@ -32,6 +44,7 @@ struct EnvWaits;  // native/waits.cc
 void InitSem(Napi::Env env, Napi::Object exports, std::shared_ptr<EnvWaits>* waits);
 void InitMsg(Napi::Env env, Napi::Object exports, std::shared_ptr<EnvWaits>* waits);
 void InitFutex(Napi::Env env, Napi::Object exports);
+void InitFutexRing(Napi::Env env, Napi::Object exports);
 
 // What a mapping maps: a System V segment (shmat) or a file descriptor (mmap).
 enum class MappingKind { kSegment, kFile };

@@ -7,6 +7,7 @@
 // (the compiler says so if they do). Every .cc file of native/ is listed here.
 #include "addon.cc"
 #include "constants.cc"
+#include "futex_ring.cc"
 #include "futex.cc"
 #include "mapping.cc"
 #include "msg.cc"

@@ -8,6 +8,7 @@ import { describe, it } from 'node:test';
 import { Worker } from 'node:worker_threads';
 import { Channel, ChannelError } from '../src/index.js';
 import * as F from '../src/channel/format.js';
+import { futexEngines } from './helpers/futex-engines.js';
 import { assertNoLeaks } from './helpers/ipc.js';
 import { assertExitedCleanly, lastJson, SHMKIT } from './helpers/processes.js';
 import { noPrivateIpc, runNodeInPrivateIpc } from './helpers/shm.js';
@@ -101,11 +102,12 @@ describe('Channel with peers that misbehave', { timeout: 60_000 }, () => {
     });
   }
 
-  it('channels dropped without detach() are collected: their threads end, their places and segments go', {
-    skip: noPrivateIpc,
-  }, async () => {
-    const result = await runNodeInPrivateIpc(
-      `
+  for (const engine of futexEngines) {
+    it(`channels dropped without detach() are collected: their places and segments go, and their waiter threads end (${engine.name})`, {
+      skip: noPrivateIpc || engine.skip,
+    }, async () => {
+      const result = await runNodeInPrivateIpc(
+        `
       import { Channel, shmctl, SHM_INFO } from 'SHMKIT';
       import { readdirSync } from 'node:fs';
       const threads = () => readdirSync('/proc/self/task').length;
@@ -119,7 +121,7 @@ describe('Channel with peers that misbehave', { timeout: 60_000 }, () => {
           const channel = Channel.create({ capacity: 4096, autoRemove: true });
           const receiver = channel.receiver();
           held.push(channel, receiver, channel.sender());
-          // A wait that sleeps starts the receiver's waiter thread.
+          // A wait that sleeps starts the receiver's waiter thread (thread engine).
           await receiver.recv({ timeoutMs: 1 }).catch((error) => { if (error.code !== 'ETIMEDOUT') throw error; });
         }
       }
@@ -132,13 +134,20 @@ describe('Channel with peers that misbehave', { timeout: 60_000 }, () => {
       }
       console.log(JSON.stringify({ before, peak, after: { threads: threads(), segments: segments() } }));
       `,
-    );
-    assertExitedCleanly(result);
-    const { before, peak, after } = lastJson<Record<'before' | 'peak' | 'after', { threads: number; segments: number }>>(result);
-    assert.ok(peak.threads > before.threads + 50, `the churn made waiter threads (${before.threads} -> ${peak.threads})`);
-    assert.ok(after.threads <= before.threads + 8, `threads went back (${before.threads} -> ${peak.threads} -> ${after.threads})`);
-    assert.equal(after.segments, before.segments, 'every dropped channel’s segment went');
-  });
+        [],
+        { env: engine.env },
+      );
+      assertExitedCleanly(result);
+      const { before, peak, after } = lastJson<Record<'before' | 'peak' | 'after', { threads: number; segments: number }>>(result);
+      if (engine.name === 'thread') {
+        assert.ok(peak.threads > before.threads + 50, `the churn made waiter threads (${before.threads} -> ${peak.threads})`);
+      } else {
+        assert.ok(peak.threads <= before.threads + 8, `io_uring sleeps need no thread (${before.threads} -> ${peak.threads})`);
+      }
+      assert.ok(after.threads <= before.threads + 8, `threads went back (${before.threads} -> ${peak.threads} -> ${after.threads})`);
+      assert.equal(after.segments, before.segments, 'every dropped channel’s segment went');
+    });
+  }
 
   it('a channel dropped without detach() gives its receiver place and sender entries back once collected', {
     skip: noPrivateIpc,

@@ -1,17 +1,48 @@
 // Futexes (futex(2)) on words of a segment: the way one process wakes
 // another that sleeps, since Atomics.wait/notify do not cross processes.
-// FUTEX_WAKE is a plain call; FUTEX_WAIT runs on a thread of the addon
-// (native/futex.cc) so that a sleeper never blocks the event loop. The only
-// TypeScript that calls the addon's futex shims; when to spin, sleep or wake
-// is the channel's policy (src/channel/block.ts, src/channel/ring.ts).
+// FUTEX_WAKE is a plain call. FUTEX_WAIT must not block the event loop, so
+// it is queued on the thread's io_uring (native/futex_ring.cc: the wake-up
+// comes back through libuv's poll, one thread switch) where the kernel has
+// it (Linux 6.7+) and io_uring is allowed, and otherwise runs on a thread of
+// the addon (native/futex.cc: two switches). The only TypeScript that calls
+// the addon's futex shims; when to spin, sleep or wake is the channel's
+// policy (src/channel/block.ts, src/channel/ring.ts).
 import { constants as osConstants } from 'node:os';
-import { check } from '../core/errors.js';
+import { check, errnoName } from '../core/errors.js';
 import { native, type FutexWaiterHandle } from '../core/native.js';
 
 const ECANCELED = osConstants.errno.ECANCELED;
+const EINVAL = osConstants.errno.EINVAL;
+const ETIMEDOUT = osConstants.errno.ETIMEDOUT;
 
-/** Waiters with a wait in flight: reachable until their result comes. */
+/** Where this thread's futex waits run, and why not on io_uring if they do not. */
+export type FutexEngine = { readonly kind: 'io_uring' } | { readonly kind: 'thread'; readonly reason: string };
+
+/** Chosen at the first wait of this thread (each worker has its own ring). */
+let engine: FutexEngine | undefined;
+
+/** Waiters with a thread wait in flight: reachable until their result comes. */
 const inFlight = new Set<FutexWaiter>();
+/** Waiters with an io_uring wait in flight, by token: the same, and how a result finds its waiter. */
+const ringWaits = new Map<number, FutexWaiter>();
+
+/**
+ * @internal How this thread's futex waits reach the kernel. `SHMKIT_IO_URING=0`
+ * in the environment asks for the waiter threads.
+ */
+export function futexEngine(): FutexEngine {
+  engine ??= openEngine();
+  return engine;
+}
+
+function openEngine(): FutexEngine {
+  if (process.env.SHMKIT_IO_URING === '0') return { kind: 'thread', reason: 'SHMKIT_IO_URING=0' };
+  const result = native.futexRingOpen(FutexWaiter.dispatch);
+  if (result === 0) return { kind: 'io_uring' };
+  // ENOSYS or EPERM: no io_uring, or a seccomp profile or
+  // kernel.io_uring_disabled forbids it; EOPNOTSUPP: a kernel before 6.7.
+  return { kind: 'thread', reason: `io_uring: ${errnoName(-result)}` };
+}
 
 /**
  * @internal FUTEX_WAKE: wakes up to `count` sleepers on the 32-bit word at
@@ -22,12 +53,18 @@ export function futexWake(buffer: ArrayBuffer, byteOffset: number, count: number
 }
 
 /**
- * @internal One waiter thread of the addon, running FUTEX_WAIT off the main
- * thread. At most one wait at a time; a wait that was abandoned (abort) is
- * finished before the next starts.
+ * @internal One sleeper on futex words, off the main thread's stack. At most
+ * one wait at a time; a wait that was abandoned (abort) is finished before
+ * the next starts.
  */
 export class FutexWaiter {
+  /** The waiter thread, on the thread engine. */
   #handle: FutexWaiterHandle | undefined;
+  /** The pending io_uring wait's token, on the io_uring engine. */
+  #token = 0;
+  /** Its time limit: a timer that cancels it (cheaper than the kernel's linked timeout). */
+  #timer: NodeJS.Timeout | undefined;
+  #timedOut = false;
   #settle: ((result: number) => void) | undefined;
   #inflight: Promise<number> | undefined;
   #closed = false;
@@ -45,9 +82,22 @@ export class FutexWaiter {
     };
   }
 
+  /** The io_uring engine's results, on this thread. */
+  static dispatch(token: number, result: number): void {
+    const waiter = ringWaits.get(token);
+    if (waiter === undefined) return; // closed while it waited
+    ringWaits.delete(token);
+    waiter.#onResult(result);
+  }
+
   #onResult(result: number): void {
     inFlight.delete(this);
     if (this.#handle) native.futexWaiterIdle(this.#handle);
+    this.#token = 0;
+    if (this.#timer !== undefined) clearTimeout(this.#timer);
+    this.#timer = undefined;
+    if (this.#timedOut && result === -ECANCELED) result = -ETIMEDOUT;
+    this.#timedOut = false;
     const settle = this.#settle;
     this.#settle = undefined;
     this.#inflight = undefined;
@@ -62,25 +112,18 @@ export class FutexWaiter {
   async wait(buffer: ArrayBuffer, index: number, expected: number, timeoutMs: number, signal?: AbortSignal): Promise<number> {
     while (this.#inflight) await this.#inflight;
     if (this.#closed) return -ECANCELED;
-    this.#handle ??= check(
-      native.futexWaiterNew(FutexWaiter.#callback(new WeakRef(this))),
-      'futexWaiterNew',
-      () => 'starting a waiter thread',
-    );
-    const handle = this.#handle;
-    check(native.futexWaiterWait(handle, buffer, index * 4, expected >>> 0, timeoutMs), 'futex', () => 'FUTEX_WAIT');
-    inFlight.add(this);
+    const cancel = this.#start(buffer, index * 4, expected >>> 0, timeoutMs);
     const inflight = new Promise<number>((resolve) => (this.#settle = resolve));
     this.#inflight = inflight;
     if (!signal) return inflight;
     if (signal.aborted) {
-      native.futexWaiterCancel(handle);
+      cancel();
       return -ECANCELED;
     }
     let onAbort!: () => void;
     const aborted = new Promise<number>((resolve) => {
       onAbort = () => {
-        native.futexWaiterCancel(handle);
+        cancel();
         resolve(-ECANCELED);
       };
       signal.addEventListener('abort', onAbort, { once: true });
@@ -92,11 +135,47 @@ export class FutexWaiter {
     }
   }
 
+  /** Starts a wait on the thread's engine; returns what cancels it. */
+  #start(buffer: ArrayBuffer, byteOffset: number, expected: number, timeoutMs: number): () => void {
+    if (futexEngine().kind === 'io_uring') {
+      const result = native.futexRingWait(buffer, byteOffset, expected);
+      // EINVAL is a bad word (the caller's bug, or a detached buffer): an
+      // error on either engine. Anything else (EBUSY, EAGAIN, ENOMEM: the
+      // kernel could not take the wait now) falls back to the thread.
+      if (result > 0 || result === -EINVAL) {
+        const token = check(result, 'futex', () => 'FUTEX_WAIT');
+        this.#token = token;
+        ringWaits.set(token, this);
+        if (timeoutMs >= 0) {
+          // The pending wait keeps the process alive, not its timer.
+          this.#timer = setTimeout(() => {
+            this.#timedOut = true;
+            native.futexRingCancel(token);
+          }, timeoutMs).unref();
+        }
+        return () => native.futexRingCancel(token);
+      }
+    }
+    this.#handle ??= check(
+      native.futexWaiterNew(FutexWaiter.#callback(new WeakRef(this))),
+      'futexWaiterNew',
+      () => 'starting a waiter thread',
+    );
+    const handle = this.#handle;
+    check(native.futexWaiterWait(handle, buffer, byteOffset, expected, timeoutMs), 'futex', () => 'FUTEX_WAIT');
+    inFlight.add(this);
+    return () => native.futexWaiterCancel(handle);
+  }
+
   /** Wakes a pending wait (it resolves) and stops the thread. */
   close(): void {
     this.#closed = true;
     if (this.#handle) native.futexWaiterClose(this.#handle);
     this.#handle = undefined;
+    if (this.#token !== 0) {
+      ringWaits.delete(this.#token);
+      native.futexRingCancel(this.#token);
+    }
     this.#onResult(-ECANCELED);
   }
 }
