@@ -1,15 +1,15 @@
 // The channel's futex waits through io_uring (Linux 6.7+, IORING_OP_FUTEX_WAIT):
-// the main thread queues the wait itself and libuv polls an eventfd the ring
-// signals, so a wake-up from another process reaches JavaScript with one
-// thread switch instead of two (the waiter thread of futex.cc, then the
-// thread-safe function's async handle), about three times faster here. One
+// the main thread queues the wait itself and libuv polls the ring's file
+// descriptor (readable while completions wait), so a wake-up from another
+// process reaches JavaScript with one thread switch instead of two (the
+// waiter thread of futex.cc, then the thread-safe function's async handle),
+// about three times faster here. One
 // ring per Node environment, used only from its JavaScript thread, so the
 // rings need no locks. Whether to use it, and what to do when it cannot be
 // had (older kernels, seccomp profiles that forbid io_uring), is decided in
 // TypeScript (src/sysv/futex.ts); results are 0 or a negative errno.
 #include "shim.h"
 #include <linux/io_uring.h>
-#include <sys/eventfd.h>
 #include <sys/mman.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -50,7 +50,6 @@ struct Ring {
   bool open = false;
   bool closing = false;  // the environment is going away: JavaScript is never called again
   int fd = -1;
-  int event_fd = -1;
   void* rings = nullptr;
   size_t rings_size = 0;
   struct io_uring_sqe* sqes = nullptr;
@@ -97,13 +96,12 @@ void RingUnmap(Ring* r) {
   if (r->sqes) ::munmap(r->sqes, r->sqes_size);
   if (r->rings) ::munmap(r->rings, r->rings_size);
   if (r->fd >= 0) ::close(r->fd);  // cancels whatever is still queued
-  if (r->event_fd >= 0) ::close(r->event_fd);
   r->sqes = nullptr;
   r->rings = nullptr;
-  r->fd = r->event_fd = -1;
+  r->fd = -1;
 }
 
-// 0, or -errno: the ring, its eventfd registered, and FUTEX_WAIT supported.
+// 0, or -errno: the ring, with FUTEX_WAIT supported.
 int RingOpenFd(Ring* r) {
   struct io_uring_params p;
   std::memset(&p, 0, sizeof p);
@@ -144,9 +142,6 @@ int RingOpenFd(Ring* r) {
   if (RingRegister(r->fd, IORING_REGISTER_PROBE, probe, kProbeOps) < 0) return -errno;
   if (probe->last_op < kOpFutexWait || !(probe->ops[kOpFutexWait].flags & IO_URING_OP_SUPPORTED)) return -EOPNOTSUPP;
 
-  r->event_fd = ::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-  if (r->event_fd < 0) return -errno;
-  if (RingRegister(r->fd, IORING_REGISTER_EVENTFD, &r->event_fd, 1) < 0) return -errno;
   return 0;
 }
 
@@ -170,9 +165,6 @@ void RingDispatch(Ring* r, uint64_t token, int result) {
 
 void RingOnReadable(uv_poll_t* handle, int status, int events) {
   Ring* r = static_cast<Ring*>(handle->data);
-  uint64_t count;
-  while (::read(r->event_fd, &count, sizeof count) < 0 && errno == EINTR) {
-  }
   std::vector<std::pair<uint64_t, int>> done;
   for (;;) {
     unsigned head = *r->cq_head;
@@ -238,7 +230,7 @@ Napi::Value RingOpen(const Napi::CallbackInfo& info) {
   }
   r->poll = new uv_poll_t;
   r->poll->data = r;
-  if (uv_poll_init(loop, r->poll, r->event_fd) != 0) {
+  if (uv_poll_init(loop, r->poll, r->fd) != 0) {
     delete r->poll;
     r->poll = nullptr;
     RingUnmap(r);
