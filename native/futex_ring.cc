@@ -27,6 +27,12 @@ constexpr uint32_t kFutex2SizeU32 = 0x02;  // FUTEX2_SIZE_U32, shared (no FUTEX2
 constexpr uint64_t kMatchAny = 0xffffffffULL;
 // user_data of the cancel requests, whose completions carry nothing for JavaScript.
 constexpr uint64_t kTagCancel = 1ULL << 62;
+// A token is the client's number (one per copy of the library's JavaScript
+// that opened the ring: a bundle and a deep import are two) above 40 bits of
+// sequence; both stay below 2^53, exact as a JavaScript number.
+constexpr unsigned kClientShift = 40;
+constexpr uint64_t kSequenceMask = (1ULL << kClientShift) - 1;
+constexpr size_t kMaxClients = (1ULL << (53 - kClientShift)) - 1;
 constexpr unsigned kEntries = 64;
 constexpr unsigned kCqEntries = 4096;
 
@@ -58,10 +64,10 @@ struct Ring {
   unsigned *cq_head, *cq_tail, *cq_mask;
   struct io_uring_cqe* cqes = nullptr;
   uv_poll_t* poll = nullptr;
-  napi_ref dispatch = nullptr;
+  std::vector<napi_ref> clients;  // each client's dispatch(token, result); client n is clients[n - 1]
   napi_async_context context = nullptr;
   napi_async_cleanup_hook_handle cleanup = nullptr;
-  uint64_t next_token = 1;
+  uint64_t next_sequence = 1;
   uint32_t pending = 0;  // waits queued whose completion has not come
 };
 
@@ -149,8 +155,10 @@ void RingDispatch(Ring* r, uint64_t token, int result) {
   napi_env env = r->env;
   napi_handle_scope scope;
   if (napi_open_handle_scope(env, &scope) != napi_ok) return;
+  uint64_t client = token >> kClientShift;
+  if (client == 0 || client > r->clients.size()) return;
   napi_value fn, recv, argv[2];
-  if (napi_get_reference_value(env, r->dispatch, &fn) == napi_ok && fn != nullptr && napi_get_global(env, &recv) == napi_ok &&
+  if (napi_get_reference_value(env, r->clients[client - 1], &fn) == napi_ok && fn != nullptr && napi_get_global(env, &recv) == napi_ok &&
       napi_create_double(env, static_cast<double>(token), &argv[0]) == napi_ok && napi_create_int32(env, result, &argv[1]) == napi_ok) {
     // As a callback from the event loop: microtasks run after it, as for any I/O.
     if (napi_make_callback(env, r->context, recv, fn, 2, argv, nullptr) != napi_ok) {
@@ -199,6 +207,10 @@ void RingOnEnvCleanup(napi_async_cleanup_hook_handle handle, void* data) {
   Ring* r = static_cast<Ring*>(data);
   r->closing = true;
   r->cleanup = handle;
+  for (napi_ref ref : r->clients) napi_delete_reference(r->env, ref);
+  r->clients.clear();
+  if (r->context != nullptr) napi_async_destroy(r->env, r->context);
+  r->context = nullptr;
   if (r->poll == nullptr) {
     RingUnmap(r);
     napi_remove_async_cleanup_hook(handle);
@@ -211,42 +223,48 @@ void RingOnEnvCleanup(napi_async_cleanup_hook_handle handle, void* data) {
 
 Ring* RingOfCall(const Napi::CallbackInfo& info) { return static_cast<Ring*>(info.Data()); }
 
-// futexRingOpen(dispatch) -> 0 | -errno. Sets up this environment's ring;
-// dispatch(token, result) then gets every wait's result on this thread.
+// futexRingOpen(dispatch) -> client | -errno. Sets up this environment's
+// ring at the first call; dispatch(token, result) then gets the results of
+// the waits this client starts, on this thread.
 Napi::Value RingOpen(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   Ring* r = RingOfCall(info);
-  if (r->open) return Napi::Number::New(env, 0);
   if (!info[0].IsFunction()) return Errno(env, EINVAL);
-  int err = RingOpenFd(r);
-  if (err != 0) {
-    RingUnmap(r);
-    return Napi::Number::New(env, err);
+  if (r->closing) return Errno(env, EBADF);
+  if (!r->open) {
+    int err = RingOpenFd(r);
+    if (err != 0) {
+      RingUnmap(r);
+      return Napi::Number::New(env, err);
+    }
+    uv_loop_t* loop;
+    if (napi_get_uv_event_loop(env, &loop) != napi_ok) {
+      RingUnmap(r);
+      return Errno(env, EINVAL);
+    }
+    r->poll = new uv_poll_t;
+    r->poll->data = r;
+    if (uv_poll_init(loop, r->poll, r->fd) != 0) {
+      delete r->poll;
+      r->poll = nullptr;
+      RingUnmap(r);
+      return Errno(env, EINVAL);
+    }
+    uv_poll_start(r->poll, UV_READABLE, RingOnReadable);
+    uv_unref(reinterpret_cast<uv_handle_t*>(r->poll));  // only a pending wait keeps the process alive
+    napi_value name;
+    napi_create_string_utf8(env, "shmkit.futexRing", NAPI_AUTO_LENGTH, &name);
+    napi_async_init(env, nullptr, name, &r->context);
+    r->open = true;
   }
-  uv_loop_t* loop;
-  if (napi_get_uv_event_loop(env, &loop) != napi_ok) {
-    RingUnmap(r);
-    return Errno(env, EINVAL);
-  }
-  r->poll = new uv_poll_t;
-  r->poll->data = r;
-  if (uv_poll_init(loop, r->poll, r->fd) != 0) {
-    delete r->poll;
-    r->poll = nullptr;
-    RingUnmap(r);
-    return Errno(env, EINVAL);
-  }
-  uv_poll_start(r->poll, UV_READABLE, RingOnReadable);
-  uv_unref(reinterpret_cast<uv_handle_t*>(r->poll));  // only a pending wait keeps the process alive
-  napi_create_reference(env, info[0], 1, &r->dispatch);
-  napi_value name;
-  napi_create_string_utf8(env, "shmkit.futexRing", NAPI_AUTO_LENGTH, &name);
-  napi_async_init(env, nullptr, name, &r->context);
-  r->open = true;
-  return Napi::Number::New(env, 0);
+  if (r->clients.size() >= kMaxClients) return Errno(env, EMFILE);
+  napi_ref ref;
+  if (napi_create_reference(env, info[0], 1, &ref) != napi_ok) return Errno(env, ENOMEM);
+  r->clients.push_back(ref);
+  return Napi::Number::New(env, static_cast<double>(r->clients.size()));
 }
 
-// futexRingWait(buffer, byteOffset, expected) -> token | -errno. Sleeps
+// futexRingWait(client, buffer, byteOffset, expected) -> token | -errno. Sleeps
 // while the word holds `expected`; the result (0, -EAGAIN: the word had
 // changed, -ECANCELED) comes to dispatch. Time limits are kept in
 // TypeScript, with a timer that cancels: cheaper than a linked timeout.
@@ -254,10 +272,12 @@ Napi::Value RingWait(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   Ring* r = RingOfCall(info);
   if (!r->open || r->closing) return Errno(env, EBADF);
-  uint32_t* addr = FutexWordAt(info[0], info[1]);
+  double client = info[0].As<Napi::Number>().DoubleValue();
+  if (!(client >= 1 && client <= static_cast<double>(r->clients.size()))) return Errno(env, EBADF);
+  uint32_t* addr = FutexWordAt(info[1], info[2]);
   if (addr == nullptr) return Errno(env, EINVAL);
-  uint32_t expected = info[2].As<Napi::Number>().Uint32Value();
-  uint64_t token = r->next_token++;
+  uint32_t expected = info[3].As<Napi::Number>().Uint32Value();
+  uint64_t token = (static_cast<uint64_t>(client) << kClientShift) | (r->next_sequence++ & kSequenceMask);
   unsigned from = *r->sq_tail;
   unsigned tail = from;
   struct io_uring_sqe* wait = RingNextSqe(r, &tail);
@@ -274,23 +294,23 @@ Napi::Value RingWait(const Napi::CallbackInfo& info) {
   return Napi::Number::New(env, static_cast<double>(token));
 }
 
-// futexRingCancel(token): ends a pending wait early; its result (-ECANCELED,
-// or what it ended with first) still comes to dispatch. A token that is not
-// pending is ignored by the kernel (ENOENT).
+// futexRingCancel(token) -> 0 | -errno: ends a pending wait early; its
+// result (-ECANCELED, or what it ended with first) still comes to dispatch.
+// A token that is not pending is ignored by the kernel (ENOENT). -EAGAIN or
+// -EBUSY: the kernel could not take the request now (no memory); try again.
 Napi::Value RingCancel(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   Ring* r = RingOfCall(info);
-  if (!r->open || r->closing) return env.Undefined();
+  if (!r->open || r->closing) return Errno(env, EBADF);
   uint64_t token = static_cast<uint64_t>(info[0].As<Napi::Number>().DoubleValue());
   unsigned from = *r->sq_tail;
   unsigned tail = from;
   struct io_uring_sqe* sqe = RingNextSqe(r, &tail);
-  if (sqe == nullptr) return env.Undefined();
+  if (sqe == nullptr) return Errno(env, EBUSY);
   sqe->opcode = IORING_OP_ASYNC_CANCEL;
   sqe->addr = token;
   sqe->user_data = kTagCancel | token;
-  RingSubmit(r, from, tail);
-  return env.Undefined();
+  return Napi::Number::New(env, RingSubmit(r, from, tail));
 }
 
 }  // namespace

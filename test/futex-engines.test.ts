@@ -126,6 +126,38 @@ describe('futex engines', { timeout: 120_000 }, () => {
         }
       });
 
+      it('two copies of the library in one thread (the bundle and its modules) each get their own wake-ups and time limits', async () => {
+        const result = await runNode(
+          `
+          import * as bundle from 'SHMKIT';
+          import * as modules from 'SHMKIT_MODULES';
+          const copies = { bundle, modules };
+          const out = {};
+          await Promise.all(Object.entries(copies).map(async ([name, { Channel }]) => {
+            const channel = Channel.create({ capacity: 4096, wait: 'sleep', autoRemove: true });
+            const receiver = channel.receiver();
+            const sender = channel.sender();
+            const start = performance.now();
+            await receiver.recv({ timeoutMs: 60 }).catch((error) => (out[name + ' limit'] = error.code));
+            out[name + ' limit ms'] = Math.round(performance.now() - start);
+            setTimeout(() => sender.trySend(name), 30);
+            out[name] = new TextDecoder().decode(await receiver.recv({ timeoutMs: 5000 }));
+            channel.detach();
+          }));
+          console.log(JSON.stringify(out));
+          `,
+          [],
+          { env: engine.env },
+        );
+        assertExitedCleanly(result);
+        const out = lastJson<Record<string, string | number>>(result);
+        for (const name of ['bundle', 'modules']) {
+          assert.equal(out[name], name, `${name}: woken by its message`);
+          assert.equal(out[`${name} limit`], 'ETIMEDOUT', `${name}: its time limit`);
+          assert.ok((out[`${name} limit ms`] as number) < 2000, `${name}: the limit took ${out[`${name} limit ms`]} ms`);
+        }
+      });
+
       it('more sleepers than the ring holds completions: 5,000 waits on one word all end on one FUTEX_WAKE', async () => {
         const sleepers = engine.name === 'thread' ? 200 : 5000;
         const result = await runNode(

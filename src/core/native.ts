@@ -111,10 +111,11 @@ export interface NativeBinding {
   futexWaiterIdle(handle: FutexWaiterHandle): void;
   futexWaiterCancel(handle: FutexWaiterHandle): void;
   futexWaiterClose(handle: FutexWaiterHandle): void;
-  // The same waits through this thread's io_uring (native/futex_ring.cc); results reach dispatch(token, result).
+  // The same waits through this thread's io_uring (native/futex_ring.cc): open returns a client
+  // number, whose waits' results reach its dispatch(token, result).
   futexRingOpen(dispatch: (token: number, result: number) => void): number;
-  futexRingWait(buffer: ArrayBuffer, byteOffset: number, expected: number): number;
-  futexRingCancel(token: number): void;
+  futexRingWait(client: number, buffer: ArrayBuffer, byteOffset: number, expected: number): number;
+  futexRingCancel(token: number): number;
   kill0(pid: number): number;
   schedYield(): void;
   // POSIX shared memory and memfd (native/posix.cc); mappings share shmat's lifetime (native/mapping.cc).

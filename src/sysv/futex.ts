@@ -17,6 +17,8 @@ const ETIMEDOUT = osConstants.errno.ETIMEDOUT;
 
 /** Where this thread's futex waits run, and why not on io_uring if they do not. */
 export type FutexEngine = { readonly kind: 'io_uring' } | { readonly kind: 'thread'; readonly reason: string };
+/** This copy of the library's number on the thread's ring (another copy, a bundle beside a deep import, has its own). */
+let ringClient = 0;
 
 /** Chosen at the first wait of this thread (each worker has its own ring). */
 let engine: FutexEngine | undefined;
@@ -38,10 +40,24 @@ export function futexEngine(): FutexEngine {
 function openEngine(): FutexEngine {
   if (process.env.SHMKIT_IO_URING === '0') return { kind: 'thread', reason: 'SHMKIT_IO_URING=0' };
   const result = native.futexRingOpen(FutexWaiter.dispatch);
-  if (result === 0) return { kind: 'io_uring' };
+  if (result > 0) {
+    ringClient = result;
+    return { kind: 'io_uring' };
+  }
   // ENOSYS or EPERM: no io_uring, or a seccomp profile or
   // kernel.io_uring_disabled forbids it; EOPNOTSUPP: a kernel before 6.7.
   return { kind: 'thread', reason: `io_uring: ${errnoName(-result)}` };
+}
+
+/**
+ * Cancels an io_uring wait. The kernel may refuse the request for want of
+ * memory (EAGAIN, EBUSY): then it is tried again every 5 ms, for a second,
+ * so that a time limit or an abort is not lost. A wait that ended meanwhile
+ * makes the next try a no-op.
+ */
+function cancelRingWait(token: number, triesLeft = 200): void {
+  if (native.futexRingCancel(token) >= 0 || triesLeft === 0) return;
+  setTimeout(cancelRingWait, 5, token, triesLeft - 1).unref();
 }
 
 /**
@@ -138,7 +154,7 @@ export class FutexWaiter {
   /** Starts a wait on the thread's engine; returns what cancels it. */
   #start(buffer: ArrayBuffer, byteOffset: number, expected: number, timeoutMs: number): () => void {
     if (futexEngine().kind === 'io_uring') {
-      const result = native.futexRingWait(buffer, byteOffset, expected);
+      const result = native.futexRingWait(ringClient, buffer, byteOffset, expected);
       // EINVAL is a bad word (the caller's bug, or a detached buffer): an
       // error on either engine. Anything else (EBUSY, EAGAIN, ENOMEM: the
       // kernel could not take the wait now) falls back to the thread.
@@ -150,10 +166,10 @@ export class FutexWaiter {
           // The pending wait keeps the process alive, not its timer.
           this.#timer = setTimeout(() => {
             this.#timedOut = true;
-            native.futexRingCancel(token);
+            cancelRingWait(token);
           }, timeoutMs).unref();
         }
-        return () => native.futexRingCancel(token);
+        return () => cancelRingWait(token);
       }
     }
     this.#handle ??= check(
@@ -170,11 +186,12 @@ export class FutexWaiter {
   /** Wakes a pending wait (it resolves) and stops the thread. */
   close(): void {
     this.#closed = true;
+    this.#timedOut = false;
     if (this.#handle) native.futexWaiterClose(this.#handle);
     this.#handle = undefined;
     if (this.#token !== 0) {
       ringWaits.delete(this.#token);
-      native.futexRingCancel(this.#token);
+      cancelRingWait(this.#token);
     }
     this.#onResult(-ECANCELED);
   }
