@@ -13,8 +13,9 @@
 namespace shmkit {
 
 void InitConstants(Napi::Env env, Napi::Object exports) {
-  Napi::Object c = Napi::Object::New(env);
-#define SHMKIT_CONSTANT(name) c.Set(#name, Napi::Number::New(env, static_cast<double>(name)))
+  napi_value c;
+  if (napi_create_object(env, &c) != napi_ok) return;
+#define SHMKIT_CONSTANT(name) ExportNumber(env, c, #name, static_cast<double>(name))
   SHMKIT_CONSTANT(IPC_PRIVATE);
   SHMKIT_CONSTANT(IPC_CREAT);
   SHMKIT_CONSTANT(IPC_EXCL);
@@ -54,9 +55,9 @@ void InitConstants(Napi::Env env, Napi::Object exports) {
   SHMKIT_CONSTANT(MSG_STAT);
   SHMKIT_CONSTANT(MSG_STAT_ANY);
 #undef SHMKIT_CONSTANT
-  c.Set("PAGE_SIZE", Napi::Number::New(env, static_cast<double>(sysconf(_SC_PAGESIZE))));
-  c.Set("SHMLBA", Napi::Number::New(env, static_cast<double>(SHMLBA)));
-  exports.Set("constants", c);
+  ExportNumber(env, c, "PAGE_SIZE", static_cast<double>(sysconf(_SC_PAGESIZE)));
+  ExportNumber(env, c, "SHMLBA", static_cast<double>(SHMLBA));
+  napi_set_named_property(env, exports, "constants", c);
 }
 
 }  // namespace shmkit

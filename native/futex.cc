@@ -262,15 +262,15 @@ Napi::Value SchedYield(const Napi::CallbackInfo& info) {
 }  // namespace
 
 void InitFutex(Napi::Env env, Napi::Object exports) {
-  exports.Set("futexWake", Napi::Function::New(env, Wake, "futexWake"));
-  exports.Set("futexWaitSync", Napi::Function::New(env, WaitSync, "futexWaitSync"));
-  exports.Set("futexWaiterNew", Napi::Function::New(env, WaiterNew, "futexWaiterNew"));
-  exports.Set("futexWaiterWait", Napi::Function::New(env, WaiterWait, "futexWaiterWait"));
-  exports.Set("futexWaiterIdle", Napi::Function::New(env, WaiterIdle, "futexWaiterIdle"));
-  exports.Set("futexWaiterCancel", Napi::Function::New(env, WaiterCancel, "futexWaiterCancel"));
-  exports.Set("futexWaiterClose", Napi::Function::New(env, WaiterClose, "futexWaiterClose"));
-  exports.Set("kill0", Napi::Function::New(env, Kill0, "kill0"));
-  exports.Set("schedYield", Napi::Function::New(env, SchedYield, "schedYield"));
+  Export<Wake>(env, exports, "futexWake");
+  Export<WaitSync>(env, exports, "futexWaitSync");
+  Export<WaiterNew>(env, exports, "futexWaiterNew");
+  Export<WaiterWait>(env, exports, "futexWaiterWait");
+  Export<WaiterIdle>(env, exports, "futexWaiterIdle");
+  Export<WaiterCancel>(env, exports, "futexWaiterCancel");
+  Export<WaiterClose>(env, exports, "futexWaiterClose");
+  Export<Kill0>(env, exports, "kill0");
+  Export<SchedYield>(env, exports, "schedYield");
 }
 
 }  // namespace shmkit

@@ -319,9 +319,9 @@ void InitFutexRing(Napi::Env env, Napi::Object exports) {
   Ring* r = new Ring;
   r->env = env;
   napi_add_async_cleanup_hook(env, RingOnEnvCleanup, r, &r->cleanup);
-  exports.Set("futexRingOpen", Napi::Function::New(env, RingOpen, "futexRingOpen", r));
-  exports.Set("futexRingWait", Napi::Function::New(env, RingWait, "futexRingWait", r));
-  exports.Set("futexRingCancel", Napi::Function::New(env, RingCancel, "futexRingCancel", r));
+  Export<RingOpen>(env, exports, "futexRingOpen", r);
+  Export<RingWait>(env, exports, "futexRingWait", r);
+  Export<RingCancel>(env, exports, "futexRingCancel", r);
 }
 
 }  // namespace shmkit

@@ -282,8 +282,8 @@ void InitMapping(Napi::Env env, Napi::Object exports) {
     delete r;
   };
   napi_set_instance_data(env, new Registry(), teardown, nullptr);
-  exports.Set("mappingPolicy", Napi::Function::New(env, MappingPolicy, "mappingPolicy"));
-  exports.Set("mappingStats", Napi::Function::New(env, MappingStats, "mappingStats"));
+  Export<MappingPolicy>(env, exports, "mappingPolicy");
+  Export<MappingStats>(env, exports, "mappingStats");
 }
 
 }  // namespace shmkit

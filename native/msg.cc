@@ -272,16 +272,16 @@ Napi::Value MsgReceiveStart(const Napi::CallbackInfo& info) {
 }  // namespace
 
 void InitMsg(Napi::Env env, Napi::Object exports, WaitsHolder* waits) {
-  exports.Set("msgget", Napi::Function::New(env, Msgget, "msgget"));
-  exports.Set("msgsnd", Napi::Function::New(env, Msgsnd, "msgsnd"));
-  exports.Set("msgrcv", Napi::Function::New(env, Msgrcv, "msgrcv"));
-  exports.Set("msgrcvInto", Napi::Function::New(env, MsgrcvInto, "msgrcvInto"));
-  exports.Set("msgctlCmd", Napi::Function::New(env, MsgctlCmd, "msgctlCmd"));
-  exports.Set("msgctlStat", Napi::Function::New(env, MsgctlStat, "msgctlStat"));
-  exports.Set("msgctlSet", Napi::Function::New(env, MsgctlSet, "msgctlSet"));
-  exports.Set("msgctlInfo", Napi::Function::New(env, MsgctlInfo, "msgctlInfo"));
-  exports.Set("msgSendStart", Napi::Function::New(env, MsgSendStart, "msgSendStart", waits));
-  exports.Set("msgReceiveStart", Napi::Function::New(env, MsgReceiveStart, "msgReceiveStart", waits));
+  Export<Msgget>(env, exports, "msgget");
+  Export<Msgsnd>(env, exports, "msgsnd");
+  Export<Msgrcv>(env, exports, "msgrcv");
+  Export<MsgrcvInto>(env, exports, "msgrcvInto");
+  Export<MsgctlCmd>(env, exports, "msgctlCmd");
+  Export<MsgctlStat>(env, exports, "msgctlStat");
+  Export<MsgctlSet>(env, exports, "msgctlSet");
+  Export<MsgctlInfo>(env, exports, "msgctlInfo");
+  Export<MsgSendStart>(env, exports, "msgSendStart", waits);
+  Export<MsgReceiveStart>(env, exports, "msgReceiveStart", waits);
 }
 
 }  // namespace shmkit

@@ -102,8 +102,9 @@ Napi::Value Mmap(const Napi::CallbackInfo& info) {
 }  // namespace
 
 void InitPosix(Napi::Env env, Napi::Object exports) {
-  Napi::Object c = exports.Get("constants").As<Napi::Object>();
-#define SHMKIT_CONSTANT(name) c.Set(#name, Napi::Number::New(env, static_cast<double>(name)))
+  napi_value c;
+  if (napi_get_named_property(env, exports, "constants", &c) != napi_ok) return;
+#define SHMKIT_CONSTANT(name) ExportNumber(env, c, #name, static_cast<double>(name))
   SHMKIT_CONSTANT(O_RDONLY);
   SHMKIT_CONSTANT(O_RDWR);
   SHMKIT_CONSTANT(O_CREAT);
@@ -132,13 +133,13 @@ void InitPosix(Napi::Env env, Napi::Object exports) {
   SHMKIT_CONSTANT(F_SEAL_FUTURE_WRITE);
   SHMKIT_CONSTANT(F_SEAL_EXEC);
 #undef SHMKIT_CONSTANT
-  exports.Set("shmOpen", Napi::Function::New(env, ShmOpen, "shmOpen"));
-  exports.Set("shmUnlink", Napi::Function::New(env, ShmUnlink, "shmUnlink"));
-  exports.Set("memfdCreate", Napi::Function::New(env, MemfdCreate, "memfdCreate"));
-  exports.Set("fcntlInt", Napi::Function::New(env, FcntlInt, "fcntlInt"));
-  exports.Set("fallocate", Napi::Function::New(env, Fallocate, "fallocate"));
-  exports.Set("mmap", Napi::Function::New(env, Mmap, "mmap"));
-  exports.Set("munmap", Napi::Function::New(env, Munmap, "munmap"));
+  Export<ShmOpen>(env, exports, "shmOpen");
+  Export<ShmUnlink>(env, exports, "shmUnlink");
+  Export<MemfdCreate>(env, exports, "memfdCreate");
+  Export<FcntlInt>(env, exports, "fcntlInt");
+  Export<Fallocate>(env, exports, "fallocate");
+  Export<Mmap>(env, exports, "mmap");
+  Export<Munmap>(env, exports, "munmap");
   InitSigbus(env, exports);
 }
 

@@ -302,17 +302,17 @@ Napi::Value SemWaitStart(const Napi::CallbackInfo& info) {
 }  // namespace
 
 void InitSem(Napi::Env env, Napi::Object exports, WaitsHolder* waits) {
-  exports.Set("semget", Napi::Function::New(env, Semget, "semget"));
-  exports.Set("semop", Napi::Function::New(env, Semop, "semop"));
-  exports.Set("semop1", Napi::Function::New(env, Semop1, "semop1"));
-  exports.Set("semctlCmd", Napi::Function::New(env, SemctlCmd, "semctlCmd"));
-  exports.Set("semctlSetVal", Napi::Function::New(env, SemctlSetVal, "semctlSetVal"));
-  exports.Set("semctlGetAll", Napi::Function::New(env, SemctlGetAll, "semctlGetAll"));
-  exports.Set("semctlSetAll", Napi::Function::New(env, SemctlSetAll, "semctlSetAll"));
-  exports.Set("semctlStat", Napi::Function::New(env, SemctlStat, "semctlStat"));
-  exports.Set("semctlSet", Napi::Function::New(env, SemctlSet, "semctlSet"));
-  exports.Set("semctlInfo", Napi::Function::New(env, SemctlInfo, "semctlInfo"));
-  exports.Set("semWaitStart", Napi::Function::New(env, SemWaitStart, "semWaitStart", waits));
+  Export<Semget>(env, exports, "semget");
+  Export<Semop>(env, exports, "semop");
+  Export<Semop1>(env, exports, "semop1");
+  Export<SemctlCmd>(env, exports, "semctlCmd");
+  Export<SemctlSetVal>(env, exports, "semctlSetVal");
+  Export<SemctlGetAll>(env, exports, "semctlGetAll");
+  Export<SemctlSetAll>(env, exports, "semctlSetAll");
+  Export<SemctlStat>(env, exports, "semctlStat");
+  Export<SemctlSet>(env, exports, "semctlSet");
+  Export<SemctlInfo>(env, exports, "semctlInfo");
+  Export<SemWaitStart>(env, exports, "semWaitStart", waits);
 }
 
 }  // namespace shmkit

@@ -23,6 +23,31 @@ inline uint64_t ToU64(const Napi::Value& v) {
 
 inline Napi::Value U64(Napi::Env env, uint64_t v) { return Napi::BigInt::New(env, v); }
 
+// Exports: raw Node-API calls, whose failure is ignored. A worker terminated
+// while it loads the addon fails every call that needs JavaScript, and
+// node-addon-api turns a failed call into a throw, which fails as well: a
+// fatal error that ends the whole process. The worker is going away; a
+// partial module object is harmless there.
+template <Napi::Value (*F)(const Napi::CallbackInfo&)>
+napi_value ExportedCall(napi_env env, napi_callback_info info) {
+  Napi::CallbackInfo call(env, info);
+  return F(call);
+}
+
+// exports[name] = a function running F, with info.Data() == data.
+template <Napi::Value (*F)(const Napi::CallbackInfo&)>
+void Export(napi_env env, napi_value exports, const char* name, void* data = nullptr) {
+  napi_value fn;
+  if (napi_create_function(env, name, NAPI_AUTO_LENGTH, ExportedCall<F>, data, &fn) == napi_ok)
+    napi_set_named_property(env, exports, name, fn);
+}
+
+// object[name] = value, as Export does it.
+inline void ExportNumber(napi_env env, napi_value object, const char* name, double value) {
+  napi_value number;
+  if (napi_create_double(env, value, &number) == napi_ok) napi_set_named_property(env, object, name, number);
+}
+
 // The address of the 32-bit word at byteOffset in an ArrayBuffer, or nullptr
 // if it is not inside it or not aligned (a bad offset must never reach the
 // kernel). For the futex shims (futex.cc, futex_ring.cc).

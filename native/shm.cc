@@ -203,16 +203,16 @@ Napi::Value Strerror(const Napi::CallbackInfo& info) {
 }  // namespace
 
 void InitShm(Napi::Env env, Napi::Object exports) {
-  exports.Set("ftok", Napi::Function::New(env, Ftok, "ftok"));
-  exports.Set("shmget", Napi::Function::New(env, Shmget, "shmget"));
-  exports.Set("shmat", Napi::Function::New(env, Shmat, "shmat"));
-  exports.Set("shmatShared", Napi::Function::New(env, ShmatShared, "shmatShared"));
-  exports.Set("shmdt", Napi::Function::New(env, Shmdt, "shmdt"));
-  exports.Set("shmctlStat", Napi::Function::New(env, ShmctlStat, "shmctlStat"));
-  exports.Set("shmctlSet", Napi::Function::New(env, ShmctlSet, "shmctlSet"));
-  exports.Set("shmctlCmd", Napi::Function::New(env, ShmctlCmd, "shmctlCmd"));
-  exports.Set("shmctlInfo", Napi::Function::New(env, ShmctlInfo, "shmctlInfo"));
-  exports.Set("strerror", Napi::Function::New(env, Strerror, "strerror"));
+  Export<Ftok>(env, exports, "ftok");
+  Export<Shmget>(env, exports, "shmget");
+  Export<Shmat>(env, exports, "shmat");
+  Export<ShmatShared>(env, exports, "shmatShared");
+  Export<Shmdt>(env, exports, "shmdt");
+  Export<ShmctlStat>(env, exports, "shmctlStat");
+  Export<ShmctlSet>(env, exports, "shmctlSet");
+  Export<ShmctlCmd>(env, exports, "shmctlCmd");
+  Export<ShmctlInfo>(env, exports, "shmctlInfo");
+  Export<Strerror>(env, exports, "strerror");
 }
 
 }  // namespace shmkit

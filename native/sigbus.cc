@@ -184,8 +184,8 @@ void ForgetFileRange(void* addr) {
 }
 
 void InitSigbus(Napi::Env env, Napi::Object exports) {
-  exports.Set("sigbusReplacedPages", Napi::Function::New(env, SigbusReplacedPages, "sigbusReplacedPages"));
-  exports.Set("sigbusGuardReinstall", Napi::Function::New(env, SigbusGuardReinstall, "sigbusGuardReinstall"));
+  Export<SigbusReplacedPages>(env, exports, "sigbusReplacedPages");
+  Export<SigbusGuardReinstall>(env, exports, "sigbusGuardReinstall");
 }
 
 }  // namespace shmkit

@@ -628,8 +628,8 @@ WaitsHolder* InitWaits(Napi::Env env, Napi::Object exports) {
     g_envs->push_back(*holder);
   }
   std::call_once(g_exit_once, [] { std::atexit(OnProcessExit); });
-  exports.Set("waitInit", Napi::Function::New(env, WaitInit, "waitInit", holder));
-  exports.Set("waitCancel", Napi::Function::New(env, WaitCancel, "waitCancel", holder));
+  Export<WaitInit>(env, exports, "waitInit", holder);
+  Export<WaitCancel>(env, exports, "waitCancel", holder);
   env.AddCleanupHook(OnEnvCleanup, holder);
   return holder;
 }
