@@ -1,7 +1,8 @@
 // How a channel endpoint waits without blocking the event loop: spin on the
 // main thread for a bounded time (a hand-off between spinning processes
 // takes well under a microsecond), then sleep on a futex word in the segment
-// through the addon's waiter thread (a wake-up through it costs tens of µs).
+// through io_uring or the addon's waiter thread (src/sysv/futex.ts; a
+// wake-up costs tens of µs).
 import type { FutexWaiter } from '../sysv/futex.js';
 import { spin } from '../sysv/spin.js';
 import { abortError, invalidType, outOfRange, timeoutError } from '../core/errors.js';
