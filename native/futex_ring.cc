@@ -61,7 +61,8 @@ struct Ring {
   struct io_uring_sqe* sqes = nullptr;
   size_t sqes_size = 0;
   unsigned *sq_head, *sq_tail, *sq_mask, *sq_flags, *sq_array;
-  unsigned *cq_head, *cq_tail, *cq_mask;
+  unsigned *cq_head, *cq_tail, *cq_mask, *cq_dropped;
+  unsigned dropped_seen = 0;
   struct io_uring_cqe* cqes = nullptr;
   uv_poll_t* poll = nullptr;
   std::vector<napi_ref> clients;  // each client's dispatch(token, result); client n is clients[n - 1]
@@ -139,6 +140,8 @@ int RingOpenFd(Ring* r) {
   r->cq_tail = reinterpret_cast<unsigned*>(base + p.cq_off.tail);
   r->cq_mask = reinterpret_cast<unsigned*>(base + p.cq_off.ring_mask);
   r->cqes = reinterpret_cast<struct io_uring_cqe*>(base + p.cq_off.cqes);
+  r->cq_dropped = reinterpret_cast<unsigned*>(base + p.cq_off.overflow);
+  r->dropped_seen = *r->cq_dropped;
 
   // Ask the kernel whether it knows FUTEX_WAIT (6.7+); older ones would
   // fail every wait with EINVAL.
@@ -190,6 +193,20 @@ void RingOnReadable(uv_poll_t* handle, int status, int events) {
   for (const auto& [token, result] : done) {
     if (--r->pending == 0) uv_unref(reinterpret_cast<uv_handle_t*>(r->poll));
     if (!r->closing) RingDispatch(r, token, result);
+  }
+  // Completions the kernel had no memory to keep (even NODROP drops them
+  // then, and counts them) never come: every client is told to take each
+  // of its waits as woken (token with sequence 0), so that none waits for
+  // ever; wake-ups may be spurious, and callers check again. The waits still
+  // in the kernel complete later, for tokens nobody knows any more.
+  unsigned dropped = AtomicAt(r->cq_dropped)->load(std::memory_order_acquire);
+  if (dropped != r->dropped_seen) {
+    unsigned lost = dropped - r->dropped_seen;
+    r->dropped_seen = dropped;
+    uint32_t before = r->pending;
+    r->pending = lost >= before ? 0 : before - lost;
+    if (before != 0 && r->pending == 0) uv_unref(reinterpret_cast<uv_handle_t*>(r->poll));
+    for (uint64_t client = 1; client <= r->clients.size() && !r->closing; client++) RingDispatch(r, client << kClientShift, 0);
   }
 }
 
@@ -277,7 +294,9 @@ Napi::Value RingWait(const Napi::CallbackInfo& info) {
   uint32_t* addr = FutexWordAt(info[1], info[2]);
   if (addr == nullptr) return Errno(env, EINVAL);
   uint32_t expected = info[3].As<Napi::Number>().Uint32Value();
-  uint64_t token = (static_cast<uint64_t>(client) << kClientShift) | (r->next_sequence++ & kSequenceMask);
+  uint64_t sequence = r->next_sequence++ & kSequenceMask;
+  if (sequence == 0) sequence = r->next_sequence++ & kSequenceMask;  // 0 means "all of them" (RingOnReadable)
+  uint64_t token = (static_cast<uint64_t>(client) << kClientShift) | sequence;
   unsigned from = *r->sq_tail;
   unsigned tail = from;
   struct io_uring_sqe* wait = RingNextSqe(r, &tail);

@@ -158,6 +158,32 @@ describe('futex engines', { timeout: 120_000 }, () => {
         }
       });
 
+      if (engine.name === 'io_uring')
+        it('completions the kernel dropped (it had no memory to keep them) end every pending wait as woken, and later waits work', async () => {
+          // The kernel's side cannot be provoked here: this sends what the addon
+          // sends when the ring's dropped-completion counter moves.
+          const result = await runNode(
+            `
+          import { FutexWaiter, futexWake } from ${FUTEX};
+          const buffer = new ArrayBuffer(16);
+          const waiters = [new FutexWaiter(), new FutexWaiter()];
+          const pending = waiters.map((waiter) => waiter.wait(buffer, 0, 0, -1));
+          await new Promise((resolve) => setTimeout(resolve, 20));
+          FutexWaiter.dispatch(2 ** 40, 0);
+          const results = await Promise.all(pending);
+          // The waits are still in the kernel: wake them, and the process can end.
+          futexWake(buffer, 0, 2);
+          setTimeout(() => { Atomics.store(new Int32Array(buffer), 1, 1); futexWake(buffer, 4, 1); }, 20);
+          const later = await waiters[0].wait(buffer, 1, 0, 5000);
+          console.log(JSON.stringify({ results, later }));
+          `,
+            [],
+            { env: engine.env, timeoutMs: 10_000 },
+          );
+          assertExitedCleanly(result);
+          assert.deepEqual(lastJson(result), { results: [0, 0], later: 0 });
+        });
+
       it('more sleepers than the ring holds completions: 5,000 waits on one word all end on one FUTEX_WAKE', async () => {
         const sleepers = engine.name === 'thread' ? 200 : 5000;
         const result = await runNode(

@@ -98,8 +98,18 @@ export class FutexWaiter {
     };
   }
 
-  /** The io_uring engine's results, on this thread. */
+  /**
+   * The io_uring engine's results, on this thread. A token whose sequence
+   * (its low 40 bits) is 0 says that the kernel dropped completions (it had
+   * no memory to keep them): every pending wait is taken as woken.
+   */
   static dispatch(token: number, result: number): void {
+    if (token % 2 ** 40 === 0) {
+      const pending = [...ringWaits.values()];
+      ringWaits.clear();
+      for (const waiter of pending) waiter.#onResult(0);
+      return;
+    }
     const waiter = ringWaits.get(token);
     if (waiter === undefined) return; // closed while it waited
     ringWaits.delete(token);
