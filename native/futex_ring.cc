@@ -99,6 +99,18 @@ int RingSubmit(Ring* r, unsigned from, unsigned tail) {
   return -err;
 }
 
+// Queues one entry, filled in by `fill`, and submits it: 0 or -errno
+// (EBUSY: the submission queue is full, which it never is).
+template <typename Fill>
+int RingSubmitOne(Ring* r, Fill fill) {
+  unsigned from = *r->sq_tail;
+  unsigned tail = from;
+  struct io_uring_sqe* sqe = RingNextSqe(r, &tail);
+  if (sqe == nullptr) return -EBUSY;
+  fill(sqe);
+  return RingSubmit(r, from, tail);
+}
+
 void RingUnmap(Ring* r) {
   if (r->sqes) ::munmap(r->sqes, r->sqes_size);
   if (r->rings) ::munmap(r->rings, r->rings_size);
@@ -297,17 +309,14 @@ Napi::Value RingWait(const Napi::CallbackInfo& info) {
   uint64_t sequence = r->next_sequence++ & kSequenceMask;
   if (sequence == 0) sequence = r->next_sequence++ & kSequenceMask;  // 0 means "all of them" (RingOnReadable)
   uint64_t token = (static_cast<uint64_t>(client) << kClientShift) | sequence;
-  unsigned from = *r->sq_tail;
-  unsigned tail = from;
-  struct io_uring_sqe* wait = RingNextSqe(r, &tail);
-  if (wait == nullptr) return Errno(env, EBUSY);
-  wait->opcode = kOpFutexWait;
-  wait->fd = kFutex2SizeU32;
-  wait->addr = reinterpret_cast<uint64_t>(addr);
-  wait->off = expected;
-  wait->addr3 = kMatchAny;
-  wait->user_data = token;
-  int err = RingSubmit(r, from, tail);
+  int err = RingSubmitOne(r, [&](struct io_uring_sqe* wait) {
+    wait->opcode = kOpFutexWait;
+    wait->fd = kFutex2SizeU32;
+    wait->addr = reinterpret_cast<uint64_t>(addr);
+    wait->off = expected;
+    wait->addr3 = kMatchAny;
+    wait->user_data = token;
+  });
   if (err != 0) return Napi::Number::New(env, err);
   if (r->pending++ == 0) uv_ref(reinterpret_cast<uv_handle_t*>(r->poll));
   return Napi::Number::New(env, static_cast<double>(token));
@@ -322,14 +331,11 @@ Napi::Value RingCancel(const Napi::CallbackInfo& info) {
   Ring* r = RingOfCall(info);
   if (!r->open || r->closing) return Errno(env, EBADF);
   uint64_t token = static_cast<uint64_t>(info[0].As<Napi::Number>().DoubleValue());
-  unsigned from = *r->sq_tail;
-  unsigned tail = from;
-  struct io_uring_sqe* sqe = RingNextSqe(r, &tail);
-  if (sqe == nullptr) return Errno(env, EBUSY);
-  sqe->opcode = IORING_OP_ASYNC_CANCEL;
-  sqe->addr = token;
-  sqe->user_data = kTagCancel | token;
-  return Napi::Number::New(env, RingSubmit(r, from, tail));
+  return Napi::Number::New(env, RingSubmitOne(r, [&](struct io_uring_sqe* cancel) {
+                             cancel->opcode = IORING_OP_ASYNC_CANCEL;
+                             cancel->addr = token;
+                             cancel->user_data = kTagCancel | token;
+                           }));
 }
 
 }  // namespace
