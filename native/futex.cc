@@ -162,13 +162,20 @@ Napi::Value WaiterNew(const Napi::CallbackInfo& info) {
   });
 }
 
-Waiter* HandleOf(const Napi::Value& v) { return v.As<Napi::External<WaiterPtr>>().Data()->get(); }
+// The waiter of a handle, or nullptr for anything else (as a worker being
+// terminated may pass: its futexWaiterNew could not make the handle).
+Waiter* HandleOf(const Napi::Value& v) {
+  if (!v.IsExternal()) return nullptr;
+  WaiterPtr* p = v.As<Napi::External<WaiterPtr>>().Data();
+  return p == nullptr ? nullptr : p->get();
+}
 
 // futexWaiterWait(handle, buffer, byteOffset, expected, timeoutMs) -> 0 | -errno.
 // timeoutMs < 0 waits without limit. EBUSY: a wait is still pending.
 Napi::Value WaiterWait(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   Waiter* w = HandleOf(info[0]);
+  if (w == nullptr) return Errno(env, EBADF);
   uint32_t* addr = FutexWordAt(info[1], info[2]);
   if (addr == nullptr) return Errno(env, EINVAL);
   uint32_t expected = info[3].As<Napi::Number>().Uint32Value();
@@ -190,6 +197,7 @@ Napi::Value WaiterWait(const Napi::CallbackInfo& info) {
 // taken, so an idle waiter does not keep the process alive.
 Napi::Value WaiterIdle(const Napi::CallbackInfo& info) {
   Waiter* w = HandleOf(info[0]);
+  if (w == nullptr) return info.Env().Undefined();
   std::lock_guard<std::mutex> guard(w->mu);
   if (!w->finalized) w->tsfn.Unref(info.Env());
   return info.Env().Undefined();
@@ -199,6 +207,7 @@ Napi::Value WaiterIdle(const Napi::CallbackInfo& info) {
 // runs (with -ECANCELED or 0).
 Napi::Value WaiterCancel(const Napi::CallbackInfo& info) {
   Waiter* w = HandleOf(info[0]);
+  if (w == nullptr) return info.Env().Undefined();
   std::lock_guard<std::mutex> guard(w->mu);
   if (w->pending) {
     w->cancel.store(true);
@@ -210,6 +219,7 @@ Napi::Value WaiterCancel(const Napi::CallbackInfo& info) {
 // futexWaiterClose(handle): stops the thread; a pending wait reports nothing.
 Napi::Value WaiterClose(const Napi::CallbackInfo& info) {
   Waiter* w = HandleOf(info[0]);
+  if (w == nullptr) return info.Env().Undefined();
   Quit(w);
   std::lock_guard<std::mutex> guard(w->mu);
   if (!w->finalized) w->tsfn.Unref(info.Env());

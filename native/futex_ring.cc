@@ -16,6 +16,7 @@
 #include <uv.h>
 #include <atomic>
 #include <cstring>
+#include <unordered_set>
 #include <vector>
 
 namespace shmkit {
@@ -69,7 +70,10 @@ struct Ring {
   napi_async_context context = nullptr;
   napi_async_cleanup_hook_handle cleanup = nullptr;
   uint64_t next_sequence = 1;
-  uint32_t pending = 0;  // waits queued whose completion has not come
+  // Waits queued whose completion has not come; the poll handle is ref'd
+  // while there is one. A set, not a count: after dropped completions the
+  // ring forgets every wait (below), and their late completions find nothing.
+  std::unordered_set<uint64_t> pending;
 };
 
 // One free submission entry, or nullptr (the submission queue is full: it
@@ -168,10 +172,10 @@ int RingOpenFd(Ring* r) {
 
 void RingDispatch(Ring* r, uint64_t token, int result) {
   napi_env env = r->env;
-  napi_handle_scope scope;
-  if (napi_open_handle_scope(env, &scope) != napi_ok) return;
   uint64_t client = token >> kClientShift;
   if (client == 0 || client > r->clients.size()) return;
+  napi_handle_scope scope;
+  if (napi_open_handle_scope(env, &scope) != napi_ok) return;
   napi_value fn, recv, argv[2];
   if (napi_get_reference_value(env, r->clients[client - 1], &fn) == napi_ok && fn != nullptr && napi_get_global(env, &recv) == napi_ok &&
       napi_create_double(env, static_cast<double>(token), &argv[0]) == napi_ok && napi_create_int32(env, result, &argv[1]) == napi_ok) {
@@ -203,21 +207,26 @@ void RingOnReadable(uv_poll_t* handle, int status, int events) {
     RingEnter(r->fd, 0, 0, IORING_ENTER_GETEVENTS);
   }
   for (const auto& [token, result] : done) {
-    if (--r->pending == 0) uv_unref(reinterpret_cast<uv_handle_t*>(r->poll));
+    if (r->pending.erase(token) == 0) continue;  // forgotten after a drop
+    if (r->pending.empty()) uv_unref(reinterpret_cast<uv_handle_t*>(r->poll));
     if (!r->closing) RingDispatch(r, token, result);
   }
   // Completions the kernel had no memory to keep (even NODROP drops them
-  // then, and counts them) never come: every client is told to take each
-  // of its waits as woken (token with sequence 0), so that none waits for
-  // ever; wake-ups may be spurious, and callers check again. The waits still
-  // in the kernel complete later, for tokens nobody knows any more.
+  // then, and counts them) never come, and which ones is not known. So the
+  // ring cancels every wait still queued and forgets them all, and every
+  // client is told to take each of its waits as woken (a token with sequence
+  // 0): wake-ups may be spurious, and callers check again. A drop is seen at
+  // the next completion; every channel wait has a timer of at most 100 ms.
   unsigned dropped = AtomicAt(r->cq_dropped)->load(std::memory_order_acquire);
   if (dropped != r->dropped_seen) {
-    unsigned lost = dropped - r->dropped_seen;
     r->dropped_seen = dropped;
-    uint32_t before = r->pending;
-    r->pending = lost >= before ? 0 : before - lost;
-    if (before != 0 && r->pending == 0) uv_unref(reinterpret_cast<uv_handle_t*>(r->poll));
+    RingSubmitOne(r, [](struct io_uring_sqe* cancel) {
+      cancel->opcode = IORING_OP_ASYNC_CANCEL;
+      cancel->cancel_flags = IORING_ASYNC_CANCEL_ANY;
+      cancel->user_data = kTagCancel;
+    });
+    if (!r->pending.empty()) uv_unref(reinterpret_cast<uv_handle_t*>(r->poll));
+    r->pending.clear();
     for (uint64_t client = 1; client <= r->clients.size() && !r->closing; client++) RingDispatch(r, client << kClientShift, 0);
   }
 }
@@ -318,7 +327,8 @@ Napi::Value RingWait(const Napi::CallbackInfo& info) {
     wait->user_data = token;
   });
   if (err != 0) return Napi::Number::New(env, err);
-  if (r->pending++ == 0) uv_ref(reinterpret_cast<uv_handle_t*>(r->poll));
+  if (r->pending.empty()) uv_ref(reinterpret_cast<uv_handle_t*>(r->poll));
+  r->pending.insert(token);
   return Napi::Number::New(env, static_cast<double>(token));
 }
 

@@ -241,8 +241,11 @@ namespace {
 // object is collected.
 Napi::Value Detach(const Napi::CallbackInfo& info, MappingKind kind) {
   napi_env env = info.Env();
+  // No handle: a worker terminated while shmat or mmap made it (every
+  // Node-API call fails then) may still pass what it got.
+  if (!info[0].IsExternal()) return Errno(env, EINVAL);
   Mapping* m = info[0].As<Napi::External<Mapping>>().Data();
-  if (m->detached || m->kind != kind) return Errno(env, EINVAL);
+  if (m == nullptr || m->detached || m->kind != kind) return Errno(env, EINVAL);
   // Detached by someone else (ArrayBuffer.prototype.transfer): the memory may
   // live on in another ArrayBuffer, and its finalizer will detach it.
   bool moved = false;

@@ -14,6 +14,7 @@ import { native, type FutexWaiterHandle } from '../core/native.js';
 const ECANCELED = osConstants.errno.ECANCELED;
 const EINVAL = osConstants.errno.EINVAL;
 const ETIMEDOUT = osConstants.errno.ETIMEDOUT;
+const EBADF = osConstants.errno.EBADF;
 
 /** Where this thread's futex waits run, and why not on io_uring if they do not. */
 export type FutexEngine = { readonly kind: 'io_uring' } | { readonly kind: 'thread'; readonly reason: string };
@@ -51,13 +52,14 @@ function openEngine(): FutexEngine {
 
 /**
  * Cancels an io_uring wait. The kernel may refuse the request for want of
- * memory (EAGAIN, EBUSY): then it is tried again every 5 ms, for a second,
- * so that a time limit or an abort is not lost. A wait that ended meanwhile
- * makes the next try a no-op.
+ * memory (EAGAIN, EBUSY): then it is tried again, every 5 ms for a second
+ * and every 100 ms after, so that a time limit or an abort is not lost. A
+ * wait that ended meanwhile makes the next try a no-op.
  */
-function cancelRingWait(token: number, triesLeft = 200): void {
-  if (native.futexRingCancel(token) >= 0 || triesLeft === 0) return;
-  setTimeout(cancelRingWait, 5, token, triesLeft - 1).unref();
+function cancelRingWait(token: number, tries = 0): void {
+  const result = native.futexRingCancel(token);
+  if (result >= 0 || result === -EBADF) return; // EBADF: the ring is closing, and cancels it all
+  setTimeout(cancelRingWait, tries < 200 ? 5 : 100, token, tries + 1).unref();
 }
 
 /**
@@ -101,7 +103,8 @@ export class FutexWaiter {
   /**
    * The io_uring engine's results, on this thread. A token whose sequence
    * (its low 40 bits) is 0 says that the kernel dropped completions (it had
-   * no memory to keep them): every pending wait is taken as woken.
+   * no memory to keep them): every pending wait is taken as woken (the ring
+   * has cancelled and forgotten them all).
    */
   static dispatch(token: number, result: number): void {
     if (token % 2 ** 40 === 0) {
