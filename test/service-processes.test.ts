@@ -267,6 +267,8 @@ describe('Service across processes', { timeout: 120_000 }, () => {
         Atomics.store(words, 0, 1);
         return new Promise(() => {});
       };
+      // A handler that never settles keeps nothing alive: this process must live until it is killed.
+      setInterval(() => {}, 1 << 30);
       for (;;) {
         try {
           service.serve(handler);
@@ -305,6 +307,56 @@ describe('Service across processes', { timeout: 120_000 }, () => {
       assert.equal(outcome, 'ERR_CHANNEL_PEER_DEAD');
       await hung;
       assert.equal(await client.request('after'), 'after!');
+    } finally {
+      await killAndReap(first);
+      if (standby !== undefined) await killAndReap(standby);
+    }
+  });
+
+  it('fails a request taken by a server that exits (not killed) with it unanswered, even when a standby takes its place during the exit', async () => {
+    using service = Service.create({ capacity: 1 << 14, codec: 'json' });
+    using status = SharedMemory.create({ size: 8 });
+    const words = new Int32Array(status.buffer); // [0]: 'hang' was taken; [1]: the pid that serves
+    const server = `
+      import { Service, SharedMemory } from 'SHMKIT';
+      const [id, statusId, exits] = process.argv.slice(1).map(Number);
+      const words = new Int32Array(SharedMemory.open({ id: statusId }).buffer);
+      const service = Service.open({ id });
+      const handler = (v) => {
+        if (v !== 'hang') return v + '!';
+        Atomics.store(words, 0, 1);
+        setTimeout(() => process.exit(0), 10);
+        return new Promise(() => {});
+      };
+      for (;;) {
+        try {
+          service.serve(handler);
+          break;
+        } catch (error) {
+          if (error.code !== 'ERR_CHANNEL_BUSY') throw error;
+          await new Promise((resolve) => setTimeout(resolve, 2));
+        }
+      }
+      Atomics.store(words, 1, process.pid);
+      // Listeners run in order: shmkit's gave the receiver place back already; this one holds
+      // the exiting process (and so its presence) 300 ms, while the standby takes the place.
+      if (exits) process.on('exit', () => Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 300));
+      else setInterval(() => {}, 1 << 30);
+    `;
+    const first = spawnNode(server, [String(service.id), String(status.id), '1']);
+    let standby: ChildProcess | undefined;
+    try {
+      await waitFor('the first server serves', () => Atomics.load(words, 1) === first.pid);
+      standby = spawnNode(server, [String(service.id), String(status.id), '0']);
+      await sleep(500); // started, and polling
+      using client = service.client();
+      const outcome = await client.request('hang', { timeoutMs: 10_000 }).then(
+        (reply) => `reply ${reply}`,
+        (error: unknown) => (error as { code?: string }).code ?? String(error),
+      );
+      assert.equal(outcome, 'ERR_CHANNEL_PEER_DEAD');
+      await waitFor('the standby serves', () => Atomics.load(words, 1) === standby!.pid);
+      assert.equal(await client.request('after', { timeoutMs: 10_000 }), 'after!');
     } finally {
       await killAndReap(first);
       if (standby !== undefined) await killAndReap(standby);

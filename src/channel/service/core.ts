@@ -53,6 +53,20 @@ export function clearServer(header: Int32Array, token: readonly [number, number]
   }
 }
 
+/**
+ * Counts the death of this thread's server itself, and clears its record if
+ * it is still there: the thread ends normally (a clean exit) while requests
+ * it took are unanswered. Exiting gives its receiver place back at once, but
+ * its presence lives until the process is gone, so a successor that takes
+ * the place meanwhile finds it alive and would not count it; clients fail
+ * the requests sent before the count.
+ */
+export function abandonServer(header: Int32Array, token: readonly [number, number]): void {
+  if (header.length === 0) return;
+  Atomics.add(header, DEATHS, 1);
+  clearServer(header, token);
+}
+
 /** How many servers died and were replaced so far (see F.OFF_SERVER_DEATHS). */
 export function serverDeaths(header: Int32Array): number {
   return header.length === 0 ? 0 : Atomics.load(header, DEATHS);

@@ -9,7 +9,7 @@ import { decodeMessage } from '../codec.js';
 import { threadLiveness } from '../liveness.js';
 import type { Receiver } from '../receiver.js';
 import type { Sender } from '../sender.js';
-import { clearServer, recordServer, type ServiceCore } from './core.js';
+import { abandonServer, clearServer, recordServer, type ServiceCore } from './core.js';
 import * as F from './format.js';
 import { buildMessage, readU32, writeU32 } from './message.js';
 import { encodeError } from './remote-error.js';
@@ -55,6 +55,10 @@ const yieldToLoop = (): Promise<void> => new Promise((resolve) => setImmediate(r
 const DRAIN_MAX = 256;
 /** Thrown out of a drain once every place is taken: the rest of the requests wait in the ring. */
 const FULL = Symbol('every place is taken');
+
+/** This thread's servers that have not let go of their place and record. */
+const running = new Set<ServiceServer>();
+let exitHooked = false;
 
 /**
  * A running server: made by `service.serve(handler)`. One server per service
@@ -107,6 +111,11 @@ export class ServiceServer implements Disposable, AsyncDisposable {
       throw error;
     }
     recordServer(core.header, this.#token);
+    running.add(this);
+    if (!exitHooked) {
+      exitHooked = true;
+      process.once('exit', () => ServiceServer.#onExit());
+    }
     this.#sweep = setInterval(() => this.#sweepLinks(), SWEEP_MS).unref();
     this.#signal = signal;
     signal?.addEventListener('abort', this.#onAbort, { once: true });
@@ -178,9 +187,15 @@ export class ServiceServer implements Disposable, AsyncDisposable {
 
   #released = false;
 
+  /** The thread exits: a server with requests in flight abandons them (see abandonServer). */
+  static #onExit(): void {
+    for (const server of running) if (server.#inflight > 0) abandonServer(server.#core.header, server.#token);
+  }
+
   #release(): void {
     if (this.#released) return;
     this.#released = true;
+    running.delete(this);
     clearInterval(this.#sweep);
     this.#signal?.removeEventListener('abort', this.#onAbort);
     this.#receiver[Symbol.dispose]();
