@@ -3,9 +3,9 @@
 // descriptor (readable while completions wait), so a wake-up from another
 // process reaches JavaScript with one thread switch instead of two (the
 // waiter thread of futex.cc, then the thread-safe function's async handle),
-// about three times faster here. One
-// ring per Node environment, used only from its JavaScript thread, so the
-// rings need no locks. Whether to use it, and what to do when it cannot be
+// two to three times faster here (native/README.md). One ring per Node
+// environment, used only from its JavaScript thread, so the rings need no
+// locks. Whether to use it, and what to do when it cannot be
 // had (older kernels, seccomp profiles that forbid io_uring), is decided in
 // TypeScript (src/sysv/futex.ts); results are 0 or a negative errno.
 #include "shim.h"
@@ -16,7 +16,6 @@
 #include <uv.h>
 #include <atomic>
 #include <cstring>
-#include <unordered_set>
 #include <vector>
 
 namespace shmkit {
@@ -54,7 +53,6 @@ std::atomic<T>* AtomicAt(T* p) {
 
 struct Ring {
   napi_env env = nullptr;
-  bool open = false;
   bool closing = false;  // the environment is going away: JavaScript is never called again
   int fd = -1;
   void* rings = nullptr;
@@ -65,15 +63,20 @@ struct Ring {
   unsigned *cq_head, *cq_tail, *cq_mask, *cq_dropped;
   unsigned dropped_seen = 0;
   struct io_uring_cqe* cqes = nullptr;
-  uv_poll_t* poll = nullptr;
+  uv_poll_t* poll = nullptr;  // set once the ring is open
   std::vector<napi_ref> clients;  // each client's dispatch(token, result); client n is clients[n - 1]
   napi_async_context context = nullptr;
   napi_async_cleanup_hook_handle cleanup = nullptr;
   uint64_t next_sequence = 1;
   // Waits queued whose completion has not come; the poll handle is ref'd
-  // while there is one. A set, not a count: after dropped completions the
-  // ring forgets every wait (below), and their late completions find nothing.
-  std::unordered_set<uint64_t> pending;
+  // while there is one. After dropped completions the ring forgets every
+  // wait queued so far (below): completions of waits whose sequence is below
+  // forgotten_below are not counted (sequences grow; 2^40 of them do not
+  // wrap in practice).
+  uint32_t pending = 0;
+  uint64_t forgotten_below = 0;
+  // The completions one poll callback reaps, kept to spare an allocation per wake-up.
+  std::vector<std::pair<uint64_t, int>> done;
 };
 
 // One free submission entry, or nullptr (the submission queue is full: it
@@ -192,7 +195,8 @@ void RingDispatch(Ring* r, uint64_t token, int result) {
 
 void RingOnReadable(uv_poll_t* handle, int status, int events) {
   Ring* r = static_cast<Ring*>(handle->data);
-  std::vector<std::pair<uint64_t, int>> done;
+  std::vector<std::pair<uint64_t, int>>& done = r->done;
+  done.clear();
   for (;;) {
     unsigned head = *r->cq_head;
     unsigned tail = AtomicAt(r->cq_tail)->load(std::memory_order_acquire);
@@ -207,8 +211,8 @@ void RingOnReadable(uv_poll_t* handle, int status, int events) {
     RingEnter(r->fd, 0, 0, IORING_ENTER_GETEVENTS);
   }
   for (const auto& [token, result] : done) {
-    if (r->pending.erase(token) == 0) continue;  // forgotten after a drop
-    if (r->pending.empty()) uv_unref(reinterpret_cast<uv_handle_t*>(r->poll));
+    if ((token & kSequenceMask) < r->forgotten_below) continue;  // forgotten after a drop
+    if (--r->pending == 0) uv_unref(reinterpret_cast<uv_handle_t*>(r->poll));
     if (!r->closing) RingDispatch(r, token, result);
   }
   // Completions the kernel had no memory to keep (even NODROP drops them
@@ -225,8 +229,9 @@ void RingOnReadable(uv_poll_t* handle, int status, int events) {
       cancel->cancel_flags = IORING_ASYNC_CANCEL_ANY;
       cancel->user_data = kTagCancel;
     });
-    if (!r->pending.empty()) uv_unref(reinterpret_cast<uv_handle_t*>(r->poll));
-    r->pending.clear();
+    if (r->pending != 0) uv_unref(reinterpret_cast<uv_handle_t*>(r->poll));
+    r->pending = 0;
+    r->forgotten_below = r->next_sequence & kSequenceMask;
     for (uint64_t client = 1; client <= r->clients.size() && !r->closing; client++) RingDispatch(r, client << kClientShift, 0);
   }
 }
@@ -269,7 +274,7 @@ Napi::Value RingOpen(const Napi::CallbackInfo& info) {
   Ring* r = RingOfCall(info);
   if (!info[0].IsFunction()) return Errno(env, EINVAL);
   if (r->closing) return Errno(env, EBADF);
-  if (!r->open) {
+  if (r->poll == nullptr) {
     int err = RingOpenFd(r);
     if (err != 0) {
       RingUnmap(r);
@@ -293,7 +298,6 @@ Napi::Value RingOpen(const Napi::CallbackInfo& info) {
     napi_value name;
     napi_create_string_utf8(env, "shmkit.futexRing", NAPI_AUTO_LENGTH, &name);
     napi_async_init(env, nullptr, name, &r->context);
-    r->open = true;
   }
   if (r->clients.size() >= kMaxClients) return Errno(env, EMFILE);
   napi_ref ref;
@@ -309,7 +313,7 @@ Napi::Value RingOpen(const Napi::CallbackInfo& info) {
 Napi::Value RingWait(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   Ring* r = RingOfCall(info);
-  if (!r->open || r->closing) return Errno(env, EBADF);
+  if (r->poll == nullptr || r->closing) return Errno(env, EBADF);
   double client = info[0].As<Napi::Number>().DoubleValue();
   if (!(client >= 1 && client <= static_cast<double>(r->clients.size()))) return Errno(env, EBADF);
   uint32_t* addr = FutexWordAt(info[1], info[2]);
@@ -327,8 +331,7 @@ Napi::Value RingWait(const Napi::CallbackInfo& info) {
     wait->user_data = token;
   });
   if (err != 0) return Napi::Number::New(env, err);
-  if (r->pending.empty()) uv_ref(reinterpret_cast<uv_handle_t*>(r->poll));
-  r->pending.insert(token);
+  if (r->pending++ == 0) uv_ref(reinterpret_cast<uv_handle_t*>(r->poll));
   return Napi::Number::New(env, static_cast<double>(token));
 }
 
@@ -339,7 +342,7 @@ Napi::Value RingWait(const Napi::CallbackInfo& info) {
 Napi::Value RingCancel(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   Ring* r = RingOfCall(info);
-  if (!r->open || r->closing) return Errno(env, EBADF);
+  if (r->poll == nullptr || r->closing) return Errno(env, EBADF);
   uint64_t token = static_cast<uint64_t>(info[0].As<Napi::Number>().DoubleValue());
   return Napi::Number::New(env, RingSubmitOne(r, [&](struct io_uring_sqe* cancel) {
                              cancel->opcode = IORING_OP_ASYNC_CANCEL;

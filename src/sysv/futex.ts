@@ -141,10 +141,14 @@ export class FutexWaiter {
   async wait(buffer: ArrayBuffer, index: number, expected: number, timeoutMs: number, signal?: AbortSignal): Promise<number> {
     while (this.#inflight) await this.#inflight;
     if (this.#closed) return -ECANCELED;
-    const cancel = this.#start(buffer, index * 4, expected >>> 0, timeoutMs);
+    this.#start(buffer, index * 4, expected >>> 0, timeoutMs);
     const inflight = new Promise<number>((resolve) => (this.#settle = resolve));
     this.#inflight = inflight;
     if (!signal) return inflight;
+    // Cancels this wait, not a later one.
+    const token = this.#token;
+    const handle = this.#handle;
+    const cancel = token !== 0 ? () => cancelRingWait(token) : () => handle && native.futexWaiterCancel(handle);
     if (signal.aborted) {
       cancel();
       return -ECANCELED;
@@ -164,8 +168,14 @@ export class FutexWaiter {
     }
   }
 
-  /** Starts a wait on the thread's engine; returns what cancels it. */
-  #start(buffer: ArrayBuffer, byteOffset: number, expected: number, timeoutMs: number): () => void {
+  /** Its time limit passed: cancel the io_uring wait (the result then says ETIMEDOUT). */
+  readonly #onTimeout = (): void => {
+    this.#timedOut = true;
+    cancelRingWait(this.#token);
+  };
+
+  /** Starts a wait on the thread's engine (#token set on io_uring, #handle on a thread). */
+  #start(buffer: ArrayBuffer, byteOffset: number, expected: number, timeoutMs: number): void {
     if (futexEngine().kind === 'io_uring') {
       const result = native.futexRingWait(ringClient, buffer, byteOffset, expected);
       // EINVAL is a bad word (the caller's bug, or a detached buffer): an
@@ -175,14 +185,9 @@ export class FutexWaiter {
         const token = check(result, 'futex', () => 'FUTEX_WAIT');
         this.#token = token;
         ringWaits.set(token, this);
-        if (timeoutMs >= 0) {
-          // The pending wait keeps the process alive, not its timer.
-          this.#timer = setTimeout(() => {
-            this.#timedOut = true;
-            cancelRingWait(token);
-          }, timeoutMs).unref();
-        }
-        return () => cancelRingWait(token);
+        // The pending wait keeps the process alive, not its timer (cleared with the result).
+        if (timeoutMs >= 0) this.#timer = setTimeout(this.#onTimeout, timeoutMs).unref();
+        return;
       }
     }
     this.#handle ??= check(
@@ -193,7 +198,6 @@ export class FutexWaiter {
     const handle = this.#handle;
     check(native.futexWaiterWait(handle, buffer, byteOffset, expected, timeoutMs), 'futex', () => 'FUTEX_WAIT');
     inFlight.add(this);
-    return () => native.futexWaiterCancel(handle);
   }
 
   /** Wakes a pending wait (it resolves) and stops the thread. */
