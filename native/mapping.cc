@@ -215,8 +215,10 @@ Napi::Value WrapMapping(Napi::Env env, void* addr, size_t length, MappingKind ki
       delete m;
       return Errno(env, error);
     }
-    if (status == napi_no_external_buffers_allowed) {
-      // A V8 sandbox (Electron): Node neither took the memory nor will call the finalizer.
+    if (status == napi_no_external_buffers_allowed || (status == napi_pending_exception && !pending)) {
+      // A V8 sandbox (Electron), or an environment that can no longer run
+      // JavaScript (a worker being terminated: Node-API refuses before it
+      // takes anything): Node neither took the memory nor will call the finalizer.
       Unmap(m);
       delete m;
       return Errno(env, ENOTSUP);

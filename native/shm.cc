@@ -64,6 +64,59 @@ Napi::Value Shmat(const Napi::CallbackInfo& info) {
   return result;
 }
 
+// shmCreate(key, size, flags, shmflg, remove) -> [shmid, ArrayBuffer, handle,
+// address: bigint] | [-errno, call, shmid]: shmget of a new segment (TypeScript
+// passes IPC_CREAT|IPC_EXCL, or IPC_PRIVATE), shmat, and with `remove`
+// IPC_RMID, in one call. As separate calls, a worker terminated between two
+// of them (no JavaScript runs again, not even a finally) left the segment in
+// the system. A failure after shmget removes the new segment; `call` says
+// which failed: 0 shmget (shmid -1), 1 shmat, 2 shmctl.
+Napi::Value ShmCreate(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  key_t key = info[0].As<Napi::Number>().Int32Value();
+  size_t size = static_cast<size_t>(ToU64(info[1]));
+  int flags = info[2].As<Napi::Number>().Int32Value();
+  int shmflg = info[3].As<Napi::Number>().Int32Value();
+  bool remove = info[4].As<Napi::Boolean>().Value();
+  int shmid = -1;
+  auto failed = [&](int err, uint32_t call) {
+    Napi::Array result = Napi::Array::New(env, 3);
+    result.Set(0u, Napi::Number::New(env, -err));
+    result.Set(1u, Napi::Number::New(env, call));
+    result.Set(2u, Napi::Number::New(env, shmid));
+    return result;
+  };
+  shmid = ::shmget(key, size, flags);
+  if (shmid == -1) return failed(errno, 0);
+  void* addr = nullptr;
+  size_t real = 0;
+  int err = AdmitMapping(env);
+  if (err == 0) err = AttachSized(shmid, nullptr, shmflg, &addr, &real);
+  if (err != 0) {
+    ::shmctl(shmid, IPC_RMID, nullptr);
+    return failed(err, 1);
+  }
+  if (remove && ::shmctl(shmid, IPC_RMID, nullptr) == -1) {
+    err = errno;
+    ::shmdt(addr);
+    ::shmctl(shmid, IPC_RMID, nullptr);
+    return failed(err, 2);
+  }
+  Napi::Value wrapped = WrapMapping(env, addr, real, MappingKind::kSegment);
+  if (wrapped.IsNumber()) {
+    // WrapMapping has given the memory back (or Node will); the segment is new and nobody else's yet.
+    if (!remove) ::shmctl(shmid, IPC_RMID, nullptr);
+    return failed(-wrapped.As<Napi::Number>().Int32Value(), 1);
+  }
+  Napi::Array wrap = wrapped.As<Napi::Array>();
+  Napi::Array result = Napi::Array::New(env, 4);
+  result.Set(0u, Napi::Number::New(env, shmid));
+  result.Set(1u, wrap.Get(0u));
+  result.Set(2u, wrap.Get(1u));
+  result.Set(3u, U64(env, reinterpret_cast<uintptr_t>(addr)));
+  return result;
+}
+
 // node_api_create_external_sharedarraybuffer, experimental in Node-API: Node
 // 22, 24 and 26 have it, Node 20 does not. Looked up at run time, so that one
 // binary, built for NAPI_VERSION 8, loads everywhere and says ENOSYS where
@@ -206,6 +259,7 @@ void InitShm(Napi::Env env, Napi::Object exports) {
   Export<Ftok>(env, exports, "ftok");
   Export<Shmget>(env, exports, "shmget");
   Export<Shmat>(env, exports, "shmat");
+  Export<ShmCreate>(env, exports, "shmCreate");
   Export<ShmatShared>(env, exports, "shmatShared");
   Export<Shmdt>(env, exports, "shmdt");
   Export<ShmctlStat>(env, exports, "shmctlStat");

@@ -58,6 +58,14 @@ export interface NativeBinding {
   ftok(path: string, projId: number): number;
   shmget(key: number, size: number, flags: number): number;
   shmat(shmid: number, addr: bigint, flags: number): [ArrayBuffer, MappingHandle, bigint] | number;
+  /** shmget + shmat (+ IPC_RMID): [shmid, buffer, handle, address], or [-errno, failed call (0 shmget, 1 shmat, 2 shmctl), shmid]. */
+  shmCreate(
+    key: number,
+    size: number,
+    flags: number,
+    shmflg: number,
+    remove: boolean,
+  ): [number, ArrayBuffer, MappingHandle, bigint] | [number, 0 | 1 | 2, number];
   shmdt(handle: MappingHandle, buffer: ArrayBuffer): number;
   /** The segment attached once more as a SharedArrayBuffer (detached by its finalizer only); -ENOSYS where Node-API cannot make one. */
   shmatShared(shmid: number): SharedArrayBuffer | number;

@@ -7,7 +7,7 @@ const { MAX_LENGTH } = bufferConstants;
 import { ftok } from '../sysv/ftok.js';
 import type { Attachment } from '../sysv/attachment.js';
 import { IPC_CREAT, IPC_EXCL, IPC_PRIVATE, IPC_RMID, IPC_STAT, SHM_RDONLY } from '../sysv/constants.js';
-import { shmat, shmatShared, shmctl, shmdt, shmget, type ShmidDs } from '../sysv/shm.js';
+import { shmat, shmatShared, shmCreate, shmctl, shmdt, shmget, type ShmidDs } from '../sysv/shm.js';
 import {
   validateId,
   validateKey,
@@ -103,17 +103,8 @@ export class SharedMemory implements Disposable {
     this.#attachment = attachment;
   }
 
-  static #attach(id: number, key: number, readOnly: boolean, autoRemove: boolean): SharedMemory {
-    const attachment = shmat(id, null, readOnly ? SHM_RDONLY : 0);
-    if (autoRemove) {
-      try {
-        shmctl(id, IPC_RMID);
-      } catch (error) {
-        shmdt(attachment);
-        throw error;
-      }
-    }
-    return new SharedMemory(id, key, attachment);
+  static #attach(id: number, key: number, readOnly: boolean): SharedMemory {
+    return new SharedMemory(id, key, shmat(id, null, readOnly ? SHM_RDONLY : 0));
   }
 
   /**
@@ -131,14 +122,15 @@ export class SharedMemory implements Disposable {
     const mode = validateMode(opts.mode ?? 0o600, 'options.mode');
     const autoRemove = validateOptionalBoolean(opts.autoRemove, 'options.autoRemove');
     const key = resolveKey(opts);
-    const id = shmget(key, size, IPC_CREAT | IPC_EXCL | mode);
-    try {
-      return SharedMemory.#attach(id, key, readOnly, autoRemove || key === IPC_PRIVATE);
-    } catch (error) {
-      // Nobody else can have it yet: do not leave a segment behind.
-      shmctl(id, IPC_RMID);
-      throw error;
-    }
+    // One call, so that a worker terminated part way leaves no segment behind.
+    const { id, attachment } = shmCreate(
+      key,
+      size,
+      IPC_CREAT | IPC_EXCL | mode,
+      readOnly ? SHM_RDONLY : 0,
+      autoRemove || key === IPC_PRIVATE,
+    );
+    return new SharedMemory(id, key, attachment);
   }
 
   /**
@@ -172,7 +164,7 @@ export class SharedMemory implements Disposable {
         key,
       );
     const id = shmget(key, 0, 0);
-    return SharedMemory.#attach(id, key, readOnly, false);
+    return SharedMemory.#attach(id, key, readOnly);
   }
 
   /**
@@ -215,7 +207,7 @@ export class SharedMemory implements Disposable {
       try {
         // Asking for the size, as shmget(key, size, IPC_CREAT) does in C: a smaller existing segment is EINVAL.
         const key = resolveKey(opts);
-        return SharedMemory.#attach(shmget(key, opts.size, 0), key, readOnly, false);
+        return SharedMemory.#attach(shmget(key, opts.size, 0), key, readOnly);
       } catch (error) {
         // Removed between our create and open: try again.
         if (!(error instanceof IpcError) || error.code !== 'ENOENT' || attempt >= OPEN_OR_CREATE_ATTEMPTS) throw error;

@@ -3,14 +3,16 @@
 import { constants as bufferConstants } from 'node:buffer';
 import { readFileSync } from 'node:fs';
 import { check, IpcError, invalidType, outOfRange, withHint, type Explained } from '../core/errors.js';
-import { native, type NativeShmStat } from '../core/native.js';
+import { type MappingHandle, native, type NativeShmStat } from '../core/native.js';
 import { validateFlags, validateId, validateInteger, validateKey, validateObject, validateSize, UINT32_MAX } from '../core/validate.js';
 import { Attachment, isAttachment } from './attachment.js';
 import { hint, unknownIdHint } from './hints.js';
 import { stackRoom } from './stack-room.js';
 import {
   IPC_CREAT,
+  IPC_EXCL,
   IPC_INFO,
+  IPC_PRIVATE,
   IPC_RMID,
   IPC_SET,
   IPC_STAT,
@@ -134,6 +136,12 @@ function hex(key: number): string {
  * @throws IpcError EEXIST, ENOENT, EINVAL (size), EACCES, ENOSPC, ENOMEM.
  */
 export function shmget(key: number, size: number, flags: number): number {
+  const k = validateShmget(key, size, flags);
+  return check(native.shmget(k, size, flags), 'shmget', explainShmget(k, size, flags));
+}
+
+/** shmget's arguments checked: the key as a key_t. */
+function validateShmget(key: number, size: number, flags: number): number {
   const k = validateKey(key);
   validateSize(size, 'size');
   validateFlags(flags, 'flags');
@@ -147,7 +155,12 @@ export function shmget(key: number, size: number, flags: number): number {
       flags,
     );
   }
-  return check(native.shmget(k, size, flags), 'shmget', (code) => {
+  return k;
+}
+
+/** The words that explain a failed shmget. */
+function explainShmget(k: number, size: number, flags: number) {
+  return (code: string): string | Explained => {
     const args = `key ${hex(k)}, size ${size}`;
     const fix = hint(code, { object: 'segment', key: k, size, flags });
     switch (code) {
@@ -166,7 +179,39 @@ export function shmget(key: number, size: number, flags: number): number {
       default:
         return args;
     }
-  });
+  };
+}
+
+/**
+ * @internal A new segment (`flags` has IPC_CREAT|IPC_EXCL, or `key` is
+ * IPC_PRIVATE), attached with `shmflg` and, with `remove`, marked for removal:
+ * shmget, shmat and shmctl(IPC_RMID) in one native call, so that a worker
+ * terminated part way leaves no segment behind. Whatever fails after shmget
+ * removes the segment, and throws as that call would.
+ * @throws IpcError as shmget, shmat (EAGAIN included) and shmctl do.
+ */
+export function shmCreate(
+  key: number,
+  size: number,
+  flags: number,
+  shmflg: number,
+  remove: boolean,
+): { id: number; attachment: Attachment } {
+  const k = validateShmget(key, size, flags);
+  if (k !== IPC_PRIVATE && (flags & (IPC_CREAT | IPC_EXCL)) !== (IPC_CREAT | IPC_EXCL)) {
+    throw outOfRange('flags', 'with IPC_CREAT|IPC_EXCL (shmCreate makes a new segment)', flags);
+  }
+  validateFlags(shmflg, 'shmflg');
+  const result = native.shmCreate(k, size, flags, shmflg, remove);
+  if (result.length === 3) {
+    // After shmget the id is that of the segment made and removed again.
+    const [errno, call, id] = result;
+    if (call === 0) check(errno, 'shmget', explainShmget(k, size, flags));
+    if (call === 1) check(errno, 'shmat', explainShmat(id, 0n, shmflg));
+    check(errno, 'shmctl', explainId(id, 'IPC_RMID'));
+  }
+  const [id, buffer, handle, address] = result as [number, ArrayBuffer, MappingHandle, bigint];
+  return { id, attachment: Attachment.make(id, (shmflg & SHM_RDONLY) !== 0, buffer, handle, address) };
 }
 
 /**
