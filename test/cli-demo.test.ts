@@ -2,7 +2,7 @@
 // the steps, and leaves nothing behind, also when interrupted. Each run is in
 // a private IPC namespace, so "nothing left" is checked with ipcs exactly.
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
@@ -51,18 +51,28 @@ describe('shmkit demo', { skip: !isRoot && 'needs root for unshare --ipc' }, () 
   });
 
   it('leaves nothing behind when interrupted with SIGINT halfway', async () => {
-    // Stop the writer as soon as it has written its first record.
+    // The reader is held at its start (a preload that waits for the file
+    // "go"), so the writer, having written record 1, waits for it: the
+    // interrupt always comes halfway, however fast or slow the machine.
     const script = `
-      "$NODE" "$BIN" demo > out.txt 2>&1 &
+      NODE_OPTIONS="--require ./hold-reader.cjs" "$NODE" "$BIN" demo > out.txt 2>&1 &
       pid=$!
       for i in $(seq 200); do grep -q 'wrote #1' out.txt 2>/dev/null && break; sleep 0.05; done
       kill -INT $pid
       wait $pid; echo "demo exit: $?"
+      touch go
       for i in $(seq 100); do [ "$(${COUNT_OBJECTS})" = 0 ] && break; sleep 0.05; done
       echo "left: $(${COUNT_OBJECTS})"
       cat out.txt
     `;
     const dir = mkdtempSync(join(tmpdir(), 'shmkit-demo-'));
+    writeFileSync(
+      join(dir, 'hold-reader.cjs'),
+      `if (/reader\\.js$/.test(process.argv[1] ?? '')) {
+        const tick = new Int32Array(new SharedArrayBuffer(4));
+        for (let i = 0; i < 1000 && !require('node:fs').existsSync('go'); i++) Atomics.wait(tick, 0, 0, 20);
+      }`,
+    );
     try {
       const result = await run('unshare', ['--ipc', 'sh', '-c', script], {
         cwd: dir,
@@ -72,6 +82,7 @@ describe('shmkit demo', { skip: !isRoot && 'needs root for unshare --ipc' }, () 
       assertExitedCleanly(result, 'the interrupt script');
       assert.match(result.stdout, /demo exit: 130/, result.stdout);
       assert.match(result.stdout, /interrupted \(SIGINT\)/);
+      assert.doesNotMatch(result.stdout, /wrote #2/, 'the interrupt came halfway');
       assert.match(result.stdout, /left: 0\n/, result.stdout);
     } finally {
       rmSync(dir, { recursive: true, force: true });
