@@ -90,6 +90,15 @@ export let mappingOf: (shm: PosixSharedMemory) => Mapping;
 /** @internal Whether `value` is a PosixSharedMemory (a brand check). */
 export let isPosixSharedMemory: (value: unknown) => value is PosixSharedMemory;
 
+/** Removes the name of an object that failed to come about; its failure would hide the error that says why. */
+function unlinkQuietly(name: string): void {
+  try {
+    shm_unlink(name);
+  } catch {
+    // gone already (someone removed it), or it cannot be: the caller's error is the one to report
+  }
+}
+
 function sleepSync(ms: number): void {
   Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
 }
@@ -166,13 +175,13 @@ export class PosixSharedMemory implements Disposable {
     } catch (error) {
       // Nobody else can be using it yet: do not leave it behind.
       closeQuietly(fd);
-      shm_unlink(name);
+      unlinkQuietly(name);
       throw error;
     }
     try {
       return PosixSharedMemory.#map(name, fd, size, readOnly, name);
     } catch (error) {
-      shm_unlink(name);
+      unlinkQuietly(name);
       throw error;
     }
   }
