@@ -25,7 +25,13 @@ function segment(capacity = CAPACITY, cursor = 0) {
   // Each "process" has a presence token [pid, 1]; the set says which are gone.
   // They let go of the claim lock after each claim: one thread plays them all.
   const process = (pid: number, keepLock = false) =>
-    new Ring(buffer, capacity, { hold: () => [pid, 1], letGo: () => {}, alive: (word0) => !dead.has(word0) }, pid, keepLock);
+    new Ring(
+      buffer,
+      capacity,
+      { hold: () => [pid, 1], letGo: () => {}, alive: (word0) => !dead.has(word0), registrantAlive: (word0) => !dead.has(word0) },
+      pid,
+      keepLock,
+    );
   return { buffer, i32, dead, process };
 }
 
@@ -252,6 +258,7 @@ describe('channel ring (format version 2)', () => {
         exit = undefined;
         return false;
       },
+      registrantAlive: () => true,
     };
     const rx = new Ring(buffer, CAPACITY, liveness, 10, false);
     rx.registerReceiver();
@@ -660,14 +667,14 @@ function raceWithSender(keepLock: boolean, body: string) {
   const capacity = 1024;
   const buffer = new SharedArrayBuffer(F.HEADER_SIZE + capacity);
   Ring.initialize(buffer as unknown as ArrayBuffer, capacity, 0, 1);
-  const alive = { hold: () => [1, 1] as const, letGo: () => {}, alive: () => true };
+  const alive = { hold: () => [1, 1] as const, letGo: () => {}, alive: () => true, registrantAlive: () => true };
   const rx = new Ring(buffer as unknown as ArrayBuffer, capacity, alive, 1, false);
   rx.registerReceiver();
   const worker = new Worker(
     `import { workerData } from 'node:worker_threads';
      import { Ring } from ${JSON.stringify(new URL('../src/channel/ring.js', import.meta.url).href)};
      import { schedYield } from ${JSON.stringify(new URL('../src/sysv/process.js', import.meta.url).href)};
-     const ring = new Ring(workerData, ${capacity}, { hold: () => [2, 1], letGo() {}, alive: () => true }, 2, ${keepLock});
+     const ring = new Ring(workerData, ${capacity}, { hold: () => [2, 1], letGo() {}, alive: () => true, registrantAlive: () => true }, 2, ${keepLock});
      const writer = ring.registerSender();
      ${body}`,
     { eval: true, workerData: buffer },
@@ -791,14 +798,16 @@ describe('sender registration between two threads', () => {
       hold: () => [0, 1] as const,
       letGo: () => {},
       alive: (word0: number, word1: number) => word1 !== 0 && word0 > 0 && word0 < words.length && Atomics.load(words, word0) === 1,
+      registrantAlive: (word0: number) => word0 > 0 && word0 < words.length && Atomics.load(words, word0) === 1,
     });
     const worker = new Worker(
       `import { workerData } from 'node:worker_threads';
        import { Ring } from ${JSON.stringify(new URL('../src/channel/ring.js', import.meta.url).href)};
        const { buffer, live, state } = workerData;
        const alive = (w0, w1) => w1 !== 0 && w0 > 0 && w0 < live.length && Atomics.load(live, w0) === 1;
+       const registrantAlive = (w0) => alive(w0, 1);
        for (let t = 1; t <= ${registrations}; t++) {
-         const ring = new Ring(buffer, ${CAPACITY}, { hold: () => [t, 1], letGo() {}, alive }, t, false);
+         const ring = new Ring(buffer, ${CAPACITY}, { hold: () => [t, 1], letGo() {}, alive, registrantAlive }, t, false);
          Atomics.store(live, t, 1);
          const writer = ring.registerSender();
          if (!ring.writerAlive(writer)) Atomics.add(state, 1, 1);

@@ -18,7 +18,13 @@ function segment(dropOldest: boolean, start = 0, capacity = CAPACITY) {
   for (const offset of [F.OFF_TAIL, F.OFF_INTENT, F.OFF_OLDEST]) i32[offset >> 2] = start | 0;
   const dead = new Set<number>();
   const process = (pid: number) =>
-    new BroadcastRing(buffer, capacity, dropOldest, { hold: () => [pid, 1], letGo: () => {}, alive: (word0) => !dead.has(word0) }, pid);
+    new BroadcastRing(
+      buffer,
+      capacity,
+      dropOldest,
+      { hold: () => [pid, 1], letGo: () => {}, alive: (word0) => !dead.has(word0), registrantAlive: (word0) => !dead.has(word0) },
+      pid,
+    );
   return { i32, dead, process };
 }
 

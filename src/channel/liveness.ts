@@ -6,7 +6,9 @@
 // a busy lock or place) ask.
 import { readFileSync } from 'node:fs';
 import { processExists } from '../sysv/process.js';
-import { isPresent, Presence, type PresenceToken } from './presence.js';
+import { isPresent, isPresentId, Presence, type PresenceToken } from './presence.js';
+
+export type { PresenceToken };
 
 /** How the ring registers endpoints and tells live ones from dead ones (tests inject their own). */
 export interface Liveness {
@@ -16,6 +18,8 @@ export interface Liveness {
   letGo(): void;
   /** Whether the holder of token `word0, word1` (or, if it wrote none, of `pid`) lives. */
   alive(word0: number, word1: number, pid: number): boolean;
+  /** Whether a registrant, known so far only by its token's word 0 (its presence's id), lives. */
+  registrantAlive(word0: number): boolean;
 }
 
 /**
@@ -60,5 +64,9 @@ export const threadLiveness: Liveness = {
     if (word1 === 0) return pid === 0 || isAlive(pid);
     if (presence && word0 === presence.token[0] && word1 === presence.token[1]) return true;
     return isPresent(word0, word1);
+  },
+  registrantAlive(word0) {
+    if (presence && word0 === presence.token[0]) return true;
+    return isPresentId(word0);
   },
 };

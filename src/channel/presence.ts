@@ -128,3 +128,19 @@ export function isPresent(word0: number, word1: number): boolean {
   if (ds === 'hidden') return true;
   return (ds.shm_perm.mode & SHM_DEST) !== 0 && ds.shm_nattch > 0 && secondWord(ds.shm_segsz, ds.shm_ctime) === check;
 }
+
+/**
+ * Whether a presence with segment id `word0` is held, without the check
+ * word: for a registrant, whose entry names its presence by id alone until it
+ * writes its token. A new segment that got the same id after the holder died
+ * (the id's sequence number must have come round) passes for it while it is
+ * itself attached and marked for removal, as a presence is.
+ */
+export function isPresentId(word0: number): boolean {
+  const id = validateInteger(word0, 'word0', INT32_MIN, UINT32_MAX);
+  if (id < 0 || id > 0x7fff_ffff) return false;
+  const ds = statById(id);
+  if (ds === 'gone') return false;
+  if (ds === 'hidden') return true;
+  return (ds.shm_perm.mode & SHM_DEST) !== 0 && ds.shm_nattch > 0;
+}

@@ -162,7 +162,7 @@ export class Ring {
    */
   registerSender(): number {
     const i32 = this.i32;
-    const [token0, token1] = this.#liveness.hold();
+    const token = this.#liveness.hold();
     for (let pass = 0; pass < 2; pass++) {
       for (let slot = 0; slot < F.MAX_SENDERS; slot++) {
         const at = I_SENDERS + slot * ENTRY_WORDS;
@@ -170,8 +170,8 @@ export class Ring {
         // Odd: held. On the second pass, a dead holder's entry is taken over.
         if ((registration & 1) !== 0 && (pass === 0 || this.#entryHolderAlive(slot))) continue;
         const next = (registration & 1) === 0 ? registration + 1 : registration + 2;
-        if (takeEntry(i32, this.#i64, at + F.SENDER.registration, at + F.SENDER.pid, registration, next | 0)) {
-          fillEntry(i32, at + F.SENDER.presence, at + F.SENDER.pid, [token0, token1], this.#pid);
+        if (takeEntry(i32, this.#i64, at + F.SENDER.registration, at + F.SENDER.pid, registration, next | 0, token)) {
+          fillEntry(i32, at + F.SENDER.presence, at + F.SENDER.pid, token, this.#pid);
           return F.writerId(slot, next);
         }
       }

@@ -135,7 +135,7 @@ export class BroadcastRing {
    */
   #register(first: number, words: number, count: number, presence: number, pid: number): [number, number] | undefined {
     const i32 = this.i32;
-    const [token0, token1] = this.#liveness.hold();
+    const token = this.#liveness.hold();
     for (let pass = 0; pass < 2; pass++) {
       for (let slot = 0; slot < count; slot++) {
         const at = first + slot * words;
@@ -143,8 +143,8 @@ export class BroadcastRing {
         // Odd: held. On the second pass, a dead holder's entry is taken over.
         if ((registration & 1) !== 0 && (pass === 0 || this.#holderAlive(at + presence, at + pid))) continue;
         const next = ((registration & 1) === 0 ? registration + 1 : registration + 2) | 0;
-        if (takeEntry(i32, this.#i64, at, at + pid, registration, next)) {
-          fillEntry(i32, at + presence, at + pid, [token0, token1], this.#pid);
+        if (takeEntry(i32, this.#i64, at, at + pid, registration, next, token)) {
+          fillEntry(i32, at + presence, at + pid, token, this.#pid);
           return [slot, next];
         }
       }
@@ -228,7 +228,11 @@ export class BroadcastRing {
       const at = subscriberAt(slot);
       const registration = Atomics.load(this.i32, at);
       if ((registration & 1) === 0 || this.#holderAlive(at + F.SUBSCRIBER.presence, at + F.SUBSCRIBER.pid)) continue;
-      Atomics.compareExchange(this.i32, at + F.SUBSCRIBER.active, registration, 0);
+      // `active` may still be an earlier registration's: a dead subscriber's entry
+      // taken over by one that ended before it joined. That too holds publishers
+      // back; a later one (the entry taken and joined again meanwhile) is live.
+      const active = Atomics.load(this.i32, at + F.SUBSCRIBER.active);
+      if (active !== 0 && ((registration - active) | 0) >= 0) Atomics.compareExchange(this.i32, at + F.SUBSCRIBER.active, active, 0);
       if (Atomics.compareExchange(this.i32, at, registration, (registration + 1) | 0) === registration) reaped++;
     }
     return reaped;
