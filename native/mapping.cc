@@ -33,10 +33,16 @@
 // guard (native/sigbus.cc) while it is mapped, since a file can shrink under
 // its mapping.
 //
+// The record also owns the descriptors of this environment's
+// PosixSharedMemory objects (OwnFd): they are closed when the environment
+// ends, since the JavaScript that closes them (detach, or a
+// FinalizationRegistry) never runs when a worker ends.
+//
 // Everything here runs on the JavaScript thread of one environment (Node-API
 // finalizers included), so the records need no locking.
 #include "shim.h"
 #include <algorithm>
+#include <string>
 #include <sys/mman.h>
 #include <sys/shm.h>
 #include <unistd.h>
@@ -84,8 +90,20 @@ void DropPlaceholder(napi_env env, Mapping* m) {
   napi_adjust_external_memory(env, -static_cast<int64_t>(Span(m->length)), &ignored);
 }
 
+// A descriptor that belongs to shmkit's object for it (PosixSharedMemory)
+// in this environment: closed when the environment ends (a worker ends,
+// however it ends: its JavaScript, which closes it on detach or collection,
+// never runs again). `unlink` names an object whose creation has not
+// finished: it is removed too, so that an end half way through leaves no
+// object of size 0 that every later openOrCreate would refuse.
+struct OwnedFd {
+  int fd;
+  std::string unlink;
+};
+
 struct Registry {
   std::vector<Mapping*> live;
+  std::vector<OwnedFd> fds;
   size_t sweep_at = 0;
   size_t awaiting = 0;  // collected, not detached, as of the last sweep
   // Set by TypeScript (mappingPolicy) when the addon loads.
@@ -279,16 +297,50 @@ Napi::Value Detach(const Napi::CallbackInfo& info, MappingKind kind) {
 Napi::Value Shmdt(const Napi::CallbackInfo& info) { return Detach(info, MappingKind::kSegment); }
 Napi::Value Munmap(const Napi::CallbackInfo& info) { return Detach(info, MappingKind::kFile); }
 
+namespace {
+
+// closeOwned(fd) -> 0 | -errno: forgets an owned descriptor and closes it
+// (any descriptor: one not owned is closed all the same).
+Napi::Value CloseOwned(const Napi::CallbackInfo& info) {
+  int fd = info[0].As<Napi::Number>().Int32Value();
+  Registry* r = RegistryOf(info.Env());
+  r->fds.erase(std::remove_if(r->fds.begin(), r->fds.end(), [fd](const OwnedFd& o) { return o.fd == fd; }), r->fds.end());
+  if (::close(fd) == -1) return Errno(info.Env(), errno);
+  return Napi::Number::New(info.Env(), 0);
+}
+
+// keepName(fd): the object made through owned descriptor `fd` is complete; its name stays when the environment ends.
+Napi::Value KeepName(const Napi::CallbackInfo& info) {
+  int fd = info[0].As<Napi::Number>().Int32Value();
+  for (OwnedFd& o : RegistryOf(info.Env())->fds) {
+    if (o.fd == fd) o.unlink.clear();
+  }
+  return info.Env().Undefined();
+}
+
+}  // namespace
+
+void OwnFd(napi_env env, int fd, const char* unlink) {
+  RegistryOf(env)->fds.push_back(OwnedFd{fd, unlink == nullptr ? std::string() : std::string(unlink)});
+}
+
 void InitMapping(Napi::Env env, Napi::Object exports) {
-  // The environment ends (a worker exits): the registry lets go of its records.
+  // The environment ends (a worker exits): the registry lets go of its
+  // records, and of the descriptors it owns (an unfinished object's name first).
   auto teardown = [](napi_env env, void* data, void*) {
     Registry* r = static_cast<Registry*>(data);
     for (Mapping* m : r->live) Release(env, m);
+    for (const OwnedFd& o : r->fds) {
+      if (!o.unlink.empty()) ::shm_unlink(o.unlink.c_str());
+      ::close(o.fd);
+    }
     delete r;
   };
   napi_set_instance_data(env, new Registry(), teardown, nullptr);
   Export<MappingPolicy>(env, exports, "mappingPolicy");
   Export<MappingStats>(env, exports, "mappingStats");
+  Export<CloseOwned>(env, exports, "closeOwned");
+  Export<KeepName>(env, exports, "keepName");
 }
 
 }  // namespace shmkit

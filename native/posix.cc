@@ -29,13 +29,20 @@
 namespace shmkit {
 namespace {
 
-// shmOpen(name, oflag, mode) -> fd | -errno
+// Who holds a new descriptor: the caller (the C-faithful calls), or this
+// environment's shmkit object (OwnFd), in one call with the one that made it,
+// so that a worker terminated in between leaves nothing open.
+enum Ownership { kCaller = 0, kOwned = 1, kOwnedUnlinkUntilKept = 2 };
+
+// shmOpen(name, oflag, mode, ownership) -> fd | -errno
 Napi::Value ShmOpen(const Napi::CallbackInfo& info) {
   std::string name = info[0].As<Napi::String>().Utf8Value();
   int oflag = info[1].As<Napi::Number>().Int32Value();
   mode_t mode = info[2].As<Napi::Number>().Uint32Value();
+  int ownership = info[3].As<Napi::Number>().Int32Value();
   int fd = ::shm_open(name.c_str(), oflag, mode);
   if (fd == -1) return Errno(info.Env(), errno);
+  if (ownership != kCaller) OwnFd(info.Env(), fd, ownership == kOwnedUnlinkUntilKept ? name.c_str() : nullptr);
   return Napi::Number::New(info.Env(), fd);
 }
 
@@ -46,12 +53,22 @@ Napi::Value ShmUnlink(const Napi::CallbackInfo& info) {
   return Napi::Number::New(info.Env(), 0);
 }
 
-// memfdCreate(name, flags) -> fd | -errno
+// memfdCreate(name, flags, ownership) -> fd | -errno
 Napi::Value MemfdCreate(const Napi::CallbackInfo& info) {
   std::string name = info[0].As<Napi::String>().Utf8Value();
   unsigned int flags = info[1].As<Napi::Number>().Uint32Value();
+  int ownership = info[2].As<Napi::Number>().Int32Value();
   int fd = ::memfd_create(name.c_str(), flags);
   if (fd == -1) return Errno(info.Env(), errno);
+  if (ownership != kCaller) OwnFd(info.Env(), fd, nullptr);
+  return Napi::Number::New(info.Env(), fd);
+}
+
+// dupOwned(fd) -> fd | -errno: fcntl(fd, F_DUPFD_CLOEXEC, 0), the new descriptor owned.
+Napi::Value DupOwned(const Napi::CallbackInfo& info) {
+  int fd = ::fcntl(info[0].As<Napi::Number>().Int32Value(), F_DUPFD_CLOEXEC, 0);
+  if (fd == -1) return Errno(info.Env(), errno);
+  OwnFd(info.Env(), fd, nullptr);
   return Napi::Number::New(info.Env(), fd);
 }
 
@@ -137,6 +154,7 @@ void InitPosix(Napi::Env env, Napi::Object exports) {
   Export<ShmUnlink>(env, exports, "shmUnlink");
   Export<MemfdCreate>(env, exports, "memfdCreate");
   Export<FcntlInt>(env, exports, "fcntlInt");
+  Export<DupOwned>(env, exports, "dupOwned");
   Export<Fallocate>(env, exports, "fallocate");
   Export<Mmap>(env, exports, "mmap");
   Export<Munmap>(env, exports, "munmap");

@@ -81,6 +81,10 @@ int AdmitMapping(Napi::Env env);
 // owns the buffer's lifetime: its finalizer detaches or unmaps it). A kFile
 // mapping must already be known to the SIGBUS guard (GuardFileRange).
 Napi::Value WrapMapping(Napi::Env env, void* addr, size_t length, MappingKind kind);
+// Descriptor `fd` belongs to this environment's shmkit object: closed when
+// the environment ends unless closeOwned closed it first, and the object named
+// `unlink` (or none: nullptr) removed then unless keepName kept it.
+void OwnFd(napi_env env, int fd, const char* unlink);
 Napi::Value Shmdt(const Napi::CallbackInfo& info);
 Napi::Value Munmap(const Napi::CallbackInfo& info);
 void InitMapping(Napi::Env env, Napi::Object exports);

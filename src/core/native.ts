@@ -127,9 +127,21 @@ export interface NativeBinding {
   kill0(pid: number): number;
   schedYield(): void;
   // POSIX shared memory and memfd (native/posix.cc); mappings share shmat's lifetime (native/mapping.cc).
-  shmOpen(name: string, oflag: number, mode: number): number;
+  /**
+   * shm_open; `ownership` 0: the caller's descriptor, 1: owned by this
+   * environment (closed when it ends unless closeOwned closed it), 2: owned,
+   * and the name unlinked when the environment ends unless keepName kept it.
+   */
+  shmOpen(name: string, oflag: number, mode: number, ownership: 0 | 1 | 2): number;
   shmUnlink(name: string): number;
-  memfdCreate(name: string, flags: number): number;
+  /** memfd_create; `ownership` as for shmOpen (0 or 1). */
+  memfdCreate(name: string, flags: number, ownership: 0 | 1): number;
+  /** fcntl(fd, F_DUPFD_CLOEXEC, 0), the new descriptor owned by this environment. */
+  dupOwned(fd: number): number;
+  /** Forgets an owned descriptor and closes it (closes any descriptor). */
+  closeOwned(fd: number): number;
+  /** The object made through owned descriptor `fd` is complete: its name stays when the environment ends. */
+  keepName(fd: number): void;
   /** fcntl(fd, cmd, arg) for the integer commands: F_ADD_SEALS, F_GET_SEALS, F_GETFL, F_DUPFD_CLOEXEC. */
   fcntlInt(fd: number, cmd: number, arg: number): number;
   /** fallocate(fd, 0, 0, length): the file's pages, reserved now. */

@@ -1,11 +1,14 @@
-// Descriptor calls: those Node's fs already makes (fstat, ftruncate, fchmod,
-// close) go through Node, the few it lacks (fallocate, fcntl F_DUPFD_CLOEXEC
-// and F_GETFL) through the addon; failures are IpcErrors like every other
-// call here, with the errno Node's own error had (negative, as Node's).
-import { closeSync, fchmodSync, fstatSync, ftruncateSync, type Stats } from 'node:fs';
+// Descriptor calls: those Node's fs already makes (fstat, ftruncate, fchmod)
+// go through Node, the few it lacks (fallocate, fcntl F_DUPFD_CLOEXEC and
+// F_GETFL) through the addon; failures are IpcErrors like every other call
+// here, with the errno Node's own error had (negative, as Node's). The
+// descriptors of PosixSharedMemory objects are owned by the addon's record
+// of this thread (closed when the thread ends, whatever its JavaScript did),
+// so they are duplicated and closed through it too.
+import { fchmodSync, fstatSync, ftruncateSync, type Stats } from 'node:fs';
 import { check, ipcError } from '../core/errors.js';
 import { native } from '../core/native.js';
-import { F_DUPFD_CLOEXEC, F_GETFL, O_ACCMODE } from './constants.js';
+import { F_GETFL, O_ACCMODE } from './constants.js';
 
 /** Node's SystemError as an IpcError of `syscall`, with `detail` naming the argument. */
 function rethrow(error: unknown, syscall: string, detail: string): never {
@@ -49,13 +52,18 @@ export function fchmod(fd: number, mode: number, what = ''): void {
   }
 }
 
-/** @internal close(2) through Node; never throws (the descriptor is gone either way on Linux). */
+/**
+ * @internal close(2) of an owned descriptor (any descriptor, in fact), which
+ * the thread's record then forgets; never throws (EBADF: already closed;
+ * EINTR/EIO: Linux releases the descriptor anyway).
+ */
 export function closeQuietly(fd: number): void {
-  try {
-    closeSync(fd);
-  } catch {
-    // EBADF: already closed; EINTR/EIO: Linux releases the descriptor anyway.
-  }
+  native.closeOwned(fd);
+}
+
+/** @internal The object made through owned descriptor `fd` is complete: its name outlives this thread. */
+export function keepName(fd: number): void {
+  native.keepName(fd);
 }
 
 /**
@@ -70,9 +78,9 @@ export function fallocate(fd: number, length: number, label: string): void {
   );
 }
 
-/** @internal fcntl(fd, F_DUPFD_CLOEXEC, 0): a descriptor of this process's own for the same file. */
+/** @internal fcntl(fd, F_DUPFD_CLOEXEC, 0): a descriptor of this process's own for the same file, owned (see closeQuietly). */
 export function dupCloexec(fd: number): number {
-  return check(native.fcntlInt(fd, F_DUPFD_CLOEXEC, 0), 'fcntl', (code) =>
+  return check(native.dupOwned(fd), 'fcntl', (code) =>
     code === 'EBADF' ? `fd ${fd}, F_DUPFD_CLOEXEC: not an open descriptor` : `fd ${fd}, F_DUPFD_CLOEXEC`,
   );
 }

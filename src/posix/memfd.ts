@@ -64,9 +64,18 @@ export function sealsOf(fd: number): number {
  * @throws IpcError EINVAL (unknown flags), EMFILE, ENFILE, ENOMEM.
  */
 export function memfd_create(name: string, flags: number): number {
+  return create(name, flags, 0);
+}
+
+/** @internal memfd_create for a PosixSharedMemory: the descriptor belongs to this thread's environment (closed when it ends). */
+export function memfdCreateOwned(name: string, flags: number): number {
+  return create(name, flags, 1);
+}
+
+function create(name: string, flags: number, ownership: 0 | 1): number {
   validateMemfdName(name);
   validateFlags(flags, 'flags');
-  return check(native.memfdCreate(name, flags), 'memfd_create', (code) => {
+  return check(native.memfdCreate(name, flags, ownership), 'memfd_create', (code) => {
     switch (code) {
       case 'EINVAL':
         return `name '${name}', flags 0x${flags.toString(16)}: a flag this kernel does not know (MFD_NOEXEC_SEAL needs Linux 6.3)`;

@@ -56,6 +56,20 @@ export function validateFd(value: unknown, argument = 'fd'): number {
  * @throws IpcError EEXIST, ENOENT, EACCES, EINVAL, EMFILE, ENFILE, ENAMETOOLONG.
  */
 export function shm_open(name: string, oflag: number, mode = 0): number {
+  return open(name, oflag, mode, 0);
+}
+
+/**
+ * @internal shm_open for a PosixSharedMemory: the descriptor belongs to this
+ * thread's environment (closed when it ends, unless closeOwned closed it) and,
+ * with `unlinkUntilKept`, so does the name until keepName: a worker that ends
+ * half way through a create leaves neither a descriptor nor an object of size 0.
+ */
+export function shmOpenOwned(name: string, oflag: number, mode: number, unlinkUntilKept: boolean): number {
+  return open(name, oflag, mode, unlinkUntilKept ? 2 : 1);
+}
+
+function open(name: string, oflag: number, mode: number, ownership: 0 | 1 | 2): number {
   validateShmName(name);
   validateFlags(oflag, 'oflag');
   validateMode(mode);
@@ -63,7 +77,7 @@ export function shm_open(name: string, oflag: number, mode = 0): number {
   if (access !== O_RDONLY && access !== O_RDWR) {
     throw outOfRange('oflag', 'O_RDONLY or O_RDWR, with any of O_CREAT, O_EXCL, O_TRUNC', oflag);
   }
-  return check(native.shmOpen(name, oflag, mode), 'shm_open', (code) => {
+  return check(native.shmOpen(name, oflag, mode, ownership), 'shm_open', (code) => {
     const fix = nameHint(code, name, access === O_RDWR);
     switch (code) {
       case 'EEXIST':

@@ -21,10 +21,10 @@ import {
   PROT_READ,
   PROT_WRITE,
 } from '../posix/constants.js';
-import { accessMode, closeQuietly, dupCloexec, fallocate, fchmod, fstat, ftruncate } from '../posix/fd.js';
+import { accessMode, closeQuietly, dupCloexec, fallocate, fchmod, fstat, ftruncate, keepName } from '../posix/fd.js';
 import { memoryOfMapping, type Mapping } from '../posix/mapping.js';
-import { ALL_SEALS, fcntl, memfd_create, sealNames, sealsOf, validateMemfdName } from '../posix/memfd.js';
-import { mapFile, munmap, shm_open, shm_unlink, validateFd, validateShmName } from '../posix/shm.js';
+import { ALL_SEALS, fcntl, memfdCreateOwned, sealNames, sealsOf, validateMemfdName } from '../posix/memfd.js';
+import { mapFile, munmap, shmOpenOwned, shm_unlink, validateFd, validateShmName } from '../posix/shm.js';
 import { bytesOf } from '../core/bytes.js';
 
 const { MAX_LENGTH } = bufferConstants;
@@ -168,7 +168,8 @@ export class PosixSharedMemory implements Disposable {
     const name = validateShmName(opts.name, 'options.name');
     const size = positiveSize(opts.size);
     const mode = validateMode(opts.mode ?? 0o600, 'options.mode');
-    const fd = shm_open(name, O_RDWR | O_CREAT | O_EXCL, mode);
+    // Owned, name included, until the object is complete: see shmOpenOwned.
+    const fd = shmOpenOwned(name, O_RDWR | O_CREAT | O_EXCL, mode, true);
     try {
       fchmod(fd, mode, ` (${name})`);
       PosixSharedMemory.#size(fd, size, name);
@@ -178,12 +179,15 @@ export class PosixSharedMemory implements Disposable {
       unlinkQuietly(name);
       throw error;
     }
+    let shm: PosixSharedMemory;
     try {
-      return PosixSharedMemory.#map(name, fd, size, readOnly, name);
+      shm = PosixSharedMemory.#map(name, fd, size, readOnly, name);
     } catch (error) {
       unlinkQuietly(name);
       throw error;
     }
+    keepName(fd);
+    return shm;
   }
 
   /**
@@ -199,7 +203,7 @@ export class PosixSharedMemory implements Disposable {
   }
 
   static #open(name: string, readOnly: boolean, atLeast: number): PosixSharedMemory {
-    const fd = shm_open(name, readOnly ? O_RDONLY : O_RDWR);
+    const fd = shmOpenOwned(name, readOnly ? O_RDONLY : O_RDWR, 0, false);
     let size: number;
     try {
       size = sizeOf(fd, name);
@@ -264,11 +268,11 @@ export class PosixSharedMemory implements Disposable {
       throw invalidType('options.seal', 'a boolean or a number of F_SEAL_* bits', opts.seal);
     let fd: number;
     try {
-      fd = memfd_create(label, MFD_CLOEXEC | MFD_ALLOW_SEALING | MFD_NOEXEC_SEAL);
+      fd = memfdCreateOwned(label, MFD_CLOEXEC | MFD_ALLOW_SEALING | MFD_NOEXEC_SEAL);
     } catch (error) {
       // A kernel before 6.3 does not know MFD_NOEXEC_SEAL.
       if (!(error instanceof IpcError) || error.code !== 'EINVAL') throw error;
-      fd = memfd_create(label, MFD_CLOEXEC | MFD_ALLOW_SEALING);
+      fd = memfdCreateOwned(label, MFD_CLOEXEC | MFD_ALLOW_SEALING);
     }
     const what = `memfd '${label}'`;
     try {

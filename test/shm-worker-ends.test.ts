@@ -1,0 +1,146 @@
+// Shared memory made by a worker that ends, at any moment and in any way:
+// nothing is left in the system or in the process. A terminated worker runs
+// no more JavaScript, not even a finally, and neither a terminated nor an
+// exiting one runs the collector's clean-ups: so a System V segment made by
+// shmget and marked for removal by a later call was left behind whenever the
+// end fell between the two; one whose attachment Node-API refused (it refuses
+// every call while a worker ends) stayed attached until the process exited;
+// a PosixSharedMemory's descriptor (and with it a memfd's memory) stayed open
+// for the life of the process; and a named object whose creator ended before
+// sizing it stayed at size 0, which every later openOrCreate refused.
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { assertNoLeaks } from './helpers/ipc.js';
+import { assertExitedCleanly, lastJson, runNode, SHMKIT, SHMKIT_MODULES } from './helpers/processes.js';
+
+assertNoLeaks();
+
+const WORKERS = 30;
+
+describe('workers terminated while they make segments', () => {
+  it('leave no segment behind: private, keyed with autoRemove, and channels', async () => {
+    const result = await runNode(
+      `
+      import { Worker } from 'node:worker_threads';
+      import { once } from 'node:events';
+      import { SHM_INFO, shmctl } from 'SHMKIT';
+      const used = () => shmctl(0, SHM_INFO).used_ids;
+      const before = used();
+      // Each worker makes and drops segments flat out, so that its end falls
+      // anywhere in SharedMemory.create or Channel.create.
+      // (An ES module, as this process runs with --input-type=module, which its workers inherit.)
+      const body = \`
+        import { parentPort, workerData } from 'node:worker_threads';
+        const { Channel, SharedMemory } = await import(workerData.url);
+        parentPort.postMessage('ready');
+        for (let i = 0; ; i++) {
+          if (i % 3 === 0) SharedMemory.create({ size: 4096 }).detach();
+          else if (i % 3 === 1) SharedMemory.create({ key: workerData.key + (i % 1000), size: 4096, autoRemove: true }).detach();
+          else Channel.create({ capacity: 4096, autoRemove: true }).detach();
+        }
+      \`;
+      let made = 0;
+      for (let w = 0; w < ${WORKERS}; w++) {
+        const worker = new Worker(body, { eval: true, workerData: { url: process.argv[1], key: 0x5e000000 + w * 1000 } });
+        worker.on('error', () => {});
+        await once(worker, 'message');
+        await new Promise((resolve) => setTimeout(resolve, w % 4));
+        await worker.terminate();
+        made++;
+      }
+      // The attachments of an ended worker go with its environment; allow the collector its turn.
+      const giveUp = Date.now() + 5000;
+      while (used() !== before && Date.now() < giveUp) await new Promise((resolve) => setTimeout(resolve, 20));
+      console.log(JSON.stringify({ made, before, after: used() }));
+      `,
+      [SHMKIT],
+      { timeoutMs: 60_000 },
+    );
+    assertExitedCleanly(result, 'the process whose workers were terminated');
+    const { made, before, after } = lastJson<{ made: number; before: number; after: number }>(result);
+    assert.equal(made, WORKERS);
+    assert.equal(after, before, `segments in the system before the workers and after (${WORKERS} terminated)`);
+  });
+
+  it('close the descriptors of their PosixSharedMemory objects, anonymous, named and from a descriptor, however they end', async () => {
+    const result = await runNode(
+      `
+      import { Worker } from 'node:worker_threads';
+      import { once } from 'node:events';
+      import { readdirSync, readlinkSync } from 'node:fs';
+      const fds = () => readdirSync('/proc/self/fd').map((fd) => { try { return fd + ' ' + readlinkSync('/proc/self/fd/' + fd); } catch { return fd; } });
+      // Each worker keeps 1 MiB of anonymous memory, a named object and a map of a descriptor, then ends.
+      const body = \`
+        import { parentPort, workerData } from 'node:worker_threads';
+        const { PosixSharedMemory } = await import(workerData.url);
+        if (workerData.how === 'warm-up') process.exit(0);
+        const anonymous = PosixSharedMemory.createAnonymous({ size: 1 << 20 });
+        const named = PosixSharedMemory.create({ name: workerData.name, size: 4096 });
+        globalThis.keep = [anonymous, named, PosixSharedMemory.fromFd(anonymous.fd)];
+        named.unlink();
+        parentPort.postMessage('ready');
+        if (workerData.how === 'exit') process.exit(0);
+        setInterval(() => {}, 1000);
+      \`;
+      // Node opens a few descriptors of its own with the first worker: count after one.
+      const warmUp = new Worker(body, { eval: true, workerData: { url: process.argv[1], how: 'warm-up' } });
+      await once(warmUp, 'exit');
+      const before = fds();
+      for (let w = 0; w < 6; w++) {
+        const how = ['terminate', 'exit'][w % 2];
+        const worker = new Worker(body, { eval: true, workerData: { url: process.argv[1], name: '/shmkit-worker-ends-' + process.pid + '-' + w, how } });
+        worker.on('error', (error) => console.log('worker error: ' + error.message));
+        if (how === 'terminate') {
+          await once(worker, 'message');
+          await worker.terminate();
+        } else {
+          // (Not its message: one posted right before process.exit() can be lost.)
+          const [code] = await once(worker, 'exit');
+          if (code !== 0) throw new Error('the worker exited with ' + code);
+        }
+      }
+      const after = fds();
+      console.log(JSON.stringify({ opened: after.filter((fd) => !before.includes(fd)), closed: before.filter((fd) => !after.includes(fd)) }));
+      `,
+      [SHMKIT],
+      { timeoutMs: 60_000 },
+    );
+    assertExitedCleanly(result, 'the process whose workers ended');
+    assert.deepEqual(lastJson(result), { opened: [], closed: [] }, 'descriptors the workers left open (6 workers, 3 objects each)');
+  });
+
+  it('remove a named object whose creation they did not finish (no object of size 0 is left)', async () => {
+    const name = `/shmkit-unfinished-${process.pid}`;
+    const result = await runNode(
+      `
+      import { Worker } from 'node:worker_threads';
+      import { once } from 'node:events';
+      import { existsSync } from 'node:fs';
+      import { PosixSharedMemory } from 'SHMKIT';
+      // The worker stops right after shm_open, as a termination there would: the object has size 0.
+      const body = \`
+        import { parentPort, workerData } from 'node:worker_threads';
+        const { shmOpenOwned } = await import(new URL('./posix/shm.js', workerData.modules).href);
+        const { O_RDWR, O_CREAT, O_EXCL } = await import(workerData.modules);
+        const fd = shmOpenOwned(workerData.name, O_RDWR | O_CREAT | O_EXCL, 0o600, true);
+        parentPort.postMessage(fd);
+        setInterval(() => {}, 1000);
+      \`;
+      const worker = new Worker(body, { eval: true, workerData: { name: process.argv[2], modules: process.argv[3] } });
+      worker.on('error', (error) => console.log('worker error: ' + error.message));
+      await once(worker, 'message');
+      const seen = existsSync('/dev/shm' + process.argv[2]);
+      await worker.terminate();
+      const left = existsSync('/dev/shm' + process.argv[2]);
+      // And openOrCreate works on the name.
+      PosixSharedMemory.openOrCreate({ name: process.argv[2], size: 4096 }).detach();
+      PosixSharedMemory.unlink(process.argv[2]);
+      console.log(JSON.stringify({ seen, left }));
+      `,
+      [SHMKIT, name, SHMKIT_MODULES],
+      { timeoutMs: 60_000 },
+    );
+    assertExitedCleanly(result, 'the process whose worker ended');
+    assert.deepEqual(lastJson(result), { seen: true, left: false });
+  });
+});
