@@ -50,6 +50,48 @@ Napi::Value Semget(const Napi::CallbackInfo& info) {
   return Napi::Number::New(info.Env(), id);
 }
 
+// semCreate(key, nsems, flags, how, arg) -> semid | [-errno, call, semid]:
+// semget of a new set (TypeScript passes IPC_CREAT|IPC_EXCL, or IPC_PRIVATE)
+// and its first values in one call, `how` 0: none (all 0), 1: semop of the
+// packed triples `arg`, 2: SETALL of the Uint16Array `arg`, 3: SETVAL of
+// semaphore 0 to `arg`. As two calls, a worker terminated between them left
+// a set at 0 that every opener took for made (a mutex nobody could lock). A
+// failed first step removes the set; `call` is 0 for semget (semid -1), 1
+// for the first values.
+Napi::Value SemCreate(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  key_t key = info[0].As<Napi::Number>().Int32Value();
+  int nsems = info[1].As<Napi::Number>().Int32Value();
+  int flags = info[2].As<Napi::Number>().Int32Value();
+  int how = info[3].As<Napi::Number>().Int32Value();
+  int semid = ::semget(key, nsems, flags);
+  int err = 0;
+  if (semid == -1) {
+    err = errno;
+  } else if (how == 1) {
+    std::vector<struct sembuf> sops = ToSembufs(info[4]);
+    if (::semop(semid, sops.data(), sops.size()) == -1) err = errno;
+  } else if (how == 2) {
+    Napi::Uint16Array given = info[4].As<Napi::Uint16Array>();
+    std::vector<unsigned short> values(given.ElementLength());
+    for (size_t i = 0; i < values.size(); i++) values[i] = given[i];
+    SemUn arg;
+    arg.array = values.data();
+    if (::semctl(semid, 0, SETALL, arg) == -1) err = errno;
+  } else if (how == 3) {
+    SemUn arg;
+    arg.val = info[4].As<Napi::Number>().Int32Value();
+    if (::semctl(semid, 0, SETVAL, arg) == -1) err = errno;
+  }
+  if (err == 0) return Napi::Number::New(env, semid);
+  if (semid != -1) ::semctl(semid, 0, IPC_RMID);
+  Napi::Array result = Napi::Array::New(env, 3);
+  result.Set(0u, Napi::Number::New(env, -err));
+  result.Set(1u, Napi::Number::New(env, semid == -1 ? 0 : 1));
+  result.Set(2u, Napi::Number::New(env, semid));
+  return result;
+}
+
 // semop(semid, sops, timeoutMs) -> 0 | -errno; timeoutMs < 0 means none
 // (semop), otherwise semtimedop. Blocks the calling thread, like C.
 Napi::Value Semop(const Napi::CallbackInfo& info) {
@@ -303,6 +345,7 @@ Napi::Value SemWaitStart(const Napi::CallbackInfo& info) {
 
 void InitSem(Napi::Env env, Napi::Object exports, WaitsHolder* waits) {
   Export<Semget>(env, exports, "semget");
+  Export<SemCreate>(env, exports, "semCreate");
   Export<Semop>(env, exports, "semop");
   Export<Semop1>(env, exports, "semop1");
   Export<SemctlCmd>(env, exports, "semctlCmd");

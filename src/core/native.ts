@@ -84,6 +84,14 @@ export interface NativeBinding {
   strerror(errno: number): string;
   // Semaphores (native/sem.cc). Operations are (sem_num, sem_op, sem_flg) triples.
   semget(key: number, nsems: number, flags: number): number;
+  /** semget + first values (how 0 none, 1 semop of packed triples, 2 SETALL, 3 SETVAL of semaphore 0): semid, or [-errno, failed call (0 semget, 1 the values), semid]. */
+  semCreate(
+    key: number,
+    nsems: number,
+    flags: number,
+    how: 0 | 1 | 2 | 3,
+    arg: Int32Array | Uint16Array | number,
+  ): number | [number, 0 | 1, number];
   semop(semid: number, sops: Int32Array, timeoutMs: number): number;
   semop1(semid: number, semNum: number, semOp: number, semFlg: number): number;
   semctlCmd(semid: number, semnum: number, cmd: number): number;

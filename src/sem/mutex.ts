@@ -66,7 +66,7 @@ export class Mutex extends SemaphoreHandle {
     const key = opts.key === undefined ? IPC_PRIVATE : validateKey(opts.key, 'options.key');
     const mode = validateMode(opts.mode ?? 0o600, 'options.mode');
     // An increment: never waits.
-    const id = createSet(key, 1, mode, (id) => trySemop(id, INITIALIZE));
+    const id = createSet(key, 1, mode, { semop: INITIALIZE });
     return new Mutex(id, key);
   }
 

@@ -1,5 +1,5 @@
-import { GETVAL, IPC_CREAT, IPC_EXCL, IPC_INFO, IPC_PRIVATE, IPC_RMID, SETALL, SETVAL } from '../sysv/constants.js';
-import { encodeSops, semctl, semget, semStatForOpen, type Sembuf } from '../sysv/sem.js';
+import { GETVAL, IPC_CREAT, IPC_EXCL, IPC_INFO, IPC_PRIVATE, SETVAL } from '../sysv/constants.js';
+import { encodeSops, type FirstValues, semCreate, semctl, semget, semStatForOpen, type Sembuf } from '../sysv/sem.js';
 import { invalidType, outOfRange } from '../core/errors.js';
 import { validateId, validateInteger, validateKey, validateMode, validateObject, INT32_MAX } from '../core/validate.js';
 import { SemaphoreHandle } from './semaphore-handle.js';
@@ -65,21 +65,13 @@ export function openSet(options: unknown): { id: number; key: number; count: num
   return { id, key, count: semStatForOpen(id).sem_nsems };
 }
 
-/** @internal Creates a set exclusively; removes it again if `init` fails. */
-export function createSet(key: number, count: number, mode: number, init: (id: number) => void): number {
-  const id = semget(key, count, IPC_CREAT | IPC_EXCL | mode);
-  try {
-    init(id);
-  } catch (error) {
-    // Nobody can rely on it yet: do not leave a half-made set behind.
-    try {
-      semctl(id, 0, IPC_RMID);
-    } catch {
-      // already gone
-    }
-    throw error;
-  }
-  return id;
+/**
+ * @internal Creates a set exclusively, with its first values, in one call (a
+ * worker terminated part way leaves nothing half made); removes it again if
+ * the values fail.
+ */
+export function createSet(key: number, count: number, mode: number, first?: FirstValues): number {
+  return semCreate(key, count, IPC_CREAT | IPC_EXCL | mode, first);
 }
 
 /**
@@ -131,9 +123,7 @@ export class SemaphoreSet extends SemaphoreHandle {
     } else {
       throw invalidType('options.initial', 'a number or an array of numbers', opts.initial);
     }
-    const id = createSet(key, count, mode, (id) => {
-      if (initial.some((v) => v !== 0)) semctl(id, 0, SETALL, initial);
-    });
+    const id = createSet(key, count, mode, initial.some((v) => v !== 0) ? { setall: initial } : undefined);
     return new SemaphoreSet(id, key, count);
   }
 

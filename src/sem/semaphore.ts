@@ -1,4 +1,4 @@
-import { GETVAL, IPC_NOWAIT, IPC_PRIVATE, SEM_UNDO, SETVAL } from '../sysv/constants.js';
+import { GETVAL, IPC_NOWAIT, IPC_PRIVATE, SEM_UNDO } from '../sysv/constants.js';
 import { semctl, trySemop } from '../sysv/sem.js';
 import { createSet, openSet, type SemaphoreSetOpenOptions } from './semaphore-set.js';
 import { invalidType } from '../core/errors.js';
@@ -72,9 +72,7 @@ export class Semaphore extends SemaphoreHandle {
     const key = opts.key === undefined ? IPC_PRIVATE : validateKey(opts.key, 'options.key');
     const initial = opts.initial === undefined ? 0 : validateInteger(opts.initial, 'options.initial', 0, 0x7fff_ffff);
     const mode = validateMode(opts.mode ?? 0o600, 'options.mode');
-    const id = createSet(key, 1, mode, (id) => {
-      if (initial !== 0) semctl(id, 0, SETVAL, initial);
-    });
+    const id = createSet(key, 1, mode, initial !== 0 ? { setval: initial } : undefined);
     return new Semaphore(id, key);
   }
 

@@ -33,7 +33,10 @@ import {
   GETPID,
   GETVAL,
   GETZCNT,
+  IPC_CREAT,
+  IPC_EXCL,
   IPC_INFO,
+  IPC_PRIVATE,
   IPC_RMID,
   IPC_SET,
   IPC_STAT,
@@ -183,10 +186,21 @@ export function explainSemop(semid: number, sops: Int32Array, timed = false) {
  * @throws IpcError EEXIST, ENOENT, EINVAL (nsems out of 0..SEMMSL or more than the set has), EACCES, ENOSPC.
  */
 export function semget(key: number, nsems: number, flags: number): number {
+  const k = validateSemget(key, nsems, flags);
+  return check(native.semget(k, nsems, flags), 'semget', explainSemget(k, nsems, flags));
+}
+
+/** semget's arguments checked: the key as a key_t. */
+function validateSemget(key: number, nsems: number, flags: number): number {
   const k = validateKey(key);
   validateInteger(nsems, 'nsems', INT32_MIN, INT32_MAX);
   validateFlags(flags, 'flags');
-  return check(native.semget(k, nsems, flags), 'semget', (code) => {
+  return k;
+}
+
+/** The words that explain a failed semget. */
+function explainSemget(k: number, nsems: number, flags: number) {
+  return (code: string): string | Explained => {
     const args = `key ${hex(k)}, nsems ${nsems}`;
     const fix = hint(code, { object: 'set', key: k, nsems, flags });
     switch (code) {
@@ -203,7 +217,34 @@ export function semget(key: number, nsems: number, flags: number): number {
       default:
         return args;
     }
-  });
+  };
+}
+
+/** @internal The first values of a set {@link semCreate} makes: a semop of packed triples, SETALL, or SETVAL of semaphore 0. */
+export type FirstValues = { semop: Int32Array } | { setall: readonly number[] } | { setval: number };
+
+/**
+ * @internal A new set (`flags` has IPC_CREAT|IPC_EXCL, or `key` is
+ * IPC_PRIVATE) with its first values, in one native call, so that a worker
+ * terminated part way leaves no set at 0 that openers take for made. If the
+ * first values fail, the set is removed and the error is that call's.
+ * @throws IpcError as semget, semop and semctl do.
+ */
+export function semCreate(key: number, nsems: number, flags: number, first?: FirstValues): number {
+  const k = validateSemget(key, nsems, flags);
+  if (k !== IPC_PRIVATE && (flags & (IPC_CREAT | IPC_EXCL)) !== (IPC_CREAT | IPC_EXCL)) {
+    throw outOfRange('flags', 'with IPC_CREAT|IPC_EXCL (semCreate makes a new set)', flags);
+  }
+  let result: number | [number, 0 | 1, number];
+  if (first === undefined) result = native.semCreate(k, nsems, flags, 0, 0);
+  else if ('semop' in first) result = native.semCreate(k, nsems, flags, 1, first.semop);
+  else if ('setall' in first) result = native.semCreate(k, nsems, flags, 2, Uint16Array.from(first.setall));
+  else result = native.semCreate(k, nsems, flags, 3, first.setval);
+  if (typeof result === 'number') return result;
+  const [errno, call, semid] = result;
+  if (call === 0) return check(errno, 'semget', explainSemget(k, nsems, flags));
+  if (first !== undefined && 'semop' in first) throw semopError(semid, first.semop, -errno);
+  return check(errno, 'semctl', explainCtl(semid, 0, first !== undefined && 'setall' in first ? 'SETALL' : 'SETVAL'));
 }
 
 /**
