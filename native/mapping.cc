@@ -104,6 +104,9 @@ struct OwnedFd {
 struct Registry {
   std::vector<Mapping*> live;
   std::vector<OwnedFd> fds;
+  // Keyed segments made but not yet initialized (a channel's header): removed
+  // when the environment ends before keepSegment, like an unfinished name.
+  std::vector<int> unfinished;
   size_t sweep_at = 0;
   size_t awaiting = 0;  // collected, not detached, as of the last sweep
   // Set by TypeScript (mappingPolicy) when the addon loads.
@@ -318,7 +321,17 @@ Napi::Value KeepName(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
+// keepSegment(shmid): the segment made unfinished (shmCreate) is complete.
+Napi::Value KeepSegment(const Napi::CallbackInfo& info) {
+  int shmid = info[0].As<Napi::Number>().Int32Value();
+  std::vector<int>& unfinished = RegistryOf(info.Env())->unfinished;
+  unfinished.erase(std::remove(unfinished.begin(), unfinished.end(), shmid), unfinished.end());
+  return info.Env().Undefined();
+}
+
 }  // namespace
+
+void OwnUnfinishedSegment(napi_env env, int shmid) { RegistryOf(env)->unfinished.push_back(shmid); }
 
 void OwnFd(napi_env env, int fd, const char* unlink) {
   RegistryOf(env)->fds.push_back(OwnedFd{fd, unlink == nullptr ? std::string() : std::string(unlink)});
@@ -334,6 +347,7 @@ void InitMapping(Napi::Env env, Napi::Object exports) {
       if (!o.unlink.empty()) ::shm_unlink(o.unlink.c_str());
       ::close(o.fd);
     }
+    for (int shmid : r->unfinished) ::shmctl(shmid, IPC_RMID, nullptr);
     delete r;
   };
   napi_set_instance_data(env, new Registry(), teardown, nullptr);
@@ -341,6 +355,7 @@ void InitMapping(Napi::Env env, Napi::Object exports) {
   Export<MappingStats>(env, exports, "mappingStats");
   Export<CloseOwned>(env, exports, "closeOwned");
   Export<KeepName>(env, exports, "keepName");
+  Export<KeepSegment>(env, exports, "keepSegment");
 }
 
 }  // namespace shmkit

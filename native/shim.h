@@ -85,6 +85,8 @@ Napi::Value WrapMapping(Napi::Env env, void* addr, size_t length, MappingKind ki
 // the environment ends unless closeOwned closed it first, and the object named
 // `unlink` (or none: nullptr) removed then unless keepName kept it.
 void OwnFd(napi_env env, int fd, const char* unlink);
+// Segment `shmid`, keyed and new, is removed when this environment ends unless keepSegment kept it.
+void OwnUnfinishedSegment(napi_env env, int shmid);
 Napi::Value Shmdt(const Napi::CallbackInfo& info);
 Napi::Value Munmap(const Napi::CallbackInfo& info);
 void InitMapping(Napi::Env env, Napi::Object exports);

@@ -64,13 +64,16 @@ Napi::Value Shmat(const Napi::CallbackInfo& info) {
   return result;
 }
 
-// shmCreate(key, size, flags, shmflg, remove) -> [shmid, ArrayBuffer, handle,
+// shmCreate(key, size, flags, shmflg, remove, unfinished) -> [shmid, ArrayBuffer, handle,
 // address: bigint] | [-errno, call, shmid]: shmget of a new segment (TypeScript
 // passes IPC_CREAT|IPC_EXCL, or IPC_PRIVATE), shmat, and with `remove`
 // IPC_RMID, in one call. As separate calls, a worker terminated between two
 // of them (no JavaScript runs again, not even a finally) left the segment in
 // the system. A failure after shmget removes the new segment; `call` says
-// which failed: 0 shmget (shmid -1), 1 shmat, 2 shmctl.
+// which failed: 0 shmget (shmid -1), 1 shmat, 2 shmctl. With `unfinished`
+// (and not `remove`), the segment is removed when the environment ends
+// before keepSegment: its maker initializes it after this call (a channel's
+// header), and one that ends before would leave a key nobody can use.
 Napi::Value ShmCreate(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   key_t key = info[0].As<Napi::Number>().Int32Value();
@@ -78,6 +81,7 @@ Napi::Value ShmCreate(const Napi::CallbackInfo& info) {
   int flags = info[2].As<Napi::Number>().Int32Value();
   int shmflg = info[3].As<Napi::Number>().Int32Value();
   bool remove = info[4].As<Napi::Boolean>().Value();
+  bool unfinished = info[5].As<Napi::Boolean>().Value();
   int shmid = -1;
   auto failed = [&](int err, uint32_t call) {
     Napi::Array result = Napi::Array::New(env, 3);
@@ -108,6 +112,7 @@ Napi::Value ShmCreate(const Napi::CallbackInfo& info) {
     if (!remove) ::shmctl(shmid, IPC_RMID, nullptr);
     return failed(-wrapped.As<Napi::Number>().Int32Value(), 1);
   }
+  if (unfinished && !remove) OwnUnfinishedSegment(env, shmid);
   Napi::Array wrap = wrapped.As<Napi::Array>();
   Napi::Array result = Napi::Array::New(env, 4);
   result.Set(0u, Napi::Number::New(env, shmid));

@@ -143,4 +143,52 @@ describe('workers terminated while they make segments', () => {
     assertExitedCleanly(result, 'the process whose worker ended');
     assert.deepEqual(lastJson(result), { seen: true, left: false });
   });
+
+  it('remove a keyed segment they made but did not initialize (a channel header unwritten), and keep the finished ones', async () => {
+    const result = await runNode(
+      `
+      import { Worker } from 'node:worker_threads';
+      import { once } from 'node:events';
+      import { Channel, IPC_RMID, SharedMemory, shmctl, shmget } from 'SHMKIT';
+      const base = 0x5f000000 + (process.pid & 0xffff) * 4;
+      // Key base: made unfinished and never finished, as a Channel.create ended before its header;
+      // base + 1: made unfinished, then finished; base + 2: a plain keyed SharedMemory; base + 3: a keyed Channel.
+      const body = \`
+        import { parentPort, workerData } from 'node:worker_threads';
+        const { createUnfinished, finishCreation } = await import(new URL('./shm/shared-memory.js', workerData.modules).href);
+        const { Channel, SharedMemory } = await import(workerData.modules);
+        const { base } = workerData;
+        globalThis.keep = [
+          createUnfinished({ key: base, size: 4096 }),
+          createUnfinished({ key: base + 1, size: 4096 }),
+          SharedMemory.create({ key: base + 2, size: 4096 }),
+          Channel.create({ key: base + 3, capacity: 4096 }),
+        ];
+        finishCreation(globalThis.keep[1]);
+        parentPort.postMessage('made');
+        setInterval(() => {}, 1000);
+      \`;
+      const worker = new Worker(body, { eval: true, workerData: { base, modules: process.argv[2] } });
+      worker.on('error', (error) => console.log('worker error: ' + error.message));
+      await once(worker, 'message');
+      await worker.terminate();
+      const exists = (key) => {
+        try {
+          return shmget(key, 0, 0) >= 0;
+        } catch {
+          return false;
+        }
+      };
+      const found = [0, 1, 2, 3].map((k) => exists(base + k));
+      // The finished channel opens.
+      Channel.open({ key: base + 3 }).detach();
+      for (let k = 0; k < 4; k++) if (found[k]) shmctl(shmget(base + k, 0, 0), IPC_RMID);
+      console.log(JSON.stringify(found));
+      `,
+      [SHMKIT, SHMKIT_MODULES],
+      { timeoutMs: 60_000 },
+    );
+    assertExitedCleanly(result, 'the process whose worker ended');
+    assert.deepEqual(lastJson(result), [false, true, true, true], 'which of the four keyed segments are left');
+  });
 });

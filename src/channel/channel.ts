@@ -1,7 +1,7 @@
 // Channel: a ring of variable-length messages in one shared-memory segment,
 // for any number of senders and one receiver, in any processes (and C
 // programs that follow docs/channel-format.md).
-import { SharedMemory } from '../shm/shared-memory.js';
+import { createUnfinished, finishCreation, SharedMemory } from '../shm/shared-memory.js';
 import { openSegment } from './open-segment.js';
 import { channelError, invalidType, invalidValue, outOfRange } from '../core/errors.js';
 import { validateInteger, validateObject } from '../core/validate.js';
@@ -168,7 +168,8 @@ export class Channel<T = Uint8Array> implements Disposable {
       throw outOfRange('options.codec.name', `at most ${F.CODEC_NAME_MAX} bytes of UTF-8 (it is recorded in the header)`, codecName(codec));
     }
     const capacity = F.ringCapacity(requested);
-    const shm = SharedMemory.create({
+    // Keyed, it is removed if this thread ends before its header is written: see createUnfinished.
+    const shm = createUnfinished({
       key: opts.key,
       path: opts.path,
       projId: opts.projId,
@@ -178,6 +179,7 @@ export class Channel<T = Uint8Array> implements Disposable {
     });
     // The bytes codec is recorded as nothing, as channels were before codecs.
     Ring.initialize(shm.buffer, capacity, F.WAIT_MODES.indexOf(wait), process.pid, isBytesCodec(codec) ? undefined : name);
+    finishCreation(shm);
     return new Channel(shm, capacity, wait, codec);
   }
 

@@ -65,7 +65,10 @@ export interface NativeBinding {
     flags: number,
     shmflg: number,
     remove: boolean,
+    unfinished: boolean,
   ): [number, ArrayBuffer, MappingHandle, bigint] | [number, 0 | 1 | 2, number];
+  /** The segment shmCreate made `unfinished` (removed when the environment ends) is complete: it stays. */
+  keepSegment(shmid: number): void;
   shmdt(handle: MappingHandle, buffer: ArrayBuffer): number;
   /** The segment attached once more as a SharedArrayBuffer (detached by its finalizer only); -ENOSYS where Node-API cannot make one. */
   shmatShared(shmid: number): SharedArrayBuffer | number;

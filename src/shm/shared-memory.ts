@@ -7,7 +7,7 @@ const { MAX_LENGTH } = bufferConstants;
 import { ftok } from '../sysv/ftok.js';
 import type { Attachment } from '../sysv/attachment.js';
 import { IPC_CREAT, IPC_EXCL, IPC_PRIVATE, IPC_RMID, IPC_STAT, SHM_RDONLY } from '../sysv/constants.js';
-import { shmat, shmatShared, shmCreate, shmctl, shmdt, shmget, type ShmidDs } from '../sysv/shm.js';
+import { keepSegment, shmat, shmatShared, shmCreate, shmctl, shmdt, shmget, type ShmidDs } from '../sysv/shm.js';
 import {
   validateId,
   validateKey,
@@ -78,6 +78,19 @@ export let attachmentOf: (shm: SharedMemory) => Attachment;
 export let isSharedMemory: (value: unknown) => value is SharedMemory;
 
 /**
+ * @internal {@link SharedMemory.create} of a segment its maker initializes
+ * next (a channel's header): a keyed one is removed if this thread ends
+ * before {@link finishCreation}, so that an end in between leaves no key
+ * that nobody can open or create again.
+ */
+export let createUnfinished: (options: CreateOptions) => SharedMemory;
+
+/** @internal The segment made by {@link createUnfinished} is initialized: it stays when this thread ends. */
+export function finishCreation(shm: SharedMemory): void {
+  keepSegment(shm.id);
+}
+
+/**
  * A System V shared-memory segment attached to this process: the high-level
  * face of shmget/shmat/shmctl with safe defaults (mode 0o600, exclusive
  * create). `using shm = SharedMemory.open(...)` detaches at the end of the
@@ -116,7 +129,7 @@ export class SharedMemory implements Disposable {
     return SharedMemory.#create(options, false);
   }
 
-  static #create(options: CreateOptions, readOnly: boolean): SharedMemory {
+  static #create(options: CreateOptions, readOnly: boolean, unfinished = false): SharedMemory {
     const opts = validateObject(options, 'options') as unknown as CreateOptions;
     const size = validateSize(opts.size, 'options.size');
     const mode = validateMode(opts.mode ?? 0o600, 'options.mode');
@@ -129,6 +142,7 @@ export class SharedMemory implements Disposable {
       IPC_CREAT | IPC_EXCL | mode,
       readOnly ? SHM_RDONLY : 0,
       autoRemove || key === IPC_PRIVATE,
+      unfinished,
     );
     return new SharedMemory(id, key, attachment);
   }
@@ -338,6 +352,7 @@ export class SharedMemory implements Disposable {
 
   static {
     attachmentOf = (shm) => shm.#attachment;
+    createUnfinished = (options) => SharedMemory.#create(options, false, true);
     isSharedMemory = (value): value is SharedMemory => typeof value === 'object' && value !== null && #attachment in value;
   }
 }

@@ -187,7 +187,9 @@ function explainShmget(k: number, size: number, flags: number) {
  * IPC_PRIVATE), attached with `shmflg` and, with `remove`, marked for removal:
  * shmget, shmat and shmctl(IPC_RMID) in one native call, so that a worker
  * terminated part way leaves no segment behind. Whatever fails after shmget
- * removes the segment, and throws as that call would.
+ * removes the segment, and throws as that call would. With `unfinished`, a
+ * keyed segment not marked for removal is removed if this thread ends before
+ * {@link keepSegment}: its maker has yet to initialize it.
  * @throws IpcError as shmget, shmat (EAGAIN included) and shmctl do.
  */
 export function shmCreate(
@@ -196,13 +198,14 @@ export function shmCreate(
   flags: number,
   shmflg: number,
   remove: boolean,
+  unfinished = false,
 ): { id: number; attachment: Attachment } {
   const k = validateShmget(key, size, flags);
   if (k !== IPC_PRIVATE && (flags & (IPC_CREAT | IPC_EXCL)) !== (IPC_CREAT | IPC_EXCL)) {
     throw outOfRange('flags', 'with IPC_CREAT|IPC_EXCL (shmCreate makes a new segment)', flags);
   }
   validateFlags(shmflg, 'shmflg');
-  const result = native.shmCreate(k, size, flags, shmflg, remove);
+  const result = native.shmCreate(k, size, flags, shmflg, remove, unfinished);
   if (result.length === 3) {
     // After shmget the id is that of the segment made and removed again.
     const [errno, call, id] = result;
@@ -212,6 +215,11 @@ export function shmCreate(
   }
   const [id, buffer, handle, address] = result as [number, ArrayBuffer, MappingHandle, bigint];
   return { id, attachment: Attachment.make(id, (shmflg & SHM_RDONLY) !== 0, buffer, handle, address) };
+}
+
+/** @internal The keyed segment {@link shmCreate} made `unfinished` is complete: it stays when this thread ends. */
+export function keepSegment(shmid: number): void {
+  native.keepSegment(shmid);
 }
 
 /**

@@ -3,7 +3,7 @@
 // written once into a broadcast ring and read in place by every subscriber.
 import { channelError, invalidType, invalidValue } from '../../core/errors.js';
 import { validateInteger, validateObject } from '../../core/validate.js';
-import { SharedMemory } from '../../shm/shared-memory.js';
+import { createUnfinished, finishCreation, SharedMemory } from '../../shm/shared-memory.js';
 import { openSegment } from '../open-segment.js';
 import { builtInCodec, type Codec, type CodecOption, codecName, type OpenedValue, resolveCodec, type ValueOf } from '../codec.js';
 import { validateWaitMode, WAIT_MODES, type WaitMode } from '../../core/wait-options.js';
@@ -122,7 +122,8 @@ export class PubSub<T = Uint8Array> implements Disposable {
       throw invalidValue('options.codec', `its name must be at most ${F.MAX_CODEC_NAME} bytes of UTF-8`, codecName(codec));
     }
     const capacity = F.ringCapacity(requested);
-    const shm = SharedMemory.create({
+    // Keyed, it is removed if this thread ends before its header is written: see createUnfinished.
+    const shm = createUnfinished({
       key: opts.key,
       path: opts.path,
       projId: opts.projId,
@@ -131,6 +132,7 @@ export class PubSub<T = Uint8Array> implements Disposable {
       autoRemove: opts.autoRemove,
     });
     BroadcastRing.initialize(shm.buffer, capacity, WAIT_MODES.indexOf(wait), F.LAG_POLICIES.indexOf(lag), name);
+    finishCreation(shm);
     return new PubSub(shm, capacity, lag, codec, wait);
   }
 
