@@ -56,6 +56,7 @@ describe('an endpoint that ends while it registers', () => {
     await assert.rejects(receiver.recv({ timeoutMs: 5000 }), (error: unknown) => {
       assert.ok(error instanceof ChannelError, String(error));
       assert.equal((error as ChannelError).code, 'ERR_CHANNEL_PEER_DEAD');
+      assert.match((error as ChannelError).message, /pid unknown, one died while registering\)/);
       return true;
     });
     // All 256 entries can be taken again.

@@ -426,9 +426,11 @@ export class Receiver<T = Uint8Array> implements AsyncIterable<T>, Disposable {
     if (this.#ring.poll(true) !== EMPTY) return;
     const [, alive, dead] = this.#ring.reapSenders();
     if (dead.length > 0 && alive === 0) {
+      // A pid word at or below 0: the sender died while it registered, before it wrote its pid.
+      const pids = dead.map((pid) => (pid > 0 ? String(pid) : 'unknown, one died while registering'));
       throw channelError(
         'ERR_CHANNEL_PEER_DEAD',
-        `${what}: every sender died without closing (pid ${dead.join(', ')}); nothing is in the ring`,
+        `${what}: every sender died without closing (pid ${pids.join(', ')}); nothing is in the ring`,
       );
     }
   }
