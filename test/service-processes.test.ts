@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { describe, it } from 'node:test';
-import { ChannelError, Service, SharedMemory } from '../src/index.js';
+import { ChannelError, IPC_STAT, Service, SharedMemory, shmctl } from '../src/index.js';
 import { assertNoLeaks, removeSegment, uniqueKey, usedSegments } from './helpers/ipc.js';
 import { assertExitedCleanly, lastJson, runNode, withShmkit } from './helpers/processes.js';
 
@@ -173,7 +173,7 @@ describe('Service across processes', { timeout: 120_000 }, () => {
     assert.match(message, /codec is 'json', but options\.codec is 'text'/);
   });
 
-  it('says so when a keyed service outlived every process that had it, and its request channel is gone', async () => {
+  it('says so when a keyed service outlived every process that had it, and a server started again takes its key over', async () => {
     const key = uniqueKey();
     const result = await runNode(
       `
@@ -192,8 +192,39 @@ describe('Service across processes', { timeout: 120_000 }, () => {
         (error: unknown) =>
           error instanceof ChannelError && error.code === 'ERR_CHANNEL_CLOSED' && error.message.includes(`shmkit rm ${id}`),
       );
+      // A server started again takes the key over: nobody had the dead service.
+      const again = Service.create<number, number>({ key, capacity: 4096, codec: 'json' });
+      try {
+        assert.notEqual(again.id, id);
+        again.serve((n) => n + 1);
+        const client = again.client();
+        assert.equal(await client.request(41, { timeoutMs: 5000 }), 42);
+        client.close();
+        assert.throws(() => SharedMemory.open({ id }), { code: /^(EINVAL|EIDRM)$/ }, 'the dead service segment is gone');
+      } finally {
+        again.detach();
+      }
     } finally {
       removeSegment(id);
+    }
+  });
+
+  it('still refuses (EEXIST) to create over a live service, or over a keyed segment that is not a service, which stays', async () => {
+    const key = uniqueKey();
+    const live = Service.create({ key, capacity: 4096 });
+    try {
+      assert.throws(() => Service.create({ key, capacity: 4096 }), { code: 'EEXIST' });
+    } finally {
+      live.detach();
+    }
+    // The last detach removed it: the key is free again.
+    const other = SharedMemory.create({ key, size: 4096 });
+    other.detach();
+    try {
+      assert.throws(() => Service.create({ key, capacity: 4096 }), { code: 'EEXIST' });
+      assert.equal(shmctl(other.id, IPC_STAT).shm_segsz, 4096, 'the segment that is not a service stays');
+    } finally {
+      removeSegment(other.id);
     }
   });
 

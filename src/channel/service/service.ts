@@ -4,7 +4,9 @@
 // one a key names) records the request channel, the codec and the server.
 import { channelError, IpcError, outOfRange } from '../../core/errors.js';
 import { validateMode, validateObject } from '../../core/validate.js';
-import { SharedMemory } from '../../shm/shared-memory.js';
+import { createUnfinished, finishCreation, SharedMemory } from '../../shm/shared-memory.js';
+import { IPC_STAT } from '../../sysv/constants.js';
+import { shmctl } from '../../sysv/shm.js';
 import { openSegment } from '../open-segment.js';
 import { Channel } from '../channel.js';
 import { builtInCodec, codecName, resolveCodec, type Codec, type CodecOption } from '../codec.js';
@@ -124,11 +126,17 @@ export class Service<Req = any, Res = any> implements Disposable {
     const mode = opts.mode === undefined ? 0o600 : validateMode(opts.mode, 'options.mode');
     const requests = Channel.create({ capacity: opts.capacity, mode, wait: opts.wait, autoRemove: true });
     let shm: SharedMemory;
-    try {
-      shm = SharedMemory.create({ key: opts.key, path: opts.path, projId: opts.projId, size: F.SEGMENT_SIZE, mode });
-    } catch (error) {
-      requests.detach();
-      throw error;
+    for (let attempt = 1; ; attempt++) {
+      try {
+        // Keyed, it is removed if this thread ends before the header is written: see createUnfinished.
+        shm = createUnfinished({ key: opts.key, path: opts.path, projId: opts.projId, size: F.SEGMENT_SIZE, mode });
+        break;
+      } catch (error) {
+        // The key of a service whose every process died (a server killed, then started again) is taken over.
+        if (attempt === 1 && error instanceof IpcError && error.code === 'EEXIST' && removeDeadService(opts)) continue;
+        requests.detach();
+        throw error;
+      }
     }
     const bytes = new Uint8Array(shm.buffer, 0, F.SEGMENT_SIZE);
     const view = new DataView(shm.buffer, 0, F.SEGMENT_SIZE);
@@ -140,6 +148,7 @@ export class Service<Req = any, Res = any> implements Disposable {
     bytes.set(name, F.OFF_CODEC_NAME);
     // The magic last: an opener that sees it sees the rest.
     Atomics.store(new Int32Array(shm.buffer, 0, 1), F.OFF_MAGIC >> 2, F.MAGIC | 0);
+    finishCreation(shm);
     return new Service(shm, requests, codec, mode);
   }
 
@@ -189,6 +198,15 @@ export class Service<Req = any, Res = any> implements Disposable {
     } catch (error) {
       shm.detach();
       throw error;
+    }
+  }
+
+  /** @internal For removeDeadService: the header's request channel id, or undefined if `shm` is not a service of this format. */
+  static requestsOf(shm: SharedMemory): number | undefined {
+    try {
+      return Service.#readHeader(shm).requests;
+    } catch {
+      return undefined;
     }
   }
 
@@ -284,5 +302,44 @@ export class Service<Req = any, Res = any> implements Disposable {
 
   [Symbol.dispose](): void {
     if (!this.#shm.detached) this.detach();
+  }
+}
+
+/**
+ * Removes the service that the key of `where` names if it is dead: nobody
+ * but this check has it attached (a service lives while some process does)
+ * and its request channel is gone. True if it was removed (or went meanwhile),
+ * false if the key names anything else: a live service, or a segment that is
+ * not a service, which stays.
+ */
+function removeDeadService(where: Pick<ServiceCreateOptions, 'key' | 'path' | 'projId'>): boolean {
+  let shm: SharedMemory;
+  try {
+    shm =
+      where.key !== undefined
+        ? SharedMemory.open({ key: where.key })
+        : SharedMemory.open({ path: where.path as string, projId: where.projId });
+  } catch (error) {
+    return error instanceof IpcError && error.code === 'ENOENT';
+  }
+  try {
+    const requests = Service.requestsOf(shm);
+    if (requests === undefined || shm.stat().shm_nattch !== 1 || segmentExists(requests)) return false;
+    shm.remove();
+    return true;
+  } catch {
+    return false;
+  } finally {
+    shm.detach();
+  }
+}
+
+function segmentExists(id: number): boolean {
+  try {
+    shmctl(id, IPC_STAT);
+    return true;
+  } catch (error) {
+    if (error instanceof IpcError && (error.code === 'EINVAL' || error.code === 'EIDRM')) return false;
+    return true;
   }
 }
