@@ -47,16 +47,9 @@ int AttachSized(int shmid, const void* want, int flags, void** addr, size_t* siz
   return 0;
 }
 
-// shmat(shmid, addr: bigint, flags) -> [ArrayBuffer, handle, address: bigint] | -errno
-Napi::Value Shmat(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  int shmid = info[0].As<Napi::Number>().Int32Value();
-  void* want = reinterpret_cast<void*>(static_cast<uintptr_t>(ToU64(info[1])));
-  int flags = info[2].As<Napi::Number>().Int32Value();
-  if (int err = AdmitMapping(env)) return Errno(env, err);
-  void* addr = nullptr;
-  size_t size = 0;
-  if (int err = AttachSized(shmid, want, flags, &addr, &size)) return Errno(env, err);
+// An attached segment as [ArrayBuffer, handle, address: bigint], or -errno
+// (WrapMapping has then given the memory back, or Node will).
+Napi::Value WrapSegment(Napi::Env env, void* addr, size_t size) {
   Napi::Value wrapped = WrapMapping(env, addr, size, MappingKind::kSegment);
   if (wrapped.IsNumber()) return wrapped;
   Napi::Array result = wrapped.As<Napi::Array>();
@@ -64,8 +57,26 @@ Napi::Value Shmat(const Napi::CallbackInfo& info) {
   return result;
 }
 
-// shmCreate(key, size, flags, shmflg, remove, unfinished) -> [shmid, ArrayBuffer, handle,
-// address: bigint] | [-errno, call, shmid]: shmget of a new segment (TypeScript
+// AdmitMapping, then AttachSized: 0 or the errno (nothing stays attached).
+int Attach(Napi::Env env, int shmid, const void* want, int flags, void** addr, size_t* size) {
+  if (int err = AdmitMapping(env)) return err;
+  return AttachSized(shmid, want, flags, addr, size);
+}
+
+// shmat(shmid, addr: bigint, flags) -> [ArrayBuffer, handle, address: bigint] | -errno
+Napi::Value Shmat(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  int shmid = info[0].As<Napi::Number>().Int32Value();
+  void* want = reinterpret_cast<void*>(static_cast<uintptr_t>(ToU64(info[1])));
+  int flags = info[2].As<Napi::Number>().Int32Value();
+  void* addr = nullptr;
+  size_t size = 0;
+  if (int err = Attach(env, shmid, want, flags, &addr, &size)) return Errno(env, err);
+  return WrapSegment(env, addr, size);
+}
+
+// shmCreate(key, size, flags, shmflg, remove, unfinished) -> [ArrayBuffer, handle,
+// address: bigint, shmid] | [-errno, call, shmid]: shmget of a new segment (TypeScript
 // passes IPC_CREAT|IPC_EXCL, or IPC_PRIVATE), shmat, and with `remove`
 // IPC_RMID, in one call. As separate calls, a worker terminated between two
 // of them (no JavaScript runs again, not even a finally) left the segment in
@@ -94,31 +105,25 @@ Napi::Value ShmCreate(const Napi::CallbackInfo& info) {
   if (shmid == -1) return failed(errno, 0);
   void* addr = nullptr;
   size_t real = 0;
-  int err = AdmitMapping(env);
-  if (err == 0) err = AttachSized(shmid, nullptr, shmflg, &addr, &real);
-  if (err != 0) {
+  if (int err = Attach(env, shmid, nullptr, shmflg, &addr, &real)) {
     ::shmctl(shmid, IPC_RMID, nullptr);
     return failed(err, 1);
   }
   if (remove && ::shmctl(shmid, IPC_RMID, nullptr) == -1) {
-    err = errno;
+    int err = errno;
     ::shmdt(addr);
     ::shmctl(shmid, IPC_RMID, nullptr);
     return failed(err, 2);
   }
-  Napi::Value wrapped = WrapMapping(env, addr, real, MappingKind::kSegment);
+  Napi::Value wrapped = WrapSegment(env, addr, real);
   if (wrapped.IsNumber()) {
-    // WrapMapping has given the memory back (or Node will); the segment is new and nobody else's yet.
+    // The segment is new and nobody else's yet.
     if (!remove) ::shmctl(shmid, IPC_RMID, nullptr);
     return failed(-wrapped.As<Napi::Number>().Int32Value(), 1);
   }
   if (unfinished && !remove) OwnUnfinishedSegment(env, shmid);
-  Napi::Array wrap = wrapped.As<Napi::Array>();
-  Napi::Array result = Napi::Array::New(env, 4);
-  result.Set(0u, Napi::Number::New(env, shmid));
-  result.Set(1u, wrap.Get(0u));
-  result.Set(2u, wrap.Get(1u));
-  result.Set(3u, U64(env, reinterpret_cast<uintptr_t>(addr)));
+  Napi::Array result = wrapped.As<Napi::Array>();
+  result.Set(3u, Napi::Number::New(env, shmid));
   return result;
 }
 

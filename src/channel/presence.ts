@@ -87,7 +87,8 @@ export class Presence implements Disposable {
 // EINVAL means an empty slot and needs no second look.
 let statAnyWorks = false;
 
-function statById(id: number): ShmidDs | 'gone' | 'hidden' {
+/** @internal Segment `id`'s structure, whatever its permissions where the kernel allows; 'gone' if there is none. */
+export function statById(id: number): ShmidDs | 'gone' | 'hidden' {
   try {
     const found = shmctl(id, SHM_STAT_ANY);
     statAnyWorks = true;
@@ -122,11 +123,7 @@ function statById(id: number): ShmidDs | 'gone' | 'hidden' {
 export function isPresent(word0: number, word1: number): boolean {
   const id = validateInteger(word0, 'word0', INT32_MIN, UINT32_MAX);
   const check = validateInteger(word1, 'word1', INT32_MIN, UINT32_MAX) | 0;
-  if (check === 0 || id < 0 || id > 0x7fff_ffff) return false;
-  const ds = statById(id);
-  if (ds === 'gone') return false;
-  if (ds === 'hidden') return true;
-  return (ds.shm_perm.mode & SHM_DEST) !== 0 && ds.shm_nattch > 0 && secondWord(ds.shm_segsz, ds.shm_ctime) === check;
+  return check !== 0 && held(id, (ds) => secondWord(ds.shm_segsz, ds.shm_ctime) === check);
 }
 
 /**
@@ -137,10 +134,14 @@ export function isPresent(word0: number, word1: number): boolean {
  * itself attached and marked for removal, as a presence is.
  */
 export function isPresentId(word0: number): boolean {
-  const id = validateInteger(word0, 'word0', INT32_MIN, UINT32_MAX);
+  return held(validateInteger(word0, 'word0', INT32_MIN, UINT32_MAX), () => true);
+}
+
+/** Whether segment `id` exists, attached and marked for removal as a presence is, and `matches`. */
+function held(id: number, matches: (ds: ShmidDs) => boolean): boolean {
   if (id < 0 || id > 0x7fff_ffff) return false;
   const ds = statById(id);
   if (ds === 'gone') return false;
   if (ds === 'hidden') return true;
-  return (ds.shm_perm.mode & SHM_DEST) !== 0 && ds.shm_nattch > 0;
+  return (ds.shm_perm.mode & SHM_DEST) !== 0 && ds.shm_nattch > 0 && matches(ds);
 }

@@ -58,7 +58,7 @@ export interface NativeBinding {
   ftok(path: string, projId: number): number;
   shmget(key: number, size: number, flags: number): number;
   shmat(shmid: number, addr: bigint, flags: number): [ArrayBuffer, MappingHandle, bigint] | number;
-  /** shmget + shmat (+ IPC_RMID): [shmid, buffer, handle, address], or [-errno, failed call (0 shmget, 1 shmat, 2 shmctl), shmid]. */
+  /** shmget + shmat (+ IPC_RMID): shmat's [buffer, handle, address] and the shmid, or [-errno, failed call (0 shmget, 1 shmat, 2 shmctl), shmid]. */
   shmCreate(
     key: number,
     size: number,
@@ -66,7 +66,7 @@ export interface NativeBinding {
     shmflg: number,
     remove: boolean,
     unfinished: boolean,
-  ): [number, ArrayBuffer, MappingHandle, bigint] | [number, 0 | 1 | 2, number];
+  ): [ArrayBuffer, MappingHandle, bigint, number] | [number, 0 | 1 | 2, number];
   /** The segment shmCreate made `unfinished` (removed when the environment ends) is complete: it stays. */
   keepSegment(shmid: number): void;
   shmdt(handle: MappingHandle, buffer: ArrayBuffer): number;

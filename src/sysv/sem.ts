@@ -33,10 +33,7 @@ import {
   GETPID,
   GETVAL,
   GETZCNT,
-  IPC_CREAT,
-  IPC_EXCL,
   IPC_INFO,
-  IPC_PRIVATE,
   IPC_RMID,
   IPC_SET,
   IPC_STAT,
@@ -46,6 +43,7 @@ import {
   SETALL,
   SETVAL,
 } from './constants.js';
+import { assertMakesNew } from './exclusive.js';
 import { hint, unknownIdHint } from './hints.js';
 import { statWithoutRead } from './access.js';
 import type { IpcPerm } from './shm.js';
@@ -232,9 +230,7 @@ export type FirstValues = { semop: Int32Array } | { setall: readonly number[] } 
  */
 export function semCreate(key: number, nsems: number, flags: number, first?: FirstValues): number {
   const k = validateSemget(key, nsems, flags);
-  if (k !== IPC_PRIVATE && (flags & (IPC_CREAT | IPC_EXCL)) !== (IPC_CREAT | IPC_EXCL)) {
-    throw outOfRange('flags', 'with IPC_CREAT|IPC_EXCL (semCreate makes a new set)', flags);
-  }
+  assertMakesNew(k, flags, 'semCreate', 'set');
   let result: number | [number, 0 | 1, number];
   if (first === undefined) result = native.semCreate(k, nsems, flags, 0, 0);
   else if ('semop' in first) result = native.semCreate(k, nsems, flags, 1, first.semop);

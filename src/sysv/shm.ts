@@ -6,13 +6,12 @@ import { check, IpcError, invalidType, outOfRange, withHint, type Explained } fr
 import { type MappingHandle, native, type NativeShmStat } from '../core/native.js';
 import { validateFlags, validateId, validateInteger, validateKey, validateObject, validateSize, UINT32_MAX } from '../core/validate.js';
 import { Attachment, isAttachment } from './attachment.js';
+import { assertMakesNew } from './exclusive.js';
 import { hint, unknownIdHint } from './hints.js';
 import { stackRoom } from './stack-room.js';
 import {
   IPC_CREAT,
-  IPC_EXCL,
   IPC_INFO,
-  IPC_PRIVATE,
   IPC_RMID,
   IPC_SET,
   IPC_STAT,
@@ -201,9 +200,7 @@ export function shmCreate(
   unfinished = false,
 ): { id: number; attachment: Attachment } {
   const k = validateShmget(key, size, flags);
-  if (k !== IPC_PRIVATE && (flags & (IPC_CREAT | IPC_EXCL)) !== (IPC_CREAT | IPC_EXCL)) {
-    throw outOfRange('flags', 'with IPC_CREAT|IPC_EXCL (shmCreate makes a new segment)', flags);
-  }
+  assertMakesNew(k, flags, 'shmCreate', 'segment');
   validateFlags(shmflg, 'shmflg');
   const result = native.shmCreate(k, size, flags, shmflg, remove, unfinished);
   if (result.length === 3) {
@@ -213,7 +210,7 @@ export function shmCreate(
     if (call === 1) check(errno, 'shmat', explainShmat(id, 0n, shmflg));
     check(errno, 'shmctl', explainId(id, 'IPC_RMID'));
   }
-  const [id, buffer, handle, address] = result as [number, ArrayBuffer, MappingHandle, bigint];
+  const [buffer, handle, address, id] = result as [ArrayBuffer, MappingHandle, bigint, number];
   return { id, attachment: Attachment.make(id, (shmflg & SHM_RDONLY) !== 0, buffer, handle, address) };
 }
 

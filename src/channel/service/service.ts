@@ -5,9 +5,8 @@
 import { channelError, IpcError, outOfRange } from '../../core/errors.js';
 import { validateMode, validateObject } from '../../core/validate.js';
 import { createUnfinished, finishCreation, SharedMemory } from '../../shm/shared-memory.js';
-import { IPC_STAT } from '../../sysv/constants.js';
-import { shmctl } from '../../sysv/shm.js';
 import { openSegment } from '../open-segment.js';
+import { statById } from '../presence.js';
 import { Channel } from '../channel.js';
 import { builtInCodec, codecName, resolveCodec, type Codec, type CodecOption } from '../codec.js';
 import type { WaitMode } from '../format.js';
@@ -133,7 +132,7 @@ export class Service<Req = any, Res = any> implements Disposable {
         break;
       } catch (error) {
         // The key of a service whose every process died (a server killed, then started again) is taken over.
-        if (attempt === 1 && error instanceof IpcError && error.code === 'EEXIST' && removeDeadService(opts)) continue;
+        if (attempt === 1 && error instanceof IpcError && error.code === 'EEXIST' && Service.#removeDead(opts)) continue;
         requests.detach();
         throw error;
       }
@@ -201,12 +200,32 @@ export class Service<Req = any, Res = any> implements Disposable {
     }
   }
 
-  /** @internal For removeDeadService: the header's request channel id, or undefined if `shm` is not a service of this format. */
-  static requestsOf(shm: SharedMemory): number | undefined {
+  /**
+   * Removes the service that the key of `where` names if it is dead: nobody
+   * but this check has it attached (a service lives while some process does)
+   * and its request channel is gone. True if it was removed (or went
+   * meanwhile), false if the key names anything else: a live service, or a
+   * segment that is not a service, which stays.
+   */
+  static #removeDead(where: Pick<ServiceCreateOptions, 'key' | 'path' | 'projId'>): boolean {
+    let shm: SharedMemory;
     try {
-      return Service.#readHeader(shm).requests;
+      shm =
+        where.key !== undefined
+          ? SharedMemory.open({ key: where.key })
+          : SharedMemory.open({ path: where.path as string, projId: where.projId });
+    } catch (error) {
+      return error instanceof IpcError && error.code === 'ENOENT';
+    }
+    try {
+      const { requests } = Service.#readHeader(shm);
+      if (shm.stat().shm_nattch !== 1 || statById(requests) !== 'gone') return false;
+      shm.remove();
+      return true;
     } catch {
-      return undefined;
+      return false; // not a service of this format, or not ours to remove
+    } finally {
+      shm.detach();
     }
   }
 
@@ -302,44 +321,5 @@ export class Service<Req = any, Res = any> implements Disposable {
 
   [Symbol.dispose](): void {
     if (!this.#shm.detached) this.detach();
-  }
-}
-
-/**
- * Removes the service that the key of `where` names if it is dead: nobody
- * but this check has it attached (a service lives while some process does)
- * and its request channel is gone. True if it was removed (or went meanwhile),
- * false if the key names anything else: a live service, or a segment that is
- * not a service, which stays.
- */
-function removeDeadService(where: Pick<ServiceCreateOptions, 'key' | 'path' | 'projId'>): boolean {
-  let shm: SharedMemory;
-  try {
-    shm =
-      where.key !== undefined
-        ? SharedMemory.open({ key: where.key })
-        : SharedMemory.open({ path: where.path as string, projId: where.projId });
-  } catch (error) {
-    return error instanceof IpcError && error.code === 'ENOENT';
-  }
-  try {
-    const requests = Service.requestsOf(shm);
-    if (requests === undefined || shm.stat().shm_nattch !== 1 || segmentExists(requests)) return false;
-    shm.remove();
-    return true;
-  } catch {
-    return false;
-  } finally {
-    shm.detach();
-  }
-}
-
-function segmentExists(id: number): boolean {
-  try {
-    shmctl(id, IPC_STAT);
-    return true;
-  } catch (error) {
-    if (error instanceof IpcError && (error.code === 'EINVAL' || error.code === 'EIDRM')) return false;
-    return true;
   }
 }
