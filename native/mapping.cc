@@ -45,6 +45,7 @@
 #include <string>
 #include <sys/mman.h>
 #include <sys/shm.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include <vector>
 
@@ -96,9 +97,23 @@ void DropPlaceholder(napi_env env, Mapping* m) {
 // never runs again). `unlink` names an object whose creation has not
 // finished: it is removed too, so that an end half way through leaves no
 // object of size 0 that every later openOrCreate would refuse.
+//
+// The number alone does not name the file: a program may close an owned
+// descriptor itself (`fs.closeSync(shm.fd)`) and the number then goes to the
+// next file opened anywhere in the process. So each record keeps the file's
+// identity, and a descriptor that no longer refers to it is forgotten, never
+// closed (or unlinked): closing it would close another thread's file.
 struct OwnedFd {
   int fd;
   std::string unlink;
+  dev_t dev;
+  ino_t ino;
+
+  // Whether `fd` still refers to the file it was recorded with.
+  bool Same() const {
+    struct stat st;
+    return ::fstat(fd, &st) == 0 && st.st_dev == dev && st.st_ino == ino;
+  }
 };
 
 struct Registry {
@@ -302,12 +317,18 @@ Napi::Value Munmap(const Napi::CallbackInfo& info) { return Detach(info, Mapping
 
 namespace {
 
-// closeOwned(fd) -> 0 | -errno: forgets an owned descriptor and closes it
-// (any descriptor: one not owned is closed all the same).
+// closeOwned(fd) -> 0 | -errno: forgets an owned descriptor and closes it,
+// unless the number now names another file (see OwnedFd). A descriptor that
+// was never owned is closed all the same.
 Napi::Value CloseOwned(const Napi::CallbackInfo& info) {
   int fd = info[0].As<Napi::Number>().Int32Value();
-  Registry* r = RegistryOf(info.Env());
-  r->fds.erase(std::remove_if(r->fds.begin(), r->fds.end(), [fd](const OwnedFd& o) { return o.fd == fd; }), r->fds.end());
+  std::vector<OwnedFd>& fds = RegistryOf(info.Env())->fds;
+  auto owned = std::find_if(fds.begin(), fds.end(), [fd](const OwnedFd& o) { return o.fd == fd; });
+  if (owned != fds.end()) {
+    bool same = owned->Same();
+    fds.erase(owned);
+    if (!same) return Errno(info.Env(), EBADF);
+  }
   if (::close(fd) == -1) return Errno(info.Env(), errno);
   return Napi::Number::New(info.Env(), 0);
 }
@@ -334,7 +355,13 @@ Napi::Value KeepSegment(const Napi::CallbackInfo& info) {
 void OwnUnfinishedSegment(napi_env env, int shmid) { RegistryOf(env)->unfinished.push_back(shmid); }
 
 void OwnFd(napi_env env, int fd, const char* unlink) {
-  RegistryOf(env)->fds.push_back(OwnedFd{fd, unlink == nullptr ? std::string() : std::string(unlink)});
+  struct stat st {};
+  // fstat of a descriptor just made cannot fail; if it did, the record would match nothing and close nothing.
+  if (::fstat(fd, &st) != 0) st.st_ino = 0;
+  // A record of the same number is stale: its descriptor was closed by someone else, or the kernel would not reuse it.
+  std::vector<OwnedFd>& fds = RegistryOf(env)->fds;
+  fds.erase(std::remove_if(fds.begin(), fds.end(), [fd](const OwnedFd& o) { return o.fd == fd; }), fds.end());
+  fds.push_back(OwnedFd{fd, unlink == nullptr ? std::string() : std::string(unlink), st.st_dev, st.st_ino});
 }
 
 void InitMapping(Napi::Env env, Napi::Object exports) {
@@ -344,6 +371,7 @@ void InitMapping(Napi::Env env, Napi::Object exports) {
     Registry* r = static_cast<Registry*>(data);
     for (Mapping* m : r->live) Release(env, m);
     for (const OwnedFd& o : r->fds) {
+      if (!o.Same()) continue;
       if (!o.unlink.empty()) ::shm_unlink(o.unlink.c_str());
       ::close(o.fd);
     }

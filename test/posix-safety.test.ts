@@ -7,7 +7,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { PosixSharedMemory } from '../src/index.js';
-import { assertExitedCleanly, lastJson, run, runNode } from './helpers/processes.js';
+import { assertExitedCleanly, lastJson, run, runNode, SHMKIT } from './helpers/processes.js';
 import { startNode } from './helpers/namespaces.js';
 import { cleanUpPosixNames, shmExists, uniqueName, unlinkQuietly } from './helpers/posix.js';
 
@@ -217,5 +217,80 @@ describe('memory safety of POSIX mappings', () => {
     `);
     assert.equal(result.signal, 'SIGBUS');
     assert.doesNotMatch(result.stdout, /survived/);
+  });
+
+  it("leaves open a descriptor number that the program closed itself and that now names another file: on detach and at a worker's end", async () => {
+    // Each case closes the object's descriptor behind its back, and this thread opens node's own
+    // executable until the same number comes back; then shmkit closes "its" descriptor, by
+    // detach() or as the worker ends: the file this thread opened must stay open.
+    const results = await inChild<Record<string, boolean>>(
+      'descriptor reuse child',
+      `
+      import { PosixSharedMemory } from 'SHMKIT';
+      import { Worker } from 'node:worker_threads';
+      import { once } from 'node:events';
+      import { closeSync, fstatSync, openSync, statSync } from 'node:fs';
+      // Lower free numbers come first: open until n comes back, then close the others.
+      function reuse(n) {
+        const others = [];
+        for (let fd = openSync(process.execPath, 'r'); fd !== n; fd = openSync(process.execPath, 'r')) {
+          others.push(fd);
+          if (others.length > 4096) throw new Error('descriptor ' + n + ' never came back');
+        }
+        for (const fd of others) closeSync(fd);
+      }
+      const node = statSync(process.execPath).ino;
+      const stillOpen = (fd) => {
+        try {
+          if (fstatSync(fd).ino !== node) return false;
+        } catch {
+          return false;
+        }
+        closeSync(fd);
+        return true;
+      };
+      const results = {};
+
+      const shm = PosixSharedMemory.createAnonymous({ size: 4096 });
+      const n = shm.fd;
+      closeSync(n);
+      reuse(n);
+      shm.detach();
+      results.detach = stillOpen(n);
+
+      // (A worker's own fs.openSync descriptors close with it, so this thread opens the file.)
+      for (const how of ['exit', 'terminate']) {
+        const words = new Int32Array(new SharedArrayBuffer(8)); // [0]: the worker's number; [1]: reused
+        const worker = new Worker(\`
+          import { parentPort, workerData } from 'node:worker_threads';
+          import { closeSync } from 'node:fs';
+          const { PosixSharedMemory } = await import(workerData.url);
+          globalThis.keep = PosixSharedMemory.createAnonymous({ size: 4096 });
+          closeSync(globalThis.keep.fd);
+          Atomics.store(workerData.words, 0, globalThis.keep.fd);
+          Atomics.wait(workerData.words, 1, 0);
+          if (workerData.how === 'exit') process.exit(0);
+          parentPort.postMessage('ready');
+          setInterval(() => {}, 1000);
+        \`, { eval: true, workerData: { url: process.argv[1], words, how } });
+        worker.on('error', (error) => console.log('worker error: ' + error.message));
+        while (Atomics.load(words, 0) === 0) await new Promise((resolve) => setTimeout(resolve, 5));
+        reuse(Atomics.load(words, 0));
+        Atomics.store(words, 1, 1);
+        Atomics.notify(words, 1);
+        if (how === 'terminate') {
+          await once(worker, 'message');
+          await worker.terminate();
+        } else {
+          const [code] = await once(worker, 'exit');
+          if (code !== 0) throw new Error('the worker exited with ' + code);
+        }
+        results[how] = stillOpen(Atomics.load(words, 0));
+      }
+      console.log(JSON.stringify(results));
+      `,
+      [SHMKIT],
+    );
+    assert.deepEqual(results, { detach: true, exit: true, terminate: true }, 'still open: the file that took the number');
   });
 });

@@ -149,7 +149,11 @@ export interface NativeBinding {
   memfdCreate(name: string, flags: number, ownership: 0 | 1): number;
   /** fcntl(fd, F_DUPFD_CLOEXEC, 0), the new descriptor owned by this environment. */
   dupOwned(fd: number): number;
-  /** Forgets an owned descriptor and closes it (closes any descriptor). */
+  /**
+   * Forgets an owned descriptor and closes it, unless the number now names
+   * another file (someone closed ours: -EBADF, nothing closed). A descriptor
+   * never owned is closed all the same.
+   */
   closeOwned(fd: number): number;
   /** The object made through owned descriptor `fd` is complete: its name stays when the environment ends. */
   keepName(fd: number): void;

@@ -55,7 +55,8 @@ export function fchmod(fd: number, mode: number, what = ''): void {
 /**
  * @internal close(2) of an owned descriptor (any descriptor, in fact), which
  * the thread's record then forgets; never throws (EBADF: already closed;
- * EINTR/EIO: Linux releases the descriptor anyway).
+ * EINTR/EIO: Linux releases the descriptor anyway). An owned number that
+ * the program closed itself and that now names another file stays open.
  */
 export function closeQuietly(fd: number): void {
   native.closeOwned(fd);
