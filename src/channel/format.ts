@@ -30,6 +30,13 @@ export const OFF_TAIL = 68;
  * keep the lock between its claims only while this is 0.
  */
 export const OFF_LOCK_WANTED = 72;
+/**
+ * 256 bits (8 words), bit i of word i >> 5 for sender entry i: set while
+ * that entry's holder has its 1 in LOCK_WANTED. A holder that dies waiting
+ * leaves both; whoever takes its entry next takes the 1 back, or the count
+ * would stay raised and no sender could keep the lock again.
+ */
+export const OFF_LOCK_WANTED_BY = 76;
 /** Consume cursor: bytes ever released, modulo 2^32. Only the receiver moves it. */
 export const OFF_HEAD = 128;
 /** pid of the receiver, for people to read (it names nothing in another PID namespace). */

@@ -28,6 +28,7 @@ import type { Liveness } from './liveness.js';
 const I_CLOSED = F.OFF_CLOSED >> 2;
 const I_LOCK = F.OFF_CLAIM_LOCK >> 2;
 const I_LOCK_WANTED = F.OFF_LOCK_WANTED >> 2;
+const I_LOCK_WANTED_BY = F.OFF_LOCK_WANTED_BY >> 2;
 const I_TAIL = F.OFF_TAIL >> 2;
 const I_HEAD = F.OFF_HEAD >> 2;
 const I_RECEIVER = F.OFF_RECEIVER_PID >> 2;
@@ -172,6 +173,7 @@ export class Ring {
         const next = (registration & 1) === 0 ? registration + 1 : registration + 2;
         if (takeEntry(i32, this.#i64, at + F.SENDER.registration, at + F.SENDER.pid, registration, next | 0, token)) {
           fillEntry(i32, at + F.SENDER.presence, at + F.SENDER.pid, token, this.#pid);
+          this.#takeBackWant(slot);
           return F.writerId(slot, next);
         }
       }
@@ -221,11 +223,46 @@ export class Ring {
       if ((registration & 1) === 0) continue;
       held++;
       if (this.#entryHolderAlive(slot)) alive++;
-      else if (Atomics.compareExchange(this.i32, at + F.SENDER.registration, registration, (registration + 1) | 0) === registration) {
-        dead.push(Atomics.load(this.i32, at + F.SENDER.pid));
+      else {
+        const pid = Atomics.load(this.i32, at + F.SENDER.pid);
+        if (this.#freeDead(slot, registration)) dead.push(pid);
       }
     }
     return [held, alive, dead];
+  }
+
+  /** Frees the entry of a holder that died, as of `registration`; false if someone else freed or took it first. */
+  #freeDead(slot: number, registration: number): boolean {
+    const i32 = this.i32;
+    const at = I_SENDERS + slot * ENTRY_WORDS;
+    if (!this.#wants(slot))
+      return Atomics.compareExchange(i32, at + F.SENDER.registration, registration, (registration + 1) | 0) === registration;
+    // It died waiting for the claim lock. Only a holder of the entry may take
+    // its 1 back (a later holder's own would be taken otherwise): hold it a moment.
+    const token = this.#liveness.hold();
+    const next = (registration + 2) | 0;
+    const taken = takeEntry(i32, this.#i64, at + F.SENDER.registration, at + F.SENDER.pid, registration, next, token);
+    if (taken) {
+      this.#takeBackWant(slot);
+      Atomics.store(i32, at + F.SENDER.registration, (next + 1) | 0);
+    }
+    this.#liveness.letGo();
+    return taken;
+  }
+
+  #wants(slot: number): boolean {
+    return (Atomics.load(this.i32, I_LOCK_WANTED_BY + (slot >> 5)) & (1 << (slot & 31))) !== 0;
+  }
+
+  /**
+   * Takes back the 1 in LOCK_WANTED that the entry's last holder left when it
+   * died waiting for the claim lock. The caller holds the entry: nobody else
+   * sets its bit meanwhile.
+   */
+  #takeBackWant(slot: number): void {
+    if (!this.#wants(slot)) return;
+    const bit = 1 << (slot & 31);
+    if ((Atomics.and(this.i32, I_LOCK_WANTED_BY + (slot >> 5), ~bit) & bit) !== 0) Atomics.sub(this.i32, I_LOCK_WANTED, 1);
   }
 
   // ---- claim lock -------------------------------------------------------
@@ -249,11 +286,17 @@ export class Ring {
 
   #lockContended(writer: number, patience: number): boolean {
     const i32 = this.i32;
+    const slot = writer & 0xff;
+    const wantedBy = I_LOCK_WANTED_BY + (slot >> 5);
+    const bit = 1 << (slot & 31);
     // Says so to a sender that keeps the lock between claims: it lets go at its next claim.
     Atomics.add(i32, I_LOCK_WANTED, 1);
+    // And whose 1 it is, for the next holder of the entry if this thread ends here (F.OFF_LOCK_WANTED_BY).
+    Atomics.or(i32, wantedBy, bit);
     try {
       return spinForLock(i32, I_LOCK, writer, patience, this);
     } finally {
+      Atomics.and(i32, wantedBy, ~bit);
       Atomics.sub(i32, I_LOCK_WANTED, 1);
     }
   }
