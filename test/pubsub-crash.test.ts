@@ -113,6 +113,27 @@ describe('PubSub when processes are killed', { timeout: 180_000 }, () => {
     }
   });
 
+  it('a killed subscriber is not counted in subscribers, even before a publisher frees its entry', async () => {
+    using pubsub = PubSub.create({ capacity: 2048, autoRemove: true });
+    using _own = pubsub.subscriber();
+    const child = spawnNode(
+      `
+      import { PubSub } from 'SHMKIT';
+      globalThis.subscriber = PubSub.open({ id: Number(process.argv[1]) }).subscriber();
+      setInterval(() => {}, 1000);
+      `,
+      [pubsub.id],
+    );
+    try {
+      await until(() => pubsub.subscribers === 2, 'the child subscribed');
+      await kill(child.process);
+      // No publisher has waited since: the entry and its flag are still there.
+      assert.equal(pubsub.subscribers, 1);
+    } finally {
+      await kill(child.process);
+    }
+  });
+
   it('subscribers killed mid-stream at random never wedge the publisher or the others', async () => {
     using pubsub = PubSub.create({ capacity: 4096, codec: 'json', autoRemove: true });
     const healthy = pubsub.subscriber();

@@ -242,7 +242,12 @@ export class BroadcastRing {
   subscriberCount(): number {
     let count = 0;
     const high = Math.min(Atomics.load(this.i32, I_SUB_HIGH), F.MAX_SUBSCRIBERS);
-    for (let slot = 0; slot < high; slot++) if (Atomics.load(this.i32, subscriberAt(slot) + F.SUBSCRIBER.active) !== 0) count++;
+    for (let slot = 0; slot < high; slot++) {
+      const at = subscriberAt(slot);
+      if (Atomics.load(this.i32, at + F.SUBSCRIBER.active) === 0) continue;
+      // One that died keeps its flag until a publisher's wait frees its entry; it is not there.
+      if (this.#holderAlive(at + F.SUBSCRIBER.presence, at + F.SUBSCRIBER.pid)) count++;
+    }
     return count;
   }
 
