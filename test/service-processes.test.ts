@@ -190,7 +190,10 @@ describe('Service across processes', { timeout: 120_000 }, () => {
       assert.throws(
         () => Service.open({ key }),
         (error: unknown) =>
-          error instanceof ChannelError && error.code === 'ERR_CHANNEL_CLOSED' && error.message.includes(`shmkit rm ${id}`),
+          error instanceof ChannelError &&
+          error.code === 'ERR_CHANNEL_CLOSED' &&
+          error.message.includes('Service.create with its key takes its place') &&
+          error.message.includes(`shmkit rm ${id}`),
       );
       // A server started again takes the key over: nobody had the dead service.
       const again = Service.create<number, number>({ key, capacity: 4096, codec: 'json' });

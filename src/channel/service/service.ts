@@ -155,7 +155,8 @@ export class Service<Req = any, Res = any> implements Disposable {
    * Opens an existing service by key, path or id.
    * @throws ChannelError ERR_CHANNEL_FORMAT if the segment is not a service,
    *   or if `options.codec` is not the service's codec; ERR_CHANNEL_CLOSED if
-   *   its request channel is gone (every process had detached); IpcError
+   *   its request channel is gone (every process that had it ended or
+   *   detached: a keyed one is taken over by the next Service.create); IpcError
    *   ENOENT, EINVAL/EIDRM, EACCES.
    */
   // biome-ignore lint/suspicious/noExplicitAny: untyped unless the caller names the request and reply types
@@ -188,7 +189,10 @@ export class Service<Req = any, Res = any> implements Disposable {
         if (error instanceof IpcError && (error.code === 'EINVAL' || error.code === 'EIDRM' || error.code === 'ENOENT')) {
           throw channelError(
             'ERR_CHANNEL_CLOSED',
-            `Service.open: the request channel (segment ${header.requests}) of service ${shm.id} is gone: every process had detached from the service; remove segment ${shm.id} (shmkit rm ${shm.id}) and create the service again`,
+            `Service.open: the request channel (segment ${header.requests}) of service ${shm.id} is gone: every process that had the service ended or detached from it; ` +
+              (shm.key === 0
+                ? `remove segment ${shm.id} (shmkit rm ${shm.id})`
+                : `Service.create with its key takes its place (or remove it: shmkit rm ${shm.id})`),
           );
         }
         throw error;
