@@ -9,6 +9,7 @@ import { describe, it } from 'node:test';
 import { PosixSharedMemory } from '../src/index.js';
 import { assertExitedCleanly, lastJson, run, runNode, SHMKIT } from './helpers/processes.js';
 import { startNode } from './helpers/namespaces.js';
+import { END_WORKER } from './helpers/worker-end.js';
 import { cleanUpPosixNames, shmExists, uniqueName, unlinkQuietly } from './helpers/posix.js';
 
 cleanUpPosixNames();
@@ -228,8 +229,8 @@ describe('memory safety of POSIX mappings', () => {
       `
       import { PosixSharedMemory } from 'SHMKIT';
       import { Worker } from 'node:worker_threads';
-      import { once } from 'node:events';
       import { closeSync, fstatSync, openSync, statSync } from 'node:fs';
+      ${END_WORKER}
       // Lower free numbers come first: open until n comes back, then close the others.
       function reuse(n) {
         const others = [];
@@ -278,13 +279,7 @@ describe('memory safety of POSIX mappings', () => {
         reuse(Atomics.load(words, 0));
         Atomics.store(words, 1, 1);
         Atomics.notify(words, 1);
-        if (how === 'terminate') {
-          await once(worker, 'message');
-          await worker.terminate();
-        } else {
-          const [code] = await once(worker, 'exit');
-          if (code !== 0) throw new Error('the worker exited with ' + code);
-        }
+        await endWorker(worker, how);
         results[how] = stillOpen(Atomics.load(words, 0));
       }
       console.log(JSON.stringify(results));

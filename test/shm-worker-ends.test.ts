@@ -12,6 +12,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { assertNoLeaks } from './helpers/ipc.js';
 import { assertExitedCleanly, lastJson, runNode, SHMKIT, SHMKIT_MODULES } from './helpers/processes.js';
+import { END_WORKER } from './helpers/worker-end.js';
 
 assertNoLeaks();
 
@@ -68,6 +69,7 @@ describe('workers terminated while they make segments', () => {
       import { Worker } from 'node:worker_threads';
       import { once } from 'node:events';
       import { readdirSync, readlinkSync } from 'node:fs';
+      ${END_WORKER}
       const fds = () => readdirSync('/proc/self/fd').map((fd) => { try { return fd + ' ' + readlinkSync('/proc/self/fd/' + fd); } catch { return fd; } });
       // Each worker keeps 1 MiB of anonymous memory, a named object and a map of a descriptor, then ends.
       const body = \`
@@ -90,14 +92,7 @@ describe('workers terminated while they make segments', () => {
         const how = ['terminate', 'exit'][w % 2];
         const worker = new Worker(body, { eval: true, workerData: { url: process.argv[1], name: '/shmkit-worker-ends-' + process.pid + '-' + w, how } });
         worker.on('error', (error) => console.log('worker error: ' + error.message));
-        if (how === 'terminate') {
-          await once(worker, 'message');
-          await worker.terminate();
-        } else {
-          // (Not its message: one posted right before process.exit() can be lost.)
-          const [code] = await once(worker, 'exit');
-          if (code !== 0) throw new Error('the worker exited with ' + code);
-        }
+        await endWorker(worker, how);
       }
       const after = fds();
       console.log(JSON.stringify({ opened: after.filter((fd) => !before.includes(fd)), closed: before.filter((fd) => !after.includes(fd)) }));
