@@ -19,6 +19,7 @@ const PUBLIC_NAMES = [
   'AtomicFieldOf',
   'AtomicKind',
   'AtomicValueOf',
+  'AtomicWaitOptions',
   'Attachment',
   'Bridge',
   'BridgeDirection',

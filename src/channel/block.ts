@@ -5,7 +5,7 @@
 // wake-up costs tens of µs).
 import type { FutexWaiter } from '../sysv/futex.js';
 import { spin } from '../sysv/spin.js';
-import { abortError, invalidType, outOfRange, timeoutError } from '../core/errors.js';
+import { abortError, invalidType, outOfRange, channelTimeoutError } from '../core/errors.js';
 import { validateAbortSignal, validateObject } from '../core/validate.js';
 import type { WaitMode } from './format.js';
 
@@ -72,7 +72,7 @@ export async function block(opts: BlockOptions, ready: () => boolean, slow: () =
       if (ready()) break;
     }
     const left = opts.deadline.at - performance.now();
-    if (left <= 0) throw timeoutError('futex', opts.what, opts.deadline.timeoutMs, opts.outcome);
+    if (left <= 0) throw channelTimeoutError(opts.what, opts.deadline.timeoutMs, opts.outcome);
     await opts.waiter.wait(opts.buffer, handshake.futex, expected, Math.min(left, LIVENESS_MS), signal);
     if (signal?.aborted) throw abortError(signal);
     if (ready()) break;

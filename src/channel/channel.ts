@@ -1,7 +1,7 @@
 // Channel: a ring of variable-length messages in one shared-memory segment,
 // for any number of senders and one receiver, in any processes (and C
 // programs that follow docs/channel-format.md).
-import { createUnfinished, finishCreation, SharedMemory } from '../shm/shared-memory.js';
+import { createUnfinished, finishCreation, type SharedMemory } from '../shm/shared-memory.js';
 import { openSegment } from './open-segment.js';
 import { channelError, invalidType, invalidValue, outOfRange } from '../core/errors.js';
 import { validateInteger, validateObject } from '../core/validate.js';

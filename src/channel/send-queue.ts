@@ -1,7 +1,7 @@
 // What every writer of a ring (a channel's Sender, a PubSub's Publisher) does
 // when it cannot write at once: keep its waiting sends in call order, and
 // back off while a live writer holds what it needs.
-import { abortError, timeoutError } from '../core/errors.js';
+import { abortError, channelTimeoutError } from '../core/errors.js';
 import { timeLimit } from '../core/wait-options.js';
 import { type Deadline, deadlineOf } from './block.js';
 
@@ -66,7 +66,7 @@ export class SendQueue {
       stopWaiting();
       reject(error);
     };
-    const queuedOut = (): Error => timeoutError('futex', what, deadline.timeoutMs, 'nothing was sent: earlier sends still waited');
+    const queuedOut = (): Error => channelTimeoutError(what, deadline.timeoutMs, 'nothing was sent: earlier sends still waited');
     function onAbort(): void {
       giveUp(abortError(signal));
     }
@@ -142,7 +142,7 @@ export async function backOff(
 ): Promise<number> {
   if (signal?.aborted) throw abortError(signal);
   const left = deadline.at - performance.now();
-  if (left <= 0) throw timeoutError('futex', what, deadline.timeoutMs, outcome);
+  if (left <= 0) throw channelTimeoutError(what, deadline.timeoutMs, outcome);
   const next = Math.min(busy * 2 || 1, BUSY_BACKOFF_MAX_MS);
   await sleep(Math.min(next, left), signal);
   // The sleep ends early on abort: an aborted wait must not go on to claim.

@@ -287,8 +287,13 @@ export function timeoutError(
   timeoutMs: number,
   outcome: string,
 ): IpcError {
-  const error = ipcError(syscall, osConstants.errno.ETIMEDOUT, `${what}: not done within ${timeoutMs} ms (${outcome})`);
-  if (syscall === 'futex') channelTimeouts.add(error);
+  return ipcError(syscall, osConstants.errno.ETIMEDOUT, `${what}: not done within ${timeoutMs} ms (${outcome})`);
+}
+
+/** @internal {@link timeoutError} of a channel's wait (a futex): also `instanceof ChannelError`. */
+export function channelTimeoutError(what: string, timeoutMs: number, outcome: string): IpcError {
+  const error = timeoutError('futex', what, timeoutMs, outcome);
+  channelTimeouts.add(error);
   return error;
 }
 

@@ -54,6 +54,8 @@ export abstract class MappedMemory {
   readonly #handle: MappingHandle;
   readonly #words: MappedWords;
   #gone = false;
+  /** Called when it is unmapped (see whenUnmapped). */
+  #onUnmap: Set<() => void> | undefined;
 
   constructor(readOnly: boolean, buffer: ArrayBuffer, handle: MappingHandle, address: bigint, words: MappedWords) {
     this.#readOnly = readOnly;
@@ -119,6 +121,21 @@ export abstract class MappedMemory {
   }
 
   /**
+   * @internal Calls `callback` once the memory is unmapped, at once if it is
+   * already: a futex wait on one of its words could never be woken after
+   * that. Returns what takes the call back.
+   */
+  whenUnmapped(callback: () => void): () => void {
+    if (this.#gone) {
+      callback();
+      return () => {};
+    }
+    const callbacks = (this.#onUnmap ??= new Set());
+    callbacks.add(callback);
+    return () => callbacks.delete(callback);
+  }
+
+  /**
    * Unmaps through `unmap` (native.shmdt or native.munmap); `describe` words
    * its failure. The emptied buffer is let go of: while its object lives, the
    * address range stays reserved (native/mapping.cc), for native work that may
@@ -132,5 +149,8 @@ export abstract class MappedMemory {
     check(unmap(this.#handle, this.#buffer), syscall, describe);
     this.#gone = true;
     this.#buffer = EMPTY;
+    const callbacks = this.#onUnmap;
+    this.#onUnmap = undefined;
+    if (callbacks !== undefined) for (const callback of callbacks) callback();
   }
 }

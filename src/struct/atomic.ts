@@ -9,10 +9,15 @@ import { fault, readOnlyError } from './memory.js';
 import type { ArrayView, AtomicKind, Fields, ScalarType, StructView } from './types.js';
 import { internalsOf } from './view.js';
 import { AtomicsCaptured, dataViewBuffer, dataViewByteOffset } from '../core/primordials.js';
+import { type AtomicWaitOptions, type FutexWord, notifyWord, waitWord } from './atomic-wait.js';
+
+export type { AtomicWaitOptions };
 
 /**
  * Atomic operations on one int32, uint32, int64 or uint64 field, as
- * `Atomics` does them (sequentially consistent). 64-bit fields take and give bigint.
+ * `Atomics` does them (sequentially consistent). 64-bit fields take and give
+ * bigint. A 32-bit field is also a futex word: {@link Atomic.wait} and
+ * {@link Atomic.notify}, which cross processes and meet C's futex(2).
  */
 export interface Atomic<V extends number | bigint> {
   /** Reads the value. */
@@ -29,6 +34,25 @@ export interface Atomic<V extends number | bigint> {
    * `Atomics.compareExchange`.
    */
   compareExchange(expected: V, replacement: V): V;
+  /**
+   * Sleeps while the field holds `expected`, without blocking the event loop,
+   * until {@link notify} (in any process, or C's `FUTEX_WAKE` on the field)
+   * wakes it: resolves `'ok'` then, and `'not-equal'` at once if the field
+   * does not hold `expected`, as `Atomics.waitAsync` does. A wake-up may come
+   * without a change (as futex(2) allows): check the value and wait again.
+   * Store, then notify: a wait never misses a change made before the notify.
+   * A pending wait keeps the process alive. 32-bit fields only (a futex word
+   * is 32 bits; on a 64-bit field it is `never`, and a call rejects with TypeError).
+   * @throws (rejects) IpcError ETIMEDOUT after `timeoutMs`; AbortError;
+   *   StateError ERR_SHM_DETACHED if the memory is detached, also while it waits.
+   */
+  wait: V extends number ? (expected: number, options?: AtomicWaitOptions) => Promise<'ok' | 'not-equal'> : never;
+  /**
+   * Wakes up to `count` waiters on the field (default: all), in every process
+   * (C's `FUTEX_WAIT` on it too), and returns how many woke. Works on a
+   * read-only view. 32-bit fields only, like {@link wait}.
+   */
+  notify: V extends number ? (count?: number) => number : never;
 }
 
 /** The names of a struct's fields that {@link atomic} accepts. */
@@ -91,9 +115,10 @@ export function atomic(view: object, field: string | number): Atomic<number | bi
     throw invalidType('field', `an int32, uint32, int64 or uint64 field ("${name}" is ${kind})`, field);
   }
   let cell: IntegerArray;
+  let at: number;
   try {
     // Captured built-ins throughout: `dv` may cover a read-only attachment (src/core/primordials.ts).
-    const at = dataViewByteOffset(dv) + offset;
+    at = dataViewByteOffset(dv) + offset;
     if (at % target.size !== 0) {
       throw outOfRange(
         'field',
@@ -123,8 +148,13 @@ export function atomic(view: object, field: string | number): Atomic<number | bi
     sub(a: IntegerArray, i: number, v: number | bigint): number | bigint;
     compareExchange(a: IntegerArray, i: number, e: number | bigint, r: number | bigint): number | bigint;
   };
+  const load = () => guarded('load', false, () => A.load(cell, 0));
+  const is32 = kind === 'int32' || kind === 'uint32';
+  const word: FutexWord = { owner, memory: dataViewBuffer(dv), byteOffset: at, load: load as () => number, label: `field "${name}"` };
+  const not32 = (operation: string) =>
+    invalidType('field', `a 32-bit field (int32 or uint32) for ${operation}: a futex word is 32 bits ("${name}" is ${kind})`, field);
   return Object.freeze({
-    load: () => guarded('load', false, () => A.load(cell, 0)),
+    load,
     store(value: number | bigint): void {
       checkScalar(kind, value, 'value');
       guarded('store', true, () => A.store(cell, 0, value));
@@ -142,5 +172,14 @@ export function atomic(view: object, field: string | number): Atomic<number | bi
       checkScalar(kind, replacement, 'replacement');
       return guarded('compareExchange', true, () => A.compareExchange(cell, 0, expected, replacement));
     },
-  });
+    async wait(expected: number, options?: AtomicWaitOptions) {
+      if (!is32) throw not32('wait');
+      checkScalar(kind, expected, 'expected');
+      return waitWord(word, expected, options);
+    },
+    notify(count?: number) {
+      if (!is32) throw not32('notify');
+      return notifyWord(word, count);
+    },
+  }) as Atomic<number | bigint>;
 }

@@ -36,4 +36,4 @@ export { struct } from './struct.js';
 export type { StructOptions } from './struct.js';
 export type { MemorySource } from './memory.js';
 export { atomic } from './atomic.js';
-export type { Atomic, AtomicFieldOf, AtomicValueOf } from './atomic.js';
+export type { Atomic, AtomicFieldOf, AtomicValueOf, AtomicWaitOptions } from './atomic.js';

@@ -6,7 +6,8 @@
 // it (Linux 6.7+) and io_uring is allowed, and otherwise runs on a thread of
 // the addon (native/futex.cc: two switches). The only TypeScript that calls
 // the addon's futex shims; when to spin, sleep or wake is the channel's
-// policy (src/channel/block.ts, src/channel/ring.ts).
+// policy (src/channel/block.ts, src/channel/ring.ts), and a program's for
+// its own fields (src/struct/atomic-wait.ts).
 import { constants as osConstants } from 'node:os';
 import { check, errnoName } from '../core/errors.js';
 import { native, type FutexWaiterHandle } from '../core/native.js';

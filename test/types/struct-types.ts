@@ -142,6 +142,16 @@ export function structTypeChecks(memory: ArrayBuffer): void {
   atomic(view, 'nope');
   // @ts-expect-error a 64-bit atomic takes bigint
   atomic(view, 'i64').add(1);
+  // A 32-bit field is a futex word: wait and notify; a 64-bit field has neither.
+  assertEqual<Awaited<ReturnType<Atomic<number>['wait']>>, 'ok' | 'not-equal'>(true);
+  expectType<Promise<'ok' | 'not-equal'>>(atomic(view, 'u32').wait(0, { timeoutMs: 5, signal: AbortSignal.timeout(5) }));
+  expectType<number>(atomic(view, 'i32').notify(1));
+  // @ts-expect-error a 32-bit atomic waits for a number
+  atomic(view, 'i32').wait(0n);
+  // @ts-expect-error a 64-bit field is no futex word
+  atomic(view, 'i64').wait(0n);
+  // @ts-expect-error a 64-bit field is no futex word
+  atomic(view, 'u64').notify();
   const counters = struct({ list: array(uint32, 2) }).view(memory);
   expectType<Atomic<number>>(atomic(counters.list, 1));
   // @ts-expect-error an array of floats is not atomic

@@ -3,7 +3,7 @@
 // written once into a broadcast ring and read in place by every subscriber.
 import { channelError, invalidType, invalidValue } from '../../core/errors.js';
 import { validateInteger, validateObject } from '../../core/validate.js';
-import { createUnfinished, finishCreation, SharedMemory } from '../../shm/shared-memory.js';
+import { createUnfinished, finishCreation, type SharedMemory } from '../../shm/shared-memory.js';
 import { openSegment } from '../open-segment.js';
 import { builtInCodec, type Codec, type CodecOption, codecName, type OpenedValue, resolveCodec, type ValueOf } from '../codec.js';
 import { validateWaitMode, WAIT_MODES, type WaitMode } from '../../core/wait-options.js';

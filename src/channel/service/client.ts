@@ -3,7 +3,7 @@
 // names it in every request with a sequence number; replies are matched to
 // pending requests by that number, in whatever order they come.
 import { nodeCrypto } from '../../core/builtins.js';
-import { abortError, ChannelError, channelError, outOfRange, timeoutError } from '../../core/errors.js';
+import { abortError, ChannelError, channelError, outOfRange, channelTimeoutError } from '../../core/errors.js';
 import { validateAbortSignal, validateInteger, validateObject } from '../../core/validate.js';
 import { timeLimit } from '../../core/wait-options.js';
 import { deadlineOf } from '../block.js';
@@ -154,12 +154,7 @@ export class ServiceClient<Req = any, Res = any> implements Disposable {
         pending.stopTimer = timeLimit(limit, () =>
           this.#settle(
             seq,
-            timeoutError(
-              'futex',
-              'request',
-              limit,
-              'no reply came; the server may still handle the request, and its reply will be dropped',
-            ),
+            channelTimeoutError('request', limit, 'no reply came; the server may still handle the request, and its reply will be dropped'),
             true,
           ),
         );

@@ -1,0 +1,255 @@
+// atomic(view, field).wait and .notify: a futex on a 32-bit field, across
+// processes (Node children) and with a C peer that waits and wakes with
+// futex(2) on the same word; and every way a wait ends.
+import assert from 'node:assert/strict';
+import { after, describe, test } from 'node:test';
+import { atomic, int32, int64, IpcError, SharedMemory, StateError, struct, uint32 } from '../src/index.js';
+import { compileC } from './helpers/c.js';
+import { assertNoLeaks } from './helpers/ipc.js';
+import { startNode } from './helpers/namespaces.js';
+import { assertExitedCleanly, run, runNode } from './helpers/processes.js';
+
+const segments: SharedMemory[] = [];
+after(() => {
+  for (const shm of segments) shm[Symbol.dispose]();
+});
+assertNoLeaks();
+
+const State = struct({ seq: uint32, flag: int32, total: int64 });
+
+function segment(): SharedMemory {
+  const shm = SharedMemory.create({ size: State.size });
+  segments.push(shm);
+  return shm;
+}
+
+/** Child code: the State view of segment argv[1], as `view`. */
+const OPEN_STATE = `
+  import { SharedMemory, atomic, int32, int64, struct, uint32 } from 'SHMKIT';
+  const view = struct({ seq: uint32, flag: int32, total: int64 }).view(SharedMemory.open({ id: Number(process.argv[1]) }));
+`;
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/**
+ * Notifies until a waiter wakes (a waiter that is not yet asleep in the
+ * kernel misses a notify, as in C) and returns how many woke then.
+ */
+async function notifyUntilWoken(word: { notify(count?: number): number }, count?: number): Promise<number> {
+  for (let i = 0; i < 2000; i++) {
+    const woke = word.notify(count);
+    if (woke > 0) return woke;
+    await sleep(5);
+  }
+  return 0;
+}
+
+describe('atomic().wait and notify()', () => {
+  test("resolve 'not-equal' at once when the field does not hold the value", async () => {
+    const seq = atomic(State.view(segment()), 'seq');
+    seq.store(7);
+    assert.equal(await seq.wait(6), 'not-equal');
+    assert.equal(seq.notify(), 0, 'nobody waits');
+  });
+
+  test('a wait in one process is woken by a store and a notify in another, which counts it', async () => {
+    const shm = segment();
+    const seq = atomic(State.view(shm), 'seq');
+    const child = startNode(
+      `
+      ${OPEN_STATE}
+      const seq = atomic(view, 'seq');
+      const flag = atomic(view, 'flag');
+      flag.store(1); // about to wait
+      console.log(await seq.wait(0));
+      // Waiting as one should: until the value changes.
+      while (seq.load() === 0) await seq.wait(0);
+      console.log('saw ' + seq.load());
+      `,
+      [String(shm.id)],
+    );
+    try {
+      const flag = atomic(State.view(shm), 'flag');
+      while (flag.load() === 0) await sleep(5);
+      // Woken with nothing changed (so that it must have slept to see it), then for a change.
+      assert.equal(await notifyUntilWoken(seq), 1, 'notify() woke the other process, and counted it');
+      assert.equal(await child.line(), 'ok');
+      seq.store(41);
+      seq.notify();
+      assert.equal(await child.line(), 'saw 41');
+      assertExitedCleanly(await child.exited, 'the waiting process');
+    } finally {
+      await child.kill();
+    }
+  });
+
+  test('a pending wait keeps its process alive until it is notified', async () => {
+    const shm = segment();
+    const seq = atomic(State.view(shm), 'seq');
+    const child = startNode(
+      `
+      ${OPEN_STATE}
+      atomic(view, 'flag').store(1);
+      // Nothing else keeps this process running.
+      atomic(view, 'seq').wait(0).then((outcome) => console.log('woke ' + outcome));
+      `,
+      [String(shm.id)],
+    );
+    try {
+      const flag = atomic(State.view(shm), 'flag');
+      while (flag.load() === 0) await sleep(5);
+      await sleep(300);
+      assert.equal(child.process.exitCode, null, 'the waiting process still runs');
+      assert.equal(await notifyUntilWoken(seq), 1);
+      assert.equal(await child.line(), 'woke ok');
+      assertExitedCleanly(await child.exited, 'the waiting process');
+    } finally {
+      await child.kill();
+    }
+  });
+
+  test("with C: a C program's FUTEX_WAIT is woken by notify(), and its FUTEX_WAKE wakes a wait here", async () => {
+    const shm = segment();
+    const view = State.view(shm);
+    const seq = atomic(view, 'seq');
+    const flag = atomic(view, 'flag');
+    const peer = await compileC(
+      'struct-atomic-futex',
+      `#include <limits.h>
+       #include <linux/futex.h>
+       #include <stdint.h>
+       #include <stdio.h>
+       #include <stdlib.h>
+       #include <sys/shm.h>
+       #include <sys/syscall.h>
+       #include <unistd.h>
+       struct state { uint32_t seq; int32_t flag; int64_t total; };
+       static long futex(void *word, int op, uint32_t value) { return syscall(SYS_futex, word, op, value, NULL, NULL, 0); }
+       int main(int argc, char **argv) {
+         struct state *s = shmat(atoi(argv[1]), NULL, 0);
+         if (s == (void *)-1) return 2;
+         /* Waits while seq is 0: Node wakes it once with seq unchanged, then stores 1. */
+         __atomic_store_n(&s->flag, 1, __ATOMIC_SEQ_CST);
+         int wakes = 0;
+         while (__atomic_load_n(&s->seq, __ATOMIC_SEQ_CST) == 0)
+           if (futex(&s->seq, FUTEX_WAIT, 0) == 0) wakes++;
+         printf("C woke %d time(s), saw %u\\n", wakes, __atomic_load_n(&s->seq, __ATOMIC_SEQ_CST));
+         /* Then Node waits while flag is 2: wake it until it is woken (flag unchanged), then store 3. */
+         while (__atomic_load_n(&s->flag, __ATOMIC_SEQ_CST) != 2) usleep(1000);
+         long woke;
+         while ((woke = futex(&s->flag, FUTEX_WAKE, INT_MAX)) == 0) usleep(1000);
+         printf("C woke %ld\\n", woke);
+         __atomic_store_n(&s->flag, 3, __ATOMIC_SEQ_CST);
+         futex(&s->flag, FUTEX_WAKE, INT_MAX);
+         shmdt(s);
+         return 0;
+       }`,
+    );
+    const running = run(peer, [String(shm.id)], { timeoutMs: 30_000 });
+    while (flag.load() === 0) await sleep(5);
+    assert.equal(await notifyUntilWoken(seq, 1), 1, "notify(1) woke the C program's FUTEX_WAIT");
+    seq.store(1);
+    seq.notify();
+    flag.store(2);
+    // The C program stores 3 only once its FUTEX_WAKE woke a waiter, and this is the only one ("C woke 1").
+    assert.equal(await flag.wait(2, { timeoutMs: 20_000 }), 'ok', "the C program's FUTEX_WAKE woke this wait");
+    while (flag.load() === 2) await flag.wait(2, { timeoutMs: 20_000 });
+    assert.equal(flag.load(), 3);
+    const result = await running;
+    assertExitedCleanly(result, 'the C peer');
+    // Woken once with seq unchanged, and maybe again by the notify after the store.
+    assert.match(result.stdout, /^C woke [12] time\(s\), saw 1\nC woke 1\n$/);
+  });
+
+  test('notify(count) wakes at most count waiters, and returns how many', async () => {
+    const seq = atomic(State.view(segment()), 'seq');
+    const outcomes: string[] = [];
+    const waits = [0, 1, 2].map(() => seq.wait(0).then((outcome) => outcomes.push(outcome)));
+    assert.equal(await notifyUntilWoken(seq, 1), 1);
+    while (outcomes.length < 1) await sleep(5);
+    await sleep(50);
+    assert.deepEqual(outcomes, ['ok'], 'one woke, two still wait');
+    let rest = 0;
+    for (let i = 0; i < 400 && rest < 2; i++) {
+      rest += seq.notify();
+      if (rest < 2) await sleep(5);
+    }
+    assert.equal(rest, 2);
+    await Promise.all(waits);
+    assert.deepEqual(outcomes, ['ok', 'ok', 'ok']);
+  });
+
+  test('end with ETIMEDOUT at timeoutMs, with an AbortError on abort, and with ERR_SHM_DETACHED when the memory goes', async () => {
+    const shm = segment();
+    const seq = atomic(State.view(shm), 'seq');
+    await assert.rejects(seq.wait(0, { timeoutMs: 30 }), (error: unknown) => {
+      assert.ok(error instanceof IpcError, String(error));
+      assert.equal(error.code, 'ETIMEDOUT');
+      assert.equal(error.syscall, 'futex');
+      assert.match(error.message, /atomic wait: field "seq": not done within 30 ms/);
+      return true;
+    });
+    const controller = new AbortController();
+    setTimeout(() => controller.abort(new Error('enough')), 30);
+    await assert.rejects(seq.wait(0, { signal: controller.signal }), (error: unknown) => {
+      assert.ok(error instanceof DOMException && error.name === 'AbortError', String(error));
+      assert.equal((error.cause as Error).message, 'enough');
+      return true;
+    });
+    await assert.rejects(seq.wait(0, { signal: AbortSignal.abort() }), { name: 'AbortError' });
+
+    const other = segment();
+    const doomed = atomic(State.view(other), 'seq');
+    const pending = doomed.wait(0);
+    setTimeout(() => other.detach(), 30);
+    await assert.rejects(pending, (error: unknown) => error instanceof StateError && error.code === 'ERR_SHM_DETACHED');
+    await assert.rejects(doomed.wait(0), { code: 'ERR_SHM_DETACHED' });
+    assert.throws(() => doomed.notify(), { code: 'ERR_SHM_DETACHED' });
+  });
+
+  test('work on a read-only view, and refuse 64-bit fields, bad values and options, and a SharedArrayBuffer', async () => {
+    const shm = segment();
+    using readOnly = SharedMemory.open({ id: shm.id, readOnly: true });
+    const seq = atomic(State.view(readOnly), 'seq');
+    assert.equal(await seq.wait(1), 'not-equal');
+    assert.equal(seq.notify(), 0);
+
+    const view = State.view(shm);
+    const total = atomic(view, 'total') as unknown as { wait(v: bigint): Promise<string>; notify(): number };
+    await assert.rejects(total.wait(0n), { name: 'TypeError', code: 'ERR_INVALID_ARG_TYPE', message: /32-bit field.*"total" is int64/ });
+    assert.throws(() => total.notify(), { name: 'TypeError', message: /"total" is int64/ });
+    const writable = atomic(view, 'seq');
+    await assert.rejects(writable.wait(-1), { name: 'RangeError', code: 'ERR_OUT_OF_RANGE' });
+    await assert.rejects(writable.wait(0, { timeoutMs: -1 }), { name: 'RangeError', message: /options\.timeoutMs/ });
+    await assert.rejects(writable.wait(0, { timeoutMs: '5' as unknown as number }), { name: 'TypeError', message: /options\.timeoutMs/ });
+    await assert.rejects(writable.wait(0, 'soon' as never), { name: 'TypeError', message: /options/ });
+    assert.throws(() => writable.notify(-1), { name: 'RangeError', message: /count/ });
+    assert.throws(() => writable.notify(1.5), { name: 'RangeError', message: /count/ });
+    assert.equal(writable.notify(Number.POSITIVE_INFINITY), 0);
+
+    const shared = atomic(State.view(new SharedArrayBuffer(State.size)), 'seq');
+    await assert.rejects(shared.wait(0), { name: 'TypeError', message: /Atomics\.waitAsync/ });
+    assert.throws(() => shared.notify(), { name: 'TypeError', message: /Atomics\.waitAsync/ });
+  });
+
+  test('a wait of a process that is killed leaves nothing that holds others back', async () => {
+    const shm = segment();
+    const seq = atomic(State.view(shm), 'seq');
+    const code = `
+      ${OPEN_STATE}
+      atomic(view, 'flag').add(1);
+      console.log(await atomic(view, 'seq').wait(0));
+    `;
+    const victim = startNode(code, [String(shm.id)]);
+    const flag = atomic(State.view(shm), 'flag');
+    while (flag.load() < 1) await sleep(5);
+    await sleep(50);
+    await victim.kill();
+    const survivor = runNode(code, [String(shm.id)], { timeoutMs: 30_000 });
+    while (flag.load() < 2) await sleep(5);
+    assert.equal(await notifyUntilWoken(seq), 1, 'only the live waiter is counted');
+    const result = await survivor;
+    assertExitedCleanly(result, 'the second waiter');
+    assert.equal(result.stdout, 'ok\n');
+  });
+});
