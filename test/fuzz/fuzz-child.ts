@@ -758,7 +758,27 @@ const calls: Array<[string, () => unknown]> = [
       const v = views.length > 0 ? (pick(views) as Record<string, unknown>) : undefined;
       if (v === undefined) return;
       const name = pick(['a', 'b', 'c', 'f0', 'f1', '0', '1', 'length', 'toJSON']);
-      switch (int(7)) {
+      switch (int(9)) {
+        case 7:
+          // Always bounded (a time limit, or options refused at once): a wait nobody notifies would hang the run.
+          return pending.push(
+            Promise.resolve()
+              .then(() =>
+                atomic(v as never, name as never).wait(
+                  (chance(0.5) ? 0 : aValue()) as never,
+                  pick([
+                    { timeoutMs: int(40) },
+                    { timeoutMs: int(40), signal: AbortSignal.timeout(int(30)) },
+                    'soon',
+                    { timeoutMs: -1 },
+                    { timeoutMs: 'x' },
+                  ]) as never,
+                ),
+              )
+              .catch((error: unknown) => judge('atomic wait', error)),
+          );
+        case 8:
+          return atomic(v as never, name as never).notify(pick([undefined, 1, 0, anything()]) as never);
         case 0:
           return v[name];
         case 1:
