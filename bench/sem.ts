@@ -2,9 +2,10 @@
 // in Python's sysv_ipc (where /usr/bin/python3 has it): an uncontended Mutex
 // lock+unlock, and the hand-off latency of a semaphore ping-pong between two
 // processes, in the default wait mode ('adaptive': a short spin, then a
-// sleep) and in 'sleep'. Run: node dist/bench/sem.js [--json]
+// sleep) and in 'sleep'; and the same hand-off on a word of a segment,
+// atomic(...).wait/notify against C's futex(2). Run: node dist/bench/sem.js [--json]
 import { pathToFileURL } from 'node:url';
-import { Mutex, SemaphoreSet, type WaitMode } from '../src/index.js';
+import { atomic, Mutex, SemaphoreSet, SharedMemory, struct, uint32, type WaitMode } from '../src/index.js';
 import { nodeRoundTrips, scaleOf, withPeers } from './peers.js';
 
 /** How much to measure. */
@@ -48,6 +49,15 @@ export interface SemBenchResult {
     /** Node's default round trip over Python's: below 1, Node hands off faster. */
     nodeVsPython: number | null;
   };
+  /** Ping-pong between two processes on one word of a segment, microseconds. */
+  futex: {
+    /** `atomic(view, 'turn')`: store, notify(), then wait() until the other answers. */
+    nodeAtomicRoundTripUs: number;
+    /** C: the same with FUTEX_WAIT and FUTEX_WAKE on a shared mapping. */
+    cRoundTripUs: number;
+    /** Node's over C's. */
+    nodeVsC: number;
+  };
 }
 
 const C_SOURCE = String.raw`
@@ -55,8 +65,13 @@ const C_SOURCE = String.raw`
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <limits.h>
+#include <linux/futex.h>
+#include <stdint.h>
 #include <sys/ipc.h>
+#include <sys/mman.h>
 #include <sys/sem.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -67,6 +82,17 @@ static double now(void) {
   return ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
+static void futex(uint32_t *word, int op, uint32_t value) { syscall(SYS_futex, word, op, value, NULL, NULL, 0); }
+
+/* The futex ping-pong: store the other side's value and wake it; sleep while the word holds value. */
+static void give(uint32_t *word, uint32_t value) {
+  __atomic_store_n(word, value, __ATOMIC_SEQ_CST);
+  futex(word, FUTEX_WAKE, INT_MAX);
+}
+static void await_change(uint32_t *word, uint32_t value) {
+  while (__atomic_load_n(word, __ATOMIC_SEQ_CST) == value) futex(word, FUTEX_WAIT, value);
+}
+
 static void op(int id, unsigned short num, short delta, short flg) {
   struct sembuf sb = { num, delta, flg };
   if (semop(id, &sb, 1) == -1) { perror("semop"); exit(3); }
@@ -75,6 +101,28 @@ static void op(int id, unsigned short num, short delta, short flg) {
 int main(int argc, char **argv) {
   if (argc != 3) return 2;
   long n = atol(argv[2]);
+  if (strcmp(argv[1], "futex") == 0) {
+    uint32_t *word = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    if (word == MAP_FAILED) { perror("mmap"); return 3; }
+    pid_t child = fork();
+    if (child == 0) {
+      for (long i = 0; i < n + 100; i++) {
+        await_change(word, 0);
+        give(word, 0);
+      }
+      _exit(0);
+    }
+    double t0 = 0;
+    for (long i = 0; i < n + 100; i++) {
+      if (i == 100) t0 = now();
+      give(word, 1);
+      await_change(word, 1);
+    }
+    double us = (now() - t0) / n * 1e6;
+    waitpid(child, NULL, 0);
+    printf("%.3f\n", us);
+    return 0;
+  }
   int id = semget(IPC_PRIVATE, 2, IPC_CREAT | 0600);
   if (id == -1) { perror("semget"); return 3; }
   double result;
@@ -189,6 +237,34 @@ async function nodePingPong(roundTrips: number, wait: WaitMode): Promise<number>
   }
 }
 
+/** The futex ping-pong: this process hands the turn over with store + notify, the child answers the same way. */
+async function nodeAtomicPingPong(roundTrips: number): Promise<number> {
+  const Turn = struct({ turn: uint32 });
+  const shm = SharedMemory.create({ size: Turn.size });
+  const shmkit = new URL('../src/index.js', import.meta.url).href;
+  const code = `
+    import { SharedMemory, atomic, struct, uint32 } from ${JSON.stringify(shmkit)};
+    const turn = atomic(struct({ turn: uint32 }).view(SharedMemory.open({ id: Number(process.argv[1]) })), 'turn');
+    const n = Number(process.argv[2]);
+    for (let i = 0; i < n; i++) {
+      while (turn.load() === 0) await turn.wait(0, { timeoutMs: 30_000 });
+      turn.store(0);
+      turn.notify();
+    }
+  `;
+  try {
+    const turn = atomic(Turn.view(shm), 'turn');
+    const ping = async (): Promise<void> => {
+      turn.store(1);
+      turn.notify();
+      while (turn.load() === 1) await turn.wait(1, { timeoutMs: 30_000 });
+    };
+    return await nodeRoundTrips(code, [String(shm.id), String(roundTrips + 100)], ping, roundTrips);
+  } finally {
+    shm.detach();
+  }
+}
+
 /** Measures and returns the numbers (nothing is left behind, even on failure). */
 export async function runSemBench(options: SemBenchOptions = {}): Promise<SemBenchResult> {
   const scale = scaleOf(options);
@@ -201,6 +277,8 @@ export async function runSemBench(options: SemBenchOptions = {}): Promise<SemBen
     const nodeSleepRoundTripUs = await nodePingPong(roundTrips, 'sleep');
     const cRoundTripUs = peers.c('pingpong', roundTrips);
     const pythonRoundTripUs = peers.python('pingpong', roundTrips);
+    const nodeAtomicRoundTripUs = await nodeAtomicPingPong(roundTrips);
+    const cFutexRoundTripUs = peers.c('futex', roundTrips);
     return {
       lockIterations,
       roundTrips,
@@ -218,6 +296,11 @@ export async function runSemBench(options: SemBenchOptions = {}): Promise<SemBen
         cOneWayUs: cRoundTripUs / 2,
         pythonRoundTripUs,
         nodeVsPython: pythonRoundTripUs === null ? null : nodeRoundTripUs / pythonRoundTripUs,
+      },
+      futex: {
+        nodeAtomicRoundTripUs,
+        cRoundTripUs: cFutexRoundTripUs,
+        nodeVsC: nodeAtomicRoundTripUs / cFutexRoundTripUs,
       },
     };
   });
@@ -237,6 +320,9 @@ function format(r: SemBenchResult): string {
     `  Node  sleep    round trip ${us(r.handoff.nodeSleepRoundTripUs)}`,
     `  C     blocking round trip ${us(r.handoff.cRoundTripUs)}   one way ${us(r.handoff.cOneWayUs)}`,
     `  Python sysv_ipc round trip ${r.handoff.pythonRoundTripUs === null ? '(no sysv_ipc)' : us(r.handoff.pythonRoundTripUs)}`,
+    `ping-pong on one word of a segment (futex)`,
+    `  Node  atomic wait/notify round trip ${us(r.futex.nodeAtomicRoundTripUs)}`,
+    `  C     FUTEX_WAIT/FUTEX_WAKE round trip ${us(r.futex.cRoundTripUs)}   Node/C ${r.futex.nodeVsC.toFixed(2)}`,
   ].join('\n');
 }
 

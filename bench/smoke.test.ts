@@ -116,11 +116,16 @@ describe('bench/main.js --quick', { timeout: 300_000 }, () => {
         ['struct', 'semaphore', 'patterns-json', 'pubsub', 'service', 'bridge', 'message-queue'],
       );
       // Both System V hand-offs ran, each beside C and Python's sysv_ipc (CI installs python3-sysv-ipc).
-      const sem = report.other[1] as { status: string; result: { handoff: Record<string, number | null> } };
+      const sem = report.other[1] as {
+        status: string;
+        result: { handoff: Record<string, number | null>; futex: Record<string, number> };
+      };
       assert.equal(sem.status, 'ok');
       for (const key of ['nodeRoundTripUs', 'nodeSleepRoundTripUs', 'cRoundTripUs', 'pythonRoundTripUs']) {
         assert.ok((sem.result.handoff[key] ?? 0) > 0, `semaphore handoff.${key}`);
       }
+      // And the same hand-off on a word, atomic wait/notify beside C's futex.
+      for (const key of ['nodeAtomicRoundTripUs', 'cRoundTripUs', 'nodeVsC']) assert.ok((sem.result.futex[key] ?? 0) > 0, `futex.${key}`);
       const msg = report.other[6] as {
         status: string;
         result: { roundTripUs: Record<string, number | null>; sendReceiveNs: Record<string, number | null> };

@@ -150,7 +150,14 @@ export function atomic(view: object, field: string | number): Atomic<number | bi
   };
   const load = () => guarded('load', false, () => A.load(cell, 0));
   const is32 = kind === 'int32' || kind === 'uint32';
-  const word: FutexWord = { owner, memory: dataViewBuffer(dv), byteOffset: at, load: load as () => number, label: `field "${name}"` };
+  const word: FutexWord = {
+    owner,
+    memory: dataViewBuffer(dv),
+    byteOffset: at,
+    load: load as () => number,
+    label: `field "${name}"`,
+    spare: undefined,
+  };
   const not32 = (operation: string) =>
     invalidType('field', `a 32-bit field (int32 or uint32) for ${operation}: a futex word is 32 bits ("${name}" is ${kind})`, field);
   return Object.freeze({
