@@ -169,6 +169,9 @@ describe('atomic().wait and notify()', () => {
     while (outcomes.length < 1) await sleep(5);
     await sleep(50);
     assert.deepEqual(outcomes, ['ok'], 'one woke, two still wait');
+    assert.equal(seq.notify(0), 0, 'notify(0) wakes nobody (FUTEX_WAKE with 0 wakes one)');
+    await sleep(50);
+    assert.deepEqual(outcomes, ['ok']);
     let rest = 0;
     for (let i = 0; i < 400 && rest < 2; i++) {
       rest += seq.notify();
@@ -197,6 +200,14 @@ describe('atomic().wait and notify()', () => {
       return true;
     });
     await assert.rejects(seq.wait(0, { signal: AbortSignal.abort() }), { name: 'AbortError' });
+    // A limit past setTimeout's longest delay (2^31 - 1 ms) is no limit that fires at once.
+    let long = 'pending';
+    const longWait = seq.wait(0, { timeoutMs: 2 ** 32 }).then((outcome) => (long = outcome));
+    await sleep(100);
+    assert.equal(long, 'pending');
+    assert.equal(await notifyUntilWoken(seq), 1);
+    await longWait;
+    assert.equal(long, 'ok');
 
     const other = segment();
     const doomed = atomic(State.view(other), 'seq');
@@ -205,6 +216,18 @@ describe('atomic().wait and notify()', () => {
     await assert.rejects(pending, (error: unknown) => error instanceof StateError && error.code === 'ERR_SHM_DETACHED');
     await assert.rejects(doomed.wait(0), { code: 'ERR_SHM_DETACHED' });
     assert.throws(() => doomed.notify(), { code: 'ERR_SHM_DETACHED' });
+
+    // A wait that ends with its attachment leaves the kernel with it: it takes no notify meant
+    // for a wait through another attachment of the same segment (a waiter thread used to sleep
+    // on, its wake-up sent to the memory that replaced the segment).
+    const again = SharedMemory.open({ id: shm.id });
+    const gone = atomic(State.view(again), 'seq').wait(0);
+    await sleep(30);
+    again.detach();
+    await assert.rejects(gone, { code: 'ERR_SHM_DETACHED' });
+    const live = seq.wait(0, { timeoutMs: 10_000 });
+    assert.equal(await notifyUntilWoken(seq, 1), 1);
+    assert.equal(await live, 'ok');
   });
 
   test('work on a read-only view, and refuse 64-bit fields, bad values and options, and a SharedArrayBuffer', async () => {

@@ -54,7 +54,7 @@ export abstract class MappedMemory {
   readonly #handle: MappingHandle;
   readonly #words: MappedWords;
   #gone = false;
-  /** Called when it is unmapped (see whenUnmapped). */
+  /** Called when it is about to be unmapped (see beforeUnmap). */
   #onUnmap: Set<() => void> | undefined;
 
   constructor(readOnly: boolean, buffer: ArrayBuffer, handle: MappingHandle, address: bigint, words: MappedWords) {
@@ -121,11 +121,14 @@ export abstract class MappedMemory {
   }
 
   /**
-   * @internal Calls `callback` once the memory is unmapped, at once if it is
-   * already: a futex wait on one of its words could never be woken after
-   * that. Returns what takes the call back.
+   * @internal Calls `callback` when the memory is about to be unmapped (at
+   * once if it is already): a futex wait on one of its words could never be
+   * woken after that. Before, not after: a waiter thread is woken by a
+   * FUTEX_WAKE on the word, which must still be the shared memory's (once
+   * unmapped, the range holds other memory, whose futexes are other ones).
+   * Returns what takes the call back.
    */
-  whenUnmapped(callback: () => void): () => void {
+  beforeUnmap(callback: () => void): () => void {
     if (this.#gone) {
       callback();
       return () => {};
@@ -146,11 +149,11 @@ export abstract class MappedMemory {
     unmap: (handle: MappingHandle, buffer: ArrayBuffer) => number,
     describe: (code: string) => string,
   ): void {
-    check(unmap(this.#handle, this.#buffer), syscall, describe);
-    this.#gone = true;
-    this.#buffer = EMPTY;
     const callbacks = this.#onUnmap;
     this.#onUnmap = undefined;
     if (callbacks !== undefined) for (const callback of callbacks) callback();
+    check(unmap(this.#handle, this.#buffer), syscall, describe);
+    this.#gone = true;
+    this.#buffer = EMPTY;
   }
 }

@@ -96,12 +96,14 @@ const MAX_TIMER_MS = 2 ** 31 - 1;
 /**
  * @internal Calls `expire` once `ms` milliseconds have passed, for any `ms` >= 0 (a long one is
  * reached in steps of setTimeout's longest delay; Infinity never comes). Returns what stops it.
+ * `unref`: the timer does not keep the process alive (what it limits does, if anything).
  */
-export function timeLimit(ms: number, expire: () => void): () => void {
+export function timeLimit(ms: number, expire: () => void, unref = false): () => void {
   const at = performance.now() + ms;
   let timer: NodeJS.Timeout;
   const arm = (left: number): void => {
-    timer = left > MAX_TIMER_MS ? setTimeout(() => arm(at - performance.now()), MAX_TIMER_MS) : setTimeout(expire, left);
+    timer = left > MAX_TIMER_MS ? setTimeout(() => arm(at - performance.now()), MAX_TIMER_MS) : setTimeout(expire, Math.max(0, left));
+    if (unref) timer.unref();
   };
   arm(ms);
   return () => clearTimeout(timer);

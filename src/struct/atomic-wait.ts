@@ -41,8 +41,8 @@ export interface FutexWord {
    * An idle waiter kept for the field's next wait: on the thread engine a
    * waiter is a thread of the addon, and starting one per wait made a
    * ping-pong between two processes ten times slower (424 µs a round trip
-   * against 40). It goes with the field's atomic() object, or with the
-   * memory's unmapping.
+   * against 40). It goes with the field's atomic() object (a wait under way
+   * when the memory is unmapped closes its own).
    */
   spare: FutexWaiter | undefined;
 }
@@ -79,7 +79,7 @@ export async function waitWord(word: FutexWord, expected: number, options: unkno
   word.spare = undefined;
   let unmapped = false;
   // Nothing can wake a word of memory that is gone: the wait ends with the unmapping.
-  const forget = word.owner.attachment?.whenUnmapped(() => {
+  const forget = word.owner.attachment?.beforeUnmap(() => {
     unmapped = true;
     waiter.close();
   });
@@ -91,8 +91,12 @@ export async function waitWord(word: FutexWord, expected: number, options: unkno
     if (unmapped || word.spare !== undefined) waiter.close();
     else word.spare = waiter;
   }
-  // EAGAIN: the field changed after the check above, which is what the wait was for.
-  if (result === 0 || result === -EAGAIN) return 'ok';
+  if (result === 0 || result === -EAGAIN) {
+    // EAGAIN: the field changed after the check above, which is what the wait
+    // was for; unless its memory went (an ArrayBuffer transferred meanwhile): then the StateError.
+    word.load();
+    return 'ok';
+  }
   if (result === -ETIMEDOUT)
     throw timeoutError('futex', `atomic wait: ${word.label}`, timeoutMs ?? 0, `it still held ${expected}; nobody notified it`);
   if (result === -ECANCELED && signal?.aborted) throw abortError(signal);
@@ -116,5 +120,6 @@ export function notifyWord(word: FutexWord, count: unknown): number {
   const memory = word.memory;
   assertFutexMemory(memory, 'notify');
   word.load(); // StateError once detached
-  return futexWake(memory, word.byteOffset, n);
+  // FUTEX_WAKE with a count of 0 still wakes one.
+  return n === 0 ? 0 : futexWake(memory, word.byteOffset, n);
 }

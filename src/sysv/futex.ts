@@ -11,6 +11,7 @@
 import { constants as osConstants } from 'node:os';
 import { check, errnoName } from '../core/errors.js';
 import { native, type FutexWaiterHandle } from '../core/native.js';
+import { timeLimit } from '../core/wait-options.js';
 
 const ECANCELED = osConstants.errno.ECANCELED;
 const EINVAL = osConstants.errno.EINVAL;
@@ -82,7 +83,7 @@ export class FutexWaiter {
   /** The pending io_uring wait's token, on the io_uring engine. */
   #token = 0;
   /** Its time limit: a timer that cancels it (cheaper than the kernel's linked timeout). */
-  #timer: NodeJS.Timeout | undefined;
+  #stopTimer: (() => void) | undefined;
   #timedOut = false;
   #settle: ((result: number) => void) | undefined;
   #inflight: Promise<number> | undefined;
@@ -124,8 +125,8 @@ export class FutexWaiter {
     inFlight.delete(this);
     if (this.#handle) native.futexWaiterIdle(this.#handle);
     this.#token = 0;
-    if (this.#timer !== undefined) clearTimeout(this.#timer);
-    this.#timer = undefined;
+    this.#stopTimer?.();
+    this.#stopTimer = undefined;
     if (this.#timedOut && result === -ECANCELED) result = -ETIMEDOUT;
     this.#timedOut = false;
     const settle = this.#settle;
@@ -187,7 +188,8 @@ export class FutexWaiter {
         this.#token = token;
         ringWaits.set(token, this);
         // The pending wait keeps the process alive, not its timer (cleared with the result).
-        if (timeoutMs >= 0) this.#timer = setTimeout(this.#onTimeout, timeoutMs).unref();
+        // (Chained past setTimeout's longest delay, which would otherwise fire after 1 ms.)
+        if (timeoutMs >= 0) this.#stopTimer = timeLimit(timeoutMs, this.#onTimeout, true);
         return;
       }
     }
@@ -197,7 +199,9 @@ export class FutexWaiter {
       () => 'starting a waiter thread',
     );
     const handle = this.#handle;
-    check(native.futexWaiterWait(handle, buffer, byteOffset, expected, timeoutMs), 'futex', () => 'FUTEX_WAIT');
+    // The thread counts its deadline in int64 nanoseconds: a limit of more than 2^40 ms (35 years) is none.
+    const limit = timeoutMs > 2 ** 40 ? -1 : timeoutMs;
+    check(native.futexWaiterWait(handle, buffer, byteOffset, expected, limit), 'futex', () => 'FUTEX_WAIT');
     inFlight.add(this);
   }
 
