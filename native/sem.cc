@@ -85,11 +85,7 @@ Napi::Value SemCreate(const Napi::CallbackInfo& info) {
   }
   if (err == 0) return Napi::Number::New(env, semid);
   if (semid != -1) ::semctl(semid, 0, IPC_RMID);
-  Napi::Array result = Napi::Array::New(env, 3);
-  result.Set(0u, Napi::Number::New(env, -err));
-  result.Set(1u, Napi::Number::New(env, semid == -1 ? 0 : 1));
-  result.Set(2u, Napi::Number::New(env, semid));
-  return result;
+  return StepFailed(env, err, semid == -1 ? 0 : 1, semid);
 }
 
 // semop(semid, sops, timeoutMs) -> 0 | -errno; timeoutMs < 0 means none

@@ -12,6 +12,16 @@ namespace shmkit {
 
 inline Napi::Value Errno(Napi::Env env, int err) { return Napi::Number::New(env, -err); }
 
+// The failure of a call that makes an object in several steps (shmCreate,
+// semCreate): [-errno, which step failed, the object's id (-1 if none was made)].
+inline Napi::Value StepFailed(Napi::Env env, int err, uint32_t step, int id) {
+  Napi::Array result = Napi::Array::New(env, 3);
+  result.Set(0u, Napi::Number::New(env, -err));
+  result.Set(1u, Napi::Number::New(env, step));
+  result.Set(2u, Napi::Number::New(env, id));
+  return result;
+}
+
 // Sizes and addresses arrive as JS numbers (validated in TypeScript) or bigints.
 inline uint64_t ToU64(const Napi::Value& v) {
   if (v.IsBigInt()) {

@@ -93,33 +93,25 @@ Napi::Value ShmCreate(const Napi::CallbackInfo& info) {
   int shmflg = info[3].As<Napi::Number>().Int32Value();
   bool remove = info[4].As<Napi::Boolean>().Value();
   bool unfinished = info[5].As<Napi::Boolean>().Value();
-  int shmid = -1;
-  auto failed = [&](int err, uint32_t call) {
-    Napi::Array result = Napi::Array::New(env, 3);
-    result.Set(0u, Napi::Number::New(env, -err));
-    result.Set(1u, Napi::Number::New(env, call));
-    result.Set(2u, Napi::Number::New(env, shmid));
-    return result;
-  };
-  shmid = ::shmget(key, size, flags);
-  if (shmid == -1) return failed(errno, 0);
+  int shmid = ::shmget(key, size, flags);
+  if (shmid == -1) return StepFailed(env, errno, 0, shmid);
   void* addr = nullptr;
   size_t real = 0;
   if (int err = Attach(env, shmid, nullptr, shmflg, &addr, &real)) {
     ::shmctl(shmid, IPC_RMID, nullptr);
-    return failed(err, 1);
+    return StepFailed(env, err, 1, shmid);
   }
   if (remove && ::shmctl(shmid, IPC_RMID, nullptr) == -1) {
     int err = errno;
     ::shmdt(addr);
     ::shmctl(shmid, IPC_RMID, nullptr);
-    return failed(err, 2);
+    return StepFailed(env, err, 2, shmid);
   }
   Napi::Value wrapped = WrapSegment(env, addr, real);
   if (wrapped.IsNumber()) {
     // The segment is new and nobody else's yet.
     if (!remove) ::shmctl(shmid, IPC_RMID, nullptr);
-    return failed(-wrapped.As<Napi::Number>().Int32Value(), 1);
+    return StepFailed(env, -wrapped.As<Napi::Number>().Int32Value(), 1, shmid);
   }
   if (unfinished && !remove) OwnUnfinishedSegment(env, shmid);
   Napi::Array result = wrapped.As<Napi::Array>();

@@ -29,6 +29,9 @@ const I_CLOSED = F.OFF_CLOSED >> 2;
 const I_LOCK = F.OFF_CLAIM_LOCK >> 2;
 const I_LOCK_WANTED = F.OFF_LOCK_WANTED >> 2;
 const I_LOCK_WANTED_BY = F.OFF_LOCK_WANTED_BY >> 2;
+/** Sender entry `slot`'s word and bit in LOCK_WANTED_BY. */
+const wantedByWord = (slot: number): number => I_LOCK_WANTED_BY + (slot >> 5);
+const wantedByBit = (slot: number): number => 1 << (slot & 31);
 const I_TAIL = F.OFF_TAIL >> 2;
 const I_HEAD = F.OFF_HEAD >> 2;
 const I_RECEIVER = F.OFF_RECEIVER_PID >> 2;
@@ -251,7 +254,7 @@ export class Ring {
   }
 
   #wants(slot: number): boolean {
-    return (Atomics.load(this.i32, I_LOCK_WANTED_BY + (slot >> 5)) & (1 << (slot & 31))) !== 0;
+    return (Atomics.load(this.i32, wantedByWord(slot)) & wantedByBit(slot)) !== 0;
   }
 
   /**
@@ -260,9 +263,10 @@ export class Ring {
    * sets its bit meanwhile.
    */
   #takeBackWant(slot: number): void {
+    // (A load first: the bit is almost never set, and a registration need not write the shared line.)
     if (!this.#wants(slot)) return;
-    const bit = 1 << (slot & 31);
-    if ((Atomics.and(this.i32, I_LOCK_WANTED_BY + (slot >> 5), ~bit) & bit) !== 0) Atomics.sub(this.i32, I_LOCK_WANTED, 1);
+    const bit = wantedByBit(slot);
+    if ((Atomics.and(this.i32, wantedByWord(slot), ~bit) & bit) !== 0) Atomics.sub(this.i32, I_LOCK_WANTED, 1);
   }
 
   // ---- claim lock -------------------------------------------------------
@@ -286,9 +290,8 @@ export class Ring {
 
   #lockContended(writer: number, patience: number): boolean {
     const i32 = this.i32;
-    const slot = writer & 0xff;
-    const wantedBy = I_LOCK_WANTED_BY + (slot >> 5);
-    const bit = 1 << (slot & 31);
+    const wantedBy = wantedByWord(writer & 0xff);
+    const bit = wantedByBit(writer & 0xff);
     // Says so to a sender that keeps the lock between claims: it lets go at its next claim.
     Atomics.add(i32, I_LOCK_WANTED, 1);
     // And whose 1 it is, for the next holder of the entry if this thread ends here (F.OFF_LOCK_WANTED_BY).

@@ -68,6 +68,14 @@ const DEFAULT_OPTIONS: ValidWaitOptions = Object.freeze({ timeoutMs: undefined, 
 export function validateWaitOptions(options: unknown, name = 'options'): ValidWaitOptions {
   if (options === undefined) return DEFAULT_OPTIONS;
   const opts = validateObject(options, name);
+  return { ...validateTimeLimit(opts, name), wait: validateWaitMode(opts.wait, `${name}.wait`) ?? 'adaptive' };
+}
+
+/** @internal Checks the `timeoutMs` and `signal` of options object `opts` (named `name`). */
+export function validateTimeLimit(
+  opts: Record<string, unknown>,
+  name: string,
+): { timeoutMs: number | undefined; signal: AbortSignal | undefined } {
   let timeoutMs: number | undefined;
   if (opts.timeoutMs !== undefined) {
     if (typeof opts.timeoutMs !== 'number') throw invalidType(`${name}.timeoutMs`, 'of type number', opts.timeoutMs);
@@ -76,8 +84,7 @@ export function validateWaitOptions(options: unknown, name = 'options'): ValidWa
     }
     timeoutMs = opts.timeoutMs;
   }
-  const signal = validateAbortSignal(opts.signal, `${name}.signal`);
-  return { timeoutMs, signal, wait: validateWaitMode(opts.wait, `${name}.wait`) ?? 'adaptive' };
+  return { timeoutMs, signal: validateAbortSignal(opts.signal, `${name}.signal`) };
 }
 
 /**

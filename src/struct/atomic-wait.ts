@@ -8,7 +8,8 @@
 import { constants as osConstants } from 'node:os';
 import { isSharedArrayBuffer } from 'node:util/types';
 import { abortError, check, invalidType, outOfRange, timeoutError } from '../core/errors.js';
-import { validateAbortSignal, validateObject } from '../core/validate.js';
+import { validateObject } from '../core/validate.js';
+import { validateTimeLimit } from '../core/wait-options.js';
 import { FutexWaiter, futexWake } from '../sysv/futex.js';
 import type { Owner } from './memory.js';
 
@@ -35,7 +36,7 @@ export interface FutexWord {
   readonly byteOffset: number;
   /** The field's value now (StateError once its memory is detached). */
   readonly load: () => number;
-  /** `"count" of segment 5`, for messages. */
+  /** `field "count"`, for messages. */
   readonly label: string;
   /**
    * An idle waiter kept for the field's next wait: on the thread engine a
@@ -47,8 +48,8 @@ export interface FutexWord {
   spare: FutexWaiter | undefined;
 }
 
-/** @internal Refuses memory a futex cannot be given from here. */
-export function assertFutexMemory(memory: ArrayBufferLike, operation: string): asserts memory is ArrayBuffer {
+/** Refuses memory a futex cannot be given from here. */
+function assertFutexMemory(memory: ArrayBufferLike, operation: string): asserts memory is ArrayBuffer {
   if (isSharedArrayBuffer(memory)) {
     throw invalidType(
       'view',
@@ -60,15 +61,7 @@ export function assertFutexMemory(memory: ArrayBufferLike, operation: string): a
 
 /** @internal atomic(...).wait(expected, options) of a 32-bit field. */
 export async function waitWord(word: FutexWord, expected: number, options: unknown): Promise<'ok' | 'not-equal'> {
-  const opts = options === undefined ? {} : validateObject(options, 'options');
-  let timeoutMs: number | undefined;
-  if (opts.timeoutMs !== undefined) {
-    if (typeof opts.timeoutMs !== 'number') throw invalidType('options.timeoutMs', 'of type number', opts.timeoutMs);
-    if (!(opts.timeoutMs >= 0) || !Number.isFinite(opts.timeoutMs))
-      throw outOfRange('options.timeoutMs', 'a finite number >= 0', opts.timeoutMs);
-    timeoutMs = opts.timeoutMs;
-  }
-  const signal = validateAbortSignal(opts.signal, 'options.signal');
+  const { timeoutMs, signal } = validateTimeLimit(options === undefined ? {} : validateObject(options, 'options'), 'options');
   const memory = word.memory;
   assertFutexMemory(memory, 'wait');
   if (signal?.aborted) throw abortError(signal);
