@@ -6,6 +6,7 @@
 // result means is decided in TypeScript.
 #include "clock.h"
 #include "shim.h"
+#include <algorithm>
 #include <atomic>
 #include <climits>
 #include <condition_variable>
@@ -19,6 +20,7 @@
 #include <signal.h>
 #include <sys/syscall.h>
 #include <unistd.h>
+#include <vector>
 
 namespace shmkit {
 namespace {
@@ -49,6 +51,18 @@ struct Waiter {
 };
 
 using WaiterPtr = std::shared_ptr<Waiter>;
+
+// Every environment's waiters, for WakeWaitsIn. Leaked: waiter threads of
+// ending workers may still look here while the process exits.
+std::mutex g_waiters_m;
+auto* const g_waiters = new std::vector<std::weak_ptr<Waiter>>;
+
+void Register(const WaiterPtr& w) {
+  std::lock_guard<std::mutex> guard(g_waiters_m);
+  auto gone = [](const std::weak_ptr<Waiter>& weak) { return weak.expired(); };
+  g_waiters->erase(std::remove_if(g_waiters->begin(), g_waiters->end(), gone), g_waiters->end());
+  g_waiters->push_back(w);
+}
 
 // Wakes the thread out of FUTEX_WAIT. Other waiters on the same word wake
 // too; the channel treats every wake-up as possibly spurious and re-checks.
@@ -156,6 +170,7 @@ Napi::Value WaiterNew(const Napi::CallbackInfo& info) {
     return Errno(env, err);
   }
   w->started = true;
+  Register(w);
   return Napi::External<WaiterPtr>::New(env, new WaiterPtr(w), [](Napi::Env, WaiterPtr* p) {
     Quit(p->get());
     delete p;
@@ -270,6 +285,27 @@ Napi::Value SchedYield(const Napi::CallbackInfo& info) {
 }
 
 }  // namespace
+
+// A waiter asleep on a word of a mapping that goes away without JavaScript's
+// say (a worker's memory at its termination: beforeUnmap never runs) would
+// stay queued on the word, where it is still the segment's for every other
+// process, until its slice ends: a notify(1) meant for a live waiter would
+// wake it instead. So the mapping wakes such waiters while the word is still
+// its own; like Kick, it wakes every waiter on those words, and each re-checks.
+void WakeWaitsIn(void* addr, size_t length) {
+  std::vector<WaiterPtr> waiters;
+  {
+    std::lock_guard<std::mutex> guard(g_waiters_m);
+    for (auto& weak : *g_waiters)
+      if (WaiterPtr w = weak.lock()) waiters.push_back(std::move(w));
+  }
+  auto* begin = static_cast<char*>(addr);
+  for (auto& w : waiters) {
+    std::lock_guard<std::mutex> guard(w->mu);
+    auto* word = reinterpret_cast<char*>(w->waiting_on);
+    if (word >= begin && word < begin + length) Kick(w.get());
+  }
+}
 
 void InitFutex(Napi::Env env, Napi::Object exports) {
   Export<Wake>(env, exports, "futexWake");

@@ -70,6 +70,7 @@ size_t Span(size_t length) {
 
 // Takes the memory away for good: shmdt for a segment, munmap for a file.
 int Unmap(Mapping* m) {
+  WakeWaitsIn(m->addr, Span(m->length));
   if (m->kind == MappingKind::kSegment) return ::shmdt(m->addr);
   ForgetFileRange(m->addr);
   return ::munmap(m->addr, Span(m->length));

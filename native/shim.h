@@ -79,6 +79,8 @@ struct EnvWaits;  // native/waits.cc
 void InitSem(Napi::Env env, Napi::Object exports, std::shared_ptr<EnvWaits>* waits);
 void InitMsg(Napi::Env env, Napi::Object exports, std::shared_ptr<EnvWaits>* waits);
 void InitFutex(Napi::Env env, Napi::Object exports);
+// Wakes this process's futex waiter threads asleep on a word in [addr, addr + length).
+void WakeWaitsIn(void* addr, size_t length);
 void InitFutexRing(Napi::Env env, Napi::Object exports);
 
 // What a mapping maps: a System V segment (shmat) or a file descriptor (mmap).

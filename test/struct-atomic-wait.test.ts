@@ -3,11 +3,12 @@
 // futex(2) on the same word; and every way a wait ends.
 import assert from 'node:assert/strict';
 import { after, describe, test } from 'node:test';
+import { Worker } from 'node:worker_threads';
 import { atomic, int32, int64, IpcError, SharedMemory, StateError, struct, uint32 } from '../src/index.js';
 import { compileC } from './helpers/c.js';
 import { assertNoLeaks } from './helpers/ipc.js';
 import { startNode } from './helpers/namespaces.js';
-import { assertExitedCleanly, run, runNode } from './helpers/processes.js';
+import { assertExitedCleanly, run, runNode, SHMKIT } from './helpers/processes.js';
 
 const segments: SharedMemory[] = [];
 after(() => {
@@ -275,4 +276,47 @@ describe('atomic().wait and notify()', () => {
     assertExitedCleanly(result, 'the second waiter');
     assert.equal(result.stdout, 'ok\n');
   });
+
+  // A terminated worker's JavaScript never detaches its memory; the addon
+  // unmaps it. On the addon's threads, its waiter stayed asleep on the word
+  // until its 200 ms slice ended, and took a notify(1) meant for the live one.
+  for (const [engine, ioUring] of [
+    ['the addon threads', '0'],
+    ['io_uring', undefined],
+  ] as const) {
+    test(`a wait of a worker that is terminated takes no notify from a live waiter (${engine})`, async () => {
+      const shm = segment();
+      const seq = atomic(State.view(shm), 'seq');
+      const flag = atomic(State.view(shm), 'flag');
+      const worker = new Worker(
+        `
+        const { workerData } = require('node:worker_threads');
+        import(${JSON.stringify(SHMKIT)}).then(({ SharedMemory, atomic, int32, int64, struct, uint32 }) => {
+          const view = struct({ seq: uint32, flag: int32, total: int64 }).view(SharedMemory.open({ id: workerData }));
+          atomic(view, 'flag').add(1);
+          return atomic(view, 'seq').wait(0);
+        });
+        `,
+        { eval: true, workerData: shm.id, env: { ...process.env, SHMKIT_IO_URING: ioUring } },
+      );
+      while (flag.load() < 1) await sleep(5);
+      await sleep(50);
+      await worker.terminate();
+      // Asleep before the notify, and after the dead waiter in the word's queue.
+      const survivor = runNode(
+        `
+        ${OPEN_STATE}
+        atomic(view, 'flag').add(1);
+        console.log(await atomic(view, 'seq').wait(0, { timeoutMs: 5_000 }).catch((error) => error.code));
+        `,
+        [String(shm.id)],
+        { timeoutMs: 30_000 },
+      );
+      while (flag.load() < 2) await sleep(5);
+      assert.equal(await notifyUntilWoken(seq, 1), 1);
+      const result = await survivor;
+      assertExitedCleanly(result, 'the live waiter');
+      assert.equal(result.stdout, 'ok\n', 'the notify woke the live waiter');
+    });
+  }
 });
