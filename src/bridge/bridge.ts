@@ -14,6 +14,7 @@ import { splitCredentials, validateOptions, type BridgeDirection, type BridgeOpt
 import { forwardCore, forwardJetStream } from './out.js';
 
 import type { BridgeStats } from './stats.js';
+import { whenAborted } from '../core/abort-listeners.js';
 
 export type { BridgeStats } from './stats.js';
 
@@ -249,8 +250,7 @@ export async function bridge(options: BridgeOptions): Promise<Bridge> {
     const origin = newOrigin();
     const run = async (b: Bridge): Promise<void> => {
       for (const name of ['dropped', 'lost', 'recreated', 'stalled', 'resumed'] as const) events.on(name, (e) => b.emit(name, e));
-      const onAbort = () => stop.abort();
-      o.signal?.addEventListener('abort', onAbort, { once: true });
+      const stopAbort = whenAborted(o.signal, () => stop.abort());
       if (o.signal?.aborted) stop.abort(); // aborted while it connected
       void watchStatus(link, b);
       const ended = link.nc.closed().then((error) => {
@@ -274,7 +274,7 @@ export async function bridge(options: BridgeOptions): Promise<Bridge> {
         });
       } finally {
         stop.abort();
-        o.signal?.removeEventListener('abort', onAbort);
+        stopAbort();
         await Promise.allSettled(tasks);
       }
     };

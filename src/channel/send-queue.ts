@@ -4,6 +4,7 @@
 import { abortError, channelTimeoutError } from '../core/errors.js';
 import { timeLimit } from '../core/wait-options.js';
 import { type Deadline, deadlineOf } from './block.js';
+import { whenAborted } from '../core/abort-listeners.js';
 
 /** The longest back-off, in ms, of a send waiting for a claim lock held by a live process. */
 const BUSY_BACKOFF_MAX_MS = 20;
@@ -12,12 +13,12 @@ const BUSY_BACKOFF_MAX_MS = 20;
 function sleep(ms: number, signal: AbortSignal | undefined): Promise<void> {
   return new Promise((resolve) => {
     const timer = setTimeout(done, ms);
+    const stopListening = whenAborted(signal, done);
     function done(): void {
       clearTimeout(timer);
-      signal?.removeEventListener('abort', done);
+      stopListening();
       resolve();
     }
-    signal?.addEventListener('abort', done, { once: true });
   });
 }
 
@@ -56,9 +57,10 @@ export class SendQueue {
     // Set once the send started or gave up: whichever comes first wins.
     let settled = false;
     let stopTimer: (() => void) | undefined;
+    let stopListening = (): void => {};
     const stopWaiting = (): void => {
       stopTimer?.();
-      signal?.removeEventListener('abort', onAbort);
+      stopListening();
     };
     const giveUp = (error: unknown): void => {
       if (settled) return;
@@ -111,7 +113,7 @@ export class SendQueue {
     } else {
       if (signal?.aborted) giveUp(abortError(signal));
       else {
-        signal?.addEventListener('abort', onAbort, { once: true });
+        stopListening = whenAborted(signal, onAbort);
         // A far deadline is reached in steps (setTimeout's longest delay is 2 ** 31 - 1 ms).
         if (deadline.at !== Infinity) stopTimer = timeLimit(Math.max(0, deadline.at - performance.now()), () => giveUp(queuedOut()));
       }

@@ -5,6 +5,7 @@ import { EventEmitter } from 'node:events';
 import type { Readable, Writable } from 'node:stream';
 import { nodeStream } from '../core/builtins.js';
 import { abortError, ChannelError, channelError } from '../core/errors.js';
+import { whenAborted } from '../core/abort-listeners.js';
 
 /** The wait options the endpoints' recv and send take (their own type is not imported: no cycle). */
 interface WaitOptions {
@@ -219,7 +220,7 @@ export function eventsOf<T>(source: HoldingSource<T>, options: EventsOptions, de
     const current = new AbortController();
     pause = current;
     const stop = (): void => current.abort(signal?.reason);
-    signal?.addEventListener('abort', stop, { once: true });
+    const stopListening = whenAborted(signal, stop);
     if (signal?.aborted) stop();
     const waitOptions = { signal: current.signal };
     try {
@@ -254,7 +255,7 @@ export function eventsOf<T>(source: HoldingSource<T>, options: EventsOptions, de
       if (abortedBy(current.signal, error) && !signal?.aborted) return 'paused';
       throw error;
     } finally {
-      signal?.removeEventListener('abort', stop);
+      stopListening();
     }
   };
 
@@ -263,11 +264,12 @@ export function eventsOf<T>(source: HoldingSource<T>, options: EventsOptions, de
       for (;;) {
         if (!listening()) {
           // No wait of the receiver's meanwhile: nothing is taken, nothing keeps the process alive.
+          let stopListening = (): void => {};
           await new Promise<void>((resolve) => {
             resume = () => resolve();
-            signal?.addEventListener('abort', resume, { once: true });
+            stopListening = whenAborted(signal, resume);
           });
-          if (resume !== undefined) signal?.removeEventListener('abort', resume);
+          stopListening();
           resume = undefined;
         }
         if (signal?.aborted) return;

@@ -14,6 +14,7 @@ import { constants as osConstants } from 'node:os';
 import { abortError, errnoName, ipcError, timeoutError, type IpcError, type StateError } from '../core/errors.js';
 import { closedError, timeLimit } from '../core/wait-options.js';
 import { runOnThread, type ThreadWaitHandle } from '../sysv/wait-threads.js';
+import { whenAborted } from '../core/abort-listeners.js';
 
 const { ECANCELED, EIDRM, EINVAL, ETIMEDOUT } = osConstants.errno;
 
@@ -89,6 +90,7 @@ export function waitOnThread<T>(w: MessageWait<T>): Promise<T> {
   return new Promise<T>((resolve, reject) => {
     let cause: 'abort' | 'close' | 'timeout' | undefined;
     let stopTimer: (() => void) | undefined;
+    let stopAbort = (): void => {};
     const deadline = w.timeoutMs === undefined ? undefined : performance.now() + w.timeoutMs;
     const interruptedError = (): unknown => {
       if (cause === 'close') return queueClosedError(w.what);
@@ -114,7 +116,7 @@ export function waitOnThread<T>(w: MessageWait<T>): Promise<T> {
       if (p.settled) return;
       p.settled = true;
       stopTimer?.();
-      w.signal?.removeEventListener('abort', onAbort);
+      stopAbort();
       w.closed.removeEventListener('abort', onClose);
       leaving.delete(p);
       const waits = byQueue.get(w.msqid);
@@ -167,7 +169,7 @@ export function waitOnThread<T>(w: MessageWait<T>): Promise<T> {
       // The handle may already be done (no thread could be started at all).
       if (!p.settled) p.thread = handle;
     };
-    w.signal?.addEventListener('abort', onAbort, { once: true });
+    stopAbort = whenAborted(w.signal, onAbort);
     w.closed.addEventListener('abort', onClose, { once: true });
     let waits = byQueue.get(w.msqid);
     if (waits === undefined) byQueue.set(w.msqid, (waits = new Set()));

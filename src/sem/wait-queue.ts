@@ -28,6 +28,7 @@ import { closedError, timeLimit, type ValidWaitOptions } from '../core/wait-opti
 import { semWaitStart } from '../sysv/sem-wait.js';
 import { spinOnCalls, spinsFirst } from '../sysv/spin.js';
 import { runOnThread, type ThreadWaitHandle } from '../sysv/wait-threads.js';
+import { whenAborted } from '../core/abort-listeners.js';
 
 const { EAGAIN, ECANCELED, EIDRM, EINVAL, ETIMEDOUT } = osConstants.errno;
 
@@ -44,7 +45,7 @@ interface Waiter {
   thread: ThreadWaitHandle | undefined; // the first of its queue, handed to the threads
   stopTimer: (() => void) | undefined;
   settled: boolean;
-  onAbort: () => void;
+  stopAbort: () => void;
   onClose: () => void;
 }
 
@@ -98,7 +99,7 @@ function settle(w: Waiter, error?: unknown): void {
   if (w.settled) return;
   w.settled = true;
   w.stopTimer?.();
-  w.signal?.removeEventListener('abort', w.onAbort);
+  w.stopAbort();
   w.closed?.removeEventListener('abort', w.onClose);
   if (error === undefined) w.resolve();
   else w.reject(error);
@@ -257,10 +258,10 @@ export function waitOps(semid: number, sops: Int32Array, options: ValidWaitOptio
       thread: undefined,
       stopTimer: undefined,
       settled: false,
-      onAbort: () => interrupt(w, 'abort'),
+      stopAbort: () => {},
       onClose: () => interrupt(w, 'close'),
     };
-    signal?.addEventListener('abort', w.onAbort, { once: true });
+    w.stopAbort = whenAborted(signal, () => interrupt(w, 'abort'));
     closed?.addEventListener('abort', w.onClose, { once: true });
     // Waits behind the first keep time here; the first one's limit is the kernel's.
     if (timeoutMs !== undefined) w.stopTimer = timeLimit(timeoutMs, () => interrupt(w, 'timeout'));

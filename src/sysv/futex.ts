@@ -12,6 +12,7 @@ import { constants as osConstants } from 'node:os';
 import { check, errnoName } from '../core/errors.js';
 import { native, type FutexWaiterHandle } from '../core/native.js';
 import { timeLimit } from '../core/wait-options.js';
+import { whenAborted } from '../core/abort-listeners.js';
 
 const ECANCELED = osConstants.errno.ECANCELED;
 const EINVAL = osConstants.errno.EINVAL;
@@ -155,18 +156,17 @@ export class FutexWaiter {
       cancel();
       return -ECANCELED;
     }
-    let onAbort!: () => void;
+    let stopListening!: () => void;
     const aborted = new Promise<number>((resolve) => {
-      onAbort = () => {
+      stopListening = whenAborted(signal, () => {
         cancel();
         resolve(-ECANCELED);
-      };
-      signal.addEventListener('abort', onAbort, { once: true });
+      });
     });
     try {
       return await Promise.race([inflight, aborted]);
     } finally {
-      signal.removeEventListener('abort', onAbort);
+      stopListening();
     }
   }
 

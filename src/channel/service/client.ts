@@ -15,6 +15,7 @@ import { deadServer, serverDeaths, type ServiceCore } from './core.js';
 import * as F from './format.js';
 import { buildMessage, readU32, writeU32 } from './message.js';
 import { decodeError } from './remote-error.js';
+import { whenAborted } from '../../core/abort-listeners.js';
 
 /** Options of `service.client()`. */
 export interface ServiceClientOptions {
@@ -34,8 +35,7 @@ interface Pending {
   resolve(value: unknown): void;
   reject(error: unknown): void;
   stopTimer: (() => void) | undefined;
-  signal: AbortSignal | undefined;
-  onAbort: (() => void) | undefined;
+  stopAbort: (() => void) | undefined;
   /** Aborts the request's send while it waits for room in the request channel. */
   sending: AbortController | undefined;
   /** The service's count of dead servers when it was sent: once it moves, the server that took it may have died. */
@@ -142,8 +142,7 @@ export class ServiceClient<Req = any, Res = any> implements Disposable {
         resolve: resolve as (value: unknown) => void,
         reject,
         stopTimer: undefined,
-        signal,
-        onAbort: undefined,
+        stopAbort: undefined,
         sending: undefined,
         // Read before the send: a server that takes it and dies is counted after.
         deaths: serverDeaths(this.#core.header),
@@ -161,8 +160,7 @@ export class ServiceClient<Req = any, Res = any> implements Disposable {
       }
       if (signal !== undefined) {
         const from = signal;
-        pending.onAbort = () => this.#settle(seq, abortError(from), true);
-        from.addEventListener('abort', pending.onAbort, { once: true });
+        pending.stopAbort = whenAborted(from, () => this.#settle(seq, abortError(from), true));
       }
       const sender = this.#core.requestSender();
       let sent = false;
@@ -192,7 +190,7 @@ export class ServiceClient<Req = any, Res = any> implements Disposable {
     if (pending === undefined) return;
     this.#pending.delete(seq);
     pending.stopTimer?.();
-    if (pending.onAbort !== undefined) pending.signal!.removeEventListener('abort', pending.onAbort);
+    pending.stopAbort?.();
     pending.sending?.abort();
     if (error === undefined) pending.resolve(value);
     else pending.reject(error);

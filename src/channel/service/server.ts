@@ -13,6 +13,7 @@ import { abandonServer, clearServer, recordServer, type ServiceCore } from './co
 import * as F from './format.js';
 import { buildMessage, readU32, writeU32 } from './message.js';
 import { encodeError } from './remote-error.js';
+import { whenAborted } from '../../core/abort-listeners.js';
 
 /** What a handler learns about a request besides its value. */
 export interface RequestInfo {
@@ -81,7 +82,8 @@ export class ServiceServer implements Disposable, AsyncDisposable {
   readonly #stop = new AbortController();
   readonly #links = new Map<number, Link>();
   readonly #sweep: ReturnType<typeof setInterval>;
-  readonly #signal: AbortSignal | undefined;
+  /** Stops listening to the options' signal. */
+  #stopAbort = (): void => {};
   #inflight = 0;
   /** Resolves the loop's wait for a free place, or for the last reply when stopping. */
   #wake: (() => void) | undefined;
@@ -117,8 +119,7 @@ export class ServiceServer implements Disposable, AsyncDisposable {
       process.once('exit', () => ServiceServer.#onExit());
     }
     this.#sweep = setInterval(() => this.#sweepLinks(), SWEEP_MS).unref();
-    this.#signal = signal;
-    signal?.addEventListener('abort', this.#onAbort, { once: true });
+    this.#stopAbort = whenAborted(signal, this.#onAbort);
     this.done = this.#run();
     // Nobody need watch done: a server that stops on an error (say, a request
     // channel that another program corrupted) must not take the process down
@@ -197,7 +198,7 @@ export class ServiceServer implements Disposable, AsyncDisposable {
     this.#released = true;
     running.delete(this);
     clearInterval(this.#sweep);
-    this.#signal?.removeEventListener('abort', this.#onAbort);
+    this.#stopAbort();
     this.#receiver[Symbol.dispose]();
     clearServer(this.#core.header, this.#token);
     threadLiveness.letGo();
