@@ -70,6 +70,10 @@ describe('struct layout', () => {
     assert.throws(() => S.offsetOf('points[4]'), { name: 'RangeError', code: 'ERR_OUT_OF_RANGE' });
     assert.throws(() => S.offsetOf('tag.x'), { name: 'TypeError' });
     assert.throws(() => S.offsetOf('points..x'), { name: 'TypeError' });
+    // What C's offsetof would not take, or would read otherwise (010 is octal 8 in C).
+    assert.throws(() => S.offsetOf('.points'), { name: 'TypeError', message: /member name or path/ });
+    assert.throws(() => S.offsetOf('points[01].x'), { name: 'TypeError', message: /member name or path/ });
+    assert.equal(S.offsetOf('points[0].x'), S.offsetOf('points'));
   });
 
   test('offsetOf indexes a char(n) as the char array it is in C: name[3], tags[1][2]', () => {
@@ -93,6 +97,29 @@ describe('struct layout', () => {
     assert.throws(() => char(1.5), { name: 'RangeError', message: /"n"/ });
     assert.throws(() => array(int8, 0), { name: 'RangeError', message: /"n"/ });
     assert.throws(() => array({} as Type, 2), { name: 'TypeError', message: /"type"/ });
+  });
+
+  test('each member is read once: a getter or a Proxy cannot pass one type to the check and lay out another', () => {
+    // A view's code is compiled from the member types: a forged char with a
+    // length of code in it once handed out a read-only view's DataView.
+    const forged = { kind: 'char', size: 1, align: 1, length: '1, globalThis.leaked = 1' };
+    let reads = 0;
+    const getter = struct({
+      get x() {
+        return reads++ === 0 ? char(2) : forged;
+      },
+    } as unknown as { x: Type });
+    assert.equal(reads, 1);
+    assert.equal(getter.fields.x, getter.layout[0]!.type);
+    assert.equal(getter.layout[0]!.type.size, 2);
+    let gets = 0;
+    const proxied = struct(new Proxy({ x: int32 as Type }, { get: (target, key) => (gets++ === 0 ? Reflect.get(target, key) : forged) }));
+    assert.equal(proxied.layout[0]!.type, int32);
+    assert.equal(proxied.size, 4);
+    // The internal constructor path checks too.
+    const make = (getter.constructor as unknown as { make(fields: object, packed: boolean, align?: number): unknown }).make;
+    assert.throws(() => make({ x: forged }, false), { name: 'TypeError', message: /"fields\.x"/ });
+    assert.equal((globalThis as { leaked?: number }).leaked, undefined);
   });
 });
 

@@ -327,6 +327,19 @@ describe('array views', () => {
     assert.ok(3 in view.nums && !(4 in view.nums));
     assert.throws(() => (view.nums[4] = 1), { name: 'RangeError', message: /"index"/ });
     assert.throws(() => view.nums.get(-1), RangeError);
+    assert.throws(() => view.nums.get(1.5), { name: 'RangeError', code: 'ERR_OUT_OF_RANGE', message: /"index"/ });
+    for (const index of ['1', 1n, undefined, null]) {
+      assert.throws(() => view.nums.get(index as unknown as number), {
+        name: 'TypeError',
+        code: 'ERR_INVALID_ARG_TYPE',
+        message: /"index"/,
+      });
+      assert.throws(() => view.nums.set(index as unknown as number, 1), {
+        name: 'TypeError',
+        code: 'ERR_INVALID_ARG_TYPE',
+        message: /"index"/,
+      });
+    }
     assert.throws(() => (view.nums[1] = 40000), { name: 'RangeError' });
     view.grid[1]![2] = 255;
     assert.deepEqual(view.grid.toArray(), [

@@ -88,13 +88,15 @@ export type PathStep = { readonly field: string } | { readonly index: number };
 /** @internal Splits `a.b[2].c` into steps; undefined if it is not such a path. */
 export function parsePath(path: string): PathStep[] | undefined {
   const steps: PathStep[] = [];
-  // A name at the start or after a dot, or an index in brackets.
-  const token = /(?:^|\.)([A-Za-z_][A-Za-z0-9_]*)|\[(\d+)\]/y;
+  // A name at the start or after a dot, or a decimal index in brackets (no
+  // leading zero: C would read 010 as octal 8, and 0x10 as 16).
+  const token = /(?:^|\.)([A-Za-z_][A-Za-z0-9_]*)|\[(0|[1-9]\d*)\]/y;
   let position = 0;
   while (position < path.length) {
     token.lastIndex = position;
     const match = token.exec(path);
-    if (match === null) return undefined;
+    // `.a` matched the dot at the start, where C's offsetof takes no dot.
+    if (match === null || (position === 0 && match[0].startsWith('.'))) return undefined;
     if (match[1] !== undefined) steps.push({ field: match[1] });
     else steps.push({ index: Number(match[2]) });
     position = token.lastIndex;

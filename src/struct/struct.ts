@@ -32,12 +32,14 @@ const MAX_ALIGN = 4096;
 export function struct<F extends Fields>(fields: F, options: StructOptions = {}): StructType<F> {
   validateObject(fields, 'fields');
   validateObject(options, 'options');
-  const names = Object.keys(fields);
-  if (names.length === 0) throw outOfRange('fields', 'an object with at least one member', fields);
-  for (const name of names) {
+  // Each member read once: a getter (or a Proxy) could hand the check one type
+  // and the layout, whose view code is compiled from it, another.
+  const members = Object.entries(fields);
+  if (members.length === 0) throw outOfRange('fields', 'an object with at least one member', fields);
+  for (const [name, type] of members) {
     if (!IDENTIFIER.test(name)) throw invalidType(`fields.${name}`, 'named by a C identifier', name);
-    if (!isType(fields[name])) {
-      throw invalidType(`fields.${name}`, 'a struct field type (int8 ... bool, char(n), array(...), struct(...))', fields[name]);
+    if (!isType(type)) {
+      throw invalidType(`fields.${name}`, 'a struct field type (int8 ... bool, char(n), array(...), struct(...))', type);
     }
   }
   const { packed = false, align } = options;
@@ -48,7 +50,7 @@ export function struct<F extends Fields>(fields: F, options: StructOptions = {})
       throw outOfRange('options.align', `a power of two from 1 to ${MAX_ALIGN}`, align);
     }
   }
-  const type = StructType.make(fields, packed, align);
+  const type = StructType.make(Object.fromEntries(members) as F, packed, align);
   if (type.size > MAX_TYPE_SIZE) throw outOfRange('fields', `members of at most ${MAX_TYPE_SIZE} bytes in all`, type.size);
   return type;
 }

@@ -297,9 +297,11 @@ export class StructType<F extends Fields = Fields> {
   }
 
   private constructor(fields: F, packed: boolean, align: number | undefined) {
+    // Read once, and only shmkit's own types: view code is compiled from them.
     const members = Object.entries(fields);
+    for (const [name, type] of members) if (!isType(type)) throw invalidType(`fields.${name}`, 'a struct field type', type);
     const computed = layoutStruct(members, packed, align);
-    this.fields = Object.freeze({ ...fields });
+    this.fields = Object.freeze(Object.fromEntries(members) as F);
     this.layout = computed.layout;
     this.size = computed.size;
     this.align = computed.align;

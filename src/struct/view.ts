@@ -19,7 +19,7 @@ import { dataViewBuffer, dataViewByteLength, dataViewByteOffset, dataViewGet, Da
 import { decodeChar, encodeChar } from './char.js';
 import { fault, readOnlyError, type Owner } from './memory.js';
 import type { ArrayLayout, StructLayout, TypeLayout } from './layout.js';
-import { outOfRange } from '../core/errors.js';
+import { invalidType, outOfRange } from '../core/errors.js';
 
 /** @internal A generated view class. */
 export type ViewClass = new (dv: DataView, owner: Owner) => object;
@@ -54,6 +54,7 @@ export function viewClass(type: Composite, readOnly: boolean): ViewClass {
 }
 
 function badIndex(index: unknown, length: number): Error {
+  if (typeof index !== 'number') return invalidType('index', 'of type number', index);
   return outOfRange('index', `an integer >= 0 and < ${length}`, index);
 }
 
