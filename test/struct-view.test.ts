@@ -30,6 +30,7 @@ import {
 } from '../src/index.js';
 import { assertNoLeaks, removeSegment, uniqueKey } from './helpers/ipc.js';
 import { assertExitedCleanly, lastJson, runNode } from './helpers/processes.js';
+import { readValue } from '../src/struct/codec.js';
 
 const Point = struct({ x: float32, y: float64 });
 const Rec = struct({
@@ -381,6 +382,25 @@ describe('array views', () => {
     view.a = 3;
     assert.equal(JSON.stringify(view), '{"a":3,"b":[0,0]}');
     assert.match(inspect(view), /a: 3/);
+  });
+
+  test('util.inspect shows long arrays as Node shows arrays, and reads only the elements it shows', () => {
+    const S = struct({ a: int32, xs: array(int16, 150), grid: array(array(uint8, 3), 2), name: char(8) });
+    const buffer = new ArrayBuffer(S.size);
+    const view = S.view(buffer);
+    for (let i = 0; i < 150; i++) view.xs[i] = i - 75;
+    view.grid[1]![2] = 9;
+    view.name = 'cell';
+    const whole = S.read(buffer);
+    for (const options of [{}, { maxArrayLength: 2 }, { maxArrayLength: 0 }, { maxArrayLength: null }, { depth: 0 }]) {
+      assert.equal(inspect(view, options), inspect(whole, options), JSON.stringify(options));
+    }
+    assert.match(inspect(view), /\.\.\. 50 more items/);
+    // What inspect is given: the elements it shows and one more (a 404-byte DataView has no more), and the length by a last element far off.
+    const big = array(int32, 50_000_000);
+    const preview = readValue(big, new DataView(new ArrayBuffer(404)), () => new Uint8Array(404), 0, 100) as unknown[];
+    assert.equal(preview.length, 50_000_000);
+    assert.equal(Object.keys(preview).length, 102);
   });
 
   test('JSON.stringify gives int64 and uint64 values as decimal strings, every digit kept, also nested and in arrays', () => {

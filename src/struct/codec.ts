@@ -75,14 +75,23 @@ export function checkScalar(kind: ScalarKind, value: unknown, name: string): voi
   if (!validators[kind](value)) throw badScalar(kind, value, name);
 }
 
-/** @internal Reads the value of `type` at `offset` of `dv`. */
-export function readValue(type: TypeLayout, dv: DataView, bytes: () => Uint8Array, offset: number): unknown {
+/**
+ * @internal Reads the value of `type` at `offset` of `dv`. With `preview`
+ * (util.inspect's maxArrayLength), only the first elements of each array that
+ * inspect shows: it counts the rest by the array's length ("... n more items").
+ */
+export function readValue(type: TypeLayout, dv: DataView, bytes: () => Uint8Array, offset: number, preview?: number): unknown {
   switch (type.kind) {
     case 'char':
       return decodeChar(bytes(), offset, type.length);
     case 'array': {
-      const out = new Array<unknown>(type.length);
-      for (let i = 0; i < type.length; i++) out[i] = readValue(type.element, dv, bytes, offset + i * type.element.size);
+      // One more than shown: inspect aligns numbers by the type of the one after the last shown too.
+      const read = preview === undefined ? type.length : Math.min(type.length, preview + 1);
+      const out = new Array<unknown>(read);
+      for (let i = 0; i < read; i++) out[i] = readValue(type.element, dv, bytes, offset + i * type.element.size, preview);
+      // The length by a last element far off: V8 then keeps the gap sparse
+      // (new Array(length) would allocate all of it, 8 bytes an element).
+      if (read < type.length) out[type.length - 1] = undefined;
       return out;
     }
     case 'struct': {
@@ -90,7 +99,7 @@ export function readValue(type: TypeLayout, dv: DataView, bytes: () => Uint8Arra
       for (const field of type.layout) {
         // defineProperty: a field may be named like an Object.prototype member.
         Object.defineProperty(out, field.name, {
-          value: readValue(field.type, dv, bytes, offset + field.offset),
+          value: readValue(field.type, dv, bytes, offset + field.offset, preview),
           writable: true,
           enumerable: true,
           configurable: true,

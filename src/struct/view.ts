@@ -13,7 +13,7 @@
 // StateError instead of V8's TypeError. Read-only classes touch their memory
 // only through built-ins captured at load (src/core/primordials.ts), so a patched
 // DataView.prototype method never receives their DataView.
-import { inspect } from 'node:util';
+import { inspect, type InspectOptions } from 'node:util';
 import { badScalar, bytesOf, checkValue, LITTLE_ENDIAN, readValue, SCALARS, storeValue } from './codec.js';
 import { dataViewBuffer, dataViewByteLength, dataViewByteOffset, dataViewGet, DataViewCtor, Uint8ArrayCtor } from '../core/primordials.js';
 import { decodeChar, encodeChar } from './char.js';
@@ -195,19 +195,20 @@ function generate(type: Composite, readOnly: boolean): ViewClass {
 // arrays.
 function decorate(cls: ViewClass, type: Composite): void {
   const prototype = cls.prototype as Record<PropertyKey, unknown>;
-  const snapshot = (view: object): unknown => {
+  const snapshot = (view: object, preview?: number): unknown => {
     const internals = internalsOf(view)!;
     try {
-      return readValue(type, internals.dv, bytesOf(internals.dv), 0);
+      return readValue(type, internals.dv, bytesOf(internals.dv), 0, preview);
     } catch (error) {
       throw fault(internals.owner, error);
     }
   };
   Object.defineProperty(prototype, inspect.custom, {
-    value(this: object, _depth: number, options: object, show: typeof inspect) {
+    value(this: object, _depth: number, options: InspectOptions, show: typeof inspect) {
       let value: unknown;
       try {
-        value = snapshot(this);
+        // Only what is shown is read: a struct may hold a gigabyte of elements.
+        value = snapshot(this, Math.max(0, options.maxArrayLength ?? Infinity));
       } catch {
         return `[${type.kind === 'struct' ? 'StructView' : 'ArrayView'}: detached]`;
       }
