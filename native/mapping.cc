@@ -42,6 +42,7 @@
 // finalizers included), so the records need no locking.
 #include "shim.h"
 #include <algorithm>
+#include <mutex>
 #include <string>
 #include <sys/mman.h>
 #include <sys/shm.h>
@@ -93,18 +94,25 @@ void DropPlaceholder(napi_env env, Mapping* m) {
 }
 
 // A descriptor that belongs to shmkit's object for it (PosixSharedMemory)
-// in this environment: closed when the environment ends (a worker ends,
+// in some environment: closed when that environment ends (a worker ends,
 // however it ends: its JavaScript, which closes it on detach or collection,
 // never runs again). `unlink` names an object whose creation has not
 // finished: it is removed too, so that an end half way through leaves no
 // object of size 0 that every later openOrCreate would refuse.
 //
-// The number alone does not name the file: a program may close an owned
-// descriptor itself (`fs.closeSync(shm.fd)`) and the number then goes to the
-// next file opened anywhere in the process. So each record keeps the file's
-// identity, and a descriptor that no longer refers to it is forgotten, never
-// closed (or unlinked): closing it would close another thread's file.
+// The number alone does not name the descriptor: a program may close an
+// owned descriptor itself (`fs.closeSync(shm.fd)`), and the number then goes
+// to the next file opened anywhere in the process, maybe the next shmkit
+// object's, maybe of the same file. So the records are one list for the whole
+// process, a number owned anew makes any older record of it stale (gone), and
+// each object knows its record by a token: its close, and every use of its
+// descriptor, reach only its own record (ownedToken, closeOwned, ownedLive).
+// A record also keeps the file's identity, for a number that went to a file
+// opened by other means: a descriptor that no longer refers to its file is
+// forgotten, never closed (or unlinked).
 struct OwnedFd {
+  napi_env env;
+  double token;
   int fd;
   std::string unlink;
   dev_t dev;
@@ -117,9 +125,18 @@ struct OwnedFd {
   }
 };
 
+// Leaked, as the waits' lists: environments of ending workers may use it while the process exits.
+std::mutex g_owned_m;
+auto* const g_owned = new std::vector<OwnedFd>;
+double g_next_token = 1;
+
+// The record of `fd` (whoever's), or end(); g_owned_m held.
+std::vector<OwnedFd>::iterator OwnedRecord(int fd) {
+  return std::find_if(g_owned->begin(), g_owned->end(), [fd](const OwnedFd& o) { return o.fd == fd; });
+}
+
 struct Registry {
   std::vector<Mapping*> live;
-  std::vector<OwnedFd> fds;
   // Keyed segments made but not yet initialized (a channel's header): removed
   // when the environment ends before keepSegment, like an unfinished name.
   std::vector<int> unfinished;
@@ -318,18 +335,38 @@ Napi::Value Munmap(const Napi::CallbackInfo& info) { return Detach(info, Mapping
 
 namespace {
 
-// closeOwned(fd) -> 0 | -errno: forgets an owned descriptor and closes it,
-// unless the number now names another file (see OwnedFd). A descriptor that
-// was never owned is closed all the same.
+// ownedToken(fd) -> the token of this environment's record of `fd`, or 0.
+Napi::Value OwnedToken(const Napi::CallbackInfo& info) {
+  int fd = info[0].As<Napi::Number>().Int32Value();
+  std::lock_guard<std::mutex> guard(g_owned_m);
+  auto owned = OwnedRecord(fd);
+  bool ours = owned != g_owned->end() && owned->env == info.Env();
+  return Napi::Number::New(info.Env(), ours ? owned->token : 0);
+}
+
+// ownedLive(fd, token) -> 0 | -EBADF: whether the record `token` of `fd` is
+// still there and `fd` still refers to its file (the program did not close it).
+Napi::Value OwnedLive(const Napi::CallbackInfo& info) {
+  int fd = info[0].As<Napi::Number>().Int32Value();
+  double token = info[1].As<Napi::Number>().DoubleValue();
+  std::lock_guard<std::mutex> guard(g_owned_m);
+  auto owned = OwnedRecord(fd);
+  if (owned == g_owned->end() || owned->token != token || !owned->Same()) return Errno(info.Env(), EBADF);
+  return Napi::Number::New(info.Env(), 0);
+}
+
+// closeOwned(fd, token) -> 0 | -errno: forgets the record `token` of `fd` and
+// closes the descriptor; -EBADF, nothing closed, if that record went stale
+// (the program closed the descriptor, and the number may be another's now).
 Napi::Value CloseOwned(const Napi::CallbackInfo& info) {
   int fd = info[0].As<Napi::Number>().Int32Value();
-  std::vector<OwnedFd>& fds = RegistryOf(info.Env())->fds;
-  auto owned = std::find_if(fds.begin(), fds.end(), [fd](const OwnedFd& o) { return o.fd == fd; });
-  if (owned != fds.end()) {
-    bool same = owned->Same();
-    fds.erase(owned);
-    if (!same) return Errno(info.Env(), EBADF);
-  }
+  double token = info[1].As<Napi::Number>().DoubleValue();
+  std::lock_guard<std::mutex> guard(g_owned_m);
+  auto owned = OwnedRecord(fd);
+  if (owned == g_owned->end() || owned->token != token) return Errno(info.Env(), EBADF);
+  bool same = owned->Same();
+  g_owned->erase(owned);
+  if (!same) return Errno(info.Env(), EBADF);
   if (::close(fd) == -1) return Errno(info.Env(), errno);
   return Napi::Number::New(info.Env(), 0);
 }
@@ -337,9 +374,9 @@ Napi::Value CloseOwned(const Napi::CallbackInfo& info) {
 // keepName(fd): the object made through owned descriptor `fd` is complete; its name stays when the environment ends.
 Napi::Value KeepName(const Napi::CallbackInfo& info) {
   int fd = info[0].As<Napi::Number>().Int32Value();
-  for (OwnedFd& o : RegistryOf(info.Env())->fds) {
-    if (o.fd == fd) o.unlink.clear();
-  }
+  std::lock_guard<std::mutex> guard(g_owned_m);
+  auto owned = OwnedRecord(fd);
+  if (owned != g_owned->end() && owned->env == info.Env()) owned->unlink.clear();
   return info.Env().Undefined();
 }
 
@@ -359,10 +396,12 @@ void OwnFd(napi_env env, int fd, const char* unlink) {
   struct stat st {};
   // fstat of a descriptor just made cannot fail; if it did, the record would match nothing and close nothing.
   if (::fstat(fd, &st) != 0) st.st_ino = 0;
-  // A record of the same number is stale: its descriptor was closed by someone else, or the kernel would not reuse it.
-  std::vector<OwnedFd>& fds = RegistryOf(env)->fds;
-  fds.erase(std::remove_if(fds.begin(), fds.end(), [fd](const OwnedFd& o) { return o.fd == fd; }), fds.end());
-  fds.push_back(OwnedFd{fd, unlink == nullptr ? std::string() : std::string(unlink), st.st_dev, st.st_ino});
+  std::lock_guard<std::mutex> guard(g_owned_m);
+  // A record of the same number is stale, in whichever environment: its
+  // descriptor was closed by someone else, or the kernel would not reuse it.
+  auto owned = OwnedRecord(fd);
+  if (owned != g_owned->end()) g_owned->erase(owned);
+  g_owned->push_back(OwnedFd{env, g_next_token++, fd, unlink == nullptr ? std::string() : std::string(unlink), st.st_dev, st.st_ino});
 }
 
 void InitMapping(Napi::Env env, Napi::Object exports) {
@@ -371,10 +410,17 @@ void InitMapping(Napi::Env env, Napi::Object exports) {
   auto teardown = [](napi_env env, void* data, void*) {
     Registry* r = static_cast<Registry*>(data);
     for (Mapping* m : r->live) Release(env, m);
-    for (const OwnedFd& o : r->fds) {
-      if (!o.Same()) continue;
-      if (!o.unlink.empty()) ::shm_unlink(o.unlink.c_str());
-      ::close(o.fd);
+    {
+      std::lock_guard<std::mutex> guard(g_owned_m);
+      auto ours = [env](const OwnedFd& o) {
+        if (o.env != env) return false;
+        if (o.Same()) {
+          if (!o.unlink.empty()) ::shm_unlink(o.unlink.c_str());
+          ::close(o.fd);
+        }
+        return true;
+      };
+      g_owned->erase(std::remove_if(g_owned->begin(), g_owned->end(), ours), g_owned->end());
     }
     for (int shmid : r->unfinished) ::shmctl(shmid, IPC_RMID, nullptr);
     delete r;
@@ -382,6 +428,8 @@ void InitMapping(Napi::Env env, Napi::Object exports) {
   napi_set_instance_data(env, new Registry(), teardown, nullptr);
   Export<MappingPolicy>(env, exports, "mappingPolicy");
   Export<MappingStats>(env, exports, "mappingStats");
+  Export<OwnedToken>(env, exports, "ownedToken");
+  Export<OwnedLive>(env, exports, "ownedLive");
   Export<CloseOwned>(env, exports, "closeOwned");
   Export<KeepName>(env, exports, "keepName");
   Export<KeepSegment>(env, exports, "keepSegment");

@@ -267,8 +267,9 @@ describe('memory safety of POSIX mappings', () => {
           import { closeSync } from 'node:fs';
           const { PosixSharedMemory } = await import(workerData.url);
           globalThis.keep = PosixSharedMemory.createAnonymous({ size: 4096 });
-          closeSync(globalThis.keep.fd);
-          Atomics.store(workerData.words, 0, globalThis.keep.fd);
+          const n = globalThis.keep.fd;
+          closeSync(n);
+          Atomics.store(workerData.words, 0, n);
           Atomics.wait(workerData.words, 1, 0);
           if (workerData.how === 'exit') process.exit(0);
           parentPort.postMessage('ready');
@@ -287,5 +288,101 @@ describe('memory safety of POSIX mappings', () => {
       [SHMKIT],
     );
     assert.deepEqual(results, { detach: true, exit: true, terminate: true }, 'still open: the file that took the number');
+  });
+
+  it("never reaches the descriptor of another object that took the number, nor of the same object opened again: detach, every use, collection, a worker's end", async () => {
+    const results = await inChild<Record<string, unknown>>(
+      'descriptor reuse by shmkit child',
+      `
+      import { PosixSharedMemory, F_SEAL_GROW } from 'SHMKIT';
+      import { Worker } from 'node:worker_threads';
+      import { closeSync, openSync } from 'node:fs';
+      const code = (fn) => { try { fn(); return 'ok'; } catch (error) { return error.code; } };
+      const results = {};
+
+      // A's descriptor closed by the program; B, made next, takes its number.
+      const a = PosixSharedMemory.createAnonymous({ size: 4096 });
+      closeSync(a.fd);
+      const b = PosixSharedMemory.createAnonymous({ size: 8192 });
+      const bSeals = b.seals;
+      results.uses = [code(() => a.fd), code(() => a.stat()), code(() => a.seals), code(() => a.seal(F_SEAL_GROW))];
+      results.bSealsKept = b.seals === bSeals;
+      a.detach();
+      results.bAfterDetach = b.stat().size;
+      b.detach();
+
+      // The same through the garbage collector: C forgotten, D takes its number.
+      let c = PosixSharedMemory.createAnonymous({ size: 4096 });
+      closeSync(c.fd);
+      const d = PosixSharedMemory.createAnonymous({ size: 8192 });
+      let collected = false;
+      const watch = new FinalizationRegistry(() => (collected = true));
+      watch.register(c, 0);
+      c = null;
+      for (let i = 0; i < 200 && !collected; i++) {
+        globalThis.gc();
+        await new Promise((resolve) => setTimeout(resolve, 10));
+      }
+      await new Promise((resolve) => setTimeout(resolve, 20));
+      results.collected = collected;
+      results.dAfterCollection = code(() => d.stat());
+      d.detach();
+
+      // A worker closes its own descriptor of a named object; this thread opens the object again on that number.
+      const name = '/shmkit-test-reuse-' + process.pid;
+      const made = PosixSharedMemory.create({ name, size: 4096 });
+      const words = new Int32Array(new SharedArrayBuffer(4));
+      const worker = new Worker(\`
+        import { workerData } from 'node:worker_threads';
+        import { closeSync } from 'node:fs';
+        const { PosixSharedMemory } = await import(workerData.url);
+        globalThis.keep = PosixSharedMemory.open({ name: workerData.name });
+        const n = globalThis.keep.fd;
+        closeSync(n);
+        Atomics.store(workerData.words, 0, n);
+        setInterval(() => {}, 1000);
+      \`, { eval: true, workerData: { url: process.argv[1], words, name } });
+      while (Atomics.load(words, 0) === 0) await new Promise((resolve) => setTimeout(resolve, 5));
+      const n = Atomics.load(words, 0);
+      // The lower free numbers taken until n comes, then n freed: the open gets it.
+      const others = [];
+      for (let fd = openSync(process.execPath, 'r'); fd !== n; fd = openSync(process.execPath, 'r')) others.push(fd);
+      closeSync(n);
+      const again = PosixSharedMemory.open({ name });
+      for (const fd of others) closeSync(fd);
+      results.sameNumber = again.fd === n;
+      await worker.terminate();
+      results.againAfterWorker = code(() => again.stat());
+      again.detach();
+      made.unlink();
+      made.detach();
+
+      // A buffer transferred away (a byte stream takes its chunks): the descriptor still closes.
+      const moved = PosixSharedMemory.createAnonymous({ size: 4096 });
+      const fd = moved.fd;
+      new ReadableStream({ type: 'bytes', start: (controller) => controller.enqueue(new Uint8Array(moved.buffer)) });
+      results.detachMoved = code(() => moved.detach());
+      results.movedFdClosed = code(() => closeSync(fd));
+      const disposed = PosixSharedMemory.createAnonymous({ size: 4096 });
+      const fd2 = disposed.fd;
+      new ReadableStream({ type: 'bytes', start: (controller) => controller.enqueue(new Uint8Array(disposed.buffer)) });
+      disposed[Symbol.dispose]();
+      results.disposedFdClosed = code(() => closeSync(fd2));
+      console.log(JSON.stringify(results));
+      `,
+      [SHMKIT],
+    );
+    assert.deepEqual(results, {
+      uses: ['EBADF', 'EBADF', 'EBADF', 'EBADF'],
+      bSealsKept: true,
+      bAfterDetach: 8192,
+      collected: true,
+      dAfterCollection: 'ok',
+      sameNumber: true,
+      againAfterWorker: 'ok',
+      detachMoved: 'ERR_SHM_TRANSFERRED',
+      movedFdClosed: 'EBADF',
+      disposedFdClosed: 'EBADF',
+    });
   });
 });

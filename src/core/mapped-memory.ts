@@ -90,6 +90,11 @@ export abstract class MappedMemory {
     return this.#gone || arrayBufferByteLength(this.#buffer) === 0;
   }
 
+  /** @internal Whether the buffer was transferred away while mapped: the memory went with it. */
+  get transferred(): boolean {
+    return !this.#gone && arrayBufferByteLength(this.#buffer) === 0;
+  }
+
   /** Copies `length` bytes from `offset` (default: to the end). Works on read-only memory. */
   read(offset = 0, length?: number): Uint8Array {
     this.assertAttached('read');

@@ -149,12 +149,16 @@ export interface NativeBinding {
   memfdCreate(name: string, flags: number, ownership: 0 | 1): number;
   /** fcntl(fd, F_DUPFD_CLOEXEC, 0), the new descriptor owned by this environment. */
   dupOwned(fd: number): number;
+  /** The token of this environment's record of owned descriptor `fd` (0: none), for closeOwned and ownedLive. */
+  ownedToken(fd: number): number;
+  /** 0 if record `token` of `fd` stands and `fd` still refers to its file, else -EBADF (the program closed it). */
+  ownedLive(fd: number, token: number): number;
   /**
-   * Forgets an owned descriptor and closes it, unless the number now names
-   * another file (someone closed ours: -EBADF, nothing closed). A descriptor
-   * never owned is closed all the same.
+   * Forgets record `token` of owned descriptor `fd` and closes it; -EBADF and
+   * nothing closed if that record went stale (the program closed the
+   * descriptor: the number may be another file's, or another object's, now).
    */
-  closeOwned(fd: number): number;
+  closeOwned(fd: number, token: number): number;
   /** The object made through owned descriptor `fd` is complete: its name stays when the environment ends. */
   keepName(fd: number): void;
   /** fcntl(fd, cmd, arg) for the integer commands: F_ADD_SEALS, F_GET_SEALS, F_GETFL, F_DUPFD_CLOEXEC. */

@@ -6,6 +6,7 @@
 // of this thread (closed when the thread ends, whatever its JavaScript did),
 // so they are duplicated and closed through it too.
 import { fchmodSync, fstatSync, ftruncateSync, type Stats } from 'node:fs';
+import { constants as osConstants } from 'node:os';
 import { check, ipcError } from '../core/errors.js';
 import { native } from '../core/native.js';
 import { F_GETFL, O_ACCMODE } from './constants.js';
@@ -53,13 +54,44 @@ export function fchmod(fd: number, mode: number, what = ''): void {
 }
 
 /**
- * @internal close(2) of an owned descriptor (any descriptor, in fact), which
- * the thread's record then forgets; never throws (EBADF: already closed;
- * EINTR/EIO: Linux releases the descriptor anyway). An owned number that
- * the program closed itself and that now names another file stays open.
+ * @internal A descriptor a shmkit object owns (shmOpenOwned, memfdCreateOwned,
+ * dupCloexec): its number, and the token of its record, by which only its
+ * owner reaches it. The program may close the number itself, and the kernel
+ * then gives it to the next file opened, which its owner must never touch.
  */
-export function closeQuietly(fd: number): void {
-  native.closeOwned(fd);
+export interface OwnedFd {
+  readonly fd: number;
+  readonly token: number;
+}
+
+/** @internal The owned descriptor `fd`, just made by this thread. */
+export function owned(fd: number): OwnedFd {
+  return { fd, token: native.ownedToken(fd) };
+}
+
+/**
+ * @internal close(2) of an owned descriptor, whose record is then forgotten;
+ * never throws (EBADF: the program closed it; EINTR/EIO: Linux releases the
+ * descriptor anyway). A number the program closed stays as it is now: maybe
+ * another file's.
+ */
+export function closeQuietly(owner: OwnedFd): void {
+  native.closeOwned(owner.fd, owner.token);
+}
+
+/**
+ * @internal The number of owned descriptor `owner` for `call`; IpcError
+ * EBADF if the program closed it (the number may name another file now).
+ */
+export function liveFd(owner: OwnedFd, call: string, what: string): number {
+  if (native.ownedLive(owner.fd, owner.token) < 0) {
+    throw ipcError(
+      call,
+      osConstants.errno.EBADF,
+      `${what}: its descriptor ${owner.fd} was closed by the program (fs.closeSync?); the number may name another file now, so shmkit no longer uses it`,
+    );
+  }
+  return owner.fd;
 }
 
 /** @internal The object made through owned descriptor `fd` is complete: its name outlives this thread. */

@@ -21,7 +21,19 @@ import {
   PROT_READ,
   PROT_WRITE,
 } from '../posix/constants.js';
-import { accessMode, closeQuietly, dupCloexec, fallocate, fchmod, fstat, ftruncate, keepName } from '../posix/fd.js';
+import {
+  accessMode,
+  closeQuietly,
+  dupCloexec,
+  fallocate,
+  fchmod,
+  fstat,
+  ftruncate,
+  keepName,
+  liveFd,
+  owned,
+  type OwnedFd,
+} from '../posix/fd.js';
 import { memoryOfMapping, type Mapping } from '../posix/mapping.js';
 import { ALL_SEALS, fcntl, memfdCreateOwned, sealNames, sealsOf, validateMemfdName } from '../posix/memfd.js';
 import { mapFile, munmap, shmOpenOwned, shm_unlink, validateFd, validateShmName } from '../posix/shm.js';
@@ -82,7 +94,7 @@ const OPEN_OR_CREATE_ATTEMPTS = 8;
 const SIZE_WAIT_MS = 100;
 
 /** Closes the descriptor of a PosixSharedMemory the program forgot (its mapping goes with its buffer). */
-const forgotten = new FinalizationRegistry<number>((fd) => closeQuietly(fd));
+const forgotten = new FinalizationRegistry<OwnedFd>((owner) => closeQuietly(owner));
 
 /** @internal A PosixSharedMemory's mapping, for shmkit's own layers (not exported from the package). */
 export let mappingOf: (shm: PosixSharedMemory) => Mapping;
@@ -125,26 +137,27 @@ export class PosixSharedMemory implements Disposable {
   /** The name (`/name`), or null for anonymous memory (memfd). */
   readonly name: string | null;
   readonly #mapping: Mapping;
-  #fd: number;
+  /** Its descriptor, until it is closed (detach, dispose). */
+  #owner: OwnedFd | undefined;
   #bytes: Uint8Array | undefined;
 
-  private constructor(name: string | null, fd: number, mapping: Mapping) {
+  private constructor(name: string | null, owner: OwnedFd, mapping: Mapping) {
     this.name = name;
-    this.#fd = fd;
+    this.#owner = owner;
     this.#mapping = mapping;
-    forgotten.register(this, fd, this);
+    forgotten.register(this, owner, this);
   }
 
-  /** Maps all of `fd` (which the new object then owns), closing it on failure. */
-  static #map(name: string | null, fd: number, size: number, readOnly: boolean, label: string): PosixSharedMemory {
+  /** Maps all of `owner`'s file (the new object then owns the descriptor), closing it on failure. */
+  static #map(name: string | null, owner: OwnedFd, size: number, readOnly: boolean, label: string): PosixSharedMemory {
     let mapping: Mapping;
     try {
-      mapping = mapFile(fd, size, readOnly ? PROT_READ : PROT_READ | PROT_WRITE, MAP_SHARED, 0, label);
+      mapping = mapFile(owner.fd, size, readOnly ? PROT_READ : PROT_READ | PROT_WRITE, MAP_SHARED, 0, label);
     } catch (error) {
-      closeQuietly(fd);
+      closeQuietly(owner);
       throw error;
     }
-    return new PosixSharedMemory(name, fd, mapping);
+    return new PosixSharedMemory(name, owner, mapping);
   }
 
   /** Sizes a new object or memfd and reserves its pages, so a full /dev/shm is ENOSPC now and never SIGBUS later. */
@@ -169,24 +182,24 @@ export class PosixSharedMemory implements Disposable {
     const size = positiveSize(opts.size);
     const mode = validateMode(opts.mode ?? 0o600, 'options.mode');
     // Owned, name included, until the object is complete: see shmOpenOwned.
-    const fd = shmOpenOwned(name, O_RDWR | O_CREAT | O_EXCL, mode, true);
+    const owner = owned(shmOpenOwned(name, O_RDWR | O_CREAT | O_EXCL, mode, true));
     try {
-      fchmod(fd, mode, ` (${name})`);
-      PosixSharedMemory.#size(fd, size, name);
+      fchmod(owner.fd, mode, ` (${name})`);
+      PosixSharedMemory.#size(owner.fd, size, name);
     } catch (error) {
       // Nobody else can be using it yet: do not leave it behind.
-      closeQuietly(fd);
+      closeQuietly(owner);
       unlinkQuietly(name);
       throw error;
     }
     let shm: PosixSharedMemory;
     try {
-      shm = PosixSharedMemory.#map(name, fd, size, readOnly, name);
+      shm = PosixSharedMemory.#map(name, owner, size, readOnly, name);
     } catch (error) {
       unlinkQuietly(name);
       throw error;
     }
-    keepName(fd);
+    keepName(owner.fd);
     return shm;
   }
 
@@ -203,10 +216,10 @@ export class PosixSharedMemory implements Disposable {
   }
 
   static #open(name: string, readOnly: boolean, atLeast: number): PosixSharedMemory {
-    const fd = shmOpenOwned(name, readOnly ? O_RDONLY : O_RDWR, 0, false);
+    const owner = owned(shmOpenOwned(name, readOnly ? O_RDONLY : O_RDWR, 0, false));
     let size: number;
     try {
-      size = sizeOf(fd, name);
+      size = sizeOf(owner.fd, name);
       if (atLeast > size) {
         throw ipcError(
           'shm_open',
@@ -215,10 +228,10 @@ export class PosixSharedMemory implements Disposable {
         );
       }
     } catch (error) {
-      closeQuietly(fd);
+      closeQuietly(owner);
       throw error;
     }
-    return PosixSharedMemory.#map(name, fd, size, readOnly, name);
+    return PosixSharedMemory.#map(name, owner, size, readOnly, name);
   }
 
   /**
@@ -275,14 +288,15 @@ export class PosixSharedMemory implements Disposable {
       fd = memfdCreateOwned(label, MFD_CLOEXEC | MFD_ALLOW_SEALING);
     }
     const what = `memfd '${label}'`;
+    const owner = owned(fd);
     try {
       PosixSharedMemory.#size(fd, size, what);
     } catch (error) {
-      closeQuietly(fd);
+      closeQuietly(owner);
       throw error;
     }
     // F_SEAL_WRITE refuses a writable mapping (and mapping first would make the seal EBUSY): such memory is mapped read-only.
-    const shm = PosixSharedMemory.#map(null, fd, size, (seals & F_SEAL_WRITE) !== 0, what);
+    const shm = PosixSharedMemory.#map(null, owner, size, (seals & F_SEAL_WRITE) !== 0, what);
     if (seals !== 0) {
       try {
         shm.seal(seals);
@@ -309,21 +323,21 @@ export class PosixSharedMemory implements Disposable {
     if (opts.readOnly !== undefined && typeof opts.readOnly !== 'boolean')
       throw invalidType('options.readOnly', 'of type boolean', opts.readOnly);
     const required = opts.seals === undefined ? 0 : validateSeals(opts.seals, 'options.seals');
-    const own = dupCloexec(fd);
+    const own = owned(dupCloexec(fd));
     const label = `fd ${fd}`;
     let readOnly: boolean;
     let size: number;
     try {
-      const seals = sealsOf(own);
+      const seals = sealsOf(own.fd);
       if ((seals & required) !== required) {
         throw stateError(
           'ERR_SHM_NOT_SEALED',
           `fromFd: ${label} carries ${sealNames(seals)}, but options.seals requires ${sealNames(required)}: the sender has not fixed what this receiver relies on`,
         );
       }
-      const access = accessMode(own, label);
+      const access = accessMode(own.fd, label);
       readOnly = opts.readOnly ?? (access === O_RDONLY || (seals & (F_SEAL_WRITE | F_SEAL_FUTURE_WRITE)) !== 0);
-      size = sizeOf(own, label, true);
+      size = sizeOf(own.fd, label, true);
     } catch (error) {
       closeQuietly(own);
       throw error;
@@ -343,7 +357,7 @@ export class PosixSharedMemory implements Disposable {
   /** The descriptor this object holds (a memfd's is what to hand to a child). Throws once detached. */
   get fd(): number {
     this.#mapping.assertAttached('fd');
-    return this.#fd;
+    return this.#liveFd('fstat', 'fd');
   }
 
   /** The mapped size in bytes, 0 once detached. */
@@ -405,13 +419,13 @@ export class PosixSharedMemory implements Disposable {
   /** The object's fstat: size, mode, uid, gid, times. */
   stat(): Stats {
     this.#mapping.assertAttached('stat');
-    return fstat(this.#fd, 'fstat', ` (${this.#mapping.label})`);
+    return fstat(this.#liveFd('fstat', 'stat'), 'fstat', ` (${this.#mapping.label})`);
   }
 
   /** The seals on the memory (F_GET_SEALS); 0 for a file that cannot be sealed. */
   get seals(): number {
     this.#mapping.assertAttached('seals');
-    return sealsOf(this.#fd);
+    return sealsOf(this.#liveFd('fcntl', 'seals'));
   }
 
   /**
@@ -423,7 +437,7 @@ export class PosixSharedMemory implements Disposable {
   seal(seals: number): void {
     validateSeals(seals, 'seals');
     this.#mapping.assertAttached('seal');
-    fcntl(this.#fd, F_ADD_SEALS, seals);
+    fcntl(this.#liveFd('fcntl', 'seal'), F_ADD_SEALS, seals);
   }
 
   /**
@@ -441,27 +455,41 @@ export class PosixSharedMemory implements Disposable {
     shm_unlink(this.name);
   }
 
-  /** Unmaps and closes the descriptor. Every buffer and view of it becomes empty. */
+  /**
+   * Unmaps and closes the descriptor. Every buffer and view of it becomes
+   * empty. A buffer transferred away (ERR_SHM_TRANSFERRED) keeps the memory,
+   * which goes with it; the descriptor is closed all the same.
+   */
   detach(): void {
+    if (this.#mapping.transferred) this.#closeFd();
     this.#mapping.assertAttached('detach');
     this.#release();
   }
 
+  /** Its descriptor's number for `call` (EBADF if the program closed it: the number may be another file's by now). */
+  #liveFd(syscall: string, call: string): number {
+    return liveFd(this.#owner!, syscall, `${call} (${this.#mapping.label})`);
+  }
+
+  #closeFd(): void {
+    if (this.#owner === undefined) return;
+    forgotten.unregister(this);
+    closeQuietly(this.#owner);
+    this.#owner = undefined;
+  }
+
   #release(): void {
     try {
-      munmap(this.#mapping);
+      if (!this.#mapping.detached) munmap(this.#mapping);
     } finally {
-      forgotten.unregister(this);
-      closeQuietly(this.#fd);
-      this.#fd = -1;
+      this.#closeFd();
       this.#bytes = undefined;
     }
   }
 
-  /** Unmaps and closes if still mapped; never unlinks the name. */
+  /** Unmaps and closes if still mapped (only closes if its buffer was transferred away); never unlinks the name. */
   [Symbol.dispose](): void {
-    if (!this.#mapping.detached) this.#release();
-    this.#bytes = undefined;
+    this.#release();
   }
 
   get [Symbol.toStringTag](): string {
