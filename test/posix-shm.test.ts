@@ -2,7 +2,7 @@
 // shm_open/mmap, across real processes (Node children and C programs using
 // shm_open + mmap), with C's errors, safe defaults and struct views.
 import assert from 'node:assert/strict';
-import { closeSync, fstatSync, ftruncateSync, openSync } from 'node:fs';
+import { closeSync, fstatSync, ftruncateSync, openSync, readdirSync } from 'node:fs';
 import { constants as os } from 'node:os';
 import { describe, it } from 'node:test';
 import { getSystemErrorName } from 'node:util';
@@ -361,12 +361,21 @@ describe('PosixSharedMemory errors', () => {
       closeSync(fd);
       shm_unlink(name);
     }
-    // ENOSPC from the reservation: far more than /dev/shm holds.
+    // More than the machine has: refused before the reservation (ENOMEM), which
+    // would not fail but have the OOM killer make room. A memfd has no size
+    // limit that would refuse it first, as /dev/shm's may.
     const huge = uniqueName('huge');
-    const error = thrown(() => PosixSharedMemory.create({ name: huge, size: 2 ** 52 })) as IpcError;
+    const fds = readdirSync('/proc/self/fd').length;
+    const error = thrown(() => PosixSharedMemory.create({ name: huge, size: 2 ** 50 })) as IpcError;
     assert.ok(error instanceof IpcError, String(error));
-    assert.ok(['ENOSPC', 'EFBIG', 'EINVAL'].includes(error.code), error.code);
+    assert.ok(['ENOMEM', 'EFBIG', 'EINVAL'].includes(error.code), error.code);
     assert.equal(shmExists(huge), false);
+    const anonymous = thrown(() => PosixSharedMemory.createAnonymous({ size: 2 ** 50 })) as IpcError;
+    assert.ok(anonymous instanceof IpcError, String(anonymous));
+    assert.equal(anonymous.code, 'ENOMEM');
+    assert.equal(anonymous.syscall, 'fallocate');
+    assert.match(anonymous.message, /size 1125899906842624: more memory than this machine can give now/);
+    assert.equal(readdirSync('/proc/self/fd').length, fds, 'no descriptor left open');
   });
 
   it('a mode of -0 (an integer from 0 to 0o777) creates mode 0 and does not abort the process', async () => {

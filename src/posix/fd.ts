@@ -2,12 +2,13 @@
 // go through Node, the few it lacks (fallocate, fcntl F_DUPFD_CLOEXEC and
 // F_GETFL) through the addon; failures are IpcErrors like every other call
 // here, with the errno Node's own error had (negative, as Node's). The
-// descriptors of PosixSharedMemory objects are owned by the addon's record
-// of this thread (closed when the thread ends, whatever its JavaScript did),
+// descriptors of PosixSharedMemory objects are owned by the addon's records
+// (closed when their thread ends, whatever its JavaScript did),
 // so they are duplicated and closed through it too.
 import { fchmodSync, fstatSync, ftruncateSync, type Stats } from 'node:fs';
 import { constants as osConstants } from 'node:os';
 import { check, ipcError } from '../core/errors.js';
+import { memoryRoom } from '../core/memory.js';
 import { native } from '../core/native.js';
 import { F_GETFL, O_ACCMODE } from './constants.js';
 
@@ -104,6 +105,15 @@ export function keepName(fd: number): void {
  * that a full tmpfs is ENOSPC here and never SIGBUS at a later touch.
  */
 export function fallocate(fd: number, length: number, label: string): void {
+  // Past what is free it would not fail: the OOM killer would make room (see core/memory.ts).
+  const room = memoryRoom();
+  if (room !== undefined && length > room) {
+    throw ipcError(
+      'fallocate',
+      osConstants.errno.ENOMEM,
+      `${label}, size ${length}: more memory than this machine can give now (${room} bytes, free RAM and swap, within its memory cgroup); ask for less`,
+    );
+  }
   check(native.fallocate(fd, length), 'fallocate', (code) =>
     code === 'ENOSPC'
       ? `${label}, size ${length}: not enough room in /dev/shm (tmpfs) for the memory; free some or make it larger`

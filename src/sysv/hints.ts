@@ -8,6 +8,7 @@
 // hint never replaces the error it explains.
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname } from 'node:path';
+import { meminfo } from '../core/memory.js';
 import { native, type NativeIpcPerm } from '../core/native.js';
 import { appliesToMe } from './access.js';
 import { IPC_INFO, IPC_STAT, PAGE_SIZE, SEM_INFO, SEM_STAT_ANY, SHM_HUGETLB, SHM_INFO, SHM_RDONLY, SHM_STAT_ANY } from './constants.js';
@@ -137,12 +138,6 @@ function bytes(n: number): string {
     if (n >= size) return `${(n / size).toFixed(1)} ${unit}`;
   }
   return `${n} B`;
-}
-
-/** A field of /proc/meminfo in bytes, or undefined. */
-function meminfo(field: string): number | undefined {
-  const kib = fact(() => new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(readFileSync('/proc/meminfo', 'utf8'))?.[1]);
-  return kib === undefined ? undefined : Number(kib) * 1024;
 }
 
 // ---------------------------------------------------------------------------
