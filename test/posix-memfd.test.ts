@@ -117,6 +117,18 @@ describe('memfd memory handed to a child', () => {
 });
 
 describe('seals refuse what they say', () => {
+  it('createAnonymous with F_SEAL_WRITE (alone or with others): sealed before it is mapped, mapped read-only, and nobody can write', () => {
+    for (const seal of [F_SEAL_WRITE, F_SEAL_WRITE | F_SEAL_SHRINK | F_SEAL_GROW]) {
+      using shm = PosixSharedMemory.createAnonymous({ size: 4096, seal });
+      assert.equal(shm.seals & seal, seal);
+      assert.equal(shm.readOnly, true);
+      assert.deepEqual([...shm.read(0, 4)], [0, 0, 0, 0]);
+      assert.equal(errorCode(() => shm.write(0, 'x')), 'ERR_SHM_READ_ONLY');
+      assert.equal(errorCode(() => writeSync(shm.fd, 'x')), 'EPERM');
+      assert.equal(errorCode(() => PosixSharedMemory.fromFd(shm.fd, { readOnly: false })), 'EPERM');
+    }
+  });
+
   it('F_SEAL_SHRINK and F_SEAL_GROW: ftruncate to any other size is EPERM, in this process too', () => {
     using shm = PosixSharedMemory.createAnonymous({ size: 4096, seal: true });
     assert.equal(

@@ -295,9 +295,21 @@ export class PosixSharedMemory implements Disposable {
       closeQuietly(owner);
       throw error;
     }
-    // F_SEAL_WRITE refuses a writable mapping (and mapping first would make the seal EBUSY): such memory is mapped read-only.
-    const shm = PosixSharedMemory.#map(null, owner, size, (seals & F_SEAL_WRITE) !== 0, what);
-    if (seals !== 0) {
+    // F_SEAL_WRITE refuses every shared mapping of a writable descriptor,
+    // read-only ones too (EBUSY): it goes on before the mapping, which is
+    // then read-only. The others go on after, so that F_SEAL_FUTURE_WRITE
+    // leaves this mapping writable.
+    const writeSealed = (seals & F_SEAL_WRITE) !== 0;
+    if (writeSealed) {
+      try {
+        fcntl(owner.fd, F_ADD_SEALS, seals);
+      } catch (error) {
+        closeQuietly(owner);
+        throw error;
+      }
+    }
+    const shm = PosixSharedMemory.#map(null, owner, size, writeSealed, what);
+    if (seals !== 0 && !writeSealed) {
       try {
         shm.seal(seals);
       } catch (error) {
