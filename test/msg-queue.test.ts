@@ -290,6 +290,85 @@ describe('messages', () => {
     assertExitedCleanly(result);
     assert.deepEqual(lastJson(result), { length: 4000, sum: 28000 });
   });
+
+  // A receive waiting with a buffer of MSGMAX (8192 in a new namespace) is
+  // woken with E2BIG by a longer message, MSGMAX having been raised for it;
+  // this thread is busy meanwhile, so that `then` happens before the result
+  // reaches JavaScript.
+  const E2BIG_WAKE = `
+    import { writeFileSync } from 'node:fs';
+    import { MessageQueue, msgctl, msgrcv, msgsnd, IPC_NOWAIT, IPC_RMID } from 'SHMKIT';
+    writeFileSync('/proc/sys/kernel/msgmnb', '65536');
+    const q = MessageQueue.create();
+    const controller = new AbortController();
+    const pending = q.receive({ wait: 'sleep', signal: controller.signal }).then(
+      (m) => new TextDecoder().decode(m.data),
+      (error) => (error.name === 'AbortError' ? error.name : error.code),
+    );
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    writeFileSync('/proc/sys/kernel/msgmax', '65536');
+    msgsnd(q.id, { mtype: 1, mtext: new Uint8Array(60000) });
+    const then = process.argv[1];
+    for (const start = performance.now(); performance.now() - start < 50; );
+  `;
+  for (const [then, steps, expected] of [
+    [
+      'taken by another receiver',
+      // MSGMAX lowered again: the waiting receive can no longer grow its buffer, nor need to.
+      `writeFileSync('/proc/sys/kernel/msgmax', '8192');
+       msgrcv(q.id, 65536, 0, IPC_NOWAIT);
+       setTimeout(() => q.send('the next one'), 100);`,
+      { outcome: 'the next one', left: 0 },
+    ],
+    ['aborted', 'controller.abort();', { outcome: 'AbortError', left: 1 }],
+    ['removed', 'msgctl(q.id, IPC_RMID);', { outcome: 'EIDRM', left: -1 }],
+  ] as const) {
+    it(`a receive woken by a message too long for it, then ${then}: waits on, aborts or ends with EIDRM`, { skip: noPrivateIpc }, async () => {
+      const result = await runNodeInPrivateIpc(`
+        ${E2BIG_WAKE}
+        ${steps}
+        const outcome = await pending;
+        let left = -1;
+        try {
+          left = q.stat().msg_qnum;
+          q.remove();
+        } catch {}
+        console.log(JSON.stringify({ outcome, left }));
+      `);
+      assertExitedCleanly(result);
+      assert.deepEqual(lastJson(result), expected);
+      assert.doesNotMatch(result.stderr, /Uncaught|Error/);
+    });
+  }
+
+  it('a send whose size a lowered MSGMAX refuses fails alone: the queue and its other waits live on', { skip: noPrivateIpc }, async () => {
+    const result = await runNodeInPrivateIpc(`
+      import { writeFileSync } from 'node:fs';
+      import { MessageQueue } from 'SHMKIT';
+      const q = MessageQueue.create();
+      while (q.trySend(new Uint8Array(100)));
+      const send = q.send(new Uint8Array(1000), { timeoutMs: 300, wait: 'sleep' }).catch((error) => error.code);
+      let other = 'pending';
+      const receive = q.receive({ type: 99, wait: 'sleep' }).then(
+        (m) => (other = new TextDecoder().decode(m.data)),
+        (error) => (other = error.code),
+      );
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      writeFileSync('/proc/sys/kernel/msgmax', '500');
+      const sent = await send;
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      const otherThen = other;
+      while (q.tryReceive({ type: 1 }) !== null);
+      await q.send('for 99', { type: 99 });
+      await receive;
+      q.remove();
+      console.log(JSON.stringify({ sent, otherThen, other }));
+    `);
+    assertExitedCleanly(result);
+    const { sent, otherThen, other } = lastJson<{ sent: string; otherThen: string; other: string }>(result);
+    assert.ok(sent === 'EINVAL' || sent === 'ETIMEDOUT', `the send: ${sent}`);
+    assert.deepEqual({ otherThen, other }, { otherThen: 'pending', other: 'for 99' });
+  });
 });
 
 describe('stat, remove and dispose', () => {

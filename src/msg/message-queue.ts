@@ -106,12 +106,18 @@ function messageMax(): number {
   return receiveSize;
 }
 
-/** A bigger buffer after E2BIG; false if none can help. */
-function growReceiveSize(msqid: number): boolean {
-  const before = receiveSize;
+/**
+ * A buffer for what the queue holds now, after E2BIG: as long as MSGMAX and
+ * as the bytes on the queue, so that every message on it fits. The message
+ * that did not fit may be gone by now (another receiver took it); the next
+ * try then waits for the next one.
+ */
+function growReceiveSize(msqid: number): void {
   receiveSize = Math.max(receiveSize, msgctl(0, IPC_INFO).msgmax, msgctl(msqid, IPC_STAT).msg_cbytes);
-  return receiveSize > before;
 }
+
+/** How many times a receive grows its buffer after E2BIG before it gives up: each time, a longer message came meanwhile. */
+const E2BIG_RETRIES = 16;
 
 function receiveFlags(opts: { type?: unknown; except?: unknown }, name: string): [number, number] {
   const type = opts.type === undefined ? 0 : validateMsgtyp(opts.type, `${name}.type`);
@@ -269,11 +275,14 @@ export class MessageQueue implements Disposable {
 
   /** msgrcv with IPC_NOWAIT: null when no message of the kind is there. */
   #tryReceive(type: number, flags: number): Message | null {
-    for (;;) {
+    for (let attempt = 1; ; attempt++) {
       const size = messageMax();
       const r = tryMsgrcv(this.id, size, type, flags);
       if (r === ENOMSG) return null;
-      if (r === E2BIG && growReceiveSize(this.id)) continue;
+      if (r === E2BIG && attempt < E2BIG_RETRIES) {
+        growReceiveSize(this.id);
+        continue;
+      }
       if (typeof r === 'number') throw msgrcvError(this.id, size, type, flags, r);
       return toMessage(r);
     }
@@ -285,7 +294,8 @@ export class MessageQueue implements Disposable {
    * promise rejects with code `'ETIMEDOUT'`, with `signal` with an
    * `AbortError`; then no message was taken. (If one was taken just as the
    * abort came, the promise resolves with it: no message is ever lost.)
-   * @throws IpcError EIDRM (the queue was removed, here or elsewhere), EACCES.
+   * @throws IpcError EIDRM (the queue was removed while it waited, here or
+   *   elsewhere), EINVAL (no such queue: removed before), EACCES.
    */
   receive(options?: ReceiveOptions): Promise<Message> {
     try {
@@ -299,13 +309,18 @@ export class MessageQueue implements Disposable {
       if (now !== null) return Promise.resolve(now);
       if (timeoutMs === 0) return Promise.reject(queueTimeoutError('msgrcv', 'MessageQueue.receive', this.id, 0));
       const id = this.id;
+      let growths = 0;
       return waitOnThread({
         msqid: id,
         syscall: 'msgrcv',
         start: (t) => msgrcvStart(id, messageMax(), type, flags, t),
         explain: (code) => explainMsgrcv(id, messageMax(), type, flags)(code),
         result: (value) => toMessage(receivedMessage(value)),
-        retry: (r) => r === -E2BIG && growReceiveSize(id),
+        retry: (r) => {
+          if (r !== -E2BIG || ++growths >= E2BIG_RETRIES) return false;
+          growReceiveSize(id);
+          return true;
+        },
         timeoutMs,
         signal,
         closed: this.#closed.signal,

@@ -11,8 +11,10 @@
 // every waiter; except that a wait whose call had already completed in the
 // kernel keeps that result (its thread's answer decides, not the removal).
 import { constants as osConstants } from 'node:os';
-import { abortError, errnoName, ipcError, timeoutError, type IpcError, type StateError } from '../core/errors.js';
+import { abortError, errnoName, IpcError, ipcError, timeoutError, type StateError } from '../core/errors.js';
 import { closedError, timeLimit } from '../core/wait-options.js';
+import { IPC_STAT } from '../sysv/constants.js';
+import { msgctl } from '../sysv/msg.js';
 import { runOnThread, type ThreadWaitHandle } from '../sysv/wait-threads.js';
 import { whenAborted } from '../core/abort-listeners.js';
 
@@ -62,6 +64,34 @@ export function queueClosedError(what: string): StateError {
  */
 export function queueTimeoutError(syscall: 'msgsnd' | 'msgrcv', what: string, msqid: number, timeoutMs: number): IpcError {
   return timeoutError(syscall, `${what}: msqid ${msqid}`, timeoutMs, 'nothing was changed');
+}
+
+/**
+ * Whether `w` runs its call again after `result`; a retry hook that throws
+ * (it may look at a queue removed meanwhile) settles the wait with its error,
+ * as a removal if the queue is gone.
+ */
+function retries(w: MessageWait<unknown>, result: number, settle: (error: unknown) => void): boolean {
+  if (w.retry === undefined) return false;
+  try {
+    return w.retry(result);
+  } catch (error) {
+    if (queueGone(w.msqid)) {
+      settle(removedError(w.syscall, w.msqid));
+      queueRemoved(w.msqid);
+    } else settle(error);
+    return false;
+  }
+}
+
+/** Whether queue `msqid` no longer exists (IPC_STAT says EINVAL or EIDRM; EACCES: it does). */
+function queueGone(msqid: number): boolean {
+  try {
+    msgctl(msqid, IPC_STAT);
+    return false;
+  } catch (error) {
+    return error instanceof IpcError && (error.code === 'EINVAL' || error.code === 'EIDRM');
+  }
 }
 
 /** @internal The error of waits on a removed queue. */
@@ -153,14 +183,18 @@ export function waitOnThread<T>(w: MessageWait<T>): Promise<T> {
         settle(interruptedError());
       } else if (result === -ETIMEDOUT) {
         settle(queueTimeoutError(w.syscall, w.what, w.msqid, w.timeoutMs ?? 0));
-      } else if (result === -EIDRM || result === -EINVAL) {
-        // The id was valid when the wait began, so EINVAL means it went
-        // before the call reached the kernel. Every wait on it ends.
+      } else if (result === -EIDRM || (result === -EINVAL && queueGone(w.msqid))) {
+        // The id was valid when the wait began, so EINVAL with no queue
+        // there means it went before the call reached the kernel (another
+        // EINVAL, msgsnd's size past a lowered MSGMAX, is this wait's own).
+        // Every wait on it ends.
         settle(removedError(w.syscall, w.msqid));
         queueRemoved(w.msqid);
-      } else if (w.retry?.(result) === true && cause === undefined) {
-        go();
-      } else {
+      } else if (retries(w, result, settle)) {
+        // Interrupted meanwhile: the call would have been made again, so nothing was done.
+        if (cause === undefined) go();
+        else settle(interruptedError());
+      } else if (!p.settled) {
         settle(ipcError(w.syscall, -result, w.explain(errnoName(-result))));
       }
     };

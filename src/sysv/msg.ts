@@ -136,7 +136,9 @@ export function explainMsgrcv(msqid: number, size: number, msgtyp: number, flags
       case 'EINVAL':
         return (flags & MSG_COPY) !== 0 && (flags & IPC_NOWAIT) === 0
           ? `${args}: MSG_COPY needs IPC_NOWAIT`
-          : `${args}: no such queue, or MSG_COPY together with MSG_EXCEPT`;
+          : (flags & MSG_COPY) !== 0
+            ? `${args}: no such queue, or MSG_COPY together with MSG_EXCEPT`
+            : `${args}: no such queue (removed, here or by another process?)`;
       case 'EIDRM':
         return `${args}: the queue was removed`;
       case 'EACCES':
