@@ -323,7 +323,9 @@ describe('messages', () => {
     ['aborted', 'controller.abort();', { outcome: 'AbortError', left: 1 }],
     ['removed', 'msgctl(q.id, IPC_RMID);', { outcome: 'EIDRM', left: -1 }],
   ] as const) {
-    it(`a receive woken by a message too long for it, then ${then}: waits on, aborts or ends with EIDRM`, { skip: noPrivateIpc }, async () => {
+    it(`a receive woken by a message too long for it, then ${then}: waits on, aborts or ends with EIDRM`, {
+      skip: noPrivateIpc,
+    }, async () => {
       const result = await runNodeInPrivateIpc(`
         ${E2BIG_WAKE}
         ${steps}

@@ -123,9 +123,18 @@ describe('seals refuse what they say', () => {
       assert.equal(shm.seals & seal, seal);
       assert.equal(shm.readOnly, true);
       assert.deepEqual([...shm.read(0, 4)], [0, 0, 0, 0]);
-      assert.equal(errorCode(() => shm.write(0, 'x')), 'ERR_SHM_READ_ONLY');
-      assert.equal(errorCode(() => writeSync(shm.fd, 'x')), 'EPERM');
-      assert.equal(errorCode(() => PosixSharedMemory.fromFd(shm.fd, { readOnly: false })), 'EPERM');
+      assert.equal(
+        errorCode(() => shm.write(0, 'x')),
+        'ERR_SHM_READ_ONLY',
+      );
+      assert.equal(
+        errorCode(() => writeSync(shm.fd, 'x')),
+        'EPERM',
+      );
+      assert.equal(
+        errorCode(() => PosixSharedMemory.fromFd(shm.fd, { readOnly: false })),
+        'EPERM',
+      );
     }
   });
 
