@@ -45,7 +45,17 @@ struct Range {
   std::atomic<uintptr_t> start{0};  // 0: free; 1: being filled in
   std::atomic<uintptr_t> end{0};
   std::atomic<int> prot{0};
+  std::atomic<uint32_t> singles{0};  // faults met with a page of their own
 };
+
+// Each page put over a faulting one alone may split the mapping into two
+// more areas: faults on every other page of a large shrunk file would reach
+// vm.max_map_count (65530), where every allocation of the process fails
+// (malloc's own mmap, and an abort with it). Past this many in a range, a
+// fault puts zero pages over the whole rest of the range instead, one area
+// that splits nothing past its start: pages past a fault lie past the file's
+// end too (or past what tmpfs could supply).
+constexpr uint32_t kSinglePages = 1024;
 
 constexpr size_t kRanges = 1 << 16;
 Range ranges[kRanges];
@@ -95,8 +105,16 @@ void OnSigbus(int sig, siginfo_t* info, void* context) {
       if (start <= 1 || at < start || at >= ranges[i].end.load(std::memory_order_acquire)) continue;
       void* base = reinterpret_cast<void*>(at & ~(static_cast<uintptr_t>(page) - 1));
       int prot = ranges[i].prot.load(std::memory_order_relaxed);
-      if (::mmap(base, page, prot, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0) != MAP_FAILED) {
+      bool single = ranges[i].singles.fetch_add(1, std::memory_order_relaxed) < kSinglePages;
+      if (single && ::mmap(base, page, prot, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0) != MAP_FAILED) {
         replaced.fetch_add(1, std::memory_order_relaxed);
+        errno = saved;
+        return;
+      }
+      uintptr_t end = ranges[i].end.load(std::memory_order_acquire);
+      uintptr_t from = reinterpret_cast<uintptr_t>(base);
+      if (end > from && ::mmap(base, end - from, prot, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0) != MAP_FAILED) {
+        replaced.fetch_add((end - from) / page, std::memory_order_relaxed);
         errno = saved;
         return;
       }
@@ -163,6 +181,7 @@ int GuardFileRange(void* addr, size_t span, bool writable) {
     if (!ranges[i].start.compare_exchange_strong(expected, 1, std::memory_order_acq_rel)) continue;
     ranges[i].end.store(start + span, std::memory_order_relaxed);
     ranges[i].prot.store(writable ? PROT_READ | PROT_WRITE : PROT_READ, std::memory_order_relaxed);
+    ranges[i].singles.store(0, std::memory_order_relaxed);
     ranges[i].start.store(start, std::memory_order_release);
     size_t seen = used.load(std::memory_order_relaxed);
     while (seen < i + 1 && !used.compare_exchange_weak(seen, i + 1, std::memory_order_acq_rel)) {

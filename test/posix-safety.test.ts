@@ -208,6 +208,35 @@ describe('memory safety of POSIX mappings', () => {
     }
   });
 
+  it('faults on every other page of a large shrunk object keep the mapping in few areas (vm.max_map_count is never neared), and each page reads 0', async () => {
+    // A zero page put over each faulting page alone splits the mapping into
+    // two more areas; at vm.max_map_count (65530) every allocation of the
+    // process fails (an abort). Past 1024 of them, the rest of the range
+    // goes in one piece.
+    const result = await inChild<{ sum: number; areas: number; written: number }>(
+      'strided faults child',
+      `
+      import { PosixSharedMemory } from 'SHMKIT';
+      import { ftruncateSync, readFileSync } from 'node:fs';
+      const areas = () => readFileSync('/proc/self/maps', 'utf8').split('\\n').length;
+      const pages = 8192;
+      const shm = PosixSharedMemory.createAnonymous({ size: pages * 4096 });
+      const before = areas();
+      ftruncateSync(shm.fd, 0);
+      const bytes = shm.bytes;
+      let sum = 0;
+      for (let page = 0; page < pages; page += 2) sum += bytes[page * 4096];
+      bytes[(pages - 1) * 4096] = 5;
+      console.log(JSON.stringify({ sum, areas: areas() - before, written: bytes[(pages - 1) * 4096] }));
+      `,
+      [],
+    );
+    assert.equal(result.sum, 0);
+    assert.equal(result.written, 5);
+    // 1024 single pages make about 2048 areas; one page each for all 4096 faults, about 8192.
+    assert.ok(result.areas < 2200, `areas added: ${result.areas}`);
+  });
+
   it('a SIGBUS that is not a fault in a mapped file still ends the process as before', async () => {
     const result = await runNode(`
       import { PosixSharedMemory } from 'SHMKIT';

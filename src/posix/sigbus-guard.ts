@@ -15,9 +15,16 @@ function reinstall(event: string | symbol): void {
   if (event === 'SIGBUS') native.sigbusGuardReinstall();
 }
 
-/** @internal Called once a file is mapped (the guard is installed by then). */
+/**
+ * @internal Called each time a file is mapped (the guard is installed by
+ * then). A thread that never loaded shmkit is not heard: its listeners for
+ * SIGBUS displace the guard until the next mapping puts it back.
+ */
 export function keepSigbusGuard(): void {
-  if (kept) return;
+  if (kept) {
+    native.sigbusGuardReinstall();
+    return;
+  }
   kept = true;
   process.on('newListener', reinstall);
   process.on('removeListener', reinstall);
