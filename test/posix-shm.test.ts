@@ -308,8 +308,21 @@ describe('PosixSharedMemory errors', () => {
     }
   });
 
-  it('names are checked before any call: one leading slash, no other slash, 1 to 255 bytes', () => {
-    for (const bad of ['noslash', '/a/b', '/', '//x', '/.', '/..', 'x\0y', `/${'n'.repeat(256)}`, `/${'é'.repeat(128)}`]) {
+  it('names are checked before any call: one leading slash, no other slash, 1 to 255 bytes, well-formed Unicode', () => {
+    // A lone surrogate would go to the kernel as U+FFFD: '/\uD800' and '/\uDFFF' would name one object.
+    for (const bad of [
+      'noslash',
+      '/a/b',
+      '/',
+      '//x',
+      '/.',
+      '/..',
+      'x\0y',
+      `/${'n'.repeat(256)}`,
+      `/${'é'.repeat(128)}`,
+      '/\uD800',
+      '/a\uDFFFb',
+    ]) {
       const error = thrown(() => PosixSharedMemory.create({ name: bad, size: 10 })) as Error & { code: string };
       assert.ok(error instanceof TypeError || error instanceof RangeError, bad);
       assert.match(error.code, /^ERR_(INVALID_ARG_VALUE|OUT_OF_RANGE)$/, bad);
@@ -318,6 +331,11 @@ describe('PosixSharedMemory errors', () => {
     assert.equal(
       (thrown(() => PosixSharedMemory.open({ name: 7 as unknown as string })) as Error & { code: string }).code,
       'ERR_INVALID_ARG_TYPE',
+    );
+    assert.equal((thrown(() => shm_open('/\uD800', O_RDONLY)) as Error & { code: string }).code, 'ERR_INVALID_ARG_VALUE');
+    assert.equal(
+      (thrown(() => PosixSharedMemory.createAnonymous({ name: 'x\uD800', size: 10 })) as Error & { code: string }).code,
+      'ERR_INVALID_ARG_VALUE',
     );
     assert.equal((thrown(() => shm_open('/x', 0o4000_0000, 0)) as Error & { code: string }).code, 'ERR_OUT_OF_RANGE');
     assert.equal((thrown(() => PosixSharedMemory.create({ name: '/ok', size: 0 })) as Error & { code: string }).code, 'ERR_OUT_OF_RANGE');

@@ -22,6 +22,11 @@ import { keepSigbusGuard } from './sigbus-guard.js';
  */
 const NAME_MAX_BYTES = 255;
 
+/** @internal A UTF-16 surrogate without its pair: UTF-8 has no bytes for it (Node writes U+FFFD, which names another object). */
+export const LONE_SURROGATE = /\p{Surrogate}/u;
+/** @internal Why a name with a lone surrogate is refused. */
+export const NOT_WELL_FORMED = 'it must be well-formed Unicode: a lone surrogate would become U+FFFD, and the name another one';
+
 /**
  * A name as shm_open takes it: a slash, then 1 to 255 bytes of UTF-8 with no
  * other slash and no NUL (`/name`; not `.` or `..`). What Python's
@@ -36,6 +41,7 @@ export function validateShmName(value: unknown, argument = 'name'): string {
       value,
     );
   }
+  if (LONE_SURROGATE.test(value)) throw invalidValue(argument, NOT_WELL_FORMED, value);
   const bytes = Buffer.byteLength(value, 'utf8') - 1;
   if (bytes < 1 || bytes > NAME_MAX_BYTES)
     throw outOfRange(`${argument}.length`, `from 1 to ${NAME_MAX_BYTES} bytes after the slash`, bytes);

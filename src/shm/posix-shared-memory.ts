@@ -239,7 +239,8 @@ export class PosixSharedMemory implements Disposable {
    * there is none. Safe against another process doing the same at once.
    * `readOnly` applies either way; an existing object smaller than `size` is
    * EINVAL.
-   * @throws IpcError EINVAL, EACCES, ENOSPC, EMFILE.
+   * @throws IpcError EINVAL, EACCES, ENOSPC, ENOMEM, EMFILE; ENOENT if
+   *   another process removed the name between each create and open, eight times.
    */
   static openOrCreate(options: PosixOpenOrCreateOptions): PosixSharedMemory {
     const opts = validateObject(options, 'options') as unknown as PosixOpenOrCreateOptions;
@@ -434,7 +435,7 @@ export class PosixSharedMemory implements Disposable {
     return fstat(this.#liveFd('fstat', 'stat'), 'fstat', ` (${this.#mapping.label})`);
   }
 
-  /** The seals on the memory (F_GET_SEALS); 0 for a file that cannot be sealed. */
+  /** The seals on the memory (F_GET_SEALS); F_SEAL_SEAL alone for memory that takes no seals (an object from shm_open). */
   get seals(): number {
     this.#mapping.assertAttached('seals');
     return sealsOf(this.#liveFd('fcntl', 'seals'));
