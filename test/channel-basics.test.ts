@@ -38,6 +38,26 @@ describe('Channel within one process', { timeout: 60_000 }, () => {
     assert.equal(receiver.tryRecv(), null);
   });
 
+  it('a view out of its shrunk resizable buffer is sent as what it holds now: no bytes', async () => {
+    // Its length reads 0; copying it threw V8's "detached ArrayBuffer" TypeError, without a code.
+    using channel = Channel.create({ capacity: 4096, autoRemove: true });
+    const receiver = channel.receiver();
+    const sender = channel.sender();
+    // ES2024's resizable ArrayBuffer, which the ES2022 lib this project compiles against does not declare.
+    const resizable = new (ArrayBuffer as unknown as new (length: number, options: { maxByteLength: number }) => ArrayBuffer)(8, {
+      maxByteLength: 64,
+    });
+    const view = new Uint8Array(resizable, 2, 4);
+    (resizable as unknown as { resize(length: number): void }).resize(4);
+    assert.equal(view.byteLength, 0);
+    assert.equal(sender.trySend(view), true);
+    await sender.send(view);
+    assert.equal(sender.trySend('after'), true);
+    assert.equal(receiver.tryRecv()!.byteLength, 0);
+    assert.equal(receiver.tryRecv()!.byteLength, 0);
+    assert.equal(text(receiver.tryRecv()), 'after');
+  });
+
   it('rounds the capacity up to a power of two and refuses messages larger than the ring', () => {
     using channel = Channel.create({ capacity: 1000, autoRemove: true });
     assert.equal(channel.capacity, 1024);

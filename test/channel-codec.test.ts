@@ -378,6 +378,57 @@ describe('Channel codecs: edge cases', { timeout: 60_000 }, () => {
     assert.deepEqual(receiver.tryRecv(), { after: 1 });
   });
 
+  it("v8 refuses a value it cannot serialize with ERR_INVALID_ARG_VALUE naming value, V8's error as the cause, and sends nothing", async () => {
+    using channel = Channel.create({ capacity: 4096, autoRemove: true, codec: 'v8' });
+    const sender = channel.sender();
+    const receiver = channel.receiver();
+    for (const value of [{ f() {} }, Symbol('s'), new WeakMap(), () => 1]) {
+      const refused = (error: unknown) =>
+        error instanceof TypeError &&
+        (error as { code?: string }).code === 'ERR_INVALID_ARG_VALUE' &&
+        /"value"|'value'/.test(error.message) &&
+        /the v8 codec cannot serialize it \(.*could not be cloned/.test(error.message) &&
+        error.cause instanceof Error;
+      assert.throws(() => sender.trySend(value), refused);
+      await assert.rejects(sender.send(value), refused);
+    }
+    assert.equal(receiver.tryRecv(), null);
+  });
+
+  it('a user codec that reuses the buffer it returns: sends that wait for room keep the messages they were given (Channel and PubSub)', async () => {
+    // As fast serializers do: every encode writes one scratch buffer.
+    const scratch = new Uint8Array(16);
+    const u32: Codec<number> = {
+      name: 'u32-scratch',
+      encode(value) {
+        new DataView(scratch.buffer).setUint32(0, value, true);
+        return scratch.subarray(0, 4);
+      },
+      decode: (bytes) => new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength).getUint32(0, true),
+    };
+    using channel = Channel.create({ capacity: 256, autoRemove: true, codec: u32 });
+    const sender = channel.sender();
+    const receiver = channel.receiver();
+    let fill = 0;
+    while (sender.trySend(1000 + fill)) fill++;
+    const sends = [sender.send(1), sender.send(2), sender.send(3)];
+    const got: number[] = [];
+    for (let i = 0; i < fill + 3; i++) got.push(await receiver.recv({ timeoutMs: 10_000 }));
+    await Promise.all(sends);
+    assert.deepEqual(got.slice(fill), [1, 2, 3]);
+
+    using pubsub = PubSub.create({ capacity: 256, autoRemove: true, codec: u32 });
+    const publisher = pubsub.publisher();
+    const subscriber = pubsub.subscriber();
+    let published = 0;
+    while (publisher.trySend(1000 + published)) published++;
+    const publishes = [publisher.send(1), publisher.send(2), publisher.send(3)];
+    const heard: number[] = [];
+    for (let i = 0; i < published + 3; i++) heard.push(await subscriber.recv({ timeoutMs: 10_000 }));
+    await Promise.all(publishes);
+    assert.deepEqual(heard.slice(published), [1, 2, 3]);
+  });
+
   it('a codec whose encode throws, or returns no bytes, sends nothing', async () => {
     const broken: Codec<number> = {
       name: 'broken',

@@ -75,7 +75,15 @@ const json: Codec<unknown> = {
 
 const v8: Codec<unknown> = {
   name: 'v8',
-  encode: (value) => serialize(value),
+  encode(value) {
+    try {
+      return serialize(value);
+    } catch (cause) {
+      // A function, a symbol, a WeakMap, a Proxy...: coded as the json codec's, V8's DataCloneError as the cause.
+      const why = cause instanceof Error ? cause.message.split('\n', 1)[0] : String(cause);
+      throw Object.assign(invalidValue('value', `the v8 codec cannot serialize it (${why})`, value), { cause });
+    }
+  },
   // A copy: Node's deserializer makes typed arrays and Buffers that are views
   // of the bytes it reads, which may be ring memory reused after the call.
   decode: (data) => deserialize(data.slice()),

@@ -76,6 +76,8 @@ function byteLengthOfOther(data: MessageData): number {
  * changed size since it was measured makes the copy throw instead.
  */
 export function copyInto(target: Uint8Array, offset: number, data: MessageData, length: number): void {
+  // Nothing to copy, and a view out of its shrunk resizable buffer (length 0) would make the copy throw V8's "detached".
+  if (length === 0) return;
   if (data instanceof Uint8Array && typedArrayByteLength(data) === length) typedArraySet(target, data, offset);
   else copyOther(target, offset, data, length);
 }

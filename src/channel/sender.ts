@@ -159,12 +159,14 @@ export class Sender<T = Uint8Array> implements Disposable {
     return this.#sendBytes(data as MessageData, options);
   }
 
-  #sendBytes(data: MessageData, options: ChannelWaitOptions): Promise<void> {
+  /** `encoded`: bytes a codec gave, which it may reuse (a scratch buffer): a send that must wait keeps a copy. */
+  #sendBytes(data: MessageData, options: ChannelWaitOptions, encoded = false): Promise<void> {
     try {
       if (this.#trySendBytes(data)) return Promise.resolve();
       const length = this.#length(data);
+      const kept = encoded ? (data as Uint8Array).slice() : data;
       return this.#enqueue(options, 'send', (deadline) =>
-        this.#claimWaiting(length, deadline, options.signal, 'send', (pos) => this.#write(pos, data, length)),
+        this.#claimWaiting(length, deadline, options.signal, 'send', (pos) => this.#write(pos, kept, length)),
       );
     } catch (error) {
       return Promise.reject(error);
@@ -226,7 +228,8 @@ export class Sender<T = Uint8Array> implements Disposable {
       // Encoded now: the value may change once send() returns.
       const text = textForm(this.#codec!, value);
       if (text !== undefined && this.#trySendText(text, 'send')) return Promise.resolve();
-      return this.#sendBytes(text !== undefined ? utf8.encode(text) : this.#encode(value), options);
+      if (text !== undefined) return this.#sendBytes(utf8.encode(text), options);
+      return this.#sendBytes(this.#encode(value), options, true);
     } catch (error) {
       return Promise.reject(error);
     }

@@ -117,8 +117,10 @@ export class Publisher<T = Uint8Array> implements Disposable {
         }
         if (position === CLOSED) throw channelError('ERR_CHANNEL_CLOSED', 'send: the PubSub is closed');
       }
+      // A codec may reuse what it returned (a scratch buffer), and the value's bytes may change: a send that waits keeps a copy.
+      const kept = bytes.slice();
       return this.#enqueue(options, (deadline) =>
-        this.#claimWaiting(bytes.byteLength, deadline, options.signal, (position) => this.#write(position, bytes)),
+        this.#claimWaiting(kept.byteLength, deadline, options.signal, (position) => this.#write(position, kept)),
       );
     } catch (error) {
       return Promise.reject(error);
