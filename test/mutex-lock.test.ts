@@ -86,6 +86,33 @@ describe('Mutex', () => {
     await assert.rejects(mutex.withLock('x' as never), { name: 'TypeError', message: /"fn"/ });
   });
 
+  it('withLock keeps what fn returned or threw when another process removes the set meanwhile, and the handle holds nothing after', async () => {
+    // The unlock then finds no set (EINVAL): there is no lock left to release. It replaced fn's result and error.
+    const removeFrom = (id: number) => runNode(`import { semctl, IPC_RMID } from 'SHMKIT'; semctl(${id}, 0, IPC_RMID);`);
+    const returning = newMutex();
+    const result = await returning.withLock(async () => {
+      assertExitedCleanly(await removeFrom(returning.id));
+      return 'fn-result';
+    });
+    assert.equal(result, 'fn-result');
+    assert.equal(returning.held, false);
+    const throwing = newMutex();
+    await assert.rejects(
+      throwing.withLock(async () => {
+        assertExitedCleanly(await removeFrom(throwing.id));
+        throw new Error('from fn');
+      }),
+      { message: 'from fn' },
+    );
+    assert.equal(throwing.held, false);
+    // unlock() itself still says the set is gone.
+    const unlocking = newMutex();
+    await unlocking.lock();
+    assertExitedCleanly(await removeFrom(unlocking.id));
+    assert.throws(() => unlocking.unlock(), (error: unknown) => error instanceof IpcError && error.code === 'EINVAL');
+    assert.equal(unlocking.held, false);
+  });
+
   it('concurrent withLock calls on one handle run one at a time', async () => {
     const mutex = newMutex();
     let inside = 0;

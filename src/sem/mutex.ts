@@ -143,13 +143,20 @@ export class Mutex extends SemaphoreHandle {
     if (this.#held === 0) {
       throw stateError('ERR_MUTEX_NOT_HELD', `Mutex.unlock: mutex ${this.id} is not held by this handle`);
     }
-    trySemop(this.id, UNLOCK);
+    try {
+      trySemop(this.id, UNLOCK);
+    } catch (error) {
+      // The set is gone (removed by anyone): so is the lock this handle held.
+      if (isRemoved(error)) this.#held = 0;
+      throw error;
+    }
     this.#held--;
   }
 
   /**
    * Runs `fn` holding the lock and releases it afterwards, whether `fn`
-   * returns, resolves, throws or rejects.
+   * returns, resolves, throws or rejects. A set removed while `fn` ran
+   * leaves nothing to release: `fn`'s result or error stands.
    */
   async withLock<T>(fn: () => T | Promise<T>, options?: WaitOptions): Promise<T> {
     if (typeof fn !== 'function') throw invalidType('fn', 'of type function', fn);
@@ -158,7 +165,13 @@ export class Mutex extends SemaphoreHandle {
       return await fn();
     } finally {
       // A dispose during fn has already unlocked.
-      if (this.#held > 0 && !this.closed) this.unlock();
+      if (this.#held > 0 && !this.closed) {
+        try {
+          this.unlock();
+        } catch (error) {
+          if (!isRemoved(error)) throw error;
+        }
+      }
     }
   }
 
@@ -180,4 +193,9 @@ export class Mutex extends SemaphoreHandle {
     this.#held = 0;
     super[Symbol.dispose]();
   }
+}
+
+/** Whether `error` says the set is gone: EIDRM, or EINVAL for an id that names nothing now. */
+function isRemoved(error: unknown): boolean {
+  return error instanceof IpcError && (error.code === 'EIDRM' || error.code === 'EINVAL');
 }
