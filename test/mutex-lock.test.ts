@@ -109,7 +109,10 @@ describe('Mutex', () => {
     const unlocking = newMutex();
     await unlocking.lock();
     assertExitedCleanly(await removeFrom(unlocking.id));
-    assert.throws(() => unlocking.unlock(), (error: unknown) => error instanceof IpcError && error.code === 'EINVAL');
+    assert.throws(
+      () => unlocking.unlock(),
+      (error: unknown) => error instanceof IpcError && error.code === 'EINVAL',
+    );
     assert.equal(unlocking.held, false);
   });
 

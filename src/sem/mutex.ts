@@ -161,18 +161,23 @@ export class Mutex extends SemaphoreHandle {
   async withLock<T>(fn: () => T | Promise<T>, options?: WaitOptions): Promise<T> {
     if (typeof fn !== 'function') throw invalidType('fn', 'of type function', fn);
     await this.lock(options);
+    let outcome: { value: T } | { error: unknown };
     try {
-      return await fn();
-    } finally {
-      // A dispose during fn has already unlocked.
-      if (this.#held > 0 && !this.closed) {
-        try {
-          this.unlock();
-        } catch (error) {
-          if (!isRemoved(error)) throw error;
-        }
+      outcome = { value: await fn() };
+    } catch (error) {
+      outcome = { error };
+    }
+    // A dispose during fn has already unlocked. An unlock that fails otherwise
+    // is the caller's to know, unless fn's own error is.
+    if (this.#held > 0 && !this.closed) {
+      try {
+        this.unlock();
+      } catch (error) {
+        if (!isRemoved(error) && 'value' in outcome) throw error;
       }
     }
+    if ('error' in outcome) throw outcome.error;
+    return outcome.value;
   }
 
   protected override onRemoved(): void {
