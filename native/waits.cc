@@ -75,6 +75,7 @@ struct Job {
   Worker* worker = nullptr;
   int result = 0;
   std::shared_ptr<EnvWaits> owner;
+  bool claimed = false;  // dispatch said it has the result (waitClaim); the environment's thread only
 };
 
 void CallJs(Napi::Env env, Napi::Function dispatch, EnvWaits* ctx, Job* job);
@@ -93,6 +94,7 @@ struct EnvWaits {
   std::unordered_set<waits_internal::Job*> queued;
   double nextToken = 1;
   size_t pending = 0;    // main thread only
+  waits_internal::Job* dispatching = nullptr;  // the job whose result dispatch is running with (waitClaim)
 };
 
 namespace {
@@ -390,7 +392,7 @@ int Submit(Job* job) {
 // cannot run and every call that needs it fails; node-addon-api would turn
 // that failure into a throw, which fails as well: a fatal error that
 // aborted the whole process.
-bool Dispatch(napi_env env, napi_value dispatch, Job* job) {
+bool Dispatch(napi_env env, napi_value dispatch, EnvWaits* ctx, Job* job) {
   napi_value recv, argv[3];
   if (napi_get_undefined(env, &recv) != napi_ok) return false;
   int result = job->result;
@@ -409,24 +411,26 @@ bool Dispatch(napi_env env, napi_value dispatch, Job* job) {
     argv[2] = recv;
   }
   if (napi_create_double(env, job->token, &argv[0]) != napi_ok || napi_create_int32(env, result, &argv[1]) != napi_ok) return undone;
-  if (napi_call_function(env, recv, dispatch, 3, argv, nullptr) == napi_ok) return true;
+  ctx->dispatching = job;
+  napi_status called = napi_call_function(env, recv, dispatch, 3, argv, nullptr);
+  ctx->dispatching = nullptr;
+  if (called == napi_ok) return true;
   // The call failed. With nothing pending, no JavaScript ran: the
   // environment can no longer call into it. A pending exception is either
   // dispatch's own (a bug: it ran and may have handed the result on; leave
   // it for Node to report) or the termination of a worker, which either
-  // stopped the call at its entry or cut dispatch short: either way no code
-  // of the user's saw the result, since what dispatch resolves runs later,
-  // in microtasks that a terminated worker never runs. V8 reports a
-  // termination as a null exception. (One corner is left: a termination
-  // that lands inside dispatch just after it gave back the operation of a
-  // wait aborted as it completed, src/sem/wait-queue.ts, has it given back
-  // twice.)
+  // stopped the call at its entry or cut dispatch short. Before dispatch
+  // claimed the result (waitClaim), nothing of it ran: undone here. After,
+  // the result is JavaScript's, which may have given back the operation
+  // already (a wait aborted as it completed, src/sem/wait-queue.ts): undone
+  // here too, it would have been given back twice, one unit too many. V8
+  // reports a termination as a null exception.
   bool pending = false;
-  if (napi_is_exception_pending(env, &pending) != napi_ok || !pending) return undone;
+  if (napi_is_exception_pending(env, &pending) != napi_ok || !pending) return undone || job->claimed;
   napi_value exception;
   if (napi_get_and_clear_last_exception(env, &exception) != napi_ok) return true;
   napi_valuetype type;
-  if (napi_typeof(env, exception, &type) == napi_ok && (type == napi_null || type == napi_undefined)) return undone;
+  if (napi_typeof(env, exception, &type) == napi_ok && (type == napi_null || type == napi_undefined)) return undone || job->claimed;
   napi_throw(env, exception);  // dispatch threw: as before, Node reports it
   return true;
 }
@@ -451,7 +455,7 @@ void CallJs(Napi::Env env, Napi::Function dispatch, EnvWaits* ctx, Job* job) {
       return;
     }
   }
-  if (dispatch.IsEmpty() || !Dispatch(env, dispatch, job)) {
+  if (dispatch.IsEmpty() || !Dispatch(env, dispatch, ctx, job)) {
     Drop(job);
   } else {
     delete job;
@@ -515,6 +519,15 @@ Napi::Value WaitCancel(const Napi::CallbackInfo& info) {
   if (it == state->jobs.end()) return Napi::Number::New(info.Env(), 0);
   CancelLocked(it->second);
   return Napi::Number::New(info.Env(), 1);
+}
+
+// waitClaim(): called by dispatch, on the environment's thread, before it acts
+// on the result it is running with: from then on that result is
+// JavaScript's, and a termination that cuts dispatch short undoes nothing.
+Napi::Value WaitClaim(const Napi::CallbackInfo& info) {
+  EnvWaits* state = StateOf(info);
+  if (state->dispatching != nullptr) state->dispatching->claimed = true;
+  return info.Env().Undefined();
 }
 
 // When the environment goes (exit, worker termination), its waits are
@@ -630,6 +643,7 @@ WaitsHolder* InitWaits(Napi::Env env, Napi::Object exports) {
   std::call_once(g_exit_once, [] { std::atexit(OnProcessExit); });
   Export<WaitInit>(env, exports, "waitInit", holder);
   Export<WaitCancel>(env, exports, "waitCancel", holder);
+  Export<WaitClaim>(env, exports, "waitClaim", holder);
   env.AddCleanupHook(OnEnvCleanup, holder);
   return holder;
 }

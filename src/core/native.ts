@@ -122,6 +122,8 @@ export interface NativeBinding {
   // The waiter threads (native/waits.cc) that semWaitStart, msgSendStart and msgReceiveStart use.
   waitInit(dispatch: (token: number, result: number, value: unknown) => void): void;
   waitCancel(token: number): number;
+  /** Within dispatch: the result it runs with is JavaScript's; a termination then undoes nothing (native/waits.cc). */
+  waitClaim(): void;
   // Futexes and liveness, for the channel (native/futex.cc).
   futexWake(buffer: ArrayBuffer, byteOffset: number, count: number): number;
   futexWaitSync(buffer: ArrayBuffer, byteOffset: number, expected: number, timeoutMs: number): number;

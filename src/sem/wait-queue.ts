@@ -27,7 +27,7 @@ import { semopErrno, semopError } from '../sysv/sem.js';
 import { closedError, timeLimit, type ValidWaitOptions } from '../core/wait-options.js';
 import { semWaitStart } from '../sysv/sem-wait.js';
 import { spinOnCalls, spinsFirst } from '../sysv/spin.js';
-import { runOnThread, type ThreadWaitHandle } from '../sysv/wait-threads.js';
+import { claimResult, runOnThread, type ThreadWaitHandle } from '../sysv/wait-threads.js';
 import { whenAborted } from '../core/abort-listeners.js';
 
 const { EAGAIN, ECANCELED, EIDRM, EINVAL, ETIMEDOUT } = osConstants.errno;
@@ -76,6 +76,8 @@ function allNoWait(sops: Int32Array): boolean {
  * exactly (another process took what an increment gave, or the set is gone).
  */
 function giveBack(semid: number, sops: Int32Array): boolean {
+  // Ours to give back now: the addon must not give it back again if the worker ends before dispatch returns.
+  claimResult();
   const inverse: number[] = [];
   for (let i = 0; i < sops.length; i += 3) {
     const op = sops[i + 1] ?? 0;

@@ -150,6 +150,16 @@ export function runOnThread(wait: ThreadWait): ThreadWaitHandle {
 }
 
 /** @internal For tests: how many waits have a thread and how many queue for one. */
+/**
+ * @internal Within a `done` callback: the completed call is JavaScript's
+ * from here on, which is about to undo it itself (a semaphore give-back). A
+ * worker terminated meanwhile then has the addon undo nothing more: it
+ * would give back twice.
+ */
+export function claimResult(): void {
+  native.waitClaim();
+}
+
 export function waitThreadStats(): { running: number; queued: number } {
   return { running: running.size, queued: ready.length };
 }
