@@ -94,3 +94,39 @@ describe('ids are decimal', { skip: noPrivateIpc }, () => {
     );
   });
 });
+
+describe('options given wrong', { skip: noPrivateIpc }, () => {
+  it('an option given twice is refused, named, before anything is made; --version and help take no extra words', async () => {
+    const twice = await shmkitInPrivateIpc(['create', '--key', '0x2', '--key', '0x3', '--size', '10']);
+    assert.equal(twice.code, 2, twice.stderr);
+    assert.match(twice.stderr, /--key: ERR_INVALID_ARG_VALUE is given more than once; give it once/);
+    const listed = await shmkitInPrivateIpc(['ls', '--json']);
+    assert.deepEqual(JSON.parse(listed.stdout).segments, [], 'nothing was created');
+    for (const args of [
+      ['--version', 'extra'],
+      ['--help', 'extra'],
+      ['help', 'ls', 'extra'],
+    ]) {
+      const r = await shmkitInPrivateIpc(args);
+      assert.equal(r.code, 2, args.join(' '));
+      assert.match(r.stderr, /extra: ERR_UNEXPECTED_ARGUMENT/, args.join(' '));
+    }
+  });
+
+  it('an option with a short alias is named by its long form when its value is missing, and the hint for a short one works as written', async () => {
+    for (const args of [
+      ['watch', '--interval'],
+      ['watch', '-i'],
+    ]) {
+      const r = await shmkitInPrivateIpc(args);
+      assert.equal(r.code, 2);
+      assert.match(r.stderr, /^shmkit watch: --interval: ERR_INVALID_OPTION_VALUE needs a value/, args.join(' '));
+    }
+    const short = await shmkitInPrivateIpc(['watch', '-i', '-q']);
+    assert.match(short.stderr, /write -i-\.\.\.\)/);
+    // What the hint says: -i-5 is the value -5 (refused as not positive), where -i=-5 would have been '=-5'.
+    const asHinted = await shmkitInPrivateIpc(['watch', '-i-5']);
+    assert.equal(asHinted.code, 2);
+    assert.match(asHinted.stderr, /'-5'/);
+  });
+});

@@ -117,4 +117,31 @@ console.log(JSON.stringify({ table: cli('ls', '-p'), json: JSON.parse(cli('ls', 
       names.map((name) => `/${name}`).sort(),
     );
   });
+
+  it('the table escapes bidirectional controls (no name shown reversed), and a name that is not UTF-8 is listed, not skipped', async () => {
+    // U+202E shows 'x\u202Efdp.exe' as "xexe.pdf"; a byte 0xff made the name unreadable as a string, and the object unlisted.
+    const script = `
+import { writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+writeFileSync('/dev/shm/x\u202Efdp.exe', '');
+writeFileSync(Buffer.from('/dev/shm/bad\\xffname', 'latin1'), 'abc');
+const cli = (...args) => execFileSync(process.execPath, [${JSON.stringify(BIN)}, ...args], { encoding: 'utf8', env: { ...process.env, COLUMNS: '120' } });
+console.log(JSON.stringify({ table: cli('ls', '-p'), json: JSON.parse(cli('ls', '-p', '--json')) }));
+`;
+    const result = await inPrivateShm('size=1m', script);
+    assertExitedCleanly(result, 'scenario');
+    const out = lastJson<{ table: string; json: { posix: PosixRow[] } }>(result);
+    const names = out.table
+      .trimEnd()
+      .split('\n')
+      .map((line) => line.split('  ')[0]);
+    assert.deepEqual(names, ['name', '/bad\ufffdname', '/x\\u202efdp.exe']);
+    assert.deepEqual(
+      out.json.posix.map((row) => [row.name, row.bytes]),
+      [
+        ['/bad\ufffdname', 3],
+        ['/x\u202efdp.exe', 0],
+      ],
+    );
+  });
 });

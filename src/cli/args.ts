@@ -22,39 +22,53 @@ export const HELP_OPTION = { help: { type: 'boolean', short: 'h' } } as const;
  * `--help` is always accepted; callers check `values.help` first.
  */
 export function parse<const O extends Options>(argv: string[], options: O, allowPositionals = false): Parsed<O> {
+  let parsed: ReturnType<typeof parseArgs<{ options: Options; tokens: true; allowPositionals: boolean; strict: true }>>;
   try {
-    return parseArgs({
+    parsed = parseArgs({
       args: joinNegativeValues(argv, options),
       options: { ...options, ...HELP_OPTION },
       allowPositionals,
       strict: true,
-    }) as Parsed<O>;
+      tokens: true,
+    });
   } catch (error) {
-    const e = error as Error & { code?: string };
-    const quoted = /'([^']*)'/.exec(e.message)?.[1];
-    const arg = quoted?.split(' ')[0];
-    switch (e.code) {
-      case 'ERR_PARSE_ARGS_UNKNOWN_OPTION':
-        if (arg !== undefined && NEGATIVE_NUMBER.test(arg)) {
-          throw new UsageError(
-            arg,
-            'ERR_OUT_OF_RANGE',
-            allowPositionals
-              ? 'is negative; ids and counts are 0 or more'
-              : 'is a negative number, and this command takes no such argument',
-          );
-        }
-        throw new UsageError(arg, 'ERR_UNKNOWN_OPTION', 'unknown option');
-      case 'ERR_PARSE_ARGS_UNEXPECTED_POSITIONAL':
-        throw new UsageError(arg, 'ERR_UNEXPECTED_ARGUMENT', 'this command takes no such argument');
-      case 'ERR_PARSE_ARGS_INVALID_OPTION_VALUE':
-        if (/ambiguous/.test(e.message)) {
-          throw new UsageError(arg, 'ERR_INVALID_OPTION_VALUE', `needs a value (for one that starts with a dash, write ${arg}=-...)`);
-        }
-        throw new UsageError(arg, 'ERR_INVALID_OPTION_VALUE', /missing/.test(e.message) ? 'needs a value' : 'takes no value');
-      default:
-        throw new UsageError(undefined, e.code ?? 'ERR_USAGE', e.message);
-    }
+    throw usageErrorOf(error as Error & { code?: string }, allowPositionals);
+  }
+  // parseArgs keeps the last of a repeated option: `--size 10 --size 20` would quietly make 20.
+  const seen = new Set<string>();
+  for (const token of parsed.tokens) {
+    if (token.kind !== 'option' || options[token.name]?.type !== 'string' || options[token.name]?.multiple === true) continue;
+    if (seen.has(token.name)) throw new UsageError(`--${token.name}`, 'ERR_INVALID_ARG_VALUE', 'is given more than once; give it once');
+    seen.add(token.name);
+  }
+  return { values: parsed.values, positionals: parsed.positionals } as Parsed<O>;
+}
+
+function usageErrorOf(e: Error & { code?: string }, allowPositionals: boolean): UsageError {
+  const quoted = /'([^']*)'/.exec(e.message)?.[1];
+  // Node names an option with an alias as '-i, --interval <value>': the long form, as the user most likely wrote it.
+  const arg = (quoted?.includes(', ') ? quoted.split(', ')[1] : quoted)?.split(' ')[0];
+  switch (e.code) {
+    case 'ERR_PARSE_ARGS_UNKNOWN_OPTION':
+      if (arg !== undefined && NEGATIVE_NUMBER.test(arg)) {
+        return new UsageError(
+          arg,
+          'ERR_OUT_OF_RANGE',
+          allowPositionals ? 'is negative; ids and counts are 0 or more' : 'is a negative number, and this command takes no such argument',
+        );
+      }
+      return new UsageError(arg, 'ERR_UNKNOWN_OPTION', 'unknown option');
+    case 'ERR_PARSE_ARGS_UNEXPECTED_POSITIONAL':
+      return new UsageError(arg, 'ERR_UNEXPECTED_ARGUMENT', 'this command takes no such argument');
+    case 'ERR_PARSE_ARGS_INVALID_OPTION_VALUE':
+      if (/ambiguous/.test(e.message)) {
+        // --interval=-5 for the long form; a short one takes its value joined (-i-5: -i=-5 would give '=-5').
+        const joined = arg?.startsWith('--') ? `${arg}=-...` : `${arg}-...`;
+        return new UsageError(arg, 'ERR_INVALID_OPTION_VALUE', `needs a value (for one that starts with a dash, write ${joined})`);
+      }
+      return new UsageError(arg, 'ERR_INVALID_OPTION_VALUE', /missing/.test(e.message) ? 'needs a value' : 'takes no value');
+    default:
+      return new UsageError(undefined, e.code ?? 'ERR_USAGE', e.message);
   }
 }
 

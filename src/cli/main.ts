@@ -88,16 +88,15 @@ export async function main(argv: string[], io: Io = PROCESS_IO): Promise<number>
       stderr.write(overview());
       return EXIT_USAGE;
     }
-    if (name === '--version' || name === '-V') {
-      stdout.write(`${version()}\n`);
-      return 0;
-    }
-    if (name === '--help' || name === '-h') {
-      stdout.write(overview());
+    if (name === '--version' || name === '-V' || name === '--help' || name === '-h') {
+      // Anything after is a mistake to say, not to drop.
+      if (rest[0] !== undefined) throw new UsageError(rest[0], 'ERR_UNEXPECTED_ARGUMENT', `${name} takes no argument`);
+      stdout.write(name === '--version' || name === '-V' ? `${version()}\n` : overview());
       return 0;
     }
     if (name === 'help') {
       const topic = rest[0];
+      if (rest[1] !== undefined) throw new UsageError(rest[1], 'ERR_UNEXPECTED_ARGUMENT', 'help takes one command name');
       if (topic === undefined) {
         stdout.write(overview());
         return 0;

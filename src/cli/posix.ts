@@ -1,7 +1,7 @@
 // The machine's POSIX shared-memory objects: the files of /dev/shm, where
 // glibc's shm_open keeps them (named semaphores, "sem.NAME", are left out).
+import { Buffer } from 'node:buffer';
 import { type Dirent, readdirSync, type Stats, statSync } from 'node:fs';
-import { join } from 'node:path';
 import { userName } from './proc.js';
 
 /** Where shm_open keeps its objects on Linux (glibc and musl). */
@@ -24,23 +24,28 @@ export interface PosixRow {
 
 /** Every object in /dev/shm, by name; none when there is no /dev/shm. */
 export function posixRows(dir = SHM_DIR): PosixRow[] {
-  let entries: Dirent[];
+  // Names as bytes: a name that is not UTF-8 read as a string has U+FFFD in
+  // it, names no file, and its object went unlisted as if unlinked meanwhile.
+  let entries: Dirent<Buffer>[];
   try {
-    entries = readdirSync(dir, { withFileTypes: true });
+    entries = readdirSync(dir, { withFileTypes: true, encoding: 'buffer' });
   } catch {
     return [];
   }
   const rows: PosixRow[] = [];
+  const prefix = Buffer.from(`${dir}/`);
   for (const entry of entries) {
-    if (!entry.isFile() || entry.name.startsWith('sem.')) continue;
+    const name = entry.name.toString('utf8');
+    if (!entry.isFile() || name.startsWith('sem.')) continue;
     let stats: Stats;
     try {
-      stats = statSync(join(dir, entry.name));
+      stats = statSync(Buffer.concat([prefix, entry.name]));
     } catch {
       continue; // unlinked meanwhile
     }
     rows.push({
-      name: `/${entry.name}`,
+      // Bytes that are not UTF-8 show as U+FFFD: such an object is listed, though shm_open cannot name it from JavaScript.
+      name: `/${name}`,
       owner: userName(stats.uid),
       uid: stats.uid,
       gid: stats.gid,

@@ -40,13 +40,17 @@ const SEMAPHORE_COLUMNS: Column<SemaphoreRow>[] = [
 
 /**
  * A name as a table shows it, escaped as C writes it: control characters
- * (newline, ESC, ...) and the backslash. Anyone may name a file in /dev/shm:
- * raw, a newline drew a fake row and an ESC drove the terminal. JSON keeps
- * the name exact.
+ * (newline, ESC, ...), bidirectional controls and the backslash. Anyone may
+ * name a file in /dev/shm: raw, a newline drew a fake row, an ESC drove the
+ * terminal, and U+202E showed `x\u202Efdp.exe` as "xexe.pdf". JSON keeps the
+ * name exact.
  */
 function printable(name: string): string {
   const named: Record<string, string> = { '\\': '\\\\', '\n': '\\n', '\t': '\\t', '\r': '\\r' };
-  return name.replace(/[\\\p{Cc}]/gu, (c) => named[c] ?? `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`);
+  return name.replace(/[\\\p{Cc}\p{Bidi_Control}]/gu, (c) => {
+    const code = c.charCodeAt(0);
+    return named[c] ?? (code < 0x100 ? `\\x${code.toString(16).padStart(2, '0')}` : `\\u${code.toString(16).padStart(4, '0')}`);
+  });
 }
 
 const POSIX_COLUMNS: Column<PosixRow>[] = [
