@@ -4,6 +4,9 @@
 // as out of range, before any segment is touched; `--opt=-5` means the
 // same. Runs the real binary in its own IPC namespace (it lists segments by key).
 import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { BIN, run } from './helpers/processes.js';
 import { noPrivateIpc } from './helpers/shm.js';
@@ -128,5 +131,31 @@ describe('options given wrong', { skip: noPrivateIpc }, () => {
     const asHinted = await shmkitInPrivateIpc(['watch', '-i-5']);
     assert.equal(asHinted.code, 2);
     assert.match(asHinted.stderr, /'-5'/);
+  });
+});
+
+describe('rm --dry-run and write', { skip: noPrivateIpc }, () => {
+  it('rm --dry-run with a bad id among good ones lists the good ones and reports the bad one, as the real run removes and reports; write refuses a directory on stdin', async () => {
+    const shmkit = `${JSON.stringify(process.execPath)} ${JSON.stringify(BIN)}`;
+    const script = `
+      id=$(${shmkit} create --private --size 10)
+      ${shmkit} rm -n --json "$id" 999999 > dry.json 2> dry.err; echo "dry $?"
+      ${shmkit} write "$id" < / 2> write.err; echo "write $?"
+      ${shmkit} rm "$id" 999999 2> real.err; echo "real $?"
+      ${shmkit} ls --json > after.json
+      cat dry.json; echo; cat dry.err write.err real.err; cat after.json
+    `;
+    const dir = mkdtempSync(join(tmpdir(), 'shmkit-cli-rm-'));
+    try {
+      const r = await run('unshare', ['--ipc', 'sh', '-c', script], { cwd: dir, timeoutMs: 30_000 });
+      assert.equal(r.code, 0, r.stderr);
+      assert.match(r.stdout, /^dry 1\nwrite 1\nreal 1\n/);
+      assert.match(r.stdout, /"segments": \[\n\s+\{\n\s+"key": 0,\n\s+"id": \d+/, 'the dry run lists the good id');
+      assert.match(r.stdout, /shmkit rm: 999999: EINVAL no such segment\n/);
+      assert.match(r.stdout, /shmkit write: stdin: EISDIR is a directory; nothing written/);
+      assert.match(r.stdout, /\{\n\s+"segments": \[\]\n\}\s*$/, 'the real run removed the good id');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

@@ -181,9 +181,10 @@ Options:
     }
 
     if (values['dry-run']) {
-      if (errors.length > 0) throw new CliErrors(errors);
+      // As the real run: what would go is shown, and a bad id is reported on its own line (exit 1).
       if (request.orphans) {
         await writeOrphanReport(io.stdout, targets, kept, values.json === true);
+        if (errors.length > 0) throw new CliErrors(errors);
         return 0;
       }
       const rows = targets.map((t) => t.row);
@@ -195,6 +196,7 @@ Options:
       if (values.json) await writeOut(io.stdout, toJson(listing));
       else if (rows.length > 0)
         await writeOut(io.stdout, lines(listingLines(listing, { width: outputWidth(io.stdout), color: useColor(io.stdout) })));
+      if (errors.length > 0) throw new CliErrors(errors);
       return 0;
     }
 

@@ -1,4 +1,5 @@
 import { constants as bufferConstants } from 'node:buffer';
+import { fstatSync } from 'node:fs';
 import type { Readable } from 'node:stream';
 import { parse, parseBytes } from '../args.js';
 import { CliError, type Command } from '../command.js';
@@ -11,6 +12,9 @@ const { MAX_LENGTH } = bufferConstants;
  * undefined: the data does not fit, and the rest is not worth waiting for).
  */
 async function readStdin(stdin: Readable, limit: number): Promise<Uint8Array | undefined> {
+  // Node reads a directory on stdin as nothing at all (cat says EISDIR): a write of nothing would succeed.
+  const fd = (stdin as { fd?: unknown }).fd;
+  if (typeof fd === 'number' && isDirectory(fd)) throw new CliError('stdin', 'EISDIR', 'is a directory; nothing written');
   const chunks: Buffer[] = [];
   let total = 0;
   for await (const chunk of stdin) {
@@ -66,3 +70,11 @@ Options:
     });
   },
 };
+
+function isDirectory(fd: number): boolean {
+  try {
+    return fstatSync(fd).isDirectory();
+  } catch {
+    return false;
+  }
+}
