@@ -159,3 +159,20 @@ describe('rm --dry-run and write', { skip: noPrivateIpc }, () => {
     }
   });
 });
+
+describe('create whose id cannot be printed', { skip: noPrivateIpc }, () => {
+  it('removes what it made (nobody could know its id): a segment and a semaphore set, with stdout a full device', async () => {
+    const shmkit = `${JSON.stringify(process.execPath)} ${JSON.stringify(BIN)}`;
+    const script = `
+      ${shmkit} create --private --size 10 > /dev/full; echo "segment $?"
+      ${shmkit} create -s --private --count 2 > /dev/full; echo "set $?"
+      ${shmkit} ls -a --json
+    `;
+    const r = await run('unshare', ['--ipc', 'sh', '-c', script], { timeoutMs: 30_000 });
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /^segment 1\nset 1\n/);
+    assert.match(r.stderr, /shmkit create: stdout: ENOSPC/);
+    const listed = JSON.parse(r.stdout.slice(r.stdout.indexOf('{')));
+    assert.deepEqual([listed.segments, listed.semaphores], [[], []]);
+  });
+});

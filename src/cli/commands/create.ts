@@ -1,6 +1,7 @@
-import { IPC_CREAT, IPC_EXCL, IPC_PRIVATE, semget, shmget } from '../../index.js';
+import type { Writable } from 'node:stream';
+import { IPC_CREAT, IPC_EXCL, IPC_PRIVATE, IPC_RMID, semctl, semget, shmctl, shmget } from '../../index.js';
 import { parse, parseBytes, parseCount, parseKey, parseMode } from '../args.js';
-import { UsageError, writeOut, type Command } from '../command.js';
+import { UsageError, type Command } from '../command.js';
 import { RMID_FORCED_NOTE, shmRmidForced } from '../proc.js';
 import { onSegment } from '../segments.js';
 import { onSemaphoreSet, semLimits } from '../semaphores.js';
@@ -55,7 +56,7 @@ Options:
       const count = parseCount(values.count, '--count', semLimits().semmsl);
       const mode = values.mode === undefined ? 0o600 : parseMode(values.mode);
       const id = onSemaphoreSet(arg, () => semget(key, count, IPC_CREAT | IPC_EXCL | mode));
-      await writeOut(io.stdout, `${id}\n`);
+      await announce(io.stdout, id, () => semctl(id, 0, IPC_RMID));
       return 0;
     }
     if (values.count !== undefined) throw new UsageError('--count', 'ERR_INCOMPATIBLE_OPTION_PAIR', 'counts semaphores: only with -s');
@@ -66,9 +67,33 @@ Options:
     const id = onSegment(arg, () => shmget(key, size, IPC_CREAT | IPC_EXCL | mode), {
       EINVAL: ['--size', 'out of the system limits (see shmkit limits)'],
     });
-    await writeOut(io.stdout, `${id}\n`);
+    await announce(io.stdout, id, () => shmctl(id, IPC_RMID));
     if (shmRmidForced())
       io.stderr.write(`shmkit create: note: ${RMID_FORCED_NOTE}; nobody is attached to segment ${id}, so it goes as shmkit exits\n`);
     return 0;
   },
 };
+
+/**
+ * Prints the new object's id. Until the id is written, the object is removed
+ * if the process ends: an id that could not be printed (stdout a full disk,
+ * a closed pipe) would leave an object nobody knows of.
+ */
+async function announce(stdout: Writable, id: number, remove: () => void): Promise<void> {
+  const undo = (): void => {
+    try {
+      remove();
+    } catch {
+      // removed by someone already
+    }
+  };
+  process.once('exit', undo);
+  try {
+    await new Promise<void>((resolve, reject) => stdout.write(`${id}\n`, (error) => (error ? reject(error) : resolve())));
+  } catch (error) {
+    undo();
+    throw error;
+  } finally {
+    process.off('exit', undo);
+  }
+}
