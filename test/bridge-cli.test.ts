@@ -30,7 +30,11 @@ describe('shmkit bridge: usage', () => {
     [['--channel', 'x', '--nats', 'nats://x', '--subject', 's', '--out'], '--channel', /not an integer/],
     [['--channel', '1', '--nats', 'nats://x', '--subject', 'a b', '--out'], '--subject', /subject/],
     [['--channel', '1', '--nats', 'nats://x', '--subject', 's', '--out', '--jetstream', '--stream', 'a.b'], '--stream', /stream name/],
-    [['--channel', '1', '--nats', 'nats://x', '--subject', 's', '--out', '--jetstream', '--ack-wait', '0.01'], '--ack-wait', /ackWaitMs/],
+    [
+      ['--channel', '1', '--nats', 'nats://x', '--subject', 's', '--out', '--jetstream', '--ack-wait', '0.01'],
+      '--ack-wait',
+      /from 0\.1 to 3600 seconds/,
+    ],
     [['--channel', '1', '--nats', 'nats://x', '--subject', 's', '--out', '--tls-cert', 'c.pem'], '--tls-cert', /together/],
     [['--channel', '1', '--pubsub', '2', '--nats', 'nats://x', '--subject', 's', '--out'], '--pubsub', /channel or a PubSub, not both/],
     [['--pubsub', '1', '--pubsub-key', '2', '--nats', 'nats://x', '--subject', 's', '--out'], '--pubsub-key', /not both/],

@@ -134,6 +134,20 @@ describe('options given wrong', { skip: noPrivateIpc }, () => {
   });
 });
 
+describe('bridge arguments, before any connection', { skip: noPrivateIpc }, () => {
+  it('a channel that is not there is named by its option; --ack-wait is checked in seconds', async () => {
+    const common = ['--nats', 'nats://127.0.0.1:1', '--subject', 'x', '--out'];
+    const missing = await shmkitInPrivateIpc(['bridge', '--key', '0x5348', ...common]);
+    assert.equal(missing.code, 1);
+    assert.equal(missing.stderr, 'shmkit bridge: --key 0x00005348: ENOENT no segment has this key\n');
+    const byId = await shmkitInPrivateIpc(['bridge', '--channel', '5', ...common]);
+    assert.equal(byId.stderr, 'shmkit bridge: --channel 5: EINVAL no such segment\n');
+    const ackWait = await shmkitInPrivateIpc(['bridge', '--key', '0x5348', ...common, '--jetstream', '--ack-wait', '0.05']);
+    assert.equal(ackWait.code, 2);
+    assert.match(ackWait.stderr, /--ack-wait: ERR_OUT_OF_RANGE '0\.05' is out of range: from 0\.1 to 3600 seconds/);
+  });
+});
+
 describe('rm --dry-run and write', { skip: noPrivateIpc }, () => {
   it('rm --dry-run with a bad id among good ones lists the good ones and reports the bad one, as the real run removes and reports; write refuses a directory on stdin', async () => {
     const shmkit = `${JSON.stringify(process.execPath)} ${JSON.stringify(BIN)}`;

@@ -128,7 +128,9 @@ export async function main(argv: string[], io: Io = PROCESS_IO): Promise<number>
       return error.exitCode;
     }
     if (error instanceof IpcError) {
-      report(stderr, where, new CliError(error.syscall, error.code, error.message));
+      // The message starts with what the report says already ("shmget: ENOENT (No such file...): ").
+      const text = error.message.replace(/^[\w.]+: [A-Z0-9_]+ \([^)]*\): /, '');
+      report(stderr, where, new CliError(error.syscall, error.code, text));
       return EXIT_FAILURE;
     }
     const e = error as Error & { code?: unknown };

@@ -1,6 +1,7 @@
-import { bridge as startBridge, type Bridge, type BridgeOptions } from '../../index.js';
+import { bridge as startBridge, IPC_STAT, IpcError, shmctl, shmget, type Bridge, type BridgeOptions } from '../../index.js';
 import { parse, parseId, parseKey, parseSeconds } from '../args.js';
 import { UsageError, writeOut, type Command } from '../command.js';
+import { onSegment } from '../segments.js';
 
 const OPTIONS = {
   channel: { type: 'string', short: 'c' },
@@ -94,7 +95,7 @@ Options:
       --jetstream         at least once, through a JetStream stream
       --stream NAME       its stream (default SHMKIT_ and the subject)
       --durable NAME      the durable consumer for --in (one per receiving bridge)
-      --ack-wait SECONDS  redelivery of an unacknowledged message (default 5)
+      --ack-wait SECONDS  redelivery of an unacknowledged message (default 5; 0.1 to 3600)
       --creds FILE        a NATS credentials file (JWT and nkey seed)
       --tls-ca FILE       CA certificates to trust (TLS)
       --tls-cert FILE     client certificate (TLS)
@@ -159,7 +160,7 @@ Options:
         jetstream: {
           ...(v.stream !== undefined && { stream: v.stream }),
           ...(v.durable !== undefined && { durable: v.durable }),
-          ...(v['ack-wait'] !== undefined && { ackWaitMs: Math.round(parseSeconds(v['ack-wait'], '--ack-wait') * 1000) }),
+          ...(v['ack-wait'] !== undefined && { ackWaitMs: ackWaitMs(v['ack-wait']) }),
         },
       }),
       ...(v.creds !== undefined && { creds: v.creds }),
@@ -169,6 +170,17 @@ Options:
     try {
       b = await startBridge(options);
     } catch (error) {
+      // A channel that is not there, named by the option that gave it (the library's error names shmget and a key).
+      if (error instanceof IpcError) {
+        for (const [ref, idName, keyName] of [
+          [channel, kind === 'channel' ? '--channel' : '--pubsub', kind === 'channel' ? '--key' : '--pubsub-key'],
+          [inbox, '--inbox', '--inbox-key'],
+        ] as const) {
+          if (ref === undefined) continue;
+          const arg = 'id' in ref ? `${idName} ${ref.id}` : `${keyName} 0x${(ref.key >>> 0).toString(16).padStart(8, '0')}`;
+          onSegment(arg, () => ('id' in ref ? shmctl(ref.id, IPC_STAT) : shmget(ref.key, 0, 0)));
+        }
+      }
       // Bad names and values the checks above let through (a subject with a space, a stream name) are usage errors.
       const e = error as Error & { code?: string };
       if (e instanceof TypeError || e instanceof RangeError) {
@@ -210,3 +222,12 @@ Options:
     return 0;
   },
 };
+
+/** --ack-wait in seconds, checked in seconds (the library's limit is in milliseconds: 100 to 3600000). */
+function ackWaitMs(text: string): number {
+  const seconds = parseSeconds(text, '--ack-wait');
+  if (!(seconds >= 0.1 && seconds <= 3600)) {
+    throw new UsageError('--ack-wait', 'ERR_OUT_OF_RANGE', `'${text}' is out of range: from 0.1 to 3600 seconds`);
+  }
+  return Math.round(seconds * 1000);
+}
