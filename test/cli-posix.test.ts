@@ -118,12 +118,13 @@ console.log(JSON.stringify({ table: cli('ls', '-p'), json: JSON.parse(cli('ls', 
     );
   });
 
-  it('the table escapes bidirectional controls (no name shown reversed), and a name that is not UTF-8 is listed, not skipped', async () => {
+  it('the table escapes bidirectional controls (no name shown reversed), a name that is not UTF-8 is listed, not skipped, and a size past 2^53 is exact', async () => {
     // U+202E shows 'x\u202Efdp.exe' as "xexe.pdf"; a byte 0xff made the name unreadable as a string, and the object unlisted.
     const script = `
 import { writeFileSync } from 'node:fs';
 import { execFileSync } from 'node:child_process';
 writeFileSync('/dev/shm/x\u202Efdp.exe', '');
+execFileSync('truncate', ['-s', '9007199254740993', '/dev/shm/y-huge']);
 writeFileSync(Buffer.from('/dev/shm/bad\\xffname', 'latin1'), 'abc');
 const cli = (...args) => execFileSync(process.execPath, [${JSON.stringify(BIN)}, ...args], { encoding: 'utf8', env: { ...process.env, COLUMNS: '120' } });
 console.log(JSON.stringify({ table: cli('ls', '-p'), json: JSON.parse(cli('ls', '-p', '--json')) }));
@@ -135,12 +136,15 @@ console.log(JSON.stringify({ table: cli('ls', '-p'), json: JSON.parse(cli('ls', 
       .trimEnd()
       .split('\n')
       .map((line) => line.split('  ')[0]);
-    assert.deepEqual(names, ['name', '/bad\ufffdname', '/x\\u202efdp.exe']);
+    assert.deepEqual(names, ['name', '/bad\ufffdname', '/x\\u202efdp.exe', '/y-huge']);
+    // A size past 2^53, exact: a decimal string in JSON (a number would say ...992), and in the table.
+    assert.match(out.table, /\/y-huge .* 9007199254740993 /);
     assert.deepEqual(
       out.json.posix.map((row) => [row.name, row.bytes]),
       [
         ['/bad\ufffdname', 3],
         ['/x\u202efdp.exe', 0],
+        ['/y-huge', '9007199254740993'],
       ],
     );
   });

@@ -1,7 +1,7 @@
 // The machine's POSIX shared-memory objects: the files of /dev/shm, where
 // glibc's shm_open keeps them (named semaphores, "sem.NAME", are left out).
 import { Buffer } from 'node:buffer';
-import { type Dirent, readdirSync, type Stats, statSync } from 'node:fs';
+import { type BigIntStats, type Dirent, readdirSync, statSync } from 'node:fs';
 import { userName } from './proc.js';
 
 /** Where shm_open keeps its objects on Linux (glibc and musl). */
@@ -15,7 +15,8 @@ export interface PosixRow {
   uid: number;
   gid: number;
   perms: number;
-  bytes: number;
+  /** The size; a decimal string past 2^53 (a sparse file any user may truncate to that), which a number would round. */
+  bytes: number | string;
   /** Bytes of memory the object holds (tmpfs pages, st_blocks; includes swapped-out ones), null if unknown. */
   residentBytes: number | null;
   /** Last modification, epoch seconds. */
@@ -37,22 +38,22 @@ export function posixRows(dir = SHM_DIR): PosixRow[] {
   for (const entry of entries) {
     const name = entry.name.toString('utf8');
     if (!entry.isFile() || name.startsWith('sem.')) continue;
-    let stats: Stats;
+    let stats: BigIntStats;
     try {
-      stats = statSync(Buffer.concat([prefix, entry.name]));
+      stats = statSync(Buffer.concat([prefix, entry.name]), { bigint: true });
     } catch {
       continue; // unlinked meanwhile
     }
     rows.push({
       // Bytes that are not UTF-8 show as U+FFFD: such an object is listed, though shm_open cannot name it from JavaScript.
       name: `/${name}`,
-      owner: userName(stats.uid),
-      uid: stats.uid,
-      gid: stats.gid,
-      perms: stats.mode & 0o777,
-      bytes: stats.size,
-      residentBytes: Number.isFinite(stats.blocks) ? stats.blocks * 512 : null,
-      mtime: Math.floor(stats.mtimeMs / 1000),
+      owner: userName(Number(stats.uid)),
+      uid: Number(stats.uid),
+      gid: Number(stats.gid),
+      perms: Number(stats.mode) & 0o777,
+      bytes: stats.size <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(stats.size) : stats.size.toString(),
+      residentBytes: Number(stats.blocks) * 512,
+      mtime: Number(stats.mtimeMs / 1000n),
     });
   }
   return rows.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
