@@ -12,6 +12,7 @@ import { PAGE_SIZE, type ShmidDs } from '../src/index.js';
 import { compileC } from './helpers/c.js';
 import { AS_NOBODY, isRoot, run, BIN, SHMKIT } from './helpers/processes.js';
 import type { SegmentRow } from '../src/cli/segments.js';
+import { renderTable, type Column } from '../src/cli/table.js';
 
 // Keeps segments and semaphore sets in every state ls shows while a shell
 // command runs, then exits with that command's status.
@@ -537,5 +538,25 @@ describe('rm by id and the creator', { skip: isRoot ? false : 'needs root for un
       [[1, 'root']],
     );
     assert.deepEqual(left.semaphores, []);
+  });
+});
+
+describe('tables narrower than every column that must stay', () => {
+  const columns: Column<{ key: string; id: number; nattch: number }>[] = [
+    { header: 'key', cell: (r) => r.key },
+    { header: 'shmid', cell: (r) => String(r.id), align: 'right' },
+    { header: 'bytes', cell: () => '100', align: 'right' },
+    { header: 'nattch', cell: (r) => String(r.nattch), align: 'right' },
+  ];
+  const rows = [{ key: '0x00000000', id: 7, nattch: 0 }];
+
+  it('cut a right-aligned value from its padding, not from the value, and mark the columns that no longer fit', () => {
+    // At 30, nattch's 0 fitted but was shown as '…' (its padding kept, the value cut).
+    assert.deepEqual(renderTable(columns, rows, { width: 32 }), ['key         shmid  bytes  nattch', '0x00000000      7    100       0']);
+    const at30 = renderTable(columns, rows, { width: 30 });
+    assert.deepEqual(at30, ['key         shmid  bytes  nat…', '0x00000000      7    100  0 …']);
+    // At 12 (and 10), shmid, bytes and nattch went without a mark.
+    assert.deepEqual(renderTable(columns, rows, { width: 12 }), ['key …', '0x00000000 …']);
+    assert.deepEqual(renderTable(columns, rows, { width: 10 }), ['key …', '0x0000000…']);
   });
 });

@@ -66,18 +66,21 @@ export function renderTable<Row>(columns: readonly Column<Row>[], rows: readonly
       const last = n === visible.length - 1;
       let before = right ? pad : '';
       let after = right || last ? '' : pad;
-      // Still too wide with every droppable column gone: cut, marking the cut.
+      // Still too wide with every droppable column gone: cut, marking the cut
+      // (the value, not its padding, is what stays), also when the columns
+      // after this one find no room at all.
       const room = width - used - lead.length;
       if (room <= 0) break;
-      if (before.length + text.length + after.length > room) {
-        const cut = `${`${before}${text}`.slice(0, Math.max(0, room - 1))}…`;
+      const full = before.length + text.length + after.length;
+      const crowdsOut = !last && full + gap + 1 > room;
+      if (full > room || crowdsOut) {
+        text = text.length + 2 <= room ? `${text} …` : `${text.slice(0, Math.max(0, room - 1))}…`;
         before = '';
-        text = cut;
         after = '';
       }
       out += lead + before + paint(text, styles[i], color) + after;
       used += lead.length + before.length + text.length + after.length;
-      if (used >= width) break;
+      if (full > room || crowdsOut) break;
     }
     return out.trimEnd();
   };
