@@ -8,6 +8,14 @@ import module from 'node:module';
 // 24, `shmkit --help` took 46 ms instead of 54. Before the import: the cache
 // covers only what is loaded after it is enabled. Node 20 has no such cache.
 module.enableCompileCache?.();
-const { main } = await import('../dist/src/bundle/main.js');
+let main;
+try {
+  ({ main } = await import('../dist/src/bundle/main.js'));
+} catch (error) {
+  // No addon (or no build): one line, as every other error of the command, and exit code 1.
+  const message = String(error?.message ?? error).split('\n', 1)[0];
+  process.stderr.write(`${message.startsWith('shmkit: ') ? '' : 'shmkit: '}${message}\n`);
+  process.exit(1);
+}
 
 process.exitCode = await main(process.argv.slice(2));

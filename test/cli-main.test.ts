@@ -3,11 +3,12 @@
 // and nothing on stdout when a command fails. What main() prints and returns
 // is checked in this process; the launcher (bin/shmkit.js) in real ones.
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
+import { cpSync, mkdtempSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { shmkitHere } from './helpers/cli.js';
-import { ROOT, shmkit } from './helpers/processes.js';
+import { ROOT, run, shmkit } from './helpers/processes.js';
 
 const COMMANDS = ['ls', 'stat', 'limits', 'usage', 'rm', 'create', 'dump', 'cat', 'write', 'watch', 'demo', 'bench'];
 
@@ -101,5 +102,36 @@ describe('shmkit', () => {
     assert.equal(bad.code, 2);
     assert.equal(bad.stdout, '');
     assert.match(bad.stderr, /^bench: Unknown option '--no-such-flag'/);
+  });
+});
+
+describe('shmkit without a usable addon', () => {
+  it('says so in one line, with what to do, and exits 1; the library says the same in its error', async () => {
+    // The package as installed, less its addon: no build/, no prebuilds/ (node_modules linked for node-gyp-build).
+    const dir = mkdtempSync(join(tmpdir(), 'shmkit-no-addon-'));
+    try {
+      cpSync(join(ROOT, 'bin'), join(dir, 'bin'), { recursive: true });
+      cpSync(join(ROOT, 'dist', 'src', 'bundle'), join(dir, 'dist', 'src', 'bundle'), { recursive: true });
+      cpSync(join(ROOT, 'package.json'), join(dir, 'package.json'));
+      symlinkSync(join(ROOT, 'node_modules'), join(dir, 'node_modules'));
+      const cli = await run(process.execPath, [join(dir, 'bin', 'shmkit.js'), 'ls']);
+      assert.equal(cli.code, 1);
+      assert.equal(cli.stdout, '');
+      assert.equal(cli.stderr.split('\n').length, 2, cli.stderr);
+      assert.match(
+        cli.stderr,
+        /^shmkit: no usable native addon \(No native build was found for platform=linux[^\n)]*\)\. .*`npm rebuild shmkit`.*`npm install-scripts approve shmkit`/,
+      );
+      const library = await run(process.execPath, [
+        '--input-type=module',
+        '-e',
+        `import(${JSON.stringify(join(dir, 'dist', 'src', 'bundle', 'index.js'))}).catch((e) => console.log(JSON.stringify({ message: e.message, cause: e.cause?.message })))`,
+      ]);
+      const { message, cause } = JSON.parse(library.stdout) as { message: string; cause: string };
+      assert.doesNotMatch(message, /\n/);
+      assert.match(cause, /loaded from:/, "the whole of node-gyp-build's message stays in the cause");
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

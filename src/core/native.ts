@@ -185,10 +185,15 @@ function load(): NativeBinding {
   try {
     return nodeGypBuild(root) as NativeBinding;
   } catch (cause) {
+    // node-gyp-build's message runs over lines ("loaded from: ..."): one line here, the whole in the cause.
+    const why = String((cause as Error).message)
+      .split('\n', 1)[0]!
+      .trim();
     throw new Error(
-      `shmkit: no usable native addon (${(cause as Error).message}). ` +
+      `shmkit: no usable native addon (${why}). ` +
         'shmkit ships prebuilt ones for linux-x64 and linux-arm64 (glibc 2.34 or later); elsewhere `npm rebuild shmkit` ' +
-        'compiles it, which needs python3, make and a C++ compiler.',
+        'compiles it, which needs python3, make and a C++ compiler (where npm skips unapproved install scripts, ' +
+        '`npm install-scripts approve shmkit` first).',
       { cause },
     );
   }
