@@ -36,6 +36,13 @@ describe('shmkit: the hints of IpcErrors', () => {
       assert.equal(stat.code, 1);
       assert.match(stat.stderr, new RegExp(`^shmkit stat: ${set.id}: EACCES permission denied`));
       assert.match(stat.stderr, facts('set'));
+      // A segment nobody may read but not write: write is told nothing of attaching read-only, which cannot help it.
+      const readable = SharedMemory.create({ size: 4096, mode: 0o644 });
+      defer(() => readable.detach());
+      const write = await run(process.execPath, [AS_NOBODY, 'write', String(readable.id)], { input: 'x', timeoutMs: 30_000 });
+      assert.equal(write.code, 1);
+      assert.match(write.stderr, new RegExp(`^shmkit write: ${readable.id}: EACCES permission denied; .*grant read only`));
+      assert.doesNotMatch(write.stderr, /read-only/);
     });
   });
 

@@ -60,6 +60,7 @@ new StructType({ x: int32 }, false, undefined);
 const CASES = [
   ['struct-types.ts', 'view and value types follow the schema'],
   ['channel-codec-types.ts', 'a codec types what a channel sends and receives'],
+  ['open-options-types.ts', 'SharedMemory.open takes one of a key, a path or an id'],
 ] as const;
 const CASES_DIR = join(ROOT, 'test', 'types');
 

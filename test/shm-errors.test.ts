@@ -420,8 +420,9 @@ describe('arguments refused before any system call', () => {
       [() => SharedMemory.create({ size: 4096, mode: 0o1600 }), RangeError, /"options\.mode"/],
       [() => SharedMemory.create({ size: 4096, key: 2 ** 32 }), RangeError, /"options\.key"/],
       [() => SharedMemory.create({ size: 4096, key: 1, path: '/' }), TypeError, /"options"/],
-      [() => SharedMemory.open({}), TypeError, /"options"/],
-      [() => SharedMemory.open({ id: 1, key: 1 }), TypeError, /"options"/],
+      // Refused by the types too; at run time, for JavaScript.
+      [() => SharedMemory.open({} as never), TypeError, /"options"/],
+      [() => SharedMemory.open({ id: 1, key: 1 } as never), TypeError, /"options" argument must be exactly one of id, key or path/],
       [() => SharedMemory.open({ id: -0.5 }), RangeError, /"options\.id"/],
       [() => SharedMemory.openOrCreate({ size: 4096 }), TypeError, /"options"/],
     ];

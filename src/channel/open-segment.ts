@@ -1,6 +1,6 @@
 // Opening the segment of a Channel, PubSub or Service by key, path or id.
 import { IpcError, withOtherHint } from '../core/errors.js';
-import { SharedMemory } from '../shm/shared-memory.js';
+import { type OpenOptions, SharedMemory } from '../shm/shared-memory.js';
 import { ftok } from '../sysv/ftok.js';
 import { missingObjectHint } from '../sysv/hints.js';
 
@@ -11,7 +11,8 @@ import { missingObjectHint } from '../sysv/hints.js';
  */
 export function openSegment(where: { key?: number; id?: number; path?: string; projId?: number }, what: string): SharedMemory {
   try {
-    return SharedMemory.open({ key: where.key, id: where.id, path: where.path, projId: where.projId });
+    // Checked by open itself (exactly one of them): the caller's options, as the user gave them.
+    return SharedMemory.open({ key: where.key, id: where.id, path: where.path, projId: where.projId } as OpenOptions);
   } catch (error) {
     if (!(error instanceof IpcError && error.code === 'ENOENT' && error.syscall === 'shmget')) throw error;
     let key: number;

@@ -32,7 +32,8 @@ function overview(): string {
   const width = Math.max(...offered.map((c) => c.name.length)) + 2;
   return `Usage: shmkit COMMAND [ARGS...]
 
-System V shared memory and semaphores of this machine (its IPC namespace).
+System V shared memory, semaphores and message queues of this machine (its IPC
+namespace), and its POSIX shared memory (/dev/shm).
 
 Commands:
 ${offered.map((c) => `  ${c.name.padEnd(width)}${c.summary}`).join('\n')}

@@ -116,7 +116,7 @@ export function fallocate(fd: number, length: number, label: string): void {
   }
   check(native.fallocate(fd, length), 'fallocate', (code) =>
     code === 'ENOSPC'
-      ? `${label}, size ${length}: not enough room in /dev/shm (tmpfs) for the memory; free some or make it larger`
+      ? `${label}, size ${length}: not enough room in /dev/shm (tmpfs) for the memory (df -h /dev/shm); free some or make it larger (in Docker, whose default is 64 MiB: --shm-size)`
       : `${label}, size ${length}`,
   );
 }

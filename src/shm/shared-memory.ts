@@ -41,12 +41,21 @@ export interface CreateOptions extends SegmentAddress {
   autoRemove?: boolean;
 }
 
-export interface OpenOptions extends SegmentAddress {
-  /** The segment's id, instead of a key. */
-  id?: number;
+/** Options of {@link SharedMemory.open}: one of a key, a path (and projId) or an id. */
+export type OpenOptions = (
+  | { key: number; path?: undefined; projId?: undefined; id?: undefined }
+  | { path: string; projId?: number; key?: undefined; id?: undefined }
+  | {
+      /** The segment's id, instead of a key. */
+      id: number;
+      key?: undefined;
+      path?: undefined;
+      projId?: undefined;
+    }
+) & {
   /** Attach with SHM_RDONLY: reads work, every write throws. */
   readOnly?: boolean;
-}
+};
 
 export interface OpenOrCreateOptions extends Omit<CreateOptions, 'autoRemove'> {
   /**
@@ -156,7 +165,7 @@ export class SharedMemory implements Disposable {
     const opts = validateObject(options, 'options') as unknown as OpenOptions;
     const readOnly = validateOptionalBoolean(opts.readOnly, 'options.readOnly');
     if (opts.id !== undefined) {
-      if (opts.key !== undefined || opts.path !== undefined) throw invalidType('options', 'one of id, key or path', opts);
+      if (opts.key !== undefined || opts.path !== undefined) throw invalidType('options', 'exactly one of id, key or path', opts);
       const id = validateId(opts.id, 'options.id');
       const attachment = shmat(id, null, readOnly ? SHM_RDONLY : 0);
       let key: number;
@@ -168,7 +177,7 @@ export class SharedMemory implements Disposable {
       }
       return new SharedMemory(id, key, attachment);
     }
-    if (opts.key === undefined && opts.path === undefined) throw invalidType('options', 'one of id, key or path', opts);
+    if (opts.key === undefined && opts.path === undefined) throw invalidType('options', 'exactly one of id, key or path', opts);
     const key = resolveKey(opts);
     // shmget(IPC_PRIVATE, 0, 0) would try to make a segment (EINVAL about its size) rather than find one.
     if (key === IPC_PRIVATE)

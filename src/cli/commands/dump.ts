@@ -48,7 +48,14 @@ export function region(size: number, offsetArg: number | undefined, length: numb
 
 /** Attaches segment `id` read-only for the time of `fn`. */
 export async function withSegment<T>(id: number, arg: string, readOnly: boolean, fn: (shm: SharedMemory) => Promise<T>): Promise<T> {
-  const shm = onSegment(arg, () => SharedMemory.open({ id, readOnly }));
+  let shm: SharedMemory;
+  try {
+    shm = onSegment(arg, () => SharedMemory.open({ id, readOnly }));
+  } catch (error) {
+    // The library's hint to attach read-only, which reading alone allows, is no help to a command that writes.
+    if (readOnly || !(error instanceof CliError) || error.code !== 'EACCES') throw error;
+    throw new CliError(error.arg, error.code, error.message.replace(/; or attach it read-only \([^)]*\), which reading alone allows/, ''));
+  }
   try {
     return await fn(shm);
   } finally {
