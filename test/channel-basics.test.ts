@@ -472,11 +472,32 @@ describe('Channel across processes', { timeout: 120_000 }, () => {
     const sender = channel.sender();
     while (sender.trySend(new Uint8Array(64)));
     await assert.rejects(sender.send(new Uint8Array(64), { timeoutMs: 10000 }), (error: unknown) => {
-      return isCode('ERR_CHANNEL_PEER_DEAD')(error) && /receiver \(pid \d+\) died/.test((error as Error).message);
+      return isCode('ERR_CHANNEL_PEER_DEAD')(error) && /receiver \(pid \d+ in its own PID namespace\) died/.test((error as Error).message);
     });
     // A new receiver takes the dead one's place and drains the ring.
     const receiver = channel.receiver();
     assert.ok(receiver.tryRecv());
+  });
+
+  it('a dead receiver is found by its presence token, not by the pid word: a zeroed receiver_pid does not hide it', async () => {
+    // Two receivers with one pid number in two PID namespaces (pid 1 of two containers) could
+    // have the one that stepped down zero the pid word of the one that took its place.
+    using channel = Channel.create({ capacity: 512, autoRemove: true });
+    const receiverChild = await runNode(
+      `
+      import { Channel, SharedMemory } from 'SHMKIT';
+      Channel.open({ id: Number(process.argv[1]) }).receiver();
+      new DataView(SharedMemory.open({ id: Number(process.argv[1]) }).buffer).setInt32(132, 0, true);
+      process.kill(process.pid, 'SIGKILL');
+      `,
+      [String(channel.id)],
+    );
+    assert.equal(receiverChild.signal, 'SIGKILL');
+    const sender = channel.sender();
+    while (sender.trySend(new Uint8Array(64)));
+    await assert.rejects(sender.send(new Uint8Array(64), { timeoutMs: 10000 }), (error: unknown) => {
+      return isCode('ERR_CHANNEL_PEER_DEAD')(error) && /receiver \(pid unknown\) died/.test((error as Error).message);
+    });
   });
 
   it('a waiting receiver learns that every sender process died', async () => {

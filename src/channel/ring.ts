@@ -539,6 +539,18 @@ export class Ring {
   }
 
   /**
+   * Whether a receiver holds its place but is dead: judged by its presence
+   * token, whatever the pid word says (a pid is only a pid in its own PID
+   * namespace, and may be 0 for a receiver that wrote none).
+   */
+  receiverGone(): boolean {
+    const i32 = this.i32;
+    const word0 = Atomics.load(i32, I_RECEIVER_PRESENCE);
+    const word1 = Atomics.load(i32, I_RECEIVER_PRESENCE + 1);
+    return (word0 !== 0 || word1 !== 0) && !this.#liveness.alive(word0, word1, Atomics.load(i32, I_RECEIVER));
+  }
+
+  /**
    * Becomes the receiver (a CAS of the place's presence token from 0, or from
    * a holder that is gone); returns 0, or the pid of the live receiver that
    * holds the place (-1 if it wrote none).
@@ -568,9 +580,12 @@ export class Ring {
     if (this.#receiverToken === 0n) return;
     const mine = this.#receiverToken;
     this.#receiverToken = 0n;
-    if (Atomics.compareExchange(this.#i64, I_RECEIVER_PRESENCE >> 1, mine, 0n) === mine) {
-      Atomics.compareExchange(this.i32, I_RECEIVER, this.#pid, 0);
-    }
+    // The pid first, while the place is still ours: once it is free, a successor
+    // may write its own pid, the same number in another PID namespace (pid 1 of
+    // a container), which a CAS on the number would then erase.
+    const index = I_RECEIVER_PRESENCE >> 1;
+    if (Atomics.load(this.#i64, index) === mine) Atomics.compareExchange(this.i32, I_RECEIVER, this.#pid, 0);
+    Atomics.compareExchange(this.#i64, index, mine, 0n);
     this.#liveness.letGo();
   }
 

@@ -45,8 +45,8 @@ export interface EndpointHooks {
 
 /**
  * Sends messages into a channel. Made by `channel.sender()`; registered in
- * the segment (by pid) until {@link close}, so the receiver can tell a
- * sender that crashed from one that is slow.
+ * the segment (by presence token) until {@link close}, so the receiver can
+ * tell a sender that crashed from one that is slow.
  */
 export class Sender<T = Uint8Array> implements Disposable {
   readonly #ring: Ring;
@@ -400,11 +400,11 @@ export class Sender<T = Uint8Array> implements Disposable {
 
   /** A full ring whose receiver died never drains: say so instead of waiting forever. */
   #checkReceiver(what: string): void {
-    const receiver = this.#ring.receiverPid;
-    if (receiver !== 0 && !this.#ring.receiverAlive()) {
+    if (this.#ring.receiverGone()) {
+      const pid = this.#ring.receiverPid;
       throw channelError(
         'ERR_CHANNEL_PEER_DEAD',
-        `${what}: the channel is full and its receiver (pid ${receiver}) died without closing it`,
+        `${what}: the channel is full and its receiver (${pid === 0 ? 'pid unknown' : `pid ${pid} in its own PID namespace`}) died without closing it`,
       );
     }
   }
