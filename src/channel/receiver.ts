@@ -430,7 +430,7 @@ export class Receiver<T = Uint8Array> implements AsyncIterable<T>, Disposable {
       const pids = dead.map((pid) => (pid > 0 ? String(pid) : 'unknown, one died while registering'));
       throw channelError(
         'ERR_CHANNEL_PEER_DEAD',
-        `${what}: every sender died without closing (pid ${pids.join(', ')}, each in its own PID namespace); nothing is in the ring`,
+        `${what}: every sender died without closing (pid ${pids.join(', ')}); nothing is in the ring (pids as each sender's own PID namespace numbers them)`,
       );
     }
   }
