@@ -3,7 +3,7 @@
 // memory of origins (the least recently heard of is forgotten first).
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { messageId, SequenceTracker } from '../src/bridge/message-id.js';
+import { hostOf, messageId, newOrigin, SequenceTracker } from '../src/bridge/message-id.js';
 
 describe('bridge: SequenceTracker', () => {
   it('counts gaps per origin, drops duplicates and its own ids, delivers ids it cannot parse', () => {
@@ -17,6 +17,22 @@ describe('bridge: SequenceTracker', () => {
     assert.deepEqual(t.judge(messageId('me', 3)), { verdict: 'own', gap: 0 });
     assert.deepEqual(t.judge(undefined), { verdict: 'deliver', gap: 0 });
     assert.deepEqual(t.judge('no-colon'), { verdict: 'deliver', gap: 0 });
+  });
+
+  it("a bridge both ways with a durable consumer knows its earlier runs' messages as its own, and no other host's", () => {
+    // Its messages the consumer had not taken before a restart come back to the next run.
+    const host = hostOf('hostA');
+    assert.equal(hostOf('hostA'), host, 'the same name, the same host part');
+    assert.notEqual(hostOf('hostB'), host);
+    const earlier = newOrigin(host);
+    const now = newOrigin(host);
+    assert.notEqual(earlier, now, 'each run an origin of its own');
+    assert.ok(now.startsWith(`${host}.`));
+    const t = new SequenceTracker(now, host);
+    assert.deepEqual(t.judge(messageId(earlier, 7)), { verdict: 'own', gap: 0 });
+    assert.deepEqual(t.judge(messageId(now, 1)), { verdict: 'own', gap: 0 });
+    assert.deepEqual(t.judge(messageId(newOrigin(hostOf('hostB')), 1)), { verdict: 'deliver', gap: 0 });
+    assert.deepEqual(t.judge(messageId(newOrigin(), 1)), { verdict: 'deliver', gap: 0 });
   });
 
   it('remembers the 1024 origins heard of last: one heard of again is not forgotten before quieter ones', () => {

@@ -5,6 +5,7 @@
 // will not let it make again (one it may make again, it does).
 import assert from 'node:assert/strict';
 import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { describe, it } from 'node:test';
@@ -62,6 +63,56 @@ describe('bridge: options', () => {
     });
     // The bridge gave the receiver's place back.
     channel.receiver().close();
+  });
+
+  it('credentials whose % is not an escape are refused naming url, never showing them', async () => {
+    // decodeURIComponent threw a URIError without a code.
+    await assert.rejects(
+      bridge({ channel: { id: 1 }, url: 'nats://user:50%off@127.0.0.1:1', subject: 's', direction: 'out' }),
+      (error: Error) => {
+        assert.equal(error.name, 'TypeError');
+        assert.equal((error as { code?: string }).code, 'ERR_INVALID_ARG_VALUE');
+        assert.match(error.message, /'url'.*percent-encoded \(a % is written %25\)/);
+        assert.doesNotMatch(error.message, /50%off|user:/);
+        return true;
+      },
+    );
+  });
+
+  it('an abort while it connects ends the wait at once (a server that never answers), and makes nothing', async () => {
+    using channel = Channel.create({ capacity: 4096, autoRemove: true });
+    // Accepts TCP and says nothing: the client waits out its own 20 s timeout (its attempt goes on
+    // meanwhile; with waitOnFirstConnect and no server, for good, which is why that case is not here).
+    const sockets = new Set<import('node:net').Socket>();
+    const silent = createServer((socket) => {
+      sockets.add(socket);
+      socket.on('error', () => {});
+    });
+    await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
+    try {
+      const port = (silent.address() as AddressInfo).port;
+      for (const extra of [{ url: `nats://127.0.0.1:${port}` }]) {
+        const controller = new AbortController();
+        setTimeout(() => controller.abort(), 100);
+        const outcome = await Promise.race([
+          bridge({ channel, subject: 's', direction: 'out', signal: controller.signal, ...extra }).then(
+            async (b) => {
+              await b.close();
+              return 'resolved';
+            },
+            (error: Error) => error.name,
+          ),
+          new Promise((resolve) => setTimeout(() => resolve('still pending after 10 s'), 10_000)),
+        ]);
+        assert.equal(outcome, 'AbortError', extra.url);
+      }
+      // The bridge gave the receiver's place back.
+      channel.receiver().close();
+    } finally {
+      // The client's attempt ends with its socket.
+      for (const socket of sockets) socket.destroy();
+      silent.close();
+    }
   });
 
   it('without the NATS client installed: ERR_BRIDGE_NATS_MISSING with the install command', async () => {
@@ -166,6 +217,36 @@ describe('bridge: the optional dependency', () => {
 });
 
 describe('bridge: against a real nats-server', { skip: noNatsServer }, () => {
+  it('close() ends while the server has stopped answering a flush, and done rejects with ERR_BRIDGE_CONNECT when the connection closes for good', async () => {
+    await using server = Object.assign(await NatsServer.start(), { [Symbol.asyncDispose]: () => server.dispose() });
+    using channel = Channel.create({ capacity: 1 << 16, autoRemove: true });
+    const sender = channel.sender();
+    const b = await bridge({ channel, url: server.url, subject: 'stopped', direction: 'out', maxPendingBytes: 4096 });
+    try {
+      const feeding = (async () => {
+        for (let i = 0; i < 20_000 && !b.closed; i++) await sender.send(new Uint8Array(200)).catch(() => {});
+      })();
+      while (b.stats.out < 100) await sleep(5);
+      server.signal('SIGSTOP');
+      await sleep(500);
+      // The flush waited for the server's answer for good, and close() with it.
+      const closed = await Promise.race([b.close().then(() => 'closed'), sleep(10_000).then(() => 'still closing after 10 s')]);
+      assert.equal(closed, 'closed');
+      sender.close();
+      await feeding;
+    } finally {
+      server.signal('SIGCONT');
+    }
+    const lasting = await bridge({ channel, url: server.url, subject: 'gone', direction: 'out', nats: { maxReconnectAttempts: 0 } });
+    await server.stop('SIGKILL');
+    await assert.rejects(lasting.done, (error: Error) => {
+      assert.equal((error as { code?: string }).code, 'ERR_BRIDGE_CONNECT');
+      assert.match(error.message, new RegExp(`^bridge: the connection to ${server.url.replaceAll('.', '\\.')} closed for good`));
+      return true;
+    });
+    await lasting.close();
+  });
+
   it('core NATS, a full ring: arrivals beyond the bounded buffer are dropped and counted, the rest arrive in order', async () => {
     await using server = Object.assign(await NatsServer.start(), { [Symbol.asyncDispose]: () => server.dispose() });
     using inbox = Channel.create({ capacity: 4096, autoRemove: true });

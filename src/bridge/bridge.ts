@@ -3,12 +3,12 @@
 // hosts talk through a broker with the same API. Bytes pass unchanged (codecs too).
 import { EventEmitter } from 'node:events';
 import { readFile } from 'node:fs/promises';
-import { bridgeError } from '../core/errors.js';
+import { abortError, bridgeError } from '../core/errors.js';
 import { receiveCore, receiveJetStream } from './in.js';
 import { ensureConsumer, ensureStream, type StreamPlace } from './jetstream.js';
 import { Link } from './link.js';
 import { type Attachment, type InSink, type OutSource, openSink, openSource } from './local.js';
-import { newOrigin, SequenceTracker } from './message-id.js';
+import { hostOf, newOrigin, SequenceTracker } from './message-id.js';
 import { loadNats, type NatsConnection, type NatsJetStream } from './nats.js';
 import { splitCredentials, validateOptions, type BridgeDirection, type BridgeOptions, type ValidOptions } from './options.js';
 import { forwardCore, forwardJetStream } from './out.js';
@@ -233,9 +233,10 @@ export async function bridge(options: BridgeOptions): Promise<Bridge> {
       attachments.push(opened.attachment);
       sender = opened.sink;
     }
-    const connected = await connect(nats, o);
+    // An abort ends the wait for a server (the client's own timeout is 20 s, or never); a connection made after is closed.
+    const connected = await unlessAborted(connect(nats, o), o.signal, (late) => void late.nc.close().catch(() => {}));
     nc = connected.nc;
-    const place = await prepareJetStream(nats.jetstream, nc, o);
+    const place = await unlessAborted(prepareJetStream(nats.jetstream, nc, o), o.signal, () => {});
     const stop = new AbortController();
     const events = new EventEmitter();
     const link = new Link({
@@ -247,20 +248,25 @@ export async function bridge(options: BridgeOptions): Promise<Bridge> {
       stop: stop.signal,
       events,
     });
-    const origin = newOrigin();
+    // Both ways with a durable consumer: a host part kept across runs, so that a restarted bridge knows its own.
+    const host =
+      receiver !== undefined && sender !== undefined && o.jetstream?.durable !== undefined ? hostOf(o.jetstream.durable) : undefined;
+    const origin = newOrigin(host);
     const run = async (b: Bridge): Promise<void> => {
       for (const name of ['dropped', 'lost', 'recreated', 'stalled', 'resumed'] as const) events.on(name, (e) => b.emit(name, e));
       const stopAbort = whenAborted(o.signal, () => stop.abort());
       if (o.signal?.aborted) stop.abort(); // aborted while it connected
       void watchStatus(link, b);
       const ended = link.nc.closed().then((error) => {
-        if (!stop.signal.aborted) throw error ?? new Error(`bridge: the connection to ${connected.where} closed`);
+        if (stop.signal.aborted) return;
+        const why = error === undefined ? '' : `: ${(error as Error).message}`;
+        throw bridgeError('ERR_BRIDGE_CONNECT', `bridge: the connection to ${connected.where} closed for good${why}`, error);
       });
       const tasks: Promise<void>[] = [];
       if (receiver)
         tasks.push(o.jetstream ? forwardJetStream(link, receiver, origin) : forwardCore(link, receiver, origin, o.maxPendingBytes));
       if (sender) {
-        const tracker = new SequenceTracker(origin);
+        const tracker = new SequenceTracker(origin, host);
         tasks.push(
           o.jetstream
             ? receiveJetStream(link, sender, tracker, place)
@@ -287,6 +293,26 @@ export async function bridge(options: BridgeOptions): Promise<Bridge> {
     await nc?.close().catch(() => {});
     for (const attachment of attachments) attachment.detach();
     throw error;
+  }
+}
+
+/**
+ * `work`, or an AbortError as soon as `signal` aborts; `discard` gets what
+ * `work` gives after that.
+ */
+async function unlessAborted<T>(work: Promise<T>, signal: AbortSignal | undefined, discard: (late: T) => void): Promise<T> {
+  if (signal === undefined) return work;
+  let stopListening = (): void => {};
+  const aborted = new Promise<never>((_, reject) => {
+    stopListening = whenAborted(signal, () => reject(abortError(signal)));
+  });
+  try {
+    return await Promise.race([work, aborted]);
+  } catch (error) {
+    if (signal.aborted) work.then(discard, () => {});
+    throw error;
+  } finally {
+    stopListening();
   }
 }
 

@@ -6,9 +6,23 @@ import { nodeCrypto } from '../core/builtins.js';
 
 export const MSG_ID_HEADER = 'Nats-Msg-Id';
 
-/** A fresh origin: 12 hex digits, unique per bridge run. */
-export function newOrigin(): string {
-  return nodeCrypto().randomBytes(6).toString('hex');
+/**
+ * A fresh origin: 12 hex digits, unique per bridge run; after `host` and a
+ * dot where the bridge has a name kept across its runs (see {@link hostOf}).
+ */
+export function newOrigin(host?: string): string {
+  const run = nodeCrypto().randomBytes(6).toString('hex');
+  return host === undefined ? run : `${host}.${run}`;
+}
+
+/**
+ * The part of the origins of every run of a bridge both ways with a JetStream
+ * durable consumer: its messages that the consumer had not yet taken when
+ * the bridge stopped come back to its next run, which must know them as its
+ * own. Made from the durable name, one per receiving bridge.
+ */
+export function hostOf(durable: string): string {
+  return nodeCrypto().createHash('sha256').update(`shmkit bridge ${durable}`).digest('hex').slice(0, 12);
 }
 
 export function messageId(origin: string, seq: number): string {
@@ -28,11 +42,16 @@ const MAX_ORIGINS = 1024;
 export class SequenceTracker {
   readonly #last = new Map<string, number>();
   readonly #own: string | undefined;
+  readonly #ownHost: string | undefined;
   #newest: string | undefined;
 
-  /** `own`: the origin of this bridge's out side, whose echoes are skipped. */
-  constructor(own?: string) {
+  /**
+   * `own`: the origin of this bridge's out side, whose echoes are skipped;
+   * with `ownHost` (its {@link hostOf}), those of its earlier runs too.
+   */
+  constructor(own?: string, ownHost?: string) {
     this.#own = own;
+    this.#ownHost = ownHost === undefined ? undefined : `${ownHost}.`;
   }
 
   /** Judges one message by its id; `gap` is how many of its origin's messages before it never came. */
@@ -42,7 +61,7 @@ export class SequenceTracker {
     const origin = id.slice(0, colon);
     const seq = Number(id.slice(colon + 1));
     if (!Number.isSafeInteger(seq) || seq < 1) return { verdict: 'deliver', gap: 0 };
-    if (origin === this.#own) return { verdict: 'own', gap: 0 };
+    if (origin === this.#own || (this.#ownHost !== undefined && origin.startsWith(this.#ownHost))) return { verdict: 'own', gap: 0 };
     const last = this.#last.get(origin);
     if (last !== undefined && seq <= last) return { verdict: 'duplicate', gap: 0 };
     // The first message seen of an origin starts its count: what it sent

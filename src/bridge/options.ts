@@ -108,6 +108,8 @@ export function validateOptions(options: unknown): ValidOptions {
   if (!Array.isArray(servers) || servers.length === 0 || servers.some((s) => typeof s !== 'string' || s === '')) {
     throw invalidType('url', 'a non-empty string or array of strings', url);
   }
+  // Credentials that do not decode are refused now, before anything is opened.
+  for (const server of servers as string[]) splitCredentials(server);
 
   if (o['channel'] !== undefined && o['pubsub'] !== undefined) {
     throw invalidValue('pubsub', 'a bridge serves a channel or a PubSub: give channel or pubsub, not both', o['pubsub']);
@@ -197,6 +199,14 @@ export function splitCredentials(server: string): { server: string; user?: strin
   const userinfo = server.slice(scheme.length, at);
   const bare = scheme + server.slice(at + 1);
   const colon = userinfo.indexOf(':');
-  if (colon < 0) return { server: bare, token: decodeURIComponent(userinfo) };
-  return { server: bare, user: decodeURIComponent(userinfo.slice(0, colon)), pass: decodeURIComponent(userinfo.slice(colon + 1)) };
+  // The URL's own escapes: a bare % is malformed (URIError); refused naming the URL, never its credentials.
+  const decode = (text: string): string => {
+    try {
+      return decodeURIComponent(text);
+    } catch {
+      throw invalidValue('url', 'its user name, password or token must be percent-encoded (a % is written %25)', bare);
+    }
+  };
+  if (colon < 0) return { server: bare, token: decode(userinfo) };
+  return { server: bare, user: decode(userinfo.slice(0, colon)), pass: decode(userinfo.slice(colon + 1)) };
 }

@@ -2,6 +2,7 @@
 // subscriber) and publishes every message, bytes unchanged, to the subject,
 // in the local order.
 import { bridgeError } from '../core/errors.js';
+import { whenAborted } from '../core/abort-listeners.js';
 import type { Link } from './link.js';
 import type { OutSource } from './local.js';
 import { MSG_ID_HEADER, messageId } from './message-id.js';
@@ -54,13 +55,15 @@ export async function forwardCore(link: Link, receiver: OutSource, origin: strin
   let seq = 0;
   let pending = 0;
   const headers = link.transport.headers();
+  // Never longer than the bridge runs: a server that stops answering (SIGSTOP) held close() for good.
+  const stopped = new Promise<void>((resolve) => {
+    if (stop.aborted) resolve();
+    else whenAborted(stop, resolve);
+  });
   const flush = async () => {
     pending = 0;
-    try {
-      await nc.flush();
-    } catch {
-      // Disconnected: the next message waits for the reconnect.
-    }
+    // Disconnected: the next message waits for the reconnect.
+    await Promise.race([nc.flush().catch(() => {}), stopped]);
   };
   for (;;) {
     // Nothing is taken from the ring while disconnected: the senders wait there (backpressure), and a close loses nothing.

@@ -61,6 +61,11 @@ export class NatsServer {
     this.#args = ['-a', '127.0.0.1', '-p', String(port), ...(this.#store ? ['-js', '-sd', this.#store] : []), ...(options.args ?? [])];
   }
 
+  /** Sends `signal` to the server (SIGSTOP: it stops answering, its connections stay open). */
+  signal(signal: NodeJS.Signals): void {
+    this.#process?.kill(signal);
+  }
+
   /** Starts a server and resolves once it accepts connections. */
   static async start(options: NatsServerOptions = {}): Promise<NatsServer> {
     const server = new NatsServer(await freePort(), options);

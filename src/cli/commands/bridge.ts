@@ -189,7 +189,13 @@ Options:
       }
       throw error;
     }
-    const stop = () => void b.close();
+    // The first signal closes (flushing, at most a few seconds); a second one, the user out of patience, ends at once.
+    let stopping = false;
+    const stop = (signal: NodeJS.Signals) => {
+      if (stopping) process.exit(signal === 'SIGINT' ? 130 : 143);
+      stopping = true;
+      void b.close();
+    };
     process.on('SIGINT', stop);
     process.on('SIGTERM', stop);
     const say = (text: string) => io.stderr.write(`shmkit bridge: ${text}\n`);
