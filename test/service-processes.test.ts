@@ -9,6 +9,7 @@ import { describe, it } from 'node:test';
 import { ChannelError, IPC_STAT, Service, SharedMemory, shmctl } from '../src/index.js';
 import { assertNoLeaks, removeSegment, uniqueKey, usedSegments } from './helpers/ipc.js';
 import { assertExitedCleanly, lastJson, runNode, withShmkit } from './helpers/processes.js';
+import { settledWithin } from './helpers/settled.js';
 
 assertNoLeaks();
 
@@ -350,6 +351,43 @@ describe('Service across processes', { timeout: 120_000 }, () => {
       await killAndReap(first);
       if (standby !== undefined) await killAndReap(standby);
     }
+  });
+
+  it('fails requests in flight when their server detaches the service (their replies are dropped), and a new server answers the next', async () => {
+    // The detach cleared the server's record without counting its death: those requests waited for good.
+    using service = Service.create({ capacity: 1 << 14, codec: 'json' });
+    const result = runNode(
+      `
+      import { Service } from 'SHMKIT';
+      const service = Service.open({ id: Number(process.argv[1]) });
+      let taken = 0;
+      service.serve(async (v) => {
+        taken++;
+        await new Promise((resolve) => setTimeout(resolve, 2_000));
+        return v;
+      }, { concurrency: 4 });
+      while (taken < 2) await new Promise((resolve) => setTimeout(resolve, 5));
+      service.detach();
+      console.log('detached');
+      `,
+      [String(service.id)],
+      { timeoutMs: 30_000 },
+    );
+    using client = service.client();
+    const outcomes = Promise.all(
+      [1, 2].map((n) =>
+        client.request(n).then(
+          (reply) => `reply ${reply}`,
+          (error: unknown) => (error as { code?: string }).code ?? String(error),
+        ),
+      ),
+    );
+    assertExitedCleanly(await result, 'the server');
+    assert.equal(await settledWithin(outcomes, 10_000), 'resolved', 'both settled');
+    assert.deepEqual(await outcomes, ['ERR_CHANNEL_PEER_DEAD', 'ERR_CHANNEL_PEER_DEAD']);
+    using server = service.serve((v: number) => v * 10);
+    assert.equal(await client.request(3, { timeoutMs: 10_000 }), 30);
+    assert.equal(server.closed, false);
   });
 
   it('fails a request taken by a server that exits (not killed) with it unanswered, even when a standby takes its place during the exit', async () => {

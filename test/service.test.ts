@@ -211,6 +211,24 @@ describe('Service within one process', { timeout: 60_000 }, () => {
     });
   });
 
+  it("a handler's result whose then getter throws is that request's error reply; the server serves on", async () => {
+    // The getter was read outside the handler's try: its throw ended the whole server.
+    using service = Service.create({ capacity: 4096, codec: 'json' });
+    using server = service.serve((v: string) =>
+      v === 'weird'
+        ? ({
+            get then() {
+              throw new Error('then getter throws');
+            },
+          } as unknown as string)
+        : `${v}!`,
+    );
+    using client = service.client();
+    await assert.rejects(client.request('weird', { timeoutMs: 10_000 }), { message: 'then getter throws' });
+    assert.equal(await client.request('normal', { timeoutMs: 10_000 }), 'normal!');
+    assert.equal(server.closed, false);
+  });
+
   it('sends a handler error back: name, message and code cross, for throws and rejections alike', async () => {
     using service = Service.create({ capacity: 4096, codec: 'json' });
     using _server = service.serve(async (value: string) => {

@@ -167,6 +167,9 @@ export class ServiceServer implements Disposable, AsyncDisposable {
 
   /** @internal The service detaches: stop now, without waiting for handlers (their replies are dropped). */
   stopNow(): void {
+    // Requests taken and never to be answered: counted as this server's death (as at a thread's
+    // exit), so that their clients fail them instead of waiting for a reply nobody sends.
+    if (this.#inflight > 0 && !this.#released) abandonServer(this.#core.header, this.#token);
     this.#gone = true;
     void this.close();
     this.#wakeLoop();
@@ -271,24 +274,25 @@ export class ServiceServer implements Disposable, AsyncDisposable {
     const nonce = readU32(data, F.REQUEST.nonce);
     const seq = readU32(data, F.REQUEST.seq);
     let result: unknown;
+    let then: unknown;
     try {
       // A request the codec cannot read gets ERR_CHANNEL_DECODE back, as the handler's errors do.
       const value = decodeMessage(this.#core.codec, data.subarray(F.REQUEST_HEADER), `${this.#core.name}: request`);
       result = this.#handler(value, { clientPid: link.pid });
+      // Read here, once: a `then` getter that throws is the handler's error, not the server's end.
+      then =
+        result !== null && (typeof result === 'object' || typeof result === 'function') ? (result as PromiseLike<unknown>).then : undefined;
     } catch (error) {
       this.#reply(link, nonce, seq, F.STATUS_ERROR, error);
       return;
     }
-    if (
-      result === null ||
-      (typeof result !== 'object' && typeof result !== 'function') ||
-      typeof (result as PromiseLike<unknown>).then !== 'function'
-    ) {
+    if (typeof then !== 'function') {
       this.#reply(link, nonce, seq, F.STATUS_OK, result);
       return;
     }
     this.#inflight++;
-    Promise.resolve(result as PromiseLike<unknown>)
+    // The `then` read above, called as Promise.resolve would (one read of it in all).
+    new Promise<unknown>((resolve, reject) => (then as PromiseLike<unknown>['then']).call(result, resolve, reject))
       .then(
         (value) => this.#reply(link, nonce, seq, F.STATUS_OK, value),
         (error: unknown) => this.#reply(link, nonce, seq, F.STATUS_ERROR, error),
