@@ -336,6 +336,10 @@ describe('PubSub across processes', { timeout: 120_000 }, () => {
       0,
     );
     assert.throws(() => subscriber.drain('no' as never), { code: 'ERR_INVALID_ARG_TYPE', message: /"handler"/ });
+    // Refused, not taken for 0: drain(fn, -1) and drain(fn, 'x') returned 0 silently.
+    assert.throws(() => subscriber.drain(() => {}, 'x' as never), { code: 'ERR_INVALID_ARG_TYPE', message: /"max"/ });
+    assert.throws(() => subscriber.drain(() => {}, -1), { code: 'ERR_OUT_OF_RANGE', message: /"max"/ });
+    assert.throws(() => subscriber.drain(() => {}, 1.5), { code: 'ERR_OUT_OF_RANGE', message: /"max"/ });
     publisher.trySend(new Uint8Array([5]));
     publisher.trySend(new Uint8Array([6]));
     assert.throws(() => subscriber.drain(() => subscriber.tryRecv()), { code: 'ERR_CHANNEL_BUSY' }, 'no message is taken twice');

@@ -217,6 +217,7 @@ describe('Service within one process', { timeout: 60_000 }, () => {
     using server = service.serve((v: string) =>
       v === 'weird'
         ? ({
+            // biome-ignore lint/suspicious/noThenProperty: the thenable under test
             get then() {
               throw new Error('then getter throws');
             },

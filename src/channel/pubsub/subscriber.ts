@@ -2,7 +2,7 @@
 // receives every message published after it subscribed, reading it in place
 // in the ring (decoded from there), and frees nothing: the ring's space is
 // reused once the slowest subscriber has moved on.
-import { abortError, ChannelError, channelError, invalidType } from '../../core/errors.js';
+import { abortError, ChannelError, channelError, invalidType, outOfRange } from '../../core/errors.js';
 import { validateAbortSignal, validateObject } from '../../core/validate.js';
 import { FutexWaiter } from '../../sysv/futex.js';
 import { schedYield } from '../../sysv/process.js';
@@ -145,6 +145,8 @@ export class Subscriber<T = Uint8Array> implements AsyncIterable<T>, Disposable 
    */
   drain(handler: (value: T) => void, max = Infinity): number {
     if (typeof handler !== 'function') throw invalidType('handler', 'of type function', handler);
+    if (typeof max !== 'number') throw invalidType('max', 'of type number', max);
+    if (!(max >= 0) || (max !== Infinity && !Number.isInteger(max))) throw outOfRange('max', 'an integer >= 0, or Infinity', max);
     this.#assertOpen('drain');
     const ring = this.#ring;
     const cursor = this.#cursor;
