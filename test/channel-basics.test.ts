@@ -165,6 +165,9 @@ describe('Channel within one process', { timeout: 60_000 }, () => {
     const receiver = channel.receiver();
     const sender = channel.sender();
     await assert.rejects(receiver.recv({ timeoutMs: 20 }), isCode('ETIMEDOUT'));
+    // Named as the option it is, as options.signal is.
+    await assert.rejects(receiver.recv({ timeoutMs: -1 }), { name: 'RangeError', message: /"options\.timeoutMs"/ });
+    await assert.rejects(sender.send('x', { timeoutMs: '5' as never }), { name: 'TypeError', message: /"options\.timeoutMs"/ });
     const controller = new AbortController();
     setTimeout(() => controller.abort(new Error('stop')), 20);
     await assert.rejects(receiver.recv({ signal: controller.signal }), { name: 'AbortError' });

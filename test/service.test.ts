@@ -145,7 +145,7 @@ describe('Service within one process', { timeout: 60_000 }, () => {
     using client = service.client();
     await assert.rejects(
       client.request('x', { timeoutMs: -1 }),
-      (e: unknown) => e instanceof RangeError && /"timeoutMs"/.test((e as Error).message),
+      (e: unknown) => e instanceof RangeError && /"options\.timeoutMs"/.test((e as Error).message),
     );
     await assert.rejects(
       client.request('x', { signal: 'stop' as never }),

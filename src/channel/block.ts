@@ -106,10 +106,10 @@ export function checkWaitOptions(options: unknown): void {
   if (abort?.aborted) throw abortError(abort);
 }
 
-/** The deadline of a wait from its `timeoutMs` option, validated. */
+/** The deadline of a wait from its `timeoutMs` option, validated (and named as the option it is). */
 export function deadlineOf(timeoutMs: unknown): Deadline {
   if (timeoutMs === undefined) return NEVER;
-  if (typeof timeoutMs !== 'number') throw invalidType('timeoutMs', 'of type number', timeoutMs);
-  if (!(timeoutMs >= 0)) throw outOfRange('timeoutMs', '>= 0', timeoutMs);
+  if (typeof timeoutMs !== 'number') throw invalidType('options.timeoutMs', 'of type number', timeoutMs);
+  if (!(timeoutMs >= 0)) throw outOfRange('options.timeoutMs', '>= 0', timeoutMs);
   return { at: performance.now() + timeoutMs, timeoutMs };
 }
