@@ -313,6 +313,26 @@ describe('PubSub across processes', { timeout: 120_000 }, () => {
     );
   });
 
+  it('lossless, one thread: a message that must go over the ring\'s end waits for nobody when every subscriber has read everything', async () => {
+    // The record needs the subscribers past the padding at the ring's end; one that had read
+    // everything stood before it until its next poll, so send(big) then recv() waited for good.
+    using pubsub = PubSub.create({ capacity: 4096, autoRemove: true });
+    const subscriber = pubsub.subscriber();
+    const publisher = pubsub.publisher();
+    for (const size of [3000, publisher.maxMessageSize, 2500]) {
+      assert.equal(publisher.trySend(new Uint8Array(100)), true);
+      assert.equal(subscriber.tryRecv()!.byteLength, 100);
+      await publisher.send(new Uint8Array(size).fill(7), { timeoutMs: 5_000 });
+      const got = await subscriber.recv({ timeoutMs: 5_000 });
+      assert.equal(got.byteLength, size);
+      assert.equal(got[size - 1], 7);
+    }
+    // Still lossless: with the big one unread, another waits (trySend says no).
+    assert.equal(publisher.trySend(new Uint8Array(3000)), true);
+    assert.equal(publisher.trySend(new Uint8Array(3000)), false);
+    assert.equal(subscriber.tryRecv()!.byteLength, 3000);
+  });
+
   it('drains what is there in place (bytes: views of the ring), or as checked copies with drop-oldest', async () => {
     using pubsub = PubSub.create({ capacity: 4096, autoRemove: true });
     const subscriber = pubsub.subscriber();

@@ -332,6 +332,10 @@ export class BroadcastRing {
       // Published once TAIL is past it: a reader that skips it finds the zeroed tag at 0.
       this.#storeTag(padding, F.STATE_PADDING);
       toEnd = this.capacity;
+      // Subscribers of this thread that have read everything pass the padding now:
+      // the record must go over where they stand, and the thread that waits for the
+      // room may be the one that would have them read (await send(big), then recv).
+      if (!this.#room(tail, span + F.RECORD_HEADER)) this.passPadding?.();
       if (!this.#room(tail, span + F.RECORD_HEADER)) {
         this.unlock();
         // Only subscribers can free the room, by passing the padding: wake them as
@@ -355,6 +359,12 @@ export class BroadcastRing {
     this.unlock();
     return tail >>> 0;
   }
+
+  /**
+   * @internal Set by the PubSub object (lossless): moves its subscribers of
+   * this thread past padding they stand at (a peek: nothing is taken).
+   */
+  passPadding: (() => void) | undefined;
 
   /** Whether `bytes` can be written at `tail` now (lossless: the slowest subscriber allows it). */
   #room(tail: number, bytes: number): boolean {

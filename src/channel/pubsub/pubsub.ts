@@ -96,6 +96,8 @@ export class PubSub<T = Uint8Array> implements Disposable {
     this.#ring = new BroadcastRing(shm.buffer, capacity, lag === 'drop-oldest', threadLiveness, process.pid);
     const registrations: Registrations = { ring: this.#ring, writers: new Set(), cursors: new Set() };
     this.#registrations = registrations;
+    // poll() passes padding and abandoned records to the next message, and takes none.
+    if (lag !== 'drop-oldest') this.#ring.passPadding = () => registrations.cursors.forEach((cursor) => cursor.poll());
     this.#hooks = {
       mode: wait,
       forget: (endpoint, writer) => {
