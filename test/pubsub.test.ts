@@ -313,7 +313,7 @@ describe('PubSub across processes', { timeout: 120_000 }, () => {
     );
   });
 
-  it('lossless, one thread: a message that must go over the ring\'s end waits for nobody when every subscriber has read everything', async () => {
+  it("lossless, one thread: a message that must go over the ring's end waits for nobody when every subscriber has read everything", async () => {
     // The record needs the subscribers past the padding at the ring's end; one that had read
     // everything stood before it until its next poll, so send(big) then recv() waited for good.
     using pubsub = PubSub.create({ capacity: 4096, autoRemove: true });

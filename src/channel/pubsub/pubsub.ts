@@ -97,7 +97,11 @@ export class PubSub<T = Uint8Array> implements Disposable {
     const registrations: Registrations = { ring: this.#ring, writers: new Set(), cursors: new Set() };
     this.#registrations = registrations;
     // poll() passes padding and abandoned records to the next message, and takes none.
-    if (lag !== 'drop-oldest') this.#ring.passPadding = () => registrations.cursors.forEach((cursor) => cursor.poll());
+    if (lag !== 'drop-oldest') {
+      this.#ring.passPadding = () => {
+        for (const cursor of registrations.cursors) cursor.poll();
+      };
+    }
     this.#hooks = {
       mode: wait,
       forget: (endpoint, writer) => {
