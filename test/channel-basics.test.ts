@@ -19,6 +19,28 @@ function isCode(code: string) {
 
 const activeTimers = (): number => process.getActiveResourcesInfo().filter((name) => name === 'Timeout').length;
 
+/**
+ * A child process becomes `channel`'s receiver, runs `then` (with SharedMemory
+ * in scope) and dies by SIGKILL; a sender then fills the ring, and its next
+ * send must fail with ERR_CHANNEL_PEER_DEAD, its message matching `message`.
+ */
+async function fillBehindKilledReceiver(channel: Channel, then: string, message: RegExp): Promise<void> {
+  const receiverChild = await runNode(
+    `
+    import { Channel, SharedMemory } from 'SHMKIT';
+    Channel.open({ id: Number(process.argv[1]) }).receiver();
+    ${then}
+    process.kill(process.pid, 'SIGKILL');
+    `,
+    [String(channel.id)],
+  );
+  assert.equal(receiverChild.signal, 'SIGKILL');
+  const sender = channel.sender();
+  while (sender.trySend(new Uint8Array(64)));
+  await assert.rejects(sender.send(new Uint8Array(64), { timeoutMs: 10000 }), (error: unknown) => {
+    return isCode('ERR_CHANNEL_PEER_DEAD')(error) && message.test((error as Error).message);
+  });
+}
 describe('Channel within one process', { timeout: 60_000 }, () => {
   it('delivers strings and bytes in order, and tryRecv gives null when empty', () => {
     using channel = Channel.create({ capacity: 4096, autoRemove: true });
@@ -463,20 +485,7 @@ describe('Channel across processes', { timeout: 120_000 }, () => {
 
   it('a sender waiting on a full ring learns that the receiver process died', async () => {
     using channel = Channel.create({ capacity: 512, autoRemove: true });
-    const receiverChild = await runNode(
-      `
-      import { Channel } from 'SHMKIT';
-      Channel.open({ id: Number(process.argv[1]) }).receiver();
-      process.kill(process.pid, 'SIGKILL');
-      `,
-      [String(channel.id)],
-    );
-    assert.equal(receiverChild.signal, 'SIGKILL');
-    const sender = channel.sender();
-    while (sender.trySend(new Uint8Array(64)));
-    await assert.rejects(sender.send(new Uint8Array(64), { timeoutMs: 10000 }), (error: unknown) => {
-      return isCode('ERR_CHANNEL_PEER_DEAD')(error) && /receiver \(pid \d+ in its own PID namespace\) died/.test((error as Error).message);
-    });
+    await fillBehindKilledReceiver(channel, '', /receiver \(pid \d+ in its own PID namespace\) died/);
     // A new receiver takes the dead one's place and drains the ring.
     const receiver = channel.receiver();
     assert.ok(receiver.tryRecv());
@@ -486,21 +495,11 @@ describe('Channel across processes', { timeout: 120_000 }, () => {
     // Two receivers with one pid number in two PID namespaces (pid 1 of two containers) could
     // have the one that stepped down zero the pid word of the one that took its place.
     using channel = Channel.create({ capacity: 512, autoRemove: true });
-    const receiverChild = await runNode(
-      `
-      import { Channel, SharedMemory } from 'SHMKIT';
-      Channel.open({ id: Number(process.argv[1]) }).receiver();
-      new DataView(SharedMemory.open({ id: Number(process.argv[1]) }).buffer).setInt32(132, 0, true);
-      process.kill(process.pid, 'SIGKILL');
-      `,
-      [String(channel.id)],
+    await fillBehindKilledReceiver(
+      channel,
+      'new DataView(SharedMemory.open({ id: Number(process.argv[1]) }).buffer).setInt32(132, 0, true);',
+      /receiver \(pid unknown\) died/,
     );
-    assert.equal(receiverChild.signal, 'SIGKILL');
-    const sender = channel.sender();
-    while (sender.trySend(new Uint8Array(64)));
-    await assert.rejects(sender.send(new Uint8Array(64), { timeoutMs: 10000 }), (error: unknown) => {
-      return isCode('ERR_CHANNEL_PEER_DEAD')(error) && /receiver \(pid unknown\) died/.test((error as Error).message);
-    });
   });
 
   it('a waiting receiver learns that every sender process died', async () => {
