@@ -10,7 +10,7 @@ import { Link } from './link.js';
 import { type Attachment, type InSink, type OutSource, openSink, openSource } from './local.js';
 import { hostOf, newOrigin, SequenceTracker } from './message-id.js';
 import { loadNats, type NatsConnection, type NatsJetStream } from './nats.js';
-import { splitCredentials, validateOptions, type BridgeDirection, type BridgeOptions, type ValidOptions } from './options.js';
+import { validateOptions, type BridgeDirection, type BridgeOptions, type ValidOptions } from './options.js';
 import { forwardCore, forwardJetStream } from './out.js';
 
 import type { BridgeStats } from './stats.js';
@@ -23,7 +23,7 @@ function isChannelClosed(error: unknown): boolean {
 }
 
 async function connect(nats: Awaited<ReturnType<typeof loadNats>>, o: ValidOptions): Promise<{ nc: NatsConnection; where: string }> {
-  const split = o.servers.map(splitCredentials);
+  const split = o.servers;
   const where = split.map((s) => s.server).join(',');
   const credentials: Record<string, unknown> = {};
   for (const { user, pass, token } of split) {

@@ -58,7 +58,8 @@ export interface BridgeOptions {
 export interface ValidOptions {
   out: LocalRef | undefined;
   in: LocalRef | undefined;
-  servers: string[];
+  /** Each server's URL without its credentials, and the credentials (see splitCredentials). */
+  servers: ReturnType<typeof splitCredentials>[];
   subject: string;
   direction: BridgeDirection;
   jetstream: { stream: string; durable: string | undefined; ackWaitMs: number } | undefined;
@@ -108,8 +109,8 @@ export function validateOptions(options: unknown): ValidOptions {
   if (!Array.isArray(servers) || servers.length === 0 || servers.some((s) => typeof s !== 'string' || s === '')) {
     throw invalidType('url', 'a non-empty string or array of strings', url);
   }
-  // Credentials that do not decode are refused now, before anything is opened.
-  for (const server of servers as string[]) splitCredentials(server);
+  // Split now: credentials that do not decode are refused before anything is opened.
+  const split = (servers as string[]).map(splitCredentials);
 
   if (o['channel'] !== undefined && o['pubsub'] !== undefined) {
     throw invalidValue('pubsub', 'a bridge serves a channel or a PubSub: give channel or pubsub, not both', o['pubsub']);
@@ -175,7 +176,7 @@ export function validateOptions(options: unknown): ValidOptions {
   return {
     out,
     in: into,
-    servers: servers as string[],
+    servers: split,
     subject,
     direction: direction as BridgeDirection,
     jetstream,

@@ -154,6 +154,16 @@ export function builtInCodec(name: string): Codec<unknown> | undefined {
   return Object.hasOwn(BUILT_IN, name) ? BUILT_IN[name] : undefined;
 }
 
+/**
+ * @internal Whether what `codec.encode` returns may be reused by the codec
+ * for the next value (a user codec's scratch buffer): a send that waits must
+ * keep a copy. The built-in ones return bytes of their own ('bytes' returns
+ * the caller's, which a send that waits documents as not to be changed).
+ */
+export function mayReuseOutput(codec: Codec<unknown>): boolean {
+  return builtInCodec(codecName(codec)) !== codec;
+}
+
 /** Whether `codec` is the built-in bytes codec, whose channels keep the plain byte path. */
 export function isBytesCodec(codec: Codec<unknown>): boolean {
   return codec === bytes;

@@ -7,7 +7,7 @@ import { byteLengthOf, copyInto, type MessageData } from './message-data.js';
 import { BUSY, CLOSED, SPACE_HANDSHAKE, type Ring } from './ring.js';
 import { FutexWaiter } from '../sysv/futex.js';
 import { block, checkWaitOptions, spinForBytes, type Deadline } from './block.js';
-import { codecName, textForm, type Codec } from './codec.js';
+import { codecName, mayReuseOutput, textForm, type Codec } from './codec.js';
 import { validateObject } from '../core/validate.js';
 import type { Writable } from 'node:stream';
 import { writableTo, type WritableOptions } from './streams.js';
@@ -159,7 +159,7 @@ export class Sender<T = Uint8Array> implements Disposable {
     return this.#sendBytes(data as MessageData, options);
   }
 
-  /** `encoded`: bytes a codec gave, which it may reuse (a scratch buffer): a send that must wait keeps a copy. */
+  /** `encoded`: bytes a user codec gave, which it may reuse (a scratch buffer): a send that must wait keeps a copy. */
   #sendBytes(data: MessageData, options: ChannelWaitOptions, encoded = false): Promise<void> {
     try {
       if (this.#trySendBytes(data)) return Promise.resolve();
@@ -229,7 +229,7 @@ export class Sender<T = Uint8Array> implements Disposable {
       const text = textForm(this.#codec!, value);
       if (text !== undefined && this.#trySendText(text, 'send')) return Promise.resolve();
       if (text !== undefined) return this.#sendBytes(utf8.encode(text), options);
-      return this.#sendBytes(this.#encode(value), options, true);
+      return this.#sendBytes(this.#encode(value), options, mayReuseOutput(this.#codec!));
     } catch (error) {
       return Promise.reject(error);
     }

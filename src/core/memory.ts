@@ -5,10 +5,15 @@
 // limit of its own that would refuse it first.
 import { readFileSync } from 'node:fs';
 
-/** @internal A field of /proc/meminfo in bytes, or undefined. */
-export function meminfo(field: string): number | undefined {
-  const kib = readOr(() => new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(readFileSync('/proc/meminfo', 'utf8'))?.[1]);
-  return kib === undefined ? undefined : Number(kib) * 1024;
+/** @internal The fields of /proc/meminfo in bytes (one read of the file): each undefined if absent. */
+export function meminfo<const F extends string>(...fields: F[]): Record<F, number | undefined> {
+  const text = readOr(() => readFileSync('/proc/meminfo', 'utf8')) ?? '';
+  const values = {} as Record<F, number | undefined>;
+  for (const field of fields) {
+    const kib = new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(text)?.[1];
+    values[field] = kib === undefined ? undefined : Number(kib) * 1024;
+  }
+  return values;
 }
 
 /**
@@ -17,8 +22,8 @@ export function meminfo(field: string): number | undefined {
  * cgroup (v2: memory.max) has less room. undefined when nothing says.
  */
 export function memoryRoom(): number | undefined {
-  const available = meminfo('MemAvailable');
-  const machine = available === undefined ? undefined : available + (meminfo('SwapFree') ?? 0);
+  const { MemAvailable: available, SwapFree: swap } = meminfo('MemAvailable', 'SwapFree');
+  const machine = available === undefined ? undefined : available + (swap ?? 0);
   const group = cgroupRoom();
   if (machine === undefined) return group;
   return group === undefined ? machine : Math.min(machine, group);

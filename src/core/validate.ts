@@ -11,6 +11,15 @@ export function validateInteger(value: unknown, name: string, min: number, max: 
   return value;
 }
 
+/** How many of something: an integer >= 0, or Infinity (as many as there are). */
+export function validateCount(value: unknown, name: string): number {
+  if (typeof value !== 'number') throw invalidType(name, 'of type number', value);
+  if (!(value >= 0) || (value !== Number.POSITIVE_INFINITY && !Number.isInteger(value))) {
+    throw outOfRange(name, 'an integer >= 0, or Infinity (all)', value);
+  }
+  return value;
+}
+
 export const INT32_MIN = -0x8000_0000;
 export const INT32_MAX = 0x7fff_ffff;
 export const UINT32_MAX = 0xffff_ffff;

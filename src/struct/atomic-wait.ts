@@ -7,8 +7,8 @@
 // or a thread of the addon): the event loop runs on.
 import { constants as osConstants } from 'node:os';
 import { isSharedArrayBuffer } from 'node:util/types';
-import { abortError, check, invalidType, outOfRange, timeoutError } from '../core/errors.js';
-import { validateObject } from '../core/validate.js';
+import { abortError, check, invalidType, timeoutError } from '../core/errors.js';
+import { validateCount, validateObject } from '../core/validate.js';
 import { validateTimeLimit } from '../core/wait-options.js';
 import { FutexWaiter, futexWake } from '../sysv/futex.js';
 import type { Owner } from './memory.js';
@@ -102,14 +102,7 @@ export async function waitWord(word: FutexWord, expected: number, options: unkno
 
 /** @internal atomic(...).notify(count) of a 32-bit field: how many waiters woke, in every process. */
 export function notifyWord(word: FutexWord, count: unknown): number {
-  let n = WAKE_ALL;
-  if (count !== undefined) {
-    if (typeof count !== 'number') throw invalidType('count', 'of type number', count);
-    if (!(count >= 0) || (!Number.isInteger(count) && count !== Number.POSITIVE_INFINITY)) {
-      throw outOfRange('count', 'an integer >= 0, or Infinity (all)', count);
-    }
-    n = Math.min(count, WAKE_ALL);
-  }
+  const n = count === undefined ? WAKE_ALL : Math.min(validateCount(count, 'count'), WAKE_ALL);
   const memory = word.memory;
   assertFutexMemory(memory, 'notify');
   word.load(); // StateError once detached

@@ -299,8 +299,7 @@ function shmMemoryHint(size: number, flags: number): string {
   if ((flags & SHM_HUGETLB) !== 0) {
     return `no huge pages for ${size} bytes (sysctl vm.nr_hugepages; an unprivileged user also needs vm.hugetlb_shm_group or RLIMIT_MEMLOCK)`;
   }
-  const ram = meminfo('MemTotal');
-  const swap = meminfo('SwapTotal');
+  const { MemTotal: ram, SwapTotal: swap } = meminfo('MemTotal', 'SwapTotal');
   const overcommit = sysctl('vm.overcommit_memory');
   const machine = ram === undefined ? '' : ` (RAM ${bytes(ram)}${swap === undefined ? '' : `, swap ${bytes(swap)}`})`;
   return (

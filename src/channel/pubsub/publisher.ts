@@ -2,7 +2,7 @@
 // PubSub; each message is encoded once and written once into the ring, for
 // every subscriber.
 import { abortError, channelError, invalidType, outOfRange } from '../../core/errors.js';
-import type { Codec } from '../codec.js';
+import { mayReuseOutput, type Codec } from '../codec.js';
 import { byteLengthOf, copyInto } from '../message-data.js';
 import { FutexWaiter } from '../../sysv/futex.js';
 import { block, checkWaitOptions, type Deadline } from '../block.js';
@@ -117,8 +117,8 @@ export class Publisher<T = Uint8Array> implements Disposable {
         }
         if (position === CLOSED) throw channelError('ERR_CHANNEL_CLOSED', 'send: the PubSub is closed');
       }
-      // A codec may reuse what it returned (a scratch buffer), and the value's bytes may change: a send that waits keeps a copy.
-      const kept = bytes.slice();
+      // A user codec may reuse what it returned (a scratch buffer): a send that waits keeps a copy.
+      const kept = mayReuseOutput(this.#codec) ? bytes.slice() : bytes;
       return this.#enqueue(options, (deadline) =>
         this.#claimWaiting(kept.byteLength, deadline, options.signal, (position) => this.#write(position, kept)),
       );

@@ -2,8 +2,8 @@
 // receives every message published after it subscribed, reading it in place
 // in the ring (decoded from there), and frees nothing: the ring's space is
 // reused once the slowest subscriber has moved on.
-import { abortError, ChannelError, channelError, invalidType, outOfRange } from '../../core/errors.js';
-import { validateAbortSignal, validateObject } from '../../core/validate.js';
+import { abortError, ChannelError, channelError, invalidType } from '../../core/errors.js';
+import { validateAbortSignal, validateCount, validateObject } from '../../core/validate.js';
 import { FutexWaiter } from '../../sysv/futex.js';
 import { schedYield } from '../../sysv/process.js';
 import { SPIN_MS } from '../../sysv/spin.js';
@@ -145,8 +145,7 @@ export class Subscriber<T = Uint8Array> implements AsyncIterable<T>, Disposable 
    */
   drain(handler: (value: T) => void, max = Infinity): number {
     if (typeof handler !== 'function') throw invalidType('handler', 'of type function', handler);
-    if (typeof max !== 'number') throw invalidType('max', 'of type number', max);
-    if (!(max >= 0) || (max !== Infinity && !Number.isInteger(max))) throw outOfRange('max', 'an integer >= 0, or Infinity', max);
+    validateCount(max, 'max');
     this.#assertOpen('drain');
     const ring = this.#ring;
     const cursor = this.#cursor;
