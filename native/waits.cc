@@ -61,8 +61,9 @@ constexpr size_t kStackSize = 128 * 1024;
 struct Worker {
   std::atomic<struct Job*> current{nullptr};
   struct timespec ts;
-  timer_t timer{};  // the thread's own timer (untimed calls), while it runs
+  timer_t timer{};  // the thread's own timer, while it runs
   bool hasTimer = false;
+  std::atomic<bool> armed{false};  // the timer runs; Run stops it after the job
 };
 
 struct Job {
@@ -138,6 +139,7 @@ void InstallSignal() {
 // every kRepeatNs, so a signal that came just before the call is repeated.
 void ArmTimer(Worker* w, int64_t first) {
   if (!w->hasTimer) return;
+  w->armed.store(true);
   struct itimerspec its;
   its.it_value = NsToTimespec(std::max<int64_t>(first, 1));
   its.it_interval = NsToTimespec(kRepeatNs);
@@ -145,7 +147,7 @@ void ArmTimer(Worker* w, int64_t first) {
 }
 
 void DisarmTimer(Worker* w) {
-  if (!w->hasTimer) return;
+  if (!w->hasTimer || !w->armed.exchange(false)) return;
   struct itimerspec its;
   std::memset(&its, 0, sizeof its);
   timer_settime(w->timer, 0, &its, nullptr);
@@ -203,7 +205,9 @@ int RunTimed(Job* job, Worker* w) {
   volatile struct timespec* ts = &w->ts;
   for (;;) {
     int64_t now = NowNs();
-    int64_t chunk = g_signal != 0 ? kChunkNs : kNoSignalChunkNs;
+    // Without a timer, a cancel whose signal cannot be queued (the user's
+    // RLIMIT_SIGPENDING used up) is seen only at the end of a chunk.
+    int64_t chunk = g_signal != 0 && w->hasTimer ? kChunkNs : kNoSignalChunkNs;
     int64_t end = now + chunk;
     if (job->deadline >= 0 && job->deadline < end) end = job->deadline;
     int64_t wait = std::max<int64_t>(end - now, 0);
@@ -295,7 +299,7 @@ void Run(Job* job, Worker* w) {
     job->running = false;
     job->worker = nullptr;
   }
-  if (!timed) DisarmTimer(w);
+  DisarmTimer(w);
   w->current.store(nullptr);
 }
 
@@ -501,11 +505,14 @@ void CancelLocked(Job* job) {
   if (job->running && g_signal != 0) {
     union sigval value;
     value.sival_ptr = job->worker;
-    // If the queue of pending signals is full, a plain signal still
-    // interrupts the wait (only the timespec trick needs the value).
-    if (pthread_sigqueue(job->thread, g_signal, value) != 0) pthread_kill(job->thread, g_signal);
-    // An untimed call may not be in the kernel yet: repeat until it has seen the flag.
-    if (!job->call->Timed()) ArmTimer(job->worker, NowNs() + kRepeatNs);
+    bool queued = pthread_sigqueue(job->thread, g_signal, value) == 0;
+    // An untimed call may not be in the kernel yet: repeat until it has seen
+    // the flag. If the user's pending signals are used up (RLIMIT_SIGPENDING),
+    // nothing can be queued, tgkill's real-time signals included (EAGAIN);
+    // the timer's signal was allocated with the timer, so it goes at once,
+    // and its repeats close the gap before the call's entry.
+    if (!queued) ArmTimer(job->worker, NowNs());
+    else if (!job->call->Timed()) ArmTimer(job->worker, NowNs() + kRepeatNs);
   }
 }
 
