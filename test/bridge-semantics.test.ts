@@ -16,7 +16,7 @@ import { ensureConsumer, ensureStream } from '../src/bridge/jetstream.js';
 import { rejects } from './helpers/bridge.js';
 import { assertNoLeaks } from './helpers/ipc.js';
 import { NatsServer, noNatsServer } from './helpers/nats-server.js';
-import { ROOT, runNode } from './helpers/processes.js';
+import { assertExitedCleanly, lastJson, ROOT, runNode } from './helpers/processes.js';
 import { waitFor } from './helpers/shm.js';
 
 assertNoLeaks();
@@ -82,7 +82,7 @@ describe('bridge: options', () => {
   it('an abort while it connects ends the wait at once (a server that never answers), and makes nothing', async () => {
     using channel = Channel.create({ capacity: 4096, autoRemove: true });
     // Accepts TCP and says nothing: the client waits out its own 20 s timeout (its attempt goes on
-    // meanwhile; with waitOnFirstConnect and no server, for good, which is why that case is not here).
+    // meanwhile, and ends with the socket).
     const sockets = new Set<import('node:net').Socket>();
     const silent = createServer((socket) => {
       sockets.add(socket);
@@ -113,6 +113,25 @@ describe('bridge: options', () => {
       for (const socket of sockets) socket.destroy();
       silent.close();
     }
+  });
+
+  it('an abort while the client waits for its first server (waitOnFirstConnect, none there) ends its attempts: the process exits', async () => {
+    // The client's connect() takes no signal and tries for good; the process stayed alive.
+    const result = await runNode(
+      `import { bridge, Channel } from 'SHMKIT';
+      const channel = Channel.create({ capacity: 4096, autoRemove: true });
+      const controller = new AbortController();
+      setTimeout(() => controller.abort(), 300);
+      const outcome = await bridge({ channel, url: 'nats://127.0.0.1:1', subject: 's', direction: 'out',
+        nats: { waitOnFirstConnect: true, reconnectTimeWait: 50 }, signal: controller.signal })
+        .then(async (b) => { await b.close(); return 'resolved'; }, (error) => error.name);
+      channel.detach();
+      console.log(JSON.stringify({ outcome }));`,
+      [],
+      { timeoutMs: 10_000 },
+    );
+    assertExitedCleanly(result);
+    assert.deepEqual(lastJson(result), { outcome: 'AbortError' });
   });
 
   it('without the NATS client installed: ERR_BRIDGE_NATS_MISSING with the install command', async () => {

@@ -22,6 +22,9 @@ function isChannelClosed(error: unknown): boolean {
   return (error as { code?: string } | null)?.code === 'ERR_CHANNEL_CLOSED';
 }
 
+/** The bridge's wait between attempts to connect, where `nats.reconnectTimeWait` does not say. */
+const RECONNECT_WAIT_MS = 500;
+
 async function connect(nats: Awaited<ReturnType<typeof loadNats>>, o: ValidOptions): Promise<{ nc: NatsConnection; where: string }> {
   const split = o.servers;
   const where = split.map((s) => s.server).join(',');
@@ -48,18 +51,37 @@ async function connect(nats: Awaited<ReturnType<typeof loadNats>>, o: ValidOptio
       // A bridge that goes both ways must not get its own messages back.
       noEcho: true,
       maxReconnectAttempts: -1,
-      reconnectTimeWait: 500,
+      reconnectTimeWait: RECONNECT_WAIT_MS,
       // Otherwise every request (each JetStream publish) captures a stack trace up
       // front for its possible error: about a fifth of the client's CPU per publish.
       // The bridge's errors say where they come from without it.
       noAsyncTraces: true,
       ...credentials,
       ...o.nats,
+      ...(o.signal && { reconnectDelayHandler: delayUntilAborted(o.signal, o.nats) }),
     });
     return { nc, where };
   } catch (error) {
     throw bridgeError('ERR_BRIDGE_CONNECT', `bridge: cannot connect to ${where}: ${(error as Error).message}`, error, true);
   }
+}
+
+/**
+ * The client's wait between two attempts to connect, as it would be without
+ * this function (`nats.reconnectDelayHandler`, or `reconnectTimeWait` and a
+ * random jitter), until `signal` aborts: then it throws, which ends the
+ * client's attempts. Its connect() takes no signal, and with
+ * `waitOnFirstConnect` and no server it tries for good.
+ */
+function delayUntilAborted(signal: AbortSignal, nats: Record<string, unknown> | undefined): () => number {
+  const given = nats?.['reconnectDelayHandler'];
+  const wait = typeof nats?.['reconnectTimeWait'] === 'number' ? nats['reconnectTimeWait'] : RECONNECT_WAIT_MS;
+  const jitter = nats?.['tls'] ? (nats['reconnectJitterTLS'] ?? 1000) : (nats?.['reconnectJitter'] ?? 100);
+  return () => {
+    if (signal.aborted) throw abortError(signal);
+    if (typeof given === 'function') return given() as number;
+    return wait + (typeof jitter === 'number' && jitter > 0 ? Math.floor(Math.random() * (jitter + 1)) : 0);
+  };
 }
 
 /**
