@@ -13,6 +13,7 @@ import { afterEach, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { promisify } from 'node:util';
 import { IPC_SET, IpcError, MessageQueue, msgctl, type Message } from '../src/index.js';
+import { timeLimit } from '../src/core/wait-options.js';
 import { pendingMessageWaits } from '../src/msg/message-waits.js';
 import { waitThreadStats, MAX_WAIT_THREADS } from '../src/sysv/wait-threads.js';
 import { assertWorkersEndWithoutLoss } from './helpers/ending-workers.js';
@@ -166,6 +167,27 @@ describe('time limits and aborts leave the queue as it was', () => {
       return str((outcome.value as Message).data);
     });
     assert.deepEqual(got.sort(), ['a', 'b', 'c']);
+  });
+
+  it('a time limit whose timer fires before its time by the clock waits out the rest', async () => {
+    // Node's timers count from the event loop's time, in whole milliseconds,
+    // and fired up to 2 ms early by performance.now(): queued waits, which
+    // keep time in JavaScript, timed out before timeoutMs. Here the clock is
+    // set back 20 ms once the limit is armed, so that its timer comes early.
+    const real = performance.now.bind(performance);
+    let skew = 0;
+    const expired: number[] = [];
+    performance.now = () => real() - skew;
+    try {
+      const start = performance.now();
+      timeLimit(30, () => expired.push(performance.now() - start));
+      skew = 20;
+      await sleep(80);
+    } finally {
+      performance.now = real;
+    }
+    assert.equal(expired.length, 1);
+    assert.ok(expired[0]! >= 30, `expired after ${expired[0]} ms by the clock`);
   });
 
   it('timeoutMs 0 takes a message only if there is one now', async () => {

@@ -108,8 +108,15 @@ const MAX_TIMER_MS = 2 ** 31 - 1;
 export function timeLimit(ms: number, expire: () => void, unref = false): () => void {
   const at = performance.now() + ms;
   let timer: NodeJS.Timeout;
+  // A timer counts from the event loop's cached time, so it may fire a
+  // millisecond or two before `at`: then it waits for the rest.
+  const check = (): void => {
+    const left = at - performance.now();
+    if (left > 0) arm(left);
+    else expire();
+  };
   const arm = (left: number): void => {
-    timer = left > MAX_TIMER_MS ? setTimeout(() => arm(at - performance.now()), MAX_TIMER_MS) : setTimeout(expire, Math.max(0, left));
+    timer = setTimeout(check, Math.min(Math.max(0, Math.ceil(left)), MAX_TIMER_MS));
     if (unref) timer.unref();
   };
   arm(ms);

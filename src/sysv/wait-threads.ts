@@ -11,7 +11,7 @@
 import { constants as osConstants } from 'node:os';
 import { native } from '../core/native.js';
 
-const { ECANCELED } = osConstants.errno;
+const { ECANCELED, ETIMEDOUT } = osConstants.errno;
 
 /** Most addon threads waiting at once, for the whole process. */
 export const MAX_WAIT_THREADS = 32;
@@ -52,9 +52,13 @@ function dispatch(token: number, result: number, value: unknown): void {
   running.delete(token);
   job.token = 0;
   if (result === -ECANCELED && job.preempted && !job.cancelled) {
-    // Interrupted for another wait's turn: nothing happened, queue again.
+    // Interrupted for another wait's turn: nothing happened. Its owner left
+    // the time limit to the kernel, so one whose deadline has come times out
+    // here; the others queue again.
     job.preempted = false;
-    ready.push(job);
+    const { deadline } = job.wait;
+    if (deadline !== undefined && performance.now() >= deadline) job.wait.done(-ETIMEDOUT);
+    else ready.push(job);
   } else {
     job.wait.done(result, false, value);
   }
