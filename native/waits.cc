@@ -96,6 +96,10 @@ struct EnvWaits {
   double nextToken = 1;
   size_t pending = 0;    // main thread only
   waits_internal::Job* dispatching = nullptr;  // the job whose result dispatch is running with (waitClaim)
+  // The dispatch of each copy of shmkit's JavaScript in this environment (a
+  // bundle beside a deep import), which share this state: a result is offered
+  // to each in turn until one owns its token. The environment's thread only.
+  std::vector<napi_ref> dispatchers;
 };
 
 namespace {
@@ -387,6 +391,8 @@ int Submit(Job* job) {
   return err;
 }
 
+bool Failed(napi_env env, Job* job, bool undone);
+
 // Calls dispatch(token, result, value). True if JavaScript received the
 // result (or the call was undone here already), false if it never did: then
 // the caller undoes the call. Raw Node-API calls only, and never a throw:
@@ -396,7 +402,7 @@ int Submit(Job* job) {
 // cannot run and every call that needs it fails; node-addon-api would turn
 // that failure into a throw, which fails as well: a fatal error that
 // aborted the whole process.
-bool Dispatch(napi_env env, napi_value dispatch, EnvWaits* ctx, Job* job) {
+bool Dispatch(napi_env env, EnvWaits* ctx, Job* job) {
   napi_value recv, argv[3];
   if (napi_get_undefined(env, &recv) != napi_ok) return false;
   int result = job->result;
@@ -415,10 +421,26 @@ bool Dispatch(napi_env env, napi_value dispatch, EnvWaits* ctx, Job* job) {
     argv[2] = recv;
   }
   if (napi_create_double(env, job->token, &argv[0]) != napi_ok || napi_create_int32(env, result, &argv[1]) != napi_ok) return undone;
-  ctx->dispatching = job;
-  napi_status called = napi_call_function(env, recv, dispatch, 3, argv, nullptr);
-  ctx->dispatching = nullptr;
-  if (called == napi_ok) return true;
+  for (napi_ref ref : ctx->dispatchers) {
+    napi_value dispatch, returned;
+    if (napi_get_reference_value(env, ref, &dispatch) != napi_ok || dispatch == nullptr) continue;
+    ctx->dispatching = job;
+    napi_status called = napi_call_function(env, recv, dispatch, 3, argv, &returned);
+    ctx->dispatching = nullptr;
+    if (called != napi_ok) return Failed(env, job, undone);
+    // false: not this copy's token. Anything else (a copy that says nothing) counts as taken.
+    bool taken = true;
+    napi_valuetype type;
+    if (napi_typeof(env, returned, &type) == napi_ok && type == napi_boolean) napi_get_value_bool(env, returned, &taken);
+    if (taken) return true;
+  }
+  // No copy knows the token: nobody will ever see the result.
+  return undone;
+}
+
+// After a dispatch call that failed: whether the result counts as received
+// (see Dispatch).
+bool Failed(napi_env env, Job* job, bool undone) {
   // The call failed. With nothing pending, no JavaScript ran: the
   // environment can no longer call into it. A pending exception is either
   // dispatch's own (a bug: it ran and may have handed the result on; leave
@@ -445,7 +467,7 @@ namespace waits_internal {
 // Runs on the environment's thread for each queued result, or with env null
 // when the function goes away with results still queued (ctx may then be
 // gone: it is not touched). A result JavaScript did not receive is undone.
-void CallJs(Napi::Env env, Napi::Function dispatch, EnvWaits* ctx, Job* job) {
+void CallJs(Napi::Env env, Napi::Function, EnvWaits* ctx, Job* job) {
   if (env == nullptr || ctx == nullptr) {
     Drop(job);
     return;
@@ -459,7 +481,7 @@ void CallJs(Napi::Env env, Napi::Function dispatch, EnvWaits* ctx, Job* job) {
       return;
     }
   }
-  if (dispatch.IsEmpty() || !Dispatch(env, dispatch, ctx, job)) {
+  if (!Dispatch(env, ctx, job)) {
     Drop(job);
   } else {
     delete job;
@@ -473,12 +495,16 @@ EnvWaits* StateOf(const Napi::CallbackInfo& info) {
   return static_cast<WaitsHolder*>(info.Data())->get();
 }
 
-// waitInit(dispatch): dispatch(token, result, value) receives every result,
-// on the JavaScript thread. Called once per environment.
+// waitInit(dispatch): dispatch(token, result, value) is offered every result,
+// on the JavaScript thread, and returns whether the token is its own. Called
+// once per environment by each copy of the JavaScript.
 Napi::Value WaitInit(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   auto* holder = static_cast<WaitsHolder*>(info.Data());
   EnvWaits* state = holder->get();
+  napi_ref ref;
+  NAPI_THROW_IF_FAILED(env, napi_create_reference(env, info[0], 1, &ref), env.Undefined());
+  state->dispatchers.push_back(ref);
   if (state->hasTsfn) return env.Undefined();
   std::call_once(g_signal_once, InstallSignal);
   auto* keep = new WaitsHolder(*holder);

@@ -198,6 +198,41 @@ describe('waits of one kind queue in FIFO order', () => {
   });
 });
 
+describe('two copies of the library in one thread (the bundle beside a deep import)', () => {
+  it("share the threads, and each gets its own waits' results: semaphores and message queues", async () => {
+    // The addon has one set of threads per thread of JavaScript; the second
+    // copy's results went to the first copy's dispatch, which did not know
+    // them: its waits never settled, and what they took was lost.
+    const child = await runNode(
+      `
+      import * as bundle from 'SHMKIT';
+      import * as modules from 'SHMKIT_MODULES';
+      const outcome = (p) => Promise.race([p.then(() => 'ok', (e) => String(e.code)), new Promise((r) => setTimeout(() => r('still pending'), 5000).unref())]);
+      const results = {};
+      for (const [name, first, second] of [['bundle first', bundle, modules], ['modules first', modules, bundle]]) {
+        const sems = [first, second].map((lib) => lib.Semaphore.create({ initial: 0 }));
+        const queues = [first, second].map((lib) => lib.MessageQueue.create());
+        try {
+          const waits = [...sems.map((s) => s.acquire({ wait: 'sleep' })), ...queues.map((q) => q.receive({ wait: 'sleep' }))];
+          await new Promise((r) => setTimeout(r, 50));
+          for (const s of sems) s.release();
+          for (const q of queues) q.trySend('m');
+          results[name] = { outcomes: await Promise.all(waits.map(outcome)), left: [...sems.map((s) => s.value), ...queues.map((q) => q.stat().msg_qnum)] };
+        } finally {
+          for (const x of [...sems, ...queues]) x.remove();
+        }
+      }
+      console.log(JSON.stringify(results));
+      `,
+      [],
+      { timeoutMs: 30_000 },
+    );
+    assertExitedCleanly(child);
+    const everything = { outcomes: ['ok', 'ok', 'ok', 'ok'], left: [0, 0, 0, 0] };
+    assert.deepEqual(lastJson(child), { 'bundle first': everything, 'modules first': everything });
+  });
+});
+
 describe('a worker thread that ends while its waits complete', () => {
   it('does not abort the process, and a unit its JavaScript did not receive goes back to the set', async () => {
     // In a child process: an abort is a signal there. Each worker has a wait

@@ -120,7 +120,8 @@ export interface NativeBinding {
   /** Results: dispatch(token, 0, [mtype, ArrayBuffer]) or dispatch(token, -errno). */
   msgReceiveStart(msqid: number, msgsz: number, msgtyp: number, flags: number, timeoutMs: number): number;
   // The waiter threads (native/waits.cc) that semWaitStart, msgSendStart and msgReceiveStart use.
-  waitInit(dispatch: (token: number, result: number, value: unknown) => void): void;
+  /** `dispatch` is offered every result of this environment's waits, and says whether the token is its copy's. */
+  waitInit(dispatch: (token: number, result: number, value: unknown) => boolean): void;
   waitCancel(token: number): number;
   /** Within dispatch: the result it runs with is JavaScript's; a termination then undoes nothing (native/waits.cc). */
   waitClaim(): void;

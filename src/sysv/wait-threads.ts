@@ -1,8 +1,9 @@
 // The addon's waiter threads (native/waits.cc), as a bounded resource. A
 // wait that has to sleep needs a thread of the addon blocked in its call:
 // semtimedop for a semaphore (sem-wait.ts), msgsnd or msgrcv for a message
-// queue (msg.ts). At most MAX_WAIT_THREADS run at once, however many waits
-// are pending, so waits can never exhaust the machine's threads or pids.
+// queue (msg.ts). At most MAX_WAIT_THREADS run at once for this thread of
+// JavaScript (this module's state is per environment: the main thread and
+// each worker have their own bound), however many waits are pending.
 // Waits beyond the bound queue here (they do not fail) and take turns: while
 // any is queued, a wait that has had a thread for QUANTUM_MS is interrupted
 // (which changes nothing: an interrupted System V call has done nothing) and
@@ -13,7 +14,7 @@ import { native } from '../core/native.js';
 
 const { ECANCELED, ETIMEDOUT } = osConstants.errno;
 
-/** Most addon threads waiting at once, for the whole process. */
+/** Most addon threads waiting at once, for this thread of JavaScript. */
 export const MAX_WAIT_THREADS = 32;
 
 /** How long a wait keeps its thread while others queue for one. */
@@ -46,9 +47,14 @@ const ready: Job[] = [];
 let initialized = false;
 let rotation: NodeJS.Timeout | undefined;
 
-function dispatch(token: number, result: number, value: unknown): void {
+/**
+ * A result of the addon's threads; false if the token is not this copy's
+ * (another copy of shmkit's JavaScript in this thread, a bundle beside a
+ * deep import, shares the threads, and is offered it next).
+ */
+function dispatch(token: number, result: number, value: unknown): boolean {
   const job = running.get(token);
-  if (job === undefined) return;
+  if (job === undefined) return false;
   running.delete(token);
   job.token = 0;
   if (result === -ECANCELED && job.preempted && !job.cancelled) {
@@ -63,6 +69,7 @@ function dispatch(token: number, result: number, value: unknown): void {
     job.wait.done(result, false, value);
   }
   fill();
+  return true;
 }
 
 /** Starts queued waits while threads are free. */
