@@ -1,7 +1,7 @@
 // Codecs: how the channel patterns turn values into message bytes and back.
 // One contract serves Channel, PubSub, Service and the bridge, so a codec
 // written once (msgpack, a struct layout) plugs into every one of them.
-import { deserialize, serialize } from 'node:v8';
+import { nodeV8 } from '../core/builtins.js';
 import { channelError, invalidType, invalidValue } from '../core/errors.js';
 
 /**
@@ -77,7 +77,7 @@ const v8: Codec<unknown> = {
   name: 'v8',
   encode(value) {
     try {
-      return serialize(value);
+      return nodeV8().serialize(value);
     } catch (cause) {
       // A function, a symbol, a WeakMap, a Proxy...: coded as the json codec's, V8's DataCloneError as the cause.
       const why = cause instanceof Error ? cause.message.split('\n', 1)[0] : String(cause);
@@ -86,7 +86,7 @@ const v8: Codec<unknown> = {
   },
   // A copy: Node's deserializer makes typed arrays and Buffers that are views
   // of the bytes it reads, which may be ring memory reused after the call.
-  decode: (data) => deserialize(data.slice()),
+  decode: (data) => nodeV8().deserialize(data.slice()),
 };
 
 // biome-ignore lint/suspicious/noExplicitAny: codecs of different value types in one table

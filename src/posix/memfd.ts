@@ -16,7 +16,7 @@ import {
   F_SEAL_SHRINK,
   F_SEAL_WRITE,
 } from './constants.js';
-import { LONE_SURROGATE, NOT_WELL_FORMED, validateFd } from './shm.js';
+import { hasLoneSurrogate, NOT_WELL_FORMED, validateFd } from './shm.js';
 
 /** The longest memfd name, in bytes (the kernel's limit: 249, as /proc shows it "memfd:" + name). */
 const MEMFD_NAME_MAX = 249;
@@ -28,7 +28,7 @@ export const ALL_SEALS = F_SEAL_SEAL | F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRIT
 export function validateMemfdName(value: unknown, argument = 'name'): string {
   if (typeof value !== 'string') throw invalidType(argument, 'of type string', value);
   if (value.includes('\0')) throw invalidValue(argument, 'it must not contain NUL', value);
-  if (LONE_SURROGATE.test(value)) throw invalidValue(argument, NOT_WELL_FORMED, value);
+  if (hasLoneSurrogate(value)) throw invalidValue(argument, NOT_WELL_FORMED, value);
   const bytes = Buffer.byteLength(value, 'utf8');
   if (bytes > MEMFD_NAME_MAX) throw outOfRange(`${argument}.length`, `<= ${MEMFD_NAME_MAX} bytes`, bytes);
   return value;

@@ -59,9 +59,12 @@ export const SCALARS: Readonly<Record<ScalarKind, ScalarAccess>> = {
   bool: { dv: 'Uint8', valid: `typeof v === 'boolean'`, range: 'a boolean', type: 'boolean' },
 };
 
-const validators = Object.fromEntries(
-  Object.entries(SCALARS).map(([kind, access]) => [kind, new Function('v', `return ${access.valid};`)]),
-) as Record<ScalarKind, (v: unknown) => boolean>;
+// Each compiled on first use: the eleven took 0.15 ms of every import.
+const validators: Partial<Record<ScalarKind, (v: unknown) => boolean>> = {};
+
+function validator(kind: ScalarKind): (v: unknown) => boolean {
+  return (validators[kind] ??= new Function('v', `return ${SCALARS[kind].valid};`) as (v: unknown) => boolean);
+}
 
 /** @internal The error for an invalid scalar value: TypeError for the wrong type, RangeError out of range. */
 export function badScalar(kind: ScalarKind, value: unknown, name: string): Error {
@@ -72,7 +75,7 @@ export function badScalar(kind: ScalarKind, value: unknown, name: string): Error
 
 /** @internal Throws unless `value` is a valid value of `kind`. */
 export function checkScalar(kind: ScalarKind, value: unknown, name: string): void {
-  if (!validators[kind](value)) throw badScalar(kind, value, name);
+  if (!validator(kind)(value)) throw badScalar(kind, value, name);
 }
 
 /**

@@ -1,4 +1,3 @@
-import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { existsSync } from 'node:fs';
 import { constants } from 'node:os';
@@ -28,6 +27,8 @@ exit code are the command's. The suite's own help: shmkit bench -- --help.
     }
     // `shmkit bench -- --help`: the `--` only keeps shmkit from reading what follows.
     const args = argv[0] === '--' ? argv.slice(1) : argv;
+    // node:child_process (with net and dgram) on first use, not for every command.
+    const { spawn } = process.getBuiltinModule('node:child_process');
     const child = spawn(process.execPath, [BENCH_SUITE, ...args], { stdio: 'inherit' });
     const forward = (signal: NodeJS.Signals) => child.kill(signal);
     process.on('SIGINT', forward);

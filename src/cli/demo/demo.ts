@@ -1,7 +1,7 @@
 // `shmkit demo`: the seeds' scenario, narrated. A writer (this process) and a
 // reader (a child process) pass C-layout records through one segment; two
 // semaphores make the reader wait until a record is completely written.
-import { type ChildProcess, spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { SemaphoreSet, SharedMemory } from '../../index.js';
 import { DEMO_READER } from '../files.js';
@@ -56,6 +56,8 @@ export async function runDemo(print: (line: string) => void = (line) => console.
   process.once('exit', onExit);
 
   try {
+    // node:child_process (with net and dgram) on first use, not for every command.
+    const { spawn } = process.getBuiltinModule('node:child_process');
     const child = spawn(process.execPath, [DEMO_READER, String(shm.id), String(sems.id)], {
       stdio: ['ignore', 'pipe', 'inherit'],
     });
