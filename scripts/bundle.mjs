@@ -13,7 +13,7 @@
 //
 // --no-sourcemap for the published package (`prepare`), which ships no maps.
 import { build } from 'esbuild';
-import { readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { rmSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -84,25 +84,3 @@ await build({
   chunkNames: 'shared-[hash]',
   plugins: [builtins, library],
 });
-
-// keepNames names every function and class through esbuild's __name helper,
-// at load: 526 Object.defineProperty calls for `import 'shmkit'`, most of
-// which set the name the function has already (esbuild calls it after every
-// function declaration, renamed or not). Those are skipped: 0.3 ms.
-const NAME_HELPER = 'var __name = (target, value) => __defProp(target, "name", { value, configurable: true });';
-const CHEAP_NAME_HELPER =
-  'var __name = (target, value) => target.name === value ? target : __defProp(target, "name", { value, configurable: true });';
-
-for (const name of readdirSync(dist('src/bundle')).filter((name) => name.endsWith('.js'))) {
-  const path = dist(`src/bundle/${name}`);
-  let code = readFileSync(path, 'utf8');
-  if (code.includes('var __name = ')) {
-    if (!code.includes(NAME_HELPER)) throw new Error(`${name}: esbuild's __name helper changed; update scripts/bundle.mjs`);
-    code = code.replace(NAME_HELPER, CHEAP_NAME_HELPER);
-  }
-  // esbuild escapes what is not ASCII in code but not in the comments it
-  // keeps (a "µs"): one such character makes V8 hold and parse the whole file
-  // as UTF-16, 0.3 ms more to load. Escaped there too, it is ASCII throughout.
-  code = code.replace(/[^\0-\x7f]/gu, (char) => `\\u{${char.codePointAt(0).toString(16)}}`);
-  writeFileSync(path, code);
-}
