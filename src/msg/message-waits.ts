@@ -15,7 +15,7 @@ import { abortError, errnoName, IpcError, ipcError, timeoutError, type StateErro
 import { closedError, timeLimit } from '../core/wait-options.js';
 import { IPC_STAT } from '../sysv/constants.js';
 import { msgctl } from '../sysv/msg.js';
-import { runOnThread, type ThreadWaitHandle } from '../sysv/wait-threads.js';
+import { type CallOutcome, runOnThread, type ThreadWaitHandle } from '../sysv/wait-threads.js';
 import { whenAborted } from '../core/abort-listeners.js';
 
 const { ECANCELED, EIDRM, EINVAL, ETIMEDOUT } = osConstants.errno;
@@ -26,6 +26,8 @@ export interface MessageWait<T> {
   readonly syscall: 'msgsnd' | 'msgrcv';
   /** Hands the call to the addon (sysv/msg.ts): its token or a negative errno (timeoutMs < 0: no limit). */
   readonly start: (timeoutMs: number) => number;
+  /** The call once without waiting, as its thread would report it; undefined if it would have to wait. */
+  readonly poll: () => CallOutcome | undefined;
   /** The words that explain an errno name (the call and its arguments). */
   readonly explain: (code: string) => string;
   /** The promise's value from the call's value. */
@@ -199,7 +201,7 @@ export function waitOnThread<T>(w: MessageWait<T>): Promise<T> {
       }
     };
     const go = (): void => {
-      const handle = runOnThread({ start: w.start, deadline, done });
+      const handle = runOnThread({ start: w.start, deadline, done, poll: w.poll });
       // The handle may already be done (no thread could be started at all).
       if (!p.settled) p.thread = handle;
     };

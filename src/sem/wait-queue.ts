@@ -120,6 +120,10 @@ function startFirst(w: Waiter): void {
     start: (timeoutMs) => semWaitStart(semid, sops, timeoutMs),
     deadline: w.deadline,
     done: (result, noThread) => finishFirst(w, result, noThread === true),
+    poll: () => {
+      const errno = semopErrno(semid, sops, IPC_NOWAIT);
+      return errno === EAGAIN ? undefined : { result: -errno };
+    },
   });
   // The handle may already be done (no thread could be started at all).
   if (!w.settled) w.thread = handle;

@@ -292,6 +292,29 @@ export function msgrcvStart(msqid: number, msgsz: number, msgtyp: number, msgflg
   return native.msgReceiveStart(msqid, msgsz, msgtyp, msgflg, timeoutMs);
 }
 
+/**
+ * @internal {@link msgsndStart}'s call once, with IPC_NOWAIT: its result as
+ * the waiter thread would report it, or undefined if it would have to wait.
+ */
+export function pollMsgsnd(msqid: number, mtype: number, bytes: Uint8Array, msgflg: number): { result: number } | undefined {
+  const r = native.msgsnd(msqid, mtype, bytesForAddon(bytes), msgflg | IPC_NOWAIT);
+  return r === -osConstants.errno.EAGAIN ? undefined : { result: Math.min(r, 0) };
+}
+
+/**
+ * @internal {@link msgrcvStart}'s call once, with IPC_NOWAIT: its result and
+ * message as the waiter thread would report them, or undefined if it would
+ * have to wait (ENOMSG).
+ */
+export function pollMsgrcv(msqid: number, msgsz: number, msgtyp: number, msgflg: number): { result: number; value?: unknown } | undefined {
+  const buf = receiveBuffer(msgsz);
+  const r = native.msgrcvInto(msqid, buf, msgtyp, msgflg | IPC_NOWAIT);
+  if (r === -osConstants.errno.ENOMSG) return undefined;
+  if (r < 0) return { result: r };
+  const start = buf.byteOffset + MTEXT_OFFSET;
+  return { result: 0, value: [mtypeOf(buf), buf.buffer.slice(start, start + r)] };
+}
+
 /** @internal The message a completed {@link msgrcvStart} delivered. */
 export function receivedMessage(value: unknown): Msgbuf {
   const [mtype, data] = value as [number, ArrayBuffer];

@@ -8,7 +8,10 @@
 // any is queued, a wait that has had a thread for QUANTUM_MS is interrupted
 // (which changes nothing: an interrupted System V call has done nothing) and
 // goes to the back of the queue, so every wait is in the kernel regularly
-// and none starves. Semaphores and message queues share this one bound.
+// and none starves. At each turn, queued waits also try their call once
+// without waiting (up to POLLS_PER_TURN of them), so that what they wait
+// for is seen within a turn or a few, not when their turn for a thread
+// comes. Semaphores and message queues share this one bound.
 import { constants as osConstants } from 'node:os';
 import { native } from '../core/native.js';
 
@@ -19,6 +22,15 @@ export const MAX_WAIT_THREADS = 32;
 
 /** How long a wait keeps its thread while others queue for one. */
 export const QUANTUM_MS = 50;
+
+/** Queued waits that try their call at each turn: each try is a system call. */
+const POLLS_PER_TURN = 256;
+
+/** A call's result as the addon's threads report it: 0 or a negative errno, and what a call that succeeded returns. */
+export interface CallOutcome {
+  readonly result: number;
+  readonly value?: unknown;
+}
 
 /**
  * @internal A wait handed to the threads. `start` hands the call to the addon
@@ -32,6 +44,12 @@ export interface ThreadWait {
   /** performance.now() by which the kernel must give up (ETIMEDOUT), or undefined. */
   readonly deadline: number | undefined;
   readonly done: (result: number, noThread?: boolean, value?: unknown) => void;
+  /**
+   * Makes the call once without waiting (IPC_NOWAIT), while the wait is
+   * queued for a thread: its outcome, then given to `done`, or undefined
+   * if it would have to wait.
+   */
+  readonly poll?: () => CallOutcome | undefined;
 }
 
 interface Job {
@@ -46,6 +64,10 @@ const running = new Map<number, Job>();
 const ready: Job[] = [];
 let initialized = false;
 let rotation: NodeJS.Timeout | undefined;
+/** Where in `ready` the next turn's tries begin. */
+let pollFrom = 0;
+/** Turns taken so far (for tests). */
+let turns = 0;
 
 /**
  * A result of the addon's threads; false if the token is not this copy's
@@ -107,6 +129,7 @@ function start(job: Job): boolean {
 
 /** One tick of the turns: interrupts the longest-running waits, one per queued wait. */
 function rotate(): void {
+  turns++;
   const now = performance.now();
   const candidates = [...running.values()]
     .filter((job) => !job.preempted && !job.cancelled && now - job.started >= QUANTUM_MS)
@@ -116,6 +139,27 @@ function rotate(): void {
     job.preempted = true;
     native.waitCancel(job.token);
   }
+  pollQueued();
+}
+
+/** Queued waits try their call, up to POLLS_PER_TURN of them, from where the last turn's tries stopped. */
+function pollQueued(): void {
+  const count = Math.min(ready.length, POLLS_PER_TURN);
+  if (count === 0) return;
+  const finished = new Map<Job, CallOutcome>();
+  for (let k = 0; k < count; k++) {
+    const job = ready[(pollFrom + k) % ready.length] as Job;
+    const outcome = job.cancelled ? undefined : job.wait.poll?.();
+    if (outcome !== undefined) finished.set(job, outcome);
+  }
+  pollFrom = (pollFrom + count) % ready.length;
+  if (finished.size === 0) return;
+  // Out of the queue before any owner hears: a `done` may start other waits.
+  const left = ready.filter((job) => !finished.has(job));
+  ready.length = 0;
+  ready.push(...left);
+  for (const [job, { result, value }] of finished) job.wait.done(result, false, value);
+  fill();
 }
 
 /** @internal A wait given to the threads, which its owner can take back. */
@@ -160,7 +204,6 @@ export function runOnThread(wait: ThreadWait): ThreadWaitHandle {
   };
 }
 
-/** @internal For tests: how many waits have a thread and how many queue for one. */
 /**
  * @internal Within a `done` callback: the completed call is JavaScript's
  * from here on, which is about to undo it itself (a semaphore give-back). A
@@ -171,6 +214,7 @@ export function claimResult(): void {
   native.waitClaim();
 }
 
-export function waitThreadStats(): { running: number; queued: number } {
-  return { running: running.size, queued: ready.length };
+/** @internal For tests: how many waits have a thread, how many queue for one, and how many turns were taken. */
+export function waitThreadStats(): { running: number; queued: number; turns: number } {
+  return { running: running.size, queued: ready.length, turns };
 }
