@@ -67,7 +67,7 @@ export const CLOSED = -2;
 export const BUSY = -3;
 /** poll() results other than a position. */
 export const EMPTY = -1;
-/** The record at the cursor is claimed but not published yet, by a live writer. */
+/** The record at the cursor is claimed but not published yet, by a live writer; or more records are to be skipped than one poll skips. */
 export const PENDING = -2;
 
 /** Claims after contention was seen during which a sender does not keep the lock between claims. */
@@ -596,9 +596,10 @@ export class Ring {
 
   /**
    * Position of the committed record at the receiver's cursor, or EMPTY
-   * (nothing published there yet). Skips padding and abandoned records.
-   * With `reap`, also looks past an unpublished record: PENDING if its
-   * writer lives, skipped if it died. Every field is checked before use: a
+   * (nothing published there yet). Skips padding and abandoned records, as
+   * many as were claimed when it began: PENDING if there are more (poll
+   * again). With `reap`, also looks past an unpublished record: PENDING if
+   * its writer lives, skipped if it died. Every field is checked before use: a
    * corrupt record is a ChannelError ERR_CHANNEL_FORMAT, never a read
    * outside the ring or a loop that does not end.
    */
@@ -620,11 +621,16 @@ export class Ring {
 
   #pollSlow(reap: boolean): number {
     const i32 = this.i32;
-    // More than a ring's worth of records ahead of the cursor cannot be:
-    // skipping that much means the ring is corrupt (else it would loop forever).
+    // What senders had claimed when this poll began bounds what it skips:
+    // each skipped record frees room, and senders that give up records as
+    // fast as room comes could keep it skipping for ever. Past that, the
+    // caller polls again (PENDING). A record to skip always lies within
+    // what was claimed (TAIL moves before the record is written): one past
+    // it means the ring is corrupt.
+    const claimed = (Atomics.load(i32, I_TAIL) - this.#head) | 0;
+    if (claimed < 0 || claimed > this.capacity) this.#corrupt(this.#head & this.mask, 'tail', (this.#head + claimed) | 0);
     for (let skipped = 0; ; ) {
       const pos = this.#head & this.mask;
-      if (skipped > this.capacity) this.#corrupt(pos, 'skipped bytes', skipped);
       const at = (F.HEADER_SIZE + pos) >> 2;
       // Every other field is read after what publishes it: the state, or
       // for an unpublished record TAIL (a claim moves it after the header).
@@ -652,10 +658,12 @@ export class Ring {
         // Its writer died before publishing: it never will. Skip it.
       } else if (state === F.STATE_PADDING || state === F.STATE_ABANDONED) {
         span = i32[at + REC_SPAN]!;
-        if (!this.#spanFits(pos, span)) this.#corrupt(pos, 'span', span);
+        if (!this.#spanFits(pos, span) || span > ((Atomics.load(i32, I_TAIL) - this.#head) | 0)) this.#corrupt(pos, 'span', span);
       } else {
         this.#corrupt(pos, 'state', state);
       }
+      // A record claimed since this poll began: the caller polls again.
+      if (skipped > 0 && skipped >= claimed) return PENDING;
       skipped += span;
       this.release(pos);
     }
