@@ -291,6 +291,39 @@ describe('messages', () => {
     assert.deepEqual(lastJson(result), { length: 4000, sum: 28000 });
   });
 
+  it('with a large MSGMAX, receives that find nothing allocate no buffer of MSGMAX bytes', { skip: noPrivateIpc }, async () => {
+    // Each tryReceive, each receive's first try, and each try of a receive
+    // queued for a waiter thread (256 every 50 ms) made a fresh buffer of
+    // MSGMAX: at 256 MiB, 300 idle receives kept a core and a half busy.
+    const result = await runNodeInPrivateIpc(`
+      import { writeFileSync } from 'node:fs';
+      import { MessageQueue } from 'SHMKIT';
+      writeFileSync('/proc/sys/kernel/msgmax', String(256 << 20));
+      writeFileSync('/proc/sys/kernel/msgmnb', String(1 << 20));
+      const q = MessageQueue.create();
+      let most = 0;
+      const sample = () => (most = Math.max(most, process.memoryUsage().arrayBuffers));
+      const sampler = setInterval(sample, 5);
+      for (let i = 0; i < 20; i++) { q.tryReceive(); sample(); }
+      const stop = new AbortController();
+      const idle = Array.from({ length: 300 }, (_, i) => q.receive({ type: i + 1, signal: stop.signal }).catch(() => {}));
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      // Still received whole: a message longer than what a first try holds.
+      await q.send(new Uint8Array(200_000).fill(3), { type: 300 });
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      clearInterval(sampler);
+      stop.abort();
+      await Promise.all(idle);
+      const left = q.stat().msg_qnum;
+      q.remove();
+      console.log(JSON.stringify({ mostMiB: Math.round(most / 2 ** 20), left }));
+    `);
+    assertExitedCleanly(result);
+    const { mostMiB, left } = lastJson<{ mostMiB: number; left: number }>(result);
+    assert.equal(left, 0, 'the long message was received');
+    assert.ok(mostMiB < 64, `ArrayBuffers reached ${mostMiB} MiB`);
+  });
+
   // A receive waiting with a buffer of MSGMAX (8192 in a new namespace) is
   // woken with E2BIG by a longer message, MSGMAX having been raised for it;
   // this thread is busy meanwhile, so that `then` happens before the result

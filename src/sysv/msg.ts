@@ -11,7 +11,7 @@ import { bytesForAddon } from '../core/addon-arrays.js';
 import { bytesOf } from '../core/bytes.js';
 import { native, type NativeMsgStat } from '../core/native.js';
 import { validateFlags, validateId, validateInteger, validateKey, validateObject, validateSize, UINT32_MAX } from '../core/validate.js';
-import { IPC_INFO, IPC_NOWAIT, IPC_RMID, IPC_SET, IPC_STAT, MSG_COPY, MSG_INFO, MSG_STAT, MSG_STAT_ANY } from './constants.js';
+import { IPC_INFO, IPC_NOWAIT, IPC_RMID, IPC_SET, IPC_STAT, MSG_COPY, MSG_INFO, MSG_NOERROR, MSG_STAT, MSG_STAT_ANY } from './constants.js';
 import type { IpcPerm } from './shm.js';
 import { statWithoutRead } from './access.js';
 import { unknownIdHint } from './hints.js';
@@ -239,17 +239,37 @@ export function tryMsgsnd(msqid: number, mtype: number, bytes: Uint8Array): bool
  * E2BIG (longer than `msgsz`), which the caller answers; other failures throw.
  */
 export function tryMsgrcv(msqid: number, msgsz: number, msgtyp: number, msgflg: number): Msgbuf | number {
-  const buf = receiveBuffer(msgsz);
-  const r = native.msgrcvInto(msqid, buf, msgtyp, msgflg | IPC_NOWAIT);
+  const [r, buf] = msgrcvNow(msqid, msgsz, msgtyp, msgflg);
   if (r === -osConstants.errno.ENOMSG || r === -osConstants.errno.E2BIG) return -r;
   const n = check(r, 'msgrcv', explainMsgrcv(msqid, msgsz, msgtyp, msgflg));
   return { mtype: mtypeOf(buf), mtext: buf.slice(MTEXT_OFFSET, MTEXT_OFFSET + n) };
+}
+
+/**
+ * msgrcv with IPC_NOWAIT: its result, and the buffer it wrote. Most tries
+ * find nothing, and most messages are short: they need no buffer of msgsz
+ * bytes (MSGMAX, which may be many MiB, allocated anew past 1 MiB), only a
+ * message too long for the reused one does, which is then taken with one
+ * of at most what the queue holds (msg_cbytes).
+ */
+function msgrcvNow(msqid: number, msgsz: number, msgtyp: number, msgflg: number): [number, Uint8Array] {
+  const small = msgsz > FIRST_RECEIVE_MAX && (msgflg & MSG_NOERROR) === 0;
+  const buf = receiveBuffer(small ? FIRST_RECEIVE_MAX : msgsz);
+  const r = native.msgrcvInto(msqid, buf, msgtyp, msgflg | IPC_NOWAIT);
+  if (!small || r !== -osConstants.errno.E2BIG) return [r, buf];
+  // No message is longer than all the queue holds (without read permission: msgsz).
+  const stat = native.msgctlStat(msqid, IPC_STAT);
+  const holds = typeof stat === 'number' ? msgsz : Math.min(msgsz, stat[1].msg_cbytes);
+  const whole = receiveBuffer(holds);
+  return [native.msgrcvInto(msqid, whole, msgtyp, msgflg | IPC_NOWAIT), whole];
 }
 
 /** Where mtext starts in struct msgbuf: after a C long. */
 const MTEXT_OFFSET = 8;
 /** Receives of the high level (msgsz is MSGMAX, or a little more) reuse one buffer up to this size. */
 const REUSED_RECEIVE_MAX = 1 << 20;
+/** The mtext a receive without waiting first tries in the reused buffer; a longer message is tried again with its full size. */
+const FIRST_RECEIVE_MAX = 64 * 1024;
 let reusedReceive = new Uint8Array(MTEXT_OFFSET + 8192);
 
 /** The mtype a receive wrote at the start of `buf`: a C long, little-endian on every platform shmkit runs on. */
@@ -307,8 +327,7 @@ export function pollMsgsnd(msqid: number, mtype: number, bytes: Uint8Array, msgf
  * have to wait (ENOMSG).
  */
 export function pollMsgrcv(msqid: number, msgsz: number, msgtyp: number, msgflg: number): { result: number; value?: unknown } | undefined {
-  const buf = receiveBuffer(msgsz);
-  const r = native.msgrcvInto(msqid, buf, msgtyp, msgflg | IPC_NOWAIT);
+  const [r, buf] = msgrcvNow(msqid, msgsz, msgtyp, msgflg);
   if (r === -osConstants.errno.ENOMSG) return undefined;
   if (r < 0) return { result: r };
   const start = buf.byteOffset + MTEXT_OFFSET;

@@ -146,19 +146,17 @@ function rotate(): void {
 function pollQueued(): void {
   const count = Math.min(ready.length, POLLS_PER_TURN);
   if (count === 0) return;
-  const finished = new Map<Job, CallOutcome>();
-  for (let k = 0; k < count; k++) {
-    const job = ready[(pollFrom + k) % ready.length] as Job;
-    const outcome = job.cancelled ? undefined : job.wait.poll?.();
-    if (outcome !== undefined) finished.set(job, outcome);
-  }
+  const turn = Array.from({ length: count }, (_, k) => ready[(pollFrom + k) % ready.length] as Job);
   pollFrom = (pollFrom + count) % ready.length;
-  if (finished.size === 0) return;
-  // Out of the queue before any owner hears: a `done` may start other waits.
-  const left = ready.filter((job) => !finished.has(job));
-  ready.length = 0;
-  ready.push(...left);
-  for (const [job, { result, value }] of finished) job.wait.done(result, false, value);
+  for (const job of turn) {
+    // An owner that heard before may have ended this wait, or started it on a thread.
+    if (job.cancelled || job.token !== 0 || job.wait.poll === undefined) continue;
+    const outcome = job.wait.poll();
+    if (outcome === undefined) continue;
+    // Its owner hears at once: what the call took is never held while another owner acts.
+    ready.splice(ready.indexOf(job), 1);
+    job.wait.done(outcome.result, false, outcome.value);
+  }
   fill();
 }
 
