@@ -8,7 +8,7 @@ import { atomic, int32, int64, IpcError, SharedMemory, StateError, struct, uint3
 import { compileC } from './helpers/c.js';
 import { assertNoLeaks } from './helpers/ipc.js';
 import { startNode } from './helpers/namespaces.js';
-import { assertExitedCleanly, run, runNode, SHMKIT } from './helpers/processes.js';
+import { assertExitedCleanly, lastJson, run, runNode, SHMKIT } from './helpers/processes.js';
 
 const segments: SharedMemory[] = [];
 after(() => {
@@ -319,4 +319,26 @@ describe('atomic().wait and notify()', () => {
       assert.equal(result.stdout, 'ok\n', 'the notify woke the live waiter');
     });
   }
+
+  test('waits one after another, each through an atomic() of its own, keep a few waiter threads, not one each (thread engine)', async () => {
+    // Each atomic() object kept an idle waiter, a thread, until it was
+    // collected: a loop that called atomic() for each wait grew a thread a
+    // wait, up to thousands, and then failed to start one (EAGAIN).
+    const result = await runNode(
+      `
+      ${OPEN_STATE}
+      import { readFileSync } from 'node:fs';
+      const threads = () => Number(/Threads:\\s+(\\d+)/.exec(readFileSync('/proc/self/status', 'utf8'))[1]);
+      await atomic(view, 'seq').wait(0, { timeoutMs: 1 }).catch(() => {});
+      const before = threads();
+      for (let i = 0; i < 300; i++) await atomic(view, 'seq').wait(0, { timeoutMs: 1 }).catch((error) => { if (error.code !== 'ETIMEDOUT') throw error; });
+      console.log(JSON.stringify({ more: threads() - before }));
+      `,
+      [String(segment().id)],
+      { env: { ...process.env, SHMKIT_IO_URING: '0' }, timeoutMs: 30_000 },
+    );
+    assertExitedCleanly(result);
+    const { more } = lastJson<{ more: number }>(result);
+    assert.ok(more <= 4, `${more} more threads after 300 waits`);
+  });
 });

@@ -38,15 +38,20 @@ export interface FutexWord {
   readonly load: () => number;
   /** `field "count"`, for messages. */
   readonly label: string;
-  /**
-   * An idle waiter kept for the field's next wait: on the thread engine a
-   * waiter is a thread of the addon, and starting one per wait made a
-   * ping-pong between two processes ten times slower (424 µs a round trip
-   * against 40). It goes with the field's atomic() object (a wait under way
-   * when the memory is unmapped closes its own).
-   */
-  spare: FutexWaiter | undefined;
 }
+
+/**
+ * Idle waiters kept for the next waits, of any field: on the thread engine
+ * a waiter is a thread of the addon, and starting one per wait made a
+ * ping-pong between two processes ten times slower (424 µs a round trip
+ * against 40). They are this thread's, not each atomic() object's: one kept
+ * per object held a thread until the object was collected, thousands of
+ * them for a loop that calls atomic() each time, until thread creation
+ * failed (EAGAIN).
+ */
+const idleWaiters: FutexWaiter[] = [];
+/** Most idle waiters kept: as many waits at once as this need no new thread. */
+const IDLE_WAITERS = 4;
 
 /** Refuses memory a futex cannot be given from here. */
 function assertFutexMemory(memory: ArrayBufferLike, operation: string): asserts memory is ArrayBuffer {
@@ -67,9 +72,8 @@ export async function waitWord(word: FutexWord, expected: number, options: unkno
   if (signal?.aborted) throw abortError(signal);
   // (The kernel compares again, atomically with going to sleep: a change from here on is not missed.)
   if (word.load() !== expected) return 'not-equal';
-  // (Waits at once on the same field each have a waiter of their own.)
-  const waiter = word.spare ?? new FutexWaiter();
-  word.spare = undefined;
+  // (Waits at once each have a waiter of their own.)
+  const waiter = idleWaiters.pop() ?? new FutexWaiter();
   let unmapped = false;
   // Nothing can wake a word of memory that is gone: the wait ends with the unmapping.
   const forget = word.owner.attachment?.beforeUnmap(() => {
@@ -81,8 +85,8 @@ export async function waitWord(word: FutexWord, expected: number, options: unkno
     result = await waiter.wait(memory, word.byteOffset >> 2, expected, timeoutMs ?? -1, signal);
   } finally {
     forget?.();
-    if (unmapped || word.spare !== undefined) waiter.close();
-    else word.spare = waiter;
+    if (unmapped || idleWaiters.length >= IDLE_WAITERS) waiter.close();
+    else idleWaiters.push(waiter);
   }
   if (result === 0 || result === -EAGAIN) {
     // EAGAIN: the field changed after the check above, which is what the wait

@@ -156,7 +156,6 @@ export function atomic(view: object, field: string | number): Atomic<number | bi
     byteOffset: at,
     load: load as () => number,
     label: `field "${name}"`,
-    spare: undefined,
   };
   const not32 = (operation: string) =>
     invalidType('field', `a 32-bit field (int32 or uint32) for ${operation}: a futex word is 32 bits ("${name}" is ${kind})`, field);
