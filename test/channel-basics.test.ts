@@ -380,6 +380,32 @@ describe('Channel within one process', { timeout: 60_000 }, () => {
     assert.throws(() => Channel.open({ id: small.id }), isCode('ERR_CHANNEL_FORMAT'));
   });
 
+  it('open names the header field it refuses, as a C creator would need to know', () => {
+    // A header as docs/channel-format.md has a creator write it, then one field wrong at a time.
+    using shm = SharedMemory.create({ size: 8192 + 4096, autoRemove: true });
+    const i32 = new Int32Array(shm.buffer);
+    const header = { 0: 0x48434b53, 1: 2, 2: 8192, 3: 4096, 5: 256 };
+    const refusals: [number, number, RegExp][] = [
+      [2, 4096, /header_size 4096, not 8192/],
+      [3, 3000, /capacity 3000, not a power of two from 256 to 1073741824/],
+      [3, 8192, /capacity 8192: the ring does not fit a segment of 12288 bytes/],
+      [5, 64, /max_senders 64, not 256/],
+    ];
+    for (const [index, value, message] of refusals) {
+      for (const [at, v] of Object.entries(header)) i32[Number(at)] = v;
+      i32[index] = value;
+      assert.throws(
+        () => Channel.open({ id: shm.id }),
+        (error: unknown) => isCode('ERR_CHANNEL_FORMAT')(error) && message.test((error as Error).message),
+        String(message),
+      );
+    }
+    for (const [at, v] of Object.entries(header)) i32[Number(at)] = v;
+    const channel = Channel.open({ id: shm.id });
+    assert.equal(channel.capacity, 4096);
+    channel.detach();
+  });
+
   it('opens by key and by id, with the creator’s wait mode unless told otherwise', () => {
     const key = uniqueKey();
     let id: number | undefined;

@@ -82,12 +82,13 @@ static int32_t register_sender(void) {
       int32_t r = LOAD(&entry(slot)->registration);
       if ((r & 1) && (pass == 0 || alive(LOAD(&entry(slot)->pid)))) continue;
       int32_t next = (r & 1) ? r + 2 : r + 1;
-      /* registration and pid as one aligned 64-bit pair (registration low): pid 0
-         ("registering") in the same CAS, and written last. */
+      /* registration and pid as one aligned 64-bit pair (registration low): pid
+         -(word0 + 1) ("registering", named by our presence) in the same CAS, the
+         real pid written last. */
       uint64_t *pair = (uint64_t *)&entry(slot)->registration;
       uint64_t old = LOAD(pair);
       if ((int32_t)(uint32_t)old != r) continue;
-      uint64_t want = (uint64_t)(uint32_t)next;
+      uint64_t want = (uint64_t)(uint32_t)next | ((uint64_t)(uint32_t)(-(presence[0] + 1)) << 32);
       if (__atomic_compare_exchange_n(pair, &old, want, 0, __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST)) {
         STORE(&entry(slot)->presence[0], presence[0]);
         STORE(&entry(slot)->presence[1], presence[1]);

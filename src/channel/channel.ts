@@ -258,16 +258,13 @@ export class Channel<T = Uint8Array> implements Disposable {
     }
     const headerSize = i32[F.OFF_HEADER_SIZE >> 2]!;
     const capacity = i32[F.OFF_CAPACITY >> 2]!;
-    const valid =
-      headerSize === F.HEADER_SIZE &&
-      capacity >= F.MIN_CAPACITY &&
-      capacity <= F.MAX_CAPACITY &&
-      (capacity & (capacity - 1)) === 0 &&
-      F.HEADER_SIZE + capacity <= shm.size &&
-      i32[F.OFF_MAX_SENDERS >> 2] === F.MAX_SENDERS;
-    if (!valid) {
-      throw channelError('ERR_CHANNEL_FORMAT', `${what} has a corrupt channel header (capacity ${capacity}, header ${headerSize})`);
-    }
+    const maxSenders = i32[F.OFF_MAX_SENDERS >> 2]!;
+    const corrupt = (why: string) => channelError('ERR_CHANNEL_FORMAT', `${what} has a corrupt channel header (${why})`);
+    if (headerSize !== F.HEADER_SIZE) throw corrupt(`header_size ${headerSize}, not ${F.HEADER_SIZE}`);
+    if (capacity < F.MIN_CAPACITY || capacity > F.MAX_CAPACITY || (capacity & (capacity - 1)) !== 0)
+      throw corrupt(`capacity ${capacity}, not a power of two from ${F.MIN_CAPACITY} to ${F.MAX_CAPACITY}`);
+    if (F.HEADER_SIZE + capacity > shm.size) throw corrupt(`capacity ${capacity}: the ring does not fit a segment of ${shm.size} bytes`);
+    if (maxSenders !== F.MAX_SENDERS) throw corrupt(`max_senders ${maxSenders}, not ${F.MAX_SENDERS}`);
     const nameLength = i32[F.OFF_CODEC_LENGTH >> 2]!;
     if (nameLength < 0 || nameLength > F.CODEC_NAME_MAX) {
       throw channelError('ERR_CHANNEL_FORMAT', `${what} has a corrupt channel header (codec name of ${nameLength} bytes)`);
