@@ -421,9 +421,10 @@ bool Dispatch(napi_env env, EnvWaits* ctx, Job* job) {
     argv[2] = recv;
   }
   if (napi_create_double(env, job->token, &argv[0]) != napi_ok || napi_create_int32(env, result, &argv[1]) != napi_ok) return undone;
-  for (napi_ref ref : ctx->dispatchers) {
+  // By index, over the copies there are now: a dispatch may call waitInit, which appends.
+  for (size_t i = 0, n = ctx->dispatchers.size(); i < n; i++) {
     napi_value dispatch, returned;
-    if (napi_get_reference_value(env, ref, &dispatch) != napi_ok || dispatch == nullptr) continue;
+    if (napi_get_reference_value(env, ctx->dispatchers[i], &dispatch) != napi_ok || dispatch == nullptr) continue;
     ctx->dispatching = job;
     napi_status called = napi_call_function(env, recv, dispatch, 3, argv, &returned);
     ctx->dispatching = nullptr;

@@ -2,7 +2,6 @@
 // subject into a local channel or PubSub, so that processes on different
 // hosts talk through a broker with the same API. Bytes pass unchanged (codecs too).
 import { EventEmitter } from 'node:events';
-import { readFile } from 'node:fs/promises';
 import { abortError, bridgeError } from '../core/errors.js';
 import { receiveCore, receiveJetStream } from './in.js';
 import { ensureConsumer, ensureStream, type StreamPlace } from './jetstream.js';
@@ -34,6 +33,8 @@ async function connect(nats: Awaited<ReturnType<typeof loadNats>>, o: ValidOptio
     if (token !== undefined) credentials['token'] = token;
   }
   if (o.creds !== undefined) {
+    // Loaded here: only a bridge with a credentials file needs it.
+    const { readFile } = await import('node:fs/promises');
     const file = await readFile(o.creds).catch((error: NodeJS.ErrnoException) => {
       throw bridgeError(
         'ERR_BRIDGE_CREDS',
@@ -44,6 +45,7 @@ async function connect(nats: Awaited<ReturnType<typeof loadNats>>, o: ValidOptio
     });
     credentials['authenticator'] = nats.transport.credsAuthenticator(file);
   }
+  const givenDelay = o.nats?.['reconnectDelayHandler'];
   try {
     const nc = await nats.transport.connect({
       servers: split.map((s) => s.server),
@@ -58,7 +60,11 @@ async function connect(nats: Awaited<ReturnType<typeof loadNats>>, o: ValidOptio
       noAsyncTraces: true,
       ...credentials,
       ...o.nats,
-      ...(o.signal && { reconnectDelayHandler: delayUntilAborted(o.signal, o.nats) }),
+      // (One that is not a function is left for the client to refuse.)
+      ...(o.signal &&
+        (givenDelay === undefined || typeof givenDelay === 'function') && {
+          reconnectDelayHandler: delayUntilAborted(o.signal, o.nats),
+        }),
     });
     return { nc, where };
   } catch (error) {

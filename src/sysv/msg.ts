@@ -261,7 +261,11 @@ function msgrcvNow(msqid: number, msgsz: number, msgtyp: number, msgflg: number)
   const stat = native.msgctlStat(msqid, IPC_STAT);
   const holds = typeof stat === 'number' ? msgsz : Math.min(msgsz, stat[1].msg_cbytes);
   const whole = receiveBuffer(holds);
-  return [native.msgrcvInto(msqid, whole, msgtyp, msgflg | IPC_NOWAIT), whole];
+  const again = native.msgrcvInto(msqid, whole, msgtyp, msgflg | IPC_NOWAIT);
+  // Another receiver took it, and a longer one came, between the two: the full size then.
+  if (again !== -osConstants.errno.E2BIG || holds === msgsz) return [again, whole];
+  const full = receiveBuffer(msgsz);
+  return [native.msgrcvInto(msqid, full, msgtyp, msgflg | IPC_NOWAIT), full];
 }
 
 /** Where mtext starts in struct msgbuf: after a C long. */

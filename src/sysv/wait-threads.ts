@@ -3,15 +3,16 @@
 // semtimedop for a semaphore (sem-wait.ts), msgsnd or msgrcv for a message
 // queue (msg.ts). At most MAX_WAIT_THREADS run at once for this thread of
 // JavaScript (this module's state is per environment: the main thread and
-// each worker have their own bound), however many waits are pending.
+// each worker have their own bound, and so does each copy of the library
+// in one), however many waits are pending.
 // Waits beyond the bound queue here (they do not fail) and take turns: while
 // any is queued, a wait that has had a thread for QUANTUM_MS is interrupted
 // (which changes nothing: an interrupted System V call has done nothing) and
 // goes to the back of the queue, so every wait is in the kernel regularly
-// and none starves. At each turn, queued waits also try their call once
-// without waiting (up to POLLS_PER_TURN of them), so that what they wait
-// for is seen within a turn or a few, not when their turn for a thread
-// comes. Semaphores and message queues share this one bound.
+// and none starves. At each turn, the POLLS_PER_TURN queued waits that
+// tried least recently also try their call once without waiting, so that
+// what they wait for is seen within a turn for every POLLS_PER_TURN queued,
+// not when their turn for a thread comes. Semaphores and message queues share this one bound.
 import { constants as osConstants } from 'node:os';
 import { native } from '../core/native.js';
 
@@ -58,14 +59,13 @@ interface Job {
   started: number; // performance.now() when it got its thread
   cancelled: boolean; // the owner gave up: report ECANCELED (or what won the race)
   preempted: boolean; // interrupted to let another wait have the thread
+  tried: number; // the turn in which it last tried its call while queued (0: never)
 }
 
 const running = new Map<number, Job>();
 const ready: Job[] = [];
 let initialized = false;
 let rotation: NodeJS.Timeout | undefined;
-/** Where in `ready` the next turn's tries begin. */
-let pollFrom = 0;
 /** Turns taken so far (for tests). */
 let turns = 0;
 
@@ -142,22 +142,29 @@ function rotate(): void {
   pollQueued();
 }
 
-/** Queued waits try their call, up to POLLS_PER_TURN of them, from where the last turn's tries stopped. */
+/**
+ * Queued waits try their call: the POLLS_PER_TURN that tried least recently
+ * (chosen by job, not by place: places shift as waits leave the queue and
+ * come back to it), so each tries within ceil(queued / POLLS_PER_TURN) turns.
+ */
 function pollQueued(): void {
-  const count = Math.min(ready.length, POLLS_PER_TURN);
-  if (count === 0) return;
-  const turn = Array.from({ length: count }, (_, k) => ready[(pollFrom + k) % ready.length] as Job);
-  pollFrom = (pollFrom + count) % ready.length;
-  for (const job of turn) {
-    // An owner that heard before may have ended this wait, or started it on a thread.
-    if (job.cancelled || job.token !== 0 || job.wait.poll === undefined) continue;
-    const outcome = job.wait.poll();
-    if (outcome === undefined) continue;
-    // Its owner hears at once: what the call took is never held while another owner acts.
-    ready.splice(ready.indexOf(job), 1);
-    job.wait.done(outcome.result, false, outcome.value);
+  if (ready.length === 0) return;
+  const turn = ready.length <= POLLS_PER_TURN ? [...ready] : [...ready].sort((a, b) => a.tried - b.tried).slice(0, POLLS_PER_TURN);
+  try {
+    for (const job of turn) {
+      // An owner that heard before may have ended this wait, or started it on a thread.
+      if (job.cancelled || job.token !== 0 || job.wait.poll === undefined) continue;
+      job.tried = turns;
+      const outcome = job.wait.poll();
+      if (outcome === undefined) continue;
+      // Its owner hears at once: what the call took is never held while another owner acts.
+      const i = ready.indexOf(job);
+      if (i >= 0) ready.splice(i, 1);
+      job.wait.done(outcome.result, false, outcome.value);
+    }
+  } finally {
+    fill();
   }
-  fill();
 }
 
 /** @internal A wait given to the threads, which its owner can take back. */
@@ -178,7 +185,7 @@ export function runOnThread(wait: ThreadWait): ThreadWaitHandle {
     native.waitInit(dispatch);
     initialized = true;
   }
-  const job: Job = { wait, token: 0, started: 0, cancelled: false, preempted: false };
+  const job: Job = { wait, token: 0, started: 0, cancelled: false, preempted: false, tried: 0 };
   ready.push(job);
   fill();
   return {
