@@ -61,6 +61,7 @@ const CASES = [
   ['struct-types.ts', 'view and value types follow the schema'],
   ['channel-codec-types.ts', 'a codec types what a channel sends and receives'],
   ['open-options-types.ts', 'SharedMemory.open takes one of a key, a path or an id'],
+  ['public-types.ts', 'error codes, shmctl results and recvBatch options have the types a program annotates with'],
 ] as const;
 const CASES_DIR = join(ROOT, 'test', 'types');
 

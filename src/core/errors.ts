@@ -302,7 +302,7 @@ export function channelTimeoutError(what: string, timeoutMs: number, outcome: st
 
 /** Use of an object in a state that forbids it: detached, read-only. */
 export class StateError extends Error {
-  readonly code: string;
+  readonly code: StateErrorCode;
 
   constructor(code: StateErrorCode, message: string) {
     super(message);

@@ -419,6 +419,7 @@ export function shmctl(index: number, cmd: typeof SHM_STAT | typeof SHM_STAT_ANY
 export function shmctl(shmid: number, cmd: typeof IPC_SET, buf: ShmSetOptions): void;
 export function shmctl(shmid: number, cmd: typeof IPC_INFO): ShmInfoLimits;
 export function shmctl(shmid: number, cmd: typeof SHM_INFO): ShmInfoUsage;
+export function shmctl(shmid: number, cmd: typeof IPC_RMID | typeof SHM_LOCK | typeof SHM_UNLOCK): void;
 export function shmctl(shmid: number, cmd: number, buf?: ShmSetOptions): ShmidDs | ShmidDsWithId | ShmInfoLimits | ShmInfoUsage | void;
 export function shmctl(shmid: number, cmd: number, buf?: ShmSetOptions): ShmidDs | ShmidDsWithId | ShmInfoLimits | ShmInfoUsage | void {
   validateId(shmid, 'shmid');
