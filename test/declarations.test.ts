@@ -87,6 +87,8 @@ before(async () => {
         moduleResolution: 'NodeNext',
         strict: true,
         noUncheckedIndexedAccess: true,
+        // The strictest a user may be: an option given as undefined must still be accepted.
+        exactOptionalPropertyTypes: true,
         noEmit: true,
         skipLibCheck: false,
         types: ['node'],

@@ -11,11 +11,11 @@ export type BridgeDirection = 'out' | 'in' | 'both';
 
 export interface BridgeJetStreamOptions {
   /** The stream that holds the subject; created (file storage, 2 min duplicate window) if it does not exist. Default: `SHMKIT_` and the subject with every other character than letters, digits, `-` and `_` made `_`. */
-  stream?: string;
+  stream?: string | undefined;
   /** The durable consumer the 'in' direction pulls from: one name per receiving bridge, kept across its restarts. Required for 'in' and 'both'. */
-  durable?: string;
+  durable?: string | undefined;
   /** How long a delivered message may stay unacknowledged before the stream sends it again (default 5000 ms). */
-  ackWaitMs?: number;
+  ackWaitMs?: number | undefined;
 }
 
 export interface BridgeOptions {
@@ -25,7 +25,7 @@ export interface BridgeOptions {
    * channel has one receiver, and a message the bridge put in would come
    * straight back out.
    */
-  channel?: ChannelRef | { out: ChannelRef; in: ChannelRef };
+  channel?: ChannelRef | { out: ChannelRef; in: ChannelRef } | undefined;
   /**
    * A local PubSub instead of a channel (give one of the two). For 'out' the
    * bridge is one of its subscribers (it gets what is published from its
@@ -33,26 +33,26 @@ export interface BridgeOptions {
    * two PubSubs, since the bridge's subscriber would get back what its
    * publisher put in and send it out again.
    */
-  pubsub?: PubSubRef | { out: PubSubRef; in: PubSubRef };
+  pubsub?: PubSubRef | { out: PubSubRef; in: PubSubRef } | undefined;
   /** The NATS server(s): `nats://host:port`, or several for a cluster. User and password in the URL go to the client, never to a log. */
   url: string | string[];
   /** The NATS subject messages go to (out) and come from (in). */
   subject: string;
   /** Default: 'both' with `{ out, in }` (channel or pubsub), else required. */
-  direction?: BridgeDirection;
+  direction?: BridgeDirection | undefined;
   /** At-least-once delivery through a JetStream stream instead of core NATS's at-most-once. */
-  jetstream?: BridgeJetStreamOptions | boolean;
+  jetstream?: BridgeJetStreamOptions | boolean | undefined;
   /** A NATS credentials file (JWT and nkey seed, as `nsc` writes it): read at connect, its contents never logged. */
-  creds?: string;
+  creds?: string | undefined;
   /** Passed to the client's connect() as they are (user, pass, token, authenticator, tls, name, reconnectTimeWait, ...); the bridge's own defaults, such as `noAsyncTraces: true`, give way to them. */
-  nats?: Record<string, unknown>;
+  nats?: Record<string, unknown> | undefined;
   /** 'out', core NATS: bytes published between waits for the server (flush); bounds the client's buffer and the loss on a broken connection. Default 1 MiB. */
-  maxPendingBytes?: number;
+  maxPendingBytes?: number | undefined;
   /** 'in', core NATS: messages and bytes held while the ring is full, beyond which arrivals are dropped and counted. Default 8192 and 8 MiB. */
-  maxBufferedMessages?: number;
-  maxBufferedBytes?: number;
+  maxBufferedMessages?: number | undefined;
+  maxBufferedBytes?: number | undefined;
   /** Closes the bridge when aborted. */
-  signal?: AbortSignal;
+  signal?: AbortSignal | undefined;
 }
 
 export interface ValidOptions {

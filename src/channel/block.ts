@@ -32,9 +32,9 @@ export interface BlockOptions {
   readonly what: string;
   readonly outcome: string;
   /** The caller spun already (synchronously, before its promise): go straight to sleep. */
-  readonly spun?: boolean;
+  readonly spun?: boolean | undefined;
   /** Spin this much longer than the mode says (see spinForBytes). */
-  readonly extraSpinMs?: number;
+  readonly extraSpinMs?: number | undefined;
 }
 
 /**

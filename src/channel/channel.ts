@@ -25,51 +25,51 @@ import { Sender, type EndpointHooks } from './sender.js';
 
 export interface ChannelCreateOptions<C extends CodecOption = CodecOption> {
   /** A System V key; without key or path the channel is private (open it by id). */
-  key?: number;
+  key?: number | undefined;
   /** A file whose identity gives the key through ftok(path, projId). */
-  path?: string;
+  path?: string | undefined;
   /** The project id for ftok (default 1). */
-  projId?: number;
+  projId?: number | undefined;
   /** Ring size in bytes, rounded up to a power of two (at least 256, at most 1 GiB). A message may be up to capacity - 32 bytes once encoded. */
   capacity: number;
   /** Permission bits; default 0o600. */
-  mode?: number;
+  mode?: number | undefined;
   /**
    * How endpoints wait (the default for every process that opens it):
    * `'adaptive'` (default) spins ~50 µs then sleeps; `'spin'` spins up to
    * 2 ms first (lowest latency, costs CPU); `'sleep'` sleeps at once.
    */
-  wait?: F.WaitMode;
+  wait?: F.WaitMode | undefined;
   /** Remove the segment when the last process detaches, even after a crash; it is then opened by id only. */
-  autoRemove?: boolean;
+  autoRemove?: boolean | undefined;
   /**
    * How messages are encoded (recorded in the segment): `'bytes'` (default:
    * bytes and strings in, `Uint8Array` out), `'text'` (strings), `'json'`,
    * `'v8'` (structured clone) or a user {@link Codec} (its name, at most 64
    * bytes of UTF-8 and none of those four, is recorded; `'custom'` if it has none).
    */
-  codec?: C;
+  codec?: C | undefined;
 }
 
 export interface ChannelOpenOptions<C extends CodecOption | undefined = CodecOption | undefined> {
-  key?: number;
-  id?: number;
-  path?: string;
-  projId?: number;
+  key?: number | undefined;
+  id?: number | undefined;
+  path?: string | undefined;
+  projId?: number | undefined;
   /** This process's wait mode; default: the one the channel was created with. */
-  wait?: F.WaitMode;
+  wait?: F.WaitMode | undefined;
   /**
    * The codec; it must be the one the channel was created with (its name is
    * compared). Default: the built-in codec the channel records; a channel
    * made with a user codec needs that codec here.
    */
-  codec?: C;
+  codec?: C | undefined;
   /**
    * Opens at the byte level, whatever codec the channel records: sends take
    * and receives give the encoded bytes, undecoded. For tools that move
    * messages without reading them (the NATS bridge does); not with `codec`.
    */
-  raw?: boolean;
+  raw?: boolean | undefined;
 }
 
 /**

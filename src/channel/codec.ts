@@ -20,7 +20,7 @@ export interface Codec<T> {
    * user codec may not take (create() and open() refuse it with ERR_INVALID_ARG_VALUE);
    * a codec without a name is recorded as `custom`.
    */
-  readonly name?: string;
+  readonly name?: string | undefined;
   encode(value: T, into?: Uint8Array): Uint8Array;
   decode(bytes: Uint8Array): T;
 }

@@ -32,7 +32,7 @@ export interface ReceivedView {
 /** Options of {@link Receiver.recvBatch}. */
 export interface RecvBatchOptions extends ChannelWaitOptions {
   /** At most this many messages (default 64). */
-  max?: number;
+  max?: number | undefined;
 }
 
 /** Messages this long or longer are copied out into memory that is not zeroed first (every byte is overwritten). */

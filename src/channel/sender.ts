@@ -29,9 +29,9 @@ const TRY_PATIENCE = 256;
 /** Options of a wait. */
 export interface ChannelWaitOptions {
   /** Give up after this many ms: reject with the IpcError `ETIMEDOUT` of every wait; default: no limit. */
-  timeoutMs?: number;
+  timeoutMs?: number | undefined;
   /** Abort the wait: rejects with an AbortError. */
-  signal?: AbortSignal;
+  signal?: AbortSignal | undefined;
 }
 
 /** @internal How a channel tells an endpoint it is being detached. */

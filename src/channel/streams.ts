@@ -9,31 +9,31 @@ import { whenAborted } from '../core/abort-listeners.js';
 
 /** The wait options the endpoints' recv and send take (their own type is not imported: no cycle). */
 interface WaitOptions {
-  signal?: AbortSignal;
+  signal?: AbortSignal | undefined;
 }
 
 /** Options of `receiver.readable()`. */
 export interface ReadableOptions {
   /** Messages (object mode) or bytes the stream buffers before it stops taking messages from the ring; Node's default if absent. */
-  highWaterMark?: number;
+  highWaterMark?: number | undefined;
   /** Destroys the stream with an AbortError; the message being waited for stays in the ring (what the stream buffered is discarded). */
-  signal?: AbortSignal;
+  signal?: AbortSignal | undefined;
 }
 
 /** Options of `sender.writable()`. */
 export interface WritableOptions {
   /** Messages (object mode) or bytes the stream buffers before write() returns false; Node's default if absent. */
-  highWaterMark?: number;
+  highWaterMark?: number | undefined;
   /** Destroys the stream with an AbortError; a send that waits for room gives up. */
-  signal?: AbortSignal;
+  signal?: AbortSignal | undefined;
   /** Close the channel (for every process) when the stream finishes, which ends the receiver's Readable; default true. */
-  closeChannel?: boolean;
+  closeChannel?: boolean | undefined;
 }
 
 /** Options of `receiver.events()`. */
 export interface EventsOptions {
   /** Stops taking messages: the emitter emits 'close' and nothing more; the message waited for stays in the ring. */
-  signal?: AbortSignal;
+  signal?: AbortSignal | undefined;
 }
 
 /** @internal What a Readable reads: a receiver. */

@@ -38,12 +38,12 @@ export interface WaitOptions {
    * semaphore, no message sent or taken). 0 means: only if possible at once.
    * Default: no limit.
    */
-  timeoutMs?: number;
+  timeoutMs?: number | undefined;
   /**
    * Abort the wait: the promise rejects with a DOMException named
    * `'AbortError'` (its `cause` is `signal.reason`), and nothing has changed.
    */
-  signal?: AbortSignal;
+  signal?: AbortSignal | undefined;
   /**
    * How to wait when the call cannot be done at once: `'adaptive'` (default)
    * tries it again for about 50 µs on this thread, then sleeps in the kernel
@@ -52,7 +52,7 @@ export interface WaitOptions {
    * `'sleep'` goes to the kernel at once. The event loop waits no longer than
    * the spin; a time limit shorter than the spin skips it.
    */
-  wait?: WaitMode;
+  wait?: WaitMode | undefined;
 }
 
 /** @internal Checked wait options. */

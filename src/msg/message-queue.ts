@@ -32,35 +32,35 @@ const { E2BIG, ENOMSG } = osConstants.errno;
 /** Where a queue is: a key, or a file whose identity gives the key through ftok(path, projId). */
 export interface QueueAddress {
   /** A System V key. */
-  key?: number;
+  key?: number | undefined;
   /** A file whose identity gives the key through ftok(path, projId). */
-  path?: string;
+  path?: string | undefined;
   /** ftok's project id, with `path`; default 1. */
-  projId?: number;
+  projId?: number | undefined;
 }
 
 /** Options of {@link MessageQueue.create}: a key, a path, or neither (a private queue). */
 export interface MessageQueueCreateOptions extends QueueAddress {
   /** Permission bits; default 0o600 (owner only). */
-  mode?: number;
+  mode?: number | undefined;
 }
 
 /** Where an existing queue is found: its key, its id or a path for ftok. */
 export type MessageQueueOpenOptions =
   | { key: number; id?: undefined; path?: undefined }
   | { id: number; key?: undefined; path?: undefined }
-  | { path: string; projId?: number; key?: undefined; id?: undefined };
+  | { path: string; projId?: number | undefined; key?: undefined; id?: undefined };
 
 /** Options of {@link MessageQueue.openOrCreate}: a key or a path (a private queue cannot be opened). */
 export interface MessageQueueOpenOrCreateOptions extends QueueAddress {
   /** Permission bits of a queue this call creates; default 0o600. */
-  mode?: number;
+  mode?: number | undefined;
 }
 
 /** Options of {@link MessageQueue.send}. */
 export interface SendOptions extends WaitOptions {
   /** The message's type, an integer >= 1; default 1. */
-  type?: number;
+  type?: number | undefined;
 }
 
 /** Options of {@link MessageQueue.receive}. */
@@ -69,9 +69,9 @@ export interface ReceiveOptions extends WaitOptions {
    * Which message: 0 (default) the first; > 0 the first of this type; < 0
    * the first of the lowest type up to its absolute value.
    */
-  type?: number;
+  type?: number | undefined;
   /** With `type` > 0: the first message of any other type (MSG_EXCEPT). */
-  except?: boolean;
+  except?: boolean | undefined;
 }
 
 /** A message taken off a queue. */
@@ -267,7 +267,7 @@ export class MessageQueue implements Disposable {
    * now: true if it was sent, false if the queue is full.
    * @throws IpcError EINVAL (longer than MSGMAX), EIDRM, EACCES.
    */
-  trySend(data: string | ArrayBufferView | ArrayBuffer | SharedArrayBuffer, options?: { type?: number }): boolean {
+  trySend(data: string | ArrayBufferView | ArrayBuffer | SharedArrayBuffer, options?: { type?: number | undefined }): boolean {
     this.#assertOpen('trySend');
     const bytes = bytesOf(data, 'data');
     // Options that are not an object are an error, as for send(), never silently type 1.
@@ -340,7 +340,7 @@ export class MessageQueue implements Disposable {
    * now; null if there is none.
    * @throws IpcError EIDRM, EINVAL (no such queue), EACCES.
    */
-  tryReceive(options?: { type?: number; except?: boolean }): Message | null {
+  tryReceive(options?: { type?: number | undefined; except?: boolean | undefined }): Message | null {
     this.#assertOpen('tryReceive');
     const opts = options === undefined ? {} : validateObject(options, 'options');
     const [type, flags] = receiveFlags(opts, 'options');

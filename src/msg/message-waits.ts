@@ -33,7 +33,7 @@ export interface MessageWait<T> {
   /** The promise's value from the call's value. */
   readonly result: (value: unknown) => T;
   /** Whether to run the call again after this negative errno (msgrcv's E2BIG with a bigger buffer). */
-  readonly retry?: (result: number) => boolean;
+  readonly retry?: ((result: number) => boolean) | undefined;
   readonly timeoutMs: number | undefined;
   readonly signal: AbortSignal | undefined;
   /** Aborted when the handle is disposed. */

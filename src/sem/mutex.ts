@@ -10,15 +10,15 @@ import { waitOps } from './wait-queue.js';
 /** Options of {@link Mutex.create}. */
 export interface MutexCreateOptions {
   /** A System V key; default IPC_PRIVATE (reachable only by id). */
-  key?: number;
+  key?: number | undefined;
   /** Permission bits; default 0o600. */
-  mode?: number;
+  mode?: number | undefined;
 }
 
 /** Options of {@link Mutex.openOrCreate}: the key is required. */
 export interface MutexOpenOrCreateOptions {
   key: number;
-  mode?: number;
+  mode?: number | undefined;
 }
 
 /** How many times openOrCreate retries when the set vanishes between create and open. */

@@ -11,13 +11,13 @@ export type { WaitOptions } from '../core/wait-options.js';
 /** Options of {@link SemaphoreSet.create}. */
 export interface SemaphoreSetCreateOptions {
   /** A System V key; default IPC_PRIVATE (a new set reachable only by its id). */
-  key?: number;
+  key?: number | undefined;
   /** Number of semaphores (1..SEMMSL). */
   count: number;
   /** Permission bits; default 0o600 (owner only). */
-  mode?: number;
+  mode?: number | undefined;
   /** Initial values: one number for all, or one per semaphore; default 0. */
-  initial?: number | readonly number[];
+  initial?: number | readonly number[] | undefined;
 }
 
 /**

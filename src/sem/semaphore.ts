@@ -16,11 +16,11 @@ const TRY_TAKE_UNDO = Int32Array.of(0, -1, IPC_NOWAIT | SEM_UNDO);
 /** Options of {@link Semaphore.create}. */
 export interface SemaphoreCreateOptions {
   /** A System V key; default IPC_PRIVATE (reachable only by id). */
-  key?: number;
+  key?: number | undefined;
   /** Initial value (0..SEMVMX); default 0. */
-  initial?: number;
+  initial?: number | undefined;
   /** Permission bits; default 0o600. */
-  mode?: number;
+  mode?: number | undefined;
 }
 
 /** Options of {@link Semaphore.acquire}. */
@@ -30,7 +30,7 @@ export interface AcquireOptions extends WaitOptions {
    * it back. Later {@link Semaphore.release} calls in this process balance
    * such acquisitions first. Default false.
    */
-  undo?: boolean;
+  undo?: boolean | undefined;
 }
 
 /**

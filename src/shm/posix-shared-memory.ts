@@ -47,31 +47,31 @@ export interface PosixCreateOptions {
   /** Size in bytes (at least 1). */
   size: number;
   /** Permission bits; default 0o600 (owner only). Applied as given, not filtered by the umask. */
-  mode?: number;
+  mode?: number | undefined;
 }
 
 export interface PosixOpenOptions {
   /** The name, as shm_open takes it: `/name` (one slash). */
   name: string;
   /** Map with PROT_READ from an O_RDONLY descriptor: reads work, every write throws. */
-  readOnly?: boolean;
+  readOnly?: boolean | undefined;
 }
 
 export interface PosixOpenOrCreateOptions extends PosixCreateOptions {
-  readOnly?: boolean;
+  readOnly?: boolean | undefined;
 }
 
 export interface AnonymousCreateOptions {
   /** Size in bytes (at least 1). */
   size: number;
   /** A label for the memfd (shown in /proc/PID/fd as `/memfd:NAME`); default 'shmkit'. It names nothing others can open. */
-  name?: string;
+  name?: string | undefined;
   /**
    * Seals to add once the memory is sized: `true` for F_SEAL_SHRINK |
    * F_SEAL_GROW (the size can never change, so a receiver can trust it), or
    * the F_SEAL_* bits to add. Default: none (add them later with {@link PosixSharedMemory.seal}).
    */
-  seal?: boolean | number;
+  seal?: boolean | number | undefined;
 }
 
 export interface FromFdOptions {
@@ -79,13 +79,13 @@ export interface FromFdOptions {
    * Map read-only. Default: read-only when the descriptor was opened
    * O_RDONLY or the memfd is sealed against writing, else read-write.
    */
-  readOnly?: boolean;
+  readOnly?: boolean | undefined;
   /**
    * F_SEAL_* bits the descriptor must carry, checked before mapping: for a
    * size the sender cannot change under the receiver, F_SEAL_SHRINK (and
    * F_SEAL_GROW). Missing seals throw StateError ERR_SHM_NOT_SEALED.
    */
-  seals?: number;
+  seals?: number | undefined;
 }
 
 /** How many times openOrCreate retries when the object vanishes between create and open. */

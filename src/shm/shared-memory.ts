@@ -21,30 +21,30 @@ import {
 /** Where a segment is found: a key, a file and project id (ftok), or (open only) an id. */
 export interface SegmentAddress {
   /** A System V key. */
-  key?: number;
+  key?: number | undefined;
   /** A file whose identity gives the key through ftok(path, projId). */
-  path?: string;
+  path?: string | undefined;
   /** The project id for ftok (default 1). */
-  projId?: number;
+  projId?: number | undefined;
 }
 
 export interface CreateOptions extends SegmentAddress {
   /** Size in bytes (at least 1). */
   size: number;
   /** Permission bits; default 0o600 (owner only). */
-  mode?: number;
+  mode?: number | undefined;
   /**
    * Mark the segment for removal as soon as it is attached, so that it goes
    * when the last process detaches, even after kill -9. Others can still
    * attach by id meanwhile. Always on for a segment without key or path.
    */
-  autoRemove?: boolean;
+  autoRemove?: boolean | undefined;
 }
 
 /** Options of {@link SharedMemory.open}: one of a key, a path (and projId) or an id. */
 export type OpenOptions = (
   | { key: number; path?: undefined; projId?: undefined; id?: undefined }
-  | { path: string; projId?: number; key?: undefined; id?: undefined }
+  | { path: string; projId?: number | undefined; key?: undefined; id?: undefined }
   | {
       /** The segment's id, instead of a key. */
       id: number;
@@ -54,7 +54,7 @@ export type OpenOptions = (
     }
 ) & {
   /** Attach with SHM_RDONLY: reads work, every write throws. */
-  readOnly?: boolean;
+  readOnly?: boolean | undefined;
 };
 
 export interface OpenOrCreateOptions extends Omit<CreateOptions, 'autoRemove'> {
@@ -64,8 +64,8 @@ export interface OpenOrCreateOptions extends Omit<CreateOptions, 'autoRemove'> {
    * another segment instead of opening this one. Use
    * `create({ autoRemove: true })` and give the others its id.
    */
-  autoRemove?: false;
-  readOnly?: boolean;
+  autoRemove?: false | undefined;
+  readOnly?: boolean | undefined;
 }
 
 /** How many times openOrCreate retries when a segment vanishes between create and open. */

@@ -23,9 +23,9 @@ export interface AtomicWaitOptions {
    * Give up after this many milliseconds: the promise rejects with an
    * IpcError whose code is `'ETIMEDOUT'` (`syscall` `'futex'`). Default: no limit.
    */
-  timeoutMs?: number;
+  timeoutMs?: number | undefined;
   /** Abort the wait: the promise rejects with a DOMException named `'AbortError'` (its `cause` is `signal.reason`). */
-  signal?: AbortSignal;
+  signal?: AbortSignal | undefined;
 }
 
 /** @internal The word of one atomic 32-bit field: where it is, and how to read it and name it. */

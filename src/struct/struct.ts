@@ -7,12 +7,12 @@ import { isType, MAX_TYPE_SIZE, StructType, type Fields } from './types.js';
 /** Options of {@link struct}, as gcc's `__attribute__((packed, aligned(n)))`. */
 export interface StructOptions {
   /** No padding between members: each is aligned to 1 (`packed`). Default false. */
-  packed?: boolean;
+  packed?: boolean | undefined;
   /**
    * The struct's minimum alignment, a power of two up to 4096 (`aligned(n)`).
    * It raises the alignment (and the size to a multiple of it), never lowers it.
    */
-  align?: number;
+  align?: number | undefined;
 }
 
 const IDENTIFIER = /^[A-Za-z_][A-Za-z0-9_]*$/;

@@ -86,7 +86,7 @@ interface SlotCode {
   /** Setter body taking `v`; undefined for struct and array members. */
   set: string | undefined;
   /** A check of `v` run before the setter's guarded body (outside its try, which is faster). */
-  check?: string;
+  check?: string | undefined;
 }
 
 function slotCode(

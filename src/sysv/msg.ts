@@ -78,11 +78,11 @@ export interface MsgInfo {
 
 /** What IPC_SET may change. */
 export interface MsgSetOptions {
-  uid?: number;
-  gid?: number;
-  mode?: number;
+  uid?: number | undefined;
+  gid?: number | undefined;
+  mode?: number | undefined;
   /** The queue's capacity in bytes; raising it above MSGMNB needs CAP_SYS_RESOURCE (EPERM). */
-  msg_qbytes?: number;
+  msg_qbytes?: number | undefined;
 }
 
 function hex(key: number): string {

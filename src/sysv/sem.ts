@@ -56,7 +56,7 @@ import type { IpcPerm } from './shm.js';
 export interface Sembuf {
   sem_num: number;
   sem_op: number;
-  sem_flg?: number;
+  sem_flg?: number | undefined;
 }
 
 /** `struct semid_ds`, with the C field names; times in seconds since the epoch. */
@@ -104,9 +104,9 @@ export interface SemInfo {
 
 /** What IPC_SET may change. */
 export interface SemSetOptions {
-  uid?: number;
-  gid?: number;
-  mode?: number;
+  uid?: number | undefined;
+  gid?: number | undefined;
+  mode?: number | undefined;
 }
 
 function hex(key: number): string {

@@ -84,9 +84,9 @@ export interface ShmInfoUsage {
 
 /** What IPC_SET may change. */
 export interface ShmSetOptions {
-  uid?: number;
-  gid?: number;
-  mode?: number;
+  uid?: number | undefined;
+  gid?: number | undefined;
+  mode?: number | undefined;
 }
 
 // Node-API detaches a collected attachment only on a later event-loop turn.

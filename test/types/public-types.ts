@@ -6,6 +6,9 @@
 // file does nothing.
 import {
   type BridgeErrorCode,
+  Channel,
+  MessageQueue,
+  SharedMemory,
   IPC_RMID,
   IPC_STAT,
   type RecvBatchOptions,
@@ -17,6 +20,22 @@ import {
   type StateErrorCode,
   shmctl,
 } from '../../src/index.js';
+
+/** Options a program passes on from its own, possibly undefined (under exactOptionalPropertyTypes too). */
+export async function passedOnOptions(
+  receiver: Receiver<Uint8Array>,
+  o: { timeoutMs?: number; signal?: AbortSignal; readOnly?: boolean; key?: number; codec?: 'json'; type?: number },
+): Promise<void> {
+  await receiver.recv({ timeoutMs: o.timeoutMs, signal: o.signal });
+  SharedMemory.open({ key: 1, readOnly: o.readOnly });
+  Channel.create({ capacity: 1 << 16, key: o.key });
+  const json = Channel.create({ capacity: 1 << 16, codec: o.codec });
+  const value: unknown = await json.receiver().recv();
+  void value;
+  const queue = MessageQueue.open({ key: 1 });
+  await queue.receive({ type: o.type, timeoutMs: o.timeoutMs });
+  queue.tryReceive({ type: o.type });
+}
 
 export async function publicTypeCases(error: unknown, receiver: Receiver<string>): Promise<void> {
   if (error instanceof StateError) {

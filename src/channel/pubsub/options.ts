@@ -8,56 +8,56 @@ export type { LagPolicy } from './format.js';
 /** Options of a wait. */
 export interface PubSubWaitOptions {
   /** Give up after this many ms: reject with the IpcError `ETIMEDOUT` of every wait; default: no limit. */
-  timeoutMs?: number;
+  timeoutMs?: number | undefined;
   /** Abort the wait: rejects with an AbortError. */
-  signal?: AbortSignal;
+  signal?: AbortSignal | undefined;
 }
 
 export interface PubSubCreateOptions<C extends CodecOption = 'bytes'> {
   /** A System V key; without key or path the PubSub is private (open it by id). */
-  key?: number;
+  key?: number | undefined;
   /** A file whose identity gives the key through ftok(path, projId). */
-  path?: string;
+  path?: string | undefined;
   /** The project id for ftok (default 1). */
-  projId?: number;
+  projId?: number | undefined;
   /** Ring size in bytes, rounded up to a power of two (at least 256, at most 1 GiB). A message may be up to capacity - 32 bytes once encoded. */
   capacity: number;
   /** Permission bits; default 0o600. */
-  mode?: number;
+  mode?: number | undefined;
   /** How values become bytes: 'bytes' (default), 'text', 'json', 'v8' or a codec `{ name?, encode, decode }`. Recorded in the segment. */
-  codec?: C;
+  codec?: C | undefined;
   /**
    * What a subscriber that falls a whole ring behind does to publishers:
    * `'block'` (default, also `false`): publishers wait for it (lossless);
    * `'drop-oldest'` (also `true`): publishers never wait, and the subscriber
    * skips to the oldest message still in the ring and counts the rest in `missed`.
    */
-  lag?: LagPolicy | boolean;
+  lag?: LagPolicy | boolean | undefined;
   /** How endpoints wait: 'adaptive' (default), 'spin' or 'sleep', as for Channel. */
-  wait?: WaitMode;
+  wait?: WaitMode | undefined;
   /** Remove the segment when the last process detaches, even after a crash; it is then opened by id only. */
-  autoRemove?: boolean;
+  autoRemove?: boolean | undefined;
 }
 
 /** Which PubSub to open: by key, path (ftok) or id. */
 export interface PubSubLocator {
-  key?: number;
-  id?: number;
-  path?: string;
-  projId?: number;
+  key?: number | undefined;
+  id?: number | undefined;
+  path?: string | undefined;
+  projId?: number | undefined;
 }
 
 export interface PubSubOpenOptions<C extends CodecOption | undefined = CodecOption> {
   /** The codec; it must have the name recorded at create. Default: the recorded built-in codec. */
-  codec?: C;
+  codec?: C | undefined;
   /** This process's wait mode; default: the one the PubSub was created with. */
-  wait?: WaitMode;
+  wait?: WaitMode | undefined;
   /**
    * Opens at the byte level, whatever codec the PubSub records: publishers
    * take and subscribers give the encoded bytes, undecoded. For tools that
    * move messages without reading them (the NATS bridge does); not with `codec`.
    */
-  raw?: boolean;
+  raw?: boolean | undefined;
 }
 
 /** @internal How a PubSub hears from its endpoints. */

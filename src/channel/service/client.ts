@@ -20,15 +20,15 @@ import { whenAborted } from '../../core/abort-listeners.js';
 /** Options of `service.client()`. */
 export interface ServiceClientOptions {
   /** The reply channel's capacity in bytes (default: the request channel's). A reply may be up to capacity - 48 bytes. */
-  capacity?: number;
+  capacity?: number | undefined;
 }
 
 /** Options of `client.request()`. */
 export interface RequestOptions {
   /** Reject with the IpcError `ETIMEDOUT` of every wait if no reply came within this many ms; default: no limit. */
-  timeoutMs?: number;
+  timeoutMs?: number | undefined;
   /** Abort the request: it rejects with an AbortError. */
-  signal?: AbortSignal;
+  signal?: AbortSignal | undefined;
 }
 
 interface Pending {

@@ -10,7 +10,7 @@ const decoder = new TextDecoder();
 interface Carried {
   name: string;
   message: string;
-  code?: string | number;
+  code?: string | number | undefined;
 }
 
 function carried(error: unknown): Carried {

@@ -32,9 +32,9 @@ export interface ServeOptions {
    * another, in arrival order). A handler that returns synchronously never
    * holds a place; `Infinity` takes every request as it comes.
    */
-  concurrency?: number;
+  concurrency?: number | undefined;
   /** Aborting it closes the server (as `close()`). */
-  signal?: AbortSignal;
+  signal?: AbortSignal | undefined;
 }
 
 /** A client's reply channel, as this server holds it. */

@@ -18,27 +18,27 @@ import { serverBusy, ServiceServer, type ServeOptions, type ServiceHandler } fro
 
 export interface ServiceCreateOptions {
   /** A System V key; without key or path the service is private (open it by id). */
-  key?: number;
+  key?: number | undefined;
   /** A file whose identity gives the key through ftok(path, projId). */
-  path?: string;
+  path?: string | undefined;
   /** The project id for ftok (default 1). */
-  projId?: number;
+  projId?: number | undefined;
   /** The request channel's capacity in bytes (see Channel.create); also the default of each client's reply channel. */
   capacity: number;
   /** How requests and replies are encoded (default `'bytes'`); recorded, so an opener with another codec is refused. */
-  codec?: CodecOption;
+  codec?: CodecOption | undefined;
   /** Permission bits of the service's segments and of every client's reply channel; default 0o600. */
-  mode?: number;
+  mode?: number | undefined;
   /** How the service's channels wait (see Channel.create); default `'adaptive'`. */
-  wait?: WaitMode;
+  wait?: WaitMode | undefined;
 }
 
 /** Where a service is: its key, ftok path or segment id. */
 export interface ServiceAddress {
-  key?: number;
-  id?: number;
-  path?: string;
-  projId?: number;
+  key?: number | undefined;
+  id?: number | undefined;
+  path?: string | undefined;
+  projId?: number | undefined;
 }
 
 export interface ServiceOpenOptions {
@@ -46,9 +46,9 @@ export interface ServiceOpenOptions {
    * The codec, which must be the one the service was created with (by name:
    * a user codec's `name`). Default: the recorded one, if it is built in.
    */
-  codec?: CodecOption;
+  codec?: CodecOption | undefined;
   /** This process's wait mode; default: the one the service was created with. */
-  wait?: WaitMode;
+  wait?: WaitMode | undefined;
 }
 
 const encoder = new TextEncoder();
