@@ -391,7 +391,28 @@ int Submit(Job* job) {
   return err;
 }
 
-bool Failed(napi_env env, Job* job, bool undone);
+// After a call of a dispatch that failed: whether the result counts as
+// received (see Dispatch, below).
+bool Failed(napi_env env, Job* job, bool undone) {
+  // The call failed. With nothing pending, no JavaScript ran: the
+  // environment can no longer call into it. A pending exception is either
+  // dispatch's own (a bug: it ran and may have handed the result on; leave
+  // it for Node to report) or the termination of a worker, which either
+  // stopped the call at its entry or cut dispatch short. Before dispatch
+  // claimed the result (waitClaim), nothing of it ran: undone here. After,
+  // the result is JavaScript's, which may have given back the operation
+  // already (a wait aborted as it completed, src/sem/wait-queue.ts): undone
+  // here too, it would have been given back twice, one unit too many. V8
+  // reports a termination as a null exception.
+  bool pending = false;
+  if (napi_is_exception_pending(env, &pending) != napi_ok || !pending) return undone || job->claimed;
+  napi_value exception;
+  if (napi_get_and_clear_last_exception(env, &exception) != napi_ok) return true;
+  napi_valuetype type;
+  if (napi_typeof(env, exception, &type) == napi_ok && (type == napi_null || type == napi_undefined)) return undone || job->claimed;
+  napi_throw(env, exception);  // dispatch threw: as before, Node reports it
+  return true;
+}
 
 // Calls dispatch(token, result, value). True if JavaScript received the
 // result (or the call was undone here already), false if it never did: then
@@ -439,28 +460,6 @@ bool Dispatch(napi_env env, EnvWaits* ctx, Job* job) {
   return undone;
 }
 
-// After a dispatch call that failed: whether the result counts as received
-// (see Dispatch).
-bool Failed(napi_env env, Job* job, bool undone) {
-  // The call failed. With nothing pending, no JavaScript ran: the
-  // environment can no longer call into it. A pending exception is either
-  // dispatch's own (a bug: it ran and may have handed the result on; leave
-  // it for Node to report) or the termination of a worker, which either
-  // stopped the call at its entry or cut dispatch short. Before dispatch
-  // claimed the result (waitClaim), nothing of it ran: undone here. After,
-  // the result is JavaScript's, which may have given back the operation
-  // already (a wait aborted as it completed, src/sem/wait-queue.ts): undone
-  // here too, it would have been given back twice, one unit too many. V8
-  // reports a termination as a null exception.
-  bool pending = false;
-  if (napi_is_exception_pending(env, &pending) != napi_ok || !pending) return undone || job->claimed;
-  napi_value exception;
-  if (napi_get_and_clear_last_exception(env, &exception) != napi_ok) return true;
-  napi_valuetype type;
-  if (napi_typeof(env, exception, &type) == napi_ok && (type == napi_null || type == napi_undefined)) return undone || job->claimed;
-  napi_throw(env, exception);  // dispatch threw: as before, Node reports it
-  return true;
-}
 
 }  // namespace
 namespace waits_internal {

@@ -406,27 +406,23 @@ describe('Channel codecs: edge cases', { timeout: 60_000 }, () => {
       },
       decode: (bytes) => new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength).getUint32(0, true),
     };
+    /** Fills the ring, queues three sends that must wait, and returns what comes after the fill. */
+    const waitingSends = async (
+      out: { trySend(value: number): boolean; send(value: number): Promise<void> },
+      into: { recv(options: { timeoutMs: number }): Promise<number> },
+    ): Promise<number[]> => {
+      let fill = 0;
+      while (out.trySend(1000 + fill)) fill++;
+      const sends = [out.send(1), out.send(2), out.send(3)];
+      const got: number[] = [];
+      for (let i = 0; i < fill + 3; i++) got.push(await into.recv({ timeoutMs: 10_000 }));
+      await Promise.all(sends);
+      return got.slice(fill);
+    };
     using channel = Channel.create({ capacity: 256, autoRemove: true, codec: u32 });
-    const sender = channel.sender();
-    const receiver = channel.receiver();
-    let fill = 0;
-    while (sender.trySend(1000 + fill)) fill++;
-    const sends = [sender.send(1), sender.send(2), sender.send(3)];
-    const got: number[] = [];
-    for (let i = 0; i < fill + 3; i++) got.push(await receiver.recv({ timeoutMs: 10_000 }));
-    await Promise.all(sends);
-    assert.deepEqual(got.slice(fill), [1, 2, 3]);
-
+    assert.deepEqual(await waitingSends(channel.sender(), channel.receiver()), [1, 2, 3], 'Channel');
     using pubsub = PubSub.create({ capacity: 256, autoRemove: true, codec: u32 });
-    const publisher = pubsub.publisher();
-    const subscriber = pubsub.subscriber();
-    let published = 0;
-    while (publisher.trySend(1000 + published)) published++;
-    const publishes = [publisher.send(1), publisher.send(2), publisher.send(3)];
-    const heard: number[] = [];
-    for (let i = 0; i < published + 3; i++) heard.push(await subscriber.recv({ timeoutMs: 10_000 }));
-    await Promise.all(publishes);
-    assert.deepEqual(heard.slice(published), [1, 2, 3]);
+    assert.deepEqual(await waitingSends(pubsub.publisher(), pubsub.subscriber()), [1, 2, 3], 'PubSub');
   });
 
   it('a codec whose encode throws, or returns no bytes, sends nothing', async () => {

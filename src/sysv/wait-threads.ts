@@ -30,7 +30,7 @@ const POLLS_PER_TURN = 256;
 /** A call's result as the addon's threads report it: 0 or a negative errno, and what a call that succeeded returns. */
 export interface CallOutcome {
   readonly result: number;
-  readonly value?: unknown | undefined;
+  readonly value?: unknown;
 }
 
 /**
