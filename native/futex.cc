@@ -6,6 +6,7 @@
 // result means is decided in TypeScript.
 #include "clock.h"
 #include "shim.h"
+#include "waits.h"
 #include <algorithm>
 #include <atomic>
 #include <climits>
@@ -34,13 +35,16 @@ long Futex(void* addr, int op, uint32_t val, const struct timespec* timeout) {
   return ::syscall(SYS_futex, addr, op, val, timeout, nullptr, 0);
 }
 
-struct Waiter {
+// The cancel signal's target (waits.h): a cancel or close sets `cancel`, a
+// mapping that goes away sets `wake`, and the handler then zeroes `ts`.
+struct Waiter : CancelTarget {
   std::mutex mu;
   std::condition_variable cv;
   bool pending = false;  // a wait is queued or running
   bool quit = false;
   bool finalized = false;  // the thread-safe function is gone (environment teardown)
   std::atomic<bool> cancel{false};
+  std::atomic<bool> wake{false};  // end the wait as if woken (WakeWaitsIn)
   uint32_t* addr = nullptr;
   uint32_t expected = 0;
   int64_t deadline_ns = -1;  // -1: no time limit
@@ -48,6 +52,7 @@ struct Waiter {
   Napi::ThreadSafeFunction tsfn;
   pthread_t thread{};
   bool started = false;
+  bool Stopping() const override { return cancel.load() || wake.load(); }
 };
 
 using WaiterPtr = std::shared_ptr<Waiter>;
@@ -64,26 +69,38 @@ void Register(const WaiterPtr& w) {
   g_waiters->push_back(w);
 }
 
-// Wakes the thread out of FUTEX_WAIT. Other waiters on the same word wake
-// too; the channel treats every wake-up as possibly spurious and re-checks.
+// Ends the thread's FUTEX_WAIT once it has set cancel or wake: the cancel
+// signal reaches this thread alone, so no other waiter on the word, in this
+// process or another, sees a wake-up nobody sent. Without a signal to queue
+// (none free, or RLIMIT_SIGPENDING used up), a FUTEX_WAKE of the word wakes
+// every waiter on it instead; each treats it as possibly spurious. Under
+// w->mu, with the thread in WaitOnce.
 void Kick(Waiter* w) {
   uint32_t* addr = w->waiting_on;
-  if (addr != nullptr) Futex(addr, FUTEX_WAKE, INT_MAX, nullptr);
+  if (addr == nullptr || SignalCancel(w->thread, w)) return;
+  Futex(addr, FUTEX_WAKE, INT_MAX, nullptr);
 }
 
 int WaitOnce(Waiter* w, uint32_t* addr, uint32_t expected, int64_t deadline_ns) {
+  volatile struct timespec* ts = &w->ts;
   for (;;) {
-    if (w->cancel.load()) return -ECANCELED;
     int64_t slice = kSliceNs;
     if (deadline_ns >= 0) {
       int64_t left = deadline_ns - NowNs();
-      if (left <= 0) return -ETIMEDOUT;
+      if (left <= 0) return w->cancel.load() ? -ECANCELED : -ETIMEDOUT;
       if (left < slice) slice = left;
     }
-    struct timespec ts = NsToTimespec(slice);
-    if (Futex(addr, FUTEX_WAIT, expected, &ts) == 0) return 0;
+    struct timespec t = NsToTimespec(slice);
+    ts->tv_sec = t.tv_sec;
+    ts->tv_nsec = t.tv_nsec;
+    // The timespec must be in memory before the flags are read: a signal
+    // after this check finds it and zeroes it (waits.h, CancelTarget).
+    std::atomic_signal_fence(std::memory_order_seq_cst);
+    if (w->cancel.load()) return -ECANCELED;
+    if (w->wake.load()) return 0;
+    if (Futex(addr, FUTEX_WAIT, expected, &w->ts) == 0) return 0;
     int err = errno;
-    if (err == EINTR || err == ETIMEDOUT) continue;  // the loop re-checks cancel and the deadline
+    if (err == EINTR || err == ETIMEDOUT) continue;  // the loop re-checks the flags and the deadline
     return -err;  // EAGAIN: the word had changed already; EFAULT: unmapped
   }
 }
@@ -92,6 +109,7 @@ void* WaiterMain(void* arg) {
   WaiterPtr* owned = static_cast<WaiterPtr*>(arg);
   WaiterPtr w = *owned;
   delete owned;
+  UnblockCancelSignal();
   std::unique_lock<std::mutex> lock(w->mu);
   for (;;) {
     w->cv.wait(lock, [&] { return w->pending || w->quit; });
@@ -161,7 +179,7 @@ Napi::Value WaiterNew(const Napi::CallbackInfo& info) {
   ::pthread_attr_init(&attr);
   ::pthread_attr_setstacksize(&attr, kWaiterStackSize);
   WaiterPtr* for_thread = new WaiterPtr(w);
-  int err = ::pthread_create(&w->thread, &attr, WaiterMain, for_thread);
+  int err = CreateQuietThread(&w->thread, &attr, WaiterMain, for_thread);
   ::pthread_attr_destroy(&attr);
   if (err != 0) {
     delete for_thread;
@@ -202,6 +220,7 @@ Napi::Value WaiterWait(const Napi::CallbackInfo& info) {
   w->expected = expected;
   w->deadline_ns = timeout_ms < 0 ? -1 : NowNs() + static_cast<int64_t>(timeout_ms * 1e6);
   w->cancel.store(false);
+  w->wake.store(false);
   w->pending = true;
   w->tsfn.Ref(env);
   w->cv.notify_all();
@@ -291,7 +310,7 @@ Napi::Value SchedYield(const Napi::CallbackInfo& info) {
 // stay queued on the word, where it is still the segment's for every other
 // process, until its slice ends: a notify(1) meant for a live waiter would
 // wake it instead. So the mapping wakes such waiters while the word is still
-// its own; like Kick, it wakes every waiter on those words, and each re-checks.
+// its own: each such wait ends as if woken (result 0), and its owner re-checks.
 void WakeWaitsIn(void* addr, size_t length) {
   std::vector<WaiterPtr> waiters;
   {
@@ -303,7 +322,10 @@ void WakeWaitsIn(void* addr, size_t length) {
   for (auto& w : waiters) {
     std::lock_guard<std::mutex> guard(w->mu);
     auto* word = reinterpret_cast<char*>(w->waiting_on);
-    if (word >= begin && word < begin + length) Kick(w.get());
+    if (word >= begin && word < begin + length) {
+      w->wake.store(true);
+      Kick(w.get());
+    }
   }
 }
 

@@ -58,12 +58,12 @@ constexpr size_t kStackSize = 128 * 1024;
 
 // One record per pool thread; records are reused, never freed, so a late
 // signal's pointer always names valid memory.
-struct Worker {
+struct Worker : CancelTarget {
   std::atomic<struct Job*> current{nullptr};
-  struct timespec ts;
   timer_t timer{};  // the thread's own timer, while it runs
   bool hasTimer = false;
   std::atomic<bool> armed{false};  // the timer runs; Run stops it after the job
+  bool Stopping() const override;
 };
 
 struct Job {
@@ -78,6 +78,11 @@ struct Job {
   std::shared_ptr<EnvWaits> owner;
   bool claimed = false;  // dispatch said it has the result (waitClaim); the environment's thread only
 };
+
+inline bool Worker::Stopping() const {
+  Job* job = current.load();
+  return job != nullptr && job->cancel.load();
+}
 
 void CallJs(Napi::Env env, Napi::Function dispatch, EnvWaits* ctx, Job* job);
 using Tsfn = Napi::TypedThreadSafeFunction<EnvWaits, Job, CallJs>;
@@ -111,12 +116,10 @@ std::once_flag g_signal_once;
 void OnCancelSignal(int, siginfo_t* si, void*) {
   // The timer's signals (SI_TIMER) only interrupt; a canceller's also zeroes the timespec.
   if (si->si_code != SI_QUEUE || si->si_pid != getpid()) return;
-  Worker* w = static_cast<Worker*>(si->si_value.sival_ptr);
-  if (w == nullptr) return;
-  Job* job = w->current.load();
-  if (job != nullptr && job->cancel.load()) {
-    w->ts.tv_sec = 0;
-    w->ts.tv_nsec = 0;
+  auto* target = static_cast<CancelTarget*>(si->si_value.sival_ptr);
+  if (target != nullptr && target->Stopping()) {
+    target->ts.tv_sec = 0;
+    target->ts.tv_nsec = 0;
   }
 }
 
@@ -319,11 +322,8 @@ void* ThreadMain(void* arg) {
       g_pool->freeWorkers.pop_back();
     }
   }
+  UnblockCancelSignal();
   if (g_signal != 0) {
-    sigset_t set;
-    sigemptyset(&set);
-    sigaddset(&set, g_signal);
-    pthread_sigmask(SIG_UNBLOCK, &set, nullptr);
     struct sigevent sev;
     std::memset(&sev, 0, sizeof sev);
     sev.sigev_notify = SIGEV_THREAD_ID;
@@ -375,18 +375,8 @@ int Submit(Job* job) {
   pthread_attr_init(&attr);
   pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
   pthread_attr_setstacksize(&attr, std::max<size_t>(kStackSize, static_cast<size_t>(PTHREAD_STACK_MIN)));
-  // Waiters take no signal but ours: Node's own (SIGCHLD, SIGINT...) keep
-  // going to threads that handle them, and the calls see no stray EINTR.
-  sigset_t all, old;
-  sigfillset(&all);
-  pthread_sigmask(SIG_SETMASK, &all, &old);
   pthread_t thread;
-  int err = pthread_create(&thread, &attr, ThreadMain, job);
-  if (err == EINVAL) {  // a stack too small for this libc's static TLS
-    pthread_attr_setstacksize(&attr, 1024 * 1024);
-    err = pthread_create(&thread, &attr, ThreadMain, job);
-  }
-  pthread_sigmask(SIG_SETMASK, &old, nullptr);
+  int err = CreateQuietThread(&thread, &attr, ThreadMain, job);
   pthread_attr_destroy(&attr);
   return err;
 }
@@ -529,9 +519,7 @@ Napi::Value WaitInit(const Napi::CallbackInfo& info) {
 void CancelLocked(Job* job) {
   job->cancel.store(true);
   if (job->running && g_signal != 0) {
-    union sigval value;
-    value.sival_ptr = job->worker;
-    bool queued = pthread_sigqueue(job->thread, g_signal, value) == 0;
+    bool queued = SignalCancel(job->thread, job->worker);
     // An untimed call may not be in the kernel yet: repeat until it has seen
     // the flag. If the user's pending signals are used up (RLIMIT_SIGPENDING),
     // nothing can be queued, tgkill's real-time signals included (EAGAIN);
@@ -624,6 +612,35 @@ void OnProcessExit() {
 }
 
 }  // namespace
+
+bool SignalCancel(pthread_t thread, CancelTarget* target) {
+  if (g_signal == 0) return false;
+  union sigval value;
+  value.sival_ptr = target;
+  return pthread_sigqueue(thread, g_signal, value) == 0;
+}
+
+void UnblockCancelSignal() {
+  std::call_once(g_signal_once, InstallSignal);
+  if (g_signal == 0) return;
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, g_signal);
+  pthread_sigmask(SIG_UNBLOCK, &set, nullptr);
+}
+
+int CreateQuietThread(pthread_t* thread, pthread_attr_t* attr, void* (*main)(void*), void* arg) {
+  sigset_t all, old;
+  sigfillset(&all);
+  pthread_sigmask(SIG_SETMASK, &all, &old);
+  int err = pthread_create(thread, attr, main, arg);
+  if (err == EINVAL) {  // a stack too small for this libc's static TLS
+    pthread_attr_setstacksize(attr, 1024 * 1024);
+    err = pthread_create(thread, attr, main, arg);
+  }
+  pthread_sigmask(SIG_SETMASK, &old, nullptr);
+  return err;
+}
 
 Napi::Value StartWait(Napi::Env env, WaitsHolder* holder, std::unique_ptr<WaitCall> call, double timeout) {
   EnvWaits* state = holder->get();

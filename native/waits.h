@@ -3,6 +3,7 @@
 // waits (sem.cc) and message-queue waits (msg.cc) share them.
 #pragma once
 #include "shim.h"
+#include <pthread.h>
 #include <time.h>
 #include <memory>
 
@@ -37,6 +38,33 @@ class WaitCall {
   // result was 0.
   virtual void Revert() {}
 };
+
+// What the waiter threads' cancel signal (a real-time signal the addon
+// installs once) acts on: its handler, run on the signalled thread, zeroes
+// `ts` when Stopping() says so. A wait that writes `ts`, then checks its own
+// flags, then passes `ts` to the kernel therefore cannot sleep on a cancel
+// whose signal came between the check and the call; one already in the
+// kernel ends with EINTR. Stopping() runs in the handler: atomics only.
+struct CancelTarget {
+  virtual ~CancelTarget() = default;
+  virtual bool Stopping() const = 0;
+  struct timespec ts = {0, 0};
+};
+
+// Queues the cancel signal to `thread`, which must be running and have it
+// unblocked (UnblockCancelSignal), for `target`. False when nothing could be
+// queued: no real-time signal was free, or the user's pending signals are
+// used up (RLIMIT_SIGPENDING, EAGAIN). The caller then has to end the wait
+// some other way.
+bool SignalCancel(pthread_t thread, CancelTarget* target);
+
+// Installs the cancel signal if it is not yet, and unblocks it on the calling thread.
+void UnblockCancelSignal();
+
+// pthread_create with every signal blocked in the new thread until it
+// unblocks one (the cancel signal): Node's own (SIGCHLD, SIGINT...) keep going to the
+// threads that handle them, and waits see no stray EINTR.
+int CreateQuietThread(pthread_t* thread, pthread_attr_t* attr, void* (*main)(void*), void* arg);
 
 // The waits of one Node environment; passed as the data of the functions below.
 struct EnvWaits;

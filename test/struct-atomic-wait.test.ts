@@ -320,6 +320,53 @@ describe('atomic().wait and notify()', () => {
     });
   }
 
+  // An abort ended the thread engine's FUTEX_WAIT with a FUTEX_WAKE of the
+  // whole word, so every other waiter on it, in any process, woke with 'ok'
+  // though nobody had notified. The abort now signals its own thread alone.
+  test('aborting waits on the thread engine wakes no other waiter on the word', async () => {
+    const shm = segment();
+    const view = State.view(shm);
+    const seq = atomic(view, 'seq');
+    const flag = atomic(view, 'flag');
+    const threadEngine = { env: { ...process.env, SHMKIT_IO_URING: '0' }, timeoutMs: 60_000 };
+    const waiter = runNode(
+      `
+      ${OPEN_STATE}
+      atomic(view, 'flag').add(1);
+      const outcome = await atomic(view, 'seq').wait(0, { timeoutMs: 30_000 });
+      console.log(JSON.stringify({ outcome, seq: atomic(view, 'seq').load() }));
+      `,
+      [String(shm.id)],
+      threadEngine,
+    );
+    while (flag.load() < 1) await sleep(5);
+    await sleep(50);
+    const aborter = await runNode(
+      `
+      ${OPEN_STATE}
+      const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+      let aborted = 0;
+      for (let i = 0; i < 100; i++) {
+        const controller = new AbortController();
+        const wait = atomic(view, 'seq').wait(0, { signal: controller.signal });
+        await sleep(2);
+        controller.abort();
+        await wait.catch((error) => { if (error.name === 'AbortError') aborted++; else throw error; });
+      }
+      console.log(JSON.stringify({ aborted }));
+      `,
+      [String(shm.id)],
+      threadEngine,
+    );
+    assertExitedCleanly(aborter, 'the aborting process');
+    assert.deepEqual(lastJson(aborter), { aborted: 100 });
+    seq.store(1);
+    await notifyUntilWoken(seq);
+    const result = await waiter;
+    assertExitedCleanly(result, 'the waiter');
+    assert.deepEqual(lastJson(result), { outcome: 'ok', seq: 1 }, 'the waiter woke for the notify, not for an abort');
+  });
+
   test('waits one after another, each through an atomic() of its own, keep a few waiter threads, not one each (thread engine)', async () => {
     // Each atomic() object kept an idle waiter, a thread, until it was
     // collected: a loop that called atomic() for each wait grew a thread a

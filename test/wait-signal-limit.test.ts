@@ -13,6 +13,9 @@ import { assertExitedCleanly, lastJson, run, withShmkit } from './helpers/proces
 
 assertNoLeaks();
 
+/** dist/src/sysv/futex.js: the same copy of the library as SHMKIT_MODULES. */
+const FUTEX = new URL('../src/sysv/futex.js', import.meta.url).href;
+
 /**
  * Queues a real-time signal to itself (blocked) until the kernel refuses, so
  * that this user's pending signals are at the limit; prints how many went and
@@ -93,6 +96,35 @@ describe('waits when no signal can be queued', () => {
       ['AbortError', 'AbortError'],
     );
     assert.equal(value, 0, 'the aborted wait took nothing');
+  });
+
+  it('with a limit of 0, an aborted atomic().wait on the waiter threads settles', async () => {
+    // The futex waiter threads are cancelled by the same signal; without one,
+    // a FUTEX_WAKE of the word ends the wait instead.
+    const result = await runLimited(
+      0,
+      `
+      import { SharedMemory, atomic, struct, uint32 } from 'SHMKIT_MODULES';
+      import { futexEngine } from 'SHMKIT_FUTEX';
+      process.env.SHMKIT_IO_URING = '0';
+      const shm = SharedMemory.create({ size: 4 });
+      try {
+        const word = atomic(struct({ word: uint32 }).view(shm), 'word');
+        const controller = new AbortController();
+        const waited = word.wait(0, { signal: controller.signal });
+        await sleep(100); // in the kernel
+        const since = performance.now();
+        controller.abort();
+        const settled = await settles(waited, since);
+        console.log(JSON.stringify({ engine: futexEngine().kind, ...settled }));
+      } finally {
+        shm.remove();
+        shm[Symbol.dispose]();
+      }
+      `.replace('SHMKIT_FUTEX', FUTEX),
+    );
+    const { engine, outcome } = lastJson<{ engine: string; outcome: string }>(result);
+    assert.deepEqual({ engine, outcome }, { engine: 'thread', outcome: 'AbortError' });
   });
 
   it('with a limit of 0, a wait queued behind 32 others still gets its turn', async () => {
