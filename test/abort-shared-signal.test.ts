@@ -82,7 +82,7 @@ const kinds: Record<string, () => Kind> = {
     };
   },
   'client.request': () => {
-    const service = Service.create({ capacity: 4096, codec: 'json' });
+    const service = Service.create<number, number>({ capacity: 4096, codec: 'json' });
     const client = service.client();
     let server: { [Symbol.dispose](): void } | undefined;
     return {

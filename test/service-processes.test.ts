@@ -59,7 +59,10 @@ const CLIENT = `
 
 describe('Service across processes', { timeout: 120_000 }, () => {
   it('serves several client processes with many concurrent requests each, every reply to its request', async () => {
-    using service = Service.create({ capacity: 1 << 14, codec: 'json' });
+    using service = Service.create<{ tag: number; n: number }, { tag: number; n: number; square: number }>({
+      capacity: 1 << 14,
+      codec: 'json',
+    });
     const order: Array<[tag: number, n: number]> = [];
     const server = service.serve(
       async (value: { tag: number; n: number }, info) => {
@@ -91,7 +94,7 @@ describe('Service across processes', { timeout: 120_000 }, () => {
   });
 
   it('times out and aborts across processes, and a late reply never reaches another request', async () => {
-    using service = Service.create({ capacity: 4096, codec: 'json' });
+    using service = Service.create<{ id: string; delay: number }, string>({ capacity: 4096, codec: 'json' });
     // No reply comes before the client says so ('release'): the time limit and
     // the abort must fire first however slow the machine, and the two late
     // replies then come while 'a' and 'b' wait.
@@ -138,7 +141,7 @@ describe('Service across processes', { timeout: 120_000 }, () => {
   });
 
   it('carries handler errors to a client process: name, message and code', async () => {
-    using service = Service.create({ capacity: 4096, codec: 'v8' });
+    using service = Service.create<string, never>({ capacity: 4096, codec: 'v8' });
     using _server = service.serve((value: string) => {
       throw Object.assign(new SyntaxError(`cannot parse ${value}`), { code: 'E_PARSE' });
     });
@@ -233,7 +236,7 @@ describe('Service across processes', { timeout: 120_000 }, () => {
   });
 
   it('fails pending requests with ERR_CHANNEL_PEER_DEAD when the server is killed mid-stream; a new server takes over', async () => {
-    using service = Service.create({ capacity: 1 << 14, codec: 'json' });
+    using service = Service.create<number, number>({ capacity: 1 << 14, codec: 'json' });
     using status = SharedMemory.create({ size: 4 });
     const served = new Int32Array(status.buffer);
     const child = spawnNode(
@@ -355,7 +358,7 @@ describe('Service across processes', { timeout: 120_000 }, () => {
 
   it('fails requests in flight when their server detaches the service (their replies are dropped), and a new server answers the next', async () => {
     // The detach cleared the server's record without counting its death: those requests waited for good.
-    using service = Service.create({ capacity: 1 << 14, codec: 'json' });
+    using service = Service.create<number, number>({ capacity: 1 << 14, codec: 'json' });
     const result = runNode(
       `
       import { Service } from 'SHMKIT';
@@ -441,7 +444,10 @@ describe('Service across processes', { timeout: 120_000 }, () => {
   });
 
   it('goes on serving other clients when a client process is killed mid-stream, and lets go of its reply channel', async () => {
-    using service = Service.create({ capacity: 1 << 14, codec: 'json' });
+    using service = Service.create<{ tag: number; n: number }, { tag: number; n: number; square: number }>({
+      capacity: 1 << 14,
+      codec: 'json',
+    });
     using status = SharedMemory.create({ size: 4 });
     const answered = new Int32Array(status.buffer);
     let handled = 0;

@@ -27,7 +27,7 @@ function requestChannelId(service: Service): number {
 
 describe('Service within one process', { timeout: 60_000 }, () => {
   it('answers requests with the json codec, and its segments are 0600', async () => {
-    using service = Service.create({ capacity: 4096, codec: 'json' });
+    using service = Service.create<{ n: number }, { doubled: number }>({ capacity: 4096, codec: 'json' });
     using server = service.serve((value: { n: number }) => ({ doubled: value.n * 2 }));
     using client = service.client();
     assert.deepEqual(await client.request({ n: 21 }), { doubled: 42 });
@@ -68,7 +68,7 @@ describe('Service within one process', { timeout: 60_000 }, () => {
 
   it('records the codec: an opener with another codec is refused, one without gets the built-in one', async () => {
     const key = uniqueKey();
-    using service = Service.create({ key, capacity: 4096, codec: 'json' });
+    using service = Service.create<number, number>({ key, capacity: 4096, codec: 'json' });
     try {
       assert.throws(
         () => Service.open({ key }, { codec: 'v8' }),
@@ -170,12 +170,12 @@ describe('Service within one process', { timeout: 60_000 }, () => {
     assert.equal(client.pending, 0);
     // A user codec's faults are coded too: a name too long to record, an encode() that returns no bytes.
     const codec = (name: string, encode: (value: unknown) => unknown) => ({ name, encode, decode: (bytes: Uint8Array) => bytes }) as never;
-    assert.throws(() => Service.create({ capacity: 4096, codec: codec('x'.repeat(65), () => new Uint8Array(1)) }), {
+    assert.throws(() => Service.create<unknown, unknown>({ capacity: 4096, codec: codec('x'.repeat(65), () => new Uint8Array(1)) }), {
       name: 'RangeError',
       code: 'ERR_OUT_OF_RANGE',
       message: /^The value of "options\.codec\.name" is out of range\. It must be at most 64 bytes of UTF-8 .*it has 65/,
     });
-    using odd = Service.create({ capacity: 4096, codec: codec('odd', () => 'not bytes') });
+    using odd = Service.create<unknown, unknown>({ capacity: 4096, codec: codec('odd', () => 'not bytes') });
     using oddClient = odd.client();
     await assert.rejects(oddClient.request(1), {
       name: 'TypeError',
@@ -198,7 +198,7 @@ describe('Service within one process', { timeout: 60_000 }, () => {
       message: /^The argument 'value' is invalid: its ArrayBuffer is detached/,
     });
     assert.equal(rawClient.pending, 0);
-    using lost = Service.create({ capacity: 4096, codec: codec('lost', () => detached()) });
+    using lost = Service.create<unknown, unknown>({ capacity: 4096, codec: codec('lost', () => detached()) });
     using lostClient = lost.client();
     await assert.rejects(lostClient.request(1), {
       code: 'ERR_INVALID_ARG_VALUE',
@@ -213,7 +213,7 @@ describe('Service within one process', { timeout: 60_000 }, () => {
 
   it("a handler's result whose then getter throws is that request's error reply; the server serves on", async () => {
     // The getter was read outside the handler's try: its throw ended the whole server.
-    using service = Service.create({ capacity: 4096, codec: 'json' });
+    using service = Service.create<string, string>({ capacity: 4096, codec: 'json' });
     using server = service.serve((v: string) =>
       v === 'weird'
         ? ({
@@ -231,7 +231,7 @@ describe('Service within one process', { timeout: 60_000 }, () => {
   });
 
   it('sends a handler error back: name, message and code cross, for throws and rejections alike', async () => {
-    using service = Service.create({ capacity: 4096, codec: 'json' });
+    using service = Service.create<string, undefined>({ capacity: 4096, codec: 'json' });
     using _server = service.serve(async (value: string) => {
       if (value === 'sync') throw Object.assign(new RangeError('too far'), { code: 'E_FAR', secret: 'stays' });
       if (value === 'string') throw 'just a string';
@@ -358,7 +358,7 @@ describe('Service within one process', { timeout: 60_000 }, () => {
   });
 
   it('times out with IpcError ETIMEDOUT and drops the late reply instead of giving it to another request', async () => {
-    using service = Service.create({ capacity: 4096, codec: 'json' });
+    using service = Service.create<{ id: string; delay: number }, string>({ capacity: 4096, codec: 'json' });
     using _server = service.serve(async (value: { id: string; delay: number }) => {
       await sleep(value.delay);
       return value.id;
@@ -377,7 +377,7 @@ describe('Service within one process', { timeout: 60_000 }, () => {
   });
 
   it('a timeoutMs longer than setTimeout allows (2 ** 31 ms, Infinity) does not time out early', async () => {
-    using service = Service.create({ capacity: 4096, codec: 'json' });
+    using service = Service.create<{ id: string; delay: number }, string>({ capacity: 4096, codec: 'json' });
     using _server = service.serve(async (value: { id: string; delay: number }) => {
       await sleep(value.delay);
       return value.id;
@@ -407,7 +407,7 @@ describe('Service within one process', { timeout: 60_000 }, () => {
   });
 
   it('matches replies that come out of order to their requests', async () => {
-    using service = Service.create({ capacity: 1 << 16, codec: 'json' });
+    using service = Service.create<number, number>({ capacity: 1 << 16, codec: 'json' });
     const finished: number[] = [];
     using _server = service.serve(
       async (n: number) => {
@@ -432,7 +432,7 @@ describe('Service within one process', { timeout: 60_000 }, () => {
 
   it('runs handlers one at a time by default, and up to `concurrency` at once', async () => {
     for (const concurrency of [undefined, 3]) {
-      using service = Service.create({ capacity: 1 << 14, codec: 'json' });
+      using service = Service.create<number, number>({ capacity: 1 << 14, codec: 'json' });
       let running = 0;
       let most = 0;
       using _server = service.serve(
@@ -451,7 +451,7 @@ describe('Service within one process', { timeout: 60_000 }, () => {
   });
 
   it('serves one server at a time; requests wait for the next server after close()', async () => {
-    using service = Service.create({ capacity: 4096, codec: 'json' });
+    using service = Service.create<number, number>({ capacity: 4096, codec: 'json' });
     const first = service.serve((n: number) => n + 1);
     assert.throws(
       () => service.serve((n: number) => n),
@@ -478,7 +478,7 @@ describe('Service within one process', { timeout: 60_000 }, () => {
     // Both ways a server takes requests: a burst already queued (drain) and one that comes while it waits (recvView).
     for (const queued of [true, false]) {
       for (const how of ['close', 'abort'] as const) {
-        using service = Service.create({ capacity: 4096, codec: 'json' });
+        using service = Service.create<string, string>({ capacity: 4096, codec: 'json' });
         using client = service.client();
         const calls: string[] = [];
         const controller = new AbortController();

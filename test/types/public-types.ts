@@ -1,5 +1,6 @@
 // Type-level checks of names a program annotates its own code with: error
-// codes, what shmctl returns for each command, the options of recvBatch. The
+// codes, what shmctl returns for each command, the options of recvBatch, the
+// request and reply types a Service's codec gives. The
 // build checks them against the sources; test/declarations.test.ts against
 // the published declarations. Each @ts-expect-error line must be an error.
 // The checks sit in a function that is never called, so running the compiled
@@ -7,7 +8,10 @@
 import {
   type BridgeErrorCode,
   Channel,
+  type Codec,
   MessageQueue,
+  Service,
+  type ServiceClient,
   SharedMemory,
   IPC_RMID,
   IPC_STAT,
@@ -20,6 +24,9 @@ import {
   type StateErrorCode,
   shmctl,
 } from '../../src/index.js';
+
+type Equal<A, B> = (<T>() => T extends A ? 1 : 2) extends <T>() => T extends B ? 1 : 2 ? true : false;
+function assertEqual<A, B>(_proof: Equal<A, B>): void {}
 
 /** Options a program passes on from its own, possibly undefined (under exactOptionalPropertyTypes too). */
 export async function passedOnOptions(
@@ -57,4 +64,38 @@ export async function publicTypeCases(error: unknown, receiver: Receiver<string>
   const options: RecvBatchOptions = { max: 16, timeoutMs: 100 };
   const batch: string[] = await receiver.recvBatch(options);
   void batch;
+}
+
+/** A Service's requests and replies are typed by its codec, as a Channel's messages are, unless the caller names them. */
+export async function serviceCodecCases(id: number): Promise<void> {
+  const bytes = Service.create({ capacity: 4096 });
+  assertEqual<typeof bytes, Service<Uint8Array, Uint8Array>>(true);
+  const text = Service.create({ capacity: 4096, codec: 'text' });
+  assertEqual<typeof text, Service<string, string>>(true);
+  using textClient = text.client();
+  const reply: string = await textClient.request('hello');
+  void reply;
+  // @ts-expect-error a text service's requests are strings
+  await textClient.request(new Uint8Array(1));
+  // @ts-expect-error a text service's handler answers strings
+  text.serve((value) => value.length);
+  const json = Service.create({ capacity: 4096, codec: 'json' });
+  assertEqual<typeof json, Service<unknown, unknown>>(true);
+  const point: Codec<{ x: number }> = { name: 'point', encode: (v) => new Uint8Array([v.x]), decode: (b) => ({ x: b[0]! }) };
+  const points = Service.create({ capacity: 4096, codec: point });
+  assertEqual<typeof points, Service<{ x: number }, { x: number }>>(true);
+  points.serve(({ x }) => ({ x: x + 1 }));
+  // Opened with a codec: typed by it; without one: whatever the service records.
+  const openedText = Service.open({ id }, { codec: 'text' });
+  assertEqual<typeof openedText, Service<string, string>>(true);
+  const openedPoints = Service.open({ id }, { codec: point });
+  assertEqual<ReturnType<typeof openedPoints.client>, ServiceClient<{ x: number }, { x: number }>>(true);
+  const openedAny = Service.open({ id });
+  // biome-ignore lint/suspicious/noExplicitAny: what an open without a codec gives, by a team decision
+  assertEqual<typeof openedAny, Service<any, any>>(true);
+  // The caller may name the types, as before.
+  const named = Service.create<{ a: number; b: number }, number>({ capacity: 4096, codec: 'json' });
+  named.serve(({ a, b }) => a + b);
+  const openedNamed = Service.open<{ a: number; b: number }, number>({ id }, { codec: 'json' });
+  assertEqual<typeof openedNamed, Service<{ a: number; b: number }, number>>(true);
 }

@@ -8,7 +8,7 @@ import { createUnfinished, finishCreation, SharedMemory } from '../../shm/shared
 import { openSegment } from '../open-segment.js';
 import { statById } from '../presence.js';
 import { Channel } from '../channel.js';
-import { builtInCodec, codecName, resolveCodec, type Codec, type CodecOption } from '../codec.js';
+import { builtInCodec, codecName, resolveCodec, type Codec, type CodecOption, type OpenedValue, type ValueOf } from '../codec.js';
 import type { WaitMode } from '../format.js';
 import type { Sender } from '../sender.js';
 import { ServiceClient, type ServiceClientOptions } from './client.js';
@@ -16,7 +16,7 @@ import type { ServiceCore } from './core.js';
 import * as F from './format.js';
 import { serverBusy, ServiceServer, type ServeOptions, type ServiceHandler } from './server.js';
 
-export interface ServiceCreateOptions {
+export interface ServiceCreateOptions<C extends CodecOption = CodecOption> {
   /** A System V key; without key or path the service is private (open it by id). */
   key?: number | undefined;
   /** A file whose identity gives the key through ftok(path, projId). */
@@ -25,8 +25,12 @@ export interface ServiceCreateOptions {
   projId?: number | undefined;
   /** The request channel's capacity in bytes (see Channel.create); also the default of each client's reply channel. */
   capacity: number;
-  /** How requests and replies are encoded (default `'bytes'`); recorded, so an opener with another codec is refused. */
-  codec?: CodecOption | undefined;
+  /**
+   * How requests and replies are encoded (default `'bytes'`); recorded, so an
+   * opener with another codec is refused. Its value type (`ValueOf<C>`) is
+   * the type of requests and replies, unless the caller names them.
+   */
+  codec?: C | undefined;
   /** Permission bits of the service's segments and of every client's reply channel; default 0o600. */
   mode?: number | undefined;
   /** How the service's channels wait (see Channel.create); default `'adaptive'`. */
@@ -41,12 +45,14 @@ export interface ServiceAddress {
   projId?: number | undefined;
 }
 
-export interface ServiceOpenOptions {
+export interface ServiceOpenOptions<C extends CodecOption | undefined = CodecOption | undefined> {
   /**
    * The codec, which must be the one the service was created with (by name:
    * a user codec's `name`). Default: the recorded one, if it is built in.
+   * Its value type (`ValueOf<C>`) is the type of requests and replies,
+   * unless the caller names them; without a codec they are `any`.
    */
-  codec?: CodecOption | undefined;
+  codec?: C | undefined;
   /** This process's wait mode; default: the one the service was created with. */
   wait?: WaitMode | undefined;
 }
@@ -61,7 +67,7 @@ const decoder = new TextDecoder();
  * `ERR_CHANNEL_PEER_DEAD`; a client that dies costs the server nothing.
  *
  * ```ts
- * using service = Service.create({ capacity: 1 << 16, codec: 'json' });
+ * using service = Service.create<number, number>({ capacity: 1 << 16, codec: 'json' });
  * using server = service.serve((n: number) => n * 2);
  * // in any process: Service.open({ id }, { codec: 'json' }).client()
  * using client = service.client();
@@ -108,10 +114,18 @@ export class Service<Req = any, Res = any> implements Disposable {
    * Creates a service: its segment (exclusive: EEXIST if the key is taken)
    * and its request channel. The service lives while some process has it
    * attached: its channels are private and go with the last detach.
+   *
+   * Requests and replies are typed by the codec, as a Channel's messages are
+   * (`ValueOf<C>`: `Uint8Array` for `'bytes'`, `string` for `'text'`,
+   * `unknown` for `'json'` and `'v8'`, `T` for a `Codec<T>`), or as the caller
+   * names them: `Service.create<Req, Res>(...)`.
    * @throws IpcError EEXIST, ENOSPC, EACCES; TypeError/RangeError for bad options.
    */
+  static create<C extends CodecOption = 'bytes'>(options: ServiceCreateOptions<C>): Service<ValueOf<C>, ValueOf<C>>;
+  /** Creates a service whose requests are `Req` and replies `Res`, as the caller names them (`any` if not named). */
   // biome-ignore lint/suspicious/noExplicitAny: untyped unless the caller names the request and reply types
-  static create<Req = any, Res = any>(options: ServiceCreateOptions): Service<Req, Res> {
+  static create<Req = any, Res = any>(options: ServiceCreateOptions): Service<Req, Res>;
+  static create(options: ServiceCreateOptions): Service {
     const opts = validateObject(options, 'options') as unknown as ServiceCreateOptions;
     const codec = resolveCodec(opts.codec);
     const name = encoder.encode(codecName(codec));
@@ -158,9 +172,19 @@ export class Service<Req = any, Res = any> implements Disposable {
    *   its request channel is gone (every process that had it ended or
    *   detached: a keyed one is taken over by the next Service.create); IpcError
    *   ENOENT, EINVAL/EIDRM, EACCES.
+   *
+   * Requests and replies are typed by `options.codec`, as a Channel's
+   * messages are (`OpenedValue<C>`: `any` without a codec, since the service
+   * records it), or as the caller names them: `Service.open<Req, Res>(...)`.
    */
+  static open<C extends CodecOption | undefined = undefined>(
+    where: ServiceAddress,
+    options?: ServiceOpenOptions<C>,
+  ): Service<OpenedValue<C>, OpenedValue<C>>;
+  /** Opens a service whose requests are `Req` and replies `Res`, as the caller names them (`any` if not named). */
   // biome-ignore lint/suspicious/noExplicitAny: untyped unless the caller names the request and reply types
-  static open<Req = any, Res = any>(where: ServiceAddress, options: ServiceOpenOptions = {}): Service<Req, Res> {
+  static open<Req = any, Res = any>(where: ServiceAddress, options?: ServiceOpenOptions): Service<Req, Res>;
+  static open(where: ServiceAddress, options: ServiceOpenOptions = {}): Service {
     const address = validateObject(where, 'where') as ServiceAddress;
     const opts = validateObject(options, 'options') as ServiceOpenOptions;
     const wanted = opts.codec === undefined ? undefined : resolveCodec(opts.codec);
