@@ -66,8 +66,9 @@ export interface ChannelOpenOptions<C extends CodecOption | undefined = CodecOpt
   codec?: C | undefined;
   /**
    * Opens at the byte level, whatever codec the channel records: sends take
-   * and receives give the encoded bytes, undecoded. For tools that move
-   * messages without reading them (the NATS bridge does); not with `codec`.
+   * and receives give the encoded bytes, undecoded (a `Channel<Uint8Array>`).
+   * For tools that move messages without reading them (the NATS bridge
+   * does); not with `codec`.
    */
   raw?: boolean | undefined;
 }
@@ -184,13 +185,24 @@ export class Channel<T = Uint8Array> implements Disposable {
   }
 
   /**
-   * Opens an existing channel by key, path or id.
+   * Opens an existing channel by key, path or id at the byte level
+   * (`raw: true`): a `Channel<Uint8Array>` whatever codec the segment
+   * records, whose sends take and receives give the encoded bytes.
+   * @throws ChannelError ERR_CHANNEL_FORMAT if the segment is not a channel of
+   *   this format version; IpcError ENOENT, EINVAL/EIDRM, EACCES.
+   */
+  static open(options: ChannelOpenOptions<undefined> & { raw: true }): Channel<Uint8Array>;
+  /**
+   * Opens an existing channel by key, path or id: typed by `options.codec`
+   * (`OpenedValue<C>`), or `Channel<any>` without one, as the codec is then
+   * the one the segment records.
    * @throws ChannelError ERR_CHANNEL_FORMAT if the segment is not a channel of
    *   this format version, or was created with another codec than
    *   `options.codec` (or with a user codec, and none is given); IpcError
    *   ENOENT, EINVAL/EIDRM, EACCES.
    */
-  static open<C extends CodecOption | undefined = undefined>(options: ChannelOpenOptions<C>): Channel<OpenedValue<C>> {
+  static open<C extends CodecOption | undefined = undefined>(options: ChannelOpenOptions<C>): Channel<OpenedValue<C>>;
+  static open(options: ChannelOpenOptions): Channel<unknown> {
     const opts = validateObject(options, 'options') as unknown as ChannelOpenOptions;
     const wait = validateWaitMode(opts.wait, 'options.wait');
     const asked = opts.codec === undefined ? undefined : resolveCodec(opts.codec);
@@ -202,7 +214,7 @@ export class Channel<T = Uint8Array> implements Disposable {
     try {
       const [capacity, created, recorded] = Channel.#readHeader(shm);
       const codec = raw ? resolveCodec(undefined) : Channel.#codecFor(shm, recorded, asked);
-      return new Channel(shm, capacity, wait ?? created, codec as Codec<OpenedValue<C>>, recorded);
+      return new Channel(shm, capacity, wait ?? created, codec, recorded);
     } catch (error) {
       shm.detach();
       throw error;

@@ -1,6 +1,6 @@
 // Type-level checks of names a program annotates its own code with: error
 // codes, what shmctl returns for each command, the options of recvBatch, the
-// request and reply types a Service's codec gives. The
+// request and reply types a Service's codec gives, what a raw open carries. The
 // build checks them against the sources; test/declarations.test.ts against
 // the published declarations. Each @ts-expect-error line must be an error.
 // The checks sit in a function that is never called, so running the compiled
@@ -8,8 +8,11 @@
 import {
   type BridgeErrorCode,
   Channel,
+  type ChannelOpenOptions,
   type Codec,
   MessageQueue,
+  PubSub,
+  type PubSubOpenOptions,
   Service,
   type ServiceClient,
   SharedMemory,
@@ -98,4 +101,28 @@ export async function serviceCodecCases(id: number): Promise<void> {
   named.serve(({ a, b }) => a + b);
   const openedNamed = Service.open<{ a: number; b: number }, number>({ id }, { codec: 'json' });
   assertEqual<typeof openedNamed, Service<{ a: number; b: number }, number>>(true);
+}
+
+/** A raw open carries the encoded bytes whatever the codec: Uint8Array, not any. */
+export async function rawOpenCases(id: number, raw: boolean): Promise<void> {
+  const channel = Channel.open({ id, raw: true });
+  assertEqual<typeof channel, Channel<Uint8Array>>(true);
+  const received = await channel.receiver().recv();
+  assertEqual<typeof received, Uint8Array>(true);
+  channel.sender().trySend('as UTF-8');
+  // @ts-expect-error a raw channel sends bytes, not values to encode
+  channel.sender().trySend({ any: 'thing' });
+  const topic = PubSub.open({ id }, { raw: true });
+  assertEqual<typeof topic, PubSub<Uint8Array>>(true);
+  // @ts-expect-error a raw PubSub publishes bytes, not values to encode
+  topic.publisher().trySend({ any: 'thing' });
+  // Raw or not, as the program decides at run time: whatever the segment records.
+  const either = Channel.open({ id, raw });
+  // biome-ignore lint/suspicious/noExplicitAny: what an open without a codec gives, by a team decision
+  assertEqual<typeof either, Channel<any>>(true);
+  // Options a program typed itself, passed on: raw or not, whatever the codec.
+  const options: ChannelOpenOptions = { id, raw };
+  Channel.open(options);
+  const topicOptions: PubSubOpenOptions = { raw };
+  PubSub.open({ id }, topicOptions);
 }

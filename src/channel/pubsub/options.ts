@@ -54,8 +54,9 @@ export interface PubSubOpenOptions<C extends CodecOption | undefined = CodecOpti
   wait?: WaitMode | undefined;
   /**
    * Opens at the byte level, whatever codec the PubSub records: publishers
-   * take and subscribers give the encoded bytes, undecoded. For tools that
-   * move messages without reading them (the NATS bridge does); not with `codec`.
+   * take and subscribers give the encoded bytes, undecoded (a
+   * `PubSub<Uint8Array>`). For tools that move messages without reading them
+   * (the NATS bridge does); not with `codec`.
    */
   raw?: boolean | undefined;
 }

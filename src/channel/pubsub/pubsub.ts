@@ -143,18 +143,28 @@ export class PubSub<T = Uint8Array> implements Disposable {
   }
 
   /**
+   * Opens an existing PubSub by key, path or id at the byte level
+   * (`raw: true`): a `PubSub<Uint8Array>` whatever codec the segment
+   * records, whose publishers take and subscribers give the encoded bytes.
+   * @throws ChannelError ERR_CHANNEL_FORMAT if the segment is not a PubSub of
+   *   this format; IpcError ENOENT, EINVAL/EIDRM, EACCES.
+   */
+  static open(locator: PubSubLocator, options: PubSubOpenOptions<undefined> & { raw: true }): PubSub<Uint8Array>;
+  /**
    * Opens an existing PubSub by key, path or id. `codec` must have the name
-   * recorded at create; without it, the recorded built-in codec is used.
-   * With `raw: true` it carries the encoded bytes whatever the codec.
+   * recorded at create; without it, the recorded built-in codec is used
+   * (typed `PubSub<any>`). With `raw: true` it carries the encoded bytes
+   * whatever the codec.
    * @throws ChannelError ERR_CHANNEL_FORMAT if the segment is not a PubSub of
    *   this format or was created with another codec; IpcError ENOENT, EINVAL/EIDRM, EACCES.
    */
   static open<C extends CodecOption | undefined = undefined>(
     locator: PubSubLocator,
-    options: PubSubOpenOptions<C> = {},
-  ): PubSub<OpenedValue<C>> {
+    options?: PubSubOpenOptions<C>,
+  ): PubSub<OpenedValue<C>>;
+  static open(locator: PubSubLocator, options: PubSubOpenOptions = {}): PubSub<unknown> {
     const where = validateObject(locator, 'locator') as PubSubLocator;
-    const opts = validateObject(options, 'options') as PubSubOpenOptions<C>;
+    const opts = validateObject(options, 'options') as PubSubOpenOptions;
     const wait = validateWaitMode(opts.wait, 'options.wait');
     const asked = opts.codec === undefined ? undefined : resolveCodec(opts.codec);
     const raw = opts.raw ?? false;
@@ -164,7 +174,7 @@ export class PubSub<T = Uint8Array> implements Disposable {
     const shm = openSegment(where, 'PubSub');
     try {
       const [capacity, created, lag, recorded] = PubSub.#readHeader(shm);
-      if (raw) return new PubSub(shm, capacity, lag, resolveCodec('bytes') as Codec<ValueOf<C>>, wait ?? created, recorded);
+      if (raw) return new PubSub(shm, capacity, lag, resolveCodec('bytes'), wait ?? created, recorded);
       const builtIn = builtInCodec(recorded) !== undefined;
       if (asked === undefined && !builtIn) {
         throw channelError(
