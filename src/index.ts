@@ -7,7 +7,7 @@ export { Attachment } from './sysv/attachment.js';
 export { IpcError, StateError } from './core/errors.js';
 export type { BridgeErrorCode, StateErrorCode } from './core/errors.js';
 export { SharedMemory } from './shm/shared-memory.js';
-export type { CreateOptions, OpenOptions, OpenOrCreateOptions, SegmentAddress } from './shm/shared-memory.js';
+export type { CreateOptions, OpenOptions, OpenOrCreateOptions, SegmentAddress, SegmentLocator } from './shm/shared-memory.js';
 export * from './struct/index.js';
 export { semget, semop, semtimedop, semctl } from './sysv/sem.js';
 export type { Sembuf, SemidDs, SemidDsWithId, SemInfo, SemSetOptions } from './sysv/sem.js';

@@ -151,6 +151,7 @@ const PUBLIC_NAMES = [
   'ScalarType',
   'ScalarValues',
   'SegmentAddress',
+  'SegmentLocator',
   'SemInfo',
   'SemSetOptions',
   'Semaphore',

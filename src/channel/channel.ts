@@ -1,7 +1,7 @@
 // Channel: a ring of variable-length messages in one shared-memory segment,
 // for any number of senders and one receiver, in any processes (and C
 // programs that follow docs/channel-format.md).
-import { createUnfinished, finishCreation, type SharedMemory } from '../shm/shared-memory.js';
+import { createUnfinished, finishCreation, type SegmentLocator, type SharedMemory } from '../shm/shared-memory.js';
 import { openSegment } from './open-segment.js';
 import { channelError, invalidType, invalidValue, outOfRange } from '../core/errors.js';
 import { validateInteger, validateObject } from '../core/validate.js';
@@ -51,11 +51,8 @@ export interface ChannelCreateOptions<C extends CodecOption = CodecOption> {
   codec?: C | undefined;
 }
 
-export interface ChannelOpenOptions<C extends CodecOption | undefined = CodecOption | undefined> {
-  key?: number | undefined;
-  id?: number | undefined;
-  path?: string | undefined;
-  projId?: number | undefined;
+/** Options of {@link Channel.open}: where the channel is (exactly one of a key, a path or an id), and how to open it. */
+export type ChannelOpenOptions<C extends CodecOption | undefined = CodecOption | undefined> = SegmentLocator & {
   /** This process's wait mode; default: the one the channel was created with. */
   wait?: F.WaitMode | undefined;
   /**
@@ -71,7 +68,7 @@ export interface ChannelOpenOptions<C extends CodecOption | undefined = CodecOpt
    * does); not with `codec`.
    */
   raw?: boolean | undefined;
-}
+};
 
 /**
  * What one Channel object registered in its segment. Kept apart from the

@@ -1,6 +1,6 @@
 // Opening the segment of a Channel, PubSub or Service by key, path or id.
 import { IpcError, withOtherHint } from '../core/errors.js';
-import { type OpenOptions, SharedMemory } from '../shm/shared-memory.js';
+import { type OpenOptions, type SegmentLocator, SharedMemory } from '../shm/shared-memory.js';
 import { ftok } from '../sysv/ftok.js';
 import { missingObjectHint } from '../sysv/hints.js';
 
@@ -9,7 +9,7 @@ import { missingObjectHint } from '../sysv/hints.js';
  * created, the hint names `what`.create: SharedMemory.create or shmkit create, which the segment's
  * own hint offers, make a plain segment, which the open would then refuse as not a `what`.
  */
-export function openSegment(where: { key?: number; id?: number; path?: string; projId?: number }, what: string): SharedMemory {
+export function openSegment(where: SegmentLocator, what: string): SharedMemory {
   try {
     // Checked by open itself (exactly one of them): the caller's options, as the user gave them.
     return SharedMemory.open({ key: where.key, id: where.id, path: where.path, projId: where.projId } as OpenOptions);

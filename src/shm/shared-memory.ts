@@ -41,8 +41,13 @@ export interface CreateOptions extends SegmentAddress {
   autoRemove?: boolean | undefined;
 }
 
-/** Options of {@link SharedMemory.open}: one of a key, a path (and projId) or an id. */
-export type OpenOptions = (
+/**
+ * Where an existing segment is: exactly one of a key, a path (and projId) or
+ * an id. The others are typed `undefined`, so `{ id, key }` does not compile
+ * (open refuses it with a TypeError). {@link SharedMemory.open} takes it, and
+ * so do the `open` of `Channel`, `PubSub` and `Service`.
+ */
+export type SegmentLocator =
   | { key: number; path?: undefined; projId?: undefined; id?: undefined }
   | { path: string; projId?: number | undefined; key?: undefined; id?: undefined }
   | {
@@ -51,8 +56,10 @@ export type OpenOptions = (
       key?: undefined;
       path?: undefined;
       projId?: undefined;
-    }
-) & {
+    };
+
+/** Options of {@link SharedMemory.open}: one of a key, a path (and projId) or an id. */
+export type OpenOptions = SegmentLocator & {
   /** Attach with SHM_RDONLY: reads work, every write throws. */
   readOnly?: boolean | undefined;
 };

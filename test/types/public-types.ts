@@ -1,6 +1,7 @@
 // Type-level checks of names a program annotates its own code with: error
 // codes, what shmctl returns for each command, the options of recvBatch, the
-// request and reply types a Service's codec gives, what a raw open carries. The
+// request and reply types a Service's codec gives, what a raw open carries,
+// where the open of a Channel, PubSub or Service finds its segment. The
 // build checks them against the sources; test/declarations.test.ts against
 // the published declarations. Each @ts-expect-error line must be an error.
 // The checks sit in a function that is never called, so running the compiled
@@ -19,6 +20,7 @@ import {
   IPC_RMID,
   IPC_STAT,
   type RecvBatchOptions,
+  type SegmentLocator,
   type Receiver,
   SHM_LOCK,
   SHM_UNLOCK,
@@ -125,4 +127,43 @@ export async function rawOpenCases(id: number, raw: boolean): Promise<void> {
   Channel.open(options);
   const topicOptions: PubSubOpenOptions = { raw };
   PubSub.open({ id }, topicOptions);
+}
+
+/** Channel, PubSub and Service are found as SharedMemory.open finds a segment: by exactly one of a key, a path or an id. */
+export function locatorCases(where: SegmentLocator): void {
+  Channel.open({ key: 0x5100 });
+  Channel.open({ path: '/tmp', projId: 2, codec: 'json' });
+  Channel.open({ id: 7, raw: true });
+  // @ts-expect-error an id and a key name two segments: one of them
+  Channel.open({ id: 7, key: 0x5100 });
+  // @ts-expect-error a key and a path
+  Channel.open({ key: 0x5100, path: '/tmp', codec: 'json' });
+  // @ts-expect-error projId goes with path only
+  Channel.open({ id: 7, projId: 2, raw: true });
+  // @ts-expect-error nothing to find it by
+  Channel.open({ wait: 'spin' });
+  PubSub.open({ key: 0x5100 }, { codec: 'text' });
+  PubSub.open({ path: '/tmp' });
+  // @ts-expect-error an id and a key
+  PubSub.open({ id: 7, key: 0x5100 });
+  // @ts-expect-error a key and a path
+  PubSub.open({ key: 0x5100, path: '/tmp' }, { raw: true });
+  // @ts-expect-error nothing to find it by
+  PubSub.open({});
+  Service.open({ id: 7 }, { codec: 'json' });
+  Service.open({ path: '/tmp', projId: 3 });
+  // @ts-expect-error an id and a key
+  Service.open({ id: 7, key: 0x5100 });
+  // @ts-expect-error an id and a path, with the types named
+  Service.open<number, number>({ id: 7, path: '/tmp' });
+  // @ts-expect-error projId alone finds nothing
+  Service.open({ projId: 2 });
+  // A locator a program keeps, passed on to each.
+  Channel.open(where);
+  PubSub.open(where);
+  Service.open(where);
+  const text = Channel.open({ ...where, codec: 'text' });
+  assertEqual<typeof text, Channel<string>>(true);
+  const options: ChannelOpenOptions = { id: 7, raw: true };
+  Channel.open(options);
 }

@@ -1,4 +1,5 @@
 // Options and hooks shared by PubSub and its endpoints.
+import type { SegmentLocator } from '../../shm/shared-memory.js';
 import type { CodecOption } from '../codec.js';
 import type { WaitMode } from '../format.js';
 import type { LagPolicy } from './format.js';
@@ -39,13 +40,8 @@ export interface PubSubCreateOptions<C extends CodecOption = 'bytes'> {
   autoRemove?: boolean | undefined;
 }
 
-/** Which PubSub to open: by key, path (ftok) or id. */
-export interface PubSubLocator {
-  key?: number | undefined;
-  id?: number | undefined;
-  path?: string | undefined;
-  projId?: number | undefined;
-}
+/** Which PubSub to open: exactly one of a key, a path (ftok) or an id. */
+export type PubSubLocator = SegmentLocator;
 
 export interface PubSubOpenOptions<C extends CodecOption | undefined = CodecOption> {
   /** The codec; it must have the name recorded at create. Default: the recorded built-in codec. */

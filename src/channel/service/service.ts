@@ -4,7 +4,7 @@
 // one a key names) records the request channel, the codec and the server.
 import { channelError, IpcError, outOfRange } from '../../core/errors.js';
 import { validateMode, validateObject } from '../../core/validate.js';
-import { createUnfinished, finishCreation, SharedMemory } from '../../shm/shared-memory.js';
+import { createUnfinished, finishCreation, type SegmentLocator, SharedMemory } from '../../shm/shared-memory.js';
 import { openSegment } from '../open-segment.js';
 import { statById } from '../presence.js';
 import { Channel } from '../channel.js';
@@ -37,13 +37,8 @@ export interface ServiceCreateOptions<C extends CodecOption = CodecOption> {
   wait?: WaitMode | undefined;
 }
 
-/** Where a service is: its key, ftok path or segment id. */
-export interface ServiceAddress {
-  key?: number | undefined;
-  id?: number | undefined;
-  path?: string | undefined;
-  projId?: number | undefined;
-}
+/** Where a service is: exactly one of its key, ftok path or segment id. */
+export type ServiceAddress = SegmentLocator;
 
 export interface ServiceOpenOptions<C extends CodecOption | undefined = CodecOption | undefined> {
   /**
