@@ -201,25 +201,58 @@ class SendCall : public WaitCall {
   int flags_;
 };
 
+// The mtext a waiting receive holds while it waits: msgsz, if smaller.
+// MSGMAX may be hundreds of MiB, and up to 32 receives per thread of
+// JavaScript wait at once: a buffer of msgsz each would hold that much
+// address space per wait (8 GiB at 256 MiB), which vm.overcommit_memory=2 or
+// RLIMIT_AS refuse, only to wait. As msgrcvNow in src/sysv/msg.ts.
+constexpr size_t kWaitBytes = 64 * 1024;
+
 // msgrcv on a waiter thread: blocks until a message of the wanted type comes.
+//
+// It waits with a buffer of at most kWaitBytes, and without MSG_NOERROR:
+// MSG_NOERROR would cut a longer message to kWaitBytes instead of the
+// caller's msgsz. A message longer than that buffer makes msgrcv fail with
+// E2BIG and stays on the queue (ipc/msg.c: a message on the queue is
+// refused before it is taken; one that comes while we sleep wakes us with
+// E2BIG and is queued, or handed to a receiver with room for it), for every
+// msgtyp, negative and MSG_EXCEPT included, and for MSG_COPY, which takes
+// nothing anyway. It is then taken without waiting (IPC_NOWAIT), by a
+// fresh msgrcv of the same type with a buffer for it: first one of what
+// the queue holds (msg_cbytes, when that is less than msgsz), without
+// MSG_NOERROR still; if that is too small too (another receiver took the
+// message, and a longer one came), one of msgsz with the caller's flags,
+// the call as the caller made it: E2BIG then is the caller's own (longer
+// than msgsz without MSG_NOERROR; the message stays), and MSG_NOERROR cuts
+// at msgsz. If the message is no longer there (another receiver took it
+// between the two calls), nothing was taken and the receive waits again
+// with its small buffer. So every message is taken once, whole or cut at
+// msgsz as one msgrcv of msgsz bytes would take it, and a receive that
+// only waits holds kWaitBytes.
 class ReceiveCall : public WaitCall {
  public:
-  ReceiveCall(int msqid, MsgPtr msg, size_t size, long type, int flags)
-      : msqid_(msqid), msg_(std::move(msg)), size_(size), type_(type), flags_(flags) {}
+  ReceiveCall(int msqid, MsgPtr wait, size_t size, long type, int flags)
+      : msqid_(msqid), wait_(std::move(wait)), size_(size), type_(type), flags_(flags) {}
+  static size_t WaitSize(size_t size) { return size < kWaitBytes ? size : kWaitBytes; }
   bool Timed() const override { return false; }
   int Attempt(struct timespec* ts) override {
     bool once = ts != nullptr && (flags_ & IPC_NOWAIT) == 0;
-    ssize_t n = ::msgrcv(msqid_, msg_.get(), size_, type_, once ? flags_ | IPC_NOWAIT : flags_);
-    if (n >= 0) {
-      length_ = static_cast<size_t>(n);
-      return 0;
+    int flags = once ? flags_ | IPC_NOWAIT : flags_;
+    for (;;) {
+      int err = Receive(flags);
+      if (err != kGone) return once && err == ENOMSG ? EAGAIN : err;
+      // The message was gone when we came back for it: nothing was taken. A
+      // blocking call goes back to the waiter thread's loop as if
+      // interrupted (EINTR), which looks at the cancel flag and the
+      // deadline before it waits again; one that must not wait tries again
+      // at once (another message of the type may be behind the one taken).
+      if ((flags & IPC_NOWAIT) == 0) return EINTR;
     }
-    int err = errno;
-    return once && err == ENOMSG ? EAGAIN : err;
   }
-  napi_status Value(napi_env env, napi_value* result) override { return Received(env, msg_.get(), length_, result); }
+  napi_status Value(napi_env env, napi_value* result) override { return Received(env, Holding().get(), length_, result); }
   // Puts a message whose environment went away before it saw it back on the
-  // queue: msgsnd of the same type and bytes. It goes to the end of the
+  // queue: msgsnd of the same type and bytes (length_ of them, from the
+  // buffer that received it). It goes to the end of the
   // queue (the kernel has no way to put it back at its old place) and the
   // queue's msg_lspid becomes ours. A full queue (a producer keeps it full)
   // has it wait for room on a thread of its own, a blocking msgsnd among the
@@ -231,14 +264,60 @@ class ReceiveCall : public WaitCall {
 #ifdef MSG_COPY
     if ((flags_ & MSG_COPY) != 0) return;
 #endif
-    if (::msgsnd(msqid_, msg_.get(), length_, IPC_NOWAIT) == 0 || errno != EAGAIN) return;
-    GiveBackLater(std::make_unique<SendCall>(msqid_, std::move(msg_), length_, 0));
+    MsgPtr& msg = Holding();
+    if (::msgsnd(msqid_, msg.get(), length_, IPC_NOWAIT) == 0 || errno != EAGAIN) return;
+    GiveBackLater(std::make_unique<SendCall>(msqid_, std::move(msg), length_, 0));
   }
 
  private:
+  // Receive's answer when the longer message it found was gone when it came back for it.
+  static constexpr int kGone = -1;
+
+  // The buffer the message is in: whole_ if a retry took it.
+  MsgPtr& Holding() { return whole_ ? whole_ : wait_; }
+
+  // One receive (see the class): 0 with the message in Holding() and its
+  // length in length_, an errno, or kGone.
+  int Receive(int flags) {
+    whole_.reset();
+    size_t waitSize = WaitSize(size_);
+    bool small = waitSize < size_;
+    ssize_t n = ::msgrcv(msqid_, wait_.get(), waitSize, type_, small ? flags & ~MSG_NOERROR : flags);
+    if (n >= 0) {
+      length_ = static_cast<size_t>(n);
+      return 0;
+    }
+    if (!small || errno != E2BIG) return errno;
+    // No message is longer than all the queue holds. Without a stat (the
+    // queue is gone, or our read permission), msgsz; msgrcv then says why.
+    size_t holds = size_;
+    struct msqid_ds ds;
+    if (::msgctl(msqid_, IPC_STAT, &ds) == 0 && static_cast<size_t>(ds.msg_cbytes) < holds) holds = static_cast<size_t>(ds.msg_cbytes);
+    // Everything on the queue fits the small buffer: the long one is gone.
+    if (holds <= waitSize) return kGone;
+    if (holds < size_) {
+      int err = Take(holds, (flags | IPC_NOWAIT) & ~MSG_NOERROR);
+      if (err != E2BIG) return err;
+    }
+    return Take(size_, flags | IPC_NOWAIT);
+  }
+
+  // msgrcv without waiting into a new buffer of `size` bytes, kept in whole_
+  // if it took a message: 0, an errno, or kGone (ENOMSG: nothing to take).
+  int Take(size_t size, int flags) {
+    MsgPtr buf = Allocate(size);
+    if (!buf) return ENOMEM;  // nothing was taken: the message stays
+    ssize_t n = ::msgrcv(msqid_, buf.get(), size, type_, flags);
+    if (n < 0) return errno == ENOMSG ? kGone : errno;
+    whole_ = std::move(buf);
+    length_ = static_cast<size_t>(n);
+    return 0;
+  }
+
   int msqid_;
-  MsgPtr msg_;
-  size_t size_;
+  MsgPtr wait_;   // WaitSize(size_) bytes of mtext, for the whole wait
+  MsgPtr whole_;  // the message, when it was longer than wait_
+  size_t size_;   // the caller's msgsz
   long type_;
   int flags_;
   size_t length_ = 0;
@@ -257,13 +336,15 @@ Napi::Value MsgSendStart(const Napi::CallbackInfo& info) {
 }
 
 // msgReceiveStart(msqid, msgsz, msgtyp, flags, timeoutMs) -> token | -errno;
-// on success the value is [mtype, ArrayBuffer].
+// on success the value is [mtype, ArrayBuffer]. It allocates at most
+// kWaitBytes of mtext here, not msgsz (see ReceiveCall).
 Napi::Value MsgReceiveStart(const Napi::CallbackInfo& info) {
   int msqid = info[0].As<Napi::Number>().Int32Value();
   size_t size = static_cast<size_t>(info[1].As<Napi::Number>().DoubleValue());
   long type = static_cast<long>(info[2].As<Napi::Number>().DoubleValue());
   int flags = info[3].As<Napi::Number>().Int32Value();
-  MsgPtr msg = Allocate(size);
+  // The buffer it waits with; a longer one only for a message that needs it (ReceiveCall).
+  MsgPtr msg = Allocate(ReceiveCall::WaitSize(size));
   if (!msg) return Errno(info.Env(), ENOMEM);
   auto call = std::make_unique<ReceiveCall>(msqid, std::move(msg), size, type, flags);
   return StartWait(info.Env(), static_cast<WaitsHolder*>(info.Data()), std::move(call), info[4].As<Napi::Number>().DoubleValue());

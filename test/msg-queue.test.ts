@@ -3,7 +3,7 @@
 // stat, remove and dispose, and argument errors before any system call.
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { constants as osConstants, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, afterEach, describe, it } from 'node:test';
 import { IPC_INFO, IPC_SET, IPC_STAT, IpcError, MessageQueue, MSG_INFO, type StateError, ftok, msgctl, msgsnd } from '../src/index.js';
@@ -25,6 +25,11 @@ const dir = mkdtempSync(join(tmpdir(), 'shmkit-msg-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
 
 const str = (b: Uint8Array): string => new TextDecoder().decode(b);
+
+/** Internal modules, for children that import 'SHMKIT_MODULES': the same copy of the library. */
+const MSG_MODULE = new URL('../src/sysv/msg.js', import.meta.url).href;
+const WAIT_THREADS = new URL('../src/sysv/wait-threads.js', import.meta.url).href;
+const { E2BIG } = osConstants.errno;
 
 describe('creating and opening', () => {
   it('creates a private queue with mode 0600 by default', () => {
@@ -322,6 +327,185 @@ describe('messages', () => {
     const { mostMiB, left } = lastJson<{ mostMiB: number; left: number }>(result);
     assert.equal(left, 0, 'the long message was received');
     assert.ok(mostMiB < 64, `ArrayBuffers reached ${mostMiB} MiB`);
+  });
+
+  // A receive waiting on a thread held a buffer of its whole msgsz (MSGMAX)
+  // while it waited: at 256 MiB, 32 of them (a thread's most) held 8 GiB of
+  // address space, which vm.overcommit_memory=2 or RLIMIT_AS refuse. It now
+  // waits with at most 64 KiB and takes a longer message with a buffer for it.
+  it('32 receives waiting with a MSGMAX of 256 MiB hold less than one buffer of MSGMAX, and each gets its message whole', {
+    skip: noPrivateIpc,
+  }, async () => {
+    const result = await runNodeInPrivateIpc(`
+      import { readFileSync, writeFileSync } from 'node:fs';
+      import { MessageQueue } from 'SHMKIT';
+      writeFileSync('/proc/sys/kernel/msgmax', String(256 << 20));
+      writeFileSync('/proc/sys/kernel/msgmnb', String(16 << 20));
+      const vmSize = () => Number(/^VmSize:\\s+(\\d+) kB/m.exec(readFileSync('/proc/self/status', 'utf8'))[1]) * 1024;
+      const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+      const sizes = [10, 100 << 10, 1 << 20];
+      const bytes = (i) => {
+        const b = new Uint8Array(sizes[i % 3]);
+        for (let j = 0; j < b.length; j++) b[j] = (j * 31 + i) & 255;
+        return b;
+      };
+      const q = MessageQueue.create();
+      try {
+        const receives = (signal) => Array.from({ length: 32 }, (_, i) => q.receive({ type: i + 1, wait: 'sleep', signal }));
+        // A first round, aborted, starts the 32 waiter threads: their malloc
+        // arenas (64 MiB of address space each, up to 8 per CPU) are the
+        // threads', kept for the next waits, not the receives'.
+        const warm = new AbortController();
+        const first = receives(warm.signal).map((p) => p.catch(() => {}));
+        await sleep(100);
+        warm.abort();
+        await Promise.all(first);
+        globalThis.gc();
+        const before = vmSize();
+        const pending = receives(undefined);
+        await sleep(200);
+        const grewMiB = Math.round((vmSize() - before) / 2 ** 20);
+        for (let i = 0; i < 32; i++) await q.send(bytes(i), { type: i + 1 });
+        const got = await Promise.all(pending);
+        const wrong = got.flatMap((m, i) => (m.type === i + 1 && Buffer.from(m.data).equals(bytes(i)) ? [] : [[i + 1, m.type, m.data.length]]));
+        console.log(JSON.stringify({ grewMiB, wrong, left: q.stat().msg_qnum }));
+      } finally {
+        q.remove();
+      }
+    `);
+    assertExitedCleanly(result);
+    const { grewMiB, wrong, left } = lastJson<{ grewMiB: number; wrong: unknown[]; left: number }>(result);
+    assert.ok(grewMiB < 256, `VmSize grew by ${grewMiB} MiB for 32 waiting receives`);
+    assert.deepEqual(wrong, [], 'each receive got exactly its bytes');
+    assert.equal(left, 0);
+  });
+
+  it('receives of any type racing for long messages take each once and whole (a message gone before its retry is waited for again)', {
+    skip: noPrivateIpc,
+  }, async () => {
+    // Every waiting receive is woken (E2BIG) by a message longer than 64
+    // KiB; one takes it, the others find it gone and wait again.
+    const result = await runNodeInPrivateIpc(`
+      import { writeFileSync } from 'node:fs';
+      import { MessageQueue } from 'SHMKIT';
+      writeFileSync('/proc/sys/kernel/msgmax', String(256 << 20));
+      writeFileSync('/proc/sys/kernel/msgmnb', String(8 << 20));
+      const sizes = [10, 100 << 10, 1 << 20, 70_000];
+      const COUNT = 120;
+      const bytes = (i) => {
+        const b = new Uint8Array(sizes[i % 4]);
+        for (let j = 0; j < b.length; j++) b[j] = (j * 31 + i) & 255;
+        new DataView(b.buffer).setUint32(0, i);
+        return b;
+      };
+      const q = MessageQueue.create();
+      try {
+        const seen = new Map();
+        let bad = 0;
+        const stop = new AbortController();
+        const receiver = async () => {
+          for (;;) {
+            let m;
+            try {
+              m = await q.receive({ wait: 'sleep', signal: stop.signal });
+            } catch (error) {
+              if (error.name === 'AbortError') return;
+              throw error;
+            }
+            const i = new DataView(m.data.buffer, m.data.byteOffset).getUint32(0);
+            seen.set(i, (seen.get(i) ?? 0) + 1);
+            if (!Buffer.from(m.data).equals(bytes(i)) || m.type !== i + 1) bad++;
+          }
+        };
+        const receivers = Array.from({ length: 32 }, receiver);
+        await new Promise((resolve) => setTimeout(resolve, 100));
+        for (let i = 0; i < COUNT; i++) await q.send(bytes(i), { type: i + 1 });
+        const until = Date.now() + 10_000;
+        while ([...seen.values()].reduce((a, b) => a + b, 0) < COUNT && Date.now() < until) await new Promise((resolve) => setTimeout(resolve, 10));
+        await new Promise((resolve) => setTimeout(resolve, 50));
+        stop.abort();
+        await Promise.all(receivers);
+        const missing = Array.from({ length: COUNT }, (_, i) => i).filter((i) => !seen.has(i));
+        const twice = [...seen].filter(([, n]) => n > 1).map(([i]) => i);
+        console.log(JSON.stringify({ missing, twice, bad, left: q.stat().msg_qnum }));
+      } finally {
+        q.remove();
+      }
+    `);
+    assertExitedCleanly(result);
+    assert.deepEqual(lastJson(result), { missing: [], twice: [], bad: 0, left: 0 });
+  });
+
+  it('a waiting receive keeps msgrcv semantics past its 64 KiB: MSG_NOERROR cuts at msgsz, E2BIG leaves the message, msgtyp < 0 and MSG_EXCEPT choose as the kernel does', {
+    skip: noPrivateIpc,
+  }, async () => {
+    // MessageQueue never truncates: the flags reach the waiter thread through
+    // the internal msgrcvStart (src/sysv/msg.ts), as the high level's receive does.
+    const result = await runNodeInPrivateIpc(`
+      import { writeFileSync } from 'node:fs';
+      import { IPC_CREAT, IPC_PRIVATE, IPC_RMID, IPC_STAT, MSG_EXCEPT, MSG_NOERROR, msgctl, msgget, msgsnd } from 'SHMKIT_MODULES';
+      import { msgrcvStart, receivedMessage } from '${MSG_MODULE}';
+      import { runOnThread } from '${WAIT_THREADS}';
+      writeFileSync('/proc/sys/kernel/msgmax', String(1 << 20));
+      writeFileSync('/proc/sys/kernel/msgmnb', String(4 << 20));
+      const id = msgget(IPC_PRIVATE, IPC_CREAT | 0o600);
+      const fill = (n, type) => {
+        const b = new Uint8Array(n);
+        for (let j = 0; j < n; j++) b[j] = (j * 7 + type) & 255;
+        return b;
+      };
+      const sentLength = new Map();
+      const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+      // Starts a receive on a waiter thread, sends once it waits, and says what it got.
+      const receive = async (msgsz, msgtyp, flags, sends) => {
+        const got = new Promise((resolve) =>
+          runOnThread({
+            start: (t) => msgrcvStart(id, msgsz, msgtyp, flags, t),
+            deadline: performance.now() + 2000,
+            done: (r, _noThread, value) => resolve(r === 0 ? receivedMessage(value) : r),
+          }),
+        );
+        await sleep(50);
+        for (const [type, n] of sends) {
+          msgsnd(id, { mtype: type, mtext: fill(n, type) });
+          sentLength.set(type, n);
+        }
+        const m = await got;
+        if (typeof m === 'number') return { errno: -m, left: msgctl(id, IPC_STAT).msg_qnum };
+        // All of it, or its first msgsz bytes (MSG_NOERROR): never cut elsewhere.
+        const exact = m.mtext.length === Math.min(sentLength.get(m.mtype), msgsz) && Buffer.from(m.mtext).equals(fill(m.mtext.length, m.mtype));
+        return { type: m.mtype, length: m.mtext.length, exact, left: msgctl(id, IPC_STAT).msg_qnum };
+      };
+      const assertEmpty = () => {
+        const left = msgctl(id, IPC_STAT).msg_qnum;
+        if (left > 0) throw new Error('messages left: ' + left);
+      };
+      const out = {};
+      try {
+        out.cut = await receive(100_000, 0, MSG_NOERROR, [[1, 300_000]]);
+        out.fitsWithNoerror = await receive(100_000, 0, MSG_NOERROR, [[1, 80_000]]);
+        out.tooLong = await receive(100_000, 0, 0, [[2, 300_000]]);
+        out.thenTaken = await receive(300_000, 2, 0, []);
+        assertEmpty();
+        out.lowest = await receive(1 << 20, -5, 0, [[9, 200_000], [4, 150_000]]);
+        out.except = await receive(1 << 20, 9, MSG_EXCEPT, [[6, 500_000]]);
+        out.rest = await receive(1 << 20, 9, 0, []);
+        assertEmpty();
+      } finally {
+        try { msgctl(id, IPC_RMID); } catch {}
+      }
+      console.log(JSON.stringify(out));
+    `);
+    assertExitedCleanly(result);
+    assert.deepEqual(lastJson(result), {
+      cut: { type: 1, length: 100_000, exact: true, left: 0 },
+      fitsWithNoerror: { type: 1, length: 80_000, exact: true, left: 0 },
+      tooLong: { errno: E2BIG, left: 1 },
+      thenTaken: { type: 2, length: 300_000, exact: true, left: 0 },
+      lowest: { type: 4, length: 150_000, exact: true, left: 1 },
+      except: { type: 6, length: 500_000, exact: true, left: 1 },
+      rest: { type: 9, length: 200_000, exact: true, left: 0 },
+    });
   });
 
   // A receive waiting with a buffer of MSGMAX (8192 in a new namespace) is

@@ -272,7 +272,11 @@ function msgrcvNow(msqid: number, msgsz: number, msgtyp: number, msgflg: number)
 const MTEXT_OFFSET = 8;
 /** Receives of the high level (msgsz is MSGMAX, or a little more) reuse one buffer up to this size. */
 const REUSED_RECEIVE_MAX = 1 << 20;
-/** The mtext a receive without waiting first tries in the reused buffer; a longer message is tried again with its full size. */
+/**
+ * The mtext a receive without waiting first tries in the reused buffer; a
+ * longer message is tried again with its full size. A receive on a waiter
+ * thread waits with as much (kWaitBytes in native/msg.cc).
+ */
 const FIRST_RECEIVE_MAX = 64 * 1024;
 let reusedReceive = new Uint8Array(MTEXT_OFFSET + 8192);
 
@@ -311,6 +315,11 @@ export function msgsndStart(msqid: number, mtype: number, bytes: Uint8Array, msg
  * @internal Starts msgrcv(msqid, msgsz, msgtyp, msgflg) on a waiter thread
  * of the addon, as {@link msgsndStart}; a message taken reaches
  * wait-threads.ts as the value `[mtype, ArrayBuffer]` (see {@link receivedMessage}).
+ * As {@link msgrcvNow}, the thread waits with a buffer of at most
+ * FIRST_RECEIVE_MAX bytes (without MSG_NOERROR), not of msgsz, and takes a
+ * longer message with one of what the queue holds, then msgsz with
+ * `msgflg` as given (native/msg.cc, ReceiveCall): the result is one msgrcv
+ * of msgsz bytes.
  */
 export function msgrcvStart(msqid: number, msgsz: number, msgtyp: number, msgflg: number, timeoutMs: number): number {
   return native.msgReceiveStart(msqid, msgsz, msgtyp, msgflg, timeoutMs);
