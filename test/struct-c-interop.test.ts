@@ -23,7 +23,7 @@ import {
 } from '../src/index.js';
 import { compileC } from './helpers/c.js';
 import { assertNoLeaks } from './helpers/ipc.js';
-import { assertExitedCleanly, run } from './helpers/processes.js';
+import { assertExitedCleanly, lastJson, run, runNode } from './helpers/processes.js';
 
 assertNoLeaks();
 
@@ -204,4 +204,137 @@ describe('struct values cross between C and TypeScript', () => {
     const result = await run(peer, ['check', String(shm.id)]);
     assertExitedCleanly(result, 'C checker');
   });
+});
+
+// 8-byte fields cross whole: a C program and a Node process each store 0 and
+// all ones (and 0.0 and pi) in turn while the other reads for about a second.
+// A value that is neither was seen half written: V8's DataView moved a
+// BigInt64 as two 32-bit halves, and a C reader saw millions of those.
+describe('int64, uint64 and float64 fields are never seen half written', () => {
+  const Word = struct({ p: int64, u: uint64, d: float64 });
+  const Shared = struct({ stop: int32, ready: int32, w: Word });
+  const TEAR_C = `
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <sys/shm.h>
+struct word { int64_t p; uint64_t u; double d; };
+struct shared { int32_t stop; int32_t ready; struct word w; };
+static double now(void) { struct timespec t; clock_gettime(CLOCK_MONOTONIC, &t); return t.tv_sec + t.tv_nsec / 1e9; }
+int main(int argc, char **argv) {
+  struct shared *s = shmat(atoi(argv[2]), NULL, 0);
+  if (s == (void *)-1) { perror("shmat"); return 2; }
+  const double pi = 3.141592653589793, zero = 0.0;
+  double end = now() + 10;
+  if (strcmp(argv[1], "write") == 0) {
+    __atomic_store_n(&s->ready, 1, __ATOMIC_SEQ_CST);
+    long rounds = 0;
+    while (!__atomic_load_n(&s->stop, __ATOMIC_SEQ_CST) && now() < end) {
+      for (int i = 0; i < 10000; i++) {
+        __atomic_store_n(&s->w.p, 0, __ATOMIC_RELAXED); __atomic_store_n(&s->w.p, -1, __ATOMIC_RELAXED);
+        __atomic_store_n(&s->w.u, 0, __ATOMIC_RELAXED); __atomic_store_n(&s->w.u, UINT64_MAX, __ATOMIC_RELAXED);
+        __atomic_store(&s->w.d, &zero, __ATOMIC_RELAXED); __atomic_store(&s->w.d, &pi, __ATOMIC_RELAXED);
+      }
+      rounds++;
+    }
+    printf("{\\"rounds\\":%ld}\\n", rounds);
+  } else {
+    while (!__atomic_load_n(&s->ready, __ATOMIC_SEQ_CST) && now() < end) ;
+    long reads = 0, torn = 0, ones = 0;
+    end = now() + 1;
+    while (now() < end) {
+      for (int i = 0; i < 10000; i++, reads++) {
+        int64_t p = __atomic_load_n(&s->w.p, __ATOMIC_RELAXED);
+        uint64_t u = __atomic_load_n(&s->w.u, __ATOMIC_RELAXED);
+        double d; __atomic_load(&s->w.d, &d, __ATOMIC_RELAXED);
+        if (p != 0 && p != -1) torn++;
+        if (u != 0 && u != UINT64_MAX) torn++;
+        if (d != 0.0 && d != pi) torn++;
+        if (p == -1) ones++;
+      }
+    }
+    __atomic_store_n(&s->stop, 1, __ATOMIC_SEQ_CST);
+    printf("{\\"reads\\":%ld,\\"torn\\":%ld,\\"ones\\":%ld}\\n", reads, torn, ones);
+  }
+  shmdt(s);
+  return 0;
+}
+`;
+  const NODE = `
+    import { SharedMemory, struct, atomic, int32, int64, uint64, float64 } from 'SHMKIT';
+    const Word = struct({ p: int64, u: uint64, d: float64 });
+    const Shared = struct({ stop: int32, ready: int32, w: Word });
+    const [mode, id] = process.argv.slice(1);
+    const shm = SharedMemory.open({ id: Number(id) });
+    const view = Shared.view(shm);
+    const w = view.w;
+    const stop = atomic(view, 'stop');
+    const ready = atomic(view, 'ready');
+    const MAX = 2n ** 64n - 1n;
+    const deadline = Date.now() + 10_000;
+    if (mode === 'read') {
+      const nap = new Int32Array(new SharedArrayBuffer(4));
+      while (ready.load() === 0 && Date.now() < deadline) Atomics.wait(nap, 0, 0, 1);
+      let reads = 0, torn = 0, ones = 0;
+      const end = Date.now() + 1000;
+      while (Date.now() < end) {
+        for (let i = 0; i < 10_000; i++, reads++) {
+          // Mostly the getters; every 16th a whole read().
+          const { p, u, d } = (i & 15) === 0 ? Word.read(shm, 8) : { p: w.p, u: w.u, d: w.d };
+          if (p !== 0n && p !== -1n) torn++;
+          if (u !== 0n && u !== MAX) torn++;
+          if (d !== 0 && d !== Math.PI) torn++;
+          if (p === -1n) ones++;
+        }
+      }
+      stop.store(1);
+      console.log(JSON.stringify({ reads, torn, ones }));
+    } else {
+      ready.store(1);
+      let rounds = 0;
+      while (stop.load() === 0 && Date.now() < deadline) {
+        for (let i = 0; i < 10_000; i++) {
+          if ((i & 15) === 0) {
+            Word.write(shm, { p: 0n, u: 0n, d: 0 }, 8);
+            Word.write(shm, { p: -1n, u: MAX, d: Math.PI }, 8);
+          } else {
+            w.p = 0n; w.p = -1n;
+            w.u = 0n; w.u = MAX;
+            w.d = 0; w.d = Math.PI;
+          }
+        }
+        rounds++;
+      }
+      console.log(JSON.stringify({ rounds }));
+    }
+    shm.detach();`;
+
+  let peer: string;
+  before(async () => {
+    peer = await compileC('struct-tear', TEAR_C);
+  });
+
+  for (const [reader, writer] of [
+    ['Node', 'C'],
+    ['C', 'Node'],
+  ] as const) {
+    test(`${reader} reading while ${writer} writes sees only whole values`, async () => {
+      using shm = SharedMemory.create({ size: Shared.size });
+      const id = String(shm.id);
+      const [read, wrote] = await Promise.all(
+        reader === 'Node'
+          ? [runNode(NODE, ['read', id], { timeoutMs: 30_000 }), run(peer, ['write', id], { timeoutMs: 30_000 })]
+          : [run(peer, ['read', id], { timeoutMs: 30_000 }), runNode(NODE, ['write', id], { timeoutMs: 30_000 })],
+      );
+      assertExitedCleanly(read, `${reader} reader`);
+      assertExitedCleanly(wrote, `${writer} writer`);
+      const seen = lastJson<{ reads: number; torn: number; ones: number }>(read);
+      assert.ok(seen.reads > 100_000, `${seen.reads} reads`);
+      // Both values seen: the reads overlapped the writes.
+      assert.ok(seen.ones > 0 && seen.ones < seen.reads, `${seen.ones} of ${seen.reads} reads saw -1`);
+      assert.equal(seen.torn, 0, `${seen.torn} of ${seen.reads} reads saw half-written values`);
+    });
+  }
 });

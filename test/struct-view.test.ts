@@ -30,7 +30,7 @@ import {
 } from '../src/index.js';
 import { assertNoLeaks, removeSegment, uniqueKey } from './helpers/ipc.js';
 import { assertExitedCleanly, lastJson, runNode } from './helpers/processes.js';
-import { readValue } from '../src/struct/codec.js';
+import { Cells, readValue } from '../src/struct/codec.js';
 
 const Point = struct({ x: float32, y: float64 });
 const Rec = struct({
@@ -398,7 +398,7 @@ describe('array views', () => {
     assert.match(inspect(view), /\.\.\. 50 more items/);
     // What inspect is given: the elements it shows and one more (a 404-byte DataView has no more), and the length by a last element far off.
     const big = array(int32, 50_000_000);
-    const preview = readValue(big, new DataView(new ArrayBuffer(404)), () => new Uint8Array(404), 0, 100) as unknown[];
+    const preview = readValue(big, new Cells(new DataView(new ArrayBuffer(404))), 0, 100) as unknown[];
     assert.equal(preview.length, 50_000_000);
     assert.equal(Object.keys(preview).length, 102);
   });

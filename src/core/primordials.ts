@@ -21,6 +21,9 @@ const TypedArrayPrototype = Object.getPrototypeOf(Uint8Array.prototype) as objec
 
 /** @internal */ export const Uint8ArrayCtor = Uint8Array;
 /** @internal */ export const DataViewCtor = DataView;
+/** @internal */ export const BigInt64ArrayCtor = BigInt64Array;
+/** @internal */ export const BigUint64ArrayCtor = BigUint64Array;
+/** @internal */ export const Float64ArrayCtor = Float64Array;
 /** @internal */ export const ReflectApply = Reflect.apply;
 /** @internal */ export const StringFromCharCode = String.fromCharCode;
 

@@ -1,16 +1,17 @@
 // The three ways into a struct or array in memory: a live view, a snapshot,
 // and a whole-value write.
-import { bytesOf, checkValue, readValue, storeValue } from './codec.js';
+import { Cells, checkValue, readValue, storeValue } from './codec.js';
 import { fault, readOnlyError, regionOf } from './memory.js';
 import type { ArrayLayout, StructLayout } from './layout.js';
 import { viewClass } from './view.js';
+import { dataViewByteOffset } from '../core/primordials.js';
 
 type Composite = StructLayout | ArrayLayout;
 
 /** @internal `type.view(source, offset)` */
 export function viewOf(type: Composite, source: unknown, offset: unknown): object {
   const { dv, owner } = regionOf(source, offset, type.size, 'view');
-  const View = viewClass(type, owner.readOnly);
+  const View = viewClass(type, owner.readOnly, dataViewByteOffset(dv));
   return new View(dv, owner);
 }
 
@@ -18,7 +19,7 @@ export function viewOf(type: Composite, source: unknown, offset: unknown): objec
 export function readOf(type: Composite, source: unknown, offset: unknown): unknown {
   const { dv, owner } = regionOf(source, offset, type.size, 'read');
   try {
-    return readValue(type, dv, bytesOf(dv), 0);
+    return readValue(type, new Cells(dv), 0);
   } catch (error) {
     throw fault(owner, error, 'read');
   }
@@ -30,7 +31,7 @@ export function writeOf(type: Composite, source: unknown, value: unknown, offset
   if (owner.readOnly) throw readOnlyError(owner, 'write');
   const checked = checkValue(type, value, 'value');
   try {
-    storeValue(type, dv, bytesOf(dv), 0, checked, 'value');
+    storeValue(type, new Cells(dv), 0, checked, 'value');
   } catch (error) {
     throw fault(owner, error, 'write');
   }

@@ -4,7 +4,17 @@ import { endianness } from 'node:os';
 import { invalidType, outOfRange } from '../core/errors.js';
 import { decodeChar, encodeChar, encodeUtf8 } from './char.js';
 import type { ScalarKind, TypeLayout } from './layout.js';
-import { dataViewBuffer, dataViewByteLength, dataViewByteOffset, dataViewGet, Uint8ArrayCtor } from '../core/primordials.js';
+import {
+  BigInt64ArrayCtor,
+  BigUint64ArrayCtor,
+  dataViewBuffer,
+  dataViewByteLength,
+  dataViewByteOffset,
+  dataViewGet,
+  Float64ArrayCtor,
+  typedArrayLength,
+  Uint8ArrayCtor,
+} from '../core/primordials.js';
 
 /** @internal Native byte order: shared memory is read by C on this machine. */
 export const LITTLE_ENDIAN = endianness() === 'LE';
@@ -79,19 +89,19 @@ export function checkScalar(kind: ScalarKind, value: unknown, name: string): voi
 }
 
 /**
- * @internal Reads the value of `type` at `offset` of `dv`. With `preview`
+ * @internal Reads the value of `type` at `offset` of `cells`. With `preview`
  * (util.inspect's maxArrayLength), only the first elements of each array that
  * inspect shows: it counts the rest by the array's length ("... n more items").
  */
-export function readValue(type: TypeLayout, dv: DataView, bytes: () => Uint8Array, offset: number, preview?: number): unknown {
+export function readValue(type: TypeLayout, cells: Cells, offset: number, preview?: number): unknown {
   switch (type.kind) {
     case 'char':
-      return decodeChar(bytes(), offset, type.length);
+      return decodeChar(cells.bytes(), offset, type.length);
     case 'array': {
       // One more than shown: inspect aligns numbers by the type of the one after the last shown too.
       const read = preview === undefined ? type.length : Math.min(type.length, preview + 1);
       const out = new Array<unknown>(read);
-      for (let i = 0; i < read; i++) out[i] = readValue(type.element, dv, bytes, offset + i * type.element.size, preview);
+      for (let i = 0; i < read; i++) out[i] = readValue(type.element, cells, offset + i * type.element.size, preview);
       // The length by a last element far off: V8 then keeps the gap sparse
       // (new Array(length) would allocate all of it, 8 bytes an element).
       if (read < type.length) out[type.length - 1] = undefined;
@@ -102,7 +112,7 @@ export function readValue(type: TypeLayout, dv: DataView, bytes: () => Uint8Arra
       for (const field of type.layout) {
         // defineProperty: a field may be named like an Object.prototype member.
         Object.defineProperty(out, field.name, {
-          value: readValue(field.type, dv, bytes, offset + field.offset, preview),
+          value: readValue(field.type, cells, offset + field.offset, preview),
           writable: true,
           enumerable: true,
           configurable: true,
@@ -110,11 +120,15 @@ export function readValue(type: TypeLayout, dv: DataView, bytes: () => Uint8Arra
       }
       return out;
     }
-    // Captured getters: `dv` may cover a read-only attachment (src/core/primordials.ts).
+    // Captured getters: the memory may be a read-only attachment (src/core/primordials.ts).
     case 'bool':
-      return dataViewGet.Uint8!(dv, offset) !== 0;
+      return dataViewGet.Uint8!(cells.dv, offset) !== 0;
+    case 'int64':
+    case 'uint64':
+    case 'float64':
+      return cells.getWide(type.kind, offset);
     default:
-      return dataViewGet[SCALARS[type.kind].dv]!(dv, offset, LITTLE_ENDIAN);
+      return dataViewGet[SCALARS[type.kind].dv]!(cells.dv, offset, LITTLE_ENDIAN);
   }
 }
 
@@ -156,30 +170,35 @@ export function checkValue(type: TypeLayout, value: unknown, name: string): unkn
 }
 
 /** @internal Writes what {@link checkValue} returned for a value it accepted. */
-export function storeValue(type: TypeLayout, dv: DataView, bytes: () => Uint8Array, offset: number, checked: unknown, name: string): void {
+export function storeValue(type: TypeLayout, cells: Cells, offset: number, checked: unknown, name: string): void {
   switch (type.kind) {
     case 'char':
-      encodeChar(bytes(), offset, type.length, checked, name);
+      encodeChar(cells.bytes(), offset, type.length, checked, name);
       return;
     case 'array': {
       const items = checked as unknown[];
       const size = type.element.size;
-      for (let i = 0; i < type.length; i++) storeValue(type.element, dv, bytes, offset + i * size, items[i], name);
+      for (let i = 0; i < type.length; i++) storeValue(type.element, cells, offset + i * size, items[i], name);
       return;
     }
     case 'struct': {
       const members = checked as unknown[];
       type.layout.forEach((field, i) => {
-        storeValue(field.type, dv, bytes, offset + field.offset, members[i], name);
+        storeValue(field.type, cells, offset + field.offset, members[i], name);
       });
       return;
     }
     case 'bool':
-      dv.setUint8(offset, checked ? 1 : 0);
+      cells.dv.setUint8(offset, checked ? 1 : 0);
+      return;
+    case 'int64':
+    case 'uint64':
+    case 'float64':
+      cells.setWide(type.kind, offset, checked as number | bigint);
       return;
     default: {
       const method = `set${SCALARS[type.kind].dv}` as 'setInt32';
-      (dv[method] as (offset: number, value: unknown, littleEndian: boolean) => void)(offset, checked, LITTLE_ENDIAN);
+      (cells.dv[method] as (offset: number, value: unknown, littleEndian: boolean) => void)(offset, checked, LITTLE_ENDIAN);
     }
   }
 }
@@ -193,8 +212,99 @@ function lengthOf(value: object): unknown {
   }
 }
 
-/** @internal A lazily made Uint8Array over the bytes of `dv`. */
-export function bytesOf(dv: DataView): () => Uint8Array {
-  let bytes: Uint8Array | undefined;
-  return () => (bytes ??= new Uint8ArrayCtor(dataViewBuffer(dv), dataViewByteOffset(dv), dataViewByteLength(dv)));
+// 8-byte scalars. V8's DataView reads and writes a BigInt64 as two 32-bit
+// halves (or byte by byte, in code not yet optimized), so a C program saw
+// half-written values, and so did Node reading C's. An element of a
+// BigInt64Array, BigUint64Array or Float64Array is one 8-byte load or store
+// on 64-bit targets, in every tier (CSA builtins, Sparkplug, Maglev,
+// TurboFan): an aligned 8-byte access is single-copy atomic on x86-64 and
+// AArch64, as C's is. Plain element access, not Atomics.load/store: those are
+// builtin calls (about 8 ns, as slow as the DataView) and order more than a
+// C store of an int64_t does. Only where the field is 8-aligned in its
+// buffer (whose memory starts 8-aligned: page-aligned segments and mappings,
+// V8's allocations): elsewhere (a packed struct, a view at an odd offset) the
+// DataView stays, and C tears there too.
+
+/** @internal The 8-byte scalar kinds. */
+export type WideKind = 'int64' | 'uint64' | 'float64';
+
+/** @internal An array of 8-byte elements. */
+export type WideArray = BigInt64Array | BigUint64Array | Float64Array;
+
+const WIDE_ARRAYS = { int64: BigInt64ArrayCtor, uint64: BigUint64ArrayCtor, float64: Float64ArrayCtor } as const;
+
+/** @internal Whether `kind` is an 8-byte scalar. */
+export function isWide(kind: string): kind is WideKind {
+  return kind === 'int64' || kind === 'uint64' || kind === 'float64';
+}
+
+/**
+ * @internal An array of `kind` over the 8-aligned part of `dv`'s bytes: its
+ * element i is at byte `ceil(byteOffset / 8) * 8 + 8i` of the buffer. Made
+ * with captured built-ins only: `dv` may cover a read-only attachment.
+ */
+export function wideArray(kind: WideKind, dv: DataView): WideArray {
+  const start = dataViewByteOffset(dv);
+  const first = Math.ceil(start / 8) * 8;
+  const count = Math.max(0, Math.floor((start + dataViewByteLength(dv) - first) / 8));
+  return new WIDE_ARRAYS[kind](dataViewBuffer(dv) as ArrayBuffer, first, count);
+}
+
+/** @internal The error for a typed array that no longer covers its field (detached, or shrunk): fault() names the cause. */
+export function outsideError(): RangeError {
+  return new RangeError('struct field lies outside its memory');
+}
+
+/**
+ * @internal The memory of one read or write: the DataView, and the typed
+ * arrays over it, made when first needed (made over a detached or shrunk
+ * buffer, they throw). A typed array whose buffer went away meanwhile reads
+ * undefined and ignores stores: both are checked.
+ */
+export class Cells {
+  readonly dv: DataView;
+  readonly #start: number;
+  readonly #first: number;
+  #bytes: Uint8Array | undefined;
+  readonly #wide: { -readonly [K in WideKind]?: WideArray } = {};
+
+  constructor(dv: DataView) {
+    this.dv = dv;
+    this.#start = dataViewByteOffset(dv);
+    this.#first = Math.ceil(this.#start / 8) * 8;
+  }
+
+  /** The bytes, as a Uint8Array. */
+  bytes(): Uint8Array {
+    return (this.#bytes ??= new Uint8ArrayCtor(dataViewBuffer(this.dv), this.#start, dataViewByteLength(this.dv)));
+  }
+
+  /** The element of `kind`'s array for the 8 bytes at `offset`, or -1 where they are not 8-aligned in the buffer. */
+  #index(offset: number): number {
+    const at = this.#start + offset;
+    return at % 8 === 0 ? (at - this.#first) / 8 : -1;
+  }
+
+  /** The int64, uint64 or float64 at `offset`: one 8-byte load where it is 8-aligned. */
+  getWide(kind: WideKind, offset: number): number | bigint {
+    const index = this.#index(offset);
+    if (index < 0) return dataViewGet[SCALARS[kind].dv]!(this.dv, offset, LITTLE_ENDIAN);
+    const value = (this.#wide[kind] ??= wideArray(kind, this.dv))[index];
+    if (value === undefined) throw outsideError();
+    return value;
+  }
+
+  /** Writes the int64, uint64 or float64 at `offset`: one 8-byte store where it is 8-aligned. */
+  setWide(kind: WideKind, offset: number, value: number | bigint): void {
+    const index = this.#index(offset);
+    if (index < 0) {
+      const method = `set${SCALARS[kind].dv}` as 'setFloat64';
+      (this.dv[method] as (offset: number, value: unknown, littleEndian: boolean) => void)(offset, value, LITTLE_ENDIAN);
+      return;
+    }
+    const array = (this.#wide[kind] ??= wideArray(kind, this.dv));
+    // A store out of bounds would do nothing, silently.
+    if (index >= typedArrayLength(array as unknown as Uint8Array)) throw outsideError();
+    (array as Float64Array)[index] = value as number;
+  }
 }

@@ -1,7 +1,10 @@
-// Live views: one class per struct or array type (and per access mode),
-// generated with `new Function` so that each field is a plain getter/setter
-// with its offset as a constant. V8 then inlines `view.pid` to about the cost
-// of `dataView.getInt32(0, true)` (see bench/struct.ts).
+// Live views: one class per struct or array type (and per access mode, and
+// for types with 8-byte fields per start mod 8), generated with `new Function`
+// so that each field is a plain getter/setter with its offset as a constant.
+// V8 then inlines `view.pid` to about the cost of `dataView.getInt32(0, true)`
+// (see bench/struct.ts). An 8-byte field aligned in its buffer is an element
+// of a typed array instead, one access that no other process sees half done
+// (codec.ts, "8-byte scalars").
 //
 // Views are not extensible, so that a misspelt field (view.pdi = 1) throws
 // in strict code instead of quietly making a property.
@@ -14,8 +17,18 @@
 // only through built-ins captured at load (src/core/primordials.ts), so a patched
 // DataView.prototype method never receives their DataView.
 import { inspect, type InspectOptions } from 'node:util';
-import { badScalar, bytesOf, checkValue, LITTLE_ENDIAN, readValue, SCALARS, storeValue } from './codec.js';
-import { dataViewBuffer, dataViewByteLength, dataViewByteOffset, dataViewGet, DataViewCtor, Uint8ArrayCtor } from '../core/primordials.js';
+import { badScalar, Cells, checkValue, isWide, LITTLE_ENDIAN, outsideError, readValue, SCALARS, storeValue, wideArray } from './codec.js';
+import {
+  BigInt64ArrayCtor,
+  BigUint64ArrayCtor,
+  dataViewBuffer,
+  dataViewByteLength,
+  dataViewByteOffset,
+  dataViewGet,
+  DataViewCtor,
+  Float64ArrayCtor,
+  Uint8ArrayCtor,
+} from '../core/primordials.js';
 import { decodeChar, encodeChar } from './char.js';
 import { fault, readOnlyError, type Owner } from './memory.js';
 import type { ArrayLayout, StructLayout, TypeLayout } from './layout.js';
@@ -43,14 +56,31 @@ export function internalsOf(view: unknown): ViewInternals | undefined {
   return { type: entry.type, dv: entry.dv(view), owner: entry.owner(view) };
 }
 
-const classes = new WeakMap<Composite, { writable?: ViewClass; readOnly?: ViewClass }>();
+// Per type: the writable classes by start mod 8, then the read-only ones.
+const classes = new WeakMap<Composite, Array<ViewClass | undefined>>();
+const wideTypes = new WeakMap<Composite, boolean>();
 
-/** @internal The view class of `type`, generated once per type and access mode. */
-export function viewClass(type: Composite, readOnly: boolean): ViewClass {
+/** Whether `type` has an 8-byte scalar anywhere in it: then its code depends on where a view starts. */
+function containsWide(type: Composite): boolean {
+  let wide = wideTypes.get(type);
+  if (wide === undefined) {
+    const inner = type.kind === 'struct' ? type.layout.map((field) => field.type) : [type.element];
+    wide = inner.some((t) => isWide(t.kind) || ((t.kind === 'struct' || t.kind === 'array') && containsWide(t)));
+    wideTypes.set(type, wide);
+  }
+  return wide;
+}
+
+/**
+ * @internal The view class of `type` for a view starting at `byteOffset` of
+ * its buffer, generated once per type, access mode and (for a type with
+ * 8-byte fields) `byteOffset` mod 8.
+ */
+export function viewClass(type: Composite, readOnly: boolean, byteOffset: number): ViewClass {
+  const misalign = containsWide(type) ? byteOffset % 8 : 0;
   let entry = classes.get(type);
-  if (entry === undefined) classes.set(type, (entry = {}));
-  const key = readOnly ? 'readOnly' : 'writable';
-  return (entry[key] ??= generate(type, readOnly));
+  if (entry === undefined) classes.set(type, (entry = []));
+  return (entry[(readOnly ? 8 : 0) + misalign] ??= generate(type, readOnly, misalign));
 }
 
 function badIndex(index: unknown, length: number): Error {
@@ -69,6 +99,12 @@ const deps = {
   storeValue,
   readValue,
   get: dataViewGet,
+  wide: wideArray,
+  // Never written: an empty array reads undefined and ignores stores.
+  none: { int64: new BigInt64ArrayCtor(0), uint64: new BigUint64ArrayCtor(0), float64: new Float64ArrayCtor(0) },
+  outside: outsideError,
+  viewClass,
+  Cells,
   dvBuffer: dataViewBuffer,
   dvOffset: dataViewByteOffset,
   dvLength: dataViewByteLength,
@@ -89,18 +125,46 @@ interface SlotCode {
   check?: string | undefined;
 }
 
+/** Where a slot is: its byte offset (an expression), and what that offset is mod 8 in the buffer. */
+interface SlotPlace {
+  /** The byte offset in the view, a JavaScript expression. */
+  offset: string;
+  /** (view's start + offset) mod 8, or undefined when it varies (an element of a packed struct's array). */
+  misalign: number | undefined;
+  /** For an 8-aligned 8-byte slot: its index in the view's typed array of that kind (an expression). */
+  index: string | undefined;
+}
+
 function slotCode(
   type: TypeLayout,
-  offset: string,
+  place: SlotPlace,
   name: string,
   cache: string,
   readOnly: boolean,
-  refs: { classes: ViewClass[]; types: TypeLayout[] },
+  refs: { classes: ViewClass[]; types: TypeLayout[]; wide: Set<string> },
   elementSet: boolean,
 ): SlotCode {
+  const { offset } = place;
   const le = LITTLE_ENDIAN ? 'true' : 'false';
   const nameLiteral = JSON.stringify(name);
   const readOnlySet = `throw D.readOnlyError(this.#owner, ${nameLiteral});`;
+  if (isWide(type.kind) && place.index !== undefined) {
+    // One 8-byte access (codec.ts). Element access looks nothing up, so it
+    // suits read-only views too; what a detached or shrunk buffer gives
+    // (undefined, a store that does nothing) is turned into the error.
+    // The array is made on first use: until then the field holds an empty one
+    // (`undefined` from every index), which sends the access to #wide().
+    refs.wide.add(type.kind);
+    const at = `[${place.index}]`;
+    const field = `this.#${type.kind}`;
+    const made = `this.#wide('${type.kind}', ${field})`;
+    return {
+      get: `let x = ${field}${at}; if (x === undefined) x = (${field} = ${made})${at}; return x;`,
+      // A read back, not a.length, finds a buffer gone: free, where a length check cost a quarter of the speed.
+      set: readOnly ? readOnlySet : `const a = ${field}; a${at} = v; if (a${at} === undefined) (${field} = ${made})${at} = v;`,
+      check: readOnly ? undefined : `if (!(${SCALARS[type.kind].valid})) throw D.badScalar('${type.kind}', v, ${nameLiteral});`,
+    };
+  }
   switch (type.kind) {
     case 'char':
       return {
@@ -109,18 +173,23 @@ function slotCode(
       };
     case 'struct':
     case 'array': {
-      const ref = refs.classes.push(viewClass(type, readOnly)) - 1;
+      // The child's class by where it starts mod 8: fixed, or chosen as it is made.
+      const ref = refs.classes.push(viewClass(type, readOnly, place.misalign ?? 0)) - 1;
       refs.types.push(type);
-      const child = `C[${ref}]`;
       const typeRef = `T[${ref}]`;
+      const start = `D.dvOffset(this.#dv) + ${offset}`;
+      const make =
+        place.misalign !== undefined
+          ? `new C[${ref}](new D.DV(D.dvBuffer(this.#dv), ${start}, ${type.size}), this.#owner)`
+          : `{ const s = ${start}; return ${cache} = new (D.viewClass(${typeRef}, ${readOnly}, s))(new D.DV(D.dvBuffer(this.#dv), s, ${type.size}), this.#owner); }`;
       return {
-        get: `return ${cache} ??= new ${child}(new D.DV(D.dvBuffer(this.#dv), D.dvOffset(this.#dv) + ${offset}, ${type.size}), this.#owner);`,
+        get: place.misalign !== undefined ? `return ${cache} ??= ${make};` : `if (${cache} !== undefined) return ${cache}; ${make}`,
         // Only array elements take whole values (view.items.set(i, {...})).
         set: !elementSet
           ? undefined
           : readOnly
             ? readOnlySet
-            : `const c = D.checkValue(${typeRef}, v, ${nameLiteral}); D.storeValue(${typeRef}, this.#dv, () => this.#bytes(), ${offset}, c, ${nameLiteral});`,
+            : `const c = D.checkValue(${typeRef}, v, ${nameLiteral}); D.storeValue(${typeRef}, new D.Cells(this.#dv), ${offset}, c, ${nameLiteral});`,
       };
     }
     case 'bool':
@@ -145,37 +214,63 @@ function slotCode(
 const guard = (body: string, name: string): string =>
   `try { ${body} } catch (e) { throw D.fault(this.#owner, e, ${JSON.stringify(name)}); }`;
 
-const COMMON = `
-  #dv; #owner; #u8;
+// `wide`: the 8-byte kinds whose typed arrays the view holds. Each field
+// starts with an empty array of its kind, not undefined: a field that only
+// ever holds one kind of array lets V8 drop the checks of what it holds (sets
+// were 40% slower with \`??=\`), and making the arrays with the view made
+// view() 70% slower.
+const common = (wide: ReadonlySet<string>): string => `
+  #dv; #owner; #u8; ${[...wide].map((kind) => `#${kind} = D.none.${kind};`).join(' ')}
   constructor(dv, owner) { this.#dv = dv; this.#owner = owner; Object.preventExtensions(this); }
   #bytes() { return this.#u8 ??= new D.U8(D.dvBuffer(this.#dv), D.dvOffset(this.#dv), D.dvLength(this.#dv)); }
+  ${
+    wide.size === 0
+      ? ''
+      : `// The array of \`kind\` the first time; \`current\` giving undefined after that: its buffer went away.
+  #wide(kind, current) { if (current !== D.none[kind]) throw D.outside(); return D.wide(kind, this.#dv); }`
+  }
   static { D.register(this.prototype, TYPE, (v) => v.#dv, (v) => v.#owner); }
 `;
 
-function generate(type: Composite, readOnly: boolean): ViewClass {
-  const refs = { classes: [] as ViewClass[], types: [] as TypeLayout[] };
+/** Where the 8 bytes at `misalign + offset` are in a typed array starting at the first multiple of 8 from `misalign`, if 8-aligned. */
+function wideIndex(misalign: number, offset: number): string | undefined {
+  const at = misalign + offset;
+  return at % 8 === 0 ? String((at - (misalign === 0 ? 0 : 8)) / 8) : undefined;
+}
+
+function generate(type: Composite, readOnly: boolean, misalign: number): ViewClass {
+  const refs = { classes: [] as ViewClass[], types: [] as TypeLayout[], wide: new Set<string>() };
   let body: string;
   if (type.kind === 'struct') {
     const members: string[] = [];
     type.layout.forEach((field, i) => {
-      const code = slotCode(field.type, String(field.offset), field.name, `this.#c${i}`, readOnly, refs, false);
+      const place = { offset: String(field.offset), misalign: (misalign + field.offset) % 8, index: wideIndex(misalign, field.offset) };
+      const code = slotCode(field.type, place, field.name, `this.#c${i}`, readOnly, refs, false);
       if (field.type.kind === 'struct' || field.type.kind === 'array') members.push(`#c${i};`);
       const key = JSON.stringify(field.name);
       members.push(`get [${key}]() { ${guard(code.get, field.name)} }`);
       if (code.set !== undefined) members.push(`set [${key}](v) { ${code.check ?? ''} ${guard(code.set, field.name)} }`);
     });
-    body = `return class StructView { ${COMMON} ${members.join('\n')} }`;
+    body = `return class StructView { ${common(refs.wide)} ${members.join('\n')} }`;
   } else {
     const element = type.element;
     const composite = element.kind === 'struct' || element.kind === 'array';
-    const code = slotCode(element, `i * ${element.size}`, 'value', 'this.#c[i]', readOnly, refs, true);
+    // Every element starts at the same place mod 8 unless the size is not a
+    // multiple of 8 (a packed struct's): then a child's class is chosen as it is made.
+    const fixed = element.size % 8 === 0 || !composite || !containsWide(element);
+    const place = {
+      offset: `i * ${element.size}`,
+      misalign: fixed ? misalign : undefined,
+      index: misalign === 0 && element.size === 8 ? 'i' : undefined,
+    };
+    const code = slotCode(element, place, 'value', 'this.#c[i]', readOnly, refs, true);
     const check = `if (!(typeof i === 'number' && (i >>> 0) === i && i < ${type.length})) throw D.badIndex(i, ${type.length});`;
-    body = `return class ArrayView { ${COMMON}
+    body = `return class ArrayView { ${common(refs.wide)}
       ${composite ? `#c = [];` : ''}
       get length() { return ${type.length}; }
       get(i) { ${check} ${guard(code.get, 'get')} }
       set(i, v) { ${check} ${code.check ?? ''} ${guard(code.set!, 'set')} }
-      toArray() { ${guard('return D.readValue(TYPE, this.#dv, () => this.#bytes(), 0);', 'toArray')} }
+      toArray() { ${guard('return D.readValue(TYPE, new D.Cells(this.#dv), 0);', 'toArray')} }
       *[Symbol.iterator]() { for (let i = 0; i < ${type.length}; i++) yield this.get(i); }
     }`;
   }
@@ -198,7 +293,7 @@ function decorate(cls: ViewClass, type: Composite): void {
   const snapshot = (view: object, preview?: number): unknown => {
     const internals = internalsOf(view)!;
     try {
-      return readValue(type, internals.dv, bytesOf(internals.dv), 0, preview);
+      return readValue(type, new Cells(internals.dv), 0, preview);
     } catch (error) {
       throw fault(internals.owner, error);
     }
