@@ -106,6 +106,8 @@ const ops = {
   'attachment view': () => attachmentView.counter + attachmentView.name,
   'struct.read(shm)': () => Layout.read(shm),
   'struct.read(attachment)': () => Layout.read(ro, 16),
+  'write(dst, read-only view)': () => { const copy = new ArrayBuffer(Layout.size); Layout.write(copy, view); return copy; },
+  'set(i, read-only view)': () => { const pair = array(Inner, 2).view(new ArrayBuffer(2 * Inner.size)); pair.set(1, view.inner); return pair; },
   'Inner.view(...).toJSON': () => Inner.view(ro, 24).toJSON(),
   'atomic load': () => atomic(view, 'counter').load() + atomic(view.items, 1).load(),
   'atomic store': () => atomic(view, 'counter').store(1),

@@ -338,3 +338,66 @@ int main(int argc, char **argv) {
     });
   }
 });
+
+// A write from a view of the same type copies the bytes, as C's struct
+// assignment does. Through values, what C may put in a struct but a
+// JavaScript value cannot carry was changed or refused: a char(n) filled to
+// the last byte with no NUL, bytes that are not UTF-8, a float32 signalling
+// NaN, a bool's byte 2, and the padding.
+describe('write() from a view of the same type copies what C wrote, byte for byte', () => {
+  const Odd = struct({ c: int8, name: char(7), bad: char(6), f: float32, d: float64, b: bool, fa: array(float32, 2) });
+  const ODD_C = `
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/shm.h>
+struct odd { int8_t c; char name[7]; char bad[6]; float f; double d; _Bool b; float fa[2]; };
+int main(int argc, char **argv) {
+  unsigned char *s = shmat(atoi(argv[1]), NULL, 0);
+  if (s == (void *)-1) { perror("shmat"); return 2; }
+  struct odd *o = (struct odd *)s;
+  memset(s, 0xab, sizeof *o); /* padding too */
+  o->c = 1;
+  memcpy(o->name, "abcdefg", 7); /* the whole array, no NUL */
+  memcpy(o->bad, "ab\\xff\\0zz", 6); /* not UTF-8, and bytes after the NUL */
+  uint32_t f = 0x7fa00001, fa0 = 0xffc00001, fa1 = 0x7f800001; /* a signalling NaN, a quiet one with a payload, another signalling one */
+  uint64_t d = 0x7ff4000000000123ull;
+  memcpy(&o->f, &f, 4); memcpy(&o->d, &d, 8); memcpy(&o->fa[0], &fa0, 4); memcpy(&o->fa[1], &fa1, 4);
+  memset(&o->b, 2, 1); /* a _Bool byte other than 0 and 1 */
+  printf("sizeof %zu\\n", sizeof *o);
+  shmdt(s);
+  return 0;
+}
+`;
+  let peer: string;
+  before(async () => {
+    peer = await compileC('struct-odd-bytes', ODD_C);
+  });
+
+  test('struct, nested array and array-element copies keep every byte, padding included', async () => {
+    using shm = SharedMemory.create({ size: 4 * Odd.size });
+    const result = await run(peer, [String(shm.id)]);
+    assertExitedCleanly(result, 'C writer');
+    assert.equal(result.stdout.trim(), `sizeof ${Odd.size}`);
+    const original = shm.bytes.slice(0, Odd.size);
+    const source = Odd.view(shm);
+    const copies = new Uint8Array(3 * Odd.size);
+    Odd.write(copies, source);
+    assert.deepEqual(copies.subarray(0, Odd.size), original, 'write(dst, view)');
+    // The same declaration made again is the same type.
+    const Again = struct({ c: int8, name: char(7), bad: char(6), f: float32, d: float64, b: bool, fa: array(float32, 2) });
+    Again.write(copies, source, Odd.size);
+    assert.deepEqual(copies.subarray(Odd.size, 2 * Odd.size), original, 'a view of an equal declaration');
+    const Pair = array(Odd, 2);
+    Pair.view(copies, Odd.size).set(1, source);
+    assert.deepEqual(copies.subarray(2 * Odd.size), original, 'set(i, view)');
+    // Values, in contrast, are what JavaScript can hold.
+    assert.equal(source.name, 'abcdefg');
+    assert.equal(source.bad, 'ab\uFFFD');
+    assert.ok(Number.isNaN(source.f));
+    // In place, overlapping, as memmove: the segment's first struct copied 8 bytes on.
+    Pair.write(shm, Pair.view(shm, 0), 8);
+    assert.deepEqual(shm.bytes.slice(8, 8 + Odd.size), original);
+  });
+});

@@ -7,7 +7,7 @@ import { checkScalar } from './codec.js';
 import type { TypeLayout } from './layout.js';
 import { fault, readOnlyError } from './memory.js';
 import type { ArrayView, AtomicKind, Fields, ScalarType, StructView } from './types.js';
-import { internalsOf } from './view.js';
+import { internalsOf } from './internals.js';
 import { AtomicsCaptured, dataViewBuffer, dataViewByteOffset } from '../core/primordials.js';
 import { type AtomicWaitOptions, type FutexWord, notifyWord, waitWord } from './atomic-wait.js';
 

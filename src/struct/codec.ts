@@ -3,16 +3,20 @@
 import { endianness } from 'node:os';
 import { invalidType, outOfRange } from '../core/errors.js';
 import { decodeChar, encodeChar, encodeUtf8 } from './char.js';
-import type { ScalarKind, TypeLayout } from './layout.js';
+import type { ArrayLayout, ScalarKind, StructLayout, TypeLayout } from './layout.js';
+import { internalsOf } from './internals.js';
+import { fault } from './memory.js';
 import {
   BigInt64ArrayCtor,
   BigUint64ArrayCtor,
+  copyBytes,
   dataViewBuffer,
   dataViewByteLength,
   dataViewByteOffset,
   dataViewGet,
   Float64ArrayCtor,
   typedArrayLength,
+  typedArraySet,
   Uint8ArrayCtor,
 } from '../core/primordials.js';
 
@@ -137,7 +141,8 @@ export function readValue(type: TypeLayout, cells: Cells, offset: number, previe
  * names it in the error. Returns what to give {@link storeValue}: every
  * member and element read once, here, so that a getter or Proxy that answers
  * differently the second time, or a view of the memory being written, cannot
- * get an unchecked value written (or half a value, then an error).
+ * get an unchecked value written (or half a value, then an error). A view of
+ * the same type is taken as its bytes ({@link ViewBytes}).
  */
 export function checkValue(type: TypeLayout, value: unknown, name: string): unknown {
   switch (type.kind) {
@@ -145,6 +150,8 @@ export function checkValue(type: TypeLayout, value: unknown, name: string): unkn
       encodeUtf8(value, type.length, name);
       return value;
     case 'array': {
+      const copy = viewBytes(type, value);
+      if (copy !== undefined) return copy;
       if (typeof value !== 'object' || value === null || typeof lengthOf(value) !== 'number') {
         throw invalidType(name, 'an array', value);
       }
@@ -158,6 +165,8 @@ export function checkValue(type: TypeLayout, value: unknown, name: string): unkn
       return checked;
     }
     case 'struct': {
+      const copy = viewBytes(type, value);
+      if (copy !== undefined) return copy;
       if (typeof value !== 'object' || value === null || Array.isArray(value)) throw invalidType(name, 'of type object', value);
       const record = value as Record<string, unknown>;
       // The members' values in layout order.
@@ -176,12 +185,20 @@ export function storeValue(type: TypeLayout, cells: Cells, offset: number, check
       encodeChar(cells.bytes(), offset, type.length, checked, name);
       return;
     case 'array': {
+      if (checked instanceof ViewBytes) {
+        typedArraySet(cells.bytes(), checked.bytes, offset);
+        return;
+      }
       const items = checked as unknown[];
       const size = type.element.size;
       for (let i = 0; i < type.length; i++) storeValue(type.element, cells, offset + i * size, items[i], name);
       return;
     }
     case 'struct': {
+      if (checked instanceof ViewBytes) {
+        typedArraySet(cells.bytes(), checked.bytes, offset);
+        return;
+      }
       const members = checked as unknown[];
       type.layout.forEach((field, i) => {
         storeValue(field.type, cells, offset + field.offset, members[i], name);
@@ -201,6 +218,48 @@ export function storeValue(type: TypeLayout, cells: Cells, offset: number, check
       (cells.dv[method] as (offset: number, value: unknown, littleEndian: boolean) => void)(offset, checked, LITTLE_ENDIAN);
     }
   }
+}
+
+// A write from a view of the same type copies bytes, as C's assignment and
+// memmove do: through values, a char(n) a C program filled with no NUL could
+// not be written back (n bytes, where a string may have n-1), invalid UTF-8
+// came back as U+FFFD, a float32 signalling NaN quieted, a bool's byte 2
+// became 1, and padding was not copied. The bytes are taken when checked,
+// before anything is written, so source and destination may overlap.
+
+/** @internal The bytes of a view, copied when a value was checked, to store as they are. */
+class ViewBytes {
+  constructor(readonly bytes: Uint8Array) {}
+}
+
+/** A copy of `value`'s bytes if it is a view of a type laid out as `type`; else undefined. */
+function viewBytes(type: StructLayout | ArrayLayout, value: unknown): ViewBytes | undefined {
+  const source = internalsOf(value);
+  if (source === undefined || !sameLayout(source.type, type)) return undefined;
+  try {
+    // Captured built-ins: the view may be of a read-only attachment.
+    return new ViewBytes(copyBytes(dataViewBuffer(source.dv), dataViewByteOffset(source.dv), type.size));
+  } catch (error) {
+    throw fault(source.owner, error, 'write');
+  }
+}
+
+/** Whether two types are the same declaration: the same members, names and offsets, at every level. */
+function sameLayout(a: TypeLayout, b: TypeLayout): boolean {
+  if (a === b) return true;
+  if (a.kind !== b.kind || a.size !== b.size || a.align !== b.align) return false;
+  if (a.kind === 'array') return a.length === (b as ArrayLayout).length && sameLayout(a.element, (b as ArrayLayout).element);
+  if (a.kind === 'struct') {
+    const other = (b as StructLayout).layout;
+    return (
+      a.layout.length === other.length &&
+      a.layout.every(
+        (field, i) => field.name === other[i]!.name && field.offset === other[i]!.offset && sameLayout(field.type, other[i]!.type),
+      )
+    );
+  }
+  // Scalars of one kind, or char arrays of one size.
+  return true;
 }
 
 /** `value.length`, or undefined if reading it throws (a typed array's getter on an object that only inherits from one). */

@@ -267,7 +267,11 @@ export class ArrayType<E extends Type = Type> {
     return readOf(this, source, offset) as Value<E>[];
   }
 
-  /** Writes every element at `offset` (default 0); checks all of `value` before writing anything. */
+  /**
+   * Writes every element at `offset` (default 0); checks all of `value` before
+   * writing anything. A view of the same type is copied byte for byte, as
+   * `memmove` does (overlapping included).
+   */
   write(source: MemorySource, value: ArrayLike<Input<E>>, offset = 0): void {
     writeOf(this, source, value, offset);
   }
@@ -374,7 +378,9 @@ export class StructType<F extends Fields = Fields> {
 
   /**
    * Writes a whole value at `offset` (default 0): every field must be given.
-   * Checks all of it first, so an invalid value changes nothing.
+   * Checks all of it first, so an invalid value changes nothing. A view of
+   * the same type (as `value`, or as a member of it) is copied byte for byte,
+   * padding included, as `memmove` does (overlapping included).
    */
   write(source: MemorySource, value: Input<StructType<F>>, offset = 0): void {
     writeOf(this, source, value, offset);

@@ -31,30 +31,14 @@ import {
 } from '../core/primordials.js';
 import { decodeChar, encodeChar } from './char.js';
 import { fault, readOnlyError, type Owner } from './memory.js';
+import { internalsOf, registerView } from './internals.js';
 import type { ArrayLayout, StructLayout, TypeLayout } from './layout.js';
 import { invalidType, outOfRange } from '../core/errors.js';
 
 /** @internal A generated view class. */
 export type ViewClass = new (dv: DataView, owner: Owner) => object;
 
-/** @internal What a view holds, for atomic() and snapshots. */
-export interface ViewInternals {
-  readonly type: StructLayout | ArrayLayout;
-  readonly dv: DataView;
-  readonly owner: Owner;
-}
-
 type Composite = StructLayout | ArrayLayout;
-
-const internalsByPrototype = new WeakMap<object, { type: Composite; dv: (view: object) => DataView; owner: (view: object) => Owner }>();
-
-/** @internal The internals of a view made by shmkit, or undefined for any other object. */
-export function internalsOf(view: unknown): ViewInternals | undefined {
-  if (typeof view !== 'object' || view === null) return undefined;
-  const entry = internalsByPrototype.get(Object.getPrototypeOf(view) as object);
-  if (entry === undefined) return undefined;
-  return { type: entry.type, dv: entry.dv(view), owner: entry.owner(view) };
-}
 
 // Per type: the writable classes by start mod 8, then the read-only ones.
 const classes = new WeakMap<Composite, Array<ViewClass | undefined>>();
@@ -110,9 +94,7 @@ const deps = {
   dvLength: dataViewByteLength,
   DV: DataViewCtor,
   U8: Uint8ArrayCtor,
-  register(prototype: object, type: Composite, dv: (view: object) => DataView, owner: (view: object) => Owner) {
-    internalsByPrototype.set(prototype, { type, dv, owner });
-  },
+  register: registerView,
 };
 
 // Code that reads or writes one slot (a struct member or an array element) of
