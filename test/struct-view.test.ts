@@ -27,6 +27,7 @@ import {
   IPC_RMID,
   shmctl,
   atomic,
+  IpcError,
 } from '../src/index.js';
 import { assertNoLeaks, removeSegment, uniqueKey } from './helpers/ipc.js';
 import { assertExitedCleanly, lastJson, runNode } from './helpers/processes.js';
@@ -249,6 +250,49 @@ describe('struct views', () => {
     assert.deepEqual([view.u32, view.big, view.ubig, Number.isNaN(view.at.x)], [2 ** 32 - 1, -(2n ** 63n), 2n ** 64n - 1n, true]);
     view.at.x = 1.1; // float32 rounds, as in C
     assert.equal(view.at.x, Math.fround(1.1));
+  });
+
+  test('an error shows the value it refuses bounded and escaped, as Node shows values', () => {
+    const view = Rec.view(new ArrayBuffer(Rec.size));
+    const message = (fn: () => unknown): string => {
+      try {
+        fn();
+      } catch (error) {
+        return (error as Error).message;
+      }
+      assert.fail('no error');
+    };
+    const long = message(() => (view.name = 'x'.repeat(1e7)));
+    assert.ok(long.length < 300, `${long.length} characters`);
+    assert.match(long, /it has 10000000\. Received type string \('x{25}\.\.\.'\)$/);
+    // No NUL or escape sequence goes into a message raw.
+    assert.match(
+      message(() => (view.name = 'abc\0')),
+      /Received type string \('abc\\x00'\)$/,
+    );
+    assert.match(
+      message(() => (view.name = 'red\x1b[31m'.repeat(2))),
+      /Received type string \('red\\x1B\[31mred\\x1B\[31m'\)$/,
+    );
+    assert.match(
+      message(() => (view.name = 5 as never)),
+      /Received 5$/,
+    );
+    const big = message(() => (view.big = -(2n ** 100_000n)));
+    assert.ok(big.length < 300, `${big.length} characters`);
+    assert.match(big, /Received a negative bigint of 100001 bits$/);
+    assert.match(
+      message(() => (view.big = 2n ** 64n)),
+      /Received 18446744073709551616n$/,
+    );
+    const badName = message(() => struct({ [`a\0${'b'.repeat(1e6)}`]: int8 }));
+    assert.ok(badName.length < 300 && !badName.includes('\0'), badName.slice(0, 300));
+    assert.match(badName, /^The "fields\['a\\x00b{23}\.\.\.'\]" argument must be named by a C identifier/);
+    const path = message(() => Rec.offsetOf('a'.repeat(1e6)));
+    assert.ok(path.length < 300, path.slice(0, 300));
+    // Outside structs too: every error that describes a value.
+    const errno = message(() => new IpcError('shmget', `E${'\n'.repeat(1e6)}`));
+    assert.ok(errno.length < 300 && !errno.includes('\n'), errno.slice(0, 300));
   });
 
   test('struct and array members are views, not assignable, and a misspelt field throws', () => {

@@ -5,6 +5,7 @@
 // public call a program made. docs/api.md's table of errors is checked
 // against CODES (test/error-registry.test.ts).
 import { constants as osConstants } from 'node:os';
+import { inspect } from 'node:util';
 import { isArrayBuffer } from 'node:util/types';
 import { native } from './native.js';
 
@@ -105,13 +106,51 @@ function describe(value: unknown): string {
   }
 }
 
+// A value in a message is bounded and escaped, as Node's own are (ERR_INVALID_ARG_TYPE
+// cuts a string at 28 characters and inspect()s it): `view.s = 'x'.repeat(1e7)`
+// made a 10 MB message, and a NUL or an escape sequence in the value went into it raw.
+/** Longest string shown whole; a longer one shows its first STRING_CUT characters and '...'. */
+const STRING_SHOWN = 28;
+const STRING_CUT = 25;
+/** Bits of the largest bigint shown in digits (about 40 of them); a larger one is described by its size. */
+const BIGINT_SHOWN_BITS = 128;
+
+/** @internal `text` cut after 25 characters (and '...' added) if it is longer than 28, for a message. */
+export function shorten(text: string): string {
+  if (text.length <= STRING_SHOWN) return text;
+  // Not between the halves of a surrogate pair.
+  const cut = /[\uD800-\uDBFF]/.test(text[STRING_CUT - 1]!) ? STRING_CUT - 1 : STRING_CUT;
+  return `${text.slice(0, cut)}...`;
+}
+
+/**
+ * @internal `text` as an error message shows a string: {@link shorten}ed,
+ * quoted, and control characters and lone surrogates escaped (util.inspect).
+ */
+export function quote(text: string): string {
+  return inspect(shorten(text), { breakLength: Infinity });
+}
+
+function describeBigint(value: bigint): string {
+  const magnitude = value < 0n ? -value : value;
+  if (magnitude < 1n << BigInt(BIGINT_SHOWN_BITS)) return `${value}n`;
+  // Its decimal digits would take time and room: its size instead (hex digits are linear to count).
+  const hex = magnitude.toString(16);
+  const bits = (hex.length - 1) * 4 + Number.parseInt(hex[0]!, 16).toString(2).length;
+  return `a${value < 0n ? ' negative' : ''} bigint of ${bits} bits`;
+}
+
 function describeUnsafe(value: unknown): string {
   if (value === null) return 'null';
-  if (typeof value === 'bigint') return `${value}n`;
-  if (typeof value === 'string') return `type string ('${value}')`;
+  if (typeof value === 'bigint') return describeBigint(value);
+  if (typeof value === 'string') return `type string (${quote(value)})`;
   if (typeof value === 'number') return String(value);
   if (Array.isArray(value)) return `an array of length ${value.length}`;
-  if (ArrayBuffer.isView(value)) return `${value.constructor.name} of ${value.byteLength} bytes`;
+  if (ArrayBuffer.isView(value)) {
+    // A subclass may be named anything.
+    const name: unknown = value.constructor.name;
+    return `${typeof name === 'string' && /^[\w$]{1,64}$/.test(name) ? name : 'an ArrayBufferView'} of ${value.byteLength} bytes`;
+  }
   if (isArrayBuffer(value)) return `an ArrayBuffer of ${value.byteLength} bytes`;
   return `type ${typeof value}`;
 }

@@ -1,6 +1,6 @@
 // struct({ ... }): declares a C struct type (StructType, in types.ts) from
 // its members, checked.
-import { invalidType, outOfRange } from '../core/errors.js';
+import { invalidType, outOfRange, quote } from '../core/errors.js';
 import { validateObject } from '../core/validate.js';
 import { isType, MAX_TYPE_SIZE, StructType, type Fields } from './types.js';
 
@@ -37,7 +37,8 @@ export function struct<F extends Fields>(fields: F, options: StructOptions = {})
   const members = Object.entries(fields);
   if (members.length === 0) throw outOfRange('fields', 'an object with at least one member', fields);
   for (const [name, type] of members) {
-    if (!IDENTIFIER.test(name)) throw invalidType(`fields.${name}`, 'named by a C identifier', name);
+    // Quoted: a name that is no identifier may be long, or hold a NUL.
+    if (!IDENTIFIER.test(name)) throw invalidType(`fields[${quote(name)}]`, 'named by a C identifier', name);
     if (!isType(type)) {
       throw invalidType(`fields.${name}`, 'a struct field type (int8 ... bool, char(n), array(...), struct(...))', type);
     }

@@ -2,7 +2,7 @@
 // struct types (made by struct(), in struct.ts), and the type-level functions
 // that turn a schema into the TypeScript types of its values and views. One
 // file, because each of these names the others.
-import { invalidType, outOfRange } from '../core/errors.js';
+import { invalidType, outOfRange, shorten } from '../core/errors.js';
 import { validateInteger } from '../core/validate.js';
 import { readOf, viewOf, writeOf } from './access.js';
 import { layoutStruct, parsePath, type MemberLayout, type ScalarKind } from './layout.js';
@@ -333,7 +333,7 @@ export class StructType<F extends Fields = Fields> {
       if ('field' in step) {
         const field: FieldLayout | undefined = type.kind === 'struct' ? type.#byName.get(step.field) : undefined;
         if (field === undefined) {
-          throw invalidType('path', `a member of the struct (no member "${step.field}" in ${describeType(type)})`, path);
+          throw invalidType('path', `a member of the struct (no member "${shorten(step.field)}" in ${describeType(type)})`, path);
         }
         offset += field.offset;
         type = field.type;
