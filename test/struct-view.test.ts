@@ -479,7 +479,17 @@ describe('struct view sources and offsets', () => {
     assert.throws(() => S.view({} as never), { name: 'TypeError', message: /"source"/ });
     assert.throws(() => S.view(shm, 61), { name: 'RangeError', message: /"offset"/ });
     assert.throws(() => S.view(shm, -1), { name: 'RangeError', message: /"offset"/ });
-    assert.throws(() => S.view(new ArrayBuffer(3)), { name: 'RangeError', message: /"offset"/ });
+    // Memory smaller than the struct: the source is at fault, not the offset.
+    const small = { name: 'RangeError', code: 'ERR_OUT_OF_RANGE', message: /"source".*at least 4 bytes \(the struct's size\); it has 3\./ };
+    assert.throws(() => S.view(new ArrayBuffer(3)), small);
+    assert.throws(() => S.read(new Uint8Array(8).subarray(5)), small);
+    assert.throws(() => S.write(new DataView(new ArrayBuffer(3)), { a: 1 }, 0), small);
+    assert.throws(() => Rec.view(shm), {
+      name: 'RangeError',
+      message: new RegExp(
+        `^The value of "source" is out of range\\. It must be at least ${Rec.size} bytes \\(the struct's size\\); it has 64\\.`,
+      ),
+    });
     const id = shmget(uniqueKey(), 64, IPC_CREAT | 0o600);
     try {
       const attachment = shmat(id);

@@ -70,14 +70,10 @@ export function regionOf(source: unknown, offset: unknown, size: number, operati
     );
   }
   const start = validateSize(offset, 'offset');
+  // Memory smaller than the struct is the source's fault, at any offset.
+  if (size > limit) throw outOfRange('source', `at least ${size} bytes (the struct's size); it has ${limit}`, source);
   if (start + size > limit) {
-    throw outOfRange(
-      'offset',
-      size > limit
-        ? `0, but the memory has ${limit} bytes and the struct needs ${size}`
-        : `<= ${limit - size} (the memory's ${limit} bytes less the struct's ${size})`,
-      start,
-    );
+    throw outOfRange('offset', `<= ${limit - size} (the memory's ${limit} bytes less the struct's ${size})`, start);
   }
   // Private state, not the public `readOnly`, which user code can redefine: a
   // writable view over read-only memory would be SIGSEGV on its first write.
