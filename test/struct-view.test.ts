@@ -395,6 +395,22 @@ describe('array views', () => {
     assert.equal(view.tags.get(1), 'ü');
   });
 
+  test('view[key] = x with a numeric key that is no index of the array is the RangeError of an index out of range, also in sloppy code', () => {
+    const view = Rec.view(new ArrayBuffer(Rec.size));
+    // new Function: sloppy code, where a refused set used to do nothing at all.
+    const sloppySet = new Function('target', 'key', 'target[key] = 1;') as (target: object, key: string) => void;
+    for (const key of ['-1', '1.5', 'NaN', '-0', 'Infinity', '1e+21', '4']) {
+      const outOfRange = { name: 'RangeError', code: 'ERR_OUT_OF_RANGE', message: /"index"/ };
+      assert.throws(() => ((view.nums as unknown as Record<string, number>)[key] = 1), outOfRange, `strict view.nums['${key}']`);
+      assert.throws(() => sloppySet(view.nums, key), outOfRange, `sloppy view.nums['${key}']`);
+      assert.equal((view.nums as unknown as Record<string, unknown>)[key], undefined);
+    }
+    assert.throws(() => ((view.nums as unknown as Record<string, number>)['-0'] = 1), { message: /Received -0$/ });
+    assert.deepEqual(view.nums.toArray(), [0, 0, 0, 0], 'nothing written');
+    // Other names are properties: a view has none to add, as before.
+    assert.throws(() => ((view.nums as unknown as Record<string, number>)['01'] = 1), TypeError);
+  });
+
   test('arrays of structs: element views, whole-element set, and array(...) as a top-level type', () => {
     const Points = array(Point, 3);
     assert.equal(Points.size, 48);

@@ -144,7 +144,7 @@ function describeUnsafe(value: unknown): string {
   if (value === null) return 'null';
   if (typeof value === 'bigint') return describeBigint(value);
   if (typeof value === 'string') return `type string (${quote(value)})`;
-  if (typeof value === 'number') return String(value);
+  if (typeof value === 'number') return Object.is(value, -0) ? '-0' : String(value);
   if (Array.isArray(value)) return `an array of length ${value.length}`;
   if (ArrayBuffer.isView(value)) {
     // A subclass may be named anything.

@@ -315,6 +315,11 @@ function jsonValue(value: unknown): unknown {
   return value;
 }
 
+/** Whether `key` is a canonical numeric string (CanonicalNumericIndexString): '-1', '1.5', 'NaN', '-0'. */
+function isNumericKey(key: string | symbol): key is string {
+  return typeof key === 'string' && (key === '-0' || String(Number(key)) === key);
+}
+
 // Index access `view[i]` for arrays of any length without one accessor per
 // index: the prototype's prototype is a Proxy that turns the index into
 // get(i)/set(i). Methods are found on the prototype first and stay fast.
@@ -333,9 +338,16 @@ function indexProxy(length: number): object {
     },
     set(target, key, value, receiver: Indexed) {
       const index = toIndex(key);
-      if (index < 0) return Reflect.set(target, key, value, receiver);
-      receiver.set(index, value);
-      return true;
+      if (index >= 0) {
+        receiver.set(index, value);
+        return true;
+      }
+      // view['-1'] = x, view['1.5'] = x: an index, as for a typed array, but
+      // not one of the array's. Reflect.set would make no property on the
+      // (non-extensible) view and return false: V8's uncoded TypeError in
+      // strict code, nothing at all in sloppy code.
+      if (isNumericKey(key)) throw outOfRange('index', `an integer >= 0 and < ${length}`, Number(key));
+      return Reflect.set(target, key, value, receiver);
     },
     has(target, key) {
       const index = toIndex(key);
