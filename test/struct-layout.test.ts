@@ -99,6 +99,34 @@ describe('struct layout', () => {
     assert.throws(() => array({} as Type, 2), { name: 'TypeError', message: /"type"/ });
   });
 
+  test('an unknown option, a symbol key, a non-enumerable member or a fields object with a prototype is refused, not passed over', () => {
+    const value = { name: 'TypeError', code: 'ERR_INVALID_ARG_VALUE' };
+    assert.throws(() => struct({ a: int8, b: int32 }, { pack: true } as never), {
+      ...value,
+      message: /^The argument 'options\.pack' is invalid: not an option of struct\(\), which takes packed and align \(packed\?\)/,
+    });
+    assert.throws(() => struct({ a: int8 }, { aligned: 16 } as never), { ...value, message: /'options\.aligned'.*\(align\?\)/ });
+    assert.throws(() => struct({ a: int8 }, { [Symbol('packed')]: true } as never), { ...value, message: /'options\[Symbol\(packed\)\]'/ });
+    assert.throws(() => struct({ a: int8, [Symbol('x')]: int32 }), {
+      name: 'TypeError',
+      code: 'ERR_INVALID_ARG_TYPE',
+      message: /^The "fields\[Symbol\(x\)\]" argument must be named by a C identifier, not a symbol/,
+    });
+    // In a literal, __proto__: sets the prototype: int32 would be lost, and `a` laid out alone.
+    assert.throws(() => struct({ __proto__: int32, a: int8 } as never), { ...value, message: /'fields'.*prototype.*\['__proto__'\]/ });
+    assert.throws(() => struct(Object.create({ a: int8 })), { ...value, message: /'fields'.*prototype/ });
+    const hidden = Object.defineProperty({ a: int8 }, 'b', { value: int32, enumerable: false });
+    assert.throws(() => struct(hidden), { ...value, message: /'fields\.b'.*non-enumerable/ });
+    // Plain objects of either prototype, and a member named __proto__, are fine.
+    const bare = Object.assign(Object.create(null) as Record<string, Type>, { a: int8, b: int32 });
+    assert.equal(struct(bare).size, 8);
+    assert.deepEqual(
+      struct({ ['__proto__']: int32, a: int8 }).layout.map((f) => f.name),
+      ['__proto__', 'a'],
+    );
+    assert.equal(struct({ a: int8, b: int32 }, Object.assign(Object.create(null), { packed: true })).size, 5);
+  });
+
   test('each member is read once: a getter or a Proxy cannot pass one type to the check and lay out another', () => {
     // A view's code is compiled from the member types: a forged char with a
     // length of code in it once handed out a read-only view's DataView.

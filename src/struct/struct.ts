@@ -1,10 +1,10 @@
 // struct({ ... }): declares a C struct type (StructType, in types.ts) from
 // its members, checked.
-import { invalidType, outOfRange, quote } from '../core/errors.js';
+import { invalidType, invalidValue, outOfRange, quote, shorten } from '../core/errors.js';
 import { validateObject } from '../core/validate.js';
 import { isType, MAX_TYPE_SIZE, StructType, type Fields } from './types.js';
 
-/** Options of {@link struct}, as gcc's `__attribute__((packed, aligned(n)))`. */
+/** Options of {@link struct}, as gcc's `__attribute__((packed, aligned(n)))`. Any other key is refused. */
 export interface StructOptions {
   /** No padding between members: each is aligned to 1 (`packed`). Default false. */
   packed?: boolean | undefined;
@@ -17,6 +17,13 @@ export interface StructOptions {
 
 const IDENTIFIER = /^[A-Za-z_][A-Za-z0-9_]*$/;
 const MAX_ALIGN = 4096;
+const OPTIONS: readonly string[] = ['packed', 'align'];
+
+/** How a message names member `key` of `object`: `fields.a`, `fields['a-b']`, `options[Symbol(x)]`. */
+function keyName(object: string, key: string | symbol): string {
+  if (typeof key === 'symbol') return `${object}[${shorten(String(key))}]`;
+  return IDENTIFIER.test(key) ? `${object}.${shorten(key)}` : `${object}[${quote(key)}]`;
+}
 
 /**
  * Declares a C struct. Members keep the order given, and the layout equals
@@ -24,6 +31,10 @@ const MAX_ALIGN = 4096;
  * @param fields each member's name (a C identifier) and type: `int8 ... uint64`,
  *   `float32`, `float64`, `bool`, `char(n)`, `array(type, n)`, or another struct.
  * @param options `packed` and `align`, as gcc's `__attribute__((packed, aligned(n)))`.
+ * @throws TypeError ERR_INVALID_ARG_VALUE for an unknown option, and for
+ *   `fields` with a prototype other than Object.prototype or null, or with a
+ *   non-enumerable member; ERR_INVALID_ARG_TYPE for a member named by a
+ *   symbol or by no C identifier, or of no field type.
  * @example
  * // struct st_pid { int pid; char name[51]; };
  * const StPid = struct({ pid: int32, name: char(51) });
@@ -32,13 +43,38 @@ const MAX_ALIGN = 4096;
 export function struct<F extends Fields>(fields: F, options: StructOptions = {}): StructType<F> {
   validateObject(fields, 'fields');
   validateObject(options, 'options');
+  // What Object.entries() would pass over silently, so that no member is lost:
+  // a prototype's members (`{ __proto__: int32, a: int8 }` sets the prototype
+  // in a literal), symbol keys and non-enumerable members.
+  const prototype: unknown = Object.getPrototypeOf(fields);
+  if (prototype !== Object.prototype && prototype !== null) {
+    throw invalidValue(
+      'fields',
+      "its prototype is neither Object.prototype nor null, and what it inherits would be lost (in a literal, `__proto__: type` sets the prototype; `['__proto__']: type` is a member)",
+      fields,
+    );
+  }
+  for (const key of Reflect.ownKeys(fields)) {
+    if (typeof key === 'symbol') throw invalidType(keyName('fields', key), 'named by a C identifier, not a symbol', key);
+    if (!Object.getOwnPropertyDescriptor(fields, key)?.enumerable) {
+      throw invalidValue(keyName('fields', key), 'a non-enumerable member, which Object.entries() passes over', key);
+    }
+  }
+  for (const key of Reflect.ownKeys(options)) {
+    if (typeof key === 'string' && OPTIONS.includes(key)) continue;
+    const near = typeof key === 'string' ? OPTIONS.find((option) => key.startsWith(option) || option.startsWith(key)) : undefined;
+    throw invalidValue(
+      keyName('options', key),
+      `not an option of struct(), which takes ${OPTIONS.join(' and ')}${near === undefined || key === '' ? '' : ` (${near}?)`}`,
+      (options as Record<PropertyKey, unknown>)[key],
+    );
+  }
   // Each member read once: a getter (or a Proxy) could hand the check one type
   // and the layout, whose view code is compiled from it, another.
   const members = Object.entries(fields);
   if (members.length === 0) throw outOfRange('fields', 'an object with at least one member', fields);
   for (const [name, type] of members) {
-    // Quoted: a name that is no identifier may be long, or hold a NUL.
-    if (!IDENTIFIER.test(name)) throw invalidType(`fields[${quote(name)}]`, 'named by a C identifier', name);
+    if (!IDENTIFIER.test(name)) throw invalidType(keyName('fields', name), 'named by a C identifier', name);
     if (!isType(type)) {
       throw invalidType(`fields.${name}`, 'a struct field type (int8 ... bool, char(n), array(...), struct(...))', type);
     }
