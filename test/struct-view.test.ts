@@ -343,6 +343,24 @@ describe('char(n) fields', () => {
     assert.equal(view.s, 'abc\ufffd');
   });
 
+  test('a string with a lone surrogate is refused, naming the field, rather than stored as U+FFFD', () => {
+    const buffer = new ArrayBuffer(S.size);
+    const view = S.view(buffer);
+    view.s = 'ok';
+    for (const text of ['\uD800', 'é\uDC00', '\uDE00😀', 'a\uD83D']) {
+      assert.throws(() => (view.s = text), {
+        name: 'TypeError',
+        code: 'ERR_INVALID_ARG_VALUE',
+        message: /^The argument 's' is invalid: .*lone surrogate/,
+      });
+      assert.throws(() => S.write(buffer, { s: text, after: 1 }), { code: 'ERR_INVALID_ARG_VALUE', message: /'value\.s'/ });
+      assert.throws(() => array(char(3), 2).view(buffer).set(0, text), { code: 'ERR_INVALID_ARG_VALUE', message: /'value'/ });
+    }
+    assert.deepEqual([...new Uint8Array(buffer)], [0x6f, 0x6b, 0, 0, 0, 0], 'nothing written');
+    view.s = '😀';
+    assert.equal(view.s, '😀', 'a surrogate pair is a character');
+  });
+
   test('a short string in a large char(n) takes room for itself, not n bytes kept for good', () => {
     const Log = struct({ text: char(2 ** 26) });
     const memory = new ArrayBuffer(Log.size);

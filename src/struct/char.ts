@@ -1,6 +1,6 @@
 // char[n] as a C string: UTF-8 up to the first NUL. Writing is all or
 // nothing, so a reader never sees half a string or half a character.
-import { invalidType, outOfRange } from '../core/errors.js';
+import { invalidType, invalidValue, outOfRange } from '../core/errors.js';
 import { copyOfRange, ReflectApply, StringFromCharCode, typedArrayLength } from '../core/primordials.js';
 
 const decoder = new TextDecoder('utf-8');
@@ -36,8 +36,8 @@ export function decodeChar(bytes: Uint8Array, offset: number, n: number): string
 /**
  * @internal Writes `value` and a NUL into `bytes[offset .. offset+n)` and zeroes
  * the rest. Checks first: a value that does not fit changes nothing.
- * @throws TypeError for a non-string or a string with a NUL; RangeError when
- *   its UTF-8 is longer than n-1 bytes.
+ * @throws TypeError for a non-string, a string with a NUL or a lone
+ *   surrogate; RangeError when its UTF-8 is longer than n-1 bytes.
  */
 export function encodeChar(bytes: Uint8Array, offset: number, n: number, value: unknown, name: string): void {
   const utf8 = encodeUtf8(value, n, name);
@@ -53,6 +53,15 @@ export function encodeChar(bytes: Uint8Array, offset: number, n: number, value: 
 export function encodeUtf8(value: unknown, n: number, name: string): Uint8Array {
   if (typeof value !== 'string') throw invalidType(name, 'of type string', value);
   if (value.includes('\0')) throw invalidType(name, 'a string without null bytes (a C string ends at the first)', value);
+  // encodeInto would store a lone surrogate as U+FFFD: a string read back
+  // different from the one written, with no error.
+  if (!(value as string & { isWellFormed(): boolean }).isWellFormed()) {
+    throw invalidValue(
+      name,
+      'it must be well-formed Unicode: a lone surrogate has no UTF-8, and would be stored as U+FFFD (EF BF BD)',
+      value,
+    );
+  }
   // Room for the string, not for the field: UTF-8 takes at most 3 bytes per
   // UTF-16 unit, and a field may be 1 GiB (sizing by n kept n bytes for good).
   const room = Math.min(n - 1, 3 * value.length);
