@@ -168,6 +168,35 @@ describe('struct views', () => {
     });
   });
 
+  test('a member missing from a whole value is reported as missing, also one named like an Object.prototype member', () => {
+    const Named = struct({ constructor: int32, toString: int32, ['__proto__']: int32, z: int32 });
+    const memory = new ArrayBuffer(Named.size);
+    const missing = (member: string, inherited: boolean) => ({
+      name: 'TypeError',
+      code: 'ERR_INVALID_ARG_TYPE',
+      message: new RegExp(
+        `^The "value\\.${member}" argument must be given: a whole value has every member of the struct${inherited ? ` \\(Object\\.prototype's ${member} is not one\\)` : '\\.'}`,
+      ),
+    });
+    assert.throws(() => Named.write(memory, { z: 1 } as never), missing('constructor', true));
+    assert.throws(() => Named.write(memory, { constructor: 1, z: 1 } as never), missing('toString', true));
+    assert.throws(() => Named.write(memory, { constructor: 1, toString: 2, z: 1 } as never), missing('__proto__', true));
+    const whole = Object.defineProperty({ constructor: 1, toString: 2, z: 4 }, '__proto__', { value: 3, enumerable: true });
+    assert.throws(() => Named.write(memory, { ...whole, z: undefined } as never), missing('z', false));
+    assert.deepEqual(new Int32Array(memory), new Int32Array(4), 'nothing written');
+    Named.write(memory, whole as never);
+    assert.deepEqual([...new Int32Array(memory)], [1, 2, 3, 4]);
+    // Members a prototype other than Object.prototype gives count: a view of another type, or a class's getter.
+    const Other = struct({ constructor: int32, toString: int32, ['__proto__']: int32, z: int16 });
+    const otherMemory = new ArrayBuffer(Other.size);
+    Other.write(
+      otherMemory,
+      Object.defineProperty({ constructor: 5, toString: 6, z: 8 }, '__proto__', { value: 7, enumerable: true }) as never,
+    );
+    Named.write(memory, Other.view(otherMemory) as never);
+    assert.deepEqual([...new Int32Array(memory)], [5, 6, 7, 8]);
+  });
+
   test('each member of a whole value is read once: what was checked is what is written', () => {
     const S = struct({ a: int32, b: int32, c: int64 });
     const memory = new ArrayBuffer(S.size);

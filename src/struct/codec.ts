@@ -168,9 +168,11 @@ export function checkValue(type: TypeLayout, value: unknown, name: string): unkn
       const copy = viewBytes(type, value);
       if (copy !== undefined) return copy;
       if (typeof value !== 'object' || value === null || Array.isArray(value)) throw invalidType(name, 'of type object', value);
-      const record = value as Record<string, unknown>;
       // The members' values in layout order.
-      return type.layout.map((field) => checkValue(field.type, record[field.name], `${name}.${field.name}`));
+      return type.layout.map((field) => {
+        const path = `${name}.${field.name}`;
+        return checkValue(field.type, memberOf(value, field.name, path), path);
+      });
     }
     default:
       checkScalar(type.kind, value, name);
@@ -260,6 +262,35 @@ function sameLayout(a: TypeLayout, b: TypeLayout): boolean {
   }
   // Scalars of one kind, or char arrays of one size.
   return true;
+}
+
+/**
+ * `record[key]`, read once, or TypeError ERR_INVALID_ARG_TYPE saying that it
+ * is missing: undefined, or only what every object inherits from
+ * Object.prototype (a member named `constructor` or `toString` of `{ z: 1 }`
+ * was "of type number. Received type function"). Getters and prototypes other
+ * than Object.prototype count, so that a view of another type can be the value.
+ */
+function memberOf(record: object, key: string, path: string): unknown {
+  const value = (record as Record<string, unknown>)[key];
+  const fromObject = key in Object.prototype && inheritedFromObject(record, key);
+  if (value === undefined || fromObject) {
+    throw invalidType(
+      path,
+      `given: a whole value has every member of the struct${fromObject ? ` (Object.prototype's ${key} is not one)` : ''}`,
+      value,
+    );
+  }
+  return value;
+}
+
+/** Whether `key` of `record` is found on Object.prototype itself, not before it. */
+function inheritedFromObject(record: object, key: string): boolean {
+  for (let object: object | null = record; object !== null; object = Object.getPrototypeOf(object) as object | null) {
+    if (object === Object.prototype) return true;
+    if (Object.hasOwn(object, key)) return false;
+  }
+  return false;
 }
 
 /** `value.length`, or undefined if reading it throws (a typed array's getter on an object that only inherits from one). */
