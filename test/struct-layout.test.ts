@@ -68,7 +68,9 @@ describe('struct layout', () => {
     assert.equal(S.offsetOf('grid[1][2]'), 44 + 3 * 2 + 2 * 2);
     assert.throws(() => S.offsetOf('nope'), { name: 'TypeError', code: 'ERR_INVALID_ARG_TYPE', message: /no member "nope"/ });
     assert.throws(() => S.offsetOf('points[4]'), { name: 'RangeError', code: 'ERR_OUT_OF_RANGE' });
-    assert.throws(() => S.offsetOf('tag.x'), { name: 'TypeError' });
+    assert.throws(() => S.offsetOf('tag.x'), { name: 'TypeError', message: /no member "x" in a uint8\)/ });
+    assert.throws(() => S.offsetOf('origin.x[1]'), { name: 'TypeError', message: /\(a float32 is not an array\)/ });
+    assert.throws(() => S.offsetOf('grid[0][1].z'), { name: 'TypeError', message: /no member "z" in an int16\)/ });
     assert.throws(() => S.offsetOf('points..x'), { name: 'TypeError' });
     // What C's offsetof would not take, or would read otherwise (010 is octal 8 in C).
     assert.throws(() => S.offsetOf('.points'), { name: 'TypeError', message: /member name or path/ });

@@ -489,6 +489,13 @@ describe('array views', () => {
     view.a = 3;
     assert.equal(JSON.stringify(view), '{"a":3,"b":[0,0]}');
     assert.match(inspect(view), /a: 3/);
+    // As docs/api.md says: a field named toJSON is what JSON.stringify finds.
+    const WithToJSON = struct({ toJSON: int32, z: int32 });
+    const memory = new ArrayBuffer(WithToJSON.size);
+    WithToJSON.write(memory, { toJSON: 9, z: 1 });
+    assert.equal(JSON.stringify(WithToJSON.view(memory)), '{}');
+    assert.equal(JSON.stringify(WithToJSON.read(memory)), '{"toJSON":9,"z":1}');
+    assert.match(inspect(WithToJSON.view(memory)), /toJSON: 9, z: 1/);
   });
 
   test('util.inspect shows long arrays as Node shows arrays, and reads only the elements it shows', () => {

@@ -396,6 +396,7 @@ function describeType(type: Type): string {
     case 'char':
       return `a char[${type.length}]`;
     default:
-      return `an ${type.kind}`;
+      // "an int8", but "a uint16" (you-int), "a float32", "a bool".
+      return `${type.kind.startsWith('int') ? 'an' : 'a'} ${type.kind}`;
   }
 }
