@@ -7,6 +7,7 @@ import type { FutexWaiter } from '../sysv/futex.js';
 import { spin } from '../sysv/spin.js';
 import { abortError, invalidType, outOfRange, channelTimeoutError } from '../core/errors.js';
 import { validateAbortSignal, validateObject } from '../core/validate.js';
+import { refuseTimeoutSpelling } from '../core/wait-options.js';
 import type { WaitMode } from './format.js';
 
 /** A sleeper wakes at least this often to check that its peer still lives. */
@@ -99,9 +100,11 @@ const NEVER: Deadline = { at: Infinity, timeoutMs: Infinity };
  * rejects at once, with nothing sent or taken, as Node's own APIs do.
  */
 export function checkWaitOptions(options: unknown): void {
-  const { timeoutMs, signal } = validateObject(options, 'options');
+  const opts = validateObject(options, 'options');
+  const { timeoutMs, signal } = opts;
   // deadlineOf throws the error; a valid one costs no clock read here.
-  if (timeoutMs !== undefined && !(typeof timeoutMs === 'number' && timeoutMs >= 0)) deadlineOf(timeoutMs);
+  if (timeoutMs === undefined) refuseTimeoutSpelling(opts, 'options');
+  else if (!(typeof timeoutMs === 'number' && timeoutMs >= 0)) deadlineOf(timeoutMs);
   const abort = validateAbortSignal(signal, 'options.signal');
   if (abort?.aborted) throw abortError(abort);
 }

@@ -77,7 +77,8 @@ export function validateTimeLimit(
   name: string,
 ): { timeoutMs: number | undefined; signal: AbortSignal | undefined } {
   let timeoutMs: number | undefined;
-  if (opts.timeoutMs !== undefined) {
+  if (opts.timeoutMs === undefined) refuseTimeoutSpelling(opts, name);
+  else {
     if (typeof opts.timeoutMs !== 'number') throw invalidType(`${name}.timeoutMs`, 'of type number', opts.timeoutMs);
     if (!(opts.timeoutMs >= 0) || !Number.isFinite(opts.timeoutMs)) {
       throw outOfRange(`${name}.timeoutMs`, 'a finite number >= 0', opts.timeoutMs);
@@ -85,6 +86,18 @@ export function validateTimeLimit(
     timeoutMs = opts.timeoutMs;
   }
   return { timeoutMs, signal: validateAbortSignal(opts.signal, `${name}.signal`) };
+}
+
+/**
+ * @internal Throws if `opts` has a `timeout`: the spelling of Python's
+ * sysv_ipc and of many JavaScript APIs, which would otherwise be ignored and
+ * leave the wait without the limit its caller meant. For options without a
+ * `timeoutMs` only.
+ */
+export function refuseTimeoutSpelling(opts: Record<string, unknown>, name: string): void {
+  if (opts.timeout !== undefined) {
+    throw invalidValue(`${name}.timeout`, `there is no such option: a time limit is ${name}.timeoutMs, in milliseconds`, opts.timeout);
+  }
 }
 
 /**
