@@ -541,6 +541,61 @@ describe('rm by id and the creator', { skip: isRoot ? false : 'needs root for un
   });
 });
 
+// Segments past 2^53 bytes, as C makes them (SHM_NORESERVE reserves no memory; shmkit refuses to make one).
+const HUGE = `
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/ipc.h>
+#include <sys/shm.h>
+int main(int argc, char **argv) {
+  for (int i = 1; i < argc; i++)
+    if (shmget(IPC_PRIVATE, strtoull(argv[i], NULL, 0), IPC_CREAT | 0600 | SHM_NORESERVE) < 0) { perror("shmget"); return 1; }
+  return 0;
+}
+`;
+
+describe('segments past 2^53 bytes', { skip: isRoot ? false : 'needs root for unshare --ipc' }, () => {
+  it('ls, ls --json, stat, stat --json and rm -n give their sizes exactly, as ipcs does (a number rounded them)', async () => {
+    const huge = await compileC('cli-huge-segments', HUGE);
+    const script = `
+      "$HUGE" 9007199254740993 4611686018427387905 100 || exit 9
+      shmkit() { "$NODE" "$BIN" "$@"; }
+      ipcs -m; echo @@; shmkit ls; echo @@; shmkit ls --json; echo @@; shmkit stat 0 --json; echo @@; shmkit stat 1
+      echo @@; shmkit rm -n 0 --json; echo @@; shmkit rm -n --orphans`;
+    const r = await run('unshare', ['--ipc', 'sh', '-c', script], {
+      env: { ...process.env, NODE: process.execPath, BIN, HUGE: huge },
+      timeoutMs: 30_000,
+    });
+    assert.equal(r.code, 0, r.stderr);
+    const [ipcs, table, ls, stat, statHuman, dry, orphans] = r.stdout.split('@@\n') as [
+      string,
+      string,
+      string,
+      string,
+      string,
+      string,
+      string,
+    ];
+    assert.match(ipcs, / 9007199254740993 /);
+    assert.match(ipcs, / 4611686018427387905 /);
+    assert.match(table, /\s0\s+root\s+600\s+9007199254740993\s/);
+    assert.match(table, /\s1\s+root\s+600\s+4611686018427387905\s/);
+    // Past 2^53 a decimal string, a number up to it (as ls -p has sizes).
+    const rows = (JSON.parse(ls) as { segments: SegmentRow[] }).segments;
+    assert.deepEqual(
+      rows.map((s) => s.bytes),
+      ['9007199254740993', '4611686018427387905', 100],
+    );
+    assert.equal((JSON.parse(stat) as { shm_segsz: unknown }).shm_segsz, '9007199254740993');
+    assert.match(statHuman, /^bytes +4611686018427387905$/m);
+    assert.deepEqual(
+      (JSON.parse(dry) as { segments: SegmentRow[] }).segments.map((s) => s.bytes),
+      ['9007199254740993'],
+    );
+    assert.match(orphans, /shmid 1 \(key 0x00000000, 4611686018427387905 bytes\)/);
+  });
+});
+
 describe('tables narrower than every column that must stay', () => {
   const columns: Column<{ key: string; id: number; nattch: number }>[] = [
     { header: 'key', cell: (r) => r.key },

@@ -92,22 +92,31 @@ export function shmRmidForced(): boolean | null {
   return value === '' ? null : value !== '0';
 }
 
-/**
- * Resident bytes of every segment by id, from /proc/sysvipc/shm's rss column
- * (the pages really touched, in bytes). Empty when the file cannot be read.
- */
-export function residentBytes(): Map<number, number> {
-  const result = new Map<number, number>();
+/** What /proc/sysvipc/shm says of one segment that shmctl does not, or not exactly. */
+export interface ProcSegment {
+  /** Bytes of the pages really touched (the rss column). */
+  resident: number;
+  /** shm_segsz exactly: shmctl's number rounds it past 2^53 (a segment made with SHM_NORESERVE can be that large). */
+  size: bigint;
+}
+
+/** /proc/sysvipc/shm by shmid: resident bytes and exact sizes. Empty when the file cannot be read. */
+export function procSegments(): Map<number, ProcSegment> {
+  const result = new Map<number, ProcSegment>();
   const [header, ...rows] = readOrEmpty('/proc/sysvipc/shm').split('\n');
   const columns = header?.trim().split(/\s+/) ?? [];
   const idAt = columns.indexOf('shmid');
   const rssAt = columns.indexOf('rss');
-  if (idAt < 0 || rssAt < 0) return result;
+  const sizeAt = columns.indexOf('size');
+  if (idAt < 0 || rssAt < 0 || sizeAt < 0) return result;
   for (const row of rows) {
     const fields = row.trim().split(/\s+/);
     const id = Number(fields[idAt]);
     const rss = Number(fields[rssAt]);
-    if (fields.length > rssAt && Number.isInteger(id) && Number.isFinite(rss)) result.set(id, rss);
+    const size = fields[sizeAt] ?? '';
+    if (fields.length > rssAt && Number.isInteger(id) && Number.isFinite(rss) && /^\d+$/.test(size)) {
+      result.set(id, { resident: rss, size: BigInt(size) });
+    }
   }
   return result;
 }

@@ -5,7 +5,7 @@ import { IpcError, SHM_DEST, SHM_INFO, SHM_LOCKED, SHM_STAT, SHM_STAT_ANY, shmct
 import { scanTable } from './ipc-table.js';
 import { CliError, ipcCliError } from './command.js';
 import { hexKey } from './format.js';
-import { isAlive, residentBytes, userName } from './proc.js';
+import { isAlive, procSegments, type ProcSegment, userName } from './proc.js';
 
 /** One segment, as `ls --json` prints it (the shape is fixed by DESIGN.md and documented in docs/cli.md). */
 export interface SegmentRow {
@@ -14,7 +14,8 @@ export interface SegmentRow {
   owner: string;
   uid: number;
   perms: number;
-  bytes: number;
+  /** shm_segsz; a decimal string past 2^53, which a number would round (as `ls -p` sizes). */
+  bytes: number | string;
   nattch: number;
   dest: boolean;
   locked: boolean;
@@ -53,16 +54,30 @@ export function findSegmentByKey(key: number, arg: string): Segment {
   return segment;
 }
 
-/** The JSON row of a segment; `rss` from {@link residentBytes}. */
-export function segmentRow(segment: Segment, rss: Map<number, number>): SegmentRow {
+/**
+ * A segment's size as the CLI prints it: a number up to 2^53, past it the
+ * exact decimal string. shmctl gives shm_segsz as a double, which rounds
+ * there (9007199254740993 reads ...992); /proc/sysvipc/shm (`proc`) has it
+ * exactly. Without it, the double's own value, which is near.
+ */
+export function segmentSize(ds: ShmidDs, proc: ProcSegment | undefined): number | string {
+  if (Number.isSafeInteger(ds.shm_segsz)) return ds.shm_segsz;
+  // The same segment only if the exact size rounds to the double (an id removed and reused meanwhile would not).
+  const exact = proc !== undefined && Number(proc.size) === ds.shm_segsz ? proc.size : BigInt(ds.shm_segsz);
+  return exact <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(exact) : exact.toString();
+}
+
+/** The JSON row of a segment; `proc` from {@link procSegments}. */
+export function segmentRow(segment: Segment, proc: Map<number, ProcSegment>): SegmentRow {
   const { ds } = segment;
+  const known = proc.get(segment.id);
   return {
     key: ds.shm_perm.key,
     id: segment.id,
     owner: userName(ds.shm_perm.uid),
     uid: ds.shm_perm.uid,
     perms: ds.shm_perm.mode & 0o777,
-    bytes: ds.shm_segsz,
+    bytes: segmentSize(ds, known),
     nattch: ds.shm_nattch,
     dest: (ds.shm_perm.mode & SHM_DEST) !== 0,
     locked: (ds.shm_perm.mode & SHM_LOCKED) !== 0,
@@ -70,14 +85,14 @@ export function segmentRow(segment: Segment, rss: Map<number, number>): SegmentR
     lpid: ds.shm_lpid,
     creatorAlive: isAlive(ds.shm_cpid),
     lastAlive: neverAttached(ds) ? false : isAlive(ds.shm_lpid),
-    residentBytes: rss.get(segment.id) ?? null,
+    residentBytes: known?.resident ?? null,
   };
 }
 
 /** Rows of every segment. */
 export function segmentRows(): SegmentRow[] {
-  const rss = residentBytes();
-  return listSegments().map((s) => segmentRow(s, rss));
+  const proc = procSegments();
+  return listSegments().map((s) => segmentRow(s, proc));
 }
 
 /** lpid 0 is "nobody" only when the segment was never attached (no attach or detach time). */

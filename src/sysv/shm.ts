@@ -44,6 +44,11 @@ export interface IpcPerm {
 /** `struct shmid_ds`, with the C field names; times in seconds since the epoch. */
 export interface ShmidDs {
   shm_perm: IpcPerm;
+  /**
+   * The size in bytes: exact up to 2^53. Past it (only a segment made with
+   * SHM_NORESERVE, which shmkit refuses, can be that large) the nearest
+   * double; /proc/sysvipc/shm has it exactly.
+   */
   shm_segsz: number;
   shm_atime: number;
   shm_dtime: number;

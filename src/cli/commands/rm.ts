@@ -3,7 +3,7 @@ import { IPC_RMID, shmctl } from '../../index.js';
 import { parse, parseId, parseKey } from '../args.js';
 import { CliError, CliErrors, UsageError, writeOut, type Command } from '../command.js';
 import { hexKey, lines, toJson } from '../format.js';
-import { euid, residentBytes } from '../proc.js';
+import { euid, procSegments } from '../proc.js';
 import { judgeOrphan, listSegments, onSegment, segmentRow, type SegmentRow } from '../segments.js';
 import { listQueues, onQueue, queueRow, removeQueue, type QueueRow } from '../queues.js';
 import { listSemaphoreSets, onSemaphoreSet, removeSemaphoreSet, semaphoreRow, type SemaphoreRow } from '../semaphores.js';
@@ -167,11 +167,11 @@ Options:
       const cuids = new Map(sets.map((s) => [s.id, s.ds.sem_perm.cuid]));
       targets = select(sets.map(semaphoreRow), cuids, request, 'semaphore set', errors);
     } else {
-      const rss = residentBytes();
+      const proc = procSegments();
       const segments = listSegments();
       const cuids = new Map(segments.map((s) => [s.id, s.ds.shm_perm.cuid]));
       targets = select<Row>(
-        segments.map((s) => segmentRow(s, rss)),
+        segments.map((s) => segmentRow(s, proc)),
         cuids,
         request,
         'segment',

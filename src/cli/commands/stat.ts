@@ -3,8 +3,8 @@ import { parse, parseId, parseKey } from '../args.js';
 import { UsageError, writeOut, type Command } from '../command.js';
 import { CLI_DOCS } from '../files.js';
 import { formatTime, hexKey, lines, toJson } from '../format.js';
-import { groupName, isAlive, residentBytes, userName } from '../proc.js';
-import { findSegment, findSegmentByKey, type Segment } from '../segments.js';
+import { groupName, isAlive, procSegments, userName } from '../proc.js';
+import { findSegment, findSegmentByKey, segmentSize, type Segment } from '../segments.js';
 import { findQueue, findQueueByKey, type QueueInfo } from '../queues.js';
 import { findSemaphoreSet, findSemaphoreSetByKey, onSemaphoreSet, semValues, type SemaphoreSetInfo } from '../semaphores.js';
 import { renderTable, useColor } from '../table.js';
@@ -24,11 +24,10 @@ function pidText(pid: number, never = false): string {
 }
 
 /** The fields of ipcs -m -i, named, one a line. */
-function segmentLines(segment: Segment): string[] {
+function segmentLines(segment: Segment, bytes: number | string, rss: number | undefined): string[] {
   const { ds, id } = segment;
   const p = ds.shm_perm;
   const status = [p.mode & SHM_DEST ? 'dest' : '', p.mode & SHM_LOCKED ? 'locked' : ''].filter(Boolean).join(' ');
-  const rss = residentBytes().get(id);
   const rows: [string, string][] = [
     ['shmid', String(id)],
     ['key', hexKey(p.key)],
@@ -36,7 +35,7 @@ function segmentLines(segment: Segment): string[] {
     ['creator', who(p.cuid, p.cgid)],
     ['mode', `${octal0(p.mode)} (access_perms ${octal0(p.mode & 0o777)})`],
     ['status', status || '-'],
-    ['bytes', String(ds.shm_segsz)],
+    ['bytes', String(bytes)],
     ['resident', rss === undefined ? '?' : `${rss} bytes`],
     ['nattch', String(ds.shm_nattch)],
     ['cpid', pidText(ds.shm_cpid)],
@@ -155,7 +154,13 @@ Options:
     }
     const segment =
       values.key === undefined ? findSegment(parseId(arg), arg) : findSegmentByKey(parseKey(values.key), `--key ${values.key}`);
-    await writeOut(io.stdout, values.json ? toJson({ id: segment.id, ...segment.ds }) : lines(segmentLines(segment)));
+    const proc = procSegments().get(segment.id);
+    // shm_segsz past 2^53 as a decimal string, as ls --json has it.
+    const bytes = segmentSize(segment.ds, proc);
+    await writeOut(
+      io.stdout,
+      values.json ? toJson({ id: segment.id, ...segment.ds, shm_segsz: bytes }) : lines(segmentLines(segment, bytes, proc?.resident)),
+    );
     return 0;
   },
 };
