@@ -117,7 +117,8 @@ const STEPS = `
   step ipcs-u ipcs -u
   step ls shmkit ls --json
   step ls-human shmkit ls
-  step ls-narrow env COLUMNS=50 "$NODE" "$BIN" ls
+  step ls-narrow script -qec 'env COLUMNS=50 NO_COLOR=1 "$NODE" "$BIN" ls' /dev/null
+  step ls-pipe env COLUMNS=50 "$NODE" "$BIN" ls
   step ls-all shmkit ls -a --json
   step ls-s shmkit ls -s --json
   step limits shmkit limits --json
@@ -281,19 +282,22 @@ describe('shmkit ls, stat, limits, usage and rm in a private IPC namespace', {
     assert.equal(byKey.get(0x7103)!.residentBytes, 0, 'never touched');
   });
 
-  it('ls prints the ipcs -m columns as a table, narrowed to COLUMNS by dropping the extra ones', () => {
+  it('ls prints the ipcs -m columns as a table, narrowed to COLUMNS on a terminal by dropping the extra ones, whole in a pipe', () => {
     const lines = out('ls-human').trimEnd().split('\n');
     assert.deepEqual(lines[0]!.split(/\s+/), ['key', 'shmid', 'owner', 'perms', 'bytes', 'nattch', 'status', 'resident', 'cpid', 'lpid']);
     assert.equal(lines.length, 9);
     // biome-ignore lint/suspicious/noControlCharactersInRegex: looks for the escape that starts a colour
     assert.doesNotMatch(out('ls-human'), /\x1b\[/, 'no colour when stdout is not a terminal');
-    const narrow = out('ls-narrow').trimEnd().split('\n');
+    // script gives ls a terminal, and its lines end in \r\n.
+    const narrow = out('ls-narrow').replaceAll('\r', '').trimEnd().split('\n');
     assert.ok(
       narrow.every((l) => l.length <= 50),
       `lines wider than 50:\n${narrow.join('\n')}`,
     );
     assert.match(narrow[0]!, /^key\s+shmid\s+.*bytes\s+nattch\s+status/);
     assert.doesNotMatch(narrow[0]!, /lpid/);
+    // In a pipe lines are never cut, whatever COLUMNS says: it dropped columns and cut lines.
+    assert.equal(out('ls-pipe'), out('ls-human'));
   });
 
   it('ls -a --json has every kind (as ipcs -a), ls --json only segments', () => {
@@ -613,5 +617,17 @@ describe('tables narrower than every column that must stay', () => {
     // At 12 (and 10), shmid, bytes and nattch went without a mark.
     assert.deepEqual(renderTable(columns, rows, { width: 12 }), ['key …', '0x00000000 …']);
     assert.deepEqual(renderTable(columns, rows, { width: 10 }), ['key …', '0x0000000…']);
+  });
+
+  it('measure cells in terminal columns: wide (CJK) characters take two, combining marks none', () => {
+    const named: Column<{ name: string }>[] = [
+      { header: 'name', cell: (r) => r.name },
+      { header: 'bytes', cell: () => '3', align: 'right' },
+    ];
+    const names = [{ name: '/共享内存' }, { name: '/plain' }, { name: '/cafe\u0301' }];
+    // '/共享内存' is 9 columns wide (5 UTF-16 units): the bytes column starts at the same column in every row.
+    assert.deepEqual(renderTable(named, names), ['name       bytes', '/共享内存      3', '/plain         3', '/cafe\u0301          3']);
+    // Cut at a column, never through a wide character.
+    assert.deepEqual(renderTable(named, [{ name: '/共享内存' }], { width: 6 }), ['name …', '/共享…']);
   });
 });

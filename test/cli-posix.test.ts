@@ -4,7 +4,7 @@
 // is seen or touched); the namespace and its objects go when it ends.
 import assert from 'node:assert/strict';
 import { before, describe, it } from 'node:test';
-import { assertExitedCleanly, BIN, lastJson, run, SHMKIT, type RunResult } from './helpers/processes.js';
+import { AS_NOBODY, assertExitedCleanly, BIN, lastJson, run, SHMKIT, type RunResult } from './helpers/processes.js';
 import type { PosixRow } from '../src/cli/posix.js';
 import { PAGE_SIZE } from '../src/index.js';
 import { noPrivateIpc } from './helpers/shm.js';
@@ -147,5 +147,23 @@ console.log(JSON.stringify({ table: cli('ls', '-p'), json: JSON.parse(cli('ls', 
         ['/y-huge', '9007199254740993'],
       ],
     );
+  });
+});
+
+describe('shmkit ls -p where /dev/shm cannot be read', { skip: noPrivateIpc }, () => {
+  it('is an error naming /dev/shm (exit 1), not an empty list', async () => {
+    const script = `
+import { chmodSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+chmodSync('/dev/shm', 0o700);
+const cli = (...args) => spawnSync(process.execPath, [${JSON.stringify(AS_NOBODY)}, ...args], { encoding: 'utf8' });
+const runs = [cli('ls', '-p'), cli('ls', '-a', '-p', '--json')];
+console.log(JSON.stringify(runs.map((r) => ({ status: r.status, stdout: r.stdout, stderr: r.stderr }))));
+`;
+    const result = await inPrivateShm('size=1m', script);
+    assertExitedCleanly(result, 'scenario');
+    for (const r of lastJson<{ status: number; stdout: string; stderr: string }[]>(result)) {
+      assert.deepEqual(r, { status: 1, stdout: '', stderr: 'shmkit ls: /dev/shm: EACCES cannot be read: permission denied\n' });
+    }
   });
 });

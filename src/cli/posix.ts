@@ -2,6 +2,7 @@
 // glibc's shm_open keeps them (named semaphores, "sem.NAME", are left out).
 import { Buffer } from 'node:buffer';
 import { type BigIntStats, type Dirent, readdirSync, statSync } from 'node:fs';
+import { CliError } from './command.js';
 import { userName } from './proc.js';
 
 /** Where shm_open keeps its objects on Linux (glibc and musl). */
@@ -23,15 +24,23 @@ export interface PosixRow {
   mtime: number;
 }
 
-/** Every object in /dev/shm, by name; none when there is no /dev/shm. */
+/**
+ * Every object in /dev/shm, by name; none when there is no /dev/shm. One that
+ * cannot be read (EACCES) is an error naming it: an empty list would say
+ * there are no objects.
+ */
 export function posixRows(dir = SHM_DIR): PosixRow[] {
   // Names as bytes: a name that is not UTF-8 read as a string has U+FFFD in
   // it, names no file, and its object went unlisted as if unlinked meanwhile.
   let entries: Dirent<Buffer>[];
   try {
     entries = readdirSync(dir, { withFileTypes: true, encoding: 'buffer' });
-  } catch {
-    return [];
+  } catch (error) {
+    const { code, message } = error as NodeJS.ErrnoException;
+    if (code === 'ENOENT') return [];
+    // "EACCES: permission denied, scandir '/dev/shm'": the words alone.
+    const text = message.replace(/^[A-Z0-9_]+: /, '').replace(/, \w+ '.*'$/, '');
+    throw new CliError(dir, code ?? 'ERR_INTERNAL', `cannot be read: ${text}`);
   }
   const rows: PosixRow[] = [];
   const prefix = Buffer.from(`${dir}/`);

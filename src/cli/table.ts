@@ -2,6 +2,7 @@
 // terminal by dropping the least useful columns first, colour only on a TTY.
 
 import type { Output } from './command.js';
+import { cutToWidth, textWidth } from './width.js';
 
 export type Style = 'bold' | 'dim' | 'red' | 'green' | 'yellow' | 'cyan';
 
@@ -17,11 +18,16 @@ export function useColor(stream: Output): boolean {
   return stream.isTTY === true && !process.env.NO_COLOR && process.env.TERM !== 'dumb';
 }
 
-/** How wide the output may be: COLUMNS if set, the terminal's width on a TTY, else unlimited (pipes get whole lines). */
+/**
+ * How wide the output may be: on a terminal COLUMNS if set, else its width;
+ * elsewhere unlimited. A pipe or a file gets whole lines whatever COLUMNS
+ * says (shells export it, and a script reading the output would lose columns).
+ */
 export function outputWidth(stream: Output): number {
+  if (stream.isTTY !== true) return Infinity;
   const env = Number(process.env.COLUMNS);
   if (Number.isInteger(env) && env > 0) return env;
-  if (stream.isTTY && stream.columns !== undefined && stream.columns > 0) return stream.columns;
+  if (stream.columns !== undefined && stream.columns > 0) return stream.columns;
   return Infinity;
 }
 
@@ -45,7 +51,8 @@ export interface TableOptions {
 export function renderTable<Row>(columns: readonly Column<Row>[], rows: readonly Row[], options: TableOptions = {}): string[] {
   const { width = Infinity, color = false, gap = 2 } = options;
   const cells = rows.map((row) => columns.map((c) => c.cell(row)));
-  const widths = columns.map((c, i) => Math.max(c.header.length, ...cells.map((r) => r[i]!.length)));
+  // In terminal columns, not UTF-16 units: a CJK name takes two a character.
+  const widths = columns.map((c, i) => Math.max(textWidth(c.header), ...cells.map((r) => textWidth(r[i]!))));
   const shown = columns.map(() => true);
   const total = () => widths.reduce((sum, w, i) => sum + (shown[i] ? w + gap : 0), -gap);
   const droppable = columns
@@ -61,7 +68,8 @@ export function renderTable<Row>(columns: readonly Column<Row>[], rows: readonly
     for (const [n, i] of visible.entries()) {
       const lead = n === 0 ? '' : ' '.repeat(gap);
       let text = texts[i]!;
-      const pad = ' '.repeat(widths[i]! - text.length);
+      let textColumns = textWidth(text);
+      const pad = ' '.repeat(widths[i]! - textColumns);
       const right = columns[i]!.align === 'right';
       const last = n === visible.length - 1;
       let before = right ? pad : '';
@@ -71,15 +79,16 @@ export function renderTable<Row>(columns: readonly Column<Row>[], rows: readonly
       // after this one find no room at all.
       const room = width - used - lead.length;
       if (room <= 0) break;
-      const full = before.length + text.length + after.length;
+      const full = before.length + textColumns + after.length;
       const crowdsOut = !last && full + gap + 1 > room;
       if (full > room || crowdsOut) {
-        text = text.length + 2 <= room ? `${text} …` : `${text.slice(0, Math.max(0, room - 1))}…`;
+        text = textColumns + 2 <= room ? `${text} …` : `${cutToWidth(text, Math.max(0, room - 1))}…`;
+        textColumns = textWidth(text);
         before = '';
         after = '';
       }
       out += lead + before + paint(text, styles[i], color) + after;
-      used += lead.length + before.length + text.length + after.length;
+      used += lead.length + before.length + textColumns + after.length;
       if (full > room || crowdsOut) break;
     }
     return out.trimEnd();
