@@ -6,7 +6,8 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { IPC_STAT, SharedMemory, shmctl } from '../src/index.js';
+import { constants as bufferConstants } from 'node:buffer';
+import { IPC_CREAT, IPC_PRIVATE, IPC_STAT, SharedMemory, shmctl, shmget } from '../src/index.js';
 import { assertNoLeaks, removeSegment, uniqueKey, withCleanup } from './helpers/ipc.js';
 import { shmkitHere } from './helpers/cli.js';
 import { run, BIN, shmkit } from './helpers/processes.js';
@@ -84,7 +85,7 @@ describe('shmkit create', () => {
       const result = await shmkit(['create', ...args]);
       assert.equal(result.code, 2, args.join(' '));
       assert.equal(result.stdout, '');
-      assert.match(result.stderr, /^shmkit create: --(size|key|mode): ERR_\w+ .*\(see shmkit help create\)\n$/);
+      assert.match(result.stderr, /^shmkit create: --(size|key|private|mode): ERR_\w+ .*\(see shmkit help create\)\n$/);
     }
   });
 });
@@ -154,11 +155,33 @@ describe('shmkit dump, cat and write', () => {
     );
   });
 
-  it('dump refuses a range past the end of the segment', async () => {
-    const result = await shmkitHere(['dump', String(shm.id), '--offset', '990', '--length', '20']);
-    assert.equal(result.code, 1);
-    assert.equal(result.stdout, '');
-    assert.match(result.stderr, /^shmkit dump: --length: ERR_OUT_OF_RANGE /);
+  it('dump of a range past the end prints what hexdump -s -n prints: the bytes up to the end, or only its address', async () => {
+    // It failed with ERR_OUT_OF_RANGE (exit 1).
+    for (const [offset, length] of [
+      [990, 20],
+      [1000, 5],
+      [1001, undefined],
+      [5000, 16],
+    ] as const) {
+      const range = ['--offset', String(offset), ...(length === undefined ? [] : ['--length', String(length)])];
+      const hexdump = ['-C', '-s', String(offset), ...(length === undefined ? [] : ['-n', String(length)]), file];
+      const [dumped, expected] = await Promise.all([shmkitHere(['dump', String(shm.id), ...range]), run('hexdump', hexdump)]);
+      assert.equal(dumped.code, 0, `${range.join(' ')}: ${dumped.stderr}`);
+      assert.equal(dumped.stdout, expected.stdout, range.join(' '));
+    }
+    assert.match((await shmkitHere(['dump', String(shm.id), '--offset', '990', '--length', '20'])).stdout, /^000003de .*\n000003e8\n$/);
+  });
+
+  it('cat refuses a range past the end as a usage error (exit 2, as every ERR_OUT_OF_RANGE)', async () => {
+    const result = await shmkitHere(['cat', String(shm.id), '--offset', '990', '--length', '20']);
+    assert.deepEqual(
+      [result.code, result.stdout, result.stderr],
+      [
+        2,
+        '',
+        'shmkit cat: --length: ERR_OUT_OF_RANGE 20 bytes from offset 990 run past the end of the 1000-byte segment (see shmkit help cat)\n',
+      ],
+    );
   });
 
   it('cat writes the raw bytes to stdout, and | hexdump -C gives what dump gives', async () => {
@@ -220,16 +243,44 @@ describe('shmkit dump, cat and write', () => {
       defer(() => target.remove());
       defer(() => target.detach());
       const result = await shmkit(['write', String(target.id), '--offset', '60'], { input: 'hello' });
+      // Too much data is a failure (exit 1, EFBIG as write(2) says past a limit); an offset past the end, bad usage (exit 2).
       assert.equal(result.code, 1);
       assert.equal(result.stdout, '');
       assert.equal(
         result.stderr,
-        'shmkit write: stdin: ERR_OUT_OF_RANGE more than the 4 bytes that fit from offset 60 in the 64-byte segment; nothing written\n',
+        'shmkit write: stdin: EFBIG more than the 4 bytes that fit from offset 60 in the 64-byte segment; nothing written\n',
       );
       assert.deepEqual(target.read(), new Uint8Array(64));
       const past = await shmkit(['write', String(target.id), '--offset', '65'], { input: '' });
-      assert.equal(past.code, 1);
-      assert.match(past.stderr, /^shmkit write: --offset: ERR_OUT_OF_RANGE /);
+      assert.equal(past.code, 2);
+      assert.match(
+        past.stderr,
+        /^shmkit write: --offset: ERR_OUT_OF_RANGE 65 is past the end of the 64-byte segment \(see shmkit help write\)\n$/,
+      );
+    });
+  });
+
+  it('a segment past 4 GiB: written and read at an offset past 4 GiB where Node.js maps it, else one clear line saying why', async () => {
+    await withCleanup(async (defer) => {
+      // Reserved, never touched: no memory is used.
+      const size = 4 * 1024 ** 3 + 4096;
+      const id = shmget(IPC_PRIVATE, size, IPC_CREAT | 0o600);
+      defer(() => removeSegment(id));
+      const written = await shmkit(['write', String(id), '--offset', '4G'], { input: 'HELLO' });
+      const read = await shmkit(['dump', String(id), '--offset', '4G', '--length', '5']);
+      if (size <= bufferConstants.MAX_LENGTH) {
+        assert.equal(written.code, 0, written.stderr);
+        assert.match(read.stdout, /^100000000 {2}48 45 4c 4c 4f .*\|HELLO\|\n100000005\n$/);
+        return;
+      }
+      // Node 20: no buffer may be larger than 4 GiB, so the segment cannot be attached at all. The line said
+      // "EFBIG shmat: EFBIG (File too large): ..." and docs/cli.md that offsets past 4 GiB work.
+      const why = (verb: string) =>
+        `EFBIG the ${size}-byte segment is larger than one buffer may be in Node.js ${process.versions.node} ` +
+        `(buffer.constants.MAX_LENGTH, ${bufferConstants.MAX_LENGTH} bytes), so it cannot be attached and no part of it can be ${verb}; ` +
+        'Node.js 22 and later attach it\n';
+      assert.deepEqual([written.code, written.stderr], [1, `shmkit write: ${id}: ${why('written')}`]);
+      assert.deepEqual([read.code, read.stdout, read.stderr], [1, '', `shmkit dump: ${id}: ${why('read')}`]);
     });
   });
 

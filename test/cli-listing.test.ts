@@ -565,13 +565,15 @@ describe('segments past 2^53 bytes', { skip: isRoot ? false : 'needs root for un
       "$HUGE" 9007199254740993 4611686018427387905 100 || exit 9
       shmkit() { "$NODE" "$BIN" "$@"; }
       ipcs -m; echo @@; shmkit ls; echo @@; shmkit ls --json; echo @@; shmkit stat 0 --json; echo @@; shmkit stat 1
-      echo @@; shmkit rm -n 0 --json; echo @@; shmkit rm -n --orphans`;
+      echo @@; shmkit rm -n 0 --json; echo @@; shmkit rm -n --orphans
+      echo @@; shmkit dump 0 --length 16 2>&1; echo "status $?"`;
     const r = await run('unshare', ['--ipc', 'sh', '-c', script], {
       env: { ...process.env, NODE: process.execPath, BIN, HUGE: huge },
       timeoutMs: 30_000,
     });
     assert.equal(r.code, 0, r.stderr);
-    const [ipcs, table, ls, stat, statHuman, dry, orphans] = r.stdout.split('@@\n') as [
+    const [ipcs, table, ls, stat, statHuman, dry, orphans, dump] = r.stdout.split('@@\n') as [
+      string,
       string,
       string,
       string,
@@ -597,6 +599,11 @@ describe('segments past 2^53 bytes', { skip: isRoot ? false : 'needs root for un
       ['9007199254740993'],
     );
     assert.match(orphans, /shmid 1 \(key 0x00000000, 4611686018427387905 bytes\)/);
+    // More than an address space holds: it said "ENOMEM out of memory".
+    assert.equal(
+      dump,
+      "shmkit dump: 0: ENOMEM no room in this process's address space to attach the 9007199254740993-byte segment, so no part of it can be read\nstatus 1\n",
+    );
   });
 });
 

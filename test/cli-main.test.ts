@@ -58,7 +58,10 @@ describe('shmkit', () => {
       [['dump', '12', '--offset'], 'shmkit dump: --offset: ERR_INVALID_OPTION_VALUE needs a value (see shmkit help dump)\n'],
       [['dump', 'twelve'], "shmkit dump: twelve: ERR_INVALID_ARG_VALUE 'twelve' is not an integer (see shmkit help dump)\n"],
       [['rm'], 'shmkit rm: ERR_MISSING_ARGS give ids, --key, --orphans or --all (one kind) (see shmkit help rm)\n'],
-      [['rm', '--all', '--orphans'], 'shmkit rm: ERR_MISSING_ARGS give ids, --key, --orphans or --all (one kind) (see shmkit help rm)\n'],
+      [
+        ['rm', '--all', '--orphans'],
+        'shmkit rm: --all: ERR_INCOMPATIBLE_OPTION_PAIR both --orphans and --all were given: give ids, --key, --orphans or --all (one kind) (see shmkit help rm)\n',
+      ],
       [
         ['rm', '-s', '--orphans'],
         'shmkit rm: --orphans: ERR_INVALID_ARG_VALUE applies to segments only (a semaphore set has no attachments) (see shmkit help rm)\n',
@@ -71,7 +74,12 @@ describe('shmkit', () => {
       [
         // Past setTimeout's limit, which would fire at once and redraw without pause.
         ['watch', '--interval', '3000000'],
-        "shmkit watch: --interval: ERR_OUT_OF_RANGE '3000000' is out of range: at most 2147483.647 seconds (see shmkit help watch)\n",
+        "shmkit watch: --interval: ERR_OUT_OF_RANGE '3000000' is out of range: from 0.1 to 2147483.647 seconds (see shmkit help watch)\n",
+      ],
+      [
+        // Below watch(1)'s floor each redraw followed the last at once: a busy loop.
+        ['watch', '--interval', '0.000001'],
+        "shmkit watch: --interval: ERR_OUT_OF_RANGE '0.000001' is out of range: from 0.1 to 2147483.647 seconds (see shmkit help watch)\n",
       ],
     ];
     for (const [args, stderr] of cases) {
@@ -80,6 +88,110 @@ describe('shmkit', () => {
       assert.equal(result.stdout, '', args.join(' '));
       assert.equal(result.stderr, stderr);
     }
+  });
+
+  it('key 0 is IPC_PRIVATE: one usage error for every command that takes --key, saying to give the id or --private', async () => {
+    // It was exit 2 for create, EINVAL for stat and "ENOENT no segment has this key" for rm (false while private segments exist).
+    const said = (command: string, text: string) =>
+      `shmkit ${command}: --key: ERR_INVALID_ARG_VALUE '${text}' is IPC_PRIVATE, the key of no object: private objects are known by id (give the id; to create one, --private) (see shmkit help ${command})\n`;
+    const cases: [string[], string][] = [
+      [['create', '--key', '0', '--size', '1'], said('create', '0')],
+      [['create', '-s', '--key', '0x0', '--count', '1'], said('create', '0x0')],
+      [['stat', '--key', '0'], said('stat', '0')],
+      [['stat', '-s', '--key', '-0'], said('stat', '-0')],
+      [['stat', '-q', '--key', '0'], said('stat', '0')],
+      [['rm', '--key', '0'], said('rm', '0')],
+      [['rm', '-q', '-n', '--key', '0x00000000'], said('rm', '0x00000000')],
+    ];
+    for (const [args, stderr] of cases) {
+      const result = await cli(...args);
+      assert.deepEqual([result.code, result.stdout, result.stderr], [2, '', stderr], args.join(' '));
+    }
+  });
+
+  it('a switch given twice is refused as a valued option given twice is; conflicting options are named both', async () => {
+    const twice = (command: string, option: string) =>
+      `shmkit ${command}: ${option}: ERR_INVALID_ARG_VALUE is given more than once; give it once (see shmkit help ${command})\n`;
+    const cases: [string[], string][] = [
+      [['ls', '--json', '--json'], twice('ls', '--json')],
+      [['ls', '-m', '--shm'], twice('ls', '--shm')],
+      [['create', '--private', '--private', '--size', '1'], twice('create', '--private')],
+      [['rm', '-n', '--dry-run', '5'], twice('rm', '--dry-run')],
+      [
+        ['create', '--key', '1', '--private', '--size', '1'],
+        'shmkit create: --private: ERR_INCOMPATIBLE_OPTION_PAIR both --key and --private were given: give one of them (see shmkit help create)\n',
+      ],
+      [
+        ['rm', '--orphans', '--all'],
+        'shmkit rm: --all: ERR_INCOMPATIBLE_OPTION_PAIR both --orphans and --all were given: give ids, --key, --orphans or --all (one kind) (see shmkit help rm)\n',
+      ],
+      [
+        ['rm', '--all', '5'],
+        'shmkit rm: --all: ERR_INCOMPATIBLE_OPTION_PAIR both the id 5 and --all were given: give ids, --key, --orphans or --all (one kind) (see shmkit help rm)\n',
+      ],
+      [
+        ['rm', '--key', '7', '--orphans'],
+        'shmkit rm: --orphans: ERR_INCOMPATIBLE_OPTION_PAIR both --key and --orphans were given: give ids, --key, --orphans or --all (one kind) (see shmkit help rm)\n',
+      ],
+      [
+        ['stat', '-s', '-q', '0'],
+        'shmkit stat: -q: ERR_INCOMPATIBLE_OPTION_PAIR both -s and -q were given: give one of them (see shmkit help stat)\n',
+      ],
+    ];
+    for (const [args, stderr] of cases) {
+      const result = await cli(...args);
+      assert.deepEqual([result.code, result.stdout, result.stderr], [2, '', stderr], args.join(' '));
+    }
+  });
+
+  it('blames the argument at fault: -n3 as a whole, -0 for its sign (not as negative)', async () => {
+    const cases: [string[], string][] = [
+      [
+        ['rm', '-n3'],
+        'shmkit rm: -n3: ERR_INVALID_OPTION_VALUE -n (--dry-run) takes no value; for 3 as an argument, write -n 3 (see shmkit help rm)\n',
+      ],
+      [
+        ['rm', '-sn3'],
+        'shmkit rm: -sn3: ERR_INVALID_OPTION_VALUE -n (--dry-run) takes no value; for 3 as an argument, write -sn 3 (see shmkit help rm)\n',
+      ],
+      [['rm', '-0'], 'shmkit rm: -0: ERR_INVALID_ARG_VALUE has a minus sign; ids are written without one (see shmkit help rm)\n'],
+      [['rm', '-5'], 'shmkit rm: -5: ERR_OUT_OF_RANGE is negative; ids and counts are 0 or more (see shmkit help rm)\n'],
+      [
+        ['dump', '1', '--length', '-0'],
+        "shmkit dump: --length: ERR_INVALID_ARG_VALUE '-0' has a minus sign; a byte count or offset is written without one (see shmkit help dump)\n",
+      ],
+      [['ls', '-0'], 'shmkit ls: -0: ERR_UNEXPECTED_ARGUMENT this command takes no such argument (see shmkit help ls)\n'],
+    ];
+    for (const [args, stderr] of cases) {
+      const result = await cli(...args);
+      assert.deepEqual([result.code, result.stdout, result.stderr], [2, '', stderr], args.join(' '));
+    }
+    // No memory for the size is said of --size: it blamed --private. (With vm.overcommit_memory 1 the kernel would make it.)
+    if (readFileSync('/proc/sys/vm/overcommit_memory', 'utf8').trim() !== '1') {
+      const big = await cli('create', '--private', '--size', '0x1fffffffffffff');
+      assert.equal(big.code, 1, big.stderr);
+      assert.match(big.stderr, /^shmkit create: --size: ENOMEM no memory for a segment of this size; /);
+    }
+    // A short option that takes a value still takes digits joined to it.
+    const joined = await cli('watch', '-i0.01');
+    assert.match(joined.stderr, /^shmkit watch: --interval: ERR_OUT_OF_RANGE '0\.01' /);
+  });
+
+  it('repeats arguments escaped and clipped: no forged line, no terminal escape, not 100,000 characters back', async () => {
+    const forged = await cli('stat', '1\nshmkit stat: 0: fake');
+    assert.equal(
+      forged.stderr,
+      "shmkit stat: 1\\nshmkit stat: 0: fake: ERR_INVALID_ARG_VALUE '1\\nshmkit stat: 0: fake' is not an integer (see shmkit help stat)\n",
+    );
+    const terminalEscape = await cli('\x1b[31mX');
+    assert.equal(terminalEscape.stderr, 'shmkit: \\x1b[31mX: ERR_UNKNOWN_COMMAND no such command (see shmkit help)\n');
+    const long = await cli('stat', '1'.repeat(100_000));
+    assert.equal(long.code, 2);
+    assert.ok(long.stderr.length < 400, `${long.stderr.length} characters`);
+    assert.equal(
+      long.stderr,
+      `shmkit stat: ${'1'.repeat(64)}… (100000 characters): ERR_OUT_OF_RANGE '${'1'.repeat(64)}… (100000 characters)' is out of range: an id is an integer from 0 to 2147483647 (see shmkit help stat)\n`,
+    );
   });
 
   it('the real command exits with what main returns: 0, 1 or 2, output on stdout, errors on stderr', async () => {

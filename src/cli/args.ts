@@ -3,6 +3,7 @@
 // naming the argument as the user wrote it.
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { UsageError } from './command.js';
+import { quote } from './format.js';
 
 type Options = NonNullable<ParseArgsConfig['options']>;
 
@@ -22,6 +23,7 @@ export const HELP_OPTION = { help: { type: 'boolean', short: 'h' } } as const;
  * `--help` is always accepted; callers check `values.help` first.
  */
 export function parse<const O extends Options>(argv: string[], options: O, allowPositionals = false): Parsed<O> {
+  refuseJoinedNumbers(argv, options);
   let parsed: ReturnType<typeof parseArgs<{ options: Options; tokens: true; allowPositionals: boolean; strict: true }>>;
   try {
     parsed = parseArgs({
@@ -34,10 +36,11 @@ export function parse<const O extends Options>(argv: string[], options: O, allow
   } catch (error) {
     throw usageErrorOf(error as Error & { code?: string }, allowPositionals);
   }
-  // parseArgs keeps the last of a repeated option: `--size 10 --size 20` would quietly make 20.
+  // parseArgs keeps the last of a repeated option: `--size 10 --size 20` would quietly make 20. A
+  // switch given twice (`--json --json`, `-m --shm`) is as likely a slip, and the docs refuse it too.
   const seen = new Set<string>();
   for (const token of parsed.tokens) {
-    if (token.kind !== 'option' || options[token.name]?.type !== 'string' || options[token.name]?.multiple === true) continue;
+    if (token.kind !== 'option' || token.name === 'help' || options[token.name]?.multiple === true) continue;
     if (seen.has(token.name)) throw new UsageError(`--${token.name}`, 'ERR_INVALID_ARG_VALUE', 'is given more than once; give it once');
     seen.add(token.name);
   }
@@ -51,11 +54,9 @@ function usageErrorOf(e: Error & { code?: string }, allowPositionals: boolean): 
   switch (e.code) {
     case 'ERR_PARSE_ARGS_UNKNOWN_OPTION':
       if (arg !== undefined && NEGATIVE_NUMBER.test(arg)) {
-        return new UsageError(
-          arg,
-          'ERR_OUT_OF_RANGE',
-          allowPositionals ? 'is negative; ids and counts are 0 or more' : 'is a negative number, and this command takes no such argument',
-        );
+        if (!allowPositionals) return new UsageError(arg, 'ERR_UNEXPECTED_ARGUMENT', 'this command takes no such argument');
+        if (MINUS_ZERO.test(arg)) return new UsageError(arg, 'ERR_INVALID_ARG_VALUE', 'has a minus sign; ids are written without one');
+        return new UsageError(arg, 'ERR_OUT_OF_RANGE', 'is negative; ids and counts are 0 or more');
       }
       return new UsageError(arg, 'ERR_UNKNOWN_OPTION', 'unknown option');
     case 'ERR_PARSE_ARGS_UNEXPECTED_POSITIONAL':
@@ -74,6 +75,35 @@ function usageErrorOf(e: Error & { code?: string }, allowPositionals: boolean): 
 
 /** A negative number as a value: -5, -0x10, -1.5. */
 const NEGATIVE_NUMBER = /^-(\d|\.\d)/;
+
+/** Zero with a minus sign, which is not negative: -0, -0x0, -0.0, -0K. */
+const MINUS_ZERO = /^-(0x0+|0*\.?0+)([kmgt]?(i?b)?)$/i;
+
+/**
+ * parseArgs reads `-n3` as `-n -3`, and the error blamed `-3` (as negative).
+ * Digits after short switches are a value they do not take: said of the whole
+ * argument, with what was likely meant (`-n 3`). A short option that takes a
+ * value takes the rest (`-i5`), as parseArgs does.
+ */
+function refuseJoinedNumbers(argv: string[], options: Options): void {
+  const all: Options = { ...options, ...HELP_OPTION };
+  const shorts = new Map<string | undefined, { name: string; takesValue: boolean }>(
+    Object.entries(all).map(([name, o]) => [o.short, { name, takesValue: o.type === 'string' }]),
+  );
+  for (const arg of argv) {
+    if (arg === '--') return;
+    const m = /^-([a-zA-Z]+)(\d.*)$/.exec(arg);
+    if (!m) continue;
+    const letters = m[1]!;
+    if ([...letters].some((c) => shorts.get(c)?.takesValue !== false)) continue;
+    const last = letters[letters.length - 1]!;
+    throw new UsageError(
+      arg,
+      'ERR_INVALID_OPTION_VALUE',
+      `-${last} (--${shorts.get(last)!.name}) takes no value; for ${m[2]} as an argument, write -${letters} ${m[2]}`,
+    );
+  }
+}
 
 /**
  * parseArgs takes `--length -5` for an option without its value followed by
@@ -111,7 +141,7 @@ function integer(text: string, name: string, radix: 'auto' | 8): bigint {
   if (radix === 8) ok = /^(0o)?[0-7]+$/i.test(t);
   else ok = /^-?(0x[0-9a-f]+|0o[0-7]+|0b[01]+|\d+)$/i.test(t);
   if (!ok) {
-    throw new UsageError(name, 'ERR_INVALID_ARG_VALUE', radix === 8 ? `'${text}' is not an octal mode` : `'${text}' is not an integer`);
+    throw new UsageError(name, 'ERR_INVALID_ARG_VALUE', `${quote(text)} ${radix === 8 ? 'is not an octal mode' : 'is not an integer'}`);
   }
   if (radix === 8) return BigInt(`0o${t.replace(/^0o/i, '')}`);
   return t.startsWith('-') ? -BigInt(t.slice(1)) : BigInt(t);
@@ -125,34 +155,45 @@ function integer(text: string, name: string, radix: 'auto' | 8): bigint {
 export function parseId(text: string, name = text): number {
   const value = integer(text, name, 'auto');
   if (!/^-?\d+$/.test(text.trim())) {
-    throw new UsageError(name, 'ERR_INVALID_ARG_VALUE', `'${text}' is not a decimal id (keys, as ls prints them, go with --key)`);
+    throw new UsageError(name, 'ERR_INVALID_ARG_VALUE', `${quote(text)} is not a decimal id (keys, as ls prints them, go with --key)`);
   }
+  if (MINUS_ZERO.test(text.trim()))
+    throw new UsageError(name, 'ERR_INVALID_ARG_VALUE', `${quote(text)} has a minus sign; ids are written without one`);
   if (value < 0n || value > 0x7fff_ffffn)
-    throw new UsageError(name, 'ERR_OUT_OF_RANGE', `'${text}' is out of range: an id is an integer from 0 to 2147483647`);
+    throw new UsageError(name, 'ERR_OUT_OF_RANGE', `${quote(text)} is out of range: an id is an integer from 0 to 2147483647`);
   return Number(value);
 }
 
 /** A count from 1 to `max` (decimal or 0x): semaphores in a set. */
 export function parseCount(text: string, name: string, max: number): number {
   const value = integer(text, name, 'auto');
-  if (value < 1n || value > BigInt(max)) throw new UsageError(name, 'ERR_OUT_OF_RANGE', `'${text}' is out of range: from 1 to ${max}`);
+  if (value < 1n || value > BigInt(max)) throw new UsageError(name, 'ERR_OUT_OF_RANGE', `${quote(text)} is out of range: from 1 to ${max}`);
   return Number(value);
 }
 
 /**
  * A key as ipcs prints it (0x1234abcd), or decimal, signed (key_t) or
- * unsigned. Returns key_t, the signed form the kernel and the API use.
+ * unsigned. Returns key_t, the signed form the kernel and the API use. Key 0
+ * is IPC_PRIVATE, which finds nothing and makes a new object every time: a
+ * usage error for every command, which says what to give instead.
  */
 export function parseKey(text: string, name = '--key'): number {
   const value = integer(text, name, 'auto');
-  if (value < -0x8000_0000n || value > 0xffff_ffffn) throw new UsageError(name, 'ERR_OUT_OF_RANGE', `'${text}' is not a 32-bit key`);
+  if (value < -0x8000_0000n || value > 0xffff_ffffn) throw new UsageError(name, 'ERR_OUT_OF_RANGE', `${quote(text)} is not a 32-bit key`);
+  if (value === 0n) {
+    throw new UsageError(
+      name,
+      'ERR_INVALID_ARG_VALUE',
+      `${quote(text)} is IPC_PRIVATE, the key of no object: private objects are known by id (give the id; to create one, --private)`,
+    );
+  }
   return Number(value) | 0;
 }
 
 /** Permission bits in octal, as chmod takes them (600, 0644, 0o640). */
 export function parseMode(text: string, name = '--mode'): number {
   const value = integer(text, name, 8);
-  if (value > 0o777n) throw new UsageError(name, 'ERR_OUT_OF_RANGE', `'${text}' has bits beyond 0777`);
+  if (value > 0o777n) throw new UsageError(name, 'ERR_OUT_OF_RANGE', `${quote(text)} has bits beyond 0777`);
   return Number(value);
 }
 
@@ -162,23 +203,33 @@ const SUFFIX: Record<string, bigint> = { '': 1n, k: 1024n, m: 1024n ** 2n, g: 10
 export function parseBytes(text: string, name: string): number {
   const m = /^(0x[0-9a-f]+|\d+)\s*([kmgt]?)(?:i?b)?$/i.exec(text.trim());
   if (!m && /^-(0x[0-9a-f]+|\d+)\s*([kmgt]?)(?:i?b)?$/i.test(text.trim())) {
-    throw new UsageError(name, 'ERR_OUT_OF_RANGE', `'${text}' is negative; a byte count or offset is 0 or more`);
+    if (MINUS_ZERO.test(text.trim())) {
+      throw new UsageError(name, 'ERR_INVALID_ARG_VALUE', `${quote(text)} has a minus sign; a byte count or offset is written without one`);
+    }
+    throw new UsageError(name, 'ERR_OUT_OF_RANGE', `${quote(text)} is negative; a byte count or offset is 0 or more`);
   }
-  if (!m) throw new UsageError(name, 'ERR_INVALID_ARG_VALUE', `'${text}' is not a byte count (like 4096, 0x1000, 64K, 1M)`);
+  if (!m) throw new UsageError(name, 'ERR_INVALID_ARG_VALUE', `${quote(text)} is not a byte count (like 4096, 0x1000, 64K, 1M)`);
   const value = BigInt(m[1]!) * SUFFIX[m[2]!.toLowerCase()]!;
-  if (value > BigInt(Number.MAX_SAFE_INTEGER)) throw new UsageError(name, 'ERR_OUT_OF_RANGE', `'${text}' is too large`);
+  if (value > BigInt(Number.MAX_SAFE_INTEGER)) throw new UsageError(name, 'ERR_OUT_OF_RANGE', `${quote(text)} is too large`);
   return Number(value);
 }
 
 /** The longest delay setTimeout keeps, in seconds (2^31 - 1 ms); a longer one fires at once. */
 export const MAX_TIMER_SECONDS = 2_147_483.647;
 
-/** A positive number of seconds (decimals allowed), at most `max`. */
-export function parseSeconds(text: string, name: string, max = Infinity): number {
+/** A positive number of seconds (decimals allowed), from `min` to `max`. */
+export function parseSeconds(text: string, name: string, max = Infinity, min = 0): number {
   const value = Number(text);
-  if (/^-\d*\.?\d+$/.test(text.trim())) throw new UsageError(name, 'ERR_OUT_OF_RANGE', `'${text}' is not a positive number of seconds`);
+  if (/^-\d*\.?\d+$/.test(text.trim()))
+    throw new UsageError(name, 'ERR_OUT_OF_RANGE', `${quote(text)} is not a positive number of seconds`);
   if (!/^\d*\.?\d+$/.test(text.trim()) || !(value > 0))
-    throw new UsageError(name, 'ERR_INVALID_ARG_VALUE', `'${text}' is not a positive number of seconds`);
-  if (value > max) throw new UsageError(name, 'ERR_OUT_OF_RANGE', `'${text}' is out of range: at most ${max} seconds`);
+    throw new UsageError(name, 'ERR_INVALID_ARG_VALUE', `${quote(text)} is not a positive number of seconds`);
+  if (value > max || value < min) {
+    throw new UsageError(
+      name,
+      'ERR_OUT_OF_RANGE',
+      `${quote(text)} is out of range: ${min > 0 ? `from ${min} to ${max}` : `at most ${max}`} seconds`,
+    );
+  }
   return value;
 }

@@ -108,12 +108,20 @@ const hinted = (error: IpcError) =>
   HINTED.has(error.code) && (error.code !== 'EINVAL' || error.syscall === 'shmget' || error.syscall === 'semget');
 
 /**
+ * An IpcError's message without what the report says already: it starts
+ * "shmat: EFBIG (File too large): ", and the line printed "EFBIG shmat: EFBIG ...".
+ */
+export function ipcMessage(error: IpcError): string {
+  return error.message.replace(/^[\w.]+: [A-Z0-9_]+ \([^)]*\): /, '');
+}
+
+/**
  * An IpcError as a CliError about `arg`: the command's own words for it
  * (`text`) and its hint where that helps here, or, without words of the
  * command's own, the error's message, hint included.
  */
 export function ipcCliError(arg: string | undefined, error: IpcError, text: string | undefined): CliError {
-  if (text === undefined) return new CliError(arg, error.code, error.message);
+  if (text === undefined) return new CliError(arg, error.code, ipcMessage(error));
   const { hint } = error;
   return new CliError(arg, error.code, hint !== undefined && hinted(error) ? `${text}; ${hint}` : text);
 }

@@ -30,6 +30,42 @@ export function toJson(value: unknown): string {
   return `${JSON.stringify(value, (_key, v: unknown) => (typeof v === 'bigint' ? v.toString() : v), 2)}\n`;
 }
 
+/**
+ * Text from outside (a name in /dev/shm, an argument repeated in an error)
+ * as a table or an error line shows it, escaped as C writes it: control
+ * characters (newline, ESC, ...), bidirectional controls and the backslash.
+ * Anyone may name a file in /dev/shm: raw, a newline drew a fake row, an ESC
+ * drove the terminal, and U+202E showed `x\u202Efdp.exe` as "xexe.pdf"; an
+ * argument with a newline forged a second error line. JSON keeps names exact.
+ */
+export function printable(name: string): string {
+  const named: Record<string, string> = { '\\': '\\\\', '\n': '\\n', '\t': '\\t', '\r': '\\r' };
+  return name.replace(/[\\\p{Cc}\p{Bidi_Control}]/gu, (c) => {
+    const code = c.charCodeAt(0);
+    return named[c] ?? (code < 0x100 ? `\\x${code.toString(16).padStart(2, '0')}` : `\\u${code.toString(16).padStart(4, '0')}`);
+  });
+}
+
+/** The most characters of one argument that an error message repeats. */
+const SHOWN = 64;
+
+/**
+ * User text (an argument) as an error message repeats it: at most SHOWN
+ * characters, then how long it was. A 100,000-digit id came back in full.
+ * main escapes the whole line ({@link printable}).
+ */
+export function clip(text: string): string {
+  if (text.length <= SHOWN) return text;
+  // Never half of a surrogate pair.
+  const end = /[\ud800-\udbff]/.test(text[SHOWN - 1]!) ? SHOWN - 1 : SHOWN;
+  return `${text.slice(0, end)}… (${text.length} characters)`;
+}
+
+/** User text quoted in a message: 'text', clipped. */
+export function quote(text: string): string {
+  return `'${clip(text)}'`;
+}
+
 /** Lines joined, each ending in a newline. */
 export function lines(list: readonly string[]): string {
   return list.map((l) => `${l}\n`).join('');

@@ -4,7 +4,7 @@
 import { readFileSync } from 'node:fs';
 import type { Writable } from 'node:stream';
 import { IpcError } from '../index.js';
-import { CliError, CliErrors, EXIT_FAILURE, EXIT_USAGE, type Io, PROCESS_IO, UsageError, type Command } from './command.js';
+import { CliError, CliErrors, EXIT_FAILURE, EXIT_USAGE, type Io, ipcMessage, PROCESS_IO, UsageError, type Command } from './command.js';
 import { bench } from './commands/bench.js';
 import { bridge } from './commands/bridge.js';
 import { cat } from './commands/cat.js';
@@ -19,6 +19,7 @@ import { usage } from './commands/usage.js';
 import { watch } from './commands/watch.js';
 import { write } from './commands/write.js';
 import { CLI_DOCS, PACKAGE_JSON } from './files.js';
+import { clip, printable } from './format.js';
 
 export const COMMANDS: readonly Command[] = [ls, stat, limits, usage, rm, create, dump, cat, write, watch, demo, bench, bridge];
 
@@ -54,10 +55,15 @@ Prints the list of commands, or with COMMAND that command's help (the same
 as shmkit COMMAND --help). All of it in one page: ${CLI_DOCS}
 `;
 
+/**
+ * The error's one line. Arguments and names in it are escaped (a newline in
+ * one forged a second line, an ESC reached the terminal) and an argument
+ * repeated as the one at fault is clipped; messages clip what they quote.
+ */
 function report(stderr: Writable, command: string, error: CliError): void {
-  const arg = error.arg === undefined ? '' : `${error.arg}: `;
+  const arg = error.arg === undefined ? '' : `${printable(clip(error.arg))}: `;
   const hint = error instanceof UsageError ? ` (see shmkit help${command === 'shmkit' ? '' : ` ${command}`})` : '';
-  stderr.write(`shmkit${command === 'shmkit' ? '' : ` ${command}`}: ${arg}${error.code} ${error.message}${hint}\n`);
+  stderr.write(`shmkit${command === 'shmkit' ? '' : ` ${command}`}: ${arg}${error.code} ${printable(error.message)}${hint}\n`);
 }
 
 /** Whether `--help` or `-h` comes before any `--`. */
@@ -129,9 +135,7 @@ export async function main(argv: string[], io: Io = PROCESS_IO): Promise<number>
       return error.exitCode;
     }
     if (error instanceof IpcError) {
-      // The message starts with what the report says already ("shmget: ENOENT (No such file...): ").
-      const text = error.message.replace(/^[\w.]+: [A-Z0-9_]+ \([^)]*\): /, '');
-      report(stderr, where, new CliError(error.syscall, error.code, text));
+      report(stderr, where, new CliError(error.syscall, error.code, ipcMessage(error)));
       return EXIT_FAILURE;
     }
     const e = error as Error & { code?: unknown };

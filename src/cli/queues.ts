@@ -49,9 +49,8 @@ export function findQueue(id: number, arg: string): QueueInfo {
   return queue;
 }
 
-/** The queue that has this key, or a CliError. */
+/** The queue that has this key (parseKey refuses 0, IPC_PRIVATE), or a CliError. */
 export function findQueueByKey(key: number, arg: string): QueueInfo {
-  if (key === 0) throw new CliError(arg, 'EINVAL', 'key 0 is IPC_PRIVATE: private queues have no key; give the id');
   const queue = listQueues().find((q) => q.ds.msg_perm.key === key);
   if (!queue) throw new CliError(arg, 'ENOENT', 'no message queue has this key');
   return queue;

@@ -46,9 +46,11 @@ export function findSegment(id: number, arg: string): Segment {
   return segment;
 }
 
-/** The segment that has this key (only a live, unremoved segment has one), or a CliError. */
+/**
+ * The segment that has this key (only a live, unremoved segment has one;
+ * parseKey refuses 0, IPC_PRIVATE, the key of removed and private ones), or a CliError.
+ */
 export function findSegmentByKey(key: number, arg: string): Segment {
-  if (key === 0) throw new CliError(arg, 'EINVAL', 'key 0 is IPC_PRIVATE: private segments have no key; give the id');
   const segment = listSegments().find((s) => s.ds.shm_perm.key === key);
   if (!segment) throw new CliError(arg, 'ENOENT', `no segment has key ${hexKey(key)}`);
   return segment;

@@ -73,9 +73,8 @@ export function findSemaphoreSet(id: number, arg: string): SemaphoreSetInfo {
   return set;
 }
 
-/** The set that has this key, or a CliError. */
+/** The set that has this key (parseKey refuses 0, IPC_PRIVATE, which removed sets have too), or a CliError. */
 export function findSemaphoreSetByKey(key: number, arg: string): SemaphoreSetInfo {
-  if (key === 0) throw new CliError(arg, 'EINVAL', 'key 0 is IPC_PRIVATE: private sets have no key; give the id');
   const set = listSemaphoreSets().find((s) => s.ds.sem_perm.key === key);
   if (!set) throw new CliError(arg, 'ENOENT', 'no semaphore set has this key');
   return set;
@@ -124,6 +123,12 @@ export function semaphoreErrorText(error: IpcError): string | undefined {
       return 'permission denied';
     case 'EPERM':
       return 'not permitted (only the owner, the creator or root)';
+    case 'ENOENT':
+      return 'no semaphore set has this key';
+    case 'EEXIST':
+      return 'a semaphore set with this key exists';
+    case 'ENOSPC':
+      return 'the system limit of semaphore sets or of semaphores (semmni, semmns) is reached';
     default:
       return undefined;
   }

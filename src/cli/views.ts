@@ -1,5 +1,5 @@
 // The human tables of segments and semaphore sets, shared by ls, watch and rm --dry-run.
-import { hexKey, octal } from './format.js';
+import { hexKey, octal, printable } from './format.js';
 import type { PosixRow } from './posix.js';
 import type { SegmentRow } from './segments.js';
 import type { QueueRow } from './queues.js';
@@ -37,21 +37,6 @@ const SEMAPHORE_COLUMNS: Column<SemaphoreRow>[] = [
   { header: 'perms', cell: (r) => octal(r.perms), drop: 0 },
   { header: 'nsems', cell: (r) => String(r.nsems), align: 'right' },
 ];
-
-/**
- * A name as a table shows it, escaped as C writes it: control characters
- * (newline, ESC, ...), bidirectional controls and the backslash. Anyone may
- * name a file in /dev/shm: raw, a newline drew a fake row, an ESC drove the
- * terminal, and U+202E showed `x\u202Efdp.exe` as "xexe.pdf". JSON keeps the
- * name exact.
- */
-function printable(name: string): string {
-  const named: Record<string, string> = { '\\': '\\\\', '\n': '\\n', '\t': '\\t', '\r': '\\r' };
-  return name.replace(/[\\\p{Cc}\p{Bidi_Control}]/gu, (c) => {
-    const code = c.charCodeAt(0);
-    return named[c] ?? (code < 0x100 ? `\\x${code.toString(16).padStart(2, '0')}` : `\\u${code.toString(16).padStart(4, '0')}`);
-  });
-}
 
 const POSIX_COLUMNS: Column<PosixRow>[] = [
   { header: 'name', cell: (r) => printable(r.name) },

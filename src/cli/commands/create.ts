@@ -25,7 +25,7 @@ removes a segment as soon as nobody is attached, so this one goes when
 shmkit exits; create then says so on stderr.
 
 Options:
-      --key KEY     the key, 0x1234abcd or decimal
+      --key KEY     the key, 0x1234abcd or decimal (not 0, IPC_PRIVATE: --private)
       --private     no key (IPC_PRIVATE): reachable by id only
       --size N      bytes; decimal or 0x, with K, M, G (powers of 1024)
   -s, --sem         a semaphore set instead of a segment
@@ -41,13 +41,12 @@ Options:
       count: { type: 'string' },
       mode: { type: 'string' },
     });
-    if ((values.key === undefined) === (values.private !== true)) {
-      throw new UsageError('--key', 'ERR_MISSING_ARGS', 'give --key KEY or --private');
+    if (values.key !== undefined && values.private) {
+      throw new UsageError('--private', 'ERR_INCOMPATIBLE_OPTION_PAIR', 'both --key and --private were given: give one of them');
     }
+    if (values.key === undefined && !values.private) throw new UsageError('--key', 'ERR_MISSING_ARGS', 'give --key KEY or --private');
+    // parseKey refuses 0 (IPC_PRIVATE), pointing to --private.
     const key = values.key === undefined ? IPC_PRIVATE : parseKey(values.key);
-    if (values.key !== undefined && key === IPC_PRIVATE) {
-      throw new UsageError('--key', 'ERR_INVALID_ARG_VALUE', 'key 0 is IPC_PRIVATE; use --private');
-    }
     const arg = values.key === undefined ? '--private' : `--key ${values.key}`;
     if (values.sem) {
       if (values.size !== undefined)
@@ -64,8 +63,10 @@ Options:
     const size = parseBytes(values.size, '--size');
     if (size === 0) throw new UsageError('--size', 'ERR_OUT_OF_RANGE', 'a segment has at least 1 byte');
     const mode = values.mode === undefined ? 0o600 : parseMode(values.mode);
+    // What is wrong with the size is said of --size, not of the key.
     const id = onSegment(arg, () => shmget(key, size, IPC_CREAT | IPC_EXCL | mode), {
       EINVAL: ['--size', 'out of the system limits (see shmkit limits)'],
+      ENOMEM: ['--size', 'no memory for a segment of this size'],
     });
     await announce(io.stdout, id, () => shmctl(id, IPC_RMID));
     if (shmRmidForced())

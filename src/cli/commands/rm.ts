@@ -2,7 +2,7 @@ import type { Writable } from 'node:stream';
 import { IPC_RMID, shmctl } from '../../index.js';
 import { parse, parseId, parseKey } from '../args.js';
 import { CliError, CliErrors, UsageError, writeOut, type Command } from '../command.js';
-import { hexKey, lines, toJson } from '../format.js';
+import { clip, hexKey, lines, toJson } from '../format.js';
 import { euid, procSegments } from '../proc.js';
 import { judgeOrphan, listSegments, onSegment, segmentRow, type SegmentRow } from '../segments.js';
 import { listQueues, onQueue, queueRow, removeQueue, type QueueRow } from '../queues.js';
@@ -52,7 +52,7 @@ function select<R extends Row>(
     else if (!picked.has(id)) picked.set(id, { row, arg });
   }
   for (const [key, arg] of request.keys) {
-    const row = key === 0 ? undefined : rows.find((r) => r.key === key);
+    const row = rows.find((r) => r.key === key);
     if (!row) errors.push(new CliError(arg, 'ENOENT', `no ${kind} has this key`));
     else if (!mine(row))
       errors.push(new CliError(arg, 'EPERM', `${kind} owned by ${row.owner}, not by you${me === 0 ? ' (root removes it by id)' : ''}`));
@@ -137,10 +137,23 @@ Options:
     );
     const keys = (values.key ?? []).map((k): [number, string] => [parseKey(k), `--key ${k}`]);
     const ids = positionals.map((p): [number, string] => [parseId(p), p]);
-    const modes = [ids.length + keys.length > 0, values.orphans === true, values.all === true].filter(Boolean).length;
-    if (modes !== 1) throw new UsageError(undefined, 'ERR_MISSING_ARGS', 'give ids, --key, --orphans or --all (one kind)');
+    // What picks the objects, by the argument that asked: ids and --key go together, --orphans and --all alone.
+    const modes = [
+      positionals[0] !== undefined ? `the id ${clip(positionals[0])}` : keys.length > 0 ? '--key' : undefined,
+      values.orphans ? '--orphans' : undefined,
+      values.all ? '--all' : undefined,
+    ].filter((m) => m !== undefined);
+    if (modes.length === 0) throw new UsageError(undefined, 'ERR_MISSING_ARGS', 'give ids, --key, --orphans or --all (one kind)');
+    if (modes.length > 1) {
+      throw new UsageError(
+        modes[1],
+        'ERR_INCOMPATIBLE_OPTION_PAIR',
+        `both ${modes[0]} and ${modes[1]} were given: give ids, --key, --orphans or --all (one kind)`,
+      );
+    }
     if (values['include-keyed'] && !values.orphans) throw new UsageError('--include-keyed', 'ERR_INVALID_ARG_VALUE', 'only with --orphans');
-    if (values.sem && values.queue) throw new UsageError('-q', 'ERR_INVALID_ARG_VALUE', 'give -s or -q, not both');
+    if (values.sem && values.queue)
+      throw new UsageError('-q', 'ERR_INCOMPATIBLE_OPTION_PAIR', 'both -s and -q were given: give one of them');
     if (values.orphans && values.queue)
       throw new UsageError('--orphans', 'ERR_INVALID_ARG_VALUE', 'applies to segments only (a message queue has no attachments)');
     if (values.orphans && values.sem)

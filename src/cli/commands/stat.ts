@@ -2,7 +2,7 @@ import { SHM_DEST, SHM_LOCKED } from '../../index.js';
 import { parse, parseId, parseKey } from '../args.js';
 import { UsageError, writeOut, type Command } from '../command.js';
 import { CLI_DOCS } from '../files.js';
-import { formatTime, hexKey, lines, toJson } from '../format.js';
+import { clip, formatTime, hexKey, lines, toJson } from '../format.js';
 import { groupName, isAlive, procSegments, userName } from '../proc.js';
 import { findSegment, findSegmentByKey, segmentSize, type Segment } from '../segments.js';
 import { findQueue, findQueueByKey, type QueueInfo } from '../queues.js';
@@ -129,7 +129,7 @@ Options:
       throw new UsageError(
         positionals[0],
         'ERR_INCOMPATIBLE_OPTION_PAIR',
-        `both an id and --key ${values.key} were given: give one of them`,
+        `both an id and --key ${clip(values.key)} were given: give one of them`,
       );
     }
     if (values.key === undefined && positionals.length === 0)
@@ -137,7 +137,7 @@ Options:
     if (positionals.length > 1) throw new UsageError(positionals[1], 'ERR_UNEXPECTED_ARGUMENT', 'stat takes one id');
     const arg = values.key === undefined ? positionals[0]! : '--key';
     if (values.queue) {
-      if (values.sem) throw new UsageError('-q', 'ERR_INVALID_ARG_VALUE', 'give -s or -q, not both');
+      if (values.sem) throw new UsageError('-q', 'ERR_INCOMPATIBLE_OPTION_PAIR', 'both -s and -q were given: give one of them');
       const queue = values.key === undefined ? findQueue(parseId(arg), arg) : findQueueByKey(parseKey(values.key), `--key ${values.key}`);
       await writeOut(io.stdout, values.json ? toJson({ id: queue.id, ...queue.ds }) : lines(queueLines(queue)));
       return 0;

@@ -10,6 +10,9 @@ const HOME = '\x1b[H';
 const CLEAR_LINE = '\x1b[K';
 const CLEAR_BELOW = '\x1b[J';
 
+/** The shortest --interval, as procps watch has it. */
+const MIN_INTERVAL_SECONDS = 0.1;
+
 function clock(): string {
   return new Date().toTimeString().slice(0, 8);
 }
@@ -29,13 +32,15 @@ Options:
   -a, --all              all three
   -p, --posix            POSIX shared memory in /dev/shm (with -m, -s, -q or -a: those too)
   -i, --interval SECONDS time between refreshes (default 1; decimals allowed;
-                         at most 2147483.647)
+                         from 0.1 to 2147483.647)
 `,
   async run(argv, io) {
     const { values } = parse(argv, { ...KIND_OPTIONS, ...POSIX_OPTION, interval: { type: 'string', short: 'i' } });
     const want = kinds(values);
-    // Past setTimeout's limit the timer would fire at once: a redraw loop, not a long wait.
-    const interval = values.interval === undefined ? 1 : parseSeconds(values.interval, '--interval', MAX_TIMER_SECONDS);
+    // Past setTimeout's limit the timer would fire at once: a redraw loop, not a long wait. Below
+    // 0.1 s (watch(1)'s floor) each redraw, a scan of every table, would follow the last at once.
+    const interval =
+      values.interval === undefined ? 1 : parseSeconds(values.interval, '--interval', MAX_TIMER_SECONDS, MIN_INTERVAL_SECONDS);
     const out = io.stdout;
     if (!out.isTTY) throw new CliError('stdout', 'ENOTTY', 'watch needs a terminal (use shmkit ls in a pipe)');
     // Fail before taking over the screen if the listing cannot be read at all.

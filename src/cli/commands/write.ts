@@ -2,7 +2,7 @@ import { constants as bufferConstants } from 'node:buffer';
 import { fstatSync } from 'node:fs';
 import type { Readable } from 'node:stream';
 import { parse, parseBytes } from '../args.js';
-import { CliError, type Command } from '../command.js';
+import { CliError, UsageError, type Command } from '../command.js';
 import { oneId, withSegment } from './dump.js';
 
 const { MAX_LENGTH } = bufferConstants;
@@ -47,21 +47,22 @@ Options:
     const offset = values.offset === undefined ? 0 : parseBytes(values.offset, '--offset');
     return withSegment(id, arg, false, async (shm) => {
       if (offset > shm.size)
-        throw new CliError('--offset', 'ERR_OUT_OF_RANGE', `${offset} is past the end of the ${shm.size}-byte segment`);
+        throw new UsageError('--offset', 'ERR_OUT_OF_RANGE', `${offset} is past the end of the ${shm.size}-byte segment`);
       const room = shm.size - offset;
       // All or nothing needs all of stdin in one buffer first, and one buffer holds at most MAX_LENGTH bytes.
       const data = await readStdin(io.stdin, Math.min(room, MAX_LENGTH));
       if (data === undefined && room > MAX_LENGTH) {
+        // EFBIG, as write(2) past a file's limit: the data, not an argument, is too large (exit 1, not 2).
         throw new CliError(
           'stdin',
-          'ERR_OUT_OF_RANGE',
+          'EFBIG',
           `more than ${MAX_LENGTH} bytes, the most one write can take in this Node.js (buffer.constants.MAX_LENGTH); write larger data in parts with --offset; nothing written`,
         );
       }
       if (data === undefined) {
         throw new CliError(
           'stdin',
-          'ERR_OUT_OF_RANGE',
+          'EFBIG',
           `more than the ${room} bytes that fit from offset ${offset} in the ${shm.size}-byte segment; nothing written`,
         );
       }
