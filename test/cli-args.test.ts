@@ -175,17 +175,22 @@ describe('rm --dry-run and write', { skip: noPrivateIpc }, () => {
 });
 
 describe('create whose id cannot be printed', { skip: noPrivateIpc }, () => {
-  it('removes what it made (nobody could know its id): a segment and a semaphore set, with stdout a full device', async () => {
+  it('removes what it made (nobody could know its id) and fails: a segment and a semaphore set, with stdout a full device or a closed pipe', async () => {
     const shmkit = `${JSON.stringify(process.execPath)} ${JSON.stringify(BIN)}`;
+    // The pipe's reader is gone before create writes; it exited 0 there, having removed what it made.
     const script = `
+      exec 3>&1
       ${shmkit} create --private --size 10 > /dev/full; echo "segment $?"
       ${shmkit} create -s --private --count 2 > /dev/full; echo "set $?"
+      (sleep 0.5; ${shmkit} create --private --size 10; echo "segment into a closed pipe $?" >&3) | true
+      (sleep 0.5; ${shmkit} create -s --private --count 2; echo "set into a closed pipe $?" >&3) | true
       ${shmkit} ls -a --json
     `;
-    const r = await run('unshare', ['--ipc', 'sh', '-c', script], { timeoutMs: 30_000 });
+    const r = await run('unshare', ['--ipc', 'bash', '-c', script], { timeoutMs: 30_000 });
     assert.equal(r.code, 0, r.stderr);
-    assert.match(r.stdout, /^segment 1\nset 1\n/);
+    assert.match(r.stdout, /^segment 1\nset 1\nsegment into a closed pipe 1\nset into a closed pipe 1\n/);
     assert.match(r.stderr, /shmkit create: stdout: ENOSPC/);
+    assert.match(r.stderr, /shmkit create: stdout: EPIPE cannot write: broken pipe \(the reader went away\)\n/);
     const listed = JSON.parse(r.stdout.slice(r.stdout.indexOf('{')));
     assert.deepEqual([listed.segments, listed.semaphores], [[], []]);
   });

@@ -607,6 +607,30 @@ describe('segments past 2^53 bytes', { skip: isRoot ? false : 'needs root for un
   });
 });
 
+describe('rm as root without CAP_SYS_ADMIN', { skip: isRoot ? false : 'needs root for unshare --ipc' }, () => {
+  it("is refused another user's segment by id, in --dry-run as for real: the kernel asks for the capability, not for uid 0", async () => {
+    // setpriv (util-linux, as unshare) drops the capability from the bounding set: root runs without it.
+    const script = `
+      id=$("$NODE" "$ASNOBODY" create --private --size 10) || exit 9
+      setpriv --bounding-set=-sys_admin "$NODE" "$BIN" rm -n "$id"; echo "dry $?"
+      setpriv --bounding-set=-sys_admin "$NODE" "$BIN" rm "$id"; echo "real $?"
+      "$NODE" "$BIN" ls --json`;
+    const r = await run('unshare', ['--ipc', 'sh', '-c', script], {
+      env: { ...process.env, NODE: process.execPath, BIN, ASNOBODY: AS_NOBODY },
+      timeoutMs: 30_000,
+    });
+    assert.equal(r.code, 0, r.stderr);
+    // The dry run listed it as going, and the real one met the kernel's EPERM ("... this process is euid 0").
+    assert.equal(r.stderr, 'shmkit rm: 0: EPERM segment owned by nobody, not by you\n'.repeat(2));
+    assert.equal(r.stdout.slice(0, r.stdout.indexOf('{')), 'dry 1\nreal 1\n');
+    const left = JSON.parse(r.stdout.slice(r.stdout.indexOf('{'))) as { segments: SegmentRow[] };
+    assert.deepEqual(
+      left.segments.map((s) => [s.id, s.owner]),
+      [[0, 'nobody']],
+    );
+  });
+});
+
 describe('tables narrower than every column that must stay', () => {
   const columns: Column<{ key: string; id: number; nattch: number }>[] = [
     { header: 'key', cell: (r) => r.key },

@@ -19,6 +19,11 @@ export interface Command {
   help: string;
   /** Whether `shmkit help` lists it here (default: yes). */
   offered?(): boolean;
+  /**
+   * Whether output nobody reads is a failure (create: the id of what it made
+   * is lost) rather than a quiet end, as `shmkit cat | head` has it (default).
+   */
+  needsReader?: boolean;
   /** Runs with the arguments after the command's name; resolves to the exit code. */
   run(argv: string[], io: Io): Promise<number> | number;
 }

@@ -80,12 +80,14 @@ export async function main(argv: string[], io: Io = PROCESS_IO): Promise<number>
   const [name, ...rest] = argv;
   const { stdout, stderr } = io;
   let command: Command | undefined;
-  // A reader that goes away (shmkit cat | head) ends the command quietly; any
-  // other failure to write (a full disk: ENOSPC, EFBIG, EIO) is one line and exit 1.
+  // A reader that goes away (shmkit cat | head) ends the command quietly, unless
+  // the command needs its output read (create); any other failure to write (a
+  // full disk: ENOSPC, EFBIG, EIO) is one line and exit 1.
   if (io === PROCESS_IO) {
     stdout.on('error', (error: NodeJS.ErrnoException) => {
-      if (error.code === 'EPIPE') process.exit(0);
-      const text = error.message.replace(/^[A-Z0-9_]+: /, '').replace(/, write$/, '');
+      if (error.code === 'EPIPE' && command?.needsReader !== true) process.exit(0);
+      const text =
+        error.code === 'EPIPE' ? 'broken pipe (the reader went away)' : error.message.replace(/^[A-Z0-9_]+: /, '').replace(/, write$/, '');
       report(stderr, command?.name ?? 'shmkit', new CliError('stdout', error.code ?? 'ERR_INTERNAL', `cannot write: ${text}`));
       process.exit(EXIT_FAILURE);
     });

@@ -125,3 +125,19 @@ export function procSegments(): Map<number, ProcSegment> {
 export function euid(): number {
   return process.geteuid?.() ?? process.getuid?.() ?? -1;
 }
+
+/** CAP_SYS_ADMIN's bit in the capability sets (linux/capability.h). */
+const CAP_SYS_ADMIN = 21n;
+
+/**
+ * Whether this process may remove another user's IPC objects: the kernel
+ * (ipcctl_obtain_check) lets the owner, the creator, or a process with
+ * CAP_SYS_ADMIN do IPC_RMID, not root as such; root without the capability
+ * (capsh --drop=cap_sys_admin, many containers) is refused. Read from
+ * /proc/self/status's CapEff; without it, whether this is root.
+ */
+export function canRemoveOthers(): boolean {
+  const capEff = /^CapEff:\s*([0-9a-f]+)$/m.exec(readOrEmpty('/proc/self/status'))?.[1];
+  if (capEff === undefined) return euid() === 0;
+  return ((BigInt(`0x${capEff}`) >> CAP_SYS_ADMIN) & 1n) === 1n;
+}

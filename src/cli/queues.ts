@@ -88,7 +88,7 @@ export function onQueue<T>(arg: string, fn: () => T): T {
       EINVAL: 'no such message queue',
       EIDRM: 'the message queue was removed',
       EACCES: 'permission denied',
-      EPERM: 'not permitted (only the owner, the creator or root)',
+      EPERM: 'not permitted (only the owner, the creator or a process with CAP_SYS_ADMIN)',
     };
     throw ipcCliError(arg, error, text[error.code]);
   }

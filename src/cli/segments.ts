@@ -144,7 +144,7 @@ export function segmentErrorText(error: IpcError): string | undefined {
     case 'EACCES':
       return 'permission denied';
     case 'EPERM':
-      return 'not permitted (only the owner, the creator or root)';
+      return 'not permitted (only the owner, the creator or a process with CAP_SYS_ADMIN)';
     case 'ENOENT':
       return 'no segment has this key';
     case 'EEXIST':

@@ -122,7 +122,7 @@ export function semaphoreErrorText(error: IpcError): string | undefined {
     case 'EACCES':
       return 'permission denied';
     case 'EPERM':
-      return 'not permitted (only the owner, the creator or root)';
+      return 'not permitted (only the owner, the creator or a process with CAP_SYS_ADMIN)';
     case 'ENOENT':
       return 'no semaphore set has this key';
     case 'EEXIST':

@@ -9,6 +9,8 @@ import { onSemaphoreSet, semLimits } from '../semaphores.js';
 export const create: Command = {
   name: 'create',
   summary: 'create a segment (-s: a semaphore set) and print its id',
+  // An id nobody reads: what was made is removed, and that is a failure.
+  needsReader: true,
   help: `Usage: shmkit create --key KEY --size N [--mode MODE]
        shmkit create --private --size N [--mode MODE]
        shmkit create -s --key KEY|--private --count N [--mode MODE]

@@ -3,7 +3,7 @@ import { IPC_RMID, shmctl } from '../../index.js';
 import { parse, parseId, parseKey } from '../args.js';
 import { CliError, CliErrors, UsageError, writeOut, type Command } from '../command.js';
 import { clip, hexKey, lines, toJson } from '../format.js';
-import { euid, procSegments } from '../proc.js';
+import { canRemoveOthers, euid, procSegments } from '../proc.js';
 import { judgeOrphan, listSegments, onSegment, segmentRow, type SegmentRow } from '../segments.js';
 import { listQueues, onQueue, queueRow, removeQueue, type QueueRow } from '../queues.js';
 import { listSemaphoreSets, onSemaphoreSet, removeSemaphoreSet, semaphoreRow, type SemaphoreRow } from '../semaphores.js';
@@ -29,9 +29,9 @@ interface Request {
 
 /**
  * Picks what goes. Another user's object is never picked by key, --orphans
- * or --all, and by id only when this process is root or made it (`cuids`:
- * the creator's uid by id; the kernel lets the creator remove it, as ipcrm
- * does, and refuses anyone else).
+ * or --all, and by id only when this process has CAP_SYS_ADMIN or made it
+ * (`cuids`: the creator's uid by id): the kernel's rule for IPC_RMID, as
+ * ipcrm meets it. Root without the capability is refused like anyone else.
  */
 function select<R extends Row>(
   rows: R[],
@@ -42,12 +42,13 @@ function select<R extends Row>(
   kept: Target<R>[] = [],
 ): Target<R>[] {
   const me = euid();
+  const admin = canRemoveOthers();
   const mine = (row: R) => row.uid === me;
   const picked = new Map<number, Target<R>>();
   for (const [id, arg] of request.ids) {
     const row = rows.find((r) => r.id === id);
     if (!row) errors.push(new CliError(arg, 'EINVAL', `no such ${kind}`));
-    else if (!mine(row) && me !== 0 && cuids.get(id) !== me)
+    else if (!mine(row) && !admin && cuids.get(id) !== me)
       errors.push(new CliError(arg, 'EPERM', `${kind} owned by ${row.owner}, not by you`));
     else if (!picked.has(id)) picked.set(id, { row, arg });
   }
@@ -55,7 +56,9 @@ function select<R extends Row>(
     const row = rows.find((r) => r.key === key);
     if (!row) errors.push(new CliError(arg, 'ENOENT', `no ${kind} has this key`));
     else if (!mine(row))
-      errors.push(new CliError(arg, 'EPERM', `${kind} owned by ${row.owner}, not by you${me === 0 ? ' (root removes it by id)' : ''}`));
+      errors.push(
+        new CliError(arg, 'EPERM', `${kind} owned by ${row.owner}, not by you${admin ? ' (you have CAP_SYS_ADMIN: remove it by id)' : ''}`),
+      );
     else if (!picked.has(row.id)) picked.set(row.id, { row, arg });
   }
   for (const row of rows) {
@@ -101,7 +104,8 @@ message queues (at once, with their messages; waiters fail with EIDRM).
 
 Only your own objects are removed: --key, --orphans and --all skip or refuse
 those of other users, and an id of another user's object is refused unless
-you are root or its creator (as the kernel and ipcrm allow). Errors are
+you have CAP_SYS_ADMIN (root usually has it) or created it, as the kernel
+allows. Errors are
 reported one a line; the others still go.
 
 Options:
