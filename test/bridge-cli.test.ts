@@ -40,6 +40,16 @@ describe('shmkit bridge: usage', () => {
     [['--pubsub', '1', '--pubsub-key', '2', '--nats', 'nats://x', '--subject', 's', '--out'], '--pubsub-key', /not both/],
     [['--pubsub', '1', '--nats', 'nats://x', '--subject', 's'], '--inbox', /both ways/],
     [['--pubsub', 'x', '--nats', 'nats://x', '--subject', 's', '--in'], '--pubsub', /not an integer/],
+    // What every bridge needs is asked for first: this spoke of --inbox.
+    [['--channel', '0'], '--nats', /ERR_MISSING_ARGS/],
+    [['--channel', '0', '--nats', 'nats://x'], '--subject', /ERR_MISSING_ARGS/],
+    // A scheme the client does not speak, refused before connecting (http://x went to x:4222); never the password.
+    [
+      ['--channel', '1', '--nats', 'http://user:secret@x', '--subject', 's', '--out'],
+      '--nats',
+      /'http:\/\/' is not a scheme of a NATS server/,
+    ],
+    [['--channel', '1', '--nats', 'nats://a,ws://b', '--subject', 's', '--out'], '--nats', /'ws:\/\/' .*no WebSocket client/],
   ];
   for (const [args, arg, message] of cases) {
     it(`shmkit bridge ${args.join(' ')}: exit 2, naming ${arg}`, async () => {
@@ -48,6 +58,7 @@ describe('shmkit bridge: usage', () => {
       assert.match(result.stderr, new RegExp(`^shmkit bridge: ${arg.replace(/-/g, '\\-')}`));
       assert.match(result.stderr, message);
       assert.match(result.stderr, /see shmkit help bridge/);
+      assert.doesNotMatch(result.stderr, /secret/, 'a password in --nats is never printed');
       assert.equal(result.stdout, '');
     });
   }

@@ -142,6 +142,24 @@ describe('bridge arguments, before any connection', { skip: noPrivateIpc }, () =
     assert.equal(missing.stderr, 'shmkit bridge: --key 0x00005348: ENOENT no segment has this key\n');
     const byId = await shmkitInPrivateIpc(['bridge', '--channel', '5', ...common]);
     assert.equal(byId.stderr, 'shmkit bridge: --channel 5: EINVAL no such segment\n');
+    // A segment that is no channel, named by its option too (the line named neither).
+    const plain = await run(
+      'unshare',
+      [
+        '--ipc',
+        'sh',
+        '-c',
+        '"$NODE" "$BIN" create --key 0x5348 --size 100 >/dev/null && "$NODE" "$BIN" bridge --key 0x5348 "$@"',
+        'sh',
+        ...common,
+      ],
+      { env: { ...process.env, NODE: process.execPath, BIN }, timeoutMs: 30_000 },
+    );
+    assert.equal(plain.code, 1);
+    assert.equal(
+      plain.stderr,
+      'shmkit bridge: --key 0x00005348: ERR_CHANNEL_FORMAT segment 0 is not a shmkit channel (100 bytes, smaller than a channel header)\n',
+    );
     const ackWait = await shmkitInPrivateIpc(['bridge', '--key', '0x5348', ...common, '--jetstream', '--ack-wait', '0.05']);
     assert.equal(ackWait.code, 2);
     assert.match(ackWait.stderr, /--ack-wait: ERR_OUT_OF_RANGE '0\.05' is out of range: from 0\.1 to 3600 seconds/);

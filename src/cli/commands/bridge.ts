@@ -1,6 +1,7 @@
-import { bridge as startBridge, IPC_STAT, IpcError, shmctl, shmget, type Bridge, type BridgeOptions } from '../../index.js';
+import { bridge as startBridge, ChannelError, IPC_STAT, IpcError, shmctl, shmget, type Bridge, type BridgeOptions } from '../../index.js';
 import { parse, parseId, parseKey, parseSeconds } from '../args.js';
-import { UsageError, writeOut, type Command } from '../command.js';
+import { CliError, UsageError, writeOut, type Command } from '../command.js';
+import { quote } from '../format.js';
 import { onSegment } from '../segments.js';
 
 const OPTIONS = {
@@ -46,6 +47,29 @@ function localOf(id: string | undefined, key: string | undefined, idName: string
   return undefined;
 }
 
+/**
+ * The servers of --nats, each checked for a scheme the bridge's client
+ * speaks: nats:// and tls:// (or none: host:port). Node's NATS client drops
+ * any other scheme and speaks NATS to the host anyway (http://x went to x:4222),
+ * and refuses ws:// only when connecting.
+ */
+function natsServers(text: string): string[] {
+  const servers = text.split(',').filter((s) => s !== '');
+  if (servers.length === 0) throw new UsageError('--nats', 'ERR_INVALID_ARG_VALUE', 'names no server');
+  for (const server of servers) {
+    const scheme = /^([a-z][a-z0-9+.-]*):\/\//i.exec(server)?.[1]?.toLowerCase();
+    if (scheme !== undefined && scheme !== 'nats' && scheme !== 'tls') {
+      // Only the scheme is shown: the rest may hold a password.
+      throw new UsageError(
+        '--nats',
+        'ERR_INVALID_ARG_VALUE',
+        `${quote(`${scheme}://`)} is not a scheme of a NATS server: give nats://host:port or tls://host:port${scheme.startsWith('ws') ? ' (the bridge has no WebSocket client)' : ''}`,
+      );
+    }
+  }
+  return servers;
+}
+
 function describe(ref: LocalRef, kind: 'channel' | 'pubsub'): string {
   const what = kind === 'channel' ? 'channel' : 'PubSub';
   return 'id' in ref ? `${what} ${ref.id}` : `${what} key 0x${(ref.key >>> 0).toString(16).padStart(8, '0')}`;
@@ -88,8 +112,9 @@ Options:
       --pubsub-key K      a PubSub by key
       --inbox ID          both ways: the channel messages from NATS go into
       --inbox-key K       the same by key
-  -n, --nats URL          the server, nats://host:port; several comma-separated.
-                          nats://user:password@host works; never printed
+  -n, --nats URL          the server, nats://host:port (or tls://); several
+                          comma-separated. nats://user:password@host works;
+                          never printed
   -s, --subject S         the subject
       --in, --out         one direction only
       --jetstream         at least once, through a JetStream stream
@@ -104,8 +129,6 @@ Options:
 `,
   async run(argv, io) {
     const { values: v } = parse(argv, OPTIONS);
-    if (v.in && v.out) throw new UsageError('--out', 'ERR_USAGE', 'give --in or --out, not both (neither: both ways)');
-    const direction = v.in ? 'in' : v.out ? 'out' : 'both';
     const byChannel = localOf(v.channel, v.key, '--channel', '--key');
     const byPubSub = localOf(v.pubsub, v['pubsub-key'], '--pubsub', '--pubsub-key');
     if (byChannel !== undefined && byPubSub !== undefined) {
@@ -113,7 +136,13 @@ Options:
     }
     const kind = byPubSub !== undefined ? 'pubsub' : 'channel';
     const channel = byChannel ?? byPubSub;
+    // What every bridge needs first, then how the options combine (bridge --channel 0 spoke of --inbox).
     if (channel === undefined) throw new UsageError('--channel', 'ERR_MISSING_ARGS', 'needed (or --key, --pubsub, --pubsub-key)');
+    if (v.nats === undefined) throw new UsageError('--nats', 'ERR_MISSING_ARGS', 'needed: the server, like nats://127.0.0.1:4222');
+    const servers = natsServers(v.nats);
+    if (v.subject === undefined) throw new UsageError('--subject', 'ERR_MISSING_ARGS', 'needed');
+    if (v.in && v.out) throw new UsageError('--out', 'ERR_USAGE', 'give --in or --out, not both (neither: both ways)');
+    const direction = v.in ? 'in' : v.out ? 'out' : 'both';
     const inbox = localOf(v.inbox, v['inbox-key'], '--inbox', '--inbox-key');
     if (direction === 'both' && inbox === undefined) {
       throw new UsageError('--inbox', 'ERR_MISSING_ARGS', 'needed both ways (or --inbox-key; or --in or --out for one direction)');
@@ -125,10 +154,6 @@ Options:
         `is for both ways; with --in or --out, --${kind === 'channel' ? 'channel' : 'pubsub'} is the one`,
       );
     }
-    if (v.nats === undefined) throw new UsageError('--nats', 'ERR_MISSING_ARGS', 'needed: the server, like nats://127.0.0.1:4222');
-    const servers = v.nats.split(',').filter((s) => s !== '');
-    if (servers.length === 0) throw new UsageError('--nats', 'ERR_INVALID_ARG_VALUE', 'names no server');
-    if (v.subject === undefined) throw new UsageError('--subject', 'ERR_MISSING_ARGS', 'needed');
     if (!v.jetstream) {
       for (const name of ['stream', 'durable', 'ack-wait'] as const) {
         if (v[name] !== undefined) throw new UsageError(`--${name}`, 'ERR_USAGE', 'goes with --jetstream');
@@ -170,15 +195,31 @@ Options:
     try {
       b = await startBridge(options);
     } catch (error) {
+      const locals = [
+        [channel, kind === 'channel' ? '--channel' : '--pubsub', kind === 'channel' ? '--key' : '--pubsub-key'],
+        [inbox, '--inbox', '--inbox-key'],
+      ] as const;
+      const argOf = (ref: LocalRef, idName: string, keyName: string) =>
+        'id' in ref ? `${idName} ${ref.id}` : `${keyName} 0x${(ref.key >>> 0).toString(16).padStart(8, '0')}`;
       // A channel that is not there, named by the option that gave it (the library's error names shmget and a key).
       if (error instanceof IpcError) {
-        for (const [ref, idName, keyName] of [
-          [channel, kind === 'channel' ? '--channel' : '--pubsub', kind === 'channel' ? '--key' : '--pubsub-key'],
-          [inbox, '--inbox', '--inbox-key'],
-        ] as const) {
+        for (const [ref, idName, keyName] of locals) {
           if (ref === undefined) continue;
-          const arg = 'id' in ref ? `${idName} ${ref.id}` : `${keyName} 0x${(ref.key >>> 0).toString(16).padStart(8, '0')}`;
-          onSegment(arg, () => ('id' in ref ? shmctl(ref.id, IPC_STAT) : shmget(ref.key, 0, 0)));
+          onSegment(argOf(ref, idName, keyName), () => ('id' in ref ? shmctl(ref.id, IPC_STAT) : shmget(ref.key, 0, 0)));
+        }
+      }
+      // A segment that is no channel (or PubSub), named by its option too: the library names "segment N".
+      if (error instanceof ChannelError && error.code === 'ERR_CHANNEL_FORMAT') {
+        const id = Number(/^\w+\.open: segment (\d+) /.exec(error.message)?.[1]);
+        for (const [ref, idName, keyName] of locals) {
+          if (ref === undefined) continue;
+          let refId: number | undefined;
+          try {
+            refId = 'id' in ref ? ref.id : shmget(ref.key, 0, 0);
+          } catch {
+            // removed meanwhile: not the one
+          }
+          if (refId === id) throw new CliError(argOf(ref, idName, keyName), error.code, error.message.replace(/^\w+\.open: /, ''));
         }
       }
       // Bad names and values the checks above let through (a subject with a space, a stream name) are usage errors.
@@ -233,7 +274,7 @@ Options:
 function ackWaitMs(text: string): number {
   const seconds = parseSeconds(text, '--ack-wait');
   if (!(seconds >= 0.1 && seconds <= 3600)) {
-    throw new UsageError('--ack-wait', 'ERR_OUT_OF_RANGE', `'${text}' is out of range: from 0.1 to 3600 seconds`);
+    throw new UsageError('--ack-wait', 'ERR_OUT_OF_RANGE', `${quote(text)} is out of range: from 0.1 to 3600 seconds`);
   }
   return Math.round(seconds * 1000);
 }
