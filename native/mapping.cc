@@ -16,7 +16,11 @@
 // detaches. Then, rather than
 // let forgotten mappings exhaust the process's map count (where V8 itself
 // aborts), shmat refuses with EAGAIN while more than a bound of them await
-// their finalizer.
+// their finalizer. And since every mapping is an area of the process's
+// memory, counted against vm.max_map_count with V8's and malloc's own, a new
+// mapping is refused (ENOMEM) once the areas come within a margin of the
+// limit (AdmitArea): at the limit itself the kernel refuses V8 too, which
+// aborts the process.
 //
 // An explicit shmdt cannot know whether Node's own native work (fs.read,
 // crypto.randomFill, zlib on the thread pool) still writes through a raw
@@ -42,6 +46,9 @@
 // finalizers included), so the records need no locking.
 #include "shim.h"
 #include <algorithm>
+#include <atomic>
+#include <cstring>
+#include <fcntl.h>
 #include <mutex>
 #include <string>
 #include <sys/mman.h>
@@ -62,7 +69,12 @@ struct Mapping {
   bool placeholder = false;    // shmdt left throwaway memory over the range
   napi_ref buffer = nullptr;   // weak: empty once the ArrayBuffer object is collected
   int owners = 3;              // the ArrayBuffer finalizer, the JS handle, the registry (+1: the object's finalizer)
+  int range = -1;              // a file's: its range in the SIGBUS guard
 };
+
+// Mappings of this process (every environment) whose area is still there,
+// the file's or the placeholder's: what shmkit adds to the process's map count.
+std::atomic<size_t> g_areas{0};
 
 size_t Span(size_t length) {
   size_t page = static_cast<size_t>(::sysconf(_SC_PAGESIZE));
@@ -72,8 +84,9 @@ size_t Span(size_t length) {
 // Takes the memory away for good: shmdt for a segment, munmap for a file.
 int Unmap(Mapping* m) {
   WakeWaitsIn(m->addr, Span(m->length));
+  g_areas.fetch_sub(1, std::memory_order_relaxed);
   if (m->kind == MappingKind::kSegment) return ::shmdt(m->addr);
-  ForgetFileRange(m->addr);
+  ForgetFileRange(m->range);
   return ::munmap(m->addr, Span(m->length));
 }
 
@@ -87,8 +100,9 @@ void DropPlaceholder(napi_env env, Mapping* m) {
   // so that a mapping another thread makes at the freed address next is never
   // the one forgotten. Nobody faults here any more: the ArrayBuffer object is
   // collected, and Node keeps the object of every buffer its pending work uses.
-  if (m->kind == MappingKind::kFile) ForgetFileRange(m->addr);
+  if (m->kind == MappingKind::kFile) ForgetFileRange(m->range);
   ::munmap(m->addr, Span(m->length));
+  g_areas.fetch_sub(1, std::memory_order_relaxed);
   int64_t ignored;
   napi_adjust_external_memory(env, -static_cast<int64_t>(Span(m->length)), &ignored);
 }
@@ -241,17 +255,92 @@ Napi::Value MappingStats(const Napi::CallbackInfo& info) {
   return result;
 }
 
+// The map-count policy (mapCountPolicy, from TypeScript) and what the last
+// count found; process-wide, as the map count is.
+std::mutex g_count_m;
+size_t g_map_limit = 0;    // 0: no check
+size_t g_map_margin = 0;   // areas kept free for V8, Node and malloc
+size_t g_check_from = 0;   // shmkit's own areas from which /proc/self/maps is counted
+size_t g_count_at = 0;     // ... and the next count, once shmkit's own areas reach it
+size_t g_refused = 0;      // the areas counted when the last admission was refused; 0 if it was not
+
+// The lines of /proc/self/maps: the process's memory areas, or -errno.
+long CountAreas() {
+  int fd = ::open("/proc/self/maps", O_RDONLY | O_CLOEXEC);
+  if (fd == -1) return -errno;
+  char chunk[65536];
+  long lines = 0;
+  for (;;) {
+    ssize_t got = ::read(fd, chunk, sizeof chunk);
+    if (got == -1 && errno == EINTR) continue;
+    if (got <= 0) break;
+    for (const char* at = chunk; (at = static_cast<const char*>(std::memchr(at, '\n', chunk + got - at))) != nullptr; at++) lines++;
+  }
+  ::close(fd);
+  return lines;
+}
+
+// 0, or ENOMEM when the areas come within the margin of the limit. Counting
+// reads all of /proc/self/maps (a few milliseconds near 65,530 areas), so it
+// happens only once shmkit's own areas are many, and then again only after
+// they grew by half the room the last count left: what others map meanwhile
+// comes out of the margin.
+int AdmitArea() {
+  std::lock_guard<std::mutex> lock(g_count_m);
+  if (g_map_limit == 0) return 0;
+  size_t own = g_areas.load(std::memory_order_relaxed) + 2 * GuardSplitPages();
+  if (own < g_check_from || own < g_count_at) return 0;
+  long areas = CountAreas();
+  if (areas < 0) {
+    g_count_at = own + 256;  // unreadable (no /proc): the kernel's own limit still refuses
+    return 0;
+  }
+  size_t counted = static_cast<size_t>(areas);
+  if (counted + g_map_margin >= g_map_limit) {
+    g_refused = counted;
+    g_count_at = own;  // counted again at the next try: a munmap may have made room
+    return ENOMEM;
+  }
+  g_refused = 0;
+  g_count_at = own + std::max<size_t>(1, (g_map_limit - g_map_margin - counted) / 2);
+  return 0;
+}
+
+// mapCountPolicy(limit, margin, checkFrom): refuse new mappings once the
+// process's areas come within `margin` of `limit` (0: never), counted from
+// `checkFrom` areas of shmkit's own.
+Napi::Value MapCountPolicy(const Napi::CallbackInfo& info) {
+  std::lock_guard<std::mutex> lock(g_count_m);
+  g_map_limit = static_cast<size_t>(info[0].As<Napi::Number>().Int64Value());
+  g_map_margin = static_cast<size_t>(info[1].As<Napi::Number>().Int64Value());
+  g_check_from = static_cast<size_t>(info[2].As<Napi::Number>().Int64Value());
+  g_count_at = 0;
+  return info.Env().Undefined();
+}
+
+// mapCountStats() -> [shmkit's areas in this process, the areas counted at the last refusal (0: the last count admitted)]
+Napi::Value MapCountStats(const Napi::CallbackInfo& info) {
+  std::lock_guard<std::mutex> lock(g_count_m);
+  Napi::Array result = Napi::Array::New(info.Env(), 2);
+  result.Set(0u, Napi::Number::New(info.Env(), static_cast<double>(g_areas.load(std::memory_order_relaxed))));
+  result.Set(1u, Napi::Number::New(info.Env(), static_cast<double>(g_refused)));
+  return result;
+}
+
 }  // namespace
 
 int AdmitMapping(Napi::Env env) {
   Registry* r = RegistryOf(env);
   if (r->live.size() >= r->sweep_at || r->awaiting > r->max_awaiting) Sweep(env, r);
-  return r->awaiting > r->max_awaiting ? EAGAIN : 0;
+  if (r->awaiting > r->max_awaiting) return EAGAIN;
+  return AdmitArea();
 }
 
-Napi::Value WrapMapping(Napi::Env env, void* addr, size_t length, MappingKind kind) {
+Napi::Value WrapMapping(Napi::Env env, void* addr, size_t length, MappingKind kind, int range) {
   Registry* r = RegistryOf(env);
   Mapping* m = new Mapping{addr, length, kind};
+  m->range = range;
+  g_areas.fetch_add(1, std::memory_order_relaxed);
   napi_value buffer;
   napi_status status = napi_create_external_arraybuffer(env, addr, length, OnMemoryFreed, m, &buffer);
   if (status != napi_ok) {
@@ -321,6 +410,8 @@ Napi::Value Detach(const Napi::CallbackInfo& info, MappingKind kind) {
     return Napi::Number::New(env, 0);
   }
   m->placeholder = true;
+  // The file's pages are gone from here: the guard's descriptor goes too (a memfd's memory with it).
+  if (m->kind == MappingKind::kFile) ReleaseRangeFile(m->range);
   // Counted as external memory, so that V8 collects (and frees) sooner.
   int64_t ignored;
   napi_adjust_external_memory(env, static_cast<int64_t>(span), &ignored);
@@ -334,6 +425,45 @@ Napi::Value Shmdt(const Napi::CallbackInfo& info) { return Detach(info, MappingK
 Napi::Value Munmap(const Napi::CallbackInfo& info) { return Detach(info, MappingKind::kFile); }
 
 namespace {
+
+Mapping* HandleOf(const Napi::CallbackInfo& info) {
+  if (!info[0].IsExternal()) return nullptr;
+  return info[0].As<Napi::External<Mapping>>().Data();
+}
+
+// mappingFault(handle) -> [byte offset in the mapping, si_code] of the first
+// fault inside the file the SIGBUS guard met there, or 0: none.
+Napi::Value MappingFault(const Napi::CallbackInfo& info) {
+  Mapping* m = HandleOf(info);
+  uintptr_t at;
+  int code;
+  if (m == nullptr || m->kind != MappingKind::kFile || !FileRangeFault(m->range, &at, &code)) return Napi::Number::New(info.Env(), 0);
+  Napi::Array result = Napi::Array::New(info.Env(), 2);
+  result.Set(0u, Napi::Number::New(info.Env(), static_cast<double>(at - reinterpret_cast<uintptr_t>(m->addr))));
+  result.Set(1u, Napi::Number::New(info.Env(), code));
+  return result;
+}
+
+// reserveRange(handle, start, length) -> 0 | -errno: fallocate(FALLOC_FL_KEEP_SIZE)
+// of the mapped file's bytes [start, start + length) of the mapping.
+Napi::Value ReserveRange(const Napi::CallbackInfo& info) {
+  Mapping* m = HandleOf(info);
+  if (m == nullptr || m->kind != MappingKind::kFile || m->detached) return Errno(info.Env(), EINVAL);
+  int err = ReserveInFileRange(m->range, ToU64(info[1]), ToU64(info[2]));
+  return err == 0 ? Napi::Number::New(info.Env(), 0) : Errno(info.Env(), err);
+}
+
+// mappingFileStat(handle) -> [st_size, st_blocks] of the mapped file | -errno.
+Napi::Value MappingFileStat(const Napi::CallbackInfo& info) {
+  Mapping* m = HandleOf(info);
+  if (m == nullptr || m->kind != MappingKind::kFile || m->detached) return Errno(info.Env(), EINVAL);
+  struct stat st;
+  if (int err = FileRangeStat(m->range, &st)) return Errno(info.Env(), err);
+  Napi::Array result = Napi::Array::New(info.Env(), 2);
+  result.Set(0u, Napi::Number::New(info.Env(), static_cast<double>(st.st_size)));
+  result.Set(1u, Napi::Number::New(info.Env(), static_cast<double>(st.st_blocks)));
+  return result;
+}
 
 // ownedToken(fd) -> the token of this environment's record of `fd`, or 0.
 Napi::Value OwnedToken(const Napi::CallbackInfo& info) {
@@ -428,6 +558,11 @@ void InitMapping(Napi::Env env, Napi::Object exports) {
   napi_set_instance_data(env, new Registry(), teardown, nullptr);
   Export<MappingPolicy>(env, exports, "mappingPolicy");
   Export<MappingStats>(env, exports, "mappingStats");
+  Export<MapCountPolicy>(env, exports, "mapCountPolicy");
+  Export<MapCountStats>(env, exports, "mapCountStats");
+  Export<MappingFault>(env, exports, "mappingFault");
+  Export<ReserveRange>(env, exports, "reserveRange");
+  Export<MappingFileStat>(env, exports, "mappingFileStat");
   Export<OwnedToken>(env, exports, "ownedToken");
   Export<OwnedLive>(env, exports, "ownedLive");
   Export<CloseOwned>(env, exports, "closeOwned");

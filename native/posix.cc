@@ -105,11 +105,12 @@ Napi::Value Mmap(const Napi::CallbackInfo& info) {
   if (addr == MAP_FAILED) return Errno(env, errno);
   size_t page = static_cast<size_t>(::sysconf(_SC_PAGESIZE));
   size_t span = (length + page - 1) / page * page;
-  if (int err = GuardFileRange(addr, span, (prot & PROT_WRITE) != 0)) {
+  int range = GuardFileRange(addr, span, (prot & PROT_WRITE) != 0, fd, static_cast<uint64_t>(offset));
+  if (range < 0) {
     ::munmap(addr, span);
-    return Errno(env, err);
+    return Errno(env, -range);
   }
-  Napi::Value wrapped = WrapMapping(env, addr, length, MappingKind::kFile);
+  Napi::Value wrapped = WrapMapping(env, addr, length, MappingKind::kFile, range);
   if (wrapped.IsNumber()) return wrapped;
   Napi::Array result = wrapped.As<Napi::Array>();
   result.Set(2u, U64(env, reinterpret_cast<uintptr_t>(addr)));

@@ -5,6 +5,7 @@
 #include <cerrno>
 #include <cstdint>
 #include <memory>
+#include <sys/stat.h>
 
 struct ipc_perm;  // <sys/ipc.h>, included where its fields are read
 
@@ -86,13 +87,16 @@ void InitFutexRing(Napi::Env env, Napi::Object exports);
 // What a mapping maps: a System V segment (shmat) or a file descriptor (mmap).
 enum class MappingKind { kSegment, kFile };
 
-// 0, or EAGAIN while too many forgotten mappings await their finalizer
-// (called before shmat or mmap maps anything).
+// 0, EAGAIN while too many forgotten mappings await their finalizer, or
+// ENOMEM when the process's memory areas come within the margin TypeScript
+// set (mapCountPolicy) of vm.max_map_count (called before shmat or mmap maps
+// anything).
 int AdmitMapping(Napi::Env env);
 // A mapping as [ArrayBuffer, handle] (native/mapping.cc), or -errno (Node-API
 // owns the buffer's lifetime: its finalizer detaches or unmaps it). A kFile
-// mapping must already be known to the SIGBUS guard (GuardFileRange).
-Napi::Value WrapMapping(Napi::Env env, void* addr, size_t length, MappingKind kind);
+// mapping must already be known to the SIGBUS guard: `range` is what
+// GuardFileRange returned (-1 for a segment).
+Napi::Value WrapMapping(Napi::Env env, void* addr, size_t length, MappingKind kind, int range = -1);
 // Descriptor `fd` belongs to this environment's shmkit object: closed when
 // the environment ends unless closeOwned closed it first, and the object named
 // `unlink` (or none: nullptr) removed then unless keepName kept it.
@@ -106,9 +110,22 @@ void InitMapping(Napi::Env env, Napi::Object exports);
 // The SIGBUS guard (native/sigbus.cc): while a file's range is guarded, a
 // SIGBUS there (the file shrank under the mapping, or tmpfs had no page to
 // give) puts a zeroed private page over the fault instead of killing the
-// process. GuardFileRange returns 0, or ENOMEM when its table is full.
-int GuardFileRange(void* addr, size_t span, bool writable);
-void ForgetFileRange(void* addr);
+// process. GuardFileRange (the range mapped from `fd` at file offset
+// `offset`) returns the range's index, or -errno: -ENOMEM when its table is
+// full, -EMFILE when the guard cannot keep a descriptor of the file.
+int GuardFileRange(void* addr, size_t span, bool writable, int fd, uint64_t offset);
+// The file's pages are no longer mapped in the range: the guard lets go of its descriptor.
+void ReleaseRangeFile(int index);
+// The range is gone (ReleaseRangeFile included).
+void ForgetFileRange(int index);
+// The first fault inside the file that the guard met in the range: its page and si_code.
+bool FileRangeFault(int index, uintptr_t* at, int* code);
+// fallocate(FALLOC_FL_KEEP_SIZE) of `length` bytes at `start` in the range: 0 or the errno.
+int ReserveInFileRange(int index, uint64_t start, uint64_t length);
+// fstat of the range's file: 0 or the errno.
+int FileRangeStat(int index, struct stat* st);
+// Pages the guard replaced one at a time so far: each may have split an area in three.
+size_t GuardSplitPages();
 void InitSigbus(Napi::Env env, Napi::Object exports);
 void InitPosix(Napi::Env env, Napi::Object exports);
 

@@ -72,6 +72,7 @@ export abstract class MappedMemory {
    */
   get buffer(): ArrayBuffer {
     if (this.#readOnly) throw stateError('ERR_SHM_READ_ONLY', this.#words.readOnly);
+    if (!this.#gone) this.checkIntact('buffer');
     return this.#buffer;
   }
 
@@ -108,8 +109,18 @@ export abstract class MappedMemory {
       );
     }
     // Captured built-ins only: the private buffer never meets user code (src/core/primordials.ts).
-    return copyBytes(this.#buffer, start, count);
+    const bytes = copyBytes(this.#buffer, start, count);
+    // After the copy, so that one check covers a page gone before and one the copy faulted on (a mapping of a file: see Mapping).
+    this.checkIntact('read');
+    return bytes;
   }
+
+  /**
+   * @internal Throws if the memory no longer is what other processes see
+   * (a page of a mapped file the kernel could not supply: src/posix/mapping.ts).
+   * System V memory never is: nothing to check.
+   */
+  checkIntact(_operation: string): void {}
 
   static {
     mappedBuffer = (memory) => memory.#buffer;

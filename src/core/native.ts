@@ -82,6 +82,14 @@ export interface NativeBinding {
   mappingPolicy(reclaimCollected: boolean, minSweep: number, maxAwaiting: number): void;
   /** [mappings registered on this thread, of which collected and awaiting their finalizer]. */
   mappingStats(): [number, number];
+  /**
+   * New mappings (shmat, mmap) are refused with ENOMEM once the process's
+   * memory areas (/proc/self/maps) come within `margin` of `limit` (0: never);
+   * they are counted only from `checkFrom` of shmkit's own.
+   */
+  mapCountPolicy(limit: number, margin: number, checkFrom: number): void;
+  /** [shmkit's mappings and placeholders in this process, the areas counted when a mapping was last refused (0: the last count admitted)]. */
+  mapCountStats(): [number, number];
   shmctlStat(id: number, cmd: number): [number, NativeShmStat] | number;
   shmctlSet(id: number, uid: number, gid: number, mode: number): number;
   shmctlCmd(id: number, cmd: number): number;
@@ -174,6 +182,14 @@ export interface NativeBinding {
   munmap(handle: MappingHandle, buffer: ArrayBuffer): number;
   /** Pages the SIGBUS guard has replaced in this process (native/sigbus.cc). */
   sigbusReplacedPages(): number;
+  /** Faults inside a file (not past its end) the SIGBUS guard has met in this process: when it moves, ask mappingFault. */
+  sigbusInsideFaults(): number;
+  /** [byte offset in the mapping, si_code] of the first fault inside the file the guard met there, or 0 for none. */
+  mappingFault(handle: MappingHandle): [number, number] | 0;
+  /** fallocate(FALLOC_FL_KEEP_SIZE) of the mapped file's bytes [start, start + length) of the mapping: 0 or -errno. */
+  reserveRange(handle: MappingHandle, start: number, length: number): number;
+  /** [st_size, st_blocks] of the mapped file, through the guard's descriptor, or -errno. */
+  mappingFileStat(handle: MappingHandle): [number, number] | number;
   /** Puts the SIGBUS guard back in front if another handler replaced it (libuv, for process.on/off('SIGBUS')); whether it did. */
   sigbusGuardReinstall(): boolean;
 }

@@ -11,7 +11,7 @@ import { validateFlags, validateMode, validateSize, INT32_MAX, validateInteger }
 import { MAP_POPULATE, MAP_PRIVATE, MAP_SHARED, O_CREAT, O_EXCL, O_RDONLY, O_RDWR, O_TRUNC, PROT_READ, PROT_WRITE } from './constants.js';
 import { fstat } from './fd.js';
 import { nameHint } from './hints.js';
-import { isMapping, Mapping } from './mapping.js';
+import { hasHoles, isMapping, Mapping } from './mapping.js';
 import { keepSigbusGuard } from './sigbus-guard.js';
 
 /**
@@ -210,7 +210,9 @@ export function mapFile(fd: number, length: number, prot: number, flags: number,
   });
   const [buffer, handle, address] = result;
   keepSigbusGuard();
-  return Mapping.make(label, (prot & PROT_WRITE) === 0, buffer, handle, address);
+  // shmkit's writes reserve their pages first where the file has holes, so that a full /dev/shm fails them (Mapping.reserve).
+  const reserve = (prot & PROT_WRITE) !== 0 && (flags & MAP_SHARED) !== 0 && hasHoles(stats.size, stats.blocks);
+  return Mapping.make(label, (prot & PROT_WRITE) === 0, buffer, handle, address, reserve);
 }
 
 /**

@@ -36,7 +36,7 @@ import {
 } from '../posix/fd.js';
 import { memoryOfMapping, type Mapping } from '../posix/mapping.js';
 import { ALL_SEALS, fcntl, memfdCreateOwned, sealNames, sealsOf, validateMemfdName } from '../posix/memfd.js';
-import { mapFile, munmap, shmOpenOwned, shm_unlink, validateFd, validateShmName } from '../posix/shm.js';
+import { mapFile, shmOpenOwned, shm_unlink, validateFd, validateShmName } from '../posix/shm.js';
 import { bytesOf } from '../core/bytes.js';
 
 const { MAX_LENGTH } = bufferConstants;
@@ -396,6 +396,7 @@ export class PosixSharedMemory implements Disposable {
   /** A Uint8Array over all of it (zero-copy). Throws on a read-only mapping and (ERR_SHM_TOO_LARGE) beyond buffer.constants.MAX_LENGTH. */
   get bytes(): Uint8Array {
     this.#mapping.assertAttached('bytes');
+    this.#mapping.checkIntact('bytes');
     if (this.#bytes === undefined) {
       const buffer = this.#mapping.buffer;
       if (buffer.byteLength > MAX_LENGTH) {
@@ -425,7 +426,11 @@ export class PosixSharedMemory implements Disposable {
     if (isReadOnly(this.#mapping)) throw stateError('ERR_SHM_READ_ONLY', `write: ${this.#mapping.label} is mapped read-only`);
     const source = bytesOf(data, 'data');
     const [start] = validateRange(offset, source.byteLength, this.size);
+    // Its pages first: a full /dev/shm under an object with holes is ENOSPC here, nothing written.
+    this.#mapping.reserve('write', start, source.byteLength);
     new Uint8Array(memoryOfMapping(this.#mapping), start, source.byteLength).set(source);
+    // A page may still have faulted (a hole made since, by another process): not a silent success.
+    this.#mapping.checkIntact('write');
     return source.byteLength;
   }
 
@@ -493,7 +498,7 @@ export class PosixSharedMemory implements Disposable {
 
   #release(): void {
     try {
-      if (!this.#mapping.detached) munmap(this.#mapping);
+      if (!this.#mapping.detached) this.#mapping.unmap('detach');
     } finally {
       this.#closeFd();
       this.#bytes = undefined;

@@ -11,7 +11,7 @@ import { isMapping, memoryOfMapping, type Mapping } from '../posix/mapping.js';
 import { isPosixSharedMemory, mappingOf, type PosixSharedMemory } from '../shm/posix-shared-memory.js';
 import { validateSize } from '../core/validate.js';
 import { isDetachedBuffer } from '../core/bytes.js';
-import { arrayBufferByteLength, DataViewCtor } from '../core/primordials.js';
+import { arrayBufferByteLength, dataViewByteOffset, DataViewCtor } from '../core/primordials.js';
 import { isReadOnly } from '../core/mapped-memory.js';
 
 /** Memory a struct can be viewed, read or written in. A `SharedMemory` or `PosixSharedMemory` also works when read-only. */
@@ -49,6 +49,8 @@ export function regionOf(source: unknown, offset: unknown, size: number, operati
   else if (isMapping(source)) attachment = source;
   if (attachment !== undefined) {
     attachment.assertAttached(operation);
+    // A mapped file's page this process alone now sees (native/sigbus.cc) is reported, not read or written over.
+    attachment.checkIntact(operation);
     buffer = isMapping(attachment) ? memoryOfMapping(attachment) : memoryOf(attachment);
     // Captured built-ins: a read-only attachment's buffer never meets user code.
     limit = arrayBufferByteLength(buffer);
@@ -113,6 +115,21 @@ export function fault(owner: Owner, error: unknown, operation = 'struct view'): 
     );
   }
   return error;
+}
+
+/**
+ * @internal Before shmkit writes a struct's `size` bytes at `offset` of a
+ * mapped file (a whole-value write, or a writable view made): their pages
+ * are reserved first, so that a full /dev/shm is IpcError ENOSPC now.
+ */
+export function reserveFor(owner: Owner, operation: string, dv: DataView, size: number): void {
+  const memory = owner.attachment;
+  if (memory !== undefined && isMapping(memory)) memory.reserve(operation, dataViewByteOffset(dv), size);
+}
+
+/** @internal After shmkit read or wrote a mapped file: a page that faulted meanwhile is reported (Mapping.checkIntact). */
+export function checkIntact(owner: Owner, operation: string): void {
+  owner.attachment?.checkIntact(operation);
 }
 
 /** @internal The error for writing through a read-only attachment. */
