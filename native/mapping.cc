@@ -260,7 +260,7 @@ Napi::Value MappingStats(const Napi::CallbackInfo& info) {
 std::mutex g_count_m;
 size_t g_map_limit = 0;    // 0: no check
 size_t g_map_margin = 0;   // areas kept free for V8, Node and malloc
-size_t g_check_from = 0;   // shmkit's own areas from which /proc/self/maps is counted
+std::atomic<size_t> g_check_from{SIZE_MAX};  // shmkit's own areas from which /proc/self/maps is counted
 size_t g_count_at = 0;     // ... and the next count, once shmkit's own areas reach it
 size_t g_refused = 0;      // the areas counted when the last admission was refused; 0 if it was not
 
@@ -286,10 +286,10 @@ long CountAreas() {
 // they grew by half the room the last count left: what others map meanwhile
 // comes out of the margin.
 int AdmitArea() {
-  std::lock_guard<std::mutex> lock(g_count_m);
-  if (g_map_limit == 0) return 0;
   size_t own = g_areas.load(std::memory_order_relaxed) + 2 * GuardSplitPages();
-  if (own < g_check_from || own < g_count_at) return 0;
+  if (own < g_check_from.load(std::memory_order_relaxed)) return 0;  // the common case: no lock
+  std::lock_guard<std::mutex> lock(g_count_m);
+  if (g_map_limit == 0 || own < g_count_at) return 0;
   long areas = CountAreas();
   if (areas < 0) {
     g_count_at = own + 256;  // unreadable (no /proc): the kernel's own limit still refuses
@@ -313,7 +313,7 @@ Napi::Value MapCountPolicy(const Napi::CallbackInfo& info) {
   std::lock_guard<std::mutex> lock(g_count_m);
   g_map_limit = static_cast<size_t>(info[0].As<Napi::Number>().Int64Value());
   g_map_margin = static_cast<size_t>(info[1].As<Napi::Number>().Int64Value());
-  g_check_from = static_cast<size_t>(info[2].As<Napi::Number>().Int64Value());
+  g_check_from.store(static_cast<size_t>(info[2].As<Napi::Number>().Int64Value()), std::memory_order_relaxed);
   g_count_at = 0;
   return info.Env().Undefined();
 }

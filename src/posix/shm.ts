@@ -6,6 +6,7 @@
 import { Buffer } from 'node:buffer';
 import { constants as osConstants } from 'node:os';
 import { check, invalidType, invalidValue, ipcError, outOfRange, withHint } from '../core/errors.js';
+import { mapCountRefusal } from '../core/map-count.js';
 import { native } from '../core/native.js';
 import { validateFlags, validateMode, validateSize, INT32_MAX, validateInteger } from '../core/validate.js';
 import { MAP_POPULATE, MAP_PRIVATE, MAP_SHARED, O_CREAT, O_EXCL, O_RDONLY, O_RDWR, O_TRUNC, PROT_READ, PROT_WRITE } from './constants.js';
@@ -197,7 +198,7 @@ export function mapFile(fd: number, length: number, prot: number, flags: number,
       case 'EPERM':
         return `${args}: the memfd is sealed against writing (F_SEAL_WRITE or F_SEAL_FUTURE_WRITE); map it with PROT_READ`;
       case 'ENOMEM':
-        return `${args}: no room for another mapping in this process`;
+        return `${args}: ${mapCountRefusal() ?? 'no room for another mapping in this process'}`;
       case 'EAGAIN':
         return `${args}: too many forgotten mappings await unmapping; munmap() mappings when done with them, or let the event loop run`;
       case 'ENOTSUP':

@@ -1,8 +1,8 @@
 // The C-faithful shared-memory calls: same names, arguments and errors as
 // shmget(2), shmat(2), shmdt(2) and shmctl(2). Synchronous, like C.
 import { constants as bufferConstants } from 'node:buffer';
-import { readFileSync } from 'node:fs';
 import { check, IpcError, invalidType, outOfRange, withHint, type Explained } from '../core/errors.js';
+import { mapCountRefusal, maxMapCount } from '../core/map-count.js';
 import { type MappingHandle, native, type NativeShmStat } from '../core/native.js';
 import { validateFlags, validateId, validateInteger, validateKey, validateObject, validateSize, UINT32_MAX } from '../core/validate.js';
 import { Attachment, isAttachment } from './attachment.js';
@@ -111,15 +111,7 @@ export interface ShmSetOptions {
 // been moved.
 const bufferMaxLength = bufferConstants.MAX_LENGTH;
 const memoryCanMove = true;
-native.mappingPolicy(!memoryCanMove, 256, Math.floor(maxMapCount() / 4));
-
-function maxMapCount(): number {
-  try {
-    return Number.parseInt(readFileSync('/proc/sys/vm/max_map_count', 'utf8'), 10) || 65530;
-  } catch {
-    return 65530;
-  }
-}
+native.mappingPolicy(!memoryCanMove, 256, Math.floor(maxMapCount().value / 4));
 
 function awaitingHint(): string | undefined {
   const [, awaiting] = native.mappingStats();
@@ -292,8 +284,12 @@ function explainShmat(shmid: number, addr: bigint, shmflg: number) {
         return `shmid ${shmid}${addr ? `, shmaddr 0x${addr.toString(16)}` : ''}: no such segment, or a bad address`;
       case 'EIDRM':
         return withHint(`shmid ${shmid}: the segment was removed`, hint(code, { object: 'segment', id: shmid }));
-      case 'ENOMEM':
-        return withHint(`shmid ${shmid}: no room for another mapping in this process`, awaitingHint());
+      case 'ENOMEM': {
+        const refusal = mapCountRefusal();
+        return refusal === undefined
+          ? withHint(`shmid ${shmid}: no room for another mapping in this process`, awaitingHint())
+          : `shmid ${shmid}: ${refusal}`;
+      }
       case 'EAGAIN':
         return withHint(`shmid ${shmid}: too many attachments await detaching`, awaitingHint());
       case 'ENOTSUP':
