@@ -146,7 +146,7 @@ describe('a real cgroup v1 memory limit', { skip: group === undefined ? 'no writ
       const out = JSON.parse(result.stdout.trim().split('\n').pop()!) as { outcome: string; left: string[] };
       assert.match(
         out.outcome,
-        /^ENOMEM fallocate: .*\/cg, size 314572800: more memory than this machine can give now \(\d+ bytes, .*within its memory cgroup\)/,
+        /^ENOMEM create: .*\/cg, size 314572800: more memory than this machine can give now \(\d+ bytes, .*within its memory cgroup\)/,
       );
       assert.deepEqual(out.left, []);
     } finally {

@@ -2,7 +2,7 @@
 // shm_open/mmap, across real processes (Node children and C programs using
 // shm_open + mmap), with C's errors, safe defaults and struct views.
 import assert from 'node:assert/strict';
-import { closeSync, fstatSync, ftruncateSync, openSync, readdirSync } from 'node:fs';
+import { closeSync, constants as fsConstants, fstatSync, ftruncateSync, openSync, readdirSync } from 'node:fs';
 import { constants as os } from 'node:os';
 import { describe, it } from 'node:test';
 import { getSystemErrorName } from 'node:util';
@@ -29,7 +29,7 @@ import {
   struct,
 } from '../src/index.js';
 import { compileC } from './helpers/c.js';
-import { assertExitedCleanly, isRoot, lastJson, run, runNode } from './helpers/processes.js';
+import { assertExitedCleanly, isRoot, lastJson, run, runNode, SHMKIT } from './helpers/processes.js';
 import { startNode } from './helpers/namespaces.js';
 import { cleanUpPosixNames, shmExists, uniqueName, unlinkQuietly } from './helpers/posix.js';
 import { BECOME_NOBODY, thrown } from './helpers/shm.js';
@@ -391,7 +391,7 @@ describe('PosixSharedMemory errors', () => {
     const anonymous = thrown(() => PosixSharedMemory.createAnonymous({ size: 2 ** 50 })) as IpcError;
     assert.ok(anonymous instanceof IpcError, String(anonymous));
     assert.equal(anonymous.code, 'ENOMEM');
-    assert.equal(anonymous.syscall, 'fallocate');
+    assert.equal(anonymous.syscall, 'createAnonymous', 'shmkit refused, before any fallocate');
     assert.match(anonymous.message, /size 1125899906842624: more memory than this machine can give now/);
     assert.equal(readdirSync('/proc/self/fd').length, fds, 'no descriptor left open');
   });
@@ -576,5 +576,130 @@ describe('struct views over POSIX memory', () => {
     } finally {
       unlinkQuietly(name);
     }
+  });
+});
+
+describe('PosixSharedMemory messages say what refused and why', () => {
+  it('sizes: -1 and 0 get the same words; a memfd name too long is options.name.length', () => {
+    const words = (size: number) => (thrown(() => PosixSharedMemory.createAnonymous({ size })) as Error).message;
+    assert.match(words(0), /"options\.size" is out of range\. It must be an integer >= 1 and <= \d+\. Received 0$/);
+    assert.equal(words(-1), words(0).replace('Received 0', 'Received -1'));
+    const long = thrown(() => PosixSharedMemory.createAnonymous({ size: 1, name: 'x'.repeat(300) })) as Error;
+    assert.match(long.message, /"options\.name\.length" is out of range/);
+  });
+
+  it('openOrCreate of an existing object smaller than asked names openOrCreate (shm_open succeeded)', () => {
+    const name = uniqueName('small');
+    try {
+      using shm = PosixSharedMemory.create({ name, size: 100 });
+      const error = thrown(() => PosixSharedMemory.openOrCreate({ name, size: 5000 })) as IpcError;
+      assert.equal(error.code, 'EINVAL');
+      assert.equal(error.syscall, 'openOrCreate');
+      assert.match(error.message, /^openOrCreate: EINVAL .*the existing object has 100 bytes, fewer than the size 5000 asked for/);
+      assert.equal(shm.size, 100);
+    } finally {
+      unlinkQuietly(name);
+    }
+  });
+
+  it('fromFd of an O_WRONLY descriptor with readOnly: true says the descriptor must be readable, not PROT_WRITE', () => {
+    const name = uniqueName('wronly');
+    try {
+      using shm = PosixSharedMemory.create({ name, size: 4096 });
+      const fd = openSync(`/dev/shm${name}`, fsConstants.O_WRONLY);
+      try {
+        const error = thrown(() => PosixSharedMemory.fromFd(fd, { readOnly: true })) as IpcError;
+        assert.equal(error.code, 'EACCES');
+        assert.match(
+          error.message,
+          /PROT_READ, offset 0: the descriptor is open for writing only \(O_WRONLY\); mmap needs one that is readable/,
+        );
+        assert.doesNotMatch(error.message, /PROT_WRITE with MAP_SHARED/);
+      } finally {
+        closeSync(fd);
+      }
+      assert.equal(shm.size, 4096);
+    } finally {
+      unlinkQuietly(name);
+    }
+  });
+
+  it('an object of 2^47 bytes or more is EFBIG (or, where one ArrayBuffer may be that large, ENOMEM naming the address space), its length exact past 2^53', async () => {
+    for (const size of [2n ** 47n, 2n ** 53n + 1n]) {
+      const name = uniqueName('vast');
+      try {
+        // truncate(1): Node's ftruncate takes a number, which cannot hold 2^53 + 1.
+        const sized = await run('truncate', ['-s', String(size), `/dev/shm${name}`]);
+        assert.equal(sized.code, 0, sized.stderr);
+        const error = thrown(() => PosixSharedMemory.open({ name })) as IpcError;
+        assert.ok(error instanceof IpcError, String(error));
+        if (error.code === 'EFBIG') {
+          assert.match(error.message, new RegExp(`^mmap: EFBIG .*${name}, length ${size}: larger than one ArrayBuffer may be`));
+        } else {
+          assert.ok(size < 2n ** 53n, `${size}: ${error.message}`);
+          assert.equal(error.code, 'ENOMEM');
+          assert.match(error.message, new RegExp(`no room in this process's address space for ${size} bytes`));
+        }
+      } finally {
+        unlinkQuietly(name);
+      }
+    }
+  });
+
+  it("unlink of another user's object (mode 0666) is EACCES saying only its owner or root may remove it from sticky /dev/shm", {
+    skip: !isRoot && 'needs root to run a child as nobody',
+  }, async () => {
+    const name = uniqueName('sticky');
+    try {
+      using shm = PosixSharedMemory.create({ name, size: 4096, mode: 0o666 });
+      const result = await runNode(
+        `
+        import { PosixSharedMemory } from 'SHMKIT';
+        ${BECOME_NOBODY}
+        try { PosixSharedMemory.unlink(process.argv[1]); console.log(JSON.stringify('removed')); }
+        catch (e) { console.log(JSON.stringify(e.code + ' ' + e.message)); }
+      `,
+        [name],
+      );
+      assertExitedCleanly(result, 'child as nobody');
+      const message = lastJson<string>(result);
+      assert.match(
+        message,
+        /^EACCES shm_unlink: EACCES .*this user may not remove it; \/dev\/shm is sticky \(mode 01777\), so only its owner \(uid 0; its mode 0666 grants reading and writing, not removal\), the directory's owner \(uid 0\) or root may remove it/,
+      );
+      assert.doesNotMatch(message, /grant access/);
+      assert.equal(shm.stat().nlink, 1, 'still there');
+    } finally {
+      unlinkQuietly(name);
+    }
+  });
+
+  it('shm_open on a /dev/shm out of inodes is ENOSPC with the count to check and what to do', {
+    skip: !isRoot && 'needs root for a private /dev/shm',
+  }, async () => {
+    const script = `
+      import { shm_open, O_RDWR, O_CREAT } from ${JSON.stringify(SHMKIT)};
+      let outcome = 'never refused';
+      try { for (let i = 0; i < 100; i++) shm_open('/inode-' + i, O_RDWR | O_CREAT, 0o600); }
+      catch (e) { outcome = e.code + ' ' + e.message; }
+      console.log(JSON.stringify(outcome));
+    `;
+    const result = await run('unshare', [
+      '--ipc',
+      '--mount',
+      'sh',
+      '-c',
+      'mount -t tmpfs -o size=1m,nr_inodes=8 tmpfs /dev/shm && exec "$@"',
+      'sh',
+      process.execPath,
+      '--input-type=module',
+      '-e',
+      script,
+    ]);
+    assertExitedCleanly(result, 'child');
+    assert.match(
+      lastJson<string>(result),
+      /^ENOSPC shm_open: ENOSPC .*name \/inode-\d+: \/dev\/shm \(tmpfs\) has no inode left for a new object; every inode of \/dev\/shm is in use \(df -i \/dev\/shm\)/,
+    );
   });
 });

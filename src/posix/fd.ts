@@ -5,7 +5,7 @@
 // descriptors of PosixSharedMemory objects are owned by the addon's records
 // (closed when their thread ends, whatever its JavaScript did),
 // so they are duplicated and closed through it too.
-import { fchmodSync, fstatSync, ftruncateSync, type Stats } from 'node:fs';
+import { type BigIntStats, fchmodSync, fstatSync, ftruncateSync, type Stats } from 'node:fs';
 import { constants as osConstants } from 'node:os';
 import { check, ipcError } from '../core/errors.js';
 import { memoryRoom } from '../core/memory.js';
@@ -27,6 +27,15 @@ function describe(code: string | undefined, fd: number, what: string): string {
 export function fstat(fd: number, syscall: string, what = ''): Stats {
   try {
     return fstatSync(fd);
+  } catch (error) {
+    rethrow(error, syscall, describe((error as NodeJS.ErrnoException).code, fd, what));
+  }
+}
+
+/** @internal fstat(2) through Node, with sizes as bigint: exact past 2^53. */
+export function fstatExact(fd: number, syscall: string, what = ''): BigIntStats {
+  try {
+    return fstatSync(fd, { bigint: true });
   } catch (error) {
     rethrow(error, syscall, describe((error as NodeJS.ErrnoException).code, fd, what));
   }
@@ -101,19 +110,27 @@ export function keepName(fd: number): void {
 }
 
 /**
- * @internal fallocate(fd, 0, 0, length): the file's pages, reserved now, so
- * that a full tmpfs is ENOSPC here and never SIGBUS at a later touch.
+ * @internal Before reserving `length` bytes for `call` (create,
+ * createAnonymous): a reservation past what is free would not fail, the OOM
+ * killer would make room (see core/memory.ts), so shmkit refuses it itself,
+ * and names the call, since no system call refused.
  */
-export function fallocate(fd: number, length: number, label: string): void {
-  // Past what is free it would not fail: the OOM killer would make room (see core/memory.ts).
+export function checkRoom(length: number, label: string, call: string): void {
   const room = memoryRoom();
   if (room !== undefined && length > room) {
     throw ipcError(
-      'fallocate',
+      call,
       osConstants.errno.ENOMEM,
       `${label}, size ${length}: more memory than this machine can give now (${room} bytes, free RAM and swap, within its memory cgroup); ask for less`,
     );
   }
+}
+
+/**
+ * @internal fallocate(fd, 0, 0, length): the file's pages, reserved now, so
+ * that a full tmpfs is ENOSPC here and never SIGBUS at a later touch.
+ */
+export function fallocate(fd: number, length: number, label: string): void {
   check(native.fallocate(fd, length), 'fallocate', (code) =>
     code === 'ENOSPC'
       ? `${label}, size ${length}: not enough room in /dev/shm (tmpfs) for the memory (df -h /dev/shm); free some or make it larger (in Docker, whose default is 64 MiB: --shm-size)`

@@ -37,8 +37,35 @@ function hintText(code: string, name: string, writing: boolean): string | undefi
     case 'EACCES':
     case 'EPERM':
       return accessHint(name, writing);
+    case 'ENOSPC':
+      return `every inode of ${SHM_DIR} is in use (df -i ${SHM_DIR}): remove leftovers (shmkit ls -p; PosixSharedMemory.unlink), or remount it with more (mount -o remount,nr_inodes=N ${SHM_DIR})`;
     default:
       return undefined;
+  }
+}
+
+/**
+ * The hint for shm_unlink's EACCES on `name`: the object's mode does not
+ * matter, since removing a name is a change to /dev/shm, which is sticky:
+ * only the object's owner, the directory's owner or root may remove it.
+ */
+export function unlinkHint(name: string): string | undefined {
+  try {
+    const dir = statSync(SHM_DIR);
+    const euid = process.geteuid!();
+    const dirMode = `0${(dir.mode & 0o7777).toString(8)}`;
+    if ((dir.mode & 0o1000) === 0)
+      return `${SHM_DIR} (mode ${dirMode}, owner uid ${dir.uid}) does not let ${whoIAm()} remove names from it`;
+    let owner = 'its owner';
+    try {
+      const stats = statSync(`${SHM_DIR}${name}`);
+      owner = `its owner (uid ${stats.uid}; its mode 0${(stats.mode & 0o777).toString(8).padStart(3, '0')} grants reading and writing, not removal)`;
+    } catch {
+      // gone meanwhile
+    }
+    return `${SHM_DIR} is sticky (mode ${dirMode}), so only ${owner}, the directory's owner (uid ${dir.uid}) or root may remove it, whatever the object's mode; this process is euid ${euid}: run as its owner, or have the owner remove it`;
+  } catch {
+    return undefined;
   }
 }
 

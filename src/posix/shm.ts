@@ -3,15 +3,19 @@
 // shm_open returns is an ordinary one: size it with fs.ftruncateSync, ask its
 // size with fs.fstatSync and close it with fs.closeSync, as C does with
 // ftruncate, fstat and close.
-import { Buffer } from 'node:buffer';
+import { Buffer, constants as bufferConstants } from 'node:buffer';
+import { constants as fsConstants } from 'node:fs';
 import { constants as osConstants } from 'node:os';
 import { check, invalidType, invalidValue, ipcError, outOfRange, withHint } from '../core/errors.js';
 import { mapCountRefusal } from '../core/map-count.js';
 import { native } from '../core/native.js';
 import { validateFlags, validateMode, validateSize, INT32_MAX, validateInteger } from '../core/validate.js';
 import { MAP_POPULATE, MAP_PRIVATE, MAP_SHARED, O_CREAT, O_EXCL, O_RDONLY, O_RDWR, O_TRUNC, PROT_READ, PROT_WRITE } from './constants.js';
-import { fstat } from './fd.js';
-import { nameHint } from './hints.js';
+
+const { MAX_LENGTH } = bufferConstants;
+const { O_WRONLY } = fsConstants;
+import { accessMode, fstat } from './fd.js';
+import { nameHint, unlinkHint } from './hints.js';
 import { hasHoles, isMapping, Mapping } from './mapping.js';
 import { keepSigbusGuard } from './sigbus-guard.js';
 
@@ -71,7 +75,8 @@ export function validateFd(value: unknown, argument = 'fd'): number {
  * FD_CLOEXEC set as glibc does. `oflag` is O_RDONLY or O_RDWR, plus O_CREAT,
  * O_EXCL, O_TRUNC; `mode` (for a new object) is filtered by the umask, as in
  * C. A new object has size 0: size it with `fs.ftruncateSync(fd, size)`.
- * @throws IpcError EEXIST, ENOENT, EACCES, EINVAL, EMFILE, ENFILE, ENAMETOOLONG.
+ * @throws IpcError EEXIST, ENOENT, EACCES, EINVAL, EMFILE, ENFILE,
+ *   ENAMETOOLONG, ENOSPC (O_CREAT: /dev/shm has no inode left).
  */
 export function shm_open(name: string, oflag: number, mode = 0): number {
   return open(name, oflag, mode, 0);
@@ -108,6 +113,8 @@ function open(name: string, oflag: number, mode: number, ownership: 0 | 1 | 2): 
         return `name ${name}: this process has as many descriptors open as it may (RLIMIT_NOFILE)`;
       case 'ENFILE':
         return `name ${name}: the system has as many files open as it may`;
+      case 'ENOSPC':
+        return withHint(`name ${name}: /dev/shm (tmpfs) has no inode left for a new object`, fix);
       default:
         return `name ${name}`;
     }
@@ -126,10 +133,7 @@ export function shm_unlink(name: string): void {
       case 'ENOENT':
         return `name ${name}: no such object`;
       case 'EACCES':
-        return withHint(
-          `name ${name}: this user may not remove it (the /dev/shm directory is sticky: only the owner may)`,
-          nameHint(code, name),
-        );
+        return withHint(`name ${name}: this user may not remove it`, unlinkHint(name));
       default:
         return `name ${name}`;
     }
@@ -188,17 +192,25 @@ export function mapFile(fd: number, length: number, prot: number, flags: number,
       length,
     );
   }
+  const args = `${label}, length ${length}, ${describeProt(prot)}, offset ${offset}`;
+  if (length > MAX_LENGTH) {
+    // Refused before mmap: past 2^47 bytes (no address space) the kernel's ENOMEM would hide why.
+    throw ipcError(
+      'mmap',
+      osConstants.errno.EFBIG,
+      `${args}: larger than one ArrayBuffer may be in this Node.js (buffer.constants.MAX_LENGTH, ${MAX_LENGTH} bytes)`,
+    );
+  }
   const result = check(native.mmap(fd, length, prot, flags, offset), 'mmap', (code) => {
-    const args = `${label}, length ${length}, ${describeProt(prot)}, offset ${offset}`;
     switch (code) {
       case 'EACCES':
-        return `${args}: the descriptor was not opened for this access (PROT_WRITE with MAP_SHARED needs O_RDWR)`;
+        return `${args}: ${accessWords(fd, prot, flags)}`;
       case 'EINVAL':
         return `${args}: length 0, or the offset is not a multiple of the page size`;
       case 'EPERM':
         return `${args}: the memfd is sealed against writing (F_SEAL_WRITE or F_SEAL_FUTURE_WRITE); map it with PROT_READ`;
       case 'ENOMEM':
-        return `${args}: ${mapCountRefusal() ?? 'no room for another mapping in this process'}`;
+        return `${args}: ${mapCountRefusal() ?? `no room in this process's address space for ${length} bytes (or for another mapping)`}`;
       case 'EAGAIN':
         return `${args}: too many forgotten mappings await unmapping; munmap() mappings when done with them, or let the event loop run`;
       case 'ENOTSUP':
@@ -214,6 +226,22 @@ export function mapFile(fd: number, length: number, prot: number, flags: number,
   // shmkit's writes reserve their pages first where the file has holes, so that a full /dev/shm fails them (Mapping.reserve).
   const reserve = (prot & PROT_WRITE) !== 0 && (flags & MAP_SHARED) !== 0 && hasHoles(stats.size, stats.blocks);
   return Mapping.make(label, (prot & PROT_WRITE) === 0, buffer, handle, address, reserve);
+}
+
+/** Why mmap's EACCES: what the descriptor lacks for this prot and flags. */
+function accessWords(fd: number, prot: number, flags: number): string {
+  let mode: number | undefined;
+  try {
+    mode = accessMode(fd);
+  } catch {
+    // gone meanwhile: the general words
+  }
+  // Every mapping reads the file: a descriptor opened O_WRONLY maps nothing, whatever prot asks.
+  if (mode === O_WRONLY)
+    return 'the descriptor is open for writing only (O_WRONLY); mmap needs one that is readable, whatever prot asks (O_RDONLY for PROT_READ, O_RDWR to write through MAP_SHARED)';
+  if ((prot & PROT_WRITE) !== 0 && (flags & MAP_SHARED) !== 0)
+    return 'the descriptor was not opened for this access (PROT_WRITE with MAP_SHARED needs O_RDWR; map it with PROT_READ to read it)';
+  return 'the descriptor was not opened for this access';
 }
 
 /**

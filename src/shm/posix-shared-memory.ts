@@ -3,7 +3,7 @@ import type { Stats } from 'node:fs';
 import { constants as osConstants } from 'node:os';
 import { invalidType, IpcError, ipcError, outOfRange, stateError } from '../core/errors.js';
 import { isReadOnly } from '../core/mapped-memory.js';
-import { validateFlags, validateMode, validateObject, validateOptionalBoolean, validateRange, validateSize } from '../core/validate.js';
+import { validateFlags, validateInteger, validateMode, validateObject, validateOptionalBoolean, validateRange } from '../core/validate.js';
 import {
   F_ADD_SEALS,
   F_SEAL_FUTURE_WRITE,
@@ -23,11 +23,13 @@ import {
 } from '../posix/constants.js';
 import {
   accessMode,
+  checkRoom,
   closeQuietly,
   dupCloexec,
   fallocate,
   fchmod,
   fstat,
+  fstatExact,
   ftruncate,
   keepName,
   liveFd,
@@ -161,7 +163,8 @@ export class PosixSharedMemory implements Disposable {
   }
 
   /** Sizes a new object or memfd and reserves its pages, so a full /dev/shm is ENOSPC now and never SIGBUS later. */
-  static #size(fd: number, size: number, label: string): void {
+  static #size(fd: number, size: number, label: string, call: string): void {
+    checkRoom(size, label, call);
     ftruncate(fd, size, ` (${label})`);
     fallocate(fd, size, label);
   }
@@ -170,13 +173,15 @@ export class PosixSharedMemory implements Disposable {
    * Creates a new object, sizes it, reserves its memory and maps it. Fails
    * with EEXIST if the name is taken: creating never silently reuses someone
    * else's object.
-   * @throws IpcError EEXIST, EACCES, ENOSPC (/dev/shm is full), EMFILE.
+   * @throws IpcError EEXIST, EACCES, ENOSPC (/dev/shm is full, or out of
+   *   inodes), ENOMEM (more than the machine or the memory cgroup can give:
+   *   syscall 'create'), EMFILE.
    */
   static create(options: PosixCreateOptions): PosixSharedMemory {
-    return PosixSharedMemory.#create(options, false);
+    return PosixSharedMemory.#create(options, false, 'create');
   }
 
-  static #create(options: PosixCreateOptions, readOnly: boolean): PosixSharedMemory {
+  static #create(options: PosixCreateOptions, readOnly: boolean, call: string): PosixSharedMemory {
     const opts = validateObject(options, 'options') as unknown as PosixCreateOptions;
     const name = validateShmName(opts.name, 'options.name');
     const size = positiveSize(opts.size);
@@ -185,7 +190,7 @@ export class PosixSharedMemory implements Disposable {
     const owner = owned(shmOpenOwned(name, O_RDWR | O_CREAT | O_EXCL, mode, true));
     try {
       fchmod(owner.fd, mode, ` (${name})`);
-      PosixSharedMemory.#size(owner.fd, size, name);
+      PosixSharedMemory.#size(owner.fd, size, name, call);
     } catch (error) {
       // Nobody else can be using it yet: do not leave it behind.
       closeQuietly(owner);
@@ -215,14 +220,16 @@ export class PosixSharedMemory implements Disposable {
     return PosixSharedMemory.#open(name, validateOptionalBoolean(opts.readOnly, 'options.readOnly'), 0);
   }
 
+  /** Opens `name`; for openOrCreate, `atLeast` the size asked for (an existing object smaller than that is EINVAL). */
   static #open(name: string, readOnly: boolean, atLeast: number): PosixSharedMemory {
     const owner = owned(shmOpenOwned(name, readOnly ? O_RDONLY : O_RDWR, 0, false));
     let size: number;
     try {
       size = sizeOf(owner.fd, name);
       if (atLeast > size) {
+        // shm_open succeeded: the refusal is openOrCreate's own.
         throw ipcError(
-          'shm_open',
+          'openOrCreate',
           osConstants.errno.EINVAL,
           `name ${name}: the existing object has ${size} bytes, fewer than the size ${atLeast} asked for`,
         );
@@ -250,7 +257,7 @@ export class PosixSharedMemory implements Disposable {
     const readOnly = validateOptionalBoolean(opts.readOnly, 'options.readOnly');
     for (let attempt = 1; ; attempt++) {
       try {
-        return PosixSharedMemory.#create(opts, readOnly);
+        return PosixSharedMemory.#create(opts, readOnly, 'openOrCreate');
       } catch (error) {
         if (!(error instanceof IpcError) || error.code !== 'EEXIST') throw error;
       }
@@ -274,7 +281,7 @@ export class PosixSharedMemory implements Disposable {
   static createAnonymous(options: AnonymousCreateOptions): PosixSharedMemory {
     const opts = validateObject(options, 'options') as unknown as AnonymousCreateOptions;
     const size = positiveSize(opts.size);
-    const label = validateMemfdName(opts.name ?? 'shmkit');
+    const label = validateMemfdName(opts.name ?? 'shmkit', 'options.name');
     let seals = 0;
     if (opts.seal === true) seals = F_SEAL_SHRINK | F_SEAL_GROW;
     else if (typeof opts.seal === 'number') seals = validateSeals(opts.seal, 'options.seal');
@@ -291,7 +298,7 @@ export class PosixSharedMemory implements Disposable {
     const what = `memfd '${label}'`;
     const owner = owned(fd);
     try {
-      PosixSharedMemory.#size(fd, size, what);
+      PosixSharedMemory.#size(fd, size, what, 'createAnonymous');
     } catch (error) {
       closeQuietly(owner);
       throw error;
@@ -520,10 +527,9 @@ export class PosixSharedMemory implements Disposable {
   }
 }
 
+/** A size of at least one byte: -1 and 0 get the same words. */
 function positiveSize(value: unknown): number {
-  const size = validateSize(value, 'options.size');
-  if (size === 0) throw outOfRange('options.size', '>= 1', size);
-  return size;
+  return validateInteger(value, 'options.size', 1, Number.MAX_SAFE_INTEGER);
 }
 
 function validateSeals(value: unknown, argument: string): number {
@@ -540,10 +546,19 @@ function validateSeals(value: unknown, argument: string): number {
 function sizeOf(fd: number, label: string, once = false): number {
   const deadline = Date.now() + (once ? 0 : SIZE_WAIT_MS);
   for (;;) {
-    const stats = fstat(fd, 'fstat', label.startsWith('fd ') ? '' : ` (${label})`);
+    // bigint: a size past 2^53 is printed exactly, not rounded.
+    const stats = fstatExact(fd, 'fstat', label.startsWith('fd ') ? '' : ` (${label})`);
     if (!stats.isFile())
       throw ipcError('mmap', osConstants.errno.ENODEV, `${label}: not shared memory (a shared-memory object, a memfd or a regular file)`);
-    if (stats.size > 0) return stats.size;
+    if (stats.size > BigInt(MAX_LENGTH)) {
+      // Checked before mapping: past 2^47 bytes the kernel's ENOMEM (no address space) would hide why.
+      throw ipcError(
+        'mmap',
+        osConstants.errno.EFBIG,
+        `${label}, length ${stats.size}: larger than one ArrayBuffer may be in this Node.js (buffer.constants.MAX_LENGTH, ${MAX_LENGTH} bytes), so it cannot be mapped whole here`,
+      );
+    }
+    if (stats.size > 0n) return Number(stats.size);
     if (Date.now() >= deadline) {
       throw ipcError(
         'mmap',
