@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { BroadcastRing, BUSY, CLOSED, FULL } from '../src/channel/pubsub/broadcast-ring.js';
 import * as F from '../src/channel/pubsub/format.js';
-import { EMPTY, ReadCursor } from '../src/channel/pubsub/read-cursor.js';
+import { EMPTY, PENDING, ReadCursor } from '../src/channel/pubsub/read-cursor.js';
 import { seeded } from './helpers/random.js';
 
 const CAPACITY = 1024;
@@ -17,15 +17,15 @@ function segment(dropOldest: boolean, start = 0, capacity = CAPACITY) {
   const i32 = new Int32Array(buffer);
   for (const offset of [F.OFF_TAIL, F.OFF_INTENT, F.OFF_OLDEST]) i32[offset >> 2] = start | 0;
   const dead = new Set<number>();
+  /** `look`, if set, runs whenever someone asks whether a holder lives (what other processes do meanwhile). */
+  const hooks: { look?: () => void } = {};
+  const alive = (word0: number): boolean => {
+    hooks.look?.();
+    return !dead.has(word0);
+  };
   const process = (pid: number) =>
-    new BroadcastRing(
-      buffer,
-      capacity,
-      dropOldest,
-      { hold: () => [pid, 1], letGo: () => {}, alive: (word0) => !dead.has(word0), registrantAlive: (word0) => !dead.has(word0) },
-      pid,
-    );
-  return { i32, dead, process };
+    new BroadcastRing(buffer, capacity, dropOldest, { hold: () => [pid, 1], letGo: () => {}, alive, registrantAlive: alive }, pid);
+  return { i32, dead, hooks, process };
 }
 
 function bytes(length: number, seed: number): Uint8Array {
@@ -48,6 +48,7 @@ function send(ring: BroadcastRing, writer: number, message: Uint8Array): number 
 function receive(ring: BroadcastRing, cursor: ReadCursor, reap = false): Uint8Array | null {
   for (;;) {
     const position = cursor.poll(reap);
+    if (position === PENDING) continue;
     if (position === EMPTY) return null;
     const offset = ring.payloadOffset(position);
     const copy = ring.u8.slice(offset, offset + cursor.length);
@@ -397,4 +398,58 @@ describe('broadcast ring, a header or record no publisher wrote', () => {
     i32[(F.HEADER_SIZE >> 2) + F.RECORD.length] = -16; // spanOf(-16) is 0: OLDEST would never move
     for (let i = 9; i < 30; i++) assert.ok(send(publisher, writer, bytes(100, i)) >= 0);
   });
+});
+
+describe('broadcast ring, records to skip that keep coming', () => {
+  for (const dropOldest of [false, true]) {
+    it(`publishers that die mid-message as fast as a reader skips their records: it polls again, never ERR_CHANNEL_FORMAT (${dropOldest ? 'drop-oldest' : 'lossless'})`, () => {
+      // Each record the reader skips makes room (lossless) that the next doomed
+      // publisher claims before the same poll gets there: a poll that bounded
+      // its skipping by the ring's size called this ring corrupt.
+      const { process, dead, hooks } = segment(dropOldest);
+      const publisher = process(1);
+      const writer = publisher.registerPublisher();
+      const reader = process(2);
+      const cursor = ReadCursor.join(reader)!;
+      let pid = 100;
+      /** A publisher process claims a record and dies before it publishes it. */
+      const doom = (): boolean => {
+        const ring = process(pid);
+        const position = ring.claim(100, ring.registerPublisher());
+        dead.add(pid++);
+        return position >= 0;
+      };
+      // 128-byte records, 6 of 8 places: a claim need not overwrite one the reader has not passed.
+      for (let i = 0; i < 6; i++) assert.ok(doom());
+      let doomed = 6;
+      let looking = false;
+      // While the reader looks at a dead publisher's record, another dies mid-message.
+      hooks.look = () => {
+        if (looking || doomed >= 48) return;
+        looking = true;
+        if (doom()) doomed++;
+        looking = false;
+      };
+      const results = new Set<number>();
+      let message: Uint8Array | undefined;
+      for (let polls = 0; message === undefined; polls++) {
+        assert.ok(polls < 1000, 'the message after the doomed records came');
+        const position = cursor.poll(true);
+        if (position >= 0) {
+          const offset = reader.payloadOffset(position);
+          message = reader.u8.slice(offset, offset + cursor.length);
+          assert.ok(cursor.intact(position));
+          cursor.release();
+        } else {
+          results.add(position);
+          if (position === EMPTY && doomed >= 48) assert.ok(send(publisher, writer, bytes(20, 7)) >= 0);
+        }
+      }
+      assert.equal(doomed * F.spanOf(100), 48 * 128, 'six rings of records skipped');
+      assert.ok(results.has(PENDING), 'a poll stopped at what was claimed when it began');
+      assert.deepEqual(message, bytes(20, 7));
+      assert.equal(cursor.missed, 0);
+      assert.equal(receive(reader, cursor), null);
+    });
+  }
 });

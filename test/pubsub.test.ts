@@ -7,7 +7,7 @@ import { getEventListeners, once } from 'node:events';
 import { describe, it } from 'node:test';
 import { Channel, ChannelError, IpcError, PubSub, SharedMemory } from '../src/index.js';
 import { assertNoLeaks } from './helpers/ipc.js';
-import { withShmkit } from './helpers/processes.js';
+import { assertExitedCleanly, lastJson, runNode, withShmkit } from './helpers/processes.js';
 import { picky } from './helpers/picky-codec.js';
 import { settledWithin } from './helpers/settled.js';
 import { assertWrapWakesReader } from './helpers/wrap.js';
@@ -592,4 +592,76 @@ describe('PubSub across processes', { timeout: 120_000 }, () => {
       }
     }
   });
+});
+
+describe('PubSub with a publisher that abandons records as fast as room comes', { timeout: 60_000 }, () => {
+  for (const lag of ['block', 'drop-oldest'] as const) {
+    it(`never takes the ring for corrupt: every message comes in order (${lag}; drop-oldest: the last one at least)`, async () => {
+      // A publisher abandons a record when its copy fails; one that does so as
+      // fast as the subscriber's skipping makes room (or, with drop-oldest,
+      // as fast as it skips) keeps a poll skipping: a subscriber that bounded
+      // its skipping by the ring's size called a valid ring corrupt
+      // (ERR_CHANNEL_FORMAT). The public API abandons only after a failed
+      // copy, which costs an exception: the ring's own calls do it at speed.
+      using pubsub = PubSub.create({ capacity: 4096, lag, autoRemove: true, codec: 'json' });
+      const subscriber = pubsub.subscriber();
+      const publishing = runNode(
+        `
+        import { PubSub, SharedMemory } from 'SHMKIT_MODULES';
+        const { BroadcastRing } = await import(new URL('./channel/pubsub/broadcast-ring.js', 'SHMKIT_MODULES').href);
+        const { threadLiveness } = await import(new URL('./channel/liveness.js', 'SHMKIT_MODULES').href);
+        const F = await import(new URL('./channel/pubsub/format.js', 'SHMKIT_MODULES').href);
+        const id = Number(process.argv[1]);
+        const pubsub = PubSub.open({ id, codec: 'json' });
+        const publisher = pubsub.publisher();
+        const shm = SharedMemory.open({ id });
+        const ring = new BroadcastRing(shm.buffer, pubsub.capacity, pubsub.lag === 'drop-oldest', threadLiveness, process.pid);
+        const writer = ring.registerPublisher();
+        const end = Date.now() + 2000;
+        let seq = 0, abandoned = 0;
+        for (let k = 0; Date.now() < end; ) {
+          for (let i = 0; i < 1000; i++) {
+            const position = ring.claim(((k++ * 2654435761) >>> 0) % 2000, writer, 256);
+            if (position >= 0) {
+              ring.publish(position, F.STATE_ABANDONED);
+              abandoned++;
+            }
+          }
+          await publisher.send(seq++);
+        }
+        ring.unregisterPublisher(writer);
+        pubsub.close();
+        pubsub.detach();
+        shm.detach();
+        console.log(JSON.stringify({ sent: seq, abandoned }));
+        `,
+        [String(pubsub.id)],
+      );
+      const got: unknown[] = [];
+      try {
+        for await (const value of subscriber) got.push(value);
+      } finally {
+        // Failed: the publisher must not wait for this subscriber until its time limit.
+        subscriber.close();
+        pubsub.close();
+      }
+      const result = await publishing;
+      assertExitedCleanly(result);
+      const { sent, abandoned } = lastJson<{ sent: number; abandoned: number }>(result);
+      // About 1 KiB each: 1,000 are some 250 rings' worth.
+      assert.ok(abandoned > 1000, `the publisher abandoned ${abandoned} records`);
+      if (lag === 'block') {
+        assert.deepEqual(
+          got,
+          Array.from({ length: sent }, (_, i) => i),
+        );
+      } else {
+        assert.ok(
+          got.every((value, i) => i === 0 || (value as number) > (got[i - 1] as number)),
+          'in order, none twice',
+        );
+        assert.equal(got.at(-1), sent - 1);
+      }
+    });
+  }
 });

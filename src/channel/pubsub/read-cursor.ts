@@ -10,6 +10,11 @@ import * as F from './format.js';
 
 /** poll() when there is no record to read now. */
 export const EMPTY = -1;
+/**
+ * poll() when it skipped (or jumped) as far as was claimed when it began and
+ * there is more to skip: poll again.
+ */
+export const PENDING = -2;
 
 const I_TAIL = F.OFF_TAIL >> 2;
 const I_INTENT = F.OFF_INTENT >> 2;
@@ -121,7 +126,9 @@ export class ReadCursor {
 
   /**
    * The position of the committed record at the cursor (its payload at
-   * ring.payloadOffset), or EMPTY. In drop-oldest mode the caller copies the
+   * ring.payloadOffset), EMPTY, or PENDING: it skipped padding and
+   * abandoned records (or jumped) as far as was claimed when it began, and
+   * there are more (poll again). In drop-oldest mode the caller copies the
    * payload and then asks {@link intact} before using it. With `reap`, a
    * record whose writer died before publishing is marked abandoned and skipped.
    */
@@ -142,18 +149,31 @@ export class ReadCursor {
 
   #pollSlow(reap: boolean): number {
     const i32 = this.#i32;
-    // More than two rings' worth of skipping without a jump: the ring is corrupt.
-    // So are a thousand jumps without a record found: each lands on the oldest
-    // record, so only a cursor carried past INTENT by a corrupt header, and
-    // sent back by every jump, keeps jumping.
-    for (let skipped = 0, jumps = 0; ; ) {
+    // What was claimed when this poll first moved the cursor (TAIL then,
+    // `limit`) bounds how far it goes: each record skipped frees room
+    // (lossless) that publishers may fill at once with more records to skip
+    // (abandoned ones, padding), and drop-oldest publishers may overtake a
+    // reader as fast as it jumps. Past that, the caller polls again
+    // (PENDING). A record to skip lies within what was claimed (TAIL moves
+    // before its tag is stored): one past it means the ring is corrupt.
+    let limit = 0;
+    let moved = false;
+    // Each jump lands past the one before, on a later OLDEST, in a ring that
+    // follows the format: a thousand that do not mean a cursor carried past
+    // INTENT by a corrupt header and sent back by every jump.
+    for (let jumps = 0, landed = this.#position; ; ) {
       const c = this.#position;
       const pos = c & this.#mask;
-      if (skipped > 2 * this.#capacity) this.#corrupt(pos, 'skipped bytes', skipped);
       if (this.#drop && ReadCursor.#overtaken(i32, c, this.#capacity)) {
-        if (++jumps > IMPOSSIBLE_LOOKS) this.#corrupt(pos, 'jumps back to OLDEST', jumps);
+        if (!moved) {
+          limit = Atomics.load(i32, I_TAIL);
+          moved = true;
+        } else if (((c - limit) | 0) >= 0) {
+          return PENDING;
+        }
         this.#jump();
-        skipped = 0;
+        if (((this.#position - landed) | 0) <= 0 && ++jumps > IMPOSSIBLE_LOOKS) this.#corrupt(pos, 'jumps back to OLDEST', jumps);
+        landed = this.#position;
         continue;
       }
       const at = (F.HEADER_SIZE + pos) >> 2;
@@ -162,16 +182,29 @@ export class ReadCursor {
       const length = i32[at + F.RECORD.length]!;
       const seq = i32[at + F.RECORD.seq]!;
       if (state === F.STATE_COMMITTED || state === F.STATE_PADDING || state === F.STATE_ABANDONED) {
-        // Drop-oldest: what we read may be a later lap's bytes; trust it only if not overtaken since.
-        if (!this.intact(c)) continue;
+        // Drop-oldest: what we read may be a later lap's bytes; trust it only if
+        // not overtaken since (then the check above jumps).
+        if (!this.#unchanged(c)) continue;
         if (!this.#fits(pos, length)) this.#corrupt(pos, 'length', length);
         if (state === F.STATE_COMMITTED) {
           this.#length = length;
           this.#seq = seq;
           return c >>> 0;
         }
-        this.#advance(F.spanOf(length), state === F.STATE_ABANDONED ? seq + 1 : seq);
-        skipped += F.spanOf(length);
+        const span = F.spanOf(length);
+        if (!moved) {
+          limit = Atomics.load(i32, I_TAIL);
+          moved = true;
+          // Lossless: no claim passes this cursor plus the capacity.
+          if (!this.#drop && ((limit - c) | 0) > this.#capacity) this.#corrupt(pos, 'tail', limit >>> 0);
+        } else if (((c - limit) | 0) >= 0) {
+          // Claimed since this poll began: the caller polls again.
+          return PENDING;
+        }
+        // Claims are made one after another and TAIL ends one: a record before
+        // `limit` (or the first, which `limit` was read after) ends within it.
+        if (span > ((limit - c) | 0)) this.#corrupt(pos, 'length', length);
+        this.#advance(span, state === F.STATE_ABANDONED ? seq + 1 : seq);
         continue;
       }
       if (!reap) return EMPTY;
@@ -182,7 +215,7 @@ export class ReadCursor {
       // may have written it in between.
       const writer = i32[at + F.RECORD.writer]!;
       const claimed = i32[at + F.RECORD.length]!;
-      if (!this.intact(c)) continue;
+      if (!this.#unchanged(c)) continue;
       if (pending > this.#capacity) this.#corrupt(pos, 'tail', (c + pending) >>> 0);
       if (!this.#fits(pos, claimed) || F.spanOf(claimed) > pending) this.#corrupt(pos, 'length', claimed);
       if (this.#ring.writerAlive(writer)) return EMPTY;
@@ -192,16 +225,25 @@ export class ReadCursor {
   }
 
   /**
+   * Drop-oldest: whether what was read at `position` before this call is
+   * still that record's (no claim started to overwrite it). Always true in
+   * lossless mode. {@link intact}, without the jump.
+   */
+  #unchanged(position: number): boolean {
+    if (!this.#drop) return true;
+    // The reads (a copy's too) must come before INTENT's: plain loads may
+    // pass an atomic load on arm64, not a read-modify-write.
+    if (!TSO) Atomics.add(this.#i32, this.#cursorAt, 0);
+    return !ReadCursor.#overtaken(this.#i32, position | 0, this.#capacity);
+  }
+
+  /**
    * Drop-oldest: whether the record at `position`, read (copied) before this
    * call, was whole, i.e. no claim had started to overwrite it. Always true
    * in lossless mode, where no publisher passes this cursor.
    */
   intact(position: number): boolean {
-    if (!this.#drop) return true;
-    // The copy's loads must come before INTENT's: plain loads may pass an
-    // atomic load on arm64, not a read-modify-write.
-    if (!TSO) Atomics.add(this.#i32, this.#cursorAt, 0);
-    if (!ReadCursor.#overtaken(this.#i32, position | 0, this.#capacity)) return true;
+    if (this.#unchanged(position)) return true;
     // The tag at the cursor may still look right (stale bytes of an earlier
     // lap survive in the gaps records leave): move on now, not at the next poll.
     if ((position | 0) === this.#position) this.#jump();

@@ -12,7 +12,7 @@ import { type Codec, decodeMessage } from '../codec.js';
 import type { WaitMode } from '../format.js';
 import { type BroadcastRing, DATA_HANDSHAKE } from './broadcast-ring.js';
 import type { PubSubHooks, PubSubWaitOptions } from './options.js';
-import { EMPTY, type ReadCursor } from './read-cursor.js';
+import type { ReadCursor } from './read-cursor.js';
 
 /** Checks between sched_yield() calls while spinning. */
 const YIELD_EVERY = 16;
@@ -116,8 +116,9 @@ export class Subscriber<T = Uint8Array> implements AsyncIterable<T>, Disposable 
   /** The next message if there is one now. */
   #tryTake(reap = false): { value: T } | undefined {
     for (;;) {
+      // EMPTY, or PENDING (more records to skip than one poll skips): nothing now.
       const position = this.#cursor.poll(reap);
-      if (position === EMPTY) return undefined;
+      if (position < 0) return undefined;
       const taken = this.#take(position);
       if (taken !== undefined) return taken;
     }
@@ -153,7 +154,7 @@ export class Subscriber<T = Uint8Array> implements AsyncIterable<T>, Disposable 
     if (ring.dropOldest) {
       while (count < max && !this.#closed) {
         const position = cursor.poll();
-        if (position === EMPTY) break;
+        if (position < 0) break;
         const taken = this.#take(position);
         if (taken === undefined) continue;
         count++;
@@ -171,7 +172,7 @@ export class Subscriber<T = Uint8Array> implements AsyncIterable<T>, Disposable 
     try {
       while (count < max) {
         const position = cursor.poll();
-        if (position === EMPTY) break;
+        if (position < 0) break;
         const view = new Uint8Array(buffer, ring.payloadOffset(position), cursor.length);
         cursor.release(false);
         count++;
@@ -209,7 +210,7 @@ export class Subscriber<T = Uint8Array> implements AsyncIterable<T>, Disposable 
     const ring = this.#ring;
     const cursor = this.#cursor;
     let taken: { value: T } | undefined;
-    const ready = (): boolean => this.#closed || cursor.poll() !== EMPTY || cursor.drained();
+    const ready = (): boolean => this.#closed || cursor.poll() >= 0 || cursor.drained();
     for (let spun = false; ; ) {
       this.#assertOpen(what);
       taken = this.#tryTake();
