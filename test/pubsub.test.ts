@@ -467,6 +467,38 @@ describe('PubSub across processes', { timeout: 120_000 }, () => {
     await assert.rejects(subscriber.recv(), { code: 'ERR_CHANNEL_CLOSED' });
   });
 
+  // A send that waits copied what its buffer held when room came, measured
+  // again: a resizable buffer grown meanwhile was written past its record,
+  // into the next message (the subscriber then read a corrupt ring), and a
+  // transferred one was published as stale ring bytes.
+  for (const [what, change] of [
+    ['grows', (buffer: ArrayBuffer) => (buffer as unknown as { resize(length: number): void }).resize(200)],
+    ['is transferred', (buffer: ArrayBuffer) => structuredClone(buffer, { transfer: [buffer] })],
+  ] as const) {
+    it(`a waiting send whose buffer ${what} meanwhile is refused, and its record skipped: nothing else is touched`, async () => {
+      using pubsub = PubSub.create({ capacity: 256, autoRemove: true });
+      const publisher = pubsub.publisher();
+      const subscriber = pubsub.subscriber();
+      const full = new Uint8Array(40).fill(7);
+      let sent = 0;
+      while (publisher.trySend(full)) sent++;
+      // ES2024's resizable ArrayBuffer, which the ES2022 lib this project compiles against does not declare.
+      const buffer = new (ArrayBuffer as unknown as new (length: number, options: { maxByteLength: number }) => ArrayBuffer)(40, {
+        maxByteLength: 200,
+      });
+      const view = new Uint8Array(buffer).fill(9);
+      const waiting = publisher.send(view);
+      change(buffer);
+      const received: number[][] = [];
+      for (let i = 0; i < sent; i++) received.push([...(await subscriber.recv({ timeoutMs: 5000 }))]);
+      await assert.rejects(waiting, { name: 'TypeError', code: 'ERR_INVALID_ARG_TYPE', message: /keeps its size|detached/ });
+      await publisher.send(new Uint8Array([1, 2, 3]));
+      assert.deepEqual([...(await subscriber.recv({ timeoutMs: 5000 }))], [1, 2, 3], 'the next message, whole');
+      assert.ok(received.every((message) => message.length === 40 && message.every((byte) => byte === 7)));
+      assert.equal(subscriber.tryRecv(), undefined);
+    });
+  }
+
   it('closed reads true once the PubSub is detached, on it and its endpoints, although it stays open for others', () => {
     // It read false, as a Channel's did.
     using pubsub = PubSub.create({ capacity: 256, autoRemove: true });

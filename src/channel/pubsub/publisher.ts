@@ -56,6 +56,14 @@ export class Publisher<T = Uint8Array> implements Disposable {
     if (this.#closed) throw channelError('ERR_CHANNEL_CLOSED', `${what}: the publisher is closed`);
   }
 
+  /**
+   * The byte length #encode measured, with the built-in getter: what is
+   * claimed and copied, never the bytes' own byteLength again (a subclass may
+   * lie, and a view of a resizable or transferred buffer changes while a send
+   * waits: copying what it holds then would write past the record).
+   */
+  #length = 0;
+
   #encode(value: T): Uint8Array {
     const bytes = this.#codec.encode(value);
     if (!(bytes instanceof Uint8Array)) throw invalidType('codec.encode(value)', 'an instance of Uint8Array', bytes);
@@ -63,14 +71,19 @@ export class Publisher<T = Uint8Array> implements Disposable {
     if (length > this.#max) {
       throw outOfRange('value', `at most ${this.#max} bytes once encoded (the capacity less two record headers)`, `${length} bytes`);
     }
+    this.#length = length;
     return bytes;
   }
 
-  /** Copies the message into its claimed record and publishes it; a copy that throws abandons the record. */
-  #write(position: number, bytes: Uint8Array): void {
+  /**
+   * Copies the message's `length` bytes into its claimed record and
+   * publishes it; a copy that throws (the buffer no longer has `length`
+   * bytes) abandons the record.
+   */
+  #write(position: number, bytes: Uint8Array, length: number): void {
     const ring = this.#ring;
     try {
-      copyInto(ring.u8, ring.payloadOffset(position), bytes, bytes.byteLength);
+      copyInto(ring.u8, ring.payloadOffset(position), bytes, length);
     } catch (error) {
       ring.publish(position, F.STATE_ABANDONED);
       throw error;
@@ -87,13 +100,14 @@ export class Publisher<T = Uint8Array> implements Disposable {
   trySend(value: T): boolean {
     this.#assertOpen('trySend');
     const bytes = this.#encode(value);
+    const length = this.#length;
     if (this.#sends.busy) return false;
-    const position = this.#ring.claim(bytes.byteLength, this.#writer, TRY_PATIENCE);
+    const position = this.#ring.claim(length, this.#writer, TRY_PATIENCE);
     if (position < 0) {
       if (position === CLOSED) throw channelError('ERR_CHANNEL_CLOSED', 'trySend: the PubSub is closed');
       return false;
     }
-    this.#write(position, bytes);
+    this.#write(position, bytes, length);
     return true;
   }
 
@@ -109,10 +123,11 @@ export class Publisher<T = Uint8Array> implements Disposable {
       this.#assertOpen('send');
       checkWaitOptions(options);
       const bytes = this.#encode(value);
+      const length = this.#length;
       if (!this.#sends.busy) {
-        const position = this.#ring.claim(bytes.byteLength, this.#writer, TRY_PATIENCE);
+        const position = this.#ring.claim(length, this.#writer, TRY_PATIENCE);
         if (position >= 0) {
-          this.#write(position, bytes);
+          this.#write(position, bytes, length);
           return Promise.resolve();
         }
         if (position === CLOSED) throw channelError('ERR_CHANNEL_CLOSED', 'send: the PubSub is closed');
@@ -120,7 +135,7 @@ export class Publisher<T = Uint8Array> implements Disposable {
       // A user codec may reuse what it returned (a scratch buffer): a send that waits keeps a copy.
       const kept = mayReuseOutput(this.#codec) ? bytes.slice() : bytes;
       return this.#enqueue(options, (deadline) =>
-        this.#claimWaiting(kept.byteLength, deadline, options.signal, (position) => this.#write(position, kept)),
+        this.#claimWaiting(length, deadline, options.signal, (position) => this.#write(position, kept, length)),
       );
     } catch (error) {
       return Promise.reject(error);
