@@ -1,4 +1,4 @@
-// Seed scenario 1: create a segment big enough for `struct st_pid` at a fixed key.
+// Create a segment big enough for `struct st_pid` at a fixed key.
 // The segment stays after this program exits: look at it with ipcs -m, remove it with delete.js.
 // Run: node dist/examples/create.js && ipcs -m && node dist/examples/delete.js
 import { IPC_CREAT, shmget } from 'shmkit';

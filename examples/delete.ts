@@ -1,4 +1,4 @@
-// Seed scenario 4: delete the segment with shmctl(IPC_RMID).
+// Delete the segment with shmctl(IPC_RMID).
 // It removes what create.js made, so create it first:
 // Run: node dist/examples/create.js && node dist/examples/delete.js
 import { IPC_RMID, shmctl, shmget } from 'shmkit';

@@ -1,4 +1,4 @@
-// Seed scenario 6b: process B finds the same segment through the same ftok
+// Process B finds the same segment through the same ftok
 // key, reads the string, and removes the segment.
 // It needs the segment hello-writer.js leaves (both take the key file as
 // an optional PATH, /tmp/shm by default):

@@ -1,4 +1,4 @@
-// Seed scenario 6a: process A derives a key from a file with ftok, creates a
+// Process A derives a key from a file with ftok, creates a
 // 128-byte segment exclusively and writes "Hello World" into it, then exits.
 // PATH (default /tmp/shm, created if missing) names the key file. The segment
 // stays for hello-reader.js, which removes it:

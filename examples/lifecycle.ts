@@ -1,4 +1,4 @@
-// Seed scenario 5: allocate -> attach -> stat the size -> write -> detach ->
+// Allocate -> attach -> stat the size -> write -> detach ->
 // reattach -> read -> deallocate, with a private segment of 0x6400 bytes.
 // Run: node dist/examples/lifecycle.js
 import { IPC_CREAT, IPC_PRIVATE, IPC_RMID, IPC_STAT, shmat, shmctl, shmdt, shmget } from 'shmkit';

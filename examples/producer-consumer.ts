@@ -1,4 +1,4 @@
-// The seeds' producer/consumer done right. Shared memory gives no
+// The classic shared-memory producer/consumer, done right. Shared memory gives no
 // synchronisation of its own: "the client shouldn't try to access the data
 // until the server is done". Two semaphores say when: `empty` counts free
 // slots (the producer waits on it), `full` counts written records (the

@@ -1,4 +1,4 @@
-// Seed scenario 3: another process reads what write-struct left in the segment.
+// Another process reads what write-struct left in the segment.
 // It reads the segment create.js makes and write-struct.js fills:
 // Run: node dist/examples/create.js && node dist/examples/write-struct.js alice && node dist/examples/read-struct.js && node dist/examples/delete.js
 import { SHM_RDONLY, shmat, shmdt, shmget } from 'shmkit';

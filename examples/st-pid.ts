@@ -7,7 +7,7 @@ export const ST_PID_SIZE = 56;
 const NAME_OFFSET = 4;
 const NAME_SIZE = 51;
 
-/** The seeds' key, or SHMKIT_EXAMPLE_KEY from the environment (tests pass their own). */
+/** The examples' key, or SHMKIT_EXAMPLE_KEY from the environment (tests pass their own). */
 export function exampleKey(): number {
   const fromEnv = process.env.SHMKIT_EXAMPLE_KEY;
   return fromEnv === undefined ? 0x5005 : Number(fromEnv);

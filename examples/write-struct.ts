@@ -1,4 +1,4 @@
-// Seed scenario 2: attach the segment, print the struct, store our pid and a
+// Attach the segment, print the struct, store our pid and a
 // name in it, print it again, detach. The segment is create.js's:
 // Run: node dist/examples/create.js && node dist/examples/write-struct.js alice && node dist/examples/delete.js
 import { IPC_CREAT, shmat, shmdt, shmget } from 'shmkit';

@@ -68,10 +68,12 @@ struct Range {
   std::atomic<uintptr_t> end{0};
   std::atomic<int> prot{0};
   std::atomic<uint32_t> singles{0};  // faults past the end met with a page of their own
-  // The file: the guard's own descriptor of it (-1 once its pages are no
-  // longer mapped here), its identity (the number could be reused after a
-  // close racing the handler), and the file offset the range starts at.
-  std::atomic<int> fd{-1};
+  // The file: the guard's own descriptor of it, plus one (0: none, or no
+  // longer mapped here; so the table is all zeros at start, in .bss, not a
+  // 5 MiB initialized .data section of the addon), its identity (the number
+  // could be reused after a close racing the handler), and the file offset
+  // the range starts at.
+  std::atomic<int> fd1{0};
   std::atomic<uint64_t> dev{0};
   std::atomic<uint64_t> ino{0};
   std::atomic<uint64_t> offset{0};
@@ -145,7 +147,7 @@ void HandOn(int sig, siginfo_t* info, void* context) {
 // descriptor any more, or its number reused) counts as past the end.
 bool InsideFile(const Range& r, uintptr_t base, int code, size_t page) {
   if (code == BUS_MCEERR_AR) return true;  // poisoned memory: the page exists
-  int fd = r.fd.load(std::memory_order_acquire);
+  int fd = r.fd1.load(std::memory_order_acquire) - 1;
   struct stat st;
   if (fd < 0 || ::fstat(fd, &st) != 0) return false;
   if (static_cast<uint64_t>(st.st_dev) != r.dev.load(std::memory_order_relaxed) ||
@@ -310,7 +312,7 @@ int GuardFileRange(void* addr, size_t span, bool writable, int fd, uint64_t offs
     ranges[i].last_inside.store(0, std::memory_order_relaxed);
     ranges[i].failed_code.store(0, std::memory_order_relaxed);
     ranges[i].failed_at.store(0, std::memory_order_relaxed);
-    ranges[i].fd.store(own, std::memory_order_relaxed);
+    ranges[i].fd1.store(own + 1, std::memory_order_relaxed);
     ranges[i].start.store(start, std::memory_order_release);
     size_t seen = used.load(std::memory_order_relaxed);
     while (seen < i + 1 && !used.compare_exchange_weak(seen, i + 1, std::memory_order_acq_rel)) {
@@ -324,7 +326,7 @@ int GuardFileRange(void* addr, size_t span, bool writable, int fd, uint64_t offs
 void ReleaseRangeFile(int index) {
   if (index < 0) return;
   Range& r = ranges[index];
-  if (r.fd.exchange(-1, std::memory_order_acq_rel) < 0) return;
+  if (r.fd1.exchange(0, std::memory_order_acq_rel) == 0) return;
   ReleaseFile({r.dev.load(std::memory_order_relaxed), r.ino.load(std::memory_order_relaxed)});
 }
 
@@ -346,7 +348,7 @@ bool FileRangeFault(int index, uintptr_t* at, int* code) {
 
 int ReserveInFileRange(int index, uint64_t start, uint64_t length) {
   if (index < 0) return EINVAL;
-  int fd = ranges[index].fd.load(std::memory_order_acquire);
+  int fd = ranges[index].fd1.load(std::memory_order_acquire) - 1;
   if (fd < 0) return EBADF;
   off_t at = static_cast<off_t>(ranges[index].offset.load(std::memory_order_relaxed) + start);
   // KEEP_SIZE: a file shrunk under the mapping is never grown back by a write here.
@@ -361,7 +363,7 @@ size_t GuardSplitPages() { return split.load(std::memory_order_relaxed); }
 
 int FileRangeStat(int index, struct stat* st) {
   if (index < 0) return EINVAL;
-  int fd = ranges[index].fd.load(std::memory_order_acquire);
+  int fd = ranges[index].fd1.load(std::memory_order_acquire) - 1;
   if (fd < 0) return EBADF;
   return ::fstat(fd, st) == -1 ? errno : 0;
 }

@@ -73,8 +73,8 @@ const queue = [...files].sort((a, b) => expected(b) - expected(a));
 
 console.log(
   isolated
-    ? `shmkit tests: ${files.length} files, ${jobs} at a time, each in a private IPC namespace and /dev/shm of its own (unshare --ipc --mount)`
-    : `shmkit tests: ${files.length} files, one at a time in this IPC namespace: no private IPC namespaces (${why}); ` +
+    ? `shmkit tests: ${plural(files.length, 'file')}, ${jobs} at a time, each in a private IPC namespace and /dev/shm of its own (unshare --ipc --mount)`
+    : `shmkit tests: ${plural(files.length, 'file')}, one at a time in this IPC namespace: no private IPC namespaces (${why}); ` +
         'tests that need root are skipped, and listed at the end',
 );
 
@@ -122,6 +122,10 @@ function jobCount(value) {
   const n = Number(value);
   if (!Number.isSafeInteger(n) || n < 1) fail(`--jobs: '${value}' is not a whole number of 1 or more`);
   return n;
+}
+
+function plural(count, noun) {
+  return `${count} ${noun}${count === 1 ? '' : 's'}`;
 }
 
 function name(file) {
@@ -211,9 +215,9 @@ function summarize(results, seconds) {
     }
   }
   console.log(
-    `\n${failedFiles.length === 0 ? 'ok' : 'FAILED'}: ${results.length} files, ${total('tests')} tests, ` +
+    `\n${failedFiles.length === 0 ? 'ok' : 'FAILED'}: ${plural(results.length, 'file')}, ${total('tests')} tests, ` +
       `${total('pass')} passed, ${total('fail')} failed, ${total('cancelled')} cancelled, ${total('skipped')} skipped ` +
-      `in ${seconds.toFixed(1)} s (${isolated ? `${jobs} files at a time, private IPC namespaces` : 'one file at a time, this IPC namespace'})`,
+      `in ${seconds.toFixed(1)} s (${isolated ? `${plural(jobs, 'file')} at a time, private IPC namespaces` : 'one file at a time, this IPC namespace'})`,
   );
   process.exitCode = failedFiles.length === 0 ? 0 : 1;
 }

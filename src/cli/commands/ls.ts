@@ -45,7 +45,7 @@ export function readListing(want: { segments: boolean; semaphores: boolean; queu
 
 export const ls: Command = {
   name: 'ls',
-  summary: 'list segments (-s: semaphore sets, -q: message queues, -a: all, -p: POSIX shared memory), like ipcs -m',
+  summary: 'list segments (-s: semaphore sets, -q: message queues, -a: all three, -p: POSIX shared memory in /dev/shm), like ipcs -m',
   help: `Usage: shmkit ls [-m] [-s] [-q] [-a] [-p] [--json]
 
 Lists the System V shared-memory segments of this IPC namespace: the columns

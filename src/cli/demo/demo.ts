@@ -1,4 +1,4 @@
-// `shmkit demo`: the seeds' scenario, narrated. A writer (this process) and a
+// `shmkit demo`: the classic writer/reader scenario, narrated. A writer (this process) and a
 // reader (a child process) pass C-layout records through one segment; two
 // semaphores make the reader wait until a record is completely written.
 import type { ChildProcess } from 'node:child_process';
