@@ -1,9 +1,10 @@
 // Field access through a struct view against the same access through a raw
-// DataView, on a real segment. Run: node dist/bench/struct.js [--json] [--iterations=N]
+// DataView, on a real segment, and the cost of view() against new DataView().
+// Run: node dist/bench/struct.js [--json] [--iterations=N]
 import { pathToFileURL } from 'node:url';
-import { float64, int32, int64, SharedMemory, struct } from '../src/index.js';
+import { float32, float64, int16, int32, int64, SharedMemory, struct } from '../src/index.js';
 
-const Sample = struct({ flags: int32, count: int32, total: int64, mean: float64 });
+const Sample = struct({ flags: int32, count: int32, total: int64, mean: float64, ratio: float32, level: int16 });
 /** How long to measure. */
 export interface StructBenchOptions {
   /** Operations per round (default 5,000,000). */
@@ -42,87 +43,71 @@ function rate(loop: (n: number) => number, iterations: number, rounds: number): 
 }
 
 type SampleView = ReturnType<typeof Sample.view>;
-type Loop<T> = (target: T, n: number) => number;
+type Loop<T> = (target: T, n: number, shm: SharedMemory) => number;
+
+// The fields measured: the case's name, the field of Sample, its DataView
+// type and offset, and what a set stores (an expression of i).
+const FIELDS: ReadonlyArray<readonly [name: string, field: string, dataView: string, offset: number, stored: string]> = [
+  ['int32', 'count', 'Int32', 4, 'i'],
+  ['float64', 'mean', 'Float64', 16, 'i * 0.5'],
+  ['int64', 'total', 'BigInt64', 8, '7n'],
+  ['float32', 'ratio', 'Float32', 24, 'i * 0.5'],
+  ['int16', 'level', 'Int16', 28, 'i & 0x7fff'],
+];
 
 // The loops take the view or DataView as an argument, as code that uses a
 // view does: a constant captured by the loop would let V8 fold the DataView's
-// checks away, which real programs rarely get.
-const LOOPS: Array<[string, Loop<SampleView>, Loop<DataView>]> = [
+// checks away, which real programs rarely get. Each is a function of its own
+// (new Function), as written out by hand, so that V8 optimizes it for its
+// one field alone.
+function loop<T>(body: string): Loop<T> {
+  return new Function('target', 'n', `'use strict'; ${body}`) as Loop<T>;
+}
+
+function fieldLoops([name, field, dataView, offset, stored]: (typeof FIELDS)[number]): Array<[string, Loop<SampleView>, Loop<DataView>]> {
+  const big = dataView.startsWith('Big');
+  // A bigint does not add to a number: a get counts the reads of 1n instead.
+  const use = (read: string): string => (big ? `if (${read} === 1n) s++;` : `s += ${read};`);
+  const back = (read: string): string => (big ? `Number(${read})` : read);
+  const viewRead = `target.${field}`;
+  const dataViewRead = `target.get${dataView}(${offset}, true)`;
+  const get = (read: string): string => `let s = 0; for (let i = 0; i < n; i++) ${use(read)} return s;`;
+  return [
+    [`${name} get`, loop(get(viewRead)), loop(get(dataViewRead))],
+    [
+      `${name} set`,
+      loop(`for (let i = 0; i < n; i++) ${viewRead} = ${stored}; return ${back(viewRead)};`),
+      loop(`for (let i = 0; i < n; i++) target.set${dataView}(${offset}, ${stored}, true); return ${back(dataViewRead)};`),
+    ],
+  ];
+}
+
+// Each case: its name, the view's loop, the DataView's, and the share of the
+// iterations it runs (view() is a hundred times slower than a get).
+const LOOPS: Array<[string, Loop<SampleView>, Loop<DataView>, number?]> = [
+  ...FIELDS.flatMap(fieldLoops),
   [
-    'int32 get',
-    (view, n) => {
+    // A view made and one field read, against a DataView made and read.
+    'view()',
+    (_view, n, shm) => {
       let s = 0;
-      for (let i = 0; i < n; i++) s += view.count;
+      for (let i = 0; i < n; i++) s += Sample.view(shm).count;
       return s;
     },
     (dv, n) => {
+      const buffer = dv.buffer;
       let s = 0;
-      for (let i = 0; i < n; i++) s += dv.getInt32(4, true);
+      for (let i = 0; i < n; i++) s += new DataView(buffer, 0, Sample.size).getInt32(4, true);
       return s;
     },
-  ],
-  [
-    'int32 set',
-    (view, n) => {
-      for (let i = 0; i < n; i++) view.count = i;
-      return view.count;
-    },
-    (dv, n) => {
-      for (let i = 0; i < n; i++) dv.setInt32(4, i, true);
-      return dv.getInt32(4, true);
-    },
-  ],
-  [
-    'float64 get',
-    (view, n) => {
-      let s = 0;
-      for (let i = 0; i < n; i++) s += view.mean;
-      return s;
-    },
-    (dv, n) => {
-      let s = 0;
-      for (let i = 0; i < n; i++) s += dv.getFloat64(16, true);
-      return s;
-    },
-  ],
-  [
-    'float64 set',
-    (view, n) => {
-      for (let i = 0; i < n; i++) view.mean = i * 0.5;
-      return view.mean;
-    },
-    (dv, n) => {
-      for (let i = 0; i < n; i++) dv.setFloat64(16, i * 0.5, true);
-      return dv.getFloat64(16, true);
-    },
-  ],
-  [
-    'int64 get',
-    (view, n) => {
-      let s = 0;
-      for (let i = 0; i < n; i++) if (view.total === 1n) s++;
-      return s;
-    },
-    (dv, n) => {
-      let s = 0;
-      for (let i = 0; i < n; i++) if (dv.getBigInt64(8, true) === 1n) s++;
-      return s;
-    },
-  ],
-  [
-    'int64 set',
-    (view, n) => {
-      for (let i = 0; i < n; i++) view.total = 7n;
-      return Number(view.total);
-    },
-    (dv, n) => {
-      for (let i = 0; i < n; i++) dv.setBigInt64(8, 7n, true);
-      return Number(dv.getBigInt64(8, true));
-    },
+    1 / 25,
   ],
 ];
 
-/** Measures int32, int64 and float64 get and set, view against DataView. Resolves to the numbers. */
+/**
+ * Measures int32, int64, float64, float32 and int16 get and set, view against
+ * DataView, and view() against new DataView(). Resolves to the numbers.
+ */
 export async function runStructBench(options: StructBenchOptions = {}): Promise<StructBenchResult> {
   const { iterations = 5_000_000, rounds = 5 } = options;
   const shm = SharedMemory.create({ size: Sample.size });
@@ -130,12 +115,13 @@ export async function runStructBench(options: StructBenchOptions = {}): Promise<
     const view = Sample.view(shm);
     const dv = new DataView(shm.buffer, 0, Sample.size);
     const cases: StructBenchCase[] = [];
-    for (const [name, viewLoop, dataViewLoop] of LOOPS) {
+    for (const [name, viewLoop, dataViewLoop, share = 1] of LOOPS) {
       // Warm both up first so neither pays for compilation inside its rounds.
-      viewLoop(view, 100_000);
-      dataViewLoop(dv, 100_000);
-      const viewOpsPerSec = rate((n) => viewLoop(view, n), iterations, rounds);
-      const dataViewOpsPerSec = rate((n) => dataViewLoop(dv, n), iterations, rounds);
+      viewLoop(view, Math.round(100_000 * share), shm);
+      dataViewLoop(dv, Math.round(100_000 * share), shm);
+      const n = Math.max(1, Math.round(iterations * share));
+      const viewOpsPerSec = rate((k) => viewLoop(view, k, shm), n, rounds);
+      const dataViewOpsPerSec = rate((k) => dataViewLoop(dv, k, shm), n, rounds);
       cases.push({ name, viewOpsPerSec, dataViewOpsPerSec, ratio: viewOpsPerSec / dataViewOpsPerSec });
     }
     return { iterations, rounds, cases };
