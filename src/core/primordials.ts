@@ -21,6 +21,11 @@ const TypedArrayPrototype = Object.getPrototypeOf(Uint8Array.prototype) as objec
 
 /** @internal */ export const Uint8ArrayCtor = Uint8Array;
 /** @internal */ export const DataViewCtor = DataView;
+/** @internal */ export const Int16ArrayCtor = Int16Array;
+/** @internal */ export const Uint16ArrayCtor = Uint16Array;
+/** @internal */ export const Int32ArrayCtor = Int32Array;
+/** @internal */ export const Uint32ArrayCtor = Uint32Array;
+/** @internal */ export const Float32ArrayCtor = Float32Array;
 /** @internal */ export const BigInt64ArrayCtor = BigInt64Array;
 /** @internal */ export const BigUint64ArrayCtor = BigUint64Array;
 /** @internal */ export const Float64ArrayCtor = Float64Array;

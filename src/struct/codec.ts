@@ -14,9 +14,14 @@ import {
   dataViewByteLength,
   dataViewByteOffset,
   dataViewGet,
+  Float32ArrayCtor,
   Float64ArrayCtor,
+  Int16ArrayCtor,
+  Int32ArrayCtor,
   typedArrayLength,
   typedArraySet,
+  Uint16ArrayCtor,
+  Uint32ArrayCtor,
   Uint8ArrayCtor,
 } from '../core/primordials.js';
 
@@ -127,12 +132,11 @@ export function readValue(type: TypeLayout, cells: Cells, offset: number, previe
     // Captured getters: the memory may be a read-only attachment (src/core/primordials.ts).
     case 'bool':
       return dataViewGet.Uint8!(cells.dv, offset) !== 0;
-    case 'int64':
-    case 'uint64':
-    case 'float64':
-      return cells.getWide(type.kind, offset);
+    case 'int8':
+    case 'uint8':
+      return dataViewGet[SCALARS[type.kind].dv]!(cells.dv, offset);
     default:
-      return dataViewGet[SCALARS[type.kind].dv]!(cells.dv, offset, LITTLE_ENDIAN);
+      return cells.get(type.kind, type.size, offset);
   }
 }
 
@@ -210,15 +214,14 @@ export function storeValue(type: TypeLayout, cells: Cells, offset: number, check
     case 'bool':
       cells.dv.setUint8(offset, checked ? 1 : 0);
       return;
-    case 'int64':
-    case 'uint64':
-    case 'float64':
-      cells.setWide(type.kind, offset, checked as number | bigint);
+    case 'int8':
+      cells.dv.setInt8(offset, checked as number);
       return;
-    default: {
-      const method = `set${SCALARS[type.kind].dv}` as 'setInt32';
-      (cells.dv[method] as (offset: number, value: unknown, littleEndian: boolean) => void)(offset, checked, LITTLE_ENDIAN);
-    }
+    case 'uint8':
+      cells.dv.setUint8(offset, checked as number);
+      return;
+    default:
+      cells.set(type.kind, type.size, offset, checked as number | bigint);
   }
 }
 
@@ -302,42 +305,89 @@ function lengthOf(value: object): unknown {
   }
 }
 
-// 8-byte scalars. V8's DataView reads and writes a BigInt64 as two 32-bit
-// halves (or byte by byte, in code not yet optimized), so a C program saw
-// half-written values, and so did Node reading C's. An element of a
-// BigInt64Array, BigUint64Array or Float64Array is one 8-byte load or store
-// on 64-bit targets, in every tier (CSA builtins, Sparkplug, Maglev,
-// TurboFan): an aligned 8-byte access is single-copy atomic on x86-64 and
+// Multi-byte scalars. V8's DataView reads and writes byte by byte in code
+// not yet optimized (the interpreter's and Sparkplug's calls to its
+// builtins), and a BigInt64 as two 32-bit halves even in optimized code, so
+// a C program saw half-written values, and so did Node reading C's: 324,059
+// of 404 million int64 reads, and 44 million of 3.9 billion int32 reads
+// under --jitless. Most code of a program is never optimized. An element of
+// a typed array of the field's type is one load or store of its size on
+// 64-bit targets in every tier (CSA builtins, Sparkplug, Maglev, TurboFan):
+// an aligned access of 2, 4 or 8 bytes is single-copy atomic on x86-64 and
 // AArch64, as C's is. Plain element access, not Atomics.load/store: those are
 // builtin calls (about 8 ns, as slow as the DataView) and order more than a
-// C store of an int64_t does. Only where the field is 8-aligned in its
-// buffer (whose memory starts 8-aligned: page-aligned segments and mappings,
-// V8's allocations): elsewhere (a packed struct, a view at an odd offset) the
-// DataView stays, and C tears there too.
+// C store of an int32_t does. Only where the field is aligned to its size in
+// its buffer (whose memory starts 8-aligned: page-aligned segments and
+// mappings, V8's allocations): elsewhere (a packed struct, a view at an odd
+// offset) the DataView stays, and C tears there too. Typed arrays are in
+// native byte order, as the DataView calls are (LITTLE_ENDIAN).
 
-/** @internal The 8-byte scalar kinds. */
-export type WideKind = 'int64' | 'uint64' | 'float64';
+/** @internal The scalar kinds of more than one byte (bool, int8 and uint8 cannot be seen half written). */
+export type CellKind = 'int16' | 'uint16' | 'int32' | 'uint32' | 'float32' | 'int64' | 'uint64' | 'float64';
 
-/** @internal An array of 8-byte elements. */
-export type WideArray = BigInt64Array | BigUint64Array | Float64Array;
+/** @internal A typed array of one of them. */
+export type CellArray = Int16Array | Uint16Array | Int32Array | Uint32Array | Float32Array | BigInt64Array | BigUint64Array | Float64Array;
 
-const WIDE_ARRAYS = { int64: BigInt64ArrayCtor, uint64: BigUint64ArrayCtor, float64: Float64ArrayCtor } as const;
+/** @internal The typed array of each, as captured at load. */
+export const CELL_ARRAYS = {
+  int16: Int16ArrayCtor,
+  uint16: Uint16ArrayCtor,
+  int32: Int32ArrayCtor,
+  uint32: Uint32ArrayCtor,
+  float32: Float32ArrayCtor,
+  int64: BigInt64ArrayCtor,
+  uint64: BigUint64ArrayCtor,
+  float64: Float64ArrayCtor,
+} as const;
 
-/** @internal Whether `kind` is an 8-byte scalar. */
-export function isWide(kind: string): kind is WideKind {
-  return kind === 'int64' || kind === 'uint64' || kind === 'float64';
+/** @internal An empty array of each kind: it reads undefined at every index and ignores stores. */
+export const EMPTY_CELLS = Object.fromEntries(Object.entries(CELL_ARRAYS).map(([kind, Ctor]) => [kind, new Ctor(0)])) as {
+  readonly [K in CellKind]: CellArray;
+};
+
+/** @internal Whether `kind` is a scalar of more than one byte, read and written as a typed array's element where aligned. */
+export function isCell(kind: string): kind is CellKind {
+  return Object.hasOwn(CELL_ARRAYS, kind);
+}
+
+/** @internal The size of a `kind` in bytes: its alignment, where it is one access. */
+export function cellSize(kind: CellKind): number {
+  return CELL_ARRAYS[kind].BYTES_PER_ELEMENT;
 }
 
 /**
- * @internal An array of `kind` over the 8-aligned part of `dv`'s bytes: its
- * element i is at byte `ceil(byteOffset / 8) * 8 + 8i` of the buffer. Made
- * with captured built-ins only: `dv` may cover a read-only attachment.
+ * @internal How many bytes after `start` the first address aligned to `size`
+ * is: where an array of cells of that size begins. `start` may be taken
+ * modulo any multiple of `size`.
  */
-export function wideArray(kind: WideKind, dv: DataView): WideArray {
+export function cellSkip(start: number, size: number): number {
+  return Math.ceil(start / size) * size - start;
+}
+
+/** @internal Where an array of cells of `size` bytes over the `length` bytes at `start` begins (cellSkip), and how many it holds. */
+export function cellSpan(start: number, length: number, size: number): { skip: number; count: number } {
+  const skip = cellSkip(start, size);
+  return { skip, count: Math.max(0, Math.floor((length - skip) / size)) };
+}
+
+/**
+ * @internal The index of the cell of `size` bytes at `offset` in an array of
+ * them that begins `skip` bytes in (cellSkip); -1 where `offset` is on none
+ * (not aligned to `size`).
+ */
+export function cellIndex(skip: number, size: number, offset: number): number {
+  return (offset - skip) % size === 0 ? (offset - skip) / size : -1;
+}
+
+/**
+ * An array of `kind` (of `size` bytes) over the part of `dv`'s bytes aligned
+ * to its size. Made with captured built-ins only: `dv` may cover a read-only
+ * attachment.
+ */
+function cellArray(kind: CellKind, size: number, dv: DataView): CellArray {
   const start = dataViewByteOffset(dv);
-  const first = Math.ceil(start / 8) * 8;
-  const count = Math.max(0, Math.floor((start + dataViewByteLength(dv) - first) / 8));
-  return new WIDE_ARRAYS[kind](dataViewBuffer(dv) as ArrayBuffer, first, count);
+  const { skip, count } = cellSpan(start, dataViewByteLength(dv), size);
+  return new CELL_ARRAYS[kind](dataViewBuffer(dv) as ArrayBuffer, start + skip, count);
 }
 
 /** @internal The error for a typed array that no longer covers its field (detached, or shrunk): fault() names the cause. */
@@ -354,14 +404,12 @@ export function outsideError(): RangeError {
 export class Cells {
   readonly dv: DataView;
   readonly #start: number;
-  readonly #first: number;
   #bytes: Uint8Array | undefined;
-  readonly #wide: { -readonly [K in WideKind]?: WideArray } = {};
+  readonly #arrays: { -readonly [K in CellKind]?: CellArray } = {};
 
   constructor(dv: DataView) {
     this.dv = dv;
     this.#start = dataViewByteOffset(dv);
-    this.#first = Math.ceil(this.#start / 8) * 8;
   }
 
   /** The bytes, as a Uint8Array. */
@@ -369,30 +417,29 @@ export class Cells {
     return (this.#bytes ??= new Uint8ArrayCtor(dataViewBuffer(this.dv), this.#start, dataViewByteLength(this.dv)));
   }
 
-  /** The element of `kind`'s array for the 8 bytes at `offset`, or -1 where they are not 8-aligned in the buffer. */
-  #index(offset: number): number {
-    const at = this.#start + offset;
-    return at % 8 === 0 ? (at - this.#first) / 8 : -1;
+  /** The element of its kind's array for the field of `size` bytes at `offset`, or -1 where it is not aligned to its size in the buffer. */
+  #index(size: number, offset: number): number {
+    return cellIndex(cellSkip(this.#start, size), size, offset);
   }
 
-  /** The int64, uint64 or float64 at `offset`: one 8-byte load where it is 8-aligned. */
-  getWide(kind: WideKind, offset: number): number | bigint {
-    const index = this.#index(offset);
+  /** The scalar of `kind` (of `size` bytes, from its layout) at `offset`: one load where it is aligned. */
+  get(kind: CellKind, size: number, offset: number): number | bigint {
+    const index = this.#index(size, offset);
     if (index < 0) return dataViewGet[SCALARS[kind].dv]!(this.dv, offset, LITTLE_ENDIAN);
-    const value = (this.#wide[kind] ??= wideArray(kind, this.dv))[index];
+    const value = (this.#arrays[kind] ??= cellArray(kind, size, this.dv))[index];
     if (value === undefined) throw outsideError();
     return value;
   }
 
-  /** Writes the int64, uint64 or float64 at `offset`: one 8-byte store where it is 8-aligned. */
-  setWide(kind: WideKind, offset: number, value: number | bigint): void {
-    const index = this.#index(offset);
+  /** Writes the scalar of `kind` (of `size` bytes) at `offset`: one store where it is aligned. */
+  set(kind: CellKind, size: number, offset: number, value: number | bigint): void {
+    const index = this.#index(size, offset);
     if (index < 0) {
       const method = `set${SCALARS[kind].dv}` as 'setFloat64';
       (this.dv[method] as (offset: number, value: unknown, littleEndian: boolean) => void)(offset, value, LITTLE_ENDIAN);
       return;
     }
-    const array = (this.#wide[kind] ??= wideArray(kind, this.dv));
+    const array = (this.#arrays[kind] ??= cellArray(kind, size, this.dv));
     // A store out of bounds would do nothing, silently.
     if (index >= typedArrayLength(array as unknown as Uint8Array)) throw outsideError();
     (array as Float64Array)[index] = value as number;

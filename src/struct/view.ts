@@ -1,10 +1,12 @@
 // Live views: one class per struct or array type (and per access mode, and
-// for types with 8-byte fields per start mod 8), generated with `new Function`
-// so that each field is a plain getter/setter with its offset as a constant.
-// V8 then inlines `view.pid` to about the cost of `dataView.getInt32(0, true)`
-// (see bench/struct.ts). An 8-byte field aligned in its buffer is an element
-// of a typed array instead, one access that no other process sees half done
-// (codec.ts, "8-byte scalars").
+// for types with fields of more than one byte per where a view starts, mod
+// the largest of their sizes), generated with `new Function` so that each
+// field is a plain getter/setter with its offset as a constant. A field of
+// 2, 4 or 8 bytes aligned to its size in its buffer is an element of a typed
+// array, at an index that is a constant: one access that no other process
+// sees half done (codec.ts, "Multi-byte scalars"), as fast in optimized code
+// as `dataView.getInt32(0, true)` (see bench/struct.ts). Others go through
+// the DataView.
 //
 // Views are not extensible, so that a misspelt field (view.pdi = 1) throws
 // in strict code instead of quietly making a property.
@@ -17,18 +19,25 @@
 // only through built-ins captured at load (src/core/primordials.ts), so a patched
 // DataView.prototype method never receives their DataView.
 import { inspect, type InspectOptions } from 'node:util';
-import { badScalar, Cells, checkValue, isWide, LITTLE_ENDIAN, outsideError, readValue, SCALARS, storeValue, wideArray } from './codec.js';
 import {
-  BigInt64ArrayCtor,
-  BigUint64ArrayCtor,
-  dataViewBuffer,
-  dataViewByteLength,
-  dataViewByteOffset,
-  dataViewGet,
-  DataViewCtor,
-  Float64ArrayCtor,
-  Uint8ArrayCtor,
-} from '../core/primordials.js';
+  badScalar,
+  type CellKind,
+  Cells,
+  cellSize,
+  CELL_ARRAYS,
+  cellIndex,
+  cellSkip,
+  cellSpan,
+  checkValue,
+  EMPTY_CELLS,
+  isCell,
+  LITTLE_ENDIAN,
+  outsideError,
+  readValue,
+  SCALARS,
+  storeValue,
+} from './codec.js';
+import { dataViewBuffer, dataViewByteLength, dataViewByteOffset, dataViewGet, DataViewCtor, Uint8ArrayCtor } from '../core/primordials.js';
 import { decodeChar, encodeChar } from './char.js';
 import { fault, readOnlyError, type Owner } from './memory.js';
 import { internalsOf, registerView } from './internals.js';
@@ -40,28 +49,34 @@ export type ViewClass = new (dv: DataView, owner: Owner) => object;
 
 type Composite = StructLayout | ArrayLayout;
 
-// Per type: the writable classes by start mod 8, then the read-only ones.
+// Per type: the writable classes by start mod 8 (mod its grain), then the read-only ones.
 const classes = new WeakMap<Composite, Array<ViewClass | undefined>>();
-const wideTypes = new WeakMap<Composite, boolean>();
+const grains = new WeakMap<Composite, number>();
 
-/** Whether `type` has an 8-byte scalar anywhere in it: then its code depends on where a view starts. */
-function containsWide(type: Composite): boolean {
-  let wide = wideTypes.get(type);
-  if (wide === undefined) {
+/**
+ * The size of the largest scalar of `type` that is read and written as one
+ * access where aligned (1, 2, 4 or 8): its code depends on where a view
+ * starts, modulo this. 1 for a type of bytes, bools and chars only.
+ */
+function grainOf(type: TypeLayout): number {
+  if (type.kind === 'char') return 1;
+  if (type.kind !== 'struct' && type.kind !== 'array') return isCell(type.kind) ? cellSize(type.kind) : 1;
+  let grain = grains.get(type);
+  if (grain === undefined) {
     const inner = type.kind === 'struct' ? type.layout.map((field) => field.type) : [type.element];
-    wide = inner.some((t) => isWide(t.kind) || ((t.kind === 'struct' || t.kind === 'array') && containsWide(t)));
-    wideTypes.set(type, wide);
+    grain = Math.max(1, ...inner.map(grainOf));
+    grains.set(type, grain);
   }
-  return wide;
+  return grain;
 }
 
 /**
  * @internal The view class of `type` for a view starting at `byteOffset` of
- * its buffer, generated once per type, access mode and (for a type with
- * 8-byte fields) `byteOffset` mod 8.
+ * its buffer, generated once per type, access mode and `byteOffset` modulo
+ * the size of its largest multi-byte scalar (see grainOf).
  */
 export function viewClass(type: Composite, readOnly: boolean, byteOffset: number): ViewClass {
-  const misalign = containsWide(type) ? byteOffset % 8 : 0;
+  const misalign = byteOffset % grainOf(type);
   let entry = classes.get(type);
   if (entry === undefined) classes.set(type, (entry = []));
   return (entry[(readOnly ? 8 : 0) + misalign] ??= generate(type, readOnly, misalign));
@@ -83,9 +98,9 @@ const deps = {
   storeValue,
   readValue,
   get: dataViewGet,
-  wide: wideArray,
+  arrays: CELL_ARRAYS,
   // Never written: an empty array reads undefined and ignores stores.
-  none: { int64: new BigInt64ArrayCtor(0), uint64: new BigUint64ArrayCtor(0), float64: new Float64ArrayCtor(0) },
+  none: EMPTY_CELLS,
   outside: outsideError,
   viewClass,
   Cells,
@@ -113,7 +128,7 @@ interface SlotPlace {
   offset: string;
   /** (view's start + offset) mod 8, or undefined when it varies (an element of a packed struct's array). */
   misalign: number | undefined;
-  /** For an 8-aligned 8-byte slot: its index in the view's typed array of that kind (an expression). */
+  /** For a multi-byte scalar aligned to its size: its index in the view's typed array of that kind (an expression). */
   index: string | undefined;
 }
 
@@ -123,23 +138,23 @@ function slotCode(
   name: string,
   cache: string,
   readOnly: boolean,
-  refs: { classes: ViewClass[]; types: TypeLayout[]; wide: Set<string> },
+  refs: { classes: ViewClass[]; types: TypeLayout[]; cells: Set<CellKind> },
   elementSet: boolean,
 ): SlotCode {
   const { offset } = place;
   const le = LITTLE_ENDIAN ? 'true' : 'false';
   const nameLiteral = JSON.stringify(name);
   const readOnlySet = `throw D.readOnlyError(this.#owner, ${nameLiteral});`;
-  if (isWide(type.kind) && place.index !== undefined) {
-    // One 8-byte access (codec.ts). Element access looks nothing up, so it
-    // suits read-only views too; what a detached or shrunk buffer gives
+  if (isCell(type.kind) && place.index !== undefined) {
+    // One access (codec.ts). Element access looks nothing up, so it suits
+    // read-only views too; what a detached or shrunk buffer gives
     // (undefined, a store that does nothing) is turned into the error.
     // The array is made on first use: until then the field holds an empty one
-    // (`undefined` from every index), which sends the access to #wide().
-    refs.wide.add(type.kind);
+    // (`undefined` from every index), which sends the access to #new_<kind>().
+    refs.cells.add(type.kind);
     const at = `[${place.index}]`;
     const field = `this.#${type.kind}`;
-    const made = `this.#wide('${type.kind}', ${field})`;
+    const made = `this.#new_${type.kind}(${field})`;
     return {
       get: `let x = ${field}${at}; if (x === undefined) x = (${field} = ${made})${at}; return x;`,
       // A read back, not a.length, finds a buffer gone: free, where a length check cost a quarter of the speed.
@@ -196,58 +211,76 @@ function slotCode(
 const guard = (body: string, name: string): string =>
   `try { ${body} } catch (e) { throw D.fault(this.#owner, e, ${JSON.stringify(name)}); }`;
 
-// `wide`: the 8-byte kinds whose typed arrays the view holds. Each field
-// starts with an empty array of its kind, not undefined: a field that only
-// ever holds one kind of array lets V8 drop the checks of what it holds (sets
-// were 40% slower with \`??=\`), and making the arrays with the view made
-// view() 70% slower.
-const common = (wide: ReadonlySet<string>): string => `
-  #dv; #owner; #u8; ${[...wide].map((kind) => `#${kind} = D.none.${kind};`).join(' ')}
+// `cells`: the kinds whose typed arrays the view holds. Each field starts
+// with an empty array of its kind, not undefined: a field that only ever
+// holds one kind of array lets V8 drop the checks of what it holds (sets were
+// 40% slower with \`??=\`), and making the arrays with the view made view()
+// 70% slower. Each kind's array is made by a method of its own, in which
+// its start and length are constants: view() and a get of three kinds took
+// 320 ns with one method for all kinds (the kind an argument), 220 ns so.
+function common(type: Composite, misalign: number, cells: ReadonlySet<CellKind>): string {
+  const makers = [...cells].map((kind) => {
+    const { skip, count } = cellSpan(misalign, type.size, cellSize(kind));
+    // The array the first time; `current` giving undefined after that: its buffer went away.
+    return `#new_${kind}(current) {
+      if (current !== D.none.${kind}) throw D.outside();
+      return new D.arrays.${kind}(D.dvBuffer(this.#dv), D.dvOffset(this.#dv) + ${skip}, ${count});
+    }`;
+  });
+  return `
+  #dv; #owner; #u8; ${[...cells].map((kind) => `#${kind} = D.none.${kind};`).join(' ')}
   constructor(dv, owner) { this.#dv = dv; this.#owner = owner; Object.preventExtensions(this); }
   #bytes() { return this.#u8 ??= new D.U8(D.dvBuffer(this.#dv), D.dvOffset(this.#dv), D.dvLength(this.#dv)); }
-  ${
-    wide.size === 0
-      ? ''
-      : `// The array of \`kind\` the first time; \`current\` giving undefined after that: its buffer went away.
-  #wide(kind, current) { if (current !== D.none[kind]) throw D.outside(); return D.wide(kind, this.#dv); }`
-  }
+  ${makers.join('\n')}
   static { D.register(this.prototype, TYPE, (v) => v.#dv, (v) => v.#owner); }
 `;
+}
 
-/** Where the 8 bytes at `misalign + offset` are in a typed array starting at the first multiple of 8 from `misalign`, if 8-aligned. */
-function wideIndex(misalign: number, offset: number): string | undefined {
-  const at = misalign + offset;
-  return at % 8 === 0 ? String((at - (misalign === 0 ? 0 : 8)) / 8) : undefined;
+/**
+ * The index of a `type` at `offset` of a view starting at `misalign` (mod its
+ * grain) in the view's array of its kind; undefined if it is no multi-byte
+ * scalar or not aligned to its size.
+ */
+function slotIndex(type: TypeLayout, misalign: number, offset: number): string | undefined {
+  if (!isCell(type.kind)) return undefined;
+  const size = cellSize(type.kind);
+  const index = cellIndex(cellSkip(misalign, size), size, offset);
+  return index < 0 ? undefined : String(index);
 }
 
 function generate(type: Composite, readOnly: boolean, misalign: number): ViewClass {
-  const refs = { classes: [] as ViewClass[], types: [] as TypeLayout[], wide: new Set<string>() };
+  const refs = { classes: [] as ViewClass[], types: [] as TypeLayout[], cells: new Set<CellKind>() };
   let body: string;
   if (type.kind === 'struct') {
     const members: string[] = [];
     type.layout.forEach((field, i) => {
-      const place = { offset: String(field.offset), misalign: (misalign + field.offset) % 8, index: wideIndex(misalign, field.offset) };
+      const place = {
+        offset: String(field.offset),
+        misalign: (misalign + field.offset) % 8,
+        index: slotIndex(field.type, misalign, field.offset),
+      };
       const code = slotCode(field.type, place, field.name, `this.#c${i}`, readOnly, refs, false);
       if (field.type.kind === 'struct' || field.type.kind === 'array') members.push(`#c${i};`);
       const key = JSON.stringify(field.name);
       members.push(`get [${key}]() { ${guard(code.get, field.name)} }`);
       if (code.set !== undefined) members.push(`set [${key}](v) { ${code.check ?? ''} ${guard(code.set, field.name)} }`);
     });
-    body = `return class StructView { ${common(refs.wide)} ${members.join('\n')} }`;
+    body = `return class StructView { ${common(type, misalign, refs.cells)} ${members.join('\n')} }`;
   } else {
     const element = type.element;
     const composite = element.kind === 'struct' || element.kind === 'array';
-    // Every element starts at the same place mod 8 unless the size is not a
-    // multiple of 8 (a packed struct's): then a child's class is chosen as it is made.
-    const fixed = element.size % 8 === 0 || !composite || !containsWide(element);
+    // Every element starts at the same place mod its grain unless the size is
+    // not a multiple of it (a packed struct's): then a child's class is chosen
+    // as it is made. A scalar is aligned in every element or in none.
+    const fixed = element.size % grainOf(element) === 0;
     const place = {
       offset: `i * ${element.size}`,
       misalign: fixed ? misalign : undefined,
-      index: misalign === 0 && element.size === 8 ? 'i' : undefined,
+      index: slotIndex(element, misalign, 0) === '0' ? 'i' : undefined,
     };
     const code = slotCode(element, place, 'value', 'this.#c[i]', readOnly, refs, true);
     const check = `if (!(typeof i === 'number' && (i >>> 0) === i && i < ${type.length})) throw D.badIndex(i, ${type.length});`;
-    body = `return class ArrayView { ${common(refs.wide)}
+    body = `return class ArrayView { ${common(type, misalign, refs.cells)}
       ${composite ? `#c = [];` : ''}
       get length() { return ${type.length}; }
       get(i) { ${check} ${guard(code.get, 'get')} }
