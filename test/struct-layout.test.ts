@@ -105,9 +105,10 @@ describe('struct layout', () => {
     const value = { name: 'TypeError', code: 'ERR_INVALID_ARG_VALUE' };
     assert.throws(() => struct({ a: int8, b: int32 }, { pack: true } as never), {
       ...value,
-      message: /^The argument 'options\.pack' is invalid: not an option of struct\(\), which takes packed and align \(packed\?\)/,
+      message:
+        /^The argument 'options\.pack' is invalid: not an option of struct\(\), which takes packed and align; did you mean 'packed'\?/,
     });
-    assert.throws(() => struct({ a: int8 }, { aligned: 16 } as never), { ...value, message: /'options\.aligned'.*\(align\?\)/ });
+    assert.throws(() => struct({ a: int8 }, { aligned: 16 } as never), { ...value, message: /'options\.aligned'.*did you mean 'align'\?/ });
     assert.throws(() => struct({ a: int8 }, { [Symbol('packed')]: true } as never), { ...value, message: /'options\[Symbol\(packed\)\]'/ });
     assert.throws(() => struct({ a: int8, [Symbol('x')]: int32 }), {
       name: 'TypeError',

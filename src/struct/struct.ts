@@ -1,7 +1,7 @@
 // struct({ ... }): declares a C struct type (StructType, in types.ts) from
 // its members, checked.
-import { invalidType, invalidValue, outOfRange, quote, shorten } from '../core/errors.js';
-import { validateObject } from '../core/validate.js';
+import { invalidType, invalidValue, outOfRange } from '../core/errors.js';
+import { optionNames, IDENTIFIER, keyName, validateObject, validateOptions } from '../core/validate.js';
 import { isType, MAX_TYPE_SIZE, StructType, type Fields } from './types.js';
 
 /** Options of {@link struct}, as gcc's `__attribute__((packed, aligned(n)))`. Any other key is refused. */
@@ -15,15 +15,8 @@ export interface StructOptions {
   align?: number | undefined;
 }
 
-const IDENTIFIER = /^[A-Za-z_][A-Za-z0-9_]*$/;
 const MAX_ALIGN = 4096;
-const OPTIONS: readonly string[] = ['packed', 'align'];
-
-/** How a message names member `key` of `object`: `fields.a`, `fields['a-b']`, `options[Symbol(x)]`. */
-function keyName(object: string, key: string | symbol): string {
-  if (typeof key === 'symbol') return `${object}[${shorten(String(key))}]`;
-  return IDENTIFIER.test(key) ? `${object}.${shorten(key)}` : `${object}[${quote(key)}]`;
-}
+const OPTIONS = optionNames<StructOptions>()('packed', 'align');
 
 /**
  * Declares a C struct. Members keep the order given, and the layout equals
@@ -60,15 +53,7 @@ export function struct<F extends Fields>(fields: F, options: StructOptions = {})
       throw invalidValue(keyName('fields', key), 'a non-enumerable member, which Object.entries() passes over', key);
     }
   }
-  for (const key of Reflect.ownKeys(options)) {
-    if (typeof key === 'string' && OPTIONS.includes(key)) continue;
-    const near = typeof key === 'string' ? OPTIONS.find((option) => key.startsWith(option) || option.startsWith(key)) : undefined;
-    throw invalidValue(
-      keyName('options', key),
-      `not an option of struct(), which takes ${OPTIONS.join(' and ')}${near === undefined || key === '' ? '' : ` (${near}?)`}`,
-      (options as Record<PropertyKey, unknown>)[key],
-    );
-  }
+  validateOptions(options, OPTIONS, 'struct()');
   // Each member read once: a getter (or a Proxy) could hand the check one type
   // and the layout, whose view code is compiled from it, another.
   const members = Object.entries(fields);
