@@ -644,7 +644,7 @@ describe('PubSub with a publisher that abandons records as fast as room comes', 
         const { threadLiveness } = await import(new URL('./channel/liveness.js', 'SHMKIT_MODULES').href);
         const F = await import(new URL('./channel/pubsub/format.js', 'SHMKIT_MODULES').href);
         const id = Number(process.argv[1]);
-        const pubsub = PubSub.open({ id, codec: 'json' });
+        const pubsub = PubSub.open({ id }, { codec: 'json' });
         const publisher = pubsub.publisher();
         const shm = SharedMemory.open({ id });
         const ring = new BroadcastRing(shm.buffer, pubsub.capacity, pubsub.lag === 'drop-oldest', threadLiveness, process.pid);

@@ -4,7 +4,7 @@
 import { createUnfinished, finishCreation, type SegmentLocator, type SharedMemory } from '../shm/shared-memory.js';
 import { openSegment } from './open-segment.js';
 import { channelError, invalidType, invalidValue, outOfRange } from '../core/errors.js';
-import { validateInteger, validateObject } from '../core/validate.js';
+import { optionNames, validateInteger, validateOptions } from '../core/validate.js';
 import { validateWaitMode } from '../core/wait-options.js';
 import {
   builtInCodec,
@@ -69,6 +69,9 @@ export type ChannelOpenOptions<C extends CodecOption | undefined = CodecOption |
    */
   raw?: boolean | undefined;
 };
+
+const CREATE_OPTIONS = optionNames<ChannelCreateOptions>()('key', 'path', 'projId', 'capacity', 'mode', 'wait', 'autoRemove', 'codec');
+const OPEN_OPTIONS = optionNames<ChannelOpenOptions>()('key', 'path', 'projId', 'id', 'wait', 'codec', 'raw');
 
 /**
  * What one Channel object registered in its segment. Kept apart from the
@@ -157,7 +160,7 @@ export class Channel<T = Uint8Array> implements Disposable {
    *   TypeError ERR_INVALID_ARG_VALUE for a user codec named after a built-in one.
    */
   static create<C extends CodecOption = 'bytes'>(options: ChannelCreateOptions<C>): Channel<ValueOf<C>> {
-    const opts = validateObject(options, 'options') as unknown as ChannelCreateOptions;
+    const opts = validateOptions(options, CREATE_OPTIONS, 'Channel.create()') as unknown as ChannelCreateOptions;
     const requested = validateInteger(opts.capacity, 'options.capacity', 1, F.MAX_CAPACITY);
     const wait = validateWaitMode(opts.wait, 'options.wait') ?? 'adaptive';
     const codec = resolveCodec(opts.codec);
@@ -200,7 +203,7 @@ export class Channel<T = Uint8Array> implements Disposable {
    */
   static open<C extends CodecOption | undefined = undefined>(options: ChannelOpenOptions<C>): Channel<OpenedValue<C>>;
   static open(options: ChannelOpenOptions): Channel<unknown> {
-    const opts = validateObject(options, 'options') as unknown as ChannelOpenOptions;
+    const opts = validateOptions(options, OPEN_OPTIONS, 'Channel.open()') as unknown as ChannelOpenOptions;
     const wait = validateWaitMode(opts.wait, 'options.wait');
     const asked = opts.codec === undefined ? undefined : resolveCodec(opts.codec);
     const raw = opts.raw ?? false;

@@ -1,7 +1,16 @@
 import { constants as osConstants } from 'node:os';
 import { bytesOf } from '../core/bytes.js';
 import { abortError, invalidType, outOfRange } from '../core/errors.js';
-import { UINT32_MAX, validateId, validateInteger, validateKey, validateMode, validateObject } from '../core/validate.js';
+import {
+  optionNames,
+  UINT32_MAX,
+  validateId,
+  validateInteger,
+  validateKey,
+  validateMode,
+  validateObject,
+  validateOptions,
+} from '../core/validate.js';
 import { closeController, validateWaitOptions, type WaitOptions } from '../core/wait-options.js';
 import { IPC_CREAT, IPC_EXCL, IPC_INFO, IPC_PRIVATE, IPC_RMID, IPC_STAT, MSG_EXCEPT } from '../sysv/constants.js';
 import { ftok } from '../sysv/ftok.js';
@@ -56,6 +65,10 @@ export interface MessageQueueOpenOrCreateOptions extends QueueAddress {
   /** Permission bits of a queue this call creates; default 0o600. */
   mode?: number | undefined;
 }
+
+const CREATE_OPTIONS = optionNames<MessageQueueCreateOptions>()('key', 'path', 'projId', 'mode');
+const OPEN_OPTIONS = optionNames<MessageQueueOpenOptions>()('key', 'path', 'projId', 'id');
+const OPEN_OR_CREATE_OPTIONS = optionNames<MessageQueueOpenOrCreateOptions>()('key', 'path', 'projId', 'mode');
 
 /** Options of {@link MessageQueue.send}. */
 export interface SendOptions extends WaitOptions {
@@ -176,7 +189,7 @@ export class MessageQueue implements Disposable {
    * @throws IpcError EEXIST, ENOSPC (MSGMNI queues exist), ENOENT/EACCES (path).
    */
   static create(options: MessageQueueCreateOptions = {}): MessageQueue {
-    const opts = validateObject(options, 'options');
+    const opts = validateOptions(options, CREATE_OPTIONS, 'MessageQueue.create()');
     const key = resolveKey(opts);
     const mode = validateMode(opts.mode ?? 0o600, 'options.mode');
     return new MessageQueue(msgget(key, IPC_CREAT | IPC_EXCL | mode), key);
@@ -187,7 +200,7 @@ export class MessageQueue implements Disposable {
    * @throws IpcError ENOENT (no such key), EINVAL/EIDRM (no such id), EACCES.
    */
   static open(options: MessageQueueOpenOptions): MessageQueue {
-    const opts = validateObject(options, 'options');
+    const opts = validateOptions(options, OPEN_OPTIONS, 'MessageQueue.open()');
     const given = [opts.id, opts.key, opts.path].filter((v) => v !== undefined).length;
     if (given !== 1) throw invalidType('options', 'an object with one of id, key or path', options);
     if (opts.id !== undefined) {
@@ -210,7 +223,7 @@ export class MessageQueue implements Disposable {
    * @throws IpcError EACCES, ENOSPC.
    */
   static openOrCreate(options: MessageQueueOpenOrCreateOptions): MessageQueue {
-    const opts = validateObject(options, 'options');
+    const opts = validateOptions(options, OPEN_OR_CREATE_OPTIONS, 'MessageQueue.openOrCreate()');
     if (opts.key === undefined && opts.path === undefined) {
       throw invalidType('options', 'a key or a path (a private queue cannot be opened)', options);
     }

@@ -2,7 +2,7 @@ import { IpcError, invalidType, outOfRange, stateError } from '../core/errors.js
 import { IPC_NOWAIT, IPC_PRIVATE, SEM_UNDO } from '../sysv/constants.js';
 import { semopErrno, trySemop } from '../sysv/sem.js';
 import { createSet, openSet, type SemaphoreSetOpenOptions } from './semaphore-set.js';
-import { validateKey, validateMode, validateObject } from '../core/validate.js';
+import { optionNames, validateKey, validateMode, validateOptions } from '../core/validate.js';
 import { SemaphoreHandle } from './semaphore-handle.js';
 import { closedError, validateWaitOptions, type WaitOptions } from '../core/wait-options.js';
 import { waitOps } from './wait-queue.js';
@@ -20,6 +20,9 @@ export interface MutexOpenOrCreateOptions {
   key: number;
   mode?: number | undefined;
 }
+
+const CREATE_OPTIONS = optionNames<MutexCreateOptions>()('key', 'mode');
+const OPEN_OR_CREATE_OPTIONS = optionNames<MutexOpenOrCreateOptions>()('key', 'mode');
 
 /** How many times openOrCreate retries when the set vanishes between create and open. */
 const OPEN_OR_CREATE_ATTEMPTS = 8;
@@ -62,7 +65,7 @@ export class Mutex extends SemaphoreHandle {
    * @throws IpcError EEXIST, ENOSPC.
    */
   static create(options: MutexCreateOptions = {}): Mutex {
-    const opts = validateObject(options, 'options');
+    const opts = validateOptions(options, CREATE_OPTIONS, 'Mutex.create()');
     const key = opts.key === undefined ? IPC_PRIVATE : validateKey(opts.key, 'options.key');
     const mode = validateMode(opts.mode ?? 0o600, 'options.mode');
     // An increment: never waits.
@@ -75,7 +78,7 @@ export class Mutex extends SemaphoreHandle {
    * @throws IpcError ENOENT, EINVAL/EIDRM, EACCES.
    */
   static open(options: SemaphoreSetOpenOptions): Mutex {
-    const { id, key } = openSet(options);
+    const { id, key } = openSet(options, 'Mutex.open()');
     return new Mutex(id, key);
   }
 
@@ -84,7 +87,7 @@ export class Mutex extends SemaphoreHandle {
    * several processes do it at once: exactly one creates it.
    */
   static openOrCreate(options: MutexOpenOrCreateOptions): Mutex {
-    const opts = validateObject(options, 'options');
+    const opts = validateOptions(options, OPEN_OR_CREATE_OPTIONS, 'Mutex.openOrCreate()');
     if (opts.key === undefined) throw invalidType('options.key', 'of type number', opts.key);
     const key = validateKey(opts.key, 'options.key');
     if (key === IPC_PRIVATE) throw outOfRange('options.key', 'a key other than IPC_PRIVATE', key);

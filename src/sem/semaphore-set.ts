@@ -1,7 +1,7 @@
 import { GETVAL, IPC_CREAT, IPC_EXCL, IPC_INFO, IPC_PRIVATE, SETVAL } from '../sysv/constants.js';
 import { encodeSops, type FirstValues, semCreate, semctl, semget, semStatForOpen, type Sembuf } from '../sysv/sem.js';
 import { invalidType, outOfRange } from '../core/errors.js';
-import { validateId, validateInteger, validateKey, validateMode, validateObject, INT32_MAX } from '../core/validate.js';
+import { optionNames, validateId, validateInteger, validateKey, validateMode, validateOptions, INT32_MAX } from '../core/validate.js';
 import { SemaphoreHandle } from './semaphore-handle.js';
 import { validateWaitOptions, type WaitOptions } from '../core/wait-options.js';
 import { waitOps } from './wait-queue.js';
@@ -50,9 +50,12 @@ function validateCount(value: unknown): number {
 /** Where an existing set is found: its key or its id. */
 export type SemaphoreSetOpenOptions = { key: number; id?: undefined } | { id: number; key?: undefined };
 
-/** @internal Finds the id, key and size of an existing set. */
-export function openSet(options: unknown): { id: number; key: number; count: number } {
-  const opts = validateObject(options, 'options');
+const CREATE_OPTIONS = optionNames<SemaphoreSetCreateOptions>()('key', 'count', 'mode', 'initial');
+const OPEN_OPTIONS = optionNames<SemaphoreSetOpenOptions>()('key', 'id');
+
+/** @internal Finds the id, key and size of an existing set; `call` is the opening call, for messages. */
+export function openSet(options: unknown, call: string): { id: number; key: number; count: number } {
+  const opts = validateOptions(options, OPEN_OPTIONS, call);
   if ((opts.id === undefined) === (opts.key === undefined)) throw invalidType('options', 'an object with either key or id', options);
   if (opts.id !== undefined) {
     const id = validateId(opts.id, 'options.id');
@@ -107,7 +110,7 @@ export class SemaphoreSet extends SemaphoreHandle {
    * @throws IpcError EEXIST, ENOSPC, ERANGE (initial above SEMVMX).
    */
   static create(options: SemaphoreSetCreateOptions): SemaphoreSet {
-    const opts = validateObject(options, 'options');
+    const opts = validateOptions(options, CREATE_OPTIONS, 'SemaphoreSet.create()');
     const key = opts.key === undefined ? IPC_PRIVATE : validateKey(opts.key, 'options.key');
     const count = validateCount(opts.count);
     const mode = validateMode(opts.mode ?? 0o600, 'options.mode');
@@ -132,7 +135,7 @@ export class SemaphoreSet extends SemaphoreHandle {
    * @throws IpcError ENOENT (no such key), EINVAL/EIDRM (no such id), EACCES.
    */
   static open(options: SemaphoreSetOpenOptions): SemaphoreSet {
-    const { id, key, count } = openSet(options);
+    const { id, key, count } = openSet(options, 'SemaphoreSet.open()');
     return new SemaphoreSet(id, key, count);
   }
 

@@ -2,7 +2,7 @@ import { GETVAL, IPC_NOWAIT, IPC_PRIVATE, SEM_UNDO } from '../sysv/constants.js'
 import { semctl, trySemop } from '../sysv/sem.js';
 import { createSet, openSet, type SemaphoreSetOpenOptions } from './semaphore-set.js';
 import { invalidType } from '../core/errors.js';
-import { validateInteger, validateKey, validateMode, validateObject } from '../core/validate.js';
+import { optionNames, validateInteger, validateKey, validateMode, validateObject, validateOptions } from '../core/validate.js';
 import { SemaphoreHandle } from './semaphore-handle.js';
 import { validateWaitOptions, type WaitOptions } from '../core/wait-options.js';
 import { waitOps } from './wait-queue.js';
@@ -22,6 +22,8 @@ export interface SemaphoreCreateOptions {
   /** Permission bits; default 0o600. */
   mode?: number | undefined;
 }
+
+const CREATE_OPTIONS = optionNames<SemaphoreCreateOptions>()('key', 'initial', 'mode');
 
 /** Options of {@link Semaphore.acquire}. */
 export interface AcquireOptions extends WaitOptions {
@@ -68,7 +70,7 @@ export class Semaphore extends SemaphoreHandle {
    * @throws IpcError EEXIST, ENOSPC, ERANGE (initial above SEMVMX).
    */
   static create(options: SemaphoreCreateOptions = {}): Semaphore {
-    const opts = validateObject(options, 'options');
+    const opts = validateOptions(options, CREATE_OPTIONS, 'Semaphore.create()');
     const key = opts.key === undefined ? IPC_PRIVATE : validateKey(opts.key, 'options.key');
     const initial = opts.initial === undefined ? 0 : validateInteger(opts.initial, 'options.initial', 0, 0x7fff_ffff);
     const mode = validateMode(opts.mode ?? 0o600, 'options.mode');
@@ -81,7 +83,7 @@ export class Semaphore extends SemaphoreHandle {
    * @throws IpcError ENOENT, EINVAL/EIDRM, EACCES.
    */
   static open(options: SemaphoreSetOpenOptions): Semaphore {
-    const { id, key } = openSet(options);
+    const { id, key } = openSet(options, 'Semaphore.open()');
     return new Semaphore(id, key);
   }
 

@@ -3,7 +3,16 @@ import type { Stats } from 'node:fs';
 import { constants as osConstants } from 'node:os';
 import { invalidType, IpcError, ipcError, outOfRange, stateError } from '../core/errors.js';
 import { isReadOnly } from '../core/mapped-memory.js';
-import { validateFlags, validateInteger, validateMode, validateObject, validateOptionalBoolean, validateRange } from '../core/validate.js';
+import {
+  optionNames,
+  validateFlags,
+  validateInteger,
+  validateMode,
+  validateObject,
+  validateOptionalBoolean,
+  validateOptions,
+  validateRange,
+} from '../core/validate.js';
 import {
   F_ADD_SEALS,
   F_SEAL_FUTURE_WRITE,
@@ -89,6 +98,12 @@ export interface FromFdOptions {
    */
   seals?: number | undefined;
 }
+
+const CREATE_OPTIONS = optionNames<PosixCreateOptions>()('name', 'size', 'mode');
+const OPEN_OPTIONS = optionNames<PosixOpenOptions>()('name', 'readOnly');
+const OPEN_OR_CREATE_OPTIONS = optionNames<PosixOpenOrCreateOptions>()('name', 'size', 'mode', 'readOnly');
+const ANONYMOUS_OPTIONS = optionNames<AnonymousCreateOptions>()('size', 'name', 'seal');
+const FROM_FD_OPTIONS = optionNames<FromFdOptions>()('readOnly', 'seals');
 
 /** How many times openOrCreate retries when the object vanishes between create and open. */
 const OPEN_OR_CREATE_ATTEMPTS = 8;
@@ -178,6 +193,7 @@ export class PosixSharedMemory implements Disposable {
    *   syscall 'create'), EMFILE.
    */
   static create(options: PosixCreateOptions): PosixSharedMemory {
+    validateOptions(options, CREATE_OPTIONS, 'PosixSharedMemory.create()');
     return PosixSharedMemory.#create(options, false, 'create');
   }
 
@@ -215,7 +231,7 @@ export class PosixSharedMemory implements Disposable {
    * @throws IpcError ENOENT, EACCES, EINVAL (size 0), EMFILE.
    */
   static open(options: PosixOpenOptions): PosixSharedMemory {
-    const opts = validateObject(options, 'options') as unknown as PosixOpenOptions;
+    const opts = validateOptions(options, OPEN_OPTIONS, 'PosixSharedMemory.open()') as unknown as PosixOpenOptions;
     const name = validateShmName(opts.name, 'options.name');
     return PosixSharedMemory.#open(name, validateOptionalBoolean(opts.readOnly, 'options.readOnly'), 0);
   }
@@ -250,7 +266,11 @@ export class PosixSharedMemory implements Disposable {
    *   another process removed the name between each create and open, eight times.
    */
   static openOrCreate(options: PosixOpenOrCreateOptions): PosixSharedMemory {
-    const opts = validateObject(options, 'options') as unknown as PosixOpenOrCreateOptions;
+    const opts = validateOptions(
+      options,
+      OPEN_OR_CREATE_OPTIONS,
+      'PosixSharedMemory.openOrCreate()',
+    ) as unknown as PosixOpenOrCreateOptions;
     const name = validateShmName(opts.name, 'options.name');
     const size = positiveSize(opts.size);
     if (opts.mode !== undefined) validateMode(opts.mode, 'options.mode');
@@ -279,7 +299,7 @@ export class PosixSharedMemory implements Disposable {
    * @throws IpcError ENOSPC, EMFILE, ENOMEM.
    */
   static createAnonymous(options: AnonymousCreateOptions): PosixSharedMemory {
-    const opts = validateObject(options, 'options') as unknown as AnonymousCreateOptions;
+    const opts = validateOptions(options, ANONYMOUS_OPTIONS, 'PosixSharedMemory.createAnonymous()') as unknown as AnonymousCreateOptions;
     const size = positiveSize(opts.size);
     const label = validateMemfdName(opts.name ?? 'shmkit', 'options.name');
     let seals = 0;
@@ -339,7 +359,7 @@ export class PosixSharedMemory implements Disposable {
    */
   static fromFd(fd: number, options: FromFdOptions = {}): PosixSharedMemory {
     validateFd(fd);
-    const opts = validateObject(options, 'options') as unknown as FromFdOptions;
+    const opts = validateOptions(options, FROM_FD_OPTIONS, 'PosixSharedMemory.fromFd()') as unknown as FromFdOptions;
     if (opts.readOnly !== undefined && typeof opts.readOnly !== 'boolean')
       throw invalidType('options.readOnly', 'of type boolean', opts.readOnly);
     const required = opts.seals === undefined ? 0 : validateSeals(opts.seals, 'options.seals');

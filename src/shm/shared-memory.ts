@@ -9,11 +9,13 @@ import type { Attachment } from '../sysv/attachment.js';
 import { IPC_CREAT, IPC_EXCL, IPC_PRIVATE, IPC_RMID, IPC_STAT, SHM_RDONLY } from '../sysv/constants.js';
 import { keepSegment, shmat, shmatShared, shmCreate, shmctl, shmdt, shmget, type ShmidDs } from '../sysv/shm.js';
 import {
+  optionNames,
   validateId,
   validateKey,
   validateMode,
   validateObject,
   validateOptionalBoolean,
+  validateOptions,
   validateRange,
   validateSize,
 } from '../core/validate.js';
@@ -74,6 +76,10 @@ export interface OpenOrCreateOptions extends Omit<CreateOptions, 'autoRemove'> {
   autoRemove?: false | undefined;
   readOnly?: boolean | undefined;
 }
+
+const CREATE_OPTIONS = optionNames<CreateOptions>()('key', 'path', 'projId', 'size', 'mode', 'autoRemove');
+const OPEN_OPTIONS = optionNames<OpenOptions>()('key', 'path', 'projId', 'id', 'readOnly');
+const OPEN_OR_CREATE_OPTIONS = optionNames<OpenOrCreateOptions>()('key', 'path', 'projId', 'size', 'mode', 'autoRemove', 'readOnly');
 
 /** How many times openOrCreate retries when a segment vanishes between create and open. */
 const OPEN_OR_CREATE_ATTEMPTS = 8;
@@ -142,6 +148,7 @@ export class SharedMemory implements Disposable {
    * @throws IpcError EEXIST, EINVAL (size), ENOSPC, EACCES.
    */
   static create(options: CreateOptions): SharedMemory {
+    validateOptions(options, CREATE_OPTIONS, 'SharedMemory.create()');
     return SharedMemory.#create(options, false);
   }
 
@@ -169,7 +176,7 @@ export class SharedMemory implements Disposable {
    * @throws IpcError ENOENT (no such key), EINVAL/EIDRM (no such id), EACCES.
    */
   static open(options: OpenOptions): SharedMemory {
-    const opts = validateObject(options, 'options') as unknown as OpenOptions;
+    const opts = validateOptions(options, OPEN_OPTIONS, 'SharedMemory.open()') as unknown as OpenOptions;
     const readOnly = validateOptionalBoolean(opts.readOnly, 'options.readOnly');
     if (opts.id !== undefined) {
       if (opts.key !== undefined || opts.path !== undefined) throw invalidType('options', 'exactly one of id, key or path', opts);
@@ -207,7 +214,7 @@ export class SharedMemory implements Disposable {
    * @throws IpcError EINVAL (size), EACCES, ENOSPC.
    */
   static openOrCreate(options: OpenOrCreateOptions): SharedMemory {
-    const opts = validateObject(options, 'options') as unknown as OpenOrCreateOptions;
+    const opts = validateOptions(options, OPEN_OR_CREATE_OPTIONS, 'SharedMemory.openOrCreate()') as unknown as OpenOrCreateOptions;
     if (opts.key === undefined && opts.path === undefined) {
       throw invalidType('options', 'a key or a path (a private segment cannot be opened)', opts);
     }

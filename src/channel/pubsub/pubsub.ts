@@ -2,7 +2,7 @@
 // publishers and up to 128 subscribers, in any processes; each message is
 // written once into a broadcast ring and read in place by every subscriber.
 import { channelError, invalidType, invalidValue } from '../../core/errors.js';
-import { validateInteger, validateObject } from '../../core/validate.js';
+import { optionNames, validateInteger, validateOptions } from '../../core/validate.js';
 import { createUnfinished, finishCreation, type SharedMemory } from '../../shm/shared-memory.js';
 import { openSegment } from '../open-segment.js';
 import { builtInCodec, type Codec, type CodecOption, codecName, type OpenedValue, resolveCodec, type ValueOf } from '../codec.js';
@@ -15,6 +15,20 @@ import type { PubSubCreateOptions, PubSubHooks, PubSubLocator, PubSubOpenOptions
 import { Publisher } from './publisher.js';
 import { ReadCursor } from './read-cursor.js';
 import { Subscriber } from './subscriber.js';
+
+const CREATE_OPTIONS = optionNames<PubSubCreateOptions>()(
+  'key',
+  'path',
+  'projId',
+  'capacity',
+  'mode',
+  'codec',
+  'lag',
+  'wait',
+  'autoRemove',
+);
+const LOCATOR_OPTIONS = optionNames<PubSubLocator>()('key', 'path', 'projId', 'id');
+const OPEN_OPTIONS = optionNames<PubSubOpenOptions>()('codec', 'wait', 'raw');
 
 const utf8 = new TextEncoder();
 const fromUtf8 = new TextDecoder();
@@ -118,7 +132,7 @@ export class PubSub<T = Uint8Array> implements Disposable {
    *   TypeError/RangeError for bad options.
    */
   static create<C extends CodecOption = 'bytes'>(options: PubSubCreateOptions<C>): PubSub<ValueOf<C>> {
-    const opts = validateObject(options, 'options') as unknown as PubSubCreateOptions<C>;
+    const opts = validateOptions(options, CREATE_OPTIONS, 'PubSub.create()') as unknown as PubSubCreateOptions<C>;
     const requested = validateInteger(opts.capacity, 'options.capacity', 1, F.MAX_CAPACITY);
     const wait = validateWaitMode(opts.wait, 'options.wait') ?? 'adaptive';
     const lag = validateLag(opts.lag);
@@ -163,8 +177,8 @@ export class PubSub<T = Uint8Array> implements Disposable {
     options?: PubSubOpenOptions<C>,
   ): PubSub<OpenedValue<C>>;
   static open(locator: PubSubLocator, options: PubSubOpenOptions = {}): PubSub<unknown> {
-    const where = validateObject(locator, 'locator') as PubSubLocator;
-    const opts = validateObject(options, 'options') as PubSubOpenOptions;
+    const where = validateOptions(locator, LOCATOR_OPTIONS, 'PubSub.open()', 'locator') as PubSubLocator;
+    const opts = validateOptions(options, OPEN_OPTIONS, 'PubSub.open()') as PubSubOpenOptions;
     const wait = validateWaitMode(opts.wait, 'options.wait');
     const asked = opts.codec === undefined ? undefined : resolveCodec(opts.codec);
     const raw = opts.raw ?? false;

@@ -4,7 +4,7 @@
 // pending requests by that number, in whatever order they come.
 import { nodeCrypto } from '../../core/builtins.js';
 import { abortError, ChannelError, channelError, outOfRange, channelTimeoutError } from '../../core/errors.js';
-import { validateAbortSignal, validateInteger, validateObject } from '../../core/validate.js';
+import { optionNames, validateAbortSignal, validateInteger, validateObject, validateOptions } from '../../core/validate.js';
 import { timeLimit } from '../../core/wait-options.js';
 import { deadlineOf } from '../block.js';
 import { Channel } from '../channel.js';
@@ -22,6 +22,8 @@ export interface ServiceClientOptions {
   /** The reply channel's capacity in bytes (default: the request channel's). A reply may be up to capacity - 48 bytes. */
   capacity?: number | undefined;
 }
+
+const CLIENT_OPTIONS = optionNames<ServiceClientOptions>()('capacity');
 
 /** Options of `client.request()`. */
 export interface RequestOptions {
@@ -78,7 +80,7 @@ export class ServiceClient<Req = any, Res = any> implements Disposable {
   }
 
   private constructor(core: ServiceCore, options: ServiceClientOptions) {
-    const opts = validateObject(options, 'options') as ServiceClientOptions;
+    const opts = validateOptions(options, CLIENT_OPTIONS, 'service.client()') as ServiceClientOptions;
     const capacity = opts.capacity === undefined ? core.capacity : validateInteger(opts.capacity, 'options.capacity', 1, 2 ** 30);
     this.#core = core;
     this.#channel = Channel.create({ capacity, mode: core.mode, autoRemove: true, wait: core.requests.wait });

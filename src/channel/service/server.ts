@@ -3,7 +3,7 @@
 // client that asked. A client that dies or goes away costs nothing but its
 // dropped replies: its channel is detected dead and let go.
 import { ChannelError, channelError, invalidType, outOfRange } from '../../core/errors.js';
-import { validateAbortSignal, validateInteger, validateObject } from '../../core/validate.js';
+import { optionNames, validateAbortSignal, validateInteger, validateOptions } from '../../core/validate.js';
 import { Channel } from '../channel.js';
 import { decodeMessage } from '../codec.js';
 import { threadLiveness } from '../liveness.js';
@@ -36,6 +36,8 @@ export interface ServeOptions {
   /** Aborting it closes the server (as `close()`). */
   signal?: AbortSignal | undefined;
 }
+
+const SERVE_OPTIONS = optionNames<ServeOptions>()('concurrency', 'signal');
 
 /** A client's reply channel, as this server holds it. */
 interface Link {
@@ -98,7 +100,7 @@ export class ServiceServer implements Disposable, AsyncDisposable {
 
   private constructor(core: ServiceCore, handler: ServiceHandler, options: ServeOptions) {
     if (typeof handler !== 'function') throw invalidType('handler', 'of type function', handler);
-    const opts = validateObject(options, 'options') as ServeOptions;
+    const opts = validateOptions(options, SERVE_OPTIONS, 'service.serve()') as ServeOptions;
     const concurrency = opts.concurrency ?? 1;
     this.#concurrency = concurrency === Infinity ? Infinity : validateInteger(concurrency, 'options.concurrency', 1, 2 ** 31 - 1);
     const signal = opts.signal;

@@ -3,7 +3,7 @@
 // from, and one reply channel per client. A small segment of its own (the
 // one a key names) records the request channel, the codec and the server.
 import { channelError, IpcError, outOfRange } from '../../core/errors.js';
-import { validateMode, validateObject } from '../../core/validate.js';
+import { optionNames, validateMode, validateOptions } from '../../core/validate.js';
 import { createUnfinished, finishCreation, type SegmentLocator, SharedMemory } from '../../shm/shared-memory.js';
 import { openSegment } from '../open-segment.js';
 import { statById } from '../presence.js';
@@ -51,6 +51,10 @@ export interface ServiceOpenOptions<C extends CodecOption | undefined = CodecOpt
   /** This process's wait mode; default: the one the service was created with. */
   wait?: WaitMode | undefined;
 }
+
+const CREATE_OPTIONS = optionNames<ServiceCreateOptions>()('key', 'path', 'projId', 'capacity', 'codec', 'mode', 'wait');
+const ADDRESS_OPTIONS = optionNames<ServiceAddress>()('key', 'path', 'projId', 'id');
+const OPEN_OPTIONS = optionNames<ServiceOpenOptions>()('codec', 'wait');
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
@@ -121,7 +125,7 @@ export class Service<Req = any, Res = any> implements Disposable {
   // biome-ignore lint/suspicious/noExplicitAny: untyped unless the caller names the request and reply types
   static create<Req = any, Res = any>(options: ServiceCreateOptions): Service<Req, Res>;
   static create(options: ServiceCreateOptions): Service {
-    const opts = validateObject(options, 'options') as unknown as ServiceCreateOptions;
+    const opts = validateOptions(options, CREATE_OPTIONS, 'Service.create()') as unknown as ServiceCreateOptions;
     const codec = resolveCodec(opts.codec);
     const name = encoder.encode(codecName(codec));
     if (name.length > F.CODEC_NAME_MAX) {
@@ -180,8 +184,8 @@ export class Service<Req = any, Res = any> implements Disposable {
   // biome-ignore lint/suspicious/noExplicitAny: untyped unless the caller names the request and reply types
   static open<Req = any, Res = any>(where: ServiceAddress, options?: ServiceOpenOptions): Service<Req, Res>;
   static open(where: ServiceAddress, options: ServiceOpenOptions = {}): Service {
-    const address = validateObject(where, 'where') as ServiceAddress;
-    const opts = validateObject(options, 'options') as ServiceOpenOptions;
+    const address = validateOptions(where, ADDRESS_OPTIONS, 'Service.open()', 'where') as ServiceAddress;
+    const opts = validateOptions(options, OPEN_OPTIONS, 'Service.open()') as ServiceOpenOptions;
     const wanted = opts.codec === undefined ? undefined : resolveCodec(opts.codec);
     const shm = openSegment(address, 'Service');
     try {
