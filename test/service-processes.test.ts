@@ -492,4 +492,65 @@ describe('Service across processes', { timeout: 120_000 }, () => {
       await server.close();
     }
   });
+  it('drains late replies of requests failed by the death of their server, so that an idle client does not stall the next server', async () => {
+    using service = Service.create({ capacity: 1 << 14, codec: 'json' });
+    using status = SharedMemory.create({ size: 4 });
+    const taken = new Int32Array(status.buffer);
+    const first = spawnNode(
+      `
+      import { Service, SharedMemory } from 'SHMKIT';
+      const [id, statusId] = process.argv.slice(1).map(Number);
+      const taken = new Int32Array(SharedMemory.open({ id: statusId }).buffer);
+      Service.open({ id }).serve(() => { Atomics.add(taken, 0, 1); return new Promise(() => {}); });
+      `,
+      [String(service.id), String(status.id)],
+    );
+    try {
+      // An idle client: 20 requests queued (one taken), then nothing pending.
+      using idle = service.client({ capacity: 256 });
+      const queued = Array.from({ length: 20 }, (_, n) => idle.request({ n, pad: 'p'.repeat(60) }).catch((error: unknown) => error));
+      await waitFor('the first server takes a request', () => Atomics.load(taken, 0) >= 1);
+      await killAndReap(first);
+      for (const error of await Promise.all(queued)) assert.equal((error as ChannelError).code, 'ERR_CHANNEL_PEER_DEAD');
+      // The next server (one place) still answers the queued requests into the idle client's small ring.
+      using _server = service.serve((value: unknown) => ({ value, pad: 'p'.repeat(60) }));
+      using other = service.client();
+      assert.equal(((await other.request('other', { timeoutMs: 5000 })) as { value: unknown }).value, 'other');
+    } finally {
+      await killAndReap(first);
+    }
+  });
+
+  it('drops a reply after waiting 1 s for room in a live client that does not read, and serves the others', async () => {
+    using service = Service.create({ capacity: 1 << 14, codec: 'json' });
+    using status = SharedMemory.create({ size: 4 });
+    const sent = new Int32Array(status.buffer);
+    using _server = service.serve(async (value: unknown) => {
+      await sleep(5);
+      return { value, pad: 'q'.repeat(80) };
+    });
+    const busy = spawnNode(
+      `
+      import { Service, SharedMemory } from 'SHMKIT';
+      const [id, statusId] = process.argv.slice(1).map(Number);
+      const sent = new Int32Array(SharedMemory.open({ id: statusId }).buffer);
+      const client = Service.open({ id }).client({ capacity: 256 });
+      for (let i = 0; i < 10; i++) client.request(i).catch(() => {});
+      Atomics.store(sent, 0, 1);
+      // Alive, but never reads its replies.
+      setTimeout(() => { const end = Date.now() + 60_000; while (Date.now() < end); }, 50);
+      `,
+      [String(service.id), String(status.id)],
+    );
+    try {
+      await waitFor('the client sends', () => Atomics.load(sent, 0) === 1);
+      await sleep(400);
+      using other = service.client();
+      const started = Date.now();
+      assert.equal(((await other.request('hi', { timeoutMs: 5000 })) as { value: unknown }).value, 'hi');
+      assert.ok(Date.now() - started < 3000, `answered after ${Date.now() - started} ms`);
+    } finally {
+      await killAndReap(busy);
+    }
+  });
 });

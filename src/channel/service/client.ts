@@ -169,7 +169,7 @@ export class ServiceClient<Req = any, Res = any> implements Disposable {
       try {
         sent = sender.trySend(message);
       } catch (error) {
-        this.#settle(seq, error);
+        this.#settle(seq, error, false);
         return;
       }
       if (!sent) {
@@ -186,8 +186,14 @@ export class ServiceClient<Req = any, Res = any> implements Disposable {
     });
   }
 
-  /** Ends the request `seq` (if still pending) with `error`, or with `value` when `error` is undefined. */
-  #settle(seq: number, error: unknown, orphaned = false, value?: unknown): void {
+  /**
+   * Ends the request `seq` (if still pending) with `error`, or with `value`
+   * when `error` is undefined. A request that fails before its reply came is
+   * orphaned: whatever the failure (time limit, abort, a server's death that
+   * a successor may yet answer for), its reply may still come, and undrained
+   * it would fill this channel and hold the server's place.
+   */
+  #settle(seq: number, error: unknown, orphaned = error !== undefined, value?: unknown): void {
     const pending = this.#pending.get(seq);
     if (pending === undefined) return;
     this.#pending.delete(seq);
@@ -301,14 +307,14 @@ export class ServiceClient<Req = any, Res = any> implements Disposable {
     if (!this.#pending.has(seq)) return; // timed out or aborted: dropped
     const body = data.subarray(F.REPLY_HEADER);
     if (readU32(data, F.REPLY.status) !== F.STATUS_OK) {
-      this.#settle(seq, decodeError(body, `${this.#core.name}: reply`));
+      this.#settle(seq, decodeError(body, `${this.#core.name}: reply`), false);
       return;
     }
     let value: unknown;
     try {
       value = decodeMessage(this.#core.codec, body, `${this.#core.name}: reply`);
     } catch (error) {
-      this.#settle(seq, error);
+      this.#settle(seq, error, false);
       return;
     }
     this.#settle(seq, undefined, false, value);

@@ -47,8 +47,16 @@ interface Link {
   readonly presence0: number;
   readonly presence1: number;
   readonly pid: number;
+  /** A reply to it waited REPLY_ROOM_MS for room in vain: later ones are dropped at once while it is full. */
+  stalled: boolean;
 }
 
+/**
+ * How long a reply waits for room in its client's reply channel, in ms,
+ * holding a place: a client that stopped reading (stopped, or busy) must not
+ * stall the others for ever. The reply is then dropped.
+ */
+const REPLY_ROOM_MS = 1000;
 /** How often the server looks for clients that died or went away, in ms. */
 const SWEEP_MS = 1000;
 /** A server busy with a stream of requests lets timers and I/O run at least this often, in ms. */
@@ -317,7 +325,7 @@ export class ServiceServer implements Disposable, AsyncDisposable {
     let channel: Channel | undefined;
     try {
       channel = Channel.open({ id });
-      const link: Link = { id, channel, sender: channel.sender(), presence0, presence1, pid };
+      const link: Link = { id, channel, sender: channel.sender(), presence0, presence1, pid, stalled: false };
       this.#links.set(id, link);
       return link;
     } catch {
@@ -372,17 +380,25 @@ export class ServiceServer implements Disposable, AsyncDisposable {
     writeU32(message, F.REPLY.seq, seq);
     writeU32(message, F.REPLY.status, status);
     try {
-      if (link.sender.trySend(message)) return;
+      if (link.sender.trySend(message)) {
+        link.stalled = false;
+        return;
+      }
     } catch {
       this.#drop(link); // its client closed the channel
       return;
     }
+    // Its client did not read for REPLY_ROOM_MS: this reply is dropped too, at once.
+    if (link.stalled) return;
     // The client's ring is full: wait for room (the client drains it while
-    // it lives; a dead one is detected and the reply dropped).
+    // it lives; a dead one is detected and the reply dropped), but not for ever.
     this.#inflight++;
     link.sender
-      .send(message.slice())
-      .catch(() => this.#drop(link))
+      .send(message.slice(), { timeoutMs: REPLY_ROOM_MS })
+      .catch((error: unknown) => {
+        if ((error as { code?: unknown }).code === 'ETIMEDOUT') link.stalled = true;
+        else this.#drop(link);
+      })
       .finally(() => this.#done());
   }
 }
