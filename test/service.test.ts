@@ -621,6 +621,41 @@ describe('Service within one process', { timeout: 60_000 }, () => {
     }
   });
 
+  it('writes replies only into reply channels of its own clients: a request naming another channel, or its request channel, or without a presence, is dropped', async () => {
+    using service = Service.create({ capacity: 4096, codec: 'json' });
+    let calls = 0;
+    using _server = service.serve((value: unknown) => {
+      calls++;
+      return value;
+    });
+    using victim = Channel.create({ capacity: 4096 });
+    using receiver = victim.receiver();
+    const requests = requestChannelId(service);
+    // Before this process's own clients' sender: made by hand, as another program would.
+    using channel = Channel.open({ id: requests, raw: true });
+    using sender = channel.sender();
+    const forged = (replyChannel: number, presence: [number, number]) => {
+      const payload = new TextEncoder().encode(JSON.stringify('forged'));
+      const message = new Uint8Array(24 + payload.length);
+      const view = new DataView(message.buffer);
+      view.setUint32(0, replyChannel, true);
+      view.setUint32(4, 0xdeadbeef, true);
+      view.setUint32(8, 7, true);
+      view.setInt32(12, presence[0], true);
+      view.setInt32(16, presence[1], true);
+      view.setUint32(20, process.pid, true);
+      message.set(payload, 24);
+      assert.ok(sender.trySend(message));
+    };
+    forged(victim.id, [1, 1]);
+    forged(requests, [1, 1]);
+    forged(victim.id, [0, 0]);
+    using client = service.client();
+    assert.equal(await client.request('after'), 'after');
+    assert.equal(calls, 1, 'the handler ran only for the real request');
+    assert.equal(receiver.tryRecv(), null, 'nothing was written into the channel that is not a reply channel');
+  });
+
   it('detach() closes clients and stops the server; the service is gone after the last detach', async () => {
     const key = uniqueKey();
     const service = Service.create({ key, capacity: 4096, codec: 'json' });

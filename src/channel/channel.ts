@@ -84,6 +84,12 @@ interface Registrations {
   receiver: boolean;
 }
 
+/**
+ * @internal A channel's header words (over its first HEADER_SIZE bytes), for
+ * the marks a Service writes in its reserved space (service/format.ts).
+ */
+export let channelHeader: (channel: Channel<unknown>) => Int32Array;
+
 function release(registrations: Registrations): void {
   const { ring, writers } = registrations;
   try {
@@ -130,6 +136,10 @@ export class Channel<T = Uint8Array> implements Disposable {
   readonly #endpoints = new Set<Sender<T> | Receiver<T>>();
   readonly #hooks: EndpointHooks;
   readonly #registrations: Registrations;
+
+  static {
+    channelHeader = (channel) => new Int32Array(channel.#shm.buffer, 0, F.HEADER_SIZE >> 2);
+  }
 
   private constructor(shm: SharedMemory, capacity: number, wait: F.WaitMode, codec: Codec<T>, recorded = codecName(codec)) {
     this.#shm = shm;

@@ -11,7 +11,7 @@ import { Channel } from '../channel.js';
 import { decodeMessage } from '../codec.js';
 import { threadLiveness } from '../liveness.js';
 import type { Receiver } from '../receiver.js';
-import { deadServer, serverDeaths, type ServiceCore } from './core.js';
+import { deadServer, markReplyChannel, serverDeaths, type ServiceCore } from './core.js';
 import * as F from './format.js';
 import { buildMessage, readU32, writeU32 } from './message.js';
 import { decodeError } from './remote-error.js';
@@ -85,6 +85,7 @@ export class ServiceClient<Req = any, Res = any> implements Disposable {
     this.#core = core;
     this.#channel = Channel.create({ capacity, mode: core.mode, autoRemove: true, wait: core.requests.wait });
     try {
+      markReplyChannel(core, this.#channel);
       this.#receiver = this.#channel.receiver();
       this.#token = threadLiveness.hold();
     } catch (error) {

@@ -1,6 +1,6 @@
 // What a service's server and clients share in one process: the service
 // segment's header, the request channel attached here, and the codec.
-import type { Channel } from '../channel.js';
+import { type Channel, channelHeader } from '../channel.js';
 import type { Codec } from '../codec.js';
 import type { Sender } from '../sender.js';
 import { threadLiveness } from '../liveness.js';
@@ -16,6 +16,8 @@ export interface ServiceCore {
   readonly mode: number;
   /** The request channel's capacity: a reply channel's default. */
   readonly capacity: number;
+  /** The service segment's id: in the mark of its clients' reply channels. */
+  readonly id: number;
   /** "service <id>", for messages. */
   readonly name: string;
   /** This process's one sender into the request channel (its clients share it). */
@@ -42,6 +44,26 @@ export function recordServer(header: Int32Array, token: readonly [number, number
   Atomics.store(header, PRESENCE, token[0]);
   Atomics.store(header, PID, process.pid);
   Atomics.store(header, PRESENCE + 1, token[1]);
+}
+
+/** Marks `channel` as a reply channel of this service's clients (see F.OFF_REPLY_MARK). */
+export function markReplyChannel(core: ServiceCore, channel: Channel<unknown>): void {
+  const words = channelHeader(channel);
+  Atomics.store(words, F.OFF_REPLY_SERVICE >> 2, core.id);
+  Atomics.store(words, F.OFF_REPLY_REQUESTS >> 2, core.requests.id);
+  // The magic last: a reader that sees it sees the ids.
+  Atomics.store(words, F.OFF_REPLY_MARK >> 2, F.REPLY_MARK | 0);
+}
+
+/** Whether `channel` is a reply channel of a client of this service: it carries the service's mark. */
+export function isReplyChannel(core: ServiceCore, channel: Channel<unknown>): boolean {
+  if (channel.id === core.requests.id) return false;
+  const words = channelHeader(channel);
+  return (
+    Atomics.load(words, F.OFF_REPLY_MARK >> 2) === (F.REPLY_MARK | 0) &&
+    Atomics.load(words, F.OFF_REPLY_SERVICE >> 2) === core.id &&
+    Atomics.load(words, F.OFF_REPLY_REQUESTS >> 2) === core.requests.id
+  );
 }
 
 /** Clears the server's record, if it is still this token (a successor may have written its own). */

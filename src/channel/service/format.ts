@@ -5,8 +5,12 @@
 
 /** 'SKSV' read as a little-endian 32-bit word: marks a shmkit service. */
 export const MAGIC = 0x5653_4b53;
-/** Bumped on any change an opener of the previous version would misread. */
-export const VERSION = 1;
+/**
+ * Bumped on any change an opener of the previous version would misread.
+ * 2: clients mark their reply channels (REPLY_MARK), and servers write only
+ * into marked ones; a version 1 client's channels have no mark.
+ */
+export const VERSION = 2;
 /** The service segment: one page. */
 export const SEGMENT_SIZE = 4096;
 
@@ -51,3 +55,18 @@ export const REPLY_HEADER = 16;
 export const STATUS_OK = 0;
 /** The payload is the handler's error as UTF-8 JSON: { name, message, code? }. */
 export const STATUS_ERROR = 1;
+
+/**
+ * The mark a client writes into its reply channel's header (in the channel
+ * format's reserved space, byte offsets) before its first request: the magic,
+ * then this service's segment id and request channel id. A server sends a
+ * reply only into a channel that carries its own service's mark, so a request
+ * cannot make it write into another channel it can open (one its clients
+ * cannot write: a confused deputy). Only a process that can write a channel
+ * can mark it.
+ */
+export const OFF_REPLY_MARK = 1024;
+export const OFF_REPLY_SERVICE = 1028;
+export const OFF_REPLY_REQUESTS = 1032;
+/** 'SKRP' read as a little-endian 32-bit word. */
+export const REPLY_MARK = 0x5052_4b53;

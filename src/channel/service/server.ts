@@ -9,7 +9,7 @@ import { decodeMessage } from '../codec.js';
 import { threadLiveness } from '../liveness.js';
 import type { Receiver } from '../receiver.js';
 import type { Sender } from '../sender.js';
-import { abandonServer, clearServer, recordServer, type ServiceCore } from './core.js';
+import { abandonServer, clearServer, isReplyChannel, recordServer, type ServiceCore } from './core.js';
 import * as F from './format.js';
 import { buildMessage, readU32, writeU32 } from './message.js';
 import { encodeError } from './remote-error.js';
@@ -322,9 +322,14 @@ export class ServiceServer implements Disposable, AsyncDisposable {
       if (known.presence0 === presence0 && known.presence1 === presence1) return known;
       this.#drop(known);
     }
+    // A request without a client's presence is not a client's: its link would never be swept.
+    if (presence1 === 0) return undefined;
     let channel: Channel | undefined;
     try {
       channel = Channel.open({ id });
+      // Only a reply channel of a client of this service: a request may name any channel this
+      // process can open, and one its sender cannot write must not get the server's bytes.
+      if (!isReplyChannel(this.#core, channel)) throw new Error('not a reply channel of this service');
       const link: Link = { id, channel, sender: channel.sender(), presence0, presence1, pid, stalled: false };
       this.#links.set(id, link);
       return link;

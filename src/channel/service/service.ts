@@ -100,6 +100,7 @@ export class Service<Req = any, Res = any> implements Disposable {
       codec,
       mode,
       capacity: requests.capacity,
+      id: shm.id,
       name: `service ${shm.id}`,
       requestSender: () => {
         this.#sender ??= requests.sender();
