@@ -6,9 +6,9 @@ import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { describe, it } from 'node:test';
-import { ChannelError, IPC_STAT, Service, SharedMemory, shmctl } from '../src/index.js';
+import { ChannelError, IPC_SET, IPC_STAT, IpcError, Service, SharedMemory, shmctl } from '../src/index.js';
 import { assertNoLeaks, removeSegment, uniqueKey, usedSegments } from './helpers/ipc.js';
-import { assertExitedCleanly, lastJson, runNode, withShmkit } from './helpers/processes.js';
+import { assertExitedCleanly, isRoot, lastJson, runNode, withShmkit } from './helpers/processes.js';
 import { settledWithin } from './helpers/settled.js';
 
 assertNoLeaks();
@@ -551,6 +551,75 @@ describe('Service across processes', { timeout: 120_000 }, () => {
       assert.ok(Date.now() - started < 3000, `answered after ${Date.now() - started} ms`);
     } finally {
       await killAndReap(busy);
+    }
+  });
+  it("gives a client's reply channel the service's group, so a server of another user in that group answers", {
+    skip: !isRoot && 'needs root',
+  }, async () => {
+    const GROUP = 4242;
+    using service = Service.create({ capacity: 4096, codec: 'json', mode: 0o660 });
+    using status = SharedMemory.create({ size: 4 });
+    const serving = new Int32Array(status.buffer);
+    using requests = SharedMemory.open({ id: service.id });
+    const requestId = new DataView(requests.buffer).getInt32(8, true);
+    // The service's segments belong to a group that the server's user (nobody) is in, this client (root) not.
+    shmctl(service.id, IPC_SET, { gid: GROUP });
+    shmctl(requestId, IPC_SET, { gid: GROUP });
+    const server = spawnNode(
+      `
+      import { Service, SharedMemory } from 'SHMKIT';
+      const [id, statusId] = process.argv.slice(1).map(Number);
+      const serving = new Int32Array(SharedMemory.open({ id: statusId }).buffer);
+      process.setgroups([${GROUP}]); process.setgid(65534); process.setuid(65534);
+      Service.open({ id }).serve((value) => ({ value, uid: process.getuid() }));
+      Atomics.store(serving, 0, 1);
+      `,
+      [String(service.id), String(status.id)],
+    );
+    try {
+      await waitFor('the server serves', () => Atomics.load(serving, 0) === 1);
+      using client = service.client();
+      assert.deepEqual(await client.request('hi', { timeoutMs: 5000 }), { value: 'hi', uid: 65534 });
+    } finally {
+      await killAndReap(server);
+    }
+  });
+
+  it('fails a request with IpcError EACCES when the server may not open the reply channel, and the server warns', {
+    skip: !isRoot && 'needs root',
+  }, async () => {
+    using status = SharedMemory.create({ size: 8 });
+    const words = new Int32Array(status.buffer);
+    // The server (nobody) makes a 0600 service; root may open it, but its reply channel is root's 0600.
+    const server = spawnNode(
+      `
+      import { Service, SharedMemory } from 'SHMKIT';
+      const [statusId] = process.argv.slice(1).map(Number);
+      const words = new Int32Array(SharedMemory.open({ id: statusId }).buffer);
+      process.setgroups([]); process.setgid(65534); process.setuid(65534);
+      process.on('warning', (warning) => { if (warning.code === 'SHMKIT_SERVICE_REPLY_REFUSED') Atomics.store(words, 1, 1); });
+      const service = Service.create({ capacity: 4096, codec: 'json' });
+      service.serve((value) => value);
+      Atomics.store(words, 0, service.id + 1);
+      setInterval(() => {}, 1000);
+      `,
+      [String(status.id)],
+    );
+    try {
+      await waitFor('the server serves', () => Atomics.load(words, 0) !== 0);
+      using service = Service.open({ id: Atomics.load(words, 0) - 1 }, { codec: 'json' });
+      using client = service.client();
+      const started = Date.now();
+      await assert.rejects(client.request('hi', { timeoutMs: 10_000 }), (error: unknown) => {
+        assert.ok(error instanceof IpcError, String(error));
+        assert.equal(error.code, 'EACCES');
+        assert.match(error.message, /may not attach this client's reply channel/);
+        return true;
+      });
+      assert.ok(Date.now() - started < 3000, `failed after ${Date.now() - started} ms`);
+      await waitFor('the server warns', () => Atomics.load(words, 1) === 1);
+    } finally {
+      await killAndReap(server);
     }
   });
 });

@@ -3,7 +3,10 @@
 // names it in every request with a sequence number; replies are matched to
 // pending requests by that number, in whatever order they come.
 import { nodeCrypto } from '../../core/builtins.js';
-import { abortError, ChannelError, channelError, outOfRange, channelTimeoutError } from '../../core/errors.js';
+import { abortError, ChannelError, channelError, ipcError, outOfRange, channelTimeoutError } from '../../core/errors.js';
+import { IPC_SET, IPC_STAT } from '../../sysv/constants.js';
+import { shmctl } from '../../sysv/shm.js';
+import { constants as osConstants } from 'node:os';
 import { optionNames, validateAbortSignal, validateInteger, validateObject, validateOptions } from '../../core/validate.js';
 import { timeLimit } from '../../core/wait-options.js';
 import { deadlineOf } from '../block.js';
@@ -11,7 +14,7 @@ import { Channel } from '../channel.js';
 import { decodeMessage } from '../codec.js';
 import { threadLiveness } from '../liveness.js';
 import type { Receiver } from '../receiver.js';
-import { deadServer, markReplyChannel, serverDeaths, type ServiceCore } from './core.js';
+import { deadServer, markReplyChannel, serverDeaths, takeRefusal, type ServiceCore } from './core.js';
 import * as F from './format.js';
 import { buildMessage, readU32, writeU32 } from './message.js';
 import { decodeError } from './remote-error.js';
@@ -42,6 +45,23 @@ interface Pending {
   sending: AbortController | undefined;
   /** The service's count of dead servers when it was sent: once it moves, the server that took it may have died. */
   deaths: number;
+}
+
+/**
+ * Gives reply channel `id` the service segment's group when the service's
+ * mode grants its group access: a server of another user in that group can
+ * then open it (the channel is made with this process's group). The owner
+ * may set any group (IPC_SET); a failure leaves the channel as it was, and a
+ * server that cannot open it says so (see takeRefusal).
+ */
+function shareGroup(core: ServiceCore, id: number): void {
+  if ((core.mode & 0o070) === 0) return;
+  try {
+    const { gid } = shmctl(core.id, IPC_STAT).shm_perm;
+    if (shmctl(id, IPC_STAT).shm_perm.gid !== gid) shmctl(id, IPC_SET, { gid });
+  } catch {
+    // not ours to change: left as it is
+  }
 }
 
 /** How long the client waits for a reply before it checks that the server lives, in ms. */
@@ -86,6 +106,7 @@ export class ServiceClient<Req = any, Res = any> implements Disposable {
     this.#channel = Channel.create({ capacity, mode: core.mode, autoRemove: true, wait: core.requests.wait });
     try {
       markReplyChannel(core, this.#channel);
+      shareGroup(core, this.#channel.id);
       this.#receiver = this.#channel.receiver();
       this.#token = threadLiveness.hold();
     } catch (error) {
@@ -284,6 +305,17 @@ export class ServiceClient<Req = any, Res = any> implements Disposable {
   }
 
   #checkServer(): void {
+    if (takeRefusal(this.#core.header, this.#channel.id, this.#nonce)) {
+      this.#failAll(
+        ipcError(
+          'shmat',
+          osConstants.errno.EACCES,
+          `request: the server of ${this.#core.name} may not attach this client's reply channel (segment ${this.#channel.id}), so no reply can come`,
+          "give the service a mode whose group bits (the reply channel gets the service segment's group) or other bits let the server's user attach it",
+        ),
+      );
+      return;
+    }
     const pid = deadServer(this.#core.header);
     if (pid !== 0) {
       this.#failAll(channelError('ERR_CHANNEL_PEER_DEAD', `request: the server of ${this.#core.name} (pid ${pid}) died without replying`));

@@ -66,6 +66,29 @@ export function isReplyChannel(core: ServiceCore, channel: Channel<unknown>): bo
   );
 }
 
+/** Records that this server cannot open reply channel `id` of the client with `nonce` (see F.OFF_REFUSED). */
+export function recordRefusal(header: Int32Array, id: number, nonce: number): void {
+  if (header.length === 0) return;
+  const slot = (F.OFF_REFUSED >> 2) + 2 * (Atomics.add(header, F.OFF_REFUSED_NEXT >> 2, 1) % F.REFUSED_SLOTS);
+  // The id last: a reader that sees it sees the nonce.
+  Atomics.store(header, slot, 0);
+  Atomics.store(header, slot + 1, nonce | 0);
+  Atomics.store(header, slot, id);
+}
+
+/** Whether a server recorded that it cannot open reply channel `id` of the client with `nonce`; the record is cleared. */
+export function takeRefusal(header: Int32Array, id: number, nonce: number): boolean {
+  if (header.length === 0) return false;
+  for (let i = 0; i < F.REFUSED_SLOTS; i++) {
+    const slot = (F.OFF_REFUSED >> 2) + 2 * i;
+    if (Atomics.load(header, slot) === id && Atomics.load(header, slot + 1) === (nonce | 0)) {
+      Atomics.compareExchange(header, slot, id, 0);
+      return true;
+    }
+  }
+  return false;
+}
+
 /** Clears the server's record, if it is still this token (a successor may have written its own). */
 export function clearServer(header: Int32Array, token: readonly [number, number]): void {
   if (header.length === 0) return;

@@ -42,6 +42,17 @@ export const OFF_SERVER_PID = 136;
 export const OFF_SERVER_DEATHS = 140;
 
 /**
+ * Reply channels a server could not open (EACCES: its user may not attach
+ * them), where their clients see it: a counter at OFF_REFUSED_NEXT picks the
+ * next of REFUSED_SLOTS slots at OFF_REFUSED, each the channel's segment id
+ * and its client's nonce. A client that finds its own pair fails its pending
+ * requests (no reply can come) and clears the slot.
+ */
+export const OFF_REFUSED_NEXT = 144;
+export const OFF_REFUSED = 256;
+export const REFUSED_SLOTS = 16;
+
+/**
  * A request: the client's reply channel (segment id), the client's nonce and
  * the request's sequence number (which the reply repeats), the client's
  * presence token and pid, then the encoded value.

@@ -2,14 +2,14 @@
 // runs the handler, and sends each reply into the reply channel of the
 // client that asked. A client that dies or goes away costs nothing but its
 // dropped replies: its channel is detected dead and let go.
-import { ChannelError, channelError, invalidType, outOfRange } from '../../core/errors.js';
+import { ChannelError, channelError, invalidType, IpcError, outOfRange } from '../../core/errors.js';
 import { optionNames, validateAbortSignal, validateInteger, validateOptions } from '../../core/validate.js';
 import { Channel } from '../channel.js';
 import { decodeMessage } from '../codec.js';
 import { threadLiveness } from '../liveness.js';
 import type { Receiver } from '../receiver.js';
 import type { Sender } from '../sender.js';
-import { abandonServer, clearServer, isReplyChannel, recordServer, type ServiceCore } from './core.js';
+import { abandonServer, clearServer, isReplyChannel, recordRefusal, recordServer, type ServiceCore } from './core.js';
 import * as F from './format.js';
 import { buildMessage, readU32, writeU32 } from './message.js';
 import { encodeError } from './remote-error.js';
@@ -274,14 +274,15 @@ export class ServiceServer implements Disposable, AsyncDisposable {
 
   #take(data: Uint8Array): void {
     if (data.length < F.REQUEST_HEADER) return; // not a request of this format: nobody to answer
+    const nonce = readU32(data, F.REQUEST.nonce);
     const link = this.#link(
       readU32(data, F.REQUEST.replyChannel),
+      nonce,
       readU32(data, F.REQUEST.presence0) | 0,
       readU32(data, F.REQUEST.presence1) | 0,
       readU32(data, F.REQUEST.pid),
     );
-    if (link === undefined) return; // the client is gone
-    const nonce = readU32(data, F.REQUEST.nonce);
+    if (link === undefined) return; // the client is gone, or its channel is not ours to write
     const seq = readU32(data, F.REQUEST.seq);
     let result: unknown;
     let then: unknown;
@@ -315,8 +316,13 @@ export class ServiceServer implements Disposable, AsyncDisposable {
     this.#wakeLoop();
   }
 
-  /** The reply channel a request names, opened on its client's first request; undefined if it is gone. */
-  #link(id: number, presence0: number, presence1: number, pid: number): Link | undefined {
+  /**
+   * The reply channel a request names, opened on its client's first request;
+   * undefined if it is gone or not a reply channel of this service. One this
+   * server's user may not open (EACCES) is recorded for its client to see,
+   * and said once as a process warning.
+   */
+  #link(id: number, nonce: number, presence0: number, presence1: number, pid: number): Link | undefined {
     const known = this.#links.get(id);
     if (known !== undefined) {
       if (known.presence0 === presence0 && known.presence1 === presence1) return known;
@@ -333,11 +339,26 @@ export class ServiceServer implements Disposable, AsyncDisposable {
       const link: Link = { id, channel, sender: channel.sender(), presence0, presence1, pid, stalled: false };
       this.#links.set(id, link);
       return link;
-    } catch {
+    } catch (error) {
       // Removed (its client died or closed), not a channel, or not ours to open.
       channel?.detach();
+      if (error instanceof IpcError && error.code === 'EACCES') this.#refuse(id, nonce, pid, error);
       return undefined;
     }
+  }
+
+  /** Reply channels already said refused in a warning: said once each. */
+  readonly #refused = new Set<number>();
+
+  #refuse(id: number, nonce: number, pid: number, error: IpcError): void {
+    recordRefusal(this.#core.header, id, nonce);
+    if (this.#refused.has(id)) return;
+    if (this.#refused.size >= 1024) this.#refused.clear();
+    this.#refused.add(id);
+    process.emitWarning(
+      `${this.#core.name}: the server cannot open the reply channel (segment ${id}) of the client in pid ${pid}, so its requests get no reply: ${error.message}`,
+      { code: 'SHMKIT_SERVICE_REPLY_REFUSED' },
+    );
   }
 
   #drop(link: Link): void {
