@@ -106,6 +106,19 @@ describe('Service within one process', { timeout: 60_000 }, () => {
     assert.throws(() => Service.open({ id: channel.id }), isCode('ERR_CHANNEL_FORMAT'));
   });
 
+  it('refuses options.timeout (the time limit is timeoutMs) instead of ignoring it', async () => {
+    using service = Service.create({ capacity: 4096, codec: 'json' });
+    using _server = service.serve((value: unknown) => value);
+    using client = service.client();
+    await assert.rejects(client.request(1, { timeout: 100 } as never), (error: unknown) => {
+      assert.ok(error instanceof TypeError);
+      assert.equal((error as { code?: unknown }).code, 'ERR_INVALID_ARG_VALUE');
+      assert.match(error.message, /options\.timeout.*timeoutMs/);
+      return true;
+    });
+    assert.equal(client.pending, 0);
+  });
+
   it('checks its arguments with TypeError and RangeError naming them', async () => {
     assert.throws(
       () => Service.create(null as never),

@@ -8,7 +8,7 @@ import { IPC_SET, IPC_STAT } from '../../sysv/constants.js';
 import { shmctl } from '../../sysv/shm.js';
 import { constants as osConstants } from 'node:os';
 import { optionNames, validateAbortSignal, validateInteger, validateObject, validateOptions } from '../../core/validate.js';
-import { timeLimit } from '../../core/wait-options.js';
+import { refuseTimeoutSpelling, timeLimit } from '../../core/wait-options.js';
 import { deadlineOf } from '../block.js';
 import { Channel } from '../channel.js';
 import { decodeMessage } from '../codec.js';
@@ -133,7 +133,8 @@ export class ServiceClient<Req = any, Res = any> implements Disposable {
    *   later is dropped); AbortError; ChannelError ERR_CHANNEL_PEER_DEAD if the
    *   server died before replying, ERR_CHANNEL_CLOSED if the client is (or
    *   gets) closed; TypeError/RangeError for a value the codec refuses or
-   *   that is too large for the request channel.
+   *   that is too large for the request channel, or for a bad option
+   *   (`options.timeout` too: the time limit is `timeoutMs`).
    */
   request(value: Req, options: RequestOptions = {}): Promise<Res> {
     let message: Uint8Array;
@@ -144,6 +145,8 @@ export class ServiceClient<Req = any, Res = any> implements Disposable {
       const opts = validateObject(options, 'options') as RequestOptions;
       signal = validateAbortSignal(opts.signal, 'options.signal');
       timeoutMs = opts.timeoutMs;
+      // `timeout` is not an option: ignored, it would leave the request with no time limit.
+      if (timeoutMs === undefined) refuseTimeoutSpelling(opts as Record<string, unknown>, 'options');
       deadlineOf(timeoutMs);
       if (signal?.aborted) throw abortError(signal);
       message = buildMessage(F.REQUEST_HEADER, this.#core.codec, value);
