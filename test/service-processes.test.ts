@@ -177,7 +177,7 @@ describe('Service across processes', { timeout: 120_000 }, () => {
     assert.match(message, /codec is 'json', but options\.codec is 'text'/);
   });
 
-  it('says so when a keyed service outlived every process that had it, and a server started again takes its key over', async () => {
+  it('says so when a keyed service outlived every process that had it, and removes it (the last to have it); a server started again takes its key', async () => {
     const key = uniqueKey();
     const result = await runNode(
       `
@@ -196,10 +196,11 @@ describe('Service across processes', { timeout: 120_000 }, () => {
         (error: unknown) =>
           error instanceof ChannelError &&
           error.code === 'ERR_CHANNEL_CLOSED' &&
-          error.message.includes('Service.create with its key takes its place') &&
-          error.message.includes(`shmkit rm ${id}`),
+          error.message.includes('the last to have it, removed it') &&
+          error.message.includes('Service.create with its key makes a new one'),
       );
-      // A server started again takes the key over: nobody had the dead service.
+      // As every last detach does: a failed open left nothing behind (a race with a creator's detach did).
+      assert.throws(() => SharedMemory.open({ id }), { code: /^(EINVAL|EIDRM)$/ }, 'the dead service segment is gone');
       const again = Service.create<number, number>({ key, capacity: 4096, codec: 'json' });
       try {
         assert.notEqual(again.id, id);

@@ -565,6 +565,39 @@ describe('Service within one process', { timeout: 60_000 }, () => {
     assert.equal(client.closed, true);
   });
 
+  it('open waits (about 100 ms) for a service header still being written, as Channel.open does', async () => {
+    using service = Service.create({ capacity: 4096, codec: 'json' });
+    using header = SharedMemory.open({ id: service.id });
+    const words = new Int32Array(header.buffer, 0, 1);
+    const magic = Atomics.load(words, 0);
+    const control = new Int32Array(new SharedArrayBuffer(8));
+    // The worker writes the magic back 20 ms after the go, while this thread's open waits.
+    const code = `
+      const { workerData } = require('node:worker_threads');
+      const { control, id, magic } = workerData;
+      import(workerData.url).then(({ SharedMemory }) => {
+        const words = new Int32Array(SharedMemory.open({ id }).buffer, 0, 1);
+        Atomics.store(control, 0, 1);
+        Atomics.notify(control, 0);
+        while (Atomics.load(control, 1) === 0) Atomics.wait(control, 1, 0, 100);
+        Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 20);
+        Atomics.store(words, 0, magic);
+      });
+    `;
+    const worker = new Worker(code, { eval: true, workerData: { url: SHMKIT, control, id: service.id, magic } });
+    try {
+      while (Atomics.load(control, 0) === 0) await sleep(1);
+      Atomics.store(words, 0, 0);
+      Atomics.store(control, 1, 1);
+      Atomics.notify(control, 1);
+      using opened = Service.open({ id: service.id });
+      assert.equal(opened.codec, 'json');
+    } finally {
+      Atomics.store(words, 0, magic);
+      await worker.terminate();
+    }
+  });
+
   it('the last of several threads that detach at once removes a keyed service: its key is free again', async () => {
     // Each trial: the main thread creates the service under one key, three
     // workers open it, and all four detach at the same moment. Whoever counts

@@ -2,7 +2,7 @@
 // for any number of senders and one receiver, in any processes (and C
 // programs that follow docs/channel-format.md).
 import { createUnfinished, finishCreation, type SegmentLocator, type SharedMemory } from '../shm/shared-memory.js';
-import { openSegment } from './open-segment.js';
+import { awaitMagic, openSegment } from './open-segment.js';
 import { channelError, invalidType, invalidValue, outOfRange } from '../core/errors.js';
 import { optionNames, validateInteger, validateOptions } from '../core/validate.js';
 import { validateWaitMode } from '../core/wait-options.js';
@@ -258,9 +258,7 @@ export class Channel<T = Uint8Array> implements Disposable {
     }
     const i32 = new Int32Array(shm.buffer, 0, F.HEADER_SIZE >> 2);
     // Its creator may still be writing the header (the magic comes last).
-    const pause = new Int32Array(new SharedArrayBuffer(4));
-    for (let i = 0; i < 100 && Atomics.load(i32, F.OFF_MAGIC >> 2) === 0; i++) Atomics.wait(pause, 0, 0, 1);
-    const magic = Atomics.load(i32, F.OFF_MAGIC >> 2) >>> 0;
+    const magic = awaitMagic(i32, F.OFF_MAGIC >> 2);
     if (magic !== F.MAGIC) {
       throw channelError(
         'ERR_CHANNEL_FORMAT',

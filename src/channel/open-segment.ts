@@ -24,3 +24,14 @@ export function openSegment(where: SegmentLocator, what: string): SharedMemory {
     throw withOtherHint(error, missingObjectHint(what, key));
   }
 }
+
+/**
+ * The magic word at index `index` of `words`, waiting up to about 100 ms while
+ * it is still 0: its creator may still be writing the header (the magic comes
+ * last). Unsigned.
+ */
+export function awaitMagic(words: Int32Array, index: number): number {
+  const pause = new Int32Array(new SharedArrayBuffer(4));
+  for (let i = 0; i < 100 && Atomics.load(words, index) === 0; i++) Atomics.wait(pause, 0, 0, 1);
+  return Atomics.load(words, index) >>> 0;
+}

@@ -4,7 +4,7 @@
 import { channelError, invalidType, invalidValue } from '../../core/errors.js';
 import { optionNames, validateInteger, validateOptions } from '../../core/validate.js';
 import { createUnfinished, finishCreation, type SharedMemory } from '../../shm/shared-memory.js';
-import { openSegment } from '../open-segment.js';
+import { awaitMagic, openSegment } from '../open-segment.js';
 import { builtInCodec, type Codec, type CodecOption, codecName, type OpenedValue, resolveCodec, type ValueOf } from '../codec.js';
 import { validateWaitMode, WAIT_MODES, type WaitMode } from '../../core/wait-options.js';
 import { threadLiveness } from '../liveness.js';
@@ -217,9 +217,7 @@ export class PubSub<T = Uint8Array> implements Disposable {
     }
     const i32 = new Int32Array(shm.buffer, 0, F.HEADER_SIZE >> 2);
     // Its creator may still be writing the header (the magic comes last).
-    const pause = new Int32Array(new SharedArrayBuffer(4));
-    for (let i = 0; i < 100 && Atomics.load(i32, F.OFF_MAGIC >> 2) === 0; i++) Atomics.wait(pause, 0, 0, 1);
-    const magic = Atomics.load(i32, F.OFF_MAGIC >> 2) >>> 0;
+    const magic = awaitMagic(i32, F.OFF_MAGIC >> 2);
     if (magic !== F.MAGIC) {
       throw channelError(
         'ERR_CHANNEL_FORMAT',

@@ -2,10 +2,10 @@
 // request channel, which every client sends into and the server receives
 // from, and one reply channel per client. A small segment of its own (the
 // one a key names) records the request channel, the codec and the server.
-import { channelError, IpcError, outOfRange } from '../../core/errors.js';
+import { ChannelError, channelError, IpcError, outOfRange } from '../../core/errors.js';
 import { optionNames, validateMode, validateOptions } from '../../core/validate.js';
 import { createUnfinished, finishCreation, type SegmentLocator, SharedMemory } from '../../shm/shared-memory.js';
-import { openSegment } from '../open-segment.js';
+import { awaitMagic, openSegment } from '../open-segment.js';
 import { statById } from '../presence.js';
 import { Channel } from '../channel.js';
 import { builtInCodec, codecName, resolveCodec, type Codec, type CodecOption, type OpenedValue, type ValueOf } from '../codec.js';
@@ -55,6 +55,24 @@ export interface ServiceOpenOptions<C extends CodecOption | undefined = CodecOpt
 const CREATE_OPTIONS = optionNames<ServiceCreateOptions>()('key', 'path', 'projId', 'capacity', 'codec', 'mode', 'wait');
 const ADDRESS_OPTIONS = optionNames<ServiceAddress>()('key', 'path', 'projId', 'id');
 const OPEN_OPTIONS = optionNames<ServiceOpenOptions>()('codec', 'wait');
+
+/**
+ * Removes a service segment that this process just detached from if no
+ * process has it attached any more (true if so): the last one to detach
+ * removes it.
+ * Counted after the detach, not before: two processes that detach at once
+ * would each count the other and neither remove it, leaving the key taken by
+ * a service whose request channel is gone.
+ */
+function removeIfUnattached(shm: SharedMemory): boolean {
+  try {
+    if (shm.stat().shm_nattch !== 0) return false;
+    shm.remove();
+    return true;
+  } catch {
+    return false; // removed already (a private service goes with its last detach), or not ours to remove
+  }
+}
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
@@ -189,8 +207,10 @@ export class Service<Req = any, Res = any> implements Disposable {
     const opts = validateOptions(options, OPEN_OPTIONS, 'Service.open()') as ServiceOpenOptions;
     const wanted = opts.codec === undefined ? undefined : resolveCodec(opts.codec);
     const shm = openSegment(address, 'Service');
+    let service = false;
     try {
       const header = Service.#readHeader(shm);
+      service = true;
       let codec = wanted;
       if (codec === undefined) {
         if (builtInCodec(header.codec) === undefined) {
@@ -224,6 +244,14 @@ export class Service<Req = any, Res = any> implements Disposable {
       return new Service(shm, requests, codec, header.mode);
     } catch (error) {
       shm.detach();
+      // As in detach(): the last process that had it may have detached while this one had it.
+      if (service && removeIfUnattached(shm) && error instanceof ChannelError && error.code === 'ERR_CHANNEL_CLOSED') {
+        throw channelError(
+          'ERR_CHANNEL_CLOSED',
+          `Service.open: the request channel of service ${shm.id} is gone: every process that had the service ended or detached from it, and this open, the last to have it, removed it` +
+            (shm.key === 0 ? '' : `; Service.create with its key makes a new one`),
+        );
+      }
       throw error;
     }
   }
@@ -263,7 +291,8 @@ export class Service<Req = any, Res = any> implements Disposable {
       throw channelError('ERR_CHANNEL_FORMAT', `${what} is not a shmkit service (${shm.size} bytes, smaller than a service header)`);
     }
     const view = new DataView(shm.buffer, 0, F.SEGMENT_SIZE);
-    const magic = Atomics.load(new Int32Array(shm.buffer, 0, 1), 0) >>> 0;
+    // Its creator may still be writing the header (the magic comes last).
+    const magic = awaitMagic(new Int32Array(shm.buffer, 0, 1), F.OFF_MAGIC >> 2);
     if (magic !== F.MAGIC) {
       throw channelError(
         'ERR_CHANNEL_FORMAT',
@@ -337,14 +366,7 @@ export class Service<Req = any, Res = any> implements Disposable {
     this.#sender?.close();
     this.#core.requests.detach();
     this.#shm.detach();
-    // Counted after this detach, not before: two processes that detach at
-    // once would each count the other and neither remove it, leaving the key
-    // taken by a service whose request channel is gone.
-    try {
-      if (this.#shm.stat().shm_nattch === 0) this.#shm.remove();
-    } catch {
-      // removed already (a private service goes with its last detach), or not ours to remove
-    }
+    removeIfUnattached(this.#shm);
   }
 
   [Symbol.dispose](): void {
