@@ -4,7 +4,7 @@ export { ftok } from './sysv/ftok.js';
 export { shmget, shmat, shmdt, shmctl } from './sysv/shm.js';
 export type { IpcPerm, ShmidDs, ShmidDsWithId, ShmInfoLimits, ShmInfoUsage, ShmSetOptions } from './sysv/shm.js';
 export { Attachment } from './sysv/attachment.js';
-export { IpcError, StateError } from './core/errors.js';
+export { IpcError, ServiceRemoteError, StateError } from './core/errors.js';
 export type { BridgeErrorCode, StateErrorCode } from './core/errors.js';
 export { SharedMemory } from './shm/shared-memory.js';
 export type { CreateOptions, OpenOptions, OpenOrCreateOptions, SegmentAddress, SegmentLocator } from './shm/shared-memory.js';

@@ -16,6 +16,7 @@ import {
   invalidValue,
   ipcError,
   outOfRange,
+  serviceRemoteError,
   stateError,
   timeoutError,
 } from '../src/core/errors.js';
@@ -71,6 +72,7 @@ describe('the error registry', () => {
       ['ERR_OUT_OF_RANGE', outOfRange('x', '>= 0', -1)],
       ['ERR_INVALID_ARG_VALUE', invalidValue('x', 'it is detached', 1)],
       ['AbortError', abortError(undefined)],
+      ['ERR_SERVICE_REMOTE', serviceRemoteError('service 1', 'Error', 'why')],
     ];
     for (const [code, entry] of Object.entries(CODES)) {
       if (entry.class === 'StateError') made.push([code, stateError(code as never, 'call: why')]);

@@ -173,6 +173,7 @@ const PUBLIC_NAMES = [
   'ServiceCreateOptions',
   'ServiceHandler',
   'ServiceOpenOptions',
+  'ServiceRemoteError',
   'ServiceServer',
   'SharedMemory',
   'ShmInfoLimits',

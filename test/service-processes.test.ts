@@ -150,14 +150,14 @@ describe('Service across processes', { timeout: 120_000 }, () => {
       import { Service } from 'SHMKIT';
       const service = Service.open({ id: Number(process.argv[1]) }, { codec: 'v8' });
       const client = service.client();
-      try { await client.request('x y'); } catch (e) { console.log(JSON.stringify([e instanceof Error, e.name, e.message, e.code])); }
+      try { await client.request('x y'); } catch (e) { console.log(JSON.stringify([e.name, e.code, e.remoteName, e.remoteMessage, e.remoteCode])); }
       client.close();
       service.detach();
       `,
       [String(service.id)],
     );
     assertExitedCleanly(result, 'client');
-    assert.deepEqual(lastJson(result), [true, 'SyntaxError', 'cannot parse x y', 'E_PARSE']);
+    assert.deepEqual(lastJson(result), ['ServiceRemoteError', 'ERR_SERVICE_REMOTE', 'SyntaxError', 'cannot parse x y', 'E_PARSE']);
   });
 
   it('refuses an opener in another process whose codec differs', async () => {

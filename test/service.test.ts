@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import { describe, it } from 'node:test';
 import { Worker } from 'node:worker_threads';
-import { Channel, ChannelError, IpcError, IPC_STAT, Service, SharedMemory, shmctl } from '../src/index.js';
+import { Channel, ChannelError, IpcError, IPC_STAT, Service, ServiceRemoteError, SharedMemory, shmctl } from '../src/index.js';
 import { assertNoLeaks, removeSegment, uniqueKey } from './helpers/ipc.js';
 import { assertExitedCleanly, lastJson, runNode, SHMKIT } from './helpers/processes.js';
 import { picky } from './helpers/picky-codec.js';
@@ -218,9 +218,12 @@ describe('Service within one process', { timeout: 60_000 }, () => {
       message: /^The argument 'encoded' is invalid: its ArrayBuffer is detached/,
     });
     using _rawServer = raw.serve(() => detached());
+    // The handler's reply: the server's error, naming the reply.
     await assert.rejects(rawClient.request(new Uint8Array(1), { timeoutMs: 10_000 }), {
-      code: 'ERR_INVALID_ARG_VALUE',
-      message: /^The argument 'value' is invalid: its ArrayBuffer is detached/,
+      code: 'ERR_SERVICE_REMOTE',
+      remoteCode: 'ERR_INVALID_ARG_VALUE',
+      remoteMessage:
+        /^reply: the 'bytes' codec could not encode the handler's reply: The argument 'value' is invalid: its ArrayBuffer is detached/,
     });
   });
 
@@ -238,7 +241,7 @@ describe('Service within one process', { timeout: 60_000 }, () => {
         : `${v}!`,
     );
     using client = service.client();
-    await assert.rejects(client.request('weird', { timeoutMs: 10_000 }), { message: 'then getter throws' });
+    await assert.rejects(client.request('weird', { timeoutMs: 10_000 }), { remoteMessage: 'then getter throws' });
     assert.equal(await client.request('normal', { timeoutMs: 10_000 }), 'normal!');
     assert.equal(server.closed, false);
   });
@@ -254,16 +257,51 @@ describe('Service within one process', { timeout: 60_000 }, () => {
     });
     using client = service.client();
     await assert.rejects(client.request('sync'), (error: unknown) => {
-      assert.ok(error instanceof Error);
-      assert.equal(error.name, 'RangeError');
-      assert.equal(error.message, 'too far');
-      assert.equal((error as { code?: unknown }).code, 'E_FAR');
+      assert.ok(error instanceof ServiceRemoteError);
+      assert.equal(error.name, 'ServiceRemoteError');
+      assert.equal(error.code, 'ERR_SERVICE_REMOTE');
+      assert.equal(error.remote, true);
+      assert.equal(error.remoteName, 'RangeError');
+      assert.equal(error.remoteMessage, 'too far');
+      assert.equal(error.remoteCode, 'E_FAR');
+      assert.equal(error.message, `service ${service.id}: remote RangeError (E_FAR): too far`);
       assert.equal((error as { secret?: unknown }).secret, undefined);
       return true;
     });
-    await assert.rejects(client.request('string'), { name: 'Error', message: 'just a string' });
-    await assert.rejects(client.request('undefined'), { name: 'TypeError', code: 'ERR_INVALID_ARG_VALUE' });
-    await assert.rejects(client.request('async'), { name: 'Error', message: 'later' });
+    await assert.rejects(client.request('string'), { remoteName: 'Error', remoteMessage: 'just a string', remoteCode: undefined });
+    // A reply the codec cannot encode names the reply, not the client's value.
+    await assert.rejects(client.request('undefined'), (error: unknown) => {
+      assert.ok(error instanceof ServiceRemoteError);
+      assert.equal(error.remoteName, 'TypeError');
+      assert.equal(error.remoteCode, 'ERR_INVALID_ARG_VALUE');
+      assert.match(error.remoteMessage, /^reply: the 'json' codec could not encode the handler's reply: /);
+      return true;
+    });
+    await assert.rejects(client.request('async'), { remoteName: 'Error', remoteMessage: 'later' });
+  });
+
+  it("a handler's error is never taken for the client's own: its code is ERR_SERVICE_REMOTE whatever the handler's; an oversized name or code is cut, not the error", async () => {
+    using service = Service.create<string, string>({ capacity: 4096, codec: 'json' });
+    using _server = service.serve((value: string) => {
+      if (value === 'dead') throw Object.assign(new Error('pretend'), { code: 'ERR_CHANNEL_PEER_DEAD' });
+      const huge = 'N'.repeat(10_000);
+      throw Object.assign(new Error('the message'), { name: huge, code: `C${huge}` });
+    });
+    using client = service.client({ capacity: 256 });
+    await assert.rejects(client.request('dead'), (error: unknown) => {
+      assert.ok(error instanceof ServiceRemoteError);
+      assert.ok(!(error instanceof ChannelError));
+      assert.equal(error.code, 'ERR_SERVICE_REMOTE');
+      assert.equal(error.remoteCode, 'ERR_CHANNEL_PEER_DEAD');
+      return true;
+    });
+    await assert.rejects(client.request('huge'), (error: unknown) => {
+      assert.ok(error instanceof ServiceRemoteError);
+      assert.match(error.remoteName, /^N+…$/);
+      assert.match(String(error.remoteCode), /^CN+…$/);
+      assert.match(error.remoteMessage, /^the m/);
+      return true;
+    });
   });
 
   it("sends a coded error reply (ERR_OUT_OF_RANGE) when the reply does not fit the client's reply channel, and serves on", async () => {
@@ -275,12 +313,12 @@ describe('Service within one process', { timeout: 60_000 }, () => {
     for (const size of ['209', '100000']) {
       // A bound against a hang, not a speed check: the request has no timeoutMs.
       const error = await settledWithin(client.request(size), 30_000);
-      assert.ok(error instanceof Error, `request(${size}) settled: ${String(error)}`);
-      assert.equal(error.name, 'RangeError');
-      assert.equal((error as { code?: unknown }).code, 'ERR_OUT_OF_RANGE');
+      assert.ok(error instanceof ServiceRemoteError, `request(${size}) settled: ${String(error)}`);
+      assert.equal(error.remoteName, 'RangeError');
+      assert.equal(error.remoteCode, 'ERR_OUT_OF_RANGE');
       // Whole, not cut to fit: the smallest reply channel carries it.
       assert.equal(
-        error.message,
+        error.remoteMessage,
         `The value of "reply" is out of range. It must be at most 208 bytes encoded (client({ capacity }) less 48). Received ${size}`,
       );
       assert.equal(client.pending, 0);
@@ -291,14 +329,16 @@ describe('Service within one process', { timeout: 60_000 }, () => {
     assert.equal((await other.request('1000')).length, 1000);
   });
 
-  it('a request or a reply its codec cannot decode is ERR_CHANNEL_DECODE, named for the service', async () => {
+  it('a request or a reply its codec cannot decode is ERR_CHANNEL_DECODE (remote for the request), named for the service', async () => {
     using service = Service.create({ capacity: 4096, codec: picky });
     using _server = service.serve((n: number) => (n === 7 ? 0xff : n + 1));
     using client = service.client();
     const where = `service ${service.id}`;
+    // The server's: it crosses as the handler's errors do.
     await assert.rejects(client.request(0xff), {
-      code: 'ERR_CHANNEL_DECODE',
-      message: `${where}: request: the 'picky' codec could not decode a 1-byte message (it was consumed): 0xff is not a value`,
+      code: 'ERR_SERVICE_REMOTE',
+      remoteCode: 'ERR_CHANNEL_DECODE',
+      remoteMessage: `${where}: request: the 'picky' codec could not decode a 1-byte message (it was consumed): 0xff is not a value`,
     });
     await assert.rejects(client.request(7), {
       code: 'ERR_CHANNEL_DECODE',

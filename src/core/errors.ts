@@ -40,6 +40,10 @@ export const CODES = {
     class: 'ChannelError',
     message: '<call>: the <codec> codec could not decode a <n>-byte message (it was consumed) ...',
   },
+  ERR_SERVICE_REMOTE: {
+    class: 'ServiceRemoteError',
+    message: '<service>: remote <remoteName> (<remoteCode>): <remoteMessage>',
+  },
   ERR_BRIDGE_NATS_MISSING: { class: 'Error', message: 'bridge: the NATS client is not installed; install it with: <command>' },
   ERR_BRIDGE_CONNECT: { class: 'Error', message: "bridge: cannot connect to <servers>: <the client's reason>" },
   ERR_BRIDGE_CREDS: { class: 'Error', message: 'bridge: cannot read the credentials file <path>: <reason>' },
@@ -380,6 +384,46 @@ export class ChannelError extends Error {
 /** @internal A ChannelError; `message` starts with the call or the segment. */
 export function channelError(code: Exclude<ChannelErrorCode, 'ETIMEDOUT'>, message: string, options?: ErrorOptions): ChannelError {
   return hideInternalFrames(new ChannelError(code, message, options));
+}
+
+/**
+ * A service handler's error (or the server's, about that request: a reply
+ * too large or that the codec cannot encode, a request it cannot decode), as
+ * the client that made the request gets it: the error's `name`, `message`
+ * and `code` cross (as `remoteName`,
+ * `remoteMessage` and `remoteCode`), nothing else; its stack is the client's.
+ * Its own `code` is always `'ERR_SERVICE_REMOTE'` and `remote` is true, so it
+ * is never taken for one of the client's own errors (a handler that throws
+ * `{ code: 'ERR_CHANNEL_PEER_DEAD' }` gives a `remoteCode` of that).
+ */
+export class ServiceRemoteError extends Error {
+  readonly code: 'ERR_SERVICE_REMOTE' = 'ERR_SERVICE_REMOTE';
+  /** Always true: the error happened in the server, not here. */
+  readonly remote = true as const;
+  /** The handler's error's `name` (`'Error'` if it had none). */
+  readonly remoteName: string;
+  /** The handler's error's `message`. */
+  readonly remoteMessage: string;
+  /** The handler's error's `code`, if it had a string or finite number one. */
+  readonly remoteCode: string | number | undefined;
+
+  constructor(where: string, remoteName: string, remoteMessage: string, remoteCode?: string | number) {
+    super(`${where}: remote ${remoteName}${remoteCode === undefined ? '' : ` (${remoteCode})`}: ${remoteMessage}`);
+    this.name = 'ServiceRemoteError';
+    this.remoteName = remoteName;
+    this.remoteMessage = remoteMessage;
+    this.remoteCode = remoteCode;
+  }
+}
+
+/** @internal A ServiceRemoteError, its stack starting at the public call. */
+export function serviceRemoteError(
+  where: string,
+  remoteName: string,
+  remoteMessage: string,
+  remoteCode?: string | number,
+): ServiceRemoteError {
+  return hideInternalFrames(new ServiceRemoteError(where, remoteName, remoteMessage, remoteCode));
 }
 
 /**

@@ -127,8 +127,10 @@ export class ServiceClient<Req = any, Res = any> implements Disposable {
 
   /**
    * Sends `value` (encoded by the service's codec) and resolves to the
-   * server's reply. A handler that threw rejects it with an `Error` of the
-   * handler's error's `name`, `message` and `code`.
+   * server's reply. A handler that threw rejects it with a
+   * ServiceRemoteError (`code` `'ERR_SERVICE_REMOTE'`) carrying the handler's
+   * error's `name`, `message` and `code` as `remoteName`, `remoteMessage`
+   * and `remoteCode`.
    * @throws (rejects) IpcError ETIMEDOUT after `timeoutMs` (a reply that comes
    *   later is dropped); AbortError; ChannelError ERR_CHANNEL_PEER_DEAD if the
    *   server died before replying, ERR_CHANNEL_CLOSED if the client is (or
@@ -343,7 +345,7 @@ export class ServiceClient<Req = any, Res = any> implements Disposable {
     if (!this.#pending.has(seq)) return; // timed out or aborted: dropped
     const body = data.subarray(F.REPLY_HEADER);
     if (readU32(data, F.REPLY.status) !== F.STATUS_OK) {
-      this.#settle(seq, decodeError(body, `${this.#core.name}: reply`), false);
+      this.#settle(seq, decodeError(body, this.#core.name), false);
       return;
     }
     let value: unknown;

@@ -5,7 +5,7 @@
 import { ChannelError, channelError, invalidType, IpcError, outOfRange } from '../../core/errors.js';
 import { optionNames, validateAbortSignal, validateInteger, validateOptions } from '../../core/validate.js';
 import { Channel } from '../channel.js';
-import { decodeMessage } from '../codec.js';
+import { type Codec, codecName, decodeMessage } from '../codec.js';
 import { threadLiveness } from '../liveness.js';
 import type { Receiver } from '../receiver.js';
 import type { Sender } from '../sender.js';
@@ -385,7 +385,12 @@ export class ServiceServer implements Disposable, AsyncDisposable {
     let message: Uint8Array | undefined;
     if (status === F.STATUS_OK) {
       try {
-        message = buildMessage(F.REPLY_HEADER, this.#core.codec, value);
+        try {
+          message = buildMessage(F.REPLY_HEADER, this.#core.codec, value);
+        } catch (error) {
+          // The codec names its argument `value`: here that is the handler's reply, not the client's request.
+          throw unencodableReply(error, this.#core.codec);
+        }
         if (message.length > max) {
           // Coded as a request too large for the request channel is; the client gets it back. Short
           // enough to cross whole through the smallest reply channel (256 bytes: 208 for the error).
@@ -427,6 +432,16 @@ export class ServiceServer implements Disposable, AsyncDisposable {
       })
       .finally(() => this.#done());
   }
+}
+
+/** What crosses for a reply the codec could not encode: the codec's error's name and code, with a message that names the reply. */
+function unencodableReply(error: unknown, codec: Codec<unknown>): { name: string; message: string; code?: unknown } {
+  const { name, message, code } = (error ?? {}) as { name?: unknown; message?: unknown; code?: unknown };
+  return {
+    name: typeof name === 'string' ? name : 'Error',
+    message: `reply: the '${codecName(codec)}' codec could not encode the handler's reply: ${typeof message === 'string' ? message : String(error)}`,
+    code,
+  };
 }
 
 /** @internal Why serve() cannot start: the live server's pid. */
