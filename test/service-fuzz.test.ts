@@ -101,7 +101,7 @@ describe('Service fuzzing', { timeout: Math.max(300_000, ITERATIONS * 100) }, ()
         iterations: ITERATIONS,
         // About 2 s per 5,000 calls here: the limit only catches a hang.
         timeoutMs: Math.max(60_000, ITERATIONS * 20),
-        expected: /^(ERR_CHANNEL_[A-Z_]+|ETIMEDOUT|E_HANDLER)$/,
+        expected: /^(ERR_CHANNEL_[A-Z_]+|ETIMEDOUT|ERR_SERVICE_REMOTE)$/,
       },
     );
     assert.ok(settled, 'every request settled');

@@ -132,7 +132,7 @@ describe('Service across processes', { timeout: 120_000 }, () => {
     );
     assertExitedCleanly(result, 'client');
     assert.deepEqual(lastJson(result), {
-      timeout: ['IpcError', 'ETIMEDOUT', 'futex'],
+      timeout: ['IpcError', 'ETIMEDOUT', 'request'],
       abort: 'AbortError',
       release: 'release',
       replies: ['a', 'b'],

@@ -420,7 +420,10 @@ describe('Service within one process', { timeout: 60_000 }, () => {
     await assert.rejects(client.request({ id: 'slow', delay: 150 }, { timeoutMs: 20 }), (error: unknown) => {
       assert.ok(error instanceof IpcError);
       assert.equal(error.code, 'ETIMEDOUT');
-      assert.match(error.message, /request: not done within 20 ms/);
+      // A timer over the round trip, not a futex: the syscall says what timed out.
+      assert.equal(error.syscall, 'request');
+      assert.ok(error instanceof ChannelError);
+      assert.match(error.message, /^request: ETIMEDOUT \(Connection timed out\): request: not done within 20 ms/);
       return true;
     });
     assert.equal(client.pending, 0);
@@ -740,6 +743,59 @@ describe('Service within one process', { timeout: 60_000 }, () => {
     assert.equal(await client.request('after'), 'after');
     assert.equal(calls, 1, 'the handler ran only for the real request');
     assert.equal(receiver.tryRecv(), null, 'nothing was written into the channel that is not a reply channel');
+  });
+
+  it('remove() after detach() is ERR_CHANNEL_CLOSED, as every other method', () => {
+    const service = Service.create({ capacity: 4096 });
+    service.detach();
+    assert.throws(() => service.remove(), { name: 'ChannelError', code: 'ERR_CHANNEL_CLOSED', message: 'remove: the service is detached' });
+  });
+
+  it('says the server died without replying, not that another took its place, when none did', async () => {
+    using service = Service.create({ capacity: 4096, codec: 'json' });
+    const code = `
+      const { workerData, parentPort } = require('node:worker_threads');
+      import(workerData.url).then(({ Service }) => {
+        Service.open({ id: workerData.id }).serve(() => {
+          setTimeout(() => process.exit(0), 20);
+          return new Promise(() => {});
+        });
+        parentPort.postMessage('serving');
+      });
+    `;
+    const worker = new Worker(code, { eval: true, workerData: { url: SHMKIT, id: service.id } });
+    try {
+      await once(worker, 'message');
+      using client = service.client();
+      await assert.rejects(client.request(1, { timeoutMs: 10_000 }), (error: unknown) => {
+        assert.equal((error as ChannelError).code, 'ERR_CHANNEL_PEER_DEAD');
+        assert.equal((error as Error).message, `request: the server of service ${service.id} died without replying`);
+        return true;
+      });
+    } finally {
+      await worker.terminate();
+    }
+  });
+
+  it('names the service when its request channel has 256 live senders (one per Service object)', async () => {
+    using service = Service.create({ capacity: 1 << 16, codec: 'json' });
+    using _server = service.serve((value: unknown) => value, { concurrency: Infinity });
+    const opened: Service[] = [];
+    try {
+      for (let i = 0; i < 256; i++) {
+        const one = Service.open({ id: service.id });
+        opened.push(one);
+        assert.equal(await one.client().request(i), i);
+      }
+      const last = Service.open({ id: service.id });
+      opened.push(last);
+      await assert.rejects(last.client().request(0), {
+        code: 'ERR_CHANNEL_BUSY',
+        message: `request: the request channel of service ${service.id} has 256 live senders already (one per Service object, in any process, that has sent a request): detach one`,
+      });
+    } finally {
+      for (const one of opened) one.detach();
+    }
   });
 
   it('detach() closes clients and stops the server; the service is gone after the last detach', async () => {

@@ -325,7 +325,7 @@ const channelTimeouts = new WeakSet<object>();
  * (`what`), after how long, and what that left (`outcome`: "nothing was changed").
  */
 export function timeoutError(
-  syscall: 'semtimedop' | 'msgsnd' | 'msgrcv' | 'futex',
+  syscall: 'semtimedop' | 'msgsnd' | 'msgrcv' | 'futex' | 'request',
   what: string,
   timeoutMs: number,
   outcome: string,
@@ -333,9 +333,13 @@ export function timeoutError(
   return ipcError(syscall, osConstants.errno.ETIMEDOUT, `${what}: not done within ${timeoutMs} ms (${outcome})`);
 }
 
-/** @internal {@link timeoutError} of a channel's wait (a futex): also `instanceof ChannelError`. */
-export function channelTimeoutError(what: string, timeoutMs: number, outcome: string): IpcError {
-  const error = timeoutError('futex', what, timeoutMs, outcome);
+/**
+ * @internal {@link timeoutError} of a channel's wait (a futex; `'request'`
+ * for a Service request's time limit, a timer over its whole round trip):
+ * also `instanceof ChannelError`.
+ */
+export function channelTimeoutError(what: string, timeoutMs: number, outcome: string, syscall: 'futex' | 'request' = 'futex'): IpcError {
+  const error = timeoutError(syscall, what, timeoutMs, outcome);
   channelTimeouts.add(error);
   return error;
 }

@@ -14,7 +14,8 @@ import { Channel } from '../channel.js';
 import { decodeMessage } from '../codec.js';
 import { threadLiveness } from '../liveness.js';
 import type { Receiver } from '../receiver.js';
-import { deadServer, markReplyChannel, serverDeaths, takeRefusal, type ServiceCore } from './core.js';
+import type { Sender } from '../sender.js';
+import { deadServer, markReplyChannel, serverDeaths, serverRecorded, takeRefusal, type ServiceCore } from './core.js';
 import * as F from './format.js';
 import { buildMessage, readU32, writeU32 } from './message.js';
 import { decodeError } from './remote-error.js';
@@ -30,7 +31,7 @@ const CLIENT_OPTIONS = optionNames<ServiceClientOptions>()('capacity');
 
 /** Options of `client.request()`. */
 export interface RequestOptions {
-  /** Reject with the IpcError `ETIMEDOUT` of every wait if no reply came within this many ms; default: no limit. */
+  /** Reject with the IpcError `ETIMEDOUT` of every wait (its `syscall` `'request'`) if no reply came within this many ms; default: no limit. */
   timeoutMs?: number | undefined;
   /** Abort the request: it rejects with an AbortError. */
   signal?: AbortSignal | undefined;
@@ -152,7 +153,7 @@ export class ServiceClient<Req = any, Res = any> implements Disposable {
       deadlineOf(timeoutMs);
       if (signal?.aborted) throw abortError(signal);
       message = buildMessage(F.REQUEST_HEADER, this.#core.codec, value);
-      const max = this.#core.requestSender().maxMessageSize;
+      const max = this.#requestSender().maxMessageSize;
       if (message.length > max) {
         throw outOfRange('value', `at most ${max - F.REQUEST_HEADER} bytes encoded (the request channel's capacity less 56 bytes)`, value);
       }
@@ -182,7 +183,13 @@ export class ServiceClient<Req = any, Res = any> implements Disposable {
         pending.stopTimer = timeLimit(limit, () =>
           this.#settle(
             seq,
-            channelTimeoutError('request', limit, 'no reply came; the server may still handle the request, and its reply will be dropped'),
+            // Not a futex's: a timer over the whole round trip, so its syscall says what timed out.
+            channelTimeoutError(
+              'request',
+              limit,
+              'no reply came; the server may still handle the request, and its reply will be dropped',
+              'request',
+            ),
             true,
           ),
         );
@@ -191,7 +198,7 @@ export class ServiceClient<Req = any, Res = any> implements Disposable {
         const from = signal;
         pending.stopAbort = whenAborted(from, () => this.#settle(seq, abortError(from), true));
       }
-      const sender = this.#core.requestSender();
+      const sender = this.#requestSender();
       let sent = false;
       try {
         sent = sender.trySend(message);
@@ -211,6 +218,21 @@ export class ServiceClient<Req = any, Res = any> implements Disposable {
       }
       this.#startPump();
     });
+  }
+
+  /** The request channel's sender; a channel whose every sender place is taken names the service. */
+  #requestSender(): Sender {
+    try {
+      return this.#core.requestSender();
+    } catch (error) {
+      if (error instanceof ChannelError && error.code === 'ERR_CHANNEL_BUSY') {
+        throw channelError(
+          'ERR_CHANNEL_BUSY',
+          `request: the request channel of ${this.#core.name} has 256 live senders already (one per Service object, in any process, that has sent a request): detach one`,
+        );
+      }
+      throw error;
+    }
   }
 
   /**
@@ -332,7 +354,10 @@ export class ServiceClient<Req = any, Res = any> implements Disposable {
     const deaths = serverDeaths(this.#core.header);
     if (deaths === this.#deathsChecked) return;
     this.#deathsChecked = deaths;
-    const why = `request: the server of ${this.#core.name} died without replying, and another took its place`;
+    // A server that exited with requests unanswered counts its own death: nobody may have taken its place.
+    const why = serverRecorded(this.#core.header)
+      ? `request: the server of ${this.#core.name} died without replying, and another took its place`
+      : `request: the server of ${this.#core.name} died without replying`;
     for (const [seq, pending] of [...this.#pending]) {
       if (pending.deaths !== deaths) this.#settle(seq, channelError('ERR_CHANNEL_PEER_DEAD', why));
     }

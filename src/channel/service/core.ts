@@ -112,6 +112,11 @@ export function abandonServer(header: Int32Array, token: readonly [number, numbe
   clearServer(header, token);
 }
 
+/** Whether a server is recorded now (live or dead): false when nobody serves. */
+export function serverRecorded(header: Int32Array): boolean {
+  return header.length !== 0 && Atomics.load(header, PRESENCE + 1) !== 0;
+}
+
 /** How many servers died and were replaced so far (see F.OFF_SERVER_DEATHS). */
 export function serverDeaths(header: Int32Array): number {
   return header.length === 0 ? 0 : Atomics.load(header, DEATHS);

@@ -346,8 +346,12 @@ export class Service<Req = any, Res = any> implements Disposable {
     if (this.#shm.detached) throw channelError('ERR_CHANNEL_CLOSED', `${what}: the service is detached`);
   }
 
-  /** Marks the service segment for removal (IPC_RMID): its key is free at once; it goes once every process detached. */
+  /**
+   * Marks the service segment for removal (IPC_RMID): its key is free at once; it goes once every process detached.
+   * @throws ChannelError ERR_CHANNEL_CLOSED after detach().
+   */
   remove(): void {
+    this.#assertAttached('remove');
     this.#shm.remove();
   }
 
