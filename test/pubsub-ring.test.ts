@@ -58,6 +58,21 @@ function receive(ring: BroadcastRing, cursor: ReadCursor, reap = false): Uint8Ar
   }
 }
 
+/**
+ * A lossless ring where one publisher sent a small message and one subscriber
+ * read it: a claim of the largest message then pads the end first.
+ */
+function oneMessageRead() {
+  const { process, i32 } = segment(false);
+  const publisher = process(1);
+  const writer = publisher.registerPublisher();
+  const reader = process(2);
+  const cursor = ReadCursor.join(reader)!;
+  assert.ok(send(publisher, writer, bytes(4, 1)) >= 0);
+  assert.deepEqual(receive(reader, cursor), bytes(4, 1));
+  return { process, i32, publisher, writer, reader, cursor };
+}
+
 const STARTS = [0, 2 ** 32 - 3 * CAPACITY - 48, 2 ** 31 - CAPACITY / 2];
 
 describe('broadcast ring, lossless', () => {
@@ -99,14 +114,21 @@ describe('broadcast ring, lossless', () => {
     });
   }
 
+  it('a claim whose passPadding throws lets go of the claim lock: no publisher is held back by it', () => {
+    const { process, i32, publisher, writer } = oneMessageRead();
+    publisher.passPadding = () => {
+      throw new Error('a subscriber found the ring corrupt');
+    };
+    // The largest message fits only from position 0: padding goes in, then passPadding runs.
+    assert.throws(() => publisher.claim(F.maxMessage(CAPACITY), writer), /corrupt/);
+    assert.equal(i32[F.OFF_CLAIM_LOCK >> 2], 0, 'the claim lock is free');
+    const other = process(3);
+    const otherWriter = other.registerPublisher();
+    assert.equal(other.claim(4, otherWriter), FULL, 'another publisher gets the lock (and finds the ring full), not BUSY');
+  });
+
   it('a claim that pads the end and then finds no room wakes sleeping subscribers: only they can free that room', () => {
-    const { process, i32 } = segment(false);
-    const publisher = process(1);
-    const writer = publisher.registerPublisher();
-    const reader = process(2);
-    const cursor = ReadCursor.join(reader)!;
-    assert.ok(send(publisher, writer, bytes(4, 1)) >= 0);
-    assert.deepEqual(receive(reader, cursor), bytes(4, 1));
+    const { i32, publisher, writer, reader, cursor } = oneMessageRead();
     // A subscriber says it sleeps on an empty ring (block.ts: the flag, then the futex word).
     i32[F.OFF_DATA_WAITING >> 2] = 1;
     const futex = i32[F.OFF_DATA_FUTEX >> 2]!;

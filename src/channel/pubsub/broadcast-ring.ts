@@ -335,7 +335,7 @@ export class BroadcastRing {
       // Subscribers of this thread that have read everything pass the padding now:
       // the record must go over where they stand, and the thread that waits for the
       // room may be the one that would have them read (await send(big), then recv).
-      if (!this.#room(tail, span + F.RECORD_HEADER)) this.passPadding?.();
+      if (!this.#room(tail, span + F.RECORD_HEADER)) this.#passPaddingLocked();
       if (!this.#room(tail, span + F.RECORD_HEADER)) {
         this.unlock();
         // Only subscribers can free the room, by passing the padding: wake them as
@@ -365,6 +365,20 @@ export class BroadcastRing {
    * this thread past padding they stand at (a peek: nothing is taken).
    */
   passPadding: (() => void) | undefined;
+
+  /**
+   * passPadding, with the claim lock held: if it throws, the lock is let go
+   * first. A live owner that kept it would hold every publisher of every
+   * process back for as long as it lives.
+   */
+  #passPaddingLocked(): void {
+    try {
+      this.passPadding?.();
+    } catch (error) {
+      this.unlock();
+      throw error;
+    }
+  }
 
   /** Whether `bytes` can be written at `tail` now (lossless: the slowest subscriber allows it). */
   #room(tail: number, bytes: number): boolean {

@@ -113,7 +113,14 @@ export class PubSub<T = Uint8Array> implements Disposable {
     // poll() passes padding and abandoned records to the next message, and takes none.
     if (lag !== 'drop-oldest') {
       this.#ring.passPadding = () => {
-        for (const cursor of registrations.cursors) cursor.poll();
+        for (const cursor of registrations.cursors) {
+          try {
+            cursor.poll();
+          } catch {
+            // A subscriber's error (a corrupt ring) is its own: it meets it at
+            // its next receive, not a publisher's send.
+          }
+        }
       };
     }
     this.#hooks = {
