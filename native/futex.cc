@@ -9,6 +9,7 @@
 #include "waits.h"
 #include <algorithm>
 #include <atomic>
+#include <chrono>
 #include <climits>
 #include <condition_variable>
 #include <cstring>
@@ -40,6 +41,7 @@ long Futex(void* addr, int op, uint32_t val, const struct timespec* timeout) {
 struct Waiter : CancelTarget {
   std::mutex mu;
   std::condition_variable cv;
+  std::condition_variable left;  // the thread left FUTEX_WAIT (waiting_on back to null)
   bool pending = false;  // a wait is queued or running
   bool quit = false;
   bool finalized = false;  // the thread-safe function is gone (environment teardown)
@@ -69,16 +71,23 @@ void Register(const WaiterPtr& w) {
   g_waiters->push_back(w);
 }
 
-// Ends the thread's FUTEX_WAIT once it has set cancel or wake: the cancel
+// How long a canceller waits for the signalled thread to leave FUTEX_WAIT
+// before it wakes the word instead.
+constexpr auto kLeaveWait = std::chrono::milliseconds(20);
+
+// Ends the thread's FUTEX_WAIT once cancel or wake is set, and returns once
+// the thread has left the word's queue: a notify(1) sent right after a
+// cancel or a detach must reach a live waiter, not this one. The cancel
 // signal reaches this thread alone, so no other waiter on the word, in this
 // process or another, sees a wake-up nobody sent. Without a signal to queue
-// (none free, or RLIMIT_SIGPENDING used up), a FUTEX_WAKE of the word wakes
-// every waiter on it instead; each treats it as possibly spurious. Under
-// w->mu, with the thread in WaitOnce.
-void Kick(Waiter* w) {
+// (none free, or RLIMIT_SIGPENDING used up), or if the thread does not run
+// within kLeaveWait, a FUTEX_WAKE of the word wakes every waiter on it
+// instead; each treats it as possibly spurious. `lock` holds w->mu.
+void Kick(Waiter* w, std::unique_lock<std::mutex>& lock) {
   uint32_t* addr = w->waiting_on;
-  if (addr == nullptr || SignalCancel(w->thread, w)) return;
-  Futex(addr, FUTEX_WAKE, INT_MAX, nullptr);
+  if (addr == nullptr) return;
+  if (SignalCancel(w->thread, w) && w->left.wait_for(lock, kLeaveWait, [w] { return w->waiting_on == nullptr; })) return;
+  if (w->waiting_on != nullptr) Futex(w->waiting_on, FUTEX_WAKE, INT_MAX, nullptr);
 }
 
 int WaitOnce(Waiter* w, uint32_t* addr, uint32_t expected, int64_t deadline_ns) {
@@ -122,6 +131,7 @@ void* WaiterMain(void* arg) {
     int result = WaitOnce(w.get(), addr, expected, deadline);
     lock.lock();
     w->waiting_on = nullptr;
+    w->left.notify_all();
     w->pending = false;
     if (w->quit) break;
     if (w->finalized) continue;
@@ -146,12 +156,12 @@ void* WaiterMain(void* arg) {
 }
 
 void Quit(Waiter* w) {
-  std::lock_guard<std::mutex> guard(w->mu);
+  std::unique_lock<std::mutex> lock(w->mu);
   if (w->quit) return;
   w->quit = true;
   w->cancel.store(true);
-  Kick(w);
   w->cv.notify_all();
+  Kick(w, lock);
 }
 
 // futexWaiterNew(callback) -> handle | -errno. callback(result) runs on the
@@ -242,10 +252,10 @@ Napi::Value WaiterIdle(const Napi::CallbackInfo& info) {
 Napi::Value WaiterCancel(const Napi::CallbackInfo& info) {
   Waiter* w = HandleOf(info[0]);
   if (w == nullptr) return info.Env().Undefined();
-  std::lock_guard<std::mutex> guard(w->mu);
+  std::unique_lock<std::mutex> lock(w->mu);
   if (w->pending) {
     w->cancel.store(true);
-    Kick(w);
+    Kick(w, lock);
   }
   return info.Env().Undefined();
 }
@@ -320,11 +330,11 @@ void WakeWaitsIn(void* addr, size_t length) {
   }
   auto* begin = static_cast<char*>(addr);
   for (auto& w : waiters) {
-    std::lock_guard<std::mutex> guard(w->mu);
+    std::unique_lock<std::mutex> lock(w->mu);
     auto* word = reinterpret_cast<char*>(w->waiting_on);
     if (word >= begin && word < begin + length) {
       w->wake.store(true);
-      Kick(w.get());
+      Kick(w.get(), lock);
     }
   }
 }

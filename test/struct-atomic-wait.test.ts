@@ -367,6 +367,37 @@ describe('atomic().wait and notify()', () => {
     assert.deepEqual(lastJson(result), { outcome: 'ok', seq: 1 }, 'the waiter woke for the notify, not for an abort');
   });
 
+  // A cancel (here by a detach) returns only once the waiter thread has left
+  // the word's queue: a notify(1) right after must wake the live waiter, not
+  // the one that ended. Signalling the thread without waiting for it let the
+  // notify reach the old one in most rounds on a busy machine.
+  test('on the thread engine, a notify(1) right after a wait ended by a detach wakes the live waiter', async () => {
+    const result = await runNode(
+      `
+      ${OPEN_STATE}
+      const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+      const seq = atomic(view, 'seq');
+      let missed = 0;
+      for (let i = 0; i < 100; i++) {
+        const again = SharedMemory.open({ id: Number(process.argv[1]) });
+        const gone = atomic(struct({ seq: uint32, flag: int32, total: int64 }).view(again), 'seq').wait(0);
+        await sleep(2);
+        again.detach();
+        await gone.catch(() => {});
+        const live = seq.wait(0, { timeoutMs: 1000 });
+        let woke = 0;
+        for (let k = 0; k < 200 && woke === 0; k++) if ((woke = seq.notify(1)) === 0) await sleep(1);
+        if (woke !== 1 || (await live.catch((error) => error.code)) !== 'ok') missed++;
+      }
+      console.log(JSON.stringify({ missed }));
+      `,
+      [String(segment().id)],
+      { env: { ...process.env, SHMKIT_IO_URING: '0' }, timeoutMs: 120_000 },
+    );
+    assertExitedCleanly(result);
+    assert.deepEqual(lastJson(result), { missed: 0 });
+  });
+
   test('waits one after another, each through an atomic() of its own, keep a few waiter threads, not one each (thread engine)', async () => {
     // Each atomic() object kept an idle waiter, a thread, until it was
     // collected: a loop that called atomic() for each wait grew a thread a
