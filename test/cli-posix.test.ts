@@ -4,33 +4,13 @@
 // is seen or touched); the namespace and its objects go when it ends.
 import assert from 'node:assert/strict';
 import { before, describe, it } from 'node:test';
-import { AS_NOBODY, assertExitedCleanly, BIN, lastJson, run, SHMKIT, type RunResult } from './helpers/processes.js';
+import { AS_NOBODY, assertExitedCleanly, BIN, lastJson, SHMKIT } from './helpers/processes.js';
 import type { PosixRow } from '../src/cli/posix.js';
 import { PAGE_SIZE } from '../src/index.js';
-import { noPrivateIpc } from './helpers/shm.js';
+import { noPrivateIpc, runNodeOnPrivateShm } from './helpers/shm.js';
 
 /** tmpfs holds whole pages: what shmkit reserves for `bytes`. */
 const held = (bytes: number) => Math.ceil(bytes / PAGE_SIZE) * PAGE_SIZE;
-
-/** Runs ESM `script` in private IPC and mount namespaces over a fresh tmpfs /dev/shm (mounted with `options`). */
-function inPrivateShm(options: string, script: string): Promise<RunResult> {
-  return run(
-    'unshare',
-    [
-      '--ipc',
-      '--mount',
-      'sh',
-      '-c',
-      `mount -t tmpfs -o ${options} tmpfs /dev/shm && exec "$@"`,
-      'sh',
-      process.execPath,
-      '--input-type=module',
-      '-e',
-      script,
-    ],
-    { timeoutMs: 60_000 },
-  );
-}
 
 // Makes three objects (one of them touched, one a named semaphore's file that ls leaves out), then runs the CLI.
 const SCENARIO = `
@@ -58,7 +38,7 @@ interface Scenario {
 describe('shmkit ls -p', { skip: noPrivateIpc }, () => {
   let out: Scenario;
   before(async () => {
-    const result = await inPrivateShm('size=16m,mode=1777', SCENARIO);
+    const result = await runNodeOnPrivateShm(SCENARIO, { tmpfs: 'size=16m,mode=1777' });
     assertExitedCleanly(result, 'scenario');
     out = lastJson<Scenario>(result);
   });
@@ -102,7 +82,7 @@ for (const name of ${JSON.stringify(names)}) writeFileSync('/dev/shm/' + name, '
 const cli = (...args) => execFileSync(process.execPath, [${JSON.stringify(BIN)}, ...args], { encoding: 'utf8', env: { ...process.env, COLUMNS: '120' } });
 console.log(JSON.stringify({ table: cli('ls', '-p'), json: JSON.parse(cli('ls', '-p', '--json')) }));
 `;
-    const result = await inPrivateShm('size=1m', script);
+    const result = await runNodeOnPrivateShm(script, { tmpfs: 'size=1m' });
     assertExitedCleanly(result, 'scenario');
     const out = lastJson<{ table: string; json: { posix: PosixRow[] } }>(result);
     assert.deepEqual(
@@ -129,7 +109,7 @@ writeFileSync(Buffer.from('/dev/shm/bad\\xffname', 'latin1'), 'abc');
 const cli = (...args) => execFileSync(process.execPath, [${JSON.stringify(BIN)}, ...args], { encoding: 'utf8', env: { ...process.env, COLUMNS: '120' } });
 console.log(JSON.stringify({ table: cli('ls', '-p'), json: JSON.parse(cli('ls', '-p', '--json')) }));
 `;
-    const result = await inPrivateShm('size=1m', script);
+    const result = await runNodeOnPrivateShm(script, { tmpfs: 'size=1m' });
     assertExitedCleanly(result, 'scenario');
     const out = lastJson<{ table: string; json: { posix: PosixRow[] } }>(result);
     const names = out.table
@@ -160,7 +140,7 @@ const cli = (...args) => spawnSync(process.execPath, [${JSON.stringify(AS_NOBODY
 const runs = [cli('ls', '-p'), cli('ls', '-a', '-p', '--json')];
 console.log(JSON.stringify(runs.map((r) => ({ status: r.status, stdout: r.stdout, stderr: r.stderr }))));
 `;
-    const result = await inPrivateShm('size=1m', script);
+    const result = await runNodeOnPrivateShm(script, { tmpfs: 'size=1m' });
     assertExitedCleanly(result, 'scenario');
     for (const r of lastJson<{ status: number; stdout: string; stderr: string }[]>(result)) {
       assert.deepEqual(r, { status: 1, stdout: '', stderr: 'shmkit ls: /dev/shm: EACCES cannot be read: permission denied\n' });

@@ -12,7 +12,8 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { cgroupRoom } from '../src/core/memory.js';
-import { isRoot, run, SHMKIT } from './helpers/processes.js';
+import { isRoot, SHMKIT } from './helpers/processes.js';
+import { runNodeOnPrivateShm } from './helpers/shm.js';
 
 const MiB = 1 << 20;
 const UNLIMITED_V1 = '9223372036854771712';
@@ -125,22 +126,7 @@ describe('a real cgroup v1 memory limit', { skip: group === undefined ? 'no writ
         catch (e) { outcome = e.code + ' ' + e.message; }
         console.log(JSON.stringify({ outcome, left: readdirSync('/dev/shm') }));
       `;
-      const result = await run(
-        'unshare',
-        [
-          '--ipc',
-          '--mount',
-          'sh',
-          '-c',
-          `mount -t tmpfs tmpfs /dev/shm && echo $$ > ${join(dir, 'cgroup.procs')} && exec "$@"`,
-          'sh',
-          process.execPath,
-          '--input-type=module',
-          '-e',
-          script,
-        ],
-        { timeoutMs: 60_000 },
-      );
+      const result = await runNodeOnPrivateShm(script, { before: `echo $$ > ${join(dir, 'cgroup.procs')}` });
       assert.equal(result.signal, null, result.stderr);
       assert.equal(result.code, 0, `exit ${result.code}: ${result.stderr}`);
       const out = JSON.parse(result.stdout.trim().split('\n').pop()!) as { outcome: string; left: string[] };

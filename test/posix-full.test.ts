@@ -12,7 +12,8 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { compileC } from './helpers/c.js';
-import { assertExitedCleanly, isRoot, lastJson, run, SHMKIT } from './helpers/processes.js';
+import { runNodeOnPrivateShm } from './helpers/shm.js';
+import { assertExitedCleanly, isRoot, lastJson, SHMKIT } from './helpers/processes.js';
 
 const skip = isRoot ? false : 'needs root for a private /dev/shm (unshare --mount)';
 
@@ -51,22 +52,7 @@ int main(int argc, char **argv) {
 async function onFullShm(script: string): Promise<Record<string, unknown>> {
   const peer = await compileC('posix-full-peer', C_PEER);
   const code = `const PEER = ${JSON.stringify(peer)};\n${script.replaceAll('SHMKIT', SHMKIT)}`;
-  const result = await run(
-    'unshare',
-    [
-      '--ipc',
-      '--mount',
-      'sh',
-      '-c',
-      'mount -t tmpfs -o size=8m tmpfs /dev/shm && exec "$@"',
-      'sh',
-      process.execPath,
-      '--input-type=module',
-      '-e',
-      code,
-    ],
-    { timeoutMs: 60_000 },
-  );
+  const result = await runNodeOnPrivateShm(code, { tmpfs: 'size=8m' });
   assertExitedCleanly(result, 'child');
   return lastJson<Record<string, unknown>>(result);
 }

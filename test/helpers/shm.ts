@@ -60,6 +60,22 @@ export function runNodeInPrivateIpc(code: string, args: readonly string[] = [], 
   return run('unshare', ['--ipc', process.execPath, '--expose-gc', '--input-type=module', '-e', source, '--', ...args], options);
 }
 
+/**
+ * Runs ESM `script` in private IPC and mount namespaces over a fresh tmpfs
+ * /dev/shm, mounted with `tmpfs` options (e.g. `size=8m`); `before` is shell
+ * run first inside them (e.g. joining a cgroup: `$$` is the process that
+ * becomes Node).
+ */
+export function runNodeOnPrivateShm(script: string, options: { tmpfs?: string; before?: string } = {}): Promise<RunResult> {
+  const mount = `mount -t tmpfs ${options.tmpfs ? `-o ${options.tmpfs} ` : ''}tmpfs /dev/shm`;
+  const before = options.before ? `${options.before} && ` : '';
+  return run(
+    'unshare',
+    ['--ipc', '--mount', 'sh', '-c', `${mount} && ${before}exec "$@"`, 'sh', process.execPath, '--input-type=module', '-e', script],
+    { timeoutMs: 60_000 },
+  );
+}
+
 /** Includes and a `die` macro for the C peers: a failed call prints perror and exits 1. */
 export const C_PRELUDE = `
 #define _GNU_SOURCE
