@@ -9,12 +9,14 @@
 // namespace, and the tests that need root skip themselves. The output says
 // which. Plain JavaScript: it needs nothing but Node.
 //
-//   node scripts/run-tests.mjs [--jobs N] [--shared-ipc] [--verbose] [file...]
+//   node scripts/run-tests.mjs [--jobs N] [--shared-ipc] [--soak] [--verbose] [file...]
 //
 // Files default to the built test/*.test.ts (after `npm run build`). --jobs sets
 // how many files run at once (default: CPUs + 2, as most tests wait on child
 // processes); --shared-ipc runs as without root: one file at a time, in this
-// IPC namespace. A file's output is printed in full when it fails, with
+// IPC namespace; --soak gives the stress tests their full budgets
+// (SHMKIT_TEST_SOAK=1, see test/helpers/soak.ts) and, without files, runs only
+// the files that have such budgets. A file's output is printed in full when it fails, with
 // --verbose always. The longest files start first, by the durations of the
 // last run (kept in dist/test/.durations.json).
 import { spawn, spawnSync } from 'node:child_process';
@@ -45,21 +47,24 @@ const { values: options, positionals } = parseArgs({
   options: {
     jobs: { type: 'string', short: 'j' },
     'shared-ipc': { type: 'boolean', default: false },
+    soak: { type: 'boolean', default: false },
     verbose: { type: 'boolean', short: 'v', default: false },
   },
   allowPositionals: true,
 });
 
 // The built files of test/*.test.ts: a stale build of a deleted test does not run.
+// A soak run without files takes those that import the budgets of helpers/soak.ts.
 const files =
   positionals.length > 0
     ? positionals
     : readdirSync(join(ROOT, 'test'))
         .filter((name) => name.endsWith('.test.ts'))
+        .filter((name) => !options.soak || readFileSync(join(ROOT, 'test', name), 'utf8').includes('/helpers/soak.js'))
         .sort()
         .map((name) => join(TEST_DIR, name.replace(/\.ts$/, '.js')));
 for (const file of files) if (!existsSync(file)) fail(`${relative(process.cwd(), file)}: no such file (run npm run build first)`);
-if (files.length === 0) fail('no test files');
+if (files.length === 0) fail(options.soak ? 'no test files use the budgets of test/helpers/soak.ts' : 'no test files');
 
 const why = options['shared-ipc'] ? 'asked for with --shared-ipc' : privateIpcUnavailable();
 const isolated = why === null;
@@ -132,11 +137,15 @@ function name(file) {
   return basename(file);
 }
 
-/** The environment a file runs in: this one, without NODE_EXTRA_CA_CERTS unless it is one of NETWORK_FILES. */
+/**
+ * The environment a file runs in: this one, without NODE_EXTRA_CA_CERTS unless
+ * it is one of NETWORK_FILES, and with SHMKIT_TEST_SOAK=1 in a soak run.
+ */
 function environment(file) {
-  if (NETWORK_FILES.has(name(file))) return process.env;
+  const soak = options.soak ? { SHMKIT_TEST_SOAK: '1' } : {};
+  if (NETWORK_FILES.has(name(file))) return { ...process.env, ...soak };
   const { NODE_EXTRA_CA_CERTS: _, ...env } = process.env;
-  return env;
+  return { ...env, ...soak };
 }
 
 /** Runs one test file to its end; resolves with its exit, output and TAP summary. */
