@@ -55,6 +55,23 @@ async function copyOfCheckout(dir: string): Promise<string> {
   return dir;
 }
 
+/**
+ * Whether node-gyp finds Node's headers here (npm_config_nodedir, or
+ * /usr/include/node as .ci/run uses it) and so downloads nothing.
+ */
+const LOCAL_HEADERS = process.env.npm_config_nodedir !== undefined || existsSync('/usr/include/node');
+
+/**
+ * `env` without NODE_EXTRA_CA_CERTS, for the steps that reach no network
+ * (scripts/run-tests.mjs keeps it for this file alone, for the registry):
+ * Node reads every certificate it names as it starts, some 30 ms of CPU in
+ * each of the twenty-odd Node processes this file starts.
+ */
+function offline(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
+  const { NODE_EXTRA_CA_CERTS: _, ...rest } = env;
+  return rest;
+}
+
 const ESM_PROGRAM = `
 import { SharedMemory, struct, int32, char, Mutex, Channel } from 'shmkit';
 const Point = struct({ x: int32, y: int32, label: char(12) });
@@ -104,6 +121,8 @@ const { SharedMemory, struct, int32, char, Mutex, Channel } = require('shmkit');
 describe('the packed package installed where there is no compiler', { timeout: 600_000 }, () => {
   let tmp = '';
   let env: NodeJS.ProcessEnv = {};
+  /** `env` for the programs run from the installed package. */
+  let local: NodeJS.ProcessEnv = {};
   let files: string[] = [];
   let install: RunResult;
   let consumer = '';
@@ -111,11 +130,13 @@ describe('the packed package installed where there is no compiler', { timeout: 6
 
   before(async () => {
     tmp = mkdtempSync(join(tmpdir(), 'shmkit-install-test-'));
-    // npm pack builds the prebuilds (prepack) and the library (prepare) as a release would.
+    // npm pack builds the prebuilds (prepack) and the library (prepare) as a
+    // release would; only a prebuild's headers may come from the network.
     const checkout = await copyOfCheckout(join(tmp, 'checkout'));
+    const packEnv = { ...process.env, JOBS: 'max' };
     const pack = await run('npm', ['pack', '--json', '--pack-destination', tmp], {
       cwd: checkout,
-      env: { ...process.env, JOBS: 'max' },
+      env: LOCAL_HEADERS ? offline(packEnv) : packEnv,
       timeoutMs: 400_000,
     });
     assertExitedCleanly(pack, 'npm pack');
@@ -132,6 +153,7 @@ describe('the packed package installed where there is no compiler', { timeout: 6
     env = { ...process.env, PATH: pathWithoutCompilers(join(tmp, 'bin')) };
     // What npm run gave this test about node-gyp must not help the install.
     for (const name of Object.keys(env)) if (/^npm_(config_node_gyp|config_python|package_|lifecycle_)/i.test(name)) delete env[name];
+    local = offline(env);
     consumer = join(tmp, 'consumer');
     mkdirSync(consumer);
     writeFileSync(join(consumer, 'package.json'), JSON.stringify({ name: 'consumer', version: '1.0.0', private: true }));
@@ -235,32 +257,32 @@ describe('the packed package installed where there is no compiler', { timeout: 6
 
   it('a program using SharedMemory, struct, Mutex and Channel runs from ESM', async () => {
     writeFileSync(join(consumer, 'program.mjs'), ESM_PROGRAM);
-    const result = await run(process.execPath, ['program.mjs'], { cwd: consumer, env });
+    const result = await run(process.execPath, ['program.mjs'], { cwd: consumer, env: local });
     assertExitedCleanly(result, 'ESM program');
     assert.deepEqual(JSON.parse(result.stdout), { x: 3, y: -4, label: 'esm' });
   });
 
   it('the same program runs from CommonJS (require of the ESM package)', async () => {
     writeFileSync(join(consumer, 'program.cjs'), CJS_PROGRAM);
-    const result = await run(process.execPath, ['program.cjs'], { cwd: consumer, env });
+    const result = await run(process.execPath, ['program.cjs'], { cwd: consumer, env: local });
     assertExitedCleanly(result, 'CommonJS program');
     assert.deepEqual(JSON.parse(result.stdout), { x: 5, y: 12, label: 'cjs' });
   });
 
   it('the shmkit command runs from the installed package, its demo included, and does not offer the benchmark it lacks', async () => {
     const shmkit = join(consumer, 'node_modules', '.bin', 'shmkit');
-    const limits = await run(shmkit, ['limits', '--json'], { cwd: consumer, env });
+    const limits = await run(shmkit, ['limits', '--json'], { cwd: consumer, env: local });
     assertExitedCleanly(limits, 'shmkit limits');
     assert.ok(JSON.parse(limits.stdout), 'limits prints JSON');
-    const help = await run(shmkit, ['--help'], { cwd: consumer, env });
+    const help = await run(shmkit, ['--help'], { cwd: consumer, env: local });
     assertExitedCleanly(help, 'shmkit --help');
     assert.match(help.stdout, /^ {2}demo /m);
     // The README's first command: its second process is the bundle's reader.js.
-    const demo = await run(shmkit, ['demo'], { cwd: consumer, env });
+    const demo = await run(shmkit, ['demo'], { cwd: consumer, env: local });
     assertExitedCleanly(demo, 'shmkit demo');
     assert.match(demo.stdout, /^ {2}reader\[\d+\]: /m, 'the reader process ran');
     assert.doesNotMatch(help.stdout, /^ {2}bench /m);
-    const bench = await run(shmkit, ['bench'], { cwd: consumer, env });
+    const bench = await run(shmkit, ['bench'], { cwd: consumer, env: local });
     assert.equal(bench.code, 1);
     assert.match(
       bench.stderr,
@@ -270,7 +292,7 @@ describe('the packed package installed where there is no compiler', { timeout: 6
 
   it('where no prebuild matches, the install script fails with one line naming what compiling needs', async () => {
     rmSync(join(installed, 'prebuilds'), { recursive: true });
-    const result = await run(process.execPath, [join(installed, 'scripts', 'install.js')], { cwd: installed, env });
+    const result = await run(process.execPath, [join(installed, 'scripts', 'install.js')], { cwd: installed, env: local });
     assert.equal(result.code, 1);
     assert.equal(result.stdout, '');
     const lines = result.stderr.trim().split('\n');
@@ -288,15 +310,16 @@ describe('the packed package installed where there is no compiler', { timeout: 6
     // Node's headers from the machine when it has them, as .ci/run does: node-gyp downloads nothing.
     const headers = existsSync('/usr/include/node') && !process.env.npm_config_nodedir ? { npm_config_nodedir: '/usr' } : {};
     // JOBS: node-gyp compiles the sources in parallel (the test waits on this step longest).
+    const rebuildEnv = { ...process.env, ...headers, JOBS: 'max' };
     const result = await run('npm', ['rebuild', 'shmkit', '--foreground-scripts'], {
       cwd: consumer,
-      env: { ...process.env, ...headers, JOBS: 'max' },
+      env: LOCAL_HEADERS ? offline(rebuildEnv) : rebuildEnv,
       timeoutMs: 300_000,
     });
     assertExitedCleanly(result, 'npm rebuild');
     assert.doesNotMatch(result.stdout + result.stderr, /gyp/i);
     assert.ok(existsSync(join(installed, 'build', 'Release', 'shmkit.node')), 'the addon was compiled');
-    const program = await run(process.execPath, ['program.mjs'], { cwd: consumer, env });
+    const program = await run(process.execPath, ['program.mjs'], { cwd: consumer, env: local });
     assertExitedCleanly(program, 'ESM program with the compiled addon');
     assert.deepEqual(JSON.parse(program.stdout), { x: 3, y: -4, label: 'esm' });
   });
