@@ -237,7 +237,7 @@ const PUBLIC_NAMES = [
 ];
 
 function exportedNames(): string[] {
-  const program = ts.createProgram([INDEX], {
+  const options: TypeScript.CompilerOptions = {
     module: ts.ModuleKind.NodeNext,
     moduleResolution: ts.ModuleResolutionKind.NodeNext,
     target: ts.ScriptTarget.ES2022,
@@ -248,7 +248,11 @@ function exportedNames(): string[] {
     // The libraries tsconfig.json names: ES2022's default adds the DOM's, more
     // than half of what the compiler would parse and bind; no export depends on them.
     lib: ['lib.es2022.d.ts', 'lib.esnext.disposable.d.ts'],
-  });
+  };
+  const host = ts.createCompilerHost(options);
+  // As tsc reads a TypeScript file: it parses a doc comment only for @see or @link (no type comes from one).
+  host.jsDocParsingMode = ts.JSDocParsingMode.ParseForTypeErrors;
+  const program = ts.createProgram([INDEX], options, host);
   const checker = program.getTypeChecker();
   const module = checker.getSymbolAtLocation(program.getSourceFile(INDEX)!)!;
   return checker
