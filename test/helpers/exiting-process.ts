@@ -8,7 +8,18 @@ import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { createInterface } from 'node:readline';
 import { setTimeout as sleep, setImmediate as turn } from 'node:timers/promises';
-import { IPC_INFO, IPC_NOWAIT, IpcError, type MessageQueue, SemaphoreSet, semctl, semop } from '../../src/index.js';
+import {
+  GETNCNT,
+  IPC_INFO,
+  IPC_NOWAIT,
+  IPC_SET,
+  IpcError,
+  type MessageQueue,
+  msgctl,
+  SemaphoreSet,
+  semctl,
+  semop,
+} from '../../src/index.js';
 import { withShmkit } from './processes.js';
 
 /** How many waits (of different semaphores or message types, so each has a thread of its own) the child has pending. */
@@ -19,21 +30,35 @@ const WAITS = EXIT_WAITS;
  * The ways the child exits. `blocked`: the child's main thread blocks (Atomics.wait)
  * once its waits are in the kernel and exits without running JavaScript again, so no result
  * reaches it and everything the parent gives must come back. `full`: the
- * same, but the parent then fills the queue (raises each semaphore to
- * SEMVMX), so that what the child gives back at its exit finds no room;
+ * same, but the parent then fills the queue (of SMALL_QUEUE_BYTES; raises
+ * each semaphore to SEMVMX), so that what the child gives back at its exit finds no room;
  * the parent makes room only once the child has been exiting for HOLD_MS,
  * as a consumer that comes late would. `live`: the child takes what comes
  * in a loop, always with a wait pending, while the parent gives as fast as
- * it can (until a queue is full), and exits from a timer; the parent goes
- * on giving through the child's exit, taking what is there before each
- * round of giving once the child says it exits, so that a message the child
- * gives back finds room; what the child took plus what is left must be all
- * that was given.
+ * it can (until a queue is full: a queue holds SMALL_QUEUE_BYTES then), and
+ * exits from a timer; the parent goes on giving through the child's exit,
+ * taking what is there before each round of giving once the child says it
+ * exits, so that a message the child gives back finds room; what the child
+ * took plus what is left must be all that was given.
  */
 export type ExitMode = 'blocked' | 'full' | 'live';
 
 /** How long the parent keeps the queue full (a semaphore at SEMVMX) after the child says it exits, in `full` mode: well within the second its exit gives back for. */
 const HOLD_MS = 100;
+
+/**
+ * The queue's size (msg_qbytes) in `live` and `full` modes: some 30
+ * messages, as a semaphore in `live` mode holds at most 8 units. The child's
+ * receives take a message that is there without waiting, one after another
+ * in promise callbacks, so its exit timer fires only once all four types
+ * have run dry: with the default 16,384 bytes (3,276 messages) kept full by
+ * the parent, that took anything from 0.15 to 3.5 s of both processes
+ * spinning, where the child should exit after 30 ms. A small queue runs dry
+ * as often as a semaphore, and is still full whenever the parent outruns the
+ * child, so the child's give-backs still meet a full queue as it exits. In
+ * `full` mode it is as full with 128 messages as with 16,384.
+ */
+const SMALL_QUEUE_BYTES = 128;
 
 const CHILD = `
 import { MessageQueue, SemaphoreSet } from 'SHMKIT';
@@ -135,6 +160,12 @@ async function oneExit(kind: 'sem' | 'msg', target: SemaphoreSet | MessageQueue,
   });
   const [ready] = (await Promise.race([once(lines, 'line'), exited])) as [string | number | null];
   assert.equal(ready, 'ready', `the child did not get ready: ${stderr}`);
+  if (target instanceof SemaphoreSet && mode !== 'live') {
+    // Each unit is taken in the kernel as it is given, before 'full' fills
+    // the set: a thread that came late would take it from the full set and
+    // leave room for its give-back (1 in 5 rounds on a busy machine).
+    for (let k = 0; k < WAITS; k++) for (let i = 0; i < 5000 && semctl(target.id, k, GETNCNT) === 0; i++) await sleep(1);
+  }
   let running = true;
   void exited.then(() => (running = false));
   if (mode === 'live') {
@@ -181,13 +212,20 @@ export async function assertProcessExitLosesNothing(
 ): Promise<void> {
   const kind = target instanceof SemaphoreSet ? 'sem' : 'msg';
   for (const mode of modes) {
-    for (let r = 0; r < rounds; r++) {
-      const t = await oneExit(kind, target, mode);
-      const where = `${kind} ${mode}, round ${r}: ${JSON.stringify(t)}`;
-      if (mode === 'blocked') assert.deepEqual([t.given, t.got, t.left, t.leftSum], [WAITS, 0, WAITS, t.givenSum], where);
-      else if (mode === 'full') assert.deepEqual([t.given > WAITS, t.got, t.left, t.leftSum], [true, 0, t.given, t.givenSum], where);
-      else assert.deepEqual([t.got + t.left, t.gotSum + t.leftSum], [t.given, t.givenSum], where);
-      if (target instanceof SemaphoreSet) for (let k = 0; k < WAITS; k++) target.set(k, 0);
+    // The caller's queue gets its size back.
+    const queueBytes = mode !== 'blocked' && !(target instanceof SemaphoreSet) ? target.stat().msg_qbytes : undefined;
+    if (queueBytes !== undefined) msgctl(target.id, IPC_SET, { msg_qbytes: SMALL_QUEUE_BYTES });
+    try {
+      for (let r = 0; r < rounds; r++) {
+        const t = await oneExit(kind, target, mode);
+        const where = `${kind} ${mode}, round ${r}: ${JSON.stringify(t)}`;
+        if (mode === 'blocked') assert.deepEqual([t.given, t.got, t.left, t.leftSum], [WAITS, 0, WAITS, t.givenSum], where);
+        else if (mode === 'full') assert.deepEqual([t.given > WAITS, t.got, t.left, t.leftSum], [true, 0, t.given, t.givenSum], where);
+        else assert.deepEqual([t.got + t.left, t.gotSum + t.leftSum], [t.given, t.givenSum], where);
+        if (target instanceof SemaphoreSet) for (let k = 0; k < WAITS; k++) target.set(k, 0);
+      }
+    } finally {
+      if (queueBytes !== undefined) msgctl(target.id, IPC_SET, { msg_qbytes: queueBytes });
     }
   }
 }
