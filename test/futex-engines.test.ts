@@ -10,7 +10,7 @@ import { Channel } from '../src/index.js';
 import { futexEngines } from './helpers/futex-engines.js';
 import { assertNoLeaks } from './helpers/ipc.js';
 import { startNode } from './helpers/namespaces.js';
-import { assertExitedCleanly, lastJson, runNode, SHMKIT_MODULES } from './helpers/processes.js';
+import { assertExitedCleanly, lastJson, runNode } from './helpers/processes.js';
 
 assertNoLeaks();
 
@@ -97,7 +97,7 @@ describe('futex engines', { timeout: 120_000 }, () => {
         const receiver = replies.receiver();
         const echo = startNode(
           `
-          import { Channel } from 'SHMKIT_MODULES';
+          import { Channel } from 'SHMKIT';
           const [requestsId, repliesId] = process.argv.slice(1).map(Number);
           const receiver = Channel.open({ id: requestsId, wait: 'sleep' }).receiver();
           const sender = Channel.open({ id: repliesId, wait: 'sleep' }).sender();
@@ -215,7 +215,7 @@ describe('futex engines', { timeout: 120_000 }, () => {
         const sender = channel.sender();
         const child = startNode(
           `
-          import { Channel } from 'SHMKIT_MODULES';
+          import { Channel } from 'SHMKIT';
           const receiver = Channel.open({ id: Number(process.argv[1]), wait: 'sleep' }).receiver();
           // A wait that ends by its time limit leaves nothing pending behind.
           await receiver.recv({ timeoutMs: 20 }).catch((error) => console.log(error.code));
@@ -238,7 +238,7 @@ describe('futex engines', { timeout: 120_000 }, () => {
         }
         const idle = await runNode(
           `
-          import { Channel } from 'SHMKIT_MODULES';
+          import { Channel } from 'SHMKIT';
           const channel = Channel.create({ capacity: 4096, wait: 'sleep', autoRemove: true });
           await channel.receiver().recv({ timeoutMs: 20 }).catch(() => {});
           console.log('done');
@@ -252,11 +252,11 @@ describe('futex engines', { timeout: 120_000 }, () => {
       it('workers: one sleeping in recv is terminated, one is woken by the main thread, and the process exits while a third still sleeps', async () => {
         const result = await runNode(
           `
-          import { Channel } from 'SHMKIT_MODULES';
+          import { Channel } from 'SHMKIT';
           import { Worker } from 'node:worker_threads';
           // Eval'd workers are CommonJS: the library comes by import().
           const body = (id) => \`(async () => {
-            const { Channel } = await import(\${JSON.stringify(process.env.MODULES)});
+            const { Channel } = await import('SHMKIT');
             const { parentPort } = await import('node:worker_threads');
             const receiver = Channel.open({ id: \${id}, wait: 'sleep' }).receiver();
             parentPort.postMessage('asleep');
@@ -280,7 +280,7 @@ describe('futex engines', { timeout: 120_000 }, () => {
           process.exit(0);
           `,
           [],
-          { env: { ...engine.env, MODULES: SHMKIT_MODULES } },
+          { env: engine.env },
         );
         assertExitedCleanly(result);
         assert.deepEqual(result.stdout.trim().split('\n'), ['hello worker', 'exiting']);
