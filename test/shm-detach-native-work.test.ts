@@ -9,6 +9,7 @@ import { describe, it } from 'node:test';
 import { assertNoLeaks } from './helpers/ipc.js';
 import { assertExitedCleanly, lastJson } from './helpers/processes.js';
 import { noPrivateIpc, runNodeInPrivateIpc } from './helpers/shm.js';
+import { budget } from './helpers/soak.js';
 
 assertNoLeaks();
 
@@ -25,6 +26,14 @@ const mapped = (address) => readFileSync('/proc/self/maps', 'utf8').split('\\n')
 const settle = async (done) => { for (let i = 0; i < 200 && !done(); i++) { gc(); await new Promise((r) => setTimeout(r, 10)); } };
 `;
 
+// Rounds of randomFill and detach(): each one's fill is still pending when
+// the segment goes, so one would end the process without the throwaway memory.
+const FILL_ROUNDS = budget(2, 8);
+// shmat/shmdt of a 4 MiB segment: never freed, the placeholders of 5,000 would
+// take 20,000 MiB of address space, over the test's bound of 16,384 (sampled
+// every 100: 19,600 at the last sample).
+const SHMDT_LOOP = budget(5_000, 10_000);
+
 describe('shmdt while native work still uses the buffer', { skip: noPrivateIpc }, () => {
   it('crypto.randomFill then detach(): the fill completes into throwaway memory, the process lives, other segments are untouched', async () => {
     const r = await inChild<{ rounds: number; filled: number; other: boolean; nattch: number[]; used: number }>(
@@ -35,7 +44,7 @@ describe('shmdt while native work still uses the buffer', { skip: noPrivateIpc }
       other.bytes.fill(0x5a);
       const nattch = [];
       let filled = 0;
-      for (let round = 0; round < 8; round++) {
+      for (let round = 0; round < ${FILL_ROUNDS}; round++) {
         const s = SharedMemory.create({ key: 0x5afe0000 + round, size: 16 << 20 });
         const id = s.id;
         const done = new Promise((resolve) => randomFill(s.bytes, (error, buf) => resolve(error ?? buf.byteLength)));
@@ -47,7 +56,7 @@ describe('shmdt while native work still uses the buffer', { skip: noPrivateIpc }
       }
       const otherIntact = other.read().every((b) => b === 0x5a);
       other.detach();
-      console.log(JSON.stringify({ rounds: 8, filled, other: otherIntact, nattch, used: shmctl(0, SHM_INFO).used_ids }));
+      console.log(JSON.stringify({ rounds: ${FILL_ROUNDS}, filled, other: otherIntact, nattch, used: shmctl(0, SHM_INFO).used_ids }));
       `,
     );
     assert.equal(r.filled, r.rounds, 'every callback ran, with the emptied buffer');
@@ -108,7 +117,7 @@ describe('shmdt while native work still uses the buffer', { skip: noPrivateIpc }
     assert.equal(r.used, 0);
   });
 
-  it('10,000 shmat/shmdt of a 4 MiB segment in a synchronous loop stay bounded: placeholders of collected buffers are freed without the event loop', async () => {
+  it(`${SHMDT_LOOP.toLocaleString('en-US')} shmat/shmdt of a 4 MiB segment in a synchronous loop stay bounded: placeholders of collected buffers are freed without the event loop`, async () => {
     const r = await inChild<{ done: number; peakMiB: number; endMiB: number; used: number }>(
       'shmdt loop child',
       `${PRELUDE}
@@ -116,7 +125,7 @@ describe('shmdt while native work still uses the buffer', { skip: noPrivateIpc }
       const vmMiB = () => Number(/VmSize:\\s+(\\d+)/.exec(readFileSync('/proc/self/status', 'utf8'))[1]) / 1024;
       const start = vmMiB();
       let done = 0, peakMiB = 0;
-      for (let i = 0; i < 10_000; i++) {
+      for (let i = 0; i < ${SHMDT_LOOP}; i++) {
         const a = shmat(id);
         new Uint8Array(a.buffer)[0] = i & 0xff;
         shmdt(a);
@@ -128,8 +137,8 @@ describe('shmdt while native work still uses the buffer', { skip: noPrivateIpc }
       console.log(JSON.stringify({ done, peakMiB, endMiB, used: shmctl(0, SHM_INFO).used_ids }));
       `,
     );
-    assert.equal(r.done, 10_000);
-    // Never freed, the placeholders would take 40,000 MiB of address space.
+    assert.equal(r.done, SHMDT_LOOP);
+    // Never freed, the placeholders would take 4 MiB each (see SHMDT_LOOP).
     assert.ok(r.peakMiB < 16_384, `placeholders were freed during the loop (address space grew by ${Math.round(r.peakMiB)} MiB at most)`);
     assert.equal(r.used, 0);
   });
