@@ -11,8 +11,14 @@ import { assertExitedCleanly, lastJson, run, runNode, SHMKIT } from './helpers/p
 import { startNode } from './helpers/namespaces.js';
 import { END_WORKER } from './helpers/worker-end.js';
 import { cleanUpPosixNames, shmExists, uniqueName, unlinkQuietly } from './helpers/posix.js';
+import { budget } from './helpers/soak.js';
 
 cleanUpPosixNames();
+
+// Forgotten 1 MiB objects, then as many forgotten mappings: none reclaimed,
+// 3,000 take 3,000 MiB of address space (and 3,000 descriptors), over the
+// bounds of 2,048 MiB and 50.
+const FORGOTTEN = budget(3000, 6000);
 
 async function inChild<T>(what: string, code: string, args: string[], nodeFlags: string[] = []): Promise<T> {
   const result = await runNode(code, args, { timeoutMs: 120_000, nodeFlags });
@@ -138,8 +144,8 @@ describe('memory safety of POSIX mappings', () => {
         const name = process.argv[1];
         const vm0 = vmMiB(), fd0 = fds();
         let value = 0;
-        // 6000 forgotten 1 MiB objects: 6 GiB of address space and 6000 descriptors if none were reclaimed.
-        for (let i = 0; i < 6000; i++) {
+        // ${FORGOTTEN} forgotten 1 MiB objects: ${FORGOTTEN} MiB of address space and as many descriptors if none were reclaimed.
+        for (let i = 0; i < ${FORGOTTEN}; i++) {
           value += PosixSharedMemory.open({ name }).bytes[i % 1024];
           if (i % 500 === 0) { globalThis.gc(); await turn(); }
         }
@@ -148,7 +154,7 @@ describe('memory safety of POSIX mappings', () => {
         // Synchronous: C-faithful mappings forgotten without the event loop ever running.
         const fd = shm_open(name, O_RDONLY);
         const vm1 = vmMiB();
-        for (let i = 0; i < 6000; i++) {
+        for (let i = 0; i < ${FORGOTTEN}; i++) {
           value += mmap(null, 1 << 20, PROT_READ, MAP_SHARED, fd, 0).read(i % 1024, 1)[0];
           if (i % 500 === 0) globalThis.gc();
         }
