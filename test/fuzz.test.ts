@@ -11,6 +11,7 @@ import { fileURLToPath } from 'node:url';
 import { describe, it } from 'node:test';
 import { assertNoLeaks } from './helpers/ipc.js';
 import { isRoot, lastJson, run } from './helpers/processes.js';
+import { budget } from './helpers/soak.js';
 
 assertNoLeaks();
 
@@ -24,9 +25,16 @@ function setting(name: string, fallback: number): number {
   return value;
 }
 
-/** Calls per batch, batches, and the first batch's seed (batch i uses seed + i). */
+/**
+ * Calls per batch, batches, and the first batch's seed (batch i uses seed +
+ * i). npm test runs the first 2 of the 8 batches: with the check of 25ee229
+ * taken out again (shmat's SHM_RND below SHMLBA: Linux maps address 0, V8
+ * aborts) both end by a signal, as 3 of the 8 do; with 62f2a56's (msgsnd and
+ * MessageQueue sends of a detached buffer: V8's uncoded TypeError) both see
+ * uncoded errors, as all 8 do.
+ */
 const ITERATIONS = setting('SHMKIT_FUZZ_ITERATIONS', 2000);
-const BATCHES = setting('SHMKIT_FUZZ_BATCHES', 8);
+const BATCHES = setting('SHMKIT_FUZZ_BATCHES', budget(2, 8));
 const SEED = setting('SHMKIT_FUZZ_SEED', 20_261_202);
 
 interface Summary {
