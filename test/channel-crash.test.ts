@@ -9,6 +9,7 @@ import { Channel, ChannelError, SharedMemory } from '../src/index.js';
 import { assertNoLeaks } from './helpers/ipc.js';
 import { verifyTagged } from './helpers/tagged-messages.js';
 import { runNode, withShmkit } from './helpers/processes.js';
+import { budget } from './helpers/soak.js';
 
 assertNoLeaks();
 
@@ -69,7 +70,8 @@ const SENDER = `
 describe('Channel when senders are killed', { timeout: 120_000 }, () => {
   it('delivers every committed message exactly once and nothing else while senders die at random points', async (t) => {
     const TAGS = 40;
-    const KILLS = 24;
+    // Written with the channel (6ecfe34), for no particular defect: npm test kills a quarter as many.
+    const KILLS = budget(6, 24);
     using channel = Channel.create({ capacity: 16384, autoRemove: true });
     using status = SharedMemory.create({ size: TAGS * 4, autoRemove: true });
     const committed = new Int32Array(status.buffer).fill(-1);
@@ -119,6 +121,14 @@ describe('Channel when senders are killed', { timeout: 120_000 }, () => {
         children.delete(tag);
         start();
       }
+      // The 100 messages asserted below, however busy the machine (a failed receiver's error first).
+      const flowed = async () => {
+        while (received <= 100) {
+          assert.ok(Date.now() < giveUp, `messages flowed (${received})`);
+          await sleep(5);
+        }
+      };
+      await Promise.race([flowed(), receiving]);
       for (const child of children.values()) await killAndReap(child);
       // Every sender is dead; what they committed is in the ring. Drain it.
       channel.close();
