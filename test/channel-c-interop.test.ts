@@ -2,7 +2,7 @@
 // through a channel: the on-segment format is a real contract.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { Channel } from '../src/index.js';
+import { Channel } from 'shmkit';
 import { compileC } from './helpers/c.js';
 import { assertNoLeaks } from './helpers/ipc.js';
 import { assertExitedCleanly, run } from './helpers/processes.js';

@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { describe, it } from 'node:test';
-import { Channel, ChannelError, PubSub, Service, SharedMemory, type Codec } from '../src/index.js';
+import { Channel, ChannelError, PubSub, Service, SharedMemory, type Codec } from 'shmkit';
 import { assertNoLeaks, removeSegment } from './helpers/ipc.js';
 import { assertExitedCleanly, lastJson, runNode, withShmkit } from './helpers/processes.js';
 

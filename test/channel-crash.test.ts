@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { describe, it } from 'node:test';
-import { Channel, ChannelError, SharedMemory } from '../src/index.js';
+import { Channel, ChannelError, SharedMemory } from 'shmkit';
 import { assertNoLeaks } from './helpers/ipc.js';
 import { verifyTagged } from './helpers/tagged-messages.js';
 import { runNode, withShmkit } from './helpers/processes.js';

@@ -3,7 +3,7 @@
 // waits or works; messages it did not take stay in the ring.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { Channel, ChannelError } from '../src/index.js';
+import { Channel, ChannelError } from 'shmkit';
 import { assertNoLeaks } from './helpers/ipc.js';
 import { startNode } from './helpers/namespaces.js';
 import { assertExitedCleanly, runNode } from './helpers/processes.js';

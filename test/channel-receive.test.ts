@@ -3,7 +3,7 @@
 // that is not what it claims to be.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { Channel, ChannelError, type Receiver } from '../src/index.js';
+import { Channel, ChannelError, type Receiver } from 'shmkit';
 import { assertNoLeaks } from './helpers/ipc.js';
 import { assertExitedCleanly, lastJson, runNode } from './helpers/processes.js';
 

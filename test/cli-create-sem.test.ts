@@ -2,7 +2,7 @@
 // or private, mode 0600 unless asked, every value 0, exclusive on its key.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { GETALL, IPC_CREAT, IPC_STAT, semctl, semget } from '../src/index.js';
+import { GETALL, IPC_CREAT, IPC_STAT, semctl, semget } from 'shmkit';
 import { assertNoLeaks, removeSetsAfterEach, uniqueKey } from './helpers/ipc.js';
 import { shmkitHere } from './helpers/cli.js';
 import { run } from './helpers/processes.js';

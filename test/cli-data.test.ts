@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { constants as bufferConstants } from 'node:buffer';
-import { IPC_CREAT, IPC_PRIVATE, IPC_STAT, SharedMemory, shmctl, shmget } from '../src/index.js';
+import { IPC_CREAT, IPC_PRIVATE, IPC_STAT, SharedMemory, shmctl, shmget } from 'shmkit';
 import { assertNoLeaks, removeSegment, uniqueKey, withCleanup } from './helpers/ipc.js';
 import { shmkitHere } from './helpers/cli.js';
 import { run, BIN, shmkit } from './helpers/processes.js';

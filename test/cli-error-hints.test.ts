@@ -3,7 +3,7 @@
 // leaves out the hints that name library calls (EEXIST, ENOENT).
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { SemaphoreSet, SharedMemory } from '../src/index.js';
+import { SemaphoreSet, SharedMemory } from 'shmkit';
 import { assertNoLeaks, uniqueKey, withCleanup } from './helpers/ipc.js';
 import { AS_NOBODY, isRoot, NOBODY, run, shmkit } from './helpers/processes.js';
 

@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { afterEach, describe, it } from 'node:test';
-import { PAGE_SIZE } from '../src/index.js';
+import { PAGE_SIZE } from 'shmkit';
 import { assertNoLeaks } from './helpers/ipc.js';
 import { runFileInPrivateIpc } from './helpers/namespaces.js';
 import { shmkitHere } from './helpers/cli.js';

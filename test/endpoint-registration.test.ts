@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import { describe, it } from 'node:test';
 import { Worker } from 'node:worker_threads';
-import { Channel, ChannelError, PubSub } from '../src/index.js';
+import { Channel, ChannelError, PubSub } from 'shmkit';
 import { assertNoLeaks } from './helpers/ipc.js';
 import { SHMKIT_MODULES } from './helpers/processes.js';
 

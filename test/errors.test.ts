@@ -8,7 +8,7 @@ import { constants as os } from 'node:os';
 import { getSystemErrorName } from 'node:util';
 import { describe, it } from 'node:test';
 import { statSync } from 'node:fs';
-import { ftok, IpcError, shmget } from '../src/index.js';
+import { ftok, IpcError, shmget } from 'shmkit';
 import { uniqueKey } from './helpers/ipc.js';
 import { thrown } from './helpers/shm.js';
 

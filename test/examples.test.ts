@@ -4,7 +4,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { IPC_STAT, ftok, shmctl, shmget } from '../src/index.js';
+import { IPC_STAT, ftok, shmctl, shmget } from 'shmkit';
 import { assertExitedCleanly, ROOT, run } from './helpers/processes.js';
 import { assertNoLeaks, removeSegment, uniqueKey } from './helpers/ipc.js';
 

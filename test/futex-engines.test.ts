@@ -6,7 +6,7 @@
 // wait is pending, and end with workers and processes without a crash.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { Channel } from '../src/index.js';
+import { Channel } from 'shmkit';
 import { futexEngines } from './helpers/futex-engines.js';
 import { assertNoLeaks } from './helpers/ipc.js';
 import { startNode } from './helpers/namespaces.js';

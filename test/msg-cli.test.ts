@@ -3,7 +3,7 @@
 // runs in a private IPC namespace: it lists and removes every queue it sees.
 import assert from 'node:assert/strict';
 import { afterEach, describe, it } from 'node:test';
-import { IPC_STAT, MessageQueue, msgctl } from '../src/index.js';
+import { IPC_STAT, MessageQueue, msgctl } from 'shmkit';
 import { assertNoLeaks, removeQueue } from './helpers/ipc.js';
 import { runFileInPrivateIpc } from './helpers/namespaces.js';
 import { shmkitHere } from './helpers/cli.js';

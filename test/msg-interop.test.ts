@@ -6,7 +6,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, afterEach, describe, it } from 'node:test';
-import { IPC_STAT, MessageQueue, ftok, msgctl } from '../src/index.js';
+import { IPC_STAT, MessageQueue, ftok, msgctl } from 'shmkit';
 import { compileC } from './helpers/c.js';
 import { assertNoLeaks, removeQueue, uniqueKey } from './helpers/ipc.js';
 import { assertExitedCleanly, lastJson, ROOT, run, SHMKIT } from './helpers/processes.js';

@@ -6,7 +6,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { constants as osConstants, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, afterEach, describe, it } from 'node:test';
-import { IPC_INFO, IPC_SET, IPC_STAT, IpcError, MessageQueue, MSG_INFO, type StateError, ftok, msgctl, msgsnd } from '../src/index.js';
+import { IPC_INFO, IPC_SET, IPC_STAT, IpcError, MessageQueue, MSG_INFO, type StateError, ftok, msgctl, msgsnd } from 'shmkit';
 import { assertNoLeaks, removeQueue, uniqueKey } from './helpers/ipc.js';
 import { assertExitedCleanly, lastJson } from './helpers/processes.js';
 import { BECOME_NOBODY, noPrivateIpc, runNodeInPrivateIpc, thrown } from './helpers/shm.js';

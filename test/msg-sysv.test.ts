@@ -25,7 +25,7 @@ import {
   msgget,
   msgrcv,
   msgsnd,
-} from '../src/index.js';
+} from 'shmkit';
 import { compileC } from './helpers/c.js';
 import { assertNoLeaks, removeQueue, uniqueKey } from './helpers/ipc.js';
 import { assertExitedCleanly, C_AS_NOBODY, isRoot, JS_AS_NOBODY, lastJson, run, runNode } from './helpers/processes.js';

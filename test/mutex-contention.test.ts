@@ -3,7 +3,7 @@
 // that loses updates without the lock. The counter ends at exactly 40,000.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { GETNCNT, GETVAL, IPC_RMID, Mutex, SemaphoreSet, SharedMemory, semctl } from '../src/index.js';
+import { GETNCNT, GETVAL, IPC_RMID, Mutex, SemaphoreSet, SharedMemory, semctl } from 'shmkit';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { assertNoLeaks } from './helpers/ipc.js';
 import { assertExitedCleanly, lastJson, runNode } from './helpers/processes.js';

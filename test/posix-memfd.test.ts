@@ -25,7 +25,7 @@ import {
   memfd_create,
   mmap,
   munmap,
-} from '../src/index.js';
+} from 'shmkit';
 import { assertExitedCleanly, lastJson, runNode } from './helpers/processes.js';
 import { thrown } from './helpers/shm.js';
 

@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { PosixSharedMemory } from '../src/index.js';
+import { PosixSharedMemory } from 'shmkit';
 import { assertExitedCleanly, lastJson, ROOT, run } from './helpers/processes.js';
 import { cleanUpPosixNames, shmExists, uniqueName, unlinkQuietly } from './helpers/posix.js';
 

@@ -6,7 +6,7 @@
 // itself, not by a signal.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { PosixSharedMemory } from '../src/index.js';
+import { PosixSharedMemory } from 'shmkit';
 import { assertExitedCleanly, lastJson, run, runNode, SHMKIT } from './helpers/processes.js';
 import { startNode } from './helpers/namespaces.js';
 import { END_WORKER } from './helpers/worker-end.js';

@@ -27,7 +27,7 @@ import {
   shm_open,
   shm_unlink,
   struct,
-} from '../src/index.js';
+} from 'shmkit';
 import { compileC } from './helpers/c.js';
 import { assertExitedCleanly, isRoot, lastJson, run, runNode, SHMKIT } from './helpers/processes.js';
 import { startNode } from './helpers/namespaces.js';

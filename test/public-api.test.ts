@@ -6,7 +6,7 @@ import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 import { describe, it } from 'node:test';
 import type * as TypeScript from 'typescript';
-import * as shmkit from '../src/index.js';
+import * as shmkit from 'shmkit';
 
 // require, not import: importing the CommonJS compiler from ES modules makes
 // Node scan all of its 9 MB for export names first, about 0.3 s of CPU.

@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { type ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { describe, it } from 'node:test';
-import { PubSub, SharedMemory } from '../src/index.js';
+import { PubSub, SharedMemory } from 'shmkit';
 import { assertNoLeaks } from './helpers/ipc.js';
 import { verifyTagged } from './helpers/tagged-messages.js';
 import { withShmkit } from './helpers/processes.js';

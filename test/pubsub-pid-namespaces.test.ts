@@ -4,7 +4,7 @@
 // publisher's half-written record are judged by presence (docs/presence.md).
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { PubSub } from '../src/index.js';
+import { PubSub } from 'shmkit';
 import { assertNoLeaks } from './helpers/ipc.js';
 import { runFileInPrivateIpc, startNodeInNewPidNamespace } from './helpers/namespaces.js';
 

@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { type ChildProcess, spawn } from 'node:child_process';
 import { getEventListeners, once } from 'node:events';
 import { describe, it } from 'node:test';
-import { Channel, ChannelError, IpcError, PubSub, SharedMemory } from '../src/index.js';
+import { Channel, ChannelError, IpcError, PubSub, SharedMemory } from 'shmkit';
 import { assertNoLeaks } from './helpers/ipc.js';
 import { assertExitedCleanly, lastJson, runNode, withShmkit } from './helpers/processes.js';
 import { picky } from './helpers/picky-codec.js';

@@ -5,7 +5,7 @@
 // of ours that uses semop, in both directions (semaphores interoperate with C).
 import assert from 'node:assert/strict';
 import { before, describe, it } from 'node:test';
-import { SemaphoreSet, SharedMemory } from '../src/index.js';
+import { SemaphoreSet, SharedMemory } from 'shmkit';
 import { compileC } from './helpers/c.js';
 import { assertNoLeaks } from './helpers/ipc.js';
 import { join } from 'node:path';

@@ -4,7 +4,7 @@
 // and abort.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { GETNCNT, IpcError, Semaphore, semctl } from '../src/index.js';
+import { GETNCNT, IpcError, Semaphore, semctl } from 'shmkit';
 import { assertNoLeaks, uniqueKey, removeSetsAfterEach } from './helpers/ipc.js';
 import { assertExitedCleanly, lastJson, runNode } from './helpers/processes.js';
 import { waitFor } from './helpers/shm.js';

@@ -3,7 +3,7 @@
 // never removes the set, and argument errors that name the argument.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { GETALL, IpcError, SemaphoreSet, semctl } from '../src/index.js';
+import { GETALL, IpcError, SemaphoreSet, semctl } from 'shmkit';
 import { assertNoLeaks, uniqueKey, removeSetsAfterEach } from './helpers/ipc.js';
 import { assertExitedCleanly, lastJson } from './helpers/processes.js';
 import { BECOME_NOBODY, noPrivateIpc, runNodeInPrivateIpc } from './helpers/shm.js';

@@ -27,7 +27,7 @@ import {
   semget,
   semop,
   semtimedop,
-} from '../src/index.js';
+} from 'shmkit';
 import { compileC } from './helpers/c.js';
 import { assertNoLeaks, uniqueKey, removeSetsAfterEach } from './helpers/ipc.js';
 import { assertExitedCleanly, C_AS_NOBODY, isRoot, JS_AS_NOBODY, lastJson, run, runNode } from './helpers/processes.js';

@@ -10,7 +10,7 @@
 // does a process that calls process.exit().
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { GETNCNT, IpcError, MessageQueue, Semaphore, semctl } from '../src/index.js';
+import { GETNCNT, IpcError, MessageQueue, Semaphore, SemaphoreSet, semctl } from '../src/index.js';
 import { MAX_WAIT_THREADS, waitThreadStats } from '../src/sysv/wait-threads.js';
 import { pendingWaitStats } from '../src/sem/wait-queue.js';
 import { assertWorkersEndWithoutLoss, WAITS_PER_WORKER } from './helpers/ending-workers.js';
@@ -31,7 +31,7 @@ assertNoLeaks();
  */
 const ROUNDS = budget(1, 3);
 
-const { made, newSet } = semaphoreSetsOfEachTest();
+const { made, newSet } = semaphoreSetsOfEachTest(SemaphoreSet);
 
 /** Where the children find the internal counters. */
 const WAIT_THREADS = new URL('../src/sysv/wait-threads.js', import.meta.url).href;

@@ -19,7 +19,7 @@ import { MAX_WAIT_THREADS, waitThreadStats } from '../src/sysv/wait-threads.js';
 assertNoLeaks();
 
 // Every set a test makes is removed right after it, pass or fail.
-const { newSet } = semaphoreSetsOfEachTest();
+const { newSet } = semaphoreSetsOfEachTest(SemaphoreSet);
 /** Resolves to the promise's outcome, or rejects if it has not settled after `tries` turns of the loop. */
 async function settled<T>(promise: Promise<T>, what: string, tries = 4000): Promise<{ value?: T; error?: unknown }> {
   let outcome: { value?: T; error?: unknown } | undefined;

@@ -6,20 +6,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import {
-  IPC_CREAT,
-  IPC_PRIVATE,
-  IPC_STAT,
-  IpcError,
-  SharedMemory,
-  SHM_DEST,
-  StateError,
-  ftok,
-  shmat,
-  shmctl,
-  shmdt,
-  shmget,
-} from '../src/index.js';
+import { IPC_CREAT, IPC_PRIVATE, IPC_STAT, IpcError, SharedMemory, SHM_DEST, StateError, ftok, shmat, shmctl, shmdt, shmget } from 'shmkit';
 import { assertNoLeaks, removeSegment, uniqueKey, usedSegments, withCleanup } from './helpers/ipc.js';
 import { assertExitedCleanly, lastJson, runNode } from './helpers/processes.js';
 import { segmentExists, thrown, waitFor } from './helpers/shm.js';

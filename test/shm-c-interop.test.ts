@@ -6,7 +6,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { endianness, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { IPC_STAT, IpcError, SharedMemory, SHM_DEST, ftok, shmctl, shmget } from '../src/index.js';
+import { IPC_STAT, IpcError, SharedMemory, SHM_DEST, ftok, shmctl, shmget } from 'shmkit';
 import { compileC } from './helpers/c.js';
 import { assertNoLeaks, removeSegment, uniqueKey, withCleanup } from './helpers/ipc.js';
 import { assertExitedCleanly, lastJson, run } from './helpers/processes.js';

@@ -25,7 +25,7 @@ import {
   shmdt,
   shmget,
   type ShmidDs,
-} from '../src/index.js';
+} from 'shmkit';
 import { compileC } from './helpers/c.js';
 import { assertNoLeaks, removeSegment, uniqueKey, withCleanup } from './helpers/ipc.js';
 import { assertExitedCleanly, isRoot, lastJson, run, runNode } from './helpers/processes.js';

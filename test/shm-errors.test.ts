@@ -23,7 +23,7 @@ import {
   shmctl,
   shmdt,
   shmget,
-} from '../src/index.js';
+} from 'shmkit';
 import { compileC } from './helpers/c.js';
 import { assertNoLeaks, removeSegment, uniqueKey, withCleanup } from './helpers/ipc.js';
 import { assertExitedCleanly, isRoot, lastJson, NOBODY, run, runNode } from './helpers/processes.js';

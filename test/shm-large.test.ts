@@ -6,7 +6,7 @@
 // a child in its own IPC namespace (pages are only allocated where written).
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { SharedMemory } from '../src/index.js';
+import { SharedMemory } from 'shmkit';
 import { assertNoLeaks } from './helpers/ipc.js';
 import { assertExitedCleanly, BIN, lastJson } from './helpers/processes.js';
 import { noPrivateIpc, runNodeInPrivateIpc, thrown } from './helpers/shm.js';

@@ -5,7 +5,7 @@
 // runs in a child that must exit by itself, not by a signal.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { IPC_CREAT, IPC_PRIVATE, IPC_STAT, shmat, shmctl, shmdt, shmget } from '../src/index.js';
+import { IPC_CREAT, IPC_PRIVATE, IPC_STAT, shmat, shmctl, shmdt, shmget } from 'shmkit';
 import { assertNoLeaks, removeSegment, withCleanup } from './helpers/ipc.js';
 import { cleanUpPosixNames, uniqueName } from './helpers/posix.js';
 import { assertExitedCleanly, lastJson, runNode, withShmkit } from './helpers/processes.js';

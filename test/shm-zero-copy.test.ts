@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { describe, it } from 'node:test';
-import { IPC_CREAT, IPC_EXCL, IPC_PRIVATE, IPC_STAT, shmat, shmctl, shmdt, shmget } from '../src/index.js';
+import { IPC_CREAT, IPC_EXCL, IPC_PRIVATE, IPC_STAT, shmat, shmctl, shmdt, shmget } from 'shmkit';
 import { compileC } from './helpers/c.js';
 import { assertNoLeaks, removeSegment, uniqueKey, withCleanup } from './helpers/ipc.js';
 import { assertExitedCleanly, lastJson, run } from './helpers/processes.js';

@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict';
 import { after, describe, test } from 'node:test';
 import { Worker } from 'node:worker_threads';
-import { atomic, int32, int64, IpcError, SharedMemory, StateError, struct, uint32 } from '../src/index.js';
+import { atomic, int32, int64, IpcError, SharedMemory, StateError, struct, uint32 } from 'shmkit';
 import { compileC } from './helpers/c.js';
 import { assertNoLeaks } from './helpers/ipc.js';
 import { startNode } from './helpers/namespaces.js';

@@ -2,7 +2,7 @@
 // processes, with two Node children and a C peer adding to the same fields.
 import assert from 'node:assert/strict';
 import { after, describe, test } from 'node:test';
-import { array, atomic, float64, int32, int64, int8, SharedMemory, struct, uint32, uint64 } from '../src/index.js';
+import { array, atomic, float64, int32, int64, int8, SharedMemory, struct, uint32, uint64 } from 'shmkit';
 import { compileC } from './helpers/c.js';
 import { assertNoLeaks } from './helpers/ipc.js';
 import { assertExitedCleanly, run, runNode } from './helpers/processes.js';

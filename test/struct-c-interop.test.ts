@@ -20,7 +20,7 @@ import {
   uint64,
   uint8,
   type Value,
-} from '../src/index.js';
+} from 'shmkit';
 import { compileC } from './helpers/c.js';
 import { assertNoLeaks } from './helpers/ipc.js';
 import { budget } from './helpers/soak.js';

@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { IpcError, shmget } from '../src/index.js';
+import { IpcError, shmget } from 'shmkit';
 import { compileC } from './helpers/c.js';
 import { assertNoLeaks, removeSegment, uniqueKey } from './helpers/ipc.js';
 import { assertExitedCleanly, ROOT, run } from './helpers/processes.js';

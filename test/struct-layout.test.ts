@@ -20,7 +20,7 @@ import {
   uint8,
   type StructType,
   type Type,
-} from '../src/index.js';
+} from 'shmkit';
 import { compileC } from './helpers/c.js';
 import { run } from './helpers/processes.js';
 

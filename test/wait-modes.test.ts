@@ -9,7 +9,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { GETNCNT, MessageQueue, Mutex, Semaphore, semctl, type WaitMode } from '../src/index.js';
+import { GETNCNT, MessageQueue, Mutex, Semaphore, SemaphoreSet, semctl, type WaitMode } from '../src/index.js';
 import { pendingWaitStats } from '../src/sem/wait-queue.js';
 import { SPIN_MS, spinsFirst } from '../src/sysv/spin.js';
 import { assertNoLeaks, removeQueue, semaphoreSetsOfEachTest } from './helpers/ipc.js';
@@ -18,7 +18,7 @@ import { waitFor } from './helpers/shm.js';
 
 assertNoLeaks();
 
-const { made, newSet } = semaphoreSetsOfEachTest();
+const { made, newSet } = semaphoreSetsOfEachTest(SemaphoreSet);
 
 const MODES: readonly WaitMode[] = ['adaptive', 'spin', 'sleep'];
 

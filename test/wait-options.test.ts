@@ -4,7 +4,7 @@
 // `timeoutMs`, before it does anything.
 import assert from 'node:assert/strict';
 import { after, describe, it } from 'node:test';
-import { atomic, Channel, MessageQueue, Mutex, Semaphore, SharedMemory, struct, uint32 } from '../src/index.js';
+import { atomic, Channel, MessageQueue, Mutex, Semaphore, SharedMemory, struct, uint32 } from 'shmkit';
 import { assertNoLeaks } from './helpers/ipc.js';
 
 const cleanups: (() => void)[] = [];

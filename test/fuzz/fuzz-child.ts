@@ -109,7 +109,7 @@ import {
   PROT_WRITE,
   shm_open,
   shm_unlink,
-} from '../../src/index.js';
+} from 'shmkit';
 
 import { closeSync, ftruncateSync, writeSync } from 'node:fs';
 

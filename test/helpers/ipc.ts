@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict';
 import { after, afterEach, before } from 'node:test';
 import { readFileSync } from 'node:fs';
-import { IPC_RMID, MSG_INFO, SHM_INFO, SemaphoreSet, msgctl, semctl, shmctl } from '../../src/index.js';
+import { IPC_RMID, MSG_INFO, SHM_INFO, SemaphoreSet, msgctl, semctl, shmctl } from 'shmkit';
 
 let nextKey = 0x5300_0000 + ((process.pid * 4099) % 0x00ff_0000);
 
@@ -106,11 +106,17 @@ export function removeSetsAfterEach(): number[] {
 /**
  * {@link removeSetsAfterEach} with a maker: `newSet(count, initial)` creates
  * a SemaphoreSet that is removed after the test, as is every id pushed on `made`.
+ * A file that also imports shmkit's internal modules passes the SemaphoreSet
+ * of dist/src/index.js (`Maker`), so that the waits those modules count are
+ * its sets' waits: this file imports the bundle, another copy of the library.
  */
-export function semaphoreSetsOfEachTest(): { made: number[]; newSet(count: number, initial?: number | number[]): SemaphoreSet } {
+export function semaphoreSetsOfEachTest(Maker: typeof SemaphoreSet = SemaphoreSet): {
+  made: number[];
+  newSet(count: number, initial?: number | number[]): SemaphoreSet;
+} {
   const made = removeSetsAfterEach();
   const newSet = (count: number, initial: number | number[] = 0): SemaphoreSet => {
-    const set = SemaphoreSet.create({ count, initial });
+    const set = Maker.create({ count, initial });
     made.push(set.id);
     return set;
   };

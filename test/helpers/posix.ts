@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { after, afterEach } from 'node:test';
-import { shm_unlink } from '../../src/index.js';
+import { shm_unlink } from 'shmkit';
 
 const made = new Set<string>();
 const pending: string[] = [];

@@ -2,7 +2,7 @@
 // children that drop to `nobody` or run in their own IPC namespace, and the
 // C snippets every peer program shares.
 import { setTimeout as sleep } from 'node:timers/promises';
-import { IPC_STAT, IpcError, shmctl } from '../../src/index.js';
+import { IPC_STAT, IpcError, shmctl } from 'shmkit';
 import { isRoot, run, withShmkit, type RunOptions, type RunResult } from './processes.js';
 
 /**
