@@ -538,8 +538,9 @@ describe('Service across processes', { timeout: 120_000 }, () => {
       const client = Service.open({ id }).client({ capacity: 256 });
       for (let i = 0; i < 10; i++) client.request(i).catch(() => {});
       Atomics.store(sent, 0, 1);
-      // Alive, but never reads its replies.
-      setTimeout(() => { const end = Date.now() + 60_000; while (Date.now() < end); }, 50);
+      // Alive, but never reads its replies: the main thread blocks (asleep in
+      // the kernel, not spinning on a CPU) until the test kills the process.
+      setTimeout(() => Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 60_000), 50);
       `,
       [String(service.id), String(status.id)],
     );
