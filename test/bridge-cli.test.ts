@@ -12,7 +12,8 @@ import { startBridgeCommand } from './helpers/bridge.js';
 import { shmkitHere } from './helpers/cli.js';
 import { assertNoLeaks } from './helpers/ipc.js';
 import { Host, NatsServer, noNatsServer } from './helpers/nats-server.js';
-import { BIN, shmkit } from './helpers/processes.js';
+import { BIN } from './helpers/processes.js';
+import { budget } from './helpers/soak.js';
 
 assertNoLeaks();
 
@@ -103,8 +104,8 @@ describe('shmkit bridge: credentials and stopping', { skip: noNatsServer }, () =
         }
         assert.doesNotMatch(stdout() + stderr(), new RegExp(PASSWORD));
       }
-      // A wrong password: the error names the server, not the password.
-      const wrong = await shmkit([
+      // A wrong password: the error names the server, not the password (what it prints: run in this process).
+      const wrong = await shmkitHere([
         'bridge',
         '--channel',
         String(outbox.id),
@@ -131,9 +132,10 @@ describe('shmkit bridge: TLS', { skip: noNatsServer || noOpenssl }, () => {
     const dir = mkdtempSync(join(tmpdir(), 'shmkit-tls-'));
     const cert = join(dir, 'cert.pem');
     const key = join(dir, 'key.pem');
-    // A self-signed certificate for this host, its own CA.
+    // A self-signed certificate for this host, its own CA; an EC key (RSA's took 0.15 CPU-s to make).
     const made = spawnSync('openssl', [
-      ...['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '1', '-keyout', key, '-out', cert],
+      ...['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-days', '1'],
+      ...['-keyout', key, '-out', cert],
       ...['-subj', '/CN=localhost', '-addext', 'subjectAltName=IP:127.0.0.1,DNS:localhost'],
     ]);
     assert.equal(made.status, 0, String(made.stderr));
@@ -167,7 +169,7 @@ describe('shmkit bridge: TLS', { skip: noNatsServer || noOpenssl }, () => {
       } finally {
         child.kill('SIGKILL');
       }
-      const untrusted = await shmkit(['bridge', '--channel', String(outbox.id), '--nats', url, '--subject', 'tls', '--out']);
+      const untrusted = await shmkitHere(['bridge', '--channel', String(outbox.id), '--nats', url, '--subject', 'tls', '--out']);
       assert.equal(untrusted.code, 1);
       assert.match(untrusted.stderr, /^shmkit bridge: \S+ bridge: cannot connect to tls:\/\/127\.0\.0\.1:\d+: self-signed certificate/);
     } finally {
@@ -180,8 +182,10 @@ describe('shmkit bridge: TLS', { skip: noNatsServer || noOpenssl }, () => {
 
 /**
  * A host that runs a `shmkit bridge` process next to its application, in its
- * own IPC namespace, and kills (SIGKILL) and restarts that bridge on "kill".
- * Host "out" sends messages 0..N-1; host "in" receives them.
+ * own IPC namespace, and kills (SIGKILL) and restarts that bridge: host "out"
+ * on "kill", host "in" itself once half the messages came (a kill sent by the
+ * test could come after the rest). Host "out" sends messages 0..N-1; host
+ * "in" receives them.
  */
 const KILLED_HOST = `
 import { Channel } from 'SHMKIT';
@@ -204,17 +208,16 @@ async function start() {
     await new Promise((r) => setTimeout(r, 20));
   }
 }
+async function restart() {
+  const exited = once(child, 'exit');
+  child.kill('SIGKILL');
+  await exited;
+  await start();
+  console.log('restarted');
+}
 await start();
 const commands = createInterface({ input: process.stdin });
-commands.on('line', async (line) => {
-  if (line === 'kill') {
-    const exited = once(child, 'exit');
-    child.kill('SIGKILL');
-    await exited;
-    await start();
-    console.log('restarted');
-  }
-});
+commands.on('line', (line) => line === 'kill' && restart());
 console.log('ready');
 if (role === 'out') {
   const sender = channel.sender();
@@ -228,7 +231,7 @@ if (role === 'out') {
       i--;
       continue;
     }
-    if (i % 500 === 0) console.log('sent ' + i);
+    if (i % (N / 4) === 0) console.log('sent ' + i);
   }
   sender.close();
   console.log('done');
@@ -253,7 +256,7 @@ if (role === 'out') {
     distinct++;
     if (i !== last + 1) outOfOrder++;
     last = i;
-    if (distinct % 500 === 0) console.log('received ' + distinct);
+    if (distinct === N / 2) restart();
   }
   receiver.close();
   console.log('result ' + JSON.stringify({ distinct, duplicates, outOfOrder }));
@@ -268,9 +271,12 @@ console.log('closed ' + code);
 
 describe('shmkit bridge: killed and restarted', { skip: noNatsServer }, () => {
   it('JetStream: bridges killed with SIGKILL mid-stream and started again lose nothing and keep the order (at most one repeat per kill)', async () => {
-    // Each bridge is killed with a quarter of the stream behind it and more to
-    // come (JetStream moves one message at a time: more would only take longer).
-    const N = 2000;
+    // Each bridge is killed with part of the stream behind it and more to come:
+    // the sending one at a quarter, while its senders wait on a full channel (it
+    // holds 127 of these messages, fewer than N / 4), the receiving one at half.
+    // JetStream moves one message at a time: more would only take longer (2,000
+    // took 1.7 CPU-seconds, 800 take 0.8).
+    const N = budget(800, 2000);
     const server = await NatsServer.start({ jetstream: true });
     const out = new Host(KILLED_HOST, ['out', server.url, BIN, String(N)]);
     const into = new Host(KILLED_HOST, ['in', server.url, BIN, String(N)]);
@@ -278,11 +284,9 @@ describe('shmkit bridge: killed and restarted', { skip: noNatsServer }, () => {
       await out.line('ready');
       await into.line('ready');
       // The sending bridge dies first, then the receiving one, each while messages flow.
-      await out.line('sent 500');
+      await out.line(`sent ${N / 4}`);
       out.send('kill');
       await out.line('restarted');
-      await into.line('received 1000');
-      into.send('kill');
       await into.line('restarted');
       const result = JSON.parse((await into.line('result ')).slice('result '.length)) as {
         distinct: number;
