@@ -1,8 +1,10 @@
-// shmkit ls, stat, limits, usage and rm against ipcs, run as the real binary
-// inside a private IPC namespace (unshare --ipc): they list and remove
-// machine-wide, so they must never see or touch other programs' objects.
-// One scenario sets up segments and sets in every state, runs each command
-// once, and the tests below check one behaviour each on what it printed.
+// shmkit ls, stat, limits, usage and rm against ipcs, inside a private IPC
+// namespace (unshare --ipc): they list and remove machine-wide, so they must
+// never see or touch other programs' objects. One scenario sets up segments
+// and sets in every state, runs each command once, and the tests below check
+// one behaviour each on what it printed. The commands run as the real binary
+// where the process matters (a terminal, another user, a creator that is
+// gone), the others one after another in one Node process (helpers/shmkit-steps.ts).
 import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -10,7 +12,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { PAGE_SIZE, type ShmidDs } from '../src/index.js';
 import { compileC } from './helpers/c.js';
-import { AS_NOBODY, isRoot, run, BIN, SHMKIT } from './helpers/processes.js';
+import { AS_NOBODY, isRoot, run, BIN, SHMKIT, ROOT } from './helpers/processes.js';
 import type { SegmentRow } from '../src/cli/segments.js';
 import { renderTable, type Column } from '../src/cli/table.js';
 
@@ -93,63 +95,77 @@ int main(int argc, char **argv) {
 }
 `;
 
-// Each step saves stdout, stderr and the exit code under its name.
+// Each step saves stdout, stderr and the exit code under its name; `steps`
+// runs lines of "NAME ARGS..." as shmkit commands in one process, each saved so.
 const PRELUDE = `
 set -u
-shmkit() { "$NODE" "$BIN" "$@"; }
 step() { n=$1; shift; "$@" >"$T/$n.out" 2>"$T/$n.err"; echo $? >"$T/$n.rc"; }
+steps() { "$NODE" "$STEPS" "$T"; }
 `;
 
-// Segments made by processes that are gone by the time the holder starts.
+// Segments made by a process that is gone by the time the holder starts.
 const SETUP = `
-shmkit create --key 0x7001 --size 100 >/dev/null
-shmkit create --key 0x7002 --size 100 >/dev/null
-shmkit create --key 0x7003 --size 100 >/dev/null
+steps <<'END'
+create-7001 create --key 0x7001 --size 100
+create-7002 create --key 0x7002 --size 100
+create-7003 create --key 0x7003 --size 100
+END
 exec "$HOLD" "sh $T/steps.sh"
 `;
 
-// Run while the holder keeps its objects.
+// Run while the holder keeps its objects, in this order (ipcs and the real
+// binary's steps only read, and run before the first rm).
 const STEPS = `
   step ipcs-m ipcs -m
   step ipcs-mp ipcs -m -p
   step ipcs-s ipcs -s
   step ipcs-l ipcs -l
   step ipcs-u ipcs -u
-  step ls shmkit ls --json
-  step ls-human shmkit ls
+  for id in 3 4 5; do step ipcs-i-$id ipcs -m -i $id; done
+  step ipcs-si ipcs -s -i 0
   step ls-narrow script -qec 'env COLUMNS=50 NO_COLOR=1 "$NODE" "$BIN" ls' /dev/null
   step ls-pipe env COLUMNS=50 "$NODE" "$BIN" ls
-  step ls-all shmkit ls -a --json
-  step ls-s shmkit ls -s --json
-  step limits shmkit limits --json
-  step usage shmkit usage --json
-  for id in 3 4 5; do step stat-$id shmkit stat $id --json; step ipcs-i-$id ipcs -m -i $id; done
-  step stat-key shmkit stat --key 0x7101 --json
-  step stat-human shmkit stat 3
-  step stat-missing shmkit stat 99999
-  step stat-s shmkit stat -s 0 --json
-  step ipcs-si ipcs -s -i 0
-  step orphans-dry shmkit rm --orphans --dry-run --json
-  step after-dry shmkit ls --json
-  step orphans-default shmkit rm --orphans
-  step after-default shmkit ls --json
-  step orphans-keyed-dry shmkit rm --orphans --include-keyed --dry-run --json
-  step orphans shmkit rm --orphans --include-keyed
-  step after-orphans shmkit ls --json
-  step key-other shmkit rm --key 0x7003
-  step root-by-id shmkit rm 2
-  step after-root shmkit ls --json
+  steps <<'END'
+  ls ls --json
+  ls-human ls
+  ls-all ls -a --json
+  ls-s ls -s --json
+  limits limits --json
+  usage usage --json
+  stat-3 stat 3 --json
+  stat-4 stat 4 --json
+  stat-5 stat 5 --json
+  stat-key stat --key 0x7101 --json
+  stat-human stat 3
+  stat-missing stat 99999
+  stat-s stat -s 0 --json
+  orphans-dry rm --orphans --dry-run --json
+  after-dry ls --json
+  orphans-default rm --orphans
+  after-default ls --json
+  orphans-keyed-dry rm --orphans --include-keyed --dry-run --json
+  orphans rm --orphans --include-keyed
+  after-orphans ls --json
+  key-other rm --key 0x7003
+  root-by-id rm 2
+  after-root ls --json
+END
   step nobody-rm-id "$NODE" "$ASNOBODY" rm 3
   step nobody-all-dry "$NODE" "$ASNOBODY" rm --all --dry-run --json
-  step all-dry shmkit rm --all -n --json
-  step rm-some shmkit rm 6 99999 3
-  step after-some shmkit ls --json
-  step all shmkit rm --all
-  step after-all shmkit ls --json
-  step sem-key-other shmkit rm -s --key 0x7203
-  step sem-all shmkit rm -s --all
-  step after-sem shmkit ls -s --json
+  steps <<'END'
+  all-dry rm --all -n --json
+  rm-some rm 6 99999 3
+  after-some ls --json
+  all rm --all
+  after-all ls --json
+  sem-key-other rm -s --key 0x7203
+  sem-all rm -s --all
+  after-sem ls -s --json
+END
 `;
+
+/** helpers/shmkit-steps.ts, built. */
+const SHMKIT_STEPS = join(ROOT, 'dist', 'test', 'helpers', 'shmkit-steps.js');
 
 interface SemaphoreRow {
   key: number;
@@ -221,6 +237,7 @@ describe('shmkit ls, stat, limits, usage and rm in a private IPC namespace', {
         NODE: process.execPath,
         BIN,
         ASNOBODY: AS_NOBODY,
+        STEPS: SHMKIT_STEPS,
         HOLD: hold,
         T: dir,
         COLUMNS: '',
@@ -561,14 +578,25 @@ int main(int argc, char **argv) {
 describe('segments past 2^53 bytes', { skip: isRoot ? false : 'needs root for unshare --ipc' }, () => {
   it('ls, ls --json, stat, stat --json and rm -n give their sizes exactly, as ipcs does (a number rounded them)', async () => {
     const huge = await compileC('cli-huge-segments', HUGE);
+    // The commands run in one process (helpers/shmkit-steps.ts), their outputs printed in turn.
     const script = `
       "$HUGE" 9007199254740993 4611686018427387905 100 || exit 9
-      shmkit() { "$NODE" "$BIN" "$@"; }
-      ipcs -m; echo @@; shmkit ls; echo @@; shmkit ls --json; echo @@; shmkit stat 0 --json; echo @@; shmkit stat 1
-      echo @@; shmkit rm -n 0 --json; echo @@; shmkit rm -n --orphans
-      echo @@; shmkit dump 0 --length 16 2>&1; echo "status $?"`;
+      T=$(mktemp -d) || exit 8
+      trap 'rm -rf "$T"' EXIT
+      ipcs -m; echo @@
+      "$NODE" "$STEPS" "$T" <<'END' || exit 7
+      ls ls
+      ls-json ls --json
+      stat stat 0 --json
+      stat-human stat 1
+      dry rm -n 0 --json
+      orphans rm -n --orphans
+      dump dump 0 --length 16
+END
+      for step in ls ls-json stat stat-human dry orphans; do cat "$T/$step.out"; cat "$T/$step.err" >&2; echo @@; done
+      cat "$T/dump.out" "$T/dump.err"; echo "status $(cat "$T/dump.rc")"`;
     const r = await run('unshare', ['--ipc', 'sh', '-c', script], {
-      env: { ...process.env, NODE: process.execPath, BIN, HUGE: huge },
+      env: { ...process.env, NODE: process.execPath, STEPS: SHMKIT_STEPS, HUGE: huge },
       timeoutMs: 30_000,
     });
     assert.equal(r.code, 0, r.stderr);
