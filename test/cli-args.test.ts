@@ -2,28 +2,31 @@
 // that takes a value is that option's value (parseArgs alone takes it for
 // an option), so `--key -1` is key 0xffffffff and `--length -5` is refused
 // as out of range, before any segment is touched; `--opt=-5` means the
-// same. Runs the real binary in its own IPC namespace (it lists segments by key).
+// same. Each test runs its commands in an IPC namespace of its own (they
+// list segments by key): one after another in one process
+// (helpers/shmkit-steps.ts) where they check what the command prints and
+// returns, as the real binary where the process matters (stdin a directory,
+// stdout a full device or a closed pipe).
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { BIN, run } from './helpers/processes.js';
+import { BIN, type RunResult, run } from './helpers/processes.js';
 import { noPrivateIpc } from './helpers/shm.js';
-
-function shmkitInPrivateIpc(args: readonly string[]) {
-  return run('unshare', ['--ipc', process.execPath, BIN, ...args], { timeoutMs: 30_000 });
-}
+import { shmkitStepsInPrivateIpc } from './helpers/shmkit-steps.js';
 
 describe('negative numbers as option values', { skip: noPrivateIpc }, () => {
   it('--length -5 and --offset -0x10 (and =-5) are out of range, named, before the segment is looked up', async () => {
-    for (const args of [
+    const cases = [
       ['dump', '0', '--length', '-5'],
       ['cat', '0', '--offset', '-0x10'],
       ['dump', '0', '--length=-5'],
       ['write', '0', '--offset', '-1K'],
-    ]) {
-      const r = await shmkitInPrivateIpc(args);
+    ];
+    const results = await shmkitStepsInPrivateIpc(cases);
+    for (const [i, args] of cases.entries()) {
+      const r = results[i]!;
       assert.equal(r.code, 2, `${args.join(' ')}: ${r.stderr}`);
       assert.match(
         r.stderr,
@@ -35,16 +38,18 @@ describe('negative numbers as option values', { skip: noPrivateIpc }, () => {
   });
 
   it('--key -1 is the key 0xffffffff', async () => {
-    const r = await shmkitInPrivateIpc(['stat', '--key', '-1']);
+    const [r] = (await shmkitStepsInPrivateIpc([['stat', '--key', '-1']])) as [RunResult];
     assert.equal(r.code, 1, r.stderr);
     assert.match(r.stderr, /--key -1: ENOENT no segment has key 0xffffffff/);
   });
 
   it('a negative id is out of range; an option without its value says how to give one that starts with a dash', async () => {
-    const negative = await shmkitInPrivateIpc(['dump', '-5']);
+    const [negative, missing] = (await shmkitStepsInPrivateIpc([
+      ['dump', '-5'],
+      ['dump', '0', '--length', '-x'],
+    ])) as [RunResult, RunResult];
     assert.equal(negative.code, 2);
     assert.match(negative.stderr, /-5: ERR_OUT_OF_RANGE is negative/);
-    const missing = await shmkitInPrivateIpc(['dump', '0', '--length', '-x']);
     assert.equal(missing.code, 2);
     assert.match(
       missing.stderr,
@@ -56,23 +61,26 @@ describe('negative numbers as option values', { skip: noPrivateIpc }, () => {
 describe('ids are decimal', { skip: noPrivateIpc }, () => {
   it('an id written in 0x, as keys are, is refused before anything is touched: rm 0x00000002 leaves shmid 2 alone', async () => {
     // Three segments in a namespace of their own: shmid 1 has key 0x00000002, shmid 2 has none.
-    const script = `
-      shmkit() { "$NODE" "$BIN" "$@"; }
-      shmkit create --private --size 100 >/dev/null && shmkit create --key 0x2 --size 200 >/dev/null &&
-        shmkit create --private --size 300 >/dev/null || exit 9
-      for command in "rm 0x00000002" "rm -s 0x0" "rm -q 0x0" "stat 0x2" "dump 0x2" "cat 0x2" "write 0x2"; do
-        shmkit $command </dev/null; echo "status $?"
-      done
-      shmkit ls --json`;
-    const r = await run('unshare', ['--ipc', 'sh', '-c', script], {
-      env: { ...process.env, NODE: process.execPath, BIN },
-      timeoutMs: 30_000,
-    });
-    assert.equal(r.code, 0, r.stderr);
-    const [statuses, json] = [r.stdout.slice(0, r.stdout.indexOf('{')), r.stdout.slice(r.stdout.indexOf('{'))];
+    const commands = ['rm 0x00000002', 'rm -s 0x0', 'rm -q 0x0', 'stat 0x2', 'dump 0x2', 'cat 0x2', 'write 0x2'];
+    const results = await shmkitStepsInPrivateIpc([
+      ['create', '--private', '--size', '100'],
+      ['create', '--key', '0x2', '--size', '200'],
+      ['create', '--private', '--size', '300'],
+      ...commands.map((command) => command.split(' ')),
+      ['ls', '--json'],
+    ]);
+    const made = results.slice(0, 3);
+    const refused = results.slice(3, 3 + commands.length);
+    assert.deepEqual(
+      made.map((m) => m.code),
+      [0, 0, 0],
+      made.map((m) => m.stderr).join(''),
+    );
+    const stderr = results.map((step) => step.stderr).join('');
+    const [statuses, json] = [refused.map((step) => `status ${step.code}\n`).join(''), results.at(-1)!.stdout];
     assert.equal(statuses, 'status 2\n'.repeat(7));
     assert.deepEqual(
-      r.stderr.trimEnd().split('\n'),
+      stderr.trimEnd().split('\n'),
       [
         ['rm', '0x00000002'],
         ['rm', '0x0'],
@@ -100,35 +108,40 @@ describe('ids are decimal', { skip: noPrivateIpc }, () => {
 
 describe('options given wrong', { skip: noPrivateIpc }, () => {
   it('an option given twice is refused, named, before anything is made; --version and help take no extra words', async () => {
-    const twice = await shmkitInPrivateIpc(['create', '--key', '0x2', '--key', '0x3', '--size', '10']);
-    assert.equal(twice.code, 2, twice.stderr);
-    assert.match(twice.stderr, /--key: ERR_INVALID_ARG_VALUE is given more than once; give it once/);
-    const listed = await shmkitInPrivateIpc(['ls', '--json']);
-    assert.deepEqual(JSON.parse(listed.stdout).segments, [], 'nothing was created');
-    for (const args of [
+    const extras = [
       ['--version', 'extra'],
       ['--help', 'extra'],
       ['help', 'ls', 'extra'],
-    ]) {
-      const r = await shmkitInPrivateIpc(args);
+    ];
+    const [twice, listed, ...results] = (await shmkitStepsInPrivateIpc([
+      ['create', '--key', '0x2', '--key', '0x3', '--size', '10'],
+      ['ls', '--json'],
+      ...extras,
+    ])) as [RunResult, RunResult, ...RunResult[]];
+    assert.equal(twice.code, 2, twice.stderr);
+    assert.match(twice.stderr, /--key: ERR_INVALID_ARG_VALUE is given more than once; give it once/);
+    assert.deepEqual(JSON.parse(listed.stdout).segments, [], 'nothing was created');
+    for (const [i, args] of extras.entries()) {
+      const r = results[i]!;
       assert.equal(r.code, 2, args.join(' '));
       assert.match(r.stderr, /extra: ERR_UNEXPECTED_ARGUMENT/, args.join(' '));
     }
   });
 
   it('an option with a short alias is named by its long form when its value is missing, and the hint for a short one works as written', async () => {
-    for (const args of [
+    const missing = [
       ['watch', '--interval'],
       ['watch', '-i'],
-    ]) {
-      const r = await shmkitInPrivateIpc(args);
+    ];
+    const results = await shmkitStepsInPrivateIpc([...missing, ['watch', '-i', '-q'], ['watch', '-i-5']]);
+    const [short, asHinted] = results.slice(missing.length) as [RunResult, RunResult];
+    for (const [i, args] of missing.entries()) {
+      const r = results[i]!;
       assert.equal(r.code, 2);
       assert.match(r.stderr, /^shmkit watch: --interval: ERR_INVALID_OPTION_VALUE needs a value/, args.join(' '));
     }
-    const short = await shmkitInPrivateIpc(['watch', '-i', '-q']);
     assert.match(short.stderr, /write -i-\.\.\.\)/);
     // What the hint says: -i-5 is the value -5 (refused as not positive), where -i=-5 would have been '=-5'.
-    const asHinted = await shmkitInPrivateIpc(['watch', '-i-5']);
     assert.equal(asHinted.code, 2);
     assert.match(asHinted.stderr, /'-5'/);
   });
@@ -137,30 +150,24 @@ describe('options given wrong', { skip: noPrivateIpc }, () => {
 describe('bridge arguments, before any connection', { skip: noPrivateIpc }, () => {
   it('a channel that is not there is named by its option; --ack-wait is checked in seconds', async () => {
     const common = ['--nats', 'nats://127.0.0.1:1', '--subject', 'x', '--out'];
-    const missing = await shmkitInPrivateIpc(['bridge', '--key', '0x5348', ...common]);
+    // The segment is made only once the others have run without it.
+    const [missing, byId, ackWait, made, plain] = (await shmkitStepsInPrivateIpc([
+      ['bridge', '--key', '0x5348', ...common],
+      ['bridge', '--channel', '5', ...common],
+      ['bridge', '--key', '0x5348', ...common, '--jetstream', '--ack-wait', '0.05'],
+      ['create', '--key', '0x5348', '--size', '100'],
+      ['bridge', '--key', '0x5348', ...common],
+    ])) as [RunResult, RunResult, RunResult, RunResult, RunResult];
     assert.equal(missing.code, 1);
     assert.equal(missing.stderr, 'shmkit bridge: --key 0x00005348: ENOENT no segment has this key\n');
-    const byId = await shmkitInPrivateIpc(['bridge', '--channel', '5', ...common]);
     assert.equal(byId.stderr, 'shmkit bridge: --channel 5: EINVAL no such segment\n');
     // A segment that is no channel, named by its option too (the line named neither).
-    const plain = await run(
-      'unshare',
-      [
-        '--ipc',
-        'sh',
-        '-c',
-        '"$NODE" "$BIN" create --key 0x5348 --size 100 >/dev/null && "$NODE" "$BIN" bridge --key 0x5348 "$@"',
-        'sh',
-        ...common,
-      ],
-      { env: { ...process.env, NODE: process.execPath, BIN }, timeoutMs: 30_000 },
-    );
+    assert.equal(made.code, 0, made.stderr);
     assert.equal(plain.code, 1);
     assert.equal(
       plain.stderr,
       'shmkit bridge: --key 0x00005348: ERR_CHANNEL_FORMAT segment 0 is not a shmkit channel (100 bytes, smaller than a channel header)\n',
     );
-    const ackWait = await shmkitInPrivateIpc(['bridge', '--key', '0x5348', ...common, '--jetstream', '--ack-wait', '0.05']);
     assert.equal(ackWait.code, 2);
     assert.match(ackWait.stderr, /--ack-wait: ERR_OUT_OF_RANGE '0\.05' is out of range: from 0\.1 to 3600 seconds/);
   });

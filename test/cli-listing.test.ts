@@ -12,7 +12,8 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { PAGE_SIZE, type ShmidDs } from '../src/index.js';
 import { compileC } from './helpers/c.js';
-import { AS_NOBODY, isRoot, run, BIN, SHMKIT, ROOT } from './helpers/processes.js';
+import { AS_NOBODY, isRoot, run, BIN, SHMKIT } from './helpers/processes.js';
+import { SHMKIT_STEPS } from './helpers/shmkit-steps.js';
 import type { SegmentRow } from '../src/cli/segments.js';
 import { renderTable, type Column } from '../src/cli/table.js';
 
@@ -163,9 +164,6 @@ END
   after-sem ls -s --json
 END
 `;
-
-/** helpers/shmkit-steps.ts, built. */
-const SHMKIT_STEPS = join(ROOT, 'dist', 'test', 'helpers', 'shmkit-steps.js');
 
 interface SemaphoreRow {
   key: number;

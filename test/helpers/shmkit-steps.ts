@@ -10,19 +10,53 @@
 // blanks ("ls-all ls -a --json"); the step's stdout, stderr and exit code go
 // to DIR/NAME.out, .err and .rc, as `shmkit ARGS >NAME.out 2>NAME.err; echo
 // $? >NAME.rc` would put them.
-import { writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { shmkitHere } from './cli.js';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { type RunResult, run } from './processes.js';
 
-const dir = process.argv[2];
-if (dir === undefined) throw new Error('usage: node shmkit-steps.js DIR < STEPS');
-let steps = '';
-for await (const chunk of process.stdin) steps += chunk;
-for (const line of steps.split('\n')) {
-  const [name, ...args] = line.trim().split(/\s+/);
-  if (!name) continue;
-  const result = await shmkitHere(args);
-  writeFileSync(join(dir, `${name}.out`), result.stdout);
-  writeFileSync(join(dir, `${name}.err`), result.stderr);
-  writeFileSync(join(dir, `${name}.rc`), `${result.code}\n`);
+/** This file, built: `node SHMKIT_STEPS DIR < STEPS`. */
+export const SHMKIT_STEPS = fileURLToPath(import.meta.url);
+
+/**
+ * Runs each of `commands` (the arguments of one shmkit command each, none
+ * with a blank in it) in turn, in one Node process in an IPC namespace of
+ * its own (`unshare --ipc`, root only), which goes with that process and
+ * everything made in it; resolves with their results in the same order.
+ */
+export async function shmkitStepsInPrivateIpc(commands: readonly (readonly string[])[]): Promise<RunResult[]> {
+  for (const args of commands)
+    if (args.some((arg) => /\s/.test(arg) || arg === '')) throw new Error(`a step's argument is empty or has a blank: ${args.join(' ')}`);
+  const dir = mkdtempSync(join(tmpdir(), 'shmkit-steps-'));
+  try {
+    const input = commands.map((args, i) => `${i} ${args.join(' ')}\n`).join('');
+    const r = await run('unshare', ['--ipc', process.execPath, SHMKIT_STEPS, dir], { input, timeoutMs: 30_000 });
+    if (r.code !== 0) throw new Error(`shmkit steps ended with ${r.signal ?? `exit code ${r.code}`}:\n${r.stderr}`);
+    const read = (i: number, ext: string) => readFileSync(join(dir, `${i}.${ext}`), 'utf8');
+    return commands.map((_, i) => ({ code: Number(read(i, 'rc')), signal: null, stdout: read(i, 'out'), stderr: read(i, 'err') }));
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+async function main(dir: string): Promise<void> {
+  // Loaded here: a test that imports this file for shmkitStepsInPrivateIpc needs no CLI.
+  const { shmkitHere } = await import('./cli.js');
+  let steps = '';
+  for await (const chunk of process.stdin) steps += chunk;
+  for (const line of steps.split('\n')) {
+    const [name, ...args] = line.trim().split(/\s+/);
+    if (!name) continue;
+    const result = await shmkitHere(args);
+    writeFileSync(join(dir, `${name}.out`), result.stdout);
+    writeFileSync(join(dir, `${name}.err`), result.stderr);
+    writeFileSync(join(dir, `${name}.rc`), `${result.code}\n`);
+  }
+}
+
+if (process.argv[1] !== undefined && pathToFileURL(process.argv[1]).href === import.meta.url) {
+  const dir = process.argv[2];
+  if (dir === undefined) throw new Error('usage: node shmkit-steps.js DIR < STEPS');
+  await main(dir);
 }
