@@ -18,6 +18,7 @@ import { assertNoLeaks } from './helpers/ipc.js';
 import { NatsServer, noNatsServer } from './helpers/nats-server.js';
 import { assertExitedCleanly, lastJson, ROOT, runNode } from './helpers/processes.js';
 import { waitFor } from './helpers/shm.js';
+import { budget } from './helpers/soak.js';
 
 assertNoLeaks();
 
@@ -305,7 +306,9 @@ describe('bridge: against a real nats-server', { skip: noNatsServer }, () => {
     using inbox = Channel.create({ capacity: 1024, autoRemove: true });
     await using out = await bridge({ channel: outbox, url: server.url, subject: 'held', direction: 'out', jetstream: true });
     await using into = await bridge({ channel: inbox, url: server.url, subject: 'held', direction: 'in', jetstream: { durable: 'held' } });
-    const N = 300;
+    // No defect behind the count: 100 still hold every byte value 0-255 and
+    // 4.6 KB, far more than the 1 KiB inbox (300: 14 KB; 0.08 CPU-s more).
+    const N = budget(100, 300);
     const message = (i: number) => Uint8Array.from({ length: i % 97 }, (_, k) => (i * 31 + k * 7) & 0xff);
     using sender = outbox.sender();
     for (let i = 0; i < N; i++) await sender.send(message(i));
