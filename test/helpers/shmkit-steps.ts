@@ -1,7 +1,8 @@
 // Runs steps of the shmkit command one after another in one Node process,
 // for scripts that run many commands where a test cannot (a namespace of
 // their own, beside a process that holds objects): what each prints and
-// returns is main()'s, as in the test's process (helpers/cli.ts), without a
+// returns is main()'s, from the bundle the command's launcher loads, with
+// streams of its own as in the test's process (helpers/cli.ts), without a
 // process of its own for each (about 40 ms of CPU to start).
 //
 //   node [this file] DIR < STEPS
@@ -13,6 +14,7 @@
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { Readable, Writable } from 'node:stream';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { type RunResult, run } from './processes.js';
 
@@ -40,23 +42,38 @@ export async function shmkitStepsInPrivateIpc(commands: readonly (readonly strin
   }
 }
 
-async function main(dir: string): Promise<void> {
-  // Loaded here: a test that imports this file for shmkitStepsInPrivateIpc needs no CLI.
-  const { shmkitHere } = await import('./cli.js');
+/** A stream that keeps what is written to it (as helpers/cli.ts's). */
+function sink(): { stream: Writable; bytes: () => Buffer } {
+  const chunks: Buffer[] = [];
+  const stream = new Writable({
+    write(chunk: Buffer, _encoding, done) {
+      chunks.push(chunk);
+      done();
+    },
+  });
+  return { stream, bytes: () => Buffer.concat(chunks) };
+}
+
+async function runSteps(dir: string): Promise<void> {
+  // The bundle, as bin/shmkit.js loads it: the separate modules took twice as long to load.
+  const bundle = new URL('../../src/bundle/main.js', import.meta.url).href;
+  const { main } = (await import(bundle)) as typeof import('../../src/cli/main.js');
   let steps = '';
   for await (const chunk of process.stdin) steps += chunk;
   for (const line of steps.split('\n')) {
     const [name, ...args] = line.trim().split(/\s+/);
     if (!name) continue;
-    const result = await shmkitHere(args);
-    writeFileSync(join(dir, `${name}.out`), result.stdout);
-    writeFileSync(join(dir, `${name}.err`), result.stderr);
-    writeFileSync(join(dir, `${name}.rc`), `${result.code}\n`);
+    const stdout = sink();
+    const stderr = sink();
+    const code = await main(args, { stdin: Readable.from([]), stdout: stdout.stream, stderr: stderr.stream });
+    writeFileSync(join(dir, `${name}.out`), stdout.bytes());
+    writeFileSync(join(dir, `${name}.err`), stderr.bytes());
+    writeFileSync(join(dir, `${name}.rc`), `${code}\n`);
   }
 }
 
 if (process.argv[1] !== undefined && pathToFileURL(process.argv[1]).href === import.meta.url) {
   const dir = process.argv[2];
   if (dir === undefined) throw new Error('usage: node shmkit-steps.js DIR < STEPS');
-  await main(dir);
+  await runSteps(dir);
 }
