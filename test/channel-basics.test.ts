@@ -7,6 +7,7 @@ import { Channel, ChannelError, SharedMemory } from '../src/index.js';
 import { assertNoLeaks, removeSegment, uniqueKey } from './helpers/ipc.js';
 import { assertExitedCleanly, lastJson, runNode } from './helpers/processes.js';
 import { settledWithin } from './helpers/settled.js';
+import { waitFor } from './helpers/shm.js';
 import { budget } from './helpers/soak.js';
 import { assertWrapWakesReader } from './helpers/wrap.js';
 
@@ -470,13 +471,22 @@ describe('Channel across processes', { timeout: 120_000 }, () => {
     using channel = Channel.create({ capacity: 8192, autoRemove: true });
     const receiver = channel.receiver();
     const senders = 4;
-    const perSender = 3000;
+    // No defect is behind the count: the senders start together (a process
+    // started late found the others done, at times, with 1,000 each and no
+    // start line), and with 1,000 each they contend for the ring throughout.
+    const perSender = budget(1000, 3000);
+    // [0]: senders ready, [1]: go.
+    using start = SharedMemory.create({ size: 8 });
+    const words = new Int32Array(start.buffer);
     const children = Array.from({ length: senders }, (_, tag) =>
       runNode(
         `
-        import { Channel } from 'SHMKIT';
-        const [id, tag, count] = process.argv.slice(1).map(Number);
+        import { Channel, SharedMemory } from 'SHMKIT';
+        const [id, tag, count, startId] = process.argv.slice(1).map(Number);
         const sender = Channel.open({ id }).sender();
+        const words = new Int32Array(SharedMemory.open({ id: startId }).buffer);
+        Atomics.add(words, 0, 1);
+        while (Atomics.load(words, 1) === 0) await new Promise((resolve) => setTimeout(resolve, 1));
         for (let seq = 0; seq < count; seq++) {
           const size = 8 + ((seq * 7 + tag) % 300);
           const message = new Uint8Array(size);
@@ -493,9 +503,11 @@ describe('Channel across processes', { timeout: 120_000 }, () => {
         }
         sender.close();
         `,
-        [String(channel.id), String(tag), String(perSender)],
+        [String(channel.id), String(tag), String(perSender), String(start.id)],
       ),
     );
+    await waitFor('every sender is ready', () => Atomics.load(words, 0) === senders);
+    Atomics.store(words, 1, 1);
     const next = new Array<number>(senders).fill(0);
     for (let received = 0; received < senders * perSender; received++) {
       const message = await receiver.recv({ timeoutMs: 20000 });
