@@ -2,10 +2,10 @@
 // that takes a value is that option's value (parseArgs alone takes it for
 // an option), so `--key -1` is key 0xffffffff and `--length -5` is refused
 // as out of range, before any segment is touched; `--opt=-5` means the
-// same. Each test runs its commands in an IPC namespace of its own (they
-// list segments by key): one after another in one process
-// (helpers/shmkit-steps.ts) where they check what the command prints and
-// returns, as the real binary where the process matters (stdin a directory,
+// same. The commands run in IPC namespaces of their own (they list segments
+// by key): where they check what the command prints and returns, one after
+// another in one process (helpers/shmkit-steps.ts), those of several tests
+// together; as the real binary where the process matters (stdin a directory,
 // stdout a full device or a closed pipe).
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -16,17 +16,37 @@ import { BIN, type RunResult, run } from './helpers/processes.js';
 import { noPrivateIpc } from './helpers/shm.js';
 import { shmkitStepsInPrivateIpc } from './helpers/shmkit-steps.js';
 
+/**
+ * Commands added while the file loads (describe bodies run then), run all
+ * once, in the order added, in one process in an IPC namespace of its own,
+ * when a test first asks for a result.
+ */
+class Steps {
+  readonly #commands: (readonly string[])[] = [];
+  #ran: Promise<RunResult[]> | undefined;
+
+  /** Adds a command; the function returned gives its result. */
+  add(args: readonly string[]): () => Promise<RunResult> {
+    const i = this.#commands.push(args) - 1;
+    return async () => (await (this.#ran ??= shmkitStepsInPrivateIpc(this.#commands)))[i]!;
+  }
+}
+
+// The next three describes' commands: only the last ('ids are decimal') makes
+// segments, the first in the namespace (shmids 0, 1 and 2).
+const steps = new Steps();
+
 describe('negative numbers as option values', { skip: noPrivateIpc }, () => {
+  const cases = [
+    ['dump', '0', '--length', '-5'],
+    ['cat', '0', '--offset', '-0x10'],
+    ['dump', '0', '--length=-5'],
+    ['write', '0', '--offset', '-1K'],
+  ];
+  const results = cases.map((args) => steps.add(args));
   it('--length -5 and --offset -0x10 (and =-5) are out of range, named, before the segment is looked up', async () => {
-    const cases = [
-      ['dump', '0', '--length', '-5'],
-      ['cat', '0', '--offset', '-0x10'],
-      ['dump', '0', '--length=-5'],
-      ['write', '0', '--offset', '-1K'],
-    ];
-    const results = await shmkitStepsInPrivateIpc(cases);
     for (const [i, args] of cases.entries()) {
-      const r = results[i]!;
+      const r = await results[i]!();
       assert.equal(r.code, 2, `${args.join(' ')}: ${r.stderr}`);
       assert.match(
         r.stderr,
@@ -37,17 +57,17 @@ describe('negative numbers as option values', { skip: noPrivateIpc }, () => {
     }
   });
 
+  const statKey = steps.add(['stat', '--key', '-1']);
   it('--key -1 is the key 0xffffffff', async () => {
-    const [r] = (await shmkitStepsInPrivateIpc([['stat', '--key', '-1']])) as [RunResult];
+    const r = await statKey();
     assert.equal(r.code, 1, r.stderr);
     assert.match(r.stderr, /--key -1: ENOENT no segment has key 0xffffffff/);
   });
 
+  const negativeId = steps.add(['dump', '-5']);
+  const dashValue = steps.add(['dump', '0', '--length', '-x']);
   it('a negative id is out of range; an option without its value says how to give one that starts with a dash', async () => {
-    const [negative, missing] = (await shmkitStepsInPrivateIpc([
-      ['dump', '-5'],
-      ['dump', '0', '--length', '-x'],
-    ])) as [RunResult, RunResult];
+    const [negative, missing] = [await negativeId(), await dashValue()];
     assert.equal(negative.code, 2);
     assert.match(negative.stderr, /-5: ERR_OUT_OF_RANGE is negative/);
     assert.equal(missing.code, 2);
@@ -58,17 +78,61 @@ describe('negative numbers as option values', { skip: noPrivateIpc }, () => {
   });
 });
 
+describe('options given wrong', { skip: noPrivateIpc }, () => {
+  const createTwice = steps.add(['create', '--key', '0x2', '--key', '0x3', '--size', '10']);
+  const ls = steps.add(['ls', '--json']);
+  const extras = [
+    ['--version', 'extra'],
+    ['--help', 'extra'],
+    ['help', 'ls', 'extra'],
+  ];
+  const extraResults = extras.map((args) => steps.add(args));
+  it('an option given twice is refused, named, before anything is made; --version and help take no extra words', async () => {
+    const [twice, listed] = [await createTwice(), await ls()];
+    assert.equal(twice.code, 2, twice.stderr);
+    assert.match(twice.stderr, /--key: ERR_INVALID_ARG_VALUE is given more than once; give it once/);
+    assert.deepEqual(JSON.parse(listed.stdout).segments, [], 'nothing was created');
+    for (const [i, args] of extras.entries()) {
+      const r = await extraResults[i]!();
+      assert.equal(r.code, 2, args.join(' '));
+      assert.match(r.stderr, /extra: ERR_UNEXPECTED_ARGUMENT/, args.join(' '));
+    }
+  });
+
+  const missing = [
+    ['watch', '--interval'],
+    ['watch', '-i'],
+  ];
+  const missingResults = missing.map((args) => steps.add(args));
+  const shortHint = steps.add(['watch', '-i', '-q']);
+  const hinted = steps.add(['watch', '-i-5']);
+  it('an option with a short alias is named by its long form when its value is missing, and the hint for a short one works as written', async () => {
+    const [short, asHinted] = [await shortHint(), await hinted()];
+    for (const [i, args] of missing.entries()) {
+      const r = await missingResults[i]!();
+      assert.equal(r.code, 2);
+      assert.match(r.stderr, /^shmkit watch: --interval: ERR_INVALID_OPTION_VALUE needs a value/, args.join(' '));
+    }
+    assert.match(short.stderr, /write -i-\.\.\.\)/);
+    // What the hint says: -i-5 is the value -5 (refused as not positive), where -i=-5 would have been '=-5'.
+    assert.equal(asHinted.code, 2);
+    assert.match(asHinted.stderr, /'-5'/);
+  });
+});
+
 describe('ids are decimal', { skip: noPrivateIpc }, () => {
+  // Three segments, the first in the namespace: shmid 1 has key 0x00000002, shmid 2 has none.
+  const commands = ['rm 0x00000002', 'rm -s 0x0', 'rm -q 0x0', 'stat 0x2', 'dump 0x2', 'cat 0x2', 'write 0x2'];
+  const added = [
+    ['create', '--private', '--size', '100'],
+    ['create', '--key', '0x2', '--size', '200'],
+    ['create', '--private', '--size', '300'],
+    ...commands.map((command) => command.split(' ')),
+    ['ls', '--json'],
+  ].map((args) => steps.add(args));
   it('an id written in 0x, as keys are, is refused before anything is touched: rm 0x00000002 leaves shmid 2 alone', async () => {
-    // Three segments in a namespace of their own: shmid 1 has key 0x00000002, shmid 2 has none.
-    const commands = ['rm 0x00000002', 'rm -s 0x0', 'rm -q 0x0', 'stat 0x2', 'dump 0x2', 'cat 0x2', 'write 0x2'];
-    const results = await shmkitStepsInPrivateIpc([
-      ['create', '--private', '--size', '100'],
-      ['create', '--key', '0x2', '--size', '200'],
-      ['create', '--private', '--size', '300'],
-      ...commands.map((command) => command.split(' ')),
-      ['ls', '--json'],
-    ]);
+    const results: RunResult[] = [];
+    for (const result of added) results.push(await result());
     const made = results.slice(0, 3);
     const refused = results.slice(3, 3 + commands.length);
     assert.deepEqual(
@@ -103,47 +167,6 @@ describe('ids are decimal', { skip: noPrivateIpc }, () => {
         [2, 0],
       ],
     );
-  });
-});
-
-describe('options given wrong', { skip: noPrivateIpc }, () => {
-  it('an option given twice is refused, named, before anything is made; --version and help take no extra words', async () => {
-    const extras = [
-      ['--version', 'extra'],
-      ['--help', 'extra'],
-      ['help', 'ls', 'extra'],
-    ];
-    const [twice, listed, ...results] = (await shmkitStepsInPrivateIpc([
-      ['create', '--key', '0x2', '--key', '0x3', '--size', '10'],
-      ['ls', '--json'],
-      ...extras,
-    ])) as [RunResult, RunResult, ...RunResult[]];
-    assert.equal(twice.code, 2, twice.stderr);
-    assert.match(twice.stderr, /--key: ERR_INVALID_ARG_VALUE is given more than once; give it once/);
-    assert.deepEqual(JSON.parse(listed.stdout).segments, [], 'nothing was created');
-    for (const [i, args] of extras.entries()) {
-      const r = results[i]!;
-      assert.equal(r.code, 2, args.join(' '));
-      assert.match(r.stderr, /extra: ERR_UNEXPECTED_ARGUMENT/, args.join(' '));
-    }
-  });
-
-  it('an option with a short alias is named by its long form when its value is missing, and the hint for a short one works as written', async () => {
-    const missing = [
-      ['watch', '--interval'],
-      ['watch', '-i'],
-    ];
-    const results = await shmkitStepsInPrivateIpc([...missing, ['watch', '-i', '-q'], ['watch', '-i-5']]);
-    const [short, asHinted] = results.slice(missing.length) as [RunResult, RunResult];
-    for (const [i, args] of missing.entries()) {
-      const r = results[i]!;
-      assert.equal(r.code, 2);
-      assert.match(r.stderr, /^shmkit watch: --interval: ERR_INVALID_OPTION_VALUE needs a value/, args.join(' '));
-    }
-    assert.match(short.stderr, /write -i-\.\.\.\)/);
-    // What the hint says: -i-5 is the value -5 (refused as not positive), where -i=-5 would have been '=-5'.
-    assert.equal(asHinted.code, 2);
-    assert.match(asHinted.stderr, /'-5'/);
   });
 });
 
