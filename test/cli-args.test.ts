@@ -14,7 +14,7 @@ import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { BIN, type RunResult, run } from './helpers/processes.js';
 import { noPrivateIpc } from './helpers/shm.js';
-import { shmkitStepsInPrivateIpc } from './helpers/shmkit-steps.js';
+import { SHMKIT_STEPS, shmkitStepsInPrivateIpc } from './helpers/shmkit-steps.js';
 
 /**
  * Commands added while the file loads (describe bodies run then), run all
@@ -198,18 +198,24 @@ describe('bridge arguments, before any connection', { skip: noPrivateIpc }, () =
 
 describe('rm --dry-run and write', { skip: noPrivateIpc }, () => {
   it('rm --dry-run with a bad id among good ones lists the good ones and reports the bad one, as the real run removes and reports; write refuses a directory on stdin', async () => {
-    const shmkit = `${JSON.stringify(process.execPath)} ${JSON.stringify(BIN)}`;
+    // write, whose stdin must be a directory, runs as the real binary; the others as steps
+    // (helpers/shmkit-steps.ts), the dry run after it (neither changes anything).
     const script = `
-      id=$(${shmkit} create --private --size 10)
-      ${shmkit} rm -n --json "$id" 999999 > dry.json 2> dry.err; echo "dry $?"
-      ${shmkit} write "$id" < / 2> write.err; echo "write $?"
-      ${shmkit} rm "$id" 999999 2> real.err; echo "real $?"
-      ${shmkit} ls --json > after.json
-      cat dry.json; echo; cat dry.err write.err real.err; cat after.json
+      steps() { "$NODE" "$STEPS" . || exit 9; }
+      echo 'create create --private --size 10' | steps
+      id=$(cat create.out)
+      "$NODE" "$BIN" write "$id" < / 2> write.err; write=$?
+      printf 'dry rm -n --json %s 999999\\nreal rm %s 999999\\nafter ls --json\\n' "$id" "$id" | steps
+      echo "dry $(cat dry.rc)"; echo "write $write"; echo "real $(cat real.rc)"
+      cat dry.out; echo; cat dry.err write.err real.err; cat after.out
     `;
     const dir = mkdtempSync(join(tmpdir(), 'shmkit-cli-rm-'));
     try {
-      const r = await run('unshare', ['--ipc', 'sh', '-c', script], { cwd: dir, timeoutMs: 30_000 });
+      const r = await run('unshare', ['--ipc', 'sh', '-c', script], {
+        cwd: dir,
+        env: { ...process.env, NODE: process.execPath, BIN, STEPS: SHMKIT_STEPS },
+        timeoutMs: 30_000,
+      });
       assert.equal(r.code, 0, r.stderr);
       assert.match(r.stdout, /^dry 1\nwrite 1\nreal 1\n/);
       assert.match(r.stdout, /"segments": \[\n\s+\{\n\s+"key": 0,\n\s+"id": \d+/, 'the dry run lists the good id');
