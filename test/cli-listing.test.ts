@@ -151,8 +151,10 @@ const STEPS = `
   root-by-id rm 2
   after-root ls --json
 END
-  step nobody-rm-id "$NODE" "$ASNOBODY" rm 3
-  step nobody-all-dry "$NODE" "$ASNOBODY" rm --all --dry-run --json
+  "$NODE" "$STEPS" --as-nobody "$T" <<'END'
+  nobody-rm-id rm 3
+  nobody-all-dry rm --all --dry-run --json
+END
   steps <<'END'
   all-dry rm --all -n --json
   rm-some rm 6 99999 3
@@ -234,7 +236,6 @@ describe('shmkit ls, stat, limits, usage and rm in a private IPC namespace', {
         ...process.env,
         NODE: process.execPath,
         BIN,
-        ASNOBODY: AS_NOBODY,
         STEPS: SHMKIT_STEPS,
         HOLD: hold,
         T: dir,
@@ -536,15 +537,20 @@ describe('rm by id and the creator', { skip: isRoot ? false : 'needs root for un
     // nobody makes a segment and a set, then root gives both to daemon (uid 1): the kernel still lets nobody remove them.
     const give = `import { shmctl, semctl, IPC_SET } from ${JSON.stringify(SHMKIT)};
       shmctl(Number(process.argv[1]), IPC_SET, { uid: 1, gid: 1 }); semctl(Number(process.argv[2]), 0, IPC_SET, { uid: 1, gid: 1 });`;
+    // nobody's commands run as steps (helpers/shmkit-steps.ts), two processes instead of five; their stderr goes on.
     const script = `
-      shm=$("$NODE" "$ASNOBODY" create --private --size 10) && sem=$("$NODE" "$ASNOBODY" create -s --private --count 1) &&
-        other=$("$NODE" "$BIN" create --private --size 10) && "$NODE" --input-type=module -e "$GIVE" "$shm" "$sem" || exit 9
-      "$NODE" "$ASNOBODY" rm "$other"; echo "other $?"
-      "$NODE" "$ASNOBODY" rm "$shm"; echo "shm $?"
-      "$NODE" "$ASNOBODY" rm -s "$sem"; echo "sem $?"
+      T=$(mktemp -d) || exit 8
+      trap 'rm -rf "$T"' EXIT
+      nobody() { "$NODE" "$STEPS" --as-nobody "$T" || exit 9; for step in "$@"; do cat "$T/$step.err" >&2; done; }
+      printf 'shm create --private --size 10\\nsem create -s --private --count 1\\n' | nobody shm sem
+      [ "$(cat "$T/shm.rc" "$T/sem.rc")" = "$(printf '0\\n0')" ] || exit 9
+      shm=$(cat "$T/shm.out") sem=$(cat "$T/sem.out")
+      other=$("$NODE" "$BIN" create --private --size 10) && "$NODE" --input-type=module -e "$GIVE" "$shm" "$sem" || exit 9
+      printf 'other rm %s\\nshm-rm rm %s\\nsem-rm rm -s %s\\n' "$other" "$shm" "$sem" | nobody other shm-rm sem-rm
+      echo "other $(cat "$T/other.rc")"; echo "shm $(cat "$T/shm-rm.rc")"; echo "sem $(cat "$T/sem-rm.rc")"
       "$NODE" "$BIN" ls -a --json`;
     const r = await run('unshare', ['--ipc', 'sh', '-c', script], {
-      env: { ...process.env, NODE: process.execPath, BIN, ASNOBODY: AS_NOBODY, GIVE: give },
+      env: { ...process.env, NODE: process.execPath, BIN, STEPS: SHMKIT_STEPS, GIVE: give },
       timeoutMs: 30_000,
     });
     assert.equal(r.code, 0, r.stderr);

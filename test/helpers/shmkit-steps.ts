@@ -5,18 +5,20 @@
 // streams of its own as in the test's process (helpers/cli.ts), without a
 // process of its own for each (about 40 ms of CPU to start).
 //
-//   node [this file] DIR < STEPS
+//   node [this file] [--as-nobody] DIR < STEPS
 //
 // A line of STEPS is a step's name and the command's arguments, split on
 // blanks ("ls-all ls -a --json"); the step's stdout, stderr and exit code go
 // to DIR/NAME.out, .err and .rc, as `shmkit ARGS >NAME.out 2>NAME.err; echo
-// $? >NAME.rc` would put them.
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+// $? >NAME.rc` would put them. With --as-nobody the steps run as the user
+// nobody, as helpers/as-nobody.ts runs one: the CLI loaded and the files
+// opened while still root.
+import { closeSync, mkdtempSync, openSync, readFileSync, rmSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable, Writable } from 'node:stream';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { type RunResult, run } from './processes.js';
+import { NOBODY, type RunResult, run } from './processes.js';
 
 /** This file, built: `node SHMKIT_STEPS DIR < STEPS`. */
 export const SHMKIT_STEPS = fileURLToPath(import.meta.url);
@@ -54,26 +56,43 @@ function sink(): { stream: Writable; bytes: () => Buffer } {
   return { stream, bytes: () => Buffer.concat(chunks) };
 }
 
-async function runSteps(dir: string): Promise<void> {
+async function runSteps(dir: string, asNobody: boolean): Promise<void> {
   // The bundle, as bin/shmkit.js loads it: the separate modules took twice as long to load.
   const bundle = new URL('../../src/bundle/main.js', import.meta.url).href;
   const { main } = (await import(bundle)) as typeof import('../../src/cli/main.js');
-  let steps = '';
-  for await (const chunk of process.stdin) steps += chunk;
-  for (const line of steps.split('\n')) {
-    const [name, ...args] = line.trim().split(/\s+/);
-    if (!name) continue;
+  let input = '';
+  for await (const chunk of process.stdin) input += chunk;
+  const steps = input
+    .split('\n')
+    .map((line) => line.trim().split(/\s+/))
+    .filter(([name]) => name)
+    .map(([name, ...args]) => {
+      const open = (ext: string) => openSync(join(dir, `${name}.${ext}`), 'w');
+      return { args, out: open('out'), err: open('err'), rc: open('rc') };
+    });
+  if (asNobody) {
+    process.setgroups?.([]);
+    process.setgid?.(NOBODY.gid);
+    process.setuid?.(NOBODY.uid);
+  }
+  for (const step of steps) {
     const stdout = sink();
     const stderr = sink();
-    const code = await main(args, { stdin: Readable.from([]), stdout: stdout.stream, stderr: stderr.stream });
-    writeFileSync(join(dir, `${name}.out`), stdout.bytes());
-    writeFileSync(join(dir, `${name}.err`), stderr.bytes());
-    writeFileSync(join(dir, `${name}.rc`), `${code}\n`);
+    const code = await main(step.args, { stdin: Readable.from([]), stdout: stdout.stream, stderr: stderr.stream });
+    for (const [fd, bytes] of [
+      [step.out, stdout.bytes()],
+      [step.err, stderr.bytes()],
+      [step.rc, Buffer.from(`${code}\n`)],
+    ] as const) {
+      writeSync(fd, bytes);
+      closeSync(fd);
+    }
   }
 }
 
 if (process.argv[1] !== undefined && pathToFileURL(process.argv[1]).href === import.meta.url) {
-  const dir = process.argv[2];
-  if (dir === undefined) throw new Error('usage: node shmkit-steps.js DIR < STEPS');
-  await runSteps(dir);
+  const asNobody = process.argv[2] === '--as-nobody';
+  const dir = process.argv[asNobody ? 3 : 2];
+  if (dir === undefined) throw new Error('usage: node shmkit-steps.js [--as-nobody] DIR < STEPS');
+  await runSteps(dir, asNobody);
 }
