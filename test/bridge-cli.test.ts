@@ -7,7 +7,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { bridge, Channel } from '../src/index.js';
+import { bridge, Channel } from 'shmkit';
 import { startBridgeCommand } from './helpers/bridge.js';
 import { shmkitHere } from './helpers/cli.js';
 import { assertNoLeaks } from './helpers/ipc.js';

@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import { describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { bridge, Channel, PubSub } from '../src/index.js';
+import { bridge, Channel, PubSub } from 'shmkit';
 import { rejects, startBridgeCommand } from './helpers/bridge.js';
 import { assertNoLeaks } from './helpers/ipc.js';
 import { Host, NatsServer, noNatsServer } from './helpers/nats-server.js';

@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict';
 import { getEventListeners } from 'node:events';
 import { describe, it } from 'node:test';
-import { Channel, ChannelError, SharedMemory } from '../src/index.js';
+import { Channel, ChannelError, SharedMemory } from 'shmkit';
 import { assertNoLeaks, removeSegment, uniqueKey } from './helpers/ipc.js';
 import { assertExitedCleanly, lastJson, runNode } from './helpers/processes.js';
 import { settledWithin } from './helpers/settled.js';

@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { describe, it } from 'node:test';
-import { ChannelError, IPC_SET, IPC_STAT, IpcError, Service, SharedMemory, shmctl } from '../src/index.js';
+import { ChannelError, IPC_SET, IPC_STAT, IpcError, Service, SharedMemory, shmctl } from 'shmkit';
 import { assertNoLeaks, removeSegment, uniqueKey, usedSegments } from './helpers/ipc.js';
 import { assertExitedCleanly, isRoot, lastJson, runNode, withShmkit } from './helpers/processes.js';
 import { settledWithin } from './helpers/settled.js';

@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import { describe, it } from 'node:test';
 import { Worker } from 'node:worker_threads';
-import { Channel, ChannelError, IpcError, IPC_STAT, Service, ServiceRemoteError, SharedMemory, shmctl } from '../src/index.js';
+import { Channel, ChannelError, IpcError, IPC_STAT, Service, ServiceRemoteError, SharedMemory, shmctl } from 'shmkit';
 import { assertNoLeaks, removeSegment, uniqueKey } from './helpers/ipc.js';
 import { assertExitedCleanly, lastJson, runNode, SHMKIT } from './helpers/processes.js';
 import { picky } from './helpers/picky-codec.js';

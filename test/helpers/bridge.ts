@@ -2,7 +2,7 @@
 import assert from 'node:assert/strict';
 import { type ChildProcessWithoutNullStreams, spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { bridge } from '../../src/index.js';
+import { bridge } from 'shmkit';
 import { BIN } from './processes.js';
 
 /** bridge(options) rejects with `code` and a message matching `name`. */
