@@ -9,7 +9,8 @@ import { isAbsolute, join, resolve } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { assertNoLeaks } from './helpers/ipc.js';
 import { shmkitHere } from './helpers/cli.js';
-import { ROOT, shmkit } from './helpers/processes.js';
+import { ROOT, type RunResult } from './helpers/processes.js';
+import { shmkitSteps } from './helpers/shmkit-steps.js';
 
 assertNoLeaks();
 
@@ -17,14 +18,26 @@ assertNoLeaks();
 const elsewhere = mkdtempSync(join(tmpdir(), 'shmkit-cli-usage-'));
 after(() => rmSync(elsewhere, { recursive: true, force: true }));
 
+// The help commands of both tests run one after another in one process
+// (helpers/shmkit-steps.ts) standing in `elsewhere`: what they print and
+// return is what the tests check, not the processes.
+const HELP_ON_HELP = [
+  ['help', 'help'],
+  ['help', '--help'],
+  ['help', '-h'],
+];
+const TOPICS = ['ls', 'stat', 'limits', 'usage', 'rm', 'create', 'dump', 'cat', 'write', 'watch', 'demo', 'bench'];
+let helpRun: Promise<RunResult[]> | undefined;
+function helpResults(): Promise<RunResult[]> {
+  const commands = [...HELP_ON_HELP, ['help'], ['help', 'help'], ...TOPICS.map((name) => ['help', name])];
+  return (helpRun ??= shmkitSteps(commands, { cwd: elsewhere }));
+}
+
 describe('shmkit help', () => {
   it('"help help" (and "help --help") explains help itself, exit 0', async () => {
-    for (const args of [
-      ['help', 'help'],
-      ['help', '--help'],
-      ['help', '-h'],
-    ]) {
-      const result = await shmkit(args);
+    const results = await helpResults();
+    for (const [i, args] of HELP_ON_HELP.entries()) {
+      const result = results[i]!;
       assert.equal(result.code, 0, `${args.join(' ')}: ${result.stderr}`);
       assert.equal(result.stderr, '');
       assert.match(result.stdout, /^Usage: shmkit help \[COMMAND\]\n/);
@@ -32,10 +45,8 @@ describe('shmkit help', () => {
   });
 
   it('every path to documentation in the help texts names a file that exists, from any working directory', async () => {
-    const texts = [(await shmkit(['help'], { cwd: elsewhere })).stdout, (await shmkit(['help', 'help'], { cwd: elsewhere })).stdout];
-    for (const name of ['ls', 'stat', 'limits', 'usage', 'rm', 'create', 'dump', 'cat', 'write', 'watch', 'demo', 'bench']) {
-      texts.push((await shmkit(['help', name], { cwd: elsewhere })).stdout);
-    }
+    // help, help help and help on each topic, from `elsewhere`.
+    const texts = (await helpResults()).slice(HELP_ON_HELP.length).map((result) => result.stdout);
     const paths = texts.flatMap((text) => [...text.matchAll(/(\S+\.md)\b/g)].map((m) => m[1]!));
     assert.ok(paths.length >= 3, `the overview, help help, ls and stat point at the docs: ${paths.join(', ')}`);
     for (const path of paths) {
