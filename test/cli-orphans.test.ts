@@ -15,6 +15,7 @@ import { runFileInPrivateIpc } from './helpers/namespaces.js';
 import { shmkitHere } from './helpers/cli.js';
 import { assertExitedCleanly, BIN, run, runNode, shmkit, type RunResult } from './helpers/processes.js';
 import { segmentExists } from './helpers/shm.js';
+import { SHMKIT_STEPS, shmkitSteps } from './helpers/shmkit-steps.js';
 
 const skip = await runFileInPrivateIpc();
 assertNoLeaks();
@@ -25,19 +26,27 @@ interface OrphanReport {
   kept: Row[];
 }
 
-/** Runs the shmkit command as pid 1 of a new PID namespace (same IPC namespace). */
-function shmkitInNewPidNamespace(args: readonly string[]): Promise<RunResult> {
-  return run('unshare', ['--pid', '--fork', '--mount-proc', process.execPath, BIN, ...args]);
+/**
+ * Runs shmkit commands one after another in one process (helpers/shmkit-steps.ts),
+ * pid 1 of a new PID namespace (same IPC namespace), as each ran before as pid 1 of one.
+ */
+function shmkitInNewPidNamespace(commands: readonly (readonly string[])[]): Promise<RunResult[]> {
+  return shmkitSteps(commands, { unshare: ['--pid', '--fork', '--mount-proc'] });
 }
+
+const DRY_RUN = ['rm', '--orphans', '--dry-run', '--json'];
 
 function ok(result: RunResult, what: string): string {
   assertExitedCleanly(result, what);
   return result.stdout;
 }
 
-async function report(args: string[] = [], inNewPidNamespace = false): Promise<OrphanReport> {
-  const argv = ['rm', '--orphans', '--dry-run', '--json', ...args];
-  return JSON.parse(ok(await (inNewPidNamespace ? shmkitInNewPidNamespace(argv) : shmkitHere(argv)), 'rm --dry-run')) as OrphanReport;
+function parseReport(result: RunResult): OrphanReport {
+  return JSON.parse(ok(result, 'rm --dry-run')) as OrphanReport;
+}
+
+async function report(args: string[] = []): Promise<OrphanReport> {
+  return parseReport(await shmkitHere([...DRY_RUN, ...args]));
 }
 
 async function createdByDeadProcess(args: string[]): Promise<number> {
@@ -170,18 +179,25 @@ describe('pids from PID namespaces not visible here', { skip }, () => {
     // Made by this process, which a new PID namespace cannot see: there its cpid is 0.
     const id = shmget(IPC_PRIVATE, 100, IPC_CREAT | 0o600);
     try {
-      const ls = JSON.parse(ok(await shmkitInNewPidNamespace(['ls', '--json']), 'ls')) as { segments: SegmentRow[] };
+      // ls, ls --json, the dry run and rm, one after another in one new PID namespace.
+      const [lsJson, lsTable, dryRun, rm] = await shmkitInNewPidNamespace([
+        ['ls', '--json'],
+        ['ls'],
+        DRY_RUN,
+        ['rm', '--orphans', '--include-keyed'],
+      ]);
+      const ls = JSON.parse(ok(lsJson!, 'ls')) as { segments: SegmentRow[] };
       const row = ls.segments.find((r) => r.id === id)!;
       assert.deepEqual([row.cpid, row.creatorAlive, row.lpid, row.lastAlive], [0, null, 0, false], 'creator unknown; never attached');
-      const table = ok(await shmkitInNewPidNamespace(['ls']), 'ls');
+      const table = ok(lsTable!, 'ls');
       assert.match(table, new RegExp(`^0x00000000\\s+${id}\\s.*\\s\\?\\s+-$`, 'm'), 'cpid "?", lpid "-"');
-      const dry = await report([], true);
+      const dry = parseReport(dryRun!);
       assert.deepEqual(dry.segments, []);
       assert.deepEqual(
         dry.kept.map((r) => [r.id, r.reason]),
         [[id, 'its creator is not visible from this PID namespace (pid 0): unknown, not dead']],
       );
-      ok(await shmkitInNewPidNamespace(['rm', '--orphans', '--include-keyed']), 'rm --orphans');
+      ok(rm!, 'rm --orphans');
       assert.equal(segmentExists(id), true);
     } finally {
       removeSegment(id);
@@ -191,14 +207,16 @@ describe('pids from PID namespaces not visible here', { skip }, () => {
   it('a dead creator is dead where it was visible and unknown where it was not', async () => {
     const id = await createdByDeadProcess(['--private', '--size', '100']);
     try {
-      const there = await report([], true);
+      // The dry run and rm, one after the other in one new PID namespace.
+      const [dryRun, rm] = await shmkitInNewPidNamespace([DRY_RUN, ['rm', '--orphans']]);
+      const there = parseReport(dryRun!);
       assert.deepEqual(there.segments, []);
       assert.deepEqual(
         there.kept.map((r) => r.id),
         [id],
       );
       assert.equal(there.kept[0]!.creatorAlive, null);
-      ok(await shmkitInNewPidNamespace(['rm', '--orphans']), 'rm --orphans there');
+      ok(rm!, 'rm --orphans there');
       assert.equal(segmentExists(id), true, 'kept where the creator is invisible');
       assert.deepEqual(
         (await report()).segments.map((r) => r.id),
@@ -226,10 +244,12 @@ describe('pids from PID namespaces not visible here', { skip }, () => {
       ]);
       assertExitedCleanly(attach, 'attacher');
       // Seen from a second new PID namespace, neither the creator nor the last user is visible.
-      const there = await report([], true);
+      // The dry run and stat, one after the other in that second namespace.
+      const [dryRun, statResult] = await shmkitInNewPidNamespace([DRY_RUN, ['stat', String(id)]]);
+      const there = parseReport(dryRun!);
       assert.deepEqual(there.segments, []);
       assert.deepEqual([there.kept[0]!.lpid, there.kept[0]!.lastAlive], [0, null]);
-      const stat = ok(await shmkitInNewPidNamespace(['stat', String(id)]), 'stat');
+      const stat = ok(statResult!, 'stat');
       assert.match(stat, /^lpid\s+0 \(not visible from this PID namespace\)$/m);
       // From here, both are visible and dead.
       assert.deepEqual(
@@ -244,19 +264,24 @@ describe('pids from PID namespaces not visible here', { skip }, () => {
 
 describe('kernel.shm_rmid_forced', { skip }, () => {
   // Each run in a nested IPC namespace: setting the sysctl there touches nothing of this file.
+  // The first create is a process of its own, since its exit is what removes the segment; the
+  // commands that only print run as steps in one process for each value of the sysctl
+  // (helpers/shmkit-steps.ts), their output read from their files as it was from their pipes.
   const SCRIPT = String.raw`
     set -e
     echo 1 > /proc/sys/kernel/shm_rmid_forced
     "$NODE" "$BIN" create --key 0x5005 --size 4096 > create.out 2> create.err
     echo "create: $(cat create.out) | $(cat create.err)"
-    echo "ls: $("$NODE" "$BIN" ls --json | tr -d ' \n')"
-    echo "limits: $("$NODE" "$BIN" limits -m --json | tr -d '\n')"
-    "$NODE" "$BIN" limits -m | grep shm_rmid_forced
-    "$NODE" "$BIN" demo | grep -c 'Note: kernel.shm_rmid_forced is 1' | sed 's/^/demo notes: /'
+    mkdir at1 at0
+    printf '%s\n' 'ls ls --json' 'limits limits -m --json' 'limits-m limits -m' 'demo demo' | "$NODE" "$STEPS" at1
+    echo "ls: $(tr -d ' \n' < at1/ls.out)"
+    echo "limits: $(tr -d '\n' < at1/limits.out)"
+    grep shm_rmid_forced at1/limits-m.out
+    grep -c 'Note: kernel.shm_rmid_forced is 1' at1/demo.out | sed 's/^/demo notes: /'
     echo 0 > /proc/sys/kernel/shm_rmid_forced
-    "$NODE" "$BIN" create --key 0x5005 --size 4096 2> create0.err > /dev/null
-    echo "create at 0: $(cat create0.err)"
-    "$NODE" "$BIN" limits -m | grep shm_rmid_forced
+    printf '%s\n' 'create create --key 0x5005 --size 4096' 'limits-m limits -m' | "$NODE" "$STEPS" at0
+    echo "create at 0: $(cat at0/create.err)"
+    grep shm_rmid_forced at0/limits-m.out
   `;
 
   it('when it is 1, create, limits and the demo say so, and a keyed segment nobody attaches is gone at once', async () => {
@@ -264,7 +289,7 @@ describe('kernel.shm_rmid_forced', { skip }, () => {
     try {
       const result = await run('unshare', ['--ipc', 'sh', '-c', SCRIPT], {
         cwd: dir,
-        env: { ...process.env, NODE: process.execPath, BIN },
+        env: { ...process.env, NODE: process.execPath, BIN, STEPS: SHMKIT_STEPS },
         timeoutMs: 60_000,
       });
       const out = ok(result, 'scenario');

@@ -30,24 +30,25 @@ export const SHMKIT_STEPS = fileURLToPath(import.meta.url);
  * everything made in it; resolves with their results in the same order.
  */
 export function shmkitStepsInPrivateIpc(commands: readonly (readonly string[])[]): Promise<RunResult[]> {
-  return shmkitSteps(commands, { privateIpc: true });
+  return shmkitSteps(commands, { unshare: ['--ipc'] });
 }
 
 /**
  * Runs each of `commands` in turn in one Node process, as
- * shmkitStepsInPrivateIpc does, with `privateIpc` only in a namespace of its
- * own, and in the working directory `cwd` if given.
+ * shmkitStepsInPrivateIpc does, under `unshare` with the options `unshare`
+ * if given (['--ipc'] for an IPC namespace of its own), in the working
+ * directory `cwd` if given.
  */
 export async function shmkitSteps(
   commands: readonly (readonly string[])[],
-  options: { privateIpc?: boolean; cwd?: string } = {},
+  options: { unshare?: readonly string[]; cwd?: string } = {},
 ): Promise<RunResult[]> {
   for (const args of commands)
     if (args.some((arg) => /\s/.test(arg) || arg === '')) throw new Error(`a step's argument is empty or has a blank: ${args.join(' ')}`);
   const dir = mkdtempSync(join(tmpdir(), 'shmkit-steps-'));
   try {
     const input = commands.map((args, i) => `${i} ${args.join(' ')}\n`).join('');
-    const [command, args] = options.privateIpc ? ['unshare', ['--ipc', process.execPath]] : [process.execPath, []];
+    const [command, args] = options.unshare ? ['unshare', [...options.unshare, process.execPath]] : [process.execPath, []];
     const r = await run(command, [...args, SHMKIT_STEPS, dir], { input, timeoutMs: 30_000, cwd: options.cwd });
     if (r.code !== 0) throw new Error(`shmkit steps ended with ${r.signal ?? `exit code ${r.code}`}:\n${r.stderr}`);
     const read = (i: number, ext: string) => readFileSync(join(dir, `${i}.${ext}`), 'utf8');
