@@ -1,6 +1,8 @@
 // shmkit create, dump, cat and write on segments of this test's own: dump is
 // hexdump -C byte for byte (its text checked in this process), cat and write
 // move raw bytes through pipes (the real binary), write is all or nothing.
+// What only prints and returns (usage errors, a refusal, a dump) runs in
+// this process; a create runs as the real binary where its exit matters.
 import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -42,7 +44,8 @@ describe('shmkit create', () => {
   it('creates a segment with the key, size and mode given and prints its id', async () => {
     await withCleanup(async (defer) => {
       const key = uniqueKey();
-      const result = await shmkit(['create', '--key', `0x${key.toString(16)}`, '--size', '3K', '--mode', '640']);
+      // In this process: nattch 0 then says the command left nothing attached even to a live process.
+      const result = await shmkitHere(['create', '--key', `0x${key.toString(16)}`, '--size', '3K', '--mode', '640']);
       assert.equal(result.code, 0, result.stderr);
       assert.match(result.stdout, /^\d+\n$/);
       const id = Number(result.stdout);
@@ -69,7 +72,7 @@ describe('shmkit create', () => {
       const shm = SharedMemory.create({ key, size: 10 });
       defer(() => shm.remove());
       defer(() => shm.detach());
-      const result = await shmkit(['create', '--key', String(key), '--size', '10']);
+      const result = await shmkitHere(['create', '--key', String(key), '--size', '10']);
       assert.equal(result.code, 1);
       assert.equal(result.stdout, '');
       assert.equal(result.stderr, `shmkit create: --key ${key}: EEXIST a segment with this key exists\n`);
@@ -82,7 +85,7 @@ describe('shmkit create', () => {
       ['--key', '1', '--private', '--size', '1'],
       ['--private', '--size', '1', '--mode', '999'],
     ]) {
-      const result = await shmkit(['create', ...args]);
+      const result = await shmkitHere(['create', ...args]);
       assert.equal(result.code, 2, args.join(' '));
       assert.equal(result.stdout, '');
       assert.match(result.stderr, /^shmkit create: --(size|key|private|mode): ERR_\w+ .*\(see shmkit help create\)\n$/);
@@ -251,7 +254,7 @@ describe('shmkit dump, cat and write', () => {
         'shmkit write: stdin: EFBIG more than the 4 bytes that fit from offset 60 in the 64-byte segment; nothing written\n',
       );
       assert.deepEqual(target.read(), new Uint8Array(64));
-      const past = await shmkit(['write', String(target.id), '--offset', '65'], { input: '' });
+      const past = await shmkitHere(['write', String(target.id), '--offset', '65'], { input: '' });
       assert.equal(past.code, 2);
       assert.match(
         past.stderr,
@@ -267,7 +270,8 @@ describe('shmkit dump, cat and write', () => {
       const id = shmget(IPC_PRIVATE, size, IPC_CREAT | 0o600);
       defer(() => removeSegment(id));
       const written = await shmkit(['write', String(id), '--offset', '4G'], { input: 'HELLO' });
-      const read = await shmkit(['dump', String(id), '--offset', '4G', '--length', '5']);
+      // Read back in this process: what the separate writer left there.
+      const read = await shmkitHere(['dump', String(id), '--offset', '4G', '--length', '5']);
       if (size <= bufferConstants.MAX_LENGTH) {
         assert.equal(written.code, 0, written.stderr);
         assert.match(read.stdout, /^100000000 {2}48 45 4c 4c 4f .*\|HELLO\|\n100000005\n$/);
