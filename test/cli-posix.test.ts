@@ -4,10 +4,34 @@
 // is seen or touched); the namespace and its objects go when it ends.
 import assert from 'node:assert/strict';
 import { before, describe, it } from 'node:test';
-import { AS_NOBODY, assertExitedCleanly, BIN, lastJson, SHMKIT } from './helpers/processes.js';
+import { assertExitedCleanly, lastJson, SHMKIT } from './helpers/processes.js';
 import type { PosixRow } from '../src/cli/posix.js';
 import { PAGE_SIZE } from '../src/index.js';
 import { noPrivateIpc, runNodeOnPrivateShm } from './helpers/shm.js';
+import { SHMKIT_STEPS } from './helpers/shmkit-steps.js';
+
+/**
+ * A scenario's `cli(...args)`: the shmkit command's main() from the bundle
+ * bin/shmkit.js loads, run in the scenario's own process (what ls prints
+ * does not depend on which process runs it, and a process for each costs
+ * about 40 ms of CPU); resolves with its stdout, and throws unless it returns
+ * 0, as execFileSync of the binary did. Its stdout is not a terminal, as the
+ * pipe was not, so COLUMNS and NO_COLOR change nothing; they are set as they
+ * were for the binary.
+ */
+const CLI_IN_SCENARIO = `
+import { main } from ${JSON.stringify(new URL('../src/bundle/main.js', import.meta.url).href)};
+import { Readable, Writable } from 'node:stream';
+process.env.COLUMNS = '120';
+const cli = async (...args) => {
+  const out = [];
+  const err = [];
+  const sink = (kept) => new Writable({ write(chunk, _encoding, done) { kept.push(chunk); done(); } });
+  const code = await main(args, { stdin: Readable.from([]), stdout: sink(out), stderr: sink(err) });
+  if (code !== 0) throw new Error('shmkit ' + args.join(' ') + ': exit ' + code + ': ' + Buffer.concat(err));
+  return Buffer.concat(out).toString('utf8');
+};
+`;
 
 /** tmpfs holds whole pages: what shmkit reserves for `bytes`. */
 const held = (bytes: number) => Math.ceil(bytes / PAGE_SIZE) * PAGE_SIZE;
@@ -15,14 +39,14 @@ const held = (bytes: number) => Math.ceil(bytes / PAGE_SIZE) * PAGE_SIZE;
 // Makes three objects (one of them touched, one a named semaphore's file that ls leaves out), then runs the CLI.
 const SCENARIO = `
 import { PosixSharedMemory } from ${JSON.stringify(SHMKIT)};
-import { execFileSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
+${CLI_IN_SCENARIO}
+process.env.NO_COLOR = '1';
 const a = PosixSharedMemory.create({ name: '/alpha', size: 10000, mode: 0o644 });
 a.write(0, 'x');
 const b = PosixSharedMemory.create({ name: '/beta', size: 100 });
 writeFileSync('/dev/shm/sem.gamma', Buffer.alloc(32));
-const cli = (...args) => execFileSync(process.execPath, [${JSON.stringify(BIN)}, ...args], { encoding: 'utf8', env: { ...process.env, COLUMNS: '120', NO_COLOR: '1' } });
-const out = { table: cli('ls', '-p'), json: JSON.parse(cli('ls', '-p', '--json')), all: JSON.parse(cli('ls', '-a', '-p', '--json')), queues: JSON.parse(cli('ls', '-q', '-p', '--json')), plain: JSON.parse(cli('ls', '--json')) };
+const out = { table: await cli('ls', '-p'), json: JSON.parse(await cli('ls', '-p', '--json')), all: JSON.parse(await cli('ls', '-a', '-p', '--json')), queues: JSON.parse(await cli('ls', '-q', '-p', '--json')), plain: JSON.parse(await cli('ls', '--json')) };
 a.detach(); b.detach();
 console.log(JSON.stringify(out));
 `;
@@ -77,10 +101,9 @@ describe('shmkit ls -p and names that anyone may give', { skip: noPrivateIpc }, 
     const names = ['x\nfake  root  600  1  0', '\x1b[31mred', 'back\\slash'];
     const script = `
 import { writeFileSync } from 'node:fs';
-import { execFileSync } from 'node:child_process';
+${CLI_IN_SCENARIO}
 for (const name of ${JSON.stringify(names)}) writeFileSync('/dev/shm/' + name, '');
-const cli = (...args) => execFileSync(process.execPath, [${JSON.stringify(BIN)}, ...args], { encoding: 'utf8', env: { ...process.env, COLUMNS: '120' } });
-console.log(JSON.stringify({ table: cli('ls', '-p'), json: JSON.parse(cli('ls', '-p', '--json')) }));
+console.log(JSON.stringify({ table: await cli('ls', '-p'), json: JSON.parse(await cli('ls', '-p', '--json')) }));
 `;
     const result = await runNodeOnPrivateShm(script, { tmpfs: 'size=1m' });
     assertExitedCleanly(result, 'scenario');
@@ -103,11 +126,11 @@ console.log(JSON.stringify({ table: cli('ls', '-p'), json: JSON.parse(cli('ls', 
     const script = `
 import { writeFileSync } from 'node:fs';
 import { execFileSync } from 'node:child_process';
+${CLI_IN_SCENARIO}
 writeFileSync('/dev/shm/x\u202Efdp.exe', '');
 execFileSync('truncate', ['-s', '9007199254740993', '/dev/shm/y-huge']);
 writeFileSync(Buffer.from('/dev/shm/bad\\xffname', 'latin1'), 'abc');
-const cli = (...args) => execFileSync(process.execPath, [${JSON.stringify(BIN)}, ...args], { encoding: 'utf8', env: { ...process.env, COLUMNS: '120' } });
-console.log(JSON.stringify({ table: cli('ls', '-p'), json: JSON.parse(cli('ls', '-p', '--json')) }));
+console.log(JSON.stringify({ table: await cli('ls', '-p'), json: JSON.parse(await cli('ls', '-p', '--json')) }));
 `;
     const result = await runNodeOnPrivateShm(script, { tmpfs: 'size=1m' });
     assertExitedCleanly(result, 'scenario');
@@ -133,12 +156,17 @@ console.log(JSON.stringify({ table: cli('ls', '-p'), json: JSON.parse(cli('ls', 
 describe('shmkit ls -p where /dev/shm cannot be read', { skip: noPrivateIpc }, () => {
   it('is an error naming /dev/shm (exit 1), not an empty list', async () => {
     const script = `
-import { chmodSync } from 'node:fs';
+import { chmodSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { spawnSync } from 'node:child_process';
 chmodSync('/dev/shm', 0o700);
-const cli = (...args) => spawnSync(process.execPath, [${JSON.stringify(AS_NOBODY)}, ...args], { encoding: 'utf8' });
-const runs = [cli('ls', '-p'), cli('ls', '-a', '-p', '--json')];
-console.log(JSON.stringify(runs.map((r) => ({ status: r.status, stdout: r.stdout, stderr: r.stderr }))));
+// Both commands as nobody, one after the other in one process (helpers/shmkit-steps.ts), as helpers/as-nobody.ts ran each.
+const dir = mkdtempSync('/tmp/shmkit-cli-posix-');
+const steps = spawnSync(process.execPath, [${JSON.stringify(SHMKIT_STEPS)}, '--as-nobody', dir], { input: 'p ls -p\\nap ls -a -p --json\\n', encoding: 'utf8' });
+if (steps.status !== 0) throw new Error('steps: ' + steps.status + ' ' + steps.stderr);
+const read = (name, ext) => readFileSync(dir + '/' + name + '.' + ext, 'utf8');
+const runs = ['p', 'ap'].map((name) => ({ status: Number(read(name, 'rc')), stdout: read(name, 'out'), stderr: read(name, 'err') }));
+rmSync(dir, { recursive: true });
+console.log(JSON.stringify(runs));
 `;
     const result = await runNodeOnPrivateShm(script, { tmpfs: 'size=1m' });
     assertExitedCleanly(result, 'scenario');
