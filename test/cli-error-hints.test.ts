@@ -5,13 +5,11 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { SemaphoreSet, SharedMemory } from 'shmkit';
 import { assertNoLeaks, uniqueKey, withCleanup } from './helpers/ipc.js';
-import { AS_NOBODY, isRoot, NOBODY, run, shmkit } from './helpers/processes.js';
+import { shmkitHere } from './helpers/cli.js';
+import { isRoot, NOBODY, type RunResult } from './helpers/processes.js';
+import { shmkitSteps } from './helpers/shmkit-steps.js';
 
 assertNoLeaks();
-
-function asNobody(args: readonly string[]) {
-  return run(process.execPath, [AS_NOBODY, ...args], { timeoutMs: 30_000 });
-}
 
 const facts = (object: string) =>
   new RegExp(
@@ -28,18 +26,25 @@ describe('shmkit: the hints of IpcErrors', () => {
       defer(() => shm.detach());
       const set = SemaphoreSet.create({ count: 1 });
       defer(() => set.remove());
-      const cat = await asNobody(['cat', String(shm.id)]);
-      assert.equal(cat.code, 1);
-      assert.match(cat.stderr, new RegExp(`^shmkit cat: ${shm.id}: EACCES permission denied`));
-      assert.match(cat.stderr, facts('segment'));
-      const stat = await asNobody(['stat', '-s', String(set.id)]);
-      assert.equal(stat.code, 1);
-      assert.match(stat.stderr, new RegExp(`^shmkit stat: ${set.id}: EACCES permission denied`));
-      assert.match(stat.stderr, facts('set'));
       // A segment nobody may read but not write: write is told nothing of attaching read-only, which cannot help it.
       const readable = SharedMemory.create({ size: 4096, mode: 0o644 });
       defer(() => readable.detach());
-      const write = await run(process.execPath, [AS_NOBODY, 'write', String(readable.id)], { input: 'x', timeoutMs: 30_000 });
+      // The three commands as nobody, one after another in one process (helpers/shmkit-steps.ts, as
+      // helpers/as-nobody.ts ran each). Its stdin is empty: write is refused on attaching, before it reads any.
+      const [cat, stat, write] = (await shmkitSteps(
+        [
+          ['cat', String(shm.id)],
+          ['stat', '-s', String(set.id)],
+          ['write', String(readable.id)],
+        ],
+        { asNobody: true },
+      )) as [RunResult, RunResult, RunResult];
+      assert.equal(cat.code, 1);
+      assert.match(cat.stderr, new RegExp(`^shmkit cat: ${shm.id}: EACCES permission denied`));
+      assert.match(cat.stderr, facts('segment'));
+      assert.equal(stat.code, 1);
+      assert.match(stat.stderr, new RegExp(`^shmkit stat: ${set.id}: EACCES permission denied`));
+      assert.match(stat.stderr, facts('set'));
       assert.equal(write.code, 1);
       assert.match(write.stderr, new RegExp(`^shmkit write: ${readable.id}: EACCES permission denied; .*grant read only`));
       assert.doesNotMatch(write.stderr, /read-only/);
@@ -54,7 +59,7 @@ describe('shmkit: the hints of IpcErrors', () => {
         shm.remove();
         shm.detach();
       });
-      const again = await shmkit(['create', '--key', `0x${key.toString(16)}`, '--size', '64']);
+      const again = await shmkitHere(['create', '--key', `0x${key.toString(16)}`, '--size', '64']);
       assert.equal(again.code, 1);
       assert.equal(again.stderr, `shmkit create: --key 0x${key.toString(16)}: EEXIST a segment with this key exists\n`);
     });

@@ -37,11 +37,11 @@ export function shmkitStepsInPrivateIpc(commands: readonly (readonly string[])[]
  * Runs each of `commands` in turn in one Node process, as
  * shmkitStepsInPrivateIpc does, under `unshare` with the options `unshare`
  * if given (['--ipc'] for an IPC namespace of its own), in the working
- * directory `cwd` if given.
+ * directory `cwd` if given, as nobody if `asNobody`.
  */
 export async function shmkitSteps(
   commands: readonly (readonly string[])[],
-  options: { unshare?: readonly string[]; cwd?: string } = {},
+  options: { unshare?: readonly string[]; cwd?: string; asNobody?: boolean } = {},
 ): Promise<RunResult[]> {
   for (const args of commands)
     if (args.some((arg) => /\s/.test(arg) || arg === '')) throw new Error(`a step's argument is empty or has a blank: ${args.join(' ')}`);
@@ -49,7 +49,11 @@ export async function shmkitSteps(
   try {
     const input = commands.map((args, i) => `${i} ${args.join(' ')}\n`).join('');
     const [command, args] = options.unshare ? ['unshare', [...options.unshare, process.execPath]] : [process.execPath, []];
-    const r = await run(command, [...args, SHMKIT_STEPS, dir], { input, timeoutMs: 30_000, cwd: options.cwd });
+    const r = await run(command, [...args, SHMKIT_STEPS, ...(options.asNobody ? ['--as-nobody'] : []), dir], {
+      input,
+      timeoutMs: 30_000,
+      cwd: options.cwd,
+    });
     if (r.code !== 0) throw new Error(`shmkit steps ended with ${r.signal ?? `exit code ${r.code}`}:\n${r.stderr}`);
     const read = (i: number, ext: string) => readFileSync(join(dir, `${i}.${ext}`), 'utf8');
     return commands.map((_, i) => ({ code: Number(read(i, 'rc')), signal: null, stdout: read(i, 'out'), stderr: read(i, 'err') }));
