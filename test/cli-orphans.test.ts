@@ -8,12 +8,12 @@
 // file runs in its own IPC namespace; some commands run in new PID namespaces.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { IPC_CREAT, IPC_PRIVATE, IPC_RMID, SharedMemory, shmctl, shmget } from '../src/index.js';
+import { IPC_CREAT, IPC_PRIVATE, IPC_RMID, SharedMemory, shmctl, shmget } from 'shmkit';
 import type { SegmentRow } from '../src/cli/segments.js';
 import { assertNoLeaks, removeSegment } from './helpers/ipc.js';
 import { runFileInPrivateIpc } from './helpers/namespaces.js';
 import { shmkitHere } from './helpers/cli.js';
-import { assertExitedCleanly, BIN, run, runNode, shmkit, type RunResult } from './helpers/processes.js';
+import { assertExitedCleanly, BIN, run, runNode, SHMKIT, shmkit, type RunResult } from './helpers/processes.js';
 import { segmentExists } from './helpers/shm.js';
 import { SHMKIT_STEPS, shmkitSteps } from './helpers/shmkit-steps.js';
 
@@ -240,7 +240,7 @@ describe('pids from PID namespaces not visible here', { skip }, () => {
         process.execPath,
         '--input-type=module',
         '-e',
-        `import { SharedMemory } from ${JSON.stringify(new URL('../src/index.js', import.meta.url).href)}; SharedMemory.open({ id: ${id} }).detach();`,
+        `import { SharedMemory } from ${JSON.stringify(SHMKIT)}; SharedMemory.open({ id: ${id} }).detach();`,
       ]);
       assertExitedCleanly(attach, 'attacher');
       // Seen from a second new PID namespace, neither the creator nor the last user is visible.

@@ -3,8 +3,13 @@
 // listings); the tests of what a process does (exit codes set by the
 // launcher, pipes, signals, lifetimes) spawn the real command.
 import { Readable, Writable } from 'node:stream';
-import { main } from '../../src/cli/main.js';
 import type { RunResult } from './processes.js';
+
+// main() from the bundle bin/shmkit.js loads, as helpers/shmkit-steps.ts
+// runs it: the separate modules of src/cli took about 60 ms more CPU to
+// load, and the files that use the public API load the bundle ('shmkit')
+// already, whose modules this one shares.
+const { main } = (await import(new URL('../../src/bundle/main.js', import.meta.url).href)) as typeof import('../../src/cli/main.js');
 
 /** A stream that keeps what is written to it. */
 function sink(): { stream: Writable; text: () => string } {
