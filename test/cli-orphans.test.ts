@@ -13,8 +13,9 @@ import type { SegmentRow } from '../src/cli/segments.js';
 import { assertNoLeaks, removeSegment } from './helpers/ipc.js';
 import { runFileInPrivateIpc } from './helpers/namespaces.js';
 import { shmkitHere } from './helpers/cli.js';
-import { assertExitedCleanly, BIN, run, runNode, SHMKIT, shmkit, type RunResult } from './helpers/processes.js';
-import { segmentExists } from './helpers/shm.js';
+import { assertExitedCleanly, BIN, run, runNode, SHMKIT, type RunResult } from './helpers/processes.js';
+import { C_PRELUDE, segmentExists } from './helpers/shm.js';
+import { compileC } from './helpers/c.js';
 import { SHMKIT_STEPS, shmkitSteps } from './helpers/shmkit-steps.js';
 
 const skip = await runFileInPrivateIpc();
@@ -49,13 +50,30 @@ async function report(args: string[] = []): Promise<OrphanReport> {
   return parseReport(await shmkitHere([...DRY_RUN, ...args]));
 }
 
-async function createdByDeadProcess(args: string[]): Promise<number> {
-  return Number(ok(await shmkit(['create', ...args]), 'create'));
+// A creator that is gone: a C process that makes the segment as `shmkit create` does (shmget
+// with IPC_CREAT | IPC_EXCL, mode 0600), prints its id and exits. What rm --orphans decides
+// depends only on the creator's pid being dead; a C process costs about 1 ms of CPU, a shmkit
+// process about 40 (compiled once, cached by its source: helpers/c.ts).
+const C_CREATE = `${C_PRELUDE}
+int main(int argc, char **argv) {
+  if (argc != 3) { fprintf(stderr, "usage: create KEY SIZE\\n"); return 2; }
+  int id = shmget((key_t)strtoul(argv[1], NULL, 0), strtoul(argv[2], NULL, 0), IPC_CREAT | IPC_EXCL | 0600);
+  if (id == -1) die("shmget");
+  printf("%d\\n", id);
+  return 0;
+}
+`;
+let creator: Promise<string> | undefined;
+
+/** Creates a segment (`key` 0: private) in a process that has exited; returns its id. */
+async function createdByDeadProcess(key: number, size: number): Promise<number> {
+  const exe = await (creator ??= compileC('orphans-create', C_CREATE));
+  return Number(ok(await run(exe, [String(key), String(size)]), 'create'));
 }
 
 describe('rm --orphans and keyed segments', { skip }, () => {
   it("keeps a keyed segment whose creator is gone (the seeds' 0x5005); --include-keyed removes it", async () => {
-    const id = await createdByDeadProcess(['--key', '0x5005', '--size', '4096']);
+    const id = await createdByDeadProcess(0x5005, 4096);
     try {
       const dry = await report();
       assert.deepEqual(dry.segments, []);
@@ -113,7 +131,7 @@ describe('rm --orphans and keyed segments', { skip }, () => {
 
 describe('rm --orphans and private segments', { skip }, () => {
   it('removes a private segment nobody attached whose creator is dead, saying why in --dry-run', async () => {
-    const id = await createdByDeadProcess(['--private', '--size', '100']);
+    const id = await createdByDeadProcess(IPC_PRIVATE, 100);
     try {
       const dry = await report();
       assert.deepEqual(
@@ -134,7 +152,7 @@ describe('rm --orphans and private segments', { skip }, () => {
   });
 
   it('keeps a private segment whose last user lives, and removes it once that user is dead too', async () => {
-    const id = await createdByDeadProcess(['--private', '--size', '100']);
+    const id = await createdByDeadProcess(IPC_PRIVATE, 100);
     try {
       // This process attaches and detaches: it is the last user, and alive.
       SharedMemory.open({ id }).detach();
@@ -205,7 +223,7 @@ describe('pids from PID namespaces not visible here', { skip }, () => {
   });
 
   it('a dead creator is dead where it was visible and unknown where it was not', async () => {
-    const id = await createdByDeadProcess(['--private', '--size', '100']);
+    const id = await createdByDeadProcess(IPC_PRIVATE, 100);
     try {
       // The dry run and rm, one after the other in one new PID namespace.
       const [dryRun, rm] = await shmkitInNewPidNamespace([DRY_RUN, ['rm', '--orphans']]);
@@ -231,7 +249,7 @@ describe('pids from PID namespaces not visible here', { skip }, () => {
 
   it('a last user the kernel reports as pid 0 is unknown: stat says so and rm keeps the segment', async () => {
     // Created here by a process that is gone, last attached by a process inside a new PID namespace that is gone too.
-    const id = await createdByDeadProcess(['--private', '--size', '100']);
+    const id = await createdByDeadProcess(IPC_PRIVATE, 100);
     try {
       const attach = await run('unshare', [
         '--pid',
