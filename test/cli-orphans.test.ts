@@ -13,7 +13,7 @@ import type { SegmentRow } from '../src/cli/segments.js';
 import { assertNoLeaks, removeSegment } from './helpers/ipc.js';
 import { runFileInPrivateIpc } from './helpers/namespaces.js';
 import { shmkitHere } from './helpers/cli.js';
-import { assertExitedCleanly, BIN, run, runNode, SHMKIT, type RunResult } from './helpers/processes.js';
+import { assertExitedCleanly, BIN, run, runNode, type RunResult } from './helpers/processes.js';
 import { C_PRELUDE, segmentExists } from './helpers/shm.js';
 import { compileC } from './helpers/c.js';
 import { SHMKIT_STEPS, shmkitSteps } from './helpers/shmkit-steps.js';
@@ -50,25 +50,32 @@ async function report(args: string[] = []): Promise<OrphanReport> {
   return parseReport(await shmkitHere([...DRY_RUN, ...args]));
 }
 
-// A creator that is gone: a C process that makes the segment as `shmkit create` does (shmget
-// with IPC_CREAT | IPC_EXCL, mode 0600), prints its id and exits. What rm --orphans decides
-// depends only on the creator's pid being dead; a C process costs about 1 ms of CPU, a shmkit
-// process about 40 (compiled once, cached by its source: helpers/c.ts).
-const C_CREATE = `${C_PRELUDE}
+// Creators and last users that must be gone: a C process that makes a segment as `shmkit
+// create` does (shmget with IPC_CREAT | IPC_EXCL, mode 0600) and prints its id, or attaches
+// one and detaches, as SharedMemory.open().detach() does, and exits. What rm --orphans decides
+// depends only on their pids being dead (or invisible); a C process costs about 1 ms of CPU,
+// a Node or shmkit one 30 to 40 (compiled once, cached by its source: helpers/c.ts).
+const C_PEER = `${C_PRELUDE}
 int main(int argc, char **argv) {
-  if (argc != 3) { fprintf(stderr, "usage: create KEY SIZE\\n"); return 2; }
+  if (argc == 3 && strcmp(argv[1], "attach") == 0) {
+    void *at = shmat(atoi(argv[2]), NULL, 0);
+    if (at == (void *)-1) die("shmat");
+    if (shmdt(at) == -1) die("shmdt");
+    return 0;
+  }
+  if (argc != 3) { fprintf(stderr, "usage: peer KEY SIZE | peer attach ID\\n"); return 2; }
   int id = shmget((key_t)strtoul(argv[1], NULL, 0), strtoul(argv[2], NULL, 0), IPC_CREAT | IPC_EXCL | 0600);
   if (id == -1) die("shmget");
   printf("%d\\n", id);
   return 0;
 }
 `;
-let creator: Promise<string> | undefined;
+let compiled: Promise<string> | undefined;
+const peer = () => (compiled ??= compileC('orphans-peer', C_PEER));
 
 /** Creates a segment (`key` 0: private) in a process that has exited; returns its id. */
 async function createdByDeadProcess(key: number, size: number): Promise<number> {
-  const exe = await (creator ??= compileC('orphans-create', C_CREATE));
-  return Number(ok(await run(exe, [String(key), String(size)]), 'create'));
+  return Number(ok(await run(await peer(), [String(key), String(size)]), 'create'));
 }
 
 describe('rm --orphans and keyed segments', { skip }, () => {
@@ -163,7 +170,7 @@ describe('rm --orphans and private segments', { skip }, () => {
         [[id, `its last user ${process.pid} lives`]],
       );
       // A process that is gone attaches and detaches last.
-      assertExitedCleanly(await runNode(`import { SharedMemory } from 'SHMKIT'; SharedMemory.open({ id: ${id} }).detach();`), 'last user');
+      assertExitedCleanly(await run(await peer(), ['attach', String(id)]), 'last user');
       assert.deepEqual(
         (await report()).segments.map((r) => r.id),
         [id],
@@ -251,15 +258,7 @@ describe('pids from PID namespaces not visible here', { skip }, () => {
     // Created here by a process that is gone, last attached by a process inside a new PID namespace that is gone too.
     const id = await createdByDeadProcess(IPC_PRIVATE, 100);
     try {
-      const attach = await run('unshare', [
-        '--pid',
-        '--fork',
-        '--mount-proc',
-        process.execPath,
-        '--input-type=module',
-        '-e',
-        `import { SharedMemory } from ${JSON.stringify(SHMKIT)}; SharedMemory.open({ id: ${id} }).detach();`,
-      ]);
+      const attach = await run('unshare', ['--pid', '--fork', '--mount-proc', await peer(), 'attach', String(id)]);
       assertExitedCleanly(attach, 'attacher');
       // Seen from a second new PID namespace, neither the creator nor the last user is visible.
       // The dry run and stat, one after the other in that second namespace.
