@@ -4,7 +4,7 @@
 // shmget02, shmat02, shmctl02 and shmdt02 where they apply to this API.
 import assert from 'node:assert/strict';
 import { constants as os } from 'node:os';
-import { describe, it } from 'node:test';
+import { after, before, describe, it } from 'node:test';
 import { getSystemErrorName } from 'node:util';
 import {
   IPC_CREAT,
@@ -15,6 +15,7 @@ import {
   IPC_STAT,
   IpcError,
   SharedMemory,
+  SHM_HUGETLB,
   SHM_REMAP,
   SHM_RND,
   SHMLBA,
@@ -235,99 +236,103 @@ describe('shmctl errors', () => {
 });
 
 describe('permission errors, seen by a child that drops from root to nobody', { skip: !isRoot && 'needs root to become nobody' }, () => {
-  it('the permission bits give EACCES and ownership gives EPERM, as in C', async () => {
-    await withCleanup(async (defer) => {
-      const key600 = uniqueKey();
-      const id600 = shmget(key600, 4096, IPC_CREAT | IPC_EXCL | 0o600);
-      defer(() => removeSegment(id600));
-      const id644 = shmget(uniqueKey(), 4096, IPC_CREAT | IPC_EXCL | 0o644);
-      defer(() => removeSegment(id644));
-      const a = shmat(id644);
-      new Uint8Array(a.buffer).set(Buffer.from('root wrote'));
-      shmdt(a);
+  // One child as nobody answers for both tests: first on root's two segments, then on a segment of its own with mode 0.
+  let key600 = 0;
+  let id600 = -1;
+  let id644 = -1;
+  let r: Record<string, unknown> = {};
+  before(async () => {
+    key600 = uniqueKey();
+    id600 = shmget(key600, 4096, IPC_CREAT | IPC_EXCL | 0o600);
+    id644 = shmget(uniqueKey(), 4096, IPC_CREAT | IPC_EXCL | 0o644);
+    const a = shmat(id644);
+    new Uint8Array(a.buffer).set(Buffer.from('root wrote'));
+    shmdt(a);
 
-      const result = await runNode(
-        `
-        import { shmget, shmat, shmdt, shmctl, SharedMemory, IpcError, IPC_STAT, IPC_SET, IPC_RMID, SHM_LOCK, SHM_UNLOCK, SHM_RDONLY } from 'SHMKIT';
-        ${BECOME_NOBODY}
-        const [key600, id600, id644] = process.argv.slice(1).map(Number);
-        const answer = (f) => { try { const v = f(); return v === undefined ? 'ok' : v; } catch (e) { return (e instanceof IpcError ? '' : e.name + ' ') + e.code + ' ' + e.syscall + ' | ' + e.message; } };
-        const out = {
-          uid: process.getuid(), gid: process.getgid(), groups: process.getgroups(),
-          shmgetRead: answer(() => shmget(key600, 0, 0o400)),
-          shmgetNoAccessAsked: answer(() => shmget(key600, 0, 0)),
-          shmat600: answer(() => shmat(id600)),
-          shmat600ReadOnly: answer(() => shmat(id600, null, SHM_RDONLY)),
-          shmat644ReadWrite: answer(() => shmat(id644)),
-          shmat644ReadOnly: answer(() => { const a = shmat(id644, null, SHM_RDONLY); const s = Buffer.from(a.read(0, 10)).toString(); shmdt(a); return s; }),
-          stat600: answer(() => shmctl(id600, IPC_STAT)),
-          stat644: answer(() => shmctl(id644, IPC_STAT).shm_perm.mode & 0o777),
-          open600: answer(() => SharedMemory.open({ key: key600 })),
-          rmid600: answer(() => shmctl(id600, IPC_RMID)),
-          rmid644: answer(() => shmctl(id644, IPC_RMID)),
-          set600: answer(() => shmctl(id600, IPC_SET, { mode: 0o666 })),
-          set644: answer(() => shmctl(id644, IPC_SET, { mode: 0o666 })),
-          setAll644: answer(() => shmctl(id644, IPC_SET, { uid: 65534, gid: 65534, mode: 0o666 })),
-          lock644: answer(() => shmctl(id644, SHM_LOCK)),
-          unlock644: answer(() => shmctl(id644, SHM_UNLOCK)),
-        };
-        console.log(JSON.stringify(out));
-        `,
-        [String(key600), String(id600), String(id644)],
-      );
-      assertExitedCleanly(result, 'nobody child');
-      const r = lastJson<Record<string, unknown>>(result);
-      assert.equal(r.uid, 65534);
-      assert.equal(r.gid, 65534);
-      assert.ok(!(r.groups as number[]).includes(0), "root's group is gone");
-
-      const eacces = (what: string, syscall: string, mentions: string) =>
-        assert.match(String(r[what]), new RegExp(`^EACCES ${syscall} \\| ${syscall}: EACCES \\(Permission denied\\): .*${mentions}`), what);
-      const eperm = (what: string, mentions: string) =>
-        assert.match(String(r[what]), new RegExp(`^EPERM shmctl \\| shmctl: EPERM \\(Operation not permitted\\): .*${mentions}`), what);
-
-      eacces('shmgetRead', 'shmget', `key ${hex(key600)}.*permission bits deny this user`);
-      assert.equal(r.shmgetNoAccessAsked, id600, 'shmget asking for no access succeeds, as in C');
-      eacces('shmat600', 'shmat', `shmid ${id600}: the segment's permission bits deny this user`);
-      eacces('shmat600ReadOnly', 'shmat', `shmid ${id600}`);
-      eacces('shmat644ReadWrite', 'shmat', `shmid ${id644}`);
-      assert.equal(r.shmat644ReadOnly, 'root wrote', 'read permission is enough for SHM_RDONLY');
-      eacces('stat600', 'shmctl', `shmid ${id600}, IPC_STAT: read permission denied`);
-      assert.equal(r.stat644, 0o644);
-      eacces('open600', 'shmat', `shmid ${id600}`);
-      eperm('rmid600', `shmid ${id600}, IPC_RMID: only the owner`);
-      eperm('rmid644', `shmid ${id644}, IPC_RMID`);
-      eperm('set600', `shmid ${id600}, IPC_SET: only the owner`);
-      eperm('set644', `shmid ${id644}, IPC_SET`);
-      eperm('setAll644', `shmid ${id644}, IPC_SET`);
-      eperm('lock644', `shmid ${id644}, SHM_LOCK`);
-      eperm('unlock644', `shmid ${id644}, SHM_UNLOCK`);
-
-      // Nothing the child tried changed anything.
-      assert.ok(segmentExists(id600) && segmentExists(id644));
-      assert.equal(shmctl(id600, IPC_STAT).shm_perm.mode & 0o777, 0o600);
-      assert.equal(shmctl(id644, IPC_STAT).shm_perm.mode & 0o777, 0o644);
-      assert.equal(shmctl(id644, IPC_STAT).shm_perm.uid, 0);
-    });
-  });
-
-  it('the owner of a segment with mode 0 can still change its mode with IPC_SET, as in C', async () => {
-    const result = await runNode(`
-      import { shmget, shmctl, IPC_CREAT, IPC_PRIVATE, IPC_SET, IPC_STAT, IPC_RMID } from 'SHMKIT';
+    const result = await runNode(
+      `
+      import { shmget, shmat, shmdt, shmctl, SharedMemory, IpcError, IPC_CREAT, IPC_PRIVATE, IPC_STAT, IPC_SET, IPC_RMID, SHM_LOCK, SHM_UNLOCK, SHM_RDONLY } from 'SHMKIT';
       ${BECOME_NOBODY}
+      const [key600, id600, id644] = process.argv.slice(1).map(Number);
+      const answer = (f) => { try { const v = f(); return v === undefined ? 'ok' : v; } catch (e) { return (e instanceof IpcError ? '' : e.name + ' ') + e.code + ' ' + e.syscall + ' | ' + e.message; } };
+      const out = {
+        uid: process.getuid(), gid: process.getgid(), groups: process.getgroups(),
+        shmgetRead: answer(() => shmget(key600, 0, 0o400)),
+        shmgetNoAccessAsked: answer(() => shmget(key600, 0, 0)),
+        shmat600: answer(() => shmat(id600)),
+        shmat600ReadOnly: answer(() => shmat(id600, null, SHM_RDONLY)),
+        shmat644ReadWrite: answer(() => shmat(id644)),
+        shmat644ReadOnly: answer(() => { const a = shmat(id644, null, SHM_RDONLY); const s = Buffer.from(a.read(0, 10)).toString(); shmdt(a); return s; }),
+        stat600: answer(() => shmctl(id600, IPC_STAT)),
+        stat644: answer(() => shmctl(id644, IPC_STAT).shm_perm.mode & 0o777),
+        open600: answer(() => SharedMemory.open({ key: key600 })),
+        rmid600: answer(() => shmctl(id600, IPC_RMID)),
+        rmid644: answer(() => shmctl(id644, IPC_RMID)),
+        set600: answer(() => shmctl(id600, IPC_SET, { mode: 0o666 })),
+        set644: answer(() => shmctl(id644, IPC_SET, { mode: 0o666 })),
+        setAll644: answer(() => shmctl(id644, IPC_SET, { uid: 65534, gid: 65534, mode: 0o666 })),
+        lock644: answer(() => shmctl(id644, SHM_LOCK)),
+        unlock644: answer(() => shmctl(id644, SHM_UNLOCK)),
+      };
       const id = shmget(IPC_PRIVATE, 4096, IPC_CREAT | 0);
-      const out = {};
+      const owner = {};
       try {
-        try { shmctl(id, IPC_STAT); out.stat = 'ok'; } catch (e) { out.stat = e.code; }
-        try { shmctl(id, IPC_SET, { mode: 0o640 }); out.set = 'ok'; } catch (e) { out.set = e.code + ' ' + e.message; }
-        try { out.mode = shmctl(id, IPC_STAT).shm_perm.mode & 0o777; } catch (e) { out.mode = e.code; }
+        try { shmctl(id, IPC_STAT); owner.stat = 'ok'; } catch (e) { owner.stat = e.code; }
+        try { shmctl(id, IPC_SET, { mode: 0o640 }); owner.set = 'ok'; } catch (e) { owner.set = e.code + ' ' + e.message; }
+        try { owner.mode = shmctl(id, IPC_STAT).shm_perm.mode & 0o777; } catch (e) { owner.mode = e.code; }
       } finally {
         shmctl(id, IPC_RMID);
       }
+      out.owner = owner;
       console.log(JSON.stringify(out));
-    `);
-    assertExitedCleanly(result, 'nobody owner child');
-    assert.deepEqual(lastJson(result), { stat: 'EACCES', set: 'ok', mode: 0o640 });
+      `,
+      [String(key600), String(id600), String(id644)],
+    );
+    assertExitedCleanly(result, 'nobody child');
+    r = lastJson<Record<string, unknown>>(result);
+  });
+
+  after(() => {
+    if (id600 !== -1) removeSegment(id600);
+    if (id644 !== -1) removeSegment(id644);
+  });
+
+  it('the permission bits give EACCES and ownership gives EPERM, as in C', () => {
+    assert.equal(r.uid, 65534);
+    assert.equal(r.gid, 65534);
+    assert.ok(!(r.groups as number[]).includes(0), "root's group is gone");
+
+    const eacces = (what: string, syscall: string, mentions: string) =>
+      assert.match(String(r[what]), new RegExp(`^EACCES ${syscall} \\| ${syscall}: EACCES \\(Permission denied\\): .*${mentions}`), what);
+    const eperm = (what: string, mentions: string) =>
+      assert.match(String(r[what]), new RegExp(`^EPERM shmctl \\| shmctl: EPERM \\(Operation not permitted\\): .*${mentions}`), what);
+
+    eacces('shmgetRead', 'shmget', `key ${hex(key600)}.*permission bits deny this user`);
+    assert.equal(r.shmgetNoAccessAsked, id600, 'shmget asking for no access succeeds, as in C');
+    eacces('shmat600', 'shmat', `shmid ${id600}: the segment's permission bits deny this user`);
+    eacces('shmat600ReadOnly', 'shmat', `shmid ${id600}`);
+    eacces('shmat644ReadWrite', 'shmat', `shmid ${id644}`);
+    assert.equal(r.shmat644ReadOnly, 'root wrote', 'read permission is enough for SHM_RDONLY');
+    eacces('stat600', 'shmctl', `shmid ${id600}, IPC_STAT: read permission denied`);
+    assert.equal(r.stat644, 0o644);
+    eacces('open600', 'shmat', `shmid ${id600}`);
+    eperm('rmid600', `shmid ${id600}, IPC_RMID: only the owner`);
+    eperm('rmid644', `shmid ${id644}, IPC_RMID`);
+    eperm('set600', `shmid ${id600}, IPC_SET: only the owner`);
+    eperm('set644', `shmid ${id644}, IPC_SET`);
+    eperm('setAll644', `shmid ${id644}, IPC_SET`);
+    eperm('lock644', `shmid ${id644}, SHM_LOCK`);
+    eperm('unlock644', `shmid ${id644}, SHM_UNLOCK`);
+
+    // Nothing the child tried changed anything.
+    assert.ok(segmentExists(id600) && segmentExists(id644));
+    assert.equal(shmctl(id600, IPC_STAT).shm_perm.mode & 0o777, 0o600);
+    assert.equal(shmctl(id644, IPC_STAT).shm_perm.mode & 0o777, 0o644);
+    assert.equal(shmctl(id644, IPC_STAT).shm_perm.uid, 0);
+  });
+
+  it('the owner of a segment with mode 0 can still change its mode with IPC_SET, as in C', () => {
+    assert.deepEqual(r.owner, { stat: 'EACCES', set: 'ok', mode: 0o640 });
   });
 });
 
@@ -338,18 +343,32 @@ describe('answers that depend on the machine, compared with C', () => {
     const exe = await compileC('shm-hugetlb', C_HUGETLB);
     const js = `
       import { shmget, shmctl, IPC_CREAT, IPC_PRIVATE, IPC_RMID, SHM_HUGETLB } from 'SHMKIT';
-      if (process.argv[1] === 'nobody') { ${BECOME_NOBODY} }
+      ${BECOME_NOBODY}
       try { shmctl(shmget(IPC_PRIVATE, 2 << 20, IPC_CREAT | SHM_HUGETLB | 0o600), IPC_RMID); console.log('created'); }
       catch (e) { console.log(e.code + ' ' + e.syscall); }
     `;
+    // As root, this process (root already) asks; as nobody, a child that drops to nobody.
+    const asRoot = () => {
+      try {
+        shmctl(shmget(IPC_PRIVATE, 2 << 20, IPC_CREAT | SHM_HUGETLB | 0o600), IPC_RMID);
+        return 'created';
+      } catch (e) {
+        return `${(e as IpcError).code} ${(e as IpcError).syscall}`;
+      }
+    };
     for (const who of ['root', 'nobody'] as const) {
       const c = await run(exe, [], who === 'nobody' ? { uid: NOBODY.uid, gid: NOBODY.gid } : {});
       assertExitedCleanly(c, `C as ${who}`);
-      const node = await runNode(js, [who]);
-      assertExitedCleanly(node, `node as ${who}`);
+      let node: string;
+      if (who === 'root') node = asRoot();
+      else {
+        const child = await runNode(js);
+        assertExitedCleanly(child, `node as ${who}`);
+        node = child.stdout.trim();
+      }
       const answer = c.stdout.trim();
       assert.notEqual(answer, 'other');
-      assert.equal(node.stdout.trim(), answer === 'created' ? 'created' : `${answer} shmget`, who);
+      assert.equal(node, answer === 'created' ? 'created' : `${answer} shmget`, who);
     }
   });
 });
