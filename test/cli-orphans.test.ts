@@ -14,7 +14,7 @@ import { assertNoLeaks, removeSegment } from './helpers/ipc.js';
 import { runFileInPrivateIpc } from './helpers/namespaces.js';
 import { shmkitHere } from './helpers/cli.js';
 import { assertExitedCleanly, BIN, run, runNode, type RunResult } from './helpers/processes.js';
-import { C_PRELUDE, segmentExists } from './helpers/shm.js';
+import { C_SHM_PEER, segmentExists } from './helpers/shm.js';
 import { compileC } from './helpers/c.js';
 import { SHMKIT_STEPS, shmkitSteps } from './helpers/shmkit-steps.js';
 
@@ -50,28 +50,13 @@ async function report(args: string[] = []): Promise<OrphanReport> {
   return parseReport(await shmkitHere([...DRY_RUN, ...args]));
 }
 
-// Creators and last users that must be gone: a C process that makes a segment as `shmkit
-// create` does (shmget with IPC_CREAT | IPC_EXCL, mode 0600) and prints its id, or attaches
-// one and detaches, as SharedMemory.open().detach() does, and exits. What rm --orphans decides
-// depends only on their pids being dead (or invisible); a C process costs about 1 ms of CPU,
-// a Node or shmkit one 30 to 40 (compiled once, cached by its source: helpers/c.ts).
-const C_PEER = `${C_PRELUDE}
-int main(int argc, char **argv) {
-  if (argc == 3 && strcmp(argv[1], "attach") == 0) {
-    void *at = shmat(atoi(argv[2]), NULL, 0);
-    if (at == (void *)-1) die("shmat");
-    if (shmdt(at) == -1) die("shmdt");
-    return 0;
-  }
-  if (argc != 3) { fprintf(stderr, "usage: peer KEY SIZE | peer attach ID\\n"); return 2; }
-  int id = shmget((key_t)strtoul(argv[1], NULL, 0), strtoul(argv[2], NULL, 0), IPC_CREAT | IPC_EXCL | 0600);
-  if (id == -1) die("shmget");
-  printf("%d\\n", id);
-  return 0;
-}
-`;
+// Creators and last users that must be gone: the C program helpers/shm.ts's C_SHM_PEER, which
+// makes a segment as `shmkit create` does or attaches one and detaches, as
+// SharedMemory.open().detach() does, and exits. What rm --orphans decides depends only on
+// their pids being dead (or invisible); a C process costs about 1 ms of CPU, a Node or shmkit
+// one 30 to 40 (compiled once, cached by its source: helpers/c.ts).
 let compiled: Promise<string> | undefined;
-const peer = () => (compiled ??= compileC('orphans-peer', C_PEER));
+const peer = () => (compiled ??= compileC('shm-peer', C_SHM_PEER));
 
 /** Creates a segment (`key` 0: private) in a process that has exited; returns its id. */
 async function createdByDeadProcess(key: number, size: number): Promise<number> {

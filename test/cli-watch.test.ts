@@ -7,7 +7,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { after, before, describe, it } from 'node:test';
+import { compileC } from './helpers/c.js';
 import { isRoot, run, BIN } from './helpers/processes.js';
+import { C_SHM_PEER } from './helpers/shm.js';
 
 const SERVER = `shmkit-test-${process.pid}`;
 
@@ -38,9 +40,13 @@ async function screenWith(session: string, text: string): Promise<string> {
 
 describe('shmkit watch in a terminal', { skip: isRoot ? false : 'needs root for unshare --ipc' }, () => {
   let dir = '';
+  // The segments watch shows are made by a C process (helpers/shm.ts), as `shmkit create --key
+  // K --size N` makes them (mode 600), at about 1 ms of CPU where a shmkit process takes 40.
+  let create = '';
 
-  before(() => {
+  before(async () => {
     dir = mkdtempSync(join(tmpdir(), 'shmkit-cli-watch-'));
+    create = await compileC('shm-peer', C_SHM_PEER);
   });
 
   after(async () => {
@@ -49,13 +55,16 @@ describe('shmkit watch in a terminal', { skip: isRoot ? false : 'needs root for 
   });
 
   /**
-   * Starts `script` (sh, with shmkit defined) in a new 100x30 tmux session
+   * Starts `script` (sh, with shmkit and create defined) in a new 100x30 tmux session
    * inside its own IPC namespace; the script's last command is `shmkit watch
    * ARGS`, whose exit code {@link exited} reads.
    */
   async function start(session: string, setup: string, watchArgs: string): Promise<void> {
     const file = join(dir, `${session}.sh`);
-    writeFileSync(file, `shmkit() { "${process.execPath}" "${BIN}" "$@"; }\n${setup}\nshmkit watch ${watchArgs}\necho $? > "${file}.rc"\n`);
+    writeFileSync(
+      file,
+      `shmkit() { "${process.execPath}" "${BIN}" "$@"; }\ncreate() { "${create}" "$@"; }\n${setup}\nshmkit watch ${watchArgs}\necho $? > "${file}.rc"\n`,
+    );
     const result = await tmux(
       'new-session',
       '-d',
@@ -88,11 +97,7 @@ describe('shmkit watch in a terminal', { skip: isRoot ? false : 'needs root for 
   it('shows the segments, refreshes the table in place, and quits on q', async () => {
     const go = join(dir, 'go');
     await run('mkfifo', [go]);
-    await start(
-      'q',
-      `shmkit create --key 0x7301 --size 4096 >/dev/null\n(read x < "${go}"; shmkit create --key 0x7302 --size 8192 >/dev/null) &`,
-      '--interval 0.2',
-    );
+    await start('q', `create 0x7301 4096 >/dev/null\n(read x < "${go}"; create 0x7302 8192 >/dev/null) &`, '--interval 0.2');
     const first = await screenWith('q', '0x00007301');
     assert.match(first, /^shmkit watch: every 0\.2s, q to quit\s+\d\d:\d\d:\d\d$/m);
     assert.match(first, /^key\s+shmid\s+owner\s+perms\s+bytes\s+nattch\s+status\s+resident\s+cpid\s+lpid$/m);
@@ -112,7 +117,7 @@ describe('shmkit watch in a terminal', { skip: isRoot ? false : 'needs root for 
   });
 
   it('quits on Ctrl-C with exit code 0', async () => {
-    await start('c', 'shmkit create --key 0x7303 --size 1 >/dev/null', '-a');
+    await start('c', 'create 0x7303 1 >/dev/null', '-a');
     await screenWith('c', '0x00007303');
     const both = await screen('c');
     assert.match(both, /^Shared memory segments$/m);

@@ -90,6 +90,29 @@ export const C_PRELUDE = `
 #define die(what) do { perror(what); exit(1); } while (0)
 `;
 
+/**
+ * A process that must be gone, in C (about 1 ms of CPU where a Node child
+ * takes 30): `shm-peer KEY SIZE` makes a segment as `shmkit create` does
+ * (shmget with IPC_CREAT | IPC_EXCL, mode 0600; KEY 0 is IPC_PRIVATE) and
+ * prints its id; `shm-peer attach ID` attaches it and detaches, as
+ * SharedMemory.open().detach() does. Compile it with helpers/c.ts.
+ */
+export const C_SHM_PEER = `${C_PRELUDE}
+int main(int argc, char **argv) {
+  if (argc == 3 && strcmp(argv[1], "attach") == 0) {
+    void *at = shmat(atoi(argv[2]), NULL, 0);
+    if (at == (void *)-1) die("shmat");
+    if (shmdt(at) == -1) die("shmdt");
+    return 0;
+  }
+  if (argc != 3) { fprintf(stderr, "usage: shm-peer KEY SIZE | shm-peer attach ID\\n"); return 2; }
+  int id = shmget((key_t)strtoul(argv[1], NULL, 0), strtoul(argv[2], NULL, 0), IPC_CREAT | IPC_EXCL | 0600);
+  if (id == -1) die("shmget");
+  printf("%d\\n", id);
+  return 0;
+}
+`;
+
 /** A C function printing one segment's IPC_STAT as the JSON fields shmkit uses. */
 export const C_PRINT_STAT = `
 static void print_stat(int id) {
