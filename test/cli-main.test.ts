@@ -6,6 +6,7 @@ import assert from 'node:assert/strict';
 import { cpSync, mkdtempSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { describe, it } from 'node:test';
 import { shmkitHere } from './helpers/cli.js';
 import { ROOT, run, shmkit } from './helpers/processes.js';
@@ -234,12 +235,11 @@ describe('shmkit without a usable addon', () => {
         cli.stderr,
         /^shmkit: no usable native addon \(No native build was found for platform=linux[^\n)]*\)\. .*`npm rebuild shmkit`.*`npm install-scripts approve shmkit`/,
       );
-      const library = await run(process.execPath, [
-        '--input-type=module',
-        '-e',
-        `import(${JSON.stringify(join(dir, 'dist', 'src', 'bundle', 'index.js'))}).catch((e) => console.log(JSON.stringify({ message: e.message, cause: e.cause?.message })))`,
-      ]);
-      const { message, cause } = JSON.parse(library.stdout) as { message: string; cause: string };
+      // The library in this process: a copy at another path is a module of its own, which looks for its addon in its own package.
+      const { message, cause } = await import(pathToFileURL(join(dir, 'dist', 'src', 'bundle', 'index.js')).href).then(
+        () => assert.fail('the copy without an addon loaded'),
+        (e: Error) => ({ message: e.message, cause: (e.cause as Error | undefined)?.message ?? '' }),
+      );
       assert.doesNotMatch(message, /\n/);
       assert.match(cause, /loaded from:/, "the whole of node-gyp-build's message stays in the cause");
     } finally {
