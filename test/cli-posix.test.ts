@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { before, describe, it } from 'node:test';
 import { assertExitedCleanly, lastJson, SHMKIT } from './helpers/processes.js';
 import type { PosixRow } from '../src/cli/posix.js';
-import { PAGE_SIZE } from '../src/index.js';
+import { PAGE_SIZE } from 'shmkit';
 import { noPrivateIpc, runNodeOnPrivateShm } from './helpers/shm.js';
 import { SHMKIT_STEPS } from './helpers/shmkit-steps.js';
 
