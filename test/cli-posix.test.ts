@@ -1,7 +1,9 @@
 // shmkit ls -p: the POSIX shared-memory objects of /dev/shm. The scenario runs
 // in a private IPC and mount namespace with a fresh tmpfs on /dev/shm, so the
 // listing is exactly what the scenario made (and nothing else on the machine
-// is seen or touched); the namespace and its objects go when it ends.
+// is seen or touched); the namespace and its objects go when it ends. The
+// four parts of the scenario, one for each describe, run in one process, one
+// after another, each emptying /dev/shm for the next.
 import assert from 'node:assert/strict';
 import { before, describe, it } from 'node:test';
 import { assertExitedCleanly, lastJson, SHMKIT } from './helpers/processes.js';
@@ -36,35 +38,82 @@ const cli = async (...args) => {
 /** tmpfs holds whole pages: what shmkit reserves for `bytes`. */
 const held = (bytes: number) => Math.ceil(bytes / PAGE_SIZE) * PAGE_SIZE;
 
-// Makes three objects (one of them touched, one a named semaphore's file that ls leaves out), then runs the CLI.
+// Names any user may make in /dev/shm: a newline followed by what looks like a row, an ESC sequence, a backslash.
+const NAMES = ['x\nfake  root  600  1  0', '\x1b[31mred', 'back\\slash'];
+
 const SCENARIO = `
 import { PosixSharedMemory } from ${JSON.stringify(SHMKIT)};
-import { writeFileSync } from 'node:fs';
+import { chmodSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { execFileSync, spawnSync } from 'node:child_process';
 ${CLI_IN_SCENARIO}
+// By bytes: one name is not UTF-8.
+const empty = () => { for (const name of readdirSync('/dev/shm', { encoding: 'buffer' })) rmSync(Buffer.concat([Buffer.from('/dev/shm/'), name])); };
+const result = {};
+
+// ls -p: three objects (one of them touched, one a named semaphore's file that ls leaves out).
 process.env.NO_COLOR = '1';
 const a = PosixSharedMemory.create({ name: '/alpha', size: 10000, mode: 0o644 });
 a.write(0, 'x');
 const b = PosixSharedMemory.create({ name: '/beta', size: 100 });
 writeFileSync('/dev/shm/sem.gamma', Buffer.alloc(32));
-const out = { table: await cli('ls', '-p'), json: JSON.parse(await cli('ls', '-p', '--json')), all: JSON.parse(await cli('ls', '-a', '-p', '--json')), queues: JSON.parse(await cli('ls', '-q', '-p', '--json')), plain: JSON.parse(await cli('ls', '--json')) };
+result.basic = { table: await cli('ls', '-p'), json: JSON.parse(await cli('ls', '-p', '--json')), all: JSON.parse(await cli('ls', '-a', '-p', '--json')), queues: JSON.parse(await cli('ls', '-q', '-p', '--json')), plain: JSON.parse(await cli('ls', '--json')) };
 a.detach(); b.detach();
-console.log(JSON.stringify(out));
+delete process.env.NO_COLOR;
+empty();
+
+// Control characters and backslashes in names.
+for (const name of ${JSON.stringify(NAMES)}) writeFileSync('/dev/shm/' + name, '');
+result.escapes = { table: await cli('ls', '-p'), json: JSON.parse(await cli('ls', '-p', '--json')) };
+empty();
+
+// Bidirectional controls, a name that is not UTF-8, a size past 2^53.
+writeFileSync('/dev/shm/x\u202Efdp.exe', '');
+execFileSync('truncate', ['-s', '9007199254740993', '/dev/shm/y-huge']);
+writeFileSync(Buffer.from('/dev/shm/bad\\xffname', 'latin1'), 'abc');
+result.bidi = { table: await cli('ls', '-p'), json: JSON.parse(await cli('ls', '-p', '--json')) };
+empty();
+
+// /dev/shm that nobody can read.
+chmodSync('/dev/shm', 0o700);
+// Both commands as nobody, one after the other in one process (helpers/shmkit-steps.ts), as helpers/as-nobody.ts ran each.
+const dir = mkdtempSync('/tmp/shmkit-cli-posix-');
+const steps = spawnSync(process.execPath, [${JSON.stringify(SHMKIT_STEPS)}, '--as-nobody', dir], { input: 'p ls -p\\nap ls -a -p --json\\n', encoding: 'utf8' });
+if (steps.status !== 0) throw new Error('steps: ' + steps.status + ' ' + steps.stderr);
+const read = (name, ext) => readFileSync(dir + '/' + name + '.' + ext, 'utf8');
+result.unreadable = ['p', 'ap'].map((name) => ({ status: Number(read(name, 'rc')), stdout: read(name, 'out'), stderr: read(name, 'err') }));
+rmSync(dir, { recursive: true });
+console.log(JSON.stringify(result));
 `;
 
-interface Scenario {
+interface Listing {
   table: string;
   json: { posix: PosixRow[] };
-  all: Record<string, unknown[]>;
-  queues: Record<string, unknown[]>;
-  plain: Record<string, unknown[]>;
+}
+
+interface Scenario {
+  basic: Listing & {
+    all: Record<string, unknown[]>;
+    queues: Record<string, unknown[]>;
+    plain: Record<string, unknown[]>;
+  };
+  escapes: Listing;
+  bidi: Listing;
+  unreadable: { status: number; stdout: string; stderr: string }[];
+}
+
+let ran: Promise<Scenario> | undefined;
+/** The scenario, run once when a describe first asks. */
+function scenario(): Promise<Scenario> {
+  return (ran ??= runNodeOnPrivateShm(SCENARIO, { tmpfs: 'size=16m,mode=1777' }).then((result) => {
+    assertExitedCleanly(result, 'scenario');
+    return lastJson<Scenario>(result);
+  }));
 }
 
 describe('shmkit ls -p', { skip: noPrivateIpc }, () => {
-  let out: Scenario;
+  let out: Scenario['basic'];
   before(async () => {
-    const result = await runNodeOnPrivateShm(SCENARIO, { tmpfs: 'size=16m,mode=1777' });
-    assertExitedCleanly(result, 'scenario');
-    out = lastJson<Scenario>(result);
+    out = (await scenario()).basic;
   });
 
   it('--json lists every object by name with owner, perms, bytes and the memory it holds; named semaphores are left out', () => {
@@ -97,17 +146,8 @@ describe('shmkit ls -p', { skip: noPrivateIpc }, () => {
 
 describe('shmkit ls -p and names that anyone may give', { skip: noPrivateIpc }, () => {
   it('the table escapes control characters and backslashes in names (no fake row, no terminal escape); --json keeps them', async () => {
-    // Files any user may make in /dev/shm: a newline followed by what looks like a row, an ESC sequence, a backslash.
-    const names = ['x\nfake  root  600  1  0', '\x1b[31mred', 'back\\slash'];
-    const script = `
-import { writeFileSync } from 'node:fs';
-${CLI_IN_SCENARIO}
-for (const name of ${JSON.stringify(names)}) writeFileSync('/dev/shm/' + name, '');
-console.log(JSON.stringify({ table: await cli('ls', '-p'), json: JSON.parse(await cli('ls', '-p', '--json')) }));
-`;
-    const result = await runNodeOnPrivateShm(script, { tmpfs: 'size=1m' });
-    assertExitedCleanly(result, 'scenario');
-    const out = lastJson<{ table: string; json: { posix: PosixRow[] } }>(result);
+    const names = NAMES;
+    const out = (await scenario()).escapes;
     assert.deepEqual(
       out.table
         .trimEnd()
@@ -123,18 +163,7 @@ console.log(JSON.stringify({ table: await cli('ls', '-p'), json: JSON.parse(awai
 
   it('the table escapes bidirectional controls (no name shown reversed), a name that is not UTF-8 is listed, not skipped, and a size past 2^53 is exact', async () => {
     // U+202E shows 'x\u202Efdp.exe' as "xexe.pdf"; a byte 0xff made the name unreadable as a string, and the object unlisted.
-    const script = `
-import { writeFileSync } from 'node:fs';
-import { execFileSync } from 'node:child_process';
-${CLI_IN_SCENARIO}
-writeFileSync('/dev/shm/x\u202Efdp.exe', '');
-execFileSync('truncate', ['-s', '9007199254740993', '/dev/shm/y-huge']);
-writeFileSync(Buffer.from('/dev/shm/bad\\xffname', 'latin1'), 'abc');
-console.log(JSON.stringify({ table: await cli('ls', '-p'), json: JSON.parse(await cli('ls', '-p', '--json')) }));
-`;
-    const result = await runNodeOnPrivateShm(script, { tmpfs: 'size=1m' });
-    assertExitedCleanly(result, 'scenario');
-    const out = lastJson<{ table: string; json: { posix: PosixRow[] } }>(result);
+    const out = (await scenario()).bidi;
     const names = out.table
       .trimEnd()
       .split('\n')
@@ -155,22 +184,7 @@ console.log(JSON.stringify({ table: await cli('ls', '-p'), json: JSON.parse(awai
 
 describe('shmkit ls -p where /dev/shm cannot be read', { skip: noPrivateIpc }, () => {
   it('is an error naming /dev/shm (exit 1), not an empty list', async () => {
-    const script = `
-import { chmodSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { spawnSync } from 'node:child_process';
-chmodSync('/dev/shm', 0o700);
-// Both commands as nobody, one after the other in one process (helpers/shmkit-steps.ts), as helpers/as-nobody.ts ran each.
-const dir = mkdtempSync('/tmp/shmkit-cli-posix-');
-const steps = spawnSync(process.execPath, [${JSON.stringify(SHMKIT_STEPS)}, '--as-nobody', dir], { input: 'p ls -p\\nap ls -a -p --json\\n', encoding: 'utf8' });
-if (steps.status !== 0) throw new Error('steps: ' + steps.status + ' ' + steps.stderr);
-const read = (name, ext) => readFileSync(dir + '/' + name + '.' + ext, 'utf8');
-const runs = ['p', 'ap'].map((name) => ({ status: Number(read(name, 'rc')), stdout: read(name, 'out'), stderr: read(name, 'err') }));
-rmSync(dir, { recursive: true });
-console.log(JSON.stringify(runs));
-`;
-    const result = await runNodeOnPrivateShm(script, { tmpfs: 'size=1m' });
-    assertExitedCleanly(result, 'scenario');
-    for (const r of lastJson<{ status: number; stdout: string; stderr: string }[]>(result)) {
+    for (const r of (await scenario()).unreadable) {
       assert.deepEqual(r, { status: 1, stdout: '', stderr: 'shmkit ls: /dev/shm: EACCES cannot be read: permission denied\n' });
     }
   });
