@@ -6,12 +6,17 @@
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
-import { describe, it } from 'node:test';
+import { after, describe, it } from 'node:test';
 import { Channel, ChannelError, PubSub, Service, SharedMemory, type Codec } from 'shmkit';
 import { assertNoLeaks, removeSegment } from './helpers/ipc.js';
-import { assertExitedCleanly, lastJson, runNode, withShmkit } from './helpers/processes.js';
+import { NodeTasks } from './helpers/node-tasks.js';
+import { assertExitedCleanly, lastJson, withShmkit } from './helpers/processes.js';
 
 assertNoLeaks();
+
+// The tests' other processes, which only open a channel and report, are tasks of one child.
+const tasks = new NodeTasks();
+after(async () => assertExitedCleanly(await tasks.close(), 'the tasks child'));
 
 function isCode(code: string, pattern?: RegExp) {
   return (error: unknown) => error instanceof ChannelError && error.code === code && (pattern === undefined || pattern.test(error.message));
@@ -39,7 +44,7 @@ describe('Channel codecs across processes', { timeout: 60_000 }, () => {
   it('v8 carries Maps, Dates, BigInts, typed arrays and nested objects from a child that names no codec', async () => {
     using channel = Channel.create({ capacity: 1 << 16, autoRemove: true, codec: 'v8' });
     const receiver = channel.receiver();
-    const child = runNode(
+    const child = tasks.run(
       `
       import { Channel } from 'SHMKIT';
       const channel = Channel.open({ id: Number(process.argv[1]) });
@@ -89,7 +94,7 @@ describe('Channel codecs across processes', { timeout: 60_000 }, () => {
       '\u0000nul\u0000',
       'x'.repeat(3000),
     ];
-    const result = await runNode(
+    const result = await tasks.run(
       `
       import { Channel } from 'SHMKIT';
       const channel = Channel.open({ id: Number(process.argv[1]), codec: 'text' });
@@ -114,7 +119,7 @@ describe('Channel codecs across processes', { timeout: 60_000 }, () => {
       42,
       true,
     ];
-    const result = await runNode(
+    const result = await tasks.run(
       `
       import { Channel } from 'SHMKIT';
       const channel = Channel.open({ id: Number(process.argv[1]) });
@@ -136,7 +141,7 @@ describe('Channel codecs across processes', { timeout: 60_000 }, () => {
     using channel = Channel.create({ capacity: 4096, autoRemove: true, codec: pointCodec });
     assert.equal(channel.codec, 'point');
     const receiver = channel.receiver();
-    const result = await runNode(
+    const result = await tasks.run(
       `
       import { Channel } from 'SHMKIT';
       const id = Number(process.argv[1]);
@@ -158,7 +163,7 @@ describe('Channel codecs across processes', { timeout: 60_000 }, () => {
 
   it('refuses an opener whose codec differs, naming both, and records a nameless user codec as custom', async () => {
     using channel = Channel.create({ capacity: 4096, autoRemove: true, codec: 'json' });
-    const result = await runNode(
+    const result = await tasks.run(
       `
       import { Channel } from 'SHMKIT';
       const id = Number(process.argv[1]);
@@ -482,7 +487,7 @@ describe('Channel codecs: edge cases', { timeout: 60_000 }, () => {
     using channel = Channel.create({ capacity: 1 << 16, autoRemove: true, codec: 'text' });
     const receiver = channel.receiver();
     const max = channel.sender().maxMessageSize;
-    const child = runNode(
+    const child = tasks.run(
       `
       import { Channel } from 'SHMKIT';
       const [id, max] = process.argv.slice(1).map(Number);
