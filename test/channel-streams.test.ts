@@ -10,12 +10,18 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { describe, it } from 'node:test';
+import { after, describe, it } from 'node:test';
 import { Channel, ChannelError, SharedMemory } from 'shmkit';
 import { assertNoLeaks } from './helpers/ipc.js';
+import { NodeTasks } from './helpers/node-tasks.js';
 import { assertExitedCleanly, lastJson, runNode } from './helpers/processes.js';
 import { settledWithin } from './helpers/settled.js';
 
+// Other processes that only open a channel and report are tasks of one child;
+// those whose own death or exit is the point are children of their own.
+const tasks = new NodeTasks();
+after(async () => assertExitedCleanly(await tasks.close(), 'the tasks child'));
+// (Registered first, so it ends before assertNoLeaks() counts what is left.)
 assertNoLeaks();
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -30,7 +36,7 @@ describe('Channel streams across processes', { timeout: 90_000 }, () => {
       // Not a multiple of anything: the last message is short.
       writeFileSync(input, randomBytes(5 * 1024 * 1024 + 12_345));
       using channel = Channel.create({ capacity: 1 << 16, autoRemove: true });
-      const receiving = runNode(
+      const receiving = tasks.run(
         `
         import { createWriteStream } from 'node:fs';
         import { pipeline } from 'node:stream/promises';
@@ -74,7 +80,7 @@ describe('Channel streams across processes', { timeout: 90_000 }, () => {
     using status = SharedMemory.create({ size: 8 });
     status.remove();
     const counter = new Int32Array(status.buffer);
-    const sending = runNode(
+    const sending = tasks.run(
       `
       import { once } from 'node:events';
       import { finished } from 'node:stream/promises';
@@ -155,7 +161,7 @@ describe('Channel streams across processes', { timeout: 90_000 }, () => {
     events.on('message', (value) => got.push(value));
     events.on('end', () => order.push('end'));
     const closed = once(events, 'close').then(() => order.push('close'));
-    const result = await runNode(
+    const result = await tasks.run(
       `
       import { Channel } from 'SHMKIT';
       const channel = Channel.open({ id: Number(process.argv[1]) });

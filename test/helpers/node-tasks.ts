@@ -60,6 +60,7 @@ export class NodeTasks {
       if (!line.startsWith(RESULT)) return void (stdout += `${line}\n`);
       const { failed, stdout: out, stderr } = JSON.parse(line.slice(RESULT.length)) as { failed: boolean; stdout: string; stderr: string };
       this.#results.shift()?.({ code: failed ? 1 : 0, signal: null, stdout: out, stderr });
+      if (this.#results.length === 0) this.#hold(false);
     });
     this.#exited = once(child, 'close').then(([code, signal]) => {
       const result = { code: code as number | null, signal: signal as NodeJS.Signals | null, stdout, stderr: this.#stderr };
@@ -70,9 +71,19 @@ export class NodeTasks {
     return child;
   }
 
+  /** Whether the child keeps this process running: only while a task runs, so a file whose hooks failed still ends (and the child, its stdin closed, with it). */
+  #hold(busy: boolean): void {
+    const child = this.#child!;
+    for (const handle of [child, child.stdin, child.stdout, child.stderr] as Array<{ ref(): void; unref(): void } | null>) {
+      if (busy) handle?.ref();
+      else handle?.unref();
+    }
+  }
+
   /** Runs `code` (as runNode would: 'SHMKIT' replaced, `args` in process.argv.slice(1)); resolves with its result. */
   run(code: string, args: readonly string[] = []): Promise<RunResult> {
     this.#child ??= this.#start();
+    this.#hold(true);
     const result = new Promise<RunResult>((resolve) => this.#results.push(resolve));
     this.#child.stdin!.write(`${JSON.stringify({ code: withShmkit(code), args })}\n`);
     return result;
@@ -81,6 +92,7 @@ export class NodeTasks {
   /** Ends the child (stdin closed; SIGKILL if it is still busy after `ms`) and resolves with how it ended. */
   async close(ms = 5_000): Promise<RunResult> {
     if (this.#child === undefined) return { code: 0, signal: null, stdout: '', stderr: '' };
+    this.#hold(true);
     this.#child.stdin!.end();
     const timer = setTimeout(() => this.#child!.kill('SIGKILL'), ms);
     try {
