@@ -2,11 +2,16 @@
 // wake-up (recvBatch, drain), large copies, and senders that hand over data
 // that is not what it claims to be.
 import assert from 'node:assert/strict';
-import { describe, it } from 'node:test';
+import { after, describe, it } from 'node:test';
 import { Channel, ChannelError, type Receiver } from 'shmkit';
 import { assertNoLeaks } from './helpers/ipc.js';
-import { assertExitedCleanly, lastJson, runNode } from './helpers/processes.js';
+import { NodeTasks } from './helpers/node-tasks.js';
+import { assertExitedCleanly, lastJson } from './helpers/processes.js';
 
+// The other processes only open a channel and send: tasks of one child.
+// (Registered before assertNoLeaks(), so the child ends before the count.)
+const tasks = new NodeTasks();
+after(async () => assertExitedCleanly(await tasks.close(), 'the tasks child'));
 assertNoLeaks();
 
 const bytes = (...values: number[]) => new Uint8Array(values);
@@ -89,7 +94,7 @@ describe('Channel receives into a buffer of the caller', { timeout: 60_000 }, ()
     const target = new Uint8Array(64);
     await assert.rejects(receiver.recvInto(target, { timeoutMs: 20 }), { code: 'ETIMEDOUT' });
     const count = 2000;
-    const child = runNode(
+    const child = tasks.run(
       `
       import { Channel } from 'SHMKIT';
       const sender = Channel.open({ id: Number(process.argv[1]) }).sender();
@@ -456,7 +461,7 @@ describe('Channel senders refuse data that is not what it claims, and never wedg
   it('a sender process that throws mid-send does not stop another sender’s messages', async () => {
     using channel = Channel.create({ capacity: 4096, autoRemove: true });
     const receiver = channel.receiver();
-    const child = runNode(
+    const child = tasks.run(
       `
       import { Channel } from 'SHMKIT';
       const sender = Channel.open({ id: Number(process.argv[1]) }).sender();
@@ -488,7 +493,7 @@ describe('Channel with a sender that gives up reservations as fast as room comes
     // ring's size called a valid ring corrupt (ERR_CHANNEL_FORMAT).
     using channel = Channel.create({ capacity: 4096, autoRemove: true, codec: 'json' });
     const receiver = channel.receiver();
-    const sending = runNode(
+    const sending = tasks.run(
       `
       import { Channel } from 'SHMKIT';
       const channel = Channel.open({ id: Number(process.argv[1]), codec: 'json' });
