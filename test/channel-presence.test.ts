@@ -295,10 +295,8 @@ int main(void) {
   it("a C process claims a presence Node sees, and sees Node's, from another PID namespace", async () => {
     const exe = await compileC('presence-peer', C_PEER);
     const before = usedSegments();
-    const peer = startNodeInNewPidNamespace(
-      `import { spawn } from 'node:child_process'; spawn(process.argv[1], { stdio: 'inherit' }).on('exit', (c) => process.exit(c ?? 1));`,
-      [exe],
-    );
+    // The peer itself is pid 1 of the new namespace (no Node in between to start it).
+    const peer = startNodeInNewPidNamespace('', [], { command: [exe] });
     const presence = Presence.claim();
     try {
       const token = await peer.json<[number, number]>();

@@ -66,6 +66,8 @@ export interface NodeChildOptions {
   /** SIGKILL it (and its namespace) after this many ms; default 60 s. */
   timeoutMs?: number;
   env?: NodeJS.ProcessEnv;
+  /** Run this program and arguments instead of Node (`code` and `args` unused): a C peer, without a Node to start it. */
+  command?: readonly string[];
 }
 
 /**
@@ -85,8 +87,7 @@ export class NodeChild {
   #closed = false;
 
   constructor(code: string, args: readonly string[] = [], options: NodeChildOptions = {}) {
-    const source = withShmkit(code);
-    const node = [process.execPath, '--input-type=module', '-e', source, '--', ...args];
+    const node = options.command ?? [process.execPath, '--input-type=module', '-e', withShmkit(code), '--', ...args];
     const unshare = [
       ...(options.newPidNamespace ? ['--pid', '--fork', '--kill-child=SIGKILL', '--mount-proc'] : []),
       ...(options.newIpcNamespace ? ['--ipc'] : []),
