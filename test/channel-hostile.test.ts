@@ -6,7 +6,7 @@ import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { describe, it } from 'node:test';
 import { Worker } from 'node:worker_threads';
-import { Channel, ChannelError } from '../src/index.js';
+import { Channel, ChannelError } from 'shmkit';
 import * as F from '../src/channel/format.js';
 import { futexEngines } from './helpers/futex-engines.js';
 import { assertNoLeaks } from './helpers/ipc.js';

@@ -8,7 +8,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import * as F from '../src/channel/format.js';
-import { Channel, ChannelError, SharedMemory } from '../src/index.js';
+import { Channel, ChannelError, SharedMemory } from 'shmkit';
 import { assertNoLeaks } from './helpers/ipc.js';
 import { startNode } from './helpers/namespaces.js';
 

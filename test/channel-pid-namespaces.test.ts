@@ -5,7 +5,7 @@
 // own IPC namespace; peers run as pid 1 of new PID namespaces.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { Channel, ChannelError } from '../src/index.js';
+import { Channel, ChannelError } from 'shmkit';
 import * as F from '../src/channel/format.js';
 import { assertNoLeaks } from './helpers/ipc.js';
 import { runFileInPrivateIpc, startNode, startNodeInNewPidNamespace } from './helpers/namespaces.js';
