@@ -10,7 +10,7 @@ import { describe, it } from 'node:test';
 import { Worker } from 'node:worker_threads';
 import { Channel, ChannelError, PubSub } from 'shmkit';
 import { assertNoLeaks } from './helpers/ipc.js';
-import { SHMKIT_MODULES } from './helpers/processes.js';
+import { SHMKIT, SHMKIT_MODULES } from './helpers/processes.js';
 
 assertNoLeaks();
 
@@ -75,7 +75,7 @@ describe('an endpoint that ends while it registers', () => {
         parentPort.postMessage('subscribed');
         setInterval(() => {}, 1000);
       })();`,
-      { eval: true, workerData: { id: pubsub.id, url: new URL('./index.js', SHMKIT_MODULES).href } },
+      { eval: true, workerData: { id: pubsub.id, url: SHMKIT } },
     );
     await once(behind, 'message');
     await behind.terminate();
