@@ -14,40 +14,13 @@ import { pendingWaitStats } from '../src/sem/wait-queue.js';
 import { SPIN_MS, spinsFirst } from '../src/sysv/spin.js';
 import { assertNoLeaks, removeQueue, semaphoreSetsOfEachTest } from './helpers/ipc.js';
 import { peer } from './helpers/peer.js';
+import { assertExitedCleanly } from './helpers/processes.js';
 import { waitFor } from './helpers/shm.js';
 
 assertNoLeaks();
 
-/**
- * The other process of every test, one for the file (it had one per test, 12
- * in all): each job opens the test's set or queue by id and does what that
- * test's child did.
- */
-const other = peer(`
-import { MessageQueue, SemaphoreSet } from 'SHMKIT';
-const jobs = {
-  async handOffs(id, rounds, wait) {
-    const set = SemaphoreSet.open({ id });
-    for (let i = 0; i < rounds; i++) {
-      await set.op([{ sem_num: 0, sem_op: -1 }], { wait, timeoutMs: 20_000 });
-      await set.op([{ sem_num: 1, sem_op: 1 }]);
-    }
-  },
-  async release(id) {
-    await SemaphoreSet.open({ id }).op([{ sem_num: 0, sem_op: 1 }]);
-  },
-  async echo(id, rounds, wait) {
-    const queue = MessageQueue.open({ id });
-    for (let i = 0; i < rounds; i++) {
-      const { data } = await queue.receive({ type: 1, wait, timeoutMs: 20_000 });
-      await queue.send(data, { type: 2, wait });
-    }
-  },
-  async send(id) {
-    await MessageQueue.open({ id }).send('later');
-  },
-};
-`);
+/** The other process of every test: their programs run in turn in one, where each had a process of its own (12 in all). */
+const other = peer();
 after(() => other.end());
 
 const { made, newSet } = semaphoreSetsOfEachTest(SemaphoreSet);
@@ -100,12 +73,23 @@ describe('semaphore wait modes', () => {
     it(`'${mode}': 500 hand-offs with another process waiting the same way end with every value back at 0`, async () => {
       const set = newSet(2);
       const rounds = 500;
-      const child = other.call('handOffs', [set.id, rounds, mode]);
+      const child = other.run(
+        `
+        import { SemaphoreSet } from 'SHMKIT';
+        const [id, rounds, wait] = [Number(process.argv[1]), Number(process.argv[2]), process.argv[3]];
+        const set = SemaphoreSet.open({ id });
+        for (let i = 0; i < rounds; i++) {
+          await set.op([{ sem_num: 0, sem_op: -1 }], { wait, timeoutMs: 20_000 });
+          await set.op([{ sem_num: 1, sem_op: 1 }]);
+        }
+        `,
+        [String(set.id), String(rounds), mode],
+      );
       for (let i = 0; i < rounds; i++) {
         await set.op([{ sem_num: 0, sem_op: 1 }]);
         await set.op([{ sem_num: 1, sem_op: -1 }], { wait: mode, timeoutMs: 20_000 });
       }
-      await child;
+      assertExitedCleanly(await child);
       assert.deepEqual([set.get(0), set.get(1)], [0, 0]);
     });
 
@@ -113,7 +97,14 @@ describe('semaphore wait modes', () => {
       const set = newSet(1);
       const wait = set.op([{ sem_num: 0, sem_op: -1 }], { wait: mode });
       await waitFor('the waiter in the kernel', () => semctl(set.id, 0, GETNCNT) === 1);
-      await other.call('release', [set.id]);
+      const child = await other.run(
+        `
+        import { SemaphoreSet } from 'SHMKIT';
+        await SemaphoreSet.open({ id: Number(process.argv[1]) }).op([{ sem_num: 0, sem_op: 1 }]);
+        `,
+        [String(set.id)],
+      );
+      assertExitedCleanly(child);
       await wait;
       assert.equal(set.get(0), 0);
       assert.deepEqual(pendingWaitStats(), { waits: 0, queues: 0 });
@@ -137,13 +128,24 @@ describe('semaphore wait modes', () => {
     it(`'${mode}': 500 messages each way with another process waiting the same way arrive in order`, async () => {
       await withQueue(async (queue) => {
         const rounds = 500;
-        const child = other.call('echo', [queue.id, rounds, mode]);
+        const child = other.run(
+          `
+          import { MessageQueue } from 'SHMKIT';
+          const [id, rounds, wait] = [Number(process.argv[1]), Number(process.argv[2]), process.argv[3]];
+          const queue = MessageQueue.open({ id });
+          for (let i = 0; i < rounds; i++) {
+            const { data } = await queue.receive({ type: 1, wait, timeoutMs: 20_000 });
+            await queue.send(data, { type: 2, wait });
+          }
+          `,
+          [String(queue.id), String(rounds), mode],
+        );
         for (let i = 0; i < rounds; i++) {
           await queue.send(`m${i}`, { type: 1, wait: mode });
           const { data } = await queue.receive({ type: 2, wait: mode, timeoutMs: 20_000 });
           assert.equal(new TextDecoder().decode(data), `m${i}`);
         }
-        await child;
+        assertExitedCleanly(await child);
         assert.equal(queue.stat().msg_qnum, 0);
       });
     });
@@ -158,7 +160,14 @@ describe('semaphore wait modes', () => {
         await assert.rejects(aborted, { name: 'AbortError' });
         const waiting = queue.receive({ wait: mode, timeoutMs: 20_000 });
         await sleep(20);
-        await other.call('send', [queue.id]);
+        const child = await other.run(
+          `
+          import { MessageQueue } from 'SHMKIT';
+          await MessageQueue.open({ id: Number(process.argv[1]) }).send('later');
+          `,
+          [String(queue.id)],
+        );
+        assertExitedCleanly(child);
         assert.equal(new TextDecoder().decode((await waiting).data), 'later');
         assert.equal(queue.stat().msg_qnum, 0);
       });
