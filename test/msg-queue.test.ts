@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { after, afterEach, describe, it } from 'node:test';
 import { IPC_INFO, IPC_SET, IPC_STAT, IpcError, MessageQueue, MSG_INFO, type StateError, ftok, msgctl, msgsnd } from 'shmkit';
 import { assertNoLeaks, removeQueue, uniqueKey } from './helpers/ipc.js';
+import { peer } from './helpers/peer.js';
 import { assertExitedCleanly, lastJson } from './helpers/processes.js';
 import { BECOME_NOBODY, noPrivateIpc, runNodeInPrivateIpc, thrown } from './helpers/shm.js';
 
@@ -23,6 +24,14 @@ function track(q: MessageQueue): MessageQueue {
 
 const dir = mkdtempSync(join(tmpdir(), 'shmkit-msg-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
+
+/**
+ * The children that change the limits of an IPC namespace of their own run
+ * in turn in one process there, which renews the namespace after each (9
+ * processes -> 1); the one that becomes nobody keeps a process of its own.
+ */
+const isolated = peer({ privateIpc: true });
+after(() => isolated.end());
 
 const str = (b: Uint8Array): string => new TextDecoder().decode(b);
 
@@ -282,7 +291,7 @@ describe('messages', () => {
 
   it('receives a message longer than the current MSGMAX (lowered after it was sent)', { skip: noPrivateIpc }, async () => {
     // msgmax is per IPC namespace: changed only in a namespace of the child's own.
-    const result = await runNodeInPrivateIpc(`
+    const result = await isolated.run(`
       import { writeFileSync } from 'node:fs';
       import { MessageQueue } from 'SHMKIT';
       const q = MessageQueue.create();
@@ -300,7 +309,7 @@ describe('messages', () => {
     // Each tryReceive, each receive's first try, and each try of a receive
     // queued for a waiter thread (256 every 50 ms) made a fresh buffer of
     // MSGMAX: at 256 MiB, 300 idle receives kept a core and a half busy.
-    const result = await runNodeInPrivateIpc(`
+    const result = await isolated.run(`
       import { writeFileSync } from 'node:fs';
       import { MessageQueue } from 'SHMKIT';
       writeFileSync('/proc/sys/kernel/msgmax', String(256 << 20));
@@ -336,7 +345,7 @@ describe('messages', () => {
   it('32 receives waiting with a MSGMAX of 256 MiB hold less than one buffer of MSGMAX, and each gets its message whole', {
     skip: noPrivateIpc,
   }, async () => {
-    const result = await runNodeInPrivateIpc(`
+    const result = await isolated.run(`
       import { readFileSync, writeFileSync } from 'node:fs';
       import { MessageQueue } from 'SHMKIT';
       writeFileSync('/proc/sys/kernel/msgmax', String(256 << 20));
@@ -385,7 +394,7 @@ describe('messages', () => {
   }, async () => {
     // Every waiting receive is woken (E2BIG) by a message longer than 64
     // KiB; one takes it, the others find it gone and wait again.
-    const result = await runNodeInPrivateIpc(`
+    const result = await isolated.run(`
       import { writeFileSync } from 'node:fs';
       import { MessageQueue } from 'SHMKIT';
       writeFileSync('/proc/sys/kernel/msgmax', String(256 << 20));
@@ -441,7 +450,7 @@ describe('messages', () => {
   }, async () => {
     // MessageQueue never truncates: the flags reach the waiter thread through
     // the internal msgrcvStart (src/sysv/msg.ts), as the high level's receive does.
-    const result = await runNodeInPrivateIpc(`
+    const result = await isolated.run(`
       import { writeFileSync } from 'node:fs';
       import { IPC_CREAT, IPC_PRIVATE, IPC_RMID, IPC_STAT, MSG_EXCEPT, MSG_NOERROR, msgctl, msgget, msgsnd } from 'SHMKIT_MODULES';
       import { msgrcvStart, receivedMessage } from '${MSG_MODULE}';
@@ -543,7 +552,7 @@ describe('messages', () => {
     it(`a receive woken by a message too long for it, then ${then}: waits on, aborts or ends with EIDRM`, {
       skip: noPrivateIpc,
     }, async () => {
-      const result = await runNodeInPrivateIpc(`
+      const result = await isolated.run(`
         ${E2BIG_WAKE}
         ${steps}
         const outcome = await pending;
@@ -561,7 +570,7 @@ describe('messages', () => {
   }
 
   it('a send whose size a lowered MSGMAX refuses fails alone: the queue and its other waits live on', { skip: noPrivateIpc }, async () => {
-    const result = await runNodeInPrivateIpc(`
+    const result = await isolated.run(`
       import { writeFileSync } from 'node:fs';
       import { MessageQueue } from 'SHMKIT';
       const q = MessageQueue.create();
