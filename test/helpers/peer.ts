@@ -91,6 +91,12 @@ process.on('beforeExit', () => {
 
 export interface PeerOptions {
   /**
+   * The programs' 'SHMKIT' is one copy of the bundle, loaded by the first,
+   * instead of a copy each: for programs that leave no state in the library
+   * that another could meet (each opens its objects by id and waits for them).
+   */
+  sharedLibrary?: boolean;
+  /**
    * Start the peer in an IPC namespace of its own (`unshare --ipc`, root
    * only), as runNodeInPrivateIpc does each child; after each program the
    * peer removes every object left in it and writes back the limits (msgmax,
@@ -149,8 +155,9 @@ export function peer(options: PeerOptions = {}): Peer {
   function runOne(code: string, args: readonly string[], timeoutMs: number): Promise<RunResult> {
     child ??= start();
     // A copy of the bundle of its own, as a process of its own loads: no state of the library (what
-    // it read of the system, waits, handles) passes from one program to the next. About 8 ms of CPU.
-    const fresh = code.replaceAll("'SHMKIT'", JSON.stringify(`${SHMKIT}?peer-program=${programs++}`));
+    // it read of the system, waits, handles) passes from one program to the next. About 8 ms of CPU,
+    // and its code runs cold, as in a new process.
+    const fresh = options.sharedLibrary ? code : code.replaceAll("'SHMKIT'", JSON.stringify(`${SHMKIT}?peer-program=${programs++}`));
     const c = child;
     const end = (name: 'stdout' | 'stderr') =>
       new Promise<{ status: number; text: string }>((resolve) => streams[name].waiting.push(resolve));
