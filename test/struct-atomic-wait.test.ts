@@ -8,7 +8,17 @@ import { atomic, int32, int64, IpcError, SharedMemory, StateError, struct, uint3
 import { compileC } from './helpers/c.js';
 import { assertNoLeaks } from './helpers/ipc.js';
 import { startNode } from './helpers/namespaces.js';
+import { peer } from './helpers/peer.js';
 import { assertExitedCleanly, lastJson, run, runNode, SHMKIT } from './helpers/processes.js';
+
+/**
+ * The children whose process need not be new (the live waiters that meet a
+ * killed or terminated one, the waiter beside the aborting process, the
+ * thread-engine loops) run in turn in one (6 processes -> 1); each has a
+ * copy of the library of its own, and SHMKIT_IO_URING as its process had.
+ */
+const other = peer();
+after(() => other.end());
 
 const segments: SharedMemory[] = [];
 after(() => {
@@ -269,7 +279,7 @@ describe('atomic().wait and notify()', () => {
     while (flag.load() < 1) await sleep(5);
     await sleep(50);
     await victim.kill();
-    const survivor = runNode(code, [String(shm.id)], { timeoutMs: 30_000 });
+    const survivor = other.run(code, [String(shm.id)], { timeoutMs: 30_000 });
     while (flag.load() < 2) await sleep(5);
     assert.equal(await notifyUntilWoken(seq), 1, 'only the live waiter is counted');
     const result = await survivor;
@@ -303,7 +313,7 @@ describe('atomic().wait and notify()', () => {
       await sleep(50);
       await worker.terminate();
       // Asleep before the notify, and after the dead waiter in the word's queue.
-      const survivor = runNode(
+      const survivor = other.run(
         `
         ${OPEN_STATE}
         atomic(view, 'flag').add(1);
@@ -329,7 +339,7 @@ describe('atomic().wait and notify()', () => {
     const seq = atomic(view, 'seq');
     const flag = atomic(view, 'flag');
     const threadEngine = { env: { ...process.env, SHMKIT_IO_URING: '0' }, timeoutMs: 60_000 };
-    const waiter = runNode(
+    const waiter = other.run(
       `
       ${OPEN_STATE}
       atomic(view, 'flag').add(1);
@@ -372,7 +382,7 @@ describe('atomic().wait and notify()', () => {
   // the one that ended. Signalling the thread without waiting for it let the
   // notify reach the old one in most rounds on a busy machine.
   test('on the thread engine, a notify(1) right after a wait ended by a detach wakes the live waiter', async () => {
-    const result = await runNode(
+    const result = await other.run(
       `
       ${OPEN_STATE}
       const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -402,7 +412,7 @@ describe('atomic().wait and notify()', () => {
     // Each atomic() object kept an idle waiter, a thread, until it was
     // collected: a loop that called atomic() for each wait grew a thread a
     // wait, up to thousands, and then failed to start one (EAGAIN).
-    const result = await runNode(
+    const result = await other.run(
       `
       ${OPEN_STATE}
       import { readFileSync } from 'node:fs';

@@ -59,14 +59,21 @@ process.stdin.on('data', (chunk) => {
   buffered += chunk;
   next();
 });
+/** Makes process.env hold just \`env\`; returns what it held. */
+function setEnv(env) {
+  const before = { ...process.env };
+  for (const name of Object.keys(process.env)) if (!(name in env)) delete process.env[name];
+  Object.assign(process.env, env);
+  return before;
+}
 function next() {
   const end = buffered.indexOf('\\n');
   if (running !== null || end === -1) return;
-  const { code, args } = JSON.parse(buffered.slice(0, end));
+  const { code, args, env } = JSON.parse(buffered.slice(0, end));
   buffered = buffered.slice(end + 1);
   process.stdin.unref();
   process.argv = [process.argv[0], ...args];
-  const program = (running = { status: undefined });
+  const program = (running = { status: undefined, env: env === null ? null : setEnv(env) });
   // A URL of its own: a module is evaluated once per URL.
   import('data:text/javascript,' + encodeURIComponent(code + '\\n//# peer program ' + n++)).then(
     () => (program.status = 0),
@@ -80,6 +87,7 @@ process.on('beforeExit', () => {
   if (running === null) return;
   // 13: the top-level await of a process whose loop emptied before it settled.
   const status = running.status ?? 13;
+  if (running.env !== null) setEnv(running.env);
   running = null;
   if (privateIpc) renewNamespace();
   process.stdout.write(MARK + status + '\\n');
@@ -109,9 +117,11 @@ export interface Peer {
   /**
    * Runs `code` (as runNode would, `args` in process.argv.slice(1)) in the
    * peer, after the programs asked for before it; `timeoutMs` (default 30 s)
-   * kills the peer.
+   * kills the peer. `env`, if given, is the program's process.env while it
+   * runs (the library reads it, SHMKIT_IO_URING at its first wait: a copy
+   * of the library of its own, without sharedLibrary, reads it afresh).
    */
-  run(code: string, args?: readonly string[], options?: { timeoutMs?: number }): Promise<RunResult>;
+  run(code: string, args?: readonly string[], options?: { timeoutMs?: number; env?: NodeJS.ProcessEnv }): Promise<RunResult>;
   /** Closes the peer's stdin, waits for its exit and asserts it exited cleanly (nothing if it never started). */
   end(): Promise<void>;
 }
@@ -152,7 +162,7 @@ export function peer(options: PeerOptions = {}): Peer {
 
   let programs = 0;
 
-  function runOne(code: string, args: readonly string[], timeoutMs: number): Promise<RunResult> {
+  function runOne(code: string, args: readonly string[], timeoutMs: number, env: NodeJS.ProcessEnv | undefined): Promise<RunResult> {
     child ??= start();
     // A copy of the bundle of its own, as a process of its own loads: no state of the library (what
     // it read of the system, waits, handles) passes from one program to the next. About 8 ms of CPU,
@@ -164,15 +174,19 @@ export function peer(options: PeerOptions = {}): Peer {
     const done = Promise.all([end('stdout'), end('stderr')]).then(
       ([out, err]): RunResult => ({ code: out.status, signal: null, stdout: out.text, stderr: err.text }),
     );
-    c.stdin.write(`${JSON.stringify({ code: withShmkit(fresh), args })}\n`);
+    c.stdin.write(`${JSON.stringify({ code: withShmkit(fresh), args, env: env ?? null })}\n`);
     const timer = setTimeout(() => c.kill('SIGKILL'), timeoutMs);
     // The peer's end, if it comes first, is this program's: what it printed, and how the peer ended.
     return Promise.race([done, ended as Promise<RunResult>]).finally(() => clearTimeout(timer));
   }
 
   return {
-    run(code: string, args: readonly string[] = [], { timeoutMs = 30_000 } = {}): Promise<RunResult> {
-      const result = last.then(() => runOne(code, args, timeoutMs));
+    run(
+      code: string,
+      args: readonly string[] = [],
+      { timeoutMs = 30_000, env }: { timeoutMs?: number; env?: NodeJS.ProcessEnv } = {},
+    ): Promise<RunResult> {
+      const result = last.then(() => runOne(code, args, timeoutMs, env));
       last = result.catch(() => {});
       return result;
     },
