@@ -4,12 +4,22 @@
 // protocol runs between two Node processes and between Node and a C program
 // of ours that uses semop, in both directions (semaphores interoperate with C).
 import assert from 'node:assert/strict';
-import { before, describe, it } from 'node:test';
+import { after, before, describe, it } from 'node:test';
 import { SemaphoreSet, SharedMemory } from 'shmkit';
 import { compileC } from './helpers/c.js';
 import { assertNoLeaks } from './helpers/ipc.js';
+import { peer } from './helpers/peer.js';
 import { join } from 'node:path';
 import { assertExitedCleanly, lastJson, ROOT, run, runNode, type RunResult } from './helpers/processes.js';
+
+/**
+ * The Node server of every exchange runs in one process, in turn, where each
+ * had its own (a copy of the library each); the client of the Node-Node
+ * exchange has a process of its own, as the two run at once (4 processes -> 2).
+ * It ends, detaching the segments, before the leak check.
+ */
+const servers = peer();
+after(() => servers.end());
 
 assertNoLeaks();
 
@@ -144,7 +154,7 @@ type Peer = (role: 'produce' | 'consume', shmId: number, semId: number) => Promi
 
 let cPeerPath = '';
 const nodePeer: Peer = (role, shmId, semId) =>
-  runNode(NODE_PEER, [role, String(shmId), String(semId), String(RECORDS)], { timeoutMs: 60_000 });
+  (role === 'produce' ? servers.run : runNode)(NODE_PEER, [role, String(shmId), String(semId), String(RECORDS)], { timeoutMs: 60_000 });
 const cPeer: Peer = (role, shmId, semId) => run(cPeerPath, [role, String(shmId), String(semId), String(RECORDS)], { timeoutMs: 60_000 });
 
 /** Runs `producer` and `consumer` against a fresh one-slot segment and empty/full pair. */

@@ -122,7 +122,12 @@ export interface Peer {
    * of the library of its own, without sharedLibrary, reads it afresh).
    */
   run(code: string, args?: readonly string[], options?: { timeoutMs?: number; env?: NodeJS.ProcessEnv }): Promise<RunResult>;
-  /** Closes the peer's stdin, waits for its exit and asserts it exited cleanly (nothing if it never started). */
+  /**
+   * Closes the peer's stdin, waits for its exit and asserts it exited cleanly
+   * (nothing if it never started). What programs left attached or open goes
+   * with the peer, as with each process's exit before: register it (after())
+   * before assertNoLeaks().
+   */
   end(): Promise<void>;
 }
 
@@ -154,6 +159,10 @@ export function peer(options: PeerOptions = {}): Peer {
       });
     }
     c.stdin.on('error', () => {});
+    // The peer never holds this process alive (a program's time limit does while it runs): a file whose
+    // hooks failed before end() still exits, and the peer with it, at the end of its stdin.
+    c.unref();
+    for (const stream of [c.stdin, c.stdout, c.stderr]) (stream as unknown as { unref(): void }).unref();
     ended = once(c, 'close').then(
       ([code, signal]) => ({ code, signal, stdout: streams.stdout.text, stderr: streams.stderr.text }) as RunResult,
     );
