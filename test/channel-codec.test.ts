@@ -9,12 +9,12 @@ import { once } from 'node:events';
 import { after, describe, it } from 'node:test';
 import { Channel, ChannelError, PubSub, Service, SharedMemory, type Codec } from 'shmkit';
 import { assertNoLeaks, removeSegment } from './helpers/ipc.js';
-import { NodeTasks } from './helpers/node-tasks.js';
+import { peer } from './helpers/peer.js';
 import { assertExitedCleanly, lastJson, withShmkit } from './helpers/processes.js';
 
-// The tests' other processes, which only open a channel and report, are tasks of one child.
-const tasks = new NodeTasks();
-after(async () => assertExitedCleanly(await tasks.close(), 'the tasks child'));
+// The tests' other processes, which only open a channel and report, are programs of one peer process.
+const tasks = peer();
+after(() => tasks.end());
 // (Registered first, so it ends before assertNoLeaks() counts what is left.)
 assertNoLeaks();
 

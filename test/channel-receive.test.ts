@@ -5,13 +5,13 @@ import assert from 'node:assert/strict';
 import { after, describe, it } from 'node:test';
 import { Channel, ChannelError, type Receiver } from 'shmkit';
 import { assertNoLeaks } from './helpers/ipc.js';
-import { NodeTasks } from './helpers/node-tasks.js';
+import { peer } from './helpers/peer.js';
 import { assertExitedCleanly, lastJson } from './helpers/processes.js';
 
-// The other processes only open a channel and send: tasks of one child.
+// The other processes only open a channel and send: programs of one peer process.
 // (Registered before assertNoLeaks(), so the child ends before the count.)
-const tasks = new NodeTasks();
-after(async () => assertExitedCleanly(await tasks.close(), 'the tasks child'));
+const tasks = peer();
+after(() => tasks.end());
 assertNoLeaks();
 
 const bytes = (...values: number[]) => new Uint8Array(values);

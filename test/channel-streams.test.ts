@@ -13,14 +13,14 @@ import { pipeline } from 'node:stream/promises';
 import { after, describe, it } from 'node:test';
 import { Channel, ChannelError, SharedMemory } from 'shmkit';
 import { assertNoLeaks } from './helpers/ipc.js';
-import { NodeTasks } from './helpers/node-tasks.js';
+import { peer } from './helpers/peer.js';
 import { assertExitedCleanly, lastJson, runNode } from './helpers/processes.js';
 import { settledWithin } from './helpers/settled.js';
 
-// Other processes that only open a channel and report are tasks of one child;
+// Other processes that only open a channel and report are programs of one peer process;
 // those whose own death or exit is the point are children of their own.
-const tasks = new NodeTasks();
-after(async () => assertExitedCleanly(await tasks.close(), 'the tasks child'));
+const tasks = peer();
+after(() => tasks.end());
 // (Registered first, so it ends before assertNoLeaks() counts what is left.)
 assertNoLeaks();
 
