@@ -5,14 +5,17 @@
 import { Readable, Writable } from 'node:stream';
 import type { RunResult } from './processes.js';
 
-// main() from the bundle bin/shmkit.js loads, as helpers/shmkit-steps.ts
-// runs it: the separate modules of src/cli took about 60 ms more CPU to
-// load, and the files that use the public API load the bundle ('shmkit')
-// already, whose modules this one shares.
-const { main } = (await import(new URL('../../src/bundle/main.js', import.meta.url).href)) as typeof import('../../src/cli/main.js');
+/**
+ * main() of the bundle bin/shmkit.js loads: the separate modules of src/cli
+ * took about 60 ms more CPU to load, and the files that use the public API
+ * load the bundle ('shmkit') already, whose modules this one shares. Loaded
+ * as this module is (helpers/as-nobody.ts and shmkit-steps.ts load it so
+ * before they drop to nobody).
+ */
+export const { main } = (await import(new URL('../../src/bundle/main.js', import.meta.url).href)) as typeof import('../../src/cli/main.js');
 
 /** A stream that keeps what is written to it. */
-function sink(): { stream: Writable; text: () => string } {
+function sink(): { stream: Writable; bytes: () => Buffer } {
   const chunks: Buffer[] = [];
   const stream = new Writable({
     write(chunk: Buffer, _encoding, done) {
@@ -20,14 +23,23 @@ function sink(): { stream: Writable; text: () => string } {
       done();
     },
   });
-  return { stream, text: () => Buffer.concat(chunks).toString('utf8') };
+  return { stream, bytes: () => Buffer.concat(chunks) };
+}
+
+/** Runs `shmkit ARGS...` in this process, `input` on its stdin; resolves with its exit code and the bytes it wrote. */
+export async function runMain(
+  args: readonly string[],
+  input?: string | Uint8Array,
+): Promise<{ code: number; stdout: Buffer; stderr: Buffer }> {
+  const stdout = sink();
+  const stderr = sink();
+  const stdin = Readable.from(input === undefined ? [] : [Buffer.from(input)]);
+  const code = await main([...args], { stdin, stdout: stdout.stream, stderr: stderr.stream });
+  return { code, stdout: stdout.bytes(), stderr: stderr.bytes() };
 }
 
 /** Runs `shmkit ARGS...` in this process, `input` on its stdin; resolves as a spawned run would. */
 export async function shmkitHere(args: readonly string[], options: { input?: string | Uint8Array } = {}): Promise<RunResult> {
-  const stdout = sink();
-  const stderr = sink();
-  const stdin = Readable.from(options.input === undefined ? [] : [Buffer.from(options.input)]);
-  const code = await main([...args], { stdin, stdout: stdout.stream, stderr: stderr.stream });
-  return { code, signal: null, stdout: stdout.text(), stderr: stderr.text() };
+  const { code, stdout, stderr } = await runMain(args, options.input);
+  return { code, signal: null, stdout: stdout.toString('utf8'), stderr: stderr.toString('utf8') };
 }

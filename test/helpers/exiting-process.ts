@@ -21,6 +21,7 @@ import {
   semop,
 } from '../../src/index.js';
 import { withShmkit } from './processes.js';
+import { waitFor } from './shm.js';
 
 /** How many waits (of different semaphores or message types, so each has a thread of its own) the child has pending. */
 export const EXIT_WAITS = 4;
@@ -164,7 +165,11 @@ async function oneExit(kind: 'sem' | 'msg', target: SemaphoreSet | MessageQueue,
     // Each unit is taken in the kernel as it is given, before 'full' fills
     // the set: a thread that came late would take it from the full set and
     // leave room for its give-back (1 in 5 rounds on a busy machine).
-    for (let k = 0; k < WAITS; k++) for (let i = 0; i < 5000 && semctl(target.id, k, GETNCNT) === 0; i++) await sleep(1);
+    for (let k = 0; k < WAITS; k++)
+      await waitFor(`the child's wait on semaphore ${k} in the kernel`, () => semctl(target.id, k, GETNCNT) > 0, {
+        tries: 5000,
+        intervalMs: 1,
+      });
   }
   let running = true;
   void exited.then(() => (running = false));

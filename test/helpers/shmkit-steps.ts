@@ -16,8 +16,8 @@
 import { closeSync, mkdtempSync, openSync, readFileSync, rmSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Readable, Writable } from 'node:stream';
 import { fileURLToPath, pathToFileURL } from 'node:url';
+import { runMain } from './cli.js';
 import { NOBODY, type RunResult, run } from './processes.js';
 
 /** This file, built: `node SHMKIT_STEPS DIR < STEPS`. */
@@ -62,22 +62,7 @@ export async function shmkitSteps(
   }
 }
 
-/** A stream that keeps what is written to it (as helpers/cli.ts's). */
-function sink(): { stream: Writable; bytes: () => Buffer } {
-  const chunks: Buffer[] = [];
-  const stream = new Writable({
-    write(chunk: Buffer, _encoding, done) {
-      chunks.push(chunk);
-      done();
-    },
-  });
-  return { stream, bytes: () => Buffer.concat(chunks) };
-}
-
 async function runSteps(dir: string, asNobody: boolean): Promise<void> {
-  // The bundle, as bin/shmkit.js loads it: the separate modules took twice as long to load.
-  const bundle = new URL('../../src/bundle/main.js', import.meta.url).href;
-  const { main } = (await import(bundle)) as typeof import('../../src/cli/main.js');
   let input = '';
   for await (const chunk of process.stdin) input += chunk;
   const steps = input
@@ -94,12 +79,10 @@ async function runSteps(dir: string, asNobody: boolean): Promise<void> {
     process.setuid?.(NOBODY.uid);
   }
   for (const step of steps) {
-    const stdout = sink();
-    const stderr = sink();
-    const code = await main(step.args, { stdin: Readable.from([]), stdout: stdout.stream, stderr: stderr.stream });
+    const { code, stdout, stderr } = await runMain(step.args);
     for (const [fd, bytes] of [
-      [step.out, stdout.bytes()],
-      [step.err, stderr.bytes()],
+      [step.out, stdout],
+      [step.err, stderr],
       [step.rc, Buffer.from(`${code}\n`)],
     ] as const) {
       writeSync(fd, bytes);

@@ -5,7 +5,7 @@
 // `npm run test:soak`, a CI step of its own) gives each its full budget.
 
 /** Whether this is a soak run: SHMKIT_TEST_SOAK=1 in the environment. */
-export const SOAK = process.env.SHMKIT_TEST_SOAK === '1';
+const SOAK = process.env.SHMKIT_TEST_SOAK === '1';
 
 /**
  * A stress test's budget (a count, a duration in ms): `quick` in `npm test`,
