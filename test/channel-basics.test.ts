@@ -2,15 +2,21 @@
 // backpressure, time limits, abort, close, zero copy, and opening.
 import assert from 'node:assert/strict';
 import { getEventListeners } from 'node:events';
-import { describe, it } from 'node:test';
+import { after, describe, it } from 'node:test';
 import { Channel, ChannelError, SharedMemory } from 'shmkit';
 import { assertNoLeaks, removeSegment, uniqueKey } from './helpers/ipc.js';
+import { peer } from './helpers/peer.js';
 import { assertExitedCleanly, lastJson, runNode } from './helpers/processes.js';
 import { settledWithin } from './helpers/settled.js';
 import { waitFor } from './helpers/shm.js';
 import { budget } from './helpers/soak.js';
 import { assertWrapWakesReader } from './helpers/wrap.js';
 
+// The other process of the pings and of the close, which only opens the channels and sends, is a
+// program of one peer process; the ones that are killed, exit or stay alive have processes of their own.
+// (Registered before assertNoLeaks(), so the peer ends before the count.)
+const tasks = peer();
+after(() => tasks.end());
 assertNoLeaks();
 
 const text = (bytes: Uint8Array | null): string => new TextDecoder().decode(bytes ?? undefined);
@@ -438,7 +444,7 @@ describe('Channel across processes', { timeout: 120_000 }, () => {
       using requests = Channel.create({ capacity: 4096, autoRemove: true, wait });
       using replies = Channel.create({ capacity: 4096, autoRemove: true, wait });
       const receiver = requests.receiver();
-      const child = runNode(
+      const child = tasks.run(
         `
         import { Channel } from 'SHMKIT';
         const [requests, replies, pings] = process.argv.slice(1).map(Number);
@@ -584,7 +590,7 @@ describe('Channel across processes', { timeout: 120_000 }, () => {
   it('close in one process rejects a send waiting in another, and the receiver drains', async () => {
     using channel = Channel.create({ capacity: 512, autoRemove: true });
     const receiver = channel.receiver();
-    const child = runNode(
+    const child = tasks.run(
       `
       import { Channel } from 'SHMKIT';
       const sender = Channel.open({ id: Number(process.argv[1]) }).sender();
