@@ -2,46 +2,46 @@
 // subscribers, backpressure, the drop-oldest policy's exact missed count,
 // codecs recorded in the segment, and argument checks.
 import assert from 'node:assert/strict';
-import { type ChildProcess, spawn } from 'node:child_process';
-import { getEventListeners, once } from 'node:events';
-import { describe, it } from 'node:test';
+import { getEventListeners } from 'node:events';
+import { after, describe, it } from 'node:test';
 import { Channel, ChannelError, IpcError, PubSub, SharedMemory } from 'shmkit';
 import { assertNoLeaks } from './helpers/ipc.js';
-import { assertExitedCleanly, lastJson, runNode, withShmkit } from './helpers/processes.js';
+import { type Peer, peer } from './helpers/peer.js';
+import { assertExitedCleanly, lastJson, runNode } from './helpers/processes.js';
 import { picky } from './helpers/picky-codec.js';
 import { settledWithin } from './helpers/settled.js';
 import { budget } from './helpers/soak.js';
 import { assertWrapWakesReader } from './helpers/wrap.js';
 
+/**
+ * The processes of the tests' child programs, where each program had one of
+ * its own (13 -> 5): at most five run at once (two subscribers and three
+ * publishers), so five peers, each running the programs given to it in turn.
+ * A peer's programs share its copy of the library: each opens the test's
+ * PubSub by id. The peers end, detaching what the programs left attached,
+ * before the leak check.
+ */
+const peers = Array.from({ length: 5 }, () => peer({ sharedLibrary: true }));
+after(() => Promise.all(peers.map((p) => p.end())));
+
 assertNoLeaks();
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
-/** A Node child that prints its result as JSON on its last line; `SHMKIT` in code is the package. */
+/**
+ * A child program, run by `on`, that prints its result as JSON on its last
+ * line; `SHMKIT` in code is the package. A test's programs that run at once
+ * go to different peers. Each ends once the test's PubSub is closed (a test
+ * that fails closes it): nothing else waits for it.
+ */
 // biome-ignore lint/suspicious/noExplicitAny: a child's JSON, which each test checks field by field
-function child(code: string, args: readonly (string | number)[]): { process: ChildProcess; result: Promise<any> } {
-  const source = withShmkit(code);
-  const proc = spawn(process.execPath, ['--input-type=module', '-e', source, '--', ...args.map(String)], {
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let out = '';
-  let err = '';
-  proc.stdout!.on('data', (chunk) => (out += chunk));
-  proc.stderr!.on('data', (chunk) => (err += chunk));
-  const result = once(proc, 'exit').then(([code, signal]) => {
-    if (code !== 0) throw new Error(`child ended with ${signal ?? `code ${code}`}\n${err}`);
-    return JSON.parse(out.trim().split('\n').at(-1)!);
+function child(code: string, args: readonly (string | number)[], on: Peer = peers[0]!): { result: Promise<any> } {
+  const result = on.run(code, args.map(String), { timeoutMs: 120_000 }).then((run) => {
+    assertExitedCleanly(run);
+    return lastJson(run);
   });
   result.catch(() => {});
-  return { process: proc, result };
-}
-
-async function kill(proc: ChildProcess): Promise<void> {
-  if (proc.exitCode === null && proc.signalCode === null) {
-    const exited = once(proc, 'exit');
-    proc.kill('SIGKILL');
-    await exited;
-  }
+  return { result };
 }
 
 /** Waits until `pubsub` has `count` subscribers (children subscribe at their own pace). */
@@ -73,7 +73,7 @@ const SUBSCRIBER = `
 describe('PubSub across processes', { timeout: 120_000 }, () => {
   it('fans every message out to every subscriber process, in order, through a ring much smaller than the stream', async () => {
     using pubsub = PubSub.create({ capacity: 4096, codec: 'json', autoRemove: true });
-    const children = [0, 1, 2, 3].map(() => child(SUBSCRIBER, [pubsub.id]));
+    const children = [0, 1, 2, 3].map((i) => child(SUBSCRIBER, [pubsub.id], peers[i]));
     try {
       await subscribers(pubsub, 4);
       const publisher = pubsub.publisher();
@@ -87,13 +87,13 @@ describe('PubSub across processes', { timeout: 120_000 }, () => {
         assert.deepEqual([got.count, got.next.p, got.missed], [N, N, 0]);
       }
     } finally {
-      for (const { process } of children) await kill(process);
+      pubsub.close(); // ends the children, had the test failed
     }
   });
 
   it('keeps each publisher’s order with several publisher processes, and every subscriber gets all of them', async () => {
     using pubsub = PubSub.create({ capacity: 2048, codec: 'json', autoRemove: true });
-    const subs = [0, 1].map(() => child(SUBSCRIBER, [pubsub.id]));
+    const subs = [0, 1].map((i) => child(SUBSCRIBER, [pubsub.id], peers[i]));
     const PUBLISHER = `
       import { PubSub } from 'SHMKIT';
       const [id, name, n] = process.argv.slice(1);
@@ -105,7 +105,7 @@ describe('PubSub across processes', { timeout: 120_000 }, () => {
     const N = budget(1250, 5000);
     try {
       await subscribers(pubsub, 2);
-      const pubs = ['a', 'b', 'c'].map((name) => child(PUBLISHER, [pubsub.id, name, N]));
+      const pubs = ['a', 'b', 'c'].map((name, i) => child(PUBLISHER, [pubsub.id, name, N], peers[2 + i]));
       for (const { result } of pubs) assert.deepEqual(await result, { sent: N });
       pubsub.close();
       for (const { result } of subs) {
@@ -115,7 +115,7 @@ describe('PubSub across processes', { timeout: 120_000 }, () => {
         assert.equal(got.count, 3 * N);
       }
     } finally {
-      for (const { process } of subs) await kill(process);
+      pubsub.close();
     }
   });
 
@@ -143,7 +143,7 @@ describe('PubSub across processes', { timeout: 120_000 }, () => {
       for await (const { seq } of early as AsyncIterable<{ seq: number }>) all.push(seq);
       assert.equal(all.length, 20);
     } finally {
-      await kill(late.process);
+      pubsub.close();
     }
   });
 
@@ -182,7 +182,8 @@ describe('PubSub across processes', { timeout: 120_000 }, () => {
         Array.from({ length: sent }, (_, i) => i),
       );
     } finally {
-      await kill(slow.process);
+      Atomics.store(go, 0, 2); // lets the child on, had the test failed
+      pubsub.close();
     }
   });
 
@@ -226,7 +227,8 @@ describe('PubSub across processes', { timeout: 120_000 }, () => {
       );
       assert.equal(missed, N - got.length, 'missed: exactly the messages it did not get');
     } finally {
-      await kill(slow.process);
+      Atomics.store(go, 0, 2);
+      pubsub.close();
     }
   });
 
