@@ -544,6 +544,27 @@ describe('PubSub across processes', { timeout: 120_000 }, () => {
     assert.equal(subscriber.tryRecv(), undefined);
   });
 
+  it("a timeoutMs shorter than the wait mode's spin skips the spin: with 'spin', recv and send with timeoutMs 0 reject at once, not after 2 ms", async () => {
+    // They spun first whatever their limit (2 ms each with 'spin', 50 µs with 'adaptive'), as a semaphore's wait does not.
+    using pubsub = PubSub.create({ capacity: 256, wait: 'spin', autoRemove: true });
+    const subscriber = pubsub.subscriber();
+    const publisher = pubsub.publisher();
+    /** The quickest of 20 waits, in ms: a busy machine may stall some of them, not all. */
+    const quickest = async (wait: () => Promise<unknown>): Promise<number> => {
+      let best = Infinity;
+      for (let i = 0; i < 20; i++) {
+        const start = performance.now();
+        await assert.rejects(wait(), { code: 'ETIMEDOUT' });
+        best = Math.min(best, performance.now() - start);
+      }
+      return best;
+    };
+    const recv = await quickest(() => subscriber.recv({ timeoutMs: 0 }));
+    while (publisher.trySend(new Uint8Array(32)));
+    const send = await quickest(() => publisher.send(new Uint8Array(32), { timeoutMs: 0 }));
+    assert.ok(recv < 1 && send < 1, `the quickest recv took ${recv.toFixed(2)} ms, send ${send.toFixed(2)} ms`);
+  });
+
   for (const wait of ['sleep', 'adaptive'] as const) {
     it(`a message that wraps and finds no room behind its padding reaches a sleeping subscriber (${wait})`, async () => {
       // As for a channel: the largest message fits only from position 0, and

@@ -6,7 +6,7 @@ import { abortError, ChannelError, channelError, invalidType } from '../../core/
 import { validateAbortSignal, validateCount, validateObject } from '../../core/validate.js';
 import { FutexWaiter } from '../../sysv/futex.js';
 import { schedYield } from '../../sysv/process.js';
-import { SPIN_MS } from '../../sysv/spin.js';
+import { SPIN_MS, spinsFirst } from '../../sysv/spin.js';
 import { block, checkWaitOptions, deadlineOf } from '../block.js';
 import { type Codec, decodeMessage } from '../codec.js';
 import type { WaitMode } from '../format.js';
@@ -220,7 +220,8 @@ export class Subscriber<T = Uint8Array> implements AsyncIterable<T>, Disposable 
       cursor.beforeWait();
       if (!spun) {
         spun = true;
-        if (spinYielding(this.#hooks.mode, ready)) continue;
+        // A time limit shorter than the spin skips it, as a semaphore's does.
+        if (spinsFirst(this.#hooks.mode, deadline.timeoutMs) && spinYielding(this.#hooks.mode, ready)) continue;
       }
       await block(
         {
