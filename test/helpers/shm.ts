@@ -54,10 +54,20 @@ export const noPrivateIpc: string | false = !isRoot && 'needs root for unshare -
  * Runs ESM `code` (with 'SHMKIT' replaced as in runNode) in a new Node
  * process inside its own IPC namespace (`unshare --ipc`, needs root), where
  * it sees no other segment and may change the namespace's limits.
+ * `nodeFlags` go to node itself, as runNode's.
  */
-export function runNodeInPrivateIpc(code: string, args: readonly string[] = [], options: RunOptions = {}): Promise<RunResult> {
+export function runNodeInPrivateIpc(
+  code: string,
+  args: readonly string[] = [],
+  options: RunOptions & { nodeFlags?: readonly string[] } = {},
+): Promise<RunResult> {
+  const { nodeFlags = [], ...runOptions } = options;
   const source = withShmkit(code);
-  return run('unshare', ['--ipc', process.execPath, '--expose-gc', '--input-type=module', '-e', source, '--', ...args], options);
+  return run(
+    'unshare',
+    ['--ipc', process.execPath, '--expose-gc', ...nodeFlags, '--input-type=module', '-e', source, '--', ...args],
+    runOptions,
+  );
 }
 
 /**
