@@ -2,19 +2,35 @@
 // are empty, forgotten attachments are detached by the GC, read-only ones give
 // out nothing writable, a buffer moved to another ArrayBuffer keeps its memory,
 // and one posted to another thread is copied or refused, never moved. Each case
-// runs in a child that must exit by itself, not by a signal.
+// runs in another process, which must end by itself, not by a signal.
 import assert from 'node:assert/strict';
-import { describe, it } from 'node:test';
+import { after, describe, it } from 'node:test';
 import { IPC_CREAT, IPC_PRIVATE, IPC_STAT, shmat, shmctl, shmdt, shmget } from 'shmkit';
 import { assertNoLeaks, removeSegment, withCleanup } from './helpers/ipc.js';
 import { cleanUpPosixNames, uniqueName } from './helpers/posix.js';
-import { assertExitedCleanly, lastJson, runNode, withShmkit } from './helpers/processes.js';
+import { peer } from './helpers/peer.js';
+import { assertExitedCleanly, lastJson, type RunResult, runNode } from './helpers/processes.js';
 import { budget } from './helpers/soak.js';
+
+/**
+ * The cases that need another process, not a new one, run one after another
+ * in one peer, each with a copy of the library of its own: a fault ends the
+ * peer and fails that case. The forgotten-attachment loops (they count the
+ * process's mappings) and the transfer case (a Node flag) keep a process each.
+ */
+let cases = peer();
+after(() => cases.end());
 
 assertNoLeaks();
 cleanUpPosixNames();
 
-/** Runs `code` with `args` (the segment id, and any more) as argv[1...], asserts a clean exit, returns its last JSON line. */
+/** Asserts that `what` ended cleanly, returns its last JSON line. */
+function outcomeOf<T>(what: string, result: RunResult): T {
+  assertExitedCleanly(result, what);
+  return lastJson<T>(result);
+}
+
+/** Runs `code` with `args` (the segment id, and any more) as argv[1...] in a process of its own; returns its last JSON line. */
 async function inChild<T>(
   what: string,
   code: string,
@@ -22,9 +38,12 @@ async function inChild<T>(
   timeoutMs = 60_000,
   nodeFlags: string[] = [],
 ): Promise<T> {
-  const result = await runNode(code, [args].flat().map(String), { timeoutMs, nodeFlags });
-  assertExitedCleanly(result, what);
-  return lastJson<T>(result);
+  return outcomeOf<T>(what, await runNode(code, [args].flat().map(String), { timeoutMs, nodeFlags }));
+}
+
+/** As inChild, in the peer. */
+async function inPeer<T>(what: string, code: string, args: number | readonly (number | string)[]): Promise<T> {
+  return outcomeOf<T>(what, await cases.run(code, [args].flat().map(String), { timeoutMs: 60_000 }));
 }
 
 /**
@@ -143,7 +162,7 @@ console.log(JSON.stringify({ results, stateCode }));
 describe('memory safety of attachments', () => {
   it('after shmdt every buffer and view is empty, and reading, writing or copying through them cannot fault', async () => {
     await withSegment(4096, async (id) => {
-      const { results, stateCode } = await inChild<{ results: Record<string, string>; stateCode: string }>(
+      const { results, stateCode } = await inPeer<{ results: Record<string, string>; stateCode: string }>(
         'detach child',
         DETACH_EVERYTHING,
         id,
@@ -187,7 +206,7 @@ describe('memory safety of attachments', () => {
 
   it('a second shmdt of the same attachment is an IpcError EINVAL naming the segment', async () => {
     await withSegment(4096, async (id) => {
-      const r = await inChild<Record<string, unknown>>(
+      const r = await inPeer<Record<string, unknown>>(
         'double shmdt child',
         `
         import { shmat, shmdt, IpcError } from 'SHMKIT';
@@ -298,7 +317,7 @@ describe('memory safety of attachments', () => {
 
   it('a buffer or view still held keeps its mapping after the attachment is forgotten, and goes after it', async () => {
     await withSegment(4096, async (id) => {
-      const r = await inChild<{ nattchHeld: number; nattchViewHeld: number; read: number; nattchAfter: number }>(
+      const r = await inPeer<{ nattchHeld: number; nattchViewHeld: number; read: number; nattchAfter: number }>(
         'held buffer child',
         `
         import { shmat, shmctl, IPC_STAT } from 'SHMKIT';
@@ -334,7 +353,7 @@ describe('memory safety of attachments', () => {
       const a = shmat(id);
       new Uint8Array(a.buffer).set(Buffer.from('read me'), 0);
       shmdt(a);
-      const r = await inChild<Record<string, unknown>>(
+      const r = await inPeer<Record<string, unknown>>(
         'read-only child',
         `
         import * as shmkit from 'SHMKIT';
@@ -386,7 +405,7 @@ describe('memory safety of attachments', () => {
   // Read-only memory is mapped without write permission, but its ArrayBuffer
   // is an ordinary one: only shmkit's guards stand between a write and
   // SIGSEGV, so they must rest on state user code cannot change. Each way a
-  // program could make `readOnly` say false runs in its own child.
+  // program could make `readOnly` say false runs with a shmkit of its own.
   const READ_ONLY_TRIGGERS = {
     'assigned on the attachment': 'a.readOnly = false; return new Uint8Array(a.buffer)[0] = 1;',
     'shadowed on the attachment': "Object.defineProperty(a, 'readOnly', { value: false }); return new Uint8Array(a.buffer)[0] = 1;",
@@ -404,100 +423,73 @@ describe('memory safety of attachments', () => {
     'patched on PosixSharedMemory.prototype, struct view':
       'patch(shmkit.PosixSharedMemory.prototype); patch(shmkit.Mapping.prototype); return T.view(ro, 0).x = 1;',
   };
-  // Each way runs in a worker thread of its own, which imports shmkit anew,
-  // so that its patches reach no other, and the workers one after another in
-  // a child process (a process each cost 12 Node starts). A write that got
-  // through to the memory would end the child with SIGSEGV: that is the
-  // verdict of the way it was running, and the ways after it run in another
-  // child. The first of these tests to run starts them; each takes its own.
-  const triggerWorker = (code: string) =>
-    withShmkit(`
-          import * as shmkit from 'SHMKIT';
-          import { ftruncateSync, writeSync, closeSync } from 'node:fs';
-          import { parentPort, workerData } from 'node:worker_threads';
-          const { shmat, shmdt, SharedMemory, PosixSharedMemory, StateError, SHM_RDONLY, PROT_READ, MAP_SHARED } = shmkit;
-          const { id, name } = workerData;
-          const T = shmkit.struct({ x: shmkit.int32 });
-          const a = shmat(id, null, SHM_RDONLY);
-          const shm = SharedMemory.open({ id, readOnly: true });
-          const fd = shmkit.memfd_create('ro', 0);
-          ftruncateSync(fd, 4096);
-          writeSync(fd, Buffer.from('memfd'), 0, 5, 0);
-          const m = shmkit.mmap(null, 4096, PROT_READ, MAP_SHARED, fd);
-          const rw = PosixSharedMemory.create({ name, size: 4096 });
-          rw.write(0, 'posix');
-          const ro = PosixSharedMemory.open({ name, readOnly: true });
-          PosixSharedMemory.unlink(name);
-          const patch = (proto) => Object.defineProperty(proto, 'readOnly', { get: () => false, configurable: true });
-          let outcome;
-          try {
-            (() => { ${code} })();
-            outcome = 'no error';
-          } catch (e) {
-            outcome = (e instanceof StateError ? 'StateError ' : e.name + ' ') + e.code + ': ' + e.message;
-          }
-          parentPort.postMessage({ outcome, shmReadOnly: shm.read(0, 1)[0], roFirst: ro.read(0, 1)[0], mFirst: m.read(0, 1)[0] });
-          shmdt(a); shm.detach(); ro.detach(); rw.detach(); shmkit.munmap(m); closeSync(fd);
-          `);
+  // Each way runs as a program of the peer, with a copy of shmkit of its own,
+  // so that its patches reach no other (a process each cost 12 Node starts, a
+  // worker thread each 12 Node environments). A write that got through to the
+  // memory would end the peer with SIGSEGV: that is the verdict of the way it
+  // was running, and the ways after it run in a new peer. The first of these
+  // tests to run starts them; each takes its own.
+  const triggerProgram = (code: string) => `
+    import * as shmkit from 'SHMKIT';
+    import { ftruncateSync, writeSync, closeSync } from 'node:fs';
+    const { shmat, shmdt, SharedMemory, PosixSharedMemory, StateError, SHM_RDONLY, PROT_READ, MAP_SHARED } = shmkit;
+    const [id, name] = [Number(process.argv[1]), process.argv[2]];
+    const T = shmkit.struct({ x: shmkit.int32 });
+    const a = shmat(id, null, SHM_RDONLY);
+    const shm = SharedMemory.open({ id, readOnly: true });
+    const fd = shmkit.memfd_create('ro', 0);
+    ftruncateSync(fd, 4096);
+    writeSync(fd, Buffer.from('memfd'), 0, 5, 0);
+    const m = shmkit.mmap(null, 4096, PROT_READ, MAP_SHARED, fd);
+    const rw = PosixSharedMemory.create({ name, size: 4096 });
+    rw.write(0, 'posix');
+    const ro = PosixSharedMemory.open({ name, readOnly: true });
+    PosixSharedMemory.unlink(name);
+    const patch = (proto) => Object.defineProperty(proto, 'readOnly', { get: () => false, configurable: true });
+    let outcome;
+    try {
+      (() => { ${code} })();
+      outcome = 'no error';
+    } catch (e) {
+      outcome = (e instanceof StateError ? 'StateError ' : e.name + ' ') + e.code + ': ' + e.message;
+    }
+    console.log(JSON.stringify({ outcome, shmReadOnly: shm.read(0, 1)[0], roFirst: ro.read(0, 1)[0], mFirst: m.read(0, 1)[0] }));
+    shmdt(a); shm.detach(); ro.detach(); rw.detach(); shmkit.munmap(m); closeSync(fd);
+  `;
   interface Triggered {
     outcome: string;
     shmReadOnly: number;
     roFirst: number;
     mFirst: number;
     error?: string;
-    /** The segment's first 7 bytes once the children ended. */
+    /** The segment's first 7 bytes once the program ended. */
     segment: string;
   }
   let triggered: Promise<Record<string, Triggered>> | undefined;
   const runTriggers = () =>
     (triggered ??= withCleanup(async (defer) => {
-      const jobs: [trigger: string, source: string, id: number, name: string][] = [];
-      for (const [trigger, code] of Object.entries(READ_ONLY_TRIGGERS)) {
+      const results: Record<string, Triggered> = {};
+      for (const [way, code] of Object.entries(READ_ONLY_TRIGGERS)) {
         const id = shmget(IPC_PRIVATE, 4096, IPC_CREAT | 0o600);
         defer(() => removeSegment(id));
         const a = shmat(id);
         new Uint8Array(a.buffer).set(Buffer.from('read me'), 0);
         shmdt(a);
-        jobs.push([trigger, triggerWorker(code), id, uniqueName('readonly')]);
-      }
-      const results: Record<string, Triggered> = {};
-      for (let pending = jobs; pending.length > 0; ) {
-        const child = await runNode(
-          `
-          import { Worker } from 'node:worker_threads';
-          import { once } from 'node:events';
-          for (const [trigger, source, id, name] of JSON.parse(process.argv[1])) {
-            const worker = new Worker(new URL('data:text/javascript,' + encodeURIComponent(source)), { workerData: { id, name } });
-            let result;
-            worker.on('message', (m) => (result = m));
-            worker.on('error', (e) => (result = { error: String(e?.stack ?? e) }));
-            const [code] = await once(worker, 'exit');
-            console.log(JSON.stringify([trigger, result ?? { error: 'the worker exited with ' + code + ' and no result' }]));
-          }
-          `,
-          [JSON.stringify(pending)],
-          { timeoutMs: 60_000 },
-        );
-        for (const line of child.stdout.split('\n')) {
-          if (!line.startsWith('[')) continue;
-          const [trigger, result] = JSON.parse(line) as [string, Triggered];
-          results[trigger] = result;
-        }
-        const rest = pending.filter(([trigger]) => results[trigger] === undefined);
-        if (rest.length === 0) assertExitedCleanly(child, 'read-only child');
+        const result = await cases.run(triggerProgram(code), [String(id), uniqueName('readonly')], { timeoutMs: 60_000 });
+        if (result.signal === null && result.code === 0) results[way] = lastJson<Triggered>(result);
         else {
-          const how = child.signal !== null ? `signal ${child.signal}` : `exit code ${child.code}`;
-          results[rest[0]![0]] = { error: `the child ended with ${how} in this worker\n${child.stderr}` } as Triggered;
+          const how = result.signal !== null ? `signal ${result.signal}` : `exit code ${result.code}`;
+          results[way] = { error: `ended with ${how}\n${result.stderr}` } as Triggered;
+          if (result.signal !== null) cases = peer(); // the peer itself ended
         }
-        pending = rest.slice(1);
+        results[way]!.segment = Buffer.from(segmentBytes(id, 7)).toString();
       }
-      for (const [trigger, , id] of jobs) results[trigger]!.segment = Buffer.from(segmentBytes(id, 7)).toString();
       return results;
     }));
   for (const trigger of Object.keys(READ_ONLY_TRIGGERS)) {
     it(`a read-only attachment or mapping whose readOnly is ${trigger} still cannot be written: a coded error, not SIGSEGV`, async () => {
       const r = (await runTriggers())[trigger]!;
-      if (r.error !== undefined) throw new Error(`read-only worker (${trigger}): ${r.error}`);
+      if (r.error !== undefined) throw new Error(`read-only program (${trigger}): ${r.error}`);
       const assignment = trigger === 'assigned on the attachment';
       assert.match(
         r.outcome,
@@ -513,7 +505,7 @@ describe('memory safety of attachments', () => {
 
   it('a buffer a web stream moved (a byte stream enqueue) keeps its memory: after a GC and more attachments the moved view reads the segment, not another', async () => {
     await withSegment(4096, async (id) => {
-      const r = await inChild<{
+      const r = await inPeer<{
         byteLength: number;
         detached: boolean;
         bytes: number[];
@@ -615,7 +607,7 @@ describe('memory safety of attachments', () => {
   // and later). Either way the mapping never leaves this thread.
   it('a buffer posted to a worker or structuredClone-transferred is copied or refused, never moved, and the attachment stays usable', async () => {
     await withSegment(4096, async (id) => {
-      const r = await inChild<Record<string, unknown>>(
+      const r = await inPeer<Record<string, unknown>>(
         'worker child',
         `
         import { shmat, shmdt, shmctl, IPC_STAT } from 'SHMKIT';
