@@ -2,12 +2,13 @@
 // are empty, read-only mappings give out nothing writable, forgotten mappings
 // (and their descriptors) are reclaimed by the garbage collector, and an
 // object shrunk under its mapping by another process reads as zeros instead of
-// killing the reader with SIGBUS. Each case runs in a child that must exit by
-// itself, not by a signal.
+// killing the reader with SIGBUS. Each case runs in another process, which
+// must end by itself, not by a signal.
 import assert from 'node:assert/strict';
-import { describe, it } from 'node:test';
+import { after, describe, it } from 'node:test';
 import { PosixSharedMemory } from 'shmkit';
-import { assertExitedCleanly, lastJson, run, runNode, SHMKIT } from './helpers/processes.js';
+import { peer } from './helpers/peer.js';
+import { assertExitedCleanly, lastJson, type RunResult, run, runNode, SHMKIT } from './helpers/processes.js';
 import { startNode } from './helpers/namespaces.js';
 import { END_WORKER } from './helpers/worker-end.js';
 import { cleanUpPosixNames, shmExists, uniqueName, unlinkQuietly } from './helpers/posix.js';
@@ -20,17 +21,35 @@ cleanUpPosixNames();
 // bounds of 2,048 MiB and 50.
 const FORGOTTEN = budget(3000, 6000);
 
-async function inChild<T>(what: string, code: string, args: string[], nodeFlags: string[] = []): Promise<T> {
-  const result = await runNode(code, args, { timeoutMs: 120_000, nodeFlags });
+/**
+ * The cases that need another process, not a new one, run one after another
+ * in one peer, each with a copy of the library of its own. The forgotten
+ * mappings (they measure the process's address space and descriptors), the
+ * shrunk object's reader (it exits) and the foreign SIGBUS keep a process each.
+ */
+const cases = peer();
+after(() => cases.end());
+
+/** Asserts that `what` ended cleanly, returns its last JSON line. */
+function outcomeOf<T>(what: string, result: RunResult): T {
   assertExitedCleanly(result, what);
   return lastJson<T>(result);
+}
+
+async function inChild<T>(what: string, code: string, args: string[]): Promise<T> {
+  return outcomeOf<T>(what, await runNode(code, args, { timeoutMs: 120_000 }));
+}
+
+/** As inChild, in the peer. */
+async function inPeer<T>(what: string, code: string, args: string[]): Promise<T> {
+  return outcomeOf<T>(what, await cases.run(code, args, { timeoutMs: 120_000 }));
 }
 
 describe('memory safety of POSIX mappings', () => {
   it('after detach every buffer and view is empty, and reading, writing or copying through them cannot fault', async () => {
     const name = uniqueName('detach');
     try {
-      const results = await inChild<Record<string, string>>(
+      const results = await inPeer<Record<string, string>>(
         'detach child',
         `
         import { PosixSharedMemory, StateError, struct, int32 } from 'SHMKIT';
@@ -92,7 +111,7 @@ describe('memory safety of POSIX mappings', () => {
     const writer = PosixSharedMemory.create({ name, size: 4096 });
     try {
       writer.write(0, 'original');
-      const results = await inChild<Record<string, string>>(
+      const results = await inPeer<Record<string, string>>(
         'read-only child',
         `
         import { PosixSharedMemory, O_RDONLY, shm_open, struct, char } from 'SHMKIT';
@@ -219,7 +238,7 @@ describe('memory safety of POSIX mappings', () => {
     // two more areas; at vm.max_map_count (65530) every allocation of the
     // process fails (an abort). Past 1024 of them, the rest of the range
     // goes in one piece.
-    const result = await inChild<{ sum: number; areas: number; written: number }>(
+    const result = await inPeer<{ sum: number; areas: number; written: number }>(
       'strided faults child',
       `
       import { PosixSharedMemory } from 'SHMKIT';
@@ -259,7 +278,7 @@ describe('memory safety of POSIX mappings', () => {
     // Each case closes the object's descriptor behind its back, and this thread opens node's own
     // executable until the same number comes back; then shmkit closes "its" descriptor, by
     // detach() or as the worker ends: the file this thread opened must stay open.
-    const results = await inChild<Record<string, boolean>>(
+    const results = await inPeer<Record<string, boolean>>(
       'descriptor reuse child',
       `
       import { PosixSharedMemory } from 'SHMKIT';
@@ -326,7 +345,7 @@ describe('memory safety of POSIX mappings', () => {
   });
 
   it("never reaches the descriptor of another object that took the number, nor of the same object opened again: detach, every use, collection, a worker's end", async () => {
-    const results = await inChild<Record<string, unknown>>(
+    const results = await inPeer<Record<string, unknown>>(
       'descriptor reuse by shmkit child',
       `
       import { PosixSharedMemory, F_SEAL_GROW } from 'SHMKIT';
