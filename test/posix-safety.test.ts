@@ -14,13 +14,6 @@ import { END_WORKER } from './helpers/worker-end.js';
 import { cleanUpPosixNames, shmExists, uniqueName, unlinkQuietly } from './helpers/posix.js';
 import { budget } from './helpers/soak.js';
 
-cleanUpPosixNames();
-
-// Forgotten 1 MiB objects, then as many forgotten mappings: none reclaimed,
-// 3,000 take 3,000 MiB of address space (and 3,000 descriptors), over the
-// bounds of 2,048 MiB and 50.
-const FORGOTTEN = budget(3000, 6000);
-
 /**
  * The cases that need another process, not a new one, run one after another
  * in one peer, each with a copy of the library of its own. The forgotten
@@ -29,6 +22,13 @@ const FORGOTTEN = budget(3000, 6000);
  */
 const cases = peer();
 after(() => cases.end());
+
+cleanUpPosixNames();
+
+// Forgotten 1 MiB objects, then as many forgotten mappings: none reclaimed,
+// 3,000 take 3,000 MiB of address space (and 3,000 descriptors), over the
+// bounds of 2,048 MiB and 50.
+const FORGOTTEN = budget(3000, 6000);
 
 /** Asserts that `what` ended cleanly, returns its last JSON line. */
 function outcomeOf<T>(what: string, result: RunResult): T {
