@@ -38,10 +38,12 @@ const FILE_TIMEOUT_MS = 5 * 60_000;
 /**
  * The files whose children may reach the internet: install.test.js runs npm,
  * which may need the registry (through a proxy that NODE_EXTRA_CA_CERTS
- * trusts). The others talk to local servers alone (the TLS test names its
- * own CA) and run without NODE_EXTRA_CA_CERTS: Node 20 reads every
- * certificate it names when it starts, about 35 ms of CPU for a 220 KB bundle
- * in each of the ~700 Node processes a run starts, a quarter of the run.
+ * trusts); such a file gets the certificates under another name and gives
+ * them to those children alone. Every file runs without NODE_EXTRA_CA_CERTS:
+ * Node 20 reads every certificate it names when it starts, about 35 ms of CPU
+ * for a 220 KB bundle in each of the ~700 Node processes a run starts, a
+ * quarter of the run. (The others talk to local servers alone; the TLS test
+ * names its own CA.)
  */
 const NETWORK_FILES = new Set(['install.test.js']);
 
@@ -140,14 +142,15 @@ function name(file) {
 }
 
 /**
- * The environment a file runs in: this one, without NODE_EXTRA_CA_CERTS unless
- * it is one of NETWORK_FILES, and with SHMKIT_TEST_SOAK=1 in a soak run.
+ * The environment a file runs in: this one, without NODE_EXTRA_CA_CERTS (one
+ * of NETWORK_FILES gets it as SHMKIT_TEST_NODE_EXTRA_CA_CERTS, to hand to the
+ * children that need it), and with SHMKIT_TEST_SOAK=1 in a soak run.
  */
 function environment(file) {
   const soak = options.soak ? { SHMKIT_TEST_SOAK: '1' } : {};
-  if (NETWORK_FILES.has(name(file))) return { ...process.env, ...soak };
-  const { NODE_EXTRA_CA_CERTS: _, ...env } = process.env;
-  return { ...env, ...soak };
+  const { NODE_EXTRA_CA_CERTS: ca, ...env } = process.env;
+  const certificates = NETWORK_FILES.has(name(file)) && ca !== undefined ? { SHMKIT_TEST_NODE_EXTRA_CA_CERTS: ca } : {};
+  return { ...env, ...certificates, ...soak };
 }
 
 /** Runs one test file to its end; resolves with its exit, output and TAP summary. */

@@ -6,10 +6,23 @@
 // must hold what a user needs and nothing else. Where no prebuild matches, the
 // install script must say in one line what compiling needs.
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  statSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { delimiter, join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { cacheDir } from './helpers/c.js';
 import { assertNoLeaks } from './helpers/ipc.js';
 import { assertExitedCleanly, ROOT, run, type RunResult } from './helpers/processes.js';
 
@@ -18,15 +31,29 @@ assertNoLeaks();
 /** What a user runs a compiler with; none of these may be found during the install. */
 const COMPILERS = /^(cc|c\+\+|g\+\+|gcc|cpp|clang|clang\+\+|make|gmake|python[0-9.]*|([a-z0-9_]+-)+(gcc|g\+\+|c\+\+|cc|cpp))(-[0-9.]+)?$/;
 
-/** A directory of symlinks to every program on PATH except the compilers and build tools. */
-function pathWithoutCompilers(dir: string): string {
-  mkdirSync(dir);
+/**
+ * A directory of symlinks to every program on PATH except the compilers and
+ * build tools (the first of a name, as PATH finds it). Kept in the test cache
+ * (helpers/c.ts) under the hash of what it links, and made again when that
+ * changes: making its 1,400-odd symlinks took this process 0.05 to 0.6 s of
+ * CPU (in the kernel, more the busier the machine).
+ */
+function pathWithoutCompilers(): string {
+  const links = new Map<string, string>();
   for (const source of (process.env.PATH ?? '').split(delimiter)) {
     if (!source || !existsSync(source) || !statSync(source).isDirectory()) continue;
-    for (const name of readdirSync(source)) {
-      if (COMPILERS.test(name) || existsSync(join(dir, name))) continue;
-      symlinkSync(join(source, name), join(dir, name));
-    }
+    for (const name of readdirSync(source)) if (!COMPILERS.test(name) && !links.has(name)) links.set(name, join(source, name));
+  }
+  const listing = JSON.stringify([...links]);
+  const dir = join(cacheDir(), `path-without-compilers-${createHash('sha256').update(listing).digest('hex').slice(0, 16)}`);
+  if (existsSync(dir)) return dir;
+  // Made aside and renamed into place: another run may be making it too.
+  const own = mkdtempSync(`${dir}.`);
+  for (const [name, target] of links) symlinkSync(target, join(own, name));
+  try {
+    renameSync(own, dir);
+  } catch {
+    rmSync(own, { recursive: true, force: true });
   }
   return dir;
 }
@@ -62,14 +89,23 @@ async function copyOfCheckout(dir: string): Promise<string> {
 const LOCAL_HEADERS = process.env.npm_config_nodedir !== undefined || existsSync('/usr/include/node');
 
 /**
- * `env` without NODE_EXTRA_CA_CERTS, for the steps that reach no network
- * (scripts/run-tests.mjs keeps it for this file alone, for the registry):
- * Node reads every certificate it names as it starts, some 30 ms of CPU in
- * each of the twenty-odd Node processes this file starts.
+ * The certificates npm needs for the registry (through a proxy they trust).
+ * scripts/run-tests.mjs gives them to this file alone, as
+ * SHMKIT_TEST_NODE_EXTRA_CA_CERTS: Node reads every certificate
+ * NODE_EXTRA_CA_CERTS names as it starts, some 30 ms of CPU in each Node
+ * process, this one included, and only the npm steps may reach the network.
  */
+const CA_CERTS = process.env.SHMKIT_TEST_NODE_EXTRA_CA_CERTS ?? process.env.NODE_EXTRA_CA_CERTS;
+
+/** `env` without NODE_EXTRA_CA_CERTS, for the steps that reach no network. */
 function offline(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
-  const { NODE_EXTRA_CA_CERTS: _, ...rest } = env;
+  const { NODE_EXTRA_CA_CERTS: _, SHMKIT_TEST_NODE_EXTRA_CA_CERTS: __, ...rest } = env;
   return rest;
+}
+
+/** `env` with NODE_EXTRA_CA_CERTS, if this file was given any, for the npm steps that may reach the registry. */
+function online(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
+  return CA_CERTS === undefined ? offline(env) : { ...offline(env), NODE_EXTRA_CA_CERTS: CA_CERTS };
 }
 
 const ESM_PROGRAM = `
@@ -136,7 +172,7 @@ describe('the packed package installed where there is no compiler', { timeout: 6
     const packEnv = { ...process.env, JOBS: 'max' };
     const pack = await run('npm', ['pack', '--json', '--pack-destination', tmp], {
       cwd: checkout,
-      env: LOCAL_HEADERS ? offline(packEnv) : packEnv,
+      env: LOCAL_HEADERS ? offline(packEnv) : online(packEnv),
       timeoutMs: 400_000,
     });
     assertExitedCleanly(pack, 'npm pack');
@@ -150,7 +186,7 @@ describe('the packed package installed where there is no compiler', { timeout: 6
     files = report!.files.map((f) => f.path).sort();
     const tarball = join(tmp, report!.filename);
 
-    env = { ...process.env, PATH: pathWithoutCompilers(join(tmp, 'bin')) };
+    env = online({ ...process.env, PATH: pathWithoutCompilers() });
     // What npm run gave this test about node-gyp must not help the install.
     for (const name of Object.keys(env)) if (/^npm_(config_node_gyp|config_python|package_|lifecycle_)/i.test(name)) delete env[name];
     local = offline(env);
@@ -313,7 +349,7 @@ describe('the packed package installed where there is no compiler', { timeout: 6
     const rebuildEnv = { ...process.env, ...headers, JOBS: 'max' };
     const result = await run('npm', ['rebuild', 'shmkit', '--foreground-scripts'], {
       cwd: consumer,
-      env: LOCAL_HEADERS ? offline(rebuildEnv) : rebuildEnv,
+      env: LOCAL_HEADERS ? offline(rebuildEnv) : online(rebuildEnv),
       timeoutMs: 300_000,
     });
     assertExitedCleanly(result, 'npm rebuild');
