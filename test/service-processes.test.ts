@@ -299,8 +299,8 @@ describe('Service across processes', { timeout: 120_000 }, () => {
 
   it('fails a request the killed server had taken with ERR_CHANNEL_PEER_DEAD even when a standby takes its place at once', async () => {
     using service = Service.create({ capacity: 1 << 14, codec: 'json' });
-    using status = SharedMemory.create({ size: 8 });
-    const words = new Int32Array(status.buffer); // [0]: 'hang' was taken; [1]: the pid that serves
+    using status = SharedMemory.create({ size: 12 });
+    const words = new Int32Array(status.buffer); // [0]: 'hang' was taken; [1]: the pid that serves; [2]: the pid that polls
     // The same program twice: the second polls serve() until the first's place is free.
     const server = `
       import { Service, SharedMemory } from 'SHMKIT';
@@ -321,6 +321,7 @@ describe('Service across processes', { timeout: 120_000 }, () => {
           break;
         } catch (error) {
           if (error.code !== 'ERR_CHANNEL_BUSY') throw error;
+          Atomics.store(words, 2, process.pid);
           await new Promise((resolve) => setTimeout(resolve, 2));
         }
       }
@@ -330,7 +331,7 @@ describe('Service across processes', { timeout: 120_000 }, () => {
     try {
       await waitFor('the first server serves', () => Atomics.load(words, 1) === first.pid);
       standby = spawnNode(server, [String(service.id), String(status.id)]);
-      await sleep(500); // started, and polling
+      await waitFor('the standby polls', () => Atomics.load(words, 2) === standby!.pid);
       using client = service.client();
       let outcome = 'pending';
       const hung = client.request('hang').then(
@@ -371,13 +372,17 @@ describe('Service across processes', { timeout: 120_000 }, () => {
       import { Service } from 'SHMKIT';
       const service = Service.open({ id: Number(process.argv[1]) });
       let taken = 0;
+      let detached;
+      const gone = new Promise((resolve) => (detached = resolve));
+      // Both replies come once the service is detached, and must be dropped.
       service.serve(async (v) => {
         taken++;
-        await new Promise((resolve) => setTimeout(resolve, 2_000));
+        await gone;
         return v;
       }, { concurrency: 4 });
       while (taken < 2) await new Promise((resolve) => setTimeout(resolve, 5));
       service.detach();
+      detached();
       console.log('detached');
       `,
       [String(service.id)],
@@ -402,8 +407,8 @@ describe('Service across processes', { timeout: 120_000 }, () => {
 
   it('fails a request taken by a server that exits (not killed) with it unanswered, even when a standby takes its place during the exit', async () => {
     using service = Service.create({ capacity: 1 << 14, codec: 'json' });
-    using status = SharedMemory.create({ size: 8 });
-    const words = new Int32Array(status.buffer); // [0]: 'hang' was taken; [1]: the pid that serves
+    using status = SharedMemory.create({ size: 12 });
+    const words = new Int32Array(status.buffer); // [0]: 'hang' was taken; [1]: the pid that serves; [2]: the pid that polls
     const server = `
       import { Service, SharedMemory } from 'SHMKIT';
       const [id, statusId, exits] = process.argv.slice(1).map(Number);
@@ -421,6 +426,7 @@ describe('Service across processes', { timeout: 120_000 }, () => {
           break;
         } catch (error) {
           if (error.code !== 'ERR_CHANNEL_BUSY') throw error;
+          Atomics.store(words, 2, process.pid);
           await new Promise((resolve) => setTimeout(resolve, 2));
         }
       }
@@ -435,7 +441,7 @@ describe('Service across processes', { timeout: 120_000 }, () => {
     try {
       await waitFor('the first server serves', () => Atomics.load(words, 1) === first.pid);
       standby = spawnNode(server, [String(service.id), String(status.id), '0']);
-      await sleep(500); // started, and polling
+      await waitFor('the standby polls', () => Atomics.load(words, 2) === standby!.pid);
       using client = service.client();
       const outcome = await client.request('hang', { timeoutMs: 10_000 }).then(
         (reply) => `reply ${reply}`,
@@ -517,9 +523,11 @@ describe('Service across processes', { timeout: 120_000 }, () => {
       [String(service.id), String(status.id)],
     );
     try {
-      // An idle client: 20 requests queued (one taken), then nothing pending.
+      // An idle client: 4 requests queued (one taken), then nothing pending. Its ring holds one
+      // reply, so the next server waits for room for the second; each late reply then takes the
+      // client's late drain twice (its padding, then it), 0.2 s: 20 took 3.9 s of a 5 s limit.
       using idle = service.client({ capacity: 256 });
-      const queued = Array.from({ length: 20 }, (_, n) => idle.request({ n, pad: 'p'.repeat(60) }).catch((error: unknown) => error));
+      const queued = Array.from({ length: 4 }, (_, n) => idle.request({ n, pad: 'p'.repeat(60) }).catch((error: unknown) => error));
       await waitFor('the first server takes a request', () => Atomics.load(taken, 0) >= 1);
       await killAndReap(first);
       for (const error of await Promise.all(queued)) assert.equal((error as ChannelError).code, 'ERR_CHANNEL_PEER_DEAD');
