@@ -5,14 +5,19 @@
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
-import { describe, it } from 'node:test';
+import { after, describe, it } from 'node:test';
 import { ChannelError, IPC_SET, IPC_STAT, IpcError, Service, SharedMemory, shmctl } from 'shmkit';
 import { assertNoLeaks, removeSegment, uniqueKey, usedSegments } from './helpers/ipc.js';
+import { peer } from './helpers/peer.js';
 import { assertExitedCleanly, isRoot, lastJson, runNode, withShmkit } from './helpers/processes.js';
 import { settledWithin } from './helpers/settled.js';
 import { budget } from './helpers/soak.js';
 
 assertNoLeaks();
+
+/** Client programs that need another process, not a new one, run in turn in one (helpers/peer.ts). */
+const clients = peer();
+after(() => clients.end());
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -115,7 +120,7 @@ describe('Service across processes', { timeout: 120_000 }, () => {
       },
       { concurrency: 8 },
     );
-    const result = await runNode(
+    const result = await clients.run(
       `
       import { Service } from 'SHMKIT';
       const service = Service.open({ id: Number(process.argv[1]) });
@@ -151,7 +156,7 @@ describe('Service across processes', { timeout: 120_000 }, () => {
     using _server = service.serve((value: string) => {
       throw Object.assign(new SyntaxError(`cannot parse ${value}`), { code: 'E_PARSE' });
     });
-    const result = await runNode(
+    const result = await clients.run(
       `
       import { Service } from 'SHMKIT';
       const service = Service.open({ id: Number(process.argv[1]) }, { codec: 'v8' });
@@ -168,7 +173,7 @@ describe('Service across processes', { timeout: 120_000 }, () => {
 
   it('refuses an opener in another process whose codec differs', async () => {
     using service = Service.create({ capacity: 4096, codec: 'json' });
-    const result = await runNode(
+    const result = await clients.run(
       `
       import { Service } from 'SHMKIT';
       try { Service.open({ id: Number(process.argv[1]) }, { codec: 'text' }); console.log('null'); }
@@ -492,7 +497,7 @@ describe('Service across processes', { timeout: 120_000 }, () => {
     // killed (with 30, 0-112 of 3,000): the survivor is still mid-stream.
     const ROUNDS = budget(10, 30);
     try {
-      const survivor = runNode(CLIENT, [String(service.id), '1', '100', String(ROUNDS)], { timeoutMs: 60_000 });
+      const survivor = clients.run(CLIENT, [String(service.id), '1', '100', String(ROUNDS)], { timeoutMs: 60_000 });
       await waitFor('the victim gets replies', () => Atomics.load(answered, 0) >= 200);
       const before = handled;
       await killAndReap(victim);
