@@ -9,11 +9,21 @@
 // for the life of the process; and a named object whose creator ended before
 // sizing it stayed at size 0, which every later openOrCreate refused.
 import assert from 'node:assert/strict';
-import { describe, it } from 'node:test';
+import { after, describe, it } from 'node:test';
 import { assertNoLeaks } from './helpers/ipc.js';
-import { assertExitedCleanly, lastJson, runNode, SHMKIT, SHMKIT_MODULES } from './helpers/processes.js';
+import { peer } from './helpers/peer.js';
+import { assertExitedCleanly, lastJson, SHMKIT, SHMKIT_MODULES } from './helpers/processes.js';
 import { budget } from './helpers/soak.js';
 import { END_WORKER } from './helpers/worker-end.js';
+
+/**
+ * The process whose workers end: each test's program runs in it in turn (a
+ * copy of the library each), where each had a process of its own; an abort
+ * still shows as its signal. Its end, which would detach what a worker left
+ * attached, comes before the leak check.
+ */
+const workers = peer();
+after(() => workers.end());
 
 assertNoLeaks();
 
@@ -28,7 +38,7 @@ const FD_WORKERS = budget(2, 6);
 
 describe('workers terminated while they make segments', () => {
   it('leave no segment behind: private, keyed with autoRemove, and channels', async () => {
-    const result = await runNode(
+    const result = await workers.run(
       `
       import { Worker } from 'node:worker_threads';
       import { once } from 'node:events';
@@ -72,7 +82,7 @@ describe('workers terminated while they make segments', () => {
   });
 
   it('close the descriptors of their PosixSharedMemory objects, anonymous, named and from a descriptor, however they end', async () => {
-    const result = await runNode(
+    const result = await workers.run(
       `
       import { Worker } from 'node:worker_threads';
       import { once } from 'node:events';
@@ -118,7 +128,7 @@ describe('workers terminated while they make segments', () => {
 
   it('remove a named object whose creation they did not finish (no object of size 0 is left)', async () => {
     const name = `/shmkit-unfinished-${process.pid}`;
-    const result = await runNode(
+    const result = await workers.run(
       `
       import { Worker } from 'node:worker_threads';
       import { once } from 'node:events';
@@ -127,8 +137,9 @@ describe('workers terminated while they make segments', () => {
       // The worker stops right after shm_open, as a termination there would: the object has size 0.
       const body = \`
         import { parentPort, workerData } from 'node:worker_threads';
+        // The modules it uses, not all of dist/src's (some 40 ms of CPU more to load in a worker).
         const { shmOpenOwned } = await import(new URL('./posix/shm.js', workerData.modules).href);
-        const { O_RDWR, O_CREAT, O_EXCL } = await import(workerData.modules);
+        const { O_RDWR, O_CREAT, O_EXCL } = await import(new URL('./posix/constants.js', workerData.modules).href);
         const fd = shmOpenOwned(workerData.name, O_RDWR | O_CREAT | O_EXCL, 0o600, true);
         parentPort.postMessage(fd);
         setInterval(() => {}, 1000);
@@ -152,7 +163,7 @@ describe('workers terminated while they make segments', () => {
   });
 
   it('remove a keyed segment they made but did not initialize (a channel header unwritten), and keep the finished ones', async () => {
-    const result = await runNode(
+    const result = await workers.run(
       `
       import { Worker } from 'node:worker_threads';
       import { once } from 'node:events';
@@ -162,8 +173,9 @@ describe('workers terminated while they make segments', () => {
       // base + 1: made unfinished, then finished; base + 2: a plain keyed SharedMemory; base + 3: a keyed Channel.
       const body = \`
         import { parentPort, workerData } from 'node:worker_threads';
-        const { createUnfinished, finishCreation } = await import(new URL('./shm/shared-memory.js', workerData.modules).href);
-        const { Channel, SharedMemory } = await import(workerData.modules);
+        // The modules it uses, not all of dist/src's (as above).
+        const { createUnfinished, finishCreation, SharedMemory } = await import(new URL('./shm/shared-memory.js', workerData.modules).href);
+        const { Channel } = await import(new URL('./channel/channel.js', workerData.modules).href);
         const { base } = workerData;
         globalThis.keep = [
           createUnfinished({ key: base, size: 4096 }),
