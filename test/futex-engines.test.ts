@@ -5,14 +5,33 @@
 // wake for the other engine's processes, keep a process alive only while a
 // wait is pending, and end with workers and processes without a crash.
 import assert from 'node:assert/strict';
-import { describe, it } from 'node:test';
+import { after, describe, it } from 'node:test';
 import { Channel } from 'shmkit';
-import { futexEngines } from './helpers/futex-engines.js';
+import { type FutexEngineCase, futexEngines } from './helpers/futex-engines.js';
 import { assertNoLeaks } from './helpers/ipc.js';
 import { startNode } from './helpers/namespaces.js';
+import { type Peer, peer } from './helpers/peer.js';
 import { assertExitedCleanly, lastJson, runNode } from './helpers/processes.js';
 
+/**
+ * Each engine's other process: the children that need no process of their
+ * own run in it in turn, with its environment (13 processes -> 2). Each
+ * has a copy of the bundle of its own; those that import dist/src's modules
+ * (the futex module, the library's modules beside the bundle) share the
+ * peer's one copy of them, in which only futexEngine() has run when the
+ * wait test counts its threads.
+ * The process a pending wait keeps alive (watched line by line), and the
+ * one that exits with workers, keep processes of their own.
+ */
+const others = new Map<string, Peer>(futexEngines.map((engine) => [engine.name, peer()]));
+after(() => Promise.all([...others.values()].map((other) => other.end())));
+
 assertNoLeaks();
+
+/** Runs `code` in `engine`'s peer, with its environment. */
+function inOther(engine: FutexEngineCase, code: string, args: readonly string[] = [], timeoutMs?: number) {
+  return (others.get(engine.name) as Peer).run(code, args, { env: engine.env, timeoutMs });
+}
 
 /** dist/src/sysv/futex.js: the same copy of the library as SHMKIT_MODULES. */
 const FUTEX = JSON.stringify(new URL('../src/sysv/futex.js', import.meta.url).href);
@@ -21,9 +40,7 @@ describe('futex engines', { timeout: 120_000 }, () => {
   it('io_uring where the kernel has it; SHMKIT_IO_URING=0 asks for the waiter threads, and says so', async () => {
     for (const engine of futexEngines) {
       if (engine.skip) continue;
-      const result = await runNode(`import { futexEngine } from ${FUTEX}; console.log(JSON.stringify(futexEngine()));`, [], {
-        env: engine.env,
-      });
+      const result = await inOther(engine, `import { futexEngine } from ${FUTEX}; console.log(JSON.stringify(futexEngine()));`);
       assertExitedCleanly(result);
       const expected = engine.name === 'io_uring' ? { kind: 'io_uring' } : { kind: 'thread', reason: 'SHMKIT_IO_URING=0' };
       assert.deepEqual(lastJson(result), expected);
@@ -33,7 +50,8 @@ describe('futex engines', { timeout: 120_000 }, () => {
   for (const engine of futexEngines) {
     describe(engine.name, { skip: engine.skip }, () => {
       it('a wait ends with 0 when woken, EAGAIN when the word had changed, ETIMEDOUT at its limit, ECANCELED on abort or close; a bad word is EINVAL; the thread count tells the engine', async () => {
-        const result = await runNode(
+        const result = await inOther(
+          engine,
           `
           import { FutexWaiter, futexWake } from ${FUTEX};
           import { constants } from 'node:os';
@@ -71,8 +89,6 @@ describe('futex engines', { timeout: 120_000 }, () => {
           futexWake(buffer, 8, 1);
           console.log(JSON.stringify(out));
           `,
-          [],
-          { env: engine.env },
         );
         assertExitedCleanly(result);
         const out = lastJson<Record<string, unknown>>(result);
@@ -95,39 +111,35 @@ describe('futex engines', { timeout: 120_000 }, () => {
         using replies = Channel.create({ capacity: 4096, wait: 'sleep', autoRemove: true });
         const sender = requests.sender();
         const receiver = replies.receiver();
-        const echo = startNode(
+        // The first request waits in the ring until the echo has opened the channels.
+        const echo = inOther(
+          engine,
           `
           import { Channel } from 'SHMKIT';
           const [requestsId, repliesId] = process.argv.slice(1).map(Number);
           const receiver = Channel.open({ id: requestsId, wait: 'sleep' }).receiver();
           const sender = Channel.open({ id: repliesId, wait: 'sleep' }).sender();
-          console.log('ready');
           for (let i = 0; i < 300; i++) {
             const message = await receiver.recv({ timeoutMs: 10_000 });
             await sender.send(message.reverse(), { timeoutMs: 10_000 });
           }
           `,
           [String(requests.id), String(replies.id)],
-          { env: engine.env },
         );
-        try {
-          await echo.line('ready');
-          for (let i = 0; i < 300; i++) {
-            // Let the echo fall asleep now and then, so that both sides are woken from a sleep.
-            if (i % 50 === 0) await new Promise((resolve) => setTimeout(resolve, 20));
-            const message = new Uint8Array(1 + (i % 200)).map((_, j) => (i + j) & 0xff);
-            await sender.send(message, { timeoutMs: 10_000 });
-            const reply = await receiver.recv({ timeoutMs: 10_000 });
-            assert.deepEqual(reply, message.reverse(), `message ${i}`);
-          }
-          assertExitedCleanly(await echo.exited);
-        } finally {
-          await echo.kill();
+        for (let i = 0; i < 300; i++) {
+          // Let the echo fall asleep now and then, so that both sides are woken from a sleep.
+          if (i % 50 === 0) await new Promise((resolve) => setTimeout(resolve, 20));
+          const message = new Uint8Array(1 + (i % 200)).map((_, j) => (i + j) & 0xff);
+          await sender.send(message, { timeoutMs: 10_000 });
+          const reply = await receiver.recv({ timeoutMs: 10_000 });
+          assert.deepEqual(reply, message.reverse(), `message ${i}`);
         }
+        assertExitedCleanly(await echo);
       });
 
       it('two copies of the library in one thread (the bundle and its modules) each get their own wake-ups and time limits', async () => {
-        const result = await runNode(
+        const result = await inOther(
+          engine,
           `
           import * as bundle from 'SHMKIT';
           import * as modules from 'SHMKIT_MODULES';
@@ -146,8 +158,6 @@ describe('futex engines', { timeout: 120_000 }, () => {
           }));
           console.log(JSON.stringify(out));
           `,
-          [],
-          { env: engine.env },
         );
         assertExitedCleanly(result);
         const out = lastJson<Record<string, string | number>>(result);
@@ -162,7 +172,8 @@ describe('futex engines', { timeout: 120_000 }, () => {
         it('completions the kernel dropped (it had no memory to keep them) end every pending wait as woken, and later waits work', async () => {
           // The kernel's side cannot be provoked here: this sends what the addon
           // sends when the ring's dropped-completion counter moves.
-          const result = await runNode(
+          const result = await inOther(
+            engine,
             `
           import { FutexWaiter, futexWake } from ${FUTEX};
           const buffer = new ArrayBuffer(16);
@@ -178,7 +189,7 @@ describe('futex engines', { timeout: 120_000 }, () => {
           console.log(JSON.stringify({ results, later }));
           `,
             [],
-            { env: engine.env, timeoutMs: 10_000 },
+            10_000,
           );
           assertExitedCleanly(result);
           assert.deepEqual(lastJson(result), { results: [0, 0], later: 0 });
@@ -186,7 +197,8 @@ describe('futex engines', { timeout: 120_000 }, () => {
 
       it('more sleepers than the ring holds completions: 5,000 waits on one word all end on one FUTEX_WAKE', async () => {
         const sleepers = engine.name === 'thread' ? 200 : 5000;
-        const result = await runNode(
+        const result = await inOther(
+          engine,
           `
           import { FutexWaiter, futexWake } from ${FUTEX};
           const buffer = new ArrayBuffer(8);
@@ -200,8 +212,6 @@ describe('futex engines', { timeout: 120_000 }, () => {
           for (const waiter of waiters) waiter.close();
           console.log(JSON.stringify({ woke, counts }));
           `,
-          [],
-          { env: engine.env },
         );
         assertExitedCleanly(result);
         const { woke, counts } = lastJson<{ woke: number; counts: Record<string, number> }>(result);
@@ -236,7 +246,8 @@ describe('futex engines', { timeout: 120_000 }, () => {
         } finally {
           await child.kill();
         }
-        const idle = await runNode(
+        const idle = await inOther(
+          engine,
           `
           import { Channel } from 'SHMKIT';
           const channel = Channel.create({ capacity: 4096, wait: 'sleep', autoRemove: true });
@@ -244,7 +255,7 @@ describe('futex engines', { timeout: 120_000 }, () => {
           console.log('done');
           `,
           [],
-          { env: engine.env, timeoutMs: 10_000 },
+          10_000,
         );
         assertExitedCleanly(idle, 'a process whose waits all ended');
       });
