@@ -72,8 +72,10 @@ void Register(const WaiterPtr& w) {
 }
 
 // How long a canceller waits for the signalled thread to leave FUTEX_WAIT
-// before it wakes the word instead.
-constexpr auto kLeaveWait = std::chrono::milliseconds(20);
+// before it wakes the word instead. The thread leaves within microseconds
+// when it gets a CPU; on a machine with several runnable threads per CPU it
+// may not get one for tens of milliseconds (20 ms was too short there).
+constexpr auto kLeaveWait = std::chrono::milliseconds(100);
 
 // Ends the thread's FUTEX_WAIT once cancel or wake is set, and returns once
 // the thread has left the word's queue: a notify(1) sent right after a

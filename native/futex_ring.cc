@@ -119,6 +119,17 @@ int RingSubmitOne(Ring* r, Fill fill) {
 }
 
 void RingUnmap(Ring* r) {
+  // Closing the ring cancels its waits only later, in a kernel worker: until
+  // then a FUTEX_WAKE can still be spent on a wait whose thread is gone (a
+  // terminated worker's), and a notify(1) reaches no live waiter. A cancel
+  // request takes every wait off its word's queue as it is submitted.
+  if (r->fd >= 0 && r->sqes && r->rings) {
+    RingSubmitOne(r, [](struct io_uring_sqe* cancel) {
+      cancel->opcode = IORING_OP_ASYNC_CANCEL;
+      cancel->cancel_flags = IORING_ASYNC_CANCEL_ANY;
+      cancel->user_data = kTagCancel;
+    });
+  }
   if (r->sqes) ::munmap(r->sqes, r->sqes_size);
   if (r->rings) ::munmap(r->rings, r->rings_size);
   if (r->fd >= 0) ::close(r->fd);  // cancels whatever is still queued
