@@ -1,0 +1,11 @@
+#!/bin/sh
+# npm run build: the addon (node-gyp, configured again only when binding.gyp
+# changed), the TypeScript (tsc of TypeScript 7), then the bundle. A script of
+# its own rather than npm scripts calling each other: npm test starts with it,
+# and each npm run inside another costs a quarter of a second. The lock keeps
+# two builds of one checkout (test files that pack or rebuild) from racing.
+set -e
+cd "$(dirname "$0")/.."
+flock /tmp/shmkit-native-build.lock sh -c '{ [ build/Makefile -nt binding.gyp ] || node-gyp configure --loglevel=warn; } && node-gyp build --loglevel=warn'
+node node_modules/typescript-7/bin/tsc -p tsconfig.json
+node scripts/bundle.mjs
