@@ -5,7 +5,7 @@
 // example exactly as printed there.
 import assert from 'node:assert/strict';
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { delimiter, dirname, join } from 'node:path';
 import { describe, it } from 'node:test';
 import { PosixSharedMemory } from 'shmkit';
 import { assertExitedCleanly, lastJson, ROOT, run } from './helpers/processes.js';
@@ -28,8 +28,19 @@ def untracked(name, create=False, size=0):
     return shm
 `;
 
-function python(script: string, args: string[]) {
-  return run('python3', ['-c', script, ...args], { timeoutMs: 60_000 });
+// The python3 on PATH, found once: where it is a version manager's shim (pyenv's
+// is a bash script that runs some 250 programs, 0.05 s of CPU) every call paid it.
+let executable: Promise<string> | undefined;
+async function python3(): Promise<string> {
+  executable ??= run('python3', ['-c', 'import sys; print(sys.executable)']).then((r) => {
+    assertExitedCleanly(r, 'python3');
+    return r.stdout.trim();
+  });
+  return executable;
+}
+
+async function python(script: string, args: string[]) {
+  return run(await python3(), ['-c', script, ...args], { timeoutMs: 60_000 });
 }
 
 describe('Python multiprocessing.shared_memory', () => {
@@ -112,7 +123,9 @@ shm.close()
     try {
       writeFileSync(join(dir, 'node-side.mjs'), block('example: node-python, node'));
       writeFileSync(join(dir, 'peer.py'), block('example: node-python, python'));
-      const result = await run(process.execPath, ['node-side.mjs', name], { cwd: dir, timeoutMs: 60_000 });
+      // The example runs python3 by name: that same one.
+      const env = { ...process.env, PATH: `${dirname(await python3())}${delimiter}${process.env.PATH}` };
+      const result = await run(process.execPath, ['node-side.mjs', name], { cwd: dir, env, timeoutMs: 60_000 });
       assertExitedCleanly(result, 'README example');
       assert.equal(result.stdout, 'Python read: hello from Node\nNode read: hello from Python\n');
       assert.equal(shmExists(name), false, 'the example unlinks its block');
