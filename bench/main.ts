@@ -11,7 +11,7 @@ import { availableParallelism, cpus, loadavg, release } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs, promisify } from 'node:util';
-import { runSuite, SIZES, type Scale, type SuiteResult } from './channel.js';
+import type { Scale, SuiteResult } from './channel.js';
 import { ratioText } from './format.js';
 import { combineRounds } from './rounds.js';
 import { renderMarkdown, renderSvg, type BenchReport, type OtherBench } from './report.js';
@@ -78,6 +78,10 @@ if (options.render) {
   log(`rewrote ${join(outDir, 'latest.{json,md,svg}')} from the numbers in latest.json`);
   process.exit(0);
 }
+
+// The suite and the library it loads (about 60 ms of CPU) once the options are good and
+// there is something to measure: \`shmkit bench -- --help\` and usage errors go without.
+const { runSuite, SIZES } = await import('./channel.js');
 
 async function hasTaskset(): Promise<boolean> {
   try {
