@@ -2,7 +2,9 @@
 // DataView, on a real segment, and the cost of view() against new DataView().
 // Run: node dist/bench/struct.js [--json] [--iterations=N]
 import { pathToFileURL } from 'node:url';
-import { float32, float64, int16, int32, int64, SharedMemory, struct } from '../src/index.js';
+// The public API only, as a user's import: the bundle, one module where
+// dist/src/index.js is a hundred (its test loads it in-process and as a child).
+import { float32, float64, int16, int32, int64, SharedMemory, struct } from 'shmkit';
 
 const Sample = struct({ flags: int32, count: int32, total: int64, mean: float64, ratio: float32, level: int16 });
 /** How long to measure. */
@@ -116,9 +118,11 @@ export async function runStructBench(options: StructBenchOptions = {}): Promise<
     const dv = new DataView(shm.buffer, 0, Sample.size);
     const cases: StructBenchCase[] = [];
     for (const [name, viewLoop, dataViewLoop, share = 1] of LOOPS) {
-      // Warm both up first so neither pays for compilation inside its rounds.
-      viewLoop(view, Math.round(100_000 * share), shm);
-      dataViewLoop(dv, Math.round(100_000 * share), shm);
+      // Warm both up first so neither pays for compilation inside its rounds
+      // (100,000 operations, or a round's if fewer: a test's short run).
+      const warmUp = Math.round(Math.min(100_000, iterations) * share);
+      viewLoop(view, warmUp, shm);
+      dataViewLoop(dv, warmUp, shm);
       const n = Math.max(1, Math.round(iterations * share));
       const viewOpsPerSec = rate((k) => viewLoop(view, k, shm), n, rounds);
       const dataViewOpsPerSec = rate((k) => dataViewLoop(dv, k, shm), n, rounds);
