@@ -3,10 +3,11 @@
 // kernel to the next waiter; openOrCreate races; disposal unlocks but never
 // removes; timeouts and aborts leave it as it was.
 import assert from 'node:assert/strict';
-import { describe, it } from 'node:test';
+import { after, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { GETNCNT, GETVAL, IpcError, Mutex, semctl } from 'shmkit';
 import { assertNoLeaks, uniqueKey, removeSetsAfterEach } from './helpers/ipc.js';
+import { peer } from './helpers/peer.js';
 import { assertExitedCleanly, lastJson, runNode } from './helpers/processes.js';
 import { waitFor } from './helpers/shm.js';
 
@@ -14,6 +15,14 @@ assertNoLeaks();
 
 // Every set a test makes is removed right after it, pass or fail.
 const made = removeSetsAfterEach();
+
+/**
+ * The other process of the tests where it only locks or removes (4 processes
+ * -> 1); one that dies, exits holding the lock or races the others keeps a
+ * process of its own.
+ */
+const other = peer({ sharedLibrary: true });
+after(() => other.end());
 
 function newMutex(key?: number): Mutex {
   const mutex = Mutex.create({ key });
@@ -44,7 +53,7 @@ describe('Mutex', () => {
     const sameProcess = Mutex.open({ id: mutex.id });
     let sameLocked = false;
     const second = sameProcess.lock({ timeoutMs: 20_000 }).then(() => (sameLocked = true));
-    const child = runNode(
+    const child = other.run(
       `
       import { Mutex } from 'SHMKIT';
       const mutex = Mutex.open({ id: Number(process.argv[1]) });
@@ -88,7 +97,7 @@ describe('Mutex', () => {
 
   it('withLock keeps what fn returned or threw when another process removes the set meanwhile, and the handle holds nothing after', async () => {
     // The unlock then finds no set (EINVAL): there is no lock left to release. It replaced fn's result and error.
-    const removeFrom = (id: number) => runNode(`import { semctl, IPC_RMID } from 'SHMKIT'; semctl(${id}, 0, IPC_RMID);`);
+    const removeFrom = (id: number) => other.run(`import { semctl, IPC_RMID } from 'SHMKIT'; semctl(${id}, 0, IPC_RMID);`);
     const returning = newMutex();
     const result = await returning.withLock(async () => {
       assertExitedCleanly(await removeFrom(returning.id));

@@ -3,7 +3,7 @@
 // wait-for-zero, and the kernel's errors as IpcError, including EACCES and
 // EPERM for an unprivileged user (a child that drops to nobody).
 import assert from 'node:assert/strict';
-import { describe, it } from 'node:test';
+import { after, describe, it } from 'node:test';
 import {
   GETALL,
   GETNCNT,
@@ -30,6 +30,7 @@ import {
 } from 'shmkit';
 import { compileC } from './helpers/c.js';
 import { assertNoLeaks, uniqueKey, removeSetsAfterEach } from './helpers/ipc.js';
+import { peer } from './helpers/peer.js';
 import { assertExitedCleanly, C_AS_NOBODY, isRoot, JS_AS_NOBODY, lastJson, run, runNode } from './helpers/processes.js';
 import { waitFor } from './helpers/shm.js';
 
@@ -37,6 +38,14 @@ assertNoLeaks();
 
 // Every set a test makes is removed right after it, pass or fail.
 const made = removeSetsAfterEach();
+
+/**
+ * Another process for the tests whose child only operates on a set, one
+ * after another (3 processes -> 1); one that must exit (SEM_UNDO) or become
+ * nobody keeps a process of its own.
+ */
+const other = peer({ sharedLibrary: true });
+after(() => other.end());
 
 /** A new private set of `n` semaphores, removed after the test. */
 function newSet(n: number, mode = 0o600): number {
@@ -143,7 +152,7 @@ describe('semctl', () => {
     const id = newSet(1);
     semop(id, [{ sem_num: 0, sem_op: 1 }]);
     assert.equal(semctl(id, 0, GETPID), process.pid);
-    const child = await runNode(
+    const child = await other.run(
       `
       import { semop } from 'SHMKIT';
       semop(Number(process.argv[1]), [{ sem_num: 0, sem_op: 1 }]);
@@ -285,7 +294,7 @@ describe('semop', () => {
   it('a blocked semop waits for zero and proceeds when the value reaches zero', async () => {
     const id = newSet(1);
     semctl(id, 0, SETVAL, 1);
-    const child = runNode(
+    const child = other.run(
       `
       import { semop } from 'SHMKIT';
       semop(Number(process.argv[1]), [{ sem_num: 0, sem_op: 0 }]);
@@ -304,7 +313,7 @@ describe('semop', () => {
   it('a semop blocked in another process fails with EIDRM when the set is removed', async () => {
     const id = semget(IPC_PRIVATE, 1, IPC_CREAT | 0o600);
     made.push(id);
-    const child = runNode(
+    const child = other.run(
       `
       import { semop } from 'SHMKIT';
       try {
