@@ -132,7 +132,7 @@ void RingUnmap(Ring* r) {
   }
   if (r->sqes) ::munmap(r->sqes, r->sqes_size);
   if (r->rings) ::munmap(r->rings, r->rings_size);
-  if (r->fd >= 0) ::close(r->fd);  // cancels whatever is still queued
+  if (r->fd >= 0) ::close(r->fd);
   r->sqes = nullptr;
   r->rings = nullptr;
   r->fd = -1;

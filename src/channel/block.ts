@@ -4,7 +4,7 @@
 // through io_uring or the addon's waiter thread (src/sysv/futex.ts; a
 // wake-up costs tens of µs).
 import type { FutexWaiter } from '../sysv/futex.js';
-import { spin, spinsFirst } from '../sysv/spin.js';
+import { spin } from '../sysv/spin.js';
 import { abortError, invalidType, outOfRange, channelTimeoutError } from '../core/errors.js';
 import { validateAbortSignal, validateObject } from '../core/validate.js';
 import { refuseTimeoutSpelling } from '../core/wait-options.js';
@@ -57,8 +57,7 @@ export function spinForBytes(bytes: number): number {
 export async function block(opts: BlockOptions, ready: () => boolean, slow: () => void): Promise<void> {
   const { i32, handshake, signal } = opts;
   if (signal?.aborted) throw abortError(signal);
-  // A limit shorter than the spin (timeoutMs: 0, a poll) is not spun past: it would only burn the CPU.
-  if (!opts.spun && spinsFirst(opts.mode, opts.deadline.timeoutMs) && spin(opts.mode, ready, opts.extraSpinMs)) return;
+  if (!opts.spun && spin(opts.mode, ready, { extraMs: opts.extraSpinMs, timeoutMs: opts.deadline.timeoutMs })) return;
   // Liveness checks cost system calls and /proc reads: at most one per slice.
   let checked = performance.now();
   for (;;) {
@@ -80,7 +79,7 @@ export async function block(opts: BlockOptions, ready: () => boolean, slow: () =
     if (ready()) break;
     // A wake-up without the condition (a spurious one, or another sender
     // took the space): spin a little again before sleeping.
-    if (spin(opts.mode, ready, opts.extraSpinMs)) break;
+    if (spin(opts.mode, ready, { extraMs: opts.extraSpinMs })) break;
   }
   // (A detached segment's views are empty: nothing to take down then.)
   if (opts.soleWaiter && i32.length > 0) Atomics.store(i32, handshake.waiting, 0);

@@ -8,7 +8,7 @@ import { abortError, ChannelError, channelError, invalidType, outOfRange } from 
 import { EMPTY, DATA_HANDSHAKE, type Ring } from './ring.js';
 import type { EndpointHooks, ChannelWaitOptions } from './sender.js';
 import { FutexWaiter } from '../sysv/futex.js';
-import { spin, spinsFirst } from '../sysv/spin.js';
+import { spin } from '../sysv/spin.js';
 import { block, checkWaitOptions, deadlineOf } from './block.js';
 import { type Codec, decodeMessage } from './codec.js';
 import { eventsOf, readableFrom, type EventsOptions, type ReadableOptions } from './streams.js';
@@ -281,9 +281,8 @@ export class Receiver<T = Uint8Array> implements AsyncIterable<T>, Disposable {
     if (pos >= 0 || this.#hooks.mode === 'sleep') return pos;
     // A sender may sleep for room that we just freed.
     ring.wakeSpaceWaiters();
-    if (!spinsFirst(this.#hooks.mode, options.timeoutMs)) return EMPTY;
     let found = EMPTY;
-    spin(this.#hooks.mode, () => (found = ring.poll(false)) >= 0 || ring.drained());
+    spin(this.#hooks.mode, () => (found = ring.poll(false)) >= 0 || ring.drained(), { timeoutMs: options.timeoutMs });
     return found;
   }
 

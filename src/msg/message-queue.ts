@@ -14,7 +14,7 @@ import {
 import { closeController, validateWaitOptions, type WaitOptions } from '../core/wait-options.js';
 import { IPC_CREAT, IPC_EXCL, IPC_INFO, IPC_PRIVATE, IPC_RMID, IPC_STAT, MSG_EXCEPT } from '../sysv/constants.js';
 import { ftok } from '../sysv/ftok.js';
-import { spinOnCalls, spinsFirst } from '../sysv/spin.js';
+import { spinOnCalls } from '../sysv/spin.js';
 import {
   explainMsgrcv,
   explainMsgsnd,
@@ -254,7 +254,7 @@ export class MessageQueue implements Disposable {
       if (signal?.aborted) return Promise.reject(abortError(signal));
       const id = this.id;
       if (tryMsgsnd(id, type, bytes)) return Promise.resolve();
-      if (spinsFirst(wait, timeoutMs) && spinOnCalls(wait, () => tryMsgsnd(id, type, bytes))) return Promise.resolve();
+      if (spinOnCalls(wait, () => tryMsgsnd(id, type, bytes), timeoutMs)) return Promise.resolve();
       if (timeoutMs === 0) return Promise.reject(queueTimeoutError('msgsnd', 'MessageQueue.send', id, 0));
       // The caller may change its buffer while the send waits for a thread.
       const copy = bytes.slice();
@@ -321,7 +321,7 @@ export class MessageQueue implements Disposable {
       const { timeoutMs, signal, wait } = validateWaitOptions(options);
       if (signal?.aborted) return Promise.reject(abortError(signal));
       let now = this.#tryReceive(type, flags);
-      if (now === null && spinsFirst(wait, timeoutMs)) spinOnCalls(wait, () => (now = this.#tryReceive(type, flags)) !== null);
+      if (now === null) spinOnCalls(wait, () => (now = this.#tryReceive(type, flags)) !== null, timeoutMs);
       if (now !== null) return Promise.resolve(now);
       if (timeoutMs === 0) return Promise.reject(queueTimeoutError('msgrcv', 'MessageQueue.receive', this.id, 0));
       const id = this.id;

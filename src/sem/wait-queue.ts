@@ -26,7 +26,7 @@ import { IPC_NOWAIT, SEM_UNDO } from '../sysv/constants.js';
 import { semopErrno, semopError } from '../sysv/sem.js';
 import { closedError, timeLimit, type ValidWaitOptions } from '../core/wait-options.js';
 import { semWaitStart } from '../sysv/sem-wait.js';
-import { spinOnCalls, spinsFirst } from '../sysv/spin.js';
+import { spinOnCalls } from '../sysv/spin.js';
 import { claimResult, runOnThread, type ThreadWaitHandle } from '../sysv/wait-threads.js';
 import { whenAborted } from '../core/abort-listeners.js';
 
@@ -237,9 +237,9 @@ export function waitOps(semid: number, sops: Int32Array, options: ValidWaitOptio
   // unless it only wants what is possible at once.
   if (queue === undefined || timeoutMs === 0) {
     let errno = semopErrno(semid, sops, IPC_NOWAIT);
-    if (errno === EAGAIN && !allNoWait(sops) && spinsFirst(wait, timeoutMs)) {
+    if (errno === EAGAIN && !allNoWait(sops)) {
       // Only without waits of its kind pending here: one that spun past them would break their order.
-      spinOnCalls(wait, () => (errno = semopErrno(semid, sops, IPC_NOWAIT)) !== EAGAIN);
+      spinOnCalls(wait, () => (errno = semopErrno(semid, sops, IPC_NOWAIT)) !== EAGAIN, timeoutMs);
     }
     if (errno === 0) return Promise.resolve();
     if (errno !== EAGAIN || allNoWait(sops)) return Promise.reject(semopError(semid, sops, errno));

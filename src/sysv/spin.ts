@@ -21,15 +21,28 @@ export function spinsFirst(mode: WaitMode, timeoutMs: number | undefined): boole
   return mode !== 'sleep' && (timeoutMs === undefined || timeoutMs > SPIN_MS[mode]);
 }
 
+/** How {@link spin} spins, beyond its mode. */
+export interface SpinOptions {
+  /** Spin this much longer than the mode does, in ms (room for a large message). */
+  extraMs?: number;
+  /**
+   * The clock is read every this many checks: 32 suits a check that reads
+   * memory (the channel's), 1 a check that is a system call of about a
+   * microsecond (semop, msgsnd, msgrcv), which would otherwise overrun the
+   * budget by tens of µs.
+   */
+  checksPerClock?: number;
+  /** The wait's time limit: one shorter than the mode's spin (0, a poll) is not spun past ({@link spinsFirst}). */
+  timeoutMs?: number | undefined;
+}
+
 /**
- * Spins while `ready()` is false, within the mode's budget (plus `extraMs`).
- * True if it became ready. The clock is read every `checksPerClock` checks:
- * 32 suits a check that reads memory (the channel's), 1 a check that is a
- * system call of about a microsecond (semop, msgsnd, msgrcv), which would
- * otherwise overrun the budget by tens of µs.
+ * Spins while `ready()` is false, within the mode's budget (plus
+ * `extraMs`), never when the wait's time limit is shorter than the spin.
+ * True if it became ready.
  */
-export function spin(mode: WaitMode, ready: () => boolean, extraMs = 0, checksPerClock = 32): boolean {
-  if (mode === 'sleep') return false;
+export function spin(mode: WaitMode, ready: () => boolean, { extraMs = 0, checksPerClock = 32, timeoutMs }: SpinOptions = {}): boolean {
+  if (!spinsFirst(mode, timeoutMs)) return false;
   if (SINGLE_CPU) {
     const rounds = mode === 'spin' ? Infinity : SINGLE_CPU_ADAPTIVE_YIELDS;
     const end = performance.now() + SPIN_MS[mode];
@@ -50,6 +63,6 @@ export function spin(mode: WaitMode, ready: () => boolean, extraMs = 0, checksPe
 }
 
 /** {@link spin} for a check that is a system call: the clock is read after each. */
-export function spinOnCalls(mode: WaitMode, ready: () => boolean): boolean {
-  return spin(mode, ready, 0, 1);
+export function spinOnCalls(mode: WaitMode, ready: () => boolean, timeoutMs: number | undefined): boolean {
+  return spin(mode, ready, { checksPerClock: 1, timeoutMs });
 }

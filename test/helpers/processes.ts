@@ -69,8 +69,13 @@ export function runNode(
   options: RunOptions & { nodeFlags?: readonly string[] } = {},
 ): Promise<RunResult> {
   const { nodeFlags = [], ...runOptions } = options;
-  const source = withShmkit(code);
-  return run(process.execPath, ['--expose-gc', ...nodeFlags, '--input-type=module', '-e', source, '--', ...args], runOptions);
+  const [node, ...argv] = nodeCommand(code, args, nodeFlags);
+  return run(node!, argv, runOptions);
+}
+
+/** The command line of {@link runNode}'s process: node, `nodeFlags`, ESM `code` (with 'SHMKIT' replaced), `args`. */
+export function nodeCommand(code: string, args: readonly string[] = [], nodeFlags: readonly string[] = []): string[] {
+  return [process.execPath, '--expose-gc', ...nodeFlags, '--input-type=module', '-e', withShmkit(code), '--', ...args];
 }
 
 /** Asserts a child ended by itself with exit code 0, and not by a signal; shows its output if not. */

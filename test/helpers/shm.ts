@@ -3,7 +3,7 @@
 // C snippets every peer program shares.
 import { setTimeout as sleep } from 'node:timers/promises';
 import { IPC_STAT, IpcError, shmctl } from 'shmkit';
-import { isRoot, run, withShmkit, type RunOptions, type RunResult } from './processes.js';
+import { isRoot, nodeCommand, run, type RunOptions, type RunResult } from './processes.js';
 
 /**
  * Calls `probe` until it returns something other than undefined/false, at
@@ -62,12 +62,7 @@ export function runNodeInPrivateIpc(
   options: RunOptions & { nodeFlags?: readonly string[] } = {},
 ): Promise<RunResult> {
   const { nodeFlags = [], ...runOptions } = options;
-  const source = withShmkit(code);
-  return run(
-    'unshare',
-    ['--ipc', process.execPath, '--expose-gc', ...nodeFlags, '--input-type=module', '-e', source, '--', ...args],
-    runOptions,
-  );
+  return run('unshare', ['--ipc', ...nodeCommand(code, args, nodeFlags)], runOptions);
 }
 
 /**

@@ -19,10 +19,11 @@ const YIELD_EVERY = 16;
 
 /**
  * A bounded spin that yields the CPU every few checks: with more subscribers
- * than CPUs, spinning subscribers must not take the publisher's CPU.
+ * than CPUs, spinning subscribers must not take the publisher's CPU. None
+ * when the time limit is shorter than the spin, as for sysv/spin.ts's spin().
  */
-function spinYielding(mode: WaitMode, ready: () => boolean): boolean {
-  if (mode === 'sleep') return false;
+function spinYielding(mode: WaitMode, ready: () => boolean, timeoutMs: number | undefined): boolean {
+  if (!spinsFirst(mode, timeoutMs)) return false;
   const end = performance.now() + SPIN_MS[mode];
   for (let i = 1; ; i++) {
     if (ready()) return true;
@@ -220,8 +221,7 @@ export class Subscriber<T = Uint8Array> implements AsyncIterable<T>, Disposable 
       cursor.beforeWait();
       if (!spun) {
         spun = true;
-        // A time limit shorter than the spin skips it, as a semaphore's does.
-        if (spinsFirst(this.#hooks.mode, deadline.timeoutMs) && spinYielding(this.#hooks.mode, ready)) continue;
+        if (spinYielding(this.#hooks.mode, ready, deadline.timeoutMs)) continue;
       }
       await block(
         {
