@@ -1,6 +1,6 @@
 // Create a segment big enough for `struct st_pid` at a fixed key.
 // The segment stays after this program exits: look at it with ipcs -m, remove it with delete.js.
-// Run: node dist/examples/create.js && ipcs -m && node dist/examples/delete.js
+// Run: node dist/examples/create.js && ipcs -m && node dist/examples/write-struct.js alice && node dist/examples/read-struct.js && node dist/examples/delete.js
 import { IPC_CREAT, shmget } from 'shmkit';
 import { ST_PID_SIZE, exampleKey } from './st-pid.js';
 

@@ -1,6 +1,6 @@
 // Delete the segment with shmctl(IPC_RMID).
 // It removes what create.js made, so create it first:
-// Run: node dist/examples/create.js && node dist/examples/delete.js
+// Run: node dist/examples/create.js && ipcs -m && node dist/examples/write-struct.js alice && node dist/examples/read-struct.js && node dist/examples/delete.js
 import { IPC_RMID, shmctl, shmget } from 'shmkit';
 import { exampleKey } from './st-pid.js';
 

@@ -1,6 +1,6 @@
 // Another process reads what write-struct left in the segment.
 // It reads the segment create.js makes and write-struct.js fills:
-// Run: node dist/examples/create.js && node dist/examples/write-struct.js alice && node dist/examples/read-struct.js && node dist/examples/delete.js
+// Run: node dist/examples/create.js && ipcs -m && node dist/examples/write-struct.js alice && node dist/examples/read-struct.js && node dist/examples/delete.js
 import { SHM_RDONLY, shmat, shmdt, shmget } from 'shmkit';
 import { exampleKey, readStPid } from './st-pid.js';
 

@@ -1,6 +1,6 @@
 // Attach the segment, print the struct, store our pid and a
 // name in it, print it again, detach. The segment is create.js's:
-// Run: node dist/examples/create.js && node dist/examples/write-struct.js alice && node dist/examples/delete.js
+// Run: node dist/examples/create.js && ipcs -m && node dist/examples/write-struct.js alice && node dist/examples/read-struct.js && node dist/examples/delete.js
 import { IPC_CREAT, shmat, shmdt, shmget } from 'shmkit';
 import { ST_PID_SIZE, exampleKey, readStPid, writeStPid } from './st-pid.js';
 
