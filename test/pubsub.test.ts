@@ -7,7 +7,7 @@ import { after, describe, it } from 'node:test';
 import { Channel, ChannelError, IpcError, PubSub, SharedMemory } from 'shmkit';
 import { assertNoLeaks } from './helpers/ipc.js';
 import { type Peer, peer } from './helpers/peer.js';
-import { assertExitedCleanly, lastJson, runNode } from './helpers/processes.js';
+import { assertExitedCleanly, lastJson } from './helpers/processes.js';
 import { picky } from './helpers/picky-codec.js';
 import { settledWithin } from './helpers/settled.js';
 import { budget } from './helpers/soak.js';
@@ -668,7 +668,8 @@ describe('PubSub with a publisher that abandons records as fast as room comes', 
       // copy, which costs an exception: the ring's own calls do it at speed.
       using pubsub = PubSub.create({ capacity: 4096, lag, autoRemove: true, codec: 'json' });
       const subscriber = pubsub.subscriber();
-      const publishing = runNode(
+      // In a peer: both cases' publishers share its process and its one load of the library's modules.
+      const publishing = peers[0]!.run(
         `
         import { PubSub, SharedMemory } from 'SHMKIT_MODULES';
         const { BroadcastRing } = await import(new URL('./channel/pubsub/broadcast-ring.js', 'SHMKIT_MODULES').href);
