@@ -9,7 +9,7 @@
 import assert from 'node:assert/strict';
 import { after, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { GETNCNT, MessageQueue, Mutex, Semaphore, SemaphoreSet, semctl, type WaitMode } from '../src/index.js';
+import { GETNCNT, IPC_SET, MessageQueue, Mutex, msgctl, Semaphore, SemaphoreSet, semctl, type WaitMode } from '../src/index.js';
 import { pendingWaitStats } from '../src/sem/wait-queue.js';
 import { SPIN_MS, spinsFirst } from '../src/sysv/spin.js';
 import { assertNoLeaks, removeQueue, semaphoreSetsOfEachTest } from './helpers/ipc.js';
@@ -220,5 +220,30 @@ describe('semaphore wait modes', () => {
     await Promise.all([first, second]);
     assert.deepEqual(order, [1, 2]);
     assert.equal(set.get(0), 0);
+  });
+
+  it("'spin' receives and sends made while one of their kind is pending skip the spin, and each completes", async () => {
+    await withQueue(async (queue) => {
+      // Each would spin its 2 ms out: 100 take at least 200 ms so.
+      const timed = <T>(make: () => Promise<T>): [Promise<T[]>, number] => {
+        const start = performance.now();
+        const made = Array.from({ length: 100 }, make);
+        return [Promise.all(made), performance.now() - start];
+      };
+      const first = queue.receive({ type: 1, wait: 'sleep' });
+      const [receives, receiving] = timed(() => queue.receive({ type: 1, wait: 'spin' }));
+      assert.ok(receiving < 200, `100 receives behind a pending one took ${receiving} ms`);
+      for (let i = 0; i < 101; i++) queue.trySend('m', { type: 1 });
+      await first;
+      assert.equal((await receives).length, 100);
+      msgctl(queue.id, IPC_SET, { msg_qbytes: 1 });
+      queue.trySend('x');
+      const second = queue.send('y', { wait: 'sleep' });
+      const [sends, sending] = timed(() => queue.send('z', { wait: 'spin' }));
+      assert.ok(sending < 200, `100 sends behind a pending one took ${sending} ms`);
+      for (let got = 0; got < 102; got++) await queue.receive({ timeoutMs: 20_000 });
+      await Promise.all([second, sends]);
+      assert.equal(queue.stat().msg_qnum, 0);
+    });
   });
 });

@@ -34,7 +34,7 @@ import {
   type Msgbuf,
   type MsqidDs,
 } from '../sysv/msg.js';
-import { queueClosedError, queueRemoved, queueTimeoutError, waitOnThread } from './message-waits.js';
+import { queueClosedError, queueRemoved, queueTimeoutError, waitKind, waitOnThread, waitsOfKind } from './message-waits.js';
 
 const { E2BIG, ENOMSG } = osConstants.errno;
 
@@ -254,13 +254,15 @@ export class MessageQueue implements Disposable {
       if (signal?.aborted) return Promise.reject(abortError(signal));
       const id = this.id;
       if (tryMsgsnd(id, type, bytes)) return Promise.resolve();
-      if (spinOnCalls(wait, () => tryMsgsnd(id, type, bytes), timeoutMs)) return Promise.resolve();
+      const kind = waitKind(id, 'msgsnd');
+      if (!waitsOfKind(kind) && spinOnCalls(wait, () => tryMsgsnd(id, type, bytes), timeoutMs)) return Promise.resolve();
       if (timeoutMs === 0) return Promise.reject(queueTimeoutError('msgsnd', 'MessageQueue.send', id, 0));
       // The caller may change its buffer while the send waits for a thread.
       const copy = bytes.slice();
       return waitOnThread({
         msqid: id,
         syscall: 'msgsnd',
+        kind,
         start: (t) => msgsndStart(id, type, copy, 0, t),
         poll: () => pollMsgsnd(id, type, copy, 0),
         explain: explainMsgsnd(id, type, bytes.length),
@@ -320,15 +322,17 @@ export class MessageQueue implements Disposable {
       const [type, flags] = receiveFlags(opts, 'options');
       const { timeoutMs, signal, wait } = validateWaitOptions(options);
       if (signal?.aborted) return Promise.reject(abortError(signal));
-      let now = this.#tryReceive(type, flags);
-      if (now === null) spinOnCalls(wait, () => (now = this.#tryReceive(type, flags)) !== null, timeoutMs);
-      if (now !== null) return Promise.resolve(now);
-      if (timeoutMs === 0) return Promise.reject(queueTimeoutError('msgrcv', 'MessageQueue.receive', this.id, 0));
       const id = this.id;
+      const kind = waitKind(id, 'msgrcv', type, flags);
+      let now = this.#tryReceive(type, flags);
+      if (now === null && !waitsOfKind(kind)) spinOnCalls(wait, () => (now = this.#tryReceive(type, flags)) !== null, timeoutMs);
+      if (now !== null) return Promise.resolve(now);
+      if (timeoutMs === 0) return Promise.reject(queueTimeoutError('msgrcv', 'MessageQueue.receive', id, 0));
       let growths = 0;
       return waitOnThread({
         msqid: id,
         syscall: 'msgrcv',
+        kind,
         start: (t) => msgrcvStart(id, messageMax(), type, flags, t),
         poll: () => pollMsgrcv(id, messageMax(), type, flags),
         explain: (code) => explainMsgrcv(id, messageMax(), type, flags)(code),

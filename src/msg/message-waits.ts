@@ -24,6 +24,8 @@ const { ECANCELED, EIDRM, EINVAL, ETIMEDOUT } = osConstants.errno;
 export interface MessageWait<T> {
   readonly msqid: number;
   readonly syscall: 'msgsnd' | 'msgrcv';
+  /** Which waits of the queue it competes with ({@link waitKind}). */
+  readonly kind: string;
   /** Hands the call to the addon (sysv/msg.ts): its token or a negative errno (timeoutMs < 0: no limit). */
   readonly start: (timeoutMs: number) => number;
   /** The call once without waiting, as its thread would report it; undefined if it would have to wait. */
@@ -52,6 +54,26 @@ interface Pending {
 }
 
 const byQueue = new Map<number, Set<Pending>>();
+/** How many waits of each queue and kind are pending ({@link waitKind}). */
+const byKind = new Map<string, number>();
+
+/**
+ * @internal The kind of a wait of queue `msqid`: every send (they wait for
+ * the same room), or a receive of one type and flags.
+ */
+export function waitKind(msqid: number, syscall: 'msgsnd' | 'msgrcv', type = 0, flags = 0): string {
+  return syscall === 'msgsnd' ? `${msqid} msgsnd` : `${msqid} msgrcv ${type} ${flags}`;
+}
+
+/**
+ * @internal Whether a wait of `kind` is pending in this process. A new wait
+ * of that kind then skips the spin: the kernel hands a message to a receive
+ * already in msgrcv, so the spin could only take one (or room) before a wait
+ * that came first.
+ */
+export function waitsOfKind(kind: string): boolean {
+  return byKind.has(kind);
+}
 /** Waits of removed queues still in the kernel: pending until their thread answers. */
 const leaving = new Set<Pending>();
 
@@ -147,6 +169,9 @@ export function waitOnThread<T>(w: MessageWait<T>): Promise<T> {
     const settle = (error: unknown, value?: T): void => {
       if (p.settled) return;
       p.settled = true;
+      const left = (byKind.get(w.kind) ?? 1) - 1;
+      if (left === 0) byKind.delete(w.kind);
+      else byKind.set(w.kind, left);
       stopTimer?.();
       stopAbort();
       w.closed.removeEventListener('abort', onClose);
@@ -210,6 +235,7 @@ export function waitOnThread<T>(w: MessageWait<T>): Promise<T> {
     let waits = byQueue.get(w.msqid);
     if (waits === undefined) byQueue.set(w.msqid, (waits = new Set()));
     waits.add(p);
+    byKind.set(w.kind, (byKind.get(w.kind) ?? 0) + 1);
     // Waits still queued for a thread keep time here; one in the kernel, there.
     if (w.timeoutMs !== undefined) stopTimer = timeLimit(w.timeoutMs, () => interrupt('timeout'));
     go();
