@@ -9,7 +9,11 @@ import { readFile } from 'node:fs/promises';
 import { describe, it } from 'node:test';
 import { setImmediate as nextTurn, setTimeout as sleep } from 'node:timers/promises';
 import { promisify } from 'node:util';
-import { GETALL, GETNCNT, GETZCNT, IPC_NOWAIT, IpcError, SEM_UNDO, SemaphoreSet, semctl } from '../src/index.js';
+// The library's modules this file uses, not all of dist/src/index.js (some 30 ms of CPU less to load).
+import { IpcError } from '../src/core/errors.js';
+import { SemaphoreSet } from '../src/sem/semaphore-set.js';
+import { GETALL, GETNCNT, GETZCNT, IPC_NOWAIT, SEM_UNDO } from '../src/sysv/constants.js';
+import { semctl } from '../src/sysv/sem.js';
 import { assertNoLeaks, semaphoreSetsOfEachTest } from './helpers/ipc.js';
 import { assertExitedCleanly, lastJson, runNode } from './helpers/processes.js';
 import { waitFor } from './helpers/shm.js';

@@ -9,7 +9,15 @@
 import assert from 'node:assert/strict';
 import { after, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { GETNCNT, IPC_SET, MessageQueue, Mutex, msgctl, Semaphore, SemaphoreSet, semctl, type WaitMode } from '../src/index.js';
+// The library's modules this file uses, not all of dist/src/index.js (some 30 ms of CPU less to load).
+import type { WaitMode } from '../src/core/wait-options.js';
+import { MessageQueue } from '../src/msg/message-queue.js';
+import { Mutex } from '../src/sem/mutex.js';
+import { Semaphore } from '../src/sem/semaphore.js';
+import { SemaphoreSet } from '../src/sem/semaphore-set.js';
+import { GETNCNT, IPC_SET } from '../src/sysv/constants.js';
+import { msgctl } from '../src/sysv/msg.js';
+import { semctl } from '../src/sysv/sem.js';
 import { pendingWaitStats } from '../src/sem/wait-queue.js';
 import { SPIN_MS, spinsFirst } from '../src/sysv/spin.js';
 import { assertNoLeaks, removeQueue, semaphoreSetsOfEachTest } from './helpers/ipc.js';

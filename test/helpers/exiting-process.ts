@@ -8,18 +8,13 @@ import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { createInterface } from 'node:readline';
 import { setTimeout as sleep, setImmediate as turn } from 'node:timers/promises';
-import {
-  GETNCNT,
-  IPC_INFO,
-  IPC_NOWAIT,
-  IPC_SET,
-  IpcError,
-  type MessageQueue,
-  msgctl,
-  SemaphoreSet,
-  semctl,
-  semop,
-} from '../../src/index.js';
+// The library's modules it uses, not all of dist/src/index.js (some 30 ms of CPU less to load).
+import { IpcError } from '../../src/core/errors.js';
+import type { MessageQueue } from '../../src/msg/message-queue.js';
+import { SemaphoreSet } from '../../src/sem/semaphore-set.js';
+import { GETNCNT, IPC_INFO, IPC_NOWAIT, IPC_SET } from '../../src/sysv/constants.js';
+import { msgctl } from '../../src/sysv/msg.js';
+import { semctl, semop } from '../../src/sysv/sem.js';
 import { withShmkit } from './processes.js';
 import { waitFor } from './shm.js';
 

@@ -107,7 +107,7 @@ export function removeSetsAfterEach(): number[] {
  * {@link removeSetsAfterEach} with a maker: `newSet(count, initial)` creates
  * a SemaphoreSet that is removed after the test, as is every id pushed on `made`.
  * A file that also imports shmkit's internal modules passes the SemaphoreSet
- * of dist/src/index.js (`Maker`), so that the waits those modules count are
+ * of dist/src's modules (`Maker`), so that the waits those modules count are
  * its sets' waits: this file imports the bundle, another copy of the library.
  */
 export function semaphoreSetsOfEachTest(Maker: typeof SemaphoreSet = SemaphoreSet): {
