@@ -10,7 +10,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { PAGE_SIZE, type ShmidDs } from '../src/index.js';
+import { PAGE_SIZE, type ShmidDs } from 'shmkit';
 import { compileC } from './helpers/c.js';
 import { AS_NOBODY, isRoot, run, BIN, SHMKIT } from './helpers/processes.js';
 import { SHMKIT_STEPS } from './helpers/shmkit-steps.js';

@@ -7,7 +7,8 @@
 // Node 26 (.ci/run), so both halves run there.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { IpcError, SharedMemory } from '../src/index.js';
+import { IpcError } from '../src/core/errors.js';
+import { SharedMemory } from '../src/shm/shared-memory.js';
 import { shmatShared } from '../src/sysv/shm.js';
 import { assertNoLeaks, uniqueKey } from './helpers/ipc.js';
 import { assertExitedCleanly, lastJson, runNode } from './helpers/processes.js';

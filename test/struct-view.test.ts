@@ -4,8 +4,11 @@
 import assert from 'node:assert/strict';
 import { inspect } from 'node:util';
 import { after, describe, test } from 'node:test';
+import { IpcError } from '../src/core/errors.js';
+import { SharedMemory } from '../src/shm/shared-memory.js';
 import {
   array,
+  atomic,
   bool,
   char,
   float32,
@@ -14,21 +17,14 @@ import {
   int32,
   int64,
   int8,
-  shmat,
-  shmdt,
-  SharedMemory,
-  shmget,
   struct,
   uint16,
   uint32,
   uint64,
   uint8,
-  IPC_CREAT,
-  IPC_RMID,
-  shmctl,
-  atomic,
-  IpcError,
-} from '../src/index.js';
+} from '../src/struct/index.js';
+import { IPC_CREAT, IPC_RMID } from '../src/sysv/constants.js';
+import { shmat, shmctl, shmdt, shmget } from '../src/sysv/shm.js';
 import { assertNoLeaks, removeSegment, uniqueKey } from './helpers/ipc.js';
 import { assertExitedCleanly, lastJson, runNode } from './helpers/processes.js';
 import { Cells, readValue } from '../src/struct/codec.js';
