@@ -4,7 +4,7 @@
 // soak run), checked for order and every byte, with the broker stopped and
 // started again halfway.
 import assert from 'node:assert/strict';
-import { describe, it } from 'node:test';
+import { after, describe, it } from 'node:test';
 import { assertNoLeaks } from './helpers/ipc.js';
 import { Host, NatsServer, noNatsServer } from './helpers/nats-server.js';
 import { budget } from './helpers/soak.js';
@@ -21,24 +21,27 @@ assertNoLeaks();
 const N = { core: budget(400, 2_000), js: budget(200, 2_000) };
 
 /**
- * A host: an outbox channel (its application sends, the bridge publishes)
- * and an inbox (the bridge delivers, its application receives), bridged both
- * ways on one subject. Message i of host H is "H:i:" and 0-511 bytes that
- * depend on H and i, so the peer can check every byte.
+ * A host: for each run (`run URL N MODE` on its stdin, one per test) an
+ * outbox channel (its application sends, the bridge publishes) and an inbox
+ * (the bridge delivers, its application receives), bridged both ways on one
+ * subject. Message i of host H is "H:i:" and 0-511 bytes that depend on H
+ * and i, so the peer can check every byte. What it prints starts with the
+ * run's mode: a line the last run left unread is not taken for this one's.
  */
 const HOST = `
 import { Channel, bridge } from 'SHMKIT';
 import { createInterface } from 'node:readline';
-const [url, me, peer, n, mode] = process.argv.slice(1);
-const N = Number(n);
+const [me, peer] = process.argv.slice(1);
 const commands = createInterface({ input: process.stdin });
 const waiting = new Map();
-commands.on('line', (line) => waiting.get(line)?.());
+commands.on('line', (line) => {
+  const [name, ...args] = line.split(' ');
+  waiting.get(name)?.(args);
+});
 const command = (name) => new Promise((resolve) => waiting.set(name, resolve));
-const warm = command('warm');
-const go = command('go');
-const resume = command('resume');
-const closing = command('close');
+const next = () => Promise.race([command('run'), command('end').then(() => null)]);
+for (let args; (args = await next()) !== null; ) await run(args[0], Number(args[1]), args[2]);
+commands.close();
 
 function payload(host, i) {
   const head = new TextEncoder().encode(host + ':' + i + ':');
@@ -54,69 +57,76 @@ function indexOf(bytes) {
   return host === peer ? Number(i) : -1;
 }
 
-// 'sleep': the hosts wait on the bridge and the broker, and spinning here would
-// only take CPU from them (wait modes have tests of their own).
-const outbox = Channel.create({ capacity: 1 << 16, wait: 'sleep', autoRemove: true });
-const inbox = Channel.create({ capacity: 1 << 20, wait: 'sleep', autoRemove: true });
-const b = await bridge({
-  channel: { out: outbox, in: inbox },
-  url,
-  subject: 'two.hosts',
-  jetstream: mode === 'js' ? { stream: 'TWO_HOSTS', durable: me, ackWaitMs: 1000 } : undefined,
-  nats: { reconnectTimeWait: 100 },
-});
-b.on('reconnect', () => console.log('reconnected'));
-const sender = outbox.sender();
-const receiver = inbox.receiver();
-console.log('ready');
+async function run(url, N, mode) {
+  const say = (line) => console.log(mode + ' ' + line);
+  const warm = command('warm');
+  const go = command('go');
+  const resume = command('resume');
+  const closing = command('close');
 
-const sending = (async () => {
-  // Message 0 goes alone, once both bridges are up: a receiving bridge counts
-  // an origin's losses from the first message of it that it sees, so each
-  // host must have one of its peer's before the restart.
-  await warm;
-  await sender.send(payload(me, 0));
-  await go;
-  for (let i = 1; i < N; i++) {
-    await sender.send(payload(me, i));
-    if (i === N / 2) console.log('half');
-    // Core NATS cannot count the loss of a tail with nothing after it: the
-    // last quarter waits until both bridges are back after the restart.
-    if (i === (3 * N) / 4) await resume;
-  }
-})();
+  // 'sleep': the hosts wait on the bridge and the broker, and spinning here would
+  // only take CPU from them (wait modes have tests of their own).
+  const outbox = Channel.create({ capacity: 1 << 16, wait: 'sleep', autoRemove: true });
+  const inbox = Channel.create({ capacity: 1 << 20, wait: 'sleep', autoRemove: true });
+  const b = await bridge({
+    channel: { out: outbox, in: inbox },
+    url,
+    subject: 'two.hosts',
+    jetstream: mode === 'js' ? { stream: 'TWO_HOSTS', durable: me, ackWaitMs: 1000 } : undefined,
+    nats: { reconnectTimeWait: 100 },
+  });
+  b.on('reconnect', () => say('reconnected'));
+  const sender = outbox.sender();
+  const receiver = inbox.receiver();
+  say('ready');
 
-let received = 0, last = -1, outOfOrder = 0, corrupt = 0, gaps = 0;
-const deadline = Date.now() + 90_000;
-// Core NATS: wait until every message came or was counted lost or dropped; JetStream: until all came.
-const settled = () => received + (mode === 'js' ? 0 : b.stats.lost + b.stats.dropped) >= N;
-while (!settled() && Date.now() < deadline) {
-  let bytes;
-  try {
-    bytes = await receiver.recv({ timeoutMs: 200 });
-  } catch (error) {
-    if (error.code === 'ETIMEDOUT') continue;
-    throw error;
+  const sending = (async () => {
+    // Message 0 goes alone, once both bridges are up: a receiving bridge counts
+    // an origin's losses from the first message of it that it sees, so each
+    // host must have one of its peer's before the restart.
+    await warm;
+    await sender.send(payload(me, 0));
+    await go;
+    for (let i = 1; i < N; i++) {
+      await sender.send(payload(me, i));
+      if (i === N / 2) say('half');
+      // Core NATS cannot count the loss of a tail with nothing after it: the
+      // last quarter waits until both bridges are back after the restart.
+      if (i === (3 * N) / 4) await resume;
+    }
+  })();
+
+  let received = 0, last = -1, outOfOrder = 0, corrupt = 0, gaps = 0;
+  const deadline = Date.now() + 90_000;
+  // Core NATS: wait until every message came or was counted lost or dropped; JetStream: until all came.
+  const settled = () => received + (mode === 'js' ? 0 : b.stats.lost + b.stats.dropped) >= N;
+  while (!settled() && Date.now() < deadline) {
+    let bytes;
+    try {
+      bytes = await receiver.recv({ timeoutMs: 200 });
+    } catch (error) {
+      if (error.code === 'ETIMEDOUT') continue;
+      throw error;
+    }
+    const i = indexOf(bytes);
+    if (received === 0) say('first');
+    if (i <= last) outOfOrder++;
+    else gaps += i - last - 1;
+    last = Math.max(last, i);
+    const expected = payload(peer, i);
+    if (bytes.length !== expected.length || !bytes.every((v, k) => v === expected[k])) corrupt++;
+    received++;
   }
-  const i = indexOf(bytes);
-  if (received === 0) console.log('first');
-  if (i <= last) outOfOrder++;
-  else gaps += i - last - 1;
-  last = Math.max(last, i);
-  const expected = payload(peer, i);
-  if (bytes.length !== expected.length || !bytes.every((v, k) => v === expected[k])) corrupt++;
-  received++;
+  await sending;
+  say('result ' + JSON.stringify({ received, last, outOfOrder, corrupt, gaps, stats: b.stats }));
+  await closing;
+  await b.close();
+  sender.close();
+  receiver.close();
+  outbox.detach();
+  inbox.detach();
+  say('closed ' + JSON.stringify(b.stats));
 }
-await sending;
-console.log('result ' + JSON.stringify({ received, last, outOfOrder, corrupt, gaps, stats: b.stats }));
-await closing;
-await b.close();
-sender.close();
-receiver.close();
-outbox.detach();
-inbox.detach();
-commands.close();
-console.log('closed ' + JSON.stringify(b.stats));
 `;
 
 interface Result {
@@ -130,7 +140,25 @@ interface Result {
 }
 
 /**
- * Runs two hosts bridged both ways, stopping and starting the broker once
+ * The two hosts: started by the first test and given a run by each (each a
+ * Node process with the bundle and the NATS client, about 50 ms of CPU to
+ * start), ended by endHosts().
+ */
+let hosts: [Host, Host] | undefined;
+
+/** Ends the hosts, which must exit cleanly. */
+async function endHosts(): Promise<void> {
+  const ending = hosts;
+  hosts = undefined;
+  for (const host of ending ?? []) {
+    host.send('end');
+    const exit = await host.exited;
+    assert.equal(exit.code, 0, exit.stderr);
+  }
+}
+
+/**
+ * Runs the two hosts bridged both ways, stopping and starting the broker once
  * host A has sent half; each host's last quarter goes once both bridges
  * reconnected (else a host could finish before its peer subscribed again,
  * and a lost tail is not countable). The stream starts once each host has
@@ -140,37 +168,41 @@ interface Result {
  */
 async function twoHosts(mode: 'core' | 'js'): Promise<[Result, Result]> {
   const server = await NatsServer.start({ jetstream: mode === 'js' });
-  const n = String(N[mode]);
-  const hosts = [new Host(HOST, [server.url, 'A', 'B', n, mode]), new Host(HOST, [server.url, 'B', 'A', n, mode])];
+  // One test's time limit each, as when each test started hosts of its own.
+  hosts ??= [new Host(HOST, ['A', 'B'], 240_000), new Host(HOST, ['B', 'A'], 240_000)];
+  const line = async (host: Host, what: string) => (await host.line(`${mode} ${what}`)).slice(`${mode} ${what}`.length);
   try {
-    for (const host of hosts) await host.line('ready');
+    for (const host of hosts) host.send(`run ${server.url} ${N[mode]} ${mode}`);
+    for (const host of hosts) await line(host, 'ready');
     for (const host of hosts) host.send('warm');
-    for (const host of hosts) await host.line('first');
+    for (const host of hosts) await line(host, 'first');
     for (const host of hosts) host.send('go');
-    await hosts[0]!.line('half');
+    await line(hosts[0], 'half');
     await server.stop();
     await new Promise((resolve) => setTimeout(resolve, 300));
     await server.startAgain();
-    for (const host of hosts) await host.line('reconnected');
+    for (const host of hosts) await line(host, 'reconnected');
     for (const host of hosts) host.send('resume');
     const results = [] as Result[];
-    for (const host of hosts) results.push(JSON.parse((await host.line('result ')).slice('result '.length)) as Result);
+    for (const host of hosts) results.push(JSON.parse(await line(host, 'result ')) as Result);
     if (process.env['BRIDGE_TEST_DEBUG']) console.error(JSON.stringify(results));
     for (const host of hosts) host.send('close');
-    for (const [i, host] of hosts.entries()) {
-      // The counters once the bridge has sent all it took (it may still be publishing when its own application is done).
-      results[i]!.final = JSON.parse((await host.line('closed ')).slice('closed '.length)) as Result['stats'];
-      const exit = await host.exited;
-      assert.equal(exit.code, 0, exit.stderr);
-    }
+    // The counters once the bridge has sent all it took (it may still be publishing when its own application is done).
+    for (const [i, host] of hosts.entries()) results[i]!.final = JSON.parse(await line(host, 'closed ')) as Result['stats'];
     return results as [Result, Result];
+  } catch (error) {
+    // Hosts in the middle of a run serve no other: the next test starts its own.
+    for (const host of hosts ?? []) await host.kill();
+    hosts = undefined;
+    throw error;
   } finally {
-    for (const host of hosts) await host.kill();
     await server.dispose();
   }
 }
 
 describe('bridge: two hosts through a real nats-server', { skip: noNatsServer }, () => {
+  after(endHosts);
+
   it(`core NATS: ${N.core} messages each way arrive in order, byte for byte; a broker restart loses only what it counts`, async () => {
     const [a, b] = await twoHosts('core');
     for (const [name, r] of [
