@@ -33,8 +33,9 @@ describe('Channel streams across processes', { timeout: 90_000 }, () => {
     try {
       const input = join(dir, 'in.bin');
       const output = join(dir, 'out.bin');
-      // Not a multiple of anything: the last message is short.
-      writeFileSync(input, randomBytes(5 * 1024 * 1024 + 12_345));
+      // Not a multiple of anything: the last message is short. 1 MiB is 17
+      // chunks, each nearly a ring's worth: the sender waits for room at each.
+      writeFileSync(input, randomBytes(1024 * 1024 + 12_345));
       using channel = Channel.create({ capacity: 1 << 16, autoRemove: true });
       const receiving = tasks.run(
         `
