@@ -33,6 +33,8 @@ const TEST_DIR = join(ROOT, 'dist', 'test');
 const DURATIONS = join(TEST_DIR, '.durations.json');
 /** Read by test/helpers/namespaces.ts: this process already has an IPC namespace of its own. */
 const MARK = 'SHMKIT_TEST_PRIVATE_IPC';
+/** Names the file's own /dev/shm, a tmpfs it may use as scratch (test/helpers/scratch.ts). */
+const TMPFS = 'SHMKIT_TEST_TMPFS';
 /** A file that runs longer than this is killed and fails. */
 const FILE_TIMEOUT_MS = 5 * 60_000;
 /**
@@ -110,10 +112,10 @@ summarize(results, seconds);
 /**
  * The command that runs `argv` in private IPC and mount namespaces with an
  * empty /dev/shm of its own. sh records the IPC namespace's name for the file
- * (see MARK), then becomes `argv`.
+ * (see MARK) and names its /dev/shm (TMPFS), then becomes `argv`.
  */
 function isolatedCommand(argv) {
-  const script = `mount -t tmpfs -o mode=1777,nosuid,nodev shmkit-test /dev/shm && ${MARK}=$(readlink /proc/self/ns/ipc) exec "$@"`;
+  const script = `mount -t tmpfs -o mode=1777,nosuid,nodev shmkit-test /dev/shm && ${MARK}=$(readlink /proc/self/ns/ipc) ${TMPFS}=/dev/shm exec "$@"`;
   return ['unshare', '--ipc', '--mount', 'sh', '-c', script, 'sh', ...argv];
 }
 

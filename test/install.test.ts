@@ -19,12 +19,12 @@ import {
   symlinkSync,
   writeFileSync,
 } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { delimiter, join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { cacheDir } from './helpers/c.js';
 import { assertNoLeaks } from './helpers/ipc.js';
 import { assertExitedCleanly, ROOT, run, type RunResult } from './helpers/processes.js';
+import { scratchDir } from './helpers/scratch.js';
 
 assertNoLeaks();
 
@@ -33,23 +33,34 @@ const COMPILERS = /^(cc|c\+\+|g\+\+|gcc|cpp|clang|clang\+\+|make|gmake|python[0-
 
 /**
  * A directory of symlinks to every program on PATH except the compilers and
- * build tools (the first of a name, as PATH finds it). Kept in the test cache
- * (helpers/c.ts) under the hash of what it links, and made again when that
- * changes: making its 1,400-odd symlinks took this process 0.05 to 0.6 s of
- * CPU (in the kernel, more the busier the machine).
+ * build tools (the first of a name, as PATH finds it). On the file's own
+ * tmpfs (helpers/scratch.ts) it is made in `scratch` each run, some 10 ms for
+ * its 1,400-odd symlinks. Elsewhere it is kept in the test cache
+ * (helpers/c.ts) under the hash of what it links, made again when that
+ * changes: on a disk the symlinks took 0.05 to 1.1 s of CPU (in the kernel,
+ * more the busier the machine).
  */
-function pathWithoutCompilers(): string {
+function pathWithoutCompilers(scratch: string): string {
   const links = new Map<string, string>();
   for (const source of (process.env.PATH ?? '').split(delimiter)) {
     if (!source || !existsSync(source) || !statSync(source).isDirectory()) continue;
     for (const name of readdirSync(source)) if (!COMPILERS.test(name) && !links.has(name)) links.set(name, join(source, name));
+  }
+  const link = (dir: string) => {
+    for (const [name, target] of links) symlinkSync(target, join(dir, name));
+  };
+  if (process.env.SHMKIT_TEST_TMPFS !== undefined) {
+    const dir = join(scratch, 'path-without-compilers');
+    mkdirSync(dir);
+    link(dir);
+    return dir;
   }
   const listing = JSON.stringify([...links]);
   const dir = join(cacheDir(), `path-without-compilers-${createHash('sha256').update(listing).digest('hex').slice(0, 16)}`);
   if (existsSync(dir)) return dir;
   // Made aside and renamed into place: another run may be making it too.
   const own = mkdtempSync(`${dir}.`);
-  for (const [name, target] of links) symlinkSync(target, join(own, name));
+  link(own);
   try {
     renameSync(own, dir);
   } catch {
@@ -165,7 +176,7 @@ describe('the packed package installed where there is no compiler', { timeout: 6
   let installed = '';
 
   before(async () => {
-    tmp = mkdtempSync(join(tmpdir(), 'shmkit-install-test-'));
+    tmp = scratchDir('shmkit-install-test-');
     // npm pack builds the prebuilds (prepack) and the library (prepare) as a
     // release would; only a prebuild's headers may come from the network.
     const checkout = await copyOfCheckout(join(tmp, 'checkout'));
@@ -186,7 +197,7 @@ describe('the packed package installed where there is no compiler', { timeout: 6
     files = report!.files.map((f) => f.path).sort();
     const tarball = join(tmp, report!.filename);
 
-    env = online({ ...process.env, PATH: pathWithoutCompilers() });
+    env = online({ ...process.env, PATH: pathWithoutCompilers(tmp) });
     // What npm run gave this test about node-gyp must not help the install.
     for (const name of Object.keys(env)) if (/^npm_(config_node_gyp|config_python|package_|lifecycle_)/i.test(name)) delete env[name];
     local = offline(env);
