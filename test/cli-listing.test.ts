@@ -12,7 +12,8 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { PAGE_SIZE, type ShmidDs } from 'shmkit';
 import { compileC } from './helpers/c.js';
-import { AS_NOBODY, isRoot, run, BIN, SHMKIT } from './helpers/processes.js';
+import { isRoot, NOBODY, run, BIN, SHMKIT } from './helpers/processes.js';
+import { C_SHM_PEER } from './helpers/shm.js';
 import { SHMKIT_STEPS } from './helpers/shmkit-steps.js';
 import type { SegmentRow } from '../src/cli/segments.js';
 import { renderTable, type Column } from '../src/cli/table.js';
@@ -104,13 +105,11 @@ step() { n=$1; shift; "$@" >"$T/$n.out" 2>"$T/$n.err"; echo $? >"$T/$n.rc"; }
 steps() { "$NODE" "$STEPS" "$T"; }
 `;
 
-// Segments made by a process that is gone by the time the holder starts.
+// Segments made by a process that is gone by the time the holder starts: the
+// C program helpers/shm.ts's C_SHM_PEER, which makes them as shmkit create
+// does (mode 600) for about 1 ms of CPU where a Node process took 40.
 const SETUP = `
-steps <<'END'
-create-7001 create --key 0x7001 --size 100
-create-7002 create --key 0x7002 --size 100
-create-7003 create --key 0x7003 --size 100
-END
+for key in 0x7001 0x7002 0x7003; do "$PEER" $key 100 >/dev/null || exit 9; done
 exec "$HOLD" "sh $T/steps.sh"
 `;
 
@@ -230,7 +229,7 @@ describe('shmkit ls, stat, limits, usage and rm in a private IPC namespace', {
     const script = join(dir, 'scenario.sh');
     writeFileSync(script, PRELUDE + SETUP);
     writeFileSync(join(dir, 'steps.sh'), PRELUDE + STEPS);
-    const hold = await compileC('cli-hold', HOLD);
+    const [hold, peer] = await Promise.all([compileC('cli-hold', HOLD), compileC('shm-peer', C_SHM_PEER)]);
     const result = await run('unshare', ['--ipc', 'sh', script], {
       env: {
         ...process.env,
@@ -238,6 +237,7 @@ describe('shmkit ls, stat, limits, usage and rm in a private IPC namespace', {
         BIN,
         STEPS: SHMKIT_STEPS,
         HOLD: hold,
+        PEER: peer,
         T: dir,
         COLUMNS: '',
       },
@@ -535,8 +535,10 @@ describe('shmkit ls, stat, limits, usage and rm in a private IPC namespace', {
 describe('rm by id and the creator', { skip: isRoot ? false : 'needs root for unshare --ipc' }, () => {
   it('the creator of an object now owned by another user removes it by id, as ipcrm does; anyone else is refused', async () => {
     // nobody makes a segment and a set, then root gives both to daemon (uid 1): the kernel still lets nobody remove them.
-    const give = `import { shmctl, semctl, IPC_SET } from ${JSON.stringify(SHMKIT)};
-      shmctl(Number(process.argv[1]), IPC_SET, { uid: 1, gid: 1 }); semctl(Number(process.argv[2]), 0, IPC_SET, { uid: 1, gid: 1 });`;
+    // The same root process makes root's segment (as shmkit create --private --size 10 did) and prints its id.
+    const give = `import { shmctl, semctl, shmget, IPC_CREAT, IPC_PRIVATE, IPC_SET } from ${JSON.stringify(SHMKIT)};
+      shmctl(Number(process.argv[1]), IPC_SET, { uid: 1, gid: 1 }); semctl(Number(process.argv[2]), 0, IPC_SET, { uid: 1, gid: 1 });
+      console.log(shmget(IPC_PRIVATE, 10, IPC_CREAT | 0o600));`;
     // nobody's commands run as steps (helpers/shmkit-steps.ts), two processes instead of five; their stderr goes on.
     const script = `
       T=$(mktemp -d) || exit 8
@@ -545,7 +547,7 @@ describe('rm by id and the creator', { skip: isRoot ? false : 'needs root for un
       printf 'shm create --private --size 10\\nsem create -s --private --count 1\\n' | nobody shm sem
       [ "$(cat "$T/shm.rc" "$T/sem.rc")" = "$(printf '0\\n0')" ] || exit 9
       shm=$(cat "$T/shm.out") sem=$(cat "$T/sem.out")
-      other=$("$NODE" "$BIN" create --private --size 10) && "$NODE" --input-type=module -e "$GIVE" "$shm" "$sem" || exit 9
+      other=$("$NODE" --input-type=module -e "$GIVE" "$shm" "$sem") || exit 9
       printf 'other rm %s\\nshm-rm rm %s\\nsem-rm rm -s %s\\n' "$other" "$shm" "$sem" | nobody other shm-rm sem-rm
       echo "other $(cat "$T/other.rc")"; echo "shm $(cat "$T/shm-rm.rc")"; echo "sem $(cat "$T/sem-rm.rc")"
       "$NODE" "$BIN" ls -a --json`;
@@ -641,14 +643,19 @@ END
 
 describe('rm as root without CAP_SYS_ADMIN', { skip: isRoot ? false : 'needs root for unshare --ipc' }, () => {
   it("is refused another user's segment by id, in --dry-run as for real: the kernel asks for the capability, not for uid 0", async () => {
-    // setpriv (util-linux, as unshare) drops the capability from the bounding set: root runs without it.
+    // setpriv (util-linux, as unshare) drops the capability from the bounding set: root runs without it. nobody's
+    // segment is made as shmkit create --private --size 10 makes one, by the C program helpers/shm.ts's C_SHM_PEER;
+    // the dry run and rm run as steps in one process without the capability (helpers/shmkit-steps.ts), their
+    // stderr and exit codes printed in turn.
     const script = `
-      id=$("$NODE" "$ASNOBODY" create --private --size 10) || exit 9
-      setpriv --bounding-set=-sys_admin "$NODE" "$BIN" rm -n "$id"; echo "dry $?"
-      setpriv --bounding-set=-sys_admin "$NODE" "$BIN" rm "$id"; echo "real $?"
+      T=$(mktemp -d) || exit 8
+      trap 'rm -rf "$T"' EXIT
+      id=$(setpriv --reuid=${NOBODY.uid} --regid=${NOBODY.gid} --clear-groups "$PEER" 0 10) || exit 9
+      printf 'dry rm -n %s\\nreal rm %s\\n' "$id" "$id" | setpriv --bounding-set=-sys_admin "$NODE" "$STEPS" "$T" || exit 9
+      for step in dry real; do cat "$T/$step.err" >&2; echo "$step $(cat "$T/$step.rc")"; done
       "$NODE" "$BIN" ls --json`;
     const r = await run('unshare', ['--ipc', 'sh', '-c', script], {
-      env: { ...process.env, NODE: process.execPath, BIN, ASNOBODY: AS_NOBODY },
+      env: { ...process.env, NODE: process.execPath, BIN, STEPS: SHMKIT_STEPS, PEER: await compileC('shm-peer', C_SHM_PEER) },
       timeoutMs: 30_000,
     });
     assert.equal(r.code, 0, r.stderr);
