@@ -12,8 +12,9 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
+import { compileC } from './helpers/c.js';
 import { BIN, type RunResult, run } from './helpers/processes.js';
-import { noPrivateIpc } from './helpers/shm.js';
+import { C_SHM_PEER, noPrivateIpc } from './helpers/shm.js';
 import { SHMKIT_STEPS, shmkitStepsInPrivateIpc } from './helpers/shmkit-steps.js';
 
 /**
@@ -198,14 +199,13 @@ describe('bridge arguments, before any connection', { skip: noPrivateIpc }, () =
 
 describe('rm --dry-run and write', { skip: noPrivateIpc }, () => {
   it('rm --dry-run with a bad id among good ones lists the good ones and reports the bad one, as the real run removes and reports; write refuses a directory on stdin', async () => {
-    // write, whose stdin must be a directory, runs as the real binary; the others as steps
-    // (helpers/shmkit-steps.ts), the dry run after it (neither changes anything).
+    // The segment is made as shmkit create --private --size 10 makes one, by the C program helpers/shm.ts's
+    // C_SHM_PEER (about 1 ms of CPU, a Node process 40); write, whose stdin must be a directory, runs as the
+    // real binary; the others as steps (helpers/shmkit-steps.ts), the dry run after it (neither changes anything).
     const script = `
-      steps() { "$NODE" "$STEPS" . || exit 9; }
-      echo 'create create --private --size 10' | steps
-      id=$(cat create.out)
+      id=$("$PEER" 0 10) || exit 9
       "$NODE" "$BIN" write "$id" < / 2> write.err; write=$?
-      printf 'dry rm -n --json %s 999999\\nreal rm %s 999999\\nafter ls --json\\n' "$id" "$id" | steps
+      printf 'dry rm -n --json %s 999999\\nreal rm %s 999999\\nafter ls --json\\n' "$id" "$id" | "$NODE" "$STEPS" . || exit 9
       echo "dry $(cat dry.rc)"; echo "write $write"; echo "real $(cat real.rc)"
       cat dry.out; echo; cat dry.err write.err real.err; cat after.out
     `;
@@ -213,7 +213,7 @@ describe('rm --dry-run and write', { skip: noPrivateIpc }, () => {
     try {
       const r = await run('unshare', ['--ipc', 'sh', '-c', script], {
         cwd: dir,
-        env: { ...process.env, NODE: process.execPath, BIN, STEPS: SHMKIT_STEPS },
+        env: { ...process.env, NODE: process.execPath, BIN, STEPS: SHMKIT_STEPS, PEER: await compileC('shm-peer', C_SHM_PEER) },
         timeoutMs: 30_000,
       });
       assert.equal(r.code, 0, r.stderr);
