@@ -13,7 +13,7 @@ import type { SegmentRow } from '../src/cli/segments.js';
 import { assertNoLeaks, removeSegment } from './helpers/ipc.js';
 import { runFileInPrivateIpc } from './helpers/namespaces.js';
 import { shmkitHere } from './helpers/cli.js';
-import { assertExitedCleanly, BIN, run, runNode, type RunResult } from './helpers/processes.js';
+import { assertExitedCleanly, BIN, run, type RunResult } from './helpers/processes.js';
 import { C_SHM_PEER, segmentExists } from './helpers/shm.js';
 import { compileC } from './helpers/c.js';
 import { SHMKIT_STEPS, shmkitSteps } from './helpers/shmkit-steps.js';
@@ -50,8 +50,8 @@ async function report(args: string[] = []): Promise<OrphanReport> {
   return parseReport(await shmkitHere([...DRY_RUN, ...args]));
 }
 
-// Creators and last users that must be gone: the C program helpers/shm.ts's C_SHM_PEER, which
-// makes a segment as `shmkit create` does or attaches one and detaches, as
+// Creators, writers and last users that must be gone: the C program helpers/shm.ts's C_SHM_PEER,
+// which makes a segment as `shmkit create` does (and writes to it) or attaches one and detaches, as
 // SharedMemory.open().detach() does, and exits. What rm --orphans decides depends only on
 // their pids being dead (or invisible); a C process costs about 1 ms of CPU, a Node or shmkit
 // one 30 to 40 (compiled once, cached by its source: helpers/c.ts).
@@ -95,13 +95,8 @@ describe('rm --orphans and keyed segments', { skip }, () => {
 
   it('loses nothing between a writer that has exited and the reader that comes for its data', async () => {
     const key = 0x5005;
-    const writer = await runNode(`
-      import { SharedMemory } from 'SHMKIT';
-      const shm = SharedMemory.openOrCreate({ key: ${key}, size: 55 });
-      shm.write(0, 'written by a process that is gone');
-      shm.detach();
-    `);
-    assertExitedCleanly(writer, 'writer');
+    // The C peer writes as SharedMemory.openOrCreate({ key, size: 55 }).write(0, TEXT) and detach() did.
+    assertExitedCleanly(await run(await peer(), [String(key), '55', 'written by a process that is gone']), 'writer');
     let id: number | undefined;
     try {
       ok(await shmkitHere(['rm', '--orphans']), 'rm --orphans');

@@ -99,8 +99,10 @@ export const C_PRELUDE = `
  * A process that must be gone, in C (about 1 ms of CPU where a Node child
  * takes 30): `shm-peer KEY SIZE` makes a segment as `shmkit create` does
  * (shmget with IPC_CREAT | IPC_EXCL, mode 0600; KEY 0 is IPC_PRIVATE) and
- * prints its id; `shm-peer attach ID` attaches it and detaches, as
- * SharedMemory.open().detach() does. Compile it with helpers/c.ts.
+ * prints its id, and with TEXT writes that at offset 0 (attached, then
+ * detached, as SharedMemory's write() and detach() do); `shm-peer attach ID`
+ * attaches it and detaches, as SharedMemory.open().detach() does. Compile it
+ * with helpers/c.ts.
  */
 export const C_SHM_PEER = `${C_PRELUDE}
 int main(int argc, char **argv) {
@@ -110,9 +112,15 @@ int main(int argc, char **argv) {
     if (shmdt(at) == -1) die("shmdt");
     return 0;
   }
-  if (argc != 3) { fprintf(stderr, "usage: shm-peer KEY SIZE | shm-peer attach ID\\n"); return 2; }
+  if (argc != 3 && argc != 4) { fprintf(stderr, "usage: shm-peer KEY SIZE [TEXT] | shm-peer attach ID\\n"); return 2; }
   int id = shmget((key_t)strtoul(argv[1], NULL, 0), strtoul(argv[2], NULL, 0), IPC_CREAT | IPC_EXCL | 0600);
   if (id == -1) die("shmget");
+  if (argc == 4) {
+    char *at = shmat(id, NULL, 0);
+    if (at == (void *)-1) die("shmat");
+    memcpy(at, argv[3], strlen(argv[3]));
+    if (shmdt(at) == -1) die("shmdt");
+  }
   printf("%d\\n", id);
   return 0;
 }
