@@ -3,8 +3,8 @@
 // never see or touch other programs' objects. One scenario sets up segments
 // and sets in every state, runs each command once, and the tests below check
 // one behaviour each on what it printed. The commands run as the real binary
-// where the process matters (a terminal, another user, a creator that is
-// gone), the others one after another in one Node process (helpers/shmkit-steps.ts).
+// where the process matters (a terminal, a pipe), the others one after another
+// in one Node process (helpers/shmkit-steps.ts); creators that must be gone are C.
 import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
