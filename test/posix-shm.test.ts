@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict';
 import { closeSync, constants as fsConstants, fstatSync, ftruncateSync, openSync, readdirSync } from 'node:fs';
 import { constants as os } from 'node:os';
-import { describe, it } from 'node:test';
+import { after, describe, it } from 'node:test';
 import { getSystemErrorName } from 'node:util';
 import {
   IpcError,
@@ -31,10 +31,19 @@ import {
 import { compileC } from './helpers/c.js';
 import { assertExitedCleanly, isRoot, lastJson, run, runNode, SHMKIT } from './helpers/processes.js';
 import { startNode } from './helpers/namespaces.js';
+import { peer } from './helpers/peer.js';
 import { cleanUpPosixNames, shmExists, uniqueName, unlinkQuietly } from './helpers/posix.js';
 import { BECOME_NOBODY, thrown } from './helpers/shm.js';
 
 cleanUpPosixNames();
+
+/**
+ * The children that need another process, not a new one (openOrCreate's
+ * second caller, the create with mode -0, the struct writer), run in turn in
+ * one (3 processes -> 1); those that exit or become nobody keep their own.
+ */
+const other = peer();
+after(() => other.end());
 
 const text = (bytes: Uint8Array) => new TextDecoder().decode(bytes).replace(/\0.*$/s, '');
 
@@ -205,7 +214,7 @@ describe('PosixSharedMemory across Node processes', () => {
     try {
       using first = PosixSharedMemory.openOrCreate({ name, size: 4096 });
       first.write(0, 'first');
-      const result = await runNode(
+      const result = await other.run(
         `
         import { PosixSharedMemory } from 'SHMKIT';
         const shm = PosixSharedMemory.openOrCreate({ name: process.argv[1], size: 4096 });
@@ -397,10 +406,10 @@ describe('PosixSharedMemory errors', () => {
   });
 
   it('a mode of -0 (an integer from 0 to 0o777) creates mode 0 and does not abort the process', async () => {
-    // Node's fchmodSync aborts the process (a failed assertion, SIGABRT) on a mode of -0: run it in a child.
+    // Node's fchmodSync aborts the process (a failed assertion, SIGABRT) on a mode of -0: run it in another (the peer).
     const name = uniqueName('minus-zero');
     try {
-      const result = await runNode(
+      const result = await other.run(
         `
         import { PosixSharedMemory } from 'SHMKIT';
         const shm = PosixSharedMemory.create({ name: process.argv[1], size: 4096, mode: -0 });
@@ -543,7 +552,7 @@ describe('struct views over POSIX memory', () => {
       using shm = PosixSharedMemory.create({ name, size: 4096 });
       const view = Sample.view(shm, 64);
       view.value = 1.5;
-      const result = await runNode(
+      const result = await other.run(
         `
         import { PosixSharedMemory, struct, int32, float64, char } from 'SHMKIT';
         const Sample = struct({ pid: int32, value: float64, label: char(16) });
