@@ -10,6 +10,7 @@ import { assertNoLeaks } from './helpers/ipc.js';
 import { startNode } from './helpers/namespaces.js';
 import { peer } from './helpers/peer.js';
 import { assertExitedCleanly, lastJson, run, runNode, SHMKIT } from './helpers/processes.js';
+import { budget } from './helpers/soak.js';
 
 /**
  * The children whose process need not be new (the live waiters that meet a
@@ -411,7 +412,9 @@ describe('atomic().wait and notify()', () => {
   test('waits one after another, each through an atomic() of its own, keep a few waiter threads, not one each (thread engine)', async () => {
     // Each atomic() object kept an idle waiter, a thread, until it was
     // collected: a loop that called atomic() for each wait grew a thread a
-    // wait, up to thousands, and then failed to start one (EAGAIN).
+    // wait, up to thousands, and then failed to start one (EAGAIN). 30 waits
+    // made 30 more threads before the fix, far over the 4 allowed.
+    const waits = budget(30, 300);
     const result = await other.run(
       `
       ${OPEN_STATE}
@@ -419,7 +422,7 @@ describe('atomic().wait and notify()', () => {
       const threads = () => Number(/Threads:\\s+(\\d+)/.exec(readFileSync('/proc/self/status', 'utf8'))[1]);
       await atomic(view, 'seq').wait(0, { timeoutMs: 1 }).catch(() => {});
       const before = threads();
-      for (let i = 0; i < 300; i++) await atomic(view, 'seq').wait(0, { timeoutMs: 1 }).catch((error) => { if (error.code !== 'ETIMEDOUT') throw error; });
+      for (let i = 0; i < ${waits}; i++) await atomic(view, 'seq').wait(0, { timeoutMs: 1 }).catch((error) => { if (error.code !== 'ETIMEDOUT') throw error; });
       console.log(JSON.stringify({ more: threads() - before }));
       `,
       [String(segment().id)],
@@ -427,6 +430,6 @@ describe('atomic().wait and notify()', () => {
     );
     assertExitedCleanly(result);
     const { more } = lastJson<{ more: number }>(result);
-    assert.ok(more <= 4, `${more} more threads after 300 waits`);
+    assert.ok(more <= 4, `${more} more threads after ${waits} waits`);
   });
 });
