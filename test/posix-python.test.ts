@@ -28,19 +28,27 @@ def untracked(name, create=False, size=0):
     return shm
 `;
 
-// The python3 on PATH, found once: where it is a version manager's shim (pyenv's
-// is a bash script that runs some 250 programs, 0.05 s of CPU) every call paid it.
-let executable: Promise<string> | undefined;
-async function python3(): Promise<string> {
-  executable ??= run('python3', ['-c', 'import sys; print(sys.executable)']).then((r) => {
-    assertExitedCleanly(r, 'python3');
-    return r.stdout.trim();
-  });
-  return executable;
-}
+// The python3 on PATH runs the first script and names its sys.executable
+// (first on stderr), which runs the rest, README's example too: where python3
+// is a version manager's shim (pyenv's is a bash script that runs some 250
+// programs, 0.05 s of CPU), only the first call pays it.
+let executable: string | undefined;
 
 async function python(script: string, args: string[]) {
-  return run(await python3(), ['-c', script, ...args], { timeoutMs: 60_000 });
+  if (executable !== undefined) return run(executable, ['-c', script, ...args], { timeoutMs: 60_000 });
+  const result = await run('python3', ['-c', `import sys; print(sys.executable, file=sys.stderr)\n${script}`, ...args], {
+    timeoutMs: 60_000,
+  });
+  const [first, ...rest] = result.stderr.split('\n');
+  if (first) executable = first;
+  return { ...result, stderr: rest.join('\n') };
+}
+
+/** The python3 on PATH (its sys.executable). */
+async function python3(): Promise<string> {
+  if (executable === undefined) assertExitedCleanly(await python('', []), 'python3');
+  assert.ok(executable, 'python3 names its executable');
+  return executable;
 }
 
 describe('Python multiprocessing.shared_memory', () => {
