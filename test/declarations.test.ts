@@ -14,16 +14,11 @@
 // shmkit's declarations.
 import assert from 'node:assert/strict';
 import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { before, after, describe, it } from 'node:test';
-import type * as TypeScript from 'typescript';
 import { ROOT } from './helpers/processes.js';
-
-// require, not import: importing the CommonJS compiler from an ES module makes
-// Node scan all of its 9 MB for export names first (public-api.test.ts).
-const ts = createRequire(import.meta.url)('typescript') as typeof TypeScript;
+import { ts } from './helpers/typescript.js';
 
 const DECLARATIONS = join(ROOT, 'dist', 'src');
 

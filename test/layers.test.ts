@@ -7,6 +7,7 @@ import { execFile } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { describe, it } from 'node:test';
+import { REGISTER_TYPESCRIPT_HOOKS } from './helpers/typescript-hooks.js';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const DEPCRUISE = fileURLToPath(new URL('../../node_modules/dependency-cruiser/bin/dependency-cruise.mjs', import.meta.url));
@@ -17,9 +18,22 @@ describe('layers', () => {
     // module type is an ES module: the guess compiles all of TypeScript's
     // 9 MB (the parser dependency-cruiser uses) once more, about 0.1 s of CPU.
     // No such file of dependency-cruiser's is one: such a file would fail to load.
+    // Without V8's optimizing compiler (helpers/typescript.ts says why) and with
+    // TypeScript imported as require loads it (helpers/typescript-hooks.ts).
     const run = promisify(execFile)(
       process.execPath,
-      ['--no-experimental-detect-module', DEPCRUISE, '--config', '.dependency-cruiser.cjs', '--output-type', 'err', 'src'],
+      [
+        '--no-experimental-detect-module',
+        '--no-opt',
+        '--import',
+        REGISTER_TYPESCRIPT_HOOKS,
+        DEPCRUISE,
+        '--config',
+        '.dependency-cruiser.cjs',
+        '--output-type',
+        'err',
+        'src',
+      ],
       { cwd: ROOT },
     );
     const outcome = await run.then(
