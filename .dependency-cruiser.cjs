@@ -102,5 +102,9 @@ module.exports = {
     doNotFollow: { path: 'node_modules' },
     tsPreCompilationDeps: true,
     tsConfig: { fileName: 'tsconfig.json' },
+    // src/ holds only .ts files, imported by their .js names (NodeNext): a
+    // resolution tries these endings on each name it cannot find, and dependency-cruiser's
+    // default list (some twenty) cost 0.05-0.09 s of CPU per run, for the same graph.
+    enhancedResolveOptions: { extensions: ['.ts'] },
   },
 };
