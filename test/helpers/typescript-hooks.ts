@@ -1,18 +1,13 @@
-// Module hooks (module.register) for a process whose packages import TypeScript
-// 5 as an ES module (dependency-cruiser, in layers.test.ts). Such an import makes
-// Node scan all 9 MB of the CommonJS compiler for the names it exports (about
-// 0.2 s of CPU); here the import gets a module whose default export is what
+// Module hooks for a process whose packages import TypeScript 5 as an ES module
+// (dependency-cruiser, in layers.test.ts). Such an import makes Node scan all
+// 9 MB of the CommonJS compiler for the names it exports (about 0.2 s of CPU);
+// here the import gets a module whose default export is what
 // require('typescript') returns, which is all dependency-cruiser reads of it.
 import { fileURLToPath } from 'node:url';
 
-type Resolved = { url: string; format?: string | null; shortCircuit?: boolean };
+type Resolved = { url: string; format?: string | null | undefined; shortCircuit?: boolean | undefined };
 
-export async function resolve(
-  specifier: string,
-  context: unknown,
-  nextResolve: (specifier: string, context: unknown) => Promise<Resolved>,
-): Promise<Resolved> {
-  const resolved = await nextResolve(specifier, context);
+function redirected(specifier: string, resolved: Resolved): Resolved {
   if (specifier !== 'typescript') return resolved;
   const path = JSON.stringify(fileURLToPath(resolved.url));
   // dependency-cruiser takes a failed import for "TypeScript is not installed"
@@ -24,7 +19,24 @@ export default ts;`;
   return { url: `data:text/javascript,${encodeURIComponent(source)}`, shortCircuit: true };
 }
 
-/** The --import argument that registers these hooks. */
+/** A resolve hook for module.registerHooks (synchronous) and module.register (its next step answers with a promise). */
+export function resolve(
+  specifier: string,
+  context: unknown,
+  nextResolve: (specifier: string, context: unknown) => Resolved | Promise<Resolved>,
+): Resolved | Promise<Resolved> {
+  const resolved = nextResolve(specifier, context);
+  return resolved instanceof Promise ? resolved.then((r) => redirected(specifier, r)) : redirected(specifier, resolved);
+}
+
+/**
+ * The --import argument that installs the hook: in the process's own thread
+ * with module.registerHooks (Node 22.15 and later; module.register is deprecated
+ * there), on a thread of module.register's on Node 20.
+ */
 export const REGISTER_TYPESCRIPT_HOOKS = `data:text/javascript,${encodeURIComponent(
-  `import { register } from 'node:module'; register(${JSON.stringify(import.meta.url)});`,
+  `import * as module from 'node:module';
+const url = ${JSON.stringify(import.meta.url)};
+if (module.registerHooks) module.registerHooks({ resolve: (await import(url)).resolve });
+else module.register(url);`,
 )}`;
