@@ -7,7 +7,7 @@ import { execFile } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { describe, it } from 'node:test';
-import { REGISTER_TYPESCRIPT_HOOKS } from './helpers/typescript-hooks.js';
+import { REGISTER_TYPESCRIPT_HOOKS, TYPESCRIPT_LOADED } from './helpers/typescript-hooks.js';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const DEPCRUISE = fileURLToPath(new URL('../../node_modules/dependency-cruiser/bin/dependency-cruise.mjs', import.meta.url));
@@ -45,5 +45,7 @@ describe('layers', () => {
     );
     assert.equal(outcome.code, 0, `dependency-cruiser found imports across the layers:\n${outcome.output}`);
     assert.match(outcome.output, /no dependency violations found/);
+    // Without TypeScript it would have checked value imports only, and passed.
+    assert.ok(outcome.output.includes(TYPESCRIPT_LOADED), `dependency-cruiser ran without TypeScript:\n${outcome.output}`);
   });
 });

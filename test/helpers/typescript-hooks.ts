@@ -5,6 +5,13 @@
 // require('typescript') returns, which is all dependency-cruiser reads of it.
 import { fileURLToPath } from 'node:url';
 
+/**
+ * What the process prints (on stderr) once dependency-cruiser has TypeScript:
+ * it does not import a TypeScript outside the versions it supports (below 7),
+ * and then misses every type-only import without a word.
+ */
+export const TYPESCRIPT_LOADED = 'dependency-cruiser has TypeScript ';
+
 type Resolved = { url: string; format?: string | null | undefined; shortCircuit?: boolean | undefined };
 
 function redirected(specifier: string, resolved: Resolved): Resolved {
@@ -15,6 +22,7 @@ function redirected(specifier: string, resolved: Resolved): Resolved {
   const source = `import { createRequire } from 'node:module';
 let ts;
 try { ts = createRequire(${path})(${path}); } catch (error) { console.error(error); process.exit(70); }
+process.stderr.write(${JSON.stringify(TYPESCRIPT_LOADED)} + ts.version + '\\n');
 export default ts;`;
   return { url: `data:text/javascript,${encodeURIComponent(source)}`, shortCircuit: true };
 }
