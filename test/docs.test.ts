@@ -187,10 +187,16 @@ function posixNames(): Set<string> {
   }
 }
 
-/** Runs a file with Node in the docs project; leftovers are reported, then removed, so the next block starts clean. */
-async function runBlock(file: string): Promise<{ result: RunResult; leftovers: string | undefined }> {
+/**
+ * Runs `command` (a program and its arguments) and reports what it left: IPC
+ * objects and names in /dev/shm, which are then removed, so the next run starts clean.
+ */
+async function runLeavingNothing(
+  command: readonly [string, ...string[]],
+  options: { cwd: string; timeoutMs: number },
+): Promise<{ result: RunResult; leftovers: string | undefined }> {
   const before = posixNames();
-  const result = await run(process.execPath, [file], { cwd: dir, timeoutMs: TIME_LIMIT_MS });
+  const result = await run(command[0], command.slice(1), options);
   let leftovers: string | undefined;
   if (usedSegments() !== 0 || usedSemaphoreSets() !== 0 || usedMessageQueues() !== 0) {
     leftovers = (await run('ipcs', ['-m', '-s', '-q'])).stdout;
@@ -202,6 +208,11 @@ async function runBlock(file: string): Promise<{ result: RunResult; leftovers: s
     for (const name of created) rmSync(join(SHM_DIR, name), { force: true });
   }
   return { result, leftovers };
+}
+
+/** Runs a file with Node in the docs project. */
+function runBlock(file: string): ReturnType<typeof runLeavingNothing> {
+  return runLeavingNothing([process.execPath, file], { cwd: dir, timeoutMs: TIME_LIMIT_MS });
 }
 
 /**
@@ -298,15 +309,9 @@ describe('every runnable block of README.md and docs/*.md', { timeout: RUN.lengt
   }
 });
 
-/** Runs an example's command; leftovers are reported, then removed. */
-async function runCommand(command: string): Promise<{ result: RunResult; leftovers: string | undefined }> {
-  const result = await run('sh', ['-c', command], { cwd: ROOT, timeoutMs: TIME_LIMIT_MS * 2 });
-  let leftovers: string | undefined;
-  if (usedSegments() !== 0 || usedSemaphoreSets() !== 0) {
-    leftovers = (await run('ipcs', ['-m', '-s'])).stdout;
-    await run('ipcrm', ['--all']);
-  }
-  return { result, leftovers };
+/** Runs an example's command, as a shell runs it. */
+function runCommand(command: string): ReturnType<typeof runLeavingNothing> {
+  return runLeavingNothing(['sh', '-c', command], { cwd: ROOT, timeoutMs: TIME_LIMIT_MS * 2 });
 }
 
 describe('every example runs with the one command its "Run:" line gives', () => {
