@@ -6,6 +6,7 @@ import assert from 'node:assert/strict';
 import { readdirSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
 import {
+  bridge,
   Channel,
   F_SEAL_GROW,
   MessageQueue,
@@ -156,6 +157,32 @@ describe('Channel, PubSub and Service refuse options they do not know', () => {
     refuses(() => PubSub.create({ capacity: 4096, lagPolicy: 'drop-oldest' } as never), 'options.lagPolicy', 'lag', true);
     refuses(() => PubSub.open({ key: pubsubKey, readOnly: true } as never), 'locator.readOnly');
     refuses(() => PubSub.open({ key: pubsubKey }, { waitMode: 'spin' } as never), 'options.waitMode', 'wait');
+  });
+
+  it("a channel's streams and events: readable, writable, events", () => {
+    using channel = Channel.open({ key: channelKey });
+    using sender = channel.sender();
+    using receiver = channel.receiver();
+    // A stream the call made would not be Disposable: the refusal is the point.
+    refuses(() => receiver.readable({ highwatermark: 4 } as never), 'options.highwatermark', 'highWaterMark');
+    refuses(() => sender.writable({ closechannel: false } as never), 'options.closechannel', 'closeChannel');
+    refuses(() => receiver.events({ timeoutMs: 10 } as never), 'options.timeoutMs');
+  });
+
+  it('bridge(), and its jetstream options', async () => {
+    // Refused before anything is opened or connected: no broker is needed.
+    const options = { channel: { key: channelKey }, url: 'nats://127.0.0.1:1', subject: 'unknown.options' };
+    const before = made();
+    await assert.rejects(bridge({ ...options, direction: 'out', maxBufferedMesages: 8 } as never), {
+      code: 'ERR_INVALID_ARG_VALUE',
+      message:
+        /^The argument 'options\.maxBufferedMesages' is invalid: not an option of bridge\(\), .*; did you mean 'maxBufferedMessages'\?/,
+    });
+    await assert.rejects(bridge({ ...options, direction: 'out', jetstream: { stream: 'S', ackWait: 500 } } as never), {
+      code: 'ERR_INVALID_ARG_VALUE',
+      message: /^The argument 'jetstream\.ackWait' is invalid: not an option of bridge\(\), .*; did you mean 'ackWaitMs'\?/,
+    });
+    assert.deepEqual(made(), before, 'the refused call made something');
   });
 
   it('Service: create, open (where and options), serve, client', () => {

@@ -1,6 +1,6 @@
 // The options of bridge(), checked before anything connects or attaches.
 import { invalidType, invalidValue, outOfRange } from '../core/errors.js';
-import { validateAbortSignal, validateInteger, validateObject } from '../core/validate.js';
+import { optionNames, validateAbortSignal, validateInteger, validateObject, validateOptions as knownOptions } from '../core/validate.js';
 import { Channel } from '../channel/channel.js';
 import { PubSub } from '../channel/pubsub/pubsub.js';
 import type { ChannelRef, LocalRef, PubSubRef } from './local.js';
@@ -97,8 +97,24 @@ function positive(value: unknown, name: string, fallback: number): number {
   return value === undefined ? fallback : validateInteger(value, name, 1, Number.MAX_SAFE_INTEGER);
 }
 
+const BRIDGE_OPTIONS = optionNames<BridgeOptions>()(
+  'channel',
+  'pubsub',
+  'url',
+  'subject',
+  'direction',
+  'jetstream',
+  'creds',
+  'nats',
+  'maxPendingBytes',
+  'maxBufferedMessages',
+  'maxBufferedBytes',
+  'signal',
+);
+const JETSTREAM_OPTIONS = optionNames<BridgeJetStreamOptions>()('stream', 'durable', 'ackWaitMs');
+
 export function validateOptions(options: unknown): ValidOptions {
-  const o = validateObject(options, 'options');
+  const o = knownOptions(options, BRIDGE_OPTIONS, 'bridge()');
   const subject = o['subject'];
   if (typeof subject !== 'string') throw invalidType('subject', 'of type string', subject);
   if (!SUBJECT.test(subject))
@@ -145,7 +161,7 @@ export function validateOptions(options: unknown): ValidOptions {
   let jetstream: ValidOptions['jetstream'];
   const js = o['jetstream'];
   if (js !== undefined && js !== false) {
-    const j = js === true ? {} : validateObject(js, 'jetstream');
+    const j = js === true ? {} : knownOptions(js, JETSTREAM_OPTIONS, 'bridge()', 'jetstream');
     const stream = j['stream'] ?? `SHMKIT_${subject.replace(/[^A-Za-z0-9_-]/g, '_')}`;
     if (typeof stream !== 'string' || !NAME.test(stream))
       throw invalidValue('jetstream.stream', 'a stream name is letters, digits, - and _', stream);

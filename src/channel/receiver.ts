@@ -3,7 +3,7 @@
 // frees space as it goes.
 import { typedArrayByteLength, typedArraySet, Uint8ArrayCtor } from '../core/primordials.js';
 import { detachedBytesError, isDetachedView } from '../core/bytes.js';
-import { validateAbortSignal, validateInteger, validateObject } from '../core/validate.js';
+import { optionNames, validateAbortSignal, validateInteger, validateObject, validateOptions } from '../core/validate.js';
 import { abortError, ChannelError, channelError, invalidType, outOfRange } from '../core/errors.js';
 import { EMPTY, DATA_HANDSHAKE, type Ring } from './ring.js';
 import type { EndpointHooks, ChannelWaitOptions } from './sender.js';
@@ -16,6 +16,9 @@ import type { EventEmitter } from 'node:events';
 import type { Readable } from 'node:stream';
 
 export type { EventsOptions, ReadableOptions } from './streams.js';
+
+const READABLE_OPTIONS = optionNames<ReadableOptions>()('highWaterMark', 'signal');
+const EVENTS_OPTIONS = optionNames<EventsOptions>()('signal');
 
 /**
  * A message read in place: `data` is a view into the ring, valid until
@@ -483,7 +486,7 @@ export class Receiver<T = Uint8Array> implements AsyncIterable<T>, Disposable {
    * receive otherwise.
    */
   readable(options: ReadableOptions = {}): Readable {
-    const opts = validateObject(options, 'options') as ReadableOptions;
+    const opts = validateOptions(options, READABLE_OPTIONS, 'receiver.readable()') as ReadableOptions;
     return readableFrom<T>(this, this.#codec !== undefined, opts, () => this.#detached);
   }
 
@@ -499,7 +502,7 @@ export class Receiver<T = Uint8Array> implements AsyncIterable<T>, Disposable {
    * `'close'`), and the rest stay in the channel.
    */
   events(options: EventsOptions = {}): EventEmitter {
-    const opts = validateObject(options, 'options') as EventsOptions;
+    const opts = validateOptions(options, EVENTS_OPTIONS, 'receiver.events()') as EventsOptions;
     validateAbortSignal(opts.signal, 'options.signal');
     return eventsOf<T>(this, opts, () => this.#detached);
   }

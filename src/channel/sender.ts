@@ -8,12 +8,14 @@ import { BUSY, CLOSED, SPACE_HANDSHAKE, type Ring } from './ring.js';
 import { FutexWaiter } from '../sysv/futex.js';
 import { block, checkWaitOptions, spinForBytes, type Deadline } from './block.js';
 import { codecName, mayReuseOutput, textForm, type Codec } from './codec.js';
-import { validateObject } from '../core/validate.js';
+import { optionNames, validateOptions } from '../core/validate.js';
 import type { Writable } from 'node:stream';
 import { writableTo, type WritableOptions } from './streams.js';
 
 export type { MessageData } from './message-data.js';
 export type { WritableOptions } from './streams.js';
+
+const WRITABLE_OPTIONS = optionNames<WritableOptions>()('highWaterMark', 'signal', 'closeChannel');
 
 /**
  * What `send` takes on a channel of values `T`: for bytes (`Uint8Array`),
@@ -247,7 +249,7 @@ export class Sender<T = Uint8Array> implements Disposable {
    * yet in the ring and leaves the channel open.
    */
   writable(options: WritableOptions = {}): Writable {
-    const opts = validateObject(options, 'options') as WritableOptions;
+    const opts = validateOptions(options, WRITABLE_OPTIONS, 'sender.writable()') as WritableOptions;
     return writableTo(this, this.#codec !== undefined, opts, () => this.#hooks.close());
   }
 
