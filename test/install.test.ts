@@ -6,22 +6,9 @@
 // must hold what a user needs and nothing else. Where no prebuild matches, the
 // install script must say in one line what compiling needs.
 import assert from 'node:assert/strict';
-import { createHash } from 'node:crypto';
-import {
-  existsSync,
-  mkdirSync,
-  mkdtempSync,
-  readdirSync,
-  readFileSync,
-  renameSync,
-  rmSync,
-  statSync,
-  symlinkSync,
-  writeFileSync,
-} from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { delimiter, join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { cacheDir } from './helpers/c.js';
 import { assertNoLeaks } from './helpers/ipc.js';
 import { assertExitedCleanly, ROOT, run, type RunResult } from './helpers/processes.js';
 import { scratchDir } from './helpers/scratch.js';
@@ -32,39 +19,23 @@ assertNoLeaks();
 const COMPILERS = /^(cc|c\+\+|g\+\+|gcc|cpp|clang|clang\+\+|make|gmake|python[0-9.]*|([a-z0-9_]+-)+(gcc|g\+\+|c\+\+|cc|cpp))(-[0-9.]+)?$/;
 
 /**
- * A directory of symlinks to every program on PATH except the compilers and
- * build tools (the first of a name, as PATH finds it). On the file's own
- * tmpfs (helpers/scratch.ts) it is made in `scratch` each run, some 10 ms for
- * its 1,400-odd symlinks. Elsewhere it is kept in the test cache
- * (helpers/c.ts) under the hash of what it links, made again when that
- * changes: on a disk the symlinks took 0.05 to 1.1 s of CPU (in the kernel,
- * more the busier the machine).
+ * A directory in `scratch` of symlinks to every program on PATH except the
+ * compilers and build tools (the first of a name, as PATH finds it). On the
+ * file's own tmpfs (helpers/scratch.ts) its 1,400-odd symlinks take ~10 ms;
+ * on a disk they took 0.05 to 1.1 s of CPU (in the kernel, more the busier
+ * the machine), which a run without the runner's tmpfs pays each time.
  */
 function pathWithoutCompilers(scratch: string): string {
-  const links = new Map<string, string>();
+  const dir = join(scratch, 'path-without-compilers');
+  mkdirSync(dir);
+  const linked = new Set<string>();
   for (const source of (process.env.PATH ?? '').split(delimiter)) {
     if (!source || !existsSync(source) || !statSync(source).isDirectory()) continue;
-    for (const name of readdirSync(source)) if (!COMPILERS.test(name) && !links.has(name)) links.set(name, join(source, name));
-  }
-  const link = (dir: string) => {
-    for (const [name, target] of links) symlinkSync(target, join(dir, name));
-  };
-  if (process.env.SHMKIT_TEST_TMPFS !== undefined) {
-    const dir = join(scratch, 'path-without-compilers');
-    mkdirSync(dir);
-    link(dir);
-    return dir;
-  }
-  const listing = JSON.stringify([...links]);
-  const dir = join(cacheDir(), `path-without-compilers-${createHash('sha256').update(listing).digest('hex').slice(0, 16)}`);
-  if (existsSync(dir)) return dir;
-  // Made aside and renamed into place: another run may be making it too.
-  const own = mkdtempSync(`${dir}.`);
-  link(own);
-  try {
-    renameSync(own, dir);
-  } catch {
-    rmSync(own, { recursive: true, force: true });
+    for (const name of readdirSync(source)) {
+      if (COMPILERS.test(name) || linked.has(name)) continue;
+      linked.add(name);
+      symlinkSync(join(source, name), join(dir, name));
+    }
   }
   return dir;
 }

@@ -254,8 +254,8 @@ export class MessageQueue implements Disposable {
       if (signal?.aborted) return Promise.reject(abortError(signal));
       const id = this.id;
       if (tryMsgsnd(id, type, bytes)) return Promise.resolve();
-      const kind = waitKind(id, 'msgsnd');
-      if (!waitsOfKind(kind) && spinOnCalls(wait, () => tryMsgsnd(id, type, bytes), timeoutMs)) return Promise.resolve();
+      const kind = waitKind('msgsnd');
+      if (!waitsOfKind(id, kind) && spinOnCalls(wait, () => tryMsgsnd(id, type, bytes), timeoutMs)) return Promise.resolve();
       if (timeoutMs === 0) return Promise.reject(queueTimeoutError('msgsnd', 'MessageQueue.send', id, 0));
       // The caller may change its buffer while the send waits for a thread.
       const copy = bytes.slice();
@@ -323,9 +323,9 @@ export class MessageQueue implements Disposable {
       const { timeoutMs, signal, wait } = validateWaitOptions(options);
       if (signal?.aborted) return Promise.reject(abortError(signal));
       const id = this.id;
-      const kind = waitKind(id, 'msgrcv', type, flags);
+      const kind = waitKind('msgrcv', type, flags);
       let now = this.#tryReceive(type, flags);
-      if (now === null && !waitsOfKind(kind)) spinOnCalls(wait, () => (now = this.#tryReceive(type, flags)) !== null, timeoutMs);
+      if (now === null && !waitsOfKind(id, kind)) spinOnCalls(wait, () => (now = this.#tryReceive(type, flags)) !== null, timeoutMs);
       if (now !== null) return Promise.resolve(now);
       if (timeoutMs === 0) return Promise.reject(queueTimeoutError('msgrcv', 'MessageQueue.receive', id, 0));
       let growths = 0;

@@ -45,6 +45,8 @@ export interface MessageWait<T> {
 }
 
 interface Pending {
+  /** Its {@link waitKind}. */
+  readonly kind: string;
   settled: boolean;
   /** The queue was removed: end the wait with EIDRM (or, in the kernel, once its thread answers). */
   fail: () => void;
@@ -54,25 +56,24 @@ interface Pending {
 }
 
 const byQueue = new Map<number, Set<Pending>>();
-/** How many waits of each queue and kind are pending ({@link waitKind}). */
-const byKind = new Map<string, number>();
 
 /**
- * @internal The kind of a wait of queue `msqid`: every send (they wait for
- * the same room), or a receive of one type and flags.
+ * @internal The kind of a wait on a queue: every send (they wait for the same
+ * room), or a receive of one type and flags.
  */
-export function waitKind(msqid: number, syscall: 'msgsnd' | 'msgrcv', type = 0, flags = 0): string {
-  return syscall === 'msgsnd' ? `${msqid} msgsnd` : `${msqid} msgrcv ${type} ${flags}`;
+export function waitKind(syscall: 'msgsnd' | 'msgrcv', type = 0, flags = 0): string {
+  return syscall === 'msgsnd' ? 'msgsnd' : `msgrcv ${type} ${flags}`;
 }
 
 /**
- * @internal Whether a wait of `kind` is pending in this process. A new wait
- * of that kind then skips the spin: the kernel hands a message to a receive
- * already in msgrcv, so the spin could only take one (or room) before a wait
- * that came first.
+ * @internal Whether a wait of `kind` on queue `msqid` is pending in this
+ * process. A new wait of that kind then skips the spin: the kernel hands a
+ * message to a receive already in msgrcv, so the spin could only take one
+ * (or room) before a wait that came first.
  */
-export function waitsOfKind(kind: string): boolean {
-  return byKind.has(kind);
+export function waitsOfKind(msqid: number, kind: string): boolean {
+  for (const p of byQueue.get(msqid) ?? []) if (p.kind === kind) return true;
+  return false;
 }
 /** Waits of removed queues still in the kernel: pending until their thread answers. */
 const leaving = new Set<Pending>();
@@ -152,6 +153,7 @@ export function waitOnThread<T>(w: MessageWait<T>): Promise<T> {
       return abortError(w.signal);
     };
     const p: Pending = {
+      kind: w.kind,
       settled: false,
       thread: undefined,
       removed: undefined,
@@ -169,9 +171,6 @@ export function waitOnThread<T>(w: MessageWait<T>): Promise<T> {
     const settle = (error: unknown, value?: T): void => {
       if (p.settled) return;
       p.settled = true;
-      const left = (byKind.get(w.kind) ?? 1) - 1;
-      if (left === 0) byKind.delete(w.kind);
-      else byKind.set(w.kind, left);
       stopTimer?.();
       stopAbort();
       w.closed.removeEventListener('abort', onClose);
@@ -235,7 +234,6 @@ export function waitOnThread<T>(w: MessageWait<T>): Promise<T> {
     let waits = byQueue.get(w.msqid);
     if (waits === undefined) byQueue.set(w.msqid, (waits = new Set()));
     waits.add(p);
-    byKind.set(w.kind, (byKind.get(w.kind) ?? 0) + 1);
     // Waits still queued for a thread keep time here; one in the kernel, there.
     if (w.timeoutMs !== undefined) stopTimer = timeLimit(w.timeoutMs, () => interrupt('timeout'));
     go();

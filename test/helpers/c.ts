@@ -12,11 +12,8 @@ import { run } from './processes.js';
 const UID = process.getuid?.() ?? 0;
 const CACHE = join(tmpdir(), `shmkit-test-cc-${UID}`);
 
-/**
- * The cache directory (compiled peers, and what else the tests make once per
- * machine), made if need be; refused unless this user owns it and nobody else can write it.
- */
-export function cacheDir(): string {
+/** The cache directory, made if need be; refused unless this user owns it and nobody else can write it. */
+function cacheDir(): string {
   mkdirSync(CACHE, { recursive: true, mode: 0o755 });
   const stat = lstatSync(CACHE);
   if (!stat.isDirectory() || stat.uid !== UID) throw new Error(`${CACHE} is not a directory of uid ${UID}: remove it`);
