@@ -63,8 +63,14 @@ describe('futex engines', { timeout: 120_000 }, () => {
           const waiter = new FutexWaiter();
           const before = threads();
           const out = {};
-          setTimeout(() => { Atomics.store(words, 0, 1); futexWake(buffer, 0, 1); }, 30);
+          // Woken, the word unchanged, until the wait returns: a wake-up that
+          // came before a busy machine let the wait start would otherwise be
+          // a change of the word (EAGAIN), not a wake-up.
+          const wakeUntilDone = (index) => setInterval(() => futexWake(buffer, index * 4, 1), 10);
+          let waking = wakeUntilDone(0);
           out.woken = await waiter.wait(buffer, 0, 0, 5000) === 0;
+          clearInterval(waking);
+          Atomics.store(words, 0, 1);
           out.changed = await waiter.wait(buffer, 0, 0, 5000) === -EAGAIN;
           let start = performance.now();
           out.timedOut = await waiter.wait(buffer, 1, 0, 40) === -ETIMEDOUT;
@@ -75,8 +81,9 @@ describe('futex engines', { timeout: 120_000 }, () => {
           out.aborted = await waiter.wait(buffer, 1, 0, 5000, controller.signal) === -ECANCELED;
           out.abortMs = performance.now() - start;
           // The abandoned wait is finished before the next one starts; that one works.
-          setTimeout(() => { Atomics.store(words, 1, 1); futexWake(buffer, 4, 1); }, 20);
+          waking = wakeUntilDone(1);
           out.afterAbort = await waiter.wait(buffer, 1, 0, 5000);
+          clearInterval(waking);
           out.extraThreads = threads() - before;
           for (const [offset, what] of [[64, 'past the end'], [2, 'unaligned']]) {
             try { await waiter.wait(buffer, offset / 4, 0, 10); out[what] = 'no error'; }
